@@ -1,0 +1,8 @@
+//! golive: a daemon that runs a software launch the way a good go-live call does.
+//!
+//! See ARCHITECTURE.md for the map of the code and the invariants between layers.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod domain;
+pub mod plan;

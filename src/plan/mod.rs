@@ -1,0 +1,175 @@
+//! The launch plan: the TOML file a release manager writes, read into typed, validated values.
+//!
+//! Reading happens in two steps (see `read.rs` and `validate.rs`): the TOML text is parsed into a
+//! spanned document tree, every section is read into typed values while *every* problem is collected
+//! as a [`Diagnostic`] with its line, column, key path, bad value and fix; then cross-references
+//! (owners, gated phases, ids) are validated. Nothing here touches the network, the store or the
+//! clock: the one impure part, [`load`], only reads the plan file.
+
+mod diagnostic;
+mod read;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+
+pub use diagnostic::{Diagnostic, DiagnosticLevel};
+
+use crate::domain::{Level, Owner, Phase, Role};
+
+/// A validated launch plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The plan file this was read from.
+    pub source: PathBuf,
+    pub launch: Launch,
+    pub people: Vec<Person>,
+    pub checklist: Vec<ChecklistItem>,
+    pub risks: Vec<Risk>,
+    pub rollback: Rollback,
+    pub server: Server,
+}
+
+/// Section `[launch]`.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// `name`: what is being launched, shown everywhere.
+    pub name: String,
+    /// `timezone`: the IANA name, e.g. `Europe/Berlin`.
+    pub timezone_name: String,
+    /// The time zone itself.
+    pub timezone: TimeZone,
+    /// `go_live`: the planned go-live instant (a local time in `timezone`, or with an offset).
+    pub go_live: Timestamp,
+    /// `hypercare_days`: how long hypercare lasts before the launch closes by itself (> 0).
+    pub hypercare_days: f64,
+    /// `data_dir`: where the store lives, resolved against the plan file's folder.
+    pub data_dir: PathBuf,
+}
+
+impl Launch {
+    /// The length of hypercare as a duration.
+    pub fn hypercare(&self) -> SignedDuration {
+        SignedDuration::from_secs_f64(self.hypercare_days * 86_400.0)
+    }
+}
+
+/// One entry of `[[people]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub email: String,
+    /// `chat`: optional chat handle, e.g. `@alice`.
+    pub chat: Option<String>,
+}
+
+/// One entry of `[[checklist]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChecklistItem {
+    pub id: String,
+    pub title: String,
+    /// `owner`: a person id or a role.
+    pub owner: Owner,
+    /// `required` (default true): leaving the gated phase needs this item confirmed.
+    pub required: bool,
+    /// `gates` (default `go_no_go`): the phase this item must be confirmed before leaving.
+    pub gates: Phase,
+}
+
+/// One entry of `[[risks]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Risk {
+    pub id: String,
+    pub title: String,
+    pub likelihood: Level,
+    pub impact: Level,
+    /// `contingency`: what to do when the risk materialises.
+    pub contingency: String,
+    /// `owner`: a person id or a role.
+    pub owner: Owner,
+}
+
+/// Section `[rollback]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rollback {
+    /// `procedure`: the rollback procedure, as text people follow.
+    pub procedure: String,
+}
+
+/// Section `[server]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    /// `listen` (default `127.0.0.1:9898`).
+    pub listen: SocketAddr,
+    /// `[[server.tokens]]`: where API write tokens come from.
+    pub tokens: Vec<TokenSource>,
+}
+
+/// The default listen address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9898";
+
+/// One `[[server.tokens]]` entry: a named token read from an environment variable or a file,
+/// never written in the plan itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenSource {
+    /// `name`: who uses this token; it becomes the default author of writes made with it.
+    pub name: String,
+    pub source: SecretSource,
+}
+
+/// Where a secret comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretSource {
+    /// `env = "VAR"`.
+    Env(String),
+    /// `file = "path"`, resolved against the plan file's folder.
+    File(PathBuf),
+}
+
+/// What went wrong loading a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read (exit code 66).
+    #[error("cannot read plan {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The plan has errors (exit code 64); every one is listed.
+    #[error("{} has {} error(s)", path.display(), diagnostics.iter().filter(|d| d.level == DiagnosticLevel::Error).count())]
+    Invalid {
+        path: PathBuf,
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+/// A plan that loaded, with any warnings found along the way.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub plan: Plan,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads and validates the plan file at `path`.
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path).map_err(|diagnostics| LoadError::Invalid {
+        path: path.to_path_buf(),
+        diagnostics,
+    })
+}
+
+/// Parses and validates plan text; `path` names the file in diagnostics and anchors relative
+/// paths (`data_dir`, token files). On failure, returns every diagnostic (errors and warnings).
+pub fn parse(text: &str, path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
+    validate::parse_and_validate(text, path)
+}

@@ -1,0 +1,1 @@
+//! Reading the spanned TOML tree into raw values (placeholder).

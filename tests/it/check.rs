@@ -1,0 +1,1 @@
+//! `golive check` tests (placeholder).
