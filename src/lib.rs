@@ -4,5 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod core;
 pub mod domain;
 pub mod plan;
+pub mod store;

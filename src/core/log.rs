@@ -1,0 +1,116 @@
+//! The launch log's vocabulary: what kinds of entries exist and what an entry holds.
+//!
+//! The log is append-only: entries are never edited or removed. Every entry has a timestamp, an
+//! author and a kind; `data` carries the structured details (phase from/to, checklist item id,
+//! action item id, ...) so exports can be rebuilt from the log alone.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::UnknownName;
+
+/// What a log entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogKind {
+    /// A phase transition (written by golive).
+    Phase,
+    /// A checklist confirmation (written by golive).
+    Checklist,
+    /// An action item created or changed (written by golive).
+    Action,
+    /// Free-form note.
+    Note,
+    /// A decision taken on the call.
+    Decision,
+    /// A lesson learned.
+    Lesson,
+    /// Feedback from users, support or stakeholders.
+    Feedback,
+}
+
+impl LogKind {
+    /// Every kind.
+    pub const ALL: [LogKind; 7] = [
+        LogKind::Phase,
+        LogKind::Checklist,
+        LogKind::Action,
+        LogKind::Note,
+        LogKind::Decision,
+        LogKind::Lesson,
+        LogKind::Feedback,
+    ];
+
+    /// The kinds people write directly through `POST /api/v1/log`; the others are written by golive
+    /// as a side effect of another command.
+    pub const WRITABLE: [LogKind; 4] = [
+        LogKind::Note,
+        LogKind::Decision,
+        LogKind::Lesson,
+        LogKind::Feedback,
+    ];
+
+    /// The name used in the API, the store and the timeline.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogKind::Phase => "phase",
+            LogKind::Checklist => "checklist",
+            LogKind::Action => "action",
+            LogKind::Note => "note",
+            LogKind::Decision => "decision",
+            LogKind::Lesson => "lesson",
+            LogKind::Feedback => "feedback",
+        }
+    }
+
+    /// Whether people may write entries of this kind directly.
+    pub fn is_writable(self) -> bool {
+        LogKind::WRITABLE.contains(&self)
+    }
+}
+
+impl fmt::Display for LogKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LogKind {
+    type Err = UnknownName;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        LogKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = LogKind::ALL.iter().map(|kind| kind.as_str()).collect();
+                UnknownName::new(text, &names)
+            })
+    }
+}
+
+/// An entry about to be appended to the log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewEntry {
+    pub at: Timestamp,
+    pub author: String,
+    pub kind: LogKind,
+    pub text: String,
+    /// Structured details; `null` when there are none.
+    pub data: serde_json::Value,
+}
+
+/// An entry as stored, with its sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogEntry {
+    /// Increasing sequence number, unique in the store.
+    pub id: i64,
+    pub at: Timestamp,
+    pub author: String,
+    pub kind: LogKind,
+    pub text: String,
+    pub data: serde_json::Value,
+}

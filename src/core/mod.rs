@@ -1,0 +1,58 @@
+//! The pure core: launch state and the rules that change it.
+//!
+//! Invariant: nothing in `core` does I/O, reads the clock or touches the store. Every function takes
+//! the current state, the plan, the request and `now`, and returns what should happen; the engine
+//! persists it. This is what makes the rules unit-testable edge by edge.
+
+pub mod actions;
+pub mod lifecycle;
+pub mod log;
+
+pub use lifecycle::{
+    Blocker, Confirmation, LaunchState, PhaseRequest, Refusal, Transition, TransitionRequest,
+};
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! A small in-memory plan for unit tests of the pure core.
+
+    use std::path::PathBuf;
+
+    use crate::domain::{Owner, Role};
+    use crate::plan::{ChecklistItem, Launch, Person, Plan, Rollback, Server};
+
+    pub fn plan_with_checklist(checklist: Vec<ChecklistItem>) -> Plan {
+        Plan {
+            source: PathBuf::from("test.toml"),
+            launch: Launch {
+                name: "Test launch".into(),
+                timezone_name: "Europe/Berlin".into(),
+                timezone: jiff::tz::TimeZone::UTC,
+                go_live: jiff::Timestamp::from_second(1_800_000_000).unwrap_or_default(),
+                hypercare_days: 14.0,
+                data_dir: PathBuf::from("data"),
+            },
+            people: vec![Person {
+                id: "alice".into(),
+                name: "Alice".into(),
+                role: Role::ProjectManager,
+                email: "alice@example.com".into(),
+                chat: None,
+            }],
+            checklist,
+            risks: vec![crate::plan::Risk {
+                id: "r1".into(),
+                title: "risk".into(),
+                likelihood: crate::domain::Level::Low,
+                impact: crate::domain::Level::High,
+                contingency: "do things".into(),
+                owner: Owner::Person("alice".into()),
+            }],
+            rollback: Rollback::default(),
+            server: Server {
+                listen: ([127, 0, 0, 1], 0).into(),
+                tokens: vec![],
+            },
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Versioned schema migrations, applied in order at start. The version lives in SQLite's
+//! `user_version`; a migration is never edited once released, only followed by a new one.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each migration moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: launch state, checklist confirmations, the launch log and action items.
+    "
+    CREATE TABLE launch_state (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        phase       TEXT    NOT NULL,
+        phase_since INTEGER NOT NULL
+    );
+    CREATE TABLE checklist_confirmations (
+        item_id      TEXT    PRIMARY KEY,
+        confirmed_by TEXT    NOT NULL,
+        confirmed_at INTEGER NOT NULL,
+        note         TEXT
+    );
+    CREATE TABLE log (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     INTEGER NOT NULL,
+        author TEXT    NOT NULL,
+        kind   TEXT    NOT NULL,
+        text   TEXT    NOT NULL,
+        data   TEXT
+    );
+    CREATE INDEX log_kind ON log (kind, id);
+    CREATE TABLE action_items (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        title      TEXT    NOT NULL,
+        owner      TEXT    NOT NULL,
+        due        TEXT,
+        status     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    ",
+];
+
+/// The schema version this build writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Applies every migration the database has not seen yet, each in its own transaction.
+pub fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
