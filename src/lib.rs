@@ -3,8 +3,14 @@
 //! See ARCHITECTURE.md for the map of the code and the invariants between layers.
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod core;
 pub mod domain;
+pub mod engine;
+pub mod metrics;
 pub mod plan;
+pub mod report;
 pub mod store;

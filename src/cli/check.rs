@@ -6,3 +6,6 @@ use std::process::ExitCode;
 pub fn run(_path: &Path, _strict: bool) -> ExitCode {
     ExitCode::from(64)
 }
+
+/// Prints diagnostics to standard error (placeholder).
+pub fn print_diagnostics(_path: &Path, _diagnostics: &[crate::plan::Diagnostic]) {}

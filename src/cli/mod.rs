@@ -1,3 +1,235 @@
 //! The command-line interface: argument definitions and one module per group of subcommands.
+//! `main.rs` parses [`Cli`] and calls [`execute`].
 
 pub mod check;
+pub mod client;
+mod commands;
+mod daemon;
+mod format;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// golive runs a software launch the way a good go-live call does.
+#[derive(Debug, Parser)]
+#[command(name = "golive", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How the daemon writes its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Where the CLI finds the daemon, and how it prints.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The daemon's URL [default: from --plan, else http://127.0.0.1:9898].
+    #[arg(long, env = "GOLIVE_SERVER", global = true)]
+    pub server: Option<String>,
+    /// A plan file whose running daemon to talk to.
+    #[arg(long, env = "GOLIVE_PLAN", global = true)]
+    pub plan: Option<PathBuf>,
+    /// Print the daemon's JSON answer instead of readable text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Who is doing this (recorded in the launch log) [default: the token's name].
+    #[arg(long, env = "GOLIVE_AUTHOR", global = true)]
+    pub author: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon for a launch plan.
+    Run {
+        /// The launch plan (TOML).
+        plan: PathBuf,
+        /// Listen here instead of the plan's [server] listen (e.g. 127.0.0.1:0 for any free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Log format.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Validate a launch plan without starting anything.
+    Check {
+        /// The launch plan (TOML).
+        plan: PathBuf,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Show the launch's phase, checklist progress and action items.
+    Status {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Change the launch phase.
+    Phase {
+        #[command(subcommand)]
+        action: PhaseAction,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show or confirm checklist items.
+    Checklist {
+        #[command(subcommand)]
+        action: ChecklistAction,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Add a note to the launch log.
+    Note {
+        /// The note.
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Record a decision in the launch log.
+    Decision {
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Record a lesson learned.
+    Lesson {
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Record feedback from users, support or stakeholders.
+    Feedback {
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Manage action items.
+    Action {
+        #[command(subcommand)]
+        action: ActionAction,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show the newest launch log entries.
+    Log {
+        /// Only these kinds (comma-separated: phase, checklist, action, note, decision, lesson, feedback).
+        #[arg(long)]
+        kind: Option<String>,
+        /// How many entries.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Export the launch timeline (the minutes of the launch) as Markdown.
+    Timeline {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PhaseAction {
+    /// Move to the next phase.
+    Advance {
+        /// Override the gate's blockers (needs --reason).
+        #[arg(long)]
+        force: bool,
+        /// Why (required with --force).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Move to a named phase (the next one, or rolled_back).
+    Set {
+        /// planned, go_no_go, deploying, verifying, hypercare, closed or rolled_back.
+        phase: String,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChecklistAction {
+    /// List the checklist with who confirmed what.
+    List,
+    /// Confirm an item.
+    Confirm {
+        /// The item's id.
+        id: String,
+        /// A note, e.g. how it was verified.
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ActionAction {
+    /// Open a new action item.
+    Add {
+        /// What needs doing.
+        #[arg(required = true, num_args = 1..)]
+        title: Vec<String>,
+        /// A person id or role from the plan.
+        #[arg(long)]
+        owner: String,
+        /// The day it is due, YYYY-MM-DD.
+        #[arg(long)]
+        due: Option<String>,
+    },
+    /// Mark an item done.
+    Done {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Drop an item that will not be done.
+    Drop {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reopen a done or dropped item.
+    Reopen {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List action items.
+    List {
+        /// open, done, dropped, overdue or all.
+        #[arg(long, default_value = "all")]
+        status: String,
+    },
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn execute(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Check { plan, strict } => check::run(&plan, strict),
+        Command::Run {
+            plan,
+            listen,
+            log_format,
+        } => daemon::run(&plan, listen, log_format),
+        other => commands::run(other),
+    }
+}

@@ -1,0 +1,543 @@
+//! Route handlers. Each one parses its input, calls the engine (writes) or a reader (reads), and
+//! shapes the answer.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::Writer;
+use super::body::JsonBody;
+use super::error::ApiError;
+use crate::core::actions::{ActionStatus, is_overdue};
+use crate::core::lifecycle::{blockers_leaving, hypercare_end, owner_label};
+use crate::core::log::LogKind;
+use crate::core::{PhaseRequest, TransitionRequest};
+use crate::domain::Phase;
+use crate::engine::ActionChange;
+use crate::plan::SecretSource;
+use crate::store::{LogQuery, Reader};
+
+/// The longest author name accepted.
+const AUTHOR_MAX: usize = 100;
+/// The longest text accepted for a log entry, title or note.
+const TEXT_MAX: usize = 16 * 1024;
+
+/// The author of a write: the `author` field when given, else the token's name.
+fn author(given: Option<String>, writer: &Writer) -> Result<String, ApiError> {
+    match given.map(|author| author.trim().to_string()) {
+        Some(author) if author.chars().count() > AUTHOR_MAX => Err(ApiError::field(
+            "author",
+            format!("the author is longer than {AUTHOR_MAX} characters"),
+        )),
+        Some(author) if !author.is_empty() => Ok(author),
+        _ => Ok(writer.0.clone()),
+    }
+}
+
+fn check_length(field: &'static str, text: Option<&str>) -> Result<(), ApiError> {
+    match text {
+        Some(text) if text.len() > TEXT_MAX => Err(ApiError::field(
+            field,
+            format!("`{field}` is longer than {} KiB", TEXT_MAX / 1024),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Runs a read against the store off the async workers.
+async fn read<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&Reader) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let reader = state.reader.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        let reader = reader.lock().map_err(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store reader poisoned")
+        })?;
+        work(&reader).map_err(|error| ApiError::internal(&error))
+    })
+    .await;
+    joined.map_err(|error| ApiError::internal(&error))?
+}
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match read(&state, |reader| reader.state()).await {
+        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store not readable\n").into_response(),
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let snapshot = state.engine.snapshot();
+    state
+        .metrics
+        .observe(&state.plan, &snapshot, state.clock.now());
+    let text = state
+        .metrics
+        .encode()
+        .map_err(|error| ApiError::internal(&error))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; the API lives under /api/v1 (see the README)")
+}
+
+fn seconds_between(later: Timestamp, earlier: Timestamp) -> i64 {
+    later.duration_since(earlier).as_secs()
+}
+
+fn checklist_json(state: &AppState, snapshot: &crate::engine::Snapshot) -> Vec<Value> {
+    state
+        .plan
+        .checklist
+        .iter()
+        .map(|item| {
+            let confirmation = snapshot.state.confirmations.get(&item.id);
+            json!({
+                "id": item.id,
+                "title": item.title,
+                "owner": item.owner.to_string(),
+                "owner_label": owner_label(&state.plan, &item.owner),
+                "required": item.required,
+                "gates": item.gates,
+                "confirmed": confirmation.is_some(),
+                "confirmed_by": confirmation.map(|c| &c.by),
+                "confirmed_at": confirmation.map(|c| c.at),
+                "note": confirmation.and_then(|c| c.note.as_ref()),
+            })
+        })
+        .collect()
+}
+
+pub async fn status(State(state): State<AppState>) -> Json<Value> {
+    let snapshot = state.engine.snapshot();
+    let now = state.clock.now();
+    let plan = &state.plan;
+    let launch_state = &snapshot.state;
+    let confirmed = plan
+        .checklist
+        .iter()
+        .filter(|item| launch_state.confirmations.contains_key(&item.id))
+        .count();
+    let required = plan.checklist.iter().filter(|item| item.required).count();
+    let required_confirmed = plan
+        .checklist
+        .iter()
+        .filter(|item| item.required && launch_state.confirmations.contains_key(&item.id))
+        .count();
+    let today = now.to_zoned_datetime(plan.launch.timezone.clone()).date();
+    let count = |status: ActionStatus| {
+        snapshot
+            .actions
+            .iter()
+            .filter(|item| item.status == status)
+            .count()
+    };
+    let overdue: Vec<&crate::core::actions::ActionItem> = snapshot
+        .actions
+        .iter()
+        .filter(|item| is_overdue(item, today))
+        .collect();
+    let open_items: Vec<&crate::core::actions::ActionItem> = snapshot
+        .actions
+        .iter()
+        .filter(|item| item.status == ActionStatus::Open)
+        .collect();
+    Json(json!({
+        "launch": {
+            "name": plan.launch.name,
+            "timezone": plan.launch.timezone_name,
+            "go_live": plan.launch.go_live,
+            "hypercare_days": plan.launch.hypercare_days,
+        },
+        "phase": launch_state.phase,
+        "phase_since": launch_state.phase_since,
+        "time_in_phase_seconds": seconds_between(now, launch_state.phase_since),
+        "go_live_in_seconds": seconds_between(plan.launch.go_live, now),
+        "next_phase": launch_state.phase.next(),
+        "hypercare_ends_at": hypercare_end(plan, launch_state),
+        "blockers": blockers_leaving(plan, launch_state, launch_state.phase),
+        "checklist": {
+            "total": plan.checklist.len(),
+            "confirmed": confirmed,
+            "required": required,
+            "required_confirmed": required_confirmed,
+            "items": checklist_json(&state, &snapshot),
+        },
+        "actions": {
+            "open": count(ActionStatus::Open),
+            "done": count(ActionStatus::Done),
+            "dropped": count(ActionStatus::Dropped),
+            "overdue": overdue.len(),
+            "open_items": open_items,
+        },
+        "now": now,
+    }))
+}
+
+pub async fn checklist(State(state): State<AppState>) -> Json<Value> {
+    let snapshot = state.engine.snapshot();
+    Json(json!({ "items": checklist_json(&state, &snapshot) }))
+}
+
+/// The plan as JSON, with secrets redacted: token sources say where a token comes from, never
+/// its value.
+pub async fn plan(State(state): State<AppState>) -> Json<Value> {
+    let plan = &state.plan;
+    Json(json!({
+        "source": plan.source,
+        "launch": {
+            "name": plan.launch.name,
+            "timezone": plan.launch.timezone_name,
+            "go_live": plan.launch.go_live,
+            "hypercare_days": plan.launch.hypercare_days,
+            "data_dir": plan.launch.data_dir,
+        },
+        "people": plan.people.iter().map(|person| json!({
+            "id": person.id, "name": person.name, "role": person.role,
+            "email": person.email, "chat": person.chat,
+        })).collect::<Vec<_>>(),
+        "checklist": plan.checklist.iter().map(|item| json!({
+            "id": item.id, "title": item.title, "owner": item.owner.to_string(),
+            "required": item.required, "gates": item.gates,
+        })).collect::<Vec<_>>(),
+        "risks": plan.risks.iter().map(|risk| json!({
+            "id": risk.id, "title": risk.title, "likelihood": risk.likelihood,
+            "impact": risk.impact, "contingency": risk.contingency, "owner": risk.owner.to_string(),
+        })).collect::<Vec<_>>(),
+        "rollback": { "procedure": plan.rollback.procedure },
+        "server": {
+            "listen": plan.server.listen.to_string(),
+            "tokens": plan.server.tokens.iter().map(|token| match &token.source {
+                SecretSource::Env(variable) => json!({"name": token.name, "env": variable, "value": "[redacted]"}),
+                SecretSource::File(path) => json!({"name": token.name, "file": path, "value": "[redacted]"}),
+            }).collect::<Vec<_>>(),
+        },
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseBody {
+    /// The phase to move to; absent or `next` advances to the next phase.
+    to: Option<String>,
+    #[serde(default)]
+    force: bool,
+    reason: Option<String>,
+    author: Option<String>,
+}
+
+pub async fn change_phase(
+    State(state): State<AppState>,
+    writer: Writer,
+    JsonBody(body): JsonBody<PhaseBody>,
+) -> Result<Json<Value>, ApiError> {
+    check_length("reason", body.reason.as_deref())?;
+    let target = match body.to.as_deref().map(str::trim) {
+        None | Some("next") | Some("") => PhaseRequest::Advance,
+        Some(name) => PhaseRequest::To(name.parse::<Phase>().map_err(|error| {
+            let hint = error
+                .suggestion
+                .map_or_else(String::new, |near| format!("; did you mean `{near}`?"));
+            ApiError::field(
+                "to",
+                format!(
+                    "unknown phase `{name}`{hint} (phases: {})",
+                    Phase::names().join(", ")
+                ),
+            )
+        })?),
+    };
+    let request = TransitionRequest {
+        target,
+        force: body.force,
+        reason: body.reason,
+        author: author(body.author, &writer)?,
+    };
+    let transition = state.engine.transition(request).await?;
+    Ok(Json(
+        json!({ "transition": transition, "phase": transition.to }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    note: Option<String>,
+    author: Option<String>,
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    writer: Writer,
+    JsonBody(body): JsonBody<ConfirmBody>,
+) -> Result<Json<Value>, ApiError> {
+    check_length("note", body.note.as_deref())?;
+    let author = author(body.author, &writer)?;
+    let outcome = state.engine.confirm(id, author, body.note).await?;
+    Ok(Json(json!({ "confirmation": outcome })))
+}
+
+#[derive(Deserialize)]
+pub struct LogParams {
+    /// Comma-separated kinds.
+    kind: Option<String>,
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: Option<usize>,
+    /// `asc` for oldest first; newest first by default.
+    order: Option<String>,
+}
+
+const LOG_PAGE_DEFAULT: usize = 50;
+const LOG_PAGE_MAX: usize = 500;
+
+pub async fn read_log(
+    State(state): State<AppState>,
+    Query(params): Query<LogParams>,
+) -> Result<Json<Value>, ApiError> {
+    let kinds = match params.kind.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(kinds) => kinds
+            .split(',')
+            .map(|kind| {
+                kind.trim()
+                    .parse::<LogKind>()
+                    .map_err(|error| ApiError::field("kind", format!("{error}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let limit = params.limit.unwrap_or(LOG_PAGE_DEFAULT);
+    if limit == 0 || limit > LOG_PAGE_MAX {
+        return Err(ApiError::field(
+            "limit",
+            format!("limit must be between 1 and {LOG_PAGE_MAX}"),
+        ));
+    }
+    let ascending = match params.order.as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => {
+            return Err(ApiError::field(
+                "order",
+                format!("unknown order `{other}`; use `asc` or `desc`"),
+            ));
+        }
+    };
+    let query = LogQuery {
+        kinds,
+        before: params.before,
+        after: params.after,
+        // One more than asked tells whether another page exists.
+        limit: limit + 1,
+        ascending,
+    };
+    let mut entries = read(&state, move |reader| reader.log(&query)).await?;
+    let more = entries.len() > limit;
+    entries.truncate(limit);
+    let last = entries.last().map(|entry| entry.id);
+    Ok(Json(json!({
+        "entries": entries,
+        "next_before": if more && !ascending { last } else { None },
+        "next_after": if more && ascending { last } else { None },
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogBody {
+    kind: String,
+    text: String,
+    author: Option<String>,
+}
+
+pub async fn write_log(
+    State(state): State<AppState>,
+    writer: Writer,
+    JsonBody(body): JsonBody<LogBody>,
+) -> Result<Response, ApiError> {
+    check_length("text", Some(&body.text))?;
+    let kind = body.kind.trim().parse::<LogKind>().map_err(|error| {
+        ApiError::field(
+            "kind",
+            format!(
+                "unknown kind `{}`; write one of: note, decision, lesson, feedback",
+                error.given
+            ),
+        )
+    })?;
+    let author = author(body.author, &writer)?;
+    let entry = state.engine.append(kind, body.text, author).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "entry": entry }))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ActionParams {
+    status: Option<String>,
+}
+
+pub async fn list_actions(
+    State(state): State<AppState>,
+    Query(params): Query<ActionParams>,
+) -> Result<Json<Value>, ApiError> {
+    let snapshot = state.engine.snapshot();
+    let today = state
+        .clock
+        .now()
+        .to_zoned_datetime(state.plan.launch.timezone.clone())
+        .date();
+    let filter = match params.status.as_deref() {
+        None | Some("") | Some("all") => None,
+        Some("overdue") => Some("overdue"),
+        Some(status) => {
+            status.parse::<ActionStatus>().map_err(|_| {
+                ApiError::field(
+                    "status",
+                    format!("unknown status `{status}`; use open, done, dropped, overdue or all"),
+                )
+            })?;
+            Some(status)
+        }
+    };
+    let actions: Vec<Value> = snapshot
+        .actions
+        .iter()
+        .filter(|item| match filter {
+            None => true,
+            Some("overdue") => is_overdue(item, today),
+            Some(status) => item.status.as_str() == status,
+        })
+        .map(|item| {
+            let mut value = json!(item);
+            value["overdue"] = json!(is_overdue(item, today));
+            value
+        })
+        .collect();
+    Ok(Json(json!({ "actions": actions })))
+}
+
+fn parse_action_id(id: &str) -> Result<i64, ApiError> {
+    id.trim_start_matches('#')
+        .parse::<i64>()
+        .map_err(|_| ApiError::field("id", format!("`{id}` is not an action item number")))
+}
+
+pub async fn get_action(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_action_id(&id)?;
+    let snapshot = state.engine.snapshot();
+    let item = snapshot
+        .actions
+        .iter()
+        .find(|item| item.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no action item #{id}")))?;
+    Ok(Json(json!({ "action": item })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewActionBody {
+    title: String,
+    owner: String,
+    due: Option<String>,
+    author: Option<String>,
+}
+
+pub async fn create_action(
+    State(state): State<AppState>,
+    writer: Writer,
+    JsonBody(body): JsonBody<NewActionBody>,
+) -> Result<Response, ApiError> {
+    check_length("title", Some(&body.title))?;
+    let author = author(body.author, &writer)?;
+    let item = state
+        .engine
+        .create_action(body.title, body.owner, body.due, author)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "action": item }))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateActionBody {
+    status: Option<String>,
+    owner: Option<String>,
+    /// `null` clears the due date; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    due: Option<Option<String>>,
+    title: Option<String>,
+    note: Option<String>,
+    author: Option<String>,
+}
+
+/// Distinguishes a field given as `null` (`Some(None)`) from a missing one (`None`).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+pub async fn update_action(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    writer: Writer,
+    JsonBody(body): JsonBody<UpdateActionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_action_id(&id)?;
+    check_length("note", body.note.as_deref())?;
+    check_length("title", body.title.as_deref())?;
+    let status = body
+        .status
+        .as_deref()
+        .map(|status| {
+            status.trim().parse::<ActionStatus>().map_err(|_| {
+                ApiError::field(
+                    "status",
+                    format!("unknown status `{status}`; use open, done or dropped"),
+                )
+            })
+        })
+        .transpose()?;
+    let change = ActionChange {
+        status,
+        owner: body.owner,
+        due: body.due,
+        title: body.title,
+        note: body.note,
+    };
+    let author = author(body.author, &writer)?;
+    let item = state.engine.update_action(id, change, author).await?;
+    Ok(Json(json!({ "action": item })))
+}
+
+pub async fn timeline(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let snapshot = state.engine.snapshot();
+    let plan = state.plan.clone();
+    let now = state.clock.now();
+    let entries = read(&state, |reader| reader.whole_log()).await?;
+    let text =
+        crate::report::timeline::render(&plan, &snapshot.state, &entries, &snapshot.actions, now);
+    Ok((
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}

@@ -1,0 +1,89 @@
+//! The HTTP API (axum): JSON under `/api/v1`, `/healthz`, `/readyz` and `/metrics`.
+//!
+//! Handlers translate HTTP to engine commands and store reads; they hold no state of their own and
+//! never write to the store directly. Writes need a bearer token ([`auth::Writer`]); bodies are
+//! limited to 64 KiB; every error is JSON ([`error::ApiError`]).
+
+pub mod auth;
+mod body;
+pub mod error;
+mod handlers;
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, patch, post};
+
+use crate::clock::Clock;
+use crate::engine::EngineHandle;
+use crate::metrics::Metrics;
+use crate::plan::Plan;
+use crate::store::Reader;
+
+pub use auth::Tokens;
+
+/// The largest request body accepted; larger ones get 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub plan: Arc<Plan>,
+    pub engine: EngineHandle,
+    pub reader: Arc<Mutex<Reader>>,
+    pub metrics: Arc<Metrics>,
+    pub tokens: Arc<Tokens>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Builds the router with every route.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/status", get(handlers::status))
+        .route("/plan", get(handlers::plan))
+        .route("/phase", post(handlers::change_phase))
+        .route("/checklist", get(handlers::checklist))
+        .route("/checklist/{id}/confirm", post(handlers::confirm))
+        .route("/log", get(handlers::read_log).post(handlers::write_log))
+        .route(
+            "/actions",
+            get(handlers::list_actions).post(handlers::create_action),
+        )
+        .route(
+            "/actions/{id}",
+            patch(handlers::update_action).get(handlers::get_action),
+        )
+        .route("/timeline", get(handlers::timeline));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .route("/metrics", get(handlers::metrics))
+        .fallback(handlers::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Counts requests by matched route (bounded: the route template, never the raw path) and status
+/// class.
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string());
+    let response = next.run(request).await;
+    let class = format!("{}xx", response.status().as_u16() / 100);
+    state
+        .metrics
+        .http_requests
+        .with_label_values(&[route.as_str(), class.as_str()])
+        .inc();
+    response
+}

@@ -1,0 +1,247 @@
+//! Wires the parts together: resolves secrets, opens the store, starts the engine, binds the API,
+//! and runs until shutdown, closing the store last.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState, Tokens, auth::TOKEN_ENV};
+use crate::clock::{Clock, SystemClock};
+use crate::domain::Secret;
+use crate::engine::{Engine, EngineHandle};
+use crate::metrics::Metrics;
+use crate::plan::{Plan, SecretSource};
+use crate::store::{Store, StoreError};
+
+/// The file in the data directory that tells clients where the running daemon listens.
+pub const DAEMON_FILE: &str = "daemon.json";
+
+/// How long in-flight requests get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "API token `{name}`: environment variable {variable} is not set or empty; export it, or remove the token from [server]"
+    )]
+    TokenEnv { name: String, variable: String },
+    #[error("API token `{name}`: cannot read {path}: {source}")]
+    TokenFile {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("API token `{name}`: {path} is empty")]
+    TokenFileEmpty { name: String, path: PathBuf },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "cannot listen on {address}: {source}; is another program using it? Pick another with --listen or [server] listen"
+    )]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("metrics registry: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// Options that override the plan at start.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--listen`: overrides `[server] listen`.
+    pub listen: Option<SocketAddr>,
+}
+
+/// A built daemon, bound and ready to run.
+pub struct Application {
+    address: SocketAddr,
+    listener: TcpListener,
+    engine: Engine,
+    handle: EngineHandle,
+    state: AppState,
+    daemon_file: PathBuf,
+}
+
+/// Reads every API token from its source; `GOLIVE_API_TOKEN`, when set, is always accepted.
+pub fn resolve_tokens(plan: &Plan) -> Result<Tokens, StartError> {
+    let mut tokens = Vec::new();
+    for token in &plan.server.tokens {
+        let value = match &token.source {
+            SecretSource::Env(variable) => std::env::var(variable)
+                .ok()
+                .map(|value| value.trim().to_string())
+                .filter(|value| !value.is_empty())
+                .ok_or_else(|| StartError::TokenEnv {
+                    name: token.name.clone(),
+                    variable: variable.clone(),
+                })?,
+            SecretSource::File(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| StartError::TokenFile {
+                        name: token.name.clone(),
+                        path: path.clone(),
+                        source,
+                    })?;
+                let value = text.trim().to_string();
+                if value.is_empty() {
+                    return Err(StartError::TokenFileEmpty {
+                        name: token.name.clone(),
+                        path: path.clone(),
+                    });
+                }
+                value
+            }
+        };
+        tokens.push((token.name.clone(), Secret::new(value)));
+    }
+    if let Ok(value) = std::env::var(TOKEN_ENV) {
+        let value = value.trim().to_string();
+        if !value.is_empty() {
+            tokens.push(("api".to_string(), Secret::new(value)));
+        }
+    }
+    Ok(Tokens::new(tokens))
+}
+
+impl Application {
+    /// Resolves secrets, opens the store, loads state and binds the listener.
+    pub async fn build(plan: Plan, options: Options) -> Result<Application, StartError> {
+        Application::build_with_clock(plan, options, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with an injected clock.
+    pub async fn build_with_clock(
+        plan: Plan,
+        options: Options,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartError> {
+        let tokens = resolve_tokens(&plan)?;
+        if tokens.is_empty() {
+            tracing::warn!(
+                "no API token configured: every write will be refused; set {TOKEN_ENV} or add [[server.tokens]] to the plan"
+            );
+        }
+        let plan = Arc::new(plan);
+        let store = Store::open(&plan.launch.data_dir)?;
+        let reader = store.reader()?;
+        let metrics = Arc::new(Metrics::new()?);
+        let (engine, handle) = Engine::start(plan.clone(), store, clock.clone(), metrics.clone())?;
+        let address = options.listen.unwrap_or(plan.server.listen);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartError::Bind { address, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { address, source })?;
+        let daemon_file = plan.launch.data_dir.join(DAEMON_FILE);
+        let announcement = serde_json::json!({
+            "pid": std::process::id(),
+            "listen": address.to_string(),
+            "url": format!("http://{address}"),
+        });
+        if let Err(error) = std::fs::write(&daemon_file, announcement.to_string()) {
+            tracing::warn!(file = %daemon_file.display(), %error, "cannot write the daemon file; clients must be given --server");
+        }
+        let state = AppState {
+            plan,
+            engine: handle.clone(),
+            reader: Arc::new(Mutex::new(reader)),
+            metrics,
+            tokens: Arc::new(tokens),
+            clock,
+        };
+        Ok(Application {
+            address,
+            listener,
+            engine,
+            handle,
+            state,
+            daemon_file,
+        })
+    }
+
+    /// The address the API listens on (with the real port when 0 was asked for).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The engine's handle (for in-process callers such as the demo).
+    pub fn engine(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled: stops accepting, lets in-flight requests finish (up to
+    /// a grace period), stops the engine, and closes the store last.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Application {
+            address,
+            listener,
+            engine,
+            handle,
+            state,
+            daemon_file,
+        } = self;
+        let plan = state.plan.clone();
+        tracing::info!(
+            launch = %plan.launch.name,
+            phase = %handle.snapshot().state.phase,
+            address = %address,
+            data_dir = %plan.launch.data_dir.display(),
+            "golive is running"
+        );
+        let engine_stop = CancellationToken::new();
+        let engine_task = tokio::spawn(engine.run(engine_stop.clone()));
+        let router = api::router(state);
+        let server_stop = shutdown.clone();
+        let server = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { server_stop.cancelled().await });
+        let served = tokio::spawn(async move { server.await });
+        shutdown.cancelled().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        match tokio::time::timeout(SHUTDOWN_GRACE, served).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!(%error, "server error during shutdown"),
+            Ok(Err(error)) => tracing::error!(%error, "server task failed"),
+            Err(_) => tracing::warn!("in-flight requests did not finish in time"),
+        }
+        // The engine stops only after the server, so every request that reached it is answered.
+        engine_stop.cancel();
+        drop(handle);
+        let store = engine_task.await?;
+        drop(store);
+        let _ = std::fs::remove_file(&daemon_file);
+        tracing::info!("stopped; store closed");
+        Ok(())
+    }
+}
+
+/// A future that completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {},
+                    _ = terminate.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,205 @@
+//! The HTTP client the CLI uses to talk to a running daemon.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::api::auth::TOKEN_ENV;
+
+/// The address used when neither `--server` nor a plan says otherwise.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9898";
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "cannot reach golive at {url}: {source}; is `golive run` running there? (use --server URL)"
+    )]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        message: String,
+        field: Option<String>,
+        blockers: Vec<Value>,
+    },
+    #[error("unexpected answer from golive ({status}): {body}")]
+    Unexpected { status: StatusCode, body: String },
+}
+
+impl ClientError {
+    /// The process exit code for this failure: 69 (unavailable) when the daemon cannot be reached,
+    /// 77 (no permission) for 401, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::Unreachable { .. } => 69,
+            ClientError::Refused { status, .. } if *status == StatusCode::UNAUTHORIZED => 77,
+            _ => 1,
+        }
+    }
+}
+
+/// A client for one daemon.
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for `base` (e.g. `http://127.0.0.1:9898`), with the token from `GOLIVE_API_TOKEN`.
+    pub fn new(base: &str) -> Result<Client, reqwest::Error> {
+        let token = std::env::var(TOKEN_ENV)
+            .ok()
+            .map(|token| token.trim().to_string())
+            .filter(|token| !token.is_empty());
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            http,
+        })
+    }
+
+    /// Where the daemon is: `--server`, else the running daemon of `--plan` (its data directory's
+    /// daemon file, else the plan's listen address), else the default.
+    pub fn discover(server: Option<&str>, plan: Option<&Path>) -> Result<String, String> {
+        if let Some(server) = server {
+            return Ok(server.to_string());
+        }
+        let Some(plan_path) = plan else {
+            return Ok(DEFAULT_SERVER.to_string());
+        };
+        let loaded = crate::plan::load(plan_path).map_err(|error| match error {
+            crate::plan::LoadError::Invalid { .. } => format!(
+                "{error}; run `golive check {}` for the details",
+                plan_path.display()
+            ),
+            other => other.to_string(),
+        })?;
+        let daemon_file = loaded.plan.launch.data_dir.join(crate::app::DAEMON_FILE);
+        if let Ok(text) = std::fs::read_to_string(&daemon_file)
+            && let Ok(value) = serde_json::from_str::<Value>(&text)
+            && let Some(url) = value.get("url").and_then(Value::as_str)
+        {
+            return Ok(url.to_string());
+        }
+        Ok(format!("http://{}", loaded.plan.server.listen))
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let response =
+            self.http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|source| ClientError::Unreachable {
+                    url: self.base.clone(),
+                    source,
+                })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: self.base.clone(),
+                source,
+            })?;
+        if status.is_success() {
+            Ok(text)
+        } else {
+            Err(refusal(status, &text))
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Result<Value, ClientError> {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Result<Value, ClientError> {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self.http.request(method, &url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: self.base.clone(),
+                source,
+            })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: self.base.clone(),
+                source,
+            })?;
+        if status.is_success() {
+            serde_json::from_str(&text).map_err(|_| ClientError::Unexpected { status, body: text })
+        } else {
+            Err(refusal(status, &text))
+        }
+    }
+}
+
+fn refusal(status: StatusCode, text: &str) -> ClientError {
+    let Ok(value) = serde_json::from_str::<Value>(text) else {
+        return ClientError::Unexpected {
+            status,
+            body: text.to_string(),
+        };
+    };
+    let mut message = value
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("request refused")
+        .to_string();
+    if status == StatusCode::UNAUTHORIZED {
+        message.push_str(&format!("; set {TOKEN_ENV} to a token the daemon accepts"));
+    }
+    ClientError::Refused {
+        status,
+        message,
+        field: value
+            .get("field")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        blockers: value
+            .get("blockers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+    }
+}

@@ -1,0 +1,276 @@
+//! The client subcommands: each turns into one API call and prints the answer, readable by default
+//! and as JSON with `--json`.
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use super::client::{Client, ClientError};
+use super::{ActionAction, ChecklistAction, ClientArgs, Command, PhaseAction, format};
+
+/// Runs a client subcommand against the daemon.
+pub fn run(command: Command) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("golive: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run_async(command))
+}
+
+fn client_args(command: &Command) -> Option<&ClientArgs> {
+    match command {
+        Command::Status { client }
+        | Command::Phase { client, .. }
+        | Command::Checklist { client, .. }
+        | Command::Note { client, .. }
+        | Command::Decision { client, .. }
+        | Command::Lesson { client, .. }
+        | Command::Feedback { client, .. }
+        | Command::Action { client, .. }
+        | Command::Log { client, .. }
+        | Command::Timeline { client, .. } => Some(client),
+        Command::Run { .. } | Command::Check { .. } => None,
+    }
+}
+
+async fn run_async(command: Command) -> ExitCode {
+    let Some(args) = client_args(&command).cloned() else {
+        return ExitCode::FAILURE;
+    };
+    let base = match Client::discover(args.server.as_deref(), args.plan.as_deref()) {
+        Ok(base) => base,
+        Err(message) => {
+            eprintln!("golive: {message}");
+            return ExitCode::from(64);
+        }
+    };
+    let client = match Client::new(&base) {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("golive: cannot set up the HTTP client: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match call(&client, &args, command).await {
+        Ok(output) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            report(&error, args.json);
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn report(error: &ClientError, json: bool) {
+    if let ClientError::Refused {
+        status,
+        message,
+        field,
+        blockers,
+    } = error
+    {
+        if json {
+            let body = json!({"status": status.as_u16(), "error": message, "field": field, "blockers": blockers});
+            eprintln!("{body}");
+            return;
+        }
+        match field {
+            Some(field) => eprintln!("golive: refused ({status}): {field}: {message}"),
+            None => eprintln!("golive: refused ({status}): {message}"),
+        }
+        if !blockers.is_empty() {
+            eprint!("{}", format::blocker_lines(blockers));
+        }
+        return;
+    }
+    eprintln!("golive: {error}");
+}
+
+fn with_author(mut body: Value, args: &ClientArgs) -> Value {
+    if let Some(author) = &args.author {
+        body["author"] = json!(author);
+    }
+    body
+}
+
+async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<String, ClientError> {
+    let show = |value: &Value, readable: String| {
+        if args.json {
+            format!("{value:#}\n")
+        } else {
+            readable
+        }
+    };
+    match command {
+        Command::Status { .. } => {
+            let status = client.get("/api/v1/status").await?;
+            Ok(show(&status, format::status(&status)))
+        }
+        Command::Phase { action, .. } => {
+            let (to, force, reason) = match action {
+                PhaseAction::Advance { force, reason } => (None, force, reason),
+                PhaseAction::Set {
+                    phase,
+                    force,
+                    reason,
+                } => (Some(phase), force, reason),
+            };
+            let body = with_author(json!({"to": to, "force": force, "reason": reason}), args);
+            let answer = client.post("/api/v1/phase", body).await?;
+            let transition = &answer["transition"];
+            let forced = if transition["forced"].as_bool() == Some(true) {
+                " (forced)"
+            } else {
+                ""
+            };
+            Ok(show(
+                &answer,
+                format!(
+                    "Phase {} → {}{forced}\n",
+                    transition["from"].as_str().unwrap_or(""),
+                    transition["to"].as_str().unwrap_or("")
+                ),
+            ))
+        }
+        Command::Checklist { action, .. } => match action {
+            ChecklistAction::List => {
+                let answer = client.get("/api/v1/checklist").await?;
+                let items = answer["items"].as_array().map_or(&[][..], Vec::as_slice);
+                Ok(show(&answer, format::checklist_items(items)))
+            }
+            ChecklistAction::Confirm { id, note } => {
+                let body = with_author(json!({"note": note}), args);
+                let path = format!("/api/v1/checklist/{}/confirm", encode(&id));
+                let answer = client.post(&path, body).await?;
+                let confirmation = &answer["confirmation"];
+                let readable = if confirmation["newly_confirmed"].as_bool() == Some(true) {
+                    format!("Confirmed `{id}`.\n")
+                } else {
+                    format!(
+                        "`{id}` was already confirmed by {} at {}.\n",
+                        confirmation["by"].as_str().unwrap_or(""),
+                        confirmation["at"].as_str().unwrap_or("")
+                    )
+                };
+                Ok(show(&answer, readable))
+            }
+        },
+        Command::Note { text, .. } => write_log(client, args, "note", text).await,
+        Command::Decision { text, .. } => write_log(client, args, "decision", text).await,
+        Command::Lesson { text, .. } => write_log(client, args, "lesson", text).await,
+        Command::Feedback { text, .. } => write_log(client, args, "feedback", text).await,
+        Command::Action { action, .. } => match action {
+            ActionAction::Add { title, owner, due } => {
+                let body = with_author(
+                    json!({"title": title.join(" "), "owner": owner, "due": due}),
+                    args,
+                );
+                let answer = client.post("/api/v1/actions", body).await?;
+                Ok(show(
+                    &answer,
+                    format!("Opened action item #{}.\n", answer["action"]["id"]),
+                ))
+            }
+            ActionAction::Done { id, note } => set_status(client, args, &id, "done", note).await,
+            ActionAction::Drop { id, note } => set_status(client, args, &id, "dropped", note).await,
+            ActionAction::Reopen { id, note } => set_status(client, args, &id, "open", note).await,
+            ActionAction::List { status } => {
+                let answer = client
+                    .get(&format!("/api/v1/actions?status={}", encode(&status)))
+                    .await?;
+                let items = answer["actions"].as_array().map_or(&[][..], Vec::as_slice);
+                let readable = if items.is_empty() {
+                    "No action items.\n".to_string()
+                } else {
+                    items.iter().map(format::action_line).collect()
+                };
+                Ok(show(&answer, readable))
+            }
+        },
+        Command::Log { kind, limit, .. } => {
+            let mut path = format!("/api/v1/log?limit={limit}");
+            if let Some(kind) = kind {
+                path.push_str(&format!("&kind={}", encode(&kind)));
+            }
+            let answer = client.get(&path).await?;
+            let mut entries = answer["entries"].as_array().cloned().unwrap_or_default();
+            entries.reverse();
+            Ok(show(
+                &answer,
+                entries.iter().map(format::log_entry).collect(),
+            ))
+        }
+        Command::Timeline { output, .. } => {
+            let markdown = client.get_text("/api/v1/timeline").await?;
+            match output {
+                Some(path) => match std::fs::write(&path, &markdown) {
+                    Ok(()) => Ok(format!("Timeline written to {}\n", path.display())),
+                    Err(error) => {
+                        eprintln!("golive: cannot write {}: {error}", path.display());
+                        Ok(String::new())
+                    }
+                },
+                None => Ok(markdown),
+            }
+        }
+        Command::Run { .. } | Command::Check { .. } => Ok(String::new()),
+    }
+}
+
+async fn write_log(
+    client: &Client,
+    args: &ClientArgs,
+    kind: &str,
+    text: Vec<String>,
+) -> Result<String, ClientError> {
+    let body = with_author(json!({"kind": kind, "text": text.join(" ")}), args);
+    let answer = client.post("/api/v1/log", body).await?;
+    if args.json {
+        return Ok(format!("{answer:#}\n"));
+    }
+    Ok(format!("Logged {kind} #{}.\n", answer["entry"]["id"]))
+}
+
+async fn set_status(
+    client: &Client,
+    args: &ClientArgs,
+    id: &str,
+    status: &str,
+    note: Option<String>,
+) -> Result<String, ClientError> {
+    let body = with_author(json!({"status": status, "note": note}), args);
+    let answer = client
+        .patch(
+            &format!("/api/v1/actions/{}", encode(id.trim_start_matches('#'))),
+            body,
+        )
+        .await?;
+    if args.json {
+        return Ok(format!("{answer:#}\n"));
+    }
+    Ok(format!(
+        "Action item #{} is {}.\n",
+        answer["action"]["id"], status
+    ))
+}
+
+/// Percent-encodes a path segment or query value.
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~,".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,99 @@
+//! `golive run PLAN`: load the plan, set up logging, run the daemon until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use super::LogFormat;
+use super::check::print_diagnostics;
+use crate::app::{Application, Options, StartError, shutdown_signal};
+use crate::engine::error_chain;
+use crate::plan::{self, LoadError};
+use crate::store::StoreError;
+
+/// Exit code for an invalid plan (EX_USAGE, like linkerd2-proxy).
+pub const EXIT_INVALID_PLAN: u8 = 64;
+/// Exit code for an unreadable plan file (EX_NOINPUT).
+pub const EXIT_UNREADABLE: u8 = 66;
+/// Exit code when a required service (port, data directory) is unavailable (EX_UNAVAILABLE).
+pub const EXIT_UNAVAILABLE: u8 = 69;
+/// Exit code for a configuration problem outside the plan, e.g. a missing token (EX_CONFIG).
+pub const EXIT_CONFIG: u8 = 78;
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("GOLIVE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+pub fn run(plan_path: &Path, listen: Option<SocketAddr>, log_format: LogFormat) -> ExitCode {
+    init_tracing(log_format);
+    let loaded = match plan::load(plan_path) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Unreadable { path, source }) => {
+            eprintln!("golive: cannot read plan {}: {source}", path.display());
+            return ExitCode::from(EXIT_UNREADABLE);
+        }
+        Err(LoadError::Invalid { path, diagnostics }) => {
+            print_diagnostics(&path, &diagnostics);
+            eprintln!(
+                "golive: the plan is invalid; fix it (`golive check {}`) and start again",
+                path.display()
+            );
+            return ExitCode::from(EXIT_INVALID_PLAN);
+        }
+    };
+    for warning in &loaded.warnings {
+        tracing::warn!(line = warning.line, column = warning.column, key = %warning.path, "{}", warning.message);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("golive: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let application = match Application::build(loaded.plan, Options { listen }).await {
+            Ok(application) => application,
+            Err(error) => {
+                tracing::error!(error = %error_chain(&error), "golive cannot start");
+                eprintln!("golive: {}", error_chain(&error));
+                let code = match error {
+                    StartError::Store(StoreError::Locked { .. }) | StartError::Bind { .. } => {
+                        EXIT_UNAVAILABLE
+                    }
+                    StartError::TokenEnv { .. }
+                    | StartError::TokenFile { .. }
+                    | StartError::TokenFileEmpty { .. } => EXIT_CONFIG,
+                    _ => 1,
+                };
+                return ExitCode::from(code);
+            }
+        };
+        let shutdown = CancellationToken::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            trigger.cancel();
+        });
+        match application.run_until_stopped(shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "golive stopped with an error");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,172 @@
+//! Readable output for the CLI: the daemon's JSON turned into short lines a person scans.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+fn text<'a>(value: &'a Value, key: &str) -> &'a str {
+    value.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// `1h 05m`, `3d 2h`, `42s`.
+pub fn duration(seconds: i64) -> String {
+    let sign = if seconds < 0 { "-" } else { "" };
+    let seconds = seconds.unsigned_abs();
+    let (days, hours, minutes, secs) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3_600,
+        seconds % 3_600 / 60,
+        seconds % 60,
+    );
+    if days > 0 {
+        format!("{sign}{days}d {hours}h")
+    } else if hours > 0 {
+        format!("{sign}{hours}h {minutes:02}m")
+    } else if minutes > 0 {
+        format!("{sign}{minutes}m {secs:02}s")
+    } else {
+        format!("{sign}{secs}s")
+    }
+}
+
+pub fn status(status: &Value) -> String {
+    let mut out = String::new();
+    let launch = &status["launch"];
+    let phase = text(status, "phase");
+    let _ = writeln!(
+        out,
+        "{} — phase {} for {}",
+        text(launch, "name"),
+        phase.to_uppercase(),
+        duration(status["time_in_phase_seconds"].as_i64().unwrap_or(0))
+    );
+    let go_live_in = status["go_live_in_seconds"].as_i64().unwrap_or(0);
+    if go_live_in > 0 {
+        let _ = writeln!(
+            out,
+            "Go-live in {} ({})",
+            duration(go_live_in),
+            text(launch, "go_live")
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Go-live was planned {} ago ({})",
+            duration(-go_live_in),
+            text(launch, "go_live")
+        );
+    }
+    if let Some(ends) = status["hypercare_ends_at"].as_str() {
+        let _ = writeln!(out, "Hypercare ends {ends}");
+    }
+    let checklist = &status["checklist"];
+    let _ = writeln!(
+        out,
+        "\nChecklist: {}/{} confirmed ({} of {} required)",
+        checklist["confirmed"],
+        checklist["total"],
+        checklist["required_confirmed"],
+        checklist["required"]
+    );
+    out.push_str(&checklist_items(
+        checklist["items"].as_array().map_or(&[][..], Vec::as_slice),
+    ));
+    if let Some(blockers) = status["blockers"].as_array().filter(|b| !b.is_empty()) {
+        let _ = writeln!(out, "\nBlocking the move out of {phase}:");
+        out.push_str(&blocker_lines(blockers));
+    } else if let Some(next) = status["next_phase"].as_str() {
+        let _ = writeln!(out, "\nNothing blocks the move to {next}.");
+    }
+    let actions = &status["actions"];
+    let _ = writeln!(
+        out,
+        "\nAction items: {} open ({} overdue), {} done, {} dropped",
+        actions["open"], actions["overdue"], actions["done"], actions["dropped"]
+    );
+    for item in actions["open_items"].as_array().into_iter().flatten() {
+        out.push_str(&action_line(item));
+    }
+    out
+}
+
+pub fn checklist_items(items: &[Value]) -> String {
+    let mut out = String::new();
+    for item in items {
+        let mark = if item["confirmed"].as_bool() == Some(true) {
+            "x"
+        } else {
+            " "
+        };
+        let required = if item["required"].as_bool() == Some(true) {
+            ""
+        } else {
+            " (optional)"
+        };
+        let _ = write!(
+            out,
+            "  [{mark}] {:<16} {}{} — owner {}, gates {}",
+            text(item, "id"),
+            text(item, "title"),
+            required,
+            text(item, "owner_label"),
+            text(item, "gates"),
+        );
+        if let Some(by) = item["confirmed_by"].as_str() {
+            let _ = write!(out, "; confirmed by {by} at {}", text(item, "confirmed_at"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub fn blocker_lines(blockers: &[Value]) -> String {
+    blockers
+        .iter()
+        .map(|blocker| format!("  - {}\n", text(blocker, "message")))
+        .collect()
+}
+
+pub fn action_line(item: &Value) -> String {
+    let due = item["due"]
+        .as_str()
+        .map_or(String::new(), |due| format!(", due {due}"));
+    let overdue = if item["overdue"].as_bool() == Some(true) {
+        " OVERDUE"
+    } else {
+        ""
+    };
+    format!(
+        "  #{:<4} [{}{}] {} — owner {}{}\n",
+        item["id"],
+        text(item, "status"),
+        overdue,
+        text(item, "title"),
+        text(item, "owner"),
+        due
+    )
+}
+
+pub fn log_entry(entry: &Value) -> String {
+    format!(
+        "#{:<5} {}  {:<9} {:<12} {}\n",
+        entry["id"],
+        text(entry, "at"),
+        text(entry, "kind"),
+        text(entry, "author"),
+        text(entry, "text")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(duration(42), "42s");
+        assert_eq!(duration(125), "2m 05s");
+        assert_eq!(duration(3_900), "1h 05m");
+        assert_eq!(duration(3 * 86_400 + 7_200), "3d 2h");
+        assert_eq!(duration(-125), "-2m 05s");
+    }
+}

@@ -1,0 +1,221 @@
+//! `golive timeline`: the launch log as a readable Markdown document — the minutes of the launch.
+
+use std::fmt::Write;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::core::LaunchState;
+use crate::core::actions::{ActionItem, is_overdue};
+use crate::core::lifecycle::owner_label;
+use crate::core::log::{LogEntry, LogKind};
+use crate::plan::Plan;
+
+/// Renders the timeline from the plan, the state, the whole log (oldest first) and the action
+/// items, with every time shown in the launch's time zone.
+pub fn render(
+    plan: &Plan,
+    state: &LaunchState,
+    entries: &[LogEntry],
+    actions: &[ActionItem],
+    now: Timestamp,
+) -> String {
+    let tz = &plan.launch.timezone;
+    let mut out = String::new();
+    let _ = writeln!(out, "# Launch timeline: {}\n", plan.launch.name);
+    let _ = writeln!(
+        out,
+        "- Current phase: **{}** since {}",
+        state.phase,
+        local(state.phase_since, tz)
+    );
+    let _ = writeln!(out, "- Planned go-live: {}", local(plan.launch.go_live, tz));
+    let _ = writeln!(out, "- Hypercare: {} day(s)", plan.launch.hypercare_days);
+    let _ = writeln!(out, "- Exported: {}\n", local(now, tz));
+
+    out.push_str("## Phases\n\n");
+    let phases: Vec<&LogEntry> = of_kind(entries, LogKind::Phase).collect();
+    if phases.is_empty() {
+        out.push_str("No phase change yet.\n\n");
+    } else {
+        out.push_str("| When | Change | By | Forced | Reason |\n|---|---|---|---|---|\n");
+        for entry in phases {
+            let field = |name: &str| entry.data.get(name).and_then(|v| v.as_str()).unwrap_or("");
+            let forced = entry.data.get("forced").and_then(|v| v.as_bool()) == Some(true);
+            let _ = writeln!(
+                out,
+                "| {} | {} → {} | {} | {} | {} |",
+                local(entry.at, tz),
+                field("from"),
+                field("to"),
+                cell(&entry.author),
+                if forced { "yes" } else { "no" },
+                cell(field("reason"))
+            );
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## Checklist\n\n");
+    if plan.checklist.is_empty() {
+        out.push_str("The plan has no checklist.\n\n");
+    } else {
+        out.push_str(
+            "| Item | Owner | Required | Gates | Confirmed by | When | Note |\n|---|---|---|---|---|---|---|\n",
+        );
+        for item in &plan.checklist {
+            let confirmation = state.confirmations.get(&item.id);
+            let _ = writeln!(
+                out,
+                "| {} — {} | {} | {} | leaving {} | {} | {} | {} |",
+                item.id,
+                cell(&item.title),
+                cell(&owner_label(plan, &item.owner)),
+                if item.required { "yes" } else { "no" },
+                item.gates,
+                confirmation.map_or("**not confirmed**".to_string(), |c| cell(&c.by)),
+                confirmation.map_or(String::new(), |c| local(c.at, tz)),
+                confirmation
+                    .and_then(|c| c.note.as_deref())
+                    .map_or(String::new(), cell),
+            );
+        }
+        out.push('\n');
+    }
+
+    section(&mut out, "Decisions", entries, LogKind::Decision, tz);
+
+    out.push_str("## Action items\n\n");
+    if actions.is_empty() {
+        out.push_str("None.\n\n");
+    } else {
+        let today = now.to_zoned_datetime(tz.clone()).date();
+        out.push_str("| # | Title | Owner | Due | Status |\n|---|---|---|---|---|\n");
+        for item in actions {
+            let status = if is_overdue(item, today) {
+                "**overdue**".to_string()
+            } else {
+                item.status.to_string()
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                item.id,
+                cell(&item.title),
+                cell(&item.owner),
+                item.due.map_or(String::new(), |due| due.to_string()),
+                status
+            );
+        }
+        out.push('\n');
+    }
+
+    section(&mut out, "Lessons learned", entries, LogKind::Lesson, tz);
+    section(&mut out, "Feedback", entries, LogKind::Feedback, tz);
+    section(&mut out, "Notes", entries, LogKind::Note, tz);
+
+    out.push_str("## Full log\n\n");
+    if entries.is_empty() {
+        out.push_str("The log is empty.\n");
+    }
+    for entry in entries {
+        let _ = writeln!(
+            out,
+            "- {} · {} · {}: {}",
+            local(entry.at, tz),
+            entry.kind,
+            entry.author,
+            one_line(&entry.text)
+        );
+    }
+    out
+}
+
+fn of_kind(entries: &[LogEntry], kind: LogKind) -> impl Iterator<Item = &LogEntry> {
+    entries.iter().filter(move |entry| entry.kind == kind)
+}
+
+fn section(out: &mut String, title: &str, entries: &[LogEntry], kind: LogKind, tz: &TimeZone) {
+    let _ = writeln!(out, "## {title}\n");
+    let mut any = false;
+    for entry in of_kind(entries, kind) {
+        any = true;
+        let _ = writeln!(
+            out,
+            "- {} — {}: {}",
+            local(entry.at, tz),
+            entry.author,
+            one_line(&entry.text)
+        );
+    }
+    if !any {
+        out.push_str("None recorded.\n");
+    }
+    out.push('\n');
+}
+
+/// A time in the launch's zone, e.g. `2026-12-01 20:00 CET`.
+pub fn local(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Text safe inside a Markdown table cell.
+fn cell(text: &str) -> String {
+    one_line(text).replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::test_support::plan_with_checklist;
+    use crate::domain::{Owner, Phase, Role};
+    use crate::plan::ChecklistItem;
+
+    #[test]
+    fn the_timeline_lists_phases_checklist_decisions_and_actions_in_local_time() {
+        let mut plan = plan_with_checklist(vec![ChecklistItem {
+            id: "backup".into(),
+            title: "Backup | restore tested".into(),
+            owner: Owner::Role(Role::OpsLead),
+            required: true,
+            gates: Phase::GoNoGo,
+        }]);
+        plan.launch.timezone = TimeZone::get("Europe/Berlin").unwrap();
+        let at = Timestamp::from_second(1_800_000_000).unwrap(); // 2027-01-15 08:00 UTC
+        let state = LaunchState::new(at);
+        let entries = vec![
+            LogEntry {
+                id: 1,
+                at,
+                author: "alice".into(),
+                kind: LogKind::Phase,
+                text: "Phase planned → go_no_go".into(),
+                data: serde_json::json!({"from": "planned", "to": "go_no_go", "forced": false}),
+            },
+            LogEntry {
+                id: 2,
+                at,
+                author: "bob".into(),
+                kind: LogKind::Decision,
+                text: "Go for launch".into(),
+                data: serde_json::Value::Null,
+            },
+        ];
+        let text = render(&plan, &state, &entries, &[], at);
+        assert!(text.starts_with("# Launch timeline: Test launch"));
+        assert!(
+            text.contains("| 2027-01-15 09:00 CET | planned → go_no_go | alice | no |"),
+            "{text}"
+        );
+        assert!(text.contains("Backup \\| restore tested"), "{text}");
+        assert!(text.contains("**not confirmed**"));
+        assert!(text.contains("- 2027-01-15 09:00 CET — bob: Go for launch"));
+        assert!(text.contains("## Lessons learned\n\nNone recorded."));
+    }
+}
