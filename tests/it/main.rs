@@ -1,3 +1,8 @@
-//! Integration tests: one binary, one module per capability.
+//! Integration tests: one binary, one module per capability. They start the real daemon on a free
+//! port with a temporary data directory.
 
+mod api;
 mod check;
+mod cli;
+mod durability;
+mod helpers;

@@ -1,0 +1,276 @@
+//! Test helpers: start the real `golive` binary on a free port with a temporary data directory,
+//! and talk to it over HTTP.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The write token every test daemon accepts through `GOLIVE_API_TOKEN`.
+pub const TOKEN: &str = "test-token-0123456789";
+/// A second token, named `release-manager` in the plan, read from an environment variable.
+pub const RM_TOKEN: &str = "rm-token-abcdef";
+
+/// A small valid plan: three people, a checklist with items gating go_no_go and verifying, a
+/// risk, a rollback procedure, and a named token from the environment.
+pub const BASE_PLAN: &str = r#"
+[launch]
+name = "Test shop"
+timezone = "Europe/Berlin"
+go_live = 2030-01-01T20:00:00
+hypercare_days = 14
+data_dir = "data"
+
+[[people]]
+id = "alice"
+name = "Alice Adler"
+role = "project_manager"
+email = "alice@example.com"
+
+[[people]]
+id = "bob"
+name = "Bob Berg"
+role = "ops_lead"
+email = "bob@example.com"
+
+[[people]]
+id = "carol"
+name = "Carol Clausen"
+role = "qa_lead"
+email = "carol@example.com"
+
+[[checklist]]
+id = "backup"
+title = "Database backup taken"
+owner = "bob"
+
+[[checklist]]
+id = "signoff"
+title = "Business sign-off"
+owner = "alice"
+
+[[checklist]]
+id = "docs"
+title = "Release notes published"
+owner = "alice"
+required = false
+
+[[checklist]]
+id = "smoke"
+title = "Smoke test on production"
+owner = "qa_lead"
+gates = "verifying"
+
+[[risks]]
+id = "payments"
+title = "Payment provider rejects live transactions"
+likelihood = "medium"
+impact = "high"
+contingency = "Switch to the fallback provider"
+owner = "bob"
+
+[rollback]
+procedure = "Redeploy release 1.9 and restore the database snapshot"
+
+[server]
+listen = "127.0.0.1:9898"
+
+[[server.tokens]]
+name = "release-manager"
+env = "GOLIVE_TEST_RM_TOKEN"
+"#;
+
+/// A running daemon in a temporary folder (plan file + data directory).
+pub struct Daemon {
+    child: Option<Child>,
+    pub url: String,
+    pub dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    pub http: reqwest::Client,
+}
+
+impl Daemon {
+    /// Writes `plan` into a new temporary folder and starts a daemon on it.
+    pub async fn start(plan: &str) -> Daemon {
+        let temp = tempfile::tempdir().expect("temp dir");
+        std::fs::write(temp.path().join("plan.toml"), plan).expect("write plan");
+        let mut daemon = Daemon::start_in(temp.path()).await;
+        daemon._temp = Some(temp);
+        daemon
+    }
+
+    /// Starts a daemon on the plan already in `dir` (a restart keeps the same data directory).
+    pub async fn start_in(dir: &Path) -> Daemon {
+        let daemon_file = dir.join("data").join("daemon.json");
+        let _ = std::fs::remove_file(&daemon_file);
+        let child = spawn(dir, &["run", "plan.toml", "--listen", "127.0.0.1:0"]);
+        let pid = child.id();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("http client");
+        let mut daemon = Daemon {
+            child: Some(child),
+            url: String::new(),
+            dir: dir.to_path_buf(),
+            _temp: None,
+            http,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = daemon.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                let stderr = daemon.take_stderr();
+                panic!("daemon exited during start with {status}: {stderr}");
+            }
+            if let Ok(text) = std::fs::read_to_string(&daemon_file)
+                && let Ok(value) = serde_json::from_str::<Value>(&text)
+                && value["pid"].as_u64() == Some(u64::from(pid))
+            {
+                daemon.url = value["url"].as_str().expect("url").to_string();
+                if daemon.http.get(daemon.at("/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+                    return daemon;
+                }
+            }
+            assert!(Instant::now() < deadline, "daemon did not become ready in 30 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(self.at(path)).send().await.expect("GET");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self.http.get(self.at(path)).send().await.expect("GET");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// POSTs JSON with the test token.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, body, Some(TOKEN)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PATCH, path, body, Some(TOKEN)).await
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, self.at(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running daemon");
+        signal(child.id(), "TERM");
+        wait_with_timeout(&mut child, Duration::from_secs(20))
+    }
+
+    /// Kills the daemon with SIGKILL (no chance to clean up) and waits for it.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("running daemon");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    fn take_stderr(&mut self) -> String {
+        use std::io::Read;
+        let mut text = String::new();
+        if let Some(stderr) = self.child.as_mut().and_then(|c| c.stderr.as_mut()) {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts the golive binary in `dir` with the test tokens in its environment.
+pub fn spawn(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_golive"))
+        .args(args)
+        .current_dir(dir)
+        .env("GOLIVE_API_TOKEN", TOKEN)
+        .env("GOLIVE_TEST_RM_TOKEN", RM_TOKEN)
+        .env("GOLIVE_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn golive")
+}
+
+/// Runs the golive CLI to completion in `dir` and returns (exit code, stdout, stderr).
+pub fn cli(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_golive"))
+        .args(args)
+        .current_dir(dir)
+        .env("GOLIVE_API_TOKEN", TOKEN)
+        .env_remove("GOLIVE_SERVER")
+        .env_remove("GOLIVE_PLAN")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run golive");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status();
+}
+
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("daemon did not exit within {timeout:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Opens a stopped daemon's database directly (for integrity checks after a crash).
+pub fn open_database(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("data").join("golive.db")).expect("open database")
+}
