@@ -282,7 +282,10 @@ mod tests {
     #[test]
     fn closest_refuses_names_that_are_nothing_alike() {
         assert_eq!(closest("zzz", ["alice", "bob"]), None);
-        assert_eq!(closest("chekclist", ["checklist", "people"]), Some("checklist"));
+        assert_eq!(
+            closest("chekclist", ["checklist", "people"]),
+            Some("checklist")
+        );
     }
 
     #[test]

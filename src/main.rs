@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "golive", version, about = "Runs a software launch the way a good go-live call does")]
+#[command(
+    name = "golive",
+    version,
+    about = "Runs a software launch the way a good go-live call does"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -7,8 +7,10 @@
 //! clock: the one impure part, [`load`], only reads the plan file.
 
 mod diagnostic;
+mod lint;
 mod read;
 mod validate;
+mod values;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
