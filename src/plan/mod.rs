@@ -9,6 +9,7 @@
 mod diagnostic;
 mod lint;
 mod read;
+mod server;
 mod validate;
 mod values;
 
