@@ -1,11 +1,86 @@
-//! `golive check PLAN` (placeholder).
+//! `golive check PLAN`: validates a launch plan without starting anything.
+//!
+//! It prints every problem (errors and warnings) to stderr as `file:line:col: level: path:
+//! message` with a `help:` line, and a one-line summary of a valid plan to stdout. Exit codes
+//! follow sysexits: 0 valid, 64 invalid (`EX_USAGE`), 66 unreadable (`EX_NOINPUT`).
+
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Validates the plan at `path`, prints every diagnostic, returns 0, 64 or 66.
-pub fn run(_path: &Path, _strict: bool) -> ExitCode {
-    ExitCode::from(64)
+use crate::plan::{self, Diagnostic, DiagnosticLevel, LoadError, Plan};
+
+/// Exit code for a plan with errors (`EX_USAGE`).
+pub const EXIT_INVALID: u8 = 64;
+/// Exit code for a plan file that cannot be read (`EX_NOINPUT`).
+pub const EXIT_UNREADABLE: u8 = 66;
+
+/// Validates the plan at `path`, prints every diagnostic, returns 0, 64 or 66. With `strict`,
+/// warnings count as errors.
+pub fn run(path: &Path, strict: bool) -> ExitCode {
+    match plan::load(path) {
+        Ok(loaded) if strict && !loaded.warnings.is_empty() => {
+            report_invalid(path, loaded.warnings, strict);
+            ExitCode::from(EXIT_INVALID)
+        }
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                eprintln!("{}", warning.display(path));
+            }
+            println!("{}", summary(&loaded.plan));
+            ExitCode::SUCCESS
+        }
+        Err(LoadError::Invalid { diagnostics, .. }) => {
+            report_invalid(path, diagnostics, strict);
+            ExitCode::from(EXIT_INVALID)
+        }
+        Err(error @ LoadError::Unreadable { .. }) => {
+            eprintln!("error: {error}");
+            ExitCode::from(EXIT_UNREADABLE)
+        }
+    }
 }
 
-/// Prints diagnostics to standard error (placeholder).
-pub fn print_diagnostics(_path: &Path, _diagnostics: &[crate::plan::Diagnostic]) {}
+/// Prints every diagnostic and the error count (used by `golive run` on an invalid plan too).
+pub fn print_diagnostics(path: &Path, diagnostics: &[Diagnostic]) {
+    report_invalid(path, diagnostics.to_vec(), false);
+}
+
+/// Prints every diagnostic and the error count; with `strict`, warnings are shown as errors.
+fn report_invalid(path: &Path, diagnostics: Vec<Diagnostic>, strict: bool) {
+    let mut errors = 0;
+    for mut diagnostic in diagnostics {
+        if strict {
+            diagnostic.level = DiagnosticLevel::Error;
+        }
+        if diagnostic.is_error() {
+            errors += 1;
+        }
+        eprintln!("{}", diagnostic.display(path));
+    }
+    eprintln!("{errors} error(s)");
+}
+
+/// One line describing a valid plan, e.g. `plan ok: "Web shop 2.0", 6 people, 8 checklist items
+/// (7 required), 4 risks, go-live 2026-12-01 20:00 Europe/Berlin`.
+pub fn summary(plan: &Plan) -> String {
+    let required = plan.checklist.iter().filter(|item| item.required).count();
+    let go_live = plan
+        .launch
+        .go_live
+        .to_zoned_datetime(plan.launch.timezone.clone())
+        .strftime("%Y-%m-%d %H:%M");
+    format!(
+        "plan ok: {:?}, {}, {} ({required} required), {}, go-live {go_live} {}",
+        plan.launch.name,
+        count(plan.people.len(), "person", "people"),
+        count(plan.checklist.len(), "checklist item", "checklist items"),
+        count(plan.risks.len(), "risk", "risks"),
+        plan.launch.timezone_name,
+    )
+}
+
+/// `1 risk`, `4 risks`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+

@@ -8,16 +8,12 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use super::LogFormat;
-use super::check::print_diagnostics;
+use super::check::{EXIT_INVALID, EXIT_UNREADABLE, print_diagnostics};
 use crate::app::{Application, Options, StartError, shutdown_signal};
 use crate::engine::error_chain;
 use crate::plan::{self, LoadError};
 use crate::store::StoreError;
 
-/// Exit code for an invalid plan (EX_USAGE, like linkerd2-proxy).
-pub const EXIT_INVALID_PLAN: u8 = 64;
-/// Exit code for an unreadable plan file (EX_NOINPUT).
-pub const EXIT_UNREADABLE: u8 = 66;
 /// Exit code when a required service (port, data directory) is unavailable (EX_UNAVAILABLE).
 pub const EXIT_UNAVAILABLE: u8 = 69;
 /// Exit code for a configuration problem outside the plan, e.g. a missing token (EX_CONFIG).
@@ -48,7 +44,7 @@ pub fn run(plan_path: &Path, listen: Option<SocketAddr>, log_format: LogFormat) 
                 "golive: the plan is invalid; fix it (`golive check {}`) and start again",
                 path.display()
             );
-            return ExitCode::from(EXIT_INVALID_PLAN);
+            return ExitCode::from(EXIT_INVALID);
         }
     };
     for warning in &loaded.warnings {

@@ -7,8 +7,11 @@
 //! clock: the one impure part, [`load`], only reads the plan file.
 
 mod diagnostic;
+mod lint;
 mod read;
+mod server;
 mod validate;
+mod values;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

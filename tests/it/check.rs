@@ -1,1 +1,415 @@
-//! `golive check` tests (placeholder).
+//! `golive check`: every broken plan is reported with its line, column, key path, bad value and
+//! fix; a valid plan passes; the binary maps outcomes to exit codes 0, 64 and 66.
+
+use std::path::Path;
+use std::process::Command;
+
+use golive::plan::{self, Diagnostic, DiagnosticLevel};
+
+/// A small valid plan; the line numbers in the cases below refer to it.
+const BASE: &str = r#"[launch]
+name = "Shop"
+timezone = "Europe/Berlin"
+go_live = 2027-03-09T20:00:00
+hypercare_days = 14
+
+[[people]]
+id = "alice"
+name = "Alice"
+role = "project_manager"
+email = "alice@example.com"
+
+[[people]]
+id = "bob"
+name = "Bob"
+role = "ops_lead"
+email = "bob@example.com"
+
+[[checklist]]
+id = "backup"
+title = "Backup taken"
+owner = "bob"
+
+[[checklist]]
+id = "tests"
+title = "Tests pass"
+owner = "qa_lead"
+gates = "go_no_go"
+required = true
+
+[[risks]]
+id = "slow-db"
+title = "Database is slow"
+likelihood = "medium"
+impact = "high"
+contingency = "Scale up"
+owner = "bob"
+
+[rollback]
+procedure = "Redeploy the previous release"
+
+[server]
+listen = "127.0.0.1:9898"
+
+[[server.tokens]]
+name = "release"
+env = "GOLIVE_TOKEN"
+"#;
+
+/// One broken plan: `BASE` with `find` replaced by `replace` (first occurrence), and the one
+/// error it must produce.
+struct Case {
+    name: &'static str,
+    find: &'static str,
+    replace: &'static str,
+    line: usize,
+    column: usize,
+    message: &'static str,
+    help: Option<&'static str>,
+}
+
+const fn case(
+    name: &'static str,
+    find: &'static str,
+    replace: &'static str,
+    (line, column): (usize, usize),
+    message: &'static str,
+    help: Option<&'static str>,
+) -> Case {
+    Case {
+        name,
+        find,
+        replace,
+        line,
+        column,
+        message,
+        help,
+    }
+}
+
+#[rustfmt::skip]
+const CASES: &[Case] = &[
+    case("toml syntax error", "name = \"Shop\"", "name = \"Shop", (2, 13), "invalid basic string", None),
+    case("unknown top-level section", "[rollback]", "[chekclist]\nid = \"x\"\n\n[rollback]", (39, 2), "unknown section `chekclist`", Some("did you mean `checklist`?")),
+    case("unknown key in a section", "required = true", "requird = true", (29, 1), "unknown key `requird`", Some("did you mean `required`?")),
+    case("unknown key in server", "listen = ", "lisen = ", (43, 1), "unknown key `lisen`", Some("did you mean `listen`?")),
+    case("missing required key in an entry", "title = \"Tests pass\"\n", "", (24, 1), "missing required key `title`", Some("add `title = ...`")),
+    case("missing launch name", "name = \"Shop\"\n", "", (1, 1), "missing required key `name`", None),
+    case("number given as a string", "hypercare_days = 14", "hypercare_days = \"14\"", (5, 18), "expected a number, found string `\"14\"`", None),
+    case("boolean given as a string", "required = true", "required = \"yes\"", (29, 12), "expected a boolean", None),
+    case("section written as an array of tables", "[rollback]", "[[rollback]]", (39, 1), "expected a table, found array", Some("`[rollback]`")),
+    case("duplicate checklist id", "id = \"tests\"", "id = \"backup\"", (25, 6), "duplicate id `backup`", Some("line 20")),
+    case("unknown owner", "owner = \"bob\"", "owner = \"bobb\"", (22, 9), "unknown person or role `bobb`", Some("did you mean `bob`?")),
+    case("owner role with a typo", "owner = \"qa_lead\"", "owner = \"qa_leed\"", (27, 9), "unknown person or role `qa_leed`", Some("did you mean `qa_lead`?")),
+    case("unknown role", "role = \"ops_lead\"", "role = \"ops-lead\"", (16, 8), "unknown role `ops-lead`", Some("did you mean `ops_lead`?")),
+    case("unknown phase in gates", "gates = \"go_no_go\"", "gates = \"verifyng\"", (28, 9), "unknown phase `verifyng`", Some("did you mean `verifying`?")),
+    case("terminal phase in gates", "gates = \"go_no_go\"", "gates = \"rolled_back\"", (28, 9), "`rolled_back` is a terminal phase", Some("go_no_go")),
+    case("unknown time zone", "Europe/Berlin", "Europe/Berlni", (3, 12), "unknown time zone `Europe/Berlni`", Some("did you mean `Europe/Berlin`?")),
+    case("go-live that is not a date", "go_live = 2027-03-09T20:00:00", "go_live = \"next tuesday\"", (4, 11), "invalid go-live time `\"next tuesday\"`", Some("2026-12-01T20:00:00+01:00")),
+    case("go-live without a time of day", "go_live = 2027-03-09T20:00:00", "go_live = 2027-03-09", (4, 11), "both a date and a time", Some("local date-time")),
+    case("hypercare of zero days", "hypercare_days = 14", "hypercare_days = 0", (5, 18), "hypercare of `0` days must be more than 0", None),
+    case("negative hypercare", "hypercare_days = 14", "hypercare_days = -2.5", (5, 18), "hypercare of `-2.5` days must be more than 0", None),
+    case("inline token", "name = \"release\"", "name = \"release\"\ntoken = \"s3cret\"", (47, 1), "a token must not be written in the plan", Some("environment variable or a file")),
+    case("token with both env and file", "env = \"GOLIVE_TOKEN\"", "env = \"GOLIVE_TOKEN\"\nfile = \"token.txt\"", (48, 1), "both `env` and `file`", Some("keep one")),
+    case("token with no source", "env = \"GOLIVE_TOKEN\"\n", "", (45, 1), "neither `env` nor `file`", Some("env = \"VAR\"")),
+    case("token from a malformed variable name", "env = \"GOLIVE_TOKEN\"", "env = \"GOLIVE TOKEN\"", (47, 7), "`GOLIVE TOKEN` is not an environment variable name", None),
+    case("duplicate token name", "env = \"GOLIVE_TOKEN\"\n", "env = \"GOLIVE_TOKEN\"\n\n[[server.tokens]]\nname = \"release\"\nfile = \"t\"\n", (50, 8), "duplicate token name `release`", Some("line 46")),
+    case("listen address with a host name", "127.0.0.1:9898", "localhost:9898", (43, 10), "`localhost:9898` is not a socket address", Some("127.0.0.1:9898")),
+    case("email without an at sign", "alice@example.com", "alice.example.com", (11, 9), "`alice.example.com` is not an email address", None),
+    case("id with capitals and a space", "id = \"slow-db\"", "id = \"Slow DB\"", (32, 6), "invalid id `Slow DB`", Some("lowercase")),
+    case("likelihood with a typo", "likelihood = \"medium\"", "likelihood = \"meduim\"", (34, 14), "unknown level `meduim`", Some("did you mean `medium`?")),
+    case("impact as a number", "impact = \"high\"", "impact = 3", (35, 10), "expected a string, found integer `3`", None),
+    case("empty contingency", "contingency = \"Scale up\"", "contingency = \"\"", (36, 15), "`contingency` must not be empty", None),
+    case("person id equal to a role", "id = \"alice\"", "id = \"business\"", (8, 6), "person id `business` is also a role name", Some("choose another id")),
+];
+
+fn with_fault(case: &Case) -> String {
+    assert!(
+        BASE.contains(case.find),
+        "{}: `{}` is not in the base plan",
+        case.name,
+        case.find
+    );
+    BASE.replacen(case.find, case.replace, 1)
+}
+
+fn diagnostics_of(text: &str) -> Vec<Diagnostic> {
+    match plan::parse(text, Path::new("plan.toml")) {
+        Ok(loaded) => loaded.warnings,
+        Err(diagnostics) => diagnostics,
+    }
+}
+
+fn render(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|diagnostic| diagnostic.display(Path::new("plan.toml")).to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_base_plan_is_valid_and_has_no_warnings() {
+    let loaded = plan::parse(BASE, Path::new("plans/plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    assert!(loaded.warnings.is_empty(), "{}", render(&loaded.warnings));
+    assert_eq!(loaded.plan.people.len(), 2);
+    assert_eq!(
+        loaded.plan.launch.go_live.to_string(),
+        "2027-03-09T19:00:00Z"
+    );
+    assert_eq!(loaded.plan.launch.data_dir, Path::new("plans/golive-data"));
+}
+
+#[test]
+fn each_broken_plan_reports_its_one_error_at_the_right_place_with_a_fix() {
+    let mut failures = Vec::new();
+    for case in CASES {
+        let diagnostics = diagnostics_of(&with_fault(case));
+        let errors: Vec<&Diagnostic> = diagnostics
+            .iter()
+            .filter(|diagnostic| diagnostic.is_error())
+            .collect();
+        let matches = errors.len() == 1
+            && errors.iter().all(|error| {
+                error.line == case.line
+                    && error.column == case.column
+                    && error.message.contains(case.message)
+                    && case.help.is_none_or(|help| {
+                        error
+                            .help
+                            .as_deref()
+                            .is_some_and(|text| text.contains(help))
+                    })
+            });
+        if !matches {
+            failures.push(format!(
+                "{}: expected {}:{} `{}` (help {:?}), got:\n{}",
+                case.name,
+                case.line,
+                case.column,
+                case.message,
+                case.help,
+                render(&diagnostics)
+            ));
+        }
+    }
+    assert!(CASES.len() >= 24);
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn every_error_names_the_key_path() {
+    let diagnostics = diagnostics_of(&BASE.replacen("owner = \"bob\"", "owner = \"bobb\"", 1));
+    assert_eq!(diagnostics[0].path, "checklist[0].owner");
+    let text = diagnostics[0].display(Path::new("plan.toml")).to_string();
+    assert_eq!(
+        text,
+        "plan.toml:22:9: error: checklist[0].owner: unknown person or role `bobb`\n  help: did you mean `bob`?"
+    );
+}
+
+#[test]
+fn an_inline_token_is_never_echoed_back() {
+    let text = BASE.replacen(
+        "name = \"release\"",
+        "name = \"release\"\ntoken = \"s3cret\"\nsecret = 42",
+        1,
+    );
+    let rendered = render(&diagnostics_of(&text));
+    assert!(!rendered.contains("s3cret"), "{rendered}");
+    assert!(!rendered.contains("42"), "{rendered}");
+}
+
+#[test]
+fn a_plan_with_several_faults_reports_all_of_them_in_order() {
+    let text = BASE
+        .replacen("Europe/Berlin", "Europe/Berlni", 1)
+        .replacen("alice@example.com", "alice", 1)
+        .replacen("owner = \"bob\"", "owner = \"bobb\"", 1)
+        .replacen("gates = \"go_no_go\"", "gates = \"closed\"", 1)
+        .replacen("likelihood = \"medium\"", "likelihood = \"meduim\"", 1)
+        .replacen("listen = ", "lisen = ", 1)
+        .replacen("[rollback]", "[chekclist]\n\n[rollback]", 1);
+    let diagnostics = diagnostics_of(&text);
+    let positions: Vec<(usize, usize)> = diagnostics
+        .iter()
+        .map(|diagnostic| (diagnostic.line, diagnostic.column))
+        .collect();
+    assert_eq!(
+        positions,
+        vec![
+            (3, 12),
+            (11, 9),
+            (22, 9),
+            (28, 9),
+            (34, 14),
+            (39, 2),
+            (45, 1)
+        ],
+        "{}",
+        render(&diagnostics)
+    );
+    assert!(diagnostics.iter().all(Diagnostic::is_error));
+}
+
+#[test]
+fn syntax_errors_do_not_hide_the_other_problems() {
+    let text = BASE
+        .replacen("name = \"Shop\"", "name = \"Shop", 1)
+        .replacen("owner = \"bob\"", "owner = \"bobb\"", 1);
+    let diagnostics = diagnostics_of(&text);
+    let positions: Vec<(usize, usize)> = diagnostics
+        .iter()
+        .map(|diagnostic| (diagnostic.line, diagnostic.column))
+        .collect();
+    assert_eq!(
+        positions,
+        vec![(2, 13), (22, 9)],
+        "{}",
+        render(&diagnostics)
+    );
+}
+
+#[test]
+fn an_empty_checklist_and_a_missing_rollback_procedure_are_warnings() {
+    let start = BASE.find("[[checklist]]").unwrap_or_default();
+    let end = BASE.find("[[risks]]").unwrap_or_default();
+    let text = format!("{}{}", &BASE[..start], &BASE[end..]).replacen(
+        "procedure = \"Redeploy the previous release\"\n",
+        "",
+        1,
+    );
+    let loaded = plan::parse(&text, Path::new("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    let messages: Vec<&str> = loaded
+        .warnings
+        .iter()
+        .map(|warning| warning.message.as_str())
+        .collect();
+    assert_eq!(loaded.warnings.len(), 2, "{messages:?}");
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .all(|warning| warning.level == DiagnosticLevel::Warning)
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.contains("checklist is empty"))
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.contains("no rollback procedure"))
+    );
+}
+
+fn example_path() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"))
+}
+
+#[test]
+fn the_example_plan_is_valid_without_warnings() {
+    let loaded = plan::load(example_path()).unwrap_or_else(|error| match error {
+        plan::LoadError::Invalid { diagnostics, .. } => panic!("{}", render(&diagnostics)),
+        other => panic!("{other}"),
+    });
+    assert!(loaded.warnings.is_empty(), "{}", render(&loaded.warnings));
+    let plan = loaded.plan;
+    let roles: Vec<&str> = plan
+        .people
+        .iter()
+        .map(|person| person.role.as_str())
+        .collect();
+    for role in [
+        "project_manager",
+        "dev_lead",
+        "ops_lead",
+        "qa_lead",
+        "support_lead",
+        "business",
+    ] {
+        assert!(roles.contains(&role), "no {role} in the example");
+    }
+    assert!((6..=8).contains(&plan.checklist.len()));
+    assert!(plan.checklist.iter().any(|item| !item.required));
+    assert!((3..=4).contains(&plan.risks.len()));
+    assert_eq!(plan.server.tokens.len(), 2);
+    assert_eq!(plan.server.listen.to_string(), "127.0.0.1:9898");
+}
+
+fn golive_check(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_golive"))
+        .arg("check")
+        .args(args)
+        .output();
+    output.unwrap_or_else(|error| panic!("cannot run golive: {error}"))
+}
+
+#[test]
+fn the_binary_accepts_the_example_plan_with_exit_code_zero() {
+    let output = golive_check(&[example_path().as_os_str()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.starts_with("plan ok: \"Web shop 2.0\", 7 people, 8 checklist items (7 required), 4 risks, go-live 2027-03-09 20:00 Europe/Berlin"), "{stdout}");
+}
+
+#[test]
+fn the_binary_rejects_a_broken_plan_with_exit_code_64_and_positions() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let path = folder.path().join("plan.toml");
+    std::fs::write(
+        &path,
+        BASE.replacen("owner = \"bob\"", "owner = \"bobb\"", 1),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let output = golive_check(&[path.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:22:9: error: checklist[0].owner",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.trim_end().ends_with("1 error(s)"), "{stderr}");
+}
+
+#[test]
+fn the_binary_fails_on_warnings_only_when_strict() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let path = folder.path().join("plan.toml");
+    std::fs::write(
+        &path,
+        BASE.replacen("procedure = \"Redeploy the previous release\"\n", "", 1),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let relaxed = golive_check(&[path.as_os_str()]);
+    assert_eq!(relaxed.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&relaxed.stderr).contains("warning: rollback.procedure"));
+    let strict = golive_check(&[path.as_os_str(), "--strict".as_ref()]);
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert_eq!(strict.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("error: rollback.procedure"), "{stderr}");
+}
+
+#[test]
+fn the_binary_reports_a_missing_file_with_exit_code_66() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let output = golive_check(&[folder.path().join("missing.toml").as_os_str()]);
+    assert_eq!(output.status.code(), Some(66));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read plan"));
+}

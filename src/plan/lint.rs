@@ -1,0 +1,73 @@
+//! Warnings: plans that work but probably not as intended.
+//!
+//! Each rule is a function of the validated [`Plan`] that records warnings in the [`Sink`],
+//! pointing at the key it is about (or at the top of the file when that key is absent). A new
+//! warning is one more function in [`RULES`]. `golive check --strict` turns warnings into errors.
+
+use std::ops::Range;
+
+use super::Plan;
+use super::read::Sink;
+
+/// A warning rule.
+type Rule = fn(&Plan, &mut Sink<'_>);
+
+/// Every warning rule, run in this order on a plan that has no errors.
+const RULES: &[Rule] = &[empty_checklist, missing_rollback_procedure, no_api_tokens];
+
+/// Runs every warning rule on `plan`.
+pub(super) fn warn(plan: &Plan, sink: &mut Sink<'_>) {
+    for rule in RULES {
+        rule(plan, sink);
+    }
+}
+
+/// The span of the first of `paths` that was present in the file, else the start of the file.
+fn span_of_first(sink: &Sink<'_>, paths: &[&str]) -> Range<usize> {
+    paths
+        .iter()
+        .find_map(|path| sink.span_of(path))
+        .unwrap_or(0..0)
+}
+
+/// Nothing gates the go-live decision.
+fn empty_checklist(plan: &Plan, sink: &mut Sink<'_>) {
+    if plan.checklist.is_empty() {
+        let span = span_of_first(sink, &["checklist"]);
+        sink.warning(
+            span,
+            "checklist",
+            "the checklist is empty, so nothing has to be confirmed before deploying",
+            Some(
+                "add `[[checklist]]` items (id, title, owner) for what must be true before go-live"
+                    .to_string(),
+            ),
+        );
+    }
+}
+
+/// Nobody has written down how to go back.
+fn missing_rollback_procedure(plan: &Plan, sink: &mut Sink<'_>) {
+    if plan.rollback.procedure.trim().is_empty() {
+        let span = span_of_first(sink, &["rollback.procedure", "rollback"]);
+        sink.warning(
+            span,
+            "rollback.procedure",
+            "there is no rollback procedure",
+            Some("describe how to roll back in `[rollback]` `procedure = \"\"\"...\"\"\"`, before you need it".to_string()),
+        );
+    }
+}
+
+/// Without tokens the API refuses every write (phase changes, confirmations, acknowledgements).
+fn no_api_tokens(plan: &Plan, sink: &mut Sink<'_>) {
+    if plan.server.tokens.is_empty() {
+        let span = span_of_first(sink, &["server.tokens", "server"]);
+        sink.warning(
+            span,
+            "server.tokens",
+            "no API tokens are configured, so the API and CLI cannot change anything",
+            Some("add a `[[server.tokens]]` entry with `name` and `env = \"VAR\"` or `file = \"path\"`".to_string()),
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! The CLI against a real daemon.
