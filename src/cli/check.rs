@@ -83,4 +83,3 @@ pub fn summary(plan: &Plan) -> String {
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
-

@@ -24,11 +24,23 @@ async fn leaving_go_no_go_is_refused_with_blockers_until_required_items_are_conf
         .iter()
         .map(|b| b["id"].as_str().unwrap())
         .collect();
-    assert_eq!(blockers, ["backup", "signoff"], "optional and verifying-gated items do not block");
-    assert!(body["error"].as_str().unwrap().contains("cannot leave go_no_go"));
+    assert_eq!(
+        blockers,
+        ["backup", "signoff"],
+        "optional and verifying-gated items do not block"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot leave go_no_go")
+    );
 
     let (status, body) = daemon
-        .post("/api/v1/checklist/backup/confirm", json!({"note": "restore tested", "author": "bob"}))
+        .post(
+            "/api/v1/checklist/backup/confirm",
+            json!({"note": "restore tested", "author": "bob"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["confirmation"]["by"], "bob");
@@ -37,7 +49,9 @@ async fn leaving_go_no_go_is_refused_with_blockers_until_required_items_are_conf
     assert_eq!(status, 409);
     assert_eq!(body["blockers"].as_array().unwrap().len(), 1);
 
-    daemon.post("/api/v1/checklist/signoff/confirm", json!({})).await;
+    daemon
+        .post("/api/v1/checklist/signoff/confirm", json!({}))
+        .await;
     let (status, body) = advance(&daemon).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["phase"], "deploying");
@@ -76,38 +90,74 @@ async fn a_forced_transition_needs_a_reason_and_records_it() {
 #[tokio::test]
 async fn skipping_going_backwards_and_leaving_a_final_phase_are_refused_with_an_explanation() {
     let daemon = Daemon::start(BASE_PLAN).await;
-    let (status, body) = daemon.post("/api/v1/phase", json!({"to": "hypercare"})).await;
+    let (status, body) = daemon
+        .post("/api/v1/phase", json!({"to": "hypercare"}))
+        .await;
     assert_eq!(status, 409);
-    assert!(body["error"].as_str().unwrap().contains("cannot be skipped"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be skipped"),
+        "{body}"
+    );
 
     advance(&daemon).await;
     let (status, body) = daemon.post("/api/v1/phase", json!({"to": "planned"})).await;
     assert_eq!(status, 409);
-    assert!(body["error"].as_str().unwrap().contains("never go backwards"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("never go backwards"),
+        "{body}"
+    );
 
-    let (status, body) = daemon.post("/api/v1/phase", json!({"to": "rolled_back", "reason": "x"})).await;
+    let (status, body) = daemon
+        .post("/api/v1/phase", json!({"to": "rolled_back", "reason": "x"}))
+        .await;
     assert_eq!(status, 409);
-    assert!(body["error"].as_str().unwrap().contains("only while deploying"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("only while deploying"),
+        "{body}"
+    );
 
     daemon
         .post("/api/v1/phase", json!({"force": true, "reason": "test"}))
         .await;
     let (status, body) = daemon
-        .post("/api/v1/phase", json!({"to": "rolled_back", "reason": "payments failing"}))
+        .post(
+            "/api/v1/phase",
+            json!({"to": "rolled_back", "reason": "payments failing"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = advance(&daemon).await;
     assert_eq!(status, 409);
-    assert!(body["error"].as_str().unwrap().contains("final phase"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("final phase"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_phase_name_is_a_400_naming_the_field_with_a_suggestion() {
     let daemon = Daemon::start(BASE_PLAN).await;
-    let (status, body) = daemon.post("/api/v1/phase", json!({"to": "go-no-go"})).await;
+    let (status, body) = daemon
+        .post("/api/v1/phase", json!({"to": "go-no-go"}))
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["field"], "to");
-    assert!(body["error"].as_str().unwrap().contains("did you mean `go_no_go`"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `go_no_go`"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -119,11 +169,22 @@ async fn writes_need_a_valid_bearer_token_and_reads_do_not() {
             .send(reqwest::Method::POST, "/api/v1/log", note.clone(), token)
             .await;
         assert_eq!(status, 401, "token {token:?}: {body}");
-        assert!(body["error"].as_str().unwrap().contains("Authorization: Bearer"));
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization: Bearer")
+        );
     }
     let (status, _) = daemon.get("/api/v1/log").await;
     assert_eq!(status, 200);
-    assert_eq!(daemon.get("/api/v1/log").await.1["entries"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        daemon.get("/api/v1/log").await.1["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 
     // The plan's named token works too, and its name becomes the author.
     let (status, body) = daemon
@@ -139,14 +200,38 @@ async fn bad_input_gets_a_json_400_naming_the_field_never_a_500() {
     let cases = [
         ("/api/v1/log", json!({"text": "no kind"}), "kind"),
         ("/api/v1/log", json!({"kind": "note"}), "text"),
-        ("/api/v1/log", json!({"kind": "gossip", "text": "x"}), "kind"),
+        (
+            "/api/v1/log",
+            json!({"kind": "gossip", "text": "x"}),
+            "kind",
+        ),
         ("/api/v1/log", json!({"kind": "phase", "text": "x"}), "kind"),
-        ("/api/v1/log", json!({"kind": "note", "text": "   "}), "text"),
+        (
+            "/api/v1/log",
+            json!({"kind": "note", "text": "   "}),
+            "text",
+        ),
         ("/api/v1/log", json!({"kind": "note", "text": 5}), "text"),
-        ("/api/v1/log", json!({"kind": "note", "text": "x", "colour": "red"}), "colour"),
-        ("/api/v1/actions", json!({"title": "x", "owner": "bobb"}), "owner"),
-        ("/api/v1/actions", json!({"title": "x", "owner": "bob", "due": "friday"}), "due"),
-        ("/api/v1/actions", json!({"title": "", "owner": "bob"}), "title"),
+        (
+            "/api/v1/log",
+            json!({"kind": "note", "text": "x", "colour": "red"}),
+            "colour",
+        ),
+        (
+            "/api/v1/actions",
+            json!({"title": "x", "owner": "bobb"}),
+            "owner",
+        ),
+        (
+            "/api/v1/actions",
+            json!({"title": "x", "owner": "bob", "due": "friday"}),
+            "due",
+        ),
+        (
+            "/api/v1/actions",
+            json!({"title": "", "owner": "bob"}),
+            "title",
+        ),
         ("/api/v1/phase", json!({"force": "yes"}), "force"),
     ];
     for (path, body, field) in cases {
@@ -168,11 +253,17 @@ async fn bad_input_gets_a_json_400_naming_the_field_never_a_500() {
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["field"], "body");
 
-    let (status, answer) = daemon.post("/api/v1/checklist/nope/confirm", json!({})).await;
+    let (status, answer) = daemon
+        .post("/api/v1/checklist/nope/confirm", json!({}))
+        .await;
     assert_eq!(status, 404, "{answer}");
-    let (status, answer) = daemon.patch("/api/v1/actions/99", json!({"status": "done"})).await;
+    let (status, answer) = daemon
+        .patch("/api/v1/actions/99", json!({"status": "done"}))
+        .await;
     assert_eq!(status, 404, "{answer}");
-    let (status, answer) = daemon.patch("/api/v1/actions/abc", json!({"status": "done"})).await;
+    let (status, answer) = daemon
+        .patch("/api/v1/actions/abc", json!({"status": "done"}))
+        .await;
     assert_eq!((status, answer["field"].as_str()), (400, Some("id")));
     let (status, answer) = daemon.get("/api/v1/nothing-here").await;
     assert_eq!(status, 404);
@@ -180,14 +271,22 @@ async fn bad_input_gets_a_json_400_naming_the_field_never_a_500() {
     let (status, answer) = daemon.get("/api/v1/log?limit=0").await;
     assert_eq!((status, answer["field"].as_str()), (400, Some("limit")));
     // Nothing was stored by any of the refused writes.
-    assert_eq!(daemon.get("/api/v1/log").await.1["entries"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        daemon.get("/api/v1/log").await.1["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[tokio::test]
 async fn bodies_over_64_kib_get_413() {
     let daemon = Daemon::start(BASE_PLAN).await;
     let text = "x".repeat(70 * 1024);
-    let (status, body) = daemon.post("/api/v1/log", json!({"kind": "note", "text": text})).await;
+    let (status, body) = daemon
+        .post("/api/v1/log", json!({"kind": "note", "text": text}))
+        .await;
     assert_eq!(status, 413, "{body}");
     assert!(body["error"].as_str().unwrap().contains("64 KiB"));
 }
@@ -202,17 +301,34 @@ async fn the_log_records_every_kind_and_pages_newest_first() {
         ("feedback", "Support: checkout is faster"),
     ] {
         let (status, body) = daemon
-            .post("/api/v1/log", json!({"kind": kind, "text": text, "author": "alice"}))
+            .post(
+                "/api/v1/log",
+                json!({"kind": kind, "text": text, "author": "alice"}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["entry"]["kind"], kind);
         assert!(body["entry"]["at"].is_string());
     }
     let (_, first) = daemon.get("/api/v1/log?limit=3").await;
-    let texts: Vec<&str> = first["entries"].as_array().unwrap().iter().map(|e| e["text"].as_str().unwrap()).collect();
-    assert_eq!(texts, ["Support: checkout is faster", "Warm the caches before the switch", "Go for launch at 20:00"]);
+    let texts: Vec<&str> = first["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Support: checkout is faster",
+            "Warm the caches before the switch",
+            "Go for launch at 20:00"
+        ]
+    );
     let before = first["next_before"].as_i64().expect("another page");
-    let (_, second) = daemon.get(&format!("/api/v1/log?limit=3&before={before}")).await;
+    let (_, second) = daemon
+        .get(&format!("/api/v1/log?limit=3&before={before}"))
+        .await;
     assert_eq!(second["entries"][0]["text"], "War room open");
     assert!(second["next_before"].is_null());
     let (_, decisions) = daemon.get("/api/v1/log?kind=decision,lesson").await;
@@ -223,13 +339,19 @@ async fn the_log_records_every_kind_and_pages_newest_first() {
 async fn action_items_are_opened_changed_and_listed_with_every_change_logged() {
     let daemon = Daemon::start(BASE_PLAN).await;
     let (status, body) = daemon
-        .post("/api/v1/actions", json!({"title": "Write the post-mortem", "owner": "alice", "due": "2020-01-10"}))
+        .post(
+            "/api/v1/actions",
+            json!({"title": "Write the post-mortem", "owner": "alice", "due": "2020-01-10"}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     let id = body["action"]["id"].as_i64().unwrap();
     assert_eq!(body["action"]["status"], "open");
     daemon
-        .post("/api/v1/actions", json!({"title": "Tune alert thresholds", "owner": "ops_lead"}))
+        .post(
+            "/api/v1/actions",
+            json!({"title": "Tune alert thresholds", "owner": "ops_lead"}),
+        )
         .await;
 
     let (_, overdue) = daemon.get("/api/v1/actions?status=overdue").await;
@@ -239,7 +361,10 @@ async fn action_items_are_opened_changed_and_listed_with_every_change_logged() {
     assert_eq!(status_body["actions"]["overdue"], 1);
 
     let (status, body) = daemon
-        .patch(&format!("/api/v1/actions/{id}"), json!({"status": "done", "note": "published", "author": "carol"}))
+        .patch(
+            &format!("/api/v1/actions/{id}"),
+            json!({"status": "done", "note": "published", "author": "carol"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["action"]["status"], "done");
@@ -258,8 +383,15 @@ async fn action_items_are_opened_changed_and_listed_with_every_change_logged() {
 async fn metrics_export_the_phase_checklist_actions_and_build_info() {
     let daemon = Daemon::start(BASE_PLAN).await;
     advance(&daemon).await;
-    daemon.post("/api/v1/checklist/backup/confirm", json!({})).await;
-    daemon.post("/api/v1/actions", json!({"title": "x", "owner": "bob", "due": "2020-01-01"})).await;
+    daemon
+        .post("/api/v1/checklist/backup/confirm", json!({}))
+        .await;
+    daemon
+        .post(
+            "/api/v1/actions",
+            json!({"title": "x", "owner": "bob", "due": "2020-01-01"}),
+        )
+        .await;
     let (status, text) = daemon.get_text("/metrics").await;
     assert_eq!(status, 200);
     for line in [
@@ -285,7 +417,10 @@ async fn metrics_export_the_phase_checklist_actions_and_build_info() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    assert!((now - started).abs() < 120.0, "phase started {started}, now {now}");
+    assert!(
+        (now - started).abs() < 120.0,
+        "phase started {started}, now {now}"
+    );
 }
 
 #[tokio::test]
@@ -313,12 +448,37 @@ async fn the_plan_is_served_without_secrets() {
 async fn the_timeline_is_markdown_minutes_of_the_launch() {
     let daemon = Daemon::start(BASE_PLAN).await;
     advance(&daemon).await;
-    daemon.post("/api/v1/checklist/backup/confirm", json!({"author": "bob", "note": "restore ok"})).await;
-    daemon.post("/api/v1/log", json!({"kind": "decision", "text": "Go at 20:00", "author": "alice"})).await;
-    daemon.post("/api/v1/log", json!({"kind": "lesson", "text": "Start earlier", "author": "carol"})).await;
-    let response = daemon.http.get(daemon.at("/api/v1/timeline")).send().await.unwrap();
+    daemon
+        .post(
+            "/api/v1/checklist/backup/confirm",
+            json!({"author": "bob", "note": "restore ok"}),
+        )
+        .await;
+    daemon
+        .post(
+            "/api/v1/log",
+            json!({"kind": "decision", "text": "Go at 20:00", "author": "alice"}),
+        )
+        .await;
+    daemon
+        .post(
+            "/api/v1/log",
+            json!({"kind": "lesson", "text": "Start earlier", "author": "carol"}),
+        )
+        .await;
+    let response = daemon
+        .http
+        .get(daemon.at("/api/v1/timeline"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/markdown"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/markdown")
+    );
     let text = response.text().await.unwrap();
     assert!(text.starts_with("# Launch timeline: Test shop"), "{text}");
     assert!(text.contains("planned → go_no_go"), "{text}");

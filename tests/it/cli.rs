@@ -1,1 +1,156 @@
-//! The CLI against a real daemon.
+//! The CLI: commands against a real daemon, readable and JSON output, exit codes.
+
+use serde_json::Value;
+
+use crate::helpers::{BASE_PLAN, Daemon, cli, cli_without_token};
+
+#[tokio::test]
+async fn the_cli_walks_a_launch_through_the_daemon() {
+    let daemon = Daemon::start(BASE_PLAN).await;
+    let dir = daemon.dir.clone();
+    let server = daemon.url.clone();
+    let run = move |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend(["--server", server.as_str()]);
+        cli(&dir, &full)
+    };
+
+    let (code, out, err) = run(&["status"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Test shop — phase PLANNED"), "{out}");
+    assert!(out.contains("Checklist: 0/4 confirmed"), "{out}");
+
+    let (code, out, _) = run(&["phase", "advance"]);
+    assert_eq!((code, out.as_str()), (0, "Phase planned → go_no_go\n"));
+
+    let (code, _, err) = run(&["phase", "advance"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("409"), "{err}");
+    assert!(err.contains("checklist item `backup` (Database backup taken) is not confirmed; owner: Bob Berg (bob)"), "{err}");
+
+    let (code, out, err) = run(&[
+        "checklist",
+        "confirm",
+        "backup",
+        "--note",
+        "restore tested",
+        "--author",
+        "bob",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "Confirmed `backup`.\n");
+    let (code, _, err) = run(&["checklist", "confirm", "bakup"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("did you mean `backup`"), "{err}");
+    run(&["checklist", "confirm", "signoff"]);
+
+    let (code, out, err) = run(&["phase", "set", "deploying", "--author", "alice"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "Phase go_no_go → deploying\n");
+
+    for (command, text) in [
+        ("note", "War room open"),
+        ("decision", "Go at 20:00"),
+        ("lesson", "Start earlier"),
+        ("feedback", "Faster checkout"),
+    ] {
+        let (code, out, err) = run(&[command, text]);
+        assert_eq!(code, 0, "{command}: {err}");
+        assert!(out.starts_with(&format!("Logged {command} #")), "{out}");
+    }
+    let (code, out, _) = run(&[
+        "action",
+        "add",
+        "Write",
+        "the",
+        "post-mortem",
+        "--owner",
+        "alice",
+        "--due",
+        "2030-01-05",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "Opened action item #1.\n"));
+    let (code, _, err) = run(&["action", "add", "x", "--owner", "nobody"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("owner"), "{err}");
+    let (_, out, _) = run(&["action", "list"]);
+    assert!(
+        out.contains("#1")
+            && out.contains("Write the post-mortem")
+            && out.contains("due 2030-01-05"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["action", "done", "1", "--note", "published"]);
+    assert_eq!((code, out.as_str()), (0, "Action item #1 is done.\n"));
+
+    let (code, out, _) = run(&["log", "--kind", "decision"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Go at 20:00"), "{out}");
+
+    let (code, out, _) = run(&["timeline"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("# Launch timeline: Test shop"), "{out}");
+    assert!(out.contains("go_no_go → deploying | alice"), "{out}");
+
+    let (code, out, _) = run(&["status", "--json"]);
+    assert_eq!(code, 0);
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["phase"], "deploying");
+    assert_eq!(status["actions"]["done"], 1);
+}
+
+#[tokio::test]
+async fn the_cli_finds_the_daemon_from_the_plan_file() {
+    let daemon = Daemon::start(BASE_PLAN).await;
+    let (code, out, err) = cli(&daemon.dir, &["status", "--plan", "plan.toml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Test shop"), "{out}");
+}
+
+#[tokio::test]
+async fn the_cli_says_when_the_token_is_missing_or_the_daemon_unreachable() {
+    let daemon = Daemon::start(BASE_PLAN).await;
+    let (code, _, err) = cli_without_token(&daemon.dir, &["note", "hi", "--server", &daemon.url]);
+    assert_eq!(code, 77, "{err}");
+    assert!(err.contains("GOLIVE_API_TOKEN"), "{err}");
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, _, err) = cli(
+        &daemon.dir,
+        &["status", "--server", &format!("http://{free}")],
+    );
+    assert_eq!(code, 69, "{err}");
+    assert!(err.contains("cannot reach golive"), "{err}");
+}
+
+#[tokio::test]
+async fn run_refuses_an_invalid_plan_and_a_missing_token_source() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        temp.path().join("bad.toml"),
+        BASE_PLAN.replace("hypercare_days = 14", "hypercare_days = 0"),
+    )
+    .unwrap();
+    let (code, _, err) = cli(temp.path(), &["run", "bad.toml"]);
+    assert_eq!(code, 64, "{err}");
+    assert!(
+        err.contains("bad.toml:6:18: error: launch.hypercare_days"),
+        "{err}"
+    );
+    assert!(err.contains("hypercare_days"), "{err}");
+
+    let (code, _, err) = cli(temp.path(), &["run", "missing.toml"]);
+    assert_eq!(code, 66, "{err}");
+
+    // The plan names a token in GOLIVE_TEST_RM_TOKEN, which this environment lacks.
+    std::fs::write(temp.path().join("plan.toml"), BASE_PLAN).unwrap();
+    let (code, _, err) = cli(
+        temp.path(),
+        &["run", "plan.toml", "--listen", "127.0.0.1:0"],
+    );
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("GOLIVE_TEST_RM_TOKEN is not set"), "{err}");
+}

@@ -119,7 +119,11 @@ impl Daemon {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(status) = daemon.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = daemon
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 let stderr = daemon.take_stderr();
                 panic!("daemon exited during start with {status}: {stderr}");
             }
@@ -128,11 +132,20 @@ impl Daemon {
                 && value["pid"].as_u64() == Some(u64::from(pid))
             {
                 daemon.url = value["url"].as_str().expect("url").to_string();
-                if daemon.http.get(daemon.at("/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+                if daemon
+                    .http
+                    .get(daemon.at("/readyz"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+                {
                     return daemon;
                 }
             }
-            assert!(Instant::now() < deadline, "daemon did not become ready in 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not become ready in 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -141,15 +154,14 @@ impl Daemon {
         format!("{}{}", self.url, path)
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self.http.get(self.at(path)).send().await.expect("GET");
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get_text(&self, path: &str) -> (u16, String) {
@@ -160,11 +172,13 @@ impl Daemon {
 
     /// POSTs JSON with the test token.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::POST, path, body, Some(TOKEN)).await
+        self.send(reqwest::Method::POST, path, body, Some(TOKEN))
+            .await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::PATCH, path, body, Some(TOKEN)).await
+        self.send(reqwest::Method::PATCH, path, body, Some(TOKEN))
+            .await
     }
 
     pub async fn send(
@@ -181,7 +195,10 @@ impl Daemon {
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -232,12 +249,27 @@ pub fn spawn(dir: &Path, args: &[&str]) -> Child {
         .expect("spawn golive")
 }
 
-/// Runs the golive CLI to completion in `dir` and returns (exit code, stdout, stderr).
+/// Runs the golive CLI to completion in `dir` with the test token and returns (exit code, stdout,
+/// stderr).
 pub fn cli(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_golive"))
+    run_cli(dir, args, Some(TOKEN))
+}
+
+/// As [`cli`], with no API token in the environment.
+pub fn cli_without_token(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    run_cli(dir, args, None)
+}
+
+fn run_cli(dir: &Path, args: &[&str], token: Option<&str>) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_golive"));
+    match token {
+        Some(token) => command.env("GOLIVE_API_TOKEN", token),
+        None => command.env_remove("GOLIVE_API_TOKEN"),
+    };
+    let output = command
         .args(args)
         .current_dir(dir)
-        .env("GOLIVE_API_TOKEN", TOKEN)
+        .env_remove("GOLIVE_TEST_RM_TOKEN")
         .env_remove("GOLIVE_SERVER")
         .env_remove("GOLIVE_PLAN")
         .stdin(Stdio::null())
