@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState, Tokens, auth::TOKEN_ENV};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::Secret;
-use crate::engine::{Engine, EngineHandle};
+use crate::engine::{Engine, EngineHandle, error_chain};
 use crate::metrics::Metrics;
 use crate::plan::{Plan, SecretSource};
 use crate::store::{Store, StoreError};
@@ -71,36 +71,18 @@ pub struct Application {
 }
 
 /// Reads every API token from its source; `GOLIVE_API_TOKEN`, when set, is always accepted.
-pub fn resolve_tokens(plan: &Plan) -> Result<Tokens, StartError> {
+///
+/// A token whose source is missing (variable unset, file unreadable or empty) is left out and
+/// reported, not fatal: refusing to start would leave the launch unmonitored at go-live over a
+/// write token, and a request with the missing token is still refused (401).
+pub fn resolve_tokens(plan: &Plan) -> (Tokens, Vec<TokenProblem>) {
     let mut tokens = Vec::new();
+    let mut problems = Vec::new();
     for token in &plan.server.tokens {
-        let value = match &token.source {
-            SecretSource::Env(variable) => std::env::var(variable)
-                .ok()
-                .map(|value| value.trim().to_string())
-                .filter(|value| !value.is_empty())
-                .ok_or_else(|| StartError::TokenEnv {
-                    name: token.name.clone(),
-                    variable: variable.clone(),
-                })?,
-            SecretSource::File(path) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|source| StartError::TokenFile {
-                        name: token.name.clone(),
-                        path: path.clone(),
-                        source,
-                    })?;
-                let value = text.trim().to_string();
-                if value.is_empty() {
-                    return Err(StartError::TokenFileEmpty {
-                        name: token.name.clone(),
-                        path: path.clone(),
-                    });
-                }
-                value
-            }
-        };
-        tokens.push((token.name.clone(), Secret::new(value)));
+        match read_token(&token.name, &token.source) {
+            Ok(value) => tokens.push((token.name.clone(), Secret::new(value))),
+            Err(problem) => problems.push(problem),
+        }
     }
     if let Ok(value) = std::env::var(TOKEN_ENV) {
         let value = value.trim().to_string();
@@ -108,7 +90,54 @@ pub fn resolve_tokens(plan: &Plan) -> Result<Tokens, StartError> {
             tokens.push(("api".to_string(), Secret::new(value)));
         }
     }
-    Ok(Tokens::new(tokens))
+    (Tokens::new(tokens), problems)
+}
+
+fn read_token(name: &str, source: &SecretSource) -> Result<String, TokenProblem> {
+    match source {
+        SecretSource::Env(variable) => std::env::var(variable)
+            .ok()
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| TokenProblem::Env {
+                name: name.to_string(),
+                variable: variable.clone(),
+            }),
+        SecretSource::File(path) => {
+            let text = std::fs::read_to_string(path).map_err(|error| TokenProblem::File {
+                name: name.to_string(),
+                path: path.clone(),
+                error,
+            })?;
+            let value = text.trim().to_string();
+            if value.is_empty() {
+                return Err(TokenProblem::FileEmpty {
+                    name: name.to_string(),
+                    path: path.clone(),
+                });
+            }
+            Ok(value)
+        }
+    }
+}
+
+/// A configured API token that could not be read at start.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenProblem {
+    #[error(
+        "API token `{name}` is unavailable: environment variable {variable} is not set or empty; requests with it will be refused until it is set and golive restarted"
+    )]
+    Env { name: String, variable: String },
+    #[error(
+        "API token `{name}` is unavailable: cannot read {path} ({error}); requests with it will be refused"
+    )]
+    File {
+        name: String,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("API token `{name}` is unavailable: {path} is empty; requests with it will be refused")]
+    FileEmpty { name: String, path: PathBuf },
 }
 
 impl Application {
@@ -123,10 +152,13 @@ impl Application {
         options: Options,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartError> {
-        let tokens = resolve_tokens(&plan)?;
+        let (tokens, problems) = resolve_tokens(&plan);
+        for problem in &problems {
+            tracing::warn!(error = %error_chain(problem), "API token unavailable");
+        }
         if tokens.is_empty() {
             tracing::warn!(
-                "no API token configured: every write will be refused; set {TOKEN_ENV} or add [[server.tokens]] to the plan"
+                "no usable API token: every write will be refused; set {TOKEN_ENV} or add [[server.tokens]] to the plan"
             );
         }
         let plan = Arc::new(plan);

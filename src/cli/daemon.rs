@@ -16,8 +16,6 @@ use crate::store::StoreError;
 
 /// Exit code when a required service (port, data directory) is unavailable (EX_UNAVAILABLE).
 pub const EXIT_UNAVAILABLE: u8 = 69;
-/// Exit code for a configuration problem outside the plan, e.g. a missing token (EX_CONFIG).
-pub const EXIT_CONFIG: u8 = 78;
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_env("GOLIVE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -70,9 +68,6 @@ pub fn run(plan_path: &Path, listen: Option<SocketAddr>, log_format: LogFormat) 
                     StartError::Store(StoreError::Locked { .. }) | StartError::Bind { .. } => {
                         EXIT_UNAVAILABLE
                     }
-                    StartError::TokenEnv { .. }
-                    | StartError::TokenFile { .. }
-                    | StartError::TokenFileEmpty { .. } => EXIT_CONFIG,
                     _ => 1,
                 };
                 return ExitCode::from(code);
