@@ -12,5 +12,6 @@ pub mod domain;
 pub mod engine;
 pub mod metrics;
 pub mod plan;
+pub mod probe;
 pub mod report;
 pub mod store;

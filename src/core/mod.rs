@@ -5,6 +5,7 @@
 //! persists it. This is what makes the rules unit-testable edge by edge.
 
 pub mod actions;
+pub mod health;
 pub mod lifecycle;
 pub mod log;
 
@@ -20,6 +21,27 @@ pub(crate) mod test_support {
 
     use crate::domain::{Owner, Role};
     use crate::plan::{ChecklistItem, Launch, Person, Plan, Rollback, Server};
+
+    /// A tcp check with the given thresholds.
+    pub fn tcp_check(failure_threshold: u32, success_threshold: u32) -> crate::plan::checks::Check {
+        use crate::plan::checks::{Check, CheckKind, DEFAULT_CHECK_PHASES, Severity, TcpCheck};
+        Check {
+            id: "db".into(),
+            name: "Database port".into(),
+            severity: Severity::Critical,
+            failure_threshold,
+            success_threshold,
+            interval: std::time::Duration::from_secs(10),
+            intervals: Default::default(),
+            phases: DEFAULT_CHECK_PHASES.into_iter().collect(),
+            gate: false,
+            risks: vec![],
+            timeout: std::time::Duration::from_secs(2),
+            kind: CheckKind::Tcp(TcpCheck {
+                address: "127.0.0.1:5432".into(),
+            }),
+        }
+    }
 
     pub fn plan_with_checklist(checklist: Vec<ChecklistItem>) -> Plan {
         Plan {
@@ -47,12 +69,16 @@ pub(crate) mod test_support {
                 impact: crate::domain::Level::High,
                 contingency: "do things".into(),
                 owner: Owner::Person("alice".into()),
+                checks: vec![],
             }],
             rollback: Rollback::default(),
             server: Server {
                 listen: ([127, 0, 0, 1], 0).into(),
                 tokens: vec![],
             },
+            checks: vec![],
+            prometheus: vec![],
+            monitoring: crate::plan::checks::Monitoring::default(),
         }
     }
 }

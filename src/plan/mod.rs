@@ -6,6 +6,7 @@
 //! (owners, gated phases, ids) are validated. Nothing here touches the network, the store or the
 //! clock: the one impure part, [`load`], only reads the plan file.
 
+pub mod checks;
 mod diagnostic;
 mod lint;
 mod read;
@@ -34,6 +35,12 @@ pub struct Plan {
     pub risks: Vec<Risk>,
     pub rollback: Rollback,
     pub server: Server,
+    /// `[[checks]]`: what golive probes.
+    pub checks: Vec<checks::Check>,
+    /// `[[prometheus]]`: servers that prometheus checks query.
+    pub prometheus: Vec<checks::PrometheusServer>,
+    /// `[monitoring]`: how probing runs.
+    pub monitoring: checks::Monitoring,
 }
 
 /// Section `[launch]`.
@@ -95,6 +102,8 @@ pub struct Risk {
     pub contingency: String,
     /// `owner`: a person id or a role.
     pub owner: Owner,
+    /// `checks`: ids of checks whose failure means this risk has materialised.
+    pub checks: Vec<String>,
 }
 
 /// Section `[rollback]`.

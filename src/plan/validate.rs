@@ -82,6 +82,10 @@ fn read_plan(
         risks: risks?,
         rollback: rollback?,
         server: server?,
+        // Filled by the monitoring sections' reader (checks, prometheus, monitoring).
+        checks: Vec::new(),
+        prometheus: Vec::new(),
+        monitoring: super::checks::Monitoring::default(),
     })
 }
 
@@ -325,6 +329,7 @@ fn read_risks(
                 impact: impact?,
                 contingency: contingency?.into_inner(),
                 owner: owner?,
+                checks: Vec::new(),
             })
         })();
         push_or_poison(&mut risks, risk);
