@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::api::{self, AppState, Tokens, auth::TOKEN_ENV};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::Secret;
-use crate::engine::{Engine, EngineHandle, error_chain};
+use crate::engine::{Engine, EngineHandle, ProbeLink, error_chain};
 use crate::metrics::Metrics;
 use crate::plan::{Plan, SecretSource};
+use crate::probe::{ProbeContext, ProbeSetupError, scheduler};
 use crate::store::{Store, StoreError};
 
 /// The file in the data directory that tells clients where the running daemon listens.
@@ -51,6 +53,8 @@ pub enum StartError {
     },
     #[error("metrics registry: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("probes: {0}")]
+    Probes(#[from] ProbeSetupError),
 }
 
 /// Options that override the plan at start.
@@ -66,6 +70,8 @@ pub struct Application {
     listener: TcpListener,
     engine: Engine,
     handle: EngineHandle,
+    probe_link: ProbeLink,
+    probe_context: Arc<ProbeContext>,
     state: AppState,
     daemon_file: PathBuf,
 }
@@ -165,7 +171,9 @@ impl Application {
         let store = Store::open(&plan.launch.data_dir)?;
         let reader = store.reader()?;
         let metrics = Arc::new(Metrics::new()?);
-        let (engine, handle) = Engine::start(plan.clone(), store, clock.clone(), metrics.clone())?;
+        let (engine, handle, probe_link) =
+            Engine::start(plan.clone(), store, clock.clone(), metrics.clone())?;
+        let probe_context = Arc::new(ProbeContext::new(&plan, clock.clone())?);
         let address = options.listen.unwrap_or(plan.server.listen);
         let listener = TcpListener::bind(address)
             .await
@@ -195,6 +203,8 @@ impl Application {
             listener,
             engine,
             handle,
+            probe_link,
+            probe_context,
             state,
             daemon_file,
         })
@@ -218,6 +228,8 @@ impl Application {
             listener,
             engine,
             handle,
+            probe_link,
+            probe_context,
             state,
             daemon_file,
         } = self;
@@ -231,6 +243,19 @@ impl Application {
         );
         let engine_stop = CancellationToken::new();
         let engine_task = tokio::spawn(engine.run(engine_stop.clone()));
+        let probes_stop = CancellationToken::new();
+        let probes = TaskTracker::new();
+        scheduler::spawn(
+            plan.clone(),
+            probe_context,
+            probe_link.observations,
+            probe_link.phase,
+            state.metrics.clone(),
+            probes_stop.clone(),
+            &probes,
+        );
+        probes.close();
+        tracing::info!(checks = plan.checks.len(), "probes started");
         let router = api::router(state);
         let server_stop = shutdown.clone();
         let server = axum::serve(listener, router)
@@ -244,7 +269,15 @@ impl Application {
             Ok(Err(error)) => tracing::error!(%error, "server task failed"),
             Err(_) => tracing::warn!("in-flight requests did not finish in time"),
         }
-        // The engine stops only after the server, so every request that reached it is answered.
+        // Probes stop first, then the engine (after the server, so every request that reached it
+        // is answered); it writes the minute history last.
+        probes_stop.cancel();
+        if tokio::time::timeout(SHUTDOWN_GRACE, probes.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("probes did not stop in time");
+        }
         engine_stop.cancel();
         drop(handle);
         let store = engine_task.await?;

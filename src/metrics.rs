@@ -1,11 +1,13 @@
 //! Prometheus metrics: one registry, passed in (never global), with the families golive exports.
 //!
-//! Gauges that describe state (phase, checklist, action items) are set from the engine's latest
-//! snapshot when `/metrics` is scraped, so they can never drift from the state; counters are
-//! incremented where the thing happens.
+//! Gauges that describe launch state (phase, checklist, action items) are set from the engine's
+//! latest snapshot when `/metrics` is scraped, so they can never drift from the state. Per-check
+//! metrics are updated by the engine as each probe result arrives, through handles looked up once
+//! per check ([`CheckMetrics`]); counters are incremented where the thing happens.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, Opts, Registry, TextEncoder,
 };
 
 use crate::core::actions::{ActionStatus, is_overdue};
@@ -23,6 +25,144 @@ pub struct Metrics {
     pub log_entries: IntCounterVec,
     pub refused_transitions: IntCounter,
     pub http_requests: IntCounterVec,
+    pub checks: CheckFamilies,
+    /// How late probes start against their schedule.
+    pub schedule_lag: Histogram,
+    /// Probes running right now.
+    pub probes_in_flight: IntGauge,
+    /// Store writes that failed (history, log of health changes).
+    pub store_errors: IntCounter,
+}
+
+/// The per-check metric families.
+pub struct CheckFamilies {
+    up: GaugeVec,
+    state: GaugeVec,
+    duration: HistogramVec,
+    value: GaugeVec,
+    threshold: GaugeVec,
+    results: IntCounterVec,
+    last_run: GaugeVec,
+    cert_expiry: GaugeVec,
+}
+
+/// One check's metric handles, looked up once so a probe result costs no label hashing.
+pub struct CheckMetrics {
+    pub up: Gauge,
+    /// Indexed like [`Health::ALL`](crate::core::health::Health::ALL).
+    pub state: [Gauge; 3],
+    pub duration: Histogram,
+    pub value: Gauge,
+    /// healthy, failing, unknown.
+    pub results: [IntCounter; 3],
+    pub last_run: Gauge,
+    pub cert_expiry: Gauge,
+}
+
+impl CheckFamilies {
+    fn new(registry: &Registry) -> Result<CheckFamilies, prometheus::Error> {
+        let gauge =
+            |name: &str, help: &str, labels: &[&str]| -> Result<GaugeVec, prometheus::Error> {
+                let family = GaugeVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(family.clone()))?;
+                Ok(family)
+            };
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "golive_check_duration_seconds",
+                "How long probes took, by check",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["check"],
+        )?;
+        registry.register(Box::new(duration.clone()))?;
+        let results = IntCounterVec::new(
+            Opts::new(
+                "golive_check_results_total",
+                "Probe results by check and result (healthy, failing, unknown)",
+            ),
+            &["check", "result"],
+        )?;
+        registry.register(Box::new(results.clone()))?;
+        Ok(CheckFamilies {
+            up: gauge(
+                "golive_check_up",
+                "1 while a check is healthy, 0 while failing, NaN while unknown",
+                &["check"],
+            )?,
+            state: gauge(
+                "golive_check_state",
+                "1 for the check's current state (healthy, failing, unknown), 0 for the others",
+                &["check", "state"],
+            )?,
+            duration,
+            value: gauge(
+                "golive_check_value",
+                "The latest value a metric check compared with its threshold",
+                &["check"],
+            )?,
+            threshold: gauge(
+                "golive_check_threshold",
+                "A metric check's threshold (it fails while the value breaches it)",
+                &["check"],
+            )?,
+            results,
+            last_run: gauge(
+                "golive_check_last_run_timestamp_seconds",
+                "When the check was last probed",
+                &["check"],
+            )?,
+            cert_expiry: gauge(
+                "golive_check_cert_expiry_timestamp_seconds",
+                "When the TLS certificate of an HTTPS check expires",
+                &["check"],
+            )?,
+        })
+    }
+
+    /// The handles for one check (threshold set once, state unknown until probed).
+    pub fn for_check(&self, check: &crate::plan::checks::Check) -> CheckMetrics {
+        let id = check.id.as_str();
+        if let Some(threshold) = check.threshold() {
+            self.threshold.with_label_values(&[id]).set(threshold.value);
+        }
+        let metrics = CheckMetrics {
+            up: self.up.with_label_values(&[id]),
+            state: crate::core::health::Health::ALL
+                .map(|health| self.state.with_label_values(&[id, health.as_str()])),
+            duration: self.duration.with_label_values(&[id]),
+            value: self.value.with_label_values(&[id]),
+            results: ["healthy", "failing", "unknown"]
+                .map(|result| self.results.with_label_values(&[id, result])),
+            last_run: self.last_run.with_label_values(&[id]),
+            cert_expiry: self.cert_expiry.with_label_values(&[id]),
+        };
+        metrics.set_health(crate::core::health::Health::Unknown);
+        // A metric check has no value until probed; an http check never has one.
+        if check.threshold().is_none() {
+            let _ = self.value.remove_label_values(&[id]);
+        } else {
+            metrics.value.set(f64::NAN);
+        }
+        metrics
+    }
+}
+
+impl CheckMetrics {
+    /// Sets `up` and the state gauges for a health.
+    pub fn set_health(&self, health: crate::core::health::Health) {
+        use crate::core::health::Health;
+        self.up.set(match health {
+            Health::Healthy => 1.0,
+            Health::Failing => 0.0,
+            Health::Unknown => f64::NAN,
+        });
+        for (gauge, candidate) in self.state.iter().zip(Health::ALL) {
+            gauge.set(if candidate == health { 1.0 } else { 0.0 });
+        }
+    }
 }
 
 impl Metrics {
@@ -87,7 +227,30 @@ impl Metrics {
         registry.register(Box::new(refused_transitions.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(build_info))?;
+        let checks = CheckFamilies::new(&registry)?;
+        let schedule_lag = Histogram::with_opts(
+            HistogramOpts::new(
+                "golive_probe_schedule_lag_seconds",
+                "How late probes start against their planned time",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+        )?;
+        registry.register(Box::new(schedule_lag.clone()))?;
+        let probes_in_flight =
+            IntGauge::new("golive_probes_in_flight", "Probes running right now")?;
+        registry.register(Box::new(probes_in_flight.clone()))?;
+        let store_errors = IntCounter::new(
+            "golive_store_errors_total",
+            "Writes to the store that failed (history, log)",
+        )?;
+        registry.register(Box::new(store_errors.clone()))?;
         Ok(Metrics {
+            checks,
+            schedule_lag,
+            probes_in_flight,
+            store_errors,
             registry,
             phase,
             phase_started,

@@ -14,6 +14,7 @@ use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
 use crate::core::actions::{ActionStatus, is_overdue};
+use crate::core::health::Health;
 use crate::core::lifecycle::{blockers_leaving, hypercare_end, owner_label};
 use crate::core::log::LogKind;
 use crate::core::{PhaseRequest, TransitionRequest};
@@ -143,6 +144,13 @@ pub async fn status(State(state): State<AppState>) -> Json<Value> {
         .filter(|item| item.required && launch_state.confirmations.contains_key(&item.id))
         .count();
     let today = now.to_zoned_datetime(plan.launch.timezone.clone()).date();
+    let health_count = |health: Health| {
+        snapshot
+            .checks
+            .values()
+            .filter(|gate| gate.health == health)
+            .count()
+    };
     let count = |status: ActionStatus| {
         snapshot
             .actions
@@ -173,7 +181,17 @@ pub async fn status(State(state): State<AppState>) -> Json<Value> {
         "go_live_in_seconds": seconds_between(plan.launch.go_live, now),
         "next_phase": launch_state.phase.next(),
         "hypercare_ends_at": hypercare_end(plan, launch_state),
-        "blockers": blockers_leaving(plan, launch_state, launch_state.phase),
+        "blockers": blockers_leaving(plan, launch_state, &snapshot.checks, launch_state.phase),
+        "checks": {
+            "total": plan.checks.len(),
+            "healthy": health_count(Health::Healthy),
+            "failing": health_count(Health::Failing),
+            "unknown": plan.checks.len() - health_count(Health::Healthy) - health_count(Health::Failing),
+            "failing_ids": plan.checks.iter()
+                .filter(|check| snapshot.checks.get(&check.id).is_some_and(|gate| gate.health == Health::Failing))
+                .map(|check| json!({"id": check.id, "reason": snapshot.checks.get(&check.id).and_then(|gate| gate.reason.clone())}))
+                .collect::<Vec<_>>(),
+        },
         "checklist": {
             "total": plan.checklist.len(),
             "confirmed": confirmed,
@@ -540,4 +558,72 @@ pub async fn timeline(State(state): State<AppState>) -> Result<Response, ApiErro
         text,
     )
         .into_response())
+}
+
+pub async fn list_checks(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let checks = state.engine.checks().await?;
+    Ok(Json(json!({ "checks": checks })))
+}
+
+#[derive(Deserialize)]
+pub struct CheckParams {
+    /// How many minutes of history (default 60, at most 1440).
+    minutes: Option<i64>,
+}
+
+const HISTORY_MINUTES_MAX: i64 = 24 * 60;
+
+pub async fn get_check(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<CheckParams>,
+) -> Result<Json<Value>, ApiError> {
+    let minutes = params.minutes.unwrap_or(60);
+    if !(1..=HISTORY_MINUTES_MAX).contains(&minutes) {
+        return Err(ApiError::field(
+            "minutes",
+            format!("minutes must be between 1 and {HISTORY_MINUTES_MAX}"),
+        ));
+    }
+    let Some(detail) = state.engine.check(id.clone()).await? else {
+        let suggestion =
+            crate::domain::closest(&id, state.plan.checks.iter().map(|c| c.id.as_str()))
+                .map_or_else(String::new, |near| format!("; did you mean `{near}`?"));
+        return Err(ApiError::not_found(format!("no check `{id}`{suggestion}")));
+    };
+    let now_minute = state.clock.now().as_second().div_euclid(60);
+    let check_id = id.clone();
+    let rows = read(&state, move |reader| {
+        reader.check_minutes(&check_id, now_minute - minutes + 1, now_minute + 1)
+    })
+    .await?;
+    let history: Vec<Value> = rows
+        .iter()
+        .map(|(minute, rollup)| {
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+            json!({
+                "minute": jiff::Timestamp::from_second(minute * 60).ok(),
+                "probes": rollup.probes,
+                "failures": rollup.failures,
+                "unknowns": rollup.unknowns,
+                "availability": rollup.availability(),
+                "latency_ms": {
+                    "mean": (rollup.probes > 0).then(|| ms(rollup.latency_sum) / f64::from(rollup.probes)),
+                    "max": ms(rollup.latency_max),
+                    "p50": rollup.latency.quantile(0.5).map(ms),
+                    "p95": rollup.latency.quantile(0.95).map(ms),
+                    "p99": rollup.latency.quantile(0.99).map(ms),
+                },
+                "value": (rollup.values.count > 0).then(|| json!({
+                    "min": rollup.values.min,
+                    "max": rollup.values.max,
+                    "last": rollup.values.last,
+                    "mean": rollup.values.mean(),
+                })),
+            })
+        })
+        .collect();
+    let mut body = json!({ "check": detail });
+    body["history"] = json!(history);
+    Ok(Json(body))
 }

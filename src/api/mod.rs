@@ -56,7 +56,9 @@ pub fn router(state: AppState) -> Router {
             "/actions/{id}",
             patch(handlers::update_action).get(handlers::get_action),
         )
-        .route("/timeline", get(handlers::timeline));
+        .route("/timeline", get(handlers::timeline))
+        .route("/checks", get(handlers::list_checks))
+        .route("/checks/{id}", get(handlers::get_check));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(handlers::healthz))

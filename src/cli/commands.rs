@@ -34,8 +34,9 @@ fn client_args(command: &Command) -> Option<&ClientArgs> {
         | Command::Feedback { client, .. }
         | Command::Action { client, .. }
         | Command::Log { client, .. }
-        | Command::Timeline { client, .. } => Some(client),
-        Command::Run { .. } | Command::Check { .. } => None,
+        | Command::Timeline { client, .. }
+        | Command::Checks { client } => Some(client),
+        Command::Run { .. } | Command::Check { .. } | Command::Probe { .. } => None,
     }
 }
 
@@ -221,7 +222,12 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
                 None => Ok(markdown),
             }
         }
-        Command::Run { .. } | Command::Check { .. } => Ok(String::new()),
+        Command::Checks { .. } => {
+            let answer = client.get("/api/v1/checks").await?;
+            let checks = answer["checks"].as_array().map_or(&[][..], Vec::as_slice);
+            Ok(show(&answer, format::checks_table(checks)))
+        }
+        Command::Run { .. } | Command::Check { .. } | Command::Probe { .. } => Ok(String::new()),
     }
 }
 

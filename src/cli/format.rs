@@ -157,6 +157,62 @@ pub fn log_entry(entry: &Value) -> String {
     )
 }
 
+/// A table of checks: id, kind, health, latency, reason.
+pub fn checks_table(checks: &[Value]) -> String {
+    if checks.is_empty() {
+        return "The plan has no checks.\n".to_string();
+    }
+    let rows: Vec<[String; 5]> = checks
+        .iter()
+        .map(|check| {
+            let last = &check["last"];
+            let latency = last["latency_ms"]
+                .as_f64()
+                .map_or(String::new(), |ms| format!("{ms:.0}ms"));
+            let mut health = text(check, "health").to_uppercase();
+            if check["active"].as_bool() == Some(false) {
+                health.push_str(" (paused)");
+            }
+            [
+                text(check, "id").to_string(),
+                text(check, "kind").to_string(),
+                health,
+                latency,
+                text(last, "reason").to_string(),
+            ]
+        })
+        .collect();
+    table(&["CHECK", "KIND", "STATE", "LATENCY", "REASON"], &rows)
+}
+
+/// Left-aligned columns separated by two spaces; the last column is not padded.
+pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(|title| title.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row.iter()) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (index, cell) in cells.iter().enumerate() {
+            if index + 1 == N {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<width$}  ", width = widths[index]);
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

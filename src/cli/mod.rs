@@ -6,6 +6,7 @@ pub mod client;
 mod commands;
 mod daemon;
 mod format;
+mod probe;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -135,6 +136,22 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Show every check's health and latest result.
+    Checks {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Run the plan's checks once, without a daemon (the pre-launch dry run); exit 0 only if all
+    /// are healthy.
+    Probe {
+        /// The launch plan (TOML).
+        plan: PathBuf,
+        /// Only these checks (ids); all when none are given.
+        checks: Vec<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export the launch timeline (the minutes of the launch) as Markdown.
     Timeline {
         /// Write to this file instead of standard output.
@@ -230,6 +247,7 @@ pub fn execute(cli: Cli) -> ExitCode {
             listen,
             log_format,
         } => daemon::run(&plan, listen, log_format),
+        Command::Probe { plan, checks, json } => probe::run(&plan, &checks, json),
         other => commands::run(other),
     }
 }

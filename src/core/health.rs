@@ -62,6 +62,18 @@ impl ProbeResult {
     }
 }
 
+/// One probe result on its way from a probe task to the engine.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// The check's index in the plan's `checks`.
+    pub check: usize,
+    /// When the probe started.
+    pub started: Timestamp,
+    /// How late the probe started against its schedule.
+    pub lag: Duration,
+    pub result: ProbeResult,
+}
+
 /// A check's state as the thresholds decide it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

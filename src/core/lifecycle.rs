@@ -6,8 +6,21 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::core::health::Health;
 use crate::domain::{Owner, Phase};
 use crate::plan::Plan;
+
+/// What the gate knows about each check: its health and, when it is not healthy, why. Checks
+/// missing from the map have not been probed yet (unknown).
+pub type CheckHealthMap = BTreeMap<String, GateCheck>;
+
+/// A check's health as the gate sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateCheck {
+    pub health: Health,
+    /// The latest probe's reason.
+    pub reason: Option<String>,
+}
 
 /// The durable state of the launch that the lifecycle rules read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -112,6 +125,7 @@ pub enum Refusal {
 pub fn request_transition(
     plan: &Plan,
     state: &LaunchState,
+    checks: &CheckHealthMap,
     request: &TransitionRequest,
     now: Timestamp,
 ) -> Result<Transition, Refusal> {
@@ -151,7 +165,7 @@ pub fn request_transition(
             overridden: Vec::new(),
         });
     }
-    let blockers = blockers_leaving(plan, state, from);
+    let blockers = blockers_leaving(plan, state, checks, from);
     if request.force && reason.is_none() {
         return Err(Refusal::ReasonRequired(
             "a forced transition needs a reason: say why the gate is being overridden".to_string(),
@@ -213,8 +227,41 @@ fn check_allowed_move(from: Phase, to: Phase) -> Result<(), Refusal> {
 }
 
 /// What stands in the way of leaving `phase`: every required checklist item gating it that is not
-/// confirmed yet.
-pub fn blockers_leaving(plan: &Plan, state: &LaunchState, phase: Phase) -> Vec<Blocker> {
+/// confirmed yet and, when leaving `go_no_go`, every `gate = true` check that is not healthy.
+pub fn blockers_leaving(
+    plan: &Plan,
+    state: &LaunchState,
+    checks: &CheckHealthMap,
+    phase: Phase,
+) -> Vec<Blocker> {
+    let mut blockers = checklist_blockers(plan, state, phase);
+    if phase == Phase::GoNoGo {
+        for check in plan.checks.iter().filter(|check| check.gate) {
+            let (health, reason) = checks
+                .get(&check.id)
+                .map_or((Health::Unknown, None), |gate| {
+                    (gate.health, gate.reason.as_deref())
+                });
+            if health == Health::Healthy {
+                continue;
+            }
+            let why = match (health, reason) {
+                (Health::Unknown, None) => "has not been probed yet".to_string(),
+                (health, Some(reason)) => format!("is {}: {reason}", health.as_str()),
+                (health, None) => format!("is {}", health.as_str()),
+            };
+            blockers.push(Blocker {
+                kind: "check",
+                id: check.id.clone(),
+                message: format!("gate check `{}` ({}) {why}", check.id, check.name),
+                owner: None,
+            });
+        }
+    }
+    blockers
+}
+
+fn checklist_blockers(plan: &Plan, state: &LaunchState, phase: Phase) -> Vec<Blocker> {
     plan.checklist
         .iter()
         .filter(|item| item.required && item.gates == phase)
@@ -350,6 +397,10 @@ mod tests {
         }
     }
 
+    fn none() -> CheckHealthMap {
+        CheckHealthMap::new()
+    }
+
     fn request(target: PhaseRequest) -> TransitionRequest {
         TransitionRequest {
             target,
@@ -381,6 +432,7 @@ mod tests {
             let transition = request_transition(
                 &plan,
                 &in_phase(phase),
+                &none(),
                 &request(PhaseRequest::Advance),
                 at(5),
             )
@@ -402,6 +454,7 @@ mod tests {
         let refusal = request_transition(
             &plan,
             &in_phase(Phase::GoNoGo),
+            &none(),
             &request(PhaseRequest::Advance),
             at(1),
         )
@@ -428,8 +481,14 @@ mod tests {
             .unwrap()
             .unwrap();
         state.confirmations.insert("backup".into(), confirmation);
-        let transition =
-            request_transition(&plan, &state, &request(PhaseRequest::Advance), at(3)).unwrap();
+        let transition = request_transition(
+            &plan,
+            &state,
+            &none(),
+            &request(PhaseRequest::Advance),
+            at(3),
+        )
+        .unwrap();
         assert_eq!(transition.to, Phase::Deploying);
     }
 
@@ -440,6 +499,7 @@ mod tests {
             request_transition(
                 &plan,
                 &in_phase(Phase::GoNoGo),
+                &none(),
                 &request(PhaseRequest::Advance),
                 at(1)
             )
@@ -449,6 +509,7 @@ mod tests {
             request_transition(
                 &plan,
                 &in_phase(Phase::Verifying),
+                &none(),
                 &request(PhaseRequest::Advance),
                 at(1)
             ),
@@ -462,6 +523,7 @@ mod tests {
         let transition = request_transition(
             &plan,
             &in_phase(Phase::GoNoGo),
+            &none(),
             &forced(PhaseRequest::Advance, Some("backup verified by phone")),
             at(1),
         )
@@ -481,6 +543,7 @@ mod tests {
             let refusal = request_transition(
                 &plan,
                 &in_phase(Phase::GoNoGo),
+                &none(),
                 &forced(PhaseRequest::Advance, reason),
                 at(1),
             )
@@ -495,6 +558,7 @@ mod tests {
         let skip = request_transition(
             &plan,
             &in_phase(Phase::GoNoGo),
+            &none(),
             &forced(PhaseRequest::To(Phase::Hypercare), Some("hurry")),
             at(1),
         )
@@ -511,6 +575,7 @@ mod tests {
         let back = request_transition(
             &plan,
             &in_phase(Phase::Verifying),
+            &none(),
             &forced(PhaseRequest::To(Phase::Deploying), Some("redo")),
             at(1),
         )
@@ -527,6 +592,7 @@ mod tests {
         let refusal = request_transition(
             &plan,
             &in_phase(Phase::Deploying),
+            &none(),
             &request(PhaseRequest::To(Phase::Deploying)),
             at(1),
         )
@@ -544,9 +610,14 @@ mod tests {
                 PhaseRequest::To(Phase::RolledBack),
                 PhaseRequest::To(Phase::Planned),
             ] {
-                let refusal =
-                    request_transition(&plan, &in_phase(terminal), &request(target), at(1))
-                        .unwrap_err();
+                let refusal = request_transition(
+                    &plan,
+                    &in_phase(terminal),
+                    &none(),
+                    &request(target),
+                    at(1),
+                )
+                .unwrap_err();
                 assert!(
                     matches!(refusal, Refusal::NotAllowed { .. }),
                     "{terminal} {target:?}: {refusal:?}"
@@ -564,12 +635,13 @@ mod tests {
             ..request(PhaseRequest::To(Phase::RolledBack))
         };
         for phase in [Phase::Deploying, Phase::Verifying, Phase::Hypercare] {
-            let transition = request_transition(&plan, &in_phase(phase), &rollback, at(1)).unwrap();
+            let transition =
+                request_transition(&plan, &in_phase(phase), &none(), &rollback, at(1)).unwrap();
             assert_eq!(transition.to, Phase::RolledBack, "from {phase}");
         }
         for phase in [Phase::Planned, Phase::GoNoGo] {
             let refusal =
-                request_transition(&plan, &in_phase(phase), &rollback, at(1)).unwrap_err();
+                request_transition(&plan, &in_phase(phase), &none(), &rollback, at(1)).unwrap_err();
             assert!(
                 refusal.to_string().contains("only while deploying"),
                 "{refusal}"
@@ -583,11 +655,95 @@ mod tests {
         let refusal = request_transition(
             &plan,
             &in_phase(Phase::Verifying),
+            &none(),
             &request(PhaseRequest::To(Phase::RolledBack)),
             at(1),
         )
         .unwrap_err();
         assert!(matches!(refusal, Refusal::ReasonRequired(_)));
+    }
+
+    #[test]
+    fn a_gate_check_blocks_leaving_go_no_go_until_it_is_healthy() {
+        let mut plan = plan_with_checklist(vec![]);
+        let mut check = crate::core::test_support::tcp_check(2, 1);
+        check.gate = true;
+        plan.checks.push(check);
+        let state = in_phase(Phase::GoNoGo);
+        let refusal = request_transition(
+            &plan,
+            &state,
+            &none(),
+            &request(PhaseRequest::Advance),
+            at(1),
+        )
+        .unwrap_err();
+        let Refusal::Blocked { blockers, .. } = refusal else {
+            panic!("{refusal:?}")
+        };
+        assert_eq!(blockers[0].kind, "check");
+        assert!(
+            blockers[0].message.contains("has not been probed yet"),
+            "{}",
+            blockers[0].message
+        );
+
+        let mut checks = none();
+        checks.insert(
+            "db".into(),
+            GateCheck {
+                health: Health::Failing,
+                reason: Some("connection refused".into()),
+            },
+        );
+        let refusal = request_transition(
+            &plan,
+            &state,
+            &checks,
+            &request(PhaseRequest::Advance),
+            at(1),
+        )
+        .unwrap_err();
+        let Refusal::Blocked { blockers, .. } = refusal else {
+            panic!("{refusal:?}")
+        };
+        assert!(
+            blockers[0]
+                .message
+                .contains("is failing: connection refused"),
+            "{}",
+            blockers[0].message
+        );
+
+        checks.insert(
+            "db".into(),
+            GateCheck {
+                health: Health::Healthy,
+                reason: None,
+            },
+        );
+        assert!(
+            request_transition(
+                &plan,
+                &state,
+                &checks,
+                &request(PhaseRequest::Advance),
+                at(1)
+            )
+            .is_ok()
+        );
+        // The gate only guards go_no_go.
+        let deploying = in_phase(Phase::Deploying);
+        assert!(
+            request_transition(
+                &plan,
+                &deploying,
+                &none(),
+                &request(PhaseRequest::Advance),
+                at(1)
+            )
+            .is_ok()
+        );
     }
 
     #[test]

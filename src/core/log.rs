@@ -22,6 +22,8 @@ pub enum LogKind {
     Checklist,
     /// An action item created or changed (written by golive).
     Action,
+    /// A check's health changed (written by golive).
+    Check,
     /// Free-form note.
     Note,
     /// A decision taken on the call.
@@ -34,10 +36,11 @@ pub enum LogKind {
 
 impl LogKind {
     /// Every kind.
-    pub const ALL: [LogKind; 7] = [
+    pub const ALL: [LogKind; 8] = [
         LogKind::Phase,
         LogKind::Checklist,
         LogKind::Action,
+        LogKind::Check,
         LogKind::Note,
         LogKind::Decision,
         LogKind::Lesson,
@@ -59,6 +62,7 @@ impl LogKind {
             LogKind::Phase => "phase",
             LogKind::Checklist => "checklist",
             LogKind::Action => "action",
+            LogKind::Check => "check",
             LogKind::Note => "note",
             LogKind::Decision => "decision",
             LogKind::Lesson => "lesson",

@@ -8,6 +8,7 @@ pub mod actions;
 pub mod health;
 pub mod lifecycle;
 pub mod log;
+pub mod rollup;
 
 pub use lifecycle::{
     Blocker, Confirmation, LaunchState, PhaseRequest, Refusal, Transition, TransitionRequest,

@@ -49,3 +49,4 @@ pub async fn run_probe(
         std::time::Duration::ZERO,
     )
 }
+pub mod scheduler;

@@ -6,6 +6,7 @@
 //! entry) is one transaction, committed with `synchronous = FULL` before the API answers, so an
 //! acknowledged write survives `kill -9` and power loss alike.
 
+pub mod rollups;
 mod schema;
 
 use std::fs::{File, OpenOptions};
@@ -168,6 +169,17 @@ impl Store {
             params![item_id, confirmation.by, millis(confirmation.at), confirmation.note],
         )?;
         let stored = insert_entry(&transaction, entry)?;
+        transaction.commit()?;
+        Ok(stored)
+    }
+
+    /// Appends several entries in one transaction.
+    pub fn append_many(&mut self, entries: &[NewEntry]) -> Result<Vec<LogEntry>, StoreError> {
+        let transaction = self.connection.transaction()?;
+        let stored = entries
+            .iter()
+            .map(|entry| insert_entry(&transaction, entry))
+            .collect::<Result<Vec<_>, _>>()?;
         transaction.commit()?;
         Ok(stored)
     }

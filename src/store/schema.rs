@@ -42,6 +42,26 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     ",
+    // 2: per-check, per-minute probe history (see core::rollup).
+    "
+    CREATE TABLE check_minutes (
+        check_id       TEXT    NOT NULL,
+        minute         INTEGER NOT NULL,
+        probes         INTEGER NOT NULL,
+        failures       INTEGER NOT NULL,
+        unknowns       INTEGER NOT NULL,
+        latency_sum_us INTEGER NOT NULL,
+        latency_max_us INTEGER NOT NULL,
+        latency_hist   BLOB    NOT NULL,
+        value_count    INTEGER NOT NULL,
+        value_min      REAL,
+        value_max      REAL,
+        value_last     REAL,
+        value_sum      REAL,
+        PRIMARY KEY (check_id, minute)
+    ) WITHOUT ROWID;
+    CREATE INDEX check_minutes_minute ON check_minutes (minute);
+    ",
 ];
 
 /// The schema version this build writes.

@@ -1,39 +1,55 @@
 //! The engine: the single writer of launch state.
 //!
-//! Commands (from the API, later also probe observations) arrive over one bounded channel; the
+//! Commands from the API and observations from the probes arrive over bounded channels; the
 //! engine applies the pure rules in `core`, commits the result to the store, and only then answers
 //! and publishes a fresh [`Snapshot`] for readers (status, metrics). Because it is the only task
 //! that changes state, no lock guards the state and no two writes interleave. It also owns the
-//! timers that move the launch by itself (the end of hypercare).
+//! timers that move the launch by itself (the end of hypercare) and the periodic writing of the
+//! per-minute check history.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+mod checks;
+mod launch;
+
 use crate::clock::Clock;
-use crate::core::actions::{self, ActionItem, ActionStatus, FieldError};
-use crate::core::lifecycle::{self, ConfirmError};
-use crate::core::log::{LogEntry, LogKind, NewEntry};
+use crate::core::actions::{ActionItem, ActionStatus, FieldError};
+use crate::core::health::Observation;
+use crate::core::lifecycle::{self, CheckHealthMap, ConfirmError};
+use crate::core::log::{LogEntry, LogKind};
 use crate::core::{LaunchState, Refusal, Transition, TransitionRequest};
 use crate::domain::Phase;
+
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::store::{Store, StoreError};
+pub use checks::{CheckDetail, CheckView};
 
 /// How many commands may wait for the engine before senders wait too.
 const COMMAND_QUEUE: usize = 256;
 
-/// What the engine publishes after every change: everything status and metrics need, without
-/// touching the store.
+/// How many observations may wait for the engine before probe tasks wait too.
+const OBSERVATION_QUEUE: usize = 4096;
+/// How many observations the engine takes at once.
+const OBSERVATION_BATCH: usize = 512;
+/// How often finished minutes are written and old history pruned.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
+
+/// What the engine publishes after every change of launch state or of a check's health:
+/// everything status and metrics need, without touching the store. (Probe results that change
+/// no health are not published; they go to metrics directly.)
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
     pub state: LaunchState,
     pub actions: Vec<ActionItem>,
+    /// Every probed check's health, as the go/no-go gate sees it.
+    pub checks: CheckHealthMap,
 }
 
 /// Something the engine was asked to do.
@@ -67,6 +83,15 @@ pub enum Command {
         change: ActionChange,
         author: String,
         reply: oneshot::Sender<Result<ActionItem, EngineError>>,
+    },
+    /// Every check with its state and latest result.
+    Checks {
+        reply: oneshot::Sender<Vec<CheckView>>,
+    },
+    /// One check with its recent results.
+    Check {
+        id: String,
+        reply: oneshot::Sender<Option<CheckDetail>>,
     },
 }
 
@@ -192,6 +217,24 @@ impl EngineHandle {
         .await
     }
 
+    pub async fn checks(&self) -> Result<Vec<CheckView>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Checks { reply })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)
+    }
+
+    pub async fn check(&self, id: String) -> Result<Option<CheckDetail>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Check { id, reply })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)
+    }
+
     pub async fn update_action(
         &self,
         id: i64,
@@ -216,26 +259,45 @@ pub struct Engine {
     metrics: Arc<Metrics>,
     state: LaunchState,
     actions: Vec<ActionItem>,
+    /// The gate's view of every check's health (also published in the snapshot).
+    gate: CheckHealthMap,
+    checks: checks::Checks,
     commands: mpsc::Receiver<Command>,
+    observations: mpsc::Receiver<Observation>,
     publish: watch::Sender<Arc<Snapshot>>,
+    phase: watch::Sender<Phase>,
+}
+
+/// What the probe scheduler needs from the engine: where to send observations and the current
+/// phase (which changes only on transitions, so probe tasks are not woken by other changes).
+pub struct ProbeLink {
+    pub observations: mpsc::Sender<Observation>,
+    pub phase: watch::Receiver<Phase>,
 }
 
 impl Engine {
-    /// Loads the state from the store and returns the engine with its handle.
+    /// Loads the state from the store and returns the engine, its handle, and the link the probe
+    /// scheduler uses.
     pub fn start(
         plan: Arc<Plan>,
         mut store: Store,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
-    ) -> Result<(Engine, EngineHandle), StoreError> {
-        let state = store.load_or_init_state(clock.now())?;
+    ) -> Result<(Engine, EngineHandle, ProbeLink), StoreError> {
+        let now = clock.now();
+        let state = store.load_or_init_state(now)?;
         let actions = store.actions()?;
+        let gate = CheckHealthMap::new();
         let snapshot = Arc::new(Snapshot {
             state: state.clone(),
             actions: actions.clone(),
+            checks: gate.clone(),
         });
         let (publish, snapshot_rx) = watch::channel(snapshot);
+        let (phase, phase_rx) = watch::channel(state.phase);
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
+        let (observations_tx, observations) = mpsc::channel(OBSERVATION_QUEUE);
+        let checks = checks::Checks::new(&plan, &metrics, now);
         let engine = Engine {
             plan,
             store,
@@ -243,19 +305,31 @@ impl Engine {
             metrics,
             state,
             actions,
+            gate,
+            checks,
             commands,
+            observations,
             publish,
+            phase,
         };
         let handle = EngineHandle {
             commands: commands_tx,
             snapshot: snapshot_rx,
         };
-        Ok((engine, handle))
+        let link = ProbeLink {
+            observations: observations_tx,
+            phase: phase_rx,
+        };
+        Ok((engine, handle, link))
     }
 
-    /// Runs until `shutdown` is cancelled or every handle is dropped; returns the store so the
-    /// caller closes it last.
+    /// Runs until `shutdown` is cancelled or every command handle is dropped; flushes the minute
+    /// history and returns the store so the caller closes it last.
     pub async fn run(mut self, shutdown: CancellationToken) -> Store {
+        let mut batch = Vec::with_capacity(OBSERVATION_BATCH);
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_EVERY);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut observations_open = true;
         loop {
             self.apply_due_transitions();
             let wait = self.time_to_next_deadline();
@@ -265,9 +339,25 @@ impl Engine {
                     Some(command) => self.handle(command),
                     None => break,
                 },
+                received = self.observations.recv_many(&mut batch, OBSERVATION_BATCH), if observations_open => {
+                    if received == 0 {
+                        observations_open = false;
+                    } else {
+                        self.observe(&mut batch);
+                    }
+                }
+                _ = housekeeping.tick() => self.housekeeping(false),
                 () = sleep_or_forever(wait) => {}
             }
         }
+        // Results already queued still count.
+        while let Ok(observation) = self.observations.try_recv() {
+            batch.push(observation);
+        }
+        if !batch.is_empty() {
+            self.observe(&mut batch);
+        }
+        self.housekeeping(true);
         self.store
     }
 
@@ -340,248 +430,13 @@ impl Engine {
                 let result = self.update_action(id, change, &author);
                 let _ = reply.send(result);
             }
-        }
-    }
-
-    fn transition(&mut self, request: TransitionRequest) -> Result<Transition, EngineError> {
-        let now = self.clock.now();
-        match lifecycle::request_transition(&self.plan, &self.state, &request, now) {
-            Ok(transition) => Ok(self.record_transition(transition)?),
-            Err(refusal) => {
-                self.metrics.refused_transitions.inc();
-                tracing::warn!(phase = %self.state.phase, author = %request.author, reason = %refusal, "phase change refused");
-                Err(refusal.into())
+            Command::Checks { reply } => {
+                let _ = reply.send(self.check_views());
+            }
+            Command::Check { id, reply } => {
+                let _ = reply.send(self.check_detail(&id));
             }
         }
-    }
-
-    fn record_transition(&mut self, transition: Transition) -> Result<Transition, EngineError> {
-        let mut text = format!("Phase {} → {}", transition.from, transition.to);
-        if transition.forced {
-            text.push_str(" (forced)");
-        }
-        if let Some(reason) = &transition.reason {
-            text.push_str(": ");
-            text.push_str(reason);
-        }
-        let entry = NewEntry {
-            at: transition.at,
-            author: transition.author.clone(),
-            kind: LogKind::Phase,
-            text,
-            data: json!({
-                "from": transition.from,
-                "to": transition.to,
-                "forced": transition.forced,
-                "reason": transition.reason,
-                "overridden": transition.overridden,
-            }),
-        };
-        let stored = block(|| self.store.record_transition(&transition, &entry))?;
-        self.state.phase = transition.to;
-        self.state.phase_since = transition.at;
-        self.logged(&stored);
-        tracing::info!(from = %transition.from, to = %transition.to, author = %transition.author, forced = transition.forced, "phase changed");
-        self.publish();
-        Ok(transition)
-    }
-
-    fn confirm(
-        &mut self,
-        item: String,
-        author: String,
-        note: Option<String>,
-    ) -> Result<ConfirmOutcome, EngineError> {
-        let now = self.clock.now();
-        let Some(confirmation) =
-            lifecycle::confirm_item(&self.plan, &self.state, &item, &author, note, now)?
-        else {
-            let existing = &self.state.confirmations[&item];
-            return Ok(ConfirmOutcome {
-                item,
-                by: existing.by.clone(),
-                at: existing.at,
-                note: existing.note.clone(),
-                newly_confirmed: false,
-            });
-        };
-        let title = self
-            .plan
-            .checklist
-            .iter()
-            .find(|entry| entry.id == item)
-            .map_or("", |entry| entry.title.as_str());
-        let mut text = format!("Checklist item `{item}` confirmed: {title}");
-        if let Some(note) = &confirmation.note {
-            text.push_str(" — ");
-            text.push_str(note);
-        }
-        let entry = NewEntry {
-            at: now,
-            author: author.clone(),
-            kind: LogKind::Checklist,
-            text,
-            data: json!({ "item": item, "note": confirmation.note }),
-        };
-        let stored = block(|| self.store.record_confirmation(&item, &confirmation, &entry))?;
-        self.state
-            .confirmations
-            .insert(item.clone(), confirmation.clone());
-        self.logged(&stored);
-        tracing::info!(item = %item, author = %author, "checklist item confirmed");
-        self.publish();
-        Ok(ConfirmOutcome {
-            item,
-            by: confirmation.by,
-            at: confirmation.at,
-            note: confirmation.note,
-            newly_confirmed: true,
-        })
-    }
-
-    fn append(
-        &mut self,
-        kind: LogKind,
-        text: String,
-        author: String,
-    ) -> Result<LogEntry, EngineError> {
-        if !kind.is_writable() {
-            return Err(FieldError::new(
-                "kind",
-                format!(
-                    "`{kind}` entries are written by golive itself; write one of: note, decision, lesson, feedback"
-                ),
-            )
-            .into());
-        }
-        let text = text.trim().to_string();
-        if text.is_empty() {
-            return Err(FieldError::new("text", "the text is empty; say what happened").into());
-        }
-        let entry = NewEntry {
-            at: self.clock.now(),
-            author,
-            kind,
-            text,
-            data: serde_json::Value::Null,
-        };
-        let stored = block(|| self.store.append(&entry))?;
-        self.logged(&stored);
-        self.publish();
-        Ok(stored)
-    }
-
-    fn create_action(
-        &mut self,
-        title: &str,
-        owner: &str,
-        due: Option<&str>,
-        author: &str,
-    ) -> Result<ActionItem, EngineError> {
-        let action = actions::validate_new_action(&self.plan, title, owner, due)?;
-        let now = self.clock.now();
-        let (item, stored) = block(|| {
-            self.store.create_action(&action, author, now, |item| NewEntry {
-                at: now,
-                author: author.to_string(),
-                kind: LogKind::Action,
-                text: format!(
-                    "Action item #{} opened: {} (owner {}{})",
-                    item.id,
-                    item.title,
-                    item.owner,
-                    item.due.map_or(String::new(), |due| format!(", due {due}"))
-                ),
-                data: json!({ "action": item.id, "status": "open", "owner": item.owner, "due": item.due }),
-            })
-        })?;
-        self.actions.push(item.clone());
-        self.logged(&stored);
-        self.publish();
-        Ok(item)
-    }
-
-    fn update_action(
-        &mut self,
-        id: i64,
-        change: ActionChange,
-        author: &str,
-    ) -> Result<ActionItem, EngineError> {
-        let Some(index) = self.actions.iter().position(|item| item.id == id) else {
-            return Err(EngineError::NotFound(format!("no action item #{id}")));
-        };
-        let current = &self.actions[index];
-        let mut updated = current.clone();
-        let mut changes = Vec::new();
-        if let Some(title) = &change.title {
-            let title = title.trim();
-            if title.is_empty() {
-                return Err(
-                    FieldError::new("title", "the title is empty; say what needs doing").into(),
-                );
-            }
-            if title != updated.title {
-                changes.push(format!("title “{title}”"));
-                updated.title = title.to_string();
-            }
-        }
-        if let Some(owner) = &change.owner {
-            let owner = actions::validate_owner(&self.plan, owner.trim())?;
-            if owner != updated.owner {
-                changes.push(format!("owner {owner}"));
-                updated.owner = owner;
-            }
-        }
-        if let Some(due) = &change.due {
-            let due = due.as_deref().map(actions::parse_due).transpose()?;
-            if due != updated.due {
-                changes.push(due.map_or("no due date".to_string(), |due| format!("due {due}")));
-                updated.due = due;
-            }
-        }
-        if let Some(status) = change.status
-            && let Some(status) = actions::change_status(current, status)?
-        {
-            changes.push(format!("status {status}"));
-            updated.status = status;
-        }
-        if changes.is_empty() {
-            return Ok(updated);
-        }
-        let now = self.clock.now();
-        updated.updated_at = now;
-        let mut text = format!(
-            "Action item #{} ({}): {}",
-            updated.id,
-            updated.title,
-            changes.join(", ")
-        );
-        if let Some(note) = change
-            .note
-            .as_deref()
-            .filter(|note| !note.trim().is_empty())
-        {
-            text.push_str(" — ");
-            text.push_str(note.trim());
-        }
-        let entry = NewEntry {
-            at: now,
-            author: author.to_string(),
-            kind: LogKind::Action,
-            text,
-            data: json!({
-                "action": updated.id,
-                "status": updated.status,
-                "owner": updated.owner,
-                "due": updated.due,
-                "note": change.note,
-            }),
-        };
-        let stored = block(|| self.store.update_action(&updated, &entry))?;
-        self.actions[index] = updated.clone();
-        self.logged(&stored);
-        self.publish();
-        Ok(updated)
     }
 
     fn logged(&self, entry: &LogEntry) {
@@ -595,13 +450,19 @@ impl Engine {
         self.publish.send_replace(Arc::new(Snapshot {
             state: self.state.clone(),
             actions: self.actions.clone(),
+            checks: self.gate.clone(),
         }));
+        self.phase.send_if_modified(|phase| {
+            let changed = *phase != self.state.phase;
+            *phase = self.state.phase;
+            changed
+        });
     }
 }
 
 /// Runs a short blocking store call on the engine's task, telling the runtime so it can move other
 /// tasks off this worker meanwhile.
-fn block<T>(work: impl FnOnce() -> T) -> T {
+pub(crate) fn block<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(work)

@@ -1,0 +1,153 @@
+//! `golive probe PLAN [CHECK...]`: runs checks once without a daemon and prints a table — the
+//! pre-launch dry run. Exit 0 when every probed check is healthy, 1 otherwise.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::check::{EXIT_INVALID, EXIT_UNREADABLE, print_diagnostics};
+use super::format;
+use crate::clock::SystemClock;
+use crate::core::health::{Outcome, ProbeResult};
+use crate::domain::closest;
+use crate::plan::{self, LoadError};
+use crate::probe::{ProbeContext, ProbeMemory, run_probe};
+
+pub fn run(plan_path: &Path, wanted: &[String], as_json: bool) -> ExitCode {
+    let loaded = match plan::load(plan_path) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Unreadable { path, source }) => {
+            eprintln!("golive: cannot read plan {}: {source}", path.display());
+            return ExitCode::from(EXIT_UNREADABLE);
+        }
+        Err(LoadError::Invalid { path, diagnostics }) => {
+            print_diagnostics(&path, &diagnostics);
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let plan = Arc::new(loaded.plan);
+    let mut selected = Vec::new();
+    for id in wanted {
+        match plan.checks.iter().position(|check| &check.id == id) {
+            Some(index) => selected.push(index),
+            None => {
+                let hint = closest(id, plan.checks.iter().map(|check| check.id.as_str()))
+                    .map_or_else(String::new, |near| format!("; did you mean `{near}`?"));
+                eprintln!("golive: the plan has no check `{id}`{hint}");
+                return ExitCode::from(EXIT_INVALID);
+            }
+        }
+    }
+    if wanted.is_empty() {
+        selected = (0..plan.checks.len()).collect();
+    }
+    if selected.is_empty() {
+        println!("The plan has no checks.");
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("golive: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let results = runtime.block_on(async {
+        let context = match ProbeContext::new(&plan, Arc::new(SystemClock)) {
+            Ok(context) => Arc::new(context),
+            Err(error) => return Err(error.to_string()),
+        };
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            plan.monitoring.max_concurrent_probes.max(1),
+        ));
+        let mut tasks = tokio::task::JoinSet::new();
+        for index in selected.iter().copied() {
+            let (plan, context, limit) = (plan.clone(), context.clone(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await.ok();
+                let mut memory = ProbeMemory::default();
+                (
+                    index,
+                    run_probe(&plan.checks[index], &context, &mut memory).await,
+                )
+            });
+        }
+        let mut results: Vec<(usize, ProbeResult)> = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok(result) = joined {
+                results.push(result);
+            }
+        }
+        results.sort_by_key(|(index, _)| *index);
+        Ok(results)
+    });
+    let results = match results {
+        Ok(results) => results,
+        Err(error) => {
+            eprintln!("golive: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let all_healthy = results.len() == selected.len()
+        && results
+            .iter()
+            .all(|(_, result)| result.outcome == Outcome::Healthy);
+    if as_json {
+        let rows: Vec<_> = results
+            .iter()
+            .map(|(index, result)| {
+                let check = &plan.checks[*index];
+                json!({
+                    "id": check.id,
+                    "kind": check.kind_name(),
+                    "outcome": result.outcome,
+                    "reason": result.reason,
+                    "latency_ms": result.latency.as_secs_f64() * 1000.0,
+                    "value": result.value,
+                    "warning": result.warning,
+                })
+            })
+            .collect();
+        println!(
+            "{:#}",
+            json!({ "results": rows, "all_healthy": all_healthy })
+        );
+    } else {
+        let rows: Vec<[String; 5]> = results
+            .iter()
+            .map(|(index, result)| {
+                let check = &plan.checks[*index];
+                let mut reason = result.reason.clone();
+                if let Some(warning) = &result.warning {
+                    reason.push_str(&format!(" (warning: {warning})"));
+                }
+                [
+                    check.id.clone(),
+                    check.kind_name().to_string(),
+                    result.outcome.as_str().to_uppercase(),
+                    format!("{:.0}ms", result.latency.as_secs_f64() * 1000.0),
+                    reason,
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            format::table(&["CHECK", "KIND", "RESULT", "LATENCY", "REASON"], &rows)
+        );
+        let healthy = results
+            .iter()
+            .filter(|(_, result)| result.outcome == Outcome::Healthy)
+            .count();
+        println!("{healthy} of {} checks healthy", selected.len());
+    }
+    if all_healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,343 @@
+//! The engine's side of monitoring: turning probe observations into check health (through
+//! `core::health`), metrics, health-change log entries, the go/no-go gate's view, and the
+//! per-minute history written to the store.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Engine, block, error_chain};
+use crate::core::health::{CheckState, Health, HealthChange, Observation, Outcome, ProbeResult};
+use crate::core::lifecycle::GateCheck;
+use crate::core::log::{LogKind, NewEntry};
+use crate::core::rollup::Rollup;
+use crate::metrics::{CheckMetrics, Metrics};
+use crate::plan::Plan;
+use crate::plan::checks::Severity;
+use crate::store::rollups::MinuteRow;
+
+/// How many recent results each check keeps in memory for the API.
+const RECENT_RESULTS: usize = 30;
+
+/// Every check's runtime state, indexed like the plan's `checks`.
+pub(super) struct Checks {
+    runtime: Vec<CheckRuntime>,
+    /// Minute history not yet written: (check index, Unix minute) → rollup.
+    open_minutes: BTreeMap<(usize, i64), Rollup>,
+    last_prune: Option<Timestamp>,
+}
+
+struct CheckRuntime {
+    state: CheckState,
+    last: Option<(Timestamp, ProbeResult)>,
+    recent: VecDeque<RecentResult>,
+    metrics: CheckMetrics,
+}
+
+/// A probe result as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecentResult {
+    pub at: Timestamp,
+    pub outcome: Outcome,
+    pub reason: String,
+    pub latency_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_not_after: Option<Timestamp>,
+}
+
+impl RecentResult {
+    fn new(at: Timestamp, result: &ProbeResult) -> Self {
+        RecentResult {
+            at,
+            outcome: result.outcome,
+            reason: result.reason.clone(),
+            latency_ms: result.latency.as_secs_f64() * 1000.0,
+            value: result.value,
+            warning: result.warning.clone(),
+            cert_not_after: result.cert_not_after,
+        }
+    }
+}
+
+/// A check as `GET /api/v1/checks` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckView {
+    pub id: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub severity: Severity,
+    pub health: Health,
+    pub since: Timestamp,
+    pub gate: bool,
+    /// Whether the check runs in the current phase.
+    pub active: bool,
+    pub interval_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<String>,
+    pub risks: Vec<String>,
+    pub last: Option<RecentResult>,
+}
+
+/// A check with its recent results, for `GET /api/v1/checks/{id}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckDetail {
+    #[serde(flatten)]
+    pub view: CheckView,
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    /// Newest first.
+    pub recent: Vec<RecentResult>,
+}
+
+impl Checks {
+    pub(super) fn new(plan: &Plan, metrics: &Metrics, now: Timestamp) -> Self {
+        Checks {
+            runtime: plan
+                .checks
+                .iter()
+                .map(|check| CheckRuntime {
+                    state: CheckState::new(now),
+                    last: None,
+                    recent: VecDeque::with_capacity(RECENT_RESULTS),
+                    metrics: metrics.checks.for_check(check),
+                })
+                .collect(),
+            open_minutes: BTreeMap::new(),
+            last_prune: None,
+        }
+    }
+}
+
+fn unix_minute(at: Timestamp) -> i64 {
+    at.as_second().div_euclid(60)
+}
+
+impl Engine {
+    /// Counts a batch of probe results: metrics, history, health. Health changes are logged in one
+    /// transaction and published once.
+    pub(super) fn observe(&mut self, batch: &mut Vec<Observation>) {
+        let mut changes: Vec<(usize, HealthChange)> = Vec::new();
+        for observation in batch.drain(..) {
+            let Some(check) = self.plan.checks.get(observation.check) else {
+                continue;
+            };
+            let Some(runtime) = self.checks.runtime.get_mut(observation.check) else {
+                continue;
+            };
+            let result = &observation.result;
+            let at = observation.started;
+            let metrics = &runtime.metrics;
+            let slot = match result.outcome {
+                Outcome::Healthy => 0,
+                Outcome::Failing => 1,
+                Outcome::Unknown => 2,
+            };
+            metrics.results[slot].inc();
+            metrics.duration.observe(result.latency.as_secs_f64());
+            metrics.last_run.set(at.as_millisecond() as f64 / 1000.0);
+            if let Some(value) = result.value {
+                metrics.value.set(value);
+            }
+            if let Some(not_after) = result.cert_not_after {
+                metrics.cert_expiry.set(not_after.as_second() as f64);
+            }
+            self.metrics
+                .schedule_lag
+                .observe(observation.lag.as_secs_f64());
+            self.checks
+                .open_minutes
+                .entry((observation.check, unix_minute(at)))
+                .or_default()
+                .record(result);
+            if runtime.recent.len() == RECENT_RESULTS {
+                runtime.recent.pop_back();
+            }
+            runtime.recent.push_front(RecentResult::new(at, result));
+            if let Some(change) = runtime.state.observe(check, result.outcome, at) {
+                runtime.metrics.set_health(change.to);
+                changes.push((observation.check, change));
+            }
+            // The gate shows the latest reason of a check that is not healthy.
+            let health = runtime.state.health;
+            let reason = (health != Health::Healthy).then(|| result.reason.clone());
+            if health != Health::Unknown || reason.is_some() || self.gate.contains_key(&check.id) {
+                let entry = self.gate.entry(check.id.clone()).or_insert(GateCheck {
+                    health,
+                    reason: None,
+                });
+                entry.health = health;
+                entry.reason = reason;
+            }
+            runtime.last = Some((at, observation.result));
+        }
+        if changes.is_empty() {
+            return;
+        }
+        let entries: Vec<NewEntry> = changes
+            .iter()
+            .filter_map(|(index, change)| self.health_entry(*index, change))
+            .collect();
+        for (index, change) in &changes {
+            let id = &self.plan.checks[*index].id;
+            tracing::info!(check = %id, from = change.from.as_str(), to = change.to.as_str(), "check health changed");
+        }
+        if !entries.is_empty() {
+            match block(|| self.store.append_many(&entries)) {
+                Ok(stored) => {
+                    for entry in &stored {
+                        self.logged(entry);
+                    }
+                }
+                Err(error) => {
+                    self.metrics.store_errors.inc();
+                    tracing::error!(error = %error_chain(&error), "could not log check health changes");
+                }
+            }
+        }
+        self.publish();
+    }
+
+    /// The log entry for a health change; the first healthy result after start is not worth one.
+    fn health_entry(&self, index: usize, change: &HealthChange) -> Option<NewEntry> {
+        let check = &self.plan.checks[index];
+        let reason = self.checks.runtime[index]
+            .last
+            .as_ref()
+            .map_or(String::new(), |(_, result)| result.reason.clone());
+        let text = match (change.from, change.to) {
+            (Health::Unknown, Health::Healthy) => return None,
+            (Health::Failing, Health::Healthy) => {
+                format!("Check `{}` ({}) is healthy again", check.id, check.name)
+            }
+            (_, Health::Failing) => format!(
+                "Check `{}` ({}, {}) is failing: {reason}",
+                check.id, check.name, check.severity
+            ),
+            (_, Health::Unknown) => {
+                format!("Check `{}` ({}) is unknown: {reason}", check.id, check.name)
+            }
+            (Health::Healthy, Health::Healthy) => return None,
+        };
+        Some(NewEntry {
+            at: change.at,
+            author: "golive".to_string(),
+            kind: LogKind::Check,
+            text,
+            data: json!({
+                "check": check.id,
+                "from": change.from,
+                "to": change.to,
+                "reason": reason,
+                "severity": check.severity,
+            }),
+        })
+    }
+
+    /// Writes finished minutes (all of them when `everything`, e.g. at shutdown) and prunes
+    /// history past its retention once an hour.
+    pub(super) fn housekeeping(&mut self, everything: bool) {
+        let now = self.clock.now();
+        let current = unix_minute(now);
+        let finished: Vec<(usize, i64)> = self
+            .checks
+            .open_minutes
+            .keys()
+            .filter(|(_, minute)| everything || *minute < current)
+            .copied()
+            .collect();
+        if !finished.is_empty() {
+            let rollups: Vec<((usize, i64), Rollup)> = finished
+                .iter()
+                .filter_map(|key| self.checks.open_minutes.remove(key).map(|r| (*key, r)))
+                .collect();
+            let plan = Arc::clone(&self.plan);
+            let rows: Vec<MinuteRow<'_>> = rollups
+                .iter()
+                .map(|((index, minute), rollup)| MinuteRow {
+                    check: plan.checks[*index].id.as_str(),
+                    minute: *minute,
+                    rollup,
+                })
+                .collect();
+            if let Err(error) = block(|| self.store.write_rollups(&rows)) {
+                self.metrics.store_errors.inc();
+                tracing::error!(error = %error_chain(&error), minutes = rows.len(), "could not write check history; keeping it for the next try");
+                drop(rows);
+                for (key, rollup) in rollups {
+                    self.checks
+                        .open_minutes
+                        .entry(key)
+                        .or_default()
+                        .merge(&rollup);
+                }
+            }
+        }
+        let prune_due = self
+            .checks
+            .last_prune
+            .is_none_or(|last| now.duration_since(last).as_secs() >= 3600);
+        if prune_due && !everything {
+            self.checks.last_prune = Some(now);
+            let keep_minutes = i64::from(self.plan.monitoring.history_retention_days) * 24 * 60;
+            match block(|| self.store.prune_rollups(current - keep_minutes)) {
+                Ok(0) => {}
+                Ok(pruned) => {
+                    tracing::info!(minutes = pruned, "pruned check history past its retention")
+                }
+                Err(error) => {
+                    self.metrics.store_errors.inc();
+                    tracing::error!(error = %error_chain(&error), "could not prune check history");
+                }
+            }
+        }
+    }
+
+    pub(super) fn check_views(&self) -> Vec<CheckView> {
+        (0..self.plan.checks.len())
+            .map(|index| self.check_view(index))
+            .collect()
+    }
+
+    fn check_view(&self, index: usize) -> CheckView {
+        let check = &self.plan.checks[index];
+        let runtime = &self.checks.runtime[index];
+        let phase = self.state.phase;
+        CheckView {
+            id: check.id.clone(),
+            name: check.name.clone(),
+            kind: check.kind_name(),
+            severity: check.severity,
+            health: runtime.state.health,
+            since: runtime.state.since,
+            gate: check.gate,
+            active: check.runs_in(phase),
+            interval_seconds: check.interval_in(phase).as_secs_f64(),
+            threshold: check.threshold().map(|threshold| threshold.to_string()),
+            risks: check.risks.clone(),
+            last: runtime.recent.front().cloned(),
+        }
+    }
+
+    pub(super) fn check_detail(&self, id: &str) -> Option<CheckDetail> {
+        let index = self.plan.checks.iter().position(|check| check.id == id)?;
+        let check = &self.plan.checks[index];
+        let runtime = &self.checks.runtime[index];
+        Some(CheckDetail {
+            view: self.check_view(index),
+            failure_threshold: check.failure_threshold,
+            success_threshold: check.success_threshold,
+            consecutive_failures: runtime.state.consecutive_failures,
+            consecutive_successes: runtime.state.consecutive_successes,
+            recent: runtime.recent.iter().cloned().collect(),
+        })
+    }
+}

@@ -1,0 +1,259 @@
+//! The engine's launch commands: phase transitions, checklist confirmations, log entries and
+//! action items. Each applies a pure rule from `core`, commits, then updates memory and publishes.
+
+use serde_json::json;
+
+use super::{ActionChange, ConfirmOutcome, Engine, EngineError, block};
+use crate::core::actions::{self, ActionItem, FieldError};
+use crate::core::lifecycle;
+use crate::core::log::{LogEntry, LogKind, NewEntry};
+use crate::core::{Transition, TransitionRequest};
+
+impl Engine {
+    pub(super) fn transition(
+        &mut self,
+        request: TransitionRequest,
+    ) -> Result<Transition, EngineError> {
+        let now = self.clock.now();
+        match lifecycle::request_transition(&self.plan, &self.state, &self.gate, &request, now) {
+            Ok(transition) => Ok(self.record_transition(transition)?),
+            Err(refusal) => {
+                self.metrics.refused_transitions.inc();
+                tracing::warn!(phase = %self.state.phase, author = %request.author, reason = %refusal, "phase change refused");
+                Err(refusal.into())
+            }
+        }
+    }
+
+    pub(super) fn record_transition(
+        &mut self,
+        transition: Transition,
+    ) -> Result<Transition, EngineError> {
+        let mut text = format!("Phase {} → {}", transition.from, transition.to);
+        if transition.forced {
+            text.push_str(" (forced)");
+        }
+        if let Some(reason) = &transition.reason {
+            text.push_str(": ");
+            text.push_str(reason);
+        }
+        let entry = NewEntry {
+            at: transition.at,
+            author: transition.author.clone(),
+            kind: LogKind::Phase,
+            text,
+            data: json!({
+                "from": transition.from,
+                "to": transition.to,
+                "forced": transition.forced,
+                "reason": transition.reason,
+                "overridden": transition.overridden,
+            }),
+        };
+        let stored = block(|| self.store.record_transition(&transition, &entry))?;
+        self.state.phase = transition.to;
+        self.state.phase_since = transition.at;
+        self.logged(&stored);
+        tracing::info!(from = %transition.from, to = %transition.to, author = %transition.author, forced = transition.forced, "phase changed");
+        self.publish();
+        Ok(transition)
+    }
+
+    pub(super) fn confirm(
+        &mut self,
+        item: String,
+        author: String,
+        note: Option<String>,
+    ) -> Result<ConfirmOutcome, EngineError> {
+        let now = self.clock.now();
+        let Some(confirmation) =
+            lifecycle::confirm_item(&self.plan, &self.state, &item, &author, note, now)?
+        else {
+            let existing = &self.state.confirmations[&item];
+            return Ok(ConfirmOutcome {
+                item,
+                by: existing.by.clone(),
+                at: existing.at,
+                note: existing.note.clone(),
+                newly_confirmed: false,
+            });
+        };
+        let title = self
+            .plan
+            .checklist
+            .iter()
+            .find(|entry| entry.id == item)
+            .map_or("", |entry| entry.title.as_str());
+        let mut text = format!("Checklist item `{item}` confirmed: {title}");
+        if let Some(note) = &confirmation.note {
+            text.push_str(" — ");
+            text.push_str(note);
+        }
+        let entry = NewEntry {
+            at: now,
+            author: author.clone(),
+            kind: LogKind::Checklist,
+            text,
+            data: json!({ "item": item, "note": confirmation.note }),
+        };
+        let stored = block(|| self.store.record_confirmation(&item, &confirmation, &entry))?;
+        self.state
+            .confirmations
+            .insert(item.clone(), confirmation.clone());
+        self.logged(&stored);
+        tracing::info!(item = %item, author = %author, "checklist item confirmed");
+        self.publish();
+        Ok(ConfirmOutcome {
+            item,
+            by: confirmation.by,
+            at: confirmation.at,
+            note: confirmation.note,
+            newly_confirmed: true,
+        })
+    }
+
+    pub(super) fn append(
+        &mut self,
+        kind: LogKind,
+        text: String,
+        author: String,
+    ) -> Result<LogEntry, EngineError> {
+        if !kind.is_writable() {
+            return Err(FieldError::new(
+                "kind",
+                format!(
+                    "`{kind}` entries are written by golive itself; write one of: note, decision, lesson, feedback"
+                ),
+            )
+            .into());
+        }
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            return Err(FieldError::new("text", "the text is empty; say what happened").into());
+        }
+        let entry = NewEntry {
+            at: self.clock.now(),
+            author,
+            kind,
+            text,
+            data: serde_json::Value::Null,
+        };
+        let stored = block(|| self.store.append(&entry))?;
+        self.logged(&stored);
+        self.publish();
+        Ok(stored)
+    }
+
+    pub(super) fn create_action(
+        &mut self,
+        title: &str,
+        owner: &str,
+        due: Option<&str>,
+        author: &str,
+    ) -> Result<ActionItem, EngineError> {
+        let action = actions::validate_new_action(&self.plan, title, owner, due)?;
+        let now = self.clock.now();
+        let (item, stored) = block(|| {
+            self.store.create_action(&action, author, now, |item| NewEntry {
+                at: now,
+                author: author.to_string(),
+                kind: LogKind::Action,
+                text: format!(
+                    "Action item #{} opened: {} (owner {}{})",
+                    item.id,
+                    item.title,
+                    item.owner,
+                    item.due.map_or(String::new(), |due| format!(", due {due}"))
+                ),
+                data: json!({ "action": item.id, "status": "open", "owner": item.owner, "due": item.due }),
+            })
+        })?;
+        self.actions.push(item.clone());
+        self.logged(&stored);
+        self.publish();
+        Ok(item)
+    }
+
+    pub(super) fn update_action(
+        &mut self,
+        id: i64,
+        change: ActionChange,
+        author: &str,
+    ) -> Result<ActionItem, EngineError> {
+        let Some(index) = self.actions.iter().position(|item| item.id == id) else {
+            return Err(EngineError::NotFound(format!("no action item #{id}")));
+        };
+        let current = &self.actions[index];
+        let mut updated = current.clone();
+        let mut changes = Vec::new();
+        if let Some(title) = &change.title {
+            let title = title.trim();
+            if title.is_empty() {
+                return Err(
+                    FieldError::new("title", "the title is empty; say what needs doing").into(),
+                );
+            }
+            if title != updated.title {
+                changes.push(format!("title “{title}”"));
+                updated.title = title.to_string();
+            }
+        }
+        if let Some(owner) = &change.owner {
+            let owner = actions::validate_owner(&self.plan, owner.trim())?;
+            if owner != updated.owner {
+                changes.push(format!("owner {owner}"));
+                updated.owner = owner;
+            }
+        }
+        if let Some(due) = &change.due {
+            let due = due.as_deref().map(actions::parse_due).transpose()?;
+            if due != updated.due {
+                changes.push(due.map_or("no due date".to_string(), |due| format!("due {due}")));
+                updated.due = due;
+            }
+        }
+        if let Some(status) = change.status
+            && let Some(status) = actions::change_status(current, status)?
+        {
+            changes.push(format!("status {status}"));
+            updated.status = status;
+        }
+        if changes.is_empty() {
+            return Ok(updated);
+        }
+        let now = self.clock.now();
+        updated.updated_at = now;
+        let mut text = format!(
+            "Action item #{} ({}): {}",
+            updated.id,
+            updated.title,
+            changes.join(", ")
+        );
+        if let Some(note) = change
+            .note
+            .as_deref()
+            .filter(|note| !note.trim().is_empty())
+        {
+            text.push_str(" — ");
+            text.push_str(note.trim());
+        }
+        let entry = NewEntry {
+            at: now,
+            author: author.to_string(),
+            kind: LogKind::Action,
+            text,
+            data: json!({
+                "action": updated.id,
+                "status": updated.status,
+                "owner": updated.owner,
+                "due": updated.due,
+                "note": change.note,
+            }),
+        };
+        let stored = block(|| self.store.update_action(&updated, &entry))?;
+        self.actions[index] = updated.clone();
+        self.logged(&stored);
+        self.publish();
+        Ok(updated)
+    }
+}

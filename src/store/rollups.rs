@@ -1,0 +1,143 @@
+//! Per-minute check history: merge-upserts from the engine, range reads for the API and reports,
+//! and pruning past the retention period.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{Reader, Store, StoreError};
+use crate::core::rollup::{LatencyHistogram, Rollup, ValueStats};
+
+/// One row to write: a check's rollup for one minute (Unix minutes).
+pub struct MinuteRow<'a> {
+    pub check: &'a str,
+    pub minute: i64,
+    pub rollup: &'a Rollup,
+}
+
+impl Store {
+    /// Adds the rows to the stored history in one transaction, merging with what a minute already
+    /// holds (a minute flushed at shutdown and continued after a restart, or a late probe).
+    pub fn write_rollups(&mut self, rows: &[MinuteRow<'_>]) -> Result<(), StoreError> {
+        let transaction = self.connection.transaction()?;
+        {
+            let mut select = transaction.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM check_minutes WHERE check_id = ?1 AND minute = ?2"
+            ))?;
+            let mut upsert = transaction.prepare_cached(
+                "INSERT OR REPLACE INTO check_minutes (check_id, minute, probes, failures, unknowns, \
+                 latency_sum_us, latency_max_us, latency_hist, value_count, value_min, value_max, \
+                 value_last, value_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            for row in rows {
+                let existing = select
+                    .query_row(params![row.check, row.minute], rollup_row)
+                    .optional()?
+                    .transpose()?;
+                let merged = match existing {
+                    Some((_, mut stored)) => {
+                        stored.merge(row.rollup);
+                        stored
+                    }
+                    None => row.rollup.clone(),
+                };
+                let values = &merged.values;
+                let value = |v: f64| (values.count > 0).then_some(v);
+                upsert.execute(params![
+                    row.check,
+                    row.minute,
+                    merged.probes,
+                    merged.failures,
+                    merged.unknowns,
+                    micros(merged.latency_sum),
+                    micros(merged.latency_max),
+                    merged.latency.encode(),
+                    values.count,
+                    value(values.min),
+                    value(values.max),
+                    value(values.last),
+                    value(values.sum),
+                ])?;
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Deletes history older than `before_minute`; returns how many minutes went.
+    pub fn prune_rollups(&mut self, before_minute: i64) -> Result<usize, StoreError> {
+        Ok(self.connection.execute(
+            "DELETE FROM check_minutes WHERE minute < ?1",
+            [before_minute],
+        )?)
+    }
+}
+
+impl Reader {
+    /// A check's minutes in `[from_minute, to_minute)`, oldest first.
+    pub fn check_minutes(
+        &self,
+        check: &str,
+        from_minute: i64,
+        to_minute: i64,
+    ) -> Result<Vec<(i64, Rollup)>, StoreError> {
+        read_minutes(&self.connection, check, from_minute, to_minute)
+    }
+}
+
+const COLUMNS: &str = "minute, probes, failures, unknowns, latency_sum_us, latency_max_us, \
+     latency_hist, value_count, value_min, value_max, value_last, value_sum";
+
+fn read_minutes(
+    connection: &Connection,
+    check: &str,
+    from_minute: i64,
+    to_minute: i64,
+) -> Result<Vec<(i64, Rollup)>, StoreError> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM check_minutes WHERE check_id = ?1 AND minute >= ?2 AND minute < ?3 ORDER BY minute"
+    ))?;
+    let rows = statement.query_map(params![check, from_minute, to_minute], rollup_row)?;
+    rows.map(|row| row?).collect()
+}
+
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn duration(micros: i64) -> Duration {
+    Duration::from_micros(u64::try_from(micros).unwrap_or(0))
+}
+
+fn rollup_row(row: &Row<'_>) -> rusqlite::Result<Result<(i64, Rollup), StoreError>> {
+    let minute: i64 = row.get(0)?;
+    let hist: Vec<u8> = row.get(6)?;
+    let count: u32 = row.get(7)?;
+    let stats =
+        |index| -> rusqlite::Result<f64> { Ok(row.get::<_, Option<f64>>(index)?.unwrap_or(0.0)) };
+    let values = ValueStats {
+        min: stats(8)?,
+        max: stats(9)?,
+        last: stats(10)?,
+        sum: stats(11)?,
+        count,
+    };
+    let rollup = (|| {
+        Ok(Rollup {
+            probes: row.get(1)?,
+            failures: row.get(2)?,
+            unknowns: row.get(3)?,
+            latency_sum: duration(row.get(4)?),
+            latency_max: duration(row.get(5)?),
+            latency: LatencyHistogram::decode(&hist).ok_or(rusqlite::Error::InvalidColumnType(
+                6,
+                "latency_hist".into(),
+                rusqlite::types::Type::Blob,
+            ))?,
+            values,
+        })
+    })();
+    Ok(rollup
+        .map(|rollup| (minute, rollup))
+        .map_err(StoreError::Sql))
+}
