@@ -6,3 +6,4 @@ mod check;
 mod cli;
 mod durability;
 mod helpers;
+mod monitoring;
