@@ -169,13 +169,15 @@ impl Engine {
             // The gate shows the latest reason of a check that is not healthy.
             let health = runtime.state.health;
             let reason = (health != Health::Healthy).then(|| result.reason.clone());
-            if health != Health::Unknown || reason.is_some() || self.gate.contains_key(&check.id) {
-                let entry = self.gate.entry(check.id.clone()).or_insert(GateCheck {
-                    health,
-                    reason: None,
-                });
-                entry.health = health;
-                entry.reason = reason;
+            match self.gate.get_mut(&check.id) {
+                Some(gate) => {
+                    gate.health = health;
+                    gate.reason = reason;
+                }
+                None => {
+                    self.gate
+                        .insert(check.id.clone(), GateCheck { health, reason });
+                }
             }
             runtime.last = Some((at, observation.result));
         }

@@ -30,7 +30,8 @@ impl Switchable {
                 let state = state.clone();
                 async move {
                     let code = state.load(Ordering::Relaxed);
-                    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    let status =
+                        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                     (status, if status.is_success() { "ok" } else { "down" })
                 }
             }),
@@ -86,7 +87,10 @@ async fn eventually<T>(seconds: u64, mut probe: impl AsyncFnMut() -> Option<T>) 
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "condition not met within {seconds} s");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {seconds} s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -111,8 +115,14 @@ async fn metric(daemon: &Daemon, series: &str) -> Option<f64> {
 async fn a_failing_endpoint_turns_the_check_failing_with_its_reason_in_api_metrics_and_log() {
     let target = Switchable::start(200).await;
     let daemon = Daemon::start(&plan_with(&http_check("web", &target.url(), ""))).await;
-    eventually(10, async || (check_view(&daemon, "web").await["health"] == "healthy").then_some(())).await;
-    assert_eq!(metric(&daemon, "golive_check_up{check=\"web\"}").await, Some(1.0));
+    eventually(10, async || {
+        (check_view(&daemon, "web").await["health"] == "healthy").then_some(())
+    })
+    .await;
+    assert_eq!(
+        metric(&daemon, "golive_check_up{check=\"web\"}").await,
+        Some(1.0)
+    );
 
     target.set(503);
     let view = eventually(10, async || {
@@ -120,32 +130,65 @@ async fn a_failing_endpoint_turns_the_check_failing_with_its_reason_in_api_metri
         (view["health"] == "failing").then_some(view)
     })
     .await;
-    assert_eq!(view["last"]["reason"], "status 503 (expected 2xx)", "{view}");
-    assert_eq!(metric(&daemon, "golive_check_up{check=\"web\"}").await, Some(0.0));
     assert_eq!(
-        metric(&daemon, "golive_check_state{check=\"web\",state=\"failing\"}").await,
+        view["last"]["reason"], "status 503 (expected 2xx)",
+        "{view}"
+    );
+    assert_eq!(
+        metric(&daemon, "golive_check_up{check=\"web\"}").await,
+        Some(0.0)
+    );
+    assert_eq!(
+        metric(
+            &daemon,
+            "golive_check_state{check=\"web\",state=\"failing\"}"
+        )
+        .await,
         Some(1.0)
     );
-    assert!(metric(&daemon, "golive_check_results_total{check=\"web\",result=\"failing\"}").await >= Some(2.0));
+    assert!(
+        metric(
+            &daemon,
+            "golive_check_results_total{check=\"web\",result=\"failing\"}"
+        )
+        .await
+            >= Some(2.0)
+    );
     let (_, log) = daemon.get("/api/v1/log?kind=check").await;
     let entry = &log["entries"][0];
     assert_eq!(entry["data"]["to"], "failing");
-    assert!(entry["text"].as_str().unwrap().contains("status 503"), "{entry}");
+    assert!(
+        entry["text"].as_str().unwrap().contains("status 503"),
+        "{entry}"
+    );
 
     let (_, status) = daemon.get("/api/v1/status").await;
     assert_eq!(status["checks"]["failing"], 1);
 
     target.set(200);
-    eventually(10, async || (check_view(&daemon, "web").await["health"] == "healthy").then_some(())).await;
+    eventually(10, async || {
+        (check_view(&daemon, "web").await["health"] == "healthy").then_some(())
+    })
+    .await;
     let (_, log) = daemon.get("/api/v1/log?kind=check").await;
-    assert!(log["entries"][0]["text"].as_str().unwrap().contains("healthy again"));
+    assert!(
+        log["entries"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("healthy again")
+    );
 
     let (status, detail) = daemon.get("/api/v1/checks/web").await;
     assert_eq!(status, 200);
     assert!(detail["check"]["recent"].as_array().unwrap().len() >= 4);
     let (status, missing) = daemon.get("/api/v1/checks/wbe").await;
     assert_eq!(status, 404);
-    assert!(missing["error"].as_str().unwrap().contains("did you mean `web`"));
+    assert!(
+        missing["error"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `web`")
+    );
 }
 
 #[tokio::test]
@@ -154,18 +197,35 @@ async fn a_gate_check_blocks_leaving_go_no_go_until_it_is_healthy() {
     let daemon = Daemon::start(&plan_with(&http_check("web", &target.url(), "gate = true"))).await;
     daemon.post("/api/v1/phase", json!({})).await;
     for item in ["backup", "signoff"] {
-        daemon.post(&format!("/api/v1/checklist/{item}/confirm"), json!({})).await;
+        daemon
+            .post(&format!("/api/v1/checklist/{item}/confirm"), json!({}))
+            .await;
     }
-    eventually(10, async || (check_view(&daemon, "web").await["health"] == "failing").then_some(())).await;
+    eventually(10, async || {
+        (check_view(&daemon, "web").await["health"] == "failing").then_some(())
+    })
+    .await;
     let (status, body) = daemon.post("/api/v1/phase", json!({})).await;
     assert_eq!(status, 409, "{body}");
     let blocker = &body["blockers"][0];
     assert_eq!(blocker["kind"], "check");
-    assert!(blocker["message"].as_str().unwrap().contains("gate check `web`"), "{blocker}");
-    assert!(blocker["message"].as_str().unwrap().contains("status 500"), "{blocker}");
+    assert!(
+        blocker["message"]
+            .as_str()
+            .unwrap()
+            .contains("gate check `web`"),
+        "{blocker}"
+    );
+    assert!(
+        blocker["message"].as_str().unwrap().contains("status 500"),
+        "{blocker}"
+    );
 
     target.set(200);
-    eventually(10, async || (check_view(&daemon, "web").await["health"] == "healthy").then_some(())).await;
+    eventually(10, async || {
+        (check_view(&daemon, "web").await["health"] == "healthy").then_some(())
+    })
+    .await;
     let (status, body) = daemon.post("/api/v1/phase", json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["phase"], "deploying");
@@ -202,9 +262,12 @@ phases = ["planned", "go_no_go", "deploying"]
     let results = |id: &'static str| {
         let daemon = &daemon;
         async move {
-            metric(daemon, &format!("golive_check_results_total{{check=\"{id}\",result=\"healthy\"}}"))
-                .await
-                .unwrap_or(0.0)
+            metric(
+                daemon,
+                &format!("golive_check_results_total{{check=\"{id}\",result=\"healthy\"}}"),
+            )
+            .await
+            .unwrap_or(0.0)
         }
     };
     assert_eq!(results("deploy-only").await, 0.0);
@@ -212,18 +275,34 @@ phases = ["planned", "go_no_go", "deploying"]
     assert!(slow_before <= 1.0, "{slow_before}");
     assert_eq!(check_view(&daemon, "deploy-only").await["active"], false);
 
-    daemon.post("/api/v1/phase", json!({"force": true, "reason": "test"})).await;
-    daemon.post("/api/v1/phase", json!({"force": true, "reason": "test"})).await;
+    daemon
+        .post("/api/v1/phase", json!({"force": true, "reason": "test"}))
+        .await;
+    daemon
+        .post("/api/v1/phase", json!({"force": true, "reason": "test"}))
+        .await;
     assert_eq!(daemon.get("/api/v1/status").await.1["phase"], "deploying");
     // Both now probe every 200 ms: within a few seconds each has several results.
-    eventually(10, async || (results("deploy-only").await >= 5.0).then_some(())).await;
-    eventually(10, async || (results("slow-then-fast").await >= slow_before + 5.0).then_some(())).await;
-    assert_eq!(check_view(&daemon, "slow-then-fast").await["interval_seconds"], 0.2);
+    eventually(10, async || {
+        (results("deploy-only").await >= 5.0).then_some(())
+    })
+    .await;
+    eventually(10, async || {
+        (results("slow-then-fast").await >= slow_before + 5.0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        check_view(&daemon, "slow-then-fast").await["interval_seconds"],
+        0.2
+    );
 }
 
 #[tokio::test]
 async fn an_unreachable_prometheus_makes_a_check_unknown_never_failing() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let extra = format!(
         r#"
 [[prometheus]]
@@ -247,15 +326,28 @@ phases = ["planned", "go_no_go"]
         (view["health"] == "unknown" && !view["last"].is_null()).then_some(view)
     })
     .await;
-    assert!(view["last"]["reason"].as_str().unwrap().contains("prometheus unreachable"), "{view}");
+    assert!(
+        view["last"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("prometheus unreachable"),
+        "{view}"
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(check_view(&daemon, "error-rate").await["health"], "unknown");
     assert_eq!(
-        metric(&daemon, "golive_check_results_total{check=\"error-rate\",result=\"failing\"}").await,
+        metric(
+            &daemon,
+            "golive_check_results_total{check=\"error-rate\",result=\"failing\"}"
+        )
+        .await,
         Some(0.0)
     );
     let (_, text) = daemon.get_text("/metrics").await;
-    assert!(text.contains("golive_check_up{check=\"error-rate\"} NaN"), "{text}");
+    assert!(
+        text.contains("golive_check_up{check=\"error-rate\"} NaN"),
+        "{text}"
+    );
     assert!(text.contains("golive_check_threshold{check=\"error-rate\"} 0.05"));
 }
 
@@ -274,34 +366,66 @@ async fn minute_history_is_written_at_shutdown_and_adds_up_across_restarts() {
     let target = Switchable::start(200).await;
     let mut daemon = Daemon::start(&plan_with(&http_check("web", &target.url(), ""))).await;
     eventually(10, async || {
-        (metric(&daemon, "golive_check_results_total{check=\"web\",result=\"healthy\"}").await >= Some(5.0))
-            .then_some(())
+        (metric(
+            &daemon,
+            "golive_check_results_total{check=\"web\",result=\"healthy\"}",
+        )
+        .await
+            >= Some(5.0))
+        .then_some(())
     })
     .await;
-    let counted = metric(&daemon, "golive_check_results_total{check=\"web\",result=\"healthy\"}")
-        .await
-        .unwrap() as i64;
+    let counted = metric(
+        &daemon,
+        "golive_check_results_total{check=\"web\",result=\"healthy\"}",
+    )
+    .await
+    .unwrap() as i64;
     assert!(daemon.terminate().success());
     let first = stored_probes(&daemon.dir, "web");
-    assert!((counted..=counted + 2).contains(&first), "stored {first}, counted {counted}");
+    assert!(
+        (counted..=counted + 2).contains(&first),
+        "stored {first}, counted {counted}"
+    );
 
     let dir = daemon.dir.clone();
     let mut restarted = Daemon::start_in(&dir).await;
     eventually(10, async || {
-        (metric(&restarted, "golive_check_results_total{check=\"web\",result=\"healthy\"}").await >= Some(3.0))
-            .then_some(())
+        (metric(
+            &restarted,
+            "golive_check_results_total{check=\"web\",result=\"healthy\"}",
+        )
+        .await
+            >= Some(3.0))
+        .then_some(())
     })
     .await;
     let (_, detail) = restarted.get("/api/v1/checks/web?minutes=5").await;
     let history = detail["history"].as_array().unwrap();
-    let shown: i64 = history.iter().map(|minute| minute["probes"].as_i64().unwrap()).sum();
-    assert!(shown >= first, "the API shows the history written before the restart: {detail}");
-    assert!(history.iter().all(|minute| minute["latency_ms"]["p50"].is_number()));
-    let again = metric(&restarted, "golive_check_results_total{check=\"web\",result=\"healthy\"}")
-        .await
-        .unwrap() as i64;
+    let shown: i64 = history
+        .iter()
+        .map(|minute| minute["probes"].as_i64().unwrap())
+        .sum();
+    assert!(
+        shown >= first,
+        "the API shows the history written before the restart: {detail}"
+    );
+    assert!(
+        history
+            .iter()
+            .all(|minute| minute["latency_ms"]["p50"].is_number())
+    );
+    let again = metric(
+        &restarted,
+        "golive_check_results_total{check=\"web\",result=\"healthy\"}",
+    )
+    .await
+    .unwrap() as i64;
     assert!(restarted.terminate().success());
     let second = stored_probes(&dir, "web");
-    assert!(second >= first + again, "{second} < {first} + {again}: a restart must add, not replace");
+    assert!(
+        second >= first + again,
+        "{second} < {first} + {again}: a restart must add, not replace"
+    );
     drop(daemon);
 }
