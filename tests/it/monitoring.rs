@@ -63,6 +63,10 @@ fn plan_with(extra: &str) -> String {
 }
 
 fn http_check(id: &str, url: &str, extra: &str) -> String {
+    http_check_every(id, url, "200ms", "150ms", extra)
+}
+
+fn http_check_every(id: &str, url: &str, interval: &str, timeout: &str, extra: &str) -> String {
     format!(
         r#"
 [[checks]]
@@ -71,8 +75,8 @@ name = "Shop {id}"
 kind = "http"
 url = "{url}"
 severity = "critical"
-interval = "200ms"
-timeout = "150ms"
+interval = "{interval}"
+timeout = "{timeout}"
 failure_threshold = 2
 phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
 {extra}
@@ -428,4 +432,108 @@ async fn minute_history_is_written_at_shutdown_and_adds_up_across_restarts() {
         "{second} < {first} + {again}: a restart must add, not replace"
     );
     drop(daemon);
+}
+
+/// A TCP service that accepts connections and never answers (the classic hung backend); each
+/// connection is held until the client gives up.
+async fn hanging_target() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut buffer = [0u8; 1024];
+                // Read the request and everything after it, answering nothing, until the client
+                // closes.
+                while matches!(socket.read(&mut buffer).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn a_thousand_hanging_targets_stay_within_the_concurrency_bound_and_do_not_starve_others() {
+    let hung = hanging_target().await;
+    let healthy = Switchable::start(200).await;
+    let mut checks = String::from("[monitoring]\nmax_concurrent_probes = 100\n");
+    checks.push_str(&http_check_every(
+        "healthy",
+        &healthy.url(),
+        "1s",
+        "300ms",
+        "",
+    ));
+    for index in 0..1000 {
+        checks.push_str(&format!(
+            "\n[[checks]]\nid = \"hung-{index}\"\nkind = \"http\"\nurl = \"http://{hung}/health?i={index}\"\ninterval = \"1s\"\ntimeout = \"300ms\"\nphases = [\"planned\"]\n"
+        ));
+    }
+    let daemon = Daemon::start(&plan_with(&checks)).await;
+    let started = Instant::now();
+    let mut highest = 0.0f64;
+    while started.elapsed() < Duration::from_secs(4) {
+        let in_flight = metric(&daemon, "golive_probes_in_flight")
+            .await
+            .unwrap_or(0.0);
+        highest = highest.max(in_flight);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        highest <= 100.0,
+        "{highest} probes in flight with a bound of 100"
+    );
+    assert!(
+        highest >= 50.0,
+        "the bound was not even approached ({highest}): is anything hanging?"
+    );
+    // The API stays responsive and the healthy check keeps being probed.
+    let asked = Instant::now();
+    let view = check_view(&daemon, "healthy").await;
+    assert!(asked.elapsed() < Duration::from_secs(2));
+    eventually(15, async || {
+        (check_view(&daemon, "healthy").await["health"] == "healthy").then_some(())
+    })
+    .await;
+    let hung_view = eventually(15, async || {
+        let view = check_view(&daemon, "hung-7").await;
+        (!view["last"].is_null()).then_some(view)
+    })
+    .await;
+    assert_eq!(
+        hung_view["last"]["reason"], "timeout after 300ms",
+        "{hung_view}"
+    );
+    drop(view);
+}
+
+#[tokio::test]
+async fn golive_probe_runs_the_checks_once_and_exits_by_their_health() {
+    let up = Switchable::start(200).await;
+    let down = Switchable::start(503).await;
+    let temp = tempfile::tempdir().unwrap();
+    let plan = plan_with(&format!(
+        "{}{}",
+        http_check("up", &up.url(), ""),
+        http_check("down", &down.url(), "")
+    ));
+    std::fs::write(temp.path().join("plan.toml"), plan).unwrap();
+    let (code, out, err) = crate::helpers::cli(temp.path(), &["probe", "plan.toml", "up"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("HEALTHY") && out.contains("1 of 1 checks healthy"),
+        "{out}"
+    );
+    let (code, out, _) = crate::helpers::cli(temp.path(), &["probe", "plan.toml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("status 503 (expected 2xx)"), "{out}");
+    assert!(out.contains("1 of 2 checks healthy"), "{out}");
+    let (code, _, err) = crate::helpers::cli(temp.path(), &["probe", "plan.toml", "dwn"]);
+    assert_eq!(code, 64);
+    assert!(err.contains("did you mean `down`"), "{err}");
+    assert!(
+        !temp.path().join("data").exists(),
+        "a dry run must not create a store"
+    );
 }
