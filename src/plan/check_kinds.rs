@@ -14,6 +14,7 @@ use super::checks::{
 };
 use super::read::{Sink, TableReader};
 use super::read_typed::{Got, Reported};
+use super::validate::Ids;
 use super::values;
 use crate::domain::{UnknownName, closest};
 
@@ -97,8 +98,8 @@ pub(super) struct Limits<'k> {
     pub(super) timeout: Option<Duration>,
     /// The plan file's folder, for `ca_file`.
     pub(super) base_dir: &'k Path,
-    /// Well-formed `[[prometheus]]` ids.
-    pub(super) server_ids: &'k [String],
+    /// `[[prometheus]]` ids.
+    pub(super) server_ids: &'k Ids,
 }
 
 /// Reports every key of another kind that this check has, naming the kind it belongs to.
@@ -108,11 +109,13 @@ pub(super) fn forbid_other_kinds(
     kind: KindName,
 ) {
     let mine = kind.keys();
+    let mut reported: Vec<&str> = Vec::new();
     for other in KindName::ALL {
         for key in other.keys() {
-            if mine.contains(key) || table.key_span(key).is_none() {
+            if mine.contains(key) || reported.contains(key) || table.key_span(key).is_none() {
                 continue;
             }
+            reported.push(key);
             let owners: Vec<&str> = KindName::ALL
                 .into_iter()
                 .filter(|owner| owner.keys().contains(key))
@@ -188,9 +191,12 @@ fn read_prometheus(
     sink: &mut Sink<'_>,
     limits: &Limits<'_>,
 ) -> Option<PrometheusCheck> {
-    let ids = limits.server_ids;
+    let ids = &limits.server_ids.list;
     let server = match table.get_str(sink, "server") {
         Err(Reported) => None,
+        Ok(Some(name)) if ids.contains(name.get_ref()) => Some(name.into_inner()),
+        // A server without a well-formed id may be the one meant; its own error says enough.
+        Ok(_) if !limits.server_ids.complete => None,
         Ok(_) if ids.is_empty() => {
             let span = sink
                 .span_of(&table.key_path("server"))
@@ -203,7 +209,7 @@ fn read_prometheus(
             );
             None
         }
-        Ok(None) => match ids {
+        Ok(None) => match ids.as_slice() {
             [only] => Some(only.clone()),
             _ => {
                 sink.error(
@@ -215,7 +221,6 @@ fn read_prometheus(
                 None
             }
         },
-        Ok(Some(name)) if ids.contains(name.get_ref()) => Some(name.into_inner()),
         Ok(Some(name)) => {
             let help = match closest(name.get_ref(), ids.iter().map(String::as_str)) {
                 Some(near) => format!("did you mean `{near}`?"),

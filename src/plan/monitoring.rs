@@ -14,7 +14,7 @@ use super::checks::{Monitoring, PrometheusAuth, PrometheusServer};
 use super::read::{Sink, TableReader};
 use super::read_typed::Reported;
 use super::server::read_secret_source;
-use super::validate::{IdRegistry, push_or_poison};
+use super::validate::{IdRegistry, Ids, push_or_poison};
 use super::{SecretSource, values};
 
 /// The default timeout of a query to a Prometheus server.
@@ -53,16 +53,12 @@ pub(super) fn read_prometheus(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     base_dir: &Path,
-) -> (Option<Vec<PrometheusServer>>, Vec<String>) {
+) -> (Option<Vec<PrometheusServer>>, Ids) {
     let mut ids = IdRegistry::new("prometheus");
     let mut servers = Some(Vec::new());
-    let mut server_ids = Vec::new();
     for mut table in root.array_of_tables(sink, "prometheus") {
         table.redact_values();
         let id = ids.read(&mut table, sink);
-        if let Some(id) = &id {
-            server_ids.push(id.clone());
-        }
         let url = table.req_str(sink, "url").and_then(|url| {
             let path = table.key_path("url");
             match values::http_url(url.get_ref()) {
@@ -110,7 +106,7 @@ pub(super) fn read_prometheus(
         })();
         push_or_poison(&mut servers, server);
     }
-    (servers, server_ids)
+    (servers, ids.into_ids())
 }
 
 /// `bearer_token = { env | file }` or `basic = { username, password = { env | file } }`.

@@ -14,7 +14,7 @@ use super::check_kinds::{self, KindName, Limits};
 use super::checks::{Check, DEFAULT_CHECK_PHASES, Severity};
 use super::read::{Sink, TableReader};
 use super::read_typed::{Got, Reported, duration_value};
-use super::validate::{IdRegistry, parse_name, push_or_poison};
+use super::validate::{IdRegistry, Ids, parse_name, push_or_poison};
 use super::{Risk, values};
 use crate::domain::{Phase, closest};
 
@@ -27,10 +27,10 @@ pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Ids defined elsewhere in the plan that checks may refer to.
 pub(super) struct Known<'k> {
-    /// Well-formed `[[risks]]` ids.
-    pub(super) risk_ids: &'k [String],
-    /// Well-formed `[[prometheus]]` ids.
-    pub(super) server_ids: &'k [String],
+    /// `[[risks]]` ids.
+    pub(super) risk_ids: &'k Ids,
+    /// `[[prometheus]]` ids.
+    pub(super) server_ids: &'k Ids,
     /// The plan file's folder, for `ca_file`.
     pub(super) base_dir: &'k Path,
 }
@@ -48,20 +48,16 @@ pub(super) fn read_checks(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     known: &Known<'_>,
-) -> (Option<Vec<Check>>, Vec<String>) {
+) -> (Option<Vec<Check>>, Ids) {
     let mut ids = IdRegistry::new("checks");
     let mut checks = Some(Vec::new());
-    let mut check_ids = Vec::new();
     for mut table in root.array_of_tables(sink, "checks") {
         let id = ids.read(&mut table, sink);
-        if let Some(id) = &id {
-            check_ids.push(id.clone());
-        }
         let check = read_check(&mut table, sink, known, id);
         table.finish(sink);
         push_or_poison(&mut checks, check);
     }
-    (checks, check_ids)
+    (checks, ids.into_ids())
 }
 
 /// One `[[checks]]` entry after its `id`.
@@ -297,7 +293,7 @@ fn read_intervals(
 fn read_risk_refs(
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
-    risk_ids: &[String],
+    risk_ids: &Ids,
 ) -> Result<Vec<String>, Reported> {
     let Some(names) = table.get_str_list(sink, "risks")? else {
         return Ok(Vec::new());
@@ -320,13 +316,17 @@ fn reference_exists(
     sink: &mut Sink<'_>,
     path: &str,
     name: &Spanned<String>,
-    ids: &[String],
+    ids: &Ids,
     what: &str,
     section: &str,
 ) -> bool {
-    if ids.iter().any(|id| id == name.get_ref()) {
+    if ids.list.iter().any(|id| id == name.get_ref()) {
         return true;
     }
+    if !ids.complete {
+        return false;
+    }
+    let ids = &ids.list;
     let help = match closest(name.get_ref(), ids.iter().map(String::as_str)) {
         Some(near) => format!("did you mean `{near}`?"),
         None if ids.is_empty() => format!("no {what} is defined; add a `{section}` entry first"),
@@ -377,7 +377,7 @@ fn read_timeout(
 pub(super) fn link_risks_and_checks(
     sink: &mut Sink<'_>,
     refs: &[CheckRef],
-    check_ids: &[String],
+    check_ids: &Ids,
     risks: Option<&mut Vec<Risk>>,
     checks: Option<&mut Vec<Check>>,
 ) {

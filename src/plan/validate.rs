@@ -320,16 +320,12 @@ fn read_risks(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     owners: &Owners<'_>,
-) -> (Option<Vec<Risk>>, Vec<String>, Vec<CheckRef>) {
+) -> (Option<Vec<Risk>>, Ids, Vec<CheckRef>) {
     let mut ids = IdRegistry::new("risks");
     let mut risks = Some(Vec::new());
-    let mut risk_ids = Vec::new();
     let mut check_refs = Vec::new();
     for mut table in root.array_of_tables(sink, "risks") {
         let id = ids.read(&mut table, sink);
-        if let Some(id) = &id {
-            risk_ids.push(id.clone());
-        }
         let title = table.req_str(sink, "title");
         let likelihood = table.req_str(sink, "likelihood").and_then(|level| {
             parse_name::<Level>(sink, &table.key_path("likelihood"), &level, "level")
@@ -373,7 +369,7 @@ fn read_risks(
         })();
         push_or_poison(&mut risks, risk);
     }
-    (risks, risk_ids, check_refs)
+    (risks, ids.into_ids(), check_refs)
 }
 
 /// Section `[rollback]` (optional).
@@ -429,6 +425,17 @@ pub(super) fn push_or_poison<T>(list: &mut Option<Vec<T>>, value: Option<T>) {
 pub(super) struct IdRegistry {
     section: &'static str,
     first_seen: HashMap<String, Range<usize>>,
+    ids: Ids,
+}
+
+/// The well-formed ids of a section, for validating references to its entries.
+#[derive(Debug, Clone)]
+pub(super) struct Ids {
+    /// Every well-formed id, in file order.
+    pub(super) list: Vec<String>,
+    /// Whether every entry had a well-formed id. When one did not, a reference to an id not in
+    /// `list` may be to that entry, so it is not reported: the id's own error says enough.
+    pub(super) complete: bool,
 }
 
 impl IdRegistry {
@@ -436,7 +443,16 @@ impl IdRegistry {
         IdRegistry {
             section,
             first_seen: HashMap::new(),
+            ids: Ids {
+                list: Vec::new(),
+                complete: true,
+            },
         }
+    }
+
+    /// The well-formed ids read so far.
+    pub(super) fn into_ids(self) -> Ids {
+        self.ids
     }
 
     /// Reads the entry's `id`: required, well-formed and unique within the section.
@@ -445,9 +461,13 @@ impl IdRegistry {
         table: &mut TableReader<'_, '_>,
         sink: &mut Sink<'_>,
     ) -> Option<String> {
-        let id = table.req_str(sink, "id")?;
+        let Some(id) = table.req_str(sink, "id") else {
+            self.ids.complete = false;
+            return None;
+        };
         let path = table.key_path("id");
         if !values::is_valid_id(id.get_ref()) {
+            self.ids.complete = false;
             sink.error(
                 id.span(),
                 &path,
@@ -471,6 +491,7 @@ impl IdRegistry {
             return None;
         }
         self.first_seen.insert(id.get_ref().clone(), id.span());
+        self.ids.list.push(id.get_ref().clone());
         Some(id.into_inner())
     }
 }
