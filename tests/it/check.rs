@@ -4,6 +4,10 @@
 use std::path::Path;
 use std::process::Command;
 
+use std::time::Duration;
+
+use golive::domain::Phase;
+use golive::plan::checks::{CheckKind, CompareOp, ScrapeMode, Severity};
 use golive::plan::{self, Diagnostic, DiagnosticLevel};
 
 /// A small valid plan; the line numbers in the cases below refer to it.
@@ -411,6 +415,136 @@ fn the_example_plan_is_valid_without_warnings() {
     assert!((3..=4).contains(&plan.risks.len()));
     assert_eq!(plan.server.tokens.len(), 2);
     assert_eq!(plan.server.listen.to_string(), "127.0.0.1:9898");
+}
+
+#[test]
+fn the_example_plan_yields_its_checks_with_parsed_values() {
+    let loaded = plan::load(example_path()).unwrap_or_else(|error| panic!("{error}"));
+    let plan = loaded.plan;
+    let kinds: Vec<&str> = plan.checks.iter().map(|check| check.kind_name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "http",
+            "http",
+            "http",
+            "prometheus",
+            "prometheus",
+            "scrape",
+            "scrape",
+            "tcp"
+        ]
+    );
+    let find = |id: &str| {
+        plan.checks
+            .iter()
+            .find(|check| check.id == id)
+            .unwrap_or_else(|| panic!("no check {id}"))
+    };
+    let health = find("shop-health");
+    assert!(health.gate);
+    assert_eq!(health.severity, Severity::Critical);
+    assert_eq!(health.interval_in(Phase::Deploying), Duration::from_secs(5));
+    assert_eq!(health.interval_in(Phase::GoNoGo), Duration::from_secs(30));
+    assert_eq!(health.timeout, Duration::from_secs(4));
+    let CheckKind::Http(http) = &health.kind else {
+        panic!("shop-health is not http");
+    };
+    assert_eq!(http.json.len(), 3);
+    assert_eq!(http.json[1].op, CompareOp::Lt);
+    assert_eq!(http.expect_status[0].to_string(), "2xx");
+
+    let errors = find("error-rate");
+    assert_eq!(
+        errors.threshold().map(|t| t.to_string()).as_deref(),
+        Some("> 0.05")
+    );
+    let ratio = find("checkout-error-ratio");
+    let CheckKind::Scrape(scrape) = &ratio.kind else {
+        panic!("checkout-error-ratio is not a scrape check");
+    };
+    assert!(
+        matches!(&scrape.mode, ScrapeMode::Ratio { window, .. } if *window == Duration::from_secs(300))
+    );
+
+    // Links written on either side show up on both.
+    let payment = plan
+        .risks
+        .iter()
+        .find(|risk| risk.id == "payment-errors")
+        .unwrap_or_else(|| panic!("no payment-errors risk"));
+    for check in ["checkout-api", "checkout-error-ratio", "error-rate"] {
+        assert!(
+            payment.checks.iter().any(|id| id == check),
+            "{check}: {:?}",
+            payment.checks
+        );
+    }
+    assert!(
+        find("checkout-api")
+            .risks
+            .iter()
+            .any(|id| id == "payment-errors")
+    );
+    assert_eq!(plan.prometheus.len(), 1);
+    assert_eq!(plan.monitoring.max_concurrent_probes, 256);
+}
+
+#[test]
+fn a_check_without_a_timeout_gets_one_no_longer_than_its_interval() {
+    let text = BASE.replacen(
+        "address = \"db.internal:5432\"",
+        "address = \"db.internal:5432\"\ninterval = \"2s\"",
+        1,
+    );
+    let loaded = plan::parse(&text, Path::new("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    let db = loaded.plan.checks.iter().find(|check| check.id == "db");
+    assert_eq!(db.map(|check| check.timeout), Some(Duration::from_secs(2)));
+}
+
+#[test]
+fn inline_prometheus_credentials_are_never_echoed_back() {
+    for secret in [
+        "bearer_token = \"s3cret-prom\"",
+        "basic = { username = \"golive\", password = \"s3cret-prom\" }",
+        "token = \"s3cret-prom\"",
+    ] {
+        let text = BASE.replacen("bearer_token = { env = \"PROM_TOKEN\" }", secret, 1);
+        let diagnostics = diagnostics_of(&text);
+        let rendered = render(&diagnostics);
+        assert!(diagnostics.iter().any(Diagnostic::is_error), "{secret}");
+        assert!(!rendered.contains("s3cret"), "{rendered}");
+    }
+}
+
+#[test]
+fn an_informational_gate_an_unused_server_and_a_plan_without_checks_are_warnings() {
+    let gate = BASE.replacen("gate = true", "gate = true\nseverity = \"info\"", 1);
+    let loaded = plan::parse(&gate, Path::new("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    assert_eq!(loaded.warnings.len(), 1, "{}", render(&loaded.warnings));
+    assert!(loaded.warnings[0].message.contains("severity is `info`"));
+
+    let start = BASE.find("[[checks]]").unwrap_or_default();
+    let loaded = plan::parse(&BASE[..start], Path::new("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    let messages: Vec<&str> = loaded
+        .warnings
+        .iter()
+        .map(|warning| warning.message.as_str())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.contains("there are no checks"))
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.contains("`prom` is not used"))
+    );
 }
 
 fn golive_check(args: &[&std::ffi::OsStr]) -> std::process::Output {
