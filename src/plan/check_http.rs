@@ -277,7 +277,7 @@ fn read_json_conditions(
                 }
                 json.map(|json| Spanned::new(value.span(), json))
             });
-        let (span, entry_path) = (entry.span(), entry.path().to_string());
+        let entry_path = entry.path().to_string();
         entry.finish(sink);
         let condition = match (path, op, value) {
             (Some(path), Some(op), Some(value)) => {
@@ -290,7 +290,7 @@ fn read_json_conditions(
                         value.span(),
                         &format!("{entry_path}.value"),
                         format!("`{op}` compares numbers, but the value `{}` is not a number", sink.snippet(value.span())),
-                        Some(format!("write a number without quotes, e.g. `value = 5`, or use `==`/`!=` (in {entry_path} at line {})", sink.line_of(span.start))),
+                        Some("write a number without quotes, e.g. `value = 5`, or compare text with `==` or `!=`".to_string()),
                     );
                     None
                 } else {
