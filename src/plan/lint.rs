@@ -7,13 +7,21 @@
 use std::ops::Range;
 
 use super::Plan;
+use super::checks::{CheckKind, Severity};
 use super::read::Sink;
 
 /// A warning rule.
 type Rule = fn(&Plan, &mut Sink<'_>);
 
 /// Every warning rule, run in this order on a plan that has no errors.
-const RULES: &[Rule] = &[empty_checklist, missing_rollback_procedure, no_api_tokens];
+const RULES: &[Rule] = &[
+    empty_checklist,
+    missing_rollback_procedure,
+    no_api_tokens,
+    no_checks,
+    informational_gate,
+    unused_prometheus_server,
+];
 
 /// Runs every warning rule on `plan`.
 pub(super) fn warn(plan: &Plan, sink: &mut Sink<'_>) {
@@ -69,5 +77,64 @@ fn no_api_tokens(plan: &Plan, sink: &mut Sink<'_>) {
             "no API tokens are configured, so the API and CLI cannot change anything",
             Some("add a `[[server.tokens]]` entry with `name` and `env = \"VAR\"` or `file = \"path\"`".to_string()),
         );
+    }
+}
+
+/// Nothing is probed, so golive cannot see the launch going wrong.
+fn no_checks(plan: &Plan, sink: &mut Sink<'_>) {
+    if plan.checks.is_empty() {
+        sink.warning(
+            0..0,
+            "checks",
+            "there are no checks, so golive cannot see whether the launch is healthy",
+            Some(
+                "add `[[checks]]` entries (id, kind, and e.g. `url` for an http health endpoint)"
+                    .to_string(),
+            ),
+        );
+    }
+}
+
+/// A gate holds up the go-live decision, which is odd for a check that is only informational.
+fn informational_gate(plan: &Plan, sink: &mut Sink<'_>) {
+    for (index, check) in plan.checks.iter().enumerate() {
+        if check.gate && check.severity == Severity::Info {
+            let path = format!("checks[{index}].gate");
+            let span = span_of_first(sink, &[&path]);
+            sink.warning(
+                span,
+                &path,
+                format!(
+                    "check `{}` gates the go-live decision but its severity is `info`",
+                    check.id
+                ),
+                Some(
+                    "raise `severity` to `warning` or `critical`, or remove `gate = true`"
+                        .to_string(),
+                ),
+            );
+        }
+    }
+}
+
+/// A server nobody queries is probably a check that names the wrong one.
+fn unused_prometheus_server(plan: &Plan, sink: &mut Sink<'_>) {
+    for (index, server) in plan.prometheus.iter().enumerate() {
+        let used = plan.checks.iter().any(|check| {
+            matches!(&check.kind, CheckKind::Prometheus(query) if query.server == server.id)
+        });
+        if !used {
+            let path = format!("prometheus[{index}].id");
+            let span = span_of_first(sink, &[&path]);
+            sink.warning(
+                span,
+                &path,
+                format!("prometheus server `{}` is not used by any check", server.id),
+                Some(
+                    "add a `kind = \"prometheus\"` check that queries it, or remove the server"
+                        .to_string(),
+                ),
+            );
+        }
     }
 }

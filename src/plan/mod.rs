@@ -6,10 +6,15 @@
 //! (owners, gated phases, ids) are validated. Nothing here touches the network, the store or the
 //! clock: the one impure part, [`load`], only reads the plan file.
 
+mod check_http;
+mod check_kinds;
 pub mod checks;
 mod diagnostic;
 mod lint;
+mod monitoring;
 mod read;
+mod read_checks;
+mod read_typed;
 mod server;
 mod validate;
 mod values;

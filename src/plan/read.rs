@@ -118,6 +118,8 @@ pub(super) enum Expected {
     Table,
     ArrayOfTables,
     DateTime,
+    Integer,
+    Array,
 }
 
 impl Expected {
@@ -129,6 +131,8 @@ impl Expected {
             Expected::Table => "a table",
             Expected::ArrayOfTables => "an array of tables",
             Expected::DateTime => "a date-time",
+            Expected::Integer => "an integer",
+            Expected::Array => "an array",
         }
     }
 }
@@ -177,7 +181,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
     }
 
     /// The source text of a value for a message, or a placeholder when redacting.
-    fn quote(&self, sink: &Sink<'_>, span: Range<usize>) -> String {
+    pub(super) fn quote(&self, sink: &Sink<'_>, span: Range<usize>) -> String {
         if self.redact {
             "(value not shown)".to_string()
         } else {
@@ -470,6 +474,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
                 Some(format!("write each entry as `[[{}]]`", self.key_path(key)))
             }
             Expected::Table => Some(format!("write it as a `[{}]` section", self.key_path(key))),
+            Expected::Array => Some(format!("write a list in brackets: `{key} = [...]`")),
             _ => None,
         };
         sink.error(

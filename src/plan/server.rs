@@ -67,7 +67,7 @@ pub(super) fn read_server(
             names.insert(name.get_ref().clone(), name.span());
             Some(name.into_inner())
         });
-        let source = read_token_source(&mut entry, sink, base_dir);
+        let source = read_secret_source(&mut entry, sink, base_dir, "token");
         entry.finish(sink);
         let token = (|| {
             Some(TokenSource {
@@ -84,11 +84,14 @@ pub(super) fn read_server(
     })
 }
 
-/// Exactly one of `env = "VAR"` or `file = "path"` in a `[[server.tokens]]` entry.
-fn read_token_source(
+/// Exactly one of `env = "VAR"` or `file = "path"` in a table naming where a secret comes from
+/// (a `[[server.tokens]]` entry, a Prometheus server's `bearer_token` or basic `password`);
+/// `what` names the secret in messages ("token", "password").
+pub(super) fn read_secret_source(
     entry: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     base_dir: &Path,
+    what: &str,
 ) -> Option<SecretSource> {
     let env = entry.opt_str(sink, "env");
     let file = entry.opt_str(sink, "file");
@@ -98,8 +101,8 @@ fn read_token_source(
             sink.error(
                 span,
                 &entry.key_path("file"),
-                "a token has both `env` and `file`",
-                Some("keep one: `env = \"VAR\"` reads the token from an environment variable, `file = \"path\"` from a file".to_string()),
+                format!("a {what} has both `env` and `file`"),
+                Some(format!("keep one: `env = \"VAR\"` reads the {what} from an environment variable, `file = \"path\"` from a file")),
             );
             None
         }
@@ -107,8 +110,8 @@ fn read_token_source(
             sink.error(
                 entry.span(),
                 entry.path(),
-                "a token needs a source: neither `env` nor `file` is set",
-                Some("add `env = \"VAR\"` (an environment variable) or `file = \"path\"` (a file holding the token)".to_string()),
+                format!("a {what} needs a source: neither `env` nor `file` is set"),
+                Some(format!("add `env = \"VAR\"` (an environment variable) or `file = \"path\"` (a file holding the {what})")),
             );
             None
         }
@@ -134,10 +137,9 @@ fn read_token_source(
                     file.span(),
                     &entry.key_path("file"),
                     "`file` must not be empty",
-                    Some(
-                        "give the path of a file holding the token, relative to the plan"
-                            .to_string(),
-                    ),
+                    Some(format!(
+                        "give the path of a file holding the {what}, relative to the plan"
+                    )),
                 );
                 return None;
             }

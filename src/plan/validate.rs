@@ -15,9 +15,10 @@ use toml::de::DeTable;
 
 use super::diagnostic::{Diagnostic, sort_by_position};
 use super::read::{Sink, TableReader};
+use super::read_checks::{self, CheckRef};
 use super::values::{self, GoLive};
 use super::{ChecklistItem, Launch, Loaded, Person, Plan, Risk, Rollback};
-use super::{lint, server};
+use super::{lint, monitoring, server};
 use crate::domain::{Level, Owner, Phase, Role, closest};
 
 /// The default `launch.data_dir`, relative to the plan file's folder.
@@ -70,9 +71,24 @@ fn read_plan(
     let (people, person_ids) = read_people(&mut reader, sink);
     let owners = Owners::new(&person_ids);
     let checklist = read_checklist(&mut reader, sink, &owners);
-    let risks = read_risks(&mut reader, sink, &owners);
+    let (mut risks, risk_ids, check_refs) = read_risks(&mut reader, sink, &owners);
     let rollback = read_rollback(&mut reader, sink);
     let server = server::read_server(&mut reader, sink, base_dir);
+    let monitoring = monitoring::read_monitoring(&mut reader, sink);
+    let (prometheus, server_ids) = monitoring::read_prometheus(&mut reader, sink, base_dir);
+    let known = read_checks::Known {
+        risk_ids: &risk_ids,
+        server_ids: &server_ids,
+        base_dir,
+    };
+    let (mut checks, check_ids) = read_checks::read_checks(&mut reader, sink, &known);
+    read_checks::link_risks_and_checks(
+        sink,
+        &check_refs,
+        &check_ids,
+        risks.as_mut(),
+        checks.as_mut(),
+    );
     reader.finish(sink);
     Some(Plan {
         source: path.to_path_buf(),
@@ -82,10 +98,9 @@ fn read_plan(
         risks: risks?,
         rollback: rollback?,
         server: server?,
-        // Filled by the monitoring sections' reader (checks, prometheus, monitoring).
-        checks: Vec::new(),
-        prometheus: Vec::new(),
-        monitoring: super::checks::Monitoring::default(),
+        checks: checks?,
+        prometheus: prometheus?,
+        monitoring: monitoring?,
     })
 }
 
@@ -299,14 +314,16 @@ fn read_gated_phase(sink: &mut Sink<'_>, path: &str, gates: &Spanned<String>) ->
     None
 }
 
-/// Section `[[risks]]`.
+/// Section `[[risks]]`. Returns the risks (if all are valid), every well-formed id (for
+/// `checks[].risks`), and the `checks` entries, which are validated once the checks are read.
 fn read_risks(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     owners: &Owners<'_>,
-) -> Option<Vec<Risk>> {
+) -> (Option<Vec<Risk>>, Ids, Vec<CheckRef>) {
     let mut ids = IdRegistry::new("risks");
     let mut risks = Some(Vec::new());
+    let mut check_refs = Vec::new();
     for mut table in root.array_of_tables(sink, "risks") {
         let id = ids.read(&mut table, sink);
         let title = table.req_str(sink, "title");
@@ -320,6 +337,24 @@ fn read_risks(
         let owner = table
             .req_str(sink, "owner")
             .and_then(|owner| owners.resolve(sink, &table.key_path("owner"), &owner));
+        let checks = table.get_str_list(sink, "checks").map(|names| {
+            let mut checks: Vec<String> = Vec::new();
+            for (index, name) in names
+                .map(Spanned::into_inner)
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+            {
+                if !checks.contains(name.get_ref()) {
+                    checks.push(name.get_ref().clone());
+                }
+                check_refs.push(CheckRef {
+                    path: format!("{}[{index}]", table.key_path("checks")),
+                    id: name,
+                });
+            }
+            checks
+        });
         table.finish(sink);
         let risk = (|| {
             Some(Risk {
@@ -329,12 +364,12 @@ fn read_risks(
                 impact: impact?,
                 contingency: contingency?.into_inner(),
                 owner: owner?,
-                checks: Vec::new(),
+                checks: checks.ok()?,
             })
         })();
         push_or_poison(&mut risks, risk);
     }
-    risks
+    (risks, ids.into_ids(), check_refs)
 }
 
 /// Section `[rollback]` (optional).
@@ -351,7 +386,12 @@ fn read_rollback(root: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) -> Option<
 }
 
 /// Parses a fixed name (role, phase, level), reporting an unknown one with its near name.
-fn parse_name<T>(sink: &mut Sink<'_>, path: &str, text: &Spanned<String>, what: &str) -> Option<T>
+pub(super) fn parse_name<T>(
+    sink: &mut Sink<'_>,
+    path: &str,
+    text: &Spanned<String>,
+    what: &str,
+) -> Option<T>
 where
     T: std::str::FromStr<Err = crate::domain::UnknownName>,
 {
@@ -382,24 +422,52 @@ pub(super) fn push_or_poison<T>(list: &mut Option<Vec<T>>, value: Option<T>) {
 }
 
 /// The ids seen in one section, to report malformed and duplicate ones.
-struct IdRegistry {
+pub(super) struct IdRegistry {
     section: &'static str,
     first_seen: HashMap<String, Range<usize>>,
+    ids: Ids,
+}
+
+/// The well-formed ids of a section, for validating references to its entries.
+#[derive(Debug, Clone)]
+pub(super) struct Ids {
+    /// Every well-formed id, in file order.
+    pub(super) list: Vec<String>,
+    /// Whether every entry had a well-formed id. When one did not, a reference to an id not in
+    /// `list` may be to that entry, so it is not reported: the id's own error says enough.
+    pub(super) complete: bool,
 }
 
 impl IdRegistry {
-    fn new(section: &'static str) -> Self {
+    pub(super) fn new(section: &'static str) -> Self {
         IdRegistry {
             section,
             first_seen: HashMap::new(),
+            ids: Ids {
+                list: Vec::new(),
+                complete: true,
+            },
         }
     }
 
+    /// The well-formed ids read so far.
+    pub(super) fn into_ids(self) -> Ids {
+        self.ids
+    }
+
     /// Reads the entry's `id`: required, well-formed and unique within the section.
-    fn read(&mut self, table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) -> Option<String> {
-        let id = table.req_str(sink, "id")?;
+    pub(super) fn read(
+        &mut self,
+        table: &mut TableReader<'_, '_>,
+        sink: &mut Sink<'_>,
+    ) -> Option<String> {
+        let Some(id) = table.req_str(sink, "id") else {
+            self.ids.complete = false;
+            return None;
+        };
         let path = table.key_path("id");
         if !values::is_valid_id(id.get_ref()) {
+            self.ids.complete = false;
             sink.error(
                 id.span(),
                 &path,
@@ -423,6 +491,7 @@ impl IdRegistry {
             return None;
         }
         self.first_seen.insert(id.get_ref().clone(), id.span());
+        self.ids.list.push(id.get_ref().clone());
         Some(id.into_inner())
     }
 }

@@ -1,14 +1,18 @@
 //! Checks and conversions of single plan values: ids, email addresses, environment variable names,
-//! the time zone and the go-live time.
+//! the time zone, the go-live time, durations, URLs, HTTP status ranges, JSON paths and
+//! Prometheus names.
 //!
 //! These are pure functions of one value (and, for the go-live time, the plan's time zone); the
 //! caller decides where the diagnostic goes.
 
-use jiff::Timestamp;
+use std::time::Duration;
+
 use jiff::civil::DateTime;
 use jiff::tz::{self, TimeZone};
+use jiff::{SignedDuration, Timestamp};
 use toml::de::DeValue;
 
+use super::checks::StatusRange;
 use crate::domain::closest;
 
 /// The longest hypercare a plan may ask for, in days.
@@ -117,6 +121,141 @@ pub(super) fn go_live(value: &DeValue<'_>, zone: Option<&TimeZone>) -> GoLive {
     }
 }
 
+/// The help shown for an invalid duration.
+pub(super) const DURATION_FORMATS: &str =
+    "write a number and a unit in quotes, e.g. `\"500ms\"`, `\"30s\"`, `\"1m\"` or `\"1h30m\"`";
+
+/// Parses a duration such as `500ms`, `30s`, `1m` or `1h30m` (jiff's friendly format, or ISO 8601
+/// `PT30S`); it must be more than zero.
+pub(super) fn duration(text: &str) -> Result<Duration, String> {
+    let signed: SignedDuration = text
+        .trim()
+        .parse()
+        .map_err(|_| "not a number followed by a unit (ms, s, m, h)".to_string())?;
+    if signed.is_negative() || signed.is_zero() {
+        return Err("it must be more than zero".to_string());
+    }
+    Duration::try_from(signed).map_err(|error| error.to_string())
+}
+
+/// Formats a duration the way plans write it: `500ms`, `30s`, `1m 30s`.
+pub(super) fn show_duration(duration: Duration) -> String {
+    match SignedDuration::try_from(duration) {
+        Ok(signed) => format!("{signed:#}"),
+        Err(_) => format!("{duration:?}"),
+    }
+}
+
+/// Parses an `http://` or `https://` URL with a host; the error says what is wrong.
+pub(super) fn http_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text.trim()).map_err(|error| format!("not a URL ({error})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "the scheme is `{}`, not http or https",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("it has no host".to_string());
+    }
+    Ok(url)
+}
+
+/// Parses an expected HTTP status written as a string: `"200"`, `"200-299"` or `"2xx"`.
+pub(super) fn status_range(text: &str) -> Result<StatusRange, String> {
+    let text = text.trim();
+    let code = |part: &str| -> Result<u16, String> {
+        match part.trim().parse::<u16>() {
+            Ok(code) if (100..=599).contains(&code) => Ok(code),
+            _ => Err(format!(
+                "`{}` is not a status code from 100 to 599",
+                part.trim()
+            )),
+        }
+    };
+    if let Some(class) = text.strip_suffix("xx").or_else(|| text.strip_suffix("XX")) {
+        return match class.parse::<u16>() {
+            Ok(class @ 1..=5) => Ok(StatusRange {
+                low: class * 100,
+                high: class * 100 + 99,
+            }),
+            _ => Err(format!("`{text}` is not a status class such as `2xx`")),
+        };
+    }
+    let (low, high) = match text.split_once('-') {
+        Some((low, high)) => (code(low)?, code(high)?),
+        None => {
+            let single = code(text)?;
+            (single, single)
+        }
+    };
+    if low > high {
+        return Err(format!("the range `{text}` runs backwards"));
+    }
+    Ok(StatusRange { low, high })
+}
+
+/// Checks a JSON path: `$` followed by `.name` and `[index]` segments, e.g. `$.checks[0].status`.
+pub(super) fn json_path(path: &str) -> Result<(), String> {
+    let Some(mut rest) = path.strip_prefix('$') else {
+        return Err("it does not start with `$`".to_string());
+    };
+    while let Some(first) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[', ']']).unwrap_or(after.len());
+            let name = &after[..end];
+            if name.is_empty() || name.chars().any(char::is_whitespace) {
+                return Err("a `.` must be followed by a name without spaces".to_string());
+            }
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let Some(close) = after.find(']') else {
+                return Err("a `[` is not closed".to_string());
+            };
+            let index = &after[..close];
+            if index.is_empty() || !index.bytes().all(|byte| byte.is_ascii_digit()) {
+                return Err(format!("`[{index}]` is not an array index such as `[0]`"));
+            }
+            rest = &after[close + 1..];
+        } else {
+            return Err(format!("unexpected `{first}`"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `name` is a Prometheus metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+pub(super) fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_' || first == ':')
+        && chars.all(|rest| rest.is_ascii_alphanumeric() || rest == '_' || rest == ':')
+}
+
+/// Whether `name` is a Prometheus label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
+pub(super) fn is_label_name(name: &str) -> bool {
+    is_env_var_name(name)
+}
+
+/// Checks a `host:port` address; the error says what is wrong.
+pub(super) fn host_port(address: &str) -> Result<(), String> {
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return Err("it has no port".to_string());
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err("the host is missing".to_string());
+    }
+    if host.contains(':') && !address.starts_with('[') {
+        return Err("an IPv6 address must be written in brackets, e.g. `[::1]:5432`".to_string());
+    }
+    match port.parse::<u16>() {
+        Ok(1..) => Ok(()),
+        _ => Err(format!("`{port}` is not a port from 1 to 65535")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::borrow::Cow;
@@ -178,5 +317,71 @@ mod tests {
         assert!(matches!(go_live(&text, Some(&zone)), GoLive::Invalid(_)));
         let text = DeValue::String(Cow::Borrowed("next tuesday"));
         assert!(matches!(go_live(&text, Some(&zone)), GoLive::Invalid(_)));
+    }
+
+    #[test]
+    fn durations_need_a_unit_and_must_be_positive() {
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert!(duration("5").is_err());
+        assert!(duration("0s").is_err());
+        assert!(duration("-5s").is_err());
+        assert!(duration("fast").is_err());
+        assert_eq!(show_duration(Duration::from_secs(30)), "30s");
+    }
+
+    #[test]
+    fn status_ranges_are_codes_ranges_or_classes() {
+        assert_eq!(
+            status_range("2xx"),
+            Ok(StatusRange {
+                low: 200,
+                high: 299
+            })
+        );
+        assert_eq!(
+            status_range("301-308"),
+            Ok(StatusRange {
+                low: 301,
+                high: 308
+            })
+        );
+        assert_eq!(
+            status_range("204"),
+            Ok(StatusRange {
+                low: 204,
+                high: 204
+            })
+        );
+        for bad in ["7xx", "299-200", "600", "ok", "2-3"] {
+            assert!(status_range(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_paths_are_names_and_indexes_after_a_dollar() {
+        for good in ["$", "$.status", "$.checks[0].status", "$[2]"] {
+            assert_eq!(json_path(good), Ok(()), "{good}");
+        }
+        for bad in ["status", "$.", "$.a[x]", "$.a[0", "$..a", "$a"] {
+            assert!(json_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn addresses_need_a_host_and_a_port() {
+        assert_eq!(host_port("db.internal:5432"), Ok(()));
+        assert_eq!(host_port("[::1]:5432"), Ok(()));
+        for bad in ["db.internal", ":5432", "db:0", "db:70000", "::1:5432"] {
+            assert!(host_port(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_http_or_https_with_a_host() {
+        assert!(http_url("https://shop.example/healthz").is_ok());
+        assert!(http_url("ftp://shop.example/").is_err());
+        assert!(http_url("shop.example/healthz").is_err());
     }
 }

@@ -4,6 +4,10 @@
 use std::path::Path;
 use std::process::Command;
 
+use std::time::Duration;
+
+use golive::domain::Phase;
+use golive::plan::checks::{CheckKind, CompareOp, ScrapeMode, Severity};
 use golive::plan::{self, Diagnostic, DiagnosticLevel};
 
 /// A small valid plan; the line numbers in the cases below refer to it.
@@ -54,6 +58,43 @@ listen = "127.0.0.1:9898"
 [[server.tokens]]
 name = "release"
 env = "GOLIVE_TOKEN"
+
+[[prometheus]]
+id = "prom"
+url = "http://127.0.0.1:9090"
+bearer_token = { env = "PROM_TOKEN" }
+
+[[checks]]
+id = "health"
+kind = "http"
+url = "https://shop.example/healthz"
+gate = true
+intervals = { deploying = "5s" }
+expect_status = [200, "3xx"]
+body_regex = "ok"
+json = [{ path = "$.status", op = "==", value = "ok" }]
+risks = ["slow-db"]
+
+[[checks]]
+id = "errors"
+kind = "prometheus"
+query = "sum(rate(errors_total[5m]))"
+threshold = "> 0.05"
+
+[[checks]]
+id = "error-ratio"
+kind = "scrape"
+url = "http://10.0.0.5:9100/metrics"
+metric = "requests_total"
+labels = { code = "500" }
+mode = "ratio"
+denominator = { metric = "requests_total" }
+threshold = "> 0.1"
+
+[[checks]]
+id = "db"
+kind = "tcp"
+address = "db.internal:5432"
 "#;
 
 /// One broken plan: `BASE` with `find` replaced by `replace` (first occurrence), and the one
@@ -121,6 +162,37 @@ const CASES: &[Case] = &[
     case("impact as a number", "impact = \"high\"", "impact = 3", (35, 10), "expected a string, found integer `3`", None),
     case("empty contingency", "contingency = \"Scale up\"", "contingency = \"\"", (36, 15), "`contingency` must not be empty", None),
     case("person id equal to a role", "id = \"alice\"", "id = \"business\"", (8, 6), "person id `business` is also a role name", Some("choose another id")),
+    case("unknown check kind", "kind = \"http\"", "kind = \"htp\"", (56, 8), "unknown check kind `htp`", Some("did you mean `http`?")),
+    case("key of another kind", "body_regex = \"ok\"", "query = \"up\"", (61, 1), "`query` belongs to prometheus checks", Some("kind")),
+    case("key shared by two other kinds", "body_regex = \"ok\"", "threshold = \"> 1\"", (61, 1), "`threshold` belongs to prometheus and scrape checks", Some("remove `threshold`")),
+    case("check key with a typo", "body_regex = \"ok\"", "body_regx = \"ok\"", (61, 1), "unknown key `body_regx`", Some("did you mean `body_regex`?")),
+    case("http url without a scheme", "url = \"https://shop.example/healthz\"", "url = \"shop.example/healthz\"", (57, 7), "invalid URL `shop.example/healthz`", Some("https://")),
+    case("duration without a unit", "{ deploying = \"5s\" }", "{ deploying = \"fast\" }", (59, 27), "invalid duration `fast`", Some("\"500ms\"")),
+    case("interval below 100ms", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\ninterval = \"50ms\"", (85, 12), "an interval of 50ms is too short", Some("100ms")),
+    case("timeout above the interval", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\ntimeout = \"1m\"", (85, 11), "the timeout of 1m is longer than the interval of 30s", Some("lower `timeout`")),
+    case("unknown phase in intervals", "{ deploying = \"5s\" }", "{ deployng = \"5s\" }", (59, 15), "unknown phase `deployng`", Some("did you mean `deploying`?")),
+    case("unknown phase in phases", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nphases = [\"verifyng\"]", (85, 11), "unknown phase `verifyng`", Some("did you mean `verifying`?")),
+    case("terminal phase in phases", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nphases = [\"hypercare\", \"closed\"]", (85, 24), "`closed` is a terminal phase", Some("go_no_go")),
+    case("bad expected status", "[200, \"3xx\"]", "[200, \"3yy\"]", (60, 23), "invalid expected status `\"3yy\"`", Some("\"300-399\"")),
+    case("regular expression that does not compile", "body_regex = \"ok\"", "body_regex = \"(ok\"", (61, 14), "`(ok` is not a valid regular expression: unclosed group", Some("fix the pattern")),
+    case("json path without a dollar", "path = \"$.status\"", "path = \"status\"", (62, 18), "invalid JSON path `status`", Some("$.checks[0].status")),
+    case("ordering comparison with a string", "op = \"==\"", "op = \">\"", (62, 48), "`>` compares numbers, but the value `\"ok\"` is not a number", Some("without quotes")),
+    case("unknown risk in checks[].risks", "risks = [\"slow-db\"]", "risks = [\"slow-bd\"]", (63, 10), "unknown risk `slow-bd`", Some("did you mean `slow-db`?")),
+    case("unknown check in risks[].checks", "contingency = \"Scale up\"", "contingency = \"Scale up\"\nchecks = [\"dbb\"]", (37, 11), "unknown check `dbb`", Some("did you mean `db`?")),
+    case("prometheus check with no server defined", "[[prometheus]]\nid = \"prom\"\nurl = \"http://127.0.0.1:9090\"\nbearer_token = { env = \"PROM_TOKEN\" }\n\n", "", (60, 1), "no [[prometheus]] server is defined; add one with id and url", Some("[[prometheus]]")),
+    case("unknown prometheus server", "query = \"sum(", "server = \"porm\"\nquery = \"sum(", (68, 10), "unknown prometheus server `porm`", Some("did you mean `prom`?")),
+    case("threshold that is not a comparison", "threshold = \"> 0.05\"", "threshold = \"about 5\"", (69, 13), "invalid threshold", Some("\"> 0.05\"")),
+    case("ratio threshold that can never fire", "threshold = \"> 0.1\"", "threshold = \"> 1\"", (79, 13), "threshold `> 1` can never fire: a ratio is between 0 and 1", Some("fraction")),
+    case("ratio without a denominator", "denominator = { metric = \"requests_total\" }\n", "", (71, 1), "a ratio check needs a `denominator`", Some("denominator = {")),
+    case("denominator on a value check", "mode = \"ratio\"", "mode = \"value\"", (78, 1), "`denominator` is only used with `mode = \"ratio\"`", Some("remove `denominator`")),
+    case("rate window shorter than the interval", "mode = \"ratio\"", "mode = \"ratio\"\nwindow = \"10s\"", (78, 10), "a window of 10s is shorter than the interval of 30s", Some("at least 30s")),
+    case("tcp address without a port", "address = \"db.internal:5432\"", "address = \"db.internal\"", (84, 11), "invalid address `db.internal`: it has no port", Some("host:port")),
+    case("inline bearer token", "bearer_token = { env = \"PROM_TOKEN\" }", "bearer_token = \"s3cret-prom\"", (52, 1), "a bearer token must not be written in the plan", Some("{ env = \"VAR\" }")),
+    case("inline basic password", "bearer_token = { env = \"PROM_TOKEN\" }", "basic = { username = \"golive\", password = \"hunter2\" }", (52, 32), "a password must not be written in the plan", Some("{ file = \"path\" }")),
+    case("gate check that skips go_no_go", "gate = true", "gate = true\nphases = [\"deploying\"]", (58, 8), "a gate check must run in `go_no_go`", Some("add `\"go_no_go\"` to `phases`")),
+    case("duplicate check id", "id = \"db\"", "id = \"health\"", (82, 6), "duplicate id `health`", Some("line 55")),
+    case("kind with no value", "kind = \"tcp\"\n", "", (81, 1), "missing required key `kind`", None),
+    case("concurrency limit of zero", "[rollback]", "[monitoring]\nmax_concurrent_probes = 0\n\n[rollback]", (40, 25), "`max_concurrent_probes` must be between 1 and 10000, found `0`", None),
 ];
 
 fn with_fault(case: &Case) -> String {
@@ -194,7 +266,7 @@ fn each_broken_plan_reports_its_one_error_at_the_right_place_with_a_fix() {
             ));
         }
     }
-    assert!(CASES.len() >= 24);
+    assert!(CASES.len() >= 55);
     assert!(
         failures.is_empty(),
         "{} case(s) failed:\n\n{}",
@@ -343,6 +415,136 @@ fn the_example_plan_is_valid_without_warnings() {
     assert!((3..=4).contains(&plan.risks.len()));
     assert_eq!(plan.server.tokens.len(), 2);
     assert_eq!(plan.server.listen.to_string(), "127.0.0.1:9898");
+}
+
+#[test]
+fn the_example_plan_yields_its_checks_with_parsed_values() {
+    let loaded = plan::load(example_path()).unwrap_or_else(|error| panic!("{error}"));
+    let plan = loaded.plan;
+    let kinds: Vec<&str> = plan.checks.iter().map(|check| check.kind_name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "http",
+            "http",
+            "http",
+            "prometheus",
+            "prometheus",
+            "scrape",
+            "scrape",
+            "tcp"
+        ]
+    );
+    let find = |id: &str| {
+        plan.checks
+            .iter()
+            .find(|check| check.id == id)
+            .unwrap_or_else(|| panic!("no check {id}"))
+    };
+    let health = find("shop-health");
+    assert!(health.gate);
+    assert_eq!(health.severity, Severity::Critical);
+    assert_eq!(health.interval_in(Phase::Deploying), Duration::from_secs(5));
+    assert_eq!(health.interval_in(Phase::GoNoGo), Duration::from_secs(30));
+    assert_eq!(health.timeout, Duration::from_secs(4));
+    let CheckKind::Http(http) = &health.kind else {
+        panic!("shop-health is not http");
+    };
+    assert_eq!(http.json.len(), 3);
+    assert_eq!(http.json[1].op, CompareOp::Lt);
+    assert_eq!(http.expect_status[0].to_string(), "2xx");
+
+    let errors = find("error-rate");
+    assert_eq!(
+        errors.threshold().map(|t| t.to_string()).as_deref(),
+        Some("> 0.05")
+    );
+    let ratio = find("checkout-error-ratio");
+    let CheckKind::Scrape(scrape) = &ratio.kind else {
+        panic!("checkout-error-ratio is not a scrape check");
+    };
+    assert!(
+        matches!(&scrape.mode, ScrapeMode::Ratio { window, .. } if *window == Duration::from_secs(300))
+    );
+
+    // Links written on either side show up on both.
+    let payment = plan
+        .risks
+        .iter()
+        .find(|risk| risk.id == "payment-errors")
+        .unwrap_or_else(|| panic!("no payment-errors risk"));
+    for check in ["checkout-api", "checkout-error-ratio", "error-rate"] {
+        assert!(
+            payment.checks.iter().any(|id| id == check),
+            "{check}: {:?}",
+            payment.checks
+        );
+    }
+    assert!(
+        find("checkout-api")
+            .risks
+            .iter()
+            .any(|id| id == "payment-errors")
+    );
+    assert_eq!(plan.prometheus.len(), 1);
+    assert_eq!(plan.monitoring.max_concurrent_probes, 256);
+}
+
+#[test]
+fn a_check_without_a_timeout_gets_one_no_longer_than_its_interval() {
+    let text = BASE.replacen(
+        "address = \"db.internal:5432\"",
+        "address = \"db.internal:5432\"\ninterval = \"2s\"",
+        1,
+    );
+    let loaded = plan::parse(&text, Path::new("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    let db = loaded.plan.checks.iter().find(|check| check.id == "db");
+    assert_eq!(db.map(|check| check.timeout), Some(Duration::from_secs(2)));
+}
+
+#[test]
+fn inline_prometheus_credentials_are_never_echoed_back() {
+    for secret in [
+        "bearer_token = \"s3cret-prom\"",
+        "basic = { username = \"golive\", password = \"s3cret-prom\" }",
+        "token = \"s3cret-prom\"",
+    ] {
+        let text = BASE.replacen("bearer_token = { env = \"PROM_TOKEN\" }", secret, 1);
+        let diagnostics = diagnostics_of(&text);
+        let rendered = render(&diagnostics);
+        assert!(diagnostics.iter().any(Diagnostic::is_error), "{secret}");
+        assert!(!rendered.contains("s3cret"), "{rendered}");
+    }
+}
+
+#[test]
+fn an_informational_gate_an_unused_server_and_a_plan_without_checks_are_warnings() {
+    let gate = BASE.replacen("gate = true", "gate = true\nseverity = \"info\"", 1);
+    let loaded = plan::parse(&gate, Path::new("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    assert_eq!(loaded.warnings.len(), 1, "{}", render(&loaded.warnings));
+    assert!(loaded.warnings[0].message.contains("severity is `info`"));
+
+    let start = BASE.find("[[checks]]").unwrap_or_default();
+    let loaded = plan::parse(&BASE[..start], Path::new("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    let messages: Vec<&str> = loaded
+        .warnings
+        .iter()
+        .map(|warning| warning.message.as_str())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.contains("there are no checks"))
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.contains("`prom` is not used"))
+    );
 }
 
 fn golive_check(args: &[&std::ffi::OsStr]) -> std::process::Output {

@@ -1,0 +1,409 @@
+//! Section `[[checks]]`: the keys every check has (id, severity, thresholds, intervals, phases,
+//! gate, risks, timeout), and the links between checks and risks in both directions.
+//!
+//! The keys of one kind (`url` for http, `query` for prometheus, ...) are read in `check_kinds.rs`;
+//! a key of another kind is reported as belonging to that kind rather than as a typo.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::check_kinds::{self, KindName, Limits};
+use super::checks::{Check, DEFAULT_CHECK_PHASES, Severity};
+use super::read::{Sink, TableReader};
+use super::read_typed::{Got, Reported, duration_value};
+use super::validate::{IdRegistry, Ids, parse_name, push_or_poison};
+use super::{Risk, values};
+use crate::domain::{Phase, closest};
+
+/// The shortest interval a check may have.
+pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// The interval of a check that sets none.
+pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+/// The timeout of a check that sets none (lowered to its shortest interval when that is shorter).
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Ids defined elsewhere in the plan that checks may refer to.
+pub(super) struct Known<'k> {
+    /// `[[risks]]` ids.
+    pub(super) risk_ids: &'k Ids,
+    /// `[[prometheus]]` ids.
+    pub(super) server_ids: &'k Ids,
+    /// The plan file's folder, for `ca_file`.
+    pub(super) base_dir: &'k Path,
+}
+
+/// A `risks[].checks` entry, validated once every check id is known.
+pub(super) struct CheckRef {
+    /// Key path of the entry, e.g. `risks[1].checks[0]`.
+    pub(super) path: String,
+    pub(super) id: Spanned<String>,
+}
+
+/// Section `[[checks]]`. Returns the checks (if all are valid) and every well-formed id, so one
+/// check's bad URL does not also make a risk that references it "unknown".
+pub(super) fn read_checks(
+    root: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    known: &Known<'_>,
+) -> (Option<Vec<Check>>, Ids) {
+    let mut ids = IdRegistry::new("checks");
+    let mut checks = Some(Vec::new());
+    for mut table in root.array_of_tables(sink, "checks") {
+        let id = ids.read(&mut table, sink);
+        let check = read_check(&mut table, sink, known, id);
+        table.finish(sink);
+        push_or_poison(&mut checks, check);
+    }
+    (checks, ids.into_ids())
+}
+
+/// One `[[checks]]` entry after its `id`.
+fn read_check(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    known: &Known<'_>,
+    id: Option<String>,
+) -> Option<Check> {
+    let name = table.get_str(sink, "name");
+    let kind = table.req_str(sink, "kind").and_then(|kind| {
+        parse_name::<KindName>(sink, &table.key_path("kind"), &kind, "check kind")
+    });
+    let severity = match table.get_str(sink, "severity") {
+        Ok(None) => Ok(Severity::Warning),
+        Ok(Some(text)) => {
+            parse_name::<Severity>(sink, &table.key_path("severity"), &text, "severity")
+                .ok_or(Reported)
+        }
+        Err(reported) => Err(reported),
+    };
+    let failure_threshold = count(table.get_int(sink, "failure_threshold", 1, 10_000), 2);
+    let success_threshold = count(table.get_int(sink, "success_threshold", 1, 10_000), 1);
+    let phases = read_phases(table, sink);
+    let interval = table
+        .get_duration(sink, "interval")
+        .and_then(|interval| match interval {
+            None => Ok(DEFAULT_INTERVAL),
+            Some(interval) => at_least_min_interval(sink, &table.key_path("interval"), &interval),
+        });
+    let intervals = read_intervals(table, sink, phases.as_ref().ok());
+    let gate = table.get_bool(sink, "gate").map(Option::unwrap_or_default);
+    if let (Ok(true), Ok(phases)) = (&gate, &phases)
+        && !phases.contains(&Phase::GoNoGo)
+    {
+        let span = sink
+            .span_of(&table.key_path("gate"))
+            .unwrap_or(table.span());
+        sink.error(
+            span,
+            &table.key_path("gate"),
+            "a gate check must run in `go_no_go`, but its `phases` leave it out",
+            Some("add `\"go_no_go\"` to `phases`, or remove `gate = true`".to_string()),
+        );
+    }
+    let risks = read_risk_refs(table, sink, known.risk_ids);
+
+    // The intervals the check really probes at, one per phase it runs in.
+    let effective: Option<Vec<(Phase, Duration)>> = match (&phases, &interval, &intervals) {
+        (Ok(phases), Ok(interval), Ok(intervals)) => Some(
+            phases
+                .iter()
+                .map(|phase| (*phase, intervals.get(phase).copied().unwrap_or(*interval)))
+                .collect(),
+        ),
+        _ => None,
+    };
+    let shortest = effective
+        .as_ref()
+        .and_then(|all| all.iter().min_by_key(|(_, every)| *every).copied());
+    let longest = effective
+        .as_ref()
+        .and_then(|all| all.iter().map(|(_, every)| *every).max());
+    let timeout = read_timeout(table, sink, shortest);
+
+    let kind = match kind {
+        Some(kind) => {
+            check_kinds::forbid_other_kinds(table, sink, kind);
+            let limits = Limits {
+                longest_interval: longest,
+                timeout: timeout.ok(),
+                base_dir: known.base_dir,
+                server_ids: known.server_ids,
+            };
+            check_kinds::read_kind(kind, table, sink, &limits)
+        }
+        None => {
+            // Without a valid kind, its keys cannot be judged; the kind's own error says enough.
+            check_kinds::ignore_kind_keys(table, sink);
+            None
+        }
+    };
+
+    let id = id?;
+    let name = match name.ok()? {
+        Some(name) => name.into_inner(),
+        None => id.clone(),
+    };
+    Some(Check {
+        id,
+        name,
+        severity: severity.ok()?,
+        failure_threshold: failure_threshold.ok()?,
+        success_threshold: success_threshold.ok()?,
+        interval: interval.ok()?,
+        intervals: intervals.ok()?,
+        phases: phases.ok()?,
+        gate: gate.ok()?,
+        risks: risks.ok()?,
+        timeout: timeout.ok()?,
+        kind: kind?,
+    })
+}
+
+/// A count such as `failure_threshold`, with its default.
+fn count(value: Got<i64>, default: u32) -> Result<u32, Reported> {
+    Ok(value?.map_or(default, |count| u32::try_from(count).unwrap_or(u32::MAX)))
+}
+
+/// An interval must leave the target some rest.
+fn at_least_min_interval(
+    sink: &mut Sink<'_>,
+    path: &str,
+    interval: &Spanned<Duration>,
+) -> Result<Duration, Reported> {
+    let every = *interval.get_ref();
+    if every >= MIN_INTERVAL {
+        return Ok(every);
+    }
+    sink.error(
+        interval.span(),
+        path,
+        format!(
+            "an interval of {} is too short",
+            values::show_duration(every)
+        ),
+        Some("probe at most every 100ms, e.g. `\"500ms\"` or `\"5s\"`".to_string()),
+    );
+    Err(Reported)
+}
+
+/// A phase a check may run in: a known phase, not a terminal one.
+fn check_phase(sink: &mut Sink<'_>, path: &str, name: &Spanned<String>) -> Result<Phase, Reported> {
+    let phase = parse_name::<Phase>(sink, path, name, "phase").ok_or(Reported)?;
+    if !phase.is_terminal() {
+        return Ok(phase);
+    }
+    sink.error(
+        name.span(),
+        path,
+        format!("`{phase}` is a terminal phase: nothing is probed once the launch has ended"),
+        Some(format!(
+            "use some of: {}",
+            DEFAULT_CHECK_PHASES
+                .iter()
+                .map(|phase| phase.as_str())
+                .chain(["planned"])
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    );
+    Err(Reported)
+}
+
+/// `phases` (default go_no_go, deploying, verifying, hypercare).
+fn read_phases(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+) -> Result<BTreeSet<Phase>, Reported> {
+    let Some(names) = table.get_str_list(sink, "phases")? else {
+        return Ok(DEFAULT_CHECK_PHASES.into_iter().collect());
+    };
+    let path = table.key_path("phases");
+    if names.get_ref().is_empty() {
+        sink.error(
+            names.span(),
+            &path,
+            "a check with no phases never runs",
+            Some("list the phases it runs in, e.g. `[\"deploying\", \"verifying\"]`, or remove `phases` for the default".to_string()),
+        );
+        return Err(Reported);
+    }
+    let mut phases = BTreeSet::new();
+    let mut bad = false;
+    for (index, name) in names.get_ref().iter().enumerate() {
+        let item_path = format!("{path}[{index}]");
+        match check_phase(sink, &item_path, name) {
+            Ok(phase) if !phases.insert(phase) => {
+                sink.error(
+                    name.span(),
+                    &item_path,
+                    format!("`{phase}` is listed twice"),
+                    Some("list each phase once".to_string()),
+                );
+                bad = true;
+            }
+            Ok(_) => {}
+            Err(Reported) => bad = true,
+        }
+    }
+    if bad { Err(Reported) } else { Ok(phases) }
+}
+
+/// `intervals = { deploying = "5s", hypercare = "1m" }`: per-phase intervals for phases the
+/// check runs in (`phases` is `None` when it was invalid, which was reported).
+fn read_intervals(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    phases: Option<&BTreeSet<Phase>>,
+) -> Result<BTreeMap<Phase, Duration>, Reported> {
+    let Some(entries) = table.get_entries(sink, "intervals")? else {
+        return Ok(BTreeMap::new());
+    };
+    let mut intervals = BTreeMap::new();
+    let mut bad = false;
+    for entry in entries.get_ref() {
+        let path = format!("{}.{}", table.key_path("intervals"), entry.key.get_ref());
+        let phase = check_phase(sink, &path, &entry.key);
+        let every = duration_value(sink, &path, entry.value)
+            .and_then(|every| at_least_min_interval(sink, &path, &every));
+        match (phase, every) {
+            (Ok(phase), Ok(every)) => {
+                if phases.is_some_and(|phases| !phases.contains(&phase)) {
+                    sink.error(
+                        entry.key.span(),
+                        &path,
+                        format!("`intervals` sets `{phase}`, but the check does not run in it"),
+                        Some(format!(
+                            "add `\"{phase}\"` to `phases`, or remove `{phase}` from `intervals`"
+                        )),
+                    );
+                    bad = true;
+                }
+                intervals.insert(phase, every);
+            }
+            _ => bad = true,
+        }
+    }
+    if bad { Err(Reported) } else { Ok(intervals) }
+}
+
+/// `risks`: ids of `[[risks]]` entries this check's failure indicates.
+fn read_risk_refs(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    risk_ids: &Ids,
+) -> Result<Vec<String>, Reported> {
+    let Some(names) = table.get_str_list(sink, "risks")? else {
+        return Ok(Vec::new());
+    };
+    let mut risks = Vec::new();
+    let mut bad = false;
+    for (index, name) in names.get_ref().iter().enumerate() {
+        let path = format!("{}[{index}]", table.key_path("risks"));
+        if !reference_exists(sink, &path, name, risk_ids, "risk", "[[risks]]") {
+            bad = true;
+        } else if !risks.contains(name.get_ref()) {
+            risks.push(name.get_ref().clone());
+        }
+    }
+    if bad { Err(Reported) } else { Ok(risks) }
+}
+
+/// Whether `name` is one of `ids`; otherwise reports it with the near id or the list of ids.
+fn reference_exists(
+    sink: &mut Sink<'_>,
+    path: &str,
+    name: &Spanned<String>,
+    ids: &Ids,
+    what: &str,
+    section: &str,
+) -> bool {
+    if ids.list.iter().any(|id| id == name.get_ref()) {
+        return true;
+    }
+    if !ids.complete {
+        return false;
+    }
+    let ids = &ids.list;
+    let help = match closest(name.get_ref(), ids.iter().map(String::as_str)) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None if ids.is_empty() => format!("no {what} is defined; add a `{section}` entry first"),
+        None => format!("use one of the {section} ids: {}", ids.join(", ")),
+    };
+    sink.error(
+        name.span(),
+        path,
+        format!("unknown {what} `{}`", name.get_ref()),
+        Some(help),
+    );
+    false
+}
+
+/// `timeout` (default 5s, lowered to the shortest interval): a probe must end before the next.
+fn read_timeout(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    shortest: Option<(Phase, Duration)>,
+) -> Result<Duration, Reported> {
+    let Some(timeout) = table.get_duration(sink, "timeout")? else {
+        return Ok(shortest.map_or(DEFAULT_TIMEOUT, |(_, every)| every.min(DEFAULT_TIMEOUT)));
+    };
+    match shortest {
+        Some((phase, every)) if *timeout.get_ref() > every => {
+            sink.error(
+                timeout.span(),
+                &table.key_path("timeout"),
+                format!(
+                    "the timeout of {} is longer than the interval of {} in `{phase}`",
+                    values::show_duration(*timeout.get_ref()),
+                    values::show_duration(every)
+                ),
+                Some(format!(
+                    "a probe must end before the next one starts: lower `timeout` to at most {}, or lengthen the interval",
+                    values::show_duration(every)
+                )),
+            );
+            Err(Reported)
+        }
+        _ => Ok(timeout.into_inner()),
+    }
+}
+
+/// Validates every `risks[].checks` entry against the check ids, then makes the links
+/// symmetric: a risk lists every check that indicates it, and a check every risk it indicates,
+/// whichever side of the plan wrote the link.
+pub(super) fn link_risks_and_checks(
+    sink: &mut Sink<'_>,
+    refs: &[CheckRef],
+    check_ids: &Ids,
+    risks: Option<&mut Vec<Risk>>,
+    checks: Option<&mut Vec<Check>>,
+) {
+    for reference in refs {
+        reference_exists(
+            sink,
+            &reference.path,
+            &reference.id,
+            check_ids,
+            "check",
+            "[[checks]]",
+        );
+    }
+    let (Some(risks), Some(checks)) = (risks, checks) else {
+        return;
+    };
+    for risk in risks.iter_mut() {
+        for check in checks.iter_mut() {
+            let from_risk = risk.checks.contains(&check.id);
+            let from_check = check.risks.contains(&risk.id);
+            if from_risk && !from_check {
+                check.risks.push(risk.id.clone());
+            }
+            if from_check && !from_risk {
+                risk.checks.push(check.id.clone());
+            }
+        }
+    }
+}
