@@ -6,3 +6,5 @@ mod check;
 mod cli;
 mod durability;
 mod helpers;
+mod probes;
+mod targets;
