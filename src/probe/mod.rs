@@ -1,29 +1,85 @@
 //! Probes: turning a [`Check`] into a [`ProbeResult`] by talking to the launched system.
 //!
-//! (Skeleton: the executors for http, prometheus, scrape and tcp fill this in.)
+//! This module owns the executors (`http`, `prometheus`, `scrape`, `tcp`), the long-lived
+//! resources they share ([`ProbeContext`]: HTTP clients, Prometheus credentials, the clock) and the
+//! per-check memory between probes ([`ProbeMemory`]: counter samples for rates, a compiled body
+//! regex). [`run_probe`] is the one entry point: it dispatches by kind, enforces the check's hard
+//! timeout around the whole probe and measures latency. A probe never panics and never returns an
+//! error: whatever happened becomes an [`Outcome`] with a reason a person can act on. Problems of
+//! the monitoring itself (Prometheus down, a missing secret) are `unknown`, never `failing`.
 
+mod clients;
+mod errors;
+mod http;
+mod prometheus;
+mod scrape;
+mod tcp;
+
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::core::health::{Outcome, ProbeResult};
 use crate::plan::Plan;
-use crate::plan::checks::Check;
+use crate::plan::checks::{Check, CheckKind};
+
+pub use clients::ClientSettings;
+pub use errors::format_duration;
+pub use scrape::SampleWindow;
 
 /// Shared, long-lived probe resources built once from the plan: HTTP clients (shared by checks
 /// with the same TLS and redirect settings, so connections are reused), Prometheus servers with
 /// their resolved credentials, and the clock.
 pub struct ProbeContext {
     clock: Arc<dyn Clock>,
+    clients: clients::ClientCache,
+    prometheus: HashMap<String, prometheus::Server>,
 }
 
 impl ProbeContext {
     /// Builds the context for every check of the plan.
-    pub fn new(_plan: &Plan, clock: Arc<dyn Clock>) -> Result<ProbeContext, ProbeSetupError> {
-        Ok(ProbeContext { clock })
+    ///
+    /// Nothing here fails the daemon: a client that cannot be built (an unreadable `ca_file`) or
+    /// a Prometheus secret that is missing is remembered, and the probes that need it report
+    /// `unknown` with the reason.
+    pub fn new(plan: &Plan, clock: Arc<dyn Clock>) -> Result<ProbeContext, ProbeSetupError> {
+        let plan_dir = plan
+            .source
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let clients = clients::ClientCache::new(plan_dir);
+        let mut settings = vec![ClientSettings::default()];
+        settings.extend(plan.checks.iter().filter_map(|check| match &check.kind {
+            CheckKind::Http(http) => Some(ClientSettings::of(http)),
+            _ => None,
+        }));
+        for one in settings {
+            // A client that cannot be built is remembered; its checks report why.
+            if let Err(problem) = clients.get(&one) {
+                tracing::warn!(problem = %problem, "an HTTP client for checks cannot be built");
+            }
+        }
+        let prometheus = plan
+            .prometheus
+            .iter()
+            .map(|server| (server.id.clone(), prometheus::Server::new(server)))
+            .collect();
+        Ok(ProbeContext {
+            clock,
+            clients,
+            prometheus,
+        })
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// How many distinct HTTP clients the context holds (checks with equal settings share one).
+    pub fn http_client_count(&self) -> usize {
+        self.clients.len()
     }
 }
 
@@ -35,18 +91,51 @@ pub struct ProbeSetupError(pub String);
 /// Per-check memory between probes (e.g. earlier counter samples for rates). Owned by the check's
 /// scheduler task.
 #[derive(Debug, Default)]
-pub struct ProbeMemory {}
+pub struct ProbeMemory {
+    /// Samples of a scrape check's selected series (the numerator of a ratio).
+    pub(crate) samples: SampleWindow,
+    /// Samples of a ratio's denominator.
+    pub(crate) denominator_samples: SampleWindow,
+    /// The compiled `body_regex` of an http check, with its pattern.
+    pub(crate) body_regex: Option<(String, regex::Regex)>,
+}
 
 /// Runs one probe of `check`, never taking longer than the check's timeout.
 pub async fn run_probe(
     check: &Check,
-    _context: &ProbeContext,
-    _memory: &mut ProbeMemory,
+    context: &ProbeContext,
+    memory: &mut ProbeMemory,
 ) -> ProbeResult {
-    ProbeResult::new(
-        Outcome::Unknown,
-        format!("{} probes are not implemented yet", check.kind_name()),
-        std::time::Duration::ZERO,
-    )
+    let started = Instant::now();
+    let probe = async {
+        match &check.kind {
+            CheckKind::Http(http) => http::probe(http, context, memory, started).await,
+            CheckKind::Prometheus(query) => {
+                prometheus::probe(query, check.timeout, &context.prometheus, &context.clients).await
+            }
+            CheckKind::Scrape(scrape) => scrape::probe(scrape, context, memory).await,
+            CheckKind::Tcp(tcp) => tcp::probe(tcp).await,
+        }
+    };
+    let mut result = match tokio::time::timeout(check.timeout, probe).await {
+        Ok(result) => result,
+        Err(_elapsed) => timed_out(check, check.timeout),
+    };
+    result.latency = started.elapsed();
+    result
+}
+
+/// The result of a probe that hit its hard timeout: the target did not answer in time, or for a
+/// prometheus check, the monitoring did not.
+fn timed_out(check: &Check, timeout: Duration) -> ProbeResult {
+    let after = format!("timeout after {}", format_duration(timeout));
+    match check.kind {
+        CheckKind::Prometheus(_) => ProbeResult::new(
+            Outcome::Unknown,
+            format!("prometheus unreachable: {after}"),
+            timeout,
+        ),
+        _ => ProbeResult::new(Outcome::Failing, after, timeout),
+    }
 }
 pub mod scheduler;

@@ -7,3 +7,5 @@ mod cli;
 mod durability;
 mod helpers;
 mod monitoring;
+mod probes;
+mod targets;

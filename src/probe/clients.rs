@@ -1,0 +1,136 @@
+//! HTTP clients shared between checks.
+//!
+//! Building a reqwest client builds a TLS configuration with the system's root certificates, which
+//! costs time and memory; a plan with a thousand checks usually has a handful of distinct settings.
+//! So clients are cached by the settings that change how they connect ([`ClientSettings`]), and
+//! checks with equal settings share one client and its connection pool.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::plan::checks::HttpCheck;
+
+/// The most redirects an http check follows before it fails with `too many redirects`.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// The settings that make two checks need different HTTP clients.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientSettings {
+    /// Verify the server's certificate chain and name.
+    pub tls_verify: bool,
+    /// Extra trusted CA certificates (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// Follow up to [`MAX_REDIRECTS`] redirects.
+    pub follow_redirects: bool,
+    /// Open a new connection for every request (no idle connections are kept).
+    pub fresh_connection: bool,
+}
+
+impl Default for ClientSettings {
+    /// The settings of scrape checks and Prometheus queries: verified TLS, redirects followed,
+    /// connections reused.
+    fn default() -> Self {
+        ClientSettings {
+            tls_verify: true,
+            ca_file: None,
+            follow_redirects: true,
+            fresh_connection: false,
+        }
+    }
+}
+
+impl ClientSettings {
+    /// The client settings an http check needs.
+    pub fn of(check: &HttpCheck) -> ClientSettings {
+        ClientSettings {
+            tls_verify: check.tls_verify,
+            ca_file: check.ca_file.clone(),
+            follow_redirects: check.follow_redirects,
+            fresh_connection: check.fresh_connection,
+        }
+    }
+}
+
+/// A client, or why it could not be built (e.g. an unreadable `ca_file`).
+pub(crate) type ClientSlot = Result<reqwest::Client, String>;
+
+/// Clients by settings, built on first use and kept for the life of the context.
+pub(crate) struct ClientCache {
+    /// Relative `ca_file` paths are resolved against the plan's folder.
+    plan_dir: PathBuf,
+    clients: Mutex<HashMap<ClientSettings, ClientSlot>>,
+}
+
+impl ClientCache {
+    pub(crate) fn new(plan_dir: PathBuf) -> ClientCache {
+        ClientCache {
+            plan_dir,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client for `settings`, building it the first time. Cloning a reqwest client is cheap
+    /// (it is an `Arc`); the lock is never held across an await.
+    pub(crate) fn get(&self, settings: &ClientSettings) -> ClientSlot {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        clients
+            .entry(settings.clone())
+            .or_insert_with(|| build(settings, &self.plan_dir))
+            .clone()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+}
+
+fn build(settings: &ClientSettings, plan_dir: &Path) -> ClientSlot {
+    let redirect = if settings.follow_redirects {
+        reqwest::redirect::Policy::limited(MAX_REDIRECTS)
+    } else {
+        reqwest::redirect::Policy::none()
+    };
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("golive/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirect)
+        // The peer certificate is read for its expiry date.
+        .tls_info(true);
+    if settings.fresh_connection {
+        // No idle connection is ever kept, so every request opens a new one.
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    if !settings.tls_verify {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    if let Some(ca_file) = &settings.ca_file {
+        let path = plan_dir.join(ca_file);
+        let pem = std::fs::read(&path)
+            .map_err(|error| format!("cannot read ca_file {}: {error}", path.display()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
+            format!(
+                "ca_file {} is not a PEM certificate: {error}",
+                path.display()
+            )
+        })?;
+        if certificates.is_empty() {
+            return Err(format!(
+                "ca_file {} holds no PEM certificate",
+                path.display()
+            ));
+        }
+        builder = builder.tls_certs_merge(certificates);
+    }
+    builder.build().map_err(|error| {
+        format!(
+            "cannot build the HTTP client: {}",
+            super::errors::chain(&error)
+        )
+    })
+}
