@@ -508,7 +508,8 @@ async fn a_thousand_hanging_targets_stay_within_the_concurrency_bound_and_do_not
     drop(view);
 }
 
-#[tokio::test]
+// Multi-threaded: the targets must keep answering while the test thread waits for the CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golive_probe_runs_the_checks_once_and_exits_by_their_health() {
     let up = Switchable::start(200).await;
     let down = Switchable::start(503).await;
