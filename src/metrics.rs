@@ -234,7 +234,8 @@ impl Metrics {
                 "How late probes start against their planned time",
             )
             .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0,
+                2.5, 5.0,
             ]),
         )?;
         registry.register(Box::new(schedule_lag.clone()))?;
