@@ -24,7 +24,10 @@ pub(crate) fn transport_reason(error: &(dyn StdError + 'static)) -> String {
         {
             return reason;
         }
-        messages.push(cause.to_string());
+        // reqwest's own message names the URL, which may carry credentials or a long query.
+        if cause.downcast_ref::<reqwest::Error>().is_none() {
+            messages.push(cause.to_string());
+        }
     }
     if let Some(reqwest) = error.downcast_ref::<reqwest::Error>() {
         if reqwest.is_redirect() {
@@ -54,7 +57,7 @@ pub(crate) fn transport_reason(error: &(dyn StdError + 'static)) -> String {
     messages
         .last()
         .cloned()
-        .unwrap_or_else(|| error.to_string())
+        .unwrap_or_else(|| "the request failed".to_string())
 }
 
 /// Every error in the chain, including those wrapped inside `io::Error`s.
