@@ -24,7 +24,10 @@ pub(crate) fn transport_reason(error: &(dyn StdError + 'static)) -> String {
         {
             return reason;
         }
-        messages.push(cause.to_string());
+        // reqwest's own message names the URL, which may carry credentials or a long query.
+        if cause.downcast_ref::<reqwest::Error>().is_none() {
+            messages.push(cause.to_string());
+        }
     }
     if let Some(reqwest) = error.downcast_ref::<reqwest::Error>() {
         if reqwest.is_redirect() {
@@ -51,10 +54,21 @@ pub(crate) fn transport_reason(error: &(dyn StdError + 'static)) -> String {
         return "connection closed before a response".to_string();
     }
     // The innermost message is usually the most specific one.
-    messages
-        .last()
-        .cloned()
-        .unwrap_or_else(|| error.to_string())
+    if let Some(innermost) = messages.last() {
+        return innermost.clone();
+    }
+    let kind = error.downcast_ref::<reqwest::Error>().map(|reqwest| {
+        if reqwest.is_builder() {
+            "invalid request (check the url, method and headers)"
+        } else if reqwest.is_connect() {
+            "cannot connect"
+        } else if reqwest.is_body() || reqwest.is_decode() {
+            "unreadable response body"
+        } else {
+            "the request failed"
+        }
+    });
+    kind.unwrap_or("the request failed").to_string()
 }
 
 /// Every error in the chain, including those wrapped inside `io::Error`s.

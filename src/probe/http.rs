@@ -12,9 +12,9 @@ use super::{ProbeContext, ProbeMemory};
 use crate::core::health::{Outcome, ProbeResult};
 use crate::plan::checks::{CompareOp, HttpCheck, JsonCondition, StatusRange};
 
-/// The most of a response body that is read and matched; the rest is ignored, so a huge page
-/// cannot exhaust memory.
-const MAX_BODY: usize = 1024 * 1024;
+/// The most of a response body that is read and matched (health endpoints are small); the rest is
+/// ignored, so a huge page cannot exhaust memory with hundreds of probes in flight.
+const MAX_BODY: usize = 256 * 1024;
 
 pub(super) async fn probe(
     check: &HttpCheck,

@@ -73,6 +73,7 @@ impl ProbeContext {
         })
     }
 
+    /// The clock probes read `now` from (certificate expiry, rate windows).
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }

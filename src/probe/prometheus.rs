@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::clients::{ClientCache, ClientSettings};
-use super::errors::transport_reason;
+use super::errors::{format_duration, transport_reason};
 use crate::core::health::{Outcome, ProbeResult};
 use crate::domain::Secret;
 use crate::plan::SecretSource;
@@ -86,7 +86,11 @@ pub(super) async fn probe(
     clients: &ClientCache,
 ) -> ProbeResult {
     let unknown = |reason: String| ProbeResult::new(Outcome::Unknown, reason, Duration::ZERO);
-    let Some(server) = servers.get(&check.server) else {
+    // An empty `server` means the only one, when the plan has exactly one.
+    let only = (check.server.is_empty() && servers.len() == 1)
+        .then(|| servers.values().next())
+        .flatten();
+    let Some(server) = servers.get(&check.server).or(only) else {
         return unknown(format!(
             "prometheus server `{}` is not configured",
             check.server
@@ -100,10 +104,11 @@ pub(super) async fn probe(
         Ok(client) => client,
         Err(problem) => return unknown(problem),
     };
+    let limit = server.timeout.min(check_timeout);
     let mut request = client
         .get(format!("{}/api/v1/query", server.url))
         .query(&[("query", check.query.as_str())])
-        .timeout(server.timeout.min(check_timeout));
+        .timeout(limit);
     request = match credentials {
         None => request,
         Some(Credentials::Bearer(token)) => request.bearer_auth(token.expose()),
@@ -113,6 +118,12 @@ pub(super) async fn probe(
     };
     let response = match request.send().await {
         Ok(response) => response,
+        Err(error) if error.is_timeout() => {
+            return unknown(format!(
+                "prometheus unreachable: timeout after {}",
+                format_duration(limit)
+            ));
+        }
         Err(error) => {
             return unknown(format!(
                 "prometheus unreachable: {}",

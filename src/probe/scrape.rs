@@ -20,7 +20,7 @@ use crate::core::health::{Outcome, ProbeResult};
 use crate::plan::checks::{EmptyResult, ScrapeCheck, ScrapeMode, SeriesSelector};
 
 /// The most of a metrics page that is read; a bigger page is cut there.
-const MAX_PAGE: usize = 16 * 1024 * 1024;
+const MAX_PAGE: usize = 8 * 1024 * 1024;
 /// A hard cap on the samples one window keeps, whatever the interval.
 const MAX_SAMPLES: usize = 512;
 

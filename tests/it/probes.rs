@@ -187,6 +187,27 @@ async fn refused_reset_and_hanging_connections_fail_with_what_happened() {
     .await;
     assert_outcome(&result, Outcome::Failing, "connection refused");
 
+    // `.invalid` never resolves (RFC 6761); a resolver that cannot be asked at all may make the
+    // lookup outlast the timeout instead, which is failing too.
+    let unresolvable = http_result(http("http://no-such-host.invalid/")).await;
+    let unresolvable_tcp = probe_once(&check(
+        CheckKind::Tcp(TcpCheck {
+            address: "no-such-host.invalid:80".to_string(),
+        }),
+        Duration::from_secs(2),
+    ))
+    .await;
+    for result in [unresolvable, unresolvable_tcp] {
+        assert_eq!(result.outcome, Outcome::Failing, "{result:?}");
+        assert!(
+            result
+                .reason
+                .starts_with("DNS: cannot resolve no-such-host.invalid: ")
+                || result.reason == "timeout after 2s",
+            "{result:?}"
+        );
+    }
+
     let reset = serve(|_| Reply::Reset).await;
     let result = http_result(http(&reset.url("/"))).await;
     assert_outcome(&result, Outcome::Failing, "connection reset");
@@ -642,4 +663,32 @@ async fn prometheus_checks_apply_thresholds_to_every_series_and_stay_unknown_whe
         Outcome::Unknown,
         "prometheus unreachable: connection refused",
     );
+}
+
+#[tokio::test]
+async fn a_hanging_or_confused_prometheus_is_unknown_not_failing() {
+    let hang = accept_and_hang().await;
+    let confused = serve(|_| Reply::status(502, "<html>bad gateway</html>")).await;
+    let context = context_for(
+        Vec::new(),
+        vec![
+            server("hang", &hang.url(""), None),
+            server("confused", &confused.url(""), None),
+        ],
+    );
+    let mut hanging = query("hang", "up", "< 1");
+    hanging.timeout = Duration::from_millis(300);
+    let result = run_probe(&hanging, &context, &mut ProbeMemory::default()).await;
+    assert_outcome(
+        &result,
+        Outcome::Unknown,
+        "prometheus unreachable: timeout after 300ms",
+    );
+    let result = run_probe(
+        &query("confused", "up", "< 1"),
+        &context,
+        &mut ProbeMemory::default(),
+    )
+    .await;
+    assert_outcome(&result, Outcome::Unknown, "prometheus error: HTTP 502");
 }
