@@ -290,7 +290,9 @@ impl Engine {
         if prune_due && !everything {
             self.checks.last_prune = Some(now);
             let keep_minutes = i64::from(self.plan.monitoring.history_retention_days) * 24 * 60;
-            match block(|| self.store.prune_rollups(current - keep_minutes)) {
+            let plan = Arc::clone(&self.plan);
+            let ids = plan.checks.iter().map(|check| check.id.as_str());
+            match block(|| self.store.prune_rollups(ids, current - keep_minutes)) {
                 Ok(0) => {}
                 Ok(pruned) => {
                     tracing::info!(minutes = pruned, "pruned check history past its retention")

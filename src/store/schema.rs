@@ -60,7 +60,6 @@ const MIGRATIONS: &[&str] = &[
         value_sum      REAL,
         PRIMARY KEY (check_id, minute)
     ) WITHOUT ROWID;
-    CREATE INDEX check_minutes_minute ON check_minutes (minute);
     ",
 ];
 

@@ -223,9 +223,22 @@ fn minute_history_merges_on_rewrite_and_stays_small() {
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .unwrap();
     let bytes_per_day = (after - before) * page_size;
+    println!("minute history: {bytes_per_day} bytes per check per day");
     assert!(
         bytes_per_day < 200_000,
         "{bytes_per_day} bytes per check per day"
     );
-    assert_eq!(store.prune_rollups(minute + 10).unwrap(), 1);
+    assert_eq!(
+        store
+            .prune_rollups(["web", "checkout-latency"], minute + 10)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        reader
+            .check_minutes("checkout-latency", 0, i64::MAX)
+            .unwrap()
+            .len(),
+        1440
+    );
 }
