@@ -69,12 +69,14 @@ pub fn summary(plan: &Plan) -> String {
         .go_live
         .to_zoned_datetime(plan.launch.timezone.clone())
         .strftime("%Y-%m-%d %H:%M");
+    let gates = plan.checks.iter().filter(|check| check.gate).count();
     format!(
-        "plan ok: {:?}, {}, {} ({required} required), {}, go-live {go_live} {}",
+        "plan ok: {:?}, {}, {} ({required} required), {}, {} ({gates} gating), go-live {go_live} {}",
         plan.launch.name,
         count(plan.people.len(), "person", "people"),
         count(plan.checklist.len(), "checklist item", "checklist items"),
         count(plan.risks.len(), "risk", "risks"),
+        count(plan.checks.len(), "check", "checks"),
         plan.launch.timezone_name,
     )
 }

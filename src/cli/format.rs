@@ -77,6 +77,22 @@ pub fn status(status: &Value) -> String {
     } else if let Some(next) = status["next_phase"].as_str() {
         let _ = writeln!(out, "\nNothing blocks the move to {next}.");
     }
+    let checks = &status["checks"];
+    if checks["total"].as_u64().unwrap_or(0) > 0 {
+        let _ = writeln!(
+            out,
+            "\nChecks: {} healthy, {} failing, {} unknown (of {})",
+            checks["healthy"], checks["failing"], checks["unknown"], checks["total"]
+        );
+        for failing in checks["failing_ids"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  FAILING {}: {}",
+                text(failing, "id"),
+                text(failing, "reason")
+            );
+        }
+    }
     let actions = &status["actions"];
     let _ = writeln!(
         out,

@@ -565,7 +565,7 @@ fn the_binary_accepts_the_example_plan_with_exit_code_zero() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.starts_with("plan ok: \"Web shop 2.0\", 7 people, 8 checklist items (7 required), 4 risks, go-live 2027-03-09 20:00 Europe/Berlin"), "{stdout}");
+    assert!(stdout.starts_with("plan ok: \"Web shop 2.0\", 7 people, 8 checklist items (7 required), 4 risks, 8 checks (1 gating), go-live 2027-03-09 20:00 Europe/Berlin"), "{stdout}");
 }
 
 #[test]
