@@ -11,6 +11,7 @@ pub mod core;
 pub mod domain;
 pub mod engine;
 pub mod metrics;
+pub mod notify;
 pub mod plan;
 pub mod probe;
 pub mod report;

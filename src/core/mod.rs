@@ -80,6 +80,7 @@ pub(crate) mod test_support {
             checks: vec![],
             prometheus: vec![],
             monitoring: crate::plan::checks::Monitoring::default(),
+            alerting: Default::default(),
         }
     }
 }

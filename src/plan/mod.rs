@@ -6,6 +6,7 @@
 //! (owners, gated phases, ids) are validated. Nothing here touches the network, the store or the
 //! clock: the one impure part, [`load`], only reads the plan file.
 
+pub mod alerting;
 mod check_http;
 mod check_kinds;
 pub mod checks;
@@ -46,6 +47,9 @@ pub struct Plan {
     pub prometheus: Vec<checks::PrometheusServer>,
     /// `[monitoring]`: how probing runs.
     pub monitoring: checks::Monitoring,
+    /// The communication plan: `[smtp]`, `[[channels]]`, `[[escalation]]`, `[alerting]`,
+    /// `[[silences]]`.
+    pub alerting: alerting::Alerting,
 }
 
 /// Section `[launch]`.
@@ -116,6 +120,15 @@ pub struct Risk {
 pub struct Rollback {
     /// `procedure`: the rollback procedure, as text people follow.
     pub procedure: String,
+    /// `criteria`: when alerts recommend a rollback.
+    pub criteria: Vec<alerting::RollbackCriterion>,
+    /// `notify` (default the project manager and dev lead roles): who gets the procedure when the
+    /// criteria hold.
+    pub notify: Vec<alerting::Recipient>,
+    /// `[rollback.hook]`.
+    pub hook: Option<alerting::RollbackHook>,
+    /// `auto` (default false): run the hook by itself when the criteria hold.
+    pub auto: bool,
 }
 
 /// Section `[server]`.

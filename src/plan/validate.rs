@@ -101,6 +101,7 @@ fn read_plan(
         checks: checks?,
         prometheus: prometheus?,
         monitoring: monitoring?,
+        alerting: Default::default(),
     })
 }
 
@@ -382,6 +383,7 @@ fn read_rollback(root: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) -> Option<
     table.finish(sink);
     Some(Rollback {
         procedure: procedure.unwrap_or_default(),
+        ..Rollback::default()
     })
 }
 
