@@ -5,6 +5,7 @@
 //! persists it. This is what makes the rules unit-testable edge by edge.
 
 pub mod actions;
+pub mod alert;
 pub mod health;
 pub mod lifecycle;
 pub mod log;
