@@ -6,6 +6,7 @@
 //! entry) is one transaction, committed with `synchronous = FULL` before the API answers, so an
 //! acknowledged write survives `kill -9` and power loss alike.
 
+pub mod alerts;
 pub mod rollups;
 mod schema;
 
@@ -355,11 +356,11 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
-fn millis(at: Timestamp) -> i64 {
+pub(crate) fn millis(at: Timestamp) -> i64 {
     at.as_millisecond()
 }
 
-fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
+pub(crate) fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_millisecond(ms).map_err(|_| StoreError::Corrupt {
         what: "timestamp",
         value: ms.to_string(),
@@ -406,7 +407,7 @@ fn read_state(connection: &Connection) -> Result<LaunchState, StoreError> {
     })
 }
 
-fn insert_entry(connection: &Connection, entry: &NewEntry) -> Result<LogEntry, StoreError> {
+pub(crate) fn insert_entry(connection: &Connection, entry: &NewEntry) -> Result<LogEntry, StoreError> {
     let data = if entry.data.is_null() {
         None
     } else {

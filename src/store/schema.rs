@@ -61,6 +61,60 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (check_id, minute)
     ) WITHOUT ROWID;
     ",
+    // 3: alerts, the notification outbox, run-time silences and used acknowledgement links.
+    "
+    CREATE TABLE alerts (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        key              TEXT    NOT NULL,
+        title            TEXT    NOT NULL,
+        severity         TEXT    NOT NULL,
+        policy           TEXT,
+        opened_at        INTEGER NOT NULL,
+        reason           TEXT    NOT NULL,
+        level            INTEGER NOT NULL,
+        escalation_base  INTEGER NOT NULL,
+        last_notified_at INTEGER,
+        acked_by         TEXT,
+        acked_at         INTEGER,
+        ack_expires_at   INTEGER,
+        resolved_at      INTEGER,
+        notified         TEXT    NOT NULL,
+        max_level        INTEGER NOT NULL
+    );
+    CREATE INDEX alerts_open ON alerts (resolved_at, id);
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at      INTEGER NOT NULL,
+        not_before      INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        channel         TEXT    NOT NULL,
+        kind            TEXT    NOT NULL,
+        alert_id        INTEGER,
+        group_key       TEXT,
+        payload         TEXT    NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        status          TEXT    NOT NULL,
+        last_error      TEXT,
+        answer          TEXT,
+        finished_at     INTEGER
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    CREATE TABLE silences (
+        id          TEXT    PRIMARY KEY,
+        checks      TEXT    NOT NULL,
+        severities  TEXT    NOT NULL,
+        starts_at   INTEGER NOT NULL,
+        ends_at     INTEGER NOT NULL,
+        author      TEXT    NOT NULL,
+        comment     TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        removed_at  INTEGER
+    );
+    CREATE TABLE used_ack_links (
+        nonce   TEXT    PRIMARY KEY,
+        used_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

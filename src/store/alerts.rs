@@ -1,0 +1,452 @@
+//! Alerts, the notification outbox, run-time silences and used acknowledgement links.
+//!
+//! An alert change, the outbox rows it causes and its log entries are written together through
+//! [`Store::write`], so a notification exists exactly when the change that caused it does.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, Row, Transaction, params};
+use serde::Serialize;
+
+use super::{Reader, Store, StoreError, insert_entry, millis, timestamp};
+use crate::core::alert::{Acknowledgement, Alert, Silence, Window};
+use crate::core::log::{LogEntry, NewEntry};
+use crate::plan::checks::Severity;
+
+/// A notification to deliver, as the engine writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutboxRow {
+    pub created_at: Timestamp,
+    /// Not to be sent before this (grouping holds later alerts of a burst briefly).
+    pub not_before: Timestamp,
+    pub channel: String,
+    /// `opened`, `escalated`, `repeat`, `reopened`, `acknowledged`, `resolved`, `rollback`,
+    /// `warning`, `test`.
+    pub kind: String,
+    pub alert_id: Option<i64>,
+    /// Rows with the same key that are due together go out as one message.
+    pub group_key: Option<String>,
+    /// The rendered message (JSON of `notify::OutgoingEmail`, `WebhookMessage` or a list of
+    /// `ForwardedAlert`), by channel kind.
+    pub payload: serde_json::Value,
+}
+
+/// A stored outbox row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub created_at: Timestamp,
+    pub not_before: Timestamp,
+    pub next_attempt_at: Timestamp,
+    pub channel: String,
+    pub kind: String,
+    pub alert_id: Option<i64>,
+    pub group_key: Option<String>,
+    pub payload: serde_json::Value,
+    pub attempts: u32,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub last_error: Option<String>,
+    pub answer: Option<String>,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// Writes that belong together, inside one transaction.
+pub struct Write<'a> {
+    transaction: Transaction<'a>,
+}
+
+impl Store {
+    /// Runs `work` in one transaction and commits it; nothing is written when it fails.
+    pub fn write<T>(
+        &mut self,
+        work: impl FnOnce(&mut Write<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut write = Write {
+            transaction: self.connection.transaction()?,
+        };
+        let value = work(&mut write)?;
+        write.transaction.commit()?;
+        Ok(value)
+    }
+
+    /// Every alert that is not resolved.
+    pub fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        query_alerts(
+            &self.connection,
+            "WHERE resolved_at IS NULL ORDER BY id",
+            [],
+        )
+    }
+
+    /// Run-time silences not removed (the engine filters by time).
+    pub fn silences(&self) -> Result<Vec<Silence>, StoreError> {
+        read_silences(&self.connection)
+    }
+}
+
+impl Write<'_> {
+    /// Inserts a new alert (its `id` is ignored) and returns the id it got.
+    pub fn insert_alert(&mut self, alert: &Alert) -> Result<i64, StoreError> {
+        self.transaction.execute(
+            "INSERT INTO alerts (key, title, severity, policy, opened_at, reason, level, escalation_base, \
+             last_notified_at, acked_by, acked_at, ack_expires_at, resolved_at, notified, max_level) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            params![
+                alert.key,
+                alert.title,
+                alert.severity.as_str(),
+                alert.policy,
+                millis(alert.opened_at),
+                alert.reason,
+                alert.level as i64,
+                millis(alert.escalation_base),
+                alert.last_notified_at.map(millis),
+                alert.acknowledged.as_ref().map(|ack| ack.by.clone()),
+                alert.acknowledged.as_ref().map(|ack| millis(ack.at)),
+                alert.acknowledged.as_ref().and_then(|ack| ack.expires_at.map(millis)),
+                alert.resolved_at.map(millis),
+                notified_json(&alert.notified),
+                alert.max_level as i64,
+            ],
+        )?;
+        Ok(self.transaction.last_insert_rowid())
+    }
+
+    /// Writes an alert's current state.
+    pub fn update_alert(&mut self, alert: &Alert) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "UPDATE alerts SET title = ?2, severity = ?3, policy = ?4, reason = ?5, level = ?6, \
+             escalation_base = ?7, last_notified_at = ?8, acked_by = ?9, acked_at = ?10, \
+             ack_expires_at = ?11, resolved_at = ?12, notified = ?13, max_level = ?14 WHERE id = ?1",
+            params![
+                alert.id,
+                alert.title,
+                alert.severity.as_str(),
+                alert.policy,
+                alert.reason,
+                alert.level as i64,
+                millis(alert.escalation_base),
+                alert.last_notified_at.map(millis),
+                alert.acknowledged.as_ref().map(|ack| ack.by.clone()),
+                alert.acknowledged.as_ref().map(|ack| millis(ack.at)),
+                alert.acknowledged.as_ref().and_then(|ack| ack.expires_at.map(millis)),
+                alert.resolved_at.map(millis),
+                notified_json(&alert.notified),
+                alert.max_level as i64,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Queues a notification; returns its id.
+    pub fn enqueue(&mut self, row: &NewOutboxRow) -> Result<i64, StoreError> {
+        self.transaction.execute(
+            "INSERT INTO outbox (created_at, not_before, next_attempt_at, channel, kind, alert_id, \
+             group_key, payload, status) VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, 'pending')",
+            params![
+                millis(row.created_at),
+                millis(row.not_before),
+                row.channel,
+                row.kind,
+                row.alert_id,
+                row.group_key,
+                row.payload.to_string(),
+            ],
+        )?;
+        Ok(self.transaction.last_insert_rowid())
+    }
+
+    /// Appends a log entry.
+    pub fn log(&mut self, entry: &NewEntry) -> Result<LogEntry, StoreError> {
+        insert_entry(&self.transaction, entry)
+    }
+
+    /// Records a delivery.
+    pub fn mark_delivered(&mut self, id: i64, answer: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, answer = ?2, finished_at = ?3 WHERE id = ?1",
+            params![id, answer, millis(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed attempt to be tried again at `next_attempt_at`.
+    pub fn mark_retry(
+        &mut self,
+        id: i64,
+        error: &str,
+        next_attempt_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+            params![id, error, millis(next_attempt_at)],
+        )?;
+        Ok(())
+    }
+
+    /// Records that a notification was given up.
+    pub fn mark_failed(&mut self, id: i64, error: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, finished_at = ?3 WHERE id = ?1",
+            params![id, error, millis(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a run-time silence (only `Once` windows are created at run time).
+    pub fn insert_silence(&mut self, silence: &Silence, now: Timestamp) -> Result<(), StoreError> {
+        let Window::Once { start, end } = &silence.window else {
+            return Err(StoreError::Corrupt {
+                what: "silences",
+                value: "only one-off silences are stored".into(),
+            });
+        };
+        self.transaction.execute(
+            "INSERT INTO silences (id, checks, severities, starts_at, ends_at, author, comment, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                silence.id,
+                serde_json::to_string(&silence.checks).unwrap_or_else(|_| "[]".into()),
+                serde_json::to_string(&silence.severities).unwrap_or_else(|_| "[]".into()),
+                millis(*start),
+                millis(*end),
+                silence.author,
+                silence.comment,
+                millis(now),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a run-time silence removed; false when there was none.
+    pub fn remove_silence(&mut self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        Ok(self.transaction.execute(
+            "UPDATE silences SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL",
+            params![id, millis(now)],
+        )? > 0)
+    }
+
+    /// Uses an acknowledgement link's nonce; false when it was used before.
+    pub fn use_ack_nonce(&mut self, nonce: &str, now: Timestamp) -> Result<bool, StoreError> {
+        Ok(self.transaction.execute(
+            "INSERT OR IGNORE INTO used_ack_links (nonce, used_at) VALUES (?1, ?2)",
+            params![nonce, millis(now)],
+        )? > 0)
+    }
+}
+
+impl Reader {
+    /// Alerts, newest first: all, or only open ones.
+    pub fn alerts(&self, only_open: bool, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        let filter = if only_open {
+            "WHERE resolved_at IS NULL ORDER BY id DESC LIMIT ?1"
+        } else {
+            "ORDER BY id DESC LIMIT ?1"
+        };
+        query_alerts(&self.connection, filter, [i64::try_from(limit).unwrap_or(i64::MAX)])
+    }
+
+    /// Alerts opened in `[from, to)` or still open then, oldest first (for reports).
+    pub fn alerts_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Alert>, StoreError> {
+        query_alerts(
+            &self.connection,
+            "WHERE opened_at < ?2 AND (resolved_at IS NULL OR resolved_at >= ?1) ORDER BY id",
+            [millis(from), millis(to)],
+        )
+    }
+
+    pub fn alert(&self, id: i64) -> Result<Option<Alert>, StoreError> {
+        Ok(query_alerts(&self.connection, "WHERE id = ?1", [id])?.into_iter().next())
+    }
+
+    /// Notifications that may be sent at `now`, oldest first.
+    pub fn due_outbox(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        query_outbox(
+            &self.connection,
+            "WHERE status = 'pending' AND next_attempt_at <= ?1 AND not_before <= ?1 ORDER BY id LIMIT ?2",
+            params![millis(now), i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+
+    /// The earliest time a pending notification becomes due.
+    pub fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let next: Option<i64> = self.connection.query_row(
+            "SELECT MIN(MAX(next_attempt_at, not_before)) FROM outbox WHERE status = 'pending'",
+            [],
+            |row| row.get(0),
+        )?;
+        next.map(timestamp).transpose()
+    }
+
+    /// Pending notifications.
+    pub fn outbox_pending(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .connection
+            .query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending'", [], |row| row.get(0))?)
+    }
+
+    /// An alert's notifications, oldest first.
+    pub fn alert_outbox(&self, alert_id: i64) -> Result<Vec<OutboxRow>, StoreError> {
+        query_outbox(&self.connection, "WHERE alert_id = ?1 ORDER BY id", params![alert_id])
+    }
+
+    /// Notifications created in `[from, to)`, oldest first (for reports).
+    pub fn outbox_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<OutboxRow>, StoreError> {
+        query_outbox(
+            &self.connection,
+            "WHERE created_at >= ?1 AND created_at < ?2 ORDER BY id",
+            params![millis(from), millis(to)],
+        )
+    }
+
+    /// Run-time silences not removed.
+    pub fn silences(&self) -> Result<Vec<Silence>, StoreError> {
+        read_silences(&self.connection)
+    }
+}
+
+fn notified_json(notified: &BTreeSet<String>) -> String {
+    serde_json::to_string(notified).unwrap_or_else(|_| "[]".into())
+}
+
+const ALERT_COLUMNS: &str = "id, key, title, severity, policy, opened_at, reason, level, escalation_base, \
+     last_notified_at, acked_by, acked_at, ack_expires_at, resolved_at, notified, max_level";
+
+fn query_alerts<P: rusqlite::Params>(
+    connection: &Connection,
+    filter: &str,
+    params: P,
+) -> Result<Vec<Alert>, StoreError> {
+    let mut statement = connection.prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts {filter}"))?;
+    let rows = statement.query_map(params, alert_row)?;
+    rows.map(|row| row?).collect()
+}
+
+fn corrupt(what: &'static str, value: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        value: value.into(),
+    }
+}
+
+fn alert_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
+    let severity: String = row.get(3)?;
+    let notified: String = row.get(14)?;
+    let acked_by: Option<String> = row.get(10)?;
+    let acked_at: Option<i64> = row.get(11)?;
+    let expires: Option<i64> = row.get(12)?;
+    let opened_at: i64 = row.get(5)?;
+    let base: i64 = row.get(8)?;
+    let last: Option<i64> = row.get(9)?;
+    let resolved: Option<i64> = row.get(13)?;
+    let level: i64 = row.get(7)?;
+    let max_level: i64 = row.get(15)?;
+    let (id, key, title, policy, reason): (i64, String, String, Option<String>, String) =
+        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(4)?, row.get(6)?);
+    Ok((|| {
+        let acknowledged = match (acked_by, acked_at) {
+            (Some(by), Some(at)) => Some(Acknowledgement {
+                by,
+                at: timestamp(at)?,
+                expires_at: expires.map(timestamp).transpose()?,
+            }),
+            _ => None,
+        };
+        Ok(Alert {
+            id,
+            key,
+            title,
+            severity: severity
+                .parse::<Severity>()
+                .map_err(|_| corrupt("alerts.severity", severity.clone()))?,
+            policy,
+            opened_at: timestamp(opened_at)?,
+            reason,
+            level: usize::try_from(level).unwrap_or(0),
+            escalation_base: timestamp(base)?,
+            last_notified_at: last.map(timestamp).transpose()?,
+            acknowledged,
+            resolved_at: resolved.map(timestamp).transpose()?,
+            notified: serde_json::from_str(&notified).map_err(|_| corrupt("alerts.notified", notified.clone()))?,
+            max_level: usize::try_from(max_level).unwrap_or(0),
+        })
+    })())
+}
+
+const OUTBOX_COLUMNS: &str = "id, created_at, not_before, next_attempt_at, channel, kind, alert_id, group_key, \
+     payload, attempts, status, last_error, answer, finished_at";
+
+fn query_outbox<P: rusqlite::Params>(
+    connection: &Connection,
+    filter: &str,
+    params: P,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    let mut statement = connection.prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox {filter}"))?;
+    let rows = statement.query_map(params, outbox_row)?;
+    rows.map(|row| row?).collect()
+}
+
+fn outbox_row(row: &Row<'_>) -> rusqlite::Result<Result<OutboxRow, StoreError>> {
+    let payload: String = row.get(8)?;
+    let (created, not_before, next): (i64, i64, i64) = (row.get(1)?, row.get(2)?, row.get(3)?);
+    let finished: Option<i64> = row.get(13)?;
+    let attempts: i64 = row.get(9)?;
+    let (id, channel, kind, alert_id, group_key): (i64, String, String, Option<i64>, Option<String>) =
+        (row.get(0)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?);
+    let (status, last_error, answer): (String, Option<String>, Option<String>) =
+        (row.get(10)?, row.get(11)?, row.get(12)?);
+    Ok((|| {
+        Ok(OutboxRow {
+            id,
+            created_at: timestamp(created)?,
+            not_before: timestamp(not_before)?,
+            next_attempt_at: timestamp(next)?,
+            channel,
+            kind,
+            alert_id,
+            group_key,
+            payload: serde_json::from_str(&payload).map_err(|_| corrupt("outbox.payload", payload.clone()))?,
+            attempts: u32::try_from(attempts).unwrap_or(0),
+            status,
+            last_error,
+            answer,
+            finished_at: finished.map(timestamp).transpose()?,
+        })
+    })())
+}
+
+fn read_silences(connection: &Connection) -> Result<Vec<Silence>, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT id, checks, severities, starts_at, ends_at, author, comment FROM silences WHERE removed_at IS NULL ORDER BY created_at",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, i64>(3)?,
+            row.get::<_, i64>(4)?,
+            row.get::<_, String>(5)?,
+            row.get::<_, String>(6)?,
+        ))
+    })?;
+    let mut silences = Vec::new();
+    for row in rows {
+        let (id, checks, severities, start, end, author, comment) = row?;
+        silences.push(Silence {
+            id,
+            checks: serde_json::from_str(&checks).map_err(|_| corrupt("silences.checks", checks.clone()))?,
+            severities: serde_json::from_str(&severities)
+                .map_err(|_| corrupt("silences.severities", severities.clone()))?,
+            window: Window::Once {
+                start: timestamp(start)?,
+                end: timestamp(end)?,
+            },
+            author,
+            comment,
+        });
+    }
+    Ok(silences)
+}
