@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of the code and the invariants between layers.
 #![forbid(unsafe_code)]
 
+pub mod ack_link;
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -164,7 +164,12 @@ impl Write<'_> {
     }
 
     /// Records a delivery.
-    pub fn mark_delivered(&mut self, id: i64, answer: &str, now: Timestamp) -> Result<(), StoreError> {
+    pub fn mark_delivered(
+        &mut self,
+        id: i64,
+        answer: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         self.transaction.execute(
             "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, answer = ?2, finished_at = ?3 WHERE id = ?1",
             params![id, answer, millis(now)],
@@ -245,7 +250,11 @@ impl Reader {
         } else {
             "ORDER BY id DESC LIMIT ?1"
         };
-        query_alerts(&self.connection, filter, [i64::try_from(limit).unwrap_or(i64::MAX)])
+        query_alerts(
+            &self.connection,
+            filter,
+            [i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
     }
 
     /// Alerts opened in `[from, to)` or still open then, oldest first (for reports).
@@ -258,7 +267,9 @@ impl Reader {
     }
 
     pub fn alert(&self, id: i64) -> Result<Option<Alert>, StoreError> {
-        Ok(query_alerts(&self.connection, "WHERE id = ?1", [id])?.into_iter().next())
+        Ok(query_alerts(&self.connection, "WHERE id = ?1", [id])?
+            .into_iter()
+            .next())
     }
 
     /// Notifications that may be sent at `now`, oldest first.
@@ -282,18 +293,28 @@ impl Reader {
 
     /// Pending notifications.
     pub fn outbox_pending(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .connection
-            .query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending'", [], |row| row.get(0))?)
+        Ok(self.connection.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
+            [],
+            |row| row.get(0),
+        )?)
     }
 
     /// An alert's notifications, oldest first.
     pub fn alert_outbox(&self, alert_id: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        query_outbox(&self.connection, "WHERE alert_id = ?1 ORDER BY id", params![alert_id])
+        query_outbox(
+            &self.connection,
+            "WHERE alert_id = ?1 ORDER BY id",
+            params![alert_id],
+        )
     }
 
     /// Notifications created in `[from, to)`, oldest first (for reports).
-    pub fn outbox_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<OutboxRow>, StoreError> {
+    pub fn outbox_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
         query_outbox(
             &self.connection,
             "WHERE created_at >= ?1 AND created_at < ?2 ORDER BY id",
@@ -319,7 +340,8 @@ fn query_alerts<P: rusqlite::Params>(
     filter: &str,
     params: P,
 ) -> Result<Vec<Alert>, StoreError> {
-    let mut statement = connection.prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts {filter}"))?;
+    let mut statement =
+        connection.prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts {filter}"))?;
     let rows = statement.query_map(params, alert_row)?;
     rows.map(|row| row?).collect()
 }
@@ -343,8 +365,13 @@ fn alert_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
     let resolved: Option<i64> = row.get(13)?;
     let level: i64 = row.get(7)?;
     let max_level: i64 = row.get(15)?;
-    let (id, key, title, policy, reason): (i64, String, String, Option<String>, String) =
-        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(4)?, row.get(6)?);
+    let (id, key, title, policy, reason): (i64, String, String, Option<String>, String) = (
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(4)?,
+        row.get(6)?,
+    );
     Ok((|| {
         let acknowledged = match (acked_by, acked_at) {
             (Some(by), Some(at)) => Some(Acknowledgement {
@@ -369,7 +396,8 @@ fn alert_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
             last_notified_at: last.map(timestamp).transpose()?,
             acknowledged,
             resolved_at: resolved.map(timestamp).transpose()?,
-            notified: serde_json::from_str(&notified).map_err(|_| corrupt("alerts.notified", notified.clone()))?,
+            notified: serde_json::from_str(&notified)
+                .map_err(|_| corrupt("alerts.notified", notified.clone()))?,
             max_level: usize::try_from(max_level).unwrap_or(0),
         })
     })())
@@ -383,7 +411,8 @@ fn query_outbox<P: rusqlite::Params>(
     filter: &str,
     params: P,
 ) -> Result<Vec<OutboxRow>, StoreError> {
-    let mut statement = connection.prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox {filter}"))?;
+    let mut statement =
+        connection.prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox {filter}"))?;
     let rows = statement.query_map(params, outbox_row)?;
     rows.map(|row| row?).collect()
 }
@@ -393,8 +422,19 @@ fn outbox_row(row: &Row<'_>) -> rusqlite::Result<Result<OutboxRow, StoreError>> 
     let (created, not_before, next): (i64, i64, i64) = (row.get(1)?, row.get(2)?, row.get(3)?);
     let finished: Option<i64> = row.get(13)?;
     let attempts: i64 = row.get(9)?;
-    let (id, channel, kind, alert_id, group_key): (i64, String, String, Option<i64>, Option<String>) =
-        (row.get(0)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?);
+    let (id, channel, kind, alert_id, group_key): (
+        i64,
+        String,
+        String,
+        Option<i64>,
+        Option<String>,
+    ) = (
+        row.get(0)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+    );
     let (status, last_error, answer): (String, Option<String>, Option<String>) =
         (row.get(10)?, row.get(11)?, row.get(12)?);
     Ok((|| {
@@ -407,7 +447,8 @@ fn outbox_row(row: &Row<'_>) -> rusqlite::Result<Result<OutboxRow, StoreError>> 
             kind,
             alert_id,
             group_key,
-            payload: serde_json::from_str(&payload).map_err(|_| corrupt("outbox.payload", payload.clone()))?,
+            payload: serde_json::from_str(&payload)
+                .map_err(|_| corrupt("outbox.payload", payload.clone()))?,
             attempts: u32::try_from(attempts).unwrap_or(0),
             status,
             last_error,
@@ -437,7 +478,8 @@ fn read_silences(connection: &Connection) -> Result<Vec<Silence>, StoreError> {
         let (id, checks, severities, start, end, author, comment) = row?;
         silences.push(Silence {
             id,
-            checks: serde_json::from_str(&checks).map_err(|_| corrupt("silences.checks", checks.clone()))?,
+            checks: serde_json::from_str(&checks)
+                .map_err(|_| corrupt("silences.checks", checks.clone()))?,
             severities: serde_json::from_str(&severities)
                 .map_err(|_| corrupt("silences.severities", severities.clone()))?,
             window: Window::Once {

@@ -407,7 +407,10 @@ fn read_state(connection: &Connection) -> Result<LaunchState, StoreError> {
     })
 }
 
-pub(crate) fn insert_entry(connection: &Connection, entry: &NewEntry) -> Result<LogEntry, StoreError> {
+pub(crate) fn insert_entry(
+    connection: &Connection,
+    entry: &NewEntry,
+) -> Result<LogEntry, StoreError> {
     let data = if entry.data.is_null() {
         None
     } else {

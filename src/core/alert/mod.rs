@@ -162,7 +162,10 @@ pub fn apply_step(alert: &mut Alert, policy: &EscalationPolicy, step: Step, now:
         Step::AckLapsed { .. } => {
             alert.acknowledged = None;
             // The current level is notified again now; the next one keeps its spacing.
-            let current = alert.level.saturating_sub(1).min(policy.levels.len().saturating_sub(1));
+            let current = alert
+                .level
+                .saturating_sub(1)
+                .min(policy.levels.len().saturating_sub(1));
             let delay = SignedDuration::try_from(policy.levels[current].after).unwrap_or_default();
             alert.escalation_base = now.checked_sub(delay).unwrap_or(now);
             alert.last_notified_at = Some(now);
@@ -297,7 +300,8 @@ impl Silence {
                 let local = now.to_zoned_datetime(timezone.clone());
                 let time = local.time();
                 let today = local.date();
-                let day_ok = |date: jiff::civil::Date| days.is_empty() || days.contains(&date.weekday());
+                let day_ok =
+                    |date: jiff::civil::Date| days.is_empty() || days.contains(&date.weekday());
                 let end_on = |date: jiff::civil::Date| {
                     date.to_datetime(*to)
                         .to_zoned_datetime(timezone.clone())

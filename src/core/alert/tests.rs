@@ -37,7 +37,11 @@ fn alert() -> Alert {
 
 /// Runs the alert forward to `until`, carrying out every step when due; returns (step kind,
 /// level, time) for each.
-fn run(alert: &mut Alert, policy: &EscalationPolicy, until: i64) -> Vec<(&'static str, usize, i64)> {
+fn run(
+    alert: &mut Alert,
+    policy: &EscalationPolicy,
+    until: i64,
+) -> Vec<(&'static str, usize, i64)> {
     let mut done = Vec::new();
     while let Some(step) = next_step(alert, Some(policy)) {
         let when = step.at().as_second() - 1_800_000_000;
@@ -78,11 +82,17 @@ fn an_acknowledgement_stops_escalation() {
     let policy = policy(&[0, 300], 600, None);
     let mut alert = alert();
     run(&mut alert, &policy, 10);
-    assert_eq!(acknowledge(&mut alert, Some(&policy), "bob", at(60)), Ok(true));
+    assert_eq!(
+        acknowledge(&mut alert, Some(&policy), "bob", at(60)),
+        Ok(true)
+    );
     assert_eq!(next_step(&alert, Some(&policy)), None);
     assert!(alert.is_acknowledged(at(100_000)));
     // A second acknowledgement keeps the first.
-    assert_eq!(acknowledge(&mut alert, Some(&policy), "carol", at(70)), Ok(false));
+    assert_eq!(
+        acknowledge(&mut alert, Some(&policy), "carol", at(70)),
+        Ok(false)
+    );
     assert_eq!(alert.acknowledged.as_ref().unwrap().by, "bob");
 }
 
@@ -105,14 +115,32 @@ fn levels_missed_while_down_are_due_at_once_and_sent_levels_are_not_repeated() {
     run(&mut alert, &policy, 0);
     // The daemon was down from 10 s to 1000 s: levels 2 and 3 are both due when it is back.
     let step = next_step(&alert, Some(&policy)).unwrap();
-    assert_eq!(step, Step::Level { level: 1, at: at(300) });
+    assert_eq!(
+        step,
+        Step::Level {
+            level: 1,
+            at: at(300)
+        }
+    );
     assert!(step.at() < at(1000));
     apply_step(&mut alert, &policy, step, at(1000));
     let step = next_step(&alert, Some(&policy)).unwrap();
-    assert_eq!(step, Step::Level { level: 2, at: at(900) });
+    assert_eq!(
+        step,
+        Step::Level {
+            level: 2,
+            at: at(900)
+        }
+    );
     apply_step(&mut alert, &policy, step, at(1000));
     // The repeat counts from when the last level was actually sent.
-    assert_eq!(next_step(&alert, Some(&policy)), Some(Step::Repeat { level: 2, at: at(4600) }));
+    assert_eq!(
+        next_step(&alert, Some(&policy)),
+        Some(Step::Repeat {
+            level: 2,
+            at: at(4600)
+        })
+    );
 }
 
 #[test]
@@ -131,7 +159,10 @@ fn silences_match_checks_and_severities_and_hold_only_in_their_window() {
         id: "deploy".into(),
         checks: vec!["web".into()],
         severities: vec![],
-        window: Window::Once { start: at(100), end: at(200) },
+        window: Window::Once {
+            start: at(100),
+            end: at(200),
+        },
         author: "alice".into(),
         comment: "planned restart".into(),
     };
@@ -142,7 +173,10 @@ fn silences_match_checks_and_severities_and_hold_only_in_their_window() {
     assert_eq!(silence.active_until(at(150)), Some(at(200)));
     assert!(!silence.active(at(200)));
     let found = silenced_until([&silence], Some("web"), Severity::Warning, at(150));
-    assert_eq!(found.map(|(end, s)| (end, s.id.as_str())), Some((at(200), "deploy")));
+    assert_eq!(
+        found.map(|(end, s)| (end, s.id.as_str())),
+        Some((at(200), "deploy"))
+    );
 }
 
 #[test]
@@ -171,8 +205,14 @@ fn a_nightly_maintenance_window_crosses_midnight_in_the_launch_time_zone() {
     };
     // 2026-11-28 is a Saturday.
     assert!(!silence.active(local("2026-11-28T22:59")));
-    assert_eq!(silence.active_until(local("2026-11-28T23:30")), Some(local("2026-11-29T01:00")));
-    assert!(silence.active(local("2026-11-29T00:30")), "Sunday 00:30 belongs to Saturday's window");
+    assert_eq!(
+        silence.active_until(local("2026-11-28T23:30")),
+        Some(local("2026-11-29T01:00"))
+    );
+    assert!(
+        silence.active(local("2026-11-29T00:30")),
+        "Sunday 00:30 belongs to Saturday's window"
+    );
     assert!(!silence.active(local("2026-11-29T01:00")));
     assert!(!silence.active(local("2026-11-29T23:30")), "not on Sundays");
     assert!(!silence.matches(Some("web"), Severity::Critical));
