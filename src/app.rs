@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::api::{self, AppState, Tokens, auth::TOKEN_ENV};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::Secret;
-use crate::engine::{Engine, EngineHandle, ProbeLink, error_chain};
+use crate::engine::{DispatchLink, Engine, EngineHandle, ProbeLink, error_chain};
 use crate::metrics::Metrics;
 use crate::plan::{Plan, SecretSource};
 use crate::probe::{ProbeContext, ProbeSetupError, scheduler};
@@ -55,6 +55,12 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("probes: {0}")]
     Probes(#[from] ProbeSetupError),
+    #[error("cannot create the acknowledgement-link key {path}: {source}")]
+    Key {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Options that override the plan at start.
@@ -72,6 +78,7 @@ pub struct Application {
     handle: EngineHandle,
     probe_link: ProbeLink,
     probe_context: Arc<ProbeContext>,
+    dispatch_link: DispatchLink,
     state: AppState,
     daemon_file: PathBuf,
 }
@@ -171,8 +178,9 @@ impl Application {
         let store = Store::open(&plan.launch.data_dir)?;
         let reader = store.reader()?;
         let metrics = Arc::new(Metrics::new()?);
-        let (engine, handle, probe_link) =
-            Engine::start(plan.clone(), store, clock.clone(), metrics.clone())?;
+        let ack_key = ack_link_key(&plan)?;
+        let (engine, handle, probe_link, dispatch_link) =
+            Engine::start(plan.clone(), store, clock.clone(), metrics.clone(), ack_key)?;
         let probe_context = Arc::new(ProbeContext::new(&plan, clock.clone())?);
         let address = options.listen.unwrap_or(plan.server.listen);
         let listener = TcpListener::bind(address)
@@ -205,6 +213,7 @@ impl Application {
             handle,
             probe_link,
             probe_context,
+            dispatch_link,
             state,
             daemon_file,
         })
@@ -230,9 +239,11 @@ impl Application {
             handle,
             probe_link,
             probe_context,
+            dispatch_link,
             state,
             daemon_file,
         } = self;
+        let _ = &dispatch_link;
         let plan = state.plan.clone();
         tracing::info!(
             launch = %plan.launch.name,
@@ -286,6 +297,50 @@ impl Application {
         tracing::info!("stopped; store closed");
         Ok(())
     }
+}
+
+/// The key that signs acknowledgement links: the plan's `ack_link_secret`, else a random key kept
+/// in the data directory (created on first start, readable only by its owner).
+fn ack_link_key(plan: &Plan) -> Result<Vec<u8>, StartError> {
+    if let Some(source) = &plan.alerting.ack_link_secret
+        && let Ok(value) = read_token("ack_link_secret", source)
+    {
+        return Ok(value.into_bytes());
+    }
+    let path = plan.launch.data_dir.join("ack-link.key");
+    if let Ok(bytes) = std::fs::read(&path)
+        && bytes.len() >= 32
+    {
+        return Ok(bytes);
+    }
+    let mut key = vec![0u8; 32];
+    {
+        use std::io::Read;
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut random| random.read_exact(&mut key))
+            .map_err(|source| StartError::Key {
+                path: path.clone(),
+                source,
+            })?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    {
+        use std::io::Write;
+        options
+            .open(&path)
+            .and_then(|mut file| file.write_all(&key))
+            .map_err(|source| StartError::Key {
+                path: path.clone(),
+                source,
+            })?;
+    }
+    Ok(key)
 }
 
 /// A future that completes on SIGINT or SIGTERM.

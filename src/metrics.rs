@@ -32,6 +32,20 @@ pub struct Metrics {
     pub probes_in_flight: IntGauge,
     /// Store writes that failed (history, log of health changes).
     pub store_errors: IntCounter,
+    /// Open alerts by state (open, acknowledged) and severity.
+    pub alerts: GaugeVec,
+    /// Alerts opened since start, by severity.
+    pub alerts_opened: IntCounterVec,
+    /// The escalation level reached by each check's open alert (0 without one).
+    pub escalation_level: GaugeVec,
+    /// Notifications by channel and result (delivered, retry, failed).
+    pub notifications: IntCounterVec,
+    /// Notifications waiting in the outbox.
+    pub outbox_pending: IntGauge,
+    /// From queueing to delivery.
+    pub delivery_seconds: Histogram,
+    /// From opening to acknowledgement.
+    pub time_to_ack: Histogram,
 }
 
 /// The per-check metric families.
@@ -247,7 +261,71 @@ impl Metrics {
             "Writes to the store that failed (history, log)",
         )?;
         registry.register(Box::new(store_errors.clone()))?;
+        let alerts = GaugeVec::new(
+            Opts::new(
+                "golive_alerts",
+                "Open alerts by state (open, acknowledged) and severity",
+            ),
+            &["state", "severity"],
+        )?;
+        registry.register(Box::new(alerts.clone()))?;
+        let alerts_opened = IntCounterVec::new(
+            Opts::new(
+                "golive_alerts_opened_total",
+                "Alerts opened since the daemon started, by severity",
+            ),
+            &["severity"],
+        )?;
+        registry.register(Box::new(alerts_opened.clone()))?;
+        let escalation_level = GaugeVec::new(
+            Opts::new(
+                "golive_alert_escalation_level",
+                "The escalation level reached by the check's open alert (0 without one)",
+            ),
+            &["check"],
+        )?;
+        registry.register(Box::new(escalation_level.clone()))?;
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                "golive_notifications_total",
+                "Notification delivery attempts by channel and result (delivered, retry, failed)",
+            ),
+            &["channel", "result"],
+        )?;
+        registry.register(Box::new(notifications.clone()))?;
+        let outbox_pending = IntGauge::new(
+            "golive_outbox_pending",
+            "Notifications waiting in the outbox",
+        )?;
+        registry.register(Box::new(outbox_pending.clone()))?;
+        let delivery_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "golive_notification_delivery_seconds",
+                "Time from queueing a notification to its delivery",
+            )
+            .buckets(vec![
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+            ]),
+        )?;
+        registry.register(Box::new(delivery_seconds.clone()))?;
+        let time_to_ack = Histogram::with_opts(
+            HistogramOpts::new(
+                "golive_alert_time_to_ack_seconds",
+                "Time from an alert opening to its acknowledgement",
+            )
+            .buckets(vec![
+                10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+            ]),
+        )?;
+        registry.register(Box::new(time_to_ack.clone()))?;
         Ok(Metrics {
+            alerts,
+            alerts_opened,
+            escalation_level,
+            notifications,
+            outbox_pending,
+            delivery_seconds,
+            time_to_ack,
             checks,
             schedule_lag,
             probes_in_flight,

@@ -24,6 +24,9 @@ pub enum LogKind {
     Action,
     /// A check's health changed (written by golive).
     Check,
+    /// An alert event: opened, notified, escalated, acknowledged, silenced, resolved, delivery
+    /// failures (written by golive).
+    Alert,
     /// Free-form note.
     Note,
     /// A decision taken on the call.
@@ -36,11 +39,12 @@ pub enum LogKind {
 
 impl LogKind {
     /// Every kind.
-    pub const ALL: [LogKind; 8] = [
+    pub const ALL: [LogKind; 9] = [
         LogKind::Phase,
         LogKind::Checklist,
         LogKind::Action,
         LogKind::Check,
+        LogKind::Alert,
         LogKind::Note,
         LogKind::Decision,
         LogKind::Lesson,
@@ -63,6 +67,7 @@ impl LogKind {
             LogKind::Checklist => "checklist",
             LogKind::Action => "action",
             LogKind::Check => "check",
+            LogKind::Alert => "alert",
             LogKind::Note => "note",
             LogKind::Decision => "decision",
             LogKind::Lesson => "lesson",

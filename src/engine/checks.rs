@@ -117,6 +117,25 @@ impl Checks {
     }
 }
 
+impl Checks {
+    /// The latest probe reason of a check.
+    pub(super) fn last_reason(&self, index: usize) -> String {
+        self.runtime
+            .get(index)
+            .and_then(|runtime| runtime.last.as_ref())
+            .map_or_else(String::new, |(_, result)| result.reason.clone())
+    }
+
+    /// `value 0.071 > 0.05 (threshold)` for a metric check with a value.
+    pub(super) fn value_line(&self, plan: &Plan, id: &str) -> Option<String> {
+        let index = plan.checks.iter().position(|check| check.id == id)?;
+        let threshold = plan.checks[index].threshold()?;
+        let (_, result) = self.runtime.get(index)?.last.as_ref()?;
+        let value = result.value?;
+        Some(format!("value {value} (fails when {threshold})"))
+    }
+}
+
 fn unix_minute(at: Timestamp) -> i64 {
     at.as_second().div_euclid(60)
 }
@@ -205,6 +224,7 @@ impl Engine {
                 }
             }
         }
+        self.alerts_on_health(&changes);
         self.publish();
     }
 

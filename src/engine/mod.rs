@@ -12,10 +12,12 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+mod alerts;
 mod checks;
+mod delivery;
 mod launch;
 
 use crate::clock::Clock;
@@ -30,6 +32,9 @@ use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::store::{Store, StoreError};
 pub use checks::{CheckDetail, CheckView};
+pub use delivery::DeliveryReport;
+
+use crate::core::alert::{Alert, Silence};
 
 /// How many commands may wait for the engine before senders wait too.
 const COMMAND_QUEUE: usize = 256;
@@ -92,6 +97,33 @@ pub enum Command {
     Check {
         id: String,
         reply: oneshot::Sender<Option<CheckDetail>>,
+    },
+    /// Acknowledge an open alert.
+    Acknowledge {
+        id: i64,
+        by: String,
+        note: Option<String>,
+        /// How: `api`, `cli`, `email link`.
+        via: String,
+        reply: oneshot::Sender<Result<Alert, EngineError>>,
+    },
+    AddSilence {
+        silence: Silence,
+        reply: oneshot::Sender<Result<Silence, EngineError>>,
+    },
+    RemoveSilence {
+        id: String,
+        by: String,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    /// Every silence known (plan and run time, current or not).
+    Silences {
+        reply: oneshot::Sender<Vec<Silence>>,
+    },
+    /// A delivery attempt's outcome, from the dispatcher.
+    Delivery {
+        report: DeliveryReport,
+        reply: oneshot::Sender<Result<(), EngineError>>,
     },
 }
 
@@ -235,6 +267,47 @@ impl EngineHandle {
         answer.await.map_err(|_| EngineError::Stopped)
     }
 
+    pub async fn acknowledge(
+        &self,
+        id: i64,
+        by: String,
+        note: Option<String>,
+        via: &str,
+    ) -> Result<Alert, EngineError> {
+        let via = via.to_string();
+        self.call(|reply| Command::Acknowledge {
+            id,
+            by,
+            note,
+            via,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn add_silence(&self, silence: Silence) -> Result<Silence, EngineError> {
+        self.call(|reply| Command::AddSilence { silence, reply })
+            .await
+    }
+
+    pub async fn remove_silence(&self, id: String, by: String) -> Result<(), EngineError> {
+        self.call(|reply| Command::RemoveSilence { id, by, reply })
+            .await
+    }
+
+    pub async fn silences(&self) -> Result<Vec<Silence>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Silences { reply })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)
+    }
+
+    pub async fn report_delivery(&self, report: DeliveryReport) -> Result<(), EngineError> {
+        self.call(|reply| Command::Delivery { report, reply }).await
+    }
+
     pub async fn update_action(
         &self,
         id: i64,
@@ -262,6 +335,9 @@ pub struct Engine {
     /// The gate's view of every check's health (also published in the snapshot).
     gate: CheckHealthMap,
     checks: checks::Checks,
+    alerts: alerts::Alerts,
+    /// Woken whenever outbox rows are written, so the dispatcher sends them at once.
+    outbox_written: Arc<Notify>,
     commands: mpsc::Receiver<Command>,
     observations: mpsc::Receiver<Observation>,
     publish: watch::Sender<Arc<Snapshot>>,
@@ -275,6 +351,13 @@ pub struct ProbeLink {
     pub phase: watch::Receiver<Phase>,
 }
 
+/// What the dispatcher needs from the engine: a wake-up when notifications are queued, and where to
+/// report delivery results (the engine records them, being the only writer).
+pub struct DispatchLink {
+    pub outbox_written: Arc<Notify>,
+    pub engine: EngineHandle,
+}
+
 impl Engine {
     /// Loads the state from the store and returns the engine, its handle, and the link the probe
     /// scheduler uses.
@@ -283,10 +366,13 @@ impl Engine {
         mut store: Store,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
-    ) -> Result<(Engine, EngineHandle, ProbeLink), StoreError> {
+        ack_key: Vec<u8>,
+    ) -> Result<(Engine, EngineHandle, ProbeLink, DispatchLink), StoreError> {
         let now = clock.now();
         let state = store.load_or_init_state(now)?;
         let actions = store.actions()?;
+        let alerts = alerts::Alerts::new(store.open_alerts()?, &plan, store.silences()?, ack_key);
+        let outbox_written = Arc::new(Notify::new());
         let gate = CheckHealthMap::new();
         let snapshot = Arc::new(Snapshot {
             state: state.clone(),
@@ -307,11 +393,14 @@ impl Engine {
             actions,
             gate,
             checks,
+            alerts,
+            outbox_written: outbox_written.clone(),
             commands,
             observations,
             publish,
             phase,
         };
+        engine.update_alert_metrics();
         let handle = EngineHandle {
             commands: commands_tx,
             snapshot: snapshot_rx,
@@ -320,7 +409,11 @@ impl Engine {
             observations: observations_tx,
             phase: phase_rx,
         };
-        Ok((engine, handle, link))
+        let dispatch = DispatchLink {
+            outbox_written,
+            engine: handle.clone(),
+        };
+        Ok((engine, handle, link, dispatch))
     }
 
     /// Runs until `shutdown` is cancelled or every command handle is dropped; flushes the minute
@@ -332,6 +425,7 @@ impl Engine {
         let mut observations_open = true;
         loop {
             self.apply_due_transitions();
+            self.process_due_alerts();
             let wait = self.time_to_next_deadline();
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -362,7 +456,13 @@ impl Engine {
     }
 
     fn time_to_next_deadline(&self) -> Option<Duration> {
-        let end = lifecycle::hypercare_end(&self.plan, &self.state)?;
+        let end = [
+            lifecycle::hypercare_end(&self.plan, &self.state),
+            self.alert_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
         let left = end.duration_since(self.clock.now());
         // Wake at least once a minute so a clock jump (suspend, NTP step) is noticed promptly.
         Some(
@@ -435,6 +535,27 @@ impl Engine {
             }
             Command::Check { id, reply } => {
                 let _ = reply.send(self.check_detail(&id));
+            }
+            Command::Acknowledge {
+                id,
+                by,
+                note,
+                via,
+                reply,
+            } => {
+                let _ = reply.send(self.acknowledge_alert(id, &by, note, &via));
+            }
+            Command::AddSilence { silence, reply } => {
+                let _ = reply.send(self.add_silence(silence));
+            }
+            Command::RemoveSilence { id, by, reply } => {
+                let _ = reply.send(self.remove_silence(&id, &by));
+            }
+            Command::Silences { reply } => {
+                let _ = reply.send(self.alerts.silences().to_vec());
+            }
+            Command::Delivery { report, reply } => {
+                let _ = reply.send(self.record_delivery(report));
             }
         }
     }

@@ -1,0 +1,978 @@
+//! The engine's side of alerting: opening and resolving alerts from check health, escalating on
+//! time, acknowledgements, silences, and writing every notification to the outbox in the same
+//! transaction as the alert change that caused it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+use super::{Engine, EngineError, block, error_chain};
+use crate::core::alert::{self, Alert, Silence, Step, Window};
+use crate::core::health::{Health, HealthChange};
+use crate::core::log::{LogKind, NewEntry};
+use crate::notify::{ForwardedAlert, OutgoingEmail, WebhookMessage};
+use crate::plan::Plan;
+use crate::plan::alerting::{ChannelKind, EscalationPolicy, Recipient};
+use crate::report::alert_message::{self, MessageContext, MessageKind};
+use crate::store::StoreError;
+use crate::store::alerts::{NewOutboxRow, Write};
+
+/// Open alerts and what escalation needs in memory.
+pub(super) struct Alerts {
+    pub(super) open: BTreeMap<i64, Alert>,
+    silences: Vec<Silence>,
+    /// First notification time per (channel, recipient, kind, level) in the current group window.
+    group_firsts: HashMap<String, Timestamp>,
+    /// Alerts whose held-back notifications were logged, with the silence end.
+    suppressed: HashMap<i64, Timestamp>,
+    /// The key that signs acknowledgement links.
+    pub(super) ack_key: Vec<u8>,
+}
+
+/// A person or address told about an alert.
+#[derive(Debug, Clone)]
+struct Addressee {
+    /// Person id or address: the key in `Alert::notified`.
+    key: String,
+    name: String,
+    email: Option<String>,
+    chat: Option<String>,
+}
+
+impl Alerts {
+    pub(super) fn new(
+        open: Vec<Alert>,
+        plan: &Plan,
+        runtime_silences: Vec<Silence>,
+        ack_key: Vec<u8>,
+    ) -> Self {
+        let mut silences: Vec<Silence> = plan
+            .alerting
+            .silences
+            .iter()
+            .map(|silence| Silence::from_plan(silence, &plan.launch.timezone))
+            .collect();
+        silences.extend(runtime_silences);
+        Alerts {
+            open: open.into_iter().map(|alert| (alert.id, alert)).collect(),
+            silences,
+            group_firsts: HashMap::new(),
+            suppressed: HashMap::new(),
+            ack_key,
+        }
+    }
+
+    fn by_key(&self, key: &str) -> Option<i64> {
+        self.open
+            .values()
+            .find(|alert| alert.key == key)
+            .map(|alert| alert.id)
+    }
+
+    pub(super) fn silences(&self) -> &[Silence] {
+        &self.silences
+    }
+}
+
+fn resolve_recipients(plan: &Plan, recipients: &[Recipient]) -> Vec<Addressee> {
+    let mut out: Vec<Addressee> = Vec::new();
+    let mut push = |addressee: Addressee| {
+        if !out.iter().any(|known| known.key == addressee.key) {
+            out.push(addressee);
+        }
+    };
+    for recipient in recipients {
+        match recipient {
+            Recipient::Person(id) => {
+                if let Some(person) = plan.people.iter().find(|person| &person.id == id) {
+                    push(person_addressee(person));
+                }
+            }
+            Recipient::Role(role) => {
+                for person in plan.people.iter().filter(|person| person.role == *role) {
+                    push(person_addressee(person));
+                }
+            }
+            Recipient::Address(address) => push(Addressee {
+                key: address.clone(),
+                name: address.clone(),
+                email: Some(address.clone()),
+                chat: None,
+            }),
+        }
+    }
+    out
+}
+
+fn person_addressee(person: &crate::plan::Person) -> Addressee {
+    Addressee {
+        key: person.id.clone(),
+        name: person.name.clone(),
+        email: Some(person.email.clone()),
+        chat: person.chat.clone(),
+    }
+}
+
+fn addressees_by_key(plan: &Plan, keys: &BTreeSet<String>) -> Vec<Addressee> {
+    keys.iter()
+        .map(
+            |key| match plan.people.iter().find(|person| &person.id == key) {
+                Some(person) => person_addressee(person),
+                None => Addressee {
+                    key: key.clone(),
+                    name: key.clone(),
+                    email: key.contains('@').then(|| key.clone()),
+                    chat: None,
+                },
+            },
+        )
+        .collect()
+}
+
+fn plus(at: Timestamp, duration: std::time::Duration) -> Timestamp {
+    SignedDuration::try_from(duration)
+        .ok()
+        .and_then(|duration| at.checked_add(duration).ok())
+        .unwrap_or(at)
+}
+
+/// The message-id domain: the From address's domain, else a local name.
+fn mail_domain(plan: &Plan) -> String {
+    plan.alerting
+        .smtp
+        .as_ref()
+        .and_then(|smtp| smtp.from.rsplit_once('@'))
+        .map(|(_, domain)| domain.trim_end_matches('>').to_string())
+        .unwrap_or_else(|| "golive.local".to_string())
+}
+
+fn random_hex(bytes: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut buffer = vec![0u8; bytes];
+    let filled = std::fs::File::open("/dev/urandom")
+        .and_then(|mut file| file.read_exact(&mut buffer))
+        .is_ok();
+    if !filled {
+        // No /dev/urandom: fall back to the clock and a counter; nonces only need to be unique.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seed = Timestamp::now().as_nanosecond() as u64
+            ^ COUNTER
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                .rotate_left(32);
+        for (index, byte) in buffer.iter_mut().enumerate() {
+            *byte = (seed >> ((index % 8) * 8)) as u8 ^ index as u8;
+        }
+    }
+    buffer
+}
+
+impl Engine {
+    /// Opens alerts for checks that became failing and resolves those that became healthy.
+    pub(super) fn alerts_on_health(&mut self, changes: &[(usize, HealthChange)]) {
+        let now = self.clock.now();
+        let plan = Arc::clone(&self.plan);
+        for (index, change) in changes {
+            let check = &plan.checks[*index];
+            let key = format!("check:{}", check.id);
+            let existing = self.alerts.by_key(&key);
+            match (change.to, existing) {
+                (Health::Failing, None) => {
+                    let reason = self.checks.last_reason(*index);
+                    let policy = self
+                        .plan
+                        .alerting
+                        .severity_policies
+                        .get(&check.severity)
+                        .cloned();
+                    let alert = Alert::open(
+                        0,
+                        key,
+                        check.name.clone(),
+                        check.severity,
+                        policy,
+                        reason,
+                        now,
+                    );
+                    if let Err(error) = self.open_alert(alert) {
+                        self.metrics.store_errors.inc();
+                        tracing::error!(error = %error_chain(&error), check = %check.id, "could not open an alert");
+                    }
+                }
+                (Health::Healthy, Some(id)) => {
+                    if let Err(error) = self.resolve_alert(id, now) {
+                        self.metrics.store_errors.inc();
+                        tracing::error!(error = %error_chain(&error), alert = id, "could not resolve an alert");
+                    }
+                }
+                (Health::Failing, Some(id)) => {
+                    // Still failing after an unknown spell: keep the alert, refresh the reason.
+                    let reason = self.checks.last_reason(*index);
+                    if let Some(alert) = self.alerts.open.get_mut(&id) {
+                        alert.reason = reason;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.process_due_alerts();
+    }
+
+    fn open_alert(&mut self, mut alert: Alert) -> Result<(), StoreError> {
+        let now = alert.opened_at;
+        let silenced = self
+            .silence_for(&alert, now)
+            .map(|(end, silence)| (end, silence.id.clone()));
+        let text = format!(
+            "Alert opened: {} ({}) — {}{}",
+            alert.title,
+            alert.severity,
+            alert.reason,
+            match (&alert.policy, &silenced) {
+                (None, _) =>
+                    " — no escalation policy for this severity: nobody is notified".to_string(),
+                (Some(_), Some((end, id))) => format!(
+                    " — notifications held back by silence `{id}` until {}",
+                    crate::report::timeline::local(*end, &self.plan.launch.timezone)
+                ),
+                _ => String::new(),
+            }
+        );
+        let id = block(|| {
+            self.store.write(|write| {
+                let id = write.insert_alert(&alert)?;
+                let mut stored = alert.clone();
+                stored.id = id;
+                write.log(&NewEntry {
+                    at: now,
+                    author: "golive".into(),
+                    kind: LogKind::Alert,
+                    text: format!("#{id} {text}"),
+                    data: json!({"alert": id, "event": "opened", "key": stored.key, "severity": stored.severity, "reason": stored.reason, "silenced_by": silenced.as_ref().map(|(_, id)| id)}),
+                })?;
+                Ok(id)
+            })
+        })?;
+        alert.id = id;
+        if let Some((end, _)) = silenced {
+            self.alerts.suppressed.insert(id, end);
+        }
+        tracing::warn!(alert = id, key = %alert.key, severity = %alert.severity, "alert opened");
+        self.metrics
+            .alerts_opened
+            .with_label_values(&[alert.severity.as_str()])
+            .inc();
+        self.alerts.open.insert(id, alert);
+        self.update_alert_metrics();
+        Ok(())
+    }
+
+    fn resolve_alert(&mut self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        let Some(mut alert) = self.alerts.open.get(&id).cloned() else {
+            return Ok(());
+        };
+        alert.resolved_at = Some(now);
+        let told = addressees_by_key(&self.plan, &alert.notified);
+        let channels = self.channels_used(&alert);
+        let rows = self.messages(
+            &alert,
+            MessageKind::Resolved,
+            alert.level,
+            &told,
+            &channels,
+            now,
+            &[],
+        );
+        let duration = now.duration_since(alert.opened_at).as_secs();
+        block(|| {
+            self.store.write(|write| {
+                write.update_alert(&alert)?;
+                enqueue_all(write, &rows)?;
+                write.log(&NewEntry {
+                    at: now,
+                    author: "golive".into(),
+                    kind: LogKind::Alert,
+                    text: format!(
+                        "#{id} Alert resolved: {} after {}s{}",
+                        alert.title,
+                        duration,
+                        if told.is_empty() { String::new() } else { format!("; telling {}", names(&told)) }
+                    ),
+                    data: json!({"alert": id, "event": "resolved", "duration_seconds": duration, "told": told.iter().map(|a| &a.key).collect::<Vec<_>>()}),
+                })?;
+                Ok(())
+            })
+        })?;
+        tracing::info!(alert = id, "alert resolved");
+        self.alerts.open.remove(&id);
+        self.alerts.suppressed.remove(&id);
+        self.update_alert_metrics();
+        self.wake_dispatcher();
+        Ok(())
+    }
+
+    /// The channels an alert was notified through so far (the levels it reached).
+    fn channels_used(&self, alert: &Alert) -> Vec<String> {
+        let Some(policy) = self.policy(alert) else {
+            return Vec::new();
+        };
+        let mut channels: Vec<String> = Vec::new();
+        for level in policy.levels.iter().take(alert.level.max(1)) {
+            for channel in &level.channels {
+                if !channels.contains(channel) {
+                    channels.push(channel.clone());
+                }
+            }
+        }
+        if alert.level == 0 {
+            channels.clear();
+        }
+        channels
+    }
+
+    fn policy(&self, alert: &Alert) -> Option<&EscalationPolicy> {
+        let id = alert.policy.as_ref()?;
+        self.plan
+            .alerting
+            .policies
+            .iter()
+            .find(|policy| &policy.id == id)
+    }
+
+    fn silence_for(&self, alert: &Alert, now: Timestamp) -> Option<(Timestamp, &Silence)> {
+        alert::silenced_until(
+            self.alerts.silences.iter(),
+            alert.check_id(),
+            alert.severity,
+            now,
+        )
+    }
+
+    /// When the engine must wake for alerts next: the earliest step of an alert that is not
+    /// silenced, or the end of the silence holding one back.
+    pub(super) fn alert_deadline(&self) -> Option<Timestamp> {
+        let now = self.clock.now();
+        self.alerts
+            .open
+            .values()
+            .filter_map(|alert| {
+                let step = alert::next_step(alert, self.policy(alert))?;
+                match self.silence_for(alert, now.max(step.at())) {
+                    Some((end, _)) => Some(end),
+                    None => Some(step.at()),
+                }
+            })
+            .min()
+    }
+
+    /// Carries out every escalation step that is due, each in its own transaction.
+    pub(super) fn process_due_alerts(&mut self) {
+        let now = self.clock.now();
+        let ids: Vec<i64> = self.alerts.open.keys().copied().collect();
+        for id in ids {
+            // Several steps may be due (levels missed while the daemon was down); each is sent once.
+            for _ in 0..16 {
+                let Some(alert) = self.alerts.open.get(&id) else {
+                    break;
+                };
+                let Some(policy) = self.policy(alert).cloned() else {
+                    break;
+                };
+                let Some(step) = alert::next_step(alert, Some(&policy)) else {
+                    break;
+                };
+                if step.at() > now {
+                    break;
+                }
+                if let Some((end, silence)) = self.silence_for(alert, now) {
+                    if self.alerts.suppressed.get(&id) != Some(&end) {
+                        let entry = NewEntry {
+                            at: now,
+                            author: "golive".into(),
+                            kind: LogKind::Alert,
+                            text: format!(
+                                "#{id} Notifications for {} held back by silence `{}` ({}) until {}",
+                                alert.title,
+                                silence.id,
+                                silence.comment,
+                                crate::report::timeline::local(end, &self.plan.launch.timezone)
+                            ),
+                            data: json!({"alert": id, "event": "silenced", "silence": silence.id, "until": end}),
+                        };
+                        if block(|| self.store.append(&entry)).is_ok() {
+                            self.alerts.suppressed.insert(id, end);
+                        }
+                    }
+                    break;
+                }
+                if let Err(error) = self.carry_out(id, &policy, step, now) {
+                    self.metrics.store_errors.inc();
+                    tracing::error!(error = %error_chain(&error), alert = id, "could not escalate; will retry");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn carry_out(
+        &mut self,
+        id: i64,
+        policy: &EscalationPolicy,
+        step: Step,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let Some(mut alert) = self.alerts.open.get(&id).cloned() else {
+            return Ok(());
+        };
+        let (kind, level_index) = match step {
+            Step::Level { level: 0, .. } => (MessageKind::Opened, 0),
+            Step::Level { level, .. } => (MessageKind::Escalated, level),
+            Step::Repeat { level, .. } => (MessageKind::Repeat, level),
+            Step::AckLapsed { .. } => (
+                MessageKind::Reopened {
+                    lapsed_by: alert
+                        .acknowledged
+                        .as_ref()
+                        .map_or_else(String::new, |ack| ack.by.clone()),
+                },
+                alert
+                    .level
+                    .saturating_sub(1)
+                    .min(policy.levels.len().saturating_sub(1)),
+            ),
+        };
+        let Some(level) = policy.levels.get(level_index) else {
+            return Ok(());
+        };
+        let recipients = resolve_recipients(&self.plan, &level.notify);
+        let others: Vec<String> = addressees_by_key(&self.plan, &alert.notified)
+            .into_iter()
+            .filter(|known| !recipients.iter().any(|new| new.key == known.key))
+            .map(|known| known.name)
+            .collect();
+        alert::apply_step(&mut alert, policy, step, now);
+        let rows = self.messages(
+            &alert,
+            kind.clone(),
+            level_index + 1,
+            &recipients,
+            &level.channels,
+            now,
+            &others,
+        );
+        for recipient in &recipients {
+            alert.notified.insert(recipient.key.clone());
+        }
+        let text = format!(
+            "#{id} {} — level {} ({}) via {}",
+            match &kind {
+                MessageKind::Opened => "Notified".to_string(),
+                MessageKind::Escalated => "Escalated".to_string(),
+                MessageKind::Repeat => "Reminded".to_string(),
+                MessageKind::Reopened { lapsed_by } =>
+                    format!("Acknowledgement by {lapsed_by} lapsed; re-notified"),
+                _ => String::new(),
+            },
+            level_index + 1,
+            names(&recipients),
+            level.channels.join(", ")
+        );
+        block(|| {
+            self.store.write(|write| {
+                write.update_alert(&alert)?;
+                enqueue_all(write, &rows)?;
+                write.log(&NewEntry {
+                    at: now,
+                    author: "golive".into(),
+                    kind: LogKind::Alert,
+                    text,
+                    data: json!({"alert": id, "event": kind.as_str(), "level": level_index + 1, "told": recipients.iter().map(|a| &a.key).collect::<Vec<_>>(), "channels": level.channels}),
+                })?;
+                Ok(())
+            })
+        })?;
+        self.alerts.open.insert(id, alert);
+        self.update_alert_metrics();
+        self.wake_dispatcher();
+        Ok(())
+    }
+
+    /// Acknowledges an alert for `by`, tells everyone already notified, and stops escalation.
+    pub(super) fn acknowledge_alert(
+        &mut self,
+        id: i64,
+        by: &str,
+        note: Option<String>,
+        via: &str,
+    ) -> Result<Alert, EngineError> {
+        let now = self.clock.now();
+        let Some(mut alert) = self.alerts.open.get(&id).cloned() else {
+            return Err(EngineError::NotFound(format!("no open alert #{id}")));
+        };
+        let policy = self.policy(&alert).cloned();
+        match alert::acknowledge(&mut alert, policy.as_ref(), by, now) {
+            Err(reason) => return Err(EngineError::NotFound(reason)),
+            Ok(false) => return Ok(alert),
+            Ok(true) => {}
+        }
+        let told = addressees_by_key(&self.plan, &alert.notified);
+        let channels = self.channels_used(&alert);
+        let rows = self.messages(
+            &alert,
+            MessageKind::Acknowledged { by: by.to_string() },
+            alert.level,
+            &told,
+            &channels,
+            now,
+            &[],
+        );
+        let seconds = now.duration_since(alert.opened_at).as_secs_f64();
+        let mut text = format!(
+            "#{id} Alert acknowledged by {by} ({via}) after {:.0}s: {}",
+            seconds, alert.title
+        );
+        if let Some(note) = note.as_deref().filter(|note| !note.trim().is_empty()) {
+            text.push_str(" — ");
+            text.push_str(note.trim());
+        }
+        block(|| {
+            self.store.write(|write| {
+                write.update_alert(&alert)?;
+                enqueue_all(write, &rows)?;
+                write.log(&NewEntry {
+                    at: now,
+                    author: by.to_string(),
+                    kind: LogKind::Alert,
+                    text,
+                    data: json!({"alert": id, "event": "acknowledged", "via": via, "seconds_to_ack": seconds, "note": note}),
+                })?;
+                Ok(())
+            })
+        })?;
+        self.metrics.time_to_ack.observe(seconds);
+        self.alerts.open.insert(id, alert.clone());
+        self.update_alert_metrics();
+        self.wake_dispatcher();
+        Ok(alert)
+    }
+
+    /// Renders the outbox rows for one message to `recipients` through `channels`.
+    #[allow(clippy::too_many_arguments)]
+    fn messages(
+        &mut self,
+        alert: &Alert,
+        kind: MessageKind,
+        level: usize,
+        recipients: &[Addressee],
+        channels: &[String],
+        now: Timestamp,
+        others: &[String],
+    ) -> Vec<NewOutboxRow> {
+        if recipients.is_empty() && channels.is_empty() {
+            return Vec::new();
+        }
+        let plan = Arc::clone(&self.plan);
+        let rollback = self
+            .rollback_recommended(alert)
+            .then_some(plan.rollback.procedure.as_str());
+        let value_line = alert
+            .check_id()
+            .and_then(|id| self.checks.value_line(&plan, id));
+        let names: Vec<String> = recipients
+            .iter()
+            .map(|recipient| recipient.name.clone())
+            .collect();
+        let domain = mail_domain(&plan);
+        let root = format!("alert-{}@{domain}", alert.id);
+        let mut rows = Vec::new();
+        for channel_id in channels {
+            let Some(channel) = plan
+                .alerting
+                .channels
+                .iter()
+                .find(|channel| &channel.id == channel_id)
+            else {
+                continue;
+            };
+            match &channel.kind {
+                ChannelKind::Email { to } => {
+                    let mut addressees: Vec<Addressee> = recipients.to_vec();
+                    for extra in resolve_recipients(&plan, to) {
+                        if !addressees.iter().any(|known| known.key == extra.key) {
+                            addressees.push(extra);
+                        }
+                    }
+                    for addressee in addressees {
+                        let Some(email) = addressee.email.clone() else {
+                            continue;
+                        };
+                        let ack_url = (alert.is_open()
+                            && !matches!(kind, MessageKind::Acknowledged { .. }))
+                        .then(|| {
+                            let expires = plus(now, plan.alerting.ack_link_ttl);
+                            let token = crate::ack_link::issue(
+                                &self.alerts.ack_key,
+                                alert.id,
+                                &addressee.key,
+                                expires,
+                                &random_hex(12),
+                            );
+                            format!("{}/ack/{token}", self.public_url())
+                        });
+                        let rendered = alert_message::render(&MessageContext {
+                            plan: &plan,
+                            alert,
+                            kind: kind.clone(),
+                            level,
+                            phase: self.state.phase,
+                            now,
+                            recipients: names.clone(),
+                            others: others.to_vec(),
+                            ack_url,
+                            rollback,
+                            value_line: value_line.clone(),
+                        });
+                        let first =
+                            matches!(kind, MessageKind::Opened) && alert.notified.is_empty();
+                        let message_id = if first {
+                            root.clone()
+                        } else {
+                            format!(
+                                "alert-{}.{}.{}@{domain}",
+                                alert.id,
+                                now.as_millisecond(),
+                                hex(&random_hex(4))
+                            )
+                        };
+                        let outgoing = OutgoingEmail {
+                            to: vec![(Some(addressee.name.clone()), email)],
+                            subject: rendered.subject,
+                            text: rendered.text,
+                            html: Some(rendered.html),
+                            message_id,
+                            in_reply_to: (!first).then(|| root.clone()),
+                            references: if first {
+                                Vec::new()
+                            } else {
+                                vec![root.clone()]
+                            },
+                            inline_images: Vec::new(),
+                        };
+                        rows.push(self.outbox_row(
+                            channel_id,
+                            &addressee.key,
+                            &kind,
+                            level,
+                            alert.id,
+                            now,
+                            json!(outgoing),
+                        ));
+                    }
+                }
+                ChannelKind::Webhook(_) => {
+                    let mut rendered = alert_message::render(&MessageContext {
+                        plan: &plan,
+                        alert,
+                        kind: kind.clone(),
+                        level,
+                        phase: self.state.phase,
+                        now,
+                        recipients: names.clone(),
+                        others: others.to_vec(),
+                        ack_url: None,
+                        rollback,
+                        value_line: value_line.clone(),
+                    });
+                    let mentions: Vec<&str> = recipients
+                        .iter()
+                        .filter_map(|r| r.chat.as_deref())
+                        .collect();
+                    if !mentions.is_empty() {
+                        rendered
+                            .chat
+                            .push_str(&format!(" ({})", mentions.join(" ")));
+                    }
+                    let message = WebhookMessage {
+                        text: rendered.chat,
+                        json: rendered.json,
+                    };
+                    rows.push(self.outbox_row(
+                        channel_id,
+                        "",
+                        &kind,
+                        level,
+                        alert.id,
+                        now,
+                        json!(message),
+                    ));
+                }
+                ChannelKind::Alertmanager { .. } => {
+                    let mut labels = BTreeMap::new();
+                    labels.insert("alertname".to_string(), alert.title.clone());
+                    labels.insert("severity".to_string(), alert.severity.to_string());
+                    labels.insert("launch".to_string(), plan.launch.name.clone());
+                    labels.insert("golive_alert".to_string(), alert.id.to_string());
+                    if let Some(check) = alert.check_id() {
+                        labels.insert("check".to_string(), check.to_string());
+                    }
+                    let mut annotations = BTreeMap::new();
+                    annotations.insert("summary".to_string(), alert.reason.clone());
+                    let forwarded = ForwardedAlert {
+                        labels,
+                        annotations,
+                        starts_at: alert.opened_at,
+                        ends_at: alert.resolved_at,
+                        generator_url: Some(format!(
+                            "{}/api/v1/alerts/{}",
+                            self.public_url(),
+                            alert.id
+                        )),
+                    };
+                    rows.push(self.outbox_row(
+                        channel_id,
+                        "",
+                        &kind,
+                        level,
+                        alert.id,
+                        now,
+                        json!([forwarded]),
+                    ));
+                }
+            }
+        }
+        rows
+    }
+
+    /// One outbox row, grouped with others for the same channel, recipient, kind and level that
+    /// opened within the group window: the first goes out at once, later ones are held until the
+    /// window closes and then go out together.
+    #[allow(clippy::too_many_arguments)]
+    fn outbox_row(
+        &mut self,
+        channel: &str,
+        recipient: &str,
+        kind: &MessageKind,
+        level: usize,
+        alert_id: i64,
+        now: Timestamp,
+        payload: serde_json::Value,
+    ) -> NewOutboxRow {
+        let groupable = !matches!(
+            kind,
+            MessageKind::Acknowledged { .. } | MessageKind::Resolved
+        );
+        let base = format!("{channel}|{recipient}|{}|{level}", kind.as_str());
+        let window = self.plan.alerting.group_window;
+        let (not_before, group_key) = if groupable && !window.is_zero() {
+            match self.alerts.group_firsts.get(&base) {
+                Some(first) if now < plus(*first, window) => (
+                    plus(*first, window),
+                    Some(format!("{base}|{}", first.as_millisecond())),
+                ),
+                _ => {
+                    self.alerts.group_firsts.insert(base.clone(), now);
+                    (now, Some(format!("{base}|{}", now.as_millisecond())))
+                }
+            }
+        } else {
+            (now, None)
+        };
+        NewOutboxRow {
+            created_at: now,
+            not_before,
+            channel: channel.to_string(),
+            kind: kind.as_str().to_string(),
+            alert_id: Some(alert_id),
+            group_key,
+            payload,
+        }
+    }
+
+    fn public_url(&self) -> String {
+        self.plan
+            .alerting
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.plan.server.listen))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// Whether the plan's rollback criteria hold for this alert now.
+    fn rollback_recommended(&self, alert: &Alert) -> bool {
+        !self.plan.rollback.procedure.is_empty()
+            && self.plan.rollback.criteria.iter().any(|criterion| {
+                alert.severity >= criterion.severity
+                    && criterion.phases.contains(&self.state.phase)
+                    && (criterion.checks.is_empty()
+                        || alert
+                            .check_id()
+                            .is_some_and(|id| criterion.checks.iter().any(|c| c == id)))
+            })
+    }
+
+    /// Adds a run-time silence.
+    pub(super) fn add_silence(&mut self, silence: Silence) -> Result<Silence, EngineError> {
+        let now = self.clock.now();
+        if self
+            .alerts
+            .silences
+            .iter()
+            .any(|known| known.id == silence.id)
+        {
+            return Err(crate::core::actions::FieldError::new(
+                "id",
+                format!("a silence `{}` exists already", silence.id),
+            )
+            .into());
+        }
+        let Window::Once { start, end } = &silence.window else {
+            return Err(crate::core::actions::FieldError::new(
+                "end",
+                "run-time silences have a start and an end",
+            )
+            .into());
+        };
+        let text = format!(
+            "Silence `{}` added by {}: {} ({} to {}; checks: {}; severities: {})",
+            silence.id,
+            silence.author,
+            silence.comment,
+            crate::report::timeline::local(*start, &self.plan.launch.timezone),
+            crate::report::timeline::local(*end, &self.plan.launch.timezone),
+            if silence.checks.is_empty() {
+                "all".to_string()
+            } else {
+                silence.checks.join(", ")
+            },
+            if silence.severities.is_empty() {
+                "all".to_string()
+            } else {
+                silence
+                    .severities
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        );
+        block(|| {
+            self.store.write(|write| {
+                write.insert_silence(&silence, now)?;
+                write.log(&NewEntry {
+                    at: now,
+                    author: silence.author.clone(),
+                    kind: LogKind::Alert,
+                    text,
+                    data: json!({"event": "silence_added", "silence": silence}),
+                })?;
+                Ok(())
+            })
+        })?;
+        self.alerts.silences.push(silence.clone());
+        Ok(silence)
+    }
+
+    /// Removes a run-time silence; notifications it held back go out at once.
+    pub(super) fn remove_silence(&mut self, id: &str, by: &str) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        let removed = block(|| {
+            self.store.write(|write| {
+                let removed = write.remove_silence(id, now)?;
+                if removed {
+                    write.log(&NewEntry {
+                        at: now,
+                        author: by.to_string(),
+                        kind: LogKind::Alert,
+                        text: format!("Silence `{id}` removed by {by}"),
+                        data: json!({"event": "silence_removed", "silence": id}),
+                    })?;
+                }
+                Ok(removed)
+            })
+        })?;
+        if !removed {
+            let hint = if self
+                .plan
+                .alerting
+                .silences
+                .iter()
+                .any(|silence| silence.id == id)
+            {
+                " (it is in the plan; edit the plan to remove it)"
+            } else {
+                ""
+            };
+            return Err(EngineError::NotFound(format!(
+                "no run-time silence `{id}`{hint}"
+            )));
+        }
+        self.alerts
+            .silences
+            .retain(|silence| silence.id != id || silence.author == "plan");
+        self.alerts.suppressed.clear();
+        self.process_due_alerts();
+        Ok(())
+    }
+
+    pub(super) fn update_alert_metrics(&self) {
+        let now = self.clock.now();
+        let mut counts: HashMap<(&str, &str), i64> = HashMap::new();
+        for alert in self.alerts.open.values() {
+            let state = if alert.is_acknowledged(now) {
+                "acknowledged"
+            } else {
+                "open"
+            };
+            *counts.entry((state, alert.severity.as_str())).or_default() += 1;
+        }
+        for state in ["open", "acknowledged"] {
+            for severity in ["info", "warning", "critical"] {
+                let count = counts.get(&(state, severity)).copied().unwrap_or(0);
+                self.metrics
+                    .alerts
+                    .with_label_values(&[state, severity])
+                    .set(count as f64);
+            }
+        }
+        for check in &self.plan.checks {
+            let level = self
+                .alerts
+                .open
+                .values()
+                .find(|alert| alert.check_id() == Some(check.id.as_str()))
+                .map_or(0, |alert| alert.level);
+            self.metrics
+                .escalation_level
+                .with_label_values(&[check.id.as_str()])
+                .set(level as f64);
+        }
+    }
+
+    fn wake_dispatcher(&self) {
+        self.outbox_written.notify_one();
+    }
+}
+
+fn enqueue_all(write: &mut Write<'_>, rows: &[NewOutboxRow]) -> Result<(), StoreError> {
+    for row in rows {
+        write.enqueue(row)?;
+    }
+    Ok(())
+}
+
+fn names(addressees: &[Addressee]) -> String {
+    if addressees.is_empty() {
+        return "nobody".to_string();
+    }
+    addressees
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}

@@ -1,0 +1,253 @@
+//! Recording delivery outcomes reported by the dispatcher: delivered, retry later with backoff and
+//! jitter, or given up after the plan's maximum age — then raised through the fallback channel.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+use super::{Engine, EngineError, block};
+use crate::core::log::{LogKind, NewEntry};
+use crate::notify::{DeliveryError, OutgoingEmail, WebhookMessage};
+use crate::plan::alerting::ChannelKind;
+use crate::store::alerts::NewOutboxRow;
+
+/// One delivery attempt of one message (several grouped outbox rows go out as one message).
+#[derive(Debug, Clone)]
+pub struct DeliveryReport {
+    pub rows: Vec<i64>,
+    pub channel: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// When the oldest of the rows was queued.
+    pub queued_at: Timestamp,
+    /// The outbox kind (`opened`, `resolved`, `warning`, ...).
+    pub kind: String,
+    pub alert_id: Option<i64>,
+    /// The server's answer, or why it failed.
+    pub result: Result<String, DeliveryError>,
+}
+
+/// The wait before attempt `attempts + 1`: 2 s, 4 s, 8 s, ... capped at 5 minutes, plus up to a
+/// quarter more at random so many failed notifications do not retry in lockstep.
+pub fn backoff(attempts: u32, jitter: f64) -> Duration {
+    let base = 2f64.powi(attempts.min(16) as i32 + 1).min(300.0);
+    Duration::from_secs_f64(base * (1.0 + 0.25 * jitter.clamp(0.0, 1.0)))
+}
+
+fn jitter() -> f64 {
+    (Timestamp::now().subsec_nanosecond() as f64 / 1e9).fract()
+}
+
+impl Engine {
+    pub(super) fn record_delivery(&mut self, report: DeliveryReport) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        let channel = report.channel.clone();
+        match &report.result {
+            Ok(answer) => {
+                self.metrics
+                    .notifications
+                    .with_label_values(&[channel.as_str(), "delivered"])
+                    .inc();
+                self.metrics
+                    .delivery_seconds
+                    .observe(now.duration_since(report.queued_at).as_secs_f64().max(0.0));
+                let retried = report.attempts > 0;
+                block(|| {
+                    self.store.write(|write| {
+                        for id in &report.rows {
+                            write.mark_delivered(*id, answer, now)?;
+                        }
+                        if retried {
+                            write.log(&NewEntry {
+                                at: now,
+                                author: "golive".into(),
+                                kind: LogKind::Alert,
+                                text: format!(
+                                    "Notification ({}{}) delivered via {channel} after {} failed attempt(s): {answer}",
+                                    report.kind,
+                                    report.alert_id.map_or(String::new(), |id| format!(", alert #{id}")),
+                                    report.attempts
+                                ),
+                                data: json!({"event": "delivered", "rows": report.rows, "channel": channel, "attempts": report.attempts + 1}),
+                            })?;
+                        }
+                        Ok(())
+                    })
+                })?;
+            }
+            Err(error) => {
+                let max_age = SignedDuration::try_from(self.plan.alerting.delivery_max_age)
+                    .unwrap_or_default();
+                let too_old = now.duration_since(report.queued_at) >= max_age;
+                let give_up = !error.is_retryable() || too_old;
+                let result = if give_up { "failed" } else { "retry" };
+                self.metrics
+                    .notifications
+                    .with_label_values(&[channel.as_str(), result])
+                    .inc();
+                let fallback = if give_up {
+                    self.fallback_rows(&report, error, now)
+                } else {
+                    Vec::new()
+                };
+                let next = now
+                    .checked_add(
+                        SignedDuration::try_from(backoff(report.attempts, jitter()))
+                            .unwrap_or_default(),
+                    )
+                    .unwrap_or(now);
+                let text = if give_up {
+                    format!(
+                        "Notification ({}{}) via {channel} given up after {} attempt(s): {error}{}",
+                        report.kind,
+                        report
+                            .alert_id
+                            .map_or(String::new(), |id| format!(", alert #{id}")),
+                        report.attempts + 1,
+                        if fallback.is_empty() {
+                            "; no other channel to tell".to_string()
+                        } else {
+                            format!("; raised through {}", fallback[0].channel)
+                        }
+                    )
+                } else {
+                    format!(
+                        "Notification ({}{}) via {channel} failed (attempt {}), retrying: {error}",
+                        report.kind,
+                        report
+                            .alert_id
+                            .map_or(String::new(), |id| format!(", alert #{id}")),
+                        report.attempts + 1
+                    )
+                };
+                tracing::warn!(channel = %channel, attempts = report.attempts + 1, give_up, error = %error, "notification delivery failed");
+                block(|| {
+                    self.store.write(|write| {
+                        for id in &report.rows {
+                            if give_up {
+                                write.mark_failed(*id, &error.to_string(), now)?;
+                            } else {
+                                write.mark_retry(*id, &error.to_string(), next)?;
+                            }
+                        }
+                        for row in &fallback {
+                            write.enqueue(row)?;
+                        }
+                        // Log every give-up, and only the first failure of a notification, so a
+                        // long outage does not flood the launch log.
+                        if give_up || report.attempts == 0 {
+                            write.log(&NewEntry {
+                                at: now,
+                                author: "golive".into(),
+                                kind: LogKind::Alert,
+                                text,
+                                data: json!({"event": if give_up { "delivery_failed" } else { "delivery_retry" }, "rows": report.rows, "channel": channel, "error": error.to_string()}),
+                            })?;
+                        }
+                        Ok(())
+                    })
+                })?;
+                if !fallback.is_empty() {
+                    self.outbox_written.notify_one();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A warning about a failed delivery for the fallback channel (never the channel that
+    /// failed, and never about a failed warning, so failures cannot loop).
+    fn fallback_rows(
+        &self,
+        report: &DeliveryReport,
+        error: &DeliveryError,
+        now: Timestamp,
+    ) -> Vec<NewOutboxRow> {
+        let Some(fallback) = self.plan.alerting.fallback_channel.as_ref() else {
+            return Vec::new();
+        };
+        if fallback == &report.channel || report.kind == "warning" {
+            return Vec::new();
+        }
+        let Some(channel) = self
+            .plan
+            .alerting
+            .channels
+            .iter()
+            .find(|channel| &channel.id == fallback)
+        else {
+            return Vec::new();
+        };
+        let subject = format!(
+            "[WARNING] {}: a notification could not be delivered via {}",
+            self.plan.launch.name, report.channel
+        );
+        let text = format!(
+            "golive could not deliver a notification ({}{}) via `{}` after {} attempt(s): {error}\n\nCheck the channel (SMTP server, webhook) and the alert in `golive alerts`.",
+            report.kind,
+            report
+                .alert_id
+                .map_or(String::new(), |id| format!(" about alert #{id}")),
+            report.channel,
+            report.attempts + 1
+        );
+        let payload = match &channel.kind {
+            ChannelKind::Email { to } => {
+                let mut recipients: Vec<(Option<String>, String)> = self
+                    .plan
+                    .people
+                    .iter()
+                    .filter(|person| person.role == crate::domain::Role::OpsLead)
+                    .map(|person| (Some(person.name.clone()), person.email.clone()))
+                    .collect();
+                for recipient in to {
+                    if let crate::plan::alerting::Recipient::Address(address) = recipient {
+                        recipients.push((None, address.clone()));
+                    }
+                }
+                if recipients.is_empty() {
+                    return Vec::new();
+                }
+                json!(OutgoingEmail {
+                    to: recipients,
+                    subject,
+                    text,
+                    html: None,
+                    message_id: format!("golive-warning-{}@golive.local", now.as_millisecond()),
+                    in_reply_to: None,
+                    references: Vec::new(),
+                    inline_images: Vec::new(),
+                })
+            }
+            ChannelKind::Webhook(_) => json!(WebhookMessage {
+                text: format!("*{subject}*\n{text}"),
+                json: json!({"kind": "warning", "launch": self.plan.launch.name, "message": text}),
+            }),
+            ChannelKind::Alertmanager { .. } => return Vec::new(),
+        };
+        vec![NewOutboxRow {
+            created_at: now,
+            not_before: now,
+            channel: fallback.clone(),
+            kind: "warning".into(),
+            alert_id: report.alert_id,
+            group_key: None,
+            payload,
+        }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        assert_eq!(backoff(0, 0.0), Duration::from_secs(2));
+        assert_eq!(backoff(1, 0.0), Duration::from_secs(4));
+        assert_eq!(backoff(3, 1.0), Duration::from_secs(20));
+        assert_eq!(backoff(30, 0.0), Duration::from_secs(300));
+        assert!(backoff(30, 1.0) <= Duration::from_secs(375));
+    }
+}
