@@ -22,6 +22,8 @@ use crate::store::alerts::{NewOutboxRow, Write};
 /// Open alerts and what escalation needs in memory.
 pub(super) struct Alerts {
     pub(super) open: BTreeMap<i64, Alert>,
+    /// Open alert id by key (`check:<id>`, ...).
+    keys: HashMap<String, i64>,
     silences: Vec<Silence>,
     /// First notification time per (channel, recipient, kind, level) in the current group window.
     group_firsts: HashMap<String, Timestamp>,
@@ -56,6 +58,10 @@ impl Alerts {
             .collect();
         silences.extend(runtime_silences);
         Alerts {
+            keys: open
+                .iter()
+                .map(|alert| (alert.key.clone(), alert.id))
+                .collect(),
             open: open.into_iter().map(|alert| (alert.id, alert)).collect(),
             silences,
             group_firsts: HashMap::new(),
@@ -65,10 +71,19 @@ impl Alerts {
     }
 
     fn by_key(&self, key: &str) -> Option<i64> {
-        self.open
-            .values()
-            .find(|alert| alert.key == key)
-            .map(|alert| alert.id)
+        self.keys.get(key).copied()
+    }
+
+    fn insert(&mut self, alert: Alert) {
+        self.keys.insert(alert.key.clone(), alert.id);
+        self.open.insert(alert.id, alert);
+    }
+
+    fn remove(&mut self, id: i64) {
+        if let Some(alert) = self.open.remove(&id) {
+            self.keys.remove(&alert.key);
+        }
+        self.suppressed.remove(&id);
     }
 
     pub(super) fn silences(&self) -> &[Silence] {
@@ -169,24 +184,25 @@ fn random_hex(bytes: usize) -> Vec<u8> {
 }
 
 impl Engine {
-    /// Opens alerts for checks that became failing and resolves those that became healthy.
+    /// Opens alerts for checks that became failing and resolves those that became healthy, all in
+    /// one transaction per batch (a storm of a thousand failures is one commit, not a thousand).
     pub(super) fn alerts_on_health(&mut self, changes: &[(usize, HealthChange)]) {
         let now = self.clock.now();
         let plan = Arc::clone(&self.plan);
+        let mut opened: Vec<Alert> = Vec::new();
+        let mut resolved: Vec<i64> = Vec::new();
         for (index, change) in changes {
             let check = &plan.checks[*index];
             let key = format!("check:{}", check.id);
-            let existing = self.alerts.by_key(&key);
-            match (change.to, existing) {
-                (Health::Failing, None) => {
+            match (change.to, self.alerts.by_key(&key)) {
+                (Health::Failing, None) if !opened.iter().any(|alert| alert.key == key) => {
                     let reason = self.checks.last_reason(*index);
-                    let policy = self
-                        .plan
+                    let policy = plan
                         .alerting
                         .severity_policies
                         .get(&check.severity)
                         .cloned();
-                    let alert = Alert::open(
+                    opened.push(Alert::open(
                         0,
                         key,
                         check.name.clone(),
@@ -194,18 +210,9 @@ impl Engine {
                         policy,
                         reason,
                         now,
-                    );
-                    if let Err(error) = self.open_alert(alert) {
-                        self.metrics.store_errors.inc();
-                        tracing::error!(error = %error_chain(&error), check = %check.id, "could not open an alert");
-                    }
+                    ));
                 }
-                (Health::Healthy, Some(id)) => {
-                    if let Err(error) = self.resolve_alert(id, now) {
-                        self.metrics.store_errors.inc();
-                        tracing::error!(error = %error_chain(&error), alert = id, "could not resolve an alert");
-                    }
-                }
+                (Health::Healthy, Some(id)) => resolved.push(id),
                 (Health::Failing, Some(id)) => {
                     // Still failing after an unknown spell: keep the alert, refresh the reason.
                     let reason = self.checks.last_reason(*index);
@@ -216,99 +223,130 @@ impl Engine {
                 _ => {}
             }
         }
+        if !opened.is_empty()
+            && let Err(error) = self.open_alerts(opened, now)
+        {
+            self.metrics.store_errors.inc();
+            tracing::error!(error = %error_chain(&error), "could not open alerts");
+        }
+        if !resolved.is_empty()
+            && let Err(error) = self.resolve_alerts(&resolved, now)
+        {
+            self.metrics.store_errors.inc();
+            tracing::error!(error = %error_chain(&error), "could not resolve alerts");
+        }
+        self.update_alert_metrics();
         self.process_due_alerts();
     }
 
-    fn open_alert(&mut self, mut alert: Alert) -> Result<(), StoreError> {
-        let now = alert.opened_at;
-        let silenced = self
-            .silence_for(&alert, now)
-            .map(|(end, silence)| (end, silence.id.clone()));
-        let text = format!(
-            "Alert opened: {} ({}) — {}{}",
-            alert.title,
-            alert.severity,
-            alert.reason,
-            match (&alert.policy, &silenced) {
-                (None, _) =>
-                    " — no escalation policy for this severity: nobody is notified".to_string(),
-                (Some(_), Some((end, id))) => format!(
-                    " — notifications held back by silence `{id}` until {}",
-                    crate::report::timeline::local(*end, &self.plan.launch.timezone)
-                ),
-                _ => String::new(),
-            }
-        );
-        let id = block(|| {
+    fn open_alerts(&mut self, alerts: Vec<Alert>, now: Timestamp) -> Result<(), StoreError> {
+        let timezone = self.plan.launch.timezone.clone();
+        let prepared: Vec<(Alert, Option<(Timestamp, String)>)> = alerts
+            .into_iter()
+            .map(|alert| {
+                let silenced = self
+                    .silence_for(&alert, now)
+                    .map(|(end, silence)| (end, silence.id.clone()));
+                (alert, silenced)
+            })
+            .collect();
+        let ids = block(|| {
             self.store.write(|write| {
-                let id = write.insert_alert(&alert)?;
-                let mut stored = alert.clone();
-                stored.id = id;
-                write.log(&NewEntry {
-                    at: now,
-                    author: "golive".into(),
-                    kind: LogKind::Alert,
-                    text: format!("#{id} {text}"),
-                    data: json!({"alert": id, "event": "opened", "key": stored.key, "severity": stored.severity, "reason": stored.reason, "silenced_by": silenced.as_ref().map(|(_, id)| id)}),
-                })?;
-                Ok(id)
+                let mut ids = Vec::with_capacity(prepared.len());
+                for (alert, silenced) in &prepared {
+                    let id = write.insert_alert(alert)?;
+                    let note = match (&alert.policy, silenced) {
+                        (None, _) => " — no escalation policy for this severity: nobody is notified".to_string(),
+                        (Some(_), Some((end, silence))) => format!(
+                            " — notifications held back by silence `{silence}` until {}",
+                            crate::report::timeline::local(*end, &timezone)
+                        ),
+                        _ => String::new(),
+                    };
+                    write.log(&NewEntry {
+                        at: now,
+                        author: "golive".into(),
+                        kind: LogKind::Alert,
+                        text: format!(
+                            "#{id} Alert opened: {} ({}) — {}{note}",
+                            alert.title, alert.severity, alert.reason
+                        ),
+                        data: json!({"alert": id, "event": "opened", "key": alert.key, "severity": alert.severity, "reason": alert.reason, "silenced_by": silenced.as_ref().map(|(_, id)| id)}),
+                    })?;
+                    ids.push(id);
+                }
+                Ok(ids)
             })
         })?;
-        alert.id = id;
-        if let Some((end, _)) = silenced {
-            self.alerts.suppressed.insert(id, end);
+        for ((mut alert, silenced), id) in prepared.into_iter().zip(ids) {
+            alert.id = id;
+            if let Some((end, _)) = silenced {
+                self.alerts.suppressed.insert(id, end);
+            }
+            tracing::warn!(alert = id, key = %alert.key, severity = %alert.severity, "alert opened");
+            self.metrics
+                .alerts_opened
+                .with_label_values(&[alert.severity.as_str()])
+                .inc();
+            self.alerts.insert(alert);
         }
-        tracing::warn!(alert = id, key = %alert.key, severity = %alert.severity, "alert opened");
-        self.metrics
-            .alerts_opened
-            .with_label_values(&[alert.severity.as_str()])
-            .inc();
-        self.alerts.open.insert(id, alert);
-        self.update_alert_metrics();
         Ok(())
     }
 
-    fn resolve_alert(&mut self, id: i64, now: Timestamp) -> Result<(), StoreError> {
-        let Some(mut alert) = self.alerts.open.get(&id).cloned() else {
-            return Ok(());
-        };
-        alert.resolved_at = Some(now);
-        let told = addressees_by_key(&self.plan, &alert.notified);
-        let channels = self.channels_used(&alert);
-        let rows = self.messages(
-            &alert,
-            MessageKind::Resolved,
-            alert.level,
-            &told,
-            &channels,
-            now,
-            &[],
-        );
-        let duration = now.duration_since(alert.opened_at).as_secs();
+    fn resolve_alerts(&mut self, ids: &[i64], now: Timestamp) -> Result<(), StoreError> {
+        let mut resolved: Vec<(Alert, Vec<NewOutboxRow>, NewEntry)> = Vec::new();
+        for id in ids {
+            let Some(mut alert) = self.alerts.open.get(id).cloned() else {
+                continue;
+            };
+            alert.resolved_at = Some(now);
+            let told = addressees_by_key(&self.plan, &alert.notified);
+            let channels = self.channels_used(&alert);
+            let rows = self.messages(
+                &alert,
+                MessageKind::Resolved,
+                alert.level,
+                &told,
+                &channels,
+                now,
+                &[],
+            );
+            let duration = now.duration_since(alert.opened_at).as_secs();
+            let entry = NewEntry {
+                at: now,
+                author: "golive".into(),
+                kind: LogKind::Alert,
+                text: format!(
+                    "#{id} Alert resolved: {} after {}s{}",
+                    alert.title,
+                    duration,
+                    if told.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; telling {}", names(&told))
+                    }
+                ),
+                data: json!({"alert": id, "event": "resolved", "duration_seconds": duration, "told": told.iter().map(|a| &a.key).collect::<Vec<_>>()}),
+            };
+            resolved.push((alert, rows, entry));
+        }
         block(|| {
             self.store.write(|write| {
-                write.update_alert(&alert)?;
-                enqueue_all(write, &rows)?;
-                write.log(&NewEntry {
-                    at: now,
-                    author: "golive".into(),
-                    kind: LogKind::Alert,
-                    text: format!(
-                        "#{id} Alert resolved: {} after {}s{}",
-                        alert.title,
-                        duration,
-                        if told.is_empty() { String::new() } else { format!("; telling {}", names(&told)) }
-                    ),
-                    data: json!({"alert": id, "event": "resolved", "duration_seconds": duration, "told": told.iter().map(|a| &a.key).collect::<Vec<_>>()}),
-                })?;
+                for (alert, rows, entry) in &resolved {
+                    write.update_alert(alert)?;
+                    enqueue_all(write, rows)?;
+                    write.log(entry)?;
+                }
                 Ok(())
             })
         })?;
-        tracing::info!(alert = id, "alert resolved");
-        self.alerts.open.remove(&id);
-        self.alerts.suppressed.remove(&id);
-        self.update_alert_metrics();
-        self.wake_dispatcher();
+        for (alert, rows, _) in &resolved {
+            tracing::info!(alert = alert.id, "alert resolved");
+            self.alerts.remove(alert.id);
+            if !rows.is_empty() {
+                self.wake_dispatcher();
+            }
+        }
         Ok(())
     }
 
@@ -492,7 +530,7 @@ impl Engine {
                 Ok(())
             })
         })?;
-        self.alerts.open.insert(id, alert);
+        self.alerts.insert(alert);
         self.update_alert_metrics();
         self.wake_dispatcher();
         Ok(())
@@ -551,7 +589,7 @@ impl Engine {
             })
         })?;
         self.metrics.time_to_ack.observe(seconds);
-        self.alerts.open.insert(id, alert.clone());
+        self.alerts.insert(alert.clone());
         self.update_alert_metrics();
         self.wake_dispatcher();
         Ok(alert)
@@ -936,13 +974,14 @@ impl Engine {
                     .set(count as f64);
             }
         }
+        let levels: HashMap<&str, usize> = self
+            .alerts
+            .open
+            .values()
+            .filter_map(|alert| alert.check_id().map(|check| (check, alert.level)))
+            .collect();
         for check in &self.plan.checks {
-            let level = self
-                .alerts
-                .open
-                .values()
-                .find(|alert| alert.check_id() == Some(check.id.as_str()))
-                .map_or(0, |alert| alert.level);
+            let level = levels.get(check.id.as_str()).copied().unwrap_or(0);
             self.metrics
                 .escalation_level
                 .with_label_values(&[check.id.as_str()])

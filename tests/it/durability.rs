@@ -112,7 +112,7 @@ async fn a_second_daemon_on_the_same_data_directory_refuses_to_start() {
         &["run", "plan.toml", "--listen", "127.0.0.1:0"],
     );
     let output = second.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = daemon.log();
     assert_eq!(output.status.code(), Some(69), "{stderr}");
     assert!(
         stderr.contains("another golive daemon is already using the data directory"),

@@ -124,8 +124,8 @@ impl Daemon {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                let stderr = daemon.take_stderr();
-                panic!("daemon exited during start with {status}: {stderr}");
+                let log = daemon.log();
+                panic!("daemon exited during start with {status}: {log}");
             }
             if let Ok(text) = std::fs::read_to_string(&daemon_file)
                 && let Ok(value) = serde_json::from_str::<Value>(&text)
@@ -215,13 +215,9 @@ impl Daemon {
         let _ = child.wait();
     }
 
-    fn take_stderr(&mut self) -> String {
-        use std::io::Read;
-        let mut text = String::new();
-        if let Some(stderr) = self.child.as_mut().and_then(|c| c.stderr.as_mut()) {
-            let _ = stderr.read_to_string(&mut text);
-        }
-        text
+    /// What the daemon wrote to standard error (its log) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join(DAEMON_LOG)).unwrap_or_default()
     }
 }
 
@@ -234,8 +230,18 @@ impl Drop for Daemon {
     }
 }
 
-/// Starts the golive binary in `dir` with the test tokens in its environment.
+/// Where a test daemon's standard error goes: a file, never a pipe nobody reads (a full pipe
+/// would block the daemon's logging, and with it the daemon).
+pub const DAEMON_LOG: &str = "daemon.log";
+
+/// Starts the golive binary in `dir` with the test tokens in its environment; its log is appended
+/// to `dir/daemon.log`.
 pub fn spawn(dir: &Path, args: &[&str]) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(DAEMON_LOG))
+        .expect("daemon log file");
     Command::new(env!("CARGO_BIN_EXE_golive"))
         .args(args)
         .current_dir(dir)
@@ -244,7 +250,7 @@ pub fn spawn(dir: &Path, args: &[&str]) -> Child {
         .env("GOLIVE_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::from(log))
         .spawn()
         .expect("spawn golive")
 }
