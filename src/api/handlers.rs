@@ -29,7 +29,7 @@ const AUTHOR_MAX: usize = 100;
 const TEXT_MAX: usize = 16 * 1024;
 
 /// The author of a write: the `author` field when given, else the token's name.
-fn author(given: Option<String>, writer: &Writer) -> Result<String, ApiError> {
+pub(super) fn author(given: Option<String>, writer: &Writer) -> Result<String, ApiError> {
     match given.map(|author| author.trim().to_string()) {
         Some(author) if author.chars().count() > AUTHOR_MAX => Err(ApiError::field(
             "author",
@@ -51,7 +51,7 @@ fn check_length(field: &'static str, text: Option<&str>) -> Result<(), ApiError>
 }
 
 /// Runs a read against the store off the async workers.
-async fn read<T: Send + 'static>(
+pub(super) async fn read<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&Reader) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -4,6 +4,7 @@
 //! never write to the store directly. Writes need a bearer token ([`auth::Writer`]); bodies are
 //! limited to 64 KiB; every error is JSON ([`error::ApiError`]).
 
+mod alerts;
 pub mod auth;
 mod body;
 pub mod error;
@@ -15,7 +16,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 
 use crate::clock::Clock;
 use crate::engine::EngineHandle;
@@ -58,12 +59,24 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/timeline", get(handlers::timeline))
         .route("/checks", get(handlers::list_checks))
-        .route("/checks/{id}", get(handlers::get_check));
+        .route("/checks/{id}", get(handlers::get_check))
+        .route("/alerts", get(alerts::list_alerts))
+        .route("/alerts/{id}", get(alerts::get_alert))
+        .route("/alerts/{id}/ack", post(alerts::acknowledge))
+        .route(
+            "/silences",
+            get(alerts::list_silences).post(alerts::create_silence),
+        )
+        .route("/silences/{id}", delete(alerts::delete_silence));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))
+        .route(
+            "/ack/{token}",
+            get(alerts::ack_page).post(alerts::ack_submit),
+        )
         .fallback(handlers::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

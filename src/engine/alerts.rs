@@ -595,6 +595,45 @@ impl Engine {
         Ok(alert)
     }
 
+    /// What an acknowledgement link says, checked (signature, expiry, not used) without using it.
+    pub(super) fn check_ack_link(
+        &self,
+        token: &str,
+    ) -> Result<(crate::ack_link::AckClaim, Option<Alert>), EngineError> {
+        let claim = crate::ack_link::verify(&self.alerts.ack_key, token, self.clock.now())
+            .map_err(|error| {
+                EngineError::Field(crate::core::actions::FieldError::new(
+                    "token",
+                    error.to_string(),
+                ))
+            })?;
+        if self.store.ack_nonce_used(&claim.nonce)? {
+            return Err(EngineError::Field(crate::core::actions::FieldError::new(
+                "token",
+                "this acknowledgement link was used already",
+            )));
+        }
+        let alert = self.alerts.open.get(&claim.alert_id).cloned();
+        Ok((claim, alert))
+    }
+
+    /// Acknowledges through a one-click link: the link is used up even if someone else was faster.
+    pub(super) fn acknowledge_by_link(&mut self, token: &str) -> Result<Alert, EngineError> {
+        let (claim, _) = self.check_ack_link(token)?;
+        let now = self.clock.now();
+        block(|| {
+            self.store
+                .write(|write| write.use_ack_nonce(&claim.nonce, now))
+        })?;
+        let by = self
+            .plan
+            .people
+            .iter()
+            .find(|person| person.id == claim.recipient)
+            .map_or_else(|| claim.recipient.clone(), |person| person.name.clone());
+        self.acknowledge_alert(claim.alert_id, &by, None, "email link")
+    }
+
     /// Renders the outbox rows for one message to `recipients` through `channels`.
     #[allow(clippy::too_many_arguments)]
     fn messages(

@@ -107,6 +107,16 @@ pub enum Command {
         via: String,
         reply: oneshot::Sender<Result<Alert, EngineError>>,
     },
+    /// Check an acknowledgement link without using it (the confirmation page).
+    CheckAckLink {
+        token: String,
+        reply: oneshot::Sender<Result<(crate::ack_link::AckClaim, Option<Alert>), EngineError>>,
+    },
+    /// Acknowledge through a link (the confirmation page's button).
+    AckLink {
+        token: String,
+        reply: oneshot::Sender<Result<Alert, EngineError>>,
+    },
     AddSilence {
         silence: Silence,
         reply: oneshot::Sender<Result<Silence, EngineError>>,
@@ -283,6 +293,18 @@ impl EngineHandle {
             reply,
         })
         .await
+    }
+
+    pub async fn check_ack_link(
+        &self,
+        token: String,
+    ) -> Result<(crate::ack_link::AckClaim, Option<Alert>), EngineError> {
+        self.call(|reply| Command::CheckAckLink { token, reply })
+            .await
+    }
+
+    pub async fn ack_link(&self, token: String) -> Result<Alert, EngineError> {
+        self.call(|reply| Command::AckLink { token, reply }).await
     }
 
     pub async fn add_silence(&self, silence: Silence) -> Result<Silence, EngineError> {
@@ -544,6 +566,12 @@ impl Engine {
                 reply,
             } => {
                 let _ = reply.send(self.acknowledge_alert(id, &by, note, &via));
+            }
+            Command::CheckAckLink { token, reply } => {
+                let _ = reply.send(self.check_ack_link(&token));
+            }
+            Command::AckLink { token, reply } => {
+                let _ = reply.send(self.acknowledge_by_link(&token));
             }
             Command::AddSilence { silence, reply } => {
                 let _ = reply.send(self.add_silence(silence));

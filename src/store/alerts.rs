@@ -84,6 +84,15 @@ impl Store {
     pub fn silences(&self) -> Result<Vec<Silence>, StoreError> {
         read_silences(&self.connection)
     }
+
+    /// Whether an acknowledgement link's nonce was used already.
+    pub fn ack_nonce_used(&self, nonce: &str) -> Result<bool, StoreError> {
+        Ok(self.connection.query_row(
+            "SELECT EXISTS (SELECT 1 FROM used_ack_links WHERE nonce = ?1)",
+            [nonce],
+            |row| row.get(0),
+        )?)
+    }
 }
 
 impl Write<'_> {

@@ -1,0 +1,344 @@
+//! Alert, silence and acknowledgement-link routes.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::Writer;
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::handlers::{author, read};
+use crate::core::alert::{Silence, Window};
+use crate::engine::EngineError;
+use crate::plan::checks::Severity;
+use crate::report::alert_message::escape;
+
+#[derive(Deserialize)]
+pub struct AlertParams {
+    /// `open` (default) or `all`.
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    Query(params): Query<AlertParams>,
+) -> Result<Json<Value>, ApiError> {
+    let only_open = match params.state.as_deref() {
+        None | Some("open") => true,
+        Some("all") => false,
+        Some(other) => {
+            return Err(ApiError::field(
+                "state",
+                format!("unknown state `{other}`; use open or all"),
+            ));
+        }
+    };
+    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let alerts = read(&state, move |reader| reader.alerts(only_open, limit)).await?;
+    Ok(Json(json!({ "alerts": alerts })))
+}
+
+fn parse_id(id: &str) -> Result<i64, ApiError> {
+    id.trim_start_matches('#')
+        .parse::<i64>()
+        .map_err(|_| ApiError::field("id", format!("`{id}` is not an alert number")))
+}
+
+pub async fn get_alert(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let (alert, notifications) = read(&state, move |reader| {
+        Ok((reader.alert(id)?, reader.alert_outbox(id)?))
+    })
+    .await?;
+    let alert = alert.ok_or_else(|| ApiError::not_found(format!("no alert #{id}")))?;
+    let notifications: Vec<Value> = notifications
+        .iter()
+        .map(|row| {
+            json!({
+                "id": row.id,
+                "channel": row.channel,
+                "kind": row.kind,
+                "status": row.status,
+                "attempts": row.attempts,
+                "created_at": row.created_at,
+                "finished_at": row.finished_at,
+                "answer": row.answer,
+                "last_error": row.last_error,
+                "to": row.payload.get("to"),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "alert": alert, "notifications": notifications }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckBody {
+    note: Option<String>,
+    author: Option<String>,
+}
+
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    writer: Writer,
+    JsonBody(body): JsonBody<AckBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let by = author(body.author, &writer)?;
+    let alert = state.engine.acknowledge(id, by, body.note, "api").await?;
+    Ok(Json(json!({ "alert": alert })))
+}
+
+pub async fn list_silences(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let now = state.clock.now();
+    let silences: Vec<Value> = state
+        .engine
+        .silences()
+        .await?
+        .into_iter()
+        .map(|silence| {
+            let mut value = json!(silence);
+            value["active"] = json!(silence.active(now));
+            value
+        })
+        .collect();
+    Ok(Json(json!({ "silences": silences })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceBody {
+    id: Option<String>,
+    #[serde(default)]
+    checks: Vec<String>,
+    #[serde(default)]
+    severities: Vec<String>,
+    /// RFC 3339; default now.
+    start: Option<String>,
+    /// RFC 3339; or give `duration`.
+    end: Option<String>,
+    /// e.g. `30m`, `2h`.
+    duration: Option<String>,
+    comment: String,
+    author: Option<String>,
+}
+
+pub async fn create_silence(
+    State(state): State<AppState>,
+    writer: Writer,
+    JsonBody(body): JsonBody<SilenceBody>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let parse_time = |field: &'static str, text: &str| {
+        text.parse::<Timestamp>().map_err(|_| {
+            ApiError::field(
+                field,
+                format!("`{text}` is not a time; write RFC 3339, e.g. 2026-12-01T21:00:00+01:00"),
+            )
+        })
+    };
+    let start = match body.start.as_deref() {
+        Some(text) => parse_time("start", text)?,
+        None => now,
+    };
+    let end = match (body.end.as_deref(), body.duration.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::field(
+                "duration",
+                "give `end` or `duration`, not both",
+            ));
+        }
+        (Some(text), None) => parse_time("end", text)?,
+        (None, Some(text)) => {
+            let duration: SignedDuration = text.trim().parse().map_err(|_| {
+                ApiError::field(
+                    "duration",
+                    format!("`{text}` is not a duration; write e.g. 30m or 2h"),
+                )
+            })?;
+            start
+                .checked_add(duration)
+                .map_err(|_| ApiError::field("duration", "the duration is too long"))?
+        }
+        (None, None) => {
+            return Err(ApiError::field(
+                "end",
+                "say when the silence ends: `end` or `duration`",
+            ));
+        }
+    };
+    if end <= start {
+        return Err(ApiError::field(
+            "end",
+            "the silence must end after it starts",
+        ));
+    }
+    if end <= now {
+        return Err(ApiError::field("end", "the silence would already be over"));
+    }
+    for check in &body.checks {
+        if !state.plan.checks.iter().any(|known| &known.id == check) {
+            let hint =
+                crate::domain::closest(check, state.plan.checks.iter().map(|c| c.id.as_str()))
+                    .map_or_else(String::new, |near| format!("; did you mean `{near}`?"));
+            return Err(ApiError::field(
+                "checks",
+                format!("unknown check `{check}`{hint}"),
+            ));
+        }
+    }
+    let severities = body
+        .severities
+        .iter()
+        .map(|text| {
+            text.parse::<Severity>().map_err(|_| {
+                ApiError::field(
+                    "severities",
+                    format!("unknown severity `{text}`; use info, warning or critical"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if body.comment.trim().is_empty() {
+        return Err(ApiError::field(
+            "comment",
+            "say why the alerts are silenced",
+        ));
+    }
+    let id = body
+        .id
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| format!("silence-{}", now.as_millisecond()));
+    let silence = Silence {
+        id,
+        checks: body.checks,
+        severities,
+        window: Window::Once { start, end },
+        author: author(body.author, &writer)?,
+        comment: body.comment.trim().to_string(),
+    };
+    let silence = state.engine.add_silence(silence).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "silence": silence }))).into_response())
+}
+
+pub async fn delete_silence(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    writer: Writer,
+) -> Result<Json<Value>, ApiError> {
+    state.engine.remove_silence(id.clone(), writer.0).await?;
+    Ok(Json(json!({ "removed": id })))
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title></head>\
+         <body style=\"font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;color:#1a1a1a\"><h1>{title}</h1>{body}</body></html>",
+        title = escape(title)
+    );
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(html),
+    )
+        .into_response()
+}
+
+fn link_error(error: EngineError) -> Response {
+    match error {
+        EngineError::Field(error) => page(
+            StatusCode::BAD_REQUEST,
+            "This link does not work",
+            &format!(
+                "<p>{}.</p><p>Acknowledge with <code>golive ack ID</code> or the API instead.</p>",
+                escape(&error.message)
+            ),
+        ),
+        EngineError::NotFound(message) => page(
+            StatusCode::CONFLICT,
+            "Nothing to acknowledge",
+            &format!("<p>{}.</p>", escape(&message)),
+        ),
+        other => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again",
+            &format!("<p>{}.</p>", escape(&other.to_string())),
+        ),
+    }
+}
+
+/// The confirmation page of a one-click link. Opening it changes nothing (mail scanners prefetch
+/// links); its button POSTs to the same address.
+pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match state.engine.check_ack_link(token).await {
+        Err(error) => link_error(error),
+        Ok((claim, None)) => page(
+            StatusCode::OK,
+            "Nothing to acknowledge",
+            &format!(
+                "<p>Alert #{} is resolved or was already closed.</p>",
+                claim.alert_id
+            ),
+        ),
+        Ok((_, Some(alert))) => {
+            let taken = alert
+                .acknowledged
+                .as_ref()
+                .map(|ack| {
+                    format!(
+                        "<p><strong>Already acknowledged by {}.</strong></p>",
+                        escape(&ack.by)
+                    )
+                })
+                .unwrap_or_default();
+            page(
+                StatusCode::OK,
+                &format!("Acknowledge alert #{}?", alert.id),
+                &format!(
+                    "<p><strong>{}</strong> ({}) — {}</p>{taken}<p>Acknowledging stops the escalation and tells everyone already notified that you took it.</p>\
+                     <form method=\"post\"><button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">Acknowledge</button></form>",
+                    escape(&alert.title),
+                    alert.severity,
+                    escape(&alert.reason)
+                ),
+            )
+        }
+    }
+}
+
+/// The confirmation page's button: acknowledges and uses the link up.
+pub async fn ack_submit(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match state.engine.ack_link(token).await {
+        Ok(alert) => page(
+            StatusCode::OK,
+            &format!("Alert #{} acknowledged", alert.id),
+            &format!(
+                "<p>{} — acknowledged by {}. Escalation stopped; everyone already notified is being told.</p>",
+                escape(&alert.title),
+                escape(
+                    alert
+                        .acknowledged
+                        .as_ref()
+                        .map_or("", |ack| ack.by.as_str())
+                )
+            ),
+        ),
+        Err(error) => link_error(error),
+    }
+}
