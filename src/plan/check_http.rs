@@ -142,30 +142,45 @@ fn read_headers(
     let mut bad = false;
     for (name, value) in pairs {
         let path = format!("{}.{}", table.key_path("headers"), name.get_ref());
-        if reqwest::header::HeaderName::from_bytes(name.get_ref().as_bytes()).is_err() {
-            sink.error(
-                name.span(),
-                &path,
-                format!("`{}` is not an HTTP header name", name.get_ref()),
-                Some("use letters, digits and `-`, e.g. `Accept` or `X-Request-Id`".to_string()),
-            );
-            bad = true;
-        } else if reqwest::header::HeaderValue::from_str(value.get_ref()).is_err() {
-            sink.error(
-                value.span(),
-                &path,
-                format!(
-                    "the value of header `{}` is not a valid HTTP header value",
-                    name.get_ref()
-                ),
-                Some("use visible ASCII text without line breaks".to_string()),
-            );
-            bad = true;
-        } else {
+        if valid_header(sink, &path, &name, &value) {
             headers.push((name.into_inner(), value.into_inner()));
+        } else {
+            bad = true;
         }
     }
     if bad { Err(Reported) } else { Ok(headers) }
+}
+
+/// Whether `name: value` is a header HTTP allows; otherwise reports it (without the value, which
+/// may be a credential).
+pub(super) fn valid_header(
+    sink: &mut Sink<'_>,
+    path: &str,
+    name: &Spanned<String>,
+    value: &Spanned<String>,
+) -> bool {
+    if reqwest::header::HeaderName::from_bytes(name.get_ref().as_bytes()).is_err() {
+        sink.error(
+            name.span(),
+            path,
+            format!("`{}` is not an HTTP header name", name.get_ref()),
+            Some("use letters, digits and `-`, e.g. `Accept` or `X-Request-Id`".to_string()),
+        );
+        false
+    } else if reqwest::header::HeaderValue::from_str(value.get_ref()).is_err() {
+        sink.error(
+            value.span(),
+            path,
+            format!(
+                "the value of header `{}` is not a valid HTTP header value",
+                name.get_ref()
+            ),
+            Some("use visible ASCII text without line breaks".to_string()),
+        );
+        false
+    } else {
+        true
+    }
 }
 
 /// `expect_status = [200, "300-399", "2xx"]` (default 200-299).

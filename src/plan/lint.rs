@@ -21,6 +21,10 @@ const RULES: &[Rule] = &[
     no_checks,
     informational_gate,
     unused_prometheus_server,
+    severity_without_policy,
+    unused_escalation_policy,
+    single_level_policy,
+    unused_channel,
 ];
 
 /// Runs every warning rule on `plan`.
@@ -134,6 +138,102 @@ fn unused_prometheus_server(plan: &Plan, sink: &mut Sink<'_>) {
                     "add a `kind = \"prometheus\"` check that queries it, or remove the server"
                         .to_string(),
                 ),
+            );
+        }
+    }
+}
+
+/// Checks of a severity that maps to no escalation policy open alerts nobody hears about. `info`
+/// is left out: informational checks are usually meant to be recorded, not to page anyone.
+fn severity_without_policy(plan: &Plan, sink: &mut Sink<'_>) {
+    for severity in [Severity::Critical, Severity::Warning] {
+        let used = plan.checks.iter().any(|check| check.severity == severity);
+        if !used || plan.alerting.severity_policies.contains_key(&severity) {
+            continue;
+        }
+        let span = span_of_first(sink, &["alerting.policies", "alerting"]);
+        let help = match plan.alerting.policies.first() {
+            Some(policy) => format!(
+                "map it to an escalation policy in `[alerting]`, e.g. `policies = {{ {severity} = \"{}\" }}`",
+                policy.id
+            ),
+            None => format!(
+                "add an `[[escalation]]` policy and map it in `[alerting]`: `policies = {{ {severity} = \"policy-id\" }}`"
+            ),
+        };
+        sink.warning(
+            span,
+            "alerting.policies",
+            format!("checks of severity {severity} notify nobody"),
+            Some(help),
+        );
+    }
+}
+
+/// A policy no severity uses is probably one a severity was meant to name.
+fn unused_escalation_policy(plan: &Plan, sink: &mut Sink<'_>) {
+    for (index, policy) in plan.alerting.policies.iter().enumerate() {
+        let used = plan
+            .alerting
+            .severity_policies
+            .values()
+            .any(|id| *id == policy.id);
+        if !used {
+            let path = format!("escalation[{index}].id");
+            let span = span_of_first(sink, &[&path]);
+            sink.warning(
+                span,
+                &path,
+                format!(
+                    "escalation policy `{}` is not used by any severity",
+                    policy.id
+                ),
+                Some(format!(
+                    "map a severity to it in `[alerting] policies`, e.g. `{{ critical = \"{}\" }}`, or remove it",
+                    policy.id
+                )),
+            );
+        }
+    }
+}
+
+/// With one level, an alert nobody acknowledges never reaches anyone else.
+fn single_level_policy(plan: &Plan, sink: &mut Sink<'_>) {
+    for (index, policy) in plan.alerting.policies.iter().enumerate() {
+        if policy.levels.len() == 1 {
+            let path = format!("escalation[{index}].levels");
+            let span = span_of_first(sink, &[&path]);
+            sink.warning(
+                span,
+                &path,
+                format!(
+                    "escalation policy `{}` has a single level, so an alert nobody acknowledges never reaches anyone else",
+                    policy.id
+                ),
+                Some("add a later level for someone else, e.g. `{ after = \"15m\", notify = [\"project_manager\"], channels = [\"email\"] }`".to_string()),
+            );
+        }
+    }
+}
+
+/// A channel no level and no fallback names is never used.
+fn unused_channel(plan: &Plan, sink: &mut Sink<'_>) {
+    for (index, channel) in plan.alerting.channels.iter().enumerate() {
+        let in_level = plan.alerting.policies.iter().any(|policy| {
+            policy
+                .levels
+                .iter()
+                .any(|level| level.channels.contains(&channel.id))
+        });
+        let fallback = plan.alerting.fallback_channel.as_deref() == Some(channel.id.as_str());
+        if !in_level && !fallback {
+            let path = format!("channels[{index}].id");
+            let span = span_of_first(sink, &[&path]);
+            sink.warning(
+                span,
+                &path,
+                format!("channel `{}` is not used by any escalation level", channel.id),
+                Some("add it to a level's `channels`, name it as `[alerting] fallback_channel`, or remove it".to_string()),
             );
         }
     }

@@ -162,7 +162,7 @@ fn read_auth(
 
 /// A secret reference `key = { env = "VAR" }` or `{ file = "path" }`; a plain string is an
 /// inline secret and reported without its value.
-fn read_secret(
+pub(super) fn read_secret(
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     base_dir: &Path,

@@ -312,7 +312,7 @@ fn read_risk_refs(
 }
 
 /// Whether `name` is one of `ids`; otherwise reports it with the near id or the list of ids.
-fn reference_exists(
+pub(super) fn reference_exists(
     sink: &mut Sink<'_>,
     path: &str,
     name: &Spanned<String>,

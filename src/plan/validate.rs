@@ -17,8 +17,8 @@ use super::diagnostic::{Diagnostic, sort_by_position};
 use super::read::{Sink, TableReader};
 use super::read_checks::{self, CheckRef};
 use super::values::{self, GoLive};
-use super::{ChecklistItem, Launch, Loaded, Person, Plan, Risk, Rollback};
-use super::{lint, monitoring, server};
+use super::{ChecklistItem, Launch, Loaded, Person, Plan, Risk};
+use super::{lint, monitoring, read_alerting, read_rollback, server};
 use crate::domain::{Level, Owner, Phase, Role, closest};
 
 /// The default `launch.data_dir`, relative to the plan file's folder.
@@ -72,7 +72,6 @@ fn read_plan(
     let owners = Owners::new(&person_ids);
     let checklist = read_checklist(&mut reader, sink, &owners);
     let (mut risks, risk_ids, check_refs) = read_risks(&mut reader, sink, &owners);
-    let rollback = read_rollback(&mut reader, sink);
     let server = server::read_server(&mut reader, sink, base_dir);
     let monitoring = monitoring::read_monitoring(&mut reader, sink);
     let (prometheus, server_ids) = monitoring::read_prometheus(&mut reader, sink, base_dir);
@@ -89,6 +88,14 @@ fn read_plan(
         risks.as_mut(),
         checks.as_mut(),
     );
+    let context = read_alerting::Context {
+        recipients: read_alerting::Recipients::new(&person_ids),
+        check_ids: &check_ids,
+        base_dir,
+        timezone: launch.as_ref().map(|launch| &launch.timezone),
+    };
+    let rollback = read_rollback::read_rollback(&mut reader, sink, &context);
+    let alerting = read_alerting::read_alerting(&mut reader, sink, &context);
     reader.finish(sink);
     Some(Plan {
         source: path.to_path_buf(),
@@ -101,7 +108,7 @@ fn read_plan(
         checks: checks?,
         prometheus: prometheus?,
         monitoring: monitoring?,
-        alerting: Default::default(),
+        alerting: alerting?,
     })
 }
 
@@ -371,20 +378,6 @@ fn read_risks(
         push_or_poison(&mut risks, risk);
     }
     (risks, ids.into_ids(), check_refs)
-}
-
-/// Section `[rollback]` (optional).
-fn read_rollback(root: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) -> Option<Rollback> {
-    let Some(mut table) = root.opt_table(sink, "rollback") else {
-        // A `rollback` that is not a table was reported; either way the default is usable.
-        return Some(Rollback::default());
-    };
-    let procedure = table.opt_str(sink, "procedure").map(Spanned::into_inner);
-    table.finish(sink);
-    Some(Rollback {
-        procedure: procedure.unwrap_or_default(),
-        ..Rollback::default()
-    })
 }
 
 /// Parses a fixed name (role, phase, level), reporting an unknown one with its near name.

@@ -138,6 +138,95 @@ pub(super) fn duration(text: &str) -> Result<Duration, String> {
     Duration::try_from(signed).map_err(|error| error.to_string())
 }
 
+/// Parses a duration like [`duration`], but also accepts zero (`"0s"`), for delays counted from a
+/// start such as an escalation level's `after`.
+pub(super) fn duration_or_zero(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<SignedDuration>() {
+        Ok(signed) if signed.is_zero() => Ok(Duration::ZERO),
+        _ => duration(text),
+    }
+}
+
+/// Checks a From address: `golive@shop.example` or `golive <golive@shop.example>`.
+pub(super) fn mailbox(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    let address = match text.strip_suffix('>') {
+        Some(rest) => match rest.rsplit_once('<') {
+            Some((_, address)) => address,
+            None => return Err("a `>` without a `<`".to_string()),
+        },
+        None if text.contains('<') => return Err("a `<` without a `>`".to_string()),
+        None => text,
+    };
+    if looks_like_email(address) {
+        Ok(())
+    } else {
+        Err(format!("`{address}` is not an email address"))
+    }
+}
+
+/// Parses a local time of day, `HH:MM` or `HH:MM:SS` (24-hour clock).
+pub(super) fn time_of_day(text: &str) -> Result<jiff::civil::Time, String> {
+    let parts: Vec<&str> = text.trim().split(':').collect();
+    let number = |part: &str, max: i8| -> Option<i8> {
+        if part.len() != 2 || !part.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
+        part.parse::<i8>().ok().filter(|value| *value <= max)
+    };
+    let (hour, minute, second) = match parts.as_slice() {
+        [hour, minute] => (number(hour, 23), number(minute, 59), Some(0)),
+        [hour, minute, second] => (number(hour, 23), number(minute, 59), number(second, 59)),
+        _ => (None, None, None),
+    };
+    match (hour, minute, second) {
+        (Some(hour), Some(minute), Some(second)) => {
+            jiff::civil::Time::new(hour, minute, second, 0).map_err(|error| error.to_string())
+        }
+        _ => Err("not a time of day such as `22:30` (24-hour clock)".to_string()),
+    }
+}
+
+/// Query parameters whose value is a credential.
+const SECRET_QUERY_NAMES: [&str; 8] = [
+    "token",
+    "key",
+    "secret",
+    "password",
+    "passwd",
+    "sig",
+    "signature",
+    "auth",
+];
+
+/// What in `url` visibly carries a secret, if anything: credentials before the host, a query
+/// parameter such as `token=`, or a chat service's secret webhook path. The answer never quotes
+/// the secret itself.
+pub(super) fn visible_secret(url: &reqwest::Url) -> Option<String> {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some("a user name or password before the host".to_string());
+    }
+    for (name, _) in url.query_pairs() {
+        let lower = name.to_ascii_lowercase();
+        let secret = SECRET_QUERY_NAMES.contains(&lower.as_str())
+            || ["token", "key", "secret"]
+                .iter()
+                .any(|part| lower.contains(part));
+        if secret {
+            return Some(format!("a `{name}` query parameter"));
+        }
+    }
+    let host = url.host_str().unwrap_or_default();
+    let path = url.path();
+    if host == "hooks.slack.com" && path.starts_with("/services/") {
+        return Some("a Slack webhook path, which is its token".to_string());
+    }
+    if (host == "discord.com" || host == "discordapp.com") && path.starts_with("/api/webhooks/") {
+        return Some("a Discord webhook path, which is its token".to_string());
+    }
+    None
+}
+
 /// Formats a duration the way plans write it: `500ms`, `30s`, `1m 30s`.
 pub(super) fn show_duration(duration: Duration) -> String {
     match SignedDuration::try_from(duration) {
@@ -375,6 +464,53 @@ mod tests {
         assert_eq!(host_port("[::1]:5432"), Ok(()));
         for bad in ["db.internal", ":5432", "db:0", "db:70000", "::1:5432"] {
             assert!(host_port(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn zero_is_a_duration_only_where_a_delay_may_be_none() {
+        assert_eq!(duration_or_zero("0s"), Ok(Duration::ZERO));
+        assert_eq!(duration_or_zero("5m"), Ok(Duration::from_secs(300)));
+        assert!(duration_or_zero("-5m").is_err());
+    }
+
+    #[test]
+    fn a_from_address_is_an_address_or_a_name_and_an_address() {
+        assert_eq!(mailbox("golive@shop.example"), Ok(()));
+        assert_eq!(mailbox("golive <golive@shop.example>"), Ok(()));
+        for bad in ["golive", "golive <golive>", "golive <a@b", "a@b>"] {
+            assert!(mailbox(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn times_of_day_are_hours_and_minutes_on_a_24_hour_clock() {
+        assert_eq!(
+            time_of_day("22:30").map(|time| time.to_string()),
+            Ok("22:30:00".to_string())
+        );
+        assert!(time_of_day("02:00:30").is_ok());
+        for bad in ["24:00", "7:00", "22:60", "22", "noon"] {
+            assert!(time_of_day(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_visible_in_a_url_are_found_without_quoting_them() {
+        let found = |text: &str| http_url(text).ok().and_then(|url| visible_secret(&url));
+        assert_eq!(found("https://chat.example/hooks/ops"), None);
+        assert_eq!(found("https://chat.example/hooks?channel=ops"), None);
+        for text in [
+            "https://chat.example/hook?token=abc",
+            "https://chat.example/hook?api_key=abc",
+            "https://user:pw@chat.example/hook",
+            "https://hooks.slack.com/services/T0/B0/xyz",
+        ] {
+            let what = found(text).unwrap_or_default();
+            assert!(
+                !what.is_empty() && !what.contains("abc") && !what.contains("xyz"),
+                "{text}"
+            );
         }
     }
 

@@ -6,9 +6,12 @@ use std::process::Command;
 
 use std::time::Duration;
 
-use golive::domain::Phase;
+use golive::domain::{Phase, Role};
+use golive::plan::alerting::{
+    ChannelKind, MaybeSecret, Recipient, RollbackHook, SilenceWindow, SmtpTls, WebhookFormat,
+};
 use golive::plan::checks::{CheckKind, CompareOp, ScrapeMode, Severity};
-use golive::plan::{self, Diagnostic, DiagnosticLevel};
+use golive::plan::{self, Diagnostic, DiagnosticLevel, SecretSource};
 
 /// A small valid plan; the line numbers in the cases below refer to it.
 const BASE: &str = r#"[launch]
@@ -95,6 +98,38 @@ threshold = "> 0.1"
 id = "db"
 kind = "tcp"
 address = "db.internal:5432"
+
+[smtp]
+host = "smtp.example"
+username = "golive"
+password = { env = "SMTP_PASSWORD" }
+from = "golive <golive@example.com>"
+
+[[channels]]
+id = "mail"
+kind = "email"
+
+[[channels]]
+id = "chat"
+kind = "webhook"
+url = "https://chat.example/hooks/launch"
+
+[[escalation]]
+id = "page"
+levels = [
+    { notify = ["ops_lead"], channels = ["mail"] },
+    { after = "10m", notify = ["bob"], channels = ["chat"] },
+]
+
+[alerting]
+policies = { warning = "page" }
+
+[[silences]]
+id = "nightly"
+checks = ["errors"]
+from = "23:00"
+to = "01:00"
+comment = "Nightly backup"
 "#;
 
 /// One broken plan: `BASE` with `find` replaced by `replace` (first occurrence), and the one
@@ -192,6 +227,45 @@ const CASES: &[Case] = &[
     case("gate check that skips go_no_go", "gate = true", "gate = true\nphases = [\"deploying\"]", (58, 8), "a gate check must run in `go_no_go`", Some("add `\"go_no_go\"` to `phases`")),
     case("duplicate check id", "id = \"db\"", "id = \"health\"", (82, 6), "duplicate id `health`", Some("line 55")),
     case("kind with no value", "kind = \"tcp\"\n", "", (81, 1), "missing required key `kind`", None),
+    // The communication plan, appended after the checks (line 86 on), and the rollback.
+    case("inline smtp password", "password = { env = \"SMTP_PASSWORD\" }", "password = \"hunter2\"", (89, 1), "a password must not be written in the plan", Some("environment variable or a file")),
+    case("smtp password without a username", "username = \"golive\"\n", "", (88, 1), "a `password` without a `username`", Some("add `username")),
+    case("smtp without encryption and no opt-in", "host = \"smtp.example\"", "host = \"smtp.example\"\ntls = \"none\"", (88, 7), "unencrypted", Some("allow_insecure = true")),
+    case("smtp tls mode with a typo", "host = \"smtp.example\"", "host = \"smtp.example\"\ntls = \"startls\"", (88, 7), "unknown TLS mode `startls`", Some("did you mean `starttls`?")),
+    case("from that is not an address", "from = \"golive <golive@example.com>\"", "from = \"golive\"", (90, 8), "invalid From address `golive`", Some("golive <golive@shop.example>")),
+    case("unknown channel kind", "kind = \"email\"", "kind = \"emial\"", (94, 8), "unknown channel kind `emial`", Some("did you mean `email`?")),
+    case("key of another channel kind", "kind = \"email\"", "kind = \"email\"\nformat = \"slack\"", (95, 1), "`format` belongs to webhook channels, not email channels", Some("change `kind` to `\"webhook\"`")),
+    case("webhook url with a token inline", "url = \"https://chat.example/hooks/launch\"", "url = \"https://chat.example/hooks/launch?token=s3cret\"", (99, 7), "the URL carries a secret (a `token` query parameter)", Some("url = { env = \"VAR\" }")),
+    case("slack webhook url inline", "url = \"https://chat.example/hooks/launch\"", "url = \"https://hooks.slack.com/services/T0/B0/s3cret\"", (99, 7), "a Slack webhook path", Some("environment variable or a file")),
+    case("inline authorization header", "url = \"https://chat.example/hooks/launch\"", "url = \"https://chat.example/hooks/launch\"\nheaders = { Authorization = \"Bearer s3cret\" }", (100, 13), "an `Authorization` header must not be written in the plan", Some("environment or a file only")),
+    case("webhook without a url", "url = \"https://chat.example/hooks/launch\"\n", "", (96, 1), "missing required key `url`", None),
+    case("duplicate channel id", "kind = \"email\"", "kind = \"email\"\n\n[[channels]]\nid = \"mail\"\nkind = \"email\"", (97, 6), "duplicate id `mail`", Some("line 93")),
+    case("unknown role as a recipient", "notify = [\"ops_lead\"]", "notify = [\"ops_leed\"]", (104, 17), "unknown recipient `ops_leed`", Some("did you mean `ops_lead`?")),
+    case("unknown person as a recipient", "notify = [\"bob\"]", "notify = [\"bobb\"]", (105, 32), "unknown recipient `bobb`", Some("did you mean `bob`?")),
+    case("recipient address without a domain", "notify = [\"bob\"]", "notify = [\"bob@\"]", (105, 32), "`bob@` is not an email address", None),
+    case("level that notifies nobody", "notify = [\"bob\"]", "notify = []", (105, 31), "`notify` is empty, so this level notifies nobody", Some("notify = [\"ops_lead\"]")),
+    case("unknown channel in a level", "channels = [\"chat\"]", "channels = [\"chta\"]", (105, 52), "unknown channel `chta`", Some("did you mean `chat`?")),
+    case("level after not increasing", "after = \"10m\"", "after = \"0s\"", (105, 15), "level 2 starts after 0s, which is not later than level 1 (0s)", Some("use more than 0s")),
+    case("later level without after", "after = \"10m\", ", "", (105, 5), "missing required key `after`", None),
+    case("policy without levels", "levels = [\n    { notify = [\"ops_lead\"], channels = [\"mail\"] },\n    { after = \"10m\", notify = [\"bob\"], channels = [\"chat\"] },\n]", "levels = []", (103, 10), "a policy with no levels notifies nobody", Some("add a level")),
+    case("repeat too short", "id = \"page\"", "id = \"page\"\nrepeat = \"5s\"", (103, 10), "`repeat` of 5s is too short", Some("at least 10s")),
+    case("unknown severity in alerting policies", "policies = { warning = \"page\" }", "policies = { warning = \"page\", critcal = \"page\" }", (109, 32), "unknown severity `critcal`", Some("did you mean `critical`?")),
+    case("unknown policy for a severity", "policies = { warning = \"page\" }", "policies = { warning = \"pgae\" }", (109, 24), "unknown escalation policy `pgae`", Some("did you mean `page`?")),
+    case("unknown fallback channel", "policies = { warning = \"page\" }", "policies = { warning = \"page\" }\nfallback_channel = \"mial\"", (110, 20), "unknown channel `mial`", Some("did you mean `mail`?")),
+    case("group window over five minutes", "policies = { warning = \"page\" }", "policies = { warning = \"page\" }\ngroup_window = \"10m\"", (110, 16), "`group_window` of 10m is too long", Some("at most 5m")),
+    case("silence of an unknown check", "checks = [\"errors\"]", "checks = [\"erors\"]", (113, 11), "unknown check `erors`", Some("did you mean `errors`?")),
+    case("silence with both window forms", "from = \"23:00\"", "start = 2027-03-10T01:00:00\nend = 2027-03-10T03:00:00\nfrom = \"23:00\"", (116, 1), "a silence has both `start`/`end` (one window) and `days`/`from`/`to`", Some("keep one form")),
+    case("silence that ends before it starts", "from = \"23:00\"\nto = \"01:00\"", "start = 2027-03-10T03:00:00\nend = 2027-03-10T01:00:00", (115, 7), "the silence ends (2027-03-10T01:00:00) before it starts (2027-03-10T03:00:00)", Some("later than `start`")),
+    case("silence on a misspelt day", "from = \"23:00\"", "days = [\"mon\", \"tues\"]\nfrom = \"23:00\"", (114, 16), "unknown day `tues`", Some("did you mean `tue`?")),
+    case("silence at an hour that does not exist", "from = \"23:00\"", "from = \"25:00\"", (114, 8), "invalid time `\"25:00\"`", Some("\"HH:MM\"")),
+    case("silence that starts and ends at once", "to = \"01:00\"", "to = \"23:00\"", (115, 6), "never on", Some("past midnight")),
+    case("silence without a comment", "comment = \"Nightly backup\"\n", "", (111, 1), "a silence needs a `comment`", Some("say why the alerts are silenced")),
+    case("rollback criterion in go_no_go", "procedure = \"Redeploy the previous release\"", "procedure = \"Redeploy the previous release\"\ncriteria = [{ checks = [\"db\"], phases = [\"go_no_go\"] }]", (41, 42), "a launch cannot be rolled back from `go_no_go`", Some("deploying, verifying, hypercare")),
+    case("rollback criterion of an unknown check", "procedure = \"Redeploy the previous release\"", "procedure = \"Redeploy the previous release\"\ncriteria = [{ checks = [\"helth\"] }]", (41, 25), "unknown check `helth`", Some("did you mean `health`?")),
+    case("rollback notify of an unknown person", "procedure = \"Redeploy the previous release\"", "procedure = \"Redeploy the previous release\"\nnotify = [\"bobby\"]", (41, 11), "unknown recipient `bobby`", Some("did you mean `bob`?")),
+    case("automatic rollback without a hook", "procedure = \"Redeploy the previous release\"", "procedure = \"Redeploy the previous release\"\nauto = true", (41, 8), "`auto = true` but there is no `[rollback.hook]` to run", Some("remove `auto = true`")),
+    case("rollback hook with command and webhook", "procedure = \"Redeploy the previous release\"", "procedure = \"Redeploy the previous release\"\n\n[rollback.hook]\ncommand = [\"./rollback.sh\"]\nwebhook = \"https://deploy.example/rollback\"", (44, 1), "a rollback hook has both `command` and `webhook`", Some("keep one")),
+    case("rollback hook with an empty command", "procedure = \"Redeploy the previous release\"", "procedure = \"Redeploy the previous release\"\n\n[rollback.hook]\ncommand = []", (43, 11), "`command` names no program", Some("./rollback.sh")),
     case("concurrency limit of zero", "[rollback]", "[monitoring]\nmax_concurrent_probes = 0\n\n[rollback]", (40, 25), "`max_concurrent_probes` must be between 1 and 10000, found `0`", None),
 ];
 
@@ -266,7 +340,7 @@ fn each_broken_plan_reports_its_one_error_at_the_right_place_with_a_fix() {
             ));
         }
     }
-    assert!(CASES.len() >= 55);
+    assert!(CASES.len() >= 93);
     assert!(
         failures.is_empty(),
         "{} case(s) failed:\n\n{}",
@@ -544,6 +618,254 @@ fn an_informational_gate_an_unused_server_and_a_plan_without_checks_are_warnings
         messages
             .iter()
             .any(|message| message.contains("`prom` is not used"))
+    );
+}
+
+#[test]
+fn secrets_in_the_communication_plan_are_never_echoed_back() {
+    for (find, replace) in [
+        (
+            "password = { env = \"SMTP_PASSWORD\" }",
+            "password = \"s3cret-smtp\"",
+        ),
+        (
+            "url = \"https://chat.example/hooks/launch\"",
+            "url = \"https://chat.example/hooks/launch?api_key=s3cret-chat\"",
+        ),
+        (
+            "url = \"https://chat.example/hooks/launch\"",
+            "url = \"https://golive:s3cret-chat@chat.example/hooks/launch\"",
+        ),
+        (
+            "url = \"https://chat.example/hooks/launch\"",
+            "url = \"https://hooks.slack.com/services/T0/B0/s3cret-slack\"",
+        ),
+        (
+            "url = \"https://chat.example/hooks/launch\"",
+            "url = \"https://chat.example/hooks/launch\"\nheaders = { Authorization = \"Bearer s3cret-header\" }",
+        ),
+        (
+            "url = \"https://chat.example/hooks/launch\"",
+            "url = \"https://chat.example/hooks/launch\"\nhmac_secret = \"s3cret-hmac\"",
+        ),
+        (
+            "procedure = \"Redeploy the previous release\"",
+            "procedure = \"Redeploy the previous release\"\n\n[rollback.hook]\nwebhook = \"https://deploy.example/rollback?token=s3cret-hook\"",
+        ),
+    ] {
+        let diagnostics = diagnostics_of(&BASE.replacen(find, replace, 1));
+        let rendered = render(&diagnostics);
+        assert!(diagnostics.iter().any(Diagnostic::is_error), "{replace}");
+        assert!(!rendered.contains("s3cret"), "{rendered}");
+    }
+}
+
+#[test]
+fn unused_policies_and_channels_single_levels_and_unrouted_severities_are_warnings() {
+    let text = BASE
+        .replacen(
+            "    { after = \"10m\", notify = [\"bob\"], channels = [\"chat\"] },\n",
+            "",
+            1,
+        )
+        .replacen(
+            "[alerting]",
+            "[[escalation]]\nid = \"spare\"\nlevels = [{ notify = [\"bob\"], channels = [\"mail\"] }, { after = \"1h\", notify = [\"alice\"], channels = [\"mail\"] }]\n\n[alerting]",
+            1,
+        )
+        .replacen("id = \"db\"", "id = \"db\"\nseverity = \"critical\"", 1);
+    let loaded = plan::parse(&text, Path::new("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    let found: Vec<(&str, &str)> = loaded
+        .warnings
+        .iter()
+        .map(|warning| (warning.path.as_str(), warning.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "channels[1].id",
+                "channel `chat` is not used by any escalation level"
+            ),
+            (
+                "escalation[0].levels",
+                "escalation policy `page` has a single level, so an alert nobody acknowledges never reaches anyone else"
+            ),
+            (
+                "escalation[1].id",
+                "escalation policy `spare` is not used by any severity"
+            ),
+            (
+                "alerting.policies",
+                "checks of severity critical notify nobody"
+            ),
+        ],
+        "{}",
+        render(&loaded.warnings)
+    );
+}
+
+#[test]
+fn a_plan_without_a_communication_plan_warns_that_its_checks_notify_nobody() {
+    let start = BASE.find("[smtp]").unwrap_or_default();
+    let loaded = plan::parse(&BASE[..start], Path::new("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    let messages: Vec<&str> = loaded
+        .warnings
+        .iter()
+        .map(|warning| warning.message.as_str())
+        .collect();
+    assert_eq!(messages, ["checks of severity warning notify nobody"]);
+    assert_eq!(loaded.plan.rollback.notify.len(), 2);
+}
+
+#[test]
+fn the_example_plan_yields_its_communication_plan_with_parsed_values() {
+    let loaded = plan::load(example_path()).unwrap_or_else(|error| panic!("{error}"));
+    let plan = loaded.plan;
+    let alerting = &plan.alerting;
+
+    let smtp = alerting
+        .smtp
+        .as_ref()
+        .unwrap_or_else(|| panic!("no [smtp]"));
+    assert_eq!(smtp.tls, SmtpTls::StartTls);
+    assert_eq!(smtp.port, 587);
+    assert_eq!(
+        smtp.password,
+        Some(SecretSource::Env("GOLIVE_SMTP_PASSWORD".to_string()))
+    );
+    assert_eq!(smtp.timeout, Duration::from_secs(10));
+
+    let kinds: Vec<(&str, &str)> = alerting
+        .channels
+        .iter()
+        .map(|channel| {
+            let kind = match &channel.kind {
+                ChannelKind::Email { .. } => "email",
+                ChannelKind::Webhook(_) => "webhook",
+                ChannelKind::Alertmanager { .. } => "alertmanager",
+            };
+            (channel.id.as_str(), kind)
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("email", "email"),
+            ("team-chat", "webhook"),
+            ("ops-hook", "webhook"),
+            ("alertmanager", "alertmanager")
+        ]
+    );
+    let ChannelKind::Webhook(chat) = &alerting.channels[1].kind else {
+        panic!("team-chat is not a webhook");
+    };
+    assert_eq!(
+        chat.url,
+        MaybeSecret::Secret(SecretSource::Env("GOLIVE_CHAT_WEBHOOK_URL".to_string()))
+    );
+    assert_eq!(chat.format, WebhookFormat::Slack);
+    let ChannelKind::Webhook(ops) = &alerting.channels[2].kind else {
+        panic!("ops-hook is not a webhook");
+    };
+    assert_eq!(ops.format, WebhookFormat::Golive);
+    assert_eq!(ops.hmac_header, "X-Golive-Signature");
+    assert_eq!(ops.timeout, Duration::from_secs(5));
+
+    let page = &alerting.policies[0];
+    assert_eq!(page.id, "page");
+    let afters: Vec<Duration> = page.levels.iter().map(|level| level.after).collect();
+    assert_eq!(
+        afters,
+        [
+            Duration::ZERO,
+            Duration::from_secs(600),
+            Duration::from_secs(1800)
+        ]
+    );
+    assert_eq!(
+        page.levels[0].notify,
+        [
+            Recipient::Role(Role::OpsLead),
+            Recipient::Role(Role::DevLead)
+        ]
+    );
+    assert_eq!(page.repeat, Duration::from_secs(900));
+    assert_eq!(page.ack_timeout, Some(Duration::from_secs(3600)));
+    let team = &alerting.policies[1];
+    assert_eq!(team.levels.len(), 2);
+    assert_eq!(team.levels[0].after, Duration::ZERO);
+    assert!(
+        team.levels[1]
+            .notify
+            .contains(&Recipient::Person("sofia".to_string()))
+    );
+
+    assert_eq!(
+        alerting
+            .severity_policies
+            .get(&Severity::Critical)
+            .map(String::as_str),
+        Some("page")
+    );
+    assert_eq!(
+        alerting
+            .severity_policies
+            .get(&Severity::Warning)
+            .map(String::as_str),
+        Some("team")
+    );
+    assert!(!alerting.severity_policies.contains_key(&Severity::Info));
+    assert_eq!(alerting.fallback_channel.as_deref(), Some("ops-hook"));
+    assert_eq!(alerting.group_window, Duration::from_secs(2));
+    assert_eq!(alerting.ack_link_ttl, Duration::from_secs(24 * 3600));
+    assert!(
+        alerting
+            .outbox_dir
+            .as_ref()
+            .is_some_and(|dir| dir.ends_with("golive-data/outbox"))
+    );
+
+    let SilenceWindow::Once { start, end } = &alerting.silences[0].window else {
+        panic!("the first silence is not a one-off window");
+    };
+    assert_eq!(start.to_string(), "2027-03-10T00:00:00Z");
+    assert_eq!(end.as_second() - start.as_second(), 2 * 3600);
+    let SilenceWindow::Recurring { days, from, to } = &alerting.silences[1].window else {
+        panic!("the second silence does not recur");
+    };
+    assert_eq!(days.len(), 5);
+    assert_eq!(
+        (from.to_string(), to.to_string()),
+        ("23:30:00".to_string(), "00:30:00".to_string())
+    );
+    assert_eq!(alerting.silences[1].severities, [Severity::Critical]);
+
+    let rollback = &plan.rollback;
+    assert_eq!(rollback.criteria.len(), 2);
+    assert_eq!(rollback.criteria[0].severity, Severity::Critical);
+    assert_eq!(
+        rollback.criteria[0].phases,
+        [Phase::Deploying, Phase::Verifying]
+    );
+    assert!(
+        rollback
+            .notify
+            .contains(&Recipient::Person("aylin".to_string()))
+    );
+    assert!(!rollback.auto);
+    assert_eq!(
+        rollback.hook,
+        Some(RollbackHook::Command {
+            argv: vec![
+                "./scripts/rollback.sh".to_string(),
+                "--release".to_string(),
+                "1.9.4".to_string()
+            ],
+            timeout: Duration::from_secs(15 * 60),
+        })
     );
 }
 

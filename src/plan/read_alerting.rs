@@ -1,0 +1,888 @@
+//! The communication plan: `[smtp]`, `[[channels]]` and `[alerting]`, plus what the other
+//! communication sections share: recipients, and URLs that may carry a secret.
+//!
+//! Escalation policies and silences are read in `read_escalation.rs` and `read_silences.rs`;
+//! [`read_alerting`] reads them all in the order their references need (channels before the levels
+//! that name them, policies before `[alerting] policies`).
+//!
+//! Secrets (the SMTP password, a webhook's token-bearing URL, an HMAC key, the ack-link key) are
+//! only ever referenced as `{ env = "VAR" }` or `{ file = "path" }`; a secret written inline is an
+//! error whose message never quotes it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use toml::Spanned;
+use toml::de::DeValue;
+
+use super::alerting::{
+    Alerting, Channel, ChannelKind, MaybeSecret, Recipient, Smtp, SmtpTls, WebhookChannel,
+    WebhookFormat,
+};
+use super::check_http::valid_header;
+use super::checks::Severity;
+use super::monitoring::read_secret;
+use super::read::{Expected, Sink, TableReader};
+use super::read_checks::reference_exists;
+use super::read_typed::{Got, Reported};
+use super::server::read_secret_source;
+use super::validate::{IdRegistry, Ids, parse_name, push_or_poison};
+use super::{read_escalation, read_silences, values};
+use crate::domain::{Role, closest};
+
+/// The timeout of SMTP, webhook and Alertmanager deliveries that set none.
+pub(super) const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The signature header of a webhook with `hmac_secret` that names none.
+pub(super) const DEFAULT_HMAC_HEADER: &str = "X-Golive-Signature";
+/// The longest `[alerting] group_window`: holding alerts back longer delays the page.
+const MAX_GROUP_WINDOW: Duration = Duration::from_secs(300);
+/// The shortest `delivery_max_age` and `ack_link_ttl`.
+const MIN_AGE: Duration = Duration::from_secs(60);
+
+/// What the communication sections are checked against.
+pub(super) struct Context<'k> {
+    /// Who may be notified.
+    pub(super) recipients: Recipients<'k>,
+    /// `[[checks]]` ids, for silences and rollback criteria.
+    pub(super) check_ids: &'k Ids,
+    /// The plan file's folder, for `file = ...` secrets, `outbox_dir` and the rollback command.
+    pub(super) base_dir: &'k Path,
+    /// The launch time zone (`None` when it is invalid, which was reported).
+    pub(super) timezone: Option<&'k TimeZone>,
+}
+
+/// Reads `[smtp]`, `[[channels]]`, `[[escalation]]`, `[alerting]` and `[[silences]]`.
+pub(super) fn read_alerting(
+    root: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    context: &Context<'_>,
+) -> Option<Alerting> {
+    let smtp = read_smtp(root, sink, context.base_dir);
+    let (channels, channel_ids) = read_channels(root, sink, context);
+    let (policies, policy_ids) =
+        read_escalation::read_policies(root, sink, &context.recipients, &channel_ids);
+    let section = read_section(root, sink, context.base_dir, &channel_ids, &policy_ids);
+    let silences = read_silences::read_silences(root, sink, context);
+    Some(Alerting {
+        smtp: smtp.ok()?,
+        channels: channels?,
+        policies: policies?,
+        silences: silences?,
+        ..section.ok()?
+    })
+}
+
+/// Parses one of a fixed set of words (`tls`, `format`, `kind`, day names), reporting an unknown
+/// one with the near word or the list.
+pub(super) fn parse_choice<T: Copy>(
+    sink: &mut Sink<'_>,
+    path: &str,
+    text: &Spanned<String>,
+    what: &str,
+    choices: &[(&'static str, T)],
+) -> Result<T, Reported> {
+    if let Some((_, value)) = choices.iter().find(|(name, _)| *name == text.get_ref()) {
+        return Ok(*value);
+    }
+    let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+    let help = match closest(text.get_ref(), names.iter().copied()) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None => format!("use one of: {}", names.join(", ")),
+    };
+    sink.error(
+        text.span(),
+        path,
+        format!("unknown {what} `{}`", text.get_ref()),
+        Some(help),
+    );
+    Err(Reported)
+}
+
+/// A duration key with a default and a lower bound (`min` may be zero, which allows `"0s"`).
+pub(super) fn bounded_duration(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    key: &'static str,
+    default: Duration,
+    min: Duration,
+    max: Option<Duration>,
+) -> Result<Duration, Reported> {
+    let Some(value) = table.value(sink, key) else {
+        return Ok(default);
+    };
+    let path = table.key_path(key);
+    let duration = duration_from(sink, &path, value, min.is_zero())?;
+    let limit = |bound: Duration| values::show_duration(bound);
+    let problem = if duration < min {
+        Some((
+            format!(
+                "`{key}` of {} is too short",
+                values::show_duration(duration)
+            ),
+            format!(
+                "use at least {}, e.g. `{key} = \"{}\"`",
+                limit(min),
+                limit(min)
+            ),
+        ))
+    } else {
+        max.filter(|max| duration > *max).map(|max| {
+            (
+                format!("`{key}` of {} is too long", values::show_duration(duration)),
+                format!(
+                    "use at most {}, e.g. `{key} = \"{}\"`",
+                    limit(max),
+                    limit(max)
+                ),
+            )
+        })
+    };
+    match problem {
+        None => Ok(duration),
+        Some((message, help)) => {
+            sink.error(value.span(), &path, message, Some(help));
+            Err(Reported)
+        }
+    }
+}
+
+/// A duration value; `"0s"` is accepted when `zero_ok`.
+pub(super) fn duration_from(
+    sink: &mut Sink<'_>,
+    path: &str,
+    value: &Spanned<DeValue<'_>>,
+    zero_ok: bool,
+) -> Result<Duration, Reported> {
+    if zero_ok
+        && let DeValue::String(text) = value.get_ref()
+        && let Ok(duration) = values::duration_or_zero(text)
+    {
+        return Ok(duration);
+    }
+    super::read_typed::duration_value(sink, path, value).map(Spanned::into_inner)
+}
+
+/// Who may be notified: person ids from `[[people]]`, role names, and email addresses.
+pub(super) struct Recipients<'p> {
+    person_ids: &'p [String],
+}
+
+impl<'p> Recipients<'p> {
+    /// Recipients among the people with these ids.
+    pub(super) fn new(person_ids: &'p [String]) -> Self {
+        Recipients { person_ids }
+    }
+
+    /// Resolves one recipient: an address (it has an `@`), a person id, or a role name.
+    pub(super) fn resolve(
+        &self,
+        sink: &mut Sink<'_>,
+        path: &str,
+        name: &Spanned<String>,
+    ) -> Result<Recipient, Reported> {
+        let text = name.get_ref().trim();
+        if text.contains('@') {
+            if values::looks_like_email(text) {
+                return Ok(Recipient::Address(text.to_string()));
+            }
+            sink.error(
+                name.span(),
+                path,
+                format!("`{text}` is not an email address"),
+                Some("write one address like `oncall@shop.example`".to_string()),
+            );
+            return Err(Reported);
+        }
+        if self.person_ids.iter().any(|id| id == text) {
+            return Ok(Recipient::Person(text.to_string()));
+        }
+        if let Ok(role) = text.parse::<Role>() {
+            return Ok(Recipient::Role(role));
+        }
+        let candidates = self
+            .person_ids
+            .iter()
+            .map(String::as_str)
+            .chain(Role::ALL.iter().map(|role| role.as_str()));
+        let help = match closest(text, candidates) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!(
+                "a recipient is a person id from [[people]] ({}), a role ({}) or an email address",
+                if self.person_ids.is_empty() {
+                    "none defined".to_string()
+                } else {
+                    self.person_ids.join(", ")
+                },
+                Role::names().join(", ")
+            ),
+        };
+        sink.error(
+            name.span(),
+            path,
+            format!("unknown recipient `{text}`"),
+            Some(help),
+        );
+        Err(Reported)
+    }
+
+    /// An array of recipients under `key` (`None` when absent); `what` says what an empty list
+    /// would mean, and an empty list is an error when it is given.
+    pub(super) fn read_list(
+        &self,
+        table: &mut TableReader<'_, '_>,
+        sink: &mut Sink<'_>,
+        key: &'static str,
+        empty_means: Option<&str>,
+    ) -> Got<Vec<Recipient>> {
+        let Some(names) = table.get_str_list(sink, key)? else {
+            return Ok(None);
+        };
+        let path = table.key_path(key);
+        if let Some(meaning) = empty_means
+            && names.get_ref().is_empty()
+        {
+            sink.error(
+                names.span(),
+                &path,
+                format!("`{key}` is empty, so {meaning}"),
+                Some(format!(
+                    "list person ids, roles or email addresses, e.g. `{key} = [\"ops_lead\"]`"
+                )),
+            );
+            return Err(Reported);
+        }
+        let mut recipients = Vec::new();
+        let mut bad = false;
+        for (index, name) in names.get_ref().iter().enumerate() {
+            match self.resolve(sink, &format!("{path}[{index}]"), name) {
+                Ok(recipient) if !recipients.contains(&recipient) => recipients.push(recipient),
+                Ok(_) => {}
+                Err(Reported) => bad = true,
+            }
+        }
+        if bad {
+            Err(Reported)
+        } else {
+            Ok(Some(recipients))
+        }
+    }
+}
+
+/// A URL that may be secret: a plain `http(s)` URL that visibly carries no credential, or
+/// `{ env = "VAR" }` / `{ file = "path" }`. The URL is never quoted in messages.
+pub(super) fn read_secret_url(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    base_dir: &Path,
+    key: &'static str,
+    required: bool,
+) -> Got<MaybeSecret> {
+    let value = if required {
+        table.required(sink, key, Expected::String)
+    } else {
+        table.value(sink, key)
+    };
+    let Some(value) = value else {
+        return if required { Err(Reported) } else { Ok(None) };
+    };
+    let path = table.key_path(key);
+    let move_it = format!(
+        "put the whole URL in an environment variable or a file and write `{key} = {{ env = \"VAR\" }}` or `{key} = {{ file = \"path\" }}`"
+    );
+    match value.get_ref() {
+        DeValue::String(text) => match values::http_url(text) {
+            Ok(url) => match values::visible_secret(&url) {
+                None => Ok(Some(MaybeSecret::Plain(text.trim().to_string()))),
+                Some(what) => {
+                    sink.error(
+                        value.span(),
+                        &path,
+                        format!(
+                            "the URL carries a secret ({what}), which must not be written in the plan"
+                        ),
+                        Some(move_it),
+                    );
+                    Err(Reported)
+                }
+            },
+            Err(reason) => {
+                sink.error(
+                    value.span(),
+                    &path,
+                    format!("invalid URL: {reason}"),
+                    Some(format!(
+                        "write a full http:// or https:// URL, or {}",
+                        move_it.replacen("put", "when it carries a token, put", 1)
+                    )),
+                );
+                Err(Reported)
+            }
+        },
+        DeValue::Table(_) => {
+            let mut source = table.opt_table(sink, key).ok_or(Reported)?;
+            let found = read_secret_source(&mut source, sink, base_dir, "URL");
+            source.finish(sink);
+            found
+                .map(|source| Some(MaybeSecret::Secret(source)))
+                .ok_or(Reported)
+        }
+        other => {
+            sink.error(
+                value.span(),
+                &path,
+                format!(
+                    "expected a URL string or a secret source, found {}",
+                    other.type_str()
+                ),
+                Some(move_it),
+            );
+            Err(Reported)
+        }
+    }
+}
+
+/// A plain `http(s)` URL (Alertmanager, `public_url`) without credentials in it.
+fn read_plain_url(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    key: &'static str,
+    required: bool,
+    example: &str,
+) -> Got<String> {
+    let url = if required {
+        match table.req_str(sink, key) {
+            Some(url) => url,
+            None => return Err(Reported),
+        }
+    } else {
+        match table.get_str(sink, key)? {
+            Some(url) => url,
+            None => return Ok(None),
+        }
+    };
+    let path = table.key_path(key);
+    match values::http_url(url.get_ref()) {
+        Ok(parsed) if values::visible_secret(&parsed).is_some() => {
+            sink.error(
+                url.span(),
+                &path,
+                "the URL carries credentials, which must not be written in the plan",
+                Some(format!(
+                    "remove them; write the address alone, e.g. `{example}`"
+                )),
+            );
+            Err(Reported)
+        }
+        Ok(_) => Ok(Some(url.get_ref().trim().to_string())),
+        Err(reason) => {
+            sink.error(
+                url.span(),
+                &path,
+                format!("invalid URL `{}`: {reason}", url.get_ref()),
+                Some(format!(
+                    "write a full http:// or https:// URL, e.g. `{example}`"
+                )),
+            );
+            Err(Reported)
+        }
+    }
+}
+
+/// Section `[smtp]` (optional; without it email goes to the outbox folder).
+fn read_smtp(
+    root: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    base_dir: &Path,
+) -> Result<Option<Smtp>, Reported> {
+    let Some(mut table) = root.opt_table(sink, "smtp") else {
+        return match root.key_span("smtp") {
+            Some(_) => Err(Reported),
+            None => Ok(None),
+        };
+    };
+    table.redact_values();
+    let host = table.req_str(sink, "host");
+    let tls = match table.get_str(sink, "tls") {
+        Ok(None) => Ok(SmtpTls::StartTls),
+        Ok(Some(text)) => parse_choice(
+            sink,
+            &table.key_path("tls"),
+            &text,
+            "TLS mode",
+            &[
+                ("starttls", SmtpTls::StartTls),
+                ("tls", SmtpTls::Tls),
+                ("none", SmtpTls::None),
+            ],
+        ),
+        Err(reported) => Err(reported),
+    };
+    let allow_insecure = table.get_bool(sink, "allow_insecure");
+    if let (Ok(SmtpTls::None), Ok(allowed)) = (tls, allow_insecure)
+        && allowed != Some(true)
+    {
+        let span = sink.span_of(&table.key_path("tls")).unwrap_or(table.span());
+        sink.error(
+            span,
+            &table.key_path("tls"),
+            "`tls = \"none\"` would send the SMTP password and every alert unencrypted",
+            Some("use `tls = \"starttls\"` (port 587) or `\"tls\"` (port 465); only for a relay on a trusted network, such as one on localhost, add `allow_insecure = true`".to_string()),
+        );
+    }
+    let port = table.get_int(sink, "port", 1, 65_535);
+    let username = table.get_str(sink, "username");
+    let password = read_secret(&mut table, sink, base_dir, "password", "password");
+    if let (Ok(None), Ok(Some(_))) = (&username, &password) {
+        let span = table.key_span("password").unwrap_or(table.span());
+        sink.error(
+            span,
+            &table.key_path("password"),
+            "a `password` without a `username`",
+            Some("add `username = \"...\"` (the SMTP login), or remove `password`".to_string()),
+        );
+    }
+    let from = table.req_str(sink, "from").and_then(|from| {
+        match values::mailbox(from.get_ref()) {
+            Ok(()) => Some(from.get_ref().trim().to_string()),
+            Err(reason) => {
+                sink.error(
+                    from.span(),
+                    &table.key_path("from"),
+                    format!("invalid From address `{}`: {reason}", from.get_ref()),
+                    Some("write an address, e.g. `golive@shop.example`, or a name and an address, e.g. `golive <golive@shop.example>`".to_string()),
+                );
+                None
+            }
+        }
+    });
+    let helo = table.get_str(sink, "helo");
+    let timeout = bounded_duration(
+        &mut table,
+        sink,
+        "timeout",
+        DEFAULT_DELIVERY_TIMEOUT,
+        Duration::from_secs(1),
+        None,
+    );
+    table.finish(sink);
+    let tls = tls?;
+    let default_port = match tls {
+        SmtpTls::StartTls => 587,
+        SmtpTls::Tls => 465,
+        SmtpTls::None => 25,
+    };
+    Ok(Some(Smtp {
+        host: host.ok_or(Reported)?.into_inner(),
+        port: port?.map_or(default_port, |port| {
+            u16::try_from(port).unwrap_or(default_port)
+        }),
+        tls,
+        username: username?.map(Spanned::into_inner),
+        password: password?,
+        from: from.ok_or(Reported)?,
+        helo: helo?.map(Spanned::into_inner),
+        timeout: timeout?,
+    }))
+}
+
+/// The value of a channel's `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChannelKindName {
+    Email,
+    Webhook,
+    Alertmanager,
+}
+
+impl ChannelKindName {
+    const CHOICES: [(&'static str, ChannelKindName); 3] = [
+        ("email", ChannelKindName::Email),
+        ("webhook", ChannelKindName::Webhook),
+        ("alertmanager", ChannelKindName::Alertmanager),
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ChannelKindName::Email => "email",
+            ChannelKindName::Webhook => "webhook",
+            ChannelKindName::Alertmanager => "alertmanager",
+        }
+    }
+
+    /// The keys only channels of this kind have.
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            ChannelKindName::Email => &["to"],
+            ChannelKindName::Webhook => &[
+                "url",
+                "format",
+                "headers",
+                "hmac_secret",
+                "hmac_header",
+                "timeout",
+            ],
+            ChannelKindName::Alertmanager => &["url", "timeout"],
+        }
+    }
+}
+
+/// Section `[[channels]]`. Returns the channels (if all are valid) and every well-formed id.
+fn read_channels(
+    root: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    context: &Context<'_>,
+) -> (Option<Vec<Channel>>, Ids) {
+    let mut ids = IdRegistry::new("channels");
+    let mut channels = Some(Vec::new());
+    for mut table in root.array_of_tables(sink, "channels") {
+        table.redact_values();
+        let id = ids.read(&mut table, sink);
+        let kind = table.req_str(sink, "kind").and_then(|kind| {
+            parse_choice(
+                sink,
+                &table.key_path("kind"),
+                &kind,
+                "channel kind",
+                &ChannelKindName::CHOICES,
+            )
+            .ok()
+        });
+        let kind = match kind {
+            Some(kind) => {
+                forbid_other_kinds(&mut table, sink, kind);
+                read_channel_kind(kind, &mut table, sink, context)
+            }
+            None => {
+                for (_, other) in ChannelKindName::CHOICES {
+                    for key in other.keys() {
+                        table.value(sink, key);
+                    }
+                }
+                None
+            }
+        };
+        table.finish(sink);
+        let channel = (|| {
+            Some(Channel {
+                id: id?,
+                kind: kind?,
+            })
+        })();
+        push_or_poison(&mut channels, channel);
+    }
+    (channels, ids.into_ids())
+}
+
+/// Reports every key of another channel kind, naming the kind it belongs to.
+fn forbid_other_kinds(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>, kind: ChannelKindName) {
+    let mine = kind.keys();
+    let mut reported: Vec<&str> = Vec::new();
+    for (_, other) in ChannelKindName::CHOICES {
+        for key in other.keys() {
+            if mine.contains(key) || reported.contains(key) || table.key_span(key).is_none() {
+                continue;
+            }
+            reported.push(key);
+            let owners: Vec<&str> = ChannelKindName::CHOICES
+                .iter()
+                .filter(|(_, owner)| owner.keys().contains(key))
+                .map(|(name, _)| *name)
+                .collect();
+            table.forbid(
+                sink,
+                key,
+                &format!(
+                    "`{key}` belongs to {} channels, not {} channels",
+                    owners.join(" and "),
+                    kind.as_str()
+                ),
+                &format!(
+                    "remove `{key}`, or change `kind` to `\"{}\"` if this channel is meant to be one",
+                    owners.first().copied().unwrap_or_default()
+                ),
+            );
+        }
+    }
+}
+
+/// The keys of one channel kind.
+fn read_channel_kind(
+    kind: ChannelKindName,
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    context: &Context<'_>,
+) -> Option<ChannelKind> {
+    match kind {
+        ChannelKindName::Email => {
+            let to = context.recipients.read_list(
+                table,
+                sink,
+                "to",
+                Some("remove it: the people a level notifies get the email anyway"),
+            );
+            Some(ChannelKind::Email {
+                to: to.ok()?.unwrap_or_default(),
+            })
+        }
+        ChannelKindName::Webhook => {
+            read_webhook(table, sink, context.base_dir).map(ChannelKind::Webhook)
+        }
+        ChannelKindName::Alertmanager => {
+            let url = read_plain_url(
+                table,
+                sink,
+                "url",
+                true,
+                "http://alertmanager.internal:9093",
+            );
+            let timeout = bounded_duration(
+                table,
+                sink,
+                "timeout",
+                DEFAULT_DELIVERY_TIMEOUT,
+                Duration::from_secs(1),
+                None,
+            );
+            Some(ChannelKind::Alertmanager {
+                url: url.ok()??,
+                timeout: timeout.ok()?,
+            })
+        }
+    }
+}
+
+/// `kind = "webhook"`.
+fn read_webhook(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    base_dir: &Path,
+) -> Option<WebhookChannel> {
+    let url = read_secret_url(table, sink, base_dir, "url", true);
+    let format = match table.get_str(sink, "format") {
+        Ok(None) => Ok(WebhookFormat::Slack),
+        Ok(Some(text)) => parse_choice(
+            sink,
+            &table.key_path("format"),
+            &text,
+            "webhook format",
+            &[
+                ("slack", WebhookFormat::Slack),
+                ("golive", WebhookFormat::Golive),
+            ],
+        ),
+        Err(reported) => Err(reported),
+    };
+    let headers = read_webhook_headers(table, sink);
+    let hmac_secret = read_secret(table, sink, base_dir, "hmac_secret", "HMAC secret");
+    let hmac_header = table
+        .get_str(sink, "hmac_header")
+        .and_then(|name| match name {
+            None => Ok(DEFAULT_HMAC_HEADER.to_string()),
+            Some(name) => {
+                if reqwest::header::HeaderName::from_bytes(name.get_ref().as_bytes()).is_ok() {
+                    return Ok(name.into_inner());
+                }
+                sink.error(
+                    name.span(),
+                    &table.key_path("hmac_header"),
+                    format!("`{}` is not an HTTP header name", name.get_ref()),
+                    Some(format!(
+                        "use letters, digits and `-`, e.g. `{DEFAULT_HMAC_HEADER}`"
+                    )),
+                );
+                Err(Reported)
+            }
+        });
+    let timeout = bounded_duration(
+        table,
+        sink,
+        "timeout",
+        DEFAULT_DELIVERY_TIMEOUT,
+        Duration::from_secs(1),
+        None,
+    );
+    Some(WebhookChannel {
+        url: url.ok()??,
+        format: format.ok()?,
+        headers: headers.ok()?,
+        hmac_secret: hmac_secret.ok()?,
+        hmac_header: hmac_header.ok()?,
+        timeout: timeout.ok()?,
+    })
+}
+
+/// A webhook's `headers`: valid HTTP headers, none of them a credential written inline.
+fn read_webhook_headers(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+) -> Result<Vec<(String, String)>, Reported> {
+    let Some(pairs) = table.get_str_table(sink, "headers")? else {
+        return Ok(Vec::new());
+    };
+    let mut headers = Vec::new();
+    let mut bad = false;
+    for (name, value) in pairs {
+        let path = format!("{}.{}", table.key_path("headers"), name.get_ref());
+        let lower = name.get_ref().to_ascii_lowercase();
+        if lower == "authorization" || lower == "proxy-authorization" {
+            sink.error(
+                name.span(),
+                &path,
+                format!(
+                    "an `{}` header must not be written in the plan: it is a credential",
+                    name.get_ref()
+                ),
+                Some("secrets come from the environment or a file only: put a token-bearing URL in `url = { env = \"VAR\" }`, or sign requests with `hmac_secret = { env = \"VAR\" }`".to_string()),
+            );
+            bad = true;
+        } else if valid_header(sink, &path, &name, &value) {
+            headers.push((name.into_inner(), value.into_inner()));
+        } else {
+            bad = true;
+        }
+    }
+    if bad { Err(Reported) } else { Ok(headers) }
+}
+
+/// Section `[alerting]` (optional): everything of [`Alerting`] but the other sections.
+fn read_section(
+    root: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    base_dir: &Path,
+    channel_ids: &Ids,
+    policy_ids: &Ids,
+) -> Result<Alerting, Reported> {
+    let Some(mut table) = root.opt_table(sink, "alerting") else {
+        return match root.key_span("alerting") {
+            Some(_) => Err(Reported),
+            None => Ok(Alerting::default()),
+        };
+    };
+    let defaults = Alerting::default();
+    let severity_policies = read_severity_policies(&mut table, sink, policy_ids);
+    let group_window = bounded_duration(
+        &mut table,
+        sink,
+        "group_window",
+        defaults.group_window,
+        Duration::ZERO,
+        Some(MAX_GROUP_WINDOW),
+    );
+    let delivery_max_age = bounded_duration(
+        &mut table,
+        sink,
+        "delivery_max_age",
+        defaults.delivery_max_age,
+        MIN_AGE,
+        None,
+    );
+    let fallback_channel = table.get_str(sink, "fallback_channel").and_then(|name| {
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        let path = table.key_path("fallback_channel");
+        if reference_exists(sink, &path, &name, channel_ids, "channel", "[[channels]]") {
+            Ok(Some(name.into_inner()))
+        } else {
+            Err(Reported)
+        }
+    });
+    let public_url = read_plain_url(
+        &mut table,
+        sink,
+        "public_url",
+        false,
+        "https://golive.shop.example",
+    );
+    let ack_link_ttl = bounded_duration(
+        &mut table,
+        sink,
+        "ack_link_ttl",
+        defaults.ack_link_ttl,
+        MIN_AGE,
+        None,
+    );
+    let ack_link_secret = read_secret(
+        &mut table,
+        sink,
+        base_dir,
+        "ack_link_secret",
+        "acknowledgement link key",
+    );
+    let outbox_dir = table.get_str(sink, "outbox_dir").and_then(|dir| match dir {
+        None => Ok(None),
+        Some(dir) if dir.get_ref().trim().is_empty() => {
+            sink.error(
+                dir.span(),
+                &table.key_path("outbox_dir"),
+                "`outbox_dir` must not be empty",
+                Some("remove the key to use `outbox` in the data directory".to_string()),
+            );
+            Err(Reported)
+        }
+        Some(dir) => Ok(Some(base_dir.join(dir.get_ref()))),
+    });
+    table.finish(sink);
+    Ok(Alerting {
+        severity_policies: severity_policies?,
+        group_window: group_window?,
+        delivery_max_age: delivery_max_age?,
+        fallback_channel: fallback_channel?,
+        public_url: public_url?,
+        ack_link_ttl: ack_link_ttl?,
+        ack_link_secret: ack_link_secret?,
+        outbox_dir: outbox_dir?,
+        ..defaults
+    })
+}
+
+/// `policies = { critical = "page", warning = "team" }`: severity → escalation policy id.
+fn read_severity_policies(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    policy_ids: &Ids,
+) -> Result<std::collections::BTreeMap<Severity, String>, Reported> {
+    let mut policies = std::collections::BTreeMap::new();
+    let Some(entries) = table.get_entries(sink, "policies")? else {
+        return Ok(policies);
+    };
+    let mut bad = false;
+    for entry in entries.get_ref() {
+        let path = format!("{}.{}", table.key_path("policies"), entry.key.get_ref());
+        let severity = parse_name::<Severity>(sink, &path, &entry.key, "severity");
+        let policy = match entry.value.get_ref() {
+            DeValue::String(text) => {
+                let name = Spanned::new(entry.value.span(), text.to_string());
+                reference_exists(
+                    sink,
+                    &path,
+                    &name,
+                    policy_ids,
+                    "escalation policy",
+                    "[[escalation]]",
+                )
+                .then_some(name.into_inner())
+            }
+            other => {
+                sink.error(
+                    entry.value.span(),
+                    &path,
+                    format!(
+                        "expected the id of an escalation policy, found {} `{}`",
+                        other.type_str(),
+                        sink.snippet(entry.value.span())
+                    ),
+                    Some(format!("write `{} = \"policy-id\"`", entry.key.get_ref())),
+                );
+                None
+            }
+        };
+        match (severity, policy) {
+            (Some(severity), Some(policy)) => {
+                policies.insert(severity, policy);
+            }
+            _ => bad = true,
+        }
+    }
+    if bad { Err(Reported) } else { Ok(policies) }
+}

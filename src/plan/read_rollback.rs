@@ -1,0 +1,253 @@
+//! Section `[rollback]`: the procedure, the criteria under which alerts recommend rolling back,
+//! who gets the procedure then, and the hook that rolls back (never run by itself unless
+//! `auto = true`).
+
+use std::time::Duration;
+
+use super::Rollback;
+use super::alerting::{Recipient, RollbackCriterion, RollbackHook};
+use super::checks::Severity;
+use super::read::{Sink, TableReader};
+use super::read_alerting::{Context, bounded_duration, read_secret_url};
+use super::read_checks::reference_exists;
+use super::read_typed::Reported;
+use super::validate::parse_name;
+use crate::domain::{Phase, Role};
+
+/// How long a rollback hook may run by default.
+const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// The phases a launch can be rolled back from, and a criterion's default.
+const ROLLBACK_PHASES: [Phase; 3] = [Phase::Deploying, Phase::Verifying, Phase::Hypercare];
+
+/// Section `[rollback]` (optional).
+pub(super) fn read_rollback(
+    root: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    context: &Context<'_>,
+) -> Option<Rollback> {
+    let default_notify = vec![
+        Recipient::Role(Role::ProjectManager),
+        Recipient::Role(Role::DevLead),
+    ];
+    let Some(mut table) = root.opt_table(sink, "rollback") else {
+        // A `rollback` that is not a table was reported; either way the default is usable.
+        return Some(Rollback {
+            notify: default_notify,
+            ..Rollback::default()
+        });
+    };
+    let procedure = table
+        .opt_str(sink, "procedure")
+        .map(|text| text.into_inner());
+    let criteria = read_criteria(&mut table, sink, context);
+    let notify = context.recipients.read_list(
+        &mut table,
+        sink,
+        "notify",
+        Some("nobody would get the procedure when the criteria hold"),
+    );
+    let hook = read_hook(&mut table, sink, context);
+    let auto = table.get_bool(sink, "auto").map(Option::unwrap_or_default);
+    if let Ok(true) = auto
+        && table.key_span("hook").is_none()
+    {
+        let span = sink
+            .span_of(&table.key_path("auto"))
+            .unwrap_or(table.span());
+        sink.error(
+            span,
+            &table.key_path("auto"),
+            "`auto = true` but there is no `[rollback.hook]` to run",
+            Some("add a `[rollback.hook]` with `command = [...]` or `webhook = ...`, or remove `auto = true` so people roll back by hand".to_string()),
+        );
+    }
+    table.finish(sink);
+    Some(Rollback {
+        procedure: procedure.unwrap_or_default(),
+        criteria: criteria.ok()?,
+        notify: notify.ok()?.unwrap_or(default_notify),
+        hook: hook.ok()?,
+        auto: auto.ok()?,
+    })
+}
+
+/// `criteria = [{ checks = [...], severity = "critical", phases = [...] }]`.
+fn read_criteria(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    context: &Context<'_>,
+) -> Result<Vec<RollbackCriterion>, Reported> {
+    let mut criteria = Vec::new();
+    let mut bad = false;
+    for mut entry in table.array_of_tables(sink, "criteria") {
+        let checks = read_checks(&mut entry, sink, context);
+        let severity = match entry.get_str(sink, "severity") {
+            Ok(None) => Ok(Severity::Critical),
+            Ok(Some(text)) => {
+                parse_name::<Severity>(sink, &entry.key_path("severity"), &text, "severity")
+                    .ok_or(Reported)
+            }
+            Err(reported) => Err(reported),
+        };
+        let phases = read_phases(&mut entry, sink);
+        entry.finish(sink);
+        match (checks, severity, phases) {
+            (Ok(checks), Ok(severity), Ok(phases)) => criteria.push(RollbackCriterion {
+                checks,
+                severity,
+                phases,
+            }),
+            _ => bad = true,
+        }
+    }
+    if bad { Err(Reported) } else { Ok(criteria) }
+}
+
+/// A criterion's `checks` (all checks when absent or empty).
+fn read_checks(
+    entry: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    context: &Context<'_>,
+) -> Result<Vec<String>, Reported> {
+    let Some(names) = entry.get_str_list(sink, "checks")? else {
+        return Ok(Vec::new());
+    };
+    let path = entry.key_path("checks");
+    let mut checks = Vec::new();
+    let mut bad = false;
+    for (index, name) in names.get_ref().iter().enumerate() {
+        let item = format!("{path}[{index}]");
+        if !reference_exists(sink, &item, name, context.check_ids, "check", "[[checks]]") {
+            bad = true;
+        } else if !checks.contains(name.get_ref()) {
+            checks.push(name.get_ref().clone());
+        }
+    }
+    if bad { Err(Reported) } else { Ok(checks) }
+}
+
+/// A criterion's `phases`: only those a launch can be rolled back from.
+fn read_phases(
+    entry: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+) -> Result<Vec<Phase>, Reported> {
+    let Some(names) = entry.get_str_list(sink, "phases")? else {
+        return Ok(ROLLBACK_PHASES.to_vec());
+    };
+    let path = entry.key_path("phases");
+    let allowed: Vec<&str> = ROLLBACK_PHASES.iter().map(|phase| phase.as_str()).collect();
+    if names.get_ref().is_empty() {
+        sink.error(
+            names.span(),
+            &path,
+            "a criterion with no phases never holds",
+            Some(format!(
+                "list some of {}, or remove `phases` for all three",
+                allowed.join(", ")
+            )),
+        );
+        return Err(Reported);
+    }
+    let mut phases = Vec::new();
+    let mut bad = false;
+    for (index, name) in names.get_ref().iter().enumerate() {
+        let item = format!("{path}[{index}]");
+        match parse_name::<Phase>(sink, &item, name, "phase") {
+            Some(phase) if phase.can_roll_back() => {
+                if !phases.contains(&phase) {
+                    phases.push(phase);
+                }
+            }
+            Some(phase) => {
+                sink.error(
+                    name.span(),
+                    &item,
+                    format!("a launch cannot be rolled back from `{phase}`"),
+                    Some(format!(
+                        "rolling back is only possible from {}; use some of them",
+                        allowed.join(", ")
+                    )),
+                );
+                bad = true;
+            }
+            None => bad = true,
+        }
+    }
+    if bad { Err(Reported) } else { Ok(phases) }
+}
+
+/// `[rollback.hook]`: `command` or `webhook`, with `timeout`.
+fn read_hook(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    context: &Context<'_>,
+) -> Result<Option<RollbackHook>, Reported> {
+    let Some(mut hook) = table.opt_table(sink, "hook") else {
+        return match table.key_span("hook") {
+            Some(_) => Err(Reported),
+            None => Ok(None),
+        };
+    };
+    hook.redact_values();
+    let command = hook.get_str_list(sink, "command").and_then(|argv| {
+        let Some(argv) = argv else {
+            return Ok(None);
+        };
+        if argv.get_ref().first().is_none_or(|program| program.get_ref().trim().is_empty()) {
+            sink.error(
+                argv.span(),
+                &hook.key_path("command"),
+                "`command` names no program",
+                Some("write the program and its arguments, e.g. `command = [\"./rollback.sh\", \"--to\", \"1.9.4\"]` (run in the plan's folder)".to_string()),
+            );
+            return Err(Reported);
+        }
+        Ok(Some(
+            argv.into_inner()
+                .into_iter()
+                .map(|arg| arg.into_inner())
+                .collect::<Vec<_>>(),
+        ))
+    });
+    let webhook = read_secret_url(&mut hook, sink, context.base_dir, "webhook", false);
+    let timeout = bounded_duration(
+        &mut hook,
+        sink,
+        "timeout",
+        DEFAULT_HOOK_TIMEOUT,
+        Duration::from_secs(1),
+        None,
+    );
+    let found = match (hook.key_span("command"), hook.key_span("webhook")) {
+        (Some(_), Some(span)) => {
+            sink.error(
+                span,
+                &hook.key_path("webhook"),
+                "a rollback hook has both `command` and `webhook`",
+                Some("keep one: `command` runs a program in the plan's folder, `webhook` POSTs to a URL".to_string()),
+            );
+            Err(Reported)
+        }
+        (None, None) => {
+            sink.error(
+                hook.span(),
+                hook.path(),
+                "a rollback hook needs `command` or `webhook`",
+                Some(
+                    "add `command = [\"./rollback.sh\"]` or `webhook = { env = \"VAR\" }`"
+                        .to_string(),
+                ),
+            );
+            Err(Reported)
+        }
+        _ => Ok(()),
+    };
+    hook.finish(sink);
+    found?;
+    let timeout = timeout?;
+    match (command?, webhook?) {
+        (Some(argv), _) => Ok(Some(RollbackHook::Command { argv, timeout })),
+        (None, Some(url)) => Ok(Some(RollbackHook::Webhook { url, timeout })),
+        (None, None) => Err(Reported),
+    }
+}
