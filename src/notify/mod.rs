@@ -27,6 +27,7 @@
 pub mod alertmanager;
 pub mod email;
 mod http;
+mod outbox;
 pub mod secrets;
 pub mod webhook;
 
