@@ -5,7 +5,35 @@
 //! engine and written to the store's outbox; the dispatcher reads the outbox and calls these
 //! senders, retrying what failed with a retryable error.
 //!
-//! (Skeleton: the senders fill this in.)
+//! # Public API
+//! - [`EmailTransport`] ([`email`]): `new(smtp, outbox_dir)`, `with_root_certificates(pem)`,
+//!   `send(&OutgoingEmail)`, `test_connection()`, `describe()`, `setup_problem()`, `is_outbox()`.
+//!   Extra CA certificates for SMTP TLS also come from the file named by `GOLIVE_SMTP_CA_FILE`.
+//! - [`WebhookSender`] ([`webhook`]): `new(&WebhookChannel, reqwest::Client)`,
+//!   `send(&WebhookMessage)`, `describe()`, `setup_problem()`.
+//! - [`AlertmanagerForwarder`] ([`alertmanager`]): `new(url, timeout, reqwest::Client)`,
+//!   `send(&[ForwardedAlert])`, `describe()`; and the intake side, [`WebhookPayload`] (Alertmanager's
+//!   webhook notification, version 4) with [`alertmanager::WebhookAlert`] and
+//!   [`alertmanager::AlertStatus`].
+//! - [`secrets::read_secret`]: a [`SecretSource`](crate::plan::SecretSource) to a
+//!   [`Secret`](crate::domain::Secret), with a reason that never contains the value.
+//! - The values they take and give: [`OutgoingEmail`], [`InlineImage`], [`WebhookMessage`],
+//!   [`ForwardedAlert`], [`Delivered`], [`DeliveryError`].
+//!
+//! Every sender is built once from the plan and never fails to build: a missing secret is
+//! remembered and every send returns it as a [`DeliveryError::Permanent`] (its `setup_problem()`
+//! says so at start). No error text contains a secret or a webhook URL.
+
+pub mod alertmanager;
+pub mod email;
+mod http;
+mod outbox;
+pub mod secrets;
+pub mod webhook;
+
+pub use alertmanager::{AlertmanagerForwarder, WebhookPayload};
+pub use email::EmailTransport;
+pub use webhook::WebhookSender;
 
 use std::collections::BTreeMap;
 
@@ -82,6 +110,7 @@ pub enum DeliveryError {
 }
 
 impl DeliveryError {
+    /// Whether the delivery is worth trying again later.
     pub fn is_retryable(&self) -> bool {
         matches!(self, DeliveryError::Retryable(_))
     }

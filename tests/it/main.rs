@@ -7,5 +7,7 @@ mod cli;
 mod durability;
 mod helpers;
 mod monitoring;
+mod notify;
 mod probes;
+mod smtp;
 mod targets;
