@@ -15,8 +15,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::Secret;
 use crate::engine::{DispatchLink, Engine, EngineHandle, ProbeLink, error_chain};
 use crate::metrics::Metrics;
+use crate::notify::dispatcher::{self, Senders};
 use crate::plan::{Plan, SecretSource};
 use crate::probe::{ProbeContext, ProbeSetupError, scheduler};
+use crate::store::Reader;
 use crate::store::{Store, StoreError};
 
 /// The file in the data directory that tells clients where the running daemon listens.
@@ -79,6 +81,7 @@ pub struct Application {
     probe_link: ProbeLink,
     probe_context: Arc<ProbeContext>,
     dispatch_link: DispatchLink,
+    dispatcher_reader: Arc<Mutex<Reader>>,
     state: AppState,
     daemon_file: PathBuf,
 }
@@ -177,6 +180,7 @@ impl Application {
         let plan = Arc::new(plan);
         let store = Store::open(&plan.launch.data_dir)?;
         let reader = store.reader()?;
+        let dispatcher_reader = Arc::new(Mutex::new(store.reader()?));
         let metrics = Arc::new(Metrics::new()?);
         let ack_key = ack_link_key(&plan)?;
         let (engine, handle, probe_link, dispatch_link) =
@@ -214,6 +218,7 @@ impl Application {
             probe_link,
             probe_context,
             dispatch_link,
+            dispatcher_reader,
             state,
             daemon_file,
         })
@@ -240,10 +245,11 @@ impl Application {
             probe_link,
             probe_context,
             dispatch_link,
+            dispatcher_reader,
             state,
             daemon_file,
         } = self;
-        let _ = &dispatch_link;
+
         let plan = state.plan.clone();
         tracing::info!(
             launch = %plan.launch.name,
@@ -267,6 +273,33 @@ impl Application {
         );
         probes.close();
         tracing::info!(checks = plan.checks.len(), "probes started");
+        let dispatcher_stop = CancellationToken::new();
+        let dispatcher = {
+            let client = reqwest::Client::builder().build().map_err(|error| {
+                anyhow::anyhow!("cannot build the HTTP client for notifications: {error}")
+            })?;
+            let senders = Arc::new(Senders::new(&plan, client));
+            for line in senders.describe() {
+                tracing::info!(channel = %line, "notifications");
+            }
+            if senders.email().is_outbox() {
+                tracing::warn!(
+                    folder = %dispatcher::outbox_dir(&plan).display(),
+                    "no [smtp] configured: emails are written as .eml files to the outbox folder"
+                );
+            }
+            for problem in senders.problems() {
+                tracing::error!(problem = %problem, "a notification channel cannot deliver; fix its secret and restart");
+            }
+            tokio::spawn(dispatcher::run(
+                senders,
+                dispatcher_reader,
+                dispatch_link,
+                state.metrics.clone(),
+                state.clock.clone(),
+                dispatcher_stop.clone(),
+            ))
+        };
         let router = api::router(state);
         let server_stop = shutdown.clone();
         let server = axum::serve(listener, router)
@@ -289,6 +322,9 @@ impl Application {
         {
             tracing::warn!("probes did not stop in time");
         }
+        // The dispatcher stops before the engine, so the outcomes it reports are recorded.
+        dispatcher_stop.cancel();
+        let _ = dispatcher.await;
         engine_stop.cancel();
         drop(handle);
         let store = engine_task.await?;

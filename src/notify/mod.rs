@@ -25,6 +25,7 @@
 //! says so at start). No error text contains a secret or a webhook URL.
 
 pub mod alertmanager;
+pub mod dispatcher;
 pub mod email;
 mod http;
 mod outbox;

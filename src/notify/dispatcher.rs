@@ -1,0 +1,358 @@
+//! The dispatcher: drains the outbox. It reads due notifications (a read connection), delivers
+//! each through its channel's sender, merges notifications that share a group key into one
+//! message, and reports every outcome to the engine, which records it (retry with backoff, give up
+//! after the maximum age, raise through the fallback channel). It never writes the store itself.
+//!
+//! Delivery is at least once: a notification whose outcome was not recorded (a crash between
+//! sending and recording) is sent again after a restart, never lost.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, OutgoingEmail,
+    WebhookMessage, WebhookSender,
+};
+use crate::clock::Clock;
+use crate::engine::{DeliveryReport, DispatchLink};
+use crate::metrics::Metrics;
+use crate::plan::Plan;
+use crate::plan::alerting::ChannelKind;
+use crate::store::Reader;
+use crate::store::alerts::OutboxRow;
+
+/// How many messages are delivered at once.
+const PARALLEL: usize = 16;
+/// How many due rows are read at once.
+const BATCH: usize = 200;
+/// The longest sleep between looks at the outbox (retries become due without a wake-up).
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Every channel's sender, built once from the plan.
+pub struct Senders {
+    email: EmailTransport,
+    webhooks: HashMap<String, WebhookSender>,
+    alertmanagers: HashMap<String, AlertmanagerForwarder>,
+    kinds: HashMap<String, &'static str>,
+}
+
+/// Where `.eml` files go without SMTP: the plan's `outbox_dir`, else `<data_dir>/outbox`.
+pub fn outbox_dir(plan: &Plan) -> PathBuf {
+    plan.alerting
+        .outbox_dir
+        .clone()
+        .unwrap_or_else(|| plan.launch.data_dir.join("outbox"))
+}
+
+impl Senders {
+    pub fn new(plan: &Plan, client: reqwest::Client) -> Senders {
+        let email = EmailTransport::new(plan.alerting.smtp.as_ref(), &outbox_dir(plan));
+        let mut webhooks = HashMap::new();
+        let mut alertmanagers = HashMap::new();
+        let mut kinds = HashMap::new();
+        for channel in &plan.alerting.channels {
+            match &channel.kind {
+                ChannelKind::Email { .. } => {
+                    kinds.insert(channel.id.clone(), "email");
+                }
+                ChannelKind::Webhook(webhook) => {
+                    kinds.insert(channel.id.clone(), "webhook");
+                    webhooks.insert(
+                        channel.id.clone(),
+                        WebhookSender::new(webhook, client.clone()),
+                    );
+                }
+                ChannelKind::Alertmanager { url, timeout } => {
+                    kinds.insert(channel.id.clone(), "alertmanager");
+                    alertmanagers.insert(
+                        channel.id.clone(),
+                        AlertmanagerForwarder::new(url, *timeout, client.clone()),
+                    );
+                }
+            }
+        }
+        Senders {
+            email,
+            webhooks,
+            alertmanagers,
+            kinds,
+        }
+    }
+
+    /// What is wrong with the senders' set-up (missing secrets), to say at start.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(problem) = self.email.setup_problem() {
+            problems.push(format!("email: {problem}"));
+        }
+        for (id, sender) in &self.webhooks {
+            if let Some(problem) = sender.setup_problem() {
+                problems.push(format!("channel `{id}`: {problem}"));
+            }
+        }
+        problems
+    }
+
+    /// A line per channel saying where it delivers.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = vec![format!("email: {}", self.email.describe())];
+        for (id, sender) in &self.webhooks {
+            lines.push(format!("channel `{id}`: {}", sender.describe()));
+        }
+        for (id, sender) in &self.alertmanagers {
+            lines.push(format!("channel `{id}`: {}", sender.describe()));
+        }
+        lines
+    }
+
+    pub fn email(&self) -> &EmailTransport {
+        &self.email
+    }
+
+    pub fn webhook(&self, channel: &str) -> Option<&WebhookSender> {
+        self.webhooks.get(channel)
+    }
+
+    pub fn alertmanager(&self, channel: &str) -> Option<&AlertmanagerForwarder> {
+        self.alertmanagers.get(channel)
+    }
+
+    /// Delivers one (possibly merged) message through `channel`.
+    pub async fn deliver(
+        &self,
+        channel: &str,
+        payloads: &[Value],
+    ) -> Result<String, DeliveryError> {
+        match self.kinds.get(channel).copied() {
+            Some("email") => {
+                let emails: Vec<OutgoingEmail> = payloads
+                    .iter()
+                    .filter_map(|payload| serde_json::from_value(payload.clone()).ok())
+                    .collect();
+                let email = merge_emails(emails).ok_or_else(|| {
+                    DeliveryError::Permanent("unreadable email in the outbox".into())
+                })?;
+                self.email
+                    .send(&email)
+                    .await
+                    .map(|delivered| delivered.answer)
+            }
+            Some("webhook") => {
+                let sender = self.webhooks.get(channel).ok_or_else(|| {
+                    DeliveryError::Permanent(format!("no sender for `{channel}`"))
+                })?;
+                let messages: Vec<WebhookMessage> = payloads
+                    .iter()
+                    .filter_map(|payload| serde_json::from_value(payload.clone()).ok())
+                    .collect();
+                let message = merge_webhooks(messages).ok_or_else(|| {
+                    DeliveryError::Permanent("unreadable webhook message in the outbox".into())
+                })?;
+                sender
+                    .send(&message)
+                    .await
+                    .map(|delivered| delivered.answer)
+            }
+            Some("alertmanager") => {
+                let sender = self.alertmanagers.get(channel).ok_or_else(|| {
+                    DeliveryError::Permanent(format!("no sender for `{channel}`"))
+                })?;
+                let alerts: Vec<ForwardedAlert> = payloads
+                    .iter()
+                    .filter_map(|payload| {
+                        serde_json::from_value::<Vec<ForwardedAlert>>(payload.clone()).ok()
+                    })
+                    .flatten()
+                    .collect();
+                sender.send(&alerts).await.map(|delivered| delivered.answer)
+            }
+            _ => Err(DeliveryError::Permanent(format!(
+                "channel `{channel}` is not in the plan (any more)"
+            ))),
+        }
+    }
+}
+
+/// Several emails of one group as one message listing them all (the first one's thread).
+pub fn merge_emails(mut emails: Vec<OutgoingEmail>) -> Option<OutgoingEmail> {
+    if emails.len() <= 1 {
+        return emails.pop();
+    }
+    let count = emails.len();
+    let mut merged = emails[0].clone();
+    merged.subject = format!("{} (and {} more alerts)", emails[0].subject, count - 1);
+    merged.text = format!(
+        "{count} alerts opened together:\n{}\n\n{}",
+        emails
+            .iter()
+            .map(|email| format!("- {}", email.subject))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        emails
+            .iter()
+            .map(|email| email.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n----------------------------------------\n\n")
+    );
+    merged.html = Some(
+        emails
+            .iter()
+            .map(|email| {
+                email.html.clone().unwrap_or_else(|| {
+                    format!(
+                        "<pre>{}</pre>",
+                        crate::report::alert_message::escape(&email.text)
+                    )
+                })
+            })
+            .collect::<Vec<_>>()
+            .join("<hr>"),
+    );
+    for email in &emails[1..] {
+        for recipient in &email.to {
+            if !merged.to.iter().any(|known| known.1 == recipient.1) {
+                merged.to.push(recipient.clone());
+            }
+        }
+    }
+    Some(merged)
+}
+
+/// Several chat messages of one group as one post.
+pub fn merge_webhooks(mut messages: Vec<WebhookMessage>) -> Option<WebhookMessage> {
+    if messages.len() <= 1 {
+        return messages.pop();
+    }
+    Some(WebhookMessage {
+        text: format!(
+            "{} alerts:\n{}",
+            messages.len(),
+            messages
+                .iter()
+                .map(|message| message.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        ),
+        json: json!({ "kind": "group", "alerts": messages.iter().map(|message| message.json.clone()).collect::<Vec<_>>() }),
+    })
+}
+
+/// Runs until `shutdown`; deliveries in flight then are reported if they finish within a moment,
+/// otherwise they stay pending and are sent again after a restart.
+pub async fn run(
+    senders: Arc<Senders>,
+    reader: Arc<Mutex<Reader>>,
+    link: DispatchLink,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) {
+    let mut in_flight: HashSet<i64> = HashSet::new();
+    let mut deliveries: JoinSet<DeliveryReport> = JoinSet::new();
+    loop {
+        // Start what is due and not already on its way.
+        let now = clock.now();
+        let rows = {
+            let reader = reader.clone();
+            tokio::task::spawn_blocking(move || {
+                let reader = reader.lock().ok()?;
+                let pending = reader.outbox_pending().ok();
+                let due = reader.due_outbox(now, BATCH).ok()?;
+                Some((due, pending))
+            })
+            .await
+            .ok()
+            .flatten()
+        };
+        if let Some((due, pending)) = rows {
+            if let Some(pending) = pending {
+                metrics.outbox_pending.set(pending);
+            }
+            for group in group_rows(
+                due.into_iter()
+                    .filter(|row| !in_flight.contains(&row.id))
+                    .collect(),
+            ) {
+                if deliveries.len() >= PARALLEL {
+                    break;
+                }
+                for row in &group {
+                    in_flight.insert(row.id);
+                }
+                let senders = senders.clone();
+                deliveries.spawn(async move { deliver_group(&senders, group).await });
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = link.outbox_written.notified() => {}
+            () = tokio::time::sleep(IDLE) => {}
+            Some(done) = deliveries.join_next(), if !deliveries.is_empty() => {
+                if let Ok(report) = done {
+                    for id in &report.rows {
+                        in_flight.remove(id);
+                    }
+                    if let Err(error) = link.engine.report_delivery(report).await {
+                        tracing::warn!(%error, "could not record a delivery outcome; it will be sent again");
+                    }
+                }
+            }
+        }
+    }
+    // Let deliveries in flight finish briefly so their outcome is recorded.
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Some(done) = deliveries.join_next().await {
+            if let Ok(report) = done {
+                let _ = link.engine.report_delivery(report).await;
+            }
+        }
+    })
+    .await;
+}
+
+/// Rows with the same group key go out as one message; the rest one by one.
+fn group_rows(rows: Vec<OutboxRow>) -> Vec<Vec<OutboxRow>> {
+    let mut groups: Vec<Vec<OutboxRow>> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    for row in rows {
+        match row.group_key.clone() {
+            Some(key) => {
+                let slot = (row.channel.clone(), key);
+                match index.get(&slot) {
+                    Some(&at) => groups[at].push(row),
+                    None => {
+                        index.insert(slot, groups.len());
+                        groups.push(vec![row]);
+                    }
+                }
+            }
+            None => groups.push(vec![row]),
+        }
+    }
+    groups
+}
+
+async fn deliver_group(senders: &Senders, group: Vec<OutboxRow>) -> DeliveryReport {
+    let first = &group[0];
+    let payloads: Vec<Value> = group.iter().map(|row| row.payload.clone()).collect();
+    let result = senders.deliver(&first.channel, &payloads).await;
+    DeliveryReport {
+        rows: group.iter().map(|row| row.id).collect(),
+        channel: first.channel.clone(),
+        attempts: group.iter().map(|row| row.attempts).max().unwrap_or(0),
+        queued_at: group
+            .iter()
+            .map(|row| row.created_at)
+            .min()
+            .unwrap_or(first.created_at),
+        kind: first.kind.clone(),
+        alert_id: first.alert_id,
+        result,
+    }
+}
