@@ -183,9 +183,6 @@ impl Application {
         let dispatcher_reader = Arc::new(Mutex::new(store.reader()?));
         let metrics = Arc::new(Metrics::new()?);
         let ack_key = ack_link_key(&plan)?;
-        let (engine, handle, probe_link, dispatch_link) =
-            Engine::start(plan.clone(), store, clock.clone(), metrics.clone(), ack_key)?;
-        let probe_context = Arc::new(ProbeContext::new(&plan, clock.clone())?);
         let address = options.listen.unwrap_or(plan.server.listen);
         let listener = TcpListener::bind(address)
             .await
@@ -193,6 +190,22 @@ impl Application {
         let address = listener
             .local_addr()
             .map_err(|source| StartError::Bind { address, source })?;
+        // Acknowledgement links point at the plan's public URL, else at where the API really
+        // listens (with the real port when 0 was asked for).
+        let public_url = plan
+            .alerting
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
+        let (engine, handle, probe_link, dispatch_link) = Engine::start(
+            plan.clone(),
+            store,
+            clock.clone(),
+            metrics.clone(),
+            ack_key,
+            public_url,
+        )?;
+        let probe_context = Arc::new(ProbeContext::new(&plan, clock.clone())?);
         let daemon_file = plan.launch.data_dir.join(DAEMON_FILE);
         let announcement = serde_json::json!({
             "pid": std::process::id(),

@@ -31,6 +31,8 @@ pub(super) struct Alerts {
     suppressed: HashMap<i64, Timestamp>,
     /// The key that signs acknowledgement links.
     pub(super) ack_key: Vec<u8>,
+    /// Where people reach the daemon, for acknowledgement links.
+    public_url: String,
 }
 
 /// A person or address told about an alert.
@@ -49,6 +51,7 @@ impl Alerts {
         plan: &Plan,
         runtime_silences: Vec<Silence>,
         ack_key: Vec<u8>,
+        public_url: String,
     ) -> Self {
         let mut silences: Vec<Silence> = plan
             .alerting
@@ -67,6 +70,7 @@ impl Alerts {
             group_firsts: HashMap::new(),
             suppressed: HashMap::new(),
             ack_key,
+            public_url,
         }
     }
 
@@ -867,13 +871,7 @@ impl Engine {
     }
 
     fn public_url(&self) -> String {
-        self.plan
-            .alerting
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.plan.server.listen))
-            .trim_end_matches('/')
-            .to_string()
+        self.alerts.public_url.clone()
     }
 
     /// Whether the plan's rollback criteria hold for this alert now.

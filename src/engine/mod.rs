@@ -389,11 +389,18 @@ impl Engine {
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
         ack_key: Vec<u8>,
+        public_url: String,
     ) -> Result<(Engine, EngineHandle, ProbeLink, DispatchLink), StoreError> {
         let now = clock.now();
         let state = store.load_or_init_state(now)?;
         let actions = store.actions()?;
-        let alerts = alerts::Alerts::new(store.open_alerts()?, &plan, store.silences()?, ack_key);
+        let alerts = alerts::Alerts::new(
+            store.open_alerts()?,
+            &plan,
+            store.silences()?,
+            ack_key,
+            public_url.trim_end_matches('/').to_string(),
+        );
         let outbox_written = Arc::new(Notify::new());
         let gate = CheckHealthMap::new();
         let snapshot = Arc::new(Snapshot {

@@ -1,0 +1,509 @@
+//! Alerting end to end against a real SMTP server (aiosmtpd) and a real webhook receiver: levels
+//! on time, acknowledgement (API and one-click link), resolution to everyone told, silences,
+//! grouping, SMTP outages, and escalation across SIGKILL.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use crate::helpers::{BASE_PLAN, Daemon};
+use crate::monitoring::Switchable;
+use crate::smtp::{ReceivedMessage, SmtpOptions, SmtpServer};
+
+/// A webhook receiver that records every JSON body it gets.
+struct Receiver {
+    url: String,
+    bodies: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let store = bodies.clone();
+        let app = Router::new().route(
+            "/hook",
+            post(move |axum::Json(body): axum::Json<Value>| {
+                let store = store.clone();
+                async move {
+                    store.lock().unwrap().push(body);
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { url, bodies }
+    }
+
+    fn texts(&self) -> Vec<String> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|body| body["text"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+/// The test plan: `web` checks `target`; critical alerts page bob at once (email + chat) and
+/// alice after `level_two` seconds.
+fn alerting_plan(target: &str, smtp_port: u16, hook: &str, level_two: u64, extra: &str) -> String {
+    format!(
+        r#"{BASE_PLAN}
+[[checks]]
+id = "web"
+name = "Shop front page"
+kind = "http"
+url = "{target}"
+severity = "critical"
+interval = "200ms"
+timeout = "150ms"
+failure_threshold = 2
+phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
+risks = ["payments"]
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+allow_insecure = true
+from = "golive <golive@test.example>"
+timeout = "5s"
+
+[[channels]]
+id = "email"
+kind = "email"
+
+[[channels]]
+id = "chat"
+kind = "webhook"
+url = "{hook}"
+timeout = "2s"
+
+[[escalation]]
+id = "page"
+levels = [
+    {{ after = "0s", notify = ["bob"], channels = ["email", "chat"] }},
+    {{ after = "{level_two}s", notify = ["alice"], channels = ["email"] }},
+]
+repeat = "10m"
+
+[alerting]
+policies = {{ critical = "page" }}
+group_window = "1s"
+{extra}
+"#
+    )
+}
+
+async fn eventually<T>(seconds: u64, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {seconds} s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn to(message: &ReceivedMessage) -> Vec<String> {
+    message.recipients.clone()
+}
+
+fn for_recipient<'a>(messages: &'a [ReceivedMessage], address: &str) -> Vec<&'a ReceivedMessage> {
+    messages
+        .iter()
+        .filter(|message| message.recipients.iter().any(|r| r == address))
+        .collect()
+}
+
+async fn open_alert(daemon: &Daemon) -> Value {
+    eventually(10, async || {
+        let (_, body) = daemon.get("/api/v1/alerts").await;
+        body["alerts"]
+            .as_array()
+            .and_then(|alerts| alerts.first().cloned())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone_told() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 2, "")).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    target.set(503);
+
+    // Level 1: bob by email and the chat channel, at once.
+    let messages = smtp.wait_for(1, Duration::from_secs(10)).await;
+    let first = &messages[0];
+    assert_eq!(to(first), ["bob@example.com"]);
+    let email = &first.email;
+    assert!(
+        email
+            .subject
+            .starts_with("[CRITICAL] Test shop: Shop front page is failing"),
+        "{}",
+        email.subject
+    );
+    let text = email.text.clone().unwrap_or_default();
+    assert!(text.contains("status 503 (expected 2xx)"), "{text}");
+    assert!(text.contains("Phase: planned"), "{text}");
+    assert!(text.contains("Escalation level: 1"), "{text}");
+    assert!(
+        text.contains("Contingency: Switch to the fallback provider"),
+        "{text}"
+    );
+    assert!(text.contains("golive ack "), "{text}");
+    assert!(
+        email
+            .html
+            .as_deref()
+            .unwrap_or("")
+            .contains("Shop front page")
+    );
+    let root = email.message_id.clone().expect("Message-ID");
+    eventually(5, async || (!hook.texts().is_empty()).then_some(())).await;
+    assert!(
+        hook.texts()[0].contains("Shop front page is failing"),
+        "{:?}",
+        hook.texts()
+    );
+
+    // Level 2 after 2 s: alice, in the same thread, told that bob knows.
+    let started = Instant::now();
+    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "level 2 came too early"
+    );
+    let second = for_recipient(&messages, "alice@example.com");
+    assert_eq!(second.len(), 1, "one level-2 email to alice");
+    let email = &second[0].email;
+    assert!(
+        email.subject.contains("escalated to level 2"),
+        "{}",
+        email.subject
+    );
+    assert_eq!(email.in_reply_to, std::slice::from_ref(&root));
+    assert!(
+        email
+            .text
+            .as_deref()
+            .unwrap_or("")
+            .contains("Also told: Bob Berg")
+    );
+    let alert = open_alert(&daemon).await;
+    assert_eq!(alert["level"], 2);
+
+    // Resolution: everyone told hears it, with the duration.
+    target.set(200);
+    let messages = smtp.wait_for(4, Duration::from_secs(10)).await;
+    for address in ["bob@example.com", "alice@example.com"] {
+        let resolved: Vec<_> = for_recipient(&messages, address)
+            .into_iter()
+            .filter(|message| message.email.subject.contains("RESOLVED"))
+            .collect();
+        assert_eq!(resolved.len(), 1, "{address} gets one resolution");
+        assert!(
+            resolved[0]
+                .email
+                .text
+                .as_deref()
+                .unwrap_or("")
+                .contains("Acknowledged: never")
+        );
+    }
+    let (_, open) = daemon.get("/api/v1/alerts").await;
+    assert_eq!(open["alerts"].as_array().unwrap().len(), 0);
+    let (_, log) = daemon.get("/api/v1/log?kind=alert&order=asc").await;
+    let events: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["data"]["event"].as_str().unwrap_or(""))
+        .collect();
+    // Opened, level 1 notified, escalated to level 2, resolved: every alert event is in the log.
+    assert_eq!(events, ["opened", "opened", "escalated", "resolved"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledging_stops_escalation_and_tells_everyone_already_notified() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(503).await;
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 3, "")).await;
+    smtp.wait_for(1, Duration::from_secs(10)).await;
+    let alert = open_alert(&daemon).await;
+    let id = alert["id"].as_i64().unwrap();
+    let (status, body) = daemon
+        .post(
+            &format!("/api/v1/alerts/{id}/ack"),
+            json!({"author": "Bob Berg", "note": "looking"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["alert"]["acknowledged"]["by"], "Bob Berg");
+    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
+    let ack = &messages[1];
+    assert_eq!(to(ack), ["bob@example.com"]);
+    assert!(
+        ack.email.subject.contains("acknowledged by Bob Berg"),
+        "{}",
+        ack.email.subject
+    );
+    // Past level 2's time: alice is never paged.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let messages = smtp.messages();
+    assert!(
+        for_recipient(&messages, "alice@example.com").is_empty(),
+        "alice was paged after the ack"
+    );
+    let (_, text) = daemon.get_text("/metrics").await;
+    assert!(
+        text.contains("golive_alerts{severity=\"critical\",state=\"acknowledged\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("golive_alert_time_to_ack_seconds_count 1"));
+    assert!(
+        text.contains("golive_notifications_total{channel=\"email\",result=\"delivered\"} 2"),
+        "{text}"
+    );
+}
+
+fn ack_token(message: &ReceivedMessage) -> String {
+    let text = message.email.text.clone().unwrap_or_default();
+    let start = text.find("/ack/").expect("an acknowledgement link") + "/ack/".len();
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ack_link_page_does_not_acknowledge_its_button_does_and_a_reused_or_tampered_link_is_refused()
+ {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(503).await;
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 30, "")).await;
+    let messages = smtp.wait_for(1, Duration::from_secs(10)).await;
+    let text = messages[0].email.text.clone().unwrap_or_default();
+    assert!(
+        text.contains(&format!("{}/ack/", daemon.url)),
+        "the link points at the daemon: {text}"
+    );
+    let token = ack_token(&messages[0]);
+
+    // A mail scanner prefetching the link acknowledges nothing.
+    let (status, page) = daemon.get_text(&format!("/ack/{token}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<form method=\"post\">") && page.contains("Shop front page"),
+        "{page}"
+    );
+    assert!(open_alert(&daemon).await["acknowledged"].is_null());
+
+    let tampered = token.replacen('.', "9.", 1);
+    let response = daemon
+        .http
+        .post(daemon.at(&format!("/ack/{tampered}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(open_alert(&daemon).await["acknowledged"].is_null());
+
+    let response = daemon
+        .http
+        .post(daemon.at(&format!("/ack/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("acknowledged by Bob Berg")
+    );
+    let alert = open_alert(&daemon).await;
+    assert_eq!(alert["acknowledged"]["by"], "Bob Berg");
+
+    let response = daemon
+        .http
+        .post(daemon.at(&format!("/ack/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("used already"));
+    let (_, log) = daemon.get("/api/v1/log?kind=alert").await;
+    assert!(
+        log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["text"].as_str().unwrap().contains("(email link)"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silence_holds_notifications_back_but_the_alert_is_recorded() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 30, "")).await;
+    let (status, body) = daemon
+        .post("/api/v1/silences", json!({"id": "restart", "checks": ["web"], "duration": "1h", "comment": "planned restart"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    target.set(503);
+    let alert = open_alert(&daemon).await;
+    assert_eq!(alert["severity"], "critical");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(smtp.messages().is_empty(), "a silenced alert was sent");
+    assert!(hook.texts().is_empty());
+    let (_, log) = daemon.get("/api/v1/log?kind=alert").await;
+    assert!(
+        log["entries"].as_array().unwrap().iter().any(|e| e["text"]
+            .as_str()
+            .unwrap()
+            .contains("held back by silence `restart`")),
+        "{log}"
+    );
+
+    // Lifting the silence sends what was held back.
+    let response = daemon
+        .http
+        .delete(daemon.at("/api/v1/silences/restart"))
+        .bearer_auth(crate::helpers::TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let messages = smtp.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(to(&messages[0]), ["bob@example.com"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_failures_sends_the_first_alert_at_once_and_the_rest_as_one_message() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let mut extra_checks = String::new();
+    for name in ["search", "checkout"] {
+        extra_checks.push_str(&format!(
+            "\n[[checks]]\nid = \"{name}\"\nkind = \"http\"\nurl = \"{}\"\nseverity = \"critical\"\ninterval = \"200ms\"\ntimeout = \"150ms\"\nphases = [\"planned\"]\n",
+            target.url()
+        ));
+    }
+    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")
+        .replace("[smtp]", &format!("{extra_checks}\n[smtp]"));
+    let daemon = Daemon::start(&plan).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    target.set(500);
+    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let messages_later = smtp.messages();
+    assert_eq!(
+        messages_later.len(),
+        2,
+        "the first alone, then one message for the rest: {:?}",
+        messages_later
+            .iter()
+            .map(|m| &m.email.subject)
+            .collect::<Vec<_>>()
+    );
+    let grouped = &messages[1].email;
+    assert!(
+        grouped.subject.contains("and 1 more alerts")
+            || grouped.subject.contains("and 2 more alerts"),
+        "{}",
+        grouped.subject
+    );
+    let (_, alerts) = daemon.get("/api/v1/alerts").await;
+    assert_eq!(
+        alerts["alerts"].as_array().unwrap().len(),
+        3,
+        "every alert is recorded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_survive_an_smtp_outage_and_are_delivered_once_it_is_back() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    smtp.refuse_with("451 4.3.0 Try again later");
+    let hook = Receiver::start().await;
+    let target = Switchable::start(503).await;
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")).await;
+    eventually(10, async || {
+        let (_, log) = daemon.get("/api/v1/log?kind=alert").await;
+        log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["data"]["event"] == "delivery_retry")
+            .then_some(())
+    })
+    .await;
+    let (_, text) = daemon.get_text("/metrics").await;
+    assert!(
+        text.contains("golive_notifications_total{channel=\"email\",result=\"retry\"}"),
+        "{text}"
+    );
+    smtp.accept();
+    let messages = smtp.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(to(&messages[0]), ["bob@example.com"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.messages().len(), 1, "delivered once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigkill_mid_escalation_no_level_is_sent_again_and_a_due_one_is_sent_at_once() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(503).await;
+    let mut daemon =
+        Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 3, "")).await;
+    smtp.wait_for(1, Duration::from_secs(10)).await;
+    daemon.kill9();
+    // Level 2 falls due while the daemon is down.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(smtp.messages().len(), 1);
+    let dir = daemon.dir.clone();
+    let _restarted = Daemon::start_in(&dir).await;
+    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let messages_later = smtp.messages();
+    assert_eq!(
+        messages_later.len(),
+        2,
+        "{:?}",
+        messages_later
+            .iter()
+            .map(|m| (&m.recipients, &m.email.subject))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        for_recipient(&messages, "bob@example.com").len(),
+        1,
+        "level 1 is not sent again"
+    );
+    assert_eq!(
+        for_recipient(&messages, "alice@example.com").len(),
+        1,
+        "level 2 is sent once"
+    );
+    drop(daemon);
+}
