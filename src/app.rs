@@ -57,6 +57,8 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("probes: {0}")]
     Probes(#[from] ProbeSetupError),
+    #[error("cannot build the HTTP client for notifications: {0}")]
+    Http(String),
     #[error("cannot create the acknowledgement-link key {path}: {source}")]
     Key {
         path: PathBuf,
@@ -215,7 +217,12 @@ impl Application {
         if let Err(error) = std::fs::write(&daemon_file, announcement.to_string()) {
             tracing::warn!(file = %daemon_file.display(), %error, "cannot write the daemon file; clients must be given --server");
         }
+        let client = reqwest::Client::builder()
+            .build()
+            .map_err(|error| StartError::Http(error.to_string()))?;
+        let senders = Arc::new(Senders::new(&plan, client));
         let state = AppState {
+            senders,
             plan,
             engine: handle.clone(),
             reader: Arc::new(Mutex::new(reader)),
@@ -288,10 +295,7 @@ impl Application {
         tracing::info!(checks = plan.checks.len(), "probes started");
         let dispatcher_stop = CancellationToken::new();
         let dispatcher = {
-            let client = reqwest::Client::builder().build().map_err(|error| {
-                anyhow::anyhow!("cannot build the HTTP client for notifications: {error}")
-            })?;
-            let senders = Arc::new(Senders::new(&plan, client));
+            let senders = state.senders.clone();
             for line in senders.describe() {
                 tracing::info!(channel = %line, "notifications");
             }

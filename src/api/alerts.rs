@@ -342,3 +342,253 @@ pub async fn ack_submit(State(state): State<AppState>, Path(token): Path<String>
         Err(error) => link_error(error),
     }
 }
+
+/// `POST /api/v1/alertmanager`: Alertmanager's webhook payload; its alerts go through the same
+/// escalation policies, keyed by fingerprint, resolving when Alertmanager says resolved.
+pub async fn alertmanager_intake(
+    State(state): State<AppState>,
+    _writer: Writer,
+    JsonBody(payload): JsonBody<crate::notify::WebhookPayload>,
+) -> Result<Json<Value>, ApiError> {
+    use crate::notify::alertmanager::AlertStatus;
+    let alerts = payload
+        .alerts
+        .iter()
+        .map(|alert| {
+            let severity = alert
+                .labels
+                .get("severity")
+                .and_then(|severity| match severity.to_ascii_lowercase().as_str() {
+                    "critical" | "page" | "error" => Some(Severity::Critical),
+                    "warning" | "warn" => Some(Severity::Warning),
+                    "info" | "none" => Some(Severity::Info),
+                    _ => None,
+                })
+                .unwrap_or(Severity::Warning);
+            let name = if alert.name().is_empty() {
+                "Alertmanager alert"
+            } else {
+                alert.name()
+            };
+            let reason = alert
+                .annotations
+                .get("summary")
+                .or_else(|| alert.annotations.get("description"))
+                .cloned()
+                .unwrap_or_else(|| {
+                    alert
+                        .labels
+                        .iter()
+                        .map(|(key, value)| format!("{key}={value}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                });
+            crate::engine::ExternalAlert {
+                key: format!("alertmanager:{}", alert.fingerprint),
+                title: name.to_string(),
+                severity,
+                reason: format!("Alertmanager: {reason}"),
+                firing: alert.status == AlertStatus::Firing,
+            }
+        })
+        .collect();
+    let outcome = state.engine.intake(alerts).await?;
+    Ok(Json(json!({ "outcome": outcome })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackBody {
+    reason: String,
+    author: Option<String>,
+}
+
+/// `POST /api/v1/rollback`: records the decision, moves the phase to `rolled_back`, and runs the
+/// plan's rollback hook (through the outbox, so it is not lost to a restart).
+pub async fn rollback(
+    State(state): State<AppState>,
+    writer: Writer,
+    JsonBody(body): JsonBody<RollbackBody>,
+) -> Result<Json<Value>, ApiError> {
+    let by = author(body.author, &writer)?;
+    let transition = state.engine.roll_back(body.reason, by).await?;
+    Ok(Json(json!({
+        "transition": transition,
+        "hook": state.plan.rollback.hook.is_some(),
+        "procedure": state.plan.rollback.procedure,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyTestBody {
+    #[serde(default)]
+    channels: Vec<String>,
+    author: Option<String>,
+}
+
+/// `POST /api/v1/notify/test`: sends a test message through each channel (or the named ones) now
+/// and answers, per channel, delivered or failed with the server's answer. Email goes to everyone
+/// an escalation level or the channel names, so each can confirm they receive it.
+pub async fn notify_test(
+    State(state): State<AppState>,
+    writer: Writer,
+    JsonBody(body): JsonBody<NotifyTestBody>,
+) -> Result<Json<Value>, ApiError> {
+    use crate::plan::alerting::{ChannelKind, Recipient};
+    let plan = state.plan.clone();
+    for id in &body.channels {
+        if !plan
+            .alerting
+            .channels
+            .iter()
+            .any(|channel| &channel.id == id)
+        {
+            let hint =
+                crate::domain::closest(id, plan.alerting.channels.iter().map(|c| c.id.as_str()))
+                    .map_or_else(String::new, |near| format!("; did you mean `{near}`?"));
+            return Err(ApiError::field(
+                "channels",
+                format!("unknown channel `{id}`{hint}"),
+            ));
+        }
+    }
+    let by = author(body.author, &writer)?;
+    let now = state.clock.now();
+    let mut results = Vec::new();
+    for channel in plan
+        .alerting
+        .channels
+        .iter()
+        .filter(|channel| body.channels.is_empty() || body.channels.contains(&channel.id))
+    {
+        let text = format!(
+            "golive notification test for \"{}\" via `{}`, sent by {by} at {}. If you read this, the channel works.",
+            plan.launch.name,
+            channel.id,
+            crate::report::timeline::local(now, &plan.launch.timezone)
+        );
+        let (kind, result) = match &channel.kind {
+            ChannelKind::Email { to } => {
+                let mut wanted: Vec<Recipient> = to.clone();
+                for policy in &plan.alerting.policies {
+                    for level in policy
+                        .levels
+                        .iter()
+                        .filter(|level| level.channels.contains(&channel.id))
+                    {
+                        wanted.extend(level.notify.iter().cloned());
+                    }
+                }
+                let recipients: Vec<(Option<String>, String)> =
+                    crate::engine::alerts::resolve_recipients(&plan, &wanted)
+                        .into_iter()
+                        .filter_map(|addressee| {
+                            addressee.email.map(|email| (Some(addressee.name), email))
+                        })
+                        .collect();
+                if recipients.is_empty() {
+                    ("email", Err(crate::notify::DeliveryError::Permanent("nobody to send a test to: no escalation level uses this channel and it has no `to`".into())))
+                } else {
+                    let email = crate::notify::OutgoingEmail {
+                        to: recipients,
+                        subject: format!(
+                            "[TEST] {}: golive notification test via {}",
+                            plan.launch.name, channel.id
+                        ),
+                        text: text.clone(),
+                        html: None,
+                        message_id: format!(
+                            "test-{}-{}@golive.local",
+                            channel.id,
+                            now.as_millisecond()
+                        ),
+                        in_reply_to: None,
+                        references: Vec::new(),
+                        inline_images: Vec::new(),
+                    };
+                    (
+                        "email",
+                        state
+                            .senders
+                            .email()
+                            .send(&email)
+                            .await
+                            .map(|delivered| delivered.answer),
+                    )
+                }
+            }
+            ChannelKind::Webhook(_) => {
+                let message = crate::notify::WebhookMessage {
+                    text: text.clone(),
+                    json: json!({"kind": "test", "launch": plan.launch.name, "channel": channel.id, "message": text}),
+                };
+                let result = match state.senders.webhook(&channel.id) {
+                    Some(sender) => sender
+                        .send(&message)
+                        .await
+                        .map(|delivered| delivered.answer),
+                    None => Err(crate::notify::DeliveryError::Permanent("no sender".into())),
+                };
+                ("webhook", result)
+            }
+            ChannelKind::Alertmanager { .. } => {
+                let mut labels = std::collections::BTreeMap::new();
+                labels.insert(
+                    "alertname".to_string(),
+                    "GoliveNotificationTest".to_string(),
+                );
+                labels.insert("severity".to_string(), "info".to_string());
+                labels.insert("launch".to_string(), plan.launch.name.clone());
+                let mut annotations = std::collections::BTreeMap::new();
+                annotations.insert("summary".to_string(), text.clone());
+                let alert = crate::notify::ForwardedAlert {
+                    labels,
+                    annotations,
+                    starts_at: now,
+                    ends_at: now.checked_add(SignedDuration::from_mins(5)).ok(),
+                    generator_url: None,
+                };
+                let result = match state.senders.alertmanager(&channel.id) {
+                    Some(sender) => sender
+                        .send(&[alert])
+                        .await
+                        .map(|delivered| delivered.answer),
+                    None => Err(crate::notify::DeliveryError::Permanent("no sender".into())),
+                };
+                ("alertmanager", result)
+            }
+        };
+        results.push(match result {
+            Ok(answer) => json!({"channel": channel.id, "kind": kind, "result": "delivered", "answer": answer}),
+            Err(error) => json!({"channel": channel.id, "kind": kind, "result": "failed", "answer": error.to_string()}),
+        });
+    }
+    let summary = results
+        .iter()
+        .map(|result| {
+            format!(
+                "{} {}",
+                result["channel"].as_str().unwrap_or(""),
+                result["result"].as_str().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = state
+        .engine
+        .append(
+            crate::core::log::LogKind::Note,
+            format!(
+                "Communication channels tested: {}",
+                if summary.is_empty() {
+                    "no channels".to_string()
+                } else {
+                    summary
+                }
+            ),
+            by,
+        )
+        .await;
+    Ok(Json(json!({ "results": results })))
+}

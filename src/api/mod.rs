@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub tokens: Arc<Tokens>,
     pub clock: Arc<dyn Clock>,
+    /// The notification senders (for `notify test`).
+    pub senders: Arc<crate::notify::dispatcher::Senders>,
 }
 
 /// Builds the router with every route.
@@ -67,7 +69,10 @@ pub fn router(state: AppState) -> Router {
             "/silences",
             get(alerts::list_silences).post(alerts::create_silence),
         )
-        .route("/silences/{id}", delete(alerts::delete_silence));
+        .route("/silences/{id}", delete(alerts::delete_silence))
+        .route("/alertmanager", post(alerts::alertmanager_intake))
+        .route("/rollback", post(alerts::rollback))
+        .route("/notify/test", post(alerts::notify_test));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(handlers::healthz))

@@ -133,6 +133,10 @@ impl Client {
         self.send(Method::POST, path, Some(body)).await
     }
 
+    pub async fn delete(&self, path: &str) -> Result<Value, ClientError> {
+        self.send(Method::DELETE, path, None).await
+    }
+
     pub async fn patch(&self, path: &str, body: Value) -> Result<Value, ClientError> {
         self.send(Method::PATCH, path, Some(body)).await
     }

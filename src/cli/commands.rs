@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::client::{Client, ClientError};
-use super::{ActionAction, ChecklistAction, ClientArgs, Command, PhaseAction, format};
+use super::{
+    ActionAction, ChecklistAction, ClientArgs, Command, NotifyAction, PhaseAction, SilenceAction,
+    format,
+};
 
 /// Runs a client subcommand against the daemon.
 pub fn run(command: Command) -> ExitCode {
@@ -35,7 +38,12 @@ fn client_args(command: &Command) -> Option<&ClientArgs> {
         | Command::Action { client, .. }
         | Command::Log { client, .. }
         | Command::Timeline { client, .. }
-        | Command::Checks { client } => Some(client),
+        | Command::Checks { client }
+        | Command::Alerts { client, .. }
+        | Command::Ack { client, .. }
+        | Command::Silence { client, .. }
+        | Command::Notify { client, .. }
+        | Command::Rollback { client, .. } => Some(client),
         Command::Run { .. } | Command::Check { .. } | Command::Probe { .. } => None,
     }
 }
@@ -221,6 +229,122 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
                 },
                 None => Ok(markdown),
             }
+        }
+        Command::Alerts { all, .. } => {
+            let answer = client
+                .get(if all {
+                    "/api/v1/alerts?state=all"
+                } else {
+                    "/api/v1/alerts"
+                })
+                .await?;
+            let alerts = answer["alerts"].as_array().map_or(&[][..], Vec::as_slice);
+            Ok(show(&answer, format::alerts_table(alerts)))
+        }
+        Command::Ack { alert, note, .. } => {
+            let body = with_author(json!({"note": note}), args);
+            let id = alert.trim_start_matches('#');
+            let answer = client
+                .post(&format!("/api/v1/alerts/{}/ack", encode(id)), body)
+                .await?;
+            let by = answer["alert"]["acknowledged"]["by"].as_str().unwrap_or("");
+            Ok(show(
+                &answer,
+                format!("Alert #{id} acknowledged by {by}; escalation stopped.\n"),
+            ))
+        }
+        Command::Silence { action, .. } => match action {
+            SilenceAction::Add {
+                comment,
+                duration,
+                checks,
+                severities,
+                id,
+            } => {
+                let body = with_author(
+                    json!({"comment": comment, "duration": duration, "checks": checks, "severities": severities, "id": id}),
+                    args,
+                );
+                let answer = client.post("/api/v1/silences", body).await?;
+                Ok(show(
+                    &answer,
+                    format!(
+                        "Silence `{}` added.\n",
+                        answer["silence"]["id"].as_str().unwrap_or("")
+                    ),
+                ))
+            }
+            SilenceAction::List => {
+                let answer = client.get("/api/v1/silences").await?;
+                let silences = answer["silences"].as_array().map_or(&[][..], Vec::as_slice);
+                let readable = if silences.is_empty() {
+                    "No silences.\n".to_string()
+                } else {
+                    silences
+                        .iter()
+                        .map(|silence| {
+                            format!(
+                                "{} {} — {} (by {})\n",
+                                if silence["active"].as_bool() == Some(true) {
+                                    "ACTIVE  "
+                                } else {
+                                    "inactive"
+                                },
+                                silence["id"].as_str().unwrap_or(""),
+                                silence["comment"].as_str().unwrap_or(""),
+                                silence["author"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect()
+                };
+                Ok(show(&answer, readable))
+            }
+            SilenceAction::Remove { id } => {
+                let answer = client
+                    .delete(&format!("/api/v1/silences/{}", encode(&id)))
+                    .await?;
+                Ok(show(&answer, format!("Silence `{id}` removed.\n")))
+            }
+        },
+        Command::Notify {
+            action: NotifyAction::Test { channels },
+            ..
+        } => {
+            let body = with_author(json!({"channels": channels}), args);
+            let answer = client.post("/api/v1/notify/test", body).await?;
+            let results = answer["results"].as_array().map_or(&[][..], Vec::as_slice);
+            let rows: Vec<[String; 4]> = results
+                .iter()
+                .map(|result| {
+                    [
+                        result["channel"].as_str().unwrap_or("").to_string(),
+                        result["kind"].as_str().unwrap_or("").to_string(),
+                        result["result"].as_str().unwrap_or("").to_uppercase(),
+                        result["answer"].as_str().unwrap_or("").to_string(),
+                    ]
+                })
+                .collect();
+            Ok(show(
+                &answer,
+                format::table(&["CHANNEL", "KIND", "RESULT", "ANSWER"], &rows),
+            ))
+        }
+        Command::Rollback { reason, .. } => {
+            let body = with_author(json!({"reason": reason}), args);
+            let answer = client.post("/api/v1/rollback", body).await?;
+            let hook = if answer["hook"].as_bool() == Some(true) {
+                "The rollback hook is running; its output goes to the launch log (`golive log --kind decision`)."
+            } else {
+                "No rollback hook is configured: follow the procedure."
+            };
+            Ok(show(
+                &answer,
+                format!(
+                    "Launch rolled back ({} → rolled_back). {hook}\n\nProcedure:\n{}\n",
+                    answer["transition"]["from"].as_str().unwrap_or(""),
+                    answer["procedure"].as_str().unwrap_or("")
+                ),
+            ))
         }
         Command::Checks { .. } => {
             let answer = client.get("/api/v1/checks").await?;

@@ -201,6 +201,37 @@ pub fn checks_table(checks: &[Value]) -> String {
     table(&["CHECK", "KIND", "STATE", "LATENCY", "REASON"], &rows)
 }
 
+/// A table of alerts: id, severity, state, level, since, title, reason.
+pub fn alerts_table(alerts: &[Value]) -> String {
+    if alerts.is_empty() {
+        return "No alerts.\n".to_string();
+    }
+    let rows: Vec<[String; 6]> = alerts
+        .iter()
+        .map(|alert| {
+            let state = if !alert["resolved_at"].is_null() {
+                "resolved".to_string()
+            } else if let Some(by) = alert["acknowledged"]["by"].as_str() {
+                format!("acked by {by}")
+            } else {
+                "OPEN".to_string()
+            };
+            [
+                format!("#{}", alert["id"]),
+                text(alert, "severity").to_uppercase(),
+                state,
+                alert["level"].to_string(),
+                text(alert, "opened_at").to_string(),
+                format!("{}: {}", text(alert, "title"), text(alert, "reason")),
+            ]
+        })
+        .collect();
+    table(
+        &["ALERT", "SEVERITY", "STATE", "LEVEL", "OPENED", "WHAT"],
+        &rows,
+    )
+}
+
 /// Left-aligned columns separated by two spaces; the last column is not padded.
 pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(|title| title.chars().count());

@@ -141,6 +141,46 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// List alerts (open by default).
+    Alerts {
+        /// Include resolved alerts.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Acknowledge an alert: stops its escalation and tells everyone already notified.
+    Ack {
+        /// The alert number.
+        alert: String,
+        /// A note, e.g. what you are doing about it.
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Manage silences (they hold notifications back, never detection).
+    Silence {
+        #[command(subcommand)]
+        action: SilenceAction,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Notification channels.
+    Notify {
+        #[command(subcommand)]
+        action: NotifyAction,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Roll the launch back: records the decision, moves to rolled_back, runs the rollback hook.
+    Rollback {
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Run the plan's checks once, without a daemon (the pre-launch dry run); exit 0 only if all
     /// are healthy.
     Probe {
@@ -181,6 +221,41 @@ pub enum PhaseAction {
         force: bool,
         #[arg(long)]
         reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SilenceAction {
+    /// Silence notifications for some checks/severities for a while.
+    Add {
+        /// Why (required).
+        #[arg(long)]
+        comment: String,
+        /// How long, e.g. 30m or 2h.
+        #[arg(long, default_value = "1h")]
+        duration: String,
+        /// Only these checks (repeatable; all when none).
+        #[arg(long = "check")]
+        checks: Vec<String>,
+        /// Only these severities (repeatable; all when none).
+        #[arg(long = "severity")]
+        severities: Vec<String>,
+        /// An id for the silence (default: generated).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// List silences.
+    List,
+    /// Remove a run-time silence.
+    Remove { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyAction {
+    /// Send a test message through every channel (or the named ones) and report each result.
+    Test {
+        /// Channel ids (all when none).
+        channels: Vec<String>,
     },
 }
 

@@ -37,12 +37,12 @@ pub(super) struct Alerts {
 
 /// A person or address told about an alert.
 #[derive(Debug, Clone)]
-struct Addressee {
+pub(crate) struct Addressee {
     /// Person id or address: the key in `Alert::notified`.
-    key: String,
-    name: String,
-    email: Option<String>,
-    chat: Option<String>,
+    pub(crate) key: String,
+    pub(crate) name: String,
+    pub(crate) email: Option<String>,
+    pub(crate) chat: Option<String>,
 }
 
 impl Alerts {
@@ -95,7 +95,8 @@ impl Alerts {
     }
 }
 
-fn resolve_recipients(plan: &Plan, recipients: &[Recipient]) -> Vec<Addressee> {
+/// The people (and plain addresses) a list of recipients means, each once.
+pub(crate) fn resolve_recipients(plan: &Plan, recipients: &[Recipient]) -> Vec<Addressee> {
     let mut out: Vec<Addressee> = Vec::new();
     let mut push = |addressee: Addressee| {
         if !out.iter().any(|known| known.key == addressee.key) {
@@ -293,6 +294,7 @@ impl Engine {
                 .with_label_values(&[alert.severity.as_str()])
                 .inc();
             self.alerts.insert(alert);
+            self.rollback_criteria_hold(id);
         }
         Ok(())
     }
@@ -1051,4 +1053,230 @@ fn names(addressees: &[Addressee]) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// An alert from outside (Alertmanager's webhook), keyed by its fingerprint.
+#[derive(Debug, Clone)]
+pub struct ExternalAlert {
+    pub key: String,
+    pub title: String,
+    pub severity: crate::plan::checks::Severity,
+    pub reason: String,
+    pub firing: bool,
+}
+
+/// What the intake did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IntakeOutcome {
+    pub opened: Vec<i64>,
+    pub resolved: Vec<i64>,
+    /// Firing alerts that were already open (deduplicated).
+    pub already_open: usize,
+}
+
+impl Engine {
+    /// Routes external alerts through the same policies: firing ones open (once per key),
+    /// resolved ones resolve.
+    pub(super) fn intake(
+        &mut self,
+        alerts: Vec<ExternalAlert>,
+    ) -> Result<IntakeOutcome, EngineError> {
+        let now = self.clock.now();
+        let mut outcome = IntakeOutcome::default();
+        let mut opened = Vec::new();
+        let mut resolved = Vec::new();
+        for external in alerts {
+            match (external.firing, self.alerts.by_key(&external.key)) {
+                (true, None) if !opened.iter().any(|alert: &Alert| alert.key == external.key) => {
+                    let policy = self
+                        .plan
+                        .alerting
+                        .severity_policies
+                        .get(&external.severity)
+                        .cloned();
+                    opened.push(Alert::open(
+                        0,
+                        external.key,
+                        external.title,
+                        external.severity,
+                        policy,
+                        external.reason,
+                        now,
+                    ));
+                }
+                (true, _) => outcome.already_open += 1,
+                (false, Some(id)) => resolved.push(id),
+                (false, None) => {}
+            }
+        }
+        let keys: Vec<String> = opened.iter().map(|alert| alert.key.clone()).collect();
+        if !opened.is_empty() {
+            self.open_alerts(opened, now)?;
+        }
+        outcome.opened = keys
+            .iter()
+            .filter_map(|key| self.alerts.by_key(key))
+            .collect();
+        if !resolved.is_empty() {
+            self.resolve_alerts(&resolved, now)?;
+            outcome.resolved = resolved;
+        }
+        self.update_alert_metrics();
+        self.process_due_alerts();
+        Ok(outcome)
+    }
+
+    /// Rolls the launch back: the phase moves to `rolled_back` (with the reason in the log) and
+    /// the plan's rollback hook, if any, is queued for the dispatcher to run (durably: a restart
+    /// does not lose it). Manual rollbacks come from the API/CLI; automatic ones only when the
+    /// plan says `auto = true` and the criteria hold.
+    pub(super) fn roll_back(
+        &mut self,
+        reason: String,
+        by: String,
+        automatic: bool,
+    ) -> Result<crate::core::Transition, EngineError> {
+        let transition = self.transition(crate::core::TransitionRequest {
+            target: crate::core::PhaseRequest::To(crate::domain::Phase::RolledBack),
+            force: false,
+            reason: Some(reason.clone()),
+            author: by.clone(),
+        })?;
+        let now = self.clock.now();
+        if self.plan.rollback.hook.is_some() {
+            let row = NewOutboxRow {
+                created_at: now,
+                not_before: now,
+                channel: crate::notify::dispatcher::ROLLBACK_HOOK.to_string(),
+                kind: "rollback-hook".into(),
+                alert_id: None,
+                group_key: None,
+                payload: json!({"reason": reason, "by": by, "automatic": automatic, "at": now}),
+            };
+            block(|| {
+                self.store.write(|write| {
+                    write.enqueue(&row)?;
+                    write.log(&NewEntry {
+                        at: now,
+                        author: by.clone(),
+                        kind: LogKind::Decision,
+                        text: format!(
+                            "Rollback {}: {reason}; the rollback hook is being run",
+                            if automatic {
+                                "started automatically (auto = true, criteria hold)"
+                            } else {
+                                "decided"
+                            }
+                        ),
+                        data: json!({"event": "rollback", "automatic": automatic}),
+                    })?;
+                    Ok(())
+                })
+            })?;
+            self.wake_dispatcher();
+        } else {
+            let entry = NewEntry {
+                at: now,
+                author: by,
+                kind: LogKind::Decision,
+                text: format!(
+                    "Rollback decided: {reason}; no hook configured: follow the procedure by hand"
+                ),
+                data: json!({"event": "rollback", "automatic": automatic}),
+            };
+            block(|| self.store.append(&entry))?;
+        }
+        Ok(transition)
+    }
+
+    /// When an alert opens and the rollback criteria hold: tell the rollback recipients (with the
+    /// procedure) through the plan's email channel, and roll back by itself if `auto = true`.
+    pub(super) fn rollback_criteria_hold(&mut self, alert_id: i64) {
+        let Some(alert) = self.alerts.open.get(&alert_id).cloned() else {
+            return;
+        };
+        if !self.rollback_recommended(&alert) {
+            return;
+        }
+        let now = self.clock.now();
+        let plan = Arc::clone(&self.plan);
+        let recipients = resolve_recipients(&plan, &plan.rollback.notify);
+        let email_channel = plan
+            .alerting
+            .channels
+            .iter()
+            .find(|channel| matches!(channel.kind, ChannelKind::Email { .. }));
+        if let Some(channel) = email_channel {
+            let mut rows = Vec::new();
+            for recipient in &recipients {
+                let Some(address) = &recipient.email else {
+                    continue;
+                };
+                let email = OutgoingEmail {
+                    to: vec![(Some(recipient.name.clone()), address.clone())],
+                    subject: format!(
+                        "[{}] {}: ROLLBACK RECOMMENDED — {}",
+                        alert.severity.as_str().to_uppercase(),
+                        plan.launch.name,
+                        alert.title
+                    ),
+                    text: format!(
+                        "The plan's rollback criteria hold: {} ({}) is failing in phase {}: {}\n\nRollback procedure:\n{}\n\nTo record the decision and run the rollback hook: golive rollback --reason \"...\"\nAlert: golive alerts / #{}\n",
+                        alert.title,
+                        alert.severity,
+                        self.state.phase,
+                        alert.reason,
+                        plan.rollback.procedure,
+                        alert.id
+                    ),
+                    html: None,
+                    message_id: format!(
+                        "rollback-{}.{}@{}",
+                        alert.id,
+                        now.as_millisecond(),
+                        mail_domain(&plan)
+                    ),
+                    in_reply_to: Some(format!("alert-{}@{}", alert.id, mail_domain(&plan))),
+                    references: vec![format!("alert-{}@{}", alert.id, mail_domain(&plan))],
+                    inline_images: Vec::new(),
+                };
+                rows.push(NewOutboxRow {
+                    created_at: now,
+                    not_before: now,
+                    channel: channel.id.clone(),
+                    kind: "rollback".into(),
+                    alert_id: Some(alert.id),
+                    group_key: None,
+                    payload: json!(email),
+                });
+            }
+            let text = format!(
+                "#{} Rollback recommended (criteria hold); procedure sent to {}",
+                alert.id,
+                names(&recipients)
+            );
+            let written = block(|| {
+                self.store.write(|write| {
+                    enqueue_all(write, &rows)?;
+                    write.log(&NewEntry {
+                        at: now,
+                        author: "golive".into(),
+                        kind: LogKind::Alert,
+                        text,
+                        data: json!({"alert": alert.id, "event": "rollback_recommended"}),
+                    })?;
+                    Ok(())
+                })
+            });
+            if written.is_ok() {
+                self.wake_dispatcher();
+            }
+        }
+        if plan.rollback.auto && self.state.phase.can_roll_back() {
+            let reason = format!("alert #{} ({}): {}", alert.id, alert.title, alert.reason);
+            if let Err(error) = self.roll_back(reason, "golive".into(), true) {
+                tracing::error!(error = %error, "automatic rollback failed");
+            }
+        }
+    }
 }

@@ -53,12 +53,21 @@ impl Engine {
                     .delivery_seconds
                     .observe(now.duration_since(report.queued_at).as_secs_f64().max(0.0));
                 let retried = report.attempts > 0;
+                let hook = report.kind == "rollback-hook";
                 block(|| {
                     self.store.write(|write| {
                         for id in &report.rows {
                             write.mark_delivered(*id, answer, now)?;
                         }
-                        if retried {
+                        if hook {
+                            write.log(&NewEntry {
+                                at: now,
+                                author: "golive".into(),
+                                kind: LogKind::Decision,
+                                text: format!("Rollback hook ran: {answer}"),
+                                data: json!({"event": "rollback_hook", "result": "ok", "output": answer}),
+                            })?;
+                        } else if retried {
                             write.log(&NewEntry {
                                 at: now,
                                 author: "golive".into(),
@@ -133,6 +142,15 @@ impl Engine {
                         }
                         for row in &fallback {
                             write.enqueue(row)?;
+                        }
+                        if report.kind == "rollback-hook" {
+                            write.log(&NewEntry {
+                                at: now,
+                                author: "golive".into(),
+                                kind: LogKind::Decision,
+                                text: format!("Rollback hook {}: {error}", if give_up { "FAILED — follow the rollback procedure by hand" } else { "failed, retrying" }),
+                                data: json!({"event": "rollback_hook", "result": "failed", "output": error.to_string()}),
+                            })?;
                         }
                         // Log every give-up, and only the first failure of a notification, so a
                         // long outage does not flood the launch log.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-mod alerts;
+pub(crate) mod alerts;
 mod checks;
 mod delivery;
 mod launch;
@@ -31,6 +31,7 @@ use crate::domain::Phase;
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::store::{Store, StoreError};
+pub use alerts::{ExternalAlert, IntakeOutcome};
 pub use checks::{CheckDetail, CheckView};
 pub use delivery::DeliveryReport;
 
@@ -129,6 +130,17 @@ pub enum Command {
     /// Every silence known (plan and run time, current or not).
     Silences {
         reply: oneshot::Sender<Vec<Silence>>,
+    },
+    /// Alerts from Alertmanager's webhook.
+    Intake {
+        alerts: Vec<ExternalAlert>,
+        reply: oneshot::Sender<Result<IntakeOutcome, EngineError>>,
+    },
+    /// Roll the launch back (manual decision).
+    RollBack {
+        reason: String,
+        by: String,
+        reply: oneshot::Sender<Result<Transition, EngineError>>,
     },
     /// A delivery attempt's outcome, from the dispatcher.
     Delivery {
@@ -324,6 +336,15 @@ impl EngineHandle {
             .await
             .map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)
+    }
+
+    pub async fn intake(&self, alerts: Vec<ExternalAlert>) -> Result<IntakeOutcome, EngineError> {
+        self.call(|reply| Command::Intake { alerts, reply }).await
+    }
+
+    pub async fn roll_back(&self, reason: String, by: String) -> Result<Transition, EngineError> {
+        self.call(|reply| Command::RollBack { reason, by, reply })
+            .await
     }
 
     pub async fn report_delivery(&self, report: DeliveryReport) -> Result<(), EngineError> {
@@ -588,6 +609,12 @@ impl Engine {
             }
             Command::Silences { reply } => {
                 let _ = reply.send(self.alerts.silences().to_vec());
+            }
+            Command::Intake { alerts, reply } => {
+                let _ = reply.send(self.intake(alerts));
+            }
+            Command::RollBack { reason, by, reply } => {
+                let _ = reply.send(self.roll_back(reason, by, false));
             }
             Command::Delivery { report, reply } => {
                 let _ = reply.send(self.record_delivery(report));

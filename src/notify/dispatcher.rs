@@ -23,9 +23,14 @@ use crate::clock::Clock;
 use crate::engine::{DeliveryReport, DispatchLink};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
-use crate::plan::alerting::ChannelKind;
+use crate::plan::alerting::{ChannelKind, MaybeSecret, RollbackHook};
 use crate::store::Reader;
 use crate::store::alerts::OutboxRow;
+
+/// The outbox channel of rollback hook runs (not a plan channel).
+pub const ROLLBACK_HOOK: &str = "rollback-hook";
+/// How much of a hook's output is kept in the log.
+const HOOK_OUTPUT_MAX: usize = 4000;
 
 /// How many messages are delivered at once.
 const PARALLEL: usize = 16;
@@ -40,6 +45,10 @@ pub struct Senders {
     webhooks: HashMap<String, WebhookSender>,
     alertmanagers: HashMap<String, AlertmanagerForwarder>,
     kinds: HashMap<String, &'static str>,
+    hook: Option<RollbackHook>,
+    /// The plan's folder: where a hook command runs.
+    plan_dir: PathBuf,
+    client: reqwest::Client,
 }
 
 /// Where `.eml` files go without SMTP: the plan's `outbox_dir`, else `<data_dir>/outbox`.
@@ -82,6 +91,13 @@ impl Senders {
             webhooks,
             alertmanagers,
             kinds,
+            hook: plan.rollback.hook.clone(),
+            plan_dir: plan
+                .source
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), PathBuf::from),
+            client,
         }
     }
 
@@ -129,6 +145,11 @@ impl Senders {
         channel: &str,
         payloads: &[Value],
     ) -> Result<String, DeliveryError> {
+        if channel == ROLLBACK_HOOK {
+            return self
+                .run_hook(payloads.first().cloned().unwrap_or_default())
+                .await;
+        }
         match self.kinds.get(channel).copied() {
             Some("email") => {
                 let emails: Vec<OutgoingEmail> = payloads
@@ -177,6 +198,113 @@ impl Senders {
             ))),
         }
     }
+}
+
+impl Senders {
+    /// Runs the plan's rollback hook. A failing hook is never retried by itself (rolling back twice
+    /// can do harm); its output is logged for the people on the call.
+    async fn run_hook(&self, payload: Value) -> Result<String, DeliveryError> {
+        let reason = payload["reason"].as_str().unwrap_or("").to_string();
+        let by = payload["by"].as_str().unwrap_or("").to_string();
+        match &self.hook {
+            None => Err(DeliveryError::Permanent(
+                "the plan has no rollback hook".into(),
+            )),
+            Some(RollbackHook::Command { argv, timeout }) => {
+                let Some((program, args)) = argv.split_first() else {
+                    return Err(DeliveryError::Permanent(
+                        "the rollback hook command is empty".into(),
+                    ));
+                };
+                let mut command = tokio::process::Command::new(program);
+                command
+                    .args(args)
+                    .current_dir(&self.plan_dir)
+                    .env("GOLIVE_ROLLBACK_REASON", &reason)
+                    .env("GOLIVE_ROLLBACK_BY", &by)
+                    .stdin(std::process::Stdio::null())
+                    .kill_on_drop(true);
+                let output = match tokio::time::timeout(*timeout, command.output()).await {
+                    Err(_) => {
+                        return Err(DeliveryError::Permanent(format!(
+                            "the rollback hook `{program}` did not finish within {}",
+                            crate::probe::format_duration(*timeout)
+                        )));
+                    }
+                    Ok(Err(error)) => {
+                        return Err(DeliveryError::Permanent(format!(
+                            "cannot run the rollback hook `{program}`: {error}"
+                        )));
+                    }
+                    Ok(Ok(output)) => output,
+                };
+                let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+                text.push_str(&String::from_utf8_lossy(&output.stderr));
+                let text = truncate(text.trim(), HOOK_OUTPUT_MAX);
+                if output.status.success() {
+                    Ok(format!("`{program}` exited with 0: {text}"))
+                } else {
+                    Err(DeliveryError::Permanent(format!(
+                        "`{program}` failed ({}): {text}",
+                        output.status
+                    )))
+                }
+            }
+            Some(RollbackHook::Webhook { url, timeout }) => {
+                let url = match url {
+                    MaybeSecret::Plain(url) => url.clone(),
+                    MaybeSecret::Secret(source) => super::secrets::read_secret(source)
+                        .map_err(DeliveryError::Permanent)?
+                        .expose()
+                        .to_string(),
+                };
+                let answer = self
+                    .client
+                    .post(url)
+                    .timeout(*timeout)
+                    .json(&payload)
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        DeliveryError::Retryable(format!(
+                            "rollback webhook: {}",
+                            if error.is_timeout() {
+                                "timeout".to_string()
+                            } else {
+                                "request failed".to_string()
+                            }
+                        ))
+                    })?;
+                let status = answer.status();
+                let body = truncate(
+                    answer.text().await.unwrap_or_default().trim(),
+                    HOOK_OUTPUT_MAX,
+                );
+                if status.is_success() {
+                    Ok(format!("rollback webhook answered {status}: {body}"))
+                } else if status.is_server_error() {
+                    Err(DeliveryError::Retryable(format!(
+                        "rollback webhook answered {status}: {body}"
+                    )))
+                } else {
+                    Err(DeliveryError::Permanent(format!(
+                        "rollback webhook answered {status}: {body}"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Several emails of one group as one message listing them all (the first one's thread).

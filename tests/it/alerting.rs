@@ -507,3 +507,234 @@ async fn after_sigkill_mid_escalation_no_level_is_sent_again_and_a_due_one_is_se
     );
     drop(daemon);
 }
+
+fn am_payload(status: &str, fingerprint: &str) -> Value {
+    json!({
+        "version": "4",
+        "groupKey": "{}:{alertname=\"HighErrorRate\"}",
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "golive",
+        "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": {"alertname": "HighErrorRate", "severity": "critical"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.test:9093",
+        "alerts": [{
+            "status": status,
+            "labels": {"alertname": "HighErrorRate", "severity": "critical", "service": "checkout"},
+            "annotations": {"summary": "5xx rate above 5% for 2m"},
+            "startsAt": "2026-11-27T10:00:00Z",
+            "endsAt": if status == "resolved" { "2026-11-27T10:05:00Z" } else { "0001-01-01T00:00:00Z" },
+            "generatorURL": "http://prometheus.test/graph",
+            "fingerprint": fingerprint
+        }]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanager_alerts_go_through_the_same_policies_keyed_by_fingerprint() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")).await;
+    let (status, body) = daemon
+        .post("/api/v1/alertmanager", am_payload("firing", "a1b2c3"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outcome"]["opened"].as_array().unwrap().len(), 1);
+    let messages = smtp.wait_for(1, Duration::from_secs(10)).await;
+    assert!(
+        messages[0]
+            .email
+            .subject
+            .contains("HighErrorRate is failing"),
+        "{}",
+        messages[0].email.subject
+    );
+    assert!(
+        messages[0]
+            .email
+            .text
+            .as_deref()
+            .unwrap_or("")
+            .contains("5xx rate above 5% for 2m")
+    );
+    // Alertmanager repeats itself: deduplicated by fingerprint.
+    let (_, body) = daemon
+        .post("/api/v1/alertmanager", am_payload("firing", "a1b2c3"))
+        .await;
+    assert_eq!(body["outcome"]["already_open"], 1);
+    let (_, body) = daemon
+        .post("/api/v1/alertmanager", am_payload("resolved", "a1b2c3"))
+        .await;
+    assert_eq!(body["outcome"]["resolved"].as_array().unwrap().len(), 1);
+    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
+    assert!(
+        messages[1]
+            .email
+            .subject
+            .contains("RESOLVED: HighErrorRate"),
+        "{}",
+        messages[1].email.subject
+    );
+    // Without a token the intake is refused.
+    let (status, _) = daemon
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/alertmanager",
+            am_payload("firing", "zz"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_rollback_criteria_hold_the_alert_says_so_and_the_project_manager_gets_the_procedure()
+{
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let extra = "\n[rollback.hook]\ncommand = [\"sh\", \"-c\", \"echo \\\"rolled back by $GOLIVE_ROLLBACK_BY: $GOLIVE_ROLLBACK_REASON\\\" > rollback.out; echo done\"]\ntimeout = \"10s\"\n";
+    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")
+        .replace(
+            "[rollback]\nprocedure = \"Redeploy release 1.9 and restore the database snapshot\"",
+            "[rollback]\nprocedure = \"Redeploy release 1.9 and restore the database snapshot\"\ncriteria = [{ checks = [\"web\"], severity = \"critical\" }]",
+        )
+        + extra;
+    let daemon = Daemon::start(&plan).await;
+    for _ in 0..2 {
+        daemon
+            .post("/api/v1/phase", json!({"force": true, "reason": "test"}))
+            .await;
+    }
+    assert_eq!(daemon.get("/api/v1/status").await.1["phase"], "deploying");
+    target.set(503);
+    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
+    let page = for_recipient(&messages, "bob@example.com");
+    assert!(
+        page[0]
+            .email
+            .text
+            .as_deref()
+            .unwrap_or("")
+            .contains("ROLLBACK RECOMMENDED"),
+        "{:?}",
+        page[0].email.text
+    );
+    let procedure = for_recipient(&messages, "alice@example.com");
+    assert_eq!(procedure.len(), 1, "the project manager gets the procedure");
+    assert!(procedure[0].email.subject.contains("ROLLBACK RECOMMENDED"));
+    assert!(
+        procedure[0]
+            .email
+            .text
+            .as_deref()
+            .unwrap_or("")
+            .contains("Redeploy release 1.9")
+    );
+    // auto = false: nothing rolled back by itself.
+    assert_eq!(daemon.get("/api/v1/status").await.1["phase"], "deploying");
+
+    // The decision: rolled back, recorded, the hook runs and its output is logged.
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let dir = daemon.dir.clone();
+        let url = daemon.url.clone();
+        move || {
+            crate::helpers::cli(
+                &dir,
+                &[
+                    "rollback",
+                    "--reason",
+                    "checkout failing",
+                    "--server",
+                    &url,
+                    "--author",
+                    "alice",
+                ],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("rolled back") && out.contains("Redeploy release 1.9"),
+        "{out}"
+    );
+    assert_eq!(daemon.get("/api/v1/status").await.1["phase"], "rolled_back");
+    let entry = eventually(10, async || {
+        let (_, log) = daemon.get("/api/v1/log?kind=decision").await;
+        log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["text"].as_str().unwrap().starts_with("Rollback hook ran"))
+            .cloned()
+    })
+    .await;
+    assert!(
+        entry["text"]
+            .as_str()
+            .unwrap()
+            .contains("exited with 0: done"),
+        "{entry}"
+    );
+    let written = std::fs::read_to_string(daemon.dir.join("rollback.out")).unwrap();
+    assert_eq!(written.trim(), "rolled back by alice: checkout failing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_test_sends_through_every_channel_and_reports_each_result() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "").replace(
+        "[[escalation]]",
+        &format!("[[channels]]\nid = \"broken\"\nkind = \"webhook\"\nurl = \"http://{closed}/hook\"\ntimeout = \"1s\"\n\n[[escalation]]"),
+    ).replace("channels = [\"email\", \"chat\"] }", "channels = [\"email\", \"chat\", \"broken\"] }");
+    let daemon = Daemon::start(&plan).await;
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let dir = daemon.dir.clone();
+        let url = daemon.url.clone();
+        move || crate::helpers::cli(&dir, &["notify", "test", "--server", &url])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let line = |channel: &str| {
+        out.lines()
+            .find(|line| line.starts_with(channel))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(line("email ").contains("DELIVERED"), "{out}");
+    assert!(line("chat ").contains("DELIVERED"), "{out}");
+    assert!(line("broken ").contains("FAILED"), "{out}");
+    let messages = smtp.wait_for(1, Duration::from_secs(5)).await;
+    let mut recipients = messages[0].recipients.clone();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        ["alice@example.com", "bob@example.com"],
+        "everyone an escalation level names"
+    );
+    assert!(messages[0].email.subject.starts_with("[TEST] Test shop"));
+    assert!(
+        hook.texts()
+            .iter()
+            .any(|text| text.contains("notification test"))
+    );
+    let (_, log) = daemon.get("/api/v1/log?kind=note").await;
+    assert!(
+        log["entries"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("broken failed"),
+        "{log}"
+    );
+}
