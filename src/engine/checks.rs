@@ -25,14 +25,16 @@ const RECENT_RESULTS: usize = 30;
 /// Every check's runtime state, indexed like the plan's `checks`.
 pub(super) struct Checks {
     runtime: Vec<CheckRuntime>,
-    /// Minute history not yet written: (check index, Unix minute) → rollup.
+    /// Finished minutes not yet written: (check index, Unix minute) → rollup. The minute in
+    /// progress lives in each check's runtime, so a probe result costs no map lookup.
     open_minutes: BTreeMap<(usize, i64), Rollup>,
     last_prune: Option<Timestamp>,
 }
 
 struct CheckRuntime {
     state: CheckState,
-    last: Option<(Timestamp, ProbeResult)>,
+    /// The minute in progress (Unix minute) and its rollup.
+    minute: Option<(i64, Rollup)>,
     recent: VecDeque<RecentResult>,
     metrics: CheckMetrics,
 }
@@ -53,14 +55,14 @@ pub struct RecentResult {
 }
 
 impl RecentResult {
-    fn new(at: Timestamp, result: &ProbeResult) -> Self {
+    fn new(at: Timestamp, result: ProbeResult) -> Self {
         RecentResult {
             at,
             outcome: result.outcome,
-            reason: result.reason.clone(),
+            reason: result.reason,
             latency_ms: result.latency.as_secs_f64() * 1000.0,
             value: result.value,
-            warning: result.warning.clone(),
+            warning: result.warning,
             cert_not_after: result.cert_not_after,
         }
     }
@@ -106,7 +108,7 @@ impl Checks {
                 .iter()
                 .map(|check| CheckRuntime {
                     state: CheckState::new(now),
-                    last: None,
+                    minute: None,
                     recent: VecDeque::with_capacity(RECENT_RESULTS),
                     metrics: metrics.checks.for_check(check),
                 })
@@ -122,16 +124,15 @@ impl Checks {
     pub(super) fn last_reason(&self, index: usize) -> String {
         self.runtime
             .get(index)
-            .and_then(|runtime| runtime.last.as_ref())
-            .map_or_else(String::new, |(_, result)| result.reason.clone())
+            .and_then(|runtime| runtime.recent.front())
+            .map_or_else(String::new, |result| result.reason.clone())
     }
 
     /// `value 0.071 > 0.05 (threshold)` for a metric check with a value.
     pub(super) fn value_line(&self, plan: &Plan, id: &str) -> Option<String> {
         let index = plan.checks.iter().position(|check| check.id == id)?;
         let threshold = plan.checks[index].threshold()?;
-        let (_, result) = self.runtime.get(index)?.last.as_ref()?;
-        let value = result.value?;
+        let value = self.runtime.get(index)?.recent.front()?.value?;
         Some(format!("value {value} (fails when {threshold})"))
     }
 }
@@ -172,33 +173,60 @@ impl Engine {
             self.metrics
                 .schedule_lag
                 .observe(observation.lag.as_secs_f64());
-            self.checks
-                .open_minutes
-                .entry((observation.check, unix_minute(at)))
-                .or_default()
-                .record(result);
+            let minute = unix_minute(at);
+            match &mut runtime.minute {
+                Some((current, rollup)) if *current == minute => rollup.record(result),
+                Some((current, rollup)) if *current < minute => {
+                    let finished = std::mem::take(rollup);
+                    self.checks
+                        .open_minutes
+                        .entry((observation.check, *current))
+                        .or_default()
+                        .merge(&finished);
+                    *current = minute;
+                    rollup.record(result);
+                }
+                // A late result for an earlier minute: merged when written.
+                Some(_) => self
+                    .checks
+                    .open_minutes
+                    .entry((observation.check, minute))
+                    .or_default()
+                    .record(result),
+                None => {
+                    let mut rollup = Rollup::default();
+                    rollup.record(result);
+                    runtime.minute = Some((minute, rollup));
+                }
+            }
             if runtime.recent.len() == RECENT_RESULTS {
                 runtime.recent.pop_back();
             }
-            runtime.recent.push_front(RecentResult::new(at, result));
-            if let Some(change) = runtime.state.observe(check, result.outcome, at) {
+            let outcome = result.outcome;
+            let changed = runtime.state.observe(check, outcome, at);
+            let health = runtime.state.health;
+            // The gate shows the latest reason of a check that is not healthy; a healthy check
+            // whose health did not change needs no update.
+            if changed.is_some() || health != Health::Healthy {
+                let reason = (health != Health::Healthy).then(|| result.reason.clone());
+                match self.gate.get_mut(&check.id) {
+                    Some(gate) => {
+                        gate.health = health;
+                        gate.reason = reason;
+                    }
+                    None => {
+                        self.gate
+                            .insert(check.id.clone(), GateCheck { health, reason });
+                    }
+                }
+            }
+            runtime
+                .recent
+                .push_front(RecentResult::new(at, observation.result));
+            if let Some(change) = changed {
                 runtime.metrics.set_health(change.to);
                 changes.push((observation.check, change));
             }
-            // The gate shows the latest reason of a check that is not healthy.
-            let health = runtime.state.health;
-            let reason = (health != Health::Healthy).then(|| result.reason.clone());
-            match self.gate.get_mut(&check.id) {
-                Some(gate) => {
-                    gate.health = health;
-                    gate.reason = reason;
-                }
-                None => {
-                    self.gate
-                        .insert(check.id.clone(), GateCheck { health, reason });
-                }
-            }
-            runtime.last = Some((at, observation.result));
         }
         if changes.is_empty() {
             return;
@@ -231,10 +259,7 @@ impl Engine {
     /// The log entry for a health change; the first healthy result after start is not worth one.
     fn health_entry(&self, index: usize, change: &HealthChange) -> Option<NewEntry> {
         let check = &self.plan.checks[index];
-        let reason = self.checks.runtime[index]
-            .last
-            .as_ref()
-            .map_or(String::new(), |(_, result)| result.reason.clone());
+        let reason = self.checks.last_reason(index);
         let text = match (change.from, change.to) {
             (Health::Unknown, Health::Healthy) => return None,
             (Health::Failing, Health::Healthy) => {
@@ -269,6 +294,19 @@ impl Engine {
     pub(super) fn housekeeping(&mut self, everything: bool) {
         let now = self.clock.now();
         let current = unix_minute(now);
+        // Minutes in progress that are over (or all of them at shutdown) join the finished ones.
+        for (index, runtime) in self.checks.runtime.iter_mut().enumerate() {
+            if let Some((minute, _)) = &runtime.minute
+                && (everything || *minute < current)
+                && let Some((minute, rollup)) = runtime.minute.take()
+            {
+                self.checks
+                    .open_minutes
+                    .entry((index, minute))
+                    .or_default()
+                    .merge(&rollup);
+            }
+        }
         let finished: Vec<(usize, i64)> = self
             .checks
             .open_minutes

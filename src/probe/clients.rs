@@ -100,6 +100,8 @@ fn build(settings: &ClientSettings, plan_dir: &Path) -> ClientSlot {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("golive/", env!("CARGO_PKG_VERSION")))
         .redirect(redirect)
+        // A probe reports what it saw; it never retries behind the scheduler's back.
+        .retry(reqwest::retry::never())
         // The peer certificate is read for its expiry date.
         .tls_info(true);
     if settings.fresh_connection {

@@ -16,27 +16,50 @@ use crate::plan::checks::{CompareOp, HttpCheck, JsonCondition, StatusRange};
 /// ignored, so a huge page cannot exhaust memory with hundreds of probes in flight.
 const MAX_BODY: usize = 256 * 1024;
 
+/// An http check's request parts that do not change between probes.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    client: reqwest::Client,
+    method: reqwest::Method,
+    url: reqwest::Url,
+}
+
+/// Looks up the client and parses the method and URL once per check (they were validated with
+/// the plan, so a failure here is unexpected and reported as unknown).
+fn prepare(check: &HttpCheck, context: &ProbeContext) -> Result<Prepared, String> {
+    let client = context.clients.get(&ClientSettings::of(check))?;
+    let method = reqwest::Method::from_bytes(check.method.as_bytes())
+        .map_err(|_| format!("`{}` is not an HTTP method", check.method))?;
+    let url = reqwest::Url::parse(&check.url).map_err(|error| format!("bad url: {error}"))?;
+    Ok(Prepared {
+        client,
+        method,
+        url,
+    })
+}
+
 pub(super) async fn probe(
     check: &HttpCheck,
     context: &ProbeContext,
     memory: &mut ProbeMemory,
     started: Instant,
 ) -> ProbeResult {
-    let client = match context.clients.get(&ClientSettings::of(check)) {
-        Ok(client) => client,
-        Err(problem) => return ProbeResult::new(Outcome::Unknown, problem, started.elapsed()),
-    };
-    let method = match reqwest::Method::from_bytes(check.method.as_bytes()) {
-        Ok(method) => method,
-        Err(_) => {
-            return ProbeResult::new(
-                Outcome::Unknown,
-                format!("`{}` is not an HTTP method", check.method),
-                started.elapsed(),
-            );
+    if memory.http.is_none() {
+        match prepare(check, context) {
+            Ok(prepared) => memory.http = Some(prepared),
+            Err(problem) => return ProbeResult::new(Outcome::Unknown, problem, started.elapsed()),
         }
+    }
+    let Some(prepared) = memory.http.as_ref() else {
+        return ProbeResult::new(
+            Outcome::Unknown,
+            "internal: no prepared request",
+            started.elapsed(),
+        );
     };
-    let mut request = client.request(method, &check.url);
+    let mut request = prepared
+        .client
+        .request(prepared.method.clone(), prepared.url.clone());
     for (name, value) in &check.headers {
         request = request.header(name, value);
     }

@@ -99,6 +99,8 @@ pub struct ProbeMemory {
     pub(crate) denominator_samples: SampleWindow,
     /// The compiled `body_regex` of an http check, with its pattern.
     pub(crate) body_regex: Option<(String, regex::Regex)>,
+    /// An http check's client, method and parsed URL, looked up once rather than every probe.
+    pub(crate) http: Option<http::Prepared>,
 }
 
 /// Runs one probe of `check`, never taking longer than the check's timeout.

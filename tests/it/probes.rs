@@ -260,6 +260,8 @@ async fn connections_are_reused_unless_a_fresh_connection_is_asked_for() {
         assert_eq!(result.outcome, Outcome::Healthy, "{result:?}");
     }
     assert_eq!(target.accepted(), 1, "three probes, one connection");
+    // Each check has its own memory, as the scheduler gives it.
+    let mut memory = ProbeMemory::default();
     for _ in 0..3 {
         let result = run_probe(&fresh, &context, &mut memory).await;
         assert_eq!(result.outcome, Outcome::Healthy, "{result:?}");
