@@ -28,6 +28,9 @@ fn init_tracing(format: LogFormat) {
     };
 }
 
+/// Worker threads of the daemon's runtime.
+const GOLIVE_WORKERS: usize = 1;
+
 pub fn run(plan_path: &Path, listen: Option<SocketAddr>, log_format: LogFormat) -> ExitCode {
     init_tracing(log_format);
     let loaded = match plan::load(plan_path) {
@@ -48,7 +51,11 @@ pub fn run(plan_path: &Path, listen: Option<SocketAddr>, log_format: LogFormat) 
     for warning in &loaded.warnings {
         tracing::warn!(line = warning.line, column = warning.column, key = %warning.path, "{}", warning.message);
     }
+    // One worker thread: at a thousand probes a second, waking a second worker for each probe
+    // costs more CPU than the probe itself. Blocking store writes still move off it
+    // (`block_in_place`), and reads run on the blocking pool.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(GOLIVE_WORKERS)
         .enable_all()
         .build()
     {

@@ -244,6 +244,112 @@ impl Engine {
         self.process_due_alerts();
     }
 
+    /// golive's own trouble: checks whose state can no longer be told (an unreachable metrics
+    /// source) are not failures and page nobody, but the ops lead hears about it through every
+    /// channel, once per change, in one message per batch.
+    pub(super) fn own_warning(
+        &mut self,
+        blind: &[(String, String)],
+        seeing: &[String],
+        now: Timestamp,
+    ) {
+        let plan = Arc::clone(&self.plan);
+        let mut text = String::new();
+        if !blind.is_empty() {
+            text.push_str("golive can no longer tell the state of these checks (they are unknown, not failing, so nobody is paged for them):\n");
+            for (id, reason) in blind {
+                text.push_str(&format!("- {id}: {reason}\n"));
+            }
+        }
+        if !seeing.is_empty() {
+            text.push_str(&format!(
+                "golive can tell the state of these checks again: {}\n",
+                seeing.join(", ")
+            ));
+        }
+        let subject = format!(
+            "[WARNING] {}: golive {}",
+            plan.launch.name,
+            if blind.is_empty() {
+                "sees its checks again".to_string()
+            } else {
+                format!("cannot tell the state of {} check(s)", blind.len())
+            }
+        );
+        let ops: Vec<Addressee> =
+            resolve_recipients(&plan, &[Recipient::Role(crate::domain::Role::OpsLead)]);
+        let mut rows = Vec::new();
+        for channel in &plan.alerting.channels {
+            let payload = match &channel.kind {
+                ChannelKind::Email { .. } => {
+                    let to: Vec<(Option<String>, String)> = ops
+                        .iter()
+                        .filter_map(|person| {
+                            person
+                                .email
+                                .clone()
+                                .map(|email| (Some(person.name.clone()), email))
+                        })
+                        .collect();
+                    if to.is_empty() {
+                        continue;
+                    }
+                    json!(OutgoingEmail {
+                        to,
+                        subject: subject.clone(),
+                        text: text.clone(),
+                        html: None,
+                        message_id: format!(
+                            "golive-warning-{}.{}@{}",
+                            now.as_millisecond(),
+                            hex(&random_hex(4)),
+                            mail_domain(&plan)
+                        ),
+                        in_reply_to: None,
+                        references: Vec::new(),
+                        inline_images: Vec::new(),
+                    })
+                }
+                ChannelKind::Webhook(_) => json!(WebhookMessage {
+                    text: format!("*{subject}*\n{text}"),
+                    json: json!({"kind": "warning", "launch": plan.launch.name, "unknown": blind.iter().map(|(id, reason)| json!({"check": id, "reason": reason})).collect::<Vec<_>>(), "recovered": seeing}),
+                }),
+                ChannelKind::Alertmanager { .. } => continue,
+            };
+            rows.push(NewOutboxRow {
+                created_at: now,
+                not_before: now,
+                channel: channel.id.clone(),
+                kind: "warning".into(),
+                alert_id: None,
+                group_key: None,
+                payload,
+            });
+        }
+        let entry = NewEntry {
+            at: now,
+            author: "golive".into(),
+            kind: LogKind::Alert,
+            text: format!("golive warning: {}", text.trim_end().replace('\n', " ")),
+            data: json!({"event": "golive_warning", "unknown": blind.iter().map(|(id, _)| id).collect::<Vec<_>>(), "recovered": seeing}),
+        };
+        let written = block(|| {
+            self.store.write(|write| {
+                enqueue_all(write, &rows)?;
+                write.log(&entry)?;
+                Ok(())
+            })
+        });
+        match written {
+            Ok(()) if !rows.is_empty() => self.wake_dispatcher(),
+            Ok(()) => {}
+            Err(error) => {
+                self.metrics.store_errors.inc();
+                tracing::error!(error = %error_chain(&error), "could not record golive's own warning");
+            }
+        }
+    }
+
     fn open_alerts(&mut self, alerts: Vec<Alert>, now: Timestamp) -> Result<(), StoreError> {
         let timezone = self.plan.launch.timezone.clone();
         let prepared: Vec<(Alert, Option<(Timestamp, String)>)> = alerts

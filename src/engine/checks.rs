@@ -35,6 +35,8 @@ struct CheckRuntime {
     state: CheckState,
     /// The minute in progress (Unix minute) and its rollup.
     minute: Option<(i64, Rollup)>,
+    /// Whether golive warned that it cannot tell this check's state (so it says when it can again).
+    blind: bool,
     recent: VecDeque<RecentResult>,
     metrics: CheckMetrics,
 }
@@ -109,6 +111,7 @@ impl Checks {
                 .map(|check| CheckRuntime {
                     state: CheckState::new(now),
                     minute: None,
+                    blind: false,
                     recent: VecDeque::with_capacity(RECENT_RESULTS),
                     metrics: metrics.checks.for_check(check),
                 })
@@ -146,6 +149,9 @@ impl Engine {
     /// transaction and published once.
     pub(super) fn observe(&mut self, batch: &mut Vec<Observation>) {
         let mut changes: Vec<(usize, HealthChange)> = Vec::new();
+        // Checks golive can no longer tell (their source is unreachable), and ones it can again.
+        let mut blind: Vec<(String, String)> = Vec::new();
+        let mut seeing: Vec<String> = Vec::new();
         for observation in batch.drain(..) {
             let Some(check) = self.plan.checks.get(observation.check) else {
                 continue;
@@ -205,6 +211,16 @@ impl Engine {
             let outcome = result.outcome;
             let changed = runtime.state.observe(check, outcome, at);
             let health = runtime.state.health;
+            if outcome == Outcome::Unknown
+                && !runtime.blind
+                && runtime.state.consecutive_unknowns >= check.failure_threshold.max(1)
+            {
+                runtime.blind = true;
+                blind.push((check.id.clone(), result.reason.clone()));
+            } else if outcome != Outcome::Unknown && runtime.blind && health != Health::Unknown {
+                runtime.blind = false;
+                seeing.push(check.id.clone());
+            }
             // The gate shows the latest reason of a check that is not healthy; a healthy check
             // whose health did not change needs no update.
             if changed.is_some() || health != Health::Healthy {
@@ -227,6 +243,10 @@ impl Engine {
                 runtime.metrics.set_health(change.to);
                 changes.push((observation.check, change));
             }
+        }
+        if !blind.is_empty() || !seeing.is_empty() {
+            let now = self.clock.now();
+            self.own_warning(&blind, &seeing, now);
         }
         if changes.is_empty() {
             return;

@@ -738,3 +738,53 @@ async fn notify_test_sends_through_every_channel_and_reports_each_result() {
         "{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_metrics_source_warns_the_ops_lead_without_paging_anyone() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let prometheus = format!(
+        "\n[[prometheus]]\nid = \"prom\"\nurl = \"http://{closed}\"\ntimeout = \"150ms\"\n\n[[checks]]\nid = \"error-rate\"\nkind = \"prometheus\"\nquery = \"sum(rate(errors_total[1m]))\"\nthreshold = \"> 0.05\"\nseverity = \"critical\"\ninterval = \"200ms\"\ntimeout = \"150ms\"\nphases = [\"planned\"]\n"
+    );
+    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")
+        .replace("[smtp]", &format!("{prometheus}\n[smtp]"));
+    let daemon = Daemon::start(&plan).await;
+    let messages = smtp.wait_for(1, Duration::from_secs(10)).await;
+    let warning = &messages[0];
+    assert_eq!(to(warning), ["bob@example.com"], "the ops lead");
+    assert!(
+        warning
+            .email
+            .subject
+            .starts_with("[WARNING] Test shop: golive cannot tell the state of 1 check"),
+        "{}",
+        warning.email.subject
+    );
+    assert!(
+        warning
+            .email
+            .text
+            .as_deref()
+            .unwrap_or("")
+            .contains("error-rate: prometheus unreachable"),
+        "{:?}",
+        warning.email.text
+    );
+    eventually(5, async || {
+        hook.texts()
+            .iter()
+            .any(|text| text.contains("cannot tell"))
+            .then_some(())
+    })
+    .await;
+    // Unknown is not failing: no alert, nobody paged.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (_, alerts) = daemon.get("/api/v1/alerts").await;
+    assert_eq!(alerts["alerts"].as_array().unwrap().len(), 0);
+    assert_eq!(smtp.messages().len(), 1, "one warning, not one per probe");
+}
