@@ -33,6 +33,9 @@ pub(super) struct Alerts {
     pub(super) ack_key: Vec<u8>,
     /// Where people reach the daemon, for acknowledgement links.
     public_url: String,
+    /// After a failed escalation write: no new attempt before this (so a failing disk does not
+    /// make the engine spin), doubling up to 30 s.
+    retry_after: Option<(Timestamp, u32)>,
 }
 
 /// A person or address told about an alert.
@@ -71,6 +74,7 @@ impl Alerts {
             suppressed: HashMap::new(),
             ack_key,
             public_url,
+            retry_after: None,
         }
     }
 
@@ -189,19 +193,36 @@ fn random_hex(bytes: usize) -> Vec<u8> {
 }
 
 impl Engine {
-    /// Opens alerts for checks that became failing and resolves those that became healthy, all in
-    /// one transaction per batch (a storm of a thousand failures is one commit, not a thousand).
+    /// Brings the alerts of the changed checks in line with their health (see
+    /// [`Engine::reconcile_alerts`]).
     pub(super) fn alerts_on_health(&mut self, changes: &[(usize, HealthChange)]) {
+        let mut indices: Vec<usize> = changes.iter().map(|(index, _)| *index).collect();
+        indices.sort_unstable();
+        indices.dedup();
+        self.reconcile_alerts(&indices);
+    }
+
+    /// Level-triggered alerting: a check that is failing (and runs in this phase) has an open
+    /// alert; a check that is healthy, or no longer runs, has none. Comparing states rather than
+    /// reacting to edges means several changes of one check in a batch, or a store error on the
+    /// way, can never leave a failing check without an alert or an alert for a healthy one: the
+    /// next pass (every housekeeping tick) repairs it. All opens and resolves of a pass are one
+    /// transaction each (a storm of a thousand failures is one commit, not a thousand).
+    pub(super) fn reconcile_alerts(&mut self, indices: &[usize]) {
         let now = self.clock.now();
         let plan = Arc::clone(&self.plan);
         let mut opened: Vec<Alert> = Vec::new();
-        let mut resolved: Vec<i64> = Vec::new();
-        for (index, change) in changes {
-            let check = &plan.checks[*index];
+        let mut resolved: Vec<(i64, Option<String>)> = Vec::new();
+        for index in indices.iter().copied() {
+            let Some(check) = plan.checks.get(index) else {
+                continue;
+            };
             let key = format!("check:{}", check.id);
-            match (change.to, self.alerts.by_key(&key)) {
-                (Health::Failing, None) if !opened.iter().any(|alert| alert.key == key) => {
-                    let reason = self.checks.last_reason(*index);
+            let health = self.checks.health(index);
+            let runs = check.runs_in(self.state.phase);
+            match (runs, health, self.alerts.by_key(&key)) {
+                (true, Health::Failing, None) => {
+                    let reason = self.checks.last_reason(index);
                     let policy = plan
                         .alerting
                         .severity_policies
@@ -217,14 +238,20 @@ impl Engine {
                         now,
                     ));
                 }
-                (Health::Healthy, Some(id)) => resolved.push(id),
-                (Health::Failing, Some(id)) => {
-                    // Still failing after an unknown spell: keep the alert, refresh the reason.
-                    let reason = self.checks.last_reason(*index);
+                (true, Health::Failing, Some(id)) => {
+                    let reason = self.checks.last_reason(index);
                     if let Some(alert) = self.alerts.open.get_mut(&id) {
                         alert.reason = reason;
                     }
                 }
+                (true, Health::Healthy, Some(id)) => resolved.push((id, None)),
+                (false, _, Some(id)) => resolved.push((
+                    id,
+                    Some(format!(
+                        "the check no longer runs in phase {}",
+                        self.state.phase
+                    )),
+                )),
                 _ => {}
             }
         }
@@ -232,13 +259,13 @@ impl Engine {
             && let Err(error) = self.open_alerts(opened, now)
         {
             self.metrics.store_errors.inc();
-            tracing::error!(error = %error_chain(&error), "could not open alerts");
+            tracing::error!(error = %error_chain(&error), "could not open alerts; will retry");
         }
         if !resolved.is_empty()
             && let Err(error) = self.resolve_alerts(&resolved, now)
         {
             self.metrics.store_errors.inc();
-            tracing::error!(error = %error_chain(&error), "could not resolve alerts");
+            tracing::error!(error = %error_chain(&error), "could not resolve alerts; will retry");
         }
         self.update_alert_metrics();
         self.process_due_alerts();
@@ -405,12 +432,19 @@ impl Engine {
         Ok(())
     }
 
-    fn resolve_alerts(&mut self, ids: &[i64], now: Timestamp) -> Result<(), StoreError> {
+    fn resolve_alerts(
+        &mut self,
+        ids: &[(i64, Option<String>)],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut resolved: Vec<(Alert, Vec<NewOutboxRow>, NewEntry)> = Vec::new();
-        for id in ids {
+        for (id, why) in ids {
             let Some(mut alert) = self.alerts.open.get(id).cloned() else {
                 continue;
             };
+            if let Some(why) = why {
+                alert.reason = format!("{} (closed: {why})", alert.reason);
+            }
             alert.resolved_at = Some(now);
             let told = addressees_by_key(&self.plan, &alert.notified);
             let channels = self.channels_used(&alert);
@@ -503,6 +537,7 @@ impl Engine {
     /// silenced, or the end of the silence holding one back.
     pub(super) fn alert_deadline(&self) -> Option<Timestamp> {
         let now = self.clock.now();
+        let not_before = self.alerts.retry_after.map(|(until, _)| until);
         self.alerts
             .open
             .values()
@@ -514,11 +549,19 @@ impl Engine {
                 }
             })
             .min()
+            .map(|due| not_before.map_or(due, |not_before| due.max(not_before)))
     }
 
     /// Carries out every escalation step that is due, each in its own transaction.
     pub(super) fn process_due_alerts(&mut self) {
         let now = self.clock.now();
+        if self
+            .alerts
+            .retry_after
+            .is_some_and(|(until, _)| now < until)
+        {
+            return;
+        }
         let ids: Vec<i64> = self.alerts.open.keys().copied().collect();
         for id in ids {
             // Several steps may be due (levels missed while the daemon was down); each is sent once.
@@ -557,6 +600,10 @@ impl Engine {
                     break;
                 }
                 if let Err(error) = self.carry_out(id, &policy, step, now) {
+                    let failures = self.alerts.retry_after.map_or(0, |(_, failures)| failures) + 1;
+                    let wait = SignedDuration::from_secs((1i64 << failures.min(5)).min(30));
+                    self.alerts.retry_after =
+                        Some((now.checked_add(wait).unwrap_or(now), failures));
                     self.metrics.store_errors.inc();
                     tracing::error!(error = %error_chain(&error), alert = id, "could not escalate; will retry");
                     break;
@@ -643,6 +690,7 @@ impl Engine {
             })
         })?;
         self.alerts.insert(alert);
+        self.alerts.retry_after = None;
         self.update_alert_metrics();
         self.wake_dispatcher();
         Ok(())
@@ -655,6 +703,19 @@ impl Engine {
         by: &str,
         note: Option<String>,
         via: &str,
+    ) -> Result<Alert, EngineError> {
+        self.acknowledge_alert_using(id, by, note, via, None)
+    }
+
+    /// As [`Engine::acknowledge_alert`]; `nonce` (of a one-click link) is used up in the same
+    /// transaction as the acknowledgement, so a failed write leaves the link usable.
+    fn acknowledge_alert_using(
+        &mut self,
+        id: i64,
+        by: &str,
+        note: Option<String>,
+        via: &str,
+        nonce: Option<&str>,
     ) -> Result<Alert, EngineError> {
         let now = self.clock.now();
         let Some(mut alert) = self.alerts.open.get(&id).cloned() else {
@@ -688,6 +749,9 @@ impl Engine {
         }
         block(|| {
             self.store.write(|write| {
+                if let Some(nonce) = nonce {
+                    write.use_ack_nonce(nonce, now)?;
+                }
                 write.update_alert(&alert)?;
                 enqueue_all(write, &rows)?;
                 write.log(&NewEntry {
@@ -743,7 +807,26 @@ impl Engine {
             .iter()
             .find(|person| person.id == claim.recipient)
             .map_or_else(|| claim.recipient.clone(), |person| person.name.clone());
-        self.acknowledge_alert(claim.alert_id, &by, None, "email link")
+        let acknowledged = self.acknowledge_alert_using(
+            claim.alert_id,
+            &by,
+            None,
+            "email link",
+            Some(&claim.nonce),
+        )?;
+        if acknowledged
+            .acknowledged
+            .as_ref()
+            .is_some_and(|ack| ack.by != by)
+        {
+            // Someone else was faster: the link is used up all the same.
+            let now = self.clock.now();
+            block(|| {
+                self.store
+                    .write(|write| write.use_ack_nonce(&claim.nonce, now))
+            })?;
+        }
+        Ok(acknowledged)
     }
 
     /// Renders the outbox rows for one message to `recipients` through `channels`.
@@ -775,6 +858,8 @@ impl Engine {
         let domain = mail_domain(&plan);
         let root = format!("alert-{}@{domain}", alert.id);
         let mut rows = Vec::new();
+        // One email per person per message, however many email channels the levels name.
+        let mut emailed: std::collections::HashSet<String> = std::collections::HashSet::new();
         for channel_id in channels {
             let Some(channel) = plan
                 .alerting
@@ -796,6 +881,9 @@ impl Engine {
                         let Some(email) = addressee.email.clone() else {
                             continue;
                         };
+                        if !emailed.insert(email.to_ascii_lowercase()) {
+                            continue;
+                        }
                         let ack_url = (alert.is_open()
                             && !matches!(kind, MessageKind::Acknowledged { .. }))
                         .then(|| {
@@ -911,7 +999,11 @@ impl Engine {
                         labels,
                         annotations,
                         starts_at: alert.opened_at,
-                        ends_at: alert.resolved_at,
+                        // A firing alert gets an end a day ahead, so Alertmanager does not resolve
+                        // it by itself after its resolve_timeout while golive's alert is open.
+                        ends_at: alert
+                            .resolved_at
+                            .or_else(|| now.checked_add(SignedDuration::from_hours(24)).ok()),
                         generator_url: Some(format!(
                             "{}/api/v1/alerts/{}",
                             self.public_url(),
@@ -1091,9 +1183,16 @@ impl Engine {
                 "no run-time silence `{id}`{hint}"
             )));
         }
+        let plan_ids: Vec<&str> = self
+            .plan
+            .alerting
+            .silences
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect();
         self.alerts
             .silences
-            .retain(|silence| silence.id != id || silence.author == "plan");
+            .retain(|silence| silence.id != id || plan_ids.contains(&silence.id.as_str()));
         self.alerts.suppressed.clear();
         self.process_due_alerts();
         Ok(())
@@ -1224,7 +1323,9 @@ impl Engine {
             .filter_map(|key| self.alerts.by_key(key))
             .collect();
         if !resolved.is_empty() {
-            self.resolve_alerts(&resolved, now)?;
+            let with_reasons: Vec<(i64, Option<String>)> =
+                resolved.iter().map(|id| (*id, None)).collect();
+            self.resolve_alerts(&with_reasons, now)?;
             outcome.resolved = resolved;
         }
         self.update_alert_metrics();

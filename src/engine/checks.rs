@@ -123,6 +123,13 @@ impl Checks {
 }
 
 impl Checks {
+    /// A check's current health.
+    pub(super) fn health(&self, index: usize) -> Health {
+        self.runtime
+            .get(index)
+            .map_or(Health::Unknown, |runtime| runtime.state.health)
+    }
+
     /// The latest probe reason of a check.
     pub(super) fn last_reason(&self, index: usize) -> String {
         self.runtime
@@ -312,6 +319,11 @@ impl Engine {
     /// Writes finished minutes (all of them when `everything`, e.g. at shutdown) and prunes
     /// history past its retention once an hour.
     pub(super) fn housekeeping(&mut self, everything: bool) {
+        if !everything {
+            // Repairs anything an earlier store error left undone (see `reconcile_alerts`).
+            let all: Vec<usize> = (0..self.plan.checks.len()).collect();
+            self.reconcile_alerts(&all);
+        }
         let now = self.clock.now();
         let current = unix_minute(now);
         // Minutes in progress that are over (or all of them at shutdown) join the finished ones.

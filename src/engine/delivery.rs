@@ -12,6 +12,9 @@ use crate::notify::{DeliveryError, OutgoingEmail, WebhookMessage};
 use crate::plan::alerting::ChannelKind;
 use crate::store::alerts::NewOutboxRow;
 
+/// The report kind that marks a rollback hook as started (before it runs).
+pub const HOOK_STARTED: &str = "rollback-hook-started";
+
 /// One delivery attempt of one message (several grouped outbox rows go out as one message).
 #[derive(Debug, Clone)]
 pub struct DeliveryReport {
@@ -42,6 +45,26 @@ fn jitter() -> f64 {
 impl Engine {
     pub(super) fn record_delivery(&mut self, report: DeliveryReport) -> Result<(), EngineError> {
         let now = self.clock.now();
+        if report.kind == HOOK_STARTED {
+            // The rollback hook is about to run: its row leaves `pending` first, so neither a
+            // retry nor a restart can run the rollback a second time.
+            block(|| {
+                self.store.write(|write| {
+                    for id in &report.rows {
+                        write.mark_failed(*id, "started; no outcome recorded yet", now)?;
+                    }
+                    write.log(&NewEntry {
+                        at: now,
+                        author: "golive".into(),
+                        kind: LogKind::Decision,
+                        text: "Rollback hook started".into(),
+                        data: json!({"event": "rollback_hook", "result": "started"}),
+                    })?;
+                    Ok(())
+                })
+            })?;
+            return Ok(());
+        }
         let channel = report.channel.clone();
         match &report.result {
             Ok(answer) => {

@@ -56,6 +56,9 @@ impl Engine {
         self.logged(&stored);
         tracing::info!(from = %transition.from, to = %transition.to, author = %transition.author, forced = transition.forced, "phase changed");
         self.publish();
+        // Alerts of checks that stop running in the new phase are closed, not left escalating.
+        let all: Vec<usize> = (0..self.plan.checks.len()).collect();
+        self.reconcile_alerts(&all);
         Ok(transition)
     }
 

@@ -33,7 +33,7 @@ use crate::plan::Plan;
 use crate::store::{Store, StoreError};
 pub use alerts::{ExternalAlert, IntakeOutcome};
 pub use checks::{CheckDetail, CheckView};
-pub use delivery::DeliveryReport;
+pub use delivery::{DeliveryReport, HOOK_STARTED};
 
 use crate::core::alert::{Alert, Silence};
 

@@ -20,7 +20,7 @@ use super::{
     WebhookMessage, WebhookSender,
 };
 use crate::clock::Clock;
-use crate::engine::{DeliveryReport, DispatchLink};
+use crate::engine::{DeliveryReport, DispatchLink, HOOK_STARTED};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::plan::alerting::{ChannelKind, MaybeSecret, RollbackHook};
@@ -383,6 +383,10 @@ pub async fn run(
 ) {
     let mut in_flight: HashSet<i64> = HashSet::new();
     let mut deliveries: JoinSet<DeliveryReport> = JoinSet::new();
+    // Which rows each delivery task carries, so a task that panicked frees its rows.
+    let mut task_rows: HashMap<tokio::task::Id, Vec<i64>> = HashMap::new();
+    // Rows whose outcome could not be recorded: not sent again before this time.
+    let mut cooldown: HashMap<i64, jiff::Timestamp> = HashMap::new();
     loop {
         // Start what is due and not already on its way.
         let now = clock.now();
@@ -402,38 +406,77 @@ pub async fn run(
             if let Some(pending) = pending {
                 metrics.outbox_pending.set(pending);
             }
-            for group in group_rows(
-                due.into_iter()
-                    .filter(|row| !in_flight.contains(&row.id))
-                    .collect(),
-            ) {
+            cooldown.retain(|_, until| *until > now);
+            let ready: Vec<OutboxRow> = due
+                .into_iter()
+                .filter(|row| !in_flight.contains(&row.id) && !cooldown.contains_key(&row.id))
+                .collect();
+            for group in group_rows(ready) {
                 if deliveries.len() >= PARALLEL {
                     break;
                 }
-                for row in &group {
-                    in_flight.insert(row.id);
+                if group[0].channel == ROLLBACK_HOOK {
+                    // Recorded as started before it runs, so it can never run twice.
+                    let started = DeliveryReport {
+                        rows: group.iter().map(|row| row.id).collect(),
+                        channel: ROLLBACK_HOOK.to_string(),
+                        attempts: 0,
+                        queued_at: group[0].created_at,
+                        kind: HOOK_STARTED.to_string(),
+                        alert_id: None,
+                        result: Err(DeliveryError::Permanent("started".into())),
+                    };
+                    if link.engine.report_delivery(started).await.is_err() {
+                        continue;
+                    }
+                }
+                let ids: Vec<i64> = group.iter().map(|row| row.id).collect();
+                for id in &ids {
+                    in_flight.insert(*id);
                 }
                 let senders = senders.clone();
-                deliveries.spawn(async move { deliver_group(&senders, group).await });
+                let handle = deliveries.spawn(async move { deliver_group(&senders, group).await });
+                task_rows.insert(handle.id(), ids);
             }
         }
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = link.outbox_written.notified() => {}
             () = tokio::time::sleep(IDLE) => {}
-            Some(done) = deliveries.join_next(), if !deliveries.is_empty() => {
-                if let Ok(report) = done {
-                    for id in &report.rows {
-                        in_flight.remove(id);
+            Some(done) = deliveries.join_next_with_id(), if !deliveries.is_empty() => {
+                match done {
+                    Ok((task, report)) => {
+                        task_rows.remove(&task);
+                        for id in &report.rows {
+                            in_flight.remove(id);
+                        }
+                        let rows = report.rows.clone();
+                        if let Err(error) = link.engine.report_delivery(report).await {
+                            // Not sent again at once (that would resend in a loop while the
+                            // store is failing); after a pause, at least once.
+                            tracing::warn!(%error, "could not record a delivery outcome; it will be sent again later");
+                            let later = clock.now().checked_add(jiff::SignedDuration::from_secs(30)).unwrap_or(now);
+                            for id in rows {
+                                cooldown.insert(id, later);
+                            }
+                        }
                     }
-                    if let Err(error) = link.engine.report_delivery(report).await {
-                        tracing::warn!(%error, "could not record a delivery outcome; it will be sent again");
+                    Err(error) => {
+                        tracing::error!(%error, "a delivery task failed; its notification will be sent again later");
+                        if let Some(rows) = task_rows.remove(&error.id()) {
+                            let later = clock.now().checked_add(jiff::SignedDuration::from_secs(30)).unwrap_or(now);
+                            for id in rows {
+                                in_flight.remove(&id);
+                                cooldown.insert(id, later);
+                            }
+                        }
                     }
                 }
             }
         }
     }
     // Let deliveries in flight finish briefly so their outcome is recorded.
+    // A rollback hook may take minutes: it is waited for as long as its own timeout allows.
     let _ = tokio::time::timeout(Duration::from_secs(3), async {
         while let Some(done) = deliveries.join_next().await {
             if let Ok(report) = done {

@@ -218,7 +218,7 @@ impl Write<'_> {
             });
         };
         self.transaction.execute(
-            "INSERT INTO silences (id, checks, severities, starts_at, ends_at, author, comment, created_at) \
+            "INSERT OR REPLACE INTO silences (id, checks, severities, starts_at, ends_at, author, comment, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 silence.id,

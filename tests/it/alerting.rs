@@ -682,6 +682,17 @@ async fn when_rollback_criteria_hold_the_alert_says_so_and_the_project_manager_g
     );
     let written = std::fs::read_to_string(daemon.dir.join("rollback.out")).unwrap();
     assert_eq!(written.trim(), "rolled back by alice: checkout failing");
+    // No check runs once rolled back: the alert is closed, not left escalating.
+    let (_, alerts) = daemon.get("/api/v1/alerts").await;
+    assert_eq!(alerts["alerts"].as_array().unwrap().len(), 0, "{alerts}");
+    let (_, log) = daemon.get("/api/v1/log?kind=decision").await;
+    let hook_runs = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["text"].as_str().unwrap().starts_with("Rollback hook ran"))
+        .count();
+    assert_eq!(hook_runs, 1, "the hook runs once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -161,6 +161,10 @@ pub fn apply_step(alert: &mut Alert, policy: &EscalationPolicy, step: Step, now:
         Step::Repeat { .. } => alert.last_notified_at = Some(now),
         Step::AckLapsed { .. } => {
             alert.acknowledged = None;
+            // The lapse notifies the current level; an alert acknowledged before any level went out
+            // counts level 1 as notified now, so it is not sent twice.
+            alert.level = alert.level.max(1);
+            alert.max_level = alert.max_level.max(alert.level);
             // The current level is notified again now; the next one keeps its spacing.
             let current = alert
                 .level
