@@ -258,13 +258,13 @@ impl Engine {
         if !opened.is_empty()
             && let Err(error) = self.open_alerts(opened, now)
         {
-            self.metrics.store_errors.inc();
+            self.store_trouble(&error);
             tracing::error!(error = %error_chain(&error), "could not open alerts; will retry");
         }
         if !resolved.is_empty()
             && let Err(error) = self.resolve_alerts(&resolved, now)
         {
-            self.metrics.store_errors.inc();
+            self.store_trouble(&error);
             tracing::error!(error = %error_chain(&error), "could not resolve alerts; will retry");
         }
         self.update_alert_metrics();
@@ -371,7 +371,7 @@ impl Engine {
             Ok(()) if !rows.is_empty() => self.wake_dispatcher(),
             Ok(()) => {}
             Err(error) => {
-                self.metrics.store_errors.inc();
+                self.store_trouble(&error);
                 tracing::error!(error = %error_chain(&error), "could not record golive's own warning");
             }
         }
@@ -604,7 +604,7 @@ impl Engine {
                     let wait = SignedDuration::from_secs((1i64 << failures.min(5)).min(30));
                     self.alerts.retry_after =
                         Some((now.checked_add(wait).unwrap_or(now), failures));
-                    self.metrics.store_errors.inc();
+                    self.store_trouble(&error);
                     tracing::error!(error = %error_chain(&error), alert = id, "could not escalate; will retry");
                     break;
                 }

@@ -274,7 +274,7 @@ impl Engine {
                     }
                 }
                 Err(error) => {
-                    self.metrics.store_errors.inc();
+                    self.store_trouble(&error);
                     tracing::error!(error = %error_chain(&error), "could not log check health changes");
                 }
             }
@@ -361,7 +361,7 @@ impl Engine {
                 })
                 .collect();
             if let Err(error) = block(|| self.store.write_rollups(&rows)) {
-                self.metrics.store_errors.inc();
+                self.store_trouble(&error);
                 tracing::error!(error = %error_chain(&error), minutes = rows.len(), "could not write check history; keeping it for the next try");
                 drop(rows);
                 for (key, rollup) in rollups {
@@ -388,7 +388,7 @@ impl Engine {
                     tracing::info!(minutes = pruned, "pruned check history past its retention")
                 }
                 Err(error) => {
-                    self.metrics.store_errors.inc();
+                    self.store_trouble(&error);
                     tracing::error!(error = %error_chain(&error), "could not prune check history");
                 }
             }

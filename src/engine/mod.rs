@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -381,6 +381,9 @@ pub struct Engine {
     alerts: alerts::Alerts,
     /// Woken whenever outbox rows are written, so the dispatcher sends them at once.
     outbox_written: Arc<Notify>,
+    /// golive's own trouble for the dispatcher to send directly (the store may be failing).
+    trouble: mpsc::Sender<String>,
+    last_trouble: Option<Timestamp>,
     commands: mpsc::Receiver<Command>,
     observations: mpsc::Receiver<Observation>,
     publish: watch::Sender<Arc<Snapshot>>,
@@ -399,7 +402,13 @@ pub struct ProbeLink {
 pub struct DispatchLink {
     pub outbox_written: Arc<Notify>,
     pub engine: EngineHandle,
+    /// golive's own trouble that cannot go through the outbox (the store is failing): sent
+    /// directly, best effort, to the ops lead through every channel.
+    pub trouble: mpsc::Receiver<String>,
 }
+
+/// How often at most golive tells the ops lead that its store is failing.
+const TROUBLE_EVERY: SignedDuration = SignedDuration::from_mins(10);
 
 impl Engine {
     /// Loads the state from the store and returns the engine, its handle, and the link the probe
@@ -423,6 +432,7 @@ impl Engine {
             public_url.trim_end_matches('/').to_string(),
         );
         let outbox_written = Arc::new(Notify::new());
+        let (trouble, trouble_rx) = mpsc::channel(16);
         let gate = CheckHealthMap::new();
         let snapshot = Arc::new(Snapshot {
             state: state.clone(),
@@ -445,6 +455,8 @@ impl Engine {
             checks,
             alerts,
             outbox_written: outbox_written.clone(),
+            trouble,
+            last_trouble: None,
             commands,
             observations,
             publish,
@@ -462,6 +474,7 @@ impl Engine {
         let dispatch = DispatchLink {
             outbox_written,
             engine: handle.clone(),
+            trouble: trouble_rx,
         };
         Ok((engine, handle, link, dispatch))
     }
@@ -619,6 +632,25 @@ impl Engine {
             Command::Delivery { report, reply } => {
                 let _ = reply.send(self.record_delivery(report));
             }
+        }
+    }
+
+    /// A failed store write: counted, and at most every ten minutes the ops lead is told directly
+    /// (not through the outbox, which lives in the failing store).
+    pub(crate) fn store_trouble(&mut self, error: &dyn std::error::Error) {
+        self.metrics.store_errors.inc();
+        let now = self.clock.now();
+        let due = self
+            .last_trouble
+            .is_none_or(|last| now.duration_since(last) >= TROUBLE_EVERY);
+        if due {
+            self.last_trouble = Some(now);
+            let text = format!(
+                "golive cannot write its store ({}): {}. Alerts, escalations and the launch log may not be recorded until this is fixed (disk full? permissions?). Check the daemon's log.",
+                self.plan.launch.data_dir.display(),
+                error_chain(error)
+            );
+            let _ = self.trouble.try_send(text);
         }
     }
 

@@ -46,6 +46,9 @@ pub struct Senders {
     alertmanagers: HashMap<String, AlertmanagerForwarder>,
     kinds: HashMap<String, &'static str>,
     hook: Option<RollbackHook>,
+    /// The launch's name and the ops leads' addresses, for golive's own trouble.
+    launch: String,
+    ops: Vec<(Option<String>, String)>,
     /// The plan's folder: where a hook command runs.
     plan_dir: PathBuf,
     client: reqwest::Client,
@@ -92,6 +95,13 @@ impl Senders {
             alertmanagers,
             kinds,
             hook: plan.rollback.hook.clone(),
+            launch: plan.launch.name.clone(),
+            ops: plan
+                .people
+                .iter()
+                .filter(|person| person.role == crate::domain::Role::OpsLead)
+                .map(|person| (Some(person.name.clone()), person.email.clone()))
+                .collect(),
             plan_dir: plan
                 .source
                 .parent()
@@ -201,6 +211,44 @@ impl Senders {
 }
 
 impl Senders {
+    /// Sends golive's own trouble straight to the ops lead through every channel, without the
+    /// outbox (used when the store itself is failing); best effort, the outcome is only logged.
+    pub async fn tell_ops_directly(&self, text: &str) {
+        let subject = format!("[WARNING] {}: golive's store is failing", self.launch);
+        if !self.ops.is_empty() {
+            let email = OutgoingEmail {
+                to: self.ops.clone(),
+                subject: subject.clone(),
+                text: text.to_string(),
+                html: None,
+                message_id: format!(
+                    "golive-trouble-{}@golive.local",
+                    jiff::Timestamp::now().as_millisecond()
+                ),
+                in_reply_to: None,
+                references: Vec::new(),
+                inline_images: Vec::new(),
+            };
+            match self.email.send(&email).await {
+                Ok(delivered) => {
+                    tracing::warn!(answer = %delivered.answer, "told the ops lead that the store is failing")
+                }
+                Err(error) => {
+                    tracing::error!(%error, "could not tell the ops lead by email that the store is failing")
+                }
+            }
+        }
+        for (id, sender) in &self.webhooks {
+            let message = WebhookMessage {
+                text: format!("*{subject}*\n{text}"),
+                json: json!({"kind": "warning", "launch": self.launch, "message": text}),
+            };
+            if let Err(error) = sender.send(&message).await {
+                tracing::error!(channel = %id, %error, "could not tell the ops lead through this channel that the store is failing");
+            }
+        }
+    }
+
     /// Runs the plan's rollback hook. A failing hook is never retried by itself (rolling back twice
     /// can do harm); its output is logged for the people on the call.
     async fn run_hook(&self, payload: Value) -> Result<String, DeliveryError> {
@@ -376,7 +424,7 @@ pub fn merge_webhooks(mut messages: Vec<WebhookMessage>) -> Option<WebhookMessag
 pub async fn run(
     senders: Arc<Senders>,
     reader: Arc<Mutex<Reader>>,
-    link: DispatchLink,
+    mut link: DispatchLink,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
@@ -442,6 +490,9 @@ pub async fn run(
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = link.outbox_written.notified() => {}
+            Some(trouble) = link.trouble.recv() => {
+                senders.tell_ops_directly(&trouble).await;
+            }
             () = tokio::time::sleep(IDLE) => {}
             Some(done) = deliveries.join_next_with_id(), if !deliveries.is_empty() => {
                 match done {

@@ -799,3 +799,45 @@ async fn an_unreachable_metrics_source_warns_the_ops_lead_without_paging_anyone(
     assert_eq!(alerts["alerts"].as_array().unwrap().len(), 0);
     assert_eq!(smtp.messages().len(), 1, "one warning, not one per probe");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_store_cannot_be_written_the_ops_lead_is_told_directly_and_the_alert_follows_once_it_can()
+ {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")).await;
+    // Another process holds the database's write lock for longer than golive waits for it.
+    let blocker = crate::helpers::open_database(&daemon.dir);
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    target.set(503);
+    let messages = smtp.wait_for(1, Duration::from_secs(20)).await;
+    let warning = &messages[0];
+    assert_eq!(to(warning), ["bob@example.com"]);
+    assert!(
+        warning.email.subject.contains("golive's store is failing"),
+        "{}",
+        warning.email.subject
+    );
+    assert!(
+        warning
+            .email
+            .text
+            .as_deref()
+            .unwrap_or("")
+            .contains("cannot write its store")
+    );
+    blocker.execute_batch("COMMIT").unwrap();
+    drop(blocker);
+    // Once the store works again the alert is opened and paged (reconciliation), not lost.
+    let messages = smtp.wait_for(2, Duration::from_secs(30)).await;
+    assert!(
+        messages[1]
+            .email
+            .subject
+            .contains("Shop front page is failing"),
+        "{}",
+        messages[1].email.subject
+    );
+    assert_eq!(open_alert(&daemon).await["key"], "check:web");
+}
