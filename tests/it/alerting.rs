@@ -51,9 +51,10 @@ impl Receiver {
     }
 }
 
-/// The test plan: `web` checks `target`; critical alerts page bob at once (email + chat) and
-/// alice after `level_two` seconds.
+/// The test plan: `web` checks `target`; critical alerts page bob at once (email + chat), alice
+/// after `level_two` seconds and carol after three times that.
 fn alerting_plan(target: &str, smtp_port: u16, hook: &str, level_two: u64, extra: &str) -> String {
+    let level_three = level_two * 3;
     format!(
         r#"{BASE_PLAN}
 [[checks]]
@@ -91,6 +92,7 @@ id = "page"
 levels = [
     {{ after = "0s", notify = ["bob"], channels = ["email", "chat"] }},
     {{ after = "{level_two}s", notify = ["alice"], channels = ["email"] }},
+    {{ after = "{level_three}s", notify = ["carol"], channels = ["email"] }},
 ]
 repeat = "10m"
 
@@ -208,10 +210,25 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     let alert = open_alert(&daemon).await;
     assert_eq!(alert["level"], 2);
 
+    // Level 3 after 6 s: carol.
+    let messages = smtp.wait_for(3, Duration::from_secs(10)).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(3500),
+        "level 3 came too early"
+    );
+    let third = for_recipient(&messages, "carol@example.com");
+    assert_eq!(third.len(), 1, "one level-3 email to carol");
+    assert!(
+        third[0].email.subject.contains("escalated to level 3"),
+        "{}",
+        third[0].email.subject
+    );
+    assert_eq!(open_alert(&daemon).await["level"], 3);
+
     // Resolution: everyone told hears it, with the duration.
     target.set(200);
-    let messages = smtp.wait_for(4, Duration::from_secs(10)).await;
-    for address in ["bob@example.com", "alice@example.com"] {
+    let messages = smtp.wait_for(6, Duration::from_secs(10)).await;
+    for address in ["bob@example.com", "alice@example.com", "carol@example.com"] {
         let resolved: Vec<_> = for_recipient(&messages, address)
             .into_iter()
             .filter(|message| message.email.subject.contains("RESOLVED"))
@@ -235,8 +252,11 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
         .iter()
         .map(|e| e["data"]["event"].as_str().unwrap_or(""))
         .collect();
-    // Opened, level 1 notified, escalated to level 2, resolved: every alert event is in the log.
-    assert_eq!(events, ["opened", "opened", "escalated", "resolved"]);
+    // Opened, level 1 notified, escalated to levels 2 and 3, resolved: every alert event is logged.
+    assert_eq!(
+        events,
+        ["opened", "opened", "escalated", "escalated", "resolved"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
