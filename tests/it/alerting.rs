@@ -751,7 +751,7 @@ async fn notify_test_sends_through_every_channel_and_reports_each_result() {
     recipients.sort();
     assert_eq!(
         recipients,
-        ["alice@example.com", "bob@example.com"],
+        ["alice@example.com", "bob@example.com", "carol@example.com"],
         "everyone an escalation level names"
     );
     assert!(messages[0].email.subject.starts_with("[TEST] Test shop"));
