@@ -16,4 +16,5 @@ pub mod notify;
 pub mod plan;
 pub mod probe;
 pub mod report;
+pub mod secrets;
 pub mod store;

@@ -29,7 +29,7 @@ pub mod dispatcher;
 pub mod email;
 mod http;
 mod outbox;
-pub mod secrets;
+pub use crate::secrets;
 pub mod webhook;
 
 pub use alertmanager::{AlertmanagerForwarder, WebhookPayload};

@@ -14,7 +14,6 @@ use super::clients::{ClientCache, ClientSettings};
 use super::errors::{format_duration, transport_reason};
 use crate::core::health::{Outcome, ProbeResult};
 use crate::domain::Secret;
-use crate::plan::SecretSource;
 use crate::plan::checks::{
     CompareOp, EmptyResult, PrometheusAuth, PrometheusCheck, PrometheusServer, Threshold,
 };
@@ -36,19 +35,23 @@ impl Server {
     pub(crate) fn new(server: &PrometheusServer) -> Server {
         let auth = match &server.auth {
             None => Ok(None),
-            Some(PrometheusAuth::Bearer(source)) => read_secret(source)
+            Some(PrometheusAuth::Bearer(source)) => crate::secrets::read_secret(source)
                 .map(|token| Some(Credentials::Bearer(token)))
                 .map_err(|why| {
                     format!("prometheus `{}` bearer token unavailable: {why}", server.id)
                 }),
-            Some(PrometheusAuth::Basic { username, password }) => read_secret(password)
-                .map(|password| {
-                    Some(Credentials::Basic {
-                        username: username.clone(),
-                        password,
+            Some(PrometheusAuth::Basic { username, password }) => {
+                crate::secrets::read_secret(password)
+                    .map(|password| {
+                        Some(Credentials::Basic {
+                            username: username.clone(),
+                            password,
+                        })
                     })
-                })
-                .map_err(|why| format!("prometheus `{}` password unavailable: {why}", server.id)),
+                    .map_err(|why| {
+                        format!("prometheus `{}` password unavailable: {why}", server.id)
+                    })
+            }
         };
         if let Err(problem) = &auth {
             tracing::warn!(server = %server.id, problem = %problem, "prometheus credentials missing");
@@ -59,24 +62,6 @@ impl Server {
             auth,
         }
     }
-}
-
-/// Reads a secret from its environment variable or file; the error never contains the value.
-fn read_secret(source: &SecretSource) -> Result<Secret, String> {
-    let value = match source {
-        SecretSource::Env(variable) => std::env::var(variable)
-            .map_err(|_| format!("environment variable {variable} is not set"))?,
-        SecretSource::File(path) => std::fs::read_to_string(path)
-            .map_err(|error| format!("cannot read {}: {error}", path.display()))?,
-    };
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(match source {
-            SecretSource::Env(variable) => format!("environment variable {variable} is empty"),
-            SecretSource::File(path) => format!("{} is empty", path.display()),
-        });
-    }
-    Ok(Secret::new(value))
 }
 
 pub(super) async fn probe(

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::helpers::{BASE_PLAN, Daemon};
+use crate::helpers::{BASE_PLAN, Daemon, eventually};
 use crate::monitoring::Switchable;
 use crate::smtp::{ReceivedMessage, SmtpOptions, SmtpServer};
 
@@ -102,20 +102,6 @@ group_window = "1s"
 {extra}
 "#
     )
-}
-
-async fn eventually<T>(seconds: u64, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "condition not met within {seconds} s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn to(message: &ReceivedMessage) -> Vec<String> {

@@ -312,3 +312,18 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::Exit
 pub fn open_database(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("data").join("golive.db")).expect("open database")
 }
+
+/// Polls `probe` until it returns `Some`, for at most `seconds`.
+pub async fn eventually<T>(seconds: u64, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {seconds} s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

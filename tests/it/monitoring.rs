@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::helpers::{BASE_PLAN, Daemon, open_database};
+use crate::helpers::{BASE_PLAN, Daemon, eventually, open_database};
 
 /// A loopback HTTP service whose health endpoint answers the status the test sets.
 pub struct Switchable {
@@ -82,21 +82,6 @@ phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
 {extra}
 "#
     )
-}
-
-/// Polls `probe` until it returns Some, for at most `seconds`.
-async fn eventually<T>(seconds: u64, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "condition not met within {seconds} s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn check_view(daemon: &Daemon, id: &str) -> Value {

@@ -1,5 +1,5 @@
-//! Reading the secrets the senders need (SMTP password, webhook URL and HMAC key) from where the
-//! plan says they live. The value only ever exists as a [`Secret`]; the reasons a secret is
+//! Reading secrets (SMTP password, webhook URLs and HMAC keys, Prometheus credentials) from where
+//! the plan says they live: the one place that turns a [`SecretSource`] into a value. The value only ever exists as a [`Secret`]; the reasons a secret is
 //! unavailable name the variable or file, never any part of the value.
 
 use crate::domain::Secret;
