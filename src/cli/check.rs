@@ -17,7 +17,7 @@ pub const EXIT_UNREADABLE: u8 = 66;
 /// Validates the plan at `path`, prints every diagnostic, returns 0, 64 or 66. With `strict`,
 /// warnings count as errors.
 pub fn run(path: &Path, strict: bool) -> ExitCode {
-    match plan::load(path) {
+    match plan::load_as_of(path, Some(jiff::Timestamp::now())) {
         Ok(loaded) if strict && !loaded.warnings.is_empty() => {
             report_invalid(path, loaded.warnings, strict);
             ExitCode::from(EXIT_INVALID)

@@ -25,12 +25,34 @@ const RULES: &[Rule] = &[
     unused_escalation_policy,
     single_level_policy,
     unused_channel,
+    missing_key_roles,
+    no_risks,
+    no_channels,
+    level_notifying_nobody,
 ];
 
 /// Runs every warning rule on `plan`.
 pub(super) fn warn(plan: &Plan, sink: &mut Sink<'_>) {
     for rule in RULES {
         rule(plan, sink);
+    }
+}
+
+/// The warnings that depend on the time (`golive check` passes the current time).
+pub(super) fn warn_as_of(plan: &Plan, sink: &mut Sink<'_>, now: jiff::Timestamp) {
+    if plan.launch.go_live < now {
+        let local = plan
+            .launch
+            .go_live
+            .to_zoned_datetime(plan.launch.timezone.clone())
+            .strftime("%Y-%m-%d %H:%M %Z")
+            .to_string();
+        sink.warning(
+            span_of_first(sink, &["launch.go_live", "launch"]),
+            "launch.go_live",
+            format!("the planned go-live {local} is in the past"),
+            Some("if the launch has not started yet (phase `planned`), move `go_live` to when it will happen".to_string()),
+        );
     }
 }
 
@@ -235,6 +257,100 @@ fn unused_channel(plan: &Plan, sink: &mut Sink<'_>) {
                 format!("channel `{}` is not used by any escalation level", channel.id),
                 Some("add it to a level's `channels`, name it as `[alerting] fallback_channel`, or remove it".to_string()),
             );
+        }
+    }
+}
+
+/// The roles the go-live guide says belong on the call.
+const KEY_ROLES: [crate::domain::Role; 6] = [
+    crate::domain::Role::ProjectManager,
+    crate::domain::Role::DevLead,
+    crate::domain::Role::OpsLead,
+    crate::domain::Role::QaLead,
+    crate::domain::Role::SupportLead,
+    crate::domain::Role::Business,
+];
+
+/// "The wrong people": a key role of the go-live call that nobody holds.
+fn missing_key_roles(plan: &Plan, sink: &mut Sink<'_>) {
+    let missing: Vec<&str> = KEY_ROLES
+        .iter()
+        .filter(|role| !plan.people.iter().any(|person| person.role == **role))
+        .map(|role| role.as_str())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let span = span_of_first(sink, &["people"]);
+    sink.warning(
+        span,
+        "people",
+        format!(
+            "nobody holds the role{} {} that a go-live call needs",
+            if missing.len() == 1 { "" } else { "s" },
+            missing
+                .iter()
+                .map(|role| format!("`{role}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Some(
+            "add a `[[people]]` entry for each, or give the role to someone who is on the call"
+                .to_string(),
+        ),
+    );
+}
+
+/// "No preparation": nothing was thought through that could go wrong.
+fn no_risks(plan: &Plan, sink: &mut Sink<'_>) {
+    if plan.risks.is_empty() {
+        sink.warning(
+            span_of_first(sink, &["risks"]),
+            "risks",
+            "there are no risks, so no alert carries a contingency plan",
+            Some("add `[[risks]]` (id, title, likelihood, impact, contingency, owner) for what could go wrong".to_string()),
+        );
+    }
+}
+
+/// Nobody can be told anything.
+fn no_channels(plan: &Plan, sink: &mut Sink<'_>) {
+    if plan.alerting.channels.is_empty() {
+        sink.warning(
+            span_of_first(sink, &["channels"]),
+            "channels",
+            "there is no communication channel, so alerts reach nobody",
+            Some("add `[[channels]]` (an `email` channel needs no more set-up; without `[smtp]` it writes .eml files)".to_string()),
+        );
+    }
+}
+
+/// A level that names only roles nobody holds notifies nobody.
+fn level_notifying_nobody(plan: &Plan, sink: &mut Sink<'_>) {
+    use super::alerting::Recipient;
+    for (policy_index, policy) in plan.alerting.policies.iter().enumerate() {
+        for (level_index, level) in policy.levels.iter().enumerate() {
+            let reaches_someone = level.notify.iter().any(|recipient| match recipient {
+                Recipient::Person(_) | Recipient::Address(_) => true,
+                Recipient::Role(role) => plan.people.iter().any(|person| person.role == *role),
+            });
+            if !reaches_someone {
+                let path = format!("escalation[{policy_index}].levels[{level_index}].notify");
+                let span = span_of_first(
+                    sink,
+                    &[&path, &format!("escalation[{policy_index}].levels")],
+                );
+                sink.warning(
+                    span,
+                    &path,
+                    format!(
+                        "level {} of escalation policy `{}` notifies nobody: no one holds the roles it names",
+                        level_index + 1,
+                        policy.id
+                    ),
+                    Some("name a person, or give someone the role in `[[people]]`".to_string()),
+                );
+            }
         }
     }
 }

@@ -192,11 +192,17 @@ pub struct Loaded {
 
 /// Reads and validates the plan file at `path`.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    load_as_of(path, None)
+}
+
+/// As [`load`]; with `now`, also warns about what depends on the time, such as a planned go-live
+/// already in the past (what `golive check` does before a launch).
+pub fn load_as_of(path: &Path, now: Option<Timestamp>) -> Result<Loaded, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Unreadable {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&text, path).map_err(|diagnostics| LoadError::Invalid {
+    validate::parse_and_validate(&text, path, now).map_err(|diagnostics| LoadError::Invalid {
         path: path.to_path_buf(),
         diagnostics,
     })
@@ -205,5 +211,10 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 /// Parses and validates plan text; `path` names the file in diagnostics and anchors relative
 /// paths (`data_dir`, token files). On failure, returns every diagnostic (errors and warnings).
 pub fn parse(text: &str, path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
-    validate::parse_and_validate(text, path)
+    validate::parse_and_validate(text, path, None)
+}
+
+/// As [`parse`], with the time for time-dependent warnings (see [`load_as_of`]).
+pub fn parse_as_of(text: &str, path: &Path, now: Timestamp) -> Result<Loaded, Vec<Diagnostic>> {
+    validate::parse_and_validate(text, path, Some(now))
 }

@@ -25,7 +25,11 @@ use crate::domain::{Level, Owner, Phase, Role, closest};
 pub(super) const DEFAULT_DATA_DIR: &str = "golive-data";
 
 /// Parses and validates plan text; see [`super::parse`].
-pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
+pub(super) fn parse_and_validate(
+    text: &str,
+    path: &Path,
+    now: Option<jiff::Timestamp>,
+) -> Result<Loaded, Vec<Diagnostic>> {
     let (root, syntax_errors) = DeTable::parse_recoverable(text);
     let mut sink = Sink::new(text);
     let base_dir = path.parent().unwrap_or(Path::new(""));
@@ -33,6 +37,9 @@ pub(super) fn parse_and_validate(text: &str, path: &Path) -> Result<Loaded, Vec<
     let plan = read_plan(&root, &mut sink, path, base_dir);
     if let Some(plan) = &plan {
         lint::warn(plan, &mut sink);
+        if let Some(now) = now {
+            lint::warn_as_of(plan, &mut sink, now);
+        }
     }
 
     // The recovering parser still yields a tree, so the plan's other problems are reported too;

@@ -130,6 +130,31 @@ checks = ["errors"]
 from = "23:00"
 to = "01:00"
 comment = "Nightly backup"
+
+# The rest of the go-live call (after everything else, so the line numbers above hold).
+[[people]]
+id = "dora"
+name = "Dora Dev"
+role = "dev_lead"
+email = "dora@shop.example"
+
+[[people]]
+id = "quinn"
+name = "Quinn QA"
+role = "qa_lead"
+email = "quinn@shop.example"
+
+[[people]]
+id = "sam"
+name = "Sam Support"
+role = "support_lead"
+email = "sam@shop.example"
+
+[[people]]
+id = "bea"
+name = "Bea Business"
+role = "business"
+email = "bea@shop.example"
 "#;
 
 /// One broken plan: `BASE` with `find` replaced by `replace` (first occurrence), and the one
@@ -299,7 +324,7 @@ fn the_base_plan_is_valid_and_has_no_warnings() {
     let loaded = plan::parse(BASE, Path::new("plans/plan.toml"))
         .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
     assert!(loaded.warnings.is_empty(), "{}", render(&loaded.warnings));
-    assert_eq!(loaded.plan.people.len(), 2);
+    assert_eq!(loaded.plan.people.len(), 6);
     assert_eq!(
         loaded.plan.launch.go_live.to_string(),
         "2027-03-09T19:00:00Z"
@@ -608,7 +633,8 @@ fn an_informational_gate_an_unused_server_and_a_plan_without_checks_are_warnings
         .iter()
         .map(|warning| warning.message.as_str())
         .collect();
-    assert_eq!(messages.len(), 2, "{messages:?}");
+    // The cut also drops the communication plan and the people after it.
+    assert_eq!(messages.len(), 4, "{messages:?}");
     assert!(
         messages
             .iter()
@@ -716,7 +742,14 @@ fn a_plan_without_a_communication_plan_warns_that_its_checks_notify_nobody() {
         .iter()
         .map(|warning| warning.message.as_str())
         .collect();
-    assert_eq!(messages, ["checks of severity warning notify nobody"]);
+    assert_eq!(
+        messages,
+        [
+            "checks of severity warning notify nobody",
+            "there is no communication channel, so alerts reach nobody",
+            "nobody holds the roles `dev_lead`, `qa_lead`, `support_lead`, `business` that a go-live call needs",
+        ]
+    );
     assert_eq!(loaded.plan.rollback.notify.len(), 2);
 }
 
@@ -936,4 +969,65 @@ fn the_binary_reports_a_missing_file_with_exit_code_66() {
     let output = golive_check(&[folder.path().join("missing.toml").as_os_str()]);
     assert_eq!(output.status.code(), Some(66));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read plan"));
+}
+
+/// The go-live guide's common mistakes, one per case: (what, how to break the base plan, the
+/// warning's key path, a piece of its message).
+#[test]
+fn the_guides_common_mistakes_are_warnings_with_their_position() {
+    let cases: &[(&str, String, &str, &str)] = &[
+        (
+            "a key role nobody holds",
+            BASE.replace("role = \"qa_lead\"", "role = \"other\""),
+            "people",
+            "nobody holds the role `qa_lead`",
+        ),
+        (
+            "no risks",
+            {
+                let start = BASE.find("[[risks]]").unwrap_or_default();
+                let end = BASE[start..]
+                    .find("\n[")
+                    .map_or(BASE.len(), |offset| start + offset + 1);
+                let mut text = BASE.to_string();
+                text.replace_range(start..end, "");
+                text.replace("risks = [\"slow-db\"]", "")
+            },
+            "risks",
+            "there are no risks",
+        ),
+        (
+            "a level notifying only roles nobody holds",
+            BASE.replace("notify = [\"bob\"]", "notify = [\"security\"]"),
+            "escalation[0].levels[1].notify",
+            "notifies nobody",
+        ),
+        (
+            "a go-live in the past",
+            BASE.replace(
+                "go_live = 2027-03-09T20:00:00",
+                "go_live = 2020-03-09T20:00:00",
+            ),
+            "launch.go_live",
+            "the planned go-live 2020-03-09 20:00 CET is in the past",
+        ),
+    ];
+    let now: jiff::Timestamp = "2026-11-27T12:00:00Z".parse().unwrap();
+    for (what, text, path, message) in cases {
+        let loaded = plan::parse_as_of(text, Path::new("plan.toml"), now)
+            .unwrap_or_else(|diagnostics| panic!("{what}: {}", render(&diagnostics)));
+        let found = loaded
+            .warnings
+            .iter()
+            .find(|warning| warning.path == *path)
+            .unwrap_or_else(|| {
+                panic!("{what}: no warning at {path}: {}", render(&loaded.warnings))
+            });
+        assert!(found.message.contains(message), "{what}: {}", found.message);
+        assert_eq!(found.level, DiagnosticLevel::Warning, "{what}");
+        assert!(found.line > 0, "{what}: a warning has a position");
+    }
+    // The base plan itself, as of a day before its go-live, has none of them.
+    let loaded = plan::parse_as_of(BASE, Path::new("plan.toml"), now).unwrap();
+    assert!(loaded.warnings.is_empty(), "{}", render(&loaded.warnings));
 }
