@@ -438,7 +438,6 @@ pub async fn notify_test(
     writer: Writer,
     JsonBody(body): JsonBody<NotifyTestBody>,
 ) -> Result<Json<Value>, ApiError> {
-    use crate::plan::alerting::{ChannelKind, Recipient};
     let plan = state.plan.clone();
     for id in &body.channels {
         if !plan
@@ -458,115 +457,12 @@ pub async fn notify_test(
     }
     let by = author(body.author, &writer)?;
     let now = state.clock.now();
-    let mut results = Vec::new();
-    for channel in plan
-        .alerting
-        .channels
-        .iter()
-        .filter(|channel| body.channels.is_empty() || body.channels.contains(&channel.id))
-    {
-        let text = format!(
-            "golive notification test for \"{}\" via `{}`, sent by {by} at {}. If you read this, the channel works.",
-            plan.launch.name,
-            channel.id,
-            crate::report::timeline::local(now, &plan.launch.timezone)
-        );
-        let (kind, result) = match &channel.kind {
-            ChannelKind::Email { to } => {
-                let mut wanted: Vec<Recipient> = to.clone();
-                for policy in &plan.alerting.policies {
-                    for level in policy
-                        .levels
-                        .iter()
-                        .filter(|level| level.channels.contains(&channel.id))
-                    {
-                        wanted.extend(level.notify.iter().cloned());
-                    }
-                }
-                let recipients: Vec<(Option<String>, String)> =
-                    crate::engine::alerts::resolve_recipients(&plan, &wanted)
-                        .into_iter()
-                        .filter_map(|addressee| {
-                            addressee.email.map(|email| (Some(addressee.name), email))
-                        })
-                        .collect();
-                if recipients.is_empty() {
-                    ("email", Err(crate::notify::DeliveryError::Permanent("nobody to send a test to: no escalation level uses this channel and it has no `to`".into())))
-                } else {
-                    let email = crate::notify::OutgoingEmail {
-                        to: recipients,
-                        subject: format!(
-                            "[TEST] {}: golive notification test via {}",
-                            plan.launch.name, channel.id
-                        ),
-                        text: text.clone(),
-                        html: None,
-                        message_id: format!(
-                            "test-{}-{}@golive.local",
-                            channel.id,
-                            now.as_millisecond()
-                        ),
-                        in_reply_to: None,
-                        references: Vec::new(),
-                        inline_images: Vec::new(),
-                    };
-                    (
-                        "email",
-                        state
-                            .senders
-                            .email()
-                            .send(&email)
-                            .await
-                            .map(|delivered| delivered.answer),
-                    )
-                }
-            }
-            ChannelKind::Webhook(_) => {
-                let message = crate::notify::WebhookMessage {
-                    text: text.clone(),
-                    json: json!({"kind": "test", "launch": plan.launch.name, "channel": channel.id, "message": text}),
-                };
-                let result = match state.senders.webhook(&channel.id) {
-                    Some(sender) => sender
-                        .send(&message)
-                        .await
-                        .map(|delivered| delivered.answer),
-                    None => Err(crate::notify::DeliveryError::Permanent("no sender".into())),
-                };
-                ("webhook", result)
-            }
-            ChannelKind::Alertmanager { .. } => {
-                let mut labels = std::collections::BTreeMap::new();
-                labels.insert(
-                    "alertname".to_string(),
-                    "GoliveNotificationTest".to_string(),
-                );
-                labels.insert("severity".to_string(), "info".to_string());
-                labels.insert("launch".to_string(), plan.launch.name.clone());
-                let mut annotations = std::collections::BTreeMap::new();
-                annotations.insert("summary".to_string(), text.clone());
-                let alert = crate::notify::ForwardedAlert {
-                    labels,
-                    annotations,
-                    starts_at: now,
-                    ends_at: now.checked_add(SignedDuration::from_mins(5)).ok(),
-                    generator_url: None,
-                };
-                let result = match state.senders.alertmanager(&channel.id) {
-                    Some(sender) => sender
-                        .send(&[alert])
-                        .await
-                        .map(|delivered| delivered.answer),
-                    None => Err(crate::notify::DeliveryError::Permanent("no sender".into())),
-                };
-                ("alertmanager", result)
-            }
-        };
-        results.push(match result {
-            Ok(answer) => json!({"channel": channel.id, "kind": kind, "result": "delivered", "answer": answer}),
-            Err(error) => json!({"channel": channel.id, "kind": kind, "result": "failed", "answer": error.to_string()}),
-        });
-    }
+    let results: Vec<Value> =
+        crate::notify::dispatcher::test_channels(&plan, &state.senders, &body.channels, &by, now)
+            .await
+            .into_iter()
+            .map(|result| json!(result))
+            .collect();
     let summary = results
         .iter()
         .map(|result| {

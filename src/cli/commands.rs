@@ -44,7 +44,10 @@ fn client_args(command: &Command) -> Option<&ClientArgs> {
         | Command::Silence { client, .. }
         | Command::Notify { client, .. }
         | Command::Rollback { client, .. } => Some(client),
-        Command::Run { .. } | Command::Check { .. } | Command::Probe { .. } => None,
+        Command::Run { .. }
+        | Command::Check { .. }
+        | Command::Probe { .. }
+        | Command::Preflight { .. } => None,
     }
 }
 
@@ -351,7 +354,10 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
             let checks = answer["checks"].as_array().map_or(&[][..], Vec::as_slice);
             Ok(show(&answer, format::checks_table(checks)))
         }
-        Command::Run { .. } | Command::Check { .. } | Command::Probe { .. } => Ok(String::new()),
+        Command::Run { .. }
+        | Command::Check { .. }
+        | Command::Probe { .. }
+        | Command::Preflight { .. } => Ok(String::new()),
     }
 }
 

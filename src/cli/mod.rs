@@ -6,6 +6,7 @@ pub mod client;
 mod commands;
 mod daemon;
 mod format;
+mod preflight;
 mod probe;
 
 use std::net::SocketAddr;
@@ -181,6 +182,12 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The pre-launch readiness check: the plan, every check probed once, every channel tested,
+    /// and one go/no-go summary with the owner of each gap (exit 0 on go, 1 on no-go).
+    Preflight {
+        /// The launch plan (TOML).
+        plan: PathBuf,
+    },
     /// Run the plan's checks once, without a daemon (the pre-launch dry run); exit 0 only if all
     /// are healthy.
     Probe {
@@ -323,6 +330,7 @@ pub fn execute(cli: Cli) -> ExitCode {
             log_format,
         } => daemon::run(&plan, listen, log_format),
         Command::Probe { plan, checks, json } => probe::run(&plan, &checks, json),
+        Command::Preflight { plan } => preflight::run(&plan),
         other => commands::run(other),
     }
 }

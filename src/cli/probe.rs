@@ -57,35 +57,7 @@ pub fn run(plan_path: &Path, wanted: &[String], as_json: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let results = runtime.block_on(async {
-        let context = match ProbeContext::new(&plan, Arc::new(SystemClock)) {
-            Ok(context) => Arc::new(context),
-            Err(error) => return Err(error.to_string()),
-        };
-        let limit = Arc::new(tokio::sync::Semaphore::new(
-            plan.monitoring.max_concurrent_probes.max(1),
-        ));
-        let mut tasks = tokio::task::JoinSet::new();
-        for index in selected.iter().copied() {
-            let (plan, context, limit) = (plan.clone(), context.clone(), limit.clone());
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await.ok();
-                let mut memory = ProbeMemory::default();
-                (
-                    index,
-                    run_probe(&plan.checks[index], &context, &mut memory).await,
-                )
-            });
-        }
-        let mut results: Vec<(usize, ProbeResult)> = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            if let Ok(result) = joined {
-                results.push(result);
-            }
-        }
-        results.sort_by_key(|(index, _)| *index);
-        Ok(results)
-    });
+    let results = runtime.block_on(probe_once(plan.clone(), selected.clone()));
     let results = match results {
         Ok(results) => results,
         Err(error) => {
@@ -150,4 +122,38 @@ pub fn run(plan_path: &Path, wanted: &[String], as_json: bool) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Probes the `selected` checks of `plan` once, concurrently (bounded like the daemon), and
+/// returns their results in plan order.
+pub(super) async fn probe_once(
+    plan: Arc<crate::plan::Plan>,
+    selected: Vec<usize>,
+) -> Result<Vec<(usize, ProbeResult)>, String> {
+    let context = Arc::new(
+        ProbeContext::new(&plan, Arc::new(SystemClock)).map_err(|error| error.to_string())?,
+    );
+    let limit = Arc::new(tokio::sync::Semaphore::new(
+        plan.monitoring.max_concurrent_probes.max(1),
+    ));
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in selected {
+        let (plan, context, limit) = (plan.clone(), context.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.ok();
+            let mut memory = ProbeMemory::default();
+            (
+                index,
+                run_probe(&plan.checks[index], &context, &mut memory).await,
+            )
+        });
+    }
+    let mut results: Vec<(usize, ProbeResult)> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(result) = joined {
+            results.push(result);
+        }
+    }
+    results.sort_by_key(|(index, _)| *index);
+    Ok(results)
 }

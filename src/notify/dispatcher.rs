@@ -355,6 +355,151 @@ fn truncate(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
+/// The outcome of testing one channel.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChannelTest {
+    pub channel: String,
+    pub kind: &'static str,
+    #[serde(skip)]
+    pub delivered: bool,
+    /// `delivered` or `failed`.
+    pub result: &'static str,
+    /// The server's answer, or why it failed.
+    pub answer: String,
+}
+
+/// Sends a test message through each channel of the plan (or only the `wanted` ones) now and
+/// reports each outcome: email to everyone an escalation level or the channel names, so each can
+/// confirm they receive it; a line to each webhook; a short-lived info alert to each Alertmanager.
+pub async fn test_channels(
+    plan: &Plan,
+    senders: &Senders,
+    wanted: &[String],
+    by: &str,
+    now: jiff::Timestamp,
+) -> Vec<ChannelTest> {
+    use crate::plan::alerting::{ChannelKind, Recipient};
+    let mut results = Vec::new();
+    for channel in plan
+        .alerting
+        .channels
+        .iter()
+        .filter(|channel| wanted.is_empty() || wanted.contains(&channel.id))
+    {
+        let text = format!(
+            "golive notification test for \"{}\" via `{}`, sent by {by} at {}. If you read this, the channel works.",
+            plan.launch.name,
+            channel.id,
+            crate::report::timeline::local(now, &plan.launch.timezone)
+        );
+        let (kind, result) = match &channel.kind {
+            ChannelKind::Email { to } => {
+                let mut wanted: Vec<Recipient> = to.clone();
+                for policy in &plan.alerting.policies {
+                    for level in policy
+                        .levels
+                        .iter()
+                        .filter(|level| level.channels.contains(&channel.id))
+                    {
+                        wanted.extend(level.notify.iter().cloned());
+                    }
+                }
+                let recipients: Vec<(Option<String>, String)> =
+                    crate::engine::alerts::resolve_recipients(plan, &wanted)
+                        .into_iter()
+                        .filter_map(|addressee| {
+                            addressee.email.map(|email| (Some(addressee.name), email))
+                        })
+                        .collect();
+                if recipients.is_empty() {
+                    ("email", Err(crate::notify::DeliveryError::Permanent("nobody to send a test to: no escalation level uses this channel and it has no `to`".into())))
+                } else {
+                    let email = crate::notify::OutgoingEmail {
+                        to: recipients,
+                        subject: format!(
+                            "[TEST] {}: golive notification test via {}",
+                            plan.launch.name, channel.id
+                        ),
+                        text: text.clone(),
+                        html: None,
+                        message_id: format!(
+                            "test-{}-{}@golive.local",
+                            channel.id,
+                            now.as_millisecond()
+                        ),
+                        in_reply_to: None,
+                        references: Vec::new(),
+                        inline_images: Vec::new(),
+                    };
+                    (
+                        "email",
+                        senders
+                            .email()
+                            .send(&email)
+                            .await
+                            .map(|delivered| delivered.answer),
+                    )
+                }
+            }
+            ChannelKind::Webhook(_) => {
+                let message = crate::notify::WebhookMessage {
+                    text: text.clone(),
+                    json: json!({"kind": "test", "launch": plan.launch.name, "channel": channel.id, "message": text}),
+                };
+                let result = match senders.webhook(&channel.id) {
+                    Some(sender) => sender
+                        .send(&message)
+                        .await
+                        .map(|delivered| delivered.answer),
+                    None => Err(crate::notify::DeliveryError::Permanent("no sender".into())),
+                };
+                ("webhook", result)
+            }
+            ChannelKind::Alertmanager { .. } => {
+                let mut labels = std::collections::BTreeMap::new();
+                labels.insert(
+                    "alertname".to_string(),
+                    "GoliveNotificationTest".to_string(),
+                );
+                labels.insert("severity".to_string(), "info".to_string());
+                labels.insert("launch".to_string(), plan.launch.name.clone());
+                let mut annotations = std::collections::BTreeMap::new();
+                annotations.insert("summary".to_string(), text.clone());
+                let alert = crate::notify::ForwardedAlert {
+                    labels,
+                    annotations,
+                    starts_at: now,
+                    ends_at: now.checked_add(jiff::SignedDuration::from_mins(5)).ok(),
+                    generator_url: None,
+                };
+                let result = match senders.alertmanager(&channel.id) {
+                    Some(sender) => sender
+                        .send(&[alert])
+                        .await
+                        .map(|delivered| delivered.answer),
+                    None => Err(crate::notify::DeliveryError::Permanent("no sender".into())),
+                };
+                ("alertmanager", result)
+            }
+        };
+        results.push(ChannelTest {
+            channel: channel.id.clone(),
+            kind,
+            delivered: result.is_ok(),
+            result: if result.is_ok() {
+                "delivered"
+            } else {
+                "failed"
+            },
+            answer: match result {
+                Ok(answer) => answer,
+                Err(error) => error.to_string(),
+            },
+        });
+    }
+    results
+}
+
 /// Several emails of one group as one message listing them all (the first one's thread).
 pub fn merge_emails(mut emails: Vec<OutgoingEmail>) -> Option<OutgoingEmail> {
     if emails.len() <= 1 {

@@ -847,3 +847,49 @@ async fn when_the_store_cannot_be_written_the_ops_lead_is_told_directly_and_the_
     );
     assert_eq!(open_alert(&daemon).await["key"], "check:web");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_probes_tests_the_channels_and_names_an_owner_for_every_gap() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(503).await;
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        temp.path().join("plan.toml"),
+        alerting_plan(&target.url(), smtp.port, &hook.url, 60, ""),
+    )
+    .unwrap();
+    let dir = temp.path().to_path_buf();
+    let (code, out, err) =
+        tokio::task::spawn_blocking(move || crate::helpers::cli(&dir, &["preflight", "plan.toml"]))
+            .await
+            .unwrap();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("PREFLIGHT Test shop"), "{out}");
+    assert!(out.contains("Checks: 0 of 1 healthy"), "{out}");
+    assert!(
+        out.contains("check `web` is failing: status 503 (expected 2xx) (owner: Bob Berg (bob))"),
+        "the failing check's risk owner owns the gap: {out}"
+    );
+    assert!(out.contains("ok   email"), "{out}");
+    assert!(out.contains("ok   chat"), "{out}");
+    assert!(
+        out.contains("nobody holds the roles"),
+        "plan warnings are gaps too: {out}"
+    );
+    assert!(
+        out.contains("(owner: Alice Adler (alice))"),
+        "the project manager owns plan gaps: {out}"
+    );
+    assert!(
+        out.contains("[ ] backup"),
+        "the checklist to confirm on the call: {out}"
+    );
+    assert!(out.contains("NO-GO:"), "{out}");
+    let messages = smtp.wait_for(1, Duration::from_secs(5)).await;
+    assert!(messages[0].email.subject.starts_with("[TEST] Test shop"));
+    assert!(
+        !temp.path().join("data").exists(),
+        "a preflight creates no store"
+    );
+}
