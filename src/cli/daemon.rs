@@ -66,6 +66,8 @@ pub fn run(plan_path: &Path, listen: Option<SocketAddr>, log_format: LogFormat) 
         }
     };
     runtime.block_on(async move {
+        // Installed before anything announces the daemon as started.
+        let signal = shutdown_signal();
         let application = match Application::build(loaded.plan, Options { listen }).await {
             Ok(application) => application,
             Err(error) => {
@@ -83,7 +85,7 @@ pub fn run(plan_path: &Path, listen: Option<SocketAddr>, log_format: LogFormat) 
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            signal.await;
             trigger.cancel();
         });
         match application.run_until_stopped(shutdown).await {
