@@ -347,9 +347,7 @@ fn metric_names(expr: &str) -> Vec<String> {
                 i += 1;
             }
             let word = &expr[start..i];
-            if word.starts_with("golive_") {
-                names.push(word.to_string());
-            } else if expr[i..].starts_with('{') {
+            if word.starts_with("golive_") || expr[i..].starts_with('{') {
                 names.push(word.to_string());
             }
             continue;
