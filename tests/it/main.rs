@@ -5,6 +5,7 @@ mod alerting;
 mod api;
 mod check;
 mod cli;
+mod dashboard;
 mod durability;
 mod helpers;
 mod monitoring;
