@@ -20,6 +20,8 @@ pub struct Metrics {
     registry: Registry,
     pub phase: GaugeVec,
     pub phase_started: Gauge,
+    /// The plan's planned go-live, for countdowns.
+    pub go_live: Gauge,
     pub checklist_items: GaugeVec,
     pub action_items: GaugeVec,
     pub log_entries: IntCounterVec,
@@ -193,6 +195,10 @@ impl Metrics {
             "golive_phase_started_timestamp_seconds",
             "When the current phase began, as a Unix timestamp",
         )?;
+        let go_live = Gauge::new(
+            "golive_go_live_timestamp_seconds",
+            "The planned go-live (the plan's launch.go_live), as a Unix timestamp",
+        )?;
         let checklist_items = GaugeVec::new(
             Opts::new(
                 "golive_checklist_items",
@@ -234,6 +240,7 @@ impl Metrics {
             .set(1.0);
         registry.register(Box::new(phase.clone()))?;
         registry.register(Box::new(phase_started.clone()))?;
+        registry.register(Box::new(go_live.clone()))?;
         registry.register(Box::new(checklist_items.clone()))?;
         registry.register(Box::new(action_items.clone()))?;
         registry.register(Box::new(log_entries.clone()))?;
@@ -332,6 +339,7 @@ impl Metrics {
             registry,
             phase,
             phase_started,
+            go_live,
             checklist_items,
             action_items,
             log_entries,
@@ -352,6 +360,8 @@ impl Metrics {
         }
         self.phase_started
             .set(snapshot.state.phase_since.as_millisecond() as f64 / 1000.0);
+        self.go_live
+            .set(plan.launch.go_live.as_millisecond() as f64 / 1000.0);
         let mut counts = [[0u32; 2]; 2]; // [confirmed?][required?]
         for item in &plan.checklist {
             let confirmed = snapshot.state.confirmations.contains_key(&item.id);
