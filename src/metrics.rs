@@ -248,6 +248,11 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(build_info))?;
         let checks = CheckFamilies::new(&registry)?;
+        // The process's own CPU, memory, file descriptors and start time (`process_*`).
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         let schedule_lag = Histogram::with_opts(
             HistogramOpts::new(
                 "golive_probe_schedule_lag_seconds",
