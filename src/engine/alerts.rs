@@ -479,6 +479,7 @@ impl Engine {
         block(|| {
             self.store.write(|write| {
                 for (alert, rows, entry) in &resolved {
+                    write.release_held(alert.id, now)?;
                     write.update_alert(alert)?;
                     enqueue_all(write, rows)?;
                     write.log(entry)?;
@@ -752,6 +753,7 @@ impl Engine {
                 if let Some(nonce) = nonce {
                     write.use_ack_nonce(nonce, now)?;
                 }
+                write.release_held(alert.id, now)?;
                 write.update_alert(&alert)?;
                 enqueue_all(write, &rows)?;
                 write.log(&NewEntry {

@@ -172,6 +172,15 @@ impl Write<'_> {
         insert_entry(&self.transaction, entry)
     }
 
+    /// Sends an alert's notifications that grouping still holds back at once (used when the
+    /// alert is acknowledged or resolved, so nobody gets "resolved" before "opened").
+    pub fn release_held(&mut self, alert_id: i64, now: Timestamp) -> Result<usize, StoreError> {
+        Ok(self.transaction.execute(
+            "UPDATE outbox SET not_before = ?2 WHERE alert_id = ?1 AND status = 'pending' AND not_before > ?2",
+            params![alert_id, millis(now)],
+        )?)
+    }
+
     /// Records a delivery.
     pub fn mark_delivered(
         &mut self,
