@@ -483,6 +483,23 @@ async fn after_sigkill_mid_escalation_no_level_is_sent_again_and_a_due_one_is_se
     let mut daemon =
         Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 3, "")).await;
     smtp.wait_for(1, Duration::from_secs(10)).await;
+    // Killed between levels: level 1 is delivered and recorded (a kill between the SMTP server
+    // accepting a message and golive recording it would send that message again: delivery is at
+    // least once, by design).
+    let alert = open_alert(&daemon).await;
+    let id = alert["id"].as_i64().unwrap();
+    eventually(10, async || {
+        let (_, detail) = daemon.get(&format!("/api/v1/alerts/{id}")).await;
+        let notifications = detail["notifications"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        notifications
+            .iter()
+            .all(|row| row["status"] == "delivered")
+            .then_some(())
+    })
+    .await;
     daemon.kill9();
     // Level 2 falls due while the daemon is down.
     tokio::time::sleep(Duration::from_secs(4)).await;
