@@ -19,6 +19,7 @@ pub(crate) mod alerts;
 mod checks;
 mod delivery;
 mod launch;
+mod reminders;
 
 use crate::clock::Clock;
 use crate::core::actions::{ActionItem, ActionStatus, FieldError};
@@ -384,6 +385,8 @@ pub struct Engine {
     /// golive's own trouble for the dispatcher to send directly (the store may be failing).
     trouble: mpsc::Sender<String>,
     last_trouble: Option<Timestamp>,
+    /// Action-item reminders already sent.
+    reminded: reminders::Reminded,
     commands: mpsc::Receiver<Command>,
     observations: mpsc::Receiver<Observation>,
     publish: watch::Sender<Arc<Snapshot>>,
@@ -433,6 +436,11 @@ impl Engine {
         );
         let outbox_written = Arc::new(Notify::new());
         let (trouble, trouble_rx) = mpsc::channel(16);
+        let reminded: reminders::Reminded = store
+            .reminders_sent()?
+            .into_iter()
+            .filter_map(|(id, day)| day.parse::<jiff::civil::Date>().ok().map(|day| (id, day)))
+            .collect();
         let gate = CheckHealthMap::new();
         let snapshot = Arc::new(Snapshot {
             state: state.clone(),
@@ -457,6 +465,7 @@ impl Engine {
             outbox_written: outbox_written.clone(),
             trouble,
             last_trouble: None,
+            reminded,
             commands,
             observations,
             publish,
@@ -489,6 +498,7 @@ impl Engine {
         loop {
             self.apply_due_transitions();
             self.process_due_alerts();
+            self.send_due_reminders();
             let wait = self.time_to_next_deadline();
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -522,6 +532,7 @@ impl Engine {
         let end = [
             lifecycle::hypercare_end(&self.plan, &self.state),
             self.alert_deadline(),
+            self.reminder_deadline(),
         ]
         .into_iter()
         .flatten()

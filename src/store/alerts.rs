@@ -85,6 +85,15 @@ impl Store {
         read_silences(&self.connection)
     }
 
+    /// Every action-item reminder sent, as (action id, local day).
+    pub fn reminders_sent(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT action_id, day FROM action_reminders")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// Whether an acknowledgement link's nonce was used already.
     pub fn ack_nonce_used(&self, nonce: &str) -> Result<bool, StoreError> {
         Ok(self.connection.query_row(
@@ -179,6 +188,20 @@ impl Write<'_> {
             "UPDATE outbox SET not_before = ?2 WHERE alert_id = ?1 AND status = 'pending' AND not_before > ?2",
             params![alert_id, millis(now)],
         )?)
+    }
+
+    /// Records that an action item's reminder for `day` was sent.
+    pub fn record_reminder(
+        &mut self,
+        action_id: i64,
+        day: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "INSERT OR IGNORE INTO action_reminders (action_id, day, sent_at) VALUES (?1, ?2, ?3)",
+            params![action_id, day, millis(now)],
+        )?;
+        Ok(())
     }
 
     /// Records a delivery.

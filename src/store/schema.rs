@@ -115,6 +115,15 @@ const MIGRATIONS: &[&str] = &[
         used_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 4: action-item reminders sent, one per item and local day (no duplicates across restarts).
+    "
+    CREATE TABLE action_reminders (
+        action_id INTEGER NOT NULL,
+        day       TEXT    NOT NULL,
+        sent_at   INTEGER NOT NULL,
+        PRIMARY KEY (action_id, day)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

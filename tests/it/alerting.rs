@@ -910,3 +910,88 @@ async fn preflight_probes_tests_the_channels_and_names_an_owner_for_every_gap() 
         "a preflight creates no store"
     );
 }
+
+/// A fixed-offset time zone in which it is now about noon, so the day's reminders (09:00 local)
+/// are due, whatever time the test runs.
+fn noon_time_zone() -> (String, jiff::civil::Date) {
+    let now = jiff::Timestamp::now();
+    let utc_hour = i64::from(now.to_zoned_datetime(jiff::tz::TimeZone::UTC).hour());
+    let offset = (12 - utc_hour).clamp(-11, 12);
+    let name = match offset {
+        0 => "Etc/UTC".to_string(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    };
+    let zone = jiff::tz::TimeZone::get(&name).unwrap();
+    (name, now.to_zoned_datetime(zone).date())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_and_overdue_action_items_remind_their_owner_once_a_day_even_across_a_restart() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let (zone, today) = noon_time_zone();
+    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "").replace(
+        "timezone = \"Europe/Berlin\"",
+        &format!("timezone = \"{zone}\""),
+    );
+    let mut daemon = Daemon::start(&plan).await;
+    for (title, due) in [
+        ("Publish the release notes", today),
+        ("Write the post-mortem", today.yesterday().unwrap()),
+        ("Tune alert thresholds", today.tomorrow().unwrap()),
+    ] {
+        let (status, body) = daemon
+            .post(
+                "/api/v1/actions",
+                json!({"title": title, "owner": "bob", "due": due.to_string()}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let subjects: Vec<String> = smtp
+        .messages()
+        .iter()
+        .map(|m| m.email.subject.clone())
+        .collect();
+    assert_eq!(
+        subjects.len(),
+        2,
+        "due today and overdue, not tomorrow's: {subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("action item #1 is due today")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("action item #2 is overdue")),
+        "{subjects:?}"
+    );
+    assert!(messages.iter().all(|m| m.recipients == ["bob@example.com"]));
+    let (_, log) = daemon.get("/api/v1/log?kind=action").await;
+    let reminders = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["event"] == "reminder")
+        .count();
+    assert_eq!(reminders, 2);
+
+    // Done items are not reminded; a restart the same day sends nothing again.
+    daemon
+        .patch("/api/v1/actions/1", json!({"status": "done"}))
+        .await;
+    assert!(daemon.terminate().success());
+    let dir = daemon.dir.clone();
+    let restarted = Daemon::start_in(&dir).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(smtp.messages().len(), 2, "no reminder twice on one day");
+    drop(restarted);
+}

@@ -1,0 +1,161 @@
+//! Follow-up on action items: an item with a due date reminds its owner by email on the morning of
+//! the due day and, while it stays open past it, once every morning, until it is done or dropped.
+//! Each reminder is recorded with its local day in the same transaction as its email, so a restart
+//! never sends one twice.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::civil::{Date, Time};
+use serde_json::json;
+
+use super::alerts::resolve_recipients;
+use super::{Engine, block};
+use crate::core::actions::ActionStatus;
+use crate::core::log::{LogKind, NewEntry};
+use crate::domain::Role;
+use crate::notify::OutgoingEmail;
+use crate::plan::alerting::{ChannelKind, Recipient};
+use crate::store::alerts::NewOutboxRow;
+
+/// When, in the launch's time zone, the day's reminders go out.
+pub const REMINDER_TIME: Time = jiff::civil::time(9, 0, 0, 0);
+
+/// The reminders already sent, by (action item, local day).
+pub(super) type Reminded = HashSet<(i64, Date)>;
+
+impl Engine {
+    /// The next time reminders may be due: this morning's reminder time if it is still ahead and
+    /// an open item is due by today, else tomorrow's. `None` without open items with a due date.
+    pub(super) fn reminder_deadline(&self) -> Option<Timestamp> {
+        let tz = &self.plan.launch.timezone;
+        if !self
+            .actions
+            .iter()
+            .any(|item| item.status == ActionStatus::Open && item.due.is_some())
+        {
+            return None;
+        }
+        let local = self.clock.now().to_zoned_datetime(tz.clone());
+        let today = local.date();
+        let day = if local.time() < REMINDER_TIME {
+            today
+        } else {
+            today.tomorrow().ok()?
+        };
+        day.to_datetime(REMINDER_TIME)
+            .to_zoned_datetime(tz.clone())
+            .ok()
+            .map(|zoned| zoned.timestamp())
+    }
+
+    /// Sends the reminders due now (one per open item due today or earlier, once a day).
+    pub(super) fn send_due_reminders(&mut self) {
+        let now = self.clock.now();
+        let local = now.to_zoned_datetime(self.plan.launch.timezone.clone());
+        if local.time() < REMINDER_TIME {
+            return;
+        }
+        let today = local.date();
+        let plan = Arc::clone(&self.plan);
+        let Some(channel) = plan
+            .alerting
+            .channels
+            .iter()
+            .find(|channel| matches!(channel.kind, ChannelKind::Email { .. }))
+        else {
+            return;
+        };
+        let due: Vec<_> = self
+            .actions
+            .iter()
+            .filter(|item| item.status == ActionStatus::Open)
+            .filter(|item| item.due.is_some_and(|due| due <= today))
+            .filter(|item| !self.reminded.contains(&(item.id, today)))
+            .cloned()
+            .collect();
+        for item in due {
+            let Some(due_day) = item.due else { continue };
+            let owner = match item.owner.parse::<Role>() {
+                Ok(role) if !plan.people.iter().any(|person| person.id == item.owner) => {
+                    Recipient::Role(role)
+                }
+                _ => Recipient::Person(item.owner.clone()),
+            };
+            let to: Vec<(Option<String>, String)> = resolve_recipients(&plan, &[owner])
+                .into_iter()
+                .filter_map(|addressee| addressee.email.map(|email| (Some(addressee.name), email)))
+                .collect();
+            let overdue = due_day < today;
+            let state = if overdue {
+                format!("overdue (it was due {due_day})")
+            } else {
+                "due today".to_string()
+            };
+            let entry = NewEntry {
+                at: now,
+                author: "golive".into(),
+                kind: LogKind::Action,
+                text: format!(
+                    "Reminder sent for action item #{} ({}), {state}, to {}",
+                    item.id,
+                    item.title,
+                    if to.is_empty() {
+                        "nobody (the owner has no email)".to_string()
+                    } else {
+                        item.owner.clone()
+                    }
+                ),
+                data: json!({"action": item.id, "event": "reminder", "day": today, "overdue": overdue}),
+            };
+            let row = (!to.is_empty()).then(|| NewOutboxRow {
+                created_at: now,
+                not_before: now,
+                channel: channel.id.clone(),
+                kind: "reminder".into(),
+                alert_id: None,
+                group_key: None,
+                payload: json!(OutgoingEmail {
+                    to: to.clone(),
+                    subject: format!(
+                        "[REMINDER] {}: action item #{} is {state}",
+                        plan.launch.name, item.id
+                    ),
+                    text: format!(
+                        "Action item #{}: {}\nOwner: {}\nDue: {due_day} ({state})\n\nWhen it is done: golive action done {}\nIf it will not be done: golive action drop {} --note \"why\"\n",
+                        item.id, item.title, item.owner, item.id, item.id
+                    ),
+                    html: None,
+                    message_id: format!("reminder-{}-{today}@golive.local", item.id),
+                    in_reply_to: None,
+                    references: Vec::new(),
+                    inline_images: Vec::new(),
+                }),
+            });
+            let day = today.to_string();
+            let written = block(|| {
+                self.store.write(|write| {
+                    write.record_reminder(item.id, &day, now)?;
+                    if let Some(row) = &row {
+                        write.enqueue(row)?;
+                    }
+                    write.log(&entry)?;
+                    Ok(())
+                })
+            });
+            match written {
+                Ok(()) => {
+                    self.reminded.insert((item.id, today));
+                    if row.is_some() {
+                        self.outbox_written.notify_one();
+                    }
+                }
+                Err(error) => {
+                    self.store_trouble(&error);
+                    return;
+                }
+            }
+        }
+    }
+}
