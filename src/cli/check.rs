@@ -40,6 +40,29 @@ pub fn run(path: &Path, strict: bool) -> ExitCode {
     }
 }
 
+/// Loads the plan for a command that needs a valid one: on failure, prints why (every diagnostic
+/// of an invalid plan, then `advice`) and returns the exit code (64 invalid, 66 unreadable).
+pub fn load_or_exit(
+    path: &Path,
+    now: Option<jiff::Timestamp>,
+    advice: &str,
+) -> Result<plan::Loaded, ExitCode> {
+    match plan::load_as_of(path, now) {
+        Ok(loaded) => Ok(loaded),
+        Err(LoadError::Unreadable { path, source }) => {
+            eprintln!("golive: cannot read plan {}: {source}", path.display());
+            Err(ExitCode::from(EXIT_UNREADABLE))
+        }
+        Err(LoadError::Invalid { path, diagnostics }) => {
+            print_diagnostics(&path, &diagnostics);
+            if !advice.is_empty() {
+                eprintln!("golive: {advice} (`golive check {}`)", path.display());
+            }
+            Err(ExitCode::from(EXIT_INVALID))
+        }
+    }
+}
+
 /// Prints every diagnostic and the error count (used by `golive run` on an invalid plan too).
 pub fn print_diagnostics(path: &Path, diagnostics: &[Diagnostic]) {
     report_invalid(path, diagnostics.to_vec(), false);

@@ -8,10 +8,9 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use super::LogFormat;
-use super::check::{EXIT_INVALID, EXIT_UNREADABLE, print_diagnostics};
+use super::check::load_or_exit;
 use crate::app::{Application, Options, StartError, shutdown_signal};
 use crate::engine::error_chain;
-use crate::plan::{self, LoadError};
 use crate::store::StoreError;
 
 /// Exit code when a required service (port, data directory) is unavailable (EX_UNAVAILABLE).
@@ -33,20 +32,13 @@ const GOLIVE_WORKERS: usize = 1;
 
 pub fn run(plan_path: &Path, listen: Option<SocketAddr>, log_format: LogFormat) -> ExitCode {
     init_tracing(log_format);
-    let loaded = match plan::load(plan_path) {
+    let loaded = match load_or_exit(
+        plan_path,
+        None,
+        "the plan is invalid; fix it and start again",
+    ) {
         Ok(loaded) => loaded,
-        Err(LoadError::Unreadable { path, source }) => {
-            eprintln!("golive: cannot read plan {}: {source}", path.display());
-            return ExitCode::from(EXIT_UNREADABLE);
-        }
-        Err(LoadError::Invalid { path, diagnostics }) => {
-            print_diagnostics(&path, &diagnostics);
-            eprintln!(
-                "golive: the plan is invalid; fix it (`golive check {}`) and start again",
-                path.display()
-            );
-            return ExitCode::from(EXIT_INVALID);
-        }
+        Err(code) => return code,
     };
     for warning in &loaded.warnings {
         tracing::warn!(line = warning.line, column = warning.column, key = %warning.path, "{}", warning.message);

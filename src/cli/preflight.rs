@@ -7,13 +7,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::check::{EXIT_INVALID, EXIT_UNREADABLE, print_diagnostics};
+use super::check::load_or_exit;
 use super::probe::probe_once;
 use crate::core::health::Outcome;
 use crate::core::lifecycle::owner_label;
 use crate::domain::Role;
 use crate::notify::dispatcher::{Senders, test_channels};
-use crate::plan::{self, LoadError, Plan};
+use crate::plan::Plan;
 
 /// One thing that is not ready, and who should fix it.
 struct Gap {
@@ -53,20 +53,13 @@ fn check_owner(plan: &Plan, check: &crate::plan::checks::Check) -> String {
 
 pub fn run(plan_path: &Path) -> ExitCode {
     let now = jiff::Timestamp::now();
-    let loaded = match plan::load_as_of(plan_path, Some(now)) {
+    let loaded = match load_or_exit(
+        plan_path,
+        Some(now),
+        "NO-GO: the plan has errors; fix them first",
+    ) {
         Ok(loaded) => loaded,
-        Err(LoadError::Unreadable { path, source }) => {
-            eprintln!("golive: cannot read plan {}: {source}", path.display());
-            return ExitCode::from(EXIT_UNREADABLE);
-        }
-        Err(LoadError::Invalid { path, diagnostics }) => {
-            print_diagnostics(&path, &diagnostics);
-            println!(
-                "NO-GO: the plan has errors; fix them first (`golive check {}`)",
-                path.display()
-            );
-            return ExitCode::from(EXIT_INVALID);
-        }
+        Err(code) => return code,
     };
     let plan = Arc::new(loaded.plan);
     let runtime = match tokio::runtime::Builder::new_current_thread()

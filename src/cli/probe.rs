@@ -7,25 +7,17 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::check::{EXIT_INVALID, EXIT_UNREADABLE, print_diagnostics};
+use super::check::{EXIT_INVALID, load_or_exit};
 use super::format;
 use crate::clock::SystemClock;
 use crate::core::health::{Outcome, ProbeResult};
 use crate::domain::closest;
-use crate::plan::{self, LoadError};
 use crate::probe::{ProbeContext, ProbeMemory, run_probe};
 
 pub fn run(plan_path: &Path, wanted: &[String], as_json: bool) -> ExitCode {
-    let loaded = match plan::load(plan_path) {
+    let loaded = match load_or_exit(plan_path, None, "") {
         Ok(loaded) => loaded,
-        Err(LoadError::Unreadable { path, source }) => {
-            eprintln!("golive: cannot read plan {}: {source}", path.display());
-            return ExitCode::from(EXIT_UNREADABLE);
-        }
-        Err(LoadError::Invalid { path, diagnostics }) => {
-            print_diagnostics(&path, &diagnostics);
-            return ExitCode::from(EXIT_INVALID);
-        }
+        Err(code) => return code,
     };
     let plan = Arc::new(loaded.plan);
     let mut selected = Vec::new();
