@@ -327,3 +327,21 @@ pub async fn eventually<T>(seconds: u64, mut probe: impl AsyncFnMut() -> Option<
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Waits until `url`/-/ready answers 200 (Prometheus, Alertmanager), for at most 30 s.
+pub async fn wait_until_ready(url: &str, what: &str) {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = http
+            .get(format!("{url}/-/ready"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == 200);
+        if ready {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} not ready in 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

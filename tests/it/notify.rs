@@ -667,20 +667,8 @@ impl Alertmanager {
             child: Some(child),
             _storage: storage,
         };
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = http
-                .get(format!("{}/-/ready", alertmanager.url))
-                .send()
-                .await
-                .is_ok_and(|response| response.status() == 200);
-            if ready {
-                return alertmanager;
-            }
-            assert!(Instant::now() < deadline, "alertmanager not ready in 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::helpers::wait_until_ready(&alertmanager.url, "alertmanager").await;
+        alertmanager
     }
 }
 

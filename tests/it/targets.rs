@@ -395,20 +395,8 @@ impl Prometheus {
             child: Some(child),
             _storage: storage,
         };
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = http
-                .get(format!("{}/-/ready", prometheus.url))
-                .send()
-                .await
-                .is_ok_and(|response| response.status() == 200);
-            if ready {
-                return prometheus;
-            }
-            assert!(Instant::now() < deadline, "prometheus not ready in 30 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::helpers::wait_until_ready(&prometheus.url, "prometheus").await;
+        prometheus
     }
 
     /// Waits until `query` returns at least one series.
