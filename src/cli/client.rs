@@ -103,30 +103,11 @@ impl Client {
         self.send(Method::GET, path, None).await
     }
 
+    /// A GET whose answer is text (e.g. the Markdown timeline).
     pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
-        let url = format!("{}{}", self.base, path);
-        let response =
-            self.http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|source| ClientError::Unreachable {
-                    url: self.base.clone(),
-                    source,
-                })?;
-        let status = response.status();
-        let text = response
-            .text()
+        self.exchange(Method::GET, path, None)
             .await
-            .map_err(|source| ClientError::Unreachable {
-                url: self.base.clone(),
-                source,
-            })?;
-        if status.is_success() {
-            Ok(text)
-        } else {
-            Err(refusal(status, &text))
-        }
+            .map(|(_, text)| text)
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Result<Value, ClientError> {
@@ -147,31 +128,34 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, ClientError> {
-        let url = format!("{}{}", self.base, path);
-        let mut request = self.http.request(method, &url);
+        let (status, text) = self.exchange(method, path, body).await?;
+        serde_json::from_str(&text).map_err(|_| ClientError::Unexpected { status, body: text })
+    }
+
+    /// One request with the token (and a JSON body); the status and text of a 2xx answer, the
+    /// daemon's refusal otherwise.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, String), ClientError> {
+        let unreachable = |source| ClientError::Unreachable {
+            url: self.base.clone(),
+            source,
+        };
+        let mut request = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|source| ClientError::Unreachable {
-                url: self.base.clone(),
-                source,
-            })?;
+        let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|source| ClientError::Unreachable {
-                url: self.base.clone(),
-                source,
-            })?;
+        let text = response.text().await.map_err(unreachable)?;
         if status.is_success() {
-            serde_json::from_str(&text).map_err(|_| ClientError::Unexpected { status, body: text })
+            Ok((status, text))
         } else {
             Err(refusal(status, &text))
         }
