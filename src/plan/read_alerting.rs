@@ -200,23 +200,11 @@ impl<'p> Recipients<'p> {
         if let Ok(role) = text.parse::<Role>() {
             return Ok(Recipient::Role(role));
         }
-        let candidates = self
-            .person_ids
-            .iter()
-            .map(String::as_str)
-            .chain(Role::ALL.iter().map(|role| role.as_str()));
-        let help = match closest(text, candidates) {
-            Some(near) => format!("did you mean `{near}`?"),
-            None => format!(
-                "a recipient is a person id from [[people]] ({}), a role ({}) or an email address",
-                if self.person_ids.is_empty() {
-                    "none defined".to_string()
-                } else {
-                    self.person_ids.join(", ")
-                },
-                Role::names().join(", ")
-            ),
-        };
+        let help = super::validate::person_or_role_help(
+            self.person_ids,
+            text,
+            "a recipient is a person id from [[people]] ({people}), a role ({roles}) or an email address",
+        );
         sink.error(
             name.span(),
             path,

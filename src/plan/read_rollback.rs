@@ -9,7 +9,7 @@ use super::alerting::{Recipient, RollbackCriterion, RollbackHook};
 use super::checks::Severity;
 use super::read::{Sink, TableReader};
 use super::read_alerting::{Context, bounded_duration, read_secret_url};
-use super::read_checks::reference_exists;
+use super::read_silences::read_check_refs;
 use super::read_typed::Reported;
 use super::validate::parse_name;
 use crate::domain::{Phase, Role};
@@ -80,7 +80,7 @@ fn read_criteria(
     let mut criteria = Vec::new();
     let mut bad = false;
     for mut entry in table.array_of_tables(sink, "criteria") {
-        let checks = read_checks(&mut entry, sink, context);
+        let checks = read_check_refs(&mut entry, sink, context);
         let severity = match entry.get_str(sink, "severity") {
             Ok(None) => Ok(Severity::Critical),
             Ok(Some(text)) => {
@@ -101,29 +101,6 @@ fn read_criteria(
         }
     }
     if bad { Err(Reported) } else { Ok(criteria) }
-}
-
-/// A criterion's `checks` (all checks when absent or empty).
-fn read_checks(
-    entry: &mut TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-    context: &Context<'_>,
-) -> Result<Vec<String>, Reported> {
-    let Some(names) = entry.get_str_list(sink, "checks")? else {
-        return Ok(Vec::new());
-    };
-    let path = entry.key_path("checks");
-    let mut checks = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let item = format!("{path}[{index}]");
-        if !reference_exists(sink, &item, name, context.check_ids, "check", "[[checks]]") {
-            bad = true;
-        } else if !checks.contains(name.get_ref()) {
-            checks.push(name.get_ref().clone());
-        }
-    }
-    if bad { Err(Reported) } else { Ok(checks) }
 }
 
 /// A criterion's `phases`: only those a launch can be rolled back from.

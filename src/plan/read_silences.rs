@@ -63,8 +63,9 @@ pub(super) fn read_silences(
     silences
 }
 
-/// `checks`: ids of `[[checks]]` (all checks when absent or empty).
-fn read_check_refs(
+/// `checks`: ids of `[[checks]]` (all checks when absent or empty), in silences and rollback
+/// criteria.
+pub(super) fn read_check_refs(
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     context: &Context<'_>,

@@ -516,23 +516,11 @@ impl<'p> Owners<'p> {
         if let Ok(role) = name.parse::<Role>() {
             return Some(Owner::Role(role));
         }
-        let candidates = self
-            .person_ids
-            .iter()
-            .map(String::as_str)
-            .chain(Role::ALL.iter().map(|role| role.as_str()));
-        let help = match closest(name, candidates) {
-            Some(near) => format!("did you mean `{near}`?"),
-            None => format!(
-                "an owner is a person id from [[people]] ({}) or a role ({})",
-                if self.person_ids.is_empty() {
-                    "none defined".to_string()
-                } else {
-                    self.person_ids.join(", ")
-                },
-                Role::names().join(", ")
-            ),
-        };
+        let help = person_or_role_help(
+            self.person_ids,
+            name,
+            "an owner is a person id from [[people]] ({people}) or a role ({roles})",
+        );
         sink.error(
             owner.span(),
             path,
@@ -540,5 +528,27 @@ impl<'p> Owners<'p> {
             Some(help),
         );
         None
+    }
+}
+
+/// The help for a name that is neither a person id nor a role: the near name when there is one,
+/// else `hint` with `{people}` (the plan's person ids) and `{roles}` filled in.
+pub(super) fn person_or_role_help(person_ids: &[String], name: &str, hint: &str) -> String {
+    let candidates = person_ids
+        .iter()
+        .map(String::as_str)
+        .chain(Role::ALL.iter().map(|role| role.as_str()));
+    match closest(name, candidates) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None => hint
+            .replace(
+                "{people}",
+                &if person_ids.is_empty() {
+                    "none defined".to_string()
+                } else {
+                    person_ids.join(", ")
+                },
+            )
+            .replace("{roles}", &Role::names().join(", ")),
     }
 }
