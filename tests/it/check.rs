@@ -10,7 +10,7 @@ use golive::domain::{Phase, Role};
 use golive::plan::alerting::{
     ChannelKind, MaybeSecret, Recipient, RollbackHook, SilenceWindow, SmtpTls, WebhookFormat,
 };
-use golive::plan::checks::{CheckKind, CompareOp, ScrapeMode, Severity};
+use golive::plan::checks::{CheckKind, CompareOp, HeaderValue, ScrapeMode, Severity};
 use golive::plan::{self, Diagnostic, DiagnosticLevel, SecretSource};
 
 /// A small valid plan; the line numbers in the cases below refer to it.
@@ -262,6 +262,10 @@ const CASES: &[Case] = &[
     case("key of another channel kind", "kind = \"email\"", "kind = \"email\"\nformat = \"slack\"", (95, 1), "`format` belongs to webhook channels, not email channels", Some("change `kind` to `\"webhook\"`")),
     case("webhook url with a token inline", "url = \"https://chat.example/hooks/launch\"", "url = \"https://chat.example/hooks/launch?token=s3cret\"", (99, 7), "the URL carries a secret (a `token` query parameter)", Some("url = { env = \"VAR\" }")),
     case("slack webhook url inline", "url = \"https://chat.example/hooks/launch\"", "url = \"https://hooks.slack.com/services/T0/B0/s3cret\"", (99, 7), "a Slack webhook path", Some("environment variable or a file")),
+    case("inline authorization header on a check", "body_regex = \"ok\"", "body_regex = \"ok\"\nheaders = { Authorization = \"Bearer s3cret\" }", (62, 13), "the `Authorization` header is a credential and must not be written in the plan", Some("`Authorization = { env = \"HEALTH_TOKEN\" }`")),
+    case("inline cookie on a check", "body_regex = \"ok\"", "body_regex = \"ok\"\nheaders = { cookie = \"session=s3cret\" }", (62, 13), "the `cookie` header is a credential and must not be written in the plan", None),
+    case("check header secret without a source", "body_regex = \"ok\"", "body_regex = \"ok\"\nheaders = { Authorization = {} }", (62, 29), "a header value needs a source", Some("add `env = \"VAR\"`")),
+    case("check header neither text nor secret", "body_regex = \"ok\"", "body_regex = \"ok\"\nheaders = { X-Retries = 3 }", (62, 25), "expected a string or a secret source, found integer", None),
     case("inline authorization header", "url = \"https://chat.example/hooks/launch\"", "url = \"https://chat.example/hooks/launch\"\nheaders = { Authorization = \"Bearer s3cret\" }", (100, 13), "an `Authorization` header must not be written in the plan", Some("environment or a file only")),
     case("webhook without a url", "url = \"https://chat.example/hooks/launch\"\n", "", (96, 1), "missing required key `url`", None),
     case("duplicate channel id", "kind = \"email\"", "kind = \"email\"\n\n[[channels]]\nid = \"mail\"\nkind = \"email\"", (97, 6), "duplicate id `mail`", Some("line 93")),
@@ -552,6 +556,23 @@ fn the_example_plan_yields_its_checks_with_parsed_values() {
     assert_eq!(http.json.len(), 3);
     assert_eq!(http.json[1].op, CompareOp::Lt);
     assert_eq!(http.expect_status[0].to_string(), "2xx");
+    assert_eq!(
+        http.headers,
+        [
+            (
+                "Accept".to_string(),
+                HeaderValue::Text("application/json".to_string())
+            ),
+            (
+                "X-Golive-Probe".to_string(),
+                HeaderValue::Text("1".to_string())
+            ),
+            (
+                "Authorization".to_string(),
+                HeaderValue::Secret(SecretSource::Env("SHOP_HEALTH_TOKEN".to_string()))
+            ),
+        ]
+    );
 
     let errors = find("error-rate");
     assert_eq!(
