@@ -10,6 +10,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod log;
 pub mod rollup;
+pub mod runbook;
 
 pub use lifecycle::{
     Blocker, Confirmation, LaunchState, PhaseRequest, Refusal, Transition, TransitionRequest,
