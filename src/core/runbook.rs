@@ -483,5 +483,46 @@ pub fn view(plan: &Plan, records: &StepRecords, phase: Phase, now: Timestamp) ->
         .collect()
 }
 
+/// The step records as the launch log tells them (the `runbook` entries of step changes, oldest
+/// first), so exports can be rebuilt from the log alone.
+pub fn records_from_log(entries: &[super::log::LogEntry]) -> StepRecords {
+    let mut records = StepRecords::new();
+    for entry in entries
+        .iter()
+        .filter(|entry| entry.kind == super::log::LogKind::Runbook)
+    {
+        let data = &entry.data;
+        let (Some(step), Some(to)) = (
+            data.get("step").and_then(|v| v.as_str()),
+            data.get("to")
+                .and_then(|v| v.as_str())
+                .and_then(|to| to.parse::<StepState>().ok()),
+        ) else {
+            continue;
+        };
+        let reason = data
+            .get("reason")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let record = records.entry(step.to_string()).or_default();
+        record.state = to;
+        if to == StepState::Running {
+            record.started_at = Some(entry.at);
+            record.started_by = Some(entry.author.clone());
+            record.finished_at = None;
+            record.finished_by = None;
+            record.forced = data.get("forced").and_then(|v| v.as_bool()) == Some(true);
+            record.reason = reason;
+        } else {
+            record.finished_at = Some(entry.at);
+            record.finished_by = Some(entry.author.clone());
+            if reason.is_some() {
+                record.reason = reason;
+            }
+        }
+    }
+    records
+}
+
 #[cfg(test)]
 mod tests;
