@@ -374,9 +374,17 @@ pub fn late_since(
     }
 }
 
-/// Every lateness warning of the runbook that is due by `now` or later, level 1 at `since +
-/// grace`, level 2 at `since + grace + escalate_after`.
-pub fn warnings(plan: &Plan, records: &StepRecords, phase: Phase) -> Vec<LateWarning> {
+/// Every lateness warning of the runbook, sent or not, with when it is due: level 1 (the owner) at
+/// `since + grace`; level 2 (the project manager) `escalate_after` after the owner's warning went
+/// out (`owner_warned_at` tells when, for a step and kind), and not before it went out. So the
+/// project manager always hears a period after the owner, also when both would have fallen due
+/// together (the launch reached the step's phase late, or the daemon was down).
+pub fn warnings(
+    plan: &Plan,
+    records: &StepRecords,
+    phase: Phase,
+    owner_warned_at: impl Fn(&str, LateKind) -> Option<Timestamp>,
+) -> Vec<LateWarning> {
     let runbook: &Runbook = &plan.runbook;
     let mut out = Vec::new();
     for step in &runbook.steps {
@@ -385,8 +393,10 @@ pub fn warnings(plan: &Plan, records: &StepRecords, phase: Phase) -> Vec<LateWar
             continue;
         };
         let first = plus(since, runbook.grace);
-        let second = plus(first, runbook.escalate_after);
-        for (level, due) in [(1, first), (2, second)] {
+        let second = owner_warned_at(&step.id, kind)
+            .map(|warned| plus(warned.max(first), runbook.escalate_after));
+        for (level, due) in [(1, Some(first)), (2, second)] {
+            let Some(due) = due else { continue };
             out.push(LateWarning {
                 step: step.id.clone(),
                 kind,

@@ -3,7 +3,6 @@
 //! transaction as their outbox rows, so a restart never repeats one), and the rollback
 //! recommendation when a step fails.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -30,13 +29,14 @@ use crate::plan::runbook::RunbookStep;
 use crate::report::timeline::local;
 use crate::store::StoreError;
 use crate::store::alerts::NewOutboxRow;
+use crate::store::runbook::SentWarnings;
 
 /// The runbook's state in the engine: every step's record and the warnings already sent.
 #[derive(Debug, Default)]
 pub(super) struct RunbookState {
     pub(super) records: StepRecords,
-    /// (step, kind, level) of every lateness warning sent.
-    pub(super) warned: BTreeSet<(String, String, u8)>,
+    /// Every lateness warning sent: (step, kind, level) and when.
+    pub(super) warned: SentWarnings,
 }
 
 /// The answer to a step change.
@@ -122,7 +122,9 @@ impl Engine {
         })?;
         self.logged(&stored);
         if retried {
-            self.runbook.warned.retain(|(id, _, _)| id != &change.step);
+            self.runbook
+                .warned
+                .retain(|(id, _, _), _| id != &change.step);
         }
         self.runbook.records = records;
         if !rows.is_empty() {
@@ -285,15 +287,26 @@ impl Engine {
     }
 
     fn unsent_warnings(&self) -> impl Iterator<Item = LateWarning> + '_ {
-        runbook::warnings(&self.plan, &self.runbook.records, self.state.phase)
-            .into_iter()
-            .filter(|warning| {
-                !self.runbook.warned.contains(&(
-                    warning.step.clone(),
-                    warning.kind.as_str().to_string(),
-                    warning.level,
-                ))
-            })
+        let warned = &self.runbook.warned;
+        let owner_warned_at = |step: &str, kind: LateKind| {
+            warned
+                .get(&(step.to_string(), kind.as_str().to_string(), 1))
+                .copied()
+        };
+        runbook::warnings(
+            &self.plan,
+            &self.runbook.records,
+            self.state.phase,
+            owner_warned_at,
+        )
+        .into_iter()
+        .filter(|warning| {
+            !self.runbook.warned.contains_key(&(
+                warning.step.clone(),
+                warning.kind.as_str().to_string(),
+                warning.level,
+            ))
+        })
     }
 
     /// Sends every lateness warning due now, once per step, kind and level.
@@ -375,7 +388,12 @@ impl Engine {
             step.start
         );
         if warning.level == 2 {
-            let warned_at = crate::plan::runbook::plus(warning.since, plan.runbook.grace);
+            let warned_at = self
+                .runbook
+                .warned
+                .get(&(step.id.clone(), warning.kind.as_str().to_string(), 1))
+                .copied()
+                .unwrap_or(now);
             text.push_str(&format!(
                 "Its owner was warned at {}.\n",
                 local(warned_at, tz)
@@ -424,11 +442,14 @@ impl Engine {
             })
         })?;
         self.logged(&stored);
-        self.runbook.warned.insert((
-            step.id.clone(),
-            warning.kind.as_str().to_string(),
-            warning.level,
-        ));
+        self.runbook.warned.insert(
+            (
+                step.id.clone(),
+                warning.kind.as_str().to_string(),
+                warning.level,
+            ),
+            now,
+        );
         self.metrics
             .runbook
             .warnings

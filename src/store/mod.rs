@@ -8,7 +8,7 @@
 
 pub mod alerts;
 pub mod rollups;
-mod runbook;
+pub mod runbook;
 mod schema;
 
 use std::fs::{File, OpenOptions};

@@ -1,7 +1,7 @@
 //! The deployment runbook's rows: each step's record (`runbook_steps`) and the lateness warnings
 //! sent (`runbook_warnings`, one per step, kind and level, so a restart never sends one twice).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
@@ -14,6 +14,8 @@ use crate::plan::Plan;
 
 /// A lateness warning already sent: (step id, kind, level).
 pub type SentWarning = (String, String, u8);
+/// Every lateness warning sent, with when.
+pub type SentWarnings = BTreeMap<SentWarning, Timestamp>;
 
 impl Store {
     /// Every recorded runbook step by id (steps never touched are absent: pending).
@@ -22,12 +24,22 @@ impl Store {
     }
 
     /// Every lateness warning sent.
-    pub fn runbook_warnings(&self) -> Result<BTreeSet<SentWarning>, StoreError> {
+    pub fn runbook_warnings(&self) -> Result<SentWarnings, StoreError> {
         let mut statement = self
             .connection
-            .prepare("SELECT step_id, kind, level FROM runbook_warnings")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-        Ok(rows.collect::<Result<BTreeSet<_>, _>>()?)
+            .prepare("SELECT step_id, kind, level, sent_at FROM runbook_warnings")?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                (row.get(0)?, row.get(1)?, row.get(2)?),
+                row.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut sent = SentWarnings::new();
+        for row in rows {
+            let (key, at) = row?;
+            sent.insert(key, timestamp(at)?);
+        }
+        Ok(sent)
     }
 }
 

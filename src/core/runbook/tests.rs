@@ -205,17 +205,23 @@ fn changes_that_do_not_fit_the_state_are_refused() {
 fn a_pending_step_is_late_after_the_grace_period_once_its_phase_has_begun() {
     let plan = plan();
     let records = StepRecords::new();
-    assert!(warnings(&plan, &records, Phase::GoNoGo).is_empty());
-    let due = warnings(&plan, &records, Phase::Deploying);
+    assert!(warnings(&plan, &records, Phase::GoNoGo, |_, _| None).is_empty());
+    // The project manager's warning is not due before the owner's went out.
+    let due = warnings(&plan, &records, Phase::Deploying, |_, _| None);
     let freeze: Vec<_> = due
         .iter()
         .filter(|warning| warning.step == "freeze")
         .collect();
-    assert_eq!(freeze.len(), 2);
+    assert_eq!(freeze.len(), 1);
     assert_eq!((freeze[0].level, freeze[0].due), (1, at(5)));
+    let due = warnings(&plan, &records, Phase::Deploying, |_, _| Some(at(5)));
+    let freeze: Vec<_> = due
+        .iter()
+        .filter(|warning| warning.step == "freeze")
+        .collect();
     assert_eq!((freeze[1].level, freeze[1].due), (2, at(15)));
     assert_eq!(freeze[0].kind, LateKind::NotStarted);
-    assert!(warnings(&plan, &records, Phase::RolledBack).is_empty());
+    assert!(warnings(&plan, &records, Phase::RolledBack, |_, _| None).is_empty());
     let freeze_step = &plan.runbook.steps[0];
     assert_eq!(
         late_by(freeze_step, &StepRecord::default(), Phase::Deploying, at(7)),
@@ -233,7 +239,7 @@ fn a_running_step_is_late_past_its_expected_duration() {
         &request("freeze", StepAction::Start),
         at(3),
     );
-    let due = warnings(&plan, &records, Phase::Deploying);
+    let due = warnings(&plan, &records, Phase::Deploying, |_, _| Some(at(18)));
     let freeze: Vec<_> = due
         .iter()
         .filter(|warning| warning.step == "freeze")
@@ -248,7 +254,7 @@ fn a_running_step_is_late_past_its_expected_duration() {
         at(20),
     );
     assert!(
-        warnings(&plan, &records, Phase::Deploying)
+        warnings(&plan, &records, Phase::Deploying, |_, _| None)
             .iter()
             .all(|warning| warning.step != "freeze")
     );
@@ -294,4 +300,20 @@ fn the_view_shows_plan_and_actual_side_by_side() {
     assert_eq!(view[0].late_seconds, 8 * 60);
     assert_eq!(view[1].blocked_by, ["freeze"]);
     assert_eq!(view[2].planned_end, at(35));
+}
+
+#[test]
+fn the_project_manager_hears_a_period_after_the_owner_was_actually_warned() {
+    let plan = plan();
+    let records = StepRecords::new();
+    // The owner's warning for `freeze` went out late (at +40, e.g. the launch reached `deploying`
+    // late): the project manager is due 10 minutes after that, not at once.
+    let due = warnings(&plan, &records, Phase::Deploying, |step, kind| {
+        (step == "freeze" && kind == LateKind::NotStarted).then_some(at(40))
+    });
+    let level_two = due
+        .iter()
+        .find(|warning| warning.step == "freeze" && warning.level == 2)
+        .unwrap();
+    assert_eq!(level_two.due, at(50));
 }
