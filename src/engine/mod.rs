@@ -462,6 +462,7 @@ impl Engine {
         let runbook = runbook::RunbookState {
             records: store.runbook_steps()?,
             warned: store.runbook_warnings()?,
+            retry_after: None,
         };
         let gate = CheckHealthMap::new();
         let snapshot = Arc::new(Snapshot {

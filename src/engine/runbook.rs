@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use serde_json::json;
 
@@ -37,6 +37,9 @@ pub(super) struct RunbookState {
     pub(super) records: StepRecords,
     /// Every lateness warning sent: (step, kind, level) and when.
     pub(super) warned: SentWarnings,
+    /// After a failed write: no new attempt before this, so a failing disk does not make the
+    /// engine spin on a warning that is due.
+    pub(super) retry_after: Option<Timestamp>,
 }
 
 /// The answer to a step change.
@@ -283,7 +286,8 @@ impl Engine {
 
     /// The next instant a lateness warning not yet sent becomes due.
     pub(super) fn runbook_deadline(&self) -> Option<Timestamp> {
-        self.unsent_warnings().map(|warning| warning.due).min()
+        let due = self.unsent_warnings().map(|warning| warning.due).min()?;
+        Some(self.runbook.retry_after.map_or(due, |retry| due.max(retry)))
     }
 
     fn unsent_warnings(&self) -> impl Iterator<Item = LateWarning> + '_ {
@@ -312,12 +316,17 @@ impl Engine {
     /// Sends every lateness warning due now, once per step, kind and level.
     pub(super) fn send_due_runbook_warnings(&mut self) {
         let now = self.clock.now();
+        if self.runbook.retry_after.is_some_and(|retry| now < retry) {
+            return;
+        }
+        self.runbook.retry_after = None;
         let due: Vec<LateWarning> = self
             .unsent_warnings()
             .filter(|warning| warning.due <= now)
             .collect();
         for warning in due {
             if let Err(error) = self.send_runbook_warning(&warning, now) {
+                self.runbook.retry_after = Some(now + SignedDuration::from_secs(10));
                 self.store_trouble(&error);
                 tracing::error!(step = %warning.step, error = %error_chain(&error), "could not record a runbook lateness warning");
                 return;
