@@ -153,3 +153,53 @@ fn read_steps(connection: &Connection) -> Result<StepRecords, StoreError> {
     }
     Ok(records)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::runbook::StepRecord;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + seconds).unwrap()
+    }
+
+    #[test]
+    fn step_records_and_warnings_sent_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = StepRecord {
+            state: StepState::Failed,
+            started_at: Some(at(1)),
+            started_by: Some("bob".into()),
+            finished_at: Some(at(60)),
+            finished_by: Some("alice".into()),
+            reason: Some("pods crash-loop".into()),
+            forced: true,
+        };
+        {
+            let mut store = Store::open(dir.path()).unwrap();
+            store
+                .write(|write| {
+                    write.save_step("deploy", &StepRecord::default(), at(0))?;
+                    write.save_step("deploy", &record, at(60))?;
+                    write.record_runbook_warning("deploy", LateKind::Overrunning, 1, at(30))?;
+                    write.record_runbook_warning("deploy", LateKind::Overrunning, 1, at(31))?;
+                    write.record_runbook_warning("smoke", LateKind::NotStarted, 2, at(40))
+                })
+                .unwrap();
+        }
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.runbook_steps().unwrap()["deploy"], record);
+        assert_eq!(store.reader().unwrap().runbook_steps().unwrap().len(), 1);
+        let sent = store.runbook_warnings().unwrap();
+        assert_eq!(sent.len(), 2);
+        // The first record of a warning stands.
+        assert_eq!(
+            sent[&("deploy".to_string(), "overrunning".to_string(), 1)],
+            at(30)
+        );
+        store
+            .write(|write| write.clear_runbook_warnings("deploy"))
+            .unwrap();
+        assert_eq!(store.runbook_warnings().unwrap().len(), 1);
+    }
+}

@@ -347,6 +347,10 @@ duration = "1s"
     // The first daemon keeps the temporary folder alive; the restarted one uses the same data.
     let dir = daemon.dir.clone();
     let restarted = Daemon::start_in(&dir).await;
+    // The step's record survived the restart.
+    let (_, runbook) = restarted.get("/api/v1/runbook").await;
+    assert_eq!(runbook["steps"][0]["state"], "running");
+    assert_eq!(runbook["steps"][0]["started_by"], "carol");
 
     let messages = smtp.wait_for(2, Duration::from_secs(20)).await;
     assert_eq!(messages[1].recipients, ["alice@example.com"]);
