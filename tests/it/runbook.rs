@@ -13,15 +13,25 @@ use crate::alerting::Receiver;
 use crate::helpers::{BASE_PLAN, Daemon, cli, eventually};
 use crate::smtp::{ReceivedMessage, SmtpOptions, SmtpServer};
 
-/// Three steps of `deploying` after a go-live in 2030 (so nothing is late): `prepare`, then
-/// `migrate` (a rollback point), then `deploy`.
+/// Three steps of `deploying` after a go-live in 2030 (so nothing is late): `prepare` (verified
+/// by `db`, a check of a closed port), then `migrate` (a rollback point), then `deploy`.
 const STEPS: &str = r#"
+[[checks]]
+id = "db"
+kind = "tcp"
+address = "127.0.0.1:1"
+interval = "200ms"
+timeout = "150ms"
+failure_threshold = 1
+phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
+
 [[runbook.steps]]
 id = "prepare"
 title = "Put the shop in maintenance mode"
 owner = "bob"
 start = "+00:00"
 duration = "10m"
+verify = ["db"]
 
 [[runbook.steps]]
 id = "migrate"
@@ -466,8 +476,24 @@ async fn the_cli_moves_steps_and_prints_the_runbook_as_a_table() {
     let (code, out, err) = run(&["step", "start", "prepare"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "Step `prepare` is running.\n");
+    // The checks to verify after the step are shown with it, and their health is logged when it
+    // is done.
+    eventually(10, async || {
+        let (_, runbook) = daemon.get("/api/v1/runbook").await;
+        (runbook["steps"][0]["verify"] == json!([{"check": "db", "health": "failing"}]))
+            .then_some(())
+    })
+    .await;
     let (code, out, _) = run(&["step", "done", "prepare"]);
     assert_eq!((code, out.as_str()), (0, "Step `prepare` is done.\n"));
+    let entries = runbook_log(&daemon).await;
+    assert!(
+        entries[1]["text"].as_str().unwrap().ends_with(
+            "Step `prepare` done: Put the shop in maintenance mode (verify: db failing)"
+        ),
+        "{entries:?}"
+    );
+    assert_eq!(entries[1]["author"], "bob");
     let (code, out, err) = run(&["step", "skip", "migrate", "--reason", "no schema change"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "Step `migrate` is skipped.\n");
