@@ -83,23 +83,40 @@ pub(super) fn table(answer: &Value) -> String {
         .as_str()
         .and_then(|name| TimeZone::get(name).ok())
         .unwrap_or(TimeZone::UTC);
-    let time = |value: &Value| -> String {
+    let instant = |value: &Value| -> Option<jiff::ZonedDateTime> {
         value
             .as_str()
             .and_then(|text| text.parse::<Timestamp>().ok())
-            .map(|at| {
-                at.to_zoned_datetime(tz.clone())
-                    .strftime("%H:%M")
-                    .to_string()
-            })
+            .map(|at| at.to_zoned_datetime(tz.clone()))
+    };
+    let time = |value: &Value| -> String {
+        instant(value)
+            .map(|at| at.strftime("%H:%M").to_string())
             .unwrap_or_default()
     };
     let rows: Vec<[String; 9]> = steps
         .iter()
         .map(|step| {
             let text = |key: &str| step[key].as_str().unwrap_or("").to_string();
-            let started = time(&step["started_at"]);
-            let finished = time(&step["finished_at"]);
+            // Actual times on another day than planned carry their date.
+            let planned_day = instant(&step["planned_start"]).map(|at| at.date());
+            let actual_time = |value: &Value| match instant(value) {
+                Some(at) if Some(at.date()) != planned_day => {
+                    at.strftime("%Y-%m-%d %H:%M").to_string()
+                }
+                Some(at) => at.strftime("%H:%M").to_string(),
+                None => String::new(),
+            };
+            let started = actual_time(&step["started_at"]);
+            let same_day = |a: &Value, b: &Value| {
+                instant(a).map(|at| at.date()) == instant(b).map(|at| at.date())
+            };
+            // An end on the day of its start needs no date again.
+            let finished = if same_day(&step["started_at"], &step["finished_at"]) {
+                time(&step["finished_at"])
+            } else {
+                actual_time(&step["finished_at"])
+            };
             let actual = if started.is_empty() && finished.is_empty() {
                 String::new()
             } else {

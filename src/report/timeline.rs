@@ -159,24 +159,44 @@ fn runbook_section(
                 .strftime("%H:%M")
                 .to_string()
         };
+        // Actual times on another day than planned carry their date.
+        let planned_day = view.planned_start.to_zoned_datetime(tz.clone()).date();
+        let actual_time = |at: Timestamp| {
+            let zoned = at.to_zoned_datetime(tz.clone());
+            if zoned.date() == planned_day {
+                hm(at)
+            } else {
+                zoned.strftime("%Y-%m-%d %H:%M").to_string()
+            }
+        };
         let actual = match (view.record.started_at, view.record.finished_at) {
             (None, None) => String::new(),
+            (Some(started), Some(finished))
+                if started.to_zoned_datetime(tz.clone()).date()
+                    == finished.to_zoned_datetime(tz.clone()).date() =>
+            {
+                // An end on the day of its start needs no date again.
+                format!("{}–{}", actual_time(started), hm(finished))
+            }
             (started, finished) => format!(
                 "{}–{}",
-                started.map(hm).unwrap_or_default(),
-                finished.map(hm).unwrap_or_default()
+                started.map(actual_time).unwrap_or_default(),
+                finished.map(actual_time).unwrap_or_default()
             ),
         };
         let versus = match view.record.finished_at {
             Some(finished) if view.record.state == StepState::Done => {
-                let minutes = finished.duration_since(view.planned_end).as_secs() / 60;
-                match minutes {
+                let seconds = finished.duration_since(view.planned_end).as_secs();
+                match seconds / 60 {
                     0 => "on time".to_string(),
-                    late if late > 0 => format!("ended {late}m late"),
-                    early => format!("ended {}m early", -early),
+                    late if late > 0 => format!("ended {} late", span(seconds)),
+                    _ => format!("ended {} early", span(-seconds)),
                 }
             }
-            _ if view.late_seconds > 0 => format!("{}m behind now", view.late_seconds / 60),
+            _ if view.late_seconds > 0 => format!(
+                "{} behind now",
+                span(i64::try_from(view.late_seconds).unwrap_or(i64::MAX))
+            ),
             _ => String::new(),
         };
         let mut note = Vec::new();
@@ -212,6 +232,16 @@ fn runbook_section(
         );
     }
     out.push('\n');
+}
+
+/// A positive number of seconds as whole minutes, hours or days: `4m`, `2h 05m`, `3d 4h`.
+fn span(seconds: i64) -> String {
+    let minutes = seconds / 60;
+    match minutes {
+        ..60 => format!("{minutes}m"),
+        60..1440 => format!("{}h {:02}m", minutes / 60, minutes % 60),
+        _ => format!("{}d {}h", minutes / 1440, minutes % 1440 / 60),
+    }
 }
 
 fn of_kind(entries: &[LogEntry], kind: LogKind) -> impl Iterator<Item = &LogEntry> {
@@ -327,7 +357,7 @@ mod tests {
             verify: vec![],
         };
         plan.runbook = Runbook {
-            steps: vec![step("migrate", 0), step("deploy", 10)],
+            steps: vec![step("migrate", 0), step("deploy", 10), step("cleanup", 20)],
             ..Runbook::default()
         };
         let change = |id: i64, at: Timestamp, author: &str, step: &str, action: &str, to: &str| {
@@ -344,10 +374,24 @@ mod tests {
             change(1, minutes(2), "aylin", "migrate", "start", "running"),
             change(2, minutes(15), "jonas", "migrate", "done", "done"),
             change(3, minutes(16), "aylin", "deploy", "start", "running"),
+            // The next day.
+            change(
+                4,
+                minutes(24 * 60 + 5),
+                "bob",
+                "cleanup",
+                "start",
+                "running",
+            ),
+            change(5, minutes(26 * 60 + 35), "bob", "cleanup", "done", "done"),
         ];
         let mut state = LaunchState::new(go_live);
         state.phase = Phase::Deploying;
         let text = render(&plan, &state, &entries, &[], minutes(30));
+        assert!(
+            text.contains("| 09:20–09:30 (+00:20) | 2027-01-16 09:05–11:35 | bob | bob | done | ended 1d 2h late |"),
+            "{text}"
+        );
         assert!(
             text.contains("## Runbook\n\nTimes in Europe/Berlin."),
             "{text}"
