@@ -8,6 +8,7 @@ mod daemon;
 mod format;
 mod preflight;
 mod probe;
+mod runbook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -199,6 +200,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Start, complete, skip or fail a deployment runbook step.
+    Step {
+        #[command(subcommand)]
+        action: StepCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show the deployment runbook: planned vs actual times, who did what, and lateness.
+    Runbook {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Export the launch timeline (the minutes of the launch) as Markdown.
     Timeline {
         /// Write to this file instead of standard output.
@@ -228,6 +241,40 @@ pub enum PhaseAction {
         force: bool,
         #[arg(long)]
         reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StepCommand {
+    /// Start a step (refused while the steps it depends on are not done, unless --force).
+    Start {
+        /// The step's id.
+        id: String,
+        /// Start although dependencies are not done (needs --reason).
+        #[arg(long)]
+        force: bool,
+        /// Why (required with --force).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Mark a running step done.
+    Done {
+        id: String,
+        /// A note, e.g. what was verified.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Skip a step that will not be carried out (needs --reason).
+    Skip {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Mark a running step failed (needs --reason); the applicable rollback procedure is sent.
+    Fail {
+        id: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 
