@@ -476,7 +476,7 @@ impl Engine {
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let (observations_tx, observations) = mpsc::channel(OBSERVATION_QUEUE);
         let checks = checks::Checks::new(&plan, &metrics, now);
-        let engine = Engine {
+        let mut engine = Engine {
             plan,
             store,
             clock,
@@ -497,6 +497,8 @@ impl Engine {
             phase,
         };
         engine.update_alert_metrics();
+        // A hypercare that ended while golive was down is closed before anyone can read the state.
+        engine.apply_due_transitions();
         let handle = EngineHandle {
             commands: commands_tx,
             snapshot: snapshot_rx,

@@ -614,12 +614,12 @@ fn the_example_plan_yields_its_checks_with_parsed_values() {
                 HeaderValue::Text("application/json".to_string())
             ),
             (
-                "X-Golive-Probe".to_string(),
-                HeaderValue::Text("1".to_string())
-            ),
-            (
                 "Authorization".to_string(),
                 HeaderValue::Secret(SecretSource::Env("SHOP_HEALTH_TOKEN".to_string()))
+            ),
+            (
+                "X-Golive-Probe".to_string(),
+                HeaderValue::Text("1".to_string())
             ),
         ]
     );
