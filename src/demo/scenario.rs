@@ -54,10 +54,10 @@ impl Pace {
         tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     }
 
-    /// How long an unacknowledged alert waits before level 2: 20 s at the default length, at
+    /// How long an unacknowledged alert waits before level 2: 25 s at the default length, at
     /// least 3 s (whole seconds, as the plan writes it).
     pub fn escalate_after(&self) -> Duration {
-        Duration::from_secs((20.0 * self.scale).round().max(3.0) as u64)
+        Duration::from_secs((25.0 * self.scale).round().max(3.0) as u64)
     }
 }
 
@@ -117,12 +117,12 @@ impl Scenario {
         self.narrator.event(
             "Planned → go/no-go: Maria (project manager) opens the go-live call; golive starts probing the shop every second.",
         );
-        self.pace.beat(5.0).await;
+        self.pace.beat(6.5).await;
         let last = GO_NO_GO.len() - 1;
         for (index, (item, by, note)) in GO_NO_GO.iter().enumerate() {
             if index == last {
                 self.refused_advance().await?;
-                self.pace.beat(4.0).await;
+                self.pace.beat(5.0).await;
             }
             self.post(
                 &format!("confirm {item}"),
@@ -134,7 +134,7 @@ impl Scenario {
                 "✓ `{item}` confirmed by {} — {note}",
                 self.person(by)
             ));
-            self.pace.beat(4.0).await;
+            self.pace.beat(5.0).await;
         }
         self.wait_for(
             "the go/no-go gate to open (the shop's health check healthy)",
@@ -155,7 +155,7 @@ impl Scenario {
         self.narrator.event(
             "Henrik (business) records the decision \"go for the launch at 20:00\": decisions go to the log and the final report.",
         );
-        self.pace.beat(5.0).await;
+        self.pace.beat(6.5).await;
         self.time_lapse(self.plan.launch.go_live, "the planned go-live")
             .await
     }
@@ -196,16 +196,17 @@ impl Scenario {
         self.narrator.event(
             "Go/no-go → deploying: Jonas (dev lead) deploys release 2.0.0 while golive watches health and error rate.",
         );
-        self.pace.beat(10.0).await;
+        self.pace.beat(13.0).await;
         self.advance("jonas").await?;
         self.narrator.event(
             "Deploying → verifying: 2.0.0 is live; the smoke test must pass before hypercare may start.",
         );
-        self.pace.beat(8.0).await;
+        self.pace.beat(10.0).await;
         Ok(())
     }
 
     async fn incident(&self) -> Result<(), ScenarioError> {
+        let trouble_began = self.clock.now();
         self.service.set_behaviour(Behaviour::Degraded);
         self.narrator.event(
             "Trouble: the new checkout fails a quarter of the requests (HTTP 500), and the health endpoint starts flapping.",
@@ -230,7 +231,6 @@ impl Scenario {
         self.narrator.detail(
             "Rollback recommended: the plan's rollback criteria hold while verifying, so Maria and Jonas also get the procedure.",
         );
-        self.flapping_note().await?;
         self.wait_for("escalation to level 2", async || {
             let answer = self
                 .get("read the alert", &format!("/api/v1/alerts/{id}"))
@@ -242,7 +242,8 @@ impl Scenario {
             "Nobody acknowledged within {} s: escalated to level 2, Maria (project manager) is paged as well.",
             self.pace.escalate_after().as_secs()
         ));
-        self.pace.beat(5.0).await;
+        self.flapping_note(trouble_began).await?;
+        self.pace.beat(6.5).await;
         self.post(
             "acknowledge the alert",
             &format!("/api/v1/alerts/{id}/ack"),
@@ -252,7 +253,7 @@ impl Scenario {
         self.narrator.event(format!(
             "Jonas acknowledges alert #{id} (API): escalation stops, and everyone paged so far is told who took it."
         ));
-        self.pace.beat(6.0).await;
+        self.pace.beat(8.0).await;
         self.log(
             "decision",
             "maria",
@@ -283,25 +284,32 @@ impl Scenario {
         self.narrator.event(format!(
             "RESOLVED: errors are back under 5 % for two probes in a row; alert #{id} closed{lasted}. Everyone told gets the resolution."
         ));
-        self.pace.beat(5.0).await;
+        self.pace.beat(6.5).await;
         Ok(())
     }
 
-    /// Says what golive made of the flapping health endpoint.
-    async fn flapping_note(&self) -> Result<(), ScenarioError> {
+    /// Says what golive made of the health endpoint flapping since `since`.
+    async fn flapping_note(&self, since: Timestamp) -> Result<(), ScenarioError> {
         let answer = self
             .get("read the health check", "/api/v1/checks/shop-health")
             .await?;
-        let recent = answer["check"]["recent"]
+        let recent: Vec<&Value> = answer["check"]["recent"]
             .as_array()
-            .map_or(&[][..], Vec::as_slice);
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter(|result| {
+                text(result, "at")
+                    .parse::<Timestamp>()
+                    .is_ok_and(|at| at >= since)
+            })
+            .collect();
         let failed = recent
             .iter()
             .filter(|result| result["outcome"] == "failing")
             .count();
         if failed > 0 {
             self.narrator.detail(format!(
-                "`shop-health` failed {failed} of its last {} probes, never 3 in a row: a flap, so it stays healthy and pages nobody.",
+                "Meanwhile `shop-health` failed {failed} of its {} probes since the trouble began, never 3 in a row: a flap, so it stays healthy and pages nobody.",
                 recent.len()
             ));
         }
@@ -319,7 +327,7 @@ impl Scenario {
             "✓ `smoke-test-live` confirmed by {} — test order went through.",
             self.person("tom")
         ));
-        self.pace.beat(4.0).await;
+        self.pace.beat(5.0).await;
         self.advance("maria").await?;
         self.narrator.event(
             "Verifying → hypercare: two days of close monitoring; golive closes the launch by itself when they are over.",
@@ -352,7 +360,7 @@ impl Scenario {
         .await?;
         self.narrator
             .event("Lesson recorded: a feature flag turned a rollback into a one-minute fix.");
-        self.pace.beat(8.0).await;
+        self.pace.beat(10.0).await;
 
         self.settle_outbox().await?;
         self.time_lapse(self.next_morning(), "the first night of hypercare passes")
@@ -360,7 +368,7 @@ impl Scenario {
         self.narrator.event(
             "09:00: daily report #1 goes to the stakeholders (health, incidents, action items), and Jonas is reminded of his item due today.",
         );
-        self.pace.beat(10.0).await;
+        self.pace.beat(13.0).await;
         self.log(
             "feedback",
             "sofia",
@@ -370,7 +378,7 @@ impl Scenario {
         self.narrator.event(
             "Sofia (support lead) records feedback: 3 tickets about failed checkouts, all answered.",
         );
-        self.pace.beat(4.0).await;
+        self.pace.beat(5.0).await;
         self.patch(
             "close the action item",
             &format!("/api/v1/actions/{action_id}"),
@@ -380,14 +388,14 @@ impl Scenario {
         self.narrator.event(format!(
             "Jonas marks action item #{action_id} done: the cause is fixed and checkout.v2 is back on."
         ));
-        self.pace.beat(6.0).await;
+        self.pace.beat(8.0).await;
 
         self.settle_outbox().await?;
         self.time_lapse(self.next_morning(), "the second night passes")
             .await?;
         self.narrator
             .event("09:00: daily report #2: a quiet day; the last of hypercare.");
-        self.pace.beat(8.0).await;
+        self.pace.beat(10.0).await;
         Ok(())
     }
 
@@ -570,7 +578,7 @@ mod tests {
     fn the_pace_scales_with_the_duration_and_keeps_escalation_visible() {
         assert_eq!(
             Pace::for_duration(DEFAULT_DURATION).escalate_after(),
-            Duration::from_secs(20)
+            Duration::from_secs(25)
         );
         assert_eq!(
             Pace::for_duration(Duration::from_secs(20)).escalate_after(),
@@ -578,7 +586,7 @@ mod tests {
         );
         assert_eq!(
             Pace::for_duration(Duration::from_secs(360)).escalate_after(),
-            Duration::from_secs(40)
+            Duration::from_secs(50)
         );
     }
 }
