@@ -217,7 +217,10 @@ impl Scenario {
                 Ok(answer["alerts"].as_array().and_then(|alerts| {
                     alerts
                         .iter()
-                        .find(|alert| alert["level"].as_u64().unwrap_or(0) >= 1)
+                        .find(|alert| {
+                            alert["key"] == "check:checkout-errors"
+                                && alert["level"].as_u64().unwrap_or(0) >= 1
+                        })
                         .cloned()
                 }))
             })
@@ -465,8 +468,17 @@ impl Scenario {
         .await
     }
 
-    /// Moves the demo's clock to `to` and has the engine do at once what became due.
+    /// Moves the demo's clock to `to` and has the engine do at once what became due. Waits
+    /// first until no alert is open, so the jump skips no escalation step.
     async fn time_lapse(&self, to: Timestamp, why: &str) -> Result<(), ScenarioError> {
+        self.wait_for("every alert to resolve before the time-lapse", async || {
+            let answer = self.get("list alerts", "/api/v1/alerts").await?;
+            Ok(answer["alerts"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+                .then_some(()))
+        })
+        .await?;
         self.clock.jump_to(to);
         self.narrator.time_lapse(to, why);
         self.engine.tick().await.map_err(|_| ScenarioError::Stopped)
