@@ -234,8 +234,12 @@ async fn play(folder: &Path, options: &DemoOptions) -> Result<(), DemoError> {
     if finished.is_ok() && options.keep_running {
         narrator.line("");
         narrator.line(format!(
-            "golive keeps running at {url}/ (the token is in {}); press Ctrl-C to stop.",
-            folder.join(setup::TOKEN_FILE).display()
+            "golive keeps running at {url}/; press Ctrl-C to stop. Try the CLI on it:"
+        ));
+        narrator.line(format!(
+            "  GOLIVE_API_TOKEN=$(cat {}) golive status --plan {}",
+            folder.join(setup::TOKEN_FILE).display(),
+            folder.join(setup::PLAN_FILE).display()
         ));
         signal.await;
     }
