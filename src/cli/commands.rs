@@ -49,7 +49,8 @@ fn client_args(command: &Command) -> Option<&ClientArgs> {
         Command::Run { .. }
         | Command::Check { .. }
         | Command::Probe { .. }
-        | Command::Preflight { .. } => None,
+        | Command::Preflight { .. }
+        | Command::Demo { .. } => None,
     }
 }
 
@@ -361,7 +362,8 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
         Command::Run { .. }
         | Command::Check { .. }
         | Command::Probe { .. }
-        | Command::Preflight { .. } => Ok(String::new()),
+        | Command::Preflight { .. }
+        | Command::Demo { .. } => Ok(String::new()),
     }
 }
 

@@ -212,6 +212,20 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Play a whole launch in about three minutes: a built-in demo service and golive on the
+    /// demo plan, loopback only, no set-up (go/no-go, deployment, an incident, hypercare, close).
+    Demo {
+        /// About how long the demo takes, e.g. 3m or 90s.
+        #[arg(long, default_value = "3m", value_parser = crate::demo::parse_duration)]
+        duration: std::time::Duration,
+        /// The folder for the plan, golive's store and the outbox; it must not exist or be empty
+        /// [default: a fresh ./golive-demo].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Keep golive and the demo service running after the launch closed, until Ctrl-C.
+        #[arg(long)]
+        keep_running: bool,
+    },
     /// Export the launch timeline (the minutes of the launch) as Markdown.
     Timeline {
         /// Write to this file instead of standard output.
@@ -378,6 +392,15 @@ pub fn execute(cli: Cli) -> ExitCode {
         } => daemon::run(&plan, listen, log_format),
         Command::Probe { plan, checks, json } => probe::run(&plan, &checks, json),
         Command::Preflight { plan } => preflight::run(&plan),
+        Command::Demo {
+            duration,
+            dir,
+            keep_running,
+        } => crate::demo::run(crate::demo::DemoOptions {
+            duration,
+            dir,
+            keep_running,
+        }),
         other => commands::run(other),
     }
 }

@@ -158,6 +158,9 @@ pub enum Command {
         report: DeliveryReport,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
+    /// Do now what is due now (timers, housekeeping), then answer: after the clock jumped
+    /// forward (the demo's time-lapse), the engine must not wait out a sleep computed before it.
+    Tick { reply: oneshot::Sender<()> },
 }
 
 /// What to change on an action item; `None` leaves a field as it is.
@@ -366,6 +369,17 @@ impl EngineHandle {
 
     pub async fn report_delivery(&self, report: DeliveryReport) -> Result<(), EngineError> {
         self.call(|reply| Command::Delivery { report, reply }).await
+    }
+
+    /// Runs what is due at the clock's current time (transitions, escalations, reminders,
+    /// housekeeping) and returns when it is done; see [`Command::Tick`].
+    pub async fn tick(&self) -> Result<(), EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Tick { reply })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)
     }
 
     pub async fn update_action(
@@ -674,6 +688,13 @@ impl Engine {
             }
             Command::Delivery { report, reply } => {
                 let _ = reply.send(self.record_delivery(report));
+            }
+            Command::Tick { reply } => {
+                self.apply_due_transitions();
+                self.process_due_alerts();
+                self.send_due_reminders();
+                self.housekeeping(false);
+                let _ = reply.send(());
             }
         }
     }

@@ -6,6 +6,7 @@ mod api;
 mod check;
 mod cli;
 mod dashboard;
+mod demo;
 mod durability;
 mod helpers;
 mod monitoring;
