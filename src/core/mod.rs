@@ -82,6 +82,7 @@ pub(crate) mod test_support {
             prometheus: vec![],
             monitoring: crate::plan::checks::Monitoring::default(),
             alerting: Default::default(),
+            reports: None,
         }
     }
 }

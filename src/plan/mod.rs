@@ -17,9 +17,11 @@ mod read;
 mod read_alerting;
 mod read_checks;
 mod read_escalation;
+mod read_reports;
 mod read_rollback;
 mod read_silences;
 mod read_typed;
+pub mod reports;
 mod server;
 mod validate;
 mod values;
@@ -54,6 +56,8 @@ pub struct Plan {
     /// The communication plan: `[smtp]`, `[[channels]]`, `[[escalation]]`, `[alerting]`,
     /// `[[silences]]`.
     pub alerting: alerting::Alerting,
+    /// `[reports]`: the daily and final reports (none without the section).
+    pub reports: Option<reports::Reports>,
 }
 
 /// Section `[launch]`.

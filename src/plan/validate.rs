@@ -18,7 +18,7 @@ use super::read::{Sink, TableReader};
 use super::read_checks::{self, CheckRef};
 use super::values::{self, GoLive};
 use super::{ChecklistItem, Launch, Loaded, Person, Plan, Risk};
-use super::{lint, monitoring, read_alerting, read_rollback, server};
+use super::{lint, monitoring, read_alerting, read_reports, read_rollback, server};
 use crate::domain::{Level, Owner, Phase, Role, closest};
 
 /// The default `launch.data_dir`, relative to the plan file's folder.
@@ -103,6 +103,7 @@ fn read_plan(
     };
     let rollback = read_rollback::read_rollback(&mut reader, sink, &context);
     let alerting = read_alerting::read_alerting(&mut reader, sink, &context);
+    let reports = read_reports::read_reports(&mut reader, sink, &context, alerting.as_ref());
     reader.finish(sink);
     Some(Plan {
         source: path.to_path_buf(),
@@ -116,6 +117,7 @@ fn read_plan(
         prometheus: prometheus?,
         monitoring: monitoring?,
         alerting: alerting?,
+        reports: reports.ok()?,
     })
 }
 

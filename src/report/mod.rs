@@ -2,4 +2,5 @@
 //! Rendering is pure: it takes what was read from the store and returns text.
 
 pub mod alert_message;
+pub mod schedule;
 pub mod timeline;
