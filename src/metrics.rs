@@ -48,6 +48,12 @@ pub struct Metrics {
     pub delivery_seconds: Histogram,
     /// From opening to acknowledgement.
     pub time_to_ack: Histogram,
+    /// Reports by kind (daily, final) and result (sent, failed, no_recipients).
+    pub reports: IntCounterVec,
+    /// When each kind of report was last queued.
+    pub report_last: GaugeVec,
+    /// The plan's availability objectives (`[reports] objectives`), as fractions, by check.
+    pub availability_objective: GaugeVec,
 }
 
 /// The per-check metric families.
@@ -329,7 +335,34 @@ impl Metrics {
             ]),
         )?;
         registry.register(Box::new(time_to_ack.clone()))?;
+        let reports = IntCounterVec::new(
+            Opts::new(
+                "golive_reports_total",
+                "Reports by kind (daily, final) and result (sent, failed, no_recipients)",
+            ),
+            &["kind", "result"],
+        )?;
+        registry.register(Box::new(reports.clone()))?;
+        let report_last = GaugeVec::new(
+            Opts::new(
+                "golive_report_last_timestamp_seconds",
+                "When the last report of each kind (daily, final) was queued",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(report_last.clone()))?;
+        let availability_objective = GaugeVec::new(
+            Opts::new(
+                "golive_check_availability_objective",
+                "A check's availability objective from [reports] objectives, as a fraction (0.999 for 99.9 %)",
+            ),
+            &["check"],
+        )?;
+        registry.register(Box::new(availability_objective.clone()))?;
         Ok(Metrics {
+            reports,
+            report_last,
+            availability_objective,
             alerts,
             alerts_opened,
             escalation_level,
@@ -351,6 +384,16 @@ impl Metrics {
             refused_transitions,
             http_requests,
         })
+    }
+
+    /// Sets `golive_check_availability_objective` from the plan's `[reports] objectives`.
+    pub fn set_availability_objectives(&self, plan: &Plan) {
+        let objectives = plan.reports.iter().flat_map(|reports| &reports.objectives);
+        for (check, percent) in objectives {
+            self.availability_objective
+                .with_label_values(&[check.as_str()])
+                .set(percent / 100.0);
+        }
     }
 
     /// Sets the state gauges from a snapshot.

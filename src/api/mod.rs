@@ -9,6 +9,7 @@ pub mod auth;
 mod body;
 pub mod error;
 mod handlers;
+mod reports;
 
 use std::sync::{Arc, Mutex};
 
@@ -72,7 +73,9 @@ pub fn router(state: AppState) -> Router {
         .route("/silences/{id}", delete(alerts::delete_silence))
         .route("/alertmanager", post(alerts::alertmanager_intake))
         .route("/rollback", post(alerts::rollback))
-        .route("/notify/test", post(alerts::notify_test));
+        .route("/notify/test", post(alerts::notify_test))
+        .route("/reports", get(reports::list))
+        .route("/reports/send", post(reports::send));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(handlers::healthz))

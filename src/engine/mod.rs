@@ -20,6 +20,7 @@ mod checks;
 mod delivery;
 mod launch;
 mod reminders;
+pub mod reports;
 
 use crate::clock::Clock;
 use crate::core::actions::{ActionItem, ActionStatus, FieldError};
@@ -142,6 +143,12 @@ pub enum Command {
         reason: String,
         by: String,
         reply: oneshot::Sender<Result<Transition, EngineError>>,
+    },
+    /// Send a report now (`golive report send`): the daily report of a day, or the final report.
+    SendReport {
+        day: Option<jiff::civil::Date>,
+        final_report: bool,
+        reply: oneshot::Sender<Result<crate::store::reports::ReportRecord, EngineError>>,
     },
     /// A delivery attempt's outcome, from the dispatcher.
     Delivery {
@@ -348,6 +355,19 @@ impl EngineHandle {
             .await
     }
 
+    pub async fn send_report(
+        &self,
+        day: Option<jiff::civil::Date>,
+        final_report: bool,
+    ) -> Result<crate::store::reports::ReportRecord, EngineError> {
+        self.call(|reply| Command::SendReport {
+            day,
+            final_report,
+            reply,
+        })
+        .await
+    }
+
     pub async fn report_delivery(&self, report: DeliveryReport) -> Result<(), EngineError> {
         self.call(|reply| Command::Delivery { report, reply }).await
     }
@@ -387,6 +407,8 @@ pub struct Engine {
     last_trouble: Option<Timestamp>,
     /// Action-item reminders already sent.
     reminded: reminders::Reminded,
+    /// Daily and final reports sent, and when to look again.
+    reports: reports::ReportState,
     commands: mpsc::Receiver<Command>,
     observations: mpsc::Receiver<Observation>,
     publish: watch::Sender<Arc<Snapshot>>,
@@ -441,6 +463,8 @@ impl Engine {
             .into_iter()
             .filter_map(|(id, day)| day.parse::<jiff::civil::Date>().ok().map(|day| (id, day)))
             .collect();
+        let reports = reports::ReportState::load(&store)?;
+        metrics.set_availability_objectives(&plan);
         let gate = CheckHealthMap::new();
         let snapshot = Arc::new(Snapshot {
             state: state.clone(),
@@ -466,6 +490,7 @@ impl Engine {
             trouble,
             last_trouble: None,
             reminded,
+            reports,
             commands,
             observations,
             publish,
@@ -499,6 +524,7 @@ impl Engine {
             self.apply_due_transitions();
             self.process_due_alerts();
             self.send_due_reminders();
+            self.send_due_reports();
             let wait = self.time_to_next_deadline();
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -533,6 +559,7 @@ impl Engine {
             lifecycle::hypercare_end(&self.plan, &self.state),
             self.alert_deadline(),
             self.reminder_deadline(),
+            self.report_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -639,6 +666,13 @@ impl Engine {
             }
             Command::RollBack { reason, by, reply } => {
                 let _ = reply.send(self.roll_back(reason, by, false));
+            }
+            Command::SendReport {
+                day,
+                final_report,
+                reply,
+            } => {
+                let _ = reply.send(self.send_report_now(day, final_report));
             }
             Command::Delivery { report, reply } => {
                 let _ = reply.send(self.record_delivery(report));

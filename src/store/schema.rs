@@ -124,6 +124,24 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (action_id, day)
     ) WITHOUT ROWID;
     ",
+    // 5: the runbook (issue #7, merged from its own branch).
+    "",
+    // 6: reports sent (daily and final). A scheduled report is unique per kind and day, so a
+    // restart never sends one twice; manual sends (`golive report send`) are recorded beside them.
+    "
+    CREATE TABLE reports_sent (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT    NOT NULL,
+        day        TEXT    NOT NULL,
+        trigger    TEXT    NOT NULL,
+        recipients TEXT    NOT NULL,
+        message_id TEXT    NOT NULL,
+        sent_at    INTEGER NOT NULL,
+        late       INTEGER NOT NULL,
+        outbox_id  INTEGER
+    );
+    CREATE UNIQUE INDEX reports_scheduled ON reports_sent (kind, day) WHERE trigger = 'schedule';
+    ",
 ];
 
 /// The schema version this build writes.
