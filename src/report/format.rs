@@ -146,7 +146,7 @@ mod tests {
         assert_eq!(latency(Duration::from_micros(12_400)), "12 ms");
         assert_eq!(latency(Duration::from_millis(1_250)), "1.25 s");
         assert_eq!(value(0.05), "0.05");
-        assert_eq!(value(1234.5), "1235");
+        assert_eq!(value(1234.6), "1235");
         assert_eq!(points(0.0005), "+0.05 pp");
     }
 }

@@ -16,3 +16,6 @@ pub mod timeline;
 
 /// The outbox kind of report emails (not counted as notifications in reports).
 pub const OUTBOX_KIND: &str = "report";
+
+#[cfg(test)]
+mod tests;

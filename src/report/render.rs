@@ -66,6 +66,7 @@ impl Templates {
         });
         environment.set_trim_blocks(true);
         environment.set_lstrip_blocks(true);
+        environment.set_keep_trailing_newline(true);
         environment.add_filter("pad", |text: String, width: usize| {
             format!("{text:<width$}")
         });
