@@ -11,5 +11,6 @@ mod helpers;
 mod monitoring;
 mod notify;
 mod probes;
+mod reports;
 mod smtp;
 mod targets;
