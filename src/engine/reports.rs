@@ -34,6 +34,8 @@ pub(super) struct ReportState {
     final_sent: bool,
     /// Nothing is due before this (the next send instant, or a retry after a failure).
     next_check: Option<Timestamp>,
+    /// The first hour (Unix hours) not yet merged into the hourly history.
+    hours_until: Option<i64>,
 }
 
 impl ReportState {
@@ -51,7 +53,12 @@ impl ReportState {
                 }
             }
         }
+        let hours_until = match store.hours_rolled_up_until()? {
+            Some(until) => Some(until),
+            None => store.first_minute()?.map(|minute| minute.div_euclid(60)),
+        };
         Ok(ReportState {
+            hours_until,
             reader: store.reader().ok(),
             daily_sent,
             final_sent,
@@ -130,9 +137,36 @@ impl Engine {
         Some(self.reports.next_check.unwrap_or_else(|| self.clock.now()))
     }
 
+    /// Merges finished hours of check history into the hourly history reports read (a day at a
+    /// time at most, so catching up after a long downtime never blocks the engine for long).
+    /// An hour is merged two minutes after it ends, once its last minute was written.
+    fn roll_up_hours(&mut self) {
+        let now_minute = self.clock.now().as_second().div_euclid(60);
+        let ready = (now_minute - 2).div_euclid(60);
+        let Some(from) = self.reports.hours_until else {
+            // No history yet: merging starts with the hours to come.
+            self.reports.hours_until = Some(ready);
+            return;
+        };
+        if ready <= from {
+            return;
+        }
+        let to = ready.min(from + 24);
+        let plan = Arc::clone(&self.plan);
+        let ids = plan.checks.iter().map(|check| check.id.as_str());
+        match block(|| self.store.roll_up_hours(ids, from, to)) {
+            Ok(_) => self.reports.hours_until = Some(to),
+            Err(error) => {
+                self.store_trouble(&error);
+                tracing::error!(error = %error_chain(&error), "could not merge check history into hours; reports read minutes meanwhile");
+            }
+        }
+    }
+
     /// Sends the report due now, if any: the final report once the launch has ended, else the
     /// latest daily report whose send instant passed and that was not sent.
     pub(super) fn send_due_reports(&mut self) {
+        self.roll_up_hours();
         let Some(reports) = self.plan.reports.clone() else {
             return;
         };

@@ -45,17 +45,7 @@ pub fn gather(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<ReportData, StoreError> {
-    let first = minute_of(history_from);
-    let last = minute_of(to) + 1;
-    let histories = plan
-        .checks
-        .iter()
-        .map(|check| {
-            reader
-                .check_minutes(&check.id, first, last)
-                .map(|minutes| CheckHistory { minutes })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let histories = read_histories(reader, plan, minute_of(history_from), minute_of(to) + 1)?;
     Ok(ReportData {
         state: reader.state()?,
         log: reader.whole_log()?,
@@ -64,6 +54,38 @@ pub fn gather(
         outbox: reader.outbox_between(from, to)?,
         histories,
     })
+}
+
+/// Every check's history in minutes `[from, to)`: whole hours from the hourly history where it is
+/// merged already, the minutes at both ends (and of hours not merged yet) from the minute history.
+/// Hourly rows are keyed by their first minute, so range sums over the result are exact for any
+/// range that starts and ends on an hour or outside the hourly part.
+pub fn read_histories(
+    reader: &Reader,
+    plan: &Plan,
+    from: i64,
+    to: i64,
+) -> Result<Vec<CheckHistory>, StoreError> {
+    let merged_until = reader.hours_rolled_up_until()?;
+    let first_hour = from.div_euclid(60) + i64::from(from.rem_euclid(60) != 0);
+    let last_hour = to
+        .div_euclid(60)
+        .min(merged_until.unwrap_or(first_hour))
+        .max(first_hour);
+    plan.checks
+        .iter()
+        .map(|check| {
+            let mut minutes = Vec::new();
+            if last_hour > first_hour {
+                minutes.extend(reader.check_minutes(&check.id, from, first_hour * 60)?);
+                minutes.extend(reader.check_hours(&check.id, first_hour, last_hour)?);
+                minutes.extend(reader.check_minutes(&check.id, last_hour * 60, to)?);
+            } else {
+                minutes = reader.check_minutes(&check.id, from, to)?;
+            }
+            Ok(CheckHistory { minutes })
+        })
+        .collect()
 }
 
 /// The period the daily report of `day` covers, as of `now`: from the previous day's send instant

@@ -40,17 +40,8 @@ pub fn gather(reader: &Reader, plan: &Plan, now: Timestamp) -> Result<FinalData,
         .or_else(|| sections::entered(&log, Phase::Deploying))
         .unwrap_or(plan.launch.go_live)
         .min(end);
-    let first = minute_of(start);
-    let last = minute_of(end) + 1;
-    let histories = plan
-        .checks
-        .iter()
-        .map(|check| {
-            reader
-                .check_minutes(&check.id, first, last)
-                .map(|minutes| CheckHistory { minutes })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let histories =
+        super::daily::read_histories(reader, plan, minute_of(start), minute_of(end) + 1)?;
     let mut alerts = reader.alerts(false, usize::MAX >> 1)?;
     alerts.reverse();
     Ok(FinalData {

@@ -500,6 +500,17 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
 
     snapshot("daily.txt", &composed.rendered.text);
     snapshot("daily.html", &composed.rendered.html);
+
+    // Once the hours are merged into the hourly history, the report reads them instead of the
+    // minutes and says exactly the same.
+    let mut store = store;
+    let first_hour = at("2026-12-01T08:00:00Z").as_second() / 3600;
+    store
+        .roll_up_hours(["checkout", "errors"], first_hour, first_hour + 40)
+        .unwrap();
+    let reader = store.reader().unwrap();
+    let (_, from_hours) = compose::daily(&reader, &plan, date(2026, 12, 3), now, false).unwrap();
+    assert_eq!(from_hours.rendered.text, composed.rendered.text);
 }
 
 #[test]

@@ -3,17 +3,20 @@
 //! day (a unique index), written in the same transaction as its outbox row, so it exists exactly
 //! when its email does and a restart never sends it twice.
 //!
-//! Also the read-only way into a data directory for `golive report preview`, which works whether
+//! Also the hourly check history reports read (see [`Store::roll_up_hours`]), and the read-only way
+//! into a data directory for `golive report preview`, which works whether
 //! or not a daemon holds the directory's lock.
 
 use std::path::Path;
 
 use jiff::Timestamp;
-use rusqlite::{OpenFlags, params};
+use rusqlite::{OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
 use super::alerts::Write;
+use super::rollups::{COLUMNS, micros, rollup_row};
 use super::{DATABASE_FILE, Reader, Store, StoreError, millis, timestamp};
+use crate::core::rollup::Rollup;
 
 /// A report about to be recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,5 +153,121 @@ impl Reader {
             });
         }
         Ok(records)
+    }
+}
+
+/// The hourly history: each finished hour of a check's minutes merged into one row, so reports
+/// over days read 24 rows per check and day.
+impl Store {
+    /// The first hour (Unix hours) not yet merged into the hourly history; `None` before the
+    /// first merge.
+    pub fn hours_rolled_up_until(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .connection
+            .query_row(
+                "SELECT until FROM hours_rolled_up WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The first minute of stored check history, if any.
+    pub fn first_minute(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .connection
+            .query_row("SELECT MIN(minute) FROM check_minutes", [], |row| {
+                row.get(0)
+            })?)
+    }
+
+    /// Merges the minutes of `checks` in hours `[from_hour, to_hour)` into hourly rows (replacing
+    /// what those hours held) and records `to_hour` as merged, in one transaction.
+    pub fn roll_up_hours<'a>(
+        &mut self,
+        checks: impl IntoIterator<Item = &'a str>,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<usize, StoreError> {
+        let transaction = self.connection.transaction()?;
+        let mut written = 0;
+        {
+            let mut select = transaction.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM check_minutes WHERE check_id = ?1 AND minute >= ?2 AND minute < ?3 ORDER BY minute"
+            ))?;
+            let mut upsert = transaction.prepare_cached(
+                "INSERT OR REPLACE INTO check_hours (check_id, hour, probes, failures, unknowns, \
+                 latency_sum_us, latency_max_us, latency_hist, value_count, value_min, value_max, \
+                 value_last, value_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            for check in checks {
+                let rows =
+                    select.query_map(params![check, from_hour * 60, to_hour * 60], rollup_row)?;
+                let mut hours: std::collections::BTreeMap<i64, Rollup> = Default::default();
+                for row in rows {
+                    let (minute, rollup) = row??;
+                    hours
+                        .entry(minute.div_euclid(60))
+                        .or_default()
+                        .merge(&rollup);
+                }
+                for (hour, merged) in &hours {
+                    let values = &merged.values;
+                    let value = |v: f64| (values.count > 0).then_some(v);
+                    upsert.execute(params![
+                        check,
+                        hour,
+                        merged.probes,
+                        merged.failures,
+                        merged.unknowns,
+                        micros(merged.latency_sum),
+                        micros(merged.latency_max),
+                        merged.latency.encode(),
+                        values.count,
+                        value(values.min),
+                        value(values.max),
+                        value(values.last),
+                        value(values.sum),
+                    ])?;
+                    written += 1;
+                }
+            }
+        }
+        transaction.execute(
+            "INSERT INTO hours_rolled_up (id, until) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET until = MAX(until, ?1)",
+            [to_hour],
+        )?;
+        transaction.commit()?;
+        Ok(written)
+    }
+}
+
+impl Reader {
+    /// The first hour not yet merged into the hourly history (`None`: none is).
+    pub fn hours_rolled_up_until(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .connection
+            .query_row(
+                "SELECT until FROM hours_rolled_up WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// A check's hourly rows in `[from_hour, to_hour)`, keyed by their first minute, oldest first.
+    pub fn check_hours(
+        &self,
+        check: &str,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<(i64, Rollup)>, StoreError> {
+        let columns = COLUMNS.replacen("minute", "hour", 1);
+        let mut statement = self.connection.prepare_cached(&format!(
+            "SELECT {columns} FROM check_hours WHERE check_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour"
+        ))?;
+        let rows = statement.query_map(params![check, from_hour, to_hour], rollup_row)?;
+        rows.map(|row| row?.map(|(hour, rollup)| (hour * 60, rollup)))
+            .collect()
     }
 }

@@ -128,6 +128,8 @@ const MIGRATIONS: &[&str] = &[
     "",
     // 6: reports sent (daily and final). A scheduled report is unique per kind and day, so a
     // restart never sends one twice; manual sends (`golive report send`) are recorded beside them.
+    // Per-check hourly history (merged from the minutes once an hour is over) lets a report read a
+    // day of a thousand checks as 24 rows each instead of 1,440.
     "
     CREATE TABLE reports_sent (
         id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -141,6 +143,26 @@ const MIGRATIONS: &[&str] = &[
         outbox_id  INTEGER
     );
     CREATE UNIQUE INDEX reports_scheduled ON reports_sent (kind, day) WHERE trigger = 'schedule';
+    CREATE TABLE check_hours (
+        check_id       TEXT    NOT NULL,
+        hour           INTEGER NOT NULL,
+        probes         INTEGER NOT NULL,
+        failures       INTEGER NOT NULL,
+        unknowns       INTEGER NOT NULL,
+        latency_sum_us INTEGER NOT NULL,
+        latency_max_us INTEGER NOT NULL,
+        latency_hist   BLOB    NOT NULL,
+        value_count    INTEGER NOT NULL,
+        value_min      REAL,
+        value_max      REAL,
+        value_last     REAL,
+        value_sum      REAL,
+        PRIMARY KEY (check_id, hour)
+    ) WITHOUT ROWID;
+    CREATE TABLE hours_rolled_up (
+        id    INTEGER PRIMARY KEY CHECK (id = 1),
+        until INTEGER NOT NULL
+    );
     ",
 ];
 
