@@ -122,7 +122,12 @@ pub struct DailyReport {
     /// The overall status in one sentence.
     pub summary: String,
     pub generated_at: String,
+    /// The checks listed (all of a small plan; those needing attention of a large one).
     pub checks: Vec<CheckRow>,
+    /// How many checks the list leaves out.
+    pub listed: sections::Listed,
+    /// How many checks the plan has.
+    pub checks_total: usize,
     pub checks_with_objective: usize,
     pub checks_missing_objective: usize,
     /// Labels under the availability cells (every third hour).
@@ -192,6 +197,9 @@ pub fn build(
         .iter()
         .filter(|alert| alert.is_open() && alert.severity == Severity::Critical)
         .collect();
+    let checks_total = checks.len();
+    let with_objective = checks.iter().filter(|row| row.met.is_some()).count();
+    let missing_objective = checks.iter().filter(|row| row.met == Some(false)).count();
     let (light, summary) = assess(
         &data.state,
         &checks,
@@ -200,6 +208,7 @@ pub fn build(
         &notifications,
         &actions,
     );
+    let (checks, listed) = sections::focus(checks, |row| row.availability_value.unwrap_or(1.0));
     DailyReport {
         launch: plan.launch.name.clone(),
         phase: data.state.phase.to_string(),
@@ -215,9 +224,11 @@ pub fn build(
         light_color: light.color(),
         summary,
         generated_at: format::local(now, tz),
-        checks_with_objective: checks.iter().filter(|row| row.met.is_some()).count(),
-        checks_missing_objective: checks.iter().filter(|row| row.met == Some(false)).count(),
+        checks_with_objective: with_objective,
+        checks_missing_objective: missing_objective,
         checks,
+        listed,
+        checks_total,
         hours,
         latency,
         incidents,

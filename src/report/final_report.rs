@@ -133,7 +133,12 @@ pub struct FinalReport {
     pub progress: String,
     pub phases: Vec<PhaseRow>,
     pub checklist: Vec<ChecklistRow>,
+    /// The checks listed (all of a small plan; those needing attention of a large one).
     pub checks: Vec<CheckRow>,
+    /// How many checks the list leaves out.
+    pub listed: sections::Listed,
+    /// How many checks the plan has.
+    pub checks_total: usize,
     /// Labels of the daily availability cells.
     pub days: Vec<String>,
     pub latency: Vec<Bar>,
@@ -268,6 +273,8 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
     });
     let missed = checks.iter().filter(|row| row.met == Some(false)).count();
     let open_actions = actions.open.len();
+    let checks_total = checks.len();
+    let (checks, listed) = sections::focus(checks, |row| row.availability_value.unwrap_or(1.0));
     let outcome = match state.phase {
         Phase::Closed => "closed".to_string(),
         Phase::RolledBack => "rolled back".to_string(),
@@ -292,7 +299,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
                 " (mean time to acknowledge {mean})"
             )),
         missed,
-        checks.len(),
+        checks_total,
         open_actions,
     );
     FinalReport {
@@ -315,6 +322,8 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         phases,
         checklist,
         checks,
+        listed,
+        checks_total,
         days,
         latency,
         incidents,

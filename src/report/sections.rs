@@ -77,6 +77,9 @@ pub struct CheckRow {
     pub probes: u32,
     /// `99.95 %`, or `–` without a known result.
     pub availability: String,
+    /// The same as a fraction (for ordering), `None` without a known result.
+    #[serde(skip)]
+    pub availability_value: Option<f64>,
     pub objective: Option<String>,
     /// Whether the objective is met (`None` without an objective or data).
     pub met: Option<bool>,
@@ -176,6 +179,7 @@ pub fn check_row(
         kind: check.kind_name(),
         probes: current.probes,
         availability: availability.map_or_else(|| "–".to_string(), format::percent),
+        availability_value: availability,
         objective: objective.map(format::percent),
         met,
         budget,
@@ -611,4 +615,44 @@ pub fn entered(log: &[LogEntry], phase: crate::domain::Phase) -> Option<Timestam
         .filter(|entry| entry.data.get("to").and_then(|to| to.as_str()) == Some(phase.as_str()))
         .map(|entry| entry.at)
         .next_back()
+}
+
+/// Up to this many checks a report lists every check; with more, only the checks that need
+/// attention (worst availability first) are listed, so the email stays readable and small.
+pub const LIST_ALL_UP_TO: usize = 50;
+/// The most checks a report lists when it lists only those needing attention.
+pub const LIST_AT_MOST: usize = 100;
+
+/// The checks a report lists, and how many it leaves out because nothing happened to them.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Listed {
+    /// Checks left out that had no failure, met their objective and breached no threshold.
+    pub quiet: usize,
+    /// Checks needing attention left out beyond [`LIST_AT_MOST`].
+    pub more: usize,
+}
+
+/// Whether a check's row shows anything to look at.
+fn needs_attention(row: &CheckRow) -> bool {
+    row.met == Some(false)
+        || row.values.as_ref().is_some_and(|values| values.breached)
+        || (row.availability != "100 %" && row.availability != "–")
+}
+
+/// Keeps every row for a small plan; for a large one, the rows needing attention, worst
+/// availability first, at most [`LIST_AT_MOST`].
+pub fn focus(
+    rows: Vec<CheckRow>,
+    availability: impl Fn(&CheckRow) -> f64,
+) -> (Vec<CheckRow>, Listed) {
+    if rows.len() <= LIST_ALL_UP_TO {
+        return (rows, Listed::default());
+    }
+    let total = rows.len();
+    let mut attention: Vec<CheckRow> = rows.into_iter().filter(needs_attention).collect();
+    let quiet = total - attention.len();
+    attention.sort_by(|a, b| availability(a).total_cmp(&availability(b)));
+    let more = attention.len().saturating_sub(LIST_AT_MOST);
+    attention.truncate(LIST_AT_MOST);
+    (attention, Listed { quiet, more })
 }
