@@ -236,3 +236,99 @@ fn read_objectives(
     }
     if bad { Err(Reported) } else { Ok(objectives) }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::plan::{Diagnostic, parse};
+
+    const BASE: &str = r#"
+[launch]
+name = "Shop"
+timezone = "Europe/Berlin"
+go_live = 2026-12-01T20:00:00
+hypercare_days = 14
+
+[[people]]
+id = "alice"
+name = "Alice"
+role = "project_manager"
+email = "alice@example.com"
+
+[[checks]]
+id = "checkout"
+name = "Checkout"
+kind = "tcp"
+address = "127.0.0.1:5432"
+"#;
+
+    const EMAIL: &str = "\n[[channels]]\nid = \"email\"\nkind = \"email\"\n";
+
+    fn errors(text: &str) -> Vec<Diagnostic> {
+        match parse(text, Path::new("plan.toml")) {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => diagnostics
+                .into_iter()
+                .filter(Diagnostic::is_error)
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_valid_reports_section_is_read_with_its_defaults() {
+        let text = format!(
+            "{BASE}{EMAIL}\n[reports]\nto = [\"alice\", \"business\", \"x@shop.example\"]\nobjectives = {{ checkout = 99.9 }}\n"
+        );
+        let plan = parse(&text, Path::new("plan.toml")).map(|loaded| loaded.plan);
+        let reports = plan.ok().and_then(|plan| plan.reports).expect("reports");
+        assert_eq!(reports.time.to_string(), "09:00:00");
+        assert_eq!(reports.channel, "email");
+        assert_eq!(
+            reports.phases,
+            crate::plan::reports::DEFAULT_PHASES.to_vec()
+        );
+        assert_eq!(reports.objectives.get("checkout"), Some(&99.9));
+        assert_eq!(reports.to.len(), 3);
+    }
+
+    #[test]
+    fn every_problem_in_reports_is_reported_with_its_fix() {
+        let text = format!(
+            "{BASE}{EMAIL}\n[reports]\ntime = \"25:00\"\nto = [\"alcie\"]\nphases = [\"closed\"]\nchannel = \"emial\"\nobjectives = {{ chekout = 99.9, checkout = 120 }}\ntempaltes = \"t\"\n"
+        );
+        let found = errors(&text);
+        let paths: Vec<&str> = found.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "reports.time",
+                "reports.to[0]",
+                "reports.phases[0]",
+                "reports.channel",
+                "reports.objectives.chekout",
+                "reports.objectives.checkout",
+                "reports.tempaltes",
+            ],
+            "{found:#?}"
+        );
+        assert_eq!(found[1].help.as_deref(), Some("did you mean `alice`?"));
+        assert_eq!(found[3].help.as_deref(), Some("did you mean `email`?"));
+        assert_eq!(found[4].help.as_deref(), Some("did you mean `checkout`?"));
+        assert_eq!(found[6].help.as_deref(), Some("did you mean `templates`?"));
+    }
+
+    #[test]
+    fn reports_need_recipients_and_an_email_channel() {
+        let found = errors(&format!("{BASE}\n[reports]\nto = []\n"));
+        let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+        assert!(
+            messages.iter().any(|m| m.contains("nobody would receive")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("no email channel")),
+            "{messages:?}"
+        );
+    }
+}

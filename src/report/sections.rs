@@ -656,3 +656,48 @@ pub fn focus(
     attention.truncate(LIST_AT_MOST);
     (attention, Listed { quiet, more })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, availability: Option<f64>) -> CheckRow {
+        CheckRow {
+            id: id.into(),
+            name: id.into(),
+            kind: "http",
+            probes: 10,
+            availability: availability.map_or_else(|| "–".to_string(), format::percent),
+            availability_value: availability,
+            objective: None,
+            met: None,
+            budget: None,
+            p50: "–".into(),
+            p95: "–".into(),
+            p99: "–".into(),
+            values: None,
+            availability_change: None,
+            p95_change: None,
+            cells: Vec::new(),
+            strip: String::new(),
+        }
+    }
+
+    #[test]
+    fn large_plans_list_the_checks_needing_attention_worst_first() {
+        let small: Vec<CheckRow> = (0..LIST_ALL_UP_TO)
+            .map(|i| row(&format!("c{i}"), Some(1.0)))
+            .collect();
+        let (listed, left_out) = focus(small, |row| row.availability_value.unwrap_or(1.0));
+        assert_eq!((listed.len(), left_out.quiet), (LIST_ALL_UP_TO, 0));
+
+        let mut large: Vec<CheckRow> = (0..500).map(|i| row(&format!("c{i}"), Some(1.0))).collect();
+        large[7] = row("bad", Some(0.9));
+        large[9] = row("worse", Some(0.5));
+        large[11] = row("silent", None);
+        let (listed, left_out) = focus(large, |row| row.availability_value.unwrap_or(1.0));
+        let ids: Vec<&str> = listed.iter().map(|row| row.id.as_str()).collect();
+        assert_eq!(ids, vec!["worse", "bad"]);
+        assert_eq!((left_out.quiet, left_out.more), (498, 0));
+    }
+}
