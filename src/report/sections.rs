@@ -621,7 +621,7 @@ pub fn entered(log: &[LogEntry], phase: crate::domain::Phase) -> Option<Timestam
 /// attention (worst availability first) are listed, so the email stays readable and small.
 pub const LIST_ALL_UP_TO: usize = 50;
 /// The most checks a report lists when it lists only those needing attention.
-pub const LIST_AT_MOST: usize = 100;
+pub const LIST_AT_MOST: usize = 30;
 
 /// The checks a report lists, and how many it leaves out because nothing happened to them.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]

@@ -614,3 +614,65 @@ fn an_empty_store_still_renders_a_report() {
             .contains("Go-live planned for 2026-12-01 20:00 CET")
     );
 }
+
+#[test]
+fn a_rolled_back_launch_says_what_was_rolled_back() {
+    let (_dir, mut plan, mut store) = seeded();
+    plan.rollback.procedure = "Switch the load balancer back to 1.9".into();
+    let rolled_back = Transition {
+        from: Phase::Hypercare,
+        to: Phase::RolledBack,
+        at: at("2026-12-02T10:30:00Z"),
+        author: "bob".into(),
+        reason: Some("checkout failing for 30 minutes".into()),
+        forced: false,
+        overridden: Vec::new(),
+    };
+    store
+        .record_transition(
+            &rolled_back,
+            &NewEntry {
+                at: rolled_back.at,
+                author: "bob".into(),
+                kind: LogKind::Phase,
+                text: "Phase hypercare → rolled_back".into(),
+                data: json!({"from": "hypercare", "to": "rolled_back", "forced": false, "reason": rolled_back.reason}),
+            },
+        )
+        .unwrap();
+    store
+        .append(&NewEntry {
+            at: at("2026-12-02T10:31:00Z"),
+            author: "golive".into(),
+            kind: LogKind::Decision,
+            text: "Rollback hook finished: exit 0".into(),
+            data: serde_json::Value::Null,
+        })
+        .unwrap();
+    let reader = store.reader().unwrap();
+    let (report, composed) =
+        compose::final_report(&reader, &plan, at("2026-12-02T10:32:00Z"), false).unwrap();
+    assert_eq!(report.outcome, "rolled back");
+    assert_eq!(report.light_word, "RED");
+    let rollback = report.rollback.as_ref().expect("the rollback section");
+    assert_eq!(rollback.by, "bob");
+    assert_eq!(rollback.reason, "checkout failing for 30 minutes");
+    assert_eq!(rollback.procedure, "Switch the load balancer back to 1.9");
+    // Decisions from the rollback on (the seeded day's later decision among them).
+    assert!(
+        rollback
+            .entries
+            .iter()
+            .any(|entry| entry.text == "Rollback hook finished: exit 0")
+    );
+    assert!(
+        composed
+            .rendered
+            .text
+            .contains("== Rollback ==\nRolled back at 2026-12-02 11:30 CET by bob")
+    );
+    assert_eq!(
+        composed.rendered.subject,
+        "[golive] Shop 2.0: final launch report — rolled back"
+    );
+}
