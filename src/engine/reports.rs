@@ -36,6 +36,8 @@ pub(super) struct ReportState {
     next_check: Option<Timestamp>,
     /// The first hour (Unix hours) not yet merged into the hourly history.
     hours_until: Option<i64>,
+    /// The phase at the last look, to look again at once when it changes.
+    phase_seen: Option<crate::domain::Phase>,
 }
 
 impl ReportState {
@@ -58,6 +60,7 @@ impl ReportState {
             None => store.first_minute()?.map(|minute| minute.div_euclid(60)),
         };
         Ok(ReportState {
+            phase_seen: None,
             hours_until,
             reader: store.reader().ok(),
             daily_sent,
@@ -171,10 +174,13 @@ impl Engine {
             return;
         };
         let now = self.clock.now();
-        let final_due = self.state.phase.is_terminal() && !self.reports.final_sent;
-        if !final_due && self.reports.next_check.is_some_and(|next| now < next) {
+        // A phase change may make a report due at once (the final one); otherwise nothing is due
+        // before the next send instant (or the retry after a failure).
+        let phase_changed = self.reports.phase_seen != Some(self.state.phase);
+        if !phase_changed && self.reports.next_check.is_some_and(|next| now < next) {
             return;
         }
+        self.reports.phase_seen = Some(self.state.phase);
         let tz = self.plan.launch.timezone.clone();
         let outcome = if self.state.phase.is_terminal() {
             if self.reports.final_sent {
