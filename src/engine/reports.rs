@@ -155,6 +155,9 @@ impl Engine {
             return;
         }
         let to = ready.min(from + 24);
+        // Finished minutes still in memory (a clock that jumped, a busy engine) go to the store
+        // first, so the hours merged include them.
+        self.housekeeping(false);
         let plan = Arc::clone(&self.plan);
         let ids = plan.checks.iter().map(|check| check.id.as_str());
         match block(|| self.store.roll_up_hours(ids, from, to)) {
