@@ -9,6 +9,7 @@ pub mod auth;
 mod body;
 pub mod error;
 mod handlers;
+mod reports;
 mod runbook;
 
 use std::sync::{Arc, Mutex};
@@ -78,7 +79,9 @@ pub fn router(state: AppState) -> Router {
         .route("/runbook/{id}/start", post(runbook::start))
         .route("/runbook/{id}/done", post(runbook::done))
         .route("/runbook/{id}/skip", post(runbook::skip))
-        .route("/runbook/{id}/fail", post(runbook::fail));
+        .route("/runbook/{id}/fail", post(runbook::fail))
+        .route("/reports", get(reports::list))
+        .route("/reports/send", post(reports::send));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(handlers::healthz))

@@ -12,6 +12,7 @@ mod helpers;
 mod monitoring;
 mod notify;
 mod probes;
+mod reports;
 mod runbook;
 mod smtp;
 mod targets;
