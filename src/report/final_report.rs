@@ -8,11 +8,13 @@ use serde::Serialize;
 
 use super::daily::{ReportData, progress};
 use super::format::{self, Light};
+use super::runbook_rows::{self, RunbookRow};
 use super::sections::{
     self, Actions, Bar, CheckHistory, CheckRow, EntryRow, Incidents, Notifications, minute_of,
 };
 use crate::core::lifecycle::owner_label;
 use crate::core::log::LogKind;
+use crate::core::runbook;
 use crate::domain::Phase;
 use crate::plan::Plan;
 use crate::store::{Reader, StoreError};
@@ -93,22 +95,11 @@ pub struct RollbackView {
     pub entries: Vec<EntryRow>,
 }
 
-/// The runbook section: filled once the runbook (issue #7, `runbook_steps`) is merged; `None`
-/// until then, and the templates leave the section out.
+/// The runbook section: every step with planned vs actual times and who did what.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunbookSection {
-    pub steps: Vec<RunbookStepRow>,
-}
-
-/// One runbook step as the final report shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunbookStepRow {
-    pub id: String,
-    pub title: String,
-    pub state: String,
-    pub by: Option<String>,
-    pub at: Option<String>,
-    pub note: Option<String>,
+    pub timezone: String,
+    pub steps: Vec<RunbookRow>,
 }
 
 /// The final report, ready for the templates.
@@ -150,7 +141,7 @@ pub struct FinalReport {
     pub feedback: Vec<EntryRow>,
     pub notes: Vec<EntryRow>,
     pub rollback: Option<RollbackView>,
-    /// Left for the runbook (issue #7): steps run, by whom and when.
+    /// The deployment runbook (none when the plan has none).
     pub runbook: Option<RunbookSection>,
 }
 
@@ -334,7 +325,15 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         feedback: sections::entries(&base.log, LogKind::Feedback, everything.0, everything.1, tz),
         notes: sections::entries(&base.log, LogKind::Note, everything.0, everything.1, tz),
         rollback,
-        runbook: None,
+        runbook: (!plan.runbook.steps.is_empty()).then(|| RunbookSection {
+            timezone: plan.launch.timezone_name.clone(),
+            steps: runbook_rows::rows(
+                plan,
+                &runbook::records_from_log(&base.log),
+                state.phase,
+                end,
+            ),
+        }),
     }
 }
 

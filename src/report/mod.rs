@@ -11,6 +11,7 @@ pub mod daily;
 pub mod final_report;
 pub mod format;
 pub mod render;
+pub mod runbook_rows;
 pub mod schedule;
 pub mod sections;
 pub mod timeline;

@@ -79,6 +79,23 @@ threshold = "> 0.05"
 id = "email"
 kind = "email"
 
+[[runbook.steps]]
+id = "migrate"
+title = "Run the orders migration"
+owner = "bob"
+start = "+00:00"
+duration = "20m"
+rollback_point = true
+rollback_procedure = "Restore the orders database first."
+
+[[runbook.steps]]
+id = "deploy"
+title = "Deploy 2.0"
+owner = "bob"
+start = "+00:20"
+duration = "10m"
+depends_on = ["migrate"]
+
 [reports]
 time = "09:00"
 to = ["project_manager", "bob", "stakeholders@shop.example"]
@@ -534,6 +551,22 @@ fn the_final_report_covers_the_whole_launch() {
             data: json!({"from": "hypercare", "to": "closed", "forced": false, "reason": closed.reason}),
         })
         .unwrap();
+    let step = |at_text: &str, step: &str, action: &str, to: &str| NewEntry {
+        at: at(at_text),
+        author: "bob".into(),
+        kind: LogKind::Runbook,
+        text: format!("Step `{step}` {to}"),
+        data: json!({"step": step, "action": action, "to": to, "forced": false, "reason": null}),
+    };
+    // Go-live 2026-12-01 20:00 CET (19:00Z): the migration ends 4 minutes late, the deployment on time.
+    for entry in [
+        step("2026-12-01T19:01:00Z", "migrate", "start", "running"),
+        step("2026-12-01T19:24:00Z", "migrate", "done", "done"),
+        step("2026-12-01T19:24:30Z", "deploy", "start", "running"),
+        step("2026-12-01T19:30:00Z", "deploy", "done", "done"),
+    ] {
+        store.append(&entry).unwrap();
+    }
     let reader: Reader = store.reader().unwrap();
     let (report, composed) =
         compose::final_report(&reader, &plan, at("2026-12-03T20:00:10Z"), false).unwrap();
@@ -545,7 +578,46 @@ fn the_final_report_covers_the_whole_launch() {
     assert_eq!(report.decisions.len(), 1);
     assert_eq!(report.lessons.len(), 1);
     assert!(report.rollback.is_none());
-    assert!(report.runbook.is_none());
+    let runbook = report.runbook.as_ref().expect("the plan has a runbook");
+    let rows: Vec<(&str, &str, &str, &str, &str)> = runbook
+        .steps
+        .iter()
+        .map(|row| {
+            (
+                row.id.as_str(),
+                row.planned.as_str(),
+                row.actual.as_str(),
+                row.state.as_str(),
+                row.versus_plan.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "migrate",
+                "20:00–20:20 (+00:00)",
+                "20:01–20:24",
+                "done",
+                "ended 4m late"
+            ),
+            (
+                "deploy",
+                "20:20–20:30 (+00:20)",
+                "20:24–20:30",
+                "done",
+                "on time"
+            ),
+        ]
+    );
+    assert_eq!(runbook.steps[0].note, "rollback point");
+    assert!(
+        composed
+            .rendered
+            .text
+            .contains("== Runbook (planned vs actual, times in Europe/Berlin) ==")
+    );
     // Whole hypercare: 2026-12-01 21:00 CET to 2026-12-03 21:00 CET; seeded history ends at 09:00.
     assert_eq!(report.period_from, "2026-12-01 21:00 CET");
     assert_eq!(report.checks[0].cells.len(), 2);

@@ -9,8 +9,9 @@ use crate::core::LaunchState;
 use crate::core::actions::{ActionItem, is_overdue};
 use crate::core::lifecycle::owner_label;
 use crate::core::log::{LogEntry, LogKind};
-use crate::core::runbook::{self, StepState};
+use crate::core::runbook;
 use crate::plan::Plan;
+use crate::report::runbook_rows;
 
 /// Renders the timeline from the plan, the state, the whole log (oldest first) and the action
 /// items, with every time shown in the launch's time zone.
@@ -148,100 +149,28 @@ fn runbook_section(
         out.push_str("The plan has no runbook.\n\n");
         return;
     }
-    let tz = &plan.launch.timezone;
     let records = runbook::records_from_log(entries);
     let _ = writeln!(out, "Times in {}.\n", plan.launch.timezone_name);
     out.push_str("| Step | Owner | Phase | Planned | Actual | Started by | Finished by | State | Versus plan | Note |\n");
     out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
-    for view in runbook::view(plan, &records, state.phase, now) {
-        let hm = |at: Timestamp| {
-            at.to_zoned_datetime(tz.clone())
-                .strftime("%H:%M")
-                .to_string()
-        };
-        // Actual times on another day than planned carry their date.
-        let planned_day = view.planned_start.to_zoned_datetime(tz.clone()).date();
-        let actual_time = |at: Timestamp| {
-            let zoned = at.to_zoned_datetime(tz.clone());
-            if zoned.date() == planned_day {
-                hm(at)
-            } else {
-                zoned.strftime("%Y-%m-%d %H:%M").to_string()
-            }
-        };
-        let actual = match (view.record.started_at, view.record.finished_at) {
-            (None, None) => String::new(),
-            (Some(started), Some(finished))
-                if started.to_zoned_datetime(tz.clone()).date()
-                    == finished.to_zoned_datetime(tz.clone()).date() =>
-            {
-                // An end on the day of its start needs no date again.
-                format!("{}–{}", actual_time(started), hm(finished))
-            }
-            (started, finished) => format!(
-                "{}–{}",
-                started.map(actual_time).unwrap_or_default(),
-                finished.map(actual_time).unwrap_or_default()
-            ),
-        };
-        let versus = match view.record.finished_at {
-            Some(finished) if view.record.state == StepState::Done => {
-                let seconds = finished.duration_since(view.planned_end).as_secs();
-                match seconds / 60 {
-                    0 => "on time".to_string(),
-                    late if late > 0 => format!("ended {} late", span(seconds)),
-                    _ => format!("ended {} early", span(-seconds)),
-                }
-            }
-            _ if view.late_seconds > 0 => format!(
-                "{} behind now",
-                span(i64::try_from(view.late_seconds).unwrap_or(i64::MAX))
-            ),
-            _ => String::new(),
-        };
-        let mut note = Vec::new();
-        if view.record.forced {
-            note.push("forced".to_string());
-        }
-        if let Some(reason) = &view.record.reason {
-            note.push(reason.clone());
-        }
-        if view.rollback_point {
-            note.push("rollback point".to_string());
-        }
-        let owner = plan
-            .runbook
-            .step(&view.id)
-            .map_or(view.owner.clone(), |step| owner_label(plan, &step.owner));
+    for row in runbook_rows::rows(plan, &records, state.phase, now) {
         let _ = writeln!(
             out,
-            "| {} — {} | {} | {} | {}–{} ({}) | {} | {} | {} | {} | {} | {} |",
-            view.id,
-            cell(&view.title),
-            cell(&owner),
-            view.phase,
-            hm(view.planned_start),
-            hm(view.planned_end),
-            view.planned,
-            actual,
-            cell(view.record.started_by.as_deref().unwrap_or("")),
-            cell(view.record.finished_by.as_deref().unwrap_or("")),
-            view.record.state,
-            versus,
-            cell(&note.join("; ")),
+            "| {} — {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.id,
+            cell(&row.title),
+            cell(&row.owner),
+            row.phase,
+            row.planned,
+            row.actual,
+            cell(&row.started_by),
+            cell(&row.finished_by),
+            row.state,
+            row.versus_plan,
+            cell(&row.note),
         );
     }
     out.push('\n');
-}
-
-/// A positive number of seconds as whole minutes, hours or days: `4m`, `2h 05m`, `3d 4h`.
-fn span(seconds: i64) -> String {
-    let minutes = seconds / 60;
-    match minutes {
-        ..60 => format!("{minutes}m"),
-        60..1440 => format!("{}h {:02}m", minutes / 60, minutes % 60),
-        _ => format!("{}d {}h", minutes / 1440, minutes % 1440 / 60),
-    }
 }
 
 fn of_kind(entries: &[LogEntry], kind: LogKind) -> impl Iterator<Item = &LogEntry> {

@@ -166,6 +166,40 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
         "the time-lapse morning reminds the action item's owner: {subjects:#?}"
     );
 
+    // Two daily reports (the two time-lapse mornings, on time) and one final report, to the
+    // stakeholders of `[reports]`; the final report has the runbook with planned vs actual times.
+    let daily: Vec<_> = emails
+        .iter()
+        .filter(|email| email.subject.contains("daily report"))
+        .collect();
+    assert_eq!(daily.len(), 2, "two daily reports: {subjects:#?}");
+    for report in &daily {
+        assert!(
+            sent_to(report, "henrik.brandt@shop.example"),
+            "{:?}",
+            report.to
+        );
+        assert!(!report.subject.contains("late"), "{}", report.subject);
+        assert_eq!(report.content_type, "multipart/alternative");
+    }
+    let finals: Vec<_> = emails
+        .iter()
+        .filter(|email| email.subject.contains("final launch report"))
+        .collect();
+    assert_eq!(finals.len(), 1, "one final report: {subjects:#?}");
+    let final_text = finals[0].text.as_deref().unwrap_or("");
+    for expected in [
+        "closed",
+        "== Runbook",
+        "db-migration",
+        "Checkout error rate",
+    ] {
+        assert!(
+            final_text.contains(expected),
+            "the final report lacks {expected:?}:\n{final_text}"
+        );
+    }
+
     // The demo service's webhook receiver got the chat messages.
     let webhooks = std::fs::read_to_string(folder.join("webhooks.log")).expect("webhooks.log");
     let messages: Vec<serde_json::Value> = webhooks
