@@ -1,4 +1,5 @@
-//! The HTTP API (axum): JSON under `/api/v1`, `/healthz`, `/readyz` and `/metrics`.
+//! The HTTP API (axum): JSON under `/api/v1`, `/healthz`, `/readyz`, `/metrics`, and the live status
+//! page at `/` ([`status_page`]).
 //!
 //! Handlers translate HTTP to engine commands and store reads; they hold no state of their own and
 //! never write to the store directly. Writes need a bearer token ([`auth::Writer`]); bodies are
@@ -9,6 +10,7 @@ pub mod auth;
 mod body;
 pub mod error;
 mod handlers;
+pub mod status_page;
 
 use std::sync::{Arc, Mutex};
 
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/notify/test", post(alerts::notify_test));
     Router::new()
         .nest("/api/v1", api)
+        .merge(status_page::routes())
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))
