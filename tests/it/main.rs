@@ -12,4 +12,5 @@ mod monitoring;
 mod notify;
 mod probes;
 mod smtp;
+mod status_page;
 mod targets;

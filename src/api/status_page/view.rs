@@ -89,10 +89,10 @@ pub struct GoLiveView {
     pub upcoming: bool,
 }
 
+/// What keeps the launch from the next phase; the message names the owner.
 #[derive(Debug, Clone, Serialize)]
 pub struct BlockerView {
     pub message: String,
-    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -340,7 +340,6 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
             .into_iter()
             .map(|blocker| BlockerView {
                 message: blocker.message,
-                owner: blocker.owner,
             })
             .collect(),
         summary,

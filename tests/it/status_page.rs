@@ -1,0 +1,695 @@
+//! The status page at `GET /`: plain HTTP (renders without JavaScript, escapes what people and
+//! probes wrote, security headers, no write endpoint taking a cross-site form post) and a real
+//! headless Chromium driven through chromedriver's W3C WebDriver API (live update without reload,
+//! acknowledge, confirm and note from the page, screenshots as test artifacts).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::helpers::{BASE_PLAN, Daemon, TOKEN, eventually};
+use crate::monitoring::Switchable;
+
+/// The base plan with a `web` check on `target` (two failures make it failing).
+fn plan(target: &str) -> String {
+    format!(
+        r#"{BASE_PLAN}
+[[checks]]
+id = "web"
+name = "Shop front page"
+kind = "http"
+url = "{target}"
+severity = "critical"
+interval = "200ms"
+timeout = "150ms"
+failure_threshold = 2
+phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
+"#
+    )
+}
+
+/// An Alertmanager webhook payload with one firing alert whose summary is `summary`.
+fn alertmanager_alert(summary: &str) -> Value {
+    json!({
+        "version": "4",
+        "groupKey": "{}:{alertname=\"HighErrorRate\"}",
+        "status": "firing",
+        "receiver": "golive",
+        "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": {"alertname": "HighErrorRate", "severity": "warning"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.test:9093",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "HighErrorRate", "severity": "warning"},
+            "annotations": {"summary": summary},
+            "startsAt": "2026-11-27T10:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus.test/graph",
+            "fingerprint": "f00d"
+        }]
+    })
+}
+
+async fn check_health(daemon: &Daemon, id: &str) -> String {
+    let (_, body) = daemon.get("/api/v1/checks").await;
+    body["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|check| check["id"] == id))
+        .and_then(|check| check["health"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Starts a daemon whose `web` check is healthy, with one open Alertmanager alert.
+async fn seeded(target: &Switchable, alert_summary: &str) -> Daemon {
+    let daemon = Daemon::start(&plan(&target.url())).await;
+    let (status, body) = daemon
+        .post("/api/v1/alertmanager", alertmanager_alert(alert_summary))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually(10, async || {
+        (check_health(&daemon, "web").await == "healthy").then_some(())
+    })
+    .await;
+    daemon
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_the_launch_without_javascript_and_escapes_what_people_wrote() {
+    let target = Switchable::start(200).await;
+    let daemon = seeded(&target, "5xx rate <b>above</b> 5%").await;
+    let (status, body) = daemon
+        .post(
+            "/api/v1/checklist/backup/confirm",
+            json!({"note": "<script>alert('note')</script>", "author": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = daemon
+        .post(
+            "/api/v1/log",
+            json!({"kind": "decision", "text": "Go <img src=x onerror=alert(1)>"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let response = daemon.http.get(daemon.at("/")).send().await.expect("GET /");
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let html = response.text().await.expect("page");
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    for expected in [
+        "<h1>Test shop",
+        "planned",
+        "Shop front page",
+        "✓</span> healthy",
+        "Database backup taken",
+        "Bob Berg (bob)",
+        "✓</span> confirmed",
+        "Smoke test on production",
+        "○</span> not confirmed",
+        "#1 HighErrorRate",
+        "not acknowledged",
+        "Go-live",
+        "2030-01-01 20:00 CET",
+        // Without JavaScript the page reloads itself and says how to act from the CLI.
+        r#"<noscript><meta http-equiv="refresh" content="30"></noscript>"#,
+        "golive ack ID",
+    ] {
+        assert!(
+            html.contains(expected),
+            "the page lacks `{expected}`:\n{html}"
+        );
+    }
+    // What people and probes wrote is text, never markup.
+    assert!(html.contains("&lt;script&gt;alert(&#x27;note&#x27;)&lt;&#x2f;script&gt;"));
+    assert!(html.contains("Go &lt;img src=x onerror=alert(1)&gt;"));
+    assert!(html.contains("5xx rate &lt;b&gt;above&lt;&#x2f;b&gt; 5%"));
+    for raw in ["<script>alert", "<img src=x", "<b>above"] {
+        assert!(!html.contains(raw), "unescaped `{raw}` in the page");
+    }
+    // Only this origin's assets: one stylesheet, one script, nothing inline.
+    assert!(html.contains(r#"<link rel="stylesheet" href="/status/status.css">"#));
+    assert!(html.contains(r#"<script src="/status/status.js" defer></script>"#));
+    for external in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        " style=\"",
+    ] {
+        assert!(!html.contains(external), "the page has `{external}`");
+    }
+    assert!(!html.contains(TOKEN), "the page shows a token");
+
+    let csp = headers["content-security-policy"].to_str().expect("ascii");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(csp.contains(directive), "CSP lacks {directive}: {csp}");
+    }
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(headers.get("set-cookie").is_none());
+
+    // The live part alone, as the script fetches it.
+    let response = daemon
+        .http
+        .get(daemon.at("/status/live"))
+        .send()
+        .await
+        .expect("GET /status/live");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("content-security-policy"));
+    let live = response.text().await.expect("live part");
+    assert!(!live.contains("<html"), "the live part is a fragment");
+    assert!(live.contains("Shop front page") && live.contains("HighErrorRate"));
+    // An unchanged live part costs a 304 (retried: durations in seconds change it now and then).
+    eventually(15, async || {
+        let first = daemon
+            .http
+            .get(daemon.at("/status/live"))
+            .send()
+            .await
+            .ok()?;
+        let etag = first.headers().get("etag")?.clone();
+        let again = daemon
+            .http
+            .get(daemon.at("/status/live"))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .ok()?;
+        (again.status() == 304).then_some(())
+    })
+    .await;
+
+    for (path, content_type) in [
+        ("/status/status.css", "text/css; charset=utf-8"),
+        ("/status/status.js", "text/javascript; charset=utf-8"),
+    ] {
+        let response = daemon.http.get(daemon.at(path)).send().await.expect(path);
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], content_type, "{path}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_write_endpoint_takes_a_cross_site_form_post_or_ambient_credentials() {
+    let target = Switchable::start(200).await;
+    let daemon = seeded(&target, "seeded").await;
+    let (status, _) = daemon
+        .post(
+            "/api/v1/actions",
+            json!({"title": "Keep me", "owner": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let writes = [
+        ("POST", "/api/v1/phase"),
+        ("POST", "/api/v1/checklist/backup/confirm"),
+        ("POST", "/api/v1/log"),
+        ("POST", "/api/v1/actions"),
+        ("PATCH", "/api/v1/actions/1"),
+        ("POST", "/api/v1/alerts/1/ack"),
+        ("POST", "/api/v1/silences"),
+        ("DELETE", "/api/v1/silences/any"),
+        ("POST", "/api/v1/alertmanager"),
+        ("POST", "/api/v1/rollback"),
+        ("POST", "/api/v1/notify/test"),
+    ];
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("api:{TOKEN}"));
+    for (method, path) in writes {
+        // What a hostile page's form can send: a urlencoded body, the browser's cookies, its
+        // origin; and a browser's remembered basic credentials.
+        for authorization in [None, Some(format!("Basic {basic}"))] {
+            let mut request = daemon
+                .http
+                .request(method.parse().expect("method"), daemon.at(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", "http://evil.example")
+                .header("cookie", format!("token={TOKEN}; golive_token={TOKEN}"))
+                .body("kind=note&text=forged&to=deploying&reason=forged");
+            if let Some(authorization) = &authorization {
+                request = request.header("authorization", authorization);
+            }
+            let response = request.send().await.expect("write");
+            assert_eq!(
+                response.status(),
+                401,
+                "{method} {path} with {authorization:?} was not refused"
+            );
+            assert!(
+                response
+                    .headers()
+                    .get("access-control-allow-origin")
+                    .is_none()
+            );
+        }
+    }
+    // Nothing changed.
+    let (_, status) = daemon.get("/api/v1/status").await;
+    assert_eq!(status["phase"], "planned");
+    assert_eq!(status["checklist"]["confirmed"], 0);
+    let (_, log) = daemon.get("/api/v1/log").await;
+    assert!(!log.to_string().contains("forged"), "{log}");
+    let (_, alert) = daemon.get("/api/v1/alerts/1").await;
+    assert!(alert["alert"]["acknowledged"].is_null(), "{alert}");
+    // A preflight from another origin is not granted, so its script cannot send the header.
+    let response = daemon
+        .http
+        .request(reqwest::Method::OPTIONS, daemon.at("/api/v1/log"))
+        .header("origin", "http://evil.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .expect("preflight");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-headers")
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_real_browser_the_page_follows_a_failing_check_and_acknowledges_confirms_and_notes() {
+    let target = Switchable::start(200).await;
+    let daemon = seeded(&target, "5xx rate above 5%").await;
+    let browser = Browser::start().await;
+    browser.navigate(&daemon.at("/")).await;
+
+    // The seeded state.
+    browser
+        .wait_for(
+            "the healthy check",
+            "return document.querySelector('#check-web')?.dataset.state === 'healthy'",
+        )
+        .await;
+    let seeded = browser
+        .script(
+            "return {
+                alert: document.querySelector('#alert-1')?.textContent ?? '',
+                backup: document.querySelector('#item-backup')?.dataset.state ?? '',
+                phase: document.querySelector('.badge.phase')?.textContent ?? '',
+                title: document.title,
+            }",
+        )
+        .await;
+    assert!(
+        seeded["alert"]
+            .as_str()
+            .unwrap_or("")
+            .contains("HighErrorRate"),
+        "{seeded}"
+    );
+    assert_eq!(seeded["backup"], "not confirmed", "{seeded}");
+    assert_eq!(seeded["phase"], "planned", "{seeded}");
+    assert!(
+        seeded["title"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Test shop"),
+        "{seeded}"
+    );
+
+    // A failing check shows up without a reload: the marker set now survives.
+    browser
+        .script("window.goliveMarker = 'still here'; return true")
+        .await;
+    target.set(503);
+    browser
+        .wait_for(
+            "the failing check",
+            "return document.querySelector('#check-web')?.dataset.state === 'failing'",
+        )
+        .await;
+    assert_eq!(
+        browser.script("return window.goliveMarker ?? null").await,
+        "still here"
+    );
+    let row = browser
+        .script("return document.querySelector('#check-web').textContent")
+        .await;
+    assert!(row.as_str().unwrap_or("").contains("status 503"), "{row}");
+
+    // The token, once for this tab.
+    browser.type_into("#token-input", TOKEN).await;
+    browser.type_into("#author-input", "Browser Tester").await;
+    browser.click("#token-form button[type=submit]").await;
+    browser
+        .wait_for(
+            "the token to be kept",
+            "return !document.querySelector('#token-set').hidden",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .script("return sessionStorage.getItem('golive.token')")
+            .await,
+        TOKEN
+    );
+    assert_eq!(browser.script("return document.cookie").await, "");
+
+    // Acknowledge alert #1 from the page.
+    browser.click("button[data-act='ack'][data-id='1']").await;
+    eventually(20, async || {
+        let (_, body) = daemon.get("/api/v1/alerts/1").await;
+        (body["alert"]["acknowledged"]["by"] == "Browser Tester").then_some(())
+    })
+    .await;
+    browser
+        .wait_for(
+            "the acknowledgement on the page",
+            "return document.querySelector('#alert-1')?.dataset.acknowledged === 'yes'",
+        )
+        .await;
+
+    // Confirm a checklist item.
+    browser
+        .click("button[data-act='confirm'][data-id='backup']")
+        .await;
+    eventually(20, async || {
+        let (_, body) = daemon.get("/api/v1/checklist").await;
+        let items = body["items"].as_array()?;
+        let backup = items.iter().find(|item| item["id"] == "backup")?;
+        (backup["confirmed_by"] == "Browser Tester").then_some(())
+    })
+    .await;
+    browser
+        .wait_for(
+            "the confirmation on the page",
+            "return document.querySelector('#item-backup')?.dataset.state === 'confirmed'",
+        )
+        .await;
+
+    // Add a note; it comes back as text, not markup.
+    let note = "Error rate back to normal <b>after</b> the cache flush";
+    browser.type_into("#note-text", note).await;
+    browser.click("#note-form button[type=submit]").await;
+    eventually(20, async || {
+        let (_, body) = daemon.get("/api/v1/log?kind=note").await;
+        let entries = body["entries"].as_array()?;
+        entries
+            .iter()
+            .any(|entry| entry["text"] == note && entry["author"] == "Browser Tester")
+            .then_some(())
+    })
+    .await;
+    let shown = format!(
+        "return [...document.querySelectorAll('#log .text')].some(e => e.textContent === {}) && !document.querySelector('#log b')",
+        json!(note)
+    );
+    browser.wait_for("the note in the page's log", &shown).await;
+    assert_eq!(
+        browser.script("return window.goliveMarker ?? null").await,
+        "still here",
+        "the page reloaded"
+    );
+
+    let directory = artifacts();
+    browser.script("window.scrollTo(0, 0); return true").await;
+    browser.set_size(1280, 1800).await;
+    let desktop = browser.screenshot(&directory.join("status-page.png")).await;
+    browser.set_size(420, 1800).await;
+    let phone = browser
+        .screenshot(&directory.join("status-page-phone.png"))
+        .await;
+    println!(
+        "status page screenshots: {} {}",
+        desktop.display(),
+        phone.display()
+    );
+    browser.close().await;
+}
+
+/// Where tests leave files for people to look at: `target/test-artifacts/`.
+fn artifacts() -> PathBuf {
+    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&directory).expect("create target/test-artifacts");
+    directory
+}
+
+/// How long a browser step may take before the test fails.
+const BROWSER_WAIT: u64 = 30;
+
+/// Headless Chromium behind chromedriver, spoken to over the W3C WebDriver HTTP API. One session.
+struct Browser {
+    driver: Option<Child>,
+    profile: tempfile::TempDir,
+    session: String,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = free_port();
+        let profile = tempfile::tempdir().expect("browser profile dir");
+        // Its own process group, so the browser it starts goes with it if the test fails.
+        let driver = {
+            use std::os::unix::process::CommandExt;
+            Command::new("/usr/bin/chromedriver")
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("start /usr/bin/chromedriver (Debian package chromium-driver)")
+        };
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
+        let mut browser = Browser {
+            driver: Some(driver),
+            profile,
+            session: String::new(),
+            base,
+            http,
+        };
+        eventually(BROWSER_WAIT, async || {
+            let response = browser
+                .http
+                .get(format!("{}/status", browser.base))
+                .send()
+                .await
+                .ok()?;
+            let body: Value = response.json().await.ok()?;
+            (body["value"]["ready"] == true).then_some(())
+        })
+        .await;
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--window-size=1280,1800",
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .chain([format!(
+            "--user-data-dir={}",
+            browser.profile.path().display()
+        )])
+        .collect::<Vec<_>>();
+        let answer = browser
+            .call(
+                reqwest::Method::POST,
+                "/session",
+                json!({"capabilities": {"alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
+                }}}),
+            )
+            .await
+            .expect("a browser session");
+        browser.session = answer["sessionId"]
+            .as_str()
+            .expect("session id")
+            .to_string();
+        browser
+    }
+
+    /// One WebDriver command; `Err` with the driver's error text.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Result<Value, String> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        if method != reqwest::Method::GET && method != reqwest::Method::DELETE {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|error| error.to_string())?;
+        let status = response.status();
+        let body: Value = response.json().await.map_err(|error| error.to_string())?;
+        if status.is_success() {
+            Ok(body["value"].clone())
+        } else {
+            Err(format!(
+                "{}: {}",
+                body["value"]["error"], body["value"]["message"]
+            ))
+        }
+    }
+
+    async fn session_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Result<Value, String> {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+            .await
+    }
+
+    async fn navigate(&self, url: &str) {
+        self.session_call(reqwest::Method::POST, "/url", json!({"url": url}))
+            .await
+            .expect("navigate");
+    }
+
+    async fn script(&self, script: &str) -> Value {
+        self.session_call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("script failed: {error}\n{script}"))
+    }
+
+    /// Waits until `script` returns true in the page.
+    async fn wait_for(&self, what: &str, script: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(BROWSER_WAIT);
+        while self.script(script).await != true {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the page did not show {what} within {BROWSER_WAIT} s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Finds the element and does `action` to it, again if the live update replaced it meanwhile.
+    async fn on_element(&self, selector: &str, action: &str, body: Value) {
+        eventually(BROWSER_WAIT, async || {
+            let found = self
+                .session_call(
+                    reqwest::Method::POST,
+                    "/element",
+                    json!({"using": "css selector", "value": selector}),
+                )
+                .await
+                .ok()?;
+            let id = found.as_object()?.values().next()?.as_str()?.to_string();
+            self.session_call(
+                reqwest::Method::POST,
+                &format!("/element/{id}/{action}"),
+                body.clone(),
+            )
+            .await
+            .ok()
+        })
+        .await;
+    }
+
+    async fn click(&self, selector: &str) {
+        self.on_element(selector, "click", json!({})).await;
+    }
+
+    async fn type_into(&self, selector: &str, text: &str) {
+        self.on_element(selector, "value", json!({"text": text}))
+            .await;
+    }
+
+    async fn set_size(&self, width: u32, height: u32) {
+        self.session_call(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({"width": width, "height": height}),
+        )
+        .await
+        .expect("window size");
+    }
+
+    /// Saves a PNG of the viewport at `path` and returns the path.
+    async fn screenshot(&self, path: &std::path::Path) -> PathBuf {
+        let encoded = self
+            .session_call(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await
+            .expect("screenshot");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("base64 text"))
+            .expect("base64 PNG");
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+        std::fs::write(path, png).expect("write screenshot");
+        path.to_path_buf()
+    }
+
+    /// Ends the session (the browser quits), then the driver.
+    async fn close(mut self) {
+        let _ = self
+            .session_call(reqwest::Method::DELETE, "", Value::Null)
+            .await;
+        self.stop_driver();
+    }
+
+    fn stop_driver(&mut self) {
+        if let Some(mut driver) = self.driver.take() {
+            // The whole group: the driver and any browser it started.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", driver.id())])
+                .status();
+            let _ = driver.kill();
+            let _ = driver.wait();
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        self.stop_driver();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
