@@ -21,15 +21,25 @@
     } catch (e) { /* storage disabled: the token is then asked for again */ }
   }
 
+  var clearing = null;
+  // Says how an action went; a success fades after a while, an error stays until the next action.
   function say(text, kind) {
     message.textContent = text;
     message.className = 'message' + (kind ? ' ' + kind : '');
+    window.clearTimeout(clearing);
+    if (kind === 'ok') {
+      clearing = window.setTimeout(function () { message.textContent = ''; message.className = 'message'; }, 10000);
+    }
   }
 
+  // The time now in the launch's time zone, like every other time on the page.
   function clock() {
-    var now = new Date();
-    return [now.getHours(), now.getMinutes(), now.getSeconds()]
-      .map(function (n) { return (n < 10 ? '0' : '') + n; }).join(':');
+    var options = { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false };
+    try {
+      return new Date().toLocaleTimeString('en-GB', Object.assign({ timeZone: document.body.getAttribute('data-timezone') }, options));
+    } catch (e) {
+      return new Date().toLocaleTimeString('en-GB', options);
+    }
   }
 
   // Swaps the live part, keeping keyboard focus on the same control if it is still there.

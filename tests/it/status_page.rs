@@ -104,7 +104,7 @@ async fn the_page_shows_the_launch_without_javascript_and_escapes_what_people_wr
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
     for expected in [
         "<h1>Test shop",
-        "planned",
+        r#"<span class="badge phase phase-planned">planned</span>"#,
         "Shop front page",
         "✓</span> healthy",
         "Database backup taken",
@@ -350,6 +350,15 @@ async fn in_a_real_browser_the_page_follows_a_failing_check_and_acknowledges_con
     assert_eq!(
         browser.script("return window.goliveMarker ?? null").await,
         "still here"
+    );
+    let sync = browser
+        .script("return document.querySelector('#sync').textContent")
+        .await;
+    assert!(
+        sync.as_str()
+            .unwrap_or("")
+            .starts_with("Live: updates every 2 s"),
+        "{sync}"
     );
     let row = browser
         .script("return document.querySelector('#check-web').textContent")
