@@ -285,9 +285,10 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
     let (overall, overall_label) = if failing > 0 || alerts_unacknowledged > 0 {
         ("fail", "needs attention")
     } else if !alerts.is_empty() || actions_overdue > 0 {
-        ("warn", "in hand")
+        ("warn", "being handled")
     } else {
-        ("ok", "all clear")
+        // Not "all clear": checks that have not run yet are unknown, not healthy.
+        ("ok", "no known problems")
     };
     let summary = SummaryView {
         checks_total: checks.len(),

@@ -180,7 +180,7 @@ fn a_failing_check_or_unacknowledged_alert_makes_the_page_need_attention() {
         expires_at: None,
     });
     let view = build_with(&plan, &[], &HashMap::new(), &[acknowledged], &[]);
-    assert_eq!(view.summary.overall_label, "in hand");
+    assert_eq!(view.summary.overall_label, "being handled");
     assert_eq!(view.alerts[0].acknowledged_by.as_deref(), Some("bob"));
 }
 
