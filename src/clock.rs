@@ -1,6 +1,8 @@
 //! The one place that reads the wall clock. Everything else is handed `now`.
 
-use jiff::Timestamp;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use jiff::{SignedDuration, Timestamp};
 
 /// A source of the current time; injected so the engine can be driven by tests and the demo.
 pub trait Clock: Send + Sync + 'static {
@@ -14,5 +16,69 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
+    }
+}
+
+/// The demo's clock: the wall clock plus an offset that only ever grows, so time runs at its
+/// real pace between the demo's acts and jumps forward between them (a time-lapse over the night
+/// of hypercare). It never goes backwards, so nothing that measures spans (rate windows,
+/// escalation delays) sees negative time.
+#[derive(Debug, Default)]
+pub struct DemoClock {
+    /// Milliseconds added to the wall clock.
+    offset_ms: AtomicI64,
+}
+
+impl DemoClock {
+    /// A clock that reads `start` now and runs at real pace from there.
+    pub fn starting_at(start: Timestamp) -> DemoClock {
+        let offset = start.duration_since(Timestamp::now());
+        DemoClock {
+            offset_ms: AtomicI64::new(offset.as_millis() as i64),
+        }
+    }
+
+    /// Moves the clock forward so that it reads `target` now; a target in the clock's past
+    /// changes nothing. Returns how far it jumped.
+    pub fn jump_to(&self, target: Timestamp) -> SignedDuration {
+        let wanted = target.duration_since(Timestamp::now()).as_millis() as i64;
+        let before = self.offset_ms.fetch_max(wanted, Ordering::SeqCst);
+        SignedDuration::from_millis(wanted.saturating_sub(before).max(0))
+    }
+}
+
+impl Clock for DemoClock {
+    fn now(&self) -> Timestamp {
+        let offset = SignedDuration::from_millis(self.offset_ms.load(Ordering::SeqCst));
+        Timestamp::now()
+            .checked_add(offset)
+            .unwrap_or_else(|_| Timestamp::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_clock_starts_where_it_is_told_and_runs_at_real_pace() {
+        let start: Timestamp = "2030-05-01T19:45:00Z".parse().unwrap();
+        let clock = DemoClock::starting_at(start);
+        let read = clock.now();
+        assert!(read >= start.checked_sub(SignedDuration::from_millis(5)).unwrap());
+        assert!(read < start.checked_add(SignedDuration::from_secs(5)).unwrap());
+    }
+
+    #[test]
+    fn demo_clock_jumps_forward_and_never_back() {
+        let start: Timestamp = "2030-05-01T19:45:00Z".parse().unwrap();
+        let clock = DemoClock::starting_at(start);
+        let morning: Timestamp = "2030-05-02T09:00:00Z".parse().unwrap();
+        let jumped = clock.jump_to(morning);
+        assert!(jumped > SignedDuration::from_hours(13));
+        assert!(clock.now() >= morning.checked_sub(SignedDuration::from_millis(5)).unwrap());
+        // Back to the evening before: refused, the clock stays in the morning.
+        assert_eq!(clock.jump_to(start), SignedDuration::ZERO);
+        assert!(clock.now() >= morning.checked_sub(SignedDuration::from_millis(5)).unwrap());
     }
 }

@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod core;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod metrics;

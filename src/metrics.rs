@@ -48,6 +48,8 @@ pub struct Metrics {
     pub delivery_seconds: Histogram,
     /// From opening to acknowledgement.
     pub time_to_ack: Histogram,
+    /// The deployment runbook's families.
+    pub runbook: crate::engine::RunbookMetrics,
 }
 
 /// The per-check metric families.
@@ -329,7 +331,9 @@ impl Metrics {
             ]),
         )?;
         registry.register(Box::new(time_to_ack.clone()))?;
+        let runbook = crate::engine::RunbookMetrics::register(&registry)?;
         Ok(Metrics {
+            runbook,
             alerts,
             alerts_opened,
             escalation_level,
@@ -398,6 +402,7 @@ impl Metrics {
         self.action_items
             .with_label_values(&["overdue"])
             .set(overdue as f64);
+        self.runbook.observe(plan, snapshot, now);
     }
 
     /// The registry in Prometheus text exposition format.

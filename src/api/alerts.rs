@@ -418,7 +418,8 @@ pub async fn rollback(
     Ok(Json(json!({
         "transition": transition,
         "hook": state.plan.rollback.hook.is_some(),
-        "procedure": state.plan.rollback.procedure,
+        // After a runbook rollback point, its procedure applies instead of the plan's.
+        "procedure": crate::core::runbook::applicable_rollback(&state.plan, &state.engine.snapshot().runbook).1,
     })))
 }
 

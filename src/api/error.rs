@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::core::actions::FieldError;
 use crate::core::lifecycle::ConfirmError;
+use crate::core::runbook::StepRefusal;
 use crate::core::{Blocker, Refusal};
 use crate::engine::{EngineError, error_chain};
 
@@ -107,6 +108,22 @@ impl From<EngineError> for ApiError {
                 ApiError::not_found(error.to_string())
             }
             EngineError::Field(error) => error.into(),
+            EngineError::Step(StepRefusal::Blocked { step, blockers }) => ApiError {
+                blockers,
+                ..ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "step `{step}` cannot start before the steps it depends on are done; finish or skip them, or start it with force and a reason"
+                    ),
+                )
+            },
+            EngineError::Step(StepRefusal::UnknownStep(message)) => ApiError::not_found(message),
+            EngineError::Step(StepRefusal::NotAllowed(message)) => {
+                ApiError::new(StatusCode::CONFLICT, message)
+            }
+            EngineError::Step(StepRefusal::ReasonRequired(message)) => {
+                ApiError::field("reason", message)
+            }
             EngineError::NotFound(message) => ApiError::not_found(message),
             EngineError::Store(error) => ApiError::internal(&error),
             EngineError::Stopped => ApiError::new(

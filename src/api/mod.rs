@@ -10,6 +10,7 @@ pub mod auth;
 mod body;
 pub mod error;
 mod handlers;
+mod runbook;
 pub mod status_page;
 
 use std::sync::{Arc, Mutex};
@@ -74,7 +75,12 @@ pub fn router(state: AppState) -> Router {
         .route("/silences/{id}", delete(alerts::delete_silence))
         .route("/alertmanager", post(alerts::alertmanager_intake))
         .route("/rollback", post(alerts::rollback))
-        .route("/notify/test", post(alerts::notify_test));
+        .route("/notify/test", post(alerts::notify_test))
+        .route("/runbook", get(runbook::list))
+        .route("/runbook/{id}/start", post(runbook::start))
+        .route("/runbook/{id}/done", post(runbook::done))
+        .route("/runbook/{id}/skip", post(runbook::skip))
+        .route("/runbook/{id}/fail", post(runbook::fail));
     Router::new()
         .nest("/api/v1", api)
         .merge(status_page::routes())

@@ -101,7 +101,10 @@ pub fn summary(plan: &Plan) -> String {
         count(plan.risks.len(), "risk", "risks"),
         count(plan.checks.len(), "check", "checks"),
         plan.launch.timezone_name,
-    )
+    ) + &match plan.runbook.steps.len() {
+        0 => String::new(),
+        steps => format!(", {}", count(steps, "runbook step", "runbook steps")),
+    }
 }
 
 /// `1 risk`, `4 risks`.

@@ -69,6 +69,13 @@ impl Client {
         })
     }
 
+    /// A client for `base` with a given token (the demo, which made its own).
+    pub fn with_token(base: &str, token: String) -> Result<Client, reqwest::Error> {
+        let mut client = Client::new(base)?;
+        client.token = Some(token);
+        Ok(client)
+    }
+
     /// Where the daemon is: `--server`, else the running daemon of `--plan` (its data directory's
     /// daemon file, else the plan's listen address), else the default.
     pub fn discover(server: Option<&str>, plan: Option<&Path>) -> Result<String, String> {

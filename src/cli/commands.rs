@@ -43,11 +43,14 @@ fn client_args(command: &Command) -> Option<&ClientArgs> {
         | Command::Ack { client, .. }
         | Command::Silence { client, .. }
         | Command::Notify { client, .. }
-        | Command::Rollback { client, .. } => Some(client),
+        | Command::Rollback { client, .. }
+        | Command::Step { client, .. }
+        | Command::Runbook { client } => Some(client),
         Command::Run { .. }
         | Command::Check { .. }
         | Command::Probe { .. }
-        | Command::Preflight { .. } => None,
+        | Command::Preflight { .. }
+        | Command::Demo { .. } => None,
     }
 }
 
@@ -106,7 +109,7 @@ fn report(error: &ClientError, json: bool) {
     eprintln!("golive: {error}");
 }
 
-fn with_author(mut body: Value, args: &ClientArgs) -> Value {
+pub(super) fn with_author(mut body: Value, args: &ClientArgs) -> Value {
     if let Some(author) = &args.author {
         body["author"] = json!(author);
     }
@@ -349,6 +352,8 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
                 ),
             ))
         }
+        Command::Step { action, .. } => super::runbook::step(client, args, action).await,
+        Command::Runbook { .. } => super::runbook::show(client, args).await,
         Command::Checks { .. } => {
             let answer = client.get("/api/v1/checks").await?;
             let checks = answer["checks"].as_array().map_or(&[][..], Vec::as_slice);
@@ -357,7 +362,8 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
         Command::Run { .. }
         | Command::Check { .. }
         | Command::Probe { .. }
-        | Command::Preflight { .. } => Ok(String::new()),
+        | Command::Preflight { .. }
+        | Command::Demo { .. } => Ok(String::new()),
     }
 }
 
@@ -399,7 +405,7 @@ async fn set_status(
 }
 
 /// Percent-encodes a path segment or query value.
-fn encode(text: &str) -> String {
+pub(super) fn encode(text: &str) -> String {
     let mut out = String::new();
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-_.~,".contains(&byte) {

@@ -8,6 +8,7 @@ mod daemon;
 mod format;
 mod preflight;
 mod probe;
+mod runbook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -199,6 +200,32 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Start, complete, skip or fail a deployment runbook step.
+    Step {
+        #[command(subcommand)]
+        action: StepCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show the deployment runbook: planned vs actual times, who did what, and lateness.
+    Runbook {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Play a whole launch in about three minutes: a built-in demo service and golive on the
+    /// demo plan, loopback only, no set-up (go/no-go, deployment, an incident, hypercare, close).
+    Demo {
+        /// About how long the demo takes, e.g. 3m or 90s.
+        #[arg(long, default_value = "3m", value_parser = crate::demo::parse_duration)]
+        duration: std::time::Duration,
+        /// The folder for the plan, golive's store and the outbox; it must not exist or be empty
+        /// [default: a fresh ./golive-demo].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Keep golive and the demo service running after the launch closed, until Ctrl-C.
+        #[arg(long)]
+        keep_running: bool,
+    },
     /// Export the launch timeline (the minutes of the launch) as Markdown.
     Timeline {
         /// Write to this file instead of standard output.
@@ -228,6 +255,40 @@ pub enum PhaseAction {
         force: bool,
         #[arg(long)]
         reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StepCommand {
+    /// Start a step (refused while the steps it depends on are not done, unless --force).
+    Start {
+        /// The step's id.
+        id: String,
+        /// Start although dependencies are not done (needs --reason).
+        #[arg(long)]
+        force: bool,
+        /// Why (required with --force).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Mark a running step done.
+    Done {
+        id: String,
+        /// A note, e.g. what was verified.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Skip a step that will not be carried out (needs --reason).
+    Skip {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Mark a running step failed (needs --reason); the applicable rollback procedure is sent.
+    Fail {
+        id: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -331,6 +392,15 @@ pub fn execute(cli: Cli) -> ExitCode {
         } => daemon::run(&plan, listen, log_format),
         Command::Probe { plan, checks, json } => probe::run(&plan, &checks, json),
         Command::Preflight { plan } => preflight::run(&plan),
+        Command::Demo {
+            duration,
+            dir,
+            keep_running,
+        } => crate::demo::run(crate::demo::DemoOptions {
+            duration,
+            dir,
+            keep_running,
+        }),
         other => commands::run(other),
     }
 }

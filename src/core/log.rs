@@ -27,6 +27,8 @@ pub enum LogKind {
     /// An alert event: opened, notified, escalated, acknowledged, silenced, resolved, delivery
     /// failures (written by golive).
     Alert,
+    /// A runbook step started, done, skipped or failed, or a lateness warning (written by golive).
+    Runbook,
     /// Free-form note.
     Note,
     /// A decision taken on the call.
@@ -39,12 +41,13 @@ pub enum LogKind {
 
 impl LogKind {
     /// Every kind.
-    pub const ALL: [LogKind; 9] = [
+    pub const ALL: [LogKind; 10] = [
         LogKind::Phase,
         LogKind::Checklist,
         LogKind::Action,
         LogKind::Check,
         LogKind::Alert,
+        LogKind::Runbook,
         LogKind::Note,
         LogKind::Decision,
         LogKind::Lesson,
@@ -68,6 +71,7 @@ impl LogKind {
             LogKind::Action => "action",
             LogKind::Check => "check",
             LogKind::Alert => "alert",
+            LogKind::Runbook => "runbook",
             LogKind::Note => "note",
             LogKind::Decision => "decision",
             LogKind::Lesson => "lesson",

@@ -10,6 +10,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod log;
 pub mod rollup;
+pub mod runbook;
 
 pub use lifecycle::{
     Blocker, Confirmation, LaunchState, PhaseRequest, Refusal, Transition, TransitionRequest,
@@ -82,6 +83,7 @@ pub(crate) mod test_support {
             prometheus: vec![],
             monitoring: crate::plan::checks::Monitoring::default(),
             alerting: Default::default(),
+            runbook: Default::default(),
         }
     }
 }

@@ -163,7 +163,7 @@ fn plus(at: Timestamp, duration: std::time::Duration) -> Timestamp {
 }
 
 /// The message-id domain: the From address's domain, else a local name.
-fn mail_domain(plan: &Plan) -> String {
+pub(crate) fn mail_domain(plan: &Plan) -> String {
     plan.alerting
         .smtp
         .as_ref()
@@ -849,7 +849,7 @@ impl Engine {
         let plan = Arc::clone(&self.plan);
         let rollback = self
             .rollback_recommended(alert)
-            .then_some(plan.rollback.procedure.as_str());
+            .then(|| self.applicable_rollback_procedure().to_string());
         let value_line = alert
             .check_id()
             .and_then(|id| self.checks.value_line(&plan, id));
@@ -909,7 +909,7 @@ impl Engine {
                             recipients: names.clone(),
                             others: others.to_vec(),
                             ack_url,
-                            rollback,
+                            rollback: rollback.as_deref(),
                             value_line: value_line.clone(),
                         });
                         let first =
@@ -960,7 +960,7 @@ impl Engine {
                         recipients: names.clone(),
                         others: others.to_vec(),
                         ack_url: None,
-                        rollback,
+                        rollback: rollback.as_deref(),
                         value_line: value_line.clone(),
                     });
                     let mentions: Vec<&str> = recipients
@@ -1240,14 +1240,14 @@ impl Engine {
     }
 }
 
-fn enqueue_all(write: &mut Write<'_>, rows: &[NewOutboxRow]) -> Result<(), StoreError> {
+pub(crate) fn enqueue_all(write: &mut Write<'_>, rows: &[NewOutboxRow]) -> Result<(), StoreError> {
     for row in rows {
         write.enqueue(row)?;
     }
     Ok(())
 }
 
-fn names(addressees: &[Addressee]) -> String {
+pub(crate) fn names(addressees: &[Addressee]) -> String {
     if addressees.is_empty() {
         return "nobody".to_string();
     }
@@ -1415,14 +1415,12 @@ impl Engine {
             .channels
             .iter()
             .find(|channel| matches!(channel.kind, ChannelKind::Email { .. }));
-        if let Some(channel) = email_channel {
-            let mut rows = Vec::new();
-            for recipient in &recipients {
-                let Some(address) = &recipient.email else {
-                    continue;
-                };
-                let email = OutgoingEmail {
-                    to: vec![(Some(recipient.name.clone()), address.clone())],
+        if email_channel.is_some() {
+            let thread = format!("alert-{}@{}", alert.id, mail_domain(&plan));
+            let rows = rollback_recommendation_rows(
+                &plan,
+                &recipients,
+                &RollbackRecommendation {
                     subject: format!(
                         "[{}] {}: ROLLBACK RECOMMENDED — {}",
                         alert.severity.as_str().to_uppercase(),
@@ -1435,30 +1433,20 @@ impl Engine {
                         alert.severity,
                         self.state.phase,
                         alert.reason,
-                        plan.rollback.procedure,
+                        self.applicable_rollback_procedure(),
                         alert.id
                     ),
-                    html: None,
                     message_id: format!(
                         "rollback-{}.{}@{}",
                         alert.id,
                         now.as_millisecond(),
                         mail_domain(&plan)
                     ),
-                    in_reply_to: Some(format!("alert-{}@{}", alert.id, mail_domain(&plan))),
-                    references: vec![format!("alert-{}@{}", alert.id, mail_domain(&plan))],
-                    inline_images: Vec::new(),
-                };
-                rows.push(NewOutboxRow {
-                    created_at: now,
-                    not_before: now,
-                    channel: channel.id.clone(),
-                    kind: "rollback".into(),
+                    thread: Some(thread),
                     alert_id: Some(alert.id),
-                    group_key: None,
-                    payload: json!(email),
-                });
-            }
+                },
+                now,
+            );
             let text = format!(
                 "#{} Rollback recommended (criteria hold); procedure sent to {}",
                 alert.id,
@@ -1488,4 +1476,58 @@ impl Engine {
             }
         }
     }
+}
+
+/// What a rollback recommendation says, and where it belongs.
+pub(crate) struct RollbackRecommendation {
+    pub(crate) subject: String,
+    pub(crate) text: String,
+    pub(crate) message_id: String,
+    /// The message it answers (the alert's thread), if any.
+    pub(crate) thread: Option<String>,
+    pub(crate) alert_id: Option<i64>,
+}
+
+/// The outbox rows that recommend a rollback: one email per recipient with an address, through the
+/// plan's first email channel (none without one). Used when an alert meets the rollback criteria
+/// and when a runbook step fails.
+pub(crate) fn rollback_recommendation_rows(
+    plan: &Plan,
+    recipients: &[Addressee],
+    recommendation: &RollbackRecommendation,
+    now: Timestamp,
+) -> Vec<NewOutboxRow> {
+    let Some(channel) = plan
+        .alerting
+        .channels
+        .iter()
+        .find(|channel| matches!(channel.kind, ChannelKind::Email { .. }))
+    else {
+        return Vec::new();
+    };
+    recipients
+        .iter()
+        .filter_map(|recipient| {
+            let address = recipient.email.as_ref()?;
+            let email = OutgoingEmail {
+                to: vec![(Some(recipient.name.clone()), address.clone())],
+                subject: recommendation.subject.clone(),
+                text: recommendation.text.clone(),
+                html: None,
+                message_id: recommendation.message_id.clone(),
+                in_reply_to: recommendation.thread.clone(),
+                references: recommendation.thread.iter().cloned().collect(),
+                inline_images: Vec::new(),
+            };
+            Some(NewOutboxRow {
+                created_at: now,
+                not_before: now,
+                channel: channel.id.clone(),
+                kind: "rollback".into(),
+                alert_id: recommendation.alert_id,
+                group_key: None,
+                payload: json!(email),
+            })
+        })
+        .collect()
 }

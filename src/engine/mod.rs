@@ -20,12 +20,14 @@ mod checks;
 mod delivery;
 mod launch;
 mod reminders;
+mod runbook;
 
 use crate::clock::Clock;
 use crate::core::actions::{ActionItem, ActionStatus, FieldError};
 use crate::core::health::Observation;
 use crate::core::lifecycle::{self, CheckHealthMap, ConfirmError};
 use crate::core::log::{LogEntry, LogKind};
+use crate::core::runbook::{StepRecords, StepRefusal, StepRequest};
 use crate::core::{LaunchState, Refusal, Transition, TransitionRequest};
 use crate::domain::Phase;
 
@@ -35,6 +37,7 @@ use crate::store::{Store, StoreError};
 pub use alerts::{ExternalAlert, IntakeOutcome};
 pub use checks::{CheckDetail, CheckView};
 pub use delivery::{DeliveryReport, HOOK_STARTED};
+pub use runbook::{RollbackAdvice, RunbookMetrics, StepOutcome};
 
 use crate::core::alert::{Alert, Silence};
 
@@ -57,6 +60,8 @@ pub struct Snapshot {
     pub actions: Vec<ActionItem>,
     /// Every probed check's health, as the go/no-go gate sees it.
     pub checks: CheckHealthMap,
+    /// The runbook steps recorded so far (a step absent here is pending).
+    pub runbook: StepRecords,
 }
 
 /// Something the engine was asked to do.
@@ -143,11 +148,19 @@ pub enum Command {
         by: String,
         reply: oneshot::Sender<Result<Transition, EngineError>>,
     },
+    /// Start, complete, skip or fail a runbook step.
+    Step {
+        request: StepRequest,
+        reply: oneshot::Sender<Result<StepOutcome, EngineError>>,
+    },
     /// A delivery attempt's outcome, from the dispatcher.
     Delivery {
         report: DeliveryReport,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
+    /// Do now what is due now (timers, housekeeping), then answer: after the clock jumped
+    /// forward (the demo's time-lapse), the engine must not wait out a sleep computed before it.
+    Tick { reply: oneshot::Sender<()> },
 }
 
 /// What to change on an action item; `None` leaves a field as it is.
@@ -182,6 +195,8 @@ pub enum EngineError {
     Confirm(#[from] ConfirmError),
     #[error(transparent)]
     Field(#[from] FieldError),
+    #[error(transparent)]
+    Step(#[from] StepRefusal),
     #[error("{0}")]
     NotFound(String),
     #[error("store write failed")]
@@ -348,8 +363,23 @@ impl EngineHandle {
             .await
     }
 
+    pub async fn change_step(&self, request: StepRequest) -> Result<StepOutcome, EngineError> {
+        self.call(|reply| Command::Step { request, reply }).await
+    }
+
     pub async fn report_delivery(&self, report: DeliveryReport) -> Result<(), EngineError> {
         self.call(|reply| Command::Delivery { report, reply }).await
+    }
+
+    /// Runs what is due at the clock's current time (transitions, escalations, reminders,
+    /// housekeeping) and returns when it is done; see [`Command::Tick`].
+    pub async fn tick(&self) -> Result<(), EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Tick { reply })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)
     }
 
     pub async fn update_action(
@@ -387,6 +417,8 @@ pub struct Engine {
     last_trouble: Option<Timestamp>,
     /// Action-item reminders already sent.
     reminded: reminders::Reminded,
+    /// The runbook's steps and the lateness warnings sent.
+    runbook: runbook::RunbookState,
     commands: mpsc::Receiver<Command>,
     observations: mpsc::Receiver<Observation>,
     publish: watch::Sender<Arc<Snapshot>>,
@@ -441,18 +473,24 @@ impl Engine {
             .into_iter()
             .filter_map(|(id, day)| day.parse::<jiff::civil::Date>().ok().map(|day| (id, day)))
             .collect();
+        let runbook = runbook::RunbookState {
+            records: store.runbook_steps()?,
+            warned: store.runbook_warnings()?,
+            retry_after: None,
+        };
         let gate = CheckHealthMap::new();
         let snapshot = Arc::new(Snapshot {
             state: state.clone(),
             actions: actions.clone(),
             checks: gate.clone(),
+            runbook: runbook.records.clone(),
         });
         let (publish, snapshot_rx) = watch::channel(snapshot);
         let (phase, phase_rx) = watch::channel(state.phase);
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let (observations_tx, observations) = mpsc::channel(OBSERVATION_QUEUE);
         let checks = checks::Checks::new(&plan, &metrics, now);
-        let engine = Engine {
+        let mut engine = Engine {
             plan,
             store,
             clock,
@@ -466,12 +504,15 @@ impl Engine {
             trouble,
             last_trouble: None,
             reminded,
+            runbook,
             commands,
             observations,
             publish,
             phase,
         };
         engine.update_alert_metrics();
+        // A hypercare that ended while golive was down is closed before anyone can read the state.
+        engine.apply_due_transitions();
         let handle = EngineHandle {
             commands: commands_tx,
             snapshot: snapshot_rx,
@@ -499,6 +540,7 @@ impl Engine {
             self.apply_due_transitions();
             self.process_due_alerts();
             self.send_due_reminders();
+            self.send_due_runbook_warnings();
             let wait = self.time_to_next_deadline();
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -533,6 +575,7 @@ impl Engine {
             lifecycle::hypercare_end(&self.plan, &self.state),
             self.alert_deadline(),
             self.reminder_deadline(),
+            self.runbook_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -640,8 +683,18 @@ impl Engine {
             Command::RollBack { reason, by, reply } => {
                 let _ = reply.send(self.roll_back(reason, by, false));
             }
+            Command::Step { request, reply } => {
+                let _ = reply.send(self.change_step(request));
+            }
             Command::Delivery { report, reply } => {
                 let _ = reply.send(self.record_delivery(report));
+            }
+            Command::Tick { reply } => {
+                self.apply_due_transitions();
+                self.process_due_alerts();
+                self.send_due_reminders();
+                self.housekeeping(false);
+                let _ = reply.send(());
             }
         }
     }
@@ -677,6 +730,7 @@ impl Engine {
             state: self.state.clone(),
             actions: self.actions.clone(),
             checks: self.gate.clone(),
+            runbook: self.runbook.records.clone(),
         }));
         self.phase.send_if_modified(|phase| {
             let changed = *phase != self.state.phase;

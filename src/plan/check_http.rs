@@ -5,9 +5,10 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::check_kinds::{Limits, read_url};
-use super::checks::{CompareOp, HttpCheck, JsonCondition, StatusRange};
+use super::checks::{CompareOp, HeaderValue, HttpCheck, JsonCondition, StatusRange};
 use super::read::{Expected, Sink, TableReader};
 use super::read_typed::Reported;
+use super::server::read_secret_source;
 use super::validate::{parse_name, push_or_poison};
 use super::values;
 use crate::domain::closest;
@@ -42,7 +43,7 @@ pub(super) fn read_http(
         );
         Err(Reported)
     });
-    let headers = read_headers(table, sink);
+    let headers = read_headers(table, sink, limits);
     let body = table.get_str(sink, "body");
     let expect_status = read_expect_status(table, sink);
     let body_contains = table.get_str(sink, "body_contains");
@@ -129,26 +130,92 @@ pub(super) fn read_http(
     })
 }
 
-/// `headers = { Accept = "application/json" }`: names and values HTTP allows. Values are not
-/// quoted in messages, since a header may carry a credential.
+/// `headers = { Accept = "application/json", Authorization = { env = "HEALTH_TOKEN" } }`: names and
+/// values HTTP allows. A credential header (`Authorization`, `Proxy-Authorization`, `Cookie`) must
+/// come from the environment or a file; any header may. Values are not quoted in messages.
 fn read_headers(
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
-) -> Result<Vec<(String, String)>, Reported> {
-    let Some(pairs) = table.get_str_table(sink, "headers")? else {
+    limits: &Limits<'_>,
+) -> Result<Vec<(String, HeaderValue)>, Reported> {
+    let Some(entries) = table.get_entries(sink, "headers")? else {
         return Ok(Vec::new());
     };
     let mut headers = Vec::new();
     let mut bad = false;
-    for (name, value) in pairs {
+    for entry in entries.into_inner() {
+        let name = entry.key;
         let path = format!("{}.{}", table.key_path("headers"), name.get_ref());
-        if valid_header(sink, &path, &name, &value) {
-            headers.push((name.into_inner(), value.into_inner()));
-        } else {
-            bad = true;
+        match entry.value.get_ref() {
+            DeValue::String(text) => {
+                let value = Spanned::new(entry.value.span(), text.to_string());
+                if is_credential_header(name.get_ref()) {
+                    sink.error(
+                        name.span(),
+                        &path,
+                        format!(
+                            "the `{}` header is a credential and must not be written in the plan",
+                            name.get_ref()
+                        ),
+                        Some(format!(
+                            "read it from the environment or a file: `{} = {{ env = \"HEALTH_TOKEN\" }}` (the variable holds the whole value, e.g. `Bearer abc...`)",
+                            name.get_ref()
+                        )),
+                    );
+                    bad = true;
+                } else if valid_header(sink, &path, &name, &value) {
+                    headers.push((name.into_inner(), HeaderValue::Text(value.into_inner())));
+                } else {
+                    bad = true;
+                }
+            }
+            DeValue::Table(source) => {
+                let mut reader = TableReader::new(source, entry.value.span(), path.clone());
+                reader.redact_values();
+                let found = read_secret_source(&mut reader, sink, limits.base_dir, "header value");
+                reader.finish(sink);
+                let valid_name =
+                    reqwest::header::HeaderName::from_bytes(name.get_ref().as_bytes()).is_ok();
+                if !valid_name {
+                    sink.error(
+                        name.span(),
+                        &path,
+                        format!("`{}` is not an HTTP header name", name.get_ref()),
+                        Some("use letters, digits and `-`, e.g. `Authorization`".to_string()),
+                    );
+                }
+                match found {
+                    Some(source) if valid_name => {
+                        headers.push((name.into_inner(), HeaderValue::Secret(source)));
+                    }
+                    _ => bad = true,
+                }
+            }
+            other => {
+                sink.error(
+                    entry.value.span(),
+                    &path,
+                    format!(
+                        "expected a string or a secret source, found {}",
+                        other.type_str()
+                    ),
+                    Some(format!(
+                        "write `{0} = \"value\"`, or for a credential `{0} = {{ env = \"VAR\" }}`",
+                        name.get_ref()
+                    )),
+                );
+                bad = true;
+            }
         }
     }
     if bad { Err(Reported) } else { Ok(headers) }
+}
+
+/// Headers that carry credentials and so must come from the environment or a file.
+pub(super) fn is_credential_header(name: &str) -> bool {
+    ["authorization", "proxy-authorization", "cookie"]
+        .iter()
+        .any(|credential| name.eq_ignore_ascii_case(credential))
 }
 
 /// Whether `name: value` is a header HTTP allows; otherwise reports it (without the value, which

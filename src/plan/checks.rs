@@ -128,6 +128,15 @@ pub enum CheckKind {
     Tcp(TcpCheck),
 }
 
+/// The value of an http check's request header.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeaderValue {
+    /// `Accept = "application/json"`.
+    Text(String),
+    /// `Authorization = { env = "VAR" }` or `{ file = "path" }`: a credential, read when probing.
+    Secret(SecretSource),
+}
+
 /// `kind = "http"`: an HTTP(S) health endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpCheck {
@@ -135,8 +144,9 @@ pub struct HttpCheck {
     pub url: String,
     /// `method` (default GET).
     pub method: String,
-    /// `headers`: a table of header names to values.
-    pub headers: Vec<(String, String)>,
+    /// `headers`: a table of header names to values, each written inline or (for credentials)
+    /// read from the environment or a file.
+    pub headers: Vec<(String, HeaderValue)>,
     /// `body`: sent with the request.
     pub body: Option<String>,
     /// `expect_status` (default 200-299): codes and ranges, e.g. `[200, "300-399"]`.

@@ -18,8 +18,10 @@ mod read_alerting;
 mod read_checks;
 mod read_escalation;
 mod read_rollback;
+mod read_runbook;
 mod read_silences;
 mod read_typed;
+pub mod runbook;
 mod server;
 mod validate;
 mod values;
@@ -54,6 +56,8 @@ pub struct Plan {
     /// The communication plan: `[smtp]`, `[[channels]]`, `[[escalation]]`, `[alerting]`,
     /// `[[silences]]`.
     pub alerting: alerting::Alerting,
+    /// `[runbook]`: the deployment runbook walked through on the go-live call.
+    pub runbook: runbook::Runbook,
 }
 
 /// Section `[launch]`.

@@ -18,7 +18,7 @@ use super::read::{Sink, TableReader};
 use super::read_checks::{self, CheckRef};
 use super::values::{self, GoLive};
 use super::{ChecklistItem, Launch, Loaded, Person, Plan, Risk};
-use super::{lint, monitoring, read_alerting, read_rollback, server};
+use super::{lint, monitoring, read_alerting, read_rollback, read_runbook, server};
 use crate::domain::{Level, Owner, Phase, Role, closest};
 
 /// The default `launch.data_dir`, relative to the plan file's folder.
@@ -103,6 +103,17 @@ fn read_plan(
     };
     let rollback = read_rollback::read_rollback(&mut reader, sink, &context);
     let alerting = read_alerting::read_alerting(&mut reader, sink, &context);
+    let runbook = read_runbook::read_runbook(
+        &mut reader,
+        sink,
+        &read_runbook::Context {
+            owners: &owners,
+            check_ids: &check_ids,
+            go_live: launch.as_ref().map(|launch| launch.go_live),
+            timezone: launch.as_ref().map(|launch| &launch.timezone),
+            hypercare_days: launch.as_ref().map(|launch| launch.hypercare_days),
+        },
+    );
     reader.finish(sink);
     Some(Plan {
         source: path.to_path_buf(),
@@ -116,6 +127,7 @@ fn read_plan(
         prometheus: prometheus?,
         monitoring: monitoring?,
         alerting: alerting?,
+        runbook: runbook?,
     })
 }
 
@@ -499,7 +511,7 @@ impl IdRegistry {
 }
 
 /// Resolves `owner` values: a person id from `[[people]]`, else a role name.
-struct Owners<'p> {
+pub(super) struct Owners<'p> {
     person_ids: &'p [String],
 }
 
@@ -508,7 +520,12 @@ impl<'p> Owners<'p> {
         Owners { person_ids }
     }
 
-    fn resolve(&self, sink: &mut Sink<'_>, path: &str, owner: &Spanned<String>) -> Option<Owner> {
+    pub(super) fn resolve(
+        &self,
+        sink: &mut Sink<'_>,
+        path: &str,
+        owner: &Spanned<String>,
+    ) -> Option<Owner> {
         let name = owner.get_ref();
         if self.person_ids.iter().any(|id| id == name) {
             return Some(Owner::Person(name.clone()));

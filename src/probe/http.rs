@@ -10,7 +10,8 @@ use super::clients::ClientSettings;
 use super::errors::{format_duration, transport_reason};
 use super::{ProbeContext, ProbeMemory};
 use crate::core::health::{Outcome, ProbeResult};
-use crate::plan::checks::{CompareOp, HttpCheck, JsonCondition, StatusRange};
+use crate::plan::SecretSource;
+use crate::plan::checks::{CompareOp, HeaderValue, HttpCheck, JsonCondition, StatusRange};
 
 /// The most of a response body that is read and matched (health endpoints are small); the rest is
 /// ignored, so a huge page cannot exhaust memory with hundreds of probes in flight.
@@ -22,6 +23,9 @@ pub(crate) struct Prepared {
     client: reqwest::Client,
     method: reqwest::Method,
     url: reqwest::Url,
+    /// The headers written in the plan; those read from the environment or a file are read at
+    /// each probe, so a rotated token is picked up.
+    headers: reqwest::header::HeaderMap,
 }
 
 /// Looks up the client and parses the method and URL once per check (they were validated with
@@ -31,11 +35,32 @@ fn prepare(check: &HttpCheck, context: &ProbeContext) -> Result<Prepared, String
     let method = reqwest::Method::from_bytes(check.method.as_bytes())
         .map_err(|_| format!("`{}` is not an HTTP method", check.method))?;
     let url = reqwest::Url::parse(&check.url).map_err(|error| format!("bad url: {error}"))?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in &check.headers {
+        if let HeaderValue::Text(text) = value {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("`{name}` is not an HTTP header name"))?;
+            let value = reqwest::header::HeaderValue::from_str(text)
+                .map_err(|_| format!("the value of header `{name}` is not valid"))?;
+            headers.append(name, value);
+        }
+    }
     Ok(Prepared {
         client,
         method,
         url,
+        headers,
     })
+}
+
+/// A header value read from the environment or a file, marked sensitive so it is never logged.
+/// A missing or unusable secret makes the probe unknown (golive cannot tell), not failing.
+fn secret_header(source: &SecretSource) -> Result<reqwest::header::HeaderValue, String> {
+    let secret = crate::secrets::read_secret(source)?;
+    let mut value = reqwest::header::HeaderValue::from_str(secret.expose())
+        .map_err(|_| "the value is not a valid HTTP header value".to_string())?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 pub(super) async fn probe(
@@ -59,9 +84,21 @@ pub(super) async fn probe(
     };
     let mut request = prepared
         .client
-        .request(prepared.method.clone(), prepared.url.clone());
+        .request(prepared.method.clone(), prepared.url.clone())
+        .headers(prepared.headers.clone());
     for (name, value) in &check.headers {
-        request = request.header(name, value);
+        if let HeaderValue::Secret(source) = value {
+            match secret_header(source) {
+                Ok(value) => request = request.header(name, value),
+                Err(problem) => {
+                    return ProbeResult::new(
+                        Outcome::Unknown,
+                        format!("header {name}: {problem}"),
+                        started.elapsed(),
+                    );
+                }
+            }
+        }
     }
     if let Some(body) = &check.body {
         request = request.body(body.clone());

@@ -9,6 +9,7 @@ use crate::core::LaunchState;
 use crate::core::actions::{ActionItem, is_overdue};
 use crate::core::lifecycle::owner_label;
 use crate::core::log::{LogEntry, LogKind};
+use crate::core::runbook::{self, StepState};
 use crate::plan::Plan;
 
 /// Renders the timeline from the plan, the state, the whole log (oldest first) and the action
@@ -83,6 +84,8 @@ pub fn render(
         out.push('\n');
     }
 
+    runbook_section(&mut out, plan, state, entries, now);
+
     section(&mut out, "Decisions", entries, LogKind::Decision, tz);
 
     out.push_str("## Action items\n\n");
@@ -129,6 +132,116 @@ pub fn render(
         );
     }
     out
+}
+
+/// The runbook: each step's planned and actual times (in the launch's time zone), who started and
+/// finished it, and how far off plan it ended (or is now).
+fn runbook_section(
+    out: &mut String,
+    plan: &Plan,
+    state: &LaunchState,
+    entries: &[LogEntry],
+    now: Timestamp,
+) {
+    out.push_str("## Runbook\n\n");
+    if plan.runbook.steps.is_empty() {
+        out.push_str("The plan has no runbook.\n\n");
+        return;
+    }
+    let tz = &plan.launch.timezone;
+    let records = runbook::records_from_log(entries);
+    let _ = writeln!(out, "Times in {}.\n", plan.launch.timezone_name);
+    out.push_str("| Step | Owner | Phase | Planned | Actual | Started by | Finished by | State | Versus plan | Note |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for view in runbook::view(plan, &records, state.phase, now) {
+        let hm = |at: Timestamp| {
+            at.to_zoned_datetime(tz.clone())
+                .strftime("%H:%M")
+                .to_string()
+        };
+        // Actual times on another day than planned carry their date.
+        let planned_day = view.planned_start.to_zoned_datetime(tz.clone()).date();
+        let actual_time = |at: Timestamp| {
+            let zoned = at.to_zoned_datetime(tz.clone());
+            if zoned.date() == planned_day {
+                hm(at)
+            } else {
+                zoned.strftime("%Y-%m-%d %H:%M").to_string()
+            }
+        };
+        let actual = match (view.record.started_at, view.record.finished_at) {
+            (None, None) => String::new(),
+            (Some(started), Some(finished))
+                if started.to_zoned_datetime(tz.clone()).date()
+                    == finished.to_zoned_datetime(tz.clone()).date() =>
+            {
+                // An end on the day of its start needs no date again.
+                format!("{}–{}", actual_time(started), hm(finished))
+            }
+            (started, finished) => format!(
+                "{}–{}",
+                started.map(actual_time).unwrap_or_default(),
+                finished.map(actual_time).unwrap_or_default()
+            ),
+        };
+        let versus = match view.record.finished_at {
+            Some(finished) if view.record.state == StepState::Done => {
+                let seconds = finished.duration_since(view.planned_end).as_secs();
+                match seconds / 60 {
+                    0 => "on time".to_string(),
+                    late if late > 0 => format!("ended {} late", span(seconds)),
+                    _ => format!("ended {} early", span(-seconds)),
+                }
+            }
+            _ if view.late_seconds > 0 => format!(
+                "{} behind now",
+                span(i64::try_from(view.late_seconds).unwrap_or(i64::MAX))
+            ),
+            _ => String::new(),
+        };
+        let mut note = Vec::new();
+        if view.record.forced {
+            note.push("forced".to_string());
+        }
+        if let Some(reason) = &view.record.reason {
+            note.push(reason.clone());
+        }
+        if view.rollback_point {
+            note.push("rollback point".to_string());
+        }
+        let owner = plan
+            .runbook
+            .step(&view.id)
+            .map_or(view.owner.clone(), |step| owner_label(plan, &step.owner));
+        let _ = writeln!(
+            out,
+            "| {} — {} | {} | {} | {}–{} ({}) | {} | {} | {} | {} | {} | {} |",
+            view.id,
+            cell(&view.title),
+            cell(&owner),
+            view.phase,
+            hm(view.planned_start),
+            hm(view.planned_end),
+            view.planned,
+            actual,
+            cell(view.record.started_by.as_deref().unwrap_or("")),
+            cell(view.record.finished_by.as_deref().unwrap_or("")),
+            view.record.state,
+            versus,
+            cell(&note.join("; ")),
+        );
+    }
+    out.push('\n');
+}
+
+/// A positive number of seconds as whole minutes, hours or days: `4m`, `2h 05m`, `3d 4h`.
+fn span(seconds: i64) -> String {
+    let minutes = seconds / 60;
+    match minutes {
+        ..60 => format!("{minutes}m"),
+        60..1440 => format!("{}h {:02}m", minutes / 60, minutes % 60),
+        _ => format!("{}d {}h", minutes / 1440, minutes % 1440 / 60),
+    }
 }
 
 fn of_kind(entries: &[LogEntry], kind: LogKind) -> impl Iterator<Item = &LogEntry> {
@@ -217,5 +330,79 @@ mod tests {
         assert!(text.contains("**not confirmed**"));
         assert!(text.contains("- 2027-01-15 09:00 CET — bob: Go for launch"));
         assert!(text.contains("## Lessons learned\n\nNone recorded."));
+    }
+
+    #[test]
+    fn the_timeline_shows_the_runbook_with_planned_and_actual_times_from_the_log() {
+        use crate::plan::runbook::{PlannedStart, Runbook, RunbookStep};
+        let mut plan = plan_with_checklist(vec![]);
+        plan.launch.timezone = TimeZone::get("Europe/Berlin").unwrap();
+        let go_live = plan.launch.go_live; // 2027-01-15 08:00 UTC, 09:00 CET
+        let minutes = |n: i64| {
+            go_live
+                .checked_add(jiff::SignedDuration::from_mins(n))
+                .unwrap()
+        };
+        let step = |id: &str, offset: i64| RunbookStep {
+            id: id.into(),
+            title: format!("Step {id}"),
+            owner: Owner::Role(Role::OpsLead),
+            start: PlannedStart::Offset(jiff::SignedDuration::from_mins(offset)),
+            planned_start: minutes(offset),
+            duration: std::time::Duration::from_secs(600),
+            phase: Phase::Deploying,
+            depends_on: vec![],
+            rollback_point: false,
+            rollback_procedure: None,
+            verify: vec![],
+        };
+        plan.runbook = Runbook {
+            steps: vec![step("migrate", 0), step("deploy", 10), step("cleanup", 20)],
+            ..Runbook::default()
+        };
+        let change = |id: i64, at: Timestamp, author: &str, step: &str, action: &str, to: &str| {
+            LogEntry {
+                id,
+                at,
+                author: author.into(),
+                kind: LogKind::Runbook,
+                text: format!("Step `{step}` {to}"),
+                data: serde_json::json!({"step": step, "action": action, "to": to, "forced": false, "reason": null}),
+            }
+        };
+        let entries = vec![
+            change(1, minutes(2), "aylin", "migrate", "start", "running"),
+            change(2, minutes(15), "jonas", "migrate", "done", "done"),
+            change(3, minutes(16), "aylin", "deploy", "start", "running"),
+            // The next day.
+            change(
+                4,
+                minutes(24 * 60 + 5),
+                "bob",
+                "cleanup",
+                "start",
+                "running",
+            ),
+            change(5, minutes(26 * 60 + 35), "bob", "cleanup", "done", "done"),
+        ];
+        let mut state = LaunchState::new(go_live);
+        state.phase = Phase::Deploying;
+        let text = render(&plan, &state, &entries, &[], minutes(30));
+        assert!(
+            text.contains("| 09:20–09:30 (+00:20) | 2027-01-16 09:05–11:35 | bob | bob | done | ended 1d 2h late |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("## Runbook\n\nTimes in Europe/Berlin."),
+            "{text}"
+        );
+        assert!(
+            text.contains("| migrate — Step migrate | ops_lead | deploying | 09:00–09:10 (+00:00) | 09:02–09:15 | aylin | jonas | done | ended 5m late |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| deploy — Step deploy | ops_lead | deploying | 09:10–09:20 (+00:10) | 09:16– | aylin |  | running | 4m behind now |"),
+            "{text}"
+        );
     }
 }

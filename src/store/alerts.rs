@@ -54,7 +54,7 @@ pub struct OutboxRow {
 
 /// Writes that belong together, inside one transaction.
 pub struct Write<'a> {
-    transaction: Transaction<'a>,
+    pub(super) transaction: Transaction<'a>,
 }
 
 impl Store {

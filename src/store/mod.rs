@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod rollups;
+pub mod runbook;
 mod schema;
 
 use std::fs::{File, OpenOptions};

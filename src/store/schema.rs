@@ -124,6 +124,28 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (action_id, day)
     ) WITHOUT ROWID;
     ",
+    // 5: the deployment runbook: each step's state with who started and finished it and why, and
+    // the lateness warnings sent (once per step, kind and level, across restarts).
+    "
+    CREATE TABLE runbook_steps (
+        step_id     TEXT    PRIMARY KEY,
+        state       TEXT    NOT NULL,
+        started_at  INTEGER,
+        started_by  TEXT,
+        finished_at INTEGER,
+        finished_by TEXT,
+        reason      TEXT,
+        forced      INTEGER NOT NULL DEFAULT 0,
+        updated_at  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE runbook_warnings (
+        step_id TEXT    NOT NULL,
+        kind    TEXT    NOT NULL,
+        level   INTEGER NOT NULL,
+        sent_at INTEGER NOT NULL,
+        PRIMARY KEY (step_id, kind, level)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -14,13 +14,13 @@ use crate::monitoring::Switchable;
 use crate::smtp::{ReceivedMessage, SmtpOptions, SmtpServer};
 
 /// A webhook receiver that records every JSON body it gets.
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     bodies: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub async fn start() -> Receiver {
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let store = bodies.clone();
         let app = Router::new().route(
@@ -41,7 +41,7 @@ impl Receiver {
         Receiver { url, bodies }
     }
 
-    fn texts(&self) -> Vec<String> {
+    pub fn texts(&self) -> Vec<String> {
         self.bodies
             .lock()
             .unwrap()

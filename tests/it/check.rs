@@ -10,7 +10,7 @@ use golive::domain::{Phase, Role};
 use golive::plan::alerting::{
     ChannelKind, MaybeSecret, Recipient, RollbackHook, SilenceWindow, SmtpTls, WebhookFormat,
 };
-use golive::plan::checks::{CheckKind, CompareOp, ScrapeMode, Severity};
+use golive::plan::checks::{CheckKind, CompareOp, HeaderValue, ScrapeMode, Severity};
 use golive::plan::{self, Diagnostic, DiagnosticLevel, SecretSource};
 
 /// A small valid plan; the line numbers in the cases below refer to it.
@@ -155,6 +155,38 @@ id = "bea"
 name = "Bea Business"
 role = "business"
 email = "bea@shop.example"
+
+# The deployment runbook (last, so the line numbers above hold).
+[runbook]
+grace = "5m"
+
+[[runbook.steps]]
+id = "freeze"
+title = "Freeze writes"
+owner = "bob"
+start = "-00:30"
+duration = "10m"
+phase = "go_no_go"
+
+[[runbook.steps]]
+id = "deploy"
+title = "Deploy 2.0"
+owner = "dev_lead"
+start = "+00:00"
+duration = "20m"
+depends_on = ["freeze"]
+rollback_point = true
+rollback_procedure = "Restore the database snapshot, then redeploy 1.9"
+
+[[runbook.steps]]
+id = "smoke"
+title = "Smoke tests"
+owner = "quinn"
+start = 2027-03-09T20:20:00
+duration = "15m"
+phase = "verifying"
+depends_on = ["deploy"]
+verify = ["health"]
 "#;
 
 /// One broken plan: `BASE` with `find` replaced by `replace` (first occurrence), and the one
@@ -262,6 +294,10 @@ const CASES: &[Case] = &[
     case("key of another channel kind", "kind = \"email\"", "kind = \"email\"\nformat = \"slack\"", (95, 1), "`format` belongs to webhook channels, not email channels", Some("change `kind` to `\"webhook\"`")),
     case("webhook url with a token inline", "url = \"https://chat.example/hooks/launch\"", "url = \"https://chat.example/hooks/launch?token=s3cret\"", (99, 7), "the URL carries a secret (a `token` query parameter)", Some("url = { env = \"VAR\" }")),
     case("slack webhook url inline", "url = \"https://chat.example/hooks/launch\"", "url = \"https://hooks.slack.com/services/T0/B0/s3cret\"", (99, 7), "a Slack webhook path", Some("environment variable or a file")),
+    case("inline authorization header on a check", "body_regex = \"ok\"", "body_regex = \"ok\"\nheaders = { Authorization = \"Bearer s3cret\" }", (62, 13), "the `Authorization` header is a credential and must not be written in the plan", Some("`Authorization = { env = \"HEALTH_TOKEN\" }`")),
+    case("inline cookie on a check", "body_regex = \"ok\"", "body_regex = \"ok\"\nheaders = { cookie = \"session=s3cret\" }", (62, 13), "the `cookie` header is a credential and must not be written in the plan", None),
+    case("check header secret without a source", "body_regex = \"ok\"", "body_regex = \"ok\"\nheaders = { Authorization = {} }", (62, 29), "a header value needs a source", Some("add `env = \"VAR\"`")),
+    case("check header neither text nor secret", "body_regex = \"ok\"", "body_regex = \"ok\"\nheaders = { X-Retries = 3 }", (62, 25), "expected a string or a secret source, found integer", None),
     case("inline authorization header", "url = \"https://chat.example/hooks/launch\"", "url = \"https://chat.example/hooks/launch\"\nheaders = { Authorization = \"Bearer s3cret\" }", (100, 13), "an `Authorization` header must not be written in the plan", Some("environment or a file only")),
     case("webhook without a url", "url = \"https://chat.example/hooks/launch\"\n", "", (96, 1), "missing required key `url`", None),
     case("duplicate channel id", "kind = \"email\"", "kind = \"email\"\n\n[[channels]]\nid = \"mail\"\nkind = \"email\"", (97, 6), "duplicate id `mail`", Some("line 93")),
@@ -291,6 +327,24 @@ const CASES: &[Case] = &[
     case("automatic rollback without a hook", "procedure = \"Redeploy the previous release\"", "procedure = \"Redeploy the previous release\"\nauto = true", (41, 8), "`auto = true` but there is no `[rollback.hook]` to run", Some("remove `auto = true`")),
     case("rollback hook with command and webhook", "procedure = \"Redeploy the previous release\"", "procedure = \"Redeploy the previous release\"\n\n[rollback.hook]\ncommand = [\"./rollback.sh\"]\nwebhook = \"https://deploy.example/rollback\"", (44, 1), "a rollback hook has both `command` and `webhook`", Some("keep one")),
     case("rollback hook with an empty command", "procedure = \"Redeploy the previous release\"", "procedure = \"Redeploy the previous release\"\n\n[rollback.hook]\ncommand = []", (43, 11), "`command` names no program", Some("./rollback.sh")),
+    // The deployment runbook (line 143 on).
+    case("runbook grace too short", "grace = \"5m\"", "grace = \"500ms\"", (145, 9), "`grace` of 500ms is too short", Some("at least 1s")),
+    case("duplicate runbook step id", "id = \"smoke\"", "id = \"deploy\"", (166, 6), "duplicate id `deploy`", Some("line 156")),
+    case("runbook step id with capitals", "id = \"freeze\"", "id = \"Freeze Writes\"", (148, 6), "invalid id `Freeze Writes`", Some("lowercase")),
+    case("unknown runbook step owner", "owner = \"quinn\"", "owner = \"quin\"", (168, 9), "unknown person or role `quin`", Some("did you mean `quinn`?")),
+    case("runbook step start offset with 75 minutes", "start = \"-00:30\"", "start = \"-00:75\"", (151, 9), "invalid start offset `-00:75`: 75 minutes is not below 60", Some("start = \"+00:20\"")),
+    case("runbook step start that is no time", "start = \"+00:00\"", "start = \"after the freeze\"", (159, 9), "invalid start `\"after the freeze\"`", Some("start = \"+00:20\"")),
+    case("runbook step without a duration", "duration = \"20m\"\n", "", (155, 1), "missing required key `duration`", Some("duration = \"15m\"")),
+    case("runbook step duration without a unit", "duration = \"20m\"", "duration = \"20\"", (160, 12), "invalid duration `20`", Some("\"30s\"")),
+    case("runbook step phase with a typo", "phase = \"verifying\"", "phase = \"verifyng\"", (171, 9), "unknown phase `verifyng`", Some("did you mean `verifying`?")),
+    case("runbook step in a terminal phase", "phase = \"verifying\"", "phase = \"closed\"", (171, 9), "`closed` is where a launch ends", Some("deploying")),
+    case("runbook step depending on an unknown step", "depends_on = [\"deploy\"]", "depends_on = [\"deplyo\"]", (172, 15), "unknown runbook step `deplyo`", Some("did you mean `deploy`?")),
+    case("runbook step depending on itself", "depends_on = [\"deploy\"]", "depends_on = [\"smoke\"]", (172, 15), "step `smoke` depends on itself", Some("remove it")),
+    case("runbook dependencies in a cycle", "phase = \"go_no_go\"", "phase = \"go_no_go\"\ndepends_on = [\"smoke\"]", (162, 15), "form a cycle: deploy → freeze → smoke → deploy", Some("remove one of these dependencies")),
+    case("rollback point without its procedure", "rollback_procedure = \"Restore the database snapshot, then redeploy 1.9\"\n", "", (162, 18), "a rollback point needs the procedure that applies once it is passed", Some("rollback_procedure = \"...\"")),
+    case("rollback procedure without a rollback point", "rollback_point = true\n", "", (162, 22), "`rollback_procedure` is only used on a rollback point", Some("rollback_point = true")),
+    case("runbook step verifying an unknown check", "verify = [\"health\"]", "verify = [\"helth\"]", (173, 11), "unknown check `helth`", Some("did you mean `health`?")),
+    case("runbook step key with a typo", "verify = [\"health\"]", "verfy = [\"health\"]", (173, 1), "unknown key `verfy`", Some("did you mean `verify`?")),
     case("concurrency limit of zero", "[rollback]", "[monitoring]\nmax_concurrent_probes = 0\n\n[rollback]", (40, 25), "`max_concurrent_probes` must be between 1 and 10000, found `0`", None),
 ];
 
@@ -365,7 +419,7 @@ fn each_broken_plan_reports_its_one_error_at_the_right_place_with_a_fix() {
             ));
         }
     }
-    assert!(CASES.len() >= 93);
+    assert!(CASES.len() >= 110);
     assert!(
         failures.is_empty(),
         "{} case(s) failed:\n\n{}",
@@ -552,6 +606,23 @@ fn the_example_plan_yields_its_checks_with_parsed_values() {
     assert_eq!(http.json.len(), 3);
     assert_eq!(http.json[1].op, CompareOp::Lt);
     assert_eq!(http.expect_status[0].to_string(), "2xx");
+    assert_eq!(
+        http.headers,
+        [
+            (
+                "Accept".to_string(),
+                HeaderValue::Text("application/json".to_string())
+            ),
+            (
+                "Authorization".to_string(),
+                HeaderValue::Secret(SecretSource::Env("SHOP_HEALTH_TOKEN".to_string()))
+            ),
+            (
+                "X-Golive-Probe".to_string(),
+                HeaderValue::Text("1".to_string())
+            ),
+        ]
+    );
 
     let errors = find("error-rate");
     assert_eq!(
@@ -1030,4 +1101,62 @@ fn the_guides_common_mistakes_are_warnings_with_their_position() {
     // The base plan itself, as of a day before its go-live, has none of them.
     let loaded = plan::parse_as_of(BASE, Path::new("plan.toml"), now).unwrap();
     assert!(loaded.warnings.is_empty(), "{}", render(&loaded.warnings));
+}
+
+#[test]
+fn runbook_steps_planned_outside_their_phase_or_before_their_dependencies_are_warnings() {
+    let text = BASE
+        .replacen("start = \"-00:30\"", "start = \"-00:05\"", 1)
+        .replacen(
+            "start = 2027-03-09T20:20:00",
+            "start = 2027-03-09T19:50:00",
+            1,
+        );
+    let loaded = plan::parse(&text, Path::new("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    let warnings = render(&loaded.warnings);
+    assert_eq!(loaded.warnings.len(), 4, "{warnings}");
+    // freeze (go_no_go, ends 20:05) runs past the go-live.
+    assert!(
+        warnings.contains("plan.toml:151:9: warning: runbook.steps[0].start: step `freeze` belongs to `go_no_go` but is planned to end after the go-live"),
+        "{warnings}"
+    );
+    // deploy (+00:00) starts before freeze (-00:05 for 10m) ends.
+    assert!(
+        warnings.contains("plan.toml:159:9: warning: runbook.steps[1].start: step `deploy` is planned to start before `freeze`, which it depends on, is planned to end"),
+        "{warnings}"
+    );
+    // smoke (verifying, 19:50) starts before the go-live and before deploy ends.
+    assert!(
+        warnings.contains("plan.toml:169:9: warning: runbook.steps[2].start: step `smoke` belongs to `verifying` but is planned to start before the go-live"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("plan.toml:169:9: warning: runbook.steps[2].start: step `smoke` is planned to start before `deploy`"),
+        "{warnings}"
+    );
+}
+
+#[test]
+fn the_runbook_is_read_with_offsets_resolved_against_the_go_live() {
+    let loaded = plan::parse(BASE, Path::new("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("{}", render(&diagnostics)));
+    let runbook = &loaded.plan.runbook;
+    assert_eq!(runbook.grace, Duration::from_secs(300));
+    assert_eq!(runbook.escalate_after, Duration::from_secs(600));
+    let ids: Vec<&str> = runbook.steps.iter().map(|step| step.id.as_str()).collect();
+    assert_eq!(ids, ["freeze", "deploy", "smoke"]);
+    let freeze = &runbook.steps[0];
+    assert_eq!(freeze.planned_start.to_string(), "2027-03-09T18:30:00Z");
+    assert_eq!(freeze.start.to_string(), "-00:30");
+    assert_eq!(freeze.phase, Phase::GoNoGo);
+    let deploy = &runbook.steps[1];
+    assert_eq!(deploy.phase, Phase::Deploying);
+    assert_eq!(deploy.owner, golive::domain::Owner::Role(Role::DevLead));
+    assert!(deploy.rollback_point);
+    assert_eq!(deploy.planned_end().to_string(), "2027-03-09T19:20:00Z");
+    let smoke = &runbook.steps[2];
+    assert_eq!(smoke.planned_start.to_string(), "2027-03-09T19:20:00Z");
+    assert_eq!(smoke.depends_on, ["deploy"]);
+    assert_eq!(smoke.verify, ["health"]);
 }

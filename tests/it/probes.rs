@@ -11,9 +11,9 @@ use golive::clock::{Clock, SystemClock};
 use golive::core::health::{Outcome, ProbeResult};
 use golive::plan::SecretSource;
 use golive::plan::checks::{
-    Check, CheckKind, CompareOp, DEFAULT_CHECK_PHASES, EmptyResult, HttpCheck, JsonCondition,
-    PrometheusAuth, PrometheusCheck, PrometheusServer, ScrapeCheck, ScrapeMode, SeriesSelector,
-    Severity, TcpCheck,
+    Check, CheckKind, CompareOp, DEFAULT_CHECK_PHASES, EmptyResult, HeaderValue, HttpCheck,
+    JsonCondition, PrometheusAuth, PrometheusCheck, PrometheusServer, ScrapeCheck, ScrapeMode,
+    SeriesSelector, Severity, TcpCheck,
 };
 use golive::probe::{ProbeContext, ProbeMemory, run_probe};
 use serde_json::json;
@@ -693,4 +693,93 @@ async fn a_hanging_or_confused_prometheus_is_unknown_not_failing() {
     )
     .await;
     assert_outcome(&result, Outcome::Unknown, "prometheus error: HTTP 502");
+}
+
+/// A health endpoint that answers 200 only to `Authorization: Bearer <expected>`, else 401.
+async fn token_protected(expected: Arc<std::sync::Mutex<String>>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let expected = expected.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let wanted = format!(
+                    "authorization: bearer {}\r\n",
+                    expected.lock().expect("lock").to_ascii_lowercase()
+                );
+                let status = if head.contains(&wanted) {
+                    "200 OK"
+                } else {
+                    "401 Unauthorized"
+                };
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/health")
+}
+
+#[tokio::test]
+async fn a_credential_header_is_read_from_its_file_at_every_probe_and_never_shown() {
+    let expected = Arc::new(std::sync::Mutex::new("t0ken-one".to_string()));
+    let url = token_protected(expected.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("health-token");
+    std::fs::write(&token_file, "Bearer t0ken-one\n").expect("write token");
+    let mut check = http(&url);
+    check.headers = vec![
+        (
+            "Accept".to_string(),
+            HeaderValue::Text("text/plain".to_string()),
+        ),
+        (
+            "Authorization".to_string(),
+            HeaderValue::Secret(SecretSource::File(token_file.clone())),
+        ),
+    ];
+    let check = check_http(check);
+    let context = context_for(vec![check.clone()], Vec::new());
+    let mut memory = ProbeMemory::default();
+
+    let result = run_probe(&check, &context, &mut memory).await;
+    assert_starts(&result, Outcome::Healthy, "status 200 in ");
+
+    // The service rotates its token: the old one is refused until the file has the new one.
+    *expected.lock().expect("lock") = "t0ken-two".to_string();
+    let result = run_probe(&check, &context, &mut memory).await;
+    assert_starts(&result, Outcome::Failing, "status 401");
+    std::fs::write(&token_file, "Bearer t0ken-two\n").expect("rotate token");
+    let result = run_probe(&check, &context, &mut memory).await;
+    assert_starts(&result, Outcome::Healthy, "status 200 in ");
+
+    // Without its secret golive cannot tell: unknown, naming the file, never the value.
+    std::fs::remove_file(&token_file).expect("remove token");
+    let result = run_probe(&check, &context, &mut memory).await;
+    assert_starts(
+        &result,
+        Outcome::Unknown,
+        "header Authorization: cannot read",
+    );
+    assert!(result.reason.contains("health-token"), "{result:?}");
+    assert!(!result.reason.contains("t0ken"), "{result:?}");
+}
+
+fn assert_starts(result: &ProbeResult, outcome: Outcome, reason: &str) {
+    assert_eq!(result.outcome, outcome, "{result:?}");
+    assert!(result.reason.starts_with(reason), "{result:?}");
 }

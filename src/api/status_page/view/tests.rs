@@ -52,6 +52,7 @@ fn snapshot(plan: &Plan) -> Snapshot {
         state,
         actions: Vec::new(),
         checks: Default::default(),
+        runbook: Default::default(),
     }
 }
 

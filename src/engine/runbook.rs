@@ -1,0 +1,599 @@
+//! The engine's side of the deployment runbook: step changes (each with its log entry in one
+//! transaction), lateness warnings sent once per step, kind and level (recorded in the same
+//! transaction as their outbox rows, so a restart never repeats one), and the rollback
+//! recommendation when a step fails.
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use serde_json::json;
+
+use super::alerts::{
+    Addressee, RollbackRecommendation, enqueue_all, mail_domain, names, resolve_recipients,
+    rollback_recommendation_rows,
+};
+use super::{Engine, EngineError, block, error_chain};
+use crate::core::health::Health;
+use crate::core::lifecycle::owner_label;
+use crate::core::log::{LogKind, NewEntry};
+use crate::core::runbook::{
+    self, LateKind, LateWarning, StepAction, StepChange, StepRecords, StepRequest, StepState,
+    StepView,
+};
+use crate::domain::{Owner, Role};
+use crate::notify::{OutgoingEmail, WebhookMessage};
+use crate::plan::Plan;
+use crate::plan::alerting::{ChannelKind, Recipient};
+use crate::plan::runbook::RunbookStep;
+use crate::report::timeline::local;
+use crate::store::StoreError;
+use crate::store::alerts::NewOutboxRow;
+use crate::store::runbook::SentWarnings;
+
+/// The runbook's state in the engine: every step's record and the warnings already sent.
+#[derive(Debug, Default)]
+pub(super) struct RunbookState {
+    pub(super) records: StepRecords,
+    /// Every lateness warning sent: (step, kind, level) and when.
+    pub(super) warned: SentWarnings,
+    /// After a failed write: no new attempt before this, so a failing disk does not make the
+    /// engine spin on a warning that is due.
+    pub(super) retry_after: Option<Timestamp>,
+}
+
+/// The answer to a step change.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepOutcome {
+    pub change: StepChange,
+    /// The step after the change, plan and actual side by side.
+    pub step: StepView,
+    /// For a failed step: the rollback procedure that applies now, and the rollback point it
+    /// belongs to (none: the plan's `[rollback] procedure`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackAdvice>,
+}
+
+/// Which rollback procedure applies after a failure, and who got it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackAdvice {
+    pub after_rollback_point: Option<String>,
+    pub procedure: String,
+    pub sent_to: Vec<String>,
+}
+
+impl Engine {
+    /// Starts, completes, skips or fails a step.
+    pub(super) fn change_step(&mut self, request: StepRequest) -> Result<StepOutcome, EngineError> {
+        let now = self.clock.now();
+        let plan = Arc::clone(&self.plan);
+        let change = match runbook::apply(&plan, &self.runbook.records, &request, now) {
+            Ok(change) => change,
+            Err(refusal) => {
+                tracing::warn!(step = %request.step, action = %request.action, author = %request.author, reason = %refusal, "runbook step change refused");
+                return Err(refusal.into());
+            }
+        };
+        let Some(step) = plan.runbook.step(&change.step) else {
+            return Err(EngineError::NotFound(format!(
+                "no runbook step `{}`",
+                change.step
+            )));
+        };
+        let entry = self.step_entry(step, &change);
+        let mut records = self.runbook.records.clone();
+        records.insert(change.step.clone(), change.record.clone());
+        let (rows, rollback) = if change.to == StepState::Failed {
+            let (rows, advice) = self.failed_step_rollback(step, &change, &records, now);
+            (rows, Some(advice))
+        } else {
+            (Vec::new(), None)
+        };
+        let retried = change.action == StepAction::Start && change.from == StepState::Failed;
+        let rollback_entry = rollback.as_ref().map(|advice| NewEntry {
+            at: now,
+            author: "golive".into(),
+            kind: LogKind::Runbook,
+            text: format!(
+                "Rollback recommended after step `{}` failed ({}); procedure sent to {}",
+                step.id,
+                match &advice.after_rollback_point {
+                    Some(point) => format!("the procedure after rollback point `{point}`"),
+                    None => "the plan's rollback procedure: no rollback point passed".to_string(),
+                },
+                if advice.sent_to.is_empty() {
+                    "nobody (no email channel or no recipient with an address)".to_string()
+                } else {
+                    advice.sent_to.join(", ")
+                }
+            ),
+            data: json!({"step": step.id, "event": "rollback_recommended", "after_rollback_point": advice.after_rollback_point}),
+        });
+        let stored = block(|| {
+            self.store.write(|write| {
+                write.save_step(&change.step, &change.record, now)?;
+                if retried {
+                    write.clear_runbook_warnings(&change.step)?;
+                }
+                let stored = write.log(&entry)?;
+                enqueue_all(write, &rows)?;
+                if let Some(entry) = &rollback_entry {
+                    write.log(entry)?;
+                }
+                Ok(stored)
+            })
+        })?;
+        self.logged(&stored);
+        if retried {
+            self.runbook
+                .warned
+                .retain(|(id, _, _), _| id != &change.step);
+        }
+        self.runbook.records = records;
+        if !rows.is_empty() {
+            self.outbox_written.notify_one();
+        }
+        tracing::info!(step = %change.step, from = %change.from, to = %change.to, author = %change.by, forced = change.forced, "runbook step changed");
+        self.publish();
+        let view = runbook::view(&plan, &self.runbook.records, self.state.phase, now)
+            .into_iter()
+            .find(|view| view.id == change.step)
+            .ok_or_else(|| EngineError::NotFound(format!("no runbook step `{}`", change.step)))?;
+        Ok(StepOutcome {
+            change,
+            step: view,
+            rollback,
+        })
+    }
+
+    /// The log entry of a step change, with the verify checks' health when a step is done.
+    fn step_entry(&self, step: &RunbookStep, change: &StepChange) -> NewEntry {
+        let verb = match change.to {
+            StepState::Running if change.forced => "started (forced past unfinished dependencies)",
+            StepState::Running if change.from == StepState::Failed => "started again",
+            StepState::Running => "started",
+            StepState::Done => "done",
+            StepState::Skipped => "skipped",
+            StepState::Failed => "FAILED",
+            StepState::Pending => "reset",
+        };
+        let mut text = format!("Step `{}` {verb}: {}", step.id, step.title);
+        if let Some(reason) = &change.reason {
+            text.push_str(" — ");
+            text.push_str(reason);
+        }
+        let verify: Vec<serde_json::Value> = if change.to == StepState::Done {
+            step.verify
+                .iter()
+                .map(|id| {
+                    let health = self
+                        .gate
+                        .get(id)
+                        .map_or(Health::Unknown, |gate| gate.health);
+                    json!({"check": id, "health": health})
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !verify.is_empty() {
+            let list: Vec<String> = verify
+                .iter()
+                .map(|item| {
+                    format!(
+                        "{} {}",
+                        item["check"].as_str().unwrap_or(""),
+                        item["health"].as_str().unwrap_or("unknown")
+                    )
+                })
+                .collect();
+            text.push_str(&format!(" (verify: {})", list.join(", ")));
+        }
+        NewEntry {
+            at: change.at,
+            author: change.by.clone(),
+            kind: LogKind::Runbook,
+            text,
+            data: json!({
+                "step": step.id,
+                "action": change.action,
+                "from": change.from,
+                "to": change.to,
+                "forced": change.forced,
+                "reason": change.reason,
+                "overridden": change.overridden,
+                "verify": verify,
+            }),
+        }
+    }
+
+    /// The rollback recommendation for a failed step: the procedure that applies (after the last
+    /// rollback point done, else the plan's), sent to the plan's rollback recipients.
+    fn failed_step_rollback(
+        &self,
+        step: &RunbookStep,
+        change: &StepChange,
+        records: &StepRecords,
+        now: Timestamp,
+    ) -> (Vec<NewOutboxRow>, RollbackAdvice) {
+        let plan = &self.plan;
+        let (point, procedure) = runbook::applicable_rollback(plan, records);
+        let recipients = resolve_recipients(plan, &plan.rollback.notify);
+        let which = match point {
+            Some(point) => format!(
+                "Rollback point `{point}` has been passed, so this procedure applies (not the plan's general one)"
+            ),
+            None => "No rollback point has been passed, so the plan's rollback procedure applies"
+                .to_string(),
+        };
+        let procedure_text = if procedure.trim().is_empty() {
+            "(the plan has no rollback procedure)"
+        } else {
+            procedure
+        };
+        let rows = rollback_recommendation_rows(
+            plan,
+            &recipients,
+            &RollbackRecommendation {
+                subject: format!(
+                    "[RUNBOOK] {}: step `{}` FAILED — rollback procedure",
+                    plan.launch.name, step.id
+                ),
+                text: format!(
+                    "Runbook step `{}` ({}) failed in phase {}, reported by {}: {}\n\n{which}:\n{procedure_text}\n\nTo record the decision and run the rollback hook: golive rollback --reason \"...\"\nTo try the step again: golive step start {}\nTo go on without it: golive step skip {} --reason \"...\"\n",
+                    step.id,
+                    step.title,
+                    self.state.phase,
+                    change.by,
+                    change.reason.as_deref().unwrap_or(""),
+                    step.id,
+                    step.id
+                ),
+                message_id: format!(
+                    "runbook-{}-failed.{}@{}",
+                    step.id,
+                    now.as_millisecond(),
+                    mail_domain(plan)
+                ),
+                thread: None,
+                alert_id: None,
+            },
+            now,
+        );
+        let sent_to = if rows.is_empty() {
+            Vec::new()
+        } else {
+            recipients
+                .iter()
+                .filter(|recipient| recipient.email.is_some())
+                .map(|recipient| recipient.name.clone())
+                .collect()
+        };
+        (
+            rows,
+            RollbackAdvice {
+                after_rollback_point: point.map(str::to_string),
+                procedure: procedure.to_string(),
+                sent_to,
+            },
+        )
+    }
+
+    /// The rollback procedure that applies now (see [`runbook::applicable_rollback`]).
+    pub(super) fn applicable_rollback_procedure(&self) -> &str {
+        runbook::applicable_rollback(&self.plan, &self.runbook.records).1
+    }
+
+    /// The next instant a lateness warning not yet sent becomes due.
+    pub(super) fn runbook_deadline(&self) -> Option<Timestamp> {
+        let due = self.unsent_warnings().map(|warning| warning.due).min()?;
+        Some(self.runbook.retry_after.map_or(due, |retry| due.max(retry)))
+    }
+
+    fn unsent_warnings(&self) -> impl Iterator<Item = LateWarning> + '_ {
+        let warned = &self.runbook.warned;
+        let owner_warned_at = |step: &str, kind: LateKind| {
+            warned
+                .get(&(step.to_string(), kind.as_str().to_string(), 1))
+                .copied()
+        };
+        runbook::warnings(
+            &self.plan,
+            &self.runbook.records,
+            self.state.phase,
+            owner_warned_at,
+        )
+        .into_iter()
+        .filter(|warning| {
+            !self.runbook.warned.contains_key(&(
+                warning.step.clone(),
+                warning.kind.as_str().to_string(),
+                warning.level,
+            ))
+        })
+    }
+
+    /// Sends every lateness warning due now, once per step, kind and level.
+    pub(super) fn send_due_runbook_warnings(&mut self) {
+        let now = self.clock.now();
+        if self.runbook.retry_after.is_some_and(|retry| now < retry) {
+            return;
+        }
+        self.runbook.retry_after = None;
+        let due: Vec<LateWarning> = self
+            .unsent_warnings()
+            .filter(|warning| warning.due <= now)
+            .collect();
+        for warning in due {
+            if let Err(error) = self.send_runbook_warning(&warning, now) {
+                self.runbook.retry_after = Some(now + SignedDuration::from_secs(10));
+                self.store_trouble(&error);
+                tracing::error!(step = %warning.step, error = %error_chain(&error), "could not record a runbook lateness warning");
+                return;
+            }
+        }
+    }
+
+    fn send_runbook_warning(
+        &mut self,
+        warning: &LateWarning,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let plan = Arc::clone(&self.plan);
+        let Some(step) = plan.runbook.step(&warning.step) else {
+            return Ok(());
+        };
+        let recipient = if warning.level == 1 {
+            match &step.owner {
+                Owner::Person(id) => Recipient::Person(id.clone()),
+                Owner::Role(role) => Recipient::Role(*role),
+            }
+        } else {
+            Recipient::Role(Role::ProjectManager)
+        };
+        let addressees = resolve_recipients(&plan, &[recipient]);
+        let tz = &plan.launch.timezone;
+        let late = now.duration_since(warning.since);
+        let late_text = format!("{}m", (late.as_secs().max(0) + 59) / 60);
+        let owner = owner_label(&plan, &step.owner);
+        let (what, todo) = match warning.kind {
+            LateKind::NotStarted => (
+                format!(
+                    "has not started; it was planned for {} ({late_text} ago)",
+                    local(step.planned_start, tz)
+                ),
+                format!(
+                    "When it starts: golive step start {}\nIf it is not needed: golive step skip {} --reason \"...\"",
+                    step.id, step.id
+                ),
+            ),
+            LateKind::Overrunning => (
+                format!(
+                    "is still running {late_text} past its expected duration of {}m",
+                    step.duration.as_secs() / 60
+                ),
+                format!(
+                    "When it is done: golive step done {}\nIf it failed: golive step fail {} --reason \"...\"",
+                    step.id, step.id
+                ),
+            ),
+        };
+        let subject = format!(
+            "[RUNBOOK] {}: step `{}` {}",
+            plan.launch.name,
+            step.id,
+            match (warning.kind, warning.level) {
+                (LateKind::NotStarted, 1) => "is late to start".to_string(),
+                (LateKind::Overrunning, 1) => "is running late".to_string(),
+                _ => format!("is still late (owner: {owner})"),
+            }
+        );
+        let mut text = format!(
+            "Runbook step `{}` ({}) {what}.\nOwner: {owner}\nPlanned: {} – {} ({})\n",
+            step.id,
+            step.title,
+            local(step.planned_start, tz),
+            local(step.planned_end(), tz),
+            step.start
+        );
+        if warning.level == 2 {
+            let warned_at = self
+                .runbook
+                .warned
+                .get(&(step.id.clone(), warning.kind.as_str().to_string(), 1))
+                .copied()
+                .unwrap_or(now);
+            text.push_str(&format!(
+                "Its owner was warned at {}.\n",
+                local(warned_at, tz)
+            ));
+        }
+        text.push('\n');
+        text.push_str(&todo);
+        text.push('\n');
+        let rows = notice_rows(
+            &plan,
+            &addressees,
+            &subject,
+            &text,
+            json!({"kind": "runbook_late", "launch": plan.launch.name, "step": step.id, "late": warning.kind, "level": warning.level, "late_seconds": late.as_secs().max(0)}),
+            &format!(
+                "runbook-{}-{}-{}.{}@{}",
+                step.id,
+                warning.kind.as_str(),
+                warning.level,
+                now.as_millisecond(),
+                mail_domain(&plan)
+            ),
+            now,
+        );
+        let entry = NewEntry {
+            at: now,
+            author: "golive".into(),
+            kind: LogKind::Runbook,
+            text: format!(
+                "Step `{}` {what}; level {} warning sent to {}",
+                step.id,
+                warning.level,
+                if rows.is_empty() {
+                    "nobody (no channel reaches them)".to_string()
+                } else {
+                    names(&addressees)
+                }
+            ),
+            data: json!({"step": step.id, "event": "late", "late": warning.kind, "level": warning.level}),
+        };
+        let stored = block(|| {
+            self.store.write(|write| {
+                write.record_runbook_warning(&step.id, warning.kind, warning.level, now)?;
+                enqueue_all(write, &rows)?;
+                write.log(&entry)
+            })
+        })?;
+        self.logged(&stored);
+        self.runbook.warned.insert(
+            (
+                step.id.clone(),
+                warning.kind.as_str().to_string(),
+                warning.level,
+            ),
+            now,
+        );
+        self.metrics
+            .runbook
+            .warnings
+            .with_label_values(&[&warning.level.to_string()])
+            .inc();
+        tracing::warn!(step = %step.id, late = warning.kind.as_str(), level = warning.level, "runbook step late; warning sent");
+        if !rows.is_empty() {
+            self.outbox_written.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// A notice to some people through the communication plan's channels: an email to those with an
+/// address through the first email channel, and a chat message (mentioning their handles) to every
+/// webhook channel. Alertmanager channels carry alerts only.
+fn notice_rows(
+    plan: &Plan,
+    addressees: &[Addressee],
+    subject: &str,
+    text: &str,
+    body: serde_json::Value,
+    message_id: &str,
+    now: Timestamp,
+) -> Vec<NewOutboxRow> {
+    let to: Vec<(Option<String>, String)> = addressees
+        .iter()
+        .filter_map(|person| {
+            person
+                .email
+                .clone()
+                .map(|email| (Some(person.name.clone()), email))
+        })
+        .collect();
+    let handles: Vec<String> = addressees
+        .iter()
+        .map(|person| person.chat.clone().unwrap_or_else(|| person.name.clone()))
+        .collect();
+    let mut rows = Vec::new();
+    let mut emailed = false;
+    for channel in &plan.alerting.channels {
+        let payload = match &channel.kind {
+            ChannelKind::Email { .. } if !emailed && !to.is_empty() => {
+                emailed = true;
+                json!(OutgoingEmail {
+                    to: to.clone(),
+                    subject: subject.to_string(),
+                    text: text.to_string(),
+                    html: None,
+                    message_id: message_id.to_string(),
+                    in_reply_to: None,
+                    references: Vec::new(),
+                    inline_images: Vec::new(),
+                })
+            }
+            ChannelKind::Webhook(_) if !addressees.is_empty() => json!(WebhookMessage {
+                text: format!("*{subject}* {}\n{text}", handles.join(" ")),
+                json: body.clone(),
+            }),
+            _ => continue,
+        };
+        rows.push(NewOutboxRow {
+            created_at: now,
+            not_before: now,
+            channel: channel.id.clone(),
+            kind: "runbook".into(),
+            alert_id: None,
+            group_key: None,
+            payload,
+        });
+    }
+    rows
+}
+
+/// The runbook's metric families (registered into the daemon's registry by `Metrics::new`).
+pub struct RunbookMetrics {
+    /// `golive_runbook_steps{state}`.
+    steps: prometheus::GaugeVec,
+    /// `golive_runbook_step_late_seconds{step}`.
+    late_seconds: prometheus::GaugeVec,
+    /// `golive_runbook_warnings_total{level}`: lateness warnings sent since start.
+    pub warnings: prometheus::IntCounterVec,
+}
+
+impl RunbookMetrics {
+    /// Creates the families and registers them.
+    pub fn register(registry: &prometheus::Registry) -> Result<Self, prometheus::Error> {
+        use prometheus::{GaugeVec, IntCounterVec, Opts};
+        let steps = GaugeVec::new(
+            Opts::new(
+                "golive_runbook_steps",
+                "Runbook steps by state (pending, running, done, skipped, failed)",
+            ),
+            &["state"],
+        )?;
+        let late_seconds = GaugeVec::new(
+            Opts::new(
+                "golive_runbook_step_late_seconds",
+                "How far behind plan each runbook step is: for a pending step (once its phase has begun) the seconds since its planned start, for a running step the seconds past its expected end, else 0",
+            ),
+            &["step"],
+        )?;
+        let warnings = IntCounterVec::new(
+            Opts::new(
+                "golive_runbook_warnings_total",
+                "Runbook lateness warnings sent since the daemon started, by level (1 owner, 2 project manager)",
+            ),
+            &["level"],
+        )?;
+        registry.register(Box::new(steps.clone()))?;
+        registry.register(Box::new(late_seconds.clone()))?;
+        registry.register(Box::new(warnings.clone()))?;
+        Ok(RunbookMetrics {
+            steps,
+            late_seconds,
+            warnings,
+        })
+    }
+
+    /// Sets the gauges from a snapshot.
+    pub fn observe(&self, plan: &Plan, snapshot: &super::Snapshot, now: Timestamp) {
+        let views = runbook::view(plan, &snapshot.runbook, snapshot.state.phase, now);
+        for state in StepState::ALL {
+            let count = views
+                .iter()
+                .filter(|view| view.record.state == state)
+                .count();
+            self.steps
+                .with_label_values(&[state.as_str()])
+                .set(count as f64);
+        }
+        for view in &views {
+            self.late_seconds
+                .with_label_values(&[view.id.as_str()])
+                .set(view.late_seconds as f64);
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! `golive demo`: the real binary plays the whole launch with a short `--duration` and leaves
+//! behind what it promises (emails in the outbox, chat messages, the timeline, a valid plan).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use golive::app::{Application, Options};
+use golive::clock::DemoClock;
+use golive::core::lifecycle::{PhaseRequest, TransitionRequest};
+use golive::domain::Phase;
+use jiff::{SignedDuration, Timestamp};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::cli;
+use crate::smtp::ParsedEmail;
+
+/// The longest the demo may take on a loaded machine before the test gives up on it (it is
+/// asked for 20 s; its own waits give up after 90 s each).
+const DEMO_LIMIT: Duration = Duration::from_secs(600);
+
+/// Runs `golive demo ARGS` in `dir` to the end; returns the exit code, standard output and error.
+fn run_demo(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let stdout_path = dir.join("demo.stdout");
+    let stderr_path = dir.join("demo.stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_golive"))
+        .arg("demo")
+        .args(args)
+        .current_dir(dir)
+        .env("GOLIVE_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("spawn golive demo");
+    let deadline = Instant::now() + DEMO_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the demo") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the demo did not finish within {DEMO_LIMIT:?}; it printed:\n{}",
+                std::fs::read_to_string(&stdout_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+        std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+    )
+}
+
+fn outbox_emails(outbox: &Path) -> Vec<ParsedEmail> {
+    let mut paths: Vec<_> = std::fs::read_dir(outbox)
+        .unwrap_or_else(|error| panic!("outbox {}: {error}", outbox.display()))
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| ParsedEmail::parse(&std::fs::read(path).expect("read .eml")))
+        .collect()
+}
+
+fn sent_to(email: &ParsedEmail, address: &str) -> bool {
+    email.to.iter().any(|mailbox| mailbox.address == address)
+}
+
+#[test]
+fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timeline_behind() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let folder = temp.path().join("demo");
+    let folder_arg = folder.to_string_lossy().into_owned();
+    let (code, out, err) = run_demo(temp.path(), &["--duration", "20s", "--dir", &folder_arg]);
+    let log = std::fs::read_to_string(folder.join("golive.log")).unwrap_or_default();
+    assert_eq!(
+        code, 0,
+        "the demo failed\nstdout:\n{out}\nstderr:\n{err}\ngolive's log:\n{log}"
+    );
+
+    // The narrative tells every act, and where to look.
+    for act in [
+        "Status page: http://127.0.0.1:",
+        "Planned → go/no-go",
+        "refused (409)",
+        "✓ `go-decision` confirmed by Henrik Brandt",
+        "Go/no-go → deploying",
+        "Deploying → verifying",
+        "ALERT #1: Checkout error rate",
+        "escalated to level 2",
+        "Jonas acknowledges alert #1",
+        "RESOLVED",
+        "Verifying → hypercare",
+        "time-lapse",
+        "daily report #1",
+        "daily report #2",
+        "Hypercare → closed",
+        "final report",
+        "timeline.md",
+        "data/outbox",
+    ] {
+        assert!(out.contains(act), "the narrative lacks {act:?}:\n{out}");
+    }
+
+    // The outbox holds the escalation to level 2 (to the project manager), the acknowledgement
+    // notice and the resolution, as parseable emails.
+    let emails = outbox_emails(&folder.join("data").join("outbox"));
+    let subjects: Vec<&str> = emails.iter().map(|email| email.subject.as_str()).collect();
+    let escalation = emails
+        .iter()
+        .find(|email| email.subject.contains("escalated to level 2"))
+        .unwrap_or_else(|| panic!("no level-2 escalation among {subjects:#?}"));
+    assert!(
+        sent_to(escalation, "maria.keller@shop.example"),
+        "level 2 pages the project manager: {:?}",
+        escalation.to
+    );
+    assert!(
+        escalation
+            .subject
+            .starts_with("[CRITICAL] Web shop 2.0 (demo): Checkout error rate"),
+        "{}",
+        escalation.subject
+    );
+    let acknowledged: Vec<_> = emails
+        .iter()
+        .filter(|email| email.subject.contains("acknowledged by jonas"))
+        .collect();
+    assert!(
+        acknowledged
+            .iter()
+            .any(|email| sent_to(email, "aylin.demir@shop.example")),
+        "the ops lead paged at level 1 is told who took it: {subjects:#?}"
+    );
+    let resolved: Vec<_> = emails
+        .iter()
+        .filter(|email| email.subject.contains("RESOLVED: Checkout error rate"))
+        .collect();
+    for person in [
+        "aylin.demir@shop.example",
+        "jonas.weber@shop.example",
+        "maria.keller@shop.example",
+    ] {
+        assert!(
+            resolved.iter().any(|email| sent_to(email, person)),
+            "{person} gets the resolution: {subjects:#?}"
+        );
+    }
+    assert!(
+        emails.iter().any(
+            |email| email.subject.contains("action item #1 is due today")
+                && sent_to(email, "jonas.weber@shop.example")
+        ),
+        "the time-lapse morning reminds the action item's owner: {subjects:#?}"
+    );
+
+    // The demo service's webhook receiver got the chat messages.
+    let webhooks = std::fs::read_to_string(folder.join("webhooks.log")).expect("webhooks.log");
+    let messages: Vec<serde_json::Value> = webhooks
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    assert!(
+        messages.iter().any(|message| message["body"]
+            .as_str()
+            .is_some_and(|body| body.contains("escalated to level 2"))),
+        "the team chat got the escalation: {webhooks}"
+    );
+    assert!(
+        messages.iter().any(|message| message["body"]
+            .as_str()
+            .is_some_and(|body| body.contains("RESOLVED"))),
+        "the team chat got the resolution: {webhooks}"
+    );
+
+    // The timeline export has the whole launch, closed by golive at the end of hypercare.
+    let timeline = std::fs::read_to_string(folder.join("timeline.md")).expect("timeline.md");
+    assert!(
+        timeline.contains("# Launch timeline: Web shop 2.0 (demo)"),
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("hypercare → closed | golive"),
+        "{timeline}"
+    );
+
+    // The plan it leaves behind is an ordinary, valid plan.
+    let (code, out, err) = cli(&folder, &["check", "demo.toml"]);
+    assert_eq!(code, 0, "golive check demo.toml: {out}{err}");
+}
+
+#[test]
+fn the_demo_refuses_a_folder_that_is_not_empty() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    std::fs::write(temp.path().join("notes.txt"), "mine").expect("write");
+    let folder = temp.path().to_string_lossy().into_owned();
+    let (code, _, err) = run_demo(temp.path(), &["--duration", "20s", "--dir", &folder]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("not empty"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(temp.path().join("notes.txt")).expect("still there"),
+        "mine"
+    );
+}
+
+/// A launch with nothing to confirm and one day of hypercare.
+const ONE_DAY_PLAN: &str = r#"
+[launch]
+name = "Time-lapse"
+timezone = "UTC"
+go_live = 2030-01-01T20:00:00
+hypercare_days = 1
+data_dir = "data"
+
+[server]
+listen = "127.0.0.1:0"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_time_lapse_jump_a_tick_makes_the_engine_close_hypercare_at_once() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let loaded = golive::plan::parse(ONE_DAY_PLAN, &temp.path().join("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("invalid plan: {diagnostics:#?}"));
+    let start: Timestamp = "2030-01-01T20:00:00Z".parse().expect("timestamp");
+    let clock = Arc::new(DemoClock::starting_at(start));
+    let application = Application::build_with_clock(loaded.plan, Options::default(), clock.clone())
+        .await
+        .expect("golive starts");
+    let engine = application.engine();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(application.run_until_stopped(stop.clone()));
+    for _ in 0..4 {
+        engine
+            .transition(TransitionRequest {
+                target: PhaseRequest::Advance,
+                force: false,
+                reason: None,
+                author: "test".to_string(),
+            })
+            .await
+            .expect("advance");
+    }
+    assert_eq!(engine.snapshot().phase(), Phase::Hypercare);
+
+    // The engine sleeps towards the end of hypercare, a day away on this clock; after the jump
+    // over that day, one tick closes the launch without waiting out that sleep.
+    let end = engine.snapshot().state.phase_since + SignedDuration::from_hours(24);
+    clock.jump_to(end + SignedDuration::from_secs(1));
+    engine.tick().await.expect("tick");
+    assert_eq!(engine.snapshot().phase(), Phase::Closed);
+
+    stop.cancel();
+    running
+        .await
+        .expect("golive's task")
+        .expect("golive stops cleanly");
+}
