@@ -129,6 +129,11 @@
           ? 'Checklist item ' + id + ' was already confirmed by ' + confirmation.by + '.'
           : 'Checklist item ' + id + ' confirmed.', 'ok');
       });
+    } else if (what === 'step-start' || what === 'step-done') {
+      var verb = what === 'step-start' ? 'start' : 'done';
+      done = write('/api/v1/runbook/' + encodeURIComponent(id) + '/' + verb, {}).then(function () {
+        say('Step ' + id + (verb === 'start' ? ' started.' : ' done.'), 'ok');
+      });
     } else {
       return;
     }

@@ -27,6 +27,21 @@ interval = "200ms"
 timeout = "150ms"
 failure_threshold = 2
 phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
+
+[[runbook.steps]]
+id = "freeze"
+title = "Freeze <orders>"
+owner = "bob"
+start = "+00:00"
+duration = "10m"
+
+[[runbook.steps]]
+id = "deploy"
+title = "Deploy release 2.0"
+owner = "alice"
+start = "+00:10"
+duration = "20m"
+depends_on = ["freeze"]
 "#
     )
 }
@@ -119,6 +134,12 @@ async fn the_page_shows_the_launch_without_javascript_and_escapes_what_people_wr
         // Without JavaScript the page reloads itself and says how to act from the CLI.
         r#"<noscript><meta http-equiv="refresh" content="30"></noscript>"#,
         "golive ack ID",
+        // The runbook and the rollback procedure that applies now.
+        "Deployment steps",
+        "Freeze &lt;orders&gt;",
+        r#"data-step="deploy" data-state="pending""#,
+        "waits for freeze",
+        "Redeploy release 1.9 and restore the database snapshot",
     ] {
         assert!(
             html.contains(expected),
@@ -296,7 +317,8 @@ async fn no_write_endpoint_takes_a_cross_site_form_post_or_ambient_credentials()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_a_real_browser_the_page_follows_a_failing_check_and_acknowledges_confirms_and_notes() {
+async fn in_a_real_browser_the_page_follows_a_failing_check_and_acknowledges_confirms_starts_a_step_and_notes()
+ {
     let target = Switchable::start(200).await;
     let daemon = seeded(&target, "5xx rate above 5%").await;
     let browser = Browser::start().await;
@@ -413,6 +435,21 @@ async fn in_a_real_browser_the_page_follows_a_failing_check_and_acknowledges_con
             "the confirmation on the page",
             "return document.querySelector('#item-backup')?.dataset.state === 'confirmed'",
         )
+        .await;
+
+    // Start a runbook step.
+    browser
+        .click("button[data-act='step-start'][data-id='freeze']")
+        .await;
+    eventually(20, async || {
+        let (_, body) = daemon.get("/api/v1/runbook").await;
+        let steps = body["steps"].as_array()?;
+        let freeze = steps.iter().find(|step| step["id"] == "freeze")?;
+        (freeze["state"] == "running" && freeze["started_by"] == "Browser Tester").then_some(())
+    })
+    .await;
+    browser
+        .wait_for("the running step on the page", "return document.querySelector('#step-freeze')?.dataset.state === 'running' && !!document.querySelector(\"button[data-act='step-done'][data-id='freeze']\")")
         .await;
 
     // Add a note; it comes back as text, not markup.

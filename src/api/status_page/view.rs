@@ -16,6 +16,7 @@ use crate::core::health::Health;
 use crate::core::lifecycle::{blockers_leaving, hypercare_end, owner_label};
 use crate::core::log::LogEntry;
 use crate::core::rollup::Rollup;
+use crate::core::runbook::{self, StepState, StepView};
 use crate::domain::{Owner, Phase};
 use crate::engine::{CheckView, Snapshot};
 use crate::plan::Plan;
@@ -55,6 +56,7 @@ pub struct StatusView {
     pub history_minutes: i64,
     pub alerts: Vec<AlertRow>,
     pub checklist: Vec<ChecklistRow>,
+    pub runbook: RunbookView,
     pub actions: Vec<ActionRow>,
     pub log: Vec<LogRow>,
 }
@@ -107,6 +109,10 @@ pub struct SummaryView {
     pub checklist_confirmed: usize,
     pub actions_open: usize,
     pub actions_overdue: usize,
+    pub steps_total: usize,
+    pub steps_finished: usize,
+    pub steps_late: usize,
+    pub steps_failed: usize,
     /// `ok`, `warning` or `failing`: the page's overall state, as a class.
     pub overall: &'static str,
     /// The same in words.
@@ -182,6 +188,41 @@ pub struct ChecklistRow {
     pub note: Option<String>,
 }
 
+/// The deployment runbook: its steps, planned and actual side by side, and the rollback procedure
+/// that applies now.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunbookView {
+    pub steps: Vec<StepRow>,
+    /// The last rollback point passed, if any.
+    pub rollback_point: Option<String>,
+    pub rollback_procedure: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRow {
+    pub id: String,
+    pub title: String,
+    pub owner: String,
+    pub phase: &'static str,
+    pub state: StateView,
+    pub planned_start: TimeView,
+    pub planned_end: TimeView,
+    pub started: Option<TimeView>,
+    pub started_by: Option<String>,
+    pub finished: Option<TimeView>,
+    pub finished_by: Option<String>,
+    /// Why it was skipped, failed or force-started.
+    pub reason: Option<String>,
+    /// `12 min behind plan`, when it is.
+    pub late: Option<String>,
+    pub blocked_by: Vec<String>,
+    pub rollback_point: bool,
+    /// Pending with every dependency cleared: the page offers Start.
+    pub can_start: bool,
+    /// Running: the page offers Done.
+    pub can_finish: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ActionRow {
     pub id: i64,
@@ -249,6 +290,17 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
             }
         })
         .collect();
+    let steps: Vec<StepRow> = runbook::view(plan, &inputs.snapshot.runbook, state.phase, now)
+        .into_iter()
+        .map(|step| step_row(plan, step, now, timezone))
+        .collect();
+    let (rollback_point, rollback_procedure) =
+        runbook::applicable_rollback(plan, &inputs.snapshot.runbook);
+    let runbook = RunbookView {
+        steps,
+        rollback_point: rollback_point.map(str::to_string),
+        rollback_procedure: rollback_procedure.trim().to_string(),
+    };
     let today = now.to_zoned_datetime(timezone.clone()).date();
     let actions: Vec<ActionRow> = inputs
         .snapshot
@@ -282,9 +334,22 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
         .filter(|a| a.acknowledged_by.is_none())
         .count();
     let actions_overdue = actions.iter().filter(|a| a.overdue).count();
-    let (overall, overall_label) = if failing > 0 || alerts_unacknowledged > 0 {
+    let step_count = |wanted: &[&str]| {
+        runbook
+            .steps
+            .iter()
+            .filter(|step| wanted.contains(&step.state.label))
+            .count()
+    };
+    let steps_failed = step_count(&["failed"]);
+    let steps_late = runbook
+        .steps
+        .iter()
+        .filter(|step| step.late.is_some())
+        .count();
+    let (overall, overall_label) = if failing > 0 || alerts_unacknowledged > 0 || steps_failed > 0 {
         ("fail", "needs attention")
-    } else if !alerts.is_empty() || actions_overdue > 0 {
+    } else if !alerts.is_empty() || actions_overdue > 0 || steps_late > 0 {
         ("warn", "being handled")
     } else {
         // Not "all clear": checks that have not run yet are unknown, not healthy.
@@ -304,6 +369,10 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
             .count(),
         actions_open: actions.len(),
         actions_overdue,
+        steps_total: runbook.steps.len(),
+        steps_finished: step_count(&["done", "skipped"]),
+        steps_late,
+        steps_failed,
         overall,
         overall_label,
     };
@@ -348,6 +417,7 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
         history_minutes: HISTORY_MINUTES,
         alerts,
         checklist,
+        runbook,
         actions,
         log,
     }
@@ -398,6 +468,64 @@ fn check_row(
             .map_or_else(String::new, |last| format_latency(last.latency_ms)),
         history,
         history_summary,
+    }
+}
+
+fn step_row(plan: &Plan, step: StepView, now: Timestamp, timezone: &TimeZone) -> StepRow {
+    let time = |at: Timestamp| time_view(at, now, timezone);
+    let state = match step.record.state {
+        StepState::Pending => StateView {
+            class: "pending",
+            icon: "○",
+            label: "pending",
+        },
+        StepState::Running => StateView {
+            class: "running",
+            icon: "▶",
+            label: "running",
+        },
+        StepState::Done => StateView {
+            class: "ok",
+            icon: "✓",
+            label: "done",
+        },
+        StepState::Skipped => StateView {
+            class: "unknown",
+            icon: "↷",
+            label: "skipped",
+        },
+        StepState::Failed => StateView {
+            class: "fail",
+            icon: "✗",
+            label: "failed",
+        },
+    };
+    let late = (step.late_seconds > 0).then(|| {
+        format!(
+            "{} behind plan",
+            human_duration(SignedDuration::from_secs(
+                i64::try_from(step.late_seconds).unwrap_or(i64::MAX)
+            ))
+        )
+    });
+    StepRow {
+        owner: action_owner(plan, &step.owner),
+        phase: phase_label(step.phase),
+        planned_start: time(step.planned_start),
+        planned_end: time(step.planned_end),
+        started: step.record.started_at.map(time),
+        started_by: step.record.started_by,
+        finished: step.record.finished_at.map(time),
+        finished_by: step.record.finished_by,
+        reason: step.record.reason,
+        late,
+        can_start: step.record.state == StepState::Pending && step.blocked_by.is_empty(),
+        can_finish: step.record.state == StepState::Running,
+        blocked_by: step.blocked_by,
+        rollback_point: step.rollback_point,
+        state,
+        id: step.id,
+        title: step.title,
     }
 }
 
@@ -492,7 +620,8 @@ fn alert_row(plan: &Plan, alert: &Alert, now: Timestamp, timezone: &TimeZone) ->
     }
 }
 
-/// An action item's owner: a person's name when the id is a person's, else the role as written.
+/// An action item's or runbook step's owner: a person's name when the id is a person's, else the
+/// role as written.
 fn action_owner(plan: &Plan, owner: &str) -> String {
     if plan.people.iter().any(|person| person.id == owner) {
         owner_label(plan, &Owner::Person(owner.to_string()))

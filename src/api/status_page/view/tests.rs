@@ -312,3 +312,69 @@ fn the_live_part_escapes_html_from_notes_reasons_and_titles() {
         "{html}"
     );
 }
+
+fn step(id: &str, start: i64, depends_on: &[&str]) -> crate::plan::runbook::RunbookStep {
+    crate::plan::runbook::RunbookStep {
+        id: id.into(),
+        title: format!("Step {id}"),
+        owner: Owner::Person("alice".into()),
+        start: crate::plan::runbook::PlannedStart::At(at(start)),
+        planned_start: at(start),
+        duration: std::time::Duration::from_secs(600),
+        phase: Phase::GoNoGo,
+        depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+        rollback_point: id == "migrate",
+        rollback_procedure: Some("Restore the orders database first".into()),
+        verify: Vec::new(),
+    }
+}
+
+#[test]
+fn runbook_steps_show_state_lateness_what_they_wait_for_and_the_rollback_that_applies() {
+    let mut plan = plan();
+    plan.runbook.steps = vec![
+        step("freeze", NOW - 1200, &[]),
+        step("migrate", NOW - 900, &["freeze"]),
+        step("deploy", NOW + 600, &["migrate"]),
+    ];
+    let mut snapshot = snapshot(&plan);
+    snapshot.runbook.insert(
+        "freeze".into(),
+        crate::core::runbook::StepRecord {
+            state: StepState::Running,
+            started_at: Some(at(NOW - 1200)),
+            started_by: Some("bob".into()),
+            ..Default::default()
+        },
+    );
+    let view = build(&Inputs {
+        plan: &plan,
+        snapshot: &snapshot,
+        checks: &[],
+        history: &HashMap::new(),
+        alerts: &[],
+        log: &[],
+        now: at(NOW),
+    });
+    let steps = &view.runbook.steps;
+    assert_eq!(steps[0].state.label, "running");
+    assert_eq!(steps[0].late.as_deref(), Some("10 min behind plan"));
+    assert_eq!(steps[0].started_by.as_deref(), Some("bob"));
+    assert!(steps[0].can_finish && !steps[0].can_start);
+    assert_eq!(steps[0].owner, "Alice (alice)");
+    assert_eq!(steps[1].state.label, "pending");
+    assert_eq!(steps[1].blocked_by, ["freeze"]);
+    assert!(
+        !steps[1].can_start,
+        "a step waiting for another cannot be started from the page"
+    );
+    assert_eq!(steps[1].late.as_deref(), Some("15 min behind plan"));
+    assert_eq!(view.summary.steps_late, 2);
+    assert_eq!(view.summary.overall_label, "being handled");
+    // No rollback point passed yet: the plan's procedure applies.
+    assert_eq!(view.runbook.rollback_point, None);
+    assert_eq!(
+        view.runbook.rollback_procedure,
+        plan.rollback.procedure.trim()
+    );
+}
