@@ -251,6 +251,10 @@ async fn no_write_endpoint_takes_a_cross_site_form_post_or_ambient_credentials()
         ("POST", "/api/v1/alertmanager"),
         ("POST", "/api/v1/rollback"),
         ("POST", "/api/v1/notify/test"),
+        ("POST", "/api/v1/runbook/freeze/start"),
+        ("POST", "/api/v1/runbook/freeze/done"),
+        ("POST", "/api/v1/runbook/freeze/skip"),
+        ("POST", "/api/v1/runbook/freeze/fail"),
     ];
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("api:{TOKEN}"));
     for (method, path) in writes {
@@ -289,6 +293,8 @@ async fn no_write_endpoint_takes_a_cross_site_form_post_or_ambient_credentials()
     assert!(!log.to_string().contains("forged"), "{log}");
     let (_, alert) = daemon.get("/api/v1/alerts/1").await;
     assert!(alert["alert"]["acknowledged"].is_null(), "{alert}");
+    let (_, runbook) = daemon.get("/api/v1/runbook").await;
+    assert_eq!(runbook["steps"][0]["state"], "pending", "{runbook}");
     // A preflight from another origin is not granted, so its script cannot send the header.
     let response = daemon
         .http
