@@ -217,6 +217,16 @@ async fn the_page_shows_the_launch_without_javascript_and_escapes_what_people_wr
     })
     .await;
 
+    // Compressed for browsers that take it (a plan with hundreds of checks makes a large page).
+    let response = daemon
+        .http
+        .get(daemon.at("/status/live"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("GET /status/live gzip");
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+
     for (path, content_type) in [
         ("/status/status.css", "text/css; charset=utf-8"),
         ("/status/status.js", "text/javascript; charset=utf-8"),
