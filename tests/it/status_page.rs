@@ -492,6 +492,17 @@ async fn in_a_real_browser_the_page_follows_a_failing_check_and_acknowledges_con
         "the page reloaded"
     );
 
+    // Accessibility: axe-core's WCAG 2.1 A and AA rules (contrast, labels, names, landmarks) find
+    // nothing, at desktop and at phone width.
+    for (width, height) in [(1280, 1800), (420, 1800)] {
+        browser.set_size(width, height).await;
+        let violations = browser.accessibility_violations().await;
+        assert!(
+            violations.is_empty(),
+            "accessibility problems at {width} px: {violations:#?}"
+        );
+    }
+
     let directory = artifacts();
     browser.script("window.scrollTo(0, 0); return true").await;
     browser.set_size(1280, 1800).await;
@@ -513,6 +524,33 @@ fn artifacts() -> PathBuf {
     let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&directory).expect("create target/test-artifacts");
     directory
+}
+
+/// axe-core, the accessibility rules engine (pinned; scripts/test installs it, else this does).
+const AXE_CORE: &str = "axe-core@4.14.1";
+
+/// The source of axe-core's browser build, installed into `target/status-page-check/` with npm
+/// when missing.
+fn axe_source() -> String {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/status-page-check");
+    let script = folder.join("node_modules/axe-core/axe.min.js");
+    if !script.exists() {
+        std::fs::create_dir_all(&folder).expect("create target/status-page-check");
+        let status = Command::new("npm")
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
+            .arg(&folder)
+            .arg(AXE_CORE)
+            .status()
+            .expect("run npm (Debian package npm) to install axe-core");
+        assert!(status.success(), "npm install {AXE_CORE} failed");
+    }
+    std::fs::read_to_string(&script).expect("read axe.min.js")
 }
 
 /// How long a browser step may take before the test fails.
@@ -707,6 +745,44 @@ impl Browser {
         )
         .await
         .expect("window size");
+    }
+
+    /// Runs axe-core in the page and returns its WCAG 2.1 A/AA violations as `rule: help (nodes)`.
+    async fn accessibility_violations(&self) -> Vec<String> {
+        let source = axe_source();
+        let loaded = self
+            .session_call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                json!({"script": format!("{source}\nreturn typeof window.axe;"), "args": []}),
+            )
+            .await
+            .expect("load axe-core into the page");
+        assert_eq!(loaded, "object", "axe-core did not load");
+        let answer = self
+            .session_call(
+                reqwest::Method::POST,
+                "/execute/async",
+                json!({"script": r#"
+                    const done = arguments[arguments.length - 1];
+                    window.axe
+                        .run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                        .then(result => done(result.violations.map(v =>
+                            v.id + ': ' + v.help + ' — ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+                        .catch(error => done(['axe failed: ' + error]));
+                "#, "args": []}),
+            )
+            .await
+            .expect("run axe-core");
+        answer
+            .as_array()
+            .map(|violations| {
+                violations
+                    .iter()
+                    .map(|v| v.as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Saves a PNG of the viewport at `path` and returns the path.
