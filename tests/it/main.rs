@@ -3,6 +3,7 @@
 
 mod alerting;
 mod api;
+mod browser;
 mod check;
 mod cli;
 mod dashboard;

@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::core::actions::{ActionStatus, is_overdue};
@@ -16,14 +16,22 @@ use crate::core::health::Health;
 use crate::core::lifecycle::{blockers_leaving, hypercare_end, owner_label};
 use crate::core::log::LogEntry;
 use crate::core::rollup::Rollup;
-use crate::core::runbook::{self, StepState, StepView};
-use crate::domain::{Owner, Phase};
+use crate::core::runbook;
+use crate::domain::Owner;
 use crate::engine::{CheckView, Snapshot};
 use crate::plan::Plan;
 use crate::plan::checks::Severity;
 
 /// How many minutes of history each check's strip shows.
 pub const HISTORY_MINUTES: i64 = 30;
+
+mod format;
+mod runbook_rows;
+
+pub use format::{TimeView, human_duration, phase_label};
+use format::{format_latency, time_view};
+use runbook_rows::step_row;
+pub use runbook_rows::{RunbookView, StepRow};
 
 /// Everything the page is built from, read at one moment.
 pub struct Inputs<'a> {
@@ -59,17 +67,6 @@ pub struct StatusView {
     pub runbook: RunbookView,
     pub actions: Vec<ActionRow>,
     pub log: Vec<LogRow>,
-}
-
-/// A point in time, readable and machine-readable (for `<time datetime>`).
-#[derive(Debug, Clone, Serialize)]
-pub struct TimeView {
-    /// RFC 3339, UTC.
-    pub iso: String,
-    /// Local and short: `20:03` today, `Dec 01 20:03` on another day.
-    pub short: String,
-    /// Local and full: `2026-12-01 20:03 CET`.
-    pub full: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -186,41 +183,6 @@ pub struct ChecklistRow {
     pub confirmed_by: Option<String>,
     pub confirmed_at: Option<TimeView>,
     pub note: Option<String>,
-}
-
-/// The deployment runbook: its steps, planned and actual side by side, and the rollback procedure
-/// that applies now.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunbookView {
-    pub steps: Vec<StepRow>,
-    /// The last rollback point passed, if any.
-    pub rollback_point: Option<String>,
-    pub rollback_procedure: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StepRow {
-    pub id: String,
-    pub title: String,
-    pub owner: String,
-    pub phase: &'static str,
-    pub state: StateView,
-    pub planned_start: TimeView,
-    pub planned_end: TimeView,
-    pub started: Option<TimeView>,
-    pub started_by: Option<String>,
-    pub finished: Option<TimeView>,
-    pub finished_by: Option<String>,
-    /// Why it was skipped, failed or force-started.
-    pub reason: Option<String>,
-    /// `12 min behind plan`, when it is.
-    pub late: Option<String>,
-    pub blocked_by: Vec<String>,
-    pub rollback_point: bool,
-    /// Pending with every dependency cleared: the page offers Start.
-    pub can_start: bool,
-    /// Running: the page offers Done.
-    pub can_finish: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -471,64 +433,6 @@ fn check_row(
     }
 }
 
-fn step_row(plan: &Plan, step: StepView, now: Timestamp, timezone: &TimeZone) -> StepRow {
-    let time = |at: Timestamp| time_view(at, now, timezone);
-    let state = match step.record.state {
-        StepState::Pending => StateView {
-            class: "pending",
-            icon: "○",
-            label: "pending",
-        },
-        StepState::Running => StateView {
-            class: "running",
-            icon: "▶",
-            label: "running",
-        },
-        StepState::Done => StateView {
-            class: "ok",
-            icon: "✓",
-            label: "done",
-        },
-        StepState::Skipped => StateView {
-            class: "unknown",
-            icon: "↷",
-            label: "skipped",
-        },
-        StepState::Failed => StateView {
-            class: "fail",
-            icon: "✗",
-            label: "failed",
-        },
-    };
-    let late = (step.late_seconds > 0).then(|| {
-        format!(
-            "{} behind plan",
-            human_duration(SignedDuration::from_secs(
-                i64::try_from(step.late_seconds).unwrap_or(i64::MAX)
-            ))
-        )
-    });
-    StepRow {
-        owner: action_owner(plan, &step.owner),
-        phase: phase_label(step.phase),
-        planned_start: time(step.planned_start),
-        planned_end: time(step.planned_end),
-        started: step.record.started_at.map(time),
-        started_by: step.record.started_by,
-        finished: step.record.finished_at.map(time),
-        finished_by: step.record.finished_by,
-        reason: step.record.reason,
-        late,
-        can_start: step.record.state == StepState::Pending && step.blocked_by.is_empty(),
-        can_finish: step.record.state == StepState::Running,
-        blocked_by: step.blocked_by,
-        rollback_point: step.rollback_point,
-        state,
-        id: step.id,
-        title: step.title,
-    }
-}
-
 /// The last [`HISTORY_MINUTES`] finished minutes, oldest first, with a summary in words.
 fn history_strip(
     minutes: &[(i64, Rollup)],
@@ -622,7 +526,7 @@ fn alert_row(plan: &Plan, alert: &Alert, now: Timestamp, timezone: &TimeZone) ->
 
 /// An action item's or runbook step's owner: a person's name when the id is a person's, else the
 /// role as written.
-fn action_owner(plan: &Plan, owner: &str) -> String {
+pub(super) fn action_owner(plan: &Plan, owner: &str) -> String {
     if plan.people.iter().any(|person| person.id == owner) {
         owner_label(plan, &Owner::Person(owner.to_string()))
     } else {
@@ -647,61 +551,6 @@ fn severity_view(severity: Severity) -> StateView {
             icon: "i",
             label: "info",
         },
-    }
-}
-
-/// A phase as people say it.
-pub fn phase_label(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Planned => "planned",
-        Phase::GoNoGo => "go/no-go",
-        Phase::Deploying => "deploying",
-        Phase::Verifying => "verifying",
-        Phase::Hypercare => "hypercare",
-        Phase::Closed => "closed",
-        Phase::RolledBack => "rolled back",
-    }
-}
-
-fn time_view(at: Timestamp, now: Timestamp, timezone: &TimeZone) -> TimeView {
-    let local = at.to_zoned_datetime(timezone.clone());
-    let same_day = local.date() == now.to_zoned_datetime(timezone.clone()).date();
-    TimeView {
-        iso: at.to_string(),
-        short: if same_day {
-            local.strftime("%H:%M").to_string()
-        } else {
-            local.strftime("%b %d %H:%M").to_string()
-        },
-        full: local.strftime("%Y-%m-%d %H:%M %Z").to_string(),
-    }
-}
-
-/// A duration in the largest two units that matter: `45 s`, `12 min`, `2 h 05 min`, `3 d 4 h`.
-/// Negative durations (a clock step) read as zero.
-pub fn human_duration(duration: SignedDuration) -> String {
-    let seconds = duration.as_secs().max(0);
-    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
-    if seconds < 60 {
-        format!("{seconds} s")
-    } else if seconds < 3600 {
-        format!("{minutes} min")
-    } else if days == 0 {
-        format!("{hours} h {minutes:02} min")
-    } else {
-        format!("{days} d {hours} h")
-    }
-}
-
-fn format_latency(milliseconds: f64) -> String {
-    if milliseconds >= 10_000.0 {
-        format!("{:.0} s", milliseconds / 1000.0)
-    } else if milliseconds >= 1000.0 {
-        format!("{:.1} s", milliseconds / 1000.0)
-    } else if milliseconds >= 10.0 {
-        format!("{milliseconds:.0} ms")
-    } else {
-        format!("{milliseconds:.1} ms")
     }
 }
 

@@ -6,7 +6,9 @@ use super::*;
 use crate::core::alert::Acknowledgement;
 use crate::core::lifecycle::{Confirmation, LaunchState};
 use crate::core::log::LogKind;
+use crate::core::runbook::StepState;
 use crate::core::test_support::plan_with_checklist;
+use crate::domain::Phase;
 use crate::domain::Role;
 use crate::plan::ChecklistItem;
 
