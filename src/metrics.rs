@@ -50,6 +50,12 @@ pub struct Metrics {
     pub time_to_ack: Histogram,
     /// The deployment runbook's families.
     pub runbook: crate::engine::RunbookMetrics,
+    /// Reports by kind (daily, final) and result (sent, failed, no_recipients).
+    pub reports: IntCounterVec,
+    /// When each kind of report was last queued.
+    pub report_last: GaugeVec,
+    /// The plan's availability objectives (`[reports] objectives`), as fractions, by check.
+    pub availability_objective: GaugeVec,
 }
 
 /// The per-check metric families.
@@ -331,9 +337,36 @@ impl Metrics {
             ]),
         )?;
         registry.register(Box::new(time_to_ack.clone()))?;
+        let reports = IntCounterVec::new(
+            Opts::new(
+                "golive_reports_total",
+                "Reports by kind (daily, final) and result (sent, failed, no_recipients)",
+            ),
+            &["kind", "result"],
+        )?;
+        registry.register(Box::new(reports.clone()))?;
+        let report_last = GaugeVec::new(
+            Opts::new(
+                "golive_report_last_timestamp_seconds",
+                "When the last report of each kind (daily, final) was queued",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(report_last.clone()))?;
+        let availability_objective = GaugeVec::new(
+            Opts::new(
+                "golive_check_availability_objective",
+                "A check's availability objective from [reports] objectives, as a fraction (0.999 for 99.9 %)",
+            ),
+            &["check"],
+        )?;
+        registry.register(Box::new(availability_objective.clone()))?;
         let runbook = crate::engine::RunbookMetrics::register(&registry)?;
         Ok(Metrics {
             runbook,
+            reports,
+            report_last,
+            availability_objective,
             alerts,
             alerts_opened,
             escalation_level,
@@ -355,6 +388,16 @@ impl Metrics {
             refused_transitions,
             http_requests,
         })
+    }
+
+    /// Sets `golive_check_availability_objective` from the plan's `[reports] objectives`.
+    pub fn set_availability_objectives(&self, plan: &Plan) {
+        let objectives = plan.reports.iter().flat_map(|reports| &reports.objectives);
+        for (check, percent) in objectives {
+            self.availability_objective
+                .with_label_values(&[check.as_str()])
+                .set(percent / 100.0);
+        }
     }
 
     /// Sets the state gauges from a snapshot.

@@ -10,6 +10,7 @@ pub mod auth;
 mod body;
 pub mod error;
 mod handlers;
+mod reports;
 mod runbook;
 pub mod status_page;
 
@@ -80,7 +81,9 @@ pub fn router(state: AppState) -> Router {
         .route("/runbook/{id}/start", post(runbook::start))
         .route("/runbook/{id}/done", post(runbook::done))
         .route("/runbook/{id}/skip", post(runbook::skip))
-        .route("/runbook/{id}/fail", post(runbook::fail));
+        .route("/runbook/{id}/fail", post(runbook::fail))
+        .route("/reports", get(reports::list))
+        .route("/reports/send", post(reports::send));
     Router::new()
         .nest("/api/v1", api)
         .merge(status_page::routes())

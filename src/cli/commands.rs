@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::client::{Client, ClientError};
 use super::{
-    ActionAction, ChecklistAction, ClientArgs, Command, NotifyAction, PhaseAction, SilenceAction,
-    format,
+    ActionAction, ChecklistAction, ClientArgs, Command, NotifyAction, PhaseAction, ReportAction,
+    SilenceAction, format,
 };
 
 /// Runs a client subcommand against the daemon.
@@ -46,6 +46,7 @@ fn client_args(command: &Command) -> Option<&ClientArgs> {
         | Command::Rollback { client, .. }
         | Command::Step { client, .. }
         | Command::Runbook { client } => Some(client),
+        Command::Report { client, .. } => Some(client),
         Command::Run { .. }
         | Command::Check { .. }
         | Command::Probe { .. }
@@ -354,6 +355,34 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
         }
         Command::Step { action, .. } => super::runbook::step(client, args, action).await,
         Command::Runbook { .. } => super::runbook::show(client, args).await,
+        Command::Report { action, .. } => match action {
+            ReportAction::Send { date, final_report } => {
+                let body = with_author(json!({"date": date, "final": final_report}), args);
+                let answer = client.post("/api/v1/reports/send", body).await?;
+                let report = &answer["report"];
+                let to = report["recipients"]
+                    .as_array()
+                    .map(|list| {
+                        list.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                Ok(show(
+                    &answer,
+                    format!(
+                        "{} report for {} queued to {} (Message-ID <{}>).\n",
+                        report["kind"].as_str().unwrap_or(""),
+                        report["day"].as_str().unwrap_or(""),
+                        if to.is_empty() { "nobody" } else { to.as_str() },
+                        report["message_id"].as_str().unwrap_or("")
+                    ),
+                ))
+            }
+            // Handled without a daemon in `cli::report`.
+            ReportAction::Preview { .. } => Ok(String::new()),
+        },
         Command::Checks { .. } => {
             let answer = client.get("/api/v1/checks").await?;
             let checks = answer["checks"].as_array().map_or(&[][..], Vec::as_slice);

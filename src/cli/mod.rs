@@ -8,6 +8,7 @@ mod daemon;
 mod format;
 mod preflight;
 mod probe;
+mod report;
 mod runbook;
 
 use std::net::SocketAddr;
@@ -226,6 +227,13 @@ pub enum Command {
         #[arg(long)]
         keep_running: bool,
     },
+    /// Daily and final reports: preview from the store, or send now through the daemon.
+    Report {
+        #[command(subcommand)]
+        action: ReportAction,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Export the launch timeline (the minutes of the launch) as Markdown.
     Timeline {
         /// Write to this file instead of standard output.
@@ -234,6 +242,40 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportAction {
+    /// Write a report to standard output from the store, without sending it (works on a stopped
+    /// daemon's data directory too; needs --plan).
+    Preview {
+        /// The local day of the daily report, YYYY-MM-DD [default: the day in progress].
+        #[arg(long)]
+        date: Option<String>,
+        /// The final launch report instead.
+        #[arg(long = "final")]
+        final_report: bool,
+        /// html, text or eml (the whole email).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Send a report now through the running daemon (recorded like a scheduled one).
+    Send {
+        /// The local day of the daily report, YYYY-MM-DD [default: the day in progress].
+        #[arg(long)]
+        date: Option<String>,
+        /// The final launch report instead.
+        #[arg(long = "final")]
+        final_report: bool,
+    },
+}
+
+/// How `golive report preview` writes the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Html,
+    Text,
+    Eml,
 }
 
 #[derive(Debug, Subcommand)]
@@ -401,6 +443,20 @@ pub fn execute(cli: Cli) -> ExitCode {
             dir,
             keep_running,
         }),
+        Command::Report {
+            action:
+                ReportAction::Preview {
+                    date,
+                    final_report,
+                    format,
+                },
+            client,
+        } => report::preview(
+            client.plan.as_deref(),
+            date.as_deref(),
+            final_report,
+            format,
+        ),
         other => commands::run(other),
     }
 }

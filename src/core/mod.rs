@@ -84,6 +84,7 @@ pub(crate) mod test_support {
             monitoring: crate::plan::checks::Monitoring::default(),
             alerting: Default::default(),
             runbook: Default::default(),
+            reports: None,
         }
     }
 }

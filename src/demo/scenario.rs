@@ -16,6 +16,8 @@ use jiff::civil::Time;
 use serde_json::{Value, json};
 
 use super::narrative::Narrator;
+
+mod steps;
 use super::service::{Behaviour, DemoService};
 use crate::cli::client::{Client, ClientError};
 use crate::clock::{Clock, DemoClock};
@@ -155,7 +157,11 @@ impl Scenario {
         self.narrator.event(
             "Henrik (business) records the decision \"go for the launch at 20:00\": decisions go to the log and the final report.",
         );
-        self.pace.beat(6.5).await;
+        self.pace.beat(3.0).await;
+        self.start_step("maintenance-on", "aylin").await?;
+        self.pace.beat(2.0).await;
+        self.finish_step("maintenance-on", "aylin").await?;
+        self.pace.beat(1.5).await;
         self.time_lapse(self.plan.launch.go_live, "the planned go-live")
             .await
     }
@@ -192,15 +198,25 @@ impl Scenario {
 
     async fn deploy(&self) -> Result<(), ScenarioError> {
         self.advance("jonas").await?;
-        self.service.set_version("2.0.0");
         self.narrator.event(
-            "Go/no-go → deploying: Jonas (dev lead) deploys release 2.0.0 while golive watches health and error rate.",
+            "Go/no-go → deploying: Jonas (dev lead) walks the runbook while golive watches health and error rate.",
         );
-        self.pace.beat(13.0).await;
+        self.start_step("db-migration", "jonas").await?;
+        self.pace.beat(3.0).await;
+        self.finish_step("db-migration", "jonas").await?;
+        self.narrator.detail(
+            "`db-migration` is a rollback point: from now on a rollback recommendation quotes its own procedure (restore the database first).",
+        );
+        self.start_step("deploy-app", "jonas").await?;
+        self.service.set_version("2.0.0");
+        self.pace.beat(5.0).await;
+        self.finish_step("deploy-app", "jonas").await?;
+        self.pace.beat(5.0).await;
         self.advance("jonas").await?;
         self.narrator.event(
             "Deploying → verifying: 2.0.0 is live; the smoke test must pass before hypercare may start.",
         );
+        self.start_step("smoke-test", "tom").await?;
         self.pace.beat(10.0).await;
         Ok(())
     }
@@ -320,6 +336,7 @@ impl Scenario {
     }
 
     async fn hypercare(&self) -> Result<(), ScenarioError> {
+        self.finish_step("smoke-test", "tom").await?;
         self.post(
             "confirm the smoke test",
             "/api/v1/checklist/smoke-test-live/confirm",

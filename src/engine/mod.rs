@@ -20,6 +20,7 @@ mod checks;
 mod delivery;
 mod launch;
 mod reminders;
+pub mod reports;
 mod runbook;
 
 use crate::clock::Clock;
@@ -152,6 +153,12 @@ pub enum Command {
     Step {
         request: StepRequest,
         reply: oneshot::Sender<Result<StepOutcome, EngineError>>,
+    },
+    /// Send a report now (`golive report send`): the daily report of a day, or the final report.
+    SendReport {
+        day: Option<jiff::civil::Date>,
+        final_report: bool,
+        reply: oneshot::Sender<Result<crate::store::reports::ReportRecord, EngineError>>,
     },
     /// A delivery attempt's outcome, from the dispatcher.
     Delivery {
@@ -366,6 +373,18 @@ impl EngineHandle {
     pub async fn change_step(&self, request: StepRequest) -> Result<StepOutcome, EngineError> {
         self.call(|reply| Command::Step { request, reply }).await
     }
+    pub async fn send_report(
+        &self,
+        day: Option<jiff::civil::Date>,
+        final_report: bool,
+    ) -> Result<crate::store::reports::ReportRecord, EngineError> {
+        self.call(|reply| Command::SendReport {
+            day,
+            final_report,
+            reply,
+        })
+        .await
+    }
 
     pub async fn report_delivery(&self, report: DeliveryReport) -> Result<(), EngineError> {
         self.call(|reply| Command::Delivery { report, reply }).await
@@ -419,6 +438,8 @@ pub struct Engine {
     reminded: reminders::Reminded,
     /// The runbook's steps and the lateness warnings sent.
     runbook: runbook::RunbookState,
+    /// Daily and final reports sent, and when to look again.
+    reports: reports::ReportState,
     commands: mpsc::Receiver<Command>,
     observations: mpsc::Receiver<Observation>,
     publish: watch::Sender<Arc<Snapshot>>,
@@ -478,6 +499,8 @@ impl Engine {
             warned: store.runbook_warnings()?,
             retry_after: None,
         };
+        let reports = reports::ReportState::load(&store)?;
+        metrics.set_availability_objectives(&plan);
         let gate = CheckHealthMap::new();
         let snapshot = Arc::new(Snapshot {
             state: state.clone(),
@@ -505,6 +528,7 @@ impl Engine {
             last_trouble: None,
             reminded,
             runbook,
+            reports,
             commands,
             observations,
             publish,
@@ -541,6 +565,7 @@ impl Engine {
             self.process_due_alerts();
             self.send_due_reminders();
             self.send_due_runbook_warnings();
+            self.send_due_reports();
             let wait = self.time_to_next_deadline();
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -576,6 +601,7 @@ impl Engine {
             self.alert_deadline(),
             self.reminder_deadline(),
             self.runbook_deadline(),
+            self.report_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -685,6 +711,13 @@ impl Engine {
             }
             Command::Step { request, reply } => {
                 let _ = reply.send(self.change_step(request));
+            }
+            Command::SendReport {
+                day,
+                final_report,
+                reply,
+            } => {
+                let _ = reply.send(self.send_report_now(day, final_report));
             }
             Command::Delivery { report, reply } => {
                 let _ = reply.send(self.record_delivery(report));

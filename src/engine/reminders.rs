@@ -1,5 +1,6 @@
 //! Follow-up on action items: an item with a due date reminds its owner by email on the morning of
-//! the due day and, while it stays open past it, once every morning, until it is done or dropped.
+//! the due day (at the `[reports]` send time, 09:00 without a `[reports]` section) and, while it
+//! stays open past it, once every morning, until it is done or dropped.
 //! Each reminder is recorded with its local day in the same transaction as its email, so a restart
 //! never sends one twice.
 
@@ -7,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use jiff::civil::{Date, Time};
+use jiff::civil::Date;
 use serde_json::json;
 
 use super::alerts::resolve_recipients;
@@ -18,9 +19,6 @@ use crate::domain::Role;
 use crate::notify::OutgoingEmail;
 use crate::plan::alerting::{ChannelKind, Recipient};
 use crate::store::alerts::NewOutboxRow;
-
-/// When, in the launch's time zone, the day's reminders go out.
-pub const REMINDER_TIME: Time = jiff::civil::time(9, 0, 0, 0);
 
 /// The reminders already sent, by (action item, local day).
 pub(super) type Reminded = HashSet<(i64, Date)>;
@@ -39,12 +37,13 @@ impl Engine {
         }
         let local = self.clock.now().to_zoned_datetime(tz.clone());
         let today = local.date();
-        let day = if local.time() < REMINDER_TIME {
+        let at = super::reports::reminder_time(&self.plan);
+        let day = if local.time() < at {
             today
         } else {
             today.tomorrow().ok()?
         };
-        day.to_datetime(REMINDER_TIME)
+        day.to_datetime(at)
             .to_zoned_datetime(tz.clone())
             .ok()
             .map(|zoned| zoned.timestamp())
@@ -54,7 +53,7 @@ impl Engine {
     pub(super) fn send_due_reminders(&mut self) {
         let now = self.clock.now();
         let local = now.to_zoned_datetime(self.plan.launch.timezone.clone());
-        if local.time() < REMINDER_TIME {
+        if local.time() < super::reports::reminder_time(&self.plan) {
             return;
         }
         let today = local.date();

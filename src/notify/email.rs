@@ -374,6 +374,15 @@ async fn send_direct(
     }
 }
 
+/// The message as an `.eml` file would hold it, with the outbox folder's From address (for
+/// `golive report preview --format eml`).
+pub fn to_eml(email: &OutgoingEmail) -> Result<Vec<u8>, DeliveryError> {
+    let from = OUTBOX_FROM
+        .parse::<Mailbox>()
+        .map_err(|error| DeliveryError::Permanent(format!("bad From: {error}")))?;
+    Ok(build_message(email, from)?.formatted())
+}
+
 /// Builds the MIME message of `email` (see the module's documentation for its layout).
 fn build_message(email: &OutgoingEmail, from: Mailbox) -> Result<Message, DeliveryError> {
     if email.to.is_empty() {

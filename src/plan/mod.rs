@@ -17,10 +17,12 @@ mod read;
 mod read_alerting;
 mod read_checks;
 mod read_escalation;
+mod read_reports;
 mod read_rollback;
 mod read_runbook;
 mod read_silences;
 mod read_typed;
+pub mod reports;
 pub mod runbook;
 mod server;
 mod validate;
@@ -58,6 +60,8 @@ pub struct Plan {
     pub alerting: alerting::Alerting,
     /// `[runbook]`: the deployment runbook walked through on the go-live call.
     pub runbook: runbook::Runbook,
+    /// `[reports]`: the daily and final reports (none without the section).
+    pub reports: Option<reports::Reports>,
 }
 
 /// Section `[launch]`.

@@ -18,7 +18,7 @@ use super::read::{Sink, TableReader};
 use super::read_checks::{self, CheckRef};
 use super::values::{self, GoLive};
 use super::{ChecklistItem, Launch, Loaded, Person, Plan, Risk};
-use super::{lint, monitoring, read_alerting, read_rollback, read_runbook, server};
+use super::{lint, monitoring, read_alerting, read_reports, read_rollback, read_runbook, server};
 use crate::domain::{Level, Owner, Phase, Role, closest};
 
 /// The default `launch.data_dir`, relative to the plan file's folder.
@@ -114,6 +114,7 @@ fn read_plan(
             hypercare_days: launch.as_ref().map(|launch| launch.hypercare_days),
         },
     );
+    let reports = read_reports::read_reports(&mut reader, sink, &context, alerting.as_ref());
     reader.finish(sink);
     Some(Plan {
         source: path.to_path_buf(),
@@ -128,6 +129,7 @@ fn read_plan(
         monitoring: monitoring?,
         alerting: alerting?,
         runbook: runbook?,
+        reports: reports.ok()?,
     })
 }
 

@@ -1,5 +1,22 @@
-//! Documents rendered from the store: the launch timeline now, the daily and final reports later.
-//! Rendering is pure: it takes what was read from the store and returns text.
+//! Documents rendered from the store: the launch timeline, alert messages, and the daily and final
+//! reports (`schedule` says when a daily report is due, `daily`/`final_report` gather and build the
+//! figures, `check_rows` and `sections` hold what both share, `render` applies the minijinja templates, and
+//! `compose` puts a report together). Building and rendering are pure; only `gather` reads the
+//! store.
 
 pub mod alert_message;
+pub mod check_rows;
+pub mod compose;
+pub mod daily;
+pub mod final_report;
+pub mod format;
+pub mod render;
+pub mod schedule;
+pub mod sections;
 pub mod timeline;
+
+/// The outbox kind of report emails (not counted as notifications in reports).
+pub const OUTBOX_KIND: &str = "report";
+
+#[cfg(test)]
+mod tests;

@@ -105,6 +105,11 @@ impl Store {
 }
 
 impl Write<'_> {
+    /// The open transaction, for writes defined in sibling modules.
+    pub(super) fn transaction(&self) -> &Transaction<'_> {
+        &self.transaction
+    }
+
     /// Inserts a new alert (its `id` is ignored) and returns the id it got.
     pub fn insert_alert(&mut self, alert: &Alert) -> Result<i64, StoreError> {
         self.transaction.execute(

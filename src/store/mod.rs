@@ -7,6 +7,7 @@
 //! acknowledged write survives `kill -9` and power loss alike.
 
 pub mod alerts;
+pub mod reports;
 pub mod rollups;
 pub mod runbook;
 mod schema;

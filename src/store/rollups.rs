@@ -98,7 +98,7 @@ impl Reader {
     }
 }
 
-const COLUMNS: &str = "minute, probes, failures, unknowns, latency_sum_us, latency_max_us, \
+pub(super) const COLUMNS: &str = "minute, probes, failures, unknowns, latency_sum_us, latency_max_us, \
      latency_hist, value_count, value_min, value_max, value_last, value_sum";
 
 fn read_minutes(
@@ -114,7 +114,7 @@ fn read_minutes(
     rows.map(|row| row?).collect()
 }
 
-fn micros(duration: Duration) -> i64 {
+pub(super) fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
@@ -122,7 +122,7 @@ fn duration(micros: i64) -> Duration {
     Duration::from_micros(u64::try_from(micros).unwrap_or(0))
 }
 
-fn rollup_row(row: &Row<'_>) -> rusqlite::Result<Result<(i64, Rollup), StoreError>> {
+pub(super) fn rollup_row(row: &Row<'_>) -> rusqlite::Result<Result<(i64, Rollup), StoreError>> {
     let minute: i64 = row.get(0)?;
     let hist: Vec<u8> = row.get(6)?;
     let count: u32 = row.get(7)?;

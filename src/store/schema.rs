@@ -146,6 +146,44 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (step_id, kind, level)
     ) WITHOUT ROWID;
     ",
+    // 6: reports sent (daily and final). A scheduled report is unique per kind and day, so a
+    // restart never sends one twice; manual sends (`golive report send`) are recorded beside them.
+    // Per-check hourly history (merged from the minutes once an hour is over) lets a report read a
+    // day of a thousand checks as 24 rows each instead of 1,440.
+    "
+    CREATE TABLE reports_sent (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT    NOT NULL,
+        day        TEXT    NOT NULL,
+        trigger    TEXT    NOT NULL,
+        recipients TEXT    NOT NULL,
+        message_id TEXT    NOT NULL,
+        sent_at    INTEGER NOT NULL,
+        late       INTEGER NOT NULL,
+        outbox_id  INTEGER
+    );
+    CREATE UNIQUE INDEX reports_scheduled ON reports_sent (kind, day) WHERE trigger = 'schedule';
+    CREATE TABLE check_hours (
+        check_id       TEXT    NOT NULL,
+        hour           INTEGER NOT NULL,
+        probes         INTEGER NOT NULL,
+        failures       INTEGER NOT NULL,
+        unknowns       INTEGER NOT NULL,
+        latency_sum_us INTEGER NOT NULL,
+        latency_max_us INTEGER NOT NULL,
+        latency_hist   BLOB    NOT NULL,
+        value_count    INTEGER NOT NULL,
+        value_min      REAL,
+        value_max      REAL,
+        value_last     REAL,
+        value_sum      REAL,
+        PRIMARY KEY (check_id, hour)
+    ) WITHOUT ROWID;
+    CREATE TABLE hours_rolled_up (
+        id    INTEGER PRIMARY KEY CHECK (id = 1),
+        until INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

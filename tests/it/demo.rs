@@ -92,8 +92,12 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
         "Planned → go/no-go",
         "refused (409)",
         "✓ `go-decision` confirmed by Henrik Brandt",
+        "▶ Runbook step `maintenance-on` started by Aylin Demir",
         "Go/no-go → deploying",
+        "■ Runbook step `db-migration` done (Jonas Weber)",
+        "▶ Runbook step `deploy-app` started by Jonas Weber",
         "Deploying → verifying",
+        "■ Runbook step `smoke-test` done (Tom Richter)",
         "ALERT #1: Checkout error rate",
         "escalated to level 2",
         "Jonas acknowledges alert #1",
@@ -191,6 +195,20 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
         timeline.contains("hypercare → closed | golive"),
         "{timeline}"
     );
+    // ... and its runbook, every step done, with who did it.
+    let runbook = timeline
+        .split("## Runbook")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no runbook section:\n{timeline}"));
+    for step in ["maintenance-on", "db-migration", "deploy-app", "smoke-test"] {
+        let row = runbook
+            .lines()
+            .find(|line| {
+                line.starts_with(&format!("| {step} ")) || line.contains(&format!("`{step}`"))
+            })
+            .unwrap_or_else(|| panic!("no row for {step}:\n{runbook}"));
+        assert!(row.contains("done"), "{step} is not done: {row}");
+    }
 
     // The plan it leaves behind is an ordinary, valid plan.
     let (code, out, err) = cli(&folder, &["check", "demo.toml"]);

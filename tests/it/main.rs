@@ -13,6 +13,7 @@ mod helpers;
 mod monitoring;
 mod notify;
 mod probes;
+mod reports;
 mod runbook;
 mod smtp;
 mod status_page;

@@ -262,6 +262,7 @@ async fn no_write_endpoint_takes_a_cross_site_form_post_or_ambient_credentials()
         ("POST", "/api/v1/runbook/freeze/done"),
         ("POST", "/api/v1/runbook/freeze/skip"),
         ("POST", "/api/v1/runbook/freeze/fail"),
+        ("POST", "/api/v1/reports/send"),
     ];
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("api:{TOKEN}"));
     for (method, path) in writes {

@@ -1,0 +1,57 @@
+//! `POST /api/v1/reports/send` (send a daily or the final report now, through the engine, recorded
+//! like a scheduled one) and `GET /api/v1/reports` (the reports sent, newest first).
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::Writer;
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::handlers::read;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendBody {
+    /// The local day of the daily report, `YYYY-MM-DD` (default: the day in progress).
+    date: Option<String>,
+    /// Send the final report instead.
+    #[serde(default, rename = "final")]
+    final_report: bool,
+    /// Who asked (ignored beyond validation: reports carry no author).
+    #[allow(dead_code)]
+    author: Option<String>,
+}
+
+/// `POST /api/v1/reports/send`.
+pub async fn send(
+    State(state): State<AppState>,
+    _writer: Writer,
+    JsonBody(body): JsonBody<SendBody>,
+) -> Result<Json<Value>, ApiError> {
+    let day = match body.date.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(text.parse::<jiff::civil::Date>().map_err(|_| {
+            ApiError::field(
+                "date",
+                format!("`{text}` is not a date; write it as YYYY-MM-DD, e.g. 2026-12-03"),
+            )
+        })?),
+    };
+    if day.is_some() && body.final_report {
+        return Err(ApiError::field(
+            "date",
+            "the final report covers the whole launch; leave out `date` with `final`",
+        ));
+    }
+    let record = state.engine.send_report(day, body.final_report).await?;
+    Ok(Json(json!({ "report": record })))
+}
+
+/// `GET /api/v1/reports`.
+pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let reports = read(&state, |reader| reader.reports(1000)).await?;
+    Ok(Json(json!({ "reports": reports })))
+}

@@ -1,0 +1,359 @@
+//! The daily post-launch report: what happened in the last day (from the previous send instant to
+//! this one), compared with the day before. [`gather`] reads the store; [`build`] is pure and
+//! turns what was read into the figures the templates show.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Serialize;
+
+use super::format::{self, Light};
+use super::schedule;
+use super::sections::{
+    self, Actions, Bar, CheckHistory, CheckRow, EntryRow, Incidents, Notifications, minute_of,
+};
+use crate::core::LaunchState;
+use crate::core::actions::ActionItem;
+use crate::core::alert::Alert;
+use crate::core::log::{LogEntry, LogKind};
+use crate::domain::Phase;
+use crate::plan::Plan;
+use crate::plan::checks::Severity;
+use crate::store::alerts::OutboxRow;
+use crate::store::{Reader, StoreError};
+
+/// Everything a report is built from, as read from the store.
+#[derive(Debug, Clone)]
+pub struct ReportData {
+    pub state: LaunchState,
+    /// The whole log, oldest first.
+    pub log: Vec<LogEntry>,
+    pub actions: Vec<ActionItem>,
+    /// Alerts open at some time in the period.
+    pub alerts: Vec<Alert>,
+    /// Notifications created in the period.
+    pub outbox: Vec<OutboxRow>,
+    /// Per check of the plan (same order), its minutes from `history_from` to the period's end.
+    pub histories: Vec<CheckHistory>,
+}
+
+/// Reads what a report of `[from, to)` needs, with check history from `history_from` (earlier
+/// than `from` when the report compares with a previous period).
+pub fn gather(
+    reader: &Reader,
+    plan: &Plan,
+    history_from: Timestamp,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<ReportData, StoreError> {
+    let histories = read_histories(reader, plan, minute_of(history_from), minute_of(to) + 1)?;
+    Ok(ReportData {
+        state: reader.state()?,
+        log: reader.whole_log()?,
+        actions: reader.actions()?,
+        alerts: reader.alerts_between(from, to)?,
+        outbox: reader.outbox_between(from, to)?,
+        histories,
+    })
+}
+
+/// Every check's history in minutes `[from, to)`: whole hours from the hourly history where it is
+/// merged already, the minutes at both ends (and of hours not merged yet) from the minute history.
+/// Hourly rows are keyed by their first minute, so range sums over the result are exact for any
+/// range that starts and ends on an hour or outside the hourly part.
+pub fn read_histories(
+    reader: &Reader,
+    plan: &Plan,
+    from: i64,
+    to: i64,
+) -> Result<Vec<CheckHistory>, StoreError> {
+    let merged_until = reader.hours_rolled_up_until()?;
+    let first_hour = from.div_euclid(60) + i64::from(from.rem_euclid(60) != 0);
+    let last_hour = to
+        .div_euclid(60)
+        .min(merged_until.unwrap_or(first_hour))
+        .max(first_hour);
+    plan.checks
+        .iter()
+        .map(|check| {
+            let mut minutes = Vec::new();
+            if last_hour > first_hour {
+                minutes.extend(reader.check_minutes(&check.id, from, first_hour * 60)?);
+                minutes.extend(reader.check_hours(&check.id, first_hour, last_hour)?);
+                minutes.extend(reader.check_minutes(&check.id, last_hour * 60, to)?);
+            } else {
+                minutes = reader.check_minutes(&check.id, from, to)?;
+            }
+            Ok(CheckHistory { minutes })
+        })
+        .collect()
+}
+
+/// The period the daily report of `day` covers, as of `now`: from the previous day's send instant
+/// to this day's, or to `now` while that is still ahead (a preview or an early manual send).
+pub fn period(plan: &Plan, day: Date, now: Timestamp) -> (Timestamp, Timestamp) {
+    let time = plan
+        .reports
+        .as_ref()
+        .map_or(crate::plan::reports::DEFAULT_SEND_TIME, |reports| {
+            reports.time
+        });
+    let (from, to) = schedule::window(day, time, &plan.launch.timezone);
+    (from, to.min(now).max(from))
+}
+
+/// The daily report, ready for the templates.
+#[derive(Debug, Clone, Serialize)]
+pub struct DailyReport {
+    pub launch: String,
+    pub phase: String,
+    pub day: String,
+    pub timezone: String,
+    pub period_from: String,
+    pub period_to: String,
+    /// The period is not over yet (a preview or an early manual send).
+    pub partial: bool,
+    /// Sent after its time (the daemon was down, or the clock jumped).
+    pub late: bool,
+    /// `Day 3 of 14 of hypercare`, or the time since go-live.
+    pub progress: String,
+    pub light: Light,
+    pub light_word: &'static str,
+    pub light_color: &'static str,
+    /// The overall status in one sentence.
+    pub summary: String,
+    pub generated_at: String,
+    /// The checks listed (all of a small plan; those needing attention of a large one).
+    pub checks: Vec<CheckRow>,
+    /// How many checks the list leaves out.
+    pub listed: sections::Listed,
+    /// How many checks the plan has.
+    pub checks_total: usize,
+    pub checks_with_objective: usize,
+    pub checks_missing_objective: usize,
+    /// Labels under the availability cells (every third hour).
+    pub hours: Vec<String>,
+    pub latency: Vec<Bar>,
+    pub incidents: Incidents,
+    pub notifications: Notifications,
+    pub actions: Actions,
+    pub decisions: Vec<EntryRow>,
+    pub notes: Vec<EntryRow>,
+    pub lessons: Vec<EntryRow>,
+    pub feedback: Vec<EntryRow>,
+}
+
+/// How many minutes an availability cell of the daily report covers.
+const SLOT_MINUTES: i64 = 60;
+
+/// Builds the daily report of `day` for `[from, to)` from `data`.
+pub fn build(
+    plan: &Plan,
+    data: &ReportData,
+    day: Date,
+    (from, to): (Timestamp, Timestamp),
+    now: Timestamp,
+    late: bool,
+) -> DailyReport {
+    let tz = &plan.launch.timezone;
+    let (_, scheduled_end) = period(plan, day, Timestamp::MAX);
+    let previous = day
+        .yesterday()
+        .map(|yesterday| period(plan, yesterday, Timestamp::MAX))
+        .ok();
+    let span = (minute_of(from), minute_of(to));
+    let previous_span = previous.map(|(from, to)| (minute_of(from), minute_of(to)));
+    let checks: Vec<CheckRow> = plan
+        .checks
+        .iter()
+        .zip(&data.histories)
+        .map(|(check, history)| {
+            sections::check_row(
+                check,
+                sections::objective_of(plan, &check.id),
+                history,
+                span,
+                previous_span,
+                SLOT_MINUTES,
+            )
+        })
+        .collect();
+    let hours = (0..)
+        .map(|index| from + jiff::SignedDuration::from_mins(SLOT_MINUTES * index))
+        .take_while(|at| *at < to)
+        .step_by(3)
+        .map(|at| format::clock(at, tz))
+        .collect();
+    let histories: Vec<&CheckHistory> = data.histories.iter().collect();
+    let latency = sections::latency_bars(&histories, span, SLOT_MINUTES, |minute| {
+        Timestamp::from_second(minute * 60)
+            .map_or_else(|_| String::new(), |at| format::clock(at, tz))
+    });
+    let slots = (to.duration_since(from).as_mins() / 30).max(1);
+    let incidents = sections::incidents(plan, &data.alerts, from, to, slots, tz);
+    let notifications = sections::notifications(plan, &data.outbox, tz);
+    let actions = sections::actions(plan, &data.actions, day, from, to);
+    let open_critical: Vec<&Alert> = data
+        .alerts
+        .iter()
+        .filter(|alert| alert.is_open() && alert.severity == Severity::Critical)
+        .collect();
+    let checks_total = checks.len();
+    let with_objective = checks.iter().filter(|row| row.met.is_some()).count();
+    let missing_objective = checks.iter().filter(|row| row.met == Some(false)).count();
+    let (light, summary) = assess(
+        &data.state,
+        &checks,
+        &incidents,
+        &open_critical,
+        &notifications,
+        &actions,
+    );
+    let (checks, listed) = sections::focus(checks, |row| row.availability_value.unwrap_or(1.0));
+    DailyReport {
+        launch: plan.launch.name.clone(),
+        phase: data.state.phase.to_string(),
+        day: day.to_string(),
+        timezone: plan.launch.timezone_name.clone(),
+        period_from: format::local(from, tz),
+        period_to: format::local(to, tz),
+        partial: to < scheduled_end,
+        late,
+        progress: progress(plan, &data.log, &data.state, to),
+        light,
+        light_word: light.word(),
+        light_color: light.color(),
+        summary,
+        generated_at: format::local(now, tz),
+        checks_with_objective: with_objective,
+        checks_missing_objective: missing_objective,
+        checks,
+        listed,
+        checks_total,
+        hours,
+        latency,
+        incidents,
+        notifications,
+        decisions: sections::entries(&data.log, LogKind::Decision, from, to, tz),
+        notes: sections::entries(&data.log, LogKind::Note, from, to, tz),
+        lessons: sections::entries(&data.log, LogKind::Lesson, from, to, tz),
+        feedback: sections::entries(&data.log, LogKind::Feedback, from, to, tz),
+        actions,
+    }
+}
+
+/// Where the launch stands at `at`: the day of hypercare, or the time since go-live.
+pub fn progress(plan: &Plan, log: &[LogEntry], state: &LaunchState, at: Timestamp) -> String {
+    let tz = &plan.launch.timezone;
+    if state.phase == Phase::Hypercare {
+        let start = sections::entered(log, Phase::Hypercare).unwrap_or(state.phase_since);
+        let day = at.duration_since(start).as_secs().max(0) / 86_400 + 1;
+        let total = plan.launch.hypercare_days.ceil() as i64;
+        return format!(
+            "Day {} of {total} of hypercare (since {})",
+            day.min(total),
+            format::local(start, tz)
+        );
+    }
+    match sections::entered(log, Phase::Deploying) {
+        Some(live) if at >= live => format!(
+            "{} since go-live ({})",
+            format::span(at.duration_since(live)),
+            format::local(live, tz)
+        ),
+        _ => format!(
+            "Go-live planned for {}",
+            format::local(plan.launch.go_live, tz)
+        ),
+    }
+}
+
+/// The traffic light and its sentence. Red: a critical alert is still open, a check missed its
+/// availability objective, or the launch was rolled back. Amber: incidents happened, an alert is
+/// still open, notifications failed, or action items are overdue. Green otherwise.
+fn assess(
+    state: &LaunchState,
+    checks: &[CheckRow],
+    incidents: &Incidents,
+    open_critical: &[&Alert],
+    notifications: &Notifications,
+    actions: &Actions,
+) -> (Light, String) {
+    let missed: Vec<&CheckRow> = checks.iter().filter(|row| row.met == Some(false)).collect();
+    let mut red = Vec::new();
+    let mut amber = Vec::new();
+    if state.phase == Phase::RolledBack {
+        red.push("the launch was rolled back".to_string());
+    }
+    if !open_critical.is_empty() {
+        let names: Vec<&str> = open_critical
+            .iter()
+            .map(|alert| alert.title.as_str())
+            .collect();
+        red.push(format!(
+            "{} critical alert(s) still open ({})",
+            open_critical.len(),
+            names.join(", ")
+        ));
+    }
+    if !missed.is_empty() {
+        let names: Vec<String> = missed
+            .iter()
+            .map(|row| {
+                format!(
+                    "{} {} < {}",
+                    row.id,
+                    row.availability,
+                    row.objective.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        red.push(format!(
+            "{} check(s) missed the availability objective ({})",
+            missed.len(),
+            names.join("; ")
+        ));
+    }
+    if incidents.total > 0 {
+        let open = if incidents.still_open > 0 {
+            format!("{} still open", incidents.still_open)
+        } else {
+            "all resolved".to_string()
+        };
+        amber.push(format!("{} incident(s), {open}", incidents.total));
+    }
+    if notifications.failed > 0 {
+        amber.push(format!(
+            "{} notification(s) could not be delivered",
+            notifications.failed
+        ));
+    }
+    if !actions.overdue.is_empty() {
+        amber.push(format!("{} action item(s) overdue", actions.overdue.len()));
+    }
+    let light = if !red.is_empty() {
+        Light::Red
+    } else if !amber.is_empty() {
+        Light::Amber
+    } else {
+        Light::Green
+    };
+    let reasons: Vec<String> = red.into_iter().chain(amber).collect();
+    let sentence = if reasons.is_empty() {
+        let with_objective = checks.iter().filter(|row| row.met.is_some()).count();
+        if with_objective > 0 {
+            format!(
+                "No incidents across the {} checks; all {with_objective} with an availability objective met it.",
+                checks.len()
+            )
+        } else {
+            format!("No incidents across the {} checks.", checks.len())
+        }
+    } else {
+        let mut text = reasons.join("; ");
+        if let Some(first) = text.get(..1) {
+            text = format!("{}{}.", first.to_uppercase(), &text[1..]);
+        }
+        text
+    };
+    (light, sentence)
+}

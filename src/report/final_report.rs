@@ -1,0 +1,350 @@
+//! The final launch report: the whole launch for the post-mortem — the phase timeline, the
+//! checklist with who confirmed what, every incident, availability and latency over the whole
+//! hypercare, action items, decisions, lessons learned, feedback, and what was rolled back.
+//! [`gather`] reads the store; [`build`] is pure.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::daily::{ReportData, progress};
+use super::format::{self, Light};
+use super::sections::{
+    self, Actions, Bar, CheckHistory, CheckRow, EntryRow, Incidents, Notifications, minute_of,
+};
+use crate::core::lifecycle::owner_label;
+use crate::core::log::LogKind;
+use crate::domain::Phase;
+use crate::plan::Plan;
+use crate::store::{Reader, StoreError};
+
+/// What the final report is built from.
+#[derive(Debug, Clone)]
+pub struct FinalData {
+    pub data: ReportData,
+    /// Where the figures start: when hypercare began, else the go-live (entering `deploying`).
+    pub start: Timestamp,
+    /// When the launch ended (`closed` or `rolled_back`), or now for a preview of a running one.
+    pub end: Timestamp,
+}
+
+/// Reads the whole launch.
+pub fn gather(reader: &Reader, plan: &Plan, now: Timestamp) -> Result<FinalData, StoreError> {
+    let state = reader.state()?;
+    let log = reader.whole_log()?;
+    let end = if state.phase.is_terminal() {
+        state.phase_since
+    } else {
+        now
+    };
+    let start = sections::entered(&log, Phase::Hypercare)
+        .or_else(|| sections::entered(&log, Phase::Deploying))
+        .unwrap_or(plan.launch.go_live)
+        .min(end);
+    let histories =
+        super::daily::read_histories(reader, plan, minute_of(start), minute_of(end) + 1)?;
+    let mut alerts = reader.alerts(false, usize::MAX >> 1)?;
+    alerts.reverse();
+    Ok(FinalData {
+        data: ReportData {
+            outbox: reader.outbox_between(Timestamp::MIN, end)?,
+            actions: reader.actions()?,
+            state,
+            log,
+            alerts,
+            histories,
+        },
+        start,
+        end,
+    })
+}
+
+/// One phase change.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseRow {
+    pub at: String,
+    pub from: String,
+    pub to: String,
+    pub by: String,
+    pub forced: bool,
+    pub reason: String,
+}
+
+/// One checklist item and its confirmation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChecklistRow {
+    pub id: String,
+    pub title: String,
+    pub owner: String,
+    pub required: bool,
+    pub gates: String,
+    pub confirmed_by: Option<String>,
+    pub confirmed_at: Option<String>,
+    pub note: Option<String>,
+}
+
+/// What was rolled back, when the launch was.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackView {
+    pub at: String,
+    pub by: String,
+    pub reason: String,
+    pub procedure: String,
+    /// Log entries about the rollback hook and the decision.
+    pub entries: Vec<EntryRow>,
+}
+
+/// The runbook section: filled once the runbook (issue #7, `runbook_steps`) is merged; `None`
+/// until then, and the templates leave the section out.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunbookSection {
+    pub steps: Vec<RunbookStepRow>,
+}
+
+/// One runbook step as the final report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunbookStepRow {
+    pub id: String,
+    pub title: String,
+    pub state: String,
+    pub by: Option<String>,
+    pub at: Option<String>,
+    pub note: Option<String>,
+}
+
+/// The final report, ready for the templates.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinalReport {
+    pub launch: String,
+    /// `closed`, `rolled back`, or `in progress (<phase>)` for a preview.
+    pub outcome: String,
+    pub ended: bool,
+    pub late: bool,
+    pub timezone: String,
+    pub generated_at: String,
+    pub light: Light,
+    pub light_word: &'static str,
+    pub light_color: &'static str,
+    pub summary: String,
+    pub planned_go_live: String,
+    pub go_live: Option<String>,
+    pub period_from: String,
+    pub period_to: String,
+    pub duration: String,
+    pub progress: String,
+    pub phases: Vec<PhaseRow>,
+    pub checklist: Vec<ChecklistRow>,
+    /// The checks listed (all of a small plan; those needing attention of a large one).
+    pub checks: Vec<CheckRow>,
+    /// How many checks the list leaves out.
+    pub listed: sections::Listed,
+    /// How many checks the plan has.
+    pub checks_total: usize,
+    /// Labels of the daily availability cells.
+    pub days: Vec<String>,
+    pub latency: Vec<Bar>,
+    pub incidents: Incidents,
+    pub notifications: Notifications,
+    pub actions: Actions,
+    pub decisions: Vec<EntryRow>,
+    pub lessons: Vec<EntryRow>,
+    pub feedback: Vec<EntryRow>,
+    pub notes: Vec<EntryRow>,
+    pub rollback: Option<RollbackView>,
+    /// Left for the runbook (issue #7): steps run, by whom and when.
+    pub runbook: Option<RunbookSection>,
+}
+
+/// A day of the final report's charts.
+const DAY_MINUTES: i64 = 24 * 60;
+
+/// Builds the final report from `data`.
+pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> FinalReport {
+    let tz = &plan.launch.timezone;
+    let FinalData {
+        data: base,
+        start,
+        end,
+    } = data;
+    let (start, end) = (*start, *end);
+    let state = &base.state;
+    let span = (minute_of(start), minute_of(end).max(minute_of(start) + 1));
+    let checks: Vec<CheckRow> = plan
+        .checks
+        .iter()
+        .zip(&base.histories)
+        .map(|(check, history)| {
+            sections::check_row(
+                check,
+                sections::objective_of(plan, &check.id),
+                history,
+                span,
+                None,
+                DAY_MINUTES,
+            )
+        })
+        .collect();
+    let days = (0..)
+        .map(|index| start + jiff::SignedDuration::from_hours(24 * index))
+        .take_while(|at| *at < end)
+        .map(|at| {
+            at.to_zoned_datetime(tz.clone())
+                .strftime("%m-%d")
+                .to_string()
+        })
+        .collect();
+    let histories: Vec<&CheckHistory> = base.histories.iter().collect();
+    let latency = sections::latency_bars(&histories, span, DAY_MINUTES, |minute| {
+        Timestamp::from_second(minute * 60).map_or_else(
+            |_| String::new(),
+            |at| {
+                at.to_zoned_datetime(tz.clone())
+                    .strftime("%m-%d")
+                    .to_string()
+            },
+        )
+    });
+    let whole_days = (end.duration_since(start).as_hours() / 24).max(1);
+    let incidents = sections::incidents(
+        plan,
+        &base.alerts,
+        start.min(first_alert(base).unwrap_or(start)),
+        end,
+        whole_days.min(60),
+        tz,
+    );
+    let notifications = sections::notifications(plan, &base.outbox, tz);
+    let today = end.to_zoned_datetime(tz.clone()).date();
+    let actions = sections::actions(plan, &base.actions, today, start, end);
+    let phases = base
+        .log
+        .iter()
+        .filter(|entry| entry.kind == LogKind::Phase)
+        .map(|entry| {
+            let field = |name: &str| {
+                entry
+                    .data
+                    .get(name)
+                    .and_then(|value| value.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            PhaseRow {
+                at: format::local(entry.at, tz),
+                from: field("from"),
+                to: field("to"),
+                by: entry.author.clone(),
+                forced: entry.data.get("forced").and_then(|v| v.as_bool()) == Some(true),
+                reason: field("reason"),
+            }
+        })
+        .collect();
+    let checklist = plan
+        .checklist
+        .iter()
+        .map(|item| {
+            let confirmation = state.confirmations.get(&item.id);
+            ChecklistRow {
+                id: item.id.clone(),
+                title: item.title.clone(),
+                owner: owner_label(plan, &item.owner),
+                required: item.required,
+                gates: item.gates.to_string(),
+                confirmed_by: confirmation.map(|c| c.by.clone()),
+                confirmed_at: confirmation.map(|c| format::local(c.at, tz)),
+                note: confirmation.and_then(|c| c.note.clone()),
+            }
+        })
+        .collect();
+    let everything = (Timestamp::MIN, Timestamp::MAX);
+    let rollback = (state.phase == Phase::RolledBack).then(|| {
+        let entry = base.log.iter().rfind(|entry| entry.kind == LogKind::Phase);
+        let since = entry.map_or(state.phase_since, |entry| entry.at);
+        RollbackView {
+            at: format::local(state.phase_since, tz),
+            by: entry.map_or_else(String::new, |entry| entry.author.clone()),
+            reason: entry
+                .and_then(|entry| entry.data.get("reason"))
+                .and_then(|reason| reason.as_str())
+                .unwrap_or("")
+                .to_string(),
+            procedure: plan.rollback.procedure.clone(),
+            entries: sections::entries(&base.log, LogKind::Decision, since, Timestamp::MAX, tz),
+        }
+    });
+    let missed = checks.iter().filter(|row| row.met == Some(false)).count();
+    let open_actions = actions.open.len();
+    let checks_total = checks.len();
+    let (checks, listed) = sections::focus(checks, |row| row.availability_value.unwrap_or(1.0));
+    let outcome = match state.phase {
+        Phase::Closed => "closed".to_string(),
+        Phase::RolledBack => "rolled back".to_string(),
+        other => format!("in progress ({other})"),
+    };
+    let light = if state.phase == Phase::RolledBack || missed > 0 {
+        Light::Red
+    } else if incidents.total > 0 || open_actions > 0 || notifications.failed > 0 {
+        Light::Amber
+    } else {
+        Light::Green
+    };
+    let summary = format!(
+        "{} after {}: {} incident(s){}, {} of {} check(s) missed the availability objective, {} action item(s) still open.",
+        first_upper(&outcome),
+        format::span(end.duration_since(start)),
+        incidents.total,
+        incidents
+            .mean_time_to_acknowledge
+            .as_ref()
+            .map_or_else(String::new, |mean| format!(
+                " (mean time to acknowledge {mean})"
+            )),
+        missed,
+        checks_total,
+        open_actions,
+    );
+    FinalReport {
+        launch: plan.launch.name.clone(),
+        ended: state.phase.is_terminal(),
+        outcome,
+        late,
+        timezone: plan.launch.timezone_name.clone(),
+        generated_at: format::local(now, tz),
+        light,
+        light_word: light.word(),
+        light_color: light.color(),
+        summary,
+        planned_go_live: format::local(plan.launch.go_live, tz),
+        go_live: sections::entered(&base.log, Phase::Deploying).map(|at| format::local(at, tz)),
+        period_from: format::local(start, tz),
+        period_to: format::local(end, tz),
+        duration: format::span(end.duration_since(start)),
+        progress: progress(plan, &base.log, state, end),
+        phases,
+        checklist,
+        checks,
+        listed,
+        checks_total,
+        days,
+        latency,
+        incidents,
+        notifications,
+        actions,
+        decisions: sections::entries(&base.log, LogKind::Decision, everything.0, everything.1, tz),
+        lessons: sections::entries(&base.log, LogKind::Lesson, everything.0, everything.1, tz),
+        feedback: sections::entries(&base.log, LogKind::Feedback, everything.0, everything.1, tz),
+        notes: sections::entries(&base.log, LogKind::Note, everything.0, everything.1, tz),
+        rollback,
+        runbook: None,
+    }
+}
+
+fn first_alert(data: &ReportData) -> Option<Timestamp> {
+    data.alerts.iter().map(|alert| alert.opened_at).min()
+}
+
+fn first_upper(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}

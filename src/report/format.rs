@@ -1,0 +1,152 @@
+//! How figures read in reports: percentages that never round up past an objective, latencies,
+//! durations, metric values, local times, and the traffic-light colours.
+
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+
+/// An availability (0..=1) as a percentage, rounded *down* so a figure never appears to meet an
+/// objective it missed: `100 %`, `99.95 %`, `99.999 %`.
+pub fn percent(availability: f64) -> String {
+    let value = availability * 100.0;
+    if value >= 100.0 {
+        return "100 %".to_string();
+    }
+    let decimals = if value >= 99.99 { 3 } else { 2 };
+    let scale = 10f64.powi(decimals);
+    // The small epsilon keeps exact fractions such as 0.995 from flooring one step too low.
+    let floored = ((value * scale) + 1e-6).floor() / scale;
+    format!("{floored:.prec$} %", prec = decimals as usize)
+}
+
+/// A change of availability in percentage points, e.g. `+0.05 pp`, `−1.20 pp`, `±0 pp`.
+pub fn points(delta: f64) -> String {
+    let value = delta * 100.0;
+    if value.abs() < 0.005 {
+        return "±0 pp".to_string();
+    }
+    format!("{value:+.2} pp")
+}
+
+/// A latency: `850 µs`, `12 ms`, `1.25 s`.
+pub fn latency(duration: Duration) -> String {
+    let micros = duration.as_micros();
+    if micros < 1_000 {
+        format!("{micros} µs")
+    } else if micros < 1_000_000 {
+        format!("{} ms", (micros + 500) / 1_000)
+    } else {
+        format!("{:.2} s", duration.as_secs_f64())
+    }
+}
+
+/// A relative change of a latency, e.g. `+12 %`.
+pub fn relative(now: Duration, before: Duration) -> Option<String> {
+    let before = before.as_secs_f64();
+    (before > 0.0).then(|| format!("{:+.0} %", (now.as_secs_f64() / before - 1.0) * 100.0))
+}
+
+/// A span of time people read: `45 s`, `4 min 12 s`, `2 h 05 min`, `3 d 4 h`.
+pub fn span(duration: SignedDuration) -> String {
+    let seconds = duration.as_secs().max(0);
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3_600 => format!("{} min {:02} s", seconds / 60, seconds % 60),
+        3_600..86_400 => format!("{} h {:02} min", seconds / 3_600, (seconds % 3_600) / 60),
+        _ => format!("{} d {} h", seconds / 86_400, (seconds % 86_400) / 3_600),
+    }
+}
+
+/// A metric value with about four significant digits.
+pub fn value(number: f64) -> String {
+    let magnitude = number.abs();
+    let text = if magnitude >= 1_000.0 || magnitude == 0.0 {
+        format!("{number:.0}")
+    } else if magnitude >= 1.0 {
+        format!("{number:.2}")
+    } else {
+        format!("{number:.4}")
+    };
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// A time in the launch's zone: `2026-12-01 20:00 CET`.
+pub fn local(at: Timestamp, tz: &TimeZone) -> String {
+    super::timeline::local(at, tz)
+}
+
+/// A time of day in the launch's zone: `20:00`.
+pub fn clock(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%H:%M")
+        .to_string()
+}
+
+/// The traffic light of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Light {
+    Green,
+    Amber,
+    Red,
+}
+
+impl Light {
+    pub fn word(self) -> &'static str {
+        match self {
+            Light::Green => "GREEN",
+            Light::Amber => "AMBER",
+            Light::Red => "RED",
+        }
+    }
+
+    /// The colour HTML uses for it.
+    pub fn color(self) -> &'static str {
+        match self {
+            Light::Green => "#2e7d32",
+            Light::Amber => "#f9a825",
+            Light::Red => "#c62828",
+        }
+    }
+}
+
+/// Cell colours of the charts.
+pub mod colors {
+    pub const GOOD: &str = "#43a047";
+    pub const WARN: &str = "#fbc02d";
+    pub const BAD: &str = "#e53935";
+    pub const NONE: &str = "#e0e0e0";
+    pub const ACKED: &str = "#fb8c00";
+    pub const BAR: &str = "#1e88e5";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_round_down_so_a_miss_never_looks_met() {
+        assert_eq!(percent(1.0), "100 %");
+        assert_eq!(percent(0.9995), "99.95 %");
+        assert_eq!(percent(0.99999), "99.999 %");
+        assert_eq!(percent(0.998999), "99.89 %");
+        assert_eq!(percent(0.8), "80.00 %");
+    }
+
+    #[test]
+    fn spans_latencies_and_values_read_naturally() {
+        assert_eq!(span(SignedDuration::from_secs(45)), "45 s");
+        assert_eq!(span(SignedDuration::from_secs(252)), "4 min 12 s");
+        assert_eq!(span(SignedDuration::from_secs(7_500)), "2 h 05 min");
+        assert_eq!(latency(Duration::from_micros(12_400)), "12 ms");
+        assert_eq!(latency(Duration::from_millis(1_250)), "1.25 s");
+        assert_eq!(value(0.05), "0.05");
+        assert_eq!(value(1234.6), "1235");
+        assert_eq!(points(0.0005), "+0.05 pp");
+    }
+}

@@ -1,0 +1,678 @@
+//! Reports from a seeded store: known probes, alerts, action items and log entries give exactly
+//! the expected figures, and the rendered text and HTML match the reviewed snapshots in
+//! `tests/snapshots/reports/` (`UPDATE_SNAPSHOTS=1 cargo test --lib report::` rewrites them;
+//! read the diff before committing).
+
+use std::path::Path;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::civil::date;
+use serde_json::json;
+
+use super::compose;
+use crate::core::alert::{Acknowledgement, Alert};
+use crate::core::health::{Outcome, ProbeResult};
+use crate::core::log::{LogKind, NewEntry};
+use crate::core::rollup::Rollup;
+use crate::core::{LaunchState, Transition};
+use crate::domain::Phase;
+use crate::plan::checks::Severity;
+use crate::plan::{self, Plan};
+use crate::store::alerts::NewOutboxRow;
+use crate::store::rollups::MinuteRow;
+use crate::store::{Reader, Store};
+
+const PLAN: &str = r#"
+[launch]
+name = "Shop 2.0"
+timezone = "Europe/Berlin"
+go_live = 2026-12-01T20:00:00
+hypercare_days = 14
+data_dir = "data"
+
+[[people]]
+id = "alice"
+name = "Alice Adler"
+role = "project_manager"
+email = "alice@example.com"
+
+[[people]]
+id = "bob"
+name = "Bob Berg"
+role = "ops_lead"
+email = "bob@example.com"
+
+[[checklist]]
+id = "backup"
+title = "Database backup taken"
+owner = "bob"
+
+[[risks]]
+id = "payment-outage"
+title = "Payment provider outage"
+likelihood = "medium"
+impact = "high"
+contingency = "Switch to the backup provider"
+owner = "bob"
+checks = ["checkout"]
+
+[[prometheus]]
+id = "prod"
+url = "http://127.0.0.1:9090"
+
+[[checks]]
+id = "checkout"
+name = "Checkout API"
+kind = "http"
+severity = "critical"
+url = "http://127.0.0.1:8080/health"
+
+[[checks]]
+id = "errors"
+name = "HTTP 5xx ratio"
+kind = "prometheus"
+query = "sum(rate(errors[5m]))"
+threshold = "> 0.05"
+
+[[channels]]
+id = "email"
+kind = "email"
+
+[reports]
+time = "09:00"
+to = ["project_manager", "bob", "stakeholders@shop.example"]
+objectives = { checkout = 99.9 }
+"#;
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn the_plan(dir: &Path) -> Plan {
+    let plan = plan::parse(PLAN, &dir.join("plan.toml")).map_err(|d| format!("{d:?}"));
+    plan.unwrap().plan
+}
+
+fn minute_rollup(results: &[(Outcome, u64, Option<f64>)]) -> Rollup {
+    let mut rollup = Rollup::default();
+    for (outcome, millis, value) in results {
+        let mut result = ProbeResult::new(*outcome, "", Duration::from_millis(*millis));
+        result.value = *value;
+        rollup.record(&result);
+    }
+    rollup
+}
+
+/// 2026-12-02 09:00 CET (08:00Z) to 2026-12-03 09:00 CET is the report day 2026-12-03; the day
+/// before is seeded too, all healthy, for the comparison.
+fn seed(store: &mut Store) {
+    let start = at("2026-12-01T08:00:00Z").as_second() / 60;
+    let mut rollups = Vec::new();
+    for minute in start..start + 2 * 1440 {
+        let in_report_day = minute >= start + 1440;
+        // 10:00 to 11:00 CET on 2026-12-02: the checkout fails (2 probes a minute at 300 ms).
+        let failing = in_report_day && (start + 1440 + 60..start + 1440 + 120).contains(&minute);
+        let checkout = if failing {
+            minute_rollup(&[(Outcome::Failing, 300, None), (Outcome::Failing, 300, None)])
+        } else {
+            minute_rollup(&[(Outcome::Healthy, 20, None), (Outcome::Healthy, 20, None)])
+        };
+        // Ten minutes from 13:00 CET the error ratio breaches its threshold.
+        let breach = in_report_day && (start + 1440 + 240..start + 1440 + 250).contains(&minute);
+        let errors = if breach {
+            minute_rollup(&[(Outcome::Failing, 5, Some(0.08))])
+        } else {
+            minute_rollup(&[(Outcome::Healthy, 5, Some(0.01))])
+        };
+        rollups.push((minute, checkout, errors));
+    }
+    let rows: Vec<MinuteRow<'_>> = rollups
+        .iter()
+        .flat_map(|(minute, checkout, errors)| {
+            [
+                MinuteRow {
+                    check: "checkout",
+                    minute: *minute,
+                    rollup: checkout,
+                },
+                MinuteRow {
+                    check: "errors",
+                    minute: *minute,
+                    rollup: errors,
+                },
+            ]
+        })
+        .collect();
+    store.write_rollups(&rows).unwrap();
+
+    store
+        .load_or_init_state(at("2026-11-30T08:00:00Z"))
+        .unwrap();
+    for (from, to, when) in [
+        (Phase::Planned, Phase::GoNoGo, "2026-12-01T18:00:00Z"),
+        (Phase::GoNoGo, Phase::Deploying, "2026-12-01T19:00:00Z"),
+        (Phase::Deploying, Phase::Verifying, "2026-12-01T19:30:00Z"),
+        (Phase::Verifying, Phase::Hypercare, "2026-12-01T20:00:00Z"),
+    ] {
+        let transition = Transition {
+            from,
+            to,
+            at: at(when),
+            author: "alice".into(),
+            reason: None,
+            forced: false,
+            overridden: Vec::new(),
+        };
+        let entry = NewEntry {
+            at: at(when),
+            author: "alice".into(),
+            kind: LogKind::Phase,
+            text: format!("Phase {from} → {to}"),
+            data: json!({"from": from, "to": to, "forced": false, "reason": null}),
+        };
+        store.record_transition(&transition, &entry).unwrap();
+    }
+
+    let alert = |id: i64,
+                 key: &str,
+                 title: &str,
+                 severity,
+                 opened: &str,
+                 ack: (&str, &str),
+                 resolved: &str,
+                 level| {
+        let mut alert = Alert::open(
+            id,
+            key.into(),
+            title.into(),
+            severity,
+            Some("page".into()),
+            "probe failed".into(),
+            at(opened),
+        );
+        alert.acknowledged = Some(Acknowledgement {
+            by: ack.0.into(),
+            at: at(ack.1),
+            expires_at: None,
+        });
+        alert.resolved_at = Some(at(resolved));
+        alert.max_level = level;
+        alert.level = level;
+        alert
+    };
+    let alerts = [
+        // Before the report day: not in it.
+        alert(
+            0,
+            "check:checkout",
+            "Checkout API",
+            Severity::Critical,
+            "2026-12-01T22:00:00Z",
+            ("bob", "2026-12-01T22:05:00Z"),
+            "2026-12-01T22:30:00Z",
+            1,
+        ),
+        alert(
+            0,
+            "check:checkout",
+            "Checkout API",
+            Severity::Critical,
+            "2026-12-02T09:00:00Z",
+            ("bob", "2026-12-02T09:04:30Z"),
+            "2026-12-02T10:00:00Z",
+            2,
+        ),
+        alert(
+            0,
+            "check:errors",
+            "HTTP 5xx ratio",
+            Severity::Warning,
+            "2026-12-02T12:00:00Z",
+            ("alice", "2026-12-02T12:01:30Z"),
+            "2026-12-02T12:10:00Z",
+            1,
+        ),
+    ];
+    store
+        .write(|write| {
+            for alert in &alerts {
+                write.insert_alert(alert)?;
+            }
+            let row = |kind: &str, created: &str| NewOutboxRow {
+                created_at: at(created),
+                not_before: at(created),
+                channel: "email".into(),
+                kind: kind.into(),
+                alert_id: Some(2),
+                group_key: None,
+                payload: json!({}),
+            };
+            let delivered = write.enqueue(&row("opened", "2026-12-02T09:00:01Z"))?;
+            write.mark_delivered(delivered, "250 ok", at("2026-12-02T09:00:02Z"))?;
+            let failed = write.enqueue(&row("escalated", "2026-12-02T09:05:00Z"))?;
+            write.mark_failed(
+                failed,
+                "550 mailbox unavailable",
+                at("2026-12-02T10:05:00Z"),
+            )?;
+            Ok(())
+        })
+        .unwrap();
+
+    let mut new_action =
+        |title: &str, owner: &str, due: Option<jiff::civil::Date>, created: &str| {
+            let action = crate::core::actions::NewAction {
+                title: title.into(),
+                owner: owner.into(),
+                due,
+            };
+            store
+                .create_action(&action, "alice", at(created), |item| NewEntry {
+                    at: at(created),
+                    author: "alice".into(),
+                    kind: LogKind::Action,
+                    text: format!("Action item #{} opened", item.id),
+                    data: json!({"action": item.id}),
+                })
+                .unwrap()
+                .0
+        };
+    new_action(
+        "Fix the flaky checkout test",
+        "bob",
+        Some(date(2026, 12, 2)),
+        "2026-12-01T21:00:00Z",
+    );
+    new_action(
+        "Write the post-mortem",
+        "alice",
+        Some(date(2026, 12, 3)),
+        "2026-12-01T21:00:00Z",
+    );
+    let mut done = new_action(
+        "Rotate the payment keys",
+        "bob",
+        None,
+        "2026-12-01T21:00:00Z",
+    );
+    new_action(
+        "Update the runbook",
+        "ops_lead",
+        None,
+        "2026-12-01T21:00:00Z",
+    );
+    done.status = crate::core::actions::ActionStatus::Done;
+    done.updated_at = at("2026-12-02T14:00:00Z");
+    store
+        .update_action(
+            &done,
+            &NewEntry {
+                at: done.updated_at,
+                author: "bob".into(),
+                kind: LogKind::Action,
+                text: "Action item #3 done".into(),
+                data: json!({"action": 3}),
+            },
+        )
+        .unwrap();
+
+    for (kind, when, text) in [
+        (LogKind::Note, "2026-12-01T23:00:00Z", "Quiet first night"),
+        (
+            LogKind::Decision,
+            "2026-12-02T15:00:00Z",
+            "Keep the new checkout behind the flag <for now>",
+        ),
+        (
+            LogKind::Lesson,
+            "2026-12-02T16:00:00Z",
+            "Load-test the payment provider sandbox too",
+        ),
+        (
+            LogKind::Feedback,
+            "2026-12-02T17:00:00Z",
+            "Support: two customers saw a timeout at checkout",
+        ),
+    ] {
+        store
+            .append(&NewEntry {
+                at: at(when),
+                author: "alice".into(),
+                kind,
+                text: text.into(),
+                data: serde_json::Value::Null,
+            })
+            .unwrap();
+    }
+}
+
+fn seeded() -> (tempfile::TempDir, Plan, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = the_plan(dir.path());
+    let mut store = Store::open(&plan.launch.data_dir).unwrap();
+    seed(&mut store);
+    (dir, plan, store)
+}
+
+/// Compares `actual` with the snapshot file, or rewrites it with `UPDATE_SNAPSHOTS=1`.
+fn snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots/reports")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{name} differs from its snapshot {}; if the change is intended, run with UPDATE_SNAPSHOTS=1 and review the diff.\n--- actual ---\n{actual}",
+        path.display()
+    );
+}
+
+#[test]
+fn a_seeded_day_gives_exactly_the_expected_figures() {
+    let (_dir, plan, store) = seeded();
+    let reader = store.reader().unwrap();
+    let now = at("2026-12-03T08:00:05Z");
+    let (report, composed) = compose::daily(&reader, &plan, date(2026, 12, 3), now, false).unwrap();
+
+    assert_eq!(report.period_from, "2026-12-02 09:00 CET");
+    assert_eq!(report.period_to, "2026-12-03 09:00 CET");
+    assert!(!report.partial);
+    assert_eq!(
+        report.progress,
+        "Day 2 of 14 of hypercare (since 2026-12-01 21:00 CET)"
+    );
+
+    let checkout = &report.checks[0];
+    // 120 of 2,880 probes failed: 95.833… %, shown rounded down.
+    assert_eq!(checkout.availability, "95.83 %");
+    assert_eq!(checkout.objective.as_deref(), Some("99.90 %"));
+    assert_eq!(checkout.met, Some(false));
+    assert_eq!(checkout.budget.as_deref(), Some("exhausted"));
+    assert_eq!(checkout.availability_change.as_deref(), Some("-4.17 pp"));
+    // Percentiles are the upper bounds of the histogram buckets holding 20 ms and 300 ms.
+    assert_eq!(
+        (
+            checkout.p50.as_str(),
+            checkout.p95.as_str(),
+            checkout.p99.as_str()
+        ),
+        ("21 ms", "21 ms", "308 ms")
+    );
+    assert_eq!(checkout.cells.len(), 24);
+    assert_eq!(checkout.strip, "#!######################");
+
+    let errors = &report.checks[1];
+    assert_eq!(errors.availability, "99.30 %");
+    assert_eq!(errors.met, None);
+    let values = errors.values.as_ref().unwrap();
+    assert_eq!(
+        (
+            values.min.as_str(),
+            values.avg.as_str(),
+            values.max.as_str()
+        ),
+        ("0.01", "0.0105", "0.08")
+    );
+    assert_eq!(values.threshold, "> 0.05");
+    assert!(values.breached);
+    assert_eq!(values.previous_avg.as_deref(), Some("0.01"));
+
+    assert_eq!(report.incidents.total, 2);
+    assert_eq!(
+        report.incidents.rows[0].time_to_acknowledge.as_deref(),
+        Some("4 min 30 s")
+    );
+    assert_eq!(
+        report.incidents.rows[0].time_to_resolve.as_deref(),
+        Some("1 h 00 min")
+    );
+    assert_eq!(
+        report.incidents.rows[0].acknowledged_by.as_deref(),
+        Some("bob")
+    );
+    assert_eq!(report.incidents.rows[0].level, 2);
+    assert_eq!(
+        report.incidents.rows[0].risks,
+        vec!["Payment provider outage (Switch to the backup provider)"]
+    );
+    assert_eq!(
+        report.incidents.mean_time_to_acknowledge.as_deref(),
+        Some("3 min 00 s")
+    );
+    assert_eq!(
+        report.incidents.mean_time_to_resolve.as_deref(),
+        Some("35 min 00 s")
+    );
+
+    assert_eq!(
+        (
+            report.notifications.total,
+            report.notifications.delivered,
+            report.notifications.failed
+        ),
+        (2, 1, 1)
+    );
+
+    let ids =
+        |rows: &[super::sections::ActionRow]| rows.iter().map(|row| row.id).collect::<Vec<_>>();
+    assert_eq!(ids(&report.actions.overdue), vec![1]);
+    assert_eq!(ids(&report.actions.due_today), vec![2]);
+    assert_eq!(ids(&report.actions.done), vec![3]);
+    assert_eq!(ids(&report.actions.open), vec![1, 2, 4]);
+    assert_eq!(report.actions.overdue[0].owner, "Bob Berg (bob)");
+
+    assert_eq!(report.decisions.len(), 1);
+    assert_eq!(
+        report.notes.len(),
+        0,
+        "the note before the period is not repeated"
+    );
+    assert_eq!(report.lessons.len(), 1);
+    assert_eq!(report.feedback.len(), 1);
+
+    assert_eq!(report.light_word, "RED");
+    assert_eq!(
+        report.summary,
+        "1 check(s) missed the availability objective (checkout 95.83 % < 99.90 %); 2 incident(s), all resolved; 1 notification(s) could not be delivered; 1 action item(s) overdue."
+    );
+    assert_eq!(
+        composed.rendered.subject,
+        "[golive] Shop 2.0: daily report 2026-12-03 — RED"
+    );
+    // The HTML escapes what people wrote.
+    assert!(
+        composed
+            .rendered
+            .html
+            .contains("Keep the new checkout behind the flag &lt;for now&gt;")
+    );
+    assert!(
+        composed
+            .rendered
+            .text
+            .contains("Keep the new checkout behind the flag <for now>")
+    );
+
+    snapshot("daily.txt", &composed.rendered.text);
+    snapshot("daily.html", &composed.rendered.html);
+
+    // Once the hours are merged into the hourly history, the report reads them instead of the
+    // minutes and says exactly the same.
+    let mut store = store;
+    let first_hour = at("2026-12-01T08:00:00Z").as_second() / 3600;
+    store
+        .roll_up_hours(["checkout", "errors"], first_hour, first_hour + 40)
+        .unwrap();
+    let reader = store.reader().unwrap();
+    let (_, from_hours) = compose::daily(&reader, &plan, date(2026, 12, 3), now, false).unwrap();
+    assert_eq!(from_hours.rendered.text, composed.rendered.text);
+}
+
+#[test]
+fn the_final_report_covers_the_whole_launch() {
+    let (_dir, plan, mut store) = seeded();
+    let closed = Transition {
+        from: Phase::Hypercare,
+        to: Phase::Closed,
+        at: at("2026-12-03T20:00:00Z"),
+        author: "golive".into(),
+        reason: Some("hypercare ended early by decision".into()),
+        forced: false,
+        overridden: Vec::new(),
+    };
+    store
+        .record_transition(&closed, &NewEntry {
+            at: closed.at,
+            author: "golive".into(),
+            kind: LogKind::Phase,
+            text: "Phase hypercare → closed".into(),
+            data: json!({"from": "hypercare", "to": "closed", "forced": false, "reason": closed.reason}),
+        })
+        .unwrap();
+    let reader: Reader = store.reader().unwrap();
+    let (report, composed) =
+        compose::final_report(&reader, &plan, at("2026-12-03T20:00:10Z"), false).unwrap();
+    assert_eq!(report.outcome, "closed");
+    assert_eq!(report.phases.len(), 5);
+    assert_eq!(report.incidents.total, 3, "every incident of the launch");
+    assert_eq!(report.checklist[0].confirmed_by, None);
+    assert_eq!(report.actions.all.len(), 4);
+    assert_eq!(report.decisions.len(), 1);
+    assert_eq!(report.lessons.len(), 1);
+    assert!(report.rollback.is_none());
+    assert!(report.runbook.is_none());
+    // Whole hypercare: 2026-12-01 21:00 CET to 2026-12-03 21:00 CET; seeded history ends at 09:00.
+    assert_eq!(report.period_from, "2026-12-01 21:00 CET");
+    assert_eq!(report.checks[0].cells.len(), 2);
+    assert_eq!(
+        composed.rendered.subject,
+        "[golive] Shop 2.0: final launch report — closed"
+    );
+    snapshot("final.txt", &composed.rendered.text);
+    snapshot("final.html", &composed.rendered.html);
+}
+
+#[test]
+fn a_template_folder_replaces_the_built_in_templates() {
+    let (dir, mut plan, store) = seeded();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("daily.txt"),
+        "Day {{ report.day }}: {{ report.light_word }}\n",
+    )
+    .unwrap();
+    if let Some(reports) = plan.reports.as_mut() {
+        reports.templates = Some(templates);
+    }
+    let reader = store.reader().unwrap();
+    let (_, composed) = compose::daily(
+        &reader,
+        &plan,
+        date(2026, 12, 3),
+        at("2026-12-03T08:00:05Z"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(composed.rendered.text, "Day 2026-12-03: RED\n");
+    assert!(
+        composed.rendered.html.contains("<h2"),
+        "the built-in HTML stays"
+    );
+}
+
+#[test]
+fn an_empty_store_still_renders_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = the_plan(dir.path());
+    let mut store = Store::open(&plan.launch.data_dir).unwrap();
+    store
+        .load_or_init_state(at("2026-12-01T08:00:00Z"))
+        .unwrap();
+    let _ = LaunchState::new(at("2026-12-01T08:00:00Z"));
+    let reader = store.reader().unwrap();
+    let (report, composed) = compose::daily(
+        &reader,
+        &plan,
+        date(2026, 12, 3),
+        at("2026-12-02T12:00:00Z"),
+        false,
+    )
+    .unwrap();
+    assert!(report.partial);
+    assert_eq!(report.light_word, "GREEN");
+    assert_eq!(report.checks[0].availability, "–");
+    assert!(
+        composed
+            .rendered
+            .text
+            .contains("Go-live planned for 2026-12-01 20:00 CET")
+    );
+}
+
+#[test]
+fn a_rolled_back_launch_says_what_was_rolled_back() {
+    let (_dir, mut plan, mut store) = seeded();
+    plan.rollback.procedure = "Switch the load balancer back to 1.9".into();
+    let rolled_back = Transition {
+        from: Phase::Hypercare,
+        to: Phase::RolledBack,
+        at: at("2026-12-02T10:30:00Z"),
+        author: "bob".into(),
+        reason: Some("checkout failing for 30 minutes".into()),
+        forced: false,
+        overridden: Vec::new(),
+    };
+    store
+        .record_transition(
+            &rolled_back,
+            &NewEntry {
+                at: rolled_back.at,
+                author: "bob".into(),
+                kind: LogKind::Phase,
+                text: "Phase hypercare → rolled_back".into(),
+                data: json!({"from": "hypercare", "to": "rolled_back", "forced": false, "reason": rolled_back.reason}),
+            },
+        )
+        .unwrap();
+    store
+        .append(&NewEntry {
+            at: at("2026-12-02T10:31:00Z"),
+            author: "golive".into(),
+            kind: LogKind::Decision,
+            text: "Rollback hook finished: exit 0".into(),
+            data: serde_json::Value::Null,
+        })
+        .unwrap();
+    let reader = store.reader().unwrap();
+    let (report, composed) =
+        compose::final_report(&reader, &plan, at("2026-12-02T10:32:00Z"), false).unwrap();
+    assert_eq!(report.outcome, "rolled back");
+    assert_eq!(report.light_word, "RED");
+    let rollback = report.rollback.as_ref().expect("the rollback section");
+    assert_eq!(rollback.by, "bob");
+    assert_eq!(rollback.reason, "checkout failing for 30 minutes");
+    assert_eq!(rollback.procedure, "Switch the load balancer back to 1.9");
+    // Decisions from the rollback on (the seeded day's later decision among them).
+    assert!(
+        rollback
+            .entries
+            .iter()
+            .any(|entry| entry.text == "Rollback hook finished: exit 0")
+    );
+    assert!(
+        composed
+            .rendered
+            .text
+            .contains("== Rollback ==\nRolled back at 2026-12-02 11:30 CET by bob")
+    );
+    assert_eq!(
+        composed.rendered.subject,
+        "[golive] Shop 2.0: final launch report — rolled back"
+    );
+}

@@ -1,0 +1,273 @@
+//! Reports sent: one row per daily or final report that went into the outbox, with its day,
+//! recipients, Message-ID, when and whether it was late. A scheduled report is unique per kind and
+//! day (a unique index), written in the same transaction as its outbox row, so it exists exactly
+//! when its email does and a restart never sends it twice.
+//!
+//! Also the hourly check history reports read (see [`Store::roll_up_hours`]), and the read-only way
+//! into a data directory for `golive report preview`, which works whether
+//! or not a daemon holds the directory's lock.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use rusqlite::{OpenFlags, OptionalExtension, params};
+use serde::Serialize;
+
+use super::alerts::Write;
+use super::rollups::{COLUMNS, micros, rollup_row};
+use super::{DATABASE_FILE, Reader, Store, StoreError, millis, timestamp};
+use crate::core::rollup::Rollup;
+
+/// A report about to be recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReportRecord {
+    /// `daily` or `final`.
+    pub kind: String,
+    /// The local day it covers (`YYYY-MM-DD`); for the final report, the day the launch ended.
+    pub day: String,
+    /// `schedule` (the engine's own, unique per kind and day) or `manual` (`golive report send`).
+    pub trigger: String,
+    /// The addresses it went to.
+    pub recipients: Vec<String>,
+    pub message_id: String,
+    pub sent_at: Timestamp,
+    pub late: bool,
+    pub outbox_id: Option<i64>,
+}
+
+/// A recorded report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportRecord {
+    pub id: i64,
+    pub kind: String,
+    pub day: String,
+    pub trigger: String,
+    pub recipients: Vec<String>,
+    pub message_id: String,
+    pub sent_at: Timestamp,
+    pub late: bool,
+    pub outbox_id: Option<i64>,
+}
+
+impl Write<'_> {
+    /// Records a report; fails (and so rolls the whole transaction back, outbox row included) when
+    /// a scheduled report of this kind and day was recorded before.
+    pub fn record_report(&mut self, report: &NewReportRecord) -> Result<i64, StoreError> {
+        self.transaction().execute(
+            "INSERT INTO reports_sent (kind, day, trigger, recipients, message_id, sent_at, late, outbox_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                report.kind,
+                report.day,
+                report.trigger,
+                serde_json::to_string(&report.recipients).unwrap_or_else(|_| "[]".into()),
+                report.message_id,
+                millis(report.sent_at),
+                report.late,
+                report.outbox_id,
+            ],
+        )?;
+        Ok(self.transaction().last_insert_rowid())
+    }
+}
+
+impl Store {
+    /// Every scheduled report recorded, as (kind, day).
+    pub fn scheduled_reports(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT kind, day FROM reports_sent WHERE trigger = 'schedule'")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+impl Reader {
+    /// Opens the store in `data_dir` for reading without taking the daemon's lock, so it works
+    /// beside a running daemon (WAL) and on a stopped one's directory alike. Nothing is created.
+    pub fn open_data_dir(data_dir: &Path) -> Result<Reader, StoreError> {
+        let path = data_dir.join(DATABASE_FILE);
+        let open = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        let connection = rusqlite::Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open)?;
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(open)?;
+        if version < super::schema::VERSION {
+            return Err(StoreError::Corrupt {
+                what: "schema version",
+                value: format!(
+                    "{version} in {} is older than this golive's {}; start the daemon once (`golive run`) so it upgrades the store",
+                    path.display(),
+                    super::schema::VERSION
+                ),
+            });
+        }
+        Ok(Reader { connection })
+    }
+
+    /// Reports recorded, newest first.
+    pub fn reports(&self, limit: usize) -> Result<Vec<ReportRecord>, StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT id, kind, day, trigger, recipients, message_id, sent_at, late, outbox_id \
+             FROM reports_sent ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = statement.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, i64>(6)?,
+                row.get::<_, bool>(7)?,
+                row.get::<_, Option<i64>>(8)?,
+            ))
+        })?;
+        let mut records = Vec::new();
+        for row in rows {
+            let (id, kind, day, trigger, recipients, message_id, sent_at, late, outbox_id) = row?;
+            records.push(ReportRecord {
+                id,
+                kind,
+                day,
+                trigger,
+                recipients: serde_json::from_str(&recipients).map_err(|_| StoreError::Corrupt {
+                    what: "reports_sent.recipients",
+                    value: recipients.clone(),
+                })?,
+                message_id,
+                sent_at: timestamp(sent_at)?,
+                late,
+                outbox_id,
+            });
+        }
+        Ok(records)
+    }
+}
+
+/// The hourly history: each finished hour of a check's minutes merged into one row, so reports
+/// over days read 24 rows per check and day.
+impl Store {
+    /// The first hour (Unix hours) not yet merged into the hourly history; `None` before the
+    /// first merge.
+    pub fn hours_rolled_up_until(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .connection
+            .query_row(
+                "SELECT until FROM hours_rolled_up WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The first minute of stored check history, if any.
+    pub fn first_minute(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .connection
+            .query_row("SELECT MIN(minute) FROM check_minutes", [], |row| {
+                row.get(0)
+            })?)
+    }
+
+    /// Merges the minutes of `checks` in hours `[from_hour, to_hour)` into hourly rows (replacing
+    /// what those hours held) and records `to_hour` as merged, in one transaction.
+    pub fn roll_up_hours<'a>(
+        &mut self,
+        checks: impl IntoIterator<Item = &'a str>,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<usize, StoreError> {
+        let transaction = self.connection.transaction()?;
+        let mut written = 0;
+        {
+            let mut select = transaction.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM check_minutes WHERE check_id = ?1 AND minute >= ?2 AND minute < ?3 ORDER BY minute"
+            ))?;
+            let mut upsert = transaction.prepare_cached(
+                "INSERT OR REPLACE INTO check_hours (check_id, hour, probes, failures, unknowns, \
+                 latency_sum_us, latency_max_us, latency_hist, value_count, value_min, value_max, \
+                 value_last, value_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            for check in checks {
+                let rows =
+                    select.query_map(params![check, from_hour * 60, to_hour * 60], rollup_row)?;
+                let mut hours: std::collections::BTreeMap<i64, Rollup> = Default::default();
+                for row in rows {
+                    let (minute, rollup) = row??;
+                    hours
+                        .entry(minute.div_euclid(60))
+                        .or_default()
+                        .merge(&rollup);
+                }
+                for (hour, merged) in &hours {
+                    let values = &merged.values;
+                    let value = |v: f64| (values.count > 0).then_some(v);
+                    upsert.execute(params![
+                        check,
+                        hour,
+                        merged.probes,
+                        merged.failures,
+                        merged.unknowns,
+                        micros(merged.latency_sum),
+                        micros(merged.latency_max),
+                        merged.latency.encode(),
+                        values.count,
+                        value(values.min),
+                        value(values.max),
+                        value(values.last),
+                        value(values.sum),
+                    ])?;
+                    written += 1;
+                }
+            }
+        }
+        transaction.execute(
+            "INSERT INTO hours_rolled_up (id, until) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET until = MAX(until, ?1)",
+            [to_hour],
+        )?;
+        transaction.commit()?;
+        Ok(written)
+    }
+}
+
+impl Reader {
+    /// The first hour not yet merged into the hourly history (`None`: none is).
+    pub fn hours_rolled_up_until(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .connection
+            .query_row(
+                "SELECT until FROM hours_rolled_up WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// A check's hourly rows in `[from_hour, to_hour)`, keyed by their first minute, oldest first.
+    pub fn check_hours(
+        &self,
+        check: &str,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<(i64, Rollup)>, StoreError> {
+        let columns = COLUMNS.replacen("minute", "hour", 1);
+        let mut statement = self.connection.prepare_cached(&format!(
+            "SELECT {columns} FROM check_hours WHERE check_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour"
+        ))?;
+        let rows = statement.query_map(params![check, from_hour, to_hour], rollup_row)?;
+        rows.map(|row| row?.map(|(hour, rollup)| (hour * 60, rollup)))
+            .collect()
+    }
+}
