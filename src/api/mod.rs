@@ -1,4 +1,5 @@
-//! The HTTP API (axum): JSON under `/api/v1`, `/healthz`, `/readyz` and `/metrics`.
+//! The HTTP API (axum): JSON under `/api/v1`, `/healthz`, `/readyz`, `/metrics`, and the live status
+//! page at `/` ([`status_page`]).
 //!
 //! Handlers translate HTTP to engine commands and store reads; they hold no state of their own and
 //! never write to the store directly. Writes need a bearer token ([`auth::Writer`]); bodies are
@@ -11,6 +12,7 @@ pub mod error;
 mod handlers;
 mod reports;
 mod runbook;
+pub mod status_page;
 
 use std::sync::{Arc, Mutex};
 
@@ -84,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/send", post(reports::send));
     Router::new()
         .nest("/api/v1", api)
+        .merge(status_page::routes())
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))

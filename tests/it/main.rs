@@ -3,6 +3,7 @@
 
 mod alerting;
 mod api;
+mod browser;
 mod check;
 mod cli;
 mod dashboard;
@@ -15,4 +16,5 @@ mod probes;
 mod reports;
 mod runbook;
 mod smtp;
+mod status_page;
 mod targets;

@@ -1,0 +1,558 @@
+//! What the status page shows, as plain serializable values: built from the engine's snapshot,
+//! the checks' views, the store's per-minute history, open alerts and the newest log entries, at
+//! a given `now`. Pure (no I/O, no clock), so every wording and edge is unit-tested; the templates
+//! only lay these values out. Times are in the launch's time zone; every state carries a word and
+//! an icon next to its colour class, so no meaning rests on colour alone.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use crate::core::actions::{ActionStatus, is_overdue};
+use crate::core::alert::Alert;
+use crate::core::health::Health;
+use crate::core::lifecycle::{blockers_leaving, hypercare_end, owner_label};
+use crate::core::log::LogEntry;
+use crate::core::rollup::Rollup;
+use crate::core::runbook;
+use crate::domain::Owner;
+use crate::engine::{CheckView, Snapshot};
+use crate::plan::Plan;
+use crate::plan::checks::Severity;
+
+/// How many minutes of history each check's strip shows.
+pub const HISTORY_MINUTES: i64 = 30;
+
+mod format;
+mod runbook_rows;
+
+pub use format::{TimeView, human_duration, phase_label};
+use format::{format_latency, time_view};
+use runbook_rows::step_row;
+pub use runbook_rows::{RunbookView, StepRow};
+
+/// Everything the page is built from, read at one moment.
+pub struct Inputs<'a> {
+    pub plan: &'a Plan,
+    pub snapshot: &'a Snapshot,
+    pub checks: &'a [CheckView],
+    /// Finished minutes per check id (Unix minute, rollup), oldest first.
+    pub history: &'a HashMap<String, Vec<(i64, Rollup)>>,
+    /// Open alerts, newest first.
+    pub alerts: &'a [Alert],
+    /// The newest log entries, newest first.
+    pub log: &'a [LogEntry],
+    pub now: Timestamp,
+}
+
+/// The whole page.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    pub launch: String,
+    pub timezone: String,
+    pub updated: TimeView,
+    pub phase: PhaseView,
+    pub go_live: GoLiveView,
+    pub hypercare_ends: Option<TimeView>,
+    /// The phase the launch moves to next, if any (for "blockers for leaving").
+    pub next_phase: Option<String>,
+    pub blockers: Vec<BlockerView>,
+    pub summary: SummaryView,
+    pub checks: Vec<CheckRow>,
+    pub history_minutes: i64,
+    pub alerts: Vec<AlertRow>,
+    pub checklist: Vec<ChecklistRow>,
+    pub runbook: RunbookView,
+    pub actions: Vec<ActionRow>,
+    pub log: Vec<LogRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseView {
+    /// snake_case name (`go_no_go`), also the CSS class.
+    pub name: &'static str,
+    /// For people: `go/no-go`.
+    pub label: &'static str,
+    pub since: TimeView,
+    /// `for 12 min`.
+    pub time_in_phase: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GoLiveView {
+    pub at: TimeView,
+    /// `in 2 h 05 min` or `3 d 4 h ago`.
+    pub relative: String,
+    pub upcoming: bool,
+}
+
+/// What keeps the launch from the next phase; the message names the owner.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockerView {
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SummaryView {
+    pub checks_total: usize,
+    pub checks_healthy: usize,
+    pub checks_failing: usize,
+    pub checks_unknown: usize,
+    pub alerts_open: usize,
+    pub alerts_unacknowledged: usize,
+    pub checklist_total: usize,
+    pub checklist_confirmed: usize,
+    pub actions_open: usize,
+    pub actions_overdue: usize,
+    pub steps_total: usize,
+    pub steps_finished: usize,
+    pub steps_late: usize,
+    pub steps_failed: usize,
+    /// `ok`, `warning` or `failing`: the page's overall state, as a class.
+    pub overall: &'static str,
+    /// The same in words.
+    pub overall_label: &'static str,
+}
+
+/// A state as shown: a CSS class, an icon and a word (never the colour alone).
+#[derive(Debug, Clone, Serialize)]
+pub struct StateView {
+    pub class: &'static str,
+    pub icon: &'static str,
+    pub label: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckRow {
+    pub id: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub state: StateView,
+    pub severity: StateView,
+    pub gate: bool,
+    /// Whether it runs in the current phase.
+    pub active: bool,
+    pub since: TimeView,
+    /// `for 3 min`.
+    pub duration: String,
+    pub reason: String,
+    /// `123 ms`, or empty before the first result.
+    pub latency: String,
+    pub history: Vec<HistoryCell>,
+    /// `28 of 30 min without failures`, for people who cannot tell the colours apart.
+    pub history_summary: String,
+}
+
+/// One minute of a check's history strip.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryCell {
+    /// `ok`, `partial`, `fail`, `unknown` or `none`.
+    pub class: &'static str,
+    /// `20:03 — 12 probes, 2 failed`.
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertRow {
+    pub id: i64,
+    pub title: String,
+    pub severity: StateView,
+    pub reason: String,
+    pub since: TimeView,
+    /// `for 5 min`.
+    pub duration: String,
+    /// Levels notified so far (0: nobody yet).
+    pub level: usize,
+    /// `level 2 of 3`, `nobody notified yet`, `no escalation policy`.
+    pub escalation: String,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<TimeView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChecklistRow {
+    pub id: String,
+    pub title: String,
+    pub owner: String,
+    pub required: bool,
+    /// The phase it gates, for people.
+    pub gates: &'static str,
+    pub state: StateView,
+    pub confirmed_by: Option<String>,
+    pub confirmed_at: Option<TimeView>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionRow {
+    pub id: i64,
+    pub title: String,
+    pub owner: String,
+    pub due: Option<String>,
+    pub overdue: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogRow {
+    pub id: i64,
+    pub at: TimeView,
+    pub kind: &'static str,
+    pub author: String,
+    pub text: String,
+}
+
+/// Builds the page's values from one moment's inputs.
+pub fn build(inputs: &Inputs<'_>) -> StatusView {
+    let plan = inputs.plan;
+    let timezone = &plan.launch.timezone;
+    let now = inputs.now;
+    let state = &inputs.snapshot.state;
+    let time = |at: Timestamp| time_view(at, now, timezone);
+
+    let checks: Vec<CheckRow> = inputs
+        .checks
+        .iter()
+        .map(|check| check_row(check, inputs.history.get(&check.id), now, timezone))
+        .collect();
+    let alerts: Vec<AlertRow> = inputs
+        .alerts
+        .iter()
+        .filter(|alert| alert.is_open())
+        .map(|alert| alert_row(plan, alert, now, timezone))
+        .collect();
+    let checklist: Vec<ChecklistRow> = plan
+        .checklist
+        .iter()
+        .map(|item| {
+            let confirmation = state.confirmations.get(&item.id);
+            ChecklistRow {
+                id: item.id.clone(),
+                title: item.title.clone(),
+                owner: owner_label(plan, &item.owner),
+                required: item.required,
+                gates: phase_label(item.gates),
+                state: if confirmation.is_some() {
+                    StateView {
+                        class: "ok",
+                        icon: "✓",
+                        label: "confirmed",
+                    }
+                } else {
+                    StateView {
+                        class: "pending",
+                        icon: "○",
+                        label: "not confirmed",
+                    }
+                },
+                confirmed_by: confirmation.map(|c| c.by.clone()),
+                confirmed_at: confirmation.map(|c| time(c.at)),
+                note: confirmation.and_then(|c| c.note.clone()),
+            }
+        })
+        .collect();
+    let steps: Vec<StepRow> = runbook::view(plan, &inputs.snapshot.runbook, state.phase, now)
+        .into_iter()
+        .map(|step| step_row(plan, step, now, timezone))
+        .collect();
+    let (rollback_point, rollback_procedure) =
+        runbook::applicable_rollback(plan, &inputs.snapshot.runbook);
+    let runbook = RunbookView {
+        steps,
+        rollback_point: rollback_point.map(str::to_string),
+        rollback_procedure: rollback_procedure.trim().to_string(),
+    };
+    let today = now.to_zoned_datetime(timezone.clone()).date();
+    let actions: Vec<ActionRow> = inputs
+        .snapshot
+        .actions
+        .iter()
+        .filter(|item| item.status == ActionStatus::Open)
+        .map(|item| ActionRow {
+            id: item.id,
+            title: item.title.clone(),
+            owner: action_owner(plan, &item.owner),
+            due: item.due.map(|due| due.to_string()),
+            overdue: is_overdue(item, today),
+        })
+        .collect();
+    let log: Vec<LogRow> = inputs
+        .log
+        .iter()
+        .map(|entry| LogRow {
+            id: entry.id,
+            at: time(entry.at),
+            kind: entry.kind.as_str(),
+            author: entry.author.clone(),
+            text: entry.text.clone(),
+        })
+        .collect();
+
+    let count = |class: &str| checks.iter().filter(|c| c.state.class == class).count();
+    let (healthy, failing) = (count("ok"), count("fail"));
+    let alerts_unacknowledged = alerts
+        .iter()
+        .filter(|a| a.acknowledged_by.is_none())
+        .count();
+    let actions_overdue = actions.iter().filter(|a| a.overdue).count();
+    let step_count = |wanted: &[&str]| {
+        runbook
+            .steps
+            .iter()
+            .filter(|step| wanted.contains(&step.state.label))
+            .count()
+    };
+    let steps_failed = step_count(&["failed"]);
+    let steps_late = runbook
+        .steps
+        .iter()
+        .filter(|step| step.late.is_some())
+        .count();
+    let (overall, overall_label) = if failing > 0 || alerts_unacknowledged > 0 || steps_failed > 0 {
+        ("fail", "needs attention")
+    } else if !alerts.is_empty() || actions_overdue > 0 || steps_late > 0 {
+        ("warn", "being handled")
+    } else {
+        // Not "all clear": checks that have not run yet are unknown, not healthy.
+        ("ok", "no known problems")
+    };
+    let summary = SummaryView {
+        checks_total: checks.len(),
+        checks_healthy: healthy,
+        checks_failing: failing,
+        checks_unknown: checks.len() - healthy - failing,
+        alerts_open: alerts.len(),
+        alerts_unacknowledged,
+        checklist_total: checklist.len(),
+        checklist_confirmed: checklist
+            .iter()
+            .filter(|i| i.confirmed_by.is_some())
+            .count(),
+        actions_open: actions.len(),
+        actions_overdue,
+        steps_total: runbook.steps.len(),
+        steps_finished: step_count(&["done", "skipped"]),
+        steps_late,
+        steps_failed,
+        overall,
+        overall_label,
+    };
+
+    let go_live = plan.launch.go_live;
+    let upcoming = go_live > now;
+    StatusView {
+        launch: plan.launch.name.clone(),
+        timezone: plan.launch.timezone_name.clone(),
+        updated: time(now),
+        phase: PhaseView {
+            name: state.phase.as_str(),
+            label: phase_label(state.phase),
+            since: time(state.phase_since),
+            time_in_phase: format!(
+                "for {}",
+                human_duration(now.duration_since(state.phase_since))
+            ),
+        },
+        go_live: GoLiveView {
+            at: time(go_live),
+            relative: if upcoming {
+                format!("in {}", human_duration(go_live.duration_since(now)))
+            } else {
+                format!("{} ago", human_duration(now.duration_since(go_live)))
+            },
+            upcoming,
+        },
+        hypercare_ends: hypercare_end(plan, state).map(time),
+        next_phase: state
+            .phase
+            .next()
+            .map(|phase| phase_label(phase).to_string()),
+        blockers: blockers_leaving(plan, state, &inputs.snapshot.checks, state.phase)
+            .into_iter()
+            .map(|blocker| BlockerView {
+                message: blocker.message,
+            })
+            .collect(),
+        summary,
+        checks,
+        history_minutes: HISTORY_MINUTES,
+        alerts,
+        checklist,
+        runbook,
+        actions,
+        log,
+    }
+}
+
+fn check_row(
+    check: &CheckView,
+    history: Option<&Vec<(i64, Rollup)>>,
+    now: Timestamp,
+    timezone: &TimeZone,
+) -> CheckRow {
+    let state = match check.health {
+        Health::Healthy => StateView {
+            class: "ok",
+            icon: "✓",
+            label: "healthy",
+        },
+        Health::Failing => StateView {
+            class: "fail",
+            icon: "✗",
+            label: "failing",
+        },
+        Health::Unknown => StateView {
+            class: "unknown",
+            icon: "?",
+            label: "unknown",
+        },
+    };
+    let (history, history_summary) =
+        history_strip(history.map_or(&[][..], Vec::as_slice), now, timezone);
+    CheckRow {
+        id: check.id.clone(),
+        name: check.name.clone(),
+        kind: check.kind,
+        state,
+        severity: severity_view(check.severity),
+        gate: check.gate,
+        active: check.active,
+        since: time_view(check.since, now, timezone),
+        duration: format!("for {}", human_duration(now.duration_since(check.since))),
+        reason: check
+            .last
+            .as_ref()
+            .map_or_else(|| "no result yet".to_string(), |last| last.reason.clone()),
+        latency: check
+            .last
+            .as_ref()
+            .map_or_else(String::new, |last| format_latency(last.latency_ms)),
+        history,
+        history_summary,
+    }
+}
+
+/// The last [`HISTORY_MINUTES`] finished minutes, oldest first, with a summary in words.
+fn history_strip(
+    minutes: &[(i64, Rollup)],
+    now: Timestamp,
+    timezone: &TimeZone,
+) -> (Vec<HistoryCell>, String) {
+    let current = now.as_second().div_euclid(60);
+    let by_minute: HashMap<i64, &Rollup> = minutes.iter().map(|(m, r)| (*m, r)).collect();
+    let (mut clean, mut failed, mut probed) = (0, 0, 0);
+    let cells = (current - HISTORY_MINUTES..current)
+        .map(|minute| {
+            let at = Timestamp::from_second(minute * 60).unwrap_or(now);
+            let clock = at
+                .to_zoned_datetime(timezone.clone())
+                .strftime("%H:%M")
+                .to_string();
+            let Some(rollup) = by_minute.get(&minute).filter(|r| r.probes > 0) else {
+                return HistoryCell {
+                    class: "none",
+                    label: format!("{clock}: no probes"),
+                };
+            };
+            probed += 1;
+            let class = if rollup.failures == 0 && rollup.unknowns == rollup.probes {
+                "unknown"
+            } else if rollup.failures == 0 {
+                clean += 1;
+                "ok"
+            } else if rollup.failures + rollup.unknowns >= rollup.probes {
+                failed += 1;
+                "fail"
+            } else {
+                failed += 1;
+                "partial"
+            };
+            let mut label = format!(
+                "{clock}: {} probe{}, {} failed",
+                rollup.probes,
+                if rollup.probes == 1 { "" } else { "s" },
+                rollup.failures
+            );
+            if rollup.unknowns > 0 {
+                label.push_str(&format!(", {} unknown", rollup.unknowns));
+            }
+            HistoryCell { class, label }
+        })
+        .collect();
+    let summary = if probed == 0 {
+        format!("no probes in the last {HISTORY_MINUTES} min")
+    } else if failed == 0 {
+        format!("{clean} of {probed} min without failures")
+    } else {
+        format!("{failed} of {probed} min with failures")
+    };
+    (cells, summary)
+}
+
+fn alert_row(plan: &Plan, alert: &Alert, now: Timestamp, timezone: &TimeZone) -> AlertRow {
+    let levels = alert.policy.as_ref().and_then(|id| {
+        plan.alerting
+            .policies
+            .iter()
+            .find(|policy| &policy.id == id)
+            .map(|policy| policy.levels.len())
+    });
+    let escalation = match (levels, alert.level) {
+        (None, _) => "no escalation policy: nobody is notified".to_string(),
+        (Some(_), 0) => "nobody notified yet".to_string(),
+        (Some(levels), level) => format!("level {level} of {levels}"),
+    };
+    let acknowledged = alert
+        .acknowledged
+        .as_ref()
+        .filter(|_| alert.is_acknowledged(now));
+    AlertRow {
+        id: alert.id,
+        title: alert.title.clone(),
+        severity: severity_view(alert.severity),
+        reason: alert.reason.clone(),
+        since: time_view(alert.opened_at, now, timezone),
+        duration: format!(
+            "for {}",
+            human_duration(now.duration_since(alert.opened_at))
+        ),
+        level: alert.level,
+        escalation,
+        acknowledged_by: acknowledged.map(|ack| ack.by.clone()),
+        acknowledged_at: acknowledged.map(|ack| time_view(ack.at, now, timezone)),
+    }
+}
+
+/// An action item's or runbook step's owner: a person's name when the id is a person's, else the
+/// role as written.
+pub(super) fn action_owner(plan: &Plan, owner: &str) -> String {
+    if plan.people.iter().any(|person| person.id == owner) {
+        owner_label(plan, &Owner::Person(owner.to_string()))
+    } else {
+        owner.to_string()
+    }
+}
+
+fn severity_view(severity: Severity) -> StateView {
+    match severity {
+        Severity::Critical => StateView {
+            class: "critical",
+            icon: "‼",
+            label: "critical",
+        },
+        Severity::Warning => StateView {
+            class: "warning",
+            icon: "!",
+            label: "warning",
+        },
+        Severity::Info => StateView {
+            class: "info",
+            icon: "i",
+            label: "info",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,382 @@
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::*;
+use crate::core::alert::Acknowledgement;
+use crate::core::lifecycle::{Confirmation, LaunchState};
+use crate::core::log::LogKind;
+use crate::core::runbook::StepState;
+use crate::core::test_support::plan_with_checklist;
+use crate::domain::Phase;
+use crate::domain::Role;
+use crate::plan::ChecklistItem;
+
+fn at(second: i64) -> Timestamp {
+    Timestamp::from_second(second).expect("valid test time")
+}
+
+/// A moment on a whole minute, an hour before the test plan's go-live.
+const NOW: i64 = 1_800_000_000 - 3600;
+
+fn plan() -> Plan {
+    plan_with_checklist(vec![
+        ChecklistItem {
+            id: "backup".into(),
+            title: "Backup <taken>".into(),
+            owner: Owner::Person("alice".into()),
+            required: true,
+            gates: Phase::GoNoGo,
+        },
+        ChecklistItem {
+            id: "smoke".into(),
+            title: "Smoke test".into(),
+            owner: Owner::Role(Role::QaLead),
+            required: false,
+            gates: Phase::Verifying,
+        },
+    ])
+}
+
+fn snapshot(plan: &Plan) -> Snapshot {
+    let mut state = LaunchState::new(at(NOW - 725));
+    state.phase = Phase::GoNoGo;
+    state.confirmations.insert(
+        "backup".into(),
+        Confirmation {
+            by: "alice".into(),
+            at: at(NOW - 60),
+            note: Some("restore <b>tested</b>".into()),
+        },
+    );
+    let _ = plan;
+    Snapshot {
+        state,
+        actions: Vec::new(),
+        checks: Default::default(),
+        runbook: Default::default(),
+    }
+}
+
+fn check(id: &str, health: Health) -> CheckView {
+    CheckView {
+        id: id.into(),
+        name: format!("Shop {id}"),
+        kind: "http",
+        severity: Severity::Critical,
+        health,
+        since: at(NOW - 30),
+        gate: false,
+        active: true,
+        interval_seconds: 10.0,
+        threshold: None,
+        risks: Vec::new(),
+        last: None,
+    }
+}
+
+fn alert(id: i64, policy: Option<&str>, level: usize) -> Alert {
+    let mut alert = Alert::open(
+        id,
+        format!("check:web{id}"),
+        "Shop web".into(),
+        Severity::Warning,
+        policy.map(str::to_string),
+        "status 503 <script>".into(),
+        at(NOW - 300),
+    );
+    alert.level = level;
+    alert
+}
+
+fn rollup(probes: u32, failures: u32, unknowns: u32) -> Rollup {
+    Rollup {
+        probes,
+        failures,
+        unknowns,
+        ..Rollup::default()
+    }
+}
+
+fn build_with(
+    plan: &Plan,
+    checks: &[CheckView],
+    history: &HashMap<String, Vec<(i64, Rollup)>>,
+    alerts: &[Alert],
+    log: &[LogEntry],
+) -> StatusView {
+    let snapshot = snapshot(plan);
+    build(&Inputs {
+        plan,
+        snapshot: &snapshot,
+        checks,
+        history,
+        alerts,
+        log,
+        now: at(NOW),
+    })
+}
+
+#[test]
+fn durations_read_in_their_two_largest_units() {
+    assert_eq!(human_duration(SignedDuration::from_secs(45)), "45 s");
+    assert_eq!(
+        human_duration(SignedDuration::from_secs(12 * 60 + 5)),
+        "12 min"
+    );
+    assert_eq!(
+        human_duration(SignedDuration::from_secs(2 * 3600 + 5 * 60)),
+        "2 h 05 min"
+    );
+    assert_eq!(
+        human_duration(SignedDuration::from_secs(3 * 86_400 + 4 * 3600 + 59)),
+        "3 d 4 h"
+    );
+    assert_eq!(human_duration(SignedDuration::from_secs(-5)), "0 s");
+}
+
+#[test]
+fn the_launch_shows_phase_time_in_phase_and_the_countdown_to_go_live() {
+    let plan = plan();
+    let view = build_with(&plan, &[], &HashMap::new(), &[], &[]);
+    assert_eq!(view.phase.name, "go_no_go");
+    assert_eq!(view.phase.label, "go/no-go");
+    assert_eq!(view.phase.time_in_phase, "for 12 min");
+    assert!(view.go_live.upcoming);
+    assert_eq!(view.go_live.relative, "in 1 h 00 min");
+    assert_eq!(view.next_phase.as_deref(), Some("deploying"));
+    assert_eq!(view.summary.checklist_confirmed, 1);
+    assert_eq!(view.summary.overall, "ok");
+}
+
+#[test]
+fn checklist_items_carry_owner_state_word_and_confirmation() {
+    let plan = plan();
+    let view = build_with(&plan, &[], &HashMap::new(), &[], &[]);
+    let backup = &view.checklist[0];
+    assert_eq!(backup.owner, "Alice (alice)");
+    assert_eq!(backup.state.label, "confirmed");
+    assert_eq!(backup.confirmed_by.as_deref(), Some("alice"));
+    assert_eq!(backup.note.as_deref(), Some("restore <b>tested</b>"));
+    let smoke = &view.checklist[1];
+    assert_eq!(smoke.owner, "qa_lead");
+    assert_eq!(smoke.state.label, "not confirmed");
+    assert_eq!(smoke.gates, "verifying");
+}
+
+#[test]
+fn a_failing_check_or_unacknowledged_alert_makes_the_page_need_attention() {
+    let plan = plan();
+    let checks = [check("web", Health::Failing), check("api", Health::Healthy)];
+    let view = build_with(&plan, &checks, &HashMap::new(), &[], &[]);
+    assert_eq!(view.summary.checks_failing, 1);
+    assert_eq!(view.summary.checks_healthy, 1);
+    assert_eq!(view.summary.overall_label, "needs attention");
+    assert_eq!(view.checks[0].state.label, "failing");
+    assert_eq!(view.checks[0].state.icon, "✗");
+    assert_eq!(view.checks[0].reason, "no result yet");
+
+    let mut acknowledged = alert(1, None, 0);
+    acknowledged.acknowledged = Some(Acknowledgement {
+        by: "bob".into(),
+        at: at(NOW - 10),
+        expires_at: None,
+    });
+    let view = build_with(&plan, &[], &HashMap::new(), &[acknowledged], &[]);
+    assert_eq!(view.summary.overall_label, "being handled");
+    assert_eq!(view.alerts[0].acknowledged_by.as_deref(), Some("bob"));
+}
+
+#[test]
+fn an_acknowledgement_that_lapsed_is_shown_as_not_acknowledged() {
+    let plan = plan();
+    let mut lapsed = alert(1, None, 1);
+    lapsed.acknowledged = Some(Acknowledgement {
+        by: "bob".into(),
+        at: at(NOW - 100),
+        expires_at: Some(at(NOW - 1)),
+    });
+    let view = build_with(&plan, &[], &HashMap::new(), &[lapsed], &[]);
+    assert_eq!(view.alerts[0].acknowledged_by, None);
+    assert_eq!(view.summary.alerts_unacknowledged, 1);
+}
+
+#[test]
+fn escalation_reads_as_the_level_reached_of_the_policys_levels() {
+    let mut plan = plan();
+    plan.alerting
+        .policies
+        .push(crate::plan::alerting::EscalationPolicy {
+            id: "page".into(),
+            levels: (0..3)
+                .map(|step| crate::plan::alerting::EscalationLevel {
+                    after: std::time::Duration::from_secs(step * 60),
+                    notify: Vec::new(),
+                    channels: Vec::new(),
+                })
+                .collect(),
+            repeat: std::time::Duration::from_secs(1800),
+            ack_timeout: None,
+        });
+    let alerts = [
+        alert(3, Some("page"), 2),
+        alert(2, Some("page"), 0),
+        alert(1, None, 0),
+    ];
+    let view = build_with(&plan, &[], &HashMap::new(), &alerts, &[]);
+    assert_eq!(view.alerts[0].escalation, "level 2 of 3");
+    assert_eq!(view.alerts[1].escalation, "nobody notified yet");
+    assert_eq!(
+        view.alerts[2].escalation,
+        "no escalation policy: nobody is notified"
+    );
+    assert_eq!(view.alerts[0].duration, "for 5 min");
+    assert_eq!(view.alerts[0].severity.label, "warning");
+}
+
+#[test]
+fn the_history_strip_marks_each_minute_and_says_how_many_had_failures() {
+    let plan = plan();
+    let minute = NOW / 60;
+    let history = HashMap::from([(
+        "web".to_string(),
+        vec![
+            (minute - 4, rollup(6, 0, 0)),
+            (minute - 3, rollup(6, 2, 0)),
+            (minute - 2, rollup(6, 6, 0)),
+            (minute - 1, rollup(6, 0, 6)),
+            // The minute in progress is not part of the strip.
+            (minute, rollup(6, 6, 0)),
+        ],
+    )]);
+    let view = build_with(&plan, &[check("web", Health::Failing)], &history, &[], &[]);
+    let strip = &view.checks[0].history;
+    assert_eq!(strip.len(), HISTORY_MINUTES as usize);
+    let classes: Vec<&str> = strip.iter().rev().take(5).map(|cell| cell.class).collect();
+    assert_eq!(classes, ["unknown", "fail", "partial", "ok", "none"]);
+    assert_eq!(view.checks[0].history_summary, "2 of 4 min with failures");
+    assert!(
+        strip[HISTORY_MINUTES as usize - 3]
+            .label
+            .ends_with("6 probes, 2 failed"),
+        "{:?}",
+        strip
+    );
+
+    let quiet = build_with(&plan, &[check("api", Health::Unknown)], &history, &[], &[]);
+    assert_eq!(
+        quiet.checks[0].history_summary,
+        "no probes in the last 30 min"
+    );
+}
+
+#[test]
+fn log_entries_keep_their_order_kind_and_author() {
+    let plan = plan();
+    let log = [LogEntry {
+        id: 7,
+        at: at(NOW - 5),
+        author: "carol".into(),
+        kind: LogKind::Decision,
+        text: "Go for launch".into(),
+        data: serde_json::Value::Null,
+    }];
+    let view = build_with(&plan, &[], &HashMap::new(), &[], &log);
+    assert_eq!(view.log[0].kind, "decision");
+    assert_eq!(view.log[0].author, "carol");
+    assert_eq!(view.log[0].at.iso, "2027-01-15T06:59:55Z");
+}
+
+#[test]
+fn the_live_part_escapes_html_from_notes_reasons_and_titles() {
+    let plan = plan();
+    let checks = [check("web", Health::Failing)];
+    let alerts = [alert(1, None, 0)];
+    let view = build_with(&plan, &checks, &HashMap::new(), &alerts, &[]);
+    let html = crate::api::status_page::render(crate::api::status_page::LIVE, &view)
+        .expect("the live part renders");
+    assert!(html.contains("status 503 &lt;script&gt;"), "{html}");
+    assert!(
+        html.contains("restore &lt;b&gt;tested&lt;&#x2f;b&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("Backup &lt;taken&gt;"), "{html}");
+    assert!(
+        !html.contains("<script>") && !html.contains("<b>"),
+        "{html}"
+    );
+    // Every state is written out next to its colour.
+    assert!(html.contains("✗</span> failing"), "{html}");
+    assert!(html.contains("not acknowledged"), "{html}");
+    assert!(html.contains(r#"data-act="ack" data-id="1""#), "{html}");
+    assert!(
+        html.contains(r#"data-act="confirm" data-id="smoke""#),
+        "{html}"
+    );
+}
+
+fn step(id: &str, start: i64, depends_on: &[&str]) -> crate::plan::runbook::RunbookStep {
+    crate::plan::runbook::RunbookStep {
+        id: id.into(),
+        title: format!("Step {id}"),
+        owner: Owner::Person("alice".into()),
+        start: crate::plan::runbook::PlannedStart::At(at(start)),
+        planned_start: at(start),
+        duration: std::time::Duration::from_secs(600),
+        phase: Phase::GoNoGo,
+        depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+        rollback_point: id == "migrate",
+        rollback_procedure: Some("Restore the orders database first".into()),
+        verify: Vec::new(),
+    }
+}
+
+#[test]
+fn runbook_steps_show_state_lateness_what_they_wait_for_and_the_rollback_that_applies() {
+    let mut plan = plan();
+    plan.runbook.steps = vec![
+        step("freeze", NOW - 1200, &[]),
+        step("migrate", NOW - 900, &["freeze"]),
+        step("deploy", NOW + 600, &["migrate"]),
+    ];
+    let mut snapshot = snapshot(&plan);
+    snapshot.runbook.insert(
+        "freeze".into(),
+        crate::core::runbook::StepRecord {
+            state: StepState::Running,
+            started_at: Some(at(NOW - 1200)),
+            started_by: Some("bob".into()),
+            ..Default::default()
+        },
+    );
+    let view = build(&Inputs {
+        plan: &plan,
+        snapshot: &snapshot,
+        checks: &[],
+        history: &HashMap::new(),
+        alerts: &[],
+        log: &[],
+        now: at(NOW),
+    });
+    let steps = &view.runbook.steps;
+    assert_eq!(steps[0].state.label, "running");
+    assert_eq!(steps[0].late.as_deref(), Some("10 min behind plan"));
+    assert_eq!(steps[0].started_by.as_deref(), Some("bob"));
+    assert!(steps[0].can_finish && !steps[0].can_start);
+    assert_eq!(steps[0].owner, "Alice (alice)");
+    assert_eq!(steps[1].state.label, "pending");
+    assert_eq!(steps[1].blocked_by, ["freeze"]);
+    assert!(
+        !steps[1].can_start,
+        "a step waiting for another cannot be started from the page"
+    );
+    assert_eq!(steps[1].late.as_deref(), Some("15 min behind plan"));
+    assert_eq!(view.summary.steps_late, 2);
+    assert_eq!(view.summary.overall_label, "being handled");
+    // No rollback point passed yet: the plan's procedure applies.
+    assert_eq!(view.runbook.rollback_point, None);
+    assert_eq!(
+        view.runbook.rollback_procedure,
+        plan.rollback.procedure.trim()
+    );
+}

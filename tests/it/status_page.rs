@@ -1,0 +1,518 @@
+//! The status page at `GET /`: plain HTTP (renders without JavaScript, escapes what people and
+//! probes wrote, security headers, no write endpoint taking a cross-site form post) and a real
+//! headless Chromium driven through chromedriver's W3C WebDriver API (live update without reload,
+//! acknowledge, confirm and note from the page, screenshots as test artifacts).
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::browser::{Browser, artifacts};
+use crate::helpers::{BASE_PLAN, Daemon, TOKEN, eventually};
+use crate::monitoring::Switchable;
+
+/// The base plan with a `web` check on `target` (two failures make it failing).
+fn plan(target: &str) -> String {
+    format!(
+        r#"{BASE_PLAN}
+[[checks]]
+id = "web"
+name = "Shop front page"
+kind = "http"
+url = "{target}"
+severity = "critical"
+interval = "200ms"
+timeout = "150ms"
+failure_threshold = 2
+phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
+
+[[runbook.steps]]
+id = "freeze"
+title = "Freeze <orders>"
+owner = "bob"
+start = "+00:00"
+duration = "10m"
+
+[[runbook.steps]]
+id = "deploy"
+title = "Deploy release 2.0"
+owner = "alice"
+start = "+00:10"
+duration = "20m"
+depends_on = ["freeze"]
+"#
+    )
+}
+
+/// An Alertmanager webhook payload with one firing alert whose summary is `summary`.
+fn alertmanager_alert(summary: &str) -> Value {
+    json!({
+        "version": "4",
+        "groupKey": "{}:{alertname=\"HighErrorRate\"}",
+        "status": "firing",
+        "receiver": "golive",
+        "groupLabels": {"alertname": "HighErrorRate"},
+        "commonLabels": {"alertname": "HighErrorRate", "severity": "warning"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.test:9093",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "HighErrorRate", "severity": "warning"},
+            "annotations": {"summary": summary},
+            "startsAt": "2026-11-27T10:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus.test/graph",
+            "fingerprint": "f00d"
+        }]
+    })
+}
+
+async fn check_health(daemon: &Daemon, id: &str) -> String {
+    let (_, body) = daemon.get("/api/v1/checks").await;
+    body["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|check| check["id"] == id))
+        .and_then(|check| check["health"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Starts a daemon whose `web` check is healthy, with one open Alertmanager alert.
+async fn seeded(target: &Switchable, alert_summary: &str) -> Daemon {
+    let daemon = Daemon::start(&plan(&target.url())).await;
+    let (status, body) = daemon
+        .post("/api/v1/alertmanager", alertmanager_alert(alert_summary))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually(10, async || {
+        (check_health(&daemon, "web").await == "healthy").then_some(())
+    })
+    .await;
+    daemon
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_the_launch_without_javascript_and_escapes_what_people_wrote() {
+    let target = Switchable::start(200).await;
+    let daemon = seeded(&target, "5xx rate <b>above</b> 5%").await;
+    let (status, body) = daemon
+        .post(
+            "/api/v1/checklist/backup/confirm",
+            json!({"note": "<script>alert('note')</script>", "author": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = daemon
+        .post(
+            "/api/v1/log",
+            json!({"kind": "decision", "text": "Go <img src=x onerror=alert(1)>"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let response = daemon.http.get(daemon.at("/")).send().await.expect("GET /");
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let html = response.text().await.expect("page");
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    for expected in [
+        "<h1>Test shop",
+        r#"<span class="badge phase phase-planned">planned</span>"#,
+        "Shop front page",
+        "✓</span> healthy",
+        "Database backup taken",
+        "Bob Berg (bob)",
+        "✓</span> confirmed",
+        "Smoke test on production",
+        "○</span> not confirmed",
+        "#1 HighErrorRate",
+        "not acknowledged",
+        "Go-live",
+        "2030-01-01 20:00 CET",
+        // Without JavaScript the page reloads itself and says how to act from the CLI.
+        r#"<noscript><meta http-equiv="refresh" content="30"></noscript>"#,
+        "golive ack ID",
+        // The runbook and the rollback procedure that applies now.
+        "Deployment steps",
+        "Freeze &lt;orders&gt;",
+        r#"data-step="deploy" data-state="pending""#,
+        "waits for freeze",
+        "Redeploy release 1.9 and restore the database snapshot",
+    ] {
+        assert!(
+            html.contains(expected),
+            "the page lacks `{expected}`:\n{html}"
+        );
+    }
+    // What people and probes wrote is text, never markup.
+    assert!(html.contains("&lt;script&gt;alert(&#x27;note&#x27;)&lt;&#x2f;script&gt;"));
+    assert!(html.contains("Go &lt;img src=x onerror=alert(1)&gt;"));
+    assert!(html.contains("5xx rate &lt;b&gt;above&lt;&#x2f;b&gt; 5%"));
+    for raw in ["<script>alert", "<img src=x", "<b>above"] {
+        assert!(!html.contains(raw), "unescaped `{raw}` in the page");
+    }
+    // Only this origin's assets: one stylesheet, one script, nothing inline.
+    assert!(html.contains(r#"<link rel="stylesheet" href="/status/status.css">"#));
+    assert!(html.contains(r#"<script src="/status/status.js" defer></script>"#));
+    for external in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        " style=\"",
+    ] {
+        assert!(!html.contains(external), "the page has `{external}`");
+    }
+    assert!(!html.contains(TOKEN), "the page shows a token");
+
+    let csp = headers["content-security-policy"].to_str().expect("ascii");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(csp.contains(directive), "CSP lacks {directive}: {csp}");
+    }
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(headers.get("set-cookie").is_none());
+
+    // The live part alone, as the script fetches it.
+    let response = daemon
+        .http
+        .get(daemon.at("/status/live"))
+        .send()
+        .await
+        .expect("GET /status/live");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("content-security-policy"));
+    let live = response.text().await.expect("live part");
+    assert!(!live.contains("<html"), "the live part is a fragment");
+    assert!(live.contains("Shop front page") && live.contains("HighErrorRate"));
+    // An unchanged live part costs a 304 (retried: durations in seconds change it now and then).
+    eventually(15, async || {
+        let first = daemon
+            .http
+            .get(daemon.at("/status/live"))
+            .send()
+            .await
+            .ok()?;
+        let etag = first.headers().get("etag")?.clone();
+        let again = daemon
+            .http
+            .get(daemon.at("/status/live"))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .ok()?;
+        (again.status() == 304).then_some(())
+    })
+    .await;
+
+    // Compressed for browsers that take it (a plan with hundreds of checks makes a large page).
+    let response = daemon
+        .http
+        .get(daemon.at("/status/live"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("GET /status/live gzip");
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+
+    for (path, content_type) in [
+        ("/status/status.css", "text/css; charset=utf-8"),
+        ("/status/status.js", "text/javascript; charset=utf-8"),
+    ] {
+        let response = daemon.http.get(daemon.at(path)).send().await.expect(path);
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], content_type, "{path}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_write_endpoint_takes_a_cross_site_form_post_or_ambient_credentials() {
+    let target = Switchable::start(200).await;
+    let daemon = seeded(&target, "seeded").await;
+    let (status, _) = daemon
+        .post(
+            "/api/v1/actions",
+            json!({"title": "Keep me", "owner": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let writes = [
+        ("POST", "/api/v1/phase"),
+        ("POST", "/api/v1/checklist/backup/confirm"),
+        ("POST", "/api/v1/log"),
+        ("POST", "/api/v1/actions"),
+        ("PATCH", "/api/v1/actions/1"),
+        ("POST", "/api/v1/alerts/1/ack"),
+        ("POST", "/api/v1/silences"),
+        ("DELETE", "/api/v1/silences/any"),
+        ("POST", "/api/v1/alertmanager"),
+        ("POST", "/api/v1/rollback"),
+        ("POST", "/api/v1/notify/test"),
+        ("POST", "/api/v1/runbook/freeze/start"),
+        ("POST", "/api/v1/runbook/freeze/done"),
+        ("POST", "/api/v1/runbook/freeze/skip"),
+        ("POST", "/api/v1/runbook/freeze/fail"),
+        ("POST", "/api/v1/reports/send"),
+    ];
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("api:{TOKEN}"));
+    for (method, path) in writes {
+        // What a hostile page's form can send: a urlencoded body, the browser's cookies, its
+        // origin; and a browser's remembered basic credentials.
+        for authorization in [None, Some(format!("Basic {basic}"))] {
+            let mut request = daemon
+                .http
+                .request(method.parse().expect("method"), daemon.at(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", "http://evil.example")
+                .header("cookie", format!("token={TOKEN}; golive_token={TOKEN}"))
+                .body("kind=note&text=forged&to=deploying&reason=forged");
+            if let Some(authorization) = &authorization {
+                request = request.header("authorization", authorization);
+            }
+            let response = request.send().await.expect("write");
+            assert_eq!(
+                response.status(),
+                401,
+                "{method} {path} with {authorization:?} was not refused"
+            );
+            assert!(
+                response
+                    .headers()
+                    .get("access-control-allow-origin")
+                    .is_none()
+            );
+        }
+    }
+    // Nothing changed.
+    let (_, status) = daemon.get("/api/v1/status").await;
+    assert_eq!(status["phase"], "planned");
+    assert_eq!(status["checklist"]["confirmed"], 0);
+    let (_, log) = daemon.get("/api/v1/log").await;
+    assert!(!log.to_string().contains("forged"), "{log}");
+    let (_, alert) = daemon.get("/api/v1/alerts/1").await;
+    assert!(alert["alert"]["acknowledged"].is_null(), "{alert}");
+    let (_, runbook) = daemon.get("/api/v1/runbook").await;
+    assert_eq!(runbook["steps"][0]["state"], "pending", "{runbook}");
+    // A preflight from another origin is not granted, so its script cannot send the header.
+    let response = daemon
+        .http
+        .request(reqwest::Method::OPTIONS, daemon.at("/api/v1/log"))
+        .header("origin", "http://evil.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .expect("preflight");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-headers")
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_real_browser_the_page_follows_a_failing_check_and_acknowledges_confirms_starts_a_step_and_notes()
+ {
+    let target = Switchable::start(200).await;
+    let daemon = seeded(&target, "5xx rate above 5%").await;
+    let browser = Browser::start().await;
+    browser.navigate(&daemon.at("/")).await;
+
+    // The seeded state.
+    browser
+        .wait_for(
+            "the healthy check",
+            "return document.querySelector('#check-web')?.dataset.state === 'healthy'",
+        )
+        .await;
+    let seeded = browser
+        .script(
+            "return {
+                alert: document.querySelector('#alert-1')?.textContent ?? '',
+                backup: document.querySelector('#item-backup')?.dataset.state ?? '',
+                phase: document.querySelector('.badge.phase')?.textContent ?? '',
+                title: document.title,
+            }",
+        )
+        .await;
+    assert!(
+        seeded["alert"]
+            .as_str()
+            .unwrap_or("")
+            .contains("HighErrorRate"),
+        "{seeded}"
+    );
+    assert_eq!(seeded["backup"], "not confirmed", "{seeded}");
+    assert_eq!(seeded["phase"], "planned", "{seeded}");
+    assert!(
+        seeded["title"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Test shop"),
+        "{seeded}"
+    );
+
+    // A failing check shows up without a reload: the marker set now survives.
+    browser
+        .script("window.goliveMarker = 'still here'; return true")
+        .await;
+    target.set(503);
+    browser
+        .wait_for(
+            "the failing check",
+            "return document.querySelector('#check-web')?.dataset.state === 'failing'",
+        )
+        .await;
+    assert_eq!(
+        browser.script("return window.goliveMarker ?? null").await,
+        "still here"
+    );
+    let sync = browser
+        .script("return document.querySelector('#sync').textContent")
+        .await;
+    assert!(
+        sync.as_str()
+            .unwrap_or("")
+            .starts_with("Live: updates every 2 s"),
+        "{sync}"
+    );
+    let row = browser
+        .script("return document.querySelector('#check-web').textContent")
+        .await;
+    assert!(row.as_str().unwrap_or("").contains("status 503"), "{row}");
+
+    // The token, once for this tab.
+    browser.type_into("#token-input", TOKEN).await;
+    browser.type_into("#author-input", "Browser Tester").await;
+    browser.click("#token-form button[type=submit]").await;
+    browser
+        .wait_for(
+            "the token to be kept",
+            "return !document.querySelector('#token-set').hidden",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .script("return sessionStorage.getItem('golive.token')")
+            .await,
+        TOKEN
+    );
+    assert_eq!(browser.script("return document.cookie").await, "");
+
+    // Acknowledge alert #1 from the page.
+    browser.click("button[data-act='ack'][data-id='1']").await;
+    eventually(20, async || {
+        let (_, body) = daemon.get("/api/v1/alerts/1").await;
+        (body["alert"]["acknowledged"]["by"] == "Browser Tester").then_some(())
+    })
+    .await;
+    browser
+        .wait_for(
+            "the acknowledgement on the page",
+            "return document.querySelector('#alert-1')?.dataset.acknowledged === 'yes'",
+        )
+        .await;
+
+    // Confirm a checklist item.
+    browser
+        .click("button[data-act='confirm'][data-id='backup']")
+        .await;
+    eventually(20, async || {
+        let (_, body) = daemon.get("/api/v1/checklist").await;
+        let items = body["items"].as_array()?;
+        let backup = items.iter().find(|item| item["id"] == "backup")?;
+        (backup["confirmed_by"] == "Browser Tester").then_some(())
+    })
+    .await;
+    browser
+        .wait_for(
+            "the confirmation on the page",
+            "return document.querySelector('#item-backup')?.dataset.state === 'confirmed'",
+        )
+        .await;
+
+    // Start a runbook step.
+    browser
+        .click("button[data-act='step-start'][data-id='freeze']")
+        .await;
+    eventually(20, async || {
+        let (_, body) = daemon.get("/api/v1/runbook").await;
+        let steps = body["steps"].as_array()?;
+        let freeze = steps.iter().find(|step| step["id"] == "freeze")?;
+        (freeze["state"] == "running" && freeze["started_by"] == "Browser Tester").then_some(())
+    })
+    .await;
+    browser
+        .wait_for("the running step on the page", "return document.querySelector('#step-freeze')?.dataset.state === 'running' && !!document.querySelector(\"button[data-act='step-done'][data-id='freeze']\")")
+        .await;
+
+    // Add a note; it comes back as text, not markup.
+    let note = "Error rate back to normal <b>after</b> the cache flush";
+    browser.type_into("#note-text", note).await;
+    browser.click("#note-form button[type=submit]").await;
+    eventually(20, async || {
+        let (_, body) = daemon.get("/api/v1/log?kind=note").await;
+        let entries = body["entries"].as_array()?;
+        entries
+            .iter()
+            .any(|entry| entry["text"] == note && entry["author"] == "Browser Tester")
+            .then_some(())
+    })
+    .await;
+    let shown = format!(
+        "return [...document.querySelectorAll('#log .text')].some(e => e.textContent === {}) && !document.querySelector('#log b')",
+        json!(note)
+    );
+    browser.wait_for("the note in the page's log", &shown).await;
+    assert_eq!(
+        browser.script("return window.goliveMarker ?? null").await,
+        "still here",
+        "the page reloaded"
+    );
+
+    // Accessibility: axe-core's WCAG 2.1 A and AA rules (contrast, labels, names, landmarks) find
+    // nothing, at desktop and at phone width.
+    for (width, height) in [(1280, 1800), (420, 1800)] {
+        browser.set_size(width, height).await;
+        let violations = browser.accessibility_violations().await;
+        assert!(
+            violations.is_empty(),
+            "accessibility problems at {width} px: {violations:#?}"
+        );
+    }
+
+    let directory = artifacts();
+    browser.script("window.scrollTo(0, 0); return true").await;
+    browser.set_size(1280, 1800).await;
+    let desktop = browser.screenshot(&directory.join("status-page.png")).await;
+    browser.set_size(420, 1800).await;
+    let phone = browser
+        .screenshot(&directory.join("status-page-phone.png"))
+        .await;
+    println!(
+        "status page screenshots: {} {}",
+        desktop.display(),
+        phone.display()
+    );
+    browser.close().await;
+}
