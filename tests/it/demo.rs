@@ -165,6 +165,25 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
         ),
         "the time-lapse morning reminds the action item's owner: {subjects:#?}"
     );
+    // Emails are dated by the demo's clock: the morning reminder is a night after the escalation,
+    // though the demo took seconds.
+    let date = |email: &ParsedEmail| {
+        let header = email.header("Date").expect("a Date header");
+        jiff::fmt::rfc2822::parse(header)
+            .unwrap_or_else(|error| panic!("Date {header:?}: {error}"))
+            .timestamp()
+    };
+    let reminder = emails
+        .iter()
+        .find(|email| email.subject.contains("action item #1 is due today"))
+        .expect("the reminder");
+    let night = date(reminder).duration_since(date(escalation));
+    assert!(
+        night > SignedDuration::from_hours(6),
+        "the reminder is dated {:?}, the escalation {:?}",
+        reminder.header("Date"),
+        escalation.header("Date")
+    );
 
     // The demo service's webhook receiver got the chat messages.
     let webhooks = std::fs::read_to_string(folder.join("webhooks.log")).expect("webhooks.log");
