@@ -92,7 +92,7 @@ pub fn preview(
                     .to
                     .push((None, "undisclosed-recipients@localhost".to_string()));
             }
-            match crate::notify::email::to_eml(&email) {
+            match crate::notify::email::to_eml(&email, now) {
                 Ok(bytes) => bytes,
                 Err(error) => {
                     eprintln!("golive: cannot build the email: {error}");

@@ -149,11 +149,12 @@ impl Senders {
         self.alertmanagers.get(channel)
     }
 
-    /// Delivers one (possibly merged) message through `channel`.
+    /// Delivers one (possibly merged) message through `channel`; an email is dated `now`.
     pub async fn deliver(
         &self,
         channel: &str,
         payloads: &[Value],
+        now: jiff::Timestamp,
     ) -> Result<String, DeliveryError> {
         if channel == ROLLBACK_HOOK {
             return self
@@ -170,7 +171,7 @@ impl Senders {
                     DeliveryError::Permanent("unreadable email in the outbox".into())
                 })?;
                 self.email
-                    .send(&email)
+                    .send(&email, now)
                     .await
                     .map(|delivered| delivered.answer)
             }
@@ -213,7 +214,7 @@ impl Senders {
 impl Senders {
     /// Sends golive's own trouble straight to the ops lead through every channel, without the
     /// outbox (used when the store itself is failing); best effort, the outcome is only logged.
-    pub async fn tell_ops_directly(&self, text: &str) {
+    pub async fn tell_ops_directly(&self, text: &str, now: jiff::Timestamp) {
         let subject = format!("[WARNING] {}: golive's store is failing", self.launch);
         if !self.ops.is_empty() {
             let email = OutgoingEmail {
@@ -221,15 +222,12 @@ impl Senders {
                 subject: subject.clone(),
                 text: text.to_string(),
                 html: None,
-                message_id: format!(
-                    "golive-trouble-{}@golive.local",
-                    jiff::Timestamp::now().as_millisecond()
-                ),
+                message_id: format!("golive-trouble-{}@golive.local", now.as_millisecond()),
                 in_reply_to: None,
                 references: Vec::new(),
                 inline_images: Vec::new(),
             };
-            match self.email.send(&email).await {
+            match self.email.send(&email, now).await {
                 Ok(delivered) => {
                     tracing::warn!(answer = %delivered.answer, "told the ops lead that the store is failing")
                 }
@@ -435,7 +433,7 @@ pub async fn test_channels(
                         "email",
                         senders
                             .email()
-                            .send(&email)
+                            .send(&email, now)
                             .await
                             .map(|delivered| delivered.answer),
                     )
@@ -628,7 +626,9 @@ pub async fn run(
                     in_flight.insert(*id);
                 }
                 let senders = senders.clone();
-                let handle = deliveries.spawn(async move { deliver_group(&senders, group).await });
+                let clock = clock.clone();
+                let handle = deliveries
+                    .spawn(async move { deliver_group(&senders, group, clock.now()).await });
                 task_rows.insert(handle.id(), ids);
             }
         }
@@ -636,7 +636,7 @@ pub async fn run(
             () = shutdown.cancelled() => break,
             () = link.outbox_written.notified() => {}
             Some(trouble) = link.trouble.recv() => {
-                senders.tell_ops_directly(&trouble).await;
+                senders.tell_ops_directly(&trouble, clock.now()).await;
             }
             () = tokio::time::sleep(IDLE) => {}
             Some(done) = deliveries.join_next_with_id(), if !deliveries.is_empty() => {
@@ -705,10 +705,14 @@ fn group_rows(rows: Vec<OutboxRow>) -> Vec<Vec<OutboxRow>> {
     groups
 }
 
-async fn deliver_group(senders: &Senders, group: Vec<OutboxRow>) -> DeliveryReport {
+async fn deliver_group(
+    senders: &Senders,
+    group: Vec<OutboxRow>,
+    now: jiff::Timestamp,
+) -> DeliveryReport {
     let first = &group[0];
     let payloads: Vec<Value> = group.iter().map(|row| row.payload.clone()).collect();
-    let result = senders.deliver(&first.channel, &payloads).await;
+    let result = senders.deliver(&first.channel, &payloads, now).await;
     DeliveryReport {
         rows: group.iter().map(|row| row.id).collect(),
         channel: first.channel.clone(),

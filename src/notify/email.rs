@@ -20,6 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
+use jiff::Timestamp;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -122,20 +123,25 @@ impl EmailTransport {
         self
     }
 
-    /// Sends `email`. Over SMTP the answer is the server's reply (e.g. `250 2.0.0 Ok: queued`);
-    /// into the outbox it is `written to <path>`.
+    /// Sends `email`, dated `now` (the `Date` header and the outbox file name; the daemon's clock,
+    /// so the demo's time-lapse shows in them too). Over SMTP the answer is the server's reply
+    /// (e.g. `250 2.0.0 Ok: queued`); into the outbox it is `written to <path>`.
     ///
     /// SMTP 4xx replies, connection problems, timeouts and TLS handshake failures are
     /// [`DeliveryError::Retryable`]; 5xx replies, an invalid address and configuration problems
     /// are [`DeliveryError::Permanent`]. Errors carry the server's reply text, never a password.
-    pub async fn send(&self, email: &OutgoingEmail) -> Result<Delivered, DeliveryError> {
+    pub async fn send(
+        &self,
+        email: &OutgoingEmail,
+        now: Timestamp,
+    ) -> Result<Delivered, DeliveryError> {
         match &self.target {
             Target::Smtp(target) => {
                 let (transport, from, direct) = target
                     .ready
                     .as_ref()
                     .map_err(|problem| DeliveryError::Permanent(problem.clone()))?;
-                let message = build_message(email, from.clone())?;
+                let message = build_message(email, from.clone(), now)?;
                 let sent = match direct {
                     Some(direct) => send_direct(&target.config, direct, &message).await?,
                     None => transport.send(message).await,
@@ -151,8 +157,14 @@ impl EmailTransport {
                 let from = OUTBOX_FROM
                     .parse::<Mailbox>()
                     .map_err(|error| DeliveryError::Permanent(format!("bad From: {error}")))?;
-                let message = build_message(email, from)?;
-                write_to_outbox(dir.clone(), email.message_id.clone(), message.formatted()).await
+                let message = build_message(email, from, now)?;
+                write_to_outbox(
+                    dir.clone(),
+                    email.message_id.clone(),
+                    message.formatted(),
+                    now,
+                )
+                .await
             }
         }
     }
@@ -374,27 +386,35 @@ async fn send_direct(
     }
 }
 
-/// The message as an `.eml` file would hold it, with the outbox folder's From address (for
-/// `golive report preview --format eml`).
-pub fn to_eml(email: &OutgoingEmail) -> Result<Vec<u8>, DeliveryError> {
+/// The message as an `.eml` file would hold it, dated `now`, with the outbox folder's From
+/// address (for `golive report preview --format eml`).
+pub fn to_eml(email: &OutgoingEmail, now: Timestamp) -> Result<Vec<u8>, DeliveryError> {
     let from = OUTBOX_FROM
         .parse::<Mailbox>()
         .map_err(|error| DeliveryError::Permanent(format!("bad From: {error}")))?;
-    Ok(build_message(email, from)?.formatted())
+    Ok(build_message(email, from, now)?.formatted())
 }
 
-/// Builds the MIME message of `email` (see the module's documentation for its layout).
-fn build_message(email: &OutgoingEmail, from: Mailbox) -> Result<Message, DeliveryError> {
+/// Builds the MIME message of `email`, dated `now` (see the module's documentation for its
+/// layout).
+fn build_message(
+    email: &OutgoingEmail,
+    from: Mailbox,
+    now: Timestamp,
+) -> Result<Message, DeliveryError> {
     if email.to.is_empty() {
         return Err(DeliveryError::Permanent(
             "the email has no recipients".to_string(),
         ));
     }
+    let date = std::time::SystemTime::try_from(now).map_err(|error| {
+        DeliveryError::Permanent(format!("cannot date the email at {now}: {error}"))
+    })?;
     let mut builder = Message::builder()
         .from(from)
         .subject(email.subject.clone())
         .message_id(Some(angle(&email.message_id)))
-        .date_now()
+        .date(date)
         // RFC 3834: tells auto-responders (out-of-office replies) not to answer.
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("Auto-Submitted"),
@@ -559,7 +579,7 @@ mod tests {
         let mut email = email();
         email.to = vec![(None, "not an address".to_string())];
         let from = OUTBOX_FROM.parse::<Mailbox>().expect("from");
-        let error = build_message(&email, from).expect_err("invalid");
+        let error = build_message(&email, from, Timestamp::UNIX_EPOCH).expect_err("invalid");
         assert!(!error.is_retryable());
         assert!(error.to_string().contains("not an address"), "{error}");
     }

@@ -7,7 +7,8 @@
 //!
 //! # Public API
 //! - [`EmailTransport`] ([`email`]): `new(smtp, outbox_dir)`, `with_root_certificates(pem)`,
-//!   `send(&OutgoingEmail)`, `test_connection()`, `describe()`, `setup_problem()`, `is_outbox()`.
+//!   `send(&OutgoingEmail, now)` (`now` dates it: the daemon's clock), `test_connection()`,
+//!   `describe()`, `setup_problem()`, `is_outbox()`.
 //!   Extra CA certificates for SMTP TLS also come from the file named by `GOLIVE_SMTP_CA_FILE`.
 //! - [`WebhookSender`] ([`webhook`]): `new(&WebhookChannel, reqwest::Client)`,
 //!   `send(&WebhookMessage)`, `describe()`, `setup_problem()`.

@@ -1,5 +1,6 @@
 //! The outbox folder: with no SMTP server configured, each email is written as an `.eml` file
-//! named `<UTC time, ms>-<message id>.eml`, so a folder listing sorts by time. A file is written
+//! named `<UTC time, ms>-<message id>.eml` (the time the sender was handed, from the daemon's
+//! clock, so demo emails carry demo time), so a folder listing sorts by time. A file is written
 //! under a temporary name and then hard-linked into place, so a reader never sees half a message
 //! and two messages (or a retry of the same one) never overwrite each other.
 
@@ -12,17 +13,16 @@ use super::{Delivered, DeliveryError};
 /// Process-wide counter that keeps temporary file names apart.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Writes `bytes` as a new `.eml` file in `dir`.
+/// Writes `bytes` as a new `.eml` file in `dir`, named after `now`.
 pub(crate) async fn write_to_outbox(
     dir: PathBuf,
     message_id: String,
     bytes: Vec<u8>,
+    now: jiff::Timestamp,
 ) -> Result<Delivered, DeliveryError> {
     run_blocking(move || {
         std::fs::create_dir_all(&dir)?;
-        let stamp = jiff::Timestamp::now()
-            .strftime("%Y%m%dT%H%M%S%.3fZ")
-            .to_string();
+        let stamp = now.strftime("%Y%m%dT%H%M%S%.3fZ").to_string();
         let base = format!("{stamp}-{}", file_name_part(&message_id));
         let temp = tempfile_in(&dir)?;
         let written = (|| {

@@ -139,8 +139,9 @@ async fn query(prometheus: &Prometheus, expr: &str) -> Result<Vec<Value>, String
         .unwrap_or_default())
 }
 
-/// A plan with a healthy and a failing http check (critical, paged through a webhook), and a
-/// scrape check on a loopback `/metrics` page.
+/// A plan with a healthy and a failing http check (critical, paged through a webhook), a scrape
+/// check on a loopback `/metrics` page, and reports (into the outbox folder) giving the failing
+/// check an availability objective of its own, so the others fall back to the dashboard's 99.9 %.
 fn plan(healthy: &str, failing: &str, metrics: &str, hook: &str) -> String {
     format!(
         r#"{BASE_PLAN}
@@ -179,6 +180,10 @@ kind = "webhook"
 url = "{hook}"
 timeout = "2s"
 
+[[channels]]
+id = "email"
+kind = "email"
+
 [[escalation]]
 id = "page"
 levels = [{{ after = "0s", notify = ["bob"], channels = ["chat"] }}]
@@ -187,6 +192,10 @@ repeat = "10m"
 [alerting]
 policies = {{ critical = "page" }}
 group_window = "1s"
+
+[reports]
+to = ["alice"]
+objectives = {{ payments-api = 99.5 }}
 "#
     )
 }
@@ -322,6 +331,33 @@ async fn every_dashboard_expression_returns_data_from_a_prometheus_scraping_goli
         empty.len(),
         all.len(),
         empty.join("\n")
+    );
+
+    // The objective column: the plan's objective where there is one, 99.9 % for the others.
+    let (_, objective) = all
+        .iter()
+        .find(|(place, _)| place == "panel \"Availability vs objective\" target B")
+        .expect("the availability panel has an objective query");
+    let series = query(&prometheus, &substitute(objective, &variables))
+        .await
+        .expect("objective query");
+    let mut objectives: Vec<(String, String)> = series
+        .iter()
+        .map(|s| {
+            (
+                s["metric"]["check"].as_str().unwrap_or("?").to_string(),
+                s["value"][1].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect();
+    objectives.sort();
+    assert_eq!(
+        objectives,
+        [
+            ("payments-api".to_string(), "0.995".to_string()),
+            ("queue-depth".to_string(), "0.999".to_string()),
+            ("web".to_string(), "0.999".to_string()),
+        ]
     );
 }
 

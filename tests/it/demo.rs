@@ -165,6 +165,25 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
         ),
         "the time-lapse morning reminds the action item's owner: {subjects:#?}"
     );
+    // Emails are dated by the demo's clock: the morning reminder is a night after the escalation,
+    // though the demo took seconds.
+    let date = |email: &ParsedEmail| {
+        let header = email.header("Date").expect("a Date header");
+        jiff::fmt::rfc2822::parse(header)
+            .unwrap_or_else(|error| panic!("Date {header:?}: {error}"))
+            .timestamp()
+    };
+    let reminder = emails
+        .iter()
+        .find(|email| email.subject.contains("action item #1 is due today"))
+        .expect("the reminder");
+    let night = date(reminder).duration_since(date(escalation));
+    assert!(
+        night > SignedDuration::from_hours(6),
+        "the reminder is dated {:?}, the escalation {:?}",
+        reminder.header("Date"),
+        escalation.header("Date")
+    );
 
     // Two daily reports (the two time-lapse mornings, on time) and one final report, to the
     // stakeholders of `[reports]`; the final report has the runbook with planned vs actual times.
