@@ -492,3 +492,23 @@ pub async fn notify_test(
         .await;
     Ok(Json(json!({ "results": results })))
 }
+
+/// What an acknowledgement page may do: its own inline styles and a form posting to itself, nothing
+/// else. It must not be framed (a hidden frame could trick a click on "Acknowledge"), and the
+/// token in its URL must not leak through a Referer header.
+const ACK_PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Adds the security headers to every acknowledgement-page response (errors included).
+pub(super) async fn ack_page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, ACK_PAGE_POLICY),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, header::HeaderValue::from_static(value));
+    }
+    response
+}

@@ -90,9 +90,13 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))
-        .route(
-            "/ack/{token}",
-            get(alerts::ack_page).post(alerts::ack_submit),
+        .merge(
+            Router::new()
+                .route(
+                    "/ack/{token}",
+                    get(alerts::ack_page).post(alerts::ack_submit),
+                )
+                .layer(middleware::map_response(alerts::ack_page_headers)),
         )
         .fallback(handlers::not_found)
         .layer(middleware::from_fn_with_state(

@@ -311,8 +311,30 @@ async fn the_ack_link_page_does_not_acknowledge_its_button_does_and_a_reused_or_
     let token = ack_token(&messages[0]);
 
     // A mail scanner prefetching the link acknowledges nothing.
-    let (status, page) = daemon.get_text(&format!("/ack/{token}")).await;
-    assert_eq!(status, 200);
+    let response = daemon
+        .http
+        .get(daemon.at(&format!("/ack/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // The page cannot be framed (no click-jacked acknowledgement), and its token does not leak.
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(
+        header("content-security-policy").contains("frame-ancestors 'none'"),
+        "{:?}",
+        response.headers()
+    );
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    let page = response.text().await.unwrap();
     assert!(
         page.contains("<form method=\"post\">") && page.contains("Shop front page"),
         "{page}"
