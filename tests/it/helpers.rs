@@ -328,20 +328,35 @@ pub async fn eventually<T>(seconds: u64, mut probe: impl AsyncFnMut() -> Option<
     }
 }
 
-/// Waits until `url`/-/ready answers 200 (Prometheus, Alertmanager), for at most 30 s.
-pub async fn wait_until_ready(url: &str, what: &str) {
+/// Starts a Prometheus-style server (one that answers `GET /-/ready`) that listens on the port
+/// it is given: `spawn(port)` starts it on a free loopback port, and this waits until it is
+/// ready. A port free when chosen can be taken by a parallel test before the server binds it; the
+/// server then exits, and another port is tried.
+pub async fn start_ready_server(what: &str, mut spawn: impl FnMut(u16) -> Child) -> (u16, Child) {
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready = http
-            .get(format!("{url}/-/ready"))
-            .send()
-            .await
-            .is_ok_and(|response| response.status() == 200);
-        if ready {
-            return;
+    for _ in 0..5 {
+        let port = crate::targets::refused_address().await.port();
+        let mut child = spawn(port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = http
+                .get(format!("http://127.0.0.1:{port}/-/ready"))
+                .send()
+                .await
+                .is_ok_and(|response| response.status() == 200);
+            if ready {
+                return (port, child);
+            }
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what} not ready in 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(Instant::now() < deadline, "{what} not ready in 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    panic!("{what} exited at start five times (ports taken?)");
 }

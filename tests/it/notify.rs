@@ -671,27 +671,27 @@ impl Alertmanager {
             "route:\n  receiver: nowhere\nreceivers:\n  - name: nowhere\n",
         )
         .expect("write config");
-        let port = refused_address().await.port();
-        let child = Command::new(binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                storage.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start alertmanager");
-        let alertmanager = Alertmanager {
+        let (port, child) = crate::helpers::start_ready_server("alertmanager", |port| {
+            Command::new(binary)
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.path={}",
+                    storage.path().join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--cluster.listen-address=")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start alertmanager")
+        })
+        .await;
+        Alertmanager {
             url: format!("http://127.0.0.1:{port}"),
             child: Some(child),
             _storage: storage,
-        };
-        crate::helpers::wait_until_ready(&alertmanager.url, "alertmanager").await;
-        alertmanager
+        }
     }
 }
 

@@ -122,6 +122,21 @@ pub struct ParsedPart {
 impl SmtpServer {
     /// Starts a server on a free loopback port and waits until it accepts connections.
     pub async fn start(options: SmtpOptions) -> SmtpServer {
+        // The port is free when chosen but may be taken by a parallel test before the server binds
+        // it: then try another one.
+        let mut attempts = 0;
+        loop {
+            match SmtpServer::try_start(&options).await {
+                Ok(server) => return server,
+                Err(log) if log.contains("address already in use") && attempts < 5 => {
+                    attempts += 1;
+                }
+                Err(log) => panic!("smtp server exited: {log}"),
+            }
+        }
+    }
+
+    async fn try_start(options: &SmtpOptions) -> Result<SmtpServer, String> {
         assert!(
             Path::new(PYTHON).exists()
                 && Path::new("/usr/lib/python3/dist-packages/aiosmtpd").exists(),
@@ -181,7 +196,7 @@ impl SmtpServer {
                 .as_mut()
                 .and_then(|child| child.try_wait().ok().flatten());
             if let Some(status) = exited {
-                panic!("smtp server exited with {status}: {}", server.log());
+                return Err(format!("{status}: {}", server.log()));
             }
             assert!(
                 Instant::now() < deadline,
@@ -190,7 +205,7 @@ impl SmtpServer {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        server
+        Ok(server)
     }
 
     /// The CA that signed the server's certificate (PEM), with STARTTLS.

@@ -377,26 +377,26 @@ impl Prometheus {
             ),
         )
         .expect("write config");
-        let port = refused_address().await.port();
-        let child = Command::new(binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                storage.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start prometheus");
-        let prometheus = Prometheus {
+        let (port, child) = crate::helpers::start_ready_server("prometheus", |port| {
+            Command::new(binary)
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    storage.path().join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start prometheus")
+        })
+        .await;
+        Prometheus {
             url: format!("http://127.0.0.1:{port}"),
             child: Some(child),
             _storage: storage,
-        };
-        crate::helpers::wait_until_ready(&prometheus.url, "prometheus").await;
-        prometheus
+        }
     }
 
     /// Waits until `query` returns at least one series.
