@@ -36,7 +36,14 @@ pub(super) struct Alerts {
     /// After a failed escalation write: no new attempt before this (so a failing disk does not
     /// make the engine spin), doubling up to 30 s.
     retry_after: Option<(Timestamp, u32)>,
+    /// When each open alert was last forwarded to Alertmanager (in memory: after a restart every
+    /// forwarded alert is sent again once, which Alertmanager takes as a refresh).
+    forwarded: HashMap<i64, Timestamp>,
 }
+
+/// How often an open alert forwarded to Alertmanager is sent again. Each forward says the alert
+/// ends a day later, so Alertmanager keeps it firing as long as golive keeps it open and is up.
+const FORWARD_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// A person or address told about an alert.
 #[derive(Debug, Clone)]
@@ -75,6 +82,7 @@ impl Alerts {
             ack_key,
             public_url,
             retry_after: None,
+            forwarded: HashMap::new(),
         }
     }
 
@@ -613,6 +621,64 @@ impl Engine {
         }
     }
 
+    /// Forwards every open alert again that went to Alertmanager more than [`FORWARD_REFRESH`]
+    /// ago (or not since golive started), through the Alertmanager channels of the levels it
+    /// reached, so Alertmanager does not end it while it is open here.
+    pub(super) fn refresh_forwarded_alerts(&mut self) {
+        let now = self.clock.now();
+        let open = &self.alerts.open;
+        self.alerts.forwarded.retain(|id, _| open.contains_key(id));
+        let due: Vec<Alert> = self
+            .alerts
+            .open
+            .values()
+            .filter(|alert| {
+                self.alerts
+                    .forwarded
+                    .get(&alert.id)
+                    .is_none_or(|at| now >= plus(*at, FORWARD_REFRESH))
+            })
+            .cloned()
+            .collect();
+        for alert in due {
+            let Some(policy) = self.policy(&alert) else {
+                continue;
+            };
+            let mut channels: Vec<String> = Vec::new();
+            for level in policy.levels.iter().take(alert.level) {
+                for channel in &level.channels {
+                    let forwards = self.plan.alerting.channels.iter().any(|known| {
+                        &known.id == channel
+                            && matches!(known.kind, ChannelKind::Alertmanager { .. })
+                    });
+                    if forwards && !channels.contains(channel) {
+                        channels.push(channel.clone());
+                    }
+                }
+            }
+            if channels.is_empty() {
+                continue;
+            }
+            let rows = self.messages(
+                &alert,
+                MessageKind::Repeat,
+                alert.level,
+                &[],
+                &channels,
+                now,
+                &[],
+            );
+            if let Err(error) = block(|| self.store.write(|write| enqueue_all(write, &rows))) {
+                // Tried again at the next housekeeping.
+                self.alerts.forwarded.remove(&alert.id);
+                self.store_trouble(&error);
+                tracing::error!(error = %error_chain(&error), alert = alert.id, "could not forward the alert to Alertmanager again");
+                return;
+            }
+            self.wake_dispatcher();
+        }
+    }
+
     fn carry_out(
         &mut self,
         id: i64,
@@ -1021,6 +1087,9 @@ impl Engine {
                         now,
                         json!([forwarded]),
                     ));
+                    if alert.is_open() {
+                        self.alerts.forwarded.insert(alert.id, now);
+                    }
                 }
             }
         }

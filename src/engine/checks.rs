@@ -323,6 +323,7 @@ impl Engine {
             // Repairs anything an earlier store error left undone (see `reconcile_alerts`).
             let all: Vec<usize> = (0..self.plan.checks.len()).collect();
             self.reconcile_alerts(&all);
+            self.refresh_forwarded_alerts();
         }
         let now = self.clock.now();
         let current = unix_minute(now);

@@ -1017,3 +1017,134 @@ async fn due_and_overdue_action_items_remind_their_owner_once_a_day_even_across_
     assert_eq!(smtp.messages().len(), 2, "no reminder twice on one day");
     drop(restarted);
 }
+
+/// An Alertmanager stand-in that records every alert golive posts to `/api/v2/alerts`.
+async fn alertmanager_recorder() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let posted = Arc::new(Mutex::new(Vec::new()));
+    let store = posted.clone();
+    let app = Router::new().route(
+        "/api/v2/alerts",
+        post(move |axum::Json(body): axum::Json<Value>| {
+            let store = store.clone();
+            async move {
+                if let Some(alerts) = body.as_array() {
+                    store.lock().unwrap().extend(alerts.iter().cloned());
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, posted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_forwarded_to_alertmanager_is_sent_again_while_it_stays_open() {
+    use golive::app::{Application, Options};
+    use golive::clock::{Clock, DemoClock};
+    use jiff::{SignedDuration, Timestamp};
+
+    let (alertmanager, posted) = alertmanager_recorder().await;
+    let refused = crate::targets::refused_address().await;
+    let temp = tempfile::tempdir().unwrap();
+    let plan = format!(
+        r#"
+[launch]
+name = "Forwarding"
+timezone = "UTC"
+go_live = 2030-01-01T20:00:00
+hypercare_days = 1
+data_dir = "data"
+
+[[people]]
+id = "alice"
+name = "Alice"
+role = "ops_lead"
+email = "alice@example.com"
+
+[server]
+listen = "127.0.0.1:0"
+
+[[checks]]
+id = "db"
+kind = "tcp"
+severity = "critical"
+address = "{refused}"
+interval = "1s"
+phases = ["planned"]
+
+[[channels]]
+id = "am"
+kind = "alertmanager"
+url = "{alertmanager}"
+
+[[escalation]]
+id = "page"
+levels = [{{ notify = ["alice"], channels = ["am"] }}]
+
+[alerting]
+policies = {{ critical = "page" }}
+"#
+    );
+    let loaded = golive::plan::parse(&plan, &temp.path().join("plan.toml"))
+        .unwrap_or_else(|diagnostics| panic!("invalid plan: {diagnostics:#?}"));
+    let start: Timestamp = "2030-01-01T18:00:00Z".parse().unwrap();
+    let clock = Arc::new(DemoClock::starting_at(start));
+    let application = Application::build_with_clock(loaded.plan, Options::default(), clock.clone())
+        .await
+        .expect("golive starts");
+    let engine = application.engine();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(application.run_until_stopped(stop.clone()));
+
+    let ends_at =
+        |alert: &Value| -> Timestamp { alert["endsAt"].as_str().unwrap().parse().unwrap() };
+    // The failing check's alert is forwarded, ending a day ahead.
+    let first = eventually(20, async || posted.lock().unwrap().first().cloned()).await;
+    assert_eq!(first["labels"]["check"], "db", "{first}");
+    let forwarded_at = clock.now();
+    assert!(
+        ends_at(&first) > forwarded_at + SignedDuration::from_hours(23),
+        "{first}"
+    );
+
+    // Someone takes it: escalation and its repeats stop, but the alert stays open (and firing in
+    // Alertmanager) until the check recovers.
+    engine
+        .acknowledge(1, "alice".to_string(), None, "test")
+        .await
+        .expect("acknowledge");
+    engine.tick().await.expect("tick");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = posted.lock().unwrap().len();
+
+    // Within the hour nothing more goes out; after it, the open alert is forwarded again with an
+    // end a day after that, so Alertmanager never ends it while it is open here.
+    clock.jump_to(forwarded_at + SignedDuration::from_mins(30));
+    engine.tick().await.expect("tick");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        posted.lock().unwrap().len(),
+        before,
+        "nothing within the hour"
+    );
+    clock.jump_to(forwarded_at + SignedDuration::from_mins(61));
+    engine.tick().await.expect("tick");
+    let again = eventually(20, async || posted.lock().unwrap().get(before).cloned()).await;
+    assert_eq!(again["labels"]["check"], "db", "{again}");
+    assert_eq!(again["startsAt"], first["startsAt"]);
+    assert!(
+        ends_at(&again) > forwarded_at + SignedDuration::from_hours(24),
+        "{again}"
+    );
+
+    stop.cancel();
+    running
+        .await
+        .expect("golive's task")
+        .expect("golive stops cleanly");
+}
