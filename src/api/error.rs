@@ -125,6 +125,11 @@ impl From<EngineError> for ApiError {
                 ApiError::field("reason", message)
             }
             EngineError::NotFound(message) => ApiError::not_found(message),
+            EngineError::Unavailable(message) => ApiError::new(StatusCode::CONFLICT, message),
+            EngineError::Failed(message) => {
+                tracing::error!(error = %message, "request failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+            }
             EngineError::Store(error) => ApiError::internal(&error),
             EngineError::Stopped => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -206,6 +206,12 @@ pub enum EngineError {
     Step(#[from] StepRefusal),
     #[error("{0}")]
     NotFound(String),
+    /// The request cannot be carried out with this plan (e.g. no `[reports]` section).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Carrying out the request failed (e.g. a report template that does not render).
+    #[error("{0}")]
+    Failed(String),
     #[error("store write failed")]
     Store(#[from] StoreError),
     #[error("the engine has stopped")]

@@ -230,7 +230,7 @@ impl Engine {
             .plan
             .reports
             .clone()
-            .ok_or_else(|| EngineError::NotFound(ReportError::NotConfigured.to_string()))?;
+            .ok_or_else(|| EngineError::Unavailable(ReportError::NotConfigured.to_string()))?;
         let kind = if final_report {
             ReportKind::Final
         } else {
@@ -245,7 +245,10 @@ impl Engine {
         self.send_report(kind, false, Trigger::Manual)
             .map_err(|error| match error {
                 SendError::Store(error) => EngineError::Store(error),
-                other => EngineError::NotFound(error_chain(&other)),
+                SendError::Report(ReportError::NotConfigured) => {
+                    EngineError::Unavailable(ReportError::NotConfigured.to_string())
+                }
+                other => EngineError::Failed(error_chain(&other)),
             })
     }
 

@@ -335,3 +335,18 @@ async fn report_send_goes_through_the_daemon_and_preview_reads_a_stopped_daemons
     // Nothing was sent by previewing.
     assert_eq!(smtp.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn sending_a_report_without_a_reports_section_is_refused_with_how_to_add_one() {
+    let daemon = Daemon::start(BASE_PLAN).await;
+    let (status, body) = daemon
+        .post("/api/v1/reports/send", json!({"final": true}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("no [reports] section")),
+        "{body}"
+    );
+}
