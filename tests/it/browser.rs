@@ -61,25 +61,12 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
-        let port = free_port();
         let profile = tempfile::tempdir().expect("browser profile dir");
-        // Its own process group, so the browser it starts goes with it if the test fails.
-        let driver = {
-            use std::os::unix::process::CommandExt;
-            Command::new("/usr/bin/chromedriver")
-                .arg(format!("--port={port}"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .expect("start /usr/bin/chromedriver (Debian package chromium-driver)")
-        };
-        let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .expect("http client");
+        let (driver, base) = start_driver(&http).await;
         let mut browser = Browser {
             driver: Some(driver),
             profile,
@@ -87,17 +74,6 @@ impl Browser {
             base,
             http,
         };
-        eventually(BROWSER_WAIT, async || {
-            let response = browser
-                .http
-                .get(format!("{}/status", browser.base))
-                .send()
-                .await
-                .ok()?;
-            let body: Value = response.json().await.ok()?;
-            (body["value"]["ready"] == true).then_some(())
-        })
-        .await;
         let args = [
             "--headless",
             "--no-sandbox",
@@ -317,6 +293,50 @@ impl Drop for Browser {
     fn drop(&mut self) {
         self.stop_driver();
     }
+}
+
+/// Starts chromedriver on a free port and waits until it is ready. A port free when chosen can be
+/// taken by a parallel test before chromedriver binds it; it then exits, and another port is tried.
+async fn start_driver(http: &reqwest::Client) -> (Child, String) {
+    for _ in 0..5 {
+        let port = free_port();
+        // Its own process group, so the browser it starts goes with it if the test fails.
+        let mut driver = {
+            use std::os::unix::process::CommandExt;
+            Command::new("/usr/bin/chromedriver")
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("start /usr/bin/chromedriver (Debian package chromium-driver)")
+        };
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(BROWSER_WAIT);
+        loop {
+            let ready = match http.get(format!("{base}/status")).send().await {
+                Ok(response) => response
+                    .json::<Value>()
+                    .await
+                    .is_ok_and(|body| body["value"]["ready"] == true),
+                Err(_) => false,
+            };
+            if ready {
+                return (driver, base);
+            }
+            if driver.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                panic!("chromedriver not ready in {BROWSER_WAIT} s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    panic!("chromedriver exited at start five times (ports taken?)");
 }
 
 fn free_port() -> u16 {
