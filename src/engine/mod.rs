@@ -567,11 +567,7 @@ impl Engine {
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut observations_open = true;
         loop {
-            self.apply_due_transitions();
-            self.process_due_alerts();
-            self.send_due_reminders();
-            self.send_due_runbook_warnings();
-            self.send_due_reports();
+            self.do_due_work();
             let wait = self.time_to_next_deadline();
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -599,6 +595,16 @@ impl Engine {
         }
         self.housekeeping(true);
         self.store
+    }
+
+    /// Everything time makes due (the loop runs it every turn, `Command::Tick` at once): the end
+    /// of hypercare, escalation steps, reminders, runbook warnings and reports.
+    fn do_due_work(&mut self) {
+        self.apply_due_transitions();
+        self.process_due_alerts();
+        self.send_due_reminders();
+        self.send_due_runbook_warnings();
+        self.send_due_reports();
     }
 
     fn time_to_next_deadline(&self) -> Option<Duration> {
@@ -729,10 +735,8 @@ impl Engine {
                 let _ = reply.send(self.record_delivery(report));
             }
             Command::Tick { reply } => {
-                self.apply_due_transitions();
-                self.process_due_alerts();
-                self.send_due_reminders();
                 self.housekeeping(false);
+                self.do_due_work();
                 let _ = reply.send(());
             }
         }
