@@ -220,7 +220,7 @@ impl Application {
         let client = reqwest::Client::builder()
             .build()
             .map_err(|error| StartError::Http(error.to_string()))?;
-        let senders = Arc::new(Senders::new(&plan, client));
+        let senders = Arc::new(Senders::new(&plan, client, dispatch_link.message_ids.clone()));
         let state = AppState {
             senders,
             plan,
@@ -366,16 +366,12 @@ fn ack_link_key(plan: &Plan) -> Result<Vec<u8>, StartError> {
     {
         return Ok(bytes);
     }
-    let mut key = vec![0u8; 32];
-    {
-        use std::io::Read;
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut random| random.read_exact(&mut key))
-            .map_err(|source| StartError::Key {
-                path: path.clone(),
-                source,
-            })?;
-    }
+    let key = crate::random::secret::<32>()
+        .map_err(|source| StartError::Key {
+            path: path.clone(),
+            source,
+        })?
+        .to_vec();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

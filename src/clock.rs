@@ -7,6 +7,12 @@ use jiff::{SignedDuration, Timestamp};
 /// A source of the current time; injected so the engine can be driven by tests and the demo.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
+
+    /// A number in `0.0..1.0` that spreads retries (jitter). Random by default; it sits on the
+    /// clock's seam so a test that pins the time can pin the spread too.
+    fn jitter(&self) -> f64 {
+        crate::random::unit()
+    }
 }
 
 /// The real wall clock.

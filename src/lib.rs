@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod notify;
 pub mod plan;
 pub mod probe;
+pub mod random;
 pub mod report;
 pub mod secrets;
 pub mod store;

@@ -85,7 +85,11 @@ pub fn preview(
         ReportFormat::Text => composed.rendered.text.into_bytes(),
         ReportFormat::Html => composed.rendered.html.into_bytes(),
         ReportFormat::Eml => {
-            let mut email = report_email(&plan, &composed, now);
+            let mut email = report_email(
+                &plan,
+                &composed,
+                &crate::notify::MessageIds::ephemeral(&plan),
+            );
             if email.to.is_empty() {
                 // A preview still shows the message, addressed to nobody in particular.
                 email

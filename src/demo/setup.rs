@@ -1,7 +1,7 @@
 //! The demo's folder and plan: a fresh folder, the shipped `config/demo.toml` with its
 //! placeholders filled in, and a random API token next to it.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -125,11 +125,8 @@ pub fn write_plan(folder: &Path, plan_text: &str) -> Result<(PathBuf, String), S
 
 /// 32 random hex digits.
 fn random_token() -> Result<String, SetupError> {
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut random| random.read_exact(&mut bytes))
-        .map_err(SetupError::Random)?;
-    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+    let bytes = crate::random::secret::<16>().map_err(SetupError::Random)?;
+    Ok(crate::random::to_hex(&bytes))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -170,36 +170,6 @@ fn plus(at: Timestamp, duration: std::time::Duration) -> Timestamp {
         .unwrap_or(at)
 }
 
-/// The message-id domain: the From address's domain, else a local name.
-pub(crate) fn mail_domain(plan: &Plan) -> String {
-    plan.alerting
-        .smtp
-        .as_ref()
-        .and_then(|smtp| smtp.from.rsplit_once('@'))
-        .map(|(_, domain)| domain.trim_end_matches('>').to_string())
-        .unwrap_or_else(|| "golive.local".to_string())
-}
-
-fn random_hex(bytes: usize) -> Vec<u8> {
-    use std::io::Read;
-    let mut buffer = vec![0u8; bytes];
-    let filled = std::fs::File::open("/dev/urandom")
-        .and_then(|mut file| file.read_exact(&mut buffer))
-        .is_ok();
-    if !filled {
-        // No /dev/urandom: fall back to the clock and a counter; nonces only need to be unique.
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let seed = Timestamp::now().as_nanosecond() as u64
-            ^ COUNTER
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                .rotate_left(32);
-        for (index, byte) in buffer.iter_mut().enumerate() {
-            *byte = (seed >> ((index % 8) * 8)) as u8 ^ index as u8;
-        }
-    }
-    buffer
-}
-
 impl Engine {
     /// Brings the alerts of the changed checks in line with their health (see
     /// [`Engine::reconcile_alerts`]).
@@ -334,12 +304,7 @@ impl Engine {
                         subject: subject.clone(),
                         text: text.clone(),
                         html: None,
-                        message_id: format!(
-                            "golive-warning-{}.{}@{}",
-                            now.as_millisecond(),
-                            hex(&random_hex(4)),
-                            mail_domain(&plan)
-                        ),
+                        message_id: self.message_ids.fresh("golive-warning"),
                         in_reply_to: None,
                         references: Vec::new(),
                         inline_images: Vec::new(),
@@ -923,8 +888,6 @@ impl Engine {
             .iter()
             .map(|recipient| recipient.name.clone())
             .collect();
-        let domain = mail_domain(&plan);
-        let root = format!("alert-{}@{domain}", alert.id);
         let mut rows = Vec::new();
         // One email per person per message, however many email channels the levels name.
         let mut emailed: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -961,7 +924,7 @@ impl Engine {
                                 alert.id,
                                 &addressee.key,
                                 expires,
-                                &random_hex(12),
+                                &crate::random::bytes::<12>(),
                             );
                             format!("{}/ack/{token}", self.public_url())
                         });
@@ -978,17 +941,17 @@ impl Engine {
                             rollback: rollback.as_deref(),
                             value_line: value_line.clone(),
                         });
-                        let first =
-                            matches!(kind, MessageKind::Opened) && alert.notified.is_empty();
+                        // The first email a person gets about an alert is its thread's root;
+                        // every later one answers it. Addresses a channel adds by itself are not
+                        // tracked as told, so for them only the opening email is the root.
+                        let root = self.message_ids.alert_thread(alert.id, &addressee.key);
+                        let tracked = recipients.iter().any(|known| known.key == addressee.key);
+                        let first = !alert.notified.contains(&addressee.key)
+                            && (tracked || matches!(kind, MessageKind::Opened));
                         let message_id = if first {
                             root.clone()
                         } else {
-                            format!(
-                                "alert-{}.{}.{}@{domain}",
-                                alert.id,
-                                now.as_millisecond(),
-                                hex(&random_hex(4))
-                            )
+                            self.message_ids.fresh(&format!("alert-{}", alert.id))
                         };
                         let outgoing = OutgoingEmail {
                             to: vec![(Some(addressee.name.clone()), email)],
@@ -1327,9 +1290,6 @@ pub(crate) fn names(addressees: &[Addressee]) -> String {
         .join(", ")
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
 
 /// An alert from outside (Alertmanager's webhook), keyed by its fingerprint.
 #[derive(Debug, Clone)]
@@ -1485,9 +1445,9 @@ impl Engine {
             .iter()
             .find(|channel| matches!(channel.kind, ChannelKind::Email { .. }));
         if email_channel.is_some() {
-            let thread = format!("alert-{}@{}", alert.id, mail_domain(&plan));
             let rows = rollback_recommendation_rows(
                 &plan,
+                &self.message_ids,
                 &recipients,
                 &RollbackRecommendation {
                     subject: format!(
@@ -1505,13 +1465,6 @@ impl Engine {
                         self.applicable_rollback_procedure(),
                         alert.id
                     ),
-                    message_id: format!(
-                        "rollback-{}.{}@{}",
-                        alert.id,
-                        now.as_millisecond(),
-                        mail_domain(&plan)
-                    ),
-                    thread: Some(thread),
                     alert_id: Some(alert.id),
                 },
                 now,
@@ -1551,9 +1504,7 @@ impl Engine {
 pub(crate) struct RollbackRecommendation {
     pub(crate) subject: String,
     pub(crate) text: String,
-    pub(crate) message_id: String,
-    /// The message it answers (the alert's thread), if any.
-    pub(crate) thread: Option<String>,
+    /// The alert it belongs to: each email then answers that alert's thread for its recipient.
     pub(crate) alert_id: Option<i64>,
 }
 
@@ -1562,6 +1513,7 @@ pub(crate) struct RollbackRecommendation {
 /// and when a runbook step fails.
 pub(crate) fn rollback_recommendation_rows(
     plan: &Plan,
+    message_ids: &crate::notify::MessageIds,
     recipients: &[Addressee],
     recommendation: &RollbackRecommendation,
     now: Timestamp,
@@ -1578,14 +1530,17 @@ pub(crate) fn rollback_recommendation_rows(
         .iter()
         .filter_map(|recipient| {
             let address = recipient.email.as_ref()?;
+            let thread = recommendation
+                .alert_id
+                .map(|alert_id| message_ids.alert_thread(alert_id, &recipient.key));
             let email = OutgoingEmail {
                 to: vec![(Some(recipient.name.clone()), address.clone())],
                 subject: recommendation.subject.clone(),
                 text: recommendation.text.clone(),
                 html: None,
-                message_id: recommendation.message_id.clone(),
-                in_reply_to: recommendation.thread.clone(),
-                references: recommendation.thread.iter().cloned().collect(),
+                message_id: message_ids.fresh("rollback"),
+                in_reply_to: thread.clone(),
+                references: thread.into_iter().collect(),
                 inline_images: Vec::new(),
             };
             Some(NewOutboxRow {

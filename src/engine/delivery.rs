@@ -38,10 +38,6 @@ pub fn backoff(attempts: u32, jitter: f64) -> Duration {
     Duration::from_secs_f64(base * (1.0 + 0.25 * jitter.clamp(0.0, 1.0)))
 }
 
-fn jitter() -> f64 {
-    (Timestamp::now().subsec_nanosecond() as f64 / 1e9).fract()
-}
-
 impl Engine {
     pub(super) fn record_delivery(&mut self, report: DeliveryReport) -> Result<(), EngineError> {
         let now = self.clock.now();
@@ -125,7 +121,7 @@ impl Engine {
                 };
                 let next = now
                     .checked_add(
-                        SignedDuration::try_from(backoff(report.attempts, jitter()))
+                        SignedDuration::try_from(backoff(report.attempts, self.clock.jitter()))
                             .unwrap_or_default(),
                     )
                     .unwrap_or(now);
@@ -255,7 +251,7 @@ impl Engine {
                     subject,
                     text,
                     html: None,
-                    message_id: format!("golive-warning-{}@golive.local", now.as_millisecond()),
+                    message_id: self.message_ids.fresh("golive-warning"),
                     in_reply_to: None,
                     references: Vec::new(),
                     inline_images: Vec::new(),

@@ -435,6 +435,8 @@ pub struct Engine {
     gate: CheckHealthMap,
     checks: checks::Checks,
     alerts: alerts::Alerts,
+    /// Every email's Message-ID, unique to this launch's store.
+    message_ids: crate::notify::MessageIds,
     /// Woken whenever outbox rows are written, so the dispatcher sends them at once.
     outbox_written: Arc<Notify>,
     /// golive's own trouble for the dispatcher to send directly (the store may be failing).
@@ -467,6 +469,8 @@ pub struct DispatchLink {
     /// golive's own trouble that cannot go through the outbox (the store is failing): sent
     /// directly, best effort, to the ops lead through every channel.
     pub trouble: mpsc::Receiver<String>,
+    /// The Message-IDs of the emails the dispatcher writes itself (golive's own trouble).
+    pub message_ids: crate::notify::MessageIds,
 }
 
 /// How often at most golive tells the ops lead that its store is failing.
@@ -493,6 +497,7 @@ impl Engine {
             ack_key,
             public_url.trim_end_matches('/').to_string(),
         );
+        let message_ids = crate::notify::MessageIds::new(&plan, &store.identity()?);
         let outbox_written = Arc::new(Notify::new());
         let (trouble, trouble_rx) = mpsc::channel(16);
         let reminded: reminders::Reminded = store
@@ -529,6 +534,7 @@ impl Engine {
             gate,
             checks,
             alerts,
+            message_ids: message_ids.clone(),
             outbox_written: outbox_written.clone(),
             trouble,
             last_trouble: None,
@@ -555,6 +561,7 @@ impl Engine {
             outbox_written,
             engine: handle.clone(),
             trouble: trouble_rx,
+            message_ids,
         };
         Ok((engine, handle, link, dispatch))
     }

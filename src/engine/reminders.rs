@@ -126,7 +126,9 @@ impl Engine {
                         item.id, item.title, item.owner, item.id, item.id
                     ),
                     html: None,
-                    message_id: format!("reminder-{}-{today}@golive.local", item.id),
+                    message_id: self
+                        .message_ids
+                        .fresh(&format!("reminder-{}-{today}", item.id)),
                     in_reply_to: None,
                     references: Vec::new(),
                     inline_images: Vec::new(),

@@ -96,7 +96,11 @@ pub fn reminder_time(plan: &Plan) -> jiff::civil::Time {
 }
 
 /// The email of a composed report to the plan's report recipients.
-pub fn report_email(plan: &Plan, composed: &Composed, now: Timestamp) -> OutgoingEmail {
+pub fn report_email(
+    plan: &Plan,
+    composed: &Composed,
+    message_ids: &crate::notify::MessageIds,
+) -> OutgoingEmail {
     let to = plan
         .reports
         .as_ref()
@@ -110,12 +114,11 @@ pub fn report_email(plan: &Plan, composed: &Composed, now: Timestamp) -> Outgoin
         subject: composed.rendered.subject.clone(),
         text: composed.rendered.text.clone(),
         html: Some(composed.rendered.html.clone()),
-        message_id: format!(
-            "report-{}-{}.{}@golive.local",
+        message_id: message_ids.fresh(&format!(
+            "report-{}-{}",
             composed.kind.as_str(),
-            composed.day,
-            now.as_millisecond()
-        ),
+            composed.day
+        )),
         in_reply_to: None,
         references: Vec::new(),
         inline_images: Vec::new(),
@@ -274,7 +277,7 @@ impl Engine {
                 return Err(ReportError::Compose(error).into());
             }
         };
-        let email = report_email(&plan, &composed, now);
+        let email = report_email(&plan, &composed, &self.message_ids);
         let channel = plan
             .reports
             .as_ref()

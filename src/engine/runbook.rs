@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::alerts::{
-    Addressee, RollbackRecommendation, enqueue_all, mail_domain, names, resolve_recipients,
+    Addressee, RollbackRecommendation, enqueue_all, names, resolve_recipients,
     rollback_recommendation_rows,
 };
 use super::{Engine, EngineError, block, error_chain};
@@ -233,6 +233,7 @@ impl Engine {
         };
         let rows = rollback_recommendation_rows(
             plan,
+            &self.message_ids,
             &recipients,
             &RollbackRecommendation {
                 subject: format!(
@@ -249,13 +250,6 @@ impl Engine {
                     step.id,
                     step.id
                 ),
-                message_id: format!(
-                    "runbook-{}-failed.{}@{}",
-                    step.id,
-                    now.as_millisecond(),
-                    mail_domain(plan)
-                ),
-                thread: None,
                 alert_id: None,
             },
             now,
@@ -417,14 +411,12 @@ impl Engine {
             &subject,
             &text,
             json!({"kind": "runbook_late", "launch": plan.launch.name, "step": step.id, "late": warning.kind, "level": warning.level, "late_seconds": late.as_secs().max(0)}),
-            &format!(
-                "runbook-{}-{}-{}.{}@{}",
+            &self.message_ids.fresh(&format!(
+                "runbook-{}-{}-{}",
                 step.id,
                 warning.kind.as_str(),
-                warning.level,
-                now.as_millisecond(),
-                mail_domain(&plan)
-            ),
+                warning.level
+            )),
             now,
         );
         let entry = NewEntry {

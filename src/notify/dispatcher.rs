@@ -52,6 +52,7 @@ pub struct Senders {
     /// The plan's folder: where a hook command runs.
     plan_dir: PathBuf,
     client: reqwest::Client,
+    message_ids: super::MessageIds,
 }
 
 /// Where `.eml` files go without SMTP: the plan's `outbox_dir`, else `<data_dir>/outbox`.
@@ -63,7 +64,7 @@ pub fn outbox_dir(plan: &Plan) -> PathBuf {
 }
 
 impl Senders {
-    pub fn new(plan: &Plan, client: reqwest::Client) -> Senders {
+    pub fn new(plan: &Plan, client: reqwest::Client, message_ids: super::MessageIds) -> Senders {
         let email = EmailTransport::new(plan.alerting.smtp.as_ref(), &outbox_dir(plan));
         let mut webhooks = HashMap::new();
         let mut alertmanagers = HashMap::new();
@@ -108,6 +109,7 @@ impl Senders {
                 .filter(|dir| !dir.as_os_str().is_empty())
                 .map_or_else(|| PathBuf::from("."), PathBuf::from),
             client,
+            message_ids,
         }
     }
 
@@ -222,7 +224,7 @@ impl Senders {
                 subject: subject.clone(),
                 text: text.to_string(),
                 html: None,
-                message_id: format!("golive-trouble-{}@golive.local", now.as_millisecond()),
+                message_id: self.message_ids.fresh("golive-trouble"),
                 in_reply_to: None,
                 references: Vec::new(),
                 inline_images: Vec::new(),
@@ -420,11 +422,9 @@ pub async fn test_channels(
                         ),
                         text: text.clone(),
                         html: None,
-                        message_id: format!(
-                            "test-{}-{}@golive.local",
-                            channel.id,
-                            now.as_millisecond()
-                        ),
+                        message_id: senders
+                            .message_ids
+                            .fresh(&format!("test-{}", channel.id)),
                         in_reply_to: None,
                         references: Vec::new(),
                         inline_images: Vec::new(),

@@ -29,12 +29,14 @@ pub mod alertmanager;
 pub mod dispatcher;
 pub mod email;
 mod http;
+pub mod message_id;
 mod outbox;
 pub use crate::secrets;
 pub mod webhook;
 
 pub use alertmanager::{AlertmanagerForwarder, WebhookPayload};
 pub use email::EmailTransport;
+pub use message_id::MessageIds;
 pub use webhook::WebhookSender;
 
 use std::collections::BTreeMap;

@@ -94,6 +94,16 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// This store's random identity, made when it was created (see `schema.rs`, migration 7):
+    /// the launch-unique part of every Message-ID.
+    pub fn identity(&self) -> Result<String, StoreError> {
+        Ok(self
+            .connection
+            .query_row("SELECT uid FROM store_identity WHERE id = 1", [], |row| {
+                row.get(0)
+            })?)
+    }
+
     /// Whether an acknowledgement link's nonce was used already.
     pub fn ack_nonce_used(&self, nonce: &str) -> Result<bool, StoreError> {
         Ok(self.connection.query_row(

@@ -184,6 +184,16 @@ const MIGRATIONS: &[&str] = &[
         until INTEGER NOT NULL
     );
     ",
+    // 7: this store's identity: a random id made once, when the store is created, so the
+    // Message-IDs of one launch never repeat those of another (a rehearsal and the real launch
+    // from the same domain), while an alert's thread stays the same across restarts.
+    "
+    CREATE TABLE store_identity (
+        id  INTEGER PRIMARY KEY CHECK (id = 1),
+        uid TEXT    NOT NULL
+    );
+    INSERT INTO store_identity (id, uid) VALUES (1, lower(hex(randomblob(8))));
+    ",
 ];
 
 /// The schema version this build writes.
