@@ -220,7 +220,11 @@ impl Application {
         let client = reqwest::Client::builder()
             .build()
             .map_err(|error| StartError::Http(error.to_string()))?;
-        let senders = Arc::new(Senders::new(&plan, client, dispatch_link.message_ids.clone()));
+        let senders = Arc::new(Senders::new(
+            &plan,
+            client,
+            dispatch_link.message_ids.clone(),
+        ));
         let state = AppState {
             senders,
             plan,

@@ -76,11 +76,7 @@ pub fn run(plan_path: &Path) -> ExitCode {
     let (probes, channels) = runtime.block_on(async {
         let probes = probe_once(plan.clone(), all).await;
         let client = reqwest::Client::new();
-        let senders = Senders::new(
-            &plan,
-            client,
-            crate::notify::MessageIds::ephemeral(&plan),
-        );
+        let senders = Senders::new(&plan, client, crate::notify::MessageIds::ephemeral(&plan));
         let channels = test_channels(&plan, &senders, &[], "golive preflight", now).await;
         (probes, channels)
     });

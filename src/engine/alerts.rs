@@ -953,6 +953,10 @@ impl Engine {
                         } else {
                             self.message_ids.fresh(&format!("alert-{}", alert.id))
                         };
+                        let mut references = vec![self.message_ids.alert_root(alert.id)];
+                        if !first {
+                            references.push(root.clone());
+                        }
                         let outgoing = OutgoingEmail {
                             to: vec![(Some(addressee.name.clone()), email)],
                             subject: rendered.subject,
@@ -960,11 +964,7 @@ impl Engine {
                             html: Some(rendered.html),
                             message_id,
                             in_reply_to: (!first).then(|| root.clone()),
-                            references: if first {
-                                Vec::new()
-                            } else {
-                                vec![root.clone()]
-                            },
+                            references,
                             inline_images: Vec::new(),
                         };
                         rows.push(self.outbox_row(
@@ -1290,7 +1290,6 @@ pub(crate) fn names(addressees: &[Addressee]) -> String {
         .join(", ")
 }
 
-
 /// An alert from outside (Alertmanager's webhook), keyed by its fingerprint.
 #[derive(Debug, Clone)]
 pub struct ExternalAlert {
@@ -1385,7 +1384,7 @@ impl Engine {
             let row = NewOutboxRow {
                 created_at: now,
                 not_before: now,
-                channel: crate::notify::dispatcher::ROLLBACK_HOOK.to_string(),
+                channel: crate::notify::ROLLBACK_HOOK.to_string(),
                 kind: "rollback-hook".into(),
                 alert_id: None,
                 group_key: None,
@@ -1533,14 +1532,20 @@ pub(crate) fn rollback_recommendation_rows(
             let thread = recommendation
                 .alert_id
                 .map(|alert_id| message_ids.alert_thread(alert_id, &recipient.key));
+            let references: Vec<String> = recommendation
+                .alert_id
+                .map(|alert_id| message_ids.alert_root(alert_id))
+                .into_iter()
+                .chain(thread.clone())
+                .collect();
             let email = OutgoingEmail {
                 to: vec![(Some(recipient.name.clone()), address.clone())],
                 subject: recommendation.subject.clone(),
                 text: recommendation.text.clone(),
                 html: None,
                 message_id: message_ids.fresh("rollback"),
-                in_reply_to: thread.clone(),
-                references: thread.into_iter().collect(),
+                in_reply_to: thread,
+                references,
                 inline_images: Vec::new(),
             };
             Some(NewOutboxRow {

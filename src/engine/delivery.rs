@@ -8,28 +8,10 @@ use serde_json::json;
 
 use super::{Engine, EngineError, block};
 use crate::core::log::{LogKind, NewEntry};
-use crate::notify::{DeliveryError, OutgoingEmail, WebhookMessage};
+use crate::notify::lanes::LaneChange;
+use crate::notify::{DeliveryError, DeliveryReport, HOOK_STARTED, OutgoingEmail, WebhookMessage};
 use crate::plan::alerting::ChannelKind;
 use crate::store::alerts::NewOutboxRow;
-
-/// The report kind that marks a rollback hook as started (before it runs).
-pub const HOOK_STARTED: &str = "rollback-hook-started";
-
-/// One delivery attempt of one message (several grouped outbox rows go out as one message).
-#[derive(Debug, Clone)]
-pub struct DeliveryReport {
-    pub rows: Vec<i64>,
-    pub channel: String,
-    /// Attempts made before this one.
-    pub attempts: u32,
-    /// When the oldest of the rows was queued.
-    pub queued_at: Timestamp,
-    /// The outbox kind (`opened`, `resolved`, `warning`, ...).
-    pub kind: String,
-    pub alert_id: Option<i64>,
-    /// The server's answer, or why it failed.
-    pub result: Result<String, DeliveryError>,
-}
 
 /// The wait before attempt `attempts + 1`: 2 s, 4 s, 8 s, ... capped at 5 minutes, plus up to a
 /// quarter more at random so many failed notifications do not retry in lockstep.
@@ -73,11 +55,36 @@ impl Engine {
                     .observe(now.duration_since(report.queued_at).as_secs_f64().max(0.0));
                 let retried = report.attempts > 0;
                 let hook = report.kind == "rollback-hook";
-                block(|| {
+                let came_up = match report.lane {
+                    LaneChange::CameUp { down_since } => Some(down_since),
+                    _ => None,
+                };
+                let released = block(|| {
                     self.store.write(|write| {
                         for id in &report.rows {
                             write.mark_delivered(*id, answer, now)?;
                         }
+                        // The channel works again: what waited for it goes out now, oldest
+                        // first, instead of each message sleeping out its own backoff.
+                        let released = match came_up {
+                            Some(down_since) => {
+                                let released = write.release_channel(&channel, now)?;
+                                write.log(&NewEntry {
+                                    at: now,
+                                    author: "golive".into(),
+                                    kind: LogKind::Alert,
+                                    text: format!(
+                                        "Channel {channel} works again after {} down; {released} waiting notification(s) go out now, oldest first",
+                                        crate::probe::format_duration(
+                                            now.duration_since(down_since).unsigned_abs()
+                                        )
+                                    ),
+                                    data: json!({"event": "channel_up", "channel": channel, "down_since": down_since, "released": released}),
+                                })?;
+                                released
+                            }
+                            None => 0,
+                        };
                         if hook {
                             write.log(&NewEntry {
                                 at: now,
@@ -100,15 +107,22 @@ impl Engine {
                                 data: json!({"event": "delivered", "rows": report.rows, "channel": channel, "attempts": report.attempts + 1}),
                             })?;
                         }
-                        Ok(())
+                        Ok(released)
                     })
                 })?;
+                if released > 0 {
+                    self.outbox_written.notify_one();
+                }
             }
             Err(error) => {
                 let max_age = SignedDuration::try_from(self.plan.alerting.delivery_max_age)
                     .unwrap_or_default();
                 let too_old = now.duration_since(report.queued_at) >= max_age;
                 let give_up = !error.is_retryable() || too_old;
+                // A channel down for longer than the plan lets a notification wait: everything
+                // else that waited as long for it is given up with it, in one warning.
+                let expire_with_it = error.is_retryable() && too_old;
+                let cutoff = now.checked_sub(max_age).unwrap_or(now);
                 let result = if give_up { "failed" } else { "retry" };
                 self.metrics
                     .notifications
@@ -158,6 +172,38 @@ impl Engine {
                             } else {
                                 write.mark_retry(*id, &error.to_string(), next)?;
                             }
+                        }
+                        if expire_with_it {
+                            let expired = write.fail_expired(
+                                &channel,
+                                cutoff,
+                                &format!("given up with the channel after waiting longer than the plan's delivery_max_age: {error}"),
+                                now,
+                            )?;
+                            if !expired.is_empty() {
+                                write.log(&NewEntry {
+                                    at: now,
+                                    author: "golive".into(),
+                                    kind: LogKind::Alert,
+                                    text: format!(
+                                        "{} more notification(s) via {channel} given up: they waited longer than delivery_max_age for the channel to work",
+                                        expired.len()
+                                    ),
+                                    data: json!({"event": "delivery_failed", "rows": expired, "channel": channel, "error": error.to_string()}),
+                                })?;
+                            }
+                        }
+                        if report.lane == LaneChange::WentDown {
+                            write.log(&NewEntry {
+                                at: now,
+                                author: "golive".into(),
+                                kind: LogKind::Alert,
+                                text: format!(
+                                    "Channel {channel} is down ({error}): its notifications wait and one is tried every {}s; they all go out as soon as one gets through",
+                                    crate::notify::lanes::PROBE_EVERY.as_secs()
+                                ),
+                                data: json!({"event": "channel_down", "channel": channel, "error": error.to_string()}),
+                            })?;
                         }
                         for row in &fallback {
                             write.enqueue(row)?;

@@ -33,11 +33,11 @@ use crate::core::{LaunchState, Refusal, Transition, TransitionRequest};
 use crate::domain::Phase;
 
 use crate::metrics::Metrics;
+pub use crate::notify::{DeliveryReport, DispatchLink, HOOK_STARTED};
 use crate::plan::Plan;
 use crate::store::{Store, StoreError};
 pub use alerts::{ExternalAlert, IntakeOutcome};
 pub use checks::{CheckDetail, CheckView};
-pub use delivery::{DeliveryReport, HOOK_STARTED};
 pub use runbook::{RollbackAdvice, RunbookMetrics, StepOutcome};
 
 use crate::core::alert::{Alert, Silence};
@@ -461,18 +461,6 @@ pub struct ProbeLink {
     pub phase: watch::Receiver<Phase>,
 }
 
-/// What the dispatcher needs from the engine: a wake-up when notifications are queued, and where to
-/// report delivery results (the engine records them, being the only writer).
-pub struct DispatchLink {
-    pub outbox_written: Arc<Notify>,
-    pub engine: EngineHandle,
-    /// golive's own trouble that cannot go through the outbox (the store is failing): sent
-    /// directly, best effort, to the ops lead through every channel.
-    pub trouble: mpsc::Receiver<String>,
-    /// The Message-IDs of the emails the dispatcher writes itself (golive's own trouble).
-    pub message_ids: crate::notify::MessageIds,
-}
-
 /// How often at most golive tells the ops lead that its store is failing.
 const TROUBLE_EVERY: SignedDuration = SignedDuration::from_mins(10);
 
@@ -557,9 +545,18 @@ impl Engine {
             observations: observations_tx,
             phase: phase_rx,
         };
+        let recorder = handle.clone();
         let dispatch = DispatchLink {
             outbox_written,
-            engine: handle.clone(),
+            record: Arc::new(move |report| {
+                let engine = recorder.clone();
+                Box::pin(async move {
+                    engine
+                        .report_delivery(report)
+                        .await
+                        .map_err(|error| error.to_string())
+                })
+            }),
             trouble: trouble_rx,
             message_ids,
         };

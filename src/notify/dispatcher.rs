@@ -15,27 +15,22 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::lanes::{LaneChange, LaneOutcome, Lanes, PROBE_EVERY, QueueKey};
+use super::outcome::{DeliveryReport, DispatchLink, HOOK_STARTED, ROLLBACK_HOOK};
 use super::{
     AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, OutgoingEmail,
     WebhookMessage, WebhookSender,
 };
 use crate::clock::Clock;
-use crate::engine::{DeliveryReport, DispatchLink, HOOK_STARTED};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::plan::alerting::{ChannelKind, MaybeSecret, RollbackHook};
 use crate::store::Reader;
 use crate::store::alerts::OutboxRow;
 
-/// The outbox channel of rollback hook runs (not a plan channel).
-pub const ROLLBACK_HOOK: &str = "rollback-hook";
 /// How much of a hook's output is kept in the log.
 const HOOK_OUTPUT_MAX: usize = 4000;
 
-/// How many messages are delivered at once.
-const PARALLEL: usize = 16;
-/// How many due rows are read at once.
-const BATCH: usize = 200;
 /// The longest sleep between looks at the outbox (retries become due without a wake-up).
 const IDLE: Duration = Duration::from_secs(1);
 
@@ -422,9 +417,7 @@ pub async fn test_channels(
                         ),
                         text: text.clone(),
                         html: None,
-                        message_id: senders
-                            .message_ids
-                            .fresh(&format!("test-{}", channel.id)),
+                        message_id: senders.message_ids.fresh(&format!("test-{}", channel.id)),
                         in_reply_to: None,
                         references: Vec::new(),
                         inline_images: Vec::new(),
@@ -564,6 +557,10 @@ pub fn merge_webhooks(mut messages: Vec<WebhookMessage>) -> Option<WebhookMessag
 
 /// Runs until `shutdown`; deliveries in flight then are reported if they finish within a moment,
 /// otherwise they stay pending and are sent again after a restart.
+///
+/// Each channel is a lane of its own (see [`super::lanes`]): its due messages start oldest first
+/// as long as the lane has room, a down lane is probed with one message at a time, and a report
+/// that brings a lane up again tells the engine to make the channel's waiting messages due now.
 pub async fn run(
     senders: Arc<Senders>,
     reader: Arc<Mutex<Reader>>,
@@ -572,115 +569,224 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
 ) {
-    let mut in_flight: HashSet<i64> = HashSet::new();
+    let mut flights = Flights::default();
     let mut deliveries: JoinSet<DeliveryReport> = JoinSet::new();
-    // Which rows each delivery task carries, so a task that panicked frees its rows.
-    let mut task_rows: HashMap<tokio::task::Id, Vec<i64>> = HashMap::new();
-    // Rows whose outcome could not be recorded: not sent again before this time.
-    let mut cooldown: HashMap<i64, jiff::Timestamp> = HashMap::new();
     loop {
-        // Start what is due and not already on its way.
         let now = clock.now();
-        let rows = {
+        let down = flights.lanes.down_channels();
+        let looked = {
             let reader = reader.clone();
             tokio::task::spawn_blocking(move || {
                 let reader = reader.lock().ok()?;
                 let pending = reader.outbox_pending().ok();
-                let due = reader.due_outbox(now, BATCH).ok()?;
-                Some((due, pending))
+                let due = reader.due_outbox_per_channel(now, LANE_BATCH).ok()?;
+                let heads: Vec<(String, Vec<OutboxRow>)> = down
+                    .into_iter()
+                    .filter_map(|channel| {
+                        let heads = reader.outbox_heads(&channel, now, LANE_BATCH).ok()?;
+                        Some((channel, heads))
+                    })
+                    .collect();
+                Some((due, heads, pending))
             })
             .await
             .ok()
             .flatten()
         };
-        if let Some((due, pending)) = rows {
+        if let Some((due, heads, pending)) = looked {
             if let Some(pending) = pending {
                 metrics.outbox_pending.set(pending);
             }
-            cooldown.retain(|_, until| *until > now);
+            flights.cooldown.retain(|_, until| *until > now);
+            // Lanes that are up: every due message that has room, oldest first.
             let ready: Vec<OutboxRow> = due
                 .into_iter()
-                .filter(|row| !in_flight.contains(&row.id) && !cooldown.contains_key(&row.id))
+                .filter(|row| flights.available(row) && !flights.lanes.is_down(&row.channel))
                 .collect();
             for group in group_rows(ready) {
-                if deliveries.len() >= PARALLEL {
-                    break;
+                let keys = queue_keys(&group);
+                if !flights.lanes.may_start(&group[0].channel, &keys) {
+                    continue;
                 }
-                if group[0].channel == ROLLBACK_HOOK {
-                    // Recorded as started before it runs, so it can never run twice.
-                    let started = DeliveryReport {
-                        rows: group.iter().map(|row| row.id).collect(),
-                        channel: ROLLBACK_HOOK.to_string(),
-                        attempts: 0,
-                        queued_at: group[0].created_at,
-                        kind: HOOK_STARTED.to_string(),
-                        alert_id: None,
-                        result: Err(DeliveryError::Permanent("started".into())),
-                    };
-                    if link.engine.report_delivery(started).await.is_err() {
-                        continue;
-                    }
+                flights
+                    .start(group, false, &mut deliveries, &senders, &clock, &link)
+                    .await;
+            }
+            // Lanes that are down: one probe each when it is due.
+            for (channel, heads) in heads {
+                let heads: Vec<OutboxRow> = heads
+                    .into_iter()
+                    .filter(|row| flights.available(row))
+                    .collect();
+                if let Some(index) = flights.lanes.probe_pick(&channel, heads.len(), now) {
+                    let probe = heads[index].clone();
+                    flights
+                        .start(vec![probe], true, &mut deliveries, &senders, &clock, &link)
+                        .await;
                 }
-                let ids: Vec<i64> = group.iter().map(|row| row.id).collect();
-                for id in &ids {
-                    in_flight.insert(*id);
-                }
-                let senders = senders.clone();
-                let clock = clock.clone();
-                let handle = deliveries
-                    .spawn(async move { deliver_group(&senders, group, clock.now()).await });
-                task_rows.insert(handle.id(), ids);
             }
         }
+        // Wake for the next probe of a down lane, and at least every IDLE (retries become due
+        // without a wake-up).
+        let sleep = flights
+            .lanes
+            .next_probe()
+            .and_then(|at| Duration::try_from(at.duration_since(clock.now())).ok())
+            .map_or(IDLE, |until| until.clamp(Duration::from_millis(10), IDLE));
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = link.outbox_written.notified() => {}
             Some(trouble) = link.trouble.recv() => {
                 senders.tell_ops_directly(&trouble, clock.now()).await;
             }
-            () = tokio::time::sleep(IDLE) => {}
+            () = tokio::time::sleep(sleep) => {}
             Some(done) = deliveries.join_next_with_id(), if !deliveries.is_empty() => {
                 match done {
-                    Ok((task, report)) => {
-                        task_rows.remove(&task);
-                        for id in &report.rows {
-                            in_flight.remove(id);
-                        }
+                    Ok((task, mut report)) => {
+                        let now = clock.now();
+                        flights.finish(task, &mut report, now);
                         let rows = report.rows.clone();
-                        if let Err(error) = link.engine.report_delivery(report).await {
+                        if let Err(error) = (link.record)(report).await {
                             // Not sent again at once (that would resend in a loop while the
                             // store is failing); after a pause, at least once.
                             tracing::warn!(%error, "could not record a delivery outcome; it will be sent again later");
-                            let later = clock.now().checked_add(jiff::SignedDuration::from_secs(30)).unwrap_or(now);
-                            for id in rows {
-                                cooldown.insert(id, later);
-                            }
+                            flights.cool_down(&rows, clock.now());
                         }
                     }
                     Err(error) => {
                         tracing::error!(%error, "a delivery task failed; its notification will be sent again later");
-                        if let Some(rows) = task_rows.remove(&error.id()) {
-                            let later = clock.now().checked_add(jiff::SignedDuration::from_secs(30)).unwrap_or(now);
-                            for id in rows {
-                                in_flight.remove(&id);
-                                cooldown.insert(id, later);
-                            }
-                        }
+                        flights.abandon(error.id(), clock.now());
                     }
                 }
             }
         }
     }
     // Let deliveries in flight finish briefly so their outcome is recorded.
-    // A rollback hook may take minutes: it is waited for as long as its own timeout allows.
     let _ = tokio::time::timeout(Duration::from_secs(3), async {
-        while let Some(done) = deliveries.join_next().await {
-            if let Ok(report) = done {
-                let _ = link.engine.report_delivery(report).await;
+        while let Some(done) = deliveries.join_next_with_id().await {
+            if let Ok((task, mut report)) = done {
+                flights.finish(task, &mut report, clock.now());
+                let _ = (link.record)(report).await;
             }
         }
     })
     .await;
+}
+
+/// How many due messages per channel are read at once.
+const LANE_BATCH: usize = 64;
+
+/// The dispatcher's bookkeeping: the lanes, which rows are on their way, and which wait after an
+/// outcome could not be recorded.
+#[derive(Default)]
+struct Flights {
+    lanes: Lanes,
+    in_flight: HashSet<i64>,
+    /// What each delivery task carries, so its end (or its panic) frees its lane and rows.
+    tasks: HashMap<tokio::task::Id, (String, Vec<i64>, Vec<QueueKey>)>,
+    /// Rows whose outcome could not be recorded: not sent again before this time.
+    cooldown: HashMap<i64, jiff::Timestamp>,
+}
+
+impl Flights {
+    fn available(&self, row: &OutboxRow) -> bool {
+        !self.in_flight.contains(&row.id) && !self.cooldown.contains_key(&row.id)
+    }
+
+    /// Starts delivering `group` (one message) as a task.
+    async fn start(
+        &mut self,
+        group: Vec<OutboxRow>,
+        probe: bool,
+        deliveries: &mut JoinSet<DeliveryReport>,
+        senders: &Arc<Senders>,
+        clock: &Arc<dyn Clock>,
+        link: &DispatchLink,
+    ) {
+        let channel = group[0].channel.clone();
+        if channel == ROLLBACK_HOOK {
+            // Recorded as started before it runs, so it can never run twice.
+            let started = DeliveryReport {
+                rows: group.iter().map(|row| row.id).collect(),
+                channel: ROLLBACK_HOOK.to_string(),
+                attempts: 0,
+                queued_at: group[0].created_at,
+                kind: HOOK_STARTED.to_string(),
+                alert_id: None,
+                result: Err(DeliveryError::Permanent("started".into())),
+                lane: LaneChange::None,
+            };
+            if (link.record)(started).await.is_err() {
+                return;
+            }
+        }
+        let ids: Vec<i64> = group.iter().map(|row| row.id).collect();
+        let keys = queue_keys(&group);
+        self.in_flight.extend(ids.iter().copied());
+        self.lanes.started(&channel, &keys, probe);
+        let senders = senders.clone();
+        let clock = clock.clone();
+        let handle =
+            deliveries.spawn(async move { deliver_group(&senders, group, clock.now()).await });
+        self.tasks.insert(handle.id(), (channel, ids, keys));
+    }
+
+    /// Frees a finished delivery's rows and lane, and notes in its report what changed about
+    /// the channel.
+    fn finish(&mut self, task: tokio::task::Id, report: &mut DeliveryReport, now: jiff::Timestamp) {
+        let Some((channel, ids, keys)) = self.tasks.remove(&task) else {
+            return;
+        };
+        for id in &ids {
+            self.in_flight.remove(id);
+        }
+        let outcome = match &report.result {
+            Ok(_) => LaneOutcome::Delivered,
+            Err(error) if error.is_retryable() => LaneOutcome::Retryable,
+            Err(_) => LaneOutcome::Permanent,
+        };
+        report.lane = self.lanes.finished(&channel, &keys, outcome, now);
+        match report.lane {
+            LaneChange::WentDown => {
+                tracing::warn!(channel = %channel, "channel is down: its messages wait, one is tried every {}s", PROBE_EVERY.as_secs());
+            }
+            LaneChange::CameUp { .. } => {
+                tracing::info!(channel = %channel, "channel works again: its waiting messages go out now");
+            }
+            LaneChange::None => {}
+        }
+    }
+
+    /// A delivery task that panicked: its rows wait a moment, then go again.
+    fn abandon(&mut self, task: tokio::task::Id, now: jiff::Timestamp) {
+        if let Some((channel, ids, keys)) = self.tasks.remove(&task) {
+            self.lanes.abandoned(&channel, &keys, now);
+            for id in &ids {
+                self.in_flight.remove(id);
+            }
+            self.cool_down(&ids, now);
+        }
+    }
+
+    fn cool_down(&mut self, ids: &[i64], now: jiff::Timestamp) {
+        let later = now
+            .checked_add(jiff::SignedDuration::from_secs(30))
+            .unwrap_or(now);
+        for id in ids {
+            self.cooldown.insert(*id, later);
+        }
+    }
+}
+
+/// The queues a message's rows belong to (their alerts, or the rows themselves).
+fn queue_keys(group: &[OutboxRow]) -> Vec<QueueKey> {
+    let mut keys: Vec<QueueKey> = group
+        .iter()
+        .map(|row| row.alert_id.map_or(QueueKey::Row(row.id), QueueKey::Alert))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Rows with the same group key go out as one message; the rest one by one.
@@ -725,5 +831,6 @@ async fn deliver_group(
         kind: first.kind.clone(),
         alert_id: first.alert_id,
         result,
+        lane: LaneChange::None,
     }
 }

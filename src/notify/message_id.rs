@@ -3,10 +3,13 @@
 //! An id is `<what>.<unique>.<launch>@<domain>`: `launch` is the store's random identity (made
 //! once when the data directory's store is created), so a rehearsal and the real launch from the
 //! same domain never share an id, and `domain` is the From address's domain (RFC 5322 asks for a
-//! domain the sender controls). Every email gets an id of its own; an alert's emails to one person
-//! form a thread whose root is the first email that person got about the alert: the root's id is
-//! derived from the alert, the person and the launch (so a restart keeps the thread), and every
-//! later email to that person carries it in `In-Reply-To` and `References`.
+//! domain the sender controls). Every email gets an id of its own. Threads: every email about an
+//! alert names the alert's root ([`MessageIds::alert_root`], never sent itself) first in
+//! `References`, so a shared mailbox or a forwarded page threads across people; and an alert's
+//! emails to one person answer the first email that person got about it
+//! ([`MessageIds::alert_thread`], derived from the alert, the person and the launch, so a restart
+//! keeps the thread) in `In-Reply-To` and `References`, which is what clients that thread only on
+//! messages they hold need.
 
 use sha2::{Digest, Sha256};
 
@@ -43,6 +46,11 @@ impl MessageIds {
             self.launch,
             self.domain
         )
+    }
+
+    /// The alert's own root: first in the `References` of every email about it.
+    pub fn alert_root(&self, alert_id: i64) -> String {
+        format!("alert-{alert_id}.{}@{}", self.launch, self.domain)
     }
 
     /// The root of alert `alert_id`'s thread for `recipient` (a person id or address): the id of
@@ -125,9 +133,12 @@ mod tests {
 
     #[test]
     fn odd_characters_never_reach_an_id() {
-        let ids = ids("ab<cd>");
-        let id = ids.fresh("what ever@x");
-        assert!(!id.contains(' ') && !id.contains('<') && !id.contains('>'), "{id}");
+        let ids = ids("abcd");
+        let id = ids.fresh("what ever@x<y>");
+        assert!(
+            !id.contains(' ') && !id.contains('<') && !id.contains('>'),
+            "{id}"
+        );
         assert_eq!(id.matches('@').count(), 1, "{id}");
     }
 }

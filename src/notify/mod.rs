@@ -29,14 +29,17 @@ pub mod alertmanager;
 pub mod dispatcher;
 pub mod email;
 mod http;
+pub mod lanes;
 pub mod message_id;
 mod outbox;
+pub mod outcome;
 pub use crate::secrets;
 pub mod webhook;
 
 pub use alertmanager::{AlertmanagerForwarder, WebhookPayload};
 pub use email::EmailTransport;
 pub use message_id::MessageIds;
+pub use outcome::{DeliveryReport, DispatchLink, HOOK_STARTED, ROLLBACK_HOOK};
 pub use webhook::WebhookSender;
 
 use std::collections::BTreeMap;

@@ -191,6 +191,39 @@ impl Write<'_> {
         Ok(self.transaction.last_insert_rowid())
     }
 
+    /// Makes every notification waiting for `channel` due at `now` (the channel works again):
+    /// returns how many.
+    pub fn release_channel(&mut self, channel: &str, now: Timestamp) -> Result<usize, StoreError> {
+        Ok(self.transaction.execute(
+            "UPDATE outbox SET next_attempt_at = ?2 WHERE channel = ?1 AND status = 'pending' AND next_attempt_at > ?2",
+            params![channel, millis(now)],
+        )?)
+    }
+
+    /// Gives up every notification for `channel` queued at or before `cutoff` and still waiting
+    /// (they waited longer than the plan allows); returns their ids.
+    pub fn fail_expired(
+        &mut self,
+        channel: &str,
+        cutoff: Timestamp,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<Vec<i64>, StoreError> {
+        let ids: Vec<i64> = {
+            let mut statement = self.transaction.prepare_cached(
+                "SELECT id FROM outbox WHERE channel = ?1 AND status = 'pending' AND created_at <= ?2",
+            )?;
+            let rows = statement.query_map(params![channel, millis(cutoff)], |row| row.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        self.transaction.execute(
+            "UPDATE outbox SET status = 'failed', last_error = ?3, finished_at = ?4 \
+             WHERE channel = ?1 AND status = 'pending' AND created_at <= ?2",
+            params![channel, millis(cutoff), error, millis(now)],
+        )?;
+        Ok(ids)
+    }
+
     /// Appends a log entry.
     pub fn log(&mut self, entry: &NewEntry) -> Result<LogEntry, StoreError> {
         insert_entry(&self.transaction, entry)
@@ -328,12 +361,40 @@ impl Reader {
             .next())
     }
 
-    /// Notifications that may be sent at `now`, oldest first.
-    pub fn due_outbox(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+    /// Due notifications, at most `per_channel` of each channel, oldest first: a channel with a
+    /// long queue never hides another channel's due messages.
+    pub fn due_outbox_per_channel(
+        &self,
+        now: Timestamp,
+        per_channel: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
         query_outbox(
             &self.connection,
-            "WHERE status = 'pending' AND next_attempt_at <= ?1 AND not_before <= ?1 ORDER BY id LIMIT ?2",
-            params![millis(now), i64::try_from(limit).unwrap_or(i64::MAX)],
+            "WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY id) AS place \
+             FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 AND not_before <= ?1) \
+             WHERE place <= ?2) ORDER BY id",
+            params![millis(now), i64::try_from(per_channel).unwrap_or(i64::MAX)],
+        )
+    }
+
+    /// The oldest waiting notification of each queue of `channel` (an alert's notifications, or
+    /// one without an alert), whether or not its retry is due: the candidates for probing a
+    /// channel that is down. Oldest first.
+    pub fn outbox_heads(
+        &self,
+        channel: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        query_outbox(
+            &self.connection,
+            "WHERE id IN (SELECT MIN(id) FROM outbox WHERE status = 'pending' AND channel = ?1 \
+             AND not_before <= ?2 GROUP BY COALESCE(alert_id, -id)) ORDER BY id LIMIT ?3",
+            params![
+                channel,
+                millis(now),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
         )
     }
 

@@ -162,7 +162,14 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
             .unwrap_or("")
             .contains("Shop front page")
     );
-    let root = email.message_id.clone().expect("Message-ID");
+    // Every email about the alert names the alert's root first in References; each person's
+    // later emails answer the first one they got.
+    let root = email.references.first().cloned().expect("the alert's root");
+    let bob_first = email.message_id.clone().expect("Message-ID");
+    assert!(
+        email.in_reply_to.is_empty(),
+        "the first page starts bob's thread"
+    );
     eventually(5, async || (!hook.texts().is_empty()).then_some(())).await;
     assert!(
         hook.texts()[0].contains("Shop front page is failing"),
@@ -185,7 +192,8 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
         "{}",
         email.subject
     );
-    assert_eq!(email.in_reply_to, std::slice::from_ref(&root));
+    assert_eq!(email.references.first(), Some(&root), "the alert's thread");
+    assert_ne!(email.message_id.as_ref(), Some(&bob_first));
     assert!(
         email
             .text
@@ -220,6 +228,13 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
             .filter(|message| message.email.subject.contains("RESOLVED"))
             .collect();
         assert_eq!(resolved.len(), 1, "{address} gets one resolution");
+        assert_eq!(resolved[0].email.references.first(), Some(&root));
+        if address == "bob@example.com" {
+            assert_eq!(
+                resolved[0].email.in_reply_to,
+                std::slice::from_ref(&bob_first)
+            );
+        }
         assert!(
             resolved[0]
                 .email

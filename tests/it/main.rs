@@ -7,6 +7,7 @@ mod browser;
 mod check;
 mod cli;
 mod dashboard;
+mod delivery;
 mod demo;
 mod durability;
 mod helpers;

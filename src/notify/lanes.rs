@@ -1,0 +1,293 @@
+//! Delivery lanes: one per channel, so a slow, hung or failing channel never holds back another.
+//!
+//! Each lane has its own concurrency limit ([`LANE_PARALLEL`] messages in flight), starts its due
+//! messages oldest first, and never has two messages of one queue in flight at once (a queue is
+//! an alert's messages on that channel, or a single message that belongs to no alert), so an
+//! alert's pages leave in escalation order.
+//!
+//! A lane whose delivery fails in a way worth retrying (the server cannot be reached, times out,
+//! answers 4xx/5xx for a while) is **down**: a circuit breaker. While down, its waiting messages
+//! are not sent on their own backoff; instead one message at a time goes out as the probe, every
+//! [`PROBE_EVERY`], taken in turn from the heads of the lane's queues (the oldest message of each
+//! alert), so the channel is not hammered and one message that fails for reasons of its own cannot
+//! keep the others back. The first success brings the lane up again: the dispatcher says so in
+//! its report, the engine makes every waiting message of the channel due at once, and they leave
+//! oldest first. The probe is a real page rather than a synthetic request, so "the channel works
+//! again" means exactly "a page got through".
+//!
+//! Pure: the dispatcher passes the time in.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+/// How many messages one channel has in flight at most.
+pub const LANE_PARALLEL: usize = 8;
+/// How often a down channel is tried again (with one message).
+pub const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// Which messages must leave one after the other: an alert's (by id), or a lone message (by
+/// its outbox row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QueueKey {
+    Alert(i64),
+    Row(i64),
+}
+
+/// How a delivery ended, as far as the lane cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneOutcome {
+    Delivered,
+    /// Worth retrying: says the channel is in trouble.
+    Retryable,
+    /// This message will never go: says nothing about the channel.
+    Permanent,
+}
+
+/// Every channel's lane.
+#[derive(Debug, Default)]
+pub struct Lanes {
+    lanes: HashMap<String, Lane>,
+}
+
+#[derive(Debug, Default)]
+struct Lane {
+    in_flight: usize,
+    busy: HashSet<QueueKey>,
+    down: Option<Down>,
+}
+
+#[derive(Debug, Clone)]
+struct Down {
+    since: Timestamp,
+    next_probe: Timestamp,
+    probing: bool,
+    /// Which queue head the next probe takes (in turn).
+    turn: usize,
+}
+
+/// What a finished delivery changed in its lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneChange {
+    None,
+    /// The channel failed and is down from now on.
+    WentDown,
+    /// The channel was down since the given time and works again.
+    CameUp {
+        down_since: Timestamp,
+    },
+}
+
+impl Lanes {
+    pub fn new() -> Lanes {
+        Lanes::default()
+    }
+
+    /// Whether `channel` is down (its messages wait for a probe to get through).
+    pub fn is_down(&self, channel: &str) -> bool {
+        self.lanes
+            .get(channel)
+            .is_some_and(|lane| lane.down.is_some())
+    }
+
+    /// The channels that are down.
+    pub fn down_channels(&self) -> Vec<String> {
+        let mut down: Vec<String> = self
+            .lanes
+            .iter()
+            .filter(|(_, lane)| lane.down.is_some())
+            .map(|(channel, _)| channel.clone())
+            .collect();
+        down.sort();
+        down
+    }
+
+    /// Whether a message of `keys` may start on an up `channel` now: the lane has room and none of
+    /// its queues has a message in flight.
+    pub fn may_start(&self, channel: &str, keys: &[QueueKey]) -> bool {
+        match self.lanes.get(channel) {
+            None => true,
+            Some(lane) => {
+                lane.down.is_none()
+                    && lane.in_flight < LANE_PARALLEL
+                    && keys.iter().all(|key| !lane.busy.contains(key))
+            }
+        }
+    }
+
+    /// For a down `channel` whose probe is due at `now`: the index of the queue head to probe
+    /// among `heads` (oldest first), taking each queue in turn.
+    pub fn probe_pick(&self, channel: &str, heads: usize, now: Timestamp) -> Option<usize> {
+        let down = self.lanes.get(channel)?.down.as_ref()?;
+        (heads > 0 && !down.probing && now >= down.next_probe).then_some(down.turn % heads)
+    }
+
+    /// Records that a message of `keys` started on `channel` (`probe`: as the down lane's probe).
+    pub fn started(&mut self, channel: &str, keys: &[QueueKey], probe: bool) {
+        let lane = self.lanes.entry(channel.to_string()).or_default();
+        lane.in_flight += 1;
+        lane.busy.extend(keys.iter().copied());
+        if probe && let Some(down) = lane.down.as_mut() {
+            down.probing = true;
+            down.turn = down.turn.wrapping_add(1);
+        }
+    }
+
+    /// Records how a message of `keys` on `channel` ended at `now`, and what that changed.
+    pub fn finished(
+        &mut self,
+        channel: &str,
+        keys: &[QueueKey],
+        outcome: LaneOutcome,
+        now: Timestamp,
+    ) -> LaneChange {
+        let lane = self.lanes.entry(channel.to_string()).or_default();
+        lane.in_flight = lane.in_flight.saturating_sub(1);
+        for key in keys {
+            lane.busy.remove(key);
+        }
+        let next_probe = now
+            .checked_add(SignedDuration::try_from(PROBE_EVERY).unwrap_or_default())
+            .unwrap_or(now);
+        match (outcome, lane.down.as_mut()) {
+            (LaneOutcome::Delivered, Some(down)) => {
+                let since = down.since;
+                lane.down = None;
+                LaneChange::CameUp { down_since: since }
+            }
+            (LaneOutcome::Delivered, None) => LaneChange::None,
+            (LaneOutcome::Retryable, Some(down)) => {
+                if down.probing {
+                    down.probing = false;
+                    down.next_probe = next_probe;
+                }
+                LaneChange::None
+            }
+            (LaneOutcome::Retryable, None) => {
+                lane.down = Some(Down {
+                    since: now,
+                    next_probe,
+                    probing: false,
+                    turn: 0,
+                });
+                LaneChange::WentDown
+            }
+            (LaneOutcome::Permanent, Some(down)) => {
+                // The probe's message was bad, not the channel: probe with the next one at once.
+                if down.probing {
+                    down.probing = false;
+                    down.next_probe = now;
+                }
+                LaneChange::None
+            }
+            (LaneOutcome::Permanent, None) => LaneChange::None,
+        }
+    }
+
+    /// Forgets what is in flight after a delivery task was lost (it panicked): its queues are free.
+    pub fn abandoned(&mut self, channel: &str, keys: &[QueueKey], now: Timestamp) {
+        self.finished(channel, keys, LaneOutcome::Permanent, now);
+    }
+
+    /// When the next probe of a down lane is due (for the dispatcher's sleep).
+    pub fn next_probe(&self) -> Option<Timestamp> {
+        self.lanes
+            .values()
+            .filter_map(|lane| lane.down.as_ref())
+            .filter(|down| !down.probing)
+            .map(|down| down.next_probe)
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_900_000_000 + seconds).unwrap()
+    }
+
+    const A: QueueKey = QueueKey::Alert(1);
+    const B: QueueKey = QueueKey::Alert(2);
+
+    #[test]
+    fn an_alerts_messages_leave_one_after_the_other_on_a_channel() {
+        let mut lanes = Lanes::new();
+        assert!(lanes.may_start("email", &[A]));
+        lanes.started("email", &[A], false);
+        assert!(!lanes.may_start("email", &[A]), "the next level waits");
+        assert!(lanes.may_start("email", &[B]), "another alert does not");
+        assert!(lanes.may_start("chat", &[A]), "another channel does not");
+        lanes.finished("email", &[A], LaneOutcome::Delivered, at(0));
+        assert!(lanes.may_start("email", &[A]));
+    }
+
+    #[test]
+    fn a_lane_has_room_for_a_limited_number_of_messages() {
+        let mut lanes = Lanes::new();
+        for row in 0..LANE_PARALLEL as i64 {
+            assert!(lanes.may_start("chat", &[QueueKey::Row(row)]));
+            lanes.started("chat", &[QueueKey::Row(row)], false);
+        }
+        assert!(!lanes.may_start("chat", &[QueueKey::Row(99)]));
+        assert!(lanes.may_start("email", &[QueueKey::Row(99)]));
+    }
+
+    #[test]
+    fn a_failing_channel_goes_down_and_is_probed_with_one_message_at_a_time() {
+        let mut lanes = Lanes::new();
+        lanes.started("email", &[A], false);
+        assert_eq!(
+            lanes.finished("email", &[A], LaneOutcome::Retryable, at(0)),
+            LaneChange::WentDown
+        );
+        assert!(lanes.is_down("email"));
+        assert!(!lanes.may_start("email", &[B]), "nothing starts on its own");
+        assert_eq!(lanes.probe_pick("email", 2, at(1)), None, "not yet");
+        assert_eq!(lanes.next_probe(), Some(at(2)));
+        assert_eq!(lanes.probe_pick("email", 2, at(2)), Some(0));
+        lanes.started("email", &[A], true);
+        assert_eq!(
+            lanes.probe_pick("email", 2, at(3)),
+            None,
+            "one probe at a time"
+        );
+        lanes.finished("email", &[A], LaneOutcome::Retryable, at(3));
+        assert_eq!(
+            lanes.probe_pick("email", 2, at(5)),
+            Some(1),
+            "the next probe takes the next alert's oldest message"
+        );
+    }
+
+    #[test]
+    fn the_first_delivery_brings_a_down_channel_up() {
+        let mut lanes = Lanes::new();
+        lanes.started("email", &[A], false);
+        lanes.finished("email", &[A], LaneOutcome::Retryable, at(0));
+        lanes.started("email", &[A], true);
+        assert_eq!(
+            lanes.finished("email", &[A], LaneOutcome::Delivered, at(30)),
+            LaneChange::CameUp { down_since: at(0) }
+        );
+        assert!(!lanes.is_down("email"));
+        assert!(lanes.may_start("email", &[A]));
+        assert_eq!(lanes.next_probe(), None);
+    }
+
+    #[test]
+    fn a_message_that_fails_for_itself_does_not_hold_the_probe() {
+        let mut lanes = Lanes::new();
+        lanes.started("email", &[A], false);
+        lanes.finished("email", &[A], LaneOutcome::Retryable, at(0));
+        lanes.started("email", &[A], true);
+        assert_eq!(
+            lanes.finished("email", &[A], LaneOutcome::Permanent, at(3)),
+            LaneChange::None
+        );
+        assert!(lanes.is_down("email"));
+        assert!(lanes.probe_pick("email", 1, at(3)).is_some());
+    }
+}

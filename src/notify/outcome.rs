@@ -1,0 +1,56 @@
+//! What the dispatcher and the engine say to each other: the dispatcher reports how each delivery
+//! went ([`DeliveryReport`]) through a [`Recorder`] the engine provides, and the engine — the only
+//! writer — records it. Defined here, below both, so the dispatcher needs nothing of the engine.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use tokio::sync::{Notify, mpsc};
+
+use super::DeliveryError;
+use super::MessageIds;
+use super::lanes::LaneChange;
+
+/// The outbox channel of rollback hook runs (not a plan channel).
+pub const ROLLBACK_HOOK: &str = "rollback-hook";
+/// The report kind that marks a rollback hook as started (before it runs).
+pub const HOOK_STARTED: &str = "rollback-hook-started";
+
+/// One delivery attempt of one message (several grouped outbox rows go out as one message).
+#[derive(Debug, Clone)]
+pub struct DeliveryReport {
+    pub rows: Vec<i64>,
+    pub channel: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// When the oldest of the rows was queued.
+    pub queued_at: Timestamp,
+    /// The outbox kind (`opened`, `resolved`, `warning`, ...).
+    pub kind: String,
+    pub alert_id: Option<i64>,
+    /// The server's answer, or why it failed.
+    pub result: Result<String, DeliveryError>,
+    /// What this outcome changed about the channel: it went down, or came up again (then every
+    /// message waiting for it is due at once).
+    pub lane: LaneChange,
+}
+
+/// Records a delivery outcome (the engine's side); fails when it could not be recorded.
+pub type Recorder = Arc<
+    dyn Fn(DeliveryReport) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// What the dispatcher needs: a wake-up when notifications are queued, where to report outcomes,
+/// golive's own trouble to send directly, and the Message-IDs of the emails it writes itself.
+pub struct DispatchLink {
+    pub outbox_written: Arc<Notify>,
+    pub record: Recorder,
+    /// golive's own trouble that cannot go through the outbox (the store is failing): sent
+    /// directly, best effort, to the ops lead through every channel.
+    pub trouble: mpsc::Receiver<String>,
+    pub message_ids: MessageIds,
+}

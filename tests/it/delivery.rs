@@ -1,0 +1,212 @@
+//! Delivery under faults, end to end with the real daemon, a real SMTP server (aiosmtpd) and real
+//! misbehaving webhook servers: Message-IDs never repeat across launches, a hung channel holds no
+//! other channel back and is not hammered, and after a relay outage the waiting pages go out at
+//! once, in escalation order.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crate::alerting::Receiver;
+use crate::helpers::{BASE_PLAN, Daemon, eventually, open_database};
+use crate::monitoring::Switchable;
+use crate::smtp::{SmtpOptions, SmtpServer};
+use crate::targets;
+
+/// `checks` critical checks of `target` paging bob (email + chat) at once, alice after
+/// `level_two` seconds and carol after twice that; `extra` is appended to `[alerting]`.
+fn plan(
+    target: &str,
+    checks: usize,
+    smtp_port: u16,
+    hook: &str,
+    level_two: u64,
+    extra: &str,
+) -> String {
+    let mut text = String::from(BASE_PLAN);
+    for index in 1..=checks {
+        text.push_str(&format!(
+            r#"
+[[checks]]
+id = "check-{index}"
+name = "Shop page {index}"
+kind = "http"
+url = "{target}"
+severity = "critical"
+interval = "200ms"
+timeout = "150ms"
+failure_threshold = 1
+phases = ["planned"]
+"#
+        ));
+    }
+    let level_three = level_two * 2;
+    text.push_str(&format!(
+        r#"
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+allow_insecure = true
+from = "golive <golive@test.example>"
+timeout = "5s"
+
+[[channels]]
+id = "email"
+kind = "email"
+
+[[channels]]
+id = "chat"
+kind = "webhook"
+url = "{hook}"
+timeout = "30s"
+
+[[escalation]]
+id = "page"
+levels = [
+    {{ after = "0s", notify = ["bob"], channels = ["email", "chat"] }},
+    {{ after = "{level_two}s", notify = ["alice"], channels = ["email"] }},
+    {{ after = "{level_three}s", notify = ["carol"], channels = ["email"] }},
+]
+repeat = "10m"
+
+[alerting]
+policies = {{ critical = "page" }}
+{extra}
+"#
+    ));
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_and_the_real_launch_from_one_domain_never_share_a_message_id() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let mut seen = 0;
+    for _launch in ["rehearsal", "real launch"] {
+        let target = Switchable::start(200).await;
+        let daemon = Daemon::start(&plan(&target.url(), 1, smtp.port, &hook.url, 60, "")).await;
+        target.set(503);
+        smtp.wait_for(seen + 1, Duration::from_secs(15)).await;
+        target.set(200);
+        smtp.wait_for(seen + 2, Duration::from_secs(15)).await;
+        seen += 2;
+        drop(daemon);
+    }
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 4, "an opening and a resolution per launch");
+    let ids: Vec<String> = messages
+        .iter()
+        .map(|message| message.email.message_id.clone().expect("Message-ID"))
+        .collect();
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "a Message-ID was sent twice: {ids:?}"
+    );
+    for id in &ids {
+        assert!(id.ends_with("@test.example"), "the From domain: {id}");
+    }
+    // Within a launch the resolution answers the opening; across launches nothing is shared.
+    assert_eq!(messages[1].email.in_reply_to, std::slice::from_ref(&ids[0]));
+    assert_eq!(messages[3].email.in_reply_to, std::slice::from_ref(&ids[2]));
+    assert_ne!(
+        messages[0].email.references, messages[2].email.references,
+        "alert #1 of each launch is its own thread"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_chat_webhook_holds_back_no_email_page_and_is_not_hammered() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    // A chat server that accepts connections and never answers (its timeout is 30 s).
+    let hung = targets::accept_and_hang().await;
+    let target = Switchable::start(200).await;
+    // No grouping: forty alerts make forty email pages and forty chat posts.
+    let daemon = Daemon::start(&plan(
+        &target.url(),
+        40,
+        smtp.port,
+        &hung.url("/hook"),
+        600,
+        "group_window = \"0s\"",
+    ))
+    .await;
+    target.set(503);
+    // Every email page arrives while the chat posts hang (on main, retries of the hung channel
+    // held all sixteen delivery slots and a third of the pages waited about thirty seconds).
+    let messages = smtp.wait_for(40, Duration::from_secs(15)).await;
+    assert_eq!(messages.len(), 40);
+    let subjects: HashSet<String> = messages
+        .iter()
+        .map(|message| message.email.subject.clone())
+        .collect();
+    assert_eq!(subjects.len(), 40, "one page per alert");
+    // The hung channel got a limited number of connections, not one per waiting post.
+    let (_, alerts) = daemon.get("/api/v1/alerts").await;
+    assert_eq!(alerts["alerts"].as_array().unwrap().len(), 40);
+    assert!(
+        hung.accepted() <= 8,
+        "the hung chat server was opened {} times",
+        hung.accepted()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_relay_outage_the_waiting_pages_go_out_at_once_in_escalation_order() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    smtp.refuse_with("421 4.3.2 Service not available");
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let daemon = Daemon::start(&plan(&target.url(), 1, smtp.port, &hook.url, 1, "")).await;
+    target.set(503);
+    // The alert escalates through all three levels while the relay refuses mail.
+    eventually(15, async || {
+        let (_, log) = daemon.get("/api/v1/log?kind=alert").await;
+        let escalations = log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|entry| entry["data"]["event"] == "escalated")
+            .count();
+        (escalations == 2).then_some(())
+    })
+    .await;
+    // Long enough that the first page's own backoff (2, 4, 8, 16 s...) would keep it waiting
+    // well after the relay is back: it has been tried four times.
+    eventually(30, async || {
+        let database = open_database(&daemon.dir);
+        let attempts: i64 = database
+            .query_row(
+                "SELECT MAX(attempts) FROM outbox WHERE channel = 'email'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap_or(0);
+        (attempts >= 4).then_some(())
+    })
+    .await;
+    assert!(smtp.messages().is_empty());
+    smtp.accept();
+    let back = Instant::now();
+    let messages = smtp.wait_for(3, Duration::from_secs(6)).await;
+    let waited = back.elapsed();
+    let order: Vec<String> = messages
+        .iter()
+        .map(|message| message.recipients.join(","))
+        .collect();
+    assert_eq!(
+        order,
+        ["bob@example.com", "alice@example.com", "carol@example.com"],
+        "levels 1, 2 and 3 in order (waited {waited:?})"
+    );
+    let (_, log) = daemon.get("/api/v1/log?kind=alert").await;
+    let events: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|entry| entry["data"]["event"].as_str())
+        .collect();
+    assert!(events.contains(&"channel_down"), "{events:?}");
+    assert!(events.contains(&"channel_up"), "{events:?}");
+}
