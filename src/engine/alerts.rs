@@ -2,7 +2,7 @@
 //! time, acknowledgements, silences, and writing every notification to the outbox in the same
 //! transaction as the alert change that caused it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -15,6 +15,7 @@ use crate::core::log::{LogKind, NewEntry};
 use crate::notify::{ForwardedAlert, OutgoingEmail, WebhookMessage};
 use crate::plan::Plan;
 use crate::plan::alerting::{ChannelKind, EscalationPolicy, Recipient};
+pub(crate) use crate::plan::recipients::{Addressee, addressees_by_key, resolve_recipients};
 use crate::report::alert_message::{self, MessageContext, MessageKind};
 use crate::store::StoreError;
 use crate::store::alerts::{NewOutboxRow, Write};
@@ -44,16 +45,6 @@ pub(super) struct Alerts {
 /// How often an open alert forwarded to Alertmanager is sent again. Each forward says the alert
 /// ends a day later, so Alertmanager keeps it firing as long as golive keeps it open and is up.
 const FORWARD_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// A person or address told about an alert.
-#[derive(Debug, Clone)]
-pub(crate) struct Addressee {
-    /// Person id or address: the key in `Alert::notified`.
-    pub(crate) key: String,
-    pub(crate) name: String,
-    pub(crate) email: Option<String>,
-    pub(crate) chat: Option<String>,
-}
 
 impl Alerts {
     pub(super) fn new(
@@ -105,62 +96,6 @@ impl Alerts {
     pub(super) fn silences(&self) -> &[Silence] {
         &self.silences
     }
-}
-
-/// The people (and plain addresses) a list of recipients means, each once.
-pub(crate) fn resolve_recipients(plan: &Plan, recipients: &[Recipient]) -> Vec<Addressee> {
-    let mut out: Vec<Addressee> = Vec::new();
-    let mut push = |addressee: Addressee| {
-        if !out.iter().any(|known| known.key == addressee.key) {
-            out.push(addressee);
-        }
-    };
-    for recipient in recipients {
-        match recipient {
-            Recipient::Person(id) => {
-                if let Some(person) = plan.people.iter().find(|person| &person.id == id) {
-                    push(person_addressee(person));
-                }
-            }
-            Recipient::Role(role) => {
-                for person in plan.people.iter().filter(|person| person.role == *role) {
-                    push(person_addressee(person));
-                }
-            }
-            Recipient::Address(address) => push(Addressee {
-                key: address.clone(),
-                name: address.clone(),
-                email: Some(address.clone()),
-                chat: None,
-            }),
-        }
-    }
-    out
-}
-
-fn person_addressee(person: &crate::plan::Person) -> Addressee {
-    Addressee {
-        key: person.id.clone(),
-        name: person.name.clone(),
-        email: Some(person.email.clone()),
-        chat: person.chat.clone(),
-    }
-}
-
-fn addressees_by_key(plan: &Plan, keys: &BTreeSet<String>) -> Vec<Addressee> {
-    keys.iter()
-        .map(
-            |key| match plan.people.iter().find(|person| &person.id == key) {
-                Some(person) => person_addressee(person),
-                None => Addressee {
-                    key: key.clone(),
-                    name: key.clone(),
-                    email: key.contains('@').then(|| key.clone()),
-                    chat: None,
-                },
-            },
-        )
-        .collect()
 }
 
 fn plus(at: Timestamp, duration: std::time::Duration) -> Timestamp {

@@ -400,7 +400,7 @@ pub async fn test_channels(
                     }
                 }
                 let recipients: Vec<(Option<String>, String)> =
-                    crate::engine::alerts::resolve_recipients(plan, &wanted)
+                    crate::plan::recipients::resolve_recipients(plan, &wanted)
                         .into_iter()
                         .filter_map(|addressee| {
                             addressee.email.map(|email| (Some(addressee.name), email))

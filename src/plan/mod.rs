@@ -22,6 +22,7 @@ mod read_rollback;
 mod read_runbook;
 mod read_silences;
 mod read_typed;
+pub mod recipients;
 pub mod reports;
 pub mod runbook;
 mod server;
