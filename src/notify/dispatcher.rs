@@ -571,6 +571,19 @@ pub async fn run(
 ) {
     let mut flights = Flights::default();
     let mut deliveries: JoinSet<DeliveryReport> = JoinSet::new();
+    // Channels whose messages were being retried when golive stopped are probed at once.
+    let retrying = {
+        let reader = reader.clone();
+        tokio::task::spawn_blocking(move || reader.lock().ok()?.channels_retrying().ok())
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    let started = clock.now();
+    for (channel, since) in retrying {
+        flights.lanes.assume_down(&channel, since, started);
+    }
     loop {
         let now = clock.now();
         let down = flights.lanes.down_channels();

@@ -84,6 +84,18 @@ impl Lanes {
         Lanes::default()
     }
 
+    /// Takes `channel` as down since `since`, with a probe due at once: after a restart, a channel
+    /// whose messages were being retried is probed now, and if the page gets through, everything
+    /// that waited goes out at once instead of sleeping out the backoff from before the restart.
+    pub fn assume_down(&mut self, channel: &str, since: Timestamp, now: Timestamp) {
+        self.lanes.entry(channel.to_string()).or_default().down = Some(Down {
+            since,
+            next_probe: now,
+            probing: false,
+            turn: 0,
+        });
+    }
+
     /// Whether `channel` is down (its messages wait for a probe to get through).
     pub fn is_down(&self, channel: &str) -> bool {
         self.lanes
@@ -275,6 +287,21 @@ mod tests {
         assert!(!lanes.is_down("email"));
         assert!(lanes.may_start("email", &[A]));
         assert_eq!(lanes.next_probe(), None);
+    }
+
+    #[test]
+    fn a_channel_taken_as_down_after_a_restart_is_probed_at_once() {
+        let mut lanes = Lanes::new();
+        lanes.assume_down("email", at(-100), at(0));
+        assert!(!lanes.may_start("email", &[A]));
+        assert_eq!(lanes.probe_pick("email", 1, at(0)), Some(0));
+        lanes.started("email", &[A], true);
+        assert_eq!(
+            lanes.finished("email", &[A], LaneOutcome::Delivered, at(1)),
+            LaneChange::CameUp {
+                down_since: at(-100)
+            }
+        );
     }
 
     #[test]

@@ -398,6 +398,23 @@ impl Reader {
         )
     }
 
+    /// The channels with notifications waiting to be retried (they failed before), each with
+    /// when its oldest such notification was queued: after a restart, those channels are taken
+    /// as down until a page gets through.
+    pub fn channels_retrying(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT channel, MIN(created_at) FROM outbox WHERE status = 'pending' AND attempts > 0 GROUP BY channel ORDER BY channel",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        rows.map(|row| {
+            let (channel, since) = row?;
+            Ok((channel, timestamp(since)?))
+        })
+        .collect()
+    }
+
     /// The earliest time a pending notification becomes due.
     pub fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let next: Option<i64> = self.connection.query_row(

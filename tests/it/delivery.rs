@@ -210,3 +210,32 @@ async fn after_a_relay_outage_the_waiting_pages_go_out_at_once_in_escalation_ord
     assert!(events.contains(&"channel_down"), "{events:?}");
     assert!(events.contains(&"channel_up"), "{events:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_a_page_waiting_for_a_failed_relay_is_tried_at_once() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    smtp.refuse_with("421 4.3.2 Service not available");
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let mut daemon = Daemon::start(&plan(&target.url(), 1, smtp.port, &hook.url, 600, "")).await;
+    target.set(503);
+    // The page has failed often enough that its own backoff would keep it back for 16 s or more.
+    eventually(30, async || {
+        let database = open_database(&daemon.dir);
+        let attempts: i64 = database
+            .query_row(
+                "SELECT MAX(attempts) FROM outbox WHERE channel = 'email'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap_or(0);
+        (attempts >= 4).then_some(())
+    })
+    .await;
+    daemon.kill9();
+    smtp.accept();
+    let dir = daemon.dir.clone();
+    let _daemon = Daemon::start_in(&dir).await;
+    let messages = smtp.wait_for(1, Duration::from_secs(6)).await;
+    assert_eq!(messages[0].recipients, ["bob@example.com"]);
+}
