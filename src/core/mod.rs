@@ -9,6 +9,7 @@ pub mod alert;
 pub mod health;
 pub mod lifecycle;
 pub mod log;
+pub mod message;
 pub mod rollup;
 pub mod runbook;
 

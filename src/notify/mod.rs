@@ -40,64 +40,11 @@ pub use alertmanager::{AlertmanagerForwarder, WebhookPayload};
 pub use email::EmailTransport;
 pub use message_id::MessageIds;
 pub use outcome::{DeliveryReport, DispatchLink, HOOK_STARTED, ROLLBACK_HOOK};
+// The messages themselves are plain data in `core::message`, below the store that keeps them.
+pub use crate::core::message::{
+    ForwardedAlert, HookRun, InlineImage, OutboxKind, OutboxPayload, OutgoingEmail, WebhookMessage,
+};
 pub use webhook::WebhookSender;
-
-use std::collections::BTreeMap;
-
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
-
-/// An email ready to send.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutgoingEmail {
-    /// Recipients as (display name, address).
-    pub to: Vec<(Option<String>, String)>,
-    pub subject: String,
-    /// The plain-text part (always present).
-    pub text: String,
-    /// The HTML part, when there is one (multipart/alternative with the text).
-    pub html: Option<String>,
-    /// `Message-ID` without angle brackets, e.g. `alert-12.3@golive.shop`.
-    pub message_id: String,
-    /// `In-Reply-To` (the thread's first message), without angle brackets.
-    pub in_reply_to: Option<String>,
-    /// `References`, oldest first, without angle brackets.
-    pub references: Vec<String>,
-    /// Images shown inline in the HTML (`cid:` references), e.g. report charts.
-    pub inline_images: Vec<InlineImage>,
-}
-
-/// An image attached with a Content-ID for the HTML part.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InlineImage {
-    /// Without angle brackets; the HTML refers to it as `cid:<content_id>`.
-    pub content_id: String,
-    /// e.g. `image/png`.
-    pub content_type: String,
-    pub bytes: Vec<u8>,
-}
-
-/// What a webhook posts: `text` for the `slack` format (`{"text": ...}`), `json` for the `golive`
-/// format.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WebhookMessage {
-    pub text: String,
-    pub json: serde_json::Value,
-}
-
-/// One alert as Alertmanager's `POST /api/v2/alerts` takes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ForwardedAlert {
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    #[serde(rename = "startsAt")]
-    pub starts_at: Timestamp,
-    /// Set when resolved.
-    #[serde(rename = "endsAt", skip_serializing_if = "Option::is_none")]
-    pub ends_at: Option<Timestamp>,
-    #[serde(rename = "generatorURL", skip_serializing_if = "Option::is_none")]
-    pub generator_url: Option<String>,
-}
 
 /// A successful delivery, with what the server said (SMTP reply, HTTP status line).
 #[derive(Debug, Clone, PartialEq)]

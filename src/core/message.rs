@@ -1,0 +1,253 @@
+//! The messages golive sends, as plain data: an email, a chat/webhook post, alerts for an
+//! Alertmanager, a rollback-hook run — and the outbox's typed view of them ([`OutboxPayload`],
+//! [`OutboxKind`]). The engine renders them, the store keeps them (serialized once, as JSON), the
+//! dispatcher delivers them; living here, below all three, they tie none of them to another.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// An email ready to send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutgoingEmail {
+    /// Recipients as (display name, address).
+    pub to: Vec<(Option<String>, String)>,
+    pub subject: String,
+    /// The plain-text part (always present).
+    pub text: String,
+    /// The HTML part, when there is one (multipart/alternative with the text).
+    pub html: Option<String>,
+    /// `Message-ID` without angle brackets, e.g. `alert-12.3@golive.shop`.
+    pub message_id: String,
+    /// `In-Reply-To` (the thread's first message), without angle brackets.
+    pub in_reply_to: Option<String>,
+    /// `References`, oldest first, without angle brackets.
+    pub references: Vec<String>,
+    /// Images shown inline in the HTML (`cid:` references), e.g. report charts.
+    pub inline_images: Vec<InlineImage>,
+}
+
+/// An image attached with a Content-ID for the HTML part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InlineImage {
+    /// Without angle brackets; the HTML refers to it as `cid:<content_id>`.
+    pub content_id: String,
+    /// e.g. `image/png`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What a webhook posts: `text` for the `slack` format (`{"text": ...}`), `json` for the `golive`
+/// format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookMessage {
+    pub text: String,
+    pub json: serde_json::Value,
+}
+
+/// One alert as Alertmanager's `POST /api/v2/alerts` takes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForwardedAlert {
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    #[serde(rename = "startsAt")]
+    pub starts_at: Timestamp,
+    /// Set when resolved.
+    #[serde(rename = "endsAt", skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<Timestamp>,
+    #[serde(rename = "generatorURL", skip_serializing_if = "Option::is_none")]
+    pub generator_url: Option<String>,
+}
+
+/// What a rollback-hook run is given: why and by whom (as `GOLIVE_ROLLBACK_REASON` and
+/// `GOLIVE_ROLLBACK_BY`, or the webhook's JSON body).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HookRun {
+    pub reason: String,
+    pub by: String,
+}
+
+/// What an outbox row carries, by channel kind. Stored as JSON tagged with `type`; rows written
+/// before the tag existed (the bare message) are still read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "message", rename_all = "snake_case")]
+pub enum OutboxPayload {
+    Email(OutgoingEmail),
+    Webhook(WebhookMessage),
+    Alertmanager(Vec<ForwardedAlert>),
+    RollbackHook(HookRun),
+}
+
+impl<'de> Deserialize<'de> for OutboxPayload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// The tagged form, and the untagged one of rows written by golive before 0.2.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Tagged(Tagged),
+            Email(OutgoingEmail),
+            Webhook(WebhookMessage),
+            Alertmanager(Vec<ForwardedAlert>),
+            RollbackHook(HookRun),
+        }
+        #[derive(Deserialize)]
+        #[serde(tag = "type", content = "message", rename_all = "snake_case")]
+        enum Tagged {
+            Email(OutgoingEmail),
+            Webhook(WebhookMessage),
+            Alertmanager(Vec<ForwardedAlert>),
+            RollbackHook(HookRun),
+        }
+        Ok(match Stored::deserialize(deserializer)? {
+            Stored::Tagged(Tagged::Email(email)) | Stored::Email(email) => {
+                OutboxPayload::Email(email)
+            }
+            Stored::Tagged(Tagged::Webhook(message)) | Stored::Webhook(message) => {
+                OutboxPayload::Webhook(message)
+            }
+            Stored::Tagged(Tagged::Alertmanager(alerts)) | Stored::Alertmanager(alerts) => {
+                OutboxPayload::Alertmanager(alerts)
+            }
+            Stored::Tagged(Tagged::RollbackHook(run)) | Stored::RollbackHook(run) => {
+                OutboxPayload::RollbackHook(run)
+            }
+        })
+    }
+}
+
+impl OutboxPayload {
+    /// The addresses an email goes to (none for other payloads).
+    pub fn email_recipients(&self) -> Vec<String> {
+        match self {
+            OutboxPayload::Email(email) => email
+                .to
+                .iter()
+                .map(|(_, address)| address.clone())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Why an outbox row was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutboxKind {
+    /// An alert's first notification (level 1).
+    Opened,
+    /// A later escalation level.
+    Escalated,
+    /// The last level, again.
+    Repeat,
+    /// An acknowledgement lapsed and the alert pages again.
+    Reopened,
+    Acknowledged,
+    Resolved,
+    /// The rollback procedure, recommended.
+    Rollback,
+    /// A run of the rollback hook.
+    RollbackHook,
+    /// golive's own trouble (a failed delivery, an unreachable metrics source).
+    Warning,
+    /// An action item's reminder.
+    Reminder,
+    /// A daily or final report.
+    Report,
+    /// A runbook notice (a late or failed step).
+    Runbook,
+}
+
+impl OutboxKind {
+    pub const ALL: [OutboxKind; 12] = [
+        OutboxKind::Opened,
+        OutboxKind::Escalated,
+        OutboxKind::Repeat,
+        OutboxKind::Reopened,
+        OutboxKind::Acknowledged,
+        OutboxKind::Resolved,
+        OutboxKind::Rollback,
+        OutboxKind::RollbackHook,
+        OutboxKind::Warning,
+        OutboxKind::Reminder,
+        OutboxKind::Report,
+        OutboxKind::Runbook,
+    ];
+
+    /// The name stored and shown (`opened`, `rollback-hook`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Opened => "opened",
+            OutboxKind::Escalated => "escalated",
+            OutboxKind::Repeat => "repeat",
+            OutboxKind::Reopened => "reopened",
+            OutboxKind::Acknowledged => "acknowledged",
+            OutboxKind::Resolved => "resolved",
+            OutboxKind::Rollback => "rollback",
+            OutboxKind::RollbackHook => "rollback-hook",
+            OutboxKind::Warning => "warning",
+            OutboxKind::Reminder => "reminder",
+            OutboxKind::Report => "report",
+            OutboxKind::Runbook => "runbook",
+        }
+    }
+
+    /// The kind a stored name means.
+    pub fn parse(name: &str) -> Option<OutboxKind> {
+        OutboxKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for OutboxKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_tagged_and_old_untagged_rows_are_still_read() {
+        let message = WebhookMessage {
+            text: "hello".into(),
+            json: serde_json::json!({"kind": "test"}),
+        };
+        let payload = OutboxPayload::Webhook(message.clone());
+        let stored = serde_json::to_string(&payload).unwrap();
+        assert!(stored.contains("\"type\":\"webhook\""), "{stored}");
+        assert_eq!(
+            serde_json::from_str::<OutboxPayload>(&stored).unwrap(),
+            payload
+        );
+        let old = serde_json::to_string(&message).unwrap();
+        assert_eq!(
+            serde_json::from_str::<OutboxPayload>(&old).unwrap(),
+            payload
+        );
+        let hook = serde_json::json!({"reason": "errors", "by": "Alice"});
+        assert_eq!(
+            serde_json::from_value::<OutboxPayload>(hook).unwrap(),
+            OutboxPayload::RollbackHook(HookRun {
+                reason: "errors".into(),
+                by: "Alice".into()
+            })
+        );
+        let alerts = serde_json::json!([]);
+        assert_eq!(
+            serde_json::from_value::<OutboxPayload>(alerts).unwrap(),
+            OutboxPayload::Alertmanager(Vec::new())
+        );
+    }
+
+    #[test]
+    fn every_kind_reads_back_from_its_name() {
+        for kind in OutboxKind::ALL {
+            assert_eq!(OutboxKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(OutboxKind::parse("nonsense"), None);
+    }
+}
