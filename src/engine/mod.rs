@@ -20,6 +20,7 @@ pub(crate) mod alerts;
 mod checks;
 mod delivery;
 mod launch;
+mod pending_log;
 mod reminders;
 pub mod reports;
 mod runbook;
@@ -670,6 +671,7 @@ impl Engine {
     }
 
     fn handle(&mut self, command: Command) {
+        self.write_pending_log_before(&command);
         match command {
             Command::Transition { request, reply } => {
                 let result = self.transition(request);
