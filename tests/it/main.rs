@@ -17,4 +17,5 @@ mod reports;
 mod runbook;
 mod smtp;
 mod status_page;
+mod store_trouble;
 mod targets;
