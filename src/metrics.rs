@@ -34,6 +34,8 @@ pub struct Metrics {
     pub probes_in_flight: IntGauge,
     /// Store writes that failed (history, log of health changes).
     pub store_errors: IntCounter,
+    /// Health-change log entries waiting in memory for the store to write again.
+    pub log_entries_pending: IntGauge,
     /// Open alerts by state (open, acknowledged) and severity.
     pub alerts: GaugeVec,
     /// Alerts opened since start, by severity.
@@ -280,6 +282,11 @@ impl Metrics {
             "Writes to the store that failed (history, log)",
         )?;
         registry.register(Box::new(store_errors.clone()))?;
+        let log_entries_pending = IntGauge::new(
+            "golive_log_entries_pending",
+            "Launch-log entries (check health changes) kept in memory because the store could not write them; written, with their own times, once it can",
+        )?;
+        registry.register(Box::new(log_entries_pending.clone()))?;
         let alerts = GaugeVec::new(
             Opts::new(
                 "golive_alerts",
@@ -378,6 +385,7 @@ impl Metrics {
             schedule_lag,
             probes_in_flight,
             store_errors,
+            log_entries_pending,
             registry,
             phase,
             phase_started,

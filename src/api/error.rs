@@ -1,5 +1,7 @@
 //! The API's one error type: every failure answers JSON `{"error": ..., "field": ...}`; bad input is
-//! a 4xx naming the field, anything unexpected an opaque 500 that is logged with its chain.
+//! a 4xx naming the field, a store that cannot write (a full disk, a read-only disk, an I/O error,
+//! another program's lock) a 507 or 503 saying what is wrong and what to do, anything unexpected an
+//! opaque 500 that is logged with its chain.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -11,6 +13,7 @@ use crate::core::lifecycle::ConfirmError;
 use crate::core::runbook::StepRefusal;
 use crate::core::{Blocker, Refusal};
 use crate::engine::{EngineError, error_chain};
+use crate::store::{StoreError, StoreTrouble};
 
 /// An API failure and how it is answered.
 #[derive(Debug)]
@@ -130,11 +133,105 @@ impl From<EngineError> for ApiError {
                 tracing::error!(error = %message, "request failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
             }
+            EngineError::StoreUnavailable { data_dir, source } => {
+                store_unavailable(&data_dir, &source)
+            }
             EngineError::Store(error) => ApiError::internal(&error),
             EngineError::Stopped => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "golive is shutting down; try again when it is back",
             ),
         }
+    }
+}
+
+/// A write the store could not make for a reason around golive: 507 for a full disk, 503 for the
+/// rest, each saying what is wrong and what to do. The data directory is named (it is in
+/// `/api/v1/plan` too); the SQLite message is logged, not answered.
+fn store_unavailable(data_dir: &std::path::Path, error: &StoreError) -> ApiError {
+    tracing::warn!(error = %error_chain(error), data_dir = %data_dir.display(), "a write was refused: the store cannot write");
+    let dir = data_dir.display();
+    let (status, reason) = match error.trouble() {
+        StoreTrouble::DiskFull => (
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!(
+                "golive's store cannot write: the disk holding {dir} is full; free space there, then try again"
+            ),
+        ),
+        StoreTrouble::ReadOnly => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "golive's store cannot write: the database in {dir} is read-only (a disk remounted read-only, or changed permissions); make it writable for golive, then try again"
+            ),
+        ),
+        StoreTrouble::Io => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "golive's store cannot write: the disk holding {dir} reported an I/O error; check that disk (the daemon's log has the details), then try again"
+            ),
+        ),
+        StoreTrouble::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "golive's store is busy: another program holds the database in {dir} locked (a backup, an sqlite3 shell?); let it finish, then try again"
+            ),
+        ),
+        StoreTrouble::Other => return ApiError::internal(error),
+    };
+    ApiError::new(status, format!("{reason} — nothing was recorded"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unavailable(code: std::ffi::c_int) -> ApiError {
+        EngineError::StoreUnavailable {
+            data_dir: "/srv/golive/data".into(),
+            source: StoreError::Sql(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                Some("low-level detail".into()),
+            )),
+        }
+        .into()
+    }
+
+    #[test]
+    fn a_full_disk_is_507_naming_the_data_directory_and_the_remedy() {
+        let error = unavailable(rusqlite::ffi::SQLITE_FULL);
+        assert_eq!(error.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(
+            error.message,
+            "golive's store cannot write: the disk holding /srv/golive/data is full; free space there, then try again — nothing was recorded"
+        );
+    }
+
+    #[test]
+    fn other_store_unavailability_is_503_saying_what_is_wrong() {
+        for (code, words) in [
+            (rusqlite::ffi::SQLITE_READONLY, "is read-only"),
+            (rusqlite::ffi::SQLITE_IOERR_FSYNC, "I/O error"),
+            (
+                rusqlite::ffi::SQLITE_BUSY,
+                "holds the database in /srv/golive/data locked",
+            ),
+        ] {
+            let error = unavailable(code);
+            assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE, "{code}");
+            assert!(error.message.contains(words), "{}", error.message);
+            assert!(error.message.ends_with("nothing was recorded"));
+            assert!(!error.message.contains("low-level detail"));
+        }
+    }
+
+    #[test]
+    fn a_store_error_that_is_golive_s_own_fault_stays_an_opaque_500() {
+        let error: ApiError = EngineError::Store(StoreError::Corrupt {
+            what: "log.kind",
+            value: "secret-ish".into(),
+        })
+        .into();
+        assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!error.message.contains("secret-ish"));
     }
 }

@@ -1,6 +1,11 @@
 //! The engine's side of monitoring: turning probe observations into check health (through
 //! `core::health`), metrics, health-change log entries, the go/no-go gate's view, and the
 //! per-minute history written to the store.
+//!
+//! Neither the health changes nor the history are lost while the store cannot write (a full
+//! disk): health-change entries wait in a bounded [`PendingLog`] with their own times and are
+//! written, oldest first and before anything newer, as soon as a write succeeds again; finished
+//! minutes stay in memory and are merged into the next attempt.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -9,7 +14,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Engine, block, error_chain};
+use super::pending_log::{PENDING_LOG_CAPACITY, PendingLog};
+use super::{Command, Engine, block, error_chain};
 use crate::core::health::{CheckState, Health, HealthChange, Observation, Outcome, ProbeResult};
 use crate::core::lifecycle::GateCheck;
 use crate::core::log::{LogKind, NewEntry};
@@ -29,6 +35,10 @@ pub(super) struct Checks {
     /// progress lives in each check's runtime, so a probe result costs no map lookup.
     open_minutes: BTreeMap<(usize, i64), Rollup>,
     last_prune: Option<Timestamp>,
+    /// Health-change log entries the store could not write yet, oldest first.
+    pending_log: PendingLog,
+    /// Whether writing `pending_log` failed since it was last written (to say so when it is).
+    pending_log_failed: bool,
 }
 
 struct CheckRuntime {
@@ -118,6 +128,8 @@ impl Checks {
                 .collect(),
             open_minutes: BTreeMap::new(),
             last_prune: None,
+            pending_log: PendingLog::new(PENDING_LOG_CAPACITY),
+            pending_log_failed: false,
         }
     }
 }
@@ -267,20 +279,67 @@ impl Engine {
             tracing::info!(check = %id, from = change.from.as_str(), to = change.to.as_str(), "check health changed");
         }
         if !entries.is_empty() {
-            match block(|| self.store.append_many(&entries)) {
-                Ok(stored) => {
-                    for entry in &stored {
-                        self.logged(entry);
-                    }
-                }
-                Err(error) => {
-                    self.store_trouble(&error);
-                    tracing::error!(error = %error_chain(&error), "could not log check health changes");
-                }
+            // Behind any that still wait, so the log keeps the order things happened in.
+            for entry in entries {
+                self.checks.pending_log.push(entry);
             }
+            self.write_pending_log();
         }
         self.alerts_on_health(&changes);
         self.publish();
+    }
+
+    /// Writes the health-change entries that wait, oldest first, in one transaction; on failure
+    /// they keep waiting (bounded, see [`PendingLog`]) for the next health change, command or
+    /// housekeeping tick.
+    pub(super) fn write_pending_log(&mut self) {
+        if self.checks.pending_log.is_empty() {
+            return;
+        }
+        let entries = self.checks.pending_log.to_write();
+        match block(|| self.store.append_many(&entries)) {
+            Ok(stored) => {
+                for entry in &stored {
+                    self.logged(entry);
+                }
+                if std::mem::take(&mut self.checks.pending_log_failed) {
+                    tracing::info!(
+                        entries = stored.len(),
+                        dropped = self.checks.pending_log.dropped(),
+                        "wrote the check health changes that waited for the store"
+                    );
+                }
+                self.checks.pending_log.clear();
+            }
+            Err(error) => {
+                self.checks.pending_log_failed = true;
+                self.store_trouble(&error);
+                tracing::error!(
+                    error = %error_chain(&error),
+                    waiting = self.checks.pending_log.len(),
+                    dropped = self.checks.pending_log.dropped(),
+                    "could not log check health changes; keeping them for the next try"
+                );
+            }
+        }
+        self.metrics
+            .log_entries_pending
+            .set(i64::try_from(self.checks.pending_log.len()).unwrap_or(i64::MAX));
+    }
+
+    /// Before a command that may write the log, the health changes that wait for the store are
+    /// written first, so an entry made after the store recovered does not precede them.
+    pub(super) fn write_pending_log_before(&mut self, command: &Command) {
+        let reads_only = matches!(
+            command,
+            Command::Checks { .. }
+                | Command::Check { .. }
+                | Command::Silences { .. }
+                | Command::CheckAckLink { .. }
+        );
+        if !reads_only {
+            self.write_pending_log();
+        }
     }
 
     /// The log entry for a health change; the first healthy result after start is not worth one.
@@ -319,6 +378,15 @@ impl Engine {
     /// Writes finished minutes (all of them when `everything`, e.g. at shutdown) and prunes
     /// history past its retention once an hour.
     pub(super) fn housekeeping(&mut self, everything: bool) {
+        // First, so the health changes precede the alert entries a repair below may write.
+        self.write_pending_log();
+        if everything && !self.checks.pending_log.is_empty() {
+            tracing::error!(
+                entries = self.checks.pending_log.len(),
+                dropped = self.checks.pending_log.dropped(),
+                "golive stops with check health changes its store could not write; they are lost"
+            );
+        }
         if !everything {
             // Repairs anything an earlier store error left undone (see `reconcile_alerts`).
             let all: Vec<usize> = (0..self.plan.checks.len()).collect();

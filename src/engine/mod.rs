@@ -7,6 +7,7 @@
 //! timers that move the launch by itself (the end of hypercare) and the periodic writing of the
 //! per-minute check history.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ pub(crate) mod alerts;
 mod checks;
 mod delivery;
 mod launch;
+mod pending_log;
 mod reminders;
 pub mod reports;
 mod runbook;
@@ -214,6 +216,16 @@ pub enum EngineError {
     Failed(String),
     #[error("store write failed")]
     Store(#[from] StoreError),
+    /// The store cannot write for a reason around golive (a full disk, a read-only disk, an I/O
+    /// error, another program's lock): nothing was recorded, and the same request succeeds once
+    /// that is fixed. [`EngineHandle`] turns such `Store` errors into this.
+    #[error("golive's store cannot write: {}", .source.trouble())]
+    StoreUnavailable {
+        /// The plan's data directory, for the person who has to free or repair its disk.
+        data_dir: PathBuf,
+        #[source]
+        source: StoreError,
+    },
     #[error("the engine has stopped")]
     Stopped,
 }
@@ -223,6 +235,8 @@ pub enum EngineError {
 pub struct EngineHandle {
     commands: mpsc::Sender<Command>,
     snapshot: watch::Receiver<Arc<Snapshot>>,
+    /// Named in answers when the store cannot write.
+    data_dir: Arc<Path>,
 }
 
 impl EngineHandle {
@@ -245,7 +259,16 @@ impl EngineHandle {
             .send(make(reply))
             .await
             .map_err(|_| EngineError::Stopped)?;
-        answer.await.map_err(|_| EngineError::Stopped)?
+        let answer = answer.await.map_err(|_| EngineError::Stopped)?;
+        answer.map_err(|error| match error {
+            EngineError::Store(source) if source.trouble().is_environmental() => {
+                EngineError::StoreUnavailable {
+                    data_dir: self.data_dir.to_path_buf(),
+                    source,
+                }
+            }
+            other => other,
+        })
     }
 
     pub async fn transition(&self, request: TransitionRequest) -> Result<Transition, EngineError> {
@@ -540,6 +563,11 @@ impl Engine {
         let handle = EngineHandle {
             commands: commands_tx,
             snapshot: snapshot_rx,
+            // Absolute, so the person reading an answer knows which disk to free.
+            data_dir: Arc::from(
+                std::path::absolute(&engine.plan.launch.data_dir)
+                    .unwrap_or_else(|_| engine.plan.launch.data_dir.clone()),
+            ),
         };
         let link = ProbeLink {
             observations: observations_tx,
@@ -647,6 +675,7 @@ impl Engine {
     }
 
     fn handle(&mut self, command: Command) {
+        self.write_pending_log_before(&command);
         match command {
             Command::Transition { request, reply } => {
                 let result = self.transition(request);

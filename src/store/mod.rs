@@ -68,6 +68,83 @@ pub enum StoreError {
     Corrupt { what: &'static str, value: String },
 }
 
+/// What kind of trouble a [`StoreError`] is: whether something around golive keeps the store from
+/// working (which a person can fix, after which the same request succeeds) or golive itself is
+/// wrong. The API answers the first kinds with a reason and a remedy, the last opaquely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreTrouble {
+    /// The disk holding the data directory is full (`SQLITE_FULL`, `ENOSPC`).
+    DiskFull,
+    /// The database or the disk holding it cannot be written (`SQLITE_READONLY`, `EROFS`,
+    /// permissions).
+    ReadOnly,
+    /// The operating system failed a read or write (`SQLITE_IOERR`, `SQLITE_CANTOPEN`, `EIO`).
+    Io,
+    /// Another program holds the database locked for longer than the busy timeout
+    /// (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+    Busy,
+    /// Anything else: a bug, a damaged database, a schema golive does not understand.
+    Other,
+}
+
+impl StoreTrouble {
+    /// Whether the trouble lies around golive (disk, permissions, other programs) rather than in it.
+    pub fn is_environmental(self) -> bool {
+        self != StoreTrouble::Other
+    }
+
+    fn from_sql(error: &rusqlite::Error) -> StoreTrouble {
+        use rusqlite::ErrorCode;
+        match error.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => StoreTrouble::DiskFull,
+            Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => StoreTrouble::ReadOnly,
+            Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => StoreTrouble::Io,
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreTrouble::Busy,
+            _ => StoreTrouble::Other,
+        }
+    }
+
+    fn from_io(error: &std::io::Error) -> StoreTrouble {
+        use std::io::ErrorKind;
+        match error.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => StoreTrouble::DiskFull,
+            ErrorKind::ReadOnlyFilesystem | ErrorKind::PermissionDenied => StoreTrouble::ReadOnly,
+            // EIO has no kind of its own.
+            _ if error.raw_os_error() == Some(5) => StoreTrouble::Io,
+            _ => StoreTrouble::Other,
+        }
+    }
+}
+
+impl std::fmt::Display for StoreTrouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StoreTrouble::DiskFull => "its disk is full",
+            StoreTrouble::ReadOnly => "its database cannot be written (read-only)",
+            StoreTrouble::Io => "the disk reported an I/O error",
+            StoreTrouble::Busy => "another program holds its database locked",
+            StoreTrouble::Other => "an unexpected database error",
+        })
+    }
+}
+
+impl StoreError {
+    /// What kind of trouble this is, for deciding how to answer and whom to tell.
+    pub fn trouble(&self) -> StoreTrouble {
+        match self {
+            StoreError::CreateDir { source, .. } | StoreError::LockFile { source, .. } => {
+                StoreTrouble::from_io(source)
+            }
+            StoreError::Open { source, .. } | StoreError::Sql(source) => {
+                StoreTrouble::from_sql(source)
+            }
+            StoreError::Locked { .. } | StoreError::TooNew { .. } | StoreError::Corrupt { .. } => {
+                StoreTrouble::Other
+            }
+        }
+    }
+}
+
 /// The writing side of the store, held by the engine alone. Holding it holds the data-directory
 /// lock.
 pub struct Store {

@@ -242,3 +242,68 @@ fn minute_history_merges_on_rewrite_and_stays_small() {
         1440
     );
 }
+
+#[test]
+fn a_write_to_a_read_only_database_is_read_only_trouble() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = {
+        let mut store = Store::open(dir.path()).unwrap();
+        store.append(&note("before")).unwrap();
+        store.path().to_path_buf()
+    };
+    let connection =
+        Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let error = insert_entry(&connection, &note("refused")).unwrap_err();
+    assert_eq!(error.trouble(), StoreTrouble::ReadOnly, "{error}");
+}
+
+#[test]
+fn a_write_while_another_program_holds_the_lock_is_busy_trouble() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let other = Connection::open(store.path()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    store
+        .connection
+        .busy_timeout(std::time::Duration::ZERO)
+        .unwrap();
+    let error = store.append(&note("waits")).unwrap_err();
+    assert_eq!(error.trouble(), StoreTrouble::Busy, "{error}");
+    other.execute_batch("ROLLBACK").unwrap();
+    store.append(&note("after")).unwrap();
+}
+
+#[test]
+fn sqlite_and_os_codes_map_to_the_trouble_a_person_can_fix() {
+    let sql = |code| {
+        StoreError::Sql(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+        .trouble()
+    };
+    assert_eq!(sql(rusqlite::ffi::SQLITE_FULL), StoreTrouble::DiskFull);
+    assert_eq!(sql(rusqlite::ffi::SQLITE_IOERR_WRITE), StoreTrouble::Io);
+    assert_eq!(sql(rusqlite::ffi::SQLITE_READONLY), StoreTrouble::ReadOnly);
+    assert_eq!(sql(rusqlite::ffi::SQLITE_LOCKED), StoreTrouble::Busy);
+    assert_eq!(sql(rusqlite::ffi::SQLITE_CONSTRAINT), StoreTrouble::Other);
+    assert_eq!(sql(rusqlite::ffi::SQLITE_CORRUPT), StoreTrouble::Other);
+    let io = |errno| {
+        StoreError::CreateDir {
+            path: "data".into(),
+            source: std::io::Error::from_raw_os_error(errno),
+        }
+        .trouble()
+    };
+    assert_eq!(io(28), StoreTrouble::DiskFull, "ENOSPC");
+    assert_eq!(io(30), StoreTrouble::ReadOnly, "EROFS");
+    assert_eq!(io(5), StoreTrouble::Io, "EIO");
+    assert_eq!(io(2), StoreTrouble::Other, "ENOENT");
+    let corrupt = StoreError::Corrupt {
+        what: "log.kind",
+        value: "?".into(),
+    };
+    assert_eq!(corrupt.trouble(), StoreTrouble::Other);
+    assert!(!StoreTrouble::Other.is_environmental());
+    assert!(StoreTrouble::DiskFull.is_environmental());
+}

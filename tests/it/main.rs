@@ -18,4 +18,5 @@ mod reports;
 mod runbook;
 mod smtp;
 mod status_page;
+mod store_trouble;
 mod targets;

@@ -84,7 +84,7 @@ phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
     )
 }
 
-async fn check_view(daemon: &Daemon, id: &str) -> Value {
+pub(crate) async fn check_view(daemon: &Daemon, id: &str) -> Value {
     let (_, body) = daemon.get("/api/v1/checks").await;
     body["checks"]
         .as_array()
@@ -92,7 +92,7 @@ async fn check_view(daemon: &Daemon, id: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-async fn metric(daemon: &Daemon, series: &str) -> Option<f64> {
+pub(crate) async fn metric(daemon: &Daemon, series: &str) -> Option<f64> {
     let (_, text) = daemon.get_text("/metrics").await;
     text.lines()
         .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
