@@ -94,6 +94,16 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The alerts whose notifications carried `group_key` (one burst to one recipient through
+    /// one channel), by id: what an acknowledge-all link covers.
+    pub fn alerts_in_group(&self, group_key: &str) -> Result<Vec<i64>, StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT DISTINCT alert_id FROM outbox WHERE group_key = ?1 AND alert_id IS NOT NULL ORDER BY alert_id",
+        )?;
+        let rows = statement.query_map([group_key], |row| row.get(0))?;
+        Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+    }
+
     /// Whether an acknowledgement link's nonce was used already.
     pub fn ack_nonce_used(&self, nonce: &str) -> Result<bool, StoreError> {
         Ok(self.connection.query_row(

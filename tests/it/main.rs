@@ -17,4 +17,5 @@ mod reports;
 mod runbook;
 mod smtp;
 mod status_page;
+mod storms;
 mod targets;
