@@ -1,6 +1,11 @@
-//! One-click acknowledgement links: a token that names the alert and the person it was sent to,
-//! expires, is signed with HMAC-SHA256, and carries a nonce so the store can refuse a second use.
-//! Pure: the key and the time are passed in.
+//! One-click acknowledgement links: a token that names what it acknowledges (one alert, or every
+//! alert of a group of notifications merged into one message: "acknowledge all") and the person
+//! it was sent to, expires, is signed with HMAC-SHA256, and carries a nonce so the store can refuse
+//! a second use. Pure: the key and the time are passed in.
+//!
+//! A token is `TARGET.EXPIRES.NONCE.RECIPIENT.SIGNATURE`: TARGET is the alert number, or `g`
+//! followed by the group key in hex (a group key is the outbox's, which names channel, recipient,
+//! kind and the burst, so the engine finds the group's alerts in the store when the link is used).
 
 use hmac::{Hmac, KeyInit, Mac};
 use jiff::Timestamp;
@@ -8,10 +13,19 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// What a link acknowledges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckTarget {
+    /// One alert.
+    Alert(i64),
+    /// Every alert still open whose notifications carried this outbox group key.
+    Group(String),
+}
+
 /// What a valid token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckClaim {
-    pub alert_id: i64,
+    pub target: AckTarget,
     /// The person id or address the link was sent to.
     pub recipient: String,
     pub expires_at: i64,
@@ -50,16 +64,20 @@ fn mac(key: &[u8], payload: &str) -> Option<HmacSha256> {
     Some(mac)
 }
 
-/// Issues a token for `alert_id` sent to `recipient`, valid until `expires_at`.
+/// Issues a token for `target` sent to `recipient`, valid until `expires_at`.
 pub fn issue(
     key: &[u8],
-    alert_id: i64,
+    target: &AckTarget,
     recipient: &str,
     expires_at: Timestamp,
     nonce: &[u8],
 ) -> String {
+    let target = match target {
+        AckTarget::Alert(alert_id) => alert_id.to_string(),
+        AckTarget::Group(group_key) => format!("g{}", hex(group_key.as_bytes())),
+    };
     let payload = format!(
-        "{alert_id}.{}.{}.{}",
+        "{target}.{}.{}.{}",
         expires_at.as_second(),
         hex(nonce),
         hex(recipient.as_bytes())
@@ -78,7 +96,7 @@ pub fn verify(key: &[u8], token: &str, now: Timestamp) -> Result<AckClaim, AckLi
     mac.verify_slice(&signature)
         .map_err(|_| AckLinkError::BadSignature)?;
     let mut parts = payload.split('.');
-    let (Some(alert), Some(expires), Some(nonce), Some(recipient), None) = (
+    let (Some(target), Some(expires), Some(nonce), Some(recipient), None) = (
         parts.next(),
         parts.next(),
         parts.next(),
@@ -87,7 +105,15 @@ pub fn verify(key: &[u8], token: &str, now: Timestamp) -> Result<AckClaim, AckLi
     ) else {
         return Err(AckLinkError::Malformed);
     };
-    let alert_id = alert.parse().map_err(|_| AckLinkError::Malformed)?;
+    let target = match target.strip_prefix('g') {
+        Some(group) => AckTarget::Group(
+            unhex(group)
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .filter(|key| !key.is_empty())
+                .ok_or(AckLinkError::Malformed)?,
+        ),
+        None => AckTarget::Alert(target.parse().map_err(|_| AckLinkError::Malformed)?),
+    };
     let expires_at: i64 = expires.parse().map_err(|_| AckLinkError::Malformed)?;
     let recipient = unhex(recipient)
         .and_then(|bytes| String::from_utf8(bytes).ok())
@@ -96,7 +122,7 @@ pub fn verify(key: &[u8], token: &str, now: Timestamp) -> Result<AckClaim, AckLi
         return Err(AckLinkError::Expired);
     }
     Ok(AckClaim {
-        alert_id,
+        target,
         recipient,
         expires_at,
         nonce: nonce.to_string(),
@@ -114,15 +140,11 @@ mod tests {
     #[test]
     fn a_token_verifies_until_it_expires_and_names_alert_and_recipient() {
         let key = b"0123456789abcdef0123456789abcdef";
-        let token = issue(key, 42, "bob", at(3600), &[1, 2, 3, 4]);
+        let token = issue(key, &AckTarget::Alert(42), "bob", at(3600), &[1, 2, 3, 4]);
         let claim = verify(key, &token, at(10)).unwrap();
         assert_eq!(
-            (
-                claim.alert_id,
-                claim.recipient.as_str(),
-                claim.nonce.as_str()
-            ),
-            (42, "bob", "01020304")
+            (claim.target, claim.recipient.as_str(), claim.nonce.as_str()),
+            (AckTarget::Alert(42), "bob", "01020304")
         );
         assert_eq!(verify(key, &token, at(3600)), Err(AckLinkError::Expired));
     }
@@ -130,7 +152,7 @@ mod tests {
     #[test]
     fn a_tampered_or_foreign_token_is_refused() {
         let key = b"0123456789abcdef0123456789abcdef";
-        let token = issue(key, 42, "bob", at(3600), &[9; 8]);
+        let token = issue(key, &AckTarget::Alert(42), "bob", at(3600), &[9; 8]);
         let tampered = token.replacen("42.", "43.", 1);
         assert_eq!(
             verify(key, &tampered, at(10)),
@@ -145,5 +167,43 @@ mod tests {
             verify(key, "a.b.c.d.zz", at(10)),
             Err(AckLinkError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_group_token_names_the_group_key_and_cannot_be_turned_into_another_group() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let group = "email|bob|opened|1|1800000000123";
+        let token = issue(
+            key,
+            &AckTarget::Group(group.into()),
+            "bob",
+            at(3600),
+            &[7; 12],
+        );
+        let claim = verify(key, &token, at(10)).unwrap();
+        assert_eq!(claim.target, AckTarget::Group(group.into()));
+        assert_eq!(claim.recipient, "bob");
+        assert_eq!(verify(key, &token, at(3600)), Err(AckLinkError::Expired));
+        // Another group's key in the same token breaks the signature.
+        let other = format!("g{}", hex(b"email|alice|opened|1|1800000000123"));
+        let (_, rest) = token.split_once('.').unwrap();
+        assert_eq!(
+            verify(key, &format!("{other}.{rest}"), at(10)),
+            Err(AckLinkError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_group_token_with_an_empty_or_undecodable_key_is_malformed() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        for target in ["g", "gzz", "g0"] {
+            let payload = format!("{target}.{}.0102.626f62", at(3600).as_second());
+            let signature = hex(&mac(key, &payload).unwrap().finalize().into_bytes());
+            assert_eq!(
+                verify(key, &format!("{payload}.{signature}"), at(10)),
+                Err(AckLinkError::Malformed),
+                "{target}"
+            );
+        }
     }
 }

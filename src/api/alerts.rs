@@ -13,6 +13,7 @@ use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::handlers::{author, read};
+use crate::ack_link::AckTarget;
 use crate::core::alert::{Silence, Window};
 use crate::engine::EngineError;
 use crate::plan::checks::Severity;
@@ -99,6 +100,51 @@ pub async fn acknowledge(
     let by = author(body.author, &writer)?;
     let alert = state.engine.acknowledge(id, by, body.note, "api").await?;
     Ok(Json(json!({ "alert": alert })))
+}
+
+/// The most alerts one request acknowledges (a storm is a few hundred at most).
+const ACK_MANY_MAX: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckManyBody {
+    ids: Vec<i64>,
+    note: Option<String>,
+    author: Option<String>,
+}
+
+/// `POST /api/v1/alerts/ack`: acknowledges several alerts at once (`{"ids": [1, 2, 3]}`); the
+/// answer says which were acknowledged now, which someone had acknowledged already, and which are
+/// not open.
+pub async fn acknowledge_many(
+    State(state): State<AppState>,
+    writer: Writer,
+    JsonBody(body): JsonBody<AckManyBody>,
+) -> Result<Json<Value>, ApiError> {
+    if body.ids.is_empty() {
+        return Err(ApiError::field(
+            "ids",
+            "name at least one alert to acknowledge, e.g. [12, 13]",
+        ));
+    }
+    if body.ids.len() > ACK_MANY_MAX {
+        return Err(ApiError::field(
+            "ids",
+            format!("at most {ACK_MANY_MAX} alerts at once"),
+        ));
+    }
+    if let Some(id) = body.ids.iter().find(|id| **id < 1) {
+        return Err(ApiError::field(
+            "ids",
+            format!("`{id}` is not an alert number"),
+        ));
+    }
+    let by = author(body.author, &writer)?;
+    let outcome = state
+        .engine
+        .acknowledge_many(body.ids, by, body.note, "api")
+        .await?;
+    Ok(Json(json!(outcome)))
 }
 
 pub async fn list_silences(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -283,20 +329,48 @@ fn link_error(error: EngineError) -> Response {
     }
 }
 
-/// The confirmation page of a one-click link. Opening it changes nothing (mail scanners prefetch
-/// links); its button POSTs to the same address.
+/// An alert as a line of a confirmation page.
+fn alert_item(alert: &crate::core::alert::Alert) -> String {
+    let taken = alert
+        .acknowledged
+        .as_ref()
+        .map(|ack| {
+            format!(
+                " <strong>Already acknowledged by {}.</strong>",
+                escape(&ack.by)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<li>#{} <strong>{}</strong> ({}) — {}{taken}</li>",
+        alert.id,
+        escape(&alert.title),
+        alert.severity,
+        escape(&alert.reason)
+    )
+}
+
+/// The confirmation page of a one-click link: what it will acknowledge (its alert, or every open
+/// alert of its group). Opening it changes nothing (mail scanners prefetch links); its button
+/// POSTs to the same address.
 pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match state.engine.check_ack_link(token).await {
-        Err(error) => link_error(error),
-        Ok((claim, None)) => page(
+    let view = match state.engine.check_ack_link(token).await {
+        Err(error) => return link_error(error),
+        Ok(view) => view,
+    };
+    let group = matches!(view.claim.target, AckTarget::Group(_));
+    match (view.alerts.as_slice(), &view.claim.target) {
+        ([], AckTarget::Alert(id)) => page(
             StatusCode::OK,
             "Nothing to acknowledge",
-            &format!(
-                "<p>Alert #{} is resolved or was already closed.</p>",
-                claim.alert_id
-            ),
+            &format!("<p>Alert #{id} is resolved or was already closed.</p>"),
         ),
-        Ok((_, Some(alert))) => {
+        ([], AckTarget::Group(_)) => page(
+            StatusCode::OK,
+            "Nothing to acknowledge",
+            "<p>The alerts of this link are resolved.</p>",
+        ),
+        ([alert], _) if !group => {
             let taken = alert
                 .acknowledged
                 .as_ref()
@@ -319,13 +393,37 @@ pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) 
                 ),
             )
         }
+        (alerts, _) => {
+            let count = alerts.len();
+            let items: String = alerts.iter().map(alert_item).collect();
+            page(
+                StatusCode::OK,
+                &format!("Acknowledge {count} open alert{}?", plural(count)),
+                &format!(
+                    "<p>These alerts of one burst are open:</p><ul>{items}</ul><p>Acknowledging stops their escalation and tells everyone already notified that you took them. Those acknowledged already stay as they are.</p>\
+                     <form method=\"post\"><button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">Acknowledge all {count}</button></form>"
+                ),
+            )
+        }
     }
 }
 
-/// The confirmation page's button: acknowledges and uses the link up.
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// The confirmation page's button: acknowledges (once: the link is used up) and says what it did.
 pub async fn ack_submit(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match state.engine.ack_link(token).await {
-        Ok(alert) => page(
+    let outcome = match state.engine.ack_link(token).await {
+        Ok(outcome) => outcome,
+        Err(error) => return link_error(error),
+    };
+    match (
+        outcome.acknowledged.as_slice(),
+        outcome.already_acknowledged.as_slice(),
+    ) {
+        // One alert, as before: whoever holds it now.
+        ([alert], []) | ([], [alert]) => page(
             StatusCode::OK,
             &format!("Alert #{} acknowledged", alert.id),
             &format!(
@@ -339,8 +437,49 @@ pub async fn ack_submit(State(state): State<AppState>, Path(token): Path<String>
                 )
             ),
         ),
-        Err(error) => link_error(error),
+        ([], before) => page(
+            StatusCode::OK,
+            "Acknowledged already",
+            &format!(
+                "<p>Someone was faster: these alerts were acknowledged already.</p><ul>{}</ul>",
+                before.iter().map(alert_item).collect::<String>()
+            ),
+        ),
+        (now, before) => {
+            let by = now
+                .first()
+                .and_then(|alert| alert.acknowledged.as_ref())
+                .map_or("", |ack| ack.by.as_str());
+            let mut body = format!(
+                "<p>{} alert{} acknowledged by {}. Escalation stopped; everyone already notified is being told.</p><ul>{}</ul>",
+                now.len(),
+                plural(now.len()),
+                escape(by),
+                now.iter().map(alert_item_done).collect::<String>()
+            );
+            if !before.is_empty() {
+                body.push_str(&format!(
+                    "<p>Acknowledged before, left as they were:</p><ul>{}</ul>",
+                    before.iter().map(alert_item).collect::<String>()
+                ));
+            }
+            page(
+                StatusCode::OK,
+                &format!("{} alert{} acknowledged", now.len(), plural(now.len())),
+                &body,
+            )
+        }
     }
+}
+
+/// An alert just acknowledged, as a line of the result page.
+fn alert_item_done(alert: &crate::core::alert::Alert) -> String {
+    format!(
+        "<li>#{} <strong>{}</strong> ({})</li>",
+        alert.id,
+        escape(&alert.title),
+        alert.severity
+    )
 }
 
 /// `POST /api/v1/alertmanager`: Alertmanager's webhook payload; its alerts go through the same

@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/checks", get(handlers::list_checks))
         .route("/checks/{id}", get(handlers::get_check))
         .route("/alerts", get(alerts::list_alerts))
+        .route("/alerts/ack", post(alerts::acknowledge_many))
         .route("/alerts/{id}", get(alerts::get_alert))
         .route("/alerts/{id}/ack", post(alerts::acknowledge))
         .route(

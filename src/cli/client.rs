@@ -31,6 +31,10 @@ pub enum ClientError {
     },
     #[error("unexpected answer from golive ({status}): {body}")]
     Unexpected { status: StatusCode, body: String },
+    /// The request was done, but not all of it could be: `output` is what was done, `message`
+    /// what was not.
+    #[error("{message}")]
+    Partly { output: String, message: String },
 }
 
 impl ClientError {

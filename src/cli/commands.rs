@@ -78,6 +78,11 @@ async fn run_async(command: Command) -> ExitCode {
             print!("{output}");
             ExitCode::SUCCESS
         }
+        Err(ClientError::Partly { output, message }) => {
+            print!("{output}");
+            eprintln!("golive: {message}");
+            ExitCode::FAILURE
+        }
         Err(error) => {
             report(&error, args.json);
             ExitCode::from(error.exit_code())
@@ -248,17 +253,27 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
             let alerts = answer["alerts"].as_array().map_or(&[][..], Vec::as_slice);
             Ok(show(&answer, format::alerts_table(alerts)))
         }
-        Command::Ack { alert, note, .. } => {
-            let body = with_author(json!({"note": note}), args);
-            let id = alert.trim_start_matches('#');
-            let answer = client
-                .post(&format!("/api/v1/alerts/{}/ack", encode(id)), body)
-                .await?;
-            let by = answer["alert"]["acknowledged"]["by"].as_str().unwrap_or("");
-            Ok(show(
-                &answer,
-                format!("Alert #{id} acknowledged by {by}; escalation stopped.\n"),
-            ))
+        Command::Ack { alerts, note, .. } => {
+            let body = with_author(json!({"ids": alerts, "note": note}), args);
+            let answer = client.post("/api/v1/alerts/ack", body).await?;
+            let readable = format::acknowledged(&answer);
+            let not_open: Vec<String> = answer["not_open"]
+                .as_array()
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .map(|id| format!("#{id}"))
+                .collect();
+            if not_open.is_empty() {
+                Ok(show(&answer, readable))
+            } else {
+                Err(ClientError::Partly {
+                    output: show(&answer, readable),
+                    message: format!(
+                        "not open (resolved, or no such alert): {}",
+                        not_open.join(", ")
+                    ),
+                })
+            }
         }
         Command::Silence { action, .. } => match action {
             SilenceAction::Add {
@@ -434,6 +449,16 @@ async fn set_status(
 }
 
 /// Percent-encodes a path segment or query value.
+/// An alert number as given on the command line: `12` or `#12`.
+pub(super) fn parse_alert_id(text: &str) -> Result<i64, String> {
+    text.trim()
+        .trim_start_matches('#')
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| format!("`{text}` is not an alert number (e.g. 12 or #12)"))
+}
+
 pub(super) fn encode(text: &str) -> String {
     let mut out = String::new();
     for byte in text.bytes() {

@@ -232,6 +232,47 @@ pub fn alerts_table(alerts: &[Value]) -> String {
     )
 }
 
+/// What `golive ack` did, from the answer of `POST /api/v1/alerts/ack`: who acknowledged which
+/// alerts now, and which someone had acknowledged already (the ids that are not open are said
+/// on standard error).
+pub fn acknowledged(answer: &Value) -> String {
+    let list = |key: &str| answer[key].as_array().cloned().unwrap_or_default();
+    let (now, before) = (list("acknowledged"), list("already_acknowledged"));
+    let by = |alert: &Value| {
+        alert["acknowledged"]["by"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut out = String::new();
+    match now.as_slice() {
+        [] => {}
+        [alert] => out.push_str(&format!(
+            "Alert #{} acknowledged by {}; escalation stopped.\n",
+            alert["id"],
+            by(alert)
+        )),
+        alerts => out.push_str(&format!(
+            "{} alerts acknowledged by {} ({}); escalation stopped.\n",
+            alerts.len(),
+            by(&alerts[0]),
+            alerts
+                .iter()
+                .map(|alert| format!("#{}", alert["id"]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+    for alert in &before {
+        out.push_str(&format!(
+            "Alert #{} was acknowledged already by {}.\n",
+            alert["id"],
+            by(alert)
+        ));
+    }
+    out
+}
+
 /// Left-aligned columns separated by two spaces; the last column is not padded.
 pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(|title| title.chars().count());
@@ -271,5 +312,25 @@ mod tests {
         assert_eq!(duration(3_900), "1h 05m");
         assert_eq!(duration(3 * 86_400 + 7_200), "3d 2h");
         assert_eq!(duration(-125), "-2m 05s");
+    }
+
+    #[test]
+    fn acknowledgements_say_who_took_which_alerts() {
+        let alert = |id: i64, by: &str| serde_json::json!({"id": id, "acknowledged": {"by": by}});
+        let one = serde_json::json!({"acknowledged": [alert(12, "Bob Berg")], "already_acknowledged": [], "not_open": []});
+        assert_eq!(
+            acknowledged(&one),
+            "Alert #12 acknowledged by Bob Berg; escalation stopped.\n"
+        );
+        let storm = serde_json::json!({
+            "acknowledged": [alert(1, "Bob Berg"), alert(2, "Bob Berg"), alert(3, "Bob Berg")],
+            "already_acknowledged": [alert(4, "Alice Adler")],
+            "not_open": [99],
+        });
+        assert_eq!(
+            acknowledged(&storm),
+            "3 alerts acknowledged by Bob Berg (#1, #2, #3); escalation stopped.\n\
+             Alert #4 was acknowledged already by Alice Adler.\n"
+        );
     }
 }

@@ -152,10 +152,12 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Acknowledge an alert: stops its escalation and tells everyone already notified.
+    /// Acknowledge alerts: stops their escalation and tells everyone already notified (a whole
+    /// storm at once: `golive ack 12 13 14`).
     Ack {
-        /// The alert number.
-        alert: String,
+        /// The alert numbers (`12` or `#12`).
+        #[arg(required = true, num_args = 1.., value_parser = commands::parse_alert_id)]
+        alerts: Vec<i64>,
         /// A note, e.g. what you are doing about it.
         #[arg(long)]
         note: Option<String>,

@@ -9,6 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::{Engine, EngineError, block, error_chain};
+use crate::ack_link::AckTarget;
 use crate::core::alert::{self, Alert, Silence, Step, Window};
 use crate::core::health::{Health, HealthChange};
 use crate::core::log::{LogKind, NewEntry};
@@ -16,6 +17,7 @@ use crate::notify::{ForwardedAlert, OutgoingEmail, WebhookMessage};
 use crate::plan::Plan;
 use crate::plan::alerting::{ChannelKind, EscalationPolicy, Recipient};
 pub(crate) use crate::plan::recipients::{Addressee, addressees_by_key, resolve_recipients};
+use crate::report::alert_group::{self, AckAll, GroupItem};
 use crate::report::alert_message::{self, MessageContext, MessageKind};
 use crate::store::StoreError;
 use crate::store::alerts::{NewOutboxRow, Write};
@@ -26,8 +28,9 @@ pub(super) struct Alerts {
     /// Open alert id by key (`check:<id>`, ...).
     keys: HashMap<String, i64>,
     silences: Vec<Silence>,
-    /// First notification time per (channel, recipient, kind, level) in the current group window.
-    group_firsts: HashMap<String, Timestamp>,
+    /// Per burst base (channel, recipient, kind, and level for pages): the first notification's
+    /// time in the current group window and how many notifications the burst has so far.
+    group_firsts: HashMap<String, (Timestamp, usize)>,
     /// Alerts whose held-back notifications were logged, with the silence end.
     suppressed: HashMap<i64, Timestamp>,
     /// The key that signs acknowledgement links.
@@ -664,6 +667,7 @@ impl Engine {
     }
 
     /// Acknowledges an alert for `by`, tells everyone already notified, and stops escalation.
+    /// An alert acknowledged already is answered as it is.
     pub(super) fn acknowledge_alert(
         &mut self,
         id: i64,
@@ -671,29 +675,89 @@ impl Engine {
         note: Option<String>,
         via: &str,
     ) -> Result<Alert, EngineError> {
-        self.acknowledge_alert_using(id, by, note, via, None)
+        let outcome = self.acknowledge_alerts(&[id], by, note, via, None)?;
+        outcome
+            .acknowledged
+            .into_iter()
+            .chain(outcome.already_acknowledged)
+            .next()
+            .ok_or_else(|| EngineError::NotFound(format!("no open alert #{id}")))
     }
 
-    /// As [`Engine::acknowledge_alert`]; `nonce` (of a one-click link) is used up in the same
-    /// transaction as the acknowledgement, so a failed write leaves the link usable.
-    fn acknowledge_alert_using(
+    /// Acknowledges several alerts for `by` in one transaction (each logged as its own
+    /// acknowledgement, each telling everyone already notified; those messages group like any
+    /// other burst). Ids that are not open are named in the outcome, not refused. `nonce` (of a
+    /// one-click link) is used up in the same transaction, so a failed write leaves the link
+    /// usable.
+    pub(super) fn acknowledge_alerts(
         &mut self,
-        id: i64,
+        ids: &[i64],
         by: &str,
         note: Option<String>,
         via: &str,
         nonce: Option<&str>,
-    ) -> Result<Alert, EngineError> {
+    ) -> Result<AckOutcome, EngineError> {
         let now = self.clock.now();
-        let Some(mut alert) = self.alerts.open.get(&id).cloned() else {
-            return Err(EngineError::NotFound(format!("no open alert #{id}")));
-        };
-        let policy = self.policy(&alert).cloned();
-        match alert::acknowledge(&mut alert, policy.as_ref(), by, now) {
-            Err(reason) => return Err(EngineError::NotFound(reason)),
-            Ok(false) => return Ok(alert),
-            Ok(true) => {}
+        let mut outcome = AckOutcome::default();
+        let mut prepared: Vec<PreparedAck> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for id in ids.iter().copied().filter(|id| seen.insert(*id)) {
+            let Some(mut alert) = self.alerts.open.get(&id).cloned() else {
+                outcome.not_open.push(id);
+                continue;
+            };
+            let policy = self.policy(&alert).cloned();
+            match alert::acknowledge(&mut alert, policy.as_ref(), by, now) {
+                Err(_) => outcome.not_open.push(id),
+                Ok(false) => outcome.already_acknowledged.push(alert),
+                Ok(true) => prepared.push(self.prepare_acknowledgement(
+                    alert,
+                    by,
+                    note.as_deref(),
+                    via,
+                    now,
+                )),
+            }
         }
+        if prepared.is_empty() && nonce.is_none() {
+            return Ok(outcome);
+        }
+        block(|| {
+            self.store.write(|write| {
+                if let Some(nonce) = nonce {
+                    write.use_ack_nonce(nonce, now)?;
+                }
+                for ack in &prepared {
+                    write.release_held(ack.alert.id, now)?;
+                    write.update_alert(&ack.alert)?;
+                    enqueue_all(write, &ack.rows)?;
+                    write.log(&ack.entry)?;
+                }
+                Ok(())
+            })
+        })?;
+        for ack in prepared {
+            self.metrics.time_to_ack.observe(ack.seconds);
+            self.alerts.insert(ack.alert.clone());
+            outcome.acknowledged.push(ack.alert);
+        }
+        if !outcome.acknowledged.is_empty() {
+            self.update_alert_metrics();
+            self.wake_dispatcher();
+        }
+        Ok(outcome)
+    }
+
+    /// The notifications and the log entry of one acknowledgement (`alert` carries it already).
+    fn prepare_acknowledgement(
+        &mut self,
+        alert: Alert,
+        by: &str,
+        note: Option<&str>,
+        via: &str,
+        now: Timestamp,
+    ) -> PreparedAck {
+        let id = alert.id;
         let told = addressees_by_key(&self.plan, &alert.notified);
         let channels = self.channels_used(&alert);
         let rows = self.messages(
@@ -710,40 +774,29 @@ impl Engine {
             "#{id} Alert acknowledged by {by} ({via}) after {:.0}s: {}",
             seconds, alert.title
         );
-        if let Some(note) = note.as_deref().filter(|note| !note.trim().is_empty()) {
+        if let Some(note) = note.filter(|note| !note.trim().is_empty()) {
             text.push_str(" — ");
             text.push_str(note.trim());
         }
-        block(|| {
-            self.store.write(|write| {
-                if let Some(nonce) = nonce {
-                    write.use_ack_nonce(nonce, now)?;
-                }
-                write.release_held(alert.id, now)?;
-                write.update_alert(&alert)?;
-                enqueue_all(write, &rows)?;
-                write.log(&NewEntry {
-                    at: now,
-                    author: by.to_string(),
-                    kind: LogKind::Alert,
-                    text,
-                    data: json!({"alert": id, "event": "acknowledged", "via": via, "seconds_to_ack": seconds, "note": note}),
-                })?;
-                Ok(())
-            })
-        })?;
-        self.metrics.time_to_ack.observe(seconds);
-        self.alerts.insert(alert.clone());
-        self.update_alert_metrics();
-        self.wake_dispatcher();
-        Ok(alert)
+        let entry = NewEntry {
+            at: now,
+            author: by.to_string(),
+            kind: LogKind::Alert,
+            text,
+            data: json!({"alert": id, "event": "acknowledged", "via": via, "seconds_to_ack": seconds, "note": note}),
+        };
+        PreparedAck {
+            alert,
+            rows,
+            entry,
+            seconds,
+        }
     }
 
-    /// What an acknowledgement link says, checked (signature, expiry, not used) without using it.
-    pub(super) fn check_ack_link(
-        &self,
-        token: &str,
-    ) -> Result<(crate::ack_link::AckClaim, Option<Alert>), EngineError> {
+    /// What an acknowledgement link says, checked (signature, expiry, not used) without using it,
+    /// with the open alerts it would acknowledge: its alert, or every open alert whose
+    /// notifications carried its group key.
+    pub(super) fn check_ack_link(&self, token: &str) -> Result<AckLinkView, EngineError> {
         let claim = crate::ack_link::verify(&self.alerts.ack_key, token, self.clock.now())
             .map_err(|error| {
                 EngineError::Field(crate::core::actions::FieldError::new(
@@ -757,44 +810,48 @@ impl Engine {
                 "this acknowledgement link was used already",
             )));
         }
-        let alert = self.alerts.open.get(&claim.alert_id).cloned();
-        Ok((claim, alert))
+        let ids = match &claim.target {
+            AckTarget::Alert(id) => vec![*id],
+            AckTarget::Group(group_key) => self.store.alerts_in_group(group_key)?,
+        };
+        let alerts = ids
+            .iter()
+            .filter_map(|id| self.alerts.open.get(id).cloned())
+            .collect();
+        Ok(AckLinkView { claim, alerts })
     }
 
-    /// Acknowledges through a one-click link: the link is used up even if someone else was faster.
-    pub(super) fn acknowledge_by_link(&mut self, token: &str) -> Result<Alert, EngineError> {
-        let (claim, _) = self.check_ack_link(token)?;
-        let now = self.clock.now();
-        block(|| {
-            self.store
-                .write(|write| write.use_ack_nonce(&claim.nonce, now))
-        })?;
+    /// Acknowledges through a one-click link, as the person it was sent to: its alert, or every
+    /// open alert of its group. The link is used up even if someone else was faster.
+    pub(super) fn acknowledge_by_link(&mut self, token: &str) -> Result<AckOutcome, EngineError> {
+        let AckLinkView { claim, alerts } = self.check_ack_link(token)?;
+        if alerts.is_empty() {
+            return Err(EngineError::NotFound(match claim.target {
+                AckTarget::Alert(id) => format!("no open alert #{id}"),
+                AckTarget::Group(_) => "none of the alerts of this link is open any more".into(),
+            }));
+        }
         let by = self
             .plan
             .people
             .iter()
             .find(|person| person.id == claim.recipient)
             .map_or_else(|| claim.recipient.clone(), |person| person.name.clone());
-        let acknowledged = self.acknowledge_alert_using(
-            claim.alert_id,
-            &by,
-            None,
-            "email link",
-            Some(&claim.nonce),
-        )?;
-        if acknowledged
-            .acknowledged
-            .as_ref()
-            .is_some_and(|ack| ack.by != by)
-        {
-            // Someone else was faster: the link is used up all the same.
-            let now = self.clock.now();
-            block(|| {
-                self.store
-                    .write(|write| write.use_ack_nonce(&claim.nonce, now))
-            })?;
-        }
-        Ok(acknowledged)
+        let ids: Vec<i64> = alerts.iter().map(|alert| alert.id).collect();
+        self.acknowledge_alerts(&ids, &by, None, "email link", Some(&claim.nonce))
+    }
+
+    /// A signed one-click acknowledgement link for `target`, sent to `recipient`.
+    fn ack_url(&self, target: &AckTarget, recipient: &str, now: Timestamp) -> String {
+        let expires = plus(now, self.plan.alerting.ack_link_ttl);
+        let token = crate::ack_link::issue(
+            &self.alerts.ack_key,
+            target,
+            recipient,
+            expires,
+            &crate::random::bytes::<12>(),
+        );
+        format!("{}/ack/{token}", self.public_url())
     }
 
     /// Renders the outbox rows for one message to `recipients` through `channels`.
@@ -823,6 +880,16 @@ impl Engine {
             .iter()
             .map(|recipient| recipient.name.clone())
             .collect();
+        // What this message contributes when it is merged with others of its burst.
+        let line = alert_group::line(
+            alert,
+            &kind,
+            level,
+            now,
+            &plan.launch.timezone,
+            &self.public_url(),
+        );
+        let acknowledgeable = alert.is_open() && !matches!(kind, MessageKind::Acknowledged { .. });
         let mut rows = Vec::new();
         // One email per person per message, however many email channels the levels name.
         let mut emailed: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -850,18 +917,8 @@ impl Engine {
                         if !emailed.insert(email.to_ascii_lowercase()) {
                             continue;
                         }
-                        let ack_url = (alert.is_open()
-                            && !matches!(kind, MessageKind::Acknowledged { .. }))
-                        .then(|| {
-                            let expires = plus(now, plan.alerting.ack_link_ttl);
-                            let token = crate::ack_link::issue(
-                                &self.alerts.ack_key,
-                                alert.id,
-                                &addressee.key,
-                                expires,
-                                &crate::random::bytes::<12>(),
-                            );
-                            format!("{}/ack/{token}", self.public_url())
+                        let ack_url = acknowledgeable.then(|| {
+                            self.ack_url(&AckTarget::Alert(alert.id), &addressee.key, now)
                         });
                         let rendered = alert_message::render(&MessageContext {
                             plan: &plan,
@@ -902,7 +959,7 @@ impl Engine {
                             references,
                             inline_images: Vec::new(),
                         };
-                        rows.push(self.outbox_row(
+                        let (row, group_size) = self.outbox_row(
                             channel_id,
                             &addressee.key,
                             &kind,
@@ -910,6 +967,28 @@ impl Engine {
                             alert.id,
                             now,
                             json!(outgoing),
+                        );
+                        // One link acknowledges every open alert of the burst sent to this person.
+                        let ack_all =
+                            row.group_key
+                                .as_ref()
+                                .filter(|_| acknowledgeable)
+                                .map(|group_key| AckAll {
+                                    url: self.ack_url(
+                                        &AckTarget::Group(group_key.clone()),
+                                        &addressee.key,
+                                        now,
+                                    ),
+                                    count: group_size,
+                                });
+                        rows.push(with_group_item_row(
+                            row,
+                            &GroupItem {
+                                launch: plan.launch.name.clone(),
+                                line: line.clone(),
+                                ack_all,
+                                mentions: Vec::new(),
+                            },
                         ));
                     }
                 }
@@ -927,10 +1006,8 @@ impl Engine {
                         rollback: rollback.as_deref(),
                         value_line: value_line.clone(),
                     });
-                    let mentions: Vec<&str> = recipients
-                        .iter()
-                        .filter_map(|r| r.chat.as_deref())
-                        .collect();
+                    let mentions: Vec<String> =
+                        recipients.iter().filter_map(|r| r.chat.clone()).collect();
                     if !mentions.is_empty() {
                         rendered
                             .chat
@@ -940,7 +1017,7 @@ impl Engine {
                         text: rendered.chat,
                         json: rendered.json,
                     };
-                    rows.push(self.outbox_row(
+                    let (row, _) = self.outbox_row(
                         channel_id,
                         "",
                         &kind,
@@ -948,6 +1025,15 @@ impl Engine {
                         alert.id,
                         now,
                         json!(message),
+                    );
+                    rows.push(with_group_item_row(
+                        row,
+                        &GroupItem {
+                            launch: plan.launch.name.clone(),
+                            line: line.clone(),
+                            ack_all: None,
+                            mentions,
+                        },
                     ));
                 }
                 ChannelKind::Alertmanager { .. } => {
@@ -976,7 +1062,7 @@ impl Engine {
                             alert.id
                         )),
                     };
-                    rows.push(self.outbox_row(
+                    let (row, _) = self.outbox_row(
                         channel_id,
                         "",
                         &kind,
@@ -984,7 +1070,8 @@ impl Engine {
                         alert.id,
                         now,
                         json!([forwarded]),
-                    ));
+                    );
+                    rows.push(row);
                     if alert.is_open() {
                         self.alerts.forwarded.insert(alert.id, now);
                     }
@@ -994,9 +1081,11 @@ impl Engine {
         rows
     }
 
-    /// One outbox row, grouped with others for the same channel, recipient, kind and level that
-    /// opened within the group window: the first goes out at once, later ones are held until the
-    /// window closes and then go out together.
+    /// One outbox row, grouped with others of its burst: the same channel, recipient and kind
+    /// (and level, for pages; an acknowledgement or a resolution is one burst whatever the level
+    /// the alerts had reached) written within the group window of the first. The first goes out
+    /// at once, later ones are held until the window closes and then go out together as one
+    /// message. Returns the row and how many rows its group has so far.
     #[allow(clippy::too_many_arguments)]
     fn outbox_row(
         &mut self,
@@ -1007,28 +1096,33 @@ impl Engine {
         alert_id: i64,
         now: Timestamp,
         payload: serde_json::Value,
-    ) -> NewOutboxRow {
-        let groupable = !matches!(
-            kind,
-            MessageKind::Acknowledged { .. } | MessageKind::Resolved
-        );
-        let base = format!("{channel}|{recipient}|{}|{level}", kind.as_str());
+    ) -> (NewOutboxRow, usize) {
+        let base = match kind {
+            MessageKind::Acknowledged { .. } | MessageKind::Resolved => {
+                format!("{channel}|{recipient}|{}", kind.as_str())
+            }
+            _ => format!("{channel}|{recipient}|{}|{level}", kind.as_str()),
+        };
         let window = self.plan.alerting.group_window;
-        let (not_before, group_key) = if groupable && !window.is_zero() {
-            match self.alerts.group_firsts.get(&base) {
-                Some(first) if now < plus(*first, window) => (
-                    plus(*first, window),
-                    Some(format!("{base}|{}", first.as_millisecond())),
-                ),
+        let (not_before, group_key, size) = if window.is_zero() {
+            (now, None, 1)
+        } else {
+            match self.alerts.group_firsts.get_mut(&base) {
+                Some((first, size)) if now < plus(*first, window) => {
+                    *size += 1;
+                    (
+                        plus(*first, window),
+                        Some(format!("{base}|{}", first.as_millisecond())),
+                        *size,
+                    )
+                }
                 _ => {
-                    self.alerts.group_firsts.insert(base.clone(), now);
-                    (now, Some(format!("{base}|{}", now.as_millisecond())))
+                    self.alerts.group_firsts.insert(base.clone(), (now, 1));
+                    (now, Some(format!("{base}|{}", now.as_millisecond())), 1)
                 }
             }
-        } else {
-            (now, None)
         };
-        NewOutboxRow {
+        let row = NewOutboxRow {
             created_at: now,
             not_before,
             channel: channel.to_string(),
@@ -1036,7 +1130,8 @@ impl Engine {
             alert_id: Some(alert_id),
             group_key,
             payload,
-        }
+        };
+        (row, size)
     }
 
     fn public_url(&self) -> String {
@@ -1223,6 +1318,39 @@ pub(crate) fn names(addressees: &[Addressee]) -> String {
         .map(|a| a.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `row` with what it contributes to a grouped message in its payload.
+fn with_group_item_row(mut row: NewOutboxRow, item: &GroupItem) -> NewOutboxRow {
+    row.payload = crate::notify::merge::with_group_item(row.payload, item);
+    row
+}
+
+/// One acknowledgement ready to be written: the alert carrying it, its notifications, its log entry.
+struct PreparedAck {
+    alert: Alert,
+    rows: Vec<NewOutboxRow>,
+    entry: NewEntry,
+    /// From opening to acknowledgement, for the time-to-acknowledge histogram.
+    seconds: f64,
+}
+
+/// What an acknowledgement of several alerts did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AckOutcome {
+    /// Acknowledged now.
+    pub acknowledged: Vec<Alert>,
+    /// Open, but acknowledged before (by whom they say): left as they were.
+    pub already_acknowledged: Vec<Alert>,
+    /// Ids of alerts that are not open (resolved, or no such alert).
+    pub not_open: Vec<i64>,
+}
+
+/// A checked acknowledgement link and the open alerts it would acknowledge now.
+#[derive(Debug, Clone)]
+pub struct AckLinkView {
+    pub claim: crate::ack_link::AckClaim,
+    pub alerts: Vec<Alert>,
 }
 
 /// An alert from outside (Alertmanager's webhook), keyed by its fingerprint.

@@ -38,7 +38,7 @@ use crate::metrics::Metrics;
 pub use crate::notify::{DeliveryReport, DispatchLink, HOOK_STARTED};
 use crate::plan::Plan;
 use crate::store::{Store, StoreError};
-pub use alerts::{ExternalAlert, IntakeOutcome};
+pub use alerts::{AckLinkView, AckOutcome, ExternalAlert, IntakeOutcome};
 pub use checks::{CheckDetail, CheckView};
 pub use runbook::{RollbackAdvice, RunbookMetrics, StepOutcome};
 
@@ -117,15 +117,23 @@ pub enum Command {
         via: String,
         reply: oneshot::Sender<Result<Alert, EngineError>>,
     },
+    /// Acknowledge several open alerts at once.
+    AcknowledgeMany {
+        ids: Vec<i64>,
+        by: String,
+        note: Option<String>,
+        via: String,
+        reply: oneshot::Sender<Result<AckOutcome, EngineError>>,
+    },
     /// Check an acknowledgement link without using it (the confirmation page).
     CheckAckLink {
         token: String,
-        reply: oneshot::Sender<Result<(crate::ack_link::AckClaim, Option<Alert>), EngineError>>,
+        reply: oneshot::Sender<Result<AckLinkView, EngineError>>,
     },
     /// Acknowledge through a link (the confirmation page's button).
     AckLink {
         token: String,
-        reply: oneshot::Sender<Result<Alert, EngineError>>,
+        reply: oneshot::Sender<Result<AckOutcome, EngineError>>,
     },
     AddSilence {
         silence: Silence,
@@ -359,15 +367,30 @@ impl EngineHandle {
         .await
     }
 
-    pub async fn check_ack_link(
+    pub async fn acknowledge_many(
         &self,
-        token: String,
-    ) -> Result<(crate::ack_link::AckClaim, Option<Alert>), EngineError> {
+        ids: Vec<i64>,
+        by: String,
+        note: Option<String>,
+        via: &str,
+    ) -> Result<AckOutcome, EngineError> {
+        let via = via.to_string();
+        self.call(|reply| Command::AcknowledgeMany {
+            ids,
+            by,
+            note,
+            via,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn check_ack_link(&self, token: String) -> Result<AckLinkView, EngineError> {
         self.call(|reply| Command::CheckAckLink { token, reply })
             .await
     }
 
-    pub async fn ack_link(&self, token: String) -> Result<Alert, EngineError> {
+    pub async fn ack_link(&self, token: String) -> Result<AckOutcome, EngineError> {
         self.call(|reply| Command::AckLink { token, reply }).await
     }
 
@@ -732,6 +755,15 @@ impl Engine {
                 reply,
             } => {
                 let _ = reply.send(self.acknowledge_alert(id, &by, note, &via));
+            }
+            Command::AcknowledgeMany {
+                ids,
+                by,
+                note,
+                via,
+                reply,
+            } => {
+                let _ = reply.send(self.acknowledge_alerts(&ids, &by, note, &via, None));
             }
             Command::CheckAckLink { token, reply } => {
                 let _ = reply.send(self.check_ack_link(&token));

@@ -160,11 +160,7 @@ impl Senders {
         }
         match self.kinds.get(channel).copied() {
             Some("email") => {
-                let emails: Vec<OutgoingEmail> = payloads
-                    .iter()
-                    .filter_map(|payload| serde_json::from_value(payload.clone()).ok())
-                    .collect();
-                let email = merge_emails(emails).ok_or_else(|| {
+                let email = super::merge::emails(payloads).ok_or_else(|| {
                     DeliveryError::Permanent("unreadable email in the outbox".into())
                 })?;
                 self.email
@@ -176,11 +172,7 @@ impl Senders {
                 let sender = self.webhooks.get(channel).ok_or_else(|| {
                     DeliveryError::Permanent(format!("no sender for `{channel}`"))
                 })?;
-                let messages: Vec<WebhookMessage> = payloads
-                    .iter()
-                    .filter_map(|payload| serde_json::from_value(payload.clone()).ok())
-                    .collect();
-                let message = merge_webhooks(messages).ok_or_else(|| {
+                let message = super::merge::webhooks(payloads).ok_or_else(|| {
                     DeliveryError::Permanent("unreadable webhook message in the outbox".into())
                 })?;
                 sender
@@ -489,70 +481,6 @@ pub async fn test_channels(
         });
     }
     results
-}
-
-/// Several emails of one group as one message listing them all (the first one's thread).
-pub fn merge_emails(mut emails: Vec<OutgoingEmail>) -> Option<OutgoingEmail> {
-    if emails.len() <= 1 {
-        return emails.pop();
-    }
-    let count = emails.len();
-    let mut merged = emails[0].clone();
-    merged.subject = format!("{} (and {} more alerts)", emails[0].subject, count - 1);
-    merged.text = format!(
-        "{count} alerts opened together:\n{}\n\n{}",
-        emails
-            .iter()
-            .map(|email| format!("- {}", email.subject))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        emails
-            .iter()
-            .map(|email| email.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n\n----------------------------------------\n\n")
-    );
-    merged.html = Some(
-        emails
-            .iter()
-            .map(|email| {
-                email.html.clone().unwrap_or_else(|| {
-                    format!(
-                        "<pre>{}</pre>",
-                        crate::report::alert_message::escape(&email.text)
-                    )
-                })
-            })
-            .collect::<Vec<_>>()
-            .join("<hr>"),
-    );
-    for email in &emails[1..] {
-        for recipient in &email.to {
-            if !merged.to.iter().any(|known| known.1 == recipient.1) {
-                merged.to.push(recipient.clone());
-            }
-        }
-    }
-    Some(merged)
-}
-
-/// Several chat messages of one group as one post.
-pub fn merge_webhooks(mut messages: Vec<WebhookMessage>) -> Option<WebhookMessage> {
-    if messages.len() <= 1 {
-        return messages.pop();
-    }
-    Some(WebhookMessage {
-        text: format!(
-            "{} alerts:\n{}",
-            messages.len(),
-            messages
-                .iter()
-                .map(|message| message.text.as_str())
-                .collect::<Vec<_>>()
-                .join("\n\n")
-        ),
-        json: json!({ "kind": "group", "alerts": messages.iter().map(|message| message.json.clone()).collect::<Vec<_>>() }),
-    })
 }
 
 /// Runs until `shutdown`; deliveries in flight then are reported if they finish within a moment,

@@ -16,6 +16,8 @@
 //!   `send(&[ForwardedAlert])`, `describe()`; and the intake side, [`WebhookPayload`] (Alertmanager's
 //!   webhook notification, version 4) with [`alertmanager::WebhookAlert`] and
 //!   [`alertmanager::AlertStatus`].
+//! - [`merge`]: the notifications of one group as one compact message (`emails`, `webhooks` over
+//!   outbox payloads; `with_group_item` for the engine writing them).
 //! - [`secrets::read_secret`]: a [`SecretSource`](crate::plan::SecretSource) to a
 //!   [`Secret`](crate::domain::Secret), with a reason that never contains the value.
 //! - The values they take and give: [`OutgoingEmail`], [`InlineImage`], [`WebhookMessage`],
@@ -30,6 +32,7 @@ pub mod dispatcher;
 pub mod email;
 mod http;
 pub mod lanes;
+pub mod merge;
 pub mod message_id;
 mod outbox;
 pub mod outcome;

@@ -79,7 +79,8 @@ pub struct Rendered {
     pub json: serde_json::Value,
 }
 
-fn minutes(from: Timestamp, to: Timestamp) -> String {
+/// How long from `from` to `to`, e.g. `45s`, `2m 10s`, `3h 05m`.
+pub(crate) fn minutes(from: Timestamp, to: Timestamp) -> String {
     let seconds = to.duration_since(from).as_secs().max(0);
     if seconds < 60 {
         format!("{seconds}s")

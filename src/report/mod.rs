@@ -1,9 +1,11 @@
-//! Documents rendered from the store: the launch timeline, alert messages, and the daily and final
+//! Documents rendered from the store: the launch timeline, alert messages (one alert, or a burst of
+//! them grouped into one compact message: `alert_group`), and the daily and final
 //! reports (`schedule` says when a daily report is due, `daily`/`final_report` gather and build the
 //! figures, `check_rows` and `sections` hold what both share, `render` applies the minijinja templates, and
 //! `compose` puts a report together). Building and rendering are pure; only `gather` reads the
 //! store.
 
+pub mod alert_group;
 pub mod alert_message;
 pub mod check_rows;
 pub mod compose;

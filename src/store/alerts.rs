@@ -104,6 +104,16 @@ impl Store {
             })?)
     }
 
+    /// The alerts whose notifications carried `group_key` (one burst to one recipient through
+    /// one channel), by id: what an acknowledge-all link covers.
+    pub fn alerts_in_group(&self, group_key: &str) -> Result<Vec<i64>, StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT DISTINCT alert_id FROM outbox WHERE group_key = ?1 AND alert_id IS NOT NULL ORDER BY alert_id",
+        )?;
+        let rows = statement.query_map([group_key], |row| row.get(0))?;
+        Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+    }
+
     /// Whether an acknowledgement link's nonce was used already.
     pub fn ack_nonce_used(&self, nonce: &str) -> Result<bool, StoreError> {
         Ok(self.connection.query_row(
@@ -361,8 +371,9 @@ impl Reader {
             .next())
     }
 
-    /// Due notifications, at most `per_channel` of each channel, oldest first: a channel with a
-    /// long queue never hides another channel's due messages.
+    /// Due notifications, the rows of at most `per_channel` messages of each channel (a group's
+    /// rows are one message and always come whole), oldest first: a channel with a long queue
+    /// never hides another channel's due messages.
     pub fn due_outbox_per_channel(
         &self,
         now: Timestamp,
@@ -370,8 +381,9 @@ impl Reader {
     ) -> Result<Vec<OutboxRow>, StoreError> {
         query_outbox(
             &self.connection,
-            "WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY id) AS place \
-             FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 AND not_before <= ?1) \
+            "WHERE id IN (SELECT id FROM (SELECT id, DENSE_RANK() OVER (PARTITION BY channel ORDER BY first_id) AS place \
+             FROM (SELECT id, channel, MIN(id) OVER (PARTITION BY channel, COALESCE(group_key, 'row ' || id)) AS first_id \
+             FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 AND not_before <= ?1)) \
              WHERE place <= ?2) ORDER BY id",
             params![millis(now), i64::try_from(per_channel).unwrap_or(i64::MAX)],
         )

@@ -307,3 +307,59 @@ fn sqlite_and_os_codes_map_to_the_trouble_a_person_can_fix() {
     assert!(!StoreTrouble::Other.is_environmental());
     assert!(StoreTrouble::DiskFull.is_environmental());
 }
+
+fn outbox_row(channel: &str, group: Option<&str>) -> alerts::NewOutboxRow {
+    alerts::NewOutboxRow {
+        created_at: at(0),
+        not_before: at(0),
+        channel: channel.into(),
+        kind: "opened".into(),
+        alert_id: None,
+        group_key: group.map(str::to_string),
+        payload: serde_json::json!({}),
+    }
+}
+
+#[test]
+fn due_rows_are_read_per_channel_and_a_group_always_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .write(|write| {
+            // A long email queue: a group of 30 rows for bob interleaved with 30 for alice, then
+            // singles; and one chat message queued last.
+            for _ in 0..30 {
+                write.enqueue(&outbox_row("email", Some("bob")))?;
+                write.enqueue(&outbox_row("email", Some("alice")))?;
+            }
+            for _ in 0..10 {
+                write.enqueue(&outbox_row("email", None))?;
+            }
+            write.enqueue(&outbox_row("chat", None))?;
+            Ok(())
+        })
+        .unwrap();
+    let reader = store.reader().unwrap();
+    let due = reader.due_outbox_per_channel(at(1), 3).unwrap();
+    let count = |channel: &str, group: Option<&str>| {
+        due.iter()
+            .filter(|row| row.channel == channel && row.group_key.as_deref() == group)
+            .count()
+    };
+    assert_eq!(count("email", Some("bob")), 30, "a group comes whole");
+    assert_eq!(count("email", Some("alice")), 30);
+    assert_eq!(
+        count("email", None),
+        1,
+        "three messages of the email channel"
+    );
+    assert_eq!(
+        count("chat", None),
+        1,
+        "the long email queue hides no chat message"
+    );
+    assert!(
+        due.windows(2).all(|pair| pair[0].id < pair[1].id),
+        "oldest first"
+    );
+}

@@ -470,8 +470,8 @@ async fn a_burst_of_failures_sends_the_first_alert_at_once_and_the_rest_as_one_m
     );
     let grouped = &messages[1].email;
     assert!(
-        grouped.subject.contains("and 1 more alerts")
-            || grouped.subject.contains("and 2 more alerts"),
+        grouped.subject.ends_with(": 2 alerts failing")
+            || grouped.subject.ends_with(": 3 alerts failing"),
         "{}",
         grouped.subject
     );

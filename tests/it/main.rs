@@ -19,4 +19,5 @@ mod runbook;
 mod smtp;
 mod status_page;
 mod store_trouble;
+mod storms;
 mod targets;

@@ -1,0 +1,507 @@
+//! What a grouped notification says: when several alerts of one burst reach a person together
+//! (a storm opening, resolving or being acknowledged), they get one short message — a header such
+//! as "12 alerts resolved — Web shop 2.0", one line per alert (state, check, what failed, since
+//! when or how long) with its details one click away, and for open alerts ONE link that
+//! acknowledges them all — instead of a full message per alert. Pure: everything it needs is
+//! passed in.
+//!
+//! The engine renders each alert's [`GroupLine`] when it writes the notification (it knows the
+//! plan, the time zone and the public URL) and stores it, with the group's acknowledge-all link,
+//! as a [`GroupItem`] next to the full message; the dispatcher, which merges the rows of one group
+//! when they are due, renders the group with [`render`].
+
+use std::fmt::Write;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use super::alert_message::{MessageKind, escape, minutes};
+use crate::core::alert::Alert;
+use crate::plan::checks::Severity;
+
+/// The most alerts listed one by one in a message; the rest are counted (the status page and
+/// `golive alerts` list them all).
+pub const MAX_LINES: usize = 100;
+/// The longest "what failed" kept on an alert's line (the details link has it all).
+const REASON_MAX: usize = 100;
+
+/// One alert's line in a grouped message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupLine {
+    pub alert_id: i64,
+    /// The outbox kind ([`MessageKind::as_str`]): `opened`, `resolved`, ...
+    pub kind: String,
+    /// The escalation level notified (for escalations and reminders).
+    pub level: usize,
+    pub severity: Severity,
+    /// The alert's title (the check's name).
+    pub title: String,
+    /// What failed, on one line, shortened.
+    pub reason: String,
+    /// Since when, how long it lasted, or who took it, in the launch's time zone.
+    pub when: String,
+    /// Where the full details are: the alert's row on the status page while it is open, its
+    /// JSON once resolved.
+    pub details_url: String,
+}
+
+/// The one link that acknowledges every open alert of a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AckAll {
+    /// The confirmation page (`{public_url}/ack/{token}`): opening it changes nothing.
+    pub url: String,
+    /// How many alerts the group held when the link was made (the page lists them exactly).
+    pub count: usize,
+}
+
+/// What one notification contributes when it is merged with others of its group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupItem {
+    pub launch: String,
+    pub line: GroupLine,
+    /// For open alerts by email: the group's acknowledge-all link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_all: Option<AckAll>,
+    /// Chat handles to mention.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+}
+
+/// A grouped message in every form the channels need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedGroup {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub chat: String,
+}
+
+/// An alert's line, as the engine writes it with the notification.
+pub fn line(
+    alert: &Alert,
+    kind: &MessageKind,
+    level: usize,
+    now: Timestamp,
+    tz: &TimeZone,
+    public_url: &str,
+) -> GroupLine {
+    let when = match kind {
+        MessageKind::Resolved => {
+            let end = alert.resolved_at.unwrap_or(now);
+            format!(
+                "from {}, lasted {}",
+                clock_time(alert.opened_at, now, tz),
+                minutes(alert.opened_at, end)
+            )
+        }
+        MessageKind::Acknowledged { by } => format!(
+            "taken by {by} {} after it opened",
+            minutes(alert.opened_at, now)
+        ),
+        // A new alert's age says nothing; a later page's says how long it has been failing.
+        MessageKind::Opened => format!("since {}", clock_time(alert.opened_at, now, tz)),
+        _ => format!(
+            "since {} ({})",
+            clock_time(alert.opened_at, now, tz),
+            minutes(alert.opened_at, now)
+        ),
+    };
+    let details_url = if alert.is_open() {
+        format!("{public_url}/#alert-{}", alert.id)
+    } else {
+        format!("{public_url}/api/v1/alerts/{}", alert.id)
+    };
+    GroupLine {
+        alert_id: alert.id,
+        kind: kind.as_str().to_string(),
+        level,
+        severity: alert.severity,
+        title: one_line(&alert.title, REASON_MAX),
+        reason: one_line(&alert.reason, REASON_MAX),
+        when,
+        details_url,
+    }
+}
+
+/// A time of day when it is today (in `tz`), else with its date.
+fn clock_time(at: Timestamp, now: Timestamp, tz: &TimeZone) -> String {
+    let local = at.to_zoned_datetime(tz.clone());
+    if local.date() == now.to_zoned_datetime(tz.clone()).date() {
+        local.strftime("%H:%M:%S").to_string()
+    } else {
+        local.strftime("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
+/// `text` on one line, at most `max` bytes (cut at a character boundary, with an ellipsis).
+fn one_line(text: &str, max: usize) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// Whether the alerts of this kind are still open and unacknowledged (so acknowledging helps).
+fn open_kind(kind: &str) -> bool {
+    matches!(kind, "opened" | "escalated" | "repeat" | "reopened")
+}
+
+fn state(kind: &str) -> &'static str {
+    match kind {
+        "resolved" => "RESOLVED",
+        "acknowledged" => "ACKNOWLEDGED",
+        _ => "FAILING",
+    }
+}
+
+fn headline(lines: &[GroupLine]) -> String {
+    let count = lines.len();
+    let alerts = if count == 1 { "alert" } else { "alerts" };
+    let first = &lines[0];
+    match first.kind.as_str() {
+        "opened" => format!("{count} {alerts} failing"),
+        "escalated" => format!(
+            "{count} {alerts} still failing — escalated to level {}",
+            first.level
+        ),
+        "repeat" => format!(
+            "{count} {alerts} still failing — reminder (level {})",
+            first.level
+        ),
+        "reopened" => format!("{count} {alerts} still failing — acknowledgement lapsed"),
+        "acknowledged" => format!("{count} {alerts} acknowledged"),
+        "resolved" => format!("{count} {alerts} resolved"),
+        other => format!("{count} {alerts} {other}"),
+    }
+}
+
+/// Renders a group (of one kind: the group key names it), its alerts by number. More than
+/// [`MAX_LINES`] alerts are counted, not listed (the acknowledge-all link covers them all; the
+/// CLI form names the listed ones).
+pub fn render(
+    launch: &str,
+    lines: &[GroupLine],
+    ack_all: Option<&AckAll>,
+    mentions: &[String],
+) -> RenderedGroup {
+    let severity = lines
+        .iter()
+        .map(|line| line.severity)
+        .max()
+        .unwrap_or(Severity::Critical)
+        .as_str()
+        .to_uppercase();
+    let headline = if lines.is_empty() {
+        "no alerts".to_string()
+    } else {
+        headline(lines)
+    };
+    // By alert number, so a reader finds one quickly whatever order they were written in.
+    let mut lines = lines.to_vec();
+    lines.sort_by_key(|line| line.alert_id);
+    let subject = format!("[{severity}] {launch}: {headline}");
+    let header = format!("{headline} — {launch}");
+    let listed = &lines[..lines.len().min(MAX_LINES)];
+    let unlisted = lines.len() - listed.len();
+    let open_ids: Vec<String> = listed
+        .iter()
+        .filter(|line| open_kind(&line.kind))
+        .map(|line| line.alert_id.to_string())
+        .collect();
+    let ack_cli = (!open_ids.is_empty()).then(|| format!("golive ack {}", open_ids.join(" ")));
+
+    let mut text = format!("{header}\n\n");
+    for line in listed {
+        let _ = writeln!(
+            text,
+            "- #{} {} {}: {}; {} — {}",
+            line.alert_id,
+            state(&line.kind),
+            line.title,
+            line.reason,
+            line.when,
+            line.details_url
+        );
+    }
+    if unlisted > 0 {
+        let _ = writeln!(
+            text,
+            "- … and {unlisted} more (`golive alerts` or the status page lists them all)"
+        );
+    }
+    if let Some(cli) = &ack_cli {
+        let _ = writeln!(text, "\nTo acknowledge them all (stops their escalation):");
+        if let Some(ack_all) = ack_all {
+            let _ = writeln!(
+                text,
+                "- open {} and press the button ({} of this burst)",
+                ack_all.url,
+                ack_all.count.max(open_ids.len())
+            );
+        }
+        let _ = writeln!(text, "- or run `{cli}`");
+    }
+    let _ = writeln!(text, "\nEach alert's details: the link on its line.");
+
+    let mut html = format!(
+        "<!DOCTYPE html><html><body style=\"font-family:sans-serif;color:#1a1a1a\"><h2 style=\"margin:0 0 12px\">{}</h2><ul style=\"padding-left:1.2em\">",
+        escape(&header)
+    );
+    for line in listed {
+        let _ = write!(
+            html,
+            "<li><strong>{}</strong> <a href=\"{}\">#{} {}</a>: {}; {}</li>",
+            state(&line.kind),
+            escape(&line.details_url),
+            line.alert_id,
+            escape(&line.title),
+            escape(&line.reason),
+            escape(&line.when)
+        );
+    }
+    if unlisted > 0 {
+        let _ = write!(
+            html,
+            "<li>… and {unlisted} more (<code>golive alerts</code> or the status page lists them all)</li>"
+        );
+    }
+    html.push_str("</ul>");
+    if let Some(cli) = &ack_cli {
+        if let Some(ack_all) = ack_all {
+            let _ = write!(
+                html,
+                "<p><a href=\"{}\" style=\"font-weight:bold\">Acknowledge all {}</a> (opens a confirmation page; stops their escalation and tells everyone already notified)</p>",
+                escape(&ack_all.url),
+                ack_all.count.max(open_ids.len())
+            );
+        }
+        let _ = write!(html, "<p>CLI: <code>{}</code></p>", escape(cli));
+    }
+    html.push_str("</body></html>");
+
+    let mut chat = format!("*[{severity}] {launch}: {headline}*");
+    for line in listed {
+        let _ = write!(
+            chat,
+            "\n• #{} {}: {}; {}",
+            line.alert_id, line.title, line.reason, line.when
+        );
+    }
+    if unlisted > 0 {
+        let _ = write!(chat, "\n… and {unlisted} more (`golive alerts`)");
+    }
+    if let Some(cli) = &ack_cli {
+        let _ = write!(chat, "\nAck all: `{cli}`");
+    }
+    if !mentions.is_empty() {
+        let _ = write!(chat, "\ncc {}", mentions.join(" "));
+    }
+    RenderedGroup {
+        subject,
+        text,
+        html,
+        chat,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn at(seconds: i64) -> Timestamp {
+        // 2030-01-01 20:00:00 UTC
+        Timestamp::from_second(1_893_528_000 + seconds).unwrap()
+    }
+
+    fn alert(id: i64) -> Alert {
+        Alert {
+            id,
+            key: format!("check:page-{id}"),
+            title: format!("Shop page {id:02}"),
+            severity: Severity::Critical,
+            policy: Some("page".into()),
+            opened_at: at(0),
+            reason: "status 503 (expected 2xx)".into(),
+            level: 1,
+            escalation_base: at(0),
+            last_notified_at: None,
+            acknowledged: None,
+            resolved_at: None,
+            notified: BTreeSet::new(),
+            max_level: 1,
+        }
+    }
+
+    fn berlin() -> TimeZone {
+        TimeZone::get("Europe/Berlin").unwrap()
+    }
+
+    fn lines(kind: &MessageKind, count: i64) -> Vec<GroupLine> {
+        (1..=count)
+            .map(|id| {
+                let mut alert = alert(id);
+                if *kind == MessageKind::Resolved {
+                    alert.resolved_at = Some(at(130));
+                }
+                line(&alert, kind, 1, at(130), &berlin(), "http://golive.test")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_line_says_state_check_reason_and_time_and_links_the_details() {
+        let opened = &lines(&MessageKind::Opened, 1)[0];
+        assert_eq!(opened.when, "since 21:00:00");
+        assert_eq!(opened.details_url, "http://golive.test/#alert-1");
+        let resolved = &lines(&MessageKind::Resolved, 1)[0];
+        assert_eq!(resolved.when, "from 21:00:00, lasted 2m 10s");
+        assert_eq!(resolved.details_url, "http://golive.test/api/v1/alerts/1");
+        let taken = line(
+            &alert(3),
+            &MessageKind::Acknowledged {
+                by: "Bob Berg".into(),
+            },
+            1,
+            at(65),
+            &berlin(),
+            "http://golive.test",
+        );
+        assert_eq!(taken.when, "taken by Bob Berg 1m 05s after it opened");
+    }
+
+    #[test]
+    fn a_time_on_another_day_carries_its_date_and_a_long_reason_is_shortened() {
+        let mut old = alert(1);
+        old.opened_at = at(-86_400);
+        old.reason = format!("body did not match:\n{}", "x".repeat(300));
+        let line = line(
+            &old,
+            &MessageKind::Repeat,
+            2,
+            at(0),
+            &berlin(),
+            "http://golive.test",
+        );
+        assert_eq!(line.when, "since 2029-12-31 21:00 (24h 00m)");
+        assert!(line.reason.starts_with("body did not match: xxx"));
+        assert!(line.reason.ends_with('…') && line.reason.len() <= REASON_MAX + 3);
+        assert!(!line.reason.contains('\n'));
+    }
+
+    #[test]
+    fn fifty_resolutions_are_a_header_and_fifty_short_lines_by_number_without_an_ack_link() {
+        let mut resolved = lines(&MessageKind::Resolved, 50);
+        resolved.reverse();
+        let group = render("Web shop 2.0", &resolved, None, &[]);
+        assert_eq!(group.subject, "[CRITICAL] Web shop 2.0: 50 alerts resolved");
+        assert!(
+            group
+                .text
+                .starts_with("50 alerts resolved — Web shop 2.0\n\n")
+        );
+        assert_eq!(
+            group
+                .text
+                .lines()
+                .filter(|line| line.starts_with("- #"))
+                .count(),
+            50
+        );
+        assert!(group.text.contains(
+            "- #7 RESOLVED Shop page 07: status 503 (expected 2xx); from 21:00:00, lasted 2m 10s — http://golive.test/api/v1/alerts/7\n"
+        ));
+        assert!(group.text.len() < 8 * 1024, "{}", group.text.len());
+        let numbers: Vec<&str> = group
+            .text
+            .lines()
+            .filter_map(|line| line.strip_prefix("- #")?.split(' ').next())
+            .take(3)
+            .collect();
+        assert_eq!(numbers, ["1", "2", "3"]);
+        for form in [&group.text, &group.html, &group.chat] {
+            assert!(!form.contains("/ack/") && !form.contains("golive ack"));
+        }
+        assert_eq!(group.html.matches("<li>").count(), 50);
+        assert_eq!(group.chat.lines().count(), 51);
+    }
+
+    #[test]
+    fn open_alerts_get_one_acknowledge_all_link_and_the_cli_form_with_their_ids() {
+        let ack_all = AckAll {
+            url: "http://golive.test/ack/TOKEN".into(),
+            count: 4,
+        };
+        let group = render(
+            "Web shop 2.0",
+            &lines(&MessageKind::Opened, 3),
+            Some(&ack_all),
+            &["@bob".to_string()],
+        );
+        assert_eq!(group.subject, "[CRITICAL] Web shop 2.0: 3 alerts failing");
+        assert_eq!(group.text.matches("/ack/").count(), 1);
+        assert_eq!(group.html.matches("/ack/").count(), 1);
+        assert!(group.text.contains(
+            "- open http://golive.test/ack/TOKEN and press the button (4 of this burst)"
+        ));
+        assert!(group.text.contains("- or run `golive ack 1 2 3`"));
+        assert!(group.html.contains(">Acknowledge all 4</a>"));
+        assert!(
+            group
+                .chat
+                .ends_with("\nAck all: `golive ack 1 2 3`\ncc @bob")
+        );
+        assert!(
+            !group.chat.contains("/ack/"),
+            "no signed link in a shared channel"
+        );
+    }
+
+    #[test]
+    fn html_escapes_what_it_shows_and_a_huge_group_is_counted_not_listed() {
+        let mut lines = lines(&MessageKind::Opened, (MAX_LINES + 5) as i64);
+        lines[0].title = "<script>alert(1)</script>".into();
+        let group = render("Shop & more", &lines, None, &[]);
+        assert!(!group.html.contains("<script>"));
+        assert!(group.html.contains("Shop &amp; more"));
+        assert_eq!(group.html.matches("<li>").count(), MAX_LINES + 1);
+        assert!(group.text.contains("- … and 5 more"));
+        assert!(group.chat.contains("… and 5 more"));
+    }
+
+    #[test]
+    fn escalations_name_their_level_and_acknowledgements_who_took_them() {
+        let escalated: Vec<GroupLine> = (1..=2)
+            .map(|id| {
+                line(
+                    &alert(id),
+                    &MessageKind::Escalated,
+                    2,
+                    at(300),
+                    &berlin(),
+                    "http://golive.test",
+                )
+            })
+            .collect();
+        assert_eq!(
+            render("Shop", &escalated, None, &[]).subject,
+            "[CRITICAL] Shop: 2 alerts still failing — escalated to level 2"
+        );
+        let taken = lines(
+            &MessageKind::Acknowledged {
+                by: "Alice Adler".into(),
+            },
+            2,
+        );
+        let group = render("Shop", &taken, None, &[]);
+        assert_eq!(group.subject, "[CRITICAL] Shop: 2 alerts acknowledged");
+        assert!(group.text.contains("ACKNOWLEDGED Shop page 02"));
+        assert!(group.text.contains("taken by Alice Adler"));
+    }
+}
