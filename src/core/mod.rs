@@ -85,6 +85,7 @@ pub(crate) mod test_support {
             alerting: Default::default(),
             runbook: Default::default(),
             reports: None,
+            heartbeat: None,
         }
     }
 }

@@ -579,13 +579,14 @@ pub async fn run(
     // Rows whose outcome could not be recorded: not sent again before this time.
     let mut cooldown: HashMap<i64, jiff::Timestamp> = HashMap::new();
     loop {
+        link.liveness.dispatcher_turned();
         // Start what is due and not already on its way.
         let now = clock.now();
         let rows = {
             let reader = reader.clone();
             tokio::task::spawn_blocking(move || {
                 let reader = reader.lock().ok()?;
-                let pending = reader.outbox_pending().ok();
+                let pending = reader.outbox_backlog(now).ok();
                 let due = reader.due_outbox(now, BATCH).ok()?;
                 Some((due, pending))
             })
@@ -595,7 +596,7 @@ pub async fn run(
         };
         if let Some((due, pending)) = rows {
             if let Some(pending) = pending {
-                metrics.outbox_pending.set(pending);
+                metrics.set_outbox_backlog(&pending);
             }
             cooldown.retain(|_, until| *until > now);
             let ready: Vec<OutboxRow> = due

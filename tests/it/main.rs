@@ -9,6 +9,7 @@ mod cli;
 mod dashboard;
 mod demo;
 mod durability;
+mod heartbeat;
 mod helpers;
 mod monitoring;
 mod notify;
