@@ -68,7 +68,7 @@ pub async fn run(
     look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut beat = tokio::time::interval(beats.as_ref().map_or(LOOK_EVERY, |(every, _)| *every));
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut was = liveness.status(clock.now());
+    let mut was = liveness.status();
     let mut failing = false;
     loop {
         let beat_now = tokio::select! {
@@ -77,7 +77,7 @@ pub async fn run(
             _ = beat.tick(), if beats.is_some() => true,
         };
         let now = clock.now();
-        let status = liveness.status(now);
+        let status = liveness.status();
         metrics.set_components(status);
         log_change(was, status, beats.is_some());
         was = status;

@@ -3,16 +3,17 @@
 //! failed store write; the heartbeat asks [`Liveness::status`] before it calls out, so an outside
 //! dead-man's switch stops hearing from golive exactly when one of them is stuck.
 //!
-//! Times are read from the injected clock and kept as milliseconds in atomics: noting a turn costs
-//! one relaxed store, and nothing here can block the loops it watches.
+//! Times are read from the monotonic clock (tokio's `Instant`), not the injected wall clock: how
+//! long a loop has been silent is a span, and a wall clock that steps (NTP, the demo's time-lapse
+//! jumps) must not make a working golive look stuck. They are kept as milliseconds since the
+//! handle was made, in atomics: noting a turn costs one relaxed store, and nothing here can block
+//! the loops it watches.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use jiff::Timestamp;
-
-use crate::clock::Clock;
+use tokio::time::Instant;
 
 /// A loop that has not turned for this long is stuck. The engine and the dispatcher turn at least
 /// every second when idle, and one turn's work (a store commit, a report composed) takes well
@@ -51,11 +52,12 @@ impl Component {
 
 /// The shared handle; see the module documentation.
 pub struct Liveness {
-    clock: Arc<dyn Clock>,
-    engine_turned_ms: AtomicI64,
-    dispatcher_turned_ms: AtomicI64,
-    /// When a store write last failed (`i64::MIN`: never).
-    store_failed_ms: AtomicI64,
+    /// What the other times count from.
+    origin: Instant,
+    engine_turned_ms: AtomicU64,
+    dispatcher_turned_ms: AtomicU64,
+    /// When a store write last failed, plus one (0: never).
+    store_failed_ms: AtomicU64,
 }
 
 /// Which components are stuck at one moment.
@@ -96,114 +98,132 @@ impl Status {
 
 impl Liveness {
     /// A handle whose loops count as having just turned: a daemon that is starting is healthy.
-    pub fn new(clock: Arc<dyn Clock>) -> Arc<Liveness> {
-        let now = clock.now().as_millisecond();
-        Arc::new(Liveness {
-            clock,
-            engine_turned_ms: AtomicI64::new(now),
-            dispatcher_turned_ms: AtomicI64::new(now),
-            store_failed_ms: AtomicI64::new(i64::MIN),
-        })
+    pub fn new() -> Arc<Liveness> {
+        Arc::new(Liveness::starting_at(Instant::now()))
+    }
+
+    fn starting_at(origin: Instant) -> Liveness {
+        Liveness {
+            origin,
+            engine_turned_ms: AtomicU64::new(0),
+            dispatcher_turned_ms: AtomicU64::new(0),
+            store_failed_ms: AtomicU64::new(0),
+        }
     }
 
     /// The engine's loop turned.
     pub fn engine_turned(&self) {
-        self.engine_turned_ms
-            .store(self.now_ms(), Ordering::Relaxed);
+        self.note(&self.engine_turned_ms, Instant::now());
     }
 
     /// The dispatcher's loop turned.
     pub fn dispatcher_turned(&self) {
-        self.dispatcher_turned_ms
-            .store(self.now_ms(), Ordering::Relaxed);
+        self.note(&self.dispatcher_turned_ms, Instant::now());
     }
 
     /// A store write failed.
     pub fn store_failed(&self) {
-        self.store_failed_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.store_failed_ms
+            .store(self.since_origin(Instant::now()) + 1, Ordering::Relaxed);
     }
 
-    /// Which components are stuck at `now`.
-    pub fn status(&self, now: Timestamp) -> Status {
-        let now = now.as_millisecond();
-        let older_than = |at: &AtomicI64, limit: Duration| {
-            // A turn noted after `now` was read (or before a clock step back) is fresh.
-            now.saturating_sub(at.load(Ordering::Relaxed)) > millis(limit)
-        };
+    /// Which components are stuck now.
+    pub fn status(&self) -> Status {
+        self.status_at(Instant::now())
+    }
+
+    fn status_at(&self, now: Instant) -> Status {
+        let now = self.since_origin(now);
+        // A turn noted after `now` was read is fresh.
+        let silent_for = |at: &AtomicU64| now.saturating_sub(at.load(Ordering::Relaxed));
+        let failed = self.store_failed_ms.load(Ordering::Relaxed);
         Status {
-            engine_stuck: older_than(&self.engine_turned_ms, STUCK_AFTER),
-            dispatcher_stuck: older_than(&self.dispatcher_turned_ms, STUCK_AFTER),
-            store_failing: !older_than(&self.store_failed_ms, STORE_FAILING_FOR),
+            engine_stuck: silent_for(&self.engine_turned_ms) > millis(STUCK_AFTER),
+            dispatcher_stuck: silent_for(&self.dispatcher_turned_ms) > millis(STUCK_AFTER),
+            store_failing: failed > 0
+                && now.saturating_sub(failed - 1) <= millis(STORE_FAILING_FOR),
         }
     }
 
-    fn now_ms(&self) -> i64 {
-        self.clock.now().as_millisecond()
+    fn note(&self, slot: &AtomicU64, at: Instant) {
+        slot.store(self.since_origin(at), Ordering::Relaxed);
+    }
+
+    fn since_origin(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_millis()).unwrap_or(u64::MAX)
     }
 }
 
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::DemoClock;
 
-    fn at(seconds: i64) -> Timestamp {
-        Timestamp::from_second(1_900_000_000 + seconds).expect("time")
-    }
-
-    fn liveness() -> (Arc<DemoClock>, Arc<Liveness>) {
-        let clock = Arc::new(DemoClock::starting_at(at(0)));
-        let liveness = Liveness::new(clock.clone());
-        (clock, liveness)
+    fn after(origin: Instant, seconds: u64) -> Instant {
+        origin + Duration::from_secs(seconds)
     }
 
     #[test]
     fn a_daemon_that_just_started_is_healthy() {
-        let (clock, liveness) = liveness();
-        let status = liveness.status(clock.now());
+        let origin = Instant::now();
+        let liveness = Liveness::starting_at(origin);
+        let status = liveness.status_at(after(origin, 1));
         assert!(status.healthy(), "{status:?}");
         assert_eq!(status.describe(), "");
     }
 
     #[test]
     fn a_loop_that_stopped_turning_is_stuck_and_the_other_is_not() {
-        let (clock, liveness) = liveness();
-        clock.jump_to(at(11));
-        liveness.dispatcher_turned();
-        let status = liveness.status(clock.now());
+        let origin = Instant::now();
+        let liveness = Liveness::starting_at(origin);
+        liveness.note(&liveness.dispatcher_turned_ms, after(origin, 9));
+        let status = liveness.status_at(after(origin, 11));
         assert!(status.engine_stuck);
         assert!(!status.dispatcher_stuck);
         assert!(!status.healthy());
         assert_eq!(status.describe(), "engine");
-        liveness.engine_turned();
-        assert!(liveness.status(clock.now()).healthy());
+        liveness.note(&liveness.engine_turned_ms, after(origin, 11));
+        assert!(liveness.status_at(after(origin, 12)).healthy());
     }
 
     #[test]
     fn a_failed_store_write_marks_the_store_until_it_has_not_failed_for_a_while() {
-        let (clock, liveness) = liveness();
-        liveness.store_failed();
-        assert!(liveness.status(clock.now()).store_failing);
-        clock.jump_to(at(25));
-        liveness.engine_turned();
-        liveness.dispatcher_turned();
-        assert_eq!(liveness.status(clock.now()).describe(), "store");
-        clock.jump_to(at(32));
-        liveness.engine_turned();
-        liveness.dispatcher_turned();
-        assert!(liveness.status(clock.now()).healthy());
+        let origin = Instant::now();
+        let liveness = Liveness::starting_at(origin);
+        liveness.store_failed_ms.store(
+            liveness.since_origin(after(origin, 2)) + 1,
+            Ordering::Relaxed,
+        );
+        let at = |seconds| {
+            let now = after(origin, seconds);
+            liveness.note(&liveness.engine_turned_ms, now);
+            liveness.note(&liveness.dispatcher_turned_ms, now);
+            liveness.status_at(now)
+        };
+        assert_eq!(at(3).describe(), "store");
+        assert_eq!(at(31).describe(), "store");
+        assert!(at(33).healthy());
     }
 
     #[test]
     fn a_turn_noted_after_now_was_read_counts_as_fresh() {
-        let (clock, liveness) = liveness();
-        let earlier = clock.now();
-        clock.jump_to(at(5));
+        let origin = Instant::now();
+        let liveness = Liveness::starting_at(origin);
+        liveness.note(&liveness.engine_turned_ms, after(origin, 30));
+        liveness.note(&liveness.dispatcher_turned_ms, after(origin, 30));
+        assert!(liveness.status_at(after(origin, 20)).healthy());
+    }
+
+    #[test]
+    fn the_real_clock_is_read_when_a_loop_turns() {
+        let liveness = Liveness::new();
         liveness.engine_turned();
-        assert!(!liveness.status(earlier).engine_stuck);
+        liveness.dispatcher_turned();
+        assert!(liveness.status().healthy());
+        liveness.store_failed();
+        assert!(liveness.status().store_failing);
     }
 }

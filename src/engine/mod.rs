@@ -549,7 +549,7 @@ impl Engine {
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let (observations_tx, observations) = mpsc::channel(OBSERVATION_QUEUE);
         let checks = checks::Checks::new(&plan, &metrics, now);
-        let liveness = Liveness::new(clock.clone());
+        let liveness = Liveness::new();
         let mut engine = Engine {
             plan,
             store,
