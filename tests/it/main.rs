@@ -15,6 +15,7 @@ mod monitoring;
 mod notify;
 mod probes;
 mod reports;
+mod rules;
 mod runbook;
 mod smtp;
 mod status_page;
