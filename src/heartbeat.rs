@@ -88,7 +88,11 @@ pub async fn run(
             metrics.count_heartbeat(HeartbeatResult::Skipped, now);
             continue;
         }
-        let result = destinations.beat(now).await;
+        // A call may take up to its timeout (as long as the interval): shutdown does not wait.
+        let result = tokio::select! {
+            () = shutdown.cancelled() => break,
+            result = destinations.beat(now) => result,
+        };
         match result {
             HeartbeatResult::Ok if failing => {
                 tracing::info!("heartbeat delivered again");

@@ -274,3 +274,17 @@ async fn the_watchdog_alert_fires_in_a_real_alertmanager_while_golive_runs_and_n
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_heartbeat_that_hangs_does_not_hold_up_a_clean_shutdown() {
+    let switch = crate::targets::accept_and_hang().await;
+    let plan = format!(
+        "{BASE_PLAN}\n[heartbeat]\nurl = \"{}\"\ninterval = \"1h\"\ntimeout = \"1h\"\n",
+        switch.url("/ping")
+    );
+    let mut daemon = Daemon::start(&plan).await;
+    // The first heartbeat goes out at start and gets no answer.
+    eventually(15, async || (switch.accepted() >= 1).then_some(())).await;
+    let status = daemon.terminate();
+    assert!(status.success(), "{status}");
+}
