@@ -359,6 +359,25 @@ url = "http://127.0.0.1:9000/hook"
     }
 
     #[test]
+    fn a_channel_that_only_carries_the_watchdog_alert_counts_as_used() {
+        let loaded = parse(
+            &format!("{BASE}\n[heartbeat]\nalertmanager = [\"am\"]\n"),
+            Path::new("plan.toml"),
+        )
+        .expect("valid");
+        let unused: Vec<&str> = loaded
+            .warnings
+            .iter()
+            .filter(|warning| warning.message.contains("is not used"))
+            .map(|warning| warning.message.as_str())
+            .collect();
+        assert_eq!(
+            unused,
+            vec!["channel `chat` is not used by any escalation level"]
+        );
+    }
+
+    #[test]
     fn every_problem_of_a_heartbeat_is_reported_with_its_fix() {
         let found = errors(
             "[heartbeat]\nurl = \"https://hc-ping.example/x?token=abc\"\nmethod = \"PUTT\"\ninterval = \"500ms\"\nalertmanager = [\"chat\", \"amm\"]\n",
