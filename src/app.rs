@@ -1,5 +1,7 @@
 //! Wires the parts together: resolves secrets, opens the store, starts the engine, binds the API,
-//! and runs until shutdown, closing the store last.
+//! and runs until shutdown, closing the store last. Beside the engine, the probes and the
+//! dispatcher it runs the heartbeat (golive watched from outside), which shares the engine's and
+//! the dispatcher's [`Liveness`](crate::liveness::Liveness).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +28,10 @@ pub const DAEMON_FILE: &str = "daemon.json";
 
 /// How long in-flight requests get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Set to `1` at start, this environment variable serves the test-only hooks under
+/// `/api/v1/test/` (see `api::test_hooks`). Never set it in production.
+pub const TEST_HOOKS_ENV: &str = "GOLIVE_TEST_HOOKS";
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +92,8 @@ pub struct Application {
     dispatcher_reader: Arc<Mutex<Reader>>,
     state: AppState,
     daemon_file: PathBuf,
+    /// The watchdog alert's link: the daemon's address as people reach it.
+    public_url: String,
 }
 
 /// Reads every API token from its source; `GOLIVE_API_TOKEN`, when set, is always accepted.
@@ -184,6 +192,7 @@ impl Application {
         let reader = store.reader()?;
         let dispatcher_reader = Arc::new(Mutex::new(store.reader()?));
         let metrics = Arc::new(Metrics::new()?);
+        metrics.start_at_zero(&plan);
         let ack_key = ack_link_key(&plan)?;
         let address = options.listen.unwrap_or(plan.server.listen);
         let listener = TcpListener::bind(address)
@@ -205,7 +214,7 @@ impl Application {
             clock.clone(),
             metrics.clone(),
             ack_key,
-            public_url,
+            public_url.clone(),
         )?;
         let probe_context = Arc::new(ProbeContext::new(&plan, clock.clone())?);
         let daemon_file = plan.launch.data_dir.join(DAEMON_FILE);
@@ -233,6 +242,7 @@ impl Application {
             metrics,
             tokens: Arc::new(tokens),
             clock,
+            test_hooks: test_hooks_enabled(),
         };
         Ok(Application {
             address,
@@ -245,6 +255,7 @@ impl Application {
             dispatcher_reader,
             state,
             daemon_file,
+            public_url,
         })
     }
 
@@ -272,6 +283,7 @@ impl Application {
             dispatcher_reader,
             state,
             daemon_file,
+            public_url,
         } = self;
 
         let plan = state.plan.clone();
@@ -297,6 +309,21 @@ impl Application {
         );
         probes.close();
         tracing::info!(checks = plan.checks.len(), "probes started");
+        if state.test_hooks {
+            tracing::warn!(
+                "{TEST_HOOKS_ENV}=1: the test-only hooks under /api/v1/test/ are served; never set it in production"
+            );
+        }
+        let heartbeat_stop = CancellationToken::new();
+        let heartbeat = tokio::spawn(crate::heartbeat::run(
+            plan.clone(),
+            dispatch_link.liveness.clone(),
+            state.metrics.clone(),
+            state.clock.clone(),
+            reqwest::Client::new(),
+            public_url,
+            heartbeat_stop.clone(),
+        ));
         let dispatcher_stop = CancellationToken::new();
         let dispatcher = {
             let senders = state.senders.clone();
@@ -334,7 +361,10 @@ impl Application {
             Ok(Err(error)) => tracing::error!(%error, "server task failed"),
             Err(_) => tracing::warn!("in-flight requests did not finish in time"),
         }
-        // Probes stop first, then the engine (after the server, so every request that reached it
+        // The heartbeat stops first: a golive shutting down no longer vouches for itself.
+        heartbeat_stop.cancel();
+        let _ = heartbeat.await;
+        // Then the probes stop, then the engine (after the server, so every request that reached it
         // is answered); it writes the minute history last.
         probes_stop.cancel();
         if tokio::time::timeout(SHUTDOWN_GRACE, probes.wait())
@@ -354,6 +384,11 @@ impl Application {
         tracing::info!("stopped; store closed");
         Ok(())
     }
+}
+
+/// Whether `GOLIVE_TEST_HOOKS=1` was set at start.
+fn test_hooks_enabled() -> bool {
+    std::env::var(TEST_HOOKS_ENV).is_ok_and(|value| value.trim() == "1")
 }
 
 /// The key that signs acknowledgement links: the plan's `ack_link_secret`, else a random key kept

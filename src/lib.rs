@@ -12,6 +12,8 @@ pub mod core;
 pub mod demo;
 pub mod domain;
 pub mod engine;
+pub mod heartbeat;
+pub mod liveness;
 pub mod metrics;
 pub mod notify;
 pub mod plan;

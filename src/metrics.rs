@@ -4,6 +4,11 @@
 //! latest snapshot when `/metrics` is scraped, so they can never drift from the state. Per-check
 //! metrics are updated by the engine as each probe result arrives, through handles looked up once
 //! per check ([`CheckMetrics`]); counters are incremented where the thing happens.
+//!
+//! Labelled families whose label values the plan or the code fixes (channels × delivery results,
+//! severities, report kinds, heartbeat results, components, log kinds) are created with value 0
+//! at start ([`Metrics::start_at_zero`]), so `rate()` and `increase()` see the first event and a
+//! dashboard shows 0 instead of nothing.
 
 use prometheus::{
     Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
@@ -11,9 +16,49 @@ use prometheus::{
 };
 
 use crate::core::actions::{ActionStatus, is_overdue};
+use crate::core::log::LogKind;
 use crate::domain::Phase;
 use crate::engine::Snapshot;
+use crate::liveness::{Component, Status};
 use crate::plan::Plan;
+use crate::plan::checks::Severity;
+use crate::store::alerts::OutboxBacklog;
+
+/// The `result` values of `golive_notifications_total`.
+pub const NOTIFICATION_RESULTS: [&str; 3] = ["delivered", "retry", "failed"];
+/// The `result` values of `golive_reports_total`.
+pub const REPORT_RESULTS: [&str; 3] = ["sent", "failed", "no_recipients"];
+/// The `kind` values of `golive_reports_total`.
+pub const REPORT_KINDS: [&str; 2] = ["daily", "final"];
+/// The `level` values of `golive_runbook_warnings_total`.
+const RUNBOOK_WARNING_LEVELS: [&str; 2] = ["1", "2"];
+
+/// What became of one heartbeat (`golive_heartbeat_total{result}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeartbeatResult {
+    /// Every destination (the URL, each watchdog Alertmanager) accepted it.
+    Ok,
+    /// A destination refused it or could not be reached.
+    Failed,
+    /// Not sent: a component of golive is stuck.
+    Skipped,
+}
+
+impl HeartbeatResult {
+    pub const ALL: [HeartbeatResult; 3] = [
+        HeartbeatResult::Ok,
+        HeartbeatResult::Failed,
+        HeartbeatResult::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeartbeatResult::Ok => "ok",
+            HeartbeatResult::Failed => "failed",
+            HeartbeatResult::Skipped => "skipped",
+        }
+    }
+}
 
 /// Every metric family golive exports.
 pub struct Metrics {
@@ -46,6 +91,14 @@ pub struct Metrics {
     pub notifications: IntCounterVec,
     /// Notifications waiting in the outbox.
     pub outbox_pending: IntGauge,
+    /// How long the oldest notification that should have gone out has waited.
+    pub outbox_oldest_pending: Gauge,
+    /// Heartbeats by result (ok, failed, skipped).
+    pub heartbeats: IntCounterVec,
+    /// When a heartbeat last succeeded.
+    pub heartbeat_last_success: Gauge,
+    /// 1 while a component (engine, dispatcher, store) is stuck.
+    pub component_stuck: GaugeVec,
     /// From queueing to delivery.
     pub delivery_seconds: Histogram,
     /// From opening to acknowledgement.
@@ -324,6 +377,32 @@ impl Metrics {
             "Notifications waiting in the outbox",
         )?;
         registry.register(Box::new(outbox_pending.clone()))?;
+        let outbox_oldest_pending = Gauge::new(
+            "golive_outbox_oldest_pending_seconds",
+            "How long the oldest notification that should have gone out by now has been waiting (0 when none)",
+        )?;
+        registry.register(Box::new(outbox_oldest_pending.clone()))?;
+        let heartbeats = IntCounterVec::new(
+            Opts::new(
+                "golive_heartbeat_total",
+                "Heartbeats ([heartbeat]) by result: ok, failed (a destination refused it or was unreachable), skipped (not sent because a component of golive is stuck)",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(heartbeats.clone()))?;
+        let heartbeat_last_success = Gauge::new(
+            "golive_heartbeat_last_success_timestamp_seconds",
+            "When a heartbeat last reached every destination (0 before the first)",
+        )?;
+        registry.register(Box::new(heartbeat_last_success.clone()))?;
+        let component_stuck = GaugeVec::new(
+            Opts::new(
+                "golive_component_stuck",
+                "1 while a component of golive is stuck (engine or dispatcher loop not turning for 10 s, store writes failing), else 0",
+            ),
+            &["component"],
+        )?;
+        registry.register(Box::new(component_stuck.clone()))?;
         let delivery_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "golive_notification_delivery_seconds",
@@ -379,6 +458,10 @@ impl Metrics {
             escalation_level,
             notifications,
             outbox_pending,
+            outbox_oldest_pending,
+            heartbeats,
+            heartbeat_last_success,
+            component_stuck,
             delivery_seconds,
             time_to_ack,
             checks,
@@ -396,6 +479,77 @@ impl Metrics {
             refused_transitions,
             http_requests,
         })
+    }
+
+    /// Creates, with value 0, every series of the labelled families whose label values the plan
+    /// or the code fixes; called once at start.
+    pub fn start_at_zero(&self, plan: &Plan) {
+        let mut channels: Vec<&str> = plan
+            .alerting
+            .channels
+            .iter()
+            .map(|channel| channel.id.as_str())
+            .collect();
+        if plan.rollback.hook.is_some() {
+            channels.push(crate::notify::ROLLBACK_HOOK);
+        }
+        for channel in channels {
+            for result in NOTIFICATION_RESULTS {
+                self.notifications.with_label_values(&[channel, result]);
+            }
+        }
+        for severity in Severity::ALL {
+            self.alerts_opened.with_label_values(&[severity.as_str()]);
+        }
+        if plan.reports.is_some() {
+            for kind in REPORT_KINDS {
+                for result in REPORT_RESULTS {
+                    self.reports.with_label_values(&[kind, result]);
+                }
+            }
+        }
+        if plan.heartbeat.is_some() {
+            for result in HeartbeatResult::ALL {
+                self.heartbeats.with_label_values(&[result.as_str()]);
+            }
+        }
+        for component in Component::ALL {
+            self.component_stuck
+                .with_label_values(&[component.as_str()])
+                .set(0.0);
+        }
+        for kind in LogKind::ALL {
+            self.log_entries.with_label_values(&[kind.as_str()]);
+        }
+        if !plan.runbook.steps.is_empty() {
+            for level in RUNBOOK_WARNING_LEVELS {
+                self.runbook.warnings.with_label_values(&[level]);
+            }
+        }
+    }
+
+    /// Sets `golive_outbox_pending` and `golive_outbox_oldest_pending_seconds`.
+    pub fn set_outbox_backlog(&self, backlog: &OutboxBacklog) {
+        self.outbox_pending.set(backlog.pending);
+        self.outbox_oldest_pending.set(backlog.oldest_due_seconds);
+    }
+
+    /// Sets `golive_component_stuck` from a liveness status.
+    pub fn set_components(&self, status: Status) {
+        for component in Component::ALL {
+            self.component_stuck
+                .with_label_values(&[component.as_str()])
+                .set(if status.is_stuck(component) { 1.0 } else { 0.0 });
+        }
+    }
+
+    /// Counts one heartbeat; a successful one also sets its time.
+    pub fn count_heartbeat(&self, result: HeartbeatResult, now: jiff::Timestamp) {
+        self.heartbeats.with_label_values(&[result.as_str()]).inc();
+        if result == HeartbeatResult::Ok {
+            self.heartbeat_last_success
+                .set(now.as_millisecond() as f64 / 1000.0);
+        }
     }
 
     /// Sets `golive_check_availability_objective` from the plan's `[reports] objectives`.

@@ -13,6 +13,7 @@ mod handlers;
 mod reports;
 mod runbook;
 pub mod status_page;
+mod test_hooks;
 
 use std::sync::{Arc, Mutex};
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The notification senders (for `notify test`).
     pub senders: Arc<crate::notify::dispatcher::Senders>,
+    /// Whether the test-only hooks are served (`GOLIVE_TEST_HOOKS=1` at start).
+    pub test_hooks: bool,
 }
 
 /// Builds the router with every route.
@@ -85,6 +88,11 @@ pub fn router(state: AppState) -> Router {
         .route("/runbook/{id}/fail", post(runbook::fail))
         .route("/reports", get(reports::list))
         .route("/reports/send", post(reports::send));
+    let api = if state.test_hooks {
+        api.route("/test/wedge-engine", post(test_hooks::wedge_engine))
+    } else {
+        api
+    };
     Router::new()
         .nest("/api/v1", api)
         .merge(status_page::routes())

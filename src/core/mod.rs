@@ -86,6 +86,7 @@ pub(crate) mod test_support {
             alerting: Default::default(),
             runbook: Default::default(),
             reports: None,
+            heartbeat: None,
         }
     }
 }

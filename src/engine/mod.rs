@@ -34,6 +34,7 @@ use crate::core::runbook::{StepRecords, StepRefusal, StepRequest};
 use crate::core::{LaunchState, Refusal, Transition, TransitionRequest};
 use crate::domain::Phase;
 
+use crate::liveness::Liveness;
 use crate::metrics::Metrics;
 pub use crate::notify::{DeliveryReport, DispatchLink, HOOK_STARTED};
 use crate::plan::Plan;
@@ -53,6 +54,11 @@ const OBSERVATION_QUEUE: usize = 4096;
 const OBSERVATION_BATCH: usize = 512;
 /// How often finished minutes are written and old history pruned.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
+/// The longest the loop waits without turning, so [`Liveness`] sees an idle engine as alive (a
+/// turn with nothing due costs a few comparisons).
+const TURN_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
+/// The longest a test may wedge the engine (`POST /api/v1/test/wedge-engine`).
+pub const MAX_TEST_WEDGE: Duration = Duration::from_secs(300);
 
 /// What the engine publishes after every change of launch state or of a check's health:
 /// everything status and metrics need, without touching the store. (Probe results that change
@@ -178,6 +184,12 @@ pub enum Command {
     /// Do now what is due now (timers, housekeeping), then answer: after the clock jumped
     /// forward (the demo's time-lapse), the engine must not wait out a sleep computed before it.
     Tick { reply: oneshot::Sender<()> },
+    /// Test hook only (served with `GOLIVE_TEST_HOOKS=1`): answer, then block the engine's thread
+    /// for `duration`, as a store call that hangs would, so tests can see golive stop calling out.
+    TestWedge {
+        duration: Duration,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What to change on an action item; `None` leaves a field as it is.
@@ -453,6 +465,20 @@ impl EngineHandle {
         answer.await.map_err(|_| EngineError::Stopped)
     }
 
+    /// Test hook only: blocks the engine for `duration` (at most [`MAX_TEST_WEDGE`]) once it has
+    /// answered; see [`Command::TestWedge`].
+    pub async fn test_wedge(&self, duration: Duration) -> Result<(), EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::TestWedge {
+                duration: duration.min(MAX_TEST_WEDGE),
+                reply,
+            })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)
+    }
+
     pub async fn update_action(
         &self,
         id: i64,
@@ -498,6 +524,8 @@ pub struct Engine {
     observations: mpsc::Receiver<Observation>,
     publish: watch::Sender<Arc<Snapshot>>,
     phase: watch::Sender<Phase>,
+    /// Told of every loop turn and failed store write (the heartbeat reads it).
+    liveness: Arc<Liveness>,
 }
 
 /// What the probe scheduler needs from the engine: where to send observations and the current
@@ -558,6 +586,7 @@ impl Engine {
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let (observations_tx, observations) = mpsc::channel(OBSERVATION_QUEUE);
         let checks = checks::Checks::new(&plan, &metrics, now);
+        let liveness = Liveness::new();
         let mut engine = Engine {
             plan,
             store,
@@ -579,6 +608,7 @@ impl Engine {
             observations,
             publish,
             phase,
+            liveness: liveness.clone(),
         };
         engine.update_alert_metrics();
         // A hypercare that ended while golive was down is closed before anyone can read the state.
@@ -610,6 +640,7 @@ impl Engine {
             }),
             trouble: trouble_rx,
             message_ids,
+            liveness,
         };
         Ok((engine, handle, link, dispatch))
     }
@@ -620,8 +651,11 @@ impl Engine {
         let mut batch = Vec::with_capacity(OBSERVATION_BATCH);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_EVERY);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut turn = tokio::time::interval(TURN_AT_LEAST_EVERY);
+        turn.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut observations_open = true;
         loop {
+            self.liveness.engine_turned();
             self.do_due_work();
             let wait = self.time_to_next_deadline();
             tokio::select! {
@@ -638,6 +672,7 @@ impl Engine {
                     }
                 }
                 _ = housekeeping.tick() => self.housekeeping(false),
+                _ = turn.tick() => {}
                 () = sleep_or_forever(wait) => {}
             }
         }
@@ -804,6 +839,14 @@ impl Engine {
                 self.do_due_work();
                 let _ = reply.send(());
             }
+            Command::TestWedge { duration, reply } => {
+                let _ = reply.send(());
+                tracing::warn!(
+                    seconds = duration.as_secs_f64(),
+                    "test hook: the engine blocks its thread now"
+                );
+                block(|| std::thread::sleep(duration));
+            }
         }
     }
 
@@ -811,6 +854,7 @@ impl Engine {
     /// (not through the outbox, which lives in the failing store).
     pub(crate) fn store_trouble(&mut self, error: &dyn std::error::Error) {
         self.metrics.store_errors.inc();
+        self.liveness.store_failed();
         let now = self.clock.now();
         let due = self
             .last_trouble

@@ -513,13 +513,14 @@ pub async fn run(
         flights.lanes.assume_down(&channel, since, started);
     }
     loop {
+        link.liveness.dispatcher_turned();
         let now = clock.now();
         let down = flights.lanes.down_channels();
         let looked = {
             let reader = reader.clone();
             tokio::task::spawn_blocking(move || {
                 let reader = reader.lock().ok()?;
-                let pending = reader.outbox_pending().ok();
+                let pending = reader.outbox_backlog(now).ok();
                 let due = reader.due_outbox_per_channel(now, LANE_BATCH).ok()?;
                 let heads: Vec<(String, Vec<OutboxRow>)> = down
                     .into_iter()
@@ -536,7 +537,7 @@ pub async fn run(
         };
         if let Some((due, heads, pending)) = looked {
             if let Some(pending) = pending {
-                metrics.outbox_pending.set(pending);
+                metrics.set_outbox_backlog(&pending);
             }
             flights.cooldown.retain(|_, until| *until > now);
             // Lanes that are up: every due message that has room, oldest first.

@@ -53,4 +53,6 @@ pub struct DispatchLink {
     /// directly, best effort, to the ops lead through every channel.
     pub trouble: mpsc::Receiver<String>,
     pub message_ids: MessageIds,
+    /// Told of every turn of the dispatcher's loop (the heartbeat reads it).
+    pub liveness: Arc<crate::liveness::Liveness>,
 }

@@ -248,7 +248,11 @@ fn unused_channel(plan: &Plan, sink: &mut Sink<'_>) {
                 .any(|level| level.channels.contains(&channel.id))
         });
         let fallback = plan.alerting.fallback_channel.as_deref() == Some(channel.id.as_str());
-        if !in_level && !fallback {
+        let watchdog = plan
+            .heartbeat
+            .as_ref()
+            .is_some_and(|heartbeat| heartbeat.alertmanager.contains(&channel.id));
+        if !in_level && !fallback && !watchdog {
             let path = format!("channels[{index}].id");
             let span = span_of_first(sink, &[&path]);
             sink.warning(

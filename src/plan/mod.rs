@@ -11,6 +11,7 @@ mod check_http;
 mod check_kinds;
 pub mod checks;
 mod diagnostic;
+pub mod heartbeat;
 mod lint;
 mod monitoring;
 mod read;
@@ -63,6 +64,8 @@ pub struct Plan {
     pub runbook: runbook::Runbook,
     /// `[reports]`: the daily and final reports (none without the section).
     pub reports: Option<reports::Reports>,
+    /// `[heartbeat]`: golive's own dead-man's switch (none without the section).
+    pub heartbeat: Option<heartbeat::Heartbeat>,
 }
 
 /// Section `[launch]`.

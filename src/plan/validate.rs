@@ -115,6 +115,8 @@ fn read_plan(
         },
     );
     let reports = read_reports::read_reports(&mut reader, sink, &context, alerting.as_ref());
+    let heartbeat =
+        super::heartbeat::read_heartbeat(&mut reader, sink, base_dir, alerting.as_ref());
     reader.finish(sink);
     Some(Plan {
         source: path.to_path_buf(),
@@ -130,6 +132,7 @@ fn read_plan(
         alerting: alerting?,
         runbook: runbook?,
         reports: reports.ok()?,
+        heartbeat: heartbeat.ok()?,
     })
 }
 

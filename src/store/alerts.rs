@@ -32,6 +32,15 @@ pub struct NewOutboxRow {
     pub payload: serde_json::Value,
 }
 
+/// The outbox's backlog (see [`Reader::outbox_backlog`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutboxBacklog {
+    /// Notifications waiting.
+    pub pending: i64,
+    /// How long the oldest notification that should have gone out has waited (0 without one).
+    pub oldest_due_seconds: f64,
+}
+
 /// A stored outbox row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboxRow {
@@ -435,6 +444,24 @@ impl Reader {
             |row| row.get(0),
         )?;
         next.map(timestamp).transpose()
+    }
+
+    /// The outbox's backlog at `now`: the pending notifications, and how long the oldest of those
+    /// that should have gone out by now (its `not_before` has passed; silenced and grouped ones
+    /// held back have not) has been waiting since then.
+    pub fn outbox_backlog(&self, now: Timestamp) -> Result<OutboxBacklog, StoreError> {
+        let now = millis(now);
+        let (pending, oldest_due): (i64, Option<i64>) = self.connection.query_row(
+            "SELECT COUNT(*), MIN(CASE WHEN not_before <= ?1 THEN not_before END) \
+             FROM outbox WHERE status = 'pending'",
+            [now],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        Ok(OutboxBacklog {
+            pending,
+            oldest_due_seconds: oldest_due
+                .map_or(0.0, |at| now.saturating_sub(at).max(0) as f64 / 1000.0),
+        })
     }
 
     /// Pending notifications.

@@ -345,6 +345,17 @@ const CASES: &[Case] = &[
     case("rollback procedure without a rollback point", "rollback_point = true\n", "", (162, 22), "`rollback_procedure` is only used on a rollback point", Some("rollback_point = true")),
     case("runbook step verifying an unknown check", "verify = [\"health\"]", "verify = [\"helth\"]", (173, 11), "unknown check `helth`", Some("did you mean `health`?")),
     case("runbook step key with a typo", "verify = [\"health\"]", "verfy = [\"health\"]", (173, 1), "unknown key `verfy`", Some("did you mean `verify`?")),
+    // [heartbeat], inserted before [alerting] (line 108 on).
+    case("unknown key in heartbeat", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\nintervall = \"30s\"\n\n[alerting]", (110, 1), "unknown key `intervall`", Some("did you mean `interval`?")),
+    case("heartbeat url with a token inline", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch?token=s3cret\"\n\n[alerting]", (109, 7), "the URL carries a secret (a `token` query parameter)", Some("url = { env = \"VAR\" }")),
+    case("heartbeat interval below a second", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\ninterval = \"500ms\"\n\n[alerting]", (110, 12), "`interval` of 500ms is too short", Some("at least 1s")),
+    case("heartbeat interval over an hour", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\ninterval = \"2h\"\n\n[alerting]", (110, 12), "`interval` of 2h is too long", Some("at most 1h")),
+    case("heartbeat timeout longer than its interval", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\ninterval = \"5s\"\ntimeout = \"10s\"\n\n[alerting]", (111, 11), "the timeout of 10s is longer than the interval of 5s", Some("lower `timeout`")),
+    case("heartbeat method with a typo", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\nmethod = \"GTE\"\n\n[alerting]", (110, 10), "unknown heartbeat method `GTE`", Some("did you mean `GET`?")),
+    case("heartbeat to an unknown channel", "[alerting]", "[heartbeat]\nalertmanager = [\"chta\"]\n\n[alerting]", (109, 17), "unknown channel `chta`", Some("did you mean `chat`?")),
+    case("heartbeat watchdog to a webhook channel", "[alerting]", "[heartbeat]\nalertmanager = [\"chat\"]\n\n[alerting]", (109, 17), "`chat` is a webhook channel, but the watchdog alert goes only to alertmanager channels", Some("kind = \"alertmanager\"")),
+    case("heartbeat with an empty alertmanager list", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\nalertmanager = []\n\n[alerting]", (110, 16), "`alertmanager` is empty", Some("or remove the key")),
+    case("heartbeat that calls nothing", "[alerting]", "[heartbeat]\ninterval = \"30s\"\n\n[alerting]", (108, 1), "`[heartbeat]` calls nothing", Some("url = { env = \"GOLIVE_HEARTBEAT_URL\" }")),
     case("concurrency limit of zero", "[rollback]", "[monitoring]\nmax_concurrent_probes = 0\n\n[rollback]", (40, 25), "`max_concurrent_probes` must be between 1 and 10000, found `0`", None),
 ];
 

@@ -93,18 +93,28 @@ pub struct Daemon {
 impl Daemon {
     /// Writes `plan` into a new temporary folder and starts a daemon on it.
     pub async fn start(plan: &str) -> Daemon {
+        Daemon::start_with_env(plan, &[]).await
+    }
+
+    /// As [`Daemon::start`], with extra environment variables for the daemon.
+    pub async fn start_with_env(plan: &str, env: &[(&str, &str)]) -> Daemon {
         let temp = tempfile::tempdir().expect("temp dir");
         std::fs::write(temp.path().join("plan.toml"), plan).expect("write plan");
-        let mut daemon = Daemon::start_in(temp.path()).await;
+        let mut daemon = Daemon::start_in_with_env(temp.path(), env).await;
         daemon._temp = Some(temp);
         daemon
     }
 
     /// Starts a daemon on the plan already in `dir` (a restart keeps the same data directory).
     pub async fn start_in(dir: &Path) -> Daemon {
+        Daemon::start_in_with_env(dir, &[]).await
+    }
+
+    /// As [`Daemon::start_in`], with extra environment variables for the daemon.
+    pub async fn start_in_with_env(dir: &Path, env: &[(&str, &str)]) -> Daemon {
         let daemon_file = dir.join("data").join("daemon.json");
         let _ = std::fs::remove_file(&daemon_file);
-        let child = spawn(dir, &["run", "plan.toml", "--listen", "127.0.0.1:0"]);
+        let child = spawn_with_env(dir, &["run", "plan.toml", "--listen", "127.0.0.1:0"], env);
         let pid = child.id();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
@@ -237,6 +247,11 @@ pub const DAEMON_LOG: &str = "daemon.log";
 /// Starts the golive binary in `dir` with the test tokens in its environment; its log is appended
 /// to `dir/daemon.log`.
 pub fn spawn(dir: &Path, args: &[&str]) -> Child {
+    spawn_with_env(dir, args, &[])
+}
+
+/// As [`spawn`], with extra environment variables.
+pub fn spawn_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -248,6 +263,7 @@ pub fn spawn(dir: &Path, args: &[&str]) -> Child {
         .env("GOLIVE_API_TOKEN", TOKEN)
         .env("GOLIVE_TEST_RM_TOKEN", RM_TOKEN)
         .env("GOLIVE_LOG", "info")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))

@@ -651,14 +651,14 @@ async fn a_webhook_whose_secrets_are_missing_fails_permanently_without_sending()
 }
 
 /// A real Alertmanager on a free loopback port with a receiver that sends nowhere.
-struct Alertmanager {
-    url: String,
+pub struct Alertmanager {
+    pub url: String,
     child: Option<Child>,
     _storage: tempfile::TempDir,
 }
 
 impl Alertmanager {
-    async fn start() -> Alertmanager {
+    pub async fn start() -> Alertmanager {
         let binary = "/usr/bin/prometheus-alertmanager";
         assert!(
             Path::new(binary).exists(),

@@ -363,20 +363,30 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub async fn start(target: SocketAddr) -> Prometheus {
+        Prometheus::start_with(
+            &format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+            &[],
+        )
+        .await
+    }
+
+    /// A Prometheus with the configuration `config`; `files` (name, text) are written beside it
+    /// first, so the configuration can name them (`rule_files: [rules.yml]`).
+    pub async fn start_with(config: &str, files: &[(&str, &str)]) -> Prometheus {
         let binary = "/usr/bin/prometheus";
         assert!(
             Path::new(binary).exists(),
             "{binary} is missing: run scripts/test, or apt-get install prometheus"
         );
         let storage = tempfile::tempdir().expect("temp dir");
+        for (name, text) in files {
+            std::fs::write(storage.path().join(name), text).expect("write file");
+        }
+        let config_text = config;
         let config = storage.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .expect("write config");
+        std::fs::write(&config, config_text).expect("write config");
         let (port, child) = crate::helpers::start_ready_server("prometheus", |port| {
             Command::new(binary)
                 .arg(format!("--config.file={}", config.display()))

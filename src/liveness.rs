@@ -1,0 +1,229 @@
+//! Whether golive itself is working: a small handle shared by the engine, the dispatcher and the
+//! heartbeat. The engine and the dispatcher note each turn of their loop, the engine notes each
+//! failed store write; the heartbeat asks [`Liveness::status`] before it calls out, so an outside
+//! dead-man's switch stops hearing from golive exactly when one of them is stuck.
+//!
+//! Times are read from the monotonic clock (tokio's `Instant`), not the injected wall clock: how
+//! long a loop has been silent is a span, and a wall clock that steps (NTP, the demo's time-lapse
+//! jumps) must not make a working golive look stuck. They are kept as milliseconds since the
+//! handle was made, in atomics: noting a turn costs one relaxed store, and nothing here can block
+//! the loops it watches.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A loop that has not turned for this long is stuck. The engine and the dispatcher turn at least
+/// every second when idle, and one turn's work (a store commit, a report composed) takes well
+/// under a second, so ten seconds without a turn means a loop is blocked, not busy.
+pub const STUCK_AFTER: Duration = Duration::from_secs(10);
+
+/// The store counts as failing this long after a failed write. Success is not reported back from
+/// every write site, but a failing store is retried at least every ten seconds (the minute
+/// history, alert and runbook writes keep what failed and try again), so while it keeps failing it
+/// stays marked, and it is healthy again at most this long after it works again.
+pub const STORE_FAILING_FOR: Duration = Duration::from_secs(30);
+
+/// The parts of golive whose health decides whether it calls out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// The engine's loop (commands, probe results, escalations).
+    Engine,
+    /// The dispatcher's loop (delivering the outbox).
+    Dispatcher,
+    /// The store's writes.
+    Store,
+}
+
+impl Component {
+    pub const ALL: [Component; 3] = [Component::Engine, Component::Dispatcher, Component::Store];
+
+    /// The `component` label: `engine`, `dispatcher` or `store`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Engine => "engine",
+            Component::Dispatcher => "dispatcher",
+            Component::Store => "store",
+        }
+    }
+}
+
+/// The shared handle; see the module documentation.
+pub struct Liveness {
+    /// What the other times count from.
+    origin: Instant,
+    engine_turned_ms: AtomicU64,
+    dispatcher_turned_ms: AtomicU64,
+    /// When a store write last failed, plus one (0: never).
+    store_failed_ms: AtomicU64,
+}
+
+/// Which components are stuck at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub engine_stuck: bool,
+    pub dispatcher_stuck: bool,
+    pub store_failing: bool,
+}
+
+impl Status {
+    /// Whether nothing is stuck.
+    pub fn healthy(self) -> bool {
+        Component::ALL
+            .into_iter()
+            .all(|component| !self.is_stuck(component))
+    }
+
+    /// Whether `component` is stuck (for the store: failing).
+    pub fn is_stuck(self, component: Component) -> bool {
+        match component {
+            Component::Engine => self.engine_stuck,
+            Component::Dispatcher => self.dispatcher_stuck,
+            Component::Store => self.store_failing,
+        }
+    }
+
+    /// The stuck components' names, e.g. `engine, store` (for the log).
+    pub fn describe(self) -> String {
+        Component::ALL
+            .into_iter()
+            .filter(|component| self.is_stuck(*component))
+            .map(Component::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl Liveness {
+    /// A handle whose loops count as having just turned: a daemon that is starting is healthy.
+    pub fn new() -> Arc<Liveness> {
+        Arc::new(Liveness::starting_at(Instant::now()))
+    }
+
+    fn starting_at(origin: Instant) -> Liveness {
+        Liveness {
+            origin,
+            engine_turned_ms: AtomicU64::new(0),
+            dispatcher_turned_ms: AtomicU64::new(0),
+            store_failed_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// The engine's loop turned.
+    pub fn engine_turned(&self) {
+        self.note(&self.engine_turned_ms, Instant::now());
+    }
+
+    /// The dispatcher's loop turned.
+    pub fn dispatcher_turned(&self) {
+        self.note(&self.dispatcher_turned_ms, Instant::now());
+    }
+
+    /// A store write failed.
+    pub fn store_failed(&self) {
+        self.store_failed_ms
+            .store(self.since_origin(Instant::now()) + 1, Ordering::Relaxed);
+    }
+
+    /// Which components are stuck now.
+    pub fn status(&self) -> Status {
+        self.status_at(Instant::now())
+    }
+
+    fn status_at(&self, now: Instant) -> Status {
+        let now = self.since_origin(now);
+        // A turn noted after `now` was read is fresh.
+        let silent_for = |at: &AtomicU64| now.saturating_sub(at.load(Ordering::Relaxed));
+        let failed = self.store_failed_ms.load(Ordering::Relaxed);
+        Status {
+            engine_stuck: silent_for(&self.engine_turned_ms) > millis(STUCK_AFTER),
+            dispatcher_stuck: silent_for(&self.dispatcher_turned_ms) > millis(STUCK_AFTER),
+            store_failing: failed > 0
+                && now.saturating_sub(failed - 1) <= millis(STORE_FAILING_FOR),
+        }
+    }
+
+    fn note(&self, slot: &AtomicU64, at: Instant) {
+        slot.store(self.since_origin(at), Ordering::Relaxed);
+    }
+
+    fn since_origin(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn after(origin: Instant, seconds: u64) -> Instant {
+        origin + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn a_daemon_that_just_started_is_healthy() {
+        let origin = Instant::now();
+        let liveness = Liveness::starting_at(origin);
+        let status = liveness.status_at(after(origin, 1));
+        assert!(status.healthy(), "{status:?}");
+        assert_eq!(status.describe(), "");
+    }
+
+    #[test]
+    fn a_loop_that_stopped_turning_is_stuck_and_the_other_is_not() {
+        let origin = Instant::now();
+        let liveness = Liveness::starting_at(origin);
+        liveness.note(&liveness.dispatcher_turned_ms, after(origin, 9));
+        let status = liveness.status_at(after(origin, 11));
+        assert!(status.engine_stuck);
+        assert!(!status.dispatcher_stuck);
+        assert!(!status.healthy());
+        assert_eq!(status.describe(), "engine");
+        liveness.note(&liveness.engine_turned_ms, after(origin, 11));
+        assert!(liveness.status_at(after(origin, 12)).healthy());
+    }
+
+    #[test]
+    fn a_failed_store_write_marks_the_store_until_it_has_not_failed_for_a_while() {
+        let origin = Instant::now();
+        let liveness = Liveness::starting_at(origin);
+        liveness.store_failed_ms.store(
+            liveness.since_origin(after(origin, 2)) + 1,
+            Ordering::Relaxed,
+        );
+        let at = |seconds| {
+            let now = after(origin, seconds);
+            liveness.note(&liveness.engine_turned_ms, now);
+            liveness.note(&liveness.dispatcher_turned_ms, now);
+            liveness.status_at(now)
+        };
+        assert_eq!(at(3).describe(), "store");
+        assert_eq!(at(31).describe(), "store");
+        assert!(at(33).healthy());
+    }
+
+    #[test]
+    fn a_turn_noted_after_now_was_read_counts_as_fresh() {
+        let origin = Instant::now();
+        let liveness = Liveness::starting_at(origin);
+        liveness.note(&liveness.engine_turned_ms, after(origin, 30));
+        liveness.note(&liveness.dispatcher_turned_ms, after(origin, 30));
+        assert!(liveness.status_at(after(origin, 20)).healthy());
+    }
+
+    #[test]
+    fn the_real_clock_is_read_when_a_loop_turns() {
+        let liveness = Liveness::new();
+        liveness.engine_turned();
+        liveness.dispatcher_turned();
+        assert!(liveness.status().healthy());
+        liveness.store_failed();
+        assert!(liveness.status().store_failing);
+    }
+}
