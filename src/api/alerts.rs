@@ -74,7 +74,7 @@ pub async fn get_alert(
                 "finished_at": row.finished_at,
                 "answer": row.answer,
                 "last_error": row.last_error,
-                "to": row.payload.get("to"),
+                "to": row.payload.email_recipients(),
             })
         })
         .collect();

@@ -1,12 +1,14 @@
 //! The messages golive sends, as plain data: an email, a chat/webhook post, alerts for an
-//! Alertmanager, a rollback-hook run — and the outbox's typed view of them ([`OutboxPayload`],
-//! [`OutboxKind`]). The engine renders them, the store keeps them (serialized once, as JSON), the
+//! Alertmanager, a rollback-hook run, what a message contributes when merged with others of its
+//! burst ([`GroupItem`]) — and the outbox's typed view of them ([`OutboxPayload`], [`OutboxKind`]). The engine renders them, the store keeps them (serialized once, as JSON), the
 //! dispatcher delivers them; living here, below all three, they tie none of them to another.
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+
+use crate::plan::checks::Severity;
 
 /// An email ready to send.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,72 +62,169 @@ pub struct ForwardedAlert {
     pub generator_url: Option<String>,
 }
 
-/// What a rollback-hook run is given: why and by whom (as `GOLIVE_ROLLBACK_REASON` and
-/// `GOLIVE_ROLLBACK_BY`, or the webhook's JSON body).
+/// What a rollback-hook run is given: why, by whom, whether a person decided (as
+/// `GOLIVE_ROLLBACK_REASON` and `GOLIVE_ROLLBACK_BY`, or the webhook's JSON body).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookRun {
     pub reason: String,
     pub by: String,
+    /// Run by the plan's `auto = true`, without a person.
+    #[serde(default)]
+    pub automatic: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Timestamp>,
 }
 
-/// What an outbox row carries, by channel kind. Stored as JSON tagged with `type`; rows written
-/// before the tag existed (the bare message) are still read.
+/// One alert's line in a grouped message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupLine {
+    pub alert_id: i64,
+    /// The outbox kind (`report::alert_message::MessageKind::as_str`): `opened`, `resolved`, ...
+    pub kind: String,
+    /// The escalation level notified (for escalations and reminders).
+    pub level: usize,
+    pub severity: Severity,
+    /// The alert's title (the check's name).
+    pub title: String,
+    /// What failed, on one line, shortened.
+    pub reason: String,
+    /// Since when, how long it lasted, or who took it, in the launch's time zone.
+    pub when: String,
+    /// Where the full details are: the alert's row on the status page while it is open, its
+    /// JSON once resolved.
+    pub details_url: String,
+}
+
+/// The one link that acknowledges every open alert of a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AckAll {
+    /// The confirmation page (`{public_url}/ack/{token}`): opening it changes nothing.
+    pub url: String,
+    /// How many alerts the group held when the link was made (the page lists them exactly).
+    pub count: usize,
+}
+
+/// What one notification contributes when it is merged with others of its group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupItem {
+    pub launch: String,
+    pub line: GroupLine,
+    /// For open alerts by email: the group's acknowledge-all link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_all: Option<AckAll>,
+    /// Chat handles to mention.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+}
+
+/// What an outbox row carries, by channel kind: the message, and for messages that may be merged
+/// with others of their burst what they contribute to the group. Stored as JSON tagged with
+/// `type`; rows written before the tag existed (the bare message) are still read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", content = "message", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum OutboxPayload {
-    Email(OutgoingEmail),
-    Webhook(WebhookMessage),
-    Alertmanager(Vec<ForwardedAlert>),
-    RollbackHook(HookRun),
+    Email {
+        message: OutgoingEmail,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<GroupItem>,
+    },
+    Webhook {
+        message: WebhookMessage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<GroupItem>,
+    },
+    Alertmanager {
+        alerts: Vec<ForwardedAlert>,
+    },
+    RollbackHook {
+        run: HookRun,
+    },
 }
 
 impl<'de> Deserialize<'de> for OutboxPayload {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        /// The tagged form, and the untagged one of rows written by golive before 0.2.
+        /// The tagged form, and the untagged one of rows written by golive before the tag.
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Stored {
-            Tagged(Tagged),
+            Tagged(Box<Tagged>),
             Email(OutgoingEmail),
             Webhook(WebhookMessage),
             Alertmanager(Vec<ForwardedAlert>),
             RollbackHook(HookRun),
         }
         #[derive(Deserialize)]
-        #[serde(tag = "type", content = "message", rename_all = "snake_case")]
+        #[serde(tag = "type", rename_all = "snake_case")]
         enum Tagged {
-            Email(OutgoingEmail),
-            Webhook(WebhookMessage),
-            Alertmanager(Vec<ForwardedAlert>),
-            RollbackHook(HookRun),
+            Email {
+                message: OutgoingEmail,
+                #[serde(default)]
+                group: Option<GroupItem>,
+            },
+            Webhook {
+                message: WebhookMessage,
+                #[serde(default)]
+                group: Option<GroupItem>,
+            },
+            Alertmanager {
+                alerts: Vec<ForwardedAlert>,
+            },
+            RollbackHook {
+                run: HookRun,
+            },
         }
         Ok(match Stored::deserialize(deserializer)? {
-            Stored::Tagged(Tagged::Email(email)) | Stored::Email(email) => {
-                OutboxPayload::Email(email)
-            }
-            Stored::Tagged(Tagged::Webhook(message)) | Stored::Webhook(message) => {
-                OutboxPayload::Webhook(message)
-            }
-            Stored::Tagged(Tagged::Alertmanager(alerts)) | Stored::Alertmanager(alerts) => {
-                OutboxPayload::Alertmanager(alerts)
-            }
-            Stored::Tagged(Tagged::RollbackHook(run)) | Stored::RollbackHook(run) => {
-                OutboxPayload::RollbackHook(run)
-            }
+            Stored::Tagged(tagged) => match *tagged {
+                Tagged::Email { message, group } => OutboxPayload::Email { message, group },
+                Tagged::Webhook { message, group } => OutboxPayload::Webhook { message, group },
+                Tagged::Alertmanager { alerts } => OutboxPayload::Alertmanager { alerts },
+                Tagged::RollbackHook { run } => OutboxPayload::RollbackHook { run },
+            },
+            Stored::Email(message) => OutboxPayload::email(message),
+            Stored::Webhook(message) => OutboxPayload::webhook(message),
+            Stored::Alertmanager(alerts) => OutboxPayload::Alertmanager { alerts },
+            Stored::RollbackHook(run) => OutboxPayload::RollbackHook { run },
         })
     }
 }
 
 impl OutboxPayload {
-    /// The addresses an email goes to (none for other payloads).
-    pub fn email_recipients(&self) -> Vec<String> {
+    /// An email on its own.
+    pub fn email(message: OutgoingEmail) -> OutboxPayload {
+        OutboxPayload::Email {
+            message,
+            group: None,
+        }
+    }
+
+    /// A chat/webhook post on its own.
+    pub fn webhook(message: WebhookMessage) -> OutboxPayload {
+        OutboxPayload::Webhook {
+            message,
+            group: None,
+        }
+    }
+
+    /// The same message with what it contributes to its group (emails and posts only).
+    pub fn with_group(self, item: GroupItem) -> OutboxPayload {
         match self {
-            OutboxPayload::Email(email) => email
-                .to
-                .iter()
-                .map(|(_, address)| address.clone())
-                .collect(),
-            _ => Vec::new(),
+            OutboxPayload::Email { message, .. } => OutboxPayload::Email {
+                message,
+                group: Some(item),
+            },
+            OutboxPayload::Webhook { message, .. } => OutboxPayload::Webhook {
+                message,
+                group: Some(item),
+            },
+            other => other,
+        }
+    }
+
+    /// The addresses an email goes to, as (display name, address); none for other payloads.
+    pub fn email_recipients(&self) -> &[(Option<String>, String)] {
+        match self {
+            OutboxPayload::Email { message, .. } => &message.to,
+            _ => &[],
         }
     }
 }
@@ -216,7 +315,7 @@ mod tests {
             text: "hello".into(),
             json: serde_json::json!({"kind": "test"}),
         };
-        let payload = OutboxPayload::Webhook(message.clone());
+        let payload = OutboxPayload::webhook(message.clone());
         let stored = serde_json::to_string(&payload).unwrap();
         assert!(stored.contains("\"type\":\"webhook\""), "{stored}");
         assert_eq!(
@@ -228,18 +327,14 @@ mod tests {
             serde_json::from_str::<OutboxPayload>(&old).unwrap(),
             payload
         );
-        let hook = serde_json::json!({"reason": "errors", "by": "Alice"});
-        assert_eq!(
+        let hook = serde_json::json!({"reason": "errors", "by": "Alice", "automatic": false, "at": "2030-01-01T00:00:00Z"});
+        assert!(matches!(
             serde_json::from_value::<OutboxPayload>(hook).unwrap(),
-            OutboxPayload::RollbackHook(HookRun {
-                reason: "errors".into(),
-                by: "Alice".into()
-            })
-        );
-        let alerts = serde_json::json!([]);
+            OutboxPayload::RollbackHook { run } if run.reason == "errors" && run.by == "Alice"
+        ));
         assert_eq!(
-            serde_json::from_value::<OutboxPayload>(alerts).unwrap(),
-            OutboxPayload::Alertmanager(Vec::new())
+            serde_json::from_value::<OutboxPayload>(serde_json::json!([])).unwrap(),
+            OutboxPayload::Alertmanager { alerts: Vec::new() }
         );
     }
 

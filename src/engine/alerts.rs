@@ -13,7 +13,7 @@ use crate::ack_link::AckTarget;
 use crate::core::alert::{self, Alert, Silence, Step, Window};
 use crate::core::health::{Health, HealthChange};
 use crate::core::log::{LogKind, NewEntry};
-use crate::notify::{ForwardedAlert, OutgoingEmail, WebhookMessage};
+use crate::notify::{ForwardedAlert, OutboxKind, OutboxPayload, OutgoingEmail, WebhookMessage};
 use crate::plan::Plan;
 use crate::plan::alerting::{ChannelKind, EscalationPolicy, Recipient};
 pub(crate) use crate::plan::recipients::{Addressee, addressees_by_key, resolve_recipients};
@@ -237,7 +237,7 @@ impl Engine {
                     if to.is_empty() {
                         continue;
                     }
-                    json!(OutgoingEmail {
+                    OutboxPayload::email(OutgoingEmail {
                         to,
                         subject: subject.clone(),
                         text: text.clone(),
@@ -248,7 +248,7 @@ impl Engine {
                         inline_images: Vec::new(),
                     })
                 }
-                ChannelKind::Webhook(_) => json!(WebhookMessage {
+                ChannelKind::Webhook(_) => OutboxPayload::webhook(WebhookMessage {
                     text: format!("*{subject}*\n{text}"),
                     json: json!({"kind": "warning", "launch": plan.launch.name, "unknown": blind.iter().map(|(id, reason)| json!({"check": id, "reason": reason})).collect::<Vec<_>>(), "recovered": seeing}),
                 }),
@@ -258,7 +258,7 @@ impl Engine {
                 created_at: now,
                 not_before: now,
                 channel: channel.id.clone(),
-                kind: "warning".into(),
+                kind: OutboxKind::Warning,
                 alert_id: None,
                 group_key: None,
                 payload,
@@ -966,7 +966,7 @@ impl Engine {
                             level,
                             alert.id,
                             now,
-                            json!(outgoing),
+                            OutboxPayload::email(outgoing),
                         );
                         // One link acknowledges every open alert of the burst sent to this person.
                         let ack_all =
@@ -1024,7 +1024,7 @@ impl Engine {
                         level,
                         alert.id,
                         now,
-                        json!(message),
+                        OutboxPayload::webhook(message),
                     );
                     rows.push(with_group_item_row(
                         row,
@@ -1069,7 +1069,9 @@ impl Engine {
                         level,
                         alert.id,
                         now,
-                        json!([forwarded]),
+                        OutboxPayload::Alertmanager {
+                            alerts: vec![forwarded],
+                        },
                     );
                     rows.push(row);
                     if alert.is_open() {
@@ -1095,7 +1097,7 @@ impl Engine {
         level: usize,
         alert_id: i64,
         now: Timestamp,
-        payload: serde_json::Value,
+        payload: OutboxPayload,
     ) -> (NewOutboxRow, usize) {
         let base = match kind {
             MessageKind::Acknowledged { .. } | MessageKind::Resolved => {
@@ -1126,7 +1128,7 @@ impl Engine {
             created_at: now,
             not_before,
             channel: channel.to_string(),
-            kind: kind.as_str().to_string(),
+            kind: kind.outbox_kind(),
             alert_id: Some(alert_id),
             group_key,
             payload,
@@ -1322,7 +1324,7 @@ pub(crate) fn names(addressees: &[Addressee]) -> String {
 
 /// `row` with what it contributes to a grouped message in its payload.
 fn with_group_item_row(mut row: NewOutboxRow, item: &GroupItem) -> NewOutboxRow {
-    row.payload = crate::notify::merge::with_group_item(row.payload, item);
+    row.payload = row.payload.with_group(item.clone());
     row
 }
 
@@ -1448,10 +1450,17 @@ impl Engine {
                 created_at: now,
                 not_before: now,
                 channel: crate::notify::ROLLBACK_HOOK.to_string(),
-                kind: "rollback-hook".into(),
+                kind: OutboxKind::RollbackHook,
                 alert_id: None,
                 group_key: None,
-                payload: json!({"reason": reason, "by": by, "automatic": automatic, "at": now}),
+                payload: OutboxPayload::RollbackHook {
+                    run: crate::notify::HookRun {
+                        reason: reason.clone(),
+                        by: by.clone(),
+                        automatic,
+                        at: Some(now),
+                    },
+                },
             };
             block(|| {
                 self.store.write(|write| {
@@ -1615,10 +1624,10 @@ pub(crate) fn rollback_recommendation_rows(
                 created_at: now,
                 not_before: now,
                 channel: channel.id.clone(),
-                kind: "rollback".into(),
+                kind: OutboxKind::Rollback,
                 alert_id: recommendation.alert_id,
                 group_key: None,
-                payload: json!(email),
+                payload: OutboxPayload::email(email),
             })
         })
         .collect()

@@ -9,7 +9,9 @@ use serde_json::json;
 use super::{Engine, EngineError, block};
 use crate::core::log::{LogKind, NewEntry};
 use crate::notify::lanes::LaneChange;
-use crate::notify::{DeliveryError, DeliveryReport, HOOK_STARTED, OutgoingEmail, WebhookMessage};
+use crate::notify::{
+    DeliveryError, DeliveryReport, OutboxKind, OutboxPayload, OutgoingEmail, WebhookMessage,
+};
 use crate::plan::alerting::ChannelKind;
 use crate::store::alerts::NewOutboxRow;
 
@@ -23,7 +25,7 @@ pub fn backoff(attempts: u32, jitter: f64) -> Duration {
 impl Engine {
     pub(super) fn record_delivery(&mut self, report: DeliveryReport) -> Result<(), EngineError> {
         let now = self.clock.now();
-        if report.kind == HOOK_STARTED {
+        if report.hook_started {
             // The rollback hook is about to run: its row leaves `pending` first, so neither a
             // retry nor a restart can run the rollback a second time.
             block(|| {
@@ -54,7 +56,7 @@ impl Engine {
                     .delivery_seconds
                     .observe(now.duration_since(report.queued_at).as_secs_f64().max(0.0));
                 let retried = report.attempts > 0;
-                let hook = report.kind == "rollback-hook";
+                let hook = report.kind == OutboxKind::RollbackHook;
                 let came_up = match report.lane {
                     LaneChange::CameUp { down_since } => Some(down_since),
                     _ => None,
@@ -208,7 +210,7 @@ impl Engine {
                         for row in &fallback {
                             write.enqueue(row)?;
                         }
-                        if report.kind == "rollback-hook" {
+                        if report.kind == OutboxKind::RollbackHook {
                             write.log(&NewEntry {
                                 at: now,
                                 author: "golive".into(),
@@ -250,7 +252,7 @@ impl Engine {
         let Some(fallback) = self.plan.alerting.fallback_channel.as_ref() else {
             return Vec::new();
         };
-        if fallback == &report.channel || report.kind == "warning" {
+        if fallback == &report.channel || report.kind == OutboxKind::Warning {
             return Vec::new();
         }
         let Some(channel) = self
@@ -292,7 +294,7 @@ impl Engine {
                 if recipients.is_empty() {
                     return Vec::new();
                 }
-                json!(OutgoingEmail {
+                OutboxPayload::email(OutgoingEmail {
                     to: recipients,
                     subject,
                     text,
@@ -303,7 +305,7 @@ impl Engine {
                     inline_images: Vec::new(),
                 })
             }
-            ChannelKind::Webhook(_) => json!(WebhookMessage {
+            ChannelKind::Webhook(_) => OutboxPayload::webhook(WebhookMessage {
                 text: format!("*{subject}*\n{text}"),
                 json: json!({"kind": "warning", "launch": self.plan.launch.name, "message": text}),
             }),
@@ -313,7 +315,7 @@ impl Engine {
             created_at: now,
             not_before: now,
             channel: fallback.clone(),
-            kind: "warning".into(),
+            kind: OutboxKind::Warning,
             alert_id: report.alert_id,
             group_key: None,
             payload,

@@ -36,7 +36,7 @@ use crate::domain::Phase;
 
 use crate::liveness::Liveness;
 use crate::metrics::Metrics;
-pub use crate::notify::{DeliveryReport, DispatchLink, HOOK_STARTED};
+pub use crate::notify::{DeliveryReport, DispatchLink};
 use crate::plan::Plan;
 use crate::store::{Store, StoreError};
 pub use alerts::{AckLinkView, AckOutcome, ExternalAlert, IntakeOutcome};

@@ -112,10 +112,10 @@ impl Engine {
                 created_at: now,
                 not_before: now,
                 channel: channel.id.clone(),
-                kind: "reminder".into(),
+                kind: crate::notify::OutboxKind::Reminder,
                 alert_id: None,
                 group_key: None,
-                payload: json!(OutgoingEmail {
+                payload: crate::notify::OutboxPayload::email(OutgoingEmail {
                     to: to.clone(),
                     subject: format!(
                         "[REMINDER] {}: action item #{} is {state}",

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use serde_json::json;
 
 use super::alerts::resolve_recipients;
 use super::{Engine, EngineError, block, error_chain};
@@ -292,10 +291,10 @@ impl Engine {
             created_at: now,
             not_before: now,
             channel,
-            kind: crate::report::OUTBOX_KIND.into(),
+            kind: crate::notify::OutboxKind::Report,
             alert_id: None,
             group_key: None,
-            payload: json!(email),
+            payload: crate::notify::OutboxPayload::email(email.clone()),
         });
         let mut record = NewReportRecord {
             kind: kind.as_str().to_string(),

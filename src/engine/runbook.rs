@@ -22,7 +22,7 @@ use crate::core::runbook::{
     StepView,
 };
 use crate::domain::{Owner, Role};
-use crate::notify::{OutgoingEmail, WebhookMessage};
+use crate::notify::{OutboxKind, OutboxPayload, OutgoingEmail, WebhookMessage};
 use crate::plan::Plan;
 use crate::plan::alerting::{ChannelKind, Recipient};
 use crate::plan::runbook::RunbookStep;
@@ -495,7 +495,7 @@ fn notice_rows(
         let payload = match &channel.kind {
             ChannelKind::Email { .. } if !emailed && !to.is_empty() => {
                 emailed = true;
-                json!(OutgoingEmail {
+                OutboxPayload::email(OutgoingEmail {
                     to: to.clone(),
                     subject: subject.to_string(),
                     text: text.to_string(),
@@ -506,17 +506,19 @@ fn notice_rows(
                     inline_images: Vec::new(),
                 })
             }
-            ChannelKind::Webhook(_) if !addressees.is_empty() => json!(WebhookMessage {
-                text: format!("*{subject}* {}\n{text}", handles.join(" ")),
-                json: body.clone(),
-            }),
+            ChannelKind::Webhook(_) if !addressees.is_empty() => {
+                OutboxPayload::webhook(WebhookMessage {
+                    text: format!("*{subject}* {}\n{text}", handles.join(" ")),
+                    json: body.clone(),
+                })
+            }
             _ => continue,
         };
         rows.push(NewOutboxRow {
             created_at: now,
             not_before: now,
             channel: channel.id.clone(),
-            kind: "runbook".into(),
+            kind: OutboxKind::Runbook,
             alert_id: None,
             group_key: None,
             payload,

@@ -11,15 +11,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::lanes::{LaneChange, LaneOutcome, Lanes, PROBE_EVERY, QueueKey};
-use super::outcome::{DeliveryReport, DispatchLink, HOOK_STARTED, ROLLBACK_HOOK};
+use super::outcome::{DeliveryReport, DispatchLink, ROLLBACK_HOOK};
 use super::{
-    AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, OutgoingEmail,
-    WebhookMessage, WebhookSender,
+    AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, HookRun, OutboxKind,
+    OutboxPayload, OutgoingEmail, WebhookMessage, WebhookSender,
 };
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -150,15 +150,26 @@ impl Senders {
     pub async fn deliver(
         &self,
         channel: &str,
-        payloads: &[Value],
+        payloads: &[OutboxPayload],
         now: jiff::Timestamp,
     ) -> Result<String, DeliveryError> {
-        if channel == ROLLBACK_HOOK {
-            return self
-                .run_hook(payloads.first().cloned().unwrap_or_default())
-                .await;
+        let Some(first) = payloads.first() else {
+            return Err(DeliveryError::Permanent("nothing to deliver".into()));
+        };
+        if let OutboxPayload::RollbackHook { run } = first {
+            return self.run_hook(run).await;
         }
+        let expected = match first {
+            OutboxPayload::Email { .. } => "email",
+            OutboxPayload::Webhook { .. } => "webhook",
+            OutboxPayload::Alertmanager { .. } | OutboxPayload::RollbackHook { .. } => {
+                "alertmanager"
+            }
+        };
         match self.kinds.get(channel).copied() {
+            Some(kind) if kind != expected => Err(DeliveryError::Permanent(format!(
+                "channel `{channel}` is no longer a {expected} channel in the plan"
+            ))),
             Some("email") => {
                 let email = super::merge::emails(payloads).ok_or_else(|| {
                     DeliveryError::Permanent("unreadable email in the outbox".into())
@@ -186,8 +197,9 @@ impl Senders {
                 })?;
                 let alerts: Vec<ForwardedAlert> = payloads
                     .iter()
-                    .filter_map(|payload| {
-                        serde_json::from_value::<Vec<ForwardedAlert>>(payload.clone()).ok()
+                    .filter_map(|payload| match payload {
+                        OutboxPayload::Alertmanager { alerts } => Some(alerts.iter().cloned()),
+                        _ => None,
                     })
                     .flatten()
                     .collect();
@@ -238,9 +250,8 @@ impl Senders {
 
     /// Runs the plan's rollback hook. A failing hook is never retried by itself (rolling back twice
     /// can do harm); its output is logged for the people on the call.
-    async fn run_hook(&self, payload: Value) -> Result<String, DeliveryError> {
-        let reason = payload["reason"].as_str().unwrap_or("").to_string();
-        let by = payload["by"].as_str().unwrap_or("").to_string();
+    async fn run_hook(&self, run: &HookRun) -> Result<String, DeliveryError> {
+        let (reason, by) = (run.reason.clone(), run.by.clone());
         match &self.hook {
             None => Err(DeliveryError::Permanent(
                 "the plan has no rollback hook".into(),
@@ -297,7 +308,7 @@ impl Senders {
                     .client
                     .post(url)
                     .timeout(*timeout)
-                    .json(&payload)
+                    .json(run)
                     .send()
                     .await
                     .map_err(|error| {
@@ -653,7 +664,8 @@ impl Flights {
                 channel: ROLLBACK_HOOK.to_string(),
                 attempts: 0,
                 queued_at: group[0].created_at,
-                kind: HOOK_STARTED.to_string(),
+                kind: OutboxKind::RollbackHook,
+                hook_started: true,
                 alert_id: None,
                 result: Err(DeliveryError::Permanent("started".into())),
                 lane: LaneChange::None,
@@ -759,7 +771,7 @@ async fn deliver_group(
     now: jiff::Timestamp,
 ) -> DeliveryReport {
     let first = &group[0];
-    let payloads: Vec<Value> = group.iter().map(|row| row.payload.clone()).collect();
+    let payloads: Vec<OutboxPayload> = group.iter().map(|row| row.payload.clone()).collect();
     let result = senders.deliver(&first.channel, &payloads, now).await;
     DeliveryReport {
         rows: group.iter().map(|row| row.id).collect(),
@@ -770,7 +782,8 @@ async fn deliver_group(
             .map(|row| row.created_at)
             .min()
             .unwrap_or(first.created_at),
-        kind: first.kind.clone(),
+        kind: first.kind,
+        hook_started: false,
         alert_id: first.alert_id,
         result,
         lane: LaneChange::None,

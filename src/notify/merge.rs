@@ -5,51 +5,36 @@
 //! acknowledge-all link ([`crate::report::alert_group`] renders it).
 //!
 //! Each row's payload is the full message for that alert (sent as it is when the row goes out
-//! alone) plus, under [`GROUP_ITEM`], what it contributes to a group: its line, and for open
-//! alerts by email the group's signed acknowledge-all link (the engine signs it when it writes the
-//! row; the dispatcher holds no key).
+//! alone) plus what it contributes to a group ([`OutboxPayload`]'s `group`): its line, and for
+//! open alerts by email the group's signed acknowledge-all link (the engine signs it when it
+//! writes the row; the dispatcher holds no key).
 
 use serde_json::{Value, json};
 
-use super::{OutgoingEmail, WebhookMessage};
+use super::{OutboxPayload, OutgoingEmail, WebhookMessage};
 use crate::report::alert_group::{self, AckAll, GroupItem, GroupLine};
 
-/// The payload key of a notification's [`GroupItem`].
-pub const GROUP_ITEM: &str = "group";
-
-/// `payload` (a message as JSON) with `item` added under [`GROUP_ITEM`].
-pub fn with_group_item(mut payload: Value, item: &GroupItem) -> Value {
-    if let Some(object) = payload.as_object_mut() {
-        object.insert(GROUP_ITEM.to_string(), json!(item));
-    }
-    payload
-}
-
-fn group_item(payload: &Value) -> Option<GroupItem> {
-    serde_json::from_value(payload.get(GROUP_ITEM)?.clone()).ok()
-}
-
-/// The emails of one group (outbox payloads) as one message; `None` when none can be read.
-pub fn emails(payloads: &[Value]) -> Option<OutgoingEmail> {
+/// The emails of one group as one message; `None` when there is none.
+pub fn emails(payloads: &[OutboxPayload]) -> Option<OutgoingEmail> {
     merge_emails(
         payloads
             .iter()
-            .filter_map(|payload| {
-                let email = serde_json::from_value(payload.clone()).ok()?;
-                Some((email, group_item(payload)))
+            .filter_map(|payload| match payload {
+                OutboxPayload::Email { message, group } => Some((message.clone(), group.clone())),
+                _ => None,
             })
             .collect(),
     )
 }
 
-/// The chat messages of one group (outbox payloads) as one post; `None` when none can be read.
-pub fn webhooks(payloads: &[Value]) -> Option<WebhookMessage> {
+/// The chat messages of one group as one post; `None` when there is none.
+pub fn webhooks(payloads: &[OutboxPayload]) -> Option<WebhookMessage> {
     merge_webhooks(
         payloads
             .iter()
-            .filter_map(|payload| {
-                let message = serde_json::from_value(payload.clone()).ok()?;
-                Some((message, group_item(payload)))
+            .filter_map(|payload| match payload {
+                OutboxPayload::Webhook { message, group } => Some((message.clone(), group.clone())),
+                _ => None,
             })
             .collect(),
     )
@@ -201,7 +186,7 @@ mod tests {
         }
     }
 
-    fn email(id: i64, to: &str, kind: &str, ack_all: Option<AckAll>) -> Value {
+    fn email(id: i64, to: &str, kind: &str, ack_all: Option<AckAll>) -> OutboxPayload {
         let email = OutgoingEmail {
             to: vec![(None, to.to_string())],
             subject: format!("[CRITICAL] Shop: Shop page {id:02} is failing"),
@@ -212,15 +197,12 @@ mod tests {
             references: Vec::new(),
             inline_images: Vec::new(),
         };
-        with_group_item(
-            json!(email),
-            &GroupItem {
-                launch: "Shop".into(),
-                line: line(id, kind),
-                ack_all,
-                mentions: Vec::new(),
-            },
-        )
+        OutboxPayload::email(email).with_group(GroupItem {
+            launch: "Shop".into(),
+            line: line(id, kind),
+            ack_all,
+            mentions: Vec::new(),
+        })
     }
 
     fn ack_all(count: usize) -> Option<AckAll> {
@@ -240,7 +222,7 @@ mod tests {
 
     #[test]
     fn a_group_of_emails_is_one_compact_message_with_the_widest_ack_all_link() {
-        let payloads: Vec<Value> = (2..=4)
+        let payloads: Vec<OutboxPayload> = (2..=4)
             .map(|id| email(id, "bob@example.com", "opened", ack_all(id as usize)))
             .collect();
         let sent = emails(&payloads).unwrap();
@@ -255,10 +237,12 @@ mod tests {
 
     #[test]
     fn rows_from_an_older_golive_are_listed_by_subject() {
-        let mut payloads: Vec<Value> = (1..=2)
+        let mut payloads: Vec<OutboxPayload> = (1..=2)
             .map(|id| email(id, "bob@example.com", "resolved", None))
             .collect();
-        payloads[1].as_object_mut().unwrap().remove(GROUP_ITEM);
+        if let OutboxPayload::Email { group, .. } = &mut payloads[1] {
+            *group = None;
+        }
         let sent = emails(&payloads).unwrap();
         assert!(
             sent.text
@@ -269,20 +253,18 @@ mod tests {
 
     #[test]
     fn a_group_of_chat_messages_is_one_post_with_a_line_per_alert_and_every_mention_once() {
-        let payloads: Vec<Value> = (1..=3)
+        let payloads: Vec<OutboxPayload> = (1..=3)
             .map(|id| {
-                with_group_item(
-                    json!(WebhookMessage {
-                        text: format!("*[CRITICAL] Shop*: Shop page {id:02} is failing\nlong"),
-                        json: json!({"alert": {"id": id}}),
-                    }),
-                    &GroupItem {
-                        launch: "Shop".into(),
-                        line: line(id, "opened"),
-                        ack_all: None,
-                        mentions: vec!["@bob".into()],
-                    },
-                )
+                OutboxPayload::webhook(WebhookMessage {
+                    text: format!("*[CRITICAL] Shop*: Shop page {id:02} is failing\nlong"),
+                    json: json!({"alert": {"id": id}}),
+                })
+                .with_group(GroupItem {
+                    launch: "Shop".into(),
+                    line: line(id, "opened"),
+                    ack_all: None,
+                    mentions: vec!["@bob".into()],
+                })
             })
             .collect();
         let post = webhooks(&payloads).unwrap();

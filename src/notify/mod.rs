@@ -42,10 +42,11 @@ pub mod webhook;
 pub use alertmanager::{AlertmanagerForwarder, WebhookPayload};
 pub use email::EmailTransport;
 pub use message_id::MessageIds;
-pub use outcome::{DeliveryReport, DispatchLink, HOOK_STARTED, ROLLBACK_HOOK};
+pub use outcome::{DeliveryReport, DispatchLink, ROLLBACK_HOOK};
 // The messages themselves are plain data in `core::message`, below the store that keeps them.
 pub use crate::core::message::{
-    ForwardedAlert, HookRun, InlineImage, OutboxKind, OutboxPayload, OutgoingEmail, WebhookMessage,
+    AckAll, ForwardedAlert, GroupItem, GroupLine, HookRun, InlineImage, OutboxKind, OutboxPayload,
+    OutgoingEmail, WebhookMessage,
 };
 pub use webhook::WebhookSender;
 

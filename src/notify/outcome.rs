@@ -10,13 +10,11 @@ use jiff::Timestamp;
 use tokio::sync::{Notify, mpsc};
 
 use super::DeliveryError;
-use super::MessageIds;
 use super::lanes::LaneChange;
+use super::{MessageIds, OutboxKind};
 
 /// The outbox channel of rollback hook runs (not a plan channel).
 pub const ROLLBACK_HOOK: &str = "rollback-hook";
-/// The report kind that marks a rollback hook as started (before it runs).
-pub const HOOK_STARTED: &str = "rollback-hook-started";
 
 /// One delivery attempt of one message (several grouped outbox rows go out as one message).
 #[derive(Debug, Clone)]
@@ -27,8 +25,10 @@ pub struct DeliveryReport {
     pub attempts: u32,
     /// When the oldest of the rows was queued.
     pub queued_at: Timestamp,
-    /// The outbox kind (`opened`, `resolved`, `warning`, ...).
-    pub kind: String,
+    /// Why the rows were written.
+    pub kind: OutboxKind,
+    /// Not an outcome: the rollback hook is about to run (recorded first, so it never runs twice).
+    pub hook_started: bool,
     pub alert_id: Option<i64>,
     /// The server's answer, or why it failed.
     pub result: Result<String, DeliveryError>,

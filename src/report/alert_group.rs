@@ -14,7 +14,6 @@ use std::fmt::Write;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde::{Deserialize, Serialize};
 
 use super::alert_message::{MessageKind, escape, minutes};
 use crate::core::alert::Alert;
@@ -26,47 +25,9 @@ pub const MAX_LINES: usize = 100;
 /// The longest "what failed" kept on an alert's line (the details link has it all).
 const REASON_MAX: usize = 100;
 
-/// One alert's line in a grouped message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupLine {
-    pub alert_id: i64,
-    /// The outbox kind ([`MessageKind::as_str`]): `opened`, `resolved`, ...
-    pub kind: String,
-    /// The escalation level notified (for escalations and reminders).
-    pub level: usize,
-    pub severity: Severity,
-    /// The alert's title (the check's name).
-    pub title: String,
-    /// What failed, on one line, shortened.
-    pub reason: String,
-    /// Since when, how long it lasted, or who took it, in the launch's time zone.
-    pub when: String,
-    /// Where the full details are: the alert's row on the status page while it is open, its
-    /// JSON once resolved.
-    pub details_url: String,
-}
-
-/// The one link that acknowledges every open alert of a group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AckAll {
-    /// The confirmation page (`{public_url}/ack/{token}`): opening it changes nothing.
-    pub url: String,
-    /// How many alerts the group held when the link was made (the page lists them exactly).
-    pub count: usize,
-}
-
-/// What one notification contributes when it is merged with others of its group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupItem {
-    pub launch: String,
-    pub line: GroupLine,
-    /// For open alerts by email: the group's acknowledge-all link.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ack_all: Option<AckAll>,
-    /// Chat handles to mention.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub mentions: Vec<String>,
-}
+// The pieces a notification carries for its group are plain data kept in the outbox, so they
+// live in `core::message`, below the store.
+pub use crate::core::message::{AckAll, GroupItem, GroupLine};
 
 /// A grouped message in every form the channels need.
 #[derive(Debug, Clone, PartialEq)]

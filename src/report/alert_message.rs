@@ -33,6 +33,19 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
+    /// The outbox kind, typed.
+    pub fn outbox_kind(&self) -> crate::core::message::OutboxKind {
+        use crate::core::message::OutboxKind;
+        match self {
+            MessageKind::Opened => OutboxKind::Opened,
+            MessageKind::Escalated => OutboxKind::Escalated,
+            MessageKind::Repeat => OutboxKind::Repeat,
+            MessageKind::Reopened { .. } => OutboxKind::Reopened,
+            MessageKind::Acknowledged { .. } => OutboxKind::Acknowledged,
+            MessageKind::Resolved => OutboxKind::Resolved,
+        }
+    }
+
     /// The outbox kind.
     pub fn as_str(&self) -> &'static str {
         match self {

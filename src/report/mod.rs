@@ -18,8 +18,5 @@ pub mod schedule;
 pub mod sections;
 pub mod timeline;
 
-/// The outbox kind of report emails (not counted as notifications in reports).
-pub const OUTBOX_KIND: &str = "report";
-
 #[cfg(test)]
 mod tests;

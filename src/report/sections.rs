@@ -196,7 +196,10 @@ pub struct Notifications {
 pub fn notifications(plan: &Plan, rows: &[OutboxRow], tz: &TimeZone) -> Notifications {
     let mut channels: BTreeMap<String, ChannelRow> = BTreeMap::new();
     let mut summary = Notifications::default();
-    for row in rows.iter().filter(|row| row.kind != super::OUTBOX_KIND) {
+    for row in rows
+        .iter()
+        .filter(|row| row.kind != crate::core::message::OutboxKind::Report)
+    {
         let kind = plan
             .alerting
             .channels
@@ -227,7 +230,7 @@ pub fn notifications(plan: &Plan, rows: &[OutboxRow], tz: &TimeZone) -> Notifica
                 summary.failed += 1;
                 summary.failures.push(FailureRow {
                     channel: row.channel.clone(),
-                    what: row.kind.clone(),
+                    what: row.kind.as_str().to_string(),
                     alert: row.alert_id,
                     error: row.last_error.clone().unwrap_or_default(),
                     at: format::local(row.finished_at.unwrap_or(row.created_at), tz),

@@ -3,6 +3,7 @@
 //! `tests/snapshots/reports/` (`UPDATE_SNAPSHOTS=1 cargo test --lib report::` rewrites them;
 //! read the diff before committing).
 
+use crate::core::message::{OutboxKind, OutboxPayload};
 use std::path::Path;
 use std::time::Duration;
 
@@ -256,18 +257,18 @@ fn seed(store: &mut Store) {
             for alert in &alerts {
                 write.insert_alert(alert)?;
             }
-            let row = |kind: &str, created: &str| NewOutboxRow {
+            let row = |kind: OutboxKind, created: &str| NewOutboxRow {
                 created_at: at(created),
                 not_before: at(created),
                 channel: "email".into(),
-                kind: kind.into(),
+                kind,
                 alert_id: Some(2),
                 group_key: None,
-                payload: json!({}),
+                payload: OutboxPayload::Alertmanager { alerts: Vec::new() },
             };
-            let delivered = write.enqueue(&row("opened", "2026-12-02T09:00:01Z"))?;
+            let delivered = write.enqueue(&row(OutboxKind::Opened, "2026-12-02T09:00:01Z"))?;
             write.mark_delivered(delivered, "250 ok", at("2026-12-02T09:00:02Z"))?;
-            let failed = write.enqueue(&row("escalated", "2026-12-02T09:05:00Z"))?;
+            let failed = write.enqueue(&row(OutboxKind::Escalated, "2026-12-02T09:05:00Z"))?;
             write.mark_failed(
                 failed,
                 "550 mailbox unavailable",

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::{Reader, Store, StoreError, insert_entry, millis, timestamp};
 use crate::core::alert::{Acknowledgement, Alert, Silence, Window};
 use crate::core::log::{LogEntry, NewEntry};
+use crate::core::message::{OutboxKind, OutboxPayload};
 use crate::plan::checks::Severity;
 
 /// A notification to deliver, as the engine writes it.
@@ -21,15 +22,12 @@ pub struct NewOutboxRow {
     /// Not to be sent before this (grouping holds later alerts of a burst briefly).
     pub not_before: Timestamp,
     pub channel: String,
-    /// `opened`, `escalated`, `repeat`, `reopened`, `acknowledged`, `resolved`, `rollback`,
-    /// `warning`, `test`.
-    pub kind: String,
+    pub kind: OutboxKind,
     pub alert_id: Option<i64>,
     /// Rows with the same key that are due together go out as one message.
     pub group_key: Option<String>,
-    /// The rendered message (JSON of `notify::OutgoingEmail`, `WebhookMessage` or a list of
-    /// `ForwardedAlert`), by channel kind.
-    pub payload: serde_json::Value,
+    /// The rendered message, by channel kind (stored as JSON, serialized once here).
+    pub payload: OutboxPayload,
 }
 
 /// The outbox's backlog (see [`Reader::outbox_backlog`]).
@@ -49,10 +47,10 @@ pub struct OutboxRow {
     pub not_before: Timestamp,
     pub next_attempt_at: Timestamp,
     pub channel: String,
-    pub kind: String,
+    pub kind: OutboxKind,
     pub alert_id: Option<i64>,
     pub group_key: Option<String>,
-    pub payload: serde_json::Value,
+    pub payload: OutboxPayload,
     pub attempts: u32,
     /// `pending`, `delivered` or `failed`.
     pub status: String,
@@ -201,10 +199,13 @@ impl Write<'_> {
                 millis(row.created_at),
                 millis(row.not_before),
                 row.channel,
-                row.kind,
+                row.kind.as_str(),
                 row.alert_id,
                 row.group_key,
-                row.payload.to_string(),
+                serde_json::to_string(&row.payload).map_err(|error| StoreError::Corrupt {
+                    what: "outbox.payload",
+                    value: error.to_string(),
+                })?,
             ],
         )?;
         Ok(self.transaction.last_insert_rowid())
@@ -595,7 +596,7 @@ fn outbox_row(row: &Row<'_>) -> rusqlite::Result<Result<OutboxRow, StoreError>> 
     let (created, not_before, next): (i64, i64, i64) = (row.get(1)?, row.get(2)?, row.get(3)?);
     let finished: Option<i64> = row.get(13)?;
     let attempts: i64 = row.get(9)?;
-    let (id, channel, kind, alert_id, group_key): (
+    let (id, channel, kind_name, alert_id, group_key): (
         i64,
         String,
         String,
@@ -611,6 +612,8 @@ fn outbox_row(row: &Row<'_>) -> rusqlite::Result<Result<OutboxRow, StoreError>> 
     let (status, last_error, answer): (String, Option<String>, Option<String>) =
         (row.get(10)?, row.get(11)?, row.get(12)?);
     Ok((|| {
+        let kind = OutboxKind::parse(&kind_name)
+            .ok_or_else(|| corrupt("outbox.kind", kind_name.clone()))?;
         Ok(OutboxRow {
             id,
             created_at: timestamp(created)?,

@@ -313,10 +313,10 @@ fn outbox_row(channel: &str, group: Option<&str>) -> alerts::NewOutboxRow {
         created_at: at(0),
         not_before: at(0),
         channel: channel.into(),
-        kind: "opened".into(),
+        kind: crate::core::message::OutboxKind::Opened,
         alert_id: None,
         group_key: group.map(str::to_string),
-        payload: serde_json::json!({}),
+        payload: crate::core::message::OutboxPayload::Alertmanager { alerts: Vec::new() },
     }
 }
 
