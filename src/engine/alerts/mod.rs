@@ -1,0 +1,221 @@
+//! The engine's side of alerting: opening and resolving alerts from check health, escalating on
+//! time, acknowledgements, silences, and writing every notification to the outbox in the same
+//! transaction as the alert change that caused it.
+//!
+//! By what it does: [`lifecycle`] (open and resolve), [`escalation`], [`acknowledgement`],
+//! [`silences`], [`intake`] (from Alertmanager), [`rollback`], and [`messages`] (the outbox rows
+//! each change writes).
+
+mod acknowledgement;
+mod escalation;
+mod intake;
+mod lifecycle;
+mod messages;
+mod rollback;
+mod silences;
+
+pub use acknowledgement::{AckLinkView, AckOutcome};
+pub use intake::{ExternalAlert, IntakeOutcome};
+pub(crate) use rollback::{RollbackRecommendation, rollback_recommendation_rows};
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::core::alert::{self, Alert, Silence};
+use crate::engine::Engine;
+use crate::plan::Plan;
+use crate::plan::alerting::EscalationPolicy;
+pub(crate) use crate::plan::recipients::{Addressee, resolve_recipients};
+use crate::store::StoreError;
+use crate::store::alerts::{NewOutboxRow, Write};
+
+/// Open alerts and what escalation needs in memory.
+pub(super) struct Alerts {
+    pub(super) open: BTreeMap<i64, Alert>,
+    /// Open alert id by key (`check:<id>`, ...).
+    keys: HashMap<String, i64>,
+    silences: Vec<Silence>,
+    /// Per burst base (channel, recipient, kind, and level for pages): the first notification's
+    /// time in the current group window and how many notifications the burst has so far.
+    group_firsts: HashMap<String, (Timestamp, usize)>,
+    /// Alerts whose held-back notifications were logged, with the silence end.
+    suppressed: HashMap<i64, Timestamp>,
+    /// The key that signs acknowledgement links.
+    pub(super) ack_key: Vec<u8>,
+    /// Where people reach the daemon, for acknowledgement links.
+    public_url: String,
+    /// After a failed escalation write: no new attempt before this (so a failing disk does not
+    /// make the engine spin), doubling up to 30 s.
+    retry_after: Option<(Timestamp, u32)>,
+    /// When each open alert was last forwarded to Alertmanager (in memory: after a restart every
+    /// forwarded alert is sent again once, which Alertmanager takes as a refresh).
+    forwarded: HashMap<i64, Timestamp>,
+}
+
+/// How often an open alert forwarded to Alertmanager is sent again. Each forward says the alert
+/// ends a day later, so Alertmanager keeps it firing as long as golive keeps it open and is up.
+const FORWARD_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
+
+impl Alerts {
+    pub(super) fn new(
+        open: Vec<Alert>,
+        plan: &Plan,
+        runtime_silences: Vec<Silence>,
+        ack_key: Vec<u8>,
+        public_url: String,
+    ) -> Self {
+        let mut silences: Vec<Silence> = plan
+            .alerting
+            .silences
+            .iter()
+            .map(|silence| Silence::from_plan(silence, &plan.launch.timezone))
+            .collect();
+        silences.extend(runtime_silences);
+        Alerts {
+            keys: open
+                .iter()
+                .map(|alert| (alert.key.clone(), alert.id))
+                .collect(),
+            open: open.into_iter().map(|alert| (alert.id, alert)).collect(),
+            silences,
+            group_firsts: HashMap::new(),
+            suppressed: HashMap::new(),
+            ack_key,
+            public_url,
+            retry_after: None,
+            forwarded: HashMap::new(),
+        }
+    }
+
+    fn by_key(&self, key: &str) -> Option<i64> {
+        self.keys.get(key).copied()
+    }
+
+    fn insert(&mut self, alert: Alert) {
+        self.keys.insert(alert.key.clone(), alert.id);
+        self.open.insert(alert.id, alert);
+    }
+
+    fn remove(&mut self, id: i64) {
+        if let Some(alert) = self.open.remove(&id) {
+            self.keys.remove(&alert.key);
+        }
+        self.suppressed.remove(&id);
+    }
+
+    pub(super) fn silences(&self) -> &[Silence] {
+        &self.silences
+    }
+}
+
+fn plus(at: Timestamp, duration: std::time::Duration) -> Timestamp {
+    SignedDuration::try_from(duration)
+        .ok()
+        .and_then(|duration| at.checked_add(duration).ok())
+        .unwrap_or(at)
+}
+
+pub(crate) fn enqueue_all(write: &mut Write<'_>, rows: &[NewOutboxRow]) -> Result<(), StoreError> {
+    for row in rows {
+        write.enqueue(row)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn names(addressees: &[Addressee]) -> String {
+    if addressees.is_empty() {
+        return "nobody".to_string();
+    }
+    addressees
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Engine {
+    /// The channels an alert was notified through so far (the levels it reached).
+    pub(super) fn channels_used(&self, alert: &Alert) -> Vec<String> {
+        let Some(policy) = self.policy(alert) else {
+            return Vec::new();
+        };
+        let mut channels: Vec<String> = Vec::new();
+        for level in policy.levels.iter().take(alert.level.max(1)) {
+            for channel in &level.channels {
+                if !channels.contains(channel) {
+                    channels.push(channel.clone());
+                }
+            }
+        }
+        if alert.level == 0 {
+            channels.clear();
+        }
+        channels
+    }
+
+    pub(super) fn policy(&self, alert: &Alert) -> Option<&EscalationPolicy> {
+        let id = alert.policy.as_ref()?;
+        self.plan
+            .alerting
+            .policies
+            .iter()
+            .find(|policy| &policy.id == id)
+    }
+
+    pub(super) fn silence_for(
+        &self,
+        alert: &Alert,
+        now: Timestamp,
+    ) -> Option<(Timestamp, &Silence)> {
+        alert::silenced_until(
+            self.alerts.silences.iter(),
+            alert.check_id(),
+            alert.severity,
+            now,
+        )
+    }
+
+    pub(super) fn public_url(&self) -> String {
+        self.alerts.public_url.clone()
+    }
+
+    pub(in crate::engine) fn update_alert_metrics(&self) {
+        let now = self.clock.now();
+        let mut counts: HashMap<(&str, &str), i64> = HashMap::new();
+        for alert in self.alerts.open.values() {
+            let state = if alert.is_acknowledged(now) {
+                "acknowledged"
+            } else {
+                "open"
+            };
+            *counts.entry((state, alert.severity.as_str())).or_default() += 1;
+        }
+        for state in ["open", "acknowledged"] {
+            for severity in ["info", "warning", "critical"] {
+                let count = counts.get(&(state, severity)).copied().unwrap_or(0);
+                self.metrics
+                    .alerts
+                    .with_label_values(&[state, severity])
+                    .set(count as f64);
+            }
+        }
+        let levels: HashMap<&str, usize> = self
+            .alerts
+            .open
+            .values()
+            .filter_map(|alert| alert.check_id().map(|check| (check, alert.level)))
+            .collect();
+        for check in &self.plan.checks {
+            let level = levels.get(check.id.as_str()).copied().unwrap_or(0);
+            self.metrics
+                .escalation_level
+                .with_label_values(&[check.id.as_str()])
+                .set(level as f64);
+        }
+    }
+
+    pub(super) fn wake_dispatcher(&self) {
+        self.outbox_written.notify_one();
+    }
+}

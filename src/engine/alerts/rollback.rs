@@ -1,0 +1,237 @@
+//! Rollback: the decision (phase, log, the hook run through the outbox), whether the plan's
+//! criteria hold for an alert, and the recommendation with the procedure sent to the people the
+//! plan names.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::*;
+use crate::core::alert::Alert;
+use crate::core::log::{LogKind, NewEntry};
+use crate::engine::{Engine, EngineError, block};
+use crate::notify::{OutboxKind, OutboxPayload, OutgoingEmail};
+use crate::plan::Plan;
+use crate::plan::alerting::ChannelKind;
+use crate::plan::recipients::{Addressee, resolve_recipients};
+use crate::store::alerts::NewOutboxRow;
+
+/// What a rollback recommendation says, and where it belongs.
+pub(crate) struct RollbackRecommendation {
+    pub(crate) subject: String,
+    pub(crate) text: String,
+    /// The alert it belongs to: each email then answers that alert's thread for its recipient.
+    pub(crate) alert_id: Option<i64>,
+}
+
+/// The outbox rows that recommend a rollback: one email per recipient with an address, through the
+/// plan's first email channel (none without one). Used when an alert meets the rollback criteria
+/// and when a runbook step fails.
+pub(crate) fn rollback_recommendation_rows(
+    plan: &Plan,
+    message_ids: &crate::notify::MessageIds,
+    recipients: &[Addressee],
+    recommendation: &RollbackRecommendation,
+    now: Timestamp,
+) -> Vec<NewOutboxRow> {
+    let Some(channel) = plan
+        .alerting
+        .channels
+        .iter()
+        .find(|channel| matches!(channel.kind, ChannelKind::Email { .. }))
+    else {
+        return Vec::new();
+    };
+    recipients
+        .iter()
+        .filter_map(|recipient| {
+            let address = recipient.email.as_ref()?;
+            let thread = recommendation
+                .alert_id
+                .map(|alert_id| message_ids.alert_thread(alert_id, &recipient.key));
+            let references: Vec<String> = recommendation
+                .alert_id
+                .map(|alert_id| message_ids.alert_root(alert_id))
+                .into_iter()
+                .chain(thread.clone())
+                .collect();
+            let email = OutgoingEmail {
+                to: vec![(Some(recipient.name.clone()), address.clone())],
+                subject: recommendation.subject.clone(),
+                text: recommendation.text.clone(),
+                html: None,
+                message_id: message_ids.fresh("rollback"),
+                in_reply_to: thread,
+                references,
+                inline_images: Vec::new(),
+            };
+            Some(NewOutboxRow {
+                created_at: now,
+                not_before: now,
+                channel: channel.id.clone(),
+                kind: OutboxKind::Rollback,
+                alert_id: recommendation.alert_id,
+                group_key: None,
+                payload: OutboxPayload::email(email),
+            })
+        })
+        .collect()
+}
+
+impl Engine {
+    /// Whether the plan's rollback criteria hold for this alert now.
+    pub(super) fn rollback_recommended(&self, alert: &Alert) -> bool {
+        !self.plan.rollback.procedure.is_empty()
+            && self.plan.rollback.criteria.iter().any(|criterion| {
+                alert.severity >= criterion.severity
+                    && criterion.phases.contains(&self.state.phase)
+                    && (criterion.checks.is_empty()
+                        || alert
+                            .check_id()
+                            .is_some_and(|id| criterion.checks.iter().any(|c| c == id)))
+            })
+    }
+
+    /// Rolls the launch back: the phase moves to `rolled_back` (with the reason in the log) and
+    /// the plan's rollback hook, if any, is queued for the dispatcher to run (durably: a restart
+    /// does not lose it). Manual rollbacks come from the API/CLI; automatic ones only when the
+    /// plan says `auto = true` and the criteria hold.
+    pub(in crate::engine) fn roll_back(
+        &mut self,
+        reason: String,
+        by: String,
+        automatic: bool,
+    ) -> Result<crate::core::Transition, EngineError> {
+        let transition = self.transition(crate::core::TransitionRequest {
+            target: crate::core::PhaseRequest::To(crate::domain::Phase::RolledBack),
+            force: false,
+            reason: Some(reason.clone()),
+            author: by.clone(),
+        })?;
+        let now = self.clock.now();
+        if self.plan.rollback.hook.is_some() {
+            let row = NewOutboxRow {
+                created_at: now,
+                not_before: now,
+                channel: crate::notify::ROLLBACK_HOOK.to_string(),
+                kind: OutboxKind::RollbackHook,
+                alert_id: None,
+                group_key: None,
+                payload: OutboxPayload::RollbackHook {
+                    run: crate::notify::HookRun {
+                        reason: reason.clone(),
+                        by: by.clone(),
+                        automatic,
+                        at: Some(now),
+                    },
+                },
+            };
+            block(|| {
+                self.store.write(|write| {
+                    write.enqueue(&row)?;
+                    write.log(&NewEntry {
+                        at: now,
+                        author: by.clone(),
+                        kind: LogKind::Decision,
+                        text: format!(
+                            "Rollback {}: {reason}; the rollback hook is being run",
+                            if automatic {
+                                "started automatically (auto = true, criteria hold)"
+                            } else {
+                                "decided"
+                            }
+                        ),
+                        data: json!({"event": "rollback", "automatic": automatic}),
+                    })?;
+                    Ok(())
+                })
+            })?;
+            self.wake_dispatcher();
+        } else {
+            let entry = NewEntry {
+                at: now,
+                author: by,
+                kind: LogKind::Decision,
+                text: format!(
+                    "Rollback decided: {reason}; no hook configured: follow the procedure by hand"
+                ),
+                data: json!({"event": "rollback", "automatic": automatic}),
+            };
+            block(|| self.store.append(&entry))?;
+        }
+        Ok(transition)
+    }
+
+    /// When an alert opens and the rollback criteria hold: tell the rollback recipients (with the
+    /// procedure) through the plan's email channel, and roll back by itself if `auto = true`.
+    pub(in crate::engine) fn rollback_criteria_hold(&mut self, alert_id: i64) {
+        let Some(alert) = self.alerts.open.get(&alert_id).cloned() else {
+            return;
+        };
+        if !self.rollback_recommended(&alert) {
+            return;
+        }
+        let now = self.clock.now();
+        let plan = Arc::clone(&self.plan);
+        let recipients = resolve_recipients(&plan, &plan.rollback.notify);
+        let email_channel = plan
+            .alerting
+            .channels
+            .iter()
+            .find(|channel| matches!(channel.kind, ChannelKind::Email { .. }));
+        if email_channel.is_some() {
+            let rows = rollback_recommendation_rows(
+                &plan,
+                &self.message_ids,
+                &recipients,
+                &RollbackRecommendation {
+                    subject: format!(
+                        "[{}] {}: ROLLBACK RECOMMENDED — {}",
+                        alert.severity.as_str().to_uppercase(),
+                        plan.launch.name,
+                        alert.title
+                    ),
+                    text: format!(
+                        "The plan's rollback criteria hold: {} ({}) is failing in phase {}: {}\n\nRollback procedure:\n{}\n\nTo record the decision and run the rollback hook: golive rollback --reason \"...\"\nAlert: golive alerts / #{}\n",
+                        alert.title,
+                        alert.severity,
+                        self.state.phase,
+                        alert.reason,
+                        self.applicable_rollback_procedure(),
+                        alert.id
+                    ),
+                    alert_id: Some(alert.id),
+                },
+                now,
+            );
+            let text = format!(
+                "#{} Rollback recommended (criteria hold); procedure sent to {}",
+                alert.id,
+                names(&recipients)
+            );
+            let written = block(|| {
+                self.store.write(|write| {
+                    enqueue_all(write, &rows)?;
+                    write.log(&NewEntry {
+                        at: now,
+                        author: "golive".into(),
+                        kind: LogKind::Alert,
+                        text,
+                        data: json!({"alert": alert.id, "event": "rollback_recommended"}),
+                    })?;
+                    Ok(())
+                })
+            });
+            if written.is_ok() {
+                self.wake_dispatcher();
+            }
+        }
+        if plan.rollback.auto && self.state.phase.can_roll_back() {
+            let reason = format!("alert #{} ({}): {}", alert.id, alert.title, alert.reason);
+            if let Err(error) = self.roll_back(reason, "golive".into(), true) {
+                tracing::error!(error = %error, "automatic rollback failed");
+            }
+        }
+    }
+}
