@@ -9,9 +9,8 @@ use serde_json::json;
 use super::{Engine, EngineError, block};
 use crate::core::log::{LogKind, NewEntry};
 use crate::notify::lanes::LaneChange;
-use crate::notify::{
-    DeliveryError, DeliveryReport, OutboxKind, OutboxPayload, OutgoingEmail, WebhookMessage,
-};
+use crate::notify::notice::{self, Notice, Thread};
+use crate::notify::{DeliveryError, DeliveryReport, OutboxKind, OutboxPayload};
 use crate::plan::alerting::ChannelKind;
 use crate::store::alerts::NewOutboxRow;
 
@@ -277,6 +276,11 @@ impl Engine {
             report.channel,
             report.attempts + 1
         );
+        let notice = Notice::plain(
+            subject,
+            text.clone(),
+            json!({"kind": "warning", "launch": self.plan.launch.name, "message": text}),
+        );
         let payload = match &channel.kind {
             ChannelKind::Email { to } => {
                 let mut recipients: Vec<(Option<String>, String)> = self
@@ -294,21 +298,14 @@ impl Engine {
                 if recipients.is_empty() {
                     return Vec::new();
                 }
-                OutboxPayload::email(OutgoingEmail {
-                    to: recipients,
-                    subject,
-                    text,
-                    html: None,
-                    message_id: self.message_ids.fresh("golive-warning"),
-                    in_reply_to: None,
-                    references: Vec::new(),
-                    inline_images: Vec::new(),
-                })
+                OutboxPayload::email(notice::email(
+                    recipients,
+                    &notice,
+                    self.message_ids.fresh("golive-warning"),
+                    Thread::default(),
+                ))
             }
-            ChannelKind::Webhook(_) => OutboxPayload::webhook(WebhookMessage {
-                text: format!("*{subject}*\n{text}"),
-                json: json!({"kind": "warning", "launch": self.plan.launch.name, "message": text}),
-            }),
+            ChannelKind::Webhook(_) => OutboxPayload::webhook(notice::post(&notice)),
             ChannelKind::Alertmanager { .. } => return Vec::new(),
         };
         vec![NewOutboxRow {

@@ -16,7 +16,7 @@ use super::{Engine, block};
 use crate::core::actions::ActionStatus;
 use crate::core::log::{LogKind, NewEntry};
 use crate::domain::Role;
-use crate::notify::OutgoingEmail;
+use crate::notify::notice::{self, Notice, Thread};
 use crate::plan::alerting::{ChannelKind, Recipient};
 use crate::store::alerts::NewOutboxRow;
 
@@ -115,24 +115,23 @@ impl Engine {
                 kind: crate::notify::OutboxKind::Reminder,
                 alert_id: None,
                 group_key: None,
-                payload: crate::notify::OutboxPayload::email(OutgoingEmail {
-                    to: to.clone(),
-                    subject: format!(
-                        "[REMINDER] {}: action item #{} is {state}",
-                        plan.launch.name, item.id
+                payload: crate::notify::OutboxPayload::email(notice::email(
+                    to.clone(),
+                    &Notice::plain(
+                        format!(
+                            "[REMINDER] {}: action item #{} is {state}",
+                            plan.launch.name, item.id
+                        ),
+                        format!(
+                            "Action item #{}: {}\nOwner: {}\nDue: {due_day} ({state})\n\nWhen it is done: golive action done {}\nIf it will not be done: golive action drop {} --note \"why\"\n",
+                            item.id, item.title, item.owner, item.id, item.id
+                        ),
+                        serde_json::Value::Null,
                     ),
-                    text: format!(
-                        "Action item #{}: {}\nOwner: {}\nDue: {due_day} ({state})\n\nWhen it is done: golive action done {}\nIf it will not be done: golive action drop {} --note \"why\"\n",
-                        item.id, item.title, item.owner, item.id, item.id
-                    ),
-                    html: None,
-                    message_id: self
-                        .message_ids
+                    self.message_ids
                         .fresh(&format!("reminder-{}-{today}", item.id)),
-                    in_reply_to: None,
-                    references: Vec::new(),
-                    inline_images: Vec::new(),
-                }),
+                    Thread::default(),
+                )),
             });
             let day = today.to_string();
             let written = block(|| {

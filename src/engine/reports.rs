@@ -14,6 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::alerts::resolve_recipients;
 use super::{Engine, EngineError, block, error_chain};
 use crate::notify::OutgoingEmail;
+use crate::notify::notice::{self, Notice, Thread};
 use crate::plan::Plan;
 use crate::report::compose::{self, ComposeError, Composed, ReportKind};
 use crate::report::schedule;
@@ -108,20 +109,23 @@ pub fn report_email(
         .into_iter()
         .filter_map(|addressee| addressee.email.map(|email| (Some(addressee.name), email)))
         .collect();
-    OutgoingEmail {
-        to,
+    let notice = Notice {
         subject: composed.rendered.subject.clone(),
         text: composed.rendered.text.clone(),
         html: Some(composed.rendered.html.clone()),
-        message_id: message_ids.fresh(&format!(
+        chat: String::new(),
+        json: serde_json::Value::Null,
+    };
+    notice::email(
+        to,
+        &notice,
+        message_ids.fresh(&format!(
             "report-{}-{}",
             composed.kind.as_str(),
             composed.day
         )),
-        in_reply_to: None,
-        references: Vec::new(),
-        inline_images: Vec::new(),
-    }
+        Thread::default(),
+    )
 }
 
 /// Why a report was not sent.

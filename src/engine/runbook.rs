@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::alerts::{
-    Addressee, RollbackRecommendation, enqueue_all, names, resolve_recipients,
+    RollbackRecommendation, enqueue_all, names, outbox_rows, resolve_recipients,
     rollback_recommendation_rows,
 };
 use super::{Engine, EngineError, block, error_chain};
@@ -22,9 +22,10 @@ use crate::core::runbook::{
     StepView,
 };
 use crate::domain::{Owner, Role};
-use crate::notify::{OutboxKind, OutboxPayload, OutgoingEmail, WebhookMessage};
+use crate::notify::OutboxKind;
+use crate::notify::notice::{self, Notice};
 use crate::plan::Plan;
-use crate::plan::alerting::{ChannelKind, Recipient};
+use crate::plan::alerting::Recipient;
 use crate::plan::runbook::RunbookStep;
 use crate::report::timeline::local;
 use crate::store::StoreError;
@@ -405,20 +406,38 @@ impl Engine {
         text.push('\n');
         text.push_str(&todo);
         text.push('\n');
-        let rows = notice_rows(
-            &plan,
-            &addressees,
-            &subject,
-            &text,
-            json!({"kind": "runbook_late", "launch": plan.launch.name, "step": step.id, "late": warning.kind, "level": warning.level, "late_seconds": late.as_secs().max(0)}),
-            &self.message_ids.fresh(&format!(
-                "runbook-{}-{}-{}",
-                step.id,
-                warning.kind.as_str(),
-                warning.level
-            )),
-            now,
-        );
+        let handles: Vec<String> = addressees
+            .iter()
+            .map(|person| person.chat.clone().unwrap_or_else(|| person.name.clone()))
+            .collect();
+        let notice = Notice {
+            chat: format!("*{subject}* {}\n{text}", handles.join(" ")),
+            subject,
+            text: text.clone(),
+            html: None,
+            json: json!({"kind": "runbook_late", "launch": plan.launch.name, "step": step.id, "late": warning.kind, "level": warning.level, "late_seconds": late.as_secs().max(0)}),
+        };
+        let rows = if addressees.is_empty() {
+            Vec::new()
+        } else {
+            outbox_rows(
+                notice::through_channels(
+                    &plan,
+                    &self.message_ids,
+                    &notice::mailboxes(&addressees),
+                    &notice,
+                    &format!(
+                        "runbook-{}-{}-{}",
+                        step.id,
+                        warning.kind.as_str(),
+                        warning.level
+                    ),
+                ),
+                OutboxKind::Runbook,
+                None,
+                now,
+            )
+        };
         let entry = NewEntry {
             at: now,
             author: "golive".into(),
@@ -462,69 +481,6 @@ impl Engine {
         }
         Ok(())
     }
-}
-
-/// A notice to some people through the communication plan's channels: an email to those with an
-/// address through the first email channel, and a chat message (mentioning their handles) to every
-/// webhook channel. Alertmanager channels carry alerts only.
-fn notice_rows(
-    plan: &Plan,
-    addressees: &[Addressee],
-    subject: &str,
-    text: &str,
-    body: serde_json::Value,
-    message_id: &str,
-    now: Timestamp,
-) -> Vec<NewOutboxRow> {
-    let to: Vec<(Option<String>, String)> = addressees
-        .iter()
-        .filter_map(|person| {
-            person
-                .email
-                .clone()
-                .map(|email| (Some(person.name.clone()), email))
-        })
-        .collect();
-    let handles: Vec<String> = addressees
-        .iter()
-        .map(|person| person.chat.clone().unwrap_or_else(|| person.name.clone()))
-        .collect();
-    let mut rows = Vec::new();
-    let mut emailed = false;
-    for channel in &plan.alerting.channels {
-        let payload = match &channel.kind {
-            ChannelKind::Email { .. } if !emailed && !to.is_empty() => {
-                emailed = true;
-                OutboxPayload::email(OutgoingEmail {
-                    to: to.clone(),
-                    subject: subject.to_string(),
-                    text: text.to_string(),
-                    html: None,
-                    message_id: message_id.to_string(),
-                    in_reply_to: None,
-                    references: Vec::new(),
-                    inline_images: Vec::new(),
-                })
-            }
-            ChannelKind::Webhook(_) if !addressees.is_empty() => {
-                OutboxPayload::webhook(WebhookMessage {
-                    text: format!("*{subject}* {}\n{text}", handles.join(" ")),
-                    json: body.clone(),
-                })
-            }
-            _ => continue,
-        };
-        rows.push(NewOutboxRow {
-            created_at: now,
-            not_before: now,
-            channel: channel.id.clone(),
-            kind: OutboxKind::Runbook,
-            alert_id: None,
-            group_key: None,
-            payload,
-        });
-    }
-    rows
 }
 
 /// The runbook's metric families (registered into the daemon's registry by `Metrics::new`).

@@ -16,10 +16,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::lanes::{LaneChange, LaneOutcome, Lanes, PROBE_EVERY, QueueKey};
+use super::notice::{self, Notice, Thread};
 use super::outcome::{DeliveryReport, DispatchLink, ROLLBACK_HOOK};
 use super::{
     AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, HookRun, OutboxKind,
-    OutboxPayload, OutgoingEmail, WebhookMessage, WebhookSender,
+    OutboxPayload, WebhookSender,
 };
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -216,18 +217,18 @@ impl Senders {
     /// Sends golive's own trouble straight to the ops lead through every channel, without the
     /// outbox (used when the store itself is failing); best effort, the outcome is only logged.
     pub async fn tell_ops_directly(&self, text: &str, now: jiff::Timestamp) {
-        let subject = format!("[WARNING] {}: golive's store is failing", self.launch);
+        let trouble = Notice::plain(
+            format!("[WARNING] {}: golive's store is failing", self.launch),
+            text,
+            json!({"kind": "warning", "launch": self.launch, "message": text}),
+        );
         if !self.ops.is_empty() {
-            let email = OutgoingEmail {
-                to: self.ops.clone(),
-                subject: subject.clone(),
-                text: text.to_string(),
-                html: None,
-                message_id: self.message_ids.fresh("golive-trouble"),
-                in_reply_to: None,
-                references: Vec::new(),
-                inline_images: Vec::new(),
-            };
+            let email = notice::email(
+                self.ops.clone(),
+                &trouble,
+                self.message_ids.fresh("golive-trouble"),
+                Thread::default(),
+            );
             match self.email.send(&email, now).await {
                 Ok(delivered) => {
                     tracing::warn!(answer = %delivered.answer, "told the ops lead that the store is failing")
@@ -238,11 +239,7 @@ impl Senders {
             }
         }
         for (id, sender) in &self.webhooks {
-            let message = WebhookMessage {
-                text: format!("*{subject}*\n{text}"),
-                json: json!({"kind": "warning", "launch": self.launch, "message": text}),
-            };
-            if let Err(error) = sender.send(&message).await {
+            if let Err(error) = sender.send(&notice::post(&trouble)).await {
                 tracing::error!(channel = %id, %error, "could not tell the ops lead through this channel that the store is failing");
             }
         }
@@ -390,6 +387,16 @@ pub async fn test_channels(
             channel.id,
             crate::report::timeline::local(now, &plan.launch.timezone)
         );
+        let test = Notice {
+            subject: format!(
+                "[TEST] {}: golive notification test via {}",
+                plan.launch.name, channel.id
+            ),
+            text: text.clone(),
+            html: None,
+            chat: text.clone(),
+            json: json!({"kind": "test", "launch": plan.launch.name, "channel": channel.id, "message": text}),
+        };
         let (kind, result) = match &channel.kind {
             ChannelKind::Email { to } => {
                 let mut wanted: Vec<Recipient> = to.clone();
@@ -412,19 +419,12 @@ pub async fn test_channels(
                 if recipients.is_empty() {
                     ("email", Err(crate::notify::DeliveryError::Permanent("nobody to send a test to: no escalation level uses this channel and it has no `to`".into())))
                 } else {
-                    let email = crate::notify::OutgoingEmail {
-                        to: recipients,
-                        subject: format!(
-                            "[TEST] {}: golive notification test via {}",
-                            plan.launch.name, channel.id
-                        ),
-                        text: text.clone(),
-                        html: None,
-                        message_id: senders.message_ids.fresh(&format!("test-{}", channel.id)),
-                        in_reply_to: None,
-                        references: Vec::new(),
-                        inline_images: Vec::new(),
-                    };
+                    let email = notice::email(
+                        recipients,
+                        &test,
+                        senders.message_ids.fresh(&format!("test-{}", channel.id)),
+                        Thread::default(),
+                    );
                     (
                         "email",
                         senders
@@ -436,10 +436,7 @@ pub async fn test_channels(
                 }
             }
             ChannelKind::Webhook(_) => {
-                let message = crate::notify::WebhookMessage {
-                    text: text.clone(),
-                    json: json!({"kind": "test", "launch": plan.launch.name, "channel": channel.id, "message": text}),
-                };
+                let message = notice::post(&test);
                 let result = match senders.webhook(&channel.id) {
                     Some(sender) => sender
                         .send(&message)

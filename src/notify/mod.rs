@@ -34,6 +34,7 @@ mod http;
 pub mod lanes;
 pub mod merge;
 pub mod message_id;
+pub mod notice;
 mod outbox;
 pub mod outcome;
 pub use crate::secrets;

@@ -11,8 +11,8 @@ use crate::core::alert::Alert;
 use crate::core::health::{Health, HealthChange};
 use crate::core::log::{LogKind, NewEntry};
 use crate::engine::{Engine, block, error_chain};
-use crate::notify::{OutboxKind, OutboxPayload, OutgoingEmail, WebhookMessage};
-use crate::plan::alerting::{ChannelKind, Recipient};
+use crate::notify::{OutboxKind, notice};
+use crate::plan::alerting::Recipient;
 use crate::plan::recipients::{Addressee, addressees_by_key, resolve_recipients};
 use crate::report::alert_message::MessageKind;
 use crate::store::StoreError;
@@ -131,49 +131,23 @@ impl Engine {
         );
         let ops: Vec<Addressee> =
             resolve_recipients(&plan, &[Recipient::Role(crate::domain::Role::OpsLead)]);
-        let mut rows = Vec::new();
-        for channel in &plan.alerting.channels {
-            let payload = match &channel.kind {
-                ChannelKind::Email { .. } => {
-                    let to: Vec<(Option<String>, String)> = ops
-                        .iter()
-                        .filter_map(|person| {
-                            person
-                                .email
-                                .clone()
-                                .map(|email| (Some(person.name.clone()), email))
-                        })
-                        .collect();
-                    if to.is_empty() {
-                        continue;
-                    }
-                    OutboxPayload::email(OutgoingEmail {
-                        to,
-                        subject: subject.clone(),
-                        text: text.clone(),
-                        html: None,
-                        message_id: self.message_ids.fresh("golive-warning"),
-                        in_reply_to: None,
-                        references: Vec::new(),
-                        inline_images: Vec::new(),
-                    })
-                }
-                ChannelKind::Webhook(_) => OutboxPayload::webhook(WebhookMessage {
-                    text: format!("*{subject}*\n{text}"),
-                    json: json!({"kind": "warning", "launch": plan.launch.name, "unknown": blind.iter().map(|(id, reason)| json!({"check": id, "reason": reason})).collect::<Vec<_>>(), "recovered": seeing}),
-                }),
-                ChannelKind::Alertmanager { .. } => continue,
-            };
-            rows.push(NewOutboxRow {
-                created_at: now,
-                not_before: now,
-                channel: channel.id.clone(),
-                kind: OutboxKind::Warning,
-                alert_id: None,
-                group_key: None,
-                payload,
-            });
-        }
+        let notice = notice::Notice::plain(
+            subject,
+            text.clone(),
+            json!({"kind": "warning", "launch": plan.launch.name, "unknown": blind.iter().map(|(id, reason)| json!({"check": id, "reason": reason})).collect::<Vec<_>>(), "recovered": seeing}),
+        );
+        let rows = outbox_rows(
+            notice::through_channels(
+                &plan,
+                &self.message_ids,
+                &notice::mailboxes(&ops),
+                &notice,
+                "golive-warning",
+            ),
+            OutboxKind::Warning,
+            None,
+            now,
+        );
         let entry = NewEntry {
             at: now,
             author: "golive".into(),

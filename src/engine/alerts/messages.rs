@@ -11,7 +11,8 @@ use super::*;
 use crate::ack_link::AckTarget;
 use crate::core::alert::Alert;
 use crate::engine::Engine;
-use crate::notify::{ForwardedAlert, OutboxPayload, OutgoingEmail, WebhookMessage};
+use crate::notify::notice::{self, Notice, Thread};
+use crate::notify::{ForwardedAlert, OutboxPayload};
 use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::{Addressee, resolve_recipients};
 use crate::report::alert_group::{self, AckAll, GroupItem};
@@ -111,25 +112,24 @@ impl Engine {
                         let tracked = recipients.iter().any(|known| known.key == addressee.key);
                         let first = !alert.notified.contains(&addressee.key)
                             && (tracked || matches!(kind, MessageKind::Opened));
-                        let message_id = if first {
-                            root.clone()
+                        let (message_id, thread) = if first {
+                            (root, Thread::first_about_alert(&self.message_ids, alert.id))
                         } else {
-                            self.message_ids.fresh(&format!("alert-{}", alert.id))
+                            (
+                                self.message_ids.fresh(&format!("alert-{}", alert.id)),
+                                Thread::reply_about_alert(
+                                    &self.message_ids,
+                                    alert.id,
+                                    &addressee.key,
+                                ),
+                            )
                         };
-                        let mut references = vec![self.message_ids.alert_root(alert.id)];
-                        if !first {
-                            references.push(root.clone());
-                        }
-                        let outgoing = OutgoingEmail {
-                            to: vec![(Some(addressee.name.clone()), email)],
-                            subject: rendered.subject,
-                            text: rendered.text,
-                            html: Some(rendered.html),
+                        let outgoing = notice::email(
+                            vec![(Some(addressee.name.clone()), email)],
+                            &notice_of(rendered),
                             message_id,
-                            in_reply_to: (!first).then(|| root.clone()),
-                            references,
-                            inline_images: Vec::new(),
-                        };
+                            thread,
+                        );
                         let (row, group_size) = self.outbox_row(
                             channel_id,
                             &addressee.key,
@@ -184,10 +184,7 @@ impl Engine {
                             .chat
                             .push_str(&format!(" ({})", mentions.join(" ")));
                     }
-                    let message = WebhookMessage {
-                        text: rendered.chat,
-                        json: rendered.json,
-                    };
+                    let message = notice::post(&notice_of(rendered));
                     let (row, _) = self.outbox_row(
                         channel_id,
                         "",
@@ -305,5 +302,16 @@ impl Engine {
             payload,
         };
         (row, size)
+    }
+}
+
+/// An alert's rendered message as the notice the channels carry.
+fn notice_of(rendered: alert_message::Rendered) -> Notice {
+    Notice {
+        subject: rendered.subject,
+        text: rendered.text,
+        html: Some(rendered.html),
+        chat: rendered.chat,
+        json: rendered.json,
     }
 }

@@ -116,6 +116,27 @@ fn plus(at: Timestamp, duration: std::time::Duration) -> Timestamp {
         .unwrap_or(at)
 }
 
+/// Outbox rows of `kind` for payloads by channel, due at once and grouped with nothing.
+pub(crate) fn outbox_rows(
+    payloads: Vec<(String, crate::notify::OutboxPayload)>,
+    kind: crate::notify::OutboxKind,
+    alert_id: Option<i64>,
+    now: Timestamp,
+) -> Vec<NewOutboxRow> {
+    payloads
+        .into_iter()
+        .map(|(channel, payload)| NewOutboxRow {
+            created_at: now,
+            not_before: now,
+            channel,
+            kind,
+            alert_id,
+            group_key: None,
+            payload,
+        })
+        .collect()
+}
+
 pub(crate) fn enqueue_all(write: &mut Write<'_>, rows: &[NewOutboxRow]) -> Result<(), StoreError> {
     for row in rows {
         write.enqueue(row)?;

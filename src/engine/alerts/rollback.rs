@@ -11,7 +11,8 @@ use super::*;
 use crate::core::alert::Alert;
 use crate::core::log::{LogKind, NewEntry};
 use crate::engine::{Engine, EngineError, block};
-use crate::notify::{OutboxKind, OutboxPayload, OutgoingEmail};
+use crate::notify::notice::{self, Notice, Thread};
+use crate::notify::{OutboxKind, OutboxPayload};
 use crate::plan::Plan;
 use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::{Addressee, resolve_recipients};
@@ -49,23 +50,19 @@ pub(crate) fn rollback_recommendation_rows(
             let address = recipient.email.as_ref()?;
             let thread = recommendation
                 .alert_id
-                .map(|alert_id| message_ids.alert_thread(alert_id, &recipient.key));
-            let references: Vec<String> = recommendation
-                .alert_id
-                .map(|alert_id| message_ids.alert_root(alert_id))
-                .into_iter()
-                .chain(thread.clone())
-                .collect();
-            let email = OutgoingEmail {
-                to: vec![(Some(recipient.name.clone()), address.clone())],
-                subject: recommendation.subject.clone(),
-                text: recommendation.text.clone(),
-                html: None,
-                message_id: message_ids.fresh("rollback"),
-                in_reply_to: thread,
-                references,
-                inline_images: Vec::new(),
-            };
+                .map_or_else(Thread::default, |alert_id| {
+                    Thread::reply_about_alert(message_ids, alert_id, &recipient.key)
+                });
+            let email = notice::email(
+                vec![(Some(recipient.name.clone()), address.clone())],
+                &Notice::plain(
+                    recommendation.subject.clone(),
+                    recommendation.text.clone(),
+                    serde_json::Value::Null,
+                ),
+                message_ids.fresh("rollback"),
+                thread,
+            );
             Some(NewOutboxRow {
                 created_at: now,
                 not_before: now,

@@ -1,0 +1,198 @@
+//! The one place a rendered message becomes what each channel carries: an email (with its
+//! Message-ID and thread), a chat/webhook post, or an outbox payload for every channel of the plan
+//! that should carry it. Pure: the texts come rendered (`report::alert_message`,
+//! `report::alert_group`, the engine's notices), the Message-IDs from [`MessageIds`].
+//!
+//! Every email golive writes is built by [`email`], so the rules hold everywhere: one Message-ID
+//! per email from one maker, the alert's root first in `References`, `In-Reply-To` the message
+//! it answers.
+
+use serde_json::Value;
+
+use super::{MessageIds, OutboxPayload, OutgoingEmail, WebhookMessage};
+use crate::plan::Plan;
+use crate::plan::alerting::ChannelKind;
+use crate::plan::recipients::Addressee;
+
+/// A message for people, rendered, in the forms the channels take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub subject: String,
+    /// The plain-text part (always present).
+    pub text: String,
+    /// The HTML part, when there is one.
+    pub html: Option<String>,
+    /// What a chat channel posts (`slack` format).
+    pub chat: String,
+    /// What a webhook channel posts in the `golive` format.
+    pub json: Value,
+}
+
+impl Notice {
+    /// A plain notice: the chat line is the subject in bold followed by the text.
+    pub fn plain(subject: impl Into<String>, text: impl Into<String>, json: Value) -> Notice {
+        let subject = subject.into();
+        let text = text.into();
+        Notice {
+            chat: format!("*{subject}*\n{text}"),
+            subject,
+            text,
+            html: None,
+            json,
+        }
+    }
+}
+
+/// Where an email sits in a thread.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Thread {
+    /// The thread's root, first in `References` (an alert's root is never sent itself).
+    pub root: Option<String>,
+    /// The message this one answers (`In-Reply-To`, and last in `References`).
+    pub parent: Option<String>,
+}
+
+impl Thread {
+    /// A later email about alert `alert_id` to `recipient`: in the alert's thread, answering the
+    /// first email that recipient got about it.
+    pub fn reply_about_alert(ids: &MessageIds, alert_id: i64, recipient: &str) -> Thread {
+        Thread {
+            root: Some(ids.alert_root(alert_id)),
+            parent: Some(ids.alert_thread(alert_id, recipient)),
+        }
+    }
+
+    /// The first email about alert `alert_id` (to anyone): it names the alert's root and starts
+    /// the recipient's own thread.
+    pub fn first_about_alert(ids: &MessageIds, alert_id: i64) -> Thread {
+        Thread {
+            root: Some(ids.alert_root(alert_id)),
+            parent: None,
+        }
+    }
+}
+
+/// The email of `notice` to `to` with `message_id`, in `thread`.
+pub fn email(
+    to: Vec<(Option<String>, String)>,
+    notice: &Notice,
+    message_id: String,
+    thread: Thread,
+) -> OutgoingEmail {
+    let mut references: Vec<String> = thread.root.into_iter().collect();
+    if let Some(parent) = &thread.parent
+        && !references.contains(parent)
+    {
+        references.push(parent.clone());
+    }
+    OutgoingEmail {
+        to,
+        subject: notice.subject.clone(),
+        text: notice.text.clone(),
+        html: notice.html.clone(),
+        message_id,
+        in_reply_to: thread.parent,
+        references,
+        inline_images: Vec::new(),
+    }
+}
+
+/// The chat/webhook post of `notice`.
+pub fn post(notice: &Notice) -> WebhookMessage {
+    WebhookMessage {
+        text: notice.chat.clone(),
+        json: notice.json.clone(),
+    }
+}
+
+/// Who an email goes to, as (display name, address), for the addressees that have an address.
+pub fn mailboxes(addressees: &[Addressee]) -> Vec<(Option<String>, String)> {
+    addressees
+        .iter()
+        .filter_map(|addressee| {
+            addressee
+                .email
+                .clone()
+                .map(|address| (Some(addressee.name.clone()), address))
+        })
+        .collect()
+}
+
+/// `notice` as outbox payloads for the plan's channels: one email to `to` (when anyone has an
+/// address) through the first email channel, and a post on every webhook channel. Alertmanager
+/// channels carry alerts only. The email's Message-ID is made from `what` by `ids`.
+pub fn through_channels(
+    plan: &Plan,
+    ids: &MessageIds,
+    to: &[(Option<String>, String)],
+    notice: &Notice,
+    what: &str,
+) -> Vec<(String, OutboxPayload)> {
+    let mut payloads = Vec::new();
+    let mut emailed = false;
+    for channel in &plan.alerting.channels {
+        match &channel.kind {
+            ChannelKind::Email { .. } if !to.is_empty() && !emailed => {
+                emailed = true;
+                payloads.push((
+                    channel.id.clone(),
+                    OutboxPayload::email(email(
+                        to.to_vec(),
+                        notice,
+                        ids.fresh(what),
+                        Thread::default(),
+                    )),
+                ));
+            }
+            ChannelKind::Webhook(_) => {
+                payloads.push((channel.id.clone(), OutboxPayload::webhook(post(notice))));
+            }
+            _ => {}
+        }
+    }
+    payloads
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice() -> Notice {
+        Notice::plain(
+            "[WARNING] Shop: golive cannot see",
+            "The metrics source is unreachable.",
+            serde_json::json!({"kind": "warning"}),
+        )
+    }
+
+    #[test]
+    fn an_email_in_a_thread_names_the_root_first_and_answers_its_parent() {
+        let sent = email(
+            vec![(None, "bob@example.com".into())],
+            &notice(),
+            "id-2@shop.example".into(),
+            Thread {
+                root: Some("alert-1.x@shop.example".into()),
+                parent: Some("alert-1.bob@shop.example".into()),
+            },
+        );
+        assert_eq!(
+            sent.references,
+            ["alert-1.x@shop.example", "alert-1.bob@shop.example"]
+        );
+        assert_eq!(
+            sent.in_reply_to.as_deref(),
+            Some("alert-1.bob@shop.example")
+        );
+        let alone = email(Vec::new(), &notice(), "id@x".into(), Thread::default());
+        assert!(alone.references.is_empty() && alone.in_reply_to.is_none());
+    }
+
+    #[test]
+    fn a_plain_notice_posts_its_subject_in_bold_then_the_text() {
+        assert_eq!(
+            post(&notice()).text,
+            "*[WARNING] Shop: golive cannot see*\nThe metrics source is unreachable."
+        );
+    }
+}
