@@ -288,20 +288,28 @@ def storm(a):
     got = mails(a.mail, mark)
 
     def alerts_in(subject):
-        """How many alerts a message is about: golive's "(and N more alerts)", Alertmanager's [FIRING:N]."""
+        """How many alerts a message is about: golive's "N alerts failing" (or the older
+        "(and N more alerts)"), Alertmanager's [FIRING:N]."""
+        group = re.search(r": (\d+) alerts (?:failing|resolved|acknowledged)", subject)
         more = re.search(r"\(and (\d+) more alerts?\)", subject)
-        firing = re.search(r"\[FIRING:(\d+)\]", subject)
+        firing = re.search(r"\[(?:FIRING|RESOLVED):(\d+)\]", subject)
+        if group:
+            return int(group.group(1))
         return int(more.group(1)) + 1 if more else int(firing.group(1)) if firing else 1
 
     def per_person(people, resolved_word):
         out = {}
+        # A resolution says so in its subject: golive's "RESOLVED: check" or "N alerts resolved",
+        # Alertmanager's "[RESOLVED]"; compared without case.
+        resolved_word = resolved_word.lower()
         for person in people:
             theirs = [m for m in got if person in m.recipients]
             out[person] = {
-                "opening_alerts": [alerts_in(m.subject) for m in theirs if resolved_word not in m.subject],
+                "opening_alerts": [alerts_in(m.subject) for m in theirs if resolved_word not in m.subject.lower()],
+                "resolution_alerts": [alerts_in(m.subject) for m in theirs if resolved_word in m.subject.lower()],
                 "messages": len(theirs),
-                "opening": sum(1 for m in theirs if resolved_word not in m.subject),
-                "resolution": sum(1 for m in theirs if resolved_word in m.subject),
+                "opening": sum(1 for m in theirs if resolved_word not in m.subject.lower()),
+                "resolution": sum(1 for m in theirs if resolved_word in m.subject.lower()),
                 "bytes": [m.size for m in theirs],
                 "last_after_resolve_s": (max(m.at for m in theirs) - resolving) if theirs else None,
             }
@@ -420,8 +428,10 @@ def summary(a):
         for side in ("golive", "peer"):
             for person, r in (rec[side] or {}).items():
                 sizes = r["bytes"]
+                resolved = r.get("resolution_alerts", [])
                 print(f"3. {side} {person}: {r['messages']} messages ({r['opening']} opening, of "
-                      f"{' + '.join(str(n) for n in r['opening_alerts'])} alerts; {r['resolution']} resolution), "
+                      f"{' + '.join(str(n) for n in r['opening_alerts'])} alerts; {r['resolution']} resolution, of "
+                      f"{' + '.join(str(n) for n in resolved) or '0'} alerts), "
                       f"{sum(sizes) / 1024:.1f} KiB in all, largest {max(sizes, default=0) / 1024:.1f} KiB; "
                       f"last one +{r['last_after_resolve_s'] or 0:.1f} s after the storm resolved")
 

@@ -174,18 +174,7 @@ async fn after_a_relay_outage_the_waiting_pages_go_out_at_once_in_escalation_ord
     .await;
     // Long enough that the first page's own backoff (2, 4, 8, 16 s...) would keep it waiting
     // well after the relay is back: it has been tried four times.
-    eventually(30, async || {
-        let database = open_database(&daemon.dir);
-        let attempts: i64 = database
-            .query_row(
-                "SELECT MAX(attempts) FROM outbox WHERE channel = 'email'",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap_or(0);
-        (attempts >= 4).then_some(())
-    })
-    .await;
+    email_tried(&daemon, 4).await;
     assert!(smtp.messages().is_empty());
     smtp.accept();
     let back = Instant::now();
@@ -220,22 +209,27 @@ async fn after_a_restart_a_page_waiting_for_a_failed_relay_is_tried_at_once() {
     let mut daemon = Daemon::start(&plan(&target.url(), 1, smtp.port, &hook.url, 600, "")).await;
     target.set(503);
     // The page has failed often enough that its own backoff would keep it back for 16 s or more.
-    eventually(30, async || {
-        let database = open_database(&daemon.dir);
-        let attempts: i64 = database
-            .query_row(
-                "SELECT MAX(attempts) FROM outbox WHERE channel = 'email'",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap_or(0);
-        (attempts >= 4).then_some(())
-    })
-    .await;
+    email_tried(&daemon, 4).await;
     daemon.kill9();
     smtp.accept();
     let dir = daemon.dir.clone();
     let _daemon = Daemon::start_in(&dir).await;
     let messages = smtp.wait_for(1, Duration::from_secs(6)).await;
     assert_eq!(messages[0].recipients, ["bob@example.com"]);
+}
+
+/// Waits until some email of `daemon` has been tried at least `attempts` times.
+async fn email_tried(daemon: &Daemon, attempts: i64) {
+    eventually(30, async || {
+        let database = open_database(&daemon.dir);
+        let most: i64 = database
+            .query_row(
+                "SELECT MAX(attempts) FROM outbox WHERE channel = 'email'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap_or(0);
+        (most >= attempts).then_some(())
+    })
+    .await;
 }

@@ -62,6 +62,23 @@ impl Engine {
             &self.public_url(),
         );
         let acknowledgeable = alert.is_open() && !matches!(kind, MessageKind::Acknowledged { .. });
+        // The message, the same for every recipient but for their acknowledgement link.
+        let phase = self.state.phase;
+        let render = |ack_url: Option<String>| {
+            alert_message::render(&MessageContext {
+                plan: &plan,
+                alert,
+                kind: kind.clone(),
+                level,
+                phase,
+                now,
+                recipients: names.clone(),
+                others: others.to_vec(),
+                ack_url,
+                rollback: rollback.as_deref(),
+                value_line: value_line.clone(),
+            })
+        };
         let mut rows = Vec::new();
         // One email per person per message, however many email channels the levels name.
         let mut emailed: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -92,19 +109,7 @@ impl Engine {
                         let ack_url = acknowledgeable.then(|| {
                             self.ack_url(&AckTarget::Alert(alert.id), &addressee.key, now)
                         });
-                        let rendered = alert_message::render(&MessageContext {
-                            plan: &plan,
-                            alert,
-                            kind: kind.clone(),
-                            level,
-                            phase: self.state.phase,
-                            now,
-                            recipients: names.clone(),
-                            others: others.to_vec(),
-                            ack_url,
-                            rollback: rollback.as_deref(),
-                            value_line: value_line.clone(),
-                        });
+                        let rendered = render(ack_url);
                         // The first email a person gets about an alert is its thread's root;
                         // every later one answers it. Addresses a channel adds by itself are not
                         // tracked as told, so for them only the opening email is the root.
@@ -164,19 +169,7 @@ impl Engine {
                     }
                 }
                 ChannelKind::Webhook(_) => {
-                    let mut rendered = alert_message::render(&MessageContext {
-                        plan: &plan,
-                        alert,
-                        kind: kind.clone(),
-                        level,
-                        phase: self.state.phase,
-                        now,
-                        recipients: names.clone(),
-                        others: others.to_vec(),
-                        ack_url: None,
-                        rollback: rollback.as_deref(),
-                        value_line: value_line.clone(),
-                    });
+                    let mut rendered = render(None);
                     let mentions: Vec<String> =
                         recipients.iter().filter_map(|r| r.chat.clone()).collect();
                     if !mentions.is_empty() {
