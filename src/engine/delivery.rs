@@ -119,18 +119,29 @@ impl Engine {
                 let max_age = SignedDuration::try_from(self.plan.alerting.delivery_max_age)
                     .unwrap_or_default();
                 let too_old = now.duration_since(report.queued_at) >= max_age;
-                let give_up = !error.is_retryable() || too_old;
+                // A rollback hook is never run twice: a webhook that timed out may have rolled
+                // back already. Its failure goes to people at once.
+                let hook = report.kind == OutboxKind::RollbackHook;
+                let give_up = !error.is_retryable() || too_old || hook;
                 // A channel down for longer than the plan lets a notification wait: everything
                 // else that waited as long for it is given up with it, in one warning.
-                let expire_with_it = error.is_retryable() && too_old;
+                let expire_with_it = error.is_retryable() && too_old && !hook;
                 let cutoff = now.checked_sub(max_age).unwrap_or(now);
+                let expiring = if expire_with_it {
+                    block(|| self.store.waiting_before(&channel, cutoff))?
+                        .into_iter()
+                        .filter(|(id, _)| !report.rows.contains(id))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let result = if give_up { "failed" } else { "retry" };
                 self.metrics
                     .notifications
                     .with_label_values(&[channel.as_str(), result])
                     .inc();
                 let fallback = if give_up {
-                    self.fallback_rows(&report, error, now)
+                    self.fallback_rows(&report, error, &expiring, now)
                 } else {
                     Vec::new()
                 };
@@ -242,10 +253,13 @@ impl Engine {
 
     /// A warning about a failed delivery for the fallback channel (never the channel that
     /// failed, and never about a failed warning, so failures cannot loop).
+    /// `expiring`: the other notifications (row, alert) given up with it because the channel was
+    /// down for longer than the plan lets one wait.
     fn fallback_rows(
         &self,
         report: &DeliveryReport,
         error: &DeliveryError,
+        expiring: &[(i64, Option<i64>)],
         now: Timestamp,
     ) -> Vec<NewOutboxRow> {
         let Some(fallback) = self.plan.alerting.fallback_channel.as_ref() else {
@@ -263,19 +277,61 @@ impl Engine {
         else {
             return Vec::new();
         };
-        let subject = format!(
-            "[WARNING] {}: a notification could not be delivered via {}",
-            self.plan.launch.name, report.channel
-        );
-        let text = format!(
-            "golive could not deliver a notification ({}{}) via `{}` after {} attempt(s): {error}\n\nCheck the channel (SMTP server, webhook) and the alert in `golive alerts`.",
-            report.kind,
-            report
-                .alert_id
-                .map_or(String::new(), |id| format!(" about alert #{id}")),
-            report.channel,
-            report.attempts + 1
-        );
+        let (subject, text) = if report.kind == OutboxKind::RollbackHook {
+            (
+                format!(
+                    "[WARNING] {}: the rollback hook FAILED — roll back by hand",
+                    self.plan.launch.name
+                ),
+                format!(
+                    "golive's rollback hook failed and is not run again (a second rollback can do harm): {error}\n\nFollow the plan's rollback procedure by hand:\n{}\n",
+                    self.plan.rollback.procedure
+                ),
+            )
+        } else {
+            let mut text = format!(
+                "golive could not deliver a notification ({}{}) via `{}` after {} attempt(s): {error}\n",
+                report.kind,
+                report
+                    .alert_id
+                    .map_or(String::new(), |id| format!(" about alert #{id}")),
+                report.channel,
+                report.attempts + 1
+            );
+            if !expiring.is_empty() {
+                let mut alerts: Vec<i64> =
+                    expiring.iter().filter_map(|(_, alert)| *alert).collect();
+                alerts.sort_unstable();
+                alerts.dedup();
+                text.push_str(&format!(
+                    "{} more notification(s) via `{}` waited as long and were given up with it{}.\n",
+                    expiring.len(),
+                    report.channel,
+                    if alerts.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (alerts {})",
+                            alerts
+                                .iter()
+                                .map(|id| format!("#{id}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                ));
+            }
+            text.push_str(
+                "\nCheck the channel (SMTP server, webhook) and the alerts in `golive alerts`.",
+            );
+            (
+                format!(
+                    "[WARNING] {}: a notification could not be delivered via {}",
+                    self.plan.launch.name, report.channel
+                ),
+                text,
+            )
+        };
         let notice = Notice::plain(
             subject,
             text.clone(),

@@ -257,6 +257,10 @@ pub struct EngineHandle {
     snapshot: watch::Receiver<Arc<Snapshot>>,
     /// Named in answers when the store cannot write.
     data_dir: Arc<Path>,
+    /// Told when a command's write failed for the store's sake (the heartbeat stops), and
+    /// counted in `golive_store_errors_total`, like the engine's own failed writes.
+    liveness: Arc<Liveness>,
+    store_errors: prometheus::IntCounter,
 }
 
 impl EngineHandle {
@@ -282,6 +286,8 @@ impl EngineHandle {
         let answer = answer.await.map_err(|_| EngineError::Stopped)?;
         answer.map_err(|error| match error {
             EngineError::Store(source) if source.trouble().is_environmental() => {
+                self.liveness.store_failed();
+                self.store_errors.inc();
                 EngineError::StoreUnavailable {
                     data_dir: self.data_dir.to_path_buf(),
                     source,
@@ -616,6 +622,8 @@ impl Engine {
         let handle = EngineHandle {
             commands: commands_tx,
             snapshot: snapshot_rx,
+            liveness: engine.liveness.clone(),
+            store_errors: engine.metrics.store_errors.clone(),
             // Absolute, so the person reading an answer knows which disk to free.
             data_dir: Arc::from(
                 std::path::absolute(&engine.plan.launch.data_dir)

@@ -158,6 +158,12 @@ impl Senders {
             return Err(DeliveryError::Permanent("nothing to deliver".into()));
         };
         if let OutboxPayload::RollbackHook { run } = first {
+            // Only from its own outbox channel, where it is recorded as started before it runs.
+            if channel != ROLLBACK_HOOK {
+                return Err(DeliveryError::Permanent(format!(
+                    "a rollback-hook run on channel `{channel}` is not run"
+                )));
+            }
             return self.run_hook(run).await;
         }
         let expected = match first {
@@ -520,16 +526,21 @@ pub async fn run(
     for (channel, since) in retrying {
         flights.lanes.assume_down(&channel, since, started);
     }
+    // Unreadable rows already handed to the engine (it marks them failed).
+    let mut reported_unreadable: HashSet<i64> = HashSet::new();
     loop {
-        link.liveness.dispatcher_turned();
         let now = clock.now();
         let down = flights.lanes.down_channels();
         let looked = {
             let reader = reader.clone();
             tokio::task::spawn_blocking(move || {
-                let reader = reader.lock().ok()?;
-                let pending = reader.outbox_backlog(now).ok();
-                let due = reader.due_outbox_per_channel(now, LANE_BATCH).ok()?;
+                let reader = reader
+                    .lock()
+                    .map_err(|_| "the outbox reader is poisoned".to_string())?;
+                let backlog = reader.outbox_backlog(now);
+                let due = reader
+                    .due_outbox_per_channel(now, LANE_BATCH)
+                    .map_err(|error| error.to_string())?;
                 let heads: Vec<(String, Vec<OutboxRow>)> = down
                     .into_iter()
                     .filter_map(|channel| {
@@ -537,25 +548,81 @@ pub async fn run(
                         Some((channel, heads))
                     })
                     .collect();
-                Some((due, heads, pending))
+                Ok::<_, String>((due, heads, backlog))
             })
             .await
-            .ok()
-            .flatten()
+            .map_err(|error| error.to_string())
+            .and_then(|read| read)
         };
-        if let Some((due, heads, pending)) = looked {
-            if let Some(pending) = pending {
-                metrics.set_outbox_backlog(&pending);
+        match &looked {
+            // A dispatcher that cannot read the outbox is stuck, whatever its loop does: the
+            // heartbeat must stop.
+            Ok(_) => link.liveness.dispatcher_turned(),
+            Err(error) => {
+                tracing::error!(%error, "cannot read the outbox; nothing is delivered until it can")
+            }
+        }
+        if let Ok((due, heads, backlog)) = looked {
+            match backlog {
+                Ok(backlog) => metrics.set_outbox_backlog(&backlog),
+                Err(error) => tracing::warn!(%error, "cannot read the outbox backlog"),
+            }
+            // A row that cannot be read holds back nothing: it is given up, with the fallback.
+            for row in due.unreadable {
+                if reported_unreadable.insert(row.id) {
+                    tracing::error!(row = row.id, channel = %row.channel, error = %row.error, "an outbox row cannot be read; giving it up");
+                    let report = DeliveryReport {
+                        rows: vec![row.id],
+                        channel: row.channel,
+                        attempts: 0,
+                        queued_at: row.created_at,
+                        kind: row.kind.unwrap_or(OutboxKind::Warning),
+                        hook_started: false,
+                        alert_id: row.alert_id,
+                        result: Err(DeliveryError::Permanent(format!(
+                            "the outbox row cannot be read ({}); was it written by a newer golive?",
+                            row.error
+                        ))),
+                        lane: LaneChange::None,
+                    };
+                    if (link.record)(report).await.is_err() {
+                        reported_unreadable.remove(&row.id);
+                    }
+                }
             }
             flights.cooldown.retain(|_, until| *until > now);
-            // Lanes that are up: every due message that has room, oldest first.
-            let ready: Vec<OutboxRow> = due
-                .into_iter()
-                .filter(|row| flights.available(row) && !flights.lanes.is_down(&row.channel))
-                .collect();
+            // Lanes that are up: every due message that has room, oldest first. A queue whose
+            // older message cannot start now (its lane is full, it waits after an unrecorded
+            // outcome, an older one of it is on its way) keeps its newer ones back too, so nobody
+            // hears "resolved" before "opened".
+            // Per (channel, alert): the oldest batch that could not start in this pass.
+            let mut blocked: HashMap<(String, i64), i64> = HashMap::new();
+            let mut ready: Vec<OutboxRow> = Vec::new();
+            for row in due.rows {
+                if flights.lanes.is_down(&row.channel) {
+                    continue;
+                }
+                if flights.available(&row) {
+                    ready.push(row);
+                } else {
+                    block(
+                        &mut blocked,
+                        &row.channel,
+                        &queue_keys(std::slice::from_ref(&row)),
+                    );
+                }
+            }
             for group in group_rows(ready) {
+                let channel = group[0].channel.clone();
                 let keys = queue_keys(&group);
-                if !flights.lanes.may_start(&group[0].channel, &keys) {
+                let behind_older = keys.iter().any(|key| match key {
+                    QueueKey::Alert { alert, batch } => blocked
+                        .get(&(channel.clone(), *alert))
+                        .is_some_and(|oldest| oldest < batch),
+                    QueueKey::Row(_) => false,
+                });
+                if behind_older || !flights.lanes.may_start(&channel, &keys) {
+                    block(&mut blocked, &channel, &keys);
                     continue;
                 }
                 flights
@@ -587,7 +654,10 @@ pub async fn run(
             () = shutdown.cancelled() => break,
             () = link.outbox_written.notified() => {}
             Some(trouble) = link.trouble.recv() => {
-                senders.tell_ops_directly(&trouble, clock.now()).await;
+                // On a task of its own: a hung channel must not stop the lanes meanwhile.
+                let senders = senders.clone();
+                let now = clock.now();
+                tokio::spawn(async move { senders.tell_ops_directly(&trouble, now).await });
             }
             () = tokio::time::sleep(sleep) => {}
             Some(done) = deliveries.join_next_with_id(), if !deliveries.is_empty() => {
@@ -596,11 +666,17 @@ pub async fn run(
                         let now = clock.now();
                         flights.finish(task, &mut report, now);
                         let rows = report.rows.clone();
+                        let (channel, lane) = (report.channel.clone(), report.lane);
                         if let Err(error) = (link.record)(report).await {
                             // Not sent again at once (that would resend in a loop while the
                             // store is failing); after a pause, at least once.
                             tracing::warn!(%error, "could not record a delivery outcome; it will be sent again later");
                             flights.cool_down(&rows, clock.now());
+                            // The engine did not release what waited for the channel: it stays
+                            // down, so the next page that gets through says so again.
+                            if let LaneChange::CameUp { down_since } = lane {
+                                flights.lanes.assume_down(&channel, down_since, clock.now());
+                            }
                         }
                     }
                     Err(error) => {
@@ -693,7 +769,10 @@ impl Flights {
         }
         let outcome = match &report.result {
             Ok(_) => LaneOutcome::Delivered,
-            Err(error) if error.is_retryable() => LaneOutcome::Retryable,
+            // A rollback hook is never retried: its failure says nothing about a lane.
+            Err(_) if report.kind == OutboxKind::RollbackHook => LaneOutcome::Permanent,
+            Err(error) if error.is_channel_trouble() => LaneOutcome::Retryable,
+            Err(error) if error.is_retryable() => LaneOutcome::Deferred,
             Err(_) => LaneOutcome::Permanent,
         };
         report.lane = self.lanes.finished(&channel, &keys, outcome, now);
@@ -729,11 +808,30 @@ impl Flights {
     }
 }
 
-/// The queues a message's rows belong to (their alerts, or the rows themselves).
+/// Notes that the alerts of `keys` could not start on `channel` from their batch on.
+fn block(blocked: &mut HashMap<(String, i64), i64>, channel: &str, keys: &[QueueKey]) {
+    for key in keys {
+        if let QueueKey::Alert { alert, batch } = key {
+            let oldest = blocked
+                .entry((channel.to_string(), *alert))
+                .or_insert(*batch);
+            *oldest = (*oldest).min(*batch);
+        }
+    }
+}
+
+/// Where a message's rows stand in their channel's order: each alert's with the batch (creation
+/// time) of the change that wrote it, or the rows themselves.
 fn queue_keys(group: &[OutboxRow]) -> Vec<QueueKey> {
     let mut keys: Vec<QueueKey> = group
         .iter()
-        .map(|row| row.alert_id.map_or(QueueKey::Row(row.id), QueueKey::Alert))
+        .map(|row| match row.alert_id {
+            Some(alert) => QueueKey::Alert {
+                alert,
+                batch: row.created_at.as_millisecond(),
+            },
+            None => QueueKey::Row(row.id),
+        })
         .collect();
     keys.sort();
     keys.dedup();

@@ -498,10 +498,14 @@ fn smtp_error(error: &lettre::transport::smtp::Error, config: &Smtp) -> Delivery
             "smtp server {server} answered {}",
             reply_text(code, std::iter::once(text.as_str()))
         );
-        return if error.is_transient() {
+        // 421 closes the session: the server is unavailable for everyone. Other 4xx replies
+        // refuse this message for now (greylisting, a full mailbox) while the relay works.
+        return if !error.is_transient() {
+            DeliveryError::Permanent(reply)
+        } else if u16::from(code) == 421 {
             DeliveryError::Retryable(reply)
         } else {
-            DeliveryError::Permanent(reply)
+            DeliveryError::Deferred(reply)
         };
     }
     if error.is_timeout() {

@@ -1,12 +1,15 @@
 //! Delivery lanes: one per channel, so a slow, hung or failing channel never holds back another.
 //!
 //! Each lane has its own concurrency limit ([`LANE_PARALLEL`] messages in flight), starts its due
-//! messages oldest first, and never has two messages of one queue in flight at once (a queue is
-//! an alert's messages on that channel, or a single message that belongs to no alert), so an
-//! alert's pages leave in escalation order.
+//! messages oldest first, and never starts an alert's message while an older one of the same alert
+//! is on its way on that channel: the messages one change wrote (a level paging several people, in
+//! one transaction) go out in parallel, and a later level waits for the earlier one, so pages
+//! arrive in escalation order. Messages of no alert are independent.
 //!
-//! A lane whose delivery fails in a way worth retrying (the server cannot be reached, times out,
-//! answers 4xx/5xx for a while) is **down**: a circuit breaker. While down, its waiting messages
+//! A lane whose delivery fails because of the channel (the server cannot be reached, times out,
+//! fails the TLS handshake, answers SMTP 421 or HTTP 5xx/429) is **down**: a circuit breaker. A
+//! message refused for itself (an SMTP 4xx for one recipient, greylisting) only waits out its own
+//! backoff and leaves the lane up. While down, its waiting messages
 //! are not sent on their own backoff; instead one message at a time goes out as the probe, every
 //! [`PROBE_EVERY`], taken in turn from the heads of the lane's queues (the oldest message of each
 //! alert), so the channel is not hammered and one message that fails for reasons of its own cannot
@@ -17,7 +20,7 @@
 //!
 //! Pure: the dispatcher passes the time in.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -27,11 +30,11 @@ pub const LANE_PARALLEL: usize = 8;
 /// How often a down channel is tried again (with one message).
 pub const PROBE_EVERY: Duration = Duration::from_secs(2);
 
-/// Which messages must leave one after the other: an alert's (by id), or a lone message (by
-/// its outbox row).
+/// Where a message stands in the order of its channel: an alert's, in the batch of the change
+/// that wrote it (the rows' creation time: one level's fan-out is one batch), or a lone message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum QueueKey {
-    Alert(i64),
+    Alert { alert: i64, batch: i64 },
     Row(i64),
 }
 
@@ -41,6 +44,8 @@ pub enum LaneOutcome {
     Delivered,
     /// Worth retrying: says the channel is in trouble.
     Retryable,
+    /// Worth retrying, but only this message was refused: says nothing about the channel.
+    Deferred,
     /// This message will never go: says nothing about the channel.
     Permanent,
 }
@@ -54,7 +59,8 @@ pub struct Lanes {
 #[derive(Debug, Default)]
 struct Lane {
     in_flight: usize,
-    busy: HashSet<QueueKey>,
+    /// The batches of each alert in flight.
+    busy: HashMap<i64, Vec<i64>>,
     down: Option<Down>,
 }
 
@@ -62,7 +68,8 @@ struct Lane {
 struct Down {
     since: Timestamp,
     next_probe: Timestamp,
-    probing: bool,
+    /// The queues of the probe in flight, if one is.
+    probe: Option<Vec<QueueKey>>,
     /// Which queue head the next probe takes (in turn).
     turn: usize,
 }
@@ -91,7 +98,7 @@ impl Lanes {
         self.lanes.entry(channel.to_string()).or_default().down = Some(Down {
             since,
             next_probe: now,
-            probing: false,
+            probe: None,
             turn: 0,
         });
     }
@@ -123,7 +130,14 @@ impl Lanes {
             Some(lane) => {
                 lane.down.is_none()
                     && lane.in_flight < LANE_PARALLEL
-                    && keys.iter().all(|key| !lane.busy.contains(key))
+                    && keys.iter().all(|key| match key {
+                        // Not while an older batch of the same alert is on its way.
+                        QueueKey::Alert { alert, batch } => lane
+                            .busy
+                            .get(alert)
+                            .is_none_or(|batches| batches.iter().all(|busy| busy >= batch)),
+                        QueueKey::Row(_) => true,
+                    })
             }
         }
     }
@@ -132,16 +146,20 @@ impl Lanes {
     /// among `heads` (oldest first), taking each queue in turn.
     pub fn probe_pick(&self, channel: &str, heads: usize, now: Timestamp) -> Option<usize> {
         let down = self.lanes.get(channel)?.down.as_ref()?;
-        (heads > 0 && !down.probing && now >= down.next_probe).then_some(down.turn % heads)
+        (heads > 0 && down.probe.is_none() && now >= down.next_probe).then_some(down.turn % heads)
     }
 
     /// Records that a message of `keys` started on `channel` (`probe`: as the down lane's probe).
     pub fn started(&mut self, channel: &str, keys: &[QueueKey], probe: bool) {
         let lane = self.lanes.entry(channel.to_string()).or_default();
         lane.in_flight += 1;
-        lane.busy.extend(keys.iter().copied());
+        for key in keys {
+            if let QueueKey::Alert { alert, batch } = key {
+                lane.busy.entry(*alert).or_default().push(*batch);
+            }
+        }
         if probe && let Some(down) = lane.down.as_mut() {
-            down.probing = true;
+            down.probe = Some(keys.to_vec());
             down.turn = down.turn.wrapping_add(1);
         }
     }
@@ -157,7 +175,16 @@ impl Lanes {
         let lane = self.lanes.entry(channel.to_string()).or_default();
         lane.in_flight = lane.in_flight.saturating_sub(1);
         for key in keys {
-            lane.busy.remove(key);
+            if let QueueKey::Alert { alert, batch } = key
+                && let Some(batches) = lane.busy.get_mut(alert)
+            {
+                if let Some(at) = batches.iter().position(|busy| busy == batch) {
+                    batches.swap_remove(at);
+                }
+                if batches.is_empty() {
+                    lane.busy.remove(alert);
+                }
+            }
         }
         let next_probe = now
             .checked_add(SignedDuration::try_from(PROBE_EVERY).unwrap_or_default())
@@ -170,8 +197,10 @@ impl Lanes {
             }
             (LaneOutcome::Delivered, None) => LaneChange::None,
             (LaneOutcome::Retryable, Some(down)) => {
-                if down.probing {
-                    down.probing = false;
+                // Only the probe's own end schedules the next probe; a message that was already
+                // in flight when the lane went down changes nothing.
+                if down.probe.as_deref() == Some(keys) {
+                    down.probe = None;
                     down.next_probe = next_probe;
                 }
                 LaneChange::None
@@ -180,20 +209,21 @@ impl Lanes {
                 lane.down = Some(Down {
                     since: now,
                     next_probe,
-                    probing: false,
+                    probe: None,
                     turn: 0,
                 });
                 LaneChange::WentDown
             }
-            (LaneOutcome::Permanent, Some(down)) => {
-                // The probe's message was bad, not the channel: probe with the next one at once.
-                if down.probing {
-                    down.probing = false;
+            (LaneOutcome::Deferred | LaneOutcome::Permanent, Some(down)) => {
+                // The probe's message was refused for itself, not for the channel: probe with
+                // the next one at once.
+                if down.probe.as_deref() == Some(keys) {
+                    down.probe = None;
                     down.next_probe = now;
                 }
                 LaneChange::None
             }
-            (LaneOutcome::Permanent, None) => LaneChange::None,
+            (LaneOutcome::Deferred | LaneOutcome::Permanent, None) => LaneChange::None,
         }
     }
 
@@ -207,7 +237,7 @@ impl Lanes {
         self.lanes
             .values()
             .filter_map(|lane| lane.down.as_ref())
-            .filter(|down| !down.probing)
+            .filter(|down| down.probe.is_none())
             .map(|down| down.next_probe)
             .min()
     }
@@ -221,19 +251,40 @@ mod tests {
         Timestamp::from_second(1_900_000_000 + seconds).unwrap()
     }
 
-    const A: QueueKey = QueueKey::Alert(1);
-    const B: QueueKey = QueueKey::Alert(2);
+    fn alert(id: i64) -> QueueKey {
+        QueueKey::Alert {
+            alert: id,
+            batch: 0,
+        }
+    }
 
     #[test]
     fn an_alerts_messages_leave_one_after_the_other_on_a_channel() {
         let mut lanes = Lanes::new();
-        assert!(lanes.may_start("email", &[A]));
-        lanes.started("email", &[A], false);
-        assert!(!lanes.may_start("email", &[A]), "the next level waits");
-        assert!(lanes.may_start("email", &[B]), "another alert does not");
-        assert!(lanes.may_start("chat", &[A]), "another channel does not");
-        lanes.finished("email", &[A], LaneOutcome::Delivered, at(0));
-        assert!(lanes.may_start("email", &[A]));
+        assert!(lanes.may_start("email", &[alert(1)]));
+        lanes.started("email", &[alert(1)], false);
+        assert!(
+            lanes.may_start("email", &[alert(1)]),
+            "another person paged by the same change goes at once"
+        );
+        let next_level = QueueKey::Alert {
+            alert: 1,
+            batch: 10,
+        };
+        assert!(
+            !lanes.may_start("email", &[next_level]),
+            "the next level waits"
+        );
+        assert!(
+            lanes.may_start("email", &[alert(2)]),
+            "another alert does not"
+        );
+        assert!(
+            lanes.may_start("chat", &[alert(1)]),
+            "another channel does not"
+        );
+        lanes.finished("email", &[alert(1)], LaneOutcome::Delivered, at(0));
+        assert!(lanes.may_start("email", &[alert(1)]));
     }
 
     #[test]
@@ -250,23 +301,26 @@ mod tests {
     #[test]
     fn a_failing_channel_goes_down_and_is_probed_with_one_message_at_a_time() {
         let mut lanes = Lanes::new();
-        lanes.started("email", &[A], false);
+        lanes.started("email", &[alert(1)], false);
         assert_eq!(
-            lanes.finished("email", &[A], LaneOutcome::Retryable, at(0)),
+            lanes.finished("email", &[alert(1)], LaneOutcome::Retryable, at(0)),
             LaneChange::WentDown
         );
         assert!(lanes.is_down("email"));
-        assert!(!lanes.may_start("email", &[B]), "nothing starts on its own");
+        assert!(
+            !lanes.may_start("email", &[alert(2)]),
+            "nothing starts on its own"
+        );
         assert_eq!(lanes.probe_pick("email", 2, at(1)), None, "not yet");
         assert_eq!(lanes.next_probe(), Some(at(2)));
         assert_eq!(lanes.probe_pick("email", 2, at(2)), Some(0));
-        lanes.started("email", &[A], true);
+        lanes.started("email", &[alert(1)], true);
         assert_eq!(
             lanes.probe_pick("email", 2, at(3)),
             None,
             "one probe at a time"
         );
-        lanes.finished("email", &[A], LaneOutcome::Retryable, at(3));
+        lanes.finished("email", &[alert(1)], LaneOutcome::Retryable, at(3));
         assert_eq!(
             lanes.probe_pick("email", 2, at(5)),
             Some(1),
@@ -277,15 +331,15 @@ mod tests {
     #[test]
     fn the_first_delivery_brings_a_down_channel_up() {
         let mut lanes = Lanes::new();
-        lanes.started("email", &[A], false);
-        lanes.finished("email", &[A], LaneOutcome::Retryable, at(0));
-        lanes.started("email", &[A], true);
+        lanes.started("email", &[alert(1)], false);
+        lanes.finished("email", &[alert(1)], LaneOutcome::Retryable, at(0));
+        lanes.started("email", &[alert(1)], true);
         assert_eq!(
-            lanes.finished("email", &[A], LaneOutcome::Delivered, at(30)),
+            lanes.finished("email", &[alert(1)], LaneOutcome::Delivered, at(30)),
             LaneChange::CameUp { down_since: at(0) }
         );
         assert!(!lanes.is_down("email"));
-        assert!(lanes.may_start("email", &[A]));
+        assert!(lanes.may_start("email", &[alert(1)]));
         assert_eq!(lanes.next_probe(), None);
     }
 
@@ -293,11 +347,11 @@ mod tests {
     fn a_channel_taken_as_down_after_a_restart_is_probed_at_once() {
         let mut lanes = Lanes::new();
         lanes.assume_down("email", at(-100), at(0));
-        assert!(!lanes.may_start("email", &[A]));
+        assert!(!lanes.may_start("email", &[alert(1)]));
         assert_eq!(lanes.probe_pick("email", 1, at(0)), Some(0));
-        lanes.started("email", &[A], true);
+        lanes.started("email", &[alert(1)], true);
         assert_eq!(
-            lanes.finished("email", &[A], LaneOutcome::Delivered, at(1)),
+            lanes.finished("email", &[alert(1)], LaneOutcome::Delivered, at(1)),
             LaneChange::CameUp {
                 down_since: at(-100)
             }
@@ -305,13 +359,39 @@ mod tests {
     }
 
     #[test]
+    fn a_message_refused_for_itself_leaves_the_lane_up() {
+        let mut lanes = Lanes::new();
+        lanes.started("email", &[alert(1)], false);
+        assert_eq!(
+            lanes.finished("email", &[alert(1)], LaneOutcome::Deferred, at(0)),
+            LaneChange::None
+        );
+        assert!(!lanes.is_down("email"));
+        assert!(lanes.may_start("email", &[alert(2)]));
+    }
+
+    #[test]
+    fn only_the_probe_itself_schedules_the_next_probe() {
+        let mut lanes = Lanes::new();
+        lanes.started("email", &[alert(1)], false);
+        lanes.started("email", &[alert(2)], false);
+        lanes.finished("email", &[alert(1)], LaneOutcome::Retryable, at(0));
+        lanes.started("email", &[alert(3)], true);
+        // A message in flight since before the lane went down ends: the probe is still out.
+        lanes.finished("email", &[alert(2)], LaneOutcome::Retryable, at(1));
+        assert_eq!(lanes.probe_pick("email", 3, at(5)), None);
+        lanes.finished("email", &[alert(3)], LaneOutcome::Retryable, at(5));
+        assert!(lanes.probe_pick("email", 3, at(7)).is_some());
+    }
+
+    #[test]
     fn a_message_that_fails_for_itself_does_not_hold_the_probe() {
         let mut lanes = Lanes::new();
-        lanes.started("email", &[A], false);
-        lanes.finished("email", &[A], LaneOutcome::Retryable, at(0));
-        lanes.started("email", &[A], true);
+        lanes.started("email", &[alert(1)], false);
+        lanes.finished("email", &[alert(1)], LaneOutcome::Retryable, at(0));
+        lanes.started("email", &[alert(1)], true);
         assert_eq!(
-            lanes.finished("email", &[A], LaneOutcome::Permanent, at(3)),
+            lanes.finished("email", &[alert(1)], LaneOutcome::Permanent, at(3)),
             LaneChange::None
         );
         assert!(lanes.is_down("email"));

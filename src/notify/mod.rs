@@ -60,9 +60,14 @@ pub struct Delivered {
 /// A failed delivery, with what the server said or why it could not be reached.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DeliveryError {
-    /// Worth trying again later: connection errors, timeouts, SMTP 4xx, HTTP 5xx/429.
+    /// Worth trying again later, and the channel is in trouble: connection errors, timeouts,
+    /// TLS handshakes, SMTP 421, HTTP 5xx/429.
     #[error("{0}")]
     Retryable(String),
+    /// Worth trying again later, but only this message was refused for now; the channel works:
+    /// an SMTP 4xx reply other than 421 (greylisting, a full mailbox, a rate limit per sender).
+    #[error("{0}")]
+    Deferred(String),
     /// Will fail the same way again: SMTP 5xx, HTTP 4xx, a missing secret, a bad address.
     #[error("{0}")]
     Permanent(String),
@@ -71,6 +76,14 @@ pub enum DeliveryError {
 impl DeliveryError {
     /// Whether the delivery is worth trying again later.
     pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            DeliveryError::Retryable(_) | DeliveryError::Deferred(_)
+        )
+    }
+
+    /// Whether the failure says the channel itself is in trouble (not just this message).
+    pub fn is_channel_trouble(&self) -> bool {
         matches!(self, DeliveryError::Retryable(_))
     }
 }

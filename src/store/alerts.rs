@@ -39,6 +39,25 @@ pub struct OutboxBacklog {
     pub oldest_due_seconds: f64,
 }
 
+/// Due outbox rows, and those that could not be read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DueOutbox {
+    pub rows: Vec<OutboxRow>,
+    pub unreadable: Vec<UnreadableRow>,
+}
+
+/// A pending outbox row whose kind or payload cannot be read: what can be said of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadableRow {
+    pub id: i64,
+    pub channel: String,
+    pub kind: Option<OutboxKind>,
+    pub alert_id: Option<i64>,
+    pub created_at: Timestamp,
+    /// Why it cannot be read.
+    pub error: String,
+}
+
 /// A stored outbox row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboxRow {
@@ -119,6 +138,23 @@ impl Store {
         )?;
         let rows = statement.query_map([group_key], |row| row.get(0))?;
         Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+    }
+
+    /// The notifications for `channel` still waiting that became due at or before `cutoff`
+    /// (row, alert): what a channel down that long gives up.
+    pub fn waiting_before(
+        &self,
+        channel: &str,
+        cutoff: Timestamp,
+    ) -> Result<Vec<(i64, Option<i64>)>, StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT id, alert_id FROM outbox WHERE channel = ?1 AND status = 'pending' \
+             AND MAX(created_at, not_before) <= ?2 ORDER BY id",
+        )?;
+        let rows = statement.query_map(params![channel, millis(cutoff)], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Whether an acknowledgement link's nonce was used already.
@@ -231,14 +267,14 @@ impl Write<'_> {
     ) -> Result<Vec<i64>, StoreError> {
         let ids: Vec<i64> = {
             let mut statement = self.transaction.prepare_cached(
-                "SELECT id FROM outbox WHERE channel = ?1 AND status = 'pending' AND created_at <= ?2",
+                "SELECT id FROM outbox WHERE channel = ?1 AND status = 'pending' AND MAX(created_at, not_before) <= ?2",
             )?;
             let rows = statement.query_map(params![channel, millis(cutoff)], |row| row.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
         self.transaction.execute(
             "UPDATE outbox SET status = 'failed', last_error = ?3, finished_at = ?4 \
-             WHERE channel = ?1 AND status = 'pending' AND created_at <= ?2",
+             WHERE channel = ?1 AND status = 'pending' AND MAX(created_at, not_before) <= ?2",
             params![channel, millis(cutoff), error, millis(now)],
         )?;
         Ok(ids)
@@ -384,12 +420,14 @@ impl Reader {
     /// Due notifications, the rows of at most `per_channel` messages of each channel (a group's
     /// rows are one message and always come whole), oldest first: a channel with a long queue
     /// never hides another channel's due messages.
+    /// A row that cannot be read (written by a newer golive, or damaged) comes back apart, in
+    /// [`DueOutbox::unreadable`], so it holds back nothing else.
     pub fn due_outbox_per_channel(
         &self,
         now: Timestamp,
         per_channel: usize,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        query_outbox(
+    ) -> Result<DueOutbox, StoreError> {
+        query_outbox_lenient(
             &self.connection,
             "WHERE id IN (SELECT id FROM (SELECT id, DENSE_RANK() OVER (PARTITION BY channel ORDER BY first_id) AS place \
              FROM (SELECT id, channel, MIN(id) OVER (PARTITION BY channel, COALESCE(group_key, 'row ' || id)) AS first_id \
@@ -589,6 +627,42 @@ fn query_outbox<P: rusqlite::Params>(
         connection.prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox {filter}"))?;
     let rows = statement.query_map(params, outbox_row)?;
     rows.map(|row| row?).collect()
+}
+
+/// Like [`query_outbox`], but a row that cannot be read is set apart instead of failing the read.
+fn query_outbox_lenient<P: rusqlite::Params>(
+    connection: &Connection,
+    filter: &str,
+    params: P,
+) -> Result<DueOutbox, StoreError> {
+    let mut statement =
+        connection.prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox {filter}"))?;
+    let rows = statement.query_map(params, |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, String>(5)?,
+            row.get::<_, Option<i64>>(6)?,
+            row.get::<_, i64>(1)?,
+            outbox_row(row)?,
+        ))
+    })?;
+    let mut due = DueOutbox::default();
+    for row in rows {
+        let (id, channel, kind, alert_id, created_at, read) = row?;
+        match read {
+            Ok(row) => due.rows.push(row),
+            Err(error) => due.unreadable.push(UnreadableRow {
+                id,
+                channel,
+                kind: OutboxKind::parse(&kind),
+                alert_id,
+                created_at: timestamp(created_at).unwrap_or(Timestamp::UNIX_EPOCH),
+                error: error.to_string(),
+            }),
+        }
+    }
+    Ok(due)
 }
 
 fn outbox_row(row: &Row<'_>) -> rusqlite::Result<Result<OutboxRow, StoreError>> {

@@ -342,7 +342,8 @@ fn due_rows_are_read_per_channel_and_a_group_always_whole() {
     let reader = store.reader().unwrap();
     let due = reader.due_outbox_per_channel(at(1), 3).unwrap();
     let count = |channel: &str, group: Option<&str>| {
-        due.iter()
+        due.rows
+            .iter()
             .filter(|row| row.channel == channel && row.group_key.as_deref() == group)
             .count()
     };
@@ -359,7 +360,98 @@ fn due_rows_are_read_per_channel_and_a_group_always_whole() {
         "the long email queue hides no chat message"
     );
     assert!(
-        due.windows(2).all(|pair| pair[0].id < pair[1].id),
+        due.rows.windows(2).all(|pair| pair[0].id < pair[1].id),
         "oldest first"
+    );
+}
+
+#[test]
+fn a_down_channel_is_probed_from_each_queue_released_at_once_and_expired_by_its_due_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let alert_row = |alert: i64, created: i64| alerts::NewOutboxRow {
+        created_at: at(created),
+        not_before: at(created),
+        alert_id: Some(alert),
+        ..outbox_row("email", None)
+    };
+    let ids = store
+        .write(|write| {
+            let first = write.enqueue(&alert_row(1, 0))?;
+            let second = write.enqueue(&alert_row(1, 10))?;
+            let other = write.enqueue(&alert_row(2, 20))?;
+            // Both of alert 1's rows failed and wait out a backoff.
+            write.mark_retry(first, "421 down", at(1_000))?;
+            write.mark_retry(second, "421 down", at(1_000))?;
+            Ok([first, second, other])
+        })
+        .unwrap();
+    let reader = store.reader().unwrap();
+    let heads: Vec<i64> = reader
+        .outbox_heads("email", at(30), 10)
+        .unwrap()
+        .iter()
+        .map(|row| row.id)
+        .collect();
+    assert_eq!(heads, [ids[0], ids[2]], "the oldest row of each alert");
+    assert_eq!(
+        reader.channels_retrying().unwrap(),
+        [("email".to_string(), at(0))]
+    );
+    let released = store
+        .write(|write| write.release_channel("email", at(30)))
+        .unwrap();
+    assert_eq!(released, 2);
+    let due: Vec<i64> = reader
+        .due_outbox_per_channel(at(30), 10)
+        .unwrap()
+        .rows
+        .iter()
+        .map(|row| row.id)
+        .collect();
+    assert_eq!(due, ids, "released rows are due at once, oldest first");
+    assert_eq!(
+        store.waiting_before("email", at(15)).unwrap(),
+        [(ids[0], Some(1)), (ids[1], Some(1))]
+    );
+    let expired = store
+        .write(|write| write.fail_expired("email", at(15), "gone", at(30)))
+        .unwrap();
+    assert_eq!(expired, [ids[0], ids[1]]);
+    let due = reader.due_outbox_per_channel(at(30), 10).unwrap().rows;
+    assert_eq!(due.len(), 1);
+}
+
+#[test]
+fn an_unreadable_outbox_row_is_set_apart_and_holds_back_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .write(|write| {
+            write.enqueue(&outbox_row("email", None))?;
+            write.enqueue(&outbox_row("chat", None))?;
+            Ok(())
+        })
+        .unwrap();
+    store
+        .connection
+        .execute(
+            "UPDATE outbox SET payload = '{\"type\": \"pager\"}' WHERE channel = 'email'",
+            [],
+        )
+        .unwrap();
+    let due = store
+        .reader()
+        .unwrap()
+        .due_outbox_per_channel(at(1), 10)
+        .unwrap();
+    assert_eq!(due.rows.len(), 1);
+    assert_eq!(due.rows[0].channel, "chat");
+    assert_eq!(due.unreadable.len(), 1);
+    assert_eq!(due.unreadable[0].channel, "email");
+    assert!(
+        due.unreadable[0].error.contains("outbox.payload"),
+        "{:?}",
+        due.unreadable
     );
 }

@@ -218,6 +218,65 @@ async fn after_a_restart_a_page_waiting_for_a_failed_relay_is_tried_at_once() {
     assert_eq!(messages[0].recipients, ["bob@example.com"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipient_refused_for_now_holds_back_neither_the_others_nor_the_channel() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    // Bob's mailbox refuses mail for now; the relay itself works.
+    smtp.refuse_recipient("bob@example.com", "450 4.2.1 Mailbox busy, try again later");
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let plan = plan(
+        &target.url(),
+        2,
+        smtp.port,
+        &hook.url,
+        600,
+        "group_window = \"0s\"",
+    )
+    .replace(
+        "notify = [\"bob\"]",
+        "notify = [\"bob\", \"alice\", \"carol\"]",
+    );
+    let daemon = Daemon::start(&plan).await;
+    target.set(503);
+    // Two alerts, each paging three people: alice and carol get both pages at once.
+    let messages = smtp.wait_for(4, Duration::from_secs(10)).await;
+    let mut told: Vec<String> = messages
+        .iter()
+        .map(|message| message.recipients.join(","))
+        .collect();
+    told.sort();
+    assert_eq!(
+        told,
+        [
+            "alice@example.com",
+            "alice@example.com",
+            "carol@example.com",
+            "carol@example.com"
+        ]
+    );
+    email_tried(&daemon, 2).await;
+    let (_, log) = daemon.get("/api/v1/log?kind=alert").await;
+    let events: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|entry| entry["data"]["event"].as_str())
+        .collect();
+    assert!(
+        !events.contains(&"channel_down"),
+        "one refused mailbox is not a channel outage: {events:?}"
+    );
+    // Once the mailbox takes mail again, bob gets his pages on their own retry.
+    smtp.accept_recipients();
+    let messages = smtp.wait_for(6, Duration::from_secs(30)).await;
+    let bob = messages
+        .iter()
+        .filter(|message| message.recipients == ["bob@example.com"])
+        .count();
+    assert_eq!(bob, 2);
+}
+
 /// Waits until some email of `daemon` has been tried at least `attempts` times.
 async fn email_tried(daemon: &Daemon, attempts: i64) {
     eventually(30, async || {

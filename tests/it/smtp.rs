@@ -272,6 +272,21 @@ impl SmtpServer {
         std::fs::write(self.dir.path().join("reply"), format!("{reply}\n")).expect("write reply");
     }
 
+    /// Answers RCPT TO for `address` with `reply` (e.g. `450 4.2.1 Mailbox busy`) until
+    /// [`SmtpServer::accept_recipients`]; other recipients are accepted.
+    pub fn refuse_recipient(&self, address: &str, reply: &str) {
+        std::fs::write(
+            self.dir.path().join("refuse-rcpt"),
+            format!("{address} {reply}\n"),
+        )
+        .expect("write refuse-rcpt");
+    }
+
+    /// Accepts every recipient again after [`SmtpServer::refuse_recipient`].
+    pub fn accept_recipients(&self) {
+        let _ = std::fs::remove_file(self.dir.path().join("refuse-rcpt"));
+    }
+
     /// Accepts mail again after [`SmtpServer::refuse_with`].
     pub fn accept(&self) {
         let _ = std::fs::remove_file(self.dir.path().join("reply"));

@@ -8,7 +8,9 @@ where "file" names the message's bytes, saved as DIR/NNNN.eml before the line is
 per line, so a reader never sees half a line.
 
 While the file DIR/reply exists, MAIL FROM is answered with its first line (e.g.
-"451 4.7.1 Try again later") and nothing is accepted; delete it to accept mail again.
+"451 4.7.1 Try again later") and nothing is accepted; delete it to accept mail again. While the
+file DIR/refuse-rcpt exists, each of its lines "ADDRESS REPLY" answers RCPT TO:<ADDRESS> with REPLY
+(e.g. "bob@example.com 450 4.2.1 Mailbox busy"): that recipient is refused, the others accepted.
 
 Once listening it writes DIR/ready. Needs Debian's python3-aiosmtpd: run with /usr/bin/python3.
 
@@ -32,7 +34,21 @@ class RecordingHandler:
         self.directory = directory
         self.log_path = os.path.join(directory, "messages.jsonl")
         self.reply_path = os.path.join(directory, "reply")
+        self.refuse_rcpt_path = os.path.join(directory, "refuse-rcpt")
         self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        try:
+            with open(self.refuse_rcpt_path, encoding="utf-8") as refusals:
+                for line in refusals:
+                    refused, _, reply = line.strip().partition(" ")
+                    if refused.lower() == address.lower() and reply:
+                        return reply
+        except FileNotFoundError:
+            pass
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         try:
