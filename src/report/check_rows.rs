@@ -413,21 +413,46 @@ pub fn latency_bars(
         .iter()
         .filter_map(|(_, value)| value.map(|value| value.as_secs_f64()))
         .fold(0.0, f64::max);
-    values
-        .into_iter()
-        .map(|(label, value)| {
-            let fraction = match value {
-                Some(value) if longest > 0.0 => value.as_secs_f64() / longest,
-                _ => 0.0,
-            };
-            Bar {
-                label,
-                value: value.map_or_else(|| "–".to_string(), format::latency),
-                width: (fraction * 100.0).round() as u32,
-                text: "#".repeat((fraction * 30.0).round() as usize),
-            }
-        })
-        .collect()
+    // Slots without data in a row fold into one bar: `21:00–08:00 no data`.
+    let mut bars: Vec<Bar> = Vec::new();
+    let mut empty_run: Option<(String, String)> = None;
+    let fold = |bars: &mut Vec<Bar>, run: Option<(String, String)>| {
+        if let Some((first, last)) = run {
+            bars.push(Bar {
+                label: if first == last {
+                    first
+                } else {
+                    format!("{first}–{last}")
+                },
+                value: "no data".to_string(),
+                width: 0,
+                text: String::new(),
+            });
+        }
+    };
+    for (label, value) in values {
+        let Some(value) = value else {
+            empty_run = Some(match empty_run.take() {
+                Some((first, _)) => (first, label),
+                None => (label.clone(), label),
+            });
+            continue;
+        };
+        fold(&mut bars, empty_run.take());
+        let fraction = if longest > 0.0 {
+            value.as_secs_f64() / longest
+        } else {
+            0.0
+        };
+        bars.push(Bar {
+            label,
+            value: format::latency(value),
+            width: (fraction * 100.0).round() as u32,
+            text: "#".repeat((fraction * 30.0).round() as usize),
+        });
+    }
+    fold(&mut bars, empty_run);
+    bars
 }
 
 /// Up to this many checks a report lists every check; with more, only the checks that need
@@ -502,6 +527,33 @@ mod tests {
             cells: Vec::new(),
             strip: String::new(),
         }
+    }
+
+    #[test]
+    fn hours_without_data_fold_into_one_bar() {
+        let mut history = CheckHistory::default();
+        let mut rollup = Rollup::default();
+        rollup.record(&crate::core::health::ProbeResult::new(
+            crate::core::health::Outcome::Healthy,
+            "",
+            std::time::Duration::from_millis(20),
+        ));
+        history.minutes = vec![(0, rollup.clone()), (300, rollup)];
+        let bars = latency_bars(&[&history], (0, 360), 60, |minute| {
+            format!("{:02}:00", minute / 60)
+        });
+        let labels: Vec<(&str, &str)> = bars
+            .iter()
+            .map(|bar| (bar.label.as_str(), bar.value.as_str()))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("00:00", "21 ms"),
+                ("01:00–04:00", "no data"),
+                ("05:00", "21 ms")
+            ]
+        );
     }
 
     #[test]
