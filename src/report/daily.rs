@@ -7,6 +7,7 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use super::format::{self, Light};
+use super::judgement;
 use super::schedule;
 use super::sections::{
     self, Actions, Bar, CheckHistory, CheckRow, EntryRow, Incidents, Notifications, minute_of,
@@ -17,7 +18,6 @@ use crate::core::alert::Alert;
 use crate::core::log::{LogEntry, LogKind};
 use crate::domain::Phase;
 use crate::plan::Plan;
-use crate::plan::checks::Severity;
 use crate::store::alerts::OutboxRow;
 use crate::store::{Reader, StoreError};
 
@@ -76,14 +76,16 @@ pub fn read_histories(
         .iter()
         .map(|check| {
             let mut minutes = Vec::new();
+            let mut hourly = (0, 0);
             if last_hour > first_hour {
+                hourly = (first_hour * 60, last_hour * 60);
                 minutes.extend(reader.check_minutes(&check.id, from, first_hour * 60)?);
                 minutes.extend(reader.check_hours(&check.id, first_hour, last_hour)?);
                 minutes.extend(reader.check_minutes(&check.id, last_hour * 60, to)?);
             } else {
                 minutes = reader.check_minutes(&check.id, from, to)?;
             }
-            Ok(CheckHistory { minutes })
+            Ok(CheckHistory { minutes, hourly })
         })
         .collect()
 }
@@ -119,8 +121,10 @@ pub struct DailyReport {
     pub light: Light,
     pub light_word: &'static str,
     pub light_color: &'static str,
-    /// The overall status in one sentence.
+    /// Why the light is what it is, in one sentence.
     pub summary: String,
+    /// How much of the period had probe results: `probed 3 min 05 s of 24 h`.
+    pub coverage: String,
     pub generated_at: String,
     /// The checks listed (all of a small plan; those needing attention of a large one).
     pub checks: Vec<CheckRow>,
@@ -171,6 +175,7 @@ pub fn build(
                 check,
                 sections::objective_of(plan, &check.id),
                 history,
+                &sections::failing_spans(&data.log, &check.id),
                 span,
                 previous_span,
                 SLOT_MINUTES,
@@ -192,22 +197,23 @@ pub fn build(
     let incidents = sections::incidents(plan, &data.alerts, from, to, slots, tz);
     let notifications = sections::notifications(plan, &data.outbox, tz);
     let actions = sections::actions(plan, &data.actions, day, from, to);
-    let open_critical: Vec<&Alert> = data
-        .alerts
-        .iter()
-        .filter(|alert| alert.is_open() && alert.severity == Severity::Critical)
-        .collect();
     let checks_total = checks.len();
     let with_objective = checks.iter().filter(|row| row.met.is_some()).count();
     let missing_objective = checks.iter().filter(|row| row.met == Some(false)).count();
-    let (light, summary) = assess(
-        &data.state,
-        &checks,
-        &incidents,
-        &open_critical,
-        &notifications,
-        &actions,
-    );
+    let judgement = judgement::judge(&judgement::Facts {
+        phase: data.state.phase,
+        checks: &checks,
+        alerts: &data.alerts,
+        period_secs: (span.1 - span.0).max(1) * 60,
+        failed_notifications: notifications.failed,
+        late_actions: (!actions.overdue.is_empty()).then(|| {
+            format!(
+                "{} overdue",
+                format::count(actions.overdue.len(), "action item", "action items")
+            )
+        }),
+    });
+    let light = judgement.light;
     let (checks, listed) = sections::focus(checks, |row| row.availability_value.unwrap_or(1.0));
     DailyReport {
         launch: plan.launch.name.clone(),
@@ -222,7 +228,8 @@ pub fn build(
         light,
         light_word: light.word(),
         light_color: light.color(),
-        summary,
+        summary: judgement.reason,
+        coverage: judgement.coverage,
         generated_at: format::local(now, tz),
         checks_with_objective: with_objective,
         checks_missing_objective: missing_objective,
@@ -265,95 +272,4 @@ pub fn progress(plan: &Plan, log: &[LogEntry], state: &LaunchState, at: Timestam
             format::local(plan.launch.go_live, tz)
         ),
     }
-}
-
-/// The traffic light and its sentence. Red: a critical alert is still open, a check missed its
-/// availability objective, or the launch was rolled back. Amber: incidents happened, an alert is
-/// still open, notifications failed, or action items are overdue. Green otherwise.
-fn assess(
-    state: &LaunchState,
-    checks: &[CheckRow],
-    incidents: &Incidents,
-    open_critical: &[&Alert],
-    notifications: &Notifications,
-    actions: &Actions,
-) -> (Light, String) {
-    let missed: Vec<&CheckRow> = checks.iter().filter(|row| row.met == Some(false)).collect();
-    let mut red = Vec::new();
-    let mut amber = Vec::new();
-    if state.phase == Phase::RolledBack {
-        red.push("the launch was rolled back".to_string());
-    }
-    if !open_critical.is_empty() {
-        let names: Vec<&str> = open_critical
-            .iter()
-            .map(|alert| alert.title.as_str())
-            .collect();
-        red.push(format!(
-            "{} critical alert(s) still open ({})",
-            open_critical.len(),
-            names.join(", ")
-        ));
-    }
-    if !missed.is_empty() {
-        let names: Vec<String> = missed
-            .iter()
-            .map(|row| {
-                format!(
-                    "{} {} < {}",
-                    row.id,
-                    row.availability,
-                    row.objective.as_deref().unwrap_or("")
-                )
-            })
-            .collect();
-        red.push(format!(
-            "{} check(s) missed the availability objective ({})",
-            missed.len(),
-            names.join("; ")
-        ));
-    }
-    if incidents.total > 0 {
-        let open = if incidents.still_open > 0 {
-            format!("{} still open", incidents.still_open)
-        } else {
-            "all resolved".to_string()
-        };
-        amber.push(format!("{} incident(s), {open}", incidents.total));
-    }
-    if notifications.failed > 0 {
-        amber.push(format!(
-            "{} notification(s) could not be delivered",
-            notifications.failed
-        ));
-    }
-    if !actions.overdue.is_empty() {
-        amber.push(format!("{} action item(s) overdue", actions.overdue.len()));
-    }
-    let light = if !red.is_empty() {
-        Light::Red
-    } else if !amber.is_empty() {
-        Light::Amber
-    } else {
-        Light::Green
-    };
-    let reasons: Vec<String> = red.into_iter().chain(amber).collect();
-    let sentence = if reasons.is_empty() {
-        let with_objective = checks.iter().filter(|row| row.met.is_some()).count();
-        if with_objective > 0 {
-            format!(
-                "No incidents across the {} checks; all {with_objective} with an availability objective met it.",
-                checks.len()
-            )
-        } else {
-            format!("No incidents across the {} checks.", checks.len())
-        }
-    } else {
-        let mut text = reasons.join("; ");
-        if let Some(first) = text.get(..1) {
-            text = format!("{}{}.", first.to_uppercase(), &text[1..]);
-        }
-        text
-    };
-    (light, sentence)
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::daily::{ReportData, progress};
 use super::format::{self, Light};
+use super::judgement;
 use super::runbook_rows::{self, RunbookRow};
 use super::sections::{
     self, Actions, Bar, CheckHistory, CheckRow, EntryRow, Incidents, Notifications, minute_of,
@@ -115,7 +116,10 @@ pub struct FinalReport {
     pub light: Light,
     pub light_word: &'static str,
     pub light_color: &'static str,
+    /// Why the light is what it is, in one sentence.
     pub summary: String,
+    /// How much of the launch had probe results: `probed 4 min 10 s of 48 h`.
+    pub coverage: String,
     pub planned_go_live: String,
     pub go_live: Option<String>,
     pub period_from: String,
@@ -168,6 +172,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
                 check,
                 sections::objective_of(plan, &check.id),
                 history,
+                &sections::failing_spans(&base.log, &check.id),
                 span,
                 None,
                 DAY_MINUTES,
@@ -262,8 +267,21 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
             entries: sections::entries(&base.log, LogKind::Decision, since, Timestamp::MAX, tz),
         }
     });
-    let missed = checks.iter().filter(|row| row.met == Some(false)).count();
     let open_actions = actions.open.len();
+    let judgement = judgement::judge(&judgement::Facts {
+        phase: state.phase,
+        checks: &checks,
+        alerts: &base.alerts,
+        period_secs: (span.1 - span.0).max(1) * 60,
+        failed_notifications: notifications.failed,
+        late_actions: (open_actions > 0).then(|| {
+            format!(
+                "{} still open",
+                format::count(open_actions, "action item", "action items")
+            )
+        }),
+    });
+    let light = judgement.light;
     let checks_total = checks.len();
     let (checks, listed) = sections::focus(checks, |row| row.availability_value.unwrap_or(1.0));
     let outcome = match state.phase {
@@ -271,28 +289,6 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         Phase::RolledBack => "rolled back".to_string(),
         other => format!("in progress ({other})"),
     };
-    let light = if state.phase == Phase::RolledBack || missed > 0 {
-        Light::Red
-    } else if incidents.total > 0 || open_actions > 0 || notifications.failed > 0 {
-        Light::Amber
-    } else {
-        Light::Green
-    };
-    let summary = format!(
-        "{} after {}: {} incident(s){}, {} of {} check(s) missed the availability objective, {} action item(s) still open.",
-        first_upper(&outcome),
-        format::span(end.duration_since(start)),
-        incidents.total,
-        incidents
-            .mean_time_to_acknowledge
-            .as_ref()
-            .map_or_else(String::new, |mean| format!(
-                " (mean time to acknowledge {mean})"
-            )),
-        missed,
-        checks_total,
-        open_actions,
-    );
     FinalReport {
         launch: plan.launch.name.clone(),
         ended: state.phase.is_terminal(),
@@ -303,7 +299,8 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         light,
         light_word: light.word(),
         light_color: light.color(),
-        summary,
+        summary: judgement.reason,
+        coverage: judgement.coverage,
         planned_go_live: format::local(plan.launch.go_live, tz),
         go_live: sections::entered(&base.log, Phase::Deploying).map(|at| format::local(at, tz)),
         period_from: format::local(start, tz),
@@ -339,11 +336,4 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
 
 fn first_alert(data: &ReportData) -> Option<Timestamp> {
     data.alerts.iter().map(|alert| alert.opened_at).min()
-}
-
-fn first_upper(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
 }

@@ -58,6 +58,45 @@ pub fn span(duration: SignedDuration) -> String {
     }
 }
 
+/// A count with its noun in the right number: `1 alert`, `2 alerts`, `0 checks`.
+pub fn count(number: usize, one: &str, many: &str) -> String {
+    if number == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{number} {many}")
+    }
+}
+
+/// A length of a period people read: whole hours up to three days as `24 h`, `48 h`, otherwise
+/// as [`span`].
+pub fn period(duration: SignedDuration) -> String {
+    let seconds = duration.as_secs().max(0);
+    if seconds > 0 && seconds % 3_600 == 0 && seconds <= 72 * 3_600 {
+        format!("{} h", seconds / 3_600)
+    } else {
+        span(duration)
+    }
+}
+
+/// How much of a period had probe results: `3 min 05 s of 24 h`.
+pub fn coverage(covered_secs: i64, period_secs: i64) -> String {
+    format!(
+        "{} of {}",
+        if covered_secs >= period_secs {
+            period(SignedDuration::from_secs(period_secs))
+        } else if covered_secs >= 86_400 {
+            format!(
+                "{} h {:02} min",
+                covered_secs / 3_600,
+                (covered_secs % 3_600) / 60
+            )
+        } else {
+            span(SignedDuration::from_secs(covered_secs))
+        },
+        period(SignedDuration::from_secs(period_secs))
+    )
+}
+
 /// A metric value with about four significant digits.
 pub fn value(number: f64) -> String {
     let magnitude = number.abs();
@@ -146,6 +185,11 @@ mod tests {
         assert_eq!(latency(Duration::from_micros(12_400)), "12 ms");
         assert_eq!(latency(Duration::from_millis(1_250)), "1.25 s");
         assert_eq!(value(0.05), "0.05");
+        assert_eq!(count(1, "check", "checks"), "1 check");
+        assert_eq!(count(3, "check", "checks"), "3 checks");
+        assert_eq!(coverage(185, 86_400), "3 min 05 s of 24 h");
+        assert_eq!(coverage(90_000, 86_400), "24 h of 24 h");
+        assert_eq!(coverage(129_600, 172_800), "36 h 00 min of 48 h");
         assert_eq!(value(1234.6), "1235");
         assert_eq!(points(0.0005), "+0.05 pp");
     }

@@ -12,6 +12,7 @@ pub mod compose;
 pub mod daily;
 pub mod final_report;
 pub mod format;
+pub mod judgement;
 pub mod render;
 pub mod runbook_rows;
 pub mod schedule;

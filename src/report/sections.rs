@@ -11,7 +11,8 @@ use serde::Serialize;
 
 pub use super::check_rows::{
     Bar, Cell, CheckHistory, CheckRow, LIST_ALL_UP_TO, LIST_AT_MOST, Listed, ValuesRow,
-    availability_cells, check_row, focus, latency_bars, minute_of, objective_of,
+    availability_cells, check_row, failing_secs, failing_spans, focus, latency_bars, minute_of,
+    objective_of,
 };
 use super::format::{self, colors};
 use crate::core::actions::{ActionItem, ActionStatus};

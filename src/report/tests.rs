@@ -75,6 +75,7 @@ name = "HTTP 5xx ratio"
 kind = "prometheus"
 query = "sum(rate(errors[5m]))"
 threshold = "> 0.05"
+interval = "1m"
 
 [[channels]]
 id = "email"
@@ -335,6 +336,26 @@ fn seed(store: &mut Store) {
         )
         .unwrap();
 
+    // The checks' health changes: the checkout failed by its thresholds for a minute in the first
+    // night and for the hour its probes failed, the error ratio for its ten minutes.
+    for (check, from, to, when) in [
+        ("checkout", "healthy", "failing", "2026-12-01T22:00:00Z"),
+        ("checkout", "failing", "healthy", "2026-12-01T22:01:00Z"),
+        ("checkout", "healthy", "failing", "2026-12-02T09:00:00Z"),
+        ("checkout", "failing", "healthy", "2026-12-02T10:00:00Z"),
+        ("errors", "healthy", "failing", "2026-12-02T12:00:00Z"),
+        ("errors", "failing", "healthy", "2026-12-02T12:10:00Z"),
+    ] {
+        store
+            .append(&NewEntry {
+                at: at(when),
+                author: "golive".into(),
+                kind: LogKind::Check,
+                text: format!("Check `{check}` is {to}"),
+                data: json!({"check": check, "from": from, "to": to}),
+            })
+            .unwrap();
+    }
     for (kind, when, text) in [
         (LogKind::Note, "2026-12-01T23:00:00Z", "Quiet first night"),
         (
@@ -411,7 +432,7 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     assert_eq!(checkout.objective.as_deref(), Some("99.90 %"));
     assert_eq!(checkout.met, Some(false));
     assert_eq!(checkout.budget.as_deref(), Some("exhausted"));
-    assert_eq!(checkout.availability_change.as_deref(), Some("-4.17 pp"));
+    assert_eq!(checkout.availability_change.as_deref(), Some("-4.10 pp"));
     // Percentiles are the upper bounds of the histogram buckets holding 20 ms and 300 ms.
     assert_eq!(
         (
@@ -496,8 +517,11 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     assert_eq!(report.light_word, "RED");
     assert_eq!(
         report.summary,
-        "1 check(s) missed the availability objective (checkout 95.83 % < 99.90 %); 2 incident(s), all resolved; 1 notification(s) could not be delivered; 1 action item(s) overdue."
+        "Checkout API missed its 99.90 % objective (failing by its thresholds for 1 h 00 min; 95.83 % of the probed time); 2 alerts: Checkout API (critical, resolved after 1 h 00 min), HTTP 5xx ratio (warning, resolved after 10 min 00 s); 1 notification could not be delivered; 1 action item overdue."
     );
+    assert_eq!(report.coverage, "probed 24 h of 24 h");
+    assert_eq!(checkout.verdict.as_deref(), Some("missed"));
+    assert_eq!(checkout.failing, "1 h 00 min");
     assert_eq!(
         composed.rendered.subject,
         "[golive] Shop 2.0: daily report 2026-12-03 — RED"
@@ -529,6 +553,151 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     let reader = store.reader().unwrap();
     let (_, from_hours) = compose::daily(&reader, &plan, date(2026, 12, 3), now, false).unwrap();
     assert_eq!(from_hours.rendered.text, composed.rendered.text);
+}
+
+#[test]
+fn a_day_with_a_short_incident_is_amber_and_says_why() {
+    // The day before the seeded report day: the checkout's critical alert of the first night,
+    // failing by its thresholds for one minute of a fully probed day (99.93 % against 99.90 %).
+    let (_dir, plan, store) = seeded();
+    let reader = store.reader().unwrap();
+    let (report, composed) = compose::daily(
+        &reader,
+        &plan,
+        date(2026, 12, 2),
+        at("2026-12-02T08:00:05Z"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(report.light_word, "AMBER");
+    assert_eq!(
+        report.summary,
+        "1 alert: Checkout API (critical, resolved after 30 min 00 s)."
+    );
+    assert_eq!(report.coverage, "probed 24 h of 24 h");
+    let checkout = &report.checks[0];
+    assert_eq!(checkout.failing, "1 min 00 s");
+    assert_eq!(checkout.availability, "99.93 %");
+    assert_eq!(checkout.verdict.as_deref(), Some("met"));
+    assert!(
+        composed
+            .rendered
+            .text
+            .contains("Status: AMBER. 1 alert: Checkout API (critical, resolved after 30 min 00 s).\nData: probed 24 h of 24 h.")
+    );
+}
+
+#[test]
+fn a_flap_in_a_few_probed_minutes_is_green_and_says_its_coverage() {
+    // Ten probed minutes of a day, single checkout probes failing now and then but never three
+    // in a row: the check never failed by its thresholds, no alert opened.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = the_plan(dir.path());
+    let mut store = Store::open(&plan.launch.data_dir).unwrap();
+    store
+        .load_or_init_state(at("2026-12-01T08:00:00Z"))
+        .unwrap();
+    let start = at("2026-12-02T19:00:00Z").as_second() / 60;
+    let flapping = minute_rollup(&[(Outcome::Failing, 20, None), (Outcome::Healthy, 20, None)]);
+    let healthy = minute_rollup(&[(Outcome::Healthy, 5, Some(0.01))]);
+    let rows: Vec<MinuteRow<'_>> = (start..start + 10)
+        .flat_map(|minute| {
+            [
+                MinuteRow {
+                    check: "checkout",
+                    minute,
+                    rollup: &flapping,
+                },
+                MinuteRow {
+                    check: "errors",
+                    minute,
+                    rollup: &healthy,
+                },
+            ]
+        })
+        .collect();
+    store.write_rollups(&rows).unwrap();
+    let reader = store.reader().unwrap();
+    let (report, composed) = compose::daily(
+        &reader,
+        &plan,
+        date(2026, 12, 3),
+        at("2026-12-03T08:00:05Z"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(report.light_word, "GREEN");
+    assert_eq!(
+        report.summary,
+        "No alerts, and no check failed by its thresholds; single probes of Checkout API failed without failing the check (a flap)."
+    );
+    assert_eq!(report.coverage, "probed 10 min 00 s of 24 h");
+    let checkout = &report.checks[0];
+    assert_eq!(checkout.availability, "100 %");
+    assert_eq!(checkout.probes_passed, "50.00 %");
+    assert!(checkout.flapped);
+    assert_eq!(
+        checkout.verdict.as_deref(),
+        Some("not judged: probed 10 min 00 s of 24 h")
+    );
+    assert_eq!(checkout.budget, None, "no budget from ten minutes of a day");
+    assert!(!composed.rendered.text.contains("exhausted"));
+    assert!(!composed.rendered.text.contains("(s)"));
+}
+
+#[test]
+fn failing_longer_than_the_whole_days_budget_is_red_however_little_was_probed() {
+    // Two probed minutes, but the checkout failed by its thresholds for 30 minutes: more than the
+    // 86 s a 99.90 % objective allows in a whole day.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = the_plan(dir.path());
+    let mut store = Store::open(&plan.launch.data_dir).unwrap();
+    store
+        .load_or_init_state(at("2026-12-01T08:00:00Z"))
+        .unwrap();
+    let start = at("2026-12-02T19:00:00Z").as_second() / 60;
+    let failing = minute_rollup(&[(Outcome::Failing, 20, None), (Outcome::Failing, 20, None)]);
+    let rows: Vec<MinuteRow<'_>> = (start..start + 2)
+        .map(|minute| MinuteRow {
+            check: "checkout",
+            minute,
+            rollup: &failing,
+        })
+        .collect();
+    store.write_rollups(&rows).unwrap();
+    for (from, to, when) in [
+        ("healthy", "failing", "2026-12-02T19:00:00Z"),
+        ("failing", "healthy", "2026-12-02T19:30:00Z"),
+    ] {
+        store
+            .append(&NewEntry {
+                at: at(when),
+                author: "golive".into(),
+                kind: LogKind::Check,
+                text: format!("Check `checkout` is {to}"),
+                data: json!({"check": "checkout", "from": from, "to": to}),
+            })
+            .unwrap();
+    }
+    let reader = store.reader().unwrap();
+    let (report, _) = compose::daily(
+        &reader,
+        &plan,
+        date(2026, 12, 3),
+        at("2026-12-03T08:00:05Z"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(report.light_word, "RED");
+    assert_eq!(report.coverage, "probed 2 min 00 s of 24 h");
+    assert_eq!(report.checks[0].verdict.as_deref(), Some("missed"));
+    assert!(
+        report.summary.starts_with(
+            "Checkout API missed its 99.90 % objective (failing by its thresholds for 30 min 00 s;"
+        ),
+        "{}",
+        report.summary
+    );
 }
 
 #[test]

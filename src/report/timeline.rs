@@ -32,7 +32,12 @@ pub fn render(
         local(state.phase_since, tz)
     );
     let _ = writeln!(out, "- Planned go-live: {}", local(plan.launch.go_live, tz));
-    let _ = writeln!(out, "- Hypercare: {} day(s)", plan.launch.hypercare_days);
+    let days = plan.launch.hypercare_days;
+    let _ = writeln!(
+        out,
+        "- Hypercare: {days} {}",
+        if days == 1.0 { "day" } else { "days" }
+    );
     let _ = writeln!(out, "- Exported: {}\n", local(now, tz));
 
     out.push_str("## Phases\n\n");

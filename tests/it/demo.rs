@@ -201,6 +201,43 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
         assert!(!report.subject.contains("late"), "{}", report.subject);
         assert_eq!(report.content_type, "multipart/alternative");
     }
+    // The 9-second incident is judged proportionately: the first day is AMBER for its one alert
+    // (not RED with an exhausted budget), the quiet second day GREEN; both say how much of their
+    // day was probed, and the flapping health check is not said to have missed its objective.
+    let daily_text = |day: &str| {
+        daily
+            .iter()
+            .find(|email| email.subject.contains(&format!("daily report {day}")))
+            .and_then(|email| email.text.clone())
+            .unwrap_or_else(|| panic!("the daily report of {day}: {subjects:#?}"))
+    };
+    let first_day = daily_text("2026-12-01");
+    assert!(
+        daily[0].subject.contains("AMBER") || daily[1].subject.contains("AMBER"),
+        "{subjects:#?}"
+    );
+    for expected in [
+        "Status: AMBER. 1 alert: Checkout error rate (critical, resolved after",
+        "Data: probed ",
+        " of 24 h.",
+        "(a flap: the check never failed)",
+    ] {
+        assert!(
+            first_day.contains(expected),
+            "the first daily report lacks {expected:?}:\n{first_day}"
+        );
+    }
+    for wrong in ["MISSED", "exhausted", "(s)"] {
+        assert!(
+            !first_day.contains(wrong),
+            "the first daily report says {wrong:?}:\n{first_day}"
+        );
+    }
+    let second_day = daily_text("2026-12-02");
+    assert!(
+        second_day.contains("Status: GREEN.") && second_day.contains("Data: probed "),
+        "{second_day}"
+    );
     let finals: Vec<_> = emails
         .iter()
         .filter(|email| email.subject.contains("final launch report"))
@@ -209,6 +246,8 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
     let final_text = finals[0].text.as_deref().unwrap_or("");
     for expected in [
         "closed",
+        "Status: AMBER. 1 alert: Checkout error rate (critical, resolved after",
+        "Data: probed ",
         "== Runbook",
         "db-migration",
         "Checkout error rate",

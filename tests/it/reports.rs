@@ -350,3 +350,50 @@ async fn sending_a_report_without_a_reports_section_is_refused_with_how_to_add_o
         "{body}"
     );
 }
+
+/// The reviewed HTML reports of the seeded store (`tests/snapshots/reports/`, written by the unit
+/// tests) in headless Chromium at desktop and phone width: nothing is wider than a 390 px phone
+/// (wide tables scroll inside their own box), the headline is readable whole; screenshots go to
+/// `target/test-artifacts/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_reports_fit_a_phone_screen_and_a_desktop_one() {
+    use crate::browser::{Browser, artifacts};
+    let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/reports");
+    let browser = Browser::start().await;
+    let directory = artifacts();
+    for name in ["daily", "final"] {
+        let path = snapshots.join(format!("{name}.html"));
+        assert!(path.exists(), "{} is missing", path.display());
+        browser
+            .navigate(&format!("file://{}", path.display()))
+            .await;
+        for (width, label) in [(390, "phone"), (1280, "desktop")] {
+            browser.set_size(width, 1800).await;
+            let fits = browser
+                .script(
+                    "return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth, \
+                     headline: document.querySelector('h1').getBoundingClientRect().right }",
+                )
+                .await;
+            let scroll = fits["scroll"].as_f64().unwrap_or(f64::MAX);
+            let inner = fits["inner"].as_f64().unwrap_or(0.0);
+            let headline = fits["headline"].as_f64().unwrap_or(f64::MAX);
+            assert!(
+                inner <= f64::from(width),
+                "the window is {inner} px wide, asked for {width}"
+            );
+            assert!(
+                scroll <= inner,
+                "the {name} report overflows {inner} px ({label}): {scroll} px wide"
+            );
+            assert!(
+                headline <= inner,
+                "the {name} report's headline is cut off at {inner} px ({label}): it ends at {headline} px"
+            );
+            browser
+                .screenshot(&directory.join(format!("report-{name}-{label}.png")))
+                .await;
+        }
+    }
+    browser.close().await;
+}
