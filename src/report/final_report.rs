@@ -1,7 +1,8 @@
-//! The final launch report: the whole launch for the post-mortem — the phase timeline, the
-//! checklist with who confirmed what, every incident, availability and latency over the whole
-//! hypercare, action items, decisions, lessons learned, feedback, and what was rolled back.
-//! [`gather`] reads the store; [`build`] is pure.
+//! The final launch report: the post-mortem of the launch (see `postmortem`: summary and impact,
+//! incident timeline, what went well and what did not, root cause and follow-ups), then the
+//! appendix — the phase timeline, the checklist with who confirmed what, the runbook planned vs
+//! actual, availability and latency over the whole hypercare, incident figures, notifications,
+//! decisions and notes, and what was rolled back. [`gather`] reads the store; [`build`] is pure.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -9,11 +10,11 @@ use serde::Serialize;
 use super::daily::{ReportData, progress};
 use super::format::{self, Light};
 use super::judgement;
+use super::postmortem::{self, PostMortem, person_name};
 use super::runbook_rows::{self, RunbookRow};
 use super::sections::{
     self, Actions, Bar, CheckHistory, CheckRow, EntryRow, Incidents, Notifications, minute_of,
 };
-use crate::core::lifecycle::owner_label;
 use crate::core::log::LogKind;
 use crate::core::runbook;
 use crate::domain::Phase;
@@ -147,6 +148,8 @@ pub struct FinalReport {
     pub rollback: Option<RollbackView>,
     /// The deployment runbook (none when the plan has none).
     pub runbook: Option<RunbookSection>,
+    /// The post-mortem sections the report opens with.
+    pub postmortem: PostMortem,
 }
 
 /// A day of the final report's charts.
@@ -228,7 +231,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
                 at: format::local(entry.at, tz),
                 from: field("from"),
                 to: field("to"),
-                by: entry.author.clone(),
+                by: person_name(plan, &entry.author),
                 forced: entry.data.get("forced").and_then(|v| v.as_bool()) == Some(true),
                 reason: field("reason"),
             }
@@ -242,10 +245,13 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
             ChecklistRow {
                 id: item.id.clone(),
                 title: item.title.clone(),
-                owner: owner_label(plan, &item.owner),
+                owner: match &item.owner {
+                    crate::domain::Owner::Person(id) => person_name(plan, id),
+                    crate::domain::Owner::Role(role) => person_name(plan, role.as_str()),
+                },
                 required: item.required,
                 gates: item.gates.to_string(),
-                confirmed_by: confirmation.map(|c| c.by.clone()),
+                confirmed_by: confirmation.map(|c| person_name(plan, &c.by)),
                 confirmed_at: confirmation.map(|c| format::local(c.at, tz)),
                 note: confirmation.and_then(|c| c.note.clone()),
             }
@@ -257,14 +263,20 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         let since = entry.map_or(state.phase_since, |entry| entry.at);
         RollbackView {
             at: format::local(state.phase_since, tz),
-            by: entry.map_or_else(String::new, |entry| entry.author.clone()),
+            by: entry.map_or_else(String::new, |entry| person_name(plan, &entry.author)),
             reason: entry
                 .and_then(|entry| entry.data.get("reason"))
                 .and_then(|reason| reason.as_str())
                 .unwrap_or("")
                 .to_string(),
             procedure: plan.rollback.procedure.clone(),
-            entries: sections::entries(&base.log, LogKind::Decision, since, Timestamp::MAX, tz),
+            entries: sections::entries(&base.log, LogKind::Decision, since, Timestamp::MAX, tz)
+                .into_iter()
+                .map(|entry| EntryRow {
+                    author: person_name(plan, &entry.author),
+                    ..entry
+                })
+                .collect(),
         }
     });
     let open_actions = actions.open.len();
@@ -283,11 +295,35 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
     });
     let light = judgement.light;
     let checks_total = checks.len();
-    let (checks, listed) = sections::focus(checks, |row| row.availability_value.unwrap_or(1.0));
     let outcome = match state.phase {
         Phase::Closed => "closed".to_string(),
         Phase::RolledBack => "rolled back".to_string(),
         other => format!("in progress ({other})"),
+    };
+    let go_live = sections::entered(&base.log, Phase::Deploying);
+    let postmortem = postmortem::build(&postmortem::Inputs {
+        plan,
+        log: &base.log,
+        alerts: &base.alerts,
+        actions: &base.actions,
+        checks: &checks,
+        incidents: &incidents,
+        go_live,
+        start,
+        end,
+        outcome: &outcome,
+        ended: state.phase.is_terminal(),
+        tz,
+    });
+    let (checks, listed) = sections::focus(checks, |row| row.availability_value.unwrap_or(1.0));
+    let named = |entries: Vec<EntryRow>| -> Vec<EntryRow> {
+        entries
+            .into_iter()
+            .map(|entry| EntryRow {
+                author: person_name(plan, &entry.author),
+                ..entry
+            })
+            .collect()
     };
     FinalReport {
         launch: plan.launch.name.clone(),
@@ -302,7 +338,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         summary: judgement.reason,
         coverage: judgement.coverage,
         planned_go_live: format::local(plan.launch.go_live, tz),
-        go_live: sections::entered(&base.log, Phase::Deploying).map(|at| format::local(at, tz)),
+        go_live: go_live.map(|at| format::local(at, tz)),
         period_from: format::local(start, tz),
         period_to: format::local(end, tz),
         duration: format::span(end.duration_since(start)),
@@ -317,10 +353,34 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         incidents,
         notifications,
         actions,
-        decisions: sections::entries(&base.log, LogKind::Decision, everything.0, everything.1, tz),
-        lessons: sections::entries(&base.log, LogKind::Lesson, everything.0, everything.1, tz),
-        feedback: sections::entries(&base.log, LogKind::Feedback, everything.0, everything.1, tz),
-        notes: sections::entries(&base.log, LogKind::Note, everything.0, everything.1, tz),
+        decisions: named(sections::entries(
+            &base.log,
+            LogKind::Decision,
+            everything.0,
+            everything.1,
+            tz,
+        )),
+        lessons: named(sections::entries(
+            &base.log,
+            LogKind::Lesson,
+            everything.0,
+            everything.1,
+            tz,
+        )),
+        feedback: named(sections::entries(
+            &base.log,
+            LogKind::Feedback,
+            everything.0,
+            everything.1,
+            tz,
+        )),
+        notes: named(sections::entries(
+            &base.log,
+            LogKind::Note,
+            everything.0,
+            everything.1,
+            tz,
+        )),
         rollback,
         runbook: (!plan.runbook.steps.is_empty()).then(|| RunbookSection {
             timezone: plan.launch.timezone_name.clone(),
@@ -331,6 +391,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
                 end,
             ),
         }),
+        postmortem,
     }
 }
 

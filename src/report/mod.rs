@@ -13,6 +13,7 @@ pub mod daily;
 pub mod final_report;
 pub mod format;
 pub mod judgement;
+pub mod postmortem;
 pub mod render;
 pub mod runbook_rows;
 pub mod schedule;

@@ -386,6 +386,58 @@ fn seed(store: &mut Store) {
     }
 }
 
+/// The second incident as the engine logs it: opened, Bob paged, escalated to Alice, acknowledged
+/// by Bob with a note, and a decision taken while it was open.
+fn log_the_second_incident(store: &mut Store) {
+    for (kind, when, author, text, data) in [
+        (
+            LogKind::Alert,
+            "2026-12-02T09:00:00Z",
+            "golive",
+            "#2 Alert opened: Checkout API (critical) — HTTP 503 from /health",
+            json!({"alert": 2, "event": "opened", "key": "check:checkout", "severity": "critical", "reason": "HTTP 503 from /health"}),
+        ),
+        (
+            LogKind::Alert,
+            "2026-12-02T09:00:00Z",
+            "golive",
+            "#2 Notified — level 1 (Bob Berg) via email",
+            json!({"alert": 2, "event": "opened", "level": 1, "told": ["bob"], "channels": ["email"]}),
+        ),
+        (
+            LogKind::Alert,
+            "2026-12-02T09:03:00Z",
+            "golive",
+            "#2 Escalated — level 2 (Alice Adler) via email",
+            json!({"alert": 2, "event": "escalated", "level": 2, "told": ["alice"], "channels": ["email"]}),
+        ),
+        (
+            LogKind::Alert,
+            "2026-12-02T09:04:30Z",
+            "bob",
+            "#2 Alert acknowledged by bob (link) after 270s: Checkout API — provider outage",
+            json!({"alert": 2, "event": "acknowledged", "via": "link", "seconds_to_ack": 270.0, "note": "Payment provider outage, switching to the backup"}),
+        ),
+        (
+            LogKind::Decision,
+            "2026-12-02T09:20:00Z",
+            "bob",
+            "Stay on the backup provider until tomorrow",
+            serde_json::Value::Null,
+        ),
+    ] {
+        store
+            .append(&NewEntry {
+                at: at(when),
+                author: author.into(),
+                kind,
+                text: text.into(),
+                data,
+            })
+            .unwrap();
+    }
+}
+
 fn seeded() -> (tempfile::TempDir, Plan, Store) {
     let dir = tempfile::tempdir().unwrap();
     let plan = the_plan(dir.path());
@@ -737,6 +789,7 @@ fn the_final_report_covers_the_whole_launch() {
     ] {
         store.append(&entry).unwrap();
     }
+    log_the_second_incident(&mut store);
     let reader: Reader = store.reader().unwrap();
     let (report, composed) =
         compose::final_report(&reader, &plan, at("2026-12-03T20:00:10Z"), false).unwrap();
@@ -745,7 +798,7 @@ fn the_final_report_covers_the_whole_launch() {
     assert_eq!(report.incidents.total, 3, "every incident of the launch");
     assert_eq!(report.checklist[0].confirmed_by, None);
     assert_eq!(report.actions.all.len(), 4);
-    assert_eq!(report.decisions.len(), 1);
+    assert_eq!(report.decisions.len(), 2);
     assert_eq!(report.lessons.len(), 1);
     assert!(report.rollback.is_none());
     let runbook = report.runbook.as_ref().expect("the plan has a runbook");
@@ -897,7 +950,7 @@ fn a_rolled_back_launch_says_what_was_rolled_back() {
     assert_eq!(report.outcome, "rolled back");
     assert_eq!(report.light_word, "RED");
     let rollback = report.rollback.as_ref().expect("the rollback section");
-    assert_eq!(rollback.by, "bob");
+    assert_eq!(rollback.by, "Bob Berg", "names, not ids");
     assert_eq!(rollback.reason, "checkout failing for 30 minutes");
     assert_eq!(rollback.procedure, "Switch the load balancer back to 1.9");
     // Decisions from the rollback on (the seeded day's later decision among them).
@@ -911,10 +964,266 @@ fn a_rolled_back_launch_says_what_was_rolled_back() {
         composed
             .rendered
             .text
-            .contains("== Rollback ==\nRolled back at 2026-12-02 11:30 CET by bob")
+            .contains("== Rollback ==\nRolled back at 2026-12-02 11:30 CET by Bob Berg")
     );
     assert_eq!(
         composed.rendered.subject,
         "[golive] Shop 2.0: final launch report — rolled back"
+    );
+}
+
+/// The seeded launch closed at 2026-12-03 21:00 CET with the second incident logged as the engine
+/// logs it.
+fn closed_launch_report() -> (super::final_report::FinalReport, compose::Composed) {
+    let (_dir, plan, mut store) = seeded();
+    let closed = Transition {
+        from: Phase::Hypercare,
+        to: Phase::Closed,
+        at: at("2026-12-03T20:00:00Z"),
+        author: "golive".into(),
+        reason: Some("hypercare ended early by decision".into()),
+        forced: false,
+        overridden: Vec::new(),
+    };
+    store
+        .record_transition(&closed, &NewEntry {
+            at: closed.at,
+            author: "golive".into(),
+            kind: LogKind::Phase,
+            text: "Phase hypercare → closed".into(),
+            data: json!({"from": "hypercare", "to": "closed", "forced": false, "reason": closed.reason}),
+        })
+        .unwrap();
+    log_the_second_incident(&mut store);
+    let reader = store.reader().unwrap();
+    compose::final_report(&reader, &plan, at("2026-12-03T20:00:10Z"), false).unwrap()
+}
+
+/// Where each of `headings` starts in `text`, failing when one is missing.
+fn positions(text: &str, headings: &[&str]) -> Vec<usize> {
+    headings
+        .iter()
+        .map(|heading| {
+            text.find(heading)
+                .unwrap_or_else(|| panic!("{heading:?} is missing:\n{text}"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_final_report_opens_with_the_post_mortem_then_the_appendix() {
+    let (report, composed) = closed_launch_report();
+    let text = &composed.rendered.text;
+    let order = positions(
+        text,
+        &[
+            "== Summary and impact ==",
+            "== Incident timeline ==",
+            "== What went well and what did not ==",
+            "== Root cause and follow-ups ==",
+            "======== Appendix ========",
+            "== Phases ==",
+            "== Checklist ==",
+            "== Runbook",
+            "== Availability and latency over the whole period ==",
+            "== Notifications ==",
+        ],
+    );
+    assert!(
+        order.is_sorted(),
+        "sections out of order: {order:?}\n{text}"
+    );
+    let html = &composed.rendered.html;
+    let order = positions(
+        html,
+        &[
+            ">Summary and impact</h2>",
+            ">Incident timeline</h2>",
+            ">What went well and what did not</h2>",
+            ">Root cause and follow-ups</h2>",
+            ">Appendix</h2>",
+            ">Phases</h2>",
+            ">Runbook</h2>",
+            ">Notifications</h2>",
+        ],
+    );
+    assert!(order.is_sorted(), "HTML sections out of order: {order:?}");
+
+    let summary = &report.postmortem.summary;
+    assert_eq!(
+        summary.ran,
+        "Went live 2026-12-01 20:00 CET and closed 2026-12-03 21:00 CET, 2 d 1 h later."
+    );
+    assert_eq!(
+        summary.alerts,
+        "3 alerts (2 critical): 3 resolved, 0 still open; acknowledged after 3 min 40 s on average, resolved after 33 min 20 s on average."
+    );
+    // The checkout failed 1 min in the first night and 1 h the next morning, the error ratio
+    // 10 min: they never overlapped.
+    assert_eq!(
+        summary.failing,
+        "Checks failed by their thresholds for 1 h 11 min in all: Checkout API for 1 h 01 min, HTTP 5xx ratio for 10 min 00 s."
+    );
+    assert!(
+        summary
+            .impact
+            .starts_with("Customers may have been affected for up to 1 h 11 min of the 2 d 0 h"),
+        "{}",
+        summary.impact
+    );
+    assert!(
+        summary
+            .impact
+            .contains("The worst was Checkout API (critical)")
+    );
+    // The first lines say the outcome and the light with its reason.
+    let summary_block = &text[..text.find("== Incident timeline ==").unwrap()];
+    assert!(summary_block.contains("Outcome: closed. Went live"));
+    assert!(summary_block.contains("Status: RED. Checkout API missed its 99.90 % objective"));
+}
+
+#[test]
+fn an_incident_timeline_names_who_was_paged_who_took_it_and_their_note() {
+    let (report, composed) = closed_launch_report();
+    let timeline = &report.postmortem.timeline;
+    assert_eq!(timeline.len(), 3, "one timeline per incident");
+    let second = &timeline[1];
+    assert_eq!(second.title, "Checkout API");
+    assert_eq!(second.outcome, "resolved after 1 h 00 min");
+    let events: Vec<(&str, &str)> = second
+        .events
+        .iter()
+        .map(|event| (event.at.as_str(), event.text.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (
+                "2026-12-02 10:00 CET",
+                "Opened: Checkout API failed — HTTP 503 from /health"
+            ),
+            ("2026-12-02 10:00 CET", "Paged Bob Berg (level 1 by email)"),
+            (
+                "2026-12-02 10:03 CET",
+                "Escalated to level 2: paged Alice Adler by email"
+            ),
+            (
+                "2026-12-02 10:04 CET",
+                "Acknowledged by Bob Berg after 4 min 30 s: “Payment provider outage, switching to the backup”"
+            ),
+            (
+                "2026-12-02 10:20 CET",
+                "Decision by Bob Berg: Stay on the backup provider until tomorrow"
+            ),
+            ("2026-12-02 11:00 CET", "Resolved after 1 h 00 min"),
+        ]
+    );
+    // An alert without log entries still shows who acknowledged it, by name.
+    assert!(
+        timeline[2]
+            .events
+            .iter()
+            .any(|event| event.text == "Acknowledged by Alice Adler after 1 min 30 s (no note)")
+    );
+    // Names, not ids, in the post-mortem.
+    let text = &composed.rendered.text;
+    let post_mortem = &text[..text.find("======== Appendix").unwrap()];
+    for id in ["by bob", "by alice", "#1", "#2", "check:"] {
+        assert!(
+            !post_mortem.contains(id),
+            "the post-mortem says {id:?}:\n{post_mortem}"
+        );
+    }
+    assert!(
+        composed
+            .rendered
+            .html
+            .contains("Payment provider outage, switching to the backup")
+    );
+}
+
+#[test]
+fn follow_ups_list_open_items_first_with_owner_names_and_due_dates() {
+    let (report, composed) = closed_launch_report();
+    let follow_ups: Vec<(&str, &str, Option<&str>, &str)> = report
+        .postmortem
+        .follow_ups
+        .iter()
+        .map(|item| {
+            (
+                item.title.as_str(),
+                item.owner.as_str(),
+                item.due.as_deref(),
+                item.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        follow_ups,
+        [
+            (
+                "Fix the flaky checkout test",
+                "Bob Berg",
+                Some("2026-12-02"),
+                "overdue"
+            ),
+            (
+                "Write the post-mortem",
+                "Alice Adler",
+                Some("2026-12-03"),
+                "open"
+            ),
+            ("Update the runbook", "ops lead (Bob Berg)", None, "open"),
+            ("Rotate the payment keys", "Bob Berg", None, "done"),
+        ]
+    );
+    // Lessons and feedback attributed by name; no root cause recorded, so the report says who
+    // should write it.
+    assert_eq!(report.postmortem.lessons[0].who, "Alice Adler");
+    assert_eq!(
+        report.postmortem.feedback[0].text,
+        "Support: two customers saw a timeout at checkout"
+    );
+    assert!(report.postmortem.root_cause.entries.is_empty());
+    assert_eq!(
+        report.postmortem.root_cause.missing.as_deref(),
+        Some(
+            "No root cause was recorded. Alice Adler (project manager) should write it down: golive decision \"Root cause: ...\"."
+        )
+    );
+    assert!(
+        composed
+            .rendered
+            .text
+            .contains("- [OVERDUE] Fix the flaky checkout test — Bob Berg, due 2026-12-02")
+    );
+}
+
+#[test]
+fn a_root_cause_recorded_as_a_decision_or_lesson_is_the_reports_root_cause() {
+    let (_dir, plan, mut store) = seeded();
+    store
+        .append(&NewEntry {
+            at: at("2026-12-02T18:00:00Z"),
+            author: "bob".into(),
+            kind: LogKind::Lesson,
+            text: "Root cause: the payment provider's rate limit was lower than in its sandbox"
+                .into(),
+            data: serde_json::Value::Null,
+        })
+        .unwrap();
+    let reader = store.reader().unwrap();
+    let (report, composed) =
+        compose::final_report(&reader, &plan, at("2026-12-03T20:00:10Z"), false).unwrap();
+    let root_cause = &report.postmortem.root_cause;
+    assert_eq!(root_cause.missing, None);
+    assert_eq!(root_cause.entries.len(), 1);
+    assert_eq!(root_cause.entries[0].who, "Bob Berg");
+    assert!(
+        composed.rendered.text.contains(
+            "Root cause:\n- Bob Berg, 2026-12-02 19:00 CET: Root cause: the payment provider's rate limit"
+        ),
+        "{}",
+        composed.rendered.text
     );
 }
