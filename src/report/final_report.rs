@@ -311,6 +311,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         go_live,
         start,
         end,
+        period_secs: (span.0 * 60, span.1 * 60),
         outcome: &outcome,
         ended: state.phase.is_terminal(),
         tz,

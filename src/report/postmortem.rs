@@ -103,6 +103,9 @@ pub struct Inputs<'a> {
     /// Where the figures start and end.
     pub start: Timestamp,
     pub end: Timestamp,
+    /// The figures' period in whole minutes as the check rows count it (Unix seconds), so the
+    /// failing time in all agrees with the checks' own.
+    pub period_secs: (i64, i64),
     /// `closed`, `rolled back` or `in progress (<phase>)`.
     pub outcome: &'a str,
     pub ended: bool,
@@ -240,16 +243,21 @@ fn summary(inputs: &Inputs<'_>) -> Summary {
             incidents.resolved,
             incidents.still_open
         );
+        let average = if incidents.total == 1 {
+            ""
+        } else {
+            " on average"
+        };
         if let Some(mean) = &incidents.mean_time_to_acknowledge {
-            text.push_str(&format!("; acknowledged after {mean} on average"));
+            text.push_str(&format!("; acknowledged after {mean}{average}"));
         }
         if let Some(mean) = &incidents.mean_time_to_resolve {
-            text.push_str(&format!(", resolved after {mean} on average"));
+            text.push_str(&format!(", resolved after {mean}{average}"));
         }
         text.push('.');
         text
     };
-    let (from, to) = (inputs.start.as_second(), inputs.end.as_second());
+    let (from, to) = inputs.period_secs;
     let mut spans: Vec<(i64, i64)> = inputs
         .checks
         .iter()

@@ -257,6 +257,36 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
             "the final report lacks {expected:?}:\n{final_text}"
         );
     }
+    // The final report is the post-mortem: it opens with the summary, then the incident timeline
+    // of the demo's one incident (opened, paged by name, resolved), before the appendix.
+    let first_section = final_text.find("== ").map(|at| &final_text[at..]);
+    assert!(
+        first_section.is_some_and(|rest| rest.starts_with("== Summary and impact ==")),
+        "the final report does not open with the summary:\n{final_text}"
+    );
+    // The failing time in all agrees with the check's own (the 9 seconds are not lost to the
+    // period starting mid-minute).
+    assert!(
+        final_text.contains("Failing: Checks failed by their thresholds for ")
+            && !final_text.contains("for 0 s in all"),
+        "{final_text}"
+    );
+    let timeline = final_text
+        .split("== Incident timeline ==")
+        .nth(1)
+        .and_then(|rest| rest.split("== What went well").next())
+        .unwrap_or_else(|| panic!("the final report has no incident timeline:\n{final_text}"));
+    for expected in [
+        "Checkout error rate (critical)",
+        "Opened: ",
+        "Paged ",
+        "Resolved after ",
+    ] {
+        assert!(
+            timeline.contains(expected),
+            "the incident timeline lacks {expected:?}:\n{timeline}"
+        );
+    }
 
     // The demo service's webhook receiver got the chat messages.
     let webhooks = std::fs::read_to_string(folder.join("webhooks.log")).expect("webhooks.log");
