@@ -288,9 +288,9 @@ def storm(a):
     got = mails(a.mail, mark)
 
     def alerts_in(subject):
-        """How many alerts a message is about: golive's "N alerts failing" (or the older
+        """How many alerts a message is about: golive's "STATE: N alerts ..." (or the older
         "(and N more alerts)"), Alertmanager's [FIRING:N]."""
-        group = re.search(r": (\d+) alerts (?:failing|resolved|acknowledged)", subject)
+        group = re.search(r": (\d+) alerts\b", subject)
         more = re.search(r"\(and (\d+) more alerts?\)", subject)
         firing = re.search(r"\[(?:FIRING|RESOLVED):(\d+)\]", subject)
         if group:

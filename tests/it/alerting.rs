@@ -142,17 +142,27 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     assert!(
         email
             .subject
-            .starts_with("[CRITICAL] Test shop: Shop front page is failing"),
+            .starts_with("CRITICAL: Shop front page is failing — Test shop"),
         "{}",
         email.subject
     );
     let text = email.text.clone().unwrap_or_default();
     assert!(text.contains("status 503 (expected 2xx)"), "{text}");
-    assert!(text.contains("Phase: planned"), "{text}");
-    assert!(text.contains("Escalation level: 1"), "{text}");
+    assert!(text.contains("Launch: Test shop, phase planned"), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&"Level: 1"), "{text}");
+    let contingency = lines
+        .iter()
+        .position(|line| line.starts_with("Contingency (risk `payments`"));
+    assert_eq!(
+        contingency.and_then(|at| lines.get(at + 1)),
+        Some(&"Switch to the fallback provider"),
+        "the contingency: {text}"
+    );
+    assert!(text.contains("/#alert-"), "the status page link: {text}");
     assert!(
-        text.contains("Contingency: Switch to the fallback provider"),
-        "{text}"
+        text.contains("Next: level 2 (Alice"),
+        "who the next level pages: {text}"
     );
     assert!(text.contains("golive ack "), "{text}");
     assert!(
@@ -188,7 +198,7 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     assert_eq!(second.len(), 1, "one level-2 email to alice");
     let email = &second[0].email;
     assert!(
-        email.subject.contains("escalated to level 2"),
+        email.subject.starts_with("ESCALATED L2: Shop front page"),
         "{}",
         email.subject
     );
@@ -213,7 +223,10 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     let third = for_recipient(&messages, "carol@example.com");
     assert_eq!(third.len(), 1, "one level-3 email to carol");
     assert!(
-        third[0].email.subject.contains("escalated to level 3"),
+        third[0]
+            .email
+            .subject
+            .starts_with("ESCALATED L3: Shop front page"),
         "{}",
         third[0].email.subject
     );
@@ -225,7 +238,7 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     for address in ["bob@example.com", "alice@example.com", "carol@example.com"] {
         let resolved: Vec<_> = for_recipient(&messages, address)
             .into_iter()
-            .filter(|message| message.email.subject.contains("RESOLVED"))
+            .filter(|message| message.email.subject.starts_with("RESOLVED: "))
             .collect();
         assert_eq!(resolved.len(), 1, "{address} gets one resolution");
         assert_eq!(resolved[0].email.references.first(), Some(&root));
@@ -281,7 +294,7 @@ async fn acknowledging_stops_escalation_and_tells_everyone_already_notified() {
     let ack = &messages[1];
     assert_eq!(to(ack), ["bob@example.com"]);
     assert!(
-        ack.email.subject.contains("acknowledged by Bob Berg"),
+        ack.email.subject.starts_with("ACKNOWLEDGED by Bob Berg: "),
         "{}",
         ack.email.subject
     );
@@ -470,8 +483,8 @@ async fn a_burst_of_failures_sends_the_first_alert_at_once_and_the_rest_as_one_m
     );
     let grouped = &messages[1].email;
     assert!(
-        grouped.subject.ends_with(": 2 alerts failing")
-            || grouped.subject.ends_with(": 3 alerts failing"),
+        grouped.subject.starts_with("CRITICAL: 2 alerts failing — ")
+            || grouped.subject.starts_with("CRITICAL: 3 alerts failing — "),
         "{}",
         grouped.subject
     );
@@ -633,7 +646,7 @@ async fn alertmanager_alerts_go_through_the_same_policies_keyed_by_fingerprint()
         messages[1]
             .email
             .subject
-            .contains("RESOLVED: HighErrorRate"),
+            .starts_with("RESOLVED: HighErrorRate"),
         "{}",
         messages[1].email.subject
     );

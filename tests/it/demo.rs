@@ -120,7 +120,7 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
     let subjects: Vec<&str> = emails.iter().map(|email| email.subject.as_str()).collect();
     let escalation = emails
         .iter()
-        .find(|email| email.subject.contains("escalated to level 2"))
+        .find(|email| email.subject.starts_with("ESCALATED L2: "))
         .unwrap_or_else(|| panic!("no level-2 escalation among {subjects:#?}"));
     assert!(
         sent_to(escalation, "maria.keller@shop.example"),
@@ -130,13 +130,13 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
     assert!(
         escalation
             .subject
-            .starts_with("[CRITICAL] Web shop 2.0 (demo): Checkout error rate"),
+            .starts_with("ESCALATED L2: Checkout error rate is failing — Web shop 2.0 (demo)"),
         "{}",
         escalation.subject
     );
     let acknowledged: Vec<_> = emails
         .iter()
-        .filter(|email| email.subject.contains("acknowledged by jonas"))
+        .filter(|email| email.subject.starts_with("ACKNOWLEDGED by jonas: "))
         .collect();
     assert!(
         acknowledged
@@ -146,7 +146,7 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
     );
     let resolved: Vec<_> = emails
         .iter()
-        .filter(|email| email.subject.contains("RESOLVED: Checkout error rate"))
+        .filter(|email| email.subject.starts_with("RESOLVED: Checkout error rate"))
         .collect();
     for person in [
         "aylin.demir@shop.example",
@@ -228,13 +228,13 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
     assert!(
         messages.iter().any(|message| message["body"]
             .as_str()
-            .is_some_and(|body| body.contains("escalated to level 2"))),
+            .is_some_and(|body| body.contains("*ESCALATED L2: "))),
         "the team chat got the escalation: {webhooks}"
     );
     assert!(
         messages.iter().any(|message| message["body"]
             .as_str()
-            .is_some_and(|body| body.contains("RESOLVED"))),
+            .is_some_and(|body| body.contains("*RESOLVED: "))),
         "the team chat got the resolution: {webhooks}"
     );
 

@@ -281,8 +281,11 @@ async fn a_storm_of_fifty_alerts_opens_and_resolves_in_at_most_four_compact_mess
     }
     let grouped = largest(&opening[0]);
     assert!(
-        grouped.email.subject.starts_with("[CRITICAL] Test shop: ")
-            && grouped.email.subject.ends_with(" alerts failing"),
+        grouped.email.subject.starts_with("CRITICAL: ")
+            && grouped
+                .email
+                .subject
+                .ends_with(" alerts failing — Test shop"),
         "{}",
         grouped.email.subject
     );
@@ -320,7 +323,8 @@ async fn a_storm_of_fifty_alerts_opens_and_resolves_in_at_most_four_compact_mess
         let grouped = largest(resolution);
         assert_compact(grouped, false);
         assert!(
-            grouped.email.subject.ends_with(" alerts resolved"),
+            grouped.email.subject.starts_with("RESOLVED: ")
+                && grouped.email.subject.ends_with(" alerts — Test shop"),
             "{}",
             grouped.email.subject
         );
@@ -509,7 +513,7 @@ async fn several_alerts_are_acknowledged_with_one_api_call_or_one_cli_command() 
     let told: Vec<ReceivedMessage> = storm
         .emails_for("bob@example.com")
         .into_iter()
-        .filter(|message| message.email.subject.contains("acknowledged"))
+        .filter(|message| message.email.subject.starts_with("ACKNOWLEDGED"))
         .collect();
     assert!(told.len() <= 6, "{:?}", subjects(&told));
     each_alert_once(&told, 6, "bob");

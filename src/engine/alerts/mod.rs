@@ -51,6 +51,9 @@ pub(super) struct Alerts {
     /// When each open alert was last forwarded to Alertmanager (in memory: after a restart every
     /// forwarded alert is sent again once, which Alertmanager takes as a refresh).
     forwarded: HashMap<i64, Timestamp>,
+    /// A metric check's value when its alert's first page was written, by alert key (in memory:
+    /// after a restart the messages say only the value now).
+    opening_values: HashMap<String, f64>,
 }
 
 /// How often an open alert forwarded to Alertmanager is sent again. Each forward says the alert
@@ -85,6 +88,7 @@ impl Alerts {
             public_url,
             retry_after: None,
             forwarded: HashMap::new(),
+            opening_values: HashMap::new(),
         }
     }
 
@@ -100,6 +104,7 @@ impl Alerts {
     fn remove(&mut self, id: i64) {
         if let Some(alert) = self.open.remove(&id) {
             self.keys.remove(&alert.key);
+            self.opening_values.remove(&alert.key);
         }
         self.suppressed.remove(&id);
     }
