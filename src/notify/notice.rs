@@ -13,6 +13,7 @@ use super::{MessageIds, OutboxPayload, OutgoingEmail, WebhookMessage};
 use crate::plan::Plan;
 use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::Addressee;
+use crate::report::alert_message::chat_escape;
 
 /// A message for people, rendered, in the forms the channels take.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,12 +30,14 @@ pub struct Notice {
 }
 
 impl Notice {
-    /// A plain notice: the chat line is the subject in bold followed by the text.
+    /// A plain notice: the chat line is the subject in bold followed by the text, both escaped
+    /// for Slack (`&`, `<`, `>`), so names, reasons and notes in them cannot mention a channel or
+    /// disguise a link.
     pub fn plain(subject: impl Into<String>, text: impl Into<String>, json: Value) -> Notice {
         let subject = subject.into();
         let text = text.into();
         Notice {
-            chat: format!("*{subject}*\n{text}"),
+            chat: format!("*{}*\n{}", chat_escape(&subject), chat_escape(&text)),
             subject,
             text,
             html: None,
@@ -186,6 +189,19 @@ mod tests {
         );
         let alone = email(Vec::new(), &notice(), "id@x".into(), Thread::default());
         assert!(alone.references.is_empty() && alone.in_reply_to.is_none());
+    }
+
+    #[test]
+    fn a_plain_notice_posts_mentions_and_links_of_its_text_as_plain_text() {
+        let hostile = Notice::plain(
+            "Step `<!channel>` late",
+            "owner <@U123> & <https://evil.example|docs>",
+            serde_json::Value::Null,
+        );
+        assert_eq!(
+            post(&hostile).text,
+            "*Step `&lt;!channel&gt;` late*\nowner &lt;@U123&gt; &amp; &lt;https://evil.example|docs&gt;"
+        );
     }
 
     #[test]

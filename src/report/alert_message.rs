@@ -703,6 +703,73 @@ fn render_chat(
     chat
 }
 
+/// The rollback recommendation sent when an alert meets the plan's rollback criteria: subject and
+/// text. The risk's contingency comes first (often the cheaper fix), then the procedure, complete,
+/// then how to record the decision and how to acknowledge the alert.
+pub fn rollback_recommendation(
+    plan: &Plan,
+    alert: &Alert,
+    phase: Phase,
+    procedure: &str,
+    value: ValueFacts,
+    public_url: &str,
+    ack_url: Option<&str>,
+) -> (String, String) {
+    let check = alert
+        .check_id()
+        .and_then(|id| plan.checks.iter().find(|check| check.id == id));
+    let what_failed = check
+        .and_then(|check| value_fact(check, &MessageKind::Opened, value))
+        .unwrap_or_else(|| one_line(&alert.reason));
+    let subject = format!(
+        "ROLLBACK RECOMMENDED: {} is failing — {}",
+        one_line(&alert.title),
+        plan.launch.name
+    );
+    let mut text = format!(
+        "The plan's rollback criteria hold: {} ({}) is failing in phase {phase}.\n\nWhat failed: {what_failed}\nLaunch: {}\nSince: {}\nStatus page: {public_url}/#alert-{}\n",
+        alert.title,
+        alert.severity,
+        plan.launch.name,
+        absolute(alert.opened_at, &plan.launch.timezone),
+        alert.id
+    );
+    let risks = check.map(|check| {
+        plan.risks
+            .iter()
+            .filter(|risk| check.risks.contains(&risk.id) || risk.checks.contains(&check.id))
+            .collect::<Vec<_>>()
+    });
+    let risks = risks.unwrap_or_default();
+    for risk in &risks {
+        let _ = write!(
+            text,
+            "\nFirst, the contingency (risk `{}`: {}):\n{}\n",
+            risk.id, risk.title, risk.contingency
+        );
+    }
+    let _ = write!(
+        text,
+        "\n{}:\n{}\n\nTo record the decision and run the rollback hook: golive rollback --reason \"...\"\n",
+        if risks.is_empty() {
+            "Rollback procedure"
+        } else {
+            "If the contingency does not help, or would take longer, roll back. Procedure"
+        },
+        procedure.trim_end()
+    );
+    let _ = write!(
+        text,
+        "\nTo acknowledge alert #{} (stops its escalation; the rollback stays a decision of its own):\n",
+        alert.id
+    );
+    if let Some(url) = ack_url {
+        let _ = writeln!(text, "- open {url} and press the button");
+    }
+    let _ = writeln!(text, "- or run `golive ack {}`", alert.id);
+    (subject, text)
+}
+
 #[cfg(test)]
 #[path = "alert_message_tests.rs"]
 mod tests;

@@ -475,6 +475,37 @@ fn the_html_part_has_a_severity_colour_a_real_preheader_and_an_absolute_since() 
 }
 
 #[test]
+fn the_rollback_recommendation_puts_the_contingency_first_and_carries_an_ack_link() {
+    let plan = the_plan();
+    let (subject, text) = rollback_recommendation(
+        &plan,
+        &alert(),
+        Phase::Verifying,
+        PROCEDURE,
+        ValueFacts {
+            now: Some(0.2017),
+            at_opening: None,
+        },
+        "https://golive.shop.example",
+        Some("https://golive.shop.example/ack/TOKEN"),
+    );
+    assert_eq!(
+        subject,
+        "ROLLBACK RECOMMENDED: Checkout error rate is failing — Web shop 2.0"
+    );
+    let contingency = text.find("Switch the payment feature flag").unwrap();
+    let procedure = text.find("1. Switch traffic back").unwrap();
+    assert!(contingency < procedure, "{text}");
+    assert!(
+        text.contains("replay the payment queue."),
+        "complete: {text}"
+    );
+    assert!(text.contains("- open https://golive.shop.example/ack/TOKEN and press the button"));
+    assert!(!text.contains("Alert: golive alerts"));
+    snapshot("rollback.txt", &format!("Subject: {subject}\n\n{text}"));
+}
+
+#[test]
 fn every_message_kind_matches_its_reviewed_snapshot_as_text_html_and_chat() {
     let plan = the_plan();
     for (name, rendered) in sequence(&plan) {

@@ -697,15 +697,25 @@ async fn when_rollback_criteria_hold_the_alert_says_so_and_the_project_manager_g
     );
     let procedure = for_recipient(&messages, "alice@example.com");
     assert_eq!(procedure.len(), 1, "the project manager gets the procedure");
-    assert!(procedure[0].email.subject.contains("ROLLBACK RECOMMENDED"));
     assert!(
         procedure[0]
             .email
-            .text
-            .as_deref()
-            .unwrap_or("")
-            .contains("Redeploy release 1.9")
+            .subject
+            .starts_with("ROLLBACK RECOMMENDED: Shop front page is failing — Test shop"),
+        "{}",
+        procedure[0].email.subject
     );
+    let advice = procedure[0].email.text.as_deref().unwrap_or("");
+    let contingency = advice
+        .find("Switch to the fallback provider")
+        .expect("the contingency");
+    let rollback = advice.find("Redeploy release 1.9").expect("the procedure");
+    assert!(contingency < rollback, "contingency first: {advice}");
+    assert!(
+        advice.contains("/ack/"),
+        "an acknowledgement link: {advice}"
+    );
+    assert!(!advice.contains("Alert: golive alerts"), "{advice}");
     // auto = false: nothing rolled back by itself.
     assert_eq!(daemon.get("/api/v1/status").await.1["phase"], "deploying");
 
