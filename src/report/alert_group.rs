@@ -178,7 +178,7 @@ pub fn render(
     lines.sort_by_key(|line| line.alert_id);
     let subject = match lines.first() {
         Some(first) => format!(
-            "{}: {} — {launch}",
+            "[{}] {} — {launch}",
             state_word(&first.kind, first.level, severity),
             subject_core(&lines)
         ),
@@ -382,7 +382,7 @@ mod tests {
         let mut resolved = lines(&MessageKind::Resolved, 50);
         resolved.reverse();
         let group = render("Web shop 2.0", &resolved, None, &[]);
-        assert_eq!(group.subject, "RESOLVED: 50 alerts — Web shop 2.0");
+        assert_eq!(group.subject, "[RESOLVED] 50 alerts — Web shop 2.0");
         assert!(
             group
                 .text
@@ -426,7 +426,7 @@ mod tests {
             Some(&ack_all),
             &["@bob".to_string()],
         );
-        assert_eq!(group.subject, "CRITICAL: 3 alerts failing — Web shop 2.0");
+        assert_eq!(group.subject, "[CRITICAL] 3 alerts failing — Web shop 2.0");
         assert_eq!(group.text.matches("/ack/").count(), 1);
         assert_eq!(group.html.matches("/ack/").count(), 1);
         assert!(group.text.contains(
@@ -473,7 +473,7 @@ mod tests {
             .collect();
         assert_eq!(
             render("Shop", &escalated, None, &[]).subject,
-            "ESCALATED L2: 2 alerts still failing — Shop"
+            "[ESCALATED L2] 2 alerts still failing — Shop"
         );
         let taken = lines(
             &MessageKind::Acknowledged {
@@ -483,7 +483,7 @@ mod tests {
             2,
         );
         let group = render("Shop", &taken, None, &[]);
-        assert_eq!(group.subject, "ACKNOWLEDGED: 2 alerts — Shop");
+        assert_eq!(group.subject, "[ACKNOWLEDGED] 2 alerts — Shop");
         assert!(group.text.contains("ACKNOWLEDGED Shop page 02"));
         assert!(group.text.contains("taken by Alice Adler"));
     }

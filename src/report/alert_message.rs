@@ -320,24 +320,23 @@ fn value_fact(check: &Check, kind: &MessageKind, value: ValueFacts) -> Option<St
     }
 }
 
-/// The subject: the state word, the alert, the launch.
+/// What every subject about an alert says after its state: the alert and the launch. It is the
+/// same in every message of the alert, so clients that group by subject keep them together
+/// (Gmail compares the subject without a leading `[...]` tag; see the README, "Alerts and
+/// escalation").
+pub fn subject_core(alert: &Alert, launch: &str) -> String {
+    format!("{} — {launch}", one_line(&alert.title))
+}
+
+/// The subject: the state in brackets, then the stable core (`[RESOLVED] Checkout error rate —
+/// Web shop 2.0`).
 fn subject(context: &MessageContext<'_>) -> String {
     let alert = context.alert;
-    let launch = &context.plan.launch.name;
-    let state = state_word(context.kind.as_str(), context.level, alert.severity);
-    let title = one_line(&alert.title);
-    match &context.kind {
-        MessageKind::Opened | MessageKind::Escalated => {
-            format!("{state}: {title} is failing — {launch}")
-        }
-        MessageKind::Repeat | MessageKind::Reopened { .. } => {
-            format!("{state}: {title} is still failing — {launch}")
-        }
-        MessageKind::Acknowledged { by, .. } => {
-            format!("{state} by {}: {title} — {launch}", one_line(by))
-        }
-        MessageKind::Resolved => format!("{state}: {title} — {launch}"),
-    }
+    format!(
+        "[{}] {}",
+        state_word(context.kind.as_str(), context.level, alert.severity),
+        subject_core(alert, &context.plan.launch.name)
+    )
 }
 
 /// The colour of the bar on top of the HTML part.
@@ -722,9 +721,8 @@ pub fn rollback_recommendation(
         .and_then(|check| value_fact(check, &MessageKind::Opened, value))
         .unwrap_or_else(|| one_line(&alert.reason));
     let subject = format!(
-        "ROLLBACK RECOMMENDED: {} is failing — {}",
-        one_line(&alert.title),
-        plan.launch.name
+        "[ROLLBACK RECOMMENDED] {}",
+        subject_core(alert, &plan.launch.name)
     );
     let mut text = format!(
         "The plan's rollback criteria hold: {} ({}) is failing in phase {phase}.\n\nWhat failed: {what_failed}\nLaunch: {}\nSince: {}\nStatus page: {public_url}/#alert-{}\n",

@@ -142,7 +142,7 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     assert!(
         email
             .subject
-            .starts_with("CRITICAL: Shop front page is failing — Test shop"),
+            .starts_with("[CRITICAL] Shop front page — Test shop"),
         "{}",
         email.subject
     );
@@ -182,7 +182,7 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     );
     eventually(5, async || (!hook.texts().is_empty()).then_some(())).await;
     assert!(
-        hook.texts()[0].contains("Shop front page is failing"),
+        hook.texts()[0].starts_with("*[CRITICAL] Shop front page — Test shop*"),
         "{:?}",
         hook.texts()
     );
@@ -198,7 +198,9 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     assert_eq!(second.len(), 1, "one level-2 email to alice");
     let email = &second[0].email;
     assert!(
-        email.subject.starts_with("ESCALATED L2: Shop front page"),
+        email
+            .subject
+            .starts_with("[ESCALATED L2] Shop front page — Test shop"),
         "{}",
         email.subject
     );
@@ -226,7 +228,7 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
         third[0]
             .email
             .subject
-            .starts_with("ESCALATED L3: Shop front page"),
+            .starts_with("[ESCALATED L3] Shop front page — Test shop"),
         "{}",
         third[0].email.subject
     );
@@ -238,7 +240,7 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     for address in ["bob@example.com", "alice@example.com", "carol@example.com"] {
         let resolved: Vec<_> = for_recipient(&messages, address)
             .into_iter()
-            .filter(|message| message.email.subject.starts_with("RESOLVED: "))
+            .filter(|message| message.email.subject.starts_with("[RESOLVED] "))
             .collect();
         assert_eq!(resolved.len(), 1, "{address} gets one resolution");
         assert_eq!(resolved[0].email.references.first(), Some(&root));
@@ -294,9 +296,17 @@ async fn acknowledging_stops_escalation_and_tells_everyone_already_notified() {
     let ack = &messages[1];
     assert_eq!(to(ack), ["bob@example.com"]);
     assert!(
-        ack.email.subject.starts_with("ACKNOWLEDGED by Bob Berg: "),
+        ack.email
+            .subject
+            .starts_with("[ACKNOWLEDGED] Shop front page — Test shop"),
         "{}",
         ack.email.subject
+    );
+    let ack_text = ack.email.text.clone().unwrap_or_default();
+    assert!(ack_text.contains("Taken by: Bob Berg, "), "{ack_text}");
+    assert!(
+        ack_text.contains("Their note: looking"),
+        "the acknowledger's note reaches the people told: {ack_text}"
     );
     // Past level 2's time: alice is never paged.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -483,8 +493,12 @@ async fn a_burst_of_failures_sends_the_first_alert_at_once_and_the_rest_as_one_m
     );
     let grouped = &messages[1].email;
     assert!(
-        grouped.subject.starts_with("CRITICAL: 2 alerts failing — ")
-            || grouped.subject.starts_with("CRITICAL: 3 alerts failing — "),
+        grouped
+            .subject
+            .starts_with("[CRITICAL] 2 alerts failing — ")
+            || grouped
+                .subject
+                .starts_with("[CRITICAL] 3 alerts failing — "),
         "{}",
         grouped.subject
     );
@@ -620,7 +634,7 @@ async fn alertmanager_alerts_go_through_the_same_policies_keyed_by_fingerprint()
         messages[0]
             .email
             .subject
-            .contains("HighErrorRate is failing"),
+            .starts_with("[CRITICAL] HighErrorRate — Test shop"),
         "{}",
         messages[0].email.subject
     );
@@ -646,7 +660,7 @@ async fn alertmanager_alerts_go_through_the_same_policies_keyed_by_fingerprint()
         messages[1]
             .email
             .subject
-            .starts_with("RESOLVED: HighErrorRate"),
+            .starts_with("[RESOLVED] HighErrorRate"),
         "{}",
         messages[1].email.subject
     );
@@ -701,7 +715,7 @@ async fn when_rollback_criteria_hold_the_alert_says_so_and_the_project_manager_g
         procedure[0]
             .email
             .subject
-            .starts_with("ROLLBACK RECOMMENDED: Shop front page is failing — Test shop"),
+            .starts_with("[ROLLBACK RECOMMENDED] Shop front page — Test shop"),
         "{}",
         procedure[0].email.subject
     );
@@ -918,7 +932,7 @@ async fn when_the_store_cannot_be_written_the_ops_lead_is_told_directly_and_the_
         messages[1]
             .email
             .subject
-            .contains("Shop front page is failing"),
+            .starts_with("[CRITICAL] Shop front page — Test shop"),
         "{}",
         messages[1].email.subject
     );
