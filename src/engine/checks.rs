@@ -190,6 +190,7 @@ impl Engine {
             metrics.last_run.set(at.as_millisecond() as f64 / 1000.0);
             if let Some(value) = result.value {
                 metrics.value.set(value);
+                self.alerts.note_value(&check.id, check.threshold(), value);
             }
             if let Some(not_after) = result.cert_not_after {
                 metrics.cert_expiry.set(not_after.as_second() as f64);

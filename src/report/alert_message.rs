@@ -82,11 +82,14 @@ pub fn state_word(kind: &str, level: usize, severity: Severity) -> String {
     }
 }
 
-/// A metric check's value: now, and at the alert's opening where golive saw it.
+/// A metric check's value: now, at the alert's opening and the worst while it was open, where
+/// golive saw them (the last two are kept in memory only, so not across a restart).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ValueFacts {
     pub now: Option<f64>,
     pub at_opening: Option<f64>,
+    /// The worst value seen while the alert was open.
+    pub worst: Option<f64>,
 }
 
 /// Everything a message needs.
@@ -300,24 +303,36 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The one value fact of a metric check: at opening against the threshold, and now when it
-/// differs (`20.2% (fails above 5%); now 0.4%`).
+/// The one value fact of a metric check: at opening against the threshold, the worst since when
+/// it was worse, and now when it differs (`20.2% at opening (fails above 5%); worst 31%; now
+/// 0.4%`).
 fn value_fact(check: &Check, kind: &MessageKind, value: ValueFacts) -> Option<String> {
     let threshold = check.threshold()?;
     let unit = value_unit(check);
     let rule = fails_when(threshold, unit);
     let shown = |v: f64| with_unit(v, unit);
-    match (value.at_opening, value.now, kind) {
-        (_, Some(now), MessageKind::Opened) => Some(format!("{} ({rule})", shown(now))),
-        (Some(opening), Some(now), _) if shown(opening) != shown(now) => Some(format!(
-            "{} at opening ({rule}); now {}",
-            shown(opening),
-            shown(now)
-        )),
-        (Some(opening), _, _) => Some(format!("{} at opening ({rule})", shown(opening))),
-        (None, Some(now), _) => Some(format!("{} now ({rule})", shown(now))),
-        (None, None, _) => None,
+    if let (MessageKind::Opened, Some(now)) = (kind, value.now) {
+        return Some(format!("{} ({rule})", shown(now)));
     }
+    let mut fact = match (value.at_opening, value.now) {
+        (Some(opening), _) => format!("{} at opening ({rule})", shown(opening)),
+        (None, Some(now)) => return Some(format!("{} now ({rule})", shown(now))),
+        (None, None) => return None,
+    };
+    let opening = value.at_opening.map(shown);
+    let now = value.now.map(shown);
+    if let Some(worst) = value.worst.map(shown)
+        && Some(&worst) != opening.as_ref()
+        && Some(&worst) != now.as_ref()
+    {
+        let _ = write!(fact, "; worst {worst}");
+    }
+    if let Some(now) = now
+        && Some(&now) != opening.as_ref()
+    {
+        let _ = write!(fact, "; now {now}");
+    }
+    Some(fact)
 }
 
 /// What every subject about an alert says after its state: the alert and the launch. It is the

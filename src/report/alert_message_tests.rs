@@ -134,6 +134,7 @@ fn context<'a>(
                 0.1817
             }),
             at_opening: (kind != MessageKind::Opened).then_some(0.20168067226890757),
+            worst: (kind != MessageKind::Opened).then_some(0.3125),
         },
         public_url: "https://golive.shop.example",
         next_level: matches!(kind, MessageKind::Opened)
@@ -407,7 +408,7 @@ fn values_read_as_people_write_them_ratios_in_percent_and_latencies_with_units()
     assert!(
         escalation
             .text
-            .contains("What failed: 20.2% at opening (fails above 5%); now 18.2%\n"),
+            .contains("What failed: 20.2% at opening (fails above 5%); worst 31.2%; now 18.2%\n"),
         "{}",
         escalation.text
     );
@@ -492,6 +493,7 @@ fn the_rollback_recommendation_puts_the_contingency_first_and_carries_an_ack_lin
         ValueFacts {
             now: Some(0.2017),
             at_opening: None,
+            worst: None,
         },
         "https://golive.shop.example",
         Some("https://golive.shop.example/ack/TOKEN"),

@@ -134,6 +134,21 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
         "{}",
         escalation.subject
     );
+    // One value, for people: the scrape check's ratio in percent, against its threshold.
+    let page = escalation.text.as_deref().unwrap_or("");
+    let what_failed = page
+        .lines()
+        .find(|line| line.starts_with("What failed: "))
+        .unwrap_or_else(|| panic!("no 'What failed' in {page}"));
+    assert!(
+        what_failed.contains("% at opening (fails above 5%)") && !what_failed.contains("value "),
+        "{what_failed}"
+    );
+    assert!(
+        page.lines()
+            .any(|line| line.starts_with("Status page: http") && line.contains("/#alert-1")),
+        "{page}"
+    );
     let acknowledged: Vec<_> = emails
         .iter()
         .filter(|email| {

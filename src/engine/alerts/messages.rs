@@ -90,6 +90,7 @@ impl Engine {
         let value = ValueFacts {
             now: value_now,
             at_opening: self.alerts.opening_values.get(&alert.key).copied(),
+            worst: self.alerts.worst_values.get(&alert.key).copied(),
         };
         let public_url = self.public_url();
         let next_level = self.next_level(alert, &kind, level, now);

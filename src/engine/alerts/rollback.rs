@@ -186,6 +186,7 @@ impl Engine {
                     .check_id()
                     .and_then(|id| self.checks.latest_value(&plan, id)),
                 at_opening: None,
+                worst: None,
             };
             let public_url = self.public_url();
             // One recommendation per person: each carries that person's acknowledgement link.
