@@ -638,6 +638,13 @@ async fn alertmanager_alerts_go_through_the_same_policies_keyed_by_fingerprint()
         "{}",
         messages[0].email.subject
     );
+    let page = messages[0].email.text.clone().unwrap_or_default();
+    assert!(
+        page.contains(
+            "What failed: Alertmanager: 5xx rate above 5% for 2m [service=checkout]; source http://prometheus.test/graph"
+        ),
+        "the labels and where it came from: {page}"
+    );
     assert!(
         messages[0]
             .email
