@@ -115,6 +115,9 @@ pub struct MessageContext<'a> {
     pub public_url: &'a str,
     /// When the next level pages whom, e.g. `level 2 (Maria Keller) at 21:05:00`, while it will.
     pub next_level: Option<String>,
+    /// The runbook steps in progress, e.g. `` `deploy-app` Deploy 2.0, started 21:00:00 by Jonas
+    /// Weber``: what may have caused it, or what it interrupts.
+    pub steps_running: Vec<String>,
 }
 
 /// A rendered message in every form the channels need.
@@ -425,6 +428,9 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
     facts.push(("What failed", what_failed.clone()));
     facts.push(("Launch", format!("{launch}, phase {}", context.phase)));
     facts.push(("Since", since));
+    if open && !context.steps_running.is_empty() {
+        facts.push(("Runbook", context.steps_running.join("; ")));
+    }
     match &context.kind {
         MessageKind::Resolved => {
             let end = alert.resolved_at.unwrap_or(context.now);
@@ -548,6 +554,7 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
         "recipients": context.recipients,
         "also_told": context.others,
         "next_level": context.next_level.as_ref().filter(|_| open),
+        "steps_running": context.steps_running,
         "note": note,
         "status_url": status_url,
         "acknowledge": {"cli": ack_cli, "api": format!("/api/v1/alerts/{}/ack", alert.id)},

@@ -139,6 +139,7 @@ fn context<'a>(
         public_url: "https://golive.shop.example",
         next_level: matches!(kind, MessageKind::Opened)
             .then(|| "level 2 (Maria Keller) at 21:05:05 (in 5m 00s)".to_string()),
+        steps_running: vec!["`deploy-app` Deploy 2.0, started 20:58:00 by Jonas Weber".to_string()],
         kind,
     }
 }
@@ -422,12 +423,19 @@ fn values_read_as_people_write_them_ratios_in_percent_and_latencies_with_units()
 }
 
 #[test]
-fn a_page_names_the_launch_the_status_page_what_is_probed_and_the_next_level() {
+fn a_page_names_the_launch_the_step_in_progress_the_status_page_what_is_probed_and_the_next_level()
+{
     let plan = the_plan();
     let page = render(&context(&plan, &alert(), MessageKind::Opened, at(1)));
     assert!(
         page.text
             .contains("Launch: Web shop 2.0, phase verifying\n")
+    );
+    assert!(
+        page.text
+            .contains("Runbook: `deploy-app` Deploy 2.0, started 20:58:00 by Jonas Weber\n"),
+        "{}",
+        page.text
     );
     assert!(
         page.text

@@ -59,6 +59,35 @@ impl Engine {
         ))
     }
 
+    /// The runbook steps running now, for people: `` `deploy` Deploy 2.0, started 21:00:00 by
+    /// Jonas Weber``, in the runbook's order.
+    fn steps_running(&self) -> Vec<String> {
+        use crate::core::runbook::StepState;
+        self.plan
+            .runbook
+            .steps
+            .iter()
+            .filter_map(|step| {
+                let record = self.runbook.records.get(&step.id)?;
+                if record.state != StepState::Running {
+                    return None;
+                }
+                let mut line = format!("`{}` {}", step.id, step.title);
+                if let Some(at) = record.started_at {
+                    line.push_str(&format!(
+                        ", started {}",
+                        at.to_zoned_datetime(self.plan.launch.timezone.clone())
+                            .strftime("%H:%M:%S")
+                    ));
+                }
+                if let Some(by) = &record.started_by {
+                    line.push_str(&format!(" by {by}"));
+                }
+                Some(line)
+            })
+            .collect()
+    }
+
     /// Renders the outbox rows for one message to `recipients` through `channels`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn messages(
@@ -94,6 +123,7 @@ impl Engine {
         };
         let public_url = self.public_url();
         let next_level = self.next_level(alert, &kind, level, now);
+        let steps_running = self.steps_running();
         let names: Vec<String> = recipients
             .iter()
             .map(|recipient| recipient.name.clone())
@@ -125,6 +155,7 @@ impl Engine {
                 value,
                 public_url: &public_url,
                 next_level: next_level.clone(),
+                steps_running: steps_running.clone(),
             })
         };
         let mut rows = Vec::new();
