@@ -181,6 +181,24 @@ async fn a_page_and_its_chat_post_say_what_people_need_and_an_acknowledgement_ca
             .find(|message| message.email.subject.starts_with("[ACKNOWLEDGED] "))
     })
     .await;
+    // One conversation in Outlook too: the same topic and the same conversation GUID (the
+    // Thread-Index after its first six bytes, eight base64 characters) as the page.
+    let header = |message: &crate::smtp::ReceivedMessage, name: &str| {
+        message
+            .email
+            .header(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        header(&acknowledgement, "Thread-Topic"),
+        header(&page, "Thread-Topic")
+    );
+    assert_eq!(
+        header(&acknowledgement, "Thread-Index")[8..],
+        header(&page, "Thread-Index")[8..]
+    );
     let ack_text = acknowledgement.email.text.clone().unwrap_or_default();
     assert!(
         ack_text
