@@ -15,7 +15,7 @@ use std::fmt::Write;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::alert_message::{MessageKind, chat_escape, escape, minutes, state_word};
+use super::alert_message::{MessageKind, chat_escape, colour, escape, minutes, state_word};
 use crate::core::alert::Alert;
 use crate::plan::checks::Severity;
 
@@ -227,8 +227,30 @@ pub fn render(
     }
     let _ = writeln!(text, "\nEach alert's details: the link on its line.");
 
+    // A coloured bar with the state, and a preheader (what inbox lists show after the subject)
+    // naming the first alerts rather than repeating the subject.
+    let (state_tag, bar) = match lines.first() {
+        Some(first) => (
+            state_word(&first.kind, first.level, severity),
+            colour(&first.kind, severity),
+        ),
+        None => (String::new(), colour("", severity)),
+    };
+    let preheader = listed
+        .iter()
+        .take(3)
+        .map(|line| format!("#{} {}", line.alert_id, line.title))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut html = format!(
-        "<!DOCTYPE html><html><body style=\"font-family:sans-serif;color:#1a1a1a\"><h2 style=\"margin:0 0 12px\">{}</h2><ul style=\"padding-left:1.2em\">",
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body style=\"margin:0;font-family:sans-serif;color:#1a1a1a\">\
+<div style=\"display:none;max-height:0;overflow:hidden\">{}{}</div>\
+<div style=\"max-width:640px;padding:12px\">\
+<p style=\"margin:0 0 8px;padding:6px 10px;background:{bar};color:#ffffff;font-weight:bold;letter-spacing:0.05em\">{}</p>\
+<h2 style=\"margin:0 0 12px\">{}</h2><ul style=\"padding-left:1.2em\">",
+        escape(&preheader),
+        if lines.len() > 3 { ", …" } else { "" },
+        escape(&state_tag),
         escape(&header)
     );
     for line in listed {
@@ -261,7 +283,7 @@ pub fn render(
         }
         let _ = write!(html, "<p>CLI: <code>{}</code></p>", escape(cli));
     }
-    html.push_str("</body></html>");
+    html.push_str("</div></body></html>");
 
     let mut chat = format!("*{}*", chat_escape(&subject));
     for line in listed {

@@ -357,11 +357,12 @@ fn subject(context: &MessageContext<'_>) -> String {
     )
 }
 
-/// The colour of the bar on top of the HTML part.
-fn colour(kind: &MessageKind, severity: Severity) -> &'static str {
+/// The colour of the bar on top of an HTML part, for a message of `kind` (as in
+/// [`MessageKind::as_str`]): green resolved, blue acknowledged, else by severity.
+pub fn colour(kind: &str, severity: Severity) -> &'static str {
     match (kind, severity) {
-        (MessageKind::Resolved, _) => "#1a7f37",
-        (MessageKind::Acknowledged { .. }, _) => "#0b5cad",
+        ("resolved", _) => "#1a7f37",
+        ("acknowledged", _) => "#0b5cad",
         (_, Severity::Critical) => "#b00020",
         (_, Severity::Warning) => "#9a6700",
         _ => "#57606a",
@@ -580,7 +581,7 @@ fn render_html(
     open: bool,
 ) -> String {
     let alert = context.alert;
-    let colour = colour(&context.kind, alert.severity);
+    let colour = colour(context.kind.as_str(), alert.severity);
     let state = state_word(context.kind.as_str(), context.level, alert.severity);
     let preheader = if open {
         format!(
