@@ -369,6 +369,16 @@ pub fn colour(kind: &str, severity: Severity) -> &'static str {
     }
 }
 
+/// Where people see the alert: its row on the status page while it is open; once resolved (the
+/// row is gone) its check's row, or for an alert without a check its record in the API.
+fn status_link(public_url: &str, alert: &Alert, kind: &MessageKind) -> String {
+    match (kind, alert.check_id()) {
+        (MessageKind::Resolved, Some(check)) => format!("{public_url}/#check-{check}"),
+        (MessageKind::Resolved, None) => format!("{public_url}/api/v1/alerts/{}", alert.id),
+        _ => format!("{public_url}/#alert-{}", alert.id),
+    }
+}
+
 /// Renders one notification.
 pub fn render(context: &MessageContext<'_>) -> Rendered {
     let plan = context.plan;
@@ -408,7 +418,7 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
         context.kind,
         MessageKind::Resolved | MessageKind::Acknowledged { .. }
     );
-    let status_url = format!("{}/#alert-{}", context.public_url, alert.id);
+    let status_url = status_link(context.public_url, alert, &context.kind);
     let what_failed = check
         .and_then(|check| value_fact(check, &context.kind, context.value))
         .unwrap_or_else(|| one_line(&alert.reason));
@@ -715,8 +725,12 @@ fn render_chat(
         chat,
         "\n{}",
         chat_link(
-            &format!("{}/#alert-{}", context.public_url, alert.id),
-            &format!("Alert #{} on the status page", alert.id)
+            &status_link(context.public_url, alert, &context.kind),
+            &if context.kind == MessageKind::Resolved {
+                format!("Alert #{}: its check on the status page", alert.id)
+            } else {
+                format!("Alert #{} on the status page", alert.id)
+            }
         )
     );
     if !context.recipients.is_empty() {
