@@ -288,9 +288,9 @@ def storm(a):
     got = mails(a.mail, mark)
 
     def alerts_in(subject):
-        """How many alerts a message is about: golive's "N alerts failing" (or the older
+        """How many alerts a message is about: golive's "[STATE] N alerts ..." (or the older
         "(and N more alerts)"), Alertmanager's [FIRING:N]."""
-        group = re.search(r": (\d+) alerts (?:failing|resolved|acknowledged)", subject)
+        group = re.search(r"\] (\d+) alerts\b", subject)
         more = re.search(r"\(and (\d+) more alerts?\)", subject)
         firing = re.search(r"\[(?:FIRING|RESOLVED):(\d+)\]", subject)
         if group:
@@ -299,7 +299,7 @@ def storm(a):
 
     def per_person(people, resolved_word):
         out = {}
-        # A resolution says so in its subject: golive's "RESOLVED: check" or "N alerts resolved",
+        # A resolution says so in its subject: golive's "[RESOLVED] check" or "[RESOLVED] N alerts",
         # Alertmanager's "[RESOLVED]"; compared without case.
         resolved_word = resolved_word.lower()
         for person in people:

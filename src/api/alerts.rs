@@ -525,11 +525,27 @@ pub async fn alertmanager_intake(
                         .collect::<Vec<_>>()
                         .join(", ")
                 });
+            // What tells one alert from another of its name (instance, service, ...), and where
+            // it came from, so the page can be traced back without opening Alertmanager.
+            let labels: Vec<String> = alert
+                .labels
+                .iter()
+                .filter(|(key, _)| !matches!(key.as_str(), "alertname" | "severity"))
+                .take(8)
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect();
+            let mut reason = format!("Alertmanager: {reason}");
+            if !labels.is_empty() {
+                reason.push_str(&format!(" [{}]", labels.join(", ")));
+            }
+            if !alert.generator_url.is_empty() {
+                reason.push_str(&format!("; source {}", alert.generator_url));
+            }
             crate::engine::ExternalAlert {
                 key: format!("alertmanager:{}", alert.fingerprint),
                 title: name.to_string(),
                 severity,
-                reason: format!("Alertmanager: {reason}"),
+                reason,
                 firing: alert.status == AlertStatus::Firing,
             }
         })

@@ -150,12 +150,11 @@ impl Checks {
             .map_or_else(String::new, |result| result.reason.clone())
     }
 
-    /// `value 0.071 > 0.05 (threshold)` for a metric check with a value.
-    pub(super) fn value_line(&self, plan: &Plan, id: &str) -> Option<String> {
+    /// The latest value of a metric check (one with a threshold), if its last probe had one.
+    pub(super) fn latest_value(&self, plan: &Plan, id: &str) -> Option<f64> {
         let index = plan.checks.iter().position(|check| check.id == id)?;
-        let threshold = plan.checks[index].threshold()?;
-        let value = self.runtime.get(index)?.recent.front()?.value?;
-        Some(format!("value {value} (fails when {threshold})"))
+        plan.checks[index].threshold()?;
+        self.runtime.get(index)?.recent.front()?.value
     }
 }
 
@@ -191,6 +190,7 @@ impl Engine {
             metrics.last_run.set(at.as_millisecond() as f64 / 1000.0);
             if let Some(value) = result.value {
                 metrics.value.set(value);
+                self.alerts.note_value(&check.id, check.threshold(), value);
             }
             if let Some(not_after) = result.cert_not_after {
                 metrics.cert_expiry.set(not_after.as_second() as f64);

@@ -27,6 +27,7 @@ use crate::notify::notice::{self, Notice};
 use crate::plan::Plan;
 use crate::plan::alerting::Recipient;
 use crate::plan::runbook::RunbookStep;
+use crate::report::alert_message::chat_escape;
 use crate::report::timeline::local;
 use crate::store::StoreError;
 use crate::store::alerts::NewOutboxRow;
@@ -408,10 +409,21 @@ impl Engine {
         text.push('\n');
         let handles: Vec<String> = addressees
             .iter()
-            .map(|person| person.chat.clone().unwrap_or_else(|| person.name.clone()))
+            .map(|person| {
+                // A plan's chat handle is a mention on purpose; a name is plain text.
+                person
+                    .chat
+                    .clone()
+                    .unwrap_or_else(|| chat_escape(&person.name))
+            })
             .collect();
         let notice = Notice {
-            chat: format!("*{subject}* {}\n{text}", handles.join(" ")),
+            chat: format!(
+                "*{}* {}\n{}",
+                chat_escape(&subject),
+                handles.join(" "),
+                chat_escape(&text)
+            ),
             subject,
             text: text.clone(),
             html: None,

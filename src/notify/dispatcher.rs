@@ -400,7 +400,8 @@ pub async fn test_channels(
             ),
             text: text.clone(),
             html: None,
-            chat: text.clone(),
+            // `by` is whoever called the API: plain text in chat.
+            chat: crate::report::alert_message::chat_escape(&text),
             json: json!({"kind": "test", "launch": plan.launch.name, "channel": channel.id, "message": text}),
         };
         let (kind, result) = match &channel.kind {

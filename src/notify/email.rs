@@ -433,6 +433,15 @@ fn build_message(
         let references: Vec<String> = email.references.iter().map(|id| angle(id)).collect();
         builder = builder.references(references.join(" "));
     }
+    // Outlook groups by these rather than by References (see `notice::outlook_thread_headers`).
+    for (name, value) in
+        super::notice::outlook_thread_headers(&email.subject, &email.references, now)
+    {
+        builder = builder.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str(name),
+            value,
+        ));
+    }
     let invalid = |error: lettre::error::Error| {
         DeliveryError::Permanent(format!("cannot build the email: {error}"))
     };

@@ -226,7 +226,7 @@ mod tests {
             .map(|id| email(id, "bob@example.com", "opened", ack_all(id as usize)))
             .collect();
         let sent = emails(&payloads).unwrap();
-        assert_eq!(sent.subject, "[CRITICAL] Shop: 3 alerts failing");
+        assert_eq!(sent.subject, "[CRITICAL] 3 alerts failing — Shop");
         assert_eq!(sent.message_id, "alert-2@test", "the first one's thread");
         assert_eq!(sent.to, vec![(None, "bob@example.com".to_string())]);
         assert!(!sent.text.contains("details details"), "{}", sent.text);
@@ -270,7 +270,7 @@ mod tests {
         let post = webhooks(&payloads).unwrap();
         assert_eq!(
             post.text,
-            "*[CRITICAL] Shop: 3 alerts failing*\n\
+            "*[CRITICAL] 3 alerts failing — Shop*\n\
              • #1 Shop page 01: status 503 (expected 2xx); since 21:00:00 (5s)\n\
              • #2 Shop page 02: status 503 (expected 2xx); since 21:00:00 (5s)\n\
              • #3 Shop page 03: status 503 (expected 2xx); since 21:00:00 (5s)\n\

@@ -13,6 +13,7 @@ use super::{MessageIds, OutboxPayload, OutgoingEmail, WebhookMessage};
 use crate::plan::Plan;
 use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::Addressee;
+use crate::report::alert_message::chat_escape;
 
 /// A message for people, rendered, in the forms the channels take.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,12 +30,14 @@ pub struct Notice {
 }
 
 impl Notice {
-    /// A plain notice: the chat line is the subject in bold followed by the text.
+    /// A plain notice: the chat line is the subject in bold followed by the text, both escaped
+    /// for Slack (`&`, `<`, `>`), so names, reasons and notes in them cannot mention a channel or
+    /// disguise a link.
     pub fn plain(subject: impl Into<String>, text: impl Into<String>, json: Value) -> Notice {
         let subject = subject.into();
         let text = text.into();
         Notice {
-            chat: format!("*{subject}*\n{text}"),
+            chat: format!("*{}*\n{}", chat_escape(&subject), chat_escape(&text)),
             subject,
             text,
             html: None,
@@ -95,6 +98,62 @@ pub fn email(
         references,
         inline_images: Vec::new(),
     }
+}
+
+/// The headers Outlook groups conversations by, for an email in a thread (`references` not
+/// empty): `Thread-Topic`, the subject without a leading `[tag]` (the same in every message of an
+/// alert), and `Thread-Index`, whose 16-byte GUID (bytes 6 to 21, from which Exchange derives the
+/// conversation) is made from the thread's root, so every email of the thread shares it whatever
+/// its subject says; bytes 1 to 5 are the high part of the sending time as a Windows FILETIME.
+/// None for an email outside a thread.
+pub fn outlook_thread_headers(
+    subject: &str,
+    references: &[String],
+    now: jiff::Timestamp,
+) -> Vec<(&'static str, String)> {
+    use sha2::{Digest, Sha256};
+    let Some(root) = references.first() else {
+        return Vec::new();
+    };
+    let topic = match subject
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("] "))
+    {
+        Some((_, core)) => core,
+        None => subject,
+    };
+    // 100-ns intervals since 1601-01-01 UTC.
+    let filetime = (now.as_nanosecond() / 100 + 116_444_736_000_000_000).max(0) as u64;
+    let mut index = Vec::with_capacity(22);
+    index.push(1u8);
+    index.extend_from_slice(&filetime.to_be_bytes()[..5]);
+    index.extend_from_slice(&Sha256::digest(root.as_bytes())[..16]);
+    vec![
+        ("Thread-Topic", topic.to_string()),
+        ("Thread-Index", base64(&index)),
+    ]
+}
+
+/// Standard base64 with padding (for the few bytes of a header).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (position, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if position <= chunk.len() {
+                out.push(ALPHABET[((n >> shift) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// The chat/webhook post of `notice`.
@@ -186,6 +245,42 @@ mod tests {
         );
         let alone = email(Vec::new(), &notice(), "id@x".into(), Thread::default());
         assert!(alone.references.is_empty() && alone.in_reply_to.is_none());
+    }
+
+    #[test]
+    fn a_plain_notice_posts_mentions_and_links_of_its_text_as_plain_text() {
+        let hostile = Notice::plain(
+            "Step `<!channel>` late",
+            "owner <@U123> & <https://evil.example|docs>",
+            serde_json::Value::Null,
+        );
+        assert_eq!(
+            post(&hostile).text,
+            "*Step `&lt;!channel&gt;` late*\nowner &lt;@U123&gt; &amp; &lt;https://evil.example|docs&gt;"
+        );
+    }
+
+    #[test]
+    fn every_email_of_a_thread_carries_one_outlook_conversation_whatever_its_state() {
+        let references = vec!["alert-1.root@shop.example".to_string()];
+        let at = |seconds: i64| jiff::Timestamp::from_second(1_893_528_000 + seconds).unwrap();
+        let page = outlook_thread_headers("[CRITICAL] Checkout — Shop", &references, at(0));
+        let resolved = outlook_thread_headers("[RESOLVED] Checkout — Shop", &references, at(600));
+        assert_eq!(page[0], ("Thread-Topic", "Checkout — Shop".to_string()));
+        assert_eq!(page[0], resolved[0]);
+        // 22 bytes are 32 base64 characters; the GUID part (the last 16 bytes) is shared.
+        assert_eq!(page[1].1.len(), 32);
+        assert_eq!(page[1].1[8..], resolved[1].1[8..]);
+        let other = outlook_thread_headers(
+            "[CRITICAL] Checkout — Shop",
+            &["alert-2.root@shop.example".to_string()],
+            at(0),
+        );
+        assert_ne!(page[1].1[8..], other[1].1[8..]);
+        assert!(outlook_thread_headers("Daily report", &[], at(0)).is_empty());
+        assert_eq!(base64(b"golive"), "Z29saXZl");
+        assert_eq!(base64(b"go"), "Z28=");
+        assert_eq!(base64(b"g"), "Zw==");
     }
 
     #[test]

@@ -29,6 +29,7 @@ const RULES: &[Rule] = &[
     no_risks,
     no_channels,
     level_notifying_nobody,
+    ack_links_on_a_local_address,
 ];
 
 /// Runs every warning rule on `plan`.
@@ -357,4 +358,34 @@ fn level_notifying_nobody(plan: &Plan, sink: &mut Sink<'_>) {
             }
         }
     }
+}
+
+/// Acknowledgement links in emails point at `alerting.public_url`, else at the listen address. A
+/// loopback or wildcard listen address makes links nobody on a phone can open. A port chosen at
+/// start (`:0`) is left out: such a plan runs on one machine (the demo), where the links work.
+fn ack_links_on_a_local_address(plan: &Plan, sink: &mut Sink<'_>) {
+    use super::alerting::ChannelKind;
+    let emails = plan
+        .alerting
+        .channels
+        .iter()
+        .any(|channel| matches!(channel.kind, ChannelKind::Email { .. }));
+    let listen = plan.server.listen;
+    let local = listen.ip().is_loopback() || listen.ip().is_unspecified();
+    if !emails || plan.alerting.public_url.is_some() || !local || listen.port() == 0 {
+        return;
+    }
+    sink.warning(
+        span_of_first(sink, &["alerting", "server.listen", "server"]),
+        "alerting.public_url",
+        format!(
+            "acknowledgement links in emails would point at {}, which nobody can open from a phone",
+            if listen.ip().is_unspecified() {
+                format!("the wildcard address `{listen}`")
+            } else {
+                format!("the loopback address `{listen}`")
+            }
+        ),
+        Some("set `[alerting]` `public_url` to the address people reach golive at, e.g. `public_url = \"https://golive.shop.example\"`".to_string()),
+    );
 }

@@ -15,7 +15,7 @@ use std::fmt::Write;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::alert_message::{MessageKind, escape, minutes};
+use super::alert_message::{MessageKind, chat_escape, colour, escape, minutes, state_word};
 use crate::core::alert::Alert;
 use crate::plan::checks::Severity;
 
@@ -56,7 +56,7 @@ pub fn line(
                 minutes(alert.opened_at, end)
             )
         }
-        MessageKind::Acknowledged { by } => format!(
+        MessageKind::Acknowledged { by, .. } => format!(
             "taken by {by} {} after it opened",
             minutes(alert.opened_at, now)
         ),
@@ -121,6 +121,18 @@ fn state(kind: &str) -> &'static str {
     }
 }
 
+/// What a group's subject says after its state word: how many alerts, and for pages that they
+/// fail (the state word says the rest).
+fn subject_core(lines: &[GroupLine]) -> String {
+    let count = lines.len();
+    let alerts = if count == 1 { "alert" } else { "alerts" };
+    match lines.first().map(|line| line.kind.as_str()) {
+        Some("opened") => format!("{count} {alerts} failing"),
+        Some("escalated" | "repeat" | "reopened") => format!("{count} {alerts} still failing"),
+        _ => format!("{count} {alerts}"),
+    }
+}
+
 fn headline(lines: &[GroupLine]) -> String {
     let count = lines.len();
     let alerts = if count == 1 { "alert" } else { "alerts" };
@@ -155,9 +167,7 @@ pub fn render(
         .iter()
         .map(|line| line.severity)
         .max()
-        .unwrap_or(Severity::Critical)
-        .as_str()
-        .to_uppercase();
+        .unwrap_or(Severity::Critical);
     let headline = if lines.is_empty() {
         "no alerts".to_string()
     } else {
@@ -166,7 +176,14 @@ pub fn render(
     // By alert number, so a reader finds one quickly whatever order they were written in.
     let mut lines = lines.to_vec();
     lines.sort_by_key(|line| line.alert_id);
-    let subject = format!("[{severity}] {launch}: {headline}");
+    let subject = match lines.first() {
+        Some(first) => format!(
+            "[{}] {} — {launch}",
+            state_word(&first.kind, first.level, severity),
+            subject_core(&lines)
+        ),
+        None => format!("{launch}: no alerts"),
+    };
     let header = format!("{headline} — {launch}");
     let listed = &lines[..lines.len().min(MAX_LINES)];
     let unlisted = lines.len() - listed.len();
@@ -210,8 +227,30 @@ pub fn render(
     }
     let _ = writeln!(text, "\nEach alert's details: the link on its line.");
 
+    // A coloured bar with the state, and a preheader (what inbox lists show after the subject)
+    // naming the first alerts rather than repeating the subject.
+    let (state_tag, bar) = match lines.first() {
+        Some(first) => (
+            state_word(&first.kind, first.level, severity),
+            colour(&first.kind, severity),
+        ),
+        None => (String::new(), colour("", severity)),
+    };
+    let preheader = listed
+        .iter()
+        .take(3)
+        .map(|line| format!("#{} {}", line.alert_id, line.title))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut html = format!(
-        "<!DOCTYPE html><html><body style=\"font-family:sans-serif;color:#1a1a1a\"><h2 style=\"margin:0 0 12px\">{}</h2><ul style=\"padding-left:1.2em\">",
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body style=\"margin:0;font-family:sans-serif;color:#1a1a1a\">\
+<div style=\"display:none;max-height:0;overflow:hidden\">{}{}</div>\
+<div style=\"max-width:640px;padding:12px\">\
+<p style=\"margin:0 0 8px;padding:6px 10px;background:{bar};color:#ffffff;font-weight:bold;letter-spacing:0.05em\">{}</p>\
+<h2 style=\"margin:0 0 12px\">{}</h2><ul style=\"padding-left:1.2em\">",
+        escape(&preheader),
+        if lines.len() > 3 { ", …" } else { "" },
+        escape(&state_tag),
         escape(&header)
     );
     for line in listed {
@@ -244,14 +283,17 @@ pub fn render(
         }
         let _ = write!(html, "<p>CLI: <code>{}</code></p>", escape(cli));
     }
-    html.push_str("</body></html>");
+    html.push_str("</div></body></html>");
 
-    let mut chat = format!("*[{severity}] {launch}: {headline}*");
+    let mut chat = format!("*{}*", chat_escape(&subject));
     for line in listed {
         let _ = write!(
             chat,
             "\n• #{} {}: {}; {}",
-            line.alert_id, line.title, line.reason, line.when
+            line.alert_id,
+            chat_escape(&line.title),
+            chat_escape(&line.reason),
+            chat_escape(&line.when)
         );
     }
     if unlisted > 0 {
@@ -328,6 +370,7 @@ mod tests {
             &alert(3),
             &MessageKind::Acknowledged {
                 by: "Bob Berg".into(),
+                note: None,
             },
             1,
             at(65),
@@ -361,7 +404,7 @@ mod tests {
         let mut resolved = lines(&MessageKind::Resolved, 50);
         resolved.reverse();
         let group = render("Web shop 2.0", &resolved, None, &[]);
-        assert_eq!(group.subject, "[CRITICAL] Web shop 2.0: 50 alerts resolved");
+        assert_eq!(group.subject, "[RESOLVED] 50 alerts — Web shop 2.0");
         assert!(
             group
                 .text
@@ -405,7 +448,7 @@ mod tests {
             Some(&ack_all),
             &["@bob".to_string()],
         );
-        assert_eq!(group.subject, "[CRITICAL] Web shop 2.0: 3 alerts failing");
+        assert_eq!(group.subject, "[CRITICAL] 3 alerts failing — Web shop 2.0");
         assert_eq!(group.text.matches("/ack/").count(), 1);
         assert_eq!(group.html.matches("/ack/").count(), 1);
         assert!(group.text.contains(
@@ -452,16 +495,17 @@ mod tests {
             .collect();
         assert_eq!(
             render("Shop", &escalated, None, &[]).subject,
-            "[CRITICAL] Shop: 2 alerts still failing — escalated to level 2"
+            "[ESCALATED L2] 2 alerts still failing — Shop"
         );
         let taken = lines(
             &MessageKind::Acknowledged {
                 by: "Alice Adler".into(),
+                note: None,
             },
             2,
         );
         let group = render("Shop", &taken, None, &[]);
-        assert_eq!(group.subject, "[CRITICAL] Shop: 2 alerts acknowledged");
+        assert_eq!(group.subject, "[ACKNOWLEDGED] 2 alerts — Shop");
         assert!(group.text.contains("ACKNOWLEDGED Shop page 02"));
         assert!(group.text.contains("taken by Alice Adler"));
     }

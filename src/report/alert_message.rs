@@ -1,19 +1,28 @@
 //! What an alert notification says: subject, plain text, HTML, the chat line and the JSON body.
 //! Pure: everything it needs is passed in.
 //!
-//! Every message says what failed (check, reason, value against threshold), since when, the phase,
-//! the linked risks with their contingency plans, the rollback recommendation where the criteria
-//! hold, the escalation level and who else was told, and how to acknowledge.
+//! The subject leads with the state (`CRITICAL`, `ESCALATED L2`, `REMINDER L3`, `REOPENED`,
+//! `ACKNOWLEDGED by …`, `RESOLVED`) so a lock screen tells a new page from an all-clear; the
+//! alert's name and the launch follow. Every message says, in this order: what failed (one value
+//! fact, formatted for people), the launch, since when, the phase, what is probed, the linked
+//! risks with their contingency (the cheap fix first), the rollback recommendation where the
+//! criteria hold (complete), who was told and when the next level pages whom, and how to
+//! acknowledge, with a link to the status page.
+//!
+//! Chat text follows Slack's `mrkdwn` escaping (`&`, `<`, `>`): untrusted text (names, reasons,
+//! Alertmanager labels, acknowledgers and their notes) can carry no `<!channel>`, `<@U…>` or
+//! disguised `<url|text>` link; only golive's own links are markup.
 
 use std::fmt::Write;
 
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde_json::json;
 
-use super::timeline::local;
 use crate::core::alert::Alert;
 use crate::domain::Phase;
 use crate::plan::Plan;
+use crate::plan::checks::{Check, CheckKind, CompareOp, ScrapeMode, Severity, Threshold};
 
 /// Why the message is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +35,8 @@ pub enum MessageKind {
     Repeat,
     /// An acknowledgement lapsed and the alert is still open.
     Reopened { lapsed_by: String },
-    /// Someone took it (sent to everyone already told).
-    Acknowledged { by: String },
+    /// Someone took it (sent to everyone already told), with what they said.
+    Acknowledged { by: String, note: Option<String> },
     /// It is over (sent to everyone told).
     Resolved,
 }
@@ -59,6 +68,30 @@ impl MessageKind {
     }
 }
 
+/// The state word a subject leads with, for a message of `kind` (`kind` as in
+/// [`MessageKind::as_str`]) at `level` about an alert of `severity`. A new page says its severity;
+/// everything later says what happened, so nobody mistakes an all-clear for a page.
+pub fn state_word(kind: &str, level: usize, severity: Severity) -> String {
+    match kind {
+        "escalated" => format!("ESCALATED L{level}"),
+        "repeat" => format!("REMINDER L{level}"),
+        "reopened" => "REOPENED".to_string(),
+        "acknowledged" => "ACKNOWLEDGED".to_string(),
+        "resolved" => "RESOLVED".to_string(),
+        _ => severity.as_str().to_uppercase(),
+    }
+}
+
+/// A metric check's value: now, at the alert's opening and the worst while it was open, where
+/// golive saw them (the last two are kept in memory only, so not across a restart).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ValueFacts {
+    pub now: Option<f64>,
+    pub at_opening: Option<f64>,
+    /// The worst value seen while the alert was open.
+    pub worst: Option<f64>,
+}
+
 /// Everything a message needs.
 pub struct MessageContext<'a> {
     pub plan: &'a Plan,
@@ -76,8 +109,15 @@ pub struct MessageContext<'a> {
     pub ack_url: Option<String>,
     /// The rollback procedure, when the rollback criteria hold.
     pub rollback: Option<&'a str>,
-    /// The latest value against the threshold, for metric checks (e.g. `value 0.071 > 0.05`).
-    pub value_line: Option<String>,
+    /// The metric check's value (none for other checks and external alerts).
+    pub value: ValueFacts,
+    /// golive's address as people reach it (`alerting.public_url` or the listen address).
+    pub public_url: &'a str,
+    /// When the next level pages whom, e.g. `level 2 (Maria Keller) at 21:05:00`, while it will.
+    pub next_level: Option<String>,
+    /// The runbook steps in progress, e.g. `` `deploy-app` Deploy 2.0, started 21:00:00 by Jonas
+    /// Weber``: what may have caused it, or what it interrupts.
+    pub steps_running: Vec<String>,
 }
 
 /// A rendered message in every form the channels need.
@@ -86,7 +126,7 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
-    /// One compact message for chat (`{"text": ...}`).
+    /// One compact message for chat (`{"text": ...}`), escaped for Slack's `mrkdwn`.
     pub chat: String,
     /// The alert as JSON (the `golive` webhook format).
     pub json: serde_json::Value,
@@ -102,6 +142,13 @@ pub(crate) fn minutes(from: Timestamp, to: Timestamp) -> String {
     } else {
         format!("{}h {:02}m", seconds / 3600, seconds % 3600 / 60)
     }
+}
+
+/// A time for people, with seconds and the zone: `2026-11-30 21:00:05 CET`.
+pub(crate) fn absolute(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
 }
 
 /// Escapes text for HTML.
@@ -120,12 +167,224 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Escapes untrusted text for a Slack (or Mattermost) `mrkdwn` message: `&`, `<` and `>` become
+/// entities, so `<!channel>`, `<@U123>` and `<https://evil|bank>` arrive as plain text. Slack
+/// asks for exactly these three (<https://api.slack.com/reference/surfaces/formatting#escaping>).
+pub fn chat_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A link of golive's own in a chat message: `<url|label>`, the label escaped (the URL is
+/// golive's, and `|`/`>` cannot occur in it unescaped).
+pub fn chat_link(url: &str, label: &str) -> String {
+    let url = url.replace('>', "%3E").replace('|', "%7C");
+    format!("<{url}|{}>", chat_escape(label).replace('|', "/"))
+}
+
+/// What a value means, for formatting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueUnit {
+    /// A fraction of 1, shown as a percentage.
+    Ratio,
+    /// Seconds, shown in ms below one second.
+    Seconds,
+    /// A plain number.
+    Plain,
+}
+
+/// What a metric check's value means: a scrape check in `ratio` mode, or a Prometheus query that
+/// divides with a threshold between 0 and 1, is a ratio; a quantile or a `_seconds` series is a
+/// latency; anything else a plain number.
+pub fn value_unit(check: &Check) -> ValueUnit {
+    let fraction = |threshold: Threshold| threshold.value > 0.0 && threshold.value < 1.0;
+    match &check.kind {
+        CheckKind::Scrape(scrape) => match scrape.mode {
+            ScrapeMode::Ratio { .. } => ValueUnit::Ratio,
+            ScrapeMode::Value if scrape.series.metric.ends_with("_seconds") => ValueUnit::Seconds,
+            _ => ValueUnit::Plain,
+        },
+        CheckKind::Prometheus(query) => {
+            let text = query.query.to_ascii_lowercase();
+            if text.contains("histogram_quantile")
+                || (text.contains("_seconds") && !text.contains("_count")) && !text.contains('/')
+            {
+                ValueUnit::Seconds
+            } else if text.contains('/') && fraction(query.threshold) {
+                ValueUnit::Ratio
+            } else {
+                ValueUnit::Plain
+            }
+        }
+        CheckKind::Http(_) | CheckKind::Tcp(_) => ValueUnit::Plain,
+    }
+}
+
+/// A number with sensible digits: three significant ones, none after the point from 100 up, no
+/// trailing zeros (`0.2017` → `0.202`, `1234.5` → `1235`, `5.0` → `5`).
+pub fn number(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    if value == 0.0 {
+        return "0".to_string();
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (2 - magnitude).clamp(0, 9) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// A value in its unit: `20.2%`, `850 ms`, `1.25 s`, `42`.
+pub fn with_unit(value: f64, unit: ValueUnit) -> String {
+    match unit {
+        ValueUnit::Ratio => format!("{}%", number(value * 100.0)),
+        ValueUnit::Seconds if value.abs() < 1.0 => format!("{} ms", number(value * 1000.0)),
+        ValueUnit::Seconds => format!("{} s", number(value)),
+        ValueUnit::Plain => number(value),
+    }
+}
+
+/// When a threshold fails, in words: `fails above 5%`.
+pub fn fails_when(threshold: Threshold, unit: ValueUnit) -> String {
+    let limit = with_unit(threshold.value, unit);
+    match threshold.op {
+        CompareOp::Gt => format!("fails above {limit}"),
+        CompareOp::Ge => format!("fails at {limit} or above"),
+        CompareOp::Lt => format!("fails below {limit}"),
+        CompareOp::Le => format!("fails at {limit} or below"),
+        CompareOp::Eq => format!("fails at exactly {limit}"),
+        CompareOp::Ne => format!("fails at anything but {limit}"),
+    }
+}
+
+/// A URL as a message may show it: no credentials, no query string, no fragment (either may carry
+/// a token).
+pub fn without_secrets(url: &str) -> String {
+    let cut = url.find(['?', '#']).unwrap_or(url.len());
+    let url = &url[..cut];
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(host_end);
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// What a check probes, for people: the URL (without secrets), the query, the address.
+pub fn probed(check: &Check) -> String {
+    match &check.kind {
+        CheckKind::Http(http) => format!("{} {}", http.method, without_secrets(&http.url)),
+        CheckKind::Prometheus(query) => {
+            format!("query `{}` on `{}`", one_line(&query.query), query.server)
+        }
+        CheckKind::Scrape(scrape) => format!(
+            "`{}` from {}",
+            scrape.series.metric,
+            without_secrets(&scrape.url)
+        ),
+        CheckKind::Tcp(tcp) => format!("TCP connect to {}", tcp.address),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The one value fact of a metric check: at opening against the threshold, the worst since when
+/// it was worse, and now when it differs (`20.2% at opening (fails above 5%); worst 31%; now
+/// 0.4%`).
+fn value_fact(check: &Check, kind: &MessageKind, value: ValueFacts) -> Option<String> {
+    let threshold = check.threshold()?;
+    let unit = value_unit(check);
+    let rule = fails_when(threshold, unit);
+    let shown = |v: f64| with_unit(v, unit);
+    if let (MessageKind::Opened, Some(now)) = (kind, value.now) {
+        return Some(format!("{} ({rule})", shown(now)));
+    }
+    let mut fact = match (value.at_opening, value.now) {
+        (Some(opening), _) => format!("{} at opening ({rule})", shown(opening)),
+        (None, Some(now)) => return Some(format!("{} now ({rule})", shown(now))),
+        (None, None) => return None,
+    };
+    let opening = value.at_opening.map(shown);
+    let now = value.now.map(shown);
+    if let Some(worst) = value.worst.map(shown)
+        && Some(&worst) != opening.as_ref()
+        && Some(&worst) != now.as_ref()
+    {
+        let _ = write!(fact, "; worst {worst}");
+    }
+    if let Some(now) = now
+        && Some(&now) != opening.as_ref()
+    {
+        let _ = write!(fact, "; now {now}");
+    }
+    Some(fact)
+}
+
+/// What every subject about an alert says after its state: the alert and the launch. It is the
+/// same in every message of the alert, so clients that group by subject keep them together
+/// (Gmail compares the subject without a leading `[...]` tag; see the README, "Alerts and
+/// escalation").
+pub fn subject_core(alert: &Alert, launch: &str) -> String {
+    format!("{} — {launch}", one_line(&alert.title))
+}
+
+/// The subject: the state in brackets, then the stable core (`[RESOLVED] Checkout error rate —
+/// Web shop 2.0`).
+fn subject(context: &MessageContext<'_>) -> String {
+    let alert = context.alert;
+    format!(
+        "[{}] {}",
+        state_word(context.kind.as_str(), context.level, alert.severity),
+        subject_core(alert, &context.plan.launch.name)
+    )
+}
+
+/// The colour of the bar on top of an HTML part, for a message of `kind` (as in
+/// [`MessageKind::as_str`]): green resolved, blue acknowledged, else by severity.
+pub fn colour(kind: &str, severity: Severity) -> &'static str {
+    match (kind, severity) {
+        ("resolved", _) => "#1a7f37",
+        ("acknowledged", _) => "#0b5cad",
+        (_, Severity::Critical) => "#b00020",
+        (_, Severity::Warning) => "#9a6700",
+        _ => "#57606a",
+    }
+}
+
+/// Where people see the alert: its row on the status page while it is open; once resolved (the
+/// row is gone) its check's row, or for an alert without a check its record in the API.
+fn status_link(public_url: &str, alert: &Alert, kind: &MessageKind) -> String {
+    match (kind, alert.check_id()) {
+        (MessageKind::Resolved, Some(check)) => format!("{public_url}/#check-{check}"),
+        (MessageKind::Resolved, None) => format!("{public_url}/api/v1/alerts/{}", alert.id),
+        _ => format!("{public_url}/#alert-{}", alert.id),
+    }
+}
+
 /// Renders one notification.
 pub fn render(context: &MessageContext<'_>) -> Rendered {
     let plan = context.plan;
     let alert = context.alert;
     let tz = &plan.launch.timezone;
-    let severity = alert.severity.as_str().to_uppercase();
+    let launch = &plan.launch.name;
     let check = alert
         .check_id()
         .and_then(|id| plan.checks.iter().find(|check| check.id == id));
@@ -151,40 +410,48 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
             "{} is still failing — {lapsed_by}'s acknowledgement lapsed",
             alert.title
         ),
-        MessageKind::Acknowledged { by } => format!("{} acknowledged by {by}", alert.title),
+        MessageKind::Acknowledged { by, .. } => format!("{} acknowledged by {by}", alert.title),
         MessageKind::Resolved => format!("RESOLVED: {}", alert.title),
     };
-    let subject = format!("[{severity}] {}: {headline}", plan.launch.name);
+    let subject = subject(context);
+    let open = !matches!(
+        context.kind,
+        MessageKind::Resolved | MessageKind::Acknowledged { .. }
+    );
+    let status_url = status_link(context.public_url, alert, &context.kind);
+    let what_failed = check
+        .and_then(|check| value_fact(check, &context.kind, context.value))
+        .unwrap_or_else(|| one_line(&alert.reason));
+    let since = format!(
+        "{} ({} before this message)",
+        absolute(alert.opened_at, tz),
+        minutes(alert.opened_at, context.now)
+    );
+    let note = match &context.kind {
+        MessageKind::Acknowledged {
+            note: Some(note), ..
+        } if !note.trim().is_empty() => Some(note.trim().to_string()),
+        _ => None,
+    };
 
-    // The facts, as (label, value) lines shared by text and HTML.
+    // The facts, as (label, value) lines shared by text and HTML, the most urgent first.
     let mut facts: Vec<(&str, String)> = Vec::new();
-    facts.push(("Alert", format!("#{} ({})", alert.id, alert.key)));
-    if let Some(check) = check {
-        facts.push((
-            "Check",
-            format!("{} (`{}`, {})", check.name, check.id, check.kind_name()),
-        ));
+    facts.push(("What failed", what_failed.clone()));
+    facts.push(("Launch", format!("{launch}, phase {}", context.phase)));
+    facts.push(("Since", since));
+    if open && !context.steps_running.is_empty() {
+        facts.push(("Runbook", context.steps_running.join("; ")));
     }
-    facts.push(("What failed", alert.reason.clone()));
-    if let Some(value) = &context.value_line {
-        facts.push(("Value", value.clone()));
-    }
-    facts.push((
-        "Since",
-        format!(
-            "{} ({} ago)",
-            local(alert.opened_at, tz),
-            minutes(alert.opened_at, context.now)
-        ),
-    ));
-    facts.push(("Phase", context.phase.to_string()));
-    facts.push(("Severity", alert.severity.to_string()));
     match &context.kind {
         MessageKind::Resolved => {
             let end = alert.resolved_at.unwrap_or(context.now);
             facts.push((
                 "Resolved",
-                format!("{} after {}", local(end, tz), minutes(alert.opened_at, end)),
+                format!(
+                    "{}, after {}",
+                    absolute(end, tz),
+                    minutes(alert.opened_at, end)
+                ),
             ));
             match &alert.acknowledged {
                 Some(ack) => facts.push((
@@ -194,7 +461,7 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
                 None => facts.push(("Acknowledged", "never".to_string())),
             }
         }
-        MessageKind::Acknowledged { by } => {
+        MessageKind::Acknowledged { by, .. } => {
             facts.push((
                 "Taken by",
                 format!(
@@ -202,10 +469,24 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
                     minutes(alert.opened_at, context.now)
                 ),
             ));
+            if let Some(note) = &note {
+                facts.push(("Their note", note.clone()));
+            }
         }
-        _ => {
-            facts.push(("Escalation level", context.level.to_string()));
-        }
+        _ => {}
+    }
+    if let Some(check) = check {
+        facts.push((
+            "Check",
+            format!("{} (`{}`): {}", check.name, check.id, probed(check)),
+        ));
+    }
+    facts.push((
+        "Alert",
+        format!("#{}, severity {}", alert.id, alert.severity),
+    ));
+    if open {
+        facts.push(("Level", context.level.to_string()));
     }
     if !context.recipients.is_empty() {
         facts.push(("Told now", context.recipients.join(", ")));
@@ -213,35 +494,41 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
     if !context.others.is_empty() {
         facts.push(("Also told", context.others.join(", ")));
     }
+    if let (true, Some(next)) = (open, &context.next_level) {
+        facts.push(("Next", format!("{next}, unless acknowledged")));
+    }
+    facts.push(("Status page", status_url.clone()));
 
-    let open = !matches!(
-        context.kind,
-        MessageKind::Resolved | MessageKind::Acknowledged { .. }
-    );
     let ack_cli = format!("golive ack {}", alert.id);
     let mut text = String::new();
     let _ = writeln!(text, "{headline}\n");
     for (label, value) in &facts {
         let _ = writeln!(text, "{label}: {value}");
     }
-    if let (true, Some(procedure)) = (open, context.rollback) {
-        let _ = writeln!(
-            text,
-            "\nROLLBACK RECOMMENDED (the plan's rollback criteria hold).\nProcedure:\n{procedure}"
-        );
-    }
-    for risk in &risks {
-        let _ = writeln!(
-            text,
-            "\nRisk `{}`: {} (likelihood {}, impact {})\nContingency: {}",
-            risk.id,
-            risk.title,
-            risk.likelihood.as_str(),
-            risk.impact.as_str(),
-            risk.contingency
-        );
-    }
     if open {
+        for risk in &risks {
+            let _ = writeln!(
+                text,
+                "\nContingency (risk `{}`: {}, likelihood {}, impact {}):\n{}",
+                risk.id,
+                risk.title,
+                risk.likelihood.as_str(),
+                risk.impact.as_str(),
+                risk.contingency
+            );
+        }
+        if let Some(procedure) = context.rollback {
+            let _ = writeln!(
+                text,
+                "\nROLLBACK RECOMMENDED (the plan's rollback criteria hold{}).\nProcedure:\n{}",
+                if risks.is_empty() {
+                    ""
+                } else {
+                    "; try the contingency above first if it is quicker"
+                },
+                procedure.trim_end()
+            );
+        }
         let _ = writeln!(text, "\nTo acknowledge (stops escalation):");
         if let Some(url) = &context.ack_url {
             let _ = writeln!(text, "- open {url} and press the button");
@@ -250,84 +537,11 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
         let _ = writeln!(text, "- or POST /api/v1/alerts/{}/ack", alert.id);
     }
 
-    let mut html = String::new();
-    let _ = write!(
-        html,
-        "<!DOCTYPE html><html><body style=\"font-family:sans-serif;color:#1a1a1a\"><h2 style=\"margin:0 0 12px\">{}</h2><table cellpadding=\"4\" style=\"border-collapse:collapse\">",
-        escape(&headline)
-    );
-    for (label, value) in &facts {
-        let _ = write!(
-            html,
-            "<tr><th align=\"left\" style=\"padding-right:12px\">{}</th><td>{}</td></tr>",
-            escape(label),
-            escape(value)
-        );
-    }
-    html.push_str("</table>");
-    if let (true, Some(procedure)) = (open, context.rollback) {
-        let _ = write!(
-            html,
-            "<h3 style=\"color:#a00000\">Rollback recommended</h3><p>The plan's rollback criteria hold.</p><pre style=\"white-space:pre-wrap\">{}</pre>",
-            escape(procedure)
-        );
-    }
-    for risk in &risks {
-        let _ = write!(
-            html,
-            "<h3>Risk: {}</h3><p>Likelihood {}, impact {}.</p><p><strong>Contingency:</strong> {}</p>",
-            escape(&risk.title),
-            risk.likelihood.as_str(),
-            risk.impact.as_str(),
-            escape(&risk.contingency)
-        );
-    }
-    if open {
-        html.push_str("<h3>Acknowledge</h3><p>Acknowledging stops the escalation and tells everyone already notified.</p><ul>");
-        if let Some(url) = &context.ack_url {
-            let _ = write!(
-                html,
-                "<li><a href=\"{}\">Acknowledge this alert</a> (opens a confirmation page)</li>",
-                escape(url)
-            );
-        }
-        let _ = write!(html, "<li>CLI: <code>{}</code></li></ul>", escape(&ack_cli));
-    }
-    html.push_str("</body></html>");
-
-    let mut chat = format!(
-        "*[{severity}] {}*: {headline}\n{}",
-        plan.launch.name, alert.reason
-    );
-    if let Some(value) = &context.value_line {
-        let _ = write!(chat, " ({value})");
-    }
-    let _ = write!(
-        chat,
-        "\nPhase {}, since {}",
-        context.phase,
-        local(alert.opened_at, tz)
-    );
-    if open {
-        let _ = write!(chat, ", level {}", context.level);
-        if let (Some(_), Some(procedure)) = (context.rollback, context.rollback) {
-            let _ = write!(
-                chat,
-                "\n:warning: Rollback recommended: {}",
-                procedure.lines().next().unwrap_or("")
-            );
-        }
-        for risk in &risks {
-            let _ = write!(chat, "\nRisk {}: {}", risk.title, risk.contingency);
-        }
-        let _ = write!(chat, "\nAck: `{ack_cli}`");
-    }
-    if !context.recipients.is_empty() {
-        let _ = write!(chat, "\ncc {}", context.recipients.join(", "));
-    }
+    let html = render_html(context, &headline, &what_failed, &facts, &risks, open);
+    let chat = render_chat(context, &subject, &what_failed, &risks, open, &note);
 
     let json = json!({
-        "launch": plan.launch.name,
+        "launch": launch,
         "kind": context.kind.as_str(),
         "alert": {
             "id": alert.id,
@@ -339,8 +553,10 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
             "acknowledged": alert.acknowledged,
             "resolved_at": alert.resolved_at,
         },
-        "check": check.map(|check| json!({"id": check.id, "name": check.name, "kind": check.kind_name()})),
-        "value": context.value_line,
+        "check": check.map(|check| json!({"id": check.id, "name": check.name, "kind": check.kind_name(), "probes": probed(check)})),
+        "value": check.and_then(|check| value_fact(check, &context.kind, context.value)),
+        "value_now": context.value.now,
+        "value_at_opening": context.value.at_opening,
         "phase": context.phase,
         "level": context.level,
         "risks": risks.iter().map(|risk| json!({"id": risk.id, "title": risk.title, "contingency": risk.contingency})).collect::<Vec<_>>(),
@@ -348,6 +564,10 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
         "rollback_procedure": context.rollback.filter(|_| open),
         "recipients": context.recipients,
         "also_told": context.others,
+        "next_level": context.next_level.as_ref().filter(|_| open),
+        "steps_running": context.steps_running,
+        "note": note,
+        "status_url": status_url,
         "acknowledge": {"cli": ack_cli, "api": format!("/api/v1/alerts/{}/ack", alert.id)},
         "sent_at": context.now,
     });
@@ -359,3 +579,232 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
         json,
     }
 }
+
+/// The HTML part: a coloured bar with the state, a preheader (the line inbox lists show after the
+/// subject), the facts, contingency, rollback and the acknowledgement link.
+fn render_html(
+    context: &MessageContext<'_>,
+    headline: &str,
+    what_failed: &str,
+    facts: &[(&str, String)],
+    risks: &[&crate::plan::Risk],
+    open: bool,
+) -> String {
+    let alert = context.alert;
+    let colour = colour(context.kind.as_str(), alert.severity);
+    let state = state_word(context.kind.as_str(), context.level, alert.severity);
+    let preheader = if open {
+        format!(
+            "{what_failed} — since {}. Acknowledge to stop the escalation.",
+            absolute(alert.opened_at, &context.plan.launch.timezone)
+        )
+    } else {
+        format!("{headline}. {what_failed}.")
+    };
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body style=\"margin:0;font-family:sans-serif;color:#1a1a1a\">\
+<div style=\"display:none;max-height:0;overflow:hidden\">{}</div>\
+<div style=\"max-width:640px;padding:12px\">\
+<p style=\"margin:0 0 8px;padding:6px 10px;background:{colour};color:#ffffff;font-weight:bold;letter-spacing:0.05em\">{}</p>\
+<h2 style=\"margin:0 0 12px\">{}</h2><table cellpadding=\"4\" style=\"border-collapse:collapse\">",
+        escape(&preheader),
+        escape(&state),
+        escape(headline)
+    );
+    for (label, value) in facts {
+        let value = if *label == "Status page" {
+            format!("<a href=\"{0}\">{0}</a>", escape(value))
+        } else {
+            escape(value)
+        };
+        let _ = write!(
+            html,
+            "<tr><th align=\"left\" valign=\"top\" style=\"padding-right:12px\">{}</th><td style=\"overflow-wrap:anywhere\">{value}</td></tr>",
+            escape(label),
+        );
+    }
+    html.push_str("</table>");
+    if open {
+        for risk in risks {
+            let _ = write!(
+                html,
+                "<h3>Contingency: {}</h3><p>{}</p><p style=\"color:#57606a\">Risk <code>{}</code>, likelihood {}, impact {}.</p>",
+                escape(&risk.title),
+                escape(&risk.contingency),
+                escape(&risk.id),
+                risk.likelihood.as_str(),
+                risk.impact.as_str(),
+            );
+        }
+        if let Some(procedure) = context.rollback {
+            let _ = write!(
+                html,
+                "<h3 style=\"color:#b00020\">Rollback recommended</h3><p>The plan's rollback criteria hold{}.</p><pre style=\"white-space:pre-wrap\">{}</pre>",
+                if risks.is_empty() {
+                    ""
+                } else {
+                    "; try the contingency above first if it is quicker"
+                },
+                escape(procedure.trim_end())
+            );
+        }
+        html.push_str("<h3>Acknowledge</h3><p>Acknowledging stops the escalation and tells everyone already notified.</p><ul>");
+        if let Some(url) = &context.ack_url {
+            let _ = write!(
+                html,
+                "<li><a href=\"{}\" style=\"font-weight:bold\">Acknowledge this alert</a> (opens a confirmation page)</li>",
+                escape(url)
+            );
+        }
+        let _ = write!(
+            html,
+            "<li>CLI: <code>golive ack {}</code></li></ul>",
+            alert.id
+        );
+    }
+    html.push_str("</div></body></html>");
+    html
+}
+
+/// The chat message: complete (nothing is cut), untrusted text escaped, golive's own link as markup.
+fn render_chat(
+    context: &MessageContext<'_>,
+    subject: &str,
+    what_failed: &str,
+    risks: &[&crate::plan::Risk],
+    open: bool,
+    note: &Option<String>,
+) -> String {
+    let alert = context.alert;
+    let tz = &context.plan.launch.timezone;
+    let mut chat = format!("*{}*\n{}", chat_escape(subject), chat_escape(what_failed));
+    let _ = write!(
+        chat,
+        "\nPhase {}, since {}",
+        context.phase,
+        absolute(alert.opened_at, tz)
+    );
+    match &context.kind {
+        MessageKind::Resolved => {
+            let end = alert.resolved_at.unwrap_or(context.now);
+            let _ = write!(chat, ", lasted {}", minutes(alert.opened_at, end));
+        }
+        MessageKind::Acknowledged { .. } => {
+            if let Some(note) = note {
+                let _ = write!(chat, "\nNote: {}", chat_escape(note));
+            }
+        }
+        _ => {
+            let _ = write!(chat, ", level {}", context.level);
+        }
+    }
+    if open {
+        for risk in risks {
+            let _ = write!(
+                chat,
+                "\nContingency ({}): {}",
+                chat_escape(&risk.title),
+                chat_escape(&risk.contingency)
+            );
+        }
+        if let Some(procedure) = context.rollback {
+            let _ = write!(
+                chat,
+                "\n:warning: Rollback recommended. Procedure:\n{}",
+                chat_escape(procedure.trim_end())
+            );
+        }
+        if let Some(next) = &context.next_level {
+            let _ = write!(chat, "\nNext: {}", chat_escape(next));
+        }
+        let _ = write!(chat, "\nAck: `golive ack {}`", alert.id);
+    }
+    let _ = write!(
+        chat,
+        "\n{}",
+        chat_link(
+            &status_link(context.public_url, alert, &context.kind),
+            &if context.kind == MessageKind::Resolved {
+                format!("Alert #{}: its check on the status page", alert.id)
+            } else {
+                format!("Alert #{} on the status page", alert.id)
+            }
+        )
+    );
+    if !context.recipients.is_empty() {
+        let _ = write!(chat, "\ncc {}", chat_escape(&context.recipients.join(", ")));
+    }
+    chat
+}
+
+/// The rollback recommendation sent when an alert meets the plan's rollback criteria: subject and
+/// text. The risk's contingency comes first (often the cheaper fix), then the procedure, complete,
+/// then how to record the decision and how to acknowledge the alert.
+pub fn rollback_recommendation(
+    plan: &Plan,
+    alert: &Alert,
+    phase: Phase,
+    procedure: &str,
+    value: ValueFacts,
+    public_url: &str,
+    ack_url: Option<&str>,
+) -> (String, String) {
+    let check = alert
+        .check_id()
+        .and_then(|id| plan.checks.iter().find(|check| check.id == id));
+    let what_failed = check
+        .and_then(|check| value_fact(check, &MessageKind::Opened, value))
+        .unwrap_or_else(|| one_line(&alert.reason));
+    let subject = format!(
+        "[ROLLBACK RECOMMENDED] {}",
+        subject_core(alert, &plan.launch.name)
+    );
+    let mut text = format!(
+        "The plan's rollback criteria hold: {} ({}) is failing in phase {phase}.\n\nWhat failed: {what_failed}\nLaunch: {}\nSince: {}\nStatus page: {public_url}/#alert-{}\n",
+        alert.title,
+        alert.severity,
+        plan.launch.name,
+        absolute(alert.opened_at, &plan.launch.timezone),
+        alert.id
+    );
+    let risks = check.map(|check| {
+        plan.risks
+            .iter()
+            .filter(|risk| check.risks.contains(&risk.id) || risk.checks.contains(&check.id))
+            .collect::<Vec<_>>()
+    });
+    let risks = risks.unwrap_or_default();
+    for risk in &risks {
+        let _ = write!(
+            text,
+            "\nFirst, the contingency (risk `{}`: {}):\n{}\n",
+            risk.id, risk.title, risk.contingency
+        );
+    }
+    let _ = write!(
+        text,
+        "\n{}:\n{}\n\nTo record the decision and run the rollback hook: golive rollback --reason \"...\"\n",
+        if risks.is_empty() {
+            "Rollback procedure"
+        } else {
+            "If the contingency does not help, or would take longer, roll back. Procedure"
+        },
+        procedure.trim_end()
+    );
+    let _ = write!(
+        text,
+        "\nTo acknowledge alert #{} (stops its escalation; the rollback stays a decision of its own):\n",
+        alert.id
+    );
+    if let Some(url) = ack_url {
+        let _ = writeln!(text, "- open {url} and press the button");
+    }
+    let _ = writeln!(text, "- or run `golive ack {}`", alert.id);
+    (subject, text)
+}
+
+#[cfg(test)]
+#[path = "alert_message_tests.rs"]
+mod tests;

@@ -142,17 +142,27 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     assert!(
         email
             .subject
-            .starts_with("[CRITICAL] Test shop: Shop front page is failing"),
+            .starts_with("[CRITICAL] Shop front page — Test shop"),
         "{}",
         email.subject
     );
     let text = email.text.clone().unwrap_or_default();
     assert!(text.contains("status 503 (expected 2xx)"), "{text}");
-    assert!(text.contains("Phase: planned"), "{text}");
-    assert!(text.contains("Escalation level: 1"), "{text}");
+    assert!(text.contains("Launch: Test shop, phase planned"), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&"Level: 1"), "{text}");
+    let contingency = lines
+        .iter()
+        .position(|line| line.starts_with("Contingency (risk `payments`"));
+    assert_eq!(
+        contingency.and_then(|at| lines.get(at + 1)),
+        Some(&"Switch to the fallback provider"),
+        "the contingency: {text}"
+    );
+    assert!(text.contains("/#alert-"), "the status page link: {text}");
     assert!(
-        text.contains("Contingency: Switch to the fallback provider"),
-        "{text}"
+        text.contains("Next: level 2 (Alice"),
+        "who the next level pages: {text}"
     );
     assert!(text.contains("golive ack "), "{text}");
     assert!(
@@ -172,7 +182,7 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     );
     eventually(5, async || (!hook.texts().is_empty()).then_some(())).await;
     assert!(
-        hook.texts()[0].contains("Shop front page is failing"),
+        hook.texts()[0].starts_with("*[CRITICAL] Shop front page — Test shop*"),
         "{:?}",
         hook.texts()
     );
@@ -188,7 +198,9 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     assert_eq!(second.len(), 1, "one level-2 email to alice");
     let email = &second[0].email;
     assert!(
-        email.subject.contains("escalated to level 2"),
+        email
+            .subject
+            .starts_with("[ESCALATED L2] Shop front page — Test shop"),
         "{}",
         email.subject
     );
@@ -213,7 +225,10 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     let third = for_recipient(&messages, "carol@example.com");
     assert_eq!(third.len(), 1, "one level-3 email to carol");
     assert!(
-        third[0].email.subject.contains("escalated to level 3"),
+        third[0]
+            .email
+            .subject
+            .starts_with("[ESCALATED L3] Shop front page — Test shop"),
         "{}",
         third[0].email.subject
     );
@@ -225,7 +240,7 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
     for address in ["bob@example.com", "alice@example.com", "carol@example.com"] {
         let resolved: Vec<_> = for_recipient(&messages, address)
             .into_iter()
-            .filter(|message| message.email.subject.contains("RESOLVED"))
+            .filter(|message| message.email.subject.starts_with("[RESOLVED] "))
             .collect();
         assert_eq!(resolved.len(), 1, "{address} gets one resolution");
         assert_eq!(resolved[0].email.references.first(), Some(&root));
@@ -281,9 +296,17 @@ async fn acknowledging_stops_escalation_and_tells_everyone_already_notified() {
     let ack = &messages[1];
     assert_eq!(to(ack), ["bob@example.com"]);
     assert!(
-        ack.email.subject.contains("acknowledged by Bob Berg"),
+        ack.email
+            .subject
+            .starts_with("[ACKNOWLEDGED] Shop front page — Test shop"),
         "{}",
         ack.email.subject
+    );
+    let ack_text = ack.email.text.clone().unwrap_or_default();
+    assert!(ack_text.contains("Taken by: Bob Berg, "), "{ack_text}");
+    assert!(
+        ack_text.contains("Their note: looking"),
+        "the acknowledger's note reaches the people told: {ack_text}"
     );
     // Past level 2's time: alice is never paged.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -470,8 +493,12 @@ async fn a_burst_of_failures_sends_the_first_alert_at_once_and_the_rest_as_one_m
     );
     let grouped = &messages[1].email;
     assert!(
-        grouped.subject.ends_with(": 2 alerts failing")
-            || grouped.subject.ends_with(": 3 alerts failing"),
+        grouped
+            .subject
+            .starts_with("[CRITICAL] 2 alerts failing — ")
+            || grouped
+                .subject
+                .starts_with("[CRITICAL] 3 alerts failing — "),
         "{}",
         grouped.subject
     );
@@ -607,9 +634,16 @@ async fn alertmanager_alerts_go_through_the_same_policies_keyed_by_fingerprint()
         messages[0]
             .email
             .subject
-            .contains("HighErrorRate is failing"),
+            .starts_with("[CRITICAL] HighErrorRate — Test shop"),
         "{}",
         messages[0].email.subject
+    );
+    let page = messages[0].email.text.clone().unwrap_or_default();
+    assert!(
+        page.contains(
+            "What failed: Alertmanager: 5xx rate above 5% for 2m [service=checkout]; source http://prometheus.test/graph"
+        ),
+        "the labels and where it came from: {page}"
     );
     assert!(
         messages[0]
@@ -633,7 +667,7 @@ async fn alertmanager_alerts_go_through_the_same_policies_keyed_by_fingerprint()
         messages[1]
             .email
             .subject
-            .contains("RESOLVED: HighErrorRate"),
+            .starts_with("[RESOLVED] HighErrorRate"),
         "{}",
         messages[1].email.subject
     );
@@ -684,15 +718,25 @@ async fn when_rollback_criteria_hold_the_alert_says_so_and_the_project_manager_g
     );
     let procedure = for_recipient(&messages, "alice@example.com");
     assert_eq!(procedure.len(), 1, "the project manager gets the procedure");
-    assert!(procedure[0].email.subject.contains("ROLLBACK RECOMMENDED"));
     assert!(
         procedure[0]
             .email
-            .text
-            .as_deref()
-            .unwrap_or("")
-            .contains("Redeploy release 1.9")
+            .subject
+            .starts_with("[ROLLBACK RECOMMENDED] Shop front page — Test shop"),
+        "{}",
+        procedure[0].email.subject
     );
+    let advice = procedure[0].email.text.as_deref().unwrap_or("");
+    let contingency = advice
+        .find("Switch to the fallback provider")
+        .expect("the contingency");
+    let rollback = advice.find("Redeploy release 1.9").expect("the procedure");
+    assert!(contingency < rollback, "contingency first: {advice}");
+    assert!(
+        advice.contains("/ack/"),
+        "an acknowledgement link: {advice}"
+    );
+    assert!(!advice.contains("Alert: golive alerts"), "{advice}");
     // auto = false: nothing rolled back by itself.
     assert_eq!(daemon.get("/api/v1/status").await.1["phase"], "deploying");
 
@@ -895,7 +939,7 @@ async fn when_the_store_cannot_be_written_the_ops_lead_is_told_directly_and_the_
         messages[1]
             .email
             .subject
-            .contains("Shop front page is failing"),
+            .starts_with("[CRITICAL] Shop front page — Test shop"),
         "{}",
         messages[1].email.subject
     );

@@ -123,7 +123,7 @@ levels = [
 
 [alerting]
 policies = { warning = "page" }
-
+public_url = "https://golive.shop.example"
 [[silences]]
 id = "nightly"
 checks = ["errors"]
@@ -1083,6 +1083,19 @@ fn the_guides_common_mistakes_are_warnings_with_their_position() {
             BASE.replace("notify = [\"bob\"]", "notify = [\"security\"]"),
             "escalation[0].levels[1].notify",
             "notifies nobody",
+        ),
+        (
+            "acknowledgement links on the loopback listen address",
+            BASE.replace("public_url = \"https://golive.shop.example\"\n", ""),
+            "alerting.public_url",
+            "acknowledgement links in emails would point at the loopback address `127.0.0.1:9898`",
+        ),
+        (
+            "acknowledgement links on the wildcard listen address",
+            BASE.replace("public_url = \"https://golive.shop.example\"\n", "")
+                .replace("listen = \"127.0.0.1:9898\"", "listen = \"0.0.0.0:9898\""),
+            "alerting.public_url",
+            "would point at the wildcard address `0.0.0.0:9898`",
         ),
         (
             "a go-live in the past",

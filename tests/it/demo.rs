@@ -120,7 +120,7 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
     let subjects: Vec<&str> = emails.iter().map(|email| email.subject.as_str()).collect();
     let escalation = emails
         .iter()
-        .find(|email| email.subject.contains("escalated to level 2"))
+        .find(|email| email.subject.starts_with("[ESCALATED L2] "))
         .unwrap_or_else(|| panic!("no level-2 escalation among {subjects:#?}"));
     assert!(
         sent_to(escalation, "maria.keller@shop.example"),
@@ -130,13 +130,36 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
     assert!(
         escalation
             .subject
-            .starts_with("[CRITICAL] Web shop 2.0 (demo): Checkout error rate"),
+            .starts_with("[ESCALATED L2] Checkout error rate — Web shop 2.0 (demo)"),
         "{}",
         escalation.subject
     );
+    // One value, for people: the scrape check's ratio in percent, against its threshold.
+    let page = escalation.text.as_deref().unwrap_or("");
+    let what_failed = page
+        .lines()
+        .find(|line| line.starts_with("What failed: "))
+        .unwrap_or_else(|| panic!("no 'What failed' in {page}"));
+    assert!(
+        what_failed.contains("% at opening (fails above 5%)") && !what_failed.contains("value "),
+        "{what_failed}"
+    );
+    assert!(
+        page.lines()
+            .any(|line| line.starts_with("Status page: http") && line.contains("/#alert-1")),
+        "{page}"
+    );
     let acknowledged: Vec<_> = emails
         .iter()
-        .filter(|email| email.subject.contains("acknowledged by jonas"))
+        .filter(|email| {
+            email
+                .subject
+                .starts_with("[ACKNOWLEDGED] Checkout error rate — Web shop 2.0 (demo)")
+                && email
+                    .text
+                    .as_deref()
+                    .is_some_and(|text| text.contains("Taken by: jonas, "))
+        })
         .collect();
     assert!(
         acknowledged
@@ -146,7 +169,7 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
     );
     let resolved: Vec<_> = emails
         .iter()
-        .filter(|email| email.subject.contains("RESOLVED: Checkout error rate"))
+        .filter(|email| email.subject.starts_with("[RESOLVED] Checkout error rate"))
         .collect();
     for person in [
         "aylin.demir@shop.example",
@@ -297,13 +320,13 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
     assert!(
         messages.iter().any(|message| message["body"]
             .as_str()
-            .is_some_and(|body| body.contains("escalated to level 2"))),
+            .is_some_and(|body| body.contains("*[ESCALATED L2] "))),
         "the team chat got the escalation: {webhooks}"
     );
     assert!(
         messages.iter().any(|message| message["body"]
             .as_str()
-            .is_some_and(|body| body.contains("RESOLVED"))),
+            .is_some_and(|body| body.contains("*[RESOLVED] "))),
         "the team chat got the resolution: {webhooks}"
     );
 

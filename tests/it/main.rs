@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per capability. They start the real daemon on a free
 //! port with a temporary data directory.
 
+mod alert_messages;
 mod alerting;
 mod api;
 mod browser;

@@ -111,7 +111,7 @@ impl Storm {
                 .then_some(())
         })
         .await;
-        self.settle("failing", self.count).await;
+        self.settle("[critical]", self.count).await;
     }
 
     /// Lets every check recover and waits until every alert is resolved and every resolution is
@@ -122,11 +122,11 @@ impl Storm {
             self.open_alerts().await.is_empty().then_some(())
         })
         .await;
-        self.settle("resolved", self.count).await;
+        self.settle("[resolved]", self.count).await;
     }
 
     /// Waits until bob and alice each heard about `count` alerts in emails whose subject says
-    /// `what`, and the outbox is empty. Those emails prove the dispatcher looked at the outbox
+    /// `what` (its state tag, e.g. `[resolved]`, compared without case), and the outbox is empty. Those emails prove the dispatcher looked at the outbox
     /// after the change was written, so an empty outbox then means everything it caused is out.
     async fn settle(&self, what: &str, count: usize) {
         eventually(30, async || {
@@ -281,8 +281,11 @@ async fn a_storm_of_fifty_alerts_opens_and_resolves_in_at_most_four_compact_mess
     }
     let grouped = largest(&opening[0]);
     assert!(
-        grouped.email.subject.starts_with("[CRITICAL] Test shop: ")
-            && grouped.email.subject.ends_with(" alerts failing"),
+        grouped.email.subject.starts_with("[CRITICAL] ")
+            && grouped
+                .email
+                .subject
+                .ends_with(" alerts failing — Test shop"),
         "{}",
         grouped.email.subject
     );
@@ -320,7 +323,8 @@ async fn a_storm_of_fifty_alerts_opens_and_resolves_in_at_most_four_compact_mess
         let grouped = largest(resolution);
         assert_compact(grouped, false);
         assert!(
-            grouped.email.subject.ends_with(" alerts resolved"),
+            grouped.email.subject.starts_with("[RESOLVED] ")
+                && grouped.email.subject.ends_with(" alerts — Test shop"),
             "{}",
             grouped.email.subject
         );
@@ -394,7 +398,7 @@ async fn one_link_acknowledges_every_open_alert_of_the_storm_once_and_opening_it
         })
         .count();
     assert_eq!(logged, STORM);
-    storm.settle("acknowledged", STORM).await;
+    storm.settle("[acknowledged]", STORM).await;
     let told = &storm.emails_for("alice@example.com")[before..];
     assert!(
         (1..=2).contains(&told.len()),
@@ -505,11 +509,11 @@ async fn several_alerts_are_acknowledged_with_one_api_call_or_one_cli_command() 
     );
     // Everyone told hears of the acknowledgements in few messages: three calls, at most two
     // messages each.
-    storm.settle("acknowledged", 6).await;
+    storm.settle("[acknowledged]", 6).await;
     let told: Vec<ReceivedMessage> = storm
         .emails_for("bob@example.com")
         .into_iter()
-        .filter(|message| message.email.subject.contains("acknowledged"))
+        .filter(|message| message.email.subject.starts_with("[ACKNOWLEDGED]"))
         .collect();
     assert!(told.len() <= 6, "{:?}", subjects(&told));
     each_alert_once(&told, 6, "bob");

@@ -137,7 +137,13 @@ impl Engine {
         let channels = self.channels_used(&alert);
         let rows = self.messages(
             &alert,
-            MessageKind::Acknowledged { by: by.to_string() },
+            MessageKind::Acknowledged {
+                by: by.to_string(),
+                note: note
+                    .map(str::trim)
+                    .filter(|note| !note.is_empty())
+                    .map(str::to_string),
+            },
             alert.level,
             &told,
             &channels,

@@ -16,7 +16,7 @@ use crate::notify::{ForwardedAlert, OutboxPayload};
 use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::{Addressee, resolve_recipients};
 use crate::report::alert_group::{self, AckAll, GroupItem};
-use crate::report::alert_message::{self, MessageContext, MessageKind};
+use crate::report::alert_message::{self, MessageContext, MessageKind, ValueFacts};
 use crate::store::alerts::NewOutboxRow;
 
 /// `row` with what it contributes to a grouped message in its payload.
@@ -26,6 +26,68 @@ fn with_group_item_row(mut row: NewOutboxRow, item: &GroupItem) -> NewOutboxRow 
 }
 
 impl Engine {
+    /// When the next level of `alert`'s policy pages whom, after a message of `kind` at `level`
+    /// (1-based): `level 2 (Maria Keller) at 21:05:00 (in 4m 55s)`. `None` when no level follows
+    /// (the last level repeats; the message says the level).
+    fn next_level(
+        &self,
+        alert: &Alert,
+        kind: &MessageKind,
+        level: usize,
+        now: Timestamp,
+    ) -> Option<String> {
+        if !matches!(kind, MessageKind::Opened | MessageKind::Escalated) {
+            return None;
+        }
+        let policy = self.policy(alert)?;
+        let next = policy.levels.get(level)?;
+        let at = plus(alert.escalation_base, next.after);
+        let who = resolve_recipients(&self.plan, &next.notify)
+            .iter()
+            .map(|addressee| addressee.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let when = at
+            .to_zoned_datetime(self.plan.launch.timezone.clone())
+            .strftime("%H:%M:%S")
+            .to_string();
+        Some(format!(
+            "level {} ({}) at {when} (in {})",
+            level + 1,
+            if who.is_empty() { "its channels" } else { &who },
+            alert_message::minutes(now, at)
+        ))
+    }
+
+    /// The runbook steps running now, for people: `` `deploy` Deploy 2.0, started 21:00:00 by
+    /// Jonas Weber``, in the runbook's order.
+    fn steps_running(&self) -> Vec<String> {
+        use crate::core::runbook::StepState;
+        self.plan
+            .runbook
+            .steps
+            .iter()
+            .filter_map(|step| {
+                let record = self.runbook.records.get(&step.id)?;
+                if record.state != StepState::Running {
+                    return None;
+                }
+                let mut line = format!("`{}` {}", step.id, step.title);
+                if let Some(at) = record.started_at {
+                    line.push_str(&format!(
+                        ", started {}",
+                        at.to_zoned_datetime(self.plan.launch.timezone.clone())
+                            .strftime("%H:%M:%S")
+                    ));
+                }
+                if let Some(by) = &record.started_by {
+                    line.push_str(&format!(" by {by}"));
+                }
+                Some(line)
+            })
+            .collect()
+    }
+
     /// Renders the outbox rows for one message to `recipients` through `channels`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn messages(
@@ -45,9 +107,23 @@ impl Engine {
         let rollback = self
             .rollback_recommended(alert)
             .then(|| self.applicable_rollback_procedure().to_string());
-        let value_line = alert
+        let value_now = alert
             .check_id()
-            .and_then(|id| self.checks.value_line(&plan, id));
+            .and_then(|id| self.checks.latest_value(&plan, id));
+        if let (MessageKind::Opened, Some(value)) = (&kind, value_now) {
+            self.alerts
+                .opening_values
+                .entry(alert.key.clone())
+                .or_insert(value);
+        }
+        let value = ValueFacts {
+            now: value_now,
+            at_opening: self.alerts.opening_values.get(&alert.key).copied(),
+            worst: self.alerts.worst_values.get(&alert.key).copied(),
+        };
+        let public_url = self.public_url();
+        let next_level = self.next_level(alert, &kind, level, now);
+        let steps_running = self.steps_running();
         let names: Vec<String> = recipients
             .iter()
             .map(|recipient| recipient.name.clone())
@@ -76,7 +152,10 @@ impl Engine {
                 others: others.to_vec(),
                 ack_url,
                 rollback: rollback.as_deref(),
-                value_line: value_line.clone(),
+                value,
+                public_url: &public_url,
+                next_level: next_level.clone(),
+                steps_running: steps_running.clone(),
             })
         };
         let mut rows = Vec::new();

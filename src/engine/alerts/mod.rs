@@ -51,6 +51,12 @@ pub(super) struct Alerts {
     /// When each open alert was last forwarded to Alertmanager (in memory: after a restart every
     /// forwarded alert is sent again once, which Alertmanager takes as a refresh).
     forwarded: HashMap<i64, Timestamp>,
+    /// A metric check's value when its alert's first page was written, by alert key (in memory:
+    /// after a restart the messages say only the value now).
+    opening_values: HashMap<String, f64>,
+    /// The worst value of a metric check while its alert is open (the highest for `>`/`>=`
+    /// thresholds, the lowest for `<`/`<=`), by alert key; in memory like `opening_values`.
+    worst_values: HashMap<String, f64>,
 }
 
 /// How often an open alert forwarded to Alertmanager is sent again. Each forward says the alert
@@ -85,6 +91,41 @@ impl Alerts {
             public_url,
             retry_after: None,
             forwarded: HashMap::new(),
+            opening_values: HashMap::new(),
+            worst_values: HashMap::new(),
+        }
+    }
+
+    /// Keeps the worst value of check `check_id` while it has an open alert (called for every
+    /// probe result with a value, so it does nothing while no alert is open).
+    pub(in crate::engine) fn note_value(
+        &mut self,
+        check_id: &str,
+        threshold: Option<crate::plan::checks::Threshold>,
+        value: f64,
+    ) {
+        use crate::plan::checks::CompareOp;
+        if self.open.is_empty() || !value.is_finite() {
+            return;
+        }
+        let Some(threshold) = threshold else {
+            return;
+        };
+        let key = format!("check:{check_id}");
+        if !self.keys.contains_key(&key) {
+            return;
+        }
+        let worse = |known: f64| match threshold.op {
+            CompareOp::Gt | CompareOp::Ge => value > known,
+            CompareOp::Lt | CompareOp::Le => value < known,
+            CompareOp::Eq | CompareOp::Ne => false,
+        };
+        match self.worst_values.get_mut(&key) {
+            Some(known) if worse(*known) => *known = value,
+            Some(_) => {}
+            None => {
+                self.worst_values.insert(key, value);
+            }
         }
     }
 
@@ -100,6 +141,8 @@ impl Alerts {
     fn remove(&mut self, id: i64) {
         if let Some(alert) = self.open.remove(&id) {
             self.keys.remove(&alert.key);
+            self.opening_values.remove(&alert.key);
+            self.worst_values.remove(&alert.key);
         }
         self.suppressed.remove(&id);
     }

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use super::*;
+use crate::ack_link::AckTarget;
 use crate::core::alert::Alert;
 use crate::core::log::{LogKind, NewEntry};
 use crate::engine::{Engine, EngineError, block};
@@ -16,6 +17,7 @@ use crate::notify::{OutboxKind, OutboxPayload};
 use crate::plan::Plan;
 use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::{Addressee, resolve_recipients};
+use crate::report::alert_message::{self, ValueFacts};
 use crate::store::alerts::NewOutboxRow;
 
 /// What a rollback recommendation says, and where it belongs.
@@ -178,30 +180,42 @@ impl Engine {
             .iter()
             .find(|channel| matches!(channel.kind, ChannelKind::Email { .. }));
         if email_channel.is_some() {
-            let rows = rollback_recommendation_rows(
-                &plan,
-                &self.message_ids,
-                &recipients,
-                &RollbackRecommendation {
-                    subject: format!(
-                        "[{}] {}: ROLLBACK RECOMMENDED — {}",
-                        alert.severity.as_str().to_uppercase(),
-                        plan.launch.name,
-                        alert.title
-                    ),
-                    text: format!(
-                        "The plan's rollback criteria hold: {} ({}) is failing in phase {}: {}\n\nRollback procedure:\n{}\n\nTo record the decision and run the rollback hook: golive rollback --reason \"...\"\nAlert: golive alerts / #{}\n",
-                        alert.title,
-                        alert.severity,
-                        self.state.phase,
-                        alert.reason,
-                        self.applicable_rollback_procedure(),
-                        alert.id
-                    ),
-                    alert_id: Some(alert.id),
-                },
-                now,
-            );
+            let procedure = self.applicable_rollback_procedure().to_string();
+            let value = ValueFacts {
+                now: alert
+                    .check_id()
+                    .and_then(|id| self.checks.latest_value(&plan, id)),
+                at_opening: None,
+                worst: None,
+            };
+            let public_url = self.public_url();
+            // One recommendation per person: each carries that person's acknowledgement link.
+            let mut rows = Vec::new();
+            for recipient in &recipients {
+                let ack_url = alert
+                    .is_open()
+                    .then(|| self.ack_url(&AckTarget::Alert(alert.id), &recipient.key, now));
+                let (subject, text) = alert_message::rollback_recommendation(
+                    &plan,
+                    &alert,
+                    self.state.phase,
+                    &procedure,
+                    value,
+                    &public_url,
+                    ack_url.as_deref(),
+                );
+                rows.extend(rollback_recommendation_rows(
+                    &plan,
+                    &self.message_ids,
+                    std::slice::from_ref(recipient),
+                    &RollbackRecommendation {
+                        subject,
+                        text,
+                        alert_id: Some(alert.id),
+                    },
+                    now,
+                ));
+            }
             let text = format!(
                 "#{} Rollback recommended (criteria hold); procedure sent to {}",
                 alert.id,
