@@ -12,6 +12,7 @@ use crate::monitoring::Switchable;
 use crate::smtp::{SmtpOptions, SmtpServer};
 
 fn plan(target: &str, smtp_port: u16, hook: &str) -> String {
+    let channels = crate::helpers::channels(smtp_port, hook, "2s");
     let plan = format!(
         r#"{BASE_PLAN}
 [[checks]]
@@ -33,24 +34,7 @@ owner = "bob"
 start = "+00:00"
 duration = "30m"
 
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-tls = "none"
-allow_insecure = true
-from = "golive <golive@test.example>"
-timeout = "5s"
-
-[[channels]]
-id = "email"
-kind = "email"
-
-[[channels]]
-id = "chat"
-kind = "webhook"
-url = "{hook}"
-timeout = "2s"
-
+{channels}
 [[escalation]]
 id = "page"
 levels = [

@@ -40,26 +40,10 @@ phases = ["planned"]
         ));
     }
     let level_three = level_two * 2;
+    let channels = crate::helpers::channels(smtp_port, hook, "30s");
     text.push_str(&format!(
         r#"
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-tls = "none"
-allow_insecure = true
-from = "golive <golive@test.example>"
-timeout = "5s"
-
-[[channels]]
-id = "email"
-kind = "email"
-
-[[channels]]
-id = "chat"
-kind = "webhook"
-url = "{hook}"
-timeout = "30s"
-
+{channels}
 [[escalation]]
 id = "page"
 levels = [

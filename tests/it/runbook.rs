@@ -54,27 +54,7 @@ depends_on = ["migrate"]
 
 /// The communication plan: email through `smtp_port`, chat to `hook`.
 fn channels(smtp_port: u16, hook: &str) -> String {
-    format!(
-        r#"
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-tls = "none"
-allow_insecure = true
-from = "golive <golive@test.example>"
-timeout = "5s"
-
-[[channels]]
-id = "email"
-kind = "email"
-
-[[channels]]
-id = "chat"
-kind = "webhook"
-url = "{hook}"
-timeout = "2s"
-"#
-    )
+    crate::helpers::channels(smtp_port, hook, "2s")
 }
 
 async fn step(daemon: &Daemon, id: &str, action: &str, body: Value) -> (u16, Value) {

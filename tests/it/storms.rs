@@ -33,27 +33,11 @@ phases = ["planned"]
 "#
         ));
     }
+    let channels = crate::helpers::channels(smtp_port, hook, "2s");
     format!(
         r#"{BASE_PLAN}
 {checks}
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-tls = "none"
-allow_insecure = true
-from = "golive <golive@test.example>"
-timeout = "5s"
-
-[[channels]]
-id = "email"
-kind = "email"
-
-[[channels]]
-id = "chat"
-kind = "webhook"
-url = "{hook}"
-timeout = "2s"
-
+{channels}
 [[escalation]]
 id = "page"
 levels = [
