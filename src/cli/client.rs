@@ -168,12 +168,14 @@ impl Client {
         if status.is_success() {
             Ok((status, text))
         } else {
-            Err(refusal(status, &text))
+            Err(refusal(status, &text, self.token.is_some()))
         }
     }
 }
 
-fn refusal(status: StatusCode, text: &str) -> ClientError {
+/// The daemon's refusal; a 401 says whether the CLI sent no token or one the daemon does not
+/// know, since the two are fixed in different places.
+fn refusal(status: StatusCode, text: &str, sent_a_token: bool) -> ClientError {
     let Ok(value) = serde_json::from_str::<Value>(text) else {
         return ClientError::Unexpected {
             status,
@@ -186,7 +188,17 @@ fn refusal(status: StatusCode, text: &str) -> ClientError {
         .unwrap_or("request refused")
         .to_string();
     if status == StatusCode::UNAUTHORIZED {
-        message.push_str(&format!("; set {TOKEN_ENV} to a token the daemon accepts"));
+        message = if sent_a_token {
+            format!(
+                "the daemon refused the token in {TOKEN_ENV}: check it is the daemon's \
+                 {TOKEN_ENV} or one of the plan's [[server.tokens]]"
+            )
+        } else {
+            format!(
+                "no API token: set {TOKEN_ENV} to the daemon's {TOKEN_ENV} or to one of the \
+                 plan's [[server.tokens]]"
+            )
+        };
     }
     ClientError::Refused {
         status,

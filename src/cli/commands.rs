@@ -165,7 +165,11 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
             ChecklistAction::List => {
                 let answer = client.get("/api/v1/checklist").await?;
                 let items = answer["items"].as_array().map_or(&[][..], Vec::as_slice);
-                Ok(show(&answer, format::checklist_items(items)))
+                if args.json {
+                    return Ok(show(&answer, String::new()));
+                }
+                let zone = launch_zone(client).await?;
+                Ok(format::checklist_items(items, &zone))
             }
             ChecklistAction::Confirm { id, note } => {
                 let body = with_author(json!({"note": note}), args);
@@ -222,12 +226,16 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
                 path.push_str(&format!("&kind={}", encode(&kind)));
             }
             let answer = client.get(&path).await?;
+            if args.json {
+                return Ok(show(&answer, String::new()));
+            }
+            let zone = launch_zone(client).await?;
             let mut entries = answer["entries"].as_array().cloned().unwrap_or_default();
             entries.reverse();
-            Ok(show(
-                &answer,
-                entries.iter().map(format::log_entry).collect(),
-            ))
+            Ok(entries
+                .iter()
+                .map(|entry| format::log_entry(entry, &zone))
+                .collect())
         }
         Command::Timeline { output, .. } => {
             let markdown = client.get_text("/api/v1/timeline").await?;
@@ -250,8 +258,21 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
                     "/api/v1/alerts"
                 })
                 .await?;
+            if args.json {
+                return Ok(show(&answer, String::new()));
+            }
+            let zone = launch_zone(client).await?;
             let alerts = answer["alerts"].as_array().map_or(&[][..], Vec::as_slice);
-            Ok(show(&answer, format::alerts_table(alerts)))
+            if all {
+                return Ok(format::alerts_table(alerts, &zone));
+            }
+            let recent = if alerts.is_empty() {
+                let answer = client.get("/api/v1/alerts?state=all&limit=5").await?;
+                answer["alerts"].as_array().cloned().unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            Ok(format::open_alerts(alerts, &recent, &zone))
         }
         Command::Ack { alerts, note, .. } => {
             let body = with_author(json!({"ids": alerts, "note": note}), args);
@@ -409,6 +430,12 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
         | Command::Preflight { .. }
         | Command::Demo { .. } => Ok(String::new()),
     }
+}
+
+/// The launch's time zone, for times printed to people.
+async fn launch_zone(client: &Client) -> Result<jiff::tz::TimeZone, ClientError> {
+    let plan = client.get("/api/v1/plan").await?;
+    Ok(format::zone_of(&plan))
 }
 
 async fn write_log(

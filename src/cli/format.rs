@@ -2,10 +2,34 @@
 
 use std::fmt::Write;
 
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde_json::Value;
 
 fn text<'a>(value: &'a Value, key: &str) -> &'a str {
     value.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The launch's time zone as an answer names it (`launch.timezone` or `timezone`); UTC when the
+/// answer names none or an unknown one.
+pub fn zone_of(answer: &Value) -> TimeZone {
+    answer["launch"]["timezone"]
+        .as_str()
+        .or_else(|| answer["timezone"].as_str())
+        .and_then(|name| TimeZone::get(name).ok())
+        .unwrap_or(TimeZone::UTC)
+}
+
+/// A time from the daemon's JSON as people read it, in the launch's zone with seconds and the
+/// zone's abbreviation (`2026-11-30 20:45:06 CET`); text that is not a time is shown as it is.
+pub fn when(value: &Value, zone: &TimeZone) -> String {
+    match value.as_str() {
+        Some(text) => match text.parse::<Timestamp>() {
+            Ok(at) => crate::report::alert_message::absolute(at, zone),
+            Err(_) => text.to_string(),
+        },
+        None => String::new(),
+    }
 }
 
 /// `1h 05m`, `3d 2h`, `42s`.
@@ -31,6 +55,7 @@ pub fn duration(seconds: i64) -> String {
 
 pub fn status(status: &Value) -> String {
     let mut out = String::new();
+    let zone = zone_of(status);
     let launch = &status["launch"];
     let phase = text(status, "phase");
     let _ = writeln!(
@@ -46,18 +71,22 @@ pub fn status(status: &Value) -> String {
             out,
             "Go-live in {} ({})",
             duration(go_live_in),
-            text(launch, "go_live")
+            when(&launch["go_live"], &zone)
         );
     } else {
         let _ = writeln!(
             out,
             "Go-live was planned {} ago ({})",
             duration(-go_live_in),
-            text(launch, "go_live")
+            when(&launch["go_live"], &zone)
         );
     }
-    if let Some(ends) = status["hypercare_ends_at"].as_str() {
-        let _ = writeln!(out, "Hypercare ends {ends}");
+    if status["hypercare_ends_at"].is_string() {
+        let _ = writeln!(
+            out,
+            "Hypercare ends {}",
+            when(&status["hypercare_ends_at"], &zone)
+        );
     }
     let checklist = &status["checklist"];
     let _ = writeln!(
@@ -70,6 +99,7 @@ pub fn status(status: &Value) -> String {
     );
     out.push_str(&checklist_items(
         checklist["items"].as_array().map_or(&[][..], Vec::as_slice),
+        &zone,
     ));
     if let Some(blockers) = status["blockers"].as_array().filter(|b| !b.is_empty()) {
         let _ = writeln!(out, "\nBlocking the move out of {phase}:");
@@ -105,7 +135,7 @@ pub fn status(status: &Value) -> String {
     out
 }
 
-pub fn checklist_items(items: &[Value]) -> String {
+pub fn checklist_items(items: &[Value], zone: &TimeZone) -> String {
     let mut out = String::new();
     for item in items {
         let mark = if item["confirmed"].as_bool() == Some(true) {
@@ -128,7 +158,11 @@ pub fn checklist_items(items: &[Value]) -> String {
             text(item, "gates"),
         );
         if let Some(by) = item["confirmed_by"].as_str() {
-            let _ = write!(out, "; confirmed by {by} at {}", text(item, "confirmed_at"));
+            let _ = write!(
+                out,
+                "; confirmed by {by} at {}",
+                when(&item["confirmed_at"], zone)
+            );
         }
         out.push('\n');
     }
@@ -162,11 +196,11 @@ pub fn action_line(item: &Value) -> String {
     )
 }
 
-pub fn log_entry(entry: &Value) -> String {
+pub fn log_entry(entry: &Value, zone: &TimeZone) -> String {
     format!(
         "#{:<5} {}  {:<9} {:<12} {}\n",
         entry["id"],
-        text(entry, "at"),
+        when(&entry["at"], zone),
         text(entry, "kind"),
         text(entry, "author"),
         text(entry, "text")
@@ -182,9 +216,13 @@ pub fn checks_table(checks: &[Value]) -> String {
         .iter()
         .map(|check| {
             let last = &check["last"];
+            // Sub-millisecond answers read in µs, not as "0 ms".
             let latency = last["latency_ms"]
                 .as_f64()
-                .map_or(String::new(), |ms| format!("{ms:.0}ms"));
+                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                .map_or(String::new(), |ms| {
+                    crate::report::format::latency(std::time::Duration::from_secs_f64(ms / 1_000.0))
+                });
             let mut health = text(check, "health").to_uppercase();
             if check["active"].as_bool() == Some(false) {
                 health.push_str(" (paused)");
@@ -201,8 +239,8 @@ pub fn checks_table(checks: &[Value]) -> String {
     table(&["CHECK", "KIND", "STATE", "LATENCY", "REASON"], &rows)
 }
 
-/// A table of alerts: id, severity, state, level, since, title, reason.
-pub fn alerts_table(alerts: &[Value]) -> String {
+/// A table of alerts: id, severity, state, level, opened, title, reason.
+pub fn alerts_table(alerts: &[Value], zone: &TimeZone) -> String {
     if alerts.is_empty() {
         return "No alerts.\n".to_string();
     }
@@ -221,7 +259,7 @@ pub fn alerts_table(alerts: &[Value]) -> String {
                 text(alert, "severity").to_uppercase(),
                 state,
                 alert["level"].to_string(),
-                text(alert, "opened_at").to_string(),
+                when(&alert["opened_at"], zone),
                 format!("{}: {}", text(alert, "title"), text(alert, "reason")),
             ]
         })
@@ -229,6 +267,27 @@ pub fn alerts_table(alerts: &[Value]) -> String {
     table(
         &["ALERT", "SEVERITY", "STATE", "LEVEL", "OPENED", "WHAT"],
         &rows,
+    )
+}
+
+/// What `golive alerts` prints: the open alerts, or, when none is open, that none is and the
+/// most recently resolved ones (`recent`, newest first), so "nothing open" is not read as
+/// "nothing happened".
+pub fn open_alerts(open: &[Value], recent: &[Value], zone: &TimeZone) -> String {
+    if !open.is_empty() {
+        return alerts_table(open, zone);
+    }
+    let resolved: Vec<Value> = recent
+        .iter()
+        .filter(|alert| !alert["resolved_at"].is_null())
+        .cloned()
+        .collect();
+    if resolved.is_empty() {
+        return "No open alerts; none has been raised.\n".to_string();
+    }
+    format!(
+        "No open alerts.\n\nRecently resolved (all: golive alerts --all):\n{}",
+        alerts_table(&resolved, zone)
     )
 }
 

@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use crate::helpers::{BASE_PLAN, Daemon, cli, cli_without_token};
+use crate::helpers::{BASE_PLAN, Daemon, cli, cli_with_token, cli_without_token, eventually};
+use crate::targets::{Reply, serve};
 
 #[tokio::test]
 async fn the_cli_walks_a_launch_through_the_daemon() {
@@ -192,4 +193,145 @@ async fn a_missing_token_source_is_warned_about_but_does_not_stop_the_daemon() {
         stderr.contains("GOLIVE_TEST_RM_TOKEN is not set"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn the_cli_prints_times_in_the_launch_zone_with_seconds() {
+    let daemon = Daemon::start(BASE_PLAN).await;
+    let (code, out, err) = cli(&daemon.dir, &["status", "--server", &daemon.url]);
+    assert_eq!(code, 0, "{err}");
+    // go_live = 2030-01-01T20:00:00 in Europe/Berlin.
+    assert!(
+        out.contains("Go-live in ") && out.contains("(2030-01-01 20:00:00 CET)"),
+        "{out}"
+    );
+    cli(
+        &daemon.dir,
+        &["note", "War room open", "--server", &daemon.url],
+    );
+    let (code, out, err) = cli(&daemon.dir, &["log", "--server", &daemon.url]);
+    assert_eq!(code, 0, "{err}");
+    let line = out
+        .lines()
+        .find(|line| line.contains("War room open"))
+        .unwrap_or_else(|| panic!("{out}"));
+    // `#1     2026-11-30 20:45:06 CET  note ...`: a local time with seconds, not RFC 3339.
+    let at: Vec<&str> = line.split_whitespace().skip(1).take(3).collect();
+    assert_eq!(at.len(), 3, "{line}");
+    assert!(
+        jiff::civil::Date::strptime("%Y-%m-%d", at[0]).is_ok()
+            && jiff::civil::Time::strptime("%H:%M:%S", at[1]).is_ok()
+            && ["CET", "CEST"].contains(&at[2]),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn the_cli_shows_a_fast_check_latency_in_microseconds_or_milliseconds_with_its_unit() {
+    let target = serve(|_| Reply::ok("ok")).await;
+    let plan = format!(
+        r#"{BASE_PLAN}
+[[checks]]
+id = "web"
+kind = "http"
+url = "{}"
+interval = "200ms"
+timeout = "150ms"
+phases = ["planned"]
+"#,
+        target.url("/")
+    );
+    let daemon = Daemon::start(&plan).await;
+    let line = eventually(20, async || {
+        let (_, out, _) = cli(&daemon.dir, &["checks", "--server", &daemon.url]);
+        out.lines()
+            .find(|line| line.starts_with("web ") && line.contains("HEALTHY"))
+            .map(str::to_string)
+    })
+    .await;
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    // web  http  HEALTHY  850 µs  (no reason)
+    assert!(cells.len() >= 5, "{line}");
+    assert!(cells[3].parse::<f64>().is_ok_and(|n| n > 0.0), "{line}");
+    assert!(["µs", "ms", "s"].contains(&cells[4]), "{line}");
+}
+
+#[tokio::test]
+async fn the_cli_says_no_alert_is_open_and_shows_the_one_just_resolved() {
+    let daemon = Daemon::start(BASE_PLAN).await;
+    let run = |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend(["--server", daemon.url.as_str()]);
+        cli(&daemon.dir, &full)
+    };
+    let (code, out, _) = run(&["alerts"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "No open alerts; none has been raised.\n")
+    );
+
+    let payload = |status: &str| {
+        serde_json::json!({
+            "version": "4",
+            "groupKey": "{}:{alertname=\"HighErrorRate\"}",
+            "truncatedAlerts": 0,
+            "status": status,
+            "receiver": "golive",
+            "groupLabels": {"alertname": "HighErrorRate"},
+            "commonLabels": {"alertname": "HighErrorRate", "severity": "critical"},
+            "commonAnnotations": {},
+            "externalURL": "http://alertmanager.test:9093",
+            "alerts": [{
+                "status": status,
+                "labels": {"alertname": "HighErrorRate", "severity": "critical"},
+                "annotations": {"summary": "5xx rate above 5%"},
+                "startsAt": "2026-11-27T10:00:00Z",
+                "endsAt": if status == "resolved" { "2026-11-27T10:05:00Z" } else { "0001-01-01T00:00:00Z" },
+                "fingerprint": "a1b2c3"
+            }]
+        })
+    };
+    let (status, body) = daemon.post("/api/v1/alertmanager", payload("firing")).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, out, _) = run(&["alerts"]);
+    assert!(out.starts_with("ALERT") && out.contains("OPEN"), "{out}");
+    let (status, body) = daemon
+        .post("/api/v1/alertmanager", payload("resolved"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (code, out, err) = run(&["alerts"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("No open alerts.\n\nRecently resolved (all: golive alerts --all):\nALERT"),
+        "{out}"
+    );
+    assert!(
+        out.contains("#1") && out.contains("resolved") && out.contains("HighErrorRate"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn the_cli_tells_a_missing_token_from_a_refused_one() {
+    let daemon = Daemon::start(BASE_PLAN).await;
+    let (code, _, missing) =
+        cli_without_token(&daemon.dir, &["note", "hi", "--server", &daemon.url]);
+    assert_eq!(code, 77, "{missing}");
+    assert!(
+        missing.contains("no API token: set GOLIVE_API_TOKEN"),
+        "{missing}"
+    );
+    let (code, _, refused) = cli_with_token(
+        &daemon.dir,
+        "not-a-known-token",
+        &["note", "hi", "--server", &daemon.url],
+    );
+    assert_eq!(code, 77, "{refused}");
+    assert!(
+        refused.contains("401")
+            && refused.contains("the daemon refused the token in GOLIVE_API_TOKEN"),
+        "{refused}"
+    );
+    assert_ne!(missing, refused);
 }

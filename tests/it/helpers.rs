@@ -282,6 +282,11 @@ pub fn cli_without_token(dir: &Path, args: &[&str]) -> (i32, String, String) {
     run_cli(dir, args, None)
 }
 
+/// As [`cli`], with `token` as the API token.
+pub fn cli_with_token(dir: &Path, token: &str, args: &[&str]) -> (i32, String, String) {
+    run_cli(dir, args, Some(token))
+}
+
 fn run_cli(dir: &Path, args: &[&str], token: Option<&str>) -> (i32, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_golive"));
     match token {
