@@ -1,7 +1,7 @@
 //! Alert, silence and acknowledgement-link routes.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
@@ -13,6 +13,7 @@ use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::handlers::{author, read};
+use super::params::{ApiPath, ApiQuery};
 use crate::ack_link::AckTarget;
 use crate::core::alert::{Silence, Window};
 use crate::engine::EngineError;
@@ -28,7 +29,7 @@ pub struct AlertParams {
 
 pub async fn list_alerts(
     State(state): State<AppState>,
-    Query(params): Query<AlertParams>,
+    ApiQuery(params): ApiQuery<AlertParams>,
 ) -> Result<Json<Value>, ApiError> {
     let only_open = match params.state.as_deref() {
         None | Some("open") => true,
@@ -53,7 +54,7 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
 
 pub async fn get_alert(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let (alert, notifications) = read(&state, move |reader| {
@@ -92,7 +93,7 @@ pub struct AckBody {
 
 pub async fn acknowledge(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     writer: Writer,
     JsonBody(body): JsonBody<AckBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -199,14 +200,15 @@ pub async fn create_silence(
         Some(text) => parse_time("start", text)?,
         None => now,
     };
-    let end = match (body.end.as_deref(), body.duration.as_deref()) {
+    // The field the end came from, so a silence that would not last is blamed on what was sent.
+    let (end, end_field) = match (body.end.as_deref(), body.duration.as_deref()) {
         (Some(_), Some(_)) => {
             return Err(ApiError::field(
                 "duration",
                 "give `end` or `duration`, not both",
             ));
         }
-        (Some(text), None) => parse_time("end", text)?,
+        (Some(text), None) => (parse_time("end", text)?, "end"),
         (None, Some(text)) => {
             let duration: SignedDuration = text.trim().parse().map_err(|_| {
                 ApiError::field(
@@ -214,9 +216,16 @@ pub async fn create_silence(
                     format!("`{text}` is not a duration; write e.g. 30m or 2h"),
                 )
             })?;
-            start
+            if duration <= SignedDuration::ZERO {
+                return Err(ApiError::field(
+                    "duration",
+                    format!("`{text}` is not a positive duration; write e.g. 30m or 2h"),
+                ));
+            }
+            let end = start
                 .checked_add(duration)
-                .map_err(|_| ApiError::field("duration", "the duration is too long"))?
+                .map_err(|_| ApiError::field("duration", "the duration is too long"))?;
+            (end, "duration")
         }
         (None, None) => {
             return Err(ApiError::field(
@@ -227,12 +236,15 @@ pub async fn create_silence(
     };
     if end <= start {
         return Err(ApiError::field(
-            "end",
+            end_field,
             "the silence must end after it starts",
         ));
     }
     if end <= now {
-        return Err(ApiError::field("end", "the silence would already be over"));
+        return Err(ApiError::field(
+            end_field,
+            "the silence would already be over",
+        ));
     }
     for check in &body.checks {
         if !state.plan.checks.iter().any(|known| &known.id == check) {
@@ -282,7 +294,7 @@ pub async fn create_silence(
 
 pub async fn delete_silence(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     writer: Writer,
 ) -> Result<Json<Value>, ApiError> {
     state.engine.remove_silence(id.clone(), writer.0).await?;

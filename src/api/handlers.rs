@@ -2,7 +2,7 @@
 //! shapes the answer.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -13,6 +13,7 @@ use super::AppState;
 use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
+use super::params::{ApiPath, ApiQuery};
 use crate::core::actions::{ActionStatus, is_overdue};
 use crate::core::health::Health;
 use crate::core::lifecycle::{blockers_leaving, hypercare_end, owner_label};
@@ -98,6 +99,13 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
 
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; the API lives under /api/v1 (see the README)")
+}
+
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("this endpoint does not answer {method}; see the README's API table"),
+    )
 }
 
 fn seconds_between(later: Timestamp, earlier: Timestamp) -> i64 {
@@ -304,7 +312,7 @@ pub struct ConfirmBody {
 
 pub async fn confirm(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     writer: Writer,
     JsonBody(body): JsonBody<ConfirmBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -330,7 +338,7 @@ const LOG_PAGE_MAX: usize = 500;
 
 pub async fn read_log(
     State(state): State<AppState>,
-    Query(params): Query<LogParams>,
+    ApiQuery(params): ApiQuery<LogParams>,
 ) -> Result<Json<Value>, ApiError> {
     let kinds = match params.kind.as_deref() {
         None | Some("") => Vec::new(),
@@ -414,7 +422,7 @@ pub struct ActionParams {
 
 pub async fn list_actions(
     State(state): State<AppState>,
-    Query(params): Query<ActionParams>,
+    ApiQuery(params): ApiQuery<ActionParams>,
 ) -> Result<Json<Value>, ApiError> {
     let snapshot = state.engine.snapshot();
     let today = state
@@ -460,7 +468,7 @@ fn parse_action_id(id: &str) -> Result<i64, ApiError> {
 
 pub async fn get_action(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_action_id(&id)?;
     let snapshot = state.engine.snapshot();
@@ -515,7 +523,7 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 
 pub async fn update_action(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     writer: Writer,
     JsonBody(body): JsonBody<UpdateActionBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -575,8 +583,8 @@ const HISTORY_MINUTES_MAX: i64 = 24 * 60;
 
 pub async fn get_check(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(params): Query<CheckParams>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<CheckParams>,
 ) -> Result<Json<Value>, ApiError> {
     let minutes = params.minutes.unwrap_or(60);
     if !(1..=HISTORY_MINUTES_MAX).contains(&minutes) {

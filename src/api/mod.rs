@@ -10,6 +10,7 @@ pub mod auth;
 mod body;
 pub mod error;
 mod handlers;
+mod params;
 mod reports;
 mod runbook;
 pub mod status_page;
@@ -93,6 +94,8 @@ pub fn router(state: AppState) -> Router {
     } else {
         api
     };
+    // axum answers a wrong method with an empty 405; the API answers every 4xx with its JSON body.
+    let api = api.method_not_allowed_fallback(handlers::method_not_allowed);
     Router::new()
         .nest("/api/v1", api)
         .merge(status_page::routes())

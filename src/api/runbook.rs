@@ -4,7 +4,7 @@
 //! not done, 400 naming `reason` when one is needed).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -13,6 +13,7 @@ use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::handlers::author;
+use super::params::ApiPath;
 use crate::core::health::Health;
 use crate::core::runbook::{self, StepAction, StepRequest};
 
@@ -67,7 +68,7 @@ pub struct StepBody {
 
 pub async fn start(
     state: State<AppState>,
-    id: Path<String>,
+    id: ApiPath<String>,
     writer: Writer,
     body: JsonBody<StepBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -76,7 +77,7 @@ pub async fn start(
 
 pub async fn done(
     state: State<AppState>,
-    id: Path<String>,
+    id: ApiPath<String>,
     writer: Writer,
     body: JsonBody<StepBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -85,7 +86,7 @@ pub async fn done(
 
 pub async fn skip(
     state: State<AppState>,
-    id: Path<String>,
+    id: ApiPath<String>,
     writer: Writer,
     body: JsonBody<StepBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -94,7 +95,7 @@ pub async fn skip(
 
 pub async fn fail(
     state: State<AppState>,
-    id: Path<String>,
+    id: ApiPath<String>,
     writer: Writer,
     body: JsonBody<StepBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -103,7 +104,7 @@ pub async fn fail(
 
 async fn change(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     writer: Writer,
     JsonBody(body): JsonBody<StepBody>,
     action: StepAction,

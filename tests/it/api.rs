@@ -488,3 +488,87 @@ async fn the_timeline_is_markdown_minutes_of_the_launch() {
     assert!(text.contains("carol: Start earlier"));
     assert!(text.contains("signoff — Business sign-off") && text.contains("**not confirmed**"));
 }
+
+#[tokio::test]
+async fn query_path_and_method_errors_are_the_json_error_body_naming_the_field() {
+    let daemon = Daemon::start(BASE_PLAN).await;
+    let http = reqwest::Client::new();
+    for (method, path, status, field, says) in [
+        (
+            reqwest::Method::GET,
+            "/api/v1/alerts?limit=abc",
+            400,
+            "limit",
+            "query parameter `limit`: invalid digit found in string",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/log?limit=-1",
+            400,
+            "limit",
+            "query parameter `limit`",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/checks/web?minutes=lots",
+            400,
+            "minutes",
+            "query parameter `minutes`",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/alerts/%FF",
+            400,
+            "id",
+            "path segment `id`: Invalid UTF-8 in `id`",
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/v1/status",
+            405,
+            "",
+            "this endpoint does not answer DELETE",
+        ),
+    ] {
+        let response = http
+            .request(method.clone(), daemon.at(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        let content_type = response.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(content_type, "application/json", "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{method} {path}: {body}");
+        if field.is_empty() {
+            assert!(body.get("field").is_none(), "{method} {path}: {body}");
+        } else {
+            assert_eq!(body["field"], field, "{method} {path}: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_silence_that_would_not_last_is_blamed_on_the_field_that_was_sent() {
+    let daemon = Daemon::start(BASE_PLAN).await;
+    for (body, field) in [
+        (json!({"comment": "deploy", "duration": "-30m"}), "duration"),
+        (json!({"comment": "deploy", "duration": "0s"}), "duration"),
+        (
+            json!({"comment": "deploy", "start": "2020-01-01T00:00:00Z", "duration": "1h"}),
+            "duration",
+        ),
+        (
+            json!({"comment": "deploy", "end": "2020-01-01T00:00:00Z"}),
+            "end",
+        ),
+    ] {
+        let (status, answer) = daemon.post("/api/v1/silences", body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["field"], field, "{body}: {answer}");
+    }
+}
