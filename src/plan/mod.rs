@@ -210,14 +210,41 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 /// As [`load`]; with `now`, also warns about what depends on the time, such as a planned go-live
 /// already in the past (what `golive check` does before a launch).
 pub fn load_as_of(path: &Path, now: Option<Timestamp>) -> Result<Loaded, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Unreadable {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Unreadable {
         path: path.to_path_buf(),
         source,
+    })?;
+    // A plan that is not UTF-8 was read fine but is written wrong: a 64 with the position, like
+    // any other fault in the text, not a 66 "cannot read".
+    let text = String::from_utf8(bytes).map_err(|error| LoadError::Invalid {
+        path: path.to_path_buf(),
+        diagnostics: vec![not_utf8(error.as_bytes(), error.utf8_error().valid_up_to())],
     })?;
     validate::parse_and_validate(&text, path, now).map_err(|diagnostics| LoadError::Invalid {
         path: path.to_path_buf(),
         diagnostics,
     })
+}
+
+/// The error for a plan whose bytes stop being UTF-8 at `valid_up_to`: its line and column
+/// (counted in characters of the valid text before it).
+fn not_utf8(bytes: &[u8], valid_up_to: usize) -> Diagnostic {
+    let valid = std::str::from_utf8(&bytes[..valid_up_to]).unwrap_or_default();
+    let line_start = valid.rfind('\n').map_or(0, |at| at + 1);
+    Diagnostic {
+        level: DiagnosticLevel::Error,
+        line: valid.matches('\n').count() + 1,
+        column: valid[line_start..].chars().count() + 1,
+        path: String::new(),
+        message: format!(
+            "the plan is not valid UTF-8 (byte 0x{:02X})",
+            bytes.get(valid_up_to).copied().unwrap_or_default()
+        ),
+        help: Some(
+            "save the plan as UTF-8 (an editor's \"encoding\" setting, or `iconv -f latin1 -t utf-8`)"
+                .to_string(),
+        ),
+    }
 }
 
 /// Parses and validates plan text; `path` names the file in diagnostics and anchors relative

@@ -145,6 +145,8 @@ pub(super) struct TableReader<'a, 'i> {
     /// The table's key path, e.g. `checklist[2]`; empty for the document root.
     path: String,
     known: Vec<&'static str>,
+    /// Keys that must not be present (inline secrets): not unknown, but never offered as known.
+    forbidden: Vec<&'static str>,
     /// Whether values must not be quoted in messages (tables that may hold secrets).
     redact: bool,
 }
@@ -157,6 +159,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
             span,
             path: path.into(),
             known: Vec::new(),
+            forbidden: Vec::new(),
             redact: false,
         }
     }
@@ -402,7 +405,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
         message: &str,
         help: &str,
     ) -> bool {
-        self.known.push(key);
+        self.forbidden.push(key);
         let Some((name, _)) = self.table.get_key_value(key) else {
             return false;
         };
@@ -424,7 +427,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
     pub(super) fn finish(self, sink: &mut Sink<'_>) {
         for (name, _) in self.table.iter() {
             let name_text: &str = name.get_ref();
-            if self.known.contains(&name_text) {
+            if self.known.contains(&name_text) || self.forbidden.contains(&name_text) {
                 continue;
             }
             let what = if self.path.is_empty() {
@@ -475,7 +478,27 @@ impl<'a, 'i> TableReader<'a, 'i> {
             }
             Expected::Table => Some(format!("write it as a `[{}]` section", self.key_path(key))),
             Expected::Array => Some(format!("write a list in brackets: `{key} = [...]`")),
-            _ => None,
+            Expected::Number | Expected::Integer => Some(match value.get_ref() {
+                // `"14"`: the number is right, the quotes are not.
+                DeValue::String(text) if !self.redact && text.trim().parse::<f64>().is_ok() => {
+                    format!("remove the quotes: `{key} = {}`", text.trim())
+                }
+                _ if matches!(expected, Expected::Integer) => {
+                    format!("write a whole number without quotes, e.g. `{key} = 3`")
+                }
+                _ => format!("write a number without quotes, e.g. `{key} = 3` or `{key} = 1.5`"),
+            }),
+            Expected::Boolean => Some(match value.get_ref() {
+                DeValue::String(text)
+                    if !self.redact && matches!(text.trim(), "true" | "false") =>
+                {
+                    format!("remove the quotes: `{key} = {}`", text.trim())
+                }
+                _ => format!("write `{key} = true` or `{key} = false`, without quotes"),
+            }),
+            Expected::DateTime => Some(format!(
+                "write a TOML date-time without quotes, e.g. `{key} = 2027-03-09T20:00:00`"
+            )),
         };
         sink.error(
             value.span(),

@@ -25,6 +25,28 @@ use crate::domain::{Level, Owner, Phase, Role, closest};
 pub(super) const DEFAULT_DATA_DIR: &str = "golive-data";
 
 /// Parses and validates plan text; see [`super::parse`].
+/// The key of a "duplicate key" error at `offset` (the start of its line's key) and the line of
+/// its first occurrence in the same table, found by looking back to the table's header.
+fn duplicate_key(text: &str, offset: usize) -> Option<(String, Option<usize>)> {
+    let key_of = |line: &str| -> Option<String> {
+        let (key, _) = line.split_once('=')?;
+        let key = key.trim();
+        (!key.is_empty() && !key.starts_with('[') && !key.starts_with('#'))
+            .then(|| key.trim_matches('"').to_string())
+    };
+    let line_start = text.get(..offset)?.rfind('\n').map_or(0, |at| at + 1);
+    let key = key_of(text.get(line_start..)?.lines().next()?)?;
+    let before: Vec<&str> = text.get(..line_start)?.lines().collect();
+    let earlier = before
+        .iter()
+        .enumerate()
+        .rev()
+        .take_while(|(_, line)| !line.trim_start().starts_with('['))
+        .find(|(_, line)| key_of(line).as_deref() == Some(key.as_str()))
+        .map(|(index, _)| index + 1);
+    Some((key, earlier))
+}
+
 pub(super) fn parse_and_validate(
     text: &str,
     path: &Path,
@@ -48,7 +70,18 @@ pub(super) fn parse_and_validate(
     let mut syntax = Sink::new(text);
     for error in &syntax_errors {
         let span = error.span().unwrap_or(0..0);
-        syntax.error(span, "", error.message().trim().to_string(), None);
+        let message = error.message().trim();
+        if message == "duplicate key"
+            && let Some((key, earlier)) = duplicate_key(text, span.start)
+        {
+            let help = match earlier {
+                Some(line) => format!("`{key}` is already set on line {line}; keep one of the two"),
+                None => format!("`{key}` is already set in this table; keep one of the two"),
+            };
+            syntax.error(span, "", format!("duplicate key `{key}`"), Some(help));
+            continue;
+        }
+        syntax.error(span, "", message.to_string(), None);
     }
     let syntax = syntax.into_diagnostics();
     let broken_lines: HashSet<usize> = syntax.iter().map(|diagnostic| diagnostic.line).collect();

@@ -228,8 +228,13 @@ const CASES: &[Case] = &[
     case("unknown key in server", "listen = ", "lisen = ", (43, 1), "unknown key `lisen`", Some("did you mean `listen`?")),
     case("missing required key in an entry", "title = \"Tests pass\"\n", "", (24, 1), "missing required key `title`", Some("add `title = ...`")),
     case("missing launch name", "name = \"Shop\"\n", "", (1, 1), "missing required key `name`", None),
-    case("number given as a string", "hypercare_days = 14", "hypercare_days = \"14\"", (5, 18), "expected a number, found string `\"14\"`", None),
-    case("boolean given as a string", "required = true", "required = \"yes\"", (29, 12), "expected a boolean", None),
+    case("number given as a string", "hypercare_days = 14", "hypercare_days = \"14\"", (5, 18), "expected a number, found string `\"14\"`", Some("remove the quotes: `hypercare_days = 14`")),
+    case("word given as a number", "hypercare_days = 14", "hypercare_days = \"two weeks\"", (5, 18), "expected a number, found string `\"two weeks\"`", Some("write a number without quotes, e.g. `hypercare_days = 3`")),
+    case("boolean given as a string", "required = true", "required = \"yes\"", (29, 12), "expected a boolean", Some("write `required = true` or `required = false`, without quotes")),
+    case("boolean in quotes", "required = true", "required = \"true\"", (29, 12), "expected a boolean", Some("remove the quotes: `required = true`")),
+    case("duplicate key", "name = \"Shop\"\n", "name = \"Shop\"\nname = \"Shop 2\"\n", (3, 1), "duplicate key `name`", Some("`name` is already set on line 2; keep one of the two")),
+    case("duplicate key in an entry", "title = \"Backup taken\"\n", "title = \"Backup taken\"\nowner = \"alice\"\n", (23, 1), "duplicate key `owner`", Some("`owner` is already set on line 22; keep one of the two")),
+    case("unknown key in server lists only the allowed keys", "listen = ", "zzzzzz = 1\nlisten = ", (43, 1), "unknown key `zzzzzz`", Some("known keys here: listen, tokens")),
     case("section written as an array of tables", "[rollback]", "[[rollback]]", (39, 1), "expected a table, found array", Some("`[rollback]`")),
     case("duplicate checklist id", "id = \"tests\"", "id = \"backup\"", (25, 6), "duplicate id `backup`", Some("line 20")),
     case("unknown owner", "owner = \"bob\"", "owner = \"bobb\"", (22, 9), "unknown person or role `bobb`", Some("did you mean `bob`?")),
@@ -1043,6 +1048,27 @@ fn the_binary_fails_on_warnings_only_when_strict() {
     let stderr = String::from_utf8_lossy(&strict.stderr);
     assert_eq!(strict.status.code(), Some(64), "{stderr}");
     assert!(stderr.contains("error: rollback.procedure"), "{stderr}");
+}
+
+#[test]
+fn a_plan_that_is_not_utf8_is_invalid_with_exit_code_64_and_the_position() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let path = folder.path().join("latin1.toml");
+    // `Shöp` saved as Latin-1: 0xF6 on line 2, after `name = "Sh`.
+    let mut bytes = BASE
+        .replace("name = \"Shop\"", "name = \"Sh\u{1}p\"")
+        .into_bytes();
+    let at = bytes.iter().position(|byte| *byte == 1).unwrap_or_default();
+    bytes[at] = 0xF6;
+    std::fs::write(&path, bytes).unwrap_or_else(|error| panic!("{error}"));
+    let output = golive_check(&[path.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("latin1.toml:2:11: error: the plan is not valid UTF-8 (byte 0xF6)")
+            && stderr.contains("help: save the plan as UTF-8"),
+        "{stderr}"
+    );
 }
 
 #[test]
