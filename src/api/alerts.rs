@@ -301,26 +301,40 @@ pub async fn delete_silence(
     Ok(Json(json!({ "removed": id })))
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title></head>\
-         <body style=\"font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;color:#1a1a1a\"><h1>{title}</h1>{body}</body></html>",
-        title = escape(title)
-    );
-    (
-        status,
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        Html(html),
-    )
-        .into_response()
+/// The frame of every acknowledgement page: the launch's name above the title, so a phone user
+/// opening a link from an email knows which launch it is about, and a link to the status page
+/// (served by this same daemon, so a relative link works whichever address the email used).
+struct AckFrame<'a> {
+    launch: &'a str,
+    /// Where on the status page the alert (or the open alerts) are: `/#alert-7`, `/#alerts`.
+    status_link: String,
 }
 
-fn link_error(error: EngineError) -> Response {
+impl AckFrame<'_> {
+    fn page(&self, status: StatusCode, title: &str, body: &str) -> Response {
+        let html = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · {launch}</title></head>\
+             <body style=\"font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;color:#1a1a1a\"><p id=\"launch\" style=\"margin:0;color:#4a4a4a\">{launch} · golive</p><h1 style=\"margin-top:.25em\">{title}</h1>{body}\
+             <p><a id=\"status-link\" href=\"{link}\">Open the status page</a></p></body></html>",
+            title = escape(title),
+            launch = escape(self.launch),
+            link = escape(&self.status_link),
+        );
+        (
+            status,
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::REFERRER_POLICY, "no-referrer"),
+            ],
+            Html(html),
+        )
+            .into_response()
+    }
+}
+
+fn link_error(frame: &AckFrame<'_>, error: EngineError) -> Response {
     match error {
-        EngineError::Field(error) => page(
+        EngineError::Field(error) => frame.page(
             StatusCode::BAD_REQUEST,
             "This link does not work",
             &format!(
@@ -328,12 +342,12 @@ fn link_error(error: EngineError) -> Response {
                 escape(&error.message)
             ),
         ),
-        EngineError::NotFound(message) => page(
+        EngineError::NotFound(message) => frame.page(
             StatusCode::CONFLICT,
             "Nothing to acknowledge",
             &format!("<p>{}.</p>", escape(&message)),
         ),
-        other => page(
+        other => frame.page(
             StatusCode::SERVICE_UNAVAILABLE,
             "Try again",
             &format!("<p>{}.</p>", escape(&other.to_string())),
@@ -342,10 +356,11 @@ fn link_error(error: EngineError) -> Response {
 }
 
 /// An alert as a line of a confirmation page.
-fn alert_item(alert: &crate::core::alert::Alert) -> String {
+fn alert_item(alert: &crate::core::alert::Alert, now: jiff::Timestamp) -> String {
     let taken = alert
         .acknowledged
         .as_ref()
+        .filter(|_| alert.is_acknowledged(now))
         .map(|ack| {
             format!(
                 " <strong>Already acknowledged by {}.</strong>",
@@ -366,54 +381,83 @@ fn alert_item(alert: &crate::core::alert::Alert) -> String {
 /// alert of its group). Opening it changes nothing (mail scanners prefetch links); its button
 /// POSTs to the same address.
 pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let now = state.clock.now();
+    let mut frame = AckFrame {
+        launch: &state.plan.launch.name,
+        status_link: "/#alerts".to_string(),
+    };
     let view = match state.engine.check_ack_link(token).await {
-        Err(error) => return link_error(error),
+        Err(error) => return link_error(&frame, error),
         Ok(view) => view,
     };
+    if let AckTarget::Alert(id) = &view.claim.target {
+        frame.status_link = format!("/#alert-{id}");
+    }
     let group = matches!(view.claim.target, AckTarget::Group(_));
     match (view.alerts.as_slice(), &view.claim.target) {
-        ([], AckTarget::Alert(id)) => page(
+        ([], AckTarget::Alert(id)) => frame.page(
             StatusCode::OK,
             "Nothing to acknowledge",
             &format!("<p>Alert #{id} is resolved or was already closed.</p>"),
         ),
-        ([], AckTarget::Group(_)) => page(
+        ([], AckTarget::Group(_)) => frame.page(
             StatusCode::OK,
             "Nothing to acknowledge",
             "<p>The alerts of this link are resolved.</p>",
         ),
         ([alert], _) if !group => {
-            let taken = alert
-                .acknowledged
-                .as_ref()
-                .map(|ack| {
-                    format!(
-                        "<p><strong>Already acknowledged by {}.</strong></p>",
-                        escape(&ack.by)
-                    )
-                })
-                .unwrap_or_default();
-            page(
-                StatusCode::OK,
-                &format!("Acknowledge alert #{}?", alert.id),
-                &format!(
-                    "<p><strong>{}</strong> ({}) — {}</p>{taken}<p>Acknowledging stops the escalation and tells everyone already notified that you took it.</p>\
-                     <form method=\"post\"><button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">Acknowledge</button></form>",
-                    escape(&alert.title),
-                    alert.severity,
-                    escape(&alert.reason)
+            let summary = format!(
+                "<p><strong>{}</strong> ({}) — {}</p>",
+                escape(&alert.title),
+                alert.severity,
+                escape(&alert.reason)
+            );
+            match alert.acknowledged.as_ref().filter(|_| alert.is_acknowledged(now)) {
+                // Nothing left to do: no button that would only say so again.
+                Some(ack) => frame.page(
+                    StatusCode::OK,
+                    &format!("Alert #{} is acknowledged", alert.id),
+                    &format!(
+                        "{summary}<p><strong>Already acknowledged by {}</strong> at {}. Its escalation is stopped; nothing to do here.</p>",
+                        escape(&ack.by),
+                        ack.at
+                            .to_zoned_datetime(state.plan.launch.timezone.clone())
+                            .strftime("%H:%M:%S %Z")
+                    ),
                 ),
-            )
+                None => frame.page(
+                    StatusCode::OK,
+                    &format!("Acknowledge alert #{}?", alert.id),
+                    &format!(
+                        "{summary}<p>Acknowledging stops the escalation and tells everyone already notified that you took it.</p>\
+                         <form method=\"post\"><button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">Acknowledge</button></form>"
+                    ),
+                ),
+            }
         }
         (alerts, _) => {
             let count = alerts.len();
-            let items: String = alerts.iter().map(alert_item).collect();
-            page(
+            let items: String = alerts.iter().map(|alert| alert_item(alert, now)).collect();
+            let waiting = alerts
+                .iter()
+                .filter(|alert| !alert.is_acknowledged(now))
+                .count();
+            if waiting == 0 {
+                return frame.page(
+                    StatusCode::OK,
+                    &format!("The {count} open alert{} are acknowledged", plural(count)),
+                    &format!(
+                        "<p>Every alert of this burst still open is acknowledged already; nothing to do here.</p><ul>{items}</ul>"
+                    ),
+                );
+            }
+            frame.page(
                 StatusCode::OK,
-                &format!("Acknowledge {count} open alert{}?", plural(count)),
+                &format!("Acknowledge {waiting} open alert{}?", plural(waiting)),
                 &format!(
                     "<p>These alerts of one burst are open:</p><ul>{items}</ul><p>Acknowledging stops their escalation and tells everyone already notified that you took them. Those acknowledged already stay as they are.</p>\
-                     <form method=\"post\"><button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">Acknowledge all {count}</button></form>"
+                     <form method=\"post\"><button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">Acknowledge {}</button></form>",
+                    if waiting == 1 { "it".to_string() } else if waiting == count { format!("all {count}") } else { format!("these {waiting}") }
                 ),
             )
         }
@@ -426,16 +470,27 @@ fn plural(count: usize) -> &'static str {
 
 /// The confirmation page's button: acknowledges (once: the link is used up) and says what it did.
 pub async fn ack_submit(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let checked_at = state.clock.now();
+    let mut frame = AckFrame {
+        launch: &state.plan.launch.name,
+        status_link: "/#alerts".to_string(),
+    };
     let outcome = match state.engine.ack_link(token).await {
         Ok(outcome) => outcome,
-        Err(error) => return link_error(error),
+        Err(error) => return link_error(&frame, error),
     };
+    if let ([alert], []) | ([], [alert]) = (
+        outcome.acknowledged.as_slice(),
+        outcome.already_acknowledged.as_slice(),
+    ) {
+        frame.status_link = format!("/#alert-{}", alert.id);
+    }
     match (
         outcome.acknowledged.as_slice(),
         outcome.already_acknowledged.as_slice(),
     ) {
         // One alert, as before: whoever holds it now.
-        ([alert], []) | ([], [alert]) => page(
+        ([alert], []) | ([], [alert]) => frame.page(
             StatusCode::OK,
             &format!("Alert #{} acknowledged", alert.id),
             &format!(
@@ -449,12 +504,12 @@ pub async fn ack_submit(State(state): State<AppState>, Path(token): Path<String>
                 )
             ),
         ),
-        ([], before) => page(
+        ([], before) => frame.page(
             StatusCode::OK,
             "Acknowledged already",
             &format!(
                 "<p>Someone was faster: these alerts were acknowledged already.</p><ul>{}</ul>",
-                before.iter().map(alert_item).collect::<String>()
+                before.iter().map(|alert| alert_item(alert, checked_at)).collect::<String>()
             ),
         ),
         (now, before) => {
@@ -472,10 +527,10 @@ pub async fn ack_submit(State(state): State<AppState>, Path(token): Path<String>
             if !before.is_empty() {
                 body.push_str(&format!(
                     "<p>Acknowledged before, left as they were:</p><ul>{}</ul>",
-                    before.iter().map(alert_item).collect::<String>()
+                    before.iter().map(|alert| alert_item(alert, checked_at)).collect::<String>()
                 ));
             }
-            page(
+            frame.page(
                 StatusCode::OK,
                 &format!("{} alert{} acknowledged", now.len(), plural(now.len())),
                 &body,

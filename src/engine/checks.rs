@@ -97,6 +97,11 @@ pub struct CheckView {
     pub threshold: Option<String>,
     pub risks: Vec<String>,
     pub last: Option<RecentResult>,
+    /// Minutes not in the store yet, oldest first: finished ones waiting for the next write and
+    /// the minute in progress. The status page adds them to the stored history, so a check probed
+    /// every second never reads as "no probes" between writes.
+    #[serde(skip)]
+    pub unwritten_minutes: Vec<(i64, Rollup)>,
 }
 
 /// A check with its recent results, for `GET /api/v1/checks/{id}`.
@@ -487,6 +492,13 @@ impl Engine {
             threshold: check.threshold().map(|threshold| threshold.to_string()),
             risks: check.risks.clone(),
             last: runtime.recent.front().cloned(),
+            unwritten_minutes: self
+                .checks
+                .open_minutes
+                .range((index, i64::MIN)..=(index, i64::MAX))
+                .map(|((_, minute), rollup)| (*minute, rollup.clone()))
+                .chain(runtime.minute.clone())
+                .collect(),
         }
     }
 

@@ -40,7 +40,7 @@ pub use crate::notify::{DeliveryReport, DispatchLink};
 use crate::plan::Plan;
 use crate::store::{Store, StoreError};
 pub use alerts::{AckLinkView, AckOutcome, ExternalAlert, IntakeOutcome};
-pub use checks::{CheckDetail, CheckView};
+pub use checks::{CheckDetail, CheckView, RecentResult};
 pub use runbook::{RollbackAdvice, RunbookMetrics, StepOutcome};
 
 use crate::core::alert::{Alert, Silence};

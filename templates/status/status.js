@@ -81,12 +81,17 @@
     byId('token-form').hidden = !!token;
     byId('token-set').hidden = !token;
     byId('token-author').textContent = stored(AUTHOR_KEY) || 'the token\u2019s name';
+    byId('token-summary').textContent = token
+      ? 'Signed in as ' + (stored(AUTHOR_KEY) || 'the token\u2019s name')
+      : 'Sign in to act';
   }
 
   // A write to the API: JSON with the bearer token; resolves to the answer's JSON.
   function write(path, body) {
     var token = stored(TOKEN_KEY);
     if (!token) {
+      // The form is folded away until it is needed.
+      byId('token-panel').open = true;
       byId('token-input').focus();
       return Promise.reject(new Error('Enter the API token first; it is kept for this browser tab only.'));
     }
@@ -161,6 +166,7 @@
       store(AUTHOR_KEY, byId('author-input').value.trim());
       byId('token-input').value = '';
       showToken();
+      byId('token-panel').open = false;
       say('Token kept for this browser tab.', 'ok');
     });
     byId('token-forget').addEventListener('click', function () {
@@ -168,6 +174,7 @@
       store(AUTHOR_KEY, '');
       showToken();
       say('Token forgotten.', 'ok');
+      byId('token-panel').open = true;
       byId('token-input').focus();
     });
 

@@ -425,6 +425,51 @@ async fn the_ack_link_page_does_not_acknowledge_its_button_does_and_a_reused_or_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ack_link_page_names_the_launch_links_the_status_page_and_shows_no_button_once_someone_acknowledged()
+ {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(503).await;
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 30, "")).await;
+    let messages = smtp.wait_for(1, Duration::from_secs(10)).await;
+    let token = ack_token(&messages[0]);
+    let id = open_alert(&daemon).await["id"]
+        .as_i64()
+        .expect("an alert id");
+
+    let (status, page) = daemon.get_text(&format!("/ack/{token}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Test shop · golive"),
+        "the launch is named: {page}"
+    );
+    assert!(
+        page.contains(&format!("href=\"/#alert-{id}\"")),
+        "the status page is linked at the alert: {page}"
+    );
+    assert!(page.contains("<form method=\"post\">"), "{page}");
+
+    // Someone else was faster: the page says so, and offers nothing more to press.
+    let (status, body) = daemon
+        .post(
+            &format!("/api/v1/alerts/{id}/ack"),
+            json!({"author": "jonas"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, page) = daemon.get_text(&format!("/ack/{token}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Already acknowledged by jonas"), "{page}");
+    assert!(
+        !page.contains("<form"),
+        "a button that does nothing: {page}"
+    );
+    assert!(!page.contains("<button"), "{page}");
+    assert!(page.contains("Test shop · golive"), "{page}");
+    assert!(page.contains(&format!("href=\"/#alert-{id}\"")), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silence_holds_notifications_back_but_the_alert_is_recorded() {
     let smtp = SmtpServer::start(SmtpOptions::plain()).await;
     let hook = Receiver::start().await;

@@ -11,6 +11,7 @@ mod dashboard;
 mod delivery;
 mod demo;
 mod durability;
+mod email_screens;
 mod heartbeat;
 mod helpers;
 mod monitoring;

@@ -401,7 +401,14 @@ async fn in_a_real_browser_the_page_follows_a_failing_check_and_acknowledges_con
         .await;
     assert!(row.as_str().unwrap_or("").contains("status 503"), "{row}");
 
-    // The token, once for this tab.
+    // The token, once for this tab: the form is folded away until asked for.
+    assert_eq!(
+        browser
+            .script("return document.querySelector('#token-panel').open")
+            .await,
+        false
+    );
+    browser.click("#token-panel summary").await;
     browser.type_into("#token-input", TOKEN).await;
     browser.type_into("#author-input", "Browser Tester").await;
     browser.click("#token-form button[type=submit]").await;
@@ -515,4 +522,144 @@ async fn in_a_real_browser_the_page_follows_a_failing_check_and_acknowledges_con
         phone.display()
     );
     browser.close().await;
+}
+
+/// The base plan's `web` check linked to the `payments` risk, with rollback criteria for it, so
+/// a failing check while deploying opens an alert with a contingency and rollback advice.
+fn plan_with_risk_and_rollback(target: &str) -> String {
+    plan(target)
+        .replace(
+            "failure_threshold = 2\n",
+            "failure_threshold = 2\nrisks = [\"payments\"]\n",
+        )
+        .replace(
+            "[rollback]\nprocedure = \"Redeploy release 1.9 and restore the database snapshot\"",
+            "[rollback]\nprocedure = \"Redeploy release 1.9 and restore the database snapshot\"\ncriteria = [{ checks = [\"web\"], severity = \"critical\" }]",
+        )
+}
+
+/// Waits until the `web` check's alert is open and returns its id.
+async fn open_check_alert(daemon: &Daemon) -> i64 {
+    eventually(20, async || {
+        let (_, body) = daemon.get("/api/v1/alerts").await;
+        body["alerts"]
+            .as_array()?
+            .iter()
+            .find(|alert| alert["key"] == "check:web")
+            .and_then(|alert| alert["id"].as_i64())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_the_open_alert_with_its_contingency_and_rollback_advice_is_on_the_first_screen()
+{
+    let target = Switchable::start(200).await;
+    let daemon = Daemon::start(&plan_with_risk_and_rollback(&target.url())).await;
+    for _ in 0..2 {
+        let (status, body) = daemon
+            .post("/api/v1/phase", json!({"force": true, "reason": "test"}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(daemon.get("/api/v1/status").await.1["phase"], "deploying");
+    target.set(503);
+    let id = open_check_alert(&daemon).await;
+    let browser = Browser::start().await;
+    browser.set_size(390, 844).await;
+    browser.navigate(&daemon.at("/")).await;
+    let row = format!("#alert-{id}");
+    browser
+        .wait_for(
+            "the open alert and the failing check",
+            &format!(
+                "return !!document.querySelector('{row}') && document.querySelector('#check-web')?.dataset.state === 'failing'"
+            ),
+        )
+        .await;
+    let seen = browser
+        .script(&format!(
+            "const row = document.querySelector('{row}');
+             const input = document.querySelector('#token-input');
+             return {{
+                 top: row.getBoundingClientRect().top,
+                 height: window.innerHeight,
+                 width: window.innerWidth,
+                 scroll_width: document.documentElement.scrollWidth,
+                 text: row.textContent.replace(/\\s+/g, ' '),
+                 form_open: document.querySelector('#token-panel').open,
+                 input_shown: input.checkVisibility(),
+                 panel_height: document.querySelector('#token-panel').getBoundingClientRect().height,
+                 strip: document.querySelector('#check-web .strip').getAttribute('aria-label'),
+             }}"
+        ))
+        .await;
+    let top = seen["top"].as_f64().unwrap_or(f64::MAX);
+    let height = seen["height"].as_f64().unwrap_or(0.0);
+    assert!(
+        top < height,
+        "the open alert starts below the first screen: {seen}"
+    );
+    assert_eq!(seen["form_open"], false, "{seen}");
+    assert_eq!(
+        seen["input_shown"], false,
+        "the token form is folded: {seen}"
+    );
+    assert!(
+        seen["panel_height"].as_f64().unwrap_or(f64::MAX) < 80.0,
+        "the folded sign-in takes one line: {seen}"
+    );
+    assert!(
+        seen["scroll_width"].as_f64() <= seen["width"].as_f64(),
+        "the page is wider than the phone: {seen}"
+    );
+    let text = seen["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains("Contingency") && text.contains("Switch to the fallback provider"),
+        "{text}"
+    );
+    assert!(text.contains("Rollback recommended"), "{text}");
+    // The check fails this minute, and the strip says so (not "no probes", not "without failures").
+    let strip = seen["strip"].as_str().unwrap_or("");
+    assert!(strip.starts_with("this minute: failing"), "{strip}");
+
+    // Acting without a token opens the form by itself.
+    browser
+        .click(&format!("button[data-act='ack'][data-id='{id}']"))
+        .await;
+    browser
+        .wait_for(
+            "the sign-in form to open",
+            "return document.querySelector('#token-panel').open && document.activeElement?.id === 'token-input'",
+        )
+        .await;
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "{violations:#?}");
+    browser.script("window.scrollTo(0, 0); return true").await;
+    browser.click("#token-panel summary").await;
+    let shot = browser
+        .screenshot(&artifacts().join("status-page-phone-first-screen.png"))
+        .await;
+    println!("status page on a phone: {}", shot.display());
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_launch_closes_the_page_says_its_checks_are_no_longer_watched() {
+    let target = Switchable::start(200).await;
+    let daemon = seeded(&target, "5xx rate above 5%").await;
+    let (_, html) = daemon.get_text("/").await;
+    assert!(html.contains("data-state=\"healthy\""), "{html}");
+    for _ in 0..5 {
+        let (status, body) = daemon
+            .post("/api/v1/phase", json!({"force": true, "reason": "test"}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(daemon.get("/api/v1/status").await.1["phase"], "closed");
+    let (_, html) = daemon.get_text("/").await;
+    assert!(html.contains("data-state=\"no longer watched\""), "{html}");
+    assert!(!html.contains("data-state=\"healthy\""), "{html}");
+    assert!(html.contains("last known: healthy"), "{html}");
+    assert!(html.contains("1 not watched"), "{html}");
 }

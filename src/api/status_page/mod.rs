@@ -163,8 +163,13 @@ async fn gather(state: &AppState) -> Result<StatusView, ApiError> {
         })?;
         let mut history = HashMap::with_capacity(ids.len());
         for id in ids {
-            let minutes =
-                reader.check_minutes(&id, current_minute - HISTORY_MINUTES, current_minute)?;
+            // Up to the minute in progress: one flushed at a shutdown and continued after the
+            // restart is partly stored, partly still in the engine.
+            let minutes = reader.check_minutes(
+                &id,
+                current_minute - HISTORY_MINUTES + 1,
+                current_minute + 1,
+            )?;
             history.insert(id, minutes);
         }
         Ok((alerts, log, history))

@@ -11,18 +11,18 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use crate::core::actions::{ActionStatus, is_overdue};
-use crate::core::alert::Alert;
+use crate::core::alert::{Alert, rollback_recommended};
 use crate::core::health::Health;
 use crate::core::lifecycle::{blockers_leaving, hypercare_end, owner_label};
 use crate::core::log::LogEntry;
 use crate::core::rollup::Rollup;
 use crate::core::runbook;
-use crate::domain::Owner;
+use crate::domain::{Owner, Phase};
 use crate::engine::{CheckView, Snapshot};
 use crate::plan::Plan;
 use crate::plan::checks::Severity;
 
-/// How many minutes of history each check's strip shows.
+/// How many minutes of history each check's strip shows, the minute in progress included.
 pub const HISTORY_MINUTES: i64 = 30;
 
 mod format;
@@ -38,7 +38,8 @@ pub struct Inputs<'a> {
     pub plan: &'a Plan,
     pub snapshot: &'a Snapshot,
     pub checks: &'a [CheckView],
-    /// Finished minutes per check id (Unix minute, rollup), oldest first.
+    /// Stored minutes per check id (Unix minute, rollup), oldest first; the engine's unwritten ones
+    /// come with each check's view.
     pub history: &'a HashMap<String, Vec<(i64, Rollup)>>,
     /// Open alerts, newest first.
     pub alerts: &'a [Alert],
@@ -100,6 +101,8 @@ pub struct SummaryView {
     pub checks_healthy: usize,
     pub checks_failing: usize,
     pub checks_unknown: usize,
+    /// Checks golive does not probe now (not in this phase, or the launch is over).
+    pub checks_unwatched: usize,
     pub alerts_open: usize,
     pub alerts_unacknowledged: usize,
     pub checklist_total: usize,
@@ -169,6 +172,21 @@ pub struct AlertRow {
     pub escalation: String,
     pub acknowledged_by: Option<String>,
     pub acknowledged_at: Option<TimeView>,
+    /// The contingency of each risk linked to the alert's check: often the cheaper fix, so it
+    /// comes before the rollback advice.
+    pub contingencies: Vec<ContingencyView>,
+    /// Whether the plan's rollback criteria hold for this alert now (the procedure is in the
+    /// page's rollback section).
+    pub rollback_recommended: bool,
+}
+
+/// A risk's contingency plan, as an open alert shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContingencyView {
+    /// The risk's id.
+    pub risk: String,
+    pub title: String,
+    pub contingency: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -214,13 +232,22 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
     let checks: Vec<CheckRow> = inputs
         .checks
         .iter()
-        .map(|check| check_row(check, inputs.history.get(&check.id), now, timezone))
+        .map(|check| {
+            let watch = if check.active {
+                Watch::Watched
+            } else if state.phase.is_terminal() {
+                Watch::LaunchOver
+            } else {
+                Watch::NotThisPhase
+            };
+            check_row(check, inputs.history.get(&check.id), watch, now, timezone)
+        })
         .collect();
     let alerts: Vec<AlertRow> = inputs
         .alerts
         .iter()
         .filter(|alert| alert.is_open())
-        .map(|alert| alert_row(plan, alert, now, timezone))
+        .map(|alert| alert_row(plan, state.phase, alert, now, timezone))
         .collect();
     let checklist: Vec<ChecklistRow> = plan
         .checklist
@@ -290,7 +317,7 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
         .collect();
 
     let count = |class: &str| checks.iter().filter(|c| c.state.class == class).count();
-    let (healthy, failing) = (count("ok"), count("fail"));
+    let (healthy, failing, unwatched) = (count("ok"), count("fail"), count("idle"));
     let alerts_unacknowledged = alerts
         .iter()
         .filter(|a| a.acknowledged_by.is_none())
@@ -321,7 +348,8 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
         checks_total: checks.len(),
         checks_healthy: healthy,
         checks_failing: failing,
-        checks_unknown: checks.len() - healthy - failing,
+        checks_unknown: checks.len() - healthy - failing - unwatched,
+        checks_unwatched: unwatched,
         alerts_open: alerts.len(),
         alerts_unacknowledged,
         checklist_total: checklist.len(),
@@ -385,13 +413,24 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
     }
 }
 
+/// Whether golive probes a check now. A check it no longer probes keeps its last health in the
+/// engine, which must not read as a current "healthy".
+#[derive(Clone, Copy, PartialEq)]
+enum Watch {
+    Watched,
+    NotThisPhase,
+    /// The launch is closed or rolled back: nothing is probed any more.
+    LaunchOver,
+}
+
 fn check_row(
     check: &CheckView,
     history: Option<&Vec<(i64, Rollup)>>,
+    watch: Watch,
     now: Timestamp,
     timezone: &TimeZone,
 ) -> CheckRow {
-    let state = match check.health {
+    let last_known = match check.health {
         Health::Healthy => StateView {
             class: "ok",
             icon: "✓",
@@ -408,8 +447,34 @@ fn check_row(
             label: "unknown",
         },
     };
-    let (history, history_summary) =
-        history_strip(history.map_or(&[][..], Vec::as_slice), now, timezone);
+    let state = match watch {
+        Watch::Watched => last_known.clone(),
+        Watch::NotThisPhase => StateView {
+            class: "idle",
+            icon: "–",
+            label: "not watched in this phase",
+        },
+        Watch::LaunchOver => StateView {
+            class: "idle",
+            icon: "–",
+            label: "no longer watched",
+        },
+    };
+    let reason = check
+        .last
+        .as_ref()
+        .map_or_else(|| "no result yet".to_string(), |last| last.reason.clone());
+    let reason = if watch == Watch::Watched || check.last.is_none() {
+        reason
+    } else {
+        format!("last known: {} ({reason})", last_known.label)
+    };
+    let (history, history_summary) = history_strip(
+        history.map_or(&[][..], Vec::as_slice),
+        &check.unwritten_minutes,
+        now,
+        timezone,
+    );
     CheckRow {
         id: check.id.clone(),
         name: check.name.clone(),
@@ -420,10 +485,7 @@ fn check_row(
         active: check.active,
         since: time_view(check.since, now, timezone),
         duration: format!("for {}", human_duration(now.duration_since(check.since))),
-        reason: check
-            .last
-            .as_ref()
-            .map_or_else(|| "no result yet".to_string(), |last| last.reason.clone()),
+        reason,
         latency: check
             .last
             .as_ref()
@@ -433,22 +495,32 @@ fn check_row(
     }
 }
 
-/// The last [`HISTORY_MINUTES`] finished minutes, oldest first, with a summary in words.
+/// The last [`HISTORY_MINUTES`] minutes, oldest first, the minute in progress last, with a
+/// summary in words. `stored` comes from the store, `unwritten` from the engine (minutes not
+/// written yet, the one in progress among them); a minute in both is merged.
 fn history_strip(
-    minutes: &[(i64, Rollup)],
+    stored: &[(i64, Rollup)],
+    unwritten: &[(i64, Rollup)],
     now: Timestamp,
     timezone: &TimeZone,
 ) -> (Vec<HistoryCell>, String) {
     let current = now.as_second().div_euclid(60);
-    let by_minute: HashMap<i64, &Rollup> = minutes.iter().map(|(m, r)| (*m, r)).collect();
+    let mut by_minute: HashMap<i64, Rollup> = stored.iter().cloned().collect();
+    for (minute, rollup) in unwritten {
+        by_minute.entry(*minute).or_default().merge(rollup);
+    }
     let (mut clean, mut failed, mut probed) = (0, 0, 0);
-    let cells = (current - HISTORY_MINUTES..current)
+    let mut failing_now = false;
+    let cells = (current - HISTORY_MINUTES + 1..=current)
         .map(|minute| {
             let at = Timestamp::from_second(minute * 60).unwrap_or(now);
-            let clock = at
+            let mut clock = at
                 .to_zoned_datetime(timezone.clone())
                 .strftime("%H:%M")
                 .to_string();
+            if minute == current {
+                clock.push_str(" (this minute, so far)");
+            }
             let Some(rollup) = by_minute.get(&minute).filter(|r| r.probes > 0) else {
                 return HistoryCell {
                     class: "none",
@@ -463,9 +535,11 @@ fn history_strip(
                 "ok"
             } else if rollup.failures + rollup.unknowns >= rollup.probes {
                 failed += 1;
+                failing_now |= minute == current;
                 "fail"
             } else {
                 failed += 1;
+                failing_now |= minute == current;
                 "partial"
             };
             let mut label = format!(
@@ -484,13 +558,37 @@ fn history_strip(
         format!("no probes in the last {HISTORY_MINUTES} min")
     } else if failed == 0 {
         format!("{clean} of {probed} min without failures")
+    } else if failing_now {
+        format!("this minute: failing; {failed} of {probed} min with failures")
     } else {
         format!("{failed} of {probed} min with failures")
     };
     (cells, summary)
 }
 
-fn alert_row(plan: &Plan, alert: &Alert, now: Timestamp, timezone: &TimeZone) -> AlertRow {
+fn alert_row(
+    plan: &Plan,
+    phase: Phase,
+    alert: &Alert,
+    now: Timestamp,
+    timezone: &TimeZone,
+) -> AlertRow {
+    // The risks linked to the alert's check, either way round, as the alert messages name them.
+    let contingencies = alert
+        .check_id()
+        .and_then(|id| plan.checks.iter().find(|check| check.id == id))
+        .map(|check| {
+            plan.risks
+                .iter()
+                .filter(|risk| check.risks.contains(&risk.id) || risk.checks.contains(&check.id))
+                .map(|risk| ContingencyView {
+                    risk: risk.id.clone(),
+                    title: risk.title.clone(),
+                    contingency: risk.contingency.trim().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let levels = alert.policy.as_ref().and_then(|id| {
         plan.alerting
             .policies
@@ -521,6 +619,8 @@ fn alert_row(plan: &Plan, alert: &Alert, now: Timestamp, timezone: &TimeZone) ->
         escalation,
         acknowledged_by: acknowledged.map(|ack| ack.by.clone()),
         acknowledged_at: acknowledged.map(|ack| time_view(ack.at, now, timezone)),
+        contingencies,
+        rollback_recommended: rollback_recommended(&plan.rollback, phase, alert),
     }
 }
 

@@ -349,3 +349,22 @@ pub fn silenced_until<'a>(
 
 #[cfg(test)]
 mod tests;
+
+/// Whether the plan's rollback criteria hold for `alert` in `phase`: a procedure exists and a
+/// criterion matches the alert's severity, the phase and (when it names checks) the alert's check.
+/// The engine sends the recommendation from this; the status page shows it on the alert.
+pub fn rollback_recommended(
+    rollback: &crate::plan::Rollback,
+    phase: crate::domain::Phase,
+    alert: &Alert,
+) -> bool {
+    !rollback.procedure.is_empty()
+        && rollback.criteria.iter().any(|criterion| {
+            alert.severity >= criterion.severity
+                && criterion.phases.contains(&phase)
+                && (criterion.checks.is_empty()
+                    || alert
+                        .check_id()
+                        .is_some_and(|id| criterion.checks.iter().any(|c| c == id)))
+        })
+}

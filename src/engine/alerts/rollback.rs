@@ -81,15 +81,7 @@ pub(crate) fn rollback_recommendation_rows(
 impl Engine {
     /// Whether the plan's rollback criteria hold for this alert now.
     pub(super) fn rollback_recommended(&self, alert: &Alert) -> bool {
-        !self.plan.rollback.procedure.is_empty()
-            && self.plan.rollback.criteria.iter().any(|criterion| {
-                alert.severity >= criterion.severity
-                    && criterion.phases.contains(&self.state.phase)
-                    && (criterion.checks.is_empty()
-                        || alert
-                            .check_id()
-                            .is_some_and(|id| criterion.checks.iter().any(|c| c == id)))
-            })
+        crate::core::alert::rollback_recommended(&self.plan.rollback, self.state.phase, alert)
     }
 
     /// Rolls the launch back: the phase moves to `rolled_back` (with the reason in the log) and

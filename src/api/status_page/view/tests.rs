@@ -72,6 +72,7 @@ fn check(id: &str, health: Health) -> CheckView {
         threshold: None,
         risks: Vec::new(),
         last: None,
+        unwritten_minutes: Vec::new(),
     }
 }
 
@@ -245,18 +246,20 @@ fn the_history_strip_marks_each_minute_and_says_how_many_had_failures() {
             (minute - 3, rollup(6, 2, 0)),
             (minute - 2, rollup(6, 6, 0)),
             (minute - 1, rollup(6, 0, 6)),
-            // The minute in progress is not part of the strip.
-            (minute, rollup(6, 6, 0)),
         ],
     )]);
     let view = build_with(&plan, &[check("web", Health::Failing)], &history, &[], &[]);
     let strip = &view.checks[0].history;
     assert_eq!(strip.len(), HISTORY_MINUTES as usize);
-    let classes: Vec<&str> = strip.iter().rev().take(5).map(|cell| cell.class).collect();
-    assert_eq!(classes, ["unknown", "fail", "partial", "ok", "none"]);
+    let classes: Vec<&str> = strip.iter().rev().take(6).map(|cell| cell.class).collect();
+    // Nothing probed yet in the minute in progress (last), then the four stored minutes.
+    assert_eq!(
+        classes,
+        ["none", "unknown", "fail", "partial", "ok", "none"]
+    );
     assert_eq!(view.checks[0].history_summary, "2 of 4 min with failures");
     assert!(
-        strip[HISTORY_MINUTES as usize - 3]
+        strip[HISTORY_MINUTES as usize - 4]
             .label
             .ends_with("6 probes, 2 failed"),
         "{:?}",
@@ -268,6 +271,128 @@ fn the_history_strip_marks_each_minute_and_says_how_many_had_failures() {
         quiet.checks[0].history_summary,
         "no probes in the last 30 min"
     );
+}
+
+#[test]
+fn the_history_strip_counts_the_minute_in_progress_and_minutes_not_written_yet() {
+    let plan = plan();
+    let minute = NOW / 60;
+    // Probed every second since a moment ago: nothing stored yet, all in the engine.
+    let mut fresh = check("web", Health::Healthy);
+    fresh.unwritten_minutes = vec![(minute - 1, rollup(60, 0, 0)), (minute, rollup(12, 0, 0))];
+    let view = build_with(&plan, &[fresh], &HashMap::new(), &[], &[]);
+    assert_eq!(
+        view.checks[0].history_summary,
+        "2 of 2 min without failures"
+    );
+    let last = view.checks[0].history.last().expect("a cell per minute");
+    assert_eq!(last.class, "ok");
+    assert!(
+        last.label.contains("this minute, so far") && last.label.ends_with("12 probes, 0 failed"),
+        "{last:?}"
+    );
+
+    // Failing since this minute: the minute in progress says so, partly stored before a restart
+    // and partly still in the engine (merged).
+    let mut failing = check("api", Health::Failing);
+    failing.unwritten_minutes = vec![(minute, rollup(3, 3, 0))];
+    let history = HashMap::from([("api".to_string(), vec![(minute, rollup(2, 0, 0))])]);
+    let view = build_with(&plan, &[failing], &history, &[], &[]);
+    assert_eq!(
+        view.checks[0].history_summary,
+        "this minute: failing; 1 of 1 min with failures"
+    );
+    let last = view.checks[0].history.last().expect("a cell per minute");
+    assert_eq!(last.class, "partial");
+    assert!(last.label.ends_with("5 probes, 3 failed"), "{last:?}");
+}
+
+#[test]
+fn after_the_launch_closes_checks_say_they_are_no_longer_watched() {
+    let plan = plan();
+    let mut snapshot = snapshot(&plan);
+    snapshot.state.phase = Phase::Closed;
+    let mut web = check("web", Health::Healthy);
+    web.active = false;
+    web.last = Some(crate::engine::RecentResult {
+        at: at(NOW - 3600),
+        outcome: crate::core::health::Outcome::Healthy,
+        reason: "status 200".into(),
+        latency_ms: 12.0,
+        value: None,
+        warning: None,
+        cert_not_after: None,
+    });
+    let view = build(&Inputs {
+        plan: &plan,
+        snapshot: &snapshot,
+        checks: &[web],
+        history: &HashMap::new(),
+        alerts: &[],
+        log: &[],
+        now: at(NOW),
+    });
+    let row = &view.checks[0];
+    assert_eq!(row.state.label, "no longer watched");
+    assert_ne!(row.state.class, "ok", "no green for a check nobody probes");
+    assert_eq!(row.reason, "last known: healthy (status 200)");
+    assert_eq!(view.summary.checks_healthy, 0);
+    assert_eq!(view.summary.checks_unwatched, 1);
+    assert_eq!(view.summary.checks_unknown, 0);
+
+    // Before its phases, a check is not watched yet either (and not "healthy" from a past run).
+    snapshot.state.phase = Phase::Planned;
+    let mut later = check("api", Health::Healthy);
+    later.active = false;
+    let view = build(&Inputs {
+        plan: &plan,
+        snapshot: &snapshot,
+        checks: &[later],
+        history: &HashMap::new(),
+        alerts: &[],
+        log: &[],
+        now: at(NOW),
+    });
+    assert_eq!(view.checks[0].state.label, "not watched in this phase");
+}
+
+#[test]
+fn an_open_alert_carries_its_risks_contingency_and_whether_a_rollback_is_recommended() {
+    let mut plan = plan();
+    let mut web = crate::core::test_support::tcp_check(2, 1);
+    web.id = "web1".into();
+    plan.checks = vec![web];
+    plan.risks = vec![crate::plan::Risk {
+        id: "shop-down".into(),
+        title: "The shop is down".into(),
+        likelihood: crate::domain::Level::Low,
+        impact: crate::domain::Level::High,
+        contingency: "Turn the feature flag checkout.v2 off.\n".into(),
+        owner: Owner::Person("alice".into()),
+        checks: vec!["web1".into()],
+    }];
+    plan.rollback.procedure = "Redeploy 1.9.".into();
+    plan.rollback.criteria = vec![crate::plan::alerting::RollbackCriterion {
+        checks: Vec::new(),
+        severity: Severity::Warning,
+        phases: vec![Phase::GoNoGo],
+    }];
+    let alerts = [alert(1, None, 0)];
+    let view = build_with(&plan, &[], &HashMap::new(), &alerts, &[]);
+    let row = &view.alerts[0];
+    assert!(row.rollback_recommended);
+    assert_eq!(row.contingencies.len(), 1);
+    assert_eq!(row.contingencies[0].risk, "shop-down");
+    assert_eq!(
+        row.contingencies[0].contingency,
+        "Turn the feature flag checkout.v2 off."
+    );
+
+    // Outside the criteria's phases there is no recommendation; the contingency stays.
+    plan.rollback.criteria[0].phases = vec![Phase::Hypercare];
+    let view = build_with(&plan, &[], &HashMap::new(), &alerts, &[]);
+    assert!(!view.alerts[0].rollback_recommended);
+    assert_eq!(view.alerts[0].contingencies.len(), 1);
 }
 
 #[test]
