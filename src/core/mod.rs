@@ -74,6 +74,7 @@ pub(crate) mod test_support {
                 contingency: "do things".into(),
                 owner: Owner::Person("alice".into()),
                 checks: vec![],
+                alertmanager: vec![],
             }],
             rollback: Rollback::default(),
             server: Server {

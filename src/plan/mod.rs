@@ -7,6 +7,7 @@
 //! clock: the one impure part, [`load`], only reads the plan file.
 
 pub mod alerting;
+pub mod alertmanager_match;
 mod check_http;
 mod check_kinds;
 pub mod checks;
@@ -129,6 +130,18 @@ pub struct Risk {
     pub owner: Owner,
     /// `checks`: ids of checks whose failure means this risk has materialised.
     pub checks: Vec<String>,
+    /// `alertmanager`: which alerts from Alertmanager mean it has materialised (any matcher).
+    pub alertmanager: Vec<alertmanager_match::LabelMatcher>,
+}
+
+impl Risk {
+    /// Whether an alert from Alertmanager with `labels` means this risk has materialised.
+    pub fn matches_alertmanager(
+        &self,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> bool {
+        alertmanager_match::any_matches(&self.alertmanager, labels)
+    }
 }
 
 /// Section `[rollback]`.

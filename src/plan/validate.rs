@@ -420,6 +420,7 @@ fn read_risks(
             }
             checks
         });
+        let alertmanager = super::alertmanager_match::read_matchers(&mut table, sink);
         table.finish(sink);
         let risk = (|| {
             Some(Risk {
@@ -430,6 +431,7 @@ fn read_risks(
                 contingency: contingency?.into_inner(),
                 owner: owner?,
                 checks: checks.ok()?,
+                alertmanager: alertmanager.ok()?,
             })
         })();
         push_or_poison(&mut risks, risk);

@@ -276,6 +276,12 @@ const CASES: &[Case] = &[
     case("ordering comparison with a string", "op = \"==\"", "op = \">\"", (62, 48), "`>` compares numbers, but the value `\"ok\"` is not a number", Some("without quotes")),
     case("unknown risk in checks[].risks", "risks = [\"slow-db\"]", "risks = [\"slow-bd\"]", (63, 10), "unknown risk `slow-bd`", Some("did you mean `slow-db`?")),
     case("unknown check in risks[].checks", "contingency = \"Scale up\"", "contingency = \"Scale up\"\nchecks = [\"dbb\"]", (37, 11), "unknown check `dbb`", Some("did you mean `db`?")),
+    case("alertmanager matcher that is not a table", "contingency = \"Scale up\"", "contingency = \"Scale up\"\nalertmanager = \"PaymentErrors\"", (37, 16), "expected a table of labels, found string", Some("alertmanager = { alertname = \"PaymentErrors\"")),
+    case("empty alertmanager matcher", "contingency = \"Scale up\"", "contingency = \"Scale up\"\nalertmanager = {}", (37, 16), "an empty matcher would link every alert", Some("alertname = \"PaymentErrors\"")),
+    case("alertmanager matcher with a bad label name", "contingency = \"Scale up\"", "contingency = \"Scale up\"\nalertmanager = { alert-name = \"PaymentErrors\" }", (37, 18), "`alert-name` is not a Prometheus label name", Some("letters, digits and `_`")),
+    case("alertmanager matcher with an empty value", "contingency = \"Scale up\"", "contingency = \"Scale up\"\nalertmanager = { service = \"\" }", (37, 28), "an empty value matches nothing", Some("leave `service` out")),
+    case("alertmanager matcher with a number for a value", "contingency = \"Scale up\"", "contingency = \"Scale up\"\nalertmanager = [{ alertname = \"A\" }, { code = 500 }]", (37, 47), "expected a string, found integer", Some("`code = \"...\"`")),
+    case("alertmanager list entry that is not a table", "contingency = \"Scale up\"", "contingency = \"Scale up\"\nalertmanager = [\"PaymentErrors\"]", (37, 17), "expected a table of labels, found string", Some("or a list of such tables")),
     case("prometheus check with no server defined", "[[prometheus]]\nid = \"prom\"\nurl = \"http://127.0.0.1:9090\"\nbearer_token = { env = \"PROM_TOKEN\" }\n\n", "", (60, 1), "no [[prometheus]] server is defined; add one with id and url", Some("[[prometheus]]")),
     case("unknown prometheus server", "query = \"sum(", "server = \"porm\"\nquery = \"sum(", (68, 10), "unknown prometheus server `porm`", Some("did you mean `prom`?")),
     case("threshold that is not a comparison", "threshold = \"> 0.05\"", "threshold = \"about 5\"", (69, 13), "invalid threshold", Some("\"> 0.05\"")),
@@ -582,6 +588,27 @@ fn the_example_plan_is_valid_without_warnings() {
     assert!((6..=8).contains(&plan.checklist.len()));
     assert!(plan.checklist.iter().any(|item| !item.required));
     assert!((3..=4).contains(&plan.risks.len()));
+    let payments = plan
+        .risks
+        .iter()
+        .find(|risk| risk.id == "payment-errors")
+        .expect("the payment-errors risk");
+    let alert_labels = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect::<std::collections::BTreeMap<String, String>>()
+    };
+    assert_eq!(payments.alertmanager.len(), 2);
+    assert!(payments.matches_alertmanager(&alert_labels(&[
+        ("alertname", "PaymentProviderErrors"),
+        ("service", "payments"),
+        ("instance", "pay-1:8080"),
+    ])));
+    assert!(!payments.matches_alertmanager(&alert_labels(&[
+        ("alertname", "PaymentProviderErrors"),
+        ("service", "search"),
+    ])));
     assert_eq!(plan.server.tokens.len(), 2);
     assert_eq!(plan.server.listen.to_string(), "127.0.0.1:9898");
 }

@@ -370,6 +370,7 @@ fn an_open_alert_carries_its_risks_contingency_and_whether_a_rollback_is_recomme
         contingency: "Turn the feature flag checkout.v2 off.\n".into(),
         owner: Owner::Person("alice".into()),
         checks: vec!["web1".into()],
+        alertmanager: vec![],
     }];
     plan.rollback.procedure = "Redeploy 1.9.".into();
     plan.rollback.criteria = vec![crate::plan::alerting::RollbackCriterion {
