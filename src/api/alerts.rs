@@ -614,6 +614,7 @@ pub async fn alertmanager_intake(
                 severity,
                 reason,
                 firing: alert.status == AlertStatus::Firing,
+                labels: alert.labels.clone(),
             }
         })
         .collect();

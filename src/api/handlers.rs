@@ -247,6 +247,8 @@ pub async fn plan(State(state): State<AppState>) -> Json<Value> {
         "risks": plan.risks.iter().map(|risk| json!({
             "id": risk.id, "title": risk.title, "likelihood": risk.likelihood,
             "impact": risk.impact, "contingency": risk.contingency, "owner": risk.owner.to_string(),
+            "checks": risk.checks,
+            "alertmanager": risk.alertmanager.iter().map(|matcher| &matcher.labels).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "rollback": { "procedure": plan.rollback.procedure },
         "server": {

@@ -339,6 +339,7 @@ mod tests {
             resolved_at: None,
             notified: BTreeSet::new(),
             max_level: 1,
+            labels: Default::default(),
         }
     }
 

@@ -379,6 +379,35 @@ fn status_link(public_url: &str, alert: &Alert, kind: &MessageKind) -> String {
     }
 }
 
+/// The risks an alert means have materialised, in plan order: for a check's alert the risks
+/// linked to the check (either side of the link); for an alert from Alertmanager those whose
+/// `alertmanager` matchers its labels match. Resolved from the plan when a message is rendered,
+/// so both kinds follow the plan the daemon runs with.
+pub fn linked_risks<'p>(plan: &'p Plan, alert: &Alert) -> Vec<&'p crate::plan::Risk> {
+    match alert.check_id() {
+        Some(check_id) => {
+            let check_risks = plan
+                .checks
+                .iter()
+                .find(|check| check.id == check_id)
+                .map(|check| check.risks.as_slice())
+                .unwrap_or_default();
+            plan.risks
+                .iter()
+                .filter(|risk| {
+                    check_risks.contains(&risk.id) || risk.checks.iter().any(|id| id == check_id)
+                })
+                .collect()
+        }
+        None if alert.labels.is_empty() => Vec::new(),
+        None => plan
+            .risks
+            .iter()
+            .filter(|risk| risk.matches_alertmanager(&alert.labels))
+            .collect(),
+    }
+}
+
 /// Renders one notification.
 pub fn render(context: &MessageContext<'_>) -> Rendered {
     let plan = context.plan;
@@ -388,14 +417,7 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
     let check = alert
         .check_id()
         .and_then(|id| plan.checks.iter().find(|check| check.id == id));
-    let risks: Vec<&crate::plan::Risk> = check
-        .map(|check| {
-            plan.risks
-                .iter()
-                .filter(|risk| check.risks.contains(&risk.id) || risk.checks.contains(&check.id))
-                .collect()
-        })
-        .unwrap_or_default();
+    let risks = linked_risks(plan, alert);
     let headline = match &context.kind {
         MessageKind::Opened => format!("{} is failing", alert.title),
         MessageKind::Escalated => format!(
@@ -769,13 +791,7 @@ pub fn rollback_recommendation(
         absolute(alert.opened_at, &plan.launch.timezone),
         alert.id
     );
-    let risks = check.map(|check| {
-        plan.risks
-            .iter()
-            .filter(|risk| check.risks.contains(&risk.id) || risk.checks.contains(&check.id))
-            .collect::<Vec<_>>()
-    });
-    let risks = risks.unwrap_or_default();
+    let risks = linked_risks(plan, alert);
     for risk in &risks {
         let _ = write!(
             text,

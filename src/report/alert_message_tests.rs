@@ -97,6 +97,7 @@ fn alert() -> Alert {
         resolved_at: None,
         notified: BTreeSet::new(),
         max_level: 1,
+        labels: Default::default(),
     }
 }
 
@@ -545,4 +546,81 @@ fn every_message_kind_matches_its_reviewed_snapshot_as_text_html_and_chat() {
         snapshot(&format!("{name}.html"), &group.html);
         snapshot(&format!("{name}.chat.txt"), &group.chat);
     }
+}
+
+#[test]
+fn an_alertmanager_alert_whose_labels_match_a_risk_carries_its_contingency_in_every_form() {
+    let plan = plan::parse(
+        &format!(
+            "{PLAN}
+[[risks]]
+id = \"payment-api\"
+title = \"Payment API errors\"
+likelihood = \"low\"
+impact = \"high\"
+contingency = \"Turn on the payment retry queue (flag payments.queue).\"
+owner = \"jonas\"
+alertmanager = [{{ alertname = \"PaymentErrors\", service = \"payments\" }}, {{ alertname = \"PaymentDown\" }}]
+"
+        ),
+        &std::env::temp_dir().join("plan.toml"),
+    )
+    .map_err(|diagnostics| format!("{diagnostics:?}"))
+    .unwrap()
+    .plan;
+    let from_alertmanager = |labels: &[(&str, &str)]| Alert {
+        key: "alertmanager:4f2a".into(),
+        title: "PaymentErrors".into(),
+        reason: "Alertmanager: payment errors above 2% [instance=pay-1:8080, service=payments]"
+            .into(),
+        labels: labels
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
+        ..alert()
+    };
+    let matching = from_alertmanager(&[
+        ("alertname", "PaymentErrors"),
+        ("instance", "pay-1:8080"),
+        ("service", "payments"),
+        ("severity", "critical"),
+    ]);
+    let linked: Vec<&str> = linked_risks(&plan, &matching)
+        .iter()
+        .map(|risk| risk.id.as_str())
+        .collect();
+    assert_eq!(linked, ["payment-api"]);
+    let page = render(&context(&plan, &matching, MessageKind::Opened, at(60)));
+    let contingency = "Turn on the payment retry queue (flag payments.queue).";
+    assert!(page.text.contains(contingency), "{}", page.text);
+    assert!(
+        page.text.contains("Contingency (risk `payment-api`"),
+        "{}",
+        page.text
+    );
+    assert!(page.html.contains(contingency), "{}", page.html);
+    assert!(page.chat.contains(contingency), "{}", page.chat);
+    assert_eq!(page.json["risks"][0]["id"], "payment-api");
+    // The contingency comes before the rollback advice, as for a check's alert.
+    let first = page.text.find(contingency).unwrap();
+    let rollback = page.text.find("ROLLBACK RECOMMENDED").unwrap();
+    assert!(first < rollback, "{}", page.text);
+
+    // Another service with the same alert name, or a label missing: no risk, no contingency.
+    for labels in [
+        &[("alertname", "PaymentErrors"), ("service", "search")][..],
+        &[("alertname", "PaymentErrors")][..],
+    ] {
+        let other = from_alertmanager(labels);
+        assert!(linked_risks(&plan, &other).is_empty(), "{labels:?}");
+        let page = render(&context(&plan, &other, MessageKind::Opened, at(60)));
+        assert!(!page.text.contains("Contingency"), "{}", page.text);
+        assert!(!page.chat.contains(contingency), "{}", page.chat);
+    }
+    // A check's alert still carries only its check's risks.
+    let linked: Vec<&str> = linked_risks(&plan, &alert())
+        .iter()
+        .map(|risk| risk.id.as_str())
+        .collect();
+    assert_eq!(linked, ["payment"]);
 }

@@ -80,16 +80,10 @@ pub fn incidents(
             .map(|resolved| resolved.duration_since(alert.opened_at));
         acks.extend(tta);
         resolutions.extend(ttr);
-        let risks = alert
-            .check_id()
-            .map(|check| {
-                plan.risks
-                    .iter()
-                    .filter(|risk| risk.checks.iter().any(|id| id == check))
-                    .map(|risk| format!("{} ({})", risk.title, risk.contingency))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let risks = super::alert_message::linked_risks(plan, alert)
+            .into_iter()
+            .map(|risk| format!("{} ({})", risk.title, risk.contingency))
+            .collect();
         let cells: Vec<Cell> = (0..slots)
             .map(|index| {
                 let start = from + slot * index as i32;

@@ -177,8 +177,8 @@ impl Write<'_> {
     pub fn insert_alert(&mut self, alert: &Alert) -> Result<i64, StoreError> {
         self.transaction.execute(
             "INSERT INTO alerts (key, title, severity, policy, opened_at, reason, level, escalation_base, \
-             last_notified_at, acked_by, acked_at, ack_expires_at, resolved_at, notified, max_level) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             last_notified_at, acked_by, acked_at, ack_expires_at, resolved_at, notified, max_level, labels) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             params![
                 alert.key,
                 alert.title,
@@ -195,6 +195,7 @@ impl Write<'_> {
                 alert.resolved_at.map(millis),
                 notified_json(&alert.notified),
                 alert.max_level as i64,
+                serde_json::to_string(&alert.labels).unwrap_or_else(|_| "{}".into()),
             ],
         )?;
         Ok(self.transaction.last_insert_rowid())
@@ -545,7 +546,7 @@ fn notified_json(notified: &BTreeSet<String>) -> String {
 }
 
 const ALERT_COLUMNS: &str = "id, key, title, severity, policy, opened_at, reason, level, escalation_base, \
-     last_notified_at, acked_by, acked_at, ack_expires_at, resolved_at, notified, max_level";
+     last_notified_at, acked_by, acked_at, ack_expires_at, resolved_at, notified, max_level, labels";
 
 fn query_alerts<P: rusqlite::Params>(
     connection: &Connection,
@@ -577,6 +578,7 @@ fn alert_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
     let resolved: Option<i64> = row.get(13)?;
     let level: i64 = row.get(7)?;
     let max_level: i64 = row.get(15)?;
+    let labels: String = row.get(16)?;
     let (id, key, title, policy, reason): (i64, String, String, Option<String>, String) = (
         row.get(0)?,
         row.get(1)?,
@@ -611,6 +613,8 @@ fn alert_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
             notified: serde_json::from_str(&notified)
                 .map_err(|_| corrupt("alerts.notified", notified.clone()))?,
             max_level: usize::try_from(max_level).unwrap_or(0),
+            labels: serde_json::from_str(&labels)
+                .map_err(|_| corrupt("alerts.labels", labels.clone()))?,
         })
     })())
 }

@@ -194,6 +194,11 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO store_identity (id, uid) VALUES (1, lower(hex(randomblob(8))));
     ",
+    // 8: an alert's labels (from Alertmanager; `{}` for golive's own), as a JSON object, so its
+    // messages can name the risks whose `alertmanager` matchers they match, also after a restart.
+    "
+    ALTER TABLE alerts ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+    ",
 ];
 
 /// The schema version this build writes.

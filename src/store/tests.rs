@@ -455,3 +455,43 @@ fn an_unreadable_outbox_row_is_set_apart_and_holds_back_nothing() {
         due.unreadable
     );
 }
+
+#[test]
+fn an_alerts_labels_survive_reopening_and_golive_alerts_have_none() {
+    use crate::core::alert::Alert;
+    use crate::plan::checks::Severity;
+    let dir = tempfile::tempdir().unwrap();
+    let labels: std::collections::BTreeMap<String, String> = [
+        ("alertname", "PaymentErrors"),
+        ("service", "payments"),
+        ("instance", "pay-1:8080"),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value.to_string()))
+    .collect();
+    {
+        let mut store = Store::open(dir.path()).unwrap();
+        let open = |key: &str| {
+            Alert::open(
+                0,
+                key.into(),
+                "t".into(),
+                Severity::Critical,
+                None,
+                "r".into(),
+                at(0),
+            )
+        };
+        store
+            .write(|write| {
+                write.insert_alert(&open("alertmanager:4f2a").with_labels(labels.clone()))?;
+                write.insert_alert(&open("check:web"))
+            })
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let alerts = store.open_alerts().unwrap();
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(alerts[0].labels, labels);
+    assert!(alerts[1].labels.is_empty());
+}

@@ -573,22 +573,16 @@ fn alert_row(
     now: Timestamp,
     timezone: &TimeZone,
 ) -> AlertRow {
-    // The risks linked to the alert's check, either way round, as the alert messages name them.
-    let contingencies = alert
-        .check_id()
-        .and_then(|id| plan.checks.iter().find(|check| check.id == id))
-        .map(|check| {
-            plan.risks
-                .iter()
-                .filter(|risk| check.risks.contains(&risk.id) || risk.checks.contains(&check.id))
-                .map(|risk| ContingencyView {
-                    risk: risk.id.clone(),
-                    title: risk.title.clone(),
-                    contingency: risk.contingency.trim().to_string(),
-                })
-                .collect()
+    // The risks linked to the alert (its check's, or by an Alertmanager alert's labels), as the
+    // alert messages name them.
+    let contingencies = crate::report::alert_message::linked_risks(plan, alert)
+        .into_iter()
+        .map(|risk| ContingencyView {
+            risk: risk.id.clone(),
+            title: risk.title.clone(),
+            contingency: risk.contingency.trim().to_string(),
         })
-        .unwrap_or_default();
+        .collect();
     let levels = alert.policy.as_ref().and_then(|id| {
         plan.alerting
             .policies

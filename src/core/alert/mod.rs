@@ -3,7 +3,7 @@
 //! engine applies these decisions, records them with their outbox rows in one transaction, and
 //! sleeps until the next due time.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -38,6 +38,9 @@ pub struct Alert {
     pub notified: BTreeSet<String>,
     /// The highest level notified at any time (for reports).
     pub max_level: usize,
+    /// The labels of an alert from Alertmanager (empty for golive's own): what tells it from
+    /// others of its name, and what the plan's `[[risks]] alertmanager` matchers match.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Who took an alert and when; it lapses at `expires_at` if the alert is still open.
@@ -74,7 +77,13 @@ impl Alert {
             resolved_at: None,
             notified: BTreeSet::new(),
             max_level: 0,
+            labels: BTreeMap::new(),
         }
+    }
+
+    /// The same alert, carrying `labels` (an alert from Alertmanager).
+    pub fn with_labels(self, labels: BTreeMap<String, String>) -> Alert {
+        Alert { labels, ..self }
     }
 
     pub fn is_open(&self) -> bool {

@@ -1,5 +1,7 @@
 //! Alerts from an existing Alertmanager (its webhook payload): opened, deduplicated and resolved
-//! by fingerprint, routed through the same policies.
+//! by fingerprint, routed through the same policies. Each keeps its labels, so its messages carry
+//! the contingency of the risks whose `alertmanager` matchers they match (resolved from the plan
+//! when a message is rendered, like a check's risks).
 
 use crate::core::alert::Alert;
 use crate::engine::{Engine, EngineError};
@@ -12,6 +14,9 @@ pub struct ExternalAlert {
     pub severity: crate::plan::checks::Severity,
     pub reason: String,
     pub firing: bool,
+    /// Its labels, kept on the alert: its messages name the risks whose `alertmanager`
+    /// matchers they match.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// What the intake did.
@@ -43,15 +48,18 @@ impl Engine {
                         .severity_policies
                         .get(&external.severity)
                         .cloned();
-                    opened.push(Alert::open(
-                        0,
-                        external.key,
-                        external.title,
-                        external.severity,
-                        policy,
-                        external.reason,
-                        now,
-                    ));
+                    opened.push(
+                        Alert::open(
+                            0,
+                            external.key,
+                            external.title,
+                            external.severity,
+                            policy,
+                            external.reason,
+                            now,
+                        )
+                        .with_labels(external.labels),
+                    );
                 }
                 (true, _) => outcome.already_open += 1,
                 (false, Some(id)) => resolved.push(id),
