@@ -3,6 +3,7 @@
 
 mod alert_messages;
 mod alerting;
+mod alertmanager_risks;
 mod api;
 mod browser;
 mod check;
