@@ -83,3 +83,15 @@ pub fn fails_when(threshold: Threshold, unit: ValueUnit) -> String {
         CompareOp::Ne => format!("fails at anything but {limit}"),
     }
 }
+
+/// A metric check's value against its rule, as a new alert's message and the status page say it:
+/// `20.2% (fails above 5%)`; `None` for a check without a threshold (HTTP, TCP).
+pub fn reading(check: &Check, value: f64) -> Option<String> {
+    let threshold = check.threshold()?;
+    let unit = value_unit(check);
+    Some(format!(
+        "{} ({})",
+        with_unit(value, unit),
+        fails_when(threshold, unit)
+    ))
+}
