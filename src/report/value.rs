@@ -95,3 +95,51 @@ pub fn reading(check: &Check, value: f64) -> Option<String> {
         fails_when(threshold, unit)
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::checks::{EmptyResult, PrometheusCheck};
+
+    fn prometheus(query: &str, threshold: &str) -> Check {
+        let mut check = crate::core::test_support::tcp_check(2, 1);
+        check.kind = CheckKind::Prometheus(PrometheusCheck {
+            server: "prod".into(),
+            query: query.into(),
+            threshold: threshold.parse().expect("a valid threshold"),
+            empty: EmptyResult::Unknown,
+        });
+        check
+    }
+
+    #[test]
+    fn a_reading_gives_the_value_and_the_rule_in_the_checks_unit() {
+        let ratio = prometheus(
+            "sum(rate(errors_total[5m])) / sum(rate(requests_total[5m]))",
+            "> 0.05",
+        );
+        assert_eq!(
+            reading(&ratio, 0.0105).as_deref(),
+            Some("1.05% (fails above 5%)")
+        );
+        let latency = prometheus(
+            "histogram_quantile(0.95, sum by (le) (rate(request_seconds_bucket[5m])))",
+            ">= 0.5",
+        );
+        assert_eq!(
+            reading(&latency, 0.8514).as_deref(),
+            Some("851 ms (fails at 500 ms or above)")
+        );
+        assert_eq!(
+            reading(&latency, 2.345).as_deref(),
+            Some("2.35 s (fails at 500 ms or above)")
+        );
+        let queue = prometheus("sum(queue_depth)", "> 300");
+        assert_eq!(
+            reading(&queue, 1234.6).as_deref(),
+            Some("1235 (fails above 300)")
+        );
+        let http = crate::core::test_support::tcp_check(2, 1);
+        assert_eq!(reading(&http, 1.0), None);
+    }
+}
