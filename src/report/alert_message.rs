@@ -22,7 +22,9 @@ use serde_json::json;
 use crate::core::alert::Alert;
 use crate::domain::Phase;
 use crate::plan::Plan;
-use crate::plan::checks::{Check, CheckKind, CompareOp, ScrapeMode, Severity, Threshold};
+use crate::plan::checks::{Check, CheckKind, Severity};
+
+pub use super::value::{ValueUnit, fails_when, number, value_unit, with_unit};
 
 /// Why the message is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,86 +190,6 @@ pub fn chat_escape(text: &str) -> String {
 pub fn chat_link(url: &str, label: &str) -> String {
     let url = url.replace('>', "%3E").replace('|', "%7C");
     format!("<{url}|{}>", chat_escape(label).replace('|', "/"))
-}
-
-/// What a value means, for formatting it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueUnit {
-    /// A fraction of 1, shown as a percentage.
-    Ratio,
-    /// Seconds, shown in ms below one second.
-    Seconds,
-    /// A plain number.
-    Plain,
-}
-
-/// What a metric check's value means: a scrape check in `ratio` mode, or a Prometheus query that
-/// divides with a threshold between 0 and 1, is a ratio; a quantile or a `_seconds` series is a
-/// latency; anything else a plain number.
-pub fn value_unit(check: &Check) -> ValueUnit {
-    let fraction = |threshold: Threshold| threshold.value > 0.0 && threshold.value < 1.0;
-    match &check.kind {
-        CheckKind::Scrape(scrape) => match scrape.mode {
-            ScrapeMode::Ratio { .. } => ValueUnit::Ratio,
-            ScrapeMode::Value if scrape.series.metric.ends_with("_seconds") => ValueUnit::Seconds,
-            _ => ValueUnit::Plain,
-        },
-        CheckKind::Prometheus(query) => {
-            let text = query.query.to_ascii_lowercase();
-            if text.contains("histogram_quantile")
-                || (text.contains("_seconds") && !text.contains("_count")) && !text.contains('/')
-            {
-                ValueUnit::Seconds
-            } else if text.contains('/') && fraction(query.threshold) {
-                ValueUnit::Ratio
-            } else {
-                ValueUnit::Plain
-            }
-        }
-        CheckKind::Http(_) | CheckKind::Tcp(_) => ValueUnit::Plain,
-    }
-}
-
-/// A number with sensible digits: three significant ones, none after the point from 100 up, no
-/// trailing zeros (`0.2017` → `0.202`, `1234.5` → `1235`, `5.0` → `5`).
-pub fn number(value: f64) -> String {
-    if !value.is_finite() {
-        return value.to_string();
-    }
-    if value == 0.0 {
-        return "0".to_string();
-    }
-    let magnitude = value.abs().log10().floor() as i32;
-    let decimals = (2 - magnitude).clamp(0, 9) as usize;
-    let text = format!("{value:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
-}
-
-/// A value in its unit: `20.2%`, `850 ms`, `1.25 s`, `42`.
-pub fn with_unit(value: f64, unit: ValueUnit) -> String {
-    match unit {
-        ValueUnit::Ratio => format!("{}%", number(value * 100.0)),
-        ValueUnit::Seconds if value.abs() < 1.0 => format!("{} ms", number(value * 1000.0)),
-        ValueUnit::Seconds => format!("{} s", number(value)),
-        ValueUnit::Plain => number(value),
-    }
-}
-
-/// When a threshold fails, in words: `fails above 5%`.
-pub fn fails_when(threshold: Threshold, unit: ValueUnit) -> String {
-    let limit = with_unit(threshold.value, unit);
-    match threshold.op {
-        CompareOp::Gt => format!("fails above {limit}"),
-        CompareOp::Ge => format!("fails at {limit} or above"),
-        CompareOp::Lt => format!("fails below {limit}"),
-        CompareOp::Le => format!("fails at {limit} or below"),
-        CompareOp::Eq => format!("fails at exactly {limit}"),
-        CompareOp::Ne => format!("fails at anything but {limit}"),
-    }
 }
 
 /// A URL as a message may show it: no credentials, no query string, no fragment (either may carry

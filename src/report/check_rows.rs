@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::format::{self, colors};
+use super::value;
 use crate::core::log::{LogEntry, LogKind};
 use crate::core::rollup::{LatencyHistogram, Rollup};
 use crate::plan::Plan;
@@ -77,12 +78,14 @@ pub struct Cell {
     pub mark: char,
 }
 
-/// Metric values over the period against the check's threshold.
+/// Metric values over the period against the check's threshold, formatted as the alert messages
+/// format them ([`value`]): `1%`, `850 ms`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ValuesRow {
     pub min: String,
     pub avg: String,
     pub max: String,
+    /// When the check fails, in words: `fails above 5%`.
     pub threshold: String,
     /// Whether the worst value breached the threshold.
     pub breached: bool,
@@ -279,16 +282,18 @@ pub fn check_row(
     let values = check.threshold().and_then(|threshold| {
         let stats = current.values;
         let mean = stats.mean()?;
+        let unit = value::value_unit(check);
+        let shown = |number: f64| value::with_unit(number, unit);
         Some(ValuesRow {
-            min: format::value(stats.min),
-            avg: format::value(mean),
-            max: format::value(stats.max),
-            threshold: threshold.to_string(),
+            min: shown(stats.min),
+            avg: shown(mean),
+            max: shown(stats.max),
+            threshold: value::fails_when(threshold, unit),
             breached: threshold.breached(stats.max) || threshold.breached(stats.min),
             previous_avg: before
                 .as_ref()
                 .and_then(|before| before.values.mean())
-                .map(format::value),
+                .map(shown),
         })
     });
     let availability_change = previous

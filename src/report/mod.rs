@@ -1,7 +1,8 @@
 //! Documents rendered from the store: the launch timeline, alert messages (one alert, or a burst of
 //! them grouped into one compact message: `alert_group`), and the daily and final
 //! reports (`schedule` says when a daily report is due, `daily`/`final_report` gather and build the
-//! figures, `check_rows` and `sections` hold what both share, `render` applies the minijinja templates, and
+//! figures, `check_rows` and `sections` hold what both share, `value` formats a metric value as every
+//! document shows it, `render` applies the minijinja templates, and
 //! `compose` puts a report together). Building and rendering are pure; only `gather` reads the
 //! store.
 
@@ -19,6 +20,7 @@ pub mod runbook_rows;
 pub mod schedule;
 pub mod sections;
 pub mod timeline;
+pub mod value;
 
 #[cfg(test)]
 mod tests;

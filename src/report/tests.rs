@@ -73,7 +73,7 @@ url = "http://127.0.0.1:8080/health"
 id = "errors"
 name = "HTTP 5xx ratio"
 kind = "prometheus"
-query = "sum(rate(errors[5m]))"
+query = 'sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))'
 threshold = "> 0.05"
 interval = "1m"
 
@@ -507,11 +507,11 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
             values.avg.as_str(),
             values.max.as_str()
         ),
-        ("0.01", "0.0105", "0.08")
+        ("1%", "1.05%", "8%")
     );
-    assert_eq!(values.threshold, "> 0.05");
+    assert_eq!(values.threshold, "fails above 5%");
     assert!(values.breached);
-    assert_eq!(values.previous_avg.as_deref(), Some("0.01"));
+    assert_eq!(values.previous_avg.as_deref(), Some("1%"));
 
     assert_eq!(report.incidents.total, 2);
     assert_eq!(

@@ -20,7 +20,8 @@ use crate::core::runbook;
 use crate::domain::{Owner, Phase};
 use crate::engine::{CheckView, Snapshot};
 use crate::plan::Plan;
-use crate::plan::checks::Severity;
+use crate::plan::checks::{Check, Severity};
+use crate::report::value;
 
 /// How many minutes of history each check's strip shows, the minute in progress included.
 pub const HISTORY_MINUTES: i64 = 30;
@@ -240,14 +241,22 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
             } else {
                 Watch::NotThisPhase
             };
-            check_row(check, inputs.history.get(&check.id), watch, now, timezone)
+            let planned = plan.checks.iter().find(|planned| planned.id == check.id);
+            check_row(
+                check,
+                planned,
+                inputs.history.get(&check.id),
+                watch,
+                now,
+                timezone,
+            )
         })
         .collect();
     let alerts: Vec<AlertRow> = inputs
         .alerts
         .iter()
         .filter(|alert| alert.is_open())
-        .map(|alert| alert_row(plan, state.phase, alert, now, timezone))
+        .map(|alert| alert_row(plan, inputs.checks, state.phase, alert, now, timezone))
         .collect();
     let checklist: Vec<ChecklistRow> = plan
         .checklist
@@ -425,6 +434,7 @@ enum Watch {
 
 fn check_row(
     check: &CheckView,
+    planned: Option<&Check>,
     history: Option<&Vec<(i64, Rollup)>>,
     watch: Watch,
     now: Timestamp,
@@ -460,10 +470,15 @@ fn check_row(
             label: "no longer watched",
         },
     };
-    let reason = check
-        .last
-        .as_ref()
-        .map_or_else(|| "no result yet".to_string(), |last| last.reason.clone());
+    let reason = check.last.as_ref().map_or_else(
+        || "no result yet".to_string(),
+        |last| {
+            last.value
+                .zip(planned)
+                .and_then(|(number, planned)| metric_reading(planned, number, &last.reason))
+                .unwrap_or_else(|| last.reason.clone())
+        },
+    );
     let reason = if watch == Watch::Watched || check.last.is_none() {
         reason
     } else {
@@ -566,8 +581,43 @@ fn history_strip(
     (cells, summary)
 }
 
+/// A metric check's value as the alert messages say it (`8% (fails above 5%)`), with the series'
+/// labels from the probe's reason when the query returned several (`value 0.08 > 0.05
+/// {route="/b"}`: the probe names the worst series in braces).
+fn metric_reading(check: &Check, number: f64, probe_reason: &str) -> Option<String> {
+    let reading = value::reading(check, number)?;
+    let labels = probe_reason
+        .find(" {")
+        .zip(probe_reason.rfind('}'))
+        .filter(|(start, end)| start < end)
+        .map(|(start, end)| &probe_reason[start + 1..=end]);
+    Some(match labels {
+        Some(labels) => format!("{reading} {labels}"),
+        None => reading,
+    })
+}
+
+/// What an open alert says failed: for a metric check its value now, formatted as the alert
+/// messages format it; otherwise the reason it opened with (an HTTP status, an Alertmanager
+/// summary).
+fn alert_reason(plan: &Plan, checks: &[CheckView], alert: &Alert) -> String {
+    let check_id = alert.check_id();
+    let planned = check_id.and_then(|id| plan.checks.iter().find(|check| check.id == id));
+    let last = check_id
+        .and_then(|id| checks.iter().find(|check| check.id == id))
+        .and_then(|check| check.last.as_ref());
+    match (planned, last) {
+        (Some(planned), Some(last)) => last
+            .value
+            .and_then(|number| metric_reading(planned, number, &last.reason))
+            .map_or_else(|| alert.reason.clone(), |reading| format!("now {reading}")),
+        _ => alert.reason.clone(),
+    }
+}
+
 fn alert_row(
     plan: &Plan,
+    checks: &[CheckView],
     phase: Phase,
     alert: &Alert,
     now: Timestamp,
@@ -603,7 +653,7 @@ fn alert_row(
         id: alert.id,
         title: alert.title.clone(),
         severity: severity_view(alert.severity),
-        reason: alert.reason.clone(),
+        reason: alert_reason(plan, checks, alert),
         since: time_view(alert.opened_at, now, timezone),
         duration: format!(
             "for {}",

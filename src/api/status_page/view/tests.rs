@@ -506,3 +506,68 @@ fn runbook_steps_show_state_lateness_what_they_wait_for_and_the_rollback_that_ap
         plan.rollback.procedure.trim()
     );
 }
+
+/// A Prometheus check on the error ratio, failing above 5%.
+fn error_ratio_check(id: &str) -> crate::plan::checks::Check {
+    use crate::plan::checks::{CheckKind, EmptyResult, PrometheusCheck};
+    let mut check = crate::core::test_support::tcp_check(2, 1);
+    check.id = id.into();
+    check.kind = CheckKind::Prometheus(PrometheusCheck {
+        server: "prod".into(),
+        query: r#"sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))"#
+            .into(),
+        threshold: "> 0.05".parse().expect("a valid threshold"),
+        empty: EmptyResult::Unknown,
+    });
+    check
+}
+
+fn metric_result(value: f64, reason: &str) -> crate::engine::RecentResult {
+    crate::engine::RecentResult {
+        at: at(NOW - 10),
+        outcome: crate::core::health::Outcome::Failing,
+        reason: reason.into(),
+        latency_ms: 40.0,
+        value: Some(value),
+        warning: None,
+        cert_not_after: None,
+    }
+}
+
+#[test]
+fn metric_values_read_as_in_the_alert_messages_with_their_unit_and_rule() {
+    let mut plan = plan();
+    plan.checks = vec![error_ratio_check("web1"), error_ratio_check("routes")];
+    let mut errors = check("web1", Health::Failing);
+    errors.last = Some(metric_result(0.20168067226890757, "value 0.2017 > 0.05"));
+    let mut routes = check("routes", Health::Failing);
+    routes.last = Some(metric_result(0.071, r#"value 0.071 > 0.05 {route="/b"}"#));
+    // An HTTP check keeps its probe's reason.
+    let mut web = check("web", Health::Failing);
+    web.last = Some(crate::engine::RecentResult {
+        value: None,
+        ..metric_result(0.0, "status 503")
+    });
+    let alerts = [alert(1, None, 0), alert(2, None, 0)];
+
+    let view = build_with(&plan, &[errors, routes, web], &HashMap::new(), &alerts, &[]);
+
+    assert_eq!(view.checks[0].reason, "20.2% (fails above 5%)");
+    assert_eq!(
+        view.checks[1].reason,
+        r#"7.1% (fails above 5%) {route="/b"}"#
+    );
+    assert_eq!(view.checks[2].reason, "status 503");
+    // The alert on the error ratio says its value now; the other one (no such check) keeps the
+    // reason it opened with.
+    let reasons: Vec<_> = view
+        .alerts
+        .iter()
+        .map(|a| (a.id, a.reason.as_str()))
+        .collect();
+    assert!(
+        reasons.contains(&(1, "now 20.2% (fails above 5%)")),
+        "{reasons:?}"
+    );
+    assert!(reasons.contains(&(2, "status 503 <script>")), "{reasons:?}");
+}
