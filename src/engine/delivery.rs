@@ -76,9 +76,7 @@ impl Engine {
                                     kind: LogKind::Alert,
                                     text: format!(
                                         "Channel {channel} works again after {} down; {released} waiting notification(s) go out now, oldest first",
-                                        crate::probe::format_duration(
-                                            now.duration_since(down_since).unsigned_abs()
-                                        )
+                                        crate::human::elapsed(down_since, now)
                                     ),
                                     data: json!({"event": "channel_up", "channel": channel, "down_since": down_since, "released": released}),
                                 })?;

@@ -323,7 +323,7 @@ mod tests {
         state.phase = Phase::Deploying;
         let text = render(&plan, &state, &entries, &[], minutes(30));
         assert!(
-            text.contains("| 09:20–09:30 (+00:20) | 2027-01-16 09:05–11:35 | bob | bob | done | ended 1d 2h late |"),
+            text.contains("| 09:20–09:30 (+00:20) | 2027-01-16 09:05–11:35 | bob | bob | done | ended 1 d 2 h late |"),
             "{text}"
         );
         assert!(
@@ -331,11 +331,11 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("| migrate — Step migrate | ops_lead | deploying | 09:00–09:10 (+00:00) | 09:02–09:15 | aylin | jonas | done | ended 5m late |"),
+            text.contains("| migrate — Step migrate | ops_lead | deploying | 09:00–09:10 (+00:00) | 09:02–09:15 | aylin | jonas | done | ended 5 min late |"),
             "{text}"
         );
         assert!(
-            text.contains("| deploy — Step deploy | ops_lead | deploying | 09:10–09:20 (+00:10) | 09:16– | aylin |  | running | 4m behind now |"),
+            text.contains("| deploy — Step deploy | ops_lead | deploying | 09:10–09:20 (+00:10) | 09:16– | aylin |  | running | 4 min behind now |"),
             "{text}"
         );
     }

@@ -27,7 +27,7 @@ fn with_group_item_row(mut row: NewOutboxRow, item: &GroupItem) -> NewOutboxRow 
 
 impl Engine {
     /// When the next level of `alert`'s policy pages whom, after a message of `kind` at `level`
-    /// (1-based): `level 2 (Maria Keller) at 21:05:00 (in 4m 55s)`. `None` when no level follows
+    /// (1-based): `level 2 (Maria Keller) at 21:05:00 (in 4 min 55 s)`. `None` when no level follows
     /// (the last level repeats; the message says the level).
     fn next_level(
         &self,
@@ -47,15 +47,12 @@ impl Engine {
             .map(|addressee| addressee.name.clone())
             .collect::<Vec<_>>()
             .join(", ");
-        let when = at
-            .to_zoned_datetime(self.plan.launch.timezone.clone())
-            .strftime("%H:%M:%S")
-            .to_string();
+        let when = crate::human::time_near(at, now, &self.plan.launch.timezone);
         Some(format!(
             "level {} ({}) at {when} (in {})",
             level + 1,
             if who.is_empty() { "its channels" } else { &who },
-            alert_message::minutes(now, at)
+            crate::human::elapsed(now, at)
         ))
     }
 

@@ -1,8 +1,9 @@
-//! How times, durations and phases read on the status page: in the launch's time zone, short
-//! enough for a phone, and machine-readable next to it for `<time datetime>`. Pure.
+//! How times and phases read on the status page: in the launch's time zone, short
+//! enough for a phone, and machine-readable next to it for `<time datetime>`. Pure. Durations read as everywhere else,
+//! through `crate::human`.
 
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::domain::Phase;
@@ -42,22 +43,6 @@ pub(super) fn time_view(at: Timestamp, now: Timestamp, timezone: &TimeZone) -> T
             local.strftime("%b %d %H:%M").to_string()
         },
         full: local.strftime("%Y-%m-%d %H:%M %Z").to_string(),
-    }
-}
-
-/// A duration in the largest two units that matter: `45 s`, `12 min`, `2 h 05 min`, `3 d 4 h`.
-/// Negative durations (a clock step) read as zero.
-pub fn human_duration(duration: SignedDuration) -> String {
-    let seconds = duration.as_secs().max(0);
-    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
-    if seconds < 60 {
-        format!("{seconds} s")
-    } else if seconds < 3600 {
-        format!("{minutes} min")
-    } else if days == 0 {
-        format!("{hours} h {minutes:02} min")
-    } else {
-        format!("{days} d {hours} h")
     }
 }
 
