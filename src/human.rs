@@ -49,6 +49,33 @@ pub fn std_duration(value: Duration) -> String {
     duration(SignedDuration::try_from(value).unwrap_or(SignedDuration::MAX))
 }
 
+/// A duration given exactly, every unit down to milliseconds, in the same style: `500 ms`,
+/// `1 min 30 s`, `1 h 00 min 30 s`, `1 s 500 ms`. For values someone wrote (a plan's timeout), where
+/// [`duration`]'s cut would hide the difference between `1 h` and `1 h 00 min 30 s`; it is also a
+/// value the plan accepts, so a help line can suggest it.
+pub fn exact(value: Duration) -> String {
+    let millis = value.as_millis();
+    let parts = [
+        (millis / 3_600_000, "h", 0),
+        (millis / 60_000 % 60, "min", 2),
+        (millis / 1_000 % 60, "s", 2),
+        (millis % 1_000, "ms", 3),
+    ];
+    let Some(first) = parts.iter().position(|part| part.0 > 0) else {
+        return "0 s".to_string();
+    };
+    let last = parts.iter().rposition(|part| part.0 > 0).unwrap_or(first);
+    parts[first..=last]
+        .iter()
+        .enumerate()
+        .map(|(index, &(number, unit, width))| {
+            let width = if index == 0 { 0 } else { width };
+            format!("{number:0width$} {unit}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// [`duration`] for a number of seconds.
 pub fn seconds(seconds: i64) -> String {
     duration(SignedDuration::from_secs(seconds))
@@ -138,21 +165,29 @@ mod tests {
     }
 
     #[test]
-    fn a_duration_under_a_day_reads_as_a_value_the_plan_accepts() {
-        // Plan messages suggest values (`make `window` at least 30 s`); they must be typeable.
-        for seconds in [1, 30, 59, 60, 61, 125, 3_600, 3_900, 86_399] {
-            let shown = self::seconds(seconds);
+    fn an_exact_duration_keeps_every_unit_and_reads_as_a_value_the_plan_accepts() {
+        let cases: &[(u64, &str)] = &[
+            (0, "0 s"),
+            (500, "500 ms"),
+            (1_500, "1 s 500 ms"),
+            (30_000, "30 s"),
+            (90_000, "1 min 30 s"),
+            (3_600_000, "1 h"),
+            (3_630_000, "1 h 00 min 30 s"),
+            (36 * 3_600_000, "36 h"),
+        ];
+        for (millis, expected) in cases {
+            let value = Duration::from_millis(*millis);
+            assert_eq!(exact(value), *expected);
+            let parsed = expected.parse::<SignedDuration>().ok();
             assert_eq!(
-                shown.parse::<SignedDuration>().ok(),
-                Some(SignedDuration::from_secs(seconds)),
-                "{shown}"
+                parsed,
+                Some(SignedDuration::from_millis(*millis as i64)),
+                "{expected}"
             );
         }
-        let shown = std_duration(Duration::from_millis(500));
-        assert_eq!(
-            shown.parse::<SignedDuration>().ok(),
-            Some(SignedDuration::from_millis(500))
-        );
+        // Where nothing is cut, exact and duration agree.
+        assert_eq!(exact(Duration::from_secs(3_900)), seconds(3_900));
     }
 
     #[test]

@@ -314,7 +314,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("`{text}`: the duration must be positive"))?;
     if !(MIN_DURATION..=MAX_DURATION).contains(&duration) {
         return Err(format!(
-            "`{text}`: the demo takes from 10s to 1h (with less than about 30s the acts run at their own pace, and the demo takes longer than asked)"
+            "`{text}`: the demo takes from 10 s to 1 h (with less than about 30 s the acts run at their own pace, and the demo takes longer than asked)"
         ));
     }
     Ok(duration)
@@ -344,7 +344,11 @@ mod tests {
                 .unwrap_err()
                 .contains("not a duration")
         );
-        assert!(parse_duration("2s").unwrap_err().contains("from 10s to 1h"));
+        assert!(
+            parse_duration("2s")
+                .unwrap_err()
+                .contains("from 10 s to 1 h")
+        );
         assert!(parse_duration("-20s").is_err());
     }
 
