@@ -1007,7 +1007,7 @@ fn the_binary_accepts_the_example_plan_with_exit_code_zero() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.starts_with("plan ok: \"Web shop 2.0\", 7 people, 8 checklist items (7 required), 4 risks, 8 checks (1 gating), go-live 2027-03-09 20:00 Europe/Berlin"), "{stdout}");
+    assert!(stdout.starts_with("plan ok: \"Web shop 2.0\", 7 people, 8 checklist items (7 required), 4 risks, 8 checks (1 gating), go-live 2027-03-09 20:00:00 CET (Europe/Berlin)"), "{stdout}");
 }
 
 #[test]
@@ -1130,7 +1130,7 @@ fn the_guides_common_mistakes_are_warnings_with_their_position() {
                 "go_live = 2020-03-09T20:00:00",
             ),
             "launch.go_live",
-            "the planned go-live 2020-03-09 20:00 CET is in the past",
+            "the planned go-live 2020-03-09 20:00:00 CET is in the past",
         ),
     ];
     let now: jiff::Timestamp = "2026-11-27T12:00:00Z".parse().unwrap();

@@ -58,7 +58,7 @@ impl Engine {
 
     /// The runbook steps running now, for people: `` `deploy` Deploy 2.0, started 21:00:00 by
     /// Jonas Weber``, in the runbook's order.
-    fn steps_running(&self) -> Vec<String> {
+    fn steps_running(&self, now: Timestamp) -> Vec<String> {
         use crate::core::runbook::StepState;
         self.plan
             .runbook
@@ -73,8 +73,7 @@ impl Engine {
                 if let Some(at) = record.started_at {
                     line.push_str(&format!(
                         ", started {}",
-                        at.to_zoned_datetime(self.plan.launch.timezone.clone())
-                            .strftime("%H:%M:%S")
+                        crate::human::time_near(at, now, &self.plan.launch.timezone)
                     ));
                 }
                 if let Some(by) = &record.started_by {
@@ -120,7 +119,7 @@ impl Engine {
         };
         let public_url = self.public_url();
         let next_level = self.next_level(alert, &kind, level, now);
-        let steps_running = self.steps_running();
+        let steps_running = self.steps_running(now);
         let names: Vec<String> = recipients
             .iter()
             .map(|recipient| recipient.name.clone())
