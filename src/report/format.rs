@@ -91,7 +91,7 @@ pub fn value(number: f64) -> String {
     }
 }
 
-/// A time in the launch's zone: `2026-12-01 20:00 CET`.
+/// A time in the launch's zone as people read it everywhere: `2026-12-01 20:00:00 CET`.
 pub fn local(at: Timestamp, tz: &TimeZone) -> String {
     super::timeline::local(at, tz)
 }

@@ -123,7 +123,7 @@ fn minute_rollup(results: &[(Outcome, u64, Option<f64>)]) -> Rollup {
     rollup
 }
 
-/// 2026-12-02 09:00 CET (08:00Z) to 2026-12-03 09:00 CET is the report day 2026-12-03; the day
+/// 2026-12-02 09:00:00 CET (08:00Z) to 2026-12-03 09:00:00 CET is the report day 2026-12-03; the day
 /// before is seeded too, all healthy, for the comparison.
 fn seed(store: &mut Store) {
     let start = at("2026-12-01T08:00:00Z").as_second() / 60;
@@ -470,12 +470,12 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     let now = at("2026-12-03T08:00:05Z");
     let (report, composed) = compose::daily(&reader, &plan, date(2026, 12, 3), now, false).unwrap();
 
-    assert_eq!(report.period_from, "2026-12-02 09:00 CET");
-    assert_eq!(report.period_to, "2026-12-03 09:00 CET");
+    assert_eq!(report.period_from, "2026-12-02 09:00:00 CET");
+    assert_eq!(report.period_to, "2026-12-03 09:00:00 CET");
     assert!(!report.partial);
     assert_eq!(
         report.progress,
-        "Day 2 of 14 of hypercare (since 2026-12-01 21:00 CET)"
+        "Day 2 of 14 of hypercare (since 2026-12-01 21:00:00 CET)"
     );
 
     let checkout = &report.checks[0];
@@ -780,7 +780,7 @@ fn the_final_report_covers_the_whole_launch() {
         text: format!("Step `{step}` {to}"),
         data: json!({"step": step, "action": action, "to": to, "forced": false, "reason": null}),
     };
-    // Go-live 2026-12-01 20:00 CET (19:00Z): the migration ends 4 minutes late, the deployment on time.
+    // Go-live 2026-12-01 20:00:00 CET (19:00Z): the migration ends 4 minutes late, the deployment on time.
     for entry in [
         step("2026-12-01T19:01:00Z", "migrate", "start", "running"),
         step("2026-12-01T19:24:00Z", "migrate", "done", "done"),
@@ -841,8 +841,8 @@ fn the_final_report_covers_the_whole_launch() {
             .text
             .contains("== Runbook (planned vs actual, times in Europe/Berlin) ==")
     );
-    // Whole hypercare: 2026-12-01 21:00 CET to 2026-12-03 21:00 CET; seeded history ends at 09:00.
-    assert_eq!(report.period_from, "2026-12-01 21:00 CET");
+    // Whole hypercare: 2026-12-01 21:00:00 CET to 2026-12-03 21:00:00 CET; seeded history ends at 09:00.
+    assert_eq!(report.period_from, "2026-12-01 21:00:00 CET");
     assert_eq!(report.checks[0].cells.len(), 2);
     assert_eq!(
         composed.rendered.subject,
@@ -906,7 +906,7 @@ fn an_empty_store_still_renders_a_report() {
         composed
             .rendered
             .text
-            .contains("Go-live planned for 2026-12-01 20:00 CET")
+            .contains("Go-live planned for 2026-12-01 20:00:00 CET")
     );
 }
 
@@ -964,7 +964,7 @@ fn a_rolled_back_launch_says_what_was_rolled_back() {
         composed
             .rendered
             .text
-            .contains("== Rollback ==\nRolled back at 2026-12-02 11:30 CET by Bob Berg")
+            .contains("== Rollback ==\nRolled back at 2026-12-02 11:30:00 CET by Bob Berg")
     );
     assert_eq!(
         composed.rendered.subject,
@@ -972,7 +972,7 @@ fn a_rolled_back_launch_says_what_was_rolled_back() {
     );
 }
 
-/// The seeded launch closed at 2026-12-03 21:00 CET with the second incident logged as the engine
+/// The seeded launch closed at 2026-12-03 21:00:00 CET with the second incident logged as the engine
 /// logs it.
 fn closed_launch_report() -> (super::final_report::FinalReport, compose::Composed) {
     let (_dir, plan, mut store) = seeded();
@@ -1052,7 +1052,7 @@ fn the_final_report_opens_with_the_post_mortem_then_the_appendix() {
     let summary = &report.postmortem.summary;
     assert_eq!(
         summary.ran,
-        "Went live 2026-12-01 20:00 CET and closed 2026-12-03 21:00 CET, 2 d 1 h later."
+        "Went live 2026-12-01 20:00:00 CET and closed 2026-12-03 21:00:00 CET, 2 d 1 h later."
     );
     assert_eq!(
         summary.alerts,
@@ -1099,23 +1099,26 @@ fn an_incident_timeline_names_who_was_paged_who_took_it_and_their_note() {
         events,
         [
             (
-                "2026-12-02 10:00 CET",
+                "2026-12-02 10:00:00 CET",
                 "Opened: Checkout API failed — HTTP 503 from /health"
             ),
-            ("2026-12-02 10:00 CET", "Paged Bob Berg (level 1 by email)"),
             (
-                "2026-12-02 10:03 CET",
+                "2026-12-02 10:00:00 CET",
+                "Paged Bob Berg (level 1 by email)"
+            ),
+            (
+                "2026-12-02 10:03:00 CET",
                 "Escalated to level 2: paged Alice Adler by email"
             ),
             (
-                "2026-12-02 10:04 CET",
+                "2026-12-02 10:04:30 CET",
                 "Acknowledged by Bob Berg after 4 min 30 s: “Payment provider outage, switching to the backup”"
             ),
             (
-                "2026-12-02 10:20 CET",
+                "2026-12-02 10:20:00 CET",
                 "Decision by Bob Berg: Stay on the backup provider until tomorrow"
             ),
-            ("2026-12-02 11:00 CET", "Resolved after 1 h"),
+            ("2026-12-02 11:00:00 CET", "Resolved after 1 h"),
         ]
     );
     // An alert without log entries still shows who acknowledged it, by name.
@@ -1221,7 +1224,7 @@ fn a_root_cause_recorded_as_a_decision_or_lesson_is_the_reports_root_cause() {
     assert_eq!(root_cause.entries[0].who, "Bob Berg");
     assert!(
         composed.rendered.text.contains(
-            "Root cause:\n- Bob Berg, 2026-12-02 19:00 CET: Root cause: the payment provider's rate limit"
+            "Root cause:\n- Bob Berg, 2026-12-02 19:00:00 CET: Root cause: the payment provider's rate limit"
         ),
         "{}",
         composed.rendered.text
