@@ -13,9 +13,9 @@ use crate::domain::Phase;
 pub struct TimeView {
     /// RFC 3339, UTC.
     pub iso: String,
-    /// Local and short: `20:03` today, `Dec 01 20:03` on another day.
+    /// Local, as people read times everywhere: `20:03:05` today, the full time on another day.
     pub short: String,
-    /// Local and full: `2026-12-01 20:03 CET`.
+    /// Local and full: `2026-12-01 20:03:05 CET`.
     pub full: String,
 }
 
@@ -33,16 +33,10 @@ pub fn phase_label(phase: Phase) -> &'static str {
 }
 
 pub(super) fn time_view(at: Timestamp, now: Timestamp, timezone: &TimeZone) -> TimeView {
-    let local = at.to_zoned_datetime(timezone.clone());
-    let same_day = local.date() == now.to_zoned_datetime(timezone.clone()).date();
     TimeView {
         iso: at.to_string(),
-        short: if same_day {
-            local.strftime("%H:%M").to_string()
-        } else {
-            local.strftime("%b %d %H:%M").to_string()
-        },
-        full: local.strftime("%Y-%m-%d %H:%M %Z").to_string(),
+        short: crate::human::time_near(at, now, timezone),
+        full: crate::human::time(at, timezone),
     }
 }
 
