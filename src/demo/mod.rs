@@ -199,7 +199,7 @@ async fn play(folder: &Path, options: &DemoOptions) -> Result<(), DemoError> {
     narrator.line(format!(
         "golive demo: the launch of \"{}\", played in about {} (--duration to change it).",
         plan.launch.name,
-        about(options.duration)
+        crate::human::std_duration(options.duration)
     ));
     narrator.line(format!(
         "  Status page: {url}/   (open it in a browser and watch it change)"
@@ -318,16 +318,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(duration)
-}
-
-/// `3 minutes`, `20 s`.
-fn about(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    if seconds >= 120 && seconds.is_multiple_of(60) {
-        format!("{} minutes", seconds / 60)
-    } else {
-        format!("{seconds} s")
-    }
 }
 
 #[cfg(test)]

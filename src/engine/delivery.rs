@@ -209,8 +209,8 @@ impl Engine {
                                 author: "golive".into(),
                                 kind: LogKind::Alert,
                                 text: format!(
-                                    "Channel {channel} is down ({error}): its notifications wait and one is tried every {}s; they all go out as soon as one gets through",
-                                    crate::notify::lanes::PROBE_EVERY.as_secs()
+                                    "Channel {channel} is down ({error}): its notifications wait and one is tried every {}; they all go out as soon as one gets through",
+                                    crate::human::std_duration(crate::notify::lanes::PROBE_EVERY)
                                 ),
                                 data: json!({"event": "channel_down", "channel": channel, "error": error.to_string()}),
                             })?;
