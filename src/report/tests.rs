@@ -415,7 +415,7 @@ fn log_the_second_incident(store: &mut Store) {
             LogKind::Alert,
             "2026-12-02T09:04:30Z",
             "bob",
-            "#2 Alert acknowledged by bob (link) after 270s: Checkout API — provider outage",
+            "#2 Alert acknowledged by bob (link) after 4 min 30 s: Checkout API — provider outage",
             json!({"alert": 2, "event": "acknowledged", "via": "link", "seconds_to_ack": 270.0, "note": "Payment provider outage, switching to the backup"}),
         ),
         (
