@@ -307,7 +307,7 @@ async fn call_url(request: reqwest::RequestBuilder, timeout: Duration) -> Result
         Ok(response) => Err(failure(format!("HTTP {}", response.status().as_u16()))),
         Err(error) if error.is_timeout() => Err(failure(format!(
             "no answer within {}",
-            crate::probe::format_duration(timeout)
+            crate::human::std_duration(timeout)
         ))),
         Err(error) => Err(failure(crate::engine::error_chain(&error.without_url()))),
     }
@@ -320,8 +320,8 @@ fn watchdog_alert(
     started_at: Timestamp,
     public_url: &str,
 ) -> ForwardedAlert {
-    let every = crate::probe::format_duration(config.interval);
-    let lifetime = crate::probe::format_duration(config.interval * WATCHDOG_LIFETIME_INTERVALS);
+    let every = crate::human::std_duration(config.interval);
+    let lifetime = crate::human::std_duration(config.interval * WATCHDOG_LIFETIME_INTERVALS);
     let labels = BTreeMap::from([
         ("alertname".to_string(), WATCHDOG_ALERTNAME.to_string()),
         ("severity".to_string(), "none".to_string()),
@@ -378,8 +378,8 @@ mod tests {
         assert_eq!(alert.labels["launch"], plan.launch.name);
         assert!(alert.annotations["summary"].contains("dead-man's switch"));
         assert!(alert.annotations["summary"].contains("absence means golive is down"));
-        assert!(alert.annotations["description"].contains("every 30s"));
-        assert!(alert.annotations["description"].contains("ending 1m30s later"));
+        assert!(alert.annotations["description"].contains("every 30 s"));
+        assert!(alert.annotations["description"].contains("ending 1 min 30 s later"));
         assert_eq!(alert.starts_at, started);
         assert_eq!(
             alert.generator_url.as_deref(),

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod heartbeat;
+pub mod human;
 pub mod liveness;
 pub mod metrics;
 pub mod notify;

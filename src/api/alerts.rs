@@ -420,9 +420,7 @@ pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) 
                     &format!(
                         "{summary}<p><strong>Already acknowledged by {}</strong> at {}. Its escalation is stopped; nothing to do here.</p>",
                         escape(&ack.by),
-                        ack.at
-                            .to_zoned_datetime(state.plan.launch.timezone.clone())
-                            .strftime("%H:%M:%S %Z")
+                        crate::human::time_near(ack.at, now, &state.plan.launch.timezone)
                     ),
                 ),
                 None => frame.page(

@@ -321,7 +321,10 @@ pub async fn confirm(
     check_length("note", body.note.as_deref())?;
     let author = author(body.author, &writer)?;
     let outcome = state.engine.confirm(id, author, body.note).await?;
-    Ok(Json(json!({ "confirmation": outcome })))
+    // The zone lets a client write `confirmation.at` for people (`golive checklist confirm`).
+    Ok(Json(
+        json!({ "confirmation": outcome, "timezone": state.plan.launch.timezone_name }),
+    ))
 }
 
 #[derive(Deserialize)]

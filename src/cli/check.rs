@@ -84,17 +84,13 @@ fn report_invalid(path: &Path, diagnostics: Vec<Diagnostic>, strict: bool) {
 }
 
 /// One line describing a valid plan, e.g. `plan ok: "Web shop 2.0", 6 people, 8 checklist items
-/// (7 required), 4 risks, go-live 2026-12-01 20:00 Europe/Berlin`.
+/// (7 required), 4 risks, go-live 2026-12-01 20:00:00 CET (Europe/Berlin)`.
 pub fn summary(plan: &Plan) -> String {
     let required = plan.checklist.iter().filter(|item| item.required).count();
-    let go_live = plan
-        .launch
-        .go_live
-        .to_zoned_datetime(plan.launch.timezone.clone())
-        .strftime("%Y-%m-%d %H:%M");
+    let go_live = crate::human::time(plan.launch.go_live, &plan.launch.timezone);
     let gates = plan.checks.iter().filter(|check| check.gate).count();
     format!(
-        "plan ok: {:?}, {}, {} ({required} required), {}, {} ({gates} gating), go-live {go_live} {}",
+        "plan ok: {:?}, {}, {} ({required} required), {}, {} ({gates} gating), go-live {go_live} ({})",
         plan.launch.name,
         count(plan.people.len(), "person", "people"),
         count(plan.checklist.len(), "checklist item", "checklist items"),

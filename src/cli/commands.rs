@@ -182,7 +182,7 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
                     format!(
                         "`{id}` was already confirmed by {} at {}.\n",
                         confirmation["by"].as_str().unwrap_or(""),
-                        confirmation["at"].as_str().unwrap_or("")
+                        super::format::when(&confirmation["at"], &super::format::zone_of(&answer))
                     )
                 };
                 Ok(show(&answer, readable))

@@ -25,31 +25,10 @@ pub fn zone_of(answer: &Value) -> TimeZone {
 pub fn when(value: &Value, zone: &TimeZone) -> String {
     match value.as_str() {
         Some(text) => match text.parse::<Timestamp>() {
-            Ok(at) => crate::report::alert_message::absolute(at, zone),
+            Ok(at) => crate::human::time(at, zone),
             Err(_) => text.to_string(),
         },
         None => String::new(),
-    }
-}
-
-/// `1h 05m`, `3d 2h`, `42s`.
-pub fn duration(seconds: i64) -> String {
-    let sign = if seconds < 0 { "-" } else { "" };
-    let seconds = seconds.unsigned_abs();
-    let (days, hours, minutes, secs) = (
-        seconds / 86_400,
-        seconds % 86_400 / 3_600,
-        seconds % 3_600 / 60,
-        seconds % 60,
-    );
-    if days > 0 {
-        format!("{sign}{days}d {hours}h")
-    } else if hours > 0 {
-        format!("{sign}{hours}h {minutes:02}m")
-    } else if minutes > 0 {
-        format!("{sign}{minutes}m {secs:02}s")
-    } else {
-        format!("{sign}{secs}s")
     }
 }
 
@@ -63,21 +42,21 @@ pub fn status(status: &Value) -> String {
         "{} — phase {} for {}",
         text(launch, "name"),
         phase.to_uppercase(),
-        duration(status["time_in_phase_seconds"].as_i64().unwrap_or(0))
+        crate::human::seconds(status["time_in_phase_seconds"].as_i64().unwrap_or(0))
     );
     let go_live_in = status["go_live_in_seconds"].as_i64().unwrap_or(0);
     if go_live_in > 0 {
         let _ = writeln!(
             out,
             "Go-live in {} ({})",
-            duration(go_live_in),
+            crate::human::seconds(go_live_in),
             when(&launch["go_live"], &zone)
         );
     } else {
         let _ = writeln!(
             out,
             "Go-live was planned {} ago ({})",
-            duration(-go_live_in),
+            crate::human::seconds(-go_live_in),
             when(&launch["go_live"], &zone)
         );
     }
@@ -221,7 +200,7 @@ pub fn checks_table(checks: &[Value]) -> String {
                 .as_f64()
                 .filter(|ms| ms.is_finite() && *ms >= 0.0)
                 .map_or(String::new(), |ms| {
-                    crate::report::format::latency(std::time::Duration::from_secs_f64(ms / 1_000.0))
+                    crate::human::latency(std::time::Duration::from_secs_f64(ms / 1_000.0))
                 });
             let mut health = text(check, "health").to_uppercase();
             if check["active"].as_bool() == Some(false) {
@@ -363,15 +342,6 @@ pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_at_a_glance() {
-        assert_eq!(duration(42), "42s");
-        assert_eq!(duration(125), "2m 05s");
-        assert_eq!(duration(3_900), "1h 05m");
-        assert_eq!(duration(3 * 86_400 + 7_200), "3d 2h");
-        assert_eq!(duration(-125), "-2m 05s");
-    }
 
     #[test]
     fn acknowledgements_say_who_took_which_alerts() {

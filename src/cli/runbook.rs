@@ -158,7 +158,7 @@ pub(super) fn table(answer: &Value) -> String {
                 actual,
                 by,
                 if late > 0 {
-                    format::duration(late)
+                    crate::human::seconds(late)
                 } else {
                     String::new()
                 },

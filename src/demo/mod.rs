@@ -199,7 +199,7 @@ async fn play(folder: &Path, options: &DemoOptions) -> Result<(), DemoError> {
     narrator.line(format!(
         "golive demo: the launch of \"{}\", played in about {} (--duration to change it).",
         plan.launch.name,
-        about(options.duration)
+        crate::human::std_duration(options.duration)
     ));
     narrator.line(format!(
         "  Status page: {url}/   (open it in a browser and watch it change)"
@@ -314,20 +314,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("`{text}`: the duration must be positive"))?;
     if !(MIN_DURATION..=MAX_DURATION).contains(&duration) {
         return Err(format!(
-            "`{text}`: the demo takes from 10s to 1h (with less than about 30s the acts run at their own pace, and the demo takes longer than asked)"
+            "`{text}`: the demo takes from 10 s to 1 h (with less than about 30 s the acts run at their own pace, and the demo takes longer than asked)"
         ));
     }
     Ok(duration)
-}
-
-/// `3 minutes`, `20 s`.
-fn about(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    if seconds >= 120 && seconds.is_multiple_of(60) {
-        format!("{} minutes", seconds / 60)
-    } else {
-        format!("{seconds} s")
-    }
 }
 
 #[cfg(test)]
@@ -344,7 +334,11 @@ mod tests {
                 .unwrap_err()
                 .contains("not a duration")
         );
-        assert!(parse_duration("2s").unwrap_err().contains("from 10s to 1h"));
+        assert!(
+            parse_duration("2s")
+                .unwrap_err()
+                .contains("from 10 s to 1 h")
+        );
         assert!(parse_duration("-20s").is_err());
     }
 

@@ -69,11 +69,14 @@ impl Narrator {
             .to_string()
     }
 
-    /// `Sat 2026-11-28 09:00 UTC`.
+    /// `Sat 2026-11-28 09:00:00 UTC`: the weekday, as in [`Self::stamp`], then the time as people
+    /// read it everywhere.
     pub fn long_stamp(&self, at: Timestamp) -> String {
-        at.to_zoned_datetime(self.timezone.clone())
-            .strftime("%a %Y-%m-%d %H:%M %Z")
-            .to_string()
+        let weekday = at
+            .to_zoned_datetime(self.timezone.clone())
+            .strftime("%a")
+            .to_string();
+        format!("{weekday} {}", crate::human::time(at, &self.timezone))
     }
 }
 

@@ -76,9 +76,7 @@ impl Engine {
                                     kind: LogKind::Alert,
                                     text: format!(
                                         "Channel {channel} works again after {} down; {released} waiting notification(s) go out now, oldest first",
-                                        crate::probe::format_duration(
-                                            now.duration_since(down_since).unsigned_abs()
-                                        )
+                                        crate::human::elapsed(down_since, now)
                                     ),
                                     data: json!({"event": "channel_up", "channel": channel, "down_since": down_since, "released": released}),
                                 })?;
@@ -211,8 +209,8 @@ impl Engine {
                                 author: "golive".into(),
                                 kind: LogKind::Alert,
                                 text: format!(
-                                    "Channel {channel} is down ({error}): its notifications wait and one is tried every {}s; they all go out as soon as one gets through",
-                                    crate::notify::lanes::PROBE_EVERY.as_secs()
+                                    "Channel {channel} is down ({error}): its notifications wait and one is tried every {}; they all go out as soon as one gets through",
+                                    crate::human::std_duration(crate::notify::lanes::PROBE_EVERY)
                                 ),
                                 data: json!({"event": "channel_down", "channel": channel, "error": error.to_string()}),
                             })?;

@@ -350,7 +350,7 @@ impl Engine {
         let addressees = resolve_recipients(&plan, &[recipient]);
         let tz = &plan.launch.timezone;
         let late = now.duration_since(warning.since);
-        let late_text = format!("{}m", (late.as_secs().max(0) + 59) / 60);
+        let late_text = crate::human::duration(late.max(jiff::SignedDuration::ZERO));
         let owner = owner_label(&plan, &step.owner);
         let (what, todo) = match warning.kind {
             LateKind::NotStarted => (
@@ -365,8 +365,8 @@ impl Engine {
             ),
             LateKind::Overrunning => (
                 format!(
-                    "is still running {late_text} past its expected duration of {}m",
-                    step.duration.as_secs() / 60
+                    "is still running {late_text} past its expected duration of {}",
+                    crate::human::exact(step.duration)
                 ),
                 format!(
                     "When it is done: golive step done {}\nIf it failed: golive step fail {} --reason \"...\"",

@@ -277,7 +277,7 @@ impl Senders {
                     Err(_) => {
                         return Err(DeliveryError::Permanent(format!(
                             "the rollback hook `{program}` did not finish within {}",
-                            crate::probe::format_duration(*timeout)
+                            crate::human::std_duration(*timeout)
                         )));
                     }
                     Ok(Err(error)) => {

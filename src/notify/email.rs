@@ -33,7 +33,6 @@ use super::outbox::{run_blocking, tempfile_in, write_to_outbox};
 use super::secrets::read_secret;
 use super::{Delivered, DeliveryError, OutgoingEmail};
 use crate::plan::alerting::{Smtp, SmtpTls};
-use crate::probe::format_duration;
 
 /// The environment variable naming a PEM file of extra CA certificates to trust for SMTP TLS.
 pub const SMTP_CA_FILE_VARIABLE: &str = "GOLIVE_SMTP_CA_FILE";
@@ -348,7 +347,7 @@ async fn send_direct(
         Err(_) => {
             return Err(DeliveryError::Retryable(format!(
                 "smtp {server}: timeout after {} connecting",
-                format_duration(config.timeout)
+                crate::human::std_duration(config.timeout)
             )));
         }
         Ok(Err(error)) => {
@@ -381,7 +380,7 @@ async fn send_direct(
         Ok(result) => Ok(result),
         Err(_) => Err(DeliveryError::Retryable(format!(
             "smtp {server}: timeout after {} in the SMTP session",
-            format_duration(config.timeout * 3)
+            crate::human::std_duration(config.timeout * 3)
         ))),
     }
 }
@@ -520,7 +519,7 @@ fn smtp_error(error: &lettre::transport::smtp::Error, config: &Smtp) -> Delivery
     if error.is_timeout() {
         return DeliveryError::Retryable(format!(
             "smtp server {server}: timeout after {}",
-            format_duration(config.timeout)
+            crate::human::std_duration(config.timeout)
         ));
     }
     // A failed handshake after STARTTLS reaches us as a connection error wrapping rustls' error.

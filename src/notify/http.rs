@@ -12,7 +12,6 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
 use super::{Delivered, DeliveryError};
-use crate::probe::format_duration;
 
 /// The most characters of a response body quoted in an error.
 pub(crate) const EXCERPT_CHARS: usize = 200;
@@ -70,7 +69,10 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
 fn request_error(error: reqwest::Error, timeout: Duration) -> DeliveryError {
     let error = error.without_url();
     if error.is_timeout() {
-        return DeliveryError::Retryable(format!("timeout after {}", format_duration(timeout)));
+        return DeliveryError::Retryable(format!(
+            "timeout after {}",
+            crate::human::std_duration(timeout)
+        ));
     }
     if error.is_builder() {
         return DeliveryError::Permanent(format!("invalid request: {}", chain(&error)));

@@ -181,7 +181,7 @@ mod tests {
             severity: Severity::Critical,
             title: format!("Shop page {id:02}"),
             reason: "status 503 (expected 2xx)".into(),
-            when: "since 21:00:00 (5s)".into(),
+            when: "since 21:00:00 (5 s)".into(),
             details_url: format!("http://golive.test/#alert-{id}"),
         }
     }
@@ -271,9 +271,9 @@ mod tests {
         assert_eq!(
             post.text,
             "*[CRITICAL] 3 alerts failing — Shop*\n\
-             • #1 Shop page 01: status 503 (expected 2xx); since 21:00:00 (5s)\n\
-             • #2 Shop page 02: status 503 (expected 2xx); since 21:00:00 (5s)\n\
-             • #3 Shop page 03: status 503 (expected 2xx); since 21:00:00 (5s)\n\
+             • #1 Shop page 01: status 503 (expected 2xx); since 21:00:00 (5 s)\n\
+             • #2 Shop page 02: status 503 (expected 2xx); since 21:00:00 (5 s)\n\
+             • #3 Shop page 03: status 503 (expected 2xx); since 21:00:00 (5 s)\n\
              Ack all: `golive ack 1 2 3`\ncc @bob"
         );
         assert_eq!(post.json["count"], 3);

@@ -417,7 +417,7 @@ url = "http://127.0.0.1:9000/hook"
             "[heartbeat]\nurl = \"http://127.0.0.1:8000/ping\"\ninterval = \"5s\"\ntimeout = \"10s\"\n",
         );
         assert_eq!(found.len(), 1, "{found:#?}");
-        assert!(found[0].message.contains("longer than the interval of 5s"));
+        assert!(found[0].message.contains("longer than the interval of 5 s"));
         let found = errors("[heartbeat]\ninterval = \"5s\"\n");
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(found[0].message.contains("calls nothing"));

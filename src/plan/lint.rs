@@ -42,12 +42,7 @@ pub(super) fn warn(plan: &Plan, sink: &mut Sink<'_>) {
 /// The warnings that depend on the time (`golive check` passes the current time).
 pub(super) fn warn_as_of(plan: &Plan, sink: &mut Sink<'_>, now: jiff::Timestamp) {
     if plan.launch.go_live < now {
-        let local = plan
-            .launch
-            .go_live
-            .to_zoned_datetime(plan.launch.timezone.clone())
-            .strftime("%Y-%m-%d %H:%M %Z")
-            .to_string();
+        let local = crate::human::time(plan.launch.go_live, &plan.launch.timezone);
         sink.warning(
             span_of_first(sink, &["launch.go_live", "launch"]),
             "launch.go_live",

@@ -184,7 +184,7 @@ fn at_least_min_interval(
             "an interval of {} is too short",
             values::show_duration(every)
         ),
-        Some("probe at most every 100ms, e.g. `\"500ms\"` or `\"5s\"`".to_string()),
+        Some("probe at most every 100 ms, e.g. `\"500ms\"` or `\"5s\"`".to_string()),
     );
     Err(Reported)
 }

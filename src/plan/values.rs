@@ -227,12 +227,11 @@ pub(super) fn visible_secret(url: &reqwest::Url) -> Option<String> {
     None
 }
 
-/// Formats a duration the way plans write it: `500ms`, `30s`, `1m 30s`.
+/// A duration in a message about the plan, in the style people read everywhere but exact, since
+/// the person wrote it (`500 ms`, `30 s`, `1 min 30 s`, `1 h 00 min 30 s`); it is also a value the
+/// plan accepts, so a help line can suggest it.
 pub(super) fn show_duration(duration: Duration) -> String {
-    match SignedDuration::try_from(duration) {
-        Ok(signed) => format!("{signed:#}"),
-        Err(_) => format!("{duration:?}"),
-    }
+    crate::human::exact(duration)
 }
 
 /// Parses an `http://` or `https://` URL with a host; the error says what is wrong.
@@ -417,7 +416,11 @@ mod tests {
         assert!(duration("0s").is_err());
         assert!(duration("-5s").is_err());
         assert!(duration("fast").is_err());
-        assert_eq!(show_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(show_duration(Duration::from_secs(90)), "1 min 30 s");
+        assert_eq!(
+            duration(&show_duration(Duration::from_secs(90))),
+            Ok(Duration::from_secs(90))
+        );
     }
 
     #[test]

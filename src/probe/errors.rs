@@ -7,7 +7,6 @@
 
 use std::error::Error as StdError;
 use std::io::ErrorKind;
-use std::time::Duration;
 
 use rustls::CertificateError;
 use rustls::pki_types::ServerName;
@@ -195,39 +194,10 @@ pub(crate) fn chain(error: &(dyn StdError + 'static)) -> String {
         .join(": ")
 }
 
-/// A duration the way people say it: `300ms`, `2s`, `1.2s`, `1m`, `1m30s`.
-pub fn format_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    if millis < 1_000 {
-        return format!("{millis}ms");
-    }
-    if millis < 60_000 {
-        if millis.is_multiple_of(1_000) {
-            return format!("{}s", millis / 1_000);
-        }
-        let tenths = (millis + 50) / 100;
-        return format!("{}.{}s", tenths / 10, tenths % 10);
-    }
-    let seconds = duration.as_secs();
-    match (seconds / 60, seconds % 60) {
-        (minutes, 0) => format!("{minutes}m"),
-        (minutes, rest) => format!("{minutes}m{rest}s"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_print_the_way_people_say_them() {
-        assert_eq!(format_duration(Duration::from_millis(12)), "12ms");
-        assert_eq!(format_duration(Duration::from_millis(800)), "800ms");
-        assert_eq!(format_duration(Duration::from_secs(2)), "2s");
-        assert_eq!(format_duration(Duration::from_millis(1_234)), "1.2s");
-        assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(format_duration(Duration::from_secs(60)), "1m");
-    }
+    use std::time::Duration;
 
     #[test]
     fn presented_names_lose_their_debug_wrapping() {

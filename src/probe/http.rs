@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::clients::ClientSettings;
-use super::errors::{format_duration, transport_reason};
+use super::errors::transport_reason;
 use super::{ProbeContext, ProbeMemory};
 use crate::core::health::{Outcome, ProbeResult};
 use crate::plan::SecretSource;
@@ -137,8 +137,8 @@ pub(super) async fn probe(
             check.max_latency.filter(|max| latency > *max).map(|max| {
                 format!(
                     "slow: {} > {}",
-                    format_duration(latency),
-                    format_duration(max)
+                    crate::human::latency(latency),
+                    crate::human::latency(max)
                 )
             })
         });
@@ -146,7 +146,7 @@ pub(super) async fn probe(
         Some(reason) => ProbeResult::new(Outcome::Failing, reason, latency),
         None => ProbeResult::new(
             Outcome::Healthy,
-            format!("status {status} in {}", format_duration(latency)),
+            format!("status {status} in {}", crate::human::latency(latency)),
             latency,
         ),
     };

@@ -25,7 +25,6 @@ use crate::plan::Plan;
 use crate::plan::checks::{Check, CheckKind};
 
 pub use clients::ClientSettings;
-pub use errors::format_duration;
 pub use scrape::SampleWindow;
 
 /// Shared, long-lived probe resources built once from the plan: HTTP clients (shared by checks
@@ -131,7 +130,7 @@ pub async fn run_probe(
 /// The result of a probe that hit its hard timeout: the target did not answer in time, or for a
 /// prometheus check, the monitoring did not.
 fn timed_out(check: &Check, timeout: Duration) -> ProbeResult {
-    let after = format!("timeout after {}", format_duration(timeout));
+    let after = format!("timeout after {}", crate::human::std_duration(timeout));
     match check.kind {
         CheckKind::Prometheus(_) => ProbeResult::new(
             Outcome::Unknown,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::clients::{ClientCache, ClientSettings};
-use super::errors::{format_duration, transport_reason};
+use super::errors::transport_reason;
 use crate::core::health::{Outcome, ProbeResult};
 use crate::domain::Secret;
 use crate::plan::checks::{
@@ -106,7 +106,7 @@ pub(super) async fn probe(
         Err(error) if error.is_timeout() => {
             return unknown(format!(
                 "prometheus unreachable: timeout after {}",
-                format_duration(limit)
+                crate::human::std_duration(limit)
             ));
         }
         Err(error) => {

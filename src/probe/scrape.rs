@@ -13,7 +13,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::clients::ClientSettings;
-use super::errors::{format_duration, transport_reason};
+use super::errors::transport_reason;
 use super::prometheus::{Series, evaluate, format_labels};
 use super::{ProbeContext, ProbeMemory};
 use crate::core::health::{Outcome, ProbeResult};
@@ -105,7 +105,7 @@ pub(super) async fn probe(
                     format!(
                         "no traffic: {} did not increase in {}",
                         describe(denominator),
-                        format_duration(*window)
+                        crate::human::std_duration(*window)
                     ),
                     Duration::ZERO,
                 );

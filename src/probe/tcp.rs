@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::errors::{format_duration, io_reason};
+use super::errors::io_reason;
 use crate::core::health::{Outcome, ProbeResult};
 use crate::plan::checks::TcpCheck;
 
@@ -14,7 +14,7 @@ pub(super) async fn probe(check: &TcpCheck) -> ProbeResult {
             let latency = started.elapsed();
             ProbeResult::new(
                 Outcome::Healthy,
-                format!("connected in {}", format_duration(latency)),
+                format!("connected in {}", crate::human::latency(latency)),
                 latency,
             )
         }

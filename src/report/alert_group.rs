@@ -15,7 +15,7 @@ use std::fmt::Write;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::alert_message::{MessageKind, chat_escape, colour, escape, minutes, state_word};
+use super::alert_message::{MessageKind, chat_escape, colour, escape, state_word};
 use crate::core::alert::Alert;
 use crate::plan::checks::Severity;
 
@@ -52,20 +52,23 @@ pub fn line(
             let end = alert.resolved_at.unwrap_or(now);
             format!(
                 "from {}, lasted {}",
-                clock_time(alert.opened_at, now, tz),
-                minutes(alert.opened_at, end)
+                crate::human::time_near(alert.opened_at, now, tz),
+                crate::human::elapsed(alert.opened_at, end)
             )
         }
         MessageKind::Acknowledged { by, .. } => format!(
             "taken by {by} {} after it opened",
-            minutes(alert.opened_at, now)
+            crate::human::elapsed(alert.opened_at, now)
         ),
         // A new alert's age says nothing; a later page's says how long it has been failing.
-        MessageKind::Opened => format!("since {}", clock_time(alert.opened_at, now, tz)),
+        MessageKind::Opened => format!(
+            "since {}",
+            crate::human::time_near(alert.opened_at, now, tz)
+        ),
         _ => format!(
             "since {} ({})",
-            clock_time(alert.opened_at, now, tz),
-            minutes(alert.opened_at, now)
+            crate::human::time_near(alert.opened_at, now, tz),
+            crate::human::elapsed(alert.opened_at, now)
         ),
     };
     let details_url = if alert.is_open() {
@@ -82,16 +85,6 @@ pub fn line(
         reason: one_line(&alert.reason, REASON_MAX),
         when,
         details_url,
-    }
-}
-
-/// A time of day when it is today (in `tz`), else with its date.
-fn clock_time(at: Timestamp, now: Timestamp, tz: &TimeZone) -> String {
-    let local = at.to_zoned_datetime(tz.clone());
-    if local.date() == now.to_zoned_datetime(tz.clone()).date() {
-        local.strftime("%H:%M:%S").to_string()
-    } else {
-        local.strftime("%Y-%m-%d %H:%M").to_string()
     }
 }
 
@@ -365,7 +358,7 @@ mod tests {
         assert_eq!(opened.when, "since 21:00:00");
         assert_eq!(opened.details_url, "http://golive.test/#alert-1");
         let resolved = &lines(&MessageKind::Resolved, 1)[0];
-        assert_eq!(resolved.when, "from 21:00:00, lasted 2m 10s");
+        assert_eq!(resolved.when, "from 21:00:00, lasted 2 min 10 s");
         assert_eq!(resolved.details_url, "http://golive.test/api/v1/alerts/1");
         let taken = line(
             &alert(3),
@@ -378,7 +371,7 @@ mod tests {
             &berlin(),
             "http://golive.test",
         );
-        assert_eq!(taken.when, "taken by Bob Berg 1m 05s after it opened");
+        assert_eq!(taken.when, "taken by Bob Berg 1 min 05 s after it opened");
     }
 
     #[test]
@@ -394,7 +387,7 @@ mod tests {
             &berlin(),
             "http://golive.test",
         );
-        assert_eq!(line.when, "since 2029-12-31 21:00 (24h 00m)");
+        assert_eq!(line.when, "since 2029-12-31 21:00:00 CET (1 d)");
         assert!(line.reason.starts_with("body did not match: xxx"));
         assert!(line.reason.ends_with('…') && line.reason.len() <= REASON_MAX + 3);
         assert!(!line.reason.contains('\n'));
@@ -420,7 +413,7 @@ mod tests {
             50
         );
         assert!(group.text.contains(
-            "- #7 RESOLVED Shop page 07: status 503 (expected 2xx); from 21:00:00, lasted 2m 10s — http://golive.test/api/v1/alerts/7\n"
+            "- #7 RESOLVED Shop page 07: status 503 (expected 2xx); from 21:00:00, lasted 2 min 10 s — http://golive.test/api/v1/alerts/7\n"
         ));
         assert!(group.text.len() < 8 * 1024, "{}", group.text.len());
         let numbers: Vec<&str> = group

@@ -16,7 +16,6 @@
 use std::fmt::Write;
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use serde_json::json;
 
 use crate::core::alert::Alert;
@@ -132,25 +131,6 @@ pub struct Rendered {
     pub chat: String,
     /// The alert as JSON (the `golive` webhook format).
     pub json: serde_json::Value,
-}
-
-/// How long from `from` to `to`, e.g. `45s`, `2m 10s`, `3h 05m`.
-pub(crate) fn minutes(from: Timestamp, to: Timestamp) -> String {
-    let seconds = to.duration_since(from).as_secs().max(0);
-    if seconds < 60 {
-        format!("{seconds}s")
-    } else if seconds < 3600 {
-        format!("{}m {:02}s", seconds / 60, seconds % 60)
-    } else {
-        format!("{}h {:02}m", seconds / 3600, seconds % 3600 / 60)
-    }
-}
-
-/// A time for people, with seconds and the zone: `2026-11-30 21:00:05 CET`.
-pub(crate) fn absolute(at: Timestamp, tz: &TimeZone) -> String {
-    at.to_zoned_datetime(tz.clone())
-        .strftime("%Y-%m-%d %H:%M:%S %Z")
-        .to_string()
 }
 
 /// Escapes text for HTML.
@@ -368,8 +348,8 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
         .unwrap_or_else(|| one_line(&alert.reason));
     let since = format!(
         "{} ({} before this message)",
-        absolute(alert.opened_at, tz),
-        minutes(alert.opened_at, context.now)
+        crate::human::time(alert.opened_at, tz),
+        crate::human::elapsed(alert.opened_at, context.now)
     );
     let note = match &context.kind {
         MessageKind::Acknowledged {
@@ -393,14 +373,18 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
                 "Resolved",
                 format!(
                     "{}, after {}",
-                    absolute(end, tz),
-                    minutes(alert.opened_at, end)
+                    crate::human::time(end, tz),
+                    crate::human::elapsed(alert.opened_at, end)
                 ),
             ));
             match &alert.acknowledged {
                 Some(ack) => facts.push((
                     "Acknowledged",
-                    format!("by {} after {}", ack.by, minutes(alert.opened_at, ack.at)),
+                    format!(
+                        "by {} after {}",
+                        ack.by,
+                        crate::human::elapsed(alert.opened_at, ack.at)
+                    ),
                 )),
                 None => facts.push(("Acknowledged", "never".to_string())),
             }
@@ -410,7 +394,7 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
                 "Taken by",
                 format!(
                     "{by}, {} after it opened",
-                    minutes(alert.opened_at, context.now)
+                    crate::human::elapsed(alert.opened_at, context.now)
                 ),
             ));
             if let Some(note) = &note {
@@ -540,7 +524,7 @@ fn render_html(
     let preheader = if open {
         format!(
             "{what_failed} — since {}. Acknowledge to stop the escalation.",
-            absolute(alert.opened_at, &context.plan.launch.timezone)
+            crate::human::time(alert.opened_at, &context.plan.launch.timezone)
         )
     } else {
         format!("{headline}. {what_failed}.")
@@ -628,12 +612,16 @@ fn render_chat(
         chat,
         "\nPhase {}, since {}",
         context.phase,
-        absolute(alert.opened_at, tz)
+        crate::human::time(alert.opened_at, tz)
     );
     match &context.kind {
         MessageKind::Resolved => {
             let end = alert.resolved_at.unwrap_or(context.now);
-            let _ = write!(chat, ", lasted {}", minutes(alert.opened_at, end));
+            let _ = write!(
+                chat,
+                ", lasted {}",
+                crate::human::elapsed(alert.opened_at, end)
+            );
         }
         MessageKind::Acknowledged { .. } => {
             if let Some(note) = note {
@@ -710,7 +698,7 @@ pub fn rollback_recommendation(
         alert.title,
         alert.severity,
         plan.launch.name,
-        absolute(alert.opened_at, &plan.launch.timezone),
+        crate::human::time(alert.opened_at, &plan.launch.timezone),
         alert.id
     );
     let risks = linked_risks(plan, alert);

@@ -139,7 +139,7 @@ fn context<'a>(
         },
         public_url: "https://golive.shop.example",
         next_level: matches!(kind, MessageKind::Opened)
-            .then(|| "level 2 (Maria Keller) at 21:05:05 (in 5m 00s)".to_string()),
+            .then(|| "level 2 (Maria Keller) at 21:05:05 (in 5 min)".to_string()),
         steps_running: vec!["`deploy-app` Deploy 2.0, started 20:58:00 by Jonas Weber".to_string()],
         kind,
     }
@@ -443,13 +443,12 @@ fn a_page_names_the_launch_the_step_in_progress_the_status_page_what_is_probed_a
             .contains("Status page: https://golive.shop.example/#alert-1\n")
     );
     assert!(
-        page.text.contains(
-            "Next: level 2 (Maria Keller) at 21:05:05 (in 5m 00s), unless acknowledged\n"
-        )
+        page.text
+            .contains("Next: level 2 (Maria Keller) at 21:05:05 (in 5 min), unless acknowledged\n")
     );
     assert!(
         page.text
-            .contains("Since: 2030-01-01 21:00:05 CET (1s before this message)\n"),
+            .contains("Since: 2030-01-01 21:00:05 CET (1 s before this message)\n"),
         "{}",
         page.text
     );

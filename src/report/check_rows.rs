@@ -103,7 +103,7 @@ pub struct CheckRow {
     pub coverage: String,
     #[serde(skip)]
     pub covered_secs: i64,
-    /// How long the check failed by its thresholds in the period: `0 s`, `9 s`, `1 h 00 min`.
+    /// How long the check failed by its thresholds in the period: `0 s`, `9 s`, `1 h 05 min`.
     pub failing: String,
     #[serde(skip)]
     pub failing_secs: i64,
@@ -147,7 +147,7 @@ pub fn objective_of(plan: &Plan, check: &str) -> Option<f64> {
 fn quantile(histogram: &LatencyHistogram, q: f64) -> String {
     histogram
         .quantile(q)
-        .map_or_else(|| "–".to_string(), format::latency)
+        .map_or_else(|| "–".to_string(), crate::human::latency)
 }
 
 /// The times (Unix seconds, `[from, to)`) a check failed by its thresholds, from the log's
@@ -314,7 +314,7 @@ pub fn check_row(
         probes: current.probes,
         coverage: format::coverage(now.covered, period_secs),
         covered_secs: now.covered,
-        failing: format::span(jiff::SignedDuration::from_secs(now.failing)),
+        failing: crate::human::duration(jiff::SignedDuration::from_secs(now.failing)),
         failing_secs: now.failing,
         availability: availability.map_or_else(|| "–".to_string(), format::percent),
         availability_value: availability,
@@ -360,7 +360,7 @@ pub fn availability_cells(
                 color: colors::BAD,
                 label: format!(
                     "failing for {}",
-                    format::span(jiff::SignedDuration::from_secs(failed_for))
+                    crate::human::duration(jiff::SignedDuration::from_secs(failed_for))
                 ),
                 mark: '!',
             },
@@ -451,7 +451,7 @@ pub fn latency_bars(
         };
         bars.push(Bar {
             label,
-            value: format::latency(value),
+            value: crate::human::latency(value),
             width: (fraction * 100.0).round() as u32,
             text: "#".repeat((fraction * 30.0).round() as usize),
         });

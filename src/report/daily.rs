@@ -264,7 +264,7 @@ pub fn progress(plan: &Plan, log: &[LogEntry], state: &LaunchState, at: Timestam
     match sections::entered(log, Phase::Deploying) {
         Some(live) if at >= live => format!(
             "{} since go-live ({})",
-            format::span(at.duration_since(live)),
+            crate::human::duration(at.duration_since(live)),
             format::local(live, tz)
         ),
         _ => format!(

@@ -342,7 +342,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         go_live: go_live.map(|at| format::local(at, tz)),
         period_from: format::local(start, tz),
         period_to: format::local(end, tz),
-        duration: format::span(end.duration_since(start)),
+        duration: crate::human::duration(end.duration_since(start)),
         progress: progress(plan, &base.log, state, end),
         phases,
         checklist,

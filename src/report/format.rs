@@ -1,5 +1,5 @@
-//! How figures read in reports: percentages that never round up past an objective, latencies,
-//! durations, metric values, local times, and the traffic-light colours.
+//! How figures read in reports: percentages that never round up past an objective, metric values,
+//! local times, and the traffic-light colours (durations and latencies: `crate::human`).
 
 use std::time::Duration;
 
@@ -29,33 +29,10 @@ pub fn points(delta: f64) -> String {
     format!("{value:+.2} pp")
 }
 
-/// A latency: `850 µs`, `12 ms`, `1.25 s`.
-pub fn latency(duration: Duration) -> String {
-    let micros = duration.as_micros();
-    if micros < 1_000 {
-        format!("{micros} µs")
-    } else if micros < 1_000_000 {
-        format!("{} ms", (micros + 500) / 1_000)
-    } else {
-        format!("{:.2} s", duration.as_secs_f64())
-    }
-}
-
 /// A relative change of a latency, e.g. `+12 %`.
 pub fn relative(now: Duration, before: Duration) -> Option<String> {
     let before = before.as_secs_f64();
     (before > 0.0).then(|| format!("{:+.0} %", (now.as_secs_f64() / before - 1.0) * 100.0))
-}
-
-/// A span of time people read: `45 s`, `4 min 12 s`, `2 h 05 min`, `3 d 4 h`.
-pub fn span(duration: SignedDuration) -> String {
-    let seconds = duration.as_secs().max(0);
-    match seconds {
-        0..60 => format!("{seconds} s"),
-        60..3_600 => format!("{} min {:02} s", seconds / 60, seconds % 60),
-        3_600..86_400 => format!("{} h {:02} min", seconds / 3_600, (seconds % 3_600) / 60),
-        _ => format!("{} d {} h", seconds / 86_400, (seconds % 86_400) / 3_600),
-    }
 }
 
 /// A count with its noun in the right number: `1 alert`, `2 alerts`, `0 checks`.
@@ -68,13 +45,13 @@ pub fn count(number: usize, one: &str, many: &str) -> String {
 }
 
 /// A length of a period people read: whole hours up to three days as `24 h`, `48 h`, otherwise
-/// as [`span`].
+/// as [`crate::human::duration`].
 pub fn period(duration: SignedDuration) -> String {
     let seconds = duration.as_secs().max(0);
     if seconds > 0 && seconds % 3_600 == 0 && seconds <= 72 * 3_600 {
         format!("{} h", seconds / 3_600)
     } else {
-        span(duration)
+        crate::human::duration(duration)
     }
 }
 
@@ -85,13 +62,13 @@ pub fn coverage(covered_secs: i64, period_secs: i64) -> String {
         if covered_secs >= period_secs {
             period(SignedDuration::from_secs(period_secs))
         } else if covered_secs >= 86_400 {
-            format!(
-                "{} h {:02} min",
-                covered_secs / 3_600,
-                (covered_secs % 3_600) / 60
-            )
+            // Hours past a day, to compare with the period's `48 h`.
+            match (covered_secs / 3_600, (covered_secs % 3_600) / 60) {
+                (hours, 0) => format!("{hours} h"),
+                (hours, minutes) => format!("{hours} h {minutes:02} min"),
+            }
         } else {
-            span(SignedDuration::from_secs(covered_secs))
+            crate::human::seconds(covered_secs)
         },
         period(SignedDuration::from_secs(period_secs))
     )
@@ -114,7 +91,7 @@ pub fn value(number: f64) -> String {
     }
 }
 
-/// A time in the launch's zone: `2026-12-01 20:00 CET`.
+/// A time in the launch's zone as people read it everywhere: `2026-12-01 20:00:00 CET`.
 pub fn local(at: Timestamp, tz: &TimeZone) -> String {
     super::timeline::local(at, tz)
 }
@@ -178,19 +155,15 @@ mod tests {
     }
 
     #[test]
-    fn spans_latencies_and_values_read_naturally() {
-        assert_eq!(span(SignedDuration::from_secs(45)), "45 s");
-        assert_eq!(span(SignedDuration::from_secs(252)), "4 min 12 s");
-        assert_eq!(span(SignedDuration::from_secs(7_500)), "2 h 05 min");
-        assert_eq!(latency(Duration::from_micros(12_400)), "12 ms");
-        assert_eq!(latency(Duration::from_millis(1_250)), "1.25 s");
+    fn values_counts_and_coverage_read_naturally() {
         assert_eq!(value(0.05), "0.05");
         assert_eq!(count(1, "check", "checks"), "1 check");
         assert_eq!(count(3, "check", "checks"), "3 checks");
         assert_eq!(coverage(185, 86_400), "3 min 05 s of 24 h");
         assert_eq!(coverage(90_000, 86_400), "24 h of 24 h");
-        assert_eq!(coverage(129_600, 172_800), "36 h 00 min of 48 h");
+        assert_eq!(coverage(129_600, 172_800), "36 h of 48 h");
         assert_eq!(value(1234.6), "1235");
+        assert_eq!(coverage(131_400, 172_800), "36 h 30 min of 48 h");
         assert_eq!(points(0.0005), "+0.05 pp");
     }
 }

@@ -78,7 +78,7 @@ pub fn judge(facts: &Facts<'_>) -> Judgement {
                 let outcome = match alert.resolved_at {
                     Some(resolved) => format!(
                         "resolved after {}",
-                        format::span(resolved.duration_since(alert.opened_at))
+                        crate::human::duration(resolved.duration_since(alert.opened_at))
                     ),
                     None => "still open".to_string(),
                 };

@@ -44,7 +44,7 @@ pub struct IncidentTimeline {
     pub title: String,
     pub severity: &'static str,
     pub opened: String,
-    /// `resolved after 1 h 00 min` or `still open after 2 h 05 min`.
+    /// `resolved after 1 h` or `still open after 2 h 05 min`.
     pub outcome: String,
     pub events: Vec<TimelineEvent>,
 }
@@ -218,13 +218,13 @@ fn summary(inputs: &Inputs<'_>) -> Summary {
             format::local(live, tz),
             inputs.outcome,
             format::local(inputs.end, tz),
-            format::span(inputs.end.duration_since(live))
+            crate::human::duration(inputs.end.duration_since(live))
         ),
         (Some(live), false) => format!(
             "Went live {}; {} for {} so far.",
             format::local(live, tz),
             inputs.outcome,
-            format::span(inputs.end.duration_since(live))
+            crate::human::duration(inputs.end.duration_since(live))
         ),
         (None, _) => format!(
             "Never went live; {} {}.",
@@ -285,7 +285,7 @@ fn summary(inputs: &Inputs<'_>) -> Summary {
     } else {
         format!(
             "Checks failed by their thresholds for {} in all: {}.",
-            format::span(SignedDuration::from_secs(union)),
+            crate::human::duration(SignedDuration::from_secs(union)),
             failing_checks
                 .iter()
                 .map(|row| format!("{} for {}", row.name, row.failing))
@@ -321,8 +321,8 @@ fn summary(inputs: &Inputs<'_>) -> Summary {
             format!(
                 "Customers may have been affected for up to {} of the {} the figures cover, while a check was failing. \
                  The worst was {} ({severity}): failing for {}, {} available over its probed time; {feedback_clause}.",
-                format::span(SignedDuration::from_secs(union)),
-                format::span(inputs.end.duration_since(inputs.start)),
+                crate::human::duration(SignedDuration::from_secs(union)),
+                crate::human::duration(inputs.end.duration_since(inputs.start)),
                 worst.name,
                 worst.failing,
                 worst.availability,
@@ -461,13 +461,13 @@ fn incident_timeline(inputs: &Inputs<'_>, alert: &Alert) -> IncidentTimeline {
     }
     let outcome = match alert.resolved_at {
         Some(resolved) => {
-            let after = format::span(resolved.duration_since(alert.opened_at));
+            let after = crate::human::duration(resolved.duration_since(alert.opened_at));
             events.push((resolved, format!("Resolved after {after}")));
             format!("resolved after {after}")
         }
         None => format!(
             "still open after {}",
-            format::span(inputs.end.duration_since(alert.opened_at))
+            crate::human::duration(inputs.end.duration_since(alert.opened_at))
         ),
     };
     events.sort_by_key(|(at, _)| *at);
@@ -487,7 +487,10 @@ fn incident_timeline(inputs: &Inputs<'_>, alert: &Alert) -> IncidentTimeline {
 }
 
 fn acknowledgement(who: &str, after: SignedDuration, note: Option<&str>) -> String {
-    let mut text = format!("Acknowledged by {who} after {}", format::span(after));
+    let mut text = format!(
+        "Acknowledged by {who} after {}",
+        crate::human::duration(after)
+    );
     match note.map(one_line).filter(|note| !note.is_empty()) {
         Some(note) => text.push_str(&format!(": “{note}”")),
         None => text.push_str(" (no note)"),

@@ -25,7 +25,7 @@ pub struct RunbookRow {
     pub started_by: String,
     pub finished_by: String,
     pub state: String,
-    /// `on time`, `ended 4m late`, `ended 2m early`, `12m behind now`, or empty.
+    /// `on time`, `ended 4 min late`, `ended 2 min early`, `12 min behind now`, or empty.
     pub versus_plan: String,
     /// `forced`, the reason of a skip or failure, `rollback point`; joined with `; `.
     pub note: String,
@@ -72,13 +72,15 @@ pub fn rows(plan: &Plan, records: &StepRecords, phase: Phase, now: Timestamp) ->
                     let seconds = finished.duration_since(view.planned_end).as_secs();
                     match seconds / 60 {
                         0 => "on time".to_string(),
-                        late if late > 0 => format!("ended {} late", span(seconds)),
-                        _ => format!("ended {} early", span(-seconds)),
+                        late if late > 0 => {
+                            format!("ended {} late", crate::human::seconds(seconds))
+                        }
+                        _ => format!("ended {} early", crate::human::seconds(-seconds)),
                     }
                 }
                 _ if view.late_seconds > 0 => format!(
                     "{} behind now",
-                    span(i64::try_from(view.late_seconds).unwrap_or(i64::MAX))
+                    crate::human::seconds(i64::try_from(view.late_seconds).unwrap_or(i64::MAX))
                 ),
                 _ => String::new(),
             };
@@ -116,14 +118,4 @@ pub fn rows(plan: &Plan, records: &StepRecords, phase: Phase, now: Timestamp) ->
             }
         })
         .collect()
-}
-
-/// A positive number of seconds as whole minutes, hours or days: `4m`, `2h 05m`, `3d 4h`.
-pub(crate) fn span(seconds: i64) -> String {
-    let minutes = seconds / 60;
-    match minutes {
-        ..60 => format!("{minutes}m"),
-        60..1440 => format!("{}h {:02}m", minutes / 60, minutes % 60),
-        _ => format!("{}d {}h", minutes / 1440, minutes % 1440 / 60),
-    }
 }

@@ -119,8 +119,8 @@ pub fn incidents(
             acknowledged: acked.map(|ack| format::local(ack.at, tz)),
             acknowledged_by: acked.map(|ack| ack.by.clone()),
             resolved: alert.resolved_at.map(|at| format::local(at, tz)),
-            time_to_acknowledge: tta.map(format::span),
-            time_to_resolve: ttr.map(format::span),
+            time_to_acknowledge: tta.map(crate::human::duration),
+            time_to_resolve: ttr.map(crate::human::duration),
             level: alert.max_level,
             risks,
             reason: alert.reason.clone(),
@@ -131,7 +131,7 @@ pub fn incidents(
     let mean = |spans: &[SignedDuration]| {
         (!spans.is_empty()).then(|| {
             let total: i128 = spans.iter().map(|span| span.as_millis()).sum();
-            format::span(SignedDuration::from_millis(
+            crate::human::duration(SignedDuration::from_millis(
                 (total / spans.len() as i128) as i64,
             ))
         })

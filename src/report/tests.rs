@@ -123,7 +123,7 @@ fn minute_rollup(results: &[(Outcome, u64, Option<f64>)]) -> Rollup {
     rollup
 }
 
-/// 2026-12-02 09:00 CET (08:00Z) to 2026-12-03 09:00 CET is the report day 2026-12-03; the day
+/// 2026-12-02 09:00:00 CET (08:00Z) to 2026-12-03 09:00:00 CET is the report day 2026-12-03; the day
 /// before is seeded too, all healthy, for the comparison.
 fn seed(store: &mut Store) {
     let start = at("2026-12-01T08:00:00Z").as_second() / 60;
@@ -415,7 +415,7 @@ fn log_the_second_incident(store: &mut Store) {
             LogKind::Alert,
             "2026-12-02T09:04:30Z",
             "bob",
-            "#2 Alert acknowledged by bob (link) after 270s: Checkout API — provider outage",
+            "#2 Alert acknowledged by bob (link) after 4 min 30 s: Checkout API — provider outage",
             json!({"alert": 2, "event": "acknowledged", "via": "link", "seconds_to_ack": 270.0, "note": "Payment provider outage, switching to the backup"}),
         ),
         (
@@ -470,12 +470,12 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     let now = at("2026-12-03T08:00:05Z");
     let (report, composed) = compose::daily(&reader, &plan, date(2026, 12, 3), now, false).unwrap();
 
-    assert_eq!(report.period_from, "2026-12-02 09:00 CET");
-    assert_eq!(report.period_to, "2026-12-03 09:00 CET");
+    assert_eq!(report.period_from, "2026-12-02 09:00:00 CET");
+    assert_eq!(report.period_to, "2026-12-03 09:00:00 CET");
     assert!(!report.partial);
     assert_eq!(
         report.progress,
-        "Day 2 of 14 of hypercare (since 2026-12-01 21:00 CET)"
+        "Day 2 of 14 of hypercare (since 2026-12-01 21:00:00 CET)"
     );
 
     let checkout = &report.checks[0];
@@ -520,7 +520,7 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     );
     assert_eq!(
         report.incidents.rows[0].time_to_resolve.as_deref(),
-        Some("1 h 00 min")
+        Some("1 h")
     );
     assert_eq!(
         report.incidents.rows[0].acknowledged_by.as_deref(),
@@ -533,11 +533,11 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     );
     assert_eq!(
         report.incidents.mean_time_to_acknowledge.as_deref(),
-        Some("3 min 00 s")
+        Some("3 min")
     );
     assert_eq!(
         report.incidents.mean_time_to_resolve.as_deref(),
-        Some("35 min 00 s")
+        Some("35 min")
     );
 
     assert_eq!(
@@ -569,11 +569,11 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     assert_eq!(report.light_word, "RED");
     assert_eq!(
         report.summary,
-        "Checkout API missed its 99.90 % objective (failing by its thresholds for 1 h 00 min; 95.83 % of the probed time); 2 alerts: Checkout API (critical, resolved after 1 h 00 min), HTTP 5xx ratio (warning, resolved after 10 min 00 s); 1 notification could not be delivered; 1 action item overdue."
+        "Checkout API missed its 99.90 % objective (failing by its thresholds for 1 h; 95.83 % of the probed time); 2 alerts: Checkout API (critical, resolved after 1 h), HTTP 5xx ratio (warning, resolved after 10 min); 1 notification could not be delivered; 1 action item overdue."
     );
     assert_eq!(report.coverage, "probed 24 h of 24 h");
     assert_eq!(checkout.verdict.as_deref(), Some("missed"));
-    assert_eq!(checkout.failing, "1 h 00 min");
+    assert_eq!(checkout.failing, "1 h");
     assert_eq!(
         composed.rendered.subject,
         "[golive] Shop 2.0: daily report 2026-12-03 — RED"
@@ -624,18 +624,18 @@ fn a_day_with_a_short_incident_is_amber_and_says_why() {
     assert_eq!(report.light_word, "AMBER");
     assert_eq!(
         report.summary,
-        "1 alert: Checkout API (critical, resolved after 30 min 00 s)."
+        "1 alert: Checkout API (critical, resolved after 30 min)."
     );
     assert_eq!(report.coverage, "probed 24 h of 24 h");
     let checkout = &report.checks[0];
-    assert_eq!(checkout.failing, "1 min 00 s");
+    assert_eq!(checkout.failing, "1 min");
     assert_eq!(checkout.availability, "99.93 %");
     assert_eq!(checkout.verdict.as_deref(), Some("met"));
     assert!(
         composed
             .rendered
             .text
-            .contains("Status: AMBER. 1 alert: Checkout API (critical, resolved after 30 min 00 s).\nData: probed 24 h of 24 h.")
+            .contains("Status: AMBER. 1 alert: Checkout API (critical, resolved after 30 min).\nData: probed 24 h of 24 h.")
     );
 }
 
@@ -683,14 +683,14 @@ fn a_flap_in_a_few_probed_minutes_is_green_and_says_its_coverage() {
         report.summary,
         "No alerts, and no check failed by its thresholds; single probes of Checkout API failed without failing the check (a flap)."
     );
-    assert_eq!(report.coverage, "probed 10 min 00 s of 24 h");
+    assert_eq!(report.coverage, "probed 10 min of 24 h");
     let checkout = &report.checks[0];
     assert_eq!(checkout.availability, "100 %");
     assert_eq!(checkout.probes_passed, "50.00 %");
     assert!(checkout.flapped);
     assert_eq!(
         checkout.verdict.as_deref(),
-        Some("not judged: probed 10 min 00 s of 24 h")
+        Some("not judged: probed 10 min of 24 h")
     );
     assert_eq!(checkout.budget, None, "no budget from ten minutes of a day");
     assert!(!composed.rendered.text.contains("exhausted"));
@@ -741,11 +741,11 @@ fn failing_longer_than_the_whole_days_budget_is_red_however_little_was_probed() 
     )
     .unwrap();
     assert_eq!(report.light_word, "RED");
-    assert_eq!(report.coverage, "probed 2 min 00 s of 24 h");
+    assert_eq!(report.coverage, "probed 2 min of 24 h");
     assert_eq!(report.checks[0].verdict.as_deref(), Some("missed"));
     assert!(
         report.summary.starts_with(
-            "Checkout API missed its 99.90 % objective (failing by its thresholds for 30 min 00 s;"
+            "Checkout API missed its 99.90 % objective (failing by its thresholds for 30 min;"
         ),
         "{}",
         report.summary
@@ -780,7 +780,7 @@ fn the_final_report_covers_the_whole_launch() {
         text: format!("Step `{step}` {to}"),
         data: json!({"step": step, "action": action, "to": to, "forced": false, "reason": null}),
     };
-    // Go-live 2026-12-01 20:00 CET (19:00Z): the migration ends 4 minutes late, the deployment on time.
+    // Go-live 2026-12-01 20:00:00 CET (19:00Z): the migration ends 4 minutes late, the deployment on time.
     for entry in [
         step("2026-12-01T19:01:00Z", "migrate", "start", "running"),
         step("2026-12-01T19:24:00Z", "migrate", "done", "done"),
@@ -823,7 +823,7 @@ fn the_final_report_covers_the_whole_launch() {
                 "20:00–20:20 (+00:00)",
                 "20:01–20:24",
                 "done",
-                "ended 4m late"
+                "ended 4 min late"
             ),
             (
                 "deploy",
@@ -841,8 +841,8 @@ fn the_final_report_covers_the_whole_launch() {
             .text
             .contains("== Runbook (planned vs actual, times in Europe/Berlin) ==")
     );
-    // Whole hypercare: 2026-12-01 21:00 CET to 2026-12-03 21:00 CET; seeded history ends at 09:00.
-    assert_eq!(report.period_from, "2026-12-01 21:00 CET");
+    // Whole hypercare: 2026-12-01 21:00:00 CET to 2026-12-03 21:00:00 CET; seeded history ends at 09:00.
+    assert_eq!(report.period_from, "2026-12-01 21:00:00 CET");
     assert_eq!(report.checks[0].cells.len(), 2);
     assert_eq!(
         composed.rendered.subject,
@@ -906,7 +906,7 @@ fn an_empty_store_still_renders_a_report() {
         composed
             .rendered
             .text
-            .contains("Go-live planned for 2026-12-01 20:00 CET")
+            .contains("Go-live planned for 2026-12-01 20:00:00 CET")
     );
 }
 
@@ -964,7 +964,7 @@ fn a_rolled_back_launch_says_what_was_rolled_back() {
         composed
             .rendered
             .text
-            .contains("== Rollback ==\nRolled back at 2026-12-02 11:30 CET by Bob Berg")
+            .contains("== Rollback ==\nRolled back at 2026-12-02 11:30:00 CET by Bob Berg")
     );
     assert_eq!(
         composed.rendered.subject,
@@ -972,7 +972,7 @@ fn a_rolled_back_launch_says_what_was_rolled_back() {
     );
 }
 
-/// The seeded launch closed at 2026-12-03 21:00 CET with the second incident logged as the engine
+/// The seeded launch closed at 2026-12-03 21:00:00 CET with the second incident logged as the engine
 /// logs it.
 fn closed_launch_report() -> (super::final_report::FinalReport, compose::Composed) {
     let (_dir, plan, mut store) = seeded();
@@ -1052,7 +1052,7 @@ fn the_final_report_opens_with_the_post_mortem_then_the_appendix() {
     let summary = &report.postmortem.summary;
     assert_eq!(
         summary.ran,
-        "Went live 2026-12-01 20:00 CET and closed 2026-12-03 21:00 CET, 2 d 1 h later."
+        "Went live 2026-12-01 20:00:00 CET and closed 2026-12-03 21:00:00 CET, 2 d 1 h later."
     );
     assert_eq!(
         summary.alerts,
@@ -1062,12 +1062,12 @@ fn the_final_report_opens_with_the_post_mortem_then_the_appendix() {
     // 10 min: they never overlapped.
     assert_eq!(
         summary.failing,
-        "Checks failed by their thresholds for 1 h 11 min in all: Checkout API for 1 h 01 min, HTTP 5xx ratio for 10 min 00 s."
+        "Checks failed by their thresholds for 1 h 11 min in all: Checkout API for 1 h 01 min, HTTP 5xx ratio for 10 min."
     );
     assert!(
         summary
             .impact
-            .starts_with("Customers may have been affected for up to 1 h 11 min of the 2 d 0 h"),
+            .starts_with("Customers may have been affected for up to 1 h 11 min of the 2 d"),
         "{}",
         summary.impact
     );
@@ -1089,7 +1089,7 @@ fn an_incident_timeline_names_who_was_paged_who_took_it_and_their_note() {
     assert_eq!(timeline.len(), 3, "one timeline per incident");
     let second = &timeline[1];
     assert_eq!(second.title, "Checkout API");
-    assert_eq!(second.outcome, "resolved after 1 h 00 min");
+    assert_eq!(second.outcome, "resolved after 1 h");
     let events: Vec<(&str, &str)> = second
         .events
         .iter()
@@ -1099,23 +1099,26 @@ fn an_incident_timeline_names_who_was_paged_who_took_it_and_their_note() {
         events,
         [
             (
-                "2026-12-02 10:00 CET",
+                "2026-12-02 10:00:00 CET",
                 "Opened: Checkout API failed — HTTP 503 from /health"
             ),
-            ("2026-12-02 10:00 CET", "Paged Bob Berg (level 1 by email)"),
             (
-                "2026-12-02 10:03 CET",
+                "2026-12-02 10:00:00 CET",
+                "Paged Bob Berg (level 1 by email)"
+            ),
+            (
+                "2026-12-02 10:03:00 CET",
                 "Escalated to level 2: paged Alice Adler by email"
             ),
             (
-                "2026-12-02 10:04 CET",
+                "2026-12-02 10:04:30 CET",
                 "Acknowledged by Bob Berg after 4 min 30 s: “Payment provider outage, switching to the backup”"
             ),
             (
-                "2026-12-02 10:20 CET",
+                "2026-12-02 10:20:00 CET",
                 "Decision by Bob Berg: Stay on the backup provider until tomorrow"
             ),
-            ("2026-12-02 11:00 CET", "Resolved after 1 h 00 min"),
+            ("2026-12-02 11:00:00 CET", "Resolved after 1 h"),
         ]
     );
     // An alert without log entries still shows who acknowledged it, by name.
@@ -1221,7 +1224,7 @@ fn a_root_cause_recorded_as_a_decision_or_lesson_is_the_reports_root_cause() {
     assert_eq!(root_cause.entries[0].who, "Bob Berg");
     assert!(
         composed.rendered.text.contains(
-            "Root cause:\n- Bob Berg, 2026-12-02 19:00 CET: Root cause: the payment provider's rate limit"
+            "Root cause:\n- Bob Berg, 2026-12-02 19:00:00 CET: Root cause: the payment provider's rate limit"
         ),
         "{}",
         composed.rendered.text

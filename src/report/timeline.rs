@@ -201,11 +201,9 @@ fn section(out: &mut String, title: &str, entries: &[LogEntry], kind: LogKind, t
     out.push('\n');
 }
 
-/// A time in the launch's zone, e.g. `2026-12-01 20:00 CET`.
+/// A time in the launch's zone as people read it everywhere: `2026-12-01 20:00:00 CET`.
 pub fn local(at: Timestamp, tz: &TimeZone) -> String {
-    at.to_zoned_datetime(tz.clone())
-        .strftime("%Y-%m-%d %H:%M %Z")
-        .to_string()
+    crate::human::time(at, tz)
 }
 
 fn one_line(text: &str) -> String {
@@ -234,7 +232,7 @@ mod tests {
             gates: Phase::GoNoGo,
         }]);
         plan.launch.timezone = TimeZone::get("Europe/Berlin").unwrap();
-        let at = Timestamp::from_second(1_800_000_000).unwrap(); // 2027-01-15 08:00 UTC
+        let at = Timestamp::from_second(1_800_000_000).unwrap(); // 2027-01-15 08:00:00 UTC
         let state = LaunchState::new(at);
         let entries = vec![
             LogEntry {
@@ -257,12 +255,12 @@ mod tests {
         let text = render(&plan, &state, &entries, &[], at);
         assert!(text.starts_with("# Launch timeline: Test launch"));
         assert!(
-            text.contains("| 2027-01-15 09:00 CET | planned → go_no_go | alice | no |"),
+            text.contains("| 2027-01-15 09:00:00 CET | planned → go_no_go | alice | no |"),
             "{text}"
         );
         assert!(text.contains("Backup \\| restore tested"), "{text}");
         assert!(text.contains("**not confirmed**"));
-        assert!(text.contains("- 2027-01-15 09:00 CET — bob: Go for launch"));
+        assert!(text.contains("- 2027-01-15 09:00:00 CET — bob: Go for launch"));
         assert!(text.contains("## Lessons learned\n\nNone recorded."));
     }
 
@@ -271,7 +269,7 @@ mod tests {
         use crate::plan::runbook::{PlannedStart, Runbook, RunbookStep};
         let mut plan = plan_with_checklist(vec![]);
         plan.launch.timezone = TimeZone::get("Europe/Berlin").unwrap();
-        let go_live = plan.launch.go_live; // 2027-01-15 08:00 UTC, 09:00 CET
+        let go_live = plan.launch.go_live; // 2027-01-15 08:00:00 UTC, 09:00 CET
         let minutes = |n: i64| {
             go_live
                 .checked_add(jiff::SignedDuration::from_mins(n))
@@ -323,7 +321,7 @@ mod tests {
         state.phase = Phase::Deploying;
         let text = render(&plan, &state, &entries, &[], minutes(30));
         assert!(
-            text.contains("| 09:20–09:30 (+00:20) | 2027-01-16 09:05–11:35 | bob | bob | done | ended 1d 2h late |"),
+            text.contains("| 09:20–09:30 (+00:20) | 2027-01-16 09:05–11:35 | bob | bob | done | ended 1 d 2 h late |"),
             "{text}"
         );
         assert!(
@@ -331,11 +329,11 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("| migrate — Step migrate | ops_lead | deploying | 09:00–09:10 (+00:00) | 09:02–09:15 | aylin | jonas | done | ended 5m late |"),
+            text.contains("| migrate — Step migrate | ops_lead | deploying | 09:00–09:10 (+00:00) | 09:02–09:15 | aylin | jonas | done | ended 5 min late |"),
             "{text}"
         );
         assert!(
-            text.contains("| deploy — Step deploy | ops_lead | deploying | 09:10–09:20 (+00:10) | 09:16– | aylin |  | running | 4m behind now |"),
+            text.contains("| deploy — Step deploy | ops_lead | deploying | 09:10–09:20 (+00:10) | 09:16– | aylin |  | running | 4 min behind now |"),
             "{text}"
         );
     }

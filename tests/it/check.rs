@@ -265,8 +265,8 @@ const CASES: &[Case] = &[
     case("check key with a typo", "body_regex = \"ok\"", "body_regx = \"ok\"", (61, 1), "unknown key `body_regx`", Some("did you mean `body_regex`?")),
     case("http url without a scheme", "url = \"https://shop.example/healthz\"", "url = \"shop.example/healthz\"", (57, 7), "invalid URL `shop.example/healthz`", Some("https://")),
     case("duration without a unit", "{ deploying = \"5s\" }", "{ deploying = \"fast\" }", (59, 27), "invalid duration `fast`", Some("\"500ms\"")),
-    case("interval below 100ms", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\ninterval = \"50ms\"", (85, 12), "an interval of 50ms is too short", Some("100ms")),
-    case("timeout above the interval", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\ntimeout = \"1m\"", (85, 11), "the timeout of 1m is longer than the interval of 30s", Some("lower `timeout`")),
+    case("interval below 100ms", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\ninterval = \"50ms\"", (85, 12), "an interval of 50 ms is too short", Some("every 100 ms")),
+    case("timeout above the interval", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\ntimeout = \"1m\"", (85, 11), "the timeout of 1 min is longer than the interval of 30 s", Some("lower `timeout`")),
     case("unknown phase in intervals", "{ deploying = \"5s\" }", "{ deployng = \"5s\" }", (59, 15), "unknown phase `deployng`", Some("did you mean `deploying`?")),
     case("unknown phase in phases", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nphases = [\"verifyng\"]", (85, 11), "unknown phase `verifyng`", Some("did you mean `verifying`?")),
     case("terminal phase in phases", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nphases = [\"hypercare\", \"closed\"]", (85, 24), "`closed` is a terminal phase", Some("go_no_go")),
@@ -288,7 +288,7 @@ const CASES: &[Case] = &[
     case("ratio threshold that can never fire", "threshold = \"> 0.1\"", "threshold = \"> 1\"", (79, 13), "threshold `> 1` can never fire: a ratio is between 0 and 1", Some("fraction")),
     case("ratio without a denominator", "denominator = { metric = \"requests_total\" }\n", "", (71, 1), "a ratio check needs a `denominator`", Some("denominator = {")),
     case("denominator on a value check", "mode = \"ratio\"", "mode = \"value\"", (78, 1), "`denominator` is only used with `mode = \"ratio\"`", Some("remove `denominator`")),
-    case("rate window shorter than the interval", "mode = \"ratio\"", "mode = \"ratio\"\nwindow = \"10s\"", (78, 10), "a window of 10s is shorter than the interval of 30s", Some("at least 30s")),
+    case("rate window shorter than the interval", "mode = \"ratio\"", "mode = \"ratio\"\nwindow = \"10s\"", (78, 10), "a window of 10 s is shorter than the interval of 30 s", Some("at least 30 s")),
     case("tcp address without a port", "address = \"db.internal:5432\"", "address = \"db.internal\"", (84, 11), "invalid address `db.internal`: it has no port", Some("host:port")),
     case("inline bearer token", "bearer_token = { env = \"PROM_TOKEN\" }", "bearer_token = \"s3cret-prom\"", (52, 1), "a bearer token must not be written in the plan", Some("{ env = \"VAR\" }")),
     case("inline basic password", "bearer_token = { env = \"PROM_TOKEN\" }", "basic = { username = \"golive\", password = \"hunter2\" }", (52, 32), "a password must not be written in the plan", Some("{ file = \"path\" }")),
@@ -317,14 +317,14 @@ const CASES: &[Case] = &[
     case("recipient address without a domain", "notify = [\"bob\"]", "notify = [\"bob@\"]", (105, 32), "`bob@` is not an email address", None),
     case("level that notifies nobody", "notify = [\"bob\"]", "notify = []", (105, 31), "`notify` is empty, so this level notifies nobody", Some("notify = [\"ops_lead\"]")),
     case("unknown channel in a level", "channels = [\"chat\"]", "channels = [\"chta\"]", (105, 52), "unknown channel `chta`", Some("did you mean `chat`?")),
-    case("level after not increasing", "after = \"10m\"", "after = \"0s\"", (105, 15), "level 2 starts after 0s, which is not later than level 1 (0s)", Some("use more than 0s")),
+    case("level after not increasing", "after = \"10m\"", "after = \"0s\"", (105, 15), "level 2 starts after 0 s, which is not later than level 1 (0 s)", Some("use more than 0 s")),
     case("later level without after", "after = \"10m\", ", "", (105, 5), "missing required key `after`", None),
     case("policy without levels", "levels = [\n    { notify = [\"ops_lead\"], channels = [\"mail\"] },\n    { after = \"10m\", notify = [\"bob\"], channels = [\"chat\"] },\n]", "levels = []", (103, 10), "a policy with no levels notifies nobody", Some("add a level")),
-    case("repeat too short", "id = \"page\"", "id = \"page\"\nrepeat = \"5s\"", (103, 10), "`repeat` of 5s is too short", Some("at least 10s")),
+    case("repeat too short", "id = \"page\"", "id = \"page\"\nrepeat = \"5s\"", (103, 10), "`repeat` of 5 s is too short", Some("at least 10 s")),
     case("unknown severity in alerting policies", "policies = { warning = \"page\" }", "policies = { warning = \"page\", critcal = \"page\" }", (109, 32), "unknown severity `critcal`", Some("did you mean `critical`?")),
     case("unknown policy for a severity", "policies = { warning = \"page\" }", "policies = { warning = \"pgae\" }", (109, 24), "unknown escalation policy `pgae`", Some("did you mean `page`?")),
     case("unknown fallback channel", "policies = { warning = \"page\" }", "policies = { warning = \"page\" }\nfallback_channel = \"mial\"", (110, 20), "unknown channel `mial`", Some("did you mean `mail`?")),
-    case("group window over five minutes", "policies = { warning = \"page\" }", "policies = { warning = \"page\" }\ngroup_window = \"10m\"", (110, 16), "`group_window` of 10m is too long", Some("at most 5m")),
+    case("group window over five minutes", "policies = { warning = \"page\" }", "policies = { warning = \"page\" }\ngroup_window = \"10m\"", (110, 16), "`group_window` of 10 min is too long", Some("at most 5 min")),
     case("silence of an unknown check", "checks = [\"errors\"]", "checks = [\"erors\"]", (113, 11), "unknown check `erors`", Some("did you mean `errors`?")),
     case("silence with both window forms", "from = \"23:00\"", "start = 2027-03-10T01:00:00\nend = 2027-03-10T03:00:00\nfrom = \"23:00\"", (116, 1), "a silence has both `start`/`end` (one window) and `days`/`from`/`to`", Some("keep one form")),
     case("silence that ends before it starts", "from = \"23:00\"\nto = \"01:00\"", "start = 2027-03-10T03:00:00\nend = 2027-03-10T01:00:00", (115, 7), "the silence ends (2027-03-10T01:00:00) before it starts (2027-03-10T03:00:00)", Some("later than `start`")),
@@ -339,7 +339,7 @@ const CASES: &[Case] = &[
     case("rollback hook with command and webhook", "procedure = \"Redeploy the previous release\"", "procedure = \"Redeploy the previous release\"\n\n[rollback.hook]\ncommand = [\"./rollback.sh\"]\nwebhook = \"https://deploy.example/rollback\"", (44, 1), "a rollback hook has both `command` and `webhook`", Some("keep one")),
     case("rollback hook with an empty command", "procedure = \"Redeploy the previous release\"", "procedure = \"Redeploy the previous release\"\n\n[rollback.hook]\ncommand = []", (43, 11), "`command` names no program", Some("./rollback.sh")),
     // The deployment runbook (line 143 on).
-    case("runbook grace too short", "grace = \"5m\"", "grace = \"500ms\"", (145, 9), "`grace` of 500ms is too short", Some("at least 1s")),
+    case("runbook grace too short", "grace = \"5m\"", "grace = \"500ms\"", (145, 9), "`grace` of 500 ms is too short", Some("at least 1 s")),
     case("duplicate runbook step id", "id = \"smoke\"", "id = \"deploy\"", (166, 6), "duplicate id `deploy`", Some("line 156")),
     case("runbook step id with capitals", "id = \"freeze\"", "id = \"Freeze Writes\"", (148, 6), "invalid id `Freeze Writes`", Some("lowercase")),
     case("unknown runbook step owner", "owner = \"quinn\"", "owner = \"quin\"", (168, 9), "unknown person or role `quin`", Some("did you mean `quinn`?")),
@@ -359,9 +359,9 @@ const CASES: &[Case] = &[
     // [heartbeat], inserted before [alerting] (line 108 on).
     case("unknown key in heartbeat", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\nintervall = \"30s\"\n\n[alerting]", (110, 1), "unknown key `intervall`", Some("did you mean `interval`?")),
     case("heartbeat url with a token inline", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch?token=s3cret\"\n\n[alerting]", (109, 7), "the URL carries a secret (a `token` query parameter)", Some("url = { env = \"VAR\" }")),
-    case("heartbeat interval below a second", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\ninterval = \"500ms\"\n\n[alerting]", (110, 12), "`interval` of 500ms is too short", Some("at least 1s")),
-    case("heartbeat interval over an hour", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\ninterval = \"2h\"\n\n[alerting]", (110, 12), "`interval` of 2h is too long", Some("at most 1h")),
-    case("heartbeat timeout longer than its interval", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\ninterval = \"5s\"\ntimeout = \"10s\"\n\n[alerting]", (111, 11), "the timeout of 10s is longer than the interval of 5s", Some("lower `timeout`")),
+    case("heartbeat interval below a second", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\ninterval = \"500ms\"\n\n[alerting]", (110, 12), "`interval` of 500 ms is too short", Some("at least 1 s")),
+    case("heartbeat interval over an hour", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\ninterval = \"2h\"\n\n[alerting]", (110, 12), "`interval` of 2 h is too long", Some("at most 1 h")),
+    case("heartbeat timeout longer than its interval", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\ninterval = \"5s\"\ntimeout = \"10s\"\n\n[alerting]", (111, 11), "the timeout of 10 s is longer than the interval of 5 s", Some("lower `timeout`")),
     case("heartbeat method with a typo", "[alerting]", "[heartbeat]\nurl = \"https://hc-ping.example/launch\"\nmethod = \"GTE\"\n\n[alerting]", (110, 10), "unknown heartbeat method `GTE`", Some("did you mean `GET`?")),
     case("heartbeat to an unknown channel", "[alerting]", "[heartbeat]\nalertmanager = [\"chta\"]\n\n[alerting]", (109, 17), "unknown channel `chta`", Some("did you mean `chat`?")),
     case("heartbeat watchdog to a webhook channel", "[alerting]", "[heartbeat]\nalertmanager = [\"chat\"]\n\n[alerting]", (109, 17), "`chat` is a webhook channel, but the watchdog alert goes only to alertmanager channels", Some("kind = \"alertmanager\"")),
@@ -1034,7 +1034,7 @@ fn the_binary_accepts_the_example_plan_with_exit_code_zero() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.starts_with("plan ok: \"Web shop 2.0\", 7 people, 8 checklist items (7 required), 4 risks, 8 checks (1 gating), go-live 2027-03-09 20:00 Europe/Berlin"), "{stdout}");
+    assert!(stdout.starts_with("plan ok: \"Web shop 2.0\", 7 people, 8 checklist items (7 required), 4 risks, 8 checks (1 gating), go-live 2027-03-09 20:00:00 CET (Europe/Berlin)"), "{stdout}");
 }
 
 #[test]
@@ -1157,7 +1157,7 @@ fn the_guides_common_mistakes_are_warnings_with_their_position() {
                 "go_live = 2020-03-09T20:00:00",
             ),
             "launch.go_live",
-            "the planned go-live 2020-03-09 20:00 CET is in the past",
+            "the planned go-live 2020-03-09 20:00:00 CET is in the past",
         ),
     ];
     let now: jiff::Timestamp = "2026-11-27T12:00:00Z".parse().unwrap();

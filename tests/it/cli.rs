@@ -224,6 +224,25 @@ async fn the_cli_prints_times_in_the_launch_zone_with_seconds() {
             && ["CET", "CEST"].contains(&at[2]),
         "{line}"
     );
+    // Confirming twice names when it was confirmed first, the same way.
+    let confirm = ["checklist", "confirm", "backup", "--server", &daemon.url];
+    cli(&daemon.dir, &confirm);
+    let (code, out, err) = cli(&daemon.dir, &confirm);
+    assert_eq!(code, 0, "{err}");
+    let at = out
+        .trim_end()
+        .trim_end_matches('.')
+        .rsplit(" at ")
+        .next()
+        .unwrap_or_default();
+    let parts: Vec<&str> = at.split(' ').collect();
+    assert!(
+        out.contains("was already confirmed by")
+            && parts.len() == 3
+            && jiff::civil::Time::strptime("%H:%M:%S", parts[1]).is_ok()
+            && ["CET", "CEST"].contains(&parts[2]),
+        "{out}"
+    );
 }
 
 #[tokio::test]

@@ -487,7 +487,7 @@ async fn a_thousand_hanging_targets_stay_within_the_concurrency_bound_and_do_not
     })
     .await;
     assert_eq!(
-        hung_view["last"]["reason"], "timeout after 300ms",
+        hung_view["last"]["reason"], "timeout after 300 ms",
         "{hung_view}"
     );
     drop(view);

@@ -590,7 +590,7 @@ async fn a_hanging_webhook_is_a_retryable_timeout_within_the_channel_timeout() {
     );
     assert_eq!(
         error,
-        DeliveryError::Retryable("timeout after 300ms".to_string())
+        DeliveryError::Retryable("timeout after 300 ms".to_string())
     );
 }
 

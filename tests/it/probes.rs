@@ -168,7 +168,7 @@ async fn a_slow_answer_fails_with_its_latency_and_the_limit() {
     let result = http_result(check).await;
     assert_eq!(result.outcome, Outcome::Failing);
     assert!(
-        result.reason.starts_with("slow: ") && result.reason.ends_with("ms > 100ms"),
+        result.reason.starts_with("slow: ") && result.reason.ends_with(" ms > 100 ms"),
         "{result:?}"
     );
 }
@@ -203,7 +203,7 @@ async fn refused_reset_and_hanging_connections_fail_with_what_happened() {
             result
                 .reason
                 .starts_with("DNS: cannot resolve no-such-host.invalid: ")
-                || result.reason == "timeout after 2s",
+                || result.reason == "timeout after 2 s",
             "{result:?}"
         );
     }
@@ -219,7 +219,7 @@ async fn refused_reset_and_hanging_connections_fail_with_what_happened() {
         Duration::from_millis(300),
     ))
     .await;
-    assert_outcome(&result, Outcome::Failing, "timeout after 300ms");
+    assert_outcome(&result, Outcome::Failing, "timeout after 300 ms");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(result.latency >= Duration::from_millis(300));
 
@@ -300,7 +300,7 @@ async fn two_hundred_hanging_probes_each_end_at_their_timeout() {
     }
     while let Some(result) = probes.join_next().await {
         let result = result.expect("probe task");
-        assert_outcome(&result, Outcome::Failing, "timeout after 300ms");
+        assert_outcome(&result, Outcome::Failing, "timeout after 300 ms");
     }
     // One after another they would take 60 s; at once, about one timeout.
     assert!(
@@ -524,7 +524,7 @@ async fn scrape_rates_and_ratios_follow_the_counters_across_scrapes_and_resets()
     assert_outcome(
         &result,
         Outcome::Healthy,
-        "no traffic: app_requests_total did not increase in 1m",
+        "no traffic: app_requests_total did not increase in 1 min",
     );
 
     // A target that is down is the launched system failing.
@@ -684,7 +684,7 @@ async fn a_hanging_or_confused_prometheus_is_unknown_not_failing() {
     assert_outcome(
         &result,
         Outcome::Unknown,
-        "prometheus unreachable: timeout after 300ms",
+        "prometheus unreachable: timeout after 300 ms",
     );
     let result = run_probe(
         &query("confused", "up", "< 1"),

@@ -127,7 +127,7 @@ async fn the_page_shows_the_launch_without_javascript_and_escapes_what_people_wr
         "#1 HighErrorRate",
         "not acknowledged",
         "Go-live",
-        "2030-01-01 20:00 CET",
+        "2030-01-01 20:00:00 CET",
         // Without JavaScript the page reloads itself and says how to act from the CLI.
         r#"<noscript><meta http-equiv="refresh" content="30"></noscript>"#,
         "golive ack ID",

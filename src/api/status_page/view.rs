@@ -29,7 +29,7 @@ pub const HISTORY_MINUTES: i64 = 30;
 mod format;
 mod runbook_rows;
 
-pub use format::{TimeView, human_duration, phase_label};
+pub use format::{TimeView, phase_label};
 use format::{format_latency, time_view};
 use runbook_rows::step_row;
 pub use runbook_rows::{RunbookView, StepRow};
@@ -386,17 +386,14 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
             name: state.phase.as_str(),
             label: phase_label(state.phase),
             since: time(state.phase_since),
-            time_in_phase: format!(
-                "for {}",
-                human_duration(now.duration_since(state.phase_since))
-            ),
+            time_in_phase: format!("for {}", crate::human::elapsed(state.phase_since, now)),
         },
         go_live: GoLiveView {
             at: time(go_live),
             relative: if upcoming {
-                format!("in {}", human_duration(go_live.duration_since(now)))
+                format!("in {}", crate::human::elapsed(now, go_live))
             } else {
-                format!("{} ago", human_duration(now.duration_since(go_live)))
+                format!("{} ago", crate::human::elapsed(go_live, now))
             },
             upcoming,
         },
@@ -499,7 +496,7 @@ fn check_row(
         gate: check.gate,
         active: check.active,
         since: time_view(check.since, now, timezone),
-        duration: format!("for {}", human_duration(now.duration_since(check.since))),
+        duration: format!("for {}", crate::human::elapsed(check.since, now)),
         reason,
         latency: check
             .last
@@ -655,10 +652,7 @@ fn alert_row(
         severity: severity_view(alert.severity),
         reason: alert_reason(plan, checks, alert),
         since: time_view(alert.opened_at, now, timezone),
-        duration: format!(
-            "for {}",
-            human_duration(now.duration_since(alert.opened_at))
-        ),
+        duration: format!("for {}", crate::human::elapsed(alert.opened_at, now)),
         level: alert.level,
         escalation,
         acknowledged_by: acknowledged.map(|ack| ack.by.clone()),

@@ -152,8 +152,9 @@ impl Engine {
         );
         let seconds = now.duration_since(alert.opened_at).as_secs_f64();
         let mut text = format!(
-            "#{id} Alert acknowledged by {by} ({via}) after {:.0}s: {}",
-            seconds, alert.title
+            "#{id} Alert acknowledged by {by} ({via}) after {}: {}",
+            crate::human::elapsed(alert.opened_at, now),
+            alert.title
         );
         if let Some(note) = note.filter(|note| !note.trim().is_empty()) {
             text.push_str(" — ");

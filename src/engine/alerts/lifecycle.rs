@@ -262,9 +262,9 @@ impl Engine {
                 author: "golive".into(),
                 kind: LogKind::Alert,
                 text: format!(
-                    "#{id} Alert resolved: {} after {}s{}",
+                    "#{id} Alert resolved: {} after {}{}",
                     alert.title,
-                    duration,
+                    crate::human::elapsed(alert.opened_at, now),
                     if told.is_empty() {
                         String::new()
                     } else {

@@ -27,7 +27,7 @@ fn with_group_item_row(mut row: NewOutboxRow, item: &GroupItem) -> NewOutboxRow 
 
 impl Engine {
     /// When the next level of `alert`'s policy pages whom, after a message of `kind` at `level`
-    /// (1-based): `level 2 (Maria Keller) at 21:05:00 (in 4m 55s)`. `None` when no level follows
+    /// (1-based): `level 2 (Maria Keller) at 21:05:00 (in 4 min 55 s)`. `None` when no level follows
     /// (the last level repeats; the message says the level).
     fn next_level(
         &self,
@@ -47,21 +47,18 @@ impl Engine {
             .map(|addressee| addressee.name.clone())
             .collect::<Vec<_>>()
             .join(", ");
-        let when = at
-            .to_zoned_datetime(self.plan.launch.timezone.clone())
-            .strftime("%H:%M:%S")
-            .to_string();
+        let when = crate::human::time_near(at, now, &self.plan.launch.timezone);
         Some(format!(
             "level {} ({}) at {when} (in {})",
             level + 1,
             if who.is_empty() { "its channels" } else { &who },
-            alert_message::minutes(now, at)
+            crate::human::elapsed(now, at)
         ))
     }
 
     /// The runbook steps running now, for people: `` `deploy` Deploy 2.0, started 21:00:00 by
     /// Jonas Weber``, in the runbook's order.
-    fn steps_running(&self) -> Vec<String> {
+    fn steps_running(&self, now: Timestamp) -> Vec<String> {
         use crate::core::runbook::StepState;
         self.plan
             .runbook
@@ -76,8 +73,7 @@ impl Engine {
                 if let Some(at) = record.started_at {
                     line.push_str(&format!(
                         ", started {}",
-                        at.to_zoned_datetime(self.plan.launch.timezone.clone())
-                            .strftime("%H:%M:%S")
+                        crate::human::time_near(at, now, &self.plan.launch.timezone)
                     ));
                 }
                 if let Some(by) = &record.started_by {
@@ -123,7 +119,7 @@ impl Engine {
         };
         let public_url = self.public_url();
         let next_level = self.next_level(alert, &kind, level, now);
-        let steps_running = self.steps_running();
+        let steps_running = self.steps_running(now);
         let names: Vec<String> = recipients
             .iter()
             .map(|recipient| recipient.name.clone())

@@ -1,11 +1,11 @@
 //! The deployment runbook on the status page: each step's state in words, planned and actual
 //! times, how far behind plan it is, what it waits for, and which action the page offers. Pure.
 
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use super::format::{TimeView, human_duration, phase_label, time_view};
+use super::format::{TimeView, phase_label, time_view};
 use super::{StateView, action_owner};
 use crate::core::runbook::{StepState, StepView};
 use crate::plan::Plan;
@@ -82,9 +82,7 @@ pub(super) fn step_row(
     let late = (step.late_seconds > 0).then(|| {
         format!(
             "{} behind plan",
-            human_duration(SignedDuration::from_secs(
-                i64::try_from(step.late_seconds).unwrap_or(i64::MAX)
-            ))
+            crate::human::seconds(i64::try_from(step.late_seconds).unwrap_or(i64::MAX))
         )
     });
     StepRow {
