@@ -110,12 +110,24 @@ pub fn rows(plan: &Plan, records: &StepRecords, phase: Phase, now: Timestamp) ->
                 owner,
                 phase: view.phase.to_string(),
                 actual,
-                started_by: view.record.started_by.unwrap_or_default(),
-                finished_by: view.record.finished_by.unwrap_or_default(),
+                started_by: person_name(plan, view.record.started_by.as_deref()),
+                finished_by: person_name(plan, view.record.finished_by.as_deref()),
                 state: view.record.state.to_string(),
                 versus_plan,
                 note: note.join("; "),
             }
         })
         .collect()
+}
+
+/// Who did it, as people read it: a person's name where the author is a person id of the plan
+/// (the CLI sends ids), else the author as given.
+fn person_name(plan: &Plan, by: Option<&str>) -> String {
+    let Some(by) = by else {
+        return String::new();
+    };
+    plan.people
+        .iter()
+        .find(|person| person.id == by)
+        .map_or_else(|| by.to_string(), |person| person.name.clone())
 }
