@@ -692,7 +692,7 @@ fn a_flap_in_a_few_probed_minutes_is_green_and_says_its_coverage() {
     assert!(checkout.flapped);
     assert_eq!(
         checkout.verdict.as_deref(),
-        Some("not judged: probed 10 min of 24 h")
+        Some("not judged, probed 10 min of 24 h")
     );
     assert_eq!(checkout.budget, None, "no budget from ten minutes of a day");
     assert!(!composed.rendered.text.contains("exhausted"));
