@@ -220,37 +220,22 @@ impl Engine {
         let plan = &self.plan;
         let (point, procedure) = runbook::applicable_rollback(plan, records);
         let recipients = resolve_recipients(plan, &plan.rollback.notify);
-        let which = match point {
-            Some(point) => format!(
-                "Rollback point `{point}` has been passed, so this procedure applies (not the plan's general one)"
-            ),
-            None => "No rollback point has been passed, so the plan's rollback procedure applies"
-                .to_string(),
-        };
-        let procedure_text = if procedure.trim().is_empty() {
-            "(the plan has no rollback procedure)"
-        } else {
-            procedure
-        };
+        let (subject, text) = notices::failed_step_rollback(
+            &plan.launch.name,
+            step,
+            self.state.phase,
+            &change.by,
+            change.reason.as_deref(),
+            point,
+            procedure,
+        );
         let rows = rollback_recommendation_rows(
             plan,
             &self.message_ids,
             &recipients,
             &RollbackRecommendation {
-                subject: format!(
-                    "[RUNBOOK] {}: step `{}` FAILED — rollback procedure",
-                    plan.launch.name, step.id
-                ),
-                text: format!(
-                    "Runbook step `{}` ({}) failed in phase {}, reported by {}: {}\n\n{which}:\n{procedure_text}\n\nTo record the decision and run the rollback hook: golive rollback --reason \"...\"\nTo try the step again: golive step start {}\nTo go on without it: golive step skip {} --reason \"...\"\n",
-                    step.id,
-                    step.title,
-                    self.state.phase,
-                    change.by,
-                    change.reason.as_deref().unwrap_or(""),
-                    step.id,
-                    step.id
-                ),
+                subject,
+                text,
                 alert_id: None,
             },
             now,

@@ -1,6 +1,7 @@
 //! The engine's smaller notices as people read them: the runbook lateness warning (email and chat,
-//! with the plan's chat handles) and the action-item reminder (email). Pure: plain values, `now`
-//! and the launch's time zone in, a [`Notice`] out, so each can be kept as a reviewed snapshot in
+//! with the plan's chat handles), the rollback recommendation of a failed runbook step (email) and
+//! the action-item reminder (email). Pure: plain values, `now` and the launch's time zone in, a
+//! [`Notice`] (or a subject and text) out, so each can be kept as a reviewed snapshot in
 //! `tests/snapshots/notices/` (`UPDATE_SNAPSHOTS=1 cargo test --lib report::notices` rewrites
 //! them).
 
@@ -10,6 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use crate::core::runbook::LateKind;
+use crate::domain::Phase;
 use crate::human;
 use crate::notify::notice::Notice;
 use crate::plan::recipients::Addressee;
@@ -120,6 +122,49 @@ pub fn runbook_late(late: &LateStep<'_>, now: Timestamp, tz: &TimeZone) -> Notic
         html: None,
         json: json!({"kind": "runbook_late", "launch": late.launch, "step": step.id, "late": late.kind, "level": late.level, "late_seconds": late_seconds}),
     }
+}
+
+/// The rollback recommendation of a failed runbook step: subject and text. `rollback_point` is
+/// the last rollback point done (its own procedure then applies), `procedure` the procedure that
+/// applies (see `core::runbook::applicable_rollback`).
+pub fn failed_step_rollback(
+    launch: &str,
+    step: &RunbookStep,
+    phase: Phase,
+    by: &str,
+    reason: Option<&str>,
+    rollback_point: Option<&str>,
+    procedure: &str,
+) -> (String, String) {
+    let which = match rollback_point {
+        Some(point) => format!(
+            "Rollback point `{point}` has been passed, so this procedure applies (not the plan's general one)"
+        ),
+        None => "No rollback point has been passed, so the plan's rollback procedure applies"
+            .to_string(),
+    };
+    let procedure_text = if procedure.trim().is_empty() {
+        "(the plan has no rollback procedure)"
+    } else {
+        procedure
+    };
+    let subject = format!(
+        "[RUNBOOK] {launch}: step `{}` FAILED — rollback procedure",
+        step.id
+    );
+    let text = format!(
+        "Runbook step `{}` ({}) failed in phase {phase}, reported by {by}{}\n\n{which}:\n{procedure_text}\n\nTo record the decision and run the rollback hook: golive rollback --reason \"...\"\nTo try the step again: golive step start {}\nTo go on without it: golive step skip {} --reason \"...\"\n",
+        step.id,
+        step.title,
+        // The reason as its own sentence part, a full stop without one.
+        reason
+            .map(str::trim)
+            .filter(|reason| !reason.is_empty())
+            .map_or_else(|| ".".to_string(), |reason| format!(": {reason}")),
+        step.id,
+        step.id
+    );
+    (subject, text)
 }
 
 /// An open action item a reminder is about.

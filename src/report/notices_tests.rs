@@ -175,3 +175,47 @@ fn every_action_item_reminder_matches_its_reviewed_snapshot() {
     assert!(overdue.subject.contains("overdue"));
     snapshot_notice("action-overdue", &overdue, false);
 }
+
+#[test]
+fn the_rollback_recommendation_of_a_failed_step_matches_its_reviewed_snapshots() {
+    let plan = the_plan();
+    let step = plan.runbook.step("deploy").unwrap();
+    let (subject, text) = failed_step_rollback(
+        &plan.launch.name,
+        step,
+        Phase::Deploying,
+        "Jonas Weber",
+        Some("image 2.0.3 missing in the registry"),
+        None,
+        "1. Switch traffic back to 1.9 (deploy/rollback.sh).\n2. Tell support.",
+    );
+    assert_eq!(
+        subject,
+        "[RUNBOOK] Web shop 2.0: step `deploy` FAILED — rollback procedure"
+    );
+    assert!(text.contains("No rollback point has been passed"), "{text}");
+    snapshot(
+        "runbook-failed-step.txt",
+        &format!("Subject: {subject}\n\n{text}"),
+    );
+
+    // Past a rollback point its own procedure applies; without a reason the sentence just ends.
+    let (subject, text) = failed_step_rollback(
+        &plan.launch.name,
+        step,
+        Phase::Deploying,
+        "Jonas Weber",
+        None,
+        Some("migrate"),
+        "Restore the database from the 19:55 snapshot before redeploying 1.9.",
+    );
+    assert!(text.contains("reported by Jonas Weber.\n"), "{text}");
+    assert!(
+        text.contains("Rollback point `migrate` has been passed"),
+        "{text}"
+    );
+    snapshot(
+        "runbook-failed-step-after-rollback-point.txt",
+        &format!("Subject: {subject}\n\n{text}"),
+    );
+}
