@@ -14,10 +14,12 @@ use serde_json::json;
 use super::alerts::resolve_recipients;
 use super::{Engine, block};
 use crate::core::actions::ActionStatus;
+use crate::core::lifecycle::owner_label;
 use crate::core::log::{LogKind, NewEntry};
-use crate::domain::Role;
-use crate::notify::notice::{self, Notice, Thread};
+use crate::domain::{Owner, Role};
+use crate::notify::notice::{self, Thread};
 use crate::plan::alerting::{ChannelKind, Recipient};
+use crate::report::notices::{self, DueItem};
 use crate::store::alerts::NewOutboxRow;
 
 /// The reminders already sent, by (action item, local day).
@@ -87,11 +89,18 @@ impl Engine {
                 .filter_map(|addressee| addressee.email.map(|email| (Some(addressee.name), email)))
                 .collect();
             let overdue = due_day < today;
-            let state = if overdue {
-                format!("overdue (it was due {due_day})")
+            let owner_label = if plan.people.iter().any(|person| person.id == item.owner) {
+                owner_label(&plan, &Owner::Person(item.owner.clone()))
             } else {
-                "due today".to_string()
+                item.owner.clone()
             };
+            let due_item = DueItem {
+                id: item.id,
+                title: &item.title,
+                owner: &owner_label,
+                due: due_day,
+            };
+            let state = notices::action_state(&due_item, today);
             let entry = NewEntry {
                 at: now,
                 author: "golive".into(),
@@ -117,17 +126,7 @@ impl Engine {
                 group_key: None,
                 payload: crate::notify::OutboxPayload::email(notice::email(
                     to.clone(),
-                    &Notice::plain(
-                        format!(
-                            "[REMINDER] {}: action item #{} is {state}",
-                            plan.launch.name, item.id
-                        ),
-                        format!(
-                            "Action item #{}: {}\nOwner: {}\nDue: {due_day} ({state})\n\nWhen it is done: golive action done {}\nIf it will not be done: golive action drop {} --note \"why\"\n",
-                            item.id, item.title, item.owner, item.id, item.id
-                        ),
-                        serde_json::Value::Null,
-                    ),
+                    &notices::action_reminder(&plan.launch.name, &due_item, today),
                     self.message_ids
                         .fresh(&format!("reminder-{}-{today}", item.id)),
                     Thread::default(),

@@ -23,12 +23,11 @@ use crate::core::runbook::{
 };
 use crate::domain::{Owner, Role};
 use crate::notify::OutboxKind;
-use crate::notify::notice::{self, Notice};
+use crate::notify::notice;
 use crate::plan::Plan;
 use crate::plan::alerting::Recipient;
 use crate::plan::runbook::RunbookStep;
-use crate::report::alert_message::chat_escape;
-use crate::report::timeline::local;
+use crate::report::notices::{self, LateStep};
 use crate::store::StoreError;
 use crate::store::alerts::NewOutboxRow;
 use crate::store::runbook::SentWarnings;
@@ -221,37 +220,22 @@ impl Engine {
         let plan = &self.plan;
         let (point, procedure) = runbook::applicable_rollback(plan, records);
         let recipients = resolve_recipients(plan, &plan.rollback.notify);
-        let which = match point {
-            Some(point) => format!(
-                "Rollback point `{point}` has been passed, so this procedure applies (not the plan's general one)"
-            ),
-            None => "No rollback point has been passed, so the plan's rollback procedure applies"
-                .to_string(),
-        };
-        let procedure_text = if procedure.trim().is_empty() {
-            "(the plan has no rollback procedure)"
-        } else {
-            procedure
-        };
+        let (subject, text) = notices::failed_step_rollback(
+            &plan.launch.name,
+            step,
+            self.state.phase,
+            &change.by,
+            change.reason.as_deref(),
+            point,
+            procedure,
+        );
         let rows = rollback_recommendation_rows(
             plan,
             &self.message_ids,
             &recipients,
             &RollbackRecommendation {
-                subject: format!(
-                    "[RUNBOOK] {}: step `{}` FAILED — rollback procedure",
-                    plan.launch.name, step.id
-                ),
-                text: format!(
-                    "Runbook step `{}` ({}) failed in phase {}, reported by {}: {}\n\n{which}:\n{procedure_text}\n\nTo record the decision and run the rollback hook: golive rollback --reason \"...\"\nTo try the step again: golive step start {}\nTo go on without it: golive step skip {} --reason \"...\"\n",
-                    step.id,
-                    step.title,
-                    self.state.phase,
-                    change.by,
-                    change.reason.as_deref().unwrap_or(""),
-                    step.id,
-                    step.id
-                ),
+                subject,
+                text,
                 alert_id: None,
             },
             now,
@@ -349,86 +333,25 @@ impl Engine {
         };
         let addressees = resolve_recipients(&plan, &[recipient]);
         let tz = &plan.launch.timezone;
-        let late = now.duration_since(warning.since);
-        let late_text = crate::human::duration(late.max(jiff::SignedDuration::ZERO));
-        let owner = owner_label(&plan, &step.owner);
-        let (what, todo) = match warning.kind {
-            LateKind::NotStarted => (
-                format!(
-                    "has not started; it was planned for {} ({late_text} ago)",
-                    local(step.planned_start, tz)
-                ),
-                format!(
-                    "When it starts: golive step start {}\nIf it is not needed: golive step skip {} --reason \"...\"",
-                    step.id, step.id
-                ),
-            ),
-            LateKind::Overrunning => (
-                format!(
-                    "is still running {late_text} past its expected duration of {}",
-                    crate::human::exact(step.duration)
-                ),
-                format!(
-                    "When it is done: golive step done {}\nIf it failed: golive step fail {} --reason \"...\"",
-                    step.id, step.id
-                ),
-            ),
-        };
-        let subject = format!(
-            "[RUNBOOK] {}: step `{}` {}",
-            plan.launch.name,
-            step.id,
-            match (warning.kind, warning.level) {
-                (LateKind::NotStarted, 1) => "is late to start".to_string(),
-                (LateKind::Overrunning, 1) => "is running late".to_string(),
-                _ => format!("is still late (owner: {owner})"),
-            }
-        );
-        let mut text = format!(
-            "Runbook step `{}` ({}) {what}.\nOwner: {owner}\nPlanned: {} – {} ({})\n",
-            step.id,
-            step.title,
-            local(step.planned_start, tz),
-            local(step.planned_end(), tz),
-            step.start
-        );
-        if warning.level == 2 {
-            let warned_at = self
-                .runbook
+        let owner_warned_at = (warning.level == 2).then(|| {
+            self.runbook
                 .warned
                 .get(&(step.id.clone(), warning.kind.as_str().to_string(), 1))
                 .copied()
-                .unwrap_or(now);
-            text.push_str(&format!(
-                "Its owner was warned at {}.\n",
-                local(warned_at, tz)
-            ));
-        }
-        text.push('\n');
-        text.push_str(&todo);
-        text.push('\n');
-        let handles: Vec<String> = addressees
-            .iter()
-            .map(|person| {
-                // A plan's chat handle is a mention on purpose; a name is plain text.
-                person
-                    .chat
-                    .clone()
-                    .unwrap_or_else(|| chat_escape(&person.name))
-            })
-            .collect();
-        let notice = Notice {
-            chat: format!(
-                "*{}* {}\n{}",
-                chat_escape(&subject),
-                handles.join(" "),
-                chat_escape(&text)
-            ),
-            subject,
-            text: text.clone(),
-            html: None,
-            json: json!({"kind": "runbook_late", "launch": plan.launch.name, "step": step.id, "late": warning.kind, "level": warning.level, "late_seconds": late.as_secs().max(0)}),
+                .unwrap_or(now)
+        });
+        let late = LateStep {
+            launch: &plan.launch.name,
+            step,
+            kind: warning.kind,
+            level: warning.level,
+            since: warning.since,
+            owner: owner_label(&plan, &step.owner),
+            owner_warned_at,
+            addressees: &addressees,
         };
+        let what = notices::runbook_late_what(&late, now, tz);
+        let notice = notices::runbook_late(&late, now, tz);
         let rows = if addressees.is_empty() {
             Vec::new()
         } else {

@@ -120,7 +120,7 @@ pub struct CheckRow {
     pub objective: Option<String>,
     /// Whether the objective is met (`None` without an objective, or when it cannot be judged).
     pub met: Option<bool>,
-    /// `met`, `missed`, `not judged: probed 3 min 05 s of 24 h`, `no data`.
+    /// `met`, `missed`, `not judged, probed 3 min 05 s of 24 h`, `no data`.
     pub verdict: Option<String>,
     /// `62 % left`, `exhausted`.
     pub budget: Option<String>,
@@ -258,7 +258,7 @@ pub fn check_row(
         (Some(false), _) => "missed".to_string(),
         (None, 0) => "no data".to_string(),
         (None, covered) => format!(
-            "not judged: probed {}",
+            "not judged, probed {}",
             format::coverage(covered, period_secs)
         ),
     });

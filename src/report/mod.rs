@@ -14,6 +14,7 @@ pub mod daily;
 pub mod final_report;
 pub mod format;
 pub mod judgement;
+pub mod notices;
 pub mod postmortem;
 pub mod render;
 pub mod runbook_rows;

@@ -637,6 +637,8 @@ fn a_day_with_a_short_incident_is_amber_and_says_why() {
             .text
             .contains("Status: AMBER. 1 alert: Checkout API (critical, resolved after 30 min).\nData: probed 24 h of 24 h.")
     );
+    snapshot("daily-amber.txt", &composed.rendered.text);
+    snapshot("daily-amber.html", &composed.rendered.html);
 }
 
 #[test]
@@ -690,11 +692,13 @@ fn a_flap_in_a_few_probed_minutes_is_green_and_says_its_coverage() {
     assert!(checkout.flapped);
     assert_eq!(
         checkout.verdict.as_deref(),
-        Some("not judged: probed 10 min of 24 h")
+        Some("not judged, probed 10 min of 24 h")
     );
     assert_eq!(checkout.budget, None, "no budget from ten minutes of a day");
     assert!(!composed.rendered.text.contains("exhausted"));
     assert!(!composed.rendered.text.contains("(s)"));
+    snapshot("daily-green.txt", &composed.rendered.text);
+    snapshot("daily-green.html", &composed.rendered.html);
 }
 
 #[test]
