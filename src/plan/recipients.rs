@@ -17,6 +17,15 @@ pub struct Addressee {
     pub chat: Option<String>,
 }
 
+/// Who did something, as people read it: a person's name where `who` is a person id of the plan
+/// (the CLI and API authors often are), else `who` as given.
+pub fn display_name(plan: &Plan, who: &str) -> String {
+    plan.people
+        .iter()
+        .find(|person| person.id == who)
+        .map_or_else(|| who.to_string(), |person| person.name.clone())
+}
+
 /// The people (and plain addresses) a list of recipients means, each once.
 pub fn resolve_recipients(plan: &Plan, recipients: &[Recipient]) -> Vec<Addressee> {
     let mut out: Vec<Addressee> = Vec::new();

@@ -9,6 +9,7 @@ use crate::core::lifecycle::owner_label;
 use crate::core::runbook::{self, StepRecords, StepState};
 use crate::domain::Phase;
 use crate::plan::Plan;
+use crate::plan::recipients::display_name;
 
 /// One step, every field ready to print.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -110,24 +111,22 @@ pub fn rows(plan: &Plan, records: &StepRecords, phase: Phase, now: Timestamp) ->
                 owner,
                 phase: view.phase.to_string(),
                 actual,
-                started_by: person_name(plan, view.record.started_by.as_deref()),
-                finished_by: person_name(plan, view.record.finished_by.as_deref()),
+                started_by: view
+                    .record
+                    .started_by
+                    .as_deref()
+                    .map(|who| display_name(plan, who))
+                    .unwrap_or_default(),
+                finished_by: view
+                    .record
+                    .finished_by
+                    .as_deref()
+                    .map(|who| display_name(plan, who))
+                    .unwrap_or_default(),
                 state: view.record.state.to_string(),
                 versus_plan,
                 note: note.join("; "),
             }
         })
         .collect()
-}
-
-/// Who did it, as people read it: a person's name where the author is a person id of the plan
-/// (the CLI sends ids), else the author as given.
-fn person_name(plan: &Plan, by: Option<&str>) -> String {
-    let Some(by) = by else {
-        return String::new();
-    };
-    plan.people
-        .iter()
-        .find(|person| person.id == by)
-        .map_or_else(|| by.to_string(), |person| person.name.clone())
 }

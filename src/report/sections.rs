@@ -117,7 +117,7 @@ pub fn incidents(
             severity: alert.severity.as_str(),
             opened: format::local(alert.opened_at, tz),
             acknowledged: acked.map(|ack| format::local(ack.at, tz)),
-            acknowledged_by: acked.map(|ack| ack.by.clone()),
+            acknowledged_by: acked.map(|ack| crate::plan::recipients::display_name(plan, &ack.by)),
             resolved: alert.resolved_at.map(|at| format::local(at, tz)),
             time_to_acknowledge: tta.map(crate::human::duration),
             time_to_resolve: ttr.map(crate::human::duration),

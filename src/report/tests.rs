@@ -524,7 +524,8 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     );
     assert_eq!(
         report.incidents.rows[0].acknowledged_by.as_deref(),
-        Some("bob")
+        Some("Bob Berg"),
+        "by name, not by id"
     );
     assert_eq!(report.incidents.rows[0].level, 2);
     assert_eq!(
