@@ -209,7 +209,7 @@ fn one_line(text: &str) -> String {
 }
 
 /// The one value fact of a metric check: at opening against the threshold, the worst since when
-/// it was worse, and now when it differs (`20.2% at opening (fails above 5%); worst 31%; now
+/// it was worse, and now when it differs (`20.2 % at opening (fails above 5 %); worst 31 %; now
 /// 0.4%`).
 fn value_fact(check: &Check, kind: &MessageKind, value: ValueFacts) -> Option<String> {
     let threshold = check.threshold()?;

@@ -392,8 +392,8 @@ fn values_read_as_people_write_them_ratios_in_percent_and_latencies_with_units()
     assert_eq!(number(1234.6), "1235");
     assert_eq!(number(5.0), "5");
     assert_eq!(number(0.0), "0");
-    assert_eq!(with_unit(0.20168067226890757, ValueUnit::Ratio), "20.2%");
-    assert_eq!(with_unit(0.05, ValueUnit::Ratio), "5%");
+    assert_eq!(with_unit(0.20168067226890757, ValueUnit::Ratio), "20.2 %");
+    assert_eq!(with_unit(0.05, ValueUnit::Ratio), "5 %");
     assert_eq!(with_unit(0.8514, ValueUnit::Seconds), "851 ms");
     assert_eq!(with_unit(2.345, ValueUnit::Seconds), "2.35 s");
     let plan = the_plan();
@@ -402,15 +402,16 @@ fn values_read_as_people_write_them_ratios_in_percent_and_latencies_with_units()
     assert_eq!(unit("latency"), ValueUnit::Seconds);
     let page = render(&context(&plan, &alert(), MessageKind::Opened, at(1)));
     assert!(
-        page.text.contains("What failed: 18.2% (fails above 5%)\n"),
+        page.text
+            .contains("What failed: 18.2 % (fails above 5 %)\n"),
         "{}",
         page.text
     );
     let escalation = render(&context(&plan, &alert(), MessageKind::Escalated, at(300)));
     assert!(
-        escalation
-            .text
-            .contains("What failed: 20.2% at opening (fails above 5%); worst 31.2%; now 18.2%\n"),
+        escalation.text.contains(
+            "What failed: 20.2 % at opening (fails above 5 %); worst 31.2 %; now 18.2 %\n"
+        ),
         "{}",
         escalation.text
     );
@@ -484,7 +485,7 @@ fn the_html_part_has_a_severity_colour_a_real_preheader_and_an_absolute_since() 
     let plan = the_plan();
     let page = render(&context(&plan, &alert(), MessageKind::Opened, at(1)));
     assert!(page.html.contains("background:#b00020"));
-    assert!(page.html.contains(">18.2% (fails above 5%) — since 2030-01-01 21:00:05 CET. Acknowledge to stop the escalation.</div>"));
+    assert!(page.html.contains(">18.2 % (fails above 5 %) — since 2030-01-01 21:00:05 CET. Acknowledge to stop the escalation.</div>"));
     assert!(!page.html.contains("ago)"));
     let resolved = sequence(&plan).pop().unwrap().1;
     assert!(resolved.html.contains("background:#1a7f37"));

@@ -85,7 +85,7 @@ pub struct ValuesRow {
     pub min: String,
     pub avg: String,
     pub max: String,
-    /// When the check fails, in words: `fails above 5%`.
+    /// When the check fails, in words: `fails above 5 %`.
     pub threshold: String,
     /// Whether the worst value breached the threshold.
     pub breached: bool,

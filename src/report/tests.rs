@@ -507,11 +507,11 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
             values.avg.as_str(),
             values.max.as_str()
         ),
-        ("1%", "1.05%", "8%")
+        ("1 %", "1.05 %", "8 %")
     );
-    assert_eq!(values.threshold, "fails above 5%");
+    assert_eq!(values.threshold, "fails above 5 %");
     assert!(values.breached);
-    assert_eq!(values.previous_avg.as_deref(), Some("1%"));
+    assert_eq!(values.previous_avg.as_deref(), Some("1 %"));
 
     assert_eq!(report.incidents.total, 2);
     assert_eq!(

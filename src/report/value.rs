@@ -1,6 +1,6 @@
 //! How a metric check's value reads for people, the same in alert messages, reports and the status
 //! page: a ratio as a percentage, a latency with its unit (ms below one second), three significant
-//! digits, and the threshold in words (`fails above 5%`). Pure.
+//! digits, and the threshold in words (`fails above 5 %`). Pure.
 
 use crate::plan::checks::{Check, CheckKind, CompareOp, ScrapeMode, Threshold};
 
@@ -64,14 +64,14 @@ pub fn number(value: f64) -> String {
 /// A value in its unit: `20.2%`, `850 ms`, `1.25 s`, `42`.
 pub fn with_unit(value: f64, unit: ValueUnit) -> String {
     match unit {
-        ValueUnit::Ratio => format!("{}%", number(value * 100.0)),
+        ValueUnit::Ratio => format!("{} %", number(value * 100.0)),
         ValueUnit::Seconds if value.abs() < 1.0 => format!("{} ms", number(value * 1000.0)),
         ValueUnit::Seconds => format!("{} s", number(value)),
         ValueUnit::Plain => number(value),
     }
 }
 
-/// When a threshold fails, in words: `fails above 5%`.
+/// When a threshold fails, in words: `fails above 5 %`.
 pub fn fails_when(threshold: Threshold, unit: ValueUnit) -> String {
     let limit = with_unit(threshold.value, unit);
     match threshold.op {
@@ -120,7 +120,7 @@ mod tests {
         );
         assert_eq!(
             reading(&ratio, 0.0105).as_deref(),
-            Some("1.05% (fails above 5%)")
+            Some("1.05 % (fails above 5 %)")
         );
         let latency = prometheus(
             "histogram_quantile(0.95, sum by (le) (rate(request_seconds_bucket[5m])))",

@@ -141,7 +141,7 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
         .find(|line| line.starts_with("What failed: "))
         .unwrap_or_else(|| panic!("no 'What failed' in {page}"));
     assert!(
-        what_failed.contains("% at opening (fails above 5%)") && !what_failed.contains("value "),
+        what_failed.contains(" % at opening (fails above 5 %)") && !what_failed.contains("value "),
         "{what_failed}"
     );
     assert!(

@@ -578,7 +578,7 @@ fn history_strip(
     (cells, summary)
 }
 
-/// A metric check's value as the alert messages say it (`8% (fails above 5%)`), with the series'
+/// A metric check's value as the alert messages say it (`8 % (fails above 5 %)`), with the series'
 /// labels from the probe's reason when the query returned several (`value 0.08 > 0.05
 /// {route="/b"}`: the probe names the worst series in braces).
 fn metric_reading(check: &Check, number: f64, probe_reason: &str) -> Option<String> {

@@ -534,10 +534,10 @@ fn metric_values_read_as_in_the_alert_messages_with_their_unit_and_rule() {
 
     let view = build_with(&plan, &[errors, routes, web], &HashMap::new(), &alerts, &[]);
 
-    assert_eq!(view.checks[0].reason, "20.2% (fails above 5%)");
+    assert_eq!(view.checks[0].reason, "20.2 % (fails above 5 %)");
     assert_eq!(
         view.checks[1].reason,
-        r#"7.1% (fails above 5%) {route="/b"}"#
+        r#"7.1 % (fails above 5 %) {route="/b"}"#
     );
     assert_eq!(view.checks[2].reason, "status 503");
     // The alert on the error ratio says its value now; the other one (no such check) keeps the
@@ -548,7 +548,7 @@ fn metric_values_read_as_in_the_alert_messages_with_their_unit_and_rule() {
         .map(|a| (a.id, a.reason.as_str()))
         .collect();
     assert!(
-        reasons.contains(&(1, "now 20.2% (fails above 5%)")),
+        reasons.contains(&(1, "now 20.2 % (fails above 5 %)")),
         "{reasons:?}"
     );
     assert!(reasons.contains(&(2, "status 503 <script>")), "{reasons:?}");
