@@ -74,23 +74,6 @@ pub fn coverage(covered_secs: i64, period_secs: i64) -> String {
     )
 }
 
-/// A metric value with about four significant digits.
-pub fn value(number: f64) -> String {
-    let magnitude = number.abs();
-    let text = if magnitude >= 1_000.0 || magnitude == 0.0 {
-        format!("{number:.0}")
-    } else if magnitude >= 1.0 {
-        format!("{number:.2}")
-    } else {
-        format!("{number:.4}")
-    };
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
-}
-
 /// A time in the launch's zone as people read it everywhere: `2026-12-01 20:00:00 CET`.
 pub fn local(at: Timestamp, tz: &TimeZone) -> String {
     super::timeline::local(at, tz)
@@ -155,14 +138,12 @@ mod tests {
     }
 
     #[test]
-    fn values_counts_and_coverage_read_naturally() {
-        assert_eq!(value(0.05), "0.05");
+    fn counts_and_coverage_read_naturally() {
         assert_eq!(count(1, "check", "checks"), "1 check");
         assert_eq!(count(3, "check", "checks"), "3 checks");
         assert_eq!(coverage(185, 86_400), "3 min 05 s of 24 h");
         assert_eq!(coverage(90_000, 86_400), "24 h of 24 h");
         assert_eq!(coverage(129_600, 172_800), "36 h of 48 h");
-        assert_eq!(value(1234.6), "1235");
         assert_eq!(coverage(131_400, 172_800), "36 h 30 min of 48 h");
         assert_eq!(points(0.0005), "+0.05 pp");
     }
