@@ -320,7 +320,7 @@ impl Application {
             dispatch_link.liveness.clone(),
             state.metrics.clone(),
             state.clock.clone(),
-            reqwest::Client::new(),
+            state.senders.http_client(),
             public_url,
             heartbeat_stop.clone(),
         ));

@@ -81,11 +81,6 @@ pub fn seconds(seconds: i64) -> String {
     duration(SignedDuration::from_secs(seconds))
 }
 
-/// How long from `from` to `to`, as [`duration`] (negative when `to` is earlier).
-pub fn between(from: Timestamp, to: Timestamp) -> String {
-    duration(to.duration_since(from))
-}
-
 /// How long something has lasted from `from` to `to`, as [`duration`]; a clock stepped back reads
 /// as `0 s`, never as a negative time spent.
 pub fn elapsed(from: Timestamp, to: Timestamp) -> String {
@@ -206,8 +201,6 @@ mod tests {
         assert_eq!(time_near(at, later_that_day, &zone), "21:00:05");
         let next_day: Timestamp = "2030-01-02T09:00:00Z".parse().unwrap();
         assert_eq!(time_near(at, next_day, &zone), "2030-01-01 21:00:05 CET");
-        assert_eq!(between(at, later_that_day), "1 h 59 min");
-        assert_eq!(between(later_that_day, at), "-1 h 59 min");
         assert_eq!(elapsed(later_that_day, at), "0 s");
     }
 }

@@ -475,7 +475,6 @@ async fn set_status(
     ))
 }
 
-/// Percent-encodes a path segment or query value.
 /// An alert number as given on the command line: `12` or `#12`.
 pub(super) fn parse_alert_id(text: &str) -> Result<i64, String> {
     text.trim()
@@ -486,6 +485,7 @@ pub(super) fn parse_alert_id(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("`{text}` is not an alert number (e.g. 12 or #12)"))
 }
 
+/// Percent-encodes a path segment or query value.
 pub(super) fn encode(text: &str) -> String {
     let mut out = String::new();
     for byte in text.bytes() {

@@ -184,9 +184,9 @@ impl Engine {
                             }
                         }
                         if expire_with_it {
-                            let expired = write.fail_expired(
-                                &channel,
-                                cutoff,
+                            let ids: Vec<i64> = expiring.iter().map(|(id, _)| *id).collect();
+                            let expired = write.fail_waiting(
+                                &ids,
                                 &format!("given up with the channel after waiting longer than the plan's delivery_max_age: {error}"),
                                 now,
                             )?;
@@ -218,12 +218,12 @@ impl Engine {
                         for row in &fallback {
                             write.enqueue(row)?;
                         }
-                        if report.kind == OutboxKind::RollbackHook {
+                        if hook {
                             write.log(&NewEntry {
                                 at: now,
                                 author: "golive".into(),
                                 kind: LogKind::Decision,
-                                text: format!("Rollback hook {}: {error}", if give_up { "FAILED — follow the rollback procedure by hand" } else { "failed, retrying" }),
+                                text: format!("Rollback hook FAILED — follow the rollback procedure by hand: {error}"),
                                 data: json!({"event": "rollback_hook", "result": "failed", "output": error.to_string()}),
                             })?;
                         }

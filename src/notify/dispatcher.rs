@@ -135,6 +135,11 @@ impl Senders {
         lines
     }
 
+    /// The HTTP client the webhook and Alertmanager senders share (one connection pool).
+    pub fn http_client(&self) -> reqwest::Client {
+        self.client.clone()
+    }
+
     pub fn email(&self) -> &EmailTransport {
         &self.email
     }
@@ -529,16 +534,22 @@ pub async fn run(
     }
     // Unreadable rows already handed to the engine (it marks them failed).
     let mut reported_unreadable: HashSet<i64> = HashSet::new();
+    // The backlog gauges need no fresher than once per IDLE; a storm turns this loop per delivery.
+    let mut backlog_read_at: Option<std::time::Instant> = None;
     loop {
         let now = clock.now();
-        let down = flights.lanes.down_channels();
+        let down = flights.lanes.probes_due(now);
+        let read_backlog = backlog_read_at.is_none_or(|at| at.elapsed() >= IDLE);
+        if read_backlog {
+            backlog_read_at = Some(std::time::Instant::now());
+        }
         let looked = {
             let reader = reader.clone();
             tokio::task::spawn_blocking(move || {
                 let reader = reader
                     .lock()
                     .map_err(|_| "the outbox reader is poisoned".to_string())?;
-                let backlog = reader.outbox_backlog(now);
+                let backlog = read_backlog.then(|| reader.outbox_backlog(now));
                 let due = reader
                     .due_outbox_per_channel(now, LANE_BATCH)
                     .map_err(|error| error.to_string())?;
@@ -565,8 +576,9 @@ pub async fn run(
         }
         if let Ok((due, heads, backlog)) = looked {
             match backlog {
-                Ok(backlog) => metrics.set_outbox_backlog(&backlog),
-                Err(error) => tracing::warn!(%error, "cannot read the outbox backlog"),
+                Some(Ok(backlog)) => metrics.set_outbox_backlog(&backlog),
+                Some(Err(error)) => tracing::warn!(%error, "cannot read the outbox backlog"),
+                None => {}
             }
             // A row that cannot be read holds back nothing: it is given up, with the fallback.
             for row in due.unreadable {

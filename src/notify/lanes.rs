@@ -110,12 +110,17 @@ impl Lanes {
             .is_some_and(|lane| lane.down.is_some())
     }
 
-    /// The channels that are down.
-    pub fn down_channels(&self) -> Vec<String> {
+    /// The channels that are down and due a probe at `now` (none in flight): only for these is
+    /// it worth reading the queue heads.
+    pub fn probes_due(&self, now: Timestamp) -> Vec<String> {
         let mut down: Vec<String> = self
             .lanes
             .iter()
-            .filter(|(_, lane)| lane.down.is_some())
+            .filter(|(_, lane)| {
+                lane.down
+                    .as_ref()
+                    .is_some_and(|down| down.probe.is_none() && now >= down.next_probe)
+            })
             .map(|(channel, _)| channel.clone())
             .collect();
         down.sort();

@@ -174,8 +174,7 @@ fn sign(key: &Secret, body: &[u8]) -> Result<String, DeliveryError> {
         .map_err(|_| DeliveryError::Permanent("the hmac key cannot be used".to_string()))?;
     mac.update(body);
     let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    Ok(format!("sha256={hex}"))
+    Ok(format!("sha256={}", crate::random::to_hex(&digest)))
 }
 
 #[cfg(test)]

@@ -17,13 +17,32 @@ pub struct Addressee {
     pub chat: Option<String>,
 }
 
-/// Who did something, as people read it: a person's name where `who` is a person id of the plan
-/// (the CLI and API authors often are), else `who` as given.
+/// Who did something, as people read it: a person's name for a person id of the plan (the CLI
+/// and API authors often are), the people of a role for a role name (`ops lead (Bob Berg)`), and
+/// anything else (`golive`, a plain address, a free-form author) as it is.
 pub fn display_name(plan: &Plan, who: &str) -> String {
+    if let Some(person) = plan.people.iter().find(|person| person.id == who) {
+        return person.name.clone();
+    }
+    if let Ok(role) = who.parse::<crate::domain::Role>() {
+        let names = names_with_role(plan, role);
+        let role = role.as_str().replace('_', " ");
+        return if names.is_empty() {
+            role
+        } else {
+            format!("{role} ({})", names.join(", "))
+        };
+    }
+    who.to_string()
+}
+
+/// The names of everyone holding `role`.
+pub fn names_with_role(plan: &Plan, role: crate::domain::Role) -> Vec<String> {
     plan.people
         .iter()
-        .find(|person| person.id == who)
-        .map_or_else(|| who.to_string(), |person| person.name.clone())
+        .filter(|person| person.role == role)
+        .map(|person| person.name.clone())
+        .collect()
 }
 
 /// The people (and plain addresses) a list of recipients means, each once.

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::daily::{ReportData, progress};
 use super::format::{self, Light};
 use super::judgement;
-use super::postmortem::{self, PostMortem, person_name};
+use super::postmortem::{self, PostMortem};
 use super::runbook_rows::{self, RunbookRow};
 use super::sections::{
     self, Actions, Bar, CheckHistory, CheckRow, EntryRow, Incidents, Notifications, minute_of,
@@ -19,6 +19,7 @@ use crate::core::log::LogKind;
 use crate::core::runbook;
 use crate::domain::Phase;
 use crate::plan::Plan;
+use crate::plan::recipients::display_name;
 use crate::store::{Reader, StoreError};
 
 /// What the final report is built from.
@@ -231,7 +232,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
                 at: format::local(entry.at, tz),
                 from: field("from"),
                 to: field("to"),
-                by: person_name(plan, &entry.author),
+                by: display_name(plan, &entry.author),
                 forced: entry.data.get("forced").and_then(|v| v.as_bool()) == Some(true),
                 reason: field("reason"),
             }
@@ -246,12 +247,12 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
                 id: item.id.clone(),
                 title: item.title.clone(),
                 owner: match &item.owner {
-                    crate::domain::Owner::Person(id) => person_name(plan, id),
-                    crate::domain::Owner::Role(role) => person_name(plan, role.as_str()),
+                    crate::domain::Owner::Person(id) => display_name(plan, id),
+                    crate::domain::Owner::Role(role) => display_name(plan, role.as_str()),
                 },
                 required: item.required,
                 gates: item.gates.to_string(),
-                confirmed_by: confirmation.map(|c| person_name(plan, &c.by)),
+                confirmed_by: confirmation.map(|c| display_name(plan, &c.by)),
                 confirmed_at: confirmation.map(|c| format::local(c.at, tz)),
                 note: confirmation.and_then(|c| c.note.clone()),
             }
@@ -263,7 +264,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         let since = entry.map_or(state.phase_since, |entry| entry.at);
         RollbackView {
             at: format::local(state.phase_since, tz),
-            by: entry.map_or_else(String::new, |entry| person_name(plan, &entry.author)),
+            by: entry.map_or_else(String::new, |entry| display_name(plan, &entry.author)),
             reason: entry
                 .and_then(|entry| entry.data.get("reason"))
                 .and_then(|reason| reason.as_str())
@@ -273,7 +274,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
             entries: sections::entries(&base.log, LogKind::Decision, since, Timestamp::MAX, tz)
                 .into_iter()
                 .map(|entry| EntryRow {
-                    author: person_name(plan, &entry.author),
+                    author: display_name(plan, &entry.author),
                     ..entry
                 })
                 .collect(),
@@ -321,7 +322,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         entries
             .into_iter()
             .map(|entry| EntryRow {
-                author: person_name(plan, &entry.author),
+                author: display_name(plan, &entry.author),
                 ..entry
             })
             .collect()

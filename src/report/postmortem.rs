@@ -15,6 +15,7 @@ use crate::core::alert::Alert;
 use crate::core::log::{LogEntry, LogKind};
 use crate::domain::Role;
 use crate::plan::Plan;
+use crate::plan::recipients::{display_name, names_with_role};
 
 /// The summary and impact: the first thing the final report says.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -132,7 +133,7 @@ pub fn build(inputs: &Inputs<'_>) -> PostMortem {
         .map(|entry| attribute(plan, entry, tz))
         .collect();
     let missing = root_cause_entries.is_empty().then(|| {
-        let managers = people_with_role(plan, Role::ProjectManager);
+        let managers = names_with_role(plan, Role::ProjectManager);
         let who = if managers.is_empty() {
             "The project manager".to_string()
         } else {
@@ -163,32 +164,6 @@ pub fn build(inputs: &Inputs<'_>) -> PostMortem {
     }
 }
 
-/// A person's name from the plan for a person id; the people of a role for a role name; anything
-/// else (`golive`, a plain address, a free-form author) as it is.
-pub fn person_name(plan: &Plan, key: &str) -> String {
-    if let Some(person) = plan.people.iter().find(|person| person.id == key) {
-        return person.name.clone();
-    }
-    if let Ok(role) = key.parse::<Role>() {
-        let names = people_with_role(plan, role);
-        let role = role.as_str().replace('_', " ");
-        return if names.is_empty() {
-            role
-        } else {
-            format!("{role} ({})", names.join(", "))
-        };
-    }
-    key.to_string()
-}
-
-fn people_with_role(plan: &Plan, role: Role) -> Vec<String> {
-    plan.people
-        .iter()
-        .filter(|person| person.role == role)
-        .map(|person| person.name.clone())
-        .collect()
-}
-
 /// Names as a list people read: `Bob Berg`, `Bob Berg and Alice Adler`, `A, B and C`.
 fn listing(names: &[String]) -> String {
     match names {
@@ -201,7 +176,7 @@ fn listing(names: &[String]) -> String {
 fn attribute(plan: &Plan, entry: &LogEntry, tz: &TimeZone) -> Attributed {
     Attributed {
         at: format::local(entry.at, tz),
-        who: person_name(plan, &entry.author),
+        who: display_name(plan, &entry.author),
         text: one_line(&entry.text),
     }
 }
@@ -354,7 +329,7 @@ fn incident_timeline(inputs: &Inputs<'_>, alert: &Alert) -> IncidentTimeline {
             .map(|told| {
                 told.iter()
                     .filter_map(|key| key.as_str())
-                    .map(|key| person_name(plan, key))
+                    .map(|key| display_name(plan, key))
                     .collect()
             })
             .unwrap_or_default();
@@ -425,7 +400,7 @@ fn incident_timeline(inputs: &Inputs<'_>, alert: &Alert) -> IncidentTimeline {
             "acknowledged" => {
                 acknowledged_in_log = true;
                 acknowledgement(
-                    &person_name(plan, &entry.author),
+                    &display_name(plan, &entry.author),
                     entry.at.duration_since(alert.opened_at),
                     entry.data.get("note").and_then(|note| note.as_str()),
                 )
@@ -440,7 +415,7 @@ fn incident_timeline(inputs: &Inputs<'_>, alert: &Alert) -> IncidentTimeline {
         events.push((
             ack.at,
             acknowledgement(
-                &person_name(plan, &ack.by),
+                &display_name(plan, &ack.by),
                 ack.at.duration_since(alert.opened_at),
                 None,
             ),
@@ -454,7 +429,7 @@ fn incident_timeline(inputs: &Inputs<'_>, alert: &Alert) -> IncidentTimeline {
             entry.at,
             format!(
                 "Decision by {}: {}",
-                person_name(plan, &entry.author),
+                display_name(plan, &entry.author),
                 one_line(&entry.text)
             ),
         ));
@@ -518,7 +493,7 @@ fn follow_ups(plan: &Plan, items: &[ActionItem], today: jiff::civil::Date) -> Ve
         .into_iter()
         .map(|item| FollowUp {
             title: item.title.clone(),
-            owner: person_name(plan, &item.owner),
+            owner: display_name(plan, &item.owner),
             due: item.due.map(|due| due.to_string()),
             status: match item.status {
                 ActionStatus::Open if item.due.is_some_and(|due| due < today) => "overdue",

@@ -257,28 +257,26 @@ impl Write<'_> {
         )?)
     }
 
-    /// Gives up every notification for `channel` queued at or before `cutoff` and still waiting
-    /// (they waited longer than the plan allows); returns their ids.
-    pub fn fail_expired(
+    /// Gives up those of `ids` still waiting (they waited longer than the plan allows, see
+    /// [`Store::waiting_before`]); returns the ids given up.
+    pub fn fail_waiting(
         &mut self,
-        channel: &str,
-        cutoff: Timestamp,
+        ids: &[i64],
         error: &str,
         now: Timestamp,
     ) -> Result<Vec<i64>, StoreError> {
-        let ids: Vec<i64> = {
-            let mut statement = self.transaction.prepare_cached(
-                "SELECT id FROM outbox WHERE channel = ?1 AND status = 'pending' AND MAX(created_at, not_before) <= ?2",
+        let mut failed = Vec::new();
+        for id in ids {
+            let changed = self.transaction.execute(
+                "UPDATE outbox SET status = 'failed', last_error = ?2, finished_at = ?3 \
+                 WHERE id = ?1 AND status = 'pending'",
+                params![id, error, millis(now)],
             )?;
-            let rows = statement.query_map(params![channel, millis(cutoff)], |row| row.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        self.transaction.execute(
-            "UPDATE outbox SET status = 'failed', last_error = ?3, finished_at = ?4 \
-             WHERE channel = ?1 AND status = 'pending' AND MAX(created_at, not_before) <= ?2",
-            params![channel, millis(cutoff), error, millis(now)],
-        )?;
-        Ok(ids)
+            if changed > 0 {
+                failed.push(*id);
+            }
+        }
+        Ok(failed)
     }
 
     /// Appends a log entry.
@@ -474,16 +472,6 @@ impl Reader {
             Ok((channel, timestamp(since)?))
         })
         .collect()
-    }
-
-    /// The earliest time a pending notification becomes due.
-    pub fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        let next: Option<i64> = self.connection.query_row(
-            "SELECT MIN(MAX(next_attempt_at, not_before)) FROM outbox WHERE status = 'pending'",
-            [],
-            |row| row.get(0),
-        )?;
-        next.map(timestamp).transpose()
     }
 
     /// The outbox's backlog at `now`: the pending notifications, and how long the oldest of those

@@ -415,7 +415,7 @@ fn a_down_channel_is_probed_from_each_queue_released_at_once_and_expired_by_its_
         [(ids[0], Some(1)), (ids[1], Some(1))]
     );
     let expired = store
-        .write(|write| write.fail_expired("email", at(15), "gone", at(30)))
+        .write(|write| write.fail_waiting(&[ids[0], ids[1]], "gone", at(30)))
         .unwrap();
     assert_eq!(expired, [ids[0], ids[1]]);
     let due = reader.due_outbox_per_channel(at(30), 10).unwrap().rows;

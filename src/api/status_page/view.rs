@@ -29,8 +29,8 @@ pub const HISTORY_MINUTES: i64 = 30;
 mod format;
 mod runbook_rows;
 
+use format::time_view;
 pub use format::{TimeView, phase_label};
-use format::{format_latency, time_view};
 use runbook_rows::step_row;
 pub use runbook_rows::{RunbookView, StepRow};
 
@@ -498,10 +498,11 @@ fn check_row(
         since: time_view(check.since, now, timezone),
         duration: format!("for {}", crate::human::elapsed(check.since, now)),
         reason,
-        latency: check
-            .last
-            .as_ref()
-            .map_or_else(String::new, |last| format_latency(last.latency_ms)),
+        latency: check.last.as_ref().map_or_else(String::new, |last| {
+            crate::human::latency(std::time::Duration::from_secs_f64(
+                last.latency_ms.max(0.0) / 1000.0,
+            ))
+        }),
         history,
         history_summary,
     }
@@ -655,7 +656,8 @@ fn alert_row(
         duration: format!("for {}", crate::human::elapsed(alert.opened_at, now)),
         level: alert.level,
         escalation,
-        acknowledged_by: acknowledged.map(|ack| ack.by.clone()),
+        acknowledged_by: acknowledged
+            .map(|ack| crate::plan::recipients::display_name(plan, &ack.by)),
         acknowledged_at: acknowledged.map(|ack| time_view(ack.at, now, timezone)),
         contingencies,
         rollback_recommended: rollback_recommended(&plan.rollback, phase, alert),

@@ -39,15 +39,3 @@ pub(super) fn time_view(at: Timestamp, now: Timestamp, timezone: &TimeZone) -> T
         full: crate::human::time(at, timezone),
     }
 }
-
-pub(super) fn format_latency(milliseconds: f64) -> String {
-    if milliseconds >= 10_000.0 {
-        format!("{:.0} s", milliseconds / 1000.0)
-    } else if milliseconds >= 1000.0 {
-        format!("{:.1} s", milliseconds / 1000.0)
-    } else if milliseconds >= 10.0 {
-        format!("{milliseconds:.0} ms")
-    } else {
-        format!("{milliseconds:.1} ms")
-    }
-}
