@@ -492,15 +492,6 @@ impl Reader {
         })
     }
 
-    /// Pending notifications.
-    pub fn outbox_pending(&self) -> Result<i64, StoreError> {
-        Ok(self.connection.query_row(
-            "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
-            [],
-            |row| row.get(0),
-        )?)
-    }
-
     /// An alert's notifications, oldest first.
     pub fn alert_outbox(&self, alert_id: i64) -> Result<Vec<OutboxRow>, StoreError> {
         query_outbox(
