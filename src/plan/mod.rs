@@ -266,6 +266,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
     validate::parse_and_validate(text, path, None)
 }
 
+/// Every key path the plan reader knows, as it reads `text`: the keys it asked for in each
+/// table, present or not, with array positions (`checks[0].url`). A plan that uses every
+/// section (`config/example.toml`) yields them all; the docs test checks each is documented.
+pub fn known_keys(text: &str) -> std::collections::BTreeSet<String> {
+    validate::known_keys(text)
+}
+
 /// As [`parse`], with the time for time-dependent warnings (see [`load_as_of`]).
 pub fn parse_as_of(text: &str, path: &Path, now: Timestamp) -> Result<Loaded, Vec<Diagnostic>> {
     validate::parse_and_validate(text, path, Some(now))

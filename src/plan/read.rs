@@ -8,7 +8,7 @@
 //! remembers where each key path was found so later checks (cross-references, warnings) can point
 //! at it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
 use toml::Spanned;
@@ -22,6 +22,8 @@ pub(super) struct Sink<'t> {
     lines: LineIndex<'t>,
     diagnostics: Vec<Diagnostic>,
     spans: HashMap<String, Range<usize>>,
+    /// Every key path a reader asked for, present or not: what the plan reference must document.
+    known: BTreeSet<String>,
 }
 
 impl<'t> Sink<'t> {
@@ -31,7 +33,13 @@ impl<'t> Sink<'t> {
             lines: LineIndex::new(text),
             diagnostics: Vec::new(),
             spans: HashMap::new(),
+            known: BTreeSet::new(),
         }
+    }
+
+    /// Every key path the readers asked for (see [`super::known_keys`]).
+    pub(super) fn into_known_keys(self) -> BTreeSet<String> {
+        self.known
     }
 
     /// Records an error at `span` for the key `path`.
@@ -214,6 +222,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
         key: &'static str,
     ) -> Option<&'a Spanned<DeValue<'i>>> {
         self.known.push(key);
+        sink.known.insert(self.key_path(key));
         let value = self.table.get(key)?;
         sink.remember(&self.key_path(key), value.span());
         Some(value)

@@ -99,6 +99,14 @@ pub(super) fn parse_and_validate(
     }
 }
 
+/// Every key path the readers ask for when reading `text` (see [`super::known_keys`]).
+pub(super) fn known_keys(text: &str) -> std::collections::BTreeSet<String> {
+    let (root, _) = DeTable::parse_recoverable(text);
+    let mut sink = Sink::new(text);
+    read_plan(&root, &mut sink, Path::new("plan.toml"), Path::new(""));
+    sink.into_known_keys()
+}
+
 /// Reads every section; `None` when anything is wrong (the reason is in `sink`).
 fn read_plan(
     root: &Spanned<DeTable<'_>>,
