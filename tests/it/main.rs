@@ -8,6 +8,7 @@ mod api;
 mod browser;
 mod check;
 mod cli;
+mod code_map;
 mod dashboard;
 mod delivery;
 mod demo;
