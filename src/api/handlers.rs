@@ -98,13 +98,13 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint; the API lives under /api/v1 (see the README)")
+    ApiError::not_found("no such endpoint; the API lives under /api/v1 (see docs/api.md)")
 }
 
 pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!("this endpoint does not answer {method}; see the README's API table"),
+        format!("this endpoint does not answer {method}; see the endpoint table in docs/api.md"),
     )
 }
 

@@ -267,7 +267,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
                 &self.key_path(key),
                 format!("`{key}` must not be empty"),
                 Some(format!(
-                    "write a value, e.g. `{key} = \"...\"`, or see the README section \"The launch plan\""
+                    "write a value, e.g. `{key} = \"...\"`, or see the plan reference, docs/plan.md"
                 )),
             );
             return None;

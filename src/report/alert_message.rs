@@ -242,7 +242,7 @@ fn value_fact(check: &Check, kind: &MessageKind, value: ValueFacts) -> Option<St
 
 /// What every subject about an alert says after its state: the alert and the launch. It is the
 /// same in every message of the alert, so clients that group by subject keep them together
-/// (Gmail compares the subject without a leading `[...]` tag; see the README, "Alerts and
+/// (Gmail compares the subject without a leading `[...]` tag; see docs/alerting.md, "Alerts and
 /// escalation").
 pub fn subject_core(alert: &Alert, launch: &str) -> String {
     format!("{} — {launch}", one_line(&alert.title))

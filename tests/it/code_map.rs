@@ -368,7 +368,7 @@ fn sources() -> Vec<Source> {
         .collect()
 }
 
-fn collect_rust_files(folder: &Path, files: &mut Vec<PathBuf>) {
+pub(crate) fn collect_rust_files(folder: &Path, files: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(folder).expect("a readable folder") {
         let path = entry.expect("a folder entry").path();
         if path.is_dir() {

@@ -12,6 +12,7 @@ mod code_map;
 mod dashboard;
 mod delivery;
 mod demo;
+mod docs;
 mod durability;
 mod email_screens;
 mod heartbeat;
