@@ -143,6 +143,13 @@ fn every_link_between_the_docs_leads_to_a_file_and_heading_that_exist() {
     let sources = ["README.md", "ARCHITECTURE.md", "dashboards/README.md"];
     for document in sources.iter().chain(DOCS) {
         let text = read(document);
+        let fences = text
+            .lines()
+            .filter(|line| line.trim_start().starts_with("```"))
+            .count();
+        if fences % 2 == 1 {
+            broken.push(format!("{document}: a ``` code block is left open"));
+        }
         let folder = Path::new(document).parent().unwrap_or(Path::new(""));
         for target in links(&text) {
             if target.contains("://") || target.starts_with("mailto:") {
