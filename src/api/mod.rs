@@ -15,6 +15,7 @@ mod reports;
 mod runbook;
 pub mod status_page;
 mod test_hooks;
+mod updates;
 
 use std::sync::{Arc, Mutex};
 
@@ -88,7 +89,8 @@ pub fn router(state: AppState) -> Router {
         .route("/runbook/{id}/skip", post(runbook::skip))
         .route("/runbook/{id}/fail", post(runbook::fail))
         .route("/reports", get(reports::list))
-        .route("/reports/send", post(reports::send));
+        .route("/reports/send", post(reports::send))
+        .route("/updates", post(updates::send));
     let api = if state.test_hooks {
         api.route("/test/wedge-engine", post(test_hooks::wedge_engine))
     } else {

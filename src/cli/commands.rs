@@ -35,6 +35,7 @@ fn client_args(command: &Command) -> Option<&ClientArgs> {
         | Command::Decision { client, .. }
         | Command::Lesson { client, .. }
         | Command::Feedback { client, .. }
+        | Command::Update { client, .. }
         | Command::Action { client, .. }
         | Command::Log { client, .. }
         | Command::Timeline { client, .. }
@@ -192,6 +193,7 @@ async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<St
         Command::Decision { text, .. } => write_log(client, args, "decision", text).await,
         Command::Lesson { text, .. } => write_log(client, args, "lesson", text).await,
         Command::Feedback { text, .. } => write_log(client, args, "feedback", text).await,
+        Command::Update { text, .. } => send_update(client, args, text).await,
         Command::Action { action, .. } => match action {
             ActionAction::Add { title, owner, due } => {
                 let body = with_author(
@@ -450,6 +452,27 @@ async fn write_log(
         return Ok(format!("{answer:#}\n"));
     }
     Ok(format!("Logged {kind} #{}.\n", answer["entry"]["id"]))
+}
+
+async fn send_update(
+    client: &Client,
+    args: &ClientArgs,
+    text: Vec<String>,
+) -> Result<String, ClientError> {
+    let body = with_author(json!({"text": text.join(" ")}), args);
+    let answer = client.post("/api/v1/updates", body).await?;
+    if args.json {
+        return Ok(format!("{answer:#}\n"));
+    }
+    let channels: Vec<&str> = answer["update"]["data"]["channels"]
+        .as_array()
+        .map(|list| list.iter().filter_map(|channel| channel.as_str()).collect())
+        .unwrap_or_default();
+    Ok(format!(
+        "Update sent (log #{}) through {}.\n",
+        answer["update"]["id"],
+        channels.join(", ")
+    ))
 }
 
 async fn set_status(

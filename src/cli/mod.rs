@@ -121,6 +121,14 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Send a stakeholder update to the plan's `[updates]` audience (recorded in the log).
+    Update {
+        /// What people outside the call should know, e.g. "20 minutes behind plan, no customer impact".
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Manage action items.
     Action {
         #[command(subcommand)]

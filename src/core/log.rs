@@ -37,11 +37,14 @@ pub enum LogKind {
     Lesson,
     /// Feedback from users, support or stakeholders.
     Feedback,
+    /// A stakeholder update sent, on a phase change or by hand (written by golive; people send
+    /// one through `POST /api/v1/updates`, never `/api/v1/log`).
+    Update,
 }
 
 impl LogKind {
     /// Every kind.
-    pub const ALL: [LogKind; 10] = [
+    pub const ALL: [LogKind; 11] = [
         LogKind::Phase,
         LogKind::Checklist,
         LogKind::Action,
@@ -52,6 +55,7 @@ impl LogKind {
         LogKind::Decision,
         LogKind::Lesson,
         LogKind::Feedback,
+        LogKind::Update,
     ];
 
     /// The kinds people write directly through `POST /api/v1/log`; the others are written by golive
@@ -76,6 +80,7 @@ impl LogKind {
             LogKind::Decision => "decision",
             LogKind::Lesson => "lesson",
             LogKind::Feedback => "feedback",
+            LogKind::Update => "update",
         }
     }
 

@@ -255,10 +255,12 @@ pub enum OutboxKind {
     Report,
     /// A runbook notice (a late or failed step).
     Runbook,
+    /// A stakeholder update (a phase change, or by hand).
+    Update,
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 12] = [
+    pub const ALL: [OutboxKind; 13] = [
         OutboxKind::Opened,
         OutboxKind::Escalated,
         OutboxKind::Repeat,
@@ -271,6 +273,7 @@ impl OutboxKind {
         OutboxKind::Reminder,
         OutboxKind::Report,
         OutboxKind::Runbook,
+        OutboxKind::Update,
     ];
 
     /// The name stored and shown (`opened`, `rollback-hook`, ...).
@@ -288,6 +291,7 @@ impl OutboxKind {
             OutboxKind::Reminder => "reminder",
             OutboxKind::Report => "report",
             OutboxKind::Runbook => "runbook",
+            OutboxKind::Update => "update",
         }
     }
 

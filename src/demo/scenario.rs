@@ -216,6 +216,9 @@ impl Scenario {
         self.narrator.event(
             "Deploying → verifying: 2.0.0 is live; the smoke test must pass before hypercare may start.",
         );
+        self.narrator.detail(
+            "Stakeholder update \"live — the new version is being checked\" sent to Henrik (business) and Sofia (support) by email and to the team chat: what changed, what it means for them, what happens next, whom to ask.",
+        );
         self.start_step("smoke-test", "tom").await?;
         self.pace.beat(10.0).await;
         Ok(())

@@ -50,7 +50,25 @@ impl Engine {
                 "overridden": transition.overridden,
             }),
         };
-        let stored = block(|| self.store.record_transition(&transition, &entry))?;
+        // A stakeholder update is written with the phase change or not at all.
+        let update = self.phase_update(&transition);
+        let (stored, update_entry) = block(|| {
+            self.store.write(|write| {
+                write.record_phase(&transition)?;
+                let stored = write.log(&entry)?;
+                Ok((
+                    stored,
+                    update
+                        .as_ref()
+                        .map(|update| update.write(write))
+                        .transpose()?,
+                ))
+            })
+        })?;
+        if let Some(update_entry) = &update_entry {
+            self.logged(update_entry);
+            self.outbox_written.notify_one();
+        }
         self.state.phase = transition.to;
         self.state.phase_since = transition.at;
         self.logged(&stored);

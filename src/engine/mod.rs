@@ -24,6 +24,7 @@ mod pending_log;
 mod reminders;
 pub mod reports;
 mod runbook;
+mod updates;
 
 use crate::clock::Clock;
 use crate::core::actions::{ActionItem, ActionStatus, FieldError};
@@ -175,6 +176,12 @@ pub enum Command {
         day: Option<jiff::civil::Date>,
         final_report: bool,
         reply: oneshot::Sender<Result<crate::store::reports::ReportRecord, EngineError>>,
+    },
+    /// Send a stakeholder update by hand (`[updates]`).
+    SendUpdate {
+        text: String,
+        author: String,
+        reply: oneshot::Sender<Result<LogEntry, EngineError>>,
     },
     /// A delivery attempt's outcome, from the dispatcher.
     Delivery {
@@ -451,6 +458,16 @@ impl EngineHandle {
         self.call(|reply| Command::SendReport {
             day,
             final_report,
+            reply,
+        })
+        .await
+    }
+
+    /// Sends a stakeholder update to the `[updates]` audience; answers its log entry.
+    pub async fn send_update(&self, text: String, author: String) -> Result<LogEntry, EngineError> {
+        self.call(|reply| Command::SendUpdate {
+            text,
+            author,
             reply,
         })
         .await
@@ -838,6 +855,13 @@ impl Engine {
                 reply,
             } => {
                 let _ = reply.send(self.send_report_now(day, final_report));
+            }
+            Command::SendUpdate {
+                text,
+                author,
+                reply,
+            } => {
+                let _ = reply.send(self.send_update(&text, author));
             }
             Command::Delivery { report, reply } => {
                 let _ = reply.send(self.record_delivery(report));

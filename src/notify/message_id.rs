@@ -65,6 +65,12 @@ impl MessageIds {
         )
     }
 
+    /// The root of the launch's stakeholder updates (never sent itself): first in the
+    /// `References` of every update, so a mail client shows the launch's updates as one thread.
+    pub fn updates_root(&self) -> String {
+        format!("updates.{}@{}", self.launch, self.domain)
+    }
+
     /// The domain ids end in.
     pub fn domain(&self) -> &str {
         &self.domain

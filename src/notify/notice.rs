@@ -212,6 +212,35 @@ pub fn through_channels(
     payloads
 }
 
+/// A stakeholder update as outbox payloads: one email to `to` (when anyone has an address)
+/// through the plan's first email channel, in the launch's update thread, and a post on each of
+/// `chat` (the `[updates] channels`). Never grouped with anything: each update is its own message.
+pub fn update(
+    plan: &Plan,
+    ids: &MessageIds,
+    to: &[(Option<String>, String)],
+    chat: &[String],
+    notice: &Notice,
+) -> Vec<(String, OutboxPayload)> {
+    let email_channel = plan
+        .alerting
+        .channels
+        .iter()
+        .find(|channel| matches!(channel.kind, ChannelKind::Email { .. }));
+    let thread = Thread {
+        root: Some(ids.updates_root()),
+        parent: None,
+    };
+    let emails = email_channel.filter(|_| !to.is_empty()).map(|channel| {
+        let sent = email(to.to_vec(), notice, ids.fresh("update"), thread);
+        (channel.id.clone(), OutboxPayload::email(sent))
+    });
+    let posts = chat
+        .iter()
+        .map(|channel| (channel.clone(), OutboxPayload::webhook(post(notice))));
+    emails.into_iter().chain(posts).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -248,7 +248,11 @@ fn unused_channel(plan: &Plan, sink: &mut Sink<'_>) {
             .heartbeat
             .as_ref()
             .is_some_and(|heartbeat| heartbeat.alertmanager.contains(&channel.id));
-        if !in_level && !fallback && !watchdog {
+        let updates = plan
+            .updates
+            .as_ref()
+            .is_some_and(|updates| updates.channels.contains(&channel.id));
+        if !in_level && !fallback && !watchdog && !updates {
             let path = format!("channels[{index}].id");
             let span = span_of_first(sink, &[&path]);
             sink.warning(

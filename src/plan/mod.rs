@@ -28,6 +28,7 @@ pub mod recipients;
 pub mod reports;
 pub mod runbook;
 mod server;
+pub mod updates;
 mod validate;
 mod values;
 
@@ -67,6 +68,8 @@ pub struct Plan {
     pub reports: Option<reports::Reports>,
     /// `[heartbeat]`: golive's own dead-man's switch (none without the section).
     pub heartbeat: Option<heartbeat::Heartbeat>,
+    /// `[updates]`: stakeholder updates on phase changes and by hand (none without the section).
+    pub updates: Option<updates::Updates>,
 }
 
 /// Section `[launch]`.

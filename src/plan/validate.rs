@@ -158,6 +158,13 @@ fn read_plan(
     let reports = read_reports::read_reports(&mut reader, sink, &context, alerting.as_ref());
     let heartbeat =
         super::heartbeat::read_heartbeat(&mut reader, sink, base_dir, alerting.as_ref());
+    let updates = super::updates::read_updates(
+        &mut reader,
+        sink,
+        &context,
+        alerting.as_ref(),
+        people.as_deref(),
+    );
     reader.finish(sink);
     Some(Plan {
         source: path.to_path_buf(),
@@ -174,6 +181,7 @@ fn read_plan(
         runbook: runbook?,
         reports: reports.ok()?,
         heartbeat: heartbeat.ok()?,
+        updates: updates.ok()?,
     })
 }
 

@@ -144,6 +144,8 @@ pub struct DailyReport {
     pub notes: Vec<EntryRow>,
     pub lessons: Vec<EntryRow>,
     pub feedback: Vec<EntryRow>,
+    /// Stakeholder updates sent (`[updates]`); the section is left out without any.
+    pub updates: Vec<EntryRow>,
 }
 
 /// How many minutes an availability cell of the daily report covers.
@@ -244,6 +246,7 @@ pub fn build(
         notes: sections::entries(&data.log, LogKind::Note, from, to, tz),
         lessons: sections::entries(&data.log, LogKind::Lesson, from, to, tz),
         feedback: sections::entries(&data.log, LogKind::Feedback, from, to, tz),
+        updates: sections::entries(&data.log, LogKind::Update, from, to, tz),
         actions,
     }
 }

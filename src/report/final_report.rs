@@ -146,6 +146,8 @@ pub struct FinalReport {
     pub lessons: Vec<EntryRow>,
     pub feedback: Vec<EntryRow>,
     pub notes: Vec<EntryRow>,
+    /// Stakeholder updates sent (`[updates]`); the section is left out without any.
+    pub updates: Vec<EntryRow>,
     pub rollback: Option<RollbackView>,
     /// The deployment runbook (none when the plan has none).
     pub runbook: Option<RunbookSection>,
@@ -379,6 +381,13 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         notes: named(sections::entries(
             &base.log,
             LogKind::Note,
+            everything.0,
+            everything.1,
+            tz,
+        )),
+        updates: named(sections::entries(
+            &base.log,
+            LogKind::Update,
             everything.0,
             everything.1,
             tz,

@@ -21,6 +21,7 @@ pub mod runbook_rows;
 pub mod schedule;
 pub mod sections;
 pub mod timeline;
+pub mod update;
 pub mod value;
 
 #[cfg(test)]

@@ -226,14 +226,10 @@ impl Store {
         transition: &Transition,
         entry: &NewEntry,
     ) -> Result<LogEntry, StoreError> {
-        let transaction = self.connection.transaction()?;
-        transaction.execute(
-            "UPDATE launch_state SET phase = ?1, phase_since = ?2 WHERE id = 1",
-            params![transition.to.as_str(), millis(transition.at)],
-        )?;
-        let stored = insert_entry(&transaction, entry)?;
-        transaction.commit()?;
-        Ok(stored)
+        self.write(|write| {
+            write.record_phase(transition)?;
+            write.log(entry)
+        })
     }
 
     /// Records a checklist confirmation and its log entry in one transaction.
@@ -484,6 +480,18 @@ fn read_state(connection: &Connection) -> Result<LaunchState, StoreError> {
         phase_since: timestamp(since)?,
         confirmations,
     })
+}
+
+impl alerts::Write<'_> {
+    /// Records a phase transition, for a transaction that writes what comes with it (the log
+    /// entry, a stakeholder update's outbox rows).
+    pub fn record_phase(&mut self, transition: &Transition) -> Result<(), StoreError> {
+        self.transaction.execute(
+            "UPDATE launch_state SET phase = ?1, phase_since = ?2 WHERE id = 1",
+            params![transition.to.as_str(), millis(transition.at)],
+        )?;
+        Ok(())
+    }
 }
 
 pub(crate) fn insert_entry(

@@ -311,6 +311,17 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
         );
     }
 
+    // One stakeholder update, in plain words, to the business and support leads.
+    assert!(
+        emails.iter().any(|email| email.subject
+            == "[UPDATE] Web shop 2.0 (demo): live — the new version is being checked"
+            && email
+                .text
+                .as_deref()
+                .is_some_and(|text| text.contains("What it means for you: "))),
+        "the stakeholder update is in the outbox: {subjects:#?}"
+    );
+
     // The demo service's webhook receiver got the chat messages.
     let webhooks = std::fs::read_to_string(folder.join("webhooks.log")).expect("webhooks.log");
     let messages: Vec<serde_json::Value> = webhooks

@@ -28,3 +28,4 @@ mod status_page;
 mod store_trouble;
 mod storms;
 mod targets;
+mod updates;

@@ -155,10 +155,15 @@ async fn gather(state: &AppState) -> Result<StatusView, ApiError> {
     let ids: Vec<String> = checks.iter().map(|check| check.id.clone()).collect();
     let now = state.clock.now();
     let current_minute = now.as_second().div_euclid(60);
-    let (alerts, log, history) = read(state, move |reader| {
+    let (alerts, log, history, update) = read(state, move |reader| {
         let alerts = reader.alerts(true, ALERTS_SHOWN)?;
         let log = reader.log(&LogQuery {
             limit: LOG_SHOWN,
+            ..LogQuery::default()
+        })?;
+        let update = reader.log(&LogQuery {
+            kinds: vec![crate::core::log::LogKind::Update],
+            limit: 1,
             ..LogQuery::default()
         })?;
         let mut history = HashMap::with_capacity(ids.len());
@@ -172,10 +177,10 @@ async fn gather(state: &AppState) -> Result<StatusView, ApiError> {
             )?;
             history.insert(id, minutes);
         }
-        Ok((alerts, log, history))
+        Ok((alerts, log, history, update))
     })
     .await?;
-    Ok(view::build(&view::Inputs {
+    let mut view = view::build(&view::Inputs {
         plan: &state.plan,
         snapshot: &snapshot,
         checks: &checks,
@@ -183,7 +188,12 @@ async fn gather(state: &AppState) -> Result<StatusView, ApiError> {
         alerts: &alerts,
         log: &log,
         now,
-    }))
+    });
+    let timezone = &state.plan.launch.timezone;
+    view.latest_update = update
+        .first()
+        .map(|entry| view::log_row(entry, now, timezone));
+    Ok(view)
 }
 
 fn render(name: &str, context: &impl Serialize) -> Result<String, ApiError> {

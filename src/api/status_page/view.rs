@@ -69,6 +69,8 @@ pub struct StatusView {
     pub runbook: RunbookView,
     pub actions: Vec<ActionRow>,
     pub log: Vec<LogRow>,
+    /// The newest stakeholder update sent (set by the page from its own read of the log).
+    pub latest_update: Option<LogRow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -222,6 +224,17 @@ pub struct LogRow {
     pub text: String,
 }
 
+/// A log entry as the page shows it.
+pub fn log_row(entry: &LogEntry, now: Timestamp, timezone: &jiff::tz::TimeZone) -> LogRow {
+    LogRow {
+        id: entry.id,
+        at: time_view(entry.at, now, timezone),
+        kind: entry.kind.as_str(),
+        author: entry.author.clone(),
+        text: entry.text.clone(),
+    }
+}
+
 /// Builds the page's values from one moment's inputs.
 pub fn build(inputs: &Inputs<'_>) -> StatusView {
     let plan = inputs.plan;
@@ -316,13 +329,7 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
     let log: Vec<LogRow> = inputs
         .log
         .iter()
-        .map(|entry| LogRow {
-            id: entry.id,
-            at: time(entry.at),
-            kind: entry.kind.as_str(),
-            author: entry.author.clone(),
-            text: entry.text.clone(),
-        })
+        .map(|entry| log_row(entry, now, timezone))
         .collect();
 
     let count = |class: &str| checks.iter().filter(|c| c.state.class == class).count();
@@ -416,6 +423,7 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
         runbook,
         actions,
         log,
+        latest_update: None,
     }
 }
 

@@ -1,0 +1,133 @@
+//! Every stakeholder update as people read it, each matching its reviewed snapshot in
+//! `tests/snapshots/notices/update-*.txt` (`UPDATE_SNAPSHOTS=1 cargo test --lib report::update`
+//! rewrites them; read the diff before committing).
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::*;
+use crate::plan::updates::DEFAULT_ON;
+
+/// The go-live, 2030-01-01 20:00 in Berlin (19:00 UTC), plus `seconds`.
+fn after_go_live(seconds: i64) -> Timestamp {
+    Timestamp::from_second(1_893_524_400 + seconds).unwrap()
+}
+
+fn berlin() -> TimeZone {
+    TimeZone::get("Europe/Berlin").unwrap()
+}
+
+fn audience<'a>(tz: &'a TimeZone, announced: &'a [Phase]) -> Audience<'a> {
+    Audience {
+        launch: "Web shop 2.0",
+        contact: "Maria Keller <maria@shop.example>".into(),
+        status_url: Some("https://golive.shop.example/"),
+        timezone: tz,
+        announced,
+    }
+}
+
+fn standing(phase: Phase, since: Timestamp) -> Standing {
+    Standing {
+        phase,
+        since,
+        go_live: after_go_live(0),
+        hypercare_days: 14.0,
+    }
+}
+
+/// Compares the notice's subject and text (and chat post) with `update-{name}`, or rewrites them.
+fn snapshot(name: &str, notice: &Notice) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/notices");
+    for (file, actual) in [
+        (
+            format!("update-{name}.txt"),
+            format!("Subject: {}\n\n{}", notice.subject, notice.text),
+        ),
+        (format!("update-{name}.chat.txt"), notice.chat.clone()),
+    ] {
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(dir.join(&file), &actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(dir.join(&file)).unwrap_or_default();
+        assert!(
+            expected == actual,
+            "{file} differs from its snapshot; if intended, run with UPDATE_SNAPSHOTS=1 and review the diff.\n--- actual ---\n{actual}"
+        );
+    }
+}
+
+#[test]
+fn every_phase_update_matches_its_reviewed_snapshot() {
+    let tz = berlin();
+    let all = [
+        (Phase::GoNoGo, "go-no-go", -600),
+        (Phase::Deploying, "deploying", 60),
+        (Phase::Verifying, "verifying", 1_500),
+        (Phase::Hypercare, "hypercare", 7_200),
+        (Phase::Closed, "closed", 14 * 86_400 + 7_200),
+    ];
+    let announced = [
+        Phase::GoNoGo,
+        Phase::Deploying,
+        Phase::Verifying,
+        Phase::Hypercare,
+        Phase::Closed,
+    ];
+    for (phase, name, seconds) in all {
+        let notice = phase_update(
+            &audience(&tz, &announced),
+            &standing(phase, after_go_live(seconds)),
+            Some("internal reason, said only for a rollback"),
+        );
+        snapshot(name, &notice);
+    }
+    let rolled_back = phase_update(
+        &audience(&tz, &DEFAULT_ON),
+        &standing(Phase::RolledBack, after_go_live(2_400)),
+        Some("checkout errors above 5 % <after> the deployment"),
+    );
+    snapshot("rolled-back", &rolled_back);
+}
+
+#[test]
+fn an_update_promises_the_next_one_only_when_that_phase_is_announced() {
+    let tz = berlin();
+    let only_closing = [Phase::Verifying, Phase::Closed];
+    let text = |phase| {
+        phase_update(
+            &audience(&tz, &only_closing),
+            &standing(phase, after_go_live(1_500)),
+            None,
+        )
+        .text
+    };
+    assert!(
+        !text(Phase::Verifying).contains("You will hear"),
+        "{}",
+        text(Phase::Verifying)
+    );
+    assert!(text(Phase::Hypercare).contains("You will hear then."));
+}
+
+#[test]
+fn a_manual_update_matches_its_snapshot_and_its_subject_is_the_first_line_cut_at_a_word() {
+    let tz = berlin();
+    let notice = manual_update(
+        &audience(&tz, &DEFAULT_ON),
+        &standing(Phase::Deploying, after_go_live(300)),
+        "We are 20 minutes behind plan, no customer impact.\nThe database migration takes longer than in the rehearsal.",
+        "Maria Keller",
+        after_go_live(1_500),
+    );
+    snapshot("manual", &notice);
+    assert_eq!(
+        headline_of(
+            "The payment provider asks us to wait for their maintenance window to end before we switch"
+        ),
+        "The payment provider asks us to wait for their maintenance…"
+    );
+    assert_eq!(headline_of("  Short news  \nmore"), "Short news");
+}
