@@ -23,6 +23,7 @@ const DOCS: &[&str] = &[
     "docs/monitoring.md",
     "docs/alerting.md",
     "docs/reports.md",
+    "docs/informing.md",
     "docs/cli.md",
     "docs/api.md",
     "docs/metrics.md",
