@@ -41,22 +41,7 @@ pub async fn list(State(state): State<AppState>) -> Json<wire::Runbook> {
                     ),
                 })
                 .collect();
-            wire::StepView {
-                id: step.id,
-                title: step.title,
-                owner: step.owner,
-                phase: step.phase,
-                planned: step.planned,
-                planned_start: step.planned_start,
-                planned_end: step.planned_end,
-                duration_seconds: step.duration_seconds,
-                depends_on: step.depends_on,
-                rollback_point: step.rollback_point,
-                verify,
-                record: step.record,
-                late_seconds: step.late_seconds,
-                blocked_by: step.blocked_by,
-            }
+            step.with_verify(verify)
         })
         .collect();
     let (point, procedure) = runbook::applicable_rollback(&state.plan, &snapshot.runbook);

@@ -507,6 +507,28 @@ pub struct StepView<Verify = VerifyCheck> {
     pub blocked_by: Vec<String>,
 }
 
+impl<Verify> StepView<Verify> {
+    /// The same step with other `verify` entries (the ids with their health, for the list).
+    pub fn with_verify<Other>(self, verify: Vec<Other>) -> StepView<Other> {
+        StepView {
+            id: self.id,
+            title: self.title,
+            owner: self.owner,
+            phase: self.phase,
+            planned: self.planned,
+            planned_start: self.planned_start,
+            planned_end: self.planned_end,
+            duration_seconds: self.duration_seconds,
+            depends_on: self.depends_on,
+            rollback_point: self.rollback_point,
+            verify,
+            record: self.record,
+            late_seconds: self.late_seconds,
+            blocked_by: self.blocked_by,
+        }
+    }
+}
+
 /// A check a step's verification waits for, with its health now.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifyCheck {
