@@ -19,6 +19,7 @@ use crate::core::alert::{Silence, Window};
 use crate::engine::EngineError;
 use crate::plan::checks::Severity;
 use crate::report::alert_message::escape;
+use crate::wire;
 
 #[derive(Deserialize)]
 pub struct AlertParams {
@@ -30,7 +31,7 @@ pub struct AlertParams {
 pub async fn list_alerts(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<AlertParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Alerts>, ApiError> {
     let only_open = match params.state.as_deref() {
         None | Some("open") => true,
         Some("all") => false,
@@ -43,7 +44,10 @@ pub async fn list_alerts(
     };
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
     let alerts = read(&state, move |reader| reader.alerts(only_open, limit)).await?;
-    Ok(Json(json!({ "alerts": alerts })))
+    Ok(Json(wire::Alerts {
+        alerts: super::answers::alerts(&alerts),
+        timezone: state.plan.launch.timezone_name.clone(),
+    }))
 }
 
 fn parse_id(id: &str) -> Result<i64, ApiError> {
@@ -55,64 +59,50 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
 pub async fn get_alert(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::OneAlert>, ApiError> {
     let id = parse_id(&id)?;
     let (alert, notifications) = read(&state, move |reader| {
         Ok((reader.alert(id)?, reader.alert_outbox(id)?))
     })
     .await?;
     let alert = alert.ok_or_else(|| ApiError::not_found(format!("no alert #{id}")))?;
-    let notifications: Vec<Value> = notifications
+    let notifications = notifications
         .iter()
-        .map(|row| {
-            json!({
-                "id": row.id,
-                "channel": row.channel,
-                "kind": row.kind,
-                "status": row.status,
-                "attempts": row.attempts,
-                "created_at": row.created_at,
-                "finished_at": row.finished_at,
-                "answer": row.answer,
-                "last_error": row.last_error,
-                "to": row.payload.email_recipients(),
-            })
+        .map(|row| wire::Notification {
+            id: row.id,
+            channel: row.channel.clone(),
+            kind: super::answers::name(&row.kind),
+            status: row.status.clone(),
+            attempts: row.attempts,
+            created_at: row.created_at,
+            finished_at: row.finished_at,
+            answer: row.answer.clone(),
+            last_error: row.last_error.clone(),
+            to: row.payload.email_recipients().to_vec(),
         })
         .collect();
-    Ok(Json(
-        json!({ "alert": alert, "notifications": notifications }),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AckBody {
-    note: Option<String>,
-    author: Option<String>,
+    Ok(Json(wire::OneAlert {
+        alert: wire::Alert::from(&alert),
+        notifications,
+    }))
 }
 
 pub async fn acknowledge(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     writer: Writer,
-    JsonBody(body): JsonBody<AckBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::Acknowledge>,
+) -> Result<Json<wire::AlertAcknowledged>, ApiError> {
     let id = parse_id(&id)?;
     let by = author(body.author, &writer)?;
     let alert = state.engine.acknowledge(id, by, body.note, "api").await?;
-    Ok(Json(json!({ "alert": alert })))
+    Ok(Json(wire::AlertAcknowledged {
+        alert: wire::Alert::from(&alert),
+    }))
 }
 
 /// The most alerts one request acknowledges (a storm is a few hundred at most).
 const ACK_MANY_MAX: usize = 1000;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AckManyBody {
-    ids: Vec<i64>,
-    note: Option<String>,
-    author: Option<String>,
-}
 
 /// `POST /api/v1/alerts/ack`: acknowledges several alerts at once (`{"ids": [1, 2, 3]}`); the
 /// answer says which were acknowledged now, which someone had acknowledged already, and which are
@@ -120,8 +110,8 @@ pub struct AckManyBody {
 pub async fn acknowledge_many(
     State(state): State<AppState>,
     writer: Writer,
-    JsonBody(body): JsonBody<AckManyBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::AcknowledgeMany>,
+) -> Result<Json<wire::Acknowledgements>, ApiError> {
     if body.ids.is_empty() {
         return Err(ApiError::field(
             "ids",
@@ -145,47 +135,30 @@ pub async fn acknowledge_many(
         .engine
         .acknowledge_many(body.ids, by, body.note, "api")
         .await?;
-    Ok(Json(json!(outcome)))
+    Ok(Json(wire::Acknowledgements::from(&outcome)))
 }
 
-pub async fn list_silences(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn list_silences(
+    State(state): State<AppState>,
+) -> Result<Json<wire::Silences>, ApiError> {
     let now = state.clock.now();
-    let silences: Vec<Value> = state
+    let silences = state
         .engine
         .silences()
         .await?
         .into_iter()
-        .map(|silence| {
-            let mut value = json!(silence);
-            value["active"] = json!(silence.active(now));
-            value
+        .map(|silence| wire::Silence {
+            active: Some(silence.active(now)),
+            ..wire::Silence::from(&silence)
         })
         .collect();
-    Ok(Json(json!({ "silences": silences })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SilenceBody {
-    id: Option<String>,
-    #[serde(default)]
-    checks: Vec<String>,
-    #[serde(default)]
-    severities: Vec<String>,
-    /// RFC 3339; default now.
-    start: Option<String>,
-    /// RFC 3339; or give `duration`.
-    end: Option<String>,
-    /// e.g. `30m`, `2h`.
-    duration: Option<String>,
-    comment: String,
-    author: Option<String>,
+    Ok(Json(wire::Silences { silences }))
 }
 
 pub async fn create_silence(
     State(state): State<AppState>,
     writer: Writer,
-    JsonBody(body): JsonBody<SilenceBody>,
+    JsonBody(body): JsonBody<wire::NewSilence>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let parse_time = |field: &'static str, text: &str| {
@@ -289,16 +262,22 @@ pub async fn create_silence(
         comment: body.comment.trim().to_string(),
     };
     let silence = state.engine.add_silence(silence).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "silence": silence }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(wire::SilenceCreated {
+            silence: wire::Silence::from(&silence),
+        }),
+    )
+        .into_response())
 }
 
 pub async fn delete_silence(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     writer: Writer,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::SilenceRemoved>, ApiError> {
     state.engine.remove_silence(id.clone(), writer.0).await?;
-    Ok(Json(json!({ "removed": id })))
+    Ok(Json(wire::SilenceRemoved { removed: id }))
 }
 
 /// The frame of every acknowledgement page: the launch's name above the title, so a phone user
@@ -620,36 +599,23 @@ pub async fn alertmanager_intake(
     Ok(Json(json!({ "outcome": outcome })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RollbackBody {
-    reason: String,
-    author: Option<String>,
-}
-
 /// `POST /api/v1/rollback`: records the decision, moves the phase to `rolled_back`, and runs the
 /// plan's rollback hook (through the outbox, so it is not lost to a restart).
 pub async fn rollback(
     State(state): State<AppState>,
     writer: Writer,
-    JsonBody(body): JsonBody<RollbackBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::Rollback>,
+) -> Result<Json<wire::RolledBack>, ApiError> {
     let by = author(body.author, &writer)?;
     let transition = state.engine.roll_back(body.reason, by).await?;
-    Ok(Json(json!({
-        "transition": transition,
-        "hook": state.plan.rollback.hook.is_some(),
-        // After a runbook rollback point, its procedure applies instead of the plan's.
-        "procedure": crate::core::runbook::applicable_rollback(&state.plan, &state.engine.snapshot().runbook).1,
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NotifyTestBody {
-    #[serde(default)]
-    channels: Vec<String>,
-    author: Option<String>,
+    // After a runbook rollback point, its procedure applies instead of the plan's.
+    let (_, procedure) =
+        crate::core::runbook::applicable_rollback(&state.plan, &state.engine.snapshot().runbook);
+    Ok(Json(wire::RolledBack {
+        transition: wire::Transition::from(&transition),
+        hook: state.plan.rollback.hook.is_some(),
+        procedure: procedure.to_string(),
+    }))
 }
 
 /// `POST /api/v1/notify/test`: sends a test message through each channel (or the named ones) now
@@ -658,8 +624,8 @@ pub struct NotifyTestBody {
 pub async fn notify_test(
     State(state): State<AppState>,
     writer: Writer,
-    JsonBody(body): JsonBody<NotifyTestBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::NotifyTest>,
+) -> Result<Json<wire::ChannelTests>, ApiError> {
     let plan = state.plan.clone();
     for id in &body.channels {
         if !plan
@@ -679,21 +645,15 @@ pub async fn notify_test(
     }
     let by = author(body.author, &writer)?;
     let now = state.clock.now();
-    let results: Vec<Value> =
+    let results: Vec<wire::ChannelTest> =
         crate::notify::dispatcher::test_channels(&plan, &state.senders, &body.channels, &by, now)
             .await
-            .into_iter()
-            .map(|result| json!(result))
+            .iter()
+            .map(wire::ChannelTest::from)
             .collect();
     let summary = results
         .iter()
-        .map(|result| {
-            format!(
-                "{} {}",
-                result["channel"].as_str().unwrap_or(""),
-                result["result"].as_str().unwrap_or("")
-            )
-        })
+        .map(|result| format!("{} {}", result.channel, result.result))
         .collect::<Vec<_>>()
         .join(", ");
     let _ = state
@@ -711,7 +671,7 @@ pub async fn notify_test(
             by,
         )
         .await;
-    Ok(Json(json!({ "results": results })))
+    Ok(Json(wire::ChannelTests { results }))
 }
 
 /// What an acknowledgement page may do: its own inline styles and a form posting to itself, nothing

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -23,6 +23,7 @@ use crate::domain::Phase;
 use crate::engine::ActionChange;
 use crate::plan::SecretSource;
 use crate::store::{LogQuery, Reader};
+use crate::wire;
 
 /// The longest author name accepted.
 const AUTHOR_MAX: usize = 100;
@@ -112,30 +113,33 @@ fn seconds_between(later: Timestamp, earlier: Timestamp) -> i64 {
     later.duration_since(earlier).as_secs()
 }
 
-fn checklist_json(state: &AppState, snapshot: &crate::engine::Snapshot) -> Vec<Value> {
+fn checklist_items(
+    state: &AppState,
+    snapshot: &crate::engine::Snapshot,
+) -> Vec<wire::ChecklistItem> {
     state
         .plan
         .checklist
         .iter()
         .map(|item| {
             let confirmation = snapshot.state.confirmations.get(&item.id);
-            json!({
-                "id": item.id,
-                "title": item.title,
-                "owner": item.owner.to_string(),
-                "owner_label": owner_label(&state.plan, &item.owner),
-                "required": item.required,
-                "gates": item.gates,
-                "confirmed": confirmation.is_some(),
-                "confirmed_by": confirmation.map(|c| &c.by),
-                "confirmed_at": confirmation.map(|c| c.at),
-                "note": confirmation.and_then(|c| c.note.as_ref()),
-            })
+            wire::ChecklistItem {
+                id: item.id.clone(),
+                title: item.title.clone(),
+                owner: item.owner.to_string(),
+                owner_label: owner_label(&state.plan, &item.owner),
+                required: item.required,
+                gates: super::answers::name(&item.gates),
+                confirmed: confirmation.is_some(),
+                confirmed_by: confirmation.map(|c| c.by.clone()),
+                confirmed_at: confirmation.map(|c| c.at),
+                note: confirmation.and_then(|c| c.note.clone()),
+            }
         })
         .collect()
 }
 
-pub async fn status(State(state): State<AppState>) -> Json<Value> {
+pub async fn status(State(state): State<AppState>) -> Json<wire::Status> {
     let snapshot = state.engine.snapshot();
     let now = state.clock.now();
     let plan = &state.plan;
@@ -166,61 +170,79 @@ pub async fn status(State(state): State<AppState>) -> Json<Value> {
             .filter(|item| item.status == status)
             .count()
     };
-    let overdue: Vec<&crate::core::actions::ActionItem> = snapshot
+    let overdue = snapshot
         .actions
         .iter()
         .filter(|item| is_overdue(item, today))
-        .collect();
-    let open_items: Vec<&crate::core::actions::ActionItem> = snapshot
-        .actions
-        .iter()
-        .filter(|item| item.status == ActionStatus::Open)
-        .collect();
-    Json(json!({
-        "launch": {
-            "name": plan.launch.name,
-            "timezone": plan.launch.timezone_name,
-            "go_live": plan.launch.go_live,
-            "hypercare_days": plan.launch.hypercare_days,
+        .count();
+    let healthy = health_count(Health::Healthy);
+    let failing = health_count(Health::Failing);
+    Json(wire::Status {
+        launch: wire::LaunchSummary {
+            name: plan.launch.name.clone(),
+            timezone: plan.launch.timezone_name.clone(),
+            go_live: plan.launch.go_live,
+            hypercare_days: plan.launch.hypercare_days,
         },
-        "phase": launch_state.phase,
-        "phase_since": launch_state.phase_since,
-        "time_in_phase_seconds": seconds_between(now, launch_state.phase_since),
-        "go_live_in_seconds": seconds_between(plan.launch.go_live, now),
-        "next_phase": launch_state.phase.next(),
-        "hypercare_ends_at": hypercare_end(plan, launch_state),
-        "blockers": blockers_leaving(plan, launch_state, &snapshot.checks, launch_state.phase),
-        "checks": {
-            "total": plan.checks.len(),
-            "healthy": health_count(Health::Healthy),
-            "failing": health_count(Health::Failing),
-            "unknown": plan.checks.len() - health_count(Health::Healthy) - health_count(Health::Failing),
-            "failing_ids": plan.checks.iter()
-                .filter(|check| snapshot.checks.get(&check.id).is_some_and(|gate| gate.health == Health::Failing))
-                .map(|check| json!({"id": check.id, "reason": snapshot.checks.get(&check.id).and_then(|gate| gate.reason.clone())}))
-                .collect::<Vec<_>>(),
+        phase: super::answers::name(&launch_state.phase),
+        phase_since: launch_state.phase_since,
+        time_in_phase_seconds: seconds_between(now, launch_state.phase_since),
+        go_live_in_seconds: seconds_between(plan.launch.go_live, now),
+        next_phase: launch_state
+            .phase
+            .next()
+            .map(|phase| super::answers::name(&phase)),
+        hypercare_ends_at: hypercare_end(plan, launch_state),
+        blockers: blockers_leaving(plan, launch_state, &snapshot.checks, launch_state.phase)
+            .iter()
+            .map(wire::Blocker::from)
+            .collect(),
+        checks: wire::CheckCounts {
+            total: plan.checks.len(),
+            healthy,
+            failing,
+            unknown: plan.checks.len() - healthy - failing,
+            failing_ids: plan
+                .checks
+                .iter()
+                .filter_map(|check| {
+                    let gate = snapshot.checks.get(&check.id)?;
+                    (gate.health == Health::Failing).then(|| wire::FailingCheck {
+                        id: check.id.clone(),
+                        reason: gate.reason.clone(),
+                    })
+                })
+                .collect(),
         },
-        "checklist": {
-            "total": plan.checklist.len(),
-            "confirmed": confirmed,
-            "required": required,
-            "required_confirmed": required_confirmed,
-            "items": checklist_json(&state, &snapshot),
+        checklist: wire::ChecklistSummary {
+            total: plan.checklist.len(),
+            confirmed,
+            required,
+            required_confirmed,
+            items: checklist_items(&state, &snapshot),
         },
-        "actions": {
-            "open": count(ActionStatus::Open),
-            "done": count(ActionStatus::Done),
-            "dropped": count(ActionStatus::Dropped),
-            "overdue": overdue.len(),
-            "open_items": open_items,
+        actions: wire::ActionCounts {
+            open: count(ActionStatus::Open),
+            done: count(ActionStatus::Done),
+            dropped: count(ActionStatus::Dropped),
+            overdue,
+            open_items: snapshot
+                .actions
+                .iter()
+                .filter(|item| item.status == ActionStatus::Open)
+                .map(wire::ActionItem::from)
+                .collect(),
         },
-        "now": now,
-    }))
+        now,
+    })
 }
 
-pub async fn checklist(State(state): State<AppState>) -> Json<Value> {
+pub async fn checklist(State(state): State<AppState>) -> Json<wire::Checklist> {
     let snapshot = state.engine.snapshot();
-    Json(json!({ "items": checklist_json(&state, &snapshot) }))
+    Json(wire::Checklist {
+        items: checklist_items(&state, &snapshot),
+        timezone: state.plan.launch.timezone_name.clone(),
+    })
 }
 
 /// The plan as JSON, with secrets redacted: token sources say where a token comes from, never
@@ -261,22 +283,11 @@ pub async fn plan(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PhaseBody {
-    /// The phase to move to; absent or `next` advances to the next phase.
-    to: Option<String>,
-    #[serde(default)]
-    force: bool,
-    reason: Option<String>,
-    author: Option<String>,
-}
-
 pub async fn change_phase(
     State(state): State<AppState>,
     writer: Writer,
-    JsonBody(body): JsonBody<PhaseBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::PhaseChange>,
+) -> Result<Json<wire::PhaseChanged>, ApiError> {
     check_length("reason", body.reason.as_deref())?;
     let target = match body.to.as_deref().map(str::trim) {
         None | Some("next") | Some("") => PhaseRequest::Advance,
@@ -300,31 +311,26 @@ pub async fn change_phase(
         author: author(body.author, &writer)?,
     };
     let transition = state.engine.transition(request).await?;
-    Ok(Json(
-        json!({ "transition": transition, "phase": transition.to }),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmBody {
-    note: Option<String>,
-    author: Option<String>,
+    Ok(Json(wire::PhaseChanged {
+        transition: wire::Transition::from(&transition),
+        phase: super::answers::name(&transition.to),
+    }))
 }
 
 pub async fn confirm(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     writer: Writer,
-    JsonBody(body): JsonBody<ConfirmBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::Confirm>,
+) -> Result<Json<wire::Confirmed>, ApiError> {
     check_length("note", body.note.as_deref())?;
     let author = author(body.author, &writer)?;
     let outcome = state.engine.confirm(id, author, body.note).await?;
     // The zone lets a client write `confirmation.at` for people (`golive checklist confirm`).
-    Ok(Json(
-        json!({ "confirmation": outcome, "timezone": state.plan.launch.timezone_name }),
-    ))
+    Ok(Json(wire::Confirmed {
+        confirmation: wire::Confirmation::from(&outcome),
+        timezone: state.plan.launch.timezone_name.clone(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -344,7 +350,7 @@ const LOG_PAGE_MAX: usize = 500;
 pub async fn read_log(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<LogParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::LogPage>, ApiError> {
     let kinds = match params.kind.as_deref() {
         None | Some("") => Vec::new(),
         Some(kinds) => kinds
@@ -385,25 +391,18 @@ pub async fn read_log(
     let more = entries.len() > limit;
     entries.truncate(limit);
     let last = entries.last().map(|entry| entry.id);
-    Ok(Json(json!({
-        "entries": entries,
-        "next_before": if more && !ascending { last } else { None },
-        "next_after": if more && ascending { last } else { None },
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogBody {
-    kind: String,
-    text: String,
-    author: Option<String>,
+    Ok(Json(wire::LogPage {
+        entries: entries.iter().map(wire::LogEntry::from).collect(),
+        next_before: if more && !ascending { last } else { None },
+        next_after: if more && ascending { last } else { None },
+        timezone: state.plan.launch.timezone_name.clone(),
+    }))
 }
 
 pub async fn write_log(
     State(state): State<AppState>,
     writer: Writer,
-    JsonBody(body): JsonBody<LogBody>,
+    JsonBody(body): JsonBody<wire::NewLogEntry>,
 ) -> Result<Response, ApiError> {
     check_length("text", Some(&body.text))?;
     let kind = body.kind.trim().parse::<LogKind>().map_err(|error| {
@@ -417,7 +416,13 @@ pub async fn write_log(
     })?;
     let author = author(body.author, &writer)?;
     let entry = state.engine.append(kind, body.text, author).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "entry": entry }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(wire::LogWritten {
+            entry: wire::LogEntry::from(&entry),
+        }),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -428,7 +433,7 @@ pub struct ActionParams {
 pub async fn list_actions(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ActionParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Actions>, ApiError> {
     let snapshot = state.engine.snapshot();
     let today = state
         .clock
@@ -448,7 +453,7 @@ pub async fn list_actions(
             Some(status)
         }
     };
-    let actions: Vec<Value> = snapshot
+    let actions = snapshot
         .actions
         .iter()
         .filter(|item| match filter {
@@ -456,13 +461,12 @@ pub async fn list_actions(
             Some("overdue") => is_overdue(item, today),
             Some(status) => item.status.as_str() == status,
         })
-        .map(|item| {
-            let mut value = json!(item);
-            value["overdue"] = json!(is_overdue(item, today));
-            value
+        .map(|item| wire::ActionItem {
+            overdue: Some(is_overdue(item, today)),
+            ..wire::ActionItem::from(item)
         })
         .collect();
-    Ok(Json(json!({ "actions": actions })))
+    Ok(Json(wire::Actions { actions }))
 }
 
 fn parse_action_id(id: &str) -> Result<i64, ApiError> {
@@ -474,7 +478,7 @@ fn parse_action_id(id: &str) -> Result<i64, ApiError> {
 pub async fn get_action(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::OneAction>, ApiError> {
     let id = parse_action_id(&id)?;
     let snapshot = state.engine.snapshot();
     let item = snapshot
@@ -482,22 +486,15 @@ pub async fn get_action(
         .iter()
         .find(|item| item.id == id)
         .ok_or_else(|| ApiError::not_found(format!("no action item #{id}")))?;
-    Ok(Json(json!({ "action": item })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewActionBody {
-    title: String,
-    owner: String,
-    due: Option<String>,
-    author: Option<String>,
+    Ok(Json(wire::OneAction {
+        action: wire::ActionItem::from(item),
+    }))
 }
 
 pub async fn create_action(
     State(state): State<AppState>,
     writer: Writer,
-    JsonBody(body): JsonBody<NewActionBody>,
+    JsonBody(body): JsonBody<wire::NewAction>,
 ) -> Result<Response, ApiError> {
     check_length("title", Some(&body.title))?;
     let author = author(body.author, &writer)?;
@@ -505,33 +502,21 @@ pub async fn create_action(
         .engine
         .create_action(body.title, body.owner, body.due, author)
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "action": item }))).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateActionBody {
-    status: Option<String>,
-    owner: Option<String>,
-    /// `null` clears the due date; absent leaves it.
-    #[serde(default, deserialize_with = "present")]
-    due: Option<Option<String>>,
-    title: Option<String>,
-    note: Option<String>,
-    author: Option<String>,
-}
-
-/// Distinguishes a field given as `null` (`Some(None)`) from a missing one (`None`).
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
+    Ok((
+        StatusCode::CREATED,
+        Json(wire::OneAction {
+            action: wire::ActionItem::from(&item),
+        }),
+    )
+        .into_response())
 }
 
 pub async fn update_action(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     writer: Writer,
-    JsonBody(body): JsonBody<UpdateActionBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::ActionUpdate>,
+) -> Result<Json<wire::OneAction>, ApiError> {
     let id = parse_action_id(&id)?;
     check_length("note", body.note.as_deref())?;
     check_length("title", body.title.as_deref())?;
@@ -556,7 +541,9 @@ pub async fn update_action(
     };
     let author = author(body.author, &writer)?;
     let item = state.engine.update_action(id, change, author).await?;
-    Ok(Json(json!({ "action": item })))
+    Ok(Json(wire::OneAction {
+        action: wire::ActionItem::from(&item),
+    }))
 }
 
 pub async fn timeline(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -573,9 +560,11 @@ pub async fn timeline(State(state): State<AppState>) -> Result<Response, ApiErro
         .into_response())
 }
 
-pub async fn list_checks(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn list_checks(State(state): State<AppState>) -> Result<Json<wire::Checks>, ApiError> {
     let checks = state.engine.checks().await?;
-    Ok(Json(json!({ "checks": checks })))
+    Ok(Json(wire::Checks {
+        checks: checks.iter().map(wire::CheckView::from).collect(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -590,7 +579,7 @@ pub async fn get_check(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<CheckParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::OneCheck>, ApiError> {
     let minutes = params.minutes.unwrap_or(60);
     if !(1..=HISTORY_MINUTES_MAX).contains(&minutes) {
         return Err(ApiError::field(
@@ -610,33 +599,33 @@ pub async fn get_check(
         reader.check_minutes(&check_id, now_minute - minutes + 1, now_minute + 1)
     })
     .await?;
-    let history: Vec<Value> = rows
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let history = rows
         .iter()
-        .map(|(minute, rollup)| {
-            let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-            json!({
-                "minute": jiff::Timestamp::from_second(minute * 60).ok(),
-                "probes": rollup.probes,
-                "failures": rollup.failures,
-                "unknowns": rollup.unknowns,
-                "availability": rollup.availability(),
-                "latency_ms": {
-                    "mean": (rollup.probes > 0).then(|| ms(rollup.latency_sum) / f64::from(rollup.probes)),
-                    "max": ms(rollup.latency_max),
-                    "p50": rollup.latency.quantile(0.5).map(ms),
-                    "p95": rollup.latency.quantile(0.95).map(ms),
-                    "p99": rollup.latency.quantile(0.99).map(ms),
-                },
-                "value": (rollup.values.count > 0).then(|| json!({
-                    "min": rollup.values.min,
-                    "max": rollup.values.max,
-                    "last": rollup.values.last,
-                    "mean": rollup.values.mean(),
-                })),
-            })
+        .map(|(minute, rollup)| wire::CheckMinute {
+            minute: jiff::Timestamp::from_second(minute * 60).ok(),
+            probes: rollup.probes,
+            failures: rollup.failures,
+            unknowns: rollup.unknowns,
+            availability: rollup.availability(),
+            latency_ms: wire::LatencySummary {
+                mean: (rollup.probes > 0)
+                    .then(|| ms(rollup.latency_sum) / f64::from(rollup.probes)),
+                max: ms(rollup.latency_max),
+                p50: rollup.latency.quantile(0.5).map(ms),
+                p95: rollup.latency.quantile(0.95).map(ms),
+                p99: rollup.latency.quantile(0.99).map(ms),
+            },
+            value: (rollup.values.count > 0).then(|| wire::ValueSummary {
+                min: rollup.values.min,
+                max: rollup.values.max,
+                last: rollup.values.last,
+                mean: rollup.values.mean(),
+            }),
         })
         .collect();
-    let mut body = json!({ "check": detail });
-    body["history"] = json!(history);
-    Ok(Json(body))
+    Ok(Json(wire::OneCheck {
+        check: wire::CheckDetail::from(&detail),
+        history,
+    }))
 }

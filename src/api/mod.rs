@@ -6,6 +6,7 @@
 //! limited to 64 KiB; every error is JSON ([`error::ApiError`]).
 
 mod alerts;
+mod answers;
 pub mod auth;
 mod body;
 pub mod error;

@@ -3,34 +3,20 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::handlers::read;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SendBody {
-    /// The local day of the daily report, `YYYY-MM-DD` (default: the day in progress).
-    date: Option<String>,
-    /// Send the final report instead.
-    #[serde(default, rename = "final")]
-    final_report: bool,
-    /// Who asked (ignored beyond validation: reports carry no author).
-    #[allow(dead_code)]
-    author: Option<String>,
-}
+use crate::wire;
 
 /// `POST /api/v1/reports/send`.
 pub async fn send(
     State(state): State<AppState>,
     _writer: Writer,
-    JsonBody(body): JsonBody<SendBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::SendReport>,
+) -> Result<Json<wire::ReportSent>, ApiError> {
     let day = match body.date.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(text) => Some(text.parse::<jiff::civil::Date>().map_err(|_| {
@@ -47,11 +33,15 @@ pub async fn send(
         ));
     }
     let record = state.engine.send_report(day, body.final_report).await?;
-    Ok(Json(json!({ "report": record })))
+    Ok(Json(wire::ReportSent {
+        report: wire::ReportRecord::from(&record),
+    }))
 }
 
 /// `GET /api/v1/reports`.
-pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>) -> Result<Json<wire::Reports>, ApiError> {
     let reports = read(&state, |reader| reader.reports(1000)).await?;
-    Ok(Json(json!({ "reports": reports })))
+    Ok(Json(wire::Reports {
+        reports: reports.iter().map(wire::ReportRecord::from).collect(),
+    }))
 }

@@ -5,10 +5,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::AppState;
+use super::answers::name;
 use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
@@ -16,62 +15,55 @@ use super::handlers::author;
 use super::params::ApiPath;
 use crate::core::health::Health;
 use crate::core::runbook::{self, StepAction, StepRequest};
+use crate::wire;
 
 /// The longest reason accepted.
 const REASON_MAX: usize = 4 * 1024;
 
 /// `GET /api/v1/runbook`.
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
+pub async fn list(State(state): State<AppState>) -> Json<wire::Runbook> {
     let snapshot = state.engine.snapshot();
     let now = state.clock.now();
-    let steps: Vec<Value> = runbook::view(&state.plan, &snapshot.runbook, snapshot.phase(), now)
-        .into_iter()
+    let steps = runbook::view(&state.plan, &snapshot.runbook, snapshot.phase(), now)
+        .iter()
         .map(|view| {
-            let verify: Vec<Value> = view
+            let step = wire::StepView::<String>::from(view);
+            let verify = step
                 .verify
                 .iter()
-                .map(|id| {
-                    let health = snapshot
-                        .checks
-                        .get(id)
-                        .map_or(Health::Unknown, |gate| gate.health);
-                    json!({"check": id, "health": health})
+                .map(|id| wire::VerifyCheck {
+                    check: id.clone(),
+                    health: name(
+                        &snapshot
+                            .checks
+                            .get(id)
+                            .map_or(Health::Unknown, |gate| gate.health),
+                    ),
                 })
                 .collect();
-            let mut value = json!(view);
-            value["verify"] = json!(verify);
-            value
+            step.with_verify(verify)
         })
         .collect();
     let (point, procedure) = runbook::applicable_rollback(&state.plan, &snapshot.runbook);
-    Json(json!({
-        "phase": snapshot.phase(),
-        "timezone": state.plan.launch.timezone_name,
-        "grace_seconds": state.plan.runbook.grace.as_secs(),
-        "escalate_after_seconds": state.plan.runbook.escalate_after.as_secs(),
-        "steps": steps,
-        "rollback": {"after_rollback_point": point, "procedure": procedure},
-    }))
-}
-
-/// The body of a step change.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepBody {
-    /// Required to skip, fail or force a start.
-    reason: Option<String>,
-    /// Start although dependencies are not done (needs `reason`).
-    #[serde(default)]
-    force: bool,
-    author: Option<String>,
+    Json(wire::Runbook {
+        phase: name(&snapshot.phase()),
+        timezone: state.plan.launch.timezone_name.clone(),
+        grace_seconds: state.plan.runbook.grace.as_secs(),
+        escalate_after_seconds: state.plan.runbook.escalate_after.as_secs(),
+        steps,
+        rollback: wire::ApplicableRollback {
+            after_rollback_point: point.map(str::to_string),
+            procedure: procedure.to_string(),
+        },
+    })
 }
 
 pub async fn start(
     state: State<AppState>,
     id: ApiPath<String>,
     writer: Writer,
-    body: JsonBody<StepBody>,
-) -> Result<Json<Value>, ApiError> {
+    body: JsonBody<wire::StepChangeRequest>,
+) -> Result<Json<wire::StepChanged>, ApiError> {
     change(state, id, writer, body, StepAction::Start).await
 }
 
@@ -79,8 +71,8 @@ pub async fn done(
     state: State<AppState>,
     id: ApiPath<String>,
     writer: Writer,
-    body: JsonBody<StepBody>,
-) -> Result<Json<Value>, ApiError> {
+    body: JsonBody<wire::StepChangeRequest>,
+) -> Result<Json<wire::StepChanged>, ApiError> {
     change(state, id, writer, body, StepAction::Done).await
 }
 
@@ -88,8 +80,8 @@ pub async fn skip(
     state: State<AppState>,
     id: ApiPath<String>,
     writer: Writer,
-    body: JsonBody<StepBody>,
-) -> Result<Json<Value>, ApiError> {
+    body: JsonBody<wire::StepChangeRequest>,
+) -> Result<Json<wire::StepChanged>, ApiError> {
     change(state, id, writer, body, StepAction::Skip).await
 }
 
@@ -97,8 +89,8 @@ pub async fn fail(
     state: State<AppState>,
     id: ApiPath<String>,
     writer: Writer,
-    body: JsonBody<StepBody>,
-) -> Result<Json<Value>, ApiError> {
+    body: JsonBody<wire::StepChangeRequest>,
+) -> Result<Json<wire::StepChanged>, ApiError> {
     change(state, id, writer, body, StepAction::Fail).await
 }
 
@@ -106,9 +98,9 @@ async fn change(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     writer: Writer,
-    JsonBody(body): JsonBody<StepBody>,
+    JsonBody(body): JsonBody<wire::StepChangeRequest>,
     action: StepAction,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::StepChanged>, ApiError> {
     if body
         .reason
         .as_deref()
@@ -133,5 +125,5 @@ async fn change(
         author: author(body.author, &writer)?,
     };
     let outcome = state.engine.change_step(request).await?;
-    Ok(Json(json!(outcome)))
+    Ok(Json(wire::StepChanged::from(&outcome)))
 }

@@ -7,31 +7,24 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
 
 use super::AppState;
 use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::handlers::author;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateBody {
-    /// What people outside the call should know.
-    text: String,
-    /// Who sends it [default: the token's name].
-    author: Option<String>,
-}
+use crate::wire;
 
 /// `POST /api/v1/updates`: 201 with the update's log entry (its `data` names who it went to).
 pub async fn send(
     State(state): State<AppState>,
     writer: Writer,
-    JsonBody(body): JsonBody<UpdateBody>,
+    JsonBody(body): JsonBody<wire::NewUpdate>,
 ) -> Result<Response, ApiError> {
     let author = author(body.author, &writer)?;
     let entry = state.engine.send_update(body.text, author).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "update": entry }))).into_response())
+    let sent = wire::UpdateSent {
+        update: wire::LogEntry::from(&entry),
+    };
+    Ok((StatusCode::CREATED, Json(sent)).into_response())
 }

@@ -1,522 +1,374 @@
-//! The client subcommands: each turns into one API call and prints the answer, readable by default
-//! and as JSON with `--json`.
+//! The client subcommands other than the runbook's: each makes one API call (two for `alerts`
+//! with none open) and prints the answer, readable by default and as the daemon's JSON with
+//! `--json`.
 
-use std::process::ExitCode;
+use std::path::PathBuf;
 
-use serde_json::{Value, json};
-
-use super::client::{Client, ClientError};
+use super::format::{self, shown};
 use super::{
-    ActionAction, ChecklistAction, ClientArgs, Command, NotifyAction, PhaseAction, ReportAction,
-    SilenceAction, format,
+    ActionAction, ActionFilter, ChecklistAction, ClientArgs, LogKindName, NotifyAction,
+    PhaseAction, SilenceAction, value_name,
 };
+use crate::client::{Answer, Client, ClientError, encode};
+use crate::wire;
 
-/// Runs a client subcommand against the daemon.
-pub fn run(command: Command) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("golive: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run_async(command))
+pub async fn status(client: &Client, args: &ClientArgs) -> Result<String, ClientError> {
+    let answer: Answer<wire::Status> = client.get("/api/v1/status").await?;
+    Ok(shown(&answer, args.json, format::status))
 }
 
-fn client_args(command: &Command) -> Option<&ClientArgs> {
-    match command {
-        Command::Status { client }
-        | Command::Phase { client, .. }
-        | Command::Checklist { client, .. }
-        | Command::Note { client, .. }
-        | Command::Decision { client, .. }
-        | Command::Lesson { client, .. }
-        | Command::Feedback { client, .. }
-        | Command::Update { client, .. }
-        | Command::Action { client, .. }
-        | Command::Log { client, .. }
-        | Command::Timeline { client, .. }
-        | Command::Checks { client }
-        | Command::Alerts { client, .. }
-        | Command::Ack { client, .. }
-        | Command::Silence { client, .. }
-        | Command::Notify { client, .. }
-        | Command::Rollback { client, .. }
-        | Command::Step { client, .. }
-        | Command::Runbook { client } => Some(client),
-        Command::Report { client, .. } => Some(client),
-        Command::Run { .. }
-        | Command::Check { .. }
-        | Command::Probe { .. }
-        | Command::Preflight { .. }
-        | Command::Demo { .. } => None,
-    }
+pub async fn phase(
+    client: &Client,
+    args: &ClientArgs,
+    action: PhaseAction,
+) -> Result<String, ClientError> {
+    let (to, force, reason) = match action {
+        PhaseAction::Advance { force, reason } => (None, force, reason),
+        PhaseAction::Set {
+            phase,
+            force,
+            reason,
+        } => (Some(value_name(&phase)), force, reason),
+    };
+    let body = wire::PhaseChange {
+        to,
+        force,
+        reason,
+        author: args.author.clone(),
+    };
+    let answer: Answer<wire::PhaseChanged> = client.post("/api/v1/phase", &body).await?;
+    Ok(shown(&answer, args.json, |changed| {
+        let transition = &changed.transition;
+        let forced = if transition.forced { " (forced)" } else { "" };
+        format!("Phase {} → {}{forced}\n", transition.from, transition.to)
+    }))
 }
 
-async fn run_async(command: Command) -> ExitCode {
-    let Some(args) = client_args(&command).cloned() else {
-        return ExitCode::FAILURE;
-    };
-    let base = match Client::discover(args.server.as_deref(), args.plan.as_deref()) {
-        Ok(base) => base,
-        Err(message) => {
-            eprintln!("golive: {message}");
-            return ExitCode::from(64);
+pub async fn checklist(
+    client: &Client,
+    args: &ClientArgs,
+    action: ChecklistAction,
+) -> Result<String, ClientError> {
+    match action {
+        ChecklistAction::List => {
+            let answer: Answer<wire::Checklist> = client.get("/api/v1/checklist").await?;
+            Ok(shown(&answer, args.json, |checklist| {
+                format::checklist_items(&checklist.items, &format::zone(&checklist.timezone))
+            }))
         }
-    };
-    let client = match Client::new(&base) {
-        Ok(client) => client,
-        Err(error) => {
-            eprintln!("golive: cannot set up the HTTP client: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match call(&client, &args, command).await {
-        Ok(output) => {
-            print!("{output}");
-            ExitCode::SUCCESS
-        }
-        Err(ClientError::Partly { output, message }) => {
-            print!("{output}");
-            eprintln!("golive: {message}");
-            ExitCode::FAILURE
-        }
-        Err(error) => {
-            report(&error, args.json);
-            ExitCode::from(error.exit_code())
-        }
-    }
-}
-
-fn report(error: &ClientError, json: bool) {
-    if let ClientError::Refused {
-        status,
-        message,
-        field,
-        blockers,
-    } = error
-    {
-        if json {
-            let body = json!({"status": status.as_u16(), "error": message, "field": field, "blockers": blockers});
-            eprintln!("{body}");
-            return;
-        }
-        match field {
-            Some(field) => eprintln!("golive: refused ({status}): {field}: {message}"),
-            None => eprintln!("golive: refused ({status}): {message}"),
-        }
-        if !blockers.is_empty() {
-            eprint!("{}", format::blocker_lines(blockers));
-        }
-        return;
-    }
-    eprintln!("golive: {error}");
-}
-
-pub(super) fn with_author(mut body: Value, args: &ClientArgs) -> Value {
-    if let Some(author) = &args.author {
-        body["author"] = json!(author);
-    }
-    body
-}
-
-async fn call(client: &Client, args: &ClientArgs, command: Command) -> Result<String, ClientError> {
-    let show = |value: &Value, readable: String| {
-        if args.json {
-            format!("{value:#}\n")
-        } else {
-            readable
-        }
-    };
-    match command {
-        Command::Status { .. } => {
-            let status = client.get("/api/v1/status").await?;
-            Ok(show(&status, format::status(&status)))
-        }
-        Command::Phase { action, .. } => {
-            let (to, force, reason) = match action {
-                PhaseAction::Advance { force, reason } => (None, force, reason),
-                PhaseAction::Set {
-                    phase,
-                    force,
-                    reason,
-                } => (Some(phase), force, reason),
+        ChecklistAction::Confirm { id, note } => {
+            let body = wire::Confirm {
+                note,
+                author: args.author.clone(),
             };
-            let body = with_author(json!({"to": to, "force": force, "reason": reason}), args);
-            let answer = client.post("/api/v1/phase", body).await?;
-            let transition = &answer["transition"];
-            let forced = if transition["forced"].as_bool() == Some(true) {
-                " (forced)"
-            } else {
-                ""
-            };
-            Ok(show(
-                &answer,
-                format!(
-                    "Phase {} → {}{forced}\n",
-                    transition["from"].as_str().unwrap_or(""),
-                    transition["to"].as_str().unwrap_or("")
-                ),
-            ))
-        }
-        Command::Checklist { action, .. } => match action {
-            ChecklistAction::List => {
-                let answer = client.get("/api/v1/checklist").await?;
-                let items = answer["items"].as_array().map_or(&[][..], Vec::as_slice);
-                if args.json {
-                    return Ok(show(&answer, String::new()));
+            let path = format!("/api/v1/checklist/{}/confirm", encode(&id));
+            let answer: Answer<wire::Confirmed> = client.post(&path, &body).await?;
+            Ok(shown(&answer, args.json, |confirmed| {
+                let confirmation = &confirmed.confirmation;
+                if confirmation.newly_confirmed {
+                    return format!("Confirmed `{id}`.\n");
                 }
-                let zone = launch_zone(client).await?;
-                Ok(format::checklist_items(items, &zone))
-            }
-            ChecklistAction::Confirm { id, note } => {
-                let body = with_author(json!({"note": note}), args);
-                let path = format!("/api/v1/checklist/{}/confirm", encode(&id));
-                let answer = client.post(&path, body).await?;
-                let confirmation = &answer["confirmation"];
-                let readable = if confirmation["newly_confirmed"].as_bool() == Some(true) {
-                    format!("Confirmed `{id}`.\n")
-                } else {
-                    format!(
-                        "`{id}` was already confirmed by {} at {}.\n",
-                        confirmation["by"].as_str().unwrap_or(""),
-                        super::format::when(&confirmation["at"], &super::format::zone_of(&answer))
-                    )
-                };
-                Ok(show(&answer, readable))
-            }
-        },
-        Command::Note { text, .. } => write_log(client, args, "note", text).await,
-        Command::Decision { text, .. } => write_log(client, args, "decision", text).await,
-        Command::Lesson { text, .. } => write_log(client, args, "lesson", text).await,
-        Command::Feedback { text, .. } => write_log(client, args, "feedback", text).await,
-        Command::Update { text, .. } => send_update(client, args, text).await,
-        Command::Action { action, .. } => match action {
-            ActionAction::Add { title, owner, due } => {
-                let body = with_author(
-                    json!({"title": title.join(" "), "owner": owner, "due": due}),
-                    args,
-                );
-                let answer = client.post("/api/v1/actions", body).await?;
-                Ok(show(
-                    &answer,
-                    format!("Opened action item #{}.\n", answer["action"]["id"]),
-                ))
-            }
-            ActionAction::Done { id, note } => set_status(client, args, &id, "done", note).await,
-            ActionAction::Drop { id, note } => set_status(client, args, &id, "dropped", note).await,
-            ActionAction::Reopen { id, note } => set_status(client, args, &id, "open", note).await,
-            ActionAction::List { status } => {
-                let answer = client
-                    .get(&format!("/api/v1/actions?status={}", encode(&status)))
-                    .await?;
-                let items = answer["actions"].as_array().map_or(&[][..], Vec::as_slice);
-                let readable = if items.is_empty() {
-                    "No action items.\n".to_string()
-                } else {
-                    items.iter().map(format::action_line).collect()
-                };
-                Ok(show(&answer, readable))
-            }
-        },
-        Command::Log { kind, limit, .. } => {
-            let mut path = format!("/api/v1/log?limit={limit}");
-            if let Some(kind) = kind {
-                path.push_str(&format!("&kind={}", encode(&kind)));
-            }
-            let answer = client.get(&path).await?;
-            if args.json {
-                return Ok(show(&answer, String::new()));
-            }
-            let zone = launch_zone(client).await?;
-            let mut entries = answer["entries"].as_array().cloned().unwrap_or_default();
-            entries.reverse();
-            Ok(entries
-                .iter()
-                .map(|entry| format::log_entry(entry, &zone))
-                .collect())
-        }
-        Command::Timeline { output, .. } => {
-            let markdown = client.get_text("/api/v1/timeline").await?;
-            match output {
-                Some(path) => match std::fs::write(&path, &markdown) {
-                    Ok(()) => Ok(format!("Timeline written to {}\n", path.display())),
-                    Err(error) => {
-                        eprintln!("golive: cannot write {}: {error}", path.display());
-                        Ok(String::new())
-                    }
-                },
-                None => Ok(markdown),
-            }
-        }
-        Command::Alerts { all, .. } => {
-            let answer = client
-                .get(if all {
-                    "/api/v1/alerts?state=all"
-                } else {
-                    "/api/v1/alerts"
-                })
-                .await?;
-            if args.json {
-                return Ok(show(&answer, String::new()));
-            }
-            let zone = launch_zone(client).await?;
-            let alerts = answer["alerts"].as_array().map_or(&[][..], Vec::as_slice);
-            if all {
-                return Ok(format::alerts_table(alerts, &zone));
-            }
-            let recent = if alerts.is_empty() {
-                let answer = client.get("/api/v1/alerts?state=all&limit=5").await?;
-                answer["alerts"].as_array().cloned().unwrap_or_default()
-            } else {
-                Vec::new()
-            };
-            Ok(format::open_alerts(alerts, &recent, &zone))
-        }
-        Command::Ack { alerts, note, .. } => {
-            let body = with_author(json!({"ids": alerts, "note": note}), args);
-            let answer = client.post("/api/v1/alerts/ack", body).await?;
-            let readable = format::acknowledged(&answer);
-            let not_open: Vec<String> = answer["not_open"]
-                .as_array()
-                .map_or(&[][..], Vec::as_slice)
-                .iter()
-                .map(|id| format!("#{id}"))
-                .collect();
-            if not_open.is_empty() {
-                Ok(show(&answer, readable))
-            } else {
-                Err(ClientError::Partly {
-                    output: show(&answer, readable),
-                    message: format!(
-                        "not open (resolved, or no such alert): {}",
-                        not_open.join(", ")
-                    ),
-                })
-            }
-        }
-        Command::Silence { action, .. } => match action {
-            SilenceAction::Add {
-                comment,
-                duration,
-                checks,
-                severities,
-                id,
-            } => {
-                let body = with_author(
-                    json!({"comment": comment, "duration": duration, "checks": checks, "severities": severities, "id": id}),
-                    args,
-                );
-                let answer = client.post("/api/v1/silences", body).await?;
-                Ok(show(
-                    &answer,
-                    format!(
-                        "Silence `{}` added.\n",
-                        answer["silence"]["id"].as_str().unwrap_or("")
-                    ),
-                ))
-            }
-            SilenceAction::List => {
-                let answer = client.get("/api/v1/silences").await?;
-                let silences = answer["silences"].as_array().map_or(&[][..], Vec::as_slice);
-                let readable = if silences.is_empty() {
-                    "No silences.\n".to_string()
-                } else {
-                    silences
-                        .iter()
-                        .map(|silence| {
-                            format!(
-                                "{} {} — {} (by {})\n",
-                                if silence["active"].as_bool() == Some(true) {
-                                    "ACTIVE  "
-                                } else {
-                                    "inactive"
-                                },
-                                silence["id"].as_str().unwrap_or(""),
-                                silence["comment"].as_str().unwrap_or(""),
-                                silence["author"].as_str().unwrap_or("")
-                            )
-                        })
-                        .collect()
-                };
-                Ok(show(&answer, readable))
-            }
-            SilenceAction::Remove { id } => {
-                let answer = client
-                    .delete(&format!("/api/v1/silences/{}", encode(&id)))
-                    .await?;
-                Ok(show(&answer, format!("Silence `{id}` removed.\n")))
-            }
-        },
-        Command::Notify {
-            action: NotifyAction::Test { channels },
-            ..
-        } => {
-            let body = with_author(json!({"channels": channels}), args);
-            let answer = client.post("/api/v1/notify/test", body).await?;
-            let results = answer["results"].as_array().map_or(&[][..], Vec::as_slice);
-            let rows: Vec<[String; 4]> = results
-                .iter()
-                .map(|result| {
-                    [
-                        result["channel"].as_str().unwrap_or("").to_string(),
-                        result["kind"].as_str().unwrap_or("").to_string(),
-                        result["result"].as_str().unwrap_or("").to_uppercase(),
-                        result["answer"].as_str().unwrap_or("").to_string(),
-                    ]
-                })
-                .collect();
-            Ok(show(
-                &answer,
-                format::table(&["CHANNEL", "KIND", "RESULT", "ANSWER"], &rows),
-            ))
-        }
-        Command::Rollback { reason, .. } => {
-            let body = with_author(json!({"reason": reason}), args);
-            let answer = client.post("/api/v1/rollback", body).await?;
-            let hook = if answer["hook"].as_bool() == Some(true) {
-                "The rollback hook is running; its output goes to the launch log (`golive log --kind decision`)."
-            } else {
-                "No rollback hook is configured: follow the procedure."
-            };
-            Ok(show(
-                &answer,
+                let at = crate::human::time(confirmation.at, &format::zone(&confirmed.timezone));
                 format!(
-                    "Launch rolled back ({} → rolled_back). {hook}\n\nProcedure:\n{}\n",
-                    answer["transition"]["from"].as_str().unwrap_or(""),
-                    answer["procedure"].as_str().unwrap_or("")
-                ),
-            ))
+                    "`{id}` was already confirmed by {} at {at}.\n",
+                    confirmation.by
+                )
+            }))
         }
-        Command::Step { action, .. } => super::runbook::step(client, args, action).await,
-        Command::Runbook { .. } => super::runbook::show(client, args).await,
-        Command::Report { action, .. } => match action {
-            ReportAction::Send { date, final_report } => {
-                let body = with_author(json!({"date": date, "final": final_report}), args);
-                let answer = client.post("/api/v1/reports/send", body).await?;
-                let report = &answer["report"];
-                let to = report["recipients"]
-                    .as_array()
-                    .map(|list| {
-                        list.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
-                Ok(show(
-                    &answer,
-                    format!(
-                        "{} report for {} queued to {} (Message-ID <{}>).\n",
-                        report["kind"].as_str().unwrap_or(""),
-                        report["day"].as_str().unwrap_or(""),
-                        if to.is_empty() { "nobody" } else { to.as_str() },
-                        report["message_id"].as_str().unwrap_or("")
-                    ),
-                ))
-            }
-            // Handled without a daemon in `cli::report`.
-            ReportAction::Preview { .. } => Ok(String::new()),
-        },
-        Command::Checks { .. } => {
-            let answer = client.get("/api/v1/checks").await?;
-            let checks = answer["checks"].as_array().map_or(&[][..], Vec::as_slice);
-            Ok(show(&answer, format::checks_table(checks)))
-        }
-        Command::Run { .. }
-        | Command::Check { .. }
-        | Command::Probe { .. }
-        | Command::Preflight { .. }
-        | Command::Demo { .. } => Ok(String::new()),
     }
 }
 
-/// The launch's time zone, for times printed to people.
-async fn launch_zone(client: &Client) -> Result<jiff::tz::TimeZone, ClientError> {
-    let plan = client.get("/api/v1/plan").await?;
-    Ok(format::zone_of(&plan))
-}
-
-async fn write_log(
+pub async fn write_log(
     client: &Client,
     args: &ClientArgs,
-    kind: &str,
+    kind: LogKindName,
     text: Vec<String>,
 ) -> Result<String, ClientError> {
-    let body = with_author(json!({"kind": kind, "text": text.join(" ")}), args);
-    let answer = client.post("/api/v1/log", body).await?;
-    if args.json {
-        return Ok(format!("{answer:#}\n"));
-    }
-    Ok(format!("Logged {kind} #{}.\n", answer["entry"]["id"]))
+    let kind = value_name(&kind);
+    let body = wire::NewLogEntry {
+        kind: kind.clone(),
+        text: text.join(" "),
+        author: args.author.clone(),
+    };
+    let answer: Answer<wire::LogWritten> = client.post("/api/v1/log", &body).await?;
+    Ok(shown(&answer, args.json, |written| {
+        format!("Logged {kind} #{}.\n", written.entry.id)
+    }))
 }
 
-async fn send_update(
+pub async fn send_update(
     client: &Client,
     args: &ClientArgs,
     text: Vec<String>,
 ) -> Result<String, ClientError> {
-    let body = with_author(json!({"text": text.join(" ")}), args);
-    let answer = client.post("/api/v1/updates", body).await?;
-    if args.json {
-        return Ok(format!("{answer:#}\n"));
-    }
-    let channels: Vec<&str> = answer["update"]["data"]["channels"]
-        .as_array()
-        .map(|list| list.iter().filter_map(|channel| channel.as_str()).collect())
-        .unwrap_or_default();
-    Ok(format!(
-        "Update sent (log #{}) through {}.\n",
-        answer["update"]["id"],
-        channels.join(", ")
-    ))
+    let body = wire::NewUpdate {
+        text: text.join(" "),
+        author: args.author.clone(),
+    };
+    let answer: Answer<wire::UpdateSent> = client.post("/api/v1/updates", &body).await?;
+    Ok(shown(&answer, args.json, |sent| {
+        let channels: Vec<&str> = sent.update.data["channels"]
+            .as_array()
+            .map(|list| list.iter().filter_map(|channel| channel.as_str()).collect())
+            .unwrap_or_default();
+        format!(
+            "Update sent (log #{}) through {}.\n",
+            sent.update.id,
+            channels.join(", ")
+        )
+    }))
 }
 
-async fn set_status(
+pub async fn read_log(
     client: &Client,
     args: &ClientArgs,
-    id: &str,
-    status: &str,
+    kinds: &[LogKindName],
+    limit: usize,
+) -> Result<String, ClientError> {
+    let mut path = format!("/api/v1/log?limit={limit}");
+    if !kinds.is_empty() {
+        let names: Vec<String> = kinds.iter().map(value_name).collect();
+        path.push_str(&format!("&kind={}", encode(&names.join(","))));
+    }
+    let answer: Answer<wire::LogPage> = client.get(&path).await?;
+    Ok(shown(&answer, args.json, |page| {
+        let zone = format::zone(&page.timezone);
+        // The API answers newest first; people read the log top down.
+        page.entries
+            .iter()
+            .rev()
+            .map(|entry| format::log_entry(entry, &zone))
+            .collect()
+    }))
+}
+
+pub async fn action(
+    client: &Client,
+    args: &ClientArgs,
+    action: ActionAction,
+) -> Result<String, ClientError> {
+    let (id, status, note) = match action {
+        ActionAction::Add { title, owner, due } => {
+            let body = wire::NewAction {
+                title: title.join(" "),
+                owner,
+                due,
+                author: args.author.clone(),
+            };
+            let answer: Answer<wire::OneAction> = client.post("/api/v1/actions", &body).await?;
+            return Ok(shown(&answer, args.json, |opened| {
+                format!("Opened action item #{}.\n", opened.action.id)
+            }));
+        }
+        ActionAction::List { status } => return list_actions(client, args, status).await,
+        ActionAction::Done { id, note } => (id, "done", note),
+        ActionAction::Drop { id, note } => (id, "dropped", note),
+        ActionAction::Reopen { id, note } => (id, "open", note),
+    };
+    let body = wire::ActionUpdate {
+        status: Some(status.to_string()),
+        note,
+        author: args.author.clone(),
+        ..wire::ActionUpdate::default()
+    };
+    let path = format!("/api/v1/actions/{}", encode(id.trim_start_matches('#')));
+    let answer: Answer<wire::OneAction> = client.patch(&path, &body).await?;
+    Ok(shown(&answer, args.json, |changed| {
+        format!("Action item #{} is {status}.\n", changed.action.id)
+    }))
+}
+
+async fn list_actions(
+    client: &Client,
+    args: &ClientArgs,
+    status: ActionFilter,
+) -> Result<String, ClientError> {
+    let path = format!("/api/v1/actions?status={}", value_name(&status));
+    let answer: Answer<wire::Actions> = client.get(&path).await?;
+    Ok(shown(&answer, args.json, |list| {
+        if list.actions.is_empty() {
+            return "No action items.\n".to_string();
+        }
+        list.actions.iter().map(format::action_line).collect()
+    }))
+}
+
+pub async fn checks(client: &Client, args: &ClientArgs) -> Result<String, ClientError> {
+    let answer: Answer<wire::Checks> = client.get("/api/v1/checks").await?;
+    Ok(shown(&answer, args.json, |list| {
+        format::checks_table(&list.checks)
+    }))
+}
+
+pub async fn alerts(client: &Client, args: &ClientArgs, all: bool) -> Result<String, ClientError> {
+    let path = if all {
+        "/api/v1/alerts?state=all"
+    } else {
+        "/api/v1/alerts"
+    };
+    let answer: Answer<wire::Alerts> = client.get(path).await?;
+    let list = &answer.value;
+    let zone = format::zone(&list.timezone);
+    if args.json {
+        return Ok(answer.pretty());
+    }
+    if all {
+        return Ok(format::alerts_table(&list.alerts, &zone));
+    }
+    // With none open, the most recent ones say that something did happen.
+    let recent = if list.alerts.is_empty() {
+        let answer: Answer<wire::Alerts> = client.get("/api/v1/alerts?state=all&limit=5").await?;
+        answer.value.alerts
+    } else {
+        Vec::new()
+    };
+    Ok(format::open_alerts(&list.alerts, &recent, &zone))
+}
+
+pub async fn acknowledge(
+    client: &Client,
+    args: &ClientArgs,
+    ids: Vec<i64>,
     note: Option<String>,
 ) -> Result<String, ClientError> {
-    let body = with_author(json!({"status": status, "note": note}), args);
-    let answer = client
-        .patch(
-            &format!("/api/v1/actions/{}", encode(id.trim_start_matches('#'))),
-            body,
-        )
-        .await?;
-    if args.json {
-        return Ok(format!("{answer:#}\n"));
+    let body = wire::AcknowledgeMany {
+        ids,
+        note,
+        author: args.author.clone(),
+    };
+    let answer: Answer<wire::Acknowledgements> = client.post("/api/v1/alerts/ack", &body).await?;
+    let output = shown(&answer, args.json, format::acknowledged);
+    let not_open = &answer.value.not_open;
+    if not_open.is_empty() {
+        return Ok(output);
     }
-    Ok(format!(
-        "Action item #{} is {}.\n",
-        answer["action"]["id"], status
-    ))
+    let ids: Vec<String> = not_open.iter().map(|id| format!("#{id}")).collect();
+    Err(ClientError::Partly {
+        output,
+        message: format!("not open (resolved, or no such alert): {}", ids.join(", ")),
+    })
 }
 
-/// An alert number as given on the command line: `12` or `#12`.
-pub(super) fn parse_alert_id(text: &str) -> Result<i64, String> {
-    text.trim()
-        .trim_start_matches('#')
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| format!("`{text}` is not an alert number (e.g. 12 or #12)"))
-}
-
-/// Percent-encodes a path segment or query value.
-pub(super) fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~,".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
+pub async fn silence(
+    client: &Client,
+    args: &ClientArgs,
+    action: SilenceAction,
+) -> Result<String, ClientError> {
+    match action {
+        SilenceAction::Add {
+            comment,
+            duration,
+            checks,
+            severities,
+            id,
+        } => {
+            let body = wire::NewSilence {
+                id,
+                checks,
+                severities: severities.iter().map(value_name).collect(),
+                duration: Some(duration),
+                comment,
+                author: args.author.clone(),
+                ..wire::NewSilence::default()
+            };
+            let answer: Answer<wire::SilenceCreated> =
+                client.post("/api/v1/silences", &body).await?;
+            Ok(shown(&answer, args.json, |created| {
+                format!("Silence `{}` added.\n", created.silence.id)
+            }))
+        }
+        SilenceAction::List => {
+            let answer: Answer<wire::Silences> = client.get("/api/v1/silences").await?;
+            Ok(shown(&answer, args.json, |list| {
+                format::silences(&list.silences)
+            }))
+        }
+        SilenceAction::Remove { id } => {
+            let path = format!("/api/v1/silences/{}", encode(&id));
+            let answer: Answer<wire::SilenceRemoved> = client.delete(&path).await?;
+            Ok(shown(&answer, args.json, |removed| {
+                format!("Silence `{}` removed.\n", removed.removed)
+            }))
         }
     }
-    out
+}
+
+pub async fn notify(
+    client: &Client,
+    args: &ClientArgs,
+    action: NotifyAction,
+) -> Result<String, ClientError> {
+    let NotifyAction::Test { channels } = action;
+    let body = wire::NotifyTest {
+        channels,
+        author: args.author.clone(),
+    };
+    let answer: Answer<wire::ChannelTests> = client.post("/api/v1/notify/test", &body).await?;
+    Ok(shown(&answer, args.json, |tests| {
+        format::channel_tests(&tests.results)
+    }))
+}
+
+pub async fn rollback(
+    client: &Client,
+    args: &ClientArgs,
+    reason: String,
+) -> Result<String, ClientError> {
+    let body = wire::Rollback {
+        reason,
+        author: args.author.clone(),
+    };
+    let answer: Answer<wire::RolledBack> = client.post("/api/v1/rollback", &body).await?;
+    Ok(shown(&answer, args.json, |rolled_back| {
+        let hook = if rolled_back.hook {
+            "The rollback hook is running; its output goes to the launch log (`golive log --kind decision`)."
+        } else {
+            "No rollback hook is configured: follow the procedure."
+        };
+        format!(
+            "Launch rolled back ({} → rolled_back). {hook}\n\nProcedure:\n{}\n",
+            rolled_back.transition.from, rolled_back.procedure
+        )
+    }))
+}
+
+pub async fn send_report(
+    client: &Client,
+    args: &ClientArgs,
+    date: Option<String>,
+    final_report: bool,
+) -> Result<String, ClientError> {
+    let body = wire::SendReport {
+        date,
+        final_report,
+        author: args.author.clone(),
+    };
+    let answer: Answer<wire::ReportSent> = client.post("/api/v1/reports/send", &body).await?;
+    Ok(shown(&answer, args.json, |sent| {
+        let report = &sent.report;
+        let to = if report.recipients.is_empty() {
+            "nobody".to_string()
+        } else {
+            report.recipients.join(", ")
+        };
+        format!(
+            "{} report for {} queued to {to} (Message-ID <{}>).\n",
+            report.kind, report.day, report.message_id
+        )
+    }))
+}
+
+/// The timeline as Markdown, printed or written to `output`.
+pub async fn timeline(client: &Client, output: Option<PathBuf>) -> Result<String, ClientError> {
+    let markdown = client.get_text("/api/v1/timeline").await?;
+    let Some(path) = output else {
+        return Ok(markdown);
+    };
+    match std::fs::write(&path, &markdown) {
+        Ok(()) => Ok(format!("Timeline written to {}\n", path.display())),
+        Err(error) => Err(ClientError::Partly {
+            output: String::new(),
+            message: format!("cannot write {}: {error}", path.display()),
+        }),
+    }
 }

@@ -1,15 +1,18 @@
 //! The command-line interface: argument definitions and one module per group of subcommands.
-//! `main.rs` parses [`Cli`] and calls [`execute`].
+//! `main.rs` parses [`Cli`] and calls [`execute`], which turns the parsed [`Command`] once into
+//! work done here or a call to a running daemon ([`work`]). The top layer: it may call `demo`,
+//! and reaches the daemon through `crate::client`.
 
 pub mod check;
-pub mod client;
 mod commands;
 mod daemon;
 mod format;
 mod preflight;
 mod probe;
+mod remote;
 mod report;
 mod runbook;
+mod work;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -138,9 +141,9 @@ pub enum Command {
     },
     /// Show the newest launch log entries.
     Log {
-        /// Only these kinds (comma-separated: phase, checklist, action, note, decision, lesson, feedback).
-        #[arg(long)]
-        kind: Option<String>,
+        /// Only these kinds (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        kind: Vec<LogKindName>,
         /// How many entries.
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -164,7 +167,7 @@ pub enum Command {
     /// storm at once: `golive ack 12 13 14`).
     Ack {
         /// The alert numbers (`12` or `#12`).
-        #[arg(required = true, num_args = 1.., value_parser = commands::parse_alert_id)]
+        #[arg(required = true, num_args = 1.., value_parser = parse_alert_id)]
         alerts: Vec<i64>,
         /// A note, e.g. what you are doing about it.
         #[arg(long)]
@@ -301,8 +304,8 @@ pub enum PhaseAction {
     },
     /// Move to a named phase (the next one, or rolled_back).
     Set {
-        /// planned, go_no_go, deploying, verifying, hypercare, closed or rolled_back.
-        phase: String,
+        #[arg(value_enum)]
+        phase: PhaseName,
         #[arg(long)]
         force: bool,
         #[arg(long)]
@@ -358,8 +361,8 @@ pub enum SilenceAction {
         #[arg(long = "check")]
         checks: Vec<String>,
         /// Only these severities (repeatable; all when none).
-        #[arg(long = "severity")]
-        severities: Vec<String>,
+        #[arg(long = "severity", value_enum)]
+        severities: Vec<SeverityName>,
         /// An id for the silence (default: generated).
         #[arg(long)]
         id: Option<String>,
@@ -427,46 +430,80 @@ pub enum ActionAction {
     },
     /// List action items.
     List {
-        /// open, done, dropped, overdue or all.
-        #[arg(long, default_value = "all")]
-        status: String,
+        #[arg(long, value_enum, default_value_t = ActionFilter::All)]
+        status: ActionFilter,
     },
+}
+
+/// A launch phase, spelled as the plan and the API spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum PhaseName {
+    Planned,
+    GoNoGo,
+    Deploying,
+    Verifying,
+    Hypercare,
+    Closed,
+    RolledBack,
+}
+
+/// Which action items `golive action list` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ActionFilter {
+    Open,
+    Done,
+    Dropped,
+    /// Open past their due day.
+    Overdue,
+    All,
+}
+
+/// An alert severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityName {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// A kind of launch log entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogKindName {
+    Phase,
+    Checklist,
+    Action,
+    Check,
+    Alert,
+    Runbook,
+    Note,
+    Decision,
+    Lesson,
+    Feedback,
+    Update,
+}
+
+/// The name clap reads and the API takes for a value of one of the enums above.
+pub(crate) fn value_name(value: &impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |value| value.get_name().to_string())
+}
+
+/// An alert number as given on the command line: `12` or `#12`.
+fn parse_alert_id(text: &str) -> Result<i64, String> {
+    text.trim()
+        .trim_start_matches('#')
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| format!("`{text}` is not an alert number (e.g. 12 or #12)"))
 }
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn execute(cli: Cli) -> ExitCode {
-    match cli.command {
-        Command::Check { plan, strict } => check::run(&plan, strict),
-        Command::Run {
-            plan,
-            listen,
-            log_format,
-        } => daemon::run(&plan, listen, log_format),
-        Command::Probe { plan, checks, json } => probe::run(&plan, &checks, json),
-        Command::Preflight { plan } => preflight::run(&plan),
-        Command::Demo {
-            duration,
-            dir,
-            keep_running,
-        } => crate::demo::run(crate::demo::DemoOptions {
-            duration,
-            dir,
-            keep_running,
-        }),
-        Command::Report {
-            action:
-                ReportAction::Preview {
-                    date,
-                    final_report,
-                    format,
-                },
-            client,
-        } => report::preview(
-            client.plan.as_deref(),
-            date.as_deref(),
-            final_report,
-            format,
-        ),
-        other => commands::run(other),
+    match work::Work::from(cli.command) {
+        work::Work::Local(local) => work::run_local(local),
+        work::Work::Remote { client, request } => remote::run(&client, request),
     }
 }

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use super::check::load_or_exit;
 use super::probe::probe_once;
-use crate::core::health::Outcome;
+use crate::core::health::{Outcome, ProbeResult};
 use crate::core::lifecycle::owner_label;
 use crate::domain::Role;
+use crate::notify::dispatcher::ChannelTest;
 use crate::notify::dispatcher::{Senders, test_channels};
 use crate::plan::Plan;
 
@@ -100,65 +101,8 @@ pub fn run(plan_path: &Path) -> ExitCode {
         });
     }
 
-    match &probes {
-        Ok(results) => {
-            let healthy = results
-                .iter()
-                .filter(|(_, result)| result.outcome == Outcome::Healthy)
-                .count();
-            println!("\nChecks: {healthy} of {} healthy", plan.checks.len());
-            for (index, result) in results {
-                let check = &plan.checks[*index];
-                let mark = match result.outcome {
-                    Outcome::Healthy => "ok  ",
-                    Outcome::Failing => "FAIL",
-                    Outcome::Unknown => "??  ",
-                };
-                println!("  {mark} {:<20} {}", check.id, result.reason);
-                if result.outcome != Outcome::Healthy {
-                    gaps.push(Gap {
-                        what: format!(
-                            "check `{}` is {}: {}",
-                            check.id,
-                            result.outcome.as_str(),
-                            result.reason
-                        ),
-                        owner: check_owner(&plan, check),
-                    });
-                }
-                if let Some(warning) = &result.warning {
-                    println!("       warning: {warning}");
-                }
-            }
-        }
-        Err(error) => {
-            println!("\nChecks: cannot run: {error}");
-            gaps.push(Gap {
-                what: format!("checks cannot run: {error}"),
-                owner: ops.clone(),
-            });
-        }
-    }
-
-    println!("\nChannels:");
-    if channels.is_empty() {
-        println!("  (none)");
-    }
-    for channel in &channels {
-        println!(
-            "  {} {:<16} {:<12} {}",
-            if channel.delivered { "ok  " } else { "FAIL" },
-            channel.channel,
-            channel.kind,
-            channel.answer
-        );
-        if !channel.delivered {
-            gaps.push(Gap {
-                what: format!("channel `{}` failed: {}", channel.channel, channel.answer),
-                owner: ops.clone(),
-            });
-        }
-    }
+    print_checks(&plan, &probes, &ops, &mut gaps);
+    print_channels(&channels, &ops, &mut gaps);
 
     let required = plan.checklist.iter().filter(|item| item.required).count();
     println!(
@@ -183,5 +127,76 @@ pub fn run(plan_path: &Path) -> ExitCode {
             println!("  - {} (owner: {})", gap.what, gap.owner);
         }
         ExitCode::from(1)
+    }
+}
+
+/// Prints each check's result; a check that is not healthy is a gap for its risk's owner.
+fn print_checks(
+    plan: &Plan,
+    probes: &Result<Vec<(usize, ProbeResult)>, String>,
+    ops: &str,
+    gaps: &mut Vec<Gap>,
+) {
+    let results = match probes {
+        Ok(results) => results,
+        Err(error) => {
+            println!("\nChecks: cannot run: {error}");
+            gaps.push(Gap {
+                what: format!("checks cannot run: {error}"),
+                owner: ops.to_string(),
+            });
+            return;
+        }
+    };
+    let healthy = results
+        .iter()
+        .filter(|(_, result)| result.outcome == Outcome::Healthy)
+        .count();
+    println!("\nChecks: {healthy} of {} healthy", plan.checks.len());
+    for (index, result) in results {
+        let check = &plan.checks[*index];
+        let mark = match result.outcome {
+            Outcome::Healthy => "ok  ",
+            Outcome::Failing => "FAIL",
+            Outcome::Unknown => "??  ",
+        };
+        println!("  {mark} {:<20} {}", check.id, result.reason);
+        if result.outcome != Outcome::Healthy {
+            gaps.push(Gap {
+                what: format!(
+                    "check `{}` is {}: {}",
+                    check.id,
+                    result.outcome.as_str(),
+                    result.reason
+                ),
+                owner: check_owner(plan, check),
+            });
+        }
+        if let Some(warning) = &result.warning {
+            println!("       warning: {warning}");
+        }
+    }
+}
+
+/// Prints each channel's test; a failed one is a gap for the ops lead.
+fn print_channels(channels: &[ChannelTest], ops: &str, gaps: &mut Vec<Gap>) {
+    println!("\nChannels:");
+    if channels.is_empty() {
+        println!("  (none)");
+    }
+    for channel in channels {
+        println!(
+            "  {} {:<16} {:<12} {}",
+            if channel.delivered { "ok  " } else { "FAIL" },
+            channel.channel,
+            channel.kind,
+            channel.answer
+        );
+        if !channel.delivered {
+            gaps.push(Gap {
+                what: format!("channel `{}` failed: {}", channel.channel, channel.answer),
+                owner: ops.to_string(),
+            });
+        }
     }
 }

@@ -1,13 +1,13 @@
 //! `golive step start|done|skip|fail ID` and `golive runbook` (the runbook as a table: planned vs
 //! actual times in the launch's time zone, who did what, and how late each step is).
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde_json::{Value, json};
+use jiff::{Timestamp, ZonedDateTime};
 
-use super::client::{Client, ClientError};
-use super::commands::{encode, with_author};
-use super::{ClientArgs, StepCommand, format};
+use super::format::{self, shown};
+use super::{ClientArgs, StepCommand};
+use crate::client::{Answer, Client, ClientError, encode};
+use crate::wire;
 
 /// Sends a step change and says what happened.
 pub(super) async fn step(
@@ -21,155 +21,136 @@ pub(super) async fn step(
         StepCommand::Skip { id, reason } => (id, "skip", false, Some(reason)),
         StepCommand::Fail { id, reason } => (id, "fail", false, Some(reason)),
     };
-    let mut body = json!({"reason": reason});
-    if force {
-        body["force"] = json!(true);
-    }
-    let body = with_author(body, args);
-    let answer = client
-        .post(&format!("/api/v1/runbook/{}/{action}", encode(&id)), body)
-        .await?;
-    if args.json {
-        return Ok(format!("{answer:#}\n"));
-    }
-    let change = &answer["change"];
-    let to = change["to"].as_str().unwrap_or("");
-    let mut out = format!(
-        "Step `{id}` is {to}{}.\n",
-        if change["forced"].as_bool() == Some(true) {
-            " (forced past unfinished dependencies)"
-        } else {
-            ""
-        }
-    );
-    if let Some(rollback) = answer.get("rollback") {
-        let which = match rollback["after_rollback_point"].as_str() {
+    let body = wire::StepChangeRequest {
+        reason,
+        force,
+        author: args.author.clone(),
+    };
+    let path = format!("/api/v1/runbook/{}/{action}", encode(&id));
+    let answer: Answer<wire::StepChanged> = client.post(&path, &body).await?;
+    Ok(shown(&answer, args.json, |changed| {
+        step_changed(&id, changed)
+    }))
+}
+
+/// What a step change did, and for a failed step the rollback procedure that applies.
+fn step_changed(id: &str, changed: &wire::StepChanged) -> String {
+    let forced = if changed.change.forced {
+        " (forced past unfinished dependencies)"
+    } else {
+        ""
+    };
+    let mut out = format!("Step `{id}` is {}{forced}.\n", changed.change.to);
+    if let Some(rollback) = &changed.rollback {
+        let which = match &rollback.after_rollback_point {
             Some(point) => format!("the procedure after rollback point `{point}`"),
             None => "the plan's rollback procedure (no rollback point passed)".to_string(),
         };
-        let sent: Vec<&str> = rollback["sent_to"]
-            .as_array()
-            .map(|names| names.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+        let sent = if rollback.sent_to.is_empty() {
+            String::new()
+        } else {
+            format!(" (sent to {})", rollback.sent_to.join(", "))
+        };
         out.push_str(&format!(
-            "\nRollback: {which} applies{}:\n{}\n",
-            if sent.is_empty() {
-                String::new()
-            } else {
-                format!(" (sent to {})", sent.join(", "))
-            },
-            rollback["procedure"].as_str().unwrap_or("").trim_end()
+            "\nRollback: {which} applies{sent}:\n{}\n",
+            rollback.procedure.trim_end()
         ));
     }
-    Ok(out)
+    out
 }
 
 /// Prints the runbook table.
 pub(super) async fn show(client: &Client, args: &ClientArgs) -> Result<String, ClientError> {
-    let answer = client.get("/api/v1/runbook").await?;
-    if args.json {
-        return Ok(format!("{answer:#}\n"));
-    }
-    Ok(table(&answer))
+    let answer: Answer<wire::Runbook> = client.get("/api/v1/runbook").await?;
+    Ok(shown(&answer, args.json, table))
 }
 
 /// The runbook answer as a table.
-pub(super) fn table(answer: &Value) -> String {
-    let steps = answer["steps"].as_array().map_or(&[][..], Vec::as_slice);
-    if steps.is_empty() {
+pub(super) fn table(runbook: &wire::Runbook) -> String {
+    if runbook.steps.is_empty() {
         return "The plan has no runbook steps.\n".to_string();
     }
-    let tz = answer["timezone"]
-        .as_str()
-        .and_then(|name| TimeZone::get(name).ok())
-        .unwrap_or(TimeZone::UTC);
-    let instant = |value: &Value| -> Option<jiff::ZonedDateTime> {
-        value
-            .as_str()
-            .and_then(|text| text.parse::<Timestamp>().ok())
-            .map(|at| at.to_zoned_datetime(tz.clone()))
-    };
-    let time = |value: &Value| -> String {
-        instant(value)
-            .map(|at| at.strftime("%H:%M").to_string())
-            .unwrap_or_default()
-    };
-    let rows: Vec<[String; 9]> = steps
-        .iter()
-        .map(|step| {
-            let text = |key: &str| step[key].as_str().unwrap_or("").to_string();
-            // Actual times on another day than planned carry their date.
-            let planned_day = instant(&step["planned_start"]).map(|at| at.date());
-            let actual_time = |value: &Value| match instant(value) {
-                Some(at) if Some(at.date()) != planned_day => {
-                    at.strftime("%Y-%m-%d %H:%M").to_string()
-                }
-                Some(at) => at.strftime("%H:%M").to_string(),
-                None => String::new(),
-            };
-            let started = actual_time(&step["started_at"]);
-            let same_day = |a: &Value, b: &Value| {
-                instant(a).map(|at| at.date()) == instant(b).map(|at| at.date())
-            };
-            // An end on the day of its start needs no date again.
-            let finished = if same_day(&step["started_at"], &step["finished_at"]) {
-                time(&step["finished_at"])
-            } else {
-                actual_time(&step["finished_at"])
-            };
-            let actual = if started.is_empty() && finished.is_empty() {
-                String::new()
-            } else {
-                format!("{started}–{finished}")
-            };
-            let by = match (text("started_by"), text("finished_by")) {
-                (started, finished) if finished.is_empty() || started == finished => started,
-                (started, finished) if started.is_empty() => finished,
-                (started, finished) => format!("{started}/{finished}"),
-            };
-            let late = step["late_seconds"].as_i64().unwrap_or(0);
-            let mut note = Vec::new();
-            if step["forced"].as_bool() == Some(true) {
-                note.push("forced".to_string());
-            }
-            if let Some(reason) = step["reason"].as_str() {
-                note.push(reason.to_string());
-            }
-            let blocked: Vec<&str> = step["blocked_by"]
-                .as_array()
-                .map(|ids| ids.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            if !blocked.is_empty() && text("state") == "pending" {
-                note.push(format!("waits for {}", blocked.join(", ")));
-            }
-            if step["rollback_point"].as_bool() == Some(true) {
-                note.push("rollback point".to_string());
-            }
-            [
-                text("id"),
-                text("phase"),
-                text("owner"),
-                text("state").to_uppercase(),
-                format!(
-                    "{}–{}",
-                    time(&step["planned_start"]),
-                    time(&step["planned_end"])
-                ),
-                actual,
-                by,
-                if late > 0 {
-                    crate::human::seconds(late)
-                } else {
-                    String::new()
-                },
-                note.join("; "),
-            ]
-        })
-        .collect();
+    let zone = format::zone(&runbook.timezone);
+    let rows: Vec<[String; 9]> = runbook.steps.iter().map(|step| row(step, &zone)).collect();
     format::table(
         &[
             "STEP", "PHASE", "OWNER", "STATE", "PLANNED", "ACTUAL", "BY", "LATE", "NOTE",
         ],
         &rows,
     )
+}
+
+/// One step as a row of the table.
+fn row(step: &wire::StepView, zone: &TimeZone) -> [String; 9] {
+    let local = |at: Timestamp| at.to_zoned_datetime(zone.clone());
+    let time = |at: &ZonedDateTime| at.strftime("%H:%M").to_string();
+    let record = &step.record;
+    let planned_day = local(step.planned_start).date();
+    // Actual times on another day than planned carry their date.
+    let actual_time = |at: &ZonedDateTime| {
+        if at.date() == planned_day {
+            time(at)
+        } else {
+            at.strftime("%Y-%m-%d %H:%M").to_string()
+        }
+    };
+    let started = record.started_at.map(local);
+    let finished = record.finished_at.map(local);
+    let started_text = started.as_ref().map(actual_time).unwrap_or_default();
+    // An end on the day of its start needs no date again.
+    let finished_text = match (&started, &finished) {
+        (Some(start), Some(end)) if start.date() == end.date() => time(end),
+        (_, Some(end)) => actual_time(end),
+        (_, None) => String::new(),
+    };
+    let actual = if started_text.is_empty() && finished_text.is_empty() {
+        String::new()
+    } else {
+        format!("{started_text}–{finished_text}")
+    };
+    let by = match (
+        record.started_by.clone().unwrap_or_default(),
+        record.finished_by.clone().unwrap_or_default(),
+    ) {
+        (started, finished) if finished.is_empty() || started == finished => started,
+        (started, finished) if started.is_empty() => finished,
+        (started, finished) => format!("{started}/{finished}"),
+    };
+    [
+        step.id.clone(),
+        step.phase.clone(),
+        step.owner.clone(),
+        record.state.to_uppercase(),
+        format!(
+            "{}–{}",
+            time(&local(step.planned_start)),
+            time(&local(step.planned_end))
+        ),
+        actual,
+        by,
+        if step.late_seconds > 0 {
+            crate::human::seconds(i64::try_from(step.late_seconds).unwrap_or(i64::MAX))
+        } else {
+            String::new()
+        },
+        note(step),
+    ]
+}
+
+/// The table's note: forced, the reason, what a pending step waits for, a rollback point.
+fn note(step: &wire::StepView) -> String {
+    let mut note = Vec::new();
+    if step.record.forced {
+        note.push("forced".to_string());
+    }
+    if let Some(reason) = &step.record.reason {
+        note.push(reason.clone());
+    }
+    if !step.blocked_by.is_empty() && step.record.state == "pending" {
+        note.push(format!("waits for {}", step.blocked_by.join(", ")));
+    }
+    if step.rollback_point {
+        note.push("rollback point".to_string());
+    }
+    note.join("; ")
 }

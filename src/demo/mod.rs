@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use crate::app::{Application, Options, shutdown_signal};
-use crate::cli::client::Client;
+use crate::client::Client;
 use crate::clock::{Clock, DemoClock, SystemClock};
 use crate::engine::error_chain;
 use narrative::{LeftBehind, Narrator};

@@ -13,16 +13,18 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use jiff::civil::Time;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::narrative::Narrator;
 
 mod steps;
 use super::service::{Behaviour, DemoService};
-use crate::cli::client::{Client, ClientError};
+use crate::client::{Client, ClientError};
 use crate::clock::{Clock, DemoClock};
 use crate::engine::EngineHandle;
 use crate::plan::Plan;
+use crate::wire;
 
 /// The demo's length when `--duration` is not given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(180);
@@ -126,12 +128,7 @@ impl Scenario {
                 self.refused_advance().await?;
                 self.pace.beat(5.0).await;
             }
-            self.post(
-                &format!("confirm {item}"),
-                &format!("/api/v1/checklist/{item}/confirm"),
-                json!({ "author": by, "note": note }),
-            )
-            .await?;
+            self.confirm(item, by, note).await?;
             self.narrator.event(format!(
                 "✓ `{item}` confirmed by {} — {note}",
                 self.person(by)
@@ -141,11 +138,8 @@ impl Scenario {
         self.wait_for(
             "the go/no-go gate to open (the shop's health check healthy)",
             async || {
-                let status = self.get("read the status", "/api/v1/status").await?;
-                Ok(status["blockers"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-                    .then_some(()))
+                let status: wire::Status = self.get("read the status", "/api/v1/status").await?;
+                Ok(status.blockers.is_empty().then_some(()))
             },
         )
         .await?;
@@ -168,9 +162,13 @@ impl Scenario {
 
     /// Tries to leave go/no-go with one item unconfirmed, to show the gate refusing.
     async fn refused_advance(&self) -> Result<(), ScenarioError> {
+        let body = wire::PhaseChange {
+            author: Some("maria".to_string()),
+            ..wire::PhaseChange::default()
+        };
         match self
             .client
-            .post("/api/v1/phase", json!({ "author": "maria" }))
+            .post::<wire::PhaseChanged>("/api/v1/phase", &body)
             .await
         {
             Err(ClientError::Refused {
@@ -178,8 +176,7 @@ impl Scenario {
             }) => {
                 let first = blockers
                     .first()
-                    .and_then(|blocker| blocker["message"].as_str())
-                    .unwrap_or("an item is unconfirmed");
+                    .map_or("an item is unconfirmed", |blocker| &blocker.message);
                 self.narrator.event(format!(
                     "Maria tries to start the deployment: refused ({}) — {first}. The gate holds until every required item is confirmed.",
                     status.as_u16()
@@ -232,32 +229,26 @@ impl Scenario {
         );
         let alert = self
             .wait_for("an alert on the error rate", async || {
-                let answer = self.get("list alerts", "/api/v1/alerts").await?;
-                Ok(answer["alerts"].as_array().and_then(|alerts| {
-                    alerts
-                        .iter()
-                        .find(|alert| {
-                            alert["key"] == "check:checkout-errors"
-                                && alert["level"].as_u64().unwrap_or(0) >= 1
-                        })
-                        .cloned()
-                }))
+                let answer: wire::Alerts = self.get("list alerts", "/api/v1/alerts").await?;
+                Ok(answer
+                    .alerts
+                    .into_iter()
+                    .find(|alert| alert.key == "check:checkout-errors" && alert.level >= 1))
             })
             .await?;
-        let id = alert["id"].as_i64().unwrap_or_default();
+        let id = alert.id;
         self.narrator.event(format!(
             "ALERT #{id}: {} — {}. Level 1 pages Aylin (ops lead) and Jonas (dev lead) by email and team chat.",
-            text(&alert, "title"),
-            text(&alert, "reason"),
+            alert.title, alert.reason,
         ));
         self.narrator.detail(
             "Rollback recommended: the plan's rollback criteria hold while verifying, so Maria and Jonas also get the procedure.",
         );
         self.wait_for("escalation to level 2", async || {
-            let answer = self
+            let answer: wire::OneAlert = self
                 .get("read the alert", &format!("/api/v1/alerts/{id}"))
                 .await?;
-            Ok((answer["alert"]["level"].as_u64().unwrap_or(0) >= 2).then_some(()))
+            Ok((answer.alert.level >= 2).then_some(()))
         })
         .await?;
         self.narrator.event(format!(
@@ -266,10 +257,15 @@ impl Scenario {
         ));
         self.flapping_note(trouble_began).await?;
         self.pace.beat(6.5).await;
-        self.post(
+        self.post::<wire::AlertAcknowledged>(
             "acknowledge the alert",
             &format!("/api/v1/alerts/{id}/ack"),
-            json!({ "author": "jonas", "note": "Looking at it: the new checkout code path fails on some carts" }),
+            &wire::Acknowledge {
+                author: Some("jonas".to_string()),
+                note: Some(
+                    "Looking at it: the new checkout code path fails on some carts".to_string(),
+                ),
+            },
         )
         .await?;
         self.narrator.event(format!(
@@ -288,21 +284,17 @@ impl Scenario {
         );
         let resolved = self
             .wait_for("the alert to resolve", async || {
-                let answer = self
+                let answer: wire::OneAlert = self
                     .get("read the alert", &format!("/api/v1/alerts/{id}"))
                     .await?;
-                Ok((!answer["alert"]["resolved_at"].is_null()).then(|| answer["alert"].clone()))
+                Ok(answer
+                    .alert
+                    .resolved_at
+                    .map(|resolved_at| (answer.alert.opened_at, resolved_at)))
             })
             .await?;
-        let lasted = match (
-            text(&resolved, "opened_at").parse::<Timestamp>(),
-            text(&resolved, "resolved_at").parse::<Timestamp>(),
-        ) {
-            (Ok(opened), Ok(closed)) => {
-                format!(" after {} s", closed.duration_since(opened).as_secs())
-            }
-            _ => String::new(),
-        };
+        let (opened, closed) = resolved;
+        let lasted = format!(" after {} s", closed.duration_since(opened).as_secs());
         self.narrator.event(format!(
             "RESOLVED: errors are back under 5 % for two probes in a row; alert #{id} closed{lasted}. Everyone told gets the resolution."
         ));
@@ -312,22 +304,18 @@ impl Scenario {
 
     /// Says what golive made of the health endpoint flapping since `since`.
     async fn flapping_note(&self, since: Timestamp) -> Result<(), ScenarioError> {
-        let answer = self
+        let answer: wire::OneCheck = self
             .get("read the health check", "/api/v1/checks/shop-health")
             .await?;
-        let recent: Vec<&Value> = answer["check"]["recent"]
-            .as_array()
-            .map_or(&[][..], Vec::as_slice)
+        let recent: Vec<&wire::ProbeResult> = answer
+            .check
+            .recent
             .iter()
-            .filter(|result| {
-                text(result, "at")
-                    .parse::<Timestamp>()
-                    .is_ok_and(|at| at >= since)
-            })
+            .filter(|result| result.at >= since)
             .collect();
         let failed = recent
             .iter()
-            .filter(|result| result["outcome"] == "failing")
+            .filter(|result| result.outcome == "failing")
             .count();
         if failed > 0 {
             self.narrator.detail(format!(
@@ -340,10 +328,10 @@ impl Scenario {
 
     async fn hypercare(&self) -> Result<(), ScenarioError> {
         self.finish_step("smoke-test", "tom").await?;
-        self.post(
-            "confirm the smoke test",
-            "/api/v1/checklist/smoke-test-live/confirm",
-            json!({ "author": "tom", "note": "test order went through with checkout.v2 off" }),
+        self.confirm(
+            "smoke-test-live",
+            "tom",
+            "test order went through with checkout.v2 off",
         )
         .await?;
         self.narrator.event(format!(
@@ -359,19 +347,19 @@ impl Scenario {
             self.local_now().date().tomorrow().map_err(|error| {
                 ScenarioError::Unexpected(format!("no date after today: {error}"))
             })?;
-        let action = self
+        let opened: wire::OneAction = self
             .post(
                 "open an action item",
                 "/api/v1/actions",
-                json!({
-                    "title": "Find why checkout.v2 failed and turn it back on",
-                    "owner": "jonas",
-                    "due": tomorrow.to_string(),
-                    "author": "maria",
-                }),
+                &wire::NewAction {
+                    title: "Find why checkout.v2 failed and turn it back on".to_string(),
+                    owner: "jonas".to_string(),
+                    due: Some(tomorrow.to_string()),
+                    author: Some("maria".to_string()),
+                },
             )
             .await?;
-        let action_id = action["action"]["id"].as_i64().unwrap_or_default();
+        let action_id = opened.action.id;
         self.narrator.event(format!(
             "Action item #{action_id} for Jonas, due tomorrow: find the cause, turn checkout.v2 back on. golive follows it up."
         ));
@@ -402,10 +390,15 @@ impl Scenario {
             "Sofia (support lead) records feedback: 3 tickets about failed checkouts, all answered.",
         );
         self.pace.beat(5.0).await;
-        self.patch(
+        self.patch::<wire::OneAction>(
             "close the action item",
             &format!("/api/v1/actions/{action_id}"),
-            json!({ "status": "done", "note": "null cart total fixed; checkout.v2 back on", "author": "jonas" }),
+            &wire::ActionUpdate {
+                status: Some("done".to_string()),
+                note: Some("null cart total fixed; checkout.v2 back on".to_string()),
+                author: Some("jonas".to_string()),
+                ..wire::ActionUpdate::default()
+            },
         )
         .await?;
         self.narrator.event(format!(
@@ -423,25 +416,23 @@ impl Scenario {
     }
 
     async fn close(&self) -> Result<(), ScenarioError> {
-        let status = self.get("read the status", "/api/v1/status").await?;
-        let end = text(&status, "hypercare_ends_at")
-            .parse::<Timestamp>()
-            .map_err(|_| {
-                ScenarioError::Unexpected(format!(
-                    "the launch is in {} instead of hypercare",
-                    text(&status, "phase")
-                ))
-            })?;
+        let status: wire::Status = self.get("read the status", "/api/v1/status").await?;
+        let end = status.hypercare_ends_at.ok_or_else(|| {
+            ScenarioError::Unexpected(format!(
+                "the launch is in {} instead of hypercare",
+                status.phase
+            ))
+        })?;
         self.settle_outbox().await?;
         let just_after = end
             .checked_add(jiff::SignedDuration::from_secs(1))
             .unwrap_or(end);
         self.time_lapse(just_after, "the end of hypercare").await?;
-        let status = self.get("read the status", "/api/v1/status").await?;
-        if status["phase"] != "closed" {
+        let status: wire::Status = self.get("read the status", "/api/v1/status").await?;
+        if status.phase != "closed" {
             return Err(ScenarioError::Unexpected(format!(
                 "the launch should have closed at the end of hypercare but is in {}",
-                text(&status, "phase")
+                status.phase
             )));
         }
         self.narrator.event(
@@ -455,10 +446,7 @@ impl Scenario {
         self.client
             .get_text("/api/v1/timeline")
             .await
-            .map_err(|source| ScenarioError::Api {
-                step: "export the timeline".to_string(),
-                source,
-            })
+            .map_err(Self::failed("export the timeline"))
     }
 
     /// Waits until every notification queued so far has been delivered: the outbox backlog on
@@ -466,14 +454,11 @@ impl Scenario {
     pub async fn settle_outbox(&self) -> Result<(), ScenarioError> {
         let mut zero_since: Option<Instant> = None;
         self.wait_for("the outbox to empty", async || {
-            let metrics =
-                self.client
-                    .get_text("/metrics")
-                    .await
-                    .map_err(|source| ScenarioError::Api {
-                        step: "read /metrics".to_string(),
-                        source,
-                    })?;
+            let metrics = self
+                .client
+                .get_text("/metrics")
+                .await
+                .map_err(Self::failed("read /metrics"))?;
             let pending = metrics
                 .lines()
                 .find_map(|line| line.strip_prefix("golive_outbox_pending "))
@@ -492,11 +477,8 @@ impl Scenario {
     /// first until no alert is open, so the jump skips no escalation step.
     async fn time_lapse(&self, to: Timestamp, why: &str) -> Result<(), ScenarioError> {
         self.wait_for("every alert to resolve before the time-lapse", async || {
-            let answer = self.get("list alerts", "/api/v1/alerts").await?;
-            Ok(answer["alerts"]
-                .as_array()
-                .is_some_and(Vec::is_empty)
-                .then_some(()))
+            let answer: wire::Alerts = self.get("list alerts", "/api/v1/alerts").await?;
+            Ok(answer.alerts.is_empty().then_some(()))
         })
         .await?;
         self.clock.jump_to(to);
@@ -532,48 +514,66 @@ impl Scenario {
             .map_or_else(|| id.to_string(), |person| person.name.clone())
     }
 
-    async fn advance(&self, by: &str) -> Result<Value, ScenarioError> {
-        self.post("change the phase", "/api/v1/phase", json!({ "author": by }))
-            .await
+    async fn advance(&self, by: &str) -> Result<wire::PhaseChanged, ScenarioError> {
+        let body = wire::PhaseChange {
+            author: Some(by.to_string()),
+            ..wire::PhaseChange::default()
+        };
+        self.post("change the phase", "/api/v1/phase", &body).await
     }
 
-    async fn log(&self, kind: &str, by: &str, text: &str) -> Result<Value, ScenarioError> {
-        self.post(
-            &format!("write a {kind}"),
-            "/api/v1/log",
-            json!({ "kind": kind, "text": text, "author": by }),
-        )
-        .await
+    async fn confirm(&self, item: &str, by: &str, note: &str) -> Result<(), ScenarioError> {
+        let body = wire::Confirm {
+            note: Some(note.to_string()),
+            author: Some(by.to_string()),
+        };
+        let path = format!("/api/v1/checklist/{item}/confirm");
+        self.post::<wire::Confirmed>(&format!("confirm {item}"), &path, &body)
+            .await
+            .map(drop)
     }
 
-    async fn get(&self, step: &str, path: &str) -> Result<Value, ScenarioError> {
-        self.client
-            .get(path)
-            .await
-            .map_err(|source| ScenarioError::Api {
-                step: step.to_string(),
-                source,
-            })
+    async fn log(&self, kind: &str, by: &str, text: &str) -> Result<wire::LogEntry, ScenarioError> {
+        let body = wire::NewLogEntry {
+            kind: kind.to_string(),
+            text: text.to_string(),
+            author: Some(by.to_string()),
+        };
+        let written: wire::LogWritten = self
+            .post(&format!("write a {kind}"), "/api/v1/log", &body)
+            .await?;
+        Ok(written.entry)
     }
 
-    async fn post(&self, step: &str, path: &str, body: Value) -> Result<Value, ScenarioError> {
-        self.client
-            .post(path, body)
-            .await
-            .map_err(|source| ScenarioError::Api {
-                step: step.to_string(),
-                source,
-            })
+    /// What one step of the scenario asked failed: the step says which in the error.
+    fn failed(step: &str) -> impl FnOnce(ClientError) -> ScenarioError {
+        let step = step.to_string();
+        move |source| ScenarioError::Api { step, source }
     }
 
-    async fn patch(&self, step: &str, path: &str, body: Value) -> Result<Value, ScenarioError> {
-        self.client
-            .patch(path, body)
-            .await
-            .map_err(|source| ScenarioError::Api {
-                step: step.to_string(),
-                source,
-            })
+    async fn get<T: DeserializeOwned>(&self, step: &str, path: &str) -> Result<T, ScenarioError> {
+        let answer = self.client.get(path).await.map_err(Self::failed(step))?;
+        Ok(answer.value)
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        step: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ScenarioError> {
+        let answer = self.client.post(path, body).await;
+        Ok(answer.map_err(Self::failed(step))?.value)
+    }
+
+    async fn patch<T: DeserializeOwned>(
+        &self,
+        step: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ScenarioError> {
+        let answer = self.client.patch(path, body).await;
+        Ok(answer.map_err(Self::failed(step))?.value)
     }
 
     /// Polls `probe` until it yields a value, for at most [`WAIT_LIMIT`].
@@ -595,11 +595,6 @@ impl Scenario {
             tokio::time::sleep(POLL).await;
         }
     }
-}
-
-/// A string field of a JSON object, or "".
-fn text<'a>(value: &'a Value, key: &str) -> &'a str {
-    value[key].as_str().unwrap_or_default()
 }
 
 #[cfg(test)]

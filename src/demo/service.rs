@@ -19,7 +19,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -212,17 +212,18 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
+/// What the receiver reads of a chat webhook's body.
+#[derive(serde::Deserialize)]
+struct ChatMessage {
+    text: String,
+}
+
 async fn webhook(State(shared): State<Arc<Shared>>, body: String) -> StatusCode {
     shared.webhooks_received.fetch_add(1, Ordering::SeqCst);
-    let text = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|value| {
-            value
-                .get("text")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| body.clone());
+    // golive's chat message (`{"text": ...}`); anything else is shown as it came.
+    let text = serde_json::from_str::<ChatMessage>(&body)
+        .map(|message| message.text)
+        .unwrap_or_else(|_| body.clone());
     let line = json!({ "received_at": shared.clock.now().to_string(), "body": body });
     let logged = std::fs::OpenOptions::new()
         .create(true)

@@ -354,3 +354,15 @@ async fn the_cli_tells_a_missing_token_from_a_refused_one() {
     );
     assert_ne!(missing, refused);
 }
+
+#[tokio::test]
+async fn acknowledging_only_alerts_that_are_not_open_says_that_none_was_acknowledged() {
+    let daemon = Daemon::start(BASE_PLAN).await;
+    let (code, out, err) = cli(&daemon.dir, &["ack", "41", "--server", daemon.url.as_str()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(out, "No alert acknowledged: none of them is open.\n");
+    assert!(
+        err.contains("not open (resolved, or no such alert): #41"),
+        "{err}"
+    );
+}

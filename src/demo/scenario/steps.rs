@@ -1,17 +1,16 @@
 //! The deployment runbook as the demo walks it: each step started and marked done through the
 //! API by its owner, as `golive step start|done ID` would.
 
-use serde_json::json;
-
 use super::{Scenario, ScenarioError};
+use crate::wire;
 
 impl Scenario {
     /// Starts runbook step `id` as `by`, then tells what it is.
     pub(super) async fn start_step(&self, id: &str, by: &str) -> Result<(), ScenarioError> {
-        self.post(
+        self.post::<wire::StepChanged>(
             &format!("start runbook step {id}"),
             &format!("/api/v1/runbook/{id}/start"),
-            json!({ "author": by }),
+            &by_author(by),
         )
         .await?;
         let title = self.step_title(id);
@@ -24,10 +23,10 @@ impl Scenario {
 
     /// Marks runbook step `id` done as `by`.
     pub(super) async fn finish_step(&self, id: &str, by: &str) -> Result<(), ScenarioError> {
-        self.post(
+        self.post::<wire::StepChanged>(
             &format!("finish runbook step {id}"),
             &format!("/api/v1/runbook/{id}/done"),
-            json!({ "author": by }),
+            &by_author(by),
         )
         .await?;
         self.narrator.event(format!(
@@ -44,5 +43,13 @@ impl Scenario {
             .iter()
             .find(|step| step.id == id)
             .map_or_else(|| id.to_string(), |step| step.title.clone())
+    }
+}
+
+/// A step change with nothing but who made it.
+fn by_author(by: &str) -> wire::StepChangeRequest {
+    wire::StepChangeRequest {
+        author: Some(by.to_string()),
+        ..wire::StepChangeRequest::default()
     }
 }

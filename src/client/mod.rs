@@ -1,15 +1,17 @@
-//! The HTTP client the CLI uses to talk to a running daemon.
+//! The HTTP client of a running daemon, shared by the CLI and the demo (both above it): requests
+//! and answers are the API's own [`crate::wire`] types, so what the daemon answers and what a
+//! client reads cannot drift apart. Below `cli` and `demo`, above `wire`; it knows nothing of how
+//! answers are printed.
 
-use std::path::Path;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::api::auth::TOKEN_ENV;
-
-/// The address used when neither `--server` nor a plan says otherwise.
-pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9898";
+use crate::wire;
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +29,7 @@ pub enum ClientError {
         status: StatusCode,
         message: String,
         field: Option<String>,
-        blockers: Vec<Value>,
+        blockers: Vec<wire::Blocker>,
     },
     #[error("unexpected answer from golive ({status}): {body}")]
     Unexpected { status: StatusCode, body: String },
@@ -46,6 +48,21 @@ impl ClientError {
             ClientError::Refused { status, .. } if *status == StatusCode::UNAUTHORIZED => 77,
             _ => 1,
         }
+    }
+}
+
+/// An answer read as its type, with the JSON as the daemon sent it (for `--json`, which shows
+/// every field, also those a newer daemon added).
+#[derive(Debug, Clone)]
+pub struct Answer<T> {
+    pub value: T,
+    pub json: Value,
+}
+
+impl<T> Answer<T> {
+    /// The JSON, pretty-printed, with a final newline.
+    pub fn pretty(&self) -> String {
+        format!("{:#}\n", self.json)
     }
 }
 
@@ -80,67 +97,55 @@ impl Client {
         Ok(client)
     }
 
-    /// Where the daemon is: `--server`, else the running daemon of `--plan` (its data directory's
-    /// daemon file, else the plan's listen address), else the default.
-    pub fn discover(server: Option<&str>, plan: Option<&Path>) -> Result<String, String> {
-        if let Some(server) = server {
-            return Ok(server.to_string());
-        }
-        let Some(plan_path) = plan else {
-            return Ok(DEFAULT_SERVER.to_string());
-        };
-        let loaded = crate::plan::load(plan_path).map_err(|error| match error {
-            crate::plan::LoadError::Invalid { .. } => format!(
-                "{error}; run `golive check {}` for the details",
-                plan_path.display()
-            ),
-            other => other.to_string(),
-        })?;
-        let daemon_file = loaded.plan.launch.data_dir.join(crate::app::DAEMON_FILE);
-        if let Ok(text) = std::fs::read_to_string(&daemon_file)
-            && let Ok(value) = serde_json::from_str::<Value>(&text)
-            && let Some(url) = value.get("url").and_then(Value::as_str)
-        {
-            return Ok(url.to_string());
-        }
-        Ok(format!("http://{}", loaded.plan.server.listen))
-    }
-
     pub fn base(&self) -> &str {
         &self.base
     }
 
-    pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
-        self.send(Method::GET, path, None).await
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Answer<T>, ClientError> {
+        self.send(Method::GET, path, None::<&()>).await
     }
 
-    /// A GET whose answer is text (e.g. the Markdown timeline).
+    /// A GET whose answer is text (e.g. the Markdown timeline, `/metrics`).
     pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
-        self.exchange(Method::GET, path, None)
+        self.exchange(Method::GET, path, None::<&()>)
             .await
             .map(|(_, text)| text)
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> Result<Value, ClientError> {
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<Answer<T>, ClientError> {
         self.send(Method::POST, path, Some(body)).await
     }
 
-    pub async fn delete(&self, path: &str) -> Result<Value, ClientError> {
-        self.send(Method::DELETE, path, None).await
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<Answer<T>, ClientError> {
+        self.send(Method::DELETE, path, None::<&()>).await
     }
 
-    pub async fn patch(&self, path: &str, body: Value) -> Result<Value, ClientError> {
+    pub async fn patch<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<Answer<T>, ClientError> {
         self.send(Method::PATCH, path, Some(body)).await
     }
 
-    async fn send(
+    async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, ClientError> {
+        body: Option<&impl Serialize>,
+    ) -> Result<Answer<T>, ClientError> {
         let (status, text) = self.exchange(method, path, body).await?;
-        serde_json::from_str(&text).map_err(|_| ClientError::Unexpected { status, body: text })
+        let unexpected = || ClientError::Unexpected {
+            status,
+            body: text.clone(),
+        };
+        let json: Value = serde_json::from_str(&text).map_err(|_| unexpected())?;
+        let value = T::deserialize(&json).map_err(|_| unexpected())?;
+        Ok(Answer { value, json })
     }
 
     /// One request with the token (and a JSON body); the status and text of a 2xx answer, the
@@ -149,7 +154,7 @@ impl Client {
         &self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&impl Serialize>,
     ) -> Result<(StatusCode, String), ClientError> {
         let unreachable = |source| ClientError::Unreachable {
             url: self.base.clone(),
@@ -160,7 +165,7 @@ impl Client {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
-            request = request.json(&body);
+            request = request.json(body);
         }
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
@@ -173,44 +178,45 @@ impl Client {
     }
 }
 
-/// The daemon's refusal; a 401 says whether the CLI sent no token or one the daemon does not
+/// The daemon's refusal; a 401 says whether the client sent no token or one the daemon does not
 /// know, since the two are fixed in different places.
 fn refusal(status: StatusCode, text: &str, sent_a_token: bool) -> ClientError {
-    let Ok(value) = serde_json::from_str::<Value>(text) else {
+    let Ok(body) = serde_json::from_str::<wire::ErrorBody>(text) else {
         return ClientError::Unexpected {
             status,
             body: text.to_string(),
         };
     };
-    let mut message = value
-        .get("error")
-        .and_then(Value::as_str)
-        .unwrap_or("request refused")
-        .to_string();
-    if status == StatusCode::UNAUTHORIZED {
-        message = if sent_a_token {
-            format!(
-                "the daemon refused the token in {TOKEN_ENV}: check it is the daemon's \
-                 {TOKEN_ENV} or one of the plan's [[server.tokens]]"
-            )
-        } else {
-            format!(
-                "no API token: set {TOKEN_ENV} to the daemon's {TOKEN_ENV} or to one of the \
-                 plan's [[server.tokens]]"
-            )
-        };
-    }
+    let message = if status != StatusCode::UNAUTHORIZED {
+        body.error
+    } else if sent_a_token {
+        format!(
+            "the daemon refused the token in {TOKEN_ENV}: check it is the daemon's \
+             {TOKEN_ENV} or one of the plan's [[server.tokens]]"
+        )
+    } else {
+        format!(
+            "no API token: set {TOKEN_ENV} to the daemon's {TOKEN_ENV} or to one of the \
+             plan's [[server.tokens]]"
+        )
+    };
     ClientError::Refused {
         status,
         message,
-        field: value
-            .get("field")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        blockers: value
-            .get("blockers")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
+        field: body.field,
+        blockers: body.blockers,
     }
+}
+
+/// Percent-encodes a path segment or query value.
+pub fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~,".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }

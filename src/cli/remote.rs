@@ -1,0 +1,145 @@
+//! Calls to a running daemon: finds it (`--server`, the plan's daemon file, the default), makes
+//! the one call a [`Remote`] asks for, prints the answer, and turns failures into exit codes.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde::Deserialize;
+
+use super::work::Remote;
+use super::{ClientArgs, commands, format, runbook};
+use crate::client::{Client, ClientError};
+
+/// The address used when neither `--server` nor a plan says otherwise.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9898";
+
+/// Runs one call against the daemon.
+pub fn run(args: &ClientArgs, request: Remote) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("golive: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run_async(args, request))
+}
+
+async fn run_async(args: &ClientArgs, request: Remote) -> ExitCode {
+    let base = match discover(args.server.as_deref(), args.plan.as_deref()) {
+        Ok(base) => base,
+        Err(message) => {
+            eprintln!("golive: {message}");
+            return ExitCode::from(64);
+        }
+    };
+    let client = match Client::new(&base) {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("golive: cannot set up the HTTP client: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match call(&client, args, request).await {
+        Ok(output) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(ClientError::Partly { output, message }) => {
+            print!("{output}");
+            eprintln!("golive: {message}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            report(&error, args.json);
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// The call a request asks for; the output to print.
+async fn call(client: &Client, args: &ClientArgs, request: Remote) -> Result<String, ClientError> {
+    match request {
+        Remote::Status => commands::status(client, args).await,
+        Remote::Phase(action) => commands::phase(client, args, action).await,
+        Remote::Checklist(action) => commands::checklist(client, args, action).await,
+        Remote::WriteLog { kind, text } => commands::write_log(client, args, kind, text).await,
+        Remote::SendUpdate { text } => commands::send_update(client, args, text).await,
+        Remote::ReadLog { kinds, limit } => commands::read_log(client, args, &kinds, limit).await,
+        Remote::Action(action) => commands::action(client, args, action).await,
+        Remote::Checks => commands::checks(client, args).await,
+        Remote::Alerts { all } => commands::alerts(client, args, all).await,
+        Remote::Ack { alerts, note } => commands::acknowledge(client, args, alerts, note).await,
+        Remote::Silence(action) => commands::silence(client, args, action).await,
+        Remote::Notify(action) => commands::notify(client, args, action).await,
+        Remote::Rollback { reason } => commands::rollback(client, args, reason).await,
+        Remote::SendReport { date, final_report } => {
+            commands::send_report(client, args, date, final_report).await
+        }
+        Remote::Timeline { output } => commands::timeline(client, output).await,
+        Remote::Step(action) => runbook::step(client, args, action).await,
+        Remote::Runbook => runbook::show(client, args).await,
+    }
+}
+
+/// Says why the daemon refused (as JSON with `--json`), or why the call failed.
+fn report(error: &ClientError, json: bool) {
+    let ClientError::Refused {
+        status,
+        message,
+        field,
+        blockers,
+    } = error
+    else {
+        eprintln!("golive: {error}");
+        return;
+    };
+    if json {
+        let body = serde_json::json!({
+            "status": status.as_u16(), "error": message, "field": field, "blockers": blockers,
+        });
+        eprintln!("{body}");
+        return;
+    }
+    match field {
+        Some(field) => eprintln!("golive: refused ({status}): {field}: {message}"),
+        None => eprintln!("golive: refused ({status}): {message}"),
+    }
+    if !blockers.is_empty() {
+        eprint!("{}", format::blocker_lines(blockers));
+    }
+}
+
+/// What the CLI reads of the daemon file `golive run` writes in its data directory.
+#[derive(Deserialize)]
+struct DaemonFile {
+    url: String,
+}
+
+/// Where the daemon is: `--server`, else the running daemon of `--plan` (its data directory's
+/// daemon file, else the plan's listen address), else the default.
+fn discover(server: Option<&str>, plan: Option<&Path>) -> Result<String, String> {
+    if let Some(server) = server {
+        return Ok(server.to_string());
+    }
+    let Some(plan_path) = plan else {
+        return Ok(DEFAULT_SERVER.to_string());
+    };
+    let loaded = crate::plan::load(plan_path).map_err(|error| match error {
+        crate::plan::LoadError::Invalid { .. } => format!(
+            "{error}; run `golive check {}` for the details",
+            plan_path.display()
+        ),
+        other => other.to_string(),
+    })?;
+    let daemon_file = loaded.plan.launch.data_dir.join(crate::app::DAEMON_FILE);
+    if let Ok(text) = std::fs::read_to_string(&daemon_file)
+        && let Ok(daemon) = serde_json::from_str::<DaemonFile>(&text)
+    {
+        return Ok(daemon.url);
+    }
+    Ok(format!("http://{}", loaded.plan.server.listen))
+}

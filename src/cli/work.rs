@@ -1,0 +1,186 @@
+//! The one conversion of a parsed command line into what it asks for: work done here (the
+//! daemon, plan checks, probes, preflight, the demo, a report preview from the store) or one call
+//! to a running daemon with the options to reach it. After it, nothing asks again which kind a
+//! command is (as ripgrep turns its low-level arguments into high-level ones once).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{
+    ActionAction, ChecklistAction, ClientArgs, Command, LogFormat, LogKindName, NotifyAction,
+    PhaseAction, ReportAction, ReportFormat, SilenceAction, StepCommand,
+};
+use crate::demo::DemoOptions;
+
+/// What a command line asks for.
+pub enum Work {
+    Local(Local),
+    Remote { client: ClientArgs, request: Remote },
+}
+
+/// Work that needs no running daemon.
+pub enum Local {
+    Run {
+        plan: PathBuf,
+        listen: Option<SocketAddr>,
+        log_format: LogFormat,
+    },
+    Check {
+        plan: PathBuf,
+        strict: bool,
+    },
+    Probe {
+        plan: PathBuf,
+        checks: Vec<String>,
+        json: bool,
+    },
+    Preflight {
+        plan: PathBuf,
+    },
+    Demo(DemoOptions),
+    PreviewReport {
+        plan: Option<PathBuf>,
+        date: Option<String>,
+        final_report: bool,
+        format: ReportFormat,
+    },
+}
+
+/// One call to a running daemon.
+pub enum Remote {
+    Status,
+    Phase(PhaseAction),
+    Checklist(ChecklistAction),
+    /// A note, decision, lesson or feedback written to the log.
+    WriteLog {
+        kind: LogKindName,
+        text: Vec<String>,
+    },
+    /// A stakeholder update sent to the `[updates]` audience.
+    SendUpdate {
+        text: Vec<String>,
+    },
+    ReadLog {
+        kinds: Vec<LogKindName>,
+        limit: usize,
+    },
+    Action(ActionAction),
+    Checks,
+    Alerts {
+        all: bool,
+    },
+    Ack {
+        alerts: Vec<i64>,
+        note: Option<String>,
+    },
+    Silence(SilenceAction),
+    Notify(NotifyAction),
+    Rollback {
+        reason: String,
+    },
+    Step(StepCommand),
+    Runbook,
+    SendReport {
+        date: Option<String>,
+        final_report: bool,
+    },
+    Timeline {
+        output: Option<PathBuf>,
+    },
+}
+
+impl From<Command> for Work {
+    fn from(command: Command) -> Work {
+        let remote = |client: ClientArgs, request: Remote| Work::Remote { client, request };
+        let write = |client, kind, text| remote(client, Remote::WriteLog { kind, text });
+        match command {
+            Command::Run {
+                plan,
+                listen,
+                log_format,
+            } => Work::Local(Local::Run {
+                plan,
+                listen,
+                log_format,
+            }),
+            Command::Check { plan, strict } => Work::Local(Local::Check { plan, strict }),
+            Command::Probe { plan, checks, json } => {
+                Work::Local(Local::Probe { plan, checks, json })
+            }
+            Command::Preflight { plan } => Work::Local(Local::Preflight { plan }),
+            Command::Demo {
+                duration,
+                dir,
+                keep_running,
+            } => Work::Local(Local::Demo(DemoOptions {
+                duration,
+                dir,
+                keep_running,
+            })),
+            Command::Report { action, client } => match action {
+                ReportAction::Preview {
+                    date,
+                    final_report,
+                    format,
+                } => Work::Local(Local::PreviewReport {
+                    plan: client.plan,
+                    date,
+                    final_report,
+                    format,
+                }),
+                ReportAction::Send { date, final_report } => {
+                    remote(client, Remote::SendReport { date, final_report })
+                }
+            },
+            Command::Status { client } => remote(client, Remote::Status),
+            Command::Phase { action, client } => remote(client, Remote::Phase(action)),
+            Command::Checklist { action, client } => remote(client, Remote::Checklist(action)),
+            Command::Note { text, client } => write(client, LogKindName::Note, text),
+            Command::Decision { text, client } => write(client, LogKindName::Decision, text),
+            Command::Lesson { text, client } => write(client, LogKindName::Lesson, text),
+            Command::Feedback { text, client } => write(client, LogKindName::Feedback, text),
+            Command::Update { text, client } => remote(client, Remote::SendUpdate { text }),
+            Command::Action { action, client } => remote(client, Remote::Action(action)),
+            Command::Log {
+                kind,
+                limit,
+                client,
+            } => remote(client, Remote::ReadLog { kinds: kind, limit }),
+            Command::Checks { client } => remote(client, Remote::Checks),
+            Command::Alerts { all, client } => remote(client, Remote::Alerts { all }),
+            Command::Ack {
+                alerts,
+                note,
+                client,
+            } => remote(client, Remote::Ack { alerts, note }),
+            Command::Silence { action, client } => remote(client, Remote::Silence(action)),
+            Command::Notify { action, client } => remote(client, Remote::Notify(action)),
+            Command::Rollback { reason, client } => remote(client, Remote::Rollback { reason }),
+            Command::Step { action, client } => remote(client, Remote::Step(action)),
+            Command::Runbook { client } => remote(client, Remote::Runbook),
+            Command::Timeline { output, client } => remote(client, Remote::Timeline { output }),
+        }
+    }
+}
+
+/// Runs work that needs no daemon.
+pub fn run_local(local: Local) -> ExitCode {
+    match local {
+        Local::Run {
+            plan,
+            listen,
+            log_format,
+        } => super::daemon::run(&plan, listen, log_format),
+        Local::Check { plan, strict } => super::check::run(&plan, strict),
+        Local::Probe { plan, checks, json } => super::probe::run(&plan, &checks, json),
+        Local::Preflight { plan } => super::preflight::run(&plan),
+        Local::Demo(options) => crate::demo::run(options),
+        Local::PreviewReport {
+            plan,
+            date,
+            final_report,
+            format,
+        } => super::report::preview(plan.as_deref(), date.as_deref(), final_report, format),
+    }
+}
