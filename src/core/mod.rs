@@ -88,6 +88,7 @@ pub(crate) mod test_support {
             runbook: Default::default(),
             reports: None,
             heartbeat: None,
+            review: None,
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 pub(crate) mod alerts;
 mod checks;
 mod delivery;
+pub mod feedback;
 mod launch;
 mod pending_log;
 mod reminders;
@@ -141,6 +142,17 @@ pub enum Command {
         token: String,
         reply: oneshot::Sender<Result<AckOutcome, EngineError>>,
     },
+    /// Check a report's feedback link without using it (the form).
+    CheckFeedbackLink {
+        token: String,
+        reply: oneshot::Sender<FeedbackAnswer<feedback::FeedbackLinkView>>,
+    },
+    /// Record the feedback of a report's link (the form's button).
+    SubmitFeedback {
+        token: String,
+        text: String,
+        reply: oneshot::Sender<FeedbackAnswer<LogEntry>>,
+    },
     AddSilence {
         silence: Silence,
         reply: oneshot::Sender<Result<Silence, EngineError>>,
@@ -191,6 +203,9 @@ pub enum Command {
         reply: oneshot::Sender<()>,
     },
 }
+
+/// The engine's answer about a feedback link: a refusal people read, or a failure.
+pub type FeedbackAnswer<T> = Result<Result<T, feedback::FeedbackRefusal>, EngineError>;
 
 /// What to change on an action item; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -410,6 +425,19 @@ impl EngineHandle {
 
     pub async fn ack_link(&self, token: String) -> Result<AckOutcome, EngineError> {
         self.call(|reply| Command::AckLink { token, reply }).await
+    }
+
+    pub async fn check_feedback_link(
+        &self,
+        token: String,
+    ) -> FeedbackAnswer<feedback::FeedbackLinkView> {
+        self.call(|reply| Command::CheckFeedbackLink { token, reply })
+            .await
+    }
+
+    pub async fn submit_feedback(&self, token: String, text: String) -> FeedbackAnswer<LogEntry> {
+        self.call(|reply| Command::SubmitFeedback { token, text, reply })
+            .await
     }
 
     pub async fn add_silence(&self, silence: Silence) -> Result<Silence, EngineError> {
@@ -813,6 +841,12 @@ impl Engine {
             }
             Command::AckLink { token, reply } => {
                 let _ = reply.send(self.acknowledge_by_link(&token));
+            }
+            Command::CheckFeedbackLink { token, reply } => {
+                let _ = reply.send(self.check_feedback_link(&token));
+            }
+            Command::SubmitFeedback { token, text, reply } => {
+                let _ = reply.send(self.submit_feedback(&token, &text));
             }
             Command::AddSilence { silence, reply } => {
                 let _ = reply.send(self.add_silence(silence));

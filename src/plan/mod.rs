@@ -26,6 +26,7 @@ mod read_silences;
 mod read_typed;
 pub mod recipients;
 pub mod reports;
+pub mod review;
 pub mod runbook;
 mod server;
 mod validate;
@@ -67,6 +68,8 @@ pub struct Plan {
     pub reports: Option<reports::Reports>,
     /// `[heartbeat]`: golive's own dead-man's switch (none without the section).
     pub heartbeat: Option<heartbeat::Heartbeat>,
+    /// `[review]`: the post-launch review meeting (none without the section).
+    pub review: Option<review::Review>,
 }
 
 /// Section `[launch]`.

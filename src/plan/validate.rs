@@ -150,6 +150,7 @@ fn read_plan(
     let reports = read_reports::read_reports(&mut reader, sink, &context, alerting.as_ref());
     let heartbeat =
         super::heartbeat::read_heartbeat(&mut reader, sink, base_dir, alerting.as_ref());
+    let review = super::review::read_review(&mut reader, sink, &context);
     reader.finish(sink);
     Some(Plan {
         source: path.to_path_buf(),
@@ -166,6 +167,7 @@ fn read_plan(
         runbook: runbook?,
         reports: reports.ok()?,
         heartbeat: heartbeat.ok()?,
+        review: review.ok()?,
     })
 }
 
