@@ -199,7 +199,14 @@ pub fn issue_feedback(
     nonce: &[u8],
 ) -> String {
     let target = format!("f{}", hex(about.as_bytes()));
-    sign(key, Purpose::Feedback, &target, recipient, expires_at, nonce)
+    sign(
+        key,
+        Purpose::Feedback,
+        &target,
+        recipient,
+        expires_at,
+        nonce,
+    )
 }
 
 /// Checks a feedback token's signature and expiry.
@@ -235,7 +242,14 @@ pub fn issue(
         AckTarget::Alert(alert_id) => alert_id.to_string(),
         AckTarget::Group(group_key) => format!("g{}", hex(group_key.as_bytes())),
     };
-    sign(key, Purpose::Acknowledge, &target, recipient, expires_at, nonce)
+    sign(
+        key,
+        Purpose::Acknowledge,
+        &target,
+        recipient,
+        expires_at,
+        nonce,
+    )
 }
 
 /// Checks a token's signature (in constant time) and expiry.
@@ -347,7 +361,13 @@ mod tests {
     #[test]
     fn a_feedback_token_names_report_and_recipient_and_expires() {
         let key = b"0123456789abcdef0123456789abcdef";
-        let token = issue_feedback(key, "daily 2026-12-02", "carol@example.com", at(60), &[5; 12]);
+        let token = issue_feedback(
+            key,
+            "daily 2026-12-02",
+            "carol@example.com",
+            at(60),
+            &[5; 12],
+        );
         let claim = verify_feedback(key, &token, at(10)).unwrap();
         assert_eq!(claim.about, "daily 2026-12-02");
         assert_eq!(claim.recipient, "carol@example.com");
@@ -371,9 +391,15 @@ mod tests {
             Err(FeedbackLinkError::BadSignature)
         );
         let feedback = issue_feedback(key, "final", "bob", at(3600), &[2; 12]);
-        assert_eq!(verify(key, &feedback, at(10)), Err(AckLinkError::BadSignature));
+        assert_eq!(
+            verify(key, &feedback, at(10)),
+            Err(AckLinkError::BadSignature)
+        );
         // Even a feedback token whose target text reads like an alert number is refused.
         let forged = sign(key, Purpose::Feedback, "7", "bob", at(3600), &[3; 12]);
-        assert_eq!(verify(key, &forged, at(10)), Err(AckLinkError::BadSignature));
+        assert_eq!(
+            verify(key, &forged, at(10)),
+            Err(AckLinkError::BadSignature)
+        );
     }
 }

@@ -95,14 +95,11 @@ impl Engine {
         &self,
         token: &str,
     ) -> Result<Result<FeedbackLinkView, FeedbackRefusal>, EngineError> {
-        let claim = match crate::ack_link::verify_feedback(
-            &self.alerts.ack_key,
-            token,
-            self.clock.now(),
-        ) {
-            Ok(claim) => claim,
-            Err(error) => return Ok(Err(FeedbackRefusal::Link(error))),
-        };
+        let claim =
+            match crate::ack_link::verify_feedback(&self.alerts.ack_key, token, self.clock.now()) {
+                Ok(claim) => claim,
+                Err(error) => return Ok(Err(FeedbackRefusal::Link(error))),
+            };
         if self.store.ack_nonce_used(&claim.nonce)? {
             return Ok(Err(FeedbackRefusal::Used));
         }

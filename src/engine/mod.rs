@@ -24,6 +24,7 @@ mod launch;
 mod pending_log;
 mod reminders;
 pub mod reports;
+mod review;
 mod runbook;
 
 use crate::clock::Clock;
@@ -554,6 +555,8 @@ pub struct Engine {
     runbook: runbook::RunbookState,
     /// Daily and final reports sent, and when to look again.
     reports: reports::ReportState,
+    /// The review meeting's invitation and reminder sent.
+    review: review::ReviewState,
     commands: mpsc::Receiver<Command>,
     observations: mpsc::Receiver<Observation>,
     publish: watch::Sender<Arc<Snapshot>>,
@@ -607,6 +610,7 @@ impl Engine {
             retry_after: None,
         };
         let reports = reports::ReportState::load(&store)?;
+        let review = review::ReviewState::load(&store)?;
         metrics.set_availability_objectives(&plan);
         let gate = CheckHealthMap::new();
         let snapshot = Arc::new(Snapshot {
@@ -638,6 +642,7 @@ impl Engine {
             reminded,
             runbook,
             reports,
+            review,
             commands,
             observations,
             publish,
@@ -731,6 +736,7 @@ impl Engine {
         self.send_due_reminders();
         self.send_due_runbook_warnings();
         self.send_due_reports();
+        self.send_due_review_messages();
     }
 
     fn time_to_next_deadline(&self) -> Option<Duration> {

@@ -65,6 +65,12 @@ impl MessageIds {
         )
     }
 
+    /// The id of a message of the launch that exists once (`review-invitation`), and the
+    /// review meeting's iCalendar UID (`review-meeting`): stable across restarts.
+    pub fn once(&self, what: &str) -> String {
+        format!("{}.{}@{}", sanitize(what), self.launch, self.domain)
+    }
+
     /// The domain ids end in.
     pub fn domain(&self) -> &str {
         &self.domain

@@ -97,6 +97,7 @@ pub fn email(
         in_reply_to: thread.parent,
         references,
         inline_images: Vec::new(),
+        calendar: None,
     }
 }
 

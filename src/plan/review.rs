@@ -57,8 +57,8 @@ pub struct Review {
 /// When the review starts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ReviewWhen {
-    /// This long after the launch closed or rolled back; with `at`, on the local day that reaches,
-    /// at that local time of day.
+    /// This long after the launch closed or rolled back; with `at`, that many calendar days (whole
+    /// days of `after`) after the local day of the close, at that local time of day.
     AfterClose { after: Duration, at: Option<Time> },
     /// A fixed instant.
     At(Timestamp),
@@ -76,7 +76,13 @@ impl Review {
                 match at {
                     None => reached,
                     Some(time) => {
-                        let day = reached.to_zoned_datetime(zone.clone()).date();
+                        // Calendar days in the launch's zone: "2d after close" on a Friday night
+                        // is Sunday, whatever a daylight-saving change in between does to hours.
+                        let days = i64::try_from(after.as_secs() / 86_400).unwrap_or(i64::MAX);
+                        let closed_on = ended_at.to_zoned_datetime(zone.clone()).date();
+                        let day = closed_on
+                            .checked_add(jiff::Span::new().days(days.min(1000)))
+                            .unwrap_or(closed_on);
                         zone.to_ambiguous_timestamp(day.to_datetime(time))
                             .compatible()
                             .unwrap_or(reached)
@@ -171,16 +177,20 @@ fn read_when(
         && let Some(after) = text.trim().strip_suffix("after close")
     {
         return match after_close(after) {
-            Ok(after) if after <= MAX_AFTER_CLOSE => Ok(ReviewWhen::AfterClose {
-                after,
-                at: time?,
-            }),
+            Ok(after) if after <= MAX_AFTER_CLOSE => {
+                Ok(ReviewWhen::AfterClose { after, at: time? })
+            }
             Ok(_) => {
                 sink.error(value.span(), &path, format!("the review `{}` is more than 90 days after the close", text.trim()), Some("hold the review within 90 days of the close, e.g. `when = \"7d after close\"`".to_string()));
                 Err(Reported)
             }
             Err(reason) => {
-                sink.error(value.span(), &path, format!("invalid review time `{}`: {reason}", text.trim()), Some(help.to_string()));
+                sink.error(
+                    value.span(),
+                    &path,
+                    format!("invalid review time `{}`: {reason}", text.trim()),
+                    Some(help.to_string()),
+                );
                 Err(Reported)
             }
         };
@@ -188,7 +198,9 @@ fn read_when(
     match values::go_live(value.get_ref(), context.timezone) {
         values::GoLive::At(at) => {
             if time.ok().flatten().is_some() {
-                let span = sink.span_of(&table.key_path("time")).unwrap_or(value.span());
+                let span = sink
+                    .span_of(&table.key_path("time"))
+                    .unwrap_or(value.span());
                 sink.error(span, &table.key_path("time"), "`time` is only for a `when` relative to the close; this `when` is a date-time already", Some("remove `time`, or write `when = \"2d after close\"`".to_string()));
                 return Err(Reported);
             }
@@ -197,7 +209,12 @@ fn read_when(
         // The launch's time zone is wrong, which was reported.
         values::GoLive::NeedsTimeZone => Err(Reported),
         values::GoLive::Invalid(reason) => {
-            sink.error(value.span(), &path, format!("invalid review time: {reason}"), Some(help.to_string()));
+            sink.error(
+                value.span(),
+                &path,
+                format!("invalid review time: {reason}"),
+                Some(help.to_string()),
+            );
             Err(Reported)
         }
     }
@@ -209,7 +226,12 @@ fn after_close(text: &str) -> Result<Duration, String> {
     let (days, rest) = match text.split_once('d') {
         Some((days, rest)) if days.trim().chars().all(|c| c.is_ascii_digit()) => {
             let days: u64 = days.trim().parse().map_err(|_| "not a number of days")?;
-            (days, rest.trim_start_matches("ays").trim_start_matches("ay").trim())
+            (
+                days,
+                rest.trim_start_matches("ays")
+                    .trim_start_matches("ay")
+                    .trim(),
+            )
         }
         _ => (0, text),
     };
@@ -226,7 +248,10 @@ fn after_close(text: &str) -> Result<Duration, String> {
 }
 
 /// `time`: the local time of day of a review `when` days after the close.
-fn read_time(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) -> Result<Option<Time>, Reported> {
+fn read_time(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+) -> Result<Option<Time>, Reported> {
     let Some(text) = table.get_str(sink, "time")? else {
         return Ok(None);
     };
@@ -242,14 +267,25 @@ fn read_time(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) -> Result<Opt
 }
 
 /// `url`: an `http(s)` address of the call.
-fn read_url(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) -> Result<Option<String>, Reported> {
+fn read_url(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+) -> Result<Option<String>, Reported> {
     let Some(text) = table.get_str(sink, "url")? else {
         return Ok(None);
     };
     match values::http_url(text.get_ref()) {
         Ok(url) => Ok(Some(url.to_string())),
         Err(reason) => {
-            sink.error(text.span(), &table.key_path("url"), format!("invalid meeting URL: {reason}"), Some("write the call's address, e.g. `url = \"https://meet.shop.example/review\"`".to_string()));
+            sink.error(
+                text.span(),
+                &table.key_path("url"),
+                format!("invalid meeting URL: {reason}"),
+                Some(
+                    "write the call's address, e.g. `url = \"https://meet.shop.example/review\"`"
+                        .to_string(),
+                ),
+            );
             Err(Reported)
         }
     }

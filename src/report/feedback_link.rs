@@ -52,10 +52,16 @@ mod tests {
             expires,
             &zone,
         );
-        assert!(text.ends_with("It works until 2026-12-31 09:00:00 CET.)\n"), "{text}");
+        assert!(
+            text.ends_with("It works until 2026-12-31 09:00:00 CET.)\n"),
+            "{text}"
+        );
         assert!(text.contains("Tell the launch team: http://golive.example/feedback/a.b&c"));
         let html = html.unwrap();
         assert!(html.ends_with("</div></body></html>"), "{html}");
-        assert!(html.contains("href=\"http://golive.example/feedback/a.b&amp;c\""), "{html}");
+        assert!(
+            html.contains("href=\"http://golive.example/feedback/a.b&amp;c\""),
+            "{html}"
+        );
     }
 }

@@ -18,6 +18,7 @@ pub mod judgement;
 pub mod notices;
 pub mod postmortem;
 pub mod render;
+pub mod review_invite;
 pub mod runbook_rows;
 pub mod schedule;
 pub mod sections;
