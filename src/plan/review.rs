@@ -78,7 +78,7 @@ impl Review {
                     Some(time) => {
                         // Calendar days in the launch's zone: "2d after close" on a Friday night
                         // is Sunday, whatever a daylight-saving change in between does to hours.
-                        let days = i64::try_from(after.as_secs() / 86_400).unwrap_or(i64::MAX);
+                        let days = after.as_secs() / 86_400;
                         let closed_on = ended_at.to_zoned_datetime(zone.clone()).date();
                         let day = closed_on
                             .checked_add(jiff::Span::new().days(days.min(1000)))
