@@ -10,6 +10,7 @@ mod answers;
 pub mod auth;
 mod body;
 pub mod error;
+mod feedback;
 mod handlers;
 mod params;
 mod reports;
@@ -110,6 +111,10 @@ pub fn router(state: AppState) -> Router {
                 .route(
                     "/ack/{token}",
                     get(alerts::ack_page).post(alerts::ack_submit),
+                )
+                .route(
+                    "/feedback/{token}",
+                    get(feedback::feedback_page).post(feedback::feedback_submit),
                 )
                 .layer(middleware::map_response(alerts::ack_page_headers)),
         )

@@ -28,6 +28,10 @@ pub struct OutgoingEmail {
     pub references: Vec<String>,
     /// Images shown inline in the HTML (`cid:` references), e.g. report charts.
     pub inline_images: Vec<InlineImage>,
+    /// An iCalendar request (`text/calendar; method=REQUEST`), sent as the last alternative so
+    /// mail clients show the email as an invitation (the post-launch review).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<String>,
 }
 
 /// An image attached with a Content-ID for the HTML part.

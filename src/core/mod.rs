@@ -89,6 +89,7 @@ pub(crate) mod test_support {
             reports: None,
             heartbeat: None,
             updates: None,
+            review: None,
         }
     }
 }

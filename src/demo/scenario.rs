@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 
 use super::narrative::Narrator;
 
+mod feedback;
 mod steps;
 use super::service::{Behaviour, DemoService};
 use crate::client::{Client, ClientError};
@@ -380,14 +381,13 @@ impl Scenario {
             "09:00: daily report #1 goes to the stakeholders (health, incidents, action items), and Jonas is reminded of his item due today.",
         );
         self.pace.beat(13.0).await;
-        self.log(
-            "feedback",
-            "sofia",
+        self.send_feedback_by_link(
+            &self.person_email("sofia"),
             "Support: 3 tickets about failed checkouts last night, all answered",
         )
         .await?;
         self.narrator.event(
-            "Sofia (support lead) records feedback: 3 tickets about failed checkouts, all answered.",
+            "Sofia (support lead) answers through the feedback link in her copy of the report, no token needed: 3 tickets about failed checkouts, all answered.",
         );
         self.pace.beat(5.0).await;
         self.patch::<wire::OneAction>(
@@ -436,7 +436,7 @@ impl Scenario {
             )));
         }
         self.narrator.event(
-            "Hypercare → closed, by itself: golive sends the final report, the document for the post-mortem.",
+            "Hypercare → closed, by itself: golive sends the final report, the document for the post-mortem, and invites to the review meeting (a calendar invitation; a reminder follows the day before).",
         );
         self.settle_outbox().await
     }
@@ -506,6 +506,14 @@ impl Scenario {
     }
 
     /// `Jonas Weber`, for a person id of the plan.
+    fn person_email(&self, id: &str) -> String {
+        self.plan
+            .people
+            .iter()
+            .find(|person| person.id == id)
+            .map_or_else(String::new, |person| person.email.clone())
+    }
+
     fn person(&self, id: &str) -> String {
         self.plan
             .people

@@ -341,6 +341,7 @@ impl Engine {
                 | Command::Check { .. }
                 | Command::Silences { .. }
                 | Command::CheckAckLink { .. }
+                | Command::CheckFeedbackLink { .. }
         );
         if !reads_only {
             self.write_pending_log();

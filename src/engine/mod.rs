@@ -19,10 +19,12 @@ use tokio_util::sync::CancellationToken;
 pub(crate) mod alerts;
 mod checks;
 mod delivery;
+pub mod feedback;
 mod launch;
 mod pending_log;
 mod reminders;
 pub mod reports;
+mod review;
 mod runbook;
 mod updates;
 
@@ -142,6 +144,17 @@ pub enum Command {
         token: String,
         reply: oneshot::Sender<Result<AckOutcome, EngineError>>,
     },
+    /// Check a report's feedback link without using it (the form).
+    CheckFeedbackLink {
+        token: String,
+        reply: oneshot::Sender<FeedbackAnswer<feedback::FeedbackLinkView>>,
+    },
+    /// Record the feedback of a report's link (the form's button).
+    SubmitFeedback {
+        token: String,
+        text: String,
+        reply: oneshot::Sender<FeedbackAnswer<LogEntry>>,
+    },
     AddSilence {
         silence: Silence,
         reply: oneshot::Sender<Result<Silence, EngineError>>,
@@ -198,6 +211,9 @@ pub enum Command {
         reply: oneshot::Sender<()>,
     },
 }
+
+/// The engine's answer about a feedback link: a refusal people read, or a failure.
+pub type FeedbackAnswer<T> = Result<Result<T, feedback::FeedbackRefusal>, EngineError>;
 
 /// What to change on an action item; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -419,6 +435,19 @@ impl EngineHandle {
         self.call(|reply| Command::AckLink { token, reply }).await
     }
 
+    pub async fn check_feedback_link(
+        &self,
+        token: String,
+    ) -> FeedbackAnswer<feedback::FeedbackLinkView> {
+        self.call(|reply| Command::CheckFeedbackLink { token, reply })
+            .await
+    }
+
+    pub async fn submit_feedback(&self, token: String, text: String) -> FeedbackAnswer<LogEntry> {
+        self.call(|reply| Command::SubmitFeedback { token, text, reply })
+            .await
+    }
+
     pub async fn add_silence(&self, silence: Silence) -> Result<Silence, EngineError> {
         self.call(|reply| Command::AddSilence { silence, reply })
             .await
@@ -543,6 +572,8 @@ pub struct Engine {
     runbook: runbook::RunbookState,
     /// Daily and final reports sent, and when to look again.
     reports: reports::ReportState,
+    /// The review meeting's invitation and reminder sent.
+    review: review::ReviewState,
     commands: mpsc::Receiver<Command>,
     observations: mpsc::Receiver<Observation>,
     publish: watch::Sender<Arc<Snapshot>>,
@@ -596,6 +627,7 @@ impl Engine {
             retry_after: None,
         };
         let reports = reports::ReportState::load(&store)?;
+        let review = review::ReviewState::load(&store)?;
         metrics.set_availability_objectives(&plan);
         let gate = CheckHealthMap::new();
         let snapshot = Arc::new(Snapshot {
@@ -627,6 +659,7 @@ impl Engine {
             reminded,
             runbook,
             reports,
+            review,
             commands,
             observations,
             publish,
@@ -720,6 +753,7 @@ impl Engine {
         self.send_due_reminders();
         self.send_due_runbook_warnings();
         self.send_due_reports();
+        self.send_due_review_messages();
     }
 
     fn time_to_next_deadline(&self) -> Option<Duration> {
@@ -830,6 +864,12 @@ impl Engine {
             }
             Command::AckLink { token, reply } => {
                 let _ = reply.send(self.acknowledge_by_link(&token));
+            }
+            Command::CheckFeedbackLink { token, reply } => {
+                let _ = reply.send(self.check_feedback_link(&token));
+            }
+            Command::SubmitFeedback { token, text, reply } => {
+                let _ = reply.send(self.submit_feedback(&token, &text));
             }
             Command::AddSilence { silence, reply } => {
                 let _ = reply.send(self.add_silence(silence));

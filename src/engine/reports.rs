@@ -291,15 +291,24 @@ impl Engine {
             .iter()
             .map(|(_, address)| address.clone())
             .collect();
-        let row = (!email.to.is_empty()).then(|| NewOutboxRow {
-            created_at: now,
-            not_before: now,
-            channel,
-            kind: crate::notify::OutboxKind::Report,
-            alert_id: None,
-            group_key: None,
-            payload: crate::notify::OutboxPayload::email(email.clone()),
-        });
+        // One copy per recipient, each with its own feedback link (`engine::feedback`).
+        let about = match kind {
+            ReportKind::Daily(day) => format!("daily {day}"),
+            ReportKind::Final => "final".to_string(),
+        };
+        let rows: Vec<NewOutboxRow> = self
+            .personal_copies(&email, &about, now)
+            .into_iter()
+            .map(|copy| NewOutboxRow {
+                created_at: now,
+                not_before: now,
+                channel: channel.clone(),
+                kind: crate::notify::OutboxKind::Report,
+                alert_id: None,
+                group_key: None,
+                payload: crate::notify::OutboxPayload::email(copy),
+            })
+            .collect();
         let mut record = NewReportRecord {
             kind: kind.as_str().to_string(),
             day: composed.day.to_string(),
@@ -312,8 +321,9 @@ impl Engine {
         };
         let written = block(|| {
             self.store.write(|write| {
-                if let Some(row) = &row {
-                    record.outbox_id = Some(write.enqueue(row)?);
+                for row in &rows {
+                    let id = write.enqueue(row)?;
+                    record.outbox_id.get_or_insert(id);
                 }
                 let id = write.record_report(&record)?;
                 Ok(id)
@@ -335,7 +345,7 @@ impl Engine {
                 ReportKind::Final => self.reports.final_sent = true,
             }
         }
-        if row.is_some() {
+        if !rows.is_empty() {
             self.outbox_written.notify_one();
             self.count_report(kind, "sent");
         } else {

@@ -444,6 +444,11 @@ fn build_message(
     let invalid = |error: lettre::error::Error| {
         DeliveryError::Permanent(format!("cannot build the email: {error}"))
     };
+    if let Some(calendar) = &email.calendar {
+        return builder
+            .multipart(with_calendar(email, calendar)?)
+            .map_err(invalid);
+    }
     let Some(html) = &email.html else {
         return builder
             .singlepart(SinglePart::plain(email.text.clone()))
@@ -473,6 +478,24 @@ fn build_message(
         alternative.multipart(related)
     };
     builder.multipart(alternative).map_err(invalid)
+}
+
+/// An invitation: `multipart/alternative` of the text (and HTML) and the iCalendar request, the
+/// calendar last (the richest form, which clients that understand it show as the invitation),
+/// with `method=REQUEST` on its content type as iTIP over email (RFC 6047) asks.
+fn with_calendar(email: &OutgoingEmail, calendar: &str) -> Result<MultiPart, DeliveryError> {
+    let content_type = ContentType::parse("text/calendar; method=REQUEST; charset=utf-8")
+        .map_err(|error| DeliveryError::Permanent(format!("calendar content type: {error}")))?;
+    let mut alternative =
+        MultiPart::alternative().singlepart(SinglePart::plain(email.text.clone()));
+    if let Some(html) = &email.html {
+        alternative = alternative.singlepart(SinglePart::html(html.clone()));
+    }
+    Ok(alternative.singlepart(
+        SinglePart::builder()
+            .header(content_type)
+            .body(calendar.to_string()),
+    ))
 }
 
 /// `<id>`, whether or not `id` already has angle brackets.
@@ -573,6 +596,7 @@ mod tests {
             in_reply_to: None,
             references: Vec::new(),
             inline_images: Vec::new(),
+            calendar: None,
         }
     }
 

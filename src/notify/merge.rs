@@ -196,6 +196,7 @@ mod tests {
             in_reply_to: None,
             references: Vec::new(),
             inline_images: Vec::new(),
+            calendar: None,
         };
         OutboxPayload::email(email).with_group(GroupItem {
             launch: "Shop".into(),

@@ -65,10 +65,12 @@ impl MessageIds {
         )
     }
 
-    /// The root of the launch's stakeholder updates (never sent itself): first in the
-    /// `References` of every update, so a mail client shows the launch's updates as one thread.
-    pub fn updates_root(&self) -> String {
-        format!("updates.{}@{}", self.launch, self.domain)
+    /// The id of a message of the launch that exists once (`review-invitation`), the review
+    /// meeting's iCalendar UID (`review-meeting`), and the never-sent root of the launch's
+    /// stakeholder updates (`updates`, first in every update's `References`, so they thread):
+    /// stable across restarts.
+    pub fn once(&self, what: &str) -> String {
+        format!("{}.{}@{}", sanitize(what), self.launch, self.domain)
     }
 
     /// The domain ids end in.

@@ -97,6 +97,7 @@ pub fn email(
         in_reply_to: thread.parent,
         references,
         inline_images: Vec::new(),
+        calendar: None,
     }
 }
 
@@ -228,7 +229,7 @@ pub fn update(
         .iter()
         .find(|channel| matches!(channel.kind, ChannelKind::Email { .. }));
     let thread = Thread {
-        root: Some(ids.updates_root()),
+        root: Some(ids.once("updates")),
         parent: None,
     };
     let emails = email_channel.filter(|_| !to.is_empty()).map(|channel| {

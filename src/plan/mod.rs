@@ -26,6 +26,7 @@ mod read_silences;
 mod read_typed;
 pub mod recipients;
 pub mod reports;
+pub mod review;
 pub mod runbook;
 mod server;
 pub mod updates;
@@ -70,6 +71,8 @@ pub struct Plan {
     pub heartbeat: Option<heartbeat::Heartbeat>,
     /// `[updates]`: stakeholder updates on phase changes and by hand (none without the section).
     pub updates: Option<updates::Updates>,
+    /// `[review]`: the post-launch review meeting (none without the section).
+    pub review: Option<review::Review>,
 }
 
 /// Section `[launch]`.

@@ -165,6 +165,7 @@ fn read_plan(
         alerting.as_ref(),
         people.as_deref(),
     );
+    let review = super::review::read_review(&mut reader, sink, &context);
     reader.finish(sink);
     Some(Plan {
         source: path.to_path_buf(),
@@ -182,6 +183,7 @@ fn read_plan(
         reports: reports.ok()?,
         heartbeat: heartbeat.ok()?,
         updates: updates.ok()?,
+        review: review.ok()?,
     })
 }
 

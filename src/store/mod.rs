@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod reports;
+pub mod review;
 pub mod rollups;
 pub mod runbook;
 mod schema;

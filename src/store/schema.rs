@@ -199,6 +199,15 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE alerts ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
     ",
+    // 9: the review meeting's messages sent (`invitation`, `reminder`), each once per launch, so
+    // a restart never sends one twice (see `store::review`).
+    "
+    CREATE TABLE review_messages (
+        kind      TEXT    PRIMARY KEY,
+        sent_at   INTEGER NOT NULL,
+        outbox_id INTEGER
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -210,9 +210,12 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
 
     // Two daily reports (the two time-lapse mornings, on time) and one final report, to the
     // stakeholders of `[reports]`; the final report has the runbook with planned vs actual times.
+    // Each recipient has a copy of their own (with their own feedback link): read the business
+    // stakeholder's.
     let daily: Vec<_> = emails
         .iter()
         .filter(|email| email.subject.contains("daily report"))
+        .filter(|email| sent_to(email, "henrik.brandt@shop.example"))
         .collect();
     assert_eq!(daily.len(), 2, "two daily reports: {subjects:#?}");
     for report in &daily {
@@ -264,6 +267,7 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
     let finals: Vec<_> = emails
         .iter()
         .filter(|email| email.subject.contains("final launch report"))
+        .filter(|email| sent_to(email, "henrik.brandt@shop.example"))
         .collect();
     assert_eq!(finals.len(), 1, "one final report: {subjects:#?}");
     let final_text = finals[0].text.as_deref().unwrap_or("");
@@ -341,6 +345,25 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
         "the team chat got the resolution: {webhooks}"
     );
 
+    // The support lead's feedback came through the link in her report, under her name; the
+    // review meeting's invitation went out with a calendar request when the launch closed.
+    assert!(
+        final_text.contains("3 tickets about failed checkouts")
+            && final_text.contains("Sofia Lange"),
+        "{final_text}"
+    );
+    let invitation = emails
+        .iter()
+        .find(|email| email.subject.starts_with("Invitation: Launch review: "))
+        .unwrap_or_else(|| panic!("no review invitation: {subjects:#?}"));
+    assert!(
+        invitation
+            .parts
+            .iter()
+            .any(|part| part.content_type.starts_with("text/calendar")),
+        "{:?}",
+        invitation.parts
+    );
     // The timeline export has the whole launch, closed by golive at the end of hypercare.
     let timeline = std::fs::read_to_string(folder.join("timeline.md")).expect("timeline.md");
     assert!(

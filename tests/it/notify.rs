@@ -56,6 +56,7 @@ fn alert_email() -> OutgoingEmail {
             content_type: "image/png".to_string(),
             bytes: PNG.to_vec(),
         }],
+        calendar: None,
     }
 }
 
@@ -69,6 +70,7 @@ fn text_email(message_id: &str) -> OutgoingEmail {
         in_reply_to: None,
         references: Vec::new(),
         inline_images: Vec::new(),
+        calendar: None,
     }
 }
 

@@ -93,13 +93,25 @@ async fn reports(daemon: &Daemon) -> Vec<Value> {
     body["reports"].as_array().cloned().unwrap_or_default()
 }
 
-fn assert_report_email(message: &ReceivedMessage, subject_part: &str) {
-    let mut recipients = message.recipients.clone();
+/// A report arrives as one copy per recipient (each with its own feedback link); checks the
+/// copies of one report and each like `assert_report_email_part`.
+fn assert_report_email(messages: &[ReceivedMessage], subject_part: &str) {
+    let mut recipients: Vec<String> = messages
+        .iter()
+        .flat_map(|message| message.recipients.clone())
+        .collect();
     recipients.sort();
     assert_eq!(
         recipients,
         vec!["alice@example.com", "stakeholders@test.example"]
     );
+    for message in messages {
+        assert_eq!(message.recipients.len(), 1, "a personal copy");
+        assert_report_email_part(message, subject_part);
+    }
+}
+
+fn assert_report_email_part(message: &ReceivedMessage, subject_part: &str) {
     let email = &message.email;
     assert!(email.subject.contains(subject_part), "{}", email.subject);
     assert_eq!(email.content_type, "multipart/alternative");
@@ -108,8 +120,13 @@ fn assert_report_email(message: &ReceivedMessage, subject_part: &str) {
     assert!(text.contains("Test shop"), "{text}");
     assert!(html.contains("<table"), "{html}");
     // Charts are HTML tables: nothing a mail client would block or refuse to run.
+    // The one link is the reader's feedback link.
+    let (report_html, feedback) = html
+        .split_once("<div id=\"feedback\"")
+        .expect("a feedback link");
+    assert!(feedback.contains("/feedback/"), "{feedback}");
     for banned in ["<img", "<script", "<svg", "http://", "https://"] {
-        assert!(!html.contains(banned), "the HTML contains {banned}");
+        assert!(!report_html.contains(banned), "the HTML contains {banned}");
     }
     assert!(
         email
@@ -127,9 +144,9 @@ async fn the_daily_report_arrives_at_the_local_send_time_with_text_and_html() {
     let daemon = Daemon::start(&report_plan(&zone_name, smtp.port, &time)).await;
     to_hypercare(&daemon).await;
 
-    let messages = smtp.wait_for(1, Duration::from_secs(30)).await;
+    let messages = smtp.wait_for(2, Duration::from_secs(30)).await;
     let today = Timestamp::now().to_zoned_datetime(zone.clone()).date();
-    assert_report_email(&messages[0], &format!("daily report {today}"));
+    assert_report_email(&messages, &format!("daily report {today}"));
     let text = messages[0].email.text.clone().unwrap_or_default();
     assert!(text.contains("Shop front page [web, tcp]"), "{text}");
     assert!(text.contains("objective 99.50 %"), "{text}");
@@ -185,8 +202,8 @@ async fn a_report_missed_while_down_is_sent_once_late_and_never_again_after_a_re
     )
     .unwrap();
     let mut restarted = Daemon::start_in(&dir).await;
-    let messages = smtp.wait_for(1, Duration::from_secs(30)).await;
-    assert_report_email(&messages[0], "(late)");
+    let messages = smtp.wait_for(2, Duration::from_secs(30)).await;
+    assert_report_email(&messages, "(late)");
     let recorded = reports(&restarted).await;
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0]["late"], true);
@@ -205,7 +222,7 @@ async fn a_report_missed_while_down_is_sent_once_late_and_never_again_after_a_re
     assert_eq!(reports(&again).await.len(), 1);
     let (_, metrics) = again.get_text("/metrics").await;
     assert!(!metrics.contains(r#"golive_reports_total{kind="daily",result="sent"} 1"#));
-    assert_eq!(smtp.messages().len(), 1);
+    assert_eq!(smtp.messages().len(), 2);
     drop(daemon);
 }
 
@@ -226,8 +243,8 @@ async fn the_final_report_goes_out_once_when_the_launch_closes() {
     let (status, body) = daemon.post("/api/v1/phase", json!({"to": "closed"})).await;
     assert_eq!(status, 200, "{body}");
 
-    let messages = smtp.wait_for(1, Duration::from_secs(30)).await;
-    assert_report_email(&messages[0], "final launch report — closed");
+    let messages = smtp.wait_for(2, Duration::from_secs(30)).await;
+    assert_report_email(&messages, "final launch report — closed");
     let text = messages[0].email.text.clone().unwrap_or_default();
     assert!(text.contains("Rehearse the rollback"), "{text}");
     assert!(text.contains("hypercare -> closed"), "{text}");
@@ -245,7 +262,7 @@ async fn the_final_report_goes_out_once_when_the_launch_closes() {
     let recorded = reports(&again).await;
     assert_eq!(recorded.len(), 1, "{recorded:?}");
     assert_eq!(recorded[0]["kind"], "final");
-    assert_eq!(smtp.messages().len(), 1);
+    assert_eq!(smtp.messages().len(), 2);
     drop(daemon);
 }
 
@@ -261,8 +278,8 @@ async fn report_send_goes_through_the_daemon_and_preview_reads_a_stopped_daemons
     let (code, out, err) = cli(&daemon.dir, &["report", "send", "--plan", "plan.toml"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("daily report for"), "{out}");
-    let messages = smtp.wait_for(1, Duration::from_secs(30)).await;
-    assert_report_email(&messages[0], "(so far)");
+    let messages = smtp.wait_for(2, Duration::from_secs(30)).await;
+    assert_report_email(&messages, "(so far)");
     let recorded = reports(&daemon).await;
     assert_eq!(recorded[0]["trigger"], "manual");
 
@@ -333,7 +350,7 @@ async fn report_send_goes_through_the_daemon_and_preview_reads_a_stopped_daemons
     assert_eq!(code, 64);
     assert!(err.contains("--plan"), "{err}");
     // Nothing was sent by previewing.
-    assert_eq!(smtp.messages().len(), 1);
+    assert_eq!(smtp.messages().len(), 2);
 }
 
 #[tokio::test]
