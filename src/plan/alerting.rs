@@ -9,8 +9,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use jiff::civil::{Time, Weekday};
 
-use super::SecretSource;
 use super::checks::Severity;
+use super::launch::SecretSource;
 use crate::domain::{Phase, Role};
 
 /// Everything about telling people: the communication plan.
@@ -236,4 +236,20 @@ pub enum RollbackHook {
     },
     /// `webhook = "https://deploy.example/rollback"` (or a secret source), POSTed as JSON.
     Webhook { url: MaybeSecret, timeout: Duration },
+}
+
+/// Section `[rollback]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rollback {
+    /// `procedure`: the rollback procedure, as text people follow.
+    pub procedure: String,
+    /// `criteria`: when alerts recommend a rollback.
+    pub criteria: Vec<RollbackCriterion>,
+    /// `notify` (default the project manager and dev lead roles): who gets the procedure when the
+    /// criteria hold.
+    pub notify: Vec<Recipient>,
+    /// `[rollback.hook]`.
+    pub hook: Option<RollbackHook>,
+    /// `auto` (default false): run the hook by itself when the criteria hold.
+    pub auto: bool,
 }

@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::alerting::{Alerting, ChannelKind, MaybeSecret};
-use super::read::{Sink, TableReader};
-use super::read_alerting::{bounded_duration, read_secret_url};
-use super::read_typed::Reported;
-use super::values;
 use crate::domain::closest;
+use crate::plan::alerting::{Alerting, ChannelKind, MaybeSecret};
+use crate::plan::reader::{Reported, Sink, TableReader, read_secret_url};
+use crate::plan::values;
 
 /// The default `interval`: short enough that a dead golive is noticed within a minute or two by a
 /// switch whose period is a minute (the shortest healthchecks.io allows), and that one lost call
@@ -74,7 +72,7 @@ impl HeartbeatMethod {
 
 /// Reads `[heartbeat]` (optional). `alerting` is `None` when the communication plan has errors
 /// (reported there); then the `alertmanager` channels cannot be checked.
-pub(super) fn read_heartbeat(
+pub(in crate::plan) fn read_heartbeat(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     base_dir: &Path,
@@ -90,8 +88,7 @@ pub(super) fn read_heartbeat(
     table.redact_values();
     let url = read_secret_url(&mut table, sink, base_dir, "url", false);
     let method = read_method(&mut table, sink);
-    let interval = bounded_duration(
-        &mut table,
+    let interval = table.duration_within(
         sink,
         "interval",
         DEFAULT_INTERVAL,
@@ -156,7 +153,7 @@ fn read_timeout(
     interval: Option<Duration>,
 ) -> Result<Duration, Reported> {
     let default = interval.map_or(DEFAULT_TIMEOUT, |every| every.min(DEFAULT_TIMEOUT));
-    let timeout = bounded_duration(table, sink, "timeout", default, MIN_TIMEOUT, None)?;
+    let timeout = table.duration_within(sink, "timeout", default, MIN_TIMEOUT, None)?;
     match interval {
         Some(every) if timeout > every => {
             let path = table.key_path("timeout");

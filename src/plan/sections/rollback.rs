@@ -4,15 +4,12 @@
 
 use std::time::Duration;
 
-use super::Rollback;
-use super::alerting::{Recipient, RollbackCriterion, RollbackHook};
-use super::checks::Severity;
-use super::read::{Sink, TableReader};
-use super::read_alerting::{Context, bounded_duration, read_secret_url};
-use super::read_silences::read_check_refs;
-use super::read_typed::Reported;
-use super::validate::parse_name;
+use super::context::Context;
+use super::silences::read_check_refs;
 use crate::domain::{Phase, Role};
+use crate::plan::alerting::{Recipient, Rollback, RollbackCriterion, RollbackHook};
+use crate::plan::checks::Severity;
+use crate::plan::reader::{Reported, Sink, TableReader, parse_name, read_secret_url};
 
 /// How long a rollback hook may run by default.
 const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -20,7 +17,7 @@ const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 const ROLLBACK_PHASES: [Phase; 3] = [Phase::Deploying, Phase::Verifying, Phase::Hypercare];
 
 /// Section `[rollback]` (optional).
-pub(super) fn read_rollback(
+pub(in crate::plan) fn read_rollback(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     context: &Context<'_>,
@@ -187,8 +184,7 @@ fn read_hook(
         ))
     });
     let webhook = read_secret_url(&mut hook, sink, context.base_dir, "webhook", false);
-    let timeout = bounded_duration(
-        &mut hook,
+    let timeout = hook.duration_within(
         sink,
         "timeout",
         DEFAULT_HOOK_TIMEOUT,

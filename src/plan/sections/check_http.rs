@@ -4,20 +4,19 @@
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::check_kinds::{Limits, read_url};
-use super::checks::{CompareOp, HeaderValue, HttpCheck, JsonCondition, StatusRange};
-use super::read::{Expected, Sink, TableReader};
-use super::read_typed::Reported;
-use super::server::read_secret_source;
-use super::validate::{parse_name, push_or_poison};
-use super::values;
+use super::check_limits::{Limits, read_url};
 use crate::domain::closest;
+use crate::plan::checks::{CompareOp, HeaderValue, HttpCheck, JsonCondition, StatusRange};
+use crate::plan::reader::{
+    Expected, Reported, Sink, TableReader, parse_name, push_or_poison, read_secret_source,
+};
+use crate::plan::values;
 
 /// The HTTP methods a check may use.
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// `kind = "http"`.
-pub(super) fn read_http(
+pub(in crate::plan) fn read_http(
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     limits: &Limits<'_>,
@@ -212,7 +211,7 @@ fn read_headers(
 }
 
 /// Headers that carry credentials and so must come from the environment or a file.
-pub(super) fn is_credential_header(name: &str) -> bool {
+pub(in crate::plan) fn is_credential_header(name: &str) -> bool {
     ["authorization", "proxy-authorization", "cookie"]
         .iter()
         .any(|credential| name.eq_ignore_ascii_case(credential))
@@ -220,7 +219,7 @@ pub(super) fn is_credential_header(name: &str) -> bool {
 
 /// Whether `name: value` is a header HTTP allows; otherwise reports it (without the value, which
 /// may be a credential).
-pub(super) fn valid_header(
+pub(in crate::plan) fn valid_header(
     sink: &mut Sink<'_>,
     path: &str,
     name: &Spanned<String>,

@@ -3,24 +3,22 @@
 //! A check's `kind` decides which keys it may have. A key that belongs to another kind (`query` on
 //! an http check) is reported as such, which says more than "unknown key".
 
-use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use super::check_http;
-use super::checks::{
+use super::check_limits::{Limits, read_url};
+use crate::domain::{UnknownName, closest};
+use crate::plan::checks::{
     CheckKind, CompareOp, EmptyResult, PrometheusCheck, ScrapeCheck, ScrapeMode, SeriesSelector,
     TcpCheck, Threshold,
 };
-use super::read::{Sink, TableReader};
-use super::read_typed::{Got, Reported};
-use super::validate::Ids;
-use super::values;
-use crate::domain::{UnknownName, closest};
+use crate::plan::reader::{Got, Reported, Sink, TableReader};
+use crate::plan::values;
 
 /// The value of `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum KindName {
+pub(in crate::plan) enum KindName {
     Http,
     Prometheus,
     Scrape,
@@ -90,20 +88,8 @@ impl FromStr for KindName {
     }
 }
 
-/// What the kind-specific keys are checked against.
-pub(super) struct Limits<'k> {
-    /// The longest interval the check probes at (`None` when the intervals were invalid).
-    pub(super) longest_interval: Option<Duration>,
-    /// The check's timeout (`None` when it was invalid).
-    pub(super) timeout: Option<Duration>,
-    /// The plan file's folder, for `ca_file`.
-    pub(super) base_dir: &'k Path,
-    /// `[[prometheus]]` ids.
-    pub(super) server_ids: &'k Ids,
-}
-
 /// Reports every key of another kind that this check has, naming the kind it belongs to.
-pub(super) fn forbid_other_kinds(
+pub(in crate::plan) fn forbid_other_kinds(
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     kind: KindName,
@@ -139,7 +125,7 @@ pub(super) fn forbid_other_kinds(
 }
 
 /// Marks every kind's keys as known without judging them (the check's kind is invalid).
-pub(super) fn ignore_kind_keys(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) {
+pub(in crate::plan) fn ignore_kind_keys(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) {
     for kind in KindName::ALL {
         for key in kind.keys() {
             table.value(sink, key);
@@ -148,7 +134,7 @@ pub(super) fn ignore_kind_keys(table: &mut TableReader<'_, '_>, sink: &mut Sink<
 }
 
 /// Reads the keys of `kind`.
-pub(super) fn read_kind(
+pub(in crate::plan) fn read_kind(
     kind: KindName,
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
@@ -159,29 +145,6 @@ pub(super) fn read_kind(
         KindName::Prometheus => read_prometheus(table, sink, limits).map(CheckKind::Prometheus),
         KindName::Scrape => read_scrape(table, sink, limits).map(CheckKind::Scrape),
         KindName::Tcp => read_tcp(table, sink).map(CheckKind::Tcp),
-    }
-}
-
-/// A required `url`: http or https.
-pub(super) fn read_url(
-    table: &mut TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-    example: &str,
-) -> Option<String> {
-    let url = table.req_str(sink, "url")?;
-    match values::http_url(url.get_ref()) {
-        Ok(_) => Some(url.into_inner()),
-        Err(reason) => {
-            sink.error(
-                url.span(),
-                &table.key_path("url"),
-                format!("invalid URL `{}`: {reason}", url.get_ref()),
-                Some(format!(
-                    "write a full http:// or https:// URL, e.g. `{example}`"
-                )),
-            );
-            None
-        }
     }
 }
 

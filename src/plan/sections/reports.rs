@@ -5,19 +5,16 @@ use std::collections::BTreeMap;
 
 use toml::de::DeValue;
 
-use super::alerting::{Alerting, ChannelKind};
-use super::read::{Sink, TableReader};
-use super::read_alerting::Context;
-use super::read_checks::reference_exists;
-use super::read_typed::Reported;
-use super::reports::{DEFAULT_PHASES, DEFAULT_SEND_TIME, Reports};
-use super::validate::parse_name;
-use super::values;
+use super::context::Context;
 use crate::domain::Phase;
+use crate::plan::alerting::{Alerting, ChannelKind};
+use crate::plan::reader::{Reported, Sink, TableReader, parse_name, reference_exists};
+use crate::plan::reports::{DEFAULT_PHASES, DEFAULT_SEND_TIME, Reports};
+use crate::plan::values;
 
 /// Section `[reports]` (optional). `alerting` is `None` when the communication plan has errors
 /// (reported there), in which case the channel is not checked.
-pub(super) fn read_reports(
+pub(in crate::plan) fn read_reports(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     context: &Context<'_>,
