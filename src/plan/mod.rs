@@ -126,3 +126,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
 pub fn parse_as_of(text: &str, path: &Path, now: Timestamp) -> Result<Loaded, Vec<Diagnostic>> {
     load::parse_and_validate(text, path, Some(now))
 }
+
+#[cfg(test)]
+#[path = "layers_test.rs"]
+mod layers;
