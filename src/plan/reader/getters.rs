@@ -39,32 +39,6 @@ impl<'a, 'i> TableReader<'a, 'i> {
         Some(text)
     }
 
-    /// An optional string (which may be empty).
-    pub(in crate::plan) fn opt_str(
-        &mut self,
-        sink: &mut Sink<'_>,
-        key: &'static str,
-    ) -> Option<Spanned<String>> {
-        let value = self.value(sink, key)?;
-        self.as_str(sink, key, value)
-    }
-
-    /// An optional boolean.
-    pub(in crate::plan) fn opt_bool(
-        &mut self,
-        sink: &mut Sink<'_>,
-        key: &'static str,
-    ) -> Option<Spanned<bool>> {
-        let value = self.value(sink, key)?;
-        match value.get_ref() {
-            DeValue::Boolean(flag) => Some(Spanned::new(value.span(), *flag)),
-            _ => {
-                self.wrong_type(sink, key, value, Expected::Boolean);
-                None
-            }
-        }
-    }
-
     /// A required number, integer or float.
     pub(in crate::plan) fn req_number(
         &mut self,
@@ -101,17 +75,19 @@ impl<'a, 'i> TableReader<'a, 'i> {
     }
 
     /// An optional sub-table (`[server]`, or an inline table).
-    pub(in crate::plan) fn opt_table(
+    pub(in crate::plan) fn get_table(
         &mut self,
         sink: &mut Sink<'_>,
         key: &'static str,
-    ) -> Option<TableReader<'a, 'i>> {
-        let value = self.value(sink, key)?;
+    ) -> Got<TableReader<'a, 'i>> {
+        let Some(value) = self.value(sink, key) else {
+            return Ok(None);
+        };
         match value.get_ref() {
-            DeValue::Table(table) => Some(self.child(table, value.span(), self.key_path(key))),
+            DeValue::Table(table) => Ok(Some(self.child(table, value.span(), self.key_path(key)))),
             _ => {
                 self.wrong_type(sink, key, value, Expected::Table);
-                None
+                Err(Reported)
             }
         }
     }
@@ -352,7 +328,7 @@ mod tests {
     #[test]
     fn unread_keys_are_unknown_and_the_near_key_is_suggested() {
         let diagnostics = read("nmae = \"x\"\n", |reader, sink| {
-            reader.opt_str(sink, "name");
+            let _ = reader.get_str(sink, "name");
         });
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(diagnostics[0].message, "unknown section `nmae`");

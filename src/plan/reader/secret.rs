@@ -19,8 +19,9 @@ pub(in crate::plan) fn read_secret_source(
     base_dir: &Path,
     what: &str,
 ) -> Option<SecretSource> {
-    let env = entry.opt_str(sink, "env");
-    let file = entry.opt_str(sink, "file");
+    // A value of the wrong type is reported, and then counts as not set.
+    let env = entry.get_str(sink, "env").ok().flatten();
+    let file = entry.get_str(sink, "file").ok().flatten();
     match (env, file) {
         (Some(_), Some(file)) => {
             let span = entry.key_span("file").unwrap_or(file.span());
@@ -99,7 +100,7 @@ pub(in crate::plan) fn read_secret(
         );
         return Err(Reported);
     }
-    let mut source = table.opt_table(sink, key).ok_or(Reported)?;
+    let mut source = table.get_table(sink, key)?.ok_or(Reported)?;
     let found = read_secret_source(&mut source, sink, base_dir, what);
     source.finish(sink);
     found.map(Some).ok_or(Reported)
@@ -156,7 +157,7 @@ pub(in crate::plan) fn read_secret_url(
             }
         },
         DeValue::Table(_) => {
-            let mut source = table.opt_table(sink, key).ok_or(Reported)?;
+            let mut source = table.get_table(sink, key)?.ok_or(Reported)?;
             let found = read_secret_source(&mut source, sink, base_dir, "URL");
             source.finish(sink);
             found

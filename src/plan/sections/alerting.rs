@@ -63,11 +63,8 @@ fn read_smtp(
     sink: &mut Sink<'_>,
     base_dir: &Path,
 ) -> Result<Option<Smtp>, Reported> {
-    let Some(mut table) = root.opt_table(sink, "smtp") else {
-        return match root.key_span("smtp") {
-            Some(_) => Err(Reported),
-            None => Ok(None),
-        };
+    let Some(mut table) = root.get_table(sink, "smtp")? else {
+        return Ok(None);
     };
     table.redact_values();
     let host = table.req_str(sink, "host");
@@ -417,11 +414,8 @@ fn read_section(
     channel_ids: &Ids,
     policy_ids: &Ids,
 ) -> Result<Alerting, Reported> {
-    let Some(mut table) = root.opt_table(sink, "alerting") else {
-        return match root.key_span("alerting") {
-            Some(_) => Err(Reported),
-            None => Ok(Alerting::default()),
-        };
+    let Some(mut table) = root.get_table(sink, "alerting")? else {
+        return Ok(Alerting::default());
     };
     let defaults = Alerting::default();
     let severity_policies = read_severity_policies(&mut table, sink, policy_ids);

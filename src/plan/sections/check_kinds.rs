@@ -422,7 +422,7 @@ fn read_denominator(
             Err(Reported)
         }
         ("ratio", Some(_)) => {
-            let mut inner = table.opt_table(sink, "denominator").ok_or(Reported)?;
+            let mut inner = table.get_table(sink, "denominator")?.ok_or(Reported)?;
             let selector = read_selector(&mut inner, sink);
             inner.finish(sink);
             selector.map(Some).ok_or(Reported)

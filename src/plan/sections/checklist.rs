@@ -21,9 +21,11 @@ pub(in crate::plan) fn read_checklist(
             .req_str(sink, "owner")
             .and_then(|owner| owners.resolve(sink, &table.key_path("owner"), &owner));
         let required = table
-            .opt_bool(sink, "required")
-            .is_none_or(|flag| flag.into_inner());
-        let gates = match table.opt_str(sink, "gates") {
+            .get_bool(sink, "required")
+            .ok()
+            .flatten()
+            .unwrap_or(true);
+        let gates = match table.get_str(sink, "gates").ok().flatten() {
             None => Some(Phase::GoNoGo),
             Some(gates) => read_gated_phase(sink, &table.key_path("gates"), &gates),
         };

@@ -78,11 +78,8 @@ pub(in crate::plan) fn read_heartbeat(
     base_dir: &Path,
     alerting: Option<&Alerting>,
 ) -> Result<Option<Heartbeat>, Reported> {
-    let Some(mut table) = root.opt_table(sink, "heartbeat") else {
-        return match root.key_span("heartbeat") {
-            Some(_) => Err(Reported),
-            None => Ok(None),
-        };
+    let Some(mut table) = root.get_table(sink, "heartbeat")? else {
+        return Ok(None);
     };
     // A mistyped `url` key holds a token: never quote values of this section.
     table.redact_values();

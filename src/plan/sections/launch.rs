@@ -79,7 +79,7 @@ pub(in crate::plan) fn read_launch(
         None
     });
 
-    let data_dir = match table.opt_str(sink, "data_dir") {
+    let data_dir = match table.get_str(sink, "data_dir").ok().flatten() {
         None => Some(base_dir.join(DEFAULT_DATA_DIR)),
         Some(dir) if dir.get_ref().trim().is_empty() => {
             sink.error(

@@ -26,7 +26,7 @@ pub(in crate::plan) fn read_monitoring(
     sink: &mut Sink<'_>,
 ) -> Option<Monitoring> {
     let defaults = Monitoring::default();
-    let Some(mut table) = root.opt_table(sink, "monitoring") else {
+    let Ok(Some(mut table)) = root.get_table(sink, "monitoring") else {
         return Some(defaults);
     };
     let probes = table.get_int(sink, "max_concurrent_probes", 1, 10_000);
@@ -115,7 +115,7 @@ fn read_auth(
     let bearer = read_secret(table, sink, base_dir, "bearer_token", "bearer token");
     let basic = match table.value(sink, "basic") {
         None => Ok(None),
-        Some(_) => match table.opt_table(sink, "basic") {
+        Some(_) => match table.get_table(sink, "basic").ok().flatten() {
             None => Err(Reported),
             Some(mut basic) => {
                 let username = basic.req_str(sink, "username");

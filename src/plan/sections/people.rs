@@ -46,7 +46,11 @@ pub(in crate::plan) fn read_people(
             );
             None
         });
-        let chat = table.opt_str(sink, "chat").map(Spanned::into_inner);
+        let chat = table
+            .get_str(sink, "chat")
+            .ok()
+            .flatten()
+            .map(Spanned::into_inner);
         table.finish(sink);
         let person = (|| {
             Some(Person {

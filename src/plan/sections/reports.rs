@@ -20,11 +20,8 @@ pub(in crate::plan) fn read_reports(
     context: &Context<'_>,
     alerting: Option<&Alerting>,
 ) -> Result<Option<Reports>, Reported> {
-    let Some(mut table) = root.opt_table(sink, "reports") else {
-        return match root.key_span("reports") {
-            Some(_) => Err(Reported),
-            None => Ok(None),
-        };
+    let Some(mut table) = root.get_table(sink, "reports")? else {
+        return Ok(None);
     };
     let time = match table.get_str(sink, "time") {
         Ok(None) => Ok(DEFAULT_SEND_TIME),

@@ -26,15 +26,18 @@ pub(in crate::plan) fn read_rollback(
         Recipient::Role(Role::ProjectManager),
         Recipient::Role(Role::DevLead),
     ];
-    let Some(mut table) = root.opt_table(sink, "rollback") else {
+    let Ok(Some(mut table)) = root.get_table(sink, "rollback") else {
         // A `rollback` that is not a table was reported; either way the default is usable.
         return Some(Rollback {
             notify: default_notify,
             ..Rollback::default()
         });
     };
+    // A `procedure` of the wrong type is reported; the rest of the section is still checked.
     let procedure = table
-        .opt_str(sink, "procedure")
+        .get_str(sink, "procedure")
+        .ok()
+        .flatten()
         .map(|text| text.into_inner());
     let criteria = read_criteria(&mut table, sink, context);
     let notify = context.recipients.read_list(
@@ -156,11 +159,8 @@ fn read_hook(
     sink: &mut Sink<'_>,
     context: &Context<'_>,
 ) -> Result<Option<RollbackHook>, Reported> {
-    let Some(mut hook) = table.opt_table(sink, "hook") else {
-        return match table.key_span("hook") {
-            Some(_) => Err(Reported),
-            None => Ok(None),
-        };
+    let Some(mut hook) = table.get_table(sink, "hook")? else {
+        return Ok(None);
     };
     hook.redact_values();
     let command = hook.get_str_list(sink, "command").and_then(|argv| {

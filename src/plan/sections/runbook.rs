@@ -60,9 +60,9 @@ pub(in crate::plan) fn read_runbook(
     sink: &mut Sink<'_>,
     context: &Context<'_>,
 ) -> Option<Runbook> {
-    let Some(mut table) = root.opt_table(sink, "runbook") else {
-        // A `runbook` that is not a table was reported.
-        return root.key_span("runbook").is_none().then(Runbook::default);
+    // A `runbook` that is not a table was reported.
+    let Some(mut table) = root.get_table(sink, "runbook").ok()? else {
+        return Some(Runbook::default());
     };
     let min = Duration::from_secs(1);
     let grace = table.duration_within(sink, "grace", DEFAULT_GRACE, min, None);

@@ -21,7 +21,8 @@ pub(in crate::plan) fn read_server(
     base_dir: &Path,
 ) -> Option<Server> {
     let default_listen = DEFAULT_LISTEN.parse::<SocketAddr>().ok()?;
-    let Some(mut table) = root.opt_table(sink, "server") else {
+    // A `server` that is not a table was reported; the default is usable either way.
+    let Ok(Some(mut table)) = root.get_table(sink, "server") else {
         return Some(Server {
             listen: default_listen,
             tokens: Vec::new(),
@@ -29,7 +30,7 @@ pub(in crate::plan) fn read_server(
     };
     table.redact_values();
     forbid_inline_secrets(&mut table, sink);
-    let listen = match table.opt_str(sink, "listen") {
+    let listen = match table.get_str(sink, "listen").ok().flatten() {
         None => Some(default_listen),
         Some(listen) => match listen.get_ref().trim().parse::<SocketAddr>() {
             Ok(address) => Some(address),
