@@ -1,9 +1,10 @@
 //! Fixed words: one of a list of choices (`tls`, `format`, day names) or a name with a `FromStr`
-//! (roles, phases, levels, severities), each unknown one reported with the near word or the list.
+//! (roles, phases, levels, severities), each unknown one reported with the near word or the list;
+//! and the keys that belong to one kind of entry (a check's or a channel's `kind`).
 
 use toml::Spanned;
 
-use super::table::{Reported, Sink};
+use super::table::{Reported, Sink, TableReader};
 use crate::domain::closest;
 
 /// Parses one of a fixed set of words (`tls`, `format`, `kind`, day names), reporting an unknown
@@ -56,6 +57,62 @@ where
                 Some(help),
             );
             None
+        }
+    }
+}
+
+/// Each kind's name and the keys only entries of that kind have (a check's or a channel's `kind`).
+pub(in crate::plan) type KindKeys = [(&'static str, &'static [&'static str])];
+
+impl TableReader<'_, '_> {
+    /// Reports every key of another kind than `mine` that this entry has, naming the kinds it
+    /// belongs to, which says more than "unknown key"; `entry` is what the entries are (`check`).
+    pub(in crate::plan) fn forbid_keys_of_other_kinds(
+        &mut self,
+        sink: &mut Sink<'_>,
+        kinds: &KindKeys,
+        mine: &str,
+        entry: &str,
+    ) {
+        let my_keys = kinds
+            .iter()
+            .find(|(name, _)| *name == mine)
+            .map_or(&[][..], |(_, keys)| *keys);
+        let mut reported: Vec<&str> = Vec::new();
+        for (_, keys) in kinds {
+            for key in *keys {
+                if my_keys.contains(key) || reported.contains(key) || self.key_span(key).is_none() {
+                    continue;
+                }
+                reported.push(key);
+                let owners: Vec<&str> = kinds
+                    .iter()
+                    .filter(|(_, keys)| keys.contains(key))
+                    .map(|(name, _)| *name)
+                    .collect();
+                self.forbid(
+                    sink,
+                    key,
+                    &format!(
+                        "`{key}` belongs to {} {entry}s, not {mine} {entry}s",
+                        owners.join(" and ")
+                    ),
+                    &format!(
+                        "remove `{key}`, or change `kind` to `\"{}\"` if this {entry} is meant to be one",
+                        owners.first().copied().unwrap_or_default()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Marks every kind's keys as known without judging them (the entry's kind is invalid, and
+    /// its own error says enough).
+    pub(in crate::plan) fn ignore_keys_of_kinds(&mut self, sink: &mut Sink<'_>, kinds: &KindKeys) {
+        for (_, keys) in kinds {
+            for key in *keys {
+                self.value(sink, key);
+            }
         }
     }
 }

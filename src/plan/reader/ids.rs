@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::table::{Sink, TableReader};
+use super::table::{Got, Reported, Sink, TableReader};
 use crate::domain::closest;
 use crate::plan::values;
 
@@ -122,4 +122,37 @@ pub(in crate::plan) fn reference_exists(
         Some(help),
     );
     false
+}
+
+impl TableReader<'_, '_> {
+    /// An optional list of ids of another section's entries (`checks = ["checkout"]`), each
+    /// checked with [`reference_exists`], in file order without repeats; `what` and `section`
+    /// name them in messages (`"check"`, `"[[checks]]"`).
+    pub(in crate::plan) fn get_refs(
+        &mut self,
+        sink: &mut Sink<'_>,
+        key: &'static str,
+        ids: &Ids,
+        what: &str,
+        section: &str,
+    ) -> Got<Spanned<Vec<String>>> {
+        let Some(names) = self.get_str_list(sink, key)? else {
+            return Ok(None);
+        };
+        let path = self.key_path(key);
+        let mut found = Vec::new();
+        let mut bad = false;
+        for (index, name) in names.get_ref().iter().enumerate() {
+            let item = format!("{path}[{index}]");
+            if !reference_exists(sink, &item, name, ids, what, section) {
+                bad = true;
+            } else if !found.contains(name.get_ref()) {
+                found.push(name.get_ref().clone());
+            }
+        }
+        if bad {
+            return Err(Reported);
+        }
+        Ok(Some(Spanned::new(names.span(), found)))
+    }
 }

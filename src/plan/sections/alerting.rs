@@ -173,6 +173,11 @@ impl ChannelKindName {
         }
     }
 
+    /// Each kind with the keys only channels of that kind have.
+    fn keys_by_kind() -> [(&'static str, &'static [&'static str]); 3] {
+        ChannelKindName::CHOICES.map(|(name, kind)| (name, kind.keys()))
+    }
+
     /// The keys only channels of this kind have.
     fn keys(self) -> &'static [&'static str] {
         match self {
@@ -213,15 +218,16 @@ fn read_channels(
         });
         let kind = match kind {
             Some(kind) => {
-                forbid_other_kinds(&mut table, sink, kind);
+                table.forbid_keys_of_other_kinds(
+                    sink,
+                    &ChannelKindName::keys_by_kind(),
+                    kind.as_str(),
+                    "channel",
+                );
                 read_channel_kind(kind, &mut table, sink, context)
             }
             None => {
-                for (_, other) in ChannelKindName::CHOICES {
-                    for key in other.keys() {
-                        table.value(sink, key);
-                    }
-                }
+                table.ignore_keys_of_kinds(sink, &ChannelKindName::keys_by_kind());
                 None
             }
         };
@@ -235,38 +241,6 @@ fn read_channels(
         push_or_poison(&mut channels, channel);
     }
     (channels, ids.into_ids())
-}
-
-/// Reports every key of another channel kind, naming the kind it belongs to.
-fn forbid_other_kinds(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>, kind: ChannelKindName) {
-    let mine = kind.keys();
-    let mut reported: Vec<&str> = Vec::new();
-    for (_, other) in ChannelKindName::CHOICES {
-        for key in other.keys() {
-            if mine.contains(key) || reported.contains(key) || table.key_span(key).is_none() {
-                continue;
-            }
-            reported.push(key);
-            let owners: Vec<&str> = ChannelKindName::CHOICES
-                .iter()
-                .filter(|(_, owner)| owner.keys().contains(key))
-                .map(|(name, _)| *name)
-                .collect();
-            table.forbid(
-                sink,
-                key,
-                &format!(
-                    "`{key}` belongs to {} channels, not {} channels",
-                    owners.join(" and "),
-                    kind.as_str()
-                ),
-                &format!(
-                    "remove `{key}`, or change `kind` to `\"{}\"` if this channel is meant to be one",
-                    owners.first().copied().unwrap_or_default()
-                ),
-            );
-        }
-    }
 }
 
 /// The keys of one channel kind.

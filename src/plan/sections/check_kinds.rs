@@ -33,13 +33,18 @@ impl KindName {
         KindName::Tcp,
     ];
 
-    fn as_str(self) -> &'static str {
+    pub(in crate::plan) fn as_str(self) -> &'static str {
         match self {
             KindName::Http => "http",
             KindName::Prometheus => "prometheus",
             KindName::Scrape => "scrape",
             KindName::Tcp => "tcp",
         }
+    }
+
+    /// Each kind with the keys only checks of that kind have.
+    pub(in crate::plan) fn keys_by_kind() -> [(&'static str, &'static [&'static str]); 4] {
+        KindName::ALL.map(|kind| (kind.as_str(), kind.keys()))
     }
 
     /// The keys only checks of this kind have.
@@ -85,51 +90,6 @@ impl FromStr for KindName {
             .into_iter()
             .find(|kind| kind.as_str() == text)
             .ok_or_else(|| UnknownName::new(text, &["http", "prometheus", "scrape", "tcp"]))
-    }
-}
-
-/// Reports every key of another kind that this check has, naming the kind it belongs to.
-pub(in crate::plan) fn forbid_other_kinds(
-    table: &mut TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-    kind: KindName,
-) {
-    let mine = kind.keys();
-    let mut reported: Vec<&str> = Vec::new();
-    for other in KindName::ALL {
-        for key in other.keys() {
-            if mine.contains(key) || reported.contains(key) || table.key_span(key).is_none() {
-                continue;
-            }
-            reported.push(key);
-            let owners: Vec<&str> = KindName::ALL
-                .into_iter()
-                .filter(|owner| owner.keys().contains(key))
-                .map(KindName::as_str)
-                .collect();
-            table.forbid(
-                sink,
-                key,
-                &format!(
-                    "`{key}` belongs to {} checks, not {} checks",
-                    owners.join(" and "),
-                    kind.as_str()
-                ),
-                &format!(
-                    "remove `{key}`, or change `kind` to `\"{}\"` if this check is meant to be one",
-                    owners.first().copied().unwrap_or_default()
-                ),
-            );
-        }
-    }
-}
-
-/// Marks every kind's keys as known without judging them (the check's kind is invalid).
-pub(in crate::plan) fn ignore_kind_keys(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) {
-    for kind in KindName::ALL {
-        for key in kind.keys() {
-            table.value(sink, key);
-        }
     }
 }
 

@@ -16,7 +16,6 @@ use crate::domain::Phase;
 use crate::plan::checks::{Check, DEFAULT_CHECK_PHASES, Severity};
 use crate::plan::reader::{
     Got, IdRegistry, Ids, Reported, Sink, TableReader, duration_value, parse_name, push_or_poison,
-    reference_exists,
 };
 use crate::plan::values;
 
@@ -120,7 +119,12 @@ fn read_check(
 
     let kind = match kind {
         Some(kind) => {
-            check_kinds::forbid_other_kinds(table, sink, kind);
+            table.forbid_keys_of_other_kinds(
+                sink,
+                &KindName::keys_by_kind(),
+                kind.as_str(),
+                "check",
+            );
             let limits = Limits {
                 longest_interval: longest,
                 timeout: timeout.ok(),
@@ -131,7 +135,7 @@ fn read_check(
         }
         None => {
             // Without a valid kind, its keys cannot be judged; the kind's own error says enough.
-            check_kinds::ignore_kind_keys(table, sink);
+            table.ignore_keys_of_kinds(sink, &KindName::keys_by_kind());
             None
         }
     };
@@ -290,22 +294,9 @@ fn read_risk_refs(
     sink: &mut Sink<'_>,
     risk_ids: &Ids,
 ) -> Result<Vec<String>, Reported> {
-    let Some(names) = table.get_str_list(sink, "risks")? else {
-        return Ok(Vec::new());
-    };
-    let mut risks = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let path = format!("{}[{index}]", table.key_path("risks"));
-        if !reference_exists(sink, &path, name, risk_ids, "risk", "[[risks]]") {
-            bad = true;
-        } else if !risks.contains(name.get_ref()) {
-            risks.push(name.get_ref().clone());
-        }
-    }
-    if bad { Err(Reported) } else { Ok(risks) }
+    let risks = table.get_refs(sink, "risks", risk_ids, "risk", "[[risks]]")?;
+    Ok(risks.map(Spanned::into_inner).unwrap_or_default())
 }
-
 /// `timeout` (default 5s, lowered to the shortest interval): a probe must end before the next.
 fn read_timeout(
     table: &mut TableReader<'_, '_>,

@@ -8,7 +8,7 @@ use toml::Spanned;
 use crate::plan::alerting::{EscalationLevel, EscalationPolicy};
 use crate::plan::reader::{
     Expected, IdRegistry, Ids, Recipients, Reported, Sink, TableReader, duration_value,
-    push_or_poison, reference_exists,
+    push_or_poison,
 };
 use crate::plan::values;
 
@@ -138,29 +138,20 @@ fn read_channel_refs(
     sink: &mut Sink<'_>,
     channel_ids: &Ids,
 ) -> Result<Vec<String>, Reported> {
-    let Some(names) = level.get_str_list(sink, "channels")? else {
+    let Some(channels) =
+        level.get_refs(sink, "channels", channel_ids, "channel", "[[channels]]")?
+    else {
         level.required(sink, "channels", Expected::Array);
         return Err(Reported);
     };
-    let path = level.key_path("channels");
-    if names.get_ref().is_empty() {
+    if channels.get_ref().is_empty() {
         sink.error(
-            names.span(),
-            &path,
+            channels.span(),
+            &level.key_path("channels"),
             "`channels` is empty, so this level reaches nobody",
             Some("list `[[channels]]` ids, e.g. `channels = [\"email\"]`".to_string()),
         );
         return Err(Reported);
     }
-    let mut channels = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let item = format!("{path}[{index}]");
-        if !reference_exists(sink, &item, name, channel_ids, "channel", "[[channels]]") {
-            bad = true;
-        } else if !channels.contains(name.get_ref()) {
-            channels.push(name.get_ref().clone());
-        }
-    }
-    if bad { Err(Reported) } else { Ok(channels) }
+    Ok(channels.into_inner())
 }

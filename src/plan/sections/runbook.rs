@@ -275,23 +275,9 @@ fn read_verify(
     sink: &mut Sink<'_>,
     context: &Context<'_>,
 ) -> Result<Vec<String>, Reported> {
-    let Some(names) = entry.get_str_list(sink, "verify")? else {
-        return Ok(Vec::new());
-    };
-    let path = entry.key_path("verify");
-    let mut checks = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let item = format!("{path}[{index}]");
-        if !reference_exists(sink, &item, name, context.check_ids, "check", "[[checks]]") {
-            bad = true;
-        } else if !checks.contains(name.get_ref()) {
-            checks.push(name.get_ref().clone());
-        }
-    }
-    if bad { Err(Reported) } else { Ok(checks) }
+    let checks = entry.get_refs(sink, "verify", context.check_ids, "check", "[[checks]]")?;
+    Ok(checks.map(Spanned::into_inner).unwrap_or_default())
 }
-
 /// `rollback_point` and `rollback_procedure` go together.
 fn read_rollback_point(
     entry: &TableReader<'_, '_>,

@@ -14,7 +14,6 @@ use crate::plan::alerting::{PlanSilence, SilenceWindow};
 use crate::plan::checks::Severity;
 use crate::plan::reader::{
     Expected, IdRegistry, Reported, Sink, TableReader, parse_choice, parse_name, push_or_poison,
-    reference_exists,
 };
 use crate::plan::values::{self, GoLive};
 
@@ -70,23 +69,9 @@ pub(in crate::plan) fn read_check_refs(
     sink: &mut Sink<'_>,
     context: &Context<'_>,
 ) -> Result<Vec<String>, Reported> {
-    let Some(names) = table.get_str_list(sink, "checks")? else {
-        return Ok(Vec::new());
-    };
-    let path = table.key_path("checks");
-    let mut checks = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let item = format!("{path}[{index}]");
-        if !reference_exists(sink, &item, name, context.check_ids, "check", "[[checks]]") {
-            bad = true;
-        } else if !checks.contains(name.get_ref()) {
-            checks.push(name.get_ref().clone());
-        }
-    }
-    if bad { Err(Reported) } else { Ok(checks) }
+    let checks = table.get_refs(sink, "checks", context.check_ids, "check", "[[checks]]")?;
+    Ok(checks.map(Spanned::into_inner).unwrap_or_default())
 }
-
 /// `severities` (all when absent or empty).
 fn read_severities(
     table: &mut TableReader<'_, '_>,
