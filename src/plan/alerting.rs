@@ -48,6 +48,18 @@ pub struct Alerting {
     pub silences: Vec<PlanSilence>,
 }
 
+impl Alerting {
+    /// The ids of the channels whose kind `keep` accepts, in plan order (the email channels a
+    /// report may use, the alertmanager channels the heartbeat may name).
+    pub fn channel_ids_where(&self, keep: impl Fn(&ChannelKind) -> bool) -> Vec<&str> {
+        self.channels
+            .iter()
+            .filter(|channel| keep(&channel.kind))
+            .map(|channel| channel.id.as_str())
+            .collect()
+    }
+}
+
 impl Default for Alerting {
     fn default() -> Self {
         Alerting {

@@ -16,11 +16,36 @@ pub(in crate::plan) fn parse_choice<T: Copy>(
     what: &str,
     choices: &[(&'static str, T)],
 ) -> Result<T, Reported> {
-    if let Some((_, value)) = choices.iter().find(|(name, _)| *name == text.get_ref()) {
+    choose(sink, path, text, text.get_ref(), what, choices)
+}
+
+/// As [`parse_choice`] for upper-case words (HTTP methods) written in any case; the message
+/// quotes the word as written.
+pub(in crate::plan) fn parse_choice_any_case<T: Copy>(
+    sink: &mut Sink<'_>,
+    path: &str,
+    text: &Spanned<String>,
+    what: &str,
+    choices: &[(&'static str, T)],
+) -> Result<T, Reported> {
+    let upper = text.get_ref().trim().to_ascii_uppercase();
+    choose(sink, path, text, &upper, what, choices)
+}
+
+/// The choice named `word` (the text as written, or normalised), else reports `text`.
+fn choose<T: Copy>(
+    sink: &mut Sink<'_>,
+    path: &str,
+    text: &Spanned<String>,
+    word: &str,
+    what: &str,
+    choices: &[(&'static str, T)],
+) -> Result<T, Reported> {
+    if let Some((_, value)) = choices.iter().find(|(name, _)| *name == word) {
         return Ok(*value);
     }
     let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
-    let help = match closest(text.get_ref(), names.iter().copied()) {
+    let help = match closest(word, names.iter().copied()) {
         Some(near) => format!("did you mean `{near}`?"),
         None => format!("use one of: {}", names.join(", ")),
     };
@@ -32,7 +57,6 @@ pub(in crate::plan) fn parse_choice<T: Copy>(
     );
     Err(Reported)
 }
-
 /// Parses a fixed name (role, phase, level), reporting an unknown one with its near name.
 pub(in crate::plan) fn parse_name<T>(
     sink: &mut Sink<'_>,

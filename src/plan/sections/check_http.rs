@@ -5,10 +5,10 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::check_limits::{Limits, read_url};
-use crate::domain::closest;
 use crate::plan::checks::{CompareOp, HeaderValue, HttpCheck, JsonCondition, StatusRange};
 use crate::plan::reader::{
-    Expected, Reported, Sink, TableReader, parse_name, push_or_poison, read_secret_source,
+    Expected, Reported, Sink, TableReader, parse_choice_any_case, parse_name, push_or_poison,
+    read_secret_source,
 };
 use crate::plan::values;
 
@@ -22,26 +22,19 @@ pub(in crate::plan) fn read_http(
     limits: &Limits<'_>,
 ) -> Option<HttpCheck> {
     let url = read_url(table, sink, "https://shop.example/healthz");
-    let method = table.get_str(sink, "method").and_then(|method| {
-        let Some(method) = method else {
-            return Ok("GET".to_string());
-        };
-        let upper = method.get_ref().trim().to_ascii_uppercase();
-        if METHODS.contains(&upper.as_str()) {
-            return Ok(upper);
-        }
-        let help = match closest(&upper, METHODS) {
-            Some(near) => format!("did you mean `{near}`?"),
-            None => format!("use one of: {}", METHODS.join(", ")),
-        };
-        sink.error(
-            method.span(),
-            &table.key_path("method"),
-            format!("unknown HTTP method `{}`", method.get_ref()),
-            Some(help),
-        );
-        Err(Reported)
-    });
+    let method = table
+        .get_str(sink, "method")
+        .and_then(|method| match method {
+            None => Ok("GET".to_string()),
+            Some(method) => parse_choice_any_case(
+                sink,
+                &table.key_path("method"),
+                &method,
+                "HTTP method",
+                &METHODS.map(|name| (name, name)),
+            )
+            .map(str::to_string),
+        });
     let headers = read_headers(table, sink, limits);
     let body = table.get_str(sink, "body");
     let expect_status = read_expect_status(table, sink);

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use crate::domain::closest;
 use crate::plan::alerting::{Alerting, ChannelKind, MaybeSecret};
-use crate::plan::reader::{Reported, Sink, TableReader, read_secret_url};
+use crate::plan::reader::{Reported, Sink, TableReader, parse_choice_any_case, read_secret_url};
 use crate::plan::values;
 
 /// The default `interval`: short enough that a dead golive is noticed within a minute or two by a
@@ -122,27 +122,15 @@ fn read_method(
     let Some(text) = table.get_str(sink, "method")? else {
         return Ok(HeartbeatMethod::default());
     };
-    let upper = text.get_ref().trim().to_ascii_uppercase();
-    if let Some((_, method)) = HeartbeatMethod::CHOICES
-        .iter()
-        .find(|(name, _)| *name == upper)
-    {
-        return Ok(*method);
-    }
-    let names = HeartbeatMethod::CHOICES.map(|(name, _)| name);
-    let help = match closest(&upper, names) {
-        Some(near) => format!("did you mean `{near}`?"),
-        None => format!("use one of: {}", names.join(", ")),
-    };
-    sink.error(
-        text.span(),
-        &table.key_path("method"),
-        format!("unknown heartbeat method `{}`", text.get_ref()),
-        Some(help),
-    );
-    Err(Reported)
+    let path = table.key_path("method");
+    parse_choice_any_case(
+        sink,
+        &path,
+        &text,
+        "heartbeat method",
+        &HeartbeatMethod::CHOICES,
+    )
 }
-
 /// `timeout`: at least 1s and at most the interval, so a call ends before the next one starts.
 fn read_timeout(
     table: &mut TableReader<'_, '_>,
@@ -218,12 +206,8 @@ fn check_channel(
     name: &Spanned<String>,
     alerting: &Alerting,
 ) -> bool {
-    let alertmanagers: Vec<&str> = alerting
-        .channels
-        .iter()
-        .filter(|channel| matches!(channel.kind, ChannelKind::Alertmanager { .. }))
-        .map(|channel| channel.id.as_str())
-        .collect();
+    let alertmanagers =
+        alerting.channel_ids_where(|kind| matches!(kind, ChannelKind::Alertmanager { .. }));
     if alertmanagers.contains(&name.get_ref().as_str()) {
         return true;
     }

@@ -136,12 +136,7 @@ fn read_channel(
         // The communication plan has errors of its own; the channel cannot be checked.
         return Err(Reported);
     };
-    let emails: Vec<&str> = alerting
-        .channels
-        .iter()
-        .filter(|channel| matches!(channel.kind, ChannelKind::Email { .. }))
-        .map(|channel| channel.id.as_str())
-        .collect();
+    let emails = alerting.channel_ids_where(|kind| matches!(kind, ChannelKind::Email { .. }));
     match given {
         None => match emails.first() {
             Some(first) => Ok((*first).to_string()),
