@@ -1,8 +1,9 @@
 //! The one getter dialect: `req_*` for keys that must be there, `get_*` for keys that may be.
 //!
-//! A `req_*` call returns `Err(Reported)` when the key is missing or wrong (both are errors); a
-//! `get_*` call returns a [`Got`]: absent, valid, or present but wrong (reported). Typed reads
-//! beyond the basics: integers in a range, lists of strings and tables of strings.
+//! A `req_*` call returns `None` only after reporting the key as missing or wrong (both are
+//! errors for a required key, so nothing is blurred); a `get_*` call returns a [`Got`]: absent,
+//! valid, or present but wrong (reported). Typed reads beyond the basics: integers in a range,
+//! lists of strings and tables of strings.
 
 use toml::Spanned;
 use toml::de::DeValue;
