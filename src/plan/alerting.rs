@@ -9,8 +9,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use jiff::civil::{Time, Weekday};
 
-use super::SecretSource;
 use super::checks::Severity;
+use super::launch::SecretSource;
 use crate::domain::{Phase, Role};
 
 /// Everything about telling people: the communication plan.
@@ -46,6 +46,18 @@ pub struct Alerting {
     pub outbox_dir: Option<PathBuf>,
     /// `[[silences]]`: maintenance windows known in advance.
     pub silences: Vec<PlanSilence>,
+}
+
+impl Alerting {
+    /// The ids of the channels whose kind `keep` accepts, in plan order (the email channels a
+    /// report may use, the alertmanager channels the heartbeat may name).
+    pub fn channel_ids_where(&self, keep: impl Fn(&ChannelKind) -> bool) -> Vec<&str> {
+        self.channels
+            .iter()
+            .filter(|channel| keep(&channel.kind))
+            .map(|channel| channel.id.as_str())
+            .collect()
+    }
 }
 
 impl Default for Alerting {
@@ -236,4 +248,20 @@ pub enum RollbackHook {
     },
     /// `webhook = "https://deploy.example/rollback"` (or a secret source), POSTed as JSON.
     Webhook { url: MaybeSecret, timeout: Duration },
+}
+
+/// Section `[rollback]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rollback {
+    /// `procedure`: the rollback procedure, as text people follow.
+    pub procedure: String,
+    /// `criteria`: when alerts recommend a rollback.
+    pub criteria: Vec<RollbackCriterion>,
+    /// `notify` (default the project manager and dev lead roles): who gets the procedure when the
+    /// criteria hold.
+    pub notify: Vec<Recipient>,
+    /// `[rollback.hook]`.
+    pub hook: Option<RollbackHook>,
+    /// `auto` (default false): run the hook by itself when the criteria hold.
+    pub auto: bool,
 }

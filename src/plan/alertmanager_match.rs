@@ -1,6 +1,7 @@
 //! `[[risks]] alertmanager`: which alerts from an existing Alertmanager (its webhook, `POST
 //! /api/v1/alertmanager`) mean that a risk has materialised, so their pages carry the risk's
-//! contingency as a failing check's do. Typed and read in one file; the matching is pure.
+//! contingency as a failing check's do. Typed and matched here (pure); read with `[[risks]]` in
+//! `sections/risks.rs`.
 //!
 //! A matcher is a table of labels, `alertmanager = { alertname = "PaymentErrors", service =
 //! "payments" }`: an alert matches when it carries every label given, each with exactly that
@@ -9,13 +10,6 @@
 //! check against the plan at 3 a.m.
 
 use std::collections::BTreeMap;
-
-use toml::de::DeValue;
-
-use super::read::{Sink, TableReader};
-use super::read_typed::Reported;
-use super::values;
-
 /// One `alertmanager` matcher: labels and the exact values an alert must carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabelMatcher {
@@ -38,139 +32,6 @@ impl LabelMatcher {
 /// Whether any of `matchers` matches an alert with `labels` (none given: never).
 pub fn any_matches(matchers: &[LabelMatcher], labels: &BTreeMap<String, String>) -> bool {
     matchers.iter().any(|matcher| matcher.matches(labels))
-}
-
-/// The help every wrong shape of the key gets: how to write it.
-const HOW_TO_WRITE: &str = "write the labels to match, e.g. `alertmanager = { alertname = \"PaymentErrors\", service = \"payments\" }`, or a list of such tables";
-
-/// Reads the optional `alertmanager` key of a `[[risks]]` table: one table of labels or a list
-/// of them. Absent means no matcher.
-pub(super) fn read_matchers(
-    table: &mut TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-) -> Result<Vec<LabelMatcher>, Reported> {
-    let path = table.key_path("alertmanager");
-    let Some(value) = table.value(sink, "alertmanager") else {
-        return Ok(Vec::new());
-    };
-    match value.get_ref() {
-        DeValue::Table(_) => Ok(vec![read_matcher(table, sink, &path, value)?]),
-        DeValue::Array(entries) => {
-            let mut matchers = Vec::new();
-            let mut bad = false;
-            for (index, entry) in entries.iter().enumerate() {
-                match read_matcher(table, sink, &format!("{path}[{index}]"), entry) {
-                    Ok(matcher) => matchers.push(matcher),
-                    Err(Reported) => bad = true,
-                }
-            }
-            if bad { Err(Reported) } else { Ok(matchers) }
-        }
-        other => {
-            sink.error(
-                value.span(),
-                &path,
-                format!(
-                    "expected a table of labels, found {} `{}`",
-                    other.type_str(),
-                    table.quote(sink, value.span())
-                ),
-                Some(HOW_TO_WRITE.to_string()),
-            );
-            Err(Reported)
-        }
-    }
-}
-
-/// One matcher at `path`: a non-empty table of label names (Prometheus syntax) and non-empty
-/// string values. Every problem is reported, not only the first.
-fn read_matcher(
-    table: &TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-    path: &str,
-    value: &toml::Spanned<DeValue<'_>>,
-) -> Result<LabelMatcher, Reported> {
-    let DeValue::Table(entries) = value.get_ref() else {
-        sink.error(
-            value.span(),
-            path,
-            format!(
-                "expected a table of labels, found {} `{}`",
-                value.get_ref().type_str(),
-                table.quote(sink, value.span())
-            ),
-            Some(HOW_TO_WRITE.to_string()),
-        );
-        return Err(Reported);
-    };
-    if entries.is_empty() {
-        sink.error(
-            value.span(),
-            path,
-            "an empty matcher would link every alert from Alertmanager to this risk".to_string(),
-            Some(HOW_TO_WRITE.to_string()),
-        );
-        return Err(Reported);
-    }
-    let mut labels = BTreeMap::new();
-    let mut bad = false;
-    for (name, label_value) in entries {
-        let name_path = format!("{path}.{}", name.get_ref());
-        if !values::is_label_name(name.get_ref()) {
-            sink.error(
-                name.span(),
-                &name_path,
-                format!("`{}` is not a Prometheus label name", name.get_ref()),
-                Some(
-                    "use letters, digits and `_`, not starting with a digit, e.g. `alertname`"
-                        .to_string(),
-                ),
-            );
-            bad = true;
-            continue;
-        }
-        match label_value.get_ref() {
-            DeValue::String(text) if !text.is_empty() => {
-                labels.insert(name.get_ref().to_string(), text.to_string());
-            }
-            DeValue::String(_) => {
-                sink.error(
-                    label_value.span(),
-                    &name_path,
-                    format!(
-                        "an empty value matches nothing: Alertmanager drops labels with empty values, so `{}` is never `\"\"`",
-                        name.get_ref()
-                    ),
-                    Some(format!(
-                        "give the exact value, or leave `{}` out to match any value",
-                        name.get_ref()
-                    )),
-                );
-                bad = true;
-            }
-            other => {
-                sink.error(
-                    label_value.span(),
-                    &name_path,
-                    format!(
-                        "expected a string, found {} `{}`",
-                        other.type_str(),
-                        table.quote(sink, label_value.span())
-                    ),
-                    Some(format!(
-                        "label values are text; put the value in quotes: `{} = \"...\"`",
-                        name.get_ref()
-                    )),
-                );
-                bad = true;
-            }
-        }
-    }
-    if bad {
-        Err(Reported)
-    } else {
-        Ok(LabelMatcher { labels })
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::SecretSource;
+use super::launch::SecretSource;
 use crate::domain::{Phase, UnknownName};
 
 /// How serious a failing check is.

@@ -6,9 +6,9 @@
 
 use std::ops::Range;
 
-use super::Plan;
 use super::checks::{CheckKind, Severity};
-use super::read::Sink;
+use super::model::Plan;
+use super::reader::Sink;
 
 /// A warning rule.
 type Rule = fn(&Plan, &mut Sink<'_>);

@@ -1,200 +1,57 @@
 //! The launch plan: the TOML file a release manager writes, read into typed, validated values.
 //!
-//! Reading happens in two steps (see `read.rs` and `validate.rs`): the TOML text is parsed into a
-//! spanned document tree, every section is read into typed values while *every* problem is collected
-//! as a [`Diagnostic`] with its line, column, key path, bad value and fix; then cross-references
-//! (owners, gated phases, ids) are validated. Nothing here touches the network, the store or the
-//! clock: the one impure part, [`load`], only reads the plan file.
+//! The TOML text is parsed into a spanned document tree, every section is read into typed values
+//! while *every* problem is collected as a [`Diagnostic`] with its line, column, key path, bad
+//! value and fix; then references between sections are resolved and warnings added. Nothing here
+//! touches the network, the store or the clock: the one impure part, [`load`], only reads the
+//! plan file.
+//!
+//! The files are layers, and a file imports only files of its own layer or below (never one
+//! above, and no two files import each other; `layers_only_point_down` checks it):
+//!
+//! 1. **Values and typed sections**: `diagnostic` (positions and display), `values` (checks of
+//!    single values), the typed sections `launch`, `alerting`, `checks`, `reports`, `runbook`,
+//!    `alertmanager_match` (no reading here).
+//! 2. **TOML-reading primitives**, `reader/`: the spanned tree reader and its sink, the one getter
+//!    dialect (`req_*`, `get_*`), the one duration reader, fixed words, secrets as a source, ids
+//!    and references, owners and recipients.
+//! 3. **One reader per section**, `sections/`: `launch`, `people`, `checklist`, `risks`, `server`,
+//!    `monitoring` (`[monitoring]`, `[[prometheus]]`), `checks` (with `check_kinds`, `check_http`,
+//!    `check_limits`), `alerting` (`[smtp]`, `[[channels]]`, `[alerting]`, reading `escalation` and
+//!    `silences`), `rollback`, `runbook`, `reports`, `heartbeat` (typed and read in one file);
+//!    `context` is what the communication sections are checked against.
+//! 4. **The typed plan**, `model`: one field per section.
+//! 5. **Uses of a typed plan**: `lint` (warnings), `recipients` (who a list of recipients means).
+//! 6. **Loading and cross-references**, `load`: reads the sections in order (`read_plan`, where a
+//!    new section is hooked in), links risks and checks, runs `lint`, orders the diagnostics.
+//! 7. **This file**: the public face (`load`, `parse`, re-exports).
 
 pub mod alerting;
 pub mod alertmanager_match;
-mod check_http;
-mod check_kinds;
 pub mod checks;
 mod diagnostic;
-pub mod heartbeat;
+mod launch;
 mod lint;
-mod monitoring;
-mod read;
-mod read_alerting;
-mod read_checks;
-mod read_escalation;
-mod read_reports;
-mod read_rollback;
-mod read_runbook;
-mod read_silences;
-mod read_typed;
+mod load;
+mod model;
+mod reader;
 pub mod recipients;
 pub mod reports;
-pub mod review;
 pub mod runbook;
-mod server;
-pub mod updates;
-mod validate;
+mod sections;
 mod values;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
+pub use alerting::Rollback;
 pub use diagnostic::{Diagnostic, DiagnosticLevel};
-
-use crate::domain::{Level, Owner, Phase, Role};
-
-/// A validated launch plan.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// The plan file this was read from.
-    pub source: PathBuf,
-    pub launch: Launch,
-    pub people: Vec<Person>,
-    pub checklist: Vec<ChecklistItem>,
-    pub risks: Vec<Risk>,
-    pub rollback: Rollback,
-    pub server: Server,
-    /// `[[checks]]`: what golive probes.
-    pub checks: Vec<checks::Check>,
-    /// `[[prometheus]]`: servers that prometheus checks query.
-    pub prometheus: Vec<checks::PrometheusServer>,
-    /// `[monitoring]`: how probing runs.
-    pub monitoring: checks::Monitoring,
-    /// The communication plan: `[smtp]`, `[[channels]]`, `[[escalation]]`, `[alerting]`,
-    /// `[[silences]]`.
-    pub alerting: alerting::Alerting,
-    /// `[runbook]`: the deployment runbook walked through on the go-live call.
-    pub runbook: runbook::Runbook,
-    /// `[reports]`: the daily and final reports (none without the section).
-    pub reports: Option<reports::Reports>,
-    /// `[heartbeat]`: golive's own dead-man's switch (none without the section).
-    pub heartbeat: Option<heartbeat::Heartbeat>,
-    /// `[updates]`: stakeholder updates on phase changes and by hand (none without the section).
-    pub updates: Option<updates::Updates>,
-    /// `[review]`: the post-launch review meeting (none without the section).
-    pub review: Option<review::Review>,
-}
-
-/// Section `[launch]`.
-#[derive(Debug, Clone)]
-pub struct Launch {
-    /// `name`: what is being launched, shown everywhere.
-    pub name: String,
-    /// `timezone`: the IANA name, e.g. `Europe/Berlin`.
-    pub timezone_name: String,
-    /// The time zone itself.
-    pub timezone: TimeZone,
-    /// `go_live`: the planned go-live instant (a local time in `timezone`, or with an offset).
-    pub go_live: Timestamp,
-    /// `hypercare_days`: how long hypercare lasts before the launch closes by itself (> 0).
-    pub hypercare_days: f64,
-    /// `data_dir`: where the store lives, resolved against the plan file's folder.
-    pub data_dir: PathBuf,
-}
-
-impl Launch {
-    /// The length of hypercare as a duration.
-    pub fn hypercare(&self) -> SignedDuration {
-        SignedDuration::from_secs_f64(self.hypercare_days * 86_400.0)
-    }
-}
-
-/// One entry of `[[people]]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Person {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-    pub email: String,
-    /// `chat`: optional chat handle, e.g. `@alice`.
-    pub chat: Option<String>,
-}
-
-/// One entry of `[[checklist]]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChecklistItem {
-    pub id: String,
-    pub title: String,
-    /// `owner`: a person id or a role.
-    pub owner: Owner,
-    /// `required` (default true): leaving the gated phase needs this item confirmed.
-    pub required: bool,
-    /// `gates` (default `go_no_go`): the phase this item must be confirmed before leaving.
-    pub gates: Phase,
-}
-
-/// One entry of `[[risks]]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Risk {
-    pub id: String,
-    pub title: String,
-    pub likelihood: Level,
-    pub impact: Level,
-    /// `contingency`: what to do when the risk materialises.
-    pub contingency: String,
-    /// `owner`: a person id or a role.
-    pub owner: Owner,
-    /// `checks`: ids of checks whose failure means this risk has materialised.
-    pub checks: Vec<String>,
-    /// `alertmanager`: which alerts from Alertmanager mean it has materialised (any matcher).
-    pub alertmanager: Vec<alertmanager_match::LabelMatcher>,
-}
-
-impl Risk {
-    /// Whether an alert from Alertmanager with `labels` means this risk has materialised.
-    pub fn matches_alertmanager(
-        &self,
-        labels: &std::collections::BTreeMap<String, String>,
-    ) -> bool {
-        alertmanager_match::any_matches(&self.alertmanager, labels)
-    }
-}
-
-/// Section `[rollback]`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Rollback {
-    /// `procedure`: the rollback procedure, as text people follow.
-    pub procedure: String,
-    /// `criteria`: when alerts recommend a rollback.
-    pub criteria: Vec<alerting::RollbackCriterion>,
-    /// `notify` (default the project manager and dev lead roles): who gets the procedure when the
-    /// criteria hold.
-    pub notify: Vec<alerting::Recipient>,
-    /// `[rollback.hook]`.
-    pub hook: Option<alerting::RollbackHook>,
-    /// `auto` (default false): run the hook by itself when the criteria hold.
-    pub auto: bool,
-}
-
-/// Section `[server]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Server {
-    /// `listen` (default `127.0.0.1:9898`).
-    pub listen: SocketAddr,
-    /// `[[server.tokens]]`: where API write tokens come from.
-    pub tokens: Vec<TokenSource>,
-}
-
-/// The default listen address: loopback only.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9898";
-
-/// One `[[server.tokens]]` entry: a named token read from an environment variable or a file,
-/// never written in the plan itself.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenSource {
-    /// `name`: who uses this token; it becomes the default author of writes made with it.
-    pub name: String,
-    pub source: SecretSource,
-}
-
-/// Where a secret comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SecretSource {
-    /// `env = "VAR"`.
-    Env(String),
-    /// `file = "path"`, resolved against the plan file's folder.
-    File(PathBuf),
-}
+pub use launch::{
+    ChecklistItem, DEFAULT_LISTEN, Launch, Person, Risk, SecretSource, Server, TokenSource,
+};
+pub use model::{Loaded, Plan};
+pub use sections::{heartbeat, review, updates};
 
 /// What went wrong loading a plan.
 #[derive(Debug, thiserror::Error)]
@@ -212,13 +69,6 @@ pub enum LoadError {
         path: PathBuf,
         diagnostics: Vec<Diagnostic>,
     },
-}
-
-/// A plan that loaded, with any warnings found along the way.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    pub plan: Plan,
-    pub warnings: Vec<Diagnostic>,
 }
 
 /// Reads and validates the plan file at `path`.
@@ -239,7 +89,7 @@ pub fn load_as_of(path: &Path, now: Option<Timestamp>) -> Result<Loaded, LoadErr
         path: path.to_path_buf(),
         diagnostics: vec![not_utf8(error.as_bytes(), error.utf8_error().valid_up_to())],
     })?;
-    validate::parse_and_validate(&text, path, now).map_err(|diagnostics| LoadError::Invalid {
+    load::parse_and_validate(&text, path, now).map_err(|diagnostics| LoadError::Invalid {
         path: path.to_path_buf(),
         diagnostics,
     })
@@ -269,17 +119,21 @@ fn not_utf8(bytes: &[u8], valid_up_to: usize) -> Diagnostic {
 /// Parses and validates plan text; `path` names the file in diagnostics and anchors relative
 /// paths (`data_dir`, token files). On failure, returns every diagnostic (errors and warnings).
 pub fn parse(text: &str, path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
-    validate::parse_and_validate(text, path, None)
+    load::parse_and_validate(text, path, None)
 }
 
 /// Every key path the plan reader knows, as it reads `text`: the keys it asked for in each
 /// table, present or not, with array positions (`checks[0].url`). A plan that uses every
 /// section (`config/example.toml`) yields them all; the docs test checks each is documented.
 pub fn known_keys(text: &str) -> std::collections::BTreeSet<String> {
-    validate::known_keys(text)
+    load::known_keys(text)
 }
 
 /// As [`parse`], with the time for time-dependent warnings (see [`load_as_of`]).
 pub fn parse_as_of(text: &str, path: &Path, now: Timestamp) -> Result<Loaded, Vec<Diagnostic>> {
-    validate::parse_and_validate(text, path, Some(now))
+    load::parse_and_validate(text, path, Some(now))
 }
+
+#[cfg(test)]
+#[path = "layers_test.rs"]
+mod layers;

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use super::Plan;
 use super::alerting::Recipient;
+use super::model::Plan;
 
 /// A person or address told about an alert.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ pub fn resolve_recipients(plan: &Plan, recipients: &[Recipient]) -> Vec<Addresse
     out
 }
 
-fn person_addressee(person: &super::Person) -> Addressee {
+fn person_addressee(person: &super::launch::Person) -> Addressee {
     Addressee {
         key: person.id.clone(),
         name: person.name.clone(),

@@ -4,15 +4,12 @@
 
 use std::time::Duration;
 
-use super::Rollback;
-use super::alerting::{Recipient, RollbackCriterion, RollbackHook};
-use super::checks::Severity;
-use super::read::{Sink, TableReader};
-use super::read_alerting::{Context, bounded_duration, read_secret_url};
-use super::read_silences::read_check_refs;
-use super::read_typed::Reported;
-use super::validate::parse_name;
+use super::context::Context;
+use super::silences::read_check_refs;
 use crate::domain::{Phase, Role};
+use crate::plan::alerting::{Recipient, Rollback, RollbackCriterion, RollbackHook};
+use crate::plan::checks::Severity;
+use crate::plan::reader::{Reported, Sink, TableReader, parse_name, read_secret_url};
 
 /// How long a rollback hook may run by default.
 const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -20,7 +17,7 @@ const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 const ROLLBACK_PHASES: [Phase; 3] = [Phase::Deploying, Phase::Verifying, Phase::Hypercare];
 
 /// Section `[rollback]` (optional).
-pub(super) fn read_rollback(
+pub(in crate::plan) fn read_rollback(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     context: &Context<'_>,
@@ -29,15 +26,18 @@ pub(super) fn read_rollback(
         Recipient::Role(Role::ProjectManager),
         Recipient::Role(Role::DevLead),
     ];
-    let Some(mut table) = root.opt_table(sink, "rollback") else {
+    let Ok(Some(mut table)) = root.get_table(sink, "rollback") else {
         // A `rollback` that is not a table was reported; either way the default is usable.
         return Some(Rollback {
             notify: default_notify,
             ..Rollback::default()
         });
     };
+    // A `procedure` of the wrong type is reported; the rest of the section is still checked.
     let procedure = table
-        .opt_str(sink, "procedure")
+        .get_str(sink, "procedure")
+        .ok()
+        .flatten()
         .map(|text| text.into_inner());
     let criteria = read_criteria(&mut table, sink, context);
     let notify = context.recipients.read_list(
@@ -159,11 +159,8 @@ fn read_hook(
     sink: &mut Sink<'_>,
     context: &Context<'_>,
 ) -> Result<Option<RollbackHook>, Reported> {
-    let Some(mut hook) = table.opt_table(sink, "hook") else {
-        return match table.key_span("hook") {
-            Some(_) => Err(Reported),
-            None => Ok(None),
-        };
+    let Some(mut hook) = table.get_table(sink, "hook")? else {
+        return Ok(None);
     };
     hook.redact_values();
     let command = hook.get_str_list(sink, "command").and_then(|argv| {
@@ -187,8 +184,7 @@ fn read_hook(
         ))
     });
     let webhook = read_secret_url(&mut hook, sink, context.base_dir, "webhook", false);
-    let timeout = bounded_duration(
-        &mut hook,
+    let timeout = hook.duration_within(
         sink,
         "timeout",
         DEFAULT_HOOK_TIMEOUT,

@@ -5,29 +5,23 @@ use std::collections::BTreeMap;
 
 use toml::de::DeValue;
 
-use super::alerting::{Alerting, ChannelKind};
-use super::read::{Sink, TableReader};
-use super::read_alerting::Context;
-use super::read_checks::reference_exists;
-use super::read_typed::Reported;
-use super::reports::{DEFAULT_PHASES, DEFAULT_SEND_TIME, Reports};
-use super::validate::parse_name;
-use super::values;
+use super::context::Context;
 use crate::domain::Phase;
+use crate::plan::alerting::{Alerting, ChannelKind};
+use crate::plan::reader::{Reported, Sink, TableReader, parse_name, reference_exists};
+use crate::plan::reports::{DEFAULT_PHASES, DEFAULT_SEND_TIME, Reports};
+use crate::plan::values;
 
 /// Section `[reports]` (optional). `alerting` is `None` when the communication plan has errors
 /// (reported there), in which case the channel is not checked.
-pub(super) fn read_reports(
+pub(in crate::plan) fn read_reports(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     context: &Context<'_>,
     alerting: Option<&Alerting>,
 ) -> Result<Option<Reports>, Reported> {
-    let Some(mut table) = root.opt_table(sink, "reports") else {
-        return match root.key_span("reports") {
-            Some(_) => Err(Reported),
-            None => Ok(None),
-        };
+    let Some(mut table) = root.get_table(sink, "reports")? else {
+        return Ok(None);
     };
     let time = match table.get_str(sink, "time") {
         Ok(None) => Ok(DEFAULT_SEND_TIME),
@@ -142,12 +136,7 @@ fn read_channel(
         // The communication plan has errors of its own; the channel cannot be checked.
         return Err(Reported);
     };
-    let emails: Vec<&str> = alerting
-        .channels
-        .iter()
-        .filter(|channel| matches!(channel.kind, ChannelKind::Email { .. }))
-        .map(|channel| channel.id.as_str())
-        .collect();
+    let emails = alerting.channel_ids_where(|kind| matches!(kind, ChannelKind::Email { .. }));
     match given {
         None => match emails.first() {
             Some(first) => Ok((*first).to_string()),

@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::alerting::{Alerting, ChannelKind, MaybeSecret};
-use super::read::{Sink, TableReader};
-use super::read_alerting::{bounded_duration, read_secret_url};
-use super::read_typed::Reported;
-use super::values;
 use crate::domain::closest;
+use crate::plan::alerting::{Alerting, ChannelKind, MaybeSecret};
+use crate::plan::reader::{Reported, Sink, TableReader, parse_choice_any_case, read_secret_url};
+use crate::plan::values;
 
 /// The default `interval`: short enough that a dead golive is noticed within a minute or two by a
 /// switch whose period is a minute (the shortest healthchecks.io allows), and that one lost call
@@ -74,24 +72,20 @@ impl HeartbeatMethod {
 
 /// Reads `[heartbeat]` (optional). `alerting` is `None` when the communication plan has errors
 /// (reported there); then the `alertmanager` channels cannot be checked.
-pub(super) fn read_heartbeat(
+pub(in crate::plan) fn read_heartbeat(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     base_dir: &Path,
     alerting: Option<&Alerting>,
 ) -> Result<Option<Heartbeat>, Reported> {
-    let Some(mut table) = root.opt_table(sink, "heartbeat") else {
-        return match root.key_span("heartbeat") {
-            Some(_) => Err(Reported),
-            None => Ok(None),
-        };
+    let Some(mut table) = root.get_table(sink, "heartbeat")? else {
+        return Ok(None);
     };
     // A mistyped `url` key holds a token: never quote values of this section.
     table.redact_values();
     let url = read_secret_url(&mut table, sink, base_dir, "url", false);
     let method = read_method(&mut table, sink);
-    let interval = bounded_duration(
-        &mut table,
+    let interval = table.duration_within(
         sink,
         "interval",
         DEFAULT_INTERVAL,
@@ -128,27 +122,15 @@ fn read_method(
     let Some(text) = table.get_str(sink, "method")? else {
         return Ok(HeartbeatMethod::default());
     };
-    let upper = text.get_ref().trim().to_ascii_uppercase();
-    if let Some((_, method)) = HeartbeatMethod::CHOICES
-        .iter()
-        .find(|(name, _)| *name == upper)
-    {
-        return Ok(*method);
-    }
-    let names = HeartbeatMethod::CHOICES.map(|(name, _)| name);
-    let help = match closest(&upper, names) {
-        Some(near) => format!("did you mean `{near}`?"),
-        None => format!("use one of: {}", names.join(", ")),
-    };
-    sink.error(
-        text.span(),
-        &table.key_path("method"),
-        format!("unknown heartbeat method `{}`", text.get_ref()),
-        Some(help),
-    );
-    Err(Reported)
+    let path = table.key_path("method");
+    parse_choice_any_case(
+        sink,
+        &path,
+        &text,
+        "heartbeat method",
+        &HeartbeatMethod::CHOICES,
+    )
 }
-
 /// `timeout`: at least 1s and at most the interval, so a call ends before the next one starts.
 fn read_timeout(
     table: &mut TableReader<'_, '_>,
@@ -156,7 +138,7 @@ fn read_timeout(
     interval: Option<Duration>,
 ) -> Result<Duration, Reported> {
     let default = interval.map_or(DEFAULT_TIMEOUT, |every| every.min(DEFAULT_TIMEOUT));
-    let timeout = bounded_duration(table, sink, "timeout", default, MIN_TIMEOUT, None)?;
+    let timeout = table.duration_within(sink, "timeout", default, MIN_TIMEOUT, None)?;
     match interval {
         Some(every) if timeout > every => {
             let path = table.key_path("timeout");
@@ -224,12 +206,8 @@ fn check_channel(
     name: &Spanned<String>,
     alerting: &Alerting,
 ) -> bool {
-    let alertmanagers: Vec<&str> = alerting
-        .channels
-        .iter()
-        .filter(|channel| matches!(channel.kind, ChannelKind::Alertmanager { .. }))
-        .map(|channel| channel.id.as_str())
-        .collect();
+    let alertmanagers =
+        alerting.channel_ids_where(|kind| matches!(kind, ChannelKind::Alertmanager { .. }));
     if alertmanagers.contains(&name.get_ref().as_str()) {
         return true;
     }

@@ -8,28 +8,25 @@
 use std::path::Path;
 use std::time::Duration;
 
-use toml::de::DeValue;
-
-use super::checks::{Monitoring, PrometheusAuth, PrometheusServer};
-use super::read::{Sink, TableReader};
-use super::read_typed::Reported;
-use super::server::read_secret_source;
-use super::validate::{IdRegistry, Ids, push_or_poison};
-use super::{SecretSource, values};
+use crate::plan::checks::{Monitoring, PrometheusAuth, PrometheusServer};
+use crate::plan::reader::{
+    IdRegistry, Ids, Reported, Sink, TableReader, push_or_poison, read_secret,
+};
+use crate::plan::values;
 
 /// The default timeout of a query to a Prometheus server.
-pub(super) const DEFAULT_SERVER_TIMEOUT: Duration = Duration::from_secs(5);
+pub(in crate::plan) const DEFAULT_SERVER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Keys that would hold a credential inline.
 const INLINE_SECRET_KEYS: [&str; 3] = ["token", "value", "secret"];
 
 /// Section `[monitoring]` (optional).
-pub(super) fn read_monitoring(
+pub(in crate::plan) fn read_monitoring(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
 ) -> Option<Monitoring> {
     let defaults = Monitoring::default();
-    let Some(mut table) = root.opt_table(sink, "monitoring") else {
+    let Ok(Some(mut table)) = root.get_table(sink, "monitoring") else {
         return Some(defaults);
     };
     let probes = table.get_int(sink, "max_concurrent_probes", 1, 10_000);
@@ -49,7 +46,7 @@ pub(super) fn read_monitoring(
 
 /// Section `[[prometheus]]`. Returns the servers (if all are valid) and every well-formed id, so
 /// a server with a bad URL does not also make the checks that use it "unknown".
-pub(super) fn read_prometheus(
+pub(in crate::plan) fn read_prometheus(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     base_dir: &Path,
@@ -118,7 +115,7 @@ fn read_auth(
     let bearer = read_secret(table, sink, base_dir, "bearer_token", "bearer token");
     let basic = match table.value(sink, "basic") {
         None => Ok(None),
-        Some(_) => match table.opt_table(sink, "basic") {
+        Some(_) => match table.get_table(sink, "basic").ok().flatten() {
             None => Err(Reported),
             Some(mut basic) => {
                 let username = basic.req_str(sink, "username");
@@ -158,34 +155,4 @@ fn read_auth(
         (Some(source), None) => Ok(Some(PrometheusAuth::Bearer(source))),
         (None, basic) => Ok(basic),
     }
-}
-
-/// A secret reference `key = { env = "VAR" }` or `{ file = "path" }`; a plain string is an
-/// inline secret and reported without its value.
-pub(super) fn read_secret(
-    table: &mut TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-    base_dir: &Path,
-    key: &'static str,
-    what: &str,
-) -> Result<Option<SecretSource>, Reported> {
-    let Some(value) = table.value(sink, key) else {
-        return Ok(None);
-    };
-    if !matches!(value.get_ref(), DeValue::Table(_)) {
-        let span = table.key_span(key).unwrap_or(value.span());
-        sink.error(
-            span,
-            &table.key_path(key),
-            format!("a {what} must not be written in the plan"),
-            Some(format!(
-                "put it in an environment variable or a file and write `{key} = {{ env = \"VAR\" }}` or `{key} = {{ file = \"path\" }}`"
-            )),
-        );
-        return Err(Reported);
-    }
-    let mut source = table.opt_table(sink, key).ok_or(Reported)?;
-    let found = read_secret_source(&mut source, sink, base_dir, what);
-    source.finish(sink);
-    found.map(Some).ok_or(Reported)
 }

@@ -21,11 +21,10 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use toml::Spanned;
 
-use super::alerting::Recipient;
-use super::read::{Expected, Sink, TableReader};
-use super::read_alerting::Context;
-use super::read_typed::Reported;
-use super::values;
+use super::context::Context;
+use crate::plan::alerting::Recipient;
+use crate::plan::reader::{Expected, Reported, Sink, TableReader};
+use crate::plan::values;
 
 /// The default `duration` of the meeting.
 pub const DEFAULT_LENGTH: Duration = Duration::from_secs(3600);
@@ -101,20 +100,16 @@ impl Review {
 }
 
 /// Reads `[review]` (optional).
-pub(super) fn read_review(
+pub(in crate::plan) fn read_review(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     context: &Context<'_>,
 ) -> Result<Option<Review>, Reported> {
-    let Some(mut table) = root.opt_table(sink, "review") else {
-        return match root.key_span("review") {
-            Some(_) => Err(Reported),
-            None => Ok(None),
-        };
+    let Some(mut table) = root.get_table(sink, "review")? else {
+        return Ok(None);
     };
     let when = read_when(&mut table, sink, context);
-    let length = super::read_alerting::bounded_duration(
-        &mut table,
+    let length = table.duration_within(
         sink,
         "duration",
         DEFAULT_LENGTH,
@@ -141,7 +136,9 @@ pub(super) fn read_review(
     };
     let text = |table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>, key| {
         table
-            .opt_str(sink, key)
+            .get_str(sink, key)
+            .ok()
+            .flatten()
             .map(|text| text.get_ref().trim().to_string())
             .filter(|text| !text.is_empty())
     };

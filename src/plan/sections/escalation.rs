@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use super::alerting::{EscalationLevel, EscalationPolicy};
-use super::read::{Expected, Sink, TableReader};
-use super::read_alerting::{Recipients, bounded_duration, duration_from};
-use super::read_checks::reference_exists;
-use super::read_typed::Reported;
-use super::validate::{IdRegistry, Ids, push_or_poison};
-use super::values;
+use toml::Spanned;
+
+use crate::plan::alerting::{EscalationLevel, EscalationPolicy};
+use crate::plan::reader::{
+    Expected, IdRegistry, Ids, Recipients, Reported, Sink, TableReader, duration_value,
+    push_or_poison,
+};
+use crate::plan::values;
 
 /// How often the last level is notified again by default.
 const DEFAULT_REPEAT: Duration = Duration::from_secs(30 * 60);
@@ -17,7 +18,7 @@ const DEFAULT_REPEAT: Duration = Duration::from_secs(30 * 60);
 const MIN_REPEAT: Duration = Duration::from_secs(10);
 
 /// Section `[[escalation]]`. Returns the policies (if all are valid) and every well-formed id.
-pub(super) fn read_policies(
+pub(in crate::plan) fn read_policies(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     recipients: &Recipients<'_>,
@@ -28,18 +29,12 @@ pub(super) fn read_policies(
     for mut table in root.array_of_tables(sink, "escalation") {
         let id = ids.read(&mut table, sink);
         let levels = read_levels(&mut table, sink, recipients, channel_ids);
-        let repeat = bounded_duration(&mut table, sink, "repeat", DEFAULT_REPEAT, MIN_REPEAT, None);
+        let repeat = table.duration_within(sink, "repeat", DEFAULT_REPEAT, MIN_REPEAT, None);
         let ack_timeout = match table.value(sink, "ack_timeout") {
             None => Ok(None),
-            Some(_) => bounded_duration(
-                &mut table,
-                sink,
-                "ack_timeout",
-                MIN_REPEAT,
-                MIN_REPEAT,
-                None,
-            )
-            .map(Some),
+            Some(_) => table
+                .duration_within(sink, "ack_timeout", MIN_REPEAT, MIN_REPEAT, None)
+                .map(Some),
         };
         table.finish(sink);
         let policy = (|| {
@@ -90,7 +85,7 @@ fn read_levels(
             }
             Some(value) => {
                 let path = level.key_path("after");
-                duration_from(sink, &path, value, true).and_then(|after| match previous {
+                duration_value(sink, &path, value, true).map(Spanned::into_inner).and_then(|after| match previous {
                     Some(before) if after <= before => {
                         sink.error(
                             value.span(),
@@ -143,29 +138,20 @@ fn read_channel_refs(
     sink: &mut Sink<'_>,
     channel_ids: &Ids,
 ) -> Result<Vec<String>, Reported> {
-    let Some(names) = level.get_str_list(sink, "channels")? else {
+    let Some(channels) =
+        level.get_refs(sink, "channels", channel_ids, "channel", "[[channels]]")?
+    else {
         level.required(sink, "channels", Expected::Array);
         return Err(Reported);
     };
-    let path = level.key_path("channels");
-    if names.get_ref().is_empty() {
+    if channels.get_ref().is_empty() {
         sink.error(
-            names.span(),
-            &path,
+            channels.span(),
+            &level.key_path("channels"),
             "`channels` is empty, so this level reaches nobody",
             Some("list `[[channels]]` ids, e.g. `channels = [\"email\"]`".to_string()),
         );
         return Err(Reported);
     }
-    let mut channels = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let item = format!("{path}[{index}]");
-        if !reference_exists(sink, &item, name, channel_ids, "channel", "[[channels]]") {
-            bad = true;
-        } else if !channels.contains(name.get_ref()) {
-            channels.push(name.get_ref().clone());
-        }
-    }
-    if bad { Err(Reported) } else { Ok(channels) }
+    Ok(channels.into_inner())
 }

@@ -1,7 +1,6 @@
-//! The communication plan: `[smtp]`, `[[channels]]` and `[alerting]`, plus what the other
-//! communication sections share: recipients, and URLs that may carry a secret.
+//! The communication plan: `[smtp]`, `[[channels]]` and `[alerting]`.
 //!
-//! Escalation policies and silences are read in `read_escalation.rs` and `read_silences.rs`;
+//! Escalation policies and silences are read in `escalation.rs` and `silences.rs`;
 //! [`read_alerting`] reads them all in the order their references need (channels before the levels
 //! that name them, policies before `[alerting] policies`).
 //!
@@ -12,48 +11,33 @@
 use std::path::Path;
 use std::time::Duration;
 
-use jiff::tz::TimeZone;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::alerting::{
-    Alerting, Channel, ChannelKind, MaybeSecret, Recipient, Smtp, SmtpTls, WebhookChannel,
-    WebhookFormat,
-};
 use super::check_http::valid_header;
-use super::checks::Severity;
-use super::monitoring::read_secret;
-use super::read::{Expected, Sink, TableReader};
-use super::read_checks::reference_exists;
-use super::read_typed::{Got, Reported};
-use super::server::read_secret_source;
-use super::validate::{IdRegistry, Ids, parse_name, push_or_poison};
-use super::{read_escalation, read_silences, values};
-use crate::domain::{Role, closest};
+use super::context::Context;
+use super::{escalation, silences};
+use crate::plan::alerting::{
+    Alerting, Channel, ChannelKind, Smtp, SmtpTls, WebhookChannel, WebhookFormat,
+};
+use crate::plan::checks::Severity;
+use crate::plan::reader::{
+    IdRegistry, Ids, Reported, Sink, TableReader, parse_choice, parse_name, push_or_poison,
+    read_plain_url, read_secret, read_secret_url, reference_exists,
+};
+use crate::plan::values;
 
 /// The timeout of SMTP, webhook and Alertmanager deliveries that set none.
-pub(super) const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(in crate::plan) const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The signature header of a webhook with `hmac_secret` that names none.
-pub(super) const DEFAULT_HMAC_HEADER: &str = "X-Golive-Signature";
+pub(in crate::plan) const DEFAULT_HMAC_HEADER: &str = "X-Golive-Signature";
 /// The longest `[alerting] group_window`: holding alerts back longer delays the page.
 const MAX_GROUP_WINDOW: Duration = Duration::from_secs(300);
 /// The shortest `delivery_max_age` and `ack_link_ttl`.
 const MIN_AGE: Duration = Duration::from_secs(60);
 
-/// What the communication sections are checked against.
-pub(super) struct Context<'k> {
-    /// Who may be notified.
-    pub(super) recipients: Recipients<'k>,
-    /// `[[checks]]` ids, for silences and rollback criteria.
-    pub(super) check_ids: &'k Ids,
-    /// The plan file's folder, for `file = ...` secrets, `outbox_dir` and the rollback command.
-    pub(super) base_dir: &'k Path,
-    /// The launch time zone (`None` when it is invalid, which was reported).
-    pub(super) timezone: Option<&'k TimeZone>,
-}
-
 /// Reads `[smtp]`, `[[channels]]`, `[[escalation]]`, `[alerting]` and `[[silences]]`.
-pub(super) fn read_alerting(
+pub(in crate::plan) fn read_alerting(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     context: &Context<'_>,
@@ -61,9 +45,9 @@ pub(super) fn read_alerting(
     let smtp = read_smtp(root, sink, context.base_dir);
     let (channels, channel_ids) = read_channels(root, sink, context);
     let (policies, policy_ids) =
-        read_escalation::read_policies(root, sink, &context.recipients, &channel_ids);
+        escalation::read_policies(root, sink, &context.recipients, &channel_ids);
     let section = read_section(root, sink, context.base_dir, &channel_ids, &policy_ids);
-    let silences = read_silences::read_silences(root, sink, context);
+    let silences = silences::read_silences(root, sink, context);
     Some(Alerting {
         smtp: smtp.ok()?,
         channels: channels?,
@@ -73,321 +57,14 @@ pub(super) fn read_alerting(
     })
 }
 
-/// Parses one of a fixed set of words (`tls`, `format`, `kind`, day names), reporting an unknown
-/// one with the near word or the list.
-pub(super) fn parse_choice<T: Copy>(
-    sink: &mut Sink<'_>,
-    path: &str,
-    text: &Spanned<String>,
-    what: &str,
-    choices: &[(&'static str, T)],
-) -> Result<T, Reported> {
-    if let Some((_, value)) = choices.iter().find(|(name, _)| *name == text.get_ref()) {
-        return Ok(*value);
-    }
-    let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
-    let help = match closest(text.get_ref(), names.iter().copied()) {
-        Some(near) => format!("did you mean `{near}`?"),
-        None => format!("use one of: {}", names.join(", ")),
-    };
-    sink.error(
-        text.span(),
-        path,
-        format!("unknown {what} `{}`", text.get_ref()),
-        Some(help),
-    );
-    Err(Reported)
-}
-
-/// A duration key with a default and a lower bound (`min` may be zero, which allows `"0s"`).
-pub(super) fn bounded_duration(
-    table: &mut TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-    key: &'static str,
-    default: Duration,
-    min: Duration,
-    max: Option<Duration>,
-) -> Result<Duration, Reported> {
-    let Some(value) = table.value(sink, key) else {
-        return Ok(default);
-    };
-    let path = table.key_path(key);
-    let duration = duration_from(sink, &path, value, min.is_zero())?;
-    let limit = |bound: Duration| values::show_duration(bound);
-    let problem = if duration < min {
-        Some((
-            format!(
-                "`{key}` of {} is too short",
-                values::show_duration(duration)
-            ),
-            format!(
-                "use at least {}, e.g. `{key} = \"{}\"`",
-                limit(min),
-                limit(min)
-            ),
-        ))
-    } else {
-        max.filter(|max| duration > *max).map(|max| {
-            (
-                format!("`{key}` of {} is too long", values::show_duration(duration)),
-                format!(
-                    "use at most {}, e.g. `{key} = \"{}\"`",
-                    limit(max),
-                    limit(max)
-                ),
-            )
-        })
-    };
-    match problem {
-        None => Ok(duration),
-        Some((message, help)) => {
-            sink.error(value.span(), &path, message, Some(help));
-            Err(Reported)
-        }
-    }
-}
-
-/// A duration value; `"0s"` is accepted when `zero_ok`.
-pub(super) fn duration_from(
-    sink: &mut Sink<'_>,
-    path: &str,
-    value: &Spanned<DeValue<'_>>,
-    zero_ok: bool,
-) -> Result<Duration, Reported> {
-    if zero_ok
-        && let DeValue::String(text) = value.get_ref()
-        && let Ok(duration) = values::duration_or_zero(text)
-    {
-        return Ok(duration);
-    }
-    super::read_typed::duration_value(sink, path, value).map(Spanned::into_inner)
-}
-
-/// Who may be notified: person ids from `[[people]]`, role names, and email addresses.
-pub(super) struct Recipients<'p> {
-    person_ids: &'p [String],
-}
-
-impl<'p> Recipients<'p> {
-    /// Recipients among the people with these ids.
-    pub(super) fn new(person_ids: &'p [String]) -> Self {
-        Recipients { person_ids }
-    }
-
-    /// Resolves one recipient: an address (it has an `@`), a person id, or a role name.
-    pub(super) fn resolve(
-        &self,
-        sink: &mut Sink<'_>,
-        path: &str,
-        name: &Spanned<String>,
-    ) -> Result<Recipient, Reported> {
-        let text = name.get_ref().trim();
-        if text.contains('@') {
-            if values::looks_like_email(text) {
-                return Ok(Recipient::Address(text.to_string()));
-            }
-            sink.error(
-                name.span(),
-                path,
-                format!("`{text}` is not an email address"),
-                Some("write one address like `oncall@shop.example`".to_string()),
-            );
-            return Err(Reported);
-        }
-        if self.person_ids.iter().any(|id| id == text) {
-            return Ok(Recipient::Person(text.to_string()));
-        }
-        if let Ok(role) = text.parse::<Role>() {
-            return Ok(Recipient::Role(role));
-        }
-        let help = super::validate::person_or_role_help(
-            self.person_ids,
-            text,
-            "a recipient is a person id from [[people]] ({people}), a role ({roles}) or an email address",
-        );
-        sink.error(
-            name.span(),
-            path,
-            format!("unknown recipient `{text}`"),
-            Some(help),
-        );
-        Err(Reported)
-    }
-
-    /// An array of recipients under `key` (`None` when absent); `what` says what an empty list
-    /// would mean, and an empty list is an error when it is given.
-    pub(super) fn read_list(
-        &self,
-        table: &mut TableReader<'_, '_>,
-        sink: &mut Sink<'_>,
-        key: &'static str,
-        empty_means: Option<&str>,
-    ) -> Got<Vec<Recipient>> {
-        let Some(names) = table.get_str_list(sink, key)? else {
-            return Ok(None);
-        };
-        let path = table.key_path(key);
-        if let Some(meaning) = empty_means
-            && names.get_ref().is_empty()
-        {
-            sink.error(
-                names.span(),
-                &path,
-                format!("`{key}` is empty, so {meaning}"),
-                Some(format!(
-                    "list person ids, roles or email addresses, e.g. `{key} = [\"ops_lead\"]`"
-                )),
-            );
-            return Err(Reported);
-        }
-        let mut recipients = Vec::new();
-        let mut bad = false;
-        for (index, name) in names.get_ref().iter().enumerate() {
-            match self.resolve(sink, &format!("{path}[{index}]"), name) {
-                Ok(recipient) if !recipients.contains(&recipient) => recipients.push(recipient),
-                Ok(_) => {}
-                Err(Reported) => bad = true,
-            }
-        }
-        if bad {
-            Err(Reported)
-        } else {
-            Ok(Some(recipients))
-        }
-    }
-}
-
-/// A URL that may be secret: a plain `http(s)` URL that visibly carries no credential, or
-/// `{ env = "VAR" }` / `{ file = "path" }`. The URL is never quoted in messages.
-pub(super) fn read_secret_url(
-    table: &mut TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-    base_dir: &Path,
-    key: &'static str,
-    required: bool,
-) -> Got<MaybeSecret> {
-    let value = if required {
-        table.required(sink, key, Expected::String)
-    } else {
-        table.value(sink, key)
-    };
-    let Some(value) = value else {
-        return if required { Err(Reported) } else { Ok(None) };
-    };
-    let path = table.key_path(key);
-    let move_it = format!(
-        "put the whole URL in an environment variable or a file and write `{key} = {{ env = \"VAR\" }}` or `{key} = {{ file = \"path\" }}`"
-    );
-    match value.get_ref() {
-        DeValue::String(text) => match values::http_url(text) {
-            Ok(url) => match values::visible_secret(&url) {
-                None => Ok(Some(MaybeSecret::Plain(text.trim().to_string()))),
-                Some(what) => {
-                    sink.error(
-                        value.span(),
-                        &path,
-                        format!(
-                            "the URL carries a secret ({what}), which must not be written in the plan"
-                        ),
-                        Some(move_it),
-                    );
-                    Err(Reported)
-                }
-            },
-            Err(reason) => {
-                sink.error(
-                    value.span(),
-                    &path,
-                    format!("invalid URL: {reason}"),
-                    Some(format!(
-                        "write a full http:// or https:// URL, or {}",
-                        move_it.replacen("put", "when it carries a token, put", 1)
-                    )),
-                );
-                Err(Reported)
-            }
-        },
-        DeValue::Table(_) => {
-            let mut source = table.opt_table(sink, key).ok_or(Reported)?;
-            let found = read_secret_source(&mut source, sink, base_dir, "URL");
-            source.finish(sink);
-            found
-                .map(|source| Some(MaybeSecret::Secret(source)))
-                .ok_or(Reported)
-        }
-        other => {
-            sink.error(
-                value.span(),
-                &path,
-                format!(
-                    "expected a URL string or a secret source, found {}",
-                    other.type_str()
-                ),
-                Some(move_it),
-            );
-            Err(Reported)
-        }
-    }
-}
-
-/// A plain `http(s)` URL (Alertmanager, `public_url`) without credentials in it.
-fn read_plain_url(
-    table: &mut TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-    key: &'static str,
-    required: bool,
-    example: &str,
-) -> Got<String> {
-    let url = if required {
-        match table.req_str(sink, key) {
-            Some(url) => url,
-            None => return Err(Reported),
-        }
-    } else {
-        match table.get_str(sink, key)? {
-            Some(url) => url,
-            None => return Ok(None),
-        }
-    };
-    let path = table.key_path(key);
-    match values::http_url(url.get_ref()) {
-        Ok(parsed) if values::visible_secret(&parsed).is_some() => {
-            sink.error(
-                url.span(),
-                &path,
-                "the URL carries credentials, which must not be written in the plan",
-                Some(format!(
-                    "remove them; write the address alone, e.g. `{example}`"
-                )),
-            );
-            Err(Reported)
-        }
-        Ok(_) => Ok(Some(url.get_ref().trim().to_string())),
-        Err(reason) => {
-            sink.error(
-                url.span(),
-                &path,
-                format!("invalid URL `{}`: {reason}", url.get_ref()),
-                Some(format!(
-                    "write a full http:// or https:// URL, e.g. `{example}`"
-                )),
-            );
-            Err(Reported)
-        }
-    }
-}
-
 /// Section `[smtp]` (optional; without it email goes to the outbox folder).
 fn read_smtp(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     base_dir: &Path,
 ) -> Result<Option<Smtp>, Reported> {
-    let Some(mut table) = root.opt_table(sink, "smtp") else {
-        return match root.key_span("smtp") {
-            Some(_) => Err(Reported),
-            None => Ok(None),
-        };
+    let Some(mut table) = root.get_table(sink, "smtp")? else {
+        return Ok(None);
     };
     table.redact_values();
     let host = table.req_str(sink, "host");
@@ -445,8 +122,7 @@ fn read_smtp(
         }
     });
     let helo = table.get_str(sink, "helo");
-    let timeout = bounded_duration(
-        &mut table,
+    let timeout = table.duration_within(
         sink,
         "timeout",
         DEFAULT_DELIVERY_TIMEOUT,
@@ -497,6 +173,11 @@ impl ChannelKindName {
         }
     }
 
+    /// Each kind with the keys only channels of that kind have.
+    fn keys_by_kind() -> [(&'static str, &'static [&'static str]); 3] {
+        ChannelKindName::CHOICES.map(|(name, kind)| (name, kind.keys()))
+    }
+
     /// The keys only channels of this kind have.
     fn keys(self) -> &'static [&'static str] {
         match self {
@@ -537,15 +218,16 @@ fn read_channels(
         });
         let kind = match kind {
             Some(kind) => {
-                forbid_other_kinds(&mut table, sink, kind);
+                table.forbid_keys_of_other_kinds(
+                    sink,
+                    &ChannelKindName::keys_by_kind(),
+                    kind.as_str(),
+                    "channel",
+                );
                 read_channel_kind(kind, &mut table, sink, context)
             }
             None => {
-                for (_, other) in ChannelKindName::CHOICES {
-                    for key in other.keys() {
-                        table.value(sink, key);
-                    }
-                }
+                table.ignore_keys_of_kinds(sink, &ChannelKindName::keys_by_kind());
                 None
             }
         };
@@ -559,38 +241,6 @@ fn read_channels(
         push_or_poison(&mut channels, channel);
     }
     (channels, ids.into_ids())
-}
-
-/// Reports every key of another channel kind, naming the kind it belongs to.
-fn forbid_other_kinds(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>, kind: ChannelKindName) {
-    let mine = kind.keys();
-    let mut reported: Vec<&str> = Vec::new();
-    for (_, other) in ChannelKindName::CHOICES {
-        for key in other.keys() {
-            if mine.contains(key) || reported.contains(key) || table.key_span(key).is_none() {
-                continue;
-            }
-            reported.push(key);
-            let owners: Vec<&str> = ChannelKindName::CHOICES
-                .iter()
-                .filter(|(_, owner)| owner.keys().contains(key))
-                .map(|(name, _)| *name)
-                .collect();
-            table.forbid(
-                sink,
-                key,
-                &format!(
-                    "`{key}` belongs to {} channels, not {} channels",
-                    owners.join(" and "),
-                    kind.as_str()
-                ),
-                &format!(
-                    "remove `{key}`, or change `kind` to `\"{}\"` if this channel is meant to be one",
-                    owners.first().copied().unwrap_or_default()
-                ),
-            );
-        }
-    }
 }
 
 /// The keys of one channel kind.
@@ -623,8 +273,7 @@ fn read_channel_kind(
                 true,
                 "http://alertmanager.internal:9093",
             );
-            let timeout = bounded_duration(
-                table,
+            let timeout = table.duration_within(
                 sink,
                 "timeout",
                 DEFAULT_DELIVERY_TIMEOUT,
@@ -681,8 +330,7 @@ fn read_webhook(
                 Err(Reported)
             }
         });
-    let timeout = bounded_duration(
-        table,
+    let timeout = table.duration_within(
         sink,
         "timeout",
         DEFAULT_DELIVERY_TIMEOUT,
@@ -740,24 +388,19 @@ fn read_section(
     channel_ids: &Ids,
     policy_ids: &Ids,
 ) -> Result<Alerting, Reported> {
-    let Some(mut table) = root.opt_table(sink, "alerting") else {
-        return match root.key_span("alerting") {
-            Some(_) => Err(Reported),
-            None => Ok(Alerting::default()),
-        };
+    let Some(mut table) = root.get_table(sink, "alerting")? else {
+        return Ok(Alerting::default());
     };
     let defaults = Alerting::default();
     let severity_policies = read_severity_policies(&mut table, sink, policy_ids);
-    let group_window = bounded_duration(
-        &mut table,
+    let group_window = table.duration_within(
         sink,
         "group_window",
         defaults.group_window,
         Duration::ZERO,
         Some(MAX_GROUP_WINDOW),
     );
-    let delivery_max_age = bounded_duration(
-        &mut table,
+    let delivery_max_age = table.duration_within(
         sink,
         "delivery_max_age",
         defaults.delivery_max_age,
@@ -782,14 +425,8 @@ fn read_section(
         false,
         "https://golive.shop.example",
     );
-    let ack_link_ttl = bounded_duration(
-        &mut table,
-        sink,
-        "ack_link_ttl",
-        defaults.ack_link_ttl,
-        MIN_AGE,
-        None,
-    );
+    let ack_link_ttl =
+        table.duration_within(sink, "ack_link_ttl", defaults.ack_link_ttl, MIN_AGE, None);
     let ack_link_secret = read_secret(
         &mut table,
         sink,

@@ -1,12 +1,12 @@
-//! Reading the spanned TOML tree, key by key, while collecting every problem.
+//! The spanned tree reader: one TOML table at a time, key by key, every problem collected.
 //!
 //! The plan is not deserialized with serde's `deny_unknown_fields`, which stops at the first
-//! problem. Instead a [`TableReader`] wraps one TOML table: each `req_*`/`opt_*` call marks the key
-//! as known, returns the value with its span, and records a diagnostic when the key is missing or
-//! has the wrong type; [`TableReader::finish`] then reports every key nobody asked for as unknown,
-//! with the closest known key as a suggestion. All diagnostics go to one [`Sink`], which also
-//! remembers where each key path was found so later checks (cross-references, warnings) can point
-//! at it.
+//! problem. Instead a [`TableReader`] wraps one TOML table: each getter (see `getters.rs`) marks
+//! the key as known, returns the value with its span, and records a diagnostic when the key is
+//! missing or has the wrong type; [`TableReader::finish`] then reports every key nobody asked for
+//! as unknown, with the closest known key as a suggestion. All diagnostics go to one [`Sink`],
+//! which also remembers where each key path was found so later checks (cross-references,
+//! warnings) can point at it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
@@ -14,11 +14,22 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::diagnostic::{Diagnostic, DiagnosticLevel, LineIndex};
 use crate::domain::closest;
+use crate::plan::diagnostic::{Diagnostic, DiagnosticLevel, LineIndex};
+
+/// A problem that was already recorded in the sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::plan) struct Reported;
+
+/// The outcome of reading an optional key: `Ok(None)` when the key is absent (the caller applies
+/// its default), `Ok(Some(value))` when it is valid, and `Err(Reported)` when it is present but
+/// wrong, in which case the diagnostic is already in the [`Sink`]. Keeping "absent" and "wrong"
+/// apart lets callers skip follow-on checks (e.g. timeout against interval) that would only
+/// repeat the first complaint.
+pub(in crate::plan) type Got<T> = Result<Option<T>, Reported>;
 
 /// Collects diagnostics for one plan file and remembers the span of every key path read.
-pub(super) struct Sink<'t> {
+pub(in crate::plan) struct Sink<'t> {
     lines: LineIndex<'t>,
     diagnostics: Vec<Diagnostic>,
     spans: HashMap<String, Range<usize>>,
@@ -28,7 +39,7 @@ pub(super) struct Sink<'t> {
 
 impl<'t> Sink<'t> {
     /// A sink for diagnostics about `text`.
-    pub(super) fn new(text: &'t str) -> Self {
+    pub(in crate::plan) fn new(text: &'t str) -> Self {
         Sink {
             lines: LineIndex::new(text),
             diagnostics: Vec::new(),
@@ -37,13 +48,13 @@ impl<'t> Sink<'t> {
         }
     }
 
-    /// Every key path the readers asked for (see [`super::known_keys`]).
-    pub(super) fn into_known_keys(self) -> BTreeSet<String> {
+    /// Every key path the readers asked for (see `plan::known_keys`).
+    pub(in crate::plan) fn into_known_keys(self) -> BTreeSet<String> {
         self.known
     }
 
     /// Records an error at `span` for the key `path`.
-    pub(super) fn error(
+    pub(in crate::plan) fn error(
         &mut self,
         span: Range<usize>,
         path: &str,
@@ -54,7 +65,7 @@ impl<'t> Sink<'t> {
     }
 
     /// Records a warning at `span` for the key `path`.
-    pub(super) fn warning(
+    pub(in crate::plan) fn warning(
         &mut self,
         span: Range<usize>,
         path: &str,
@@ -84,32 +95,32 @@ impl<'t> Sink<'t> {
     }
 
     /// The span where the key `path` (e.g. `rollback.procedure`) was found, if it was read.
-    pub(super) fn span_of(&self, path: &str) -> Option<Range<usize>> {
+    pub(in crate::plan) fn span_of(&self, path: &str) -> Option<Range<usize>> {
         self.spans.get(path).cloned()
     }
 
     /// The 1-based line of a byte offset.
-    pub(super) fn line_of(&self, offset: usize) -> usize {
+    pub(in crate::plan) fn line_of(&self, offset: usize) -> usize {
         self.lines.position(offset).0
     }
 
     /// The source text of `span`, shortened for a message.
-    pub(super) fn snippet(&self, span: Range<usize>) -> String {
+    pub(in crate::plan) fn snippet(&self, span: Range<usize>) -> String {
         self.lines.snippet(span)
     }
 
     /// Every diagnostic recorded so far, in the order found.
-    pub(super) fn into_diagnostics(self) -> Vec<Diagnostic> {
+    pub(in crate::plan) fn into_diagnostics(self) -> Vec<Diagnostic> {
         self.diagnostics
     }
 
-    fn remember(&mut self, path: &str, span: Range<usize>) {
+    pub(super) fn remember(&mut self, path: &str, span: Range<usize>) {
         self.spans.insert(path.to_string(), span);
     }
 }
 
 /// Joins a table path and a key: `("checklist[2]", "owner")` → `checklist[2].owner`.
-pub(super) fn join(path: &str, key: &str) -> String {
+pub(in crate::plan) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
@@ -119,7 +130,7 @@ pub(super) fn join(path: &str, key: &str) -> String {
 
 /// The kind of value a key expects, for "expected X, found Y" messages.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Expected {
+pub(in crate::plan) enum Expected {
     String,
     Boolean,
     Number,
@@ -146,7 +157,7 @@ impl Expected {
 }
 
 /// Reads one TOML table, tracking which keys were read.
-pub(super) struct TableReader<'a, 'i> {
+pub(in crate::plan) struct TableReader<'a, 'i> {
     table: &'a DeTable<'i>,
     /// Where the table starts (its header, or the inline table), for "missing key" errors.
     span: Range<usize>,
@@ -161,7 +172,11 @@ pub(super) struct TableReader<'a, 'i> {
 
 impl<'a, 'i> TableReader<'a, 'i> {
     /// A reader over `table`, found at `span` under the key path `path`.
-    pub(super) fn new(table: &'a DeTable<'i>, span: Range<usize>, path: impl Into<String>) -> Self {
+    pub(in crate::plan) fn new(
+        table: &'a DeTable<'i>,
+        span: Range<usize>,
+        path: impl Into<String>,
+    ) -> Self {
         TableReader {
             table,
             span,
@@ -174,12 +189,12 @@ impl<'a, 'i> TableReader<'a, 'i> {
 
     /// Stops quoting values in messages for this table and the tables read from it, because a
     /// mistyped key there may hold a secret.
-    pub(super) fn redact_values(&mut self) {
+    pub(in crate::plan) fn redact_values(&mut self) {
         self.redact = true;
     }
 
     /// A reader for a table found inside this one, inheriting redaction.
-    fn child(
+    pub(super) fn child(
         &self,
         table: &'a DeTable<'i>,
         span: Range<usize>,
@@ -192,7 +207,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
     }
 
     /// The source text of a value for a message, or a placeholder when redacting.
-    pub(super) fn quote(&self, sink: &Sink<'_>, span: Range<usize>) -> String {
+    pub(in crate::plan) fn quote(&self, sink: &Sink<'_>, span: Range<usize>) -> String {
         if self.redact {
             "(value not shown)".to_string()
         } else {
@@ -201,22 +216,22 @@ impl<'a, 'i> TableReader<'a, 'i> {
     }
 
     /// The table's key path.
-    pub(super) fn path(&self) -> &str {
+    pub(in crate::plan) fn path(&self) -> &str {
         &self.path
     }
 
     /// Where the table starts.
-    pub(super) fn span(&self) -> Range<usize> {
+    pub(in crate::plan) fn span(&self) -> Range<usize> {
         self.span.clone()
     }
 
     /// The key path of `key` in this table.
-    pub(super) fn key_path(&self, key: &str) -> String {
+    pub(in crate::plan) fn key_path(&self, key: &str) -> String {
         join(&self.path, key)
     }
 
     /// Marks `key` as known and returns its value, if present.
-    pub(super) fn value(
+    pub(in crate::plan) fn value(
         &mut self,
         sink: &mut Sink<'_>,
         key: &'static str,
@@ -229,7 +244,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
     }
 
     /// Marks `key` as known and returns its value, or records a "missing key" error.
-    pub(super) fn required(
+    pub(in crate::plan) fn required(
         &mut self,
         sink: &mut Sink<'_>,
         key: &'static str,
@@ -253,124 +268,9 @@ impl<'a, 'i> TableReader<'a, 'i> {
         value
     }
 
-    /// A required, non-blank string.
-    pub(super) fn req_str(
-        &mut self,
-        sink: &mut Sink<'_>,
-        key: &'static str,
-    ) -> Option<Spanned<String>> {
-        let value = self.required(sink, key, Expected::String)?;
-        let text = self.as_str(sink, key, value)?;
-        if text.get_ref().trim().is_empty() {
-            sink.error(
-                text.span(),
-                &self.key_path(key),
-                format!("`{key}` must not be empty"),
-                Some(format!(
-                    "write a value, e.g. `{key} = \"...\"`, or see the plan reference, docs/plan.md"
-                )),
-            );
-            return None;
-        }
-        Some(text)
-    }
-
-    /// An optional string (which may be empty).
-    pub(super) fn opt_str(
-        &mut self,
-        sink: &mut Sink<'_>,
-        key: &'static str,
-    ) -> Option<Spanned<String>> {
-        let value = self.value(sink, key)?;
-        self.as_str(sink, key, value)
-    }
-
-    /// An optional boolean.
-    pub(super) fn opt_bool(
-        &mut self,
-        sink: &mut Sink<'_>,
-        key: &'static str,
-    ) -> Option<Spanned<bool>> {
-        let value = self.value(sink, key)?;
-        match value.get_ref() {
-            DeValue::Boolean(flag) => Some(Spanned::new(value.span(), *flag)),
-            _ => {
-                self.wrong_type(sink, key, value, Expected::Boolean);
-                None
-            }
-        }
-    }
-
-    /// A required number, integer or float.
-    pub(super) fn req_number(
-        &mut self,
-        sink: &mut Sink<'_>,
-        key: &'static str,
-    ) -> Option<Spanned<f64>> {
-        let value = self.required(sink, key, Expected::Number)?;
-        let number = match value.get_ref() {
-            DeValue::Integer(integer) => i64::from_str_radix(integer.as_str(), integer.radix())
-                .ok()
-                // Plans hold small counts (days, seconds); precision loss past 2^53 is moot.
-                .map(|integer| integer as f64),
-            DeValue::Float(float) => float.as_str().parse::<f64>().ok(),
-            _ => {
-                self.wrong_type(sink, key, value, Expected::Number);
-                return None;
-            }
-        };
-        match number {
-            Some(number) if number.is_finite() => Some(Spanned::new(value.span(), number)),
-            _ => {
-                sink.error(
-                    value.span(),
-                    &self.key_path(key),
-                    format!(
-                        "`{}` is not a usable number",
-                        self.quote(sink, value.span())
-                    ),
-                    Some("write a finite number such as `3` or `1.5`".to_string()),
-                );
-                None
-            }
-        }
-    }
-
-    /// An optional sub-table (`[server]`, or an inline table).
-    pub(super) fn opt_table(
-        &mut self,
-        sink: &mut Sink<'_>,
-        key: &'static str,
-    ) -> Option<TableReader<'a, 'i>> {
-        let value = self.value(sink, key)?;
-        match value.get_ref() {
-            DeValue::Table(table) => Some(self.child(table, value.span(), self.key_path(key))),
-            _ => {
-                self.wrong_type(sink, key, value, Expected::Table);
-                None
-            }
-        }
-    }
-
-    /// A required sub-table.
-    pub(super) fn req_table(
-        &mut self,
-        sink: &mut Sink<'_>,
-        key: &'static str,
-    ) -> Option<TableReader<'a, 'i>> {
-        let value = self.required(sink, key, Expected::Table)?;
-        match value.get_ref() {
-            DeValue::Table(table) => Some(self.child(table, value.span(), self.key_path(key))),
-            _ => {
-                self.wrong_type(sink, key, value, Expected::Table);
-                None
-            }
-        }
-    }
-
     /// An optional array of tables (`[[people]]`); absent means empty. Entries that are not
     /// tables are reported and skipped.
-    pub(super) fn array_of_tables(
+    pub(in crate::plan) fn array_of_tables(
         &mut self,
         sink: &mut Sink<'_>,
         key: &'static str,
@@ -407,7 +307,7 @@ impl<'a, 'i> TableReader<'a, 'i> {
 
     /// Reports a key that must not be present (e.g. an inline secret), marking it known so it
     /// is not also reported as unknown. Returns whether it was present.
-    pub(super) fn forbid(
+    pub(in crate::plan) fn forbid(
         &mut self,
         sink: &mut Sink<'_>,
         key: &'static str,
@@ -428,12 +328,12 @@ impl<'a, 'i> TableReader<'a, 'i> {
     }
 
     /// The span of `key`'s name (not its value), if present.
-    pub(super) fn key_span(&self, key: &str) -> Option<Range<usize>> {
+    pub(in crate::plan) fn key_span(&self, key: &str) -> Option<Range<usize>> {
         self.table.get_key_value(key).map(|(name, _)| name.span())
     }
 
     /// Reports every key that was not read as unknown, suggesting the closest known key.
-    pub(super) fn finish(self, sink: &mut Sink<'_>) {
+    pub(in crate::plan) fn finish(self, sink: &mut Sink<'_>) {
         for (name, _) in self.table.iter() {
             let name_text: &str = name.get_ref();
             if self.known.contains(&name_text) || self.forbidden.contains(&name_text) {
@@ -457,23 +357,8 @@ impl<'a, 'i> TableReader<'a, 'i> {
         }
     }
 
-    fn as_str(
-        &self,
-        sink: &mut Sink<'_>,
-        key: &str,
-        value: &Spanned<DeValue<'_>>,
-    ) -> Option<Spanned<String>> {
-        match value.get_ref() {
-            DeValue::String(text) => Some(Spanned::new(value.span(), text.to_string())),
-            _ => {
-                self.wrong_type(sink, key, value, Expected::String);
-                None
-            }
-        }
-    }
-
     /// Records "expected X, found Y `value`" for `key`.
-    pub(super) fn wrong_type(
+    pub(in crate::plan) fn wrong_type(
         &self,
         sink: &mut Sink<'_>,
         key: &str,
@@ -520,63 +405,5 @@ impl<'a, 'i> TableReader<'a, 'i> {
             ),
             help,
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn read(
-        text: &str,
-        body: impl FnOnce(&mut TableReader<'_, '_>, &mut Sink<'_>),
-    ) -> Vec<Diagnostic> {
-        let (root, errors) = DeTable::parse_recoverable(text);
-        assert!(errors.is_empty(), "{errors:?}");
-        let mut sink = Sink::new(text);
-        let mut reader = TableReader::new(root.get_ref(), root.span(), "");
-        body(&mut reader, &mut sink);
-        reader.finish(&mut sink);
-        sink.into_diagnostics()
-    }
-
-    #[test]
-    fn unread_keys_are_unknown_and_the_near_key_is_suggested() {
-        let diagnostics = read("nmae = \"x\"\n", |reader, sink| {
-            reader.opt_str(sink, "name");
-        });
-        assert_eq!(diagnostics.len(), 1);
-        assert_eq!(diagnostics[0].message, "unknown section `nmae`");
-        assert_eq!(diagnostics[0].help.as_deref(), Some("did you mean `name`?"));
-    }
-
-    #[test]
-    fn a_wrong_type_names_the_expected_type_and_the_value() {
-        let diagnostics = read("name = 3\n", |reader, sink| {
-            assert!(reader.req_str(sink, "name").is_none());
-        });
-        assert_eq!(
-            diagnostics[0].message,
-            "expected a string, found integer `3`"
-        );
-        assert_eq!((diagnostics[0].line, diagnostics[0].column), (1, 8));
-    }
-
-    #[test]
-    fn integers_in_any_radix_and_floats_are_numbers() {
-        read("a = 0x10\nb = 1_000\nc = 2.5\n", |reader, sink| {
-            assert_eq!(
-                reader.req_number(sink, "a").map(|n| n.into_inner()),
-                Some(16.0)
-            );
-            assert_eq!(
-                reader.req_number(sink, "b").map(|n| n.into_inner()),
-                Some(1000.0)
-            );
-            assert_eq!(
-                reader.req_number(sink, "c").map(|n| n.into_inner()),
-                Some(2.5)
-            );
-        });
     }
 }

@@ -1,7 +1,7 @@
 //! Section `[[checks]]`: the keys every check has (id, severity, thresholds, intervals, phases,
-//! gate, risks, timeout), and the links between checks and risks in both directions.
+//! gate, risks, timeout), and the risks a check indicates (`load.rs` links risks and checks both ways).
 //!
-//! The keys of one kind (`url` for http, `query` for prometheus, ...) are read in `check_kinds.rs`;
+//! The keys of one kind (`url` for http, `query` for prometheus, ...) are read in `check_kinds.rs` (http in `check_http.rs`);
 //! a key of another kind is reported as belonging to that kind rather than as a typo.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,41 +10,35 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::check_kinds::{self, KindName, Limits};
-use super::checks::{Check, DEFAULT_CHECK_PHASES, Severity};
-use super::read::{Sink, TableReader};
-use super::read_typed::{Got, Reported, duration_value};
-use super::validate::{IdRegistry, Ids, parse_name, push_or_poison};
-use super::{Risk, values};
-use crate::domain::{Phase, closest};
+use super::check_kinds::{self, KindName};
+use super::check_limits::Limits;
+use crate::domain::Phase;
+use crate::plan::checks::{Check, DEFAULT_CHECK_PHASES, Severity};
+use crate::plan::reader::{
+    Got, IdRegistry, Ids, Reported, Sink, TableReader, duration_value, parse_name, push_or_poison,
+};
+use crate::plan::values;
 
 /// The shortest interval a check may have.
-pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(100);
+pub(in crate::plan) const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// The interval of a check that sets none.
-pub(super) const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+pub(in crate::plan) const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// The timeout of a check that sets none (lowered to its shortest interval when that is shorter).
-pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(in crate::plan) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Ids defined elsewhere in the plan that checks may refer to.
-pub(super) struct Known<'k> {
+pub(in crate::plan) struct Known<'k> {
     /// `[[risks]]` ids.
-    pub(super) risk_ids: &'k Ids,
+    pub(in crate::plan) risk_ids: &'k Ids,
     /// `[[prometheus]]` ids.
-    pub(super) server_ids: &'k Ids,
+    pub(in crate::plan) server_ids: &'k Ids,
     /// The plan file's folder, for `ca_file`.
-    pub(super) base_dir: &'k Path,
-}
-
-/// A `risks[].checks` entry, validated once every check id is known.
-pub(super) struct CheckRef {
-    /// Key path of the entry, e.g. `risks[1].checks[0]`.
-    pub(super) path: String,
-    pub(super) id: Spanned<String>,
+    pub(in crate::plan) base_dir: &'k Path,
 }
 
 /// Section `[[checks]]`. Returns the checks (if all are valid) and every well-formed id, so one
 /// check's bad URL does not also make a risk that references it "unknown".
-pub(super) fn read_checks(
+pub(in crate::plan) fn read_checks(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     known: &Known<'_>,
@@ -125,7 +119,12 @@ fn read_check(
 
     let kind = match kind {
         Some(kind) => {
-            check_kinds::forbid_other_kinds(table, sink, kind);
+            table.forbid_keys_of_other_kinds(
+                sink,
+                &KindName::keys_by_kind(),
+                kind.as_str(),
+                "check",
+            );
             let limits = Limits {
                 longest_interval: longest,
                 timeout: timeout.ok(),
@@ -136,7 +135,7 @@ fn read_check(
         }
         None => {
             // Without a valid kind, its keys cannot be judged; the kind's own error says enough.
-            check_kinds::ignore_kind_keys(table, sink);
+            table.ignore_keys_of_kinds(sink, &KindName::keys_by_kind());
             None
         }
     };
@@ -266,7 +265,7 @@ fn read_intervals(
     for entry in entries.get_ref() {
         let path = format!("{}.{}", table.key_path("intervals"), entry.key.get_ref());
         let phase = check_phase(sink, &path, &entry.key);
-        let every = duration_value(sink, &path, entry.value)
+        let every = duration_value(sink, &path, entry.value, false)
             .and_then(|every| at_least_min_interval(sink, &path, &every));
         match (phase, every) {
             (Ok(phase), Ok(every)) => {
@@ -295,52 +294,9 @@ fn read_risk_refs(
     sink: &mut Sink<'_>,
     risk_ids: &Ids,
 ) -> Result<Vec<String>, Reported> {
-    let Some(names) = table.get_str_list(sink, "risks")? else {
-        return Ok(Vec::new());
-    };
-    let mut risks = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let path = format!("{}[{index}]", table.key_path("risks"));
-        if !reference_exists(sink, &path, name, risk_ids, "risk", "[[risks]]") {
-            bad = true;
-        } else if !risks.contains(name.get_ref()) {
-            risks.push(name.get_ref().clone());
-        }
-    }
-    if bad { Err(Reported) } else { Ok(risks) }
+    let risks = table.get_refs(sink, "risks", risk_ids, "risk", "[[risks]]")?;
+    Ok(risks.map(Spanned::into_inner).unwrap_or_default())
 }
-
-/// Whether `name` is one of `ids`; otherwise reports it with the near id or the list of ids.
-pub(super) fn reference_exists(
-    sink: &mut Sink<'_>,
-    path: &str,
-    name: &Spanned<String>,
-    ids: &Ids,
-    what: &str,
-    section: &str,
-) -> bool {
-    if ids.list.iter().any(|id| id == name.get_ref()) {
-        return true;
-    }
-    if !ids.complete {
-        return false;
-    }
-    let ids = &ids.list;
-    let help = match closest(name.get_ref(), ids.iter().map(String::as_str)) {
-        Some(near) => format!("did you mean `{near}`?"),
-        None if ids.is_empty() => format!("no {what} is defined; add a `{section}` entry first"),
-        None => format!("use one of the {section} ids: {}", ids.join(", ")),
-    };
-    sink.error(
-        name.span(),
-        path,
-        format!("unknown {what} `{}`", name.get_ref()),
-        Some(help),
-    );
-    false
-}
-
 /// `timeout` (default 5s, lowered to the shortest interval): a probe must end before the next.
 fn read_timeout(
     table: &mut TableReader<'_, '_>,
@@ -368,42 +324,5 @@ fn read_timeout(
             Err(Reported)
         }
         _ => Ok(timeout.into_inner()),
-    }
-}
-
-/// Validates every `risks[].checks` entry against the check ids, then makes the links
-/// symmetric: a risk lists every check that indicates it, and a check every risk it indicates,
-/// whichever side of the plan wrote the link.
-pub(super) fn link_risks_and_checks(
-    sink: &mut Sink<'_>,
-    refs: &[CheckRef],
-    check_ids: &Ids,
-    risks: Option<&mut Vec<Risk>>,
-    checks: Option<&mut Vec<Check>>,
-) {
-    for reference in refs {
-        reference_exists(
-            sink,
-            &reference.path,
-            &reference.id,
-            check_ids,
-            "check",
-            "[[checks]]",
-        );
-    }
-    let (Some(risks), Some(checks)) = (risks, checks) else {
-        return;
-    };
-    for risk in risks.iter_mut() {
-        for check in checks.iter_mut() {
-            let from_risk = risk.checks.contains(&check.id);
-            let from_check = check.risks.contains(&risk.id);
-            if from_risk && !from_check {
-                check.risks.push(risk.id.clone());
-            }
-            if from_check && !from_risk {
-                risk.checks.push(check.id.clone());
-            }
-        }
     }
 }

@@ -8,22 +8,21 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::Path;
 
-use super::read::{Sink, TableReader};
-use super::validate::push_or_poison;
-use super::values;
-use super::{DEFAULT_LISTEN, SecretSource, Server, TokenSource};
+use crate::plan::launch::{DEFAULT_LISTEN, Server, TokenSource};
+use crate::plan::reader::{Sink, TableReader, push_or_poison, read_secret_source};
 
 /// Keys that would hold a secret inline; the plan must reference secrets, never contain them.
 const INLINE_SECRET_KEYS: [&str; 3] = ["token", "value", "secret"];
 
 /// Section `[server]` (optional) and its `[[server.tokens]]`.
-pub(super) fn read_server(
+pub(in crate::plan) fn read_server(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     base_dir: &Path,
 ) -> Option<Server> {
     let default_listen = DEFAULT_LISTEN.parse::<SocketAddr>().ok()?;
-    let Some(mut table) = root.opt_table(sink, "server") else {
+    // A `server` that is not a table was reported; the default is usable either way.
+    let Ok(Some(mut table)) = root.get_table(sink, "server") else {
         return Some(Server {
             listen: default_listen,
             tokens: Vec::new(),
@@ -31,7 +30,7 @@ pub(super) fn read_server(
     };
     table.redact_values();
     forbid_inline_secrets(&mut table, sink);
-    let listen = match table.opt_str(sink, "listen") {
+    let listen = match table.get_str(sink, "listen").ok().flatten() {
         None => Some(default_listen),
         Some(listen) => match listen.get_ref().trim().parse::<SocketAddr>() {
             Ok(address) => Some(address),
@@ -82,71 +81,6 @@ pub(super) fn read_server(
         listen: listen?,
         tokens: tokens?,
     })
-}
-
-/// Exactly one of `env = "VAR"` or `file = "path"` in a table naming where a secret comes from
-/// (a `[[server.tokens]]` entry, a Prometheus server's `bearer_token` or basic `password`);
-/// `what` names the secret in messages ("token", "password").
-pub(super) fn read_secret_source(
-    entry: &mut TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-    base_dir: &Path,
-    what: &str,
-) -> Option<SecretSource> {
-    let env = entry.opt_str(sink, "env");
-    let file = entry.opt_str(sink, "file");
-    match (env, file) {
-        (Some(_), Some(file)) => {
-            let span = entry.key_span("file").unwrap_or(file.span());
-            sink.error(
-                span,
-                &entry.key_path("file"),
-                format!("a {what} has both `env` and `file`"),
-                Some(format!("keep one: `env = \"VAR\"` reads the {what} from an environment variable, `file = \"path\"` from a file")),
-            );
-            None
-        }
-        (None, None) => {
-            sink.error(
-                entry.span(),
-                entry.path(),
-                format!("a {what} needs a source: neither `env` nor `file` is set"),
-                Some(format!("add `env = \"VAR\"` (an environment variable) or `file = \"path\"` (a file holding the {what})")),
-            );
-            None
-        }
-        (Some(env), None) => {
-            let name = env.get_ref();
-            if values::is_env_var_name(name) {
-                return Some(SecretSource::Env(name.clone()));
-            }
-            sink.error(
-                env.span(),
-                &entry.key_path("env"),
-                format!("`{name}` is not an environment variable name"),
-                Some(
-                    "use letters, digits and `_`, not starting with a digit, e.g. `GOLIVE_TOKEN`"
-                        .to_string(),
-                ),
-            );
-            None
-        }
-        (None, Some(file)) => {
-            if file.get_ref().trim().is_empty() {
-                sink.error(
-                    file.span(),
-                    &entry.key_path("file"),
-                    "`file` must not be empty",
-                    Some(format!(
-                        "give the path of a file holding the {what}, relative to the plan"
-                    )),
-                );
-                return None;
-            }
-            // Whether the file exists is the daemon's business: `check` may run elsewhere.
-            Some(SecretSource::File(base_dir.join(file.get_ref())))
-        }
-    }
 }
 
 /// Reports `token = "..."` and friends without ever echoing the secret.

@@ -6,13 +6,11 @@
 
 use toml::Spanned;
 
-use super::Person;
-use super::alerting::{Alerting, ChannelKind, Recipient};
-use super::read::{Sink, TableReader};
-use super::read_alerting::Context;
-use super::read_typed::Reported;
-use super::validate::parse_name;
+use super::context::Context;
 use crate::domain::{Phase, Role, closest};
+use crate::plan::Person;
+use crate::plan::alerting::{Alerting, ChannelKind, Recipient};
+use crate::plan::reader::{Reported, Sink, TableReader, parse_name};
 
 /// The default `on`: the go decision (the move into `deploying`), live (`verifying`),
 /// `hypercare`, `closed` and `rolled_back`. Not `go_no_go`: the call meeting to decide is the
@@ -49,18 +47,15 @@ impl Updates {
 
 /// Reads `[updates]` (optional). `alerting` is `None` when the communication plan has errors
 /// (reported there), `people` when `[[people]]` has; then what depends on them is not checked.
-pub(super) fn read_updates(
+pub(in crate::plan) fn read_updates(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     context: &Context<'_>,
     alerting: Option<&Alerting>,
     people: Option<&[Person]>,
 ) -> Result<Option<Updates>, Reported> {
-    let Some(mut table) = root.opt_table(sink, "updates") else {
-        return match root.key_span("updates") {
-            Some(_) => Err(Reported),
-            None => Ok(None),
-        };
+    let Some(mut table) = root.get_table(sink, "updates")? else {
+        return Ok(None);
     };
     let to = context.recipients.read_list(
         &mut table,

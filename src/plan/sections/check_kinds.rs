@@ -3,24 +3,22 @@
 //! A check's `kind` decides which keys it may have. A key that belongs to another kind (`query` on
 //! an http check) is reported as such, which says more than "unknown key".
 
-use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use super::check_http;
-use super::checks::{
+use super::check_limits::{Limits, read_url};
+use crate::domain::{UnknownName, closest};
+use crate::plan::checks::{
     CheckKind, CompareOp, EmptyResult, PrometheusCheck, ScrapeCheck, ScrapeMode, SeriesSelector,
     TcpCheck, Threshold,
 };
-use super::read::{Sink, TableReader};
-use super::read_typed::{Got, Reported};
-use super::validate::Ids;
-use super::values;
-use crate::domain::{UnknownName, closest};
+use crate::plan::reader::{Got, Reported, Sink, TableReader};
+use crate::plan::values;
 
 /// The value of `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum KindName {
+pub(in crate::plan) enum KindName {
     Http,
     Prometheus,
     Scrape,
@@ -35,13 +33,18 @@ impl KindName {
         KindName::Tcp,
     ];
 
-    fn as_str(self) -> &'static str {
+    pub(in crate::plan) fn as_str(self) -> &'static str {
         match self {
             KindName::Http => "http",
             KindName::Prometheus => "prometheus",
             KindName::Scrape => "scrape",
             KindName::Tcp => "tcp",
         }
+    }
+
+    /// Each kind with the keys only checks of that kind have.
+    pub(in crate::plan) fn keys_by_kind() -> [(&'static str, &'static [&'static str]); 4] {
+        KindName::ALL.map(|kind| (kind.as_str(), kind.keys()))
     }
 
     /// The keys only checks of this kind have.
@@ -90,65 +93,8 @@ impl FromStr for KindName {
     }
 }
 
-/// What the kind-specific keys are checked against.
-pub(super) struct Limits<'k> {
-    /// The longest interval the check probes at (`None` when the intervals were invalid).
-    pub(super) longest_interval: Option<Duration>,
-    /// The check's timeout (`None` when it was invalid).
-    pub(super) timeout: Option<Duration>,
-    /// The plan file's folder, for `ca_file`.
-    pub(super) base_dir: &'k Path,
-    /// `[[prometheus]]` ids.
-    pub(super) server_ids: &'k Ids,
-}
-
-/// Reports every key of another kind that this check has, naming the kind it belongs to.
-pub(super) fn forbid_other_kinds(
-    table: &mut TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-    kind: KindName,
-) {
-    let mine = kind.keys();
-    let mut reported: Vec<&str> = Vec::new();
-    for other in KindName::ALL {
-        for key in other.keys() {
-            if mine.contains(key) || reported.contains(key) || table.key_span(key).is_none() {
-                continue;
-            }
-            reported.push(key);
-            let owners: Vec<&str> = KindName::ALL
-                .into_iter()
-                .filter(|owner| owner.keys().contains(key))
-                .map(KindName::as_str)
-                .collect();
-            table.forbid(
-                sink,
-                key,
-                &format!(
-                    "`{key}` belongs to {} checks, not {} checks",
-                    owners.join(" and "),
-                    kind.as_str()
-                ),
-                &format!(
-                    "remove `{key}`, or change `kind` to `\"{}\"` if this check is meant to be one",
-                    owners.first().copied().unwrap_or_default()
-                ),
-            );
-        }
-    }
-}
-
-/// Marks every kind's keys as known without judging them (the check's kind is invalid).
-pub(super) fn ignore_kind_keys(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) {
-    for kind in KindName::ALL {
-        for key in kind.keys() {
-            table.value(sink, key);
-        }
-    }
-}
-
 /// Reads the keys of `kind`.
-pub(super) fn read_kind(
+pub(in crate::plan) fn read_kind(
     kind: KindName,
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
@@ -159,29 +105,6 @@ pub(super) fn read_kind(
         KindName::Prometheus => read_prometheus(table, sink, limits).map(CheckKind::Prometheus),
         KindName::Scrape => read_scrape(table, sink, limits).map(CheckKind::Scrape),
         KindName::Tcp => read_tcp(table, sink).map(CheckKind::Tcp),
-    }
-}
-
-/// A required `url`: http or https.
-pub(super) fn read_url(
-    table: &mut TableReader<'_, '_>,
-    sink: &mut Sink<'_>,
-    example: &str,
-) -> Option<String> {
-    let url = table.req_str(sink, "url")?;
-    match values::http_url(url.get_ref()) {
-        Ok(_) => Some(url.into_inner()),
-        Err(reason) => {
-            sink.error(
-                url.span(),
-                &table.key_path("url"),
-                format!("invalid URL `{}`: {reason}", url.get_ref()),
-                Some(format!(
-                    "write a full http:// or https:// URL, e.g. `{example}`"
-                )),
-            );
-            None
-        }
     }
 }
 
@@ -459,7 +382,7 @@ fn read_denominator(
             Err(Reported)
         }
         ("ratio", Some(_)) => {
-            let mut inner = table.opt_table(sink, "denominator").ok_or(Reported)?;
+            let mut inner = table.get_table(sink, "denominator")?.ok_or(Reported)?;
             let selector = read_selector(&mut inner, sink);
             inner.finish(sink);
             selector.map(Some).ok_or(Reported)

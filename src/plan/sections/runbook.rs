@@ -17,14 +17,15 @@ use jiff::{SignedDuration, Timestamp};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::read::{Expected, Sink, TableReader};
-use super::read_alerting::bounded_duration;
-use super::read_checks::reference_exists;
-use super::read_typed::Reported;
-use super::runbook::{DEFAULT_ESCALATE_AFTER, DEFAULT_GRACE, PlannedStart, Runbook, RunbookStep};
-use super::validate::{IdRegistry, Ids, Owners, parse_name, push_or_poison};
-use super::values::{self, GoLive};
 use crate::domain::Phase;
+use crate::plan::reader::{
+    Expected, IdRegistry, Ids, Owners, Reported, Sink, TableReader, parse_name, push_or_poison,
+    reference_exists,
+};
+use crate::plan::runbook::{
+    DEFAULT_ESCALATE_AFTER, DEFAULT_GRACE, PlannedStart, Runbook, RunbookStep,
+};
+use crate::plan::values::{self, GoLive};
 
 /// The phases a step may belong to: every phase the launch passes through before it ends.
 const STEP_PHASES: [Phase; 5] = [
@@ -36,13 +37,13 @@ const STEP_PHASES: [Phase; 5] = [
 ];
 
 /// What the runbook is checked against.
-pub(super) struct Context<'k> {
-    pub(super) owners: &'k Owners<'k>,
-    pub(super) check_ids: &'k Ids,
+pub(in crate::plan) struct Context<'k> {
+    pub(in crate::plan) owners: &'k Owners<'k>,
+    pub(in crate::plan) check_ids: &'k Ids,
     /// The planned go-live (`None` when it is invalid, which was reported).
-    pub(super) go_live: Option<Timestamp>,
-    pub(super) timezone: Option<&'k TimeZone>,
-    pub(super) hypercare_days: Option<f64>,
+    pub(in crate::plan) go_live: Option<Timestamp>,
+    pub(in crate::plan) timezone: Option<&'k TimeZone>,
+    pub(in crate::plan) hypercare_days: Option<f64>,
 }
 
 /// A step read so far, with the spans later checks point at.
@@ -54,25 +55,19 @@ struct Read {
 }
 
 /// Section `[runbook]` (optional; absent means no runbook).
-pub(super) fn read_runbook(
+pub(in crate::plan) fn read_runbook(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     context: &Context<'_>,
 ) -> Option<Runbook> {
-    let Some(mut table) = root.opt_table(sink, "runbook") else {
-        // A `runbook` that is not a table was reported.
-        return root.key_span("runbook").is_none().then(Runbook::default);
+    // A `runbook` that is not a table was reported.
+    let Some(mut table) = root.get_table(sink, "runbook").ok()? else {
+        return Some(Runbook::default());
     };
     let min = Duration::from_secs(1);
-    let grace = bounded_duration(&mut table, sink, "grace", DEFAULT_GRACE, min, None);
-    let escalate_after = bounded_duration(
-        &mut table,
-        sink,
-        "escalate_after",
-        DEFAULT_ESCALATE_AFTER,
-        min,
-        None,
-    );
+    let grace = table.duration_within(sink, "grace", DEFAULT_GRACE, min, None);
+    let escalate_after =
+        table.duration_within(sink, "escalate_after", DEFAULT_ESCALATE_AFTER, min, None);
     let mut ids = IdRegistry::new("runbook.steps");
     let mut steps = Some(Vec::new());
     let mut read = Vec::new();
@@ -280,23 +275,9 @@ fn read_verify(
     sink: &mut Sink<'_>,
     context: &Context<'_>,
 ) -> Result<Vec<String>, Reported> {
-    let Some(names) = entry.get_str_list(sink, "verify")? else {
-        return Ok(Vec::new());
-    };
-    let path = entry.key_path("verify");
-    let mut checks = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let item = format!("{path}[{index}]");
-        if !reference_exists(sink, &item, name, context.check_ids, "check", "[[checks]]") {
-            bad = true;
-        } else if !checks.contains(name.get_ref()) {
-            checks.push(name.get_ref().clone());
-        }
-    }
-    if bad { Err(Reported) } else { Ok(checks) }
+    let checks = entry.get_refs(sink, "verify", context.check_ids, "check", "[[checks]]")?;
+    Ok(checks.map(Spanned::into_inner).unwrap_or_default())
 }
-
 /// `rollback_point` and `rollback_procedure` go together.
 fn read_rollback_point(
     entry: &TableReader<'_, '_>,

@@ -4,45 +4,37 @@
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::check_kinds::{Limits, read_url};
-use super::checks::{CompareOp, HeaderValue, HttpCheck, JsonCondition, StatusRange};
-use super::read::{Expected, Sink, TableReader};
-use super::read_typed::Reported;
-use super::server::read_secret_source;
-use super::validate::{parse_name, push_or_poison};
-use super::values;
-use crate::domain::closest;
+use super::check_limits::{Limits, read_url};
+use crate::plan::checks::{CompareOp, HeaderValue, HttpCheck, JsonCondition, StatusRange};
+use crate::plan::reader::{
+    Expected, Reported, Sink, TableReader, parse_choice_any_case, parse_name, push_or_poison,
+    read_secret_source,
+};
+use crate::plan::values;
 
 /// The HTTP methods a check may use.
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// `kind = "http"`.
-pub(super) fn read_http(
+pub(in crate::plan) fn read_http(
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     limits: &Limits<'_>,
 ) -> Option<HttpCheck> {
     let url = read_url(table, sink, "https://shop.example/healthz");
-    let method = table.get_str(sink, "method").and_then(|method| {
-        let Some(method) = method else {
-            return Ok("GET".to_string());
-        };
-        let upper = method.get_ref().trim().to_ascii_uppercase();
-        if METHODS.contains(&upper.as_str()) {
-            return Ok(upper);
-        }
-        let help = match closest(&upper, METHODS) {
-            Some(near) => format!("did you mean `{near}`?"),
-            None => format!("use one of: {}", METHODS.join(", ")),
-        };
-        sink.error(
-            method.span(),
-            &table.key_path("method"),
-            format!("unknown HTTP method `{}`", method.get_ref()),
-            Some(help),
-        );
-        Err(Reported)
-    });
+    let method = table
+        .get_str(sink, "method")
+        .and_then(|method| match method {
+            None => Ok("GET".to_string()),
+            Some(method) => parse_choice_any_case(
+                sink,
+                &table.key_path("method"),
+                &method,
+                "HTTP method",
+                &METHODS.map(|name| (name, name)),
+            )
+            .map(str::to_string),
+        });
     let headers = read_headers(table, sink, limits);
     let body = table.get_str(sink, "body");
     let expect_status = read_expect_status(table, sink);
@@ -212,7 +204,7 @@ fn read_headers(
 }
 
 /// Headers that carry credentials and so must come from the environment or a file.
-pub(super) fn is_credential_header(name: &str) -> bool {
+pub(in crate::plan) fn is_credential_header(name: &str) -> bool {
     ["authorization", "proxy-authorization", "cookie"]
         .iter()
         .any(|credential| name.eq_ignore_ascii_case(credential))
@@ -220,7 +212,7 @@ pub(super) fn is_credential_header(name: &str) -> bool {
 
 /// Whether `name: value` is a header HTTP allows; otherwise reports it (without the value, which
 /// may be a credential).
-pub(super) fn valid_header(
+pub(in crate::plan) fn valid_header(
     sink: &mut Sink<'_>,
     path: &str,
     name: &Spanned<String>,

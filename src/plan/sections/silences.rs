@@ -9,14 +9,13 @@ use jiff::civil::{Time, Weekday};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::alerting::{PlanSilence, SilenceWindow};
-use super::checks::Severity;
-use super::read::{Sink, TableReader};
-use super::read_alerting::{Context, parse_choice};
-use super::read_checks::reference_exists;
-use super::read_typed::Reported;
-use super::validate::{IdRegistry, parse_name, push_or_poison};
-use super::values::{self, GoLive};
+use super::context::Context;
+use crate::plan::alerting::{PlanSilence, SilenceWindow};
+use crate::plan::checks::Severity;
+use crate::plan::reader::{
+    Expected, IdRegistry, Reported, Sink, TableReader, parse_choice, parse_name, push_or_poison,
+};
+use crate::plan::values::{self, GoLive};
 
 /// The keys of a one-off window.
 const ONCE_KEYS: [&str; 2] = ["start", "end"];
@@ -35,7 +34,7 @@ const DAYS: [(&str, Weekday); 7] = [
 ];
 
 /// Section `[[silences]]`.
-pub(super) fn read_silences(
+pub(in crate::plan) fn read_silences(
     root: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     context: &Context<'_>,
@@ -65,28 +64,14 @@ pub(super) fn read_silences(
 
 /// `checks`: ids of `[[checks]]` (all checks when absent or empty), in silences and rollback
 /// criteria.
-pub(super) fn read_check_refs(
+pub(in crate::plan) fn read_check_refs(
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
     context: &Context<'_>,
 ) -> Result<Vec<String>, Reported> {
-    let Some(names) = table.get_str_list(sink, "checks")? else {
-        return Ok(Vec::new());
-    };
-    let path = table.key_path("checks");
-    let mut checks = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let item = format!("{path}[{index}]");
-        if !reference_exists(sink, &item, name, context.check_ids, "check", "[[checks]]") {
-            bad = true;
-        } else if !checks.contains(name.get_ref()) {
-            checks.push(name.get_ref().clone());
-        }
-    }
-    if bad { Err(Reported) } else { Ok(checks) }
+    let checks = table.get_refs(sink, "checks", context.check_ids, "check", "[[checks]]")?;
+    Ok(checks.map(Spanned::into_inner).unwrap_or_default())
 }
-
 /// `severities` (all when absent or empty).
 fn read_severities(
     table: &mut TableReader<'_, '_>,
@@ -208,7 +193,7 @@ fn read_instant(
     key: &'static str,
 ) -> Result<Spanned<Timestamp>, Reported> {
     let value = table
-        .required(sink, key, super::read::Expected::DateTime)
+        .required(sink, key, Expected::DateTime)
         .ok_or(Reported)?;
     match values::go_live(value.get_ref(), context.timezone) {
         GoLive::At(instant) => Ok(Spanned::new(value.span(), instant)),
@@ -299,7 +284,7 @@ fn read_time(
     key: &'static str,
 ) -> Result<Spanned<Time>, Reported> {
     let value = table
-        .required(sink, key, super::read::Expected::String)
+        .required(sink, key, Expected::String)
         .ok_or(Reported)?;
     let text = match value.get_ref() {
         DeValue::String(text) => Some(text.to_string()),
