@@ -17,8 +17,9 @@ use prometheus::{
 
 use crate::core::actions::{ActionStatus, is_overdue};
 use crate::core::log::LogKind;
+use crate::core::runbook::{self, StepState};
+use crate::core::snapshot::Snapshot;
 use crate::domain::Phase;
-use crate::engine::Snapshot;
 use crate::liveness::{Component, Status};
 use crate::plan::Plan;
 use crate::plan::checks::Severity;
@@ -104,7 +105,7 @@ pub struct Metrics {
     /// From opening to acknowledgement.
     pub time_to_ack: Histogram,
     /// The deployment runbook's families.
-    pub runbook: crate::engine::RunbookMetrics,
+    pub runbook: RunbookMetrics,
     /// Reports by kind (daily, final) and result (sent, failed, no_recipients).
     pub reports: IntCounterVec,
     /// When each kind of report was last queued.
@@ -239,6 +240,71 @@ impl CheckMetrics {
         });
         for (gauge, candidate) in self.state.iter().zip(Health::ALL) {
             gauge.set(if candidate == health { 1.0 } else { 0.0 });
+        }
+    }
+}
+
+/// The deployment runbook's metric families (registered into the daemon's registry by
+/// `Metrics::new`; the engine counts the warnings it sends).
+pub struct RunbookMetrics {
+    /// `golive_runbook_steps{state}`.
+    steps: GaugeVec,
+    /// `golive_runbook_step_late_seconds{step}`.
+    late_seconds: GaugeVec,
+    /// `golive_runbook_warnings_total{level}`: lateness warnings sent since start.
+    pub warnings: IntCounterVec,
+}
+
+impl RunbookMetrics {
+    /// Creates the families and registers them.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let steps = GaugeVec::new(
+            Opts::new(
+                "golive_runbook_steps",
+                "Runbook steps by state (pending, running, done, skipped, failed)",
+            ),
+            &["state"],
+        )?;
+        let late_seconds = GaugeVec::new(
+            Opts::new(
+                "golive_runbook_step_late_seconds",
+                "How far behind plan each runbook step is: for a pending step (once its phase has begun) the seconds since its planned start, for a running step the seconds past its expected end, else 0",
+            ),
+            &["step"],
+        )?;
+        let warnings = IntCounterVec::new(
+            Opts::new(
+                "golive_runbook_warnings_total",
+                "Runbook lateness warnings sent since the daemon started, by level (1 owner, 2 project manager)",
+            ),
+            &["level"],
+        )?;
+        registry.register(Box::new(steps.clone()))?;
+        registry.register(Box::new(late_seconds.clone()))?;
+        registry.register(Box::new(warnings.clone()))?;
+        Ok(RunbookMetrics {
+            steps,
+            late_seconds,
+            warnings,
+        })
+    }
+
+    /// Sets the gauges from a snapshot.
+    pub fn observe(&self, plan: &Plan, snapshot: &Snapshot, now: jiff::Timestamp) {
+        let views = runbook::view(plan, &snapshot.runbook, snapshot.state.phase, now);
+        for state in StepState::ALL {
+            let count = views
+                .iter()
+                .filter(|view| view.record.state == state)
+                .count();
+            self.steps
+                .with_label_values(&[state.as_str()])
+                .set(count as f64);
+        }
+        for view in &views {
+            self.late_seconds
+                .with_label_values(&[view.id.as_str()])
+                .set(view.late_seconds as f64);
         }
     }
 }
@@ -447,7 +513,7 @@ impl Metrics {
             &["check"],
         )?;
         registry.register(Box::new(availability_objective.clone()))?;
-        let runbook = crate::engine::RunbookMetrics::register(&registry)?;
+        let runbook = RunbookMetrics::register(&registry)?;
         Ok(Metrics {
             runbook,
             reports,

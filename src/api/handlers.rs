@@ -112,7 +112,7 @@ fn seconds_between(later: Timestamp, earlier: Timestamp) -> i64 {
     later.duration_since(earlier).as_secs()
 }
 
-fn checklist_json(state: &AppState, snapshot: &crate::engine::Snapshot) -> Vec<Value> {
+fn checklist_json(state: &AppState, snapshot: &crate::core::snapshot::Snapshot) -> Vec<Value> {
     state
         .plan
         .checklist

@@ -30,7 +30,8 @@ use crate::core::actions::{ActionItem, ActionStatus, FieldError};
 use crate::core::health::Observation;
 use crate::core::lifecycle::{self, CheckHealthMap, ConfirmError};
 use crate::core::log::{LogEntry, LogKind};
-use crate::core::runbook::{StepRecords, StepRefusal, StepRequest};
+use crate::core::runbook::{StepRefusal, StepRequest};
+use crate::core::snapshot::Snapshot;
 use crate::core::{LaunchState, Refusal, Transition, TransitionRequest};
 use crate::domain::Phase;
 
@@ -41,7 +42,7 @@ use crate::plan::Plan;
 use crate::store::{Store, StoreError};
 pub use alerts::{AckLinkView, AckOutcome, ExternalAlert, IntakeOutcome};
 pub use checks::{CheckDetail, CheckView, RecentResult};
-pub use runbook::{RollbackAdvice, RunbookMetrics, StepOutcome};
+pub use runbook::{RollbackAdvice, StepOutcome};
 
 use crate::core::alert::{Alert, Silence};
 
@@ -59,19 +60,6 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
 const TURN_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 /// The longest a test may wedge the engine (`POST /api/v1/test/wedge-engine`).
 pub const MAX_TEST_WEDGE: Duration = Duration::from_secs(300);
-
-/// What the engine publishes after every change of launch state or of a check's health:
-/// everything status and metrics need, without touching the store. (Probe results that change
-/// no health are not published; they go to metrics directly.)
-#[derive(Debug, Clone, Serialize)]
-pub struct Snapshot {
-    pub state: LaunchState,
-    pub actions: Vec<ActionItem>,
-    /// Every probed check's health, as the go/no-go gate sees it.
-    pub checks: CheckHealthMap,
-    /// The runbook steps recorded so far (a step absent here is pending).
-    pub runbook: StepRecords,
-}
 
 /// Something the engine was asked to do.
 #[derive(Debug)]
@@ -928,11 +916,4 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The phase a snapshot is in; convenience for readers.
-impl Snapshot {
-    pub fn phase(&self) -> Phase {
-        self.state.phase
-    }
 }
