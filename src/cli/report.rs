@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use super::ReportFormat;
 use super::check::load_or_exit;
 use crate::clock::{Clock, SystemClock};
-use crate::engine::reports::report_email;
 use crate::report::compose;
+use crate::report::email::report_email;
 use crate::report::schedule;
 use crate::store::Reader;
 

@@ -22,7 +22,7 @@ mod delivery;
 mod launch;
 mod pending_log;
 mod reminders;
-pub mod reports;
+mod reports;
 mod runbook;
 
 use crate::clock::Clock;
