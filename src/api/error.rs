@@ -12,7 +12,8 @@ use crate::core::actions::FieldError;
 use crate::core::lifecycle::ConfirmError;
 use crate::core::runbook::StepRefusal;
 use crate::core::{Blocker, Refusal};
-use crate::engine::{EngineError, error_chain};
+use crate::engine::EngineError;
+use crate::error_chain::error_chain;
 use crate::store::{StoreError, StoreTrouble};
 
 /// An API failure and how it is answered.

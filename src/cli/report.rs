@@ -56,7 +56,7 @@ pub fn preview(
             eprintln!(
                 "golive: cannot read the store in {}: {}",
                 plan.launch.data_dir.display(),
-                crate::engine::error_chain(&error)
+                crate::error_chain::error_chain(&error)
             );
             return ExitCode::from(66);
         }
@@ -77,7 +77,7 @@ pub fn preview(
     let composed = match composed {
         Ok(composed) => composed,
         Err(error) => {
-            eprintln!("golive: {}", crate::engine::error_chain(&error));
+            eprintln!("golive: {}", crate::error_chain::error_chain(&error));
             return ExitCode::FAILURE;
         }
     };

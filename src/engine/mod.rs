@@ -34,6 +34,7 @@ use crate::core::runbook::{StepRefusal, StepRequest};
 use crate::core::snapshot::Snapshot;
 use crate::core::{LaunchState, Refusal, Transition, TransitionRequest};
 use crate::domain::Phase;
+use crate::error_chain::error_chain;
 
 use crate::liveness::Liveness;
 use crate::metrics::Metrics;
@@ -904,16 +905,4 @@ async fn sleep_or_forever(wait: Option<Duration>) {
         Some(wait) => tokio::time::sleep(wait).await,
         None => std::future::pending().await,
     }
-}
-
-/// An error with its sources, on one line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 
-use super::{Engine, EngineError, block, error_chain};
+use super::{Engine, EngineError, block};
+use crate::error_chain::error_chain;
 use crate::plan::Plan;
 use crate::report::compose::{self, ComposeError, ReportKind};
 use crate::report::email::report_email;

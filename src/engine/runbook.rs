@@ -13,7 +13,7 @@ use super::alerts::{
     RollbackRecommendation, enqueue_all, names, outbox_rows, resolve_recipients,
     rollback_recommendation_rows,
 };
-use super::{Engine, EngineError, block, error_chain};
+use super::{Engine, EngineError, block};
 use crate::core::health::Health;
 use crate::core::lifecycle::owner_label;
 use crate::core::log::{LogKind, NewEntry};
@@ -22,6 +22,7 @@ use crate::core::runbook::{
     StepView,
 };
 use crate::domain::{Owner, Role};
+use crate::error_chain::error_chain;
 use crate::notify::OutboxKind;
 use crate::notify::notice;
 use crate::plan::alerting::Recipient;
