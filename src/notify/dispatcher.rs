@@ -307,7 +307,7 @@ impl Senders {
             Some(RollbackHook::Webhook { url, timeout }) => {
                 let url = match url {
                     MaybeSecret::Plain(url) => url.clone(),
-                    MaybeSecret::Secret(source) => super::secrets::read_secret(source)
+                    MaybeSecret::Secret(source) => crate::secrets::read_secret(source)
                         .map_err(DeliveryError::Permanent)?
                         .expose()
                         .to_string(),

@@ -30,9 +30,9 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executo
 
 use super::http::chain;
 use super::outbox::{run_blocking, tempfile_in, write_to_outbox};
-use super::secrets::read_secret;
 use super::{Delivered, DeliveryError, OutgoingEmail};
 use crate::plan::alerting::{Smtp, SmtpTls};
+use crate::secrets::read_secret;
 
 /// The environment variable naming a PEM file of extra CA certificates to trust for SMTP TLS.
 pub const SMTP_CA_FILE_VARIABLE: &str = "GOLIVE_SMTP_CA_FILE";

@@ -37,7 +37,6 @@ pub mod message_id;
 pub mod notice;
 mod outbox;
 pub mod outcome;
-pub use crate::secrets;
 pub mod webhook;
 
 pub use alertmanager::{AlertmanagerForwarder, WebhookPayload};
