@@ -220,7 +220,8 @@ pub enum EngineError {
     /// The request cannot be carried out with this plan (e.g. no `[reports]` section).
     #[error("{0}")]
     Unavailable(String),
-    /// Carrying out the request failed (e.g. a report template that does not render).
+    /// Carrying out the request failed unexpectedly (e.g. the store could not be read for a
+    /// report); the text is the error chain, for the log only: the API answers an opaque 500.
     #[error("{0}")]
     Failed(String),
     #[error("store write failed")]

@@ -220,6 +220,15 @@ impl Engine {
                 SendError::Report(ReportError::NotConfigured) => {
                     EngineError::Unavailable(ReportError::NotConfigured.to_string())
                 }
+                // The plan's own templates do not render: the person sending can fix that, so
+                // the answer says which template and why (it holds nothing but the template's
+                // name and minijinja's message).
+                SendError::Report(ReportError::Compose(ComposeError::Render(error))) => {
+                    EngineError::Unavailable(format!(
+                        "cannot render the report: {}",
+                        error_chain(&error)
+                    ))
+                }
                 other => EngineError::Failed(error_chain(&other)),
             })
     }
