@@ -279,7 +279,7 @@ impl Application {
             for line in senders.describe() {
                 tracing::info!(channel = %line, "notifications");
             }
-            if senders.email().is_outbox() {
+            if senders.email().writes_eml_files() {
                 tracing::warn!(
                     folder = %dispatcher::outbox_dir(&plan).display(),
                     "no [smtp] configured: emails are written as .eml files to the outbox folder"
