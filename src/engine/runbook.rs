@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::alerts::{
-    RollbackRecommendation, enqueue_all, names, outbox_rows, resolve_recipients,
+    RollbackRecommendation, enqueue_all, names_or_nobody, outbox_rows, resolve_recipients,
     rollback_recommendation_rows,
 };
 use super::{Engine, EngineError, block};
@@ -384,7 +384,7 @@ impl Engine {
                 if rows.is_empty() {
                     "nobody (no channel reaches them)".to_string()
                 } else {
-                    names(&addressees)
+                    names_or_nobody(&addressees)
                 }
             ),
             data: json!({"step": step.id, "event": "late", "late": warning.kind, "level": warning.level}),
