@@ -14,12 +14,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::api::{self, AppState, Tokens, auth::TOKEN_ENV};
 use crate::clock::{Clock, SystemClock};
-use crate::domain::Secret;
-use crate::engine::{DispatchLink, Engine, EngineHandle, ProbeLink, error_chain};
+use crate::engine::{DispatchLink, Engine, EngineHandle, ProbeLink};
+use crate::error_chain::error_chain;
 use crate::metrics::Metrics;
 use crate::notify::dispatcher::{self, Senders};
 use crate::plan::{Plan, SecretSource};
-use crate::probe::{ProbeContext, ProbeSetupError, scheduler};
+use crate::probe::{ProbeContext, scheduler};
+use crate::secrets::{self, KeyFileError};
 use crate::store::Reader;
 use crate::store::{Store, StoreError};
 
@@ -36,19 +37,6 @@ pub const TEST_HOOKS_ENV: &str = "GOLIVE_TEST_HOOKS";
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error(
-        "API token `{name}`: environment variable {variable} is not set or empty; export it, or remove the token from [server]"
-    )]
-    TokenEnv { name: String, variable: String },
-    #[error("API token `{name}`: cannot read {path}: {source}")]
-    TokenFile {
-        name: String,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("API token `{name}`: {path} is empty")]
-    TokenFileEmpty { name: String, path: PathBuf },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(
@@ -61,16 +49,10 @@ pub enum StartError {
     },
     #[error("metrics registry: {0}")]
     Metrics(#[from] prometheus::Error),
-    #[error("probes: {0}")]
-    Probes(#[from] ProbeSetupError),
     #[error("cannot build the HTTP client for notifications: {0}")]
     Http(String),
-    #[error("cannot create the acknowledgement-link key {path}: {source}")]
-    Key {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
 }
 
 /// Options that override the plan at start.
@@ -105,65 +87,29 @@ pub fn resolve_tokens(plan: &Plan) -> (Tokens, Vec<TokenProblem>) {
     let mut tokens = Vec::new();
     let mut problems = Vec::new();
     for token in &plan.server.tokens {
-        match read_token(&token.name, &token.source) {
-            Ok(value) => tokens.push((token.name.clone(), Secret::new(value))),
-            Err(problem) => problems.push(problem),
+        match secrets::read_secret(&token.source) {
+            Ok(secret) => tokens.push((token.name.clone(), secret)),
+            Err(reason) => problems.push(TokenProblem {
+                name: token.name.clone(),
+                reason,
+            }),
         }
     }
-    if let Ok(value) = std::env::var(TOKEN_ENV) {
-        let value = value.trim().to_string();
-        if !value.is_empty() {
-            tokens.push(("api".to_string(), Secret::new(value)));
-        }
+    if let Ok(secret) = secrets::read_secret(&SecretSource::Env(TOKEN_ENV.to_string())) {
+        tokens.push(("api".to_string(), secret));
     }
     (Tokens::new(tokens), problems)
 }
 
-fn read_token(name: &str, source: &SecretSource) -> Result<String, TokenProblem> {
-    match source {
-        SecretSource::Env(variable) => std::env::var(variable)
-            .ok()
-            .map(|value| value.trim().to_string())
-            .filter(|value| !value.is_empty())
-            .ok_or_else(|| TokenProblem::Env {
-                name: name.to_string(),
-                variable: variable.clone(),
-            }),
-        SecretSource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|error| TokenProblem::File {
-                name: name.to_string(),
-                path: path.clone(),
-                error,
-            })?;
-            let value = text.trim().to_string();
-            if value.is_empty() {
-                return Err(TokenProblem::FileEmpty {
-                    name: name.to_string(),
-                    path: path.clone(),
-                });
-            }
-            Ok(value)
-        }
-    }
-}
-
 /// A configured API token that could not be read at start.
 #[derive(Debug, thiserror::Error)]
-pub enum TokenProblem {
-    #[error(
-        "API token `{name}` is unavailable: environment variable {variable} is not set or empty; requests with it will be refused until it is set and golive restarted"
-    )]
-    Env { name: String, variable: String },
-    #[error(
-        "API token `{name}` is unavailable: cannot read {path} ({error}); requests with it will be refused"
-    )]
-    File {
-        name: String,
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    #[error("API token `{name}` is unavailable: {path} is empty; requests with it will be refused")]
-    FileEmpty { name: String, path: PathBuf },
+#[error(
+    "API token `{name}` is unavailable: {reason}; requests with it will be refused until it is available and golive restarted"
+)]
+pub struct TokenProblem {
+    pub name: String,
+    /// Where the token should have come from and why it did not (never any part of a value).
+    pub reason: String,
 }
 
 impl Application {
@@ -193,7 +139,10 @@ impl Application {
         let dispatcher_reader = Arc::new(Mutex::new(store.reader()?));
         let metrics = Arc::new(Metrics::new()?);
         metrics.start_at_zero(&plan);
-        let ack_key = ack_link_key(&plan)?;
+        let ack_key = secrets::ack_link_key(
+            plan.alerting.ack_link_secret.as_ref(),
+            &plan.launch.data_dir,
+        )?;
         let address = options.listen.unwrap_or(plan.server.listen);
         let listener = TcpListener::bind(address)
             .await
@@ -216,7 +165,7 @@ impl Application {
             ack_key,
             public_url.clone(),
         )?;
-        let probe_context = Arc::new(ProbeContext::new(&plan, clock.clone())?);
+        let probe_context = Arc::new(ProbeContext::new(&plan, clock.clone()));
         let daemon_file = plan.launch.data_dir.join(DAEMON_FILE);
         let announcement = serde_json::json!({
             "pid": std::process::id(),
@@ -330,7 +279,7 @@ impl Application {
             for line in senders.describe() {
                 tracing::info!(channel = %line, "notifications");
             }
-            if senders.email().is_outbox() {
+            if senders.email().writes_eml_files() {
                 tracing::warn!(
                     folder = %dispatcher::outbox_dir(&plan).display(),
                     "no [smtp] configured: emails are written as .eml files to the outbox folder"
@@ -389,46 +338,6 @@ impl Application {
 /// Whether `GOLIVE_TEST_HOOKS=1` was set at start.
 fn test_hooks_enabled() -> bool {
     std::env::var(TEST_HOOKS_ENV).is_ok_and(|value| value.trim() == "1")
-}
-
-/// The key that signs acknowledgement links: the plan's `ack_link_secret`, else a random key kept
-/// in the data directory (created on first start, readable only by its owner).
-fn ack_link_key(plan: &Plan) -> Result<Vec<u8>, StartError> {
-    if let Some(source) = &plan.alerting.ack_link_secret
-        && let Ok(value) = read_token("ack_link_secret", source)
-    {
-        return Ok(value.into_bytes());
-    }
-    let path = plan.launch.data_dir.join("ack-link.key");
-    if let Ok(bytes) = std::fs::read(&path)
-        && bytes.len() >= 32
-    {
-        return Ok(bytes);
-    }
-    let key = crate::random::secret::<32>()
-        .map_err(|source| StartError::Key {
-            path: path.clone(),
-            source,
-        })?
-        .to_vec();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    {
-        use std::io::Write;
-        options
-            .open(&path)
-            .and_then(|mut file| file.write_all(&key))
-            .map_err(|source| StartError::Key {
-                path: path.clone(),
-                source,
-            })?;
-    }
-    Ok(key)
 }
 
 /// A future that completes on SIGINT or SIGTERM; the handlers are installed when this is called.

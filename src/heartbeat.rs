@@ -309,7 +309,9 @@ async fn call_url(request: reqwest::RequestBuilder, timeout: Duration) -> Result
             "no answer within {}",
             crate::human::std_duration(timeout)
         ))),
-        Err(error) => Err(failure(crate::engine::error_chain(&error.without_url()))),
+        Err(error) => Err(failure(crate::error_chain::error_chain(
+            &error.without_url(),
+        ))),
     }
 }
 

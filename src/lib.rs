@@ -13,6 +13,7 @@ pub mod core;
 pub mod demo;
 pub mod domain;
 pub mod engine;
+pub mod error_chain;
 pub mod heartbeat;
 pub mod human;
 pub mod liveness;

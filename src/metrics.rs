@@ -17,8 +17,9 @@ use prometheus::{
 
 use crate::core::actions::{ActionStatus, is_overdue};
 use crate::core::log::LogKind;
+use crate::core::runbook::{self, StepState};
+use crate::core::snapshot::Snapshot;
 use crate::domain::Phase;
-use crate::engine::Snapshot;
 use crate::liveness::{Component, Status};
 use crate::plan::Plan;
 use crate::plan::checks::Severity;
@@ -104,7 +105,7 @@ pub struct Metrics {
     /// From opening to acknowledgement.
     pub time_to_ack: Histogram,
     /// The deployment runbook's families.
-    pub runbook: crate::engine::RunbookMetrics,
+    pub runbook: RunbookMetrics,
     /// Reports by kind (daily, final) and result (sent, failed, no_recipients).
     pub reports: IntCounterVec,
     /// When each kind of report was last queued.
@@ -243,241 +244,115 @@ impl CheckMetrics {
     }
 }
 
+/// The deployment runbook's metric families (registered into the daemon's registry by
+/// `Metrics::new`; the engine counts the warnings it sends).
+pub struct RunbookMetrics {
+    /// `golive_runbook_steps{state}`.
+    steps: GaugeVec,
+    /// `golive_runbook_step_late_seconds{step}`.
+    late_seconds: GaugeVec,
+    /// `golive_runbook_warnings_total{level}`: lateness warnings sent since start.
+    pub warnings: IntCounterVec,
+}
+
+impl RunbookMetrics {
+    /// Creates the families and registers them.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let steps = GaugeVec::new(
+            Opts::new(
+                "golive_runbook_steps",
+                "Runbook steps by state (pending, running, done, skipped, failed)",
+            ),
+            &["state"],
+        )?;
+        let late_seconds = GaugeVec::new(
+            Opts::new(
+                "golive_runbook_step_late_seconds",
+                "How far behind plan each runbook step is: for a pending step (once its phase has begun) the seconds since its planned start, for a running step the seconds past its expected end, else 0",
+            ),
+            &["step"],
+        )?;
+        let warnings = IntCounterVec::new(
+            Opts::new(
+                "golive_runbook_warnings_total",
+                "Runbook lateness warnings sent since the daemon started, by level (1 owner, 2 project manager)",
+            ),
+            &["level"],
+        )?;
+        registry.register(Box::new(steps.clone()))?;
+        registry.register(Box::new(late_seconds.clone()))?;
+        registry.register(Box::new(warnings.clone()))?;
+        Ok(RunbookMetrics {
+            steps,
+            late_seconds,
+            warnings,
+        })
+    }
+
+    /// Sets the gauges from a snapshot.
+    pub fn observe(&self, plan: &Plan, snapshot: &Snapshot, now: jiff::Timestamp) {
+        let views = runbook::view(plan, &snapshot.runbook, snapshot.state.phase, now);
+        for state in StepState::ALL {
+            let count = views
+                .iter()
+                .filter(|view| view.record.state == state)
+                .count();
+            self.steps
+                .with_label_values(&[state.as_str()])
+                .set(count as f64);
+        }
+        for view in &views {
+            self.late_seconds
+                .with_label_values(&[view.id.as_str()])
+                .set(view.late_seconds as f64);
+        }
+    }
+}
+
 impl Metrics {
     /// Registers every family into a new registry.
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let phase = GaugeVec::new(
-            Opts::new(
-                "golive_phase",
-                "1 for the launch's current phase, 0 for the others",
-            ),
-            &["phase"],
-        )?;
-        let phase_started = Gauge::new(
-            "golive_phase_started_timestamp_seconds",
-            "When the current phase began, as a Unix timestamp",
-        )?;
-        let go_live = Gauge::new(
-            "golive_go_live_timestamp_seconds",
-            "The planned go-live (the plan's launch.go_live), as a Unix timestamp",
-        )?;
-        let checklist_items = GaugeVec::new(
-            Opts::new(
-                "golive_checklist_items",
-                "Checklist items by state (confirmed, pending) and whether they are required",
-            ),
-            &["state", "required"],
-        )?;
-        let action_items = GaugeVec::new(
-            Opts::new(
-                "golive_action_items",
-                "Action items by state (open, done, dropped, overdue; overdue items are also open)",
-            ),
-            &["state"],
-        )?;
-        let log_entries = IntCounterVec::new(
-            Opts::new(
-                "golive_log_entries_total",
-                "Entries appended to the launch log since the daemon started, by kind",
-            ),
-            &["kind"],
-        )?;
-        let refused_transitions = IntCounter::new(
-            "golive_phase_transitions_refused_total",
-            "Phase changes refused (blockers, skips, missing reasons)",
-        )?;
-        let http_requests = IntCounterVec::new(
-            Opts::new(
-                "golive_http_requests_total",
-                "API requests by route and status class",
-            ),
-            &["route", "status"],
-        )?;
-        let build_info = GaugeVec::new(
-            Opts::new("golive_build_info", "Always 1; labels carry the version"),
-            &["version"],
-        )?;
-        build_info
+        let register = Register(&registry);
+        register
+            .gauge_vec(&family::BUILD_INFO)?
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1.0);
-        registry.register(Box::new(phase.clone()))?;
-        registry.register(Box::new(phase_started.clone()))?;
-        registry.register(Box::new(go_live.clone()))?;
-        registry.register(Box::new(checklist_items.clone()))?;
-        registry.register(Box::new(action_items.clone()))?;
-        registry.register(Box::new(log_entries.clone()))?;
-        registry.register(Box::new(refused_transitions.clone()))?;
-        registry.register(Box::new(http_requests.clone()))?;
-        registry.register(Box::new(build_info))?;
-        let checks = CheckFamilies::new(&registry)?;
         // The process's own CPU, memory, file descriptors and start time (`process_*`).
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
-        let schedule_lag = Histogram::with_opts(
-            HistogramOpts::new(
-                "golive_probe_schedule_lag_seconds",
-                "How late probes start against their planned time",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0,
-                2.5, 5.0,
-            ]),
-        )?;
-        registry.register(Box::new(schedule_lag.clone()))?;
-        let probes_in_flight =
-            IntGauge::new("golive_probes_in_flight", "Probes running right now")?;
-        registry.register(Box::new(probes_in_flight.clone()))?;
-        let store_errors = IntCounter::new(
-            "golive_store_errors_total",
-            "Writes to the store that failed (history, log)",
-        )?;
-        registry.register(Box::new(store_errors.clone()))?;
-        let log_entries_pending = IntGauge::new(
-            "golive_log_entries_pending",
-            "Launch-log entries (check health changes) kept in memory because the store could not write them; written, with their own times, once it can",
-        )?;
-        registry.register(Box::new(log_entries_pending.clone()))?;
-        let alerts = GaugeVec::new(
-            Opts::new(
-                "golive_alerts",
-                "Open alerts by state (open, acknowledged) and severity",
-            ),
-            &["state", "severity"],
-        )?;
-        registry.register(Box::new(alerts.clone()))?;
-        let alerts_opened = IntCounterVec::new(
-            Opts::new(
-                "golive_alerts_opened_total",
-                "Alerts opened since the daemon started, by severity",
-            ),
-            &["severity"],
-        )?;
-        registry.register(Box::new(alerts_opened.clone()))?;
-        let escalation_level = GaugeVec::new(
-            Opts::new(
-                "golive_alert_escalation_level",
-                "The escalation level reached by the check's open alert (0 without one)",
-            ),
-            &["check"],
-        )?;
-        registry.register(Box::new(escalation_level.clone()))?;
-        let notifications = IntCounterVec::new(
-            Opts::new(
-                "golive_notifications_total",
-                "Notification delivery attempts by channel and result (delivered, retry, failed)",
-            ),
-            &["channel", "result"],
-        )?;
-        registry.register(Box::new(notifications.clone()))?;
-        let outbox_pending = IntGauge::new(
-            "golive_outbox_pending",
-            "Notifications waiting in the outbox",
-        )?;
-        registry.register(Box::new(outbox_pending.clone()))?;
-        let outbox_oldest_pending = Gauge::new(
-            "golive_outbox_oldest_pending_seconds",
-            "How long the oldest notification that should have gone out by now has been waiting (0 when none)",
-        )?;
-        registry.register(Box::new(outbox_oldest_pending.clone()))?;
-        let heartbeats = IntCounterVec::new(
-            Opts::new(
-                "golive_heartbeat_total",
-                "Heartbeats ([heartbeat]) by result: ok, failed (a destination refused it or was unreachable), skipped (not sent because a component of golive is stuck)",
-            ),
-            &["result"],
-        )?;
-        registry.register(Box::new(heartbeats.clone()))?;
-        let heartbeat_last_success = Gauge::new(
-            "golive_heartbeat_last_success_timestamp_seconds",
-            "When a heartbeat last reached every destination (0 before the first)",
-        )?;
-        registry.register(Box::new(heartbeat_last_success.clone()))?;
-        let component_stuck = GaugeVec::new(
-            Opts::new(
-                "golive_component_stuck",
-                "1 while a component of golive is stuck (engine or dispatcher loop not turning for 10 s, store writes failing), else 0",
-            ),
-            &["component"],
-        )?;
-        registry.register(Box::new(component_stuck.clone()))?;
-        let delivery_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "golive_notification_delivery_seconds",
-                "Time from queueing a notification to its delivery",
-            )
-            .buckets(vec![
-                0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
-            ]),
-        )?;
-        registry.register(Box::new(delivery_seconds.clone()))?;
-        let time_to_ack = Histogram::with_opts(
-            HistogramOpts::new(
-                "golive_alert_time_to_ack_seconds",
-                "Time from an alert opening to its acknowledgement",
-            )
-            .buckets(vec![
-                10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
-            ]),
-        )?;
-        registry.register(Box::new(time_to_ack.clone()))?;
-        let reports = IntCounterVec::new(
-            Opts::new(
-                "golive_reports_total",
-                "Reports by kind (daily, final) and result (sent, failed, no_recipients)",
-            ),
-            &["kind", "result"],
-        )?;
-        registry.register(Box::new(reports.clone()))?;
-        let report_last = GaugeVec::new(
-            Opts::new(
-                "golive_report_last_timestamp_seconds",
-                "When the last report of each kind (daily, final) was queued",
-            ),
-            &["kind"],
-        )?;
-        registry.register(Box::new(report_last.clone()))?;
-        let availability_objective = GaugeVec::new(
-            Opts::new(
-                "golive_check_availability_objective",
-                "A check's availability objective from [reports] objectives, as a fraction (0.999 for 99.9 %)",
-            ),
-            &["check"],
-        )?;
-        registry.register(Box::new(availability_objective.clone()))?;
-        let runbook = crate::engine::RunbookMetrics::register(&registry)?;
         Ok(Metrics {
-            runbook,
-            reports,
-            report_last,
-            availability_objective,
-            alerts,
-            alerts_opened,
-            escalation_level,
-            notifications,
-            outbox_pending,
-            outbox_oldest_pending,
-            heartbeats,
-            heartbeat_last_success,
-            component_stuck,
-            delivery_seconds,
-            time_to_ack,
-            checks,
-            schedule_lag,
-            probes_in_flight,
-            store_errors,
-            log_entries_pending,
+            phase: register.gauge_vec(&family::PHASE)?,
+            phase_started: register.gauge(&family::PHASE_STARTED)?,
+            go_live: register.gauge(&family::GO_LIVE)?,
+            checklist_items: register.gauge_vec(&family::CHECKLIST_ITEMS)?,
+            action_items: register.gauge_vec(&family::ACTION_ITEMS)?,
+            log_entries: register.int_counter_vec(&family::LOG_ENTRIES)?,
+            refused_transitions: register.int_counter(&family::REFUSED_TRANSITIONS)?,
+            http_requests: register.int_counter_vec(&family::HTTP_REQUESTS)?,
+            schedule_lag: register.histogram(&family::SCHEDULE_LAG)?,
+            probes_in_flight: register.int_gauge(&family::PROBES_IN_FLIGHT)?,
+            store_errors: register.int_counter(&family::STORE_ERRORS)?,
+            log_entries_pending: register.int_gauge(&family::LOG_ENTRIES_PENDING)?,
+            alerts: register.gauge_vec(&family::ALERTS)?,
+            alerts_opened: register.int_counter_vec(&family::ALERTS_OPENED)?,
+            escalation_level: register.gauge_vec(&family::ESCALATION_LEVEL)?,
+            notifications: register.int_counter_vec(&family::NOTIFICATIONS)?,
+            outbox_pending: register.int_gauge(&family::OUTBOX_PENDING)?,
+            outbox_oldest_pending: register.gauge(&family::OUTBOX_OLDEST_PENDING)?,
+            heartbeats: register.int_counter_vec(&family::HEARTBEATS)?,
+            heartbeat_last_success: register.gauge(&family::HEARTBEAT_LAST_SUCCESS)?,
+            component_stuck: register.gauge_vec(&family::COMPONENT_STUCK)?,
+            delivery_seconds: register.histogram(&family::DELIVERY_SECONDS)?,
+            time_to_ack: register.histogram(&family::TIME_TO_ACK)?,
+            reports: register.int_counter_vec(&family::REPORTS)?,
+            report_last: register.gauge_vec(&family::REPORT_LAST)?,
+            availability_objective: register.gauge_vec(&family::AVAILABILITY_OBJECTIVE)?,
+            checks: CheckFamilies::new(&registry)?,
+            runbook: RunbookMetrics::register(&registry)?,
             registry,
-            phase,
-            phase_started,
-            go_live,
-            checklist_items,
-            action_items,
-            log_entries,
-            refused_transitions,
-            http_requests,
         })
     }
 
@@ -616,4 +491,224 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
         String::from_utf8(buffer).map_err(|error| prometheus::Error::Msg(error.to_string()))
     }
+}
+
+/// A family's name, help and labels (and a histogram's buckets): what `/metrics` shows.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    labels: &'static [&'static str],
+    buckets: &'static [f64],
+}
+
+impl Family {
+    const fn new(
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) -> Family {
+        Family {
+            name,
+            help,
+            labels,
+            buckets: &[],
+        }
+    }
+
+    const fn histogram(name: &'static str, help: &'static str, buckets: &'static [f64]) -> Family {
+        Family {
+            name,
+            help,
+            labels: &[],
+            buckets,
+        }
+    }
+
+    fn opts(&self) -> Opts {
+        Opts::new(self.name, self.help)
+    }
+}
+
+/// Creates families from their [`Family`] and registers them, so each is described once.
+struct Register<'a>(&'a Registry);
+
+impl Register<'_> {
+    fn add<T: prometheus::core::Collector + Clone + 'static>(
+        &self,
+        family: T,
+    ) -> Result<T, prometheus::Error> {
+        self.0.register(Box::new(family.clone()))?;
+        Ok(family)
+    }
+
+    fn gauge(&self, family: &Family) -> Result<Gauge, prometheus::Error> {
+        self.add(Gauge::with_opts(family.opts())?)
+    }
+
+    fn gauge_vec(&self, family: &Family) -> Result<GaugeVec, prometheus::Error> {
+        self.add(GaugeVec::new(family.opts(), family.labels)?)
+    }
+
+    fn int_gauge(&self, family: &Family) -> Result<IntGauge, prometheus::Error> {
+        self.add(IntGauge::with_opts(family.opts())?)
+    }
+
+    fn int_counter(&self, family: &Family) -> Result<IntCounter, prometheus::Error> {
+        self.add(IntCounter::with_opts(family.opts())?)
+    }
+
+    fn int_counter_vec(&self, family: &Family) -> Result<IntCounterVec, prometheus::Error> {
+        self.add(IntCounterVec::new(family.opts(), family.labels)?)
+    }
+
+    fn histogram(&self, family: &Family) -> Result<Histogram, prometheus::Error> {
+        self.add(Histogram::with_opts(
+            HistogramOpts::new(family.name, family.help).buckets(family.buckets.to_vec()),
+        )?)
+    }
+}
+
+/// The families of [`Metrics`] whose handles are fields of it, in one table.
+mod family {
+    use super::Family;
+
+    pub const PHASE: Family = Family::new(
+        "golive_phase",
+        "1 for the launch's current phase, 0 for the others",
+        &["phase"],
+    );
+    pub const PHASE_STARTED: Family = Family::new(
+        "golive_phase_started_timestamp_seconds",
+        "When the current phase began, as a Unix timestamp",
+        &[],
+    );
+    pub const GO_LIVE: Family = Family::new(
+        "golive_go_live_timestamp_seconds",
+        "The planned go-live (the plan's launch.go_live), as a Unix timestamp",
+        &[],
+    );
+    pub const CHECKLIST_ITEMS: Family = Family::new(
+        "golive_checklist_items",
+        "Checklist items by state (confirmed, pending) and whether they are required",
+        &["state", "required"],
+    );
+    pub const ACTION_ITEMS: Family = Family::new(
+        "golive_action_items",
+        "Action items by state (open, done, dropped, overdue; overdue items are also open)",
+        &["state"],
+    );
+    pub const LOG_ENTRIES: Family = Family::new(
+        "golive_log_entries_total",
+        "Entries appended to the launch log since the daemon started, by kind",
+        &["kind"],
+    );
+    pub const REFUSED_TRANSITIONS: Family = Family::new(
+        "golive_phase_transitions_refused_total",
+        "Phase changes refused (blockers, skips, missing reasons)",
+        &[],
+    );
+    pub const HTTP_REQUESTS: Family = Family::new(
+        "golive_http_requests_total",
+        "API requests by route and status class",
+        &["route", "status"],
+    );
+    pub const BUILD_INFO: Family = Family::new(
+        "golive_build_info",
+        "Always 1; labels carry the version",
+        &["version"],
+    );
+    pub const SCHEDULE_LAG: Family = Family::histogram(
+        "golive_probe_schedule_lag_seconds",
+        "How late probes start against their planned time",
+        &[
+            0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            5.0,
+        ],
+    );
+    pub const PROBES_IN_FLIGHT: Family =
+        Family::new("golive_probes_in_flight", "Probes running right now", &[]);
+    pub const STORE_ERRORS: Family = Family::new(
+        "golive_store_errors_total",
+        "Writes to the store that failed (history, log)",
+        &[],
+    );
+    pub const LOG_ENTRIES_PENDING: Family = Family::new(
+        "golive_log_entries_pending",
+        "Launch-log entries (check health changes) kept in memory because the store could not write them; written, with their own times, once it can",
+        &[],
+    );
+    pub const ALERTS: Family = Family::new(
+        "golive_alerts",
+        "Open alerts by state (open, acknowledged) and severity",
+        &["state", "severity"],
+    );
+    pub const ALERTS_OPENED: Family = Family::new(
+        "golive_alerts_opened_total",
+        "Alerts opened since the daemon started, by severity",
+        &["severity"],
+    );
+    pub const ESCALATION_LEVEL: Family = Family::new(
+        "golive_alert_escalation_level",
+        "The escalation level reached by the check's open alert (0 without one)",
+        &["check"],
+    );
+    pub const NOTIFICATIONS: Family = Family::new(
+        "golive_notifications_total",
+        "Notification delivery attempts by channel and result (delivered, retry, failed)",
+        &["channel", "result"],
+    );
+    pub const OUTBOX_PENDING: Family = Family::new(
+        "golive_outbox_pending",
+        "Notifications waiting in the outbox",
+        &[],
+    );
+    pub const OUTBOX_OLDEST_PENDING: Family = Family::new(
+        "golive_outbox_oldest_pending_seconds",
+        "How long the oldest notification that should have gone out by now has been waiting (0 when none)",
+        &[],
+    );
+    pub const HEARTBEATS: Family = Family::new(
+        "golive_heartbeat_total",
+        "Heartbeats ([heartbeat]) by result: ok, failed (a destination refused it or was unreachable), skipped (not sent because a component of golive is stuck)",
+        &["result"],
+    );
+    pub const HEARTBEAT_LAST_SUCCESS: Family = Family::new(
+        "golive_heartbeat_last_success_timestamp_seconds",
+        "When a heartbeat last reached every destination (0 before the first)",
+        &[],
+    );
+    pub const COMPONENT_STUCK: Family = Family::new(
+        "golive_component_stuck",
+        "1 while a component of golive is stuck (engine or dispatcher loop not turning for 10 s, store writes failing), else 0",
+        &["component"],
+    );
+    pub const DELIVERY_SECONDS: Family = Family::histogram(
+        "golive_notification_delivery_seconds",
+        "Time from queueing a notification to its delivery",
+        &[
+            0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+        ],
+    );
+    pub const TIME_TO_ACK: Family = Family::histogram(
+        "golive_alert_time_to_ack_seconds",
+        "Time from an alert opening to its acknowledgement",
+        &[
+            10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+        ],
+    );
+    pub const REPORTS: Family = Family::new(
+        "golive_reports_total",
+        "Reports by kind (daily, final) and result (sent, failed, no_recipients)",
+        &["kind", "result"],
+    );
+    pub const REPORT_LAST: Family = Family::new(
+        "golive_report_last_timestamp_seconds",
+        "When the last report of each kind (daily, final) was queued",
+        &["kind"],
+    );
+    pub const AVAILABILITY_OBJECTIVE: Family = Family::new(
+        "golive_check_availability_objective",
+        "A check's availability objective from [reports] objectives, as a fraction (0.999 for 99.9 %)",
+        &["check"],
+    );
 }

@@ -1,9 +1,17 @@
-//! Reading secrets (SMTP password, webhook URLs and HMAC keys, Prometheus credentials) from where
-//! the plan says they live: the one place that turns a [`SecretSource`] into a value. The value only ever exists as a [`Secret`]; the reasons a secret is
-//! unavailable name the variable or file, never any part of the value.
+//! Reading secrets (API tokens, SMTP password, webhook URLs and HMAC keys, Prometheus
+//! credentials, the acknowledgement-link key) from where the plan says they live: the one place
+//! that turns a [`SecretSource`] into a value, and the one place that reads or creates the
+//! acknowledgement-link key kept in the data directory. The value only ever exists as a
+//! [`Secret`] (or key bytes handed straight to the engine); the reasons a secret is unavailable
+//! name the variable or file, never any part of the value.
+
+use std::path::{Path, PathBuf};
 
 use crate::domain::Secret;
 use crate::plan::SecretSource;
+
+/// The file in the data directory that keeps the generated acknowledgement-link key.
+pub const ACK_LINK_KEY_FILE: &str = "ack-link.key";
 
 /// Reads a secret from its environment variable or file. Surrounding whitespace (the newline at the
 /// end of a file) is dropped; an empty value counts as missing.
@@ -34,6 +42,60 @@ pub fn read_secret(source: &SecretSource) -> Result<Secret, String> {
         });
     }
     Ok(Secret::new(value))
+}
+
+/// The key that signs acknowledgement links: the plan's `ack_link_secret` when it can be read,
+/// else a random key kept in `data_dir` (created on first start, readable only by its owner), so
+/// links sent before a restart still work after it.
+pub fn ack_link_key(
+    configured: Option<&SecretSource>,
+    data_dir: &Path,
+) -> Result<Vec<u8>, KeyFileError> {
+    if let Some(source) = configured {
+        match read_secret(source) {
+            Ok(secret) => return Ok(secret.expose().as_bytes().to_vec()),
+            Err(reason) => tracing::warn!(
+                %reason,
+                "ack_link_secret is unavailable; acknowledgement links are signed with the key kept in the data directory"
+            ),
+        }
+    }
+    let path = data_dir.join(ACK_LINK_KEY_FILE);
+    if let Ok(bytes) = std::fs::read(&path)
+        && bytes.len() >= 32
+    {
+        return Ok(bytes);
+    }
+    let key = crate::random::secret::<32>()
+        .map_err(|source| KeyFileError {
+            path: path.clone(),
+            source,
+        })?
+        .to_vec();
+    write_owner_only(&path, &key).map_err(|source| KeyFileError { path, source })?;
+    Ok(key)
+}
+
+/// Why the acknowledgement-link key could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create the acknowledgement-link key {path}")]
+pub struct KeyFileError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Writes `bytes` to a file only its owner can read (on Unix).
+fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
 }
 
 #[cfg(test)]
@@ -68,5 +130,24 @@ mod tests {
         std::fs::write(&path, "\n").expect("write");
         let reason = read_secret(&SecretSource::File(path.clone())).expect_err("empty");
         assert_eq!(reason, format!("{} is empty", path.display()));
+    }
+
+    #[test]
+    fn the_generated_ack_link_key_is_kept_across_starts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = ack_link_key(None, dir.path()).expect("created");
+        let second = ack_link_key(None, dir.path()).expect("read back");
+        assert_eq!(first.len(), 32);
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn a_configured_ack_link_secret_wins_over_the_kept_key() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ack-secret");
+        std::fs::write(&path, "configured-key\n").expect("write");
+        let key = ack_link_key(Some(&SecretSource::File(path)), dir.path()).expect("key");
+        assert_eq!(key, b"configured-key");
+        assert!(!dir.path().join(ACK_LINK_KEY_FILE).exists());
     }
 }

@@ -12,7 +12,8 @@ use crate::core::actions::FieldError;
 use crate::core::lifecycle::ConfirmError;
 use crate::core::runbook::StepRefusal;
 use crate::core::{Blocker, Refusal};
-use crate::engine::{EngineError, error_chain};
+use crate::engine::EngineError;
+use crate::error_chain::error_chain;
 use crate::store::{StoreError, StoreTrouble};
 
 /// An API failure and how it is answered.
@@ -65,6 +66,12 @@ impl ApiError {
     /// An unexpected failure: logged with its chain, answered as an opaque 500.
     pub fn internal(error: &dyn std::error::Error) -> Self {
         tracing::error!(error = %error_chain(error), "request failed");
+        ApiError::opaque()
+    }
+
+    /// The answer to every unexpected failure, whatever it was: the details are in the log, never
+    /// in the answer (they may name files, SQL or other people's data).
+    fn opaque() -> Self {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error; the daemon's log has the details",
@@ -129,9 +136,9 @@ impl From<EngineError> for ApiError {
             }
             EngineError::NotFound(message) => ApiError::not_found(message),
             EngineError::Unavailable(message) => ApiError::new(StatusCode::CONFLICT, message),
-            EngineError::Failed(message) => {
-                tracing::error!(error = %message, "request failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+            EngineError::Failed(chain) => {
+                tracing::error!(error = %chain, "request failed");
+                ApiError::opaque()
             }
             EngineError::StoreUnavailable { data_dir, source } => {
                 store_unavailable(&data_dir, &source)
@@ -233,5 +240,18 @@ mod tests {
         .into();
         assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!error.message.contains("secret-ish"));
+    }
+
+    #[test]
+    fn a_request_that_failed_unexpectedly_is_an_opaque_500_without_its_chain() {
+        let error: ApiError = EngineError::Failed(
+            "cannot compose the report: cannot read the store: no such table: alerts".into(),
+        )
+        .into();
+        assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            error.message,
+            "internal error; the daemon's log has the details"
+        );
     }
 }

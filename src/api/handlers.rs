@@ -115,7 +115,7 @@ fn seconds_between(later: Timestamp, earlier: Timestamp) -> i64 {
 
 fn checklist_items(
     state: &AppState,
-    snapshot: &crate::engine::Snapshot,
+    snapshot: &crate::core::snapshot::Snapshot,
 ) -> Vec<wire::ChecklistItem> {
     state
         .plan

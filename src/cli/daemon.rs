@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 use super::LogFormat;
 use super::check::load_or_exit;
 use crate::app::{Application, Options, StartError, shutdown_signal};
-use crate::engine::error_chain;
+use crate::error_chain::error_chain;
 use crate::store::StoreError;
 
 /// Exit code when a required service (port, data directory) is unavailable (EX_UNAVAILABLE).

@@ -122,9 +122,7 @@ pub(super) async fn probe_once(
     plan: Arc<crate::plan::Plan>,
     selected: Vec<usize>,
 ) -> Result<Vec<(usize, ProbeResult)>, String> {
-    let context = Arc::new(
-        ProbeContext::new(&plan, Arc::new(SystemClock)).map_err(|error| error.to_string())?,
-    );
+    let context = Arc::new(ProbeContext::new(&plan, Arc::new(SystemClock)));
     let limit = Arc::new(tokio::sync::Semaphore::new(
         plan.monitoring.max_concurrent_probes.max(1),
     ));

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use super::ReportFormat;
 use super::check::load_or_exit;
 use crate::clock::{Clock, SystemClock};
-use crate::engine::reports::report_email;
 use crate::report::compose;
+use crate::report::email::report_email;
 use crate::report::schedule;
 use crate::store::Reader;
 
@@ -56,7 +56,7 @@ pub fn preview(
             eprintln!(
                 "golive: cannot read the store in {}: {}",
                 plan.launch.data_dir.display(),
-                crate::engine::error_chain(&error)
+                crate::error_chain::error_chain(&error)
             );
             return ExitCode::from(66);
         }
@@ -77,7 +77,7 @@ pub fn preview(
     let composed = match composed {
         Ok(composed) => composed,
         Err(error) => {
-            eprintln!("golive: {}", crate::engine::error_chain(&error));
+            eprintln!("golive: {}", crate::error_chain::error_chain(&error));
             return ExitCode::FAILURE;
         }
     };

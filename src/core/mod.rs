@@ -12,6 +12,7 @@ pub mod log;
 pub mod message;
 pub mod rollup;
 pub mod runbook;
+pub mod snapshot;
 
 pub use lifecycle::{
     Blocker, Confirmation, LaunchState, PhaseRequest, Refusal, Transition, TransitionRequest,

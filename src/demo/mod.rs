@@ -27,7 +27,7 @@ use tracing_subscriber::EnvFilter;
 use crate::app::{Application, Options, shutdown_signal};
 use crate::client::Client;
 use crate::clock::{Clock, DemoClock, SystemClock};
-use crate::engine::error_chain;
+use crate::error_chain::error_chain;
 use narrative::{LeftBehind, Narrator};
 use scenario::{Pace, Scenario, ScenarioError};
 use service::{DemoService, ServiceError};

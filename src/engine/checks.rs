@@ -15,11 +15,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::pending_log::{PENDING_LOG_CAPACITY, PendingLog};
-use super::{Command, Engine, block, error_chain};
+use super::{Command, Engine, block};
 use crate::core::health::{CheckState, Health, HealthChange, Observation, Outcome, ProbeResult};
 use crate::core::lifecycle::GateCheck;
 use crate::core::log::{LogKind, NewEntry};
 use crate::core::rollup::Rollup;
+use crate::error_chain::error_chain;
 use crate::metrics::{CheckMetrics, Metrics};
 use crate::plan::Plan;
 use crate::plan::checks::Severity;

@@ -23,7 +23,7 @@ pub mod feedback;
 mod launch;
 mod pending_log;
 mod reminders;
-pub mod reports;
+mod reports;
 mod review;
 mod runbook;
 mod updates;
@@ -33,9 +33,11 @@ use crate::core::actions::{ActionItem, ActionStatus, FieldError};
 use crate::core::health::Observation;
 use crate::core::lifecycle::{self, CheckHealthMap, ConfirmError};
 use crate::core::log::{LogEntry, LogKind};
-use crate::core::runbook::{StepRecords, StepRefusal, StepRequest};
+use crate::core::runbook::{StepRefusal, StepRequest};
+use crate::core::snapshot::Snapshot;
 use crate::core::{LaunchState, Refusal, Transition, TransitionRequest};
 use crate::domain::Phase;
+use crate::error_chain::error_chain;
 
 use crate::liveness::Liveness;
 use crate::metrics::Metrics;
@@ -44,7 +46,7 @@ use crate::plan::Plan;
 use crate::store::{Store, StoreError};
 pub use alerts::{AckLinkView, AckOutcome, ExternalAlert, IntakeOutcome};
 pub use checks::{CheckDetail, CheckView, RecentResult};
-pub use runbook::{RollbackAdvice, RunbookMetrics, StepOutcome};
+pub use runbook::{RollbackAdvice, StepOutcome};
 
 use crate::core::alert::{Alert, Silence};
 
@@ -62,19 +64,6 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
 const TURN_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 /// The longest a test may wedge the engine (`POST /api/v1/test/wedge-engine`).
 pub const MAX_TEST_WEDGE: Duration = Duration::from_secs(300);
-
-/// What the engine publishes after every change of launch state or of a check's health:
-/// everything status and metrics need, without touching the store. (Probe results that change
-/// no health are not published; they go to metrics directly.)
-#[derive(Debug, Clone, Serialize)]
-pub struct Snapshot {
-    pub state: LaunchState,
-    pub actions: Vec<ActionItem>,
-    /// Every probed check's health, as the go/no-go gate sees it.
-    pub checks: CheckHealthMap,
-    /// The runbook steps recorded so far (a step absent here is pending).
-    pub runbook: StepRecords,
-}
 
 /// Something the engine was asked to do.
 #[derive(Debug)]
@@ -254,7 +243,8 @@ pub enum EngineError {
     /// The request cannot be carried out with this plan (e.g. no `[reports]` section).
     #[error("{0}")]
     Unavailable(String),
-    /// Carrying out the request failed (e.g. a report template that does not render).
+    /// Carrying out the request failed unexpectedly (e.g. the store could not be read for a
+    /// report); the text is the error chain, for the log only: the API answers an opaque 500.
     #[error("{0}")]
     Failed(String),
     #[error("store write failed")]
@@ -979,24 +969,5 @@ async fn sleep_or_forever(wait: Option<Duration>) {
     match wait {
         Some(wait) => tokio::time::sleep(wait).await,
         None => std::future::pending().await,
-    }
-}
-
-/// An error with its sources, on one line.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// The phase a snapshot is in; convenience for readers.
-impl Snapshot {
-    pub fn phase(&self) -> Phase {
-        self.state.phase
     }
 }

@@ -11,12 +11,11 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 
-use super::alerts::resolve_recipients;
-use super::{Engine, EngineError, block, error_chain};
-use crate::notify::OutgoingEmail;
-use crate::notify::notice::{self, Notice, Thread};
+use super::{Engine, EngineError, block};
+use crate::error_chain::error_chain;
 use crate::plan::Plan;
-use crate::report::compose::{self, ComposeError, Composed, ReportKind};
+use crate::report::compose::{self, ComposeError, ReportKind};
+use crate::report::email::report_email;
 use crate::report::schedule;
 use crate::store::alerts::NewOutboxRow;
 use crate::store::reports::{NewReportRecord, ReportRecord};
@@ -93,39 +92,6 @@ pub fn reminder_time(plan: &Plan) -> jiff::civil::Time {
         .map_or(crate::plan::reports::DEFAULT_SEND_TIME, |reports| {
             reports.time
         })
-}
-
-/// The email of a composed report to the plan's report recipients.
-pub fn report_email(
-    plan: &Plan,
-    composed: &Composed,
-    message_ids: &crate::notify::MessageIds,
-) -> OutgoingEmail {
-    let to = plan
-        .reports
-        .as_ref()
-        .map(|reports| resolve_recipients(plan, &reports.to))
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|addressee| addressee.email.map(|email| (Some(addressee.name), email)))
-        .collect();
-    let notice = Notice {
-        subject: composed.rendered.subject.clone(),
-        text: composed.rendered.text.clone(),
-        html: Some(composed.rendered.html.clone()),
-        chat: String::new(),
-        json: serde_json::Value::Null,
-    };
-    notice::email(
-        to,
-        &notice,
-        message_ids.fresh(&format!(
-            "report-{}-{}",
-            composed.kind.as_str(),
-            composed.day
-        )),
-        Thread::default(),
-    )
 }
 
 /// Why a report was not sent.
@@ -253,6 +219,15 @@ impl Engine {
                 SendError::Store(error) => EngineError::Store(error),
                 SendError::Report(ReportError::NotConfigured) => {
                     EngineError::Unavailable(ReportError::NotConfigured.to_string())
+                }
+                // The plan's own templates do not render: the person sending can fix that, so
+                // the answer says which template and why (it holds nothing but the template's
+                // name and minijinja's message).
+                SendError::Report(ReportError::Compose(ComposeError::Render(error))) => {
+                    EngineError::Unavailable(format!(
+                        "cannot render the report: {}",
+                        error_chain(&error)
+                    ))
                 }
                 other => EngineError::Failed(error_chain(&other)),
             })

@@ -10,10 +10,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::alerts::{
-    RollbackRecommendation, enqueue_all, names, outbox_rows, resolve_recipients,
+    RollbackRecommendation, enqueue_all, names_or_nobody, outbox_rows, resolve_recipients,
     rollback_recommendation_rows,
 };
-use super::{Engine, EngineError, block, error_chain};
+use super::{Engine, EngineError, block};
 use crate::core::health::Health;
 use crate::core::lifecycle::owner_label;
 use crate::core::log::{LogKind, NewEntry};
@@ -22,9 +22,9 @@ use crate::core::runbook::{
     StepView,
 };
 use crate::domain::{Owner, Role};
+use crate::error_chain::error_chain;
 use crate::notify::OutboxKind;
 use crate::notify::notice;
-use crate::plan::Plan;
 use crate::plan::alerting::Recipient;
 use crate::plan::runbook::RunbookStep;
 use crate::report::notices::{self, LateStep};
@@ -384,7 +384,7 @@ impl Engine {
                 if rows.is_empty() {
                     "nobody (no channel reaches them)".to_string()
                 } else {
-                    names(&addressees)
+                    names_or_nobody(&addressees)
                 }
             ),
             data: json!({"step": step.id, "event": "late", "late": warning.kind, "level": warning.level}),
@@ -415,70 +415,5 @@ impl Engine {
             self.outbox_written.notify_one();
         }
         Ok(())
-    }
-}
-
-/// The runbook's metric families (registered into the daemon's registry by `Metrics::new`).
-pub struct RunbookMetrics {
-    /// `golive_runbook_steps{state}`.
-    steps: prometheus::GaugeVec,
-    /// `golive_runbook_step_late_seconds{step}`.
-    late_seconds: prometheus::GaugeVec,
-    /// `golive_runbook_warnings_total{level}`: lateness warnings sent since start.
-    pub warnings: prometheus::IntCounterVec,
-}
-
-impl RunbookMetrics {
-    /// Creates the families and registers them.
-    pub fn register(registry: &prometheus::Registry) -> Result<Self, prometheus::Error> {
-        use prometheus::{GaugeVec, IntCounterVec, Opts};
-        let steps = GaugeVec::new(
-            Opts::new(
-                "golive_runbook_steps",
-                "Runbook steps by state (pending, running, done, skipped, failed)",
-            ),
-            &["state"],
-        )?;
-        let late_seconds = GaugeVec::new(
-            Opts::new(
-                "golive_runbook_step_late_seconds",
-                "How far behind plan each runbook step is: for a pending step (once its phase has begun) the seconds since its planned start, for a running step the seconds past its expected end, else 0",
-            ),
-            &["step"],
-        )?;
-        let warnings = IntCounterVec::new(
-            Opts::new(
-                "golive_runbook_warnings_total",
-                "Runbook lateness warnings sent since the daemon started, by level (1 owner, 2 project manager)",
-            ),
-            &["level"],
-        )?;
-        registry.register(Box::new(steps.clone()))?;
-        registry.register(Box::new(late_seconds.clone()))?;
-        registry.register(Box::new(warnings.clone()))?;
-        Ok(RunbookMetrics {
-            steps,
-            late_seconds,
-            warnings,
-        })
-    }
-
-    /// Sets the gauges from a snapshot.
-    pub fn observe(&self, plan: &Plan, snapshot: &super::Snapshot, now: Timestamp) {
-        let views = runbook::view(plan, &snapshot.runbook, snapshot.state.phase, now);
-        for state in StepState::ALL {
-            let count = views
-                .iter()
-                .filter(|view| view.record.state == state)
-                .count();
-            self.steps
-                .with_label_values(&[state.as_str()])
-                .set(count as f64);
-        }
-        for view in &views {
-            self.late_seconds
-                .with_label_values(&[view.id.as_str()])
-                .set(view.late_seconds as f64);
-        }
     }
 }

@@ -27,7 +27,8 @@ use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::plan::alerting::{ChannelKind, MaybeSecret, RollbackHook};
 use crate::store::Reader;
-use crate::store::alerts::OutboxRow;
+use crate::store::StoreError;
+use crate::store::alerts::{DueOutbox, OutboxBacklog, OutboxRow, UnreadableRow};
 
 /// How much of a hook's output is kept in the log.
 const HOOK_OUTPUT_MAX: usize = 4000;
@@ -307,7 +308,7 @@ impl Senders {
             Some(RollbackHook::Webhook { url, timeout }) => {
                 let url = match url {
                     MaybeSecret::Plain(url) => url.clone(),
-                    MaybeSecret::Secret(source) => super::secrets::read_secret(source)
+                    MaybeSecret::Secret(source) => crate::secrets::read_secret(source)
                         .map_err(DeliveryError::Permanent)?
                         .expose()
                         .to_string(),
@@ -543,29 +544,7 @@ pub async fn run(
         if read_backlog {
             backlog_read_at = Some(std::time::Instant::now());
         }
-        let looked = {
-            let reader = reader.clone();
-            tokio::task::spawn_blocking(move || {
-                let reader = reader
-                    .lock()
-                    .map_err(|_| "the outbox reader is poisoned".to_string())?;
-                let backlog = read_backlog.then(|| reader.outbox_backlog(now));
-                let due = reader
-                    .due_outbox_per_channel(now, LANE_BATCH)
-                    .map_err(|error| error.to_string())?;
-                let heads: Vec<(String, Vec<OutboxRow>)> = down
-                    .into_iter()
-                    .filter_map(|channel| {
-                        let heads = reader.outbox_heads(&channel, now, LANE_BATCH).ok()?;
-                        Some((channel, heads))
-                    })
-                    .collect();
-                Ok::<_, String>((due, heads, backlog))
-            })
-            .await
-            .map_err(|error| error.to_string())
-            .and_then(|read| read)
-        };
+        let looked = read_outbox(&reader, now, down, read_backlog).await;
         match &looked {
             // A dispatcher that cannot read the outbox is stuck, whatever its loop does: the
             // heartbeat must stop.
@@ -581,67 +560,17 @@ pub async fn run(
                 None => {}
             }
             // A row that cannot be read holds back nothing: it is given up, with the fallback.
-            for row in due.unreadable {
-                if reported_unreadable.insert(row.id) {
-                    tracing::error!(row = row.id, channel = %row.channel, error = %row.error, "an outbox row cannot be read; giving it up");
-                    let report = DeliveryReport {
-                        rows: vec![row.id],
-                        channel: row.channel,
-                        attempts: 0,
-                        queued_at: row.created_at,
-                        kind: row.kind.unwrap_or(OutboxKind::Warning),
-                        hook_started: false,
-                        alert_id: row.alert_id,
-                        result: Err(DeliveryError::Permanent(format!(
-                            "the outbox row cannot be read ({}); was it written by a newer golive?",
-                            row.error
-                        ))),
-                        lane: LaneChange::None,
-                    };
-                    if (link.record)(report).await.is_err() {
-                        reported_unreadable.remove(&row.id);
-                    }
-                }
-            }
+            give_up_unreadable(due.unreadable, &mut reported_unreadable, &link).await;
             flights.cooldown.retain(|_, until| *until > now);
-            // Lanes that are up: every due message that has room, oldest first. A queue whose
-            // older message cannot start now (its lane is full, it waits after an unrecorded
-            // outcome, an older one of it is on its way) keeps its newer ones back too, so nobody
-            // hears "resolved" before "opened".
-            // Per (channel, alert): the oldest batch that could not start in this pass.
-            let mut blocked: HashMap<(String, i64), i64> = HashMap::new();
-            let mut ready: Vec<OutboxRow> = Vec::new();
-            for row in due.rows {
-                if flights.lanes.is_down(&row.channel) {
-                    continue;
-                }
-                if flights.available(&row) {
-                    ready.push(row);
-                } else {
-                    block(
-                        &mut blocked,
-                        &row.channel,
-                        &queue_keys(std::slice::from_ref(&row)),
-                    );
-                }
-            }
-            for group in group_rows(ready) {
-                let channel = group[0].channel.clone();
-                let keys = queue_keys(&group);
-                let behind_older = keys.iter().any(|key| match key {
-                    QueueKey::Alert { alert, batch } => blocked
-                        .get(&(channel.clone(), *alert))
-                        .is_some_and(|oldest| oldest < batch),
-                    QueueKey::Row(_) => false,
-                });
-                if behind_older || !flights.lanes.may_start(&channel, &keys) {
-                    block(&mut blocked, &channel, &keys);
-                    continue;
-                }
-                flights
-                    .start(group, false, &mut deliveries, &senders, &clock, &link)
-                    .await;
-            }
+            start_due_rows(
+                due.rows,
+                &mut flights,
+                &mut deliveries,
+                &senders,
+                &clock,
+                &link,
+            )
+            .await;
             // Lanes that are down: one probe each when it is due.
             for (channel, heads) in heads {
                 let heads: Vec<OutboxRow> = heads
@@ -674,29 +603,7 @@ pub async fn run(
             }
             () = tokio::time::sleep(sleep) => {}
             Some(done) = deliveries.join_next_with_id(), if !deliveries.is_empty() => {
-                match done {
-                    Ok((task, mut report)) => {
-                        let now = clock.now();
-                        flights.finish(task, &mut report, now);
-                        let rows = report.rows.clone();
-                        let (channel, lane) = (report.channel.clone(), report.lane);
-                        if let Err(error) = (link.record)(report).await {
-                            // Not sent again at once (that would resend in a loop while the
-                            // store is failing); after a pause, at least once.
-                            tracing::warn!(%error, "could not record a delivery outcome; it will be sent again later");
-                            flights.cool_down(&rows, clock.now());
-                            // The engine did not release what waited for the channel: it stays
-                            // down, so the next page that gets through says so again.
-                            if let LaneChange::CameUp { down_since } = lane {
-                                flights.lanes.assume_down(&channel, down_since, clock.now());
-                            }
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "a delivery task failed; its notification will be sent again later");
-                        flights.abandon(error.id(), clock.now());
-                    }
-                }
+                record_finished(done, &mut flights, &link, &clock).await;
             }
         }
     }
@@ -710,6 +617,157 @@ pub async fn run(
         }
     })
     .await;
+}
+
+/// What one look at the outbox found: due rows, the heads of down lanes, the backlog.
+type OutboxLook = (
+    DueOutbox,
+    Vec<(String, Vec<OutboxRow>)>,
+    Option<Result<OutboxBacklog, StoreError>>,
+);
+
+/// The due rows of every channel, the heads of the queues of the `down` channels (their probes),
+/// and, when `read_backlog`, the backlog for the gauges; read on a blocking thread.
+async fn read_outbox(
+    reader: &Arc<Mutex<Reader>>,
+    now: jiff::Timestamp,
+    down: Vec<String>,
+    read_backlog: bool,
+) -> Result<OutboxLook, String> {
+    let reader = reader.clone();
+    tokio::task::spawn_blocking(move || {
+        let reader = reader
+            .lock()
+            .map_err(|_| "the outbox reader is poisoned".to_string())?;
+        let backlog = read_backlog.then(|| reader.outbox_backlog(now));
+        let due = reader
+            .due_outbox_per_channel(now, LANE_BATCH)
+            .map_err(|error| error.to_string())?;
+        let heads: Vec<(String, Vec<OutboxRow>)> = down
+            .into_iter()
+            .filter_map(|channel| {
+                let heads = reader.outbox_heads(&channel, now, LANE_BATCH).ok()?;
+                Some((channel, heads))
+            })
+            .collect();
+        Ok::<_, String>((due, heads, backlog))
+    })
+    .await
+    .map_err(|error| error.to_string())
+    .and_then(|read| read)
+}
+
+/// A row that cannot be read holds back nothing: it is given up (the engine marks it failed and
+/// raises it through the fallback), once; `reported` remembers which were handed over.
+async fn give_up_unreadable(
+    unreadable: Vec<UnreadableRow>,
+    reported: &mut HashSet<i64>,
+    link: &DispatchLink,
+) {
+    for row in unreadable {
+        if reported.insert(row.id) {
+            tracing::error!(row = row.id, channel = %row.channel, error = %row.error, "an outbox row cannot be read; giving it up");
+            let report = DeliveryReport {
+                rows: vec![row.id],
+                channel: row.channel,
+                attempts: 0,
+                queued_at: row.created_at,
+                kind: row.kind.unwrap_or(OutboxKind::Warning),
+                hook_started: false,
+                alert_id: row.alert_id,
+                result: Err(DeliveryError::Permanent(format!(
+                    "the outbox row cannot be read ({}); was it written by a newer golive?",
+                    row.error
+                ))),
+                lane: LaneChange::None,
+            };
+            if (link.record)(report).await.is_err() {
+                reported.remove(&row.id);
+            }
+        }
+    }
+}
+
+/// Starts the due rows of the lanes that are up: every due message that has room, oldest first.
+async fn start_due_rows(
+    rows: Vec<OutboxRow>,
+    flights: &mut Flights,
+    deliveries: &mut JoinSet<DeliveryReport>,
+    senders: &Arc<Senders>,
+    clock: &Arc<dyn Clock>,
+    link: &DispatchLink,
+) {
+    // A queue whose
+    // older message cannot start now (its lane is full, it waits after an unrecorded
+    // outcome, an older one of it is on its way) keeps its newer ones back too, so nobody
+    // hears "resolved" before "opened".
+    // Per (channel, alert): the oldest batch that could not start in this pass.
+    let mut blocked: HashMap<(String, i64), i64> = HashMap::new();
+    let mut ready: Vec<OutboxRow> = Vec::new();
+    for row in rows {
+        if flights.lanes.is_down(&row.channel) {
+            continue;
+        }
+        if flights.available(&row) {
+            ready.push(row);
+        } else {
+            block(
+                &mut blocked,
+                &row.channel,
+                &queue_keys(std::slice::from_ref(&row)),
+            );
+        }
+    }
+    for group in group_rows(ready) {
+        let channel = group[0].channel.clone();
+        let keys = queue_keys(&group);
+        let behind_older = keys.iter().any(|key| match key {
+            QueueKey::Alert { alert, batch } => blocked
+                .get(&(channel.clone(), *alert))
+                .is_some_and(|oldest| oldest < batch),
+            QueueKey::Row(_) => false,
+        });
+        if behind_older || !flights.lanes.may_start(&channel, &keys) {
+            block(&mut blocked, &channel, &keys);
+            continue;
+        }
+        flights
+            .start(group, false, deliveries, senders, clock, link)
+            .await;
+    }
+}
+
+/// Hands a finished delivery's report to the engine; when it cannot be recorded, the rows cool
+/// down and are sent again later, and a lane it brought up stays down.
+async fn record_finished(
+    done: Result<(tokio::task::Id, DeliveryReport), tokio::task::JoinError>,
+    flights: &mut Flights,
+    link: &DispatchLink,
+    clock: &Arc<dyn Clock>,
+) {
+    match done {
+        Ok((task, mut report)) => {
+            let now = clock.now();
+            flights.finish(task, &mut report, now);
+            let rows = report.rows.clone();
+            let (channel, lane) = (report.channel.clone(), report.lane);
+            if let Err(error) = (link.record)(report).await {
+                // Not sent again at once (that would resend in a loop while the
+                // store is failing); after a pause, at least once.
+                tracing::warn!(%error, "could not record a delivery outcome; it will be sent again later");
+                flights.cool_down(&rows, clock.now());
+                // The engine did not release what waited for the channel: it stays
+                // down, so the next page that gets through says so again.
+                if let LaneChange::CameUp { down_since } = lane {
+                    flights.lanes.assume_down(&channel, down_since, clock.now());
+                }
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "a delivery task failed; its notification will be sent again later");
+            flights.abandon(error.id(), clock.now());
+        }
+    }
 }
 
 /// How many due messages per channel are read at once.

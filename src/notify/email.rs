@@ -28,11 +28,11 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::eml_folder::{run_blocking, tempfile_in, write_eml_file};
 use super::http::chain;
-use super::outbox::{run_blocking, tempfile_in, write_to_outbox};
-use super::secrets::read_secret;
 use super::{Delivered, DeliveryError, OutgoingEmail};
 use crate::plan::alerting::{Smtp, SmtpTls};
+use crate::secrets::read_secret;
 
 /// The environment variable naming a PEM file of extra CA certificates to trust for SMTP TLS.
 pub const SMTP_CA_FILE_VARIABLE: &str = "GOLIVE_SMTP_CA_FILE";
@@ -49,7 +49,7 @@ pub struct EmailTransport {
 #[derive(Clone)]
 enum Target {
     Smtp(Box<SmtpTarget>),
-    Outbox { dir: PathBuf },
+    EmlFolder { dir: PathBuf },
 }
 
 #[derive(Clone)]
@@ -86,7 +86,7 @@ impl EmailTransport {
     pub fn new(smtp: Option<&Smtp>, outbox_dir: &Path) -> EmailTransport {
         let Some(config) = smtp else {
             return EmailTransport {
-                target: Target::Outbox {
+                target: Target::EmlFolder {
                     dir: outbox_dir.to_path_buf(),
                 },
             };
@@ -152,12 +152,12 @@ impl EmailTransport {
                     Err(error) => Err(smtp_error(&error, &target.config)),
                 }
             }
-            Target::Outbox { dir } => {
+            Target::EmlFolder { dir } => {
                 let from = OUTBOX_FROM
                     .parse::<Mailbox>()
                     .map_err(|error| DeliveryError::Permanent(format!("bad From: {error}")))?;
                 let message = build_message(email, from, now)?;
-                write_to_outbox(
+                write_eml_file(
                     dir.clone(),
                     email.message_id.clone(),
                     message.formatted(),
@@ -189,7 +189,7 @@ impl EmailTransport {
                     Err(error) => Err(smtp_error(&error, &target.config)),
                 }
             }
-            Target::Outbox { dir } => {
+            Target::EmlFolder { dir } => {
                 let dir = dir.clone();
                 run_blocking(move || {
                     std::fs::create_dir_all(&dir)?;
@@ -219,7 +219,7 @@ impl EmailTransport {
                     target.config.host, target.config.port
                 )
             }
-            Target::Outbox { dir } => format!("outbox folder {}", dir.display()),
+            Target::EmlFolder { dir } => format!("outbox folder {}", dir.display()),
         }
     }
 
@@ -228,13 +228,13 @@ impl EmailTransport {
     pub fn setup_problem(&self) -> Option<&str> {
         match &self.target {
             Target::Smtp(target) => target.ready.as_ref().err().map(String::as_str),
-            Target::Outbox { .. } => None,
+            Target::EmlFolder { .. } => None,
         }
     }
 
-    /// Whether emails are written to the outbox folder rather than sent.
-    pub fn is_outbox(&self) -> bool {
-        matches!(self.target, Target::Outbox { .. })
+    /// Whether emails are written as `.eml` files (the outbox folder) rather than sent.
+    pub fn writes_eml_files(&self) -> bool {
+        matches!(self.target, Target::EmlFolder { .. })
     }
 }
 

@@ -8,7 +8,7 @@
 //! # Public API
 //! - [`EmailTransport`] ([`email`]): `new(smtp, outbox_dir)`, `with_root_certificates(pem)`,
 //!   `send(&OutgoingEmail, now)` (`now` dates it: the daemon's clock), `test_connection()`,
-//!   `describe()`, `setup_problem()`, `is_outbox()`.
+//!   `describe()`, `setup_problem()`, `writes_eml_files()`.
 //!   Extra CA certificates for SMTP TLS also come from the file named by `GOLIVE_SMTP_CA_FILE`.
 //! - [`WebhookSender`] ([`webhook`]): `new(&WebhookChannel, reqwest::Client)`,
 //!   `send(&WebhookMessage)`, `describe()`, `setup_problem()`.
@@ -18,8 +18,6 @@
 //!   [`alertmanager::AlertStatus`].
 //! - [`merge`]: the notifications of one group as one compact message (`emails`, `webhooks` over
 //!   outbox payloads; `with_group_item` for the engine writing them).
-//! - [`secrets::read_secret`]: a [`SecretSource`](crate::plan::SecretSource) to a
-//!   [`Secret`](crate::domain::Secret), with a reason that never contains the value.
 //! - The values they take and give: [`OutgoingEmail`], [`InlineImage`], [`WebhookMessage`],
 //!   [`ForwardedAlert`], [`Delivered`], [`DeliveryError`].
 //!
@@ -30,14 +28,13 @@
 pub mod alertmanager;
 pub mod dispatcher;
 pub mod email;
+mod eml_folder;
 mod http;
 pub mod lanes;
 pub mod merge;
 pub mod message_id;
 pub mod notice;
-mod outbox;
 pub mod outcome;
-pub use crate::secrets;
 pub mod webhook;
 
 pub use alertmanager::{AlertmanagerForwarder, WebhookPayload};

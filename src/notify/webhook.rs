@@ -19,10 +19,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 
-use super::secrets::read_secret;
 use super::{Delivered, DeliveryError, WebhookMessage, http};
 use crate::domain::Secret;
 use crate::plan::alerting::{MaybeSecret, WebhookChannel, WebhookFormat};
+use crate::secrets::read_secret;
 
 /// Posts messages to one webhook channel.
 #[derive(Debug, Clone)]

@@ -42,7 +42,7 @@ impl ProbeContext {
     /// Nothing here fails the daemon: a client that cannot be built (an unreadable `ca_file`) or
     /// a Prometheus secret that is missing is remembered, and the probes that need it report
     /// `unknown` with the reason.
-    pub fn new(plan: &Plan, clock: Arc<dyn Clock>) -> Result<ProbeContext, ProbeSetupError> {
+    pub fn new(plan: &Plan, clock: Arc<dyn Clock>) -> ProbeContext {
         let plan_dir = plan
             .source
             .parent()
@@ -65,11 +65,11 @@ impl ProbeContext {
             .iter()
             .map(|server| (server.id.clone(), prometheus::Server::new(server)))
             .collect();
-        Ok(ProbeContext {
+        ProbeContext {
             clock,
             clients,
             prometheus,
-        })
+        }
     }
 
     /// The clock probes read `now` from (certificate expiry, rate windows).
@@ -82,11 +82,6 @@ impl ProbeContext {
         self.clients.len()
     }
 }
-
-/// Why the probe resources could not be built.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ProbeSetupError(pub String);
 
 /// Per-check memory between probes (e.g. earlier counter samples for rates). Owned by the check's
 /// scheduler task.

@@ -11,6 +11,7 @@ pub mod alert_message;
 pub mod check_rows;
 pub mod compose;
 pub mod daily;
+pub mod email;
 pub mod feedback_link;
 pub mod final_report;
 pub mod format;

@@ -572,3 +572,64 @@ async fn a_silence_that_would_not_last_is_blamed_on_the_field_that_was_sent() {
         assert_eq!(answer["field"], field, "{body}: {answer}");
     }
 }
+
+/// The base plan with reports by email (written to the outbox folder: no `[smtp]`).
+fn plan_with_reports(extra: &str) -> String {
+    format!(
+        "{BASE_PLAN}
+[[channels]]
+id = \"email\"
+kind = \"email\"
+
+[reports]
+to = [\"alice\"]
+{extra}
+"
+    )
+}
+
+#[tokio::test]
+async fn an_unexpected_failure_is_an_opaque_500_and_its_cause_is_in_the_daemon_log() {
+    let daemon = Daemon::start(&plan_with_reports("")).await;
+    // Reports read the hourly history's bookkeeping; without its table, composing one fails in
+    // a way no request could have caused.
+    crate::helpers::open_database(&daemon.dir)
+        .execute_batch("PRAGMA busy_timeout = 5000; DROP TABLE hours_rolled_up;")
+        .expect("drop table");
+
+    let (status, body) = daemon.post("/api/v1/reports/send", json!({})).await;
+
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(
+        body,
+        json!({"error": "internal error; the daemon's log has the details"})
+    );
+    let log = crate::helpers::eventually(10, async || {
+        let log = daemon.log();
+        log.contains("no such table: hours_rolled_up")
+            .then_some(log)
+    })
+    .await;
+    assert!(log.contains("request failed"), "{log}");
+}
+
+#[tokio::test]
+async fn a_report_template_of_the_plan_that_does_not_render_is_named_in_the_answer() {
+    let daemon = Daemon::start(&plan_with_reports("templates = \"templates\"")).await;
+    std::fs::create_dir(daemon.dir.join("templates")).expect("templates folder");
+    std::fs::write(
+        daemon.dir.join("templates").join("daily.txt"),
+        "{{ report.launch | no_such_filter }}\n",
+    )
+    .expect("template");
+
+    let (status, body) = daemon.post("/api/v1/reports/send", json!({})).await;
+
+    assert_eq!(status, 409, "{body}");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("cannot render the report: report template daily.txt"),
+        "{body}"
+    );
+    assert!(error.contains("no_such_filter"), "{body}");
+}

@@ -74,7 +74,7 @@ fn context_with_clock(
         .plan;
     plan.checks = checks;
     plan.prometheus = prometheus;
-    ProbeContext::new(&plan, clock).expect("probe context")
+    ProbeContext::new(&plan, clock)
 }
 
 /// Runs `check` once with a context built for it alone.

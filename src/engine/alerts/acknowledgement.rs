@@ -135,7 +135,7 @@ impl Engine {
         let id = alert.id;
         let told = addressees_by_key(&self.plan, &alert.notified);
         let channels = self.channels_used(&alert);
-        let rows = self.messages(
+        let rows = self.alert_message_rows(
             &alert,
             MessageKind::Acknowledged {
                 by: by.to_string(),
@@ -231,7 +231,7 @@ impl Engine {
 
     /// A signed one-click acknowledgement link for `target`, sent to `recipient`.
     pub(super) fn ack_url(&self, target: &AckTarget, recipient: &str, now: Timestamp) -> String {
-        let expires = plus(now, self.plan.alerting.ack_link_ttl);
+        let expires = instant_after(now, self.plan.alerting.ack_link_ttl);
         let token = crate::ack_link::issue(
             &self.alerts.ack_key,
             target,

@@ -8,7 +8,8 @@ use serde_json::json;
 use super::*;
 use crate::core::alert::{self, Alert, Step};
 use crate::core::log::{LogKind, NewEntry};
-use crate::engine::{Engine, block, error_chain};
+use crate::engine::{Engine, block};
+use crate::error_chain::error_chain;
 use crate::plan::alerting::{ChannelKind, EscalationPolicy};
 use crate::plan::recipients::{addressees_by_key, resolve_recipients};
 use crate::report::alert_message::MessageKind;
@@ -81,7 +82,7 @@ impl Engine {
                     }
                     break;
                 }
-                if let Err(error) = self.carry_out(id, &policy, step, now) {
+                if let Err(error) = self.take_escalation_step(id, &policy, step, now) {
                     let failures = self.alerts.retry_after.map_or(0, |(_, failures)| failures) + 1;
                     let wait = SignedDuration::from_secs((1i64 << failures.min(5)).min(30));
                     self.alerts.retry_after =
@@ -109,7 +110,7 @@ impl Engine {
                 self.alerts
                     .forwarded
                     .get(&alert.id)
-                    .is_none_or(|at| now >= plus(*at, FORWARD_REFRESH))
+                    .is_none_or(|at| now >= instant_after(*at, FORWARD_REFRESH))
             })
             .cloned()
             .collect();
@@ -132,7 +133,7 @@ impl Engine {
             if channels.is_empty() {
                 continue;
             }
-            let rows = self.messages(
+            let rows = self.alert_message_rows(
                 &alert,
                 MessageKind::Repeat,
                 alert.level,
@@ -152,7 +153,10 @@ impl Engine {
         }
     }
 
-    pub(super) fn carry_out(
+    /// Takes one due escalation step of alert `id` (first notice, next level, repeat, or a
+    /// lapsed acknowledgement): its outbox rows, the alert's new state and its log entry in one
+    /// transaction.
+    pub(super) fn take_escalation_step(
         &mut self,
         id: i64,
         policy: &EscalationPolicy,
@@ -189,7 +193,7 @@ impl Engine {
             .map(|known| known.name)
             .collect();
         alert::apply_step(&mut alert, policy, step, now);
-        let rows = self.messages(
+        let rows = self.alert_message_rows(
             &alert,
             kind.clone(),
             level_index + 1,
@@ -212,7 +216,7 @@ impl Engine {
                 _ => String::new(),
             },
             level_index + 1,
-            names(&recipients),
+            names_or_nobody(&recipients),
             level.channels.join(", ")
         );
         block(|| {

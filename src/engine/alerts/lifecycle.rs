@@ -10,7 +10,8 @@ use super::*;
 use crate::core::alert::Alert;
 use crate::core::health::{Health, HealthChange};
 use crate::core::log::{LogKind, NewEntry};
-use crate::engine::{Engine, block, error_chain};
+use crate::engine::{Engine, block};
+use crate::error_chain::error_chain;
 use crate::notify::{OutboxKind, notice};
 use crate::plan::alerting::Recipient;
 use crate::plan::recipients::{Addressee, addressees_by_key, resolve_recipients};
@@ -247,7 +248,7 @@ impl Engine {
             alert.resolved_at = Some(now);
             let told = addressees_by_key(&self.plan, &alert.notified);
             let channels = self.channels_used(&alert);
-            let rows = self.messages(
+            let rows = self.alert_message_rows(
                 &alert,
                 MessageKind::Resolved,
                 alert.level,
@@ -268,7 +269,7 @@ impl Engine {
                     if told.is_empty() {
                         String::new()
                     } else {
-                        format!("; telling {}", names(&told))
+                        format!("; telling {}", names_or_nobody(&told))
                     }
                 ),
                 data: json!({"alert": id, "event": "resolved", "duration_seconds": duration, "told": told.iter().map(|a| &a.key).collect::<Vec<_>>()}),

@@ -41,7 +41,7 @@ impl Engine {
         }
         let policy = self.policy(alert)?;
         let next = policy.levels.get(level)?;
-        let at = plus(alert.escalation_base, next.after);
+        let at = instant_after(alert.escalation_base, next.after);
         let who = resolve_recipients(&self.plan, &next.notify)
             .iter()
             .map(|addressee| addressee.name.clone())
@@ -86,7 +86,7 @@ impl Engine {
 
     /// Renders the outbox rows for one message to `recipients` through `channels`.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn messages(
+    pub(super) fn alert_message_rows(
         &mut self,
         alert: &Alert,
         kind: MessageKind,
@@ -346,10 +346,10 @@ impl Engine {
             (now, None, 1)
         } else {
             match self.alerts.group_firsts.get_mut(&base) {
-                Some((first, size)) if now < plus(*first, window) => {
+                Some((first, size)) if now < instant_after(*first, window) => {
                     *size += 1;
                     (
-                        plus(*first, window),
+                        instant_after(*first, window),
                         Some(format!("{base}|{}", first.as_millisecond())),
                         *size,
                     )

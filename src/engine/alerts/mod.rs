@@ -152,7 +152,8 @@ impl Alerts {
     }
 }
 
-fn plus(at: Timestamp, duration: std::time::Duration) -> Timestamp {
+/// The instant `duration` after `at` (`at` itself should the sum leave the time range).
+fn instant_after(at: Timestamp, duration: std::time::Duration) -> Timestamp {
     SignedDuration::try_from(duration)
         .ok()
         .and_then(|duration| at.checked_add(duration).ok())
@@ -187,7 +188,8 @@ pub(crate) fn enqueue_all(write: &mut Write<'_>, rows: &[NewOutboxRow]) -> Resul
     Ok(())
 }
 
-pub(crate) fn names(addressees: &[Addressee]) -> String {
+/// The addressees' names for a log line, `Alice Adler, Bob Berg`, or `nobody`.
+pub(crate) fn names_or_nobody(addressees: &[Addressee]) -> String {
     if addressees.is_empty() {
         return "nobody".to_string();
     }

@@ -211,7 +211,7 @@ impl Engine {
             let text = format!(
                 "#{} Rollback recommended (criteria hold); procedure sent to {}",
                 alert.id,
-                names(&recipients)
+                names_or_nobody(&recipients)
             );
             let written = block(|| {
                 self.store.write(|write| {

@@ -1,4 +1,5 @@
-//! The outbox folder: with no SMTP server configured, each email is written as an `.eml` file
+//! The `.eml` folder (people call it the outbox folder; it is not the store's outbox of pending
+//! notifications): with no SMTP server configured, each email is written as an `.eml` file
 //! named `<UTC time, ms>-<message id>.eml` (the time the sender was handed, from the daemon's
 //! clock, so demo emails carry demo time), so a folder listing sorts by time. A file is written
 //! under a temporary name and then hard-linked into place, so a reader never sees half a message
@@ -14,7 +15,7 @@ use super::{Delivered, DeliveryError};
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` as a new `.eml` file in `dir`, named after `now`.
-pub(crate) async fn write_to_outbox(
+pub(crate) async fn write_eml_file(
     dir: PathBuf,
     message_id: String,
     bytes: Vec<u8>,

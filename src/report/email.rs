@@ -1,0 +1,36 @@
+//! A composed report as the email it is sent as: to the plan's `[reports] to`, with its own
+//! Message-ID, outside any alert's thread. Pure composition, shared by the engine (scheduled and
+//! requested reports) and `golive report preview --format eml`, so both show the same message.
+
+use crate::notify::MessageIds;
+use crate::notify::OutgoingEmail;
+use crate::notify::notice::{self, Notice, Thread};
+use crate::plan::Plan;
+use crate::plan::recipients::resolve_recipients;
+use crate::report::compose::Composed;
+
+/// The email of a composed report to the plan's report recipients (nobody without `[reports]`).
+pub fn report_email(plan: &Plan, composed: &Composed, message_ids: &MessageIds) -> OutgoingEmail {
+    let recipients = plan
+        .reports
+        .as_ref()
+        .map(|reports| resolve_recipients(plan, &reports.to))
+        .unwrap_or_default();
+    let notice = Notice {
+        subject: composed.rendered.subject.clone(),
+        text: composed.rendered.text.clone(),
+        html: Some(composed.rendered.html.clone()),
+        chat: String::new(),
+        json: serde_json::Value::Null,
+    };
+    notice::email(
+        notice::mailboxes(&recipients),
+        &notice,
+        message_ids.fresh(&format!(
+            "report-{}-{}",
+            composed.kind.as_str(),
+            composed.day
+        )),
+        Thread::default(),
+    )
+}
