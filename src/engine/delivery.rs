@@ -7,6 +7,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::{Engine, EngineError, block};
+use crate::core::log::LogData;
+use crate::core::log::data::{AlertEvent, AlertLog, DecisionEvent, HookResult};
 use crate::core::log::{LogKind, NewEntry};
 use crate::notify::lanes::LaneChange;
 use crate::notify::notice::{self, Notice, Thread};
@@ -37,7 +39,10 @@ impl Engine {
                         author: "golive".into(),
                         kind: LogKind::Decision,
                         text: "Rollback hook started".into(),
-                        data: json!({"event": "rollback_hook", "result": "started"}),
+                        data: LogData::Decision(DecisionEvent::RollbackHook {
+                            result: HookResult::Started,
+                            output: None,
+                        }),
                     })?;
                     Ok(())
                 })
@@ -78,7 +83,11 @@ impl Engine {
                                         "Channel {channel} works again after {} down; {released} waiting notification(s) go out now, oldest first",
                                         crate::human::elapsed(down_since, now)
                                     ),
-                                    data: json!({"event": "channel_up", "channel": channel, "down_since": down_since, "released": released}),
+                                    data: LogData::Alert(AlertLog::Event(AlertEvent::ChannelUp {
+                                        channel: channel.clone(),
+                                        down_since,
+                                        released,
+                                    })),
                                 })?;
                                 released
                             }
@@ -90,7 +99,10 @@ impl Engine {
                                 author: "golive".into(),
                                 kind: LogKind::Decision,
                                 text: format!("Rollback hook ran: {answer}"),
-                                data: json!({"event": "rollback_hook", "result": "ok", "output": answer}),
+                                data: LogData::Decision(DecisionEvent::RollbackHook {
+                                    result: HookResult::Ok,
+                                    output: Some(answer.to_string()),
+                                }),
                             })?;
                         } else if retried {
                             write.log(&NewEntry {
@@ -103,7 +115,11 @@ impl Engine {
                                     report.alert_id.map_or(String::new(), |id| format!(", alert #{id}")),
                                     report.attempts
                                 ),
-                                data: json!({"event": "delivered", "rows": report.rows, "channel": channel, "attempts": report.attempts + 1}),
+                                data: LogData::Alert(AlertLog::Event(AlertEvent::Delivered {
+                                    rows: report.rows.clone(),
+                                    channel: channel.clone(),
+                                    attempts: report.attempts + 1,
+                                })),
                             })?;
                         }
                         Ok(released)
@@ -199,7 +215,11 @@ impl Engine {
                                         "{} more notification(s) via {channel} given up: they waited longer than delivery_max_age for the channel to work",
                                         expired.len()
                                     ),
-                                    data: json!({"event": "delivery_failed", "rows": expired, "channel": channel, "error": error.to_string()}),
+                                    data: LogData::Alert(AlertLog::Event(AlertEvent::DeliveryFailed {
+                                        rows: expired.clone(),
+                                        channel: channel.clone(),
+                                        error: error.to_string(),
+                                    })),
                                 })?;
                             }
                         }
@@ -212,7 +232,10 @@ impl Engine {
                                     "Channel {channel} is down ({error}): its notifications wait and one is tried every {}; they all go out as soon as one gets through",
                                     crate::human::std_duration(crate::notify::lanes::PROBE_EVERY)
                                 ),
-                                data: json!({"event": "channel_down", "channel": channel, "error": error.to_string()}),
+                                data: LogData::Alert(AlertLog::Event(AlertEvent::ChannelDown {
+                                    channel: channel.clone(),
+                                    error: error.to_string(),
+                                })),
                             })?;
                         }
                         for row in &fallback {
@@ -224,7 +247,10 @@ impl Engine {
                                 author: "golive".into(),
                                 kind: LogKind::Decision,
                                 text: format!("Rollback hook FAILED — follow the rollback procedure by hand: {error}"),
-                                data: json!({"event": "rollback_hook", "result": "failed", "output": error.to_string()}),
+                                data: LogData::Decision(DecisionEvent::RollbackHook {
+                                    result: HookResult::Failed,
+                                    output: Some(error.to_string()),
+                                }),
                             })?;
                         }
                         // Log every give-up, and only the first failure of a notification, so a
@@ -235,7 +261,19 @@ impl Engine {
                                 author: "golive".into(),
                                 kind: LogKind::Alert,
                                 text,
-                                data: json!({"event": if give_up { "delivery_failed" } else { "delivery_retry" }, "rows": report.rows, "channel": channel, "error": error.to_string()}),
+                                data: LogData::Alert(AlertLog::Event(if give_up {
+                                    AlertEvent::DeliveryFailed {
+                                        rows: report.rows.clone(),
+                                        channel: channel.clone(),
+                                        error: error.to_string(),
+                                    }
+                                } else {
+                                    AlertEvent::DeliveryRetry {
+                                        rows: report.rows.clone(),
+                                        channel: channel.clone(),
+                                        error: error.to_string(),
+                                    }
+                                })),
                             })?;
                         }
                         Ok(())

@@ -220,21 +220,16 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         .iter()
         .filter(|entry| entry.kind == LogKind::Phase)
         .map(|entry| {
-            let field = |name: &str| {
-                entry
-                    .data
-                    .get(name)
-                    .and_then(|value| value.as_str())
-                    .unwrap_or("")
-                    .to_string()
-            };
+            let change = entry.data.phase();
             PhaseRow {
                 at: format::local(entry.at, tz),
-                from: field("from"),
-                to: field("to"),
+                from: change.map_or_else(String::new, |change| change.from.to_string()),
+                to: change.map_or_else(String::new, |change| change.to.to_string()),
                 by: display_name(plan, &entry.author),
-                forced: entry.data.get("forced").and_then(|v| v.as_bool()) == Some(true),
-                reason: field("reason"),
+                forced: change.is_some_and(|change| change.forced),
+                reason: change
+                    .and_then(|change| change.reason.clone())
+                    .unwrap_or_default(),
             }
         })
         .collect();
@@ -266,10 +261,9 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
             at: format::local(state.phase_since, tz),
             by: entry.map_or_else(String::new, |entry| display_name(plan, &entry.author)),
             reason: entry
-                .and_then(|entry| entry.data.get("reason"))
-                .and_then(|reason| reason.as_str())
-                .unwrap_or("")
-                .to_string(),
+                .and_then(|entry| entry.data.phase())
+                .and_then(|change| change.reason.clone())
+                .unwrap_or_default(),
             procedure: plan.rollback.procedure.clone(),
             entries: sections::entries(&base.log, LogKind::Decision, since, Timestamp::MAX, tz)
                 .into_iter()

@@ -12,6 +12,7 @@ use super::format;
 use super::sections::{CheckRow, Incidents};
 use crate::core::actions::{ActionItem, ActionStatus};
 use crate::core::alert::Alert;
+use crate::core::log::data::{AlertEvent, AlertLog, PageKind, Paged};
 use crate::core::log::{LogEntry, LogKind};
 use crate::domain::Role;
 use crate::plan::Plan;
@@ -312,6 +313,24 @@ fn summary(inputs: &Inputs<'_>) -> Summary {
     }
 }
 
+/// One page of an alert's incident timeline: who was paged, at which level, by which channels.
+fn paged_text(paged: &Paged, names: &str) -> String {
+    let level = paged.level;
+    let channels = if paged.channels.is_empty() {
+        String::new()
+    } else {
+        format!(" by {}", paged.channels.join(", "))
+    };
+    match paged.event {
+        PageKind::Opened => format!("Paged {names} (level {level}{channels})"),
+        PageKind::Escalated => format!("Escalated to level {level}: paged {names}{channels}"),
+        PageKind::Repeat => format!("Paged {names} again (level {level})"),
+        PageKind::Reopened => {
+            format!("The acknowledgement lapsed; paged {names} again (level {level})")
+        }
+    }
+}
+
 fn is_critical(plan: &Plan, check: &str) -> bool {
     plan.checks
         .iter()
@@ -321,93 +340,52 @@ fn is_critical(plan: &Plan, check: &str) -> bool {
 fn incident_timeline(inputs: &Inputs<'_>, alert: &Alert) -> IncidentTimeline {
     let plan = inputs.plan;
     let tz = inputs.tz;
-    let names = |entry: &LogEntry| -> String {
-        let told: Vec<String> = entry
-            .data
-            .get("told")
-            .and_then(|told| told.as_array())
-            .map(|told| {
-                told.iter()
-                    .filter_map(|key| key.as_str())
-                    .map(|key| display_name(plan, key))
-                    .collect()
-            })
-            .unwrap_or_default();
+    let names = |told: &[String]| -> String {
+        let told: Vec<String> = told.iter().map(|key| display_name(plan, key)).collect();
         listing(&told)
     };
-    let channels = |entry: &LogEntry| -> String {
-        entry
-            .data
-            .get("channels")
-            .and_then(|channels| channels.as_array())
-            .map(|channels| {
-                channels
-                    .iter()
-                    .filter_map(|channel| channel.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .filter(|text| !text.is_empty())
-            .map_or_else(String::new, |text| format!(" by {text}"))
-    };
-    let level = |entry: &LogEntry| entry.data.get("level").and_then(|level| level.as_u64());
     let title = alert
         .check_id()
         .and_then(|id| plan.checks.iter().find(|check| check.id == id))
         .map_or_else(|| alert.title.clone(), |check| check.name.clone());
-    let entries: Vec<&LogEntry> = inputs
+    // The alert's entries whose details read; one that does not is left out, as before.
+    let entries: Vec<(&LogEntry, &AlertLog)> = inputs
         .log
         .iter()
-        .filter(|entry| {
-            entry.kind == LogKind::Alert
-                && entry.data.get("alert").and_then(|id| id.as_i64()) == Some(alert.id)
-        })
+        .filter(|entry| entry.kind == LogKind::Alert)
+        .filter_map(|entry| Some((entry, entry.data.alert()?)))
+        .filter(|(_, event)| event.alert_id() == Some(alert.id))
         .collect();
     let opening_reason = entries
         .iter()
-        .find(|entry| {
-            entry.data.get("event").and_then(|e| e.as_str()) == Some("opened")
-                && entry.data.get("told").is_none()
+        .find_map(|(_, event)| match event {
+            AlertLog::Event(AlertEvent::Opened { reason, .. }) => reason.clone(),
+            _ => None,
         })
-        .and_then(|entry| entry.data.get("reason").and_then(|reason| reason.as_str()))
-        .map_or_else(|| alert.reason.clone(), str::to_string);
+        .unwrap_or_else(|| alert.reason.clone());
     let mut events: Vec<(Timestamp, String)> = vec![(
         alert.opened_at,
         format!("Opened: {title} failed — {}", one_line(&opening_reason)),
     )];
     let mut acknowledged_in_log = false;
-    for entry in &entries {
-        let event = entry
-            .data
-            .get("event")
-            .and_then(|e| e.as_str())
-            .unwrap_or("");
-        let level = level(entry).unwrap_or(1);
+    for (entry, event) in &entries {
         let text = match event {
-            "opened" if entry.data.get("told").is_some() => {
-                format!("Paged {} (level {level}{})", names(entry), channels(entry))
-            }
-            "escalated" => format!(
-                "Escalated to level {level}: paged {}{}",
-                names(entry),
-                channels(entry)
-            ),
-            "repeat" => format!("Paged {} again (level {level})", names(entry)),
-            "reopened" => format!(
-                "The acknowledgement lapsed; paged {} again (level {level})",
-                names(entry)
-            ),
-            "acknowledged" => {
+            AlertLog::Paged(paged) => paged_text(paged, &names(&paged.told)),
+            AlertLog::Event(AlertEvent::Acknowledged { note, .. }) => {
                 acknowledged_in_log = true;
                 acknowledgement(
                     &display_name(plan, &entry.author),
                     entry.at.duration_since(alert.opened_at),
-                    entry.data.get("note").and_then(|note| note.as_str()),
+                    note.as_deref(),
                 )
             }
-            "silenced" => "Notifications held back by a silence".to_string(),
-            "rollback_recommended" => "golive recommended a rollback".to_string(),
-            _ => continue,
+            AlertLog::Event(AlertEvent::Silenced { .. }) => {
+                "Notifications held back by a silence".to_string()
+            }
+            AlertLog::Event(AlertEvent::RollbackRecommended { .. }) => {
+                "golive recommended a rollback".to_string()
+            }
+            AlertLog::Event(_) => continue,
         };
         events.push((entry.at, text));
     }

@@ -345,7 +345,7 @@ pub fn entries(
 pub fn entered(log: &[LogEntry], phase: crate::domain::Phase) -> Option<Timestamp> {
     log.iter()
         .filter(|entry| entry.kind == LogKind::Phase)
-        .filter(|entry| entry.data.get("to").and_then(|to| to.as_str()) == Some(phase.as_str()))
+        .filter(|entry| entry.data.phase().is_some_and(|change| change.to == phase))
         .map(|entry| entry.at)
         .next_back()
 }

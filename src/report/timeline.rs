@@ -47,17 +47,25 @@ pub fn render(
     } else {
         out.push_str("| When | Change | By | Forced | Reason |\n|---|---|---|---|---|\n");
         for entry in phases {
-            let field = |name: &str| entry.data.get(name).and_then(|v| v.as_str()).unwrap_or("");
-            let forced = entry.data.get("forced").and_then(|v| v.as_bool()) == Some(true);
+            // An entry whose details do not read shows its time and author with blank details.
+            let change = entry.data.phase();
             let _ = writeln!(
                 out,
                 "| {} | {} → {} | {} | {} | {} |",
                 local(entry.at, tz),
-                field("from"),
-                field("to"),
+                change.map_or("", |change| change.from.as_str()),
+                change.map_or("", |change| change.to.as_str()),
                 cell(&entry.author),
-                if forced { "yes" } else { "no" },
-                cell(field("reason"))
+                if change.is_some_and(|change| change.forced) {
+                    "yes"
+                } else {
+                    "no"
+                },
+                cell(
+                    change
+                        .and_then(|change| change.reason.as_deref())
+                        .unwrap_or("")
+                )
             );
         }
         out.push('\n');
@@ -241,7 +249,10 @@ mod tests {
                 author: "alice".into(),
                 kind: LogKind::Phase,
                 text: "Phase planned → go_no_go".into(),
-                data: serde_json::json!({"from": "planned", "to": "go_no_go", "forced": false}),
+                data: crate::core::log::LogData::read(
+                    LogKind::Phase,
+                    serde_json::json!({"from": "planned", "to": "go_no_go", "forced": false}),
+                ),
             },
             LogEntry {
                 id: 2,
@@ -249,7 +260,7 @@ mod tests {
                 author: "bob".into(),
                 kind: LogKind::Decision,
                 text: "Go for launch".into(),
-                data: serde_json::Value::Null,
+                data: crate::core::log::LogData::None,
             },
         ];
         let text = render(&plan, &state, &entries, &[], at);
@@ -262,6 +273,29 @@ mod tests {
         assert!(text.contains("**not confirmed**"));
         assert!(text.contains("- 2027-01-15 09:00:00 CET — bob: Go for launch"));
         assert!(text.contains("## Lessons learned\n\nNone recorded."));
+    }
+
+    #[test]
+    fn an_older_phase_entry_whose_details_do_not_read_is_listed_with_blank_details() {
+        let mut plan = plan_with_checklist(vec![]);
+        plan.launch.timezone = TimeZone::get("Europe/Berlin").unwrap();
+        let at = Timestamp::from_second(1_800_000_000).unwrap(); // 2027-01-15 08:00:00 UTC
+        let entries = vec![LogEntry {
+            id: 1,
+            at,
+            author: "alice".into(),
+            kind: LogKind::Phase,
+            text: "Phase → go_no_go".into(),
+            data: crate::core::log::LogData::read(
+                LogKind::Phase,
+                serde_json::json!({"phase": "go_no_go"}),
+            ),
+        }];
+        let text = render(&plan, &LaunchState::new(at), &entries, &[], at);
+        assert!(
+            text.contains("| 2027-01-15 09:00:00 CET |  →  | alice | no |  |"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -299,7 +333,10 @@ mod tests {
                 author: author.into(),
                 kind: LogKind::Runbook,
                 text: format!("Step `{step}` {to}"),
-                data: serde_json::json!({"step": step, "action": action, "to": to, "forced": false, "reason": null}),
+                data: crate::core::log::LogData::read(
+                    LogKind::Runbook,
+                    serde_json::json!({"step": step, "action": action, "to": to, "forced": false, "reason": null}),
+                ),
             }
         };
         let entries = vec![
