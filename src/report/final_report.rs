@@ -15,7 +15,8 @@ use super::runbook_rows::{self, RunbookRow};
 use super::sections::{
     self, Actions, Bar, CheckHistory, CheckRow, EntryRow, Incidents, Notifications, minute_of,
 };
-use crate::core::log::LogKind;
+use crate::core::LaunchState;
+use crate::core::log::{LogEntry, LogKind};
 use crate::core::runbook;
 use crate::domain::Phase;
 use crate::plan::Plan;
@@ -167,41 +168,15 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
     let (start, end) = (*start, *end);
     let state = &base.state;
     let span = (minute_of(start), minute_of(end).max(minute_of(start) + 1));
-    let checks: Vec<CheckRow> = plan
-        .checks
-        .iter()
-        .zip(&base.histories)
-        .map(|(check, history)| {
-            sections::check_row(
-                check,
-                sections::objective_of(plan, &check.id),
-                history,
-                &sections::failing_spans(&base.log, &check.id),
-                span,
-                None,
-                DAY_MINUTES,
-            )
-        })
-        .collect();
+    let checks = check_rows(plan, base, span);
     let days = (0..)
         .map(|index| start + jiff::SignedDuration::from_hours(24 * index))
         .take_while(|at| *at < end)
-        .map(|at| {
-            at.to_zoned_datetime(tz.clone())
-                .strftime("%m-%d")
-                .to_string()
-        })
+        .map(|at| day_label(at, tz))
         .collect();
     let histories: Vec<&CheckHistory> = base.histories.iter().collect();
     let latency = sections::latency_bars(&histories, span, DAY_MINUTES, |minute| {
-        Timestamp::from_second(minute * 60).map_or_else(
-            |_| String::new(),
-            |at| {
-                at.to_zoned_datetime(tz.clone())
-                    .strftime("%m-%d")
-                    .to_string()
-            },
-        )
+        Timestamp::from_second(minute * 60).map_or_else(|_| String::new(), |at| day_label(at, tz))
     });
     let whole_days = (end.duration_since(start).as_hours() / 24).max(1);
     let incidents = sections::incidents(
@@ -215,65 +190,6 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
     let notifications = sections::notifications(plan, &base.outbox, tz);
     let today = end.to_zoned_datetime(tz.clone()).date();
     let actions = sections::actions(plan, &base.actions, today, start, end);
-    let phases = base
-        .log
-        .iter()
-        .filter(|entry| entry.kind == LogKind::Phase)
-        .map(|entry| {
-            let change = entry.data.phase();
-            PhaseRow {
-                at: format::local(entry.at, tz),
-                from: change.map_or_else(String::new, |change| change.from.to_string()),
-                to: change.map_or_else(String::new, |change| change.to.to_string()),
-                by: display_name(plan, &entry.author),
-                forced: change.is_some_and(|change| change.forced),
-                reason: change
-                    .and_then(|change| change.reason.clone())
-                    .unwrap_or_default(),
-            }
-        })
-        .collect();
-    let checklist = plan
-        .checklist
-        .iter()
-        .map(|item| {
-            let confirmation = state.confirmations.get(&item.id);
-            ChecklistRow {
-                id: item.id.clone(),
-                title: item.title.clone(),
-                owner: match &item.owner {
-                    crate::domain::Owner::Person(id) => display_name(plan, id),
-                    crate::domain::Owner::Role(role) => display_name(plan, role.as_str()),
-                },
-                required: item.required,
-                gates: item.gates.to_string(),
-                confirmed_by: confirmation.map(|c| display_name(plan, &c.by)),
-                confirmed_at: confirmation.map(|c| format::local(c.at, tz)),
-                note: confirmation.and_then(|c| c.note.clone()),
-            }
-        })
-        .collect();
-    let everything = (Timestamp::MIN, Timestamp::MAX);
-    let rollback = (state.phase == Phase::RolledBack).then(|| {
-        let entry = base.log.iter().rfind(|entry| entry.kind == LogKind::Phase);
-        let since = entry.map_or(state.phase_since, |entry| entry.at);
-        RollbackView {
-            at: format::local(state.phase_since, tz),
-            by: entry.map_or_else(String::new, |entry| display_name(plan, &entry.author)),
-            reason: entry
-                .and_then(|entry| entry.data.phase())
-                .and_then(|change| change.reason.clone())
-                .unwrap_or_default(),
-            procedure: plan.rollback.procedure.clone(),
-            entries: sections::entries(&base.log, LogKind::Decision, since, Timestamp::MAX, tz)
-                .into_iter()
-                .map(|entry| EntryRow {
-                    author: display_name(plan, &entry.author),
-                    ..entry
-                })
-                .collect(),
-        }
-    });
     let open_actions = actions.open.len();
     let judgement = judgement::judge(&judgement::Facts {
         phase: state.phase,
@@ -312,15 +228,6 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         tz,
     });
     let (checks, listed) = sections::focus(checks, |row| row.availability_value.unwrap_or(1.0));
-    let named = |entries: Vec<EntryRow>| -> Vec<EntryRow> {
-        entries
-            .into_iter()
-            .map(|entry| EntryRow {
-                author: display_name(plan, &entry.author),
-                ..entry
-            })
-            .collect()
-    };
     FinalReport {
         launch: plan.launch.name.clone(),
         ended: state.phase.is_terminal(),
@@ -339,8 +246,8 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         period_to: format::local(end, tz),
         duration: crate::human::duration(end.duration_since(start)),
         progress: progress(plan, &base.log, state, end),
-        phases,
-        checklist,
+        phases: phase_rows(plan, &base.log, tz),
+        checklist: checklist_rows(plan, state, tz),
         checks,
         listed,
         checks_total,
@@ -349,35 +256,11 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         incidents,
         notifications,
         actions,
-        decisions: named(sections::entries(
-            &base.log,
-            LogKind::Decision,
-            everything.0,
-            everything.1,
-            tz,
-        )),
-        lessons: named(sections::entries(
-            &base.log,
-            LogKind::Lesson,
-            everything.0,
-            everything.1,
-            tz,
-        )),
-        feedback: named(sections::entries(
-            &base.log,
-            LogKind::Feedback,
-            everything.0,
-            everything.1,
-            tz,
-        )),
-        notes: named(sections::entries(
-            &base.log,
-            LogKind::Note,
-            everything.0,
-            everything.1,
-            tz,
-        )),
-        rollback,
+        decisions: named_entries(plan, &base.log, LogKind::Decision, Timestamp::MIN, tz),
+        lessons: named_entries(plan, &base.log, LogKind::Lesson, Timestamp::MIN, tz),
+        feedback: named_entries(plan, &base.log, LogKind::Feedback, Timestamp::MIN, tz),
+        notes: named_entries(plan, &base.log, LogKind::Note, Timestamp::MIN, tz),
+        rollback: rollback_view(plan, base, tz),
         runbook: (!plan.runbook.steps.is_empty()).then(|| RunbookSection {
             timezone: plan.launch.timezone_name.clone(),
             steps: runbook_rows::rows(
@@ -389,6 +272,111 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         }),
         postmortem,
     }
+}
+
+/// Each check's figures over the whole period (`span`, in minutes).
+fn check_rows(plan: &Plan, base: &ReportData, span: (i64, i64)) -> Vec<CheckRow> {
+    plan.checks
+        .iter()
+        .zip(&base.histories)
+        .map(|(check, history)| {
+            sections::check_row(
+                check,
+                sections::objective_of(plan, &check.id),
+                history,
+                &sections::failing_spans(&base.log, &check.id),
+                span,
+                None,
+                DAY_MINUTES,
+            )
+        })
+        .collect()
+}
+
+/// A day as the charts label it (`12-01`).
+fn day_label(at: Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%m-%d")
+        .to_string()
+}
+
+/// The phase changes, from the log; an entry whose details do not read shows blank details.
+fn phase_rows(plan: &Plan, log: &[LogEntry], tz: &jiff::tz::TimeZone) -> Vec<PhaseRow> {
+    log.iter()
+        .filter(|entry| entry.kind == LogKind::Phase)
+        .map(|entry| {
+            let change = entry.data.phase();
+            PhaseRow {
+                at: format::local(entry.at, tz),
+                from: change.map_or_else(String::new, |change| change.from.to_string()),
+                to: change.map_or_else(String::new, |change| change.to.to_string()),
+                by: display_name(plan, &entry.author),
+                forced: change.is_some_and(|change| change.forced),
+                reason: change
+                    .and_then(|change| change.reason.clone())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// The checklist with who confirmed each item and when.
+fn checklist_rows(plan: &Plan, state: &LaunchState, tz: &jiff::tz::TimeZone) -> Vec<ChecklistRow> {
+    plan.checklist
+        .iter()
+        .map(|item| {
+            let confirmation = state.confirmations.get(&item.id);
+            ChecklistRow {
+                id: item.id.clone(),
+                title: item.title.clone(),
+                owner: match &item.owner {
+                    crate::domain::Owner::Person(id) => display_name(plan, id),
+                    crate::domain::Owner::Role(role) => display_name(plan, role.as_str()),
+                },
+                required: item.required,
+                gates: item.gates.to_string(),
+                confirmed_by: confirmation.map(|c| display_name(plan, &c.by)),
+                confirmed_at: confirmation.map(|c| format::local(c.at, tz)),
+                note: confirmation.and_then(|c| c.note.clone()),
+            }
+        })
+        .collect()
+}
+
+/// What the report says about a rollback: when, by whom, why, and the decisions since.
+fn rollback_view(plan: &Plan, base: &ReportData, tz: &jiff::tz::TimeZone) -> Option<RollbackView> {
+    let state = &base.state;
+    (state.phase == Phase::RolledBack).then(|| {
+        let entry = base.log.iter().rfind(|entry| entry.kind == LogKind::Phase);
+        let since = entry.map_or(state.phase_since, |entry| entry.at);
+        RollbackView {
+            at: format::local(state.phase_since, tz),
+            by: entry.map_or_else(String::new, |entry| display_name(plan, &entry.author)),
+            reason: entry
+                .and_then(|entry| entry.data.phase())
+                .and_then(|change| change.reason.clone())
+                .unwrap_or_default(),
+            procedure: plan.rollback.procedure.clone(),
+            entries: named_entries(plan, &base.log, LogKind::Decision, since, tz),
+        }
+    })
+}
+
+/// The log's entries of `kind` from `since`, with people's names from the plan.
+fn named_entries(
+    plan: &Plan,
+    log: &[LogEntry],
+    kind: LogKind,
+    since: Timestamp,
+    tz: &jiff::tz::TimeZone,
+) -> Vec<EntryRow> {
+    sections::entries(log, kind, since, Timestamp::MAX, tz)
+        .into_iter()
+        .map(|entry| EntryRow {
+            author: display_name(plan, &entry.author),
+            ..entry
+        })
+        .collect()
 }
 
 fn first_alert(data: &ReportData) -> Option<Timestamp> {
