@@ -186,9 +186,10 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn summary(inputs: &Inputs<'_>) -> Summary {
+/// How the launch ran: when it went live and how it ended, or that it never went live.
+fn how_it_ran(inputs: &Inputs<'_>) -> String {
     let tz = inputs.tz;
-    let ran = match (inputs.go_live, inputs.ended) {
+    match (inputs.go_live, inputs.ended) {
         (Some(live), true) => format!(
             "Went live {} and {} {}, {} later.",
             format::local(live, tz),
@@ -207,9 +208,12 @@ fn summary(inputs: &Inputs<'_>) -> Summary {
             inputs.outcome,
             format::local(inputs.end, tz)
         ),
-    };
-    let incidents = inputs.incidents;
-    let alerts = if incidents.total == 0 {
+    }
+}
+
+/// The alerts in one sentence: how many, how many critical, resolved and open, and the mean times.
+fn alerts_sentence(incidents: &Incidents) -> String {
+    if incidents.total == 0 {
         "No alerts.".to_string()
     } else {
         let mut text = format!(
@@ -232,7 +236,12 @@ fn summary(inputs: &Inputs<'_>) -> Summary {
         }
         text.push('.');
         text
-    };
+    }
+}
+
+/// The seconds in the report's period during which at least one check was failing by its
+/// thresholds (overlapping failures counted once).
+fn failing_time(inputs: &Inputs<'_>) -> i64 {
     let (from, to) = inputs.period_secs;
     let mut spans: Vec<(i64, i64)> = inputs
         .checks
@@ -251,6 +260,13 @@ fn summary(inputs: &Inputs<'_>) -> Summary {
         }
         reach = reach.max(end);
     }
+    union
+}
+
+fn summary(inputs: &Inputs<'_>) -> Summary {
+    let ran = how_it_ran(inputs);
+    let alerts = alerts_sentence(inputs.incidents);
+    let union = failing_time(inputs);
     let failing_checks: Vec<&CheckRow> = inputs
         .checks
         .iter()

@@ -40,6 +40,36 @@ pub fn render(
     );
     let _ = writeln!(out, "- Exported: {}\n", local(now, tz));
 
+    phases_section(&mut out, entries, tz);
+    checklist_section(&mut out, plan, state, tz);
+    runbook_section(&mut out, plan, state, entries, now);
+
+    section(&mut out, "Decisions", entries, LogKind::Decision, tz);
+    actions_section(&mut out, actions, now, tz);
+    section(&mut out, "Lessons learned", entries, LogKind::Lesson, tz);
+    section(&mut out, "Feedback", entries, LogKind::Feedback, tz);
+    section(&mut out, "Notes", entries, LogKind::Note, tz);
+
+    out.push_str("## Full log\n\n");
+    if entries.is_empty() {
+        out.push_str("The log is empty.\n");
+    }
+    for entry in entries {
+        let _ = writeln!(
+            out,
+            "- {} · {} · {}: {}",
+            local(entry.at, tz),
+            entry.kind,
+            entry.author,
+            one_line(&entry.text)
+        );
+    }
+    out
+}
+
+/// The phase changes from the log; an entry whose details do not read shows its time and author
+/// with blank details.
+fn phases_section(out: &mut String, entries: &[LogEntry], tz: &TimeZone) {
     out.push_str("## Phases\n\n");
     let phases: Vec<&LogEntry> = of_kind(entries, LogKind::Phase).collect();
     if phases.is_empty() {
@@ -47,7 +77,6 @@ pub fn render(
     } else {
         out.push_str("| When | Change | By | Forced | Reason |\n|---|---|---|---|---|\n");
         for entry in phases {
-            // An entry whose details do not read shows its time and author with blank details.
             let change = entry.data.phase();
             let _ = writeln!(
                 out,
@@ -70,7 +99,10 @@ pub fn render(
         }
         out.push('\n');
     }
+}
 
+/// The checklist with who confirmed each item, when, and their note.
+fn checklist_section(out: &mut String, plan: &Plan, state: &LaunchState, tz: &TimeZone) {
     out.push_str("## Checklist\n\n");
     if plan.checklist.is_empty() {
         out.push_str("The plan has no checklist.\n\n");
@@ -97,11 +129,10 @@ pub fn render(
         }
         out.push('\n');
     }
+}
 
-    runbook_section(&mut out, plan, state, entries, now);
-
-    section(&mut out, "Decisions", entries, LogKind::Decision, tz);
-
+/// The action items, overdue ones marked.
+fn actions_section(out: &mut String, actions: &[ActionItem], now: Timestamp, tz: &TimeZone) {
     out.push_str("## Action items\n\n");
     if actions.is_empty() {
         out.push_str("None.\n\n");
@@ -126,26 +157,6 @@ pub fn render(
         }
         out.push('\n');
     }
-
-    section(&mut out, "Lessons learned", entries, LogKind::Lesson, tz);
-    section(&mut out, "Feedback", entries, LogKind::Feedback, tz);
-    section(&mut out, "Notes", entries, LogKind::Note, tz);
-
-    out.push_str("## Full log\n\n");
-    if entries.is_empty() {
-        out.push_str("The log is empty.\n");
-    }
-    for entry in entries {
-        let _ = writeln!(
-            out,
-            "- {} · {} · {}: {}",
-            local(entry.at, tz),
-            entry.kind,
-            entry.author,
-            one_line(&entry.text)
-        );
-    }
-    out
 }
 
 /// The runbook: each step's planned and actual times (in the launch's time zone), who started and
