@@ -234,16 +234,16 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         outcome,
         late,
         timezone: plan.launch.timezone_name.clone(),
-        generated_at: format::local(now, tz),
+        generated_at: crate::human::time(now, tz),
         light,
         light_word: light.word(),
         light_color: light.color(),
         summary: judgement.reason,
         coverage: judgement.coverage,
-        planned_go_live: format::local(plan.launch.go_live, tz),
-        go_live: go_live.map(|at| format::local(at, tz)),
-        period_from: format::local(start, tz),
-        period_to: format::local(end, tz),
+        planned_go_live: crate::human::time(plan.launch.go_live, tz),
+        go_live: go_live.map(|at| crate::human::time(at, tz)),
+        period_from: crate::human::time(start, tz),
+        period_to: crate::human::time(end, tz),
         duration: crate::human::duration(end.duration_since(start)),
         progress: progress(plan, &base.log, state, end),
         phases: phase_rows(plan, &base.log, tz),
@@ -307,7 +307,7 @@ fn phase_rows(plan: &Plan, log: &[LogEntry], tz: &jiff::tz::TimeZone) -> Vec<Pha
         .map(|entry| {
             let change = entry.data.phase();
             PhaseRow {
-                at: format::local(entry.at, tz),
+                at: crate::human::time(entry.at, tz),
                 from: change.map_or_else(String::new, |change| change.from.to_string()),
                 to: change.map_or_else(String::new, |change| change.to.to_string()),
                 by: display_name(plan, &entry.author),
@@ -336,7 +336,7 @@ fn checklist_rows(plan: &Plan, state: &LaunchState, tz: &jiff::tz::TimeZone) -> 
                 required: item.required,
                 gates: item.gates.to_string(),
                 confirmed_by: confirmation.map(|c| display_name(plan, &c.by)),
-                confirmed_at: confirmation.map(|c| format::local(c.at, tz)),
+                confirmed_at: confirmation.map(|c| crate::human::time(c.at, tz)),
                 note: confirmation.and_then(|c| c.note.clone()),
             }
         })
@@ -350,7 +350,7 @@ fn rollback_view(plan: &Plan, base: &ReportData, tz: &jiff::tz::TimeZone) -> Opt
         let entry = base.log.iter().rfind(|entry| entry.kind == LogKind::Phase);
         let since = entry.map_or(state.phase_since, |entry| entry.at);
         RollbackView {
-            at: format::local(state.phase_since, tz),
+            at: crate::human::time(state.phase_since, tz),
             by: entry.map_or_else(String::new, |entry| display_name(plan, &entry.author)),
             reason: entry
                 .and_then(|entry| entry.data.phase())

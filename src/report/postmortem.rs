@@ -176,7 +176,7 @@ fn listing(names: &[String]) -> String {
 
 fn attribute(plan: &Plan, entry: &LogEntry, tz: &TimeZone) -> Attributed {
     Attributed {
-        at: format::local(entry.at, tz),
+        at: crate::human::time(entry.at, tz),
         who: display_name(plan, &entry.author),
         text: one_line(&entry.text),
     }
@@ -192,21 +192,21 @@ fn how_it_ran(inputs: &Inputs<'_>) -> String {
     match (inputs.go_live, inputs.ended) {
         (Some(live), true) => format!(
             "Went live {} and {} {}, {} later.",
-            format::local(live, tz),
+            crate::human::time(live, tz),
             inputs.outcome,
-            format::local(inputs.end, tz),
+            crate::human::time(inputs.end, tz),
             crate::human::duration(inputs.end.duration_since(live))
         ),
         (Some(live), false) => format!(
             "Went live {}; {} for {} so far.",
-            format::local(live, tz),
+            crate::human::time(live, tz),
             inputs.outcome,
             crate::human::duration(inputs.end.duration_since(live))
         ),
         (None, _) => format!(
             "Never went live; {} {}.",
             inputs.outcome,
-            format::local(inputs.end, tz)
+            crate::human::time(inputs.end, tz)
         ),
     }
 }
@@ -443,12 +443,12 @@ fn incident_timeline(inputs: &Inputs<'_>, alert: &Alert) -> IncidentTimeline {
     IncidentTimeline {
         title,
         severity: alert.severity.as_str(),
-        opened: format::local(alert.opened_at, tz),
+        opened: crate::human::time(alert.opened_at, tz),
         outcome,
         events: events
             .into_iter()
             .map(|(at, text)| TimelineEvent {
-                at: format::local(at, tz),
+                at: crate::human::time(at, tz),
                 text,
             })
             .collect(),

@@ -10,6 +10,7 @@ use crate::core::actions::{ActionItem, is_overdue};
 use crate::core::lifecycle::owner_label;
 use crate::core::log::{LogEntry, LogKind};
 use crate::core::runbook;
+use crate::human;
 use crate::plan::Plan;
 use crate::report::runbook_rows;
 
@@ -29,16 +30,20 @@ pub fn render(
         out,
         "- Current phase: **{}** since {}",
         state.phase,
-        local(state.phase_since, tz)
+        human::time(state.phase_since, tz)
     );
-    let _ = writeln!(out, "- Planned go-live: {}", local(plan.launch.go_live, tz));
+    let _ = writeln!(
+        out,
+        "- Planned go-live: {}",
+        human::time(plan.launch.go_live, tz)
+    );
     let days = plan.launch.hypercare_days;
     let _ = writeln!(
         out,
         "- Hypercare: {days} {}",
         if days == 1.0 { "day" } else { "days" }
     );
-    let _ = writeln!(out, "- Exported: {}\n", local(now, tz));
+    let _ = writeln!(out, "- Exported: {}\n", human::time(now, tz));
 
     phases_section(&mut out, entries, tz);
     checklist_section(&mut out, plan, state, tz);
@@ -58,7 +63,7 @@ pub fn render(
         let _ = writeln!(
             out,
             "- {} · {} · {}: {}",
-            local(entry.at, tz),
+            human::time(entry.at, tz),
             entry.kind,
             entry.author,
             one_line(&entry.text)
@@ -81,7 +86,7 @@ fn phases_section(out: &mut String, entries: &[LogEntry], tz: &TimeZone) {
             let _ = writeln!(
                 out,
                 "| {} | {} → {} | {} | {} | {} |",
-                local(entry.at, tz),
+                human::time(entry.at, tz),
                 change.map_or("", |change| change.from.as_str()),
                 change.map_or("", |change| change.to.as_str()),
                 cell(&entry.author),
@@ -121,7 +126,7 @@ fn checklist_section(out: &mut String, plan: &Plan, state: &LaunchState, tz: &Ti
                 if item.required { "yes" } else { "no" },
                 item.gates,
                 confirmation.map_or("**not confirmed**".to_string(), |c| cell(&c.by)),
-                confirmation.map_or(String::new(), |c| local(c.at, tz)),
+                confirmation.map_or(String::new(), |c| human::time(c.at, tz)),
                 confirmation
                     .and_then(|c| c.note.as_deref())
                     .map_or(String::new(), cell),
@@ -209,7 +214,7 @@ fn section(out: &mut String, title: &str, entries: &[LogEntry], kind: LogKind, t
         let _ = writeln!(
             out,
             "- {} — {}: {}",
-            local(entry.at, tz),
+            human::time(entry.at, tz),
             entry.author,
             one_line(&entry.text)
         );
@@ -218,11 +223,6 @@ fn section(out: &mut String, title: &str, entries: &[LogEntry], kind: LogKind, t
         out.push_str("None recorded.\n");
     }
     out.push('\n');
-}
-
-/// A time in the launch's zone as people read it everywhere: `2026-12-01 20:00:00 CET`.
-pub fn local(at: Timestamp, tz: &TimeZone) -> String {
-    crate::human::time(at, tz)
 }
 
 fn one_line(text: &str) -> String {

@@ -72,7 +72,7 @@ impl Engine {
                                 alert.title,
                                 silence.id,
                                 silence.comment,
-                                crate::report::timeline::local(end, &self.plan.launch.timezone)
+                                crate::human::time(end, &self.plan.launch.timezone)
                             ),
                             data: LogData::Alert(AlertLog::Event(AlertEvent::Silenced {
                                 alert: id,

@@ -204,7 +204,7 @@ impl Engine {
                         }
                         (Some(_), Some((end, silence))) => format!(
                             " — notifications held back by silence `{silence}` until {}",
-                            crate::report::timeline::local(*end, &timezone)
+                            crate::human::time(*end, &timezone)
                         ),
                         _ => String::new(),
                     };

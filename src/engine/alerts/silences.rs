@@ -38,8 +38,8 @@ impl Engine {
             silence.id,
             silence.author,
             silence.comment,
-            crate::report::timeline::local(*start, &self.plan.launch.timezone),
-            crate::report::timeline::local(*end, &self.plan.launch.timezone),
+            crate::human::time(*start, &self.plan.launch.timezone),
+            crate::human::time(*end, &self.plan.launch.timezone),
             if silence.checks.is_empty() {
                 "all".to_string()
             } else {
