@@ -132,3 +132,33 @@ fn an_entry_without_details_is_stored_as_null() {
         LogData::None
     );
 }
+
+#[test]
+fn a_silence_is_logged_as_the_silence_itself_serializes() {
+    let at = |second| Timestamp::from_second(second).unwrap();
+    for window in [
+        Window::Once {
+            start: at(1_800_000_000),
+            end: at(1_800_003_600),
+        },
+        Window::Recurring {
+            days: vec![jiff::civil::Weekday::Monday, jiff::civil::Weekday::Sunday],
+            from: jiff::civil::time(22, 0, 0, 0),
+            to: jiff::civil::time(6, 0, 0, 0),
+            timezone: jiff::tz::TimeZone::UTC,
+        },
+    ] {
+        let silence = Silence {
+            id: "maintenance".into(),
+            checks: vec!["api".into()],
+            severities: vec![Severity::Warning],
+            window,
+            author: "alice".into(),
+            comment: "database upgrade".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(LoggedSilence::from(&silence)).unwrap(),
+            serde_json::to_value(&silence).unwrap()
+        );
+    }
+}
