@@ -5,7 +5,9 @@ use super::{ActionChange, ConfirmOutcome, Engine, EngineError, block};
 use crate::core::actions::{self, ActionItem, ActionStatus, FieldError};
 use crate::core::lifecycle;
 use crate::core::log::LogData;
-use crate::core::log::data::{ActionChanged, ActionEvent, ChecklistConfirmed, PhaseChange};
+use crate::core::log::data::{
+    ActionChanged, ActionCreated, ActionEvent, ChecklistConfirmed, PhaseChange,
+};
 use crate::core::log::{LogEntry, LogKind, NewEntry};
 use crate::core::{Transition, TransitionRequest};
 
@@ -172,12 +174,11 @@ impl Engine {
                         item.owner,
                         item.due.map_or(String::new(), |due| format!(", due {due}"))
                     ),
-                    data: LogData::Action(ActionEvent::Changed(ActionChanged {
+                    data: LogData::Action(ActionEvent::Created(ActionCreated {
                         action: item.id,
                         status: ActionStatus::Open,
                         owner: item.owner.clone(),
                         due: item.due,
-                        note: None,
                     })),
                 })
         })?;

@@ -132,10 +132,23 @@ pub struct ChecklistConfirmed {
 pub enum ActionEvent {
     /// Tried first: only a reminder has `"event": "reminder"`.
     Reminder(ActionReminder),
+    /// Tried before `Created`: only a change has `note` (`null` when none was given).
     Changed(ActionChanged),
+    Created(ActionCreated),
 }
 
-/// An action item created (`note` then `null`) or changed.
+/// An action item created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionCreated {
+    pub action: i64,
+    pub status: ActionStatus,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub due: Option<Date>,
+}
+
+/// An action item changed (status, owner or due day), with the note of whoever changed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionChanged {
     pub action: i64,
@@ -144,7 +157,8 @@ pub struct ActionChanged {
     pub owner: String,
     #[serde(default)]
     pub due: Option<Date>,
-    #[serde(default)]
+    /// Present in every change (so a change is told from a creation), `null` without a note.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub note: Option<String>,
 }
 

@@ -17,6 +17,14 @@ fn stored_shapes() -> Vec<(LogKind, serde_json::Value)> {
         ),
         (
             LogKind::Action,
+            json!({"action": 3, "status": "open", "owner": "bob", "due": null}),
+        ),
+        (
+            LogKind::Action,
+            json!({"action": 3, "status": "done", "owner": "bob", "due": null, "note": null}),
+        ),
+        (
+            LogKind::Action,
             json!({"action": 3, "event": "reminder", "day": "2026-12-02", "overdue": true}),
         ),
         (
