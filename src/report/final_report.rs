@@ -169,11 +169,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
     let state = &base.state;
     let span = (minute_of(start), minute_of(end).max(minute_of(start) + 1));
     let checks = check_rows(plan, base, span);
-    let days = (0..)
-        .map(|index| start + jiff::SignedDuration::from_hours(24 * index))
-        .take_while(|at| *at < end)
-        .map(|at| day_label(at, tz))
-        .collect();
+    let days = day_labels(start, end, tz);
     let histories: Vec<&CheckHistory> = base.histories.iter().collect();
     let latency = sections::latency_bars(&histories, span, DAY_MINUTES, |minute| {
         Timestamp::from_second(minute * 60).map_or_else(|_| String::new(), |at| day_label(at, tz))
@@ -206,11 +202,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
     });
     let light = judgement.light;
     let checks_total = checks.len();
-    let outcome = match state.phase {
-        Phase::Closed => "closed".to_string(),
-        Phase::RolledBack => "rolled back".to_string(),
-        other => format!("in progress ({other})"),
-    };
+    let outcome = outcome(state.phase);
     let go_live = sections::entered(&base.log, Phase::Deploying);
     let postmortem = postmortem::build(&postmortem::Inputs {
         plan,
@@ -261,15 +253,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         feedback: named_entries(plan, &base.log, LogKind::Feedback, Timestamp::MIN, tz),
         notes: named_entries(plan, &base.log, LogKind::Note, Timestamp::MIN, tz),
         rollback: rollback_view(plan, base, tz),
-        runbook: (!plan.runbook.steps.is_empty()).then(|| RunbookSection {
-            timezone: plan.launch.timezone_name.clone(),
-            steps: runbook_rows::rows(
-                plan,
-                &runbook::records_from_log(&base.log),
-                state.phase,
-                end,
-            ),
-        }),
+        runbook: runbook_section(plan, base, end),
         postmortem,
     }
 }
@@ -290,6 +274,37 @@ fn check_rows(plan: &Plan, base: &ReportData, span: (i64, i64)) -> Vec<CheckRow>
                 DAY_MINUTES,
             )
         })
+        .collect()
+}
+
+/// How the launch ended, or that it has not: `closed`, `rolled back`, `in progress (hypercare)`.
+fn outcome(phase: Phase) -> String {
+    match phase {
+        Phase::Closed => "closed".to_string(),
+        Phase::RolledBack => "rolled back".to_string(),
+        other => format!("in progress ({other})"),
+    }
+}
+
+/// The deployment runbook, planned vs actual from the log (none when the plan has no runbook).
+fn runbook_section(plan: &Plan, base: &ReportData, end: Timestamp) -> Option<RunbookSection> {
+    (!plan.runbook.steps.is_empty()).then(|| RunbookSection {
+        timezone: plan.launch.timezone_name.clone(),
+        steps: runbook_rows::rows(
+            plan,
+            &runbook::records_from_log(&base.log),
+            base.state.phase,
+            end,
+        ),
+    })
+}
+
+/// The charts' day labels, one per 24 hours from `start` until `end`.
+fn day_labels(start: Timestamp, end: Timestamp, tz: &jiff::tz::TimeZone) -> Vec<String> {
+    (0..)
+        .map(|index| start + jiff::SignedDuration::from_hours(24 * index))
+        .take_while(|at| *at < end)
+        .map(|at| day_label(at, tz))
         .collect()
 }
 
