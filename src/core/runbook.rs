@@ -182,16 +182,7 @@ pub fn apply(
 ) -> Result<StepChange, StepRefusal> {
     let runbook = &plan.runbook;
     let Some(step) = runbook.step(&request.step) else {
-        let ids: Vec<&str> = runbook.steps.iter().map(|step| step.id.as_str()).collect();
-        let hint = match crate::domain::closest(&request.step, ids.iter().copied()) {
-            Some(near) => format!("; did you mean `{near}`?"),
-            None if ids.is_empty() => "; the plan has no [runbook] steps".to_string(),
-            None => format!(" (steps: {})", ids.join(", ")),
-        };
-        return Err(StepRefusal::UnknownStep(format!(
-            "no runbook step `{}`{hint}",
-            request.step
-        )));
+        return Err(unknown_step(runbook, &request.step));
     };
     let current = records.get(&step.id).cloned().unwrap_or_default();
     let reason = request
@@ -293,6 +284,17 @@ pub fn apply(
         overridden,
         record,
     })
+}
+
+/// The refusal of a step id the plan does not have, with the near name or the steps it has.
+fn unknown_step(runbook: &Runbook, id: &str) -> StepRefusal {
+    let ids: Vec<&str> = runbook.steps.iter().map(|step| step.id.as_str()).collect();
+    let hint = match crate::domain::closest(id, ids.iter().copied()) {
+        Some(near) => format!("; did you mean `{near}`?"),
+        None if ids.is_empty() => "; the plan has no [runbook] steps".to_string(),
+        None => format!(" (steps: {})", ids.join(", ")),
+    };
+    StepRefusal::UnknownStep(format!("no runbook step `{id}`{hint}"))
 }
 
 /// The dependencies of `step` that are neither done nor skipped, as blockers naming their owner.
