@@ -347,9 +347,14 @@ fn alert_item(alert: &crate::core::alert::Alert, now: jiff::Timestamp) -> String
             )
         })
         .unwrap_or_default();
+    format!("<li>#{} {}{taken}</li>", alert.id, alert_summary(alert))
+}
+
+/// An alert in the words every acknowledgement page uses: its title in bold, its severity and
+/// why it opened.
+fn alert_summary(alert: &crate::core::alert::Alert) -> String {
     format!(
-        "<li>#{} <strong>{}</strong> ({}) — {}{taken}</li>",
-        alert.id,
+        "<strong>{}</strong> ({}) — {}",
         escape(&alert.title),
         alert.severity,
         escape(&alert.reason)
@@ -385,12 +390,7 @@ pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) 
             "<p>The alerts of this link are resolved.</p>",
         ),
         ([alert], _) if !group => {
-            let summary = format!(
-                "<p><strong>{}</strong> ({}) — {}</p>",
-                escape(&alert.title),
-                alert.severity,
-                escape(&alert.reason)
-            );
+            let summary = format!("<p>{}</p>", alert_summary(alert));
             match alert.acknowledged.as_ref().filter(|_| alert.is_acknowledged(now)) {
                 // Nothing left to do: no button that would only say so again.
                 Some(ack) => frame.page(

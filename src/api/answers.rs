@@ -66,7 +66,9 @@ impl From<&core::log::LogEntry> for wire::LogEntry {
             author: entry.author.clone(),
             kind: name(&entry.kind),
             text: entry.text.clone(),
-            data: entry.data.clone(),
+            // The details as stored: their shape depends on `kind`, which the reader (the
+            // CLI through `LogData::read`) knows.
+            data: serde_json::to_value(&entry.data).unwrap_or_default(),
         }
     }
 }
@@ -389,7 +391,7 @@ mod tests {
             reason: Some("sign-off by phone".to_string()),
             forced: true,
             overridden: vec![core::lifecycle::Blocker {
-                kind: "checklist",
+                kind: "checklist".into(),
                 id: "backup".to_string(),
                 message: "not confirmed".to_string(),
                 owner: Some("bob".to_string()),
@@ -405,7 +407,9 @@ mod tests {
             author: "golive".to_string(),
             kind: core::log::LogKind::Decision,
             text: "Go".to_string(),
-            data: serde_json::json!({"from": "go_no_go"}),
+            data: core::log::LogData::Decision(core::log::data::DecisionEvent::Rollback {
+                automatic: true,
+            }),
         };
         assert_eq!(
             to_value(wire::LogEntry::from(&entry)).unwrap(),

@@ -10,6 +10,7 @@ use super::{
     PhaseAction, SilenceAction, value_name,
 };
 use crate::client::{Answer, Client, ClientError, encode};
+use crate::core::log::{LogData, LogKind};
 use crate::wire;
 
 pub async fn status(client: &Client, args: &ClientArgs) -> Result<String, ClientError> {
@@ -107,10 +108,10 @@ pub async fn send_update(
     };
     let answer: Answer<wire::UpdateSent> = client.post("/api/v1/updates", &body).await?;
     Ok(shown(&answer, args.json, |sent| {
-        let channels: Vec<&str> = sent.update.data["channels"]
-            .as_array()
-            .map(|list| list.iter().filter_map(|channel| channel.as_str()).collect())
-            .unwrap_or_default();
+        let channels = match LogData::read(LogKind::Update, sent.update.data.clone()) {
+            LogData::Update(update) => update.channels,
+            _ => Vec::new(),
+        };
         format!(
             "Update sent (log #{}) through {}.\n",
             sent.update.id,

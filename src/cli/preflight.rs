@@ -88,7 +88,7 @@ pub fn run(plan_path: &Path) -> ExitCode {
     println!("PREFLIGHT {}", plan.launch.name);
     println!(
         "go-live {} ({})\n",
-        crate::report::timeline::local(plan.launch.go_live, &plan.launch.timezone),
+        crate::human::time(plan.launch.go_live, &plan.launch.timezone),
         plan.launch.timezone_name
     );
 

@@ -75,7 +75,7 @@ pub struct Observation {
 }
 
 /// A check's state as the thresholds decide it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     /// Not enough results yet, or the source has been unknown for a while.

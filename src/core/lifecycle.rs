@@ -86,10 +86,10 @@ pub struct Transition {
 }
 
 /// Something that stands in the way of leaving a phase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Blocker {
-    /// What kind of gate: `checklist` (later also `check`).
-    pub kind: &'static str,
+    /// What kind of gate: `checklist`, `check` or `runbook_step`.
+    pub kind: std::borrow::Cow<'static, str>,
     pub id: String,
     /// A sentence a person can act on.
     pub message: String,
@@ -251,7 +251,7 @@ pub fn blockers_leaving(
                 (health, None) => format!("is {}", health.as_str()),
             };
             blockers.push(Blocker {
-                kind: "check",
+                kind: "check".into(),
                 id: check.id.clone(),
                 message: format!("gate check `{}` ({}) {why}", check.id, check.name),
                 owner: None,
@@ -267,7 +267,7 @@ fn checklist_blockers(plan: &Plan, state: &LaunchState, phase: Phase) -> Vec<Blo
         .filter(|item| item.required && item.gates == phase)
         .filter(|item| !state.confirmations.contains_key(&item.id))
         .map(|item| Blocker {
-            kind: "checklist",
+            kind: "checklist".into(),
             id: item.id.clone(),
             message: format!(
                 "checklist item `{}` ({}) is not confirmed; owner: {}",

@@ -182,16 +182,7 @@ pub fn apply(
 ) -> Result<StepChange, StepRefusal> {
     let runbook = &plan.runbook;
     let Some(step) = runbook.step(&request.step) else {
-        let ids: Vec<&str> = runbook.steps.iter().map(|step| step.id.as_str()).collect();
-        let hint = match crate::domain::closest(&request.step, ids.iter().copied()) {
-            Some(near) => format!("; did you mean `{near}`?"),
-            None if ids.is_empty() => "; the plan has no [runbook] steps".to_string(),
-            None => format!(" (steps: {})", ids.join(", ")),
-        };
-        return Err(StepRefusal::UnknownStep(format!(
-            "no runbook step `{}`{hint}",
-            request.step
-        )));
+        return Err(unknown_step(runbook, &request.step));
     };
     let current = records.get(&step.id).cloned().unwrap_or_default();
     let reason = request
@@ -295,6 +286,17 @@ pub fn apply(
     })
 }
 
+/// The refusal of a step id the plan does not have, with the near name or the steps it has.
+fn unknown_step(runbook: &Runbook, id: &str) -> StepRefusal {
+    let ids: Vec<&str> = runbook.steps.iter().map(|step| step.id.as_str()).collect();
+    let hint = match crate::domain::closest(id, ids.iter().copied()) {
+        Some(near) => format!("; did you mean `{near}`?"),
+        None if ids.is_empty() => "; the plan has no [runbook] steps".to_string(),
+        None => format!(" (steps: {})", ids.join(", ")),
+    };
+    StepRefusal::UnknownStep(format!("no runbook step `{id}`{hint}"))
+}
+
 /// The dependencies of `step` that are neither done nor skipped, as blockers naming their owner.
 pub fn blockers(plan: &Plan, records: &StepRecords, step: &RunbookStep) -> Vec<Blocker> {
     step.depends_on
@@ -308,7 +310,7 @@ pub fn blockers(plan: &Plan, records: &StepRecords, step: &RunbookStep) -> Vec<B
             }
             let dependency = plan.runbook.step(id)?;
             Some(Blocker {
-                kind: "runbook_step",
+                kind: "runbook_step".into(),
                 id: id.clone(),
                 message: format!(
                     "step `{id}` ({}) is {state}; it must be done or skipped first",
@@ -321,7 +323,7 @@ pub fn blockers(plan: &Plan, records: &StepRecords, step: &RunbookStep) -> Vec<B
 }
 
 /// Which way a step is late.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LateKind {
     /// Not started by its planned start.
@@ -501,27 +503,19 @@ pub fn records_from_log(entries: &[super::log::LogEntry]) -> StepRecords {
         .iter()
         .filter(|entry| entry.kind == super::log::LogKind::Runbook)
     {
-        let data = &entry.data;
-        let (Some(step), Some(to)) = (
-            data.get("step").and_then(|v| v.as_str()),
-            data.get("to")
-                .and_then(|v| v.as_str())
-                .and_then(|to| to.parse::<StepState>().ok()),
-        ) else {
+        let Some(super::log::data::RunbookLog::Step(change)) = entry.data.runbook() else {
             continue;
         };
-        let reason = data
-            .get("reason")
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
-        let record = records.entry(step.to_string()).or_default();
+        let to = change.to;
+        let reason = change.reason.clone();
+        let record = records.entry(change.step.clone()).or_default();
         record.state = to;
         if to == StepState::Running {
             record.started_at = Some(entry.at);
             record.started_by = Some(entry.author.clone());
             record.finished_at = None;
             record.finished_by = None;
-            record.forced = data.get("forced").and_then(|v| v.as_bool()) == Some(true);
+            record.forced = change.forced;
             record.reason = reason;
         } else {
             record.finished_at = Some(entry.at);

@@ -12,12 +12,13 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::json;
 
 use super::pending_log::{PENDING_LOG_CAPACITY, PendingLog};
 use super::{Command, Engine, block};
 use crate::core::health::{CheckState, Health, HealthChange, Observation, Outcome, ProbeResult};
 use crate::core::lifecycle::GateCheck;
+use crate::core::log::LogData;
+use crate::core::log::data::{CheckEvent, HealthChanged};
 use crate::core::log::{LogKind, NewEntry};
 use crate::core::rollup::Rollup;
 use crate::error_chain::error_chain;
@@ -372,13 +373,13 @@ impl Engine {
             author: "golive".to_string(),
             kind: LogKind::Check,
             text,
-            data: json!({
-                "check": check.id,
-                "from": change.from,
-                "to": change.to,
-                "reason": reason,
-                "severity": check.severity,
-            }),
+            data: LogData::Check(CheckEvent::HealthChanged(HealthChanged {
+                check: check.id.clone(),
+                from: change.from,
+                to: change.to,
+                reason: Some(reason),
+                severity: Some(check.severity),
+            })),
         })
     }
 

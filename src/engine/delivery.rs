@@ -7,7 +7,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use super::{Engine, EngineError, block};
-use crate::core::log::{LogKind, NewEntry};
+use crate::core::log::data::{AlertEvent, AlertLog, DecisionEvent, HookResult};
+use crate::core::log::{LogData, LogKind, NewEntry};
 use crate::notify::lanes::LaneChange;
 use crate::notify::notice::{self, Notice, Thread};
 use crate::notify::{DeliveryError, DeliveryReport, OutboxKind, OutboxPayload};
@@ -53,7 +54,10 @@ impl Engine {
                     author: "golive".into(),
                     kind: LogKind::Decision,
                     text: "Rollback hook started".into(),
-                    data: json!({"event": "rollback_hook", "result": "started"}),
+                    data: LogData::Decision(DecisionEvent::RollbackHook {
+                        result: HookResult::Started,
+                        output: None,
+                    }),
                 })?;
                 Ok(())
             })
@@ -100,7 +104,11 @@ impl Engine {
                                 "Channel {channel} works again after {} down; {released} waiting notification(s) go out now, oldest first",
                                 crate::human::elapsed(down_since, now)
                             ),
-                            data: json!({"event": "channel_up", "channel": channel, "down_since": down_since, "released": released}),
+                            data: LogData::Alert(AlertLog::Event(AlertEvent::ChannelUp {
+                                channel: channel.to_string(),
+                                down_since,
+                                released,
+                            })),
                         })?;
                         released
                     }
@@ -112,7 +120,10 @@ impl Engine {
                         author: "golive".into(),
                         kind: LogKind::Decision,
                         text: format!("Rollback hook ran: {answer}"),
-                        data: json!({"event": "rollback_hook", "result": "ok", "output": answer}),
+                        data: LogData::Decision(DecisionEvent::RollbackHook {
+                            result: HookResult::Ok,
+                            output: Some(answer.to_string()),
+                        }),
                     })?;
                 } else if retried {
                     write.log(&NewEntry {
@@ -125,7 +136,11 @@ impl Engine {
                             report.alert_id.map_or(String::new(), |id| format!(", alert #{id}")),
                             report.attempts
                         ),
-                        data: json!({"event": "delivered", "rows": report.rows, "channel": channel, "attempts": report.attempts + 1}),
+                        data: LogData::Alert(AlertLog::Event(AlertEvent::Delivered {
+                            rows: report.rows.clone(),
+                            channel: channel.to_string(),
+                            attempts: report.attempts + 1,
+                        })),
                     })?;
                 }
                 Ok(released)
@@ -440,7 +455,11 @@ fn write_failed_attempt(
                 "{} more notification(s) via {channel} given up: they waited longer than delivery_max_age for the channel to work",
                 expired.len()
             ),
-            data: json!({"event": "delivery_failed", "rows": expired, "channel": channel, "error": error.to_string()}),
+            data: LogData::Alert(AlertLog::Event(AlertEvent::DeliveryFailed {
+                rows: expired.clone(),
+                channel: channel.to_string(),
+                error: error.to_string(),
+            })),
         })?;
         }
     }
@@ -453,7 +472,10 @@ fn write_failed_attempt(
             "Channel {channel} is down ({error}): its notifications wait and one is tried every {}; they all go out as soon as one gets through",
             crate::human::std_duration(crate::notify::lanes::PROBE_EVERY)
         ),
-        data: json!({"event": "channel_down", "channel": channel, "error": error.to_string()}),
+        data: LogData::Alert(AlertLog::Event(AlertEvent::ChannelDown {
+            channel: channel.to_string(),
+            error: error.to_string(),
+        })),
     })?;
     }
     for row in fallback {
@@ -461,23 +483,38 @@ fn write_failed_attempt(
     }
     if hook {
         write.log(&NewEntry {
-        at: now,
-        author: "golive".into(),
-        kind: LogKind::Decision,
-        text: format!("Rollback hook FAILED — follow the rollback procedure by hand: {error}"),
-        data: json!({"event": "rollback_hook", "result": "failed", "output": error.to_string()}),
-    })?;
+            at: now,
+            author: "golive".into(),
+            kind: LogKind::Decision,
+            text: format!("Rollback hook FAILED — follow the rollback procedure by hand: {error}"),
+            data: LogData::Decision(DecisionEvent::RollbackHook {
+                result: HookResult::Failed,
+                output: Some(error.to_string()),
+            }),
+        })?;
     }
     // Log every give-up, and only the first failure of a notification, so a
     // long outage does not flood the launch log.
     if give_up || report.attempts == 0 {
         write.log(&NewEntry {
-        at: now,
-        author: "golive".into(),
-        kind: LogKind::Alert,
-        text,
-        data: json!({"event": if give_up { "delivery_failed" } else { "delivery_retry" }, "rows": report.rows, "channel": channel, "error": error.to_string()}),
-    })?;
+            at: now,
+            author: "golive".into(),
+            kind: LogKind::Alert,
+            text,
+            data: LogData::Alert(AlertLog::Event(if give_up {
+                AlertEvent::DeliveryFailed {
+                    rows: report.rows.clone(),
+                    channel: channel.to_string(),
+                    error: error.to_string(),
+                }
+            } else {
+                AlertEvent::DeliveryRetry {
+                    rows: report.rows.clone(),
+                    channel: channel.to_string(),
+                    error: error.to_string(),
+                }
+            })),
+        })?;
     }
     Ok(())
 }

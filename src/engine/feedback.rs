@@ -6,11 +6,11 @@
 //! the next daily report, the final report, the timeline and the status page.
 
 use jiff::{SignedDuration, Timestamp};
-use serde_json::json;
 
 use super::{Engine, EngineError, block};
 use crate::ack_link::{FeedbackClaim, FeedbackLinkError};
-use crate::core::log::{LogEntry, LogKind, NewEntry};
+use crate::core::log::data::FeedbackByLink;
+use crate::core::log::{LogData, LogEntry, LogKind, NewEntry};
 use crate::notify::OutgoingEmail;
 use crate::plan::recipients::resolve_recipients;
 use crate::report::feedback_link::with_feedback_link;
@@ -127,10 +127,10 @@ impl Engine {
             author: view.author.clone(),
             kind: LogKind::Feedback,
             text: text.to_string(),
-            data: json!({
-                "via": "feedback link",
-                "about": view.claim.about,
-                "recipient": view.claim.recipient,
+            data: LogData::Feedback(FeedbackByLink {
+                via: "feedback link".to_string(),
+                about: view.claim.about.clone(),
+                recipient: view.claim.recipient.clone(),
             }),
         };
         let stored = block(|| {

@@ -1,11 +1,13 @@
 //! The engine's launch commands: phase transitions, checklist confirmations, log entries and
 //! action items. Each applies a pure rule from `core`, commits, then updates memory and publishes.
 
-use serde_json::json;
-
 use super::{ActionChange, ConfirmOutcome, Engine, EngineError, block};
-use crate::core::actions::{self, ActionItem, FieldError};
+use crate::core::actions::{self, ActionItem, ActionStatus, FieldError};
 use crate::core::lifecycle;
+use crate::core::log::LogData;
+use crate::core::log::data::{
+    ActionChanged, ActionCreated, ActionEvent, ChecklistConfirmed, PhaseChange,
+};
 use crate::core::log::{LogEntry, LogKind, NewEntry};
 use crate::core::{Transition, TransitionRequest};
 
@@ -42,12 +44,12 @@ impl Engine {
             author: transition.author.clone(),
             kind: LogKind::Phase,
             text,
-            data: json!({
-                "from": transition.from,
-                "to": transition.to,
-                "forced": transition.forced,
-                "reason": transition.reason,
-                "overridden": transition.overridden,
+            data: LogData::Phase(PhaseChange {
+                from: transition.from,
+                to: transition.to,
+                forced: transition.forced,
+                reason: transition.reason.clone(),
+                overridden: transition.overridden.clone(),
             }),
         };
         // A stakeholder update is written with the phase change or not at all.
@@ -115,7 +117,10 @@ impl Engine {
             author: author.clone(),
             kind: LogKind::Checklist,
             text,
-            data: json!({ "item": item, "note": confirmation.note }),
+            data: LogData::Checklist(ChecklistConfirmed {
+                item: item.clone(),
+                note: confirmation.note.clone(),
+            }),
         };
         let stored = block(|| self.store.record_confirmation(&item, &confirmation, &entry))?;
         self.state
@@ -157,7 +162,7 @@ impl Engine {
             author,
             kind,
             text,
-            data: serde_json::Value::Null,
+            data: LogData::None,
         };
         let stored = block(|| self.store.append(&entry))?;
         self.logged(&stored);
@@ -175,19 +180,25 @@ impl Engine {
         let action = actions::validate_new_action(&self.plan, title, owner, due)?;
         let now = self.clock.now();
         let (item, stored) = block(|| {
-            self.store.create_action(&action, author, now, |item| NewEntry {
-                at: now,
-                author: author.to_string(),
-                kind: LogKind::Action,
-                text: format!(
-                    "Action item #{} opened: {} (owner {}{})",
-                    item.id,
-                    item.title,
-                    item.owner,
-                    item.due.map_or(String::new(), |due| format!(", due {due}"))
-                ),
-                data: json!({ "action": item.id, "status": "open", "owner": item.owner, "due": item.due }),
-            })
+            self.store
+                .create_action(&action, author, now, |item| NewEntry {
+                    at: now,
+                    author: author.to_string(),
+                    kind: LogKind::Action,
+                    text: format!(
+                        "Action item #{} opened: {} (owner {}{})",
+                        item.id,
+                        item.title,
+                        item.owner,
+                        item.due.map_or(String::new(), |due| format!(", due {due}"))
+                    ),
+                    data: LogData::Action(ActionEvent::Created(ActionCreated {
+                        action: item.id,
+                        status: ActionStatus::Open,
+                        owner: item.owner.clone(),
+                        due: item.due,
+                    })),
+                })
         })?;
         self.actions.push(item.clone());
         self.logged(&stored);
@@ -263,13 +274,13 @@ impl Engine {
             author: author.to_string(),
             kind: LogKind::Action,
             text,
-            data: json!({
-                "action": updated.id,
-                "status": updated.status,
-                "owner": updated.owner,
-                "due": updated.due,
-                "note": change.note,
-            }),
+            data: LogData::Action(ActionEvent::Changed(ActionChanged {
+                action: updated.id,
+                status: updated.status,
+                owner: updated.owner.clone(),
+                due: updated.due,
+                note: change.note.clone(),
+            })),
         };
         let stored = block(|| self.store.update_action(&updated, &entry))?;
         self.actions[index] = updated.clone();

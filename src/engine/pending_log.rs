@@ -10,8 +10,9 @@
 use std::collections::VecDeque;
 
 use jiff::Timestamp;
-use serde_json::json;
 
+use crate::core::log::LogData;
+use crate::core::log::data::CheckEvent;
 use crate::core::log::{LogKind, NewEntry};
 
 /// How many entries wait at most; beyond it the middle ones are dropped and counted.
@@ -127,10 +128,10 @@ fn dropped_entry(dropped: Dropped, capacity: usize) -> NewEntry {
             dropped.last,
             if dropped.count == 1 { "is" } else { "are" },
         ),
-        data: json!({
-            "dropped": dropped.count,
-            "first": dropped.first,
-            "last": dropped.last,
+        data: LogData::Check(CheckEvent::Dropped {
+            dropped: dropped.count,
+            first: dropped.first,
+            last: dropped.last,
         }),
     }
 }
@@ -145,7 +146,7 @@ mod tests {
             author: "golive".into(),
             kind: LogKind::Check,
             text: format!("change {second}"),
-            data: serde_json::Value::Null,
+            data: LogData::None,
         }
     }
 
@@ -197,7 +198,10 @@ mod tests {
             written.windows(2).all(|pair| pair[0].at <= pair[1].at),
             "the dropped-count entry keeps the log in time order"
         );
-        assert_eq!(written[2].data["dropped"], 6);
+        assert!(matches!(
+            written[2].data,
+            LogData::Check(CheckEvent::Dropped { dropped: 6, .. })
+        ));
     }
 
     #[test]

@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use serde_json::json;
 
 use super::alerts::resolve_recipients;
 use super::{Engine, block};
 use crate::core::actions::ActionStatus;
 use crate::core::lifecycle::owner_label;
+use crate::core::log::LogData;
+use crate::core::log::data::{ActionEvent, ActionReminder, ReminderEvent};
 use crate::core::log::{LogKind, NewEntry};
 use crate::domain::{Owner, Role};
 use crate::notify::notice::{self, Thread};
@@ -115,7 +116,12 @@ impl Engine {
                         item.owner.clone()
                     }
                 ),
-                data: json!({"action": item.id, "event": "reminder", "day": today, "overdue": overdue}),
+                data: LogData::Action(ActionEvent::Reminder(ActionReminder {
+                    action: item.id,
+                    event: ReminderEvent::Reminder,
+                    day: today,
+                    overdue,
+                })),
             };
             let row = (!to.is_empty()).then(|| NewOutboxRow {
                 created_at: now,

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
-use serde_json::json;
 
 use super::alerts::{
     RollbackRecommendation, enqueue_all, names_or_nobody, outbox_rows, resolve_recipients,
@@ -16,6 +15,8 @@ use super::alerts::{
 use super::{Engine, EngineError, block};
 use crate::core::health::Health;
 use crate::core::lifecycle::owner_label;
+use crate::core::log::LogData;
+use crate::core::log::data::{RunbookEvent, RunbookLog, StepLogged, VerifiedCheck};
 use crate::core::log::{LogKind, NewEntry};
 use crate::core::runbook::{
     self, LateKind, LateWarning, StepAction, StepChange, StepRecords, StepRequest, StepState,
@@ -108,7 +109,10 @@ impl Engine {
                     advice.sent_to.join(", ")
                 }
             ),
-            data: json!({"step": step.id, "event": "rollback_recommended", "after_rollback_point": advice.after_rollback_point}),
+            data: LogData::Runbook(RunbookLog::Event(RunbookEvent::RollbackRecommended {
+                step: step.id.clone(),
+                after_rollback_point: advice.after_rollback_point.clone(),
+            })),
         });
         let stored = block(|| {
             self.store.write(|write| {
@@ -163,7 +167,7 @@ impl Engine {
             text.push_str(" — ");
             text.push_str(reason);
         }
-        let verify: Vec<serde_json::Value> = if change.to == StepState::Done {
+        let verify: Vec<VerifiedCheck> = if change.to == StepState::Done {
             step.verify
                 .iter()
                 .map(|id| {
@@ -171,7 +175,10 @@ impl Engine {
                         .gate
                         .get(id)
                         .map_or(Health::Unknown, |gate| gate.health);
-                    json!({"check": id, "health": health})
+                    VerifiedCheck {
+                        check: id.clone(),
+                        health,
+                    }
                 })
                 .collect()
         } else {
@@ -180,13 +187,7 @@ impl Engine {
         if !verify.is_empty() {
             let list: Vec<String> = verify
                 .iter()
-                .map(|item| {
-                    format!(
-                        "{} {}",
-                        item["check"].as_str().unwrap_or(""),
-                        item["health"].as_str().unwrap_or("unknown")
-                    )
-                })
+                .map(|item| format!("{} {}", item.check, item.health.as_str()))
                 .collect();
             text.push_str(&format!(" (verify: {})", list.join(", ")));
         }
@@ -195,16 +196,16 @@ impl Engine {
             author: change.by.clone(),
             kind: LogKind::Runbook,
             text,
-            data: json!({
-                "step": step.id,
-                "action": change.action,
-                "from": change.from,
-                "to": change.to,
-                "forced": change.forced,
-                "reason": change.reason,
-                "overridden": change.overridden,
-                "verify": verify,
-            }),
+            data: LogData::Runbook(RunbookLog::Step(StepLogged {
+                step: step.id.clone(),
+                action: change.action,
+                from: change.from,
+                to: change.to,
+                forced: change.forced,
+                reason: change.reason.clone(),
+                overridden: change.overridden.clone(),
+                verify,
+            })),
         }
     }
 
@@ -387,7 +388,11 @@ impl Engine {
                     names_or_nobody(&addressees)
                 }
             ),
-            data: json!({"step": step.id, "event": "late", "late": warning.kind, "level": warning.level}),
+            data: LogData::Runbook(RunbookLog::Event(RunbookEvent::Late {
+                step: step.id.clone(),
+                late: warning.kind,
+                level: warning.level,
+            })),
         };
         let stored = block(|| {
             self.store.write(|write| {

@@ -5,12 +5,11 @@
 //! does and a restart never sends one twice. Silences do not apply: they mute alerts of checks,
 //! and an update is news for people outside the call, not a page.
 
-use serde_json::json;
-
 use super::{Engine, EngineError, block};
 use crate::core::Transition;
 use crate::core::actions::FieldError;
-use crate::core::log::{LogEntry, LogKind, NewEntry};
+use crate::core::log::data::{UpdateCause, UpdateSent};
+use crate::core::log::{LogData, LogEntry, LogKind, NewEntry};
 use crate::notify::OutboxKind;
 use crate::notify::notice::{self, Notice};
 use crate::plan::Plan;
@@ -70,7 +69,9 @@ impl Engine {
                 transition.to,
                 headline(&notice)
             ),
-            json!({"event": "phase", "phase": transition.to}),
+            UpdateCause::Phase {
+                phase: transition.to,
+            },
         );
         if !pending.queued() {
             pending.entry.text = format!(
@@ -127,7 +128,7 @@ impl Engine {
             now,
             author,
             text.to_string(),
-            json!({"event": "manual"}),
+            UpdateCause::Manual,
         );
         if !pending.queued() {
             return Err(EngineError::Unavailable(
@@ -150,7 +151,7 @@ impl Engine {
         now: jiff::Timestamp,
         author: String,
         text: String,
-        data: serde_json::Value,
+        cause: UpdateCause,
     ) -> UpdateWrite {
         let addressees = resolve_recipients(&self.plan, &updates.to);
         let payloads = notice::update(
@@ -164,10 +165,12 @@ impl Engine {
             .iter()
             .map(|(channel, _)| channel.as_str())
             .collect();
-        let mut data = data;
-        data["subject"] = json!(notice.subject);
-        data["to"] = json!(addressees.iter().map(|a| &a.key).collect::<Vec<_>>());
-        data["channels"] = json!(channels);
+        let data = LogData::Update(UpdateSent {
+            cause,
+            subject: notice.subject.clone(),
+            to: addressees.iter().map(|a| a.key.clone()).collect(),
+            channels: channels.iter().map(|channel| channel.to_string()).collect(),
+        });
         let rows = super::alerts::outbox_rows(payloads, OutboxKind::Update, None, now);
         UpdateWrite {
             rows,

@@ -397,7 +397,7 @@ pub async fn test_channels(
             "golive notification test for \"{}\" via `{}`, sent by {by} at {}. If you read this, the channel works.",
             plan.launch.name,
             channel.id,
-            crate::report::timeline::local(now, &plan.launch.timezone)
+            crate::human::time(now, &plan.launch.timezone)
         );
         let test = Notice {
             subject: format!(

@@ -186,9 +186,43 @@ pub fn render(
         .map(|line| line.alert_id.to_string())
         .collect();
     let ack_cli = (!open_ids.is_empty()).then(|| format!("golive ack {}", open_ids.join(" ")));
+    let listing = Listing {
+        header,
+        listed,
+        unlisted,
+        ack_cli,
+        // The link acknowledges the whole burst, which may be more than this message lists.
+        ack_count: ack_all.map_or(0, |ack_all| ack_all.count.max(open_ids.len())),
+    };
+    let text = group_text(&listing, ack_all);
+    let html = group_html(&listing, &lines, severity, ack_all);
+    let chat = group_chat(&subject, &listing, mentions);
+    RenderedGroup {
+        subject,
+        text,
+        html,
+        chat,
+    }
+}
 
-    let mut text = format!("{header}\n\n");
-    for line in listed {
+/// What every form of a group message lists, and how it is acknowledged.
+struct Listing<'a> {
+    /// The headline with the launch.
+    header: String,
+    /// The lines shown, by alert number.
+    listed: &'a [GroupLine],
+    /// How many more alerts the group has.
+    unlisted: usize,
+    /// `golive ack` with the listed open alerts, when there are any.
+    ack_cli: Option<String>,
+    /// How many alerts the acknowledge-all link covers.
+    ack_count: usize,
+}
+
+/// The plain-text form: a line per alert and the ways to acknowledge them all.
+fn group_text(listing: &Listing<'_>, ack_all: Option<&AckAll>) -> String {
+    let mut text = format!("{}\n\n", listing.header);
+    for line in listing.listed {
         let _ = writeln!(
             text,
             "- #{} {} {}: {}; {} — {}",
@@ -200,28 +234,36 @@ pub fn render(
             line.details_url
         );
     }
-    if unlisted > 0 {
+    if listing.unlisted > 0 {
         let _ = writeln!(
             text,
-            "- … and {unlisted} more (`golive alerts` or the status page lists them all)"
+            "- … and {} more (`golive alerts` or the status page lists them all)",
+            listing.unlisted
         );
     }
-    if let Some(cli) = &ack_cli {
+    if let Some(cli) = &listing.ack_cli {
         let _ = writeln!(text, "\nTo acknowledge them all (stops their escalation):");
         if let Some(ack_all) = ack_all {
             let _ = writeln!(
                 text,
                 "- open {} and press the button ({} of this burst)",
-                ack_all.url,
-                ack_all.count.max(open_ids.len())
+                ack_all.url, listing.ack_count
             );
         }
         let _ = writeln!(text, "- or run `{cli}`");
     }
     let _ = writeln!(text, "\nEach alert's details: the link on its line.");
+    text
+}
 
-    // A coloured bar with the state, and a preheader (what inbox lists show after the subject)
-    // naming the first alerts rather than repeating the subject.
+/// The HTML form: a coloured bar with the state, a preheader (what inbox lists show after the
+/// subject) naming the first alerts rather than repeating the subject, and the list.
+fn group_html(
+    listing: &Listing<'_>,
+    lines: &[GroupLine],
+    severity: Severity,
+    ack_all: Option<&AckAll>,
+) -> String {
     let (state_tag, bar) = match lines.first() {
         Some(first) => (
             state_word(&first.kind, first.level, severity),
@@ -229,7 +271,8 @@ pub fn render(
         ),
         None => (String::new(), colour("", severity)),
     };
-    let preheader = listed
+    let preheader = listing
+        .listed
         .iter()
         .take(3)
         .map(|line| format!("#{} {}", line.alert_id, line.title))
@@ -244,9 +287,9 @@ pub fn render(
         escape(&preheader),
         if lines.len() > 3 { ", …" } else { "" },
         escape(&state_tag),
-        escape(&header)
+        escape(&listing.header)
     );
-    for line in listed {
+    for line in listing.listed {
         let _ = write!(
             html,
             "<li><strong>{}</strong> <a href=\"{}\">#{} {}</a>: {}; {}</li>",
@@ -258,28 +301,33 @@ pub fn render(
             escape(&line.when)
         );
     }
-    if unlisted > 0 {
+    if listing.unlisted > 0 {
         let _ = write!(
             html,
-            "<li>… and {unlisted} more (<code>golive alerts</code> or the status page lists them all)</li>"
+            "<li>… and {} more (<code>golive alerts</code> or the status page lists them all)</li>",
+            listing.unlisted
         );
     }
     html.push_str("</ul>");
-    if let Some(cli) = &ack_cli {
+    if let Some(cli) = &listing.ack_cli {
         if let Some(ack_all) = ack_all {
             let _ = write!(
                 html,
                 "<p><a href=\"{}\" style=\"font-weight:bold\">Acknowledge all {}</a> (opens a confirmation page; stops their escalation and tells everyone already notified)</p>",
                 escape(&ack_all.url),
-                ack_all.count.max(open_ids.len())
+                listing.ack_count
             );
         }
         let _ = write!(html, "<p>CLI: <code>{}</code></p>", escape(cli));
     }
     html.push_str("</div></body></html>");
+    html
+}
 
-    let mut chat = format!("*{}*", chat_escape(&subject));
-    for line in listed {
+/// The chat form: the subject in bold, a bullet per alert, the CLI to acknowledge them all.
+fn group_chat(subject: &str, listing: &Listing<'_>, mentions: &[String]) -> String {
+    let mut chat = format!("*{}*", chat_escape(subject));
+    for line in listing.listed {
         let _ = write!(
             chat,
             "\n• #{} {}: {}; {}",
@@ -289,21 +337,16 @@ pub fn render(
             chat_escape(&line.when)
         );
     }
-    if unlisted > 0 {
-        let _ = write!(chat, "\n… and {unlisted} more (`golive alerts`)");
+    if listing.unlisted > 0 {
+        let _ = write!(chat, "\n… and {} more (`golive alerts`)", listing.unlisted);
     }
-    if let Some(cli) = &ack_cli {
+    if let Some(cli) = &listing.ack_cli {
         let _ = write!(chat, "\nAck all: `{cli}`");
     }
     if !mentions.is_empty() {
         let _ = write!(chat, "\ncc {}", mentions.join(" "));
     }
-    RenderedGroup {
-        subject,
-        text,
-        html,
-        chat,
-    }
+    chat
 }
 
 #[cfg(test)]

@@ -314,13 +314,45 @@ pub fn linked_risks<'p>(plan: &'p Plan, alert: &Alert) -> Vec<&'p crate::plan::R
 pub fn render(context: &MessageContext<'_>) -> Rendered {
     let plan = context.plan;
     let alert = context.alert;
-    let tz = &plan.launch.timezone;
-    let launch = &plan.launch.name;
     let check = alert
         .check_id()
         .and_then(|id| plan.checks.iter().find(|check| check.id == id));
     let risks = linked_risks(plan, alert);
-    let headline = match &context.kind {
+    let headline = headline(context);
+    let subject = subject(context);
+    let open = !matches!(
+        context.kind,
+        MessageKind::Resolved | MessageKind::Acknowledged { .. }
+    );
+    let status_url = status_link(context.public_url, alert, &context.kind);
+    let what_failed = check
+        .and_then(|check| value_fact(check, &context.kind, context.value))
+        .unwrap_or_else(|| one_line(&alert.reason));
+    let note = match &context.kind {
+        MessageKind::Acknowledged {
+            note: Some(note), ..
+        } if !note.trim().is_empty() => Some(note.trim().to_string()),
+        _ => None,
+    };
+    let facts = facts(context, check, &what_failed, &status_url, &note, open);
+    let ack_cli = format!("golive ack {}", alert.id);
+    let text = render_text(context, &headline, &facts, &risks, open, &ack_cli);
+    let html = render_html(context, &headline, &what_failed, &facts, &risks, open);
+    let chat = render_chat(context, &subject, &what_failed, &risks, open, &note);
+    let json = render_json(context, check, &risks, open, &note, &status_url, &ack_cli);
+    Rendered {
+        subject,
+        text,
+        html,
+        chat,
+        json,
+    }
+}
+
+/// The first line of the text and the HTML heading: what happened to the alert.
+fn headline(context: &MessageContext<'_>) -> String {
+    let alert = context.alert;
+    match &context.kind {
         MessageKind::Opened => format!("{} is failing", alert.title),
         MessageKind::Escalated => format!(
             "{} is failing — escalated to level {}",
@@ -336,31 +368,28 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
         ),
         MessageKind::Acknowledged { by, .. } => format!("{} acknowledged by {by}", alert.title),
         MessageKind::Resolved => format!("RESOLVED: {}", alert.title),
-    };
-    let subject = subject(context);
-    let open = !matches!(
-        context.kind,
-        MessageKind::Resolved | MessageKind::Acknowledged { .. }
-    );
-    let status_url = status_link(context.public_url, alert, &context.kind);
-    let what_failed = check
-        .and_then(|check| value_fact(check, &context.kind, context.value))
-        .unwrap_or_else(|| one_line(&alert.reason));
+    }
+}
+
+/// The facts, as (label, value) lines shared by text and HTML, the most urgent first.
+fn facts(
+    context: &MessageContext<'_>,
+    check: Option<&Check>,
+    what_failed: &str,
+    status_url: &str,
+    note: &Option<String>,
+    open: bool,
+) -> Vec<(&'static str, String)> {
+    let alert = context.alert;
+    let tz = &context.plan.launch.timezone;
+    let launch = &context.plan.launch.name;
     let since = format!(
         "{} ({} before this message)",
         crate::human::time(alert.opened_at, tz),
         crate::human::elapsed(alert.opened_at, context.now)
     );
-    let note = match &context.kind {
-        MessageKind::Acknowledged {
-            note: Some(note), ..
-        } if !note.trim().is_empty() => Some(note.trim().to_string()),
-        _ => None,
-    };
-
-    // The facts, as (label, value) lines shared by text and HTML, the most urgent first.
-    let mut facts: Vec<(&str, String)> = Vec::new();
-    facts.push(("What failed", what_failed.clone()));
+    let mut facts: Vec<(&'static str, String)> = Vec::new();
+    facts.push(("What failed", what_failed.to_string()));
     facts.push(("Launch", format!("{launch}, phase {}", context.phase)));
     facts.push(("Since", since));
     if open && !context.steps_running.is_empty() {
@@ -397,7 +426,7 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
                     crate::human::elapsed(alert.opened_at, context.now)
                 ),
             ));
-            if let Some(note) = &note {
+            if let Some(note) = note {
                 facts.push(("Their note", note.clone()));
             }
         }
@@ -425,16 +454,27 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
     if let (true, Some(next)) = (open, &context.next_level) {
         facts.push(("Next", format!("{next}, unless acknowledged")));
     }
-    facts.push(("Status page", status_url.clone()));
+    facts.push(("Status page", status_url.to_string()));
+    facts
+}
 
-    let ack_cli = format!("golive ack {}", alert.id);
+/// The plain-text part: the headline, the facts, and for an open alert what to do about it.
+fn render_text(
+    context: &MessageContext<'_>,
+    headline: &str,
+    facts: &[(&str, String)],
+    risks: &[&crate::plan::Risk],
+    open: bool,
+    ack_cli: &str,
+) -> String {
+    let alert = context.alert;
     let mut text = String::new();
     let _ = writeln!(text, "{headline}\n");
-    for (label, value) in &facts {
+    for (label, value) in facts {
         let _ = writeln!(text, "{label}: {value}");
     }
     if open {
-        for risk in &risks {
+        for risk in risks {
             let _ = writeln!(
                 text,
                 "\nContingency (risk `{}`: {}, likelihood {}, impact {}):\n{}",
@@ -464,11 +504,22 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
         let _ = writeln!(text, "- run `{ack_cli}`");
         let _ = writeln!(text, "- or POST /api/v1/alerts/{}/ack", alert.id);
     }
+    text
+}
 
-    let html = render_html(context, &headline, &what_failed, &facts, &risks, open);
-    let chat = render_chat(context, &subject, &what_failed, &risks, open, &note);
-
-    let json = json!({
+/// The JSON body of a golive-format webhook: the alert, its check and value, and what to do.
+fn render_json(
+    context: &MessageContext<'_>,
+    check: Option<&Check>,
+    risks: &[&crate::plan::Risk],
+    open: bool,
+    note: &Option<String>,
+    status_url: &str,
+    ack_cli: &str,
+) -> serde_json::Value {
+    let alert = context.alert;
+    let launch = &context.plan.launch.name;
+    json!({
         "launch": launch,
         "kind": context.kind.as_str(),
         "alert": {
@@ -498,14 +549,7 @@ pub fn render(context: &MessageContext<'_>) -> Rendered {
         "status_url": status_url,
         "acknowledge": {"cli": ack_cli, "api": format!("/api/v1/alerts/{}/ack", alert.id)},
         "sent_at": context.now,
-    });
-    Rendered {
-        subject,
-        text,
-        html,
-        chat,
-        json,
-    }
+    })
 }
 
 /// The HTML part: a coloured bar with the state, a preheader (the line inbox lists show after the

@@ -16,6 +16,8 @@ use serde::Serialize;
 
 use super::format::{self, colors};
 use super::value;
+use crate::core::health::Health;
+use crate::core::log::data::CheckEvent;
 use crate::core::log::{LogEntry, LogKind};
 use crate::core::rollup::{LatencyHistogram, Rollup};
 use crate::plan::Plan;
@@ -156,11 +158,17 @@ fn quantile(histogram: &LatencyHistogram, q: f64) -> String {
 pub fn failing_spans(log: &[LogEntry], check: &str) -> Vec<(i64, i64)> {
     let mut spans = Vec::new();
     let mut since: Option<i64> = None;
-    for entry in log.iter().filter(|entry| {
-        entry.kind == LogKind::Check
-            && entry.data.get("check").and_then(|id| id.as_str()) == Some(check)
-    }) {
-        let failing = entry.data.get("to").and_then(|to| to.as_str()) == Some("failing");
+    let changes = log
+        .iter()
+        .filter(|entry| entry.kind == LogKind::Check)
+        .filter_map(|entry| match entry.data.check() {
+            Some(CheckEvent::HealthChanged(change)) if change.check == check => {
+                Some((entry, change))
+            }
+            _ => None,
+        });
+    for (entry, change) in changes {
+        let failing = change.to == Health::Failing;
         let at = entry.at.as_second();
         match (since, failing) {
             (None, true) => since = Some(at),

@@ -222,8 +222,8 @@ pub fn build(
         phase: data.state.phase.to_string(),
         day: day.to_string(),
         timezone: plan.launch.timezone_name.clone(),
-        period_from: format::local(from, tz),
-        period_to: format::local(to, tz),
+        period_from: crate::human::time(from, tz),
+        period_to: crate::human::time(to, tz),
         partial: to < scheduled_end,
         late,
         progress: progress(plan, &data.log, &data.state, to),
@@ -232,7 +232,7 @@ pub fn build(
         light_color: light.color(),
         summary: judgement.reason,
         coverage: judgement.coverage,
-        generated_at: format::local(now, tz),
+        generated_at: crate::human::time(now, tz),
         checks_with_objective: with_objective,
         checks_missing_objective: missing_objective,
         checks,
@@ -261,18 +261,18 @@ pub fn progress(plan: &Plan, log: &[LogEntry], state: &LaunchState, at: Timestam
         return format!(
             "Day {} of {total} of hypercare (since {})",
             day.min(total),
-            format::local(start, tz)
+            crate::human::time(start, tz)
         );
     }
     match sections::entered(log, Phase::Deploying) {
         Some(live) if at >= live => format!(
             "{} since go-live ({})",
             crate::human::duration(at.duration_since(live)),
-            format::local(live, tz)
+            crate::human::time(live, tz)
         ),
         _ => format!(
             "Go-live planned for {}",
-            format::local(plan.launch.go_live, tz)
+            crate::human::time(plan.launch.go_live, tz)
         ),
     }
 }

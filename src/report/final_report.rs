@@ -15,7 +15,8 @@ use super::runbook_rows::{self, RunbookRow};
 use super::sections::{
     self, Actions, Bar, CheckHistory, CheckRow, EntryRow, Incidents, Notifications, minute_of,
 };
-use crate::core::log::LogKind;
+use crate::core::LaunchState;
+use crate::core::log::{LogEntry, LogKind};
 use crate::core::runbook;
 use crate::domain::Phase;
 use crate::plan::Plan;
@@ -169,41 +170,11 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
     let (start, end) = (*start, *end);
     let state = &base.state;
     let span = (minute_of(start), minute_of(end).max(minute_of(start) + 1));
-    let checks: Vec<CheckRow> = plan
-        .checks
-        .iter()
-        .zip(&base.histories)
-        .map(|(check, history)| {
-            sections::check_row(
-                check,
-                sections::objective_of(plan, &check.id),
-                history,
-                &sections::failing_spans(&base.log, &check.id),
-                span,
-                None,
-                DAY_MINUTES,
-            )
-        })
-        .collect();
-    let days = (0..)
-        .map(|index| start + jiff::SignedDuration::from_hours(24 * index))
-        .take_while(|at| *at < end)
-        .map(|at| {
-            at.to_zoned_datetime(tz.clone())
-                .strftime("%m-%d")
-                .to_string()
-        })
-        .collect();
+    let checks = check_rows(plan, base, span);
+    let days = day_labels(start, end, tz);
     let histories: Vec<&CheckHistory> = base.histories.iter().collect();
     let latency = sections::latency_bars(&histories, span, DAY_MINUTES, |minute| {
-        Timestamp::from_second(minute * 60).map_or_else(
-            |_| String::new(),
-            |at| {
-                at.to_zoned_datetime(tz.clone())
-                    .strftime("%m-%d")
-                    .to_string()
-            },
-        )
+        Timestamp::from_second(minute * 60).map_or_else(|_| String::new(), |at| day_label(at, tz))
     });
     let whole_days = (end.duration_since(start).as_hours() / 24).max(1);
     let incidents = sections::incidents(
@@ -217,71 +188,6 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
     let notifications = sections::notifications(plan, &base.outbox, tz);
     let today = end.to_zoned_datetime(tz.clone()).date();
     let actions = sections::actions(plan, &base.actions, today, start, end);
-    let phases = base
-        .log
-        .iter()
-        .filter(|entry| entry.kind == LogKind::Phase)
-        .map(|entry| {
-            let field = |name: &str| {
-                entry
-                    .data
-                    .get(name)
-                    .and_then(|value| value.as_str())
-                    .unwrap_or("")
-                    .to_string()
-            };
-            PhaseRow {
-                at: format::local(entry.at, tz),
-                from: field("from"),
-                to: field("to"),
-                by: display_name(plan, &entry.author),
-                forced: entry.data.get("forced").and_then(|v| v.as_bool()) == Some(true),
-                reason: field("reason"),
-            }
-        })
-        .collect();
-    let checklist = plan
-        .checklist
-        .iter()
-        .map(|item| {
-            let confirmation = state.confirmations.get(&item.id);
-            ChecklistRow {
-                id: item.id.clone(),
-                title: item.title.clone(),
-                owner: match &item.owner {
-                    crate::domain::Owner::Person(id) => display_name(plan, id),
-                    crate::domain::Owner::Role(role) => display_name(plan, role.as_str()),
-                },
-                required: item.required,
-                gates: item.gates.to_string(),
-                confirmed_by: confirmation.map(|c| display_name(plan, &c.by)),
-                confirmed_at: confirmation.map(|c| format::local(c.at, tz)),
-                note: confirmation.and_then(|c| c.note.clone()),
-            }
-        })
-        .collect();
-    let everything = (Timestamp::MIN, Timestamp::MAX);
-    let rollback = (state.phase == Phase::RolledBack).then(|| {
-        let entry = base.log.iter().rfind(|entry| entry.kind == LogKind::Phase);
-        let since = entry.map_or(state.phase_since, |entry| entry.at);
-        RollbackView {
-            at: format::local(state.phase_since, tz),
-            by: entry.map_or_else(String::new, |entry| display_name(plan, &entry.author)),
-            reason: entry
-                .and_then(|entry| entry.data.get("reason"))
-                .and_then(|reason| reason.as_str())
-                .unwrap_or("")
-                .to_string(),
-            procedure: plan.rollback.procedure.clone(),
-            entries: sections::entries(&base.log, LogKind::Decision, since, Timestamp::MAX, tz)
-                .into_iter()
-                .map(|entry| EntryRow {
-                    author: display_name(plan, &entry.author),
-                    ..entry
-                })
-                .collect(),
-        }
-    });
     let open_actions = actions.open.len();
     let judgement = judgement::judge(&judgement::Facts {
         phase: state.phase,
@@ -298,11 +204,7 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
     });
     let light = judgement.light;
     let checks_total = checks.len();
-    let outcome = match state.phase {
-        Phase::Closed => "closed".to_string(),
-        Phase::RolledBack => "rolled back".to_string(),
-        other => format!("in progress ({other})"),
-    };
+    let outcome = outcome(state.phase);
     let go_live = sections::entered(&base.log, Phase::Deploying);
     let postmortem = postmortem::build(&postmortem::Inputs {
         plan,
@@ -320,35 +222,26 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         tz,
     });
     let (checks, listed) = sections::focus(checks, |row| row.availability_value.unwrap_or(1.0));
-    let named = |entries: Vec<EntryRow>| -> Vec<EntryRow> {
-        entries
-            .into_iter()
-            .map(|entry| EntryRow {
-                author: display_name(plan, &entry.author),
-                ..entry
-            })
-            .collect()
-    };
     FinalReport {
         launch: plan.launch.name.clone(),
         ended: state.phase.is_terminal(),
         outcome,
         late,
         timezone: plan.launch.timezone_name.clone(),
-        generated_at: format::local(now, tz),
+        generated_at: crate::human::time(now, tz),
         light,
         light_word: light.word(),
         light_color: light.color(),
         summary: judgement.reason,
         coverage: judgement.coverage,
-        planned_go_live: format::local(plan.launch.go_live, tz),
-        go_live: go_live.map(|at| format::local(at, tz)),
-        period_from: format::local(start, tz),
-        period_to: format::local(end, tz),
+        planned_go_live: crate::human::time(plan.launch.go_live, tz),
+        go_live: go_live.map(|at| crate::human::time(at, tz)),
+        period_from: crate::human::time(start, tz),
+        period_to: crate::human::time(end, tz),
         duration: crate::human::duration(end.duration_since(start)),
         progress: progress(plan, &base.log, state, end),
-        phases,
-        checklist,
+        phases: phase_rows(plan, &base.log, tz),
+        checklist: checklist_rows(plan, state, tz),
         checks,
         listed,
         checks_total,
@@ -357,53 +250,151 @@ pub fn build(plan: &Plan, data: &FinalData, now: Timestamp, late: bool) -> Final
         incidents,
         notifications,
         actions,
-        decisions: named(sections::entries(
-            &base.log,
-            LogKind::Decision,
-            everything.0,
-            everything.1,
-            tz,
-        )),
-        lessons: named(sections::entries(
-            &base.log,
-            LogKind::Lesson,
-            everything.0,
-            everything.1,
-            tz,
-        )),
-        feedback: named(sections::entries(
-            &base.log,
-            LogKind::Feedback,
-            everything.0,
-            everything.1,
-            tz,
-        )),
-        notes: named(sections::entries(
-            &base.log,
-            LogKind::Note,
-            everything.0,
-            everything.1,
-            tz,
-        )),
-        updates: named(sections::entries(
-            &base.log,
-            LogKind::Update,
-            everything.0,
-            everything.1,
-            tz,
-        )),
-        rollback,
-        runbook: (!plan.runbook.steps.is_empty()).then(|| RunbookSection {
-            timezone: plan.launch.timezone_name.clone(),
-            steps: runbook_rows::rows(
-                plan,
-                &runbook::records_from_log(&base.log),
-                state.phase,
-                end,
-            ),
-        }),
+        decisions: named_entries(plan, &base.log, LogKind::Decision, Timestamp::MIN, tz),
+        lessons: named_entries(plan, &base.log, LogKind::Lesson, Timestamp::MIN, tz),
+        feedback: named_entries(plan, &base.log, LogKind::Feedback, Timestamp::MIN, tz),
+        notes: named_entries(plan, &base.log, LogKind::Note, Timestamp::MIN, tz),
+        updates: named_entries(plan, &base.log, LogKind::Update, Timestamp::MIN, tz),
+        rollback: rollback_view(plan, base, tz),
+        runbook: runbook_section(plan, base, end),
         postmortem,
     }
+}
+
+/// Each check's figures over the whole period (`span`, in minutes).
+fn check_rows(plan: &Plan, base: &ReportData, span: (i64, i64)) -> Vec<CheckRow> {
+    plan.checks
+        .iter()
+        .zip(&base.histories)
+        .map(|(check, history)| {
+            sections::check_row(
+                check,
+                sections::objective_of(plan, &check.id),
+                history,
+                &sections::failing_spans(&base.log, &check.id),
+                span,
+                None,
+                DAY_MINUTES,
+            )
+        })
+        .collect()
+}
+
+/// How the launch ended, or that it has not: `closed`, `rolled back`, `in progress (hypercare)`.
+fn outcome(phase: Phase) -> String {
+    match phase {
+        Phase::Closed => "closed".to_string(),
+        Phase::RolledBack => "rolled back".to_string(),
+        other => format!("in progress ({other})"),
+    }
+}
+
+/// The deployment runbook, planned vs actual from the log (none when the plan has no runbook).
+fn runbook_section(plan: &Plan, base: &ReportData, end: Timestamp) -> Option<RunbookSection> {
+    (!plan.runbook.steps.is_empty()).then(|| RunbookSection {
+        timezone: plan.launch.timezone_name.clone(),
+        steps: runbook_rows::rows(
+            plan,
+            &runbook::records_from_log(&base.log),
+            base.state.phase,
+            end,
+        ),
+    })
+}
+
+/// The charts' day labels, one per 24 hours from `start` until `end`.
+fn day_labels(start: Timestamp, end: Timestamp, tz: &jiff::tz::TimeZone) -> Vec<String> {
+    (0..)
+        .map(|index| start + jiff::SignedDuration::from_hours(24 * index))
+        .take_while(|at| *at < end)
+        .map(|at| day_label(at, tz))
+        .collect()
+}
+
+/// A day as the charts label it (`12-01`).
+fn day_label(at: Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%m-%d")
+        .to_string()
+}
+
+/// The phase changes, from the log; an entry whose details do not read shows blank details.
+fn phase_rows(plan: &Plan, log: &[LogEntry], tz: &jiff::tz::TimeZone) -> Vec<PhaseRow> {
+    log.iter()
+        .filter(|entry| entry.kind == LogKind::Phase)
+        .map(|entry| {
+            let change = entry.data.phase();
+            PhaseRow {
+                at: crate::human::time(entry.at, tz),
+                from: change.map_or_else(String::new, |change| change.from.to_string()),
+                to: change.map_or_else(String::new, |change| change.to.to_string()),
+                by: display_name(plan, &entry.author),
+                forced: change.is_some_and(|change| change.forced),
+                reason: change
+                    .and_then(|change| change.reason.clone())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// The checklist with who confirmed each item and when.
+fn checklist_rows(plan: &Plan, state: &LaunchState, tz: &jiff::tz::TimeZone) -> Vec<ChecklistRow> {
+    plan.checklist
+        .iter()
+        .map(|item| {
+            let confirmation = state.confirmations.get(&item.id);
+            ChecklistRow {
+                id: item.id.clone(),
+                title: item.title.clone(),
+                owner: match &item.owner {
+                    crate::domain::Owner::Person(id) => display_name(plan, id),
+                    crate::domain::Owner::Role(role) => display_name(plan, role.as_str()),
+                },
+                required: item.required,
+                gates: item.gates.to_string(),
+                confirmed_by: confirmation.map(|c| display_name(plan, &c.by)),
+                confirmed_at: confirmation.map(|c| crate::human::time(c.at, tz)),
+                note: confirmation.and_then(|c| c.note.clone()),
+            }
+        })
+        .collect()
+}
+
+/// What the report says about a rollback: when, by whom, why, and the decisions since.
+fn rollback_view(plan: &Plan, base: &ReportData, tz: &jiff::tz::TimeZone) -> Option<RollbackView> {
+    let state = &base.state;
+    (state.phase == Phase::RolledBack).then(|| {
+        let entry = base.log.iter().rfind(|entry| entry.kind == LogKind::Phase);
+        let since = entry.map_or(state.phase_since, |entry| entry.at);
+        RollbackView {
+            at: crate::human::time(state.phase_since, tz),
+            by: entry.map_or_else(String::new, |entry| display_name(plan, &entry.author)),
+            reason: entry
+                .and_then(|entry| entry.data.phase())
+                .and_then(|change| change.reason.clone())
+                .unwrap_or_default(),
+            procedure: plan.rollback.procedure.clone(),
+            entries: named_entries(plan, &base.log, LogKind::Decision, since, tz),
+        }
+    })
+}
+
+/// The log's entries of `kind` from `since`, with people's names from the plan.
+fn named_entries(
+    plan: &Plan,
+    log: &[LogEntry],
+    kind: LogKind,
+    since: Timestamp,
+    tz: &jiff::tz::TimeZone,
+) -> Vec<EntryRow> {
+    sections::entries(log, kind, since, Timestamp::MAX, tz)
+        .into_iter()
+        .map(|entry| EntryRow {
+            author: display_name(plan, &entry.author),
+            ..entry
+        })
+        .collect()
 }
 
 fn first_alert(data: &ReportData) -> Option<Timestamp> {

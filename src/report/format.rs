@@ -1,5 +1,5 @@
 //! How figures read in reports: percentages that never round up past an objective, metric values,
-//! local times, and the traffic-light colours (durations and latencies: `crate::human`).
+//! times of day, and the traffic-light colours (durations, latencies and times: `crate::human`).
 
 use std::time::Duration;
 
@@ -72,11 +72,6 @@ pub fn coverage(covered_secs: i64, period_secs: i64) -> String {
         },
         period(SignedDuration::from_secs(period_secs))
     )
-}
-
-/// A time in the launch's zone as people read it everywhere: `2026-12-01 20:00:00 CET`.
-pub fn local(at: Timestamp, tz: &TimeZone) -> String {
-    super::timeline::local(at, tz)
 }
 
 /// A time of day in the launch's zone: `20:00`.

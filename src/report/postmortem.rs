@@ -12,6 +12,7 @@ use super::format;
 use super::sections::{CheckRow, Incidents};
 use crate::core::actions::{ActionItem, ActionStatus};
 use crate::core::alert::Alert;
+use crate::core::log::data::{AlertEvent, AlertLog, PageKind, Paged};
 use crate::core::log::{LogEntry, LogKind};
 use crate::domain::Role;
 use crate::plan::Plan;
@@ -175,7 +176,7 @@ fn listing(names: &[String]) -> String {
 
 fn attribute(plan: &Plan, entry: &LogEntry, tz: &TimeZone) -> Attributed {
     Attributed {
-        at: format::local(entry.at, tz),
+        at: crate::human::time(entry.at, tz),
         who: display_name(plan, &entry.author),
         text: one_line(&entry.text),
     }
@@ -185,30 +186,34 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn summary(inputs: &Inputs<'_>) -> Summary {
+/// How the launch ran: when it went live and how it ended, or that it never went live.
+fn how_it_ran(inputs: &Inputs<'_>) -> String {
     let tz = inputs.tz;
-    let ran = match (inputs.go_live, inputs.ended) {
+    match (inputs.go_live, inputs.ended) {
         (Some(live), true) => format!(
             "Went live {} and {} {}, {} later.",
-            format::local(live, tz),
+            crate::human::time(live, tz),
             inputs.outcome,
-            format::local(inputs.end, tz),
+            crate::human::time(inputs.end, tz),
             crate::human::duration(inputs.end.duration_since(live))
         ),
         (Some(live), false) => format!(
             "Went live {}; {} for {} so far.",
-            format::local(live, tz),
+            crate::human::time(live, tz),
             inputs.outcome,
             crate::human::duration(inputs.end.duration_since(live))
         ),
         (None, _) => format!(
             "Never went live; {} {}.",
             inputs.outcome,
-            format::local(inputs.end, tz)
+            crate::human::time(inputs.end, tz)
         ),
-    };
-    let incidents = inputs.incidents;
-    let alerts = if incidents.total == 0 {
+    }
+}
+
+/// The alerts in one sentence: how many, how many critical, resolved and open, and the mean times.
+fn alerts_sentence(incidents: &Incidents) -> String {
+    if incidents.total == 0 {
         "No alerts.".to_string()
     } else {
         let mut text = format!(
@@ -231,7 +236,12 @@ fn summary(inputs: &Inputs<'_>) -> Summary {
         }
         text.push('.');
         text
-    };
+    }
+}
+
+/// The seconds in the report's period during which at least one check was failing by its
+/// thresholds (overlapping failures counted once).
+fn failing_time(inputs: &Inputs<'_>) -> i64 {
     let (from, to) = inputs.period_secs;
     let mut spans: Vec<(i64, i64)> = inputs
         .checks
@@ -250,6 +260,13 @@ fn summary(inputs: &Inputs<'_>) -> Summary {
         }
         reach = reach.max(end);
     }
+    union
+}
+
+fn summary(inputs: &Inputs<'_>) -> Summary {
+    let ran = how_it_ran(inputs);
+    let alerts = alerts_sentence(inputs.incidents);
+    let union = failing_time(inputs);
     let failing_checks: Vec<&CheckRow> = inputs
         .checks
         .iter()
@@ -312,6 +329,24 @@ fn summary(inputs: &Inputs<'_>) -> Summary {
     }
 }
 
+/// One page of an alert's incident timeline: who was paged, at which level, by which channels.
+fn paged_text(paged: &Paged, names: &str) -> String {
+    let level = paged.level;
+    let channels = if paged.channels.is_empty() {
+        String::new()
+    } else {
+        format!(" by {}", paged.channels.join(", "))
+    };
+    match paged.event {
+        PageKind::Opened => format!("Paged {names} (level {level}{channels})"),
+        PageKind::Escalated => format!("Escalated to level {level}: paged {names}{channels}"),
+        PageKind::Repeat => format!("Paged {names} again (level {level})"),
+        PageKind::Reopened => {
+            format!("The acknowledgement lapsed; paged {names} again (level {level})")
+        }
+    }
+}
+
 fn is_critical(plan: &Plan, check: &str) -> bool {
     plan.checks
         .iter()
@@ -321,93 +356,52 @@ fn is_critical(plan: &Plan, check: &str) -> bool {
 fn incident_timeline(inputs: &Inputs<'_>, alert: &Alert) -> IncidentTimeline {
     let plan = inputs.plan;
     let tz = inputs.tz;
-    let names = |entry: &LogEntry| -> String {
-        let told: Vec<String> = entry
-            .data
-            .get("told")
-            .and_then(|told| told.as_array())
-            .map(|told| {
-                told.iter()
-                    .filter_map(|key| key.as_str())
-                    .map(|key| display_name(plan, key))
-                    .collect()
-            })
-            .unwrap_or_default();
+    let names = |told: &[String]| -> String {
+        let told: Vec<String> = told.iter().map(|key| display_name(plan, key)).collect();
         listing(&told)
     };
-    let channels = |entry: &LogEntry| -> String {
-        entry
-            .data
-            .get("channels")
-            .and_then(|channels| channels.as_array())
-            .map(|channels| {
-                channels
-                    .iter()
-                    .filter_map(|channel| channel.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .filter(|text| !text.is_empty())
-            .map_or_else(String::new, |text| format!(" by {text}"))
-    };
-    let level = |entry: &LogEntry| entry.data.get("level").and_then(|level| level.as_u64());
     let title = alert
         .check_id()
         .and_then(|id| plan.checks.iter().find(|check| check.id == id))
         .map_or_else(|| alert.title.clone(), |check| check.name.clone());
-    let entries: Vec<&LogEntry> = inputs
+    // The alert's entries whose details read; one that does not is left out, as before.
+    let entries: Vec<(&LogEntry, &AlertLog)> = inputs
         .log
         .iter()
-        .filter(|entry| {
-            entry.kind == LogKind::Alert
-                && entry.data.get("alert").and_then(|id| id.as_i64()) == Some(alert.id)
-        })
+        .filter(|entry| entry.kind == LogKind::Alert)
+        .filter_map(|entry| Some((entry, entry.data.alert()?)))
+        .filter(|(_, event)| event.alert_id() == Some(alert.id))
         .collect();
     let opening_reason = entries
         .iter()
-        .find(|entry| {
-            entry.data.get("event").and_then(|e| e.as_str()) == Some("opened")
-                && entry.data.get("told").is_none()
+        .find_map(|(_, event)| match event {
+            AlertLog::Event(AlertEvent::Opened { reason, .. }) => reason.clone(),
+            _ => None,
         })
-        .and_then(|entry| entry.data.get("reason").and_then(|reason| reason.as_str()))
-        .map_or_else(|| alert.reason.clone(), str::to_string);
+        .unwrap_or_else(|| alert.reason.clone());
     let mut events: Vec<(Timestamp, String)> = vec![(
         alert.opened_at,
         format!("Opened: {title} failed — {}", one_line(&opening_reason)),
     )];
     let mut acknowledged_in_log = false;
-    for entry in &entries {
-        let event = entry
-            .data
-            .get("event")
-            .and_then(|e| e.as_str())
-            .unwrap_or("");
-        let level = level(entry).unwrap_or(1);
+    for (entry, event) in &entries {
         let text = match event {
-            "opened" if entry.data.get("told").is_some() => {
-                format!("Paged {} (level {level}{})", names(entry), channels(entry))
-            }
-            "escalated" => format!(
-                "Escalated to level {level}: paged {}{}",
-                names(entry),
-                channels(entry)
-            ),
-            "repeat" => format!("Paged {} again (level {level})", names(entry)),
-            "reopened" => format!(
-                "The acknowledgement lapsed; paged {} again (level {level})",
-                names(entry)
-            ),
-            "acknowledged" => {
+            AlertLog::Paged(paged) => paged_text(paged, &names(&paged.told)),
+            AlertLog::Event(AlertEvent::Acknowledged { note, .. }) => {
                 acknowledged_in_log = true;
                 acknowledgement(
                     &display_name(plan, &entry.author),
                     entry.at.duration_since(alert.opened_at),
-                    entry.data.get("note").and_then(|note| note.as_str()),
+                    note.as_deref(),
                 )
             }
-            "silenced" => "Notifications held back by a silence".to_string(),
-            "rollback_recommended" => "golive recommended a rollback".to_string(),
-            _ => continue,
+            AlertLog::Event(AlertEvent::Silenced { .. }) => {
+                "Notifications held back by a silence".to_string()
+            }
+            AlertLog::Event(AlertEvent::RollbackRecommended { .. }) => {
+                "golive recommended a rollback".to_string()
+            }
+            AlertLog::Event(_) => continue,
         };
         events.push((entry.at, text));
     }
@@ -449,12 +443,12 @@ fn incident_timeline(inputs: &Inputs<'_>, alert: &Alert) -> IncidentTimeline {
     IncidentTimeline {
         title,
         severity: alert.severity.as_str(),
-        opened: format::local(alert.opened_at, tz),
+        opened: crate::human::time(alert.opened_at, tz),
         outcome,
         events: events
             .into_iter()
             .map(|(at, text)| TimelineEvent {
-                at: format::local(at, tz),
+                at: crate::human::time(at, tz),
                 text,
             })
             .collect(),

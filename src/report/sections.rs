@@ -115,10 +115,10 @@ pub fn incidents(
             id: alert.id,
             title: alert.title.clone(),
             severity: alert.severity.as_str(),
-            opened: format::local(alert.opened_at, tz),
-            acknowledged: acked.map(|ack| format::local(ack.at, tz)),
+            opened: crate::human::time(alert.opened_at, tz),
+            acknowledged: acked.map(|ack| crate::human::time(ack.at, tz)),
             acknowledged_by: acked.map(|ack| crate::plan::recipients::display_name(plan, &ack.by)),
-            resolved: alert.resolved_at.map(|at| format::local(at, tz)),
+            resolved: alert.resolved_at.map(|at| crate::human::time(at, tz)),
             time_to_acknowledge: tta.map(crate::human::duration),
             time_to_resolve: ttr.map(crate::human::duration),
             level: alert.max_level,
@@ -228,7 +228,7 @@ pub fn notifications(plan: &Plan, rows: &[OutboxRow], tz: &TimeZone) -> Notifica
                     what: row.kind.as_str().to_string(),
                     alert: row.alert_id,
                     error: row.last_error.clone().unwrap_or_default(),
-                    at: format::local(row.finished_at.unwrap_or(row.created_at), tz),
+                    at: crate::human::time(row.finished_at.unwrap_or(row.created_at), tz),
                 });
             }
             _ => {
@@ -334,7 +334,7 @@ pub fn entries(
     log.iter()
         .filter(|entry| entry.kind == kind && entry.at >= from && entry.at < to)
         .map(|entry| EntryRow {
-            at: format::local(entry.at, tz),
+            at: crate::human::time(entry.at, tz),
             author: entry.author.clone(),
             text: entry.text.split_whitespace().collect::<Vec<_>>().join(" "),
         })
@@ -345,7 +345,7 @@ pub fn entries(
 pub fn entered(log: &[LogEntry], phase: crate::domain::Phase) -> Option<Timestamp> {
     log.iter()
         .filter(|entry| entry.kind == LogKind::Phase)
-        .filter(|entry| entry.data.get("to").and_then(|to| to.as_str()) == Some(phase.as_str()))
+        .filter(|entry| entry.data.phase().is_some_and(|change| change.to == phase))
         .map(|entry| entry.at)
         .next_back()
 }

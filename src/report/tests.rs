@@ -14,7 +14,7 @@ use serde_json::json;
 use super::compose;
 use crate::core::alert::{Acknowledgement, Alert};
 use crate::core::health::{Outcome, ProbeResult};
-use crate::core::log::{LogKind, NewEntry};
+use crate::core::log::{LogData, LogKind, NewEntry};
 use crate::core::rollup::Rollup;
 use crate::core::{LaunchState, Transition};
 use crate::domain::Phase;
@@ -188,7 +188,10 @@ fn seed(store: &mut Store) {
             author: "alice".into(),
             kind: LogKind::Phase,
             text: format!("Phase {from} → {to}"),
-            data: json!({"from": from, "to": to, "forced": false, "reason": null}),
+            data: LogData::read(
+                LogKind::Phase,
+                json!({"from": from, "to": to, "forced": false, "reason": null}),
+            ),
         };
         store.record_transition(&transition, &entry).unwrap();
     }
@@ -292,7 +295,7 @@ fn seed(store: &mut Store) {
                     author: "alice".into(),
                     kind: LogKind::Action,
                     text: format!("Action item #{} opened", item.id),
-                    data: json!({"action": item.id}),
+                    data: LogData::read(LogKind::Action, json!({"action": item.id})),
                 })
                 .unwrap()
                 .0
@@ -331,7 +334,7 @@ fn seed(store: &mut Store) {
                 author: "bob".into(),
                 kind: LogKind::Action,
                 text: "Action item #3 done".into(),
-                data: json!({"action": 3}),
+                data: LogData::read(LogKind::Action, json!({"action": 3})),
             },
         )
         .unwrap();
@@ -352,7 +355,10 @@ fn seed(store: &mut Store) {
                 author: "golive".into(),
                 kind: LogKind::Check,
                 text: format!("Check `{check}` is {to}"),
-                data: json!({"check": check, "from": from, "to": to}),
+                data: LogData::read(
+                    LogKind::Check,
+                    json!({"check": check, "from": from, "to": to}),
+                ),
             })
             .unwrap();
     }
@@ -380,7 +386,7 @@ fn seed(store: &mut Store) {
                 author: "alice".into(),
                 kind,
                 text: text.into(),
-                data: serde_json::Value::Null,
+                data: LogData::None,
             })
             .unwrap();
     }
@@ -432,7 +438,7 @@ fn log_the_second_incident(store: &mut Store) {
                 author: author.into(),
                 kind,
                 text: text.into(),
-                data,
+                data: LogData::read(kind, data),
             })
             .unwrap();
     }
@@ -732,7 +738,10 @@ fn failing_longer_than_the_whole_days_budget_is_red_however_little_was_probed() 
                 author: "golive".into(),
                 kind: LogKind::Check,
                 text: format!("Check `checkout` is {to}"),
-                data: json!({"check": "checkout", "from": from, "to": to}),
+                data: LogData::read(
+                    LogKind::Check,
+                    json!({"check": "checkout", "from": from, "to": to}),
+                ),
             })
             .unwrap();
     }
@@ -775,7 +784,7 @@ fn the_final_report_covers_the_whole_launch() {
             author: "golive".into(),
             kind: LogKind::Phase,
             text: "Phase hypercare → closed".into(),
-            data: json!({"from": "hypercare", "to": "closed", "forced": false, "reason": closed.reason}),
+            data: LogData::read(LogKind::Phase, json!({"from": "hypercare", "to": "closed", "forced": false, "reason": closed.reason})),
         })
         .unwrap();
     let step = |at_text: &str, step: &str, action: &str, to: &str| NewEntry {
@@ -783,7 +792,10 @@ fn the_final_report_covers_the_whole_launch() {
         author: "bob".into(),
         kind: LogKind::Runbook,
         text: format!("Step `{step}` {to}"),
-        data: json!({"step": step, "action": action, "to": to, "forced": false, "reason": null}),
+        data: LogData::read(
+            LogKind::Runbook,
+            json!({"step": step, "action": action, "from": if to == "running" { "pending" } else { "running" }, "to": to, "forced": false, "reason": null}),
+        ),
     };
     // Go-live 2026-12-01 20:00:00 CET (19:00Z): the migration ends 4 minutes late, the deployment on time.
     for entry in [
@@ -936,7 +948,7 @@ fn a_rolled_back_launch_says_what_was_rolled_back() {
                 author: "bob".into(),
                 kind: LogKind::Phase,
                 text: "Phase hypercare → rolled_back".into(),
-                data: json!({"from": "hypercare", "to": "rolled_back", "forced": false, "reason": rolled_back.reason}),
+                data: LogData::read(LogKind::Phase, json!({"from": "hypercare", "to": "rolled_back", "forced": false, "reason": rolled_back.reason})),
             },
         )
         .unwrap();
@@ -946,7 +958,7 @@ fn a_rolled_back_launch_says_what_was_rolled_back() {
             author: "golive".into(),
             kind: LogKind::Decision,
             text: "Rollback hook finished: exit 0".into(),
-            data: serde_json::Value::Null,
+            data: LogData::None,
         })
         .unwrap();
     let reader = store.reader().unwrap();
@@ -996,7 +1008,7 @@ fn closed_launch_report() -> (super::final_report::FinalReport, compose::Compose
             author: "golive".into(),
             kind: LogKind::Phase,
             text: "Phase hypercare → closed".into(),
-            data: json!({"from": "hypercare", "to": "closed", "forced": false, "reason": closed.reason}),
+            data: LogData::read(LogKind::Phase, json!({"from": "hypercare", "to": "closed", "forced": false, "reason": closed.reason})),
         })
         .unwrap();
     log_the_second_incident(&mut store);
@@ -1217,7 +1229,7 @@ fn a_root_cause_recorded_as_a_decision_or_lesson_is_the_reports_root_cause() {
             kind: LogKind::Lesson,
             text: "Root cause: the payment provider's rate limit was lower than in its sandbox"
                 .into(),
-            data: serde_json::Value::Null,
+            data: LogData::None,
         })
         .unwrap();
     let reader = store.reader().unwrap();

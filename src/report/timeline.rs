@@ -10,6 +10,7 @@ use crate::core::actions::{ActionItem, is_overdue};
 use crate::core::lifecycle::owner_label;
 use crate::core::log::{LogEntry, LogKind};
 use crate::core::runbook;
+use crate::human;
 use crate::plan::Plan;
 use crate::report::runbook_rows;
 
@@ -29,17 +30,51 @@ pub fn render(
         out,
         "- Current phase: **{}** since {}",
         state.phase,
-        local(state.phase_since, tz)
+        human::time(state.phase_since, tz)
     );
-    let _ = writeln!(out, "- Planned go-live: {}", local(plan.launch.go_live, tz));
+    let _ = writeln!(
+        out,
+        "- Planned go-live: {}",
+        human::time(plan.launch.go_live, tz)
+    );
     let days = plan.launch.hypercare_days;
     let _ = writeln!(
         out,
         "- Hypercare: {days} {}",
         if days == 1.0 { "day" } else { "days" }
     );
-    let _ = writeln!(out, "- Exported: {}\n", local(now, tz));
+    let _ = writeln!(out, "- Exported: {}\n", human::time(now, tz));
 
+    phases_section(&mut out, entries, tz);
+    checklist_section(&mut out, plan, state, tz);
+    runbook_section(&mut out, plan, state, entries, now);
+
+    section(&mut out, "Decisions", entries, LogKind::Decision, tz);
+    actions_section(&mut out, actions, now, tz);
+    section(&mut out, "Lessons learned", entries, LogKind::Lesson, tz);
+    section(&mut out, "Feedback", entries, LogKind::Feedback, tz);
+    section(&mut out, "Notes", entries, LogKind::Note, tz);
+
+    out.push_str("## Full log\n\n");
+    if entries.is_empty() {
+        out.push_str("The log is empty.\n");
+    }
+    for entry in entries {
+        let _ = writeln!(
+            out,
+            "- {} · {} · {}: {}",
+            human::time(entry.at, tz),
+            entry.kind,
+            entry.author,
+            one_line(&entry.text)
+        );
+    }
+    out
+}
+
+/// The phase changes from the log; an entry whose details do not read shows its time and author
+/// with blank details.
+fn phases_section(out: &mut String, entries: &[LogEntry], tz: &TimeZone) {
     out.push_str("## Phases\n\n");
     let phases: Vec<&LogEntry> = of_kind(entries, LogKind::Phase).collect();
     if phases.is_empty() {
@@ -47,22 +82,32 @@ pub fn render(
     } else {
         out.push_str("| When | Change | By | Forced | Reason |\n|---|---|---|---|---|\n");
         for entry in phases {
-            let field = |name: &str| entry.data.get(name).and_then(|v| v.as_str()).unwrap_or("");
-            let forced = entry.data.get("forced").and_then(|v| v.as_bool()) == Some(true);
+            let change = entry.data.phase();
             let _ = writeln!(
                 out,
                 "| {} | {} → {} | {} | {} | {} |",
-                local(entry.at, tz),
-                field("from"),
-                field("to"),
+                human::time(entry.at, tz),
+                change.map_or("", |change| change.from.as_str()),
+                change.map_or("", |change| change.to.as_str()),
                 cell(&entry.author),
-                if forced { "yes" } else { "no" },
-                cell(field("reason"))
+                if change.is_some_and(|change| change.forced) {
+                    "yes"
+                } else {
+                    "no"
+                },
+                cell(
+                    change
+                        .and_then(|change| change.reason.as_deref())
+                        .unwrap_or("")
+                )
             );
         }
         out.push('\n');
     }
+}
 
+/// The checklist with who confirmed each item, when, and their note.
+fn checklist_section(out: &mut String, plan: &Plan, state: &LaunchState, tz: &TimeZone) {
     out.push_str("## Checklist\n\n");
     if plan.checklist.is_empty() {
         out.push_str("The plan has no checklist.\n\n");
@@ -81,7 +126,7 @@ pub fn render(
                 if item.required { "yes" } else { "no" },
                 item.gates,
                 confirmation.map_or("**not confirmed**".to_string(), |c| cell(&c.by)),
-                confirmation.map_or(String::new(), |c| local(c.at, tz)),
+                confirmation.map_or(String::new(), |c| human::time(c.at, tz)),
                 confirmation
                     .and_then(|c| c.note.as_deref())
                     .map_or(String::new(), cell),
@@ -89,11 +134,10 @@ pub fn render(
         }
         out.push('\n');
     }
+}
 
-    runbook_section(&mut out, plan, state, entries, now);
-
-    section(&mut out, "Decisions", entries, LogKind::Decision, tz);
-
+/// The action items, overdue ones marked.
+fn actions_section(out: &mut String, actions: &[ActionItem], now: Timestamp, tz: &TimeZone) {
     out.push_str("## Action items\n\n");
     if actions.is_empty() {
         out.push_str("None.\n\n");
@@ -118,26 +162,6 @@ pub fn render(
         }
         out.push('\n');
     }
-
-    section(&mut out, "Lessons learned", entries, LogKind::Lesson, tz);
-    section(&mut out, "Feedback", entries, LogKind::Feedback, tz);
-    section(&mut out, "Notes", entries, LogKind::Note, tz);
-
-    out.push_str("## Full log\n\n");
-    if entries.is_empty() {
-        out.push_str("The log is empty.\n");
-    }
-    for entry in entries {
-        let _ = writeln!(
-            out,
-            "- {} · {} · {}: {}",
-            local(entry.at, tz),
-            entry.kind,
-            entry.author,
-            one_line(&entry.text)
-        );
-    }
-    out
 }
 
 /// The runbook: each step's planned and actual times (in the launch's time zone), who started and
@@ -190,7 +214,7 @@ fn section(out: &mut String, title: &str, entries: &[LogEntry], kind: LogKind, t
         let _ = writeln!(
             out,
             "- {} — {}: {}",
-            local(entry.at, tz),
+            human::time(entry.at, tz),
             entry.author,
             one_line(&entry.text)
         );
@@ -199,11 +223,6 @@ fn section(out: &mut String, title: &str, entries: &[LogEntry], kind: LogKind, t
         out.push_str("None recorded.\n");
     }
     out.push('\n');
-}
-
-/// A time in the launch's zone as people read it everywhere: `2026-12-01 20:00:00 CET`.
-pub fn local(at: Timestamp, tz: &TimeZone) -> String {
-    crate::human::time(at, tz)
 }
 
 fn one_line(text: &str) -> String {
@@ -241,7 +260,10 @@ mod tests {
                 author: "alice".into(),
                 kind: LogKind::Phase,
                 text: "Phase planned → go_no_go".into(),
-                data: serde_json::json!({"from": "planned", "to": "go_no_go", "forced": false}),
+                data: crate::core::log::LogData::read(
+                    LogKind::Phase,
+                    serde_json::json!({"from": "planned", "to": "go_no_go", "forced": false}),
+                ),
             },
             LogEntry {
                 id: 2,
@@ -249,7 +271,7 @@ mod tests {
                 author: "bob".into(),
                 kind: LogKind::Decision,
                 text: "Go for launch".into(),
-                data: serde_json::Value::Null,
+                data: crate::core::log::LogData::None,
             },
         ];
         let text = render(&plan, &state, &entries, &[], at);
@@ -262,6 +284,29 @@ mod tests {
         assert!(text.contains("**not confirmed**"));
         assert!(text.contains("- 2027-01-15 09:00:00 CET — bob: Go for launch"));
         assert!(text.contains("## Lessons learned\n\nNone recorded."));
+    }
+
+    #[test]
+    fn an_older_phase_entry_whose_details_do_not_read_is_listed_with_blank_details() {
+        let mut plan = plan_with_checklist(vec![]);
+        plan.launch.timezone = TimeZone::get("Europe/Berlin").unwrap();
+        let at = Timestamp::from_second(1_800_000_000).unwrap(); // 2027-01-15 08:00:00 UTC
+        let entries = vec![LogEntry {
+            id: 1,
+            at,
+            author: "alice".into(),
+            kind: LogKind::Phase,
+            text: "Phase → go_no_go".into(),
+            data: crate::core::log::LogData::read(
+                LogKind::Phase,
+                serde_json::json!({"phase": "go_no_go"}),
+            ),
+        }];
+        let text = render(&plan, &LaunchState::new(at), &entries, &[], at);
+        assert!(
+            text.contains("| 2027-01-15 09:00:00 CET |  →  | alice | no |  |"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -299,7 +344,10 @@ mod tests {
                 author: author.into(),
                 kind: LogKind::Runbook,
                 text: format!("Step `{step}` {to}"),
-                data: serde_json::json!({"step": step, "action": action, "to": to, "forced": false, "reason": null}),
+                data: crate::core::log::LogData::read(
+                    LogKind::Runbook,
+                    serde_json::json!({"step": step, "action": action, "to": to, "forced": false, "reason": null}),
+                ),
             }
         };
         let entries = vec![

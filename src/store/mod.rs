@@ -21,7 +21,7 @@ use jiff::civil::Date;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::core::actions::{ActionItem, ActionStatus, NewAction};
-use crate::core::log::{LogEntry, LogKind, NewEntry};
+use crate::core::log::{LogData, LogEntry, LogKind, NewEntry};
 use crate::core::{Confirmation, LaunchState, Transition};
 use crate::domain::Phase;
 
@@ -499,11 +499,7 @@ pub(crate) fn insert_entry(
     connection: &Connection,
     entry: &NewEntry,
 ) -> Result<LogEntry, StoreError> {
-    let data = if entry.data.is_null() {
-        None
-    } else {
-        Some(entry.data.to_string())
-    };
+    let data = entry.data.to_stored();
     connection.execute(
         "INSERT INTO log (at, author, kind, text, data) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
@@ -532,21 +528,25 @@ fn entry_row(row: &Row<'_>) -> rusqlite::Result<Result<LogEntry, StoreError>> {
     let text: String = row.get(4)?;
     let data: Option<String> = row.get(5)?;
     Ok((|| {
+        let kind: LogKind = kind.parse().map_err(|_| StoreError::Corrupt {
+            what: "log.kind",
+            value: kind.clone(),
+        })?;
         Ok(LogEntry {
             id,
             at: timestamp(at)?,
             author,
-            kind: kind.parse().map_err(|_| StoreError::Corrupt {
-                what: "log.kind",
-                value: kind.clone(),
-            })?,
+            kind,
             text,
             data: match data {
-                None => serde_json::Value::Null,
-                Some(data) => serde_json::from_str(&data).map_err(|_| StoreError::Corrupt {
-                    what: "log.data",
-                    value: data.clone(),
-                })?,
+                None => LogData::None,
+                Some(data) => LogData::read(
+                    kind,
+                    serde_json::from_str(&data).map_err(|_| StoreError::Corrupt {
+                        what: "log.data",
+                        value: data.clone(),
+                    })?,
+                ),
             },
         })
     })())

@@ -11,7 +11,7 @@ fn note(text: &str) -> NewEntry {
         author: "alice".into(),
         kind: LogKind::Note,
         text: text.into(),
-        data: serde_json::Value::Null,
+        data: crate::core::log::LogData::None,
     }
 }
 

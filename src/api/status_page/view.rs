@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use crate::core::LaunchState;
 use crate::core::actions::{ActionStatus, is_overdue};
 use crate::core::alert::{Alert, rollback_recommended};
 use crate::core::health::Health;
@@ -244,64 +245,14 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
     let state = &inputs.snapshot.state;
     let time = |at: Timestamp| time_view(at, now, timezone);
 
-    let checks: Vec<CheckRow> = inputs
-        .checks
-        .iter()
-        .map(|check| {
-            let watch = if check.active {
-                Watch::Watched
-            } else if state.phase.is_terminal() {
-                Watch::LaunchOver
-            } else {
-                Watch::NotThisPhase
-            };
-            let planned = plan.checks.iter().find(|planned| planned.id == check.id);
-            check_row(
-                check,
-                planned,
-                inputs.history.get(&check.id),
-                watch,
-                now,
-                timezone,
-            )
-        })
-        .collect();
+    let checks = check_rows(inputs);
     let alerts: Vec<AlertRow> = inputs
         .alerts
         .iter()
         .filter(|alert| alert.is_open())
         .map(|alert| alert_row(plan, inputs.checks, state.phase, alert, now, timezone))
         .collect();
-    let checklist: Vec<ChecklistRow> = plan
-        .checklist
-        .iter()
-        .map(|item| {
-            let confirmation = state.confirmations.get(&item.id);
-            ChecklistRow {
-                id: item.id.clone(),
-                title: item.title.clone(),
-                owner: owner_label(plan, &item.owner),
-                required: item.required,
-                gates: phase_label(item.gates),
-                state: if confirmation.is_some() {
-                    StateView {
-                        class: "ok",
-                        icon: "✓",
-                        label: "confirmed",
-                    }
-                } else {
-                    StateView {
-                        class: "pending",
-                        icon: "○",
-                        label: "not confirmed",
-                    }
-                },
-                confirmed_by: confirmation.map(|c| c.by.clone()),
-                confirmed_at: confirmation.map(|c| time(c.at)),
-                note: confirmation.and_then(|c| c.note.clone()),
-            }
-        })
-        .collect();
+    let checklist = checklist_rows(plan, state, now);
     let steps: Vec<StepRow> = runbook::view(plan, &inputs.snapshot.runbook, state.phase, now)
         .into_iter()
         .map(|step| step_row(plan, step, now, timezone))
@@ -313,76 +264,13 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
         rollback_point: rollback_point.map(str::to_string),
         rollback_procedure: rollback_procedure.trim().to_string(),
     };
-    let today = now.to_zoned_datetime(timezone.clone()).date();
-    let actions: Vec<ActionRow> = inputs
-        .snapshot
-        .actions
-        .iter()
-        .filter(|item| item.status == ActionStatus::Open)
-        .map(|item| ActionRow {
-            id: item.id,
-            title: item.title.clone(),
-            owner: action_owner(plan, &item.owner),
-            due: item.due.map(|due| due.to_string()),
-            overdue: is_overdue(item, today),
-        })
-        .collect();
+    let actions = action_rows(inputs);
+    let summary = summary(&checks, &alerts, &checklist, &actions, &runbook);
     let log: Vec<LogRow> = inputs
         .log
         .iter()
         .map(|entry| log_row(entry, now, timezone))
         .collect();
-
-    let count = |class: &str| checks.iter().filter(|c| c.state.class == class).count();
-    let (healthy, failing, unwatched) = (count("ok"), count("fail"), count("idle"));
-    let alerts_unacknowledged = alerts
-        .iter()
-        .filter(|a| a.acknowledged_by.is_none())
-        .count();
-    let actions_overdue = actions.iter().filter(|a| a.overdue).count();
-    let step_count = |wanted: &[&str]| {
-        runbook
-            .steps
-            .iter()
-            .filter(|step| wanted.contains(&step.state.label))
-            .count()
-    };
-    let steps_failed = step_count(&["failed"]);
-    let steps_late = runbook
-        .steps
-        .iter()
-        .filter(|step| step.late.is_some())
-        .count();
-    let (overall, overall_label) = if failing > 0 || alerts_unacknowledged > 0 || steps_failed > 0 {
-        ("fail", "needs attention")
-    } else if !alerts.is_empty() || actions_overdue > 0 || steps_late > 0 {
-        ("warn", "being handled")
-    } else {
-        // Not "all clear": checks that have not run yet are unknown, not healthy.
-        ("ok", "no known problems")
-    };
-    let summary = SummaryView {
-        checks_total: checks.len(),
-        checks_healthy: healthy,
-        checks_failing: failing,
-        checks_unknown: checks.len() - healthy - failing - unwatched,
-        checks_unwatched: unwatched,
-        alerts_open: alerts.len(),
-        alerts_unacknowledged,
-        checklist_total: checklist.len(),
-        checklist_confirmed: checklist
-            .iter()
-            .filter(|i| i.confirmed_by.is_some())
-            .count(),
-        actions_open: actions.len(),
-        actions_overdue,
-        steps_total: runbook.steps.len(),
-        steps_finished: step_count(&["done", "skipped"]),
-        steps_late,
-        steps_failed,
-        overall,
-        overall_label,
-    };
 
     let go_live = plan.launch.go_live;
     let upcoming = go_live > now;
@@ -425,6 +313,150 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
         actions,
         log,
         latest_update: None,
+    }
+}
+
+/// The checks, each with whether golive watches it now.
+fn check_rows(inputs: &Inputs<'_>) -> Vec<CheckRow> {
+    let plan = inputs.plan;
+    let state = &inputs.snapshot.state;
+    inputs
+        .checks
+        .iter()
+        .map(|check| {
+            let watch = if check.active {
+                Watch::Watched
+            } else if state.phase.is_terminal() {
+                Watch::LaunchOver
+            } else {
+                Watch::NotThisPhase
+            };
+            let planned = plan.checks.iter().find(|planned| planned.id == check.id);
+            check_row(
+                check,
+                planned,
+                inputs.history.get(&check.id),
+                watch,
+                inputs.now,
+                &plan.launch.timezone,
+            )
+        })
+        .collect()
+}
+
+/// The checklist with each item's confirmation.
+fn checklist_rows(plan: &Plan, state: &LaunchState, now: Timestamp) -> Vec<ChecklistRow> {
+    let time = |at: Timestamp| time_view(at, now, &plan.launch.timezone);
+    plan.checklist
+        .iter()
+        .map(|item| {
+            let confirmation = state.confirmations.get(&item.id);
+            ChecklistRow {
+                id: item.id.clone(),
+                title: item.title.clone(),
+                owner: owner_label(plan, &item.owner),
+                required: item.required,
+                gates: phase_label(item.gates),
+                state: if confirmation.is_some() {
+                    StateView {
+                        class: "ok",
+                        icon: "✓",
+                        label: "confirmed",
+                    }
+                } else {
+                    StateView {
+                        class: "pending",
+                        icon: "○",
+                        label: "not confirmed",
+                    }
+                },
+                confirmed_by: confirmation.map(|c| c.by.clone()),
+                confirmed_at: confirmation.map(|c| time(c.at)),
+                note: confirmation.and_then(|c| c.note.clone()),
+            }
+        })
+        .collect()
+}
+
+/// The open action items, overdue ones marked.
+fn action_rows(inputs: &Inputs<'_>) -> Vec<ActionRow> {
+    let plan = inputs.plan;
+    let today = inputs
+        .now
+        .to_zoned_datetime(plan.launch.timezone.clone())
+        .date();
+    inputs
+        .snapshot
+        .actions
+        .iter()
+        .filter(|item| item.status == ActionStatus::Open)
+        .map(|item| ActionRow {
+            id: item.id,
+            title: item.title.clone(),
+            owner: action_owner(plan, &item.owner),
+            due: item.due.map(|due| due.to_string()),
+            overdue: is_overdue(item, today),
+        })
+        .collect()
+}
+
+/// The counts at the top of the page and the overall state they add up to.
+fn summary(
+    checks: &[CheckRow],
+    alerts: &[AlertRow],
+    checklist: &[ChecklistRow],
+    actions: &[ActionRow],
+    runbook: &RunbookView,
+) -> SummaryView {
+    let count = |class: &str| checks.iter().filter(|c| c.state.class == class).count();
+    let (healthy, failing, unwatched) = (count("ok"), count("fail"), count("idle"));
+    let alerts_unacknowledged = alerts
+        .iter()
+        .filter(|a| a.acknowledged_by.is_none())
+        .count();
+    let actions_overdue = actions.iter().filter(|a| a.overdue).count();
+    let step_count = |wanted: &[&str]| {
+        runbook
+            .steps
+            .iter()
+            .filter(|step| wanted.contains(&step.state.label))
+            .count()
+    };
+    let steps_failed = step_count(&["failed"]);
+    let steps_late = runbook
+        .steps
+        .iter()
+        .filter(|step| step.late.is_some())
+        .count();
+    let (overall, overall_label) = if failing > 0 || alerts_unacknowledged > 0 || steps_failed > 0 {
+        ("fail", "needs attention")
+    } else if !alerts.is_empty() || actions_overdue > 0 || steps_late > 0 {
+        ("warn", "being handled")
+    } else {
+        // Not "all clear": checks that have not run yet are unknown, not healthy.
+        ("ok", "no known problems")
+    };
+    SummaryView {
+        checks_total: checks.len(),
+        checks_healthy: healthy,
+        checks_failing: failing,
+        checks_unknown: checks.len() - healthy - failing - unwatched,
+        checks_unwatched: unwatched,
+        alerts_open: alerts.len(),
+        alerts_unacknowledged,
+        checklist_total: checklist.len(),
+        checklist_confirmed: checklist
+            .iter()
+            .filter(|i| i.confirmed_by.is_some())
+            .count(),
+        actions_open: actions.len(),
+        actions_overdue,
+        steps_total: runbook.steps.len(),
+        steps_finished: step_count(&["done", "skipped"]),
+        steps_late,
+        steps_failed,
+        overall,
+        overall_label,
     }
 }
 

@@ -249,18 +249,22 @@ fn weekday_names<S: serde::Serializer>(
     use serde::ser::SerializeSeq;
     let mut seq = serializer.serialize_seq(Some(days.len()))?;
     for day in days {
-        let name = match day {
-            jiff::civil::Weekday::Monday => "mon",
-            jiff::civil::Weekday::Tuesday => "tue",
-            jiff::civil::Weekday::Wednesday => "wed",
-            jiff::civil::Weekday::Thursday => "thu",
-            jiff::civil::Weekday::Friday => "fri",
-            jiff::civil::Weekday::Saturday => "sat",
-            jiff::civil::Weekday::Sunday => "sun",
-        };
-        seq.serialize_element(name)?;
+        seq.serialize_element(weekday_name(*day))?;
     }
     seq.end()
+}
+
+/// A weekday as the plan writes it (`mon` ... `sun`).
+pub fn weekday_name(day: jiff::civil::Weekday) -> &'static str {
+    match day {
+        jiff::civil::Weekday::Monday => "mon",
+        jiff::civil::Weekday::Tuesday => "tue",
+        jiff::civil::Weekday::Wednesday => "wed",
+        jiff::civil::Weekday::Thursday => "thu",
+        jiff::civil::Weekday::Friday => "fri",
+        jiff::civil::Weekday::Saturday => "sat",
+        jiff::civil::Weekday::Sunday => "sun",
+    }
 }
 
 impl Silence {

@@ -2,11 +2,12 @@
 //! emails (one alert, or every open alert of a burst); everyone already told hears who took it.
 
 use jiff::Timestamp;
-use serde_json::json;
 
 use super::*;
 use crate::ack_link::AckTarget;
 use crate::core::alert::{self, Alert};
+use crate::core::log::LogData;
+use crate::core::log::data::{AlertEvent, AlertLog};
 use crate::core::log::{LogKind, NewEntry};
 use crate::engine::{Engine, EngineError, block};
 use crate::plan::recipients::addressees_by_key;
@@ -165,7 +166,12 @@ impl Engine {
             author: by.to_string(),
             kind: LogKind::Alert,
             text,
-            data: json!({"alert": id, "event": "acknowledged", "via": via, "seconds_to_ack": seconds, "note": note}),
+            data: LogData::Alert(AlertLog::Event(AlertEvent::Acknowledged {
+                alert: id,
+                via: via.to_string(),
+                seconds_to_ack: seconds,
+                note: note.map(str::to_string),
+            })),
         };
         PreparedAck {
             alert,

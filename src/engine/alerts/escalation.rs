@@ -3,10 +3,11 @@
 //! transaction, and forwarding open alerts to Alertmanager again.
 
 use jiff::{SignedDuration, Timestamp};
-use serde_json::json;
 
 use super::*;
 use crate::core::alert::{self, Alert, Step};
+use crate::core::log::LogData;
+use crate::core::log::data::{AlertEvent, AlertLog, PageKind, Paged};
 use crate::core::log::{LogKind, NewEntry};
 use crate::engine::{Engine, block};
 use crate::error_chain::error_chain;
@@ -72,9 +73,13 @@ impl Engine {
                                 alert.title,
                                 silence.id,
                                 silence.comment,
-                                crate::report::timeline::local(end, &self.plan.launch.timezone)
+                                crate::human::time(end, &self.plan.launch.timezone)
                             ),
-                            data: json!({"alert": id, "event": "silenced", "silence": silence.id, "until": end}),
+                            data: LogData::Alert(AlertLog::Event(AlertEvent::Silenced {
+                                alert: id,
+                                silence: silence.id.clone(),
+                                until: end,
+                            })),
                         };
                         if block(|| self.store.append(&entry)).is_ok() {
                             self.alerts.suppressed.insert(id, end);
@@ -228,7 +233,13 @@ impl Engine {
                     author: "golive".into(),
                     kind: LogKind::Alert,
                     text,
-                    data: json!({"alert": id, "event": kind.as_str(), "level": level_index + 1, "told": recipients.iter().map(|a| &a.key).collect::<Vec<_>>(), "channels": level.channels}),
+                    data: LogData::Alert(AlertLog::Paged(Paged {
+                        alert: id,
+                        event: PageKind::of(step),
+                        level: level_index + 1,
+                        told: recipients.iter().map(|a| a.key.clone()).collect(),
+                        channels: level.channels.clone(),
+                    })),
                 })?;
                 Ok(())
             })

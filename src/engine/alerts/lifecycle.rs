@@ -9,6 +9,8 @@ use serde_json::json;
 use super::*;
 use crate::core::alert::Alert;
 use crate::core::health::{Health, HealthChange};
+use crate::core::log::LogData;
+use crate::core::log::data::{AlertEvent, AlertLog};
 use crate::core::log::{LogKind, NewEntry};
 use crate::engine::{Engine, block};
 use crate::error_chain::error_chain;
@@ -154,7 +156,10 @@ impl Engine {
             author: "golive".into(),
             kind: LogKind::Alert,
             text: format!("golive warning: {}", text.trim_end().replace('\n', " ")),
-            data: json!({"event": "golive_warning", "unknown": blind.iter().map(|(id, _)| id).collect::<Vec<_>>(), "recovered": seeing}),
+            data: LogData::Alert(AlertLog::Event(AlertEvent::GoliveWarning {
+                unknown: blind.iter().map(|(id, _)| id.clone()).collect(),
+                recovered: seeing.to_vec(),
+            })),
         };
         let written = block(|| {
             self.store.write(|write| {
@@ -194,10 +199,13 @@ impl Engine {
                 for (alert, silenced) in &prepared {
                     let id = write.insert_alert(alert)?;
                     let note = match (&alert.policy, silenced) {
-                        (None, _) => " — no escalation policy for this severity: nobody is notified".to_string(),
+                        (None, _) => {
+                            " — no escalation policy for this severity: nobody is notified"
+                                .to_string()
+                        }
                         (Some(_), Some((end, silence))) => format!(
                             " — notifications held back by silence `{silence}` until {}",
-                            crate::report::timeline::local(*end, &timezone)
+                            crate::human::time(*end, &timezone)
                         ),
                         _ => String::new(),
                     };
@@ -209,7 +217,13 @@ impl Engine {
                             "#{id} Alert opened: {} ({}) — {}{note}",
                             alert.title, alert.severity, alert.reason
                         ),
-                        data: json!({"alert": id, "event": "opened", "key": alert.key, "severity": alert.severity, "reason": alert.reason, "silenced_by": silenced.as_ref().map(|(_, id)| id)}),
+                        data: LogData::Alert(AlertLog::Event(AlertEvent::Opened {
+                            alert: id,
+                            key: alert.key.clone(),
+                            severity: Some(alert.severity),
+                            reason: Some(alert.reason.clone()),
+                            silenced_by: silenced.as_ref().map(|(_, id)| id.clone()),
+                        })),
                     })?;
                     ids.push(id);
                 }
@@ -272,7 +286,11 @@ impl Engine {
                         format!("; telling {}", names_or_nobody(&told))
                     }
                 ),
-                data: json!({"alert": id, "event": "resolved", "duration_seconds": duration, "told": told.iter().map(|a| &a.key).collect::<Vec<_>>()}),
+                data: LogData::Alert(AlertLog::Event(AlertEvent::Resolved {
+                    alert: *id,
+                    duration_seconds: duration,
+                    told: told.iter().map(|a| a.key.clone()).collect(),
+                })),
             };
             resolved.push((alert, rows, entry));
         }

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use serde_json::json;
 
 use super::*;
 use crate::ack_link::AckTarget;
 use crate::core::alert::Alert;
+use crate::core::log::LogData;
+use crate::core::log::data::{AlertEvent, AlertLog, DecisionEvent};
 use crate::core::log::{LogKind, NewEntry};
 use crate::engine::{Engine, EngineError, block};
 use crate::notify::notice::{self, Notice, Thread};
@@ -133,7 +134,7 @@ impl Engine {
                                 "decided"
                             }
                         ),
-                        data: json!({"event": "rollback", "automatic": automatic}),
+                        data: LogData::Decision(DecisionEvent::Rollback { automatic }),
                     })?;
                     Ok(())
                 })
@@ -147,7 +148,7 @@ impl Engine {
                 text: format!(
                     "Rollback decided: {reason}; no hook configured: follow the procedure by hand"
                 ),
-                data: json!({"event": "rollback", "automatic": automatic}),
+                data: LogData::Decision(DecisionEvent::Rollback { automatic }),
             };
             block(|| self.store.append(&entry))?;
         }
@@ -221,7 +222,9 @@ impl Engine {
                         author: "golive".into(),
                         kind: LogKind::Alert,
                         text,
-                        data: json!({"alert": alert.id, "event": "rollback_recommended"}),
+                        data: LogData::Alert(AlertLog::Event(AlertEvent::RollbackRecommended {
+                            alert: alert.id,
+                        })),
                     })?;
                     Ok(())
                 })

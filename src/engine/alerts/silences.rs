@@ -1,9 +1,9 @@
 //! Run-time silences: created and removed through the API, stored, logged; what they held back
 //! goes out when they end.
 
-use serde_json::json;
-
 use crate::core::alert::{Silence, Window};
+use crate::core::log::LogData;
+use crate::core::log::data::{AlertEvent, AlertLog, LoggedSilence};
 use crate::core::log::{LogKind, NewEntry};
 use crate::engine::{Engine, EngineError, block};
 
@@ -38,8 +38,8 @@ impl Engine {
             silence.id,
             silence.author,
             silence.comment,
-            crate::report::timeline::local(*start, &self.plan.launch.timezone),
-            crate::report::timeline::local(*end, &self.plan.launch.timezone),
+            crate::human::time(*start, &self.plan.launch.timezone),
+            crate::human::time(*end, &self.plan.launch.timezone),
             if silence.checks.is_empty() {
                 "all".to_string()
             } else {
@@ -64,7 +64,9 @@ impl Engine {
                     author: silence.author.clone(),
                     kind: LogKind::Alert,
                     text,
-                    data: json!({"event": "silence_added", "silence": silence}),
+                    data: LogData::Alert(AlertLog::Event(AlertEvent::SilenceAdded {
+                        silence: LoggedSilence::from(&silence),
+                    })),
                 })?;
                 Ok(())
             })
@@ -89,7 +91,9 @@ impl Engine {
                         author: by.to_string(),
                         kind: LogKind::Alert,
                         text: format!("Silence `{id}` removed by {by}"),
-                        data: json!({"event": "silence_removed", "silence": id}),
+                        data: LogData::Alert(AlertLog::Event(AlertEvent::SilenceRemoved {
+                            silence: id.to_string(),
+                        })),
                     })?;
                 }
                 Ok(removed)

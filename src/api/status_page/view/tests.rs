@@ -387,7 +387,7 @@ fn log_entries_keep_their_order_kind_and_author() {
         author: "carol".into(),
         kind: LogKind::Decision,
         text: "Go for launch".into(),
-        data: serde_json::Value::Null,
+        data: crate::core::log::LogData::None,
     }];
     let view = build_with(&plan, &[], &HashMap::new(), &[], &log);
     assert_eq!(view.log[0].kind, "decision");

@@ -2,7 +2,8 @@
 //!
 //! The log is append-only: entries are never edited or removed. Every entry has a timestamp, an
 //! author and a kind; `data` carries the structured details (phase from/to, checklist item id,
-//! action item id, ...) so exports can be rebuilt from the log alone.
+//! action item id, ...) so exports can be rebuilt from the log alone: one type per kind of entry,
+//! in [`data`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,6 +12,10 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::UnknownName;
+
+pub mod data;
+
+pub use data::LogData;
 
 /// What a log entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -117,8 +122,8 @@ pub struct NewEntry {
     pub author: String,
     pub kind: LogKind,
     pub text: String,
-    /// Structured details; `null` when there are none.
-    pub data: serde_json::Value,
+    /// Structured details; [`LogData::None`] (stored as `null`) when there are none.
+    pub data: LogData,
 }
 
 /// An entry as stored, with its sequence number.
@@ -130,5 +135,5 @@ pub struct LogEntry {
     pub author: String,
     pub kind: LogKind,
     pub text: String,
-    pub data: serde_json::Value,
+    pub data: LogData,
 }
