@@ -160,6 +160,21 @@ impl Daemon {
         }
     }
 
+    /// A client for a golive that is not a child process of the test (the in-process
+    /// [`crate::harness`]): the HTTP helpers work, [`Daemon::terminate`] and [`Daemon::kill9`] do not.
+    pub fn client_of(url: String, temp: tempfile::TempDir) -> Daemon {
+        Daemon {
+            child: None,
+            url,
+            dir: temp.path().to_path_buf(),
+            _temp: Some(temp),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .expect("http client"),
+        }
+    }
+
     pub fn at(&self, path: &str) -> String {
         format!("{}{}", self.url, path)
     }

@@ -13,6 +13,7 @@ mod delivery;
 mod demo;
 mod durability;
 mod email_screens;
+mod harness;
 mod heartbeat;
 mod helpers;
 mod monitoring;

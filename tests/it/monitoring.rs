@@ -241,13 +241,18 @@ interval = "10s"
 intervals = {{ deploying = "200ms" }}
 timeout = "150ms"
 phases = ["planned", "go_no_go", "deploying"]
+
+[[checks]]
+id = "planned-only"
+kind = "http"
+url = "{url}"
+interval = "200ms"
+timeout = "150ms"
+phases = ["planned"]
 "#,
         url = target.url()
     );
     let daemon = Daemon::start(&plan_with(&checks)).await;
-    // Planned: the slow check has probed once (its first probe comes within a second), the
-    // deploy-only check not at all.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let results = |id: &'static str| {
         let daemon = &daemon;
         async move {
@@ -256,12 +261,20 @@ phases = ["planned", "go_no_go", "deploying"]
                 &format!("golive_check_results_total{{check=\"{id}\",result=\"healthy\"}}"),
             )
             .await
-            .unwrap_or(0.0)
+            .unwrap_or_else(|| panic!("no results counted for {id}"))
         }
     };
+    // Planned: the slow check has probed once (its first probe comes within a second); the
+    // deploy-only check, with the same interval as the planned-only one, not at all while that
+    // one probed three times.
+    eventually(10, async || {
+        (results("slow-then-fast").await >= 1.0 && results("planned-only").await >= 3.0)
+            .then_some(())
+    })
+    .await;
     assert_eq!(results("deploy-only").await, 0.0);
     let slow_before = results("slow-then-fast").await;
-    assert!(slow_before <= 1.0, "{slow_before}");
+    assert_eq!(slow_before, 1.0, "one probe of a 10 s interval");
     assert_eq!(check_view(&daemon, "deploy-only").await["active"], false);
 
     daemon
@@ -322,7 +335,15 @@ phases = ["planned", "go_no_go"]
             .contains("prometheus unreachable"),
         "{view}"
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Three probes later it is still unknown, never once failing.
+    let unknown = "golive_check_results_total{check=\"error-rate\",result=\"unknown\"}";
+    let seen = metric(&daemon, unknown)
+        .await
+        .expect("unknown results counted");
+    eventually(10, async || {
+        (metric(&daemon, unknown).await? >= seen + 3.0).then_some(())
+    })
+    .await;
     assert_eq!(check_view(&daemon, "error-rate").await["health"], "unknown");
     assert_eq!(
         metric(
@@ -461,7 +482,7 @@ async fn a_thousand_hanging_targets_stay_within_the_concurrency_bound_and_do_not
     while started.elapsed() < Duration::from_secs(4) {
         let in_flight = metric(&daemon, "golive_probes_in_flight")
             .await
-            .unwrap_or(0.0);
+            .expect("golive_probes_in_flight is exported");
         highest = highest.max(in_flight);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
