@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::harness::spawn_with_clock;
 use crate::helpers::{BASE_PLAN, Daemon, eventually};
 use crate::monitoring::Switchable;
+use crate::plans::{channels, http_check, page_policy, unreachable_prometheus_check};
 use crate::smtp::{ReceivedMessage, SmtpOptions, SmtpServer};
 
 /// A webhook receiver that records every JSON body it gets.
@@ -58,51 +59,17 @@ impl Receiver {
 fn alerting_plan(target: &str, smtp_port: u16, hook: &str, level_two: u64, extra: &str) -> String {
     let level_three = level_two * 3;
     format!(
-        r#"{BASE_PLAN}
-[[checks]]
-id = "web"
-name = "Shop front page"
-kind = "http"
-url = "{target}"
-severity = "critical"
-interval = "200ms"
-timeout = "150ms"
-failure_threshold = 2
-phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
-risks = ["payments"]
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-tls = "none"
-allow_insecure = true
-from = "golive <golive@test.example>"
-timeout = "5s"
-
-[[channels]]
-id = "email"
-kind = "email"
-
-[[channels]]
-id = "chat"
-kind = "webhook"
-url = "{hook}"
-timeout = "2s"
-
-[[escalation]]
-id = "page"
-levels = [
-    {{ after = "0s", notify = ["bob"], channels = ["email", "chat"] }},
-    {{ after = "{level_two}s", notify = ["alice"], channels = ["email"] }},
-    {{ after = "{level_three}s", notify = ["carol"], channels = ["email"] }},
-]
-repeat = "10m"
-
-[alerting]
-policies = {{ critical = "page" }}
-group_window = "1s"
-{extra}
-"#
+        "{BASE_PLAN}{}{}{}{extra}",
+        http_check("web", target)
+            .named("Shop front page")
+            .with(r#"risks = ["payments"]"#),
+        channels(smtp_port, hook, "2s"),
+        page_policy()
+            .level("0s", &["bob"], &["email", "chat"])
+            .level(&format!("{level_two}s"), &["alice"], &["email"])
+            .level(&format!("{level_three}s"), &["carol"], &["email"])
+            .repeat("10m")
+            .alerting(r#"group_window = "1s""#),
     )
 }
 
@@ -587,15 +554,15 @@ async fn a_burst_of_failures_sends_the_first_alert_at_once_and_the_rest_as_one_m
     let smtp = SmtpServer::start(SmtpOptions::plain()).await;
     let hook = Receiver::start().await;
     let target = Switchable::start(200).await;
-    let mut extra_checks = String::new();
-    for name in ["search", "checkout"] {
-        extra_checks.push_str(&format!(
-            "\n[[checks]]\nid = \"{name}\"\nkind = \"http\"\nurl = \"{}\"\nseverity = \"critical\"\ninterval = \"200ms\"\ntimeout = \"150ms\"\nphases = [\"planned\"]\n",
-            target.url()
-        ));
-    }
-    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")
-        .replace("[smtp]", &format!("{extra_checks}\n[smtp]"));
+    let extra_checks: String = ["search", "checkout"]
+        .map(|id| {
+            http_check(id, &target.url())
+                .failing_after(None)
+                .in_phases(&["planned"])
+                .to_string()
+        })
+        .concat();
+    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, &extra_checks);
     let daemon = Daemon::start(&plan).await;
     for check in ["web", "search", "checkout"] {
         healthy(&daemon, check).await;
@@ -1016,11 +983,8 @@ async fn an_unreachable_metrics_source_warns_the_ops_lead_without_paging_anyone(
         .unwrap()
         .local_addr()
         .unwrap();
-    let prometheus = format!(
-        "\n[[prometheus]]\nid = \"prom\"\nurl = \"http://{closed}\"\ntimeout = \"150ms\"\n\n[[checks]]\nid = \"error-rate\"\nkind = \"prometheus\"\nquery = \"sum(rate(errors_total[1m]))\"\nthreshold = \"> 0.05\"\nseverity = \"critical\"\ninterval = \"200ms\"\ntimeout = \"150ms\"\nphases = [\"planned\"]\n"
-    );
-    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")
-        .replace("[smtp]", &format!("{prometheus}\n[smtp]"));
+    let prometheus = unreachable_prometheus_check(closed, &["planned"]);
+    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, &prometheus);
     let daemon = Daemon::start(&plan).await;
     let messages = smtp.wait_for(1, Duration::from_secs(10)).await;
     let warning = &messages[0];

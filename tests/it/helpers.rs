@@ -396,30 +396,3 @@ pub async fn start_ready_server(what: &str, mut spawn: impl FnMut(u16) -> Child)
     }
     panic!("{what} exited at start five times (ports taken?)");
 }
-
-/// The communication plan most tests use: `[smtp]` to a test SMTP server on loopback (plain,
-/// From `golive@test.example`), an `email` channel and a `chat` webhook to `hook` with
-/// `chat_timeout`.
-pub fn channels(smtp_port: u16, hook: &str, chat_timeout: &str) -> String {
-    format!(
-        r#"
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-tls = "none"
-allow_insecure = true
-from = "golive <golive@test.example>"
-timeout = "5s"
-
-[[channels]]
-id = "email"
-kind = "email"
-
-[[channels]]
-id = "chat"
-kind = "webhook"
-url = "{hook}"
-timeout = "{chat_timeout}"
-"#
-    )
-}

@@ -18,6 +18,7 @@ mod heartbeat;
 mod helpers;
 mod monitoring;
 mod notify;
+mod plans;
 mod probes;
 mod reports;
 mod rules;
