@@ -17,12 +17,13 @@ use golive::app::{Application, Options};
 use golive::clock::{Clock, ManualClock};
 use golive::engine::EngineHandle;
 use jiff::{SignedDuration, Timestamp};
+use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Daemon, TOKEN};
 
-/// Where a harness's clock starts: two hours before the test plans' go-live (20:00 UTC).
+/// Where a harness's clock starts: 19:00 in Berlin, an hour before the test plans' go-live.
 pub const START: &str = "2030-01-01T18:00:00Z";
 
 /// A running in-process golive, stopped when dropped (or cleanly with [`Harness::stop`]).
@@ -33,6 +34,8 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     stop: CancellationToken,
     running: Option<JoinHandle<anyhow::Result<()>>>,
+    /// The plan and the data directory; removed last.
+    folder: Option<TempDir>,
 }
 
 /// Starts golive on `plan` in a new temporary folder, its clock at [`START`].
@@ -42,19 +45,24 @@ pub async fn spawn_with_clock(plan: &str) -> Harness {
 
 /// As [`spawn_with_clock`], the clock at `start`.
 pub async fn spawn_with_clock_at(plan: &str, start: Timestamp) -> Harness {
-    let temp = tempfile::tempdir().expect("temp dir");
+    let folder = tempfile::tempdir().expect("temp dir");
     // The test token from a file: the process environment is shared by every test in it.
-    let token_file = temp.path().join("api-token");
+    let token_file = folder.path().join("api-token");
     std::fs::write(&token_file, TOKEN).expect("write token");
     let plan = format!(
         "{plan}\n[[server.tokens]]\nname = \"harness\"\nfile = \"{}\"\n",
         token_file.display()
     );
-    let path = temp.path().join("plan.toml");
-    std::fs::write(&path, &plan).expect("write plan");
-    let loaded = golive::plan::parse(&plan, &path)
+    std::fs::write(folder.path().join("plan.toml"), plan).expect("write plan");
+    start_in(folder, Arc::new(ManualClock::starting_at(start))).await
+}
+
+/// Builds and runs golive on the plan in `folder` with `clock`.
+async fn start_in(folder: TempDir, clock: Arc<ManualClock>) -> Harness {
+    let path = folder.path().join("plan.toml");
+    let text = std::fs::read_to_string(&path).expect("read plan");
+    let loaded = golive::plan::parse(&text, &path)
         .unwrap_or_else(|diagnostics| panic!("invalid plan: {diagnostics:#?}"));
-    let clock = Arc::new(ManualClock::starting_at(start));
     let options = Options {
         listen: Some("127.0.0.1:0".parse().expect("address")),
     };
@@ -66,11 +74,12 @@ pub async fn spawn_with_clock_at(plan: &str, start: Timestamp) -> Harness {
     let stop = CancellationToken::new();
     let running = tokio::spawn(application.run_until_stopped(stop.clone()));
     Harness {
-        api: Daemon::client_of(url, temp),
+        api: Daemon::client_of(url, folder.path()),
         engine,
         clock,
         stop,
         running: Some(running),
+        folder: Some(folder),
     }
 }
 
@@ -88,8 +97,19 @@ impl Harness {
         now
     }
 
+    /// Stops golive cleanly and starts it again on the same folder, the clock where it was.
+    pub async fn restart(mut self) -> Harness {
+        self.shut_down().await;
+        let folder = self.folder.take().expect("the folder");
+        start_in(folder, self.clock.clone()).await
+    }
+
     /// Stops golive and checks that it stopped cleanly.
     pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    async fn shut_down(&mut self) {
         self.stop.cancel();
         if let Some(running) = self.running.take() {
             running

@@ -162,12 +162,12 @@ impl Daemon {
 
     /// A client for a golive that is not a child process of the test (the in-process
     /// [`crate::harness`]): the HTTP helpers work, [`Daemon::terminate`] and [`Daemon::kill9`] do not.
-    pub fn client_of(url: String, temp: tempfile::TempDir) -> Daemon {
+    pub fn client_of(url: String, dir: &Path) -> Daemon {
         Daemon {
             child: None,
             url,
-            dir: temp.path().to_path_buf(),
-            _temp: Some(temp),
+            dir: dir.to_path_buf(),
+            _temp: None,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
                 .build()
