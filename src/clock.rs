@@ -62,6 +62,43 @@ impl Clock for DemoClock {
     }
 }
 
+/// A clock that stands still until it is moved: tests pin the time and step it forward
+/// ([`ManualClock::advance`]) instead of sleeping, so "not before the delay" and "once a day" are
+/// checked at exact instants. Public for the integration tests' harness; golive itself never
+/// builds one.
+#[derive(Debug)]
+pub struct ManualClock {
+    /// Milliseconds since the epoch.
+    now_ms: AtomicI64,
+}
+
+impl ManualClock {
+    /// A clock that reads `start` until it is advanced.
+    pub fn starting_at(start: Timestamp) -> ManualClock {
+        ManualClock {
+            now_ms: AtomicI64::new(start.as_millisecond()),
+        }
+    }
+
+    /// Moves the clock forward by `by` (a negative span moves nothing) and returns the new time.
+    pub fn advance(&self, by: SignedDuration) -> Timestamp {
+        let step = by.as_millis().clamp(0, i128::from(i64::MAX)) as i64;
+        let after = self.now_ms.fetch_add(step, Ordering::SeqCst) + step;
+        Timestamp::from_millisecond(after).unwrap_or(Timestamp::MAX)
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millisecond(self.now_ms.load(Ordering::SeqCst)).unwrap_or(Timestamp::MAX)
+    }
+
+    /// No spread: a pinned clock makes retries due at exact instants.
+    fn jitter(&self) -> f64 {
+        0.5
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +123,17 @@ mod tests {
         // Back to the evening before: refused, the clock stays in the morning.
         assert_eq!(clock.jump_to(start), SignedDuration::ZERO);
         assert!(clock.now() >= morning.checked_sub(SignedDuration::from_millis(5)).unwrap());
+    }
+
+    #[test]
+    fn manual_clock_stands_still_until_advanced_and_never_goes_back() {
+        let start: Timestamp = "2030-05-01T19:45:00Z".parse().unwrap();
+        let clock = ManualClock::starting_at(start);
+        assert_eq!(clock.now(), start);
+        assert_eq!(clock.now(), start, "no time passes by itself");
+        let later = clock.advance(SignedDuration::from_mins(90));
+        assert_eq!(later, "2030-05-01T21:15:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(clock.now(), later);
+        assert_eq!(clock.advance(SignedDuration::from_secs(-60)), later);
     }
 }

@@ -9,43 +9,30 @@ use serde_json::json;
 use crate::alerting::Receiver;
 use crate::helpers::{BASE_PLAN, Daemon, eventually};
 use crate::monitoring::Switchable;
+use crate::plans::{channels, http_check, page_policy};
 use crate::smtp::{SmtpOptions, SmtpServer};
 
-fn plan(target: &str, smtp_port: u16, hook: &str) -> String {
-    let channels = crate::helpers::channels(smtp_port, hook, "2s");
-    let plan = format!(
-        r#"{BASE_PLAN}
-[[checks]]
-id = "web"
-name = "Shop <!channel> front & back"
-kind = "http"
-url = "{target}?token=s3cret-probe-token"
-severity = "critical"
-interval = "200ms"
-timeout = "150ms"
-failure_threshold = 2
-phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
-risks = ["payments"]
-
+/// A runbook step under way while the alert opens.
+const RUNBOOK: &str = r#"
 [[runbook.steps]]
 id = "deploy"
 title = "Deploy release 2.0"
 owner = "bob"
 start = "+00:00"
 duration = "30m"
+"#;
 
-{channels}
-[[escalation]]
-id = "page"
-levels = [
-    {{ after = "0s", notify = ["bob"], channels = ["email", "chat"] }},
-    {{ after = "10m", notify = ["alice"], channels = ["email"] }},
-]
-
-[alerting]
-policies = {{ critical = "page" }}
-public_url = "https://golive.shop.example"
-"#
+fn plan(target: &str, smtp_port: u16, hook: &str) -> String {
+    let plan = format!(
+        "{BASE_PLAN}{}{RUNBOOK}{}{}",
+        http_check("web", &format!("{target}?token=s3cret-probe-token"))
+            .named("Shop <!channel> front & back")
+            .with(r#"risks = ["payments"]"#),
+        channels(smtp_port, hook, "2s"),
+        page_policy()
+            .level("0s", &["bob"], &["email", "chat"])
+            .level("10m", &["alice"], &["email"])
+            .alerting(r#"public_url = "https://golive.shop.example""#),
     );
     plan.replace(
         "[rollback]\nprocedure = \"Redeploy release 1.9 and restore the database snapshot\"",

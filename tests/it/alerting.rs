@@ -3,14 +3,17 @@
 //! grouping, SMTP outages, and escalation across SIGKILL.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::post;
+use jiff::SignedDuration;
 use serde_json::{Value, json};
 
+use crate::harness::spawn_with_clock;
 use crate::helpers::{BASE_PLAN, Daemon, eventually};
 use crate::monitoring::Switchable;
+use crate::plans::{channels, http_check, page_policy, unreachable_prometheus_check};
 use crate::smtp::{ReceivedMessage, SmtpOptions, SmtpServer};
 
 /// A webhook receiver that records every JSON body it gets.
@@ -56,51 +59,17 @@ impl Receiver {
 fn alerting_plan(target: &str, smtp_port: u16, hook: &str, level_two: u64, extra: &str) -> String {
     let level_three = level_two * 3;
     format!(
-        r#"{BASE_PLAN}
-[[checks]]
-id = "web"
-name = "Shop front page"
-kind = "http"
-url = "{target}"
-severity = "critical"
-interval = "200ms"
-timeout = "150ms"
-failure_threshold = 2
-phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
-risks = ["payments"]
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-tls = "none"
-allow_insecure = true
-from = "golive <golive@test.example>"
-timeout = "5s"
-
-[[channels]]
-id = "email"
-kind = "email"
-
-[[channels]]
-id = "chat"
-kind = "webhook"
-url = "{hook}"
-timeout = "2s"
-
-[[escalation]]
-id = "page"
-levels = [
-    {{ after = "0s", notify = ["bob"], channels = ["email", "chat"] }},
-    {{ after = "{level_two}s", notify = ["alice"], channels = ["email"] }},
-    {{ after = "{level_three}s", notify = ["carol"], channels = ["email"] }},
-]
-repeat = "10m"
-
-[alerting]
-policies = {{ critical = "page" }}
-group_window = "1s"
-{extra}
-"#
+        "{BASE_PLAN}{}{}{}{extra}",
+        http_check("web", target)
+            .named("Shop front page")
+            .with(r#"risks = ["payments"]"#),
+        channels(smtp_port, hook, "2s"),
+        page_policy()
+            .level("0s", &["bob"], &["email", "chat"])
+            .level(&format!("{level_two}s"), &["alice"], &["email"])
+            .level(&format!("{level_three}s"), &["carol"], &["email"])
+            .repeat("10m")
+            .alerting(r#"group_window = "1s""#),
     )
 }
 
@@ -125,13 +94,65 @@ async fn open_alert(daemon: &Daemon) -> Value {
     .await
 }
 
+/// The outbox rows of alert `id` (its notifications: channel, kind, status, `to`), oldest first.
+pub(crate) async fn alert_rows(daemon: &Daemon, id: i64) -> Vec<Value> {
+    let (status, detail) = daemon.get(&format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(status, 200, "{detail}");
+    detail["notifications"]
+        .as_array()
+        .cloned()
+        .expect("an alert's notifications")
+}
+
+/// Who alert `id`'s email rows were addressed to, in order.
+async fn emailed(daemon: &Daemon, id: i64) -> Vec<String> {
+    alert_rows(daemon, id)
+        .await
+        .iter()
+        .filter(|row| row["channel"] == "email")
+        .flat_map(|row| {
+            row["to"]
+                .as_array()
+                .cloned()
+                .expect("an email's recipients")
+        })
+        // Each recipient is [display name, address].
+        .map(|to| to[1].as_str().expect("an address").to_string())
+        .collect()
+}
+
+/// Waits until every outbox row of every alert (open or not) has been delivered, and returns
+/// them: after that, what the SMTP server and the webhook received is all these rows send.
+async fn every_alert_row_delivered(daemon: &Daemon) -> Vec<Value> {
+    eventually(20, async || {
+        let (_, list) = daemon.get("/api/v1/alerts?state=all").await;
+        let mut rows = Vec::new();
+        for alert in list["alerts"].as_array().expect("alerts") {
+            rows.extend(alert_rows(daemon, alert["id"].as_i64().expect("id")).await);
+        }
+        rows.iter()
+            .all(|row| row["status"] == "delivered")
+            .then_some(rows)
+    })
+    .await
+}
+
+/// Waits until the check `id` has been probed healthy (so a failure after it is a change).
+async fn healthy(daemon: &Daemon, id: &str) {
+    eventually(10, async || {
+        (crate::monitoring::check_view(daemon, id).await["health"] == "healthy").then_some(())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone_told() {
     let smtp = SmtpServer::start(SmtpOptions::plain()).await;
     let hook = Receiver::start().await;
     let target = Switchable::start(200).await;
-    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 2, "")).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let golive = spawn_with_clock(&alerting_plan(&target.url(), smtp.port, &hook.url, 2, "")).await;
+    let daemon = &golive.api;
+    healthy(daemon, "web").await;
     target.set(503);
 
     // Level 1: bob by email and the chat channel, at once.
@@ -187,13 +208,18 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
         hook.texts()
     );
 
-    // Level 2 after 2 s: alice, in the same thread, told that bob knows.
-    let started = Instant::now();
-    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
-    assert!(
-        started.elapsed() >= Duration::from_millis(1000),
-        "level 2 came too early"
+    // Level 2 after 2 s, not a moment before: alice, in the same thread, told that bob knows.
+    let id = open_alert(daemon).await["id"]
+        .as_i64()
+        .expect("an alert id");
+    golive.advance(SignedDuration::from_millis(1999)).await;
+    assert_eq!(
+        emailed(daemon, id).await,
+        ["bob@example.com"],
+        "level 2 early"
     );
+    golive.advance(SignedDuration::from_millis(1)).await;
+    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
     let second = for_recipient(&messages, "alice@example.com");
     assert_eq!(second.len(), 1, "one level-2 email to alice");
     let email = &second[0].email;
@@ -213,15 +239,14 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
             .unwrap_or("")
             .contains("Also told: Bob Berg")
     );
-    let alert = open_alert(&daemon).await;
+    let alert = open_alert(daemon).await;
     assert_eq!(alert["level"], 2);
 
     // Level 3 after 6 s: carol.
+    golive.advance(SignedDuration::from_millis(3999)).await;
+    assert_eq!(open_alert(daemon).await["level"], 2, "level 3 early");
+    golive.advance(SignedDuration::from_millis(1)).await;
     let messages = smtp.wait_for(3, Duration::from_secs(10)).await;
-    assert!(
-        started.elapsed() >= Duration::from_millis(3500),
-        "level 3 came too early"
-    );
     let third = for_recipient(&messages, "carol@example.com");
     assert_eq!(third.len(), 1, "one level-3 email to carol");
     assert!(
@@ -232,7 +257,7 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
         "{}",
         third[0].email.subject
     );
-    assert_eq!(open_alert(&daemon).await["level"], 3);
+    assert_eq!(open_alert(daemon).await["level"], 3);
 
     // Resolution: everyone told hears it, with the duration.
     target.set(200);
@@ -273,6 +298,7 @@ async fn an_unacknowledged_alert_escalates_on_time_and_resolution_tells_everyone
         events,
         ["opened", "opened", "escalated", "escalated", "resolved"]
     );
+    golive.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,9 +306,10 @@ async fn acknowledging_stops_escalation_and_tells_everyone_already_notified() {
     let smtp = SmtpServer::start(SmtpOptions::plain()).await;
     let hook = Receiver::start().await;
     let target = Switchable::start(503).await;
-    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 3, "")).await;
+    let golive = spawn_with_clock(&alerting_plan(&target.url(), smtp.port, &hook.url, 3, "")).await;
+    let daemon = &golive.api;
     smtp.wait_for(1, Duration::from_secs(10)).await;
-    let alert = open_alert(&daemon).await;
+    let alert = open_alert(daemon).await;
     let id = alert["id"].as_i64().unwrap();
     let (status, body) = daemon
         .post(
@@ -308,13 +335,18 @@ async fn acknowledging_stops_escalation_and_tells_everyone_already_notified() {
         ack_text.contains("Their note: looking"),
         "the acknowledger's note reaches the people told: {ack_text}"
     );
-    // Past level 2's time: alice is never paged.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let messages = smtp.messages();
-    assert!(
-        for_recipient(&messages, "alice@example.com").is_empty(),
-        "alice was paged after the ack"
+    // Past level 2's and level 3's time: nobody else is paged, only bob hears of the ack.
+    golive.advance(SignedDuration::from_secs(10)).await;
+    assert_eq!(
+        emailed(daemon, id).await,
+        ["bob@example.com", "bob@example.com"],
+        "the page and the acknowledgement, to bob only"
     );
+    let alert = open_alert(daemon).await;
+    assert_eq!(alert["level"], 1);
+    assert_eq!(alert["notified"], json!(["bob"]));
+    every_alert_row_delivered(daemon).await;
+    assert_eq!(smtp.messages().len(), 2);
     let (_, text) = daemon.get_text("/metrics").await;
     assert!(
         text.contains("golive_alerts{severity=\"critical\",state=\"acknowledged\"} 1"),
@@ -325,6 +357,7 @@ async fn acknowledging_stops_escalation_and_tells_everyone_already_notified() {
         text.contains("golive_notifications_total{channel=\"email\",result=\"delivered\"} 2"),
         "{text}"
     );
+    golive.stop().await;
 }
 
 fn ack_token(message: &ReceivedMessage) -> String {
@@ -482,7 +515,16 @@ async fn a_silence_holds_notifications_back_but_the_alert_is_recorded() {
     target.set(503);
     let alert = open_alert(&daemon).await;
     assert_eq!(alert["severity"], "critical");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The engine carries out due escalation steps in the turn that opens an alert, and does
+    // what is due before each command it answers: after this answer, level 1 was either written
+    // to send or held back.
+    let (status, body) = daemon
+        .post("/api/v1/log", json!({"kind": "note", "text": "silenced?"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = alert["id"].as_i64().expect("an alert id");
+    assert_eq!(alert_rows(&daemon, id).await, Vec::<Value>::new());
+    assert_eq!(open_alert(&daemon).await["level"], 0);
     assert!(smtp.messages().is_empty(), "a silenced alert was sent");
     assert!(hook.texts().is_empty());
     let (_, log) = daemon.get("/api/v1/log?kind=alert").await;
@@ -512,20 +554,34 @@ async fn a_burst_of_failures_sends_the_first_alert_at_once_and_the_rest_as_one_m
     let smtp = SmtpServer::start(SmtpOptions::plain()).await;
     let hook = Receiver::start().await;
     let target = Switchable::start(200).await;
-    let mut extra_checks = String::new();
-    for name in ["search", "checkout"] {
-        extra_checks.push_str(&format!(
-            "\n[[checks]]\nid = \"{name}\"\nkind = \"http\"\nurl = \"{}\"\nseverity = \"critical\"\ninterval = \"200ms\"\ntimeout = \"150ms\"\nphases = [\"planned\"]\n",
-            target.url()
-        ));
-    }
-    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")
-        .replace("[smtp]", &format!("{extra_checks}\n[smtp]"));
+    let extra_checks: String = ["search", "checkout"]
+        .map(|id| {
+            http_check(id, &target.url())
+                .failing_after(None)
+                .in_phases(&["planned"])
+                .to_string()
+        })
+        .concat();
+    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, &extra_checks);
     let daemon = Daemon::start(&plan).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    for check in ["web", "search", "checkout"] {
+        healthy(&daemon, check).await;
+    }
     target.set(500);
     let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, alerts) = daemon.get("/api/v1/alerts").await;
+    assert_eq!(
+        alerts["alerts"].as_array().unwrap().len(),
+        3,
+        "every alert is recorded"
+    );
+    // Every alert's rows delivered: the SMTP server has every message they make.
+    let rows = every_alert_row_delivered(&daemon).await;
+    assert_eq!(
+        rows.iter().filter(|row| row["channel"] == "email").count(),
+        3,
+        "one email row per alert"
+    );
     let messages_later = smtp.messages();
     assert_eq!(
         messages_later.len(),
@@ -547,12 +603,6 @@ async fn a_burst_of_failures_sends_the_first_alert_at_once_and_the_rest_as_one_m
         "{}",
         grouped.subject
     );
-    let (_, alerts) = daemon.get("/api/v1/alerts").await;
-    assert_eq!(
-        alerts["alerts"].as_array().unwrap().len(),
-        3,
-        "every alert is recorded"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -572,15 +622,24 @@ async fn notifications_survive_an_smtp_outage_and_are_delivered_once_it_is_back(
             .then_some(())
     })
     .await;
-    let (_, text) = daemon.get_text("/metrics").await;
-    assert!(
-        text.contains("golive_notifications_total{channel=\"email\",result=\"retry\"}"),
-        "{text}"
-    );
+    let retries = crate::monitoring::metric(
+        &daemon,
+        "golive_notifications_total{channel=\"email\",result=\"retry\"}",
+    )
+    .await;
+    assert!(retries.is_some_and(|count| count >= 1.0), "{retries:?}");
     smtp.accept();
     let messages = smtp.wait_for(1, Duration::from_secs(15)).await;
     assert_eq!(to(&messages[0]), ["bob@example.com"]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rows = every_alert_row_delivered(&daemon).await;
+    let email = rows
+        .iter()
+        .find(|row| row["channel"] == "email")
+        .expect("the page's email row");
+    assert!(
+        email["attempts"].as_i64().expect("attempts") >= 2,
+        "refused, then delivered: {email}"
+    );
     assert_eq!(smtp.messages().len(), 1, "delivered once");
 }
 
@@ -610,22 +669,39 @@ async fn after_sigkill_mid_escalation_no_level_is_sent_again_and_a_due_one_is_se
     })
     .await;
     daemon.kill9();
-    // Level 2 falls due while the daemon is down.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(smtp.messages().len(), 1);
+    // Level 2 (3 s after the opening) falls due while the daemon is down.
+    let level_two_due = alert["escalation_base"]
+        .as_str()
+        .expect("escalation base")
+        .parse::<jiff::Timestamp>()
+        .expect("a time")
+        + SignedDuration::from_secs(3);
+    eventually(10, async || {
+        (jiff::Timestamp::now() > level_two_due).then_some(())
+    })
+    .await;
     let dir = daemon.dir.clone();
-    let _restarted = Daemon::start_in(&dir).await;
-    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let messages_later = smtp.messages();
+    let restarted = Daemon::start_in(&dir).await;
+    // Levels leave in order, one message of an alert at a time: once alice has level 2, a level 1
+    // sent again would have reached the server before it.
+    let messages = eventually(10, async || {
+        let messages = smtp.messages();
+        (!for_recipient(&messages, "alice@example.com").is_empty()).then_some(messages)
+    })
+    .await;
     assert_eq!(
-        messages_later.len(),
+        messages.len(),
         2,
         "{:?}",
-        messages_later
+        messages
             .iter()
             .map(|m| (&m.recipients, &m.email.subject))
             .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        emailed(&restarted, id).await,
+        ["bob@example.com", "alice@example.com"],
+        "one row per level"
     );
     assert_eq!(
         for_recipient(&messages, "bob@example.com").len(),
@@ -908,11 +984,8 @@ async fn an_unreachable_metrics_source_warns_the_ops_lead_without_paging_anyone(
         .unwrap()
         .local_addr()
         .unwrap();
-    let prometheus = format!(
-        "\n[[prometheus]]\nid = \"prom\"\nurl = \"http://{closed}\"\ntimeout = \"150ms\"\n\n[[checks]]\nid = \"error-rate\"\nkind = \"prometheus\"\nquery = \"sum(rate(errors_total[1m]))\"\nthreshold = \"> 0.05\"\nseverity = \"critical\"\ninterval = \"200ms\"\ntimeout = \"150ms\"\nphases = [\"planned\"]\n"
-    );
-    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")
-        .replace("[smtp]", &format!("{prometheus}\n[smtp]"));
+    let prometheus = unreachable_prometheus_check(closed, &["planned"]);
+    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, &prometheus);
     let daemon = Daemon::start(&plan).await;
     let messages = smtp.wait_for(1, Duration::from_secs(10)).await;
     let warning = &messages[0];
@@ -942,10 +1015,26 @@ async fn an_unreachable_metrics_source_warns_the_ops_lead_without_paging_anyone(
             .then_some(())
     })
     .await;
-    // Unknown is not failing: no alert, nobody paged.
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let (_, alerts) = daemon.get("/api/v1/alerts").await;
-    assert_eq!(alerts["alerts"].as_array().unwrap().len(), 0);
+    // Unknown is not failing: three probes later still no alert, nobody paged, one warning.
+    let unknown = "golive_check_results_total{check=\"error-rate\",result=\"unknown\"}";
+    let seen = crate::monitoring::metric(&daemon, unknown)
+        .await
+        .expect("unknown results counted");
+    eventually(10, async || {
+        let now = crate::monitoring::metric(&daemon, unknown).await?;
+        (now >= seen + 3.0).then_some(())
+    })
+    .await;
+    let (_, alerts) = daemon.get("/api/v1/alerts?state=all").await;
+    assert_eq!(alerts["alerts"], json!([]), "no alert for an unknown check");
+    let (_, log) = daemon.get("/api/v1/log?kind=alert").await;
+    let warnings = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["event"] == "golive_warning")
+        .count();
+    assert_eq!(warnings, 1, "one warning, not one per probe: {log}");
     assert_eq!(smtp.messages().len(), 1, "one warning, not one per probe");
 }
 
@@ -1037,38 +1126,22 @@ async fn preflight_probes_tests_the_channels_and_names_an_owner_for_every_gap() 
     );
 }
 
-/// A fixed-offset time zone in which it is now about noon, so the day's reminders (09:00 local)
-/// are due, whatever time the test runs.
-fn noon_time_zone() -> (String, jiff::civil::Date) {
-    let now = jiff::Timestamp::now();
-    let utc_hour = i64::from(now.to_zoned_datetime(jiff::tz::TimeZone::UTC).hour());
-    let offset = (12 - utc_hour).clamp(-11, 12);
-    let name = match offset {
-        0 => "Etc/UTC".to_string(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    };
-    let zone = jiff::tz::TimeZone::get(&name).unwrap();
-    (name, now.to_zoned_datetime(zone).date())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn due_and_overdue_action_items_remind_their_owner_once_a_day_even_across_a_restart() {
     let smtp = SmtpServer::start(SmtpOptions::plain()).await;
     let hook = Receiver::start().await;
     let target = Switchable::start(200).await;
-    let (zone, today) = noon_time_zone();
-    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "").replace(
-        "timezone = \"Europe/Berlin\"",
-        &format!("timezone = \"{zone}\""),
-    );
-    let mut daemon = Daemon::start(&plan).await;
+    // 19:00 in Berlin: this morning's reminders (09:00) are due.
+    let golive =
+        spawn_with_clock(&alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")).await;
+    let today: jiff::civil::Date = "2030-01-01".parse().unwrap();
     for (title, due) in [
         ("Publish the release notes", today),
         ("Write the post-mortem", today.yesterday().unwrap()),
         ("Tune alert thresholds", today.tomorrow().unwrap()),
     ] {
-        let (status, body) = daemon
+        let (status, body) = golive
+            .api
             .post(
                 "/api/v1/actions",
                 json!({"title": title, "owner": "bob", "due": due.to_string()}),
@@ -1076,18 +1149,20 @@ async fn due_and_overdue_action_items_remind_their_owner_once_a_day_even_across_
             .await;
         assert_eq!(status, 201, "{body}");
     }
-    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let subjects: Vec<String> = smtp
-        .messages()
-        .iter()
-        .map(|m| m.email.subject.clone())
-        .collect();
+    // The engine does what is due before each command it answers: once this answer is back,
+    // every reminder the three items get today is recorded (with its email, in one transaction).
+    let (status, body) = golive
+        .api
+        .patch("/api/v1/actions/1", json!({"status": "done"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(
-        subjects.len(),
-        2,
-        "due today and overdue, not tomorrow's: {subjects:?}"
+        reminders_logged(&golive.api).await,
+        [1, 2],
+        "not tomorrow's"
     );
+    let messages = smtp.wait_for(2, Duration::from_secs(10)).await;
+    let subjects: Vec<&str> = messages.iter().map(|m| m.email.subject.as_str()).collect();
     assert!(
         subjects
             .iter()
@@ -1101,25 +1176,56 @@ async fn due_and_overdue_action_items_remind_their_owner_once_a_day_even_across_
         "{subjects:?}"
     );
     assert!(messages.iter().all(|m| m.recipients == ["bob@example.com"]));
+
+    // A restart the same day sends nothing again.
+    let golive = golive.restart().await;
+    golive.engine.tick().await.expect("tick");
+    assert_eq!(
+        reminders_logged(&golive.api).await,
+        [1, 2],
+        "no reminder twice on one day"
+    );
+
+    // The next morning at 09:00, not a minute before: the overdue item again and the one due
+    // then; the done item never again.
+    golive
+        .advance(SignedDuration::from_hours(14) - SignedDuration::from_mins(1))
+        .await;
+    assert_eq!(reminders_logged(&golive.api).await, [1, 2], "before 09:00");
+    golive.advance(SignedDuration::from_mins(1)).await;
+    assert_eq!(reminders_logged(&golive.api).await, [1, 2, 2, 3]);
+    let messages = smtp.wait_for(4, Duration::from_secs(10)).await;
+    let subjects: Vec<&str> = messages[2..]
+        .iter()
+        .map(|m| m.email.subject.as_str())
+        .collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("action item #2 is overdue")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("action item #3 is due today")),
+        "{subjects:?}"
+    );
+    golive.stop().await;
+}
+
+/// The action items reminded so far, by id, once per reminder, sorted.
+async fn reminders_logged(daemon: &Daemon) -> Vec<i64> {
     let (_, log) = daemon.get("/api/v1/log?kind=action").await;
-    let reminders = log["entries"]
+    let mut reminded: Vec<i64> = log["entries"]
         .as_array()
-        .unwrap()
+        .expect("log entries")
         .iter()
         .filter(|e| e["data"]["event"] == "reminder")
-        .count();
-    assert_eq!(reminders, 2);
-
-    // Done items are not reminded; a restart the same day sends nothing again.
-    daemon
-        .patch("/api/v1/actions/1", json!({"status": "done"}))
-        .await;
-    assert!(daemon.terminate().success());
-    let dir = daemon.dir.clone();
-    let restarted = Daemon::start_in(&dir).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(smtp.messages().len(), 2, "no reminder twice on one day");
-    drop(restarted);
+        .map(|e| e["data"]["action"].as_i64().expect("the item's id"))
+        .collect();
+    reminded.sort_unstable();
+    reminded
 }
 
 /// An Alertmanager stand-in that records every alert golive posts to `/api/v2/alerts`.
@@ -1148,13 +1254,10 @@ async fn alertmanager_recorder() -> (String, Arc<Mutex<Vec<Value>>>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_forwarded_to_alertmanager_is_sent_again_while_it_stays_open() {
-    use golive::app::{Application, Options};
-    use golive::clock::{Clock, DemoClock};
-    use jiff::{SignedDuration, Timestamp};
+    use jiff::Timestamp;
 
     let (alertmanager, posted) = alertmanager_recorder().await;
     let refused = crate::targets::refused_address().await;
-    let temp = tempfile::tempdir().unwrap();
     let plan = format!(
         r#"
 [launch]
@@ -1194,23 +1297,21 @@ levels = [{{ notify = ["alice"], channels = ["am"] }}]
 policies = {{ critical = "page" }}
 "#
     );
-    let loaded = golive::plan::parse(&plan, &temp.path().join("plan.toml"))
-        .unwrap_or_else(|diagnostics| panic!("invalid plan: {diagnostics:#?}"));
-    let start: Timestamp = "2030-01-01T18:00:00Z".parse().unwrap();
-    let clock = Arc::new(DemoClock::starting_at(start));
-    let application = Application::build_with_clock(loaded.plan, Options::default(), clock.clone())
-        .await
-        .expect("golive starts");
-    let engine = application.engine();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let running = tokio::spawn(application.run_until_stopped(stop.clone()));
+    let golive = spawn_with_clock(&plan).await;
+    let forwards = async || {
+        alert_rows(&golive.api, 1)
+            .await
+            .iter()
+            .filter(|row| row["channel"] == "am")
+            .count()
+    };
 
     let ends_at =
         |alert: &Value| -> Timestamp { alert["endsAt"].as_str().unwrap().parse().unwrap() };
     // The failing check's alert is forwarded, ending a day ahead.
     let first = eventually(20, async || posted.lock().unwrap().first().cloned()).await;
     assert_eq!(first["labels"]["check"], "db", "{first}");
-    let forwarded_at = clock.now();
+    let forwarded_at = golive.now();
     assert!(
         ends_at(&first) > forwarded_at + SignedDuration::from_hours(23),
         "{first}"
@@ -1218,37 +1319,29 @@ policies = {{ critical = "page" }}
 
     // Someone takes it: escalation and its repeats stop, but the alert stays open (and firing in
     // Alertmanager) until the check recovers.
-    engine
+    golive
+        .engine
         .acknowledge(1, "alice".to_string(), None, "test")
         .await
         .expect("acknowledge");
-    engine.tick().await.expect("tick");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = posted.lock().unwrap().len();
+    let before = forwards().await;
 
     // Within the hour nothing more goes out; after it, the open alert is forwarded again with an
     // end a day after that, so Alertmanager never ends it while it is open here.
-    clock.jump_to(forwarded_at + SignedDuration::from_mins(30));
-    engine.tick().await.expect("tick");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        posted.lock().unwrap().len(),
-        before,
-        "nothing within the hour"
-    );
-    clock.jump_to(forwarded_at + SignedDuration::from_mins(61));
-    engine.tick().await.expect("tick");
-    let again = eventually(20, async || posted.lock().unwrap().get(before).cloned()).await;
+    golive.advance(SignedDuration::from_mins(59)).await;
+    assert_eq!(forwards().await, before, "nothing within the hour");
+    golive.advance(SignedDuration::from_mins(2)).await;
+    assert_eq!(forwards().await, before + 1, "forwarded again after it");
+    let again = eventually(20, async || {
+        let posted = posted.lock().unwrap();
+        (posted.len() == before + 1).then(|| posted[before].clone())
+    })
+    .await;
     assert_eq!(again["labels"]["check"], "db", "{again}");
     assert_eq!(again["startsAt"], first["startsAt"]);
     assert!(
         ends_at(&again) > forwarded_at + SignedDuration::from_hours(24),
         "{again}"
     );
-
-    stop.cancel();
-    running
-        .await
-        .expect("golive's task")
-        .expect("golive stops cleanly");
+    golive.stop().await;
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::alerting::Receiver;
 use crate::helpers::{BASE_PLAN, Daemon, eventually};
+use crate::plans::{channels, page_policy};
 use crate::smtp::{SmtpOptions, SmtpServer};
 
 const CONTINGENCY: &str = "Switch to the fallback provider";
@@ -16,20 +17,12 @@ const CONTINGENCY: &str = "Switch to the fallback provider";
 /// The base plan's `payments` risk, linked to `PaymentErrors` alerts of the `payments` service;
 /// critical alerts page bob by email and chat, each message on its own (no grouping window).
 fn plan(smtp_port: u16, hook: &str) -> String {
-    let channels = crate::helpers::channels(smtp_port, hook, "2s");
     let plan = format!(
-        r#"{BASE_PLAN}
-{channels}
-[[escalation]]
-id = "page"
-levels = [
-    {{ after = "0s", notify = ["bob"], channels = ["email", "chat"] }},
-]
-
-[alerting]
-policies = {{ critical = "page" }}
-group_window = "0s"
-"#
+        "{BASE_PLAN}{}{}",
+        channels(smtp_port, hook, "2s"),
+        page_policy()
+            .level("0s", &["bob"], &["email", "chat"])
+            .alerting(r#"group_window = "0s""#),
     );
     let linked = plan.replace(
         &format!("contingency = \"{CONTINGENCY}\"\n"),

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::alerting::Receiver;
 use crate::helpers::{BASE_PLAN, Daemon, eventually, open_database};
 use crate::monitoring::Switchable;
+use crate::plans::{channels, http_check, page_policy};
 use crate::smtp::{SmtpOptions, SmtpServer};
 use crate::targets;
 
@@ -22,43 +23,26 @@ fn plan(
     level_two: u64,
     extra: &str,
 ) -> String {
-    let mut text = String::from(BASE_PLAN);
-    for index in 1..=checks {
-        text.push_str(&format!(
-            r#"
-[[checks]]
-id = "check-{index}"
-name = "Shop page {index}"
-kind = "http"
-url = "{target}"
-severity = "critical"
-interval = "200ms"
-timeout = "150ms"
-failure_threshold = 1
-phases = ["planned"]
-"#
-        ));
-    }
+    let checks: String = (1..=checks)
+        .map(|index| {
+            http_check(&format!("check-{index}"), target)
+                .named(&format!("Shop page {index}"))
+                .failing_after(Some(1))
+                .in_phases(&["planned"])
+                .to_string()
+        })
+        .collect();
     let level_three = level_two * 2;
-    let channels = crate::helpers::channels(smtp_port, hook, "30s");
-    text.push_str(&format!(
-        r#"
-{channels}
-[[escalation]]
-id = "page"
-levels = [
-    {{ after = "0s", notify = ["bob"], channels = ["email", "chat"] }},
-    {{ after = "{level_two}s", notify = ["alice"], channels = ["email"] }},
-    {{ after = "{level_three}s", notify = ["carol"], channels = ["email"] }},
-]
-repeat = "10m"
-
-[alerting]
-policies = {{ critical = "page" }}
-{extra}
-"#
-    ));
-    text
+    format!(
+        "{BASE_PLAN}{checks}{}{}",
+        channels(smtp_port, hook, "30s"),
+        page_policy()
+            .level("0s", &["bob"], &["email", "chat"])
+            .level(&format!("{level_two}s"), &["alice"], &["email"])
+            .level(&format!("{level_three}s"), &["carol"], &["email"])
+            .repeat("10m")
+            .alerting(extra),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

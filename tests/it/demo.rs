@@ -3,16 +3,13 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use golive::app::{Application, Options};
-use golive::clock::DemoClock;
 use golive::core::lifecycle::{PhaseRequest, TransitionRequest};
 use golive::domain::Phase;
 use jiff::{SignedDuration, Timestamp};
-use tokio_util::sync::CancellationToken;
 
+use crate::harness::spawn_with_clock_at;
 use crate::helpers::cli;
 use crate::smtp::ParsedEmail;
 
@@ -423,19 +420,11 @@ listen = "127.0.0.1:0"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_time_lapse_jump_a_tick_makes_the_engine_close_hypercare_at_once() {
-    let temp = tempfile::tempdir().expect("temp dir");
-    let loaded = golive::plan::parse(ONE_DAY_PLAN, &temp.path().join("plan.toml"))
-        .unwrap_or_else(|diagnostics| panic!("invalid plan: {diagnostics:#?}"));
     let start: Timestamp = "2030-01-01T20:00:00Z".parse().expect("timestamp");
-    let clock = Arc::new(DemoClock::starting_at(start));
-    let application = Application::build_with_clock(loaded.plan, Options::default(), clock.clone())
-        .await
-        .expect("golive starts");
-    let engine = application.engine();
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(application.run_until_stopped(stop.clone()));
+    let golive = spawn_with_clock_at(ONE_DAY_PLAN, start).await;
     for _ in 0..4 {
-        engine
+        golive
+            .engine
             .transition(TransitionRequest {
                 target: PhaseRequest::Advance,
                 force: false,
@@ -445,18 +434,18 @@ async fn after_a_time_lapse_jump_a_tick_makes_the_engine_close_hypercare_at_once
             .await
             .expect("advance");
     }
-    assert_eq!(engine.snapshot().phase(), Phase::Hypercare);
+    assert_eq!(golive.engine.snapshot().phase(), Phase::Hypercare);
 
     // The engine sleeps towards the end of hypercare, a day away on this clock; after the jump
     // over that day, one tick closes the launch without waiting out that sleep.
-    let end = engine.snapshot().state.phase_since + SignedDuration::from_hours(24);
-    clock.jump_to(end + SignedDuration::from_secs(1));
-    engine.tick().await.expect("tick");
-    assert_eq!(engine.snapshot().phase(), Phase::Closed);
-
-    stop.cancel();
-    running
-        .await
-        .expect("golive's task")
-        .expect("golive stops cleanly");
+    let day = SignedDuration::from_hours(24);
+    golive.advance(day - SignedDuration::from_secs(1)).await;
+    assert_eq!(
+        golive.engine.snapshot().phase(),
+        Phase::Hypercare,
+        "not a second early"
+    );
+    golive.advance(SignedDuration::from_secs(2)).await;
+    assert_eq!(golive.engine.snapshot().phase(), Phase::Closed);
+    golive.stop().await;
 }

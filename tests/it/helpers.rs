@@ -160,6 +160,21 @@ impl Daemon {
         }
     }
 
+    /// A client for a golive that is not a child process of the test (the in-process
+    /// [`crate::harness`]): the HTTP helpers work, [`Daemon::terminate`] and [`Daemon::kill9`] do not.
+    pub fn client_of(url: String, dir: &Path) -> Daemon {
+        Daemon {
+            child: None,
+            url,
+            dir: dir.to_path_buf(),
+            _temp: None,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .expect("http client"),
+        }
+    }
+
     pub fn at(&self, path: &str) -> String {
         format!("{}{}", self.url, path)
     }
@@ -380,31 +395,4 @@ pub async fn start_ready_server(what: &str, mut spawn: impl FnMut(u16) -> Child)
         }
     }
     panic!("{what} exited at start five times (ports taken?)");
-}
-
-/// The communication plan most tests use: `[smtp]` to a test SMTP server on loopback (plain,
-/// From `golive@test.example`), an `email` channel and a `chat` webhook to `hook` with
-/// `chat_timeout`.
-pub fn channels(smtp_port: u16, hook: &str, chat_timeout: &str) -> String {
-    format!(
-        r#"
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-tls = "none"
-allow_insecure = true
-from = "golive <golive@test.example>"
-timeout = "5s"
-
-[[channels]]
-id = "email"
-kind = "email"
-
-[[channels]]
-id = "chat"
-kind = "webhook"
-url = "{hook}"
-timeout = "{chat_timeout}"
-"#
-    )
 }

@@ -12,6 +12,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::helpers::{BASE_PLAN, Daemon, eventually, open_database};
+use crate::plans::{HttpCheck, http_check, unreachable_prometheus_check};
 
 /// A loopback HTTP service whose health endpoint answers the status the test sets.
 pub struct Switchable {
@@ -62,26 +63,9 @@ fn plan_with(extra: &str) -> String {
     format!("{BASE_PLAN}\n{extra}")
 }
 
-fn http_check(id: &str, url: &str, extra: &str) -> String {
-    http_check_every(id, url, "200ms", "150ms", extra)
-}
-
-fn http_check_every(id: &str, url: &str, interval: &str, timeout: &str, extra: &str) -> String {
-    format!(
-        r#"
-[[checks]]
-id = "{id}"
-name = "Shop {id}"
-kind = "http"
-url = "{url}"
-severity = "critical"
-interval = "{interval}"
-timeout = "{timeout}"
-failure_threshold = 2
-phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
-{extra}
-"#
-    )
+/// The shared fast http check, named `Shop <id>`.
+fn shop_check(id: &str, url: &str) -> HttpCheck {
+    http_check(id, url).named(&format!("Shop {id}"))
 }
 
 pub(crate) async fn check_view(daemon: &Daemon, id: &str) -> Value {
@@ -103,7 +87,7 @@ pub(crate) async fn metric(daemon: &Daemon, series: &str) -> Option<f64> {
 #[tokio::test]
 async fn a_failing_endpoint_turns_the_check_failing_with_its_reason_in_api_metrics_and_log() {
     let target = Switchable::start(200).await;
-    let daemon = Daemon::start(&plan_with(&http_check("web", &target.url(), ""))).await;
+    let daemon = Daemon::start(&plan_with(&shop_check("web", &target.url()).to_string())).await;
     eventually(10, async || {
         (check_view(&daemon, "web").await["health"] == "healthy").then_some(())
     })
@@ -183,7 +167,12 @@ async fn a_failing_endpoint_turns_the_check_failing_with_its_reason_in_api_metri
 #[tokio::test]
 async fn a_gate_check_blocks_leaving_go_no_go_until_it_is_healthy() {
     let target = Switchable::start(500).await;
-    let daemon = Daemon::start(&plan_with(&http_check("web", &target.url(), "gate = true"))).await;
+    let daemon = Daemon::start(&plan_with(
+        &shop_check("web", &target.url())
+            .with("gate = true")
+            .to_string(),
+    ))
+    .await;
     daemon.post("/api/v1/phase", json!({})).await;
     for item in ["backup", "signoff"] {
         daemon
@@ -241,13 +230,18 @@ interval = "10s"
 intervals = {{ deploying = "200ms" }}
 timeout = "150ms"
 phases = ["planned", "go_no_go", "deploying"]
+
+[[checks]]
+id = "planned-only"
+kind = "http"
+url = "{url}"
+interval = "200ms"
+timeout = "150ms"
+phases = ["planned"]
 "#,
         url = target.url()
     );
     let daemon = Daemon::start(&plan_with(&checks)).await;
-    // Planned: the slow check has probed once (its first probe comes within a second), the
-    // deploy-only check not at all.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let results = |id: &'static str| {
         let daemon = &daemon;
         async move {
@@ -256,12 +250,20 @@ phases = ["planned", "go_no_go", "deploying"]
                 &format!("golive_check_results_total{{check=\"{id}\",result=\"healthy\"}}"),
             )
             .await
-            .unwrap_or(0.0)
+            .unwrap_or_else(|| panic!("no results counted for {id}"))
         }
     };
+    // Planned: the slow check has probed once (its first probe comes within a second); the
+    // deploy-only check, with the same interval as the planned-only one, not at all while that
+    // one probed three times.
+    eventually(10, async || {
+        (results("slow-then-fast").await >= 1.0 && results("planned-only").await >= 3.0)
+            .then_some(())
+    })
+    .await;
     assert_eq!(results("deploy-only").await, 0.0);
     let slow_before = results("slow-then-fast").await;
-    assert!(slow_before <= 1.0, "{slow_before}");
+    assert_eq!(slow_before, 1.0, "one probe of a 10 s interval");
     assert_eq!(check_view(&daemon, "deploy-only").await["active"], false);
 
     daemon
@@ -292,23 +294,7 @@ async fn an_unreachable_prometheus_makes_a_check_unknown_never_failing() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let extra = format!(
-        r#"
-[[prometheus]]
-id = "prom"
-url = "http://{closed}"
-timeout = "150ms"
-
-[[checks]]
-id = "error-rate"
-kind = "prometheus"
-query = "sum(rate(http_requests_total{{status=~\"5..\"}}[1m]))"
-threshold = "> 0.05"
-interval = "200ms"
-timeout = "150ms"
-phases = ["planned", "go_no_go"]
-"#
-    );
+    let extra = unreachable_prometheus_check(closed, &["planned", "go_no_go"]);
     let daemon = Daemon::start(&plan_with(&extra)).await;
     let view = eventually(10, async || {
         let view = check_view(&daemon, "error-rate").await;
@@ -322,7 +308,15 @@ phases = ["planned", "go_no_go"]
             .contains("prometheus unreachable"),
         "{view}"
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Three probes later it is still unknown, never once failing.
+    let unknown = "golive_check_results_total{check=\"error-rate\",result=\"unknown\"}";
+    let seen = metric(&daemon, unknown)
+        .await
+        .expect("unknown results counted");
+    eventually(10, async || {
+        (metric(&daemon, unknown).await? >= seen + 3.0).then_some(())
+    })
+    .await;
     assert_eq!(check_view(&daemon, "error-rate").await["health"], "unknown");
     assert_eq!(
         metric(
@@ -353,7 +347,7 @@ fn stored_probes(dir: &std::path::Path, check: &str) -> i64 {
 #[tokio::test]
 async fn minute_history_is_written_at_shutdown_and_adds_up_across_restarts() {
     let target = Switchable::start(200).await;
-    let mut daemon = Daemon::start(&plan_with(&http_check("web", &target.url(), ""))).await;
+    let mut daemon = Daemon::start(&plan_with(&shop_check("web", &target.url()).to_string())).await;
     eventually(10, async || {
         (metric(
             &daemon,
@@ -443,13 +437,11 @@ async fn a_thousand_hanging_targets_stay_within_the_concurrency_bound_and_do_not
     let hung = hanging_target().await;
     let healthy = Switchable::start(200).await;
     let mut checks = String::from("[monitoring]\nmax_concurrent_probes = 100\n");
-    checks.push_str(&http_check_every(
-        "healthy",
-        &healthy.url(),
-        "1s",
-        "300ms",
-        "",
-    ));
+    checks.push_str(
+        &shop_check("healthy", &healthy.url())
+            .every("1s", "300ms")
+            .to_string(),
+    );
     for index in 0..1000 {
         checks.push_str(&format!(
             "\n[[checks]]\nid = \"hung-{index}\"\nkind = \"http\"\nurl = \"http://{hung}/health?i={index}\"\ninterval = \"1s\"\ntimeout = \"300ms\"\nphases = [\"planned\"]\n"
@@ -461,7 +453,7 @@ async fn a_thousand_hanging_targets_stay_within_the_concurrency_bound_and_do_not
     while started.elapsed() < Duration::from_secs(4) {
         let in_flight = metric(&daemon, "golive_probes_in_flight")
             .await
-            .unwrap_or(0.0);
+            .expect("golive_probes_in_flight is exported");
         highest = highest.max(in_flight);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -501,8 +493,8 @@ async fn golive_probe_runs_the_checks_once_and_exits_by_their_health() {
     let temp = tempfile::tempdir().unwrap();
     let plan = plan_with(&format!(
         "{}{}",
-        http_check("up", &up.url(), ""),
-        http_check("down", &down.url(), "")
+        shop_check("up", &up.url()),
+        shop_check("down", &down.url())
     ));
     std::fs::write(temp.path().join("plan.toml"), plan).unwrap();
     let (code, out, err) = crate::helpers::cli(temp.path(), &["probe", "plan.toml", "up"]);

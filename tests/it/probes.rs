@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use golive::clock::{Clock, SystemClock};
+use golive::clock::{Clock, ManualClock, SystemClock};
 use golive::core::health::{Outcome, ProbeResult};
 use golive::plan::SecretSource;
 use golive::plan::checks::{
@@ -398,21 +397,6 @@ async fn a_private_ca_file_makes_its_certificates_trusted_and_expiry_is_reported
     );
 }
 
-/// A clock the test moves forward, so rates over a window need no sleeping.
-struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> jiff::Timestamp {
-        jiff::Timestamp::from_second(self.0.load(Ordering::SeqCst)).expect("time")
-    }
-}
-
 fn selector(metric: &str, labels: &[(&str, &str)]) -> SeriesSelector {
     SeriesSelector {
         metric: metric.to_string(),
@@ -462,7 +446,10 @@ async fn scrape_rates_and_ratios_follow_the_counters_across_scrapes_and_resets()
     );
     let value = scrape(ScrapeMode::Value, selector("app_up", &[]), "< 1");
     let absent = scrape(ScrapeMode::Value, selector("app_gone", &[]), "< 1");
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000)));
+    // A clock the test moves forward, so rates over a window need no sleeping.
+    let clock = Arc::new(ManualClock::starting_at(
+        jiff::Timestamp::from_second(1_800_000_000).expect("time"),
+    ));
     let context = context_with_clock(
         vec![ratio.clone(), rate.clone(), value.clone()],
         Vec::new(),
@@ -490,7 +477,7 @@ async fn scrape_rates_and_ratios_follow_the_counters_across_scrapes_and_resets()
 
     // 10 errors in 100 requests over 10 s: 10 % > 5 %.
     metrics.set(&page(10, 200));
-    clock.advance(10);
+    clock.advance(jiff::SignedDuration::from_secs(10));
     let result = run_probe(&ratio, &context, &mut ratio_memory).await;
     assert_outcome(&result, Outcome::Failing, "value 0.1 > 0.05");
     assert_eq!(result.value, Some(0.1));
@@ -502,14 +489,14 @@ async fn scrape_rates_and_ratios_follow_the_counters_across_scrapes_and_resets()
 
     // One more error in 200 more requests: 11 in 300 over the window.
     metrics.set(&page(11, 400));
-    clock.advance(10);
+    clock.advance(jiff::SignedDuration::from_secs(10));
     let result = run_probe(&ratio, &context, &mut ratio_memory).await;
     assert_eq!(result.outcome, Outcome::Healthy, "{result:?}");
     assert_eq!(result.value, Some(11.0 / 300.0));
 
     // The service restarted: its counters start again from zero; what they show is new.
     metrics.set(&page(1, 50));
-    clock.advance(10);
+    clock.advance(jiff::SignedDuration::from_secs(10));
     let result = run_probe(&rate, &context, &mut rate_memory).await;
     // Probed at 0, 10 and 30 s: 100 more, then a reset to 50.
     assert_eq!(result.value, Some((100.0 + 50.0) / 30.0), "{result:?}");
@@ -517,9 +504,9 @@ async fn scrape_rates_and_ratios_follow_the_counters_across_scrapes_and_resets()
     assert_eq!(result.value, Some(12.0 / 350.0), "{result:?}");
 
     // No traffic at all: nothing failed.
-    clock.advance(100);
+    clock.advance(jiff::SignedDuration::from_secs(100));
     run_probe(&ratio, &context, &mut ratio_memory).await;
-    clock.advance(10);
+    clock.advance(jiff::SignedDuration::from_secs(10));
     let result = run_probe(&ratio, &context, &mut ratio_memory).await;
     assert_outcome(
         &result,
@@ -530,8 +517,7 @@ async fn scrape_rates_and_ratios_follow_the_counters_across_scrapes_and_resets()
     // A target that is down is the launched system failing.
     let address = metrics.target.addr;
     drop(metrics);
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(refused_address_is(address).await);
+    crate::helpers::eventually(5, async || refused_address_is(address).await.then_some(())).await;
     let result = run_probe(&value, &context, &mut ProbeMemory::default()).await;
     assert_outcome(&result, Outcome::Failing, "connection refused");
 }

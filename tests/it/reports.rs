@@ -393,7 +393,7 @@ async fn html_reports_fit_a_phone_screen_and_a_desktop_one() {
                 )
                 .await;
             let scroll = fits["scroll"].as_f64().unwrap_or(f64::MAX);
-            let inner = fits["inner"].as_f64().unwrap_or(0.0);
+            let inner = fits["inner"].as_f64().expect("the window's width");
             let headline = fits["headline"].as_f64().unwrap_or(f64::MAX);
             assert!(
                 inner <= f64::from(width),

@@ -54,7 +54,7 @@ depends_on = ["migrate"]
 
 /// The communication plan: email through `smtp_port`, chat to `hook`.
 fn channels(smtp_port: u16, hook: &str) -> String {
-    crate::helpers::channels(smtp_port, hook, "2s")
+    crate::plans::channels(smtp_port, hook, "2s")
 }
 
 async fn step(daemon: &Daemon, id: &str, action: &str, body: Value) -> (u16, Value) {

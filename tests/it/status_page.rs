@@ -9,21 +9,12 @@ use serde_json::{Value, json};
 use crate::browser::{Browser, artifacts};
 use crate::helpers::{BASE_PLAN, Daemon, TOKEN, eventually};
 use crate::monitoring::Switchable;
+use crate::plans::http_check;
 
 /// The base plan with a `web` check on `target` (two failures make it failing).
 fn plan(target: &str) -> String {
     format!(
-        r#"{BASE_PLAN}
-[[checks]]
-id = "web"
-name = "Shop front page"
-kind = "http"
-url = "{target}"
-severity = "critical"
-interval = "200ms"
-timeout = "150ms"
-failure_threshold = 2
-phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
+        r#"{BASE_PLAN}{}
 
 [[runbook.steps]]
 id = "freeze"
@@ -39,7 +30,8 @@ owner = "alice"
 start = "+00:10"
 duration = "20m"
 depends_on = ["freeze"]
-"#
+"#,
+        http_check("web", target).named("Shop front page")
     )
 }
 

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{BASE_PLAN, Daemon, eventually, open_database};
 use crate::monitoring::{Switchable, check_view, metric};
+use crate::plans::http_check;
 
 /// A tmpfs of a few megabytes mounted over a folder for one test. Dropping it unmounts it (lazily
 /// when something still holds a file there), so a failing test never leaves a mount behind.
@@ -72,18 +73,8 @@ impl Drop for SmallDisk {
 
 fn plan(target: &str) -> String {
     format!(
-        r#"{BASE_PLAN}
-[[checks]]
-id = "web"
-name = "Shop front"
-kind = "http"
-url = "{target}"
-severity = "critical"
-interval = "200ms"
-timeout = "150ms"
-failure_threshold = 2
-phases = ["planned", "go_no_go", "deploying", "verifying", "hypercare"]
-"#
+        "{BASE_PLAN}{}",
+        http_check("web", target).named("Shop front")
     )
 }
 

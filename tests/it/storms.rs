@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::alerting::Receiver;
 use crate::helpers::{BASE_PLAN, Daemon, cli, eventually};
 use crate::monitoring::Switchable;
+use crate::plans::{channels, http_check, page_policy};
 use crate::smtp::{ReceivedMessage, SmtpOptions, SmtpServer};
 
 /// How many checks fail together in a storm.
@@ -16,40 +17,22 @@ const STORM: usize = 50;
 /// `count` critical http checks against one target; level 1 pages bob and alice by email and the
 /// chat channel, level 2 (carol) only after half an hour, so a storm is level 1 only.
 fn storm_plan(count: usize, target: &str, smtp_port: u16, hook: &str) -> String {
-    let mut checks = String::new();
-    for n in 1..=count {
-        checks.push_str(&format!(
-            r#"
-[[checks]]
-id = "page-{n:02}"
-name = "Shop page {n:02}"
-kind = "http"
-url = "{target}"
-severity = "critical"
-interval = "200ms"
-timeout = "150ms"
-failure_threshold = 2
-phases = ["planned"]
-"#
-        ));
-    }
-    let channels = crate::helpers::channels(smtp_port, hook, "2s");
+    let checks: String = (1..=count)
+        .map(|n| {
+            http_check(&format!("page-{n:02}"), target)
+                .named(&format!("Shop page {n:02}"))
+                .in_phases(&["planned"])
+                .to_string()
+        })
+        .collect();
     format!(
-        r#"{BASE_PLAN}
-{checks}
-{channels}
-[[escalation]]
-id = "page"
-levels = [
-    {{ after = "0s", notify = ["bob", "alice"], channels = ["email", "chat"] }},
-    {{ after = "30m", notify = ["carol"], channels = ["email"] }},
-]
-repeat = "1h"
-
-[alerting]
-policies = {{ critical = "page" }}
-group_window = "4s"
-"#
+        "{BASE_PLAN}{checks}{}{}",
+        channels(smtp_port, hook, "2s"),
+        page_policy()
+            .level("0s", &["bob", "alice"], &["email", "chat"])
+            .level("30m", &["carol"], &["email"])
+            .repeat("1h")
+            .alerting(r#"group_window = "4s""#),
     )
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::alerting::Receiver;
-use crate::helpers::{BASE_PLAN, Daemon, channels, cli, eventually, open_database};
+use crate::helpers::{BASE_PLAN, Daemon, cli, eventually, open_database};
+use crate::plans::channels;
 use crate::smtp::{ReceivedMessage, SmtpOptions, SmtpServer};
 
 /// The base plan with a business stakeholder, the SMTP server and chat hook, and `[updates]` to
