@@ -5,6 +5,7 @@
 
 pub mod check;
 mod commands;
+mod completions;
 mod daemon;
 mod format;
 mod preflight;
@@ -239,6 +240,18 @@ pub enum Command {
         /// Keep golive and the demo service running after the launch closed, until Ctrl-C.
         #[arg(long)]
         keep_running: bool,
+    },
+    /// Print a shell completion script, e.g. `golive completions bash > /etc/bash_completion.d/golive`.
+    Completions {
+        /// The shell (bash, zsh, fish, elvish or powershell).
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page golive(1), or write it and one page per subcommand into a folder.
+    Man {
+        /// Write golive.1 and golive-SUBCOMMAND.1 pages into this folder instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Daily and final reports: preview from the store, or send now through the daemon.
     Report {

@@ -1,7 +1,8 @@
 //! The one conversion of a parsed command line into what it asks for: work done here (the
-//! daemon, plan checks, probes, preflight, the demo, a report preview from the store) or one call
-//! to a running daemon with the options to reach it. After it, nothing asks again which kind a
-//! command is (as ripgrep turns its low-level arguments into high-level ones once).
+//! daemon, plan checks, probes, preflight, the demo, a report preview from the store, completions
+//! and man pages) or one call to a running daemon with the options to reach it. After it, nothing
+//! asks again which kind a command is (as ripgrep turns its low-level arguments into high-level
+//! ones once).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +40,10 @@ pub enum Local {
         plan: PathBuf,
     },
     Demo(DemoOptions),
+    Completions(clap_complete::Shell),
+    Man {
+        dir: Option<PathBuf>,
+    },
     PreviewReport {
         plan: Option<PathBuf>,
         date: Option<String>,
@@ -118,6 +123,8 @@ impl From<Command> for Work {
                 dir,
                 keep_running,
             })),
+            Command::Completions { shell } => Work::Local(Local::Completions(shell)),
+            Command::Man { dir } => Work::Local(Local::Man { dir }),
             Command::Report { action, client } => match action {
                 ReportAction::Preview {
                     date,
@@ -176,6 +183,8 @@ pub fn run_local(local: Local) -> ExitCode {
         Local::Probe { plan, checks, json } => super::probe::run(&plan, &checks, json),
         Local::Preflight { plan } => super::preflight::run(&plan),
         Local::Demo(options) => crate::demo::run(options),
+        Local::Completions(shell) => super::completions::print_completions(shell),
+        Local::Man { dir } => super::completions::print_man(dir.as_deref()),
         Local::PreviewReport {
             plan,
             date,

@@ -21,6 +21,7 @@ mod heartbeat;
 mod helpers;
 mod monitoring;
 mod notify;
+mod packaging;
 mod plans;
 mod probes;
 mod reports;
