@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::api::host_check::{self, AllowedHosts};
 use crate::api::{self, AppState, Tokens, auth::TOKEN_ENV};
 use crate::clock::{Clock, SystemClock};
 use crate::engine::{DispatchLink, Engine, EngineHandle, ProbeLink};
@@ -23,6 +24,8 @@ use crate::probe::{ProbeContext, scheduler};
 use crate::secrets::{self, KeyFileError};
 use crate::store::Reader;
 use crate::store::{Store, StoreError};
+
+pub mod tls;
 
 /// The file in the data directory that tells clients where the running daemon listens.
 pub const DAEMON_FILE: &str = "daemon.json";
@@ -53,6 +56,8 @@ pub enum StartError {
     Http(String),
     #[error(transparent)]
     Key(#[from] KeyFileError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Options that override the plan at start.
@@ -76,6 +81,8 @@ pub struct Application {
     daemon_file: PathBuf,
     /// The watchdog alert's link: the daemon's address as people reach it.
     public_url: String,
+    /// `[server] tls`: the certificate served, reloaded on SIGHUP.
+    tls: Option<Arc<tls::TlsCertificate>>,
 }
 
 /// Reads every API token from its source; `GOLIVE_API_TOKEN`, when set, is always accepted.
@@ -143,6 +150,13 @@ impl Application {
             plan.alerting.ack_link_secret.as_ref(),
             &plan.launch.data_dir,
         )?;
+        let tls = plan
+            .server
+            .tls
+            .as_ref()
+            .map(tls::TlsCertificate::load)
+            .transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let address = options.listen.unwrap_or(plan.server.listen);
         let listener = TcpListener::bind(address)
             .await
@@ -156,7 +170,7 @@ impl Application {
             .alerting
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{address}"));
+            .unwrap_or_else(|| format!("{scheme}://{address}"));
         let (engine, handle, probe_link, dispatch_link) = Engine::start(
             plan.clone(),
             store,
@@ -170,7 +184,7 @@ impl Application {
         let announcement = serde_json::json!({
             "pid": std::process::id(),
             "listen": address.to_string(),
-            "url": format!("http://{address}"),
+            "url": format!("{scheme}://{address}"),
         });
         if let Err(error) = std::fs::write(&daemon_file, announcement.to_string()) {
             tracing::warn!(file = %daemon_file.display(), %error, "cannot write the daemon file; clients must be given --server");
@@ -205,6 +219,7 @@ impl Application {
             state,
             daemon_file,
             public_url,
+            tls,
         })
     }
 
@@ -233,6 +248,7 @@ impl Application {
             state,
             daemon_file,
             public_url,
+            tls,
         } = self;
 
         let plan = state.plan.clone();
@@ -297,11 +313,12 @@ impl Application {
                 dispatcher_stop.clone(),
             ))
         };
-        let router = api::router(state);
-        let server_stop = shutdown.clone();
-        let server = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { server_stop.cancelled().await });
-        let served = tokio::spawn(async move { server.await });
+        let allowed_hosts = AllowedHosts::new(
+            &plan.server.allowed_hosts,
+            plan.alerting.public_url.as_deref(),
+        );
+        let router = host_check::guard(api::router(state), allowed_hosts);
+        let served = tls::serve(listener, tls.as_ref(), router, shutdown.clone())?;
         shutdown.cancelled().await;
         tracing::info!("shutting down: finishing in-flight requests");
         match tokio::time::timeout(SHUTDOWN_GRACE, served).await {

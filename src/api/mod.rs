@@ -12,6 +12,7 @@ mod body;
 pub mod error;
 mod feedback;
 mod handlers;
+pub mod host_check;
 mod params;
 mod reports;
 mod runbook;

@@ -81,6 +81,8 @@ pub(crate) mod test_support {
             server: Server {
                 listen: ([127, 0, 0, 1], 0).into(),
                 tokens: vec![],
+                tls: None,
+                allowed_hosts: vec![],
             },
             checks: vec![],
             prometheus: vec![],

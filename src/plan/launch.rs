@@ -92,6 +92,21 @@ pub struct Server {
     pub listen: SocketAddr,
     /// `[[server.tokens]]`: where API write tokens come from.
     pub tokens: Vec<TokenSource>,
+    /// `tls`: serve HTTPS with these files instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// `allowed_hosts`: host names (lowercase, no port) answered besides the listen address,
+    /// `localhost` and the `public_url` host; requests naming another `Host` are refused.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// `[server] tls = { cert = "...", key = "..." }`: PEM files, resolved against the plan's folder
+/// and read by the daemon (at start and on SIGHUP), never by `golive check`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    /// `cert`: the certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// `key`: the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// The default listen address: loopback only.

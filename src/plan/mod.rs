@@ -48,7 +48,8 @@ use jiff::Timestamp;
 pub use alerting::Rollback;
 pub use diagnostic::{Diagnostic, DiagnosticLevel};
 pub use launch::{
-    ChecklistItem, DEFAULT_LISTEN, Launch, Person, Risk, SecretSource, Server, TokenSource,
+    ChecklistItem, DEFAULT_LISTEN, Launch, Person, Risk, SecretSource, Server, TlsFiles,
+    TokenSource,
 };
 pub use model::{Loaded, Plan};
 pub use sections::{heartbeat, review, updates};

@@ -112,14 +112,24 @@ impl Daemon {
 
     /// As [`Daemon::start_in`], with extra environment variables for the daemon.
     pub async fn start_in_with_env(dir: &Path, env: &[(&str, &str)]) -> Daemon {
-        let daemon_file = dir.join("data").join("daemon.json");
-        let _ = std::fs::remove_file(&daemon_file);
-        let child = spawn_with_env(dir, &["run", "plan.toml", "--listen", "127.0.0.1:0"], env);
-        let pid = child.id();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
             .expect("http client");
+        Daemon::start_in_with_client(dir, env, http).await
+    }
+
+    /// As [`Daemon::start_in_with_env`], talking to the daemon with `http` (a client that trusts
+    /// the test CA of a daemon serving HTTPS).
+    pub async fn start_in_with_client(
+        dir: &Path,
+        env: &[(&str, &str)],
+        http: reqwest::Client,
+    ) -> Daemon {
+        let daemon_file = dir.join("data").join("daemon.json");
+        let _ = std::fs::remove_file(&daemon_file);
+        let child = spawn_with_env(dir, &["run", "plan.toml", "--listen", "127.0.0.1:0"], env);
+        let pid = child.id();
         let mut daemon = Daemon {
             child: Some(child),
             url: String::new(),

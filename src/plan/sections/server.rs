@@ -1,4 +1,5 @@
-//! Section `[server]`: the listen address and where API tokens come from.
+//! Section `[server]`: the listen address, where API tokens come from, the TLS certificate and
+//! key files, and the extra host names the daemon answers for (DNS-rebinding protection).
 //!
 //! Tokens are secrets, so this section never quotes a value in a message: a token written
 //! inline by mistake must not end up in a terminal, a CI log or a chat paste.
@@ -6,10 +7,10 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::plan::launch::{DEFAULT_LISTEN, Server, TokenSource};
-use crate::plan::reader::{Sink, TableReader, push_or_poison, read_secret_source};
+use crate::plan::launch::{DEFAULT_LISTEN, Server, TlsFiles, TokenSource};
+use crate::plan::reader::{Reported, Sink, TableReader, push_or_poison, read_secret_source};
 
 /// Keys that would hold a secret inline; the plan must reference secrets, never contain them.
 const INLINE_SECRET_KEYS: [&str; 3] = ["token", "value", "secret"];
@@ -26,6 +27,8 @@ pub(in crate::plan) fn read_server(
         return Some(Server {
             listen: default_listen,
             tokens: Vec::new(),
+            tls: None,
+            allowed_hosts: Vec::new(),
         });
     };
     table.redact_values();
@@ -76,11 +79,78 @@ pub(in crate::plan) fn read_server(
         })();
         push_or_poison(&mut tokens, token);
     }
+    let tls = read_tls(&mut table, sink, base_dir);
+    let allowed_hosts = read_allowed_hosts(&mut table, sink);
     table.finish(sink);
     Some(Server {
         listen: listen?,
         tokens: tokens?,
+        tls: tls.ok()?,
+        allowed_hosts: allowed_hosts.ok()?,
     })
+}
+
+/// `tls = { cert = "...", key = "..." }`. Whether the files exist and hold a matching certificate
+/// and key is the daemon's business (it reads them at start and on SIGHUP): `check` may run
+/// elsewhere.
+fn read_tls(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    base_dir: &Path,
+) -> Result<Option<TlsFiles>, Reported> {
+    let Some(mut tls) = table.get_table(sink, "tls")? else {
+        return Ok(None);
+    };
+    let mut file = |tls: &mut TableReader<'_, '_>, key: &'static str| {
+        let path = tls.req_str(sink, key)?;
+        Some(base_dir.join(PathBuf::from(path.get_ref().trim())))
+    };
+    let cert = file(&mut tls, "cert");
+    let key = file(&mut tls, "key");
+    tls.finish(sink);
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+        _ => Err(Reported),
+    }
+}
+
+/// `allowed_hosts = ["golive.example.com"]`: bare host names, kept lowercase without a trailing
+/// dot, as the `Host` header is compared.
+fn read_allowed_hosts(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+) -> Result<Vec<String>, Reported> {
+    let Some(list) = table.get_str_list(sink, "allowed_hosts")? else {
+        return Ok(Vec::new());
+    };
+    let mut hosts = Vec::new();
+    let mut bad = false;
+    for (index, host) in list.into_inner().into_iter().enumerate() {
+        let name = host
+            .get_ref()
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if plain {
+            hosts.push(name);
+            continue;
+        }
+        bad = true;
+        sink.error(
+            host.span(),
+            &format!("{}[{index}]", table.key_path("allowed_hosts")),
+            format!("`{}` is not a host name", host.get_ref()),
+            Some(
+                "write a bare host name such as `golive.example.com`: no scheme, port or path (IP addresses are always answered)"
+                    .to_string(),
+            ),
+        );
+    }
+    if bad { Err(Reported) } else { Ok(hosts) }
 }
 
 /// Reports `token = "..."` and friends without ever echoing the secret.
