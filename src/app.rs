@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::notify::dispatcher::{self, Senders};
 use crate::plan::{Plan, SecretSource};
 use crate::probe::{ProbeContext, scheduler};
+use crate::sd_notify::Service;
 use crate::secrets::{self, KeyFileError};
 use crate::store::Reader;
 use crate::store::{Store, StoreError};
@@ -263,10 +264,11 @@ impl Application {
                 "{TEST_HOOKS_ENV}=1: the test-only hooks under /api/v1/test/ are served; never set it in production"
             );
         }
+        let liveness = dispatch_link.liveness.clone();
         let heartbeat_stop = CancellationToken::new();
         let heartbeat = tokio::spawn(crate::heartbeat::run(
             plan.clone(),
-            dispatch_link.liveness.clone(),
+            liveness.clone(),
             state.metrics.clone(),
             state.clock.clone(),
             state.senders.http_client(),
@@ -302,7 +304,13 @@ impl Application {
         let server = axum::serve(listener, router)
             .with_graceful_shutdown(async move { server_stop.cancelled().await });
         let served = tokio::spawn(async move { server.await });
+        // The store is open and the listener bound: systemd may count golive as started.
+        let service = Service::ready(
+            &format!("running \"{}\" on {address}", plan.launch.name),
+            liveness,
+        );
         shutdown.cancelled().await;
+        service.stopping().await;
         tracing::info!("shutting down: finishing in-flight requests");
         match tokio::time::timeout(SHUTDOWN_GRACE, served).await {
             Ok(Ok(Ok(()))) => {}

@@ -50,6 +50,7 @@ pub use diagnostic::{Diagnostic, DiagnosticLevel};
 pub use launch::{
     ChecklistItem, DEFAULT_LISTEN, Launch, Person, Risk, SecretSource, Server, TokenSource,
 };
+pub use lint::NO_API_TOKENS_KEY;
 pub use model::{Loaded, Plan};
 pub use sections::{heartbeat, review, updates};
 
