@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::notify::dispatcher::{self, Senders};
 use crate::plan::{Plan, SecretSource};
 use crate::probe::{ProbeContext, scheduler};
+use crate::sd_notify::Service;
 use crate::secrets::{self, KeyFileError};
 use crate::store::Reader;
 use crate::store::{Store, StoreError};
@@ -279,10 +280,11 @@ impl Application {
                 "{TEST_HOOKS_ENV}=1: the test-only hooks under /api/v1/test/ are served; never set it in production"
             );
         }
+        let liveness = dispatch_link.liveness.clone();
         let heartbeat_stop = CancellationToken::new();
         let heartbeat = tokio::spawn(crate::heartbeat::run(
             plan.clone(),
-            dispatch_link.liveness.clone(),
+            liveness.clone(),
             state.metrics.clone(),
             state.clock.clone(),
             state.senders.http_client(),
@@ -319,7 +321,13 @@ impl Application {
         );
         let router = host_check::guard(api::router(state), allowed_hosts);
         let served = tls::serve(listener, tls.as_ref(), router, shutdown.clone())?;
+        // The store is open and the listener bound: systemd may count golive as started.
+        let service = Service::ready(
+            &format!("running \"{}\" on {address}", plan.launch.name),
+            liveness,
+        );
         shutdown.cancelled().await;
+        service.stopping().await;
         tracing::info!("shutting down: finishing in-flight requests");
         match tokio::time::timeout(SHUTDOWN_GRACE, served).await {
             Ok(Ok(Ok(()))) => {}

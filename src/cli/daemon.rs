@@ -1,5 +1,6 @@
 //! `golive run PLAN`: load the plan, set up logging, run the daemon until SIGINT/SIGTERM.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,6 +12,8 @@ use super::LogFormat;
 use super::check::load_or_exit;
 use crate::app::{Application, Options, StartError, shutdown_signal};
 use crate::error_chain::error_chain;
+use crate::log_lines::OneLinePerEvent;
+use crate::plan::NO_API_TOKENS_KEY;
 use crate::store::StoreError;
 
 /// Exit code when a required service (port, data directory) is unavailable (EX_UNAVAILABLE).
@@ -18,9 +21,13 @@ pub const EXIT_UNAVAILABLE: u8 = 69;
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_env("GOLIVE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: a file or journald would keep the escape codes.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(colour)
+        .with_writer(OneLinePerEvent { colour });
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -40,7 +47,14 @@ pub fn run(plan_path: &Path, listen: Option<SocketAddr>, log_format: LogFormat) 
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    for warning in &loaded.warnings {
+    // Whether anyone can write is known only now, from the tokens really readable here: the
+    // plan's guess (no `[[server.tokens]]`) leaves out GOLIVE_API_TOKEN, and a start without any
+    // usable token says so itself (`Application::build`).
+    for warning in loaded
+        .warnings
+        .iter()
+        .filter(|warning| warning.path != NO_API_TOKENS_KEY)
+    {
         tracing::warn!(line = warning.line, column = warning.column, key = %warning.path, "{}", warning.message);
     }
     // One worker thread: at a thousand probes a second, waking a second worker for each probe

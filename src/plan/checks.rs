@@ -163,7 +163,8 @@ pub struct HttpCheck {
     pub follow_redirects: bool,
     /// `tls_verify` (default true).
     pub tls_verify: bool,
-    /// `ca_file`: PEM file of extra trusted CA certificates (relative to the plan).
+    /// `ca_file`: PEM file of extra trusted CA certificates; written relative to the plan, kept
+    /// here already joined to the plan's folder (so usable from the current folder as it is).
     pub ca_file: Option<PathBuf>,
     /// `cert_expiry_warning_days` (default 14): a certificate expiring sooner yields a warning.
     pub cert_expiry_warning_days: u32,

@@ -89,14 +89,17 @@ fn missing_rollback_procedure(plan: &Plan, sink: &mut Sink<'_>) {
     }
 }
 
+/// The key of the "no API tokens" warning: `golive run` leaves it out, as it knows better.
+pub const NO_API_TOKENS_KEY: &str = "server.tokens";
+
 /// Without tokens the API refuses every write (phase changes, confirmations, acknowledgements).
 fn no_api_tokens(plan: &Plan, sink: &mut Sink<'_>) {
     if plan.server.tokens.is_empty() {
         let span = span_of_first(sink, &["server.tokens", "server"]);
         sink.warning(
             span,
-            "server.tokens",
-            "no API tokens are configured, so the API and CLI cannot change anything",
+            NO_API_TOKENS_KEY,
+            "no API tokens are configured in the plan, so only a token in GOLIVE_API_TOKEN (where golive runs) can change anything",
             Some("add a `[[server.tokens]]` entry with `name` and `env = \"VAR\"` or `file = \"path\"`".to_string()),
         );
     }

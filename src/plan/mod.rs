@@ -51,6 +51,7 @@ pub use launch::{
     ChecklistItem, DEFAULT_LISTEN, Launch, Person, Risk, SecretSource, Server, TlsFiles,
     TokenSource,
 };
+pub use lint::NO_API_TOKENS_KEY;
 pub use model::{Loaded, Plan};
 pub use sections::{heartbeat, review, updates};
 

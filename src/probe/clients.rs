@@ -6,7 +6,7 @@
 //! checks with equal settings share one client and its connection pool.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::plan::checks::HttpCheck;
@@ -19,7 +19,7 @@ pub const MAX_REDIRECTS: usize = 10;
 pub struct ClientSettings {
     /// Verify the server's certificate chain and name.
     pub tls_verify: bool,
-    /// Extra trusted CA certificates (PEM).
+    /// Extra trusted CA certificates (PEM), as the plan resolved it (usable from here).
     pub ca_file: Option<PathBuf>,
     /// Follow up to [`MAX_REDIRECTS`] redirects.
     pub follow_redirects: bool,
@@ -57,15 +57,12 @@ pub(crate) type ClientSlot = Result<reqwest::Client, String>;
 
 /// Clients by settings, built on first use and kept for the life of the context.
 pub(crate) struct ClientCache {
-    /// Relative `ca_file` paths are resolved against the plan's folder.
-    plan_dir: PathBuf,
     clients: Mutex<HashMap<ClientSettings, ClientSlot>>,
 }
 
 impl ClientCache {
-    pub(crate) fn new(plan_dir: PathBuf) -> ClientCache {
+    pub(crate) fn new() -> ClientCache {
         ClientCache {
-            plan_dir,
             clients: Mutex::new(HashMap::new()),
         }
     }
@@ -79,7 +76,7 @@ impl ClientCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         clients
             .entry(settings.clone())
-            .or_insert_with(|| build(settings, &self.plan_dir))
+            .or_insert_with(|| build(settings))
             .clone()
     }
 
@@ -91,7 +88,7 @@ impl ClientCache {
     }
 }
 
-fn build(settings: &ClientSettings, plan_dir: &Path) -> ClientSlot {
+fn build(settings: &ClientSettings) -> ClientSlot {
     let redirect = if settings.follow_redirects {
         reqwest::redirect::Policy::limited(MAX_REDIRECTS)
     } else {
@@ -111,9 +108,10 @@ fn build(settings: &ClientSettings, plan_dir: &Path) -> ClientSlot {
     if !settings.tls_verify {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
-    if let Some(ca_file) = &settings.ca_file {
-        let path = plan_dir.join(ca_file);
-        let pem = std::fs::read(&path)
+    // The plan reader resolved a relative `ca_file` against the plan's folder already: joined
+    // again, `config/certs/ca.pem` became `config/config/certs/ca.pem`.
+    if let Some(path) = &settings.ca_file {
+        let pem = std::fs::read(path)
             .map_err(|error| format!("cannot read ca_file {}: {error}", path.display()))?;
         let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
             format!(

@@ -43,12 +43,7 @@ impl ProbeContext {
     /// a Prometheus secret that is missing is remembered, and the probes that need it report
     /// `unknown` with the reason.
     pub fn new(plan: &Plan, clock: Arc<dyn Clock>) -> ProbeContext {
-        let plan_dir = plan
-            .source
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default();
-        let clients = clients::ClientCache::new(plan_dir);
+        let clients = clients::ClientCache::new();
         let mut settings = vec![ClientSettings::default()];
         settings.extend(plan.checks.iter().filter_map(|check| match &check.kind {
             CheckKind::Http(http) => Some(ClientSettings::of(http)),

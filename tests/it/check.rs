@@ -1237,3 +1237,37 @@ fn the_runbook_is_read_with_offsets_resolved_against_the_go_live() {
     assert_eq!(smoke.depends_on, ["deploy"]);
     assert_eq!(smoke.verify, ["health"]);
 }
+
+/// Every host the example plan names: a reader copies the plan, and `golive probe` or `preflight`
+/// on it must not reach machines of their own company network.
+#[test]
+fn the_example_plan_names_only_loopback_documentation_addresses_and_example_names() {
+    let text = std::fs::read_to_string(example_path()).expect("example plan");
+    let hosts: Vec<&str> = text
+        .split(['"', '\''])
+        .filter_map(|value| {
+            let rest = value.split_once("://").map_or(value, |(_, rest)| rest);
+            let host = rest.split(['/', '?']).next()?;
+            let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
+            let (name, port) = host.rsplit_once(':')?;
+            // A host has a dot or is `localhost` (times such as "23:30" have neither).
+            let host_like = name.contains('.') || name == "localhost";
+            (host_like && port.parse::<u16>().is_ok()).then_some(name)
+        })
+        .collect();
+    assert!(hosts.len() >= 4, "{hosts:?}");
+    let allowed = |host: &str| {
+        host == "127.0.0.1"
+            || host == "localhost"
+            || ["192.0.2.", "198.51.100.", "203.0.113."]
+                .iter()
+                .any(|range| host.starts_with(range))
+            || host.ends_with(".example")
+            || host.ends_with("example.com")
+    };
+    let others: Vec<&&str> = hosts.iter().filter(|host| !allowed(host)).collect();
+    assert!(
+        others.is_empty(),
+        "hosts outside the documentation ranges: {others:?}"
+    );
+}

@@ -449,3 +449,25 @@ async fn after_a_time_lapse_jump_a_tick_makes_the_engine_close_hypercare_at_once
     assert_eq!(golive.engine.snapshot().phase(), Phase::Closed);
     golive.stop().await;
 }
+
+/// `golive demo` from a checkout makes `golive-demo`, `golive-demo-2`... in the current folder:
+/// `git status` must not list them.
+#[test]
+fn the_demo_folders_are_ignored_by_git_in_a_checkout() {
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !checkout.join(".git").exists() {
+        return;
+    }
+    for path in [
+        "golive-demo/plan.toml",
+        "golive-demo-2/golive.db",
+        "golive-demo-17/outbox/a.eml",
+    ] {
+        let ignored = Command::new("git")
+            .args(["check-ignore", "--quiet", "--no-index", path])
+            .current_dir(checkout)
+            .status()
+            .expect("run git");
+        assert!(ignored.success(), "git would show {path}");
+    }
+}

@@ -126,9 +126,30 @@ impl Daemon {
         env: &[(&str, &str)],
         http: reqwest::Client,
     ) -> Daemon {
+        Daemon::start_in_with_args_and_client(dir, &[], env, http).await
+    }
+
+    /// As [`Daemon::start_in_with_env`], with extra arguments for `golive run` (e.g.
+    /// `--log-format json`).
+    pub async fn start_in_with_args(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("http client");
+        Daemon::start_in_with_args_and_client(dir, args, env, http).await
+    }
+
+    async fn start_in_with_args_and_client(
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        http: reqwest::Client,
+    ) -> Daemon {
         let daemon_file = dir.join("data").join("daemon.json");
         let _ = std::fs::remove_file(&daemon_file);
-        let child = spawn_with_env(dir, &["run", "plan.toml", "--listen", "127.0.0.1:0"], env);
+        let mut run = vec!["run", "plan.toml", "--listen", "127.0.0.1:0"];
+        run.extend_from_slice(args);
+        let child = spawn_with_env(dir, &run, env);
         let pid = child.id();
         let mut daemon = Daemon {
             child: Some(child),

@@ -769,3 +769,26 @@ fn assert_starts(result: &ProbeResult, outcome: Outcome, reason: &str) {
     assert_eq!(result.outcome, outcome, "{result:?}");
     assert!(result.reason.starts_with(reason), "{result:?}");
 }
+
+// Multi-threaded: the TLS target must keep answering while the test thread waits for the CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_ca_file_is_read_from_the_plans_folder_when_golive_runs_from_another() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(config.join("certs")).expect("folders");
+    let certificates = Certificates::new();
+    certificates.write_ca(&config.join("certs"));
+    let private = serve_tls(certificates.signed("localhost", None), |_| Reply::ok("ok")).await;
+    let check = crate::plans::http_check("shop", &private.https_url("/"))
+        .every("5s", "2s")
+        .with("ca_file = \"certs/ca.pem\"");
+    std::fs::write(config.join("plan.toml"), format!("{BASE_PLAN}{check}")).expect("plan");
+    // Run from the folder above the plan's, as `golive probe config/example.toml` from a checkout.
+    let (code, out, err) = crate::helpers::cli(dir.path(), &["probe", "config/plan.toml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 of 1 checks healthy"), "{out}{err}");
+    assert!(
+        !format!("{out}{err}").contains("config/config"),
+        "{out}{err}"
+    );
+}

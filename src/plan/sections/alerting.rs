@@ -271,7 +271,7 @@ fn read_channel_kind(
                 sink,
                 "url",
                 true,
-                "http://alertmanager.internal:9093",
+                "http://alertmanager.shop.example:9093",
             );
             let timeout = table.duration_within(
                 sink,

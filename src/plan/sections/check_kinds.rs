@@ -270,7 +270,7 @@ fn read_scrape(
     sink: &mut Sink<'_>,
     limits: &Limits<'_>,
 ) -> Option<ScrapeCheck> {
-    let url = read_url(table, sink, "http://10.0.0.5:8080/metrics");
+    let url = read_url(table, sink, "http://192.0.2.5:8080/metrics");
     let series = read_selector(table, sink);
     let mode = table.get_str(sink, "mode").and_then(|mode| match mode {
         None => Ok(None),
