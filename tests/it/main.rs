@@ -27,6 +27,7 @@ mod reports;
 mod review;
 mod rules;
 mod runbook;
+mod schema;
 mod smtp;
 mod status_page;
 mod store_trouble;
