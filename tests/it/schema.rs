@@ -82,6 +82,41 @@ fn the_schema_and_golive_check_accept_and_refuse_the_same_plans() {
 }
 
 #[test]
+fn a_schema_directive_or_a_taplo_rule_points_taplo_at_the_schema_as_the_docs_say() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    write_schema(folder.path());
+    let broken =
+        read("config/example.toml").replacen("hypercare_days = 14", "hypercare_days = \"14\"", 1);
+    std::fs::create_dir(folder.path().join("plans")).expect("plans folder");
+    let with_directive = folder.path().join("launch.toml");
+    std::fs::write(
+        &with_directive,
+        format!("#:schema ./golive.schema.json\n{broken}"),
+    )
+    .expect("write plan");
+    let by_rule = folder.path().join("plans/launch.toml");
+    std::fs::write(&by_rule, &broken).expect("write plan");
+    std::fs::write(
+        folder.path().join(".taplo.toml"),
+        "[[rule]]\ninclude = [\"plans/*.toml\"]\n\n[rule.schema]\npath = \"./golive.schema.json\"\n",
+    )
+    .expect("write .taplo.toml");
+    for plan in ["launch.toml", "plans/launch.toml"] {
+        let output = Command::new(root().join(TAPLO))
+            .args(["check", plan])
+            .current_dir(folder.path())
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run taplo");
+        let text = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && text.contains("is not of type \"number\""),
+            "taplo did not find the schema for {plan}:\n{text}"
+        );
+    }
+}
+
+#[test]
 fn every_key_the_reader_knows_is_in_the_schema_and_nothing_else() {
     let output = Command::new(env!("CARGO_BIN_EXE_golive"))
         .arg("schema")
