@@ -79,16 +79,20 @@ impl Row {
         serde_json::to_value(table.get("value")?).ok()
     }
 
-    /// The description an editor shows: the meaning, and the default in words when it is not a
-    /// single value.
+    /// The description an editor shows: the meaning, and the "required / default" column in
+    /// words when it says more than one value (`Required (http, scrape).`, `Default: the id.`).
     fn description(&self) -> String {
-        let literal_or_none = self.default_value().is_some()
-            || self.default.starts_with("required")
-            || self.default == "none";
-        if literal_or_none {
-            self.meaning.to_string()
-        } else {
-            format!("{} Default: {}.", self.meaning, self.default)
+        let said_elsewhere = self.default_value().is_some()
+            || ["required", "none", "defaults below"].contains(&self.default);
+        if said_elsewhere {
+            return self.meaning.to_string();
+        }
+        match self.default.strip_prefix("required") {
+            Some(condition) => format!("{} Required{condition}.", self.meaning),
+            None if self.default.starts_with("one of ") => {
+                format!("{} Required: {}.", self.meaning, self.default)
+            }
+            None => format!("{} Default: {}.", self.meaning, self.default),
         }
     }
 
