@@ -13,6 +13,7 @@ mod probe;
 mod remote;
 mod report;
 mod runbook;
+mod schema;
 mod work;
 
 use std::net::SocketAddr;
@@ -77,6 +78,9 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Print the plan's JSON Schema, for editors (taplo / Even Better TOML): `golive schema >
+    /// golive.schema.json`.
+    Schema,
     /// Show the launch's phase, checklist progress and action items.
     Status {
         #[command(flatten)]

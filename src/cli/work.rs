@@ -31,6 +31,7 @@ pub enum Local {
         plan: PathBuf,
         strict: bool,
     },
+    Schema,
     Probe {
         plan: PathBuf,
         checks: Vec<String>,
@@ -110,6 +111,7 @@ impl From<Command> for Work {
                 log_format,
             }),
             Command::Check { plan, strict } => Work::Local(Local::Check { plan, strict }),
+            Command::Schema => Work::Local(Local::Schema),
             Command::Probe { plan, checks, json } => {
                 Work::Local(Local::Probe { plan, checks, json })
             }
@@ -180,6 +182,7 @@ pub fn run_local(local: Local) -> ExitCode {
             log_format,
         } => super::daemon::run(&plan, listen, log_format),
         Local::Check { plan, strict } => super::check::run(&plan, strict),
+        Local::Schema => super::schema::run(),
         Local::Probe { plan, checks, json } => super::probe::run(&plan, &checks, json),
         Local::Preflight { plan } => super::preflight::run(&plan),
         Local::Demo(options) => crate::demo::run(options),

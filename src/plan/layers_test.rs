@@ -10,7 +10,7 @@ fn layer(file: &str) -> usize {
     match file {
         "mod.rs" => 7,
         "load.rs" => 6,
-        "lint.rs" | "recipients.rs" => 5,
+        "lint.rs" | "recipients.rs" | "schema.rs" => 5,
         "model.rs" => 4,
         _ if file.starts_with("sections/") => 3,
         _ if file.starts_with("reader/") => 2,

@@ -21,7 +21,8 @@
 //!    `silences`), `rollback`, `runbook`, `reports`, `heartbeat` (typed and read in one file);
 //!    `context` is what the communication sections are checked against.
 //! 4. **The typed plan**, `model`: one field per section.
-//! 5. **Uses of a typed plan**: `lint` (warnings), `recipients` (who a list of recipients means).
+//! 5. **Uses of a typed plan**: `lint` (warnings), `recipients` (who a list of recipients means);
+//!    `schema`, the plan's JSON Schema from docs/plan.md's key table and the readers' fixed words.
 //! 6. **Loading and cross-references**, `load`: reads the sections in order (`read_plan`, where a
 //!    new section is hooked in), links risks and checks, runs `lint`, orders the diagnostics.
 //! 7. **This file**: the public face (`load`, `parse`, re-exports).
@@ -38,6 +39,7 @@ mod reader;
 pub mod recipients;
 pub mod reports;
 pub mod runbook;
+mod schema;
 mod sections;
 mod values;
 
@@ -53,6 +55,7 @@ pub use launch::{
 };
 pub use lint::NO_API_TOKENS_KEY;
 pub use model::{Loaded, Plan};
+pub use schema::json_schema;
 pub use sections::{heartbeat, review, updates};
 
 /// What went wrong loading a plan.

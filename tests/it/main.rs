@@ -29,6 +29,7 @@ mod reports;
 mod review;
 mod rules;
 mod runbook;
+mod schema;
 mod service;
 mod smtp;
 mod status_page;

@@ -195,6 +195,11 @@ impl ChannelKindName {
     }
 }
 
+/// Each channel kind with the keys only channels of that kind have (for the plan's JSON Schema).
+pub(super) fn channel_keys_by_kind() -> [(&'static str, &'static [&'static str]); 3] {
+    ChannelKindName::keys_by_kind()
+}
+
 /// Section `[[channels]]`. Returns the channels (if all are valid) and every well-formed id.
 fn read_channels(
     root: &mut TableReader<'_, '_>,

@@ -13,7 +13,7 @@ use crate::plan::reader::{
 use crate::plan::values;
 
 /// The HTTP methods a check may use.
-const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+pub(super) const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// `kind = "http"`.
 pub(in crate::plan) fn read_http(

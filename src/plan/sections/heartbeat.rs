@@ -70,6 +70,14 @@ impl HeartbeatMethod {
     }
 }
 
+/// The words of `method`, for the plan's JSON Schema.
+pub(super) fn method_names() -> Vec<&'static str> {
+    HeartbeatMethod::CHOICES
+        .iter()
+        .map(|(name, _)| *name)
+        .collect()
+}
+
 /// Reads `[heartbeat]` (optional). `alerting` is `None` when the communication plan has errors
 /// (reported there); then the `alertmanager` channels cannot be checked.
 pub(in crate::plan) fn read_heartbeat(

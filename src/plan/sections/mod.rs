@@ -26,3 +26,35 @@ pub(super) mod runbook;
 pub(super) mod server;
 mod silences;
 pub mod updates;
+
+/// The words and keys the readers fix, for the plan's JSON Schema (`plan::schema`), so the schema
+/// takes them from the readers instead of a copy.
+pub(super) mod words {
+    /// Each check kind with the keys only checks of that kind have.
+    pub(in crate::plan) fn check_kinds() -> [(&'static str, &'static [&'static str]); 4] {
+        super::check_kinds::KindName::keys_by_kind()
+    }
+
+    /// Each channel kind with the keys only channels of that kind have.
+    pub(in crate::plan) fn channel_kinds() -> [(&'static str, &'static [&'static str]); 3] {
+        super::alerting::channel_keys_by_kind()
+    }
+
+    /// The day names of `silences[].days`.
+    pub(in crate::plan) fn days() -> Vec<&'static str> {
+        super::silences::DAYS
+            .iter()
+            .map(|(name, _)| *name)
+            .collect()
+    }
+
+    /// The methods of an http check's `method` (any case).
+    pub(in crate::plan) fn http_methods() -> Vec<&'static str> {
+        super::check_http::METHODS.to_vec()
+    }
+
+    /// The methods of `heartbeat.method` (any case).
+    pub(in crate::plan) fn heartbeat_methods() -> Vec<&'static str> {
+        super::heartbeat::method_names()
+    }
+}

@@ -23,7 +23,7 @@ const ONCE_KEYS: [&str; 2] = ["start", "end"];
 const DAILY_KEYS: [&str; 3] = ["days", "from", "to"];
 
 /// Day names for `days`, Monday first.
-const DAYS: [(&str, Weekday); 7] = [
+pub(super) const DAYS: [(&str, Weekday); 7] = [
     ("mon", Weekday::Monday),
     ("tue", Weekday::Tuesday),
     ("wed", Weekday::Wednesday),
