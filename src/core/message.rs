@@ -79,6 +79,10 @@ pub struct HookRun {
     pub at: Option<Timestamp>,
 }
 
+/// The outbox channel of rollback-hook runs (not a plan channel): the engine queues runs on it,
+/// the dispatcher runs the hook for them, and metrics count its deliveries like a channel's.
+pub const ROLLBACK_HOOK: &str = "rollback-hook";
+
 /// One alert's line in a grouped message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupLine {

@@ -550,7 +550,7 @@ pub struct Engine {
     checks: checks::Checks,
     alerts: alerts::Alerts,
     /// Every email's Message-ID, unique to this launch's store.
-    message_ids: crate::notify::MessageIds,
+    message_ids: crate::report::message_id::MessageIds,
     /// Woken whenever outbox rows are written, so the dispatcher sends them at once.
     outbox_written: Arc<Notify>,
     /// golive's own trouble for the dispatcher to send directly (the store may be failing).
@@ -603,7 +603,7 @@ impl Engine {
             ack_key,
             public_url.trim_end_matches('/').to_string(),
         );
-        let message_ids = crate::notify::MessageIds::new(&plan, &store.identity()?);
+        let message_ids = crate::report::message_id::MessageIds::new(&plan, &store.identity()?);
         let outbox_written = Arc::new(Notify::new());
         let (trouble, trouble_rx) = mpsc::channel(16);
         let reminded: reminders::Reminded = store

@@ -16,16 +16,17 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::lanes::{LaneChange, LaneOutcome, Lanes, PROBE_EVERY, QueueKey};
-use super::notice::{self, Notice, Thread};
-use super::outcome::{DeliveryReport, DispatchLink, ROLLBACK_HOOK};
+use super::outcome::{DeliveryReport, DispatchLink};
 use super::{
     AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, HookRun, OutboxKind,
-    OutboxPayload, WebhookSender,
+    OutboxPayload, ROLLBACK_HOOK, WebhookSender,
 };
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::plan::alerting::{ChannelKind, MaybeSecret, RollbackHook};
+use crate::report::message_id::MessageIds;
+use crate::report::notice::{self, Notice, Thread};
 use crate::store::Reader;
 use crate::store::StoreError;
 use crate::store::alerts::{DueOutbox, OutboxBacklog, OutboxRow, UnreadableRow};
@@ -49,7 +50,7 @@ pub struct Senders {
     /// The plan's folder: where a hook command runs.
     plan_dir: PathBuf,
     client: reqwest::Client,
-    message_ids: super::MessageIds,
+    message_ids: MessageIds,
 }
 
 /// Where `.eml` files go without SMTP: the plan's `outbox_dir`, else `<data_dir>/outbox`.
@@ -61,7 +62,7 @@ pub fn outbox_dir(plan: &Plan) -> PathBuf {
 }
 
 impl Senders {
-    pub fn new(plan: &Plan, client: reqwest::Client, message_ids: super::MessageIds) -> Senders {
+    pub fn new(plan: &Plan, client: reqwest::Client, message_ids: MessageIds) -> Senders {
         let email = EmailTransport::new(plan.alerting.smtp.as_ref(), &outbox_dir(plan));
         let mut webhooks = HashMap::new();
         let mut alertmanagers = HashMap::new();
