@@ -201,6 +201,39 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether carrying out the command may append to the launch log (so the entries waiting for
+    /// the store are written before it). Every variant is named: a new command has to say.
+    pub fn may_write_log(&self) -> bool {
+        match self {
+            Command::Checks { .. }
+            | Command::Check { .. }
+            | Command::Silences { .. }
+            | Command::CheckAckLink { .. }
+            | Command::CheckFeedbackLink { .. }
+            | Command::TestWedge { .. } => false,
+            Command::Transition { .. }
+            | Command::Confirm { .. }
+            | Command::Append { .. }
+            | Command::CreateAction { .. }
+            | Command::UpdateAction { .. }
+            | Command::Acknowledge { .. }
+            | Command::AcknowledgeMany { .. }
+            | Command::AckLink { .. }
+            | Command::SubmitFeedback { .. }
+            | Command::AddSilence { .. }
+            | Command::RemoveSilence { .. }
+            | Command::Intake { .. }
+            | Command::RollBack { .. }
+            | Command::Step { .. }
+            | Command::SendReport { .. }
+            | Command::SendUpdate { .. }
+            | Command::Delivery { .. }
+            | Command::Tick { .. } => true,
+        }
+    }
+}
+
 /// The engine's answer about a feedback link: a refusal people read, or a failure.
 pub type FeedbackAnswer<T> = Result<Result<T, feedback::FeedbackRefusal>, EngineError>;
 
