@@ -366,7 +366,7 @@ impl Metrics {
             .map(|channel| channel.id.as_str())
             .collect();
         if plan.rollback.hook.is_some() {
-            channels.push(crate::notify::ROLLBACK_HOOK);
+            channels.push(crate::core::message::ROLLBACK_HOOK);
         }
         for channel in channels {
             for result in NOTIFICATION_RESULTS {

@@ -15,6 +15,7 @@ use crate::domain::Role;
 use crate::notify::dispatcher::ChannelTest;
 use crate::notify::dispatcher::{Senders, test_channels};
 use crate::plan::Plan;
+use crate::report::message_id::MessageIds;
 
 /// One thing that is not ready, and who should fix it.
 struct Gap {
@@ -77,7 +78,7 @@ pub fn run(plan_path: &Path) -> ExitCode {
     let (probes, channels) = runtime.block_on(async {
         let probes = probe_once(plan.clone(), all).await;
         let client = reqwest::Client::new();
-        let senders = Senders::new(&plan, client, crate::notify::MessageIds::ephemeral(&plan));
+        let senders = Senders::new(&plan, client, MessageIds::ephemeral(&plan));
         let channels = test_channels(&plan, &senders, &[], "golive preflight", now).await;
         (probes, channels)
     });

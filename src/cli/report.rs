@@ -88,7 +88,7 @@ pub fn preview(
             let mut email = report_email(
                 &plan,
                 &composed,
-                &crate::notify::MessageIds::ephemeral(&plan),
+                &crate::report::message_id::MessageIds::ephemeral(&plan),
             );
             if email.to.is_empty() {
                 // A preview still shows the message, addressed to nobody in particular.

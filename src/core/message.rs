@@ -79,6 +79,10 @@ pub struct HookRun {
     pub at: Option<Timestamp>,
 }
 
+/// The outbox channel of rollback-hook runs (not a plan channel): the engine queues runs on it,
+/// the dispatcher runs the hook for them, and metrics count its deliveries like a channel's.
+pub const ROLLBACK_HOOK: &str = "rollback-hook";
+
 /// One alert's line in a grouped message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupLine {
@@ -124,8 +128,11 @@ pub struct GroupItem {
 /// What an outbox row carries, by channel kind: the message, and for messages that may be merged
 /// with others of their burst what they contribute to the group. Stored as JSON tagged with
 /// `type`; rows written before the tag existed (the bare message) are still read.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+///
+/// The derive (`remote = "Self"`) makes the tagged form as inherent functions; the trait impls
+/// below use them, and reading adds the untagged old rows, so the variants are written once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", tag = "type", rename_all = "snake_case")]
 pub enum OutboxPayload {
     Email {
         message: OutgoingEmail,
@@ -145,45 +152,32 @@ pub enum OutboxPayload {
     },
 }
 
+impl Serialize for OutboxPayload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        OutboxPayload::serialize(self, serializer)
+    }
+}
+
 impl<'de> Deserialize<'de> for OutboxPayload {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         /// The tagged form, and the untagged one of rows written by golive before the tag.
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Stored {
-            Tagged(Box<Tagged>),
+            Tagged(#[serde(deserialize_with = "tagged")] Box<OutboxPayload>),
             Email(OutgoingEmail),
             Webhook(WebhookMessage),
             Alertmanager(Vec<ForwardedAlert>),
             RollbackHook(HookRun),
         }
-        #[derive(Deserialize)]
-        #[serde(tag = "type", rename_all = "snake_case")]
-        enum Tagged {
-            Email {
-                message: OutgoingEmail,
-                #[serde(default)]
-                group: Option<GroupItem>,
-            },
-            Webhook {
-                message: WebhookMessage,
-                #[serde(default)]
-                group: Option<GroupItem>,
-            },
-            Alertmanager {
-                alerts: Vec<ForwardedAlert>,
-            },
-            RollbackHook {
-                run: HookRun,
-            },
+        /// The tagged form, as the derive reads it (boxed: it is the largest variant).
+        fn tagged<'de, D: serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Box<OutboxPayload>, D::Error> {
+            OutboxPayload::deserialize(deserializer).map(Box::new)
         }
         Ok(match Stored::deserialize(deserializer)? {
-            Stored::Tagged(tagged) => match *tagged {
-                Tagged::Email { message, group } => OutboxPayload::Email { message, group },
-                Tagged::Webhook { message, group } => OutboxPayload::Webhook { message, group },
-                Tagged::Alertmanager { alerts } => OutboxPayload::Alertmanager { alerts },
-                Tagged::RollbackHook { run } => OutboxPayload::RollbackHook { run },
-            },
+            Stored::Tagged(payload) => *payload,
             Stored::Email(message) => OutboxPayload::email(message),
             Stored::Webhook(message) => OutboxPayload::webhook(message),
             Stored::Alertmanager(alerts) => OutboxPayload::Alertmanager { alerts },

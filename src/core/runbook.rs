@@ -495,38 +495,5 @@ pub fn view(plan: &Plan, records: &StepRecords, phase: Phase, now: Timestamp) ->
         .collect()
 }
 
-/// The step records as the launch log tells them (the `runbook` entries of step changes, oldest
-/// first), so exports can be rebuilt from the log alone.
-pub fn records_from_log(entries: &[super::log::LogEntry]) -> StepRecords {
-    let mut records = StepRecords::new();
-    for entry in entries
-        .iter()
-        .filter(|entry| entry.kind == super::log::LogKind::Runbook)
-    {
-        let Some(super::log::data::RunbookLog::Step(change)) = entry.data.runbook() else {
-            continue;
-        };
-        let to = change.to;
-        let reason = change.reason.clone();
-        let record = records.entry(change.step.clone()).or_default();
-        record.state = to;
-        if to == StepState::Running {
-            record.started_at = Some(entry.at);
-            record.started_by = Some(entry.author.clone());
-            record.finished_at = None;
-            record.finished_by = None;
-            record.forced = change.forced;
-            record.reason = reason;
-        } else {
-            record.finished_at = Some(entry.at);
-            record.finished_by = Some(entry.author.clone());
-            if reason.is_some() {
-                record.reason = reason;
-            }
-        }
-    }
-    records
-}
-
 #[cfg(test)]
 mod tests;

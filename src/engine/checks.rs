@@ -337,15 +337,7 @@ impl Engine {
     /// Before a command that may write the log, the health changes that wait for the store are
     /// written first, so an entry made after the store recovered does not precede them.
     pub(super) fn write_pending_log_before(&mut self, command: &Command) {
-        let reads_only = matches!(
-            command,
-            Command::Checks { .. }
-                | Command::Check { .. }
-                | Command::Silences { .. }
-                | Command::CheckAckLink { .. }
-                | Command::CheckFeedbackLink { .. }
-        );
-        if !reads_only {
+        if command.may_write_log() {
             self.write_pending_log();
         }
     }

@@ -10,9 +10,9 @@ use super::{Engine, EngineError, block};
 use crate::core::log::data::{AlertEvent, AlertLog, DecisionEvent, HookResult};
 use crate::core::log::{LogData, LogKind, NewEntry};
 use crate::notify::lanes::LaneChange;
-use crate::notify::notice::{self, Notice, Thread};
 use crate::notify::{DeliveryError, DeliveryReport, OutboxKind, OutboxPayload};
 use crate::plan::alerting::ChannelKind;
+use crate::report::notice::{self, Notice, Thread};
 use crate::store::StoreError;
 use crate::store::alerts::{NewOutboxRow, Write};
 

@@ -201,6 +201,39 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether carrying out the command may append to the launch log (so the entries waiting for
+    /// the store are written before it). Every variant is named: a new command has to say.
+    pub fn may_write_log(&self) -> bool {
+        match self {
+            Command::Checks { .. }
+            | Command::Check { .. }
+            | Command::Silences { .. }
+            | Command::CheckAckLink { .. }
+            | Command::CheckFeedbackLink { .. }
+            | Command::TestWedge { .. } => false,
+            Command::Transition { .. }
+            | Command::Confirm { .. }
+            | Command::Append { .. }
+            | Command::CreateAction { .. }
+            | Command::UpdateAction { .. }
+            | Command::Acknowledge { .. }
+            | Command::AcknowledgeMany { .. }
+            | Command::AckLink { .. }
+            | Command::SubmitFeedback { .. }
+            | Command::AddSilence { .. }
+            | Command::RemoveSilence { .. }
+            | Command::Intake { .. }
+            | Command::RollBack { .. }
+            | Command::Step { .. }
+            | Command::SendReport { .. }
+            | Command::SendUpdate { .. }
+            | Command::Delivery { .. }
+            | Command::Tick { .. } => true,
+        }
+    }
+}
+
 /// The engine's answer about a feedback link: a refusal people read, or a failure.
 pub type FeedbackAnswer<T> = Result<Result<T, feedback::FeedbackRefusal>, EngineError>;
 
@@ -550,7 +583,7 @@ pub struct Engine {
     checks: checks::Checks,
     alerts: alerts::Alerts,
     /// Every email's Message-ID, unique to this launch's store.
-    message_ids: crate::notify::MessageIds,
+    message_ids: crate::report::message_id::MessageIds,
     /// Woken whenever outbox rows are written, so the dispatcher sends them at once.
     outbox_written: Arc<Notify>,
     /// golive's own trouble for the dispatcher to send directly (the store may be failing).
@@ -603,7 +636,7 @@ impl Engine {
             ack_key,
             public_url.trim_end_matches('/').to_string(),
         );
-        let message_ids = crate::notify::MessageIds::new(&plan, &store.identity()?);
+        let message_ids = crate::report::message_id::MessageIds::new(&plan, &store.identity()?);
         let outbox_written = Arc::new(Notify::new());
         let (trouble, trouble_rx) = mpsc::channel(16);
         let reminded: reminders::Reminded = store

@@ -18,8 +18,8 @@ use crate::core::log::LogData;
 use crate::core::log::data::{ActionEvent, ActionReminder, ReminderEvent};
 use crate::core::log::{LogKind, NewEntry};
 use crate::domain::{Owner, Role};
-use crate::notify::notice::{self, Thread};
 use crate::plan::alerting::{ChannelKind, Recipient};
+use crate::report::notice::{self, Thread};
 use crate::report::notices::{self, DueItem};
 use crate::store::alerts::NewOutboxRow;
 

@@ -12,12 +12,12 @@ use jiff::{SignedDuration, Timestamp};
 use super::{Engine, block, error_chain};
 use crate::core::actions::ActionStatus;
 use crate::core::log::LogKind;
-use crate::notify::notice::{self, Notice, Thread};
 use crate::notify::{OutboxKind, OutboxPayload, OutgoingEmail};
 use crate::plan::Plan;
 use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::{display_name, resolve_recipients};
 use crate::plan::review::Review;
+use crate::report::notice::{self, Notice, Thread};
 use crate::report::review_invite::{self, Agenda, Meeting};
 use crate::store::alerts::NewOutboxRow;
 use crate::store::review::ReviewMessage;
@@ -159,7 +159,7 @@ fn meeting(
     plan: &Plan,
     review: &Review,
     ended_at: Timestamp,
-    ids: &crate::notify::MessageIds,
+    ids: &crate::report::message_id::MessageIds,
     phase: crate::domain::Phase,
 ) -> Meeting {
     let zone = &plan.launch.timezone;

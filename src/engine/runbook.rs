@@ -25,9 +25,9 @@ use crate::core::runbook::{
 use crate::domain::{Owner, Role};
 use crate::error_chain::error_chain;
 use crate::notify::OutboxKind;
-use crate::notify::notice;
 use crate::plan::alerting::Recipient;
 use crate::plan::runbook::RunbookStep;
+use crate::report::notice;
 use crate::report::notices::{self, LateStep};
 use crate::store::StoreError;
 use crate::store::alerts::NewOutboxRow;

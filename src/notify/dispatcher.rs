@@ -16,16 +16,17 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::lanes::{LaneChange, LaneOutcome, Lanes, PROBE_EVERY, QueueKey};
-use super::notice::{self, Notice, Thread};
-use super::outcome::{DeliveryReport, DispatchLink, ROLLBACK_HOOK};
+use super::outcome::{DeliveryReport, DispatchLink};
 use super::{
     AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, HookRun, OutboxKind,
-    OutboxPayload, WebhookSender,
+    OutboxPayload, ROLLBACK_HOOK, WebhookSender,
 };
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::plan::alerting::{ChannelKind, MaybeSecret, RollbackHook};
+use crate::report::message_id::MessageIds;
+use crate::report::notice::{self, Notice, Thread};
 use crate::store::Reader;
 use crate::store::StoreError;
 use crate::store::alerts::{DueOutbox, OutboxBacklog, OutboxRow, UnreadableRow};
@@ -39,9 +40,8 @@ const IDLE: Duration = Duration::from_secs(1);
 /// Every channel's sender, built once from the plan.
 pub struct Senders {
     email: EmailTransport,
-    webhooks: HashMap<String, WebhookSender>,
-    alertmanagers: HashMap<String, AlertmanagerForwarder>,
-    kinds: HashMap<String, &'static str>,
+    /// The plan's channels by id.
+    channels: HashMap<String, ChannelSender>,
     hook: Option<RollbackHook>,
     /// The launch's name and the ops leads' addresses, for golive's own trouble.
     launch: String,
@@ -49,7 +49,7 @@ pub struct Senders {
     /// The plan's folder: where a hook command runs.
     plan_dir: PathBuf,
     client: reqwest::Client,
-    message_ids: super::MessageIds,
+    message_ids: MessageIds,
 }
 
 /// Where `.eml` files go without SMTP: the plan's `outbox_dir`, else `<data_dir>/outbox`.
@@ -60,38 +60,37 @@ pub fn outbox_dir(plan: &Plan) -> PathBuf {
         .unwrap_or_else(|| plan.launch.data_dir.join("outbox"))
 }
 
+/// What delivers through one plan channel: its kind, and the sender of a webhook or
+/// Alertmanager channel (email channels share the one transport).
+enum ChannelSender {
+    Email,
+    Webhook(WebhookSender),
+    Alertmanager(AlertmanagerForwarder),
+}
+
 impl Senders {
-    pub fn new(plan: &Plan, client: reqwest::Client, message_ids: super::MessageIds) -> Senders {
+    pub fn new(plan: &Plan, client: reqwest::Client, message_ids: MessageIds) -> Senders {
         let email = EmailTransport::new(plan.alerting.smtp.as_ref(), &outbox_dir(plan));
-        let mut webhooks = HashMap::new();
-        let mut alertmanagers = HashMap::new();
-        let mut kinds = HashMap::new();
-        for channel in &plan.alerting.channels {
-            match &channel.kind {
-                ChannelKind::Email { .. } => {
-                    kinds.insert(channel.id.clone(), "email");
-                }
-                ChannelKind::Webhook(webhook) => {
-                    kinds.insert(channel.id.clone(), "webhook");
-                    webhooks.insert(
-                        channel.id.clone(),
-                        WebhookSender::new(webhook, client.clone()),
-                    );
-                }
-                ChannelKind::Alertmanager { url, timeout } => {
-                    kinds.insert(channel.id.clone(), "alertmanager");
-                    alertmanagers.insert(
-                        channel.id.clone(),
+        let channels = plan
+            .alerting
+            .channels
+            .iter()
+            .map(|channel| {
+                let sender = match &channel.kind {
+                    ChannelKind::Email { .. } => ChannelSender::Email,
+                    ChannelKind::Webhook(webhook) => {
+                        ChannelSender::Webhook(WebhookSender::new(webhook, client.clone()))
+                    }
+                    ChannelKind::Alertmanager { url, timeout } => ChannelSender::Alertmanager(
                         AlertmanagerForwarder::new(url, *timeout, client.clone()),
-                    );
-                }
-            }
-        }
+                    ),
+                };
+                (channel.id.clone(), sender)
+            })
+            .collect();
         Senders {
             email,
-            webhooks,
-            alertmanagers,
-            kinds,
+            channels,
             hook: plan.rollback.hook.clone(),
             launch: plan.launch.name.clone(),
             ops: plan
@@ -116,7 +115,7 @@ impl Senders {
         if let Some(problem) = self.email.setup_problem() {
             problems.push(format!("email: {problem}"));
         }
-        for (id, sender) in &self.webhooks {
+        for (id, sender) in self.webhooks() {
             if let Some(problem) = sender.setup_problem() {
                 problems.push(format!("channel `{id}`: {problem}"));
             }
@@ -127,11 +126,16 @@ impl Senders {
     /// A line per channel saying where it delivers.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = vec![format!("email: {}", self.email.describe())];
-        for (id, sender) in &self.webhooks {
-            lines.push(format!("channel `{id}`: {}", sender.describe()));
-        }
-        for (id, sender) in &self.alertmanagers {
-            lines.push(format!("channel `{id}`: {}", sender.describe()));
+        for (id, sender) in &self.channels {
+            match sender {
+                ChannelSender::Email => {}
+                ChannelSender::Webhook(sender) => {
+                    lines.push(format!("channel `{id}`: {}", sender.describe()));
+                }
+                ChannelSender::Alertmanager(sender) => {
+                    lines.push(format!("channel `{id}`: {}", sender.describe()));
+                }
+            }
         }
         lines
     }
@@ -146,11 +150,27 @@ impl Senders {
     }
 
     pub fn webhook(&self, channel: &str) -> Option<&WebhookSender> {
-        self.webhooks.get(channel)
+        match self.channels.get(channel) {
+            Some(ChannelSender::Webhook(sender)) => Some(sender),
+            _ => None,
+        }
     }
 
     pub fn alertmanager(&self, channel: &str) -> Option<&AlertmanagerForwarder> {
-        self.alertmanagers.get(channel)
+        match self.channels.get(channel) {
+            Some(ChannelSender::Alertmanager(sender)) => Some(sender),
+            _ => None,
+        }
+    }
+
+    /// The webhook channels' senders, by channel id.
+    fn webhooks(&self) -> impl Iterator<Item = (&String, &WebhookSender)> {
+        self.channels
+            .iter()
+            .filter_map(|(id, sender)| match sender {
+                ChannelSender::Webhook(sender) => Some((id, sender)),
+                _ => None,
+            })
     }
 
     /// Delivers one (possibly merged) message through `channel`; an email is dated `now`.
@@ -172,18 +192,13 @@ impl Senders {
             }
             return self.run_hook(run).await;
         }
-        let expected = match first {
-            OutboxPayload::Email { .. } => "email",
-            OutboxPayload::Webhook { .. } => "webhook",
-            OutboxPayload::Alertmanager { .. } | OutboxPayload::RollbackHook { .. } => {
-                "alertmanager"
-            }
+        let Some(sender) = self.channels.get(channel) else {
+            return Err(DeliveryError::Permanent(format!(
+                "channel `{channel}` is not in the plan (any more)"
+            )));
         };
-        match self.kinds.get(channel).copied() {
-            Some(kind) if kind != expected => Err(DeliveryError::Permanent(format!(
-                "channel `{channel}` is no longer a {expected} channel in the plan"
-            ))),
-            Some("email") => {
+        match (first, sender) {
+            (OutboxPayload::Email { .. }, ChannelSender::Email) => {
                 let email = super::merge::emails(payloads).ok_or_else(|| {
                     DeliveryError::Permanent("unreadable email in the outbox".into())
                 })?;
@@ -192,10 +207,7 @@ impl Senders {
                     .await
                     .map(|delivered| delivered.answer)
             }
-            Some("webhook") => {
-                let sender = self.webhooks.get(channel).ok_or_else(|| {
-                    DeliveryError::Permanent(format!("no sender for `{channel}`"))
-                })?;
+            (OutboxPayload::Webhook { .. }, ChannelSender::Webhook(sender)) => {
                 let message = super::merge::webhooks(payloads).ok_or_else(|| {
                     DeliveryError::Permanent("unreadable webhook message in the outbox".into())
                 })?;
@@ -204,10 +216,7 @@ impl Senders {
                     .await
                     .map(|delivered| delivered.answer)
             }
-            Some("alertmanager") => {
-                let sender = self.alertmanagers.get(channel).ok_or_else(|| {
-                    DeliveryError::Permanent(format!("no sender for `{channel}`"))
-                })?;
+            (OutboxPayload::Alertmanager { .. }, ChannelSender::Alertmanager(sender)) => {
                 let alerts: Vec<ForwardedAlert> = payloads
                     .iter()
                     .filter_map(|payload| match payload {
@@ -218,9 +227,17 @@ impl Senders {
                     .collect();
                 sender.send(&alerts).await.map(|delivered| delivered.answer)
             }
-            _ => Err(DeliveryError::Permanent(format!(
-                "channel `{channel}` is not in the plan (any more)"
-            ))),
+            (payload, _) => {
+                let expected = match payload {
+                    OutboxPayload::Email { .. } => "email",
+                    OutboxPayload::Webhook { .. } => "webhook",
+                    OutboxPayload::Alertmanager { .. } => "alertmanager",
+                    OutboxPayload::RollbackHook { .. } => ROLLBACK_HOOK,
+                };
+                Err(DeliveryError::Permanent(format!(
+                    "channel `{channel}` is no longer of kind {expected} in the plan"
+                )))
+            }
         }
     }
 }
@@ -250,7 +267,7 @@ impl Senders {
                 }
             }
         }
-        for (id, sender) in &self.webhooks {
+        for (id, sender) in self.webhooks() {
             if let Err(error) = sender.send(&notice::post(&trouble)).await {
                 tracing::error!(channel = %id, %error, "could not tell the ops lead through this channel that the store is failing");
             }
@@ -953,5 +970,90 @@ async fn deliver_group(
         alert_id: first.alert_id,
         result,
         lane: LaneChange::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::message::{OutgoingEmail, WebhookMessage};
+
+    const PLAN: &str = r#"
+[launch]
+name = "Web shop 2.0"
+timezone = "Europe/Berlin"
+go_live = 2030-01-01T20:00:00
+hypercare_days = 14
+data_dir = "data"
+
+[[people]]
+id = "jonas"
+name = "Jonas Weber"
+role = "ops_lead"
+email = "jonas@shop.example"
+
+[[channels]]
+id = "mail"
+kind = "email"
+
+[[channels]]
+id = "chat"
+kind = "webhook"
+url = "http://127.0.0.1:9/hook"
+"#;
+
+    fn email() -> OutboxPayload {
+        OutboxPayload::email(OutgoingEmail {
+            to: vec![(None, "jonas@shop.example".into())],
+            subject: "Checkout failing".into(),
+            text: "Checkout fails.".into(),
+            html: None,
+            message_id: "id@shop.example".into(),
+            in_reply_to: None,
+            references: Vec::new(),
+            inline_images: Vec::new(),
+            calendar: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_message_for_a_channel_the_plan_dropped_or_changed_fails_for_good_naming_it() {
+        let plan = crate::plan::parse(PLAN, &std::env::temp_dir().join("plan.toml"))
+            .map_err(|diagnostics| format!("{diagnostics:?}"))
+            .unwrap()
+            .plan;
+        let senders = Senders::new(
+            &plan,
+            reqwest::Client::new(),
+            MessageIds::new(&plan, "launch"),
+        );
+        let now = jiff::Timestamp::from_second(1_893_524_400).unwrap();
+        let changed = senders.deliver("chat", &[email()], now).await;
+        assert_eq!(
+            changed,
+            Err(DeliveryError::Permanent(
+                "channel `chat` is no longer of kind email in the plan".into()
+            ))
+        );
+        let post = OutboxPayload::webhook(WebhookMessage {
+            text: "Checkout fails.".into(),
+            json: serde_json::Value::Null,
+        });
+        let dropped = senders
+            .deliver("pager", std::slice::from_ref(&post), now)
+            .await;
+        assert_eq!(
+            dropped,
+            Err(DeliveryError::Permanent(
+                "channel `pager` is not in the plan (any more)".into()
+            ))
+        );
+        let on_mail = senders.deliver("mail", &[post], now).await;
+        assert!(
+            matches!(&on_mail, Err(DeliveryError::Permanent(text)) if text.contains("of kind webhook")),
+            "{on_mail:?}"
+        );
+        assert!(senders.webhook("chat").is_some() && senders.webhook("mail").is_none());
+        assert!(senders.alertmanager("chat").is_none());
     }
 }

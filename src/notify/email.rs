@@ -434,7 +434,7 @@ fn build_message(
     }
     // Outlook groups by these rather than by References (see `notice::outlook_thread_headers`).
     for (name, value) in
-        super::notice::outlook_thread_headers(&email.subject, &email.references, now)
+        crate::report::notice::outlook_thread_headers(&email.subject, &email.references, now)
     {
         builder = builder.raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str(name),

@@ -32,19 +32,16 @@ mod eml_folder;
 mod http;
 pub mod lanes;
 pub mod merge;
-pub mod message_id;
-pub mod notice;
 pub mod outcome;
 pub mod webhook;
 
 pub use alertmanager::{AlertmanagerForwarder, WebhookPayload};
 pub use email::EmailTransport;
-pub use message_id::MessageIds;
-pub use outcome::{DeliveryReport, DispatchLink, ROLLBACK_HOOK};
+pub use outcome::{DeliveryReport, DispatchLink};
 // The messages themselves are plain data in `core::message`, below the store that keeps them.
 pub use crate::core::message::{
     AckAll, ForwardedAlert, GroupItem, GroupLine, HookRun, InlineImage, OutboxKind, OutboxPayload,
-    OutgoingEmail, WebhookMessage,
+    OutgoingEmail, ROLLBACK_HOOK, WebhookMessage,
 };
 pub use webhook::WebhookSender;
 

@@ -10,11 +10,9 @@ use jiff::Timestamp;
 use tokio::sync::{Notify, mpsc};
 
 use super::DeliveryError;
+use super::OutboxKind;
 use super::lanes::LaneChange;
-use super::{MessageIds, OutboxKind};
-
-/// The outbox channel of rollback hook runs (not a plan channel).
-pub const ROLLBACK_HOOK: &str = "rollback-hook";
+use crate::report::message_id::MessageIds;
 
 /// One delivery attempt of one message (several grouped outbox rows go out as one message).
 #[derive(Debug, Clone)]

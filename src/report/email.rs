@@ -2,12 +2,12 @@
 //! Message-ID, outside any alert's thread. Pure composition, shared by the engine (scheduled and
 //! requested reports) and `golive report preview --format eml`, so both show the same message.
 
-use crate::notify::MessageIds;
-use crate::notify::OutgoingEmail;
-use crate::notify::notice::{self, Notice, Thread};
+use crate::core::message::OutgoingEmail;
 use crate::plan::Plan;
 use crate::plan::recipients::resolve_recipients;
 use crate::report::compose::Composed;
+use crate::report::message_id::MessageIds;
+use crate::report::notice::{self, Notice, Thread};
 
 /// The email of a composed report to the plan's report recipients (nobody without `[reports]`).
 pub fn report_email(plan: &Plan, composed: &Composed, message_ids: &MessageIds) -> OutgoingEmail {

@@ -16,8 +16,7 @@ use super::sections::{
     self, Actions, Bar, CheckHistory, CheckRow, EntryRow, Incidents, Notifications, minute_of,
 };
 use crate::core::LaunchState;
-use crate::core::log::{LogEntry, LogKind};
-use crate::core::runbook;
+use crate::core::log::{self, LogEntry, LogKind};
 use crate::domain::Phase;
 use crate::plan::Plan;
 use crate::plan::recipients::display_name;
@@ -293,12 +292,7 @@ fn outcome(phase: Phase) -> String {
 fn runbook_section(plan: &Plan, base: &ReportData, end: Timestamp) -> Option<RunbookSection> {
     (!plan.runbook.steps.is_empty()).then(|| RunbookSection {
         timezone: plan.launch.timezone_name.clone(),
-        steps: runbook_rows::rows(
-            plan,
-            &runbook::records_from_log(&base.log),
-            base.state.phase,
-            end,
-        ),
+        steps: runbook_rows::rows(plan, &log::step_records(&base.log), base.state.phase, end),
     })
 }
 

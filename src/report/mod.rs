@@ -3,8 +3,10 @@
 //! reports (`schedule` says when a daily report is due, `daily`/`final_report` gather and build the
 //! figures, `check_rows` and `sections` hold what both share, `value` formats a metric value as every
 //! document shows it, `render` applies the minijinja templates, and
-//! `compose` puts a report together). Building and rendering are pure; only `gather` reads the
-//! store.
+//! `compose` puts a report together), and what every rendering becomes on the channels: `notice`
+//! (an email in its thread, a chat post, the outbox payloads for the plan's channels) with the
+//! Message-IDs of `message_id`, so the engine and the dispatcher build every email the same way.
+//! Building and rendering are pure; only `gather` reads the store.
 
 pub mod alert_group;
 pub mod alert_message;
@@ -16,6 +18,8 @@ pub mod feedback_link;
 pub mod final_report;
 pub mod format;
 pub mod judgement;
+pub mod message_id;
+pub mod notice;
 pub mod notices;
 pub mod postmortem;
 pub mod render;

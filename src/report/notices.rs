@@ -13,10 +13,10 @@ use serde_json::json;
 use crate::core::runbook::LateKind;
 use crate::domain::Phase;
 use crate::human;
-use crate::notify::notice::Notice;
 use crate::plan::recipients::Addressee;
 use crate::plan::runbook::{PlannedStart, RunbookStep};
 use crate::report::alert_message::chat_escape;
+use crate::report::notice::Notice;
 
 /// A runbook step found late, with what the warning needs to say about it.
 pub struct LateStep<'a> {

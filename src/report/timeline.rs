@@ -8,8 +8,7 @@ use jiff::tz::TimeZone;
 use crate::core::LaunchState;
 use crate::core::actions::{ActionItem, is_overdue};
 use crate::core::lifecycle::owner_label;
-use crate::core::log::{LogEntry, LogKind};
-use crate::core::runbook;
+use crate::core::log::{self, LogEntry, LogKind};
 use crate::human;
 use crate::plan::Plan;
 use crate::report::runbook_rows;
@@ -178,7 +177,7 @@ fn runbook_section(
         out.push_str("The plan has no runbook.\n\n");
         return;
     }
-    let records = runbook::records_from_log(entries);
+    let records = log::step_records(entries);
     let _ = writeln!(out, "Times in {}.\n", plan.launch.timezone_name);
     out.push_str("| Step | Owner | Phase | Planned | Actual | Started by | Finished by | State | Versus plan | Note |\n");
     out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::domain::Phase;
 use crate::human;
-use crate::notify::notice::Notice;
+use crate::report::notice::Notice;
 
 /// The longest subject line taken from a manual update's text, in characters.
 const SUBJECT_TEXT_CHARS: usize = 60;

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 const LONGEST_FUNCTION: usize = 120;
 
 #[test]
-#[ignore = "enabled when the #18 branches land"]
 fn every_module_imports_only_its_own_layer_and_the_layers_below() {
     let layers = layers_from_architecture();
     let sources = sources();
@@ -62,7 +61,6 @@ fn every_module_imports_only_its_own_layer_and_the_layers_below() {
 }
 
 #[test]
-#[ignore = "enabled when the #18 branches land"]
 fn no_files_of_one_module_import_each_other_in_a_circle() {
     let sources = sources();
     let graphs = module_graphs(&sources);

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::core::runbook::{StepRecords, StepState};
 use crate::domain::UnknownName;
 
 pub mod data;
@@ -136,4 +137,38 @@ pub struct LogEntry {
     pub kind: LogKind,
     pub text: String,
     pub data: LogData,
+}
+
+/// The runbook's step records as the launch log tells them (the `runbook` entries of step
+/// changes, oldest first), so exports can be rebuilt from the log alone. Here, on the log's side:
+/// the log's details name the runbook's vocabulary, so the runbook cannot read the log back.
+pub fn step_records(entries: &[LogEntry]) -> StepRecords {
+    let mut records = StepRecords::new();
+    for entry in entries
+        .iter()
+        .filter(|entry| entry.kind == LogKind::Runbook)
+    {
+        let Some(data::RunbookLog::Step(change)) = entry.data.runbook() else {
+            continue;
+        };
+        let to = change.to;
+        let reason = change.reason.clone();
+        let record = records.entry(change.step.clone()).or_default();
+        record.state = to;
+        if to == StepState::Running {
+            record.started_at = Some(entry.at);
+            record.started_by = Some(entry.author.clone());
+            record.finished_at = None;
+            record.finished_by = None;
+            record.forced = change.forced;
+            record.reason = reason;
+        } else {
+            record.finished_at = Some(entry.at);
+            record.finished_by = Some(entry.author.clone());
+            if reason.is_some() {
+                record.reason = reason;
+            }
+        }
+    }
+    records
 }

@@ -14,10 +14,11 @@ use crate::core::log::data::{AlertEvent, AlertLog};
 use crate::core::log::{LogKind, NewEntry};
 use crate::engine::{Engine, block};
 use crate::error_chain::error_chain;
-use crate::notify::{OutboxKind, notice};
+use crate::notify::OutboxKind;
 use crate::plan::alerting::Recipient;
 use crate::plan::recipients::{Addressee, addressees_by_key, resolve_recipients};
 use crate::report::alert_message::MessageKind;
+use crate::report::notice;
 use crate::store::StoreError;
 use crate::store::alerts::NewOutboxRow;
 

@@ -11,12 +11,12 @@ use super::*;
 use crate::ack_link::AckTarget;
 use crate::core::alert::Alert;
 use crate::engine::Engine;
-use crate::notify::notice::{self, Notice, Thread};
 use crate::notify::{ForwardedAlert, OutboxPayload};
 use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::{Addressee, resolve_recipients};
 use crate::report::alert_group::{self, AckAll, GroupItem};
 use crate::report::alert_message::{self, MessageContext, MessageKind, ValueFacts};
+use crate::report::notice::{self, Notice, Thread};
 use crate::store::alerts::NewOutboxRow;
 
 /// `row` with what it contributes to a grouped message in its payload.

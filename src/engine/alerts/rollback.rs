@@ -13,12 +13,12 @@ use crate::core::log::LogData;
 use crate::core::log::data::{AlertEvent, AlertLog, DecisionEvent};
 use crate::core::log::{LogKind, NewEntry};
 use crate::engine::{Engine, EngineError, block};
-use crate::notify::notice::{self, Notice, Thread};
 use crate::notify::{OutboxKind, OutboxPayload};
 use crate::plan::Plan;
 use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::{Addressee, resolve_recipients};
 use crate::report::alert_message::{self, ValueFacts};
+use crate::report::notice::{self, Notice, Thread};
 use crate::store::alerts::NewOutboxRow;
 
 /// What a rollback recommendation says, and where it belongs.
@@ -34,7 +34,7 @@ pub(crate) struct RollbackRecommendation {
 /// and when a runbook step fails.
 pub(crate) fn rollback_recommendation_rows(
     plan: &Plan,
-    message_ids: &crate::notify::MessageIds,
+    message_ids: &crate::report::message_id::MessageIds,
     recipients: &[Addressee],
     recommendation: &RollbackRecommendation,
     now: Timestamp,

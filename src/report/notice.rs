@@ -9,11 +9,12 @@
 
 use serde_json::Value;
 
-use super::{MessageIds, OutboxPayload, OutgoingEmail, WebhookMessage};
+use super::alert_message::chat_escape;
+use super::message_id::MessageIds;
+use crate::core::message::{OutboxPayload, OutgoingEmail, WebhookMessage};
 use crate::plan::Plan;
 use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::Addressee;
-use crate::report::alert_message::chat_escape;
 
 /// A message for people, rendered, in the forms the channels take.
 #[derive(Debug, Clone, PartialEq)]
