@@ -15,6 +15,14 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// The instant `duration` after `at` (`at` itself should the sum leave the time range).
+pub fn instant_after(at: Timestamp, duration: std::time::Duration) -> Timestamp {
+    SignedDuration::try_from(duration)
+        .ok()
+        .and_then(|duration| at.checked_add(duration).ok())
+        .unwrap_or(at)
+}
+
 /// The real wall clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

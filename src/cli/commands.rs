@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::format::{self, shown};
 use super::{
-    ActionAction, ActionFilter, ChecklistAction, ClientArgs, LogKindName, NotifyAction,
+    ActionCommand, ActionFilter, ChecklistAction, ClientArgs, LogKindName, NotifyAction,
     PhaseAction, SilenceAction, value_name,
 };
 use crate::client::{Answer, Client, ClientError, encode};
@@ -146,10 +146,10 @@ pub async fn read_log(
 pub async fn action(
     client: &Client,
     args: &ClientArgs,
-    action: ActionAction,
+    action: ActionCommand,
 ) -> Result<String, ClientError> {
     let (id, status, note) = match action {
-        ActionAction::Add { title, owner, due } => {
+        ActionCommand::Add { title, owner, due } => {
             let body = wire::NewAction {
                 title: title.join(" "),
                 owner,
@@ -161,10 +161,10 @@ pub async fn action(
                 format!("Opened action item #{}.\n", opened.action.id)
             }));
         }
-        ActionAction::List { status } => return list_actions(client, args, status).await,
-        ActionAction::Done { id, note } => (id, "done", note),
-        ActionAction::Drop { id, note } => (id, "dropped", note),
-        ActionAction::Reopen { id, note } => (id, "open", note),
+        ActionCommand::List { status } => return list_actions(client, args, status).await,
+        ActionCommand::Done { id, note } => (id, "done", note),
+        ActionCommand::Drop { id, note } => (id, "dropped", note),
+        ActionCommand::Reopen { id, note } => (id, "open", note),
     };
     let body = wire::ActionUpdate {
         status: Some(status.to_string()),

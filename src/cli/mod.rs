@@ -140,7 +140,7 @@ pub enum Command {
     /// Manage action items.
     Action {
         #[command(subcommand)]
-        action: ActionAction,
+        action: ActionCommand,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -414,7 +414,7 @@ pub enum ChecklistAction {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ActionAction {
+pub enum ActionCommand {
     /// Open a new action item.
     Add {
         /// What needs doing.

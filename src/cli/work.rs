@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{
-    ActionAction, ChecklistAction, ClientArgs, Command, LogFormat, LogKindName, NotifyAction,
+    ActionCommand, ChecklistAction, ClientArgs, Command, LogFormat, LogKindName, NotifyAction,
     PhaseAction, ReportAction, ReportFormat, SilenceAction, StepCommand,
 };
 use crate::demo::DemoOptions;
@@ -71,7 +71,7 @@ pub enum Remote {
         kinds: Vec<LogKindName>,
         limit: usize,
     },
-    Action(ActionAction),
+    Action(ActionCommand),
     Checks,
     Alerts {
         all: bool,

@@ -12,9 +12,10 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::lifecycle::Blocker;
+use crate::clock::instant_after;
 use crate::domain::{Phase, UnknownName};
 use crate::plan::Plan;
-use crate::plan::runbook::{Runbook, RunbookStep, plus};
+use crate::plan::runbook::{Runbook, RunbookStep};
 
 /// Where a step is.
 #[derive(
@@ -370,7 +371,7 @@ pub fn late_since(
         }
         StepState::Running => {
             let started = record.started_at?;
-            Some((LateKind::Overrunning, plus(started, step.duration)))
+            Some((LateKind::Overrunning, instant_after(started, step.duration)))
         }
         _ => None,
     }
@@ -394,9 +395,9 @@ pub fn warnings(
         let Some((kind, since)) = late_since(step, &record, phase) else {
             continue;
         };
-        let first = plus(since, runbook.grace);
+        let first = instant_after(since, runbook.grace);
         let second = owner_warned_at(&step.id, kind)
-            .map(|warned| plus(warned.max(first), runbook.escalate_after));
+            .map(|warned| instant_after(warned.max(first), runbook.escalate_after));
         for (level, due) in [(1, Some(first)), (2, second)] {
             let Some(due) = due else { continue };
             out.push(LateWarning {

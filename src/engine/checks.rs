@@ -165,6 +165,59 @@ impl Checks {
     }
 }
 
+/// Counts one probe result in its check's metrics: by outcome, its duration, when it ran, the
+/// value it read and the certificate's expiry it saw.
+fn count_in_metrics(metrics: &CheckMetrics, result: &ProbeResult, at: Timestamp) {
+    let slot = match result.outcome {
+        Outcome::Healthy => 0,
+        Outcome::Failing => 1,
+        Outcome::Unknown => 2,
+    };
+    metrics.results[slot].inc();
+    metrics.duration.observe(result.latency.as_secs_f64());
+    metrics.last_run.set(at.as_millisecond() as f64 / 1000.0);
+    if let Some(value) = result.value {
+        metrics.value.set(value);
+    }
+    if let Some(not_after) = result.cert_not_after {
+        metrics.cert_expiry.set(not_after.as_second() as f64);
+    }
+}
+
+/// Adds one probe result to the minute it ran in: the minute in progress, or (when a later minute
+/// begins) a new one, the finished one waiting in `open_minutes` to be written.
+fn roll_into_minute(
+    runtime: &mut CheckRuntime,
+    open_minutes: &mut BTreeMap<(usize, i64), Rollup>,
+    check_index: usize,
+    at: Timestamp,
+    result: &ProbeResult,
+) {
+    let minute = unix_minute(at);
+    match &mut runtime.minute {
+        Some((current, rollup)) if *current == minute => rollup.record(result),
+        Some((current, rollup)) if *current < minute => {
+            let finished = std::mem::take(rollup);
+            open_minutes
+                .entry((check_index, *current))
+                .or_default()
+                .merge(&finished);
+            *current = minute;
+            rollup.record(result);
+        }
+        // A late result for an earlier minute: merged when written.
+        Some(_) => open_minutes
+            .entry((check_index, minute))
+            .or_default()
+            .record(result),
+        None => {
+            let mut rollup = Rollup::default();
+            rollup.record(result);
+            runtime.minute = Some((minute, rollup));
+        }
+    }
+}
+
 fn unix_minute(at: Timestamp) -> i64 {
     at.as_second().div_euclid(60)
 }
@@ -186,51 +239,20 @@ impl Engine {
             };
             let result = &observation.result;
             let at = observation.started;
-            let metrics = &runtime.metrics;
-            let slot = match result.outcome {
-                Outcome::Healthy => 0,
-                Outcome::Failing => 1,
-                Outcome::Unknown => 2,
-            };
-            metrics.results[slot].inc();
-            metrics.duration.observe(result.latency.as_secs_f64());
-            metrics.last_run.set(at.as_millisecond() as f64 / 1000.0);
+            count_in_metrics(&runtime.metrics, result, at);
             if let Some(value) = result.value {
-                metrics.value.set(value);
                 self.alerts.note_value(&check.id, check.threshold(), value);
-            }
-            if let Some(not_after) = result.cert_not_after {
-                metrics.cert_expiry.set(not_after.as_second() as f64);
             }
             self.metrics
                 .schedule_lag
                 .observe(observation.lag.as_secs_f64());
-            let minute = unix_minute(at);
-            match &mut runtime.minute {
-                Some((current, rollup)) if *current == minute => rollup.record(result),
-                Some((current, rollup)) if *current < minute => {
-                    let finished = std::mem::take(rollup);
-                    self.checks
-                        .open_minutes
-                        .entry((observation.check, *current))
-                        .or_default()
-                        .merge(&finished);
-                    *current = minute;
-                    rollup.record(result);
-                }
-                // A late result for an earlier minute: merged when written.
-                Some(_) => self
-                    .checks
-                    .open_minutes
-                    .entry((observation.check, minute))
-                    .or_default()
-                    .record(result),
-                None => {
-                    let mut rollup = Rollup::default();
-                    rollup.record(result);
-                    runtime.minute = Some((minute, rollup));
-                }
-            }
+            roll_into_minute(
+                runtime,
+                &mut self.checks.open_minutes,
+                observation.check,
+                at,
+                result,
+            );
             if runtime.recent.len() == RECENT_RESULTS {
                 runtime.recent.pop_back();
             }
@@ -274,14 +296,19 @@ impl Engine {
             let now = self.clock.now();
             self.own_warning(&blind, &seeing, now);
         }
-        if changes.is_empty() {
-            return;
+        if !changes.is_empty() {
+            self.act_on_health_changes(&changes);
         }
+    }
+
+    /// Logs the health changes of a batch (behind any entries that still wait), raises and
+    /// resolves the alerts they call for, and publishes the new state once.
+    fn act_on_health_changes(&mut self, changes: &[(usize, HealthChange)]) {
         let entries: Vec<NewEntry> = changes
             .iter()
             .filter_map(|(index, change)| self.health_entry(*index, change))
             .collect();
-        for (index, change) in &changes {
+        for (index, change) in changes {
             let id = &self.plan.checks[*index].id;
             tracing::info!(check = %id, from = change.from.as_str(), to = change.to.as_str(), "check health changed");
         }
@@ -292,7 +319,7 @@ impl Engine {
             }
             self.write_pending_log();
         }
-        self.alerts_on_health(&changes);
+        self.alerts_on_health(changes);
         self.publish();
     }
 

@@ -814,121 +814,84 @@ impl Engine {
         }
     }
 
+    /// Carries out one command and answers it.
     fn handle(&mut self, command: Command) {
         self.write_pending_log_before(&command);
         match command {
-            Command::Transition { request, reply } => {
-                let result = self.transition(request);
-                let _ = reply.send(result);
-            }
+            Command::Transition { request, reply } => answer(reply, self.transition(request)),
             Command::Confirm {
                 item,
                 author,
                 note,
                 reply,
-            } => {
-                let result = self.confirm(item, author, note);
-                let _ = reply.send(result);
-            }
+            } => answer(reply, self.confirm(item, author, note)),
             Command::Append {
                 kind,
                 text,
                 author,
                 reply,
-            } => {
-                let result = self.append(kind, text, author);
-                let _ = reply.send(result);
-            }
+            } => answer(reply, self.append(kind, text, author)),
             Command::CreateAction {
                 title,
                 owner,
                 due,
                 author,
                 reply,
-            } => {
-                let result = self.create_action(&title, &owner, due.as_deref(), &author);
-                let _ = reply.send(result);
-            }
+            } => answer(
+                reply,
+                self.create_action(&title, &owner, due.as_deref(), &author),
+            ),
             Command::UpdateAction {
                 id,
                 change,
                 author,
                 reply,
-            } => {
-                let result = self.update_action(id, change, &author);
-                let _ = reply.send(result);
-            }
-            Command::Checks { reply } => {
-                let _ = reply.send(self.check_views());
-            }
-            Command::Check { id, reply } => {
-                let _ = reply.send(self.check_detail(&id));
-            }
+            } => answer(reply, self.update_action(id, change, &author)),
+            Command::Checks { reply } => answer(reply, self.check_views()),
+            Command::Check { id, reply } => answer(reply, self.check_detail(&id)),
             Command::Acknowledge {
                 id,
                 by,
                 note,
                 via,
                 reply,
-            } => {
-                let _ = reply.send(self.acknowledge_alert(id, &by, note, &via));
-            }
+            } => answer(reply, self.acknowledge_alert(id, &by, note, &via)),
             Command::AcknowledgeMany {
                 ids,
                 by,
                 note,
                 via,
                 reply,
-            } => {
-                let _ = reply.send(self.acknowledge_alerts(&ids, &by, note, &via, None));
-            }
-            Command::CheckAckLink { token, reply } => {
-                let _ = reply.send(self.check_ack_link(&token));
-            }
-            Command::AckLink { token, reply } => {
-                let _ = reply.send(self.acknowledge_by_link(&token));
-            }
+            } => answer(reply, self.acknowledge_alerts(&ids, &by, note, &via, None)),
+            Command::CheckAckLink { token, reply } => answer(reply, self.check_ack_link(&token)),
+            Command::AckLink { token, reply } => answer(reply, self.acknowledge_by_link(&token)),
             Command::CheckFeedbackLink { token, reply } => {
-                let _ = reply.send(self.check_feedback_link(&token));
+                answer(reply, self.check_feedback_link(&token))
             }
             Command::SubmitFeedback { token, text, reply } => {
-                let _ = reply.send(self.submit_feedback(&token, &text));
+                answer(reply, self.submit_feedback(&token, &text))
             }
-            Command::AddSilence { silence, reply } => {
-                let _ = reply.send(self.add_silence(silence));
-            }
+            Command::AddSilence { silence, reply } => answer(reply, self.add_silence(silence)),
             Command::RemoveSilence { id, by, reply } => {
-                let _ = reply.send(self.remove_silence(&id, &by));
+                answer(reply, self.remove_silence(&id, &by))
             }
-            Command::Silences { reply } => {
-                let _ = reply.send(self.alerts.silences().to_vec());
-            }
-            Command::Intake { alerts, reply } => {
-                let _ = reply.send(self.intake(alerts));
-            }
+            Command::Silences { reply } => answer(reply, self.alerts.silences().to_vec()),
+            Command::Intake { alerts, reply } => answer(reply, self.intake(alerts)),
             Command::RollBack { reason, by, reply } => {
-                let _ = reply.send(self.roll_back(reason, by, false));
+                answer(reply, self.roll_back(reason, by, false))
             }
-            Command::Step { request, reply } => {
-                let _ = reply.send(self.change_step(request));
-            }
+            Command::Step { request, reply } => answer(reply, self.change_step(request)),
             Command::SendReport {
                 day,
                 final_report,
                 reply,
-            } => {
-                let _ = reply.send(self.send_report_now(day, final_report));
-            }
+            } => answer(reply, self.send_report_now(day, final_report)),
             Command::SendUpdate {
                 text,
                 author,
                 reply,
-            } => {
-                let _ = reply.send(self.send_update(&text, author));
-            }
-            Command::Delivery { report, reply } => {
-                let _ = reply.send(self.record_delivery(report));
-            }
+            } => answer(reply, self.send_update(&text, author)),
+            Command::Delivery { report, reply } => answer(reply, self.record_delivery(report)),
             Command::Tick { reply } => {
                 self.housekeeping(false);
                 self.do_due_work();
@@ -985,6 +948,12 @@ impl Engine {
             changed
         });
     }
+}
+
+/// Sends a command's answer back. The one who asked may have stopped waiting (an API request that
+/// timed out or whose client went away): then there is no one left to tell, and that is fine.
+fn answer<T>(reply: oneshot::Sender<T>, value: T) {
+    let _ = reply.send(value);
 }
 
 /// Runs a short blocking store call on the engine's task, telling the runtime so it can move other

@@ -102,27 +102,25 @@ impl Engine {
                 due: due_day,
             };
             let state = notices::action_state(&due_item, today);
-            let entry = NewEntry {
-                at: now,
-                author: "golive".into(),
-                kind: LogKind::Action,
-                text: format!(
-                    "Reminder sent for action item #{} ({}), {state}, to {}",
-                    item.id,
-                    item.title,
-                    if to.is_empty() {
-                        "nobody (the owner has no email)".to_string()
-                    } else {
-                        item.owner.clone()
-                    }
+            let told = if to.is_empty() {
+                "nobody (the owner has no email)"
+            } else {
+                &item.owner
+            };
+            let entry = NewEntry::by_golive(
+                now,
+                LogKind::Action,
+                format!(
+                    "Reminder sent for action item #{} ({}), {state}, to {told}",
+                    item.id, item.title
                 ),
-                data: LogData::Action(ActionEvent::Reminder(ActionReminder {
+                LogData::Action(ActionEvent::Reminder(ActionReminder {
                     action: item.id,
                     event: ReminderEvent::Reminder,
                     day: today,
                     overdue,
                 })),
-            };
+            );
             let row = (!to.is_empty()).then(|| NewOutboxRow {
                 created_at: now,
                 not_before: now,

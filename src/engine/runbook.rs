@@ -374,26 +374,24 @@ impl Engine {
                 now,
             )
         };
-        let entry = NewEntry {
-            at: now,
-            author: "golive".into(),
-            kind: LogKind::Runbook,
-            text: format!(
-                "Step `{}` {what}; level {} warning sent to {}",
-                step.id,
-                warning.level,
-                if rows.is_empty() {
-                    "nobody (no channel reaches them)".to_string()
-                } else {
-                    names_or_nobody(&addressees)
-                }
+        let told = if rows.is_empty() {
+            "nobody (no channel reaches them)".to_string()
+        } else {
+            names_or_nobody(&addressees)
+        };
+        let entry = NewEntry::by_golive(
+            now,
+            LogKind::Runbook,
+            format!(
+                "Step `{}` {what}; level {} warning sent to {told}",
+                step.id, warning.level
             ),
-            data: LogData::Runbook(RunbookLog::Event(RunbookEvent::Late {
+            LogData::Runbook(RunbookLog::Event(RunbookEvent::Late {
                 step: step.id.clone(),
                 late: warning.kind,
                 level: warning.level,
             })),
-        };
+        );
         let stored = block(|| {
             self.store.write(|write| {
                 write.record_runbook_warning(&step.id, warning.kind, warning.level, now)?;

@@ -402,7 +402,6 @@ pub async fn test_channels(
     by: &str,
     now: jiff::Timestamp,
 ) -> Vec<ChannelTest> {
-    use crate::plan::alerting::{ChannelKind, Recipient};
     let mut results = Vec::new();
     for channel in plan
         .alerting
@@ -410,101 +409,30 @@ pub async fn test_channels(
         .iter()
         .filter(|channel| wanted.is_empty() || wanted.contains(&channel.id))
     {
-        let text = format!(
-            "golive notification test for \"{}\" via `{}`, sent by {by} at {}. If you read this, the channel works.",
-            plan.launch.name,
-            channel.id,
-            crate::human::time(now, &plan.launch.timezone)
-        );
-        let test = Notice {
-            subject: format!(
-                "[TEST] {}: golive notification test via {}",
-                plan.launch.name, channel.id
-            ),
-            text: text.clone(),
-            html: None,
-            // `by` is whoever called the API: plain text in chat.
-            chat: crate::report::alert_message::chat_escape(&text),
-            json: json!({"kind": "test", "launch": plan.launch.name, "channel": channel.id, "message": text}),
-        };
+        let test = test_notice(plan, &channel.id, by, now);
         let (kind, result) = match &channel.kind {
-            ChannelKind::Email { to } => {
-                let mut wanted: Vec<Recipient> = to.clone();
-                for policy in &plan.alerting.policies {
-                    for level in policy
-                        .levels
-                        .iter()
-                        .filter(|level| level.channels.contains(&channel.id))
-                    {
-                        wanted.extend(level.notify.iter().cloned());
-                    }
-                }
-                let recipients: Vec<(Option<String>, String)> =
-                    crate::plan::recipients::resolve_recipients(plan, &wanted)
-                        .into_iter()
-                        .filter_map(|addressee| {
-                            addressee.email.map(|email| (Some(addressee.name), email))
-                        })
-                        .collect();
-                if recipients.is_empty() {
-                    ("email", Err(crate::notify::DeliveryError::Permanent("nobody to send a test to: no escalation level uses this channel and it has no `to`".into())))
-                } else {
-                    let email = notice::email(
-                        recipients,
-                        &test,
-                        senders.message_ids.fresh(&format!("test-{}", channel.id)),
-                        Thread::default(),
-                    );
-                    (
-                        "email",
-                        senders
-                            .email()
-                            .send(&email, now)
-                            .await
-                            .map(|delivered| delivered.answer),
-                    )
-                }
-            }
+            ChannelKind::Email { to } => (
+                "email",
+                send_test_email(plan, senders, &channel.id, to, &test, now).await,
+            ),
             ChannelKind::Webhook(_) => {
-                let message = notice::post(&test);
-                let result = match senders.webhook(&channel.id) {
-                    Some(sender) => sender
-                        .send(&message)
-                        .await
-                        .map(|delivered| delivered.answer),
-                    None => Err(crate::notify::DeliveryError::Permanent("no sender".into())),
-                };
-                ("webhook", result)
+                ("webhook", send_test_post(senders, &channel.id, &test).await)
             }
-            ChannelKind::Alertmanager { .. } => {
-                let mut labels = std::collections::BTreeMap::new();
-                labels.insert(
-                    "alertname".to_string(),
-                    "GoliveNotificationTest".to_string(),
-                );
-                labels.insert("severity".to_string(), "info".to_string());
-                labels.insert("launch".to_string(), plan.launch.name.clone());
-                let mut annotations = std::collections::BTreeMap::new();
-                annotations.insert("summary".to_string(), text.clone());
-                let alert = crate::notify::ForwardedAlert {
-                    labels,
-                    annotations,
-                    starts_at: now,
-                    ends_at: now.checked_add(jiff::SignedDuration::from_mins(5)).ok(),
-                    generator_url: None,
-                };
-                let result = match senders.alertmanager(&channel.id) {
-                    Some(sender) => sender
-                        .send(&[alert])
-                        .await
-                        .map(|delivered| delivered.answer),
-                    None => Err(crate::notify::DeliveryError::Permanent("no sender".into())),
-                };
-                ("alertmanager", result)
-            }
+            ChannelKind::Alertmanager { .. } => (
+                "alertmanager",
+                send_test_alert(plan, senders, &channel.id, &test.text, now).await,
+            ),
         };
-        results.push(ChannelTest {
-            channel: channel.id.clone(),
+        results.push(ChannelTest::of(&channel.id, kind, result));
+    }
+    results
+}
+
+impl ChannelTest {
+    /// The outcome of testing `channel` of `kind`: the server's answer, or why it failed.
+    fn of(channel: &str, kind: &'static str, result: Result<String, DeliveryError>) -> Self {
+        ChannelTest {
+            channel: channel.to_string(),
             kind,
             delivered: result.is_ok(),
             result: if result.is_ok() {
@@ -516,9 +444,122 @@ pub async fn test_channels(
                 Ok(answer) => answer,
                 Err(error) => error.to_string(),
             },
-        });
+        }
     }
-    results
+}
+
+/// The test message for `channel`: which launch, which channel, who sent it and when.
+fn test_notice(plan: &Plan, channel: &str, by: &str, now: jiff::Timestamp) -> Notice {
+    let text = format!(
+        "golive notification test for \"{}\" via `{}`, sent by {by} at {}. If you read this, the channel works.",
+        plan.launch.name,
+        channel,
+        crate::human::time(now, &plan.launch.timezone)
+    );
+    Notice {
+        subject: format!(
+            "[TEST] {}: golive notification test via {}",
+            plan.launch.name, channel
+        ),
+        text: text.clone(),
+        html: None,
+        // `by` is whoever called the API: plain text in chat.
+        chat: crate::report::alert_message::chat_escape(&text),
+        json: json!({"kind": "test", "launch": plan.launch.name, "channel": channel, "message": text}),
+    }
+}
+
+/// Emails the test to everyone the email `channel` reaches: its `to` and the people of every
+/// escalation level that uses it.
+async fn send_test_email(
+    plan: &Plan,
+    senders: &Senders,
+    channel: &str,
+    to: &[crate::plan::alerting::Recipient],
+    test: &Notice,
+    now: jiff::Timestamp,
+) -> Result<String, DeliveryError> {
+    let mut wanted = to.to_vec();
+    for policy in &plan.alerting.policies {
+        for level in policy
+            .levels
+            .iter()
+            .filter(|level| level.channels.iter().any(|used| used == channel))
+        {
+            wanted.extend(level.notify.iter().cloned());
+        }
+    }
+    let recipients: Vec<(Option<String>, String)> =
+        crate::plan::recipients::resolve_recipients(plan, &wanted)
+            .into_iter()
+            .filter_map(|addressee| addressee.email.map(|email| (Some(addressee.name), email)))
+            .collect();
+    if recipients.is_empty() {
+        return Err(DeliveryError::Permanent(
+            "nobody to send a test to: no escalation level uses this channel and it has no `to`"
+                .into(),
+        ));
+    }
+    let email = notice::email(
+        recipients,
+        test,
+        senders.message_ids.fresh(&format!("test-{channel}")),
+        Thread::default(),
+    );
+    senders
+        .email()
+        .send(&email, now)
+        .await
+        .map(|delivered| delivered.answer)
+}
+
+/// Posts the test to the webhook `channel`.
+async fn send_test_post(
+    senders: &Senders,
+    channel: &str,
+    test: &Notice,
+) -> Result<String, DeliveryError> {
+    let message = notice::post(test);
+    match senders.webhook(channel) {
+        Some(sender) => sender
+            .send(&message)
+            .await
+            .map(|delivered| delivered.answer),
+        None => Err(DeliveryError::Permanent("no sender".into())),
+    }
+}
+
+/// Forwards a short-lived info alert carrying the test `text` to the Alertmanager `channel`.
+async fn send_test_alert(
+    plan: &Plan,
+    senders: &Senders,
+    channel: &str,
+    text: &str,
+    now: jiff::Timestamp,
+) -> Result<String, DeliveryError> {
+    let mut labels = std::collections::BTreeMap::new();
+    labels.insert(
+        "alertname".to_string(),
+        "GoliveNotificationTest".to_string(),
+    );
+    labels.insert("severity".to_string(), "info".to_string());
+    labels.insert("launch".to_string(), plan.launch.name.clone());
+    let mut annotations = std::collections::BTreeMap::new();
+    annotations.insert("summary".to_string(), text.to_string());
+    let alert = crate::notify::ForwardedAlert {
+        labels,
+        annotations,
+        starts_at: now,
+        ends_at: now.checked_add(jiff::SignedDuration::from_mins(5)).ok(),
+        generator_url: None,
+    };
+    match senders.alertmanager(channel) {
+        Some(sender) => sender
+            .send(&[alert])
+            .await
+            .map(|delivered| delivered.answer),
+        None => Err(DeliveryError::Permanent("no sender".into())),
+    }
 }
 
 /// Runs until `shutdown`; deliveries in flight then are reported if they finish within a moment,

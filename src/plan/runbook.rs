@@ -76,7 +76,7 @@ pub struct RunbookStep {
 impl RunbookStep {
     /// When the step is planned to end.
     pub fn planned_end(&self) -> Timestamp {
-        plus(self.planned_start, self.duration)
+        crate::clock::instant_after(self.planned_start, self.duration)
     }
 }
 
@@ -100,12 +100,4 @@ impl std::fmt::Display for PlannedStart {
             PlannedStart::At(at) => write!(f, "{at}"),
         }
     }
-}
-
-/// `at + duration`, saturating at `at` for an out-of-range sum.
-pub fn plus(at: Timestamp, duration: Duration) -> Timestamp {
-    SignedDuration::try_from(duration)
-        .ok()
-        .and_then(|duration| at.checked_add(duration).ok())
-        .unwrap_or(at)
 }

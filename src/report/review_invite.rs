@@ -225,36 +225,35 @@ fn time_zone(cal: &mut Calendar, meeting: &Meeting) {
                     .saturating_sub(jiff::SignedDuration::from_secs(1))
                     .unwrap_or(transition.timestamp()),
             );
-            let onset = transition
-                .timestamp()
-                .to_zoned_datetime(TimeZone::fixed(before))
-                .datetime();
-            observance(
-                cal,
-                transition.dst().is_dst(),
-                &onset.strftime("%Y%m%dT%H%M%S").to_string(),
-                before.seconds(),
-                transition.offset().seconds(),
-                transition.abbreviation(),
-            );
+            transition_observance(cal, transition, before);
         }
     }
     if let Some(transition) = next {
         let before = zone.to_offset(meeting.starts_at);
-        let onset = transition
-            .timestamp()
-            .to_zoned_datetime(TimeZone::fixed(before))
-            .datetime();
-        observance(
-            cal,
-            transition.dst().is_dst(),
-            &onset.strftime("%Y%m%dT%H%M%S").to_string(),
-            before.seconds(),
-            transition.offset().seconds(),
-            transition.abbreviation(),
-        );
+        transition_observance(cal, &transition, before);
     }
     cal.line("END", "VTIMEZONE");
+}
+
+/// The observance `transition` begins, from the offset `before` it: its onset is written in
+/// the local time before the transition, as RFC 5545 wants.
+fn transition_observance(
+    cal: &mut Calendar,
+    transition: &jiff::tz::TimeZoneTransition<'_>,
+    before: jiff::tz::Offset,
+) {
+    let onset = transition
+        .timestamp()
+        .to_zoned_datetime(TimeZone::fixed(before))
+        .datetime();
+    observance(
+        cal,
+        transition.dst().is_dst(),
+        &onset.strftime("%Y%m%dT%H%M%S").to_string(),
+        before.seconds(),
+        transition.offset().seconds(),
+        transition.abbreviation(),
+    );
 }
 
 fn observance(cal: &mut Calendar, dst: bool, onset: &str, from: i32, to: i32, name: &str) {

@@ -12,6 +12,7 @@ use jiff::civil::date;
 use serde_json::json;
 
 use super::compose;
+use super::daily::DailyReport;
 use crate::core::alert::{Acknowledgement, Alert};
 use crate::core::health::{Outcome, ProbeResult};
 use crate::core::log::{LogData, LogKind, NewEntry};
@@ -126,6 +127,17 @@ fn minute_rollup(results: &[(Outcome, u64, Option<f64>)]) -> Rollup {
 /// 2026-12-02 09:00:00 CET (08:00Z) to 2026-12-03 09:00:00 CET is the report day 2026-12-03; the day
 /// before is seeded too, all healthy, for the comparison.
 fn seed(store: &mut Store) {
+    seed_probe_minutes(store);
+    seed_phases(store);
+    seed_alerts_and_their_notifications(store);
+    seed_action_items(store);
+    seed_health_changes(store);
+    seed_notes(store);
+}
+
+/// Two days of probe minutes from 2026-12-01 09:00 CET: healthy but for the checkout failing an
+/// hour and the error ratio breaching ten minutes on the report day.
+fn seed_probe_minutes(store: &mut Store) {
     let start = at("2026-12-01T08:00:00Z").as_second() / 60;
     let mut rollups = Vec::new();
     for minute in start..start + 2 * 1440 {
@@ -164,7 +176,10 @@ fn seed(store: &mut Store) {
         })
         .collect();
     store.write_rollups(&rows).unwrap();
+}
 
+/// The launch went live on 2026-12-01 at 21:00 CET, through every phase before hypercare.
+fn seed_phases(store: &mut Store) {
     store
         .load_or_init_state(at("2026-11-30T08:00:00Z"))
         .unwrap();
@@ -195,7 +210,11 @@ fn seed(store: &mut Store) {
         };
         store.record_transition(&transition, &entry).unwrap();
     }
+}
 
+/// Three resolved alerts (one before the report day) and two notifications of the second, one
+/// delivered and one failed.
+fn seed_alerts_and_their_notifications(store: &mut Store) {
     let alert = |id: i64,
                  key: &str,
                  title: &str,
@@ -281,7 +300,11 @@ fn seed(store: &mut Store) {
             Ok(())
         })
         .unwrap();
+}
 
+/// Four action items: one overdue, one due on the report day, one done on it, one without a due
+/// date.
+fn seed_action_items(store: &mut Store) {
     let mut new_action =
         |title: &str, owner: &str, due: Option<jiff::civil::Date>, created: &str| {
             let action = crate::core::actions::NewAction {
@@ -338,9 +361,11 @@ fn seed(store: &mut Store) {
             },
         )
         .unwrap();
+}
 
-    // The checks' health changes: the checkout failed by its thresholds for a minute in the first
-    // night and for the hour its probes failed, the error ratio for its ten minutes.
+/// The checks' health changes: the checkout failed by its thresholds for a minute in the first
+/// night and for the hour its probes failed, the error ratio for its ten minutes.
+fn seed_health_changes(store: &mut Store) {
     for (check, from, to, when) in [
         ("checkout", "healthy", "failing", "2026-12-01T22:00:00Z"),
         ("checkout", "failing", "healthy", "2026-12-01T22:01:00Z"),
@@ -362,6 +387,10 @@ fn seed(store: &mut Store) {
             })
             .unwrap();
     }
+}
+
+/// A note before the report day, and a decision, a lesson and feedback on it.
+fn seed_notes(store: &mut Store) {
     for (kind, when, text) in [
         (LogKind::Note, "2026-12-01T23:00:00Z", "Quiet first night"),
         (
@@ -484,6 +513,52 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
         "Day 2 of 14 of hypercare (since 2026-12-01 21:00:00 CET)"
     );
 
+    assert_the_checks_figures(&report);
+    assert_the_incidents_and_notifications(&report);
+    assert_the_action_items_and_log(&report);
+
+    assert_eq!(report.light_word, "RED");
+    assert_eq!(
+        report.summary,
+        "Checkout API missed its 99.90 % objective (failing by its thresholds for 1 h; 95.83 % of the probed time); 2 alerts: Checkout API (critical, resolved after 1 h), HTTP 5xx ratio (warning, resolved after 10 min); 1 notification could not be delivered; 1 action item overdue."
+    );
+    assert_eq!(report.coverage, "probed 24 h of 24 h");
+    assert_eq!(
+        composed.rendered.subject,
+        "[golive] Shop 2.0: daily report 2026-12-03 — RED"
+    );
+    // The HTML escapes what people wrote.
+    assert!(
+        composed
+            .rendered
+            .html
+            .contains("Keep the new checkout behind the flag &lt;for now&gt;")
+    );
+    assert!(
+        composed
+            .rendered
+            .text
+            .contains("Keep the new checkout behind the flag <for now>")
+    );
+
+    snapshot("daily.txt", &composed.rendered.text);
+    snapshot("daily.html", &composed.rendered.html);
+
+    // Once the hours are merged into the hourly history, the report reads them instead of the
+    // minutes and says exactly the same.
+    let mut store = store;
+    let first_hour = at("2026-12-01T08:00:00Z").as_second() / 3600;
+    store
+        .roll_up_hours(["checkout", "errors"], first_hour, first_hour + 40)
+        .unwrap();
+    let reader = store.reader().unwrap();
+    let (_, from_hours) = compose::daily(&reader, &plan, date(2026, 12, 3), now, false).unwrap();
+    assert_eq!(from_hours.rendered.text, composed.rendered.text);
+}
+
+/// The seeded report day's checks: the checkout missed its objective, the error ratio breached
+/// its threshold.
+fn assert_the_checks_figures(report: &DailyReport) {
     let checkout = &report.checks[0];
     // 120 of 2,880 probes failed: 95.833… %, shown rounded down.
     assert_eq!(checkout.availability, "95.83 %");
@@ -491,6 +566,8 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     assert_eq!(checkout.met, Some(false));
     assert_eq!(checkout.budget.as_deref(), Some("exhausted"));
     assert_eq!(checkout.availability_change.as_deref(), Some("-4.10 pp"));
+    assert_eq!(checkout.verdict.as_deref(), Some("missed"));
+    assert_eq!(checkout.failing, "1 h");
     // Percentiles are the upper bounds of the histogram buckets holding 20 ms and 300 ms.
     assert_eq!(
         (
@@ -518,7 +595,10 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     assert_eq!(values.threshold, "fails above 5 %");
     assert!(values.breached);
     assert_eq!(values.previous_avg.as_deref(), Some("1 %"));
+}
 
+/// The seeded report day's two incidents and the two notifications of the second.
+fn assert_the_incidents_and_notifications(report: &DailyReport) {
     assert_eq!(report.incidents.total, 2);
     assert_eq!(
         report.incidents.rows[0].time_to_acknowledge.as_deref(),
@@ -555,7 +635,10 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
         ),
         (2, 1, 1)
     );
+}
 
+/// The seeded action items by their state on the report day, and the log entries of the day.
+fn assert_the_action_items_and_log(report: &DailyReport) {
     let ids =
         |rows: &[super::sections::ActionRow]| rows.iter().map(|row| row.id).collect::<Vec<_>>();
     assert_eq!(ids(&report.actions.overdue), vec![1]);
@@ -572,46 +655,6 @@ fn a_seeded_day_gives_exactly_the_expected_figures() {
     );
     assert_eq!(report.lessons.len(), 1);
     assert_eq!(report.feedback.len(), 1);
-
-    assert_eq!(report.light_word, "RED");
-    assert_eq!(
-        report.summary,
-        "Checkout API missed its 99.90 % objective (failing by its thresholds for 1 h; 95.83 % of the probed time); 2 alerts: Checkout API (critical, resolved after 1 h), HTTP 5xx ratio (warning, resolved after 10 min); 1 notification could not be delivered; 1 action item overdue."
-    );
-    assert_eq!(report.coverage, "probed 24 h of 24 h");
-    assert_eq!(checkout.verdict.as_deref(), Some("missed"));
-    assert_eq!(checkout.failing, "1 h");
-    assert_eq!(
-        composed.rendered.subject,
-        "[golive] Shop 2.0: daily report 2026-12-03 — RED"
-    );
-    // The HTML escapes what people wrote.
-    assert!(
-        composed
-            .rendered
-            .html
-            .contains("Keep the new checkout behind the flag &lt;for now&gt;")
-    );
-    assert!(
-        composed
-            .rendered
-            .text
-            .contains("Keep the new checkout behind the flag <for now>")
-    );
-
-    snapshot("daily.txt", &composed.rendered.text);
-    snapshot("daily.html", &composed.rendered.html);
-
-    // Once the hours are merged into the hourly history, the report reads them instead of the
-    // minutes and says exactly the same.
-    let mut store = store;
-    let first_hour = at("2026-12-01T08:00:00Z").as_second() / 3600;
-    store
-        .roll_up_hours(["checkout", "errors"], first_hour, first_hour + 40)
-        .unwrap();
-    let reader = store.reader().unwrap();
-    let (_, from_hours) = compose::daily(&reader, &plan, date(2026, 12, 3), now, false).unwrap();
-    assert_eq!(from_hours.rendered.text, composed.rendered.text);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use rusqlite::{OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
 use super::alerts::Write;
-use super::rollups::{COLUMNS, micros, rollup_row};
+use super::rollups::{COLUMNS, rollup_row, upsert_rollup, upsert_sql};
 use super::{DATABASE_FILE, Reader, Store, StoreError, millis, timestamp};
 use crate::core::rollup::Rollup;
 
@@ -195,11 +195,7 @@ impl Store {
             let mut select = transaction.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM check_minutes WHERE check_id = ?1 AND minute >= ?2 AND minute < ?3 ORDER BY minute"
             ))?;
-            let mut upsert = transaction.prepare_cached(
-                "INSERT OR REPLACE INTO check_hours (check_id, hour, probes, failures, unknowns, \
-                 latency_sum_us, latency_max_us, latency_hist, value_count, value_min, value_max, \
-                 value_last, value_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?;
+            let mut upsert = transaction.prepare_cached(&upsert_sql("check_hours", "hour"))?;
             for check in checks {
                 let rows =
                     select.query_map(params![check, from_hour * 60, to_hour * 60], rollup_row)?;
@@ -212,23 +208,7 @@ impl Store {
                         .merge(&rollup);
                 }
                 for (hour, merged) in &hours {
-                    let values = &merged.values;
-                    let value = |v: f64| (values.count > 0).then_some(v);
-                    upsert.execute(params![
-                        check,
-                        hour,
-                        merged.probes,
-                        merged.failures,
-                        merged.unknowns,
-                        micros(merged.latency_sum),
-                        micros(merged.latency_max),
-                        merged.latency.encode(),
-                        values.count,
-                        value(values.min),
-                        value(values.max),
-                        value(values.last),
-                        value(values.sum),
-                    ])?;
+                    upsert_rollup(&mut upsert, check, *hour, merged)?;
                     written += 1;
                 }
             }

@@ -24,11 +24,7 @@ impl Store {
             let mut select = transaction.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM check_minutes WHERE check_id = ?1 AND minute = ?2"
             ))?;
-            let mut upsert = transaction.prepare_cached(
-                "INSERT OR REPLACE INTO check_minutes (check_id, minute, probes, failures, unknowns, \
-                 latency_sum_us, latency_max_us, latency_hist, value_count, value_min, value_max, \
-                 value_last, value_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?;
+            let mut upsert = transaction.prepare_cached(&upsert_sql("check_minutes", "minute"))?;
             for row in rows {
                 let existing = select
                     .query_row(params![row.check, row.minute], rollup_row)
@@ -41,23 +37,7 @@ impl Store {
                     }
                     None => row.rollup.clone(),
                 };
-                let values = &merged.values;
-                let value = |v: f64| (values.count > 0).then_some(v);
-                upsert.execute(params![
-                    row.check,
-                    row.minute,
-                    merged.probes,
-                    merged.failures,
-                    merged.unknowns,
-                    micros(merged.latency_sum),
-                    micros(merged.latency_max),
-                    merged.latency.encode(),
-                    values.count,
-                    value(values.min),
-                    value(values.max),
-                    value(values.last),
-                    value(values.sum),
-                ])?;
+                upsert_rollup(&mut upsert, row.check, row.minute, &merged)?;
             }
         }
         transaction.commit()?;
@@ -112,6 +92,44 @@ fn read_minutes(
     ))?;
     let rows = statement.query_map(params![check, from_minute, to_minute], rollup_row)?;
     rows.map(|row| row?).collect()
+}
+
+/// The statement that writes one rollup into `table` (`check_minutes` or `check_hours`), whose
+/// period column is `period` (`minute` or `hour`), replacing what the row held; its parameters
+/// are bound by [`upsert_rollup`].
+pub(super) fn upsert_sql(table: &str, period: &str) -> String {
+    format!(
+        "INSERT OR REPLACE INTO {table} (check_id, {period}, probes, failures, unknowns, \
+         latency_sum_us, latency_max_us, latency_hist, value_count, value_min, value_max, \
+         value_last, value_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    )
+}
+
+/// Writes `rollup` as `check`'s row for `period` (a Unix minute or hour) through a statement
+/// prepared from [`upsert_sql`]. The value columns stay empty for a check without values.
+pub(super) fn upsert_rollup(
+    upsert: &mut rusqlite::Statement<'_>,
+    check: &str,
+    period: i64,
+    rollup: &Rollup,
+) -> rusqlite::Result<usize> {
+    let values = &rollup.values;
+    let value = |v: f64| (values.count > 0).then_some(v);
+    upsert.execute(params![
+        check,
+        period,
+        rollup.probes,
+        rollup.failures,
+        rollup.unknowns,
+        micros(rollup.latency_sum),
+        micros(rollup.latency_max),
+        rollup.latency.encode(),
+        values.count,
+        value(values.min),
+        value(values.max),
+        value(values.last),
+        value(values.sum),
+    ])
 }
 
 pub(super) fn micros(duration: Duration) -> i64 {

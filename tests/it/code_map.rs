@@ -93,7 +93,6 @@ fn no_files_of_one_module_import_each_other_in_a_circle() {
 }
 
 #[test]
-#[ignore = "enabled when the #18 branches land"]
 fn no_function_in_src_is_over_120_lines() {
     let mut long = Vec::new();
     for source in sources() {

@@ -132,6 +132,13 @@ pub struct StateView {
     pub label: &'static str,
 }
 
+impl StateView {
+    /// The state shown with the CSS `class`, the `icon` and the word `label`.
+    const fn new(class: &'static str, icon: &'static str, label: &'static str) -> Self {
+        StateView { class, icon, label }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckRow {
     pub id: String,
@@ -358,17 +365,9 @@ fn checklist_rows(plan: &Plan, state: &LaunchState, now: Timestamp) -> Vec<Check
                 required: item.required,
                 gates: phase_label(item.gates),
                 state: if confirmation.is_some() {
-                    StateView {
-                        class: "ok",
-                        icon: "✓",
-                        label: "confirmed",
-                    }
+                    StateView::new("ok", "✓", "confirmed")
                 } else {
-                    StateView {
-                        class: "pending",
-                        icon: "○",
-                        label: "not confirmed",
-                    }
+                    StateView::new("pending", "○", "not confirmed")
                 },
                 confirmed_by: confirmation.map(|c| c.by.clone()),
                 confirmed_at: confirmation.map(|c| time(c.at)),
@@ -479,34 +478,14 @@ fn check_row(
     timezone: &TimeZone,
 ) -> CheckRow {
     let last_known = match check.health {
-        Health::Healthy => StateView {
-            class: "ok",
-            icon: "✓",
-            label: "healthy",
-        },
-        Health::Failing => StateView {
-            class: "fail",
-            icon: "✗",
-            label: "failing",
-        },
-        Health::Unknown => StateView {
-            class: "unknown",
-            icon: "?",
-            label: "unknown",
-        },
+        Health::Healthy => StateView::new("ok", "✓", "healthy"),
+        Health::Failing => StateView::new("fail", "✗", "failing"),
+        Health::Unknown => StateView::new("unknown", "?", "unknown"),
     };
     let state = match watch {
         Watch::Watched => last_known.clone(),
-        Watch::NotThisPhase => StateView {
-            class: "idle",
-            icon: "–",
-            label: "not watched in this phase",
-        },
-        Watch::LaunchOver => StateView {
-            class: "idle",
-            icon: "–",
-            label: "no longer watched",
-        },
+        Watch::NotThisPhase => StateView::new("idle", "–", "not watched in this phase"),
+        Watch::LaunchOver => StateView::new("idle", "–", "no longer watched"),
     };
     let reason = check.last.as_ref().map_or_else(
         || "no result yet".to_string(),
@@ -717,21 +696,9 @@ pub(super) fn action_owner(plan: &Plan, owner: &str) -> String {
 
 fn severity_view(severity: Severity) -> StateView {
     match severity {
-        Severity::Critical => StateView {
-            class: "critical",
-            icon: "‼",
-            label: "critical",
-        },
-        Severity::Warning => StateView {
-            class: "warning",
-            icon: "!",
-            label: "warning",
-        },
-        Severity::Info => StateView {
-            class: "info",
-            icon: "i",
-            label: "info",
-        },
+        Severity::Critical => StateView::new("critical", "‼", "critical"),
+        Severity::Warning => StateView::new("warning", "!", "warning"),
+        Severity::Info => StateView::new("info", "i", "info"),
     }
 }
 

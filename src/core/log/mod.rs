@@ -127,6 +127,19 @@ pub struct NewEntry {
     pub data: LogData,
 }
 
+impl NewEntry {
+    /// An entry golive writes by itself (a reminder sent, a warning raised), not a person.
+    pub fn by_golive(at: Timestamp, kind: LogKind, text: String, data: LogData) -> NewEntry {
+        NewEntry {
+            at,
+            author: "golive".into(),
+            kind,
+            text,
+            data,
+        }
+    }
+}
+
 /// An entry as stored, with its sequence number.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogEntry {

@@ -20,8 +20,9 @@ pub(crate) use rollback::{RollbackRecommendation, rollback_recommendation_rows};
 
 use std::collections::{BTreeMap, HashMap};
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
+use crate::clock::instant_after;
 use crate::core::alert::{self, Alert, Silence};
 use crate::engine::Engine;
 use crate::plan::Plan;
@@ -150,14 +151,6 @@ impl Alerts {
     pub(super) fn silences(&self) -> &[Silence] {
         &self.silences
     }
-}
-
-/// The instant `duration` after `at` (`at` itself should the sum leave the time range).
-fn instant_after(at: Timestamp, duration: std::time::Duration) -> Timestamp {
-    SignedDuration::try_from(duration)
-        .ok()
-        .and_then(|duration| at.checked_add(duration).ok())
-        .unwrap_or(at)
 }
 
 /// Outbox rows of `kind` for payloads by channel, due at once and grouped with nothing.

@@ -53,31 +53,11 @@ pub(super) fn step_row(
 ) -> StepRow {
     let time = |at: Timestamp| time_view(at, now, timezone);
     let state = match step.record.state {
-        StepState::Pending => StateView {
-            class: "pending",
-            icon: "○",
-            label: "pending",
-        },
-        StepState::Running => StateView {
-            class: "running",
-            icon: "▶",
-            label: "running",
-        },
-        StepState::Done => StateView {
-            class: "ok",
-            icon: "✓",
-            label: "done",
-        },
-        StepState::Skipped => StateView {
-            class: "unknown",
-            icon: "↷",
-            label: "skipped",
-        },
-        StepState::Failed => StateView {
-            class: "fail",
-            icon: "✗",
-            label: "failed",
-        },
+        StepState::Pending => StateView::new("pending", "○", "pending"),
+        StepState::Running => StateView::new("running", "▶", "running"),
+        StepState::Done => StateView::new("ok", "✓", "done"),
+        StepState::Skipped => StateView::new("unknown", "↷", "skipped"),
+        StepState::Failed => StateView::new("fail", "✗", "failed"),
     };
     let late = (step.late_seconds > 0).then(|| {
         format!(
