@@ -23,6 +23,7 @@ mod monitoring;
 mod notify;
 mod plans;
 mod probes;
+mod reload;
 mod reports;
 mod review;
 mod rules;
