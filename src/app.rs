@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::api::host_check::{self, AllowedHosts};
 use crate::api::{self, AppState, Tokens, auth::TOKEN_ENV};
 use crate::clock::{Clock, SystemClock};
-use crate::engine::{DispatchLink, Engine, EngineHandle, ProbeLink};
+use crate::engine::{DispatchLink, Engine, EngineHandle, ProbeLink, ReloadError, Reloaded};
 use crate::error_chain::error_chain;
 use crate::metrics::Metrics;
 use crate::notify::dispatcher::{self, Senders};
@@ -200,7 +200,6 @@ impl Application {
         ));
         let state = AppState {
             senders,
-            plan,
             engine: handle.clone(),
             reader: Arc::new(Mutex::new(reader)),
             metrics,
@@ -252,7 +251,13 @@ impl Application {
             tls,
         } = self;
 
-        let plan = state.plan.clone();
+        // Installed before anything is served: an unhandled SIGHUP would end the process.
+        let reloads = tokio::spawn(reload_on_hangup(
+            hangup_signal(),
+            handle.clone(),
+            shutdown.clone(),
+        ));
+        let plan = state.plan();
         tracing::info!(
             launch = %plan.launch.name,
             phase = %handle.snapshot().state.phase,
@@ -265,7 +270,7 @@ impl Application {
         let probes_stop = CancellationToken::new();
         let probes = TaskTracker::new();
         scheduler::spawn(
-            plan.clone(),
+            probe_link.plans,
             probe_context,
             probe_link.observations,
             probe_link.phase,
@@ -338,6 +343,7 @@ impl Application {
         // The heartbeat stops first: a golive shutting down no longer vouches for itself.
         heartbeat_stop.cancel();
         let _ = heartbeat.await;
+        let _ = reloads.await;
         // Then the probes stop, then the engine (after the server, so every request that reached it
         // is answered); it writes the minute history last.
         probes_stop.cancel();
@@ -357,6 +363,77 @@ impl Application {
         let _ = std::fs::remove_file(&daemon_file);
         tracing::info!("stopped; store closed");
         Ok(())
+    }
+}
+
+/// The reload path of a running daemon (`SIGHUP`): reads the plan file again and applies it
+/// (see `engine::reload`), logging the outcome as `golive check` would print it. This is the
+/// seam for systemd's notify protocol: send `RELOADING=1` (with `MONOTONIC_USEC`) before calling
+/// it and `READY=1` when it returns, whatever the outcome (a refused reload leaves the daemon
+/// running the plan it had, so it is ready again either way).
+pub async fn reload_plan(engine: &EngineHandle, author: &str) -> Result<Reloaded, ReloadError> {
+    let result = engine.reload_from_file(author.to_string()).await;
+    match &result {
+        Ok(reloaded) => {
+            for warning in &reloaded.warnings {
+                tracing::warn!(diagnostic = %warning.display(&reloaded.path), "plan warning");
+            }
+            tracing::info!(changes = %reloaded.summary, by = author, "plan reloaded");
+        }
+        Err(ReloadError::Invalid { path, diagnostics }) => {
+            for diagnostic in diagnostics {
+                tracing::error!(diagnostic = %diagnostic.display(path), "plan not reloaded");
+            }
+            tracing::error!(error = %result.as_ref().err().map(ToString::to_string).unwrap_or_default(), "plan not reloaded");
+        }
+        Err(error) => tracing::error!(error = %error_chain(error), "plan not reloaded"),
+    }
+    result
+}
+
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<()>;
+
+/// The `SIGHUP` handler, installed now (an unhandled SIGHUP would end the process).
+fn hangup_signal() -> Hangups {
+    #[cfg(unix)]
+    {
+        let hangup = tokio::signal::unix::SignalKind::hangup();
+        tokio::signal::unix::signal(hangup).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Reloads the plan on every `SIGHUP` until `shutdown`.
+async fn reload_on_hangup(hangups: Hangups, engine: EngineHandle, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        let Some(mut hangups) = hangups else {
+            tracing::warn!("cannot listen for SIGHUP; reload with `golive reload` instead");
+            return;
+        };
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                received = hangups.recv() => {
+                    if received.is_none() {
+                        return;
+                    }
+                    tracing::info!("SIGHUP: reloading the plan");
+                    let _ = reload_plan(&engine, "signal").await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (hangups, engine);
+        shutdown.cancelled().await;
     }
 }
 

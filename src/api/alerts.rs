@@ -46,7 +46,7 @@ pub async fn list_alerts(
     let alerts = read(&state, move |reader| reader.alerts(only_open, limit)).await?;
     Ok(Json(wire::Alerts {
         alerts: super::answers::alerts(&alerts),
-        timezone: state.plan.launch.timezone_name.clone(),
+        timezone: state.plan().launch.timezone_name.clone(),
     }))
 }
 
@@ -220,9 +220,9 @@ pub async fn create_silence(
         ));
     }
     for check in &body.checks {
-        if !state.plan.checks.iter().any(|known| &known.id == check) {
+        if !state.plan().checks.iter().any(|known| &known.id == check) {
             let hint =
-                crate::domain::closest(check, state.plan.checks.iter().map(|c| c.id.as_str()))
+                crate::domain::closest(check, state.plan().checks.iter().map(|c| c.id.as_str()))
                     .map_or_else(String::new, |near| format!("; did you mean `{near}`?"));
             return Err(ApiError::field(
                 "checks",
@@ -367,7 +367,7 @@ fn alert_summary(alert: &crate::core::alert::Alert) -> String {
 pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let now = state.clock.now();
     let mut frame = AckFrame {
-        launch: &state.plan.launch.name,
+        launch: &state.plan().launch.name,
         status_link: "/#alerts".to_string(),
     };
     let view = match state.engine.check_ack_link(token).await {
@@ -399,7 +399,7 @@ pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) 
                     &format!(
                         "{summary}<p><strong>Already acknowledged by {}</strong> at {}. Its escalation is stopped; nothing to do here.</p>",
                         escape(&ack.by),
-                        crate::human::time_near(ack.at, now, &state.plan.launch.timezone)
+                        crate::human::time_near(ack.at, now, &state.plan().launch.timezone)
                     ),
                 ),
                 None => frame.page(
@@ -449,7 +449,7 @@ fn plural(count: usize) -> &'static str {
 pub async fn ack_submit(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let checked_at = state.clock.now();
     let mut frame = AckFrame {
-        launch: &state.plan.launch.name,
+        launch: &state.plan().launch.name,
         status_link: "/#alerts".to_string(),
     };
     let outcome = match state.engine.ack_link(token).await {
@@ -609,11 +609,12 @@ pub async fn rollback(
     let by = author(body.author, &writer)?;
     let transition = state.engine.roll_back(body.reason, by).await?;
     // After a runbook rollback point, its procedure applies instead of the plan's.
+    let plan = state.plan();
     let (_, procedure) =
-        crate::core::runbook::applicable_rollback(&state.plan, &state.engine.snapshot().runbook);
+        crate::core::runbook::applicable_rollback(&plan, &state.engine.snapshot().runbook);
     Ok(Json(wire::RolledBack {
         transition: wire::Transition::from(&transition),
-        hook: state.plan.rollback.hook.is_some(),
+        hook: state.plan().rollback.hook.is_some(),
         procedure: procedure.to_string(),
     }))
 }
@@ -626,7 +627,7 @@ pub async fn notify_test(
     writer: Writer,
     JsonBody(body): JsonBody<wire::NotifyTest>,
 ) -> Result<Json<wire::ChannelTests>, ApiError> {
-    let plan = state.plan.clone();
+    let plan = state.plan().clone();
     for id in &body.channels {
         if !plan
             .alerting

@@ -19,7 +19,8 @@ use crate::report::alert_message::escape;
 
 /// `GET /feedback/{token}`: the form, or why the link does not work.
 pub async fn feedback_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let launch = state.plan.launch.name.as_str();
+    let plan = state.plan();
+    let launch = plan.launch.name.as_str();
     match state.engine.check_feedback_link(token).await {
         Ok(Ok(view)) => form_page(launch, &view, StatusCode::OK, "", None),
         Ok(Err(refusal)) => refusal_page(launch, &refusal),
@@ -33,7 +34,8 @@ pub async fn feedback_submit(
     Path(token): Path<String>,
     RawForm(body): RawForm,
 ) -> Response {
-    let launch = state.plan.launch.name.as_str();
+    let plan = state.plan();
+    let launch = plan.launch.name.as_str();
     let text = form_text(&body);
     if let Some(problem) = feedback_text_problem(&text) {
         // The form again, with what they wrote, so nothing typed is lost.

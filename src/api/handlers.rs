@@ -83,7 +83,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     let snapshot = state.engine.snapshot();
     state
         .metrics
-        .observe(&state.plan, &snapshot, state.clock.now());
+        .observe(&state.plan(), &snapshot, state.clock.now());
     let text = state
         .metrics
         .encode()
@@ -118,7 +118,7 @@ fn checklist_items(
     snapshot: &crate::core::snapshot::Snapshot,
 ) -> Vec<wire::ChecklistItem> {
     state
-        .plan
+        .plan()
         .checklist
         .iter()
         .map(|item| {
@@ -127,7 +127,7 @@ fn checklist_items(
                 id: item.id.clone(),
                 title: item.title.clone(),
                 owner: item.owner.to_string(),
-                owner_label: owner_label(&state.plan, &item.owner),
+                owner_label: owner_label(&state.plan(), &item.owner),
                 required: item.required,
                 gates: super::answers::name(&item.gates),
                 confirmed: confirmation.is_some(),
@@ -142,7 +142,7 @@ fn checklist_items(
 pub async fn status(State(state): State<AppState>) -> Json<wire::Status> {
     let snapshot = state.engine.snapshot();
     let now = state.clock.now();
-    let plan = &state.plan;
+    let plan = &state.plan();
     let launch_state = &snapshot.state;
     let confirmed = plan
         .checklist
@@ -241,14 +241,14 @@ pub async fn checklist(State(state): State<AppState>) -> Json<wire::Checklist> {
     let snapshot = state.engine.snapshot();
     Json(wire::Checklist {
         items: checklist_items(&state, &snapshot),
-        timezone: state.plan.launch.timezone_name.clone(),
+        timezone: state.plan().launch.timezone_name.clone(),
     })
 }
 
 /// The plan as JSON, with secrets redacted: token sources say where a token comes from, never
 /// its value.
 pub async fn plan(State(state): State<AppState>) -> Json<Value> {
-    let plan = &state.plan;
+    let plan = &state.plan();
     Json(json!({
         "source": plan.source,
         "launch": {
@@ -329,7 +329,7 @@ pub async fn confirm(
     // The zone lets a client write `confirmation.at` for people (`golive checklist confirm`).
     Ok(Json(wire::Confirmed {
         confirmation: wire::Confirmation::from(&outcome),
-        timezone: state.plan.launch.timezone_name.clone(),
+        timezone: state.plan().launch.timezone_name.clone(),
     }))
 }
 
@@ -395,7 +395,7 @@ pub async fn read_log(
         entries: entries.iter().map(wire::LogEntry::from).collect(),
         next_before: if more && !ascending { last } else { None },
         next_after: if more && ascending { last } else { None },
-        timezone: state.plan.launch.timezone_name.clone(),
+        timezone: state.plan().launch.timezone_name.clone(),
     }))
 }
 
@@ -438,7 +438,7 @@ pub async fn list_actions(
     let today = state
         .clock
         .now()
-        .to_zoned_datetime(state.plan.launch.timezone.clone())
+        .to_zoned_datetime(state.plan().launch.timezone.clone())
         .date();
     let filter = match params.status.as_deref() {
         None | Some("") | Some("all") => None,
@@ -548,7 +548,7 @@ pub async fn update_action(
 
 pub async fn timeline(State(state): State<AppState>) -> Result<Response, ApiError> {
     let snapshot = state.engine.snapshot();
-    let plan = state.plan.clone();
+    let plan = state.plan().clone();
     let now = state.clock.now();
     let entries = read(&state, |reader| reader.whole_log()).await?;
     let text =
@@ -589,7 +589,7 @@ pub async fn get_check(
     }
     let Some(detail) = state.engine.check(id.clone()).await? else {
         let suggestion =
-            crate::domain::closest(&id, state.plan.checks.iter().map(|c| c.id.as_str()))
+            crate::domain::closest(&id, state.plan().checks.iter().map(|c| c.id.as_str()))
                 .map_or_else(String::new, |near| format!("; did you mean `{near}`?"));
         return Err(ApiError::not_found(format!("no check `{id}`{suggestion}")));
     };

@@ -14,6 +14,7 @@ mod feedback;
 mod handlers;
 pub mod host_check;
 mod params;
+mod reload;
 mod reports;
 mod runbook;
 pub mod status_page;
@@ -42,7 +43,6 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub plan: Arc<Plan>,
     pub engine: EngineHandle,
     pub reader: Arc<Mutex<Reader>>,
     pub metrics: Arc<Metrics>,
@@ -52,6 +52,13 @@ pub struct AppState {
     pub senders: Arc<crate::notify::dispatcher::Senders>,
     /// Whether the test-only hooks are served (`GOLIVE_TEST_HOOKS=1` at start).
     pub test_hooks: bool,
+}
+
+impl AppState {
+    /// The plan in force (a reload swaps it; see `engine::reload`).
+    pub fn plan(&self) -> Arc<Plan> {
+        self.engine.plan()
+    }
 }
 
 /// Builds the router with every route.
@@ -93,7 +100,8 @@ pub fn router(state: AppState) -> Router {
         .route("/runbook/{id}/fail", post(runbook::fail))
         .route("/reports", get(reports::list))
         .route("/reports/send", post(reports::send))
-        .route("/updates", post(updates::send));
+        .route("/updates", post(updates::send))
+        .route("/reload", post(reload::reload));
     let api = if state.test_hooks {
         api.route("/test/wedge-engine", post(test_hooks::wedge_engine))
     } else {

@@ -24,7 +24,7 @@ const REASON_MAX: usize = 4 * 1024;
 pub async fn list(State(state): State<AppState>) -> Json<wire::Runbook> {
     let snapshot = state.engine.snapshot();
     let now = state.clock.now();
-    let steps = runbook::view(&state.plan, &snapshot.runbook, snapshot.phase(), now)
+    let steps = runbook::view(&state.plan(), &snapshot.runbook, snapshot.phase(), now)
         .iter()
         .map(|view| {
             let step = wire::StepView::<String>::from(view);
@@ -44,12 +44,13 @@ pub async fn list(State(state): State<AppState>) -> Json<wire::Runbook> {
             step.with_verify(verify)
         })
         .collect();
-    let (point, procedure) = runbook::applicable_rollback(&state.plan, &snapshot.runbook);
+    let plan = state.plan();
+    let (point, procedure) = runbook::applicable_rollback(&plan, &snapshot.runbook);
     Json(wire::Runbook {
         phase: name(&snapshot.phase()),
-        timezone: state.plan.launch.timezone_name.clone(),
-        grace_seconds: state.plan.runbook.grace.as_secs(),
-        escalate_after_seconds: state.plan.runbook.escalate_after.as_secs(),
+        timezone: state.plan().launch.timezone_name.clone(),
+        grace_seconds: state.plan().runbook.grace.as_secs(),
+        escalate_after_seconds: state.plan().runbook.escalate_after.as_secs(),
         steps,
         rollback: wire::ApplicableRollback {
             after_rollback_point: point.map(str::to_string),

@@ -373,3 +373,23 @@ pub async fn timeline(client: &Client, output: Option<PathBuf>) -> Result<String
         }),
     }
 }
+
+/// `golive reload`: what changed (the new plan's warnings on stderr, as `golive check` prints them).
+pub async fn reload(client: &Client, args: &ClientArgs) -> Result<String, ClientError> {
+    let answer: Answer<wire::Reloaded> = client.post("/api/v1/reload", &()).await?;
+    for warning in &answer.value.warnings {
+        eprintln!("{}", warning.text);
+    }
+    Ok(shown(&answer, args.json, |reloaded| {
+        let mut text = format!(
+            "Plan reloaded from {}: {}\n",
+            reloaded.path, reloaded.summary
+        );
+        for alert in &reloaded.resolved_alerts {
+            text.push_str(&format!(
+                "Alert #{alert} resolved: its check was removed from the plan.\n"
+            ));
+        }
+        text
+    }))
+}

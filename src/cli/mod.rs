@@ -137,6 +137,12 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Make the running daemon read its plan file again and apply it without a restart (like
+    /// SIGHUP); an invalid plan or a change that needs a restart is refused, naming why.
+    Reload {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Manage action items.
     Action {
         #[command(subcommand)]

@@ -70,6 +70,7 @@ async fn call(client: &Client, args: &ClientArgs, request: Remote) -> Result<Str
         Remote::SendUpdate { text } => commands::send_update(client, args, text).await,
         Remote::ReadLog { kinds, limit } => commands::read_log(client, args, &kinds, limit).await,
         Remote::Action(action) => commands::action(client, args, action).await,
+        Remote::Reload => commands::reload(client, args).await,
         Remote::Checks => commands::checks(client, args).await,
         Remote::Alerts { all } => commands::alerts(client, args, all).await,
         Remote::Ack { alerts, note } => commands::acknowledge(client, args, alerts, note).await,

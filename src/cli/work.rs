@@ -67,6 +67,8 @@ pub enum Remote {
     SendUpdate {
         text: Vec<String>,
     },
+    /// The daemon reads its plan file again (`POST /api/v1/reload`).
+    Reload,
     ReadLog {
         kinds: Vec<LogKindName>,
         limit: usize,
@@ -150,6 +152,7 @@ impl From<Command> for Work {
             Command::Lesson { text, client } => write(client, LogKindName::Lesson, text),
             Command::Feedback { text, client } => write(client, LogKindName::Feedback, text),
             Command::Update { text, client } => remote(client, Remote::SendUpdate { text }),
+            Command::Reload { client } => remote(client, Remote::Reload),
             Command::Action { action, client } => remote(client, Remote::Action(action)),
             Command::Log {
                 kind,

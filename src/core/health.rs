@@ -67,6 +67,9 @@ impl ProbeResult {
 pub struct Observation {
     /// The check's index in the plan's `checks`.
     pub check: usize,
+    /// The generation of the plan `check` indexes (see `core::plan_diff::PublishedPlan`); the
+    /// engine drops an observation made for an older plan.
+    pub generation: u64,
     /// When the probe started.
     pub started: Timestamp,
     /// How late the probe started against its schedule.

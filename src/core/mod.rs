@@ -10,6 +10,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod log;
 pub mod message;
+pub mod plan_diff;
 pub mod rollup;
 pub mod runbook;
 pub mod snapshot;

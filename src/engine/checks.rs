@@ -230,7 +230,12 @@ impl Engine {
         // Checks golive can no longer tell (their source is unreachable), and ones it can again.
         let mut blind: Vec<(String, String)> = Vec::new();
         let mut seeing: Vec<String> = Vec::new();
+        let generation = self.plans.borrow().generation;
         for observation in batch.drain(..) {
+            // A result indexed for an older plan (made while a reload was applied) is dropped.
+            if observation.generation != generation {
+                continue;
+            }
             let Some(check) = self.plan.checks.get(observation.check) else {
                 continue;
             };
@@ -536,5 +541,42 @@ impl Engine {
             consecutive_successes: runtime.state.consecutive_successes,
             recent: runtime.recent.iter().cloned().collect(),
         })
+    }
+}
+
+impl Checks {
+    /// The same runtime state, indexed like `new`'s checks: a check kept by id keeps its state,
+    /// minute and recent results (a changed one too: its alert and gate state stay until its
+    /// probes say otherwise); a new check starts unknown; a removed one is dropped. Finished
+    /// minutes waiting for a write move with their check (a removed check's are dropped).
+    pub(super) fn remap(&mut self, old: &Plan, new: &Plan, metrics: &Metrics, now: Timestamp) {
+        let mut kept: std::collections::HashMap<&str, CheckRuntime> = old
+            .checks
+            .iter()
+            .map(|check| check.id.as_str())
+            .zip(std::mem::take(&mut self.runtime))
+            .collect();
+        self.runtime = new
+            .checks
+            .iter()
+            .map(|check| {
+                kept.remove(check.id.as_str())
+                    .unwrap_or_else(|| CheckRuntime {
+                        state: CheckState::new(now),
+                        minute: None,
+                        blind: false,
+                        recent: VecDeque::with_capacity(RECENT_RESULTS),
+                        metrics: metrics.checks.for_check(check),
+                    })
+            })
+            .collect();
+        let new_index = |index: usize| {
+            let id = &old.checks.get(index)?.id;
+            new.checks.iter().position(|check| &check.id == id)
+        };
+        self.open_minutes = std::mem::take(&mut self.open_minutes)
+            .into_iter()
+            .filter_map(|((index, minute), rollup)| Some(((new_index(index)?, minute), rollup)))
+            .collect();
     }
 }

@@ -22,6 +22,7 @@ mod delivery;
 pub mod feedback;
 mod launch;
 mod pending_log;
+mod reload;
 mod reminders;
 mod reports;
 mod review;
@@ -46,6 +47,7 @@ use crate::plan::Plan;
 use crate::store::{Store, StoreError};
 pub use alerts::{AckLinkView, AckOutcome, ExternalAlert, IntakeOutcome};
 pub use checks::{CheckDetail, CheckView, RecentResult};
+pub use reload::{ReloadError, Reloaded};
 pub use runbook::{RollbackAdvice, StepOutcome};
 
 use crate::core::alert::{Alert, Silence};
@@ -193,6 +195,13 @@ pub enum Command {
     /// Do now what is due now (timers, housekeeping), then answer: after the clock jumped
     /// forward (the demo's time-lapse), the engine must not wait out a sleep computed before it.
     Tick { reply: oneshot::Sender<()> },
+    /// Apply an edited plan (`golive reload`, `SIGHUP`): see [`reload`].
+    Reload {
+        plan: Box<Plan>,
+        /// Who asked (the API token's name, `signal` for `SIGHUP`), for the launch log.
+        author: String,
+        reply: oneshot::Sender<Result<Reloaded, ReloadError>>,
+    },
     /// Test hook only (served with `GOLIVE_TEST_HOOKS=1`): answer, then block the engine's thread
     /// for `duration`, as a store call that hangs would, so tests can see golive stop calling out.
     TestWedge {
@@ -229,7 +238,8 @@ impl Command {
             | Command::SendReport { .. }
             | Command::SendUpdate { .. }
             | Command::Delivery { .. }
-            | Command::Tick { .. } => true,
+            | Command::Tick { .. }
+            | Command::Reload { .. } => true,
         }
     }
 }
@@ -307,12 +317,24 @@ pub struct EngineHandle {
     /// counted in `golive_store_errors_total`, like the engine's own failed writes.
     liveness: Arc<Liveness>,
     store_errors: prometheus::IntCounter,
+    /// The plan in force (the engine swaps it on a reload).
+    plans: watch::Receiver<crate::core::plan_diff::PublishedPlan>,
 }
 
 impl EngineHandle {
     /// The latest published snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.borrow().clone()
+    }
+
+    /// The plan in force; after a reload, the new one.
+    pub fn plan(&self) -> Arc<Plan> {
+        self.plans.borrow().plan.clone()
+    }
+
+    /// A receiver that wakes when a reload puts a new plan in force.
+    pub fn plans(&self) -> watch::Receiver<crate::core::plan_diff::PublishedPlan> {
+        self.plans.clone()
     }
 
     /// A receiver that wakes on every new snapshot.
@@ -603,6 +625,8 @@ pub struct Engine {
     phase: watch::Sender<Phase>,
     /// Told of every loop turn and failed store write (the heartbeat reads it).
     liveness: Arc<Liveness>,
+    /// Where the plan in force is published; the engine is its only writer (see [`reload`]).
+    plans: watch::Sender<crate::core::plan_diff::PublishedPlan>,
 }
 
 /// What the probe scheduler needs from the engine: where to send observations and the current
@@ -610,6 +634,8 @@ pub struct Engine {
 pub struct ProbeLink {
     pub observations: mpsc::Sender<Observation>,
     pub phase: watch::Receiver<Phase>,
+    /// The plan in force: probe tasks follow reloads through it.
+    pub plans: watch::Receiver<crate::core::plan_diff::PublishedPlan>,
 }
 
 /// How often at most golive tells the ops lead that its store is failing.
@@ -665,7 +691,12 @@ impl Engine {
         let (observations_tx, observations) = mpsc::channel(OBSERVATION_QUEUE);
         let checks = checks::Checks::new(&plan, &metrics, now);
         let liveness = Liveness::new();
+        let (plans, plans_rx) = watch::channel(crate::core::plan_diff::PublishedPlan {
+            plan: plan.clone(),
+            generation: 0,
+        });
         let mut engine = Engine {
+            plans,
             plan,
             store,
             clock,
@@ -697,6 +728,7 @@ impl Engine {
             snapshot: snapshot_rx,
             liveness: engine.liveness.clone(),
             store_errors: engine.metrics.store_errors.clone(),
+            plans: plans_rx.clone(),
             // Absolute, so the person reading an answer knows which disk to free.
             data_dir: Arc::from(
                 std::path::absolute(&engine.plan.launch.data_dir)
@@ -706,6 +738,7 @@ impl Engine {
         let link = ProbeLink {
             observations: observations_tx,
             phase: phase_rx,
+            plans: plans_rx,
         };
         let recorder = handle.clone();
         let dispatch = DispatchLink {
@@ -896,6 +929,13 @@ impl Engine {
                 self.housekeeping(false);
                 self.do_due_work();
                 let _ = reply.send(());
+            }
+            Command::Reload {
+                plan,
+                author,
+                reply,
+            } => {
+                let _ = reply.send(self.reload(*plan, &author));
             }
             Command::TestWedge { duration, reply } => {
                 let _ = reply.send(());

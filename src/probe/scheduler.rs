@@ -8,6 +8,13 @@
 //! a thousand 1 s checks make a steady 1,000 probes/s rather than a burst each second. When the
 //! phase changes, every task re-reads its interval and whether it runs, without restarting (rate
 //! memory and connections stay).
+//!
+//! The plan itself can change under a running daemon (a reload): the tasks follow the plan the
+//! engine publishes. A task whose check was removed or changed stops; a supervisor task starts
+//! one for every new or changed check at once (with a fresh [`ProbeContext`] for the new plan);
+//! a task whose check is unchanged keeps running with its memory and learns its new index. Every
+//! observation carries the generation of the plan its index belongs to, so the engine drops one
+//! made for an older plan.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,14 +26,17 @@ use tokio_util::task::TaskTracker;
 
 use super::{ProbeContext, ProbeMemory, run_probe};
 use crate::core::health::Observation;
+use crate::core::plan_diff::{PublishedPlan, probes_alike};
 use crate::domain::Phase;
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::plan::checks::Check;
 
-/// Starts one task per check on `tracker`; they stop when `shutdown` is cancelled.
+/// Starts one task per check of the plan in force on `tracker`, and the supervisor that starts
+/// tasks for new and changed checks when a reload publishes a plan; all stop when `shutdown` is
+/// cancelled.
 pub fn spawn(
-    plan: Arc<Plan>,
+    mut plans: watch::Receiver<PublishedPlan>,
     context: Arc<ProbeContext>,
     observations: mpsc::Sender<Observation>,
     phase: watch::Receiver<Phase>,
@@ -34,25 +44,95 @@ pub fn spawn(
     shutdown: CancellationToken,
     tracker: &TaskTracker,
 ) {
-    let permits = Arc::new(Semaphore::new(plan.monitoring.max_concurrent_probes.max(1)));
-    for index in 0..plan.checks.len() {
-        let task = CheckTask {
-            index,
-            plan: plan.clone(),
-            context: context.clone(),
-            observations: observations.clone(),
-            phase: phase.clone(),
-            permits: permits.clone(),
-            metrics: metrics.clone(),
-            shutdown: shutdown.clone(),
-        };
-        tracker.spawn(task.run());
+    let published = plans.borrow_and_update().clone();
+    let permits = Arc::new(Semaphore::new(
+        published.plan.monitoring.max_concurrent_probes.max(1),
+    ));
+    let starter = Starter {
+        plans,
+        observations,
+        phase,
+        permits,
+        metrics,
+        shutdown,
+        tracker: tracker.clone(),
+    };
+    starter.start(&published, &context, |_| true);
+    tracker.spawn(starter.follow_reloads(published, context));
+}
+
+/// What every check task is started with; the supervisor keeps it to start tasks after a reload.
+struct Starter {
+    plans: watch::Receiver<PublishedPlan>,
+    observations: mpsc::Sender<Observation>,
+    phase: watch::Receiver<Phase>,
+    permits: Arc<Semaphore>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Starter {
+    /// Starts a task for every check of `published` that `wanted` selects.
+    fn start(
+        &self,
+        published: &PublishedPlan,
+        context: &Arc<ProbeContext>,
+        wanted: impl Fn(&Check) -> bool,
+    ) {
+        for (index, check) in published.plan.checks.iter().enumerate() {
+            if !wanted(check) {
+                continue;
+            }
+            let task = CheckTask {
+                index,
+                plan: published.plan.clone(),
+                generation: published.generation,
+                plans: self.plans.clone(),
+                context: context.clone(),
+                observations: self.observations.clone(),
+                phase: self.phase.clone(),
+                permits: self.permits.clone(),
+                metrics: self.metrics.clone(),
+                shutdown: self.shutdown.clone(),
+            };
+            self.tracker.spawn(task.run());
+        }
+    }
+
+    /// On every published plan, starts tasks for the checks that are new or probe differently
+    /// (their old tasks stop by themselves, see [`CheckTask::follow`]).
+    async fn follow_reloads(mut self, mut previous: PublishedPlan, context: Arc<ProbeContext>) {
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                changed = self.plans.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let published = self.plans.borrow_and_update().clone();
+                    let context = Arc::new(ProbeContext::new(&published.plan, context.clock().clone()));
+                    let old = &previous.plan;
+                    let new = &published.plan;
+                    self.start(&published, &context, |check| {
+                        !old.checks.iter().any(|known| {
+                            known.id == check.id && probes_alike(old, known, new, check)
+                        })
+                    });
+                    tracing::info!(checks = new.checks.len(), generation = published.generation, "probes follow the reloaded plan");
+                    previous = published;
+                }
+            }
+        }
     }
 }
 
 struct CheckTask {
     index: usize,
     plan: Arc<Plan>,
+    /// The generation of `plan`, sent with every observation.
+    generation: u64,
+    plans: watch::Receiver<PublishedPlan>,
     context: Arc<ProbeContext>,
     observations: mpsc::Sender<Observation>,
     phase: watch::Receiver<Phase>,
@@ -137,6 +217,11 @@ impl CheckTask {
             };
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
+                changed = self.plans.changed() => {
+                    if changed.is_err() || !self.follow() {
+                        return;
+                    }
+                }
                 changed = self.phase.changed() => {
                     if changed.is_err() {
                         return;
@@ -177,6 +262,33 @@ impl CheckTask {
         }
     }
 
+    /// Takes the newly published plan: false when this task's check was removed or probes
+    /// differently now (a new task runs it), else the task carries on with its new index.
+    fn follow(&mut self) -> bool {
+        let published = self.plans.borrow_and_update().clone();
+        let check = self.check();
+        let Some(index) = published
+            .plan
+            .checks
+            .iter()
+            .position(|candidate| candidate.id == check.id)
+        else {
+            return false;
+        };
+        if !probes_alike(
+            &self.plan,
+            check,
+            &published.plan,
+            &published.plan.checks[index],
+        ) {
+            return false;
+        }
+        self.index = index;
+        self.plan = published.plan;
+        self.generation = published.generation;
+        true
+    }
+
     /// Runs one probe and hands the result to the engine; false when the daemon is stopping.
     async fn probe(&self, planned: Instant, memory: &mut ProbeMemory) -> bool {
         let permit = tokio::select! {
@@ -200,6 +312,7 @@ impl CheckTask {
         };
         let observation = Observation {
             check: self.index,
+            generation: self.generation,
             started,
             lag,
             result,

@@ -622,3 +622,83 @@ pub struct ReportSent {
 pub struct Reports {
     pub reports: Vec<ReportRecord>,
 }
+
+/// `POST /api/v1/reload`: the plan file read again and applied.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reloaded {
+    /// The plan file read.
+    pub path: String,
+    /// What changed, in one line (`checks: 1 added (api); also changed: runbook`).
+    pub summary: String,
+    pub changes: PlanChanges,
+    /// The new plan's warnings, as `golive check` prints them.
+    #[serde(default)]
+    pub warnings: Vec<PlanDiagnostic>,
+    /// Open alerts resolved because their check was removed from the plan.
+    #[serde(default)]
+    pub resolved_alerts: Vec<i64>,
+}
+
+/// What a reload changed, by id (as the launch log's `plan_reloaded` details).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PlanChanges {
+    #[serde(default)]
+    pub checks: IdChanges,
+    #[serde(default)]
+    pub people: IdChanges,
+    #[serde(default)]
+    pub channels: IdChanges,
+    #[serde(default)]
+    pub escalation: IdChanges,
+    /// Other sections that changed (`checklist`, `runbook`, ...).
+    #[serde(default)]
+    pub sections: Vec<String>,
+}
+
+/// Ids added, removed and changed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IdChanges {
+    #[serde(default)]
+    pub added: Vec<String>,
+    #[serde(default)]
+    pub removed: Vec<String>,
+    #[serde(default)]
+    pub changed: Vec<String>,
+}
+
+/// One problem of a plan, as `golive check` reports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanDiagnostic {
+    /// `error` or `warning`.
+    pub level: String,
+    pub line: usize,
+    pub col: usize,
+    /// The key path, e.g. `checks[1].interval`; empty for TOML syntax errors.
+    pub path: String,
+    pub message: String,
+    #[serde(default)]
+    pub help: Option<String>,
+    /// The diagnostic as `golive check` prints it (`file:line:col: level: path: message`).
+    pub text: String,
+}
+
+/// `POST /api/v1/reload` refused: 422 for an invalid plan (every diagnostic), 409 for a change
+/// that needs a restart (`field` names the first key, `not_live` every one).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadRefused {
+    /// What a person reads: the diagnostics as `golive check` prints them, or the keys and why.
+    pub error: String,
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default)]
+    pub diagnostics: Vec<PlanDiagnostic>,
+    #[serde(default)]
+    pub not_live: Vec<NotLive>,
+}
+
+/// A plan key a reload cannot change, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotLive {
+    pub key: String,
+    pub reason: String,
+}

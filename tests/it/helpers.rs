@@ -258,6 +258,12 @@ impl Daemon {
     }
 
     /// Sends SIGTERM and waits for the exit status.
+    /// Sends the daemon SIGHUP (it reloads its plan).
+    pub fn hangup(&self) {
+        let child = self.child.as_ref().expect("running daemon");
+        signal(child.id(), "HUP");
+    }
+
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running daemon");
         signal(child.id(), "TERM");

@@ -25,6 +25,7 @@ mod packaging;
 mod plans;
 mod probes;
 mod proxy;
+mod reload;
 mod reports;
 mod review;
 mod rules;

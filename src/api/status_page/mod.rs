@@ -181,7 +181,7 @@ async fn gather(state: &AppState) -> Result<StatusView, ApiError> {
     })
     .await?;
     let mut view = view::build(&view::Inputs {
-        plan: &state.plan,
+        plan: &state.plan(),
         snapshot: &snapshot,
         checks: &checks,
         history: &history,
@@ -189,7 +189,7 @@ async fn gather(state: &AppState) -> Result<StatusView, ApiError> {
         log: &log,
         now,
     });
-    let timezone = &state.plan.launch.timezone;
+    let timezone = &state.plan().launch.timezone;
     view.latest_update = update
         .first()
         .map(|entry| view::log_row(entry, now, timezone));

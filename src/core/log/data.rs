@@ -498,6 +498,8 @@ pub enum DecisionEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         output: Option<String>,
     },
+    /// The plan was read again without a restart (`golive reload`, `SIGHUP`): what changed.
+    PlanReloaded(Box<crate::core::plan_diff::PlanChanges>),
 }
 
 /// How far the rollback hook got.

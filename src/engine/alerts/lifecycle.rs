@@ -252,7 +252,23 @@ impl Engine {
         ids: &[(i64, Option<String>)],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut resolved: Vec<(Alert, Vec<NewOutboxRow>, NewEntry)> = Vec::new();
+        let resolved = self.prepare_resolutions(ids, now);
+        block(|| {
+            self.store
+                .write(|write| write_resolutions(write, &resolved, now))
+        })?;
+        self.after_resolutions(&resolved);
+        Ok(())
+    }
+
+    /// The resolutions of open alerts `ids` (with why, when not by health): each alert closed,
+    /// the notices to everyone told and its log entry, not yet written.
+    pub(in crate::engine) fn prepare_resolutions(
+        &mut self,
+        ids: &[(i64, Option<String>)],
+        now: Timestamp,
+    ) -> Vec<Resolution> {
+        let mut resolved: Vec<Resolution> = Vec::new();
         for (id, why) in ids {
             let Some(mut alert) = self.alerts.open.get(id).cloned() else {
                 continue;
@@ -295,24 +311,35 @@ impl Engine {
             };
             resolved.push((alert, rows, entry));
         }
-        block(|| {
-            self.store.write(|write| {
-                for (alert, rows, entry) in &resolved {
-                    write.release_held(alert.id, now)?;
-                    write.update_alert(alert)?;
-                    enqueue_all(write, rows)?;
-                    write.log(entry)?;
-                }
-                Ok(())
-            })
-        })?;
-        for (alert, rows, _) in &resolved {
+        resolved
+    }
+
+    /// Forgets resolutions once their transaction committed, and wakes the dispatcher.
+    pub(in crate::engine) fn after_resolutions(&mut self, resolved: &[Resolution]) {
+        for (alert, rows, _) in resolved {
             tracing::info!(alert = alert.id, "alert resolved");
             self.alerts.remove(alert.id);
             if !rows.is_empty() {
                 self.wake_dispatcher();
             }
         }
-        Ok(())
     }
+}
+
+/// A resolved alert with its outbox rows and log entry.
+pub(in crate::engine) type Resolution = (Alert, Vec<NewOutboxRow>, NewEntry);
+
+/// Writes prepared resolutions inside a transaction the caller holds.
+pub(in crate::engine) fn write_resolutions(
+    write: &mut crate::store::alerts::Write<'_>,
+    resolved: &[Resolution],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for (alert, rows, entry) in resolved {
+        write.release_held(alert.id, now)?;
+        write.update_alert(alert)?;
+        enqueue_all(write, rows)?;
+        write.log(entry)?;
+    }
+    Ok(())
 }

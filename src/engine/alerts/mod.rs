@@ -10,6 +10,7 @@ mod acknowledgement;
 mod escalation;
 mod intake;
 mod lifecycle;
+pub(in crate::engine) use lifecycle::write_resolutions;
 mod messages;
 mod rollback;
 mod silences;
@@ -150,6 +151,27 @@ impl Alerts {
 
     pub(super) fn silences(&self) -> &[Silence] {
         &self.silences
+    }
+
+    /// The open alert with `key` (`check:<id>`, ...).
+    pub(in crate::engine) fn open_by_key(&self, key: &str) -> Option<i64> {
+        self.by_key(key)
+    }
+
+    /// Swaps the plan's silences (`[[silences]]`) for `new`'s, keeping those set at run time.
+    pub(in crate::engine) fn replace_plan_silences(&mut self, old: &Plan, new: &Plan) {
+        self.silences.retain(|silence| {
+            !old.alerting
+                .silences
+                .iter()
+                .any(|planned| planned.id == silence.id)
+        });
+        self.silences.extend(
+            new.alerting
+                .silences
+                .iter()
+                .map(|silence| Silence::from_plan(silence, &new.launch.timezone)),
+        );
     }
 }
 
