@@ -255,6 +255,7 @@ impl Application {
         let reloads = tokio::spawn(reload_on_hangup(
             hangup_signal(),
             handle.clone(),
+            tls.clone(),
             shutdown.clone(),
         ));
         let plan = state.plan();
@@ -297,29 +298,13 @@ impl Application {
             heartbeat_stop.clone(),
         ));
         let dispatcher_stop = CancellationToken::new();
-        let dispatcher = {
-            let senders = state.senders.clone();
-            for line in senders.describe() {
-                tracing::info!(channel = %line, "notifications");
-            }
-            if senders.email().writes_eml_files() {
-                tracing::warn!(
-                    folder = %dispatcher::outbox_dir(&plan).display(),
-                    "no [smtp] configured: emails are written as .eml files to the outbox folder"
-                );
-            }
-            for problem in senders.problems() {
-                tracing::error!(problem = %problem, "a notification channel cannot deliver; fix its secret and restart");
-            }
-            tokio::spawn(dispatcher::run(
-                senders,
-                dispatcher_reader,
-                dispatch_link,
-                state.metrics.clone(),
-                state.clock.clone(),
-                dispatcher_stop.clone(),
-            ))
-        };
+        let dispatcher = start_dispatcher(
+            &state,
+            &plan,
+            dispatcher_reader,
+            dispatch_link,
+            dispatcher_stop.clone(),
+        );
         let allowed_hosts = AllowedHosts::new(
             &plan.server.allowed_hosts,
             plan.alerting.public_url.as_deref(),
@@ -366,6 +351,38 @@ impl Application {
     }
 }
 
+/// Logs what each notification channel will do (and which cannot deliver), then starts the
+/// dispatcher that drains the outbox through them.
+fn start_dispatcher(
+    state: &AppState,
+    plan: &Plan,
+    dispatcher_reader: Arc<Mutex<Reader>>,
+    dispatch_link: DispatchLink,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let senders = state.senders.clone();
+    for line in senders.describe() {
+        tracing::info!(channel = %line, "notifications");
+    }
+    if senders.email().writes_eml_files() {
+        tracing::warn!(
+            folder = %dispatcher::outbox_dir(plan).display(),
+            "no [smtp] configured: emails are written as .eml files to the outbox folder"
+        );
+    }
+    for problem in senders.problems() {
+        tracing::error!(problem = %problem, "a notification channel cannot deliver; fix its secret and restart");
+    }
+    tokio::spawn(dispatcher::run(
+        senders,
+        dispatcher_reader,
+        dispatch_link,
+        state.metrics.clone(),
+        state.clock.clone(),
+        stop,
+    ))
+}
+
 /// The reload path of a running daemon (`SIGHUP`): reads the plan file again and applies it
 /// (see `engine::reload`), logging the outcome as `golive check` would print it. This is the
 /// seam for systemd's notify protocol: send `RELOADING=1` (with `MONOTONIC_USEC`) before calling
@@ -409,8 +426,15 @@ fn hangup_signal() -> Hangups {
     }
 }
 
-/// Reloads the plan on every `SIGHUP` until `shutdown`.
-async fn reload_on_hangup(hangups: Hangups, engine: EngineHandle, shutdown: CancellationToken) {
+/// Reloads the plan (and the TLS certificate, when golive serves HTTPS) on every `SIGHUP` until
+/// `shutdown`, telling systemd it is reloading and then ready again, whatever the outcome: a
+/// refused plan or a broken certificate leaves golive running on what it had.
+async fn reload_on_hangup(
+    hangups: Hangups,
+    engine: EngineHandle,
+    tls: Option<Arc<tls::TlsCertificate>>,
+    shutdown: CancellationToken,
+) {
     #[cfg(unix)]
     {
         let Some(mut hangups) = hangups else {
@@ -425,14 +449,21 @@ async fn reload_on_hangup(hangups: Hangups, engine: EngineHandle, shutdown: Canc
                         return;
                     }
                     tracing::info!("SIGHUP: reloading the plan");
+                    crate::sd_notify::notify_reloading();
                     let _ = reload_plan(&engine, "signal").await;
+                    if let Some(certificate) = &tls
+                        && let Err(error) = certificate.reload_tls()
+                    {
+                        tracing::error!(error = %error_chain(&error), "TLS certificate not reloaded; the old one is still served");
+                    }
+                    crate::sd_notify::notify_ready("running; plan reloaded");
                 }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = (hangups, engine);
+        let _ = (hangups, engine, tls);
         shutdown.cancelled().await;
     }
 }

@@ -212,7 +212,7 @@ fn fingerprint(certified: &CertifiedKey) -> String {
 }
 
 /// Serves `router` on `listener` until `stop` is cancelled (then lets in-flight requests finish):
-/// over TLS when a certificate is given, which is then reloaded on every SIGHUP.
+/// over TLS when a certificate is given (the SIGHUP handler in `app` reloads it with the plan).
 pub fn serve(
     listener: TcpListener,
     certificate: Option<&Arc<TlsCertificate>>,
@@ -226,38 +226,9 @@ pub fn serve(
     };
     tracing::info!(sha256 = %certificate.fingerprint(), "serving HTTPS");
     let listener = TlsListener::new(listener, certificate.acceptor()?)?;
-    reload_on_sighup(certificate.clone(), stop.clone())?;
     let server =
         axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
     Ok(tokio::spawn(async move { server.await }))
-}
-
-/// Reloads the certificate on every SIGHUP until `stop`. A failed reload is logged with what to
-/// fix, and the old certificate is served on.
-fn reload_on_sighup(
-    certificate: Arc<TlsCertificate>,
-    stop: CancellationToken,
-) -> std::io::Result<JoinHandle<()>> {
-    #[cfg(unix)]
-    {
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        Ok(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    received = hangup.recv() => if received.is_none() { return },
-                }
-                if let Err(error) = certificate.reload_tls() {
-                    tracing::error!(error = %crate::error_chain::error_chain(&error), "TLS certificate not reloaded; the old one is still served");
-                }
-            }
-        }))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (certificate, stop);
-        Ok(tokio::spawn(async {}))
-    }
 }
 
 /// Accepted TCP connections after their TLS handshake, for `axum::serve`.
