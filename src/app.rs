@@ -18,7 +18,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::engine::{DispatchLink, Engine, EngineHandle, ProbeLink, ReloadError, Reloaded};
 use crate::error_chain::error_chain;
 use crate::metrics::Metrics;
-use crate::notify::dispatcher::{self, Senders};
+use crate::notify::dispatcher;
+use crate::notify::live::LiveSenders;
 use crate::plan::{Plan, SecretSource};
 use crate::probe::{ProbeContext, scheduler};
 use crate::sd_notify::Service;
@@ -193,8 +194,9 @@ impl Application {
         let client = reqwest::Client::builder()
             .build()
             .map_err(|error| StartError::Http(error.to_string()))?;
-        let senders = Arc::new(Senders::new(
-            &plan,
+        // The senders follow the plan the engine publishes: a reload's channels apply at once.
+        let senders = Arc::new(LiveSenders::new(
+            handle.plans(),
             client,
             dispatch_link.message_ids.clone(),
         ));
@@ -360,7 +362,7 @@ fn start_dispatcher(
     dispatch_link: DispatchLink,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let senders = state.senders.clone();
+    let senders = state.senders.current();
     for line in senders.describe() {
         tracing::info!(channel = %line, "notifications");
     }
@@ -371,10 +373,10 @@ fn start_dispatcher(
         );
     }
     for problem in senders.problems() {
-        tracing::error!(problem = %problem, "a notification channel cannot deliver; fix its secret and restart");
+        tracing::error!(problem = %problem, "a notification channel cannot deliver; fix its secret and reload");
     }
     tokio::spawn(dispatcher::run(
-        senders,
+        state.senders.clone(),
         dispatcher_reader,
         dispatch_link,
         state.metrics.clone(),

@@ -229,6 +229,29 @@ impl CheckFamilies {
     }
 }
 
+impl CheckFamilies {
+    /// Removes every series of the check `id` (a reload removed it from the plan), so /metrics
+    /// no longer lists a check golive does not run.
+    fn forget(&self, id: &str) {
+        for gauge in [
+            &self.up,
+            &self.value,
+            &self.threshold,
+            &self.last_run,
+            &self.cert_expiry,
+        ] {
+            let _ = gauge.remove_label_values(&[id]);
+        }
+        for health in crate::core::health::Health::ALL {
+            let _ = self.state.remove_label_values(&[id, health.as_str()]);
+        }
+        for result in ["healthy", "failing", "unknown"] {
+            let _ = self.results.remove_label_values(&[id, result]);
+        }
+        let _ = self.duration.remove_label_values(&[id]);
+    }
+}
+
 impl CheckMetrics {
     /// Sets `up` and the state gauges for a health.
     pub fn set_health(&self, health: crate::core::health::Health) {
@@ -424,6 +447,17 @@ impl Metrics {
         if result == HeartbeatResult::Ok {
             self.heartbeat_last_success
                 .set(now.as_millisecond() as f64 / 1000.0);
+        }
+    }
+
+    /// Removes every per-check series of the checks `ids` (removed from the plan by a reload).
+    pub fn forget_checks(&self, ids: &[String]) {
+        for id in ids {
+            self.checks.forget(id);
+            let _ = self.escalation_level.remove_label_values(&[id.as_str()]);
+            let _ = self
+                .availability_objective
+                .remove_label_values(&[id.as_str()]);
         }
     }
 

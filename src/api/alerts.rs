@@ -627,7 +627,8 @@ pub async fn notify_test(
     writer: Writer,
     JsonBody(body): JsonBody<wire::NotifyTest>,
 ) -> Result<Json<wire::ChannelTests>, ApiError> {
-    let plan = state.plan().clone();
+    // The plan in force and the senders built from it, as one pair.
+    let (plan, senders) = state.senders.with_plan();
     for id in &body.channels {
         if !plan
             .alerting
@@ -647,7 +648,7 @@ pub async fn notify_test(
     let by = author(body.author, &writer)?;
     let now = state.clock.now();
     let results: Vec<wire::ChannelTest> =
-        crate::notify::dispatcher::test_channels(&plan, &state.senders, &body.channels, &by, now)
+        crate::notify::dispatcher::test_channels(&plan, &senders, &body.channels, &by, now)
             .await
             .iter()
             .map(wire::ChannelTest::from)

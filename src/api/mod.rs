@@ -48,8 +48,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub tokens: Arc<Tokens>,
     pub clock: Arc<dyn Clock>,
-    /// The notification senders (for `notify test`).
-    pub senders: Arc<crate::notify::dispatcher::Senders>,
+    /// The notification senders of the plan in force (for `notify test`).
+    pub senders: Arc<crate::notify::live::LiveSenders>,
     /// Whether the test-only hooks are served (`GOLIVE_TEST_HOOKS=1` at start).
     pub test_hooks: bool,
 }

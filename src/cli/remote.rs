@@ -129,18 +129,16 @@ fn discover(server: Option<&str>, plan: Option<&Path>) -> Result<String, String>
     let Some(plan_path) = plan else {
         return Ok(DEFAULT_SERVER.to_string());
     };
-    let loaded = crate::plan::load(plan_path).map_err(|error| match error {
-        crate::plan::LoadError::Invalid { .. } => format!(
-            "{error}; run `golive check {}` for the details",
-            plan_path.display()
-        ),
-        other => other.to_string(),
-    })?;
-    let daemon_file = loaded.plan.launch.data_dir.join(crate::app::DAEMON_FILE);
+    // Only where the daemon runs, leniently: a plan being edited may be invalid now, and the
+    // daemon's answer (`golive reload`: its diagnostics) is what the user should read.
+    let text = std::fs::read_to_string(plan_path)
+        .map_err(|error| format!("cannot read plan {}: {error}", plan_path.display()))?;
+    let location = crate::plan::daemon_location(&text, plan_path);
+    let daemon_file = location.data_dir.join(crate::app::DAEMON_FILE);
     if let Ok(text) = std::fs::read_to_string(&daemon_file)
         && let Ok(daemon) = serde_json::from_str::<DaemonFile>(&text)
     {
         return Ok(daemon.url);
     }
-    Ok(format!("http://{}", loaded.plan.server.listen))
+    Ok(format!("http://{}", location.listen.trim()))
 }

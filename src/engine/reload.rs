@@ -158,6 +158,7 @@ impl Engine {
         self.logged(&logged);
         self.after_resolutions(&resolutions);
         self.checks.remap(&old, &new, &self.metrics, now);
+        self.metrics.forget_checks(&diff.changes.checks.removed);
         self.gate
             .retain(|id, _| new.checks.iter().any(|check| &check.id == id));
         self.alerts.replace_plan_silences(&old, &new);

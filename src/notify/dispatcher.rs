@@ -37,7 +37,7 @@ const HOOK_OUTPUT_MAX: usize = 4000;
 /// The longest sleep between looks at the outbox (retries become due without a wake-up).
 const IDLE: Duration = Duration::from_secs(1);
 
-/// Every channel's sender, built once from the plan.
+/// Every channel's sender, built from one plan (again on a reload: `super::live`).
 pub struct Senders {
     email: EmailTransport,
     /// The plan's channels by id.
@@ -569,7 +569,7 @@ async fn send_test_alert(
 /// as long as the lane has room, a down lane is probed with one message at a time, and a report
 /// that brings a lane up again tells the engine to make the channel's waiting messages due now.
 pub async fn run(
-    senders: Arc<Senders>,
+    live: Arc<super::live::LiveSenders>,
     reader: Arc<Mutex<Reader>>,
     mut link: DispatchLink,
     metrics: Arc<Metrics>,
@@ -603,6 +603,9 @@ pub async fn run(
             backlog_read_at = Some(std::time::Instant::now());
         }
         let looked = read_outbox(&reader, now, down, read_backlog).await;
+        // The senders of the plan in force: a reload's channels from the next delivery on
+        // (deliveries in flight finish with the senders they started with).
+        let senders = live.current();
         match &looked {
             // A dispatcher that cannot read the outbox is stuck, whatever its loop does: the
             // heartbeat must stop.
@@ -655,7 +658,7 @@ pub async fn run(
             () = link.outbox_written.notified() => {}
             Some(trouble) = link.trouble.recv() => {
                 // On a task of its own: a hung channel must not stop the lanes meanwhile.
-                let senders = senders.clone();
+                let senders = live.current();
                 let now = clock.now();
                 tokio::spawn(async move { senders.tell_ops_directly(&trouble, now).await });
             }

@@ -31,6 +31,7 @@ pub mod email;
 mod eml_folder;
 mod http;
 pub mod lanes;
+pub mod live;
 pub mod merge;
 pub mod outcome;
 pub mod webhook;

@@ -127,6 +127,61 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
     load::parse_and_validate(text, path, None)
 }
 
+/// Where the daemon of a plan runs, read leniently (see [`daemon_location`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonLocation {
+    /// `[launch] data_dir` against the plan's folder (where `daemon.json` is), or the default.
+    pub data_dir: PathBuf,
+    /// `[server] listen` as written, or the default.
+    pub listen: String,
+}
+
+/// Where the daemon of the plan `text` runs, without validating the rest: `golive reload --plan`
+/// must reach the daemon of a plan that is now invalid, so the daemon's own diagnostics are what
+/// the user reads. A key that is missing or not a string — or text that is not TOML at all —
+/// gives the default.
+pub fn daemon_location(text: &str, path: &Path) -> DaemonLocation {
+    let table: Option<toml::Table> = text.parse().ok();
+    let string = |section: &str, key: &str| match &table {
+        Some(table) => table
+            .get(section)
+            .and_then(|section| section.get(key))
+            .and_then(toml::Value::as_str)
+            .map(str::to_string),
+        // Not TOML as a whole (a duplicated key elsewhere, say): line by line.
+        None => key_in_lines(text, section, key),
+    };
+    let base_dir = path.parent().unwrap_or(Path::new(""));
+    DaemonLocation {
+        data_dir: base_dir.join(
+            string("launch", "data_dir")
+                .unwrap_or_else(|| sections::launch::DEFAULT_DATA_DIR.to_string()),
+        ),
+        listen: string("server", "listen").unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+    }
+}
+
+/// The string `key = "..."` written on a line of its own under the header `[section]`, for text
+/// that does not parse as TOML as a whole.
+fn key_in_lines(text: &str, section: &str, key: &str) -> Option<String> {
+    let mut current = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            current = line
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string();
+        } else if current == section
+            && let Some((name, value)) = line.split_once('=')
+            && name.trim() == key
+        {
+            let value: toml::Table = format!("value = {}", value.trim()).parse().ok()?;
+            return value.get("value")?.as_str().map(str::to_string);
+        }
+    }
+    None
+}
+
 /// Every key path the plan reader knows, as it reads `text`: the keys it asked for in each
 /// table, present or not, with array positions (`checks[0].url`). A plan that uses every
 /// section (`config/example.toml`) yields them all; the docs test checks each is documented.
@@ -142,3 +197,19 @@ pub fn parse_as_of(text: &str, path: &Path, now: Timestamp) -> Result<Loaded, Ve
 #[cfg(test)]
 #[path = "layers_test.rs"]
 mod layers;
+
+#[cfg(test)]
+mod daemon_location_tests {
+    use super::*;
+
+    #[test]
+    fn the_daemon_of_a_plan_that_is_not_toml_as_a_whole_is_still_found() {
+        let text = "[launch]\ndata_dir = \"state\" # here\n[server]\nlisten = \"127.0.0.1:7000\"\n[[checks]]\ninterval = \"1s\"\ninterval = \"soon\"\n";
+        let location = daemon_location(text, Path::new("etc/plan.toml"));
+        assert_eq!(location.data_dir, Path::new("etc/state"));
+        assert_eq!(location.listen, "127.0.0.1:7000");
+        let location = daemon_location("[launch]\nname = 1\n", Path::new("plan.toml"));
+        assert_eq!(location.data_dir, Path::new("golive-data"));
+        assert_eq!(location.listen, DEFAULT_LISTEN);
+    }
+}

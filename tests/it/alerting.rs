@@ -77,14 +77,17 @@ fn to(message: &ReceivedMessage) -> Vec<String> {
     message.recipients.clone()
 }
 
-fn for_recipient<'a>(messages: &'a [ReceivedMessage], address: &str) -> Vec<&'a ReceivedMessage> {
+pub(crate) fn for_recipient<'a>(
+    messages: &'a [ReceivedMessage],
+    address: &str,
+) -> Vec<&'a ReceivedMessage> {
     messages
         .iter()
         .filter(|message| message.recipients.iter().any(|r| r == address))
         .collect()
 }
 
-async fn open_alert(daemon: &Daemon) -> Value {
+pub(crate) async fn open_alert(daemon: &Daemon) -> Value {
     eventually(10, async || {
         let (_, body) = daemon.get("/api/v1/alerts").await;
         body["alerts"]
@@ -105,7 +108,7 @@ pub(crate) async fn alert_rows(daemon: &Daemon, id: i64) -> Vec<Value> {
 }
 
 /// Who alert `id`'s email rows were addressed to, in order.
-async fn emailed(daemon: &Daemon, id: i64) -> Vec<String> {
+pub(crate) async fn emailed(daemon: &Daemon, id: i64) -> Vec<String> {
     alert_rows(daemon, id)
         .await
         .iter()
@@ -138,7 +141,7 @@ async fn every_alert_row_delivered(daemon: &Daemon) -> Vec<Value> {
 }
 
 /// Waits until the check `id` has been probed healthy (so a failure after it is a change).
-async fn healthy(daemon: &Daemon, id: &str) {
+pub(crate) async fn healthy(daemon: &Daemon, id: &str) {
     eventually(10, async || {
         (crate::monitoring::check_view(daemon, id).await["health"] == "healthy").then_some(())
     })

@@ -11,11 +11,12 @@
 //! golive.stop().await;
 //! ```
 
+use std::path::Path;
 use std::sync::Arc;
 
 use golive::app::{Application, Options};
 use golive::clock::{Clock, ManualClock};
-use golive::engine::EngineHandle;
+use golive::engine::{EngineHandle, ReloadError, Reloaded};
 use jiff::{SignedDuration, Timestamp};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -47,14 +48,19 @@ pub async fn spawn_with_clock(plan: &str) -> Harness {
 pub async fn spawn_with_clock_at(plan: &str, start: Timestamp) -> Harness {
     let folder = tempfile::tempdir().expect("temp dir");
     // The test token from a file: the process environment is shared by every test in it.
-    let token_file = folder.path().join("api-token");
-    std::fs::write(&token_file, TOKEN).expect("write token");
+    std::fs::write(folder.path().join("api-token"), TOKEN).expect("write token");
+    write_plan(folder.path(), plan);
+    start_in(folder, Arc::new(ManualClock::starting_at(start))).await
+}
+
+/// Writes `plan` as the plan file in `folder`, with the test token read from a file there.
+fn write_plan(folder: &Path, plan: &str) {
+    let token_file = folder.join("api-token");
     let plan = format!(
         "{plan}\n[[server.tokens]]\nname = \"harness\"\nfile = \"{}\"\n",
         token_file.display()
     );
-    std::fs::write(folder.path().join("plan.toml"), plan).expect("write plan");
-    start_in(folder, Arc::new(ManualClock::starting_at(start))).await
+    std::fs::write(folder.join("plan.toml"), plan).expect("write plan");
 }
 
 /// Builds and runs golive on the plan in `folder` with `clock`.
@@ -95,6 +101,14 @@ impl Harness {
         let now = self.clock.advance(by);
         self.engine.tick().await.expect("the engine ticks");
         now
+    }
+
+    /// Writes `plan` as its plan file and reloads it, as `SIGHUP` or `golive reload` would
+    /// (`EngineHandle::reload_from_file`); the engine has applied it when this returns.
+    pub async fn reload(&self, plan: &str) -> Result<Reloaded, ReloadError> {
+        let folder = self.folder.as_ref().expect("the folder");
+        write_plan(folder.path(), plan);
+        self.engine.reload_from_file("harness".to_string()).await
     }
 
     /// Stops golive cleanly and starts it again on the same folder, the clock where it was.
