@@ -375,8 +375,9 @@ fn start_dispatcher(
     for problem in senders.problems() {
         tracing::error!(problem = %problem, "a notification channel cannot deliver; fix its secret and reload");
     }
+    let live = state.senders.clone();
     tokio::spawn(dispatcher::run(
-        state.senders.clone(),
+        move || live.current(),
         dispatcher_reader,
         dispatch_link,
         state.metrics.clone(),

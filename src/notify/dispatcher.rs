@@ -568,8 +568,11 @@ async fn send_test_alert(
 /// Each channel is a lane of its own (see [`super::lanes`]): its due messages start oldest first
 /// as long as the lane has room, a down lane is probed with one message at a time, and a report
 /// that brings a lane up again tells the engine to make the channel's waiting messages due now.
+///
+/// `current_senders` gives the senders of the plan in force (`LiveSenders::current`, in `live.rs`),
+/// asked again on every turn, so a reload's channels apply from the next delivery.
 pub async fn run(
-    live: Arc<super::live::LiveSenders>,
+    current_senders: impl Fn() -> Arc<Senders>,
     reader: Arc<Mutex<Reader>>,
     mut link: DispatchLink,
     metrics: Arc<Metrics>,
@@ -605,7 +608,7 @@ pub async fn run(
         let looked = read_outbox(&reader, now, down, read_backlog).await;
         // The senders of the plan in force: a reload's channels from the next delivery on
         // (deliveries in flight finish with the senders they started with).
-        let senders = live.current();
+        let senders = current_senders();
         match &looked {
             // A dispatcher that cannot read the outbox is stuck, whatever its loop does: the
             // heartbeat must stop.
@@ -658,7 +661,7 @@ pub async fn run(
             () = link.outbox_written.notified() => {}
             Some(trouble) = link.trouble.recv() => {
                 // On a task of its own: a hung channel must not stop the lanes meanwhile.
-                let senders = live.current();
+                let senders = current_senders();
                 let now = clock.now();
                 tokio::spawn(async move { senders.tell_ops_directly(&trouble, now).await });
             }
