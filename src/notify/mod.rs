@@ -21,9 +21,9 @@
 //! - The values they take and give: [`OutgoingEmail`], [`InlineImage`], [`WebhookMessage`],
 //!   [`ForwardedAlert`], [`Delivered`], [`DeliveryError`].
 //!
-//! Every sender is built from the plan in force ([`live`]: again after a reload) and never fails to build: a missing secret is
-//! remembered and every send returns it as a [`DeliveryError::Permanent`] (its `setup_problem()`
-//! says so at start). No error text contains a secret or a webhook URL.
+//! Every sender is built from the plan in force ([`live`]: again after a reload) and never fails
+//! to build: a missing secret is remembered and every send returns it as a
+//! [`DeliveryError::Permanent`] (its `setup_problem()` says so at start). No error text contains a secret or a webhook URL.
 
 pub mod alertmanager;
 pub mod dispatcher;
