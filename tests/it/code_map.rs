@@ -1,6 +1,6 @@
 //! The code map holds: imports follow the layer order ARCHITECTURE.md writes down (its
 //! "## Layers" list), no files of one module import each other in a circle, and no function in
-//! `src/` is over 120 lines. Pure file reading: the sources are read as text, comments and
+//! `src/` is over 120 lines, and the code map names every file of `src/`. Pure file reading: the sources are read as text, comments and
 //! literals blanked, and split into identifiers and punctuation, which is all these checks need.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -111,6 +111,74 @@ fn no_function_in_src_is_over_120_lines() {
         long.len(),
         long.join("\n")
     );
+}
+
+#[test]
+fn the_code_map_names_every_file_of_src() {
+    let architecture = fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let map = code_map_section(&architecture);
+    let rows: BTreeMap<&str, &str> = map
+        .lines()
+        .filter_map(|line| {
+            let path = line.strip_prefix("| `")?.split('`').next()?;
+            Some((path, line))
+        })
+        .collect();
+    let mut unnamed = Vec::new();
+    for source in sources() {
+        let relative = source.relative.as_str();
+        let Some((folder, _)) = relative.split_once('/') else {
+            if relative != "lib.rs" && !rows.contains_key(format!("src/{relative}").as_str()) {
+                unnamed.push(format!("src/{relative}: no row of its own in the code map"));
+            }
+            continue;
+        };
+        let stem = relative
+            .rsplit('/')
+            .next()
+            .and_then(|file| file.strip_suffix(".rs"))
+            .unwrap_or_default();
+        let is_test = stem == "tests"
+            || stem.ends_with("_tests")
+            || stem.ends_with("_test")
+            || relative.contains("/tests/");
+        if stem == "mod" || is_test {
+            continue;
+        }
+        let row = rows.get(format!("src/{folder}/").as_str()).copied();
+        let named_in_row = row.is_some_and(|row| {
+            names_in_backticks(row).any(|name| {
+                name.split(|c: char| !is_identifier(c))
+                    .any(|word| word == stem)
+            })
+        });
+        if !named_in_row && !map.contains(relative) {
+            unnamed.push(format!(
+                "src/{relative}: the code map does not name `{stem}`; say what it owns in the `src/{folder}/` row"
+            ));
+        }
+    }
+    assert!(
+        unnamed.is_empty(),
+        "{} file(s) missing from ARCHITECTURE.md's code map:\n{}",
+        unnamed.len(),
+        unnamed.join("\n")
+    );
+}
+
+/// The "## Code map" section of ARCHITECTURE.md, up to the next section.
+fn code_map_section(architecture: &str) -> &str {
+    let start = architecture
+        .find("## Code map")
+        .expect("ARCHITECTURE.md has a \"## Code map\" section");
+    let rest = &architecture[start..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |end| end + 3);
+    &rest[..end]
+}
+
+/// The texts between backticks in a line of the code map.
+fn names_in_backticks(row: &str) -> impl Iterator<Item = &str> {
+    row.split('`').skip(1).step_by(2)
 }
 
 #[test]
