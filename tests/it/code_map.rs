@@ -1,7 +1,8 @@
 //! The code map holds: imports follow the layer order ARCHITECTURE.md writes down (its
-//! "## Layers" list), no files of one module import each other in a circle, and no function in
-//! `src/` is over 120 lines, and the code map names every file of `src/`. Pure file reading: the sources are read as text, comments and
-//! literals blanked, and split into identifiers and punctuation, which is all these checks need.
+//! "## Layers" list), no files of one module import each other in a circle, no function in `src/`
+//! is over 120 lines, and the code map names every file of `src/`. Pure file reading: the sources
+//! are read as text, comments and literals blanked, and split into identifiers and punctuation,
+//! which is all these checks need.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
