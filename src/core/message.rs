@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::core::runbook::LateKind;
+use crate::domain::Phase;
 use crate::plan::checks::Severity;
 
 /// An email ready to send.
@@ -49,7 +51,273 @@ pub struct InlineImage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookMessage {
     pub text: String,
-    pub json: serde_json::Value,
+    pub json: GoliveBody,
+}
+
+/// The JSON body a `golive`-format webhook posts, one variant per `kind` (see docs/alerting.md).
+///
+/// Written as a JSON object whose keys are in alphabetical order, `kind` among them: the bytes
+/// golive posted (and stored in the outbox) when these bodies were built with `json!`, so
+/// receivers and old outbox rows see no change. Reading dispatches on `kind`; a body that does
+/// not read back to exactly what was stored (a shape of another golive version) is kept as
+/// [`GoliveBody::Other`] and delivered as stored, so a queued page is never lost.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GoliveBody {
+    /// An alert's message: `kind` is `opened`, `escalated`, `repeat`, `reopened`,
+    /// `acknowledged` or `resolved`.
+    Alert(Box<AlertBody>),
+    /// Several messages of one burst in one post (`kind = "group"`).
+    Group(GroupBody),
+    /// golive's own trouble (`kind = "warning"`).
+    Warning(WarningBody),
+    /// `golive notify test` (`kind = "test"`).
+    Test(TestBody),
+    /// A runbook step is late (`kind = "runbook_late"`).
+    RunbookLate(RunbookLateBody),
+    /// A stakeholder update (`kind = "update"`).
+    Update(UpdateBody),
+    /// No golive form: a notice sent by email only. Posted as `null`.
+    None,
+    /// A stored body none of the above reads back unchanged (read from old outbox rows only).
+    Other(serde_json::Value),
+}
+
+/// The `golive` body of an alert's message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertBody {
+    /// The message kind: `opened`, `escalated`, `repeat`, `reopened`, `acknowledged`, `resolved`.
+    pub kind: String,
+    pub launch: String,
+    pub alert: AlertFacts,
+    pub check: Option<CheckFacts>,
+    /// The value as people read it, e.g. `4.2 % (fails above 2 %)`.
+    pub value: Option<String>,
+    pub value_now: Option<f64>,
+    pub value_at_opening: Option<f64>,
+    pub phase: Phase,
+    pub level: usize,
+    pub risks: Vec<RiskFacts>,
+    pub rollback_recommended: bool,
+    pub rollback_procedure: Option<String>,
+    pub recipients: Vec<String>,
+    pub also_told: Vec<String>,
+    pub next_level: Option<String>,
+    pub steps_running: Vec<String>,
+    pub note: Option<String>,
+    pub status_url: String,
+    pub acknowledge: HowToAcknowledge,
+    pub sent_at: Timestamp,
+}
+
+/// The alert itself, in an [`AlertBody`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertFacts {
+    pub id: i64,
+    pub key: String,
+    pub title: String,
+    pub severity: Severity,
+    pub reason: String,
+    pub opened_at: Timestamp,
+    pub acknowledged: Option<AcknowledgementFacts>,
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// Who took the alert, when, and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AcknowledgementFacts {
+    pub by: String,
+    pub at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// The alert's check, in an [`AlertBody`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckFacts {
+    pub id: String,
+    pub name: String,
+    /// `http`, `prometheus`, ...
+    pub kind: String,
+    /// What is probed, e.g. `GET https://shop.example/health`.
+    pub probes: String,
+}
+
+/// A risk of the plan the alert relates to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskFacts {
+    pub id: String,
+    pub title: String,
+    pub contingency: String,
+}
+
+/// How to acknowledge the alert: the command and the API path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HowToAcknowledge {
+    pub cli: String,
+    pub api: String,
+}
+
+/// Several posts merged into one: with the group's launch and event when the messages carried
+/// what they contribute to a group, else the bodies only (rows of an older golive).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GroupBody {
+    Merged {
+        /// The outbox kind of the group's first line (`opened`, `resolved`, ...).
+        event: Option<String>,
+        launch: String,
+        count: usize,
+        alerts: Vec<GoliveBody>,
+    },
+    Unmerged {
+        count: usize,
+        alerts: Vec<GoliveBody>,
+    },
+}
+
+/// golive's own trouble: a message (a failed delivery, a channel that cannot be used), or which
+/// checks' state can no longer be told and which can again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WarningBody {
+    Message {
+        launch: String,
+        message: String,
+    },
+    Blind {
+        launch: String,
+        unknown: Vec<BlindCheck>,
+        /// Check ids whose state golive can tell again.
+        recovered: Vec<String>,
+    },
+}
+
+/// A check whose state golive can no longer tell, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlindCheck {
+    pub check: String,
+    pub reason: String,
+}
+
+/// The body of `golive notify test`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestBody {
+    pub launch: String,
+    pub channel: String,
+    pub message: String,
+}
+
+/// A runbook step is late.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunbookLateBody {
+    pub launch: String,
+    /// The step's id.
+    pub step: String,
+    pub late: LateKind,
+    /// The lateness level reached (1: the owner, 2: the escalation).
+    pub level: u8,
+    pub late_seconds: i64,
+}
+
+/// A stakeholder update, tagged by `event`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum UpdateBody {
+    /// The launch entered `phase` at `since`.
+    Phase {
+        launch: String,
+        phase: Phase,
+        since: Timestamp,
+    },
+    /// `golive update "TEXT"`.
+    Manual {
+        launch: String,
+        phase: Phase,
+        text: String,
+        author: String,
+    },
+}
+
+impl GoliveBody {
+    /// golive's own trouble in a sentence or a few (`kind = "warning"`).
+    pub fn warning(launch: &str, message: &str) -> GoliveBody {
+        GoliveBody::Warning(WarningBody::Message {
+            launch: launch.to_string(),
+            message: message.to_string(),
+        })
+    }
+
+    /// The `kind` the body is written with (none for [`GoliveBody::None`] and
+    /// [`GoliveBody::Other`], which are written as they are).
+    fn kind(&self) -> Option<&str> {
+        match self {
+            GoliveBody::Alert(body) => Some(&body.kind),
+            GoliveBody::Group(_) => Some("group"),
+            GoliveBody::Warning(_) => Some("warning"),
+            GoliveBody::Test(_) => Some("test"),
+            GoliveBody::RunbookLate(_) => Some("runbook_late"),
+            GoliveBody::Update(_) => Some("update"),
+            GoliveBody::None | GoliveBody::Other(_) => None,
+        }
+    }
+
+    /// The body as a JSON value: an object with `kind`, keys in alphabetical order.
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let mut value = match self {
+            GoliveBody::Alert(body) => serde_json::to_value(body)?,
+            GoliveBody::Group(body) => serde_json::to_value(body)?,
+            GoliveBody::Warning(body) => serde_json::to_value(body)?,
+            GoliveBody::Test(body) => serde_json::to_value(body)?,
+            GoliveBody::RunbookLate(body) => serde_json::to_value(body)?,
+            GoliveBody::Update(body) => serde_json::to_value(body)?,
+            GoliveBody::None => serde_json::Value::Null,
+            GoliveBody::Other(value) => value.clone(),
+        };
+        if let (Some(kind), Some(object)) = (self.kind(), value.as_object_mut()) {
+            object.insert("kind".into(), kind.into());
+        }
+        Ok(value)
+    }
+
+    /// The typed body a stored JSON value reads as: by its `kind`, and only when it is written
+    /// back byte for byte as stored; else [`GoliveBody::Other`].
+    pub fn from_value(value: serde_json::Value) -> GoliveBody {
+        fn typed<T: serde::de::DeserializeOwned>(
+            value: &serde_json::Value,
+            wrap: fn(T) -> GoliveBody,
+        ) -> Option<GoliveBody> {
+            serde_json::from_value(value.clone()).ok().map(wrap)
+        }
+        if value.is_null() {
+            return GoliveBody::None;
+        }
+        let read = match value.get("kind").and_then(serde_json::Value::as_str) {
+            Some("group") => typed(&value, GoliveBody::Group),
+            Some("warning") => typed(&value, GoliveBody::Warning),
+            Some("test") => typed(&value, GoliveBody::Test),
+            Some("runbook_late") => typed(&value, GoliveBody::RunbookLate),
+            Some("update") => typed(&value, GoliveBody::Update),
+            Some(_) => typed(&value, |body: AlertBody| GoliveBody::Alert(Box::new(body))),
+            None => None,
+        };
+        match read {
+            Some(body) if body.to_value().ok().as_ref() == Some(&value) => body,
+            _ => GoliveBody::Other(value),
+        }
+    }
+}
+
+impl Serialize for GoliveBody {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_value()
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for GoliveBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(GoliveBody::from_value)
+    }
 }
 
 /// One alert as Alertmanager's `POST /api/v2/alerts` takes it.
@@ -315,7 +583,7 @@ mod tests {
     fn payloads_round_trip_tagged_and_old_untagged_rows_are_still_read() {
         let message = WebhookMessage {
             text: "hello".into(),
-            json: serde_json::json!({"kind": "test"}),
+            json: GoliveBody::from_value(serde_json::json!({"kind": "test"})),
         };
         let payload = OutboxPayload::webhook(message.clone());
         let stored = serde_json::to_string(&payload).unwrap();
@@ -338,6 +606,57 @@ mod tests {
             serde_json::from_value::<OutboxPayload>(serde_json::json!([])).unwrap(),
             OutboxPayload::Alertmanager { alerts: Vec::new() }
         );
+    }
+
+    /// Outbox rows as golive wrote them when the `golive` bodies were built with `json!`: every
+    /// kind, byte for byte, and one shape no variant reads.
+    const OLD_ROWS: [&str; 9] = [
+        r#"{"type":"webhook","message":{"text":"page","json":{"acknowledge":{"api":"/api/v1/alerts/1/ack","cli":"golive ack 1"},"alert":{"acknowledged":null,"id":1,"key":"check:checkout","opened_at":"2030-01-01T20:00:00Z","reason":"status 503","resolved_at":null,"severity":"critical","title":"Checkout"},"also_told":[],"check":{"id":"checkout","kind":"http","name":"Checkout","probes":"GET https://shop.example/"},"kind":"opened","launch":"Shop","level":1,"next_level":"level 2 at 21:05:00","note":null,"phase":"hypercare","recipients":["Bob"],"risks":[{"contingency":"switch","id":"pay","title":"Payments"}],"rollback_procedure":null,"rollback_recommended":false,"sent_at":"2030-01-01T20:00:05Z","status_url":"https://shop.example/#alert-1","steps_running":[],"value":null,"value_at_opening":0.5,"value_now":4.25}}}"#,
+        r#"{"type":"webhook","message":{"text":"ack","json":{"acknowledge":{"api":"/api/v1/alerts/1/ack","cli":"golive ack 1"},"alert":{"acknowledged":{"at":"2030-01-01T20:01:00Z","by":"bob","expires_at":null},"id":1,"key":"check:checkout","opened_at":"2030-01-01T20:00:00Z","reason":"status 503","resolved_at":null,"severity":"warning","title":"Checkout"},"also_told":["Ann"],"check":null,"kind":"acknowledged","launch":"Shop","level":1,"next_level":null,"note":"on it","phase":"hypercare","recipients":["Bob"],"risks":[],"rollback_procedure":null,"rollback_recommended":false,"sent_at":"2030-01-01T20:01:00Z","status_url":"https://shop.example/#alert-1","steps_running":["deploy"],"value":"4 %","value_at_opening":null,"value_now":null}}}"#,
+        r#"{"type":"webhook","message":{"text":"group","json":{"alerts":[{"kind":"test","launch":"Shop"}],"count":2,"event":"opened","kind":"group","launch":"Shop"}}}"#,
+        r#"{"type":"webhook","message":{"text":"group","json":{"alerts":[null],"count":2,"kind":"group"}}}"#,
+        r#"{"type":"webhook","message":{"text":"warn","json":{"kind":"warning","launch":"Shop","message":"store failing"}}}"#,
+        r#"{"type":"webhook","message":{"text":"warn","json":{"kind":"warning","launch":"Shop","recovered":["a"],"unknown":[{"check":"b","reason":"down"}]}}}"#,
+        r#"{"type":"webhook","message":{"text":"test","json":{"channel":"chat","kind":"test","launch":"Shop","message":"hi"}}}"#,
+        r#"{"type":"webhook","message":{"text":"late","json":{"kind":"runbook_late","late":"not_started","late_seconds":480,"launch":"Shop","level":1,"step":"deploy"}}}"#,
+        r#"{"type":"webhook","message":{"text":"update","json":{"author":"Ann","event":"manual","kind":"update","launch":"Shop","phase":"hypercare","text":"done"}}}"#,
+    ];
+
+    #[test]
+    fn an_old_outbox_rows_golive_body_still_reads_and_is_delivered_unchanged() {
+        for row in OLD_ROWS.into_iter().chain([
+            r#"{"type":"webhook","message":{"text":"phase","json":{"event":"phase","kind":"update","launch":"Shop","phase":"hypercare","since":"2030-01-01T20:00:00Z"}}}"#,
+            r#"{"type":"webhook","message":{"text":"odd","json":{"kind":"opened","alert":{"id":1}}}}"#,
+            r#"{"text":"untagged","json":null}"#,
+        ]) {
+            let stored: serde_json::Value = serde_json::from_str(row).unwrap();
+            let was = &stored.get("message").unwrap_or(&stored)["json"];
+            let OutboxPayload::Webhook { message, .. } = serde_json::from_str(row).unwrap() else {
+                panic!("not a post: {row}");
+            };
+            // What the webhook posts, and what the outbox stores again, are the old bytes.
+            assert_eq!(
+                serde_json::to_string(&message.json).unwrap(),
+                serde_json::to_string(was).unwrap(),
+                "{row}"
+            );
+        }
+        let typed = |row: &str| match serde_json::from_str::<OutboxPayload>(row).unwrap() {
+            OutboxPayload::Webhook { message, .. } => message.json,
+            _ => panic!("not a post"),
+        };
+        for row in OLD_ROWS {
+            assert!(!matches!(typed(row), GoliveBody::Other(_)), "{row}");
+        }
+        assert!(
+            matches!(typed(OLD_ROWS[0]), GoliveBody::Alert(alert) if alert.value_now == Some(4.25))
+        );
+        assert!(matches!(
+            typed(
+                r#"{"type":"webhook","message":{"text":"odd","json":{"kind":"opened","alert":{"id":1}}}}"#
+            ),
+            GoliveBody::Other(_)
+        ));
     }
 
     #[test]

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use serde_json::json;
 
 use super::{Engine, EngineError, block};
 use crate::core::log::data::{AlertEvent, AlertLog, DecisionEvent, HookResult};
 use crate::core::log::{LogData, LogKind, NewEntry};
+use crate::core::message::GoliveBody;
 use crate::notify::lanes::LaneChange;
 use crate::notify::{DeliveryError, DeliveryReport, OutboxKind, OutboxPayload};
 use crate::plan::alerting::ChannelKind;
@@ -259,7 +259,7 @@ impl Engine {
         let notice = Notice::plain(
             subject,
             text.clone(),
-            json!({"kind": "warning", "launch": self.plan.launch.name, "message": text}),
+            GoliveBody::warning(&self.plan.launch.name, &text),
         );
         let payload = match &channel.kind {
             ChannelKind::Email { to } => {

@@ -270,7 +270,7 @@ fn invitation_email(
         text: text.to_string(),
         html: None,
         chat: String::new(),
-        json: serde_json::Value::Null,
+        json: crate::core::message::GoliveBody::None,
     };
     notice::email(to, &notice, message_id, thread)
 }

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +21,7 @@ use super::{
     OutboxPayload, ROLLBACK_HOOK, WebhookSender,
 };
 use crate::clock::Clock;
+use crate::core::message::{GoliveBody, TestBody};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::plan::alerting::{ChannelKind, MaybeSecret, RollbackHook};
@@ -249,7 +249,7 @@ impl Senders {
         let trouble = Notice::plain(
             format!("[WARNING] {}: golive's store is failing", self.launch),
             text,
-            json!({"kind": "warning", "launch": self.launch, "message": text}),
+            GoliveBody::warning(&self.launch, text),
         );
         if !self.ops.is_empty() {
             let email = notice::email(
@@ -465,7 +465,11 @@ fn test_notice(plan: &Plan, channel: &str, by: &str, now: jiff::Timestamp) -> No
         html: None,
         // `by` is whoever called the API: plain text in chat.
         chat: crate::report::alert_message::chat_escape(&text),
-        json: json!({"kind": "test", "launch": plan.launch.name, "channel": channel, "message": text}),
+        json: GoliveBody::Test(TestBody {
+            launch: plan.launch.name.clone(),
+            channel: channel.to_string(),
+            message: text,
+        }),
     }
 }
 
@@ -1084,7 +1088,7 @@ url = "http://127.0.0.1:9/hook"
         );
         let post = OutboxPayload::webhook(WebhookMessage {
             text: "Checkout fails.".into(),
-            json: serde_json::Value::Null,
+            json: GoliveBody::None,
         });
         let dropped = senders
             .deliver("pager", std::slice::from_ref(&post), now)

@@ -9,9 +9,8 @@
 //! open alerts by email the group's signed acknowledge-all link (the engine signs it when it
 //! writes the row; the dispatcher holds no key).
 
-use serde_json::{Value, json};
-
 use super::{OutboxPayload, OutgoingEmail, WebhookMessage};
+use crate::core::message::{GoliveBody, GroupBody};
 use crate::report::alert_group::{self, AckAll, GroupItem, GroupLine};
 
 /// The emails of one group as one message; `None` when there is none.
@@ -134,7 +133,7 @@ pub fn merge_webhooks(
     if messages.len() <= 1 {
         return messages.pop().map(|(message, _)| message);
     }
-    let alerts: Vec<Value> = messages
+    let alerts: Vec<GoliveBody> = messages
         .iter()
         .map(|(message, _)| message.json.clone())
         .collect();
@@ -142,12 +141,11 @@ pub fn merge_webhooks(
         match merged(messages.iter().map(|(_, item)| item.as_ref())) {
             Some(group) => WebhookMessage {
                 text: alert_group::render(&group.launch, &group.lines, None, &group.mentions).chat,
-                json: json!({
-                    "kind": "group",
-                    "event": group.lines.first().map(|line| line.kind.as_str()),
-                    "launch": group.launch,
-                    "count": group.lines.len(),
-                    "alerts": alerts,
+                json: GoliveBody::Group(GroupBody::Merged {
+                    event: group.lines.first().map(|line| line.kind.clone()),
+                    launch: group.launch,
+                    count: group.lines.len(),
+                    alerts,
                 }),
             },
             None => WebhookMessage {
@@ -162,7 +160,10 @@ pub fn merge_webhooks(
                         .collect::<Vec<_>>()
                         .join("\n")
                 ),
-                json: json!({"kind": "group", "count": messages.len(), "alerts": alerts}),
+                json: GoliveBody::Group(GroupBody::Unmerged {
+                    count: messages.len(),
+                    alerts,
+                }),
             },
         },
     )
@@ -258,7 +259,7 @@ mod tests {
             .map(|id| {
                 OutboxPayload::webhook(WebhookMessage {
                     text: format!("*[CRITICAL] Shop*: Shop page {id:02} is failing\nlong"),
-                    json: json!({"alert": {"id": id}}),
+                    json: GoliveBody::from_value(serde_json::json!({"alert": {"id": id}})),
                 })
                 .with_group(GroupItem {
                     launch: "Shop".into(),
@@ -277,8 +278,9 @@ mod tests {
              • #3 Shop page 03: status 503 (expected 2xx); since 21:00:00 (5 s)\n\
              Ack all: `golive ack 1 2 3`\ncc @bob"
         );
-        assert_eq!(post.json["count"], 3);
-        assert_eq!(post.json["event"], "opened");
-        assert_eq!(post.json["alerts"][2]["alert"]["id"], 3);
+        let body = post.json.to_value().unwrap();
+        assert_eq!(body["count"], 3);
+        assert_eq!(body["event"], "opened");
+        assert_eq!(body["alerts"][2]["alert"]["id"], 3);
     }
 }

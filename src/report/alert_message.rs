@@ -16,9 +16,12 @@
 use std::fmt::Write;
 
 use jiff::Timestamp;
-use serde_json::json;
 
 use crate::core::alert::Alert;
+use crate::core::message::{
+    AcknowledgementFacts, AlertBody, AlertFacts, CheckFacts, GoliveBody, HowToAcknowledge,
+    RiskFacts,
+};
 use crate::domain::Phase;
 use crate::plan::Plan;
 use crate::plan::checks::{Check, CheckKind, Severity};
@@ -130,7 +133,7 @@ pub struct Rendered {
     /// One compact message for chat (`{"text": ...}`), escaped for Slack's `mrkdwn`.
     pub chat: String,
     /// The alert as JSON (the `golive` webhook format).
-    pub json: serde_json::Value,
+    pub json: GoliveBody,
 }
 
 /// Escapes text for HTML.
@@ -516,40 +519,58 @@ fn render_json(
     note: &Option<String>,
     status_url: &str,
     ack_cli: &str,
-) -> serde_json::Value {
+) -> GoliveBody {
     let alert = context.alert;
-    let launch = &context.plan.launch.name;
-    json!({
-        "launch": launch,
-        "kind": context.kind.as_str(),
-        "alert": {
-            "id": alert.id,
-            "key": alert.key,
-            "title": alert.title,
-            "severity": alert.severity,
-            "reason": alert.reason,
-            "opened_at": alert.opened_at,
-            "acknowledged": alert.acknowledged,
-            "resolved_at": alert.resolved_at,
+    GoliveBody::Alert(Box::new(AlertBody {
+        kind: context.kind.as_str().to_string(),
+        launch: context.plan.launch.name.clone(),
+        alert: AlertFacts {
+            id: alert.id,
+            key: alert.key.clone(),
+            title: alert.title.clone(),
+            severity: alert.severity,
+            reason: alert.reason.clone(),
+            opened_at: alert.opened_at,
+            acknowledged: alert.acknowledged.as_ref().map(|ack| AcknowledgementFacts {
+                by: ack.by.clone(),
+                at: ack.at,
+                expires_at: ack.expires_at,
+            }),
+            resolved_at: alert.resolved_at,
         },
-        "check": check.map(|check| json!({"id": check.id, "name": check.name, "kind": check.kind_name(), "probes": probed(check)})),
-        "value": check.and_then(|check| value_fact(check, &context.kind, context.value)),
-        "value_now": context.value.now,
-        "value_at_opening": context.value.at_opening,
-        "phase": context.phase,
-        "level": context.level,
-        "risks": risks.iter().map(|risk| json!({"id": risk.id, "title": risk.title, "contingency": risk.contingency})).collect::<Vec<_>>(),
-        "rollback_recommended": open && context.rollback.is_some(),
-        "rollback_procedure": context.rollback.filter(|_| open),
-        "recipients": context.recipients,
-        "also_told": context.others,
-        "next_level": context.next_level.as_ref().filter(|_| open),
-        "steps_running": context.steps_running,
-        "note": note,
-        "status_url": status_url,
-        "acknowledge": {"cli": ack_cli, "api": format!("/api/v1/alerts/{}/ack", alert.id)},
-        "sent_at": context.now,
-    })
+        check: check.map(|check| CheckFacts {
+            id: check.id.clone(),
+            name: check.name.clone(),
+            kind: check.kind_name().to_string(),
+            probes: probed(check),
+        }),
+        value: check.and_then(|check| value_fact(check, &context.kind, context.value)),
+        value_now: context.value.now,
+        value_at_opening: context.value.at_opening,
+        phase: context.phase,
+        level: context.level,
+        risks: risks
+            .iter()
+            .map(|risk| RiskFacts {
+                id: risk.id.clone(),
+                title: risk.title.clone(),
+                contingency: risk.contingency.clone(),
+            })
+            .collect(),
+        rollback_recommended: open && context.rollback.is_some(),
+        rollback_procedure: context.rollback.filter(|_| open).map(str::to_string),
+        recipients: context.recipients.clone(),
+        also_told: context.others.clone(),
+        next_level: context.next_level.clone().filter(|_| open),
+        steps_running: context.steps_running.clone(),
+        note: note.clone(),
+        status_url: status_url.to_string(),
+        acknowledge: HowToAcknowledge {
+            cli: ack_cli.to_string(),
+            api: format!("/api/v1/alerts/{}/ack", alert.id),
+        },
+        sent_at: context.now,
+    }))
 }
 
 /// The HTML part: a coloured bar with the state, a preheader (the line inbox lists show after the

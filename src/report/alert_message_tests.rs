@@ -477,7 +477,7 @@ fn an_acknowledgement_carries_the_acknowledgers_note_in_every_form() {
     assert!(ack.text.contains(&format!("Their note: {note}\n")));
     assert!(ack.html.contains(note));
     assert!(ack.chat.contains(&format!("Note: {note}")));
-    assert_eq!(ack.json["note"], note);
+    assert_eq!(ack.json.to_value().unwrap()["note"], note);
 }
 
 #[test]
@@ -600,7 +600,10 @@ alertmanager = [{{ alertname = \"PaymentErrors\", service = \"payments\" }}, {{ 
     );
     assert!(page.html.contains(contingency), "{}", page.html);
     assert!(page.chat.contains(contingency), "{}", page.chat);
-    assert_eq!(page.json["risks"][0]["id"], "payment-api");
+    assert_eq!(
+        page.json.to_value().unwrap()["risks"][0]["id"],
+        "payment-api"
+    );
     // The contingency comes before the rollback advice, as for a check's alert.
     let first = page.text.find(contingency).unwrap();
     let rollback = page.text.find("ROLLBACK RECOMMENDED").unwrap();

@@ -21,7 +21,7 @@ pub fn report_email(plan: &Plan, composed: &Composed, message_ids: &MessageIds) 
         text: composed.rendered.text.clone(),
         html: Some(composed.rendered.html.clone()),
         chat: String::new(),
-        json: serde_json::Value::Null,
+        json: crate::core::message::GoliveBody::None,
     };
     notice::email(
         notice::mailboxes(&recipients),

@@ -7,11 +7,9 @@
 //! per email from one maker, the alert's root first in `References`, `In-Reply-To` the message
 //! it answers.
 
-use serde_json::Value;
-
 use super::alert_message::chat_escape;
 use super::message_id::MessageIds;
-use crate::core::message::{OutboxPayload, OutgoingEmail, WebhookMessage};
+use crate::core::message::{GoliveBody, OutboxPayload, OutgoingEmail, WebhookMessage};
 use crate::plan::Plan;
 use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::Addressee;
@@ -27,14 +25,14 @@ pub struct Notice {
     /// What a chat channel posts (`slack` format).
     pub chat: String,
     /// What a webhook channel posts in the `golive` format.
-    pub json: Value,
+    pub json: GoliveBody,
 }
 
 impl Notice {
     /// A plain notice: the chat line is the subject in bold followed by the text, both escaped
     /// for Slack (`&`, `<`, `>`), so names, reasons and notes in them cannot mention a channel or
     /// disguise a link.
-    pub fn plain(subject: impl Into<String>, text: impl Into<String>, json: Value) -> Notice {
+    pub fn plain(subject: impl Into<String>, text: impl Into<String>, json: GoliveBody) -> Notice {
         let subject = subject.into();
         let text = text.into();
         Notice {
@@ -251,7 +249,10 @@ mod tests {
         Notice::plain(
             "[WARNING] Shop: golive cannot see",
             "The metrics source is unreachable.",
-            serde_json::json!({"kind": "warning"}),
+            GoliveBody::Warning(crate::core::message::WarningBody::Message {
+                launch: "Shop".into(),
+                message: "The metrics source is unreachable.".into(),
+            }),
         )
     }
 
@@ -283,7 +284,7 @@ mod tests {
         let hostile = Notice::plain(
             "Step `<!channel>` late",
             "owner <@U123> & <https://evil.example|docs>",
-            serde_json::Value::Null,
+            GoliveBody::None,
         );
         assert_eq!(
             post(&hostile).text,

@@ -8,8 +8,8 @@
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use serde_json::json;
 
+use crate::core::message::{GoliveBody, RunbookLateBody};
 use crate::core::runbook::LateKind;
 use crate::domain::Phase;
 use crate::human;
@@ -120,7 +120,13 @@ pub fn runbook_late(late: &LateStep<'_>, now: Timestamp, tz: &TimeZone) -> Notic
         subject,
         text,
         html: None,
-        json: json!({"kind": "runbook_late", "launch": late.launch, "step": step.id, "late": late.kind, "level": late.level, "late_seconds": late_seconds}),
+        json: GoliveBody::RunbookLate(RunbookLateBody {
+            launch: late.launch.to_string(),
+            step: step.id.clone(),
+            late: late.kind,
+            level: late.level,
+            late_seconds,
+        }),
     }
 }
 
@@ -202,7 +208,7 @@ pub fn action_reminder(launch: &str, item: &DueItem<'_>, today: Date) -> Notice 
             "Action item #{}: {}\nOwner: {}\nDue: {} ({when})\n\nWhen it is done: golive action done {}\nIf it will not be done: golive action drop {} --note \"why\"\n",
             item.id, item.title, item.owner, item.due, item.id, item.id
         ),
-        serde_json::Value::Null,
+        GoliveBody::None,
     )
 }
 

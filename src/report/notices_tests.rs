@@ -153,7 +153,7 @@ fn every_runbook_lateness_warning_matches_its_reviewed_snapshot_as_text_and_chat
         &owner_addressees[..],
     );
     let warning = runbook_late(&overrunning, after_go_live(45 * 60), tz);
-    assert_eq!(warning.json["late_seconds"], 480);
+    assert_eq!(warning.json.to_value().unwrap()["late_seconds"], 480);
     snapshot_notice("runbook-overrunning", &warning, true);
 }
 

@@ -7,8 +7,8 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde_json::json;
 
+use crate::core::message::{GoliveBody, UpdateBody};
 use crate::domain::Phase;
 use crate::human;
 use crate::report::notice::Notice;
@@ -125,7 +125,11 @@ pub fn phase_update(audience: &Audience<'_>, standing: &Standing, reason: Option
         audience,
         &headline,
         text,
-        json!({"kind": "update", "event": "phase", "launch": launch, "phase": standing.phase, "since": standing.since}),
+        UpdateBody::Phase {
+            launch: launch.to_string(),
+            phase: standing.phase,
+            since: standing.since,
+        },
     )
 }
 
@@ -149,7 +153,12 @@ pub fn manual_update(
         audience,
         &headline_of(text),
         body,
-        json!({"kind": "update", "event": "manual", "launch": audience.launch, "phase": standing.phase, "text": text, "author": author}),
+        UpdateBody::Manual {
+            launch: audience.launch.to_string(),
+            phase: standing.phase,
+            text: text.to_string(),
+            author: author.to_string(),
+        },
     )
 }
 
@@ -207,16 +216,11 @@ fn footer(audience: &Audience<'_>) -> String {
     footer
 }
 
-fn notice(
-    audience: &Audience<'_>,
-    headline: &str,
-    text: String,
-    json: serde_json::Value,
-) -> Notice {
+fn notice(audience: &Audience<'_>, headline: &str, text: String, body: UpdateBody) -> Notice {
     Notice::plain(
         format!("[UPDATE] {}: {headline}", audience.launch),
         text,
-        json,
+        GoliveBody::Update(body),
     )
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, Uri};
+use golive::core::message::GoliveBody;
 use golive::notify::{
     AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, InlineImage,
     OutgoingEmail, WebhookMessage, WebhookSender,
@@ -470,7 +471,9 @@ fn webhook(url: MaybeSecret, format: WebhookFormat) -> WebhookChannel {
 fn message() -> WebhookMessage {
     WebhookMessage {
         text: "🔴 checkout failing since 15:48 (critical)".to_string(),
-        json: json!({"alert": {"check": "checkout", "severity": "critical", "level": 1}}),
+        json: GoliveBody::from_value(
+            json!({"alert": {"check": "checkout", "severity": "critical", "level": 1}}),
+        ),
     }
 }
 
@@ -521,7 +524,7 @@ async fn a_golive_webhook_posts_the_alert_json_signed_with_hmac_sha256() {
 
     let request = receiver.requests().pop().expect("a request");
     let body: serde_json::Value = serde_json::from_slice(&request.body).expect("json");
-    assert_eq!(body, message().json);
+    assert_eq!(body, message().json.to_value().expect("json"));
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret-signing-key").expect("key");
     mac.update(&request.body);
     let expected: String = mac

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use serde_json::json;
 
 use super::*;
 use crate::core::alert::Alert;
@@ -12,6 +11,7 @@ use crate::core::health::{Health, HealthChange};
 use crate::core::log::LogData;
 use crate::core::log::data::{AlertEvent, AlertLog};
 use crate::core::log::{LogKind, NewEntry};
+use crate::core::message::{BlindCheck, GoliveBody, WarningBody};
 use crate::engine::{Engine, block};
 use crate::error_chain::error_chain;
 use crate::notify::OutboxKind;
@@ -138,7 +138,17 @@ impl Engine {
         let notice = notice::Notice::plain(
             subject,
             text.clone(),
-            json!({"kind": "warning", "launch": plan.launch.name, "unknown": blind.iter().map(|(id, reason)| json!({"check": id, "reason": reason})).collect::<Vec<_>>(), "recovered": seeing}),
+            GoliveBody::Warning(WarningBody::Blind {
+                launch: plan.launch.name.clone(),
+                unknown: blind
+                    .iter()
+                    .map(|(check, reason)| BlindCheck {
+                        check: check.clone(),
+                        reason: reason.clone(),
+                    })
+                    .collect(),
+                recovered: seeing.to_vec(),
+            }),
         );
         let rows = outbox_rows(
             notice::through_channels(

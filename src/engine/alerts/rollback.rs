@@ -61,7 +61,7 @@ pub(crate) fn rollback_recommendation_rows(
                 &Notice::plain(
                     recommendation.subject.clone(),
                     recommendation.text.clone(),
-                    serde_json::Value::Null,
+                    crate::core::message::GoliveBody::None,
                 ),
                 message_ids.fresh("rollback"),
                 thread,
