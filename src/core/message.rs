@@ -1,6 +1,9 @@
-//! The messages golive sends, as plain data: an email, a chat/webhook post, alerts for an
-//! Alertmanager, a rollback-hook run, what a message contributes when merged with others of its
-//! burst ([`GroupItem`]) — and the outbox's typed view of them ([`OutboxPayload`], [`OutboxKind`]). The engine renders them, the store keeps them (serialized once, as JSON), the
+//! The messages golive sends, as plain data: an email, a chat/webhook post (its `format = "golive"`
+//! body typed as [`GoliveBody`], one variant per kind, written byte for byte as earlier versions
+//! wrote it and read back from old outbox rows, or kept as stored when it does not decode), alerts
+//! for an Alertmanager, a rollback-hook run, what a message contributes when merged with others of
+//! its burst ([`GroupItem`]) — and the outbox's typed view of them ([`OutboxPayload`],
+//! [`OutboxKind`]). The engine renders them, the store keeps them (serialized once, as JSON), the
 //! dispatcher delivers them; living here, below all three, they tie none of them to another.
 
 use std::collections::BTreeMap;
