@@ -8,6 +8,36 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// For a fixed name type with `ALL` and `as_str`: `names()` (for messages and suggestions),
+/// `Display` as that name, and `FromStr` from it (an unknown one with the near name).
+macro_rules! named_by_as_str {
+    ($type:ident) => {
+        impl $type {
+            /// Every name, in the order of `ALL`, for error messages and suggestions.
+            pub fn names() -> Vec<&'static str> {
+                $type::ALL.iter().map(|value| value.as_str()).collect()
+            }
+        }
+
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $type {
+            type Err = UnknownName;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                $type::ALL
+                    .into_iter()
+                    .find(|value| value.as_str() == text)
+                    .ok_or_else(|| UnknownName::new(text, &$type::names()))
+            }
+        }
+    };
+}
+
 /// A phase of the launch lifecycle, in order. `rolled_back` is reachable from `deploying`,
 /// `verifying` and `hypercare`; `closed` and `rolled_back` are terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -68,29 +98,9 @@ impl Phase {
     pub fn can_roll_back(self) -> bool {
         matches!(self, Phase::Deploying | Phase::Verifying | Phase::Hypercare)
     }
-
-    /// All phase names, for error messages and suggestions.
-    pub fn names() -> Vec<&'static str> {
-        Phase::ALL.iter().map(|phase| phase.as_str()).collect()
-    }
 }
 
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Phase {
-    type Err = UnknownName;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Phase::ALL
-            .into_iter()
-            .find(|phase| phase.as_str() == text)
-            .ok_or_else(|| UnknownName::new(text, &Phase::names()))
-    }
-}
+named_by_as_str!(Phase);
 
 /// The role a person plays on the launch, as the go-live guide names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -132,29 +142,9 @@ impl Role {
             Role::Other => "other",
         }
     }
-
-    /// All role names, for error messages and suggestions.
-    pub fn names() -> Vec<&'static str> {
-        Role::ALL.iter().map(|role| role.as_str()).collect()
-    }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = UnknownName;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str() == text)
-            .ok_or_else(|| UnknownName::new(text, &Role::names()))
-    }
-}
+named_by_as_str!(Role);
 
 /// Who owns a checklist item, a risk or an action item: one person (by id) or everyone holding a
 /// role.

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use super::format::{self, shown};
 use super::{
-    ActionCommand, ActionFilter, ChecklistAction, ClientArgs, LogKindName, NotifyAction,
-    PhaseAction, SilenceAction, value_name,
+    ActionCommand, ActionFilter, ChecklistAction, ClientArgs, NotifyAction, PhaseAction,
+    SilenceAction, value_name,
 };
 use crate::client::{Answer, Client, ClientError, encode};
 use crate::core::log::{LogData, LogKind};
@@ -82,7 +82,7 @@ pub async fn checklist(
 pub async fn write_log(
     client: &Client,
     args: &ClientArgs,
-    kind: LogKindName,
+    kind: LogKind,
     text: Vec<String>,
 ) -> Result<String, ClientError> {
     let kind = value_name(&kind);
@@ -123,7 +123,7 @@ pub async fn send_update(
 pub async fn read_log(
     client: &Client,
     args: &ClientArgs,
-    kinds: &[LogKindName],
+    kinds: &[LogKind],
     limit: usize,
 ) -> Result<String, ClientError> {
     let mut path = format!("/api/v1/log?limit={limit}");

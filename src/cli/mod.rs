@@ -20,7 +20,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::core::log::LogKind;
+use crate::domain::Phase;
+use crate::plan::checks::Severity;
 
 /// golive runs a software launch the way a good go-live call does.
 #[derive(Debug, Parser)]
@@ -154,7 +159,7 @@ pub enum Command {
     Log {
         /// Only these kinds (comma-separated).
         #[arg(long, value_enum, value_delimiter = ',')]
-        kind: Vec<LogKindName>,
+        kind: Vec<LogKind>,
         /// How many entries.
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -328,7 +333,7 @@ pub enum PhaseAction {
     /// Move to a named phase (the next one, or rolled_back).
     Set {
         #[arg(value_enum)]
-        phase: PhaseName,
+        phase: Phase,
         #[arg(long)]
         force: bool,
         #[arg(long)]
@@ -385,7 +390,7 @@ pub enum SilenceAction {
         checks: Vec<String>,
         /// Only these severities (repeatable; all when none).
         #[arg(long = "severity", value_enum)]
-        severities: Vec<SeverityName>,
+        severities: Vec<Severity>,
         /// An id for the silence (default: generated).
         #[arg(long)]
         id: Option<String>,
@@ -458,19 +463,6 @@ pub enum ActionCommand {
     },
 }
 
-/// A launch phase, spelled as the plan and the API spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum PhaseName {
-    Planned,
-    GoNoGo,
-    Deploying,
-    Verifying,
-    Hypercare,
-    Closed,
-    RolledBack,
-}
-
 /// Which action items `golive action list` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ActionFilter {
@@ -482,29 +474,23 @@ pub enum ActionFilter {
     All,
 }
 
-/// An alert severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SeverityName {
-    Info,
-    Warning,
-    Critical,
+/// clap reads a phase, a severity and a log kind by the name the plan and the API use (`as_str`),
+/// offering them in the order of the type's `ALL`.
+macro_rules! value_enum_by_name {
+    ($($type:ty),*) => {$(
+        impl ValueEnum for $type {
+            fn value_variants<'a>() -> &'a [Self] {
+                &<$type>::ALL
+            }
+
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(PossibleValue::new(self.as_str()))
+            }
+        }
+    )*};
 }
 
-/// A kind of launch log entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogKindName {
-    Phase,
-    Checklist,
-    Action,
-    Check,
-    Alert,
-    Runbook,
-    Note,
-    Decision,
-    Lesson,
-    Feedback,
-    Update,
-}
+value_enum_by_name!(Phase, Severity, LogKind);
 
 /// The name clap reads and the API takes for a value of one of the enums above.
 pub(crate) fn value_name(value: &impl ValueEnum) -> String {

@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{
-    ActionCommand, ChecklistAction, ClientArgs, Command, LogFormat, LogKindName, NotifyAction,
-    PhaseAction, ReportAction, ReportFormat, SilenceAction, StepCommand,
+    ActionCommand, ChecklistAction, ClientArgs, Command, LogFormat, NotifyAction, PhaseAction,
+    ReportAction, ReportFormat, SilenceAction, StepCommand,
 };
+use crate::core::log::LogKind;
 use crate::demo::DemoOptions;
 
 /// What a command line asks for.
@@ -60,7 +61,7 @@ pub enum Remote {
     Checklist(ChecklistAction),
     /// A note, decision, lesson or feedback written to the log.
     WriteLog {
-        kind: LogKindName,
+        kind: LogKind,
         text: Vec<String>,
     },
     /// A stakeholder update sent to the `[updates]` audience.
@@ -70,7 +71,7 @@ pub enum Remote {
     /// The daemon reads its plan file again (`POST /api/v1/reload`).
     Reload,
     ReadLog {
-        kinds: Vec<LogKindName>,
+        kinds: Vec<LogKind>,
         limit: usize,
     },
     Action(ActionCommand),
@@ -147,10 +148,10 @@ impl From<Command> for Work {
             Command::Status { client } => remote(client, Remote::Status),
             Command::Phase { action, client } => remote(client, Remote::Phase(action)),
             Command::Checklist { action, client } => remote(client, Remote::Checklist(action)),
-            Command::Note { text, client } => write(client, LogKindName::Note, text),
-            Command::Decision { text, client } => write(client, LogKindName::Decision, text),
-            Command::Lesson { text, client } => write(client, LogKindName::Lesson, text),
-            Command::Feedback { text, client } => write(client, LogKindName::Feedback, text),
+            Command::Note { text, client } => write(client, LogKind::Note, text),
+            Command::Decision { text, client } => write(client, LogKind::Decision, text),
+            Command::Lesson { text, client } => write(client, LogKind::Lesson, text),
+            Command::Feedback { text, client } => write(client, LogKind::Feedback, text),
             Command::Update { text, client } => remote(client, Remote::SendUpdate { text }),
             Command::Reload { client } => remote(client, Remote::Reload),
             Command::Action { action, client } => remote(client, Remote::Action(action)),

@@ -40,6 +40,27 @@ impl<'a, 'i> TableReader<'a, 'i> {
         Some(text)
     }
 
+    /// What a `get_*` read, made required: absent is reported as "missing required key", with
+    /// `why` (what its absence would mean) after a colon when given, and `help`.
+    pub(in crate::plan) fn require<T>(
+        &self,
+        sink: &mut Sink<'_>,
+        key: &'static str,
+        got: Got<T>,
+        why: Option<&str>,
+        help: String,
+    ) -> Result<T, Reported> {
+        if let Some(value) = got? {
+            return Ok(value);
+        }
+        let message = match why {
+            Some(why) => format!("missing required key `{key}`: {why}"),
+            None => format!("missing required key `{key}`"),
+        };
+        sink.error(self.span(), &self.key_path(key), message, Some(help));
+        Err(Reported)
+    }
+
     /// A required number, integer or float.
     pub(in crate::plan) fn req_number(
         &mut self,

@@ -24,26 +24,45 @@ impl<'p> Owners<'p> {
         path: &str,
         owner: &Spanned<String>,
     ) -> Option<Owner> {
-        let name = owner.get_ref();
-        if self.person_ids.iter().any(|id| id == name) {
-            return Some(Owner::Person(name.clone()));
-        }
-        if let Ok(role) = name.parse::<Role>() {
-            return Some(Owner::Role(role));
-        }
-        let help = person_or_role_help(
+        person_or_role(
             self.person_ids,
-            name,
-            "an owner is a person id from [[people]] ({people}) or a role ({roles})",
-        );
-        sink.error(
-            owner.span(),
+            sink,
             path,
-            format!("unknown person or role `{name}`"),
-            Some(help),
-        );
-        None
+            owner,
+            owner.get_ref(),
+            "unknown person or role",
+            "an owner is a person id from [[people]] ({people}) or a role ({roles})",
+        )
+        .ok()
     }
+}
+
+/// `name` as a person id from `person_ids`, else as a role; else reports `unknown` (the message
+/// before the quoted name) at `spanned`'s span, with the near name or `hint` (see
+/// [`person_or_role_help`]).
+fn person_or_role(
+    person_ids: &[String],
+    sink: &mut Sink<'_>,
+    path: &str,
+    spanned: &Spanned<String>,
+    name: &str,
+    unknown: &str,
+    hint: &str,
+) -> Result<Owner, Reported> {
+    if person_ids.iter().any(|id| id == name) {
+        return Ok(Owner::Person(name.to_string()));
+    }
+    if let Ok(role) = name.parse::<Role>() {
+        return Ok(Owner::Role(role));
+    }
+    let help = person_or_role_help(person_ids, name, hint);
+    sink.error(
+        spanned.span(),
+        path,
+        format!("{unknown} `{name}`"),
+        Some(help),
+    );
+    Err(Reported)
 }
 
 /// Who may be notified: person ids from `[[people]]`, role names, and email addresses.
@@ -77,24 +96,19 @@ impl<'p> Recipients<'p> {
             );
             return Err(Reported);
         }
-        if self.person_ids.iter().any(|id| id == text) {
-            return Ok(Recipient::Person(text.to_string()));
-        }
-        if let Ok(role) = text.parse::<Role>() {
-            return Ok(Recipient::Role(role));
-        }
-        let help = person_or_role_help(
+        let owner = person_or_role(
             self.person_ids,
-            text,
-            "a recipient is a person id from [[people]] ({people}), a role ({roles}) or an email address",
-        );
-        sink.error(
-            name.span(),
+            sink,
             path,
-            format!("unknown recipient `{text}`"),
-            Some(help),
-        );
-        Err(Reported)
+            name,
+            text,
+            "unknown recipient",
+            "a recipient is a person id from [[people]] ({people}), a role ({roles}) or an email address",
+        )?;
+        Ok(match owner {
+            Owner::Person(id) => Recipient::Person(id),
+            Owner::Role(role) => Recipient::Role(role),
+        })
     }
 
     /// An array of recipients under `key` (`None` when absent); `what` says what an empty list
@@ -137,6 +151,22 @@ impl<'p> Recipients<'p> {
         } else {
             Ok(Some(recipients))
         }
+    }
+
+    /// As [`Recipients::read_list`] for a list that must be there and not be empty: `missing`
+    /// says what its absence would mean, `example` is a list for the help (`["dev_lead"]`).
+    pub(in crate::plan) fn read_required_list(
+        &self,
+        table: &mut TableReader<'_, '_>,
+        sink: &mut Sink<'_>,
+        key: &'static str,
+        empty_means: &str,
+        missing: &str,
+        example: &str,
+    ) -> Result<Vec<Recipient>, Reported> {
+        let list = self.read_list(table, sink, key, Some(empty_means));
+        let help = format!("list person ids, roles or email addresses, e.g. `{key} = {example}`");
+        table.require(sink, key, list, Some(missing), help)
     }
 }
 

@@ -15,7 +15,8 @@ use super::check_limits::Limits;
 use crate::domain::Phase;
 use crate::plan::checks::{Check, DEFAULT_CHECK_PHASES, Severity};
 use crate::plan::reader::{
-    Got, IdRegistry, Ids, Reported, Sink, TableReader, duration_value, parse_name, push_or_poison,
+    EmptyPhases, Got, IdRegistry, Ids, Reported, Sink, TableReader, duration_value, parse_name,
+    push_or_poison, read_phase_list,
 };
 use crate::plan::values;
 
@@ -216,38 +217,16 @@ fn read_phases(
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
 ) -> Result<BTreeSet<Phase>, Reported> {
-    let Some(names) = table.get_str_list(sink, "phases")? else {
-        return Ok(DEFAULT_CHECK_PHASES.into_iter().collect());
+    let empty = EmptyPhases {
+        message: "a check with no phases never runs",
+        help: "list the phases it runs in, e.g. `[\"deploying\", \"verifying\"]`, or remove `phases` for the default".to_string(),
     };
-    let path = table.key_path("phases");
-    if names.get_ref().is_empty() {
-        sink.error(
-            names.span(),
-            &path,
-            "a check with no phases never runs",
-            Some("list the phases it runs in, e.g. `[\"deploying\", \"verifying\"]`, or remove `phases` for the default".to_string()),
-        );
-        return Err(Reported);
-    }
-    let mut phases = BTreeSet::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let item_path = format!("{path}[{index}]");
-        match check_phase(sink, &item_path, name) {
-            Ok(phase) if !phases.insert(phase) => {
-                sink.error(
-                    name.span(),
-                    &item_path,
-                    format!("`{phase}` is listed twice"),
-                    Some("list each phase once".to_string()),
-                );
-                bad = true;
-            }
-            Ok(_) => {}
-            Err(Reported) => bad = true,
-        }
-    }
-    if bad { Err(Reported) } else { Ok(phases) }
+    Ok(
+        match read_phase_list(table, sink, "phases", empty, check_phase)? {
+            Some(phases) => phases.into_iter().collect(),
+            None => DEFAULT_CHECK_PHASES.into_iter().collect(),
+        },
+    )
 }
 
 /// `intervals = { deploying = "5s", hypercare = "1m" }`: per-phase intervals for phases the

@@ -8,7 +8,9 @@ use toml::de::DeValue;
 use super::context::Context;
 use crate::domain::Phase;
 use crate::plan::alerting::{Alerting, ChannelKind};
-use crate::plan::reader::{Reported, Sink, TableReader, parse_name, reference_exists};
+use crate::plan::reader::{
+    EmptyPhases, Reported, Sink, TableReader, parse_name, read_phase_list, reference_exists,
+};
 use crate::plan::reports::{DEFAULT_PHASES, DEFAULT_SEND_TIME, Reports};
 use crate::plan::values;
 
@@ -36,24 +38,14 @@ pub(in crate::plan) fn read_reports(
         }),
         Err(reported) => Err(reported),
     };
-    let to = match context.recipients.read_list(
+    let to = context.recipients.read_required_list(
         &mut table,
         sink,
         "to",
-        Some("nobody would receive the reports"),
-    ) {
-        Ok(Some(list)) => Ok(list),
-        Ok(None) => {
-            sink.error(
-                table.span(),
-                &table.key_path("to"),
-                "missing required key `to`: nobody would receive the reports",
-                Some("list person ids, roles or email addresses, e.g. `to = [\"project_manager\", \"business\"]`".to_string()),
-            );
-            Err(Reported)
-        }
-        Err(reported) => Err(reported),
-    };
+        "nobody would receive the reports",
+        "nobody would receive the reports",
+        "[\"project_manager\", \"business\"]",
+    );
     let phases = read_phases(&mut table, sink);
     let channel = read_channel(&mut table, sink, alerting);
     let objectives = read_objectives(&mut table, sink, context);
@@ -87,42 +79,26 @@ fn read_phases(
     table: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
 ) -> Result<Vec<Phase>, Reported> {
-    let Some(names) = table.get_str_list(sink, "phases")? else {
-        return Ok(DEFAULT_PHASES.to_vec());
+    let empty = EmptyPhases {
+        message: "`phases` is empty, so no daily report would ever go out",
+        help:
+            "list phases such as `[\"verifying\", \"hypercare\"]`, or remove the key for those two"
+                .to_string(),
     };
-    let path = table.key_path("phases");
-    if names.get_ref().is_empty() {
-        sink.error(
-            names.span(),
-            &path,
-            "`phases` is empty, so no daily report would ever go out",
-            Some("list phases such as `[\"verifying\", \"hypercare\"]`, or remove the key for those two".to_string()),
-        );
-        return Err(Reported);
-    }
-    let mut phases = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let item = format!("{path}[{index}]");
-        match parse_name::<Phase>(sink, &item, name, "phase") {
-            Some(phase) if phase.is_terminal() => {
-                sink.error(
-                    name.span(),
-                    &item,
-                    format!("daily reports cannot go out in `{phase}`: the launch is over then (the final report goes out once instead)"),
-                    Some("use phases before the end, e.g. `verifying` and `hypercare`".to_string()),
-                );
-                bad = true;
-            }
-            Some(phase) => {
-                if !phases.contains(&phase) {
-                    phases.push(phase);
-                }
-            }
-            None => bad = true,
+    let phases = read_phase_list(table, sink, "phases", empty, |sink, item, name| {
+        let phase = parse_name::<Phase>(sink, item, name, "phase").ok_or(Reported)?;
+        if !phase.is_terminal() {
+            return Ok(phase);
         }
-    }
-    if bad { Err(Reported) } else { Ok(phases) }
+        sink.error(
+            name.span(),
+            item,
+            format!("daily reports cannot go out in `{phase}`: the launch is over then (the final report goes out once instead)"),
+            Some("use phases before the end, e.g. `verifying` and `hypercare`".to_string()),
+        );
+        Err(Reported)
+    })?;
+    Ok(phases.unwrap_or_else(|| DEFAULT_PHASES.to_vec()))
 }
 
 /// `channel`: an email channel id; the first email channel by default.
@@ -305,6 +281,17 @@ address = "127.0.0.1:5432"
         assert_eq!(found[3].help.as_deref(), Some("did you mean `email`?"));
         assert_eq!(found[4].help.as_deref(), Some("did you mean `checkout`?"));
         assert_eq!(found[6].help.as_deref(), Some("did you mean `templates`?"));
+    }
+
+    #[test]
+    fn a_phase_listed_twice_in_reports_is_an_error_naming_it() {
+        let found = errors(&format!(
+            "{BASE}{EMAIL}\n[reports]\nto = [\"alice\"]\nphases = [\"verifying\", \"hypercare\", \"verifying\"]\n"
+        ));
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].path, "reports.phases[2]");
+        assert_eq!(found[0].message, "`verifying` is listed twice");
+        assert_eq!(found[0].help.as_deref(), Some("list each phase once"));
     }
 
     #[test]

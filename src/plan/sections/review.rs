@@ -116,24 +116,14 @@ pub(in crate::plan) fn read_review(
         Duration::from_secs(60),
         Some(MAX_LENGTH),
     );
-    let attendees = match context.recipients.read_list(
+    let attendees = context.recipients.read_required_list(
         &mut table,
         sink,
         "attendees",
-        Some("nobody would be invited"),
-    ) {
-        Ok(Some(list)) => Ok(list),
-        Ok(None) => {
-            sink.error(
-                table.span(),
-                &table.key_path("attendees"),
-                "missing required key `attendees`: nobody would be invited to the review",
-                Some("list person ids, roles or email addresses, e.g. `attendees = [\"project_manager\", \"dev_lead\"]`".to_string()),
-            );
-            Err(Reported)
-        }
-        Err(reported) => Err(reported),
-    };
+        "nobody would be invited",
+        "nobody would be invited to the review",
+        "[\"project_manager\", \"dev_lead\"]",
+    );
     let text = |table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>, key| {
         table
             .get_str(sink, key)

@@ -9,7 +9,9 @@ use super::silences::read_check_refs;
 use crate::domain::{Phase, Role};
 use crate::plan::alerting::{Recipient, Rollback, RollbackCriterion, RollbackHook};
 use crate::plan::checks::Severity;
-use crate::plan::reader::{Reported, Sink, TableReader, parse_name, read_secret_url};
+use crate::plan::reader::{
+    EmptyPhases, Reported, Sink, TableReader, parse_name, read_phase_list, read_secret_url,
+};
 
 /// How long a rollback hook may run by default.
 const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -108,49 +110,31 @@ fn read_phases(
     entry: &mut TableReader<'_, '_>,
     sink: &mut Sink<'_>,
 ) -> Result<Vec<Phase>, Reported> {
-    let Some(names) = entry.get_str_list(sink, "phases")? else {
-        return Ok(ROLLBACK_PHASES.to_vec());
-    };
-    let path = entry.key_path("phases");
     let allowed: Vec<&str> = ROLLBACK_PHASES.iter().map(|phase| phase.as_str()).collect();
-    if names.get_ref().is_empty() {
+    let empty = EmptyPhases {
+        message: "a criterion with no phases never holds",
+        help: format!(
+            "list some of {}, or remove `phases` for all three",
+            allowed.join(", ")
+        ),
+    };
+    let phases = read_phase_list(entry, sink, "phases", empty, |sink, item, name| {
+        let phase = parse_name::<Phase>(sink, item, name, "phase").ok_or(Reported)?;
+        if phase.can_roll_back() {
+            return Ok(phase);
+        }
         sink.error(
-            names.span(),
-            &path,
-            "a criterion with no phases never holds",
+            name.span(),
+            item,
+            format!("a launch cannot be rolled back from `{phase}`"),
             Some(format!(
-                "list some of {}, or remove `phases` for all three",
+                "rolling back is only possible from {}; use some of them",
                 allowed.join(", ")
             )),
         );
-        return Err(Reported);
-    }
-    let mut phases = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let item = format!("{path}[{index}]");
-        match parse_name::<Phase>(sink, &item, name, "phase") {
-            Some(phase) if phase.can_roll_back() => {
-                if !phases.contains(&phase) {
-                    phases.push(phase);
-                }
-            }
-            Some(phase) => {
-                sink.error(
-                    name.span(),
-                    &item,
-                    format!("a launch cannot be rolled back from `{phase}`"),
-                    Some(format!(
-                        "rolling back is only possible from {}; use some of them",
-                        allowed.join(", ")
-                    )),
-                );
-                bad = true;
-            }
-            None => bad = true,
-        }
-    }
-    if bad { Err(Reported) } else { Ok(phases) }
+        Err(Reported)
+    })?;
+    Ok(phases.unwrap_or_else(|| ROLLBACK_PHASES.to_vec()))
 }
 
 /// `[rollback.hook]`: `command` or `webhook`, with `timeout`.

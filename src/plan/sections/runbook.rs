@@ -114,19 +114,17 @@ fn read_step(
             .resolve(sink, &entry.key_path("owner"), &owner)
     });
     let start = read_start(entry, sink, context);
-    let duration = match entry.get_duration(sink, "duration") {
-        Ok(Some(duration)) => Some(duration.into_inner()),
-        Ok(None) => {
-            sink.error(
-                entry.span(),
-                &entry.key_path("duration"),
-                "missing required key `duration`",
-                Some("say how long the step is expected to take, e.g. `duration = \"15m\"`; a step running past it warns its owner".to_string()),
-            );
-            None
-        }
-        Err(Reported) => None,
-    };
+    let duration = entry.get_duration(sink, "duration");
+    let duration = entry
+        .require(
+            sink,
+            "duration",
+            duration,
+            None,
+            "say how long the step is expected to take, e.g. `duration = \"15m\"`; a step running past it warns its owner".to_string(),
+        )
+        .ok()
+        .map(Spanned::into_inner);
     let phase = match entry.get_str(sink, "phase") {
         Ok(None) => Some(Phase::Deploying),
         Ok(Some(name)) => read_phase(sink, &entry.key_path("phase"), &name),

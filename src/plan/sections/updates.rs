@@ -10,7 +10,7 @@ use super::context::Context;
 use crate::domain::{Phase, Role, closest};
 use crate::plan::Person;
 use crate::plan::alerting::{Alerting, ChannelKind, Recipient};
-use crate::plan::reader::{Reported, Sink, TableReader, parse_name};
+use crate::plan::reader::{EmptyPhases, Reported, Sink, TableReader, parse_name, read_phase_list};
 
 /// The default `on`: the go decision (the move into `deploying`), live (`verifying`),
 /// `hypercare`, `closed` and `rolled_back`. Not `go_no_go`: the call meeting to decide is the
@@ -188,52 +188,41 @@ fn check_channel(
 
 /// `on`: phases whose start sends an update; not `planned`, which nothing enters.
 fn read_on(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) -> Result<Vec<Phase>, Reported> {
-    let Some(names) = table.get_str_list(sink, "on")? else {
-        return Ok(DEFAULT_ON.to_vec());
+    let empty = EmptyPhases {
+        message: "`on` is empty, so no phase change would send an update",
+        help: "list phases such as `[\"deploying\", \"verifying\", \"closed\", \"rolled_back\"]`, or remove the key for the default (deploying, verifying, hypercare, closed, rolled_back); manual updates need no phase".to_string(),
     };
-    let path = table.key_path("on");
-    if names.get_ref().is_empty() {
+    let phases = read_phase_list(table, sink, "on", empty, read_on_phase)?;
+    Ok(phases.unwrap_or_else(|| DEFAULT_ON.to_vec()))
+}
+
+/// One phase of `on`: `go` is hinted to `deploying`, and `planned` is refused.
+fn read_on_phase(
+    sink: &mut Sink<'_>,
+    item: &str,
+    name: &Spanned<String>,
+) -> Result<Phase, Reported> {
+    if name.get_ref() == "go" {
         sink.error(
-            names.span(),
-            &path,
-            "`on` is empty, so no phase change would send an update",
-            Some("list phases such as `[\"deploying\", \"verifying\", \"closed\", \"rolled_back\"]`, or remove the key for the default (deploying, verifying, hypercare, closed, rolled_back); manual updates need no phase".to_string()),
+            name.span(),
+            item,
+            "unknown phase `go`",
+            Some("the go decision is the move into `deploying`: write `\"deploying\"`".to_string()),
         );
         return Err(Reported);
     }
-    let mut phases = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        let item = format!("{path}[{index}]");
-        if name.get_ref() == "go" {
+    match parse_name::<Phase>(sink, item, name, "phase").ok_or(Reported)? {
+        Phase::Planned => {
             sink.error(
                 name.span(),
-                &item,
-                "unknown phase `go`",
-                Some(
-                    "the go decision is the move into `deploying`: write `\"deploying\"`"
-                        .to_string(),
-                ),
+                item,
+                "no phase change leads into `planned`, so this would never send an update",
+                Some("use a later phase, e.g. `go_no_go` (the go/no-go call starts) or `deploying` (the go decision)".to_string()),
             );
-            bad = true;
-            continue;
+            Err(Reported)
         }
-        match parse_name::<Phase>(sink, &item, name, "phase") {
-            Some(Phase::Planned) => {
-                sink.error(
-                    name.span(),
-                    &item,
-                    "no phase change leads into `planned`, so this would never send an update",
-                    Some("use a later phase, e.g. `go_no_go` (the go/no-go call starts) or `deploying` (the go decision)".to_string()),
-                );
-                bad = true;
-            }
-            Some(phase) if !phases.contains(&phase) => phases.push(phase),
-            Some(_) => {}
-            None => bad = true,
-        }
+        phase => Ok(phase),
     }
-    if bad { Err(Reported) } else { Ok(phases) }
 }
 
 /// `contact`: a person id; by default the first project manager.
@@ -393,6 +382,16 @@ url = "http://127.0.0.1:9093"
             "{:#?}",
             loaded.warnings
         );
+    }
+
+    #[test]
+    fn a_phase_listed_twice_in_on_is_an_error_naming_it() {
+        let found = errors(
+            "[updates]\nchannels = [\"chat\"]\non = [\"deploying\", \"closed\", \"deploying\"]\n",
+        );
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].path, "updates.on[2]");
+        assert_eq!(found[0].message, "`deploying` is listed twice");
     }
 
     #[test]
