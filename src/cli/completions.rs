@@ -24,7 +24,8 @@ pub fn print_completions(shell: Shell) -> ExitCode {
 /// subcommand (`golive-run.1`, `golive-phase-advance.1`, ...) into that folder.
 pub fn print_man(dir: Option<&Path>) -> ExitCode {
     let result = match dir {
-        Some(dir) => clap_mangen::generate_to(Cli::command(), dir)
+        Some(dir) => std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(Cli::command(), dir))
             .map_err(|error| format!("cannot write the man pages into {}: {error}", dir.display())),
         None => {
             let mut page = Vec::new();

@@ -9,6 +9,8 @@ pub fn run() -> ExitCode {
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{}", crate::plan::json_schema()).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
+        // `golive schema | head`: the reader has all it wanted.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("golive schema: cannot write the schema: {error}");
             ExitCode::from(74)

@@ -7,15 +7,6 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Appended to config/example.toml for the keys it cannot use at the same time as others
-/// (a Prometheus server's basic authentication besides the bearer token it shows).
-const KEYS_THE_EXAMPLE_LEAVES_OUT: &str = r#"
-[[prometheus]]
-id = "second"
-url = "http://127.0.0.1:9091"
-basic = { username = "golive", password = { env = "PROMETHEUS_PASSWORD" } }
-"#;
-
 /// Documents the user reads, each linked from the README.
 const DOCS: &[&str] = &[
     "docs/plan.md",
@@ -193,7 +184,7 @@ fn read(relative: &str) -> String {
 /// Every key path the reader asks for in the example plan (and the keys it leaves out), with
 /// array positions dropped: `checks[].url`.
 fn known_plan_keys() -> BTreeSet<String> {
-    let text = read("config/example.toml") + KEYS_THE_EXAMPLE_LEAVES_OUT;
+    let text = crate::plans::example_with_every_key();
     golive::plan::known_keys(&text)
         .into_iter()
         .map(|key| without_positions(&key))

@@ -208,3 +208,21 @@ phases = {}
         strings(phases)
     )
 }
+
+/// `config/example.toml` with every key the plan reader knows: the `[server] tls` it shows
+/// commented out (the certificate files are the user's) switched on, and a second Prometheus
+/// server with basic authentication (the example's uses a bearer token, and one server cannot
+/// have both). The docs and schema tests read the reader's known keys from it.
+pub fn example_with_every_key() -> String {
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml"),
+    )
+    .expect("config/example.toml");
+    example.replace("\n# tls = { cert", "\ntls = { cert")
+        + r#"
+[[prometheus]]
+id = "second"
+url = "http://127.0.0.1:9091"
+basic = { username = "golive", password = { env = "PROMETHEUS_PASSWORD" } }
+"#
+}

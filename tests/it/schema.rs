@@ -124,7 +124,7 @@ fn every_key_the_reader_knows_is_in_the_schema_and_nothing_else() {
         .expect("run golive schema");
     assert!(output.status.success(), "golive schema fails");
     let schema: Value = serde_json::from_slice(&output.stdout).expect("golive schema prints JSON");
-    let text = read("config/example.toml") + KEYS_THE_EXAMPLE_LEAVES_OUT;
+    let text = crate::plans::example_with_every_key();
     let known: BTreeSet<String> = golive::plan::known_keys(&text)
         .iter()
         .map(|key| without_positions(key))
@@ -287,15 +287,6 @@ const CASES: &[Case] = &[
 fn verdict(valid: bool) -> &'static str {
     if valid { "valid" } else { "invalid" }
 }
-
-/// Appended to the example for the keys it cannot use at the same time as others (as in the docs
-/// test).
-const KEYS_THE_EXAMPLE_LEAVES_OUT: &str = r#"
-[[prometheus]]
-id = "second"
-url = "http://127.0.0.1:9091"
-basic = { username = "golive", password = { env = "PROMETHEUS_PASSWORD" } }
-"#;
 
 /// What a validator said about a plan.
 struct Verdict {
