@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{Engine, block, error_chain};
 use crate::core::actions::ActionStatus;
-use crate::core::log::LogKind;
+use crate::core::log::{LogData, LogKind, NewEntry};
 use crate::notify::{OutboxKind, OutboxPayload, OutgoingEmail};
 use crate::plan::Plan;
 use crate::plan::alerting::ChannelKind;
@@ -61,7 +61,11 @@ impl Engine {
             review.ends_at(ended_at, zone),
         );
         let due = if !self.review.sent.contains(&ReviewMessage::Invitation) {
-            (now < ends).then_some(ReviewMessage::Invitation)
+            if now >= ends {
+                self.skip_past_invitation(starts, now);
+                return;
+            }
+            Some(ReviewMessage::Invitation)
         } else {
             let remind_at = starts.saturating_sub(REMIND_BEFORE).unwrap_or(starts);
             // A meeting less than a day after the end needs no reminder: the invitation is one.
@@ -83,6 +87,36 @@ impl Engine {
         }
     }
 
+    /// The meeting is over before its invitation could go out (a fixed `when` before the end,
+    /// or golive was down): say so in the log once, and record the invitation as done so the
+    /// decision is not repeated nor a reminder sent.
+    fn skip_past_invitation(&mut self, starts: Timestamp, now: Timestamp) {
+        let local = crate::human::time(starts, &self.plan.launch.timezone);
+        let entry = NewEntry {
+            at: now,
+            author: "golive".into(),
+            kind: LogKind::Decision,
+            text: format!("The review meeting at {local} is in the past; no invitation sent"),
+            data: LogData::None,
+        };
+        let written = block(|| {
+            self.store.write(|write| {
+                write.log(&entry)?;
+                write.record_review_message(ReviewMessage::Invitation, None, now)
+            })
+        });
+        match written {
+            Ok(_) => {
+                self.review.sent.push(ReviewMessage::Invitation);
+                tracing::warn!(starts = %starts, "the review meeting is in the past; no invitation sent");
+            }
+            Err(error) => {
+                self.store_trouble(&error);
+                self.review.retry_at = now.checked_add(RETRY_AFTER).ok();
+            }
+        }
+    }
+
     fn send_review_message(
         &mut self,
         review: &Review,
@@ -97,6 +131,7 @@ impl Engine {
             &self.message_ids,
             self.state.phase,
         );
+        let organizer = organizer_person(&plan, review);
         let agenda = block(|| agenda(&self.store, &plan, now))?;
         let invitation_id = self.message_ids.once("review-invitation");
         let email = match message {
@@ -104,6 +139,7 @@ impl Engine {
                 let invitation = review_invite::invitation(&meeting, &agenda, now);
                 let mut email = invitation_email(
                     &meeting,
+                    organizer.as_ref(),
                     &invitation.subject,
                     &invitation.text,
                     invitation_id,
@@ -120,6 +156,7 @@ impl Engine {
                 };
                 invitation_email(
                     &meeting,
+                    organizer.as_ref(),
                     &subject,
                     &text,
                     self.message_ids.once("review-reminder"),
@@ -167,16 +204,7 @@ fn meeting(
         .into_iter()
         .filter_map(|addressee| Some((addressee.name, addressee.email?)))
         .collect();
-    let organizer = review
-        .organizer
-        .as_deref()
-        .and_then(|id| plan.people.iter().find(|person| person.id == id))
-        .or_else(|| {
-            plan.people
-                .iter()
-                .find(|person| person.role == crate::domain::Role::ProjectManager)
-        })
-        .map(|person| (person.name.clone(), person.email.clone()))
+    let organizer = organizer_person(plan, review)
         .unwrap_or_else(|| ("golive".to_string(), format!("golive@{}", ids.domain())));
     Meeting {
         uid: ids.once("review-meeting"),
@@ -198,6 +226,21 @@ fn meeting(
         },
         launch: plan.launch.name.clone(),
     }
+}
+
+/// (name, address) of the person who runs the meeting: `organizer`, else the first project
+/// manager; `None` when golive itself is named as the organizer.
+fn organizer_person(plan: &Plan, review: &Review) -> Option<(String, String)> {
+    review
+        .organizer
+        .as_deref()
+        .and_then(|id| plan.people.iter().find(|person| person.id == id))
+        .or_else(|| {
+            plan.people
+                .iter()
+                .find(|person| person.role == crate::domain::Role::ProjectManager)
+        })
+        .map(|person| (person.name.clone(), person.email.clone()))
 }
 
 /// The agenda from the launch's record: every incident, the open action items past their due
@@ -255,16 +298,24 @@ fn agenda(store: &Store, plan: &Plan, now: Timestamp) -> Result<Agenda, StoreErr
 
 fn invitation_email(
     meeting: &Meeting,
+    organizer: Option<&(String, String)>,
     subject: &str,
     text: &str,
     message_id: String,
     thread: Thread,
 ) -> OutgoingEmail {
-    let to = meeting
+    let mut to: Vec<(Option<String>, String)> = meeting
         .attendees
         .iter()
         .map(|(name, address)| (Some(name.clone()), address.clone()))
         .collect();
+    // The organizer gets the request too, so the event is in their calendar and the attendees'
+    // replies, which go to them, match it.
+    if let Some((name, address)) = organizer
+        && !to.iter().any(|(_, to)| to.eq_ignore_ascii_case(address))
+    {
+        to.push((Some(name.clone()), address.clone()));
+    }
     let notice = Notice {
         subject: subject.to_string(),
         text: text.to_string(),
@@ -275,7 +326,8 @@ fn invitation_email(
     notice::email(to, &notice, message_id, thread)
 }
 
-/// The reports' channel, else the plan's first email channel.
+/// The reports' channel, else the plan's first email channel (the plan reader refuses `[review]`
+/// without one, so the empty fallback is never used).
 fn email_channel(plan: &Plan) -> String {
     plan.reports
         .as_ref()

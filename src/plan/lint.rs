@@ -30,6 +30,7 @@ const RULES: &[Rule] = &[
     no_channels,
     level_notifying_nobody,
     ack_links_on_a_local_address,
+    review_before_hypercare_ends,
 ];
 
 /// Runs every warning rule on `plan`.
@@ -48,6 +49,33 @@ pub(super) fn warn_as_of(plan: &Plan, sink: &mut Sink<'_>, now: jiff::Timestamp)
             "launch.go_live",
             format!("the planned go-live {local} is in the past"),
             Some("if the launch has not started yet (phase `planned`), move `go_live` to when it will happen".to_string()),
+        );
+    }
+}
+
+/// A fixed review `when` before the planned end of hypercare: the launch is not over yet when
+/// the meeting would be, so its invitation (sent at the close) would never go out.
+fn review_before_hypercare_ends(plan: &Plan, sink: &mut Sink<'_>) {
+    let Some(review) = &plan.review else { return };
+    let super::review::ReviewWhen::At(at) = review.when else {
+        return;
+    };
+    let ends = plan
+        .launch
+        .go_live
+        .saturating_add(plan.launch.hypercare())
+        .unwrap_or(plan.launch.go_live);
+    if at < ends {
+        let zone = &plan.launch.timezone;
+        sink.warning(
+            span_of_first(sink, &["review.when", "review"]),
+            "review.when",
+            format!(
+                "the review meeting at {} is before the planned end of hypercare ({}): if the launch closes after the meeting, no invitation is sent",
+                crate::human::time(at, zone),
+                crate::human::time(ends, zone)
+            ),
+            Some("hold the review after the launch closes, e.g. `when = \"2d after close\"`".to_string()),
         );
     }
 }

@@ -166,7 +166,7 @@ fn read_plan(
         alerting.as_ref(),
         people.as_deref(),
     );
-    let review = review::read_review(&mut reader, sink, &context);
+    let review = review::read_review(&mut reader, sink, &context, alerting.as_ref());
     reader.finish(sink);
     Some(Plan {
         source: path.to_path_buf(),

@@ -176,12 +176,16 @@ fn calendar(meeting: &Meeting, description: &str, now: Timestamp) -> String {
         &format!("mailto:{address}"),
     );
     for (name, address) in &meeting.attendees {
+        // The organizer runs the meeting (RFC 5545 ROLE=CHAIR) and has accepted it already: no
+        // reply is asked of them, as calendar servers write the organizer among the attendees.
+        let role = if address.eq_ignore_ascii_case(&meeting.organizer.1) {
+            "ROLE=CHAIR;PARTSTAT=ACCEPTED;RSVP=FALSE"
+        } else {
+            "ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE"
+        };
         cal.with_params(
             "ATTENDEE",
-            &format!(
-                "CN={};CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE",
-                param(name)
-            ),
+            &format!("CN={};CUTYPE=INDIVIDUAL;{role}", param(name)),
             &format!("mailto:{address}"),
         );
     }
@@ -369,7 +373,10 @@ mod tests {
             location: Some("Room 4; east wing".into()),
             url: None,
             organizer: ("Alice Adler".into(), "alice@shop.example".into()),
-            attendees: vec![("Bob, the ops lead".into(), "bob@shop.example".into())],
+            attendees: vec![
+                ("Alice Adler".into(), "Alice@shop.example".into()),
+                ("Bob, the ops lead".into(), "bob@shop.example".into()),
+            ],
             outcome: "closed".into(),
             launch: "Shop".into(),
         }
@@ -401,6 +408,9 @@ mod tests {
             "LOCATION:Room 4\\; east wing\r\n",
             "ORGANIZER;CN=Alice Adler:mailto:alice@shop.example\r\n",
             "ATTENDEE;CN=\"Bob, the ops lead\";CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@shop.example\r\n",
+            // The organizer among the attendees chairs and has accepted; no reply is asked.
+            "ATTENDEE;CN=Alice Adler;CUTYPE=INDIVIDUAL;ROLE=CHAIR;PARTSTAT=ACCEPTED;RSVP=FALSE:mailto:Alice@shop.example\r\n",
+            "SEQUENCE:0\r\n",
             // In force on 30 March 2027: summer time since the 28th, 02:00 CET.
             "BEGIN:DAYLIGHT\r\nDTSTART:20270328T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\nEND:DAYLIGHT\r\n",
             "BEGIN:STANDARD\r\nDTSTART:20271031T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n",
@@ -408,6 +418,14 @@ mod tests {
             assert!(cal.contains(expected), "{expected} missing in\n{cal}");
         }
         assert!(!cal.replace("\r\n", "").contains('\n'), "bare LF in\n{cal}");
+        assert_eq!(cal.matches("ORGANIZER").count(), 1, "{cal}");
+        assert_eq!(cal.matches("RSVP=TRUE").count(), 1, "{cal}");
+        // As sent (before unfolding): every line ends in CRLF and has at most 75 octets.
+        let folded = &invitation.calendar;
+        assert!(folded.ends_with("\r\n"));
+        for line in folded.split("\r\n") {
+            assert!(line.len() <= 75, "{} octets: {line}", line.len());
+        }
         assert_eq!(
             invitation.subject,
             "Invitation: Launch review: Shop, v2 — 2027-03-30 10:00–11:00 CEST"

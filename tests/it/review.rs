@@ -6,10 +6,11 @@
 
 use std::time::Duration;
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
+use crate::harness::spawn_with_clock_at;
 use crate::helpers::{BASE_PLAN, Daemon};
 use crate::smtp::{ReceivedMessage, SmtpOptions, SmtpServer};
 
@@ -83,6 +84,13 @@ fn parse_calendar(message: &ReceivedMessage) -> Value {
         raw.contains("content-type: text/calendar; method=request"),
         "{raw}"
     );
+    // RFC 5545 §3.1: every line ends in CRLF and has at most 75 octets.
+    let body = &part.body;
+    assert!(body.ends_with(b"\r\n"), "no CRLF at the end");
+    for line in body.split(|byte| *byte == b'\n') {
+        assert!(line.is_empty() || line.ends_with(b"\r"), "a bare LF");
+        assert!(line.len() <= 76, "a line of {} octets", line.len() - 1);
+    }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("invite.ics");
     std::fs::write(&file, &part.body).unwrap();
@@ -95,6 +103,29 @@ attendees = event.get('ATTENDEE')
 attendees = attendees if isinstance(attendees, list) else [attendees]
 start, end = event.decoded('DTSTART'), event.decoded('DTEND')
 utc = datetime.timezone.utc
+
+def vtimezone_utc(cal, local):
+    # The instant of `local` by the VTIMEZONE golive wrote alone (as Outlook reads it), not by
+    # Python's own tz database: the latest onset of a STANDARD/DAYLIGHT observance, each onset
+    # (DTSTART, RDATE, RRULE) in the local time before it, gives the offset.
+    from dateutil import rrule
+    best = None
+    for tz in cal.walk('VTIMEZONE'):
+        for sub in tz.subcomponents:
+            onset = sub.decoded('DTSTART').replace(tzinfo=None)
+            frm, to = sub.decoded('TZOFFSETFROM'), sub.decoded('TZOFFSETTO')
+            onsets = [onset]
+            for rdate in (sub.get('RDATE') or []) if isinstance(sub.get('RDATE'), list) else ([sub.get('RDATE')] if sub.get('RDATE') else []):
+                onsets += [d.dt.replace(tzinfo=None) for d in rdate.dts]
+            if sub.get('RRULE'):
+                rule = rrule.rrulestr(sub['RRULE'].to_ical().decode(), dtstart=onset)
+                onsets += [d for d in rule.between(onset, local + datetime.timedelta(days=400), inc=True)]
+            for at in onsets:
+                at_utc = at - frm
+                if at_utc <= local - to and (best is None or at_utc > best[0]):
+                    best = (at_utc, to)
+    assert best is not None, 'no observance in force'
+    return (local - best[1]).strftime('%Y-%m-%dT%H:%M:%SZ')
 print(json.dumps({
     'method': str(cal.get('METHOD')),
     'uid': str(event.get('UID')),
@@ -110,6 +141,10 @@ print(json.dumps({
     'start_utc': start.astimezone(utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
     'end_utc': end.astimezone(utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
     'start_local': start.strftime('%Y-%m-%dT%H:%M:%S'),
+    'vtimezone_start_utc': vtimezone_utc(cal, event['DTSTART'].dt.replace(tzinfo=None)),
+    'sequence': str(event.get('SEQUENCE')),
+    'dtstamp': 'DTSTAMP' in event,
+    'roles': sorted('%s %s %s' % (a, a.params.get('ROLE'), a.params.get('PARTSTAT')) for a in attendees),
 }))
 "#;
     let output = std::process::Command::new("/usr/bin/python3")
@@ -191,7 +226,23 @@ async fn closing_the_launch_invites_the_attendees_with_a_calendar_request_at_the
             "mailto:cfo@test.example"
         ])
     );
-    assert_eq!(calendar["rsvp"], json!(["TRUE", "TRUE", "TRUE"]));
+    // The organizer (Alice, the project manager) is also an attendee: the chair, accepted.
+    assert_eq!(calendar["rsvp"], json!(["FALSE", "TRUE", "TRUE"]));
+    assert_eq!(
+        calendar["roles"],
+        json!([
+            "mailto:alice@example.com CHAIR ACCEPTED",
+            "mailto:bob@example.com REQ-PARTICIPANT NEEDS-ACTION",
+            "mailto:cfo@test.example REQ-PARTICIPANT NEEDS-ACTION"
+        ])
+    );
+    assert_eq!(calendar["sequence"], "0");
+    assert_eq!(calendar["dtstamp"], true);
+    // What a client without the zone in its database (Outlook) computes from the VTIMEZONE.
+    assert_eq!(
+        calendar["vtimezone_start_utc"],
+        instant.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    );
     let description = calendar["description"].as_str().unwrap_or_default();
     assert!(description.contains("1. Incidents"), "{description}");
     assert!(
@@ -204,22 +255,38 @@ async fn closing_the_launch_invites_the_attendees_with_a_calendar_request_at_the
 }
 
 #[tokio::test]
-async fn a_rolled_back_launch_sends_the_invitation_then_one_reminder_the_day_before_and_a_restart_sends_nothing_again()
+async fn a_rolled_back_launch_sends_the_invitation_for_the_next_working_day_then_one_reminder_the_day_before_and_a_restart_sends_nothing_again()
  {
     let smtp = SmtpServer::start(SmtpOptions::plain()).await;
-    // The meeting is a day and 15 seconds after the end: the reminder is due 15 seconds in.
-    let mut daemon = Daemon::start(&review_plan(smtp.port, "when = \"1d 15s after close\"")).await;
-    end_launch(&daemon, "roll back").await;
+    // Rolled back on Thursday 2030-01-03 at 19:00 in Berlin: two days later is a Saturday, so the
+    // review is on Monday the 7th at 10:00 (the default time), and the reminder on Sunday.
+    let start: Timestamp = "2030-01-03T18:00:00Z".parse().unwrap();
+    let golive =
+        spawn_with_clock_at(&review_plan(smtp.port, "when = \"2d after close\""), start).await;
+    end_launch(&golive.api, "roll back").await;
 
-    let messages = smtp.wait_for(2, Duration::from_secs(60)).await;
-    let (invitation, reminder) = (&messages[0], &messages[1]);
+    let messages = smtp.wait_for(1, Duration::from_secs(30)).await;
+    let invitation = messages[0].clone();
     assert!(
-        invitation.email.subject.starts_with("Invitation: "),
+        invitation
+            .email
+            .subject
+            .ends_with("2030-01-07 10:00–11:00 CET"),
         "{}",
         invitation.email.subject
     );
     let text = invitation.email.text.clone().unwrap_or_default();
     assert!(text.contains("has been rolled back"), "{text}");
+    let calendar = parse_calendar(&invitation);
+    assert_eq!(calendar["start_utc"], "2030-01-07T09:00:00Z");
+
+    // Sunday 10:00, a day before the meeting: the reminder.
+    let reminder_at: Timestamp = "2030-01-06T09:00:00Z".parse().unwrap();
+    golive
+        .advance(reminder_at.duration_since(golive.now()))
+        .await;
+    let messages = smtp.wait_for(2, Duration::from_secs(30)).await;
+    let reminder = &messages[1];
     assert!(
         reminder
             .email
@@ -250,15 +317,34 @@ async fn a_rolled_back_launch_sends_the_invitation_then_one_reminder_the_day_bef
         invitation.email.message_id.clone()
     );
 
-    daemon.terminate();
-    let again = Daemon::start_in(&daemon.dir).await;
-    // A command the engine answers proves it looked at what is due since starting.
-    let (status, _) = again
-        .post(
-            "/api/v1/log",
-            json!({"kind": "note", "text": "after restart"}),
-        )
-        .await;
-    assert_eq!(status, 201);
+    let again = golive.restart().await;
+    again.advance(SignedDuration::from_mins(1)).await;
     assert_eq!(smtp.messages().len(), 2, "nothing was sent twice");
+    again.stop().await;
+}
+
+#[tokio::test]
+async fn a_fixed_review_already_past_at_the_end_is_logged_as_a_decision_and_not_sent() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    // Ended on 2030-01-03; the meeting was on the 2nd.
+    let start: Timestamp = "2030-01-03T18:00:00Z".parse().unwrap();
+    let golive =
+        spawn_with_clock_at(&review_plan(smtp.port, "when = 2030-01-02T10:00:00"), start).await;
+    end_launch(&golive.api, "close").await;
+    golive.advance(SignedDuration::from_mins(1)).await;
+    let (status, log) = golive.api.get("/api/v1/log").await;
+    assert_eq!(status, 200);
+    let log = log.to_string();
+    assert!(
+        log.contains("The review meeting at 2030-01-02 10:00")
+            && log.contains("is in the past; no invitation sent"),
+        "{log}"
+    );
+    assert!(log.contains("\"decision\""), "{log}");
+    // The decision and a queued invitation would be one engine turn: nothing was queued.
+    assert!(
+        smtp.messages().is_empty(),
+        "no invitation to a past meeting"
+    );
+    golive.stop().await;
 }
