@@ -166,6 +166,10 @@ async fn a_report_link_shows_a_form_records_feedback_once_escaped_and_the_next_r
         timeline.contains("Checkout felt faster & smoother"),
         "{timeline}"
     );
+    assert!(
+        timeline.contains("&lt;script&gt;alert\\(1\\)") && !timeline.contains("<script>"),
+        "the timeline, Markdown for a wiki, renders no HTML a link holder wrote: {timeline}"
+    );
     let next = report_for(&daemon, &smtp, 4, "stakeholders@test.example").await;
     let text = next.email.text.clone().unwrap_or_default();
     assert!(text.contains("Checkout felt faster & smoother"), "{text}");
