@@ -106,6 +106,14 @@ pub fn time(at: Timestamp, zone: &TimeZone) -> String {
         .to_string()
 }
 
+/// A time to the minute, for people outside the call (stakeholder updates): `2026-12-01 21:00 CET`.
+/// Seconds there read as precision nobody asked for.
+pub fn minute(at: Timestamp, zone: &TimeZone) -> String {
+    at.to_zoned_datetime(zone.clone())
+        .strftime("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
 /// A time where the day is obvious when it is today (in `zone`): `21:00:05`; on another day the
 /// whole [`time`].
 pub fn time_near(at: Timestamp, now: Timestamp, zone: &TimeZone) -> String {
@@ -197,6 +205,7 @@ mod tests {
         let zone = TimeZone::get("Europe/Berlin").unwrap();
         let at: Timestamp = "2030-01-01T20:00:05Z".parse().unwrap();
         assert_eq!(time(at, &zone), "2030-01-01 21:00:05 CET");
+        assert_eq!(minute(at, &zone), "2030-01-01 21:00 CET");
         let later_that_day: Timestamp = "2030-01-01T22:00:00Z".parse().unwrap();
         assert_eq!(time_near(at, later_that_day, &zone), "21:00:05");
         let next_day: Timestamp = "2030-01-02T09:00:00Z".parse().unwrap();

@@ -11,6 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
 use crate::ack_link::FeedbackLinkError;
+use crate::core::log::LogData;
 use crate::engine::EngineError;
 use crate::engine::feedback::{
     FeedbackLinkView, FeedbackRefusal, MAX_FEEDBACK_CHARS, feedback_text_problem,
@@ -52,20 +53,45 @@ pub async fn feedback_submit(
         };
     }
     match state.engine.submit_feedback(token, text).await {
-        Ok(Ok(entry)) => page(
-            launch,
-            StatusCode::OK,
-            "Thank you",
-            &format!(
-                "<p>Your feedback is recorded as <strong>{}</strong> and goes into the launch's next report:</p>\
-                 <blockquote id=\"feedback-text\" style=\"white-space:pre-wrap;border-left:4px solid #c8c8c8;margin:1em 0;padding:.25em 1em\">{}</blockquote>",
-                escape(&entry.author),
-                escape(&entry.text)
-            ),
-        ),
+        Ok(Ok(entry)) => {
+            let from_daily =
+                matches!(&entry.data, LogData::Feedback(link) if link.about.starts_with("daily "));
+            let ended = state.engine.snapshot().state.phase.is_terminal();
+            let goes = where_feedback_goes(from_daily && !ended, plan.review.is_some());
+            page(
+                launch,
+                StatusCode::OK,
+                "Thank you",
+                &format!(
+                    "<p>Your feedback is recorded as <strong>{}</strong> {goes}:</p>\
+                     <blockquote id=\"feedback-text\" style=\"white-space:pre-wrap;border-left:4px solid #c8c8c8;margin:1em 0;padding:.25em 1em\">{}</blockquote>",
+                    escape(&entry.author),
+                    escape(&entry.text)
+                ),
+            )
+        }
         Ok(Err(refusal)) => refusal_page(launch, &refusal),
         Err(error) => unavailable(launch, &error),
     }
+}
+
+/// Where recorded feedback shows, as the thank-you page says it: always the launch log, the
+/// status page and the timeline; the next report only for a daily report's link while the launch
+/// runs (a final report's link, or any after the launch ended, has no report after it); the
+/// review meeting's agenda when `[review]` plans one.
+fn where_feedback_goes(a_report_follows: bool, review_planned: bool) -> String {
+    let mut places = vec!["on the status page", "in the timeline"];
+    if a_report_follows {
+        places.push("in the launch's next report");
+    }
+    if review_planned {
+        places.push("on the agenda of the launch review meeting");
+    }
+    let last = places.pop().unwrap_or_default();
+    format!(
+        "in the launch log; the launch team sees it {} and {last}",
+        places.join(", ")
+    )
 }
 
 /// The `text` field of an `application/x-www-form-urlencoded` body (empty when absent).
@@ -181,5 +207,19 @@ mod tests {
         );
         assert_eq!(form_text(b"other=1"), "");
         assert_eq!(form_text(b"text=a%26b&x=2"), "a&b");
+    }
+
+    #[test]
+    fn the_thank_you_page_promises_a_report_only_when_one_follows_and_the_review_only_when_planned()
+    {
+        assert_eq!(
+            where_feedback_goes(true, false),
+            "in the launch log; the launch team sees it on the status page, in the timeline and in the launch's next report"
+        );
+        assert_eq!(
+            where_feedback_goes(false, true),
+            "in the launch log; the launch team sees it on the status page, in the timeline and on the agenda of the launch review meeting"
+        );
+        assert!(!where_feedback_goes(false, false).contains("report"));
     }
 }

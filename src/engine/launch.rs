@@ -10,15 +10,25 @@ use crate::core::log::data::{
 };
 use crate::core::log::{LogEntry, LogKind, NewEntry};
 use crate::core::{Transition, TransitionRequest};
+use crate::report::update::AutomaticRollback;
 
 impl Engine {
     pub(super) fn transition(
         &mut self,
         request: TransitionRequest,
     ) -> Result<Transition, EngineError> {
+        self.transition_because(request, None)
+    }
+
+    /// [`Self::transition`]; `automatic` when golive rolls back by itself, for the update.
+    pub(super) fn transition_because(
+        &mut self,
+        request: TransitionRequest,
+        automatic: Option<&AutomaticRollback>,
+    ) -> Result<Transition, EngineError> {
         let now = self.clock.now();
         match lifecycle::request_transition(&self.plan, &self.state, &self.gate, &request, now) {
-            Ok(transition) => Ok(self.record_transition(transition)?),
+            Ok(transition) => Ok(self.record_transition(transition, automatic)?),
             Err(refusal) => {
                 self.metrics.refused_transitions.inc();
                 tracing::warn!(phase = %self.state.phase, author = %request.author, reason = %refusal, "phase change refused");
@@ -27,9 +37,12 @@ impl Engine {
         }
     }
 
+    /// Records an allowed change with its log entry and stakeholder update; `automatic` says how
+    /// golive rolled back by itself, for that update.
     pub(super) fn record_transition(
         &mut self,
         transition: Transition,
+        automatic: Option<&AutomaticRollback>,
     ) -> Result<Transition, EngineError> {
         let mut text = format!("Phase {} → {}", transition.from, transition.to);
         if transition.forced {
@@ -53,7 +66,7 @@ impl Engine {
             }),
         };
         // A stakeholder update is written with the phase change or not at all.
-        let update = self.phase_update(&transition);
+        let update = self.phase_update(&transition, automatic);
         let (stored, update_entry) = block(|| {
             self.store.write(|write| {
                 write.record_phase(&transition)?;

@@ -835,7 +835,7 @@ impl Engine {
     fn apply_due_transitions(&mut self) {
         let now = self.clock.now();
         if let Some(transition) = lifecycle::due_transition(&self.plan, &self.state, now) {
-            match self.record_transition(transition) {
+            match self.record_transition(transition, None) {
                 Ok(transition) => tracing::info!(
                     from = %transition.from, to = %transition.to, reason = transition.reason.as_deref().unwrap_or(""),
                     "phase changed by itself"
@@ -911,7 +911,7 @@ impl Engine {
             Command::Silences { reply } => answer(reply, self.alerts.silences().to_vec()),
             Command::Intake { alerts, reply } => answer(reply, self.intake(alerts)),
             Command::RollBack { reason, by, reply } => {
-                answer(reply, self.roll_back(reason, by, false))
+                answer(reply, self.roll_back(reason, by, None))
             }
             Command::Step { request, reply } => answer(reply, self.change_step(request)),
             Command::SendReport {

@@ -15,7 +15,7 @@ use crate::plan::Plan;
 use crate::plan::recipients::{display_name, resolve_recipients};
 use crate::plan::updates::Updates;
 use crate::report::notice::{self, Notice};
-use crate::report::update::{self, Audience, Standing};
+use crate::report::update::{self, Audience, AutomaticRollback, Standing, Why};
 use crate::store::StoreError;
 use crate::store::alerts::{NewOutboxRow, Write};
 
@@ -42,8 +42,13 @@ impl UpdateWrite {
 }
 
 impl Engine {
-    /// The update announcing `transition`, when `[updates]` names its phase in `on`.
-    pub(super) fn phase_update(&self, transition: &Transition) -> Option<UpdateWrite> {
+    /// The update announcing `transition`, when `[updates]` names its phase in `on`; `automatic`
+    /// when golive rolls back by itself (stakeholders then read the check, not the alert's reason).
+    pub(super) fn phase_update(
+        &self,
+        transition: &Transition,
+        automatic: Option<&AutomaticRollback>,
+    ) -> Option<UpdateWrite> {
         let updates = self.plan.updates.as_ref()?;
         if !updates.announces(transition.to) {
             return None;
@@ -57,7 +62,7 @@ impl Engine {
         let notice = update::phase_update(
             &audience(&self.plan, updates),
             &standing,
-            transition.reason.as_deref(),
+            automatic.map_or(Why::Decided(transition.reason.as_deref()), Why::Automatic),
         );
         let mut pending = self.update_write(
             updates,
@@ -201,6 +206,7 @@ fn audience<'a>(plan: &'a Plan, updates: &'a Updates) -> Audience<'a> {
         status_url: plan.alerting.public_url.as_deref(),
         timezone: &plan.launch.timezone,
         announced: &updates.on,
+        review: plan.review.as_ref(),
     }
 }
 

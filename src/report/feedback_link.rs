@@ -7,8 +7,12 @@ use jiff::tz::TimeZone;
 
 use super::alert_message::escape as html_escape;
 
-/// The report's text and HTML with the reader's feedback link added at the end (in the HTML,
-/// before `</body>`).
+/// The signature delimiter (RFC 3676 §4.3): mail clients grey out what follows and drop it when
+/// quoting, so the link goes above it.
+const SIGNATURE_DELIMITER: &str = "\n-- \n";
+
+/// The report's text and HTML with the reader's feedback link added: in the text at the end of
+/// the body, above the signature delimiter when there is one; in the HTML before `</body>`.
 pub fn with_feedback_link(
     text: &str,
     html: Option<&str>,
@@ -17,9 +21,14 @@ pub fn with_feedback_link(
     zone: &TimeZone,
 ) -> (String, Option<String>) {
     let until = crate::human::time(expires_at, zone);
+    let (body, signature) = match text.rfind(SIGNATURE_DELIMITER) {
+        Some(at) => (&text[..at], &text[at..]),
+        None => (text, ""),
+    };
     let text = format!(
-        "{}\n\nWhat did you notice? Tell the launch team: {url}\n(This link is yours: what you write is recorded under your name, once. It works until {until}.)\n",
-        text.trim_end()
+        "{}\n\nWhat did you notice? Tell the launch team: {url}\n(This link is yours: what you write is recorded under your name, once. It works until {until}.)\n{}",
+        body.trim_end(),
+        signature
     );
     let html = html.map(|html| {
         let block = format!(
@@ -42,7 +51,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_link_goes_at_the_end_of_the_text_and_before_the_end_of_the_html_body() {
+    fn the_link_goes_at_the_end_of_the_text_above_the_signature_and_before_the_end_of_the_html_body()
+     {
         let zone = TimeZone::get("Europe/Berlin").unwrap();
         let expires: Timestamp = "2026-12-31T08:00:00Z".parse().unwrap();
         let (text, html) = with_feedback_link(
@@ -55,6 +65,18 @@ mod tests {
         assert!(
             text.ends_with("It works until 2026-12-31 09:00:00 CET.)\n"),
             "{text}"
+        );
+        let (signed, _) = with_feedback_link(
+            "Report\n\n-- \ngolive · generated today\n",
+            None,
+            "http://golive.example/feedback/x",
+            expires,
+            &zone,
+        );
+        assert_eq!(
+            signed,
+            "Report\n\nWhat did you notice? Tell the launch team: http://golive.example/feedback/x\n(This link is yours: what you write is recorded under your name, once. It works until 2026-12-31 09:00:00 CET.)\n\n-- \ngolive · generated today\n",
+            "the link sits above the signature delimiter, where clients keep it when quoting"
         );
         assert!(text.contains("Tell the launch team: http://golive.example/feedback/a.b&c"));
         let html = html.unwrap();

@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use crate::core::LaunchState;
 use crate::core::actions::{ActionItem, is_overdue};
 use crate::core::lifecycle::owner_label;
-use crate::core::log::{self, LogEntry, LogKind};
+use crate::core::log::{self, LogData, LogEntry, LogKind};
 use crate::human;
 use crate::plan::Plan;
 use crate::report::runbook_rows;
@@ -65,10 +65,20 @@ pub fn render(
             human::time(entry.at, tz),
             entry.kind,
             entry.author,
-            one_line(&entry.text)
+            entry_text(entry)
         );
     }
     out
+}
+
+/// An entry's text on one line; feedback through a report's link comes from people without
+/// tokens, so whatever they wrote must read as text in a wiki, not render as a link, an image or
+/// HTML.
+fn entry_text(entry: &LogEntry) -> String {
+    match entry.data {
+        LogData::Feedback(_) => inert(&one_line(&entry.text)),
+        _ => one_line(&entry.text),
+    }
 }
 
 /// The phase changes from the log; an entry whose details do not read shows its time and author
@@ -215,7 +225,7 @@ fn section(out: &mut String, title: &str, entries: &[LogEntry], kind: LogKind, t
             "- {} — {}: {}",
             human::time(entry.at, tz),
             entry.author,
-            one_line(&entry.text)
+            entry_text(entry)
         );
     }
     if !any {
@@ -226,6 +236,26 @@ fn section(out: &mut String, title: &str, entries: &[LogEntry], kind: LogKind, t
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Text that renders as itself in Markdown: HTML's angle brackets as entities, and the characters
+/// that make links, images, emphasis and code backslash-escaped (CommonMark allows escaping any
+/// ASCII punctuation).
+fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '!'
+            | '|' | '~' => {
+                out.push('\\');
+                out.push(character);
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Text safe inside a Markdown table cell.
@@ -283,6 +313,34 @@ mod tests {
         assert!(text.contains("**not confirmed**"));
         assert!(text.contains("- 2027-01-15 09:00:00 CET — bob: Go for launch"));
         assert!(text.contains("## Lessons learned\n\nNone recorded."));
+    }
+
+    #[test]
+    fn feedback_through_a_link_reads_as_text_not_as_markdown_links_or_html() {
+        let mut plan = plan_with_checklist(vec![]);
+        plan.launch.timezone = TimeZone::get("Europe/Berlin").unwrap();
+        let at = Timestamp::from_second(1_800_000_000).unwrap(); // 2027-01-15 08:00:00 UTC
+        let entries = vec![LogEntry {
+            id: 1,
+            at,
+            author: "Alice Adler".into(),
+            kind: LogKind::Feedback,
+            text: "See [the fix](https://evil.example) ![x](https://evil.example/p.png) <img src=x onerror=alert(1)> & *thanks*".into(),
+            data: LogData::Feedback(crate::core::log::data::FeedbackByLink {
+                via: "feedback link".into(),
+                about: "final".into(),
+                recipient: "alice@example.com".into(),
+            }),
+        }];
+        let text = render(&plan, &LaunchState::new(at), &entries, &[], at);
+        assert!(
+            text.contains(
+                "- 2027-01-15 09:00:00 CET — Alice Adler: See \\[the fix\\]\\(https://evil.example\\) \\!\\[x\\]\\(https://evil.example/p.png\\) &lt;img src=x onerror=alert\\(1\\)&gt; & \\*thanks\\*\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("<img"), "{text}");
+        assert!(!text.contains("[the fix]("), "{text}");
     }
 
     #[test]

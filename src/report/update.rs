@@ -11,7 +11,10 @@ use jiff::tz::TimeZone;
 use crate::core::message::{GoliveBody, UpdateBody};
 use crate::domain::Phase;
 use crate::human;
+use crate::plan::checks::{Check, CompareOp};
+use crate::plan::review::Review;
 use crate::report::notice::Notice;
+use crate::report::value::{value_unit, with_unit};
 
 /// The longest subject line taken from a manual update's text, in characters.
 const SUBJECT_TEXT_CHARS: usize = 60;
@@ -26,6 +29,52 @@ pub struct Audience<'a> {
     pub timezone: &'a TimeZone,
     /// The phases whose start sends an update, to promise the next one only when it will come.
     pub announced: &'a [Phase],
+    /// The plan's review meeting (`[review]`), announced when the launch ends.
+    pub review: Option<&'a Review>,
+}
+
+/// Why the phase changed, as people outside the call read it (said only for a rollback, where
+/// people ask why).
+#[derive(Debug, Clone, Copy)]
+pub enum Why<'a> {
+    /// A person changed it, with the reason they gave, if any.
+    Decided(Option<&'a str>),
+    /// golive rolled back by itself: a check crossed the plan's rollback criteria (`auto = true`).
+    Automatic(&'a AutomaticRollback),
+}
+
+/// An automatic rollback in plain words: no alert numbers, no raw comparisons.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutomaticRollback {
+    /// The check's human name (`Checkout error rate`).
+    pub check: String,
+    /// How it crossed its limit, for a check with one: `went above its limit (15 % against 5 %)`.
+    pub crossed: Option<String>,
+}
+
+impl AutomaticRollback {
+    /// The rollback caused by the check named `name` (its plan entry, when the alert is a check's)
+    /// reading `value`.
+    pub fn new(name: &str, check: Option<&Check>, value: Option<f64>) -> AutomaticRollback {
+        let crossed = check.zip(value).and_then(|(check, value)| {
+            let threshold = check.threshold()?;
+            let unit = value_unit(check);
+            let direction = match threshold.op {
+                CompareOp::Gt | CompareOp::Ge => "went above its limit",
+                CompareOp::Lt | CompareOp::Le => "went below its limit",
+                CompareOp::Eq | CompareOp::Ne => "left its allowed range",
+            };
+            Some(format!(
+                "{direction} ({} against {})",
+                with_unit(value, unit),
+                with_unit(threshold.value, unit)
+            ))
+        });
+        AutomaticRollback {
+            check: name.trim().to_string(),
+            crossed,
+        }
+    }
 }
 
 /// Where the launch stands, for the words of an update.
@@ -39,12 +88,11 @@ pub struct Standing {
     pub hypercare_days: f64,
 }
 
-/// The update sent when the launch enters `standing.phase`; `reason` is the one given for the
-/// change (said only for a rollback, where people ask why).
-pub fn phase_update(audience: &Audience<'_>, standing: &Standing, reason: Option<&str>) -> Notice {
+/// The update sent when the launch enters `standing.phase`; `why` is said only for a rollback.
+pub fn phase_update(audience: &Audience<'_>, standing: &Standing, why: Why<'_>) -> Notice {
     let tz = audience.timezone;
     let launch = audience.launch;
-    let at = human::time(standing.since, tz);
+    let at = human::minute(standing.since, tz);
     let hypercare = hypercare_length(standing.hypercare_days);
     let you_will_hear = |phase: Phase, when: &str| {
         if audience.announced.contains(&phase) {
@@ -58,7 +106,7 @@ pub fn phase_update(audience: &Audience<'_>, standing: &Standing, reason: Option
             "the go/no-go decision is being taken".to_string(),
             format!(
                 "The go-live call for {launch} has started: the team is checking that everything is ready (go-live planned for {}).",
-                human::time(standing.go_live, tz)
+                human::minute(standing.go_live, tz)
             ),
             "Nothing changes for you yet.".to_string(),
             format!(
@@ -78,7 +126,7 @@ pub fn phase_update(audience: &Audience<'_>, standing: &Standing, reason: Option
         Phase::Verifying => (
             "live — the new version is being checked".to_string(),
             format!(
-                "The deployment is done: {launch} is live since {at}, and the team is checking that everything works."
+                "The deployment is done: {launch} has been live since {at}, and the team is checking that everything works."
             ),
             "You can look at it now. If something looks wrong, say so at once (see below) rather than waiting.".to_string(),
             format!(
@@ -94,7 +142,7 @@ pub fn phase_update(audience: &Audience<'_>, standing: &Standing, reason: Option
             "Use it as normal and announce it as planned. Problems customers report get the team's full attention during hypercare: pass them on (see below).".to_string(),
             format!(
                 "Hypercare lasts {hypercare}, until {}; then the launch closes.{}",
-                human::time(hypercare_end(standing), tz),
+                human::minute(hypercare_end(standing), tz),
                 you_will_hear(Phase::Closed, "then")
             ),
         ),
@@ -102,19 +150,19 @@ pub fn phase_update(audience: &Audience<'_>, standing: &Standing, reason: Option
             "launch complete".to_string(),
             format!("Hypercare has ended and the launch of {launch} is complete ({at})."),
             format!("{launch} is now in normal operation: report problems the usual way."),
-            "The team reviews the launch and writes down what it learned.".to_string(),
+            format!(
+                "The team reviews the launch and writes down what it learned.{}",
+                review_meeting(audience, standing)
+            ),
         ),
         Phase::RolledBack => (
             "rolled back — the previous version is being restored".to_string(),
-            format!(
-                "The team rolled the launch of {launch} back at {at}: the previous version is being restored.{}",
-                reason
-                    .map(str::trim)
-                    .filter(|reason| !reason.is_empty())
-                    .map_or_else(String::new, |reason| format!("\nWhy: {reason}"))
-            ),
+            rolled_back(launch, &at, why),
             "The new version is not available. Please do not announce it; if you already have, tell the contact below.".to_string(),
-            "The team finds out what went wrong and plans a new date; you will hear about it.".to_string(),
+            format!(
+                "The team finds out what went wrong and plans a new date; you will hear about it.{}",
+                review_meeting(audience, standing)
+            ),
         ),
     };
     let text = format!(
@@ -133,6 +181,35 @@ pub fn phase_update(audience: &Audience<'_>, standing: &Standing, reason: Option
     )
 }
 
+/// What changed in a rollback, and why: a person's reason as given, or golive's own in plain words.
+fn rolled_back(launch: &str, at: &str, why: Why<'_>) -> String {
+    match why {
+        Why::Decided(reason) => format!(
+            "The team rolled the launch of {launch} back at {at}: the previous version is being restored.{}",
+            reason
+                .map(str::trim)
+                .filter(|reason| !reason.is_empty())
+                .map_or_else(String::new, |reason| format!("\nWhy: {reason}"))
+        ),
+        Why::Automatic(rollback) => format!(
+            "golive rolled the launch of {launch} back automatically at {at}, as the plan says when a check crosses its rollback criteria: the previous version is being restored.\nWhy: {} {}, which the plan names as a reason to roll back.",
+            rollback.check,
+            rollback.crossed.as_deref().unwrap_or("failed")
+        ),
+    }
+}
+
+/// The review meeting's announcement when the launch ends and `[review]` plans one (its
+/// invitation goes out with the final report).
+fn review_meeting(audience: &Audience<'_>, standing: &Standing) -> String {
+    audience.review.map_or_else(String::new, |review| {
+        format!(
+            " The launch review meeting is planned for {}; everyone invited gets a calendar invitation by email.",
+            human::minute(review.starts_at(standing.since, audience.timezone), audience.timezone)
+        )
+    })
+}
+
 /// A manual update (`golive update "TEXT"`): the text as written, who wrote it, and where the
 /// launch stands.
 pub fn manual_update(
@@ -145,7 +222,7 @@ pub fn manual_update(
     let text = text.trim();
     let body = format!(
         "{text}\n\n— {author}, {}\n\nWhere the launch stands: {}.\n\n{}",
-        human::time(now, audience.timezone),
+        human::minute(now, audience.timezone),
         where_it_stands(standing, audience.timezone),
         footer(audience)
     );
@@ -179,15 +256,15 @@ pub fn headline_of(text: &str) -> String {
 
 /// The phase in words for people outside the call.
 fn where_it_stands(standing: &Standing, tz: &TimeZone) -> String {
-    let since = human::time(standing.since, tz);
+    let since = human::minute(standing.since, tz);
     match standing.phase {
-        Phase::Planned => format!("planned, go-live {}", human::time(standing.go_live, tz)),
+        Phase::Planned => format!("planned, go-live {}", human::minute(standing.go_live, tz)),
         Phase::GoNoGo => format!("the go/no-go decision is being taken (since {since})"),
         Phase::Deploying => format!("deploying (since {since})"),
         Phase::Verifying => format!("live since {since}, being checked"),
         Phase::Hypercare => format!(
             "live, under close monitoring (hypercare) until {}",
-            human::time(hypercare_end(standing), tz)
+            human::minute(hypercare_end(standing), tz)
         ),
         Phase::Closed => format!("complete (since {since})"),
         Phase::RolledBack => format!("rolled back (since {since})"),

@@ -26,6 +26,7 @@ fn audience<'a>(tz: &'a TimeZone, announced: &'a [Phase]) -> Audience<'a> {
         status_url: Some("https://golive.shop.example/"),
         timezone: tz,
         announced,
+        review: None,
     }
 }
 
@@ -80,14 +81,14 @@ fn every_phase_update_matches_its_reviewed_snapshot() {
         let notice = phase_update(
             &audience(&tz, &announced),
             &standing(phase, after_go_live(seconds)),
-            Some("internal reason, said only for a rollback"),
+            Why::Decided(Some("internal reason, said only for a rollback")),
         );
         snapshot(name, &notice);
     }
     let rolled_back = phase_update(
         &audience(&tz, &DEFAULT_ON),
         &standing(Phase::RolledBack, after_go_live(2_400)),
-        Some("checkout errors above 5 % <after> the deployment"),
+        Why::Decided(Some("checkout errors above 5 % <after> the deployment")),
     );
     snapshot("rolled-back", &rolled_back);
 }
@@ -100,7 +101,7 @@ fn an_update_promises_the_next_one_only_when_that_phase_is_announced() {
         phase_update(
             &audience(&tz, &only_closing),
             &standing(phase, after_go_live(1_500)),
-            None,
+            Why::Decided(None),
         )
         .text
     };
@@ -130,4 +131,79 @@ fn a_manual_update_matches_its_snapshot_and_its_subject_is_the_first_line_cut_at
         "The payment provider asks us to wait for their maintenance…"
     );
     assert_eq!(headline_of("  Short news  \nmore"), "Short news");
+}
+
+/// The checkout error rate check of the examples: a Prometheus ratio failing above 5 %.
+fn checkout_error_rate() -> Check {
+    let mut check = crate::core::test_support::tcp_check(2, 1);
+    check.name = "Checkout error rate".into();
+    check.kind = crate::plan::checks::CheckKind::Prometheus(crate::plan::checks::PrometheusCheck {
+        server: "prod".into(),
+        query: "sum(rate(errors_total[5m])) / sum(rate(requests_total[5m]))".into(),
+        threshold: "> 0.05".parse().unwrap(),
+        empty: crate::plan::checks::EmptyResult::Unknown,
+    });
+    check
+}
+
+#[test]
+fn an_automatic_rollback_names_the_check_and_its_limit_in_plain_words_and_says_golive_did_it() {
+    let tz = berlin();
+    let check = checkout_error_rate();
+    let rollback = AutomaticRollback::new("Checkout error rate", Some(&check), Some(0.15));
+    let notice = phase_update(
+        &audience(&tz, &DEFAULT_ON),
+        &standing(Phase::RolledBack, after_go_live(2_400)),
+        Why::Automatic(&rollback),
+    );
+    snapshot("rolled-back-automatically", &notice);
+    assert!(
+        notice.text.contains(
+            "Why: Checkout error rate went above its limit (15 % against 5 %), which the plan names as a reason to roll back."
+        ),
+        "{}",
+        notice.text
+    );
+    assert!(
+        notice
+            .text
+            .contains("golive rolled the launch of Web shop 2.0 back automatically")
+    );
+    for jargon in ["alert #", "value 0.15", "> 0.05", "The team rolled"] {
+        assert!(!notice.text.contains(jargon), "{jargon} in {}", notice.text);
+    }
+    let without_value = AutomaticRollback::new("Checkout page", None, None);
+    assert_eq!(without_value.crossed, None);
+}
+
+#[test]
+fn the_closing_update_announces_the_planned_review_meeting_to_the_minute() {
+    let tz = berlin();
+    let review = crate::plan::review::Review {
+        when: crate::plan::review::ReviewWhen::AfterClose {
+            after: std::time::Duration::from_secs(2 * 86_400),
+            at: Some(jiff::civil::time(10, 0, 0, 0)),
+        },
+        length: std::time::Duration::from_secs(3_600),
+        attendees: Vec::new(),
+        title: None,
+        location: None,
+        url: None,
+        organizer: None,
+    };
+    let mut with_review = audience(&tz, &DEFAULT_ON);
+    with_review.review = Some(&review);
+    let closed = phase_update(
+        &with_review,
+        &standing(Phase::Closed, after_go_live(14 * 86_400 + 7_200)),
+        Why::Decided(None),
+    );
+    snapshot("closed-with-review", &closed);
+    assert!(
+        closed
+            .text
+            .contains("The launch review meeting is planned for 2030-01-17 10:00 CET"),
+        "{}",
+        closed.text
+    );
 }

@@ -136,6 +136,10 @@ async fn a_report_link_shows_a_form_records_feedback_once_escaped_and_the_next_r
         "{page}"
     );
     assert!(!page.contains("<script>"), "{page}");
+    assert!(
+        page.contains("the launch team sees it on the status page, in the timeline and in the launch's next report"),
+        "a daily report's link, while the launch runs, promises the next report: {page}"
+    );
     let entries = feedback_entries(&daemon).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["author"], "Alice Adler");
@@ -162,6 +166,10 @@ async fn a_report_link_shows_a_form_records_feedback_once_escaped_and_the_next_r
         timeline.contains("Checkout felt faster & smoother"),
         "{timeline}"
     );
+    assert!(
+        timeline.contains("&lt;script&gt;alert\\(1\\)") && !timeline.contains("<script>"),
+        "the timeline, Markdown for a wiki, renders no HTML a link holder wrote: {timeline}"
+    );
     let next = report_for(&daemon, &smtp, 4, "stakeholders@test.example").await;
     let text = next.email.text.clone().unwrap_or_default();
     assert!(text.contains("Checkout felt faster & smoother"), "{text}");
@@ -172,7 +180,8 @@ async fn a_report_link_shows_a_form_records_feedback_once_escaped_and_the_next_r
 }
 
 #[tokio::test]
-async fn expired_changed_and_acknowledgement_links_are_refused_on_the_feedback_form() {
+async fn expired_changed_and_acknowledgement_links_are_refused_and_a_final_reports_link_promises_no_next_report()
+ {
     let smtp = SmtpServer::start(SmtpOptions::plain()).await;
     let daemon = Daemon::start(&feedback_plan(smtp.port)).await;
     to_hypercare(&daemon).await;
@@ -219,8 +228,21 @@ async fn expired_changed_and_acknowledgement_links_are_refused_on_the_feedback_f
     assert_eq!(status, 400);
 
     assert!(feedback_entries(&daemon).await.is_empty());
+    // A final report's link promises no report after it: the log, status page and timeline.
+    let final_link = golive::ack_link::issue_feedback(
+        &key,
+        "final",
+        "alice",
+        Timestamp::now() + SignedDuration::from_hours(1),
+        &[9; 12],
+    );
+    let (status, page) = post_form(&daemon, &format!("/feedback/{final_link}"), "Well done").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("in the launch log"), "{page}");
+    assert!(!page.contains("next report"), "{page}");
+    assert_eq!(feedback_entries(&daemon).await.len(), 1);
     // The genuine link still works.
     let (status, _) = post_form(&daemon, &path, "All fine on our side").await;
     assert_eq!(status, 200);
-    assert_eq!(feedback_entries(&daemon).await.len(), 1);
+    assert_eq!(feedback_entries(&daemon).await.len(), 2);
 }

@@ -209,7 +209,7 @@ async fn a_manual_update_by_cli_and_api_reaches_the_same_audience_the_log_the_pa
     let first = sent[0].email.text.as_deref().unwrap_or_default();
     assert!(first.contains("— Alice Adler, "), "{first}");
     assert!(
-        first.contains("Where the launch stands: planned, go-live 2030-01-01 20:00:00 CET."),
+        first.contains("Where the launch stands: planned, go-live 2030-01-01 20:00 CET."),
         "{first}"
     );
     for message in &sent {

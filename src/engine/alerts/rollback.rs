@@ -19,6 +19,7 @@ use crate::plan::alerting::ChannelKind;
 use crate::plan::recipients::{Addressee, resolve_recipients};
 use crate::report::alert_message::{self, ValueFacts};
 use crate::report::notice::{self, Notice, Thread};
+use crate::report::update::AutomaticRollback;
 use crate::store::alerts::NewOutboxRow;
 
 /// What a rollback recommendation says, and where it belongs.
@@ -88,19 +89,24 @@ impl Engine {
     /// Rolls the launch back: the phase moves to `rolled_back` (with the reason in the log) and
     /// the plan's rollback hook, if any, is queued for the dispatcher to run (durably: a restart
     /// does not lose it). Manual rollbacks come from the API/CLI; automatic ones only when the
-    /// plan says `auto = true` and the criteria hold.
+    /// plan says `auto = true` and the criteria hold (`automatic` then says why in plain words,
+    /// for the stakeholder update).
     pub(in crate::engine) fn roll_back(
         &mut self,
         reason: String,
         by: String,
-        automatic: bool,
+        automatic: Option<AutomaticRollback>,
     ) -> Result<crate::core::Transition, EngineError> {
-        let transition = self.transition(crate::core::TransitionRequest {
-            target: crate::core::PhaseRequest::To(crate::domain::Phase::RolledBack),
-            force: false,
-            reason: Some(reason.clone()),
-            author: by.clone(),
-        })?;
+        let transition = self.transition_because(
+            crate::core::TransitionRequest {
+                target: crate::core::PhaseRequest::To(crate::domain::Phase::RolledBack),
+                force: false,
+                reason: Some(reason.clone()),
+                author: by.clone(),
+            },
+            automatic.as_ref(),
+        )?;
+        let automatic = automatic.is_some();
         let now = self.clock.now();
         if self.plan.rollback.hook.is_some() {
             let row = NewOutboxRow {
@@ -235,7 +241,14 @@ impl Engine {
         }
         if plan.rollback.auto && self.state.phase.can_roll_back() {
             let reason = format!("alert #{} ({}): {}", alert.id, alert.title, alert.reason);
-            if let Err(error) = self.roll_back(reason, "golive".into(), true) {
+            let check = alert
+                .check_id()
+                .and_then(|id| plan.checks.iter().find(|check| check.id == id));
+            let value = alert
+                .check_id()
+                .and_then(|id| self.checks.latest_value(&plan, id));
+            let plain = AutomaticRollback::new(&alert.title, check, value);
+            if let Err(error) = self.roll_back(reason, "golive".into(), Some(plain)) {
                 tracing::error!(error = %error, "automatic rollback failed");
             }
         }
