@@ -59,41 +59,25 @@ pub async fn list(State(state): State<AppState>) -> Json<wire::Runbook> {
     })
 }
 
-pub async fn start(
-    state: State<AppState>,
-    id: ApiPath<String>,
-    writer: Writer,
-    body: JsonBody<wire::StepChangeRequest>,
-) -> Result<Json<wire::StepChanged>, ApiError> {
-    change(state, id, writer, body, StepAction::Start).await
+/// One handler per step action (`POST /api/v1/runbook/{id}/start|done|skip|fail`), each only
+/// naming its action: the routes stay separate, so an unknown action stays a 404.
+macro_rules! step_action_handler {
+    ($name:ident, $action:expr) => {
+        pub async fn $name(
+            state: State<AppState>,
+            id: ApiPath<String>,
+            writer: Writer,
+            body: JsonBody<wire::StepChangeRequest>,
+        ) -> Result<Json<wire::StepChanged>, ApiError> {
+            change(state, id, writer, body, $action).await
+        }
+    };
 }
 
-pub async fn done(
-    state: State<AppState>,
-    id: ApiPath<String>,
-    writer: Writer,
-    body: JsonBody<wire::StepChangeRequest>,
-) -> Result<Json<wire::StepChanged>, ApiError> {
-    change(state, id, writer, body, StepAction::Done).await
-}
-
-pub async fn skip(
-    state: State<AppState>,
-    id: ApiPath<String>,
-    writer: Writer,
-    body: JsonBody<wire::StepChangeRequest>,
-) -> Result<Json<wire::StepChanged>, ApiError> {
-    change(state, id, writer, body, StepAction::Skip).await
-}
-
-pub async fn fail(
-    state: State<AppState>,
-    id: ApiPath<String>,
-    writer: Writer,
-    body: JsonBody<wire::StepChangeRequest>,
-) -> Result<Json<wire::StepChanged>, ApiError> {
-    change(state, id, writer, body, StepAction::Fail).await
-}
+step_action_handler!(start, StepAction::Start);
+step_action_handler!(done, StepAction::Done);
+step_action_handler!(skip, StepAction::Skip);
+step_action_handler!(fail, StepAction::Fail);
 
 async fn change(
     State(state): State<AppState>,
