@@ -959,17 +959,28 @@ fn block(blocked: &mut HashMap<(String, i64), i64>, channel: &str, keys: &[Queue
     }
 }
 
-/// Where a message's rows stand in their channel's order: each alert's with the batch (creation
-/// time) of the change that wrote it, or the rows themselves.
+/// The queue stakeholder updates share on each channel: they leave in the order they were
+/// written, like one alert's levels, so nobody reads "rolled back" before "live". Alert ids are
+/// SQLite row ids, always positive, so this one never names an alert.
+const UPDATES_QUEUE: i64 = -1;
+
+/// Where a message's rows stand in their channel's order: each alert's (and the launch's
+/// stakeholder updates') with the batch (creation time) of the change that wrote it, or the rows
+/// themselves.
 fn queue_keys(group: &[OutboxRow]) -> Vec<QueueKey> {
     let mut keys: Vec<QueueKey> = group
         .iter()
-        .map(|row| match row.alert_id {
-            Some(alert) => QueueKey::Alert {
+        .map(|row| match (row.alert_id, row.kind) {
+            (Some(alert), _) => QueueKey::Alert {
                 alert,
                 batch: row.created_at.as_millisecond(),
             },
-            None => QueueKey::Row(row.id),
+            // Each update is one row per channel: its id orders it, even within a millisecond.
+            (None, OutboxKind::Update) => QueueKey::Alert {
+                alert: UPDATES_QUEUE,
+                batch: row.id,
+            },
+            (None, _) => QueueKey::Row(row.id),
         })
         .collect();
     keys.sort();
@@ -1106,5 +1117,45 @@ url = "http://127.0.0.1:9/hook"
         );
         assert!(senders.webhook("chat").is_some() && senders.webhook("mail").is_none());
         assert!(senders.alertmanager("chat").is_none());
+    }
+
+    fn row(id: i64, kind: OutboxKind, alert_id: Option<i64>) -> OutboxRow {
+        let at = jiff::Timestamp::UNIX_EPOCH;
+        OutboxRow {
+            id,
+            created_at: at,
+            not_before: at,
+            next_attempt_at: at,
+            channel: "mail".into(),
+            kind,
+            alert_id,
+            group_key: None,
+            payload: OutboxPayload::webhook(WebhookMessage {
+                text: String::new(),
+                json: GoliveBody::None,
+            }),
+            attempts: 0,
+            status: "pending".into(),
+            last_error: None,
+            answer: None,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn stakeholder_updates_share_one_queue_in_the_order_they_were_written_other_lone_rows_do_not() {
+        // Written in the same millisecond, the later update still waits for the earlier one.
+        let earlier = queue_keys(&[row(7, OutboxKind::Update, None)]);
+        let later = queue_keys(&[row(9, OutboxKind::Update, None)]);
+        let mut lanes = Lanes::default();
+        assert!(lanes.may_start("mail", &earlier));
+        lanes.started("mail", &earlier, false);
+        assert!(
+            !lanes.may_start("mail", &later),
+            "a later update must not overtake an earlier one in flight"
+        );
+        // A report (no alert, not an update) is independent of the updates.
+        let report = queue_keys(&[row(8, OutboxKind::Report, None)]);
+        assert!(lanes.may_start("mail", &report));
     }
 }

@@ -4,7 +4,9 @@
 //! messages oldest first, and never starts an alert's message while an older one of the same alert
 //! is on its way on that channel: the messages one change wrote (a level paging several people, in
 //! one transaction) go out in parallel, and a later level waits for the earlier one, so pages
-//! arrive in escalation order. Messages of no alert are independent.
+//! arrive in escalation order. The launch's stakeholder updates form one such queue too (the
+//! dispatcher gives them their own key), so they arrive in the order of the phases they announce.
+//! Other messages of no alert are independent.
 //!
 //! A lane whose delivery fails because of the channel (the server cannot be reached, times out,
 //! fails the TLS handshake, answers SMTP 421 or HTTP 5xx/429) is **down**: a circuit breaker. A
