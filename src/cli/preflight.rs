@@ -104,6 +104,7 @@ pub fn run(plan_path: &Path) -> ExitCode {
 
     print_checks(&plan, &probes, &ops, &mut gaps);
     print_channels(&channels, &ops, &mut gaps);
+    print_tls(&plan, &ops, &mut gaps);
 
     let required = plan.checklist.iter().filter(|item| item.required).count();
     println!(
@@ -128,6 +129,29 @@ pub fn run(plan_path: &Path) -> ExitCode {
             println!("  - {} (owner: {})", gap.what, gap.owner);
         }
         ExitCode::from(1)
+    }
+}
+
+/// `[server] tls`: loads the certificate and key as `golive run` will, so a missing or mismatched
+/// file is a gap found before the go-live rather than a daemon that stops at start.
+fn print_tls(plan: &Plan, ops: &str, gaps: &mut Vec<Gap>) {
+    let Some(files) = &plan.server.tls else {
+        return;
+    };
+    match crate::app::tls::TlsCertificate::load(files) {
+        Ok(certificate) => println!(
+            "\nHTTPS: ok   {} (sha256 {})",
+            files.cert.display(),
+            certificate.fingerprint()
+        ),
+        Err(error) => {
+            let problem = crate::error_chain::error_chain(&error);
+            println!("\nHTTPS: FAIL {problem}");
+            gaps.push(Gap {
+                what: format!("HTTPS: {problem}"),
+                owner: ops.to_string(),
+            });
+        }
     }
 }
 

@@ -201,6 +201,26 @@ fn a_missing_certificate_file_stops_the_start_naming_the_key_and_the_file() {
 }
 
 #[test]
+fn preflight_loads_the_certificate_and_a_missing_one_is_a_no_go_gap_naming_the_key() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let plan = plan_with_server_line(r#"tls = { cert = "certs/missing.pem", key = "key.pem" }"#);
+    std::fs::write(temp.path().join("plan.toml"), plan).unwrap();
+    let (code, stdout, stderr) = helpers::cli(temp.path(), &["preflight", "plan.toml"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("HTTPS: FAIL") && stdout.contains("certs/missing.pem"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("NO-GO:"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.contains("- HTTPS:") && line.contains("(owner:")),
+        "the missing certificate is a gap with an owner: {stdout}"
+    );
+}
+
+#[test]
 fn check_names_a_missing_tls_key_and_an_allowed_host_that_is_a_url() {
     let temp = tempfile::tempdir().expect("temp dir");
     let plan = plan_with_server_line(
