@@ -94,6 +94,26 @@ impl IdRegistry {
     }
 }
 
+/// The names of a list that `accept` takes (it reports why it refuses one, given the item's
+/// path, e.g. `updates.channels[1]`), each kept once in the order given; `Reported` when any was
+/// refused.
+pub(in crate::plan) fn accepted_once(
+    names: &[Spanned<String>],
+    path: &str,
+    mut accept: impl FnMut(&str, &Spanned<String>) -> bool,
+) -> Result<Vec<String>, Reported> {
+    let mut kept: Vec<String> = Vec::new();
+    let mut refused = false;
+    for (index, name) in names.iter().enumerate() {
+        if !accept(&format!("{path}[{index}]"), name) {
+            refused = true;
+        } else if !kept.contains(name.get_ref()) {
+            kept.push(name.get_ref().clone());
+        }
+    }
+    if refused { Err(Reported) } else { Ok(kept) }
+}
+
 /// Whether `name` is one of `ids`; otherwise reports it with the near id or the list of ids.
 pub(in crate::plan) fn reference_exists(
     sink: &mut Sink<'_>,

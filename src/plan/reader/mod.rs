@@ -15,7 +15,7 @@ mod who;
 
 pub(super) use choice::{parse_choice, parse_choice_any_case, parse_name};
 pub(super) use duration::duration_value;
-pub(super) use ids::{IdRegistry, Ids, push_or_poison, reference_exists};
+pub(super) use ids::{IdRegistry, Ids, accepted_once, push_or_poison, reference_exists};
 pub(super) use phases::{EmptyPhases, read_phase_list};
 pub(super) use secret::{read_plain_url, read_secret, read_secret_source, read_secret_url};
 pub(super) use table::{Expected, Got, Reported, Sink, TableReader};

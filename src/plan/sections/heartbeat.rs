@@ -11,7 +11,9 @@ use toml::Spanned;
 
 use crate::domain::closest;
 use crate::plan::alerting::{Alerting, ChannelKind, MaybeSecret};
-use crate::plan::reader::{Reported, Sink, TableReader, parse_choice_any_case, read_secret_url};
+use crate::plan::reader::{
+    Reported, Sink, TableReader, accepted_once, parse_choice_any_case, read_secret_url,
+};
 use crate::plan::values;
 
 /// The default `interval`: short enough that a dead golive is noticed within a minute or two by a
@@ -193,18 +195,9 @@ fn read_alertmanager(
         // The communication plan has errors of its own; the channels cannot be checked.
         return Err(Reported);
     };
-    let mut channels: Vec<String> = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        if check_channel(sink, &format!("{path}[{index}]"), name, alerting) {
-            if !channels.contains(name.get_ref()) {
-                channels.push(name.get_ref().clone());
-            }
-        } else {
-            bad = true;
-        }
-    }
-    if bad { Err(Reported) } else { Ok(channels) }
+    accepted_once(names.get_ref(), &path, |at, name| {
+        check_channel(sink, at, name, alerting)
+    })
 }
 
 /// Whether `name` is an alertmanager channel of the plan; reports why not.

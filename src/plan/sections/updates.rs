@@ -10,7 +10,9 @@ use super::context::Context;
 use crate::domain::{Phase, Role, closest};
 use crate::plan::Person;
 use crate::plan::alerting::{Alerting, ChannelKind, Recipient};
-use crate::plan::reader::{EmptyPhases, Reported, Sink, TableReader, parse_name, read_phase_list};
+use crate::plan::reader::{
+    EmptyPhases, Reported, Sink, TableReader, accepted_once, parse_name, read_phase_list,
+};
 
 /// The default `on`: the go decision (the move into `deploying`), live (`verifying`),
 /// `hypercare`, `closed` and `rolled_back`. Not `go_no_go`: the call meeting to decide is the
@@ -119,18 +121,9 @@ fn read_channels(
         // The communication plan has errors of its own; the channels cannot be checked.
         return Err(Reported);
     };
-    let mut channels: Vec<String> = Vec::new();
-    let mut bad = false;
-    for (index, name) in names.get_ref().iter().enumerate() {
-        if check_channel(sink, &format!("{path}[{index}]"), name, alerting) {
-            if !channels.contains(name.get_ref()) {
-                channels.push(name.get_ref().clone());
-            }
-        } else {
-            bad = true;
-        }
-    }
-    if bad { Err(Reported) } else { Ok(channels) }
+    accepted_once(names.get_ref(), &path, |at, name| {
+        check_channel(sink, at, name, alerting)
+    })
 }
 
 /// Whether `name` is a webhook channel of the plan; reports why not.
@@ -140,12 +133,7 @@ fn check_channel(
     name: &Spanned<String>,
     alerting: &Alerting,
 ) -> bool {
-    let webhooks: Vec<&str> = alerting
-        .channels
-        .iter()
-        .filter(|channel| matches!(channel.kind, ChannelKind::Webhook(_)))
-        .map(|channel| channel.id.as_str())
-        .collect();
+    let webhooks = alerting.channel_ids_where(|kind| matches!(kind, ChannelKind::Webhook(_)));
     if webhooks.contains(&name.get_ref().as_str()) {
         return true;
     }
