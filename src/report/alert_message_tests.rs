@@ -5,7 +5,6 @@
 //! committing).
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use jiff::Timestamp;
 
@@ -145,22 +144,9 @@ fn context<'a>(
     }
 }
 
-/// Compares `actual` with the snapshot file, or rewrites it with `UPDATE_SNAPSHOTS=1`.
+/// Compares `actual` with `tests/snapshots/alerts/{name}`, or rewrites it.
 fn snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots/alerts")
-        .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        expected == actual,
-        "{name} differs from its snapshot {}; if the change is intended, run with UPDATE_SNAPSHOTS=1 and review the diff.\n--- actual ---\n{actual}",
-        path.display()
-    );
+    crate::report::snapshots::assert_snapshot("alerts", name, actual);
 }
 
 /// The messages of one alert's life, in order.

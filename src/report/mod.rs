@@ -32,4 +32,6 @@ pub mod update;
 pub mod value;
 
 #[cfg(test)]
+mod snapshots;
+#[cfg(test)]
 mod tests;

@@ -2,8 +2,6 @@
 //! its reviewed snapshot in `tests/snapshots/notices/` (`UPDATE_SNAPSHOTS=1 cargo test --lib
 //! report::notices` rewrites them; read the diff before committing).
 
-use std::path::Path;
-
 use jiff::Timestamp;
 use jiff::civil::date;
 
@@ -66,22 +64,9 @@ fn maria() -> Addressee {
     }
 }
 
-/// Compares `actual` with the snapshot file, or rewrites it with `UPDATE_SNAPSHOTS=1`.
+/// Compares `actual` with `tests/snapshots/notices/{name}`, or rewrites it.
 fn snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots/notices")
-        .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        expected == actual,
-        "{name} differs from its snapshot {}; if the change is intended, run with UPDATE_SNAPSHOTS=1 and review the diff.\n--- actual ---\n{actual}",
-        path.display()
-    );
+    crate::report::snapshots::assert_snapshot("notices", name, actual);
 }
 
 fn snapshot_notice(name: &str, notice: &Notice, with_chat: bool) {

@@ -481,21 +481,9 @@ fn seeded() -> (tempfile::TempDir, Plan, Store) {
     (dir, plan, store)
 }
 
-/// Compares `actual` with the snapshot file, or rewrites it with `UPDATE_SNAPSHOTS=1`.
+/// Compares `actual` with `tests/snapshots/reports/{name}`, or rewrites it.
 fn snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots/reports")
-        .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        expected == actual,
-        "{name} differs from its snapshot {}; if the change is intended, run with UPDATE_SNAPSHOTS=1 and review the diff.\n--- actual ---\n{actual}",
-        path.display()
-    );
+    crate::report::snapshots::assert_snapshot("reports", name, actual);
 }
 
 #[test]

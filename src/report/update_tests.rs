@@ -2,8 +2,6 @@
 //! `tests/snapshots/notices/update-*.txt` (`UPDATE_SNAPSHOTS=1 cargo test --lib report::update`
 //! rewrites them; read the diff before committing).
 
-use std::path::Path;
-
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -41,7 +39,6 @@ fn standing(phase: Phase, since: Timestamp) -> Standing {
 
 /// Compares the notice's subject and text (and chat post) with `update-{name}`, or rewrites them.
 fn snapshot(name: &str, notice: &Notice) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/notices");
     for (file, actual) in [
         (
             format!("update-{name}.txt"),
@@ -49,14 +46,7 @@ fn snapshot(name: &str, notice: &Notice) {
         ),
         (format!("update-{name}.chat.txt"), notice.chat.clone()),
     ] {
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-            std::fs::write(dir.join(&file), &actual).unwrap();
-        }
-        let expected = std::fs::read_to_string(dir.join(&file)).unwrap_or_default();
-        assert!(
-            expected == actual,
-            "{file} differs from its snapshot; if intended, run with UPDATE_SNAPSHOTS=1 and review the diff.\n--- actual ---\n{actual}"
-        );
+        crate::report::snapshots::assert_snapshot("notices", &file, &actual);
     }
 }
 
