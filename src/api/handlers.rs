@@ -139,7 +139,8 @@ fn checklist_items(
         .collect()
 }
 
-pub async fn status(State(state): State<AppState>) -> Json<wire::Status> {
+pub async fn status(State(state): State<AppState>) -> Result<Json<wire::Status>, ApiError> {
+    let open_alerts = read(&state, |reader| reader.alerts(true, OPEN_ALERTS_MAX)).await?;
     let snapshot = state.engine.snapshot();
     let now = state.clock.now();
     let plan = &state.plan();
@@ -177,7 +178,7 @@ pub async fn status(State(state): State<AppState>) -> Json<wire::Status> {
         .count();
     let healthy = health_count(Health::Healthy);
     let failing = health_count(Health::Failing);
-    Json(wire::Status {
+    Ok(Json(wire::Status {
         launch: wire::LaunchSummary {
             name: plan.launch.name.clone(),
             timezone: plan.launch.timezone_name.clone(),
@@ -234,7 +235,60 @@ pub async fn status(State(state): State<AppState>) -> Json<wire::Status> {
                 .collect(),
         },
         now,
-    })
+        verification: Some(verification(plan, &snapshot, &open_alerts)),
+    }))
+}
+
+/// The most open alerts the status answer's `verification` looks at (newest first).
+const OPEN_ALERTS_MAX: usize = 1000;
+
+/// The release gate's view: gate and critical checks with their health, open critical alerts,
+/// and the open alerts that meet the plan's rollback criteria in the current phase.
+fn verification(
+    plan: &crate::plan::Plan,
+    snapshot: &crate::core::snapshot::Snapshot,
+    open_alerts: &[crate::core::alert::Alert],
+) -> wire::Verification {
+    use crate::plan::checks::Severity;
+    let brief = |alert: &crate::core::alert::Alert| wire::AlertBrief {
+        id: alert.id,
+        title: alert.title.clone(),
+        severity: alert.severity.as_str().to_string(),
+        reason: alert.reason.clone(),
+    };
+    let checks = plan
+        .checks
+        .iter()
+        .filter(|check| check.gate || check.severity == Severity::Critical)
+        .map(|check| {
+            let gate = snapshot.checks.get(&check.id);
+            wire::GateCheck {
+                id: check.id.clone(),
+                health: gate
+                    .map_or(Health::Unknown, |gate| gate.health)
+                    .as_str()
+                    .to_string(),
+                reason: gate.and_then(|gate| gate.reason.clone()),
+                gate: check.gate,
+                severity: check.severity.as_str().to_string(),
+            }
+        })
+        .collect();
+    wire::Verification {
+        checks,
+        open_critical_alerts: open_alerts
+            .iter()
+            .filter(|alert| alert.severity == Severity::Critical)
+            .map(brief)
+            .collect(),
+        rollback_criteria_hold: open_alerts
+            .iter()
+            .filter(|alert| {
+                crate::core::alert::rollback_recommended(&plan.rollback, snapshot.phase(), alert)
+            })
+            .map(brief)
+            .collect(),
+    }
 }
 
 pub async fn checklist(State(state): State<AppState>) -> Json<wire::Checklist> {

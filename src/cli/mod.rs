@@ -14,6 +14,7 @@ mod remote;
 mod report;
 mod runbook;
 mod schema;
+mod verify;
 mod work;
 
 use std::net::SocketAddr;
@@ -234,6 +235,20 @@ pub enum Command {
     Step {
         #[command(subcommand)]
         action: StepCommand,
+        /// The pipeline run making the change: repeated by the same run, a change already made
+        /// succeeds without a second log entry [default: GOLIVE_RUN_ID, else `github:` +
+        /// GITHUB_RUN_ID, else `gitlab:` + CI_PIPELINE_ID; '' for none].
+        #[arg(long, env = "GOLIVE_RUN_ID", global = true)]
+        run_id: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The release pipeline's gate: wait until the launch has been healthy in a phase for a soak
+    /// time (exit 0, advancing the phase with --advance); exit 3 as soon as the plan's rollback
+    /// criteria hold, 4 on --timeout, 69 when golive cannot be reached.
+    Verify {
+        #[command(flatten)]
+        options: verify::VerifyOptions,
         #[command(flatten)]
         client: ClientArgs,
     },

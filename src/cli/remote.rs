@@ -43,6 +43,9 @@ async fn run_async(args: &ClientArgs, request: Remote) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Remote::Verify(options) = request {
+        return super::verify::run(&client, args, options).await;
+    }
     match call(&client, args, request).await {
         Ok(output) => {
             print!("{output}");
@@ -81,13 +84,23 @@ async fn call(client: &Client, args: &ClientArgs, request: Remote) -> Result<Str
             commands::send_report(client, args, date, final_report).await
         }
         Remote::Timeline { output } => commands::timeline(client, output).await,
-        Remote::Step(action) => runbook::step(client, args, action).await,
+        Remote::Step { action, run_id } => runbook::step(client, args, action, run_id).await,
+        Remote::Verify(_) => unreachable_verify(),
         Remote::Runbook => runbook::show(client, args).await,
     }
 }
 
+/// `golive verify` polls and ends with its own exit codes, so `run_async` hands it over before
+/// the one-call path; reaching here would be a wiring mistake, answered as one.
+fn unreachable_verify() -> Result<String, ClientError> {
+    Err(ClientError::Partly {
+        output: String::new(),
+        message: "`golive verify` cannot run as a single call".to_string(),
+    })
+}
+
 /// Says why the daemon refused (as JSON with `--json`), or why the call failed.
-fn report(error: &ClientError, json: bool) {
+pub(super) fn report(error: &ClientError, json: bool) {
     let ClientError::Refused {
         status,
         message,

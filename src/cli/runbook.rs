@@ -14,6 +14,7 @@ pub(super) async fn step(
     client: &Client,
     args: &ClientArgs,
     command: StepCommand,
+    run_id: Option<String>,
 ) -> Result<String, ClientError> {
     let (id, action, force, reason) = match command {
         StepCommand::Start { id, force, reason } => (id, "start", force, reason),
@@ -25,12 +26,27 @@ pub(super) async fn step(
         reason,
         force,
         author: args.author.clone(),
+        run_id: run_id.or_else(run_id_from_ci),
     };
     let path = format!("/api/v1/runbook/{}/{action}", encode(&id));
     let answer: Answer<wire::StepChanged> = client.post(&path, &body).await?;
     Ok(shown(&answer, args.json, |changed| {
         step_changed(&id, changed)
     }))
+}
+
+/// The run id a CI system gives the pipeline run (`--run-id` and `GOLIVE_RUN_ID` come first):
+/// GitHub Actions' `GITHUB_RUN_ID` (the same for every re-run attempt of a workflow run) or
+/// GitLab's `CI_PIPELINE_ID` (the same for every retried job of a pipeline), named by system so
+/// two systems' numbers never meet.
+fn run_id_from_ci() -> Option<String> {
+    [("github", "GITHUB_RUN_ID"), ("gitlab", "CI_PIPELINE_ID")]
+        .iter()
+        .find_map(|(system, variable)| {
+            let value = std::env::var(variable).ok()?;
+            let value = value.trim();
+            (!value.is_empty()).then(|| format!("{system}:{value}"))
+        })
 }
 
 /// What a step change did, and for a failed step the rollback procedure that applies.
@@ -40,7 +56,18 @@ fn step_changed(id: &str, changed: &wire::StepChanged) -> String {
     } else {
         ""
     };
-    let mut out = format!("Step `{id}` is {}{forced}.\n", changed.change.to);
+    let mut out = if changed.already_recorded {
+        format!(
+            "Step `{id}` is {} already (this run recorded it{}); nothing written.\n",
+            changed.step.record.state,
+            match &changed.change.run_id {
+                Some(run) => format!(", run `{run}`"),
+                None => String::new(),
+            }
+        )
+    } else {
+        format!("Step `{id}` is {}{forced}.\n", changed.change.to)
+    };
     if let Some(rollback) = &changed.rollback {
         let which = match &rollback.after_rollback_point {
             Some(point) => format!("the procedure after rollback point `{point}`"),

@@ -88,7 +88,12 @@ pub enum Remote {
     Rollback {
         reason: String,
     },
-    Step(StepCommand),
+    Step {
+        action: StepCommand,
+        run_id: Option<String>,
+    },
+    /// The release gate (`golive verify`), which polls until it has an outcome.
+    Verify(super::verify::VerifyOptions),
     Runbook,
     SendReport {
         date: Option<String>,
@@ -170,7 +175,12 @@ impl From<Command> for Work {
             Command::Silence { action, client } => remote(client, Remote::Silence(action)),
             Command::Notify { action, client } => remote(client, Remote::Notify(action)),
             Command::Rollback { reason, client } => remote(client, Remote::Rollback { reason }),
-            Command::Step { action, client } => remote(client, Remote::Step(action)),
+            Command::Step {
+                action,
+                run_id,
+                client,
+            } => remote(client, Remote::Step { action, run_id }),
+            Command::Verify { options, client } => remote(client, Remote::Verify(options)),
             Command::Runbook { client } => remote(client, Remote::Runbook),
             Command::Timeline { output, client } => remote(client, Remote::Timeline { output }),
         }

@@ -14,6 +14,7 @@ pub mod plan_diff;
 pub mod rollup;
 pub mod runbook;
 pub mod snapshot;
+pub mod verification;
 
 pub use lifecycle::{
     Blocker, Confirmation, LaunchState, PhaseRequest, Refusal, Transition, TransitionRequest,

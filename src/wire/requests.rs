@@ -146,6 +146,10 @@ pub struct StepChangeRequest {
     #[serde(default)]
     pub force: bool,
     pub author: Option<String>,
+    /// The pipeline run making the change (e.g. `GITHUB_RUN_ID`): repeating a change this run
+    /// already recorded answers success with `already_recorded` and writes nothing.
+    #[serde(default)]
+    pub run_id: Option<String>,
 }
 
 /// `POST /api/v1/reports/send`.

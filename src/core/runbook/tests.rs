@@ -54,6 +54,7 @@ fn request(step: &str, action: StepAction) -> StepRequest {
         force: false,
         reason: None,
         author: "aylin".into(),
+        run_id: None,
     }
 }
 
