@@ -37,16 +37,16 @@ const REPEAT_EVERY: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Args)]
 pub struct VerifyOptions {
     /// The phase the launch must be healthy in: deploying, verifying or hypercare.
-    #[arg(long, default_value = "verifying", value_parser = gate_phase)]
+    #[arg(long, env = "GOLIVE_VERIFY_PHASE", default_value = "verifying", value_parser = gate_phase)]
     pub phase: Phase,
     /// How long every gate and critical check must stay healthy, with no critical alert open.
-    #[arg(long, default_value = "5m", value_parser = duration)]
+    #[arg(long, env = "GOLIVE_VERIFY_SOAK", default_value = "5m", value_parser = duration)]
     pub soak: Duration,
     /// Give up (exit 4) when not proven after this long.
-    #[arg(long, default_value = "30m", value_parser = duration)]
+    #[arg(long, env = "GOLIVE_VERIFY_TIMEOUT", default_value = "30m", value_parser = duration)]
     pub timeout: Duration,
     /// How often to ask golive.
-    #[arg(long, default_value = "5s", value_parser = duration)]
+    #[arg(long, env = "GOLIVE_VERIFY_INTERVAL", default_value = "5s", value_parser = duration)]
     pub interval: Duration,
     /// Once proven, move the launch to the phase after (verifying → hypercare).
     #[arg(long)]
