@@ -100,7 +100,7 @@ fn unreachable_verify() -> Result<String, ClientError> {
 }
 
 /// Says why the daemon refused (as JSON with `--json`), or why the call failed.
-pub(super) fn report(error: &ClientError, json: bool) {
+fn report(error: &ClientError, json: bool) {
     let ClientError::Refused {
         status,
         message,

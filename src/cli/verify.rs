@@ -192,7 +192,7 @@ pub(super) async fn run(client: &Client, args: &ClientArgs, options: VerifyOptio
                 pause = Duration::from_secs(1 << (failures - 1));
             }
             Err(error) => {
-                super::remote::report(&error, args.json);
+                refused(&error);
                 return ExitCode::from(error.exit_code());
             }
         }
@@ -295,12 +295,22 @@ async fn advance(
             progress.end(line, EXIT_PROVEN)
         }
         Err(error) => {
-            super::remote::report(&error, args.json);
+            refused(&error);
             ExitCode::from(match error.exit_code() {
                 1 => EXIT_NOT_PROVEN,
                 code => code,
             })
         }
+    }
+}
+
+/// Says why golive refused or failed (the blockers of a refused advance too).
+fn refused(error: &ClientError) {
+    eprintln!("golive: {error}");
+    if let ClientError::Refused { blockers, .. } = error
+        && !blockers.is_empty()
+    {
+        eprint!("{}", super::format::blocker_lines(blockers));
     }
 }
 
