@@ -3,7 +3,9 @@
 //! the real daemon and a real loopback target. A release whose target stays healthy passes the
 //! gate, which moves the launch to `hypercare`, and a retried deploy step is recorded once; a
 //! release that breaks the target makes `golive verify` exit 3 and the job run the plan's rollback
-//! hook. Durations are compressed through the gate's environment variables (`GOLIVE_VERIFY_*`).
+//! hook. A step change repeated by another run is refused naming the run; a gate that never sees
+//! its phase exits 4 at the timeout. Durations are compressed through the gate's environment
+//! variables (`GOLIVE_VERIFY_*`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -377,4 +379,57 @@ async fn the_gitlab_pipeline_runs_the_rollback_hook_when_the_gate_exits_with_the
         "{hook}"
     );
     assert_eq!(phase(&setup.daemon).await, "rolled_back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_change_repeated_by_another_run_is_refused_naming_the_run_that_made_it() {
+    let setup = setup(Release::Healthy).await;
+    let daemon = &setup.daemon;
+    let change = async |action: &str, run: &str| {
+        let path = format!("/api/v1/runbook/deploy/{action}");
+        daemon.post(&path, json!({"run_id": run})).await
+    };
+    assert_eq!(change("start", "github:1").await.0, 200);
+    let (status, body) = change("start", "github:1").await;
+    assert_eq!(
+        (status, body["already_recorded"].clone()),
+        (200, json!(true))
+    );
+    let (status, body) = change("start", "github:2").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("run `github:1`"),
+        "{body}"
+    );
+    let (status, body) = daemon
+        .post("/api/v1/runbook/deploy/done", json!({"run_id": "a\nb"}))
+        .await;
+    assert_eq!((status, body["field"].clone()), (400, json!("run_id")));
+    assert_eq!(deploy_entries(daemon).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_exits_4_when_the_launch_never_reaches_the_phase_before_the_timeout() {
+    let setup = setup(Release::Healthy).await;
+    let env = job_env(&setup, "1s", ("GOLIVE_RUN_ID", ""));
+    let (code, output) = shell(
+        setup.workspace.path(),
+        &env,
+        "golive verify --timeout 1s --interval 200ms --json",
+    )
+    .await;
+    assert_eq!(code, 4, "{output}");
+    let last: Value =
+        serde_json::from_str(output.lines().last().unwrap_or_default()).expect("a JSON line");
+    assert_eq!(
+        (last["event"].clone(), last["exit_code"].clone()),
+        (json!("timeout"), json!(4))
+    );
+    assert!(
+        output.contains("the launch is in go_no_go, waiting for verifying"),
+        "{output}"
+    );
 }
