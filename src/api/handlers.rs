@@ -260,6 +260,8 @@ fn verification(
         .checks
         .iter()
         .filter(|check| check.gate || check.severity == Severity::Critical)
+        // A check not probed in this phase stays unknown: it cannot hold the gate.
+        .filter(|check| check.phases.contains(&snapshot.phase()))
         .map(|check| {
             let gate = snapshot.checks.get(&check.id);
             wire::GateCheck {

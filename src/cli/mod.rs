@@ -529,5 +529,6 @@ pub fn execute(cli: Cli) -> ExitCode {
     match work::Work::from(cli.command) {
         work::Work::Local(local) => work::run_local(local),
         work::Work::Remote { client, request } => remote::run(&client, request),
+        work::Work::Gate { client, options } => remote::run_gate(&client, options),
     }
 }

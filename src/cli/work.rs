@@ -18,7 +18,15 @@ use crate::demo::DemoOptions;
 /// What a command line asks for.
 pub enum Work {
     Local(Local),
-    Remote { client: ClientArgs, request: Remote },
+    Remote {
+        client: ClientArgs,
+        request: Remote,
+    },
+    /// The release gate (`golive verify`), which polls a daemon until it has an outcome.
+    Gate {
+        client: ClientArgs,
+        options: super::verify::VerifyOptions,
+    },
 }
 
 /// Work that needs no running daemon.
@@ -92,8 +100,6 @@ pub enum Remote {
         action: StepCommand,
         run_id: Option<String>,
     },
-    /// The release gate (`golive verify`), which polls until it has an outcome.
-    Verify(super::verify::VerifyOptions),
     Runbook,
     SendReport {
         date: Option<String>,
@@ -180,7 +186,7 @@ impl From<Command> for Work {
                 run_id,
                 client,
             } => remote(client, Remote::Step { action, run_id }),
-            Command::Verify { options, client } => remote(client, Remote::Verify(options)),
+            Command::Verify { options, client } => Work::Gate { client, options },
             Command::Runbook { client } => remote(client, Remote::Runbook),
             Command::Timeline { output, client } => remote(client, Remote::Timeline { output }),
         }

@@ -4,7 +4,7 @@
 //! gate, which moves the launch to `hypercare`, and a retried deploy step is recorded once; a
 //! release that breaks the target makes `golive verify` exit 3 and the job run the plan's rollback
 //! hook. A step change repeated by another run is refused naming the run; a gate that never sees
-//! its phase exits 4 at the timeout. Durations are compressed through the gate's environment
+//! its phase exits 4 at the timeout, one that cannot reach golive 69 after five tries. Durations are compressed through the gate's environment
 //! variables (`GOLIVE_VERIFY_*`).
 
 use std::collections::BTreeMap;
@@ -432,4 +432,25 @@ async fn the_gate_exits_4_when_the_launch_never_reaches_the_phase_before_the_tim
         output.contains("the launch is in go_no_go, waiting for verifying"),
         "{output}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_exits_69_when_golive_cannot_be_reached_five_times_in_a_row() {
+    let address = crate::targets::refused_address().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().to_path_buf();
+    let server = format!("http://{address}");
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        crate::helpers::cli(&path, &["verify", "--server", &server, "--json"])
+    })
+    .await
+    .expect("join");
+    assert_eq!(code, 69, "{stdout}{stderr}");
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(events.len(), 5, "{stdout}");
+    assert!(events.iter().all(|event| event["event"] == "unreachable"));
+    assert_eq!(events[4]["exit_code"], 69);
 }
