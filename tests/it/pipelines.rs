@@ -4,8 +4,8 @@
 //! gate, which moves the launch to `hypercare`, and a retried deploy step is recorded once; a
 //! release that breaks the target makes `golive verify` exit 3 and the job run the plan's rollback
 //! hook. A step change repeated by another run is refused naming the run; a gate that never sees
-//! its phase exits 4 at the timeout, one that cannot reach golive 69 after five tries. Durations are compressed through the gate's environment
-//! variables (`GOLIVE_VERIFY_*`).
+//! its phase exits 4 at the timeout, one that cannot reach golive 69 after five tries. Durations
+//! are compressed through the gate's environment variables (`GOLIVE_VERIFY_*`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
