@@ -176,7 +176,13 @@ pub(super) async fn run(client: &Client, args: &ClientArgs, options: VerifyOptio
                 };
                 let (verdict, next) = judge(&rules, &reading, soak);
                 soak = next;
-                if let Some(code) = conclude(client, args, &rules, verdict, &mut progress).await {
+                let gate = Gate {
+                    client,
+                    args,
+                    rules: &rules,
+                    zone: super::format::zone(&answer.value.launch.timezone),
+                };
+                if let Some(code) = gate.conclude(verdict, &mut progress).await {
                     return code;
                 }
             }
@@ -209,56 +215,63 @@ pub(super) async fn run(client: &Client, args: &ClientArgs, options: VerifyOptio
     }
 }
 
-/// Prints a verdict; the exit code when it ends the gate.
-async fn conclude(
-    client: &Client,
-    args: &ClientArgs,
-    rules: &GateRules,
-    verdict: Verdict,
-    progress: &mut Progress,
-) -> Option<ExitCode> {
-    match verdict {
-        Verdict::Proven { healthy_since } => {
-            let why = format!(
-                "healthy in {} since {healthy_since} (soak {})",
-                rules.phase,
-                crate::human::std_duration(rules.soak)
-            );
-            let line = Line::new("proven", Some(rules.phase), vec![why]);
-            // The rules count the phase's blockers exactly when the gate is to advance.
-            if !rules.blockers_count {
-                return Some(progress.end(line, EXIT_PROVEN));
+/// What concluding a verdict needs: the daemon, the rules, and the launch's time zone (times
+/// are shown in it, as everywhere in the CLI).
+struct Gate<'a> {
+    client: &'a Client,
+    args: &'a ClientArgs,
+    rules: &'a GateRules,
+    zone: jiff::tz::TimeZone,
+}
+
+impl Gate<'_> {
+    /// Prints a verdict; the exit code when it ends the gate.
+    async fn conclude(&self, verdict: Verdict, progress: &mut Progress) -> Option<ExitCode> {
+        let rules = self.rules;
+        match verdict {
+            Verdict::Proven { healthy_since } => {
+                let why = format!(
+                    "healthy in {} since {} (soak {})",
+                    rules.phase,
+                    crate::human::time(healthy_since, &self.zone),
+                    crate::human::std_duration(rules.soak)
+                );
+                let line = Line::new("proven", Some(rules.phase), vec![why]);
+                // The rules count the phase's blockers exactly when the gate is to advance.
+                if !rules.blockers_count {
+                    return Some(progress.end(line, EXIT_PROVEN));
+                }
+                progress.print(&line, "proven".into());
+                Some(advance(self.client, self.args, rules, progress).await)
             }
-            progress.print(&line, "proven".into());
-            Some(advance(client, args, rules, progress).await)
-        }
-        Verdict::RollBack { reasons } => {
-            let line = Line::new("roll_back", None, reasons);
-            Some(progress.end(line, EXIT_ROLL_BACK))
-        }
-        Verdict::PhaseLeft { phase } => {
-            let why = format!(
-                "the launch moved on to {phase} before it was proven healthy in {}",
-                rules.phase
-            );
-            let line = Line::new("phase_left", Some(phase), vec![why]);
-            Some(progress.end(line, EXIT_NOT_PROVEN))
-        }
-        Verdict::Waiting { reasons, remaining } => {
-            let event = if remaining.is_some() {
-                "soaking"
-            } else {
-                "waiting"
-            };
-            let key = if remaining.is_some() {
-                event.to_string()
-            } else {
-                reasons.join("\n")
-            };
-            let mut line = Line::new(event, Some(rules.phase), reasons);
-            line.soak_remaining_seconds = remaining.map(|left| left.as_secs());
-            progress.print(&line, key);
-            None
+            Verdict::RollBack { reasons } => {
+                let line = Line::new("roll_back", None, reasons);
+                Some(progress.end(line, EXIT_ROLL_BACK))
+            }
+            Verdict::PhaseLeft { phase } => {
+                let why = format!(
+                    "the launch moved on to {phase} before it was proven healthy in {}",
+                    rules.phase
+                );
+                let line = Line::new("phase_left", Some(phase), vec![why]);
+                Some(progress.end(line, EXIT_NOT_PROVEN))
+            }
+            Verdict::Waiting { reasons, remaining } => {
+                let event = if remaining.is_some() {
+                    "soaking"
+                } else {
+                    "waiting"
+                };
+                let key = if remaining.is_some() {
+                    event.to_string()
+                } else {
+                    reasons.join("\n")
+                };
+                let mut line = Line::new(event, Some(rules.phase), reasons);
+                line.soak_remaining_seconds = remaining.map(|left| left.as_secs());
+                progress.print(&line, key);
+                None
+            }
         }
     }
 }
