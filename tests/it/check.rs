@@ -893,6 +893,7 @@ fn the_example_plan_yields_its_communication_plan_with_parsed_values() {
                 ChannelKind::Email { .. } => "email",
                 ChannelKind::Webhook(_) => "webhook",
                 ChannelKind::Alertmanager { .. } => "alertmanager",
+                other => other.name(),
             };
             (channel.id.as_str(), kind)
         })
