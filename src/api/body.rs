@@ -71,6 +71,11 @@ pub(super) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             // A missing or unknown field is reported at the top level; name it when serde does.
             let field = quoted_name(&message).unwrap_or_else(|| "body".to_string());
             ApiError::field(field, message)
+        } else if let Some(name) =
+            quoted_name(&message).filter(|_| message.starts_with("missing field"))
+        {
+            // A missing field is reported at its parent (`event`); name the field (`event.event_type`).
+            ApiError::field(format!("{path}.{name}"), message)
         } else {
             ApiError::field(path, message)
         }
