@@ -734,6 +734,22 @@ mod tests {
             None
         );
         assert_eq!(alert_of_pager_key("Web shop 2.0", "d3640fbd41094207"), None);
+        // A pager row reads back as written, beside the older kinds.
+        let row = r#"{"type":"pager","event":{"action":"resolve","key":"golive-shop-1","summary":"[RESOLVED] x","alert":"#;
+        let OutboxPayload::Webhook { message, .. } =
+            serde_json::from_str::<OutboxPayload>(OLD_ROWS[0]).unwrap()
+        else {
+            panic!("not a post");
+        };
+        let GoliveBody::Alert(alert) = message.json else {
+            panic!("not an alert");
+        };
+        let stored = format!("{row}{}}}}}", serde_json::to_string(&alert).unwrap());
+        let payload: OutboxPayload = serde_json::from_str(&stored).unwrap();
+        assert!(
+            matches!(&payload, OutboxPayload::Pager { event } if event.action == PagerAction::Resolve && event.alert.alert.id == 1)
+        );
+        assert_eq!(serde_json::to_string(&payload).unwrap(), stored);
         assert!(pager_key(&"Ü".repeat(300), 1).len() <= 90);
         assert!(pager_key(&"a b ".repeat(300), i64::MAX).len() <= 90);
     }

@@ -290,7 +290,32 @@ fn details(alert: &AlertBody) -> BTreeMap<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::pagerduty::sample_event;
     use super::*;
+
+    #[test]
+    fn a_create_stays_within_opsgenies_limits_and_maps_the_priority() {
+        let mut event = sample_event(PagerAction::Trigger, 1, &"contingency ".repeat(2000));
+        event.alert.alert.title = "T".repeat(400);
+        let create = CreateAlert::of(&event);
+        assert_eq!(create.message.chars().count(), MESSAGE_MAX);
+        assert_eq!(create.alias, "golive-web-shop-2-0-12");
+        assert_eq!(create.priority, Priority::P1);
+        assert!(create.note.is_none(), "level 1 has no note");
+        let details: usize = create
+            .details
+            .iter()
+            .map(|(key, value)| key.chars().count() + value.chars().count())
+            .sum();
+        assert!(details <= DETAILS_MAX, "{details}");
+        assert!(create.details["contingency"].ends_with('…'));
+        assert!(create.description.chars().count() <= DESCRIPTION_MAX);
+        let escalated = CreateAlert::of(&sample_event(PagerAction::Trigger, 2, "Switch"));
+        assert!(escalated.note.unwrap().contains("level 2"));
+        let mut info = sample_event(PagerAction::Trigger, 1, "");
+        info.alert.alert.severity = Severity::Info;
+        assert_eq!(CreateAlert::of(&info).priority, Priority::P5);
+    }
 
     #[test]
     fn the_alias_goes_into_the_path_encoded() {

@@ -366,9 +366,100 @@ fn hex_bytes(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A page of alert 12 of "Web shop 2.0" at `level`, with a risk and its contingency (for the
+/// pager senders' tests).
+#[cfg(test)]
+pub(super) fn sample_event(action: PagerAction, level: usize, contingency: &str) -> PagerEvent {
+    use crate::core::message::{AlertFacts, CheckFacts, HowToAcknowledge};
+    let at: Timestamp = "2030-01-01T20:00:00Z".parse().unwrap();
+    PagerEvent {
+        action,
+        key: crate::core::message::pager_key("Web shop 2.0", 12),
+        summary: "[CRITICAL] Checkout error rate — Web shop 2.0".to_string(),
+        alert: Box::new(AlertBody {
+            kind: "opened".to_string(),
+            launch: "Web shop 2.0".to_string(),
+            alert: AlertFacts {
+                id: 12,
+                key: "check:checkout".to_string(),
+                title: "Checkout error rate".to_string(),
+                severity: Severity::Critical,
+                reason: "value 0.2 > 0.05".to_string(),
+                opened_at: at,
+                acknowledged: None,
+                resolved_at: None,
+            },
+            check: Some(CheckFacts {
+                id: "checkout".to_string(),
+                name: "Checkout error rate".to_string(),
+                kind: "prometheus".to_string(),
+                probes: "sum(rate(errors[1m]))".to_string(),
+            }),
+            value: Some("20 % (fails above 5 %)".to_string()),
+            value_now: Some(0.2),
+            value_at_opening: Some(0.2),
+            phase: crate::domain::Phase::Hypercare,
+            level,
+            risks: vec![RiskFacts {
+                id: "payments".to_string(),
+                title: "Payments".to_string(),
+                contingency: contingency.to_string(),
+            }],
+            rollback_recommended: false,
+            rollback_procedure: None,
+            recipients: vec!["Bob".to_string()],
+            also_told: Vec::new(),
+            next_level: None,
+            steps_running: Vec::new(),
+            note: None,
+            status_url: "https://golive.shop.example/#alert-12".to_string(),
+            acknowledge: HowToAcknowledge {
+                cli: "golive ack 12".to_string(),
+                api: "/api/v1/alerts/12/ack".to_string(),
+            },
+            sent_at: at,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trigger_carries_the_alert_and_an_acknowledgement_only_its_key() {
+        let trigger = Event::of(
+            &sample_event(PagerAction::Trigger, 2, "Switch provider"),
+            "rk",
+        );
+        let payload = trigger.payload.as_ref().expect("a trigger's payload");
+        assert_eq!(trigger.dedup_key, "golive-web-shop-2-0-12");
+        assert_eq!(payload.severity, EventSeverity::Critical);
+        assert_eq!(payload.group, "hypercare");
+        assert_eq!(payload.component.as_deref(), Some("checkout"));
+        assert_eq!(payload.custom_details.level, 2);
+        assert_eq!(
+            payload.custom_details.contingency.as_deref(),
+            Some("Payments: Switch provider")
+        );
+        assert_eq!(
+            trigger.links[0].href,
+            "https://golive.shop.example/#alert-12"
+        );
+        let json = serde_json::to_value(&trigger).unwrap();
+        assert_eq!(json["event_action"], "trigger");
+        let ack = serde_json::to_value(Event::of(
+            &sample_event(PagerAction::Acknowledge, 2, ""),
+            "rk",
+        ))
+        .unwrap();
+        assert_eq!(ack["event_action"], "acknowledge");
+        assert!(ack.get("payload").is_none(), "{ack}");
+        let mut long = sample_event(PagerAction::Trigger, 1, "");
+        long.alert.alert.reason = "x".repeat(5000);
+        let payload = Event::of(&long, "rk").payload.unwrap();
+        assert_eq!(payload.summary.chars().count(), SUMMARY_MAX_CHARS);
+    }
 
     #[test]
     fn a_signature_from_the_current_or_the_next_secret_is_accepted() {
