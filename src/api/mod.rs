@@ -13,6 +13,7 @@ pub mod error;
 mod feedback;
 mod handlers;
 pub mod host_check;
+mod pagerduty;
 mod params;
 mod reload;
 mod reports;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/silences/{id}", delete(alerts::delete_silence))
         .route("/alertmanager", post(alerts::alertmanager_intake))
+        .route("/integrations/pagerduty", post(pagerduty::webhook))
         .route("/rollback", post(alerts::rollback))
         .route("/notify/test", post(alerts::notify_test))
         .route("/runbook", get(runbook::list))

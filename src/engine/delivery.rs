@@ -286,7 +286,10 @@ impl Engine {
                 ))
             }
             ChannelKind::Webhook(_) => OutboxPayload::webhook(notice::post(&notice)),
-            ChannelKind::Alertmanager { .. } => return Vec::new(),
+            // Pager services and Alertmanager carry alerts, not golive's own trouble.
+            ChannelKind::Alertmanager { .. }
+            | ChannelKind::PagerDuty(_)
+            | ChannelKind::Opsgenie(_) => return Vec::new(),
         };
         vec![NewOutboxRow {
             created_at: now,

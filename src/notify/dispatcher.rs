@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 use super::lanes::{LaneChange, LaneOutcome, Lanes, PROBE_EVERY, QueueKey};
 use super::outcome::{DeliveryReport, DispatchLink};
 use super::{
-    AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, HookRun, OutboxKind,
-    OutboxPayload, ROLLBACK_HOOK, WebhookSender,
+    AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, HookRun, OpsgenieSender,
+    OutboxKind, OutboxPayload, PagerDutySender, ROLLBACK_HOOK, WebhookSender,
 };
 use crate::clock::Clock;
 use crate::core::message::{GoliveBody, TestBody};
@@ -66,6 +66,8 @@ enum ChannelSender {
     Email,
     Webhook(WebhookSender),
     Alertmanager(AlertmanagerForwarder),
+    PagerDuty(PagerDutySender),
+    Opsgenie(OpsgenieSender),
 }
 
 impl Senders {
@@ -84,6 +86,12 @@ impl Senders {
                     ChannelKind::Alertmanager { url, timeout } => ChannelSender::Alertmanager(
                         AlertmanagerForwarder::new(url, *timeout, client.clone()),
                     ),
+                    ChannelKind::PagerDuty(pagerduty) => {
+                        ChannelSender::PagerDuty(PagerDutySender::new(pagerduty, client.clone()))
+                    }
+                    ChannelKind::Opsgenie(opsgenie) => {
+                        ChannelSender::Opsgenie(OpsgenieSender::new(opsgenie, client.clone()))
+                    }
                 };
                 (channel.id.clone(), sender)
             })
@@ -120,6 +128,16 @@ impl Senders {
                 problems.push(format!("channel `{id}`: {problem}"));
             }
         }
+        for (id, sender) in &self.channels {
+            let problem = match sender {
+                ChannelSender::PagerDuty(sender) => sender.setup_problem(),
+                ChannelSender::Opsgenie(sender) => sender.setup_problem(),
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                problems.push(format!("channel `{id}`: {problem}"));
+            }
+        }
         problems
     }
 
@@ -133,6 +151,12 @@ impl Senders {
                     lines.push(format!("channel `{id}`: {}", sender.describe()));
                 }
                 ChannelSender::Alertmanager(sender) => {
+                    lines.push(format!("channel `{id}`: {}", sender.describe()));
+                }
+                ChannelSender::PagerDuty(sender) => {
+                    lines.push(format!("channel `{id}`: {}", sender.describe()));
+                }
+                ChannelSender::Opsgenie(sender) => {
                     lines.push(format!("channel `{id}`: {}", sender.describe()));
                 }
             }
@@ -161,6 +185,19 @@ impl Senders {
             Some(ChannelSender::Alertmanager(sender)) => Some(sender),
             _ => None,
         }
+    }
+
+    /// The signing secrets of the PagerDuty channels' V3 webhooks (two-way), by channel id.
+    pub fn pagerduty_webhook_secrets(&self) -> Vec<(&str, &crate::domain::Secret)> {
+        self.channels
+            .iter()
+            .filter_map(|(id, sender)| match sender {
+                ChannelSender::PagerDuty(sender) => {
+                    sender.webhook_secret().map(|secret| (id.as_str(), secret))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// The webhook channels' senders, by channel id.
@@ -227,12 +264,20 @@ impl Senders {
                     .collect();
                 sender.send(&alerts).await.map(|delivered| delivered.answer)
             }
+            // A pager event is never grouped: each row is one step of one alert.
+            (OutboxPayload::Pager { event }, ChannelSender::PagerDuty(sender)) => {
+                sender.send(event).await.map(|delivered| delivered.answer)
+            }
+            (OutboxPayload::Pager { event }, ChannelSender::Opsgenie(sender)) => {
+                sender.send(event).await.map(|delivered| delivered.answer)
+            }
             (payload, _) => {
                 let expected = match payload {
                     OutboxPayload::Email { .. } => "email",
                     OutboxPayload::Webhook { .. } => "webhook",
                     OutboxPayload::Alertmanager { .. } => "alertmanager",
                     OutboxPayload::RollbackHook { .. } => ROLLBACK_HOOK,
+                    OutboxPayload::Pager { .. } => "pagerduty or opsgenie",
                 };
                 Err(DeliveryError::Permanent(format!(
                     "channel `{channel}` is no longer of kind {expected} in the plan"
@@ -422,6 +467,10 @@ pub async fn test_channels(
                 "alertmanager",
                 send_test_alert(plan, senders, &channel.id, &test.text, now).await,
             ),
+            ChannelKind::PagerDuty(_) | ChannelKind::Opsgenie(_) => (
+                channel.kind.name(),
+                send_test_page(plan, senders, &channel.id, &test, now).await,
+            ),
         };
         results.push(ChannelTest::of(&channel.id, kind, result));
     }
@@ -563,6 +612,90 @@ async fn send_test_alert(
             .await
             .map(|delivered| delivered.answer),
         None => Err(DeliveryError::Permanent("no sender".into())),
+    }
+}
+
+/// Opens a test alert of severity info at the pager service of `channel` and resolves it at
+/// once (PagerDuty: `trigger` then `resolve`; Opsgenie: create P5 then close), under a key of
+/// its own, so no golive alert's incident is touched.
+async fn send_test_page(
+    plan: &Plan,
+    senders: &Senders,
+    channel: &str,
+    test: &Notice,
+    now: jiff::Timestamp,
+) -> Result<String, DeliveryError> {
+    let Some(sender) = senders.channels.get(channel) else {
+        return Err(DeliveryError::Permanent("no sender".into()));
+    };
+    let mut answers = Vec::new();
+    for action in [super::PagerAction::Trigger, super::PagerAction::Resolve] {
+        let event = test_page(plan, channel, test, action, now);
+        let delivered = match sender {
+            ChannelSender::PagerDuty(sender) => sender.send(&event).await?,
+            ChannelSender::Opsgenie(sender) => sender.send(&event).await?,
+            _ => return Err(DeliveryError::Permanent("not a pager channel".into())),
+        };
+        answers.push(delivered.answer);
+    }
+    Ok(format!("opened and resolved: {}", answers.join(", ")))
+}
+
+/// The test alert a pager channel receives, as a golive alert of severity info.
+fn test_page(
+    plan: &Plan,
+    channel: &str,
+    test: &Notice,
+    action: super::PagerAction,
+    now: jiff::Timestamp,
+) -> super::PagerEvent {
+    use crate::core::message::{AlertBody, AlertFacts, HowToAcknowledge};
+    let public_url = plan
+        .alerting
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", plan.server.listen));
+    super::PagerEvent {
+        action,
+        key: format!(
+            "{}-test-{channel}",
+            crate::core::message::pager_key(&plan.launch.name, 0)
+        ),
+        summary: test.subject.clone(),
+        alert: Box::new(AlertBody {
+            kind: "test".to_string(),
+            launch: plan.launch.name.clone(),
+            alert: AlertFacts {
+                id: 0,
+                key: format!("test:{channel}"),
+                title: "golive notification test".to_string(),
+                severity: crate::plan::checks::Severity::Info,
+                reason: test.text.clone(),
+                opened_at: now,
+                acknowledged: None,
+                resolved_at: (action == super::PagerAction::Resolve).then_some(now),
+            },
+            check: None,
+            value: None,
+            value_now: None,
+            value_at_opening: None,
+            phase: crate::domain::Phase::Planned,
+            level: 1,
+            risks: Vec::new(),
+            rollback_recommended: false,
+            rollback_procedure: None,
+            recipients: Vec::new(),
+            also_told: Vec::new(),
+            next_level: None,
+            steps_running: Vec::new(),
+            note: None,
+            status_url: public_url,
+            acknowledge: HowToAcknowledge {
+                cli: "golive notify test".to_string(),
+                api: "/api/v1/notify/test".to_string(),
+            },
+            sent_at: now,
+        }),
     }
 }
 

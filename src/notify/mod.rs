@@ -16,6 +16,11 @@
 //!   `send(&[ForwardedAlert])`, `describe()`; and the intake side, [`WebhookPayload`] (Alertmanager's
 //!   webhook notification, version 4) with [`alertmanager::WebhookAlert`] and
 //!   [`alertmanager::AlertStatus`].
+//! - [`PagerDutySender`] ([`pagerduty`]): `new(&PagerDutyChannel, reqwest::Client)`,
+//!   `send(&PagerEvent)` (Events API v2), `webhook_secret()`; and the intake side,
+//!   [`pagerduty::WebhookDelivery`] (V3 webhooks) with [`pagerduty::verify_signature`].
+//! - [`OpsgenieSender`] ([`opsgenie`]): `new(&OpsgenieChannel, reqwest::Client)`,
+//!   `send(&PagerEvent)` (Alert API: create, acknowledge, close by alias).
 //! - [`merge`]: the notifications of one group as one compact message (`emails`, `webhooks` over
 //!   outbox payloads; `with_group_item` for the engine writing them).
 //! - The values they take and give: [`OutgoingEmail`], [`InlineImage`], [`WebhookMessage`],
@@ -33,17 +38,21 @@ mod http;
 pub mod lanes;
 pub mod live;
 pub mod merge;
+pub mod opsgenie;
 pub mod outcome;
+pub mod pagerduty;
 pub mod webhook;
 
 pub use alertmanager::{AlertmanagerForwarder, WebhookPayload};
 pub use email::EmailTransport;
+pub use opsgenie::OpsgenieSender;
 pub use outcome::{DeliveryReport, DispatchLink};
 // The messages themselves are plain data in `core::message`, below the store that keeps them.
 pub use crate::core::message::{
     AckAll, ForwardedAlert, GroupItem, GroupLine, HookRun, InlineImage, OutboxKind, OutboxPayload,
-    OutgoingEmail, ROLLBACK_HOOK, WebhookMessage,
+    OutgoingEmail, PagerAction, PagerEvent, ROLLBACK_HOOK, WebhookMessage,
 };
+pub use pagerduty::PagerDutySender;
 pub use webhook::WebhookSender;
 
 /// A successful delivery, with what the server said (SMTP reply, HTTP status line).

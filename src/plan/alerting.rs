@@ -119,7 +119,7 @@ pub struct Channel {
     pub kind: ChannelKind,
 }
 
-/// `kind = "email" | "webhook" | "alertmanager"`.
+/// `kind = "email" | "webhook" | "alertmanager" | "pagerduty" | "opsgenie"`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChannelKind {
     /// Email to the people a level notifies, plus `to` (always copied).
@@ -132,6 +132,60 @@ pub enum ChannelKind {
         url: String,
         timeout: Duration,
     },
+    /// PagerDuty's Events API v2: one incident per alert, acknowledged and resolved with it.
+    PagerDuty(PagerDutyChannel),
+    /// Opsgenie's Alert API: one alert per golive alert, acknowledged and closed with it.
+    Opsgenie(OpsgenieChannel),
+}
+
+impl ChannelKind {
+    /// The kind as the plan writes it (`email`, `pagerduty`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChannelKind::Email { .. } => "email",
+            ChannelKind::Webhook(_) => "webhook",
+            ChannelKind::Alertmanager { .. } => "alertmanager",
+            ChannelKind::PagerDuty(_) => "pagerduty",
+            ChannelKind::Opsgenie(_) => "opsgenie",
+        }
+    }
+
+    /// Whether the channel is a pager service (PagerDuty, Opsgenie): it carries an alert's life
+    /// (trigger, acknowledge, resolve), not messages.
+    pub fn is_pager(&self) -> bool {
+        matches!(self, ChannelKind::PagerDuty(_) | ChannelKind::Opsgenie(_))
+    }
+}
+
+/// PagerDuty's Events API v2 endpoint.
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// Opsgenie's API (the EU region's is `https://api.eu.opsgenie.com`).
+pub const OPSGENIE_API_URL: &str = "https://api.opsgenie.com";
+
+/// `kind = "pagerduty"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagerDutyChannel {
+    /// `routing_key = { env = ... }`: the integration key of the PagerDuty service (Events API v2).
+    pub routing_key: SecretSource,
+    /// `url` (default [`PAGERDUTY_EVENTS_URL`]).
+    pub url: String,
+    /// `webhook_secret = { env = ... }`: the signing secret of the PagerDuty V3 webhook
+    /// subscription that reports acknowledgements back to golive (two-way; off without it).
+    pub webhook_secret: Option<SecretSource>,
+    /// `timeout` (default 10s).
+    pub timeout: Duration,
+}
+
+/// `kind = "opsgenie"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpsgenieChannel {
+    /// `api_key = { env = ... }`: an API integration's key, sent as `Authorization: GenieKey ...`.
+    pub api_key: SecretSource,
+    /// `url` (default [`OPSGENIE_API_URL`]): the API's base address.
+    pub url: String,
+    /// `timeout` (default 10s).
+    pub timeout: Duration,
 }
 
 /// `kind = "webhook"`.

@@ -801,6 +801,56 @@ fn secrets_in_the_communication_plan_are_never_echoed_back() {
 }
 
 #[test]
+fn pager_keys_come_only_from_the_environment_or_a_file_and_are_required() {
+    let with_channel = |keys: &str| format!("{BASE}\n[[channels]]\nid = \"pager\"\n{keys}\n");
+    for keys in [
+        "kind = \"pagerduty\"\nrouting_key = \"s3cret-pd\"",
+        "kind = \"pagerduty\"\nrouting_key = { env = \"PD_KEY\" }\nwebhook_secret = \"s3cret-whsec\"",
+        "kind = \"opsgenie\"\napi_key = \"s3cret-og\"",
+    ] {
+        let diagnostics = diagnostics_of(&with_channel(keys));
+        let rendered = render(&diagnostics);
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d.is_error() && d.message.contains("must not be written in the plan")),
+            "{rendered}"
+        );
+        assert!(!rendered.contains("s3cret"), "{rendered}");
+    }
+    for (keys, path, message) in [
+        (
+            "kind = \"pagerduty\"",
+            "routing_key",
+            "missing `routing_key`",
+        ),
+        ("kind = \"opsgenie\"", "api_key", "missing `api_key`"),
+        (
+            "kind = \"opsgenie\"\napi_key = { env = \"OG_KEY\" }\nrouting_key = { env = \"PD_KEY\" }",
+            "routing_key",
+            "pagerduty",
+        ),
+    ] {
+        let diagnostics = diagnostics_of(&with_channel(keys));
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d.is_error() && d.path.ends_with(path) && d.message.contains(message)),
+            "{keys}: {}",
+            render(&diagnostics)
+        );
+    }
+    let valid = diagnostics_of(&with_channel(
+        "kind = \"pagerduty\"\nrouting_key = { file = \"pd.key\" }\nurl = \"http://127.0.0.1:9/v2/enqueue\"",
+    ));
+    assert!(
+        !valid.iter().any(Diagnostic::is_error),
+        "{}",
+        render(&valid)
+    );
+}
+
+#[test]
 fn unused_policies_and_channels_single_levels_and_unrouted_severities_are_warnings() {
     let text = BASE
         .replacen(
@@ -888,14 +938,7 @@ fn the_example_plan_yields_its_communication_plan_with_parsed_values() {
     let kinds: Vec<(&str, &str)> = alerting
         .channels
         .iter()
-        .map(|channel| {
-            let kind = match &channel.kind {
-                ChannelKind::Email { .. } => "email",
-                ChannelKind::Webhook(_) => "webhook",
-                ChannelKind::Alertmanager { .. } => "alertmanager",
-            };
-            (channel.id.as_str(), kind)
-        })
+        .map(|channel| (channel.id.as_str(), channel.kind.name()))
         .collect();
     assert_eq!(
         kinds,
@@ -903,9 +946,25 @@ fn the_example_plan_yields_its_communication_plan_with_parsed_values() {
             ("email", "email"),
             ("team-chat", "webhook"),
             ("ops-hook", "webhook"),
-            ("alertmanager", "alertmanager")
+            ("alertmanager", "alertmanager"),
+            ("pagerduty", "pagerduty"),
+            ("opsgenie", "opsgenie")
         ]
     );
+    let ChannelKind::PagerDuty(pagerduty) = &alerting.channels[4].kind else {
+        panic!("pagerduty is not a pagerduty channel");
+    };
+    assert_eq!(
+        pagerduty.routing_key,
+        SecretSource::Env("GOLIVE_PAGERDUTY_ROUTING_KEY".to_string())
+    );
+    assert_eq!(pagerduty.url, "https://events.pagerduty.com/v2/enqueue");
+    assert!(pagerduty.webhook_secret.is_some());
+    let ChannelKind::Opsgenie(opsgenie) = &alerting.channels[5].kind else {
+        panic!("opsgenie is not an opsgenie channel");
+    };
+    assert_eq!(opsgenie.url, "https://api.eu.opsgenie.com");
+    assert_eq!(opsgenie.timeout, Duration::from_secs(10));
     let ChannelKind::Webhook(chat) = &alerting.channels[1].kind else {
         panic!("team-chat is not a webhook");
     };

@@ -22,6 +22,7 @@ mod helpers;
 mod monitoring;
 mod notify;
 mod packaging;
+mod pager;
 mod pipelines;
 mod plans;
 mod probes;

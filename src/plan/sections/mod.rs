@@ -36,7 +36,7 @@ pub(super) mod words {
     }
 
     /// Each channel kind with the keys only channels of that kind have.
-    pub(in crate::plan) fn channel_kinds() -> [(&'static str, &'static [&'static str]); 3] {
+    pub(in crate::plan) fn channel_kinds() -> [(&'static str, &'static [&'static str]); 5] {
         super::alerting::channel_keys_by_kind()
     }
 
