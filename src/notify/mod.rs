@@ -56,13 +56,21 @@ pub struct Delivered {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DeliveryError {
     /// Worth trying again later, and the channel is in trouble: connection errors, timeouts,
-    /// TLS handshakes, SMTP 421, HTTP 5xx/429.
+    /// TLS handshakes, SMTP 421, HTTP 5xx/429 (without `Retry-After`).
     #[error("{0}")]
     Retryable(String),
     /// Worth trying again later, but only this message was refused for now; the channel works:
     /// an SMTP 4xx reply other than 421 (greylisting, a full mailbox, a rate limit per sender).
     #[error("{0}")]
     Deferred(String),
+    /// The server answered HTTP 429 or 503 with `Retry-After`: nothing more goes to the channel
+    /// before `wait` has passed (already capped, see `http::RETRY_AFTER_MAX`), and this message
+    /// is tried again no sooner. The server answered, so the channel is not taken as down.
+    #[error("{answer}")]
+    RateLimited {
+        answer: String,
+        wait: std::time::Duration,
+    },
     /// Will fail the same way again: SMTP 5xx, HTTP 4xx, a missing secret, a bad address.
     #[error("{0}")]
     Permanent(String),
@@ -73,8 +81,18 @@ impl DeliveryError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            DeliveryError::Retryable(_) | DeliveryError::Deferred(_)
+            DeliveryError::Retryable(_)
+                | DeliveryError::Deferred(_)
+                | DeliveryError::RateLimited { .. }
         )
+    }
+
+    /// How long the server asked golive to wait before the next attempt (`Retry-After`).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            DeliveryError::RateLimited { wait, .. } => Some(*wait),
+            _ => None,
+        }
     }
 
     /// Whether the failure says the channel itself is in trouble (not just this message).
