@@ -11,7 +11,8 @@
 //!   `describe()`, `setup_problem()`, `writes_eml_files()`.
 //!   Extra CA certificates for SMTP TLS also come from the file named by `GOLIVE_SMTP_CA_FILE`.
 //! - [`WebhookSender`] ([`webhook`]): `new(&WebhookChannel, reqwest::Client)`,
-//!   `send(&WebhookMessage)`, `describe()`, `setup_problem()`.
+//!   `send(&WebhookMessage)`, `describe()`, `setup_problem()`; the bodies of the `teams` and
+//!   `discord` formats are made by [`teams`] and [`discord`] from one [`chat_card::ChatCard`].
 //! - [`AlertmanagerForwarder`] ([`alertmanager`]): `new(url, timeout, reqwest::Client)`,
 //!   `send(&[ForwardedAlert])`, `describe()`; and the intake side, [`WebhookPayload`] (Alertmanager's
 //!   webhook notification, version 4) with [`alertmanager::WebhookAlert`] and
@@ -26,6 +27,8 @@
 //! [`DeliveryError::Permanent`] (its `setup_problem()` says so at start). No error text contains a secret or a webhook URL.
 
 pub mod alertmanager;
+pub mod chat_card;
+pub mod discord;
 pub mod dispatcher;
 pub mod email;
 mod eml_folder;
@@ -34,6 +37,7 @@ pub mod lanes;
 pub mod live;
 pub mod merge;
 pub mod outcome;
+pub mod teams;
 pub mod webhook;
 
 pub use alertmanager::{AlertmanagerForwarder, WebhookPayload};
