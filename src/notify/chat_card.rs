@@ -154,7 +154,7 @@ fn alert_card(body: &AlertBody) -> ChatCard {
             body.launch
         ),
         tone,
-        summary: body.value.clone().unwrap_or_else(|| alert.reason.clone()),
+        summary: what_happened(body),
         facts,
         sections,
         link: Some((
@@ -163,6 +163,16 @@ fn alert_card(body: &AlertBody) -> ChatCard {
         )),
         launch: body.launch.clone(),
         at: Some(body.sent_at),
+    }
+}
+
+/// What failed (the value as people read it, else the reason) — said as past once resolved.
+fn what_happened(body: &AlertBody) -> String {
+    let failed = body.value.as_deref().unwrap_or(&body.alert.reason);
+    if body.kind == "resolved" {
+        format!("Healthy again. It failed with: {failed}")
+    } else {
+        failed.to_string()
     }
 }
 
@@ -460,6 +470,7 @@ mod tests {
         let card = ChatCard::of(&fixtures::alert("resolved", "Shop", "ok"));
         assert_eq!(card.tone, Tone::Good);
         assert!(card.title.starts_with("[RESOLVED] "));
+        assert_eq!(card.summary, "Healthy again. It failed with: ok");
         assert!(card.sections.is_empty());
         assert!(!card.facts.iter().any(|fact| fact.label == "Acknowledge"));
     }

@@ -155,8 +155,8 @@ fn description(summary: &str, sections: &[Section], room: usize) -> String {
         );
         if let Some(url) = &section.url {
             block.push_str(&format!(
-                " ([status page](<{}>))",
-                url.replace('>', "%3E").replace(')', "%29")
+                " ([status page]({}))",
+                url.replace(' ', "%20").replace(')', "%29")
             ));
         }
         let fits = text.chars().count() + block.chars().count() + marker_room <= room;
@@ -220,6 +220,7 @@ pub fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::message::{GoliveBody, GroupBody};
     use crate::notify::chat_card::fixtures;
 
     #[test]
@@ -264,6 +265,34 @@ mod tests {
         assert!(
             description.contains("**Rollback recommended**\n1\\. Redeploy 1.9\n2\\. Restore"),
             "{description}"
+        );
+    }
+
+    #[test]
+    fn a_group_is_a_line_per_alert_each_with_its_link_and_what_does_not_fit_is_counted() {
+        let alerts: Vec<GoliveBody> = (1..=60)
+            .map(|n| fixtures::alert("opened", &format!("Page {n}"), "status 503").json)
+            .collect();
+        let group = WebhookMessage {
+            text: "*60 alerts*".into(),
+            json: GoliveBody::Group(GroupBody::Merged {
+                event: Some("opened".into()),
+                launch: "Web shop 2.0".into(),
+                count: alerts.len(),
+                alerts,
+            }),
+        };
+        let discord = super::message(&group);
+        let embed = &discord.embeds[0];
+        assert_eq!(embed.title, "\\[CRITICAL\\] 60 alerts — Web shop 2.0");
+        assert!(embed.description.starts_with(
+            "**\\#12 \\[CRITICAL\\] Page 1**\nstatus 503 ([status page](https://golive.shop.example/#alert-12))"
+        ), "{}", embed.description);
+        assert!(embed.description.chars().count() <= DESCRIPTION_MAX);
+        assert!(
+            embed.description.ends_with(" more"),
+            "{}",
+            embed.description
         );
     }
 
