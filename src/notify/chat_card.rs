@@ -347,6 +347,33 @@ fn section(heading: &str, text: &str, url: Option<&str>) -> Section {
     }
 }
 
+/// Text people wrote, made plain for a chat app's Markdown: a backslash before each of
+/// `specials` and before a list marker at the start of a line (`-`, `+`, the `.` of `1.`), each
+/// line break written as `line_break`. Both apps read a backslash before any ASCII punctuation
+/// as "this character as it is", so an escape never shows.
+pub fn backslash_escape(text: &str, specials: &[char], line_break: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for (index, line) in text.split('\n').enumerate() {
+        if index > 0 {
+            out.push_str(line_break);
+        }
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let indent = line.len() - line.trim_start().len();
+        out.push_str(&line[..indent]);
+        let line = &line[indent..];
+        let digits = line.chars().take_while(char::is_ascii_digit).count();
+        for (at, character) in line.char_indices() {
+            let list_marker = (at == 0 && matches!(character, '-' | '+'))
+                || (digits > 0 && at == digits && character == '.');
+            if list_marker || specials.contains(&character) {
+                out.push('\\');
+            }
+            out.push(character);
+        }
+    }
+    out
+}
+
 /// `text` cut to at most `max` characters, the cut marked with `…`.
 pub fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

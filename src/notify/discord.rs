@@ -23,7 +23,7 @@
 use serde::Serialize;
 
 use super::WebhookMessage;
-use super::chat_card::{ChatCard, Fact, FactValue, Section, Tone, cut};
+use super::chat_card::{ChatCard, Fact, FactValue, Section, Tone, backslash_escape, cut};
 
 /// Discord's limits, in characters.
 pub const CONTENT_MAX: usize = 2000;
@@ -190,32 +190,15 @@ fn fit(escaped: &str, max: usize) -> String {
 /// could format, quote, link or mention, and before a list marker at the start of a line;
 /// `@everyone` and `@here` broken with a zero-width space.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for (index, line) in text.split('\n').enumerate() {
-        if index > 0 {
-            out.push('\n');
-        }
-        let indent = line.len() - line.trim_start().len();
-        out.push_str(&line[..indent]);
-        let line = &line[indent..];
-        let digits = line.chars().take_while(char::is_ascii_digit).count();
-        for (at, character) in line.char_indices() {
-            let list_marker = (at == 0 && matches!(character, '-' | '+'))
-                || (digits > 0 && at == digits && character == '.');
-            if list_marker
-                || matches!(
-                    character,
-                    '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '>' | '[' | ']' | '(' | ')' | '#'
-                )
-            {
-                out.push('\\');
-            }
-            out.push(character);
-        }
-    }
-    out.replace("@everyone", "@\u{200B}everyone")
+    backslash_escape(text, MARKDOWN, "\n")
+        .replace("@everyone", "@\u{200B}everyone")
         .replace("@here", "@\u{200B}here")
 }
+
+/// The characters Discord's Markdown reads as formatting, quoting, linking or mentioning.
+const MARKDOWN: &[char] = &[
+    '\\', '*', '_', '~', '`', '|', '<', '>', '[', ']', '(', ')', '#',
+];
 
 #[cfg(test)]
 mod tests {

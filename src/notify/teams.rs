@@ -24,7 +24,7 @@
 use serde::Serialize;
 
 use super::WebhookMessage;
-use super::chat_card::{ChatCard, FactValue, Tone, cut};
+use super::chat_card::{ChatCard, FactValue, Tone, backslash_escape, cut};
 
 /// The most bytes a posted card has (Teams' limit is 28 KB for the whole message).
 pub const CARD_MAX_BYTES: usize = 27 * 1024;
@@ -257,44 +257,14 @@ fn link_target(url: &str) -> String {
 /// character that could format, link or call a function, and before a list marker at the start
 /// of a line; each line break a paragraph break (Teams joins single line breaks).
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for (index, line) in text.lines().enumerate() {
-        if index > 0 {
-            out.push_str("\n\n");
-        }
-        let indent = line.len() - line.trim_start().len();
-        out.push_str(&line[..indent]);
-        let line = &line[indent..];
-        let digits = line.chars().take_while(char::is_ascii_digit).count();
-        for (at, character) in line.char_indices() {
-            let list_marker = (at == 0 && matches!(character, '-' | '+'))
-                || (digits > 0 && at == digits && character == '.');
-            if list_marker
-                || matches!(
-                    character,
-                    '\\' | '*'
-                        | '_'
-                        | '~'
-                        | '`'
-                        | '['
-                        | ']'
-                        | '('
-                        | ')'
-                        | '<'
-                        | '>'
-                        | '#'
-                        | '{'
-                        | '}'
-                        | '|'
-                )
-            {
-                out.push('\\');
-            }
-            out.push(character);
-        }
-    }
-    out
+    backslash_escape(text, MARKDOWN, "\n\n")
 }
+
+/// The characters Teams' Markdown subset, its `{{DATE()}}` functions or an HTML-minded renderer
+/// could act on.
+const MARKDOWN: &[char] = &[
+    '\\', '*', '_', '~', '`', '[', ']', '(', ')', '<', '>', '#', '{', '}', '|',
+];
 
 #[cfg(test)]
 mod tests {
