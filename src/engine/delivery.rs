@@ -212,11 +212,11 @@ impl Engine {
         } else {
             Vec::new()
         };
+        // A server's `Retry-After` (already capped) when it asks for longer than the backoff.
+        let wait = backoff(report.attempts, self.clock.jitter())
+            .max(error.retry_after().unwrap_or_default());
         let next = now
-            .checked_add(
-                SignedDuration::try_from(backoff(report.attempts, self.clock.jitter()))
-                    .unwrap_or_default(),
-            )
+            .checked_add(SignedDuration::try_from(wait).unwrap_or_default())
             .unwrap_or(now);
         Ok(FailedAttempt {
             report,

@@ -786,11 +786,13 @@ pub async fn run(
                 }
             }
         }
-        // Wake for the next probe of a down lane, and at least every IDLE (retries become due
-        // without a wake-up).
-        let sleep = flights
-            .lanes
-            .next_probe()
+        // Wake for the next probe of a down lane or the end of a lane's pause, and at least
+        // every IDLE (retries become due without a wake-up).
+        let now = clock.now();
+        let sleep = [flights.lanes.next_probe(), flights.lanes.next_resume(now)]
+            .into_iter()
+            .flatten()
+            .min()
             .and_then(|at| Duration::try_from(at.duration_since(clock.now())).ok())
             .map_or(IDLE, |until| until.clamp(Duration::from_millis(10), IDLE));
         tokio::select! {
@@ -905,8 +907,9 @@ async fn start_due_rows(
     // Per (channel, alert): the oldest batch that could not start in this pass.
     let mut blocked: HashMap<(String, i64), i64> = HashMap::new();
     let mut ready: Vec<OutboxRow> = Vec::new();
+    let now = clock.now();
     for row in rows {
-        if flights.lanes.is_down(&row.channel) {
+        if flights.lanes.is_down(&row.channel) || flights.lanes.is_paused(&row.channel, now) {
             continue;
         }
         if flights.available(&row) {
@@ -1043,6 +1046,9 @@ impl Flights {
             Ok(_) => LaneOutcome::Delivered,
             // A rollback hook is never retried: its failure says nothing about a lane.
             Err(_) if report.kind == OutboxKind::RollbackHook => LaneOutcome::Permanent,
+            Err(DeliveryError::RateLimited { wait, .. }) => {
+                LaneOutcome::RateLimited { wait: *wait }
+            }
             Err(error) if error.is_channel_trouble() => LaneOutcome::Retryable,
             Err(error) if error.is_retryable() => LaneOutcome::Deferred,
             Err(_) => LaneOutcome::Permanent,
@@ -1055,7 +1061,11 @@ impl Flights {
             LaneChange::CameUp { .. } => {
                 tracing::info!(channel = %channel, "channel works again: its waiting messages go out now");
             }
-            LaneChange::None => {}
+            LaneChange::None => {
+                if let LaneOutcome::RateLimited { wait } = outcome {
+                    tracing::info!(channel = %channel, wait_seconds = wait.as_secs(), "channel asked for quiet (Retry-After): nothing goes to it before then");
+                }
+            }
         }
     }
 

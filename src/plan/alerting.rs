@@ -195,7 +195,8 @@ pub struct WebhookChannel {
     /// incoming-webhook URLs do).
     pub url: MaybeSecret,
     /// `format` (default `slack`): `slack` posts `{"text": ...}` (Slack, Mattermost, Rocket.Chat);
-    /// `golive` posts the full alert as JSON.
+    /// `golive` posts the full alert as JSON; `teams` an Adaptive Card for a Microsoft Teams
+    /// workflow webhook; `discord` a Discord webhook message with embeds.
     pub format: WebhookFormat,
     /// `headers`.
     pub headers: Vec<(String, String)>,
@@ -220,6 +221,11 @@ pub enum WebhookFormat {
     #[default]
     Slack,
     Golive,
+    /// A Microsoft Teams workflow ("Post to a channel when a webhook request is received"): a
+    /// `message` carrying one Adaptive Card.
+    Teams,
+    /// A Discord webhook: `content` and embeds, every mention suppressed.
+    Discord,
 }
 
 /// Who a notification goes to: a person, everyone with a role, or a plain address.

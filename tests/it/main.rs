@@ -6,6 +6,7 @@ mod alerting;
 mod alertmanager_risks;
 mod api;
 mod browser;
+mod chat_formats;
 mod check;
 mod cli;
 mod code_map;

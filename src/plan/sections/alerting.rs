@@ -425,6 +425,8 @@ fn read_webhook(
             &[
                 ("slack", WebhookFormat::Slack),
                 ("golive", WebhookFormat::Golive),
+                ("teams", WebhookFormat::Teams),
+                ("discord", WebhookFormat::Discord),
             ],
         ),
         Err(reported) => Err(reported),
