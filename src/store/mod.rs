@@ -284,15 +284,8 @@ impl Store {
                 let connection = Connection::Postgres(db::postgres::PgConnection::connect(
                     url.expose(),
                     "golive-pg-writer",
+                    Some(WRITER_LOCK),
                 )?);
-                let locked: bool = connection
-                    .query_row("SELECT pg_try_advisory_lock(?1)", params![WRITER_LOCK])?
-                    .get(0)?;
-                if !locked {
-                    return Err(StoreError::DatabaseLocked {
-                        target: backend.describe(),
-                    });
-                }
                 (connection, Location::Postgres(url.clone()))
             }
         };
@@ -316,7 +309,7 @@ impl Store {
             connection: match &self.location {
                 Location::Sqlite(path) => open_connection(path)?,
                 Location::Postgres(url) => Connection::Postgres(
-                    db::postgres::PgConnection::connect(url.expose(), "golive-pg-reader")?,
+                    db::postgres::PgConnection::connect(url.expose(), "golive-pg-reader", None)?,
                 ),
             },
         })
@@ -504,6 +497,7 @@ impl Reader {
                 let connection = Connection::Postgres(db::postgres::PgConnection::connect(
                     url.expose(),
                     "golive-pg-reader",
+                    None,
                 )?);
                 schema::require_current(&connection, &backend.describe())?;
                 Ok(Reader { connection })

@@ -842,6 +842,42 @@ fn silences_nonces_reminders_and_review_messages_are_kept_once(opener: &Opener) 
     );
 }
 
+#[test]
+fn a_lost_postgres_session_fails_one_write_as_unreachable_and_the_next_write_reconnects() {
+    let opener = Opener::postgres();
+    let mut store = opener.open();
+    store.append(&note("before")).unwrap();
+    let reader = store.reader().unwrap();
+    // The database server ends the writer's session (as a restart or a cut network would).
+    reader
+        .connection
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            params![],
+        )
+        .unwrap();
+    if let Err(error) = store.append(&note("lost")) {
+        assert_eq!(error.trouble(), StoreTrouble::Unreachable, "{error}");
+    }
+    store.append(&note("after")).unwrap();
+    let reader = store.reader().unwrap();
+    let texts: Vec<String> = reader
+        .whole_log()
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.text)
+        .filter(|text| text != "lost")
+        .collect();
+    assert_eq!(texts, ["before", "after"]);
+    // The new session holds the writer lock again: a second writer is still refused.
+    let other = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Store::open_with(other.path(), &opener.backend),
+        Err(StoreError::DatabaseLocked { .. })
+    ));
+}
+
 /// The store's behaviour tests, each once per backend.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {

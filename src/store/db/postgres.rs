@@ -22,6 +22,8 @@ enum Request {
     Execute(String, Vec<Value>),
     Query(String, Vec<Value>),
     Batch(String),
+    /// Release the writer lock and end the session (the connection is dropped).
+    Close,
 }
 
 enum Answer {
@@ -30,46 +32,98 @@ enum Answer {
     Done,
 }
 
-type Reply = Result<Answer, postgres::Error>;
+type Reply = Result<Answer, StoreError>;
 
 /// A connection to PostgreSQL, served by its own thread. Dropping it ends the thread, which closes
-/// the session (and so releases its advisory locks).
+/// the session (and so releases its advisory locks). A session that was lost (the server
+/// restarted, the network cut) fails the request that finds it lost; the next request opens a
+/// new one — for the writer only if it can take the writer lock again.
 pub(crate) struct PgConnection {
     requests: mpsc::Sender<(Request, mpsc::SyncSender<Reply>)>,
 }
 
-impl PgConnection {
-    /// Connects to `url` (a `postgres://` URL or key=value string) on a new thread. `name` is the
-    /// thread's name (`golive-pg-writer`, `golive-pg-reader`).
-    pub(crate) fn connect(url: &str, name: &str) -> Result<PgConnection, StoreError> {
-        let connect_error = |source| StoreError::Connect {
-            target: redact_url(url),
-            source,
+/// How often (every 100 ms) a writer tries the writer lock before the database counts as taken.
+const WRITER_LOCK_ATTEMPTS: u32 = 30;
+
+/// How the connection's thread opens a session.
+struct Session {
+    config: postgres::Config,
+    /// The URL without its password, for errors.
+    target: String,
+    /// The advisory lock a writer's session holds (none for a reader).
+    writer_lock: Option<i64>,
+}
+
+impl Session {
+    fn open(&self) -> Result<Client, StoreError> {
+        let mut client = self
+            .config
+            .connect(NoTls)
+            .map_err(|source| StoreError::Connect {
+                target: self.target.clone(),
+                source,
+            })?;
+        let Some(key) = self.writer_lock else {
+            return Ok(client);
         };
-        let config: postgres::Config = url.parse().map_err(connect_error)?;
+        // The session of a daemon killed a moment ago may still be ending on the server, its lock
+        // with it: wait a little before calling the database taken.
+        for attempt in 0..WRITER_LOCK_ATTEMPTS {
+            let locked: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .and_then(|row| row.try_get(0))
+                .map_err(StoreError::Postgres)?;
+            if locked {
+                return Ok(client);
+            }
+            if attempt + 1 < WRITER_LOCK_ATTEMPTS {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        Err(StoreError::DatabaseLocked {
+            target: self.target.clone(),
+        })
+    }
+}
+
+impl PgConnection {
+    /// Connects to `url` (a `postgres://` URL or key=value string) on a new thread named `name`
+    /// (`golive-pg-writer`, `golive-pg-reader`). A writer passes its `writer_lock`, which its
+    /// session takes (and every new session after a lost one takes again) or is refused.
+    pub(crate) fn connect(
+        url: &str,
+        name: &str,
+        writer_lock: Option<i64>,
+    ) -> Result<PgConnection, StoreError> {
+        let target = redact_url(url);
+        let config: postgres::Config = url.parse().map_err(|source| StoreError::Connect {
+            target: target.clone(),
+            source,
+        })?;
+        let session = Session {
+            config,
+            target,
+            writer_lock,
+        };
         let (requests, inbox) = mpsc::channel::<(Request, mpsc::SyncSender<Reply>)>();
-        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(), postgres::Error>>(1);
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(), StoreError>>(1);
         std::thread::Builder::new()
             .name(name.to_string())
-            .spawn(move || {
-                let client = match config.connect(NoTls) {
-                    Ok(client) => {
-                        let _ = ready_tx.send(Ok(()));
-                        client
-                    }
-                    Err(error) => {
-                        let _ = ready_tx.send(Err(error));
-                        return;
-                    }
-                };
-                serve(client, inbox);
+            .spawn(move || match session.open() {
+                Ok(client) => {
+                    let _ = ready_tx.send(Ok(()));
+                    serve(&session, client, inbox);
+                }
+                Err(error) => {
+                    let _ = ready_tx.send(Err(error));
+                }
             })
             .map_err(|error| {
                 StoreError::ConnectionLost(format!("cannot start its thread: {error}"))
             })?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(PgConnection { requests }),
-            Ok(Err(source)) => Err(connect_error(source)),
+            Ok(Err(error)) => Err(error),
             Err(_) => Err(StoreError::ConnectionLost(
                 "its thread ended while connecting".into(),
             )),
@@ -82,7 +136,7 @@ impl PgConnection {
             .send((request, reply_tx))
             .map_err(|_| StoreError::ConnectionLost("its thread has ended".into()))?;
         match reply_rx.recv() {
-            Ok(reply) => reply.map_err(StoreError::Postgres),
+            Ok(reply) => reply,
             Err(_) => Err(StoreError::ConnectionLost("its thread has ended".into())),
         }
     }
@@ -106,16 +160,50 @@ impl PgConnection {
     }
 }
 
-/// The connection thread's loop: one request at a time, statements prepared once and kept.
-fn serve(mut client: Client, inbox: mpsc::Receiver<(Request, mpsc::SyncSender<Reply>)>) {
+impl Drop for PgConnection {
+    /// Ends the session before returning, its writer lock released first, so a store opened
+    /// right after this one was dropped finds the database free.
+    fn drop(&mut self) {
+        let _ = self.ask(Request::Close);
+    }
+}
+
+/// The connection thread's loop: one request at a time, statements prepared once and kept; a
+/// lost session is opened again for the request after the one that found it lost.
+fn serve(
+    session: &Session,
+    mut client: Client,
+    inbox: mpsc::Receiver<(Request, mpsc::SyncSender<Reply>)>,
+) {
     let mut prepared: HashMap<String, Statement> = HashMap::new();
+    let mut lost = false;
     while let Ok((request, reply)) = inbox.recv() {
-        let answer = answer(&mut client, &mut prepared, request);
-        if answer.is_err() && client.is_closed() {
-            // The session is gone (server restarted, network cut): its statements with it.
-            prepared.clear();
+        if matches!(request, Request::Close) {
+            if session.writer_lock.is_some() && !lost && !client.is_closed() {
+                let _ = client.batch_execute("SELECT pg_advisory_unlock_all()");
+            }
+            drop(client);
+            let _ = reply.send(Ok(Answer::Done));
+            return;
         }
-        let _ = reply.send(answer);
+        if lost || client.is_closed() {
+            match session.open() {
+                Ok(new) => {
+                    client = new;
+                    prepared.clear();
+                    lost = false;
+                }
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                    continue;
+                }
+            }
+        }
+        let answer = answer(&mut client, &mut prepared, request);
+        if let Err(error) = &answer {
+            lost = session_lost(error);
+        }
+        let _ = reply.send(answer.map_err(StoreError::Postgres));
     }
 }
 
@@ -123,7 +211,7 @@ fn answer(
     client: &mut Client,
     prepared: &mut HashMap<String, Statement>,
     request: Request,
-) -> Reply {
+) -> Result<Answer, postgres::Error> {
     let mut statement = |client: &mut Client, sql: String| -> Result<Statement, postgres::Error> {
         if let Some(statement) = prepared.get(&sql) {
             return Ok(statement.clone());
@@ -147,6 +235,19 @@ fn answer(
         Request::Batch(sql) => {
             client.batch_execute(&sql)?;
             Ok(Answer::Done)
+        }
+        Request::Close => Ok(Answer::Done),
+    }
+}
+
+/// Whether `error` means the session is gone: an error without SQLSTATE comes from the connection
+/// (reset, closed), and class 08 and 57P01–57P03 are the server ending it.
+fn session_lost(error: &postgres::Error) -> bool {
+    match error.code() {
+        None => true,
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
         }
     }
 }
