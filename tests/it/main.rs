@@ -23,6 +23,8 @@ mod monitoring;
 mod notify;
 mod packaging;
 mod plans;
+mod postgres;
+mod postgres_store;
 mod probes;
 mod proxy;
 mod reload;
