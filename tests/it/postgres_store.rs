@@ -92,3 +92,33 @@ async fn a_daemon_on_postgres_pages_by_email_and_after_kill_9_keeps_its_alert_wi
         "the page was not sent again: {subjects:?}"
     );
 }
+
+#[test]
+fn golive_run_refuses_a_database_url_of_another_kind_and_never_prints_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("plan.toml"), BASE_PLAN).expect("write plan");
+    let golive = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_golive"));
+        command.current_dir(dir.path()).env(
+            "GOLIVE_DATABASE_URL",
+            "mysql://root:s3cret-db@db.example/launch",
+        );
+        command
+    };
+    let refused = golive()
+        .args(["run", "plan.toml", "--listen", "127.0.0.1:0"])
+        .output()
+        .expect("golive run");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("must start with postgres://"), "{stderr}");
+    assert!(stderr.contains("`mysql`"), "{stderr}");
+    assert!(!stderr.contains("s3cret-db"), "{stderr}");
+    let help = golive()
+        .args(["run", "--help"])
+        .output()
+        .expect("golive run --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--database-url"), "{help}");
+    assert!(!help.contains("s3cret-db"), "{help}");
+}
