@@ -380,4 +380,12 @@ address = "127.0.0.1:2"
         let keys: Vec<&str> = diff.not_live.iter().map(|n| n.key.as_str()).collect();
         assert_eq!(keys, vec!["launch.data_dir", "server.listen"]);
     }
+
+    #[test]
+    fn the_store_cannot_move_live() {
+        let edited = format!("{BASE}\n[store]\nurl = {{ env = \"GOLIVE_PLAN_DATABASE_URL\" }}\n");
+        let diff = diff(&plan(BASE), &plan(&edited));
+        let keys: Vec<&str> = diff.not_live.iter().map(|n| n.key.as_str()).collect();
+        assert_eq!(keys, vec!["store"]);
+    }
 }
