@@ -91,6 +91,27 @@ async fn a_daemon_on_postgres_pages_by_email_and_after_kill_9_keeps_its_alert_wi
         2,
         "the page was not sent again: {subjects:?}"
     );
+    // `golive report preview` reads the same database beside the running daemon.
+    let preview = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+        .current_dir(&dir)
+        .env("GOLIVE_DATABASE_URL", &database)
+        .args([
+            "report",
+            "preview",
+            "--plan",
+            "plan.toml",
+            "--format",
+            "text",
+        ])
+        .output()
+        .expect("golive report preview");
+    let text = String::from_utf8_lossy(&preview.stdout);
+    assert!(
+        preview.status.success(),
+        "{}",
+        String::from_utf8_lossy(&preview.stderr)
+    );
+    assert!(text.contains("Shop front page"), "{text}");
 }
 
 #[test]
