@@ -31,8 +31,19 @@ impl Opener {
         }
     }
 
+    /// A store on the opener's directory and database. A store just dropped may still count as
+    /// holding the directory's lock for a moment: a process another test spawns (`psql`, the
+    /// cluster's guard) shares the lock file's descriptor between its fork and its exec.
     fn open(&self) -> Store {
-        Store::open_with(self.dir.path(), &self.backend).unwrap()
+        for _ in 0..100 {
+            match Store::open_with(self.dir.path(), &self.backend) {
+                Err(StoreError::Locked { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                opened => return opened.unwrap(),
+            }
+        }
+        panic!("the data directory stayed locked for 2 s")
     }
 
     fn is_postgres(&self) -> bool {

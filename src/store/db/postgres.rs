@@ -42,6 +42,12 @@ pub(crate) struct PgConnection {
     requests: mpsc::Sender<(Request, mpsc::SyncSender<Reply>)>,
 }
 
+/// How long a connection attempt may take (`connect_timeout` in the URL overrides it).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long sent data may stay unacknowledged before the session counts as lost
+/// (`tcp_user_timeout` in the URL overrides it).
+const TCP_USER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// How often (every 100 ms) a writer tries the writer lock before the database counts as taken.
 const WRITER_LOCK_ATTEMPTS: u32 = 30;
 
@@ -96,10 +102,19 @@ impl PgConnection {
         writer_lock: Option<i64>,
     ) -> Result<PgConnection, StoreError> {
         let target = redact_url(url);
-        let config: postgres::Config = url.parse().map_err(|source| StoreError::Connect {
+        let mut config: postgres::Config = url.parse().map_err(|source| StoreError::Connect {
             target: target.clone(),
             source,
         })?;
+        // Bounds on a dead network, unless the URL sets its own: the engine waits on these calls,
+        // so a server that went silent must fail them (503) rather than hold the engine for the
+        // operating system's minutes of retransmissions.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
         let session = Session {
             config,
             target,
@@ -329,14 +344,13 @@ impl ToSql for Value {
 pub(crate) fn redact_url(url: &str) -> String {
     let mut redacted = url.to_string();
     if let Some(scheme_end) = redacted.find("://") {
-        let authority_start = scheme_end + 3;
-        let authority_end = redacted[authority_start..]
-            .find(['/', '?'])
-            .map_or(redacted.len(), |end| authority_start + end);
-        if let Some(at) = redacted[authority_start..authority_end].rfind('@') {
-            let userinfo = &redacted[authority_start..authority_start + at];
+        let start = scheme_end + 3;
+        // The last `@`, so a password holding `/`, `?` or `@` unescaped is still hidden (at worst,
+        // with an `@` in the query and no user, more than the password is).
+        if let Some(at) = redacted[start..].rfind('@') {
+            let userinfo = &redacted[start..start + at];
             if let Some(colon) = userinfo.find(':') {
-                redacted.replace_range(authority_start + colon + 1..authority_start + at, "***");
+                redacted.replace_range(start + colon + 1..start + at, "***");
             }
         }
     }
@@ -377,6 +391,10 @@ mod tests {
         assert_eq!(
             redact_url("postgres://golive@localhost/launch"),
             "postgres://golive@localhost/launch"
+        );
+        assert_eq!(
+            redact_url("postgres://golive:a/b?c@d@db/launch"),
+            "postgres://golive:***@db/launch"
         );
     }
 }
