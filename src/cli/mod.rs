@@ -72,6 +72,11 @@ pub enum Command {
         /// Listen here instead of the plan's [server] listen (e.g. 127.0.0.1:0 for any free port).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Keep the launch's state in this PostgreSQL database (postgres://user:password@host/db)
+        /// instead of SQLite in the data directory; overrides [store] url. Prefer the environment
+        /// variable: a command line is visible to other users of the machine.
+        #[arg(long, env = "GOLIVE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
         /// Log format.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,

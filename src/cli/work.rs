@@ -34,6 +34,7 @@ pub enum Local {
     Run {
         plan: PathBuf,
         listen: Option<SocketAddr>,
+        database_url: Option<String>,
         log_format: LogFormat,
     },
     Check {
@@ -118,10 +119,12 @@ impl From<Command> for Work {
             Command::Run {
                 plan,
                 listen,
+                database_url,
                 log_format,
             } => Work::Local(Local::Run {
                 plan,
                 listen,
+                database_url,
                 log_format,
             }),
             Command::Check { plan, strict } => Work::Local(Local::Check { plan, strict }),
@@ -199,8 +202,9 @@ pub fn run_local(local: Local) -> ExitCode {
         Local::Run {
             plan,
             listen,
+            database_url,
             log_format,
-        } => super::daemon::run(&plan, listen, log_format),
+        } => super::daemon::run(&plan, listen, database_url, log_format),
         Local::Check { plan, strict } => super::check::run(&plan, strict),
         Local::Schema => super::schema::run(),
         Local::Probe { plan, checks, json } => super::probe::run(&plan, &checks, json),

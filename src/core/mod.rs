@@ -95,6 +95,7 @@ pub(crate) mod test_support {
             heartbeat: None,
             updates: None,
             review: None,
+            store: None,
         }
     }
 }

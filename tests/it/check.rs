@@ -732,6 +732,24 @@ fn inline_prometheus_credentials_are_never_echoed_back() {
 }
 
 #[test]
+fn a_database_url_written_in_the_plan_is_an_error_that_never_echoes_it() {
+    for url in [
+        "url = \"postgres://golive:s3cret-db@db.example/launch\"",
+        "url = { env = \"GOLIVE_DB\", file = \"s3cret-db\" }",
+        "uri = \"postgres://golive:s3cret-db@db.example/launch\"",
+    ] {
+        let text = format!("{BASE}\n[store]\n{url}\n");
+        let diagnostics = diagnostics_of(&text);
+        let rendered = render(&diagnostics);
+        assert!(diagnostics.iter().any(Diagnostic::is_error), "{url}");
+        assert!(rendered.contains("store.ur"), "{rendered}");
+        assert!(!rendered.contains("s3cret"), "{rendered}");
+    }
+    let text = format!("{BASE}\n[store]\nurl = {{ env = \"GOLIVE_PLAN_DATABASE_URL\" }}\n");
+    assert!(diagnostics_of(&text).is_empty(), "a URL's source is fine");
+}
+
+#[test]
 fn an_informational_gate_an_unused_server_and_a_plan_without_checks_are_warnings() {
     let gate = BASE.replacen("gate = true", "gate = true\nseverity = \"info\"", 1);
     let loaded = plan::parse(&gate, Path::new("plan.toml"))

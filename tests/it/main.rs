@@ -26,6 +26,8 @@ mod packaging;
 mod pager;
 mod pipelines;
 mod plans;
+mod postgres;
+mod postgres_store;
 mod probes;
 mod proxy;
 mod reload;

@@ -25,6 +25,7 @@ pub(super) mod rollback;
 pub(super) mod runbook;
 pub(super) mod server;
 mod silences;
+pub mod store;
 pub mod updates;
 
 /// The words and keys the readers fix, for the plan's JSON Schema (`plan::schema`), so the schema
