@@ -6,18 +6,19 @@
 //! reasons and history strips change without a state change; they are at most one period old.
 //!
 //! A viewer whose key matches the latest rendering gets its bytes (an `Arc` clone): no rendering,
-//! no compression, no call to the engine. When the key moved on, one request renders for all: the
-//! others wait for it on a lock and take its result. The work itself (building the view, both
+//! no compression, no call to the engine. When the key moved on, one rendering is started in its
+//! own task and every viewer who needs it waits for its outcome (no lock is held while waiting). The work itself (building the view, both
 //! templates, gzip) runs on the blocking pool, never on the runtime threads that run the probes.
 //! While someone watched within [`VIEWERS_LINGER`], a task renders ahead on every new snapshot and
 //! at every period's start, so pollers rarely wait at all.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
+use tokio::sync::watch;
 
 use super::super::AppState;
 use super::super::error::ApiError;
@@ -90,13 +91,23 @@ impl Key {
     }
 }
 
+/// A rendering's outcome, as every viewer waiting for it gets it (an error is answered the same
+/// way to each of them).
+type Outcome = Result<Arc<Rendered>, (StatusCode, String)>;
+
+/// A rendering under way: whoever needs it waits on `outcome` instead of starting another.
+struct Flight {
+    started: u64,
+    outcome: watch::Receiver<Option<Outcome>>,
+}
+
 /// The latest rendering and what decides whether it is still current.
 pub struct PageCache {
     latest: Mutex<Option<Arc<Rendered>>>,
-    /// Held while rendering, so concurrent viewers of a changed state cause one rendering.
-    rendering: tokio::sync::Mutex<()>,
-    /// Renders started so far; taken before the key, so a rendering started after a viewer
-    /// looked is at least as new as what the viewer asked for.
+    /// The rendering under way, if any (the lock is only held to look and to start one).
+    flight: Mutex<Option<Flight>>,
+    /// Renders started so far; counted before the key is taken, so a rendering started after a
+    /// viewer looked is at least as new as what the viewer asked for.
     starts: AtomicU64,
     /// Successful writes through the API (see [`PageCache::written`]).
     writes: AtomicU64,
@@ -112,7 +123,7 @@ impl PageCache {
     pub fn new() -> Arc<PageCache> {
         Arc::new(PageCache {
             latest: Mutex::new(None),
-            rendering: tokio::sync::Mutex::new(()),
+            flight: Mutex::new(None),
             starts: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             last_viewed: AtomicU64::new(0),
@@ -134,40 +145,88 @@ impl PageCache {
         self.fresh(state).await
     }
 
-    async fn fresh(&self, state: &AppState) -> Result<Arc<Rendered>, ApiError> {
+    async fn fresh(self: &Arc<Self>, state: &AppState) -> Result<Arc<Rendered>, ApiError> {
         let wanted = Key::now(state, self.writes.load(Ordering::SeqCst));
         let seen = self.starts.load(Ordering::SeqCst);
-        if let Some(latest) = self.latest().filter(|latest| latest.key.same(&wanted)) {
-            return Ok(latest);
+        loop {
+            if let Some(latest) = self
+                .latest()
+                .filter(|latest| latest.started > seen || latest.key.same(&wanted))
+            {
+                return Ok(latest);
+            }
+            // A rendering that started before this viewer looked may miss what it asks for (a
+            // write just answered): then it waits for it to finish and asks again.
+            let (started, mut outcome) = self.join_or_start(state);
+            let finished = outcome
+                .wait_for(Option::is_some)
+                .await
+                .map(|outcome| (*outcome).clone())
+                .map_err(|_| {
+                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "rendering failed")
+                })?;
+            match finished {
+                Some(Ok(rendered)) if started > seen => return Ok(rendered),
+                Some(Err((status, message))) if started > seen => {
+                    return Err(ApiError::new(status, message));
+                }
+                _ => {}
+            }
         }
-        let _rendering = self.rendering.lock().await;
-        if let Some(latest) = self
-            .latest()
-            .filter(|latest| latest.started > seen || latest.key.same(&wanted))
-        {
-            return Ok(latest);
+    }
+
+    /// The rendering under way, or a new one started in its own task (so a viewer going away
+    /// does not cancel what the others wait for).
+    fn join_or_start(
+        self: &Arc<Self>,
+        state: &AppState,
+    ) -> (u64, watch::Receiver<Option<Outcome>>) {
+        let mut flight = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(running) = flight.as_ref().filter(|running| {
+            running.outcome.borrow().is_none() && running.outcome.has_changed().is_ok()
+        }) {
+            return (running.started, running.outcome.clone());
         }
         let started = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
+        let (sender, outcome) = watch::channel(None);
+        *flight = Some(Flight {
+            started,
+            outcome: outcome.clone(),
+        });
+        let (cache, state) = (self.clone(), state.clone());
+        tokio::spawn(async move {
+            let rendered = cache.render(&state, started).await;
+            if let Ok(rendered) = &rendered {
+                *cache.latest.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(rendered.clone());
+            }
+            sender.send_replace(Some(
+                rendered.map_err(|error| (error.status, error.message)),
+            ));
+        });
+        (started, outcome)
+    }
+
+    async fn render(&self, state: &AppState, started: u64) -> Result<Arc<Rendered>, ApiError> {
         let key = Key::now(state, self.writes.load(Ordering::SeqCst));
         let (page, live) = super::render_both(state).await?;
         state.metrics.status_page_renders.inc();
         let etag = HeaderValue::from_str(&format!("W/\"{}-{started}\"", self.instance))
             .map_err(|error| ApiError::internal(&error))?;
-        let rendered = Arc::new(Rendered {
+        Ok(Arc::new(Rendered {
             key,
             started,
             etag,
             page,
             live,
-        });
-        if let Ok(mut latest) = self.latest.lock() {
-            *latest = Some(rendered.clone());
-        }
-        Ok(rendered)
+        }))
     }
 
     fn latest(&self) -> Option<Arc<Rendered>> {
-        self.latest.lock().ok().and_then(|latest| latest.clone())
+        self.latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Notes the view and, on the first one, starts rendering ahead.
