@@ -6,6 +6,10 @@
 //! acknowledgements, checklist confirmations and notes to the existing `/api/v1` write endpoints
 //! with the API token as a bearer header, kept in the tab's sessionStorage.
 //!
+//! Viewers share one rendering ([`cache`]): the page and its live part are rendered once per state
+//! on the blocking pool, gzip-compressed once, and answered as the same bytes to everyone, with an
+//! ETag naming the rendering; a request never renders for itself alone.
+//!
 //! Cross-site request forgery has nothing to ride on: writes need the `Authorization` header,
 //! which a browser never adds by itself and another site cannot set without a CORS preflight this
 //! daemon never grants; there are no cookies. Every response here carries a strict
@@ -86,7 +90,7 @@ pub async fn note_writes(
     request: Request,
     next: Next,
 ) -> Response {
-    let writes = !(request.method().is_safe());
+    let writes = !request.method().is_safe();
     let response = next.run(request).await;
     if writes && !response.status().is_client_error() && !response.status().is_server_error() {
         cache.written();
