@@ -7,14 +7,17 @@
 # Starts nginx (Debian nginx-light) on a free loopback port serving /health, generates a plan with
 # N http checks at a 1 s interval, and for each binary — the base (default: /work/main's HEAD
 # commit, built from `git archive` in a temporary folder; BASE_REF or BASE_REPO to change) and this
-# checkout — starts golive, warms up, then measures three windows of SECONDS each: nobody watching,
+# checkout — runs golive, warms up, then measures three windows of SECONDS each: nobody watching,
 # `wrk -cCONNECTIONS` on `/` plain, and the same with `Accept-Encoding: gzip`. Per window: p99
 # probe schedule lag (delta of golive_probe_schedule_lag_seconds, interpolated in the bucket),
 # probes per second (delta of golive_check_results_total), golive's CPU (utime+stime), wrk's
 # requests/s and transfer/s, and golive_status_page_renders_total where the binary has it.
 # Prints one table with `uptime`'s load average beside every run. Not part of the test suite.
 #
-# Environment: WARMUP (default 10), THREADS (wrk threads, default 2), BASE_REF (default: HEAD of
+# Both daemons run at once (each on its own copy of the plan); the windows alternate between them,
+# so both see the same machine load; ROUNDS (default 1) repeats the six windows.
+#
+# Environment: WARMUP (default 10), THREADS (wrk threads, default 2), ROUNDS (default 1), BASE_REF (default: HEAD of
 # BASE_REPO), BASE_REPO (default /work/main), CARGO_TARGET_DIR (respected; both builds share it,
 # one after the other, so dependencies compile once).
 set -euo pipefail
@@ -46,7 +49,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 W=$(mktemp -d /tmp/golive-page-bench.XXXXXX)
 NGINX_PID=""
-GOLIVE_PID=""
+PIDS=()
 stop_pid() { # pid: TERM, wait up to 10 s, then KILL
     local p=$1 i
     [[ -n "$p" ]] || return 0
@@ -55,7 +58,7 @@ stop_pid() { # pid: TERM, wait up to 10 s, then KILL
     kill -KILL "$p" 2>/dev/null || true
 }
 cleanup() {
-    stop_pid "$GOLIVE_PID"
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
     stop_pid "$NGINX_PID"
     wait 2>/dev/null || true
     rm -rf "$W"
@@ -69,11 +72,16 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 export CARGO_TARGET_DIR="$TARGET_DIR"
 BASE_REF=${BASE_REF:-$(git -C "$BASE_REPO" rev-parse HEAD)}
 THIS_REF=$(git -C "$ROOT" rev-parse HEAD)
-mkdir -p "$W/base-src"
-git -C "$BASE_REPO" archive "$BASE_REF" | tar -x -C "$W/base-src"
-log "cargo build --release (base $BASE_REF)"
-(cd "$W/base-src" && cargo build --release --quiet)
-cp "$TARGET_DIR/release/golive" "$W/golive-base"
+# The base binary is kept by commit, so a second run does not build it again.
+BASE_BIN="$TARGET_DIR/status-page-bench/golive-$BASE_REF"
+if [[ ! -x "$BASE_BIN" ]]; then
+    mkdir -p "$W/base-src" "$(dirname "$BASE_BIN")"
+    git -C "$BASE_REPO" archive "$BASE_REF" | tar -x -C "$W/base-src"
+    log "cargo build --release (base $BASE_REF)"
+    (cd "$W/base-src" && cargo build --release --quiet)
+    cp "$TARGET_DIR/release/golive" "$BASE_BIN"
+fi
+cp "$BASE_BIN" "$W/golive-base"
 log "cargo build --release (this checkout, $THIS_REF)"
 (cd "$ROOT" && cargo build --release --quiet)
 cp "$TARGET_DIR/release/golive" "$W/golive-this"
@@ -98,7 +106,7 @@ for ((i = 0; i < 50; i++)); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/nu
 curl -fs "http://127.0.0.1:$PORT/health" >/dev/null || die "nginx did not start"
 
 # --- the plan -----------------------------------------------------------------------------------
-mkdir -p "$W/plan"
+mkdir -p "$W/plan-base" "$W/plan-this"
 {
     cat <<TOML
 [launch]
@@ -126,16 +134,17 @@ TOML
     for ((k = 1; k <= N; k++)); do
         printf '[[checks]]\nid = "c%d"\nkind = "http"\nurl = "http://127.0.0.1:%s/health?i=%d"\ninterval = "1s"\ntimeout = "900ms"\nphases = ["planned"]\n\n' "$k" "$PORT" "$k"
     done
-} > "$W/plan/plan.toml"
+} > "$W/plan-base/plan.toml"
+cp "$W/plan-base/plan.toml" "$W/plan-this/plan.toml"
 
 RESULTS="$W/results"
 : > "$RESULTS"
 
 # One window: metrics and CPU before and after, wrk (or nothing) in between; one result line.
-window() { # binary-label mode url
-    local label=$1 mode=$2 url=$3 d="$W/$1-$2"
+window() { # binary-label mode url pid round
+    local label=$1 mode=$2 url=$3 pid=$4 d="$W/$1-$2-$5"
     mkdir -p "$d"
-    cat "/proc/$GOLIVE_PID/stat" > "$d/stat0"; date +%s.%N > "$d/t0"
+    cat "/proc/$pid/stat" > "$d/stat0"; date +%s.%N > "$d/t0"
     curl -fsS "$url/metrics" > "$d/m0"
     case $mode in
         idle) sleep "$DUR"; : > "$d/wrk" ;;
@@ -143,7 +152,7 @@ window() { # binary-label mode url
         gzip) wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --latency -H 'Accept-Encoding: gzip' "$url/" > "$d/wrk" 2>&1 ;;
     esac
     curl -fsS "$url/metrics" > "$d/m1"
-    cat "/proc/$GOLIVE_PID/stat" > "$d/stat1"; date +%s.%N > "$d/t1"
+    cat "/proc/$pid/stat" > "$d/stat1"; date +%s.%N > "$d/t1"
     local load
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     curl -fsS "$url/" -o "$d/page.html"
@@ -196,31 +205,44 @@ PY
     tail -1 "$RESULTS" >&2
 }
 
-run_binary() { # label
-    local label=$1 url="" i
-    rm -rf "$W/plan/data"
-    log "golive [$label]: $N checks at 1 s, warm-up ${WARMUP}s, windows of ${DUR}s (idle, plain, gzip)"
-    "$W/golive-$label" run "$W/plan/plan.toml" --listen 127.0.0.1:0 >"$W/$label.log" 2>&1 &
-    GOLIVE_PID=$!
+# Starts one binary on its own copy of the plan; sets URL_<label> and PID_<label>.
+start_binary() { # label
+    local label=$1 url="" i pid
+    log "golive [$label]: $N checks at 1 s"
+    "$W/golive-$label" run "$W/plan-$label/plan.toml" --listen 127.0.0.1:0 >"$W/$label.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
     for ((i = 0; i < 300; i++)); do
-        if [[ -s "$W/plan/data/daemon.json" ]]; then
-            url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$W/plan/data/daemon.json" 2>/dev/null || true)
+        if [[ -s "$W/plan-$label/data/daemon.json" ]]; then
+            url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$W/plan-$label/data/daemon.json" 2>/dev/null || true)
             [[ -n "$url" ]] && curl -fs "$url/readyz" >/dev/null 2>&1 && break
         fi
-        kill -0 "$GOLIVE_PID" 2>/dev/null || die "golive exited: $(tail -20 "$W/$label.log")"
+        kill -0 "$pid" 2>/dev/null || die "golive [$label] exited: $(tail -20 "$W/$label.log")"
         sleep 0.1
     done
     [[ -n "$url" ]] || die "golive [$label] did not become ready"
-    sleep "$WARMUP"
-    for mode in idle plain gzip; do
-        window "$label" "$mode" "$url"
-        sleep 3
-    done
-    stop_pid "$GOLIVE_PID"; wait "$GOLIVE_PID" 2>/dev/null || true; GOLIVE_PID=""
+    printf -v "URL_$label" '%s' "$url"
+    printf -v "PID_$label" '%s' "$pid"
 }
 
-run_binary base
-run_binary this
+# Both binaries run at once, so each window's neighbour (probing, nobody watching it) shares the
+# machine's load; the windows alternate between them, ROUNDS times.
+PIDS=()
+start_binary base
+start_binary this
+log "warm-up ${WARMUP}s, then windows of ${DUR}s: idle, plain, gzip; main and this branch in turn"
+sleep "$WARMUP"
+for ((round = 1; round <= ${ROUNDS:-1}; round++)); do
+    for mode in idle plain gzip; do
+        for label in base this; do
+            url_var="URL_$label"; pid_var="PID_$label"
+            window "$label" "$mode" "${!url_var}" "${!pid_var}" "$round"
+            sleep 3
+        done
+    done
+done
+for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+PIDS=()
 
 echo
 echo "status-page-load: $N checks at 1 s, wrk -t$THREADS -c$CONNS -d${DUR}s on / ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs)"
