@@ -40,6 +40,7 @@ pub(crate) mod test_support {
             success_threshold,
             interval: std::time::Duration::from_secs(10),
             intervals: Default::default(),
+            retry_interval: None,
             phases: DEFAULT_CHECK_PHASES.into_iter().collect(),
             gate: false,
             risks: vec![],

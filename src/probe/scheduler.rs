@@ -24,8 +24,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::cadence::Cadence;
 use super::{ProbeContext, ProbeMemory, run_probe};
-use crate::core::health::Observation;
+use crate::core::health::{Observation, Outcome};
 use crate::core::plan_diff::{PublishedPlan, probes_alike};
 use crate::domain::Phase;
 use crate::metrics::Metrics;
@@ -202,6 +203,7 @@ impl CheckTask {
     async fn run(mut self) {
         let fraction = spread_fraction(&self.check().id);
         let mut memory = ProbeMemory::default();
+        let mut cadence = Cadence::default();
         let mut phase = *self.phase.borrow_and_update();
         let mut last_start: Option<Instant> = None;
         let mut due: Option<Instant> = self
@@ -251,11 +253,11 @@ impl CheckTask {
                 }
                 () = sleep => {
                     let Some(planned) = due else { continue };
-                    if !self.probe(planned, &mut memory).await {
+                    let Some(outcome) = self.probe(planned, &mut memory).await else {
                         return;
-                    }
+                    };
                     last_start = Some(planned);
-                    let interval = self.check().interval_in(phase);
+                    let interval = cadence.after(self.check(), phase, outcome);
                     due = Some(next_due(planned, interval, Instant::now()));
                 }
             }
@@ -289,13 +291,14 @@ impl CheckTask {
         true
     }
 
-    /// Runs one probe and hands the result to the engine; false when the daemon is stopping.
-    async fn probe(&self, planned: Instant, memory: &mut ProbeMemory) -> bool {
+    /// Runs one probe and hands the result to the engine; its outcome, or `None` when the daemon
+    /// is stopping.
+    async fn probe(&self, planned: Instant, memory: &mut ProbeMemory) -> Option<Outcome> {
         let permit = tokio::select! {
-            () = self.shutdown.cancelled() => return false,
+            () = self.shutdown.cancelled() => return None,
             permit = self.permits.acquire() => match permit {
                 Ok(permit) => permit,
-                Err(_) => return false,
+                Err(_) => return None,
             },
         };
         let lag = Instant::now().saturating_duration_since(planned);
@@ -307,9 +310,8 @@ impl CheckTask {
         };
         self.metrics.probes_in_flight.dec();
         drop(permit);
-        let Some(result) = result else {
-            return false;
-        };
+        let result = result?;
+        let outcome = result.outcome;
         let observation = Observation {
             check: self.index,
             generation: self.generation,
@@ -317,7 +319,8 @@ impl CheckTask {
             lag,
             result,
         };
-        self.observations.send(observation).await.is_ok()
+        self.observations.send(observation).await.ok()?;
+        Some(outcome)
     }
 }
 

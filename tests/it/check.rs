@@ -267,6 +267,8 @@ const CASES: &[Case] = &[
     case("duration without a unit", "{ deploying = \"5s\" }", "{ deploying = \"fast\" }", (59, 27), "invalid duration `fast`", Some("\"500ms\"")),
     case("interval below 100ms", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\ninterval = \"50ms\"", (85, 12), "an interval of 50 ms is too short", Some("every 100 ms")),
     case("timeout above the interval", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\ntimeout = \"1m\"", (85, 11), "the timeout of 1 min is longer than the interval of 30 s", Some("lower `timeout`")),
+    case("retry interval above the interval", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nretry_interval = \"1m\"", (85, 18), "a retry interval of 1 min is longer than the check's interval of 30 s", Some("use at most 30 s")),
+    case("retry interval below 100ms", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nretry_interval = \"50ms\"", (85, 18), "an interval of 50 ms is too short", Some("every 100 ms")),
     case("unknown phase in intervals", "{ deploying = \"5s\" }", "{ deployng = \"5s\" }", (59, 15), "unknown phase `deployng`", Some("did you mean `deploying`?")),
     case("unknown phase in phases", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nphases = [\"verifyng\"]", (85, 11), "unknown phase `verifyng`", Some("did you mean `verifying`?")),
     case("terminal phase in phases", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nphases = [\"hypercare\", \"closed\"]", (85, 24), "`closed` is a terminal phase", Some("go_no_go")),

@@ -32,6 +32,7 @@ mod probes;
 mod proxy;
 mod reload;
 mod reports;
+mod retries;
 mod review;
 mod rules;
 mod runbook;
