@@ -178,6 +178,10 @@ pub struct Transition {
 pub struct PhaseChanged {
     pub transition: Transition,
     pub phase: String,
+    /// The same pipeline run had already made this change: `transition` is the one recorded
+    /// then, and nothing was written now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_recorded: bool,
 }
 
 /// A checklist confirmation.
@@ -638,6 +642,10 @@ pub struct StepChanged {
     /// was written now.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub already_recorded: bool,
+    /// A `start` repeated by the run that has since finished the step (with `already_recorded`):
+    /// the pipeline should skip the step's work, not do it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_done: bool,
 }
 
 /// A report that was sent.

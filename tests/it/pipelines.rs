@@ -49,6 +49,12 @@ struct Setup {
 }
 
 async fn setup(release: Release) -> Setup {
+    setup_confirming(release, &["backup", "signoff", "smoke"]).await
+}
+
+/// [`setup`] confirming only `items` of the checklist (`smoke` gates leaving `verifying`, so
+/// without it `golive verify --advance` waits until its timeout).
+async fn setup_confirming(release: Release, items: &[&str]) -> Setup {
     let workspace = tempfile::tempdir().expect("workspace");
     let marker = workspace.path().join("broken");
     let target = serve(move |_| {
@@ -68,7 +74,7 @@ async fn setup(release: Release) -> Setup {
         http_check("web", &target.url("/health")).named("Shop front page"),
     );
     let daemon = Daemon::start(&plan).await;
-    for item in ["backup", "signoff", "smoke"] {
+    for item in items {
         let (status, body) = daemon
             .post(&format!("/api/v1/checklist/{item}/confirm"), json!({}))
             .await;
@@ -79,8 +85,8 @@ async fn setup(release: Release) -> Setup {
         .await;
     assert_eq!(status, 200, "{body}");
     let deploy = match release {
-        Release::Healthy => "#!/bin/sh\necho 'release 2.0' > deployed\n",
-        Release::Broken => "#!/bin/sh\necho 'release 2.0' > deployed\ntouch broken\n",
+        Release::Healthy => "#!/bin/sh\necho 'release 2.0' >> deployed\n",
+        Release::Broken => "#!/bin/sh\necho 'release 2.0' >> deployed\ntouch broken\n",
     };
     let script = workspace.path().join("deploy.sh");
     std::fs::write(&script, deploy).expect("write deploy.sh");
@@ -166,6 +172,8 @@ struct Workflow {
 
 #[derive(Deserialize)]
 struct GithubJob {
+    /// The one job this one waits for (the example's only form of `needs`).
+    needs: Option<String>,
     steps: Vec<GithubStep>,
 }
 
@@ -202,47 +210,83 @@ fn github_runs(
     })
 }
 
-/// Runs the GitHub Actions example's job; `twice` names a step that is retried (run twice in a
-/// row). Answers whether the job failed and the names of the steps that ran, with their output.
-async fn run_github(setup: &Setup, soak: &str, twice: Option<&str>) -> (bool, Vec<String>, String) {
+/// What a run of jobs did: whether one failed, the names of the steps (or jobs) that ran, and
+/// everything they printed.
+struct JobsRun {
+    failed: bool,
+    ran: Vec<String>,
+    log: String,
+}
+
+/// Runs the GitHub Actions example's workflow as one attempt of a run ("Re-run all jobs" is
+/// another call with the same `GITHUB_RUN_ID`): each job after the one it `needs` succeeded,
+/// its steps from the first.
+async fn run_github(setup: &Setup, env: &[(String, String)]) -> JobsRun {
     let workflow: Workflow = example("github-actions.yml");
-    let job = workflow.jobs.values().next().expect("a job");
-    let env = job_env(setup, soak, ("GITHUB_RUN_ID", "4242"));
+    let mut run = JobsRun {
+        failed: false,
+        ran: Vec::new(),
+        log: String::new(),
+    };
+    let mut succeeded: BTreeMap<&str, bool> = BTreeMap::new();
+    while succeeded.len() < workflow.jobs.len() {
+        for (name, job) in &workflow.jobs {
+            let ready = match job.needs.as_deref() {
+                _ if succeeded.contains_key(name.as_str()) => None,
+                None => Some(true),
+                Some(need) => succeeded.get(need).copied(),
+            };
+            match ready {
+                Some(true) => {
+                    let ok = run_github_job(setup, env, job, &mut run).await;
+                    succeeded.insert(name, ok);
+                }
+                Some(false) => {
+                    run.log.push_str(&format!("== job {name} skipped\n"));
+                    succeeded.insert(name, false);
+                }
+                None => {}
+            }
+        }
+    }
+    run
+}
+
+/// Runs one job's steps; answers whether it succeeded.
+async fn run_github_job(
+    setup: &Setup,
+    env: &[(String, String)],
+    job: &GithubJob,
+    run: &mut JobsRun,
+) -> bool {
     let mut failed = false;
     let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut ran = Vec::new();
-    let mut log = String::new();
     for step in &job.steps {
         let Some(script) = &step.run else { continue };
         if !github_runs(step.condition.as_deref(), failed, &outputs) {
             continue;
         }
         let name = step.name.clone().unwrap_or_default();
-        let times = if twice.is_some_and(|prefix| name.starts_with(prefix)) {
-            2
-        } else {
-            1
-        };
-        for _ in 0..times {
-            let output_file = setup.workspace.path().join("github_output");
-            std::fs::write(&output_file, "").expect("GITHUB_OUTPUT");
-            let mut step_env = env.clone();
-            step_env.push(("GITHUB_OUTPUT".into(), output_file.display().to_string()));
-            let (code, text) = shell(setup.workspace.path(), &step_env, script).await;
-            log.push_str(&format!("== {name} (exit {code})\n{text}"));
-            ran.push(name.clone());
-            failed |= code != 0;
-            let written = std::fs::read_to_string(&output_file).unwrap_or_default();
-            if let Some(id) = &step.id {
-                let values = written
-                    .lines()
-                    .filter_map(|line| line.split_once('='))
-                    .map(|(key, value)| (key.to_string(), value.to_string()));
-                outputs.entry(id.clone()).or_default().extend(values);
-            }
+        let output_file = setup.workspace.path().join("github_output");
+        std::fs::write(&output_file, "").expect("GITHUB_OUTPUT");
+        let mut step_env = env.to_vec();
+        step_env.push(("GITHUB_OUTPUT".into(), output_file.display().to_string()));
+        let (code, text) = shell(setup.workspace.path(), &step_env, script).await;
+        run.log
+            .push_str(&format!("== {name} (exit {code})\n{text}"));
+        run.ran.push(name.clone());
+        failed |= code != 0;
+        let written = std::fs::read_to_string(&output_file).unwrap_or_default();
+        if let Some(id) = &step.id {
+            let values = written
+                .lines()
+                .filter_map(|line| line.split_once('='))
+                .map(|(key, value)| (key.to_string(), value.to_string()));
+            outputs.entry(id.clone()).or_default().extend(values);
         }
     }
-    (failed, ran, log)
+    run.failed |= failed;
+    !failed
 }
 
 /// The parts of a GitLab CI file the test runs: the stages in order, and each job's stage,
@@ -256,9 +300,8 @@ struct GitlabPipeline {
 
 /// Runs the GitLab CI example's jobs stage by stage (each job's script lines in one shell, as
 /// the runner does); answers whether the pipeline failed and the log.
-async fn run_gitlab(setup: &Setup, soak: &str) -> (bool, String) {
+async fn run_gitlab(setup: &Setup, env: &[(String, String)]) -> (bool, String) {
     let pipeline: GitlabPipeline = example("gitlab-ci.yml");
-    let env = job_env(setup, soak, ("CI_PIPELINE_ID", "77"));
     let mut failed = false;
     let mut log = String::new();
     for stage in &pipeline.stages {
@@ -276,7 +319,7 @@ async fn run_gitlab(setup: &Setup, soak: &str) -> (bool, String) {
                 .iter()
                 .filter_map(Value::as_str)
                 .collect();
-            let (code, text) = shell(setup.workspace.path(), &env, &lines.join("\n")).await;
+            let (code, text) = shell(setup.workspace.path(), env, &lines.join("\n")).await;
             log.push_str(&format!("== {name} (exit {code})\n{text}"));
             failed |= code != 0;
         }
@@ -310,38 +353,136 @@ async fn rollback_hook_ran(daemon: &Daemon) -> String {
     eventually(20, async || std::fs::read_to_string(&file).ok()).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_github_workflow_passes_a_healthy_release_into_hypercare_and_records_a_retried_step_once()
- {
-    let setup = setup(Release::Healthy).await;
-    let (failed, ran, log) = run_github(&setup, "2s", Some("Deploy")).await;
-    assert!(!failed, "{log}");
-    assert!(
-        !ran.iter().any(|name| name.starts_with("Roll back")),
-        "{log}"
-    );
-    assert!(log.contains("already"), "the retried step says so: {log}");
-    assert!(log.contains("golive verify: advanced [hypercare]"), "{log}");
-    assert_eq!(phase(&setup.daemon).await, "hypercare");
+/// How many times `deploy.sh` ran (one line each in `deployed`).
+fn deploys(setup: &Setup) -> usize {
+    let file = setup.workspace.path().join("deployed");
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+/// The phase changes in the log, oldest first: (to, run id).
+async fn phase_changes(daemon: &Daemon) -> Vec<(String, Value)> {
+    let (_, log) = daemon.get("/api/v1/log?kind=phase&order=asc").await;
+    log["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|entry| {
+            let to = entry["data"]["to"].as_str().unwrap_or_default();
+            (to.to_string(), entry["data"]["run_id"].clone())
+        })
+        .collect()
+}
+
+/// What a release run by `run` leaves in the log: the deploy step started and done once, and the
+/// phases from go/no-go to hypercare moved once each, all by that run.
+async fn assert_recorded_once(daemon: &Daemon, run: &str) {
+    let by = json!(run);
     assert_eq!(
-        deploy_entries(&setup.daemon).await,
+        deploy_entries(daemon).await,
         [
-            ("start".to_string(), json!("github:4242")),
-            ("done".to_string(), json!("github:4242"))
+            ("start".to_string(), by.clone()),
+            ("done".to_string(), by.clone())
         ]
     );
+    let moved: Vec<(String, Value)> = phase_changes(daemon).await.into_iter().skip(1).collect();
+    assert_eq!(
+        moved,
+        [
+            ("deploying".to_string(), by.clone()),
+            ("verifying".to_string(), by.clone()),
+            ("hypercare".to_string(), by)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_github_workflow_passes_a_healthy_release_into_hypercare_and_a_rerun_of_all_jobs_changes_nothing()
+ {
+    let setup = setup(Release::Healthy).await;
+    let env = job_env(&setup, "2s", ("GITHUB_RUN_ID", "4242"));
+    let run = run_github(&setup, &env).await;
+    assert!(!run.failed, "{}", run.log);
+    assert!(
+        !run.ran.iter().any(|name| name.starts_with("Roll back")),
+        "{}",
+        run.log
+    );
+    assert!(
+        run.log.contains("golive verify: advanced [hypercare]"),
+        "{}",
+        run.log
+    );
+    assert_eq!(phase(&setup.daemon).await, "hypercare");
+    // "Re-run all jobs": every job again from its first step, with the same run id.
+    let rerun = run_github(&setup, &env).await;
+    assert!(!rerun.failed, "{}", rerun.log);
+    assert!(
+        rerun.log.contains("this run deployed already"),
+        "{}",
+        rerun.log
+    );
+    assert!(
+        rerun.log.contains("golive verify: advanced [hypercare]"),
+        "{}",
+        rerun.log
+    );
+    assert_eq!(deploys(&setup), 1, "deploy.sh ran again: {}", rerun.log);
+    assert_recorded_once(&setup.daemon, "github:4242").await;
     assert!(!setup.daemon.dir.join("rollback.out").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_of_the_whole_github_workflow_after_the_gate_timed_out_passes_without_deploying_again()
+ {
+    let setup = setup_confirming(Release::Healthy, &["backup", "signoff"]).await;
+    let mut env = job_env(&setup, "1s", ("GITHUB_RUN_ID", "4243"));
+    env.push(("GOLIVE_VERIFY_TIMEOUT".into(), "3s".into()));
+    let first = run_github(&setup, &env).await;
+    assert!(first.failed, "{}", first.log);
+    assert!(
+        first.log.contains("== Gate on golive (exit 4)"),
+        "{}",
+        first.log
+    );
+    assert!(
+        !first.ran.iter().any(|name| name.starts_with("Roll back")),
+        "{}",
+        first.log
+    );
+    let (status, body) = setup
+        .daemon
+        .post("/api/v1/checklist/smoke/confirm", json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let rerun = run_github(&setup, &env).await;
+    assert!(!rerun.failed, "{}", rerun.log);
+    assert!(
+        rerun.log.contains("golive verify: advanced [hypercare]"),
+        "{}",
+        rerun.log
+    );
+    assert_eq!(deploys(&setup), 1, "deploy.sh ran again: {}", rerun.log);
+    assert_recorded_once(&setup.daemon, "github:4243").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_github_workflow_runs_the_rollback_hook_when_the_gate_exits_with_the_rollback_code() {
     let setup = setup(Release::Broken).await;
-    let (failed, ran, log) = run_github(&setup, "5m", None).await;
-    assert!(failed, "{log}");
-    assert!(log.contains("== Gate on golive (exit 3)"), "{log}");
+    let env = job_env(&setup, "50s", ("GITHUB_RUN_ID", "4242"));
+    let run = run_github(&setup, &env).await;
+    assert!(run.failed, "{}", run.log);
     assert!(
-        ran.iter().any(|name| name.starts_with("Roll back")),
-        "{log}"
+        run.log.contains("== Gate on golive (exit 3)"),
+        "{}",
+        run.log
+    );
+    assert!(
+        run.ran.iter().any(|name| name.starts_with("Roll back")),
+        "{}",
+        run.log
     );
     let hook = rollback_hook_ran(&setup.daemon).await;
     assert!(
@@ -354,23 +495,41 @@ async fn the_github_workflow_runs_the_rollback_hook_when_the_gate_exits_with_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gitlab_pipeline_passes_a_healthy_release_into_hypercare() {
     let setup = setup(Release::Healthy).await;
-    let (failed, log) = run_gitlab(&setup, "2s").await;
+    let env = job_env(&setup, "2s", ("CI_PIPELINE_ID", "77"));
+    let (failed, log) = run_gitlab(&setup, &env).await;
     assert!(!failed, "{log}");
     assert_eq!(phase(&setup.daemon).await, "hypercare");
-    assert_eq!(
-        deploy_entries(&setup.daemon).await,
-        [
-            ("start".to_string(), json!("gitlab:77")),
-            ("done".to_string(), json!("gitlab:77"))
-        ]
-    );
+    assert_recorded_once(&setup.daemon, "gitlab:77").await;
     assert!(!setup.daemon.dir.join("rollback.out").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_gitlab_pipeline_runs_the_rollback_hook_when_the_gate_exits_with_the_rollback_code() {
+async fn retried_gitlab_jobs_after_the_gate_timed_out_pass_without_deploying_again() {
+    let setup = setup_confirming(Release::Healthy, &["backup", "signoff"]).await;
+    let mut env = job_env(&setup, "1s", ("CI_PIPELINE_ID", "78"));
+    env.push(("GOLIVE_VERIFY_TIMEOUT".into(), "3s".into()));
+    let (failed, log) = run_gitlab(&setup, &env).await;
+    assert!(failed, "{log}");
+    assert!(log.contains("== verify (exit 4)"), "{log}");
+    let (status, body) = setup
+        .daemon
+        .post("/api/v1/checklist/smoke/confirm", json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Retry each job of the pipeline, in stage order, with the same pipeline id.
+    let (failed, log) = run_gitlab(&setup, &env).await;
+    assert!(!failed, "{log}");
+    assert!(log.contains("this pipeline deployed already"), "{log}");
+    assert_eq!(deploys(&setup), 1, "deploy.sh ran again: {log}");
+    assert_recorded_once(&setup.daemon, "gitlab:78").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gitlab_pipeline_runs_the_rollback_hook_when_the_gate_exits_with_the_rollback_code_and_a_retry_rolls_back_once()
+ {
     let setup = setup(Release::Broken).await;
-    let (failed, log) = run_gitlab(&setup, "5m").await;
+    let env = job_env(&setup, "50s", ("CI_PIPELINE_ID", "77"));
+    let (failed, log) = run_gitlab(&setup, &env).await;
     assert!(failed, "{log}");
     assert!(log.contains("== verify (exit 3)"), "{log}");
     let hook = rollback_hook_ran(&setup.daemon).await;
@@ -379,6 +538,23 @@ async fn the_gitlab_pipeline_runs_the_rollback_hook_when_the_gate_exits_with_the
         "{hook}"
     );
     assert_eq!(phase(&setup.daemon).await, "rolled_back");
+    // The verify job retried: still exit 3, and its rollback finds the launch rolled back.
+    let pipeline: GitlabPipeline = example("gitlab-ci.yml");
+    let lines: Vec<&str> = pipeline.jobs["verify"]["script"]
+        .as_array()
+        .expect("script lines")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let (code, output) = shell(setup.workspace.path(), &env, &lines.join("\n")).await;
+    assert_eq!(code, 3, "{output}");
+    assert!(output.contains("rolled back already"), "{output}");
+    let rolled_back = phase_changes(&setup.daemon)
+        .await
+        .iter()
+        .filter(|(to, _)| to == "rolled_back")
+        .count();
+    assert_eq!(rolled_back, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,7 +594,7 @@ async fn the_gate_exits_4_when_the_launch_never_reaches_the_phase_before_the_tim
     let (code, output) = shell(
         setup.workspace.path(),
         &env,
-        "golive verify --timeout 1s --interval 200ms --json",
+        "golive verify --timeout 2s --interval 200ms --json",
     )
     .await;
     assert_eq!(code, 4, "{output}");
@@ -453,4 +629,29 @@ async fn the_gate_exits_69_when_golive_cannot_be_reached_five_times_in_a_row() {
     assert_eq!(events.len(), 5, "{stdout}");
     assert!(events.iter().all(|event| event["event"] == "unreachable"));
     assert_eq!(events[4]["exit_code"], 69);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_refuses_a_timeout_not_longer_than_the_soak_and_a_zero_interval_as_bad_usage() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (args, says) in [
+        (
+            ["--timeout", "5m", "--soak", "10m"],
+            "must be longer than --soak",
+        ),
+        (["--interval", "0s", "--soak", "1m"], "longer than 0s"),
+    ] {
+        let path = dir.path().to_path_buf();
+        let mut line = vec!["verify", "--server", "http://127.0.0.1:9"];
+        line.extend(args);
+        let line: Vec<String> = line.iter().map(|arg| arg.to_string()).collect();
+        let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+            let line: Vec<&str> = line.iter().map(String::as_str).collect();
+            crate::helpers::cli(&path, &line)
+        })
+        .await
+        .expect("join");
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
 }
