@@ -195,7 +195,7 @@ pub(super) async fn run(client: &Client, args: &ClientArgs, options: VerifyOptio
         match client.get::<wire::Status>("/api/v1/status").await {
             Ok(answer) => {
                 failures = 0;
-                let reading = match gate_reading(&answer.value) {
+                let reading = match gate_reading(&answer.value, rules.phase) {
                     Ok(reading) => reading,
                     Err(why) => {
                         let line = Line::new("not_proven", None, vec![why]);
@@ -403,8 +403,10 @@ fn retryable(error: &ClientError) -> bool {
     }
 }
 
-/// The status answer as the judgement reads it, each problem as a sentence.
-fn gate_reading(status: &wire::Status) -> Result<GateReading, String> {
+/// The status answer as the judgement reads it, each problem as a sentence; a sentence instead
+/// when it cannot be judged, or when the launch is in the awaited phase `awaited` with no gate or
+/// critical check probed there (the gate would pass on nothing).
+fn gate_reading(status: &wire::Status, awaited: Phase) -> Result<GateReading, String> {
     let phase = status
         .phase
         .parse::<Phase>()
@@ -415,6 +417,11 @@ fn gate_reading(status: &wire::Status) -> Result<GateReading, String> {
                 .to_string(),
         );
     };
+    if phase == awaited && verification.checks.is_empty() {
+        return Err(format!(
+            "no gate or critical check is probed in {phase}: nothing could prove the release (give a check `gate = true` or severity `critical` and {phase} in its phases)"
+        ));
+    }
     let unhealthy_checks = verification
         .checks
         .iter()

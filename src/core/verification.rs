@@ -104,15 +104,12 @@ pub fn judge(
         };
         return (verdict, None);
     }
-    let mut reasons: Vec<String> = reading
+    let reasons: Vec<String> = reading
         .unhealthy_checks
         .iter()
         .chain(&reading.open_critical_alerts)
         .cloned()
         .collect();
-    if rules.blockers_count {
-        reasons.extend(reading.blockers.iter().cloned());
-    }
     if !reasons.is_empty() {
         let verdict = Verdict::Waiting {
             reasons,
@@ -130,16 +127,29 @@ pub fn judge(
     };
     let soaked = reading.now.duration_since(healthy_since);
     let soaked = Duration::try_from(soaked).unwrap_or_default();
+    // Checklist blockers hold only the verdict, not the soak: a late sign-off does not make the
+    // release prove its health again.
+    if soaked >= rules.soak && rules.blockers_count && !reading.blockers.is_empty() {
+        let verdict = Verdict::Waiting {
+            reasons: reading.blockers.clone(),
+            remaining: None,
+        };
+        return (verdict, Some(soak));
+    }
     if soaked >= rules.soak {
         return (Verdict::Proven { healthy_since }, Some(soak));
     }
+    let mut reasons = vec![format!(
+        "healthy in {} for {} of {}",
+        reading.phase,
+        crate::human::std_duration(soaked),
+        crate::human::std_duration(rules.soak)
+    )];
+    if rules.blockers_count {
+        reasons.extend(reading.blockers.iter().cloned());
+    }
     let verdict = Verdict::Waiting {
-        reasons: vec![format!(
-            "healthy in {} for {} of {}",
-            reading.phase,
-            crate::human::std_duration(soaked),
-            crate::human::std_duration(rules.soak)
-        )],
+        reasons,
         remaining: Some(rules.soak - soaked),
     };
     (verdict, Some(soak))
@@ -297,7 +307,7 @@ mod tests {
             blockers_count: true,
             ..rules()
         };
-        let (verdict, _) = judge(&advancing, &reading, soak);
+        let (verdict, kept) = judge(&advancing, &reading, soak);
         assert!(matches!(
             verdict,
             Verdict::Waiting {
@@ -305,5 +315,16 @@ mod tests {
                 ..
             }
         ));
+        // The soak goes on under the blocker: once signed off, the release is proven at once.
+        assert_eq!(kept, soak);
+        reading.blockers.clear();
+        reading.now = at(101);
+        let (verdict, _) = judge(&advancing, &reading, kept);
+        assert_eq!(
+            verdict,
+            Verdict::Proven {
+                healthy_since: at(0)
+            }
+        );
     }
 }

@@ -655,3 +655,44 @@ async fn the_gate_refuses_a_timeout_not_longer_than_the_soak_and_a_zero_interval
         assert!(stderr.contains(says), "{stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_exits_1_instead_of_passing_on_nothing_when_no_gate_or_critical_check_runs_in_the_phase()
+ {
+    let target = serve(|_| Reply::ok("ok")).await;
+    let plan = format!(
+        "{BASE_PLAN}{}",
+        http_check("web", &target.url("/health")).in_phases(&["verifying"])
+    );
+    let daemon = Daemon::start(&plan).await;
+    for item in ["backup", "signoff", "smoke"] {
+        let path = format!("/api/v1/checklist/{item}/confirm");
+        assert_eq!(daemon.post(&path, json!({})).await.0, 200);
+    }
+    for phase in ["go_no_go", "deploying"] {
+        let (status, body) = daemon.post("/api/v1/phase", json!({"to": phase})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().to_path_buf();
+    let server = daemon.url.clone();
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        let line = [
+            "verify",
+            "--server",
+            &server,
+            "--phase",
+            "deploying",
+            "--soak",
+            "1s",
+        ];
+        crate::helpers::cli(&path, &line)
+    })
+    .await
+    .expect("join");
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("no gate or critical check is probed in deploying"),
+        "{stdout}{stderr}"
+    );
+}
