@@ -141,9 +141,14 @@ fn checklist_items(
 }
 
 pub async fn status(State(state): State<AppState>) -> Result<Json<wire::Status>, ApiError> {
-    let open_alerts = read(&state, |reader| reader.alerts(true, OPEN_ALERTS_MAX)).await?;
     let snapshot = state.engine.snapshot();
     let now = state.clock.now();
+    let phase_since = snapshot.state.phase_since;
+    let (open_alerts, alerts_in_phase) = read(&state, move |reader| {
+        let open = reader.alerts(true, OPEN_ALERTS_MAX)?;
+        Ok((open, reader.alerts_between(phase_since, now)?))
+    })
+    .await?;
     let plan = &state.plan();
     let launch_state = &snapshot.state;
     let confirmed = plan
@@ -236,7 +241,12 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<wire::Status>,
                 .collect(),
         },
         now,
-        verification: Some(verification(plan, &snapshot, &open_alerts)),
+        verification: Some(verification(
+            plan,
+            &snapshot,
+            &open_alerts,
+            &alerts_in_phase,
+        )),
     }))
 }
 
@@ -244,11 +254,13 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<wire::Status>,
 const OPEN_ALERTS_MAX: usize = 1000;
 
 /// The release gate's view: gate and critical checks with their health, open critical alerts,
-/// and the open alerts that meet the plan's rollback criteria in the current phase.
+/// the open alerts that meet the plan's rollback criteria in the current phase, and when the
+/// latest critical alert of the phase (`alerts_in_phase`) was resolved.
 fn verification(
     plan: &crate::plan::Plan,
     snapshot: &crate::core::snapshot::Snapshot,
     open_alerts: &[crate::core::alert::Alert],
+    alerts_in_phase: &[crate::core::alert::Alert],
 ) -> wire::Verification {
     use crate::plan::checks::Severity;
     let brief = |alert: &crate::core::alert::Alert| wire::AlertBrief {
@@ -274,6 +286,7 @@ fn verification(
                 reason: gate.and_then(|gate| gate.reason.clone()),
                 gate: check.gate,
                 severity: check.severity.as_str().to_string(),
+                changed_at: gate.and_then(|gate| gate.changed_at),
             }
         })
         .collect();
@@ -291,6 +304,11 @@ fn verification(
             })
             .map(brief)
             .collect(),
+        critical_alert_resolved_at: alerts_in_phase
+            .iter()
+            .filter(|alert| alert.severity == Severity::Critical)
+            .filter_map(|alert| alert.resolved_at)
+            .max(),
     }
 }
 

@@ -463,5 +463,11 @@ fn gate_reading(status: &wire::Status, awaited: Phase) -> Result<GateReading, St
             .iter()
             .map(|blocker| blocker.message.clone())
             .collect(),
+        last_change: verification
+            .checks
+            .iter()
+            .filter_map(|check| check.changed_at)
+            .chain(verification.critical_alert_resolved_at)
+            .max(),
     })
 }

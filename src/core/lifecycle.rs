@@ -20,6 +20,9 @@ pub struct GateCheck {
     pub health: Health,
     /// The latest probe's reason.
     pub reason: Option<String>,
+    /// When its health last changed (the release gate's soak starts no earlier: a failure that
+    /// came and went between two of its polls still counts).
+    pub changed_at: Option<Timestamp>,
 }
 
 /// The durable state of the launch that the lifecycle rules read.
@@ -726,6 +729,7 @@ mod tests {
             GateCheck {
                 health: Health::Failing,
                 reason: Some("connection refused".into()),
+                changed_at: None,
             },
         );
         let refusal = request_transition(
@@ -752,6 +756,7 @@ mod tests {
             GateCheck {
                 health: Health::Healthy,
                 reason: None,
+                changed_at: None,
             },
         );
         assert!(

@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -694,5 +696,96 @@ async fn the_gate_exits_1_instead_of_passing_on_nothing_when_no_gate_or_critical
     assert!(
         stdout.contains("no gate or critical check is probed in deploying"),
         "{stdout}{stderr}"
+    );
+}
+
+/// A daemon in `verifying` with one critical check `web` (no rollback criteria) on a target that
+/// fails while `broken` is set.
+async fn verifying_daemon(broken: Arc<AtomicBool>) -> (Daemon, Target) {
+    let target = serve(move |_| {
+        if broken.load(Ordering::SeqCst) {
+            Reply::status(503, "down")
+        } else {
+            Reply::ok("ok")
+        }
+    })
+    .await;
+    let plan = format!("{BASE_PLAN}{}", http_check("web", &target.url("/health")));
+    let daemon = Daemon::start(&plan).await;
+    for item in ["backup", "signoff", "smoke"] {
+        let path = format!("/api/v1/checklist/{item}/confirm");
+        assert_eq!(daemon.post(&path, json!({})).await.0, 200);
+    }
+    for phase in ["go_no_go", "deploying", "verifying"] {
+        let (status, body) = daemon.post("/api/v1/phase", json!({"to": phase})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    (daemon, target)
+}
+
+/// `web`'s health and last change in the status's `verification`, once it is `health`.
+async fn web_became(daemon: &Daemon, health: &str) -> jiff::Timestamp {
+    eventually(20, async || {
+        let (_, status) = daemon.get("/api/v1/status").await;
+        let web = &status["verification"]["checks"][0];
+        (web["health"] == health)
+            .then(|| web["changed_at"].as_str()?.parse().ok())
+            .flatten()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_that_fails_and_recovers_between_two_polls_of_the_gate_restarts_its_soak() {
+    let broken = Arc::new(AtomicBool::new(false));
+    let (daemon, _target) = verifying_daemon(Arc::clone(&broken)).await;
+    web_became(&daemon, "healthy").await;
+    let mut gate = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+        .args(["verify", "--advance", "--json", "--soak", "4s"])
+        .args(["--interval", "4s", "--timeout", "60s", "--run-id", ""])
+        .env("GOLIVE_SERVER", &daemon.url)
+        .env("GOLIVE_API_TOKEN", TOKEN)
+        .env_remove("GOLIVE_PLAN")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("golive verify");
+    let stdout = gate.stdout.take().expect("stdout");
+    let (lines, seen) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let first = tokio::task::spawn_blocking(move || (seen.recv(), seen))
+        .await
+        .expect("join");
+    let (first, seen) = (first.0.expect("a first line"), first.1);
+    assert!(first.contains("\"soaking\""), "{first}");
+    // A blip well inside the 4 s between two polls: failing, then healthy again. With the soak
+    // as long as the interval, a gate that missed it would pass at its second poll.
+    broken.store(true, Ordering::SeqCst);
+    web_became(&daemon, "failing").await;
+    broken.store(false, Ordering::SeqCst);
+    let recovered = web_became(&daemon, "healthy").await;
+    let status = tokio::task::spawn_blocking(move || gate.wait())
+        .await
+        .expect("join")
+        .expect("exit");
+    let rest: Vec<String> = seen.try_iter().collect();
+    assert_eq!(status.code(), Some(0), "{first}\n{}", rest.join("\n"));
+    let (_, log) = daemon.get("/api/v1/log?kind=phase&limit=1").await;
+    let advanced: jiff::Timestamp = log["entries"][0]["at"]
+        .as_str()
+        .and_then(|at| at.parse().ok())
+        .expect("the advance's time");
+    assert!(
+        advanced >= recovered + jiff::SignedDuration::from_secs(4),
+        "advanced at {advanced}, only {} after the recovery at {recovered}: {}",
+        advanced.duration_since(recovered),
+        rest.join("\n")
     );
 }
