@@ -789,3 +789,35 @@ async fn a_check_that_fails_and_recovers_between_two_polls_of_the_gate_restarts_
         rest.join("\n")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_ends_with_a_json_line_carrying_its_exit_code_when_its_advance_is_refused() {
+    let setup = setup(Release::Healthy).await;
+    let env = job_env(&setup, "1s", ("CI_PIPELINE_ID", "79"));
+    let pipeline: GitlabPipeline = example("gitlab-ci.yml");
+    let lines: Vec<&str> = pipeline.jobs["deploy"]["script"]
+        .as_array()
+        .expect("script lines")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let (code, output) = shell(setup.workspace.path(), &env, &lines.join("\n")).await;
+    assert_eq!(code, 0, "{output}");
+    // The status is public; the advance needs a write token, and this one is wrong.
+    let mut env = env;
+    env.push(("GOLIVE_API_TOKEN".into(), "not-the-token".into()));
+    let script = "golive verify --advance --json --timeout 20s";
+    let (code, output) = shell(setup.workspace.path(), &env, script).await;
+    assert_eq!(code, 77, "{output}");
+    let last = output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .last()
+        .expect("a JSON line");
+    assert_eq!(
+        (last["event"].clone(), last["exit_code"].clone()),
+        (json!("advance_refused"), json!(77)),
+        "{output}"
+    );
+    assert_eq!(phase(&setup.daemon).await, "verifying");
+}
