@@ -811,8 +811,8 @@ async fn the_gate_ends_with_a_json_line_carrying_its_exit_code_when_its_advance_
     assert_eq!(code, 77, "{output}");
     let last = output
         .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .last()
+        .rev()
+        .find_map(|line| serde_json::from_str::<Value>(line).ok())
         .expect("a JSON line");
     assert_eq!(
         (last["event"].clone(), last["exit_code"].clone()),
