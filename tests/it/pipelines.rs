@@ -821,3 +821,65 @@ async fn the_gate_ends_with_a_json_line_carrying_its_exit_code_when_its_advance_
     );
     assert_eq!(phase(&setup.daemon).await, "verifying");
 }
+
+/// A loopback proxy in front of `daemon` that passes every request on, but answers a
+/// `POST /api/v1/phase` with 502 after the daemon carried it out: the answer lost on the way.
+async fn losing_phase_answers(daemon: &Daemon) -> String {
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    let upstream = daemon.url.clone();
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |request: Request<Body>| {
+        let (upstream, http) = (upstream.clone(), http.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = to_bytes(body, 1 << 20).await.unwrap_or_default();
+            let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+            let mut forward = http.request(parts.method.clone(), format!("{upstream}{path}"));
+            for (name, value) in &parts.headers {
+                if name != "host" {
+                    forward = forward.header(name, value);
+                }
+            }
+            let Ok(answer) = forward.body(body.to_vec()).send().await else {
+                return StatusCode::BAD_GATEWAY.into_response();
+            };
+            if parts.method == "POST" && parts.uri.path() == "/api/v1/phase" {
+                return (StatusCode::BAD_GATEWAY, "the answer was lost").into_response();
+            }
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::OK);
+            let bytes = answer.bytes().await.unwrap_or_default();
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
+            response
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_counts_its_own_advance_whose_answer_was_lost_as_done() {
+    let setup = setup(Release::Healthy).await;
+    let mut env = job_env(&setup, "1s", ("GITHUB_RUN_ID", "4244"));
+    let pipeline: Workflow = example("github-actions.yml");
+    for step in &pipeline.jobs["deploy"].steps {
+        let Some(script) = &step.run else { continue };
+        let (code, output) = shell(setup.workspace.path(), &env, script).await;
+        assert_eq!(code, 0, "{output}");
+    }
+    env.push((
+        "GOLIVE_SERVER".into(),
+        losing_phase_answers(&setup.daemon).await,
+    ));
+    let script = "golive verify --advance --json --timeout 20s";
+    let (code, output) = shell(setup.workspace.path(), &env, script).await;
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("its answer was lost"), "{output}");
+    assert_eq!(phase(&setup.daemon).await, "hypercare");
+}
