@@ -44,8 +44,8 @@ pub async fn phase(
         let transition = &changed.transition;
         if changed.already_recorded {
             return format!(
-                "The launch is in {} already (this run moved it {} → {}); nothing written.\n",
-                changed.phase, transition.from, transition.to
+                "This run moved the launch to {} already ({} → {}); it is in {}; nothing written.\n",
+                transition.to, transition.from, transition.to, changed.phase
             );
         }
         let forced = if transition.forced { " (forced)" } else { "" };
