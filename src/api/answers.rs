@@ -268,6 +268,7 @@ impl From<&engine::StepOutcome> for wire::StepChanged {
                     sent_to: advice.sent_to.clone(),
                 }),
             already_recorded: false,
+            already_done: false,
         }
     }
 }

@@ -14,12 +14,12 @@ use super::answers::name;
 use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
-use super::handlers::{author, read};
+use super::handlers::{author, read, run_id};
 use super::params::ApiPath;
 use crate::core::health::Health;
 use crate::core::log::data::{RunbookLog, StepLogged};
 use crate::core::log::{LogData, LogEntry, LogKind};
-use crate::core::runbook::{self, StepAction, StepRefusal, StepRequest};
+use crate::core::runbook::{self, StepAction, StepRefusal, StepRequest, StepState};
 use crate::engine::EngineError;
 use crate::store::{LogQuery, Reader, StoreError};
 use crate::wire;
@@ -130,24 +130,6 @@ async fn change(
     }
 }
 
-/// The longest run id accepted.
-const RUN_ID_MAX: usize = 200;
-
-/// The request's run id, trimmed (blank is none); 400 naming `run_id` when too long or not
-/// printable.
-fn run_id(given: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(run_id) = given.map(|run_id| run_id.trim().to_string()) else {
-        return Ok(None);
-    };
-    if run_id.chars().count() > RUN_ID_MAX || run_id.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            "run_id",
-            format!("`run_id` must be printable and at most {RUN_ID_MAX} characters"),
-        ));
-    }
-    Ok(Some(run_id).filter(|run_id| !run_id.is_empty()))
-}
-
 /// A change the engine refused as not fitting the step's state: success without a new entry
 /// when the step's latest change was made by the same run and already got where this one leads
 /// (`runbook::already_reached`); otherwise the refusal, naming the run that made that change.
@@ -198,6 +180,7 @@ async fn repeated_change(
         step: wire::StepView::from(&view),
         rollback: None,
         already_recorded: true,
+        already_done: action == StepAction::Start && step_state == StepState::Done,
     }))
 }
 

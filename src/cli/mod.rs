@@ -63,6 +63,26 @@ pub struct ClientArgs {
     pub author: Option<String>,
 }
 
+/// The pipeline run making a change: `given` (`--run-id`, `GOLIVE_RUN_ID`; '' for none), else the
+/// one the CI system names.
+fn pipeline_run(given: Option<String>) -> Option<String> {
+    given.or_else(run_id_from_ci)
+}
+
+/// The run id a CI system gives the pipeline run (`--run-id` and `GOLIVE_RUN_ID` come first):
+/// GitHub Actions' `GITHUB_RUN_ID` (the same for every re-run attempt of a workflow run) or
+/// GitLab's `CI_PIPELINE_ID` (the same for every retried job of a pipeline), named by system so
+/// two systems' numbers never meet.
+fn run_id_from_ci() -> Option<String> {
+    [("github", "GITHUB_RUN_ID"), ("gitlab", "CI_PIPELINE_ID")]
+        .iter()
+        .find_map(|(system, variable)| {
+            let value = std::env::var(variable).ok()?;
+            let value = value.trim();
+            (!value.is_empty()).then(|| format!("{system}:{value}"))
+        })
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon for a launch plan.
@@ -101,6 +121,12 @@ pub enum Command {
     Phase {
         #[command(subcommand)]
         action: PhaseAction,
+        /// The pipeline run making the change: asked again by the same run after it moved the
+        /// launch there (or on from there), it succeeds without a second log entry [default:
+        /// GOLIVE_RUN_ID, else `github:` + GITHUB_RUN_ID, else `gitlab:` + CI_PIPELINE_ID; ''
+        /// for none].
+        #[arg(long, env = "GOLIVE_RUN_ID", global = true)]
+        run_id: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },

@@ -63,10 +63,14 @@ fn connect(args: &ClientArgs) -> Result<Client, ExitCode> {
 
 /// Makes one call and prints its answer, or why it failed.
 async fn one_call(client: &Client, args: &ClientArgs, request: Remote) -> ExitCode {
-    match call(client, args, request).await {
-        Ok(output) => {
+    let result = match request {
+        Remote::Step { action, run_id } => runbook::step(client, args, action, run_id).await,
+        request => call(client, args, request).await.map(|output| (output, 0)),
+    };
+    match result {
+        Ok((output, code)) => {
             print!("{output}");
-            ExitCode::SUCCESS
+            ExitCode::from(code)
         }
         Err(ClientError::Partly { output, message }) => {
             print!("{output}");
@@ -84,7 +88,7 @@ async fn one_call(client: &Client, args: &ClientArgs, request: Remote) -> ExitCo
 async fn call(client: &Client, args: &ClientArgs, request: Remote) -> Result<String, ClientError> {
     match request {
         Remote::Status => commands::status(client, args).await,
-        Remote::Phase(action) => commands::phase(client, args, action).await,
+        Remote::Phase { action, run_id } => commands::phase(client, args, action, run_id).await,
         Remote::Checklist(action) => commands::checklist(client, args, action).await,
         Remote::WriteLog { kind, text } => commands::write_log(client, args, kind, text).await,
         Remote::SendUpdate { text } => commands::send_update(client, args, text).await,
@@ -101,7 +105,10 @@ async fn call(client: &Client, args: &ClientArgs, request: Remote) -> Result<Str
             commands::send_report(client, args, date, final_report).await
         }
         Remote::Timeline { output } => commands::timeline(client, output).await,
-        Remote::Step { action, run_id } => runbook::step(client, args, action, run_id).await,
+        // `one_call` sends step changes itself, for their exit code.
+        Remote::Step { action, run_id } => runbook::step(client, args, action, run_id)
+            .await
+            .map(|(output, _)| output),
         Remote::Runbook => runbook::show(client, args).await,
     }
 }

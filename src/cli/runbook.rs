@@ -9,13 +9,18 @@ use super::{ClientArgs, StepCommand};
 use crate::client::{Answer, Client, ClientError, encode};
 use crate::wire;
 
-/// Sends a step change and says what happened.
+/// `golive step start`'s exit code when this pipeline run finished the step already: the job
+/// skips the work instead of doing it a second time untraced.
+pub const EXIT_ALREADY_DONE: u8 = 10;
+
+/// Sends a step change and says what happened, with the exit code (`EXIT_ALREADY_DONE` for a
+/// start this run had already carried to done, 0 otherwise).
 pub(super) async fn step(
     client: &Client,
     args: &ClientArgs,
     command: StepCommand,
     run_id: Option<String>,
-) -> Result<String, ClientError> {
+) -> Result<(String, u8), ClientError> {
     let (id, action, force, reason) = match command {
         StepCommand::Start { id, force, reason } => (id, "start", force, reason),
         StepCommand::Done { id, reason } => (id, "done", false, reason),
@@ -26,27 +31,17 @@ pub(super) async fn step(
         reason,
         force,
         author: args.author.clone(),
-        run_id: run_id.or_else(run_id_from_ci),
+        run_id: super::pipeline_run(run_id),
     };
     let path = format!("/api/v1/runbook/{}/{action}", encode(&id));
     let answer: Answer<wire::StepChanged> = client.post(&path, &body).await?;
-    Ok(shown(&answer, args.json, |changed| {
-        step_changed(&id, changed)
-    }))
-}
-
-/// The run id a CI system gives the pipeline run (`--run-id` and `GOLIVE_RUN_ID` come first):
-/// GitHub Actions' `GITHUB_RUN_ID` (the same for every re-run attempt of a workflow run) or
-/// GitLab's `CI_PIPELINE_ID` (the same for every retried job of a pipeline), named by system so
-/// two systems' numbers never meet.
-fn run_id_from_ci() -> Option<String> {
-    [("github", "GITHUB_RUN_ID"), ("gitlab", "CI_PIPELINE_ID")]
-        .iter()
-        .find_map(|(system, variable)| {
-            let value = std::env::var(variable).ok()?;
-            let value = value.trim();
-            (!value.is_empty()).then(|| format!("{system}:{value}"))
-        })
+    let code = if answer.value.already_done {
+        EXIT_ALREADY_DONE
+    } else {
+        0
+    };
+    let output = shown(&answer, args.json, |changed| step_changed(&id, changed));
+    Ok((output, code))
 }
 
 /// What a step change did, and for a failed step the rollback procedure that applies.
@@ -56,7 +51,11 @@ fn step_changed(id: &str, changed: &wire::StepChanged) -> String {
     } else {
         ""
     };
-    let mut out = if changed.already_recorded {
+    let mut out = if changed.already_done {
+        format!(
+            "Step `{id}` is done already: this run finished it; nothing written (exit {EXIT_ALREADY_DONE}: skip its work).\n"
+        )
+    } else if changed.already_recorded {
         format!(
             "Step `{id}` is {} already (this run recorded it{}); nothing written.\n",
             changed.step.record.state,

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::ClientArgs;
 use crate::client::{Client, ClientError};
+use crate::core::log::data::PhaseChange;
 use crate::core::verification::{GateReading, GateRules, Soak, Verdict, judge};
 use crate::domain::Phase;
 use crate::wire;
@@ -28,6 +29,8 @@ pub const EXIT_NOT_PROVEN: u8 = 1;
 pub const EXIT_ROLL_BACK: u8 = 3;
 /// `--timeout` passed before the launch was proven.
 pub const EXIT_TIMEOUT: u8 = 4;
+/// Bad usage: a `--timeout` not longer than `--soak`, a zero `--interval` (as clap's own).
+const EXIT_USAGE: u8 = 2;
 /// golive could not be reached (or answered 5xx) this many times in a row.
 const ATTEMPTS: u32 = 5;
 /// A progress line that says nothing new is repeated at most this often.
@@ -46,11 +49,16 @@ pub struct VerifyOptions {
     #[arg(long, env = "GOLIVE_VERIFY_TIMEOUT", default_value = "30m", value_parser = duration)]
     pub timeout: Duration,
     /// How often to ask golive.
-    #[arg(long, env = "GOLIVE_VERIFY_INTERVAL", default_value = "5s", value_parser = duration)]
+    #[arg(long, env = "GOLIVE_VERIFY_INTERVAL", default_value = "5s", value_parser = interval)]
     pub interval: Duration,
     /// Once proven, move the launch to the phase after (verifying → hypercare).
     #[arg(long)]
     pub advance: bool,
+    /// The pipeline run advancing the phase: a re-run finding the launch advanced by this run
+    /// already exits 0 [default: GOLIVE_RUN_ID, else `github:` + GITHUB_RUN_ID, else `gitlab:` +
+    /// CI_PIPELINE_ID; '' for none].
+    #[arg(long, env = "GOLIVE_RUN_ID")]
+    pub run_id: Option<String>,
 }
 
 /// A duration as `5m`, `90s`, `1h30m` (jiff's friendly format).
@@ -60,6 +68,15 @@ fn duration(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a duration like 30s, 10m or 1h"))?;
     Duration::try_from(parsed).map_err(|_| format!("`{text}` is negative"))
+}
+
+/// A pause between polls: a duration over zero.
+fn interval(text: &str) -> Result<Duration, String> {
+    let pause = duration(text)?;
+    if pause.is_zero() {
+        return Err(format!("`{text}`: the interval must be longer than 0s"));
+    }
+    Ok(pause)
 }
 
 /// A phase the gate can wait in: one the rollback criteria apply to.
@@ -150,6 +167,17 @@ impl Progress {
 
 /// Runs the gate against `client` until it has an outcome.
 pub(super) async fn run(client: &Client, args: &ClientArgs, options: VerifyOptions) -> ExitCode {
+    if options.timeout <= options.soak {
+        eprintln!(
+            "golive verify: --timeout ({}) must be longer than --soak ({}), or the gate could never pass",
+            crate::human::std_duration(options.timeout),
+            crate::human::std_duration(options.soak)
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let run_id = super::pipeline_run(options.run_id.clone())
+        .map(|run_id| run_id.trim().to_string())
+        .filter(|run_id| !run_id.is_empty());
     let rules = GateRules {
         phase: options.phase,
         soak: options.soak,
@@ -167,7 +195,7 @@ pub(super) async fn run(client: &Client, args: &ClientArgs, options: VerifyOptio
         match client.get::<wire::Status>("/api/v1/status").await {
             Ok(answer) => {
                 failures = 0;
-                let reading = match gate_reading(&answer.value) {
+                let reading = match gate_reading(&answer.value, rules.phase) {
                     Ok(reading) => reading,
                     Err(why) => {
                         let line = Line::new("not_proven", None, vec![why]);
@@ -181,6 +209,7 @@ pub(super) async fn run(client: &Client, args: &ClientArgs, options: VerifyOptio
                     args,
                     rules: &rules,
                     zone: super::format::zone(&answer.value.launch.timezone),
+                    run_id: run_id.as_deref(),
                 };
                 if let Some(code) = gate.conclude(verdict, &mut progress).await {
                     return code;
@@ -199,7 +228,8 @@ pub(super) async fn run(client: &Client, args: &ClientArgs, options: VerifyOptio
             }
             Err(error) => {
                 refused(&error);
-                return ExitCode::from(error.exit_code());
+                let line = Line::new("refused", None, vec![error.to_string()]);
+                return progress.end(line, error.exit_code());
             }
         }
         let now = Instant::now();
@@ -222,6 +252,8 @@ struct Gate<'a> {
     args: &'a ClientArgs,
     rules: &'a GateRules,
     zone: jiff::tz::TimeZone,
+    /// The pipeline run (`--run-id`): it names the advance, so a re-run knows its own.
+    run_id: Option<&'a str>,
 }
 
 impl Gate<'_> {
@@ -242,13 +274,18 @@ impl Gate<'_> {
                     return Some(progress.end(line, EXIT_PROVEN));
                 }
                 progress.print(&line, "proven".into());
-                Some(advance(self.client, self.args, rules, progress).await)
+                Some(self.advance(progress).await)
             }
             Verdict::RollBack { reasons } => {
                 let line = Line::new("roll_back", None, reasons);
                 Some(progress.end(line, EXIT_ROLL_BACK))
             }
             Verdict::PhaseLeft { phase } => {
+                if rules.blockers_count && self.advanced_by_this_run(phase).await {
+                    let why = format!("this run moved the launch on to {phase} already");
+                    let line = Line::new("advanced", Some(phase), vec![why]);
+                    return Some(progress.end(line, EXIT_PROVEN));
+                }
                 let why = format!(
                     "the launch moved on to {phase} before it was proven healthy in {}",
                     rules.phase
@@ -276,44 +313,71 @@ impl Gate<'_> {
     }
 }
 
-/// Moves the launch on from the proven phase to the next, naming it (so a repeated call cannot
-/// skip a phase).
-async fn advance(
-    client: &Client,
-    args: &ClientArgs,
-    rules: &GateRules,
-    progress: &mut Progress,
-) -> ExitCode {
-    let Some(next) = rules.phase.next() else {
-        return ExitCode::from(EXIT_PROVEN);
-    };
-    let body = wire::PhaseChange {
-        to: Some(next.to_string()),
-        force: false,
-        reason: Some(format!(
-            "golive verify: healthy in {} for {}",
-            rules.phase,
-            crate::human::std_duration(rules.soak)
-        )),
-        author: args.author.clone(),
-    };
-    match client
-        .post::<wire::PhaseChanged>("/api/v1/phase", &body)
-        .await
-    {
-        Ok(answer) => {
-            let transition = &answer.value.transition;
-            let why = format!("{} → {}", transition.from, transition.to);
+impl Gate<'_> {
+    /// Moves the launch on from the proven phase to the next, naming it (so a repeated call
+    /// cannot skip a phase) and this run (so a re-run finds its own advance). When the answer is
+    /// lost (golive unreachable, 5xx), the status is read again: advanced by this run is success.
+    async fn advance(&self, progress: &mut Progress) -> ExitCode {
+        let rules = self.rules;
+        let Some(next) = rules.phase.next() else {
+            return ExitCode::from(EXIT_PROVEN);
+        };
+        let body = wire::PhaseChange {
+            to: Some(next.to_string()),
+            force: false,
+            reason: Some(format!(
+                "golive verify: healthy in {} for {}",
+                rules.phase,
+                crate::human::std_duration(rules.soak)
+            )),
+            author: self.args.author.clone(),
+            run_id: self.run_id.map(str::to_string),
+        };
+        let error = match self
+            .client
+            .post::<wire::PhaseChanged>("/api/v1/phase", &body)
+            .await
+        {
+            Ok(answer) => {
+                let transition = &answer.value.transition;
+                let why = format!("{} → {}", transition.from, transition.to);
+                let line = Line::new("advanced", Some(next), vec![why]);
+                return progress.end(line, EXIT_PROVEN);
+            }
+            Err(error) => error,
+        };
+        if retryable(&error) && self.advanced_by_this_run(next).await {
+            let why = format!("{} → {next} (its answer was lost: {error})", rules.phase);
             let line = Line::new("advanced", Some(next), vec![why]);
-            progress.end(line, EXIT_PROVEN)
+            return progress.end(line, EXIT_PROVEN);
         }
-        Err(error) => {
-            refused(&error);
-            ExitCode::from(match error.exit_code() {
-                1 => EXIT_NOT_PROVEN,
-                code => code,
-            })
-        }
+        refused(&error);
+        let code = match error.exit_code() {
+            1 => EXIT_NOT_PROVEN,
+            code => code,
+        };
+        let line = Line::new(
+            "advance_refused",
+            Some(rules.phase),
+            vec![error.to_string()],
+        );
+        progress.end(line, code)
+    }
+
+    /// Whether the launch's latest phase change moved it into `phase` and was made by this run
+    /// (false without a run id, or when golive cannot tell).
+    async fn advanced_by_this_run(&self, phase: Phase) -> bool {
+        let Some(run_id) = self.run_id else {
+            return false;
+        };
+        let path = "/api/v1/log?kind=phase&limit=1";
+        let Ok(page) = self.client.get::<wire::LogPage>(path).await else {
+            return false;
+        };
+        page.value.entries.first().is_some_and(|entry| {
+            serde_json::from_value::<PhaseChange>(entry.data.clone())
+                .is_ok_and(|change| change.to == phase && change.run_id.as_deref() == Some(run_id))
+        })
     }
 }
 
@@ -339,8 +403,10 @@ fn retryable(error: &ClientError) -> bool {
     }
 }
 
-/// The status answer as the judgement reads it, each problem as a sentence.
-fn gate_reading(status: &wire::Status) -> Result<GateReading, String> {
+/// The status answer as the judgement reads it, each problem as a sentence; a sentence instead
+/// when it cannot be judged, or when the launch is in the awaited phase `awaited` with no gate or
+/// critical check probed there (the gate would pass on nothing).
+fn gate_reading(status: &wire::Status, awaited: Phase) -> Result<GateReading, String> {
     let phase = status
         .phase
         .parse::<Phase>()
@@ -351,6 +417,11 @@ fn gate_reading(status: &wire::Status) -> Result<GateReading, String> {
                 .to_string(),
         );
     };
+    if phase == awaited && verification.checks.is_empty() {
+        return Err(format!(
+            "no gate or critical check is probed in {phase}: nothing could prove the release (give a check `gate = true` or severity `critical` and {phase} in its phases)"
+        ));
+    }
     let unhealthy_checks = verification
         .checks
         .iter()
@@ -392,5 +463,11 @@ fn gate_reading(status: &wire::Status) -> Result<GateReading, String> {
             .iter()
             .map(|blocker| blocker.message.clone())
             .collect(),
+        last_change: verification
+            .checks
+            .iter()
+            .filter_map(|check| check.changed_at)
+            .chain(verification.critical_alert_resolved_at)
+            .max(),
     })
 }

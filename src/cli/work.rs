@@ -66,7 +66,10 @@ pub enum Local {
 /// One call to a running daemon.
 pub enum Remote {
     Status,
-    Phase(PhaseAction),
+    Phase {
+        action: PhaseAction,
+        run_id: Option<String>,
+    },
     Checklist(ChecklistAction),
     /// A note, decision, lesson or feedback written to the log.
     WriteLog {
@@ -160,7 +163,11 @@ impl From<Command> for Work {
                 }
             },
             Command::Status { client } => remote(client, Remote::Status),
-            Command::Phase { action, client } => remote(client, Remote::Phase(action)),
+            Command::Phase {
+                action,
+                run_id,
+                client,
+            } => remote(client, Remote::Phase { action, run_id }),
             Command::Checklist { action, client } => remote(client, Remote::Checklist(action)),
             Command::Note { text, client } => write(client, LogKind::Note, text),
             Command::Decision { text, client } => write(client, LogKind::Decision, text),

@@ -39,6 +39,10 @@ pub struct GateReading {
     pub rollback_criteria: Vec<String>,
     /// What keeps the launch from leaving its phase (checklist items), each as a sentence.
     pub blockers: Vec<String>,
+    /// The latest change the daemon knows of that a poll may have missed: a gate or critical
+    /// check's last health change, a critical alert of the phase resolved. The soak starts no
+    /// earlier, so a failure that came and went between two polls still restarts it.
+    pub last_change: Option<Timestamp>,
 }
 
 /// What the gate remembers between readings: since when it has seen everything healthy, in
@@ -77,6 +81,26 @@ pub fn judge(
         let reasons = vec!["the launch was rolled back".to_string()];
         return (Verdict::RollBack { reasons }, None);
     }
+    // Before the awaited phase the deployment is under way and may blip: an alert meeting the
+    // criteria holds the gate but decides nothing; one still open once the launch is in the
+    // phase (its check still failing) means roll back.
+    if !reading.rollback_criteria.is_empty() && reading.phase < rules.phase {
+        let reasons = reading
+            .rollback_criteria
+            .iter()
+            .map(|alert| {
+                format!(
+                    "the plan's rollback criteria hold (rolling back if still open in {}): {alert}",
+                    rules.phase
+                )
+            })
+            .collect();
+        let verdict = Verdict::Waiting {
+            reasons,
+            remaining: None,
+        };
+        return (verdict, None);
+    }
     if !reading.rollback_criteria.is_empty() {
         let reasons = reading
             .rollback_criteria
@@ -104,15 +128,12 @@ pub fn judge(
         };
         return (verdict, None);
     }
-    let mut reasons: Vec<String> = reading
+    let reasons: Vec<String> = reading
         .unhealthy_checks
         .iter()
         .chain(&reading.open_critical_alerts)
         .cloned()
         .collect();
-    if rules.blockers_count {
-        reasons.extend(reading.blockers.iter().cloned());
-    }
     if !reasons.is_empty() {
         let verdict = Verdict::Waiting {
             reasons,
@@ -124,22 +145,39 @@ pub fn judge(
         Some(soak) if soak.phase_since == reading.phase_since => soak.healthy_since,
         _ => reading.now,
     };
+    let healthy_since = match reading.last_change {
+        Some(change) if change > healthy_since => change.min(reading.now),
+        _ => healthy_since,
+    };
     let soak = Soak {
         phase_since: reading.phase_since,
         healthy_since,
     };
     let soaked = reading.now.duration_since(healthy_since);
     let soaked = Duration::try_from(soaked).unwrap_or_default();
+    // Checklist blockers hold only the verdict, not the soak: a late sign-off does not make the
+    // release prove its health again.
+    if soaked >= rules.soak && rules.blockers_count && !reading.blockers.is_empty() {
+        let verdict = Verdict::Waiting {
+            reasons: reading.blockers.clone(),
+            remaining: None,
+        };
+        return (verdict, Some(soak));
+    }
     if soaked >= rules.soak {
         return (Verdict::Proven { healthy_since }, Some(soak));
     }
+    let mut reasons = vec![format!(
+        "healthy in {} for {} of {}",
+        reading.phase,
+        crate::human::std_duration(soaked),
+        crate::human::std_duration(rules.soak)
+    )];
+    if rules.blockers_count {
+        reasons.extend(reading.blockers.iter().cloned());
+    }
     let verdict = Verdict::Waiting {
-        reasons: vec![format!(
-            "healthy in {} for {} of {}",
-            reading.phase,
-            crate::human::std_duration(soaked),
-            crate::human::std_duration(rules.soak)
-        )],
+        reasons,
         remaining: Some(rules.soak - soaked),
     };
     (verdict, Some(soak))
@@ -170,6 +208,7 @@ mod tests {
             open_critical_alerts: Vec::new(),
             rollback_criteria: Vec::new(),
             blockers: Vec::new(),
+            last_change: None,
         }
     }
 
@@ -247,8 +286,45 @@ mod tests {
     }
 
     #[test]
-    fn rollback_criteria_or_a_rolled_back_launch_mean_roll_back_in_any_phase() {
+    fn a_change_between_two_polls_restarts_the_soak() {
+        let (_, soak) = judge(&rules(), &healthy(Phase::Verifying, 10), None);
+        // `api` failed and recovered at 45, between the polls at 10 and 50.
+        let mut reading = healthy(Phase::Verifying, 50);
+        reading.last_change = Some(at(45));
+        let (_, soak) = judge(&rules(), &reading, soak);
+        assert_eq!(soak.map(|soak| soak.healthy_since), Some(at(45)));
+        reading.now = at(80);
+        let (verdict, soak) = judge(&rules(), &reading, soak);
+        assert!(matches!(verdict, Verdict::Waiting { .. }), "{verdict:?}");
+        reading.now = at(105);
+        let (verdict, _) = judge(&rules(), &reading, soak);
+        assert_eq!(
+            verdict,
+            Verdict::Proven {
+                healthy_since: at(45)
+            }
+        );
+    }
+
+    #[test]
+    fn rollback_criteria_before_the_awaited_phase_hold_the_gate_without_deciding() {
         let mut reading = healthy(Phase::Deploying, 10);
+        reading.rollback_criteria = vec!["alert #1 Checkout (critical)".into()];
+        let (verdict, _) = judge(&rules(), &reading, None);
+        assert_eq!(
+            verdict,
+            Verdict::Waiting {
+                reasons: vec![
+                    "the plan's rollback criteria hold (rolling back if still open in verifying): alert #1 Checkout (critical)".into()
+                ],
+                remaining: None
+            }
+        );
+    }
+
+    #[test]
+    fn rollback_criteria_in_or_after_the_phase_or_a_rolled_back_launch_mean_roll_back() {
+        let mut reading = healthy(Phase::Verifying, 10);
         reading.rollback_criteria = vec!["alert #1 Checkout (critical)".into()];
         let (verdict, _) = judge(&rules(), &reading, None);
         assert_eq!(
@@ -297,7 +373,7 @@ mod tests {
             blockers_count: true,
             ..rules()
         };
-        let (verdict, _) = judge(&advancing, &reading, soak);
+        let (verdict, kept) = judge(&advancing, &reading, soak);
         assert!(matches!(
             verdict,
             Verdict::Waiting {
@@ -305,5 +381,16 @@ mod tests {
                 ..
             }
         ));
+        // The soak goes on under the blocker: once signed off, the release is proven at once.
+        assert_eq!(kept, soak);
+        reading.blockers.clear();
+        reading.now = at(101);
+        let (verdict, _) = judge(&advancing, &reading, kept);
+        assert_eq!(
+            verdict,
+            Verdict::Proven {
+                healthy_since: at(0)
+            }
+        );
     }
 }

@@ -74,6 +74,10 @@ pub struct Verification {
     /// Open alerts that meet the plan's `[rollback] criteria` in the current phase (those that
     /// recommend a rollback).
     pub rollback_criteria_hold: Vec<AlertBrief>,
+    /// When the latest critical alert open in the current phase was resolved (the soak starts no
+    /// earlier).
+    #[serde(default)]
+    pub critical_alert_resolved_at: Option<Timestamp>,
 }
 
 /// A check the release gate waits for.
@@ -86,6 +90,9 @@ pub struct GateCheck {
     /// Whether it is a go/no-go gate check (`gate = true`).
     pub gate: bool,
     pub severity: String,
+    /// When its health last changed (absent before its first result).
+    #[serde(default)]
+    pub changed_at: Option<Timestamp>,
 }
 
 /// An open alert, briefly.
@@ -178,6 +185,10 @@ pub struct Transition {
 pub struct PhaseChanged {
     pub transition: Transition,
     pub phase: String,
+    /// The same pipeline run had already made this change: `transition` is the one recorded
+    /// then, and nothing was written now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_recorded: bool,
 }
 
 /// A checklist confirmation.
@@ -638,6 +649,10 @@ pub struct StepChanged {
     /// was written now.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub already_recorded: bool,
+    /// A `start` repeated by the run that has since finished the step (with `already_recorded`):
+    /// the pipeline should skip the step's work, not do it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_done: bool,
 }
 
 /// A report that was sent.

@@ -451,6 +451,7 @@ async fn after_a_time_lapse_jump_a_tick_makes_the_engine_close_hypercare_at_once
                 force: false,
                 reason: None,
                 author: "test".to_string(),
+                run_id: None,
             })
             .await
             .expect("advance");

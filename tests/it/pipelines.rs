@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -49,6 +51,12 @@ struct Setup {
 }
 
 async fn setup(release: Release) -> Setup {
+    setup_confirming(release, &["backup", "signoff", "smoke"]).await
+}
+
+/// [`setup`] confirming only `items` of the checklist (`smoke` gates leaving `verifying`, so
+/// without it `golive verify --advance` waits until its timeout).
+async fn setup_confirming(release: Release, items: &[&str]) -> Setup {
     let workspace = tempfile::tempdir().expect("workspace");
     let marker = workspace.path().join("broken");
     let target = serve(move |_| {
@@ -68,7 +76,7 @@ async fn setup(release: Release) -> Setup {
         http_check("web", &target.url("/health")).named("Shop front page"),
     );
     let daemon = Daemon::start(&plan).await;
-    for item in ["backup", "signoff", "smoke"] {
+    for item in items {
         let (status, body) = daemon
             .post(&format!("/api/v1/checklist/{item}/confirm"), json!({}))
             .await;
@@ -79,8 +87,8 @@ async fn setup(release: Release) -> Setup {
         .await;
     assert_eq!(status, 200, "{body}");
     let deploy = match release {
-        Release::Healthy => "#!/bin/sh\necho 'release 2.0' > deployed\n",
-        Release::Broken => "#!/bin/sh\necho 'release 2.0' > deployed\ntouch broken\n",
+        Release::Healthy => "#!/bin/sh\necho 'release 2.0' >> deployed\n",
+        Release::Broken => "#!/bin/sh\necho 'release 2.0' >> deployed\ntouch broken\n",
     };
     let script = workspace.path().join("deploy.sh");
     std::fs::write(&script, deploy).expect("write deploy.sh");
@@ -166,6 +174,8 @@ struct Workflow {
 
 #[derive(Deserialize)]
 struct GithubJob {
+    /// The one job this one waits for (the example's only form of `needs`).
+    needs: Option<String>,
     steps: Vec<GithubStep>,
 }
 
@@ -202,47 +212,83 @@ fn github_runs(
     })
 }
 
-/// Runs the GitHub Actions example's job; `twice` names a step that is retried (run twice in a
-/// row). Answers whether the job failed and the names of the steps that ran, with their output.
-async fn run_github(setup: &Setup, soak: &str, twice: Option<&str>) -> (bool, Vec<String>, String) {
+/// What a run of jobs did: whether one failed, the names of the steps (or jobs) that ran, and
+/// everything they printed.
+struct JobsRun {
+    failed: bool,
+    ran: Vec<String>,
+    log: String,
+}
+
+/// Runs the GitHub Actions example's workflow as one attempt of a run ("Re-run all jobs" is
+/// another call with the same `GITHUB_RUN_ID`): each job after the one it `needs` succeeded,
+/// its steps from the first.
+async fn run_github(setup: &Setup, env: &[(String, String)]) -> JobsRun {
     let workflow: Workflow = example("github-actions.yml");
-    let job = workflow.jobs.values().next().expect("a job");
-    let env = job_env(setup, soak, ("GITHUB_RUN_ID", "4242"));
+    let mut run = JobsRun {
+        failed: false,
+        ran: Vec::new(),
+        log: String::new(),
+    };
+    let mut succeeded: BTreeMap<&str, bool> = BTreeMap::new();
+    while succeeded.len() < workflow.jobs.len() {
+        for (name, job) in &workflow.jobs {
+            let ready = match job.needs.as_deref() {
+                _ if succeeded.contains_key(name.as_str()) => None,
+                None => Some(true),
+                Some(need) => succeeded.get(need).copied(),
+            };
+            match ready {
+                Some(true) => {
+                    let ok = run_github_job(setup, env, job, &mut run).await;
+                    succeeded.insert(name, ok);
+                }
+                Some(false) => {
+                    run.log.push_str(&format!("== job {name} skipped\n"));
+                    succeeded.insert(name, false);
+                }
+                None => {}
+            }
+        }
+    }
+    run
+}
+
+/// Runs one job's steps; answers whether it succeeded.
+async fn run_github_job(
+    setup: &Setup,
+    env: &[(String, String)],
+    job: &GithubJob,
+    run: &mut JobsRun,
+) -> bool {
     let mut failed = false;
     let mut outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut ran = Vec::new();
-    let mut log = String::new();
     for step in &job.steps {
         let Some(script) = &step.run else { continue };
         if !github_runs(step.condition.as_deref(), failed, &outputs) {
             continue;
         }
         let name = step.name.clone().unwrap_or_default();
-        let times = if twice.is_some_and(|prefix| name.starts_with(prefix)) {
-            2
-        } else {
-            1
-        };
-        for _ in 0..times {
-            let output_file = setup.workspace.path().join("github_output");
-            std::fs::write(&output_file, "").expect("GITHUB_OUTPUT");
-            let mut step_env = env.clone();
-            step_env.push(("GITHUB_OUTPUT".into(), output_file.display().to_string()));
-            let (code, text) = shell(setup.workspace.path(), &step_env, script).await;
-            log.push_str(&format!("== {name} (exit {code})\n{text}"));
-            ran.push(name.clone());
-            failed |= code != 0;
-            let written = std::fs::read_to_string(&output_file).unwrap_or_default();
-            if let Some(id) = &step.id {
-                let values = written
-                    .lines()
-                    .filter_map(|line| line.split_once('='))
-                    .map(|(key, value)| (key.to_string(), value.to_string()));
-                outputs.entry(id.clone()).or_default().extend(values);
-            }
+        let output_file = setup.workspace.path().join("github_output");
+        std::fs::write(&output_file, "").expect("GITHUB_OUTPUT");
+        let mut step_env = env.to_vec();
+        step_env.push(("GITHUB_OUTPUT".into(), output_file.display().to_string()));
+        let (code, text) = shell(setup.workspace.path(), &step_env, script).await;
+        run.log
+            .push_str(&format!("== {name} (exit {code})\n{text}"));
+        run.ran.push(name.clone());
+        failed |= code != 0;
+        let written = std::fs::read_to_string(&output_file).unwrap_or_default();
+        if let Some(id) = &step.id {
+            let values = written
+                .lines()
+                .filter_map(|line| line.split_once('='))
+                .map(|(key, value)| (key.to_string(), value.to_string()));
+            outputs.entry(id.clone()).or_default().extend(values);
         }
     }
-    (failed, ran, log)
+    run.failed |= failed;
+    !failed
 }
 
 /// The parts of a GitLab CI file the test runs: the stages in order, and each job's stage,
@@ -256,9 +302,8 @@ struct GitlabPipeline {
 
 /// Runs the GitLab CI example's jobs stage by stage (each job's script lines in one shell, as
 /// the runner does); answers whether the pipeline failed and the log.
-async fn run_gitlab(setup: &Setup, soak: &str) -> (bool, String) {
+async fn run_gitlab(setup: &Setup, env: &[(String, String)]) -> (bool, String) {
     let pipeline: GitlabPipeline = example("gitlab-ci.yml");
-    let env = job_env(setup, soak, ("CI_PIPELINE_ID", "77"));
     let mut failed = false;
     let mut log = String::new();
     for stage in &pipeline.stages {
@@ -276,7 +321,7 @@ async fn run_gitlab(setup: &Setup, soak: &str) -> (bool, String) {
                 .iter()
                 .filter_map(Value::as_str)
                 .collect();
-            let (code, text) = shell(setup.workspace.path(), &env, &lines.join("\n")).await;
+            let (code, text) = shell(setup.workspace.path(), env, &lines.join("\n")).await;
             log.push_str(&format!("== {name} (exit {code})\n{text}"));
             failed |= code != 0;
         }
@@ -310,38 +355,136 @@ async fn rollback_hook_ran(daemon: &Daemon) -> String {
     eventually(20, async || std::fs::read_to_string(&file).ok()).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_github_workflow_passes_a_healthy_release_into_hypercare_and_records_a_retried_step_once()
- {
-    let setup = setup(Release::Healthy).await;
-    let (failed, ran, log) = run_github(&setup, "2s", Some("Deploy")).await;
-    assert!(!failed, "{log}");
-    assert!(
-        !ran.iter().any(|name| name.starts_with("Roll back")),
-        "{log}"
-    );
-    assert!(log.contains("already"), "the retried step says so: {log}");
-    assert!(log.contains("golive verify: advanced [hypercare]"), "{log}");
-    assert_eq!(phase(&setup.daemon).await, "hypercare");
+/// How many times `deploy.sh` ran (one line each in `deployed`).
+fn deploys(setup: &Setup) -> usize {
+    let file = setup.workspace.path().join("deployed");
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+/// The phase changes in the log, oldest first: (to, run id).
+async fn phase_changes(daemon: &Daemon) -> Vec<(String, Value)> {
+    let (_, log) = daemon.get("/api/v1/log?kind=phase&order=asc").await;
+    log["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|entry| {
+            let to = entry["data"]["to"].as_str().unwrap_or_default();
+            (to.to_string(), entry["data"]["run_id"].clone())
+        })
+        .collect()
+}
+
+/// What a release run by `run` leaves in the log: the deploy step started and done once, and the
+/// phases from go/no-go to hypercare moved once each, all by that run.
+async fn assert_recorded_once(daemon: &Daemon, run: &str) {
+    let by = json!(run);
     assert_eq!(
-        deploy_entries(&setup.daemon).await,
+        deploy_entries(daemon).await,
         [
-            ("start".to_string(), json!("github:4242")),
-            ("done".to_string(), json!("github:4242"))
+            ("start".to_string(), by.clone()),
+            ("done".to_string(), by.clone())
         ]
     );
+    let moved: Vec<(String, Value)> = phase_changes(daemon).await.into_iter().skip(1).collect();
+    assert_eq!(
+        moved,
+        [
+            ("deploying".to_string(), by.clone()),
+            ("verifying".to_string(), by.clone()),
+            ("hypercare".to_string(), by)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_github_workflow_passes_a_healthy_release_into_hypercare_and_a_rerun_of_all_jobs_changes_nothing()
+ {
+    let setup = setup(Release::Healthy).await;
+    let env = job_env(&setup, "2s", ("GITHUB_RUN_ID", "4242"));
+    let run = run_github(&setup, &env).await;
+    assert!(!run.failed, "{}", run.log);
+    assert!(
+        !run.ran.iter().any(|name| name.starts_with("Roll back")),
+        "{}",
+        run.log
+    );
+    assert!(
+        run.log.contains("golive verify: advanced [hypercare]"),
+        "{}",
+        run.log
+    );
+    assert_eq!(phase(&setup.daemon).await, "hypercare");
+    // "Re-run all jobs": every job again from its first step, with the same run id.
+    let rerun = run_github(&setup, &env).await;
+    assert!(!rerun.failed, "{}", rerun.log);
+    assert!(
+        rerun.log.contains("this run deployed already"),
+        "{}",
+        rerun.log
+    );
+    assert!(
+        rerun.log.contains("golive verify: advanced [hypercare]"),
+        "{}",
+        rerun.log
+    );
+    assert_eq!(deploys(&setup), 1, "deploy.sh ran again: {}", rerun.log);
+    assert_recorded_once(&setup.daemon, "github:4242").await;
     assert!(!setup.daemon.dir.join("rollback.out").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_of_the_whole_github_workflow_after_the_gate_timed_out_passes_without_deploying_again()
+ {
+    let setup = setup_confirming(Release::Healthy, &["backup", "signoff"]).await;
+    let mut env = job_env(&setup, "1s", ("GITHUB_RUN_ID", "4243"));
+    env.push(("GOLIVE_VERIFY_TIMEOUT".into(), "3s".into()));
+    let first = run_github(&setup, &env).await;
+    assert!(first.failed, "{}", first.log);
+    assert!(
+        first.log.contains("== Gate on golive (exit 4)"),
+        "{}",
+        first.log
+    );
+    assert!(
+        !first.ran.iter().any(|name| name.starts_with("Roll back")),
+        "{}",
+        first.log
+    );
+    let (status, body) = setup
+        .daemon
+        .post("/api/v1/checklist/smoke/confirm", json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let rerun = run_github(&setup, &env).await;
+    assert!(!rerun.failed, "{}", rerun.log);
+    assert!(
+        rerun.log.contains("golive verify: advanced [hypercare]"),
+        "{}",
+        rerun.log
+    );
+    assert_eq!(deploys(&setup), 1, "deploy.sh ran again: {}", rerun.log);
+    assert_recorded_once(&setup.daemon, "github:4243").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_github_workflow_runs_the_rollback_hook_when_the_gate_exits_with_the_rollback_code() {
     let setup = setup(Release::Broken).await;
-    let (failed, ran, log) = run_github(&setup, "5m", None).await;
-    assert!(failed, "{log}");
-    assert!(log.contains("== Gate on golive (exit 3)"), "{log}");
+    let env = job_env(&setup, "50s", ("GITHUB_RUN_ID", "4242"));
+    let run = run_github(&setup, &env).await;
+    assert!(run.failed, "{}", run.log);
     assert!(
-        ran.iter().any(|name| name.starts_with("Roll back")),
-        "{log}"
+        run.log.contains("== Gate on golive (exit 3)"),
+        "{}",
+        run.log
+    );
+    assert!(
+        run.ran.iter().any(|name| name.starts_with("Roll back")),
+        "{}",
+        run.log
     );
     let hook = rollback_hook_ran(&setup.daemon).await;
     assert!(
@@ -354,23 +497,41 @@ async fn the_github_workflow_runs_the_rollback_hook_when_the_gate_exits_with_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gitlab_pipeline_passes_a_healthy_release_into_hypercare() {
     let setup = setup(Release::Healthy).await;
-    let (failed, log) = run_gitlab(&setup, "2s").await;
+    let env = job_env(&setup, "2s", ("CI_PIPELINE_ID", "77"));
+    let (failed, log) = run_gitlab(&setup, &env).await;
     assert!(!failed, "{log}");
     assert_eq!(phase(&setup.daemon).await, "hypercare");
-    assert_eq!(
-        deploy_entries(&setup.daemon).await,
-        [
-            ("start".to_string(), json!("gitlab:77")),
-            ("done".to_string(), json!("gitlab:77"))
-        ]
-    );
+    assert_recorded_once(&setup.daemon, "gitlab:77").await;
     assert!(!setup.daemon.dir.join("rollback.out").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_gitlab_pipeline_runs_the_rollback_hook_when_the_gate_exits_with_the_rollback_code() {
+async fn retried_gitlab_jobs_after_the_gate_timed_out_pass_without_deploying_again() {
+    let setup = setup_confirming(Release::Healthy, &["backup", "signoff"]).await;
+    let mut env = job_env(&setup, "1s", ("CI_PIPELINE_ID", "78"));
+    env.push(("GOLIVE_VERIFY_TIMEOUT".into(), "3s".into()));
+    let (failed, log) = run_gitlab(&setup, &env).await;
+    assert!(failed, "{log}");
+    assert!(log.contains("== verify (exit 4)"), "{log}");
+    let (status, body) = setup
+        .daemon
+        .post("/api/v1/checklist/smoke/confirm", json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Retry each job of the pipeline, in stage order, with the same pipeline id.
+    let (failed, log) = run_gitlab(&setup, &env).await;
+    assert!(!failed, "{log}");
+    assert!(log.contains("this pipeline deployed already"), "{log}");
+    assert_eq!(deploys(&setup), 1, "deploy.sh ran again: {log}");
+    assert_recorded_once(&setup.daemon, "gitlab:78").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gitlab_pipeline_runs_the_rollback_hook_when_the_gate_exits_with_the_rollback_code_and_a_retry_rolls_back_once()
+ {
     let setup = setup(Release::Broken).await;
-    let (failed, log) = run_gitlab(&setup, "5m").await;
+    let env = job_env(&setup, "50s", ("CI_PIPELINE_ID", "77"));
+    let (failed, log) = run_gitlab(&setup, &env).await;
     assert!(failed, "{log}");
     assert!(log.contains("== verify (exit 3)"), "{log}");
     let hook = rollback_hook_ran(&setup.daemon).await;
@@ -379,6 +540,23 @@ async fn the_gitlab_pipeline_runs_the_rollback_hook_when_the_gate_exits_with_the
         "{hook}"
     );
     assert_eq!(phase(&setup.daemon).await, "rolled_back");
+    // The verify job retried: still exit 3, and its rollback finds the launch rolled back.
+    let pipeline: GitlabPipeline = example("gitlab-ci.yml");
+    let lines: Vec<&str> = pipeline.jobs["verify"]["script"]
+        .as_array()
+        .expect("script lines")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let (code, output) = shell(setup.workspace.path(), &env, &lines.join("\n")).await;
+    assert_eq!(code, 3, "{output}");
+    assert!(output.contains("rolled back already"), "{output}");
+    let rolled_back = phase_changes(&setup.daemon)
+        .await
+        .iter()
+        .filter(|(to, _)| to == "rolled_back")
+        .count();
+    assert_eq!(rolled_back, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,7 +596,7 @@ async fn the_gate_exits_4_when_the_launch_never_reaches_the_phase_before_the_tim
     let (code, output) = shell(
         setup.workspace.path(),
         &env,
-        "golive verify --timeout 1s --interval 200ms --json",
+        "golive verify --timeout 2s --interval 200ms --json",
     )
     .await;
     assert_eq!(code, 4, "{output}");
@@ -453,4 +631,255 @@ async fn the_gate_exits_69_when_golive_cannot_be_reached_five_times_in_a_row() {
     assert_eq!(events.len(), 5, "{stdout}");
     assert!(events.iter().all(|event| event["event"] == "unreachable"));
     assert_eq!(events[4]["exit_code"], 69);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_refuses_a_timeout_not_longer_than_the_soak_and_a_zero_interval_as_bad_usage() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (args, says) in [
+        (
+            ["--timeout", "5m", "--soak", "10m"],
+            "must be longer than --soak",
+        ),
+        (["--interval", "0s", "--soak", "1m"], "longer than 0s"),
+    ] {
+        let path = dir.path().to_path_buf();
+        let mut line = vec!["verify", "--server", "http://127.0.0.1:9"];
+        line.extend(args);
+        let line: Vec<String> = line.iter().map(|arg| arg.to_string()).collect();
+        let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+            let line: Vec<&str> = line.iter().map(String::as_str).collect();
+            crate::helpers::cli(&path, &line)
+        })
+        .await
+        .expect("join");
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_exits_1_instead_of_passing_on_nothing_when_no_gate_or_critical_check_runs_in_the_phase()
+ {
+    let target = serve(|_| Reply::ok("ok")).await;
+    let plan = format!(
+        "{BASE_PLAN}{}",
+        http_check("web", &target.url("/health")).in_phases(&["verifying"])
+    );
+    let daemon = Daemon::start(&plan).await;
+    for item in ["backup", "signoff", "smoke"] {
+        let path = format!("/api/v1/checklist/{item}/confirm");
+        assert_eq!(daemon.post(&path, json!({})).await.0, 200);
+    }
+    for phase in ["go_no_go", "deploying"] {
+        let (status, body) = daemon.post("/api/v1/phase", json!({"to": phase})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().to_path_buf();
+    let server = daemon.url.clone();
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        let line = [
+            "verify",
+            "--server",
+            &server,
+            "--phase",
+            "deploying",
+            "--soak",
+            "1s",
+        ];
+        crate::helpers::cli(&path, &line)
+    })
+    .await
+    .expect("join");
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("no gate or critical check is probed in deploying"),
+        "{stdout}{stderr}"
+    );
+}
+
+/// A daemon in `verifying` with one critical check `web` (no rollback criteria) on a target that
+/// fails while `broken` is set.
+async fn verifying_daemon(broken: Arc<AtomicBool>) -> (Daemon, Target) {
+    let target = serve(move |_| {
+        if broken.load(Ordering::SeqCst) {
+            Reply::status(503, "down")
+        } else {
+            Reply::ok("ok")
+        }
+    })
+    .await;
+    let plan = format!("{BASE_PLAN}{}", http_check("web", &target.url("/health")));
+    let daemon = Daemon::start(&plan).await;
+    for item in ["backup", "signoff", "smoke"] {
+        let path = format!("/api/v1/checklist/{item}/confirm");
+        assert_eq!(daemon.post(&path, json!({})).await.0, 200);
+    }
+    for phase in ["go_no_go", "deploying", "verifying"] {
+        let (status, body) = daemon.post("/api/v1/phase", json!({"to": phase})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    (daemon, target)
+}
+
+/// `web`'s health and last change in the status's `verification`, once it is `health`.
+async fn web_became(daemon: &Daemon, health: &str) -> jiff::Timestamp {
+    eventually(20, async || {
+        let (_, status) = daemon.get("/api/v1/status").await;
+        let web = &status["verification"]["checks"][0];
+        (web["health"] == health)
+            .then(|| web["changed_at"].as_str()?.parse().ok())
+            .flatten()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_that_fails_and_recovers_between_two_polls_of_the_gate_restarts_its_soak() {
+    let broken = Arc::new(AtomicBool::new(false));
+    let (daemon, _target) = verifying_daemon(Arc::clone(&broken)).await;
+    web_became(&daemon, "healthy").await;
+    let mut gate = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+        .args(["verify", "--advance", "--json", "--soak", "4s"])
+        .args(["--interval", "4s", "--timeout", "60s", "--run-id", ""])
+        .env("GOLIVE_SERVER", &daemon.url)
+        .env("GOLIVE_API_TOKEN", TOKEN)
+        .env_remove("GOLIVE_PLAN")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("golive verify");
+    let stdout = gate.stdout.take().expect("stdout");
+    let (lines, seen) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let first = tokio::task::spawn_blocking(move || (seen.recv(), seen))
+        .await
+        .expect("join");
+    let (first, seen) = (first.0.expect("a first line"), first.1);
+    assert!(first.contains("\"soaking\""), "{first}");
+    // A blip well inside the 4 s between two polls: failing, then healthy again. With the soak
+    // as long as the interval, a gate that missed it would pass at its second poll.
+    broken.store(true, Ordering::SeqCst);
+    web_became(&daemon, "failing").await;
+    broken.store(false, Ordering::SeqCst);
+    let recovered = web_became(&daemon, "healthy").await;
+    let status = tokio::task::spawn_blocking(move || gate.wait())
+        .await
+        .expect("join")
+        .expect("exit");
+    let rest: Vec<String> = seen.try_iter().collect();
+    assert_eq!(status.code(), Some(0), "{first}\n{}", rest.join("\n"));
+    let (_, log) = daemon.get("/api/v1/log?kind=phase&limit=1").await;
+    let advanced: jiff::Timestamp = log["entries"][0]["at"]
+        .as_str()
+        .and_then(|at| at.parse().ok())
+        .expect("the advance's time");
+    assert!(
+        advanced >= recovered + jiff::SignedDuration::from_secs(4),
+        "advanced at {advanced}, only {} after the recovery at {recovered}: {}",
+        advanced.duration_since(recovered),
+        rest.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_ends_with_a_json_line_carrying_its_exit_code_when_its_advance_is_refused() {
+    let setup = setup(Release::Healthy).await;
+    let env = job_env(&setup, "1s", ("CI_PIPELINE_ID", "79"));
+    let pipeline: GitlabPipeline = example("gitlab-ci.yml");
+    let lines: Vec<&str> = pipeline.jobs["deploy"]["script"]
+        .as_array()
+        .expect("script lines")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let (code, output) = shell(setup.workspace.path(), &env, &lines.join("\n")).await;
+    assert_eq!(code, 0, "{output}");
+    // The status is public; the advance needs a write token, and this one is wrong.
+    let mut env = env;
+    env.push(("GOLIVE_API_TOKEN".into(), "not-the-token".into()));
+    let script = "golive verify --advance --json --timeout 20s";
+    let (code, output) = shell(setup.workspace.path(), &env, script).await;
+    assert_eq!(code, 77, "{output}");
+    let last = output
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str::<Value>(line).ok())
+        .expect("a JSON line");
+    assert_eq!(
+        (last["event"].clone(), last["exit_code"].clone()),
+        (json!("advance_refused"), json!(77)),
+        "{output}"
+    );
+    assert_eq!(phase(&setup.daemon).await, "verifying");
+}
+
+/// A loopback proxy in front of `daemon` that passes every request on, but answers a
+/// `POST /api/v1/phase` with 502 after the daemon carried it out: the answer lost on the way.
+async fn losing_phase_answers(daemon: &Daemon) -> String {
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    let upstream = daemon.url.clone();
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |request: Request<Body>| {
+        let (upstream, http) = (upstream.clone(), http.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = to_bytes(body, 1 << 20).await.unwrap_or_default();
+            let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+            let mut forward = http.request(parts.method.clone(), format!("{upstream}{path}"));
+            for (name, value) in &parts.headers {
+                if name != "host" {
+                    forward = forward.header(name, value);
+                }
+            }
+            let Ok(answer) = forward.body(body.to_vec()).send().await else {
+                return StatusCode::BAD_GATEWAY.into_response();
+            };
+            if parts.method == "POST" && parts.uri.path() == "/api/v1/phase" {
+                return (StatusCode::BAD_GATEWAY, "the answer was lost").into_response();
+            }
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::OK);
+            let bytes = answer.bytes().await.unwrap_or_default();
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
+            response
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_counts_its_own_advance_whose_answer_was_lost_as_done() {
+    let setup = setup(Release::Healthy).await;
+    let mut env = job_env(&setup, "1s", ("GITHUB_RUN_ID", "4244"));
+    let pipeline: Workflow = example("github-actions.yml");
+    for step in &pipeline.jobs["deploy"].steps {
+        let Some(script) = &step.run else { continue };
+        let (code, output) = shell(setup.workspace.path(), &env, script).await;
+        assert_eq!(code, 0, "{output}");
+    }
+    env.push((
+        "GOLIVE_SERVER".into(),
+        losing_phase_answers(&setup.daemon).await,
+    ));
+    let script = "golive verify --advance --json --timeout 20s";
+    let (code, output) = shell(setup.workspace.path(), &env, script).await;
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("its answer was lost"), "{output}");
+    assert_eq!(phase(&setup.daemon).await, "hypercare");
 }

@@ -122,6 +122,10 @@ pub struct PhaseChange {
     /// The blockers a forced transition overrode.
     #[serde(default)]
     pub overridden: Vec<Blocker>,
+    /// The pipeline run that asked for the change (`golive phase set --run-id`): how the same run
+    /// repeating it is told from a new request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
 
 /// A checklist item confirmed.
