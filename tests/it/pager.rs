@@ -608,6 +608,68 @@ async fn a_close_never_overtakes_a_create_that_opsgenie_asked_to_send_again_late
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_acknowledgement_pages_again_through_pagerduty_and_opsgenie() {
+    let vendors = Vendors::start().await;
+    let target = Switchable::start(503).await;
+    let plan = pager_plan(
+        &target.url(),
+        &vendors.base,
+        &["pagerduty", "opsgenie"],
+        "10m",
+        "",
+    )
+    .replace(
+        "repeat = \"10m\"",
+        "repeat = \"10m\"\nack_timeout = \"10s\"",
+    );
+    assert!(plan.contains("ack_timeout"), "{plan}");
+    let daemon = Daemon::start_with_env(&plan, &SECRETS).await;
+    let id = open_alert(&daemon).await["id"].as_i64().unwrap();
+    vendor_events(&vendors, 2).await;
+    let (status, body) = daemon
+        .post(
+            &format!("/api/v1/alerts/{id}/ack"),
+            json!({"author": "Bob Berg"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The check still fails: after 10 s the acknowledgement lapses and the on-call is paged
+    // anew, which an acknowledged incident would not do.
+    let events = eventually(30, async || {
+        let events = vendors.events();
+        (events.len() >= 8).then_some(events)
+    })
+    .await;
+    let key = format!("golive-test-shop-{id}");
+    assert_eq!(vendors.violations(), Vec::<String>::new());
+    let of = |vendor: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|event| event.starts_with(vendor))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        of("pd"),
+        [
+            format!("pd trigger level 1 {key}"),
+            format!("pd acknowledge {key}"),
+            format!("pd resolve {key}"),
+            format!("pd trigger level 1 {key}"),
+        ]
+    );
+    assert_eq!(
+        of("og"),
+        [
+            format!("og create P1 {key}"),
+            format!("og acknowledge {key} by Bob Berg"),
+            format!("og unacknowledge {key}"),
+            format!("og create P1 {key}"),
+        ]
+    );
+}
+
 /// `body` signed as PagerDuty signs webhooks with `secret`: `v1=<hex HMAC-SHA256>`.
 fn signature(secret: &str, body: &[u8]) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
