@@ -784,6 +784,15 @@ async fn an_acknowledgement_made_in_pagerduty_acknowledges_the_alert_and_everyon
     let signed = signature(WEBHOOK_SECRET, &body);
     let (status, _) = deliver_webhook(&daemon, body, Some(signed)).await;
     assert_eq!(status, 200);
+    all_delivered(&daemon, id).await;
+    let (_, log) = daemon.get("/api/v1/log?kind=alert").await;
+    assert_eq!(
+        log.to_string()
+            .matches("acknowledged by Tenex Engineer")
+            .count(),
+        1,
+        "acknowledged once: {log}"
+    );
     assert_eq!(vendors.violations(), Vec::<String>::new());
     assert_eq!(
         hook.texts()
