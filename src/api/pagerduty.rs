@@ -36,23 +36,50 @@ pub struct WebhookOutcome {
 }
 
 impl WebhookOutcome {
+    /// 202, ignored for `reason`, which is also logged as a warning: an acknowledgement in
+    /// PagerDuty that does not reach golive must leave a trace (the reason quotes at most an
+    /// event type and a cut incident key, never a secret).
     fn ignored(reason: impl Into<String>) -> (StatusCode, Json<WebhookOutcome>) {
+        let reason = reason.into();
+        tracing::warn!(reason = %reason, "a PagerDuty webhook was ignored");
         (
             StatusCode::ACCEPTED,
             Json(WebhookOutcome {
                 outcome: "ignored",
                 alert: None,
-                reason: Some(reason.into()),
+                reason: Some(reason),
             }),
         )
     }
 }
 
-/// `POST /api/v1/integrations/pagerduty`.
+/// `POST /api/v1/integrations/pagerduty`, counted in `golive_pagerduty_webhooks_total{outcome}`:
+/// the answer's outcome (`acknowledged`, `ignored`), `malformed` for a 400, `refused` for any
+/// other error.
 pub async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawBody(body): RawBody,
+) -> Result<(StatusCode, Json<WebhookOutcome>), ApiError> {
+    let answer = handle(&state, &headers, &body).await;
+    let outcome = match &answer {
+        Ok((_, Json(answer))) => answer.outcome,
+        Err(error) if error.status == StatusCode::BAD_REQUEST => "malformed",
+        Err(_) => "refused",
+    };
+    state
+        .metrics
+        .pagerduty_webhooks
+        .with_label_values(&[outcome])
+        .inc();
+    answer
+}
+
+/// Authenticates, reads and acts on one webhook.
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> Result<(StatusCode, Json<WebhookOutcome>), ApiError> {
     let (plan, senders) = state.senders.with_plan();
     let secrets = senders.pagerduty_webhook_secrets();
@@ -65,7 +92,7 @@ pub async fn webhook(
         .get(SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    if !pagerduty::verify_signature(secrets.iter().map(|(_, secret)| *secret), &body, signature) {
+    if !pagerduty::verify_signature(secrets.iter().map(|(_, secret)| *secret), body, signature) {
         tracing::warn!(
             "a PagerDuty webhook was refused: its {SIGNATURE_HEADER} does not match any pagerduty channel's webhook_secret"
         );
@@ -76,7 +103,7 @@ pub async fn webhook(
             ),
         ));
     }
-    let delivery: WebhookDelivery = parse_json(&body)?;
+    let delivery: WebhookDelivery = parse_json(body)?;
     let event = delivery.event;
     if event.event_type != ACKNOWLEDGED {
         return Ok(WebhookOutcome::ignored(format!(

@@ -898,3 +898,39 @@ async fn notify_test_opens_and_resolves_a_test_incident_at_pagerduty_and_opsgeni
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pagerduty_webhook_without_an_incident_key_is_accepted_changes_nothing_and_is_counted_as_ignored()
+ {
+    let vendors = Vendors::start().await;
+    let target = Switchable::start(503).await;
+    let plan = pager_plan(&target.url(), &vendors.base, &["pagerduty"], "10m", "");
+    let daemon = Daemon::start_with_env(&plan, &SECRETS).await;
+    let alert = open_alert(&daemon).await;
+    let id = alert["id"].as_i64().unwrap();
+    // A service that groups alerts acknowledges an incident of its own: no incident_key.
+    let mut webhook: Value = serde_json::from_slice(&acknowledged("x", "Tenex Engineer")).unwrap();
+    webhook["event"]["data"]["incident_key"] = Value::Null;
+    let body = webhook.to_string().into_bytes();
+    let signed = signature(WEBHOOK_SECRET, &body);
+    let (status, answer) = deliver_webhook(&daemon, body, Some(signed)).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (202, Some("ignored")),
+        "{answer}"
+    );
+    let (_, alert) = daemon.get(&format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(alert["alert"]["acknowledged"], Value::Null, "{alert}");
+    let (_, metrics) = daemon.get_text("/metrics").await;
+    assert!(
+        metrics.contains("golive_pagerduty_webhooks_total{outcome=\"ignored\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("golive_pagerduty_webhooks_total{outcome=\"acknowledged\"} 0"),
+        "{metrics}"
+    );
+    let log = daemon.log();
+    assert!(log.contains("a PagerDuty webhook was ignored"), "{log}");
+    assert!(!log.contains(WEBHOOK_SECRET));
+}
