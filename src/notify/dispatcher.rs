@@ -200,6 +200,17 @@ impl Senders {
             .collect()
     }
 
+    /// Why the PagerDuty channels' configured webhook secrets cannot be read, one per channel.
+    pub fn pagerduty_webhook_secret_problems(&self) -> Vec<&str> {
+        self.channels
+            .values()
+            .filter_map(|sender| match sender {
+                ChannelSender::PagerDuty(sender) => sender.webhook_secret_problem(),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The webhook channels' senders, by channel id.
     fn webhooks(&self) -> impl Iterator<Item = (&String, &WebhookSender)> {
         self.channels

@@ -135,6 +135,16 @@ impl PagerDutySender {
     pub fn webhook_secret(&self) -> Option<&Secret> {
         self.webhook_secret.as_ref()?.as_ref().ok()
     }
+
+    /// Why the configured webhook signing secret cannot be read (naming the variable or file),
+    /// or `None` when none is configured or it was read.
+    pub fn webhook_secret_problem(&self) -> Option<&str> {
+        self.webhook_secret
+            .as_ref()?
+            .as_ref()
+            .err()
+            .map(String::as_str)
+    }
 }
 
 /// The integration's routing key as the event carries it: a secret, so its `Debug` hides it.

@@ -934,3 +934,37 @@ async fn a_pagerduty_webhook_without_an_incident_key_is_accepted_changes_nothing
     assert!(log.contains("a PagerDuty webhook was ignored"), "{log}");
     assert!(!log.contains(WEBHOOK_SECRET));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pagerduty_webhook_secret_that_cannot_be_read_is_answered_503_so_pagerduty_retries() {
+    let vendors = Vendors::start().await;
+    let target = Switchable::start(503).await;
+    let plan = pager_plan(&target.url(), &vendors.base, &["pagerduty"], "10m", "");
+    // The channel names TEST_PD_WEBHOOK_SECRET, which is not set: 404 would count towards the
+    // three 4xx after which PagerDuty turns the subscription off for 24 hours.
+    let daemon = Daemon::start_with_env(&plan, &SECRETS[..2]).await;
+    let alert = open_alert(&daemon).await;
+    let id = alert["id"].as_i64().unwrap();
+    let body = acknowledged(&format!("golive-test-shop-{id}"), "Tenex Engineer");
+    let signed = signature(WEBHOOK_SECRET, &body);
+    let (status, answer) = deliver_webhook(&daemon, body, Some(signed)).await;
+    assert_eq!(status, 503, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("TEST_PD_WEBHOOK_SECRET")),
+        "{answer}"
+    );
+    let (_, alert) = daemon.get(&format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(alert["alert"]["acknowledged"], Value::Null, "{alert}");
+    // Without any webhook_secret in the plan, acknowledgements from PagerDuty are off: 404.
+    let plan = plan.replace(
+        "webhook_secret = { env = \"TEST_PD_WEBHOOK_SECRET\" }\n",
+        "",
+    );
+    let daemon = Daemon::start_with_env(&plan, &SECRETS[..2]).await;
+    let body = acknowledged(&format!("golive-test-shop-{id}"), "Tenex Engineer");
+    let signed = signature(WEBHOOK_SECRET, &body);
+    let (status, answer) = deliver_webhook(&daemon, body, Some(signed)).await;
+    assert_eq!(status, 404, "{answer}");
+}
