@@ -639,17 +639,26 @@ async fn send_test_page(
     let Some(sender) = senders.channels.get(channel) else {
         return Err(DeliveryError::Permanent("no sender".into()));
     };
-    let mut answers = Vec::new();
-    for action in [super::PagerAction::Trigger, super::PagerAction::Resolve] {
+    let send = async |action| {
         let event = test_page(plan, channel, test, action, now);
-        let delivered = match sender {
-            ChannelSender::PagerDuty(sender) => sender.send(&event).await?,
-            ChannelSender::Opsgenie(sender) => sender.send(&event).await?,
-            _ => return Err(DeliveryError::Permanent("not a pager channel".into())),
-        };
-        answers.push(delivered.answer);
+        match sender {
+            ChannelSender::PagerDuty(sender) => sender.send(&event).await,
+            ChannelSender::Opsgenie(sender) => sender.send(&event).await,
+            _ => Err(DeliveryError::Permanent("not a pager channel".into())),
+        }
+    };
+    let opened = send(super::PagerAction::Trigger).await?;
+    // The incident is open now: a failed close must say so, or it stays open unnoticed.
+    match send(super::PagerAction::Resolve).await {
+        Ok(closed) => Ok(format!(
+            "opened and resolved: {}, {}",
+            opened.answer, closed.answer
+        )),
+        Err(error) => Err(DeliveryError::Permanent(format!(
+            "opened ({}); closing it failed: {error}; resolve the test incident by hand",
+            opened.answer
+        ))),
     }
-    Ok(format!("opened and resolved: {}", answers.join(", ")))
 }
 
 /// The test alert a pager channel receives, as a golive alert of severity info.

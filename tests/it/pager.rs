@@ -38,6 +38,8 @@ struct Seen {
     throttle_creates: usize,
     /// How many creates were answered so.
     throttled: usize,
+    /// Whether PagerDuty resolves are answered 400.
+    refuse_resolves: bool,
 }
 
 /// A PagerDuty Events API v2 and an Opsgenie Alert API on one loopback port.
@@ -267,6 +269,10 @@ fn pagerduty_enqueue(seen: &Mutex<Seen>, body: &[u8]) -> (StatusCode, String) {
         )),
     }
     let mut seen = seen.lock().unwrap();
+    if action == "resolve" && seen.refuse_resolves {
+        let answer = json!({"status": "invalid event", "message": "Event object is invalid", "errors": ["resolve refused by the test"]});
+        return (StatusCode::BAD_REQUEST, answer.to_string());
+    }
     if problems.is_empty() {
         seen.events.push(format!("pd {action}{level} {dedup_key}"));
         (
@@ -967,4 +973,30 @@ async fn a_pagerduty_webhook_secret_that_cannot_be_read_is_answered_503_so_pager
     let signed = signature(WEBHOOK_SECRET, &body);
     let (status, answer) = deliver_webhook(&daemon, body, Some(signed)).await;
     assert_eq!(status, 404, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_test_says_when_the_test_incident_was_opened_but_could_not_be_resolved() {
+    let vendors = Vendors::start().await;
+    vendors.seen.lock().unwrap().refuse_resolves = true;
+    let target = Switchable::start(200).await;
+    let plan = pager_plan(&target.url(), &vendors.base, &["pagerduty"], "10m", "");
+    let daemon = Daemon::start_with_env(&plan, &SECRETS).await;
+    let (status, body) = daemon
+        .post("/api/v1/notify/test", json!({"channels": ["pagerduty"]}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let result = &body["results"][0];
+    assert_eq!(result["result"], "failed", "{result}");
+    let answer = result["answer"].as_str().unwrap_or_default();
+    assert!(
+        answer.starts_with("opened (HTTP 202); closing it failed: HTTP 400")
+            && answer.ends_with("resolve the test incident by hand"),
+        "{answer}"
+    );
+    assert!(!answer.contains(ROUTING_KEY), "{answer}");
+    assert_eq!(
+        vendors.events(),
+        ["pd trigger level 1 golive-test-shop-0-test-pagerduty"]
+    );
 }
