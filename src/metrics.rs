@@ -31,6 +31,10 @@ pub const NOTIFICATION_RESULTS: [&str; 3] = ["delivered", "retry", "failed"];
 pub const REPORT_RESULTS: [&str; 3] = ["sent", "failed", "no_recipients"];
 /// The `kind` values of `golive_reports_total`.
 pub const REPORT_KINDS: [&str; 2] = ["daily", "final"];
+/// The `outcome` values of `golive_pagerduty_webhooks_total`: acted on, accepted but ignored,
+/// refused (off, unreadable secret, bad signature), malformed (signed, but not a V3 webhook).
+pub const PAGERDUTY_WEBHOOK_OUTCOMES: [&str; 4] =
+    ["acknowledged", "ignored", "refused", "malformed"];
 /// The `level` values of `golive_runbook_warnings_total`.
 const RUNBOOK_WARNING_LEVELS: [&str; 2] = ["1", "2"];
 
@@ -114,6 +118,8 @@ pub struct Metrics {
     pub report_last: GaugeVec,
     /// The plan's availability objectives (`[reports] objectives`), as fractions, by check.
     pub availability_objective: GaugeVec,
+    /// PagerDuty V3 webhooks by outcome ([`PAGERDUTY_WEBHOOK_OUTCOMES`]).
+    pub pagerduty_webhooks: IntCounterVec,
 }
 
 /// The per-check metric families.
@@ -376,6 +382,7 @@ impl Metrics {
             reports: register.int_counter_vec(&family::REPORTS)?,
             report_last: register.gauge_vec(&family::REPORT_LAST)?,
             availability_objective: register.gauge_vec(&family::AVAILABILITY_OBJECTIVE)?,
+            pagerduty_webhooks: register.int_counter_vec(&family::PAGERDUTY_WEBHOOKS)?,
             checks: CheckFamilies::new(&registry)?,
             runbook: RunbookMetrics::register(&registry)?,
             registry,
@@ -421,6 +428,11 @@ impl Metrics {
         }
         for kind in LogKind::ALL {
             self.log_entries.with_label_values(&[kind.as_str()]);
+        }
+        if (plan.alerting.channels.iter()).any(|channel| channel.kind.name() == "pagerduty") {
+            for outcome in PAGERDUTY_WEBHOOK_OUTCOMES {
+                self.pagerduty_webhooks.with_label_values(&[outcome]);
+            }
         }
         if !plan.runbook.steps.is_empty() {
             for level in RUNBOOK_WARNING_LEVELS {
@@ -752,5 +764,10 @@ mod family {
         "golive_check_availability_objective",
         "A check's availability objective from [reports] objectives, as a fraction (0.999 for 99.9 %)",
         &["check"],
+    );
+    pub const PAGERDUTY_WEBHOOKS: Family = Family::new(
+        "golive_pagerduty_webhooks_total",
+        "PagerDuty V3 webhooks by outcome: acknowledged, ignored (accepted, nothing to do), refused (off, unreadable secret, bad signature), malformed",
+        &["outcome"],
     );
 }

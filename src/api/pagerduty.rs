@@ -2,6 +2,10 @@
 //! PagerDuty acknowledges the golive alert. The request carries no bearer token: its
 //! `X-PagerDuty-Signature` (an HMAC of the exact body under a PagerDuty channel's
 //! `webhook_secret`) is its authentication; a missing or wrong one is 401 and changes nothing.
+//! When a channel's `webhook_secret` is configured but cannot be read (its variable unset, its
+//! file gone after a reload) and no readable one matches, the answer is 503: PagerDuty retries a
+//! 5xx, while three 4xx in a row turn its subscription off for 24 hours. 404 (acknowledgements
+//! off) only when no pagerduty channel configures a `webhook_secret`.
 //!
 //! An `incident.acknowledged` event whose incident key is a golive alert's of this launch
 //! (`core::message::pager_key`) acknowledges it through the engine like any acknowledgement, as
@@ -36,27 +40,55 @@ pub struct WebhookOutcome {
 }
 
 impl WebhookOutcome {
+    /// 202, ignored for `reason`, which is also logged as a warning: an acknowledgement in
+    /// PagerDuty that does not reach golive must leave a trace (the reason quotes at most an
+    /// event type and a cut incident key, never a secret).
     fn ignored(reason: impl Into<String>) -> (StatusCode, Json<WebhookOutcome>) {
+        let reason = reason.into();
+        tracing::warn!(reason = %reason, "a PagerDuty webhook was ignored");
         (
             StatusCode::ACCEPTED,
             Json(WebhookOutcome {
                 outcome: "ignored",
                 alert: None,
-                reason: Some(reason.into()),
+                reason: Some(reason),
             }),
         )
     }
 }
 
-/// `POST /api/v1/integrations/pagerduty`.
+/// `POST /api/v1/integrations/pagerduty`, counted in `golive_pagerduty_webhooks_total{outcome}`:
+/// the answer's outcome (`acknowledged`, `ignored`), `malformed` for a 400, `refused` for any
+/// other error.
 pub async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<WebhookOutcome>), ApiError> {
+    let answer = handle(&state, &headers, &body).await;
+    let outcome = match &answer {
+        Ok((_, Json(answer))) => answer.outcome,
+        Err(error) if error.status == StatusCode::BAD_REQUEST => "malformed",
+        Err(_) => "refused",
+    };
+    state
+        .metrics
+        .pagerduty_webhooks
+        .with_label_values(&[outcome])
+        .inc();
+    answer
+}
+
+/// Authenticates, reads and acts on one webhook.
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(StatusCode, Json<WebhookOutcome>), ApiError> {
     let (plan, senders) = state.senders.with_plan();
     let secrets = senders.pagerduty_webhook_secrets();
-    if secrets.is_empty() {
+    let unreadable = senders.pagerduty_webhook_secret_problems();
+    if secrets.is_empty() && unreadable.is_empty() {
         return Err(ApiError::not_found(
             "acknowledgements from PagerDuty are off: no pagerduty channel has a `webhook_secret`",
         ));
@@ -65,7 +97,17 @@ pub async fn webhook(
         .get(SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    if !pagerduty::verify_signature(secrets.iter().map(|(_, secret)| *secret), &body, signature) {
+    if !pagerduty::verify_signature(secrets.iter().map(|(_, secret)| *secret), body, signature) {
+        if !unreadable.is_empty() {
+            // The delivery may be signed with the secret golive cannot read: a 5xx, which
+            // PagerDuty retries, not a 4xx, three of which turn the subscription off for 24 h.
+            let problems = unreadable.join("; ");
+            tracing::warn!(problems = %problems, "a PagerDuty webhook was refused for now (503): a webhook_secret cannot be read");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot check the {SIGNATURE_HEADER} header now: {problems}"),
+            ));
+        }
         tracing::warn!(
             "a PagerDuty webhook was refused: its {SIGNATURE_HEADER} does not match any pagerduty channel's webhook_secret"
         );
@@ -76,7 +118,7 @@ pub async fn webhook(
             ),
         ));
     }
-    let delivery: WebhookDelivery = parse_json(&body)?;
+    let delivery: WebhookDelivery = parse_json(body)?;
     let event = delivery.event;
     if event.event_type != ACKNOWLEDGED {
         return Ok(WebhookOutcome::ignored(format!(

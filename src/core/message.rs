@@ -358,10 +358,14 @@ pub const ROLLBACK_HOOK: &str = "rollback-hook";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PagerAction {
-    /// Open it, or update it when it is open (a later level, an acknowledgement that lapsed).
+    /// Open it, or update it when it is open (a later level).
     Trigger,
     Acknowledge,
     Resolve,
+    /// An acknowledgement lapsed: page anew. An acknowledged incident notifies nobody of a
+    /// trigger, so PagerDuty gets `resolve` then `trigger` (a new incident under the same key)
+    /// and Opsgenie `unacknowledge` then create.
+    Retrigger,
 }
 
 /// A step in the life of one golive alert for a pager service (PagerDuty, Opsgenie): what to do,

@@ -18,6 +18,9 @@ use crate::store::alerts::{NewOutboxRow, Write};
 
 /// The wait before attempt `attempts + 1`: 2 s, 4 s, 8 s, ... capped at 5 minutes, plus up to a
 /// quarter more at random so many failed notifications do not retry in lockstep.
+/// The shortest wait before a message refused with `Retry-After` is tried again.
+const RATE_LIMITED_AT_LEAST: Duration = Duration::from_secs(1);
+
 pub fn backoff(attempts: u32, jitter: f64) -> Duration {
     let base = 2f64.powi(attempts.min(16) as i32 + 1).min(300.0);
     Duration::from_secs_f64(base * (1.0 + 0.25 * jitter.clamp(0.0, 1.0)))
@@ -212,9 +215,14 @@ impl Engine {
         } else {
             Vec::new()
         };
-        // A server's `Retry-After` (already capped) when it asks for longer than the backoff.
-        let wait = backoff(report.attempts, self.clock.jitter())
-            .max(error.retry_after().unwrap_or_default());
+        // A server that said when (`Retry-After`, already capped) is tried again then, when its
+        // lane's pause ends: never sooner, and not later either, because the alert's newer
+        // messages on the channel wait for this one (the dispatcher keeps them back). At least
+        // a second, so `Retry-After: 0` cannot make a loop.
+        let wait = match error.retry_after() {
+            Some(asked) => asked.max(RATE_LIMITED_AT_LEAST),
+            None => backoff(report.attempts, self.clock.jitter()),
+        };
         let next = now
             .checked_add(SignedDuration::try_from(wait).unwrap_or_default())
             .unwrap_or(now);

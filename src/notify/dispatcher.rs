@@ -200,6 +200,17 @@ impl Senders {
             .collect()
     }
 
+    /// Why the PagerDuty channels' configured webhook secrets cannot be read, one per channel.
+    pub fn pagerduty_webhook_secret_problems(&self) -> Vec<&str> {
+        self.channels
+            .values()
+            .filter_map(|sender| match sender {
+                ChannelSender::PagerDuty(sender) => sender.webhook_secret_problem(),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The webhook channels' senders, by channel id.
     fn webhooks(&self) -> impl Iterator<Item = (&String, &WebhookSender)> {
         self.channels
@@ -628,17 +639,26 @@ async fn send_test_page(
     let Some(sender) = senders.channels.get(channel) else {
         return Err(DeliveryError::Permanent("no sender".into()));
     };
-    let mut answers = Vec::new();
-    for action in [super::PagerAction::Trigger, super::PagerAction::Resolve] {
+    let send = async |action| {
         let event = test_page(plan, channel, test, action, now);
-        let delivered = match sender {
-            ChannelSender::PagerDuty(sender) => sender.send(&event).await?,
-            ChannelSender::Opsgenie(sender) => sender.send(&event).await?,
-            _ => return Err(DeliveryError::Permanent("not a pager channel".into())),
-        };
-        answers.push(delivered.answer);
+        match sender {
+            ChannelSender::PagerDuty(sender) => sender.send(&event).await,
+            ChannelSender::Opsgenie(sender) => sender.send(&event).await,
+            _ => Err(DeliveryError::Permanent("not a pager channel".into())),
+        }
+    };
+    let opened = send(super::PagerAction::Trigger).await?;
+    // The incident is open now: a failed close must say so, or it stays open unnoticed.
+    match send(super::PagerAction::Resolve).await {
+        Ok(closed) => Ok(format!(
+            "opened and resolved: {}, {}",
+            opened.answer, closed.answer
+        )),
+        Err(error) => Err(DeliveryError::Permanent(format!(
+            "opened ({}); closing it failed: {error}; resolve the test incident by hand",
+            opened.answer
+        ))),
     }
-    Ok(format!("opened and resolved: {}", answers.join(", ")))
 }
 
 /// The test alert a pager channel receives, as a golive alert of severity info.
@@ -737,12 +757,17 @@ pub async fn run(
     let mut backlog_read_at: Option<std::time::Instant> = None;
     loop {
         let now = clock.now();
-        let down = flights.lanes.probes_due(now);
+        // The queue heads of the down lanes due a probe, and of the lanes where a refused
+        // message holds back its alert's newer ones (to see whether it was given up).
+        let mut heads_of = flights.lanes.probes_due(now);
+        heads_of.extend(flights.waiting_channels());
+        heads_of.sort();
+        heads_of.dedup();
         let read_backlog = backlog_read_at.is_none_or(|at| at.elapsed() >= IDLE);
         if read_backlog {
             backlog_read_at = Some(std::time::Instant::now());
         }
-        let looked = read_outbox(&reader, now, down, read_backlog).await;
+        let looked = read_outbox(&reader, now, heads_of, read_backlog).await;
         // The senders of the plan in force: a reload's channels from the next delivery on
         // (deliveries in flight finish with the senders they started with).
         let senders = current_senders();
@@ -763,6 +788,9 @@ pub async fn run(
             // A row that cannot be read holds back nothing: it is given up, with the fallback.
             give_up_unreadable(due.unreadable, &mut reported_unreadable, &link).await;
             flights.cooldown.retain(|_, until| *until > now);
+            for (channel, heads) in &heads {
+                flights.forget_given_up(channel, heads);
+            }
             start_due_rows(
                 due.rows,
                 &mut flights,
@@ -772,7 +800,8 @@ pub async fn run(
                 &link,
             )
             .await;
-            // Lanes that are down: one probe each when it is due.
+            // Lanes that are down: one probe each when it is due (`probe_pick` passes over
+            // the lanes that are up).
             for (channel, heads) in heads {
                 let heads: Vec<OutboxRow> = heads
                     .into_iter()
@@ -829,12 +858,13 @@ type OutboxLook = (
     Option<Result<OutboxBacklog, StoreError>>,
 );
 
-/// The due rows of every channel, the heads of the queues of the `down` channels (their probes),
-/// and, when `read_backlog`, the backlog for the gauges; read on a blocking thread.
+/// The due rows of every channel, the heads of the queues of the `heads_of` channels (the probes
+/// of down lanes; whether a refused message still waits), and, when `read_backlog`, the backlog
+/// for the gauges; read on a blocking thread.
 async fn read_outbox(
     reader: &Arc<Mutex<Reader>>,
     now: jiff::Timestamp,
-    down: Vec<String>,
+    heads_of: Vec<String>,
     read_backlog: bool,
 ) -> Result<OutboxLook, String> {
     let reader = reader.clone();
@@ -846,7 +876,7 @@ async fn read_outbox(
         let due = reader
             .due_outbox_per_channel(now, LANE_BATCH)
             .map_err(|error| error.to_string())?;
-        let heads: Vec<(String, Vec<OutboxRow>)> = down
+        let heads: Vec<(String, Vec<OutboxRow>)> = heads_of
             .into_iter()
             .filter_map(|channel| {
                 let heads = reader.outbox_heads(&channel, now, LANE_BATCH).ok()?;
@@ -904,8 +934,13 @@ async fn start_due_rows(
     // older message cannot start now (its lane is full, it waits after an unrecorded
     // outcome, an older one of it is on its way) keeps its newer ones back too, so nobody
     // hears "resolved" before "opened".
-    // Per (channel, alert): the oldest batch that could not start in this pass.
-    let mut blocked: HashMap<(String, i64), i64> = HashMap::new();
+    // Per (channel, alert): the oldest batch that could not start in this pass, starting with
+    // the messages the channel refused for now (they are not due, yet newer ones wait for them).
+    let mut blocked: HashMap<(String, i64), i64> = flights
+        .waiting
+        .iter()
+        .map(|(queue, waiting)| (queue.clone(), waiting.batch))
+        .collect();
     let mut ready: Vec<OutboxRow> = Vec::new();
     let now = clock.now();
     for row in rows {
@@ -987,6 +1022,18 @@ struct Flights {
     tasks: HashMap<tokio::task::Id, (String, Vec<i64>, Vec<QueueKey>)>,
     /// Rows whose outcome could not be recorded: not sent again before this time.
     cooldown: HashMap<i64, jiff::Timestamp>,
+    /// Per (channel, alert queue): the oldest message the channel refused for now (429 with
+    /// `Retry-After`, an SMTP 4xx for it). Its retry is not due yet, so the outbox read does not
+    /// show it; until it is delivered or given up, the queue's newer messages wait behind it,
+    /// so a pager never gets the close before the create, nor chat "resolved" before "opened".
+    waiting: HashMap<(String, i64), Waiting>,
+}
+
+/// A refused message that holds back its queue: its batch and its rows.
+#[derive(Debug, Clone)]
+struct Waiting {
+    batch: i64,
+    rows: Vec<i64>,
 }
 
 impl Flights {
@@ -1053,6 +1100,7 @@ impl Flights {
             Err(error) if error.is_retryable() => LaneOutcome::Deferred,
             Err(_) => LaneOutcome::Permanent,
         };
+        self.note_waiting(&channel, &ids, &keys, outcome);
         report.lane = self.lanes.finished(&channel, &keys, outcome, now);
         match report.lane {
             LaneChange::WentDown => {
@@ -1067,6 +1115,72 @@ impl Flights {
                 }
             }
         }
+    }
+
+    /// Notes a message refused for now as holding back its queues, and forgets one delivered or
+    /// refused for good. (A channel in trouble goes down: its probes take the oldest first.)
+    fn note_waiting(
+        &mut self,
+        channel: &str,
+        ids: &[i64],
+        keys: &[QueueKey],
+        outcome: LaneOutcome,
+    ) {
+        match outcome {
+            LaneOutcome::RateLimited { .. } | LaneOutcome::Deferred => {
+                for key in keys {
+                    if let QueueKey::Alert { alert, batch } = *key {
+                        let refused = Waiting {
+                            batch,
+                            rows: ids.to_vec(),
+                        };
+                        self.waiting
+                            .entry((channel.to_string(), alert))
+                            .and_modify(|oldest| {
+                                if batch < oldest.batch {
+                                    *oldest = refused.clone();
+                                }
+                            })
+                            .or_insert(refused);
+                    }
+                }
+            }
+            LaneOutcome::Delivered | LaneOutcome::Permanent => {
+                self.waiting.retain(|(on, _), waiting| {
+                    on != channel || !waiting.rows.iter().any(|row| ids.contains(row))
+                });
+            }
+            LaneOutcome::Retryable => {}
+        }
+    }
+
+    /// The channels where a refused message holds back its queue.
+    fn waiting_channels(&self) -> Vec<String> {
+        self.waiting
+            .keys()
+            .map(|(channel, _)| channel.clone())
+            .collect()
+    }
+
+    /// Forgets the refused messages of `channel` that are no longer pending (the engine gave
+    /// them up): no head of `heads` (the oldest pending message of each queue) is as old.
+    fn forget_given_up(&mut self, channel: &str, heads: &[OutboxRow]) {
+        if heads.len() >= LANE_BATCH {
+            return; // A head may be missing from a cut list: keep waiting.
+        }
+        let mut oldest: HashMap<i64, i64> = HashMap::new();
+        for key in queue_keys(heads) {
+            if let QueueKey::Alert { alert, batch } = key {
+                let at = oldest.entry(alert).or_insert(batch);
+                *at = (*at).min(batch);
+            }
+        }
+        self.waiting.retain(|(on, alert), waiting| {
+            on != channel
+                || oldest
+                    .get(alert)
+                    .is_some_and(|batch| *batch <= waiting.batch)
+        });
     }
 
     /// A delivery task that panicked: its rows wait a moment, then go again.

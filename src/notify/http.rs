@@ -5,7 +5,7 @@
 //! A 429 or 503 carrying `Retry-After` (delta-seconds or an HTTP-date) is
 //! [`DeliveryError::RateLimited`] with the wait the server asked for, at most
 //! [`RETRY_AFTER_MAX`]: the dispatcher sends nothing more to the channel before it has passed and
-//! the engine retries the message no sooner (and never sooner than its own backoff). Without the
+//! the engine retries the message then (never sooner, and at least a second later). Without the
 //! header, or with one that cannot be read, they stay plain retryable failures.
 //!
 //! URLs may carry tokens (chat incoming-webhook URLs do), so no text made here contains the URL:

@@ -67,20 +67,35 @@ impl OpsgenieSender {
     /// timeouts and connection problems are retried; other answers (a refused request, a wrong
     /// key) are permanent.
     pub async fn send(&self, event: &PagerEvent) -> Result<Delivered, DeliveryError> {
+        if event.action == PagerAction::Retrigger {
+            // An acknowledged alert notifies nobody of a create: unacknowledge it first (the
+            // responders are paged again), then update it. Both are safe to repeat on a retry.
+            self.request(event, PagerAction::Retrigger).await?;
+            return self.request(event, PagerAction::Trigger).await;
+        }
+        self.request(event, event.action).await
+    }
+
+    /// One request: `action` for `event` (`Retrigger` stands for its unacknowledge).
+    async fn request(
+        &self,
+        event: &PagerEvent,
+        action: PagerAction,
+    ) -> Result<Delivered, DeliveryError> {
         let authorization = self
             .authorization
             .as_ref()
             .map_err(|reason| DeliveryError::Permanent(reason.clone()))?;
-        let (url, body) = match event.action {
+        let (url, body) = match action {
             PagerAction::Trigger => (
                 format!("{}/v2/alerts", self.base),
                 serde_json::to_vec(&CreateAlert::of(event)),
             ),
-            PagerAction::Acknowledge | PagerAction::Resolve => {
-                let verb = if event.action == PagerAction::Acknowledge {
-                    "acknowledge"
-                } else {
-                    "close"
+            PagerAction::Acknowledge | PagerAction::Resolve | PagerAction::Retrigger => {
+                let verb = match action {
+                    PagerAction::Acknowledge => "acknowledge",
+                    PagerAction::Retrigger => "unacknowledge",
+                    _ => "close",
                 };
                 (
                     self.alert_url(&event.key, verb)?,

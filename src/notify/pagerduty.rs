@@ -74,6 +74,21 @@ impl PagerDutySender {
     /// Sends `event`: `202` (any 2xx) is delivered; 429, 5xx, timeouts and connection problems
     /// are retried; 400 (an event PagerDuty refuses) is permanent.
     pub async fn send(&self, event: &PagerEvent) -> Result<Delivered, DeliveryError> {
+        if event.action == PagerAction::Retrigger {
+            // An acknowledged incident notifies nobody of a trigger: resolve it, and trigger a
+            // new incident under the same key (PagerDuty dedups only against an open one), so
+            // the responders are paged again. Both are safe to repeat on a retry.
+            let mut step = event.clone();
+            step.action = PagerAction::Resolve;
+            self.post(&step).await?;
+            step.action = PagerAction::Trigger;
+            return self.post(&step).await;
+        }
+        self.post(event).await
+    }
+
+    /// Posts one event (`trigger`, `acknowledge` or `resolve`).
+    async fn post(&self, event: &PagerEvent) -> Result<Delivered, DeliveryError> {
         let routing_key = self
             .routing_key
             .as_ref()
@@ -120,12 +135,33 @@ impl PagerDutySender {
     pub fn webhook_secret(&self) -> Option<&Secret> {
         self.webhook_secret.as_ref()?.as_ref().ok()
     }
+
+    /// Why the configured webhook signing secret cannot be read (naming the variable or file),
+    /// or `None` when none is configured or it was read.
+    pub fn webhook_secret_problem(&self) -> Option<&str> {
+        self.webhook_secret
+            .as_ref()?
+            .as_ref()
+            .err()
+            .map(String::as_str)
+    }
+}
+
+/// The integration's routing key as the event carries it: a secret, so its `Debug` hides it.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RoutingKey(String);
+
+impl std::fmt::Debug for RoutingKey {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        out.write_str("RoutingKey(<redacted>)")
+    }
 }
 
 /// An Events API v2 event (`POST /v2/enqueue`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    pub routing_key: String,
+    pub routing_key: RoutingKey,
     pub event_action: PagerAction,
     /// At most 255 characters; golive's [`crate::core::message::pager_key`].
     pub dedup_key: String,
@@ -213,11 +249,12 @@ pub struct Link {
 }
 
 impl Event {
-    /// The event for one step of an alert's life: a `trigger` carries the whole alert, an
-    /// `acknowledge` or `resolve` only its key.
+    /// The event for one step of an alert's life: a `trigger` carries the whole alert and its
+    /// links, an `acknowledge` or `resolve` only its key.
     pub fn of(event: &PagerEvent, routing_key: &str) -> Event {
         let alert = &event.alert;
-        let payload = (event.action == PagerAction::Trigger).then(|| EventPayload {
+        let trigger = event.action == PagerAction::Trigger;
+        let payload = trigger.then(|| EventPayload {
             summary: cut(
                 &format!("{}: {}", event.summary, alert.alert.reason),
                 SUMMARY_MAX_CHARS,
@@ -233,17 +270,21 @@ impl Event {
                 .map_or_else(|| "alert".to_string(), |check| check.kind.clone()),
             custom_details: CustomDetails::of(alert),
         });
+        let links = trigger
+            .then(|| Link {
+                href: alert.status_url.clone(),
+                text: format!("Alert #{} on the golive status page", alert.alert.id),
+            })
+            .into_iter()
+            .collect();
         Event {
-            routing_key: routing_key.to_string(),
+            routing_key: RoutingKey(routing_key.to_string()),
             event_action: event.action,
             dedup_key: event.key.clone(),
             payload,
-            links: vec![Link {
-                href: alert.status_url.clone(),
-                text: format!("Alert #{} on the golive status page", alert.alert.id),
-            }],
-            client: Some("golive".to_string()),
-            client_url: Some(alert.status_url.clone()),
+            links,
+            client: trigger.then(|| "golive".to_string()),
+            client_url: trigger.then(|| alert.status_url.clone()),
         }
     }
 }
@@ -454,7 +495,16 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(ack["event_action"], "acknowledge");
-        assert!(ack.get("payload").is_none(), "{ack}");
+        assert_eq!(
+            {
+                let mut keys: Vec<&String> = ack.as_object().unwrap().keys().collect();
+                keys.sort();
+                keys
+            },
+            ["dedup_key", "event_action", "routing_key"],
+            "only the key: {ack}"
+        );
+        assert!(!format!("{trigger:?}").contains("\"rk\""), "{trigger:?}");
         let mut long = sample_event(PagerAction::Trigger, 1, "");
         long.alert.alert.reason = "x".repeat(5000);
         let payload = Event::of(&long, "rk").payload.unwrap();

@@ -11,6 +11,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::post;
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
@@ -33,6 +34,12 @@ struct Seen {
     violations: Vec<String>,
     /// The last PagerDuty trigger's whole body.
     last_trigger: Option<Value>,
+    /// How many of the next Opsgenie creates are answered 429 with `Retry-After: 1`.
+    throttle_creates: usize,
+    /// How many creates were answered so.
+    throttled: usize,
+    /// Whether PagerDuty resolves are answered 400.
+    refuse_resolves: bool,
 }
 
 /// A PagerDuty Events API v2 and an Opsgenie Alert API on one loopback port.
@@ -60,7 +67,12 @@ impl Vendors {
                 "/og/v2/alerts",
                 post(move |headers: HeaderMap, body: Bytes| {
                     let seen = create.clone();
-                    async move { opsgenie_request(&seen, &headers, None, None, &body) }
+                    async move {
+                        if let Some(answer) = throttled(&seen) {
+                            return answer;
+                        }
+                        opsgenie_request(&seen, &headers, None, None, &body).into_response()
+                    }
                 }),
             )
             .route(
@@ -80,6 +92,7 @@ impl Vendors {
                                 identifier,
                                 &body,
                             )
+                            .into_response()
                         }
                     },
                 ),
@@ -96,6 +109,15 @@ impl Vendors {
         self.seen.lock().unwrap().events.clone()
     }
 
+    /// Answers the next `count` Opsgenie creates 429 with `Retry-After: 1`.
+    fn throttle_creates(&self, count: usize) {
+        self.seen.lock().unwrap().throttle_creates = count;
+    }
+
+    fn throttled(&self) -> usize {
+        self.seen.lock().unwrap().throttled
+    }
+
     fn violations(&self) -> Vec<String> {
         self.seen.lock().unwrap().violations.clone()
     }
@@ -108,6 +130,24 @@ impl Vendors {
             .clone()
             .unwrap_or(Value::Null)
     }
+}
+
+/// A 429 with `Retry-After: 1` when the receiver was told to throttle the next create.
+fn throttled(seen: &Mutex<Seen>) -> Option<axum::response::Response> {
+    let mut seen = seen.lock().unwrap();
+    if seen.throttle_creates == 0 {
+        return None;
+    }
+    seen.throttle_creates -= 1;
+    seen.throttled += 1;
+    Some(
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            json!({"message": "You are making too many requests!", "took": 0.0}).to_string(),
+        )
+            .into_response(),
+    )
 }
 
 /// The length of a string field in characters, or a violation when it is not a string.
@@ -229,6 +269,10 @@ fn pagerduty_enqueue(seen: &Mutex<Seen>, body: &[u8]) -> (StatusCode, String) {
         )),
     }
     let mut seen = seen.lock().unwrap();
+    if action == "resolve" && seen.refuse_resolves {
+        let answer = json!({"status": "invalid event", "message": "Event object is invalid", "errors": ["resolve refused by the test"]});
+        return (StatusCode::BAD_REQUEST, answer.to_string());
+    }
     if problems.is_empty() {
         seen.events.push(format!("pd {action}{level} {dedup_key}"));
         (
@@ -267,94 +311,8 @@ fn opsgenie_request(
     }
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let event = match alias_and_verb {
-        None => {
-            unknown_keys(
-                &body,
-                &[
-                    "message",
-                    "alias",
-                    "description",
-                    "responders",
-                    "visibleTo",
-                    "actions",
-                    "tags",
-                    "details",
-                    "entity",
-                    "source",
-                    "priority",
-                    "user",
-                    "note",
-                ],
-                &mut problems,
-            );
-            if text_within(&body, "message", 130, &mut problems).is_empty() {
-                problems.push("`message` is required".to_string());
-            }
-            let alias = text_within(&body, "alias", 512, &mut problems);
-            text_within(&body, "description", 15_000, &mut problems);
-            text_within(&body, "entity", 512, &mut problems);
-            text_within(&body, "source", 100, &mut problems);
-            text_within(&body, "user", 100, &mut problems);
-            text_within(&body, "note", 25_000, &mut problems);
-            if !matches!(
-                body["priority"].as_str(),
-                None | Some("P1" | "P2" | "P3" | "P4" | "P5")
-            ) {
-                problems.push(format!(
-                    "`priority` {} is not one of P1 to P5",
-                    body["priority"]
-                ));
-            }
-            let tags = body["tags"].as_array().cloned().unwrap_or_default();
-            if tags.len() > 20
-                || tags
-                    .iter()
-                    .any(|tag| tag.as_str().is_none_or(|tag| tag.chars().count() > 50))
-            {
-                problems.push("`tags`: at most 20 strings of at most 50 characters".to_string());
-            }
-            let details = body["details"].as_object().cloned().unwrap_or_default();
-            let size: usize = details
-                .iter()
-                .map(|(key, value)| {
-                    key.chars().count()
-                        + value.as_str().map_or(usize::MAX / 2, |v| v.chars().count())
-                })
-                .sum();
-            if size > 8000 {
-                problems.push(
-                    "`details` are not strings of at most 8000 characters together".to_string(),
-                );
-            }
-            let note = if body["note"].is_string() {
-                " with note"
-            } else {
-                ""
-            };
-            format!(
-                "og create {} {alias}{note}",
-                body["priority"].as_str().unwrap_or("P3")
-            )
-        }
-        Some((alias, verb)) => {
-            unknown_keys(&body, &["user", "source", "note"], &mut problems);
-            text_within(&body, "user", 100, &mut problems);
-            text_within(&body, "source", 100, &mut problems);
-            text_within(&body, "note", 25_000, &mut problems);
-            if alias.chars().count() > 512 {
-                problems.push("the alias is longer than 512 characters".to_string());
-            }
-            if identifier.as_deref() != Some("alias") {
-                problems.push(format!("identifierType is {identifier:?}, not alias"));
-            }
-            if !matches!(verb.as_str(), "acknowledge" | "close") {
-                problems.push(format!("unknown action `{verb}`"));
-            }
-            match body["user"].as_str() {
-                Some(user) => format!("og {verb} {alias} by {user}"),
-                None => format!("og {verb} {alias}"),
-            }
-        }
+        None => opsgenie_create(&body, &mut problems),
+        Some((alias, verb)) => opsgenie_action(&body, &alias, &verb, identifier, &mut problems),
     };
     let mut seen = seen.lock().unwrap();
     if problems.is_empty() {
@@ -368,6 +326,101 @@ fn opsgenie_request(
         let answer = json!({"message": problems.join("; "), "took": 0.0}).to_string();
         seen.violations.extend(problems);
         (StatusCode::UNPROCESSABLE_ENTITY, answer)
+    }
+}
+
+/// Checks an Opsgenie create's body; the event line it makes (`og create P1 alias`).
+fn opsgenie_create(body: &Value, problems: &mut Vec<String>) -> String {
+    unknown_keys(
+        body,
+        &[
+            "message",
+            "alias",
+            "description",
+            "responders",
+            "visibleTo",
+            "actions",
+            "tags",
+            "details",
+            "entity",
+            "source",
+            "priority",
+            "user",
+            "note",
+        ],
+        problems,
+    );
+    if text_within(body, "message", 130, problems).is_empty() {
+        problems.push("`message` is required".to_string());
+    }
+    let alias = text_within(body, "alias", 512, problems);
+    text_within(body, "description", 15_000, problems);
+    text_within(body, "entity", 512, problems);
+    text_within(body, "source", 100, problems);
+    text_within(body, "user", 100, problems);
+    text_within(body, "note", 25_000, problems);
+    if !matches!(
+        body["priority"].as_str(),
+        None | Some("P1" | "P2" | "P3" | "P4" | "P5")
+    ) {
+        problems.push(format!(
+            "`priority` {} is not one of P1 to P5",
+            body["priority"]
+        ));
+    }
+    let tags = body["tags"].as_array().cloned().unwrap_or_default();
+    if tags.len() > 20
+        || tags
+            .iter()
+            .any(|tag| tag.as_str().is_none_or(|tag| tag.chars().count() > 50))
+    {
+        problems.push("`tags`: at most 20 strings of at most 50 characters".to_string());
+    }
+    let details = body["details"].as_object().cloned().unwrap_or_default();
+    let size: usize = details
+        .iter()
+        .map(|(key, value)| {
+            key.chars().count() + value.as_str().map_or(usize::MAX / 2, |v| v.chars().count())
+        })
+        .sum();
+    if size > 8000 {
+        problems.push("`details` are not strings of at most 8000 characters together".to_string());
+    }
+    let note = if body["note"].is_string() {
+        " with note"
+    } else {
+        ""
+    };
+    format!(
+        "og create {} {alias}{note}",
+        body["priority"].as_str().unwrap_or("P3")
+    )
+}
+
+/// Checks an acknowledge, unacknowledge or close by alias; the event line it makes.
+fn opsgenie_action(
+    body: &Value,
+    alias: &str,
+    verb: &str,
+    identifier: Option<String>,
+    problems: &mut Vec<String>,
+) -> String {
+    unknown_keys(body, &["user", "source", "note"], problems);
+    text_within(body, "user", 100, problems);
+    text_within(body, "source", 100, problems);
+    text_within(body, "note", 25_000, problems);
+    if alias.chars().count() > 512 {
+        problems.push("the alias is longer than 512 characters".to_string());
+    }
+    if identifier.as_deref() != Some("alias") {
+        problems.push(format!("identifierType is {identifier:?}, not alias"));
+    }
+    if !matches!(verb, "acknowledge" | "unacknowledge" | "close") {
+        problems.push(format!("unknown action `{verb}`"));
+    }
+    match body["user"].as_str() {
+        Some(user) => format!("og {verb} {alias} by {user}"),
+        None => format!("og {verb} {alias}"),
     }
 }
 
@@ -538,6 +591,91 @@ async fn an_alerts_whole_life_reaches_pagerduty_and_opsgenie_in_order_once_each_
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_never_overtakes_a_create_that_opsgenie_asked_to_send_again_later() {
+    let vendors = Vendors::start().await;
+    vendors.throttle_creates(1);
+    let target = Switchable::start(200).await;
+    let plan = pager_plan(&target.url(), &vendors.base, &["opsgenie"], "10m", "");
+    let daemon = Daemon::start_with_env(&plan, &SECRETS).await;
+    healthy(&daemon, "web").await;
+    target.set(503);
+    let id = open_alert(&daemon).await["id"].as_i64().unwrap();
+    // Opsgenie answered the create "429, retry after 1 s"; the alert is over meanwhile.
+    eventually(20, async || (vendors.throttled() == 1).then_some(())).await;
+    target.set(200);
+    all_delivered(&daemon, id).await;
+    let key = format!("golive-test-shop-{id}");
+    assert_eq!(vendors.violations(), Vec::<String>::new());
+    assert_eq!(
+        vendors.events(),
+        [format!("og create P1 {key}"), format!("og close {key}")],
+        "opened before it is closed, once each"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_acknowledgement_pages_again_through_pagerduty_and_opsgenie() {
+    let vendors = Vendors::start().await;
+    let target = Switchable::start(503).await;
+    let plan = pager_plan(
+        &target.url(),
+        &vendors.base,
+        &["pagerduty", "opsgenie"],
+        "10m",
+        "",
+    )
+    .replace(
+        "repeat = \"10m\"",
+        "repeat = \"10m\"\nack_timeout = \"10s\"",
+    );
+    assert!(plan.contains("ack_timeout"), "{plan}");
+    let daemon = Daemon::start_with_env(&plan, &SECRETS).await;
+    let id = open_alert(&daemon).await["id"].as_i64().unwrap();
+    vendor_events(&vendors, 2).await;
+    let (status, body) = daemon
+        .post(
+            &format!("/api/v1/alerts/{id}/ack"),
+            json!({"author": "Bob Berg"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The check still fails: after 10 s the acknowledgement lapses and the on-call is paged
+    // anew, which an acknowledged incident would not do.
+    let events = eventually(30, async || {
+        let events = vendors.events();
+        (events.len() >= 8).then_some(events)
+    })
+    .await;
+    let key = format!("golive-test-shop-{id}");
+    assert_eq!(vendors.violations(), Vec::<String>::new());
+    let of = |vendor: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|event| event.starts_with(vendor))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        of("pd"),
+        [
+            format!("pd trigger level 1 {key}"),
+            format!("pd acknowledge {key}"),
+            format!("pd resolve {key}"),
+            format!("pd trigger level 1 {key}"),
+        ]
+    );
+    assert_eq!(
+        of("og"),
+        [
+            format!("og create P1 {key}"),
+            format!("og acknowledge {key} by Bob Berg"),
+            format!("og unacknowledge {key}"),
+            format!("og create P1 {key}"),
+        ]
+    );
+}
+
 /// `body` signed as PagerDuty signs webhooks with `secret`: `v1=<hex HMAC-SHA256>`.
 fn signature(secret: &str, body: &[u8]) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
@@ -652,6 +790,15 @@ async fn an_acknowledgement_made_in_pagerduty_acknowledges_the_alert_and_everyon
     let signed = signature(WEBHOOK_SECRET, &body);
     let (status, _) = deliver_webhook(&daemon, body, Some(signed)).await;
     assert_eq!(status, 200);
+    all_delivered(&daemon, id).await;
+    let (_, log) = daemon.get("/api/v1/log?kind=alert").await;
+    assert_eq!(
+        log.to_string()
+            .matches("acknowledged by Tenex Engineer")
+            .count(),
+        1,
+        "acknowledged once: {log}"
+    );
     assert_eq!(vendors.violations(), Vec::<String>::new());
     assert_eq!(
         hook.texts()
@@ -755,5 +902,101 @@ async fn notify_test_opens_and_resolves_a_test_incident_at_pagerduty_and_opsgeni
             "og create P5 golive-test-shop-0-test-opsgenie",
             "og close golive-test-shop-0-test-opsgenie",
         ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pagerduty_webhook_without_an_incident_key_is_accepted_changes_nothing_and_is_counted_as_ignored()
+ {
+    let vendors = Vendors::start().await;
+    let target = Switchable::start(503).await;
+    let plan = pager_plan(&target.url(), &vendors.base, &["pagerduty"], "10m", "");
+    let daemon = Daemon::start_with_env(&plan, &SECRETS).await;
+    let alert = open_alert(&daemon).await;
+    let id = alert["id"].as_i64().unwrap();
+    // A service that groups alerts acknowledges an incident of its own: no incident_key.
+    let mut webhook: Value = serde_json::from_slice(&acknowledged("x", "Tenex Engineer")).unwrap();
+    webhook["event"]["data"]["incident_key"] = Value::Null;
+    let body = webhook.to_string().into_bytes();
+    let signed = signature(WEBHOOK_SECRET, &body);
+    let (status, answer) = deliver_webhook(&daemon, body, Some(signed)).await;
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (202, Some("ignored")),
+        "{answer}"
+    );
+    let (_, alert) = daemon.get(&format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(alert["alert"]["acknowledged"], Value::Null, "{alert}");
+    let (_, metrics) = daemon.get_text("/metrics").await;
+    assert!(
+        metrics.contains("golive_pagerduty_webhooks_total{outcome=\"ignored\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("golive_pagerduty_webhooks_total{outcome=\"acknowledged\"} 0"),
+        "{metrics}"
+    );
+    let log = daemon.log();
+    assert!(log.contains("a PagerDuty webhook was ignored"), "{log}");
+    assert!(!log.contains(WEBHOOK_SECRET));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pagerduty_webhook_secret_that_cannot_be_read_is_answered_503_so_pagerduty_retries() {
+    let vendors = Vendors::start().await;
+    let target = Switchable::start(503).await;
+    let plan = pager_plan(&target.url(), &vendors.base, &["pagerduty"], "10m", "");
+    // The channel names TEST_PD_WEBHOOK_SECRET, which is not set: 404 would count towards the
+    // three 4xx after which PagerDuty turns the subscription off for 24 hours.
+    let daemon = Daemon::start_with_env(&plan, &SECRETS[..2]).await;
+    let alert = open_alert(&daemon).await;
+    let id = alert["id"].as_i64().unwrap();
+    let body = acknowledged(&format!("golive-test-shop-{id}"), "Tenex Engineer");
+    let signed = signature(WEBHOOK_SECRET, &body);
+    let (status, answer) = deliver_webhook(&daemon, body, Some(signed)).await;
+    assert_eq!(status, 503, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("TEST_PD_WEBHOOK_SECRET")),
+        "{answer}"
+    );
+    let (_, alert) = daemon.get(&format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(alert["alert"]["acknowledged"], Value::Null, "{alert}");
+    // Without any webhook_secret in the plan, acknowledgements from PagerDuty are off: 404.
+    let plan = plan.replace(
+        "webhook_secret = { env = \"TEST_PD_WEBHOOK_SECRET\" }\n",
+        "",
+    );
+    let daemon = Daemon::start_with_env(&plan, &SECRETS[..2]).await;
+    let body = acknowledged(&format!("golive-test-shop-{id}"), "Tenex Engineer");
+    let signed = signature(WEBHOOK_SECRET, &body);
+    let (status, answer) = deliver_webhook(&daemon, body, Some(signed)).await;
+    assert_eq!(status, 404, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_test_says_when_the_test_incident_was_opened_but_could_not_be_resolved() {
+    let vendors = Vendors::start().await;
+    vendors.seen.lock().unwrap().refuse_resolves = true;
+    let target = Switchable::start(200).await;
+    let plan = pager_plan(&target.url(), &vendors.base, &["pagerduty"], "10m", "");
+    let daemon = Daemon::start_with_env(&plan, &SECRETS).await;
+    let (status, body) = daemon
+        .post("/api/v1/notify/test", json!({"channels": ["pagerduty"]}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let result = &body["results"][0];
+    assert_eq!(result["result"], "failed", "{result}");
+    let answer = result["answer"].as_str().unwrap_or_default();
+    assert!(
+        answer.starts_with("opened (HTTP 202); closing it failed: HTTP 400")
+            && answer.ends_with("resolve the test incident by hand"),
+        "{answer}"
+    );
+    assert!(!answer.contains(ROUTING_KEY), "{answer}");
+    assert_eq!(
+        vendors.events(),
+        ["pd trigger level 1 golive-test-shop-0-test-pagerduty"]
     );
 }

@@ -383,16 +383,16 @@ impl Engine {
     }
 }
 
-/// The step of the alert's life a pager channel (PagerDuty, Opsgenie) is told: opening, a later
-/// level and a lapsed acknowledgement trigger (the service updates the open incident), an
-/// acknowledgement acknowledges, a resolution resolves. Reminders of the last level are not sent:
+/// The step of the alert's life a pager channel (PagerDuty, Opsgenie) is told: opening and a later
+/// level trigger (the service updates the open incident), a lapsed acknowledgement retriggers (it
+/// pages anew: see [`PagerAction::Retrigger`]), an acknowledgement acknowledges, a resolution
+/// resolves. Reminders of the last level are not sent:
 /// the service re-notifies by its own rules. Never grouped: each alert is its own incident.
 fn pager_row(draft: &MessageDraft<'_>, channel_id: &str) -> Option<NewOutboxRow> {
     use crate::core::message::{GoliveBody, PagerAction, PagerEvent, pager_key};
     let action = match draft.kind {
-        MessageKind::Opened | MessageKind::Escalated | MessageKind::Reopened { .. } => {
-            PagerAction::Trigger
-        }
+        MessageKind::Opened | MessageKind::Escalated => PagerAction::Trigger,
+        MessageKind::Reopened { .. } => PagerAction::Retrigger,
         MessageKind::Acknowledged { .. } => PagerAction::Acknowledge,
         MessageKind::Resolved => PagerAction::Resolve,
         MessageKind::Repeat => return None,

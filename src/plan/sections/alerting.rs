@@ -49,13 +49,49 @@ pub(in crate::plan) fn read_alerting(
         escalation::read_policies(root, sink, &context.recipients, &channel_ids);
     let section = read_section(root, sink, context.base_dir, &channel_ids, &policy_ids);
     let silences = silences::read_silences(root, sink, context);
-    Some(Alerting {
+    let alerting = Alerting {
         smtp: smtp.ok()?,
         channels: channels?,
         policies: policies?,
         silences: silences?,
         ..section.ok()?
-    })
+    };
+    check_fallback_channel(sink, &alerting).ok()?;
+    Some(alerting)
+}
+
+/// `fallback_channel` carries golive's own trouble (a delivery that failed, "roll back by
+/// hand"), which is no alert: a pager or Alertmanager channel would drop it without a word.
+fn check_fallback_channel(sink: &mut Sink<'_>, alerting: &Alerting) -> Result<(), Reported> {
+    let carries_text =
+        |kind: &ChannelKind| matches!(kind, ChannelKind::Email { .. } | ChannelKind::Webhook(_));
+    let Some(name) = alerting.fallback_channel.as_deref() else {
+        return Ok(());
+    };
+    let Some(channel) = alerting.channels.iter().find(|channel| channel.id == name) else {
+        return Ok(());
+    };
+    if carries_text(&channel.kind) {
+        return Ok(());
+    }
+    let usable = alerting.channel_ids_where(carries_text);
+    let help = if usable.is_empty() {
+        "add an email or webhook channel and name it here".to_string()
+    } else {
+        format!("use an email or webhook channel: {}", usable.join(", "))
+    };
+    let path = "alerting.fallback_channel";
+    let span = sink.span_of(path).unwrap_or(0..0);
+    sink.error(
+        span,
+        path,
+        format!(
+            "`{name}` is a channel of kind {}, which carries alerts only: golive's own warnings (a failed delivery, a failed rollback hook) would be lost",
+            channel.kind.name()
+        ),
+        Some(help),
+    );
+    Err(Reported)
 }
 
 /// Section `[smtp]` (optional; without it email goes to the outbox folder).
