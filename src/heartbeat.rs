@@ -248,7 +248,7 @@ impl Destinations {
             let destination = format!("alertmanager channel {id}");
             calls.spawn(async move {
                 forwarder
-                    .send(&[alert])
+                    .send(&[alert], now)
                     .await
                     .map(|_| ())
                     .map_err(|error| Failure {

@@ -41,7 +41,11 @@ impl AlertmanagerForwarder {
     /// Posts `alerts` (a firing alert has no `endsAt`; a resolved one has). The answer maps like a
     /// webhook's: 2xx delivered, 408/429/5xx/timeouts/connection problems retryable, other
     /// answers (400 for an alert Alertmanager refuses) permanent.
-    pub async fn send(&self, alerts: &[ForwardedAlert]) -> Result<Delivered, DeliveryError> {
+    pub async fn send(
+        &self,
+        alerts: &[ForwardedAlert],
+        now: jiff::Timestamp,
+    ) -> Result<Delivered, DeliveryError> {
         let body = serde_json::to_vec(alerts)
             .map_err(|error| DeliveryError::Permanent(format!("cannot encode alerts: {error}")))?;
         http::post_json(
@@ -50,6 +54,7 @@ impl AlertmanagerForwarder {
             &HeaderMap::new(),
             body,
             self.timeout,
+            now,
         )
         .await
     }

@@ -260,7 +260,7 @@ impl Senders {
                     DeliveryError::Permanent("unreadable webhook message in the outbox".into())
                 })?;
                 sender
-                    .send(&message)
+                    .send(&message, now)
                     .await
                     .map(|delivered| delivered.answer)
             }
@@ -273,15 +273,20 @@ impl Senders {
                     })
                     .flatten()
                     .collect();
-                sender.send(&alerts).await.map(|delivered| delivered.answer)
+                sender
+                    .send(&alerts, now)
+                    .await
+                    .map(|delivered| delivered.answer)
             }
             // A pager event is never grouped: each row is one step of one alert.
-            (OutboxPayload::Pager { event }, ChannelSender::PagerDuty(sender)) => {
-                sender.send(event).await.map(|delivered| delivered.answer)
-            }
-            (OutboxPayload::Pager { event }, ChannelSender::Opsgenie(sender)) => {
-                sender.send(event).await.map(|delivered| delivered.answer)
-            }
+            (OutboxPayload::Pager { event }, ChannelSender::PagerDuty(sender)) => sender
+                .send(event, now)
+                .await
+                .map(|delivered| delivered.answer),
+            (OutboxPayload::Pager { event }, ChannelSender::Opsgenie(sender)) => sender
+                .send(event, now)
+                .await
+                .map(|delivered| delivered.answer),
             (payload, _) => {
                 let expected = match payload {
                     OutboxPayload::Email { .. } => "email",
@@ -324,7 +329,7 @@ impl Senders {
             }
         }
         for (id, sender) in self.webhooks() {
-            if let Err(error) = sender.send(&notice::post(&trouble)).await {
+            if let Err(error) = sender.send(&notice::post(&trouble), now).await {
                 tracing::error!(channel = %id, %error, "could not tell the ops lead through this channel that the store is failing");
             }
         }
@@ -471,9 +476,10 @@ pub async fn test_channels(
                 "email",
                 send_test_email(plan, senders, &channel.id, to, &test, now).await,
             ),
-            ChannelKind::Webhook(_) => {
-                ("webhook", send_test_post(senders, &channel.id, &test).await)
-            }
+            ChannelKind::Webhook(_) => (
+                "webhook",
+                send_test_post(senders, &channel.id, &test, now).await,
+            ),
             ChannelKind::Alertmanager { .. } => (
                 "alertmanager",
                 send_test_alert(plan, senders, &channel.id, &test.text, now).await,
@@ -582,11 +588,12 @@ async fn send_test_post(
     senders: &Senders,
     channel: &str,
     test: &Notice,
+    now: jiff::Timestamp,
 ) -> Result<String, DeliveryError> {
     let message = notice::post(test);
     match senders.webhook(channel) {
         Some(sender) => sender
-            .send(&message)
+            .send(&message, now)
             .await
             .map(|delivered| delivered.answer),
         None => Err(DeliveryError::Permanent("no sender".into())),
@@ -619,7 +626,7 @@ async fn send_test_alert(
     };
     match senders.alertmanager(channel) {
         Some(sender) => sender
-            .send(&[alert])
+            .send(&[alert], now)
             .await
             .map(|delivered| delivered.answer),
         None => Err(DeliveryError::Permanent("no sender".into())),
@@ -642,8 +649,8 @@ async fn send_test_page(
     let send = async |action| {
         let event = test_page(plan, channel, test, action, now);
         match sender {
-            ChannelSender::PagerDuty(sender) => sender.send(&event).await,
-            ChannelSender::Opsgenie(sender) => sender.send(&event).await,
+            ChannelSender::PagerDuty(sender) => sender.send(&event, now).await,
+            ChannelSender::Opsgenie(sender) => sender.send(&event, now).await,
             _ => Err(DeliveryError::Permanent("not a pager channel".into())),
         }
     };

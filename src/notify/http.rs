@@ -31,13 +31,16 @@ const EXCERPT_READ_BYTES: usize = 4096;
 pub(crate) const RETRY_AFTER_MAX: Duration = Duration::from_secs(300);
 
 /// POSTs `body` as `application/json` with `headers` to `url`, giving up after `timeout` (connect,
-/// send and reading the answer together).
+/// send and reading the answer together). `now` is the daemon's clock when the delivery started
+/// (the caller's injected clock): an HTTP-date `Retry-After` is counted from it, so the wait is
+/// never shorter than the server asked (the request's own time is added, not taken off).
 pub(crate) async fn post_json(
     client: &reqwest::Client,
     url: &str,
     headers: &HeaderMap,
     body: Vec<u8>,
     timeout: Duration,
+    now: Timestamp,
 ) -> Result<Delivered, DeliveryError> {
     let request = client
         .post(url)
@@ -59,7 +62,7 @@ pub(crate) async fn post_json(
         || status == StatusCode::SERVICE_UNAVAILABLE)
         .then(|| response.headers().get(RETRY_AFTER)?.to_str().ok())
         .flatten()
-        .and_then(|value| retry_after(value, Timestamp::now()));
+        .and_then(|value| retry_after(value, now));
     let excerpt = body_excerpt(response).await;
     let answer = if excerpt.is_empty() {
         format!("HTTP {}", status.as_u16())
@@ -213,6 +216,43 @@ mod tests {
         assert_eq!(retry_after("soon", now), None);
         assert_eq!(retry_after("-5", now), None);
         assert_eq!(retry_after("", now), None);
+    }
+
+    #[tokio::test]
+    async fn an_http_date_retry_after_is_counted_from_the_daemons_clock_not_the_machines() {
+        // The daemon runs on demo time in 2030; the server asks for 30 s by date.
+        let now = Timestamp::from_second(1_893_456_000).unwrap(); // 2030-01-01T00:00:00Z
+        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&(now + jiff::SignedDuration::from_secs(30)))
+            .unwrap();
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(move || async move {
+                (
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    [(axum::http::header::RETRY_AFTER, date)],
+                )
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = reqwest::Client::new();
+        let error = post_json(
+            &client,
+            &url,
+            &HeaderMap::new(),
+            b"{}".to_vec(),
+            Duration::from_secs(5),
+            now,
+        )
+        .await
+        .expect_err("429");
+        assert_eq!(
+            error.retry_after(),
+            Some(Duration::from_secs(30)),
+            "{error}"
+        );
     }
 
     #[test]

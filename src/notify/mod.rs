@@ -11,17 +11,17 @@
 //!   `describe()`, `setup_problem()`, `writes_eml_files()`.
 //!   Extra CA certificates for SMTP TLS also come from the file named by `GOLIVE_SMTP_CA_FILE`.
 //! - [`WebhookSender`] ([`webhook`]): `new(&WebhookChannel, reqwest::Client)`,
-//!   `send(&WebhookMessage)`, `describe()`, `setup_problem()`; the bodies of the `teams` and
+//!   `send(&WebhookMessage, now)`, `describe()`, `setup_problem()`; the bodies of the `teams` and
 //!   `discord` formats are made by [`teams`] and [`discord`] from one [`chat_card::ChatCard`].
 //! - [`AlertmanagerForwarder`] ([`alertmanager`]): `new(url, timeout, reqwest::Client)`,
-//!   `send(&[ForwardedAlert])`, `describe()`; and the intake side, [`WebhookPayload`] (Alertmanager's
+//!   `send(&[ForwardedAlert], now)`, `describe()`; and the intake side, [`WebhookPayload`] (Alertmanager's
 //!   webhook notification, version 4) with [`alertmanager::WebhookAlert`] and
 //!   [`alertmanager::AlertStatus`].
 //! - [`PagerDutySender`] ([`pagerduty`]): `new(&PagerDutyChannel, reqwest::Client)`,
-//!   `send(&PagerEvent)` (Events API v2), `webhook_secret()`; and the intake side,
+//!   `send(&PagerEvent, now)` (Events API v2), `webhook_secret()`; and the intake side,
 //!   [`pagerduty::WebhookDelivery`] (V3 webhooks) with [`pagerduty::verify_signature`].
 //! - [`OpsgenieSender`] ([`opsgenie`]): `new(&OpsgenieChannel, reqwest::Client)`,
-//!   `send(&PagerEvent)` (Alert API: create, acknowledge, close by alias).
+//!   `send(&PagerEvent, now)` (Alert API: create, acknowledge, close by alias).
 //! - [`merge`]: the notifications of one group as one compact message (`emails`, `webhooks` over
 //!   outbox payloads; `with_group_item` for the engine writing them).
 //! - The values they take and give: [`OutgoingEmail`], [`InlineImage`], [`WebhookMessage`],
@@ -29,7 +29,8 @@
 //!
 //! Every sender is built from the plan in force ([`live`]: again after a reload) and never fails
 //! to build: a missing secret is remembered and every send returns it as a
-//! [`DeliveryError::Permanent`] (its `setup_problem()` says so at start). No error text contains a secret or a webhook URL.
+//! [`DeliveryError::Permanent`] (its `setup_problem()` says so at start). The HTTP senders' `now`
+//! is the daemon's clock: an HTTP-date `Retry-After` is counted from it. No error text contains a secret or a webhook URL.
 
 pub mod alertmanager;
 pub mod chat_card;

@@ -66,14 +66,18 @@ impl OpsgenieSender {
     /// Sends `event` as a create, an acknowledgement or a close. 2xx is delivered; 429, 5xx,
     /// timeouts and connection problems are retried; other answers (a refused request, a wrong
     /// key) are permanent.
-    pub async fn send(&self, event: &PagerEvent) -> Result<Delivered, DeliveryError> {
+    pub async fn send(
+        &self,
+        event: &PagerEvent,
+        now: jiff::Timestamp,
+    ) -> Result<Delivered, DeliveryError> {
         if event.action == PagerAction::Retrigger {
             // An acknowledged alert notifies nobody of a create: unacknowledge it first (the
             // responders are paged again), then update it. Both are safe to repeat on a retry.
-            self.request(event, PagerAction::Retrigger).await?;
-            return self.request(event, PagerAction::Trigger).await;
+            self.request(event, PagerAction::Retrigger, now).await?;
+            return self.request(event, PagerAction::Trigger, now).await;
         }
-        self.request(event, event.action).await
+        self.request(event, event.action, now).await
     }
 
     /// One request: `action` for `event` (`Retrigger` stands for its unacknowledge).
@@ -81,6 +85,7 @@ impl OpsgenieSender {
         &self,
         event: &PagerEvent,
         action: PagerAction,
+        now: jiff::Timestamp,
     ) -> Result<Delivered, DeliveryError> {
         let authorization = self
             .authorization
@@ -108,7 +113,7 @@ impl OpsgenieSender {
         })?;
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, authorization.clone());
-        http::post_json(&self.client, &url, &headers, body, self.timeout).await
+        http::post_json(&self.client, &url, &headers, body, self.timeout, now).await
     }
 
     /// `{base}/v2/alerts/{alias}/{verb}?identifierType=alias`, the alias encoded as a path segment.

@@ -73,22 +73,26 @@ impl PagerDutySender {
 
     /// Sends `event`: `202` (any 2xx) is delivered; 429, 5xx, timeouts and connection problems
     /// are retried; 400 (an event PagerDuty refuses) is permanent.
-    pub async fn send(&self, event: &PagerEvent) -> Result<Delivered, DeliveryError> {
+    pub async fn send(
+        &self,
+        event: &PagerEvent,
+        now: Timestamp,
+    ) -> Result<Delivered, DeliveryError> {
         if event.action == PagerAction::Retrigger {
             // An acknowledged incident notifies nobody of a trigger: resolve it, and trigger a
             // new incident under the same key (PagerDuty dedups only against an open one), so
             // the responders are paged again. Both are safe to repeat on a retry.
             let mut step = event.clone();
             step.action = PagerAction::Resolve;
-            self.post(&step).await?;
+            self.post(&step, now).await?;
             step.action = PagerAction::Trigger;
-            return self.post(&step).await;
+            return self.post(&step, now).await;
         }
-        self.post(event).await
+        self.post(event, now).await
     }
 
     /// Posts one event (`trigger`, `acknowledge` or `resolve`).
-    async fn post(&self, event: &PagerEvent) -> Result<Delivered, DeliveryError> {
+    async fn post(&self, event: &PagerEvent, now: Timestamp) -> Result<Delivered, DeliveryError> {
         let routing_key = self
             .routing_key
             .as_ref()
@@ -103,6 +107,7 @@ impl PagerDutySender {
             &HeaderMap::new(),
             body,
             self.timeout,
+            now,
         )
         .await
     }

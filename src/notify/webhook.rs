@@ -81,7 +81,11 @@ impl WebhookSender {
     /// Posts `message`: `2xx` is delivered (`HTTP 200`); 408, 429, 5xx, timeouts and connection
     /// problems are [`DeliveryError::Retryable`]; other answers are [`DeliveryError::Permanent`].
     /// Errors quote the status and the start of the answer's body, never the URL.
-    pub async fn send(&self, message: &WebhookMessage) -> Result<Delivered, DeliveryError> {
+    pub async fn send(
+        &self,
+        message: &WebhookMessage,
+        now: jiff::Timestamp,
+    ) -> Result<Delivered, DeliveryError> {
         let ready = self
             .setup
             .as_ref()
@@ -109,6 +113,7 @@ impl WebhookSender {
             &headers,
             body,
             self.timeout,
+            now,
         )
         .await
     }

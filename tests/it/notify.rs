@@ -487,7 +487,10 @@ async fn a_slack_webhook_posts_the_text_with_the_configured_headers() {
     channel.headers = vec![("X-Team".to_string(), "shop".to_string())];
     let sender = WebhookSender::new(&channel, reqwest::Client::new());
 
-    let delivered = sender.send(&message()).await.expect("delivered");
+    let delivered = sender
+        .send(&message(), jiff::Timestamp::now())
+        .await
+        .expect("delivered");
     assert_eq!(delivered.answer, "HTTP 200");
 
     let requests = receiver.requests();
@@ -520,7 +523,10 @@ async fn a_golive_webhook_posts_the_alert_json_signed_with_hmac_sha256() {
     channel.hmac_header = "X-Hub-Signature-256".to_string();
     let sender = WebhookSender::new(&channel, reqwest::Client::new());
 
-    sender.send(&message()).await.expect("delivered");
+    sender
+        .send(&message(), jiff::Timestamp::now())
+        .await
+        .expect("delivered");
 
     let request = receiver.requests().pop().expect("a request");
     let body: serde_json::Value = serde_json::from_slice(&request.body).expect("json");
@@ -550,7 +556,10 @@ async fn a_webhook_answering_500_is_retryable_with_the_status_and_a_short_excerp
         reqwest::Client::new(),
     );
 
-    let error = sender.send(&message()).await.expect_err("500");
+    let error = sender
+        .send(&message(), jiff::Timestamp::now())
+        .await
+        .expect_err("500");
     assert!(error.is_retryable(), "{error}");
     let text = error.to_string();
     assert!(text.starts_with("HTTP 500: database is down"), "{text}");
@@ -568,7 +577,10 @@ async fn a_webhook_answering_404_is_permanent_and_never_shows_the_url() {
         reqwest::Client::new(),
     );
 
-    let error = sender.send(&message()).await.expect_err("404");
+    let error = sender
+        .send(&message(), jiff::Timestamp::now())
+        .await
+        .expect_err("404");
     assert_eq!(
         error,
         DeliveryError::Permanent("HTTP 404: no_such_hook".to_string())
@@ -587,7 +599,10 @@ async fn a_hanging_webhook_is_a_retryable_timeout_within_the_channel_timeout() {
     let sender = WebhookSender::new(&channel, reqwest::Client::new());
 
     let started = Instant::now();
-    let error = sender.send(&message()).await.expect_err("timeout");
+    let error = sender
+        .send(&message(), jiff::Timestamp::now())
+        .await
+        .expect_err("timeout");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -610,7 +625,10 @@ async fn a_webhook_whose_url_cannot_be_reached_is_retryable() {
         reqwest::Client::new(),
     );
 
-    let error = sender.send(&message()).await.expect_err("refused");
+    let error = sender
+        .send(&message(), jiff::Timestamp::now())
+        .await
+        .expect_err("refused");
     assert!(error.is_retryable(), "{error}");
     assert!(!error.to_string().contains("T0KEN"), "{error}");
 }
@@ -627,7 +645,10 @@ async fn a_webhook_whose_secrets_are_missing_fails_permanently_without_sending()
         ),
         reqwest::Client::new(),
     );
-    let error = sender.send(&message()).await.expect_err("missing url");
+    let error = sender
+        .send(&message(), jiff::Timestamp::now())
+        .await
+        .expect_err("missing url");
     assert_eq!(
         error,
         DeliveryError::Permanent(
@@ -644,7 +665,10 @@ async fn a_webhook_whose_secrets_are_missing_fails_permanently_without_sending()
         "GOLIVE_TEST_NOTIFY_UNSET_HMAC_KEY".to_string(),
     ));
     let sender = WebhookSender::new(&channel, reqwest::Client::new());
-    let error = sender.send(&message()).await.expect_err("missing key");
+    let error = sender
+        .send(&message(), jiff::Timestamp::now())
+        .await
+        .expect_err("missing key");
     assert!(!error.is_retryable());
     assert!(
         error
@@ -734,10 +758,13 @@ async fn alerts_forwarded_to_alertmanager_show_up_in_its_api_with_their_labels()
     );
 
     let delivered = forwarder
-        .send(&[
-            forwarded("checkout", "critical"),
-            forwarded("search", "warning"),
-        ])
+        .send(
+            &[
+                forwarded("checkout", "critical"),
+                forwarded("search", "warning"),
+            ],
+            jiff::Timestamp::now(),
+        )
         .await
         .expect("forwarded");
     assert_eq!(delivered.answer, "HTTP 200");
@@ -788,7 +815,10 @@ async fn an_alertmanager_that_refuses_an_alert_fails_permanently_and_one_that_is
     );
     let mut nameless = forwarded("checkout", "critical");
     nameless.labels.clear();
-    let error = forwarder.send(&[nameless]).await.expect_err("refused");
+    let error = forwarder
+        .send(&[nameless], jiff::Timestamp::now())
+        .await
+        .expect_err("refused");
     assert!(!error.is_retryable(), "{error}");
     assert!(error.to_string().starts_with("HTTP 400"), "{error}");
 
@@ -798,7 +828,7 @@ async fn an_alertmanager_that_refuses_an_alert_fails_permanently_and_one_that_is
         reqwest::Client::new(),
     );
     let error = down
-        .send(&[forwarded("checkout", "critical")])
+        .send(&[forwarded("checkout", "critical")], jiff::Timestamp::now())
         .await
         .expect_err("down");
     assert!(error.is_retryable(), "{error}");
