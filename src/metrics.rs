@@ -112,6 +112,8 @@ pub struct Metrics {
     pub report_last: GaugeVec,
     /// The plan's availability objectives (`[reports] objectives`), as fractions, by check.
     pub availability_objective: GaugeVec,
+    /// 1 while this daemon is the active one, 0 while a standby (PostgreSQL leases).
+    pub ha_role: IntGauge,
 }
 
 /// The per-check metric families.
@@ -373,6 +375,7 @@ impl Metrics {
             reports: register.int_counter_vec(&family::REPORTS)?,
             report_last: register.gauge_vec(&family::REPORT_LAST)?,
             availability_objective: register.gauge_vec(&family::AVAILABILITY_OBJECTIVE)?,
+            ha_role: register.int_gauge(&family::HA_ROLE)?,
             checks: CheckFamilies::new(&registry)?,
             runbook: RunbookMetrics::register(&registry)?,
             registry,
@@ -709,6 +712,11 @@ mod family {
     pub const HEARTBEAT_LAST_SUCCESS: Family = Family::new(
         "golive_heartbeat_last_success_timestamp_seconds",
         "When a heartbeat last reached every destination (0 before the first)",
+        &[],
+    );
+    pub const HA_ROLE: Family = Family::new(
+        "golive_ha_role",
+        "1 while this golive is the active one (it probes, escalates and sends), 0 while it is a standby waiting for the lease",
         &[],
     );
     pub const COMPONENT_STUCK: Family = Family::new(
