@@ -201,6 +201,13 @@ fn spawn_renewal(
     deadline: Arc<LeaseDeadline>,
     stop: CancellationToken,
 ) {
+    // With the test hooks on, a member that finds its lease taken stays a few seconds before it
+    // exits, so a test sees the fences hold by themselves (its writes refused, nothing sent).
+    let linger = if super::test_hooks_enabled() {
+        Duration::from_secs(3)
+    } else {
+        Duration::ZERO
+    };
     let spawned = std::thread::Builder::new()
         .name("golive-lease".into())
         .spawn(move || {
@@ -208,7 +215,10 @@ fn spawn_renewal(
                 let started = Instant::now();
                 match lease.renew(epoch) {
                     Ok(true) => deadline.renewed(started, LEASE.saturating_sub(SAFETY_MARGIN)),
-                    Ok(false) => step_down(epoch, "another golive has taken the lease"),
+                    Ok(false) => {
+                        std::thread::sleep(linger);
+                        step_down(epoch, "another golive has taken the lease")
+                    }
                     Err(error) if !deadline.holds() => step_down(
                         epoch,
                         &format!("the lease could not be renewed in time ({error})"),
