@@ -223,7 +223,7 @@ impl Application {
                     tls: tls.as_ref(),
                     metrics: metrics.clone(),
                 }
-                .open_store_when_active(lock, &options.stop, clock.now())
+                .open_store_when_active(lock, &options.stop)
                 .await?
                 .map(|(store, membership)| (store, Some(membership)))
                 .ok_or(StartError::StoppedAsStandby)?
@@ -243,7 +243,7 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("{scheme}://{address}"));
-        let (engine, handle, probe_link, dispatch_link) = Engine::start(
+        let (mut engine, handle, probe_link, dispatch_link) = Engine::start(
             plan.clone(),
             store,
             clock.clone(),
@@ -253,9 +253,7 @@ impl Application {
         )?;
         let probe_context = Arc::new(ProbeContext::new(&plan, clock.clone()));
         if let Some(membership) = &membership {
-            dispatch_link
-                .liveness
-                .act_under_lease(membership.deadline.clone());
+            membership.start_acting(&mut engine, &dispatch_link.liveness);
         }
         let daemon_file = announce(&plan, scheme, address);
         let client = reqwest::Client::builder()

@@ -17,7 +17,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{StartError, tls};
-use crate::core::log::{LogData, LogKind, NewEntry};
 use crate::domain::Secret;
 use crate::liveness::LeaseDeadline;
 use crate::metrics::Metrics;
@@ -40,12 +39,37 @@ pub const EXIT_STEPPED_DOWN: i32 = 75;
 pub struct Membership {
     pub member: String,
     pub epoch: i64,
+    /// This member's advertised URL.
+    pub url: String,
+    /// The member that held the lease before, when another one.
+    pub previous: Option<String>,
     pub deadline: Arc<LeaseDeadline>,
     lease: Arc<LeaseConnection>,
     renewing: CancellationToken,
 }
 
 impl Membership {
+    /// Before the engine runs: it records the takeover, and the dispatcher sends only while the
+    /// lease surely holds.
+    pub fn start_acting(
+        &self,
+        engine: &mut crate::engine::Engine,
+        liveness: &crate::liveness::Liveness,
+    ) {
+        engine.record_takeover(&self.takeover());
+        liveness.act_under_lease(self.deadline.clone());
+    }
+
+    /// The takeover, as the engine records it.
+    fn takeover(&self) -> crate::engine::Takeover {
+        crate::engine::Takeover {
+            member: self.member.clone(),
+            epoch: self.epoch,
+            url: self.url.clone(),
+            previous: self.previous.clone(),
+        }
+    }
+
     /// A clean stop: renewal ends and the lease is given up, so a standby takes over at once.
     pub async fn release(self) {
         self.renewing.cancel();
@@ -94,14 +118,19 @@ impl Waiting<'_> {
         let holder = Arc::new(Mutex::new(None::<LeaseHolder>));
         let serving = CancellationToken::new();
         let mut server = None;
-        let epoch = loop {
+        let (epoch, previous) = loop {
             let started = Instant::now();
             let attempt = {
                 let lease = lease.clone();
-                blocking(move || Ok((lease.try_acquire()?, lease.holder()?))).await
+                // Who held it before, read first: the row changes only when a member takes it.
+                blocking(move || {
+                    let before = lease.holder()?;
+                    Ok((lease.try_acquire()?, before))
+                })
+                .await
             };
             match attempt {
-                Ok((Some(epoch), _)) => break epoch,
+                Ok((Some(epoch), before)) => break (epoch, before.member),
                 Ok((None, current)) => {
                     if server.is_none() {
                         tracing::info!(active = %current.member, epoch = current.epoch, url = %current.url, "standby: another golive holds the lease; waiting for it");
@@ -145,8 +174,11 @@ impl Waiting<'_> {
         tracing::info!(member = %member, epoch, "took the lease: this golive is now the active one");
         Ok(Some((
             Membership {
+                previous: Some(previous)
+                    .filter(|previous| !previous.is_empty() && *previous != member),
                 member,
                 epoch,
+                url: advertised_url.to_string(),
                 deadline,
                 lease,
                 renewing,
@@ -157,30 +189,17 @@ impl Waiting<'_> {
 }
 
 impl Waiting<'_> {
-    /// [`Waiting::become_active`], then the store opened under the lease, and the launch log told
-    /// who became active and when (a `decision` entry by golive, naming the member and epoch).
+    /// [`Waiting::become_active`], then the store opened under the lease (the engine records the
+    /// takeover: [`Membership::takeover`]).
     pub async fn open_store_when_active(
         &self,
         lock: DataDirLock,
         stop: &CancellationToken,
-        now: jiff::Timestamp,
     ) -> Result<Option<(Store, Membership)>, StartError> {
         let Some((membership, lock)) = self.become_active(lock, stop).await? else {
             return Ok(None);
         };
-        let mut store = Store::open_leased(self.data_dir, lock, self.url, membership.epoch)?;
-        let text = format!(
-            "golive on {} became the active daemon (lease epoch {}), advertised at {}",
-            membership.member, membership.epoch, self.advertised_url
-        );
-        if let Err(error) = store.append(&NewEntry::by_golive(
-            now,
-            LogKind::Decision,
-            text,
-            LogData::None,
-        )) {
-            tracing::warn!(%error, "cannot record the takeover in the launch log");
-        }
+        let store = Store::open_leased(self.data_dir, lock, self.url, membership.epoch)?;
         Ok(Some((store, membership)))
     }
 }

@@ -142,13 +142,19 @@ fn plan(smtp: &SmtpServer, hook: &Receiver, target: &Switchable, level_two: &str
     )
 }
 
-/// Pages (not resolutions) that reached `address`.
+/// Messages to `address` other than resolutions and the failover notice: its pages (and any
+/// other warning).
 fn pages_to(messages: &[ReceivedMessage], address: &str) -> usize {
     messages
         .iter()
         .filter(|message| message.recipients.iter().any(|to| to == address))
         .filter(|message| !message.email.subject.starts_with("[RESOLVED]"))
+        .filter(|message| !is_failover_notice(message))
         .count()
+}
+
+fn is_failover_notice(message: &ReceivedMessage) -> bool {
+    message.email.subject.ends_with("golive failed over")
 }
 
 /// Waits until every notification of alert `id` is delivered, as `member` reads them; returns
@@ -252,6 +258,10 @@ async fn when_the_active_is_killed_mid_escalation_the_standby_sends_level_two_on
         1,
         "level 1 not again"
     );
+    let notices: Vec<&ReceivedMessage> =
+        messages.iter().filter(|m| is_failover_notice(m)).collect();
+    assert_eq!(notices.len(), 1, "the ops lead hears of the failover once");
+    assert_eq!(notices[0].recipients, ["bob@example.com"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
