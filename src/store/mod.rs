@@ -330,9 +330,6 @@ impl Store {
             "golive-pg-writer",
             None,
         )?);
-        // A member paused inside a transaction (SIGSTOP) would hold the lease row's lock, and so
-        // a takeover, for as long as it stays paused: the server ends such a session instead.
-        connection.batch("SET idle_in_transaction_session_timeout = 3000")?;
         schema::migrate(&mut connection, &path)?;
         Ok(Store {
             connection,

@@ -900,6 +900,14 @@ fn a_writer_whose_lease_another_member_took_writes_nothing_more() {
     let lock = lock_data_dir(dir.path()).unwrap();
     let mut store = Store::open_leased(dir.path(), lock, &url, epoch).unwrap();
     store.append(&note("while holding")).unwrap();
+    // A session paused inside a transaction is ended by the server, so it cannot hold the lease
+    // row (and a takeover) for as long as it stays paused.
+    let timeout: String = store
+        .connection
+        .query_row("SHOW idle_in_transaction_session_timeout", params![])
+        .and_then(|row| row.get(0))
+        .unwrap();
+    assert_eq!(timeout, "3s");
     let second = LeaseConnection::connect(&url, "host:/b", "http://b", short * 20).unwrap();
     assert_eq!(second.try_acquire().unwrap(), None, "not while it holds");
     let taken = (0..100)
