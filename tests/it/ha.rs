@@ -336,4 +336,8 @@ async fn two_members_restarted_together_agree_on_one_active() {
     let (status, _) = active.daemon.get("/api/v1/status").await;
     assert_eq!(status, 200);
     assert_eq!(standby.role().await, Some(0), "still one active");
+    // A standby stops cleanly on SIGTERM.
+    standby.signal("TERM");
+    let mut standby = if roles.0 == 1 { second } else { first };
+    assert_eq!(standby.exited().await, Some(0), "{}", standby.daemon.log());
 }
