@@ -295,9 +295,13 @@ fn serve_standby(
                 }
             }),
         )
-        .fallback(move || async move {
+        .fallback(move |headers: axum::http::HeaderMap| async move {
             let current = holder.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            not_active(current.as_ref())
+            let browser = headers
+                .get(header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"));
+            not_active(current.as_ref(), browser)
         });
     tls::serve(second, tls_certificate, router, stop).map_err(|error| StartError::Bind {
         address: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -316,8 +320,10 @@ fn socket2_clone(listener: &TcpListener) -> std::io::Result<TcpListener> {
     TcpListener::from_std(std_listener)
 }
 
-/// The standby's answer to everything but `/healthz` and `/metrics`: 503, naming the active.
-fn not_active(holder: Option<&LeaseHolder>) -> Response {
+/// The standby's answer to everything but `/healthz` and `/metrics`: 503, naming the active; to a
+/// browser a small page that links to the active's status page and reloads itself (so it shows
+/// the status page once this member is the active one).
+fn not_active(holder: Option<&LeaseHolder>, browser: bool) -> Response {
     let active_url = holder
         .filter(|holder| !holder.expired && !holder.url.is_empty())
         .map(|holder| holder.url.clone());
@@ -329,7 +335,24 @@ fn not_active(holder: Option<&LeaseHolder>) -> Response {
         "role": "standby",
         "active_url": active_url,
     });
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    let mut response = if browser {
+        let link = match &active_url {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                let url = escape_html(url);
+                format!(
+                    "The live status page is on the active golive: <a href=\"{url}/\">{url}</a>."
+                )
+            }
+            _ => "No golive is active right now (a takeover is under way).".to_string(),
+        };
+        let page = format!(
+            "<!doctype html>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" content=\"5\">\n\
+             <title>golive: standby</title>\n<p>This golive is a standby. {link}</p>\n"
+        );
+        (StatusCode::SERVICE_UNAVAILABLE, axum::response::Html(page)).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    };
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -337,4 +360,72 @@ fn not_active(holder: Option<&LeaseHolder>) -> Response {
         response.headers_mut().insert(ACTIVE_HEADER, value);
     }
     response
+}
+
+/// `text` safe inside HTML text and double-quoted attributes.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(url: &str) -> LeaseHolder {
+        LeaseHolder {
+            member: "host-a:/var/lib/golive".into(),
+            epoch: 3,
+            url: url.into(),
+            expired: false,
+        }
+    }
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_browser_at_a_standby_gets_a_link_to_the_active_with_the_url_escaped() {
+        let response = not_active(Some(&holder("https://a.example/?x=\"<b>")), true);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let page = body(response).await;
+        assert!(
+            page.contains("<a href=\"https://a.example/?x=&quot;&lt;b&gt;/\">"),
+            "{page}"
+        );
+        let page = body(not_active(Some(&holder("javascript:alert(1)")), true)).await;
+        assert!(!page.contains("<a "), "only http(s) links: {page}");
+    }
+
+    #[tokio::test]
+    async fn a_client_at_a_standby_gets_the_active_in_a_header_and_none_while_the_lease_is_free() {
+        let response = not_active(Some(&holder("http://10.0.0.1:9898")), false);
+        assert_eq!(response.headers()[ACTIVE_HEADER], "http://10.0.0.1:9898");
+        assert!(
+            body(response)
+                .await
+                .contains("\"active_url\":\"http://10.0.0.1:9898\"")
+        );
+        let expired = LeaseHolder {
+            expired: true,
+            ..holder("http://10.0.0.1:9898")
+        };
+        let response = not_active(Some(&expired), false);
+        assert!(response.headers().get(ACTIVE_HEADER).is_none());
+        assert!(body(response).await.contains("\"active_url\":null"));
+    }
 }

@@ -217,6 +217,21 @@ async fn when_the_active_is_killed_mid_escalation_the_standby_sends_level_two_on
         refused.headers()["x-golive-active"].to_str().ok(),
         Some(first.daemon.url.as_str())
     );
+    // A person opening the standby's status page is pointed at the active's.
+    let page = second
+        .daemon
+        .http
+        .get(second.daemon.at("/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("standby answers");
+    assert_eq!(page.status(), 503);
+    let page = page.text().await.unwrap_or_default();
+    assert!(
+        page.contains(&format!("<a href=\"{}/\">", first.daemon.url)),
+        "{page}"
+    );
     // The CLI pointed at the standby retries at the active.
     let (code, _, stderr) = cli(
         &first.daemon.dir,
