@@ -26,8 +26,9 @@ use crate::probe::{ProbeContext, scheduler};
 use crate::sd_notify::Service;
 use crate::secrets::{self, KeyFileError};
 use crate::store::Reader;
-use crate::store::{Backend, Store, StoreError};
+use crate::store::{Backend, Store, StoreError, lock_data_dir};
 
+pub mod standby;
 pub mod tls;
 
 /// The file in the data directory that tells clients where the running daemon listens.
@@ -63,6 +64,8 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error("cannot choose the store: {0}")]
     Database(String),
+    #[error("stopped while waiting as a standby")]
+    StoppedAsStandby,
 }
 
 /// Where the store lives: `--database-url` / `GOLIVE_DATABASE_URL` (`given`), else the URL
@@ -87,6 +90,11 @@ pub struct Options {
     pub listen: Option<SocketAddr>,
     /// `--database-url` / `GOLIVE_DATABASE_URL`: overrides `[store] url`.
     pub database_url: Option<Secret>,
+    /// `--advertise-url` / `GOLIVE_ADVERTISE_URL`: where the other members (and the CLI through
+    /// them) reach this daemon when it is active; by default the address it listens on.
+    pub advertise_url: Option<String>,
+    /// Cancelled to stop a daemon still waiting as a standby (on PostgreSQL).
+    pub stop: CancellationToken,
 }
 
 /// A built daemon, bound and ready to run.
@@ -105,6 +113,8 @@ pub struct Application {
     public_url: String,
     /// `[server] tls`: the certificate served, reloaded on SIGHUP.
     tls: Option<Arc<tls::TlsCertificate>>,
+    /// On PostgreSQL: the lease this daemon holds as the active member.
+    membership: Option<standby::Membership>,
 }
 
 /// Reads every API token from its source; `GOLIVE_API_TOKEN`, when set, is always accepted.
@@ -130,6 +140,20 @@ pub fn resolve_tokens(plan: &Plan) -> (Tokens, Vec<TokenProblem>) {
     (Tokens::new(tokens), problems)
 }
 
+/// The API tokens readable now, each unreadable one (and having none at all) warned about.
+fn usable_tokens(plan: &Plan) -> Tokens {
+    let (tokens, problems) = resolve_tokens(plan);
+    for problem in &problems {
+        tracing::warn!(error = %error_chain(problem), "API token unavailable");
+    }
+    if tokens.is_empty() {
+        tracing::warn!(
+            "no usable API token: every write will be refused; set {TOKEN_ENV} or add [[server.tokens]] to the plan"
+        );
+    }
+    tokens
+}
+
 /// A configured API token that could not be read at start.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -153,21 +177,18 @@ impl Application {
         options: Options,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartError> {
-        let (tokens, problems) = resolve_tokens(&plan);
-        for problem in &problems {
-            tracing::warn!(error = %error_chain(problem), "API token unavailable");
-        }
-        if tokens.is_empty() {
-            tracing::warn!(
-                "no usable API token: every write will be refused; set {TOKEN_ENV} or add [[server.tokens]] to the plan"
-            );
-        }
+        let tokens = usable_tokens(&plan);
         let plan = Arc::new(plan);
         let backend = store_backend(&plan, options.database_url.as_ref())?;
-        let store = Store::open_with(&plan.launch.data_dir, &backend)?;
-        tracing::info!(store = %backend.describe(), "store opened");
-        let reader = store.reader()?;
-        let dispatcher_reader = Arc::new(Mutex::new(store.reader()?));
+        // SQLite is opened before the listener is bound, as always; PostgreSQL once this daemon
+        // holds the lease (it waits as a standby on the bound listener until then).
+        let (sqlite, data_dir_lock) = match backend {
+            Backend::Sqlite => (
+                Some(Store::open_with(&plan.launch.data_dir, &backend)?),
+                None,
+            ),
+            Backend::Postgres(_) => (None, Some(lock_data_dir(&plan.launch.data_dir)?)),
+        };
         let metrics = Arc::new(Metrics::new()?);
         metrics.start_at_zero(&plan);
         let ack_key = secrets::ack_link_key(
@@ -188,6 +209,33 @@ impl Application {
         let address = listener
             .local_addr()
             .map_err(|source| StartError::Bind { address, source })?;
+        let (store, membership) = match (sqlite, &backend) {
+            (Some(store), _) => (store, None),
+            (None, Backend::Postgres(url)) if let Some(lock) = data_dir_lock => {
+                announce(&plan, scheme, address); // the CLI finds a standby, which names the active
+                let advertised = (options.advertise_url.clone())
+                    .unwrap_or_else(|| format!("{scheme}://{address}"));
+                standby::Waiting {
+                    data_dir: &plan.launch.data_dir,
+                    url,
+                    listener: &listener,
+                    advertised_url: &advertised,
+                    tls: tls.as_ref(),
+                    metrics: metrics.clone(),
+                }
+                .open_store_when_active(lock, &options.stop)
+                .await?
+                .map(|(store, membership)| (store, Some(membership)))
+                .ok_or(StartError::StoppedAsStandby)?
+            }
+            (None, _) => {
+                Store::open_with(&plan.launch.data_dir, &backend).map(|store| (store, None))?
+            }
+        };
+        metrics.ha_role.set(1);
+        tracing::info!(store = %backend.describe(), "store opened");
+        let reader = store.reader()?;
+        let dispatcher_reader = Arc::new(Mutex::new(store.reader()?));
         // Acknowledgement links point at the plan's public URL, else at where the API really
         // listens (with the real port when 0 was asked for).
         let public_url = plan
@@ -195,7 +243,7 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("{scheme}://{address}"));
-        let (engine, handle, probe_link, dispatch_link) = Engine::start(
+        let (mut engine, handle, probe_link, dispatch_link) = Engine::start(
             plan.clone(),
             store,
             clock.clone(),
@@ -204,15 +252,10 @@ impl Application {
             public_url.clone(),
         )?;
         let probe_context = Arc::new(ProbeContext::new(&plan, clock.clone()));
-        let daemon_file = plan.launch.data_dir.join(DAEMON_FILE);
-        let announcement = serde_json::json!({
-            "pid": std::process::id(),
-            "listen": address.to_string(),
-            "url": format!("{scheme}://{address}"),
-        });
-        if let Err(error) = std::fs::write(&daemon_file, announcement.to_string()) {
-            tracing::warn!(file = %daemon_file.display(), %error, "cannot write the daemon file; clients must be given --server");
+        if let Some(membership) = &membership {
+            membership.start_acting(&mut engine, &dispatch_link.liveness);
         }
+        let daemon_file = announce(&plan, scheme, address);
         let client = reqwest::Client::builder()
             .build()
             .map_err(|error| StartError::Http(error.to_string()))?;
@@ -244,6 +287,7 @@ impl Application {
             daemon_file,
             public_url,
             tls,
+            membership,
         })
     }
 
@@ -273,6 +317,7 @@ impl Application {
             daemon_file,
             public_url,
             tls,
+            membership,
         } = self;
 
         // Installed before anything is served: an unhandled SIGHUP would end the process.
@@ -369,10 +414,28 @@ impl Application {
         drop(handle);
         let store = engine_task.await?;
         drop(store);
+        if let Some(membership) = membership {
+            membership.release().await;
+        }
         let _ = std::fs::remove_file(&daemon_file);
         tracing::info!("stopped; store closed");
         Ok(())
     }
+}
+
+/// Writes `daemon.json` (where clients find this daemon) and returns its path; a failure is a
+/// warning (clients must then be given `--server`).
+fn announce(plan: &Plan, scheme: &str, address: SocketAddr) -> PathBuf {
+    let daemon_file = plan.launch.data_dir.join(DAEMON_FILE);
+    let announcement = serde_json::json!({
+        "pid": std::process::id(),
+        "listen": address.to_string(),
+        "url": format!("{scheme}://{address}"),
+    });
+    if let Err(error) = std::fs::write(&daemon_file, announcement.to_string()) {
+        tracing::warn!(file = %daemon_file.display(), %error, "cannot write the daemon file; clients must be given --server");
+    }
+    daemon_file
 }
 
 /// Logs what each notification channel will do (and which cannot deliver), then starts the

@@ -84,7 +84,8 @@ pub async fn run(
         let Some((_, destinations)) = beats.as_ref().filter(|_| beat_now) else {
             continue;
         };
-        if !status.healthy() {
+        // An active that may have lost its PostgreSQL lease vouches for nothing.
+        if !status.healthy() || !liveness.may_send() {
             metrics.count_heartbeat(HeartbeatResult::Skipped, now);
             continue;
         }

@@ -58,6 +58,43 @@ pub struct Liveness {
     dispatcher_turned_ms: AtomicU64,
     /// When a store write last failed, plus one (0: never).
     store_failed_ms: AtomicU64,
+    /// The PostgreSQL lease this daemon acts under (active/standby), if any.
+    lease: std::sync::OnceLock<Arc<LeaseDeadline>>,
+}
+
+/// Until when this daemon may act on its lease, by the monotonic clock (which also runs while the
+/// process is stopped, so a daemon woken from `SIGSTOP` finds its deadline passed): the start of
+/// the last successful renewal plus the lease, less a margin. Written by the renewing thread, read
+/// before every send (the dispatcher) with one relaxed load.
+pub struct LeaseDeadline {
+    origin: std::time::Instant,
+    /// Milliseconds since `origin` until which acting is safe (0: never renewed).
+    until_ms: AtomicU64,
+}
+
+impl LeaseDeadline {
+    /// A deadline already passed: nothing may be sent before the first renewal.
+    pub fn new() -> Arc<LeaseDeadline> {
+        Arc::new(LeaseDeadline {
+            origin: std::time::Instant::now(),
+            until_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// A renewal that started at `started` succeeded: acting is safe until `started + safe_for`.
+    pub fn renewed(&self, started: std::time::Instant, safe_for: Duration) {
+        let until = (started + safe_for).saturating_duration_since(self.origin);
+        self.until_ms.fetch_max(millis(until), Ordering::Relaxed);
+    }
+
+    /// Whether the lease surely still holds now.
+    pub fn holds(&self) -> bool {
+        self.holds_at(std::time::Instant::now())
+    }
+
+    fn holds_at(&self, now: std::time::Instant) -> bool {
+        millis(now.saturating_duration_since(self.origin)) < self.until_ms.load(Ordering::Relaxed)
+    }
 }
 
 /// Which components are stuck at one moment.
@@ -108,7 +145,19 @@ impl Liveness {
             engine_turned_ms: AtomicU64::new(0),
             dispatcher_turned_ms: AtomicU64::new(0),
             store_failed_ms: AtomicU64::new(0),
+            lease: std::sync::OnceLock::new(),
         }
+    }
+
+    /// From now on this daemon acts only while `lease` holds (see [`Liveness::may_send`]).
+    pub fn act_under_lease(&self, lease: Arc<LeaseDeadline>) {
+        let _ = self.lease.set(lease);
+    }
+
+    /// Whether messages may go out now: always without a lease (SQLite), else only while the
+    /// lease surely holds, so an active that lost it (paused, cut off) sends nothing more.
+    pub fn may_send(&self) -> bool {
+        self.lease.get().is_none_or(|lease| lease.holds())
     }
 
     /// The engine's loop turned.
@@ -215,6 +264,28 @@ mod tests {
         liveness.note(&liveness.engine_turned_ms, after(origin, 30));
         liveness.note(&liveness.dispatcher_turned_ms, after(origin, 30));
         assert!(liveness.status_at(after(origin, 20)).healthy());
+    }
+
+    #[test]
+    fn a_lease_holds_until_its_renewal_start_plus_the_safe_span_and_never_shrinks() {
+        let deadline = LeaseDeadline::new();
+        let origin = deadline.origin;
+        assert!(
+            !deadline.holds_at(origin),
+            "nothing before the first renewal"
+        );
+        deadline.renewed(origin + Duration::from_secs(1), Duration::from_secs(4));
+        assert!(deadline.holds_at(origin + Duration::from_millis(4_900)));
+        assert!(!deadline.holds_at(origin + Duration::from_secs(5)));
+        deadline.renewed(origin, Duration::from_secs(1));
+        assert!(
+            deadline.holds_at(origin + Duration::from_secs(3)),
+            "a late answer keeps the later deadline"
+        );
+        let liveness = Liveness::new();
+        assert!(liveness.may_send(), "no lease (SQLite): always");
+        liveness.act_under_lease(LeaseDeadline::new());
+        assert!(!liveness.may_send(), "not renewed yet");
     }
 
     #[test]

@@ -120,6 +120,8 @@ pub struct Metrics {
     pub availability_objective: GaugeVec,
     /// PagerDuty V3 webhooks by outcome ([`PAGERDUTY_WEBHOOK_OUTCOMES`]).
     pub pagerduty_webhooks: IntCounterVec,
+    /// 1 while this daemon is the active one, 0 while a standby (PostgreSQL leases).
+    pub ha_role: IntGauge,
 }
 
 /// The per-check metric families.
@@ -383,6 +385,7 @@ impl Metrics {
             report_last: register.gauge_vec(&family::REPORT_LAST)?,
             availability_objective: register.gauge_vec(&family::AVAILABILITY_OBJECTIVE)?,
             pagerduty_webhooks: register.int_counter_vec(&family::PAGERDUTY_WEBHOOKS)?,
+            ha_role: register.int_gauge(&family::HA_ROLE)?,
             checks: CheckFamilies::new(&registry)?,
             runbook: RunbookMetrics::register(&registry)?,
             registry,
@@ -729,6 +732,11 @@ mod family {
     pub const HEARTBEAT_LAST_SUCCESS: Family = Family::new(
         "golive_heartbeat_last_success_timestamp_seconds",
         "When a heartbeat last reached every destination (0 before the first)",
+        &[],
+    );
+    pub const HA_ROLE: Family = Family::new(
+        "golive_ha_role",
+        "1 while this golive is the active one (it probes, escalates and sends), 0 while it is a standby waiting for the lease",
         &[],
     );
     pub const COMPONENT_STUCK: Family = Family::new(

@@ -187,6 +187,10 @@ fn store_unavailable(data_dir: &std::path::Path, error: &StoreError) -> ApiError
             StatusCode::SERVICE_UNAVAILABLE,
             "golive's store cannot reach its PostgreSQL database (connection refused or lost, the server restarting); check that the database server runs and golive can reach it, then try again".to_string(),
         ),
+        StoreTrouble::Fenced => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this golive is no longer the active one (it lost its lease to another member); send the request to the active golive".to_string(),
+        ),
         StoreTrouble::Other => return ApiError::internal(error),
     };
     ApiError::new(status, format!("{reason} — nothing was recorded"))

@@ -41,6 +41,7 @@ pub fn run(
     plan_path: &Path,
     listen: Option<SocketAddr>,
     database_url: Option<String>,
+    advertise_url: Option<String>,
     log_format: LogFormat,
 ) -> ExitCode {
     init_tracing(log_format);
@@ -79,12 +80,25 @@ pub fn run(
     runtime.block_on(async move {
         // Installed before anything announces the daemon as started.
         let signal = shutdown_signal();
+        let shutdown = CancellationToken::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            signal.await;
+            trigger.cancel();
+        });
         let options = Options {
             listen,
             database_url: database_url.map(crate::domain::Secret::new),
+            advertise_url,
+            // A standby waiting for the lease stops on SIGTERM too.
+            stop: shutdown.clone(),
         };
         let application = match Application::build(loaded.plan, options).await {
             Ok(application) => application,
+            Err(StartError::StoppedAsStandby) => {
+                tracing::info!("stopped while a standby");
+                return ExitCode::SUCCESS;
+            }
             Err(error) => {
                 tracing::error!(error = %error_chain(&error), "golive cannot start");
                 eprintln!("golive: {}", error_chain(&error));
@@ -98,12 +112,6 @@ pub fn run(
                 return ExitCode::from(code);
             }
         };
-        let shutdown = CancellationToken::new();
-        let trigger = shutdown.clone();
-        tokio::spawn(async move {
-            signal.await;
-            trigger.cancel();
-        });
         match application.run_until_stopped(shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

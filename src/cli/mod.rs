@@ -97,6 +97,10 @@ pub enum Command {
         /// variable: a command line is visible to other users of the machine.
         #[arg(long, env = "GOLIVE_DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
+        /// On PostgreSQL: the URL the other members name to clients while this daemon is the
+        /// active one (default: the address it listens on).
+        #[arg(long, env = "GOLIVE_ADVERTISE_URL", value_name = "URL")]
+        advertise_url: Option<String>,
         /// Log format.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,

@@ -149,18 +149,44 @@ impl Client {
     }
 
     /// One request with the token (and a JSON body); the status and text of a 2xx answer, the
-    /// daemon's refusal otherwise.
+    /// daemon's refusal otherwise. A standby (PostgreSQL active/standby) answers 503 naming the
+    /// active daemon in `X-Golive-Active`: the request is sent there once more.
     async fn exchange(
         &self,
         method: Method,
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<(StatusCode, String), ClientError> {
+        let (status, text, active) = self
+            .exchange_at(&self.base, method.clone(), path, body)
+            .await?;
+        let (status, text) = match active {
+            Some(active) if status == StatusCode::SERVICE_UNAVAILABLE && active != self.base => {
+                let (status, text, _) = self.exchange_at(&active, method, path, body).await?;
+                (status, text)
+            }
+            _ => (status, text),
+        };
+        if status.is_success() {
+            Ok((status, text))
+        } else {
+            Err(refusal(status, &text, self.token.is_some()))
+        }
+    }
+
+    /// One request to the daemon at `base`: its status, text and the active daemon it names.
+    async fn exchange_at(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<(StatusCode, String, Option<String>), ClientError> {
         let unreachable = |source| ClientError::Unreachable {
-            url: self.base.clone(),
+            url: base.to_string(),
             source,
         };
-        let mut request = self.http.request(method, format!("{}{}", self.base, path));
+        let mut request = self.http.request(method, format!("{base}{path}"));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
@@ -169,14 +195,18 @@ impl Client {
         }
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
+        let active = response
+            .headers()
+            .get(ACTIVE_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(|url| url.trim_end_matches('/').to_string());
         let text = response.text().await.map_err(unreachable)?;
-        if status.is_success() {
-            Ok((status, text))
-        } else {
-            Err(refusal(status, &text, self.token.is_some()))
-        }
+        Ok((status, text, active))
     }
 }
+
+/// The header a standby names the active daemon's URL in.
+const ACTIVE_HEADER: &str = "x-golive-active";
 
 /// The daemon's refusal; a 401 says whether the client sent no token or one the daemon does not
 /// know, since the two are fixed in different places.

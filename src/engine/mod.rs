@@ -27,7 +27,10 @@ mod reminders;
 mod reports;
 mod review;
 mod runbook;
+mod takeover;
 mod updates;
+
+pub use takeover::Takeover;
 
 use crate::clock::Clock;
 use crate::core::actions::{ActionItem, ActionStatus, FieldError};

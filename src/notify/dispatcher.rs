@@ -786,7 +786,12 @@ pub async fn run(
                 tracing::error!(%error, "cannot read the outbox; nothing is delivered until it can")
             }
         }
-        if let Ok((due, heads, backlog)) = looked {
+        // Under a PostgreSQL lease nothing starts once the lease may be lost (a daemon woken from
+        // SIGSTOP, cut off): another member may be the active one and send it.
+        let may_send = link.liveness.may_send();
+        if let Ok((due, heads, backlog)) = looked
+            && may_send
+        {
             match backlog {
                 Some(Ok(backlog)) => metrics.set_outbox_backlog(&backlog),
                 Some(Err(error)) => tracing::warn!(%error, "cannot read the outbox backlog"),
@@ -834,7 +839,7 @@ pub async fn run(
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = link.outbox_written.notified() => {}
-            Some(trouble) = link.trouble.recv() => {
+            Some(trouble) = link.trouble.recv(), if link.liveness.may_send() => {
                 // On a task of its own: a hung channel must not stop the lanes meanwhile.
                 let senders = current_senders();
                 let now = clock.now();

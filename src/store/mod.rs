@@ -8,13 +8,15 @@
 //! with its default `synchronous_commit`) before the API answers, so an acknowledged write survives
 //! `kill -9` and power loss alike.
 //!
-//! One writer: on SQLite the data directory's lock file keeps a second daemon out; on PostgreSQL
-//! the writer's session also holds an advisory lock on the database ([`WRITER_LOCK`]). Issue 14's
-//! later stage (active/standby) replaces that lock by a lease with a fencing epoch, checked in
-//! every writing transaction: in [`Store::begin`], the one place a writing transaction starts.
+//! One writer: on SQLite the data directory's lock file keeps a second daemon out. On PostgreSQL
+//! the daemon writes under a lease with a fencing epoch ([`lease`], [`Store::open_leased`]),
+//! checked in every writing transaction: in [`Store::begin`], the one place a writing transaction
+//! starts. A store opened without a lease ([`Store::open_with`], tools and tests) holds an
+//! advisory lock on the database instead ([`WRITER_LOCK`]).
 
 pub mod alerts;
 pub(crate) mod db;
+pub mod lease;
 pub mod reports;
 pub mod review;
 pub mod rollups;
@@ -133,6 +135,10 @@ pub enum StoreError {
     ConnectionLost(String),
     #[error("database holds an unreadable value in {what}: {value}")]
     Corrupt { what: &'static str, value: String },
+    #[error(
+        "this golive no longer holds the lease (epoch {epoch}): another member has taken over or may have, so it writes nothing more"
+    )]
+    Fenced { epoch: i64 },
 }
 
 /// What kind of trouble a [`StoreError`] is: whether something around golive keeps the store from
@@ -156,6 +162,9 @@ pub enum StoreTrouble {
     /// The PostgreSQL server cannot be reached or went away (connection refused or lost, server
     /// shutting down or starting, too many connections).
     Unreachable,
+    /// This daemon has lost (or may have lost) its PostgreSQL lease: another member is or may be
+    /// the active one, so this one must not write; it steps down.
+    Fenced,
     /// Anything else: a bug, a damaged database, a schema golive does not understand.
     Other,
 }
@@ -222,6 +231,7 @@ impl std::fmt::Display for StoreTrouble {
             StoreTrouble::Io => "the disk reported an I/O error",
             StoreTrouble::Busy => "another program holds its database locked",
             StoreTrouble::Unreachable => "its database server cannot be reached",
+            StoreTrouble::Fenced => "it is no longer the active golive (it lost its lease)",
             StoreTrouble::Other => "an unexpected database error",
         })
     }
@@ -241,6 +251,7 @@ impl StoreError {
                 StoreTrouble::from_postgres(source)
             }
             StoreError::ConnectionLost(_) => StoreTrouble::Unreachable,
+            StoreError::Fenced { .. } => StoreTrouble::Fenced,
             StoreError::Locked { .. }
             | StoreError::DatabaseLocked { .. }
             | StoreError::TooNew { .. }
@@ -262,9 +273,14 @@ pub struct Store {
     connection: Connection,
     path: PathBuf,
     location: Location,
-    // Keeps the advisory lock for as long as the store lives; released by the OS on exit or crash.
-    _lock: File,
+    // Keeps the data directory's lock for as long as the store lives.
+    _lock: DataDirLock,
+    /// The lease epoch every writing transaction checks (PostgreSQL under a lease only).
+    fence: Option<i64>,
 }
+
+/// The data directory's lock file, held: released by the OS on exit or crash.
+pub struct DataDirLock(#[allow(dead_code)] File);
 
 impl Store {
     /// Opens (creating if needed) the SQLite store in `data_dir`, takes the directory lock, and
@@ -295,6 +311,32 @@ impl Store {
             path,
             location,
             _lock: lock,
+            fence: None,
+        })
+    }
+
+    /// Opens the PostgreSQL store at `url` as the active member holding the lease at `epoch`
+    /// (taken with [`lease::LeaseConnection`]): no advisory lock, and every writing transaction
+    /// checks the epoch still holds ([`StoreError::Fenced`] otherwise).
+    pub fn open_leased(
+        data_dir: &Path,
+        lock: DataDirLock,
+        url: &crate::domain::Secret,
+        epoch: i64,
+    ) -> Result<Store, StoreError> {
+        let path = data_dir.join(DATABASE_FILE);
+        let mut connection = Connection::Postgres(db::postgres::PgConnection::connect(
+            url.expose(),
+            "golive-pg-writer",
+            None,
+        )?);
+        schema::migrate(&mut connection, &path)?;
+        Ok(Store {
+            connection,
+            path,
+            location: Location::Postgres(url.clone()),
+            _lock: lock,
+            fence: Some(epoch),
         })
     }
 
@@ -315,11 +357,20 @@ impl Store {
         })
     }
 
-    /// Begins a writing transaction: the one way every change starts, so the active/standby
-    /// stage (issue 14) checks its fencing epoch here, inside the transaction, before anything is
-    /// written.
+    /// Begins a writing transaction: the one way every change starts. Under a lease it first
+    /// checks, inside the transaction and holding the lease row so a takeover waits for it to end,
+    /// that its epoch still holds; otherwise nothing is written ([`StoreError::Fenced`]).
     fn begin(&mut self) -> Result<Transaction<'_>, StoreError> {
-        self.connection.transaction()
+        let fence = self.fence;
+        let transaction = self.connection.transaction()?;
+        if let Some(epoch) = fence
+            && transaction
+                .query_optional(&lease::fence_sql(), params![epoch])?
+                .is_none()
+        {
+            return Err(StoreError::Fenced { epoch });
+        }
+        Ok(transaction)
     }
 
     /// Loads the launch state, creating it (phase `planned` since `now`) on first start.
@@ -439,7 +490,7 @@ impl Store {
 }
 
 /// Creates `data_dir` and takes its lock file, which keeps a second daemon off the directory.
-fn lock_data_dir(data_dir: &Path) -> Result<File, StoreError> {
+pub fn lock_data_dir(data_dir: &Path) -> Result<DataDirLock, StoreError> {
     std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
         path: data_dir.to_path_buf(),
         source,
@@ -455,7 +506,7 @@ fn lock_data_dir(data_dir: &Path) -> Result<File, StoreError> {
             source,
         })?;
     match lock.try_lock() {
-        Ok(()) => Ok(lock),
+        Ok(()) => Ok(DataDirLock(lock)),
         Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
             path: data_dir.to_path_buf(),
             lock: lock_path,

@@ -889,6 +889,53 @@ fn a_lost_postgres_session_fails_one_write_as_unreachable_and_the_next_write_rec
     ));
 }
 
+#[test]
+fn a_writer_whose_lease_another_member_took_writes_nothing_more() {
+    use lease::LeaseConnection;
+    let url = crate::domain::Secret::new(cluster::database_url());
+    let short = std::time::Duration::from_millis(300);
+    let first = LeaseConnection::connect(&url, "host:/a", "http://a", short).unwrap();
+    let epoch = first.try_acquire().unwrap().expect("a free lease is taken");
+    let dir = tempfile::tempdir().unwrap();
+    let lock = lock_data_dir(dir.path()).unwrap();
+    let mut store = Store::open_leased(dir.path(), lock, &url, epoch).unwrap();
+    store.append(&note("while holding")).unwrap();
+    // A session paused inside a transaction is ended by the server, so it cannot hold the lease
+    // row (and a takeover) for as long as it stays paused.
+    let timeout: String = store
+        .connection
+        .query_row("SHOW idle_in_transaction_session_timeout", params![])
+        .and_then(|row| row.get(0))
+        .unwrap();
+    assert_eq!(timeout, "3s");
+    let second = LeaseConnection::connect(&url, "host:/b", "http://b", short * 20).unwrap();
+    assert_eq!(second.try_acquire().unwrap(), None, "not while it holds");
+    let taken = (0..100)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            second.try_acquire().unwrap()
+        })
+        .expect("taken once expired");
+    assert_eq!(taken, epoch + 1);
+    let error = store.append(&note("after the takeover")).unwrap_err();
+    assert_eq!(error.trouble(), StoreTrouble::Fenced, "{error}");
+    assert!(!first.renew(epoch).unwrap(), "the old holder cannot renew");
+    let holder = first.holder().unwrap();
+    assert_eq!(
+        (holder.member.as_str(), holder.url.as_str()),
+        ("host:/b", "http://b")
+    );
+    let texts: Vec<String> = store
+        .reader()
+        .unwrap()
+        .whole_log()
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.text)
+        .collect();
+    assert_eq!(texts, ["while holding"]);
+}
+
 /// The store's behaviour tests, each once per backend.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {

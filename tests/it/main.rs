@@ -17,6 +17,7 @@ mod docs;
 mod durability;
 mod email_screens;
 mod feedback;
+mod ha;
 mod harness;
 mod heartbeat;
 mod helpers;

@@ -48,6 +48,10 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// (`tcp_user_timeout` in the URL overrides it).
 const TCP_USER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// How long a session may sit inside a transaction doing nothing before the server ends it (the
+/// store's transactions run statement after statement, never waiting on anything else).
+const IDLE_IN_TRANSACTION_MS: u32 = 3_000;
+
 /// How often (every 100 ms) a writer tries the writer lock before the database counts as taken.
 const WRITER_LOCK_ATTEMPTS: u32 = 30;
 
@@ -114,6 +118,18 @@ impl PgConnection {
         }
         if config.get_tcp_user_timeout().is_none() {
             config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
+        // A golive paused inside a transaction (SIGSTOP, a frozen VM) would hold its row locks,
+        // among them the lease row a takeover must update, for as long as it stays paused: the
+        // server ends such a session instead (every session, each new one after a lost one too).
+        let options = config.get_options().unwrap_or_default().to_string();
+        if !options.contains("idle_in_transaction_session_timeout") {
+            config.options(
+                format!(
+                    "{options} -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+                )
+                .trim(),
+            );
         }
         let session = Session {
             config,

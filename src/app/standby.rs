@@ -1,0 +1,431 @@
+//! Active/standby on PostgreSQL: every daemon on the same plan and database is a member; the one
+//! holding the lease (`store::lease`) is active. Until it holds it, a daemon is a standby: it
+//! serves `/healthz`, `/metrics` (`golive_ha_role` 0) and answers everything else 503 with the
+//! active's URL (header `X-Golive-Active`, field `active_url`), so the CLI retries there; each
+//! second it tries to take the lease. Once active, a thread of its own renews the lease every
+//! second and moves the [`LeaseDeadline`] the dispatcher checks before each send; when a renewal
+//! finds the lease taken, or the deadline passes without one, the daemon steps down by exiting
+//! ([`EXIT_STEPPED_DOWN`]), so systemd starts it again, as a standby.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::{StartError, tls};
+use crate::domain::Secret;
+use crate::liveness::LeaseDeadline;
+use crate::metrics::Metrics;
+use crate::store::lease::{LeaseConnection, LeaseHolder, member_name};
+use crate::store::{DataDirLock, Store, StoreError};
+
+/// How long a lease lasts without renewal.
+pub const LEASE: Duration = Duration::from_secs(5);
+/// How often the active renews it, and a standby tries to take it.
+pub const RENEW_EVERY: Duration = Duration::from_secs(1);
+/// Sending stops this long before the lease would run out by the local monotonic clock: room for
+/// a clock running a little fast and for the time a message takes to leave.
+const SAFETY_MARGIN: Duration = Duration::from_millis(1500);
+/// The header a standby names the active's URL in.
+pub const ACTIVE_HEADER: &str = "x-golive-active";
+/// The exit code of a daemon that stepped down (EX_TEMPFAIL): restart it, it comes back a standby.
+pub const EXIT_STEPPED_DOWN: i32 = 75;
+
+/// The lease held: what the active member keeps for as long as it runs.
+pub struct Membership {
+    pub member: String,
+    pub epoch: i64,
+    /// This member's advertised URL.
+    pub url: String,
+    /// The member that held the lease before, when another one.
+    pub previous: Option<String>,
+    pub deadline: Arc<LeaseDeadline>,
+    lease: Arc<LeaseConnection>,
+    renewing: CancellationToken,
+}
+
+impl Membership {
+    /// Before the engine runs: it records the takeover, and the dispatcher sends only while the
+    /// lease surely holds.
+    pub fn start_acting(
+        &self,
+        engine: &mut crate::engine::Engine,
+        liveness: &crate::liveness::Liveness,
+    ) {
+        engine.record_takeover(&self.takeover());
+        liveness.act_under_lease(self.deadline.clone());
+    }
+
+    /// The takeover, as the engine records it.
+    fn takeover(&self) -> crate::engine::Takeover {
+        crate::engine::Takeover {
+            member: self.member.clone(),
+            epoch: self.epoch,
+            url: self.url.clone(),
+            previous: self.previous.clone(),
+        }
+    }
+
+    /// A clean stop: renewal ends and the lease is given up, so a standby takes over at once.
+    pub async fn release(self) {
+        self.renewing.cancel();
+        let (lease, epoch) = (self.lease, self.epoch);
+        let _ = tokio::task::spawn_blocking(move || lease.release(epoch)).await;
+    }
+}
+
+/// What a member waits with.
+pub struct Waiting<'a> {
+    pub data_dir: &'a std::path::Path,
+    pub url: &'a Secret,
+    /// The daemon's bound listener: the standby answers on it while it waits.
+    pub listener: &'a TcpListener,
+    pub advertised_url: &'a str,
+    pub tls: Option<&'a Arc<tls::TlsCertificate>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Waiting<'_> {
+    /// Waits as a standby until this daemon holds the lease (serving the standby's answers on
+    /// the listener meanwhile), then starts renewing it. `None` when `stop` came first. The data
+    /// directory's lock (taken at start, before anything is written there) is handed back, for
+    /// the store.
+    pub async fn become_active(
+        &self,
+        lock: DataDirLock,
+        stop: &CancellationToken,
+    ) -> Result<Option<(Membership, DataDirLock)>, StartError> {
+        let Waiting {
+            data_dir,
+            url,
+            listener,
+            advertised_url,
+            tls: tls_certificate,
+            metrics,
+        } = self;
+        let metrics = metrics.clone();
+        let member = member_name(data_dir);
+        let lease = {
+            let (url, member, advertised) =
+                ((*url).clone(), member.clone(), advertised_url.to_string());
+            blocking(move || LeaseConnection::connect(&url, &member, &advertised, LEASE)).await?
+        };
+        let lease = Arc::new(lease);
+        let holder = Arc::new(Mutex::new(None::<LeaseHolder>));
+        let serving = CancellationToken::new();
+        let mut server = None;
+        let (epoch, previous) = loop {
+            let started = Instant::now();
+            let attempt = {
+                let lease = lease.clone();
+                // Who held it before, read first: the row changes only when a member takes it.
+                blocking(move || {
+                    let before = lease.holder()?;
+                    Ok((lease.try_acquire()?, before))
+                })
+                .await
+            };
+            match attempt {
+                Ok((Some(epoch), before)) => break (epoch, before.member),
+                Ok((None, current)) => {
+                    if server.is_none() {
+                        tracing::info!(active = %current.member, epoch = current.epoch, url = %current.url, "standby: another golive holds the lease; waiting for it");
+                        metrics.ha_role.set(0);
+                        server = Some(serve_standby(
+                            listener,
+                            *tls_certificate,
+                            holder.clone(),
+                            metrics.clone(),
+                            serving.clone(),
+                        )?);
+                    }
+                    *holder.lock().unwrap_or_else(|e| e.into_inner()) = Some(current);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "standby: cannot reach the lease; trying again")
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => {
+                    serving.cancel();
+                    return Ok(None);
+                }
+                () = tokio::time::sleep(RENEW_EVERY.saturating_sub(started.elapsed())) => {}
+            }
+        };
+        let deadline = LeaseDeadline::new();
+        deadline.renewed(Instant::now(), LEASE.saturating_sub(SAFETY_MARGIN));
+        let renewing = CancellationToken::new();
+        spawn_renewal(lease.clone(), epoch, deadline.clone(), renewing.clone());
+        if let Some(server) = server {
+            serving.cancel();
+            if tokio::time::timeout(Duration::from_secs(2), server)
+                .await
+                .is_err()
+            {
+                tracing::warn!("standby: open connections did not close in time");
+            }
+        }
+        metrics.ha_role.set(1);
+        tracing::info!(member = %member, epoch, "took the lease: this golive is now the active one");
+        Ok(Some((
+            Membership {
+                previous: Some(previous)
+                    .filter(|previous| !previous.is_empty() && *previous != member),
+                member,
+                epoch,
+                url: advertised_url.to_string(),
+                deadline,
+                lease,
+                renewing,
+            },
+            lock,
+        )))
+    }
+}
+
+impl Waiting<'_> {
+    /// [`Waiting::become_active`], then the store opened under the lease (the engine records the
+    /// takeover: [`Membership::takeover`]).
+    pub async fn open_store_when_active(
+        &self,
+        lock: DataDirLock,
+        stop: &CancellationToken,
+    ) -> Result<Option<(Store, Membership)>, StartError> {
+        let Some((membership, lock)) = self.become_active(lock, stop).await? else {
+            return Ok(None);
+        };
+        let store = Store::open_leased(self.data_dir, lock, self.url, membership.epoch)?;
+        Ok(Some((store, membership)))
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| StoreError::ConnectionLost(error.to_string()))?
+}
+
+/// Renews the lease every second on a thread of its own (a busy runtime cannot delay it); steps
+/// down (exits) when the lease is taken or its deadline passes unrenewed.
+fn spawn_renewal(
+    lease: Arc<LeaseConnection>,
+    epoch: i64,
+    deadline: Arc<LeaseDeadline>,
+    stop: CancellationToken,
+) {
+    // With the test hooks on, a member that finds its lease taken stays a few seconds before it
+    // exits, so a test sees the fences hold by themselves (its writes refused, nothing sent).
+    let linger = if super::test_hooks_enabled() {
+        Duration::from_secs(3)
+    } else {
+        Duration::ZERO
+    };
+    let spawned = std::thread::Builder::new()
+        .name("golive-lease".into())
+        .spawn(move || {
+            while !stop.is_cancelled() {
+                let started = Instant::now();
+                match lease.renew(epoch) {
+                    Ok(true) => deadline.renewed(started, LEASE.saturating_sub(SAFETY_MARGIN)),
+                    Ok(false) => {
+                        std::thread::sleep(linger);
+                        step_down(epoch, "another golive has taken the lease")
+                    }
+                    Err(error) if !deadline.holds() => step_down(
+                        epoch,
+                        &format!("the lease could not be renewed in time ({error})"),
+                    ),
+                    Err(error) => tracing::warn!(%error, "cannot renew the lease; trying again"),
+                }
+                std::thread::sleep(RENEW_EVERY.saturating_sub(started.elapsed()));
+            }
+        });
+    if let Err(error) = spawned {
+        step_down(epoch, &format!("cannot start the lease's thread: {error}"));
+    }
+}
+
+/// Ends the process: this daemon is no longer (surely) the active one. The engine's writes are
+/// already fenced and the dispatcher sends nothing; restarted, it comes back a standby.
+fn step_down(epoch: i64, why: &str) -> ! {
+    tracing::error!(
+        epoch,
+        reason = why,
+        "stepping down: this golive is no longer the active one; it exits so its service manager restarts it as a standby"
+    );
+    eprintln!("golive: stepping down (epoch {epoch}): {why}; restart it to serve as a standby");
+    std::process::exit(EXIT_STEPPED_DOWN)
+}
+
+/// Serves the standby's answers on a second handle of `listener` until `stop`.
+fn serve_standby(
+    listener: &TcpListener,
+    tls_certificate: Option<&Arc<tls::TlsCertificate>>,
+    holder: Arc<Mutex<Option<LeaseHolder>>>,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, StartError> {
+    let bind_error = |source| StartError::Bind {
+        address: listener
+            .local_addr()
+            .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+        source,
+    };
+    let second = socket2_clone(listener).map_err(bind_error)?;
+    let router = Router::new()
+        .route(
+            "/healthz",
+            axum::routing::get(|| async {
+                axum::Json(serde_json::json!({"status": "ok", "role": "standby"}))
+            }),
+        )
+        .route(
+            "/metrics",
+            axum::routing::get(move || async move {
+                match metrics.encode() {
+                    Ok(text) => (StatusCode::OK, text).into_response(),
+                    Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                }
+            }),
+        )
+        .fallback(move |headers: axum::http::HeaderMap| async move {
+            let current = holder.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let browser = headers
+                .get(header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"));
+            not_active(current.as_ref(), browser)
+        });
+    tls::serve(second, tls_certificate, router, stop).map_err(|error| StartError::Bind {
+        address: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        source: std::io::Error::other(error.to_string()),
+    })
+}
+
+/// A second handle on the same listening socket: the standby serves on it and drops it when it
+/// becomes active, while the daemon keeps the first (the port stays the same, even when 0 was
+/// asked for).
+fn socket2_clone(listener: &TcpListener) -> std::io::Result<TcpListener> {
+    use std::os::fd::{AsFd, OwnedFd};
+    let fd: OwnedFd = listener.as_fd().try_clone_to_owned()?;
+    let std_listener = std::net::TcpListener::from(fd);
+    std_listener.set_nonblocking(true)?;
+    TcpListener::from_std(std_listener)
+}
+
+/// The standby's answer to everything but `/healthz` and `/metrics`: 503, naming the active; to a
+/// browser a small page that links to the active's status page and reloads itself (so it shows
+/// the status page once this member is the active one).
+fn not_active(holder: Option<&LeaseHolder>, browser: bool) -> Response {
+    let active_url = holder
+        .filter(|holder| !holder.expired && !holder.url.is_empty())
+        .map(|holder| holder.url.clone());
+    let body = serde_json::json!({
+        "error": match &active_url {
+            Some(url) => format!("this golive is a standby; the active golive is at {url}"),
+            None => "this golive is a standby and no golive is active right now (a takeover is under way); try again in a few seconds".to_string(),
+        },
+        "role": "standby",
+        "active_url": active_url,
+    });
+    let mut response = if browser {
+        let link = match &active_url {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                let url = escape_html(url);
+                format!(
+                    "The live status page is on the active golive: <a href=\"{url}/\">{url}</a>."
+                )
+            }
+            _ => "No golive is active right now (a takeover is under way).".to_string(),
+        };
+        let page = format!(
+            "<!doctype html>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" content=\"5\">\n\
+             <title>golive: standby</title>\n<p>This golive is a standby. {link}</p>\n"
+        );
+        (StatusCode::SERVICE_UNAVAILABLE, axum::response::Html(page)).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    if let Some(value) = active_url.and_then(|url| HeaderValue::from_str(&url).ok()) {
+        response.headers_mut().insert(ACTIVE_HEADER, value);
+    }
+    response
+}
+
+/// `text` safe inside HTML text and double-quoted attributes.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(url: &str) -> LeaseHolder {
+        LeaseHolder {
+            member: "host-a:/var/lib/golive".into(),
+            epoch: 3,
+            url: url.into(),
+            expired: false,
+        }
+    }
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_browser_at_a_standby_gets_a_link_to_the_active_with_the_url_escaped() {
+        let response = not_active(Some(&holder("https://a.example/?x=\"<b>")), true);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let page = body(response).await;
+        assert!(
+            page.contains("<a href=\"https://a.example/?x=&quot;&lt;b&gt;/\">"),
+            "{page}"
+        );
+        let page = body(not_active(Some(&holder("javascript:alert(1)")), true)).await;
+        assert!(!page.contains("<a "), "only http(s) links: {page}");
+    }
+
+    #[tokio::test]
+    async fn a_client_at_a_standby_gets_the_active_in_a_header_and_none_while_the_lease_is_free() {
+        let response = not_active(Some(&holder("http://10.0.0.1:9898")), false);
+        assert_eq!(response.headers()[ACTIVE_HEADER], "http://10.0.0.1:9898");
+        assert!(
+            body(response)
+                .await
+                .contains("\"active_url\":\"http://10.0.0.1:9898\"")
+        );
+        let expired = LeaseHolder {
+            expired: true,
+            ..holder("http://10.0.0.1:9898")
+        };
+        let response = not_active(Some(&expired), false);
+        assert!(response.headers().get(ACTIVE_HEADER).is_none());
+        assert!(body(response).await.contains("\"active_url\":null"));
+    }
+}

@@ -1,0 +1,158 @@
+//! Active/standby on PostgreSQL: the lease one daemon holds to be the active, and the fencing
+//! epoch that keeps an old active out once it has lost it.
+//!
+//! The lease is one row of `golive_lease` (a PostgreSQL-only table created at open, like
+//! `golive_schema`; SQLite keeps its lock file and has no lease): who holds it, its epoch, until
+//! when (milliseconds by the DATABASE's clock, so the members' clocks never matter) and the
+//! holder's advertised URL. A member takes it only when it has expired (the epoch goes up by one),
+//! renews it every second, and each writing transaction of the store checks, under a row lock a
+//! takeover must wait for (`FOR SHARE`), that its epoch still holds ([`FENCE_SQL`]): a paused or
+//! cut-off active can never commit after another member took over. The same member (host and data
+//! directory) may take its own lease back at once after a restart: holding the data directory's
+//! lock proves its earlier process is gone.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::StoreError;
+use super::db::{Connection, params};
+use crate::domain::Secret;
+
+/// The database's clock in milliseconds since the epoch, at the moment the statement runs.
+const DB_NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+
+const CREATE_SQL: &str = "CREATE TABLE IF NOT EXISTS golive_lease (\
+     id BIGINT PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, epoch BIGINT NOT NULL, \
+     expires_at BIGINT NOT NULL, url TEXT NOT NULL, since BIGINT NOT NULL); \
+     INSERT INTO golive_lease (id, holder, epoch, expires_at, url, since) \
+     VALUES (1, '', 0, 0, '', 0) ON CONFLICT DO NOTHING";
+
+/// Inside a writing transaction: the row while `?1` is still the epoch and the lease has not
+/// expired, locked so that a takeover (an `UPDATE` of the row) waits until the transaction ends.
+pub(crate) fn fence_sql() -> String {
+    format!(
+        "SELECT epoch FROM golive_lease WHERE id = 1 AND epoch = ?1 AND expires_at > {DB_NOW_MS} FOR SHARE"
+    )
+}
+
+/// Who holds the lease now, as a standby tells clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// The member's name (`host:data-dir`); empty when nobody ever held it.
+    pub member: String,
+    pub epoch: i64,
+    /// The holder's advertised URL.
+    pub url: String,
+    /// Whether the lease has run out (the holder is gone or stuck; a standby takes it next).
+    pub expired: bool,
+}
+
+/// A member's own connection for taking and renewing the lease (never the engine's writer
+/// connection, which may be busy or waiting).
+pub struct LeaseConnection {
+    /// Behind a mutex so the connection can be shared with the renewing thread (one call at a
+    /// time, as the connection serves them anyway).
+    connection: std::sync::Mutex<Connection>,
+    member: String,
+    url: String,
+    lease: Duration,
+}
+
+impl LeaseConnection {
+    /// Connects to the database at `url` as `member`, advertising `advertised_url`, with leases of
+    /// `lease`; creates the lease table when it is missing.
+    pub fn connect(
+        url: &Secret,
+        member: &str,
+        advertised_url: &str,
+        lease: Duration,
+    ) -> Result<LeaseConnection, StoreError> {
+        let connection = Connection::Postgres(super::db::postgres::PgConnection::connect(
+            url.expose(),
+            "golive-pg-lease",
+            None,
+        )?);
+        // Two members starting together may race on creating the table: the loser's error goes,
+        // the table is there on the second try.
+        if connection.batch(CREATE_SQL).is_err() {
+            connection.batch(CREATE_SQL)?;
+        }
+        Ok(LeaseConnection {
+            connection: std::sync::Mutex::new(connection),
+            member: member.to_string(),
+            url: advertised_url.to_string(),
+            lease,
+        })
+    }
+
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Takes the lease if it has expired (or is this member's own): the new epoch, else `None`.
+    pub fn try_acquire(&self) -> Result<Option<i64>, StoreError> {
+        let sql = format!(
+            "UPDATE golive_lease SET holder = ?1, url = ?2, epoch = epoch + 1, since = {DB_NOW_MS}, \
+             expires_at = {DB_NOW_MS} + ?3 WHERE id = 1 AND (expires_at <= {DB_NOW_MS} OR holder = ?1) \
+             RETURNING epoch"
+        );
+        self.connection()
+            .query_optional(&sql, params![&self.member, &self.url, self.lease_ms()])?
+            .map(|row| row.get(0))
+            .transpose()
+    }
+
+    /// Renews the lease held at `epoch`: `false` when another member has taken it since.
+    pub fn renew(&self, epoch: i64) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE golive_lease SET expires_at = {DB_NOW_MS} + ?3 WHERE id = 1 AND epoch = ?1 AND holder = ?2"
+        );
+        let changed = self
+            .connection()
+            .execute(&sql, params![epoch, &self.member, self.lease_ms()])?;
+        Ok(changed == 1)
+    }
+
+    /// Gives the lease held at `epoch` up (a clean stop), so a standby takes over at once.
+    pub fn release(&self, epoch: i64) -> Result<(), StoreError> {
+        self.connection().execute(
+            "UPDATE golive_lease SET expires_at = 0 WHERE id = 1 AND epoch = ?1 AND holder = ?2",
+            params![epoch, &self.member],
+        )?;
+        Ok(())
+    }
+
+    /// Who holds the lease now.
+    pub fn holder(&self) -> Result<LeaseHolder, StoreError> {
+        let row = self.connection().query_row(
+            &format!(
+                "SELECT holder, epoch, url, CASE WHEN expires_at <= {DB_NOW_MS} THEN 1 ELSE 0 END FROM golive_lease WHERE id = 1"
+            ),
+            params![],
+        )?;
+        Ok(LeaseHolder {
+            member: row.get(0)?,
+            epoch: row.get(1)?,
+            url: row.get(2)?,
+            expired: row.get(3)?,
+        })
+    }
+}
+
+/// This member's name: the host and the data directory (two daemons on one host have two).
+pub fn member_name(data_dir: &Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|host| host.trim().to_string())
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    format!("{host}:{}", dir.display())
+}
