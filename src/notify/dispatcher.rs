@@ -812,30 +812,18 @@ pub async fn run(
                 &link,
             )
             .await;
-            // Lanes that are down: one probe each when it is due (`probe_pick` passes over
-            // the lanes that are up).
-            for (channel, heads) in heads {
-                let heads: Vec<OutboxRow> = heads
-                    .into_iter()
-                    .filter(|row| flights.available(row))
-                    .collect();
-                if let Some(index) = flights.lanes.probe_pick(&channel, heads.len(), now) {
-                    let probe = heads[index].clone();
-                    flights
-                        .start(vec![probe], true, &mut deliveries, &senders, &clock, &link)
-                        .await;
-                }
-            }
+            probe_down_lanes(
+                heads,
+                now,
+                &mut flights,
+                &mut deliveries,
+                &senders,
+                &clock,
+                &link,
+            )
+            .await;
         }
-        // Wake for the next probe of a down lane or the end of a lane's pause, and at least
-        // every IDLE (retries become due without a wake-up).
-        let now = clock.now();
-        let sleep = [flights.lanes.next_probe(), flights.lanes.next_resume(now)]
-            .into_iter()
-            .flatten()
-            .min()
-            .and_then(|at| Duration::try_from(at.duration_since(clock.now())).ok())
-            .map_or(IDLE, |until| until.clamp(Duration::from_millis(10), IDLE));
+        let sleep = next_wake(&mut flights, clock.now());
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = link.outbox_written.notified() => {}
@@ -861,6 +849,42 @@ pub async fn run(
         }
     })
     .await;
+}
+
+/// Lanes that are down: one probe each when it is due (`probe_pick` passes over the lanes that
+/// are up).
+async fn probe_down_lanes(
+    heads: Vec<(String, Vec<OutboxRow>)>,
+    now: jiff::Timestamp,
+    flights: &mut Flights,
+    deliveries: &mut JoinSet<DeliveryReport>,
+    senders: &Arc<Senders>,
+    clock: &Arc<dyn Clock>,
+    link: &DispatchLink,
+) {
+    for (channel, heads) in heads {
+        let heads: Vec<OutboxRow> = heads
+            .into_iter()
+            .filter(|row| flights.available(row))
+            .collect();
+        if let Some(index) = flights.lanes.probe_pick(&channel, heads.len(), now) {
+            let probe = heads[index].clone();
+            flights
+                .start(vec![probe], true, deliveries, senders, clock, link)
+                .await;
+        }
+    }
+}
+
+/// How long the dispatcher may sleep: until the next probe of a down lane or the end of a lane's
+/// pause, and at most IDLE (retries become due without a wake-up).
+fn next_wake(flights: &mut Flights, now: jiff::Timestamp) -> Duration {
+    [flights.lanes.next_probe(), flights.lanes.next_resume(now)]
+        .into_iter()
+        .flatten()
+        .min()
+        .and_then(|at| Duration::try_from(at.duration_since(now)).ok())
+        .map_or(IDLE, |until| until.clamp(Duration::from_millis(10), IDLE))
 }
 
 /// What one look at the outbox found: due rows, the heads of down lanes, the backlog.
