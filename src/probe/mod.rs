@@ -13,6 +13,7 @@ mod errors;
 mod http;
 mod prometheus;
 mod scrape;
+mod shard;
 mod tcp;
 
 use std::collections::HashMap;
