@@ -1,5 +1,6 @@
-//! The probe scheduler: the checks split into shards, one per core, each a single-threaded loop
-//! on its own OS thread that wakes once per tick for every check of its shard that is due.
+//! The probe scheduler: the checks split into shards (one per couple of thousand checks, at most
+//! one per core), each a single-threaded loop on its own OS thread that wakes once per tick for
+//! every check of its shard that is due.
 //!
 //! A check belongs to the shard its id hashes to, so it stays there across reloads. Each shard
 //! runs on its own current-thread Tokio runtime with its own [`ProbeContext`] (its own HTTP
@@ -42,11 +43,20 @@ use crate::metrics::Metrics;
 /// probes a second per core, the engine, not probing, is the limit.
 const MAX_SHARDS: usize = 8;
 
-/// How many shards to run: one per core the process may use, at most [`MAX_SHARDS`].
-pub fn shard_count() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, MAX_SHARDS)
+/// How many checks one shard takes before another core is used. One thread probes a couple of
+/// thousand checks at 1 s well inside the lag target; below that a second shard only adds
+/// wake-ups (two threads waking each tick, and the engine woken by both), which cost more CPU per
+/// probe than they save.
+const CHECKS_PER_SHARD: usize = 2_000;
+
+/// How many shards probe `checks` checks: one per [`CHECKS_PER_SHARD`], at most one per core the
+/// process may use and at most [`MAX_SHARDS`]. Fixed at start: a reload that adds checks spreads
+/// them over the shards already running.
+pub fn shard_count(checks: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    checks
+        .div_ceil(CHECKS_PER_SHARD)
+        .clamp(1, cores.clamp(1, MAX_SHARDS))
 }
 
 /// Starts the probe shards for the plan in force, each on its own thread (awaited through
@@ -64,7 +74,7 @@ pub fn spawn(
     let permits = Arc::new(Semaphore::new(
         published.plan.monitoring.max_concurrent_probes.max(1),
     ));
-    let count = shard_count();
+    let count = shard_count(published.plan.checks.len());
     for number in 0..count {
         let link = Link {
             plans: plans.clone(),
@@ -242,6 +252,15 @@ mod tests {
         }
         assert_eq!(shard_of("web", 2), shard_of("web", 2));
         assert_eq!(shard_of("web", 1), 0);
+    }
+
+    #[test]
+    fn small_plans_probe_on_one_thread_and_large_ones_on_every_core_up_to_the_cap() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        assert_eq!(shard_count(0), 1);
+        assert_eq!(shard_count(1_000), 1);
+        assert_eq!(shard_count(10_000), cores.clamp(1, MAX_SHARDS).min(5));
+        assert_eq!(shard_count(1_000_000), cores.clamp(1, MAX_SHARDS));
     }
 
     #[test]
