@@ -27,6 +27,13 @@ use crate::domain::Phase;
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 
+/// How many results per check may wait in a shard while the engine's queue is full, before the
+/// shard stops probing until the engine catches up: a few seconds of results at 1 s.
+const MAX_WAITING: usize = 4;
+
+/// How long a shard waits before offering results again to a full engine queue.
+const TICK_RETRY: Duration = Duration::from_millis(5);
+
 /// What a shard shares with the daemon and the other shards.
 pub(super) struct Link {
     pub plans: watch::Receiver<PublishedPlan>,
@@ -318,18 +325,28 @@ impl Shard {
     }
 
     /// Sends the gathered results to the engine once their tick has come. False when the engine
-    /// is gone or the daemon is stopping. While the engine's queue is full the shard waits (and
-    /// starts no probe), as backpressure.
+    /// is gone or the daemon is stopping. While the engine's queue is full (the engine is writing
+    /// a minute of history), results wait here and probing goes on; only when more than
+    /// [`MAX_WAITING`] per check of the shard wait does the shard wait too (and start no probe),
+    /// as backpressure.
     async fn flush(&mut self, now: Instant) -> bool {
         match self.flush_at {
             Some(at) if at <= now => self.flush_at = None,
             _ => return true,
         }
-        let mut outbox = std::mem::take(&mut self.outbox);
-        for observation in outbox.drain(..) {
+        let limit = self.slots.len().max(1) * MAX_WAITING;
+        let mut outbox = std::mem::take(&mut self.outbox).into_iter();
+        while let Some(observation) = outbox.next() {
             match self.link.observations.try_send(observation) {
                 Ok(()) => {}
                 Err(TrySendError::Closed(_)) => return false,
+                Err(TrySendError::Full(observation)) if outbox.len() < limit => {
+                    // Try again next tick.
+                    self.outbox.push(observation);
+                    self.outbox.extend(outbox);
+                    self.flush_at = Some(aligned(now + TICK_RETRY));
+                    return true;
+                }
                 Err(TrySendError::Full(observation)) => {
                     let sent = tokio::select! {
                         () = self.link.shutdown.cancelled() => return false,
@@ -341,7 +358,6 @@ impl Shard {
                 }
             }
         }
-        self.outbox = outbox;
         true
     }
 
