@@ -8,8 +8,8 @@
 //! pool per target host and shard, shared by every check of the shard on that host). A shard keeps
 //! its checks' due times in one queue, sleeps until the earliest (aligned to a [`TICK`] grid, so
 //! one wake-up starts every probe due in that tick), starts those probes as tasks of its runtime,
-//! and hands the finished results to the engine together once per tick, so the engine's thread
-//! is woken at most once per tick and shard rather than once per probe. At most
+//! and hands the finished results to the engine together every 20 ms, so the engine's thread is
+//! woken at most 50 times a second per shard rather than once per probe. At most
 //! `max_concurrent_probes` probes run at once over all shards (one semaphore), and each probe has
 //! its hard timeout, so a hung target holds only its own check and one permit.
 //!
@@ -140,21 +140,26 @@ fn start_on_own_thread(shard: Shard, number: usize, tracker: &TaskTracker) {
     });
 }
 
-/// Probe starts (and the hand-over of results to the engine) are aligned to this grid, so that at
-/// a thousand probes a second one wake-up of a shard starts several probes and the engine is woken
-/// once per tick rather than once per probe (waking a sleeping thread costs more CPU than a
-/// probe). The schedule lag this adds is at most one tick, well inside the 20 ms target; lag is
-/// still measured against the unaligned planned time.
+/// Probe starts are aligned to this grid, so that at a thousand probes a second one wake-up of a
+/// shard starts several probes rather than each probe waking the thread (waking a sleeping thread
+/// costs more CPU than a probe). The schedule lag this adds is at most one tick, well inside the
+/// 20 ms target; lag is still measured against the unaligned planned time.
 const TICK: Duration = Duration::from_millis(5);
 
 /// `due`, rounded up to the next [`TICK`] boundary (counted from a fixed instant).
 pub(super) fn aligned(due: Instant) -> Instant {
+    aligned_to(due, TICK)
+}
+
+/// `due`, rounded up to the next boundary of a `grid` counted from a fixed instant (the same for
+/// every grid, so a coarser grid's boundaries are also [`TICK`] boundaries).
+pub(super) fn aligned_to(due: Instant, grid: Duration) -> Instant {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     let epoch = *EPOCH.get_or_init(Instant::now);
     let Some(offset) = due.checked_duration_since(epoch) else {
         return due;
     };
-    let tick = TICK.as_nanos();
+    let tick = grid.as_nanos().max(1);
     let rounded = offset.as_nanos().div_ceil(tick) * tick;
     epoch + Duration::from_nanos(u64::try_from(rounded).unwrap_or(u64::MAX))
 }
