@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::scheduler::{aligned, aligned_to, first_due, next_due, shard_of, spread_fraction};
+use super::timing::{aligned, aligned_to, first_due, next_due, shard_of, spread_fraction};
 use super::{ProbeContext, ProbeMemory, run_probe};
 use crate::core::health::{Observation, ProbeResult};
 use crate::core::plan_diff::{PublishedPlan, probes_alike};
