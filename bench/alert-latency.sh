@@ -25,6 +25,16 @@
 #     start of golive's second failing probe (`recent` of GET /api/v1/checks/flip), the alert's
 #     opened_at (GET /api/v1/alerts), the email accepted (sink).
 #
+# Detection at a long interval (DETECT_ROUNDS > 0), after the 1 s rounds, on the same target, sink
+# and nginx: a fresh golive with DETECT_CHECKS (20) critical http checks `d1`.. on the flip target at
+# DETECT_INTERVAL (30s), failure_threshold 2, the default retry_interval (plus the background
+# checks). Each check starts at its own offset in the interval (a hash of its id), so one flip is
+# DETECT_CHECKS samples at different phases of the schedule. Per round: wait 1 s + a random fraction
+# of the interval, flip to failing, wait until every d-check has an open alert, detection =
+# alert opened_at - flipped_at per check; flip back and wait until every alert resolved. With
+# DETECT_BEFORE=1 (default) the same is run again with `retry_interval = DETECT_INTERVAL` (retries
+# off: the behaviour before retry_interval existed), for the comparison in one run.
+#
 # Peer side: ../shared/bench/peer-alert-latency.sh (resolved relative to this script) with
 # `tuned:PEER_ROUNDS` (for: 2s) and `--for 1s tuned:PEER_ROUNDS` (fires on the second failing
 # probe, like failure_threshold = 2), same flip target and sink. It flips at a random phase of its
@@ -35,7 +45,8 @@
 # nearest-rank (with 20 rounds p99 is the maximum); the median is the mean of the two middle values
 # for an even count, as in the peer script.
 #
-# Environment: BG_CHECKS (1000), WARMUP (10 s), PEER (1; 0 skips the peer side), PEER_ROUNDS
+# Environment: BG_CHECKS (1000), WARMUP (10 s), DETECT_ROUNDS (3; 0 skips the detection part),
+# DETECT_CHECKS (20), DETECT_INTERVAL (30s, a golive duration in whole seconds), DETECT_BEFORE (1), PEER (1; 0 skips the peer side), PEER_ROUNDS
 # (= ROUNDS), PEER_DEFAULTS (0; N > 0 also runs the peer's `defaults:N`, about 2 minutes a round),
 # RESULTS_DIR (if set, the per-round TSVs and golive's log are copied there), CARGO_TARGET_DIR
 # (respected), GOLIVE_BIN (use this prebuilt release binary instead of building). Installs the Debian packages it needs when missing. Everything listens on
@@ -49,6 +60,10 @@ WARMUP=${WARMUP:-10}
 PEER=${PEER:-1}
 PEER_ROUNDS=${PEER_ROUNDS:-$ROUNDS}
 PEER_DEFAULTS=${PEER_DEFAULTS:-0}
+DETECT_ROUNDS=${DETECT_ROUNDS:-3}
+DETECT_CHECKS=${DETECT_CHECKS:-20}
+DETECT_INTERVAL=${DETECT_INTERVAL:-30s}
+DETECT_BEFORE=${DETECT_BEFORE:-1}
 PY=/usr/bin/python3
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -63,6 +78,9 @@ log() { echo "== $(date +%T) $*" >&2; }
 [[ $PEER_ROUNDS =~ ^[1-9][0-9]*$ ]] || die "PEER_ROUNDS must be a positive integer, got '$PEER_ROUNDS'"
 [[ $PEER_DEFAULTS =~ ^[0-9]+$ ]] || die "PEER_DEFAULTS must be a number, got '$PEER_DEFAULTS'"
 [[ $BG_CHECKS =~ ^[0-9]+$ ]] || die "BG_CHECKS must be a number, got '$BG_CHECKS'"
+[[ $DETECT_ROUNDS =~ ^[0-9]+$ ]] || die "DETECT_ROUNDS must be a number, got '$DETECT_ROUNDS'"
+[[ $DETECT_CHECKS =~ ^[1-9][0-9]*$ ]] || die "DETECT_CHECKS must be a positive integer, got '$DETECT_CHECKS'"
+[[ $DETECT_INTERVAL =~ ^[1-9][0-9]*s$ ]] || die "DETECT_INTERVAL must be whole seconds like 30s, got '$DETECT_INTERVAL'"
 for f in flip_target.py smtp_sink.py; do
     [[ -f "$SHARED/$f" ]] || die "$SHARED/$f not found (expected ../shared/bench/ beside the repo)"
 done
@@ -198,9 +216,12 @@ wait_http "http://127.0.0.1:$NGINX_PORT/health" 5 || die "nginx did not start: $
 log "nginx on 127.0.0.1:$NGINX_PORT"
 
 # --- plan ---------------------------------------------------------------------------------------
-PLAN_DIR="$W/golive"
-mkdir -p "$PLAN_DIR"
-{
+# write_plan DIR: the launch, the sink, the paging policy, then the checks read from stdin, then the
+# background checks.
+write_plan() {
+    local dir=$1
+    mkdir -p "$dir"
+    {
     cat <<TOML
 [launch]
 name = "alert-latency benchmark"
@@ -241,6 +262,20 @@ levels = [{ after = "0s", notify = ["oncall"], channels = ["email"] }]
 [alerting]
 policies = { critical = "page" }
 
+TOML
+    cat
+    "$PY" - "$BG_CHECKS" "$NGINX_PORT" <<'PY'
+import sys
+n, port = int(sys.argv[1]), sys.argv[2]
+sys.stdout.write("".join(
+    f'[[checks]]\nid = "c{k}"\nkind = "http"\nurl = "http://127.0.0.1:{port}/health?i={k}"\n'
+    f'interval = "1s"\ntimeout = "900ms"\nphases = ["planned"]\n\n' for k in range(1, n + 1)))
+PY
+    } > "$dir/plan.toml"
+    "$GOLIVE" check "$dir/plan.toml" >"$W/check.out" 2>&1 || die "the generated plan is invalid: $(cat "$W/check.out")"
+}
+PLAN_DIR="$W/golive"
+write_plan "$PLAN_DIR" <<TOML
 [[checks]]
 id = "flip"
 name = "Flip target"
@@ -253,32 +288,29 @@ failure_threshold = 2
 phases = ["planned"]
 
 TOML
-    "$PY" - "$BG_CHECKS" "$NGINX_PORT" <<'PY'
-import sys
-n, port = int(sys.argv[1]), sys.argv[2]
-sys.stdout.write("".join(
-    f'[[checks]]\nid = "c{k}"\nkind = "http"\nurl = "http://127.0.0.1:{port}/health?i={k}"\n'
-    f'interval = "1s"\ntimeout = "900ms"\nphases = ["planned"]\n\n' for k in range(1, n + 1)))
-PY
-} > "$PLAN_DIR/plan.toml"
-"$GOLIVE" check "$PLAN_DIR/plan.toml" >"$W/check.out" 2>&1 || die "the generated plan is invalid: $(cat "$W/check.out")"
 
 # --- golive -------------------------------------------------------------------------------------
+# start_golive DIR: runs golive on DIR/plan.toml, sets GOLIVE_PID and URL once it is ready, then
+# waits WARMUP seconds.
+start_golive() {
+    local dir=$1 i
+    "$GOLIVE" run "$dir/plan.toml" --listen 127.0.0.1:0 >"$dir/golive.log" 2>&1 &
+    GOLIVE_PID=$!
+    PIDS+=("$GOLIVE_PID")
+    URL=""
+    for ((i = 0; i < 300; i++)); do
+        if [[ -s "$dir/data/daemon.json" ]]; then
+            URL=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$dir/data/daemon.json" 2>/dev/null || true)
+            [[ -n "$URL" ]] && curl -fs -o /dev/null "$URL/readyz" 2>/dev/null && break
+        fi
+        kill -0 "$GOLIVE_PID" 2>/dev/null || die "golive exited: $(tail -20 "$dir/golive.log")"
+        sleep 0.1
+    done
+    [[ -n "$URL" ]] && curl -fs -o /dev/null "$URL/readyz" || die "golive did not become ready: $(tail -20 "$dir/golive.log")"
+    sleep "$WARMUP"
+}
 log "golive: 1 critical check + $BG_CHECKS background checks at 1 s; warm-up ${WARMUP}s"
-"$GOLIVE" run "$PLAN_DIR/plan.toml" --listen 127.0.0.1:0 >"$PLAN_DIR/golive.log" 2>&1 &
-GOLIVE_PID=$!
-PIDS+=("$GOLIVE_PID")
-URL=""
-for ((i = 0; i < 300; i++)); do
-    if [[ -s "$PLAN_DIR/data/daemon.json" ]]; then
-        URL=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$PLAN_DIR/data/daemon.json" 2>/dev/null || true)
-        [[ -n "$URL" ]] && curl -fs -o /dev/null "$URL/readyz" 2>/dev/null && break
-    fi
-    kill -0 "$GOLIVE_PID" 2>/dev/null || die "golive exited: $(tail -20 "$PLAN_DIR/golive.log")"
-    sleep 0.1
-done
-[[ -n "$URL" ]] && curl -fs -o /dev/null "$URL/readyz" || die "golive did not become ready: $(tail -20 "$PLAN_DIR/golive.log")"
-sleep "$WARMUP"
+start_golive "$PLAN_DIR"
 
 # --- rounds -------------------------------------------------------------------------------------
 cat > "$W/rounds.py" <<'PY'
@@ -324,7 +356,8 @@ def recent(check):
     return c.get("recent") or body.get("recent") or []
 
 # Only the critical flip check has a policy, so every email is about it.
-is_alert = lambda s: "is failing" in s and "RESOLVED" not in s
+# Subjects are state-tagged: "[CRITICAL] Flip target — ..." and "[RESOLVED] Flip target — ...".
+is_alert = lambda s: "Flip target" in s and "RESOLVED" not in s
 is_resolved = lambda s: "RESOLVED" in s
 
 if open_alerts():
@@ -381,8 +414,83 @@ if [[ -n "${RESULTS_DIR:-}" ]]; then
     mkdir -p "$RESULTS_DIR"
     cp "$W/golive.tsv" "$PLAN_DIR/golive.log" "$W/mail.log" "$W/golive.metrics" "$W/machine" "$RESULTS_DIR/" 2>/dev/null || true
 fi
-stop_all   # golive, nginx, target and sink: the peer stack starts its own
-echo "load average after golive: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$W/machine"
+stop_pid "$GOLIVE_PID"
+echo "load average after golive's 1 s rounds: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$W/machine"
+
+# --- detection at a long interval ---------------------------------------------------------------
+cat > "$W/detect.py" <<'PY'
+"""Flips the target, waits until every d-check has an open alert, records opened_at - flipped_at."""
+import json, random, re, sys, time, urllib.request
+from datetime import datetime
+
+golive, target, rounds, checks, interval, out, label = sys.argv[1:8]
+rounds, checks, interval = int(rounds), int(checks), float(interval)
+TIMEOUT = 3 * interval + 15
+
+def req(url, method="GET"):
+    r = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(r, timeout=5) as resp:
+        return json.load(resp)
+
+def ts(s):
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", s)
+    whole = datetime.fromisoformat(m.group(1) + m.group(3).replace("Z", "+00:00")).timestamp()
+    return whole + (float("0." + m.group(2)) if m.group(2) else 0.0)
+
+def open_d_alerts():
+    return {a["key"]: ts(a["opened_at"]) for a in req(golive + "/api/v1/alerts?state=open")["alerts"]
+            if a.get("key", "").startswith("check:d")}
+
+with open(out, "a") as tsv:
+    for rnd in range(1, rounds + 1):
+        time.sleep(1.0 + random.random() * interval)   # a random phase of the schedule
+        flip = req(target + "/control/fail", "POST")["flipped_at"]
+        deadline = flip + TIMEOUT
+        opened = {}
+        while time.time() < deadline:
+            opened = {k: t for k, t in open_d_alerts().items() if t >= flip - 0.5}
+            if len(opened) == checks:
+                break
+            time.sleep(0.2)
+        if len(opened) < checks:
+            print(f"{label} round {rnd}: only {len(opened)} of {checks} alerts within {TIMEOUT:.0f} s", file=sys.stderr)
+        lat = sorted(t - flip for t in opened.values())
+        for key, t in sorted(opened.items()):
+            tsv.write(f"{label}\t{rnd}\t{key}\t{t - flip:.6f}\n")
+        tsv.flush()
+        mid = lat[len(lat) // 2] if lat else float("nan")
+        print(f"detect {label:<7} round {rnd}/{rounds}: {len(lat)} alerts, detection min {lat[0] if lat else float('nan'):.2f} "
+              f"median~{mid:.2f} max {lat[-1] if lat else float('nan'):.2f} s", file=sys.stderr)
+        req(target + "/control/ok", "POST")
+        deadline = time.time() + TIMEOUT
+        while open_d_alerts() and time.time() < deadline:
+            time.sleep(0.5)
+        if open_d_alerts():
+            sys.exit(f"{label} round {rnd}: alerts did not resolve within {TIMEOUT:.0f} s")
+PY
+: > "$W/detect.tsv"
+DETECT_LABELS=()
+if ((DETECT_ROUNDS > 0)); then
+    DETECT_SECONDS=${DETECT_INTERVAL%s}
+    detect() { # label extra-key-line
+        local label=$1 extra=$2 dir="$W/detect-$1" k
+        write_plan "$dir" < <(for ((k = 1; k <= DETECT_CHECKS; k++)); do
+            printf '[[checks]]\nid = "d%s"\nkind = "http"\nurl = "http://127.0.0.1:%s/health"\nseverity = "critical"\ninterval = "%s"\nfailure_threshold = 2\nphases = ["planned"]\n%s\n\n' \
+                "$k" "$FLIP_PORT" "$DETECT_INTERVAL" "$extra"
+        done)
+        log "golive detection [$label]: $DETECT_CHECKS checks at $DETECT_INTERVAL ${extra:-(default retry_interval)}, $DETECT_ROUNDS rounds"
+        start_golive "$dir"
+        "$PY" "$W/detect.py" "$URL" "http://127.0.0.1:$FLIP_PORT" "$DETECT_ROUNDS" "$DETECT_CHECKS" "$DETECT_SECONDS" \
+            "$W/detect.tsv" "$label" || log "detection [$label] did not finish every round"
+        stop_pid "$GOLIVE_PID"
+        DETECT_LABELS+=("$label")
+        echo "load average after detection [$label]: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$W/machine"
+    }
+    detect retries ""
+    ((DETECT_BEFORE)) && detect before "retry_interval = \"$DETECT_INTERVAL\""
+    if [[ -n "${RESULTS_DIR:-}" ]]; then cp "$W/detect.tsv" "$RESULTS_DIR/" 2>/dev/null || true; fi
+fi
+stop_all   # nginx, target and sink: the peer stack starts its own
 
 # --- peer ---------------------------------------------------------------------------------------
 PEER_FILES=()
@@ -411,10 +519,11 @@ fi
 echo "load average after all: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$W/machine"
 
 # --- summary ------------------------------------------------------------------------------------
-"$PY" - "$W/golive.tsv" "$W/machine" "$ROUNDS" "$BG_CHECKS" "$W/golive.metrics" "${PEER_FILES[@]}" <<'PY'
+"$PY" - "$W/golive.tsv" "$W/machine" "$ROUNDS" "$BG_CHECKS" "$W/golive.metrics" "$W/detect.tsv" "$DETECT_INTERVAL" "${PEER_FILES[@]}" <<'PY'
 import csv, math, re, statistics, sys
 golive_tsv, machine, rounds, bg, metrics = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
-peers = [a.split("=", 1) for a in sys.argv[6:]]
+detect_tsv, detect_interval = sys.argv[6], sys.argv[7]
+peers = [a.split("=", 1) for a in sys.argv[8:]]
 
 def rows(path):
     try:
@@ -480,8 +589,30 @@ for label, pr in peer_rows.items():
 if lat:
     s = stats(lat)
     print()
-    print(f"targets: median <= 1.6 s: {'met' if s[0] <= 1.6 else 'NOT met'} ({s[0]:.3f}); "
+    print(f"targets: median <= 0.8 s: {'met' if s[0] <= 0.8 else 'NOT met'} ({s[0]:.3f}); "
           f"p99 <= 2.2 s: {'met' if s[2] <= 2.2 else 'NOT met'} ({s[2]:.3f}, nearest rank of {len(lat)})")
+detect = {}
+try:
+    for line in open(detect_tsv):
+        label, rnd, key, seconds = line.rstrip("\n").split("\t")
+        detect.setdefault(label, []).append(float(seconds))
+except FileNotFoundError:
+    pass
+if detect:
+    print()
+    print(f"Detection at interval {detect_interval}, failure_threshold 2: target starts failing -> alert opened (seconds)")
+    print()
+    names = {"retries": "golive, default retry_interval", "before": f"golive, retry_interval = {detect_interval} (retries off)"}
+    hdr = f"| {'variant':<50} | {'samples':>7} | {'median':>7} | {'mean':>7} | {'p90':>7} | {'min':>7} | {'max':>7} |"
+    print(hdr)
+    print("|" + "|".join("-" * len(c) for c in hdr.split("|")[1:-1]) + "|")
+    for label, values in detect.items():
+        v = sorted(values)
+        print(f"| {names.get(label, label):<50} | {len(v):>7} | {statistics.median(v):7.2f} | {statistics.mean(v):7.2f} | "
+              f"{nearest_rank(v, 0.9):7.2f} | {v[0]:7.2f} | {v[-1]:7.2f} |")
+    if "retries" in detect:
+        m = statistics.median(detect["retries"])
+        print(f"target: detection median <= 17 s at {detect_interval}: {'met' if m <= 17 else 'NOT met'} ({m:.2f})")
 bg_res = {}
 try:
     for line in open(metrics):

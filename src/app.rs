@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::api::host_check::{self, AllowedHosts};
 use crate::api::{self, AppState, Tokens, auth::TOKEN_ENV};
 use crate::clock::{Clock, SystemClock};
+use crate::domain::Secret;
 use crate::engine::{DispatchLink, Engine, EngineHandle, ProbeLink, ReloadError, Reloaded};
 use crate::error_chain::error_chain;
 use crate::metrics::Metrics;
@@ -25,7 +26,7 @@ use crate::probe::{ProbeContext, scheduler};
 use crate::sd_notify::Service;
 use crate::secrets::{self, KeyFileError};
 use crate::store::Reader;
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, Store, StoreError};
 
 pub mod tls;
 
@@ -60,6 +61,23 @@ pub enum StartError {
     Key(#[from] KeyFileError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("cannot choose the store: {0}")]
+    Database(String),
+}
+
+/// Where the store lives: `--database-url` / `GOLIVE_DATABASE_URL` (`given`), else the URL
+/// `[store] url` names, else SQLite in the data directory. The reasons never hold the URL.
+pub fn store_backend(plan: &Plan, given: Option<&Secret>) -> Result<Backend, StartError> {
+    let url = match (
+        given,
+        plan.store.as_ref().and_then(|store| store.url.as_ref()),
+    ) {
+        (Some(url), _) => url.clone(),
+        (None, Some(source)) => secrets::read_secret(source)
+            .map_err(|reason| StartError::Database(format!("[store] url: {reason}")))?,
+        (None, None) => return Ok(Backend::Sqlite),
+    };
+    Backend::from_url(url.expose()).map_err(StartError::Database)
 }
 
 /// Options that override the plan at start.
@@ -67,6 +85,8 @@ pub enum StartError {
 pub struct Options {
     /// `--listen`: overrides `[server] listen`.
     pub listen: Option<SocketAddr>,
+    /// `--database-url` / `GOLIVE_DATABASE_URL`: overrides `[store] url`.
+    pub database_url: Option<Secret>,
 }
 
 /// A built daemon, bound and ready to run.
@@ -143,7 +163,9 @@ impl Application {
             );
         }
         let plan = Arc::new(plan);
-        let store = Store::open(&plan.launch.data_dir)?;
+        let backend = store_backend(&plan, options.database_url.as_ref())?;
+        let store = Store::open_with(&plan.launch.data_dir, &backend)?;
+        tracing::info!(store = %backend.describe(), "store opened");
         let reader = store.reader()?;
         let dispatcher_reader = Arc::new(Mutex::new(store.reader()?));
         let metrics = Arc::new(Metrics::new()?);

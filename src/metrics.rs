@@ -79,6 +79,8 @@ pub struct Metrics {
     pub log_entries: IntCounterVec,
     pub refused_transitions: IntCounter,
     pub http_requests: IntCounterVec,
+    /// Renderings of the status page (once per state, shared by every viewer).
+    pub status_page_renders: IntCounter,
     pub checks: CheckFamilies,
     /// How late probes start against their schedule.
     pub schedule_lag: Histogram,
@@ -214,6 +216,7 @@ impl Metrics {
             log_entries: register.int_counter_vec(&family::LOG_ENTRIES)?,
             refused_transitions: register.int_counter(&family::REFUSED_TRANSITIONS)?,
             http_requests: register.int_counter_vec(&family::HTTP_REQUESTS)?,
+            status_page_renders: register.int_counter(&family::STATUS_PAGE_RENDERS)?,
             schedule_lag: register.histogram(&family::SCHEDULE_LAG)?,
             probes_in_flight: register.int_gauge(&family::PROBES_IN_FLIGHT)?,
             store_errors: register.int_counter(&family::STORE_ERRORS)?,
@@ -509,6 +512,11 @@ mod family {
         "golive_http_requests_total",
         "API requests by route and status class",
         &["route", "status"],
+    );
+    pub const STATUS_PAGE_RENDERS: Family = Family::new(
+        "golive_status_page_renders_total",
+        "Status page renderings (once per state, shared by every viewer)",
+        &[],
     );
     pub const BUILD_INFO: Family = Family::new(
         "golive_build_info",

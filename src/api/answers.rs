@@ -256,6 +256,7 @@ impl From<&engine::StepOutcome> for wire::StepChanged {
                 reason: change.reason.clone(),
                 forced: change.forced,
                 overridden: blockers(&change.overridden),
+                run_id: change.run_id.clone(),
             },
             step: wire::StepView::from(&outcome.step),
             rollback: outcome
@@ -266,6 +267,8 @@ impl From<&engine::StepOutcome> for wire::StepChanged {
                     procedure: advice.procedure.clone(),
                     sent_to: advice.sent_to.clone(),
                 }),
+            already_recorded: false,
+            already_done: false,
         }
     }
 }

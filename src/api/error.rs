@@ -183,6 +183,10 @@ fn store_unavailable(data_dir: &std::path::Path, error: &StoreError) -> ApiError
                 "golive's store is busy: another program holds the database in {dir} locked (a backup, an sqlite3 shell?); let it finish, then try again"
             ),
         ),
+        StoreTrouble::Unreachable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "golive's store cannot reach its PostgreSQL database (connection refused or lost, the server restarting); check that the database server runs and golive can reach it, then try again".to_string(),
+        ),
         StoreTrouble::Other => return ApiError::internal(error),
     };
     ApiError::new(status, format!("{reason} — nothing was recorded"))

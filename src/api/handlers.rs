@@ -17,10 +17,11 @@ use super::params::{ApiPath, ApiQuery};
 use crate::core::actions::{ActionStatus, is_overdue};
 use crate::core::health::Health;
 use crate::core::lifecycle::{blockers_leaving, hypercare_end, owner_label};
-use crate::core::log::LogKind;
+use crate::core::log::data::PhaseChange;
+use crate::core::log::{LogEntry, LogKind};
 use crate::core::{PhaseRequest, TransitionRequest};
 use crate::domain::Phase;
-use crate::engine::ActionChange;
+use crate::engine::{ActionChange, EngineError};
 use crate::plan::SecretSource;
 use crate::store::{LogQuery, Reader};
 use crate::wire;
@@ -139,9 +140,15 @@ fn checklist_items(
         .collect()
 }
 
-pub async fn status(State(state): State<AppState>) -> Json<wire::Status> {
+pub async fn status(State(state): State<AppState>) -> Result<Json<wire::Status>, ApiError> {
     let snapshot = state.engine.snapshot();
     let now = state.clock.now();
+    let phase_since = snapshot.state.phase_since;
+    let (open_alerts, alerts_in_phase) = read(&state, move |reader| {
+        let open = reader.alerts(true, OPEN_ALERTS_MAX)?;
+        Ok((open, reader.alerts_between(phase_since, now)?))
+    })
+    .await?;
     let plan = &state.plan();
     let launch_state = &snapshot.state;
     let confirmed = plan
@@ -177,7 +184,7 @@ pub async fn status(State(state): State<AppState>) -> Json<wire::Status> {
         .count();
     let healthy = health_count(Health::Healthy);
     let failing = health_count(Health::Failing);
-    Json(wire::Status {
+    Ok(Json(wire::Status {
         launch: wire::LaunchSummary {
             name: plan.launch.name.clone(),
             timezone: plan.launch.timezone_name.clone(),
@@ -234,7 +241,75 @@ pub async fn status(State(state): State<AppState>) -> Json<wire::Status> {
                 .collect(),
         },
         now,
-    })
+        verification: Some(verification(
+            plan,
+            &snapshot,
+            &open_alerts,
+            &alerts_in_phase,
+        )),
+    }))
+}
+
+/// The most open alerts the status answer's `verification` looks at (newest first).
+const OPEN_ALERTS_MAX: usize = 1000;
+
+/// The release gate's view: gate and critical checks with their health, open critical alerts,
+/// the open alerts that meet the plan's rollback criteria in the current phase, and when the
+/// latest critical alert of the phase (`alerts_in_phase`) was resolved.
+fn verification(
+    plan: &crate::plan::Plan,
+    snapshot: &crate::core::snapshot::Snapshot,
+    open_alerts: &[crate::core::alert::Alert],
+    alerts_in_phase: &[crate::core::alert::Alert],
+) -> wire::Verification {
+    use crate::plan::checks::Severity;
+    let brief = |alert: &crate::core::alert::Alert| wire::AlertBrief {
+        id: alert.id,
+        title: alert.title.clone(),
+        severity: alert.severity.as_str().to_string(),
+        reason: alert.reason.clone(),
+    };
+    let checks = plan
+        .checks
+        .iter()
+        .filter(|check| check.gate || check.severity == Severity::Critical)
+        // A check not probed in this phase stays unknown: it cannot hold the gate.
+        .filter(|check| check.phases.contains(&snapshot.phase()))
+        .map(|check| {
+            let gate = snapshot.checks.get(&check.id);
+            wire::GateCheck {
+                id: check.id.clone(),
+                health: gate
+                    .map_or(Health::Unknown, |gate| gate.health)
+                    .as_str()
+                    .to_string(),
+                reason: gate.and_then(|gate| gate.reason.clone()),
+                gate: check.gate,
+                severity: check.severity.as_str().to_string(),
+                changed_at: gate.and_then(|gate| gate.changed_at),
+            }
+        })
+        .collect();
+    wire::Verification {
+        checks,
+        open_critical_alerts: open_alerts
+            .iter()
+            .filter(|alert| alert.severity == Severity::Critical)
+            .map(brief)
+            .collect(),
+        rollback_criteria_hold: open_alerts
+            .iter()
+            .filter(|alert| {
+                crate::core::alert::rollback_recommended(&plan.rollback, snapshot.phase(), alert)
+            })
+            .map(brief)
+            .collect(),
+        critical_alert_resolved_at: alerts_in_phase
+            .iter()
+            .filter(|alert| alert.severity == Severity::Critical)
+            .filter_map(|alert| alert.resolved_at)
+            .max(),
+    }
 }
 
 pub async fn checklist(State(state): State<AppState>) -> Json<wire::Checklist> {
@@ -304,17 +379,99 @@ pub async fn change_phase(
             )
         })?),
     };
+    let run_id = run_id(body.run_id)?;
     let request = TransitionRequest {
         target,
         force: body.force,
         reason: body.reason,
         author: author(body.author, &writer)?,
+        run_id: run_id.clone(),
     };
-    let transition = state.engine.transition(request).await?;
+    match state.engine.transition(request).await {
+        Ok(transition) => Ok(Json(wire::PhaseChanged {
+            transition: wire::Transition::from(&transition),
+            phase: super::answers::name(&transition.to),
+            already_recorded: false,
+        })),
+        // Refused: maybe because this run moved the launch there already (a re-run CI job
+        // starts from its first command). Asked after the refusal, as for runbook steps.
+        Err(EngineError::Refused(refusal)) => match (target, run_id) {
+            (PhaseRequest::To(phase), Some(run_id)) => {
+                repeated_transition(&state, phase, run_id, refusal).await
+            }
+            _ => Err(EngineError::Refused(refusal).into()),
+        },
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// How many phase changes are read looking for the one a run repeats (a launch has a handful).
+const PHASE_CHANGES_MAX: usize = 200;
+
+/// A move to `phase` the engine refused: success without a new entry when run `run_id` moved the
+/// launch there already (`lifecycle::already_moved_by_run`), the refusal otherwise.
+async fn repeated_transition(
+    state: &AppState,
+    phase: Phase,
+    run_id: String,
+    refusal: crate::core::Refusal,
+) -> Result<Json<wire::PhaseChanged>, ApiError> {
+    let current = state.engine.snapshot().phase();
+    let entries = read(state, |reader| {
+        reader.log(&LogQuery {
+            kinds: vec![LogKind::Phase],
+            before: None,
+            after: None,
+            limit: PHASE_CHANGES_MAX,
+            ascending: false,
+        })
+    })
+    .await?;
+    let changes: Vec<(&LogEntry, &PhaseChange)> = entries
+        .iter()
+        .filter_map(|entry| entry.data.phase().map(|change| (entry, change)))
+        .collect();
+    let trail: Vec<(Phase, Option<&str>)> = changes
+        .iter()
+        .map(|(_, change)| (change.to, change.run_id.as_deref()))
+        .collect();
+    if !crate::core::lifecycle::already_moved_by_run(phase, current, &trail, &run_id) {
+        return Err(EngineError::Refused(refusal).into());
+    }
+    let Some((entry, change)) = changes.into_iter().find(|(_, change)| change.to == phase) else {
+        return Err(EngineError::Refused(refusal).into());
+    };
     Ok(Json(wire::PhaseChanged {
-        transition: wire::Transition::from(&transition),
-        phase: super::answers::name(&transition.to),
+        transition: wire::Transition {
+            from: super::answers::name(&change.from),
+            to: super::answers::name(&change.to),
+            at: entry.at,
+            author: entry.author.clone(),
+            reason: change.reason.clone(),
+            forced: change.forced,
+            overridden: change.overridden.iter().map(wire::Blocker::from).collect(),
+        },
+        phase: super::answers::name(&current),
+        already_recorded: true,
     }))
+}
+
+/// The longest run id accepted.
+const RUN_ID_MAX: usize = 200;
+
+/// A request's pipeline run id, trimmed (blank is none); 400 naming `run_id` when too long or
+/// not printable.
+pub(super) fn run_id(given: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(run_id) = given.map(|run_id| run_id.trim().to_string()) else {
+        return Ok(None);
+    };
+    if run_id.chars().count() > RUN_ID_MAX || run_id.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "run_id",
+            format!("`run_id` must be printable and at most {RUN_ID_MAX} characters"),
+        ));
+    }
+    Ok(Some(run_id).filter(|run_id| !run_id.is_empty()))
 }
 
 pub async fn confirm(

@@ -13,6 +13,7 @@ pub mod error;
 mod feedback;
 mod handlers;
 pub mod host_check;
+mod pagerduty;
 mod params;
 mod reload;
 mod reports;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/silences/{id}", delete(alerts::delete_silence))
         .route("/alertmanager", post(alerts::alertmanager_intake))
+        .route("/integrations/pagerduty", post(pagerduty::webhook))
         .route("/rollback", post(alerts::rollback))
         .route("/notify/test", post(alerts::notify_test))
         .route("/runbook", get(runbook::list))
@@ -109,9 +111,11 @@ pub fn router(state: AppState) -> Router {
     };
     // axum answers a wrong method with an empty 405; the API answers every 4xx with its JSON body.
     let api = api.method_not_allowed_fallback(handlers::method_not_allowed);
+    // The status page is rendered once per state; a write through the API renders it again.
+    let page_cache = status_page::PageCache::new();
     Router::new()
         .nest("/api/v1", api)
-        .merge(status_page::routes())
+        .merge(status_page::routes(page_cache.clone()))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))
@@ -128,6 +132,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::map_response(alerts::ack_page_headers)),
         )
         .fallback(handlers::not_found)
+        .layer(middleware::from_fn_with_state(
+            page_cache,
+            status_page::note_writes,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,

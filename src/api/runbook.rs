@@ -1,20 +1,27 @@
 //! The deployment runbook's routes: `GET /api/v1/runbook` (every step, planned and actual side by
 //! side, with the rollback procedure that applies now) and `POST /api/v1/runbook/{id}/start|done|
 //! skip|fail` (bearer token; 404 for an unknown step, 409 with the blockers when dependencies are
-//! not done, 400 naming `reason` when one is needed).
+//! not done, 400 naming `reason` when one is needed). A change carrying a pipeline's `run_id` is
+//! safe to retry: repeated by the same run on a step it already moved there, it answers success
+//! with `already_recorded` and writes nothing.
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 
 use super::AppState;
 use super::answers::name;
 use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
-use super::handlers::author;
+use super::handlers::{author, read, run_id};
 use super::params::ApiPath;
 use crate::core::health::Health;
-use crate::core::runbook::{self, StepAction, StepRequest};
+use crate::core::log::data::{RunbookLog, StepLogged};
+use crate::core::log::{LogData, LogEntry, LogKind};
+use crate::core::runbook::{self, StepAction, StepRefusal, StepRequest, StepState};
+use crate::engine::EngineError;
+use crate::store::{LogQuery, Reader, StoreError};
 use crate::wire;
 
 /// The longest reason accepted.
@@ -102,13 +109,109 @@ async fn change(
             "`force` only applies to starting a step (past unfinished dependencies)",
         ));
     }
+    let run_id = run_id(body.run_id)?;
     let request = StepRequest {
-        step: id,
+        step: id.clone(),
         action,
         force: body.force,
         reason: body.reason,
         author: author(body.author, &writer)?,
+        run_id: run_id.clone(),
     };
-    let outcome = state.engine.change_step(request).await?;
-    Ok(Json(wire::StepChanged::from(&outcome)))
+    match state.engine.change_step(request).await {
+        Ok(outcome) => Ok(Json(wire::StepChanged::from(&outcome))),
+        // The change does not fit the step's state: with a run id, maybe because this run made
+        // it already (a retried pipeline job). Asked after the engine refused, so two retries
+        // racing each other both end here and neither writes twice.
+        Err(EngineError::Step(StepRefusal::NotAllowed(message))) if run_id.is_some() => {
+            repeated_change(&state, id, action, run_id, message).await
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A change the engine refused as not fitting the step's state: success without a new entry
+/// when the step's latest change was made by the same run and already got where this one leads
+/// (`runbook::already_reached`); otherwise the refusal, naming the run that made that change.
+async fn repeated_change(
+    state: &AppState,
+    id: String,
+    action: StepAction,
+    run_id: Option<String>,
+    refusal: String,
+) -> Result<Json<wire::StepChanged>, ApiError> {
+    let snapshot = state.engine.snapshot();
+    let step_state = snapshot
+        .runbook
+        .get(&id)
+        .map(|record| record.state)
+        .unwrap_or_default();
+    let step_id = id.clone();
+    let latest = read(state, move |reader| latest_step_change(reader, &step_id)).await?;
+    let conflict = |message: String| ApiError::new(StatusCode::CONFLICT, message);
+    let Some((entry, logged)) = latest else {
+        return Err(conflict(refusal));
+    };
+    if logged.run_id != run_id || !runbook::already_reached(action, step_state) {
+        return Err(conflict(match &logged.run_id {
+            Some(other) => format!("{refusal} (its last change was made by run `{other}`)"),
+            None => refusal,
+        }));
+    }
+    let plan = state.plan();
+    let now = state.clock.now();
+    let view = runbook::view(&plan, &snapshot.runbook, snapshot.phase(), now)
+        .into_iter()
+        .find(|view| view.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no runbook step `{id}`")))?;
+    Ok(Json(wire::StepChanged {
+        change: wire::StepChange {
+            step: logged.step,
+            action: name(&logged.action),
+            from: name(&logged.from),
+            to: name(&logged.to),
+            at: entry.at,
+            by: entry.author,
+            reason: logged.reason,
+            forced: logged.forced,
+            overridden: logged.overridden.iter().map(wire::Blocker::from).collect(),
+            run_id: logged.run_id,
+        },
+        step: wire::StepView::from(&view),
+        rollback: None,
+        already_recorded: true,
+        already_done: action == StepAction::Start && step_state == StepState::Done,
+    }))
+}
+
+/// How many `runbook` log entries are read at a time looking for a step's latest change.
+const LOG_PAGE: usize = 500;
+
+/// The latest `runbook` log entry recording a change of step `id`, with its details.
+fn latest_step_change(
+    reader: &Reader,
+    id: &str,
+) -> Result<Option<(LogEntry, StepLogged)>, StoreError> {
+    let mut before = None;
+    loop {
+        let page = reader.log(&LogQuery {
+            kinds: vec![LogKind::Runbook],
+            before,
+            after: None,
+            limit: LOG_PAGE,
+            ascending: false,
+        })?;
+        for entry in &page {
+            if let LogData::Runbook(RunbookLog::Step(logged)) = &entry.data
+                && logged.step == id
+            {
+                let logged = logged.clone();
+                return Ok(Some((entry.clone(), logged)));
+            }
+        }
+        match page.last() {
+            Some(oldest) if page.len() == LOG_PAGE => before = Some(oldest.id),
+            _ => return Ok(None),
+        }
+    }
 }

@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::human;
 use crate::plan::{self, Diagnostic, DiagnosticLevel, LoadError, Plan};
 
 /// Exit code for a plan with errors (`EX_USAGE`).
@@ -84,7 +85,8 @@ fn report_invalid(path: &Path, diagnostics: Vec<Diagnostic>, strict: bool) {
 }
 
 /// One line describing a valid plan, e.g. `plan ok: "Web shop 2.0", 6 people, 8 checklist items
-/// (7 required), 4 risks, go-live 2026-12-01 20:00:00 CET (Europe/Berlin)`.
+/// (7 required), 4 risks, go-live 2026-12-01 20:00:00 CET (Europe/Berlin)`, and how soon a failure
+/// is confirmed ([`detection`]).
 pub fn summary(plan: &Plan) -> String {
     let required = plan.checklist.iter().filter(|item| item.required).count();
     let go_live = crate::human::time(plan.launch.go_live, &plan.launch.timezone);
@@ -100,7 +102,35 @@ pub fn summary(plan: &Plan) -> String {
     ) + &match plan.runbook.steps.len() {
         0 => String::new(),
         steps => format!(", {}", count(steps, "runbook step", "runbook steps")),
-    }
+    } + &detection(plan).map_or_else(String::new, |detection| format!("; {detection}"))
+}
+
+/// How soon the slowest check confirms a failure (`plan::checks::slowest_detection`), e.g.
+/// `a failing target is confirmed within 32 s at most (check `db` in hypercare: interval 30 s,
+/// 2 retries 1 s apart)`; `golive preflight` says the same.
+pub fn detection(plan: &Plan) -> Option<String> {
+    let (check, phase, within) = plan::checks::slowest_detection(&plan.checks)?;
+    let retries = check.failure_threshold.max(1) - 1;
+    let how = match retries {
+        0 => format!("interval {}", human::exact(check.interval_in(phase))),
+        _ => format!(
+            "interval {}, {} {} apart",
+            human::exact(check.interval_in(phase)),
+            count(retries as usize, "retry", "retries"),
+            human::exact(check.retry_interval_in(phase))
+        ),
+    };
+    // The phase matters only to a check whose interval depends on it.
+    let place = if check.intervals.is_empty() {
+        String::new()
+    } else {
+        format!(" in {phase}")
+    };
+    Some(format!(
+        "a failing target is confirmed within {} at most (check `{}`{place}: {how})",
+        human::exact(within),
+        check.id
+    ))
 }
 
 /// `1 risk`, `4 risks`.

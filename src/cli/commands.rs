@@ -22,6 +22,7 @@ pub async fn phase(
     client: &Client,
     args: &ClientArgs,
     action: PhaseAction,
+    run_id: Option<String>,
 ) -> Result<String, ClientError> {
     let (to, force, reason) = match action {
         PhaseAction::Advance { force, reason } => (None, force, reason),
@@ -36,10 +37,17 @@ pub async fn phase(
         force,
         reason,
         author: args.author.clone(),
+        run_id: super::pipeline_run(run_id),
     };
     let answer: Answer<wire::PhaseChanged> = client.post("/api/v1/phase", &body).await?;
     Ok(shown(&answer, args.json, |changed| {
         let transition = &changed.transition;
+        if changed.already_recorded {
+            return format!(
+                "This run moved the launch to {} already ({} → {}); it is in {}; nothing written.\n",
+                transition.to, transition.from, transition.to, changed.phase
+            );
+        }
         let forced = if transition.forced { " (forced)" } else { "" };
         format!("Phase {} → {}{forced}\n", transition.from, transition.to)
     }))
@@ -319,7 +327,23 @@ pub async fn rollback(
         reason,
         author: args.author.clone(),
     };
-    let answer: Answer<wire::RolledBack> = client.post("/api/v1/rollback", &body).await?;
+    let answer: Answer<wire::RolledBack> = match client.post("/api/v1/rollback", &body).await {
+        Ok(answer) => answer,
+        // Refused: if the launch is rolled back already (a retried rollback job), the pipeline
+        // got what it asked for, and exits 0 saying so.
+        Err(error @ ClientError::Refused { .. }) => {
+            let status = client.get::<wire::Status>("/api/v1/status").await;
+            return match status {
+                Ok(status) if status.value.phase == "rolled_back" => Ok(if args.json {
+                    "{\"already_rolled_back\":true}\n".to_string()
+                } else {
+                    "The launch is rolled back already; nothing done.\n".to_string()
+                }),
+                _ => Err(error),
+            };
+        }
+        Err(error) => return Err(error),
+    };
     Ok(shown(&answer, args.json, |rolled_back| {
         let hook = if rolled_back.hook {
             "The rollback hook is running; its output goes to the launch log (`golive log --kind decision`)."

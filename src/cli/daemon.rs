@@ -37,7 +37,12 @@ fn init_tracing(format: LogFormat) {
 /// Worker threads of the daemon's runtime.
 const GOLIVE_WORKERS: usize = 1;
 
-pub fn run(plan_path: &Path, listen: Option<SocketAddr>, log_format: LogFormat) -> ExitCode {
+pub fn run(
+    plan_path: &Path,
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    log_format: LogFormat,
+) -> ExitCode {
     init_tracing(log_format);
     let loaded = match load_or_exit(
         plan_path,
@@ -74,15 +79,20 @@ pub fn run(plan_path: &Path, listen: Option<SocketAddr>, log_format: LogFormat) 
     runtime.block_on(async move {
         // Installed before anything announces the daemon as started.
         let signal = shutdown_signal();
-        let application = match Application::build(loaded.plan, Options { listen }).await {
+        let options = Options {
+            listen,
+            database_url: database_url.map(crate::domain::Secret::new),
+        };
+        let application = match Application::build(loaded.plan, options).await {
             Ok(application) => application,
             Err(error) => {
                 tracing::error!(error = %error_chain(&error), "golive cannot start");
                 eprintln!("golive: {}", error_chain(&error));
                 let code = match error {
-                    StartError::Store(StoreError::Locked { .. }) | StartError::Bind { .. } => {
-                        EXIT_UNAVAILABLE
-                    }
+                    StartError::Store(
+                        StoreError::Locked { .. } | StoreError::DatabaseLocked { .. },
+                    )
+                    | StartError::Bind { .. } => EXIT_UNAVAILABLE,
                     _ => 1,
                 };
                 return ExitCode::from(code);

@@ -14,6 +14,7 @@ mod remote;
 mod report;
 mod runbook;
 mod schema;
+mod verify;
 mod work;
 
 use std::net::SocketAddr;
@@ -62,6 +63,26 @@ pub struct ClientArgs {
     pub author: Option<String>,
 }
 
+/// The pipeline run making a change: `given` (`--run-id`, `GOLIVE_RUN_ID`; '' for none), else the
+/// one the CI system names.
+fn pipeline_run(given: Option<String>) -> Option<String> {
+    given.or_else(run_id_from_ci)
+}
+
+/// The run id a CI system gives the pipeline run (`--run-id` and `GOLIVE_RUN_ID` come first):
+/// GitHub Actions' `GITHUB_RUN_ID` (the same for every re-run attempt of a workflow run) or
+/// GitLab's `CI_PIPELINE_ID` (the same for every retried job of a pipeline), named by system so
+/// two systems' numbers never meet.
+fn run_id_from_ci() -> Option<String> {
+    [("github", "GITHUB_RUN_ID"), ("gitlab", "CI_PIPELINE_ID")]
+        .iter()
+        .find_map(|(system, variable)| {
+            let value = std::env::var(variable).ok()?;
+            let value = value.trim();
+            (!value.is_empty()).then(|| format!("{system}:{value}"))
+        })
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon for a launch plan.
@@ -71,6 +92,11 @@ pub enum Command {
         /// Listen here instead of the plan's [server] listen (e.g. 127.0.0.1:0 for any free port).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Keep the launch's state in this PostgreSQL database (postgres://user:password@host/db)
+        /// instead of SQLite in the data directory; overrides [store] url. Prefer the environment
+        /// variable: a command line is visible to other users of the machine.
+        #[arg(long, env = "GOLIVE_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
         /// Log format.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
@@ -95,6 +121,12 @@ pub enum Command {
     Phase {
         #[command(subcommand)]
         action: PhaseAction,
+        /// The pipeline run making the change: asked again by the same run after it moved the
+        /// launch there (or on from there), it succeeds without a second log entry [default:
+        /// GOLIVE_RUN_ID, else `github:` + GITHUB_RUN_ID, else `gitlab:` + CI_PIPELINE_ID; ''
+        /// for none].
+        #[arg(long, env = "GOLIVE_RUN_ID", global = true)]
+        run_id: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -234,6 +266,20 @@ pub enum Command {
     Step {
         #[command(subcommand)]
         action: StepCommand,
+        /// The pipeline run making the change: repeated by the same run, a change already made
+        /// succeeds without a second log entry [default: GOLIVE_RUN_ID, else `github:` +
+        /// GITHUB_RUN_ID, else `gitlab:` + CI_PIPELINE_ID; '' for none].
+        #[arg(long, env = "GOLIVE_RUN_ID", global = true)]
+        run_id: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// The release pipeline's gate: wait until the launch has been healthy in a phase for a soak
+    /// time (exit 0, advancing the phase with --advance); exit 3 as soon as the plan's rollback
+    /// criteria hold, 4 on --timeout, 69 when golive cannot be reached.
+    Verify {
+        #[command(flatten)]
+        options: verify::VerifyOptions,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -514,5 +560,6 @@ pub fn execute(cli: Cli) -> ExitCode {
     match work::Work::from(cli.command) {
         work::Work::Local(local) => work::run_local(local),
         work::Work::Remote { client, request } => remote::run(&client, request),
+        work::Work::Gate { client, options } => remote::run_gate(&client, options),
     }
 }

@@ -178,6 +178,9 @@ fn print_checks(
         .filter(|(_, result)| result.outcome == Outcome::Healthy)
         .count();
     println!("\nChecks: {healthy} of {} healthy", plan.checks.len());
+    if let Some(detection) = super::check::detection(plan) {
+        println!("  ({detection})");
+    }
     for (index, result) in results {
         let check = &plan.checks[*index];
         let mark = match result.outcome {

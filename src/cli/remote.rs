@@ -15,6 +15,19 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9898";
 
 /// Runs one call against the daemon.
 pub fn run(args: &ClientArgs, request: Remote) -> ExitCode {
+    on_daemon(args, async |client| one_call(client, args, request).await)
+}
+
+/// Runs the release gate (`golive verify`) against the daemon: it polls until it has an
+/// outcome and ends with its own exit codes.
+pub fn run_gate(args: &ClientArgs, options: super::verify::VerifyOptions) -> ExitCode {
+    on_daemon(args, async |client| {
+        super::verify::run(client, args, options).await
+    })
+}
+
+/// Finds the daemon, sets up its client and runs `work` with it on a runtime of its own.
+fn on_daemon(args: &ClientArgs, work: impl AsyncFnOnce(&Client) -> ExitCode) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -25,28 +38,39 @@ pub fn run(args: &ClientArgs, request: Remote) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run_async(args, request))
+    runtime.block_on(async {
+        match connect(args) {
+            Ok(client) => work(&client).await,
+            Err(code) => code,
+        }
+    })
 }
 
-async fn run_async(args: &ClientArgs, request: Remote) -> ExitCode {
+/// The client of the daemon `args` point to; the exit code when there is none.
+fn connect(args: &ClientArgs) -> Result<Client, ExitCode> {
     let base = match discover(args.server.as_deref(), args.plan.as_deref()) {
         Ok(base) => base,
         Err(message) => {
             eprintln!("golive: {message}");
-            return ExitCode::from(64);
+            return Err(ExitCode::from(64));
         }
     };
-    let client = match Client::new(&base) {
-        Ok(client) => client,
-        Err(error) => {
-            eprintln!("golive: cannot set up the HTTP client: {error}");
-            return ExitCode::FAILURE;
-        }
+    Client::new(&base).map_err(|error| {
+        eprintln!("golive: cannot set up the HTTP client: {error}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Makes one call and prints its answer, or why it failed.
+async fn one_call(client: &Client, args: &ClientArgs, request: Remote) -> ExitCode {
+    let result = match request {
+        Remote::Step { action, run_id } => runbook::step(client, args, action, run_id).await,
+        request => call(client, args, request).await.map(|output| (output, 0)),
     };
-    match call(&client, args, request).await {
-        Ok(output) => {
+    match result {
+        Ok((output, code)) => {
             print!("{output}");
-            ExitCode::SUCCESS
+            ExitCode::from(code)
         }
         Err(ClientError::Partly { output, message }) => {
             print!("{output}");
@@ -64,7 +88,7 @@ async fn run_async(args: &ClientArgs, request: Remote) -> ExitCode {
 async fn call(client: &Client, args: &ClientArgs, request: Remote) -> Result<String, ClientError> {
     match request {
         Remote::Status => commands::status(client, args).await,
-        Remote::Phase(action) => commands::phase(client, args, action).await,
+        Remote::Phase { action, run_id } => commands::phase(client, args, action, run_id).await,
         Remote::Checklist(action) => commands::checklist(client, args, action).await,
         Remote::WriteLog { kind, text } => commands::write_log(client, args, kind, text).await,
         Remote::SendUpdate { text } => commands::send_update(client, args, text).await,
@@ -81,7 +105,10 @@ async fn call(client: &Client, args: &ClientArgs, request: Remote) -> Result<Str
             commands::send_report(client, args, date, final_report).await
         }
         Remote::Timeline { output } => commands::timeline(client, output).await,
-        Remote::Step(action) => runbook::step(client, args, action).await,
+        // `one_call` sends step changes itself, for their exit code.
+        Remote::Step { action, run_id } => runbook::step(client, args, action, run_id)
+            .await
+            .map(|(output, _)| output),
         Remote::Runbook => runbook::show(client, args).await,
     }
 }

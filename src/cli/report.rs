@@ -50,13 +50,21 @@ pub fn preview(
         );
         return ExitCode::from(64);
     }
-    let reader = match Reader::open_data_dir(&plan.launch.data_dir) {
+    let given = std::env::var("GOLIVE_DATABASE_URL")
+        .ok()
+        .map(crate::domain::Secret::new);
+    let opened = crate::app::store_backend(&plan, given.as_ref())
+        .map_err(|error| error.to_string())
+        .and_then(|backend| {
+            Reader::open_backend(&plan.launch.data_dir, &backend)
+                .map_err(|error| crate::error_chain::error_chain(&error))
+        });
+    let reader = match opened {
         Ok(reader) => reader,
         Err(error) => {
             eprintln!(
-                "golive: cannot read the store in {}: {}",
+                "golive: cannot read the store in {}: {error}",
                 plan.launch.data_dir.display(),
-                crate::error_chain::error_chain(&error)
             );
             return ExitCode::from(66);
         }

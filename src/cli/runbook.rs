@@ -9,12 +9,18 @@ use super::{ClientArgs, StepCommand};
 use crate::client::{Answer, Client, ClientError, encode};
 use crate::wire;
 
-/// Sends a step change and says what happened.
+/// `golive step start`'s exit code when this pipeline run finished the step already: the job
+/// skips the work instead of doing it a second time untraced.
+pub const EXIT_ALREADY_DONE: u8 = 10;
+
+/// Sends a step change and says what happened, with the exit code (`EXIT_ALREADY_DONE` for a
+/// start this run had already carried to done, 0 otherwise).
 pub(super) async fn step(
     client: &Client,
     args: &ClientArgs,
     command: StepCommand,
-) -> Result<String, ClientError> {
+    run_id: Option<String>,
+) -> Result<(String, u8), ClientError> {
     let (id, action, force, reason) = match command {
         StepCommand::Start { id, force, reason } => (id, "start", force, reason),
         StepCommand::Done { id, reason } => (id, "done", false, reason),
@@ -25,12 +31,17 @@ pub(super) async fn step(
         reason,
         force,
         author: args.author.clone(),
+        run_id: super::pipeline_run(run_id),
     };
     let path = format!("/api/v1/runbook/{}/{action}", encode(&id));
     let answer: Answer<wire::StepChanged> = client.post(&path, &body).await?;
-    Ok(shown(&answer, args.json, |changed| {
-        step_changed(&id, changed)
-    }))
+    let code = if answer.value.already_done {
+        EXIT_ALREADY_DONE
+    } else {
+        0
+    };
+    let output = shown(&answer, args.json, |changed| step_changed(&id, changed));
+    Ok((output, code))
 }
 
 /// What a step change did, and for a failed step the rollback procedure that applies.
@@ -40,7 +51,22 @@ fn step_changed(id: &str, changed: &wire::StepChanged) -> String {
     } else {
         ""
     };
-    let mut out = format!("Step `{id}` is {}{forced}.\n", changed.change.to);
+    let mut out = if changed.already_done {
+        format!(
+            "Step `{id}` is done already: this run finished it; nothing written (exit {EXIT_ALREADY_DONE}: skip its work).\n"
+        )
+    } else if changed.already_recorded {
+        format!(
+            "Step `{id}` is {} already (this run recorded it{}); nothing written.\n",
+            changed.step.record.state,
+            match &changed.change.run_id {
+                Some(run) => format!(", run `{run}`"),
+                None => String::new(),
+            }
+        )
+    } else {
+        format!("Step `{id}` is {}{forced}.\n", changed.change.to)
+    };
     if let Some(rollback) = &changed.rollback {
         let which = match &rollback.after_rollback_point {
             Some(point) => format!("the procedure after rollback point `{point}`"),

@@ -18,7 +18,15 @@ use crate::demo::DemoOptions;
 /// What a command line asks for.
 pub enum Work {
     Local(Local),
-    Remote { client: ClientArgs, request: Remote },
+    Remote {
+        client: ClientArgs,
+        request: Remote,
+    },
+    /// The release gate (`golive verify`), which polls a daemon until it has an outcome.
+    Gate {
+        client: ClientArgs,
+        options: super::verify::VerifyOptions,
+    },
 }
 
 /// Work that needs no running daemon.
@@ -26,6 +34,7 @@ pub enum Local {
     Run {
         plan: PathBuf,
         listen: Option<SocketAddr>,
+        database_url: Option<String>,
         log_format: LogFormat,
     },
     Check {
@@ -57,7 +66,10 @@ pub enum Local {
 /// One call to a running daemon.
 pub enum Remote {
     Status,
-    Phase(PhaseAction),
+    Phase {
+        action: PhaseAction,
+        run_id: Option<String>,
+    },
     Checklist(ChecklistAction),
     /// A note, decision, lesson or feedback written to the log.
     WriteLog {
@@ -88,7 +100,10 @@ pub enum Remote {
     Rollback {
         reason: String,
     },
-    Step(StepCommand),
+    Step {
+        action: StepCommand,
+        run_id: Option<String>,
+    },
     Runbook,
     SendReport {
         date: Option<String>,
@@ -107,10 +122,12 @@ impl From<Command> for Work {
             Command::Run {
                 plan,
                 listen,
+                database_url,
                 log_format,
             } => Work::Local(Local::Run {
                 plan,
                 listen,
+                database_url,
                 log_format,
             }),
             Command::Check { plan, strict } => Work::Local(Local::Check { plan, strict }),
@@ -146,7 +163,11 @@ impl From<Command> for Work {
                 }
             },
             Command::Status { client } => remote(client, Remote::Status),
-            Command::Phase { action, client } => remote(client, Remote::Phase(action)),
+            Command::Phase {
+                action,
+                run_id,
+                client,
+            } => remote(client, Remote::Phase { action, run_id }),
             Command::Checklist { action, client } => remote(client, Remote::Checklist(action)),
             Command::Note { text, client } => write(client, LogKind::Note, text),
             Command::Decision { text, client } => write(client, LogKind::Decision, text),
@@ -170,7 +191,12 @@ impl From<Command> for Work {
             Command::Silence { action, client } => remote(client, Remote::Silence(action)),
             Command::Notify { action, client } => remote(client, Remote::Notify(action)),
             Command::Rollback { reason, client } => remote(client, Remote::Rollback { reason }),
-            Command::Step { action, client } => remote(client, Remote::Step(action)),
+            Command::Step {
+                action,
+                run_id,
+                client,
+            } => remote(client, Remote::Step { action, run_id }),
+            Command::Verify { options, client } => Work::Gate { client, options },
             Command::Runbook { client } => remote(client, Remote::Runbook),
             Command::Timeline { output, client } => remote(client, Remote::Timeline { output }),
         }
@@ -183,8 +209,9 @@ pub fn run_local(local: Local) -> ExitCode {
         Local::Run {
             plan,
             listen,
+            database_url,
             log_format,
-        } => super::daemon::run(&plan, listen, log_format),
+        } => super::daemon::run(&plan, listen, database_url, log_format),
         Local::Check { plan, strict } => super::check::run(&plan, strict),
         Local::Schema => super::schema::run(),
         Local::Probe { plan, checks, json } => super::probe::run(&plan, &checks, json),

@@ -20,6 +20,9 @@ pub struct GateCheck {
     pub health: Health,
     /// The latest probe's reason.
     pub reason: Option<String>,
+    /// When its health last changed (the release gate's soak starts no earlier: a failure that
+    /// came and went between two of its polls still counts).
+    pub changed_at: Option<Timestamp>,
 }
 
 /// The durable state of the launch that the lifecycle rules read.
@@ -69,6 +72,9 @@ pub struct TransitionRequest {
     pub force: bool,
     pub reason: Option<String>,
     pub author: String,
+    /// The pipeline run asking (`golive phase set --run-id`), recorded in the change's log entry
+    /// so the same run repeating it is told from a new request.
+    pub run_id: Option<String>,
 }
 
 /// A phase change that the rules allowed, ready to be recorded.
@@ -295,6 +301,34 @@ pub fn owner_label(plan: &Plan, owner: &Owner) -> String {
     }
 }
 
+/// Whether pipeline run `run_id`, asking again to move the launch to `requested`, finds it moved
+/// there by itself already: the launch is in `requested` or further along the normal path (not
+/// rolled back, unless that was asked), this run made a change into `requested`, and every
+/// change since was this run's too. `changes` are the phase changes, newest first: (to, run id).
+/// A re-run CI job starts from its first command, so `phase set deploying` after the run moved
+/// on to `verifying` must succeed without a change, as a repeated step change does.
+pub fn already_moved_by_run(
+    requested: Phase,
+    current: Phase,
+    changes: &[(Phase, Option<&str>)],
+    run_id: &str,
+) -> bool {
+    let further = current == requested
+        || (current != Phase::RolledBack && current != Phase::Closed && current > requested);
+    if !further {
+        return false;
+    }
+    for (to, by) in changes {
+        if *by != Some(run_id) {
+            return false;
+        }
+        if *to == requested {
+            return true;
+        }
+    }
+    false
+}
+
 /// The automatic transition that is due at `now`, if any: hypercare ends by itself
 /// `hypercare_days` after it began (measured from the recorded start, so restarts do not reset it).
 pub fn due_transition(plan: &Plan, state: &LaunchState, now: Timestamp) -> Option<Transition> {
@@ -407,6 +441,7 @@ mod tests {
             force: false,
             reason: None,
             author: "alice".to_string(),
+            run_id: None,
         }
     }
 
@@ -694,6 +729,7 @@ mod tests {
             GateCheck {
                 health: Health::Failing,
                 reason: Some("connection refused".into()),
+                changed_at: None,
             },
         );
         let refusal = request_transition(
@@ -720,6 +756,7 @@ mod tests {
             GateCheck {
                 health: Health::Healthy,
                 reason: None,
+                changed_at: None,
             },
         );
         assert!(
@@ -805,5 +842,34 @@ mod tests {
             confirm_item(&plan, &state, "backup", "carol", None, at(2)).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn a_run_repeating_a_phase_change_finds_it_made_only_when_every_later_change_is_its_own() {
+        use Phase::*;
+        let run = "github:7";
+        let by_run = [(Verifying, Some(run)), (Deploying, Some(run))];
+        assert!(already_moved_by_run(
+            Deploying,
+            Deploying,
+            &by_run[1..],
+            run
+        ));
+        assert!(already_moved_by_run(Deploying, Verifying, &by_run, run));
+        assert!(already_moved_by_run(Verifying, Verifying, &by_run, run));
+        // Another run, or a person, moved it since: a new request, refused as before.
+        let other = [(Verifying, None), (Deploying, Some(run))];
+        assert!(!already_moved_by_run(Deploying, Verifying, &other, run));
+        assert!(!already_moved_by_run(
+            Deploying,
+            Deploying,
+            &by_run[1..],
+            "github:8"
+        ));
+        // Rolled back, or never moved there by this run: not a repeat.
+        let rolled = [(RolledBack, Some(run)), (Deploying, Some(run))];
+        assert!(!already_moved_by_run(Deploying, RolledBack, &rolled, run));
+        assert!(already_moved_by_run(RolledBack, RolledBack, &rolled, run));
+        assert!(!already_moved_by_run(Hypercare, Verifying, &by_run, run));
     }
 }

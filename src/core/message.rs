@@ -354,6 +354,63 @@ pub struct HookRun {
 /// the dispatcher runs the hook for them, and metrics count its deliveries like a channel's.
 pub const ROLLBACK_HOOK: &str = "rollback-hook";
 
+/// What a pager service is asked to do with the incident of one golive alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PagerAction {
+    /// Open it, or update it when it is open (a later level, an acknowledgement that lapsed).
+    Trigger,
+    Acknowledge,
+    Resolve,
+}
+
+/// A step in the life of one golive alert for a pager service (PagerDuty, Opsgenie): what to do,
+/// the alert's stable key there, the one-line summary and every fact of the alert's message. Each
+/// sender turns it into its vendor's request (`notify::pagerduty`, `notify::opsgenie`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PagerEvent {
+    pub action: PagerAction,
+    /// PagerDuty's `dedup_key`, Opsgenie's `alias`: [`pager_key`] of the launch and the alert.
+    pub key: String,
+    /// The message's subject, e.g. `[ESCALATED L2] Checkout error rate — Web shop 2.0`.
+    pub summary: String,
+    /// The alert's message as the `golive` webhook format carries it.
+    pub alert: Box<AlertBody>,
+}
+
+/// The longest launch part of a [`pager_key`].
+const PAGER_KEY_LAUNCH_MAX: usize = 64;
+
+/// The key of alert `alert_id` of `launch` at a pager service, stable for the alert's life:
+/// `golive-<launch in lowercase letters, digits and dashes>-<alert id>`, e.g.
+/// `golive-web-shop-2-0-12` (at most 90 characters: within PagerDuty's 255 and Opsgenie's 512).
+pub fn pager_key(launch: &str, alert_id: i64) -> String {
+    let mut slug = String::new();
+    for character in launch.chars().flat_map(char::to_lowercase) {
+        if character.is_ascii_alphanumeric() {
+            slug.push(character);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= PAGER_KEY_LAUNCH_MAX {
+            break;
+        }
+    }
+    let slug = match slug.trim_end_matches('-') {
+        "" => "launch",
+        slug => slug,
+    };
+    format!("golive-{slug}-{alert_id}")
+}
+
+/// The alert a pager service's key names, when it is a key of `launch` ([`pager_key`]); `None`
+/// for keys of other launches and of other tools.
+pub fn alert_of_pager_key(launch: &str, key: &str) -> Option<i64> {
+    let (_, id) = key.rsplit_once('-')?;
+    let id: i64 = id.parse().ok().filter(|id| *id > 0)?;
+    (pager_key(launch, id) == key).then_some(id)
+}
+
 /// One alert's line in a grouped message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupLine {
@@ -420,6 +477,10 @@ pub enum OutboxPayload {
     },
     RollbackHook {
         run: HookRun,
+    },
+    /// A step in an alert's life for a pager service (PagerDuty, Opsgenie).
+    Pager {
+        event: PagerEvent,
     },
 }
 
@@ -660,6 +721,37 @@ mod tests {
             ),
             GoliveBody::Other(_)
         ));
+    }
+
+    #[test]
+    fn a_pager_key_names_its_alert_only_for_its_own_launch() {
+        let key = pager_key("Web shop 2.0", 12);
+        assert_eq!(key, "golive-web-shop-2-0-12");
+        assert_eq!(alert_of_pager_key("Web shop 2.0", &key), Some(12));
+        assert_eq!(alert_of_pager_key("Other shop", &key), None);
+        assert_eq!(
+            alert_of_pager_key("Web shop 2.0", "golive-web-shop-2-0-x"),
+            None
+        );
+        assert_eq!(alert_of_pager_key("Web shop 2.0", "d3640fbd41094207"), None);
+        // A pager row reads back as written, beside the older kinds.
+        let row = r#"{"type":"pager","event":{"action":"resolve","key":"golive-shop-1","summary":"[RESOLVED] x","alert":"#;
+        let OutboxPayload::Webhook { message, .. } =
+            serde_json::from_str::<OutboxPayload>(OLD_ROWS[0]).unwrap()
+        else {
+            panic!("not a post");
+        };
+        let GoliveBody::Alert(alert) = message.json else {
+            panic!("not an alert");
+        };
+        let stored = format!("{row}{}}}}}", serde_json::to_string(&alert).unwrap());
+        let payload: OutboxPayload = serde_json::from_str(&stored).unwrap();
+        assert!(
+            matches!(&payload, OutboxPayload::Pager { event } if event.action == PagerAction::Resolve && event.alert.alert.id == 1)
+        );
+        assert_eq!(serde_json::to_string(&payload).unwrap(), stored);
+        assert!(pager_key(&"Ü".repeat(300), 1).len() <= 90);
+        assert!(pager_key(&"a b ".repeat(300), i64::MAX).len() <= 90);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod plan_diff;
 pub mod rollup;
 pub mod runbook;
 pub mod snapshot;
+pub mod verification;
 
 pub use lifecycle::{
     Blocker, Confirmation, LaunchState, PhaseRequest, Refusal, Transition, TransitionRequest,
@@ -39,6 +40,7 @@ pub(crate) mod test_support {
             success_threshold,
             interval: std::time::Duration::from_secs(10),
             intervals: Default::default(),
+            retry_interval: None,
             phases: DEFAULT_CHECK_PHASES.into_iter().collect(),
             gate: false,
             risks: vec![],
@@ -94,6 +96,7 @@ pub(crate) mod test_support {
             heartbeat: None,
             updates: None,
             review: None,
+            store: None,
         }
     }
 }

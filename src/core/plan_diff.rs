@@ -243,7 +243,7 @@ fn changed_sections(old: &Plan, new: &Plan) -> Vec<String> {
 /// The keys read once at start, which a reload cannot change.
 fn not_live(old: &Plan, new: &Plan) -> Vec<NotLive> {
     let restart = "read once at start; restart golive to change it";
-    let checks: [(&str, bool, &str); 7] = [
+    let checks: [(&str, bool, &str); 8] = [
         (
             "launch.data_dir",
             old.launch.data_dir != new.launch.data_dir,
@@ -278,6 +278,11 @@ fn not_live(old: &Plan, new: &Plan) -> Vec<NotLive> {
             "heartbeat",
             text_differs(&old.heartbeat, &new.heartbeat),
             restart,
+        ),
+        (
+            "store",
+            old.store != new.store,
+            "the store stays open on its database; restart golive to move it",
         ),
     ];
     checks
@@ -374,5 +379,13 @@ address = "127.0.0.1:2"
         let diff = diff(&plan(BASE), &plan(&edited));
         let keys: Vec<&str> = diff.not_live.iter().map(|n| n.key.as_str()).collect();
         assert_eq!(keys, vec!["launch.data_dir", "server.listen"]);
+    }
+
+    #[test]
+    fn the_store_cannot_move_live() {
+        let edited = format!("{BASE}\n[store]\nurl = {{ env = \"GOLIVE_PLAN_DATABASE_URL\" }}\n");
+        let diff = diff(&plan(BASE), &plan(&edited));
+        let keys: Vec<&str> = diff.not_live.iter().map(|n| n.key.as_str()).collect();
+        assert_eq!(keys, vec!["store"]);
     }
 }

@@ -131,6 +131,8 @@ pub struct StepRequest {
     /// Required to skip, fail or force; optional otherwise.
     pub reason: Option<String>,
     pub author: String,
+    /// The pipeline run making the change, recorded in its log entry (see `StepLogged::run_id`).
+    pub run_id: Option<String>,
 }
 
 /// An accepted change, to be recorded with its log entry.
@@ -146,6 +148,9 @@ pub struct StepChange {
     pub forced: bool,
     /// The blockers a forced start went past.
     pub overridden: Vec<Blocker>,
+    /// The pipeline run that made the change, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     /// The record after the change.
     #[serde(skip)]
     pub record: StepRecord,
@@ -283,8 +288,21 @@ pub fn apply(
         reason,
         forced,
         overridden,
+        run_id: request.run_id.clone(),
         record,
     })
+}
+
+/// Whether a step in `state` already got where `action` leads, or past it on the same path (a
+/// started step that is running or done): what a repeated change of the same pipeline run finds.
+pub fn already_reached(action: StepAction, state: StepState) -> bool {
+    matches!(
+        (action, state),
+        (StepAction::Start, StepState::Running | StepState::Done)
+            | (StepAction::Done, StepState::Done)
+            | (StepAction::Fail, StepState::Failed)
+            | (StepAction::Skip, StepState::Skipped)
+    )
 }
 
 /// The refusal of a step id the plan does not have, with the near name or the steps it has.

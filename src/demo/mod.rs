@@ -191,7 +191,11 @@ async fn play(folder: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         let narrator = narrator.clone();
         tokio::spawn(async move {
             while let Some(message) = webhooks.recv().await {
-                narrator.chat(&message.text);
+                if message.pager {
+                    narrator.pager(&message.text);
+                } else {
+                    narrator.chat(&message.text);
+                }
             }
         });
     }

@@ -44,12 +44,12 @@ impl Narrator {
 
     /// What the team chat received (the demo service's webhook receiver), one line, shortened.
     pub fn chat(&self, text: &str) {
-        let first_line = text.lines().next().unwrap_or_default();
-        let mut shown: String = first_line.chars().take(CHAT_WIDTH).collect();
-        if shown.len() < first_line.len() || text.lines().nth(1).is_some() {
-            shown.push_str(" …");
-        }
-        self.detail(format!("team chat ← {shown}"));
+        self.detail(format!("team chat ← {}", first_line_shortened(text)));
+    }
+
+    /// What the on-call pager received (the demo shop's PagerDuty-shaped receiver), one line.
+    pub fn pager(&self, text: &str) {
+        self.detail(format!("pagerduty ← {}", first_line_shortened(text)));
     }
 
     /// A time-lapse jump of the demo's clock.
@@ -116,7 +116,7 @@ pub fn summary(narrator: &Narrator, left: &LeftBehind<'_>) {
         left.timeline.display()
     ));
     narrator.line(format!(
-        "  Chat:      {} ({} messages the demo service's webhook received, one JSON line each)",
+        "  Chat:      {} ({} messages the demo service's webhook received, and the pager's events, one JSON line each)",
         left.webhook_log.display(),
         left.webhooks
     ));
@@ -126,4 +126,14 @@ pub fn summary(narrator: &Narrator, left: &LeftBehind<'_>) {
         left.plan.display()
     ));
     narrator.line(format!("  golive's log: {}", left.daemon_log.display()));
+}
+
+/// The first line of `text`, at most [`CHAT_WIDTH`] characters, `…` marking anything left out.
+fn first_line_shortened(text: &str) -> String {
+    let first_line = text.lines().next().unwrap_or_default();
+    let mut shown: String = first_line.chars().take(CHAT_WIDTH).collect();
+    if shown.len() < first_line.len() || text.lines().nth(1).is_some() {
+        shown.push_str(" …");
+    }
+    shown
 }

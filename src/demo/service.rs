@@ -3,7 +3,9 @@
 //! It answers what a real service would give golive to watch: `GET /healthz` (JSON status),
 //! `GET /metrics` (a request counter by status code in the Prometheus text format) and
 //! `POST /webhook` (a chat webhook receiver that logs every message golive posts, one JSON line
-//! per message in `webhooks.log`). How it behaves is switched in-process by the scenario:
+//! per message in `webhooks.log`) and `POST /pagerduty/v2/enqueue` (a PagerDuty-shaped pager:
+//! the Events API v2 checked as PagerDuty documents it, answered as PagerDuty answers, logged
+//! there too). How it behaves is switched in-process by the scenario:
 //! [`Behaviour::Healthy`] or [`Behaviour::Degraded`] (a quarter of the requests fail and every
 //! other health answer is a 503).
 
@@ -39,11 +41,14 @@ pub enum Behaviour {
     Degraded,
 }
 
-/// A message golive posted to the webhook receiver.
+/// A message golive posted to the webhook receiver or the pager.
 #[derive(Debug, Clone)]
 pub struct Webhook {
-    /// The chat line (`text` of the slack format), or the raw body for anything else.
+    /// The chat line (`text` of the slack format), or the raw body for anything else; for the
+    /// pager, what the incident became (`trigger golive-web-shop-2-0-1: [CRITICAL] ...`).
     pub text: String,
+    /// Sent to the PagerDuty-shaped pager, not the team chat.
+    pub pager: bool,
 }
 
 /// A handle on the running service.
@@ -109,6 +114,7 @@ impl DemoService {
             .route("/healthz", get(health))
             .route("/metrics", get(metrics))
             .route("/webhook", post(webhook))
+            .route("/pagerduty/v2/enqueue", post(pagerduty))
             .with_state(shared.clone());
         tokio::spawn(async move {
             let served = axum::serve(listener, router)
@@ -175,7 +181,7 @@ impl Traffic {
 }
 
 async fn index() -> &'static str {
-    "golive demo service: GET /healthz, GET /metrics, POST /webhook\n"
+    "golive demo service: GET /healthz, GET /metrics, POST /webhook, POST /pagerduty/v2/enqueue\n"
 }
 
 async fn health(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
@@ -224,15 +230,113 @@ async fn webhook(State(shared): State<Arc<Shared>>, body: String) -> StatusCode 
     let text = serde_json::from_str::<ChatMessage>(&body)
         .map(|message| message.text)
         .unwrap_or_else(|_| body.clone());
-    let line = json!({ "received_at": shared.clock.now().to_string(), "body": body });
-    let logged = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&shared.webhook_log)
-        .and_then(|mut file| writeln!(file, "{line}"));
-    if let Err(error) = logged {
-        tracing::warn!(file = %shared.webhook_log.display(), %error, "cannot log a webhook message");
-    }
-    let _ = shared.webhooks.send(Webhook { text });
+    shared.log(json!({ "received_at": shared.clock.now().to_string(), "body": body }));
+    let _ = shared.webhooks.send(Webhook { text, pager: false });
     StatusCode::OK
+}
+
+impl Shared {
+    /// One JSON line in the webhook log, written at once: the chat and the pager are told at
+    /// the same time, and a line written in pieces would interleave with the other's.
+    fn log(&self, line: serde_json::Value) {
+        let logged = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.webhook_log)
+            .and_then(|mut file| file.write_all(format!("{line}\n").as_bytes()));
+        if let Err(error) = logged {
+            tracing::warn!(file = %self.webhook_log.display(), %error, "cannot log a webhook message");
+        }
+    }
+}
+
+/// What the pager reads of an Events API v2 event.
+#[derive(serde::Deserialize)]
+struct PagerDutyEvent {
+    routing_key: String,
+    event_action: String,
+    dedup_key: Option<String>,
+    payload: Option<PagerDutyPayload>,
+}
+
+#[derive(serde::Deserialize)]
+struct PagerDutyPayload {
+    summary: String,
+    source: String,
+    severity: String,
+}
+
+/// What PagerDuty would refuse in `event` (its documented rules), if anything.
+fn pagerduty_refusal(event: &PagerDutyEvent) -> Option<String> {
+    if event.routing_key.len() != 32 {
+        return Some("routing_key must be 32 characters".into());
+    }
+    if event.dedup_key.as_ref().is_some_and(|key| key.len() > 255) {
+        return Some("dedup_key is longer than 255 characters".into());
+    }
+    match (event.event_action.as_str(), &event.payload) {
+        ("trigger", Some(payload)) => {
+            if payload.summary.is_empty() || payload.summary.chars().count() > 1024 {
+                Some("payload.summary must have 1 to 1024 characters".into())
+            } else if payload.source.is_empty() {
+                Some("payload.source is required".into())
+            } else if !matches!(
+                payload.severity.as_str(),
+                "critical" | "error" | "warning" | "info"
+            ) {
+                Some("payload.severity must be critical, error, warning or info".into())
+            } else {
+                None
+            }
+        }
+        ("trigger", None) => Some("a trigger needs a payload".into()),
+        ("acknowledge" | "resolve", _) if event.dedup_key.is_none() => {
+            Some(format!("dedup_key is required to {}", event.event_action))
+        }
+        ("acknowledge" | "resolve", _) => None,
+        (other, _) => Some(format!(
+            "event_action `{other}` is not trigger, acknowledge or resolve"
+        )),
+    }
+}
+
+/// The PagerDuty-shaped pager: 202 for an event PagerDuty would take, 400 with its reason
+/// otherwise, as the Events API v2 answers.
+async fn pagerduty(State(shared): State<Arc<Shared>>, body: String) -> impl IntoResponse {
+    let event = serde_json::from_str::<PagerDutyEvent>(&body).map_err(|error| error.to_string());
+    let refusal = match &event {
+        Ok(event) => pagerduty_refusal(event),
+        Err(error) => Some(error.clone()),
+    };
+    let Ok(event) = event else {
+        return refused(refusal);
+    };
+    if refusal.is_some() {
+        return refused(refusal);
+    }
+    shared.log(json!({ "received_at": shared.clock.now().to_string(), "pagerduty": body }));
+    let dedup_key = event.dedup_key.unwrap_or_default();
+    let mut text = format!("{} {dedup_key}", event.event_action);
+    if let Some(payload) = event.payload {
+        text.push_str(&format!(": {}", payload.summary));
+    }
+    let _ = shared.webhooks.send(Webhook { text, pager: true });
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(
+            json!({ "status": "success", "message": "Event processed", "dedup_key": dedup_key }),
+        ),
+    )
+}
+
+/// PagerDuty's answer to an invalid event.
+fn refused(reason: Option<String>) -> (StatusCode, axum::Json<serde_json::Value>) {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({
+            "status": "invalid event",
+            "message": "Event object is invalid",
+            "errors": [reason.unwrap_or_default()],
+        })),
+    )
 }

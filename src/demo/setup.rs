@@ -16,6 +16,9 @@ pub const DEFAULT_DIR: &str = "golive-demo";
 pub const PLAN_FILE: &str = "demo.toml";
 /// The API token file the plan's `[[server.tokens]]` entry names.
 pub const TOKEN_FILE: &str = "api-token";
+/// The PagerDuty routing key file the plan's `pager` channel names (32 hex digits, as
+/// PagerDuty's integration keys).
+pub const PAGERDUTY_KEY_FILE: &str = "pagerduty-routing.key";
 
 /// What the placeholders of the demo plan are filled with.
 #[derive(Debug, Clone)]
@@ -106,15 +109,19 @@ pub fn fill_plan(values: &PlanValues) -> String {
         )
 }
 
-/// Writes the filled plan and a fresh random API token (readable only by its owner) into
-/// `folder`; returns the plan's path and the token.
+/// Writes the filled plan, a fresh random API token and the PagerDuty routing key the demo shop's
+/// pager expects (both readable only by their owner) into `folder`; returns the plan's path and
+/// the token.
 pub fn write_plan(folder: &Path, plan_text: &str) -> Result<(PathBuf, String), SetupError> {
     let token = random_token()?;
-    let token_path = folder.join(TOKEN_FILE);
-    write_private(&token_path, token.as_bytes()).map_err(|source| SetupError::Write {
-        path: token_path,
-        source,
-    })?;
+    for (file, secret) in [
+        (TOKEN_FILE, token.clone()),
+        (PAGERDUTY_KEY_FILE, random_token()?),
+    ] {
+        let path = folder.join(file);
+        write_private(&path, secret.as_bytes())
+            .map_err(|source| SetupError::Write { path, source })?;
+    }
     let plan_path = folder.join(PLAN_FILE);
     std::fs::write(&plan_path, plan_text).map_err(|source| SetupError::Write {
         path: plan_path.clone(),

@@ -278,14 +278,20 @@ impl Engine {
             // whose health did not change needs no update.
             if changed.is_some() || health != Health::Healthy {
                 let reason = (health != Health::Healthy).then(|| result.reason.clone());
+                let changed_at = changed.is_some().then_some(at);
                 match self.gate.get_mut(&check.id) {
                     Some(gate) => {
                         gate.health = health;
                         gate.reason = reason;
+                        gate.changed_at = changed_at.or(gate.changed_at);
                     }
                     None => {
-                        self.gate
-                            .insert(check.id.clone(), GateCheck { health, reason });
+                        let gate = GateCheck {
+                            health,
+                            reason,
+                            changed_at,
+                        };
+                        self.gate.insert(check.id.clone(), gate);
                     }
                 }
             }

@@ -212,11 +212,11 @@ impl Engine {
         } else {
             Vec::new()
         };
+        // A server's `Retry-After` (already capped) when it asks for longer than the backoff.
+        let wait = backoff(report.attempts, self.clock.jitter())
+            .max(error.retry_after().unwrap_or_default());
         let next = now
-            .checked_add(
-                SignedDuration::try_from(backoff(report.attempts, self.clock.jitter()))
-                    .unwrap_or_default(),
-            )
+            .checked_add(SignedDuration::try_from(wait).unwrap_or_default())
             .unwrap_or(now);
         Ok(FailedAttempt {
             report,
@@ -286,7 +286,10 @@ impl Engine {
                 ))
             }
             ChannelKind::Webhook(_) => OutboxPayload::webhook(notice::post(&notice)),
-            ChannelKind::Alertmanager { .. } => return Vec::new(),
+            // Pager services and Alertmanager carry alerts, not golive's own trouble.
+            ChannelKind::Alertmanager { .. }
+            | ChannelKind::PagerDuty(_)
+            | ChannelKind::Opsgenie(_) => return Vec::new(),
         };
         vec![NewOutboxRow {
             created_at: now,

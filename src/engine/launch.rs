@@ -28,7 +28,9 @@ impl Engine {
     ) -> Result<Transition, EngineError> {
         let now = self.clock.now();
         match lifecycle::request_transition(&self.plan, &self.state, &self.gate, &request, now) {
-            Ok(transition) => Ok(self.record_transition(transition, automatic)?),
+            Ok(transition) => {
+                Ok(self.record_transition(transition, automatic, request.run_id.clone())?)
+            }
             Err(refusal) => {
                 self.metrics.refused_transitions.inc();
                 tracing::warn!(phase = %self.state.phase, author = %request.author, reason = %refusal, "phase change refused");
@@ -38,11 +40,12 @@ impl Engine {
     }
 
     /// Records an allowed change with its log entry and stakeholder update; `automatic` says how
-    /// golive rolled back by itself, for that update.
+    /// golive rolled back by itself, for that update; `run_id` the pipeline run that asked.
     pub(super) fn record_transition(
         &mut self,
         transition: Transition,
         automatic: Option<&AutomaticRollback>,
+        run_id: Option<String>,
     ) -> Result<Transition, EngineError> {
         let mut text = format!("Phase {} → {}", transition.from, transition.to);
         if transition.forced {
@@ -63,6 +66,7 @@ impl Engine {
                 forced: transition.forced,
                 reason: transition.reason.clone(),
                 overridden: transition.overridden.clone(),
+                run_id,
             }),
         };
         // A stakeholder update is written with the phase change or not at all.

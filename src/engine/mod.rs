@@ -835,7 +835,7 @@ impl Engine {
     fn apply_due_transitions(&mut self) {
         let now = self.clock.now();
         if let Some(transition) = lifecycle::due_transition(&self.plan, &self.state, now) {
-            match self.record_transition(transition, None) {
+            match self.record_transition(transition, None, None) {
                 Ok(transition) => tracing::info!(
                     from = %transition.from, to = %transition.to, reason = transition.reason.as_deref().unwrap_or(""),
                     "phase changed by itself"

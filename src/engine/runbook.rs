@@ -205,6 +205,7 @@ impl Engine {
                 reason: change.reason.clone(),
                 overridden: change.overridden.clone(),
                 verify,
+                run_id: change.run_id.clone(),
             })),
         }
     }

@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 use super::lanes::{LaneChange, LaneOutcome, Lanes, PROBE_EVERY, QueueKey};
 use super::outcome::{DeliveryReport, DispatchLink};
 use super::{
-    AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, HookRun, OutboxKind,
-    OutboxPayload, ROLLBACK_HOOK, WebhookSender,
+    AlertmanagerForwarder, DeliveryError, EmailTransport, ForwardedAlert, HookRun, OpsgenieSender,
+    OutboxKind, OutboxPayload, PagerDutySender, ROLLBACK_HOOK, WebhookSender,
 };
 use crate::clock::Clock;
 use crate::core::message::{GoliveBody, TestBody};
@@ -66,6 +66,8 @@ enum ChannelSender {
     Email,
     Webhook(WebhookSender),
     Alertmanager(AlertmanagerForwarder),
+    PagerDuty(PagerDutySender),
+    Opsgenie(OpsgenieSender),
 }
 
 impl Senders {
@@ -84,6 +86,12 @@ impl Senders {
                     ChannelKind::Alertmanager { url, timeout } => ChannelSender::Alertmanager(
                         AlertmanagerForwarder::new(url, *timeout, client.clone()),
                     ),
+                    ChannelKind::PagerDuty(pagerduty) => {
+                        ChannelSender::PagerDuty(PagerDutySender::new(pagerduty, client.clone()))
+                    }
+                    ChannelKind::Opsgenie(opsgenie) => {
+                        ChannelSender::Opsgenie(OpsgenieSender::new(opsgenie, client.clone()))
+                    }
                 };
                 (channel.id.clone(), sender)
             })
@@ -120,6 +128,16 @@ impl Senders {
                 problems.push(format!("channel `{id}`: {problem}"));
             }
         }
+        for (id, sender) in &self.channels {
+            let problem = match sender {
+                ChannelSender::PagerDuty(sender) => sender.setup_problem(),
+                ChannelSender::Opsgenie(sender) => sender.setup_problem(),
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                problems.push(format!("channel `{id}`: {problem}"));
+            }
+        }
         problems
     }
 
@@ -133,6 +151,12 @@ impl Senders {
                     lines.push(format!("channel `{id}`: {}", sender.describe()));
                 }
                 ChannelSender::Alertmanager(sender) => {
+                    lines.push(format!("channel `{id}`: {}", sender.describe()));
+                }
+                ChannelSender::PagerDuty(sender) => {
+                    lines.push(format!("channel `{id}`: {}", sender.describe()));
+                }
+                ChannelSender::Opsgenie(sender) => {
                     lines.push(format!("channel `{id}`: {}", sender.describe()));
                 }
             }
@@ -161,6 +185,19 @@ impl Senders {
             Some(ChannelSender::Alertmanager(sender)) => Some(sender),
             _ => None,
         }
+    }
+
+    /// The signing secrets of the PagerDuty channels' V3 webhooks (two-way), by channel id.
+    pub fn pagerduty_webhook_secrets(&self) -> Vec<(&str, &crate::domain::Secret)> {
+        self.channels
+            .iter()
+            .filter_map(|(id, sender)| match sender {
+                ChannelSender::PagerDuty(sender) => {
+                    sender.webhook_secret().map(|secret| (id.as_str(), secret))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// The webhook channels' senders, by channel id.
@@ -227,12 +264,20 @@ impl Senders {
                     .collect();
                 sender.send(&alerts).await.map(|delivered| delivered.answer)
             }
+            // A pager event is never grouped: each row is one step of one alert.
+            (OutboxPayload::Pager { event }, ChannelSender::PagerDuty(sender)) => {
+                sender.send(event).await.map(|delivered| delivered.answer)
+            }
+            (OutboxPayload::Pager { event }, ChannelSender::Opsgenie(sender)) => {
+                sender.send(event).await.map(|delivered| delivered.answer)
+            }
             (payload, _) => {
                 let expected = match payload {
                     OutboxPayload::Email { .. } => "email",
                     OutboxPayload::Webhook { .. } => "webhook",
                     OutboxPayload::Alertmanager { .. } => "alertmanager",
                     OutboxPayload::RollbackHook { .. } => ROLLBACK_HOOK,
+                    OutboxPayload::Pager { .. } => "pagerduty or opsgenie",
                 };
                 Err(DeliveryError::Permanent(format!(
                     "channel `{channel}` is no longer of kind {expected} in the plan"
@@ -422,6 +467,10 @@ pub async fn test_channels(
                 "alertmanager",
                 send_test_alert(plan, senders, &channel.id, &test.text, now).await,
             ),
+            ChannelKind::PagerDuty(_) | ChannelKind::Opsgenie(_) => (
+                channel.kind.name(),
+                send_test_page(plan, senders, &channel.id, &test, now).await,
+            ),
         };
         results.push(ChannelTest::of(&channel.id, kind, result));
     }
@@ -566,6 +615,90 @@ async fn send_test_alert(
     }
 }
 
+/// Opens a test alert of severity info at the pager service of `channel` and resolves it at
+/// once (PagerDuty: `trigger` then `resolve`; Opsgenie: create P5 then close), under a key of
+/// its own, so no golive alert's incident is touched.
+async fn send_test_page(
+    plan: &Plan,
+    senders: &Senders,
+    channel: &str,
+    test: &Notice,
+    now: jiff::Timestamp,
+) -> Result<String, DeliveryError> {
+    let Some(sender) = senders.channels.get(channel) else {
+        return Err(DeliveryError::Permanent("no sender".into()));
+    };
+    let mut answers = Vec::new();
+    for action in [super::PagerAction::Trigger, super::PagerAction::Resolve] {
+        let event = test_page(plan, channel, test, action, now);
+        let delivered = match sender {
+            ChannelSender::PagerDuty(sender) => sender.send(&event).await?,
+            ChannelSender::Opsgenie(sender) => sender.send(&event).await?,
+            _ => return Err(DeliveryError::Permanent("not a pager channel".into())),
+        };
+        answers.push(delivered.answer);
+    }
+    Ok(format!("opened and resolved: {}", answers.join(", ")))
+}
+
+/// The test alert a pager channel receives, as a golive alert of severity info.
+fn test_page(
+    plan: &Plan,
+    channel: &str,
+    test: &Notice,
+    action: super::PagerAction,
+    now: jiff::Timestamp,
+) -> super::PagerEvent {
+    use crate::core::message::{AlertBody, AlertFacts, HowToAcknowledge};
+    let public_url = plan
+        .alerting
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", plan.server.listen));
+    super::PagerEvent {
+        action,
+        key: format!(
+            "{}-test-{channel}",
+            crate::core::message::pager_key(&plan.launch.name, 0)
+        ),
+        summary: test.subject.clone(),
+        alert: Box::new(AlertBody {
+            kind: "test".to_string(),
+            launch: plan.launch.name.clone(),
+            alert: AlertFacts {
+                id: 0,
+                key: format!("test:{channel}"),
+                title: "golive notification test".to_string(),
+                severity: crate::plan::checks::Severity::Info,
+                reason: test.text.clone(),
+                opened_at: now,
+                acknowledged: None,
+                resolved_at: (action == super::PagerAction::Resolve).then_some(now),
+            },
+            check: None,
+            value: None,
+            value_now: None,
+            value_at_opening: None,
+            phase: crate::domain::Phase::Planned,
+            level: 1,
+            risks: Vec::new(),
+            rollback_recommended: false,
+            rollback_procedure: None,
+            recipients: Vec::new(),
+            also_told: Vec::new(),
+            next_level: None,
+            steps_running: Vec::new(),
+            note: None,
+            status_url: public_url,
+            acknowledge: HowToAcknowledge {
+                cli: "golive notify test".to_string(),
+                api: "/api/v1/notify/test".to_string(),
+            },
+            sent_at: now,
+        }),
+    }
+}
+
 /// Runs until `shutdown`; deliveries in flight then are reported if they finish within a moment,
 /// otherwise they stay pending and are sent again after a restart.
 ///
@@ -653,11 +786,13 @@ pub async fn run(
                 }
             }
         }
-        // Wake for the next probe of a down lane, and at least every IDLE (retries become due
-        // without a wake-up).
-        let sleep = flights
-            .lanes
-            .next_probe()
+        // Wake for the next probe of a down lane or the end of a lane's pause, and at least
+        // every IDLE (retries become due without a wake-up).
+        let now = clock.now();
+        let sleep = [flights.lanes.next_probe(), flights.lanes.next_resume(now)]
+            .into_iter()
+            .flatten()
+            .min()
             .and_then(|at| Duration::try_from(at.duration_since(clock.now())).ok())
             .map_or(IDLE, |until| until.clamp(Duration::from_millis(10), IDLE));
         tokio::select! {
@@ -772,8 +907,9 @@ async fn start_due_rows(
     // Per (channel, alert): the oldest batch that could not start in this pass.
     let mut blocked: HashMap<(String, i64), i64> = HashMap::new();
     let mut ready: Vec<OutboxRow> = Vec::new();
+    let now = clock.now();
     for row in rows {
-        if flights.lanes.is_down(&row.channel) {
+        if flights.lanes.is_down(&row.channel) || flights.lanes.is_paused(&row.channel, now) {
             continue;
         }
         if flights.available(&row) {
@@ -910,6 +1046,9 @@ impl Flights {
             Ok(_) => LaneOutcome::Delivered,
             // A rollback hook is never retried: its failure says nothing about a lane.
             Err(_) if report.kind == OutboxKind::RollbackHook => LaneOutcome::Permanent,
+            Err(DeliveryError::RateLimited { wait, .. }) => {
+                LaneOutcome::RateLimited { wait: *wait }
+            }
             Err(error) if error.is_channel_trouble() => LaneOutcome::Retryable,
             Err(error) if error.is_retryable() => LaneOutcome::Deferred,
             Err(_) => LaneOutcome::Permanent,
@@ -922,7 +1061,11 @@ impl Flights {
             LaneChange::CameUp { .. } => {
                 tracing::info!(channel = %channel, "channel works again: its waiting messages go out now");
             }
-            LaneChange::None => {}
+            LaneChange::None => {
+                if let LaneOutcome::RateLimited { wait } = outcome {
+                    tracing::info!(channel = %channel, wait_seconds = wait.as_secs(), "channel asked for quiet (Retry-After): nothing goes to it before then");
+                }
+            }
         }
     }
 

@@ -2,14 +2,21 @@
 //! [`Delivered`] or a [`DeliveryError`]: 2xx delivered; 408, 429, 5xx, timeouts and connection
 //! problems worth retrying; any other answer permanent.
 //!
+//! A 429 or 503 carrying `Retry-After` (delta-seconds or an HTTP-date) is
+//! [`DeliveryError::RateLimited`] with the wait the server asked for, at most
+//! [`RETRY_AFTER_MAX`]: the dispatcher sends nothing more to the channel before it has passed and
+//! the engine retries the message no sooner (and never sooner than its own backoff). Without the
+//! header, or with one that cannot be read, they stay plain retryable failures.
+//!
 //! URLs may carry tokens (chat incoming-webhook URLs do), so no text made here contains the URL:
 //! reqwest's errors are stripped of it before they are described.
 
 use std::error::Error as StdError;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 
 use super::{Delivered, DeliveryError};
 
@@ -18,6 +25,10 @@ pub(crate) const EXCERPT_CHARS: usize = 200;
 
 /// The most bytes of a response body read for the excerpt; the rest is never downloaded.
 const EXCERPT_READ_BYTES: usize = 4096;
+
+/// The longest `Retry-After` golive honours: a server asking for longer (or a wrong clock behind
+/// an HTTP-date) must not silence a channel for hours; the backoff's own cap is the same.
+pub(crate) const RETRY_AFTER_MAX: Duration = Duration::from_secs(300);
 
 /// POSTs `body` as `application/json` with `headers` to `url`, giving up after `timeout` (connect,
 /// send and reading the answer together).
@@ -44,17 +55,52 @@ pub(crate) async fn post_json(
             answer: format!("HTTP {}", status.as_u16()),
         });
     }
+    let wait = (status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::SERVICE_UNAVAILABLE)
+        .then(|| response.headers().get(RETRY_AFTER)?.to_str().ok())
+        .flatten()
+        .and_then(|value| retry_after(value, Timestamp::now()));
     let excerpt = body_excerpt(response).await;
     let answer = if excerpt.is_empty() {
         format!("HTTP {}", status.as_u16())
     } else {
         format!("HTTP {}: {excerpt}", status.as_u16())
     };
+    if let Some(wait) = wait {
+        return Err(DeliveryError::RateLimited {
+            answer: format!(
+                "{answer} (retry after {})",
+                crate::human::std_duration(wait)
+            ),
+            wait,
+        });
+    }
     if is_retryable_status(status) {
         Err(DeliveryError::Retryable(answer))
     } else {
         Err(DeliveryError::Permanent(answer))
     }
+}
+
+/// The wait a `Retry-After` value asks for at `now`: delta-seconds (`120`; a fraction, which
+/// some servers send, is rounded up) or an HTTP-date (`Wed, 21 Oct 2026 07:28:00 GMT`; one in
+/// the past is no wait), at most [`RETRY_AFTER_MAX`]; `None` when it is neither.
+pub(crate) fn retry_after(value: &str, now: Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if let Ok(seconds) = value.parse::<u64>() {
+        Duration::from_secs(seconds)
+    } else if let Ok(seconds) = value.parse::<f64>()
+        && seconds.is_finite()
+        && seconds >= 0.0
+    {
+        Duration::from_secs_f64(seconds.min(RETRY_AFTER_MAX.as_secs_f64()).ceil())
+    } else {
+        let at = jiff::fmt::rfc2822::DateTimeParser::new()
+            .parse_timestamp(value)
+            .ok()?;
+        Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(RETRY_AFTER_MAX))
 }
 
 /// Whether an HTTP answer says "try again later": 408, 429 and every 5xx.
@@ -141,6 +187,32 @@ mod tests {
         assert!(text.starts_with("line one line two x"));
         assert_eq!(text.chars().count(), EXCERPT_CHARS);
         assert!(text.ends_with('…'));
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_an_http_date_and_capped_at_five_minutes() {
+        let now = Timestamp::from_second(1_792_567_680).unwrap(); // Wed, 21 Oct 2026 07:28:00 GMT
+        assert_eq!(retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("1.2", now), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after("0", now), Some(Duration::ZERO));
+        assert_eq!(retry_after("86400", now), Some(RETRY_AFTER_MAX));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2026 07:28:45 GMT", now),
+            Some(Duration::from_secs(45))
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2026 07:27:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past: no wait"
+        );
+        assert_eq!(
+            retry_after("Thu, 22 Oct 2026 07:28:00 GMT", now),
+            Some(RETRY_AFTER_MAX)
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", now), None);
+        assert_eq!(retry_after("", now), None);
     }
 
     #[test]

@@ -20,6 +20,11 @@
 //! oldest first. The probe is a real page rather than a synthetic request, so "the channel works
 //! again" means exactly "a page got through".
 //!
+//! A server that answers "too many requests, come back in N s" (HTTP 429 or 503 with
+//! `Retry-After`) is not down — it answered — but asked for quiet: the lane is **paused** until
+//! then (nothing starts on it, whatever is due), and then carries on as usual. A down lane's
+//! probe answered so waits at least as long before the next probe.
+//!
 //! Pure: the dispatcher passes the time in.
 
 use std::collections::HashMap;
@@ -48,6 +53,10 @@ pub enum LaneOutcome {
     Retryable,
     /// Worth retrying, but only this message was refused: says nothing about the channel.
     Deferred,
+    /// The server asked for nothing more before `wait` has passed (`Retry-After`).
+    RateLimited {
+        wait: Duration,
+    },
     /// This message will never go: says nothing about the channel.
     Permanent,
 }
@@ -64,6 +73,8 @@ struct Lane {
     /// The batches of each alert in flight.
     busy: HashMap<i64, Vec<i64>>,
     down: Option<Down>,
+    /// Nothing starts before this time: the server's `Retry-After`.
+    paused_until: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +121,14 @@ impl Lanes {
         self.lanes
             .get(channel)
             .is_some_and(|lane| lane.down.is_some())
+    }
+
+    /// Whether `channel` asked for quiet that has not passed at `now` (`Retry-After`).
+    pub fn is_paused(&self, channel: &str, now: Timestamp) -> bool {
+        self.lanes
+            .get(channel)
+            .and_then(|lane| lane.paused_until)
+            .is_some_and(|until| now < until)
     }
 
     /// The channels that are down and due a probe at `now` (none in flight): only for these is
@@ -193,9 +212,11 @@ impl Lanes {
                 }
             }
         }
-        let next_probe = now
-            .checked_add(SignedDuration::try_from(PROBE_EVERY).unwrap_or_default())
-            .unwrap_or(now);
+        let after = |wait: Duration| {
+            now.checked_add(SignedDuration::try_from(wait).unwrap_or_default())
+                .unwrap_or(now)
+        };
+        let next_probe = after(PROBE_EVERY);
         match (outcome, lane.down.as_mut()) {
             (LaneOutcome::Delivered, Some(down)) => {
                 let since = down.since;
@@ -220,6 +241,18 @@ impl Lanes {
                     turn: 0,
                 });
                 LaneChange::WentDown
+            }
+            (LaneOutcome::RateLimited { wait }, Some(down)) => {
+                if down.probe.as_deref() == Some(keys) {
+                    down.probe = None;
+                    down.next_probe = after(wait.max(PROBE_EVERY));
+                }
+                LaneChange::None
+            }
+            (LaneOutcome::RateLimited { wait }, None) => {
+                let until = after(wait);
+                lane.paused_until = Some(lane.paused_until.map_or(until, |was| was.max(until)));
+                LaneChange::None
             }
             (LaneOutcome::Deferred | LaneOutcome::Permanent, Some(down)) => {
                 // The probe's message was refused for itself, not for the channel: probe with
@@ -246,6 +279,20 @@ impl Lanes {
             .filter_map(|lane| lane.down.as_ref())
             .filter(|down| down.probe.is_none())
             .map(|down| down.next_probe)
+            .min()
+    }
+
+    /// When the first lane paused at `now` may carry messages again (for the dispatcher's
+    /// sleep); a pause that has passed is forgotten.
+    pub fn next_resume(&mut self, now: Timestamp) -> Option<Timestamp> {
+        for lane in self.lanes.values_mut() {
+            if lane.paused_until.is_some_and(|until| until <= now) {
+                lane.paused_until = None;
+            }
+        }
+        self.lanes
+            .values()
+            .filter_map(|lane| lane.paused_until)
             .min()
     }
 }
@@ -363,6 +410,60 @@ mod tests {
                 down_since: at(-100)
             }
         );
+    }
+
+    #[test]
+    fn a_channel_asking_for_quiet_is_paused_until_then_and_not_taken_as_down() {
+        let mut lanes = Lanes::new();
+        lanes.started("chat", &[alert(1)], false);
+        lanes.started("chat", &[alert(2)], false);
+        let wait = Duration::from_secs(30);
+        assert_eq!(
+            lanes.finished(
+                "chat",
+                &[alert(1)],
+                LaneOutcome::RateLimited { wait },
+                at(0)
+            ),
+            LaneChange::None
+        );
+        // A shorter wait answered to a message in flight does not shorten the pause.
+        let short = Duration::from_secs(5);
+        lanes.finished(
+            "chat",
+            &[alert(2)],
+            LaneOutcome::RateLimited { wait: short },
+            at(1),
+        );
+        assert!(!lanes.is_down("chat"), "the server answered");
+        assert!(lanes.is_paused("chat", at(29)));
+        assert!(!lanes.is_paused("email", at(29)), "another channel is not");
+        assert_eq!(lanes.next_resume(at(29)), Some(at(30)));
+        assert!(!lanes.is_paused("chat", at(30)));
+        assert_eq!(
+            lanes.next_resume(at(30)),
+            None,
+            "a pause that passed is gone"
+        );
+    }
+
+    #[test]
+    fn a_down_channels_probe_answered_with_retry_after_waits_that_long_for_the_next() {
+        let mut lanes = Lanes::new();
+        lanes.started("chat", &[alert(1)], false);
+        lanes.finished("chat", &[alert(1)], LaneOutcome::Retryable, at(0));
+        lanes.started("chat", &[alert(1)], true);
+        let wait = Duration::from_secs(20);
+        lanes.finished(
+            "chat",
+            &[alert(1)],
+            LaneOutcome::RateLimited { wait },
+            at(2),
+        );
+        assert!(lanes.is_down("chat"));
+        assert_eq!(lanes.probe_pick("chat", 1, at(21)), None);
+        assert_eq!(lanes.next_probe(), Some(at(22)));
+        assert_eq!(lanes.probe_pick("chat", 1, at(22)), Some(0));
     }
 
     #[test]

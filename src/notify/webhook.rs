@@ -1,6 +1,8 @@
 //! Chat and HTTP webhooks: posts a [`WebhookMessage`] as `{"text": ...}` (the `slack` format, which
-//! Slack, Mattermost and Rocket.Chat accept) or as golive's own JSON (the `golive` format), with the
-//! configured headers and, when a key is configured, an HMAC-SHA256 signature of the body.
+//! Slack, Mattermost and Rocket.Chat accept), as golive's own JSON (the `golive` format), as an
+//! Adaptive Card for a Microsoft Teams workflow (`teams`, [`super::teams`]) or as a Discord
+//! webhook message (`discord`, [`super::discord`]), with the configured headers and, when a key is
+//! configured, an HMAC-SHA256 signature of the body.
 //!
 //! # Signature
 //! With `hmac_secret`, the header named by `hmac_header` (default `X-Golive-Signature`) carries
@@ -89,6 +91,8 @@ impl WebhookSender {
                 serde_json::to_vec(&serde_json::json!({ "text": message.text }))
             }
             WebhookFormat::Golive => serde_json::to_vec(&message.json),
+            WebhookFormat::Teams => serde_json::to_vec(&super::teams::message(message)),
+            WebhookFormat::Discord => serde_json::to_vec(&super::discord::message(message)),
         }
         .map_err(|error| DeliveryError::Permanent(format!("cannot encode the body: {error}")))?;
         let mut headers = ready.headers.clone();
@@ -115,6 +119,8 @@ impl WebhookSender {
         let format = match self.format {
             WebhookFormat::Slack => "slack",
             WebhookFormat::Golive => "golive",
+            WebhookFormat::Teams => "teams",
+            WebhookFormat::Discord => "discord",
         };
         match &self.host {
             Some(host) => format!("webhook ({format}) to {host}"),

@@ -119,7 +119,7 @@ pub struct Channel {
     pub kind: ChannelKind,
 }
 
-/// `kind = "email" | "webhook" | "alertmanager"`.
+/// `kind = "email" | "webhook" | "alertmanager" | "pagerduty" | "opsgenie"`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChannelKind {
     /// Email to the people a level notifies, plus `to` (always copied).
@@ -132,6 +132,60 @@ pub enum ChannelKind {
         url: String,
         timeout: Duration,
     },
+    /// PagerDuty's Events API v2: one incident per alert, acknowledged and resolved with it.
+    PagerDuty(PagerDutyChannel),
+    /// Opsgenie's Alert API: one alert per golive alert, acknowledged and closed with it.
+    Opsgenie(OpsgenieChannel),
+}
+
+impl ChannelKind {
+    /// The kind as the plan writes it (`email`, `pagerduty`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChannelKind::Email { .. } => "email",
+            ChannelKind::Webhook(_) => "webhook",
+            ChannelKind::Alertmanager { .. } => "alertmanager",
+            ChannelKind::PagerDuty(_) => "pagerduty",
+            ChannelKind::Opsgenie(_) => "opsgenie",
+        }
+    }
+
+    /// Whether the channel is a pager service (PagerDuty, Opsgenie): it carries an alert's life
+    /// (trigger, acknowledge, resolve), not messages.
+    pub fn is_pager(&self) -> bool {
+        matches!(self, ChannelKind::PagerDuty(_) | ChannelKind::Opsgenie(_))
+    }
+}
+
+/// PagerDuty's Events API v2 endpoint.
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// Opsgenie's API (the EU region's is `https://api.eu.opsgenie.com`).
+pub const OPSGENIE_API_URL: &str = "https://api.opsgenie.com";
+
+/// `kind = "pagerduty"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagerDutyChannel {
+    /// `routing_key = { env = ... }`: the integration key of the PagerDuty service (Events API v2).
+    pub routing_key: SecretSource,
+    /// `url` (default [`PAGERDUTY_EVENTS_URL`]).
+    pub url: String,
+    /// `webhook_secret = { env = ... }`: the signing secret of the PagerDuty V3 webhook
+    /// subscription that reports acknowledgements back to golive (two-way; off without it).
+    pub webhook_secret: Option<SecretSource>,
+    /// `timeout` (default 10s).
+    pub timeout: Duration,
+}
+
+/// `kind = "opsgenie"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpsgenieChannel {
+    /// `api_key = { env = ... }`: an API integration's key, sent as `Authorization: GenieKey ...`.
+    pub api_key: SecretSource,
+    /// `url` (default [`OPSGENIE_API_URL`]): the API's base address.
+    pub url: String,
+    /// `timeout` (default 10s).
+    pub timeout: Duration,
 }
 
 /// `kind = "webhook"`.
@@ -141,7 +195,8 @@ pub struct WebhookChannel {
     /// incoming-webhook URLs do).
     pub url: MaybeSecret,
     /// `format` (default `slack`): `slack` posts `{"text": ...}` (Slack, Mattermost, Rocket.Chat);
-    /// `golive` posts the full alert as JSON.
+    /// `golive` posts the full alert as JSON; `teams` an Adaptive Card for a Microsoft Teams
+    /// workflow webhook; `discord` a Discord webhook message with embeds.
     pub format: WebhookFormat,
     /// `headers`.
     pub headers: Vec<(String, String)>,
@@ -166,6 +221,11 @@ pub enum WebhookFormat {
     #[default]
     Slack,
     Golive,
+    /// A Microsoft Teams workflow ("Post to a channel when a webhook request is received"): a
+    /// `message` carrying one Adaptive Card.
+    Teams,
+    /// A Discord webhook: `content` and embeds, every mention suppressed.
+    Discord,
 }
 
 /// Who a notification goes to: a person, everyone with a role, or a plain address.

@@ -20,6 +20,7 @@ const RULES: &[Rule] = &[
     no_api_tokens,
     no_checks,
     informational_gate,
+    retry_interval_without_retries,
     unused_prometheus_server,
     severity_without_policy,
     unused_escalation_policy,
@@ -163,6 +164,29 @@ fn informational_gate(plan: &Plan, sink: &mut Sink<'_>) {
                 ),
                 Some(
                     "raise `severity` to `warning` or `critical`, or remove `gate = true`"
+                        .to_string(),
+                ),
+            );
+        }
+    }
+}
+
+/// With `failure_threshold = 1` the first failing probe already makes the check failing, so
+/// there is nothing left to confirm and `retry_interval` never applies.
+fn retry_interval_without_retries(plan: &Plan, sink: &mut Sink<'_>) {
+    for (index, check) in plan.checks.iter().enumerate() {
+        if check.retry_interval.is_some() && check.failure_threshold <= 1 {
+            let path = format!("checks[{index}].retry_interval");
+            let span = span_of_first(sink, &[&path]);
+            sink.warning(
+                span,
+                &path,
+                format!(
+                    "check `{}` sets `retry_interval`, but with `failure_threshold = 1` its first failing probe already makes it failing, so it never retries",
+                    check.id
+                ),
+                Some(
+                    "raise `failure_threshold` to confirm failures with quick retries, or remove `retry_interval`"
                         .to_string(),
                 ),
             );

@@ -22,7 +22,7 @@ use super::sections::context::Context;
 use super::sections::risks::CheckRef;
 use super::sections::{
     alerting, checklist, checks, heartbeat, launch, monitoring, people, reports, review, risks,
-    rollback, runbook, server, updates,
+    rollback, runbook, server, store, updates,
 };
 
 /// Parses and validates plan text; see [`super::parse`].
@@ -167,6 +167,7 @@ fn read_plan(
         people.as_deref(),
     );
     let review = review::read_review(&mut reader, sink, &context, alerting.as_ref());
+    let store = store::read_store(&mut reader, sink, base_dir);
     reader.finish(sink);
     Some(Plan {
         source: path.to_path_buf(),
@@ -185,6 +186,7 @@ fn read_plan(
         heartbeat: heartbeat.ok()?,
         updates: updates.ok()?,
         review: review.ok()?,
+        store: store.ok()?,
     })
 }
 

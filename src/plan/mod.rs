@@ -56,7 +56,7 @@ pub use launch::{
 pub use lint::NO_API_TOKENS_KEY;
 pub use model::{Loaded, Plan};
 pub use schema::json_schema;
-pub use sections::{heartbeat, review, updates};
+pub use sections::{heartbeat, review, store, updates};
 
 /// What went wrong loading a plan.
 #[derive(Debug, thiserror::Error)]

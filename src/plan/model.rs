@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::alerting::{self, Rollback};
 use super::diagnostic::Diagnostic;
 use super::launch::{ChecklistItem, Launch, Person, Risk, Server};
-use super::sections::{heartbeat, review, updates};
+use super::sections::{heartbeat, review, store, updates};
 use super::{checks, reports, runbook};
 
 /// A validated launch plan.
@@ -39,6 +39,8 @@ pub struct Plan {
     pub updates: Option<updates::Updates>,
     /// `[review]`: the post-launch review meeting (none without the section).
     pub review: Option<review::Review>,
+    /// `[store]`: where the PostgreSQL URL is read from (none: SQLite in the data directory).
+    pub store: Option<store::StoreSection>,
 }
 
 /// A plan that loaded, with any warnings found along the way.

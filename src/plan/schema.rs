@@ -279,7 +279,10 @@ const INLINE_WORDS: &[(&str, &[&str])] = &[
     ("checks[].empty", &["ok", "fail", "unknown"]),
     ("checks[].mode", &["value", "rate", "ratio"]),
     ("smtp.tls", &["starttls", "tls", "none"]),
-    ("channels[].format", &["slack", "golive"]),
+    (
+        "channels[].format",
+        &["slack", "golive", "teams", "discord"],
+    ),
 ];
 
 /// The fixed words of a key, from the readers' own types.

@@ -8,6 +8,7 @@
 //! error: whatever happened becomes an [`Outcome`] with a reason a person can act on. Problems of
 //! the monitoring itself (Prometheus down, a missing secret) are `unknown`, never `failing`.
 
+mod cadence;
 mod clients;
 mod errors;
 mod http;

@@ -6,7 +6,9 @@
 //! its runtime (the memory moves into the task and comes back with the result), and hands the
 //! results gathered since the last tick to the engine in one go. A check never has two probes in
 //! flight: its next due time is computed when its probe finishes, in [`Shard::reschedule`], the
-//! one place that decides when a check is probed next.
+//! one place that decides when a check is probed next: from the check's [`Cadence`], which follows
+//! its state from the shard's own results and asks for the `retry_interval` while a failure is
+//! being confirmed.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -19,6 +21,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::cadence::Cadence;
 use super::timing::{aligned, aligned_to, first_due, next_due, shard_of, spread_fraction};
 use super::{ProbeContext, ProbeMemory, run_probe};
 use crate::core::health::{Observation, ProbeResult};
@@ -62,6 +65,9 @@ struct Slot {
     due: Option<Instant>,
     /// When the last probe was due.
     last_start: Option<Instant>,
+    /// The check's state as its results make it, for the delay before the next probe; kept
+    /// across phase changes and reloads that leave the check alike, like the memory.
+    cadence: Cadence,
     /// The check left the plan (or changed) while its probe ran: its result is dropped.
     removed: bool,
     /// The task of the probe in flight (to find the slot if it panicked).
@@ -156,6 +162,7 @@ impl Shard {
             memory: Some(ProbeMemory::default()),
             due,
             last_start: None,
+            cadence: Cadence::default(),
             removed: false,
             task: None,
         };
@@ -282,17 +289,18 @@ impl Shard {
     }
 
     /// Decides when the check in slot `key`, whose probe due at `planned` just gave `result`, is
-    /// probed next: the one place the schedule of a probed check is set.
+    /// probed next: the one place the schedule of a probed check is set. The check's cadence
+    /// counts the result and gives the delay: the `retry_interval` after a failing probe of a
+    /// check not (yet) failing, else the interval of the phase.
     fn reschedule(&mut self, key: usize, planned: Instant, result: &ProbeResult) {
-        // The result is what a cadence other than the plain interval would look at.
-        let _ = result;
         let Some(slot) = self.slots.get_mut(key).and_then(Option::as_mut) else {
             return;
         };
         let check = &self.plan.checks[slot.index];
+        let delay = slot.cadence.after(check, self.phase, result.outcome);
         slot.due = check
             .runs_in(self.phase)
-            .then(|| next_due(planned, check.interval_in(self.phase), Instant::now()));
+            .then(|| next_due(planned, delay, Instant::now()));
         if let Some(due) = slot.due {
             self.queue.push(Reverse((due, key)));
         }

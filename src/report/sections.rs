@@ -200,11 +200,7 @@ pub fn notifications(plan: &Plan, rows: &[OutboxRow], tz: &TimeZone) -> Notifica
             .channels
             .iter()
             .find(|channel| channel.id == row.channel)
-            .map_or("other", |channel| match channel.kind {
-                crate::plan::alerting::ChannelKind::Email { .. } => "email",
-                crate::plan::alerting::ChannelKind::Webhook(_) => "webhook",
-                crate::plan::alerting::ChannelKind::Alertmanager { .. } => "alertmanager",
-            });
+            .map_or("other", |channel| channel.kind.name());
         let entry = channels.entry(row.channel.clone()).or_insert(ChannelRow {
             channel: row.channel.clone(),
             kind,

@@ -6,9 +6,9 @@
 use std::collections::BTreeSet;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, Row, Transaction, params};
 use serde::Serialize;
 
+use super::db::{Connection, Row, Transaction, Value, params};
 use super::{Reader, Store, StoreError, insert_entry, millis, timestamp};
 use crate::core::alert::{Acknowledgement, Alert, Silence, Window};
 use crate::core::log::{LogEntry, NewEntry};
@@ -90,7 +90,7 @@ impl Store {
         work: impl FnOnce(&mut Write<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut write = Write {
-            transaction: self.connection.transaction()?,
+            transaction: self.begin()?,
         };
         let value = work(&mut write)?;
         write.transaction.commit()?;
@@ -102,7 +102,7 @@ impl Store {
         query_alerts(
             &self.connection,
             "WHERE resolved_at IS NULL ORDER BY id",
-            [],
+            params![],
         )
     }
 
@@ -113,31 +113,32 @@ impl Store {
 
     /// Every action-item reminder sent, as (action id, local day).
     pub fn reminders_sent(&self) -> Result<Vec<(i64, String)>, StoreError> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT action_id, day FROM action_reminders")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        self.connection
+            .query("SELECT action_id, day FROM action_reminders", params![])?
+            .iter()
+            .map(|row| Ok((row.get(0)?, row.get(1)?)))
+            .collect()
     }
 
     /// This store's random identity, made when it was created (see `schema.rs`, migration 7):
     /// the launch-unique part of every Message-ID.
     pub fn identity(&self) -> Result<String, StoreError> {
-        Ok(self
-            .connection
-            .query_row("SELECT uid FROM store_identity WHERE id = 1", [], |row| {
-                row.get(0)
-            })?)
+        self.connection
+            .query_row("SELECT uid FROM store_identity WHERE id = 1", params![])?
+            .get(0)
     }
 
     /// The alerts whose notifications carried `group_key` (one burst to one recipient through
     /// one channel), by id: what an acknowledge-all link covers.
     pub fn alerts_in_group(&self, group_key: &str) -> Result<Vec<i64>, StoreError> {
-        let mut statement = self.connection.prepare_cached(
-            "SELECT DISTINCT alert_id FROM outbox WHERE group_key = ?1 AND alert_id IS NOT NULL ORDER BY alert_id",
-        )?;
-        let rows = statement.query_map([group_key], |row| row.get(0))?;
-        Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+        self.connection
+            .query(
+                "SELECT DISTINCT alert_id FROM outbox WHERE group_key = ?1 AND alert_id IS NOT NULL ORDER BY alert_id",
+                params![group_key],
+            )?
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
     }
 
     /// The notifications for `channel` still waiting that became due at or before `cutoff`
@@ -147,35 +148,38 @@ impl Store {
         channel: &str,
         cutoff: Timestamp,
     ) -> Result<Vec<(i64, Option<i64>)>, StoreError> {
-        let mut statement = self.connection.prepare_cached(
-            "SELECT id, alert_id FROM outbox WHERE channel = ?1 AND status = 'pending' \
-             AND MAX(created_at, not_before) <= ?2 ORDER BY id",
-        )?;
-        let rows = statement.query_map(params![channel, millis(cutoff)], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        // Due at or before the cutoff: created and let go (`not_before`) by then.
+        self.connection
+            .query(
+                "SELECT id, alert_id FROM outbox WHERE channel = ?1 AND status = 'pending' \
+                 AND created_at <= ?2 AND not_before <= ?2 ORDER BY id",
+                params![channel, millis(cutoff)],
+            )?
+            .iter()
+            .map(|row| Ok((row.get(0)?, row.get(1)?)))
+            .collect()
     }
 
     /// Whether an acknowledgement link's nonce was used already.
     pub fn ack_nonce_used(&self, nonce: &str) -> Result<bool, StoreError> {
-        Ok(self.connection.query_row(
-            "SELECT EXISTS (SELECT 1 FROM used_ack_links WHERE nonce = ?1)",
-            [nonce],
-            |row| row.get(0),
-        )?)
+        self.connection
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM used_ack_links WHERE nonce = ?1)",
+                params![nonce],
+            )?
+            .get(0)
     }
 }
 
 impl Write<'_> {
     /// The open transaction, for writes defined in sibling modules.
-    pub(super) fn transaction(&self) -> &Transaction<'_> {
+    pub(super) fn transaction(&self) -> &Connection {
         &self.transaction
     }
 
     /// Inserts a new alert (its `id` is ignored) and returns the id it got.
     pub fn insert_alert(&mut self, alert: &Alert) -> Result<i64, StoreError> {
-        self.transaction.execute(
+        self.transaction.insert(
             "INSERT INTO alerts (key, title, severity, policy, opened_at, reason, level, escalation_base, \
              last_notified_at, acked_by, acked_at, ack_expires_at, resolved_at, notified, max_level, labels) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
@@ -197,8 +201,7 @@ impl Write<'_> {
                 alert.max_level as i64,
                 serde_json::to_string(&alert.labels).unwrap_or_else(|_| "{}".into()),
             ],
-        )?;
-        Ok(self.transaction.last_insert_rowid())
+        )
     }
 
     /// Writes an alert's current state.
@@ -229,7 +232,7 @@ impl Write<'_> {
 
     /// Queues a notification; returns its id.
     pub fn enqueue(&mut self, row: &NewOutboxRow) -> Result<i64, StoreError> {
-        self.transaction.execute(
+        self.transaction.insert(
             "INSERT INTO outbox (created_at, not_before, next_attempt_at, channel, kind, alert_id, \
              group_key, payload, status) VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, 'pending')",
             params![
@@ -244,17 +247,16 @@ impl Write<'_> {
                     value: error.to_string(),
                 })?,
             ],
-        )?;
-        Ok(self.transaction.last_insert_rowid())
+        )
     }
 
     /// Makes every notification waiting for `channel` due at `now` (the channel works again):
     /// returns how many.
     pub fn release_channel(&mut self, channel: &str, now: Timestamp) -> Result<usize, StoreError> {
-        Ok(self.transaction.execute(
+        self.transaction.execute(
             "UPDATE outbox SET next_attempt_at = ?2 WHERE channel = ?1 AND status = 'pending' AND next_attempt_at > ?2",
             params![channel, millis(now)],
-        )?)
+        )
     }
 
     /// Gives up those of `ids` still waiting (they waited longer than the plan allows, see
@@ -287,10 +289,10 @@ impl Write<'_> {
     /// Sends an alert's notifications that grouping still holds back at once (used when the
     /// alert is acknowledged or resolved, so nobody gets "resolved" before "opened").
     pub fn release_held(&mut self, alert_id: i64, now: Timestamp) -> Result<usize, StoreError> {
-        Ok(self.transaction.execute(
+        self.transaction.execute(
             "UPDATE outbox SET not_before = ?2 WHERE alert_id = ?1 AND status = 'pending' AND not_before > ?2",
             params![alert_id, millis(now)],
-        )?)
+        )
     }
 
     /// Records that an action item's reminder for `day` was sent.
@@ -301,7 +303,7 @@ impl Write<'_> {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.transaction.execute(
-            "INSERT OR IGNORE INTO action_reminders (action_id, day, sent_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO action_reminders (action_id, day, sent_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             params![action_id, day, millis(now)],
         )?;
         Ok(())
@@ -353,8 +355,10 @@ impl Write<'_> {
             });
         };
         self.transaction.execute(
-            "INSERT OR REPLACE INTO silences (id, checks, severities, starts_at, ends_at, author, comment, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO silences (id, checks, severities, starts_at, ends_at, author, comment, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE SET checks = ?2, \
+             severities = ?3, starts_at = ?4, ends_at = ?5, author = ?6, comment = ?7, created_at = ?8, \
+             removed_at = NULL",
             params![
                 silence.id,
                 serde_json::to_string(&silence.checks).unwrap_or_else(|_| "[]".into()),
@@ -380,7 +384,7 @@ impl Write<'_> {
     /// Uses an acknowledgement link's nonce; false when it was used before.
     pub fn use_ack_nonce(&mut self, nonce: &str, now: Timestamp) -> Result<bool, StoreError> {
         Ok(self.transaction.execute(
-            "INSERT OR IGNORE INTO used_ack_links (nonce, used_at) VALUES (?1, ?2)",
+            "INSERT INTO used_ack_links (nonce, used_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![nonce, millis(now)],
         )? > 0)
     }
@@ -397,7 +401,7 @@ impl Reader {
         query_alerts(
             &self.connection,
             filter,
-            [i64::try_from(limit).unwrap_or(i64::MAX)],
+            params![i64::try_from(limit).unwrap_or(i64::MAX)],
         )
     }
 
@@ -406,14 +410,16 @@ impl Reader {
         query_alerts(
             &self.connection,
             "WHERE opened_at < ?2 AND (resolved_at IS NULL OR resolved_at >= ?1) ORDER BY id",
-            [millis(from), millis(to)],
+            params![millis(from), millis(to)],
         )
     }
 
     pub fn alert(&self, id: i64) -> Result<Option<Alert>, StoreError> {
-        Ok(query_alerts(&self.connection, "WHERE id = ?1", [id])?
-            .into_iter()
-            .next())
+        Ok(
+            query_alerts(&self.connection, "WHERE id = ?1", params![id])?
+                .into_iter()
+                .next(),
+        )
     }
 
     /// Due notifications, the rows of at most `per_channel` messages of each channel (a group's
@@ -430,7 +436,7 @@ impl Reader {
             &self.connection,
             "WHERE id IN (SELECT id FROM (SELECT id, DENSE_RANK() OVER (PARTITION BY channel ORDER BY first_id) AS place \
              FROM (SELECT id, channel, MIN(id) OVER (PARTITION BY channel, COALESCE(group_key, 'row ' || id)) AS first_id \
-             FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 AND not_before <= ?1)) \
+             FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 AND not_before <= ?1) AS due) AS ranked \
              WHERE place <= ?2) ORDER BY id",
             params![millis(now), i64::try_from(per_channel).unwrap_or(i64::MAX)],
         )
@@ -461,17 +467,14 @@ impl Reader {
     /// when its oldest such notification was queued: after a restart, those channels are taken
     /// as down until a page gets through.
     pub fn channels_retrying(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {
-        let mut statement = self.connection.prepare_cached(
-            "SELECT channel, MIN(created_at) FROM outbox WHERE status = 'pending' AND attempts > 0 GROUP BY channel ORDER BY channel",
-        )?;
-        let rows = statement.query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-        })?;
-        rows.map(|row| {
-            let (channel, since) = row?;
-            Ok((channel, timestamp(since)?))
-        })
-        .collect()
+        self.connection
+            .query(
+                "SELECT channel, MIN(created_at) FROM outbox WHERE status = 'pending' AND attempts > 0 GROUP BY channel ORDER BY channel",
+                params![],
+            )?
+            .iter()
+            .map(|row| Ok((row.get(0)?, timestamp(row.get(1)?)?)))
+            .collect()
     }
 
     /// The outbox's backlog at `now`: the pending notifications, and how long the oldest of those
@@ -479,12 +482,12 @@ impl Reader {
     /// held back have not) has been waiting since then.
     pub fn outbox_backlog(&self, now: Timestamp) -> Result<OutboxBacklog, StoreError> {
         let now = millis(now);
-        let (pending, oldest_due): (i64, Option<i64>) = self.connection.query_row(
+        let row = self.connection.query_row(
             "SELECT COUNT(*), MIN(CASE WHEN not_before <= ?1 THEN not_before END) \
              FROM outbox WHERE status = 'pending'",
-            [now],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            params![now],
         )?;
+        let (pending, oldest_due): (i64, Option<i64>) = (row.get(0)?, row.get(1)?);
         Ok(OutboxBacklog {
             pending,
             oldest_due_seconds: oldest_due
@@ -527,15 +530,19 @@ fn notified_json(notified: &BTreeSet<String>) -> String {
 const ALERT_COLUMNS: &str = "id, key, title, severity, policy, opened_at, reason, level, escalation_base, \
      last_notified_at, acked_by, acked_at, ack_expires_at, resolved_at, notified, max_level, labels";
 
-fn query_alerts<P: rusqlite::Params>(
+fn query_alerts(
     connection: &Connection,
     filter: &str,
-    params: P,
+    params: &[Value],
 ) -> Result<Vec<Alert>, StoreError> {
-    let mut statement =
-        connection.prepare_cached(&format!("SELECT {ALERT_COLUMNS} FROM alerts {filter}"))?;
-    let rows = statement.query_map(params, alert_row)?;
-    rows.map(|row| row?).collect()
+    connection
+        .query(
+            &format!("SELECT {ALERT_COLUMNS} FROM alerts {filter}"),
+            params,
+        )?
+        .iter()
+        .map(alert_row)
+        .collect()
 }
 
 fn corrupt(what: &'static str, value: impl Into<String>) -> StoreError {
@@ -545,102 +552,86 @@ fn corrupt(what: &'static str, value: impl Into<String>) -> StoreError {
     }
 }
 
-fn alert_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
+fn alert_row(row: &Row) -> Result<Alert, StoreError> {
     let severity: String = row.get(3)?;
     let notified: String = row.get(14)?;
     let acked_by: Option<String> = row.get(10)?;
     let acked_at: Option<i64> = row.get(11)?;
     let expires: Option<i64> = row.get(12)?;
-    let opened_at: i64 = row.get(5)?;
-    let base: i64 = row.get(8)?;
     let last: Option<i64> = row.get(9)?;
     let resolved: Option<i64> = row.get(13)?;
     let level: i64 = row.get(7)?;
     let max_level: i64 = row.get(15)?;
     let labels: String = row.get(16)?;
-    let (id, key, title, policy, reason): (i64, String, String, Option<String>, String) = (
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(4)?,
-        row.get(6)?,
-    );
-    Ok((|| {
-        let acknowledged = match (acked_by, acked_at) {
-            (Some(by), Some(at)) => Some(Acknowledgement {
-                by,
-                at: timestamp(at)?,
-                expires_at: expires.map(timestamp).transpose()?,
-            }),
-            _ => None,
-        };
-        Ok(Alert {
-            id,
-            key,
-            title,
-            severity: severity
-                .parse::<Severity>()
-                .map_err(|_| corrupt("alerts.severity", severity.clone()))?,
-            policy,
-            opened_at: timestamp(opened_at)?,
-            reason,
-            level: usize::try_from(level).unwrap_or(0),
-            escalation_base: timestamp(base)?,
-            last_notified_at: last.map(timestamp).transpose()?,
-            acknowledged,
-            resolved_at: resolved.map(timestamp).transpose()?,
-            notified: serde_json::from_str(&notified)
-                .map_err(|_| corrupt("alerts.notified", notified.clone()))?,
-            max_level: usize::try_from(max_level).unwrap_or(0),
-            labels: serde_json::from_str(&labels)
-                .map_err(|_| corrupt("alerts.labels", labels.clone()))?,
-        })
-    })())
+    let acknowledged = match (acked_by, acked_at) {
+        (Some(by), Some(at)) => Some(Acknowledgement {
+            by,
+            at: timestamp(at)?,
+            expires_at: expires.map(timestamp).transpose()?,
+        }),
+        _ => None,
+    };
+    Ok(Alert {
+        id: row.get(0)?,
+        key: row.get(1)?,
+        title: row.get(2)?,
+        severity: severity
+            .parse::<Severity>()
+            .map_err(|_| corrupt("alerts.severity", severity.clone()))?,
+        policy: row.get(4)?,
+        opened_at: timestamp(row.get(5)?)?,
+        reason: row.get(6)?,
+        level: usize::try_from(level).unwrap_or(0),
+        escalation_base: timestamp(row.get(8)?)?,
+        last_notified_at: last.map(timestamp).transpose()?,
+        acknowledged,
+        resolved_at: resolved.map(timestamp).transpose()?,
+        notified: serde_json::from_str(&notified)
+            .map_err(|_| corrupt("alerts.notified", notified.clone()))?,
+        max_level: usize::try_from(max_level).unwrap_or(0),
+        labels: serde_json::from_str(&labels)
+            .map_err(|_| corrupt("alerts.labels", labels.clone()))?,
+    })
 }
 
 const OUTBOX_COLUMNS: &str = "id, created_at, not_before, next_attempt_at, channel, kind, alert_id, group_key, \
      payload, attempts, status, last_error, answer, finished_at";
 
-fn query_outbox<P: rusqlite::Params>(
+fn query_outbox(
     connection: &Connection,
     filter: &str,
-    params: P,
+    params: &[Value],
 ) -> Result<Vec<OutboxRow>, StoreError> {
-    let mut statement =
-        connection.prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox {filter}"))?;
-    let rows = statement.query_map(params, outbox_row)?;
-    rows.map(|row| row?).collect()
+    connection
+        .query(
+            &format!("SELECT {OUTBOX_COLUMNS} FROM outbox {filter}"),
+            params,
+        )?
+        .iter()
+        .map(outbox_row)
+        .collect()
 }
 
 /// Like [`query_outbox`], but a row that cannot be read is set apart instead of failing the read.
-fn query_outbox_lenient<P: rusqlite::Params>(
+fn query_outbox_lenient(
     connection: &Connection,
     filter: &str,
-    params: P,
+    params: &[Value],
 ) -> Result<DueOutbox, StoreError> {
-    let mut statement =
-        connection.prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox {filter}"))?;
-    let rows = statement.query_map(params, |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, String>(4)?,
-            row.get::<_, String>(5)?,
-            row.get::<_, Option<i64>>(6)?,
-            row.get::<_, i64>(1)?,
-            outbox_row(row)?,
-        ))
-    })?;
+    let rows = connection.query(
+        &format!("SELECT {OUTBOX_COLUMNS} FROM outbox {filter}"),
+        params,
+    )?;
     let mut due = DueOutbox::default();
-    for row in rows {
-        let (id, channel, kind, alert_id, created_at, read) = row?;
-        match read {
-            Ok(row) => due.rows.push(row),
+    for row in &rows {
+        match outbox_row(row) {
+            Ok(read) => due.rows.push(read),
             Err(error) => due.unreadable.push(UnreadableRow {
-                id,
-                channel,
-                kind: OutboxKind::parse(&kind),
-                alert_id,
-                created_at: timestamp(created_at).unwrap_or(Timestamp::UNIX_EPOCH),
+                id: row.get(0)?,
+                channel: row.get(4)?,
+                kind: OutboxKind::parse(&row.get::<String>(5)?),
+                alert_id: row.get(6)?,
+                created_at: timestamp(row.get(1)?).unwrap_or(Timestamp::UNIX_EPOCH),
                 error: error.to_string(),
             }),
         }
@@ -648,79 +639,52 @@ fn query_outbox_lenient<P: rusqlite::Params>(
     Ok(due)
 }
 
-fn outbox_row(row: &Row<'_>) -> rusqlite::Result<Result<OutboxRow, StoreError>> {
+fn outbox_row(row: &Row) -> Result<OutboxRow, StoreError> {
     let payload: String = row.get(8)?;
-    let (created, not_before, next): (i64, i64, i64) = (row.get(1)?, row.get(2)?, row.get(3)?);
     let finished: Option<i64> = row.get(13)?;
     let attempts: i64 = row.get(9)?;
-    let (id, channel, kind_name, alert_id, group_key): (
-        i64,
-        String,
-        String,
-        Option<i64>,
-        Option<String>,
-    ) = (
-        row.get(0)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-    );
-    let (status, last_error, answer): (String, Option<String>, Option<String>) =
-        (row.get(10)?, row.get(11)?, row.get(12)?);
-    Ok((|| {
-        let kind = OutboxKind::parse(&kind_name)
-            .ok_or_else(|| corrupt("outbox.kind", kind_name.clone()))?;
-        Ok(OutboxRow {
-            id,
-            created_at: timestamp(created)?,
-            not_before: timestamp(not_before)?,
-            next_attempt_at: timestamp(next)?,
-            channel,
-            kind,
-            alert_id,
-            group_key,
-            payload: serde_json::from_str(&payload)
-                .map_err(|_| corrupt("outbox.payload", payload.clone()))?,
-            attempts: u32::try_from(attempts).unwrap_or(0),
-            status,
-            last_error,
-            answer,
-            finished_at: finished.map(timestamp).transpose()?,
-        })
-    })())
+    let kind_name: String = row.get(5)?;
+    let kind =
+        OutboxKind::parse(&kind_name).ok_or_else(|| corrupt("outbox.kind", kind_name.clone()))?;
+    Ok(OutboxRow {
+        id: row.get(0)?,
+        created_at: timestamp(row.get(1)?)?,
+        not_before: timestamp(row.get(2)?)?,
+        next_attempt_at: timestamp(row.get(3)?)?,
+        channel: row.get(4)?,
+        kind,
+        alert_id: row.get(6)?,
+        group_key: row.get(7)?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|_| corrupt("outbox.payload", payload.clone()))?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        status: row.get(10)?,
+        last_error: row.get(11)?,
+        answer: row.get(12)?,
+        finished_at: finished.map(timestamp).transpose()?,
+    })
 }
 
 fn read_silences(connection: &Connection) -> Result<Vec<Silence>, StoreError> {
-    let mut statement = connection.prepare_cached(
+    let rows = connection.query(
         "SELECT id, checks, severities, starts_at, ends_at, author, comment FROM silences WHERE removed_at IS NULL ORDER BY created_at",
+        params![],
     )?;
-    let rows = statement.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, i64>(3)?,
-            row.get::<_, i64>(4)?,
-            row.get::<_, String>(5)?,
-            row.get::<_, String>(6)?,
-        ))
-    })?;
     let mut silences = Vec::new();
     for row in rows {
-        let (id, checks, severities, start, end, author, comment) = row?;
+        let (checks, severities): (String, String) = (row.get(1)?, row.get(2)?);
         silences.push(Silence {
-            id,
+            id: row.get(0)?,
             checks: serde_json::from_str(&checks)
                 .map_err(|_| corrupt("silences.checks", checks.clone()))?,
             severities: serde_json::from_str(&severities)
                 .map_err(|_| corrupt("silences.severities", severities.clone()))?,
             window: Window::Once {
-                start: timestamp(start)?,
-                end: timestamp(end)?,
+                start: timestamp(row.get(3)?)?,
+                end: timestamp(row.get(4)?)?,
             },
-            author,
-            comment,
+            author: row.get(5)?,
+            comment: row.get(6)?,
         });
     }
     Ok(silences)

@@ -1,12 +1,20 @@
-//! The SQLite store in the plan's data directory: the only module that speaks SQL.
+//! The store: SQLite in the plan's data directory (the default), or a PostgreSQL database
+//! (`postgres://`, see [`Backend`]); the only module that speaks SQL, through `db/`.
 //!
 //! One [`Store`] (the engine's) writes; any number of [`Reader`]s read through their own
-//! connections, which WAL mode allows while the writer works. Timestamps are stored as integer
-//! milliseconds since the Unix epoch. Every change that belongs together (a transition and its log
-//! entry) is one transaction, committed with `synchronous = FULL` before the API answers, so an
-//! acknowledged write survives `kill -9` and power loss alike.
+//! connections, which WAL mode (or PostgreSQL) allows while the writer works. Timestamps are stored
+//! as integer milliseconds since the Unix epoch. Every change that belongs together (a transition
+//! and its log entry) is one transaction, committed (SQLite with `synchronous = FULL`, PostgreSQL
+//! with its default `synchronous_commit`) before the API answers, so an acknowledged write survives
+//! `kill -9` and power loss alike.
+//!
+//! One writer: on SQLite the data directory's lock file keeps a second daemon out; on PostgreSQL
+//! the writer's session also holds an advisory lock on the database ([`WRITER_LOCK`]). Issue 14's
+//! later stage (active/standby) replaces that lock by a lease with a fencing epoch, checked in
+//! every writing transaction: in [`Store::begin`], the one place a writing transaction starts.
 
 pub mod alerts;
+pub(crate) mod db;
 pub mod reports;
 pub mod review;
 pub mod rollups;
@@ -16,9 +24,9 @@ mod schema;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
+use db::{Connection, Row, ToValue, Transaction, params};
 use jiff::Timestamp;
 use jiff::civil::Date;
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::core::actions::{ActionItem, ActionStatus, NewAction};
 use crate::core::log::{LogData, LogEntry, LogKind, NewEntry};
@@ -29,6 +37,49 @@ use crate::domain::Phase;
 pub const DATABASE_FILE: &str = "golive.db";
 /// The lock file that keeps a second daemon off the same data directory.
 pub const LOCK_FILE: &str = "golive.lock";
+/// The PostgreSQL advisory lock (session level) the writer holds on its database: one writer per
+/// database, as the lock file is one per data directory. ("golive" in ASCII.)
+pub const WRITER_LOCK: i64 = 0x676f_6c69_7665;
+
+/// Where the store lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// `golive.db` in the data directory.
+    Sqlite,
+    /// A PostgreSQL database, by its URL (`postgres://user:password@host/db`); the URL may carry
+    /// a password and is shown only redacted.
+    Postgres(crate::domain::Secret),
+}
+
+impl Backend {
+    /// The backend a database URL selects: `postgres://` or `postgresql://` → PostgreSQL.
+    /// Anything else is refused, naming the scheme (never the rest of the URL).
+    pub fn from_url(url: &str) -> Result<Backend, String> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres(crate::domain::Secret::new(url)))
+        } else {
+            let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+            Err(format!(
+                "the database URL must start with postgres:// or postgresql:// (found `{scheme}`); leave it out to use SQLite in the data directory"
+            ))
+        }
+    }
+
+    /// What the backend is, for logs and status: `sqlite` or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Sqlite => "sqlite".to_string(),
+            Backend::Postgres(url) => db::postgres::redact_url(url.expose()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
 
 /// What can go wrong with the store.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +94,10 @@ pub enum StoreError {
         "another golive daemon is already using the data directory {path} (lock file {lock} is held); stop it first, or give this plan another data_dir"
     )]
     Locked { path: PathBuf, lock: PathBuf },
+    #[error(
+        "another golive daemon is already writing to the database {target} (it holds golive's advisory lock); stop it first, or give this launch its own database"
+    )]
+    DatabaseLocked { target: String },
     #[error("cannot open lock file {path}: {source}")]
     LockFile {
         path: PathBuf,
@@ -55,6 +110,13 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("cannot connect to the database {target}: {source}")]
+    Connect {
+        /// The URL without its password.
+        target: String,
+        #[source]
+        source: postgres::Error,
+    },
     #[error(
         "database {path} has schema version {found}, newer than this golive understands ({supported}); use a newer golive"
     )]
@@ -65,6 +127,10 @@ pub enum StoreError {
     },
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("database: {0}")]
+    Postgres(#[source] postgres::Error),
+    #[error("the connection to the database is lost: {0}")]
+    ConnectionLost(String),
     #[error("database holds an unreadable value in {what}: {value}")]
     Corrupt { what: &'static str, value: String },
 }
@@ -74,16 +140,22 @@ pub enum StoreError {
 /// wrong. The API answers the first kinds with a reason and a remedy, the last opaquely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreTrouble {
-    /// The disk holding the data directory is full (`SQLITE_FULL`, `ENOSPC`).
+    /// The disk holding the data directory is full (`SQLITE_FULL`, `ENOSPC`; PostgreSQL's
+    /// `disk_full`, `53100`).
     DiskFull,
     /// The database or the disk holding it cannot be written (`SQLITE_READONLY`, `EROFS`,
-    /// permissions).
+    /// permissions; PostgreSQL's read-only transaction `25006` on a standby or a
+    /// `default_transaction_read_only` database, `42501` insufficient privilege).
     ReadOnly,
-    /// The operating system failed a read or write (`SQLITE_IOERR`, `SQLITE_CANTOPEN`, `EIO`).
+    /// The operating system failed a read or write (`SQLITE_IOERR`, `SQLITE_CANTOPEN`, `EIO`;
+    /// PostgreSQL's `58030`).
     Io,
     /// Another program holds the database locked for longer than the busy timeout
-    /// (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+    /// (`SQLITE_BUSY`, `SQLITE_LOCKED`; PostgreSQL's lock timeouts and serialization failures).
     Busy,
+    /// The PostgreSQL server cannot be reached or went away (connection refused or lost, server
+    /// shutting down or starting, too many connections).
+    Unreachable,
     /// Anything else: a bug, a damaged database, a schema golive does not understand.
     Other,
 }
@@ -101,6 +173,31 @@ impl StoreTrouble {
             Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => StoreTrouble::ReadOnly,
             Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => StoreTrouble::Io,
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreTrouble::Busy,
+            _ => StoreTrouble::Other,
+        }
+    }
+
+    fn from_postgres(error: &postgres::Error) -> StoreTrouble {
+        let Some(code) = error.code() else {
+            // No SQLSTATE: the error came from the connection, not the server.
+            return if error.is_closed() || std::error::Error::source(error).is_some() {
+                StoreTrouble::Unreachable
+            } else {
+                StoreTrouble::Other
+            };
+        };
+        StoreTrouble::from_sqlstate(code.code())
+    }
+
+    /// A PostgreSQL SQLSTATE as trouble (Appendix A of PostgreSQL's documentation).
+    fn from_sqlstate(code: &str) -> StoreTrouble {
+        match code {
+            "53100" => StoreTrouble::DiskFull,
+            "25006" | "42501" => StoreTrouble::ReadOnly,
+            "58030" => StoreTrouble::Io,
+            "55P03" | "40001" | "40P01" | "57014" => StoreTrouble::Busy,
+            "53300" | "57P01" | "57P02" | "57P03" => StoreTrouble::Unreachable,
+            _ if code.starts_with("08") => StoreTrouble::Unreachable,
             _ => StoreTrouble::Other,
         }
     }
@@ -124,6 +221,7 @@ impl std::fmt::Display for StoreTrouble {
             StoreTrouble::ReadOnly => "its database cannot be written (read-only)",
             StoreTrouble::Io => "the disk reported an I/O error",
             StoreTrouble::Busy => "another program holds its database locked",
+            StoreTrouble::Unreachable => "its database server cannot be reached",
             StoreTrouble::Other => "an unexpected database error",
         })
     }
@@ -139,66 +237,68 @@ impl StoreError {
             StoreError::Open { source, .. } | StoreError::Sql(source) => {
                 StoreTrouble::from_sql(source)
             }
-            StoreError::Locked { .. } | StoreError::TooNew { .. } | StoreError::Corrupt { .. } => {
-                StoreTrouble::Other
+            StoreError::Connect { source, .. } | StoreError::Postgres(source) => {
+                StoreTrouble::from_postgres(source)
             }
+            StoreError::ConnectionLost(_) => StoreTrouble::Unreachable,
+            StoreError::Locked { .. }
+            | StoreError::DatabaseLocked { .. }
+            | StoreError::TooNew { .. }
+            | StoreError::Corrupt { .. } => StoreTrouble::Other,
         }
     }
 }
 
+/// Where a [`Reader`] connects to: the same database as its store.
+#[derive(Clone)]
+enum Location {
+    Sqlite(PathBuf),
+    Postgres(crate::domain::Secret),
+}
+
 /// The writing side of the store, held by the engine alone. Holding it holds the data-directory
-/// lock.
+/// lock (and, on PostgreSQL, the database's writer lock).
 pub struct Store {
     connection: Connection,
     path: PathBuf,
+    location: Location,
     // Keeps the advisory lock for as long as the store lives; released by the OS on exit or crash.
     _lock: File,
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `data_dir`, takes the directory lock, and applies
-    /// pending schema migrations.
+    /// Opens (creating if needed) the SQLite store in `data_dir`, takes the directory lock, and
+    /// applies pending schema migrations.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
-        let lock_path = data_dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| StoreError::LockFile {
-                path: lock_path.clone(),
-                source,
-            })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked {
-                    path: data_dir.to_path_buf(),
-                    lock: lock_path,
-                });
-            }
-            Err(std::fs::TryLockError::Error(source)) => {
-                return Err(StoreError::LockFile {
-                    path: lock_path,
-                    source,
-                });
-            }
-        }
+        Store::open_with(data_dir, &Backend::Sqlite)
+    }
+
+    /// Opens the store on `backend`: takes the data directory's lock (created if needed; it keeps
+    /// the daemon's other files), connects, takes the writer lock and applies pending migrations.
+    pub fn open_with(data_dir: &Path, backend: &Backend) -> Result<Store, StoreError> {
+        let lock = lock_data_dir(data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
-        let mut connection = open_connection(&path)?;
+        let (mut connection, location) = match backend {
+            Backend::Sqlite => (open_connection(&path)?, Location::Sqlite(path.clone())),
+            Backend::Postgres(url) => {
+                let connection = Connection::Postgres(db::postgres::PgConnection::connect(
+                    url.expose(),
+                    "golive-pg-writer",
+                    Some(WRITER_LOCK),
+                )?);
+                (connection, Location::Postgres(url.clone()))
+            }
+        };
         schema::migrate(&mut connection, &path)?;
         Ok(Store {
             connection,
             path,
+            location,
             _lock: lock,
         })
     }
 
-    /// The database file.
+    /// The database file (SQLite; on PostgreSQL the file that would be, for messages only).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -206,15 +306,27 @@ impl Store {
     /// A new reading connection to the same database.
     pub fn reader(&self) -> Result<Reader, StoreError> {
         Ok(Reader {
-            connection: open_connection(&self.path)?,
+            connection: match &self.location {
+                Location::Sqlite(path) => open_connection(path)?,
+                Location::Postgres(url) => Connection::Postgres(
+                    db::postgres::PgConnection::connect(url.expose(), "golive-pg-reader", None)?,
+                ),
+            },
         })
+    }
+
+    /// Begins a writing transaction: the one way every change starts, so the active/standby
+    /// stage (issue 14) checks its fencing epoch here, inside the transaction, before anything is
+    /// written.
+    fn begin(&mut self) -> Result<Transaction<'_>, StoreError> {
+        self.connection.transaction()
     }
 
     /// Loads the launch state, creating it (phase `planned` since `now`) on first start.
     pub fn load_or_init_state(&mut self, now: Timestamp) -> Result<LaunchState, StoreError> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self.begin()?;
         transaction.execute(
-            "INSERT OR IGNORE INTO launch_state (id, phase, phase_since) VALUES (1, ?1, ?2)",
+            "INSERT INTO launch_state (id, phase, phase_since) VALUES (1, ?1, ?2) ON CONFLICT DO NOTHING",
             params![Phase::Planned.as_str(), millis(now)],
         )?;
         transaction.commit()?;
@@ -240,10 +352,10 @@ impl Store {
         confirmation: &Confirmation,
         entry: &NewEntry,
     ) -> Result<LogEntry, StoreError> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self.begin()?;
         transaction.execute(
             "INSERT INTO checklist_confirmations (item_id, confirmed_by, confirmed_at, note) VALUES (?1, ?2, ?3, ?4)",
-            params![item_id, confirmation.by, millis(confirmation.at), confirmation.note],
+            params![item_id, &confirmation.by, millis(confirmation.at), &confirmation.note],
         )?;
         let stored = insert_entry(&transaction, entry)?;
         transaction.commit()?;
@@ -252,7 +364,7 @@ impl Store {
 
     /// Appends several entries in one transaction.
     pub fn append_many(&mut self, entries: &[NewEntry]) -> Result<Vec<LogEntry>, StoreError> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self.begin()?;
         let stored = entries
             .iter()
             .map(|entry| insert_entry(&transaction, entry))
@@ -263,7 +375,7 @@ impl Store {
 
     /// Appends one entry to the log.
     pub fn append(&mut self, entry: &NewEntry) -> Result<LogEntry, StoreError> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self.begin()?;
         let stored = insert_entry(&transaction, entry)?;
         transaction.commit()?;
         Ok(stored)
@@ -278,12 +390,11 @@ impl Store {
         now: Timestamp,
         entry_for: impl FnOnce(&ActionItem) -> NewEntry,
     ) -> Result<(ActionItem, LogEntry), StoreError> {
-        let transaction = self.connection.transaction()?;
-        transaction.execute(
+        let transaction = self.begin()?;
+        let id = transaction.insert(
             "INSERT INTO action_items (title, owner, due, status, created_at, created_by, updated_at) VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?4)",
-            params![action.title, action.owner, action.due.map(|due| due.to_string()), millis(now), author],
+            params![&action.title, &action.owner, action.due.map(|due| due.to_string()), millis(now), author],
         )?;
-        let id = transaction.last_insert_rowid();
         let item = read_action(&transaction, id)?.ok_or(StoreError::Corrupt {
             what: "action_items",
             value: format!("row {id} vanished after insert"),
@@ -299,13 +410,13 @@ impl Store {
         item: &ActionItem,
         entry: &NewEntry,
     ) -> Result<LogEntry, StoreError> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self.begin()?;
         transaction.execute(
             "UPDATE action_items SET title = ?2, owner = ?3, due = ?4, status = ?5, updated_at = ?6 WHERE id = ?1",
             params![
                 item.id,
-                item.title,
-                item.owner,
+                &item.title,
+                &item.owner,
                 item.due.map(|due| due.to_string()),
                 item.status.as_str(),
                 millis(item.updated_at)
@@ -324,6 +435,35 @@ impl Store {
     /// Every action item, oldest first.
     pub fn actions(&self) -> Result<Vec<ActionItem>, StoreError> {
         read_actions(&self.connection)
+    }
+}
+
+/// Creates `data_dir` and takes its lock file, which keeps a second daemon off the directory.
+fn lock_data_dir(data_dir: &Path) -> Result<File, StoreError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+        path: data_dir.to_path_buf(),
+        source,
+    })?;
+    let lock_path = data_dir.join(LOCK_FILE);
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| StoreError::LockFile {
+            path: lock_path.clone(),
+            source,
+        })?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: data_dir.to_path_buf(),
+            lock: lock_path,
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StoreError::LockFile {
+            path: lock_path,
+            source,
+        }),
     }
 }
 
@@ -348,6 +488,23 @@ pub struct LogQuery {
 }
 
 impl Reader {
+    /// Opens a reader on `backend` without taking the daemon's lock (for `golive report preview`):
+    /// SQLite's as [`Reader::open_data_dir`], PostgreSQL's through a connection of its own.
+    pub fn open_backend(data_dir: &Path, backend: &Backend) -> Result<Reader, StoreError> {
+        match backend {
+            Backend::Sqlite => Reader::open_data_dir(data_dir),
+            Backend::Postgres(url) => {
+                let connection = Connection::Postgres(db::postgres::PgConnection::connect(
+                    url.expose(),
+                    "golive-pg-reader",
+                    None,
+                )?);
+                schema::require_current(&connection, &backend.describe())?;
+                Ok(Reader { connection })
+            }
+        }
+    }
+
     /// Reads the launch state.
     pub fn state(&self) -> Result<LaunchState, StoreError> {
         read_state(&self.connection)
@@ -356,35 +513,42 @@ impl Reader {
     /// Reads log entries as the query says.
     pub fn log(&self, query: &LogQuery) -> Result<Vec<LogEntry>, StoreError> {
         let mut sql = String::from("SELECT id, at, author, kind, text, data FROM log WHERE 1 = 1");
-        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        let mut values: Vec<db::Value> = Vec::new();
+        let placeholder = |values: &mut Vec<db::Value>, value: db::Value| {
+            values.push(value);
+            format!("?{}", values.len())
+        };
         if let Some(before) = query.before {
-            sql.push_str(" AND id < ?");
-            values.push(before.into());
+            let before = placeholder(&mut values, before.to_value());
+            sql.push_str(&format!(" AND id < {before}"));
         }
         if let Some(after) = query.after {
-            sql.push_str(" AND id > ?");
-            values.push(after.into());
+            let after = placeholder(&mut values, after.to_value());
+            sql.push_str(&format!(" AND id > {after}"));
         }
         if !query.kinds.is_empty() {
-            let placeholders = vec!["?"; query.kinds.len()].join(", ");
-            sql.push_str(&format!(" AND kind IN ({placeholders})"));
-            values.extend(
-                query
-                    .kinds
-                    .iter()
-                    .map(|kind| kind.as_str().to_string().into()),
-            );
+            let placeholders: Vec<String> = query
+                .kinds
+                .iter()
+                .map(|kind| placeholder(&mut values, kind.as_str().to_value()))
+                .collect();
+            sql.push_str(&format!(" AND kind IN ({})", placeholders.join(", ")));
         }
         sql.push_str(if query.ascending {
             " ORDER BY id ASC"
         } else {
             " ORDER BY id DESC"
         });
-        sql.push_str(" LIMIT ?");
-        values.push(i64::try_from(query.limit).unwrap_or(i64::MAX).into());
-        let mut statement = self.connection.prepare(&sql)?;
-        let rows = statement.query_map(rusqlite::params_from_iter(values), entry_row)?;
-        rows.map(|row| row?).collect()
+        let limit = placeholder(
+            &mut values,
+            i64::try_from(query.limit).unwrap_or(i64::MAX).to_value(),
+        );
+        sql.push_str(&format!(" LIMIT {limit}"));
+        self.connection
+            .query(&sql, &values)?
+            .iter()
+            .map(entry_row)
+            .collect()
     }
 
     /// Every log entry, oldest first.
@@ -401,11 +565,16 @@ impl Reader {
         read_actions(&self.connection)
     }
 
-    /// `PRAGMA integrity_check`: `ok` when the database is sound.
+    /// SQLite's `PRAGMA integrity_check`: `ok` when the database is sound. PostgreSQL checks its
+    /// own pages (checksums, WAL); there it is `ok` when the database answers.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
-        Ok(self
-            .connection
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
+        match self.connection.dialect() {
+            db::Dialect::Sqlite => self
+                .connection
+                .query_row("PRAGMA integrity_check", params![])?
+                .get(0),
+            db::Dialect::Postgres => self.connection.query_row("SELECT 'ok'", params![])?.get(0),
+        }
     }
 }
 
@@ -414,7 +583,7 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_path_buf(),
         source,
     };
-    let connection = Connection::open(path).map_err(open)?;
+    let connection = rusqlite::Connection::open(path).map_err(open)?;
     connection
         .busy_timeout(std::time::Duration::from_secs(5))
         .map_err(open)?;
@@ -429,7 +598,7 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     connection
         .pragma_update(None, "foreign_keys", "ON")
         .map_err(open)?;
-    Ok(connection)
+    Ok(Connection::Sqlite(connection))
 }
 
 pub(crate) fn millis(at: Timestamp) -> i64 {
@@ -444,35 +613,27 @@ pub(crate) fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
 }
 
 fn read_state(connection: &Connection) -> Result<LaunchState, StoreError> {
-    let (phase, since): (String, i64) = connection.query_row(
+    let row = connection.query_row(
         "SELECT phase, phase_since FROM launch_state WHERE id = 1",
-        [],
-        |row| Ok((row.get(0)?, row.get(1)?)),
+        params![],
     )?;
+    let (phase, since): (String, i64) = (row.get(0)?, row.get(1)?);
     let phase = phase.parse::<Phase>().map_err(|_| StoreError::Corrupt {
         what: "launch_state.phase",
         value: phase.clone(),
     })?;
-    let mut statement = connection.prepare(
+    let rows = connection.query(
         "SELECT item_id, confirmed_by, confirmed_at, note FROM checklist_confirmations ORDER BY confirmed_at",
+        params![],
     )?;
-    let rows = statement.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, i64>(2)?,
-            row.get::<_, Option<String>>(3)?,
-        ))
-    })?;
     let mut confirmations = std::collections::BTreeMap::new();
     for row in rows {
-        let (id, by, at, note) = row?;
         confirmations.insert(
-            id,
+            row.get::<String>(0)?,
             Confirmation {
-                by,
-                at: timestamp(at)?,
-                note,
+                by: row.get(1)?,
+                at: timestamp(row.get(2)?)?,
+                note: row.get(3)?,
             },
         );
     }
@@ -500,18 +661,18 @@ pub(crate) fn insert_entry(
     entry: &NewEntry,
 ) -> Result<LogEntry, StoreError> {
     let data = entry.data.to_stored();
-    connection.execute(
+    let id = connection.insert(
         "INSERT INTO log (at, author, kind, text, data) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             millis(entry.at),
-            entry.author,
+            &entry.author,
             entry.kind.as_str(),
-            entry.text,
+            &entry.text,
             data
         ],
     )?;
     Ok(LogEntry {
-        id: connection.last_insert_rowid(),
+        id,
         at: entry.at,
         author: entry.author.clone(),
         kind: entry.kind,
@@ -520,92 +681,81 @@ pub(crate) fn insert_entry(
     })
 }
 
-fn entry_row(row: &Row<'_>) -> rusqlite::Result<Result<LogEntry, StoreError>> {
-    let id: i64 = row.get(0)?;
-    let at: i64 = row.get(1)?;
-    let author: String = row.get(2)?;
+fn entry_row(row: &Row) -> Result<LogEntry, StoreError> {
     let kind: String = row.get(3)?;
-    let text: String = row.get(4)?;
     let data: Option<String> = row.get(5)?;
-    Ok((|| {
-        let kind: LogKind = kind.parse().map_err(|_| StoreError::Corrupt {
-            what: "log.kind",
-            value: kind.clone(),
-        })?;
-        Ok(LogEntry {
-            id,
-            at: timestamp(at)?,
-            author,
-            kind,
-            text,
-            data: match data {
-                None => LogData::None,
-                Some(data) => LogData::read(
-                    kind,
-                    serde_json::from_str(&data).map_err(|_| StoreError::Corrupt {
-                        what: "log.data",
-                        value: data.clone(),
-                    })?,
-                ),
-            },
-        })
-    })())
+    let kind: LogKind = kind.parse().map_err(|_| StoreError::Corrupt {
+        what: "log.kind",
+        value: kind.clone(),
+    })?;
+    Ok(LogEntry {
+        id: row.get(0)?,
+        at: timestamp(row.get(1)?)?,
+        author: row.get(2)?,
+        kind,
+        text: row.get(4)?,
+        data: match data {
+            None => LogData::None,
+            Some(data) => LogData::read(
+                kind,
+                serde_json::from_str(&data).map_err(|_| StoreError::Corrupt {
+                    what: "log.data",
+                    value: data.clone(),
+                })?,
+            ),
+        },
+    })
 }
 
 const ACTION_COLUMNS: &str = "id, title, owner, due, status, created_at, created_by, updated_at";
 
-fn action_row(row: &Row<'_>) -> rusqlite::Result<Result<ActionItem, StoreError>> {
-    let id: i64 = row.get(0)?;
-    let title: String = row.get(1)?;
-    let owner: String = row.get(2)?;
+fn action_row(row: &Row) -> Result<ActionItem, StoreError> {
     let due: Option<String> = row.get(3)?;
     let status: String = row.get(4)?;
-    let created_at: i64 = row.get(5)?;
-    let created_by: String = row.get(6)?;
-    let updated_at: i64 = row.get(7)?;
-    Ok((|| {
-        Ok(ActionItem {
-            id,
-            title,
-            owner,
-            due: due
-                .map(|due| {
-                    due.parse::<Date>().map_err(|_| StoreError::Corrupt {
-                        what: "action_items.due",
-                        value: due.clone(),
-                    })
+    Ok(ActionItem {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        owner: row.get(2)?,
+        due: due
+            .map(|due| {
+                due.parse::<Date>().map_err(|_| StoreError::Corrupt {
+                    what: "action_items.due",
+                    value: due.clone(),
                 })
-                .transpose()?,
-            status: status
-                .parse::<ActionStatus>()
-                .map_err(|_| StoreError::Corrupt {
-                    what: "action_items.status",
-                    value: status.clone(),
-                })?,
-            created_at: timestamp(created_at)?,
-            created_by,
-            updated_at: timestamp(updated_at)?,
-        })
-    })())
+            })
+            .transpose()?,
+        status: status
+            .parse::<ActionStatus>()
+            .map_err(|_| StoreError::Corrupt {
+                what: "action_items.status",
+                value: status.clone(),
+            })?,
+        created_at: timestamp(row.get(5)?)?,
+        created_by: row.get(6)?,
+        updated_at: timestamp(row.get(7)?)?,
+    })
 }
 
 fn read_action(connection: &Connection, id: i64) -> Result<Option<ActionItem>, StoreError> {
     connection
-        .query_row(
+        .query_optional(
             &format!("SELECT {ACTION_COLUMNS} FROM action_items WHERE id = ?1"),
-            [id],
-            action_row,
-        )
-        .optional()?
+            params![id],
+        )?
+        .as_ref()
+        .map(action_row)
         .transpose()
 }
 
 fn read_actions(connection: &Connection) -> Result<Vec<ActionItem>, StoreError> {
-    let mut statement = connection.prepare(&format!(
-        "SELECT {ACTION_COLUMNS} FROM action_items ORDER BY id"
-    ))?;
-    let rows = statement.query_map([], action_row)?;
-    rows.map(|row| row?).collect()
+    connection
+        .query(
+            &format!("SELECT {ACTION_COLUMNS} FROM action_items ORDER BY id"),
+            params![],
+        )?
+        .iter()
+        .map(action_row)
+        .collect()
 }
 
 #[cfg(test)]

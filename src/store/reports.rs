@@ -10,10 +10,11 @@
 use std::path::Path;
 
 use jiff::Timestamp;
-use rusqlite::{OpenFlags, OptionalExtension, params};
+use rusqlite::OpenFlags;
 use serde::Serialize;
 
 use super::alerts::Write;
+use super::db::{Connection, params};
 use super::rollups::{COLUMNS, rollup_row, upsert_rollup, upsert_sql};
 use super::{DATABASE_FILE, Reader, Store, StoreError, millis, timestamp};
 use crate::core::rollup::Rollup;
@@ -53,32 +54,34 @@ impl Write<'_> {
     /// Records a report; fails (and so rolls the whole transaction back, outbox row included) when
     /// a scheduled report of this kind and day was recorded before.
     pub fn record_report(&mut self, report: &NewReportRecord) -> Result<i64, StoreError> {
-        self.transaction().execute(
+        self.transaction().insert(
             "INSERT INTO reports_sent (kind, day, trigger, recipients, message_id, sent_at, late, outbox_id) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
-                report.kind,
-                report.day,
-                report.trigger,
+                &report.kind,
+                &report.day,
+                &report.trigger,
                 serde_json::to_string(&report.recipients).unwrap_or_else(|_| "[]".into()),
-                report.message_id,
+                &report.message_id,
                 millis(report.sent_at),
                 report.late,
                 report.outbox_id,
             ],
-        )?;
-        Ok(self.transaction().last_insert_rowid())
+        )
     }
 }
 
 impl Store {
     /// Every scheduled report recorded, as (kind, day).
     pub fn scheduled_reports(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT kind, day FROM reports_sent WHERE trigger = 'schedule'")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        self.connection
+            .query(
+                "SELECT kind, day FROM reports_sent WHERE trigger = 'schedule'",
+                params![],
+            )?
+            .iter()
+            .map(|row| Ok((row.get(0)?, row.get(1)?)))
+            .collect()
     }
 }
 
@@ -99,57 +102,34 @@ impl Reader {
         connection
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open)?;
-        let version: i64 = connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(open)?;
-        if version < super::schema::VERSION {
-            return Err(StoreError::Corrupt {
-                what: "schema version",
-                value: format!(
-                    "{version} in {} is older than this golive's {}; start the daemon once (`golive run`) so it upgrades the store",
-                    path.display(),
-                    super::schema::VERSION
-                ),
-            });
-        }
+        let connection = Connection::Sqlite(connection);
+        super::schema::require_current(&connection, &path.display().to_string())?;
         Ok(Reader { connection })
     }
 
     /// Reports recorded, newest first.
     pub fn reports(&self, limit: usize) -> Result<Vec<ReportRecord>, StoreError> {
-        let mut statement = self.connection.prepare_cached(
+        let rows = self.connection.query(
             "SELECT id, kind, day, trigger, recipients, message_id, sent_at, late, outbox_id \
              FROM reports_sent ORDER BY id DESC LIMIT ?1",
+            params![i64::try_from(limit).unwrap_or(i64::MAX)],
         )?;
-        let rows = statement.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, String>(5)?,
-                row.get::<_, i64>(6)?,
-                row.get::<_, bool>(7)?,
-                row.get::<_, Option<i64>>(8)?,
-            ))
-        })?;
         let mut records = Vec::new();
         for row in rows {
-            let (id, kind, day, trigger, recipients, message_id, sent_at, late, outbox_id) = row?;
+            let recipients: String = row.get(4)?;
             records.push(ReportRecord {
-                id,
-                kind,
-                day,
-                trigger,
+                id: row.get(0)?,
+                kind: row.get(1)?,
+                day: row.get(2)?,
+                trigger: row.get(3)?,
                 recipients: serde_json::from_str(&recipients).map_err(|_| StoreError::Corrupt {
                     what: "reports_sent.recipients",
                     value: recipients.clone(),
                 })?,
-                message_id,
-                sent_at: timestamp(sent_at)?,
-                late,
-                outbox_id,
+                message_id: row.get(5)?,
+                sent_at: timestamp(row.get(6)?)?,
+                late: row.get(7)?,
+                outbox_id: row.get(8)?,
             });
         }
         Ok(records)
@@ -162,23 +142,14 @@ impl Store {
     /// The first hour (Unix hours) not yet merged into the hourly history; `None` before the
     /// first merge.
     pub fn hours_rolled_up_until(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .connection
-            .query_row(
-                "SELECT until FROM hours_rolled_up WHERE id = 1",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?)
+        hours_rolled_up_until(&self.connection)
     }
 
     /// The first minute of stored check history, if any.
     pub fn first_minute(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .connection
-            .query_row("SELECT MIN(minute) FROM check_minutes", [], |row| {
-                row.get(0)
-            })?)
+        self.connection
+            .query_row("SELECT MIN(minute) FROM check_minutes", params![])?
+            .get(0)
     }
 
     /// Merges the minutes of `checks` in hours `[from_hour, to_hour)` into hourly rows (replacing
@@ -189,33 +160,31 @@ impl Store {
         from_hour: i64,
         to_hour: i64,
     ) -> Result<usize, StoreError> {
-        let transaction = self.connection.transaction()?;
+        let transaction = self.begin()?;
         let mut written = 0;
-        {
-            let mut select = transaction.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM check_minutes WHERE check_id = ?1 AND minute >= ?2 AND minute < ?3 ORDER BY minute"
-            ))?;
-            let mut upsert = transaction.prepare_cached(&upsert_sql("check_hours", "hour"))?;
-            for check in checks {
-                let rows =
-                    select.query_map(params![check, from_hour * 60, to_hour * 60], rollup_row)?;
-                let mut hours: std::collections::BTreeMap<i64, Rollup> = Default::default();
-                for row in rows {
-                    let (minute, rollup) = row??;
-                    hours
-                        .entry(minute.div_euclid(60))
-                        .or_default()
-                        .merge(&rollup);
-                }
-                for (hour, merged) in &hours {
-                    upsert_rollup(&mut upsert, check, *hour, merged)?;
-                    written += 1;
-                }
+        let select = format!(
+            "SELECT {COLUMNS} FROM check_minutes WHERE check_id = ?1 AND minute >= ?2 AND minute < ?3 ORDER BY minute"
+        );
+        let upsert = upsert_sql("check_hours", "hour");
+        for check in checks {
+            let rows = transaction.query(&select, params![check, from_hour * 60, to_hour * 60])?;
+            let mut hours: std::collections::BTreeMap<i64, Rollup> = Default::default();
+            for row in &rows {
+                let (minute, rollup) = rollup_row(row)?;
+                hours
+                    .entry(minute.div_euclid(60))
+                    .or_default()
+                    .merge(&rollup);
+            }
+            for (hour, merged) in &hours {
+                upsert_rollup(&transaction, &upsert, check, *hour, merged)?;
+                written += 1;
             }
         }
         transaction.execute(
-            "INSERT INTO hours_rolled_up (id, until) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET until = MAX(until, ?1)",
-            [to_hour],
+            "INSERT INTO hours_rolled_up (id, until) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE \
+             SET until = CASE WHEN hours_rolled_up.until > ?1 THEN hours_rolled_up.until ELSE ?1 END",
+            params![to_hour],
         )?;
         transaction.commit()?;
         Ok(written)
@@ -225,14 +194,7 @@ impl Store {
 impl Reader {
     /// The first hour not yet merged into the hourly history (`None`: none is).
     pub fn hours_rolled_up_until(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .connection
-            .query_row(
-                "SELECT until FROM hours_rolled_up WHERE id = 1",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?)
+        hours_rolled_up_until(&self.connection)
     }
 
     /// A check's hourly rows in `[from_hour, to_hour)`, keyed by their first minute, oldest first.
@@ -243,11 +205,22 @@ impl Reader {
         to_hour: i64,
     ) -> Result<Vec<(i64, Rollup)>, StoreError> {
         let columns = COLUMNS.replacen("minute", "hour", 1);
-        let mut statement = self.connection.prepare_cached(&format!(
-            "SELECT {columns} FROM check_hours WHERE check_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour"
-        ))?;
-        let rows = statement.query_map(params![check, from_hour, to_hour], rollup_row)?;
-        rows.map(|row| row?.map(|(hour, rollup)| (hour * 60, rollup)))
+        self.connection
+            .query(
+                &format!(
+                    "SELECT {columns} FROM check_hours WHERE check_id = ?1 AND hour >= ?2 AND hour < ?3 ORDER BY hour"
+                ),
+                params![check, from_hour, to_hour],
+            )?
+            .iter()
+            .map(|row| rollup_row(row).map(|(hour, rollup)| (hour * 60, rollup)))
             .collect()
     }
+}
+
+fn hours_rolled_up_until(connection: &Connection) -> Result<Option<i64>, StoreError> {
+    connection
+        .query_optional("SELECT until FROM hours_rolled_up WHERE id = 1", params![])?
+        .map(|row| row.get(0))
+        .transpose()
 }

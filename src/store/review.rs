@@ -4,11 +4,10 @@
 //! the acknowledgement links' table of used nonces (`used_ack_links`): nonces are random, and
 //! what a link may do is in its signature, not in that table.
 
-use jiff::Timestamp;
-use rusqlite::params;
-
 use super::alerts::Write;
+use super::db::params;
 use super::{Store, StoreError, millis};
+use jiff::Timestamp;
 
 /// A message of the review meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,13 +30,12 @@ impl ReviewMessage {
 impl Store {
     /// Which review messages were sent.
     pub fn review_messages_sent(&self) -> Result<Vec<ReviewMessage>, StoreError> {
-        let mut statement = self
+        let kinds = self
             .connection
-            .prepare("SELECT kind FROM review_messages")?;
-        let kinds = statement.query_map([], |row| row.get::<_, String>(0))?;
+            .query("SELECT kind FROM review_messages", params![])?;
         let mut sent = Vec::new();
         for kind in kinds {
-            match kind?.as_str() {
+            match kind.get::<String>(0)?.as_str() {
                 "invitation" => sent.push(ReviewMessage::Invitation),
                 "reminder" => sent.push(ReviewMessage::Reminder),
                 _ => {}
@@ -56,7 +54,7 @@ impl Write<'_> {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         Ok(self.transaction().execute(
-            "INSERT OR IGNORE INTO review_messages (kind, sent_at, outbox_id) VALUES (?1, ?2, ?3)",
+            "INSERT INTO review_messages (kind, sent_at, outbox_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             params![message.as_str(), millis(now), outbox_id],
         )? > 0)
     }

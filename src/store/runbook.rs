@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
-use rusqlite::{Connection, params};
-
 use super::alerts::Write;
+use super::db::{Connection, params};
 use super::{Reader, Store, StoreError, millis, timestamp};
 use crate::core::runbook::{self, LateKind, StepRecord, StepRecords, StepState, StepView};
 use crate::domain::Phase;
 use crate::plan::Plan;
+use jiff::Timestamp;
 
 /// A lateness warning already sent: (step id, kind, level).
 pub type SentWarning = (String, String, u8);
@@ -25,19 +24,16 @@ impl Store {
 
     /// Every lateness warning sent.
     pub fn runbook_warnings(&self) -> Result<SentWarnings, StoreError> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT step_id, kind, level, sent_at FROM runbook_warnings")?;
-        let rows = statement.query_map([], |row| {
-            Ok((
-                (row.get(0)?, row.get(1)?, row.get(2)?),
-                row.get::<_, i64>(3)?,
-            ))
-        })?;
+        let rows = self.connection.query(
+            "SELECT step_id, kind, level, sent_at FROM runbook_warnings",
+            params![],
+        )?;
         let mut sent = SentWarnings::new();
         for row in rows {
-            let (key, at) = row?;
-            sent.insert(key, timestamp(at)?);
+            sent.insert(
+                (row.get(0)?, row.get(1)?, row.get(2)?),
+                timestamp(row.get(3)?)?,
+            );
         }
         Ok(sent)
     }
@@ -80,7 +76,7 @@ impl Write<'_> {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.transaction.execute(
-            "INSERT OR IGNORE INTO runbook_warnings (step_id, kind, level, sent_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO runbook_warnings (step_id, kind, level, sent_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
             params![step, kind.as_str(), level, millis(now)],
         )?;
         Ok(())
@@ -89,8 +85,10 @@ impl Write<'_> {
     /// Forgets the lateness warnings of a step (it is started again after a failure, so a new
     /// overrun deserves new warnings).
     pub fn clear_runbook_warnings(&mut self, step: &str) -> Result<(), StoreError> {
-        self.transaction
-            .execute("DELETE FROM runbook_warnings WHERE step_id = ?1", [step])?;
+        self.transaction.execute(
+            "DELETE FROM runbook_warnings WHERE step_id = ?1",
+            params![step],
+        )?;
         Ok(())
     }
 }
@@ -114,92 +112,32 @@ impl Reader {
 }
 
 fn read_steps(connection: &Connection) -> Result<StepRecords, StoreError> {
-    let mut statement = connection.prepare(
+    let rows = connection.query(
         "SELECT step_id, state, started_at, started_by, finished_at, finished_by, reason, forced FROM runbook_steps",
+        params![],
     )?;
-    let rows = statement.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, Option<i64>>(2)?,
-            row.get::<_, Option<String>>(3)?,
-            row.get::<_, Option<i64>>(4)?,
-            row.get::<_, Option<String>>(5)?,
-            row.get::<_, Option<String>>(6)?,
-            row.get::<_, bool>(7)?,
-        ))
-    })?;
     let mut records = StepRecords::new();
     for row in rows {
-        let (id, state, started_at, started_by, finished_at, finished_by, reason, forced) = row?;
+        let state: String = row.get(1)?;
         let state = state
             .parse::<StepState>()
             .map_err(|_| StoreError::Corrupt {
                 what: "runbook_steps.state",
                 value: state.clone(),
             })?;
+        let (started_at, finished_at): (Option<i64>, Option<i64>) = (row.get(2)?, row.get(4)?);
         records.insert(
-            id,
+            row.get(0)?,
             StepRecord {
                 state,
                 started_at: started_at.map(timestamp).transpose()?,
-                started_by,
+                started_by: row.get(3)?,
                 finished_at: finished_at.map(timestamp).transpose()?,
-                finished_by,
-                reason,
-                forced,
+                finished_by: row.get(5)?,
+                reason: row.get(6)?,
+                forced: row.get(7)?,
             },
         );
     }
     Ok(records)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::runbook::StepRecord;
-
-    fn at(seconds: i64) -> Timestamp {
-        Timestamp::from_second(1_800_000_000 + seconds).unwrap()
-    }
-
-    #[test]
-    fn step_records_and_warnings_sent_survive_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let record = StepRecord {
-            state: StepState::Failed,
-            started_at: Some(at(1)),
-            started_by: Some("bob".into()),
-            finished_at: Some(at(60)),
-            finished_by: Some("alice".into()),
-            reason: Some("pods crash-loop".into()),
-            forced: true,
-        };
-        {
-            let mut store = Store::open(dir.path()).unwrap();
-            store
-                .write(|write| {
-                    write.save_step("deploy", &StepRecord::default(), at(0))?;
-                    write.save_step("deploy", &record, at(60))?;
-                    write.record_runbook_warning("deploy", LateKind::Overrunning, 1, at(30))?;
-                    write.record_runbook_warning("deploy", LateKind::Overrunning, 1, at(31))?;
-                    write.record_runbook_warning("smoke", LateKind::NotStarted, 2, at(40))
-                })
-                .unwrap();
-        }
-        let mut store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.runbook_steps().unwrap()["deploy"], record);
-        assert_eq!(store.reader().unwrap().runbook_steps().unwrap().len(), 1);
-        let sent = store.runbook_warnings().unwrap();
-        assert_eq!(sent.len(), 2);
-        // The first record of a warning stands.
-        assert_eq!(
-            sent[&("deploy".to_string(), "overrunning".to_string(), 1)],
-            at(30)
-        );
-        store
-            .write(|write| write.clear_runbook_warnings("deploy"))
-            .unwrap();
-        assert_eq!(store.runbook_warnings().unwrap().len(), 1);
-    }
 }

@@ -1,11 +1,13 @@
-//! Versioned schema migrations, applied in order at start. The version lives in SQLite's
-//! `user_version`; a migration is never edited once released, only followed by a new one.
+//! Versioned schema migrations, applied in order at start. A migration is never edited once
+//! released, only followed by a new one. They are written for SQLite; PostgreSQL runs the same
+//! list translated by `db::dialect::postgres_ddl` (the same tables and columns in its types), so
+//! one version number describes both. The version lives in SQLite's `user_version`, and in
+//! PostgreSQL in the one-row table `golive_schema`.
 
 use std::path::Path;
 
-use rusqlite::Connection;
-
 use super::StoreError;
+use super::db::{Connection, Dialect, dialect, params};
 
 /// Each migration moves the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -215,7 +217,14 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Applies every migration the database has not seen yet, each in its own transaction.
 pub fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let found: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if connection.dialect() == Dialect::Postgres {
+        connection.batch(
+            "CREATE TABLE IF NOT EXISTS golive_schema (\
+                 id BIGINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL); \
+             INSERT INTO golive_schema (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING",
+        )?;
+    }
+    let found = version(connection)?;
     if found > VERSION {
         return Err(StoreError::TooNew {
             path: path.to_path_buf(),
@@ -224,10 +233,46 @@ pub fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreErro
         });
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let dialect = connection.dialect();
         let transaction = connection.transaction()?;
-        transaction.execute_batch(sql)?;
-        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+        let next = index as i64 + 1;
+        match dialect {
+            Dialect::Sqlite => {
+                transaction.batch(sql)?;
+                transaction.batch(&format!("PRAGMA user_version = {next}"))?;
+            }
+            Dialect::Postgres => {
+                transaction.batch(&dialect::postgres_ddl(sql))?;
+                transaction.execute(
+                    "UPDATE golive_schema SET version = ?1 WHERE id = 1",
+                    params![next],
+                )?;
+            }
+        }
         transaction.commit()?;
+    }
+    Ok(())
+}
+
+/// The schema version the database has.
+pub(super) fn version(connection: &Connection) -> Result<i64, StoreError> {
+    let sql = match connection.dialect() {
+        Dialect::Sqlite => "PRAGMA user_version",
+        Dialect::Postgres => "SELECT version FROM golive_schema WHERE id = 1",
+    };
+    connection.query_row(sql, params![])?.get(0)
+}
+
+/// Refuses a database older than this golive (a reader does not migrate): `golive run` upgrades it.
+pub(super) fn require_current(connection: &Connection, name: &str) -> Result<(), StoreError> {
+    let found = version(connection)?;
+    if found < VERSION {
+        return Err(StoreError::Corrupt {
+            what: "schema version",
+            value: format!(
+                "{found} in {name} is older than this golive's {VERSION}; start the daemon once (`golive run`) so it upgrades the store"
+            ),
+        });
     }
     Ok(())
 }

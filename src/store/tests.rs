@@ -1,5 +1,55 @@
+//! The store's behaviour, on both backends: each test takes an [`Opener`] and runs once on SQLite
+//! and once on a database of the throw-away PostgreSQL cluster (`tests/it/postgres.rs`, shared
+//! with the integration tests); `on_both_backends!` at the end lists them. Tests of one backend's
+//! own machinery (SQLite's lock file, pragmas and error codes) stay single.
+
 use super::*;
 use crate::core::actions::NewAction;
+
+#[path = "../../tests/it/postgres.rs"]
+#[allow(dead_code)]
+mod cluster;
+
+/// Opens stores of one backend, as often as a test likes, on the same data directory and database.
+struct Opener {
+    dir: tempfile::TempDir,
+    backend: Backend,
+}
+
+impl Opener {
+    fn sqlite() -> Opener {
+        Opener {
+            dir: tempfile::tempdir().unwrap(),
+            backend: Backend::Sqlite,
+        }
+    }
+
+    fn postgres() -> Opener {
+        Opener {
+            dir: tempfile::tempdir().unwrap(),
+            backend: Backend::from_url(&cluster::database_url()).unwrap(),
+        }
+    }
+
+    /// A store on the opener's directory and database. A store just dropped may still count as
+    /// holding the directory's lock for a moment: a process another test spawns (`psql`, the
+    /// cluster's guard) shares the lock file's descriptor between its fork and its exec.
+    fn open(&self) -> Store {
+        for _ in 0..100 {
+            match Store::open_with(self.dir.path(), &self.backend) {
+                Err(StoreError::Locked { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                opened => return opened.unwrap(),
+            }
+        }
+        panic!("the data directory stayed locked for 2 s")
+    }
+
+    fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+}
 
 fn at(seconds: i64) -> Timestamp {
     Timestamp::from_second(1_800_000_000 + seconds).unwrap()
@@ -30,11 +80,9 @@ fn a_second_store_on_the_same_directory_is_refused() {
     );
 }
 
-#[test]
-fn state_transitions_and_log_survive_reopening() {
-    let dir = tempfile::tempdir().unwrap();
+fn state_transitions_and_log_survive_reopening(opener: &Opener) {
     {
-        let mut store = Store::open(dir.path()).unwrap();
+        let mut store = opener.open();
         let state = store.load_or_init_state(at(0)).unwrap();
         assert_eq!(state.phase, Phase::Planned);
         let transition = Transition {
@@ -59,7 +107,7 @@ fn state_transitions_and_log_survive_reopening() {
             .unwrap();
         store.append(&note("third")).unwrap();
     }
-    let mut store = Store::open(dir.path()).unwrap();
+    let mut store = opener.open();
     let state = store.load_or_init_state(at(99)).unwrap();
     assert_eq!(state.phase, Phase::GoNoGo);
     assert_eq!(state.phase_since, at(10));
@@ -71,10 +119,8 @@ fn state_transitions_and_log_survive_reopening() {
     assert_eq!(reader.integrity_check().unwrap(), "ok");
 }
 
-#[test]
-fn the_log_pages_backwards_and_filters_by_kind() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+fn the_log_pages_backwards_and_filters_by_kind(opener: &Opener) {
+    let mut store = opener.open();
     for index in 0..10 {
         let mut entry = note(&format!("entry {index}"));
         if index % 2 == 0 {
@@ -113,10 +159,8 @@ fn the_log_pages_backwards_and_filters_by_kind() {
     );
 }
 
-#[test]
-fn action_items_are_created_and_updated_with_their_log_entries() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+fn action_items_are_created_and_updated_with_their_log_entries(opener: &Opener) {
+    let mut store = opener.open();
     let action = NewAction {
         title: "Write post-mortem".into(),
         owner: "alice".into(),
@@ -144,7 +188,7 @@ fn a_database_from_a_newer_golive_is_refused() {
     {
         let _store = Store::open(dir.path()).unwrap();
     }
-    let connection = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    let connection = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
     connection.pragma_update(None, "user_version", 99).unwrap();
     drop(connection);
     let Err(error) = Store::open(dir.path()) else {
@@ -156,15 +200,13 @@ fn a_database_from_a_newer_golive_is_refused() {
     );
 }
 
-#[test]
-fn minute_history_merges_on_rewrite_and_stays_small() {
+fn minute_history_merges_on_rewrite_and_stays_small(opener: &Opener) {
     use crate::core::health::{Outcome, ProbeResult};
     use crate::core::rollup::Rollup;
     use crate::store::rollups::MinuteRow;
     use std::time::Duration;
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+    let mut store = opener.open();
     let mut rollup = Rollup::default();
     for latency in [12, 15, 40] {
         let mut result = ProbeResult::new(Outcome::Healthy, "ok", Duration::from_millis(latency));
@@ -201,11 +243,19 @@ fn minute_history_merges_on_rewrite_and_stays_small() {
     assert_eq!(stored.latency_max, Duration::from_millis(900));
     assert_eq!(stored.values.count, 6);
 
-    // A day of minutes for one check: measure what it costs on disk.
-    let before: i64 = reader
-        .connection
-        .query_row("PRAGMA page_count", [], |r| r.get(0))
-        .unwrap();
+    // A day of minutes for one check: measure what it costs on disk (SQLite's pages).
+    let pragma = |reader: &Reader, name: &str| -> i64 {
+        if opener.is_postgres() {
+            return 0;
+        }
+        reader
+            .connection
+            .query_row(&format!("PRAGMA {name}"), params![])
+            .unwrap()
+            .get(0)
+            .unwrap()
+    };
+    let before = pragma(&reader, "page_count");
     let rows: Vec<MinuteRow<'_>> = (0..1440)
         .map(|offset| MinuteRow {
             check: "checkout-latency",
@@ -214,15 +264,7 @@ fn minute_history_merges_on_rewrite_and_stays_small() {
         })
         .collect();
     store.write_rollups(&rows).unwrap();
-    let after: i64 = reader
-        .connection
-        .query_row("PRAGMA page_count", [], |r| r.get(0))
-        .unwrap();
-    let page_size: i64 = reader
-        .connection
-        .query_row("PRAGMA page_size", [], |r| r.get(0))
-        .unwrap();
-    let bytes_per_day = (after - before) * page_size;
+    let bytes_per_day = (pragma(&reader, "page_count") - before) * pragma(&reader, "page_size");
     println!("minute history: {bytes_per_day} bytes per check per day");
     assert!(
         bytes_per_day < 200_000,
@@ -251,8 +293,10 @@ fn a_write_to_a_read_only_database_is_read_only_trouble() {
         store.append(&note("before")).unwrap();
         store.path().to_path_buf()
     };
-    let connection =
-        Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let connection = Connection::Sqlite(
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap(),
+    );
     let error = insert_entry(&connection, &note("refused")).unwrap_err();
     assert_eq!(error.trouble(), StoreTrouble::ReadOnly, "{error}");
 }
@@ -261,12 +305,12 @@ fn a_write_to_a_read_only_database_is_read_only_trouble() {
 fn a_write_while_another_program_holds_the_lock_is_busy_trouble() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
-    let other = Connection::open(store.path()).unwrap();
+    let other = rusqlite::Connection::open(store.path()).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    store
-        .connection
-        .busy_timeout(std::time::Duration::ZERO)
-        .unwrap();
+    let Connection::Sqlite(connection) = &store.connection else {
+        unreachable!("an SQLite store")
+    };
+    connection.busy_timeout(std::time::Duration::ZERO).unwrap();
     let error = store.append(&note("waits")).unwrap_err();
     assert_eq!(error.trouble(), StoreTrouble::Busy, "{error}");
     other.execute_batch("ROLLBACK").unwrap();
@@ -320,10 +364,8 @@ fn outbox_row(channel: &str, group: Option<&str>) -> alerts::NewOutboxRow {
     }
 }
 
-#[test]
-fn due_rows_are_read_per_channel_and_a_group_always_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+fn due_rows_are_read_per_channel_and_a_group_always_whole(opener: &Opener) {
+    let mut store = opener.open();
     store
         .write(|write| {
             // A long email queue: a group of 30 rows for bob interleaved with 30 for alice, then
@@ -365,10 +407,10 @@ fn due_rows_are_read_per_channel_and_a_group_always_whole() {
     );
 }
 
-#[test]
-fn a_down_channel_is_probed_from_each_queue_released_at_once_and_expired_by_its_due_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+fn a_down_channel_is_probed_from_each_queue_released_at_once_and_expired_by_its_due_time(
+    opener: &Opener,
+) {
+    let mut store = opener.open();
     let alert_row = |alert: i64, created: i64| alerts::NewOutboxRow {
         created_at: at(created),
         not_before: at(created),
@@ -422,10 +464,8 @@ fn a_down_channel_is_probed_from_each_queue_released_at_once_and_expired_by_its_
     assert_eq!(due.len(), 1);
 }
 
-#[test]
-fn an_unreadable_outbox_row_is_set_apart_and_holds_back_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
+fn an_unreadable_outbox_row_is_set_apart_and_holds_back_nothing(opener: &Opener) {
+    let mut store = opener.open();
     store
         .write(|write| {
             write.enqueue(&outbox_row("email", None))?;
@@ -437,7 +477,7 @@ fn an_unreadable_outbox_row_is_set_apart_and_holds_back_nothing() {
         .connection
         .execute(
             "UPDATE outbox SET payload = '{\"type\": \"pager\"}' WHERE channel = 'email'",
-            [],
+            params![],
         )
         .unwrap();
     let due = store
@@ -456,11 +496,9 @@ fn an_unreadable_outbox_row_is_set_apart_and_holds_back_nothing() {
     );
 }
 
-#[test]
-fn an_alerts_labels_survive_reopening_and_golive_alerts_have_none() {
+fn an_alerts_labels_survive_reopening_and_golive_alerts_have_none(opener: &Opener) {
     use crate::core::alert::Alert;
     use crate::plan::checks::Severity;
-    let dir = tempfile::tempdir().unwrap();
     let labels: std::collections::BTreeMap<String, String> = [
         ("alertname", "PaymentErrors"),
         ("service", "payments"),
@@ -470,7 +508,7 @@ fn an_alerts_labels_survive_reopening_and_golive_alerts_have_none() {
     .map(|(name, value)| (name.to_string(), value.to_string()))
     .collect();
     {
-        let mut store = Store::open(dir.path()).unwrap();
+        let mut store = opener.open();
         let open = |key: &str| {
             Alert::open(
                 0,
@@ -489,9 +527,396 @@ fn an_alerts_labels_survive_reopening_and_golive_alerts_have_none() {
             })
             .unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = opener.open();
     let alerts = store.open_alerts().unwrap();
     assert_eq!(alerts.len(), 2);
     assert_eq!(alerts[0].labels, labels);
     assert!(alerts[1].labels.is_empty());
 }
+
+#[test]
+fn a_second_writer_on_the_same_postgres_database_is_refused() {
+    let first = Opener::postgres();
+    let _store = first.open();
+    // Another daemon (its own data directory) on the same database.
+    let second = Opener {
+        dir: tempfile::tempdir().unwrap(),
+        backend: first.backend.clone(),
+    };
+    let Err(error) = Store::open_with(second.dir.path(), &second.backend) else {
+        panic!("a second writer opened the database")
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("already writing to the database"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_postgres_database_from_a_newer_golive_is_refused() {
+    let opener = Opener::postgres();
+    {
+        let store = opener.open();
+        store
+            .connection
+            .execute("UPDATE golive_schema SET version = 99", params![])
+            .unwrap();
+    }
+    let Err(error) = Store::open_with(opener.dir.path(), &opener.backend) else {
+        panic!("opened a too-new database")
+    };
+    assert!(
+        error.to_string().contains("newer than this golive"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_write_to_a_read_only_postgres_database_is_read_only_trouble() {
+    let opener = Opener::postgres();
+    let mut store = opener.open();
+    store.append(&note("before")).unwrap();
+    store
+        .connection
+        .batch("SET default_transaction_read_only = on")
+        .unwrap();
+    let error = store.append(&note("refused")).unwrap_err();
+    assert_eq!(error.trouble(), StoreTrouble::ReadOnly, "{error}");
+}
+
+#[test]
+fn an_unreachable_postgres_server_is_unreachable_trouble_and_its_password_is_not_shown() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let backend = Backend::from_url(&format!(
+        "postgres://golive:hunter2@127.0.0.1:{port}/launch"
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let Err(error) = Store::open_with(dir.path(), &backend) else {
+        panic!("connected to nothing")
+    };
+    assert_eq!(error.trouble(), StoreTrouble::Unreachable, "{error}");
+    let shown = crate::error_chain::error_chain(&error);
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("golive:***@127.0.0.1"), "{shown}");
+    assert_eq!(
+        format!("{backend:?}"),
+        format!("postgres://golive:***@127.0.0.1:{port}/launch")
+    );
+}
+
+#[test]
+fn postgres_sqlstates_map_to_the_trouble_a_person_can_fix() {
+    for (code, trouble) in [
+        ("53100", StoreTrouble::DiskFull),
+        ("25006", StoreTrouble::ReadOnly),
+        ("58030", StoreTrouble::Io),
+        ("55P03", StoreTrouble::Busy),
+        ("57P01", StoreTrouble::Unreachable),
+        ("08006", StoreTrouble::Unreachable),
+        ("23505", StoreTrouble::Other),
+    ] {
+        assert_eq!(StoreTrouble::from_sqlstate(code), trouble, "{code}");
+    }
+    assert!(
+        Backend::from_url("mysql://x@y/z")
+            .unwrap_err()
+            .contains("`mysql`")
+    );
+}
+
+fn runbook_steps_and_warnings_sent_survive_reopening(opener: &Opener) {
+    use crate::core::runbook::{LateKind, StepRecord, StepState};
+    let record = StepRecord {
+        state: StepState::Failed,
+        started_at: Some(at(1)),
+        started_by: Some("bob".into()),
+        finished_at: Some(at(60)),
+        finished_by: Some("alice".into()),
+        reason: Some("pods crash-loop".into()),
+        forced: true,
+    };
+    opener
+        .open()
+        .write(|write| {
+            write.save_step("deploy", &StepRecord::default(), at(0))?;
+            write.save_step("deploy", &record, at(60))?;
+            write.record_runbook_warning("deploy", LateKind::Overrunning, 1, at(30))?;
+            write.record_runbook_warning("deploy", LateKind::Overrunning, 1, at(31))?;
+            write.record_runbook_warning("smoke", LateKind::NotStarted, 2, at(40))
+        })
+        .unwrap();
+    let mut store = opener.open();
+    assert_eq!(store.runbook_steps().unwrap()["deploy"], record);
+    assert_eq!(store.reader().unwrap().runbook_steps().unwrap().len(), 1);
+    let sent = store.runbook_warnings().unwrap();
+    assert_eq!(sent.len(), 2);
+    // The first record of a warning stands.
+    assert_eq!(
+        sent[&("deploy".to_string(), "overrunning".to_string(), 1)],
+        at(30)
+    );
+    store
+        .write(|write| write.clear_runbook_warnings("deploy"))
+        .unwrap();
+    assert_eq!(store.runbook_warnings().unwrap().len(), 1);
+}
+
+fn reports_are_recorded_once_per_scheduled_day_and_hours_roll_up(opener: &Opener) {
+    use crate::core::health::{Outcome, ProbeResult};
+    use crate::core::rollup::Rollup;
+    use crate::store::reports::NewReportRecord;
+    use crate::store::rollups::MinuteRow;
+    let mut store = opener.open();
+    let report = |trigger: &str| NewReportRecord {
+        kind: "daily".into(),
+        day: "2026-12-01".into(),
+        trigger: trigger.into(),
+        recipients: vec!["ops@example.com".into()],
+        message_id: "<r@golive>".into(),
+        sent_at: at(5),
+        late: true,
+        outbox_id: None,
+    };
+    let record = |store: &mut Store, trigger: &str| {
+        store.write(|write| {
+            write.enqueue(&outbox_row("email", None))?;
+            write.record_report(&report(trigger))
+        })
+    };
+    record(&mut store, "schedule").unwrap();
+    assert!(
+        record(&mut store, "schedule").is_err(),
+        "a day's report is recorded once"
+    );
+    record(&mut store, "manual").unwrap();
+    let reader = store.reader().unwrap();
+    assert_eq!(
+        reader.outbox_backlog(at(1)).unwrap().pending,
+        2,
+        "the refused report's row went with it"
+    );
+    assert_eq!(
+        store.scheduled_reports().unwrap(),
+        [("daily".to_string(), "2026-12-01".to_string())]
+    );
+    let records = reader.reports(10).unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        (records[0].trigger.as_str(), records[0].late),
+        ("manual", true)
+    );
+    assert_eq!(records[0].recipients, ["ops@example.com"]);
+
+    let mut rollup = Rollup::default();
+    rollup.record(&ProbeResult::new(
+        Outcome::Healthy,
+        "ok",
+        std::time::Duration::from_millis(20),
+    ));
+    let hour = 480_000;
+    let minutes: Vec<MinuteRow<'_>> = (0..3)
+        .map(|offset| MinuteRow {
+            check: "web",
+            minute: hour * 60 + offset,
+            rollup: &rollup,
+        })
+        .collect();
+    store.write_rollups(&minutes).unwrap();
+    assert_eq!(store.first_minute().unwrap(), Some(hour * 60));
+    assert_eq!(store.hours_rolled_up_until().unwrap(), None);
+    assert_eq!(store.roll_up_hours(["web"], hour, hour + 1).unwrap(), 1);
+    store.roll_up_hours(["web"], hour - 5, hour - 4).unwrap();
+    assert_eq!(
+        reader.hours_rolled_up_until().unwrap(),
+        Some(hour + 1),
+        "never moves back"
+    );
+    let hours = reader.check_hours("web", hour, hour + 1).unwrap();
+    assert_eq!(hours.len(), 1);
+    assert_eq!((hours[0].0, hours[0].1.probes), (hour * 60, 3));
+}
+
+fn silences_nonces_reminders_and_review_messages_are_kept_once(opener: &Opener) {
+    use crate::core::alert::{Alert, Silence, Window};
+    use crate::plan::checks::Severity;
+    use crate::store::review::ReviewMessage;
+    let mut store = opener.open();
+    let identity = store.identity().unwrap();
+    assert_eq!(identity.len(), 16, "{identity}");
+    assert!(
+        identity.chars().all(|c| c.is_ascii_hexdigit()),
+        "{identity}"
+    );
+    let silence = |comment: &str| Silence {
+        id: "maintenance".into(),
+        checks: vec!["web".into()],
+        severities: vec![Severity::Critical],
+        window: Window::Once {
+            start: at(0),
+            end: at(600),
+        },
+        author: "alice".into(),
+        comment: comment.into(),
+    };
+    let alert = Alert::open(
+        0,
+        "check:web".into(),
+        "t".into(),
+        Severity::Critical,
+        None,
+        "r".into(),
+        at(0),
+    );
+    let (alert_id, row_id) = store
+        .write(|write| {
+            write.insert_silence(&silence("first"), at(1))?;
+            write.insert_silence(&silence("second"), at(2))?;
+            assert!(write.use_ack_nonce("n1", at(3))?);
+            assert!(!write.use_ack_nonce("n1", at(4))?);
+            write.record_reminder(7, "2026-12-01", at(5))?;
+            write.record_reminder(7, "2026-12-01", at(6))?;
+            assert!(write.record_review_message(ReviewMessage::Invitation, None, at(7))?);
+            assert!(!write.record_review_message(ReviewMessage::Invitation, Some(1), at(8))?);
+            let alert_id = write.insert_alert(&alert)?;
+            let row = alerts::NewOutboxRow {
+                alert_id: Some(alert_id),
+                not_before: at(100),
+                ..outbox_row("email", Some("bob"))
+            };
+            let row_id = write.enqueue(&row)?;
+            write.enqueue(&row)?;
+            assert_eq!(write.release_held(alert_id, at(10))?, 2);
+            Ok((alert_id, row_id))
+        })
+        .unwrap();
+    let silences = store.silences().unwrap();
+    assert_eq!(silences.len(), 1);
+    assert_eq!(silences[0].comment, "second");
+    assert!(store.ack_nonce_used("n1").unwrap());
+    assert!(!store.ack_nonce_used("n2").unwrap());
+    assert_eq!(
+        store.reminders_sent().unwrap(),
+        [(7, "2026-12-01".to_string())]
+    );
+    assert_eq!(
+        store.review_messages_sent().unwrap(),
+        [ReviewMessage::Invitation]
+    );
+    assert_eq!(store.alerts_in_group("bob").unwrap(), [alert_id]);
+    let mut resolved = store.open_alerts().unwrap().remove(0);
+    resolved.resolved_at = Some(at(20));
+    store
+        .write(|write| {
+            write.update_alert(&resolved)?;
+            write.mark_delivered(row_id, "250 ok", at(11))?;
+            write.mark_failed(row_id + 1, "550 no", at(12))?;
+            assert!(write.remove_silence("maintenance", at(13))?);
+            assert!(!write.remove_silence("maintenance", at(14))?);
+            Ok(())
+        })
+        .unwrap();
+    assert!(store.open_alerts().unwrap().is_empty());
+    assert!(store.silences().unwrap().is_empty());
+    let reader = store.reader().unwrap();
+    assert_eq!(
+        reader.alert(alert_id).unwrap().unwrap().resolved_at,
+        Some(at(20))
+    );
+    assert_eq!(reader.alerts(false, 10).unwrap().len(), 1);
+    assert_eq!(reader.alerts_between(at(0), at(30)).unwrap().len(), 1);
+    let rows = reader.alert_outbox(alert_id).unwrap();
+    let states: Vec<(&str, u32)> = rows
+        .iter()
+        .map(|row| (row.status.as_str(), row.attempts))
+        .collect();
+    assert_eq!(states, [("delivered", 1), ("failed", 1)]);
+    assert_eq!(rows[0].answer.as_deref(), Some("250 ok"));
+    assert_eq!(reader.outbox_between(at(0), at(1)).unwrap().len(), 2);
+    assert_eq!(reader.outbox_backlog(at(50)).unwrap().pending, 0);
+    // A silence put in again after its removal holds again.
+    store
+        .write(|write| write.insert_silence(&silence("third"), at(15)))
+        .unwrap();
+    assert_eq!(reader.silences().unwrap().len(), 1);
+    drop(store);
+    assert_eq!(
+        opener.open().identity().unwrap(),
+        identity,
+        "the identity stays"
+    );
+}
+
+#[test]
+fn a_lost_postgres_session_fails_one_write_as_unreachable_and_the_next_write_reconnects() {
+    let opener = Opener::postgres();
+    let mut store = opener.open();
+    store.append(&note("before")).unwrap();
+    let reader = store.reader().unwrap();
+    // The database server ends the writer's session (as a restart or a cut network would).
+    reader
+        .connection
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            params![],
+        )
+        .unwrap();
+    if let Err(error) = store.append(&note("lost")) {
+        assert_eq!(error.trouble(), StoreTrouble::Unreachable, "{error}");
+    }
+    store.append(&note("after")).unwrap();
+    let reader = store.reader().unwrap();
+    let texts: Vec<String> = reader
+        .whole_log()
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.text)
+        .filter(|text| text != "lost")
+        .collect();
+    assert_eq!(texts, ["before", "after"]);
+    // The new session holds the writer lock again: a second writer is still refused.
+    let other = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Store::open_with(other.path(), &opener.backend),
+        Err(StoreError::DatabaseLocked { .. })
+    ));
+}
+
+/// The store's behaviour tests, each once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Opener::sqlite())
+            })*
+        }
+        mod on_postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Opener::postgres())
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    state_transitions_and_log_survive_reopening,
+    the_log_pages_backwards_and_filters_by_kind,
+    action_items_are_created_and_updated_with_their_log_entries,
+    minute_history_merges_on_rewrite_and_stays_small,
+    due_rows_are_read_per_channel_and_a_group_always_whole,
+    a_down_channel_is_probed_from_each_queue_released_at_once_and_expired_by_its_due_time,
+    an_unreadable_outbox_row_is_set_apart_and_holds_back_nothing,
+    an_alerts_labels_survive_reopening_and_golive_alerts_have_none,
+    runbook_steps_and_warnings_sent_survive_reopening,
+    reports_are_recorded_once_per_scheduled_day_and_hours_roll_up,
+    silences_nonces_reminders_and_review_messages_are_kept_once,
+);

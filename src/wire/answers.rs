@@ -58,6 +58,50 @@ pub struct Status {
     pub checklist: ChecklistSummary,
     pub actions: ActionCounts,
     pub now: Timestamp,
+    /// What a release pipeline's gate (`golive verify`) reads; absent from daemons before it.
+    #[serde(default)]
+    pub verification: Option<Verification>,
+}
+
+/// The release gate's view of `GET /api/v1/status`: the checks that must be healthy, the open
+/// critical alerts, and the open alerts for which the plan's rollback criteria hold now.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Verification {
+    /// Every gate check (`gate = true`) and every `critical` check, with its health.
+    pub checks: Vec<GateCheck>,
+    /// Open alerts of severity `critical`.
+    pub open_critical_alerts: Vec<AlertBrief>,
+    /// Open alerts that meet the plan's `[rollback] criteria` in the current phase (those that
+    /// recommend a rollback).
+    pub rollback_criteria_hold: Vec<AlertBrief>,
+    /// When the latest critical alert open in the current phase was resolved (the soak starts no
+    /// earlier).
+    #[serde(default)]
+    pub critical_alert_resolved_at: Option<Timestamp>,
+}
+
+/// A check the release gate waits for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateCheck {
+    pub id: String,
+    /// `healthy`, `failing` or `unknown`.
+    pub health: String,
+    pub reason: Option<String>,
+    /// Whether it is a go/no-go gate check (`gate = true`).
+    pub gate: bool,
+    pub severity: String,
+    /// When its health last changed (absent before its first result).
+    #[serde(default)]
+    pub changed_at: Option<Timestamp>,
+}
+
+/// An open alert, briefly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertBrief {
+    pub id: i64,
+    pub title: String,
+    pub severity: String,
+    pub reason: String,
 }
 
 /// The checks of `GET /api/v1/status`, counted by health.
@@ -141,6 +185,10 @@ pub struct Transition {
 pub struct PhaseChanged {
     pub transition: Transition,
     pub phase: String,
+    /// The same pipeline run had already made this change: `transition` is the one recorded
+    /// then, and nothing was written now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_recorded: bool,
 }
 
 /// A checklist confirmation.
@@ -576,6 +624,9 @@ pub struct StepChange {
     pub forced: bool,
     /// The blockers a forced start went past.
     pub overridden: Vec<Blocker>,
+    /// The pipeline run that made the change (`run_id` of the request), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
 
 /// For a failed step: the rollback procedure that applies, and who got it.
@@ -594,6 +645,14 @@ pub struct StepChanged {
     pub step: StepView<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackAdvice>,
+    /// The same run had already made this change: `change` is the one recorded then, and nothing
+    /// was written now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_recorded: bool,
+    /// A `start` repeated by the run that has since finished the step (with `already_recorded`):
+    /// the pipeline should skip the step's work, not do it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_done: bool,
 }
 
 /// A report that was sent.

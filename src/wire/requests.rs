@@ -13,6 +13,11 @@ pub struct PhaseChange {
     pub force: bool,
     pub reason: Option<String>,
     pub author: Option<String>,
+    /// The pipeline run asking (e.g. `github:GITHUB_RUN_ID`): asked again by the same run after
+    /// it moved the launch there (or on from there), the change answers success with
+    /// `already_recorded` and writes nothing.
+    #[serde(default)]
+    pub run_id: Option<String>,
 }
 
 /// `POST /api/v1/checklist/{id}/confirm`.
@@ -146,6 +151,10 @@ pub struct StepChangeRequest {
     #[serde(default)]
     pub force: bool,
     pub author: Option<String>,
+    /// The pipeline run making the change (e.g. `GITHUB_RUN_ID`): repeating a change this run
+    /// already recorded answers success with `already_recorded` and writes nothing.
+    #[serde(default)]
+    pub run_id: Option<String>,
 }
 
 /// `POST /api/v1/reports/send`.

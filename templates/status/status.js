@@ -48,7 +48,13 @@
     if (active && live.contains(active) && active.hasAttribute('data-act')) {
       key = '[data-act="' + active.getAttribute('data-act') + '"][data-id="' + active.getAttribute('data-id') + '"]';
     }
+    // A folded group of checks someone opened stays open across the swap.
+    var opened = Array.prototype.map.call(live.querySelectorAll('details[open][id]'), function (group) { return group.id; });
     live.innerHTML = html;
+    opened.forEach(function (id) {
+      var group = byId(id);
+      if (group && live.contains(group)) { group.open = true; }
+    });
     if (key) {
       var again = live.querySelector(key);
       if (again) { again.focus(); }

@@ -267,6 +267,8 @@ const CASES: &[Case] = &[
     case("duration without a unit", "{ deploying = \"5s\" }", "{ deploying = \"fast\" }", (59, 27), "invalid duration `fast`", Some("\"500ms\"")),
     case("interval below 100ms", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\ninterval = \"50ms\"", (85, 12), "an interval of 50 ms is too short", Some("every 100 ms")),
     case("timeout above the interval", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\ntimeout = \"1m\"", (85, 11), "the timeout of 1 min is longer than the interval of 30 s", Some("lower `timeout`")),
+    case("retry interval above the interval", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nretry_interval = \"1m\"", (85, 18), "a retry interval of 1 min is longer than the check's interval of 30 s", Some("use at most 30 s")),
+    case("retry interval below 100ms", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nretry_interval = \"50ms\"", (85, 18), "an interval of 50 ms is too short", Some("every 100 ms")),
     case("unknown phase in intervals", "{ deploying = \"5s\" }", "{ deployng = \"5s\" }", (59, 15), "unknown phase `deployng`", Some("did you mean `deploying`?")),
     case("unknown phase in phases", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nphases = [\"verifyng\"]", (85, 11), "unknown phase `verifyng`", Some("did you mean `verifying`?")),
     case("terminal phase in phases", "address = \"db.internal:5432\"", "address = \"db.internal:5432\"\nphases = [\"hypercare\", \"closed\"]", (85, 24), "`closed` is a terminal phase", Some("go_no_go")),
@@ -732,6 +734,24 @@ fn inline_prometheus_credentials_are_never_echoed_back() {
 }
 
 #[test]
+fn a_database_url_written_in_the_plan_is_an_error_that_never_echoes_it() {
+    for url in [
+        "url = \"postgres://golive:s3cret-db@db.example/launch\"",
+        "url = { env = \"GOLIVE_DB\", file = \"s3cret-db\" }",
+        "uri = \"postgres://golive:s3cret-db@db.example/launch\"",
+    ] {
+        let text = format!("{BASE}\n[store]\n{url}\n");
+        let diagnostics = diagnostics_of(&text);
+        let rendered = render(&diagnostics);
+        assert!(diagnostics.iter().any(Diagnostic::is_error), "{url}");
+        assert!(rendered.contains("store.ur"), "{rendered}");
+        assert!(!rendered.contains("s3cret"), "{rendered}");
+    }
+    let text = format!("{BASE}\n[store]\nurl = {{ env = \"GOLIVE_PLAN_DATABASE_URL\" }}\n");
+    assert!(diagnostics_of(&text).is_empty(), "a URL's source is fine");
+}
+
+#[test]
 fn an_informational_gate_an_unused_server_and_a_plan_without_checks_are_warnings() {
     let gate = BASE.replacen("gate = true", "gate = true\nseverity = \"info\"", 1);
     let loaded = plan::parse(&gate, Path::new("plan.toml"))
@@ -798,6 +818,56 @@ fn secrets_in_the_communication_plan_are_never_echoed_back() {
         assert!(diagnostics.iter().any(Diagnostic::is_error), "{replace}");
         assert!(!rendered.contains("s3cret"), "{rendered}");
     }
+}
+
+#[test]
+fn pager_keys_come_only_from_the_environment_or_a_file_and_are_required() {
+    let with_channel = |keys: &str| format!("{BASE}\n[[channels]]\nid = \"pager\"\n{keys}\n");
+    for keys in [
+        "kind = \"pagerduty\"\nrouting_key = \"s3cret-pd\"",
+        "kind = \"pagerduty\"\nrouting_key = { env = \"PD_KEY\" }\nwebhook_secret = \"s3cret-whsec\"",
+        "kind = \"opsgenie\"\napi_key = \"s3cret-og\"",
+    ] {
+        let diagnostics = diagnostics_of(&with_channel(keys));
+        let rendered = render(&diagnostics);
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d.is_error() && d.message.contains("must not be written in the plan")),
+            "{rendered}"
+        );
+        assert!(!rendered.contains("s3cret"), "{rendered}");
+    }
+    for (keys, path, message) in [
+        (
+            "kind = \"pagerduty\"",
+            "routing_key",
+            "missing `routing_key`",
+        ),
+        ("kind = \"opsgenie\"", "api_key", "missing `api_key`"),
+        (
+            "kind = \"opsgenie\"\napi_key = { env = \"OG_KEY\" }\nrouting_key = { env = \"PD_KEY\" }",
+            "routing_key",
+            "pagerduty",
+        ),
+    ] {
+        let diagnostics = diagnostics_of(&with_channel(keys));
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d.is_error() && d.path.ends_with(path) && d.message.contains(message)),
+            "{keys}: {}",
+            render(&diagnostics)
+        );
+    }
+    let valid = diagnostics_of(&with_channel(
+        "kind = \"pagerduty\"\nrouting_key = { file = \"pd.key\" }\nurl = \"http://127.0.0.1:9/v2/enqueue\"",
+    ));
+    assert!(
+        !valid.iter().any(Diagnostic::is_error),
+        "{}",
+        render(&valid)
+    );
 }
 
 #[test]
@@ -888,14 +958,7 @@ fn the_example_plan_yields_its_communication_plan_with_parsed_values() {
     let kinds: Vec<(&str, &str)> = alerting
         .channels
         .iter()
-        .map(|channel| {
-            let kind = match &channel.kind {
-                ChannelKind::Email { .. } => "email",
-                ChannelKind::Webhook(_) => "webhook",
-                ChannelKind::Alertmanager { .. } => "alertmanager",
-            };
-            (channel.id.as_str(), kind)
-        })
+        .map(|channel| (channel.id.as_str(), channel.kind.name()))
         .collect();
     assert_eq!(
         kinds,
@@ -903,9 +966,25 @@ fn the_example_plan_yields_its_communication_plan_with_parsed_values() {
             ("email", "email"),
             ("team-chat", "webhook"),
             ("ops-hook", "webhook"),
-            ("alertmanager", "alertmanager")
+            ("alertmanager", "alertmanager"),
+            ("pagerduty", "pagerduty"),
+            ("opsgenie", "opsgenie")
         ]
     );
+    let ChannelKind::PagerDuty(pagerduty) = &alerting.channels[4].kind else {
+        panic!("pagerduty is not a pagerduty channel");
+    };
+    assert_eq!(
+        pagerduty.routing_key,
+        SecretSource::Env("GOLIVE_PAGERDUTY_ROUTING_KEY".to_string())
+    );
+    assert_eq!(pagerduty.url, "https://events.pagerduty.com/v2/enqueue");
+    assert!(pagerduty.webhook_secret.is_some());
+    let ChannelKind::Opsgenie(opsgenie) = &alerting.channels[5].kind else {
+        panic!("opsgenie is not an opsgenie channel");
+    };
+    assert_eq!(opsgenie.url, "https://api.eu.opsgenie.com");
+    assert_eq!(opsgenie.timeout, Duration::from_secs(10));
     let ChannelKind::Webhook(chat) = &alerting.channels[1].kind else {
         panic!("team-chat is not a webhook");
     };

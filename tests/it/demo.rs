@@ -341,6 +341,27 @@ fn the_demo_plays_a_whole_launch_and_leaves_the_emails_chat_messages_and_timelin
             .is_some_and(|body| body.contains("*[RESOLVED] "))),
         "the team chat got the resolution: {webhooks}"
     );
+    // The demo shop's PagerDuty-shaped pager took an incident for the alert and its resolution
+    // (it refuses what PagerDuty would refuse, so a logged event is a valid one).
+    let pager_events: Vec<serde_json::Value> = messages
+        .iter()
+        .filter_map(|message| message["pagerduty"].as_str())
+        .map(|body| serde_json::from_str(body).expect("a PagerDuty event"))
+        .collect();
+    let actions: Vec<&str> = pager_events
+        .iter()
+        .filter_map(|event| event["event_action"].as_str())
+        .collect();
+    assert!(
+        actions.first() == Some(&"trigger") && actions.contains(&"resolve"),
+        "the pager got the incident and its resolution: {webhooks}"
+    );
+    assert!(
+        pager_events
+            .iter()
+            .all(|event| event["dedup_key"] == pager_events[0]["dedup_key"]),
+        "one incident for the one alert: {webhooks}"
+    );
 
     // The support lead's feedback came through the link in her report, under her name; the
     // review meeting's invitation went out with a calendar request when the launch closed.
@@ -430,6 +451,7 @@ async fn after_a_time_lapse_jump_a_tick_makes_the_engine_close_hypercare_at_once
                 force: false,
                 reason: None,
                 author: "test".to_string(),
+                run_id: None,
             })
             .await
             .expect("advance");

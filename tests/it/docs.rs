@@ -17,6 +17,7 @@ const DOCS: &[&str] = &[
     "docs/informing.md",
     "docs/cli.md",
     "docs/api.md",
+    "docs/pipelines.md",
     "docs/metrics.md",
     "docs/status-page.md",
     "docs/operations.md",

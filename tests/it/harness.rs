@@ -71,6 +71,7 @@ async fn start_in(folder: TempDir, clock: Arc<ManualClock>) -> Harness {
         .unwrap_or_else(|diagnostics| panic!("invalid plan: {diagnostics:#?}"));
     let options = Options {
         listen: Some("127.0.0.1:0".parse().expect("address")),
+        ..Options::default()
     };
     let application = Application::build_with_clock(loaded.plan, options, clock.clone())
         .await

@@ -218,7 +218,9 @@ pub fn example_with_every_key() -> String {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml"),
     )
     .expect("config/example.toml");
-    example.replace("\n# tls = { cert", "\ntls = { cert")
+    example
+        .replace("\n# tls = { cert", "\ntls = { cert")
+        .replace("\n# [store]\n# url = ", "\n[store]\nurl = ")
         + r#"
 [[prometheus]]
 id = "second"

@@ -32,6 +32,7 @@ fn check(kind: CheckKind, timeout: Duration) -> Check {
         success_threshold: 1,
         interval: Duration::from_secs(30),
         intervals: BTreeMap::new(),
+        retry_interval: None,
         phases: DEFAULT_CHECK_PHASES.into_iter().collect(),
         gate: false,
         risks: Vec::new(),

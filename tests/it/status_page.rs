@@ -655,3 +655,257 @@ async fn after_the_launch_closes_the_page_says_its_checks_are_no_longer_watched(
     assert!(html.contains("last known: healthy"), "{html}");
     assert!(html.contains("1 not watched"), "{html}");
 }
+
+/// `golive_status_page_renders_total` as the daemon exports it.
+async fn renders(daemon: &Daemon) -> u64 {
+    let (_, text) = daemon.get_text("/metrics").await;
+    text.lines()
+        .find_map(|line| line.strip_prefix("golive_status_page_renders_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("golive_status_page_renders_total is exported")
+}
+
+/// One view of `path`: its status, ETag, Content-Encoding, Vary and body bytes.
+struct View {
+    status: u16,
+    etag: String,
+    encoding: String,
+    vary: String,
+    body: Vec<u8>,
+}
+
+async fn view(daemon: &Daemon, path: &str, headers: &[(&str, &str)]) -> View {
+    let mut request = daemon.http.get(daemon.at(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("GET the status page");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (status, etag, encoding, vary) = (
+        response.status().as_u16(),
+        header("etag"),
+        header("content-encoding"),
+        header("vary"),
+    );
+    let body = response.bytes().await.expect("the page's bytes").to_vec();
+    View {
+        status,
+        etag,
+        encoding,
+        vary,
+        body,
+    }
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    use std::io::Read as _;
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut html)
+        .expect("valid gzip of UTF-8 text");
+    html
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_of_one_state_share_one_rendering_and_a_change_of_state_renders_again() {
+    let target = Switchable::start(200).await;
+    let daemon = seeded(&target, "5xx rate above 5%").await;
+
+    // Eight viewers at once right after a write: one rendering, the same bytes for all. (Tried
+    // again if the page's 5 s period turned in between, which renders once more.)
+    let views = eventually(30, async || {
+        let (status, _) = daemon
+            .post("/api/v1/log", json!({"kind": "note", "text": "watching"}))
+            .await;
+        assert_eq!(status, 201);
+        let before = renders(&daemon).await;
+        let views = concurrent_views(&daemon, 8).await;
+        let after = renders(&daemon).await;
+        let one_tag = views.iter().all(|view| view.etag == views[0].etag);
+        (one_tag && after - before == 1).then_some(views)
+    })
+    .await;
+    for view in &views {
+        assert_eq!(view.status, 200);
+        assert!(view.etag.starts_with("W/\""), "{}", view.etag);
+        assert_eq!(
+            view.body, views[0].body,
+            "viewers of one state got different pages"
+        );
+    }
+    let before = String::from_utf8(views[0].body.clone()).expect("UTF-8");
+    assert!(before.contains(r#"data-item="backup" data-state="not confirmed""#));
+    assert!(
+        before.contains("watching"),
+        "the note written before is shown"
+    );
+
+    // A change of state: a new ETag and the new content at once.
+    let (status, body) = daemon
+        .post("/api/v1/checklist/backup/confirm", json!({"author": "bob"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let after = view(&daemon, "/", &[]).await;
+    assert_eq!(after.status, 200);
+    assert_ne!(after.etag, views[0].etag);
+    let after = String::from_utf8(after.body).expect("UTF-8");
+    assert!(
+        after.contains(r#"data-item="backup" data-state="confirmed""#),
+        "{after}"
+    );
+}
+
+/// `count` concurrent views of `/`.
+async fn concurrent_views(daemon: &Daemon, count: usize) -> Vec<View> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let (http, url) = (daemon.http.clone(), daemon.at("/"));
+        tasks.spawn(async move {
+            let response = http.get(url).send().await.expect("GET /");
+            let status = response.status().as_u16();
+            let etag = response.headers()["etag"]
+                .to_str()
+                .unwrap_or("")
+                .to_string();
+            let body = response.bytes().await.expect("body").to_vec();
+            View {
+                status,
+                etag,
+                encoding: String::new(),
+                vary: String::new(),
+                body,
+            }
+        });
+    }
+    tasks.join_all().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_comes_gzip_compressed_once_to_whoever_takes_it_and_unchanged_costs_a_304() {
+    let target = Switchable::start(200).await;
+    let daemon = seeded(&target, "5xx rate above 5%").await;
+    for path in ["/", "/status/live"] {
+        // The same rendering twice, plain and compressed (again if the 5 s period turned).
+        let (plain, compressed) = eventually(30, async || {
+            let plain = view(&daemon, path, &[]).await;
+            let compressed = view(&daemon, path, &[("accept-encoding", "gzip, br")]).await;
+            (plain.etag == compressed.etag).then_some((plain, compressed))
+        })
+        .await;
+        assert_eq!(plain.encoding, "", "{path}");
+        assert_eq!(compressed.encoding, "gzip", "{path}");
+        for view in [&plain, &compressed] {
+            assert!(view.vary.to_ascii_lowercase().contains("accept-encoding"));
+        }
+        // Compressed once: one gunzip gives the very HTML served plain.
+        let html = gunzip(&compressed.body);
+        assert_eq!(html.as_bytes(), plain.body.as_slice(), "{path}");
+        assert!(compressed.body.len() * 4 < plain.body.len(), "{path}");
+        // A poller that has this rendering gets a 304 with no body, either way.
+        let unchanged = eventually(30, async || {
+            let current = view(&daemon, path, &[]).await;
+            let again = view(
+                &daemon,
+                path,
+                &[
+                    ("if-none-match", &current.etag),
+                    ("accept-encoding", "gzip"),
+                ],
+            )
+            .await;
+            (again.etag == current.etag).then_some(again)
+        })
+        .await;
+        assert_eq!(unchanged.status, 304, "{path}");
+        assert!(unchanged.body.is_empty());
+        assert!(
+            unchanged
+                .vary
+                .to_ascii_lowercase()
+                .contains("accept-encoding")
+        );
+    }
+    // An ETag of another rendering is no match.
+    let stale = view(&daemon, "/", &[("if-none-match", "W/\"0-0\"")]).await;
+    assert_eq!(stale.status, 200);
+}
+
+/// The base plan with `count` checks on `healthy` and one, `broken`, on `failing`.
+fn plan_with_many_checks(healthy: &str, failing: &str, count: usize) -> String {
+    let mut plan = BASE_PLAN.to_string();
+    for n in 0..count {
+        let check = http_check(&format!("svc{n:03}"), healthy).every("1s", "500ms");
+        plan.push_str(&check.to_string());
+    }
+    plan.push_str(
+        &http_check("broken", failing)
+            .named("Checkout API")
+            .every("1s", "500ms")
+            .to_string(),
+    );
+    plan
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_many_checks_folds_the_healthy_ones_with_a_count_and_shows_the_failing_one() {
+    let healthy = Switchable::start(200).await;
+    let failing = Switchable::start(503).await;
+    let daemon = Daemon::start(&plan_with_many_checks(&healthy.url(), &failing.url(), 60)).await;
+    let html = eventually(30, async || {
+        let (_, html) = daemon.get_text("/").await;
+        (html.contains(r#"data-check="broken" data-state="failing""#)
+            && html.contains("60 healthy critical checks"))
+        .then_some(html)
+    })
+    .await;
+    let folded = html
+        .find(r#"<details class="check-group" id="group-healthy-critical" data-count="60">"#)
+        .expect("the healthy checks folded with their count");
+    let broken = html
+        .find(r#"id="check-broken""#)
+        .expect("the failing check");
+    assert!(
+        broken < folded,
+        "the failing check is shown before the fold"
+    );
+    assert!(!html[folded..].contains(r#"id="check-broken""#));
+    assert!(html[folded..].contains(r#"id="check-svc000""#));
+    assert!(html.contains("60 healthy, 1 failing, 0 unknown"));
+
+    // In a browser: folded, opened by a click, still open after the live part is swapped in, and
+    // accessible.
+    let browser = Browser::start().await;
+    browser.navigate(&daemon.at("/")).await;
+    browser
+        .wait_for(
+            "the failing check in full",
+            "return document.querySelector('#check-broken')?.checkVisibility() === true",
+        )
+        .await;
+    let hidden = "return document.querySelector('#check-svc000')?.checkVisibility() === false";
+    assert_eq!(browser.script(hidden).await, true);
+    browser.click("#group-healthy-critical summary").await;
+    browser
+        .script("window.goliveSwaps = 0; new MutationObserver(() => window.goliveSwaps++).observe(document.querySelector('#live'), {childList: true}); return true")
+        .await;
+    browser
+        .wait_for("a swap of the live part", "return window.goliveSwaps > 0")
+        .await;
+    assert_eq!(
+        browser
+            .script("return document.querySelector('#group-healthy-critical').open")
+            .await,
+        true,
+        "the opened group closed when the live part was swapped"
+    );
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "{violations:#?}");
+    browser.close().await;
+}

@@ -6,24 +6,29 @@
 //! acknowledgements, checklist confirmations and notes to the existing `/api/v1` write endpoints
 //! with the API token as a bearer header, kept in the tab's sessionStorage.
 //!
+//! Viewers share one rendering ([`cache`]): the page and its live part are rendered once per state
+//! on the blocking pool, gzip-compressed once, and answered as the same bytes to everyone, with an
+//! ETag naming the rendering; a request never renders for itself alone.
+//!
 //! Cross-site request forgery has nothing to ride on: writes need the `Authorization` header,
 //! which a browser never adds by itself and another site cannot set without a CORS preflight this
 //! daemon never grants; there are no cookies. Every response here carries a strict
 //! Content-Security-Policy (scripts, styles and fetches from this origin only, no inline script,
 //! no framing, no form submissions) and no external asset is referenced.
 
+mod cache;
 mod view;
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
-use axum::Router;
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use minijinja::Environment;
 use serde::Serialize;
 use tower_http::compression::CompressionLayer;
@@ -32,7 +37,9 @@ use super::AppState;
 use super::error::ApiError;
 use super::handlers::read;
 use crate::store::LogQuery;
-pub use view::{HISTORY_MINUTES, StatusView};
+use cache::{Encoded, Rendered};
+pub use cache::{FRESH_FOR, PageCache};
+pub use view::{COLLAPSE_ABOVE, HISTORY_MINUTES, StatusView};
 
 /// How often the script fetches the live part.
 pub const REFRESH_MS: u64 = 2000;
@@ -60,60 +67,115 @@ static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = Laz
     Ok(environment)
 });
 
-/// The status page's routes, each answered with the security headers.
-pub fn routes() -> Router<AppState> {
+/// The status page's routes, each answered with the security headers. The page and its live part
+/// come from `cache`, rendered once per state and compressed once; only the static assets go
+/// through the compression layer, so nothing is compressed twice.
+pub fn routes(cache: Arc<PageCache>) -> Router<AppState> {
+    let assets = Router::new()
+        .route("/status/status.css", get(stylesheet))
+        .route("/status/status.js", get(script))
+        .layer(CompressionLayer::new());
     Router::new()
         .route("/", get(page))
         .route("/status/live", get(live))
-        .route("/status/status.css", get(stylesheet))
-        .route("/status/status.js", get(script))
+        .layer(Extension(cache))
+        .merge(assets)
         .layer(middleware::map_response(security_headers))
-        // The live part of a plan with hundreds of checks is repetitive HTML (history strips):
-        // gzip shrinks a poll to a few percent, which matters on a phone.
-        .layer(CompressionLayer::new())
+}
+
+/// Middleware: a successful write through the API (a note, an acknowledgement, a silence) may
+/// change what the page shows without a new snapshot, so the next view renders again.
+pub async fn note_writes(
+    State(cache): State<Arc<PageCache>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let writes = !request.method().is_safe();
+    let response = next.run(request).await;
+    if writes && !response.status().is_client_error() && !response.status().is_server_error() {
+        cache.written();
+    }
+    response
 }
 
 /// The whole page, with the live part in it.
-async fn page(State(state): State<AppState>) -> Result<Response, ApiError> {
-    #[derive(Serialize)]
-    struct PageContext {
-        #[serde(flatten)]
-        view: StatusView,
-        refresh_ms: u64,
-    }
-    let view = gather(&state).await?;
-    let html = render(
-        PAGE,
-        &PageContext {
-            view,
-            refresh_ms: REFRESH_MS,
-        },
-    )?;
-    Ok(html_response(html, "no-store"))
+async fn page(
+    State(state): State<AppState>,
+    Extension(cache): Extension<Arc<PageCache>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let rendered = cache.current(&state).await?;
+    Ok(shared_response(&rendered, &rendered.page, &headers))
 }
 
-/// The live part alone. It carries an ETag, so a browser polling an unchanged page gets a 304.
-async fn live(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let view = gather(&state).await?;
-    let html = render(LIVE, &view)?;
-    let mut hasher = DefaultHasher::new();
-    html.hash(&mut hasher);
-    // Weak: the same content is served gzip-compressed or not.
-    let etag = format!("W/\"{:016x}\"", hasher.finish());
-    let unchanged = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|given| given.split(',').any(|tag| tag.trim() == etag));
-    let mut response = if unchanged {
+/// The live part alone, as the script polls it.
+async fn live(
+    State(state): State<AppState>,
+    Extension(cache): Extension<Arc<PageCache>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let rendered = cache.current(&state).await?;
+    Ok(shared_response(&rendered, &rendered.live, &headers))
+}
+
+/// Answers with the shared bytes: 304 when the viewer has this rendering already (its ETag), the
+/// gzip bytes when the request takes gzip, else the plain ones. Stored but revalidated every time,
+/// so a poll of an unchanged page costs a 304.
+fn shared_response(rendered: &Rendered, body: &Encoded, request: &HeaderMap) -> Response {
+    let mut response = if etag_matches(request, &rendered.etag) {
         StatusCode::NOT_MODIFIED.into_response()
+    } else if accepts_gzip(request) {
+        let mut response = html_response(body.gzip.clone());
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
     } else {
-        // Stored but revalidated every time: the poll then costs a 304 when nothing changed.
-        html_response(html, "no-cache")
+        html_response(body.identity.clone())
     };
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    Ok(response)
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, rendered.etag.clone());
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn html_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+/// Whether `If-None-Match` names this ETag (weak comparison: the tag is weak, one for both
+/// encodings) or is `*`.
+fn etag_matches(request: &HeaderMap, etag: &HeaderValue) -> bool {
+    let Ok(etag) = etag.to_str() else {
+        return false;
+    };
+    let opaque = etag.trim_start_matches("W/");
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == opaque)
+}
+
+/// Whether `Accept-Encoding` takes gzip (`gzip` or `*`, with a q-value above 0).
+fn accepts_gzip(request: &HeaderMap) -> bool {
+    request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let weight = parts
+                .filter_map(|parameter| parameter.strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && weight > 0.0
+        })
 }
 
 async fn stylesheet() -> Response {
@@ -135,21 +197,65 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-fn html_response(html: String, cache: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, cache),
-        ],
-        html,
-    )
-        .into_response()
+/// Renders the page and its live part from one moment's data, each plain and gzip-compressed.
+/// Reading happens here (the engine's check views, the store on the blocking pool); building the
+/// view, both templates and compressing run on the blocking pool, off the runtime's threads.
+async fn render_both(state: &AppState) -> Result<(Encoded, Encoded), ApiError> {
+    let gathered = gather(state).await?;
+    let joined = tokio::task::spawn_blocking(move || {
+        let view = gathered.view();
+        let live = render(LIVE, &view)?;
+        let page = render(
+            PAGE,
+            &minijinja::context! {
+                refresh_ms => REFRESH_MS,
+                live_html => minijinja::Value::from_safe_string(live.clone()),
+                ..minijinja::Value::from_serialize(&view)
+            },
+        )?;
+        let encode = |html| Encoded::new(html).map_err(|error| ApiError::internal(&error));
+        Ok::<_, ApiError>((encode(page)?, encode(live)?))
+    })
+    .await;
+    joined.map_err(|error| ApiError::internal(&error))?
+}
+
+/// Everything the page shows, read at one moment.
+struct Gathered {
+    plan: Arc<crate::plan::Plan>,
+    snapshot: Arc<crate::core::snapshot::Snapshot>,
+    checks: Vec<crate::engine::CheckView>,
+    history: HashMap<String, Vec<(i64, crate::core::rollup::Rollup)>>,
+    alerts: Vec<crate::core::alert::Alert>,
+    log: Vec<crate::core::log::LogEntry>,
+    update: Option<crate::core::log::LogEntry>,
+    now: jiff::Timestamp,
+}
+
+impl Gathered {
+    fn view(&self) -> StatusView {
+        let mut view = view::build(&view::Inputs {
+            plan: &self.plan,
+            snapshot: &self.snapshot,
+            checks: &self.checks,
+            history: &self.history,
+            alerts: &self.alerts,
+            log: &self.log,
+            now: self.now,
+        });
+        view.latest_update = self
+            .update
+            .as_ref()
+            .map(|entry| view::log_row(entry, self.now, &self.plan.launch.timezone));
+        view
+    }
 }
 
 /// Reads everything the page shows at one moment: the snapshot (phase, checklist, action items,
 /// the gate's view of checks), the checks' views from the engine, and from the store the open
 /// alerts, the newest log entries and each check's recent minutes.
-async fn gather(state: &AppState) -> Result<StatusView, ApiError> {
+async fn gather(state: &AppState) -> Result<Gathered, ApiError> {
+    let plan = state.plan();
     let snapshot = state.engine.snapshot();
     let checks = state.engine.checks().await?;
     let ids: Vec<String> = checks.iter().map(|check| check.id.clone()).collect();
@@ -177,23 +283,19 @@ async fn gather(state: &AppState) -> Result<StatusView, ApiError> {
             )?;
             history.insert(id, minutes);
         }
-        Ok((alerts, log, history, update))
+        Ok((alerts, log, history, update.into_iter().next()))
     })
     .await?;
-    let mut view = view::build(&view::Inputs {
-        plan: &state.plan(),
-        snapshot: &snapshot,
-        checks: &checks,
-        history: &history,
-        alerts: &alerts,
-        log: &log,
+    Ok(Gathered {
+        plan,
+        snapshot,
+        checks,
+        history,
+        alerts,
+        log,
+        update,
         now,
-    });
-    let timezone = &state.plan().launch.timezone;
-    view.latest_update = update
-        .first()
-        .map(|entry| view::log_row(entry, now, timezone));
-    Ok(view)
+    })
 }
 
 fn render(name: &str, context: &impl Serialize) -> Result<String, ApiError> {
@@ -246,6 +348,46 @@ mod tests {
         let environment = TEMPLATES.as_ref().expect("templates parse");
         assert!(environment.get_template(PAGE).is_ok());
         assert!(environment.get_template(LIVE).is_ok());
+    }
+
+    fn headers(pairs: &[(header::HeaderName, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.clone(), HeaderValue::from_static(value)))
+            .collect()
+    }
+
+    #[test]
+    fn gzip_is_taken_when_named_or_starred_unless_its_weight_is_zero() {
+        for (given, takes) in [
+            ("gzip", true),
+            ("gzip, deflate, br", true),
+            ("br;q=1.0, GZIP;q=0.5", true),
+            ("*", true),
+            ("gzip;q=0", false),
+            ("br, deflate", false),
+            ("identity", false),
+        ] {
+            let request = headers(&[(header::ACCEPT_ENCODING, given)]);
+            assert_eq!(accepts_gzip(&request), takes, "{given}");
+        }
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn if_none_match_matches_the_tag_weakly_in_a_list_or_as_a_star() {
+        let etag = HeaderValue::from_static("W/\"ab12-7\"");
+        for (given, matches) in [
+            ("W/\"ab12-7\"", true),
+            ("\"ab12-7\"", true),
+            ("\"x\", W/\"ab12-7\"", true),
+            ("*", true),
+            ("W/\"ab12-6\"", false),
+        ] {
+            let request = headers(&[(header::IF_NONE_MATCH, given)]);
+            assert_eq!(etag_matches(&request, &etag), matches, "{given}");
+        }
+        assert!(!etag_matches(&HeaderMap::new(), &etag));
     }
 
     #[test]

@@ -29,10 +29,12 @@ use crate::report::value;
 pub const HISTORY_MINUTES: i64 = 30;
 
 mod format;
+mod groups;
 mod runbook_rows;
 
 use format::time_view;
 pub use format::{TimeView, phase_label};
+pub use groups::{COLLAPSE_ABOVE, CheckGroup};
 use runbook_rows::step_row;
 pub use runbook_rows::{RunbookView, StepRow};
 
@@ -64,7 +66,11 @@ pub struct StatusView {
     pub next_phase: Option<String>,
     pub blockers: Vec<BlockerView>,
     pub summary: SummaryView,
+    /// The checks shown in full: all of them on a plan of up to [`COLLAPSE_ABOVE`] checks, else
+    /// the failing and unknown ones.
     pub checks: Vec<CheckRow>,
+    /// On a larger plan, the healthy and unwatched checks, folded by group with a count.
+    pub check_groups: Vec<CheckGroup>,
     pub history_minutes: i64,
     pub alerts: Vec<AlertRow>,
     pub checklist: Vec<ChecklistRow>,
@@ -273,6 +279,7 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
     };
     let actions = action_rows(inputs);
     let summary = summary(&checks, &alerts, &checklist, &actions, &runbook);
+    let (checks, check_groups) = groups::fold(checks);
     let log: Vec<LogRow> = inputs
         .log
         .iter()
@@ -313,6 +320,7 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
             .collect(),
         summary,
         checks,
+        check_groups,
         history_minutes: HISTORY_MINUTES,
         alerts,
         checklist,

@@ -122,6 +122,10 @@ pub struct PhaseChange {
     /// The blockers a forced transition overrode.
     #[serde(default)]
     pub overridden: Vec<Blocker>,
+    /// The pipeline run that asked for the change (`golive phase set --run-id`): how the same run
+    /// repeating it is told from a new request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
 
 /// A checklist item confirmed.
@@ -455,6 +459,10 @@ pub struct StepLogged {
     /// The health of the step's `verify` checks when it was done (empty otherwise).
     #[serde(default)]
     pub verify: Vec<VerifiedCheck>,
+    /// The pipeline run that made the change (`golive step --run-id`): how a repeated change of
+    /// the same run is told from a new one without a second entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
 
 /// A `verify` check's health when its step was done.

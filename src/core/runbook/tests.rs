@@ -54,6 +54,7 @@ fn request(step: &str, action: StepAction) -> StepRequest {
         force: false,
         reason: None,
         author: "aylin".into(),
+        run_id: None,
     }
 }
 
@@ -316,4 +317,29 @@ fn the_project_manager_hears_a_period_after_the_owner_was_actually_warned() {
         .find(|warning| warning.step == "freeze" && warning.level == 2)
         .unwrap();
     assert_eq!(level_two.due, at(50));
+}
+
+#[test]
+fn a_repeated_change_finds_the_step_where_it_leads_or_further_along_for_a_start() {
+    use StepAction::{Done, Fail, Skip, Start};
+    use StepState::{Done as IsDone, Failed, Pending, Running, Skipped};
+    let reached: Vec<(StepAction, StepState)> = [Start, Done, Fail, Skip]
+        .into_iter()
+        .flat_map(|action| {
+            [Pending, Running, IsDone, Skipped, Failed]
+                .into_iter()
+                .filter(move |state| already_reached(action, *state))
+                .map(move |state| (action, state))
+        })
+        .collect();
+    assert_eq!(
+        reached,
+        [
+            (Start, Running),
+            (Start, IsDone),
+            (Done, IsDone),
+            (Fail, Failed),
+            (Skip, Skipped)
+        ]
+    );
 }

@@ -121,6 +121,9 @@ impl Engine {
                 ChannelKind::Alertmanager { .. } => {
                     rows.push(self.alertmanager_row(&draft, channel_id));
                 }
+                ChannelKind::PagerDuty(_) | ChannelKind::Opsgenie(_) => {
+                    rows.extend(pager_row(&draft, channel_id));
+                }
             }
         }
         rows
@@ -378,6 +381,42 @@ impl Engine {
         };
         (row, size)
     }
+}
+
+/// The step of the alert's life a pager channel (PagerDuty, Opsgenie) is told: opening, a later
+/// level and a lapsed acknowledgement trigger (the service updates the open incident), an
+/// acknowledgement acknowledges, a resolution resolves. Reminders of the last level are not sent:
+/// the service re-notifies by its own rules. Never grouped: each alert is its own incident.
+fn pager_row(draft: &MessageDraft<'_>, channel_id: &str) -> Option<NewOutboxRow> {
+    use crate::core::message::{GoliveBody, PagerAction, PagerEvent, pager_key};
+    let action = match draft.kind {
+        MessageKind::Opened | MessageKind::Escalated | MessageKind::Reopened { .. } => {
+            PagerAction::Trigger
+        }
+        MessageKind::Acknowledged { .. } => PagerAction::Acknowledge,
+        MessageKind::Resolved => PagerAction::Resolve,
+        MessageKind::Repeat => return None,
+    };
+    let rendered = draft.render(None);
+    let GoliveBody::Alert(alert) = rendered.json else {
+        return None;
+    };
+    Some(NewOutboxRow {
+        created_at: draft.now,
+        not_before: draft.now,
+        channel: channel_id.to_string(),
+        kind: draft.kind.outbox_kind(),
+        alert_id: Some(draft.alert.id),
+        group_key: None,
+        payload: OutboxPayload::Pager {
+            event: PagerEvent {
+                action,
+                key: pager_key(&draft.plan.launch.name, draft.alert.id),
+                summary: rendered.subject,
+                alert,
+            },
+        },
+    })
 }
 
 /// An alert's rendered message as the notice the channels carry.

@@ -103,6 +103,7 @@ impl Engine {
                 force: false,
                 reason: Some(reason.clone()),
                 author: by.clone(),
+                run_id: None,
             },
             automatic.as_ref(),
         )?;

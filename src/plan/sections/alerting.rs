@@ -18,7 +18,8 @@ use super::check_http::valid_header;
 use super::context::Context;
 use super::{escalation, silences};
 use crate::plan::alerting::{
-    Alerting, Channel, ChannelKind, Smtp, SmtpTls, WebhookChannel, WebhookFormat,
+    Alerting, Channel, ChannelKind, OPSGENIE_API_URL, OpsgenieChannel, PAGERDUTY_EVENTS_URL,
+    PagerDutyChannel, Smtp, SmtpTls, WebhookChannel, WebhookFormat,
 };
 use crate::plan::checks::Severity;
 use crate::plan::reader::{
@@ -156,13 +157,17 @@ enum ChannelKindName {
     Email,
     Webhook,
     Alertmanager,
+    PagerDuty,
+    Opsgenie,
 }
 
 impl ChannelKindName {
-    const CHOICES: [(&'static str, ChannelKindName); 3] = [
+    const CHOICES: [(&'static str, ChannelKindName); 5] = [
         ("email", ChannelKindName::Email),
         ("webhook", ChannelKindName::Webhook),
         ("alertmanager", ChannelKindName::Alertmanager),
+        ("pagerduty", ChannelKindName::PagerDuty),
+        ("opsgenie", ChannelKindName::Opsgenie),
     ];
 
     fn as_str(self) -> &'static str {
@@ -170,11 +175,13 @@ impl ChannelKindName {
             ChannelKindName::Email => "email",
             ChannelKindName::Webhook => "webhook",
             ChannelKindName::Alertmanager => "alertmanager",
+            ChannelKindName::PagerDuty => "pagerduty",
+            ChannelKindName::Opsgenie => "opsgenie",
         }
     }
 
     /// Each kind with the keys only channels of that kind have.
-    fn keys_by_kind() -> [(&'static str, &'static [&'static str]); 3] {
+    fn keys_by_kind() -> [(&'static str, &'static [&'static str]); 5] {
         ChannelKindName::CHOICES.map(|(name, kind)| (name, kind.keys()))
     }
 
@@ -191,12 +198,14 @@ impl ChannelKindName {
                 "timeout",
             ],
             ChannelKindName::Alertmanager => &["url", "timeout"],
+            ChannelKindName::PagerDuty => &["routing_key", "url", "webhook_secret", "timeout"],
+            ChannelKindName::Opsgenie => &["api_key", "url", "timeout"],
         }
     }
 }
 
 /// Each channel kind with the keys only channels of that kind have (for the plan's JSON Schema).
-pub(super) fn channel_keys_by_kind() -> [(&'static str, &'static [&'static str]); 3] {
+pub(super) fn channel_keys_by_kind() -> [(&'static str, &'static [&'static str]); 5] {
     ChannelKindName::keys_by_kind()
 }
 
@@ -290,7 +299,113 @@ fn read_channel_kind(
                 timeout: timeout.ok()?,
             })
         }
+        ChannelKindName::PagerDuty => {
+            read_pagerduty(table, sink, context.base_dir).map(ChannelKind::PagerDuty)
+        }
+        ChannelKindName::Opsgenie => {
+            read_opsgenie(table, sink, context.base_dir).map(ChannelKind::Opsgenie)
+        }
     }
+}
+
+/// `kind = "pagerduty"`: the routing key (a secret), the Events API's address, the webhook
+/// signing secret that turns on acknowledgements from PagerDuty.
+fn read_pagerduty(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    base_dir: &Path,
+) -> Option<PagerDutyChannel> {
+    let routing_key = required_secret(
+        table,
+        sink,
+        base_dir,
+        "routing_key",
+        "routing key",
+        "the Integration Key of the PagerDuty service's Events API v2 integration",
+    );
+    let url = read_plain_url(table, sink, "url", false, PAGERDUTY_EVENTS_URL);
+    let webhook_secret = read_secret(
+        table,
+        sink,
+        base_dir,
+        "webhook_secret",
+        "webhook signing secret",
+    );
+    let timeout = delivery_timeout(table, sink);
+    Some(PagerDutyChannel {
+        routing_key: routing_key?,
+        url: url
+            .ok()?
+            .unwrap_or_else(|| PAGERDUTY_EVENTS_URL.to_string()),
+        webhook_secret: webhook_secret.ok()?,
+        timeout: timeout.ok()?,
+    })
+}
+
+/// `kind = "opsgenie"`: the API key (a secret) and the API's base address.
+fn read_opsgenie(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    base_dir: &Path,
+) -> Option<OpsgenieChannel> {
+    let api_key = required_secret(
+        table,
+        sink,
+        base_dir,
+        "api_key",
+        "API key",
+        "the key of an Opsgenie API integration",
+    );
+    let url = read_plain_url(table, sink, "url", false, OPSGENIE_API_URL);
+    let timeout = delivery_timeout(table, sink);
+    Some(OpsgenieChannel {
+        api_key: api_key?,
+        url: url.ok()?.map_or_else(
+            || OPSGENIE_API_URL.to_string(),
+            |url| url.trim_end_matches('/').to_string(),
+        ),
+        timeout: timeout.ok()?,
+    })
+}
+
+/// A secret the channel cannot work without: reported when it is missing.
+fn required_secret(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    base_dir: &Path,
+    key: &'static str,
+    what: &str,
+    meaning: &str,
+) -> Option<crate::plan::launch::SecretSource> {
+    match read_secret(table, sink, base_dir, key, what) {
+        Ok(Some(source)) => Some(source),
+        Ok(None) => {
+            sink.error(
+                table.span(),
+                &table.key_path(key),
+                format!("missing `{key}`: {meaning}"),
+                Some(format!(
+                    "add `{key} = {{ env = \"VAR\" }}` or `{key} = {{ file = \"path\" }}`; it is a secret and never written in the plan"
+                )),
+            );
+            None
+        }
+        Err(Reported) => None,
+    }
+}
+
+/// A delivery's `timeout` (default 10s, at least 1s).
+fn delivery_timeout(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+) -> Result<Duration, Reported> {
+    table.duration_within(
+        sink,
+        "timeout",
+        DEFAULT_DELIVERY_TIMEOUT,
+        Duration::from_secs(1),
+        None,
+    )
 }
 
 /// `kind = "webhook"`.
@@ -310,6 +425,8 @@ fn read_webhook(
             &[
                 ("slack", WebhookFormat::Slack),
                 ("golive", WebhookFormat::Golive),
+                ("teams", WebhookFormat::Teams),
+                ("discord", WebhookFormat::Discord),
             ],
         ),
         Err(reported) => Err(reported),

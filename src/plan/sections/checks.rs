@@ -1,5 +1,6 @@
-//! Section `[[checks]]`: the keys every check has (id, severity, thresholds, intervals, phases,
-//! gate, risks, timeout), and the risks a check indicates (`load.rs` links risks and checks both ways).
+//! Section `[[checks]]`: the keys every check has (id, severity, thresholds, intervals,
+//! `retry_interval`, phases, gate, risks, timeout), and the risks a check indicates (`load.rs`
+//! links risks and checks both ways).
 //!
 //! The keys of one kind (`url` for http, `query` for prometheus, ...) are read in `check_kinds.rs` (http in `check_http.rs`);
 //! a key of another kind is reported as belonging to that kind rather than as a typo.
@@ -117,6 +118,7 @@ fn read_check(
         .as_ref()
         .and_then(|all| all.iter().map(|(_, every)| *every).max());
     let timeout = read_timeout(table, sink, shortest);
+    let retry_interval = read_retry_interval(table, sink, longest);
 
     let kind = match kind {
         Some(kind) => {
@@ -154,6 +156,7 @@ fn read_check(
         success_threshold: success_threshold.ok()?,
         interval: interval.ok()?,
         intervals: intervals.ok()?,
+        retry_interval: retry_interval.ok()?,
         phases: phases.ok()?,
         gate: gate.ok()?,
         risks: risks.ok()?,
@@ -265,6 +268,41 @@ fn read_intervals(
         }
     }
     if bad { Err(Reported) } else { Ok(intervals) }
+}
+
+/// `retry_interval` (default: see `plan::checks::default_retry_interval`): at least 100 ms, and
+/// not longer than the longest interval the check probes at (`longest`, when the intervals were
+/// valid), which would never confirm a failure sooner; in a phase with a shorter interval, that
+/// interval is used (`Check::retry_interval_in`).
+fn read_retry_interval(
+    table: &mut TableReader<'_, '_>,
+    sink: &mut Sink<'_>,
+    longest: Option<Duration>,
+) -> Result<Option<Duration>, Reported> {
+    let path = table.key_path("retry_interval");
+    let Some(retry) = table.get_duration(sink, "retry_interval")? else {
+        return Ok(None);
+    };
+    let every = at_least_min_interval(sink, &path, &retry)?;
+    match longest {
+        Some(longest) if every > longest => {
+            sink.error(
+                retry.span(),
+                &path,
+                format!(
+                    "a retry interval of {} is longer than the check's interval of {}",
+                    values::show_duration(every),
+                    values::show_duration(longest)
+                ),
+                Some(format!(
+                    "retries confirm a failure sooner than the next regular probe: use at most {}, or remove `retry_interval` for the default",
+                    values::show_duration(longest)
+                )),
+            );
+            Err(Reported)
+        }
+        _ => Ok(Some(every)),
+    }
 }
 
 /// `risks`: ids of `[[risks]]` entries this check's failure indicates.

@@ -233,6 +233,8 @@ fn check_channel(
                     ChannelKind::Email { .. } => "an email",
                     ChannelKind::Webhook(_) => "a webhook",
                     ChannelKind::Alertmanager { .. } => "an alertmanager",
+                    ChannelKind::PagerDuty(_) => "a pagerduty",
+                    ChannelKind::Opsgenie(_) => "an opsgenie",
                 }
             ),
             listed("name an alertmanager channel of the plan instead"),

@@ -25,6 +25,7 @@ pub(super) mod rollback;
 pub(super) mod runbook;
 pub(super) mod server;
 mod silences;
+pub mod store;
 pub mod updates;
 
 /// The words and keys the readers fix, for the plan's JSON Schema (`plan::schema`), so the schema
@@ -36,7 +37,7 @@ pub(super) mod words {
     }
 
     /// Each channel kind with the keys only channels of that kind have.
-    pub(in crate::plan) fn channel_kinds() -> [(&'static str, &'static [&'static str]); 3] {
+    pub(in crate::plan) fn channel_kinds() -> [(&'static str, &'static [&'static str]); 5] {
         super::alerting::channel_keys_by_kind()
     }
 

@@ -553,3 +553,74 @@ fn metric_values_read_as_in_the_alert_messages_with_their_unit_and_rule() {
     );
     assert!(reasons.contains(&(2, "status 503 <script>")), "{reasons:?}");
 }
+
+#[test]
+fn a_large_plan_folds_healthy_checks_by_severity_with_a_count_and_shows_failing_ones_in_full() {
+    let plan = plan();
+    let mut checks: Vec<CheckView> = (0..COLLAPSE_ABOVE + 10)
+        .map(|n| check(&format!("web{n:02}"), Health::Healthy))
+        .collect();
+    checks[3].health = Health::Failing;
+    checks[7].health = Health::Unknown;
+    checks[9].severity = Severity::Info;
+    let view = build_with(&plan, &checks, &HashMap::new(), &[], &[]);
+    let shown: Vec<&str> = view.checks.iter().map(|row| row.id.as_str()).collect();
+    assert_eq!(shown, ["web03", "web07"]);
+    let groups: Vec<(&str, usize, &str)> = view
+        .check_groups
+        .iter()
+        .map(|group| (group.id, group.count, group.label.as_str()))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("healthy-critical", 57, "57 healthy critical checks"),
+            ("healthy-info", 1, "1 healthy info check"),
+        ]
+    );
+    // The counts at the top still count every check.
+    assert_eq!(view.summary.checks_total, COLLAPSE_ABOVE + 10);
+    assert_eq!(view.summary.checks_healthy, COLLAPSE_ABOVE + 8);
+
+    let html = crate::api::status_page::render(crate::api::status_page::LIVE, &view)
+        .expect("the live part renders");
+    let folded = html
+        .find(r#"<details class="check-group" id="group-healthy-critical""#)
+        .expect("a folded group");
+    let failing = html.find(r#"id="check-web03""#).expect("the failing row");
+    assert!(failing < folded, "the failing check comes before the folds");
+    assert!(!html.contains("<details class=\"check-group\" id=\"group-healthy-critical\" open"));
+    assert!(
+        html.contains("57 healthy critical checks</span></summary>"),
+        "{html}"
+    );
+    // Folded rows are still there for whoever opens the group, their history in words only (the
+    // strips are most of a large plan's page).
+    assert!(html[folded..].contains(r#"id="check-web00""#));
+    assert!(!html[folded..].contains(r#"class="strip""#));
+    assert!(html[..folded].contains(r#"class="strip""#));
+}
+
+#[test]
+fn a_plan_of_up_to_fifty_checks_shows_every_check_in_full() {
+    let plan = plan();
+    let checks: Vec<CheckView> = (0..COLLAPSE_ABOVE)
+        .map(|n| check(&format!("web{n:02}"), Health::Healthy))
+        .collect();
+    let view = build_with(&plan, &checks, &HashMap::new(), &[], &[]);
+    assert_eq!(view.checks.len(), COLLAPSE_ABOVE);
+    assert!(view.check_groups.is_empty());
+}
+
+#[test]
+fn when_every_check_of_a_large_plan_is_healthy_the_page_says_none_fails() {
+    let plan = plan();
+    let checks: Vec<CheckView> = (0..COLLAPSE_ABOVE + 1)
+        .map(|n| check(&format!("web{n:02}"), Health::Healthy))
+        .collect();
+    let view = build_with(&plan, &checks, &HashMap::new(), &[], &[]);
+    let html = crate::api::status_page::render(crate::api::status_page::LIVE, &view)
+        .expect("the live part renders");
+    assert!(html.contains("No failing or unknown checks."), "{html}");
+    assert!(html.contains("51 healthy critical checks"), "{html}");
+}
