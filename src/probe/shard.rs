@@ -2,8 +2,10 @@
 //! [`super::scheduler`]).
 //!
 //! The shard keeps one [`Slot`] per check (its schedule and its [`ProbeMemory`]) and one queue of
-//! due times. Each turn of the loop it starts every probe due by the current tick as a task of
-//! its runtime (the memory moves into the task and comes back with the result), and hands the
+//! due times. Each turn of the loop it starts every probe due by the current tick as a future the
+//! loop itself polls (a `FuturesUnordered`, not a spawned task per probe: no task allocation and
+//! run-queue round trip per probe; the memory moves into the future and comes back with the
+//! result; a panic is caught and only restarts its check), and hands the
 //! results gathered since the last tick to the engine in one go. A check never has two probes in
 //! flight: its next due time is computed when its probe finishes, in [`Shard::reschedule`], the
 //! one place that decides when a check is probed next: from the check's [`Cadence`], which follows
@@ -15,9 +17,10 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Semaphore, mpsc, watch};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -70,14 +73,20 @@ struct Slot {
     cadence: Cadence,
     /// The check left the plan (or changed) while its probe ran: its result is dropped.
     removed: bool,
-    /// The task of the probe in flight (to find the slot if it panicked).
-    task: Option<tokio::task::Id>,
 }
 
 impl Slot {
     fn probing(&self) -> bool {
         self.memory.is_none()
     }
+}
+
+/// A probe about to start: its slot, when it was due, its check and the memory it takes along.
+struct Start {
+    key: usize,
+    due: Instant,
+    index: usize,
+    memory: ProbeMemory,
 }
 
 /// A finished probe, with the memory it took along.
@@ -164,7 +173,6 @@ impl Shard {
             last_start: None,
             cadence: Cadence::default(),
             removed: false,
-            task: None,
         };
         let key = match self.free.pop() {
             Some(key) => {
@@ -183,7 +191,7 @@ impl Shard {
 
     /// Runs until shutdown (or until the engine is gone).
     pub(super) async fn run(mut self) {
-        let mut probes: JoinSet<Finished> = JoinSet::new();
+        let mut probes = FuturesUnordered::new();
         loop {
             let wake = self.next_wake();
             let sleep = async {
@@ -206,14 +214,16 @@ impl Shard {
                     }
                     self.follow_phase();
                 }
-                Some(joined) = probes.join_next_with_id() => match joined {
-                    Ok((_, finished)) => self.finish(finished),
-                    Err(error) => self.recover(error.id()),
+                Some(joined) = probes.next() => match joined {
+                    Ok(finished) => self.finish(finished),
+                    Err(key) => self.recover(key),
                 },
                 () = sleep => {}
             }
             let now = Instant::now();
-            self.start_due(now, &mut probes);
+            while let Some(start) = self.next_due_start(now) {
+                probes.push(self.start(start));
+            }
             if !self.flush(now).await {
                 return;
             }
@@ -229,11 +239,11 @@ impl Shard {
         }
     }
 
-    /// Starts a probe for every check due by the tick `now` is in.
-    fn start_due(&mut self, now: Instant, probes: &mut JoinSet<Finished>) {
+    /// The next check due by the tick `now` is in, taken out of the queue with its memory.
+    fn next_due_start(&mut self, now: Instant) -> Option<Start> {
         while let Some(&Reverse((due, key))) = self.queue.peek() {
             if aligned(due) > now {
-                return;
+                return None;
             }
             self.queue.pop();
             let Some(slot) = self.slots.get_mut(key).and_then(Option::as_mut) else {
@@ -246,18 +256,33 @@ impl Shard {
                 continue;
             };
             slot.due = None;
-            let probe = probe(
+            return Some(Start {
                 key,
                 due,
-                self.plan.clone(),
-                slot.index,
-                self.context.clone(),
-                self.link.permits.clone(),
-                self.link.metrics.clone(),
+                index: slot.index,
                 memory,
-            );
-            slot.task = Some(probes.spawn(probe).id());
+            });
         }
+        None
+    }
+
+    /// The probe of `start` as a future for the loop to poll: its finished probe, or its slot's
+    /// key when it panicked.
+    fn start(&self, start: Start) -> impl Future<Output = Result<Finished, usize>> + use<> {
+        let key = start.key;
+        let probe = probe(
+            key,
+            start.due,
+            self.plan.clone(),
+            start.index,
+            self.context.clone(),
+            self.link.permits.clone(),
+            self.link.metrics.clone(),
+            start.memory,
+        );
+        std::panic::AssertUnwindSafe(probe)
+            .catch_unwind()
+            .map(move |joined| joined.map_err(|_| key))
     }
 
     /// Takes a finished probe: its result goes to the engine with the next tick, its check is
@@ -272,7 +297,6 @@ impl Shard {
             return;
         }
         slot.memory = Some(finished.memory);
-        slot.task = None;
         slot.last_start = Some(finished.planned);
         let index = slot.index;
         self.reschedule(finished.key, finished.planned, &finished.result);
@@ -306,27 +330,23 @@ impl Shard {
         }
     }
 
-    /// A probe task panicked (a defect): its check starts afresh, one interval from now.
-    fn recover(&mut self, task: tokio::task::Id) {
-        tracing::error!(task = %task, "a probe task panicked; its check starts again with fresh memory");
-        let Some(key) = self
-            .slots
-            .iter()
-            .position(|slot| slot.as_ref().is_some_and(|slot| slot.task == Some(task)))
-        else {
-            return;
-        };
-        if let Some(slot) = self.slots[key].as_mut() {
+    /// A probe panicked (a defect): its check starts afresh, one interval from now.
+    fn recover(&mut self, key: usize) {
+        tracing::error!(
+            shard = self.number,
+            "a probe panicked; its check starts again with fresh memory"
+        );
+        if let Some(slot) = self.slots.get_mut(key).and_then(Option::as_mut) {
             slot.memory = Some(ProbeMemory::default());
-            slot.task = None;
         }
-        if self.slots[key].as_ref().is_some_and(|slot| slot.removed) {
+        let slot = self.slots.get(key).and_then(Option::as_ref);
+        if slot.is_some_and(|slot| slot.removed) {
             self.slots[key] = None;
             self.free.push(key);
             return;
         }
         let now = Instant::now();
-        if let Some(slot) = self.slots[key].as_mut() {
+        if let Some(slot) = self.slots.get_mut(key).and_then(Option::as_mut) {
             let check = &self.plan.checks[slot.index];
             slot.due = check
                 .runs_in(self.phase)
