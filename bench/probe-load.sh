@@ -2,6 +2,7 @@
 # Probing benchmark: golive vs. Prometheus + blackbox_exporter, side by side, in one run.
 #
 # usage: bench/probe-load.sh [N=1000] [SECONDS=40]
+#        bench/probe-load.sh soak [N=1000] [MINUTES=20]
 #
 # Starts nginx (Debian nginx-light) on a free loopback port serving /health (keepalive on),
 # generates a plan with N http checks at a 1 s interval (distinct URLs /health?i=K), runs the
@@ -12,14 +13,30 @@
 # results. Runs: default settings; fresh_connection = true; BIG_N checks (default 10000) for RSS.
 # Then runs ../shared/bench/peer-stack.sh N SECONDS and prints one side-by-side table.
 #
+# Soak mode: golive alone (default settings) with N checks for MINUTES after the warm-up, /metrics
+# scraped every SCRAPE_EVERY (15) seconds as Prometheus would; every minute it samples VmRSS and
+# where it lies (/proc/PID/smaps: the main heap, other anonymous mappings such as the malloc
+# arenas of other threads and thread stacks, and the binary's own mappings). Prints the per-minute
+# series, the growth over the last 10 minutes, and CPU µs/probe and p99 lag over the whole soak.
+#
 # Environment: BIG_N (default 10000; 0 skips that run), BIG_SECONDS (default 20),
-# WARMUP (default 10), SCRAPE_EVERY (default 15: golive's /metrics is scraped this often during
+# WARMUP (default 10), FRESH (default 1; 0 skips the fresh_connection run), GOLIVE_BIN (a golive
+# binary to measure instead of building the tree), SCRAPE_EVERY (default 15: golive's /metrics is scraped this often during
 # the window), PEER (default 1; 0 skips the peer stack), CARGO_TARGET_DIR (respected).
 # Everything listens on 127.0.0.1. Not part of the test suite.
 set -euo pipefail
 
+MODE=measure
+if [[ "${1:-}" == soak ]]; then
+    MODE=soak
+    shift
+fi
 N=${1:-1000}
 DUR=${2:-40}
+if [[ "$MODE" == soak ]]; then
+    DUR=$(( ${2:-20} * 60 ))
+    PEER=0
+fi
 BIG_N=${BIG_N:-10000}
 BIG_DUR=${BIG_SECONDS:-20}
 WARMUP=${WARMUP:-10}
@@ -53,11 +70,15 @@ fi
 export PATH="$PATH:/usr/sbin:/sbin"
 
 # --- build --------------------------------------------------------------------------------------
-log "cargo build --release"
-(cd "$ROOT" && cargo build --release --quiet)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-[[ "$TARGET_DIR" = /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
-GOLIVE="$TARGET_DIR/release/golive"
+if [[ -n "${GOLIVE_BIN:-}" ]]; then
+    GOLIVE=$GOLIVE_BIN   # a binary built before (e.g. kept aside while the tree is rebuilt)
+else
+    log "cargo build --release"
+    (cd "$ROOT" && cargo build --release --quiet)
+    TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+    [[ "$TARGET_DIR" = /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
+    GOLIVE="$TARGET_DIR/release/golive"
+fi
 [[ -x "$GOLIVE" ]] || die "no binary at $GOLIVE"
 
 # --- workspace and cleanup ----------------------------------------------------------------------
@@ -146,12 +167,9 @@ PY
     } > "$dir/plan.toml"
 }
 
-# Prints one line of key=value results for a run; the table is built from these.
-run_golive() { # label n seconds fresh
-    local label=$1 n=$2 dur=$3 fresh=$4
-    local dir="$W/$label" url i
-    gen_plan "$dir" "$n" "$fresh"
-    log "golive [$label]: $n checks, fresh_connection=$fresh, warm-up ${WARMUP}s, window ${dur}s"
+# Starts golive on DIR/plan.toml and waits until it answers /readyz; sets GOLIVE_PID and url.
+start_golive() { # dir
+    local dir=$1 i
     "$GOLIVE" run "$dir/plan.toml" --listen 127.0.0.1:0 >"$dir/golive.log" 2>&1 &
     GOLIVE_PID=$!
     url=""
@@ -164,6 +182,56 @@ run_golive() { # label n seconds fresh
         sleep 0.1
     done
     [[ -n "$url" ]] || die "golive did not become ready: $(tail -20 "$dir/golive.log")"
+}
+
+# One line of DIR/rss.tsv: minutes since the window began, then VmRSS and where it lies (KiB):
+# the main heap ([heap]), other anonymous memory (other threads' malloc arenas, stacks, mmapped
+# allocations) and file-backed mappings (the binary, libraries).
+sample_rss() { # dir minute
+    python3 - "$GOLIVE_PID" "$2" >>"$1/rss.tsv" <<'PY'
+import sys
+pid, minute = sys.argv[1], sys.argv[2]
+heap = anon = files = 0
+kind = None
+for line in open(f"/proc/{pid}/smaps"):
+    head = line.split()
+    if not head[0].endswith(":") or "-" in head[0]:
+        name = head[5] if len(head) > 5 else ""
+        kind = "heap" if name == "[heap]" else ("anon" if name == "" or name.startswith("[") else "file")
+    elif head[0] == "Rss:":
+        kb = int(head[1])
+        if kind == "heap": heap += kb
+        elif kind == "anon": anon += kb
+        else: files += kb
+rss = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS:"))
+print(f"{minute}\t{rss}\t{heap}\t{anon}\t{files}")
+PY
+}
+
+# The soak's window: /metrics scraped every SCRAPE_EVERY seconds, RSS sampled every minute.
+soak_window() { # dir url seconds
+    local dir=$1 url=$2 dur=$3 every=${SCRAPE_EVERY:-15} t=0 minute=0
+    printf 'minute\trss_kib\theap_kib\tanon_kib\tfile_kib\n' > "$dir/rss.tsv"
+    sample_rss "$dir" 0
+    while ((t < dur)); do
+        sleep "$every"; t=$((t + every))
+        curl -fsS "$url/metrics" >/dev/null 2>&1 || true
+        if ((t / 60 > minute)); then
+            minute=$((t / 60))
+            sample_rss "$dir" "$minute"
+            log "soak minute $minute: $(tail -1 "$dir/rss.tsv" | awk '{printf "RSS %.1f MiB (heap %.1f, other anon %.1f, files %.1f)", $2/1024, $3/1024, $4/1024, $5/1024}')"
+        fi
+    done
+    cp "$dir/rss.tsv" "$W/rss-$(basename "$dir").tsv"
+}
+
+# Prints one line of key=value results for a run; the table is built from these.
+run_golive() { # label n seconds fresh
+    local label=$1 n=$2 dur=$3 fresh=$4
+    local dir="$W/$label" url i
+    gen_plan "$dir" "$n" "$fresh"
+    log "golive [$label]: $n checks, fresh_connection=$fresh, warm-up ${WARMUP}s, window ${dur}s"
+    start_golive "$dir"
     sleep "$WARMUP"
     cat "/proc/$GOLIVE_PID/status" > "$dir/status0"   # RSS before /metrics was ever scraped
     # Start: CPU ticks first, then the scrape (its cost falls inside the CPU window);
@@ -172,11 +240,15 @@ run_golive() { # label n seconds fresh
     # monitored daemon would be: its cost is in the CPU figure and its memory in the RSS.
     cat "/proc/$GOLIVE_PID/stat" > "$dir/stat0"; date +%s.%N > "$dir/t0"
     curl -fsS "$url/metrics" > "$dir/m0"
-    local scraper
-    ( while sleep "${SCRAPE_EVERY:-15}"; do curl -fsS "$url/metrics" >/dev/null 2>&1 || true; done ) &
-    scraper=$!
-    sleep "$dur"
-    kill "$scraper" 2>/dev/null || true; wait "$scraper" 2>/dev/null || true
+    if [[ "$MODE" == soak ]]; then
+        soak_window "$dir" "$url" "$dur"
+    else
+        local scraper
+        ( while sleep "${SCRAPE_EVERY:-15}"; do curl -fsS "$url/metrics" >/dev/null 2>&1 || true; done ) &
+        scraper=$!
+        sleep "$dur"
+        kill "$scraper" 2>/dev/null || true; wait "$scraper" 2>/dev/null || true
+    fi
     curl -fsS "$url/metrics" > "$dir/m1"
     cat "/proc/$GOLIVE_PID/stat" > "$dir/stat1"; date +%s.%N > "$dir/t1"
     cat "/proc/$GOLIVE_PID/status" > "$dir/status1"
@@ -247,8 +319,32 @@ PY
 
 RESULTS="$W/results"
 : > "$RESULTS"
+if [[ "$MODE" == soak ]]; then
+    run_golive "soak-$N" "$N" "$DUR" false
+    python3 - "$W/rss-soak-$N.tsv" "$RESULTS" <<'PY'
+import sys
+rows = [line.split("\t") for line in open(sys.argv[1]).read().splitlines()[1:]]
+result = dict(kv.split("=", 1) for kv in open(sys.argv[2]).read().split())
+print()
+print(f"soak: {result['n']} checks, {len(rows) - 1} minutes, /metrics scraped every 15 s")
+print(f"CPU {result['us_per_probe']} µs/probe, {result['rate']} probes/s, p99 lag {result['p99_lag']}, "
+      f"failing+unknown {float(result['failing']) + float(result['unknown']):.0f}, valid={result['valid']}")
+print()
+print("| minute | RSS MiB | main heap | other anon | files |")
+print("| ---: | ---: | ---: | ---: | ---: |")
+for minute, rss, heap, anon, files in rows:
+    print(f"| {minute} | {int(rss)/1024:.1f} | {int(heap)/1024:.1f} | {int(anon)/1024:.1f} | {int(files)/1024:.1f} |")
+if len(rows) > 10:
+    last, ten = int(rows[-1][1]), int(rows[-11][1])
+    print()
+    print(f"growth over the last 10 minutes: {(last - ten)/1024:+.1f} MiB ({ten/1024:.1f} -> {last/1024:.1f})")
+PY
+    exit 0
+fi
 run_golive default "$N" "$DUR" false
-run_golive fresh "$N" "$DUR" true
+if [[ "${FRESH:-1}" != 0 ]]; then
+    run_golive fresh "$N" "$DUR" true
+fi
 if ((BIG_N > 0)); then
     run_golive "default-$BIG_N" "$BIG_N" "$BIG_DUR" false
 fi

@@ -10,10 +10,16 @@
 //! at start ([`Metrics::start_at_zero`]), so `rate()` and `increase()` see the first event and a
 //! dashboard shows 0 instead of nothing.
 
+mod check_series;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGauge, Opts, Registry, TextEncoder,
+    Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
+
+pub use check_series::{CheckFamilies, CheckSeries};
 
 use crate::core::actions::{ActionStatus, is_overdue};
 use crate::core::log::LogKind;
@@ -122,160 +128,13 @@ pub struct Metrics {
     pub pagerduty_webhooks: IntCounterVec,
     /// 1 while this daemon is the active one, 0 while a standby (PostgreSQL leases).
     pub ha_role: IntGauge,
+    /// The size of the last exposition, so the next is written into a buffer of the right size
+    /// at once rather than grown by doubling.
+    last_exposition: AtomicUsize,
 }
 
-/// The per-check metric families.
-pub struct CheckFamilies {
-    up: GaugeVec,
-    state: GaugeVec,
-    duration: HistogramVec,
-    value: GaugeVec,
-    threshold: GaugeVec,
-    results: IntCounterVec,
-    last_run: GaugeVec,
-    cert_expiry: GaugeVec,
-}
-
-/// One check's metric handles, looked up once so a probe result costs no label hashing.
-pub struct CheckMetrics {
-    pub up: Gauge,
-    /// Indexed like [`Health::ALL`](crate::core::health::Health::ALL).
-    pub state: [Gauge; 3],
-    pub duration: Histogram,
-    pub value: Gauge,
-    /// healthy, failing, unknown.
-    pub results: [IntCounter; 3],
-    pub last_run: Gauge,
-    pub cert_expiry: Gauge,
-}
-
-impl CheckFamilies {
-    fn new(registry: &Registry) -> Result<CheckFamilies, prometheus::Error> {
-        let gauge =
-            |name: &str, help: &str, labels: &[&str]| -> Result<GaugeVec, prometheus::Error> {
-                let family = GaugeVec::new(Opts::new(name, help), labels)?;
-                registry.register(Box::new(family.clone()))?;
-                Ok(family)
-            };
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "golive_check_duration_seconds",
-                "How long probes took, by check",
-            )
-            // Few buckets: with a thousand checks, each bucket is a thousand lines on /metrics.
-            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0]),
-            &["check"],
-        )?;
-        registry.register(Box::new(duration.clone()))?;
-        let results = IntCounterVec::new(
-            Opts::new(
-                "golive_check_results_total",
-                "Probe results by check and result (healthy, failing, unknown)",
-            ),
-            &["check", "result"],
-        )?;
-        registry.register(Box::new(results.clone()))?;
-        Ok(CheckFamilies {
-            up: gauge(
-                "golive_check_up",
-                "1 while a check is healthy, 0 while failing, NaN while unknown",
-                &["check"],
-            )?,
-            state: gauge(
-                "golive_check_state",
-                "1 for the check's current state (healthy, failing, unknown), 0 for the others",
-                &["check", "state"],
-            )?,
-            duration,
-            value: gauge(
-                "golive_check_value",
-                "The latest value a metric check compared with its threshold",
-                &["check"],
-            )?,
-            threshold: gauge(
-                "golive_check_threshold",
-                "A metric check's threshold (it fails while the value breaches it)",
-                &["check"],
-            )?,
-            results,
-            last_run: gauge(
-                "golive_check_last_run_timestamp_seconds",
-                "When the check was last probed",
-                &["check"],
-            )?,
-            cert_expiry: gauge(
-                "golive_check_cert_expiry_timestamp_seconds",
-                "When the TLS certificate of an HTTPS check expires",
-                &["check"],
-            )?,
-        })
-    }
-
-    /// The handles for one check (threshold set once, state unknown until probed).
-    pub fn for_check(&self, check: &crate::plan::checks::Check) -> CheckMetrics {
-        let id = check.id.as_str();
-        if let Some(threshold) = check.threshold() {
-            self.threshold.with_label_values(&[id]).set(threshold.value);
-        }
-        let metrics = CheckMetrics {
-            up: self.up.with_label_values(&[id]),
-            state: crate::core::health::Health::ALL
-                .map(|health| self.state.with_label_values(&[id, health.as_str()])),
-            duration: self.duration.with_label_values(&[id]),
-            value: self.value.with_label_values(&[id]),
-            results: ["healthy", "failing", "unknown"]
-                .map(|result| self.results.with_label_values(&[id, result])),
-            last_run: self.last_run.with_label_values(&[id]),
-            cert_expiry: self.cert_expiry.with_label_values(&[id]),
-        };
-        metrics.set_health(crate::core::health::Health::Unknown);
-        // A metric check has no value until probed; an http check never has one.
-        if check.threshold().is_none() {
-            let _ = self.value.remove_label_values(&[id]);
-        } else {
-            metrics.value.set(f64::NAN);
-        }
-        metrics
-    }
-}
-
-impl CheckFamilies {
-    /// Removes every series of the check `id` (a reload removed it from the plan), so /metrics
-    /// no longer lists a check golive does not run.
-    fn forget(&self, id: &str) {
-        for gauge in [
-            &self.up,
-            &self.value,
-            &self.threshold,
-            &self.last_run,
-            &self.cert_expiry,
-        ] {
-            let _ = gauge.remove_label_values(&[id]);
-        }
-        for health in crate::core::health::Health::ALL {
-            let _ = self.state.remove_label_values(&[id, health.as_str()]);
-        }
-        for result in ["healthy", "failing", "unknown"] {
-            let _ = self.results.remove_label_values(&[id, result]);
-        }
-        let _ = self.duration.remove_label_values(&[id]);
-    }
-}
-
-impl CheckMetrics {
-    /// Sets `up` and the state gauges for a health.
-    pub fn set_health(&self, health: crate::core::health::Health) {
-        use crate::core::health::Health;
-        self.up.set(match health {
-            Health::Healthy => 1.0,
-            Health::Failing => 0.0,
-            Health::Unknown => f64::NAN,
-        });
-        for (gauge, candidate) in self.state.iter().zip(Health::ALL) {
-            gauge.set(if candidate == health { 1.0 } else { 0.0 });
-        }
-    }
-}
+/// One check's metric handles, looked up once so a probe result costs no label lookup.
+pub type CheckMetrics = std::sync::Arc<CheckSeries>;
 
 /// The deployment runbook's metric families (registered into the daemon's registry by
 /// `Metrics::new`; the engine counts the warnings it sends).
@@ -386,9 +245,10 @@ impl Metrics {
             availability_objective: register.gauge_vec(&family::AVAILABILITY_OBJECTIVE)?,
             pagerduty_webhooks: register.int_counter_vec(&family::PAGERDUTY_WEBHOOKS)?,
             ha_role: register.int_gauge(&family::HA_ROLE)?,
-            checks: CheckFamilies::new(&registry)?,
+            checks: CheckFamilies::default(),
             runbook: RunbookMetrics::register(&registry)?,
             registry,
+            last_exposition: AtomicUsize::new(0),
         })
     }
 
@@ -537,11 +397,15 @@ impl Metrics {
         self.runbook.observe(plan, snapshot, now);
     }
 
-    /// The registry in Prometheus text exposition format.
+    /// Every family in the Prometheus text exposition format: the registry's (launch-wide, small),
+    /// then the per-check families written directly, into one buffer sized like the last one.
     pub fn encode(&self) -> Result<String, prometheus::Error> {
-        let mut buffer = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
-        String::from_utf8(buffer).map_err(|error| prometheus::Error::Msg(error.to_string()))
+        let expected = self.last_exposition.load(Ordering::Relaxed);
+        let mut text = String::with_capacity(expected + expected / 8);
+        TextEncoder::new().encode_utf8(&self.registry.gather(), &mut text)?;
+        self.checks.write_text(&mut text);
+        self.last_exposition.store(text.len(), Ordering::Relaxed);
+        Ok(text)
     }
 }
 

@@ -14,7 +14,9 @@ mod errors;
 mod http;
 mod prometheus;
 mod scrape;
+mod shard;
 mod tcp;
+mod timing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use crate::plan::checks::{Check, CheckKind};
 
 pub use clients::ClientSettings;
 pub use scrape::SampleWindow;
+pub use timing::{next_due, shard_of, spread_fraction};
 
 /// Shared, long-lived probe resources built once from the plan: HTTP clients (shared by checks
 /// with the same TLS and redirect settings, so connections are reused), Prometheus servers with

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::alerting::{Receiver, emailed, for_recipient, healthy, open_alert};
 use crate::harness::spawn_with_clock;
 use crate::helpers::{BASE_PLAN, Daemon, cli, eventually};
-use crate::monitoring::Switchable;
+use crate::monitoring::{Switchable, check_view};
 use crate::plans::{channels, http_check, page_policy};
 use crate::smtp::{SmtpOptions, SmtpServer};
 
@@ -333,4 +333,56 @@ async fn a_changed_escalation_applies_to_an_open_alert_from_its_next_step() {
         ["bob@example.com", "carol@example.com"]
     );
     golive.stop().await;
+}
+
+/// The count of `result` probes of the check `id` on `/metrics` (0 before the first).
+async fn probes_of(daemon: &Daemon, id: &str, result: &str) -> f64 {
+    let series = format!("golive_check_results_total{{check=\"{id}\",result=\"{result}\"}}");
+    crate::monitoring::metric(daemon, &series)
+        .await
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_check_changed_by_a_reload_probes_its_new_target_while_unchanged_checks_keep_their_count()
+{
+    let down = Switchable::start(503).await;
+    let up = Switchable::start(200).await;
+    // Several unchanged checks, so both probe threads of a two-core machine hold some.
+    let unchanged: Vec<String> = (1..=6).map(|n| format!("steady-{n}")).collect();
+    let steady: String = unchanged
+        .iter()
+        .map(|id| http_check(id, &up.url()).to_string())
+        .collect();
+    let plan = |web_url: &str| format!("{BASE_PLAN}{steady}{}", http_check("web", web_url));
+    let daemon = Daemon::start(&plan(&down.url())).await;
+    eventually(15, async || {
+        (check_view(&daemon, "web").await["health"] == "failing").then_some(())
+    })
+    .await;
+    let mut before = Vec::new();
+    for id in &unchanged {
+        before.push(
+            eventually(15, async || {
+                let count = probes_of(&daemon, id, "healthy").await;
+                (count > 0.0).then_some(count)
+            })
+            .await,
+        );
+    }
+    write_plan(&daemon, &plan(&up.url()));
+    daemon.hangup();
+    // The changed check follows its new URL: healthy again, without a restart.
+    eventually(15, async || {
+        (check_view(&daemon, "web").await["health"] == "healthy").then_some(())
+    })
+    .await;
+    // Every unchanged check is still probed, its count carried on rather than started again.
+    for (id, before) in unchanged.iter().zip(before) {
+        eventually(15, async || {
+            (probes_of(&daemon, id, "healthy").await > before + 2.0).then_some(())
+        })
+        .await;
+    }
+    assert_eq!(probes_of(&daemon, "steady-1", "failing").await, 0.0);
 }
