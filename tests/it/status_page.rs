@@ -611,9 +611,19 @@ async fn on_a_phone_the_open_alert_with_its_contingency_and_rollback_advice_is_o
         "{text}"
     );
     assert!(text.contains("Rollback recommended"), "{text}");
-    // The check fails this minute, and the strip says so (not "no probes", not "without failures").
+    // The check fails, and the strip says so (not "no probes", not "without failures"). Whether
+    // the failures still fall in "this minute" depends on the wall clock: a page rendered just
+    // after a minute turned, before the new minute's first probe, rightly shows them in the last
+    // minute ("1 of 1 min with failures"), which the unit tests of the view cover.
     let strip = seen["strip"].as_str().unwrap_or("");
-    assert!(strip.starts_with("this minute: failing"), "{strip}");
+    assert!(
+        strip.starts_with("this minute: failing") || strip.ends_with("min with failures"),
+        "{strip}"
+    );
+    assert!(
+        !strip.contains("without failures") && !strip.contains("no probes"),
+        "{strip}"
+    );
 
     // Acting without a token opens the form by itself.
     browser
