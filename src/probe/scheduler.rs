@@ -7,9 +7,9 @@
 //! clients, so a pooled connection is always driven by the thread that uses it: one connection
 //! pool per target host and shard, shared by every check of the shard on that host). A shard keeps
 //! its checks' due times in one queue, sleeps until the earliest (aligned to a 5 ms tick grid, so
-//! one wake-up starts every probe due in that tick), starts those probes as tasks of its runtime,
-//! and hands the finished results to the engine together every 20 ms, so the engine's thread is
-//! woken at most 50 times a second per shard rather than once per probe. At most
+//! one wake-up starts every probe due in that tick), starts those probes as futures its own loop
+//! polls, and hands the finished results to the engine together every 20 ms, so the engine's
+//! thread is woken at most 50 times a second per shard rather than once per probe. At most
 //! `max_concurrent_probes` probes run at once over all shards (one semaphore), and each probe has
 //! its hard timeout, so a hung target holds only its own check and one permit.
 //!
