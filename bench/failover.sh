@@ -69,6 +69,7 @@ PG_PORT=$(free_port)
   -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1" start >/dev/null
 "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U golive -d postgres -q -c "CREATE DATABASE launch"
 export GOLIVE_DATABASE_URL="postgres://golive@127.0.0.1:$PG_PORT/launch"
+export GOLIVE_ACK_SECRET="the-same-key-on-every-member" # golive on PostgreSQL refuses to start without
 
 SMTP_PORT=$(free_port)
 $PY "$SHARED/smtp_sink.py" --log "$WORK/sink.log" --maildir "$WORK/mail" --port "$SMTP_PORT" &
@@ -129,6 +130,8 @@ repeat = "1h"
 
 [alerting]
 policies = { critical = "page" }
+public_url = "https://golive.shop.example"
+ack_link_secret = { env = "GOLIVE_ACK_SECRET" }
 EOF
 )
 

@@ -66,6 +66,42 @@ pub enum StartError {
     Database(String),
     #[error("stopped while waiting as a standby")]
     StoppedAsStandby,
+    #[error(
+        "a store on PostgreSQL (active/standby) needs {missing} in the plan's [alerting]: every member must sign acknowledgement links with the same key and put the same address in them, or a link sent before a failover fails after it. Set `ack_link_secret = {{ env = \"GOLIVE_ACK_SECRET\" }}` (or `{{ file = ... }}`) and `public_url` to a load balancer in front of all members that routes by /readyz (only the active answers 200), and point PagerDuty/Alertmanager webhooks at that address too"
+    )]
+    SharedLinksMissing { missing: String },
+}
+
+/// On PostgreSQL the members take turns: the key that signs acknowledgement links and the address
+/// they point at must be the plan's, the same on every member (each member's own random key and
+/// listen address would break every link sent before a failover).
+fn require_shared_links(plan: &Plan, backend: &Backend) -> Result<(), StartError> {
+    if matches!(backend, Backend::Sqlite) {
+        return Ok(());
+    }
+    // A secret that cannot be read would fall back to this member's own key: as bad as none.
+    let secret = match plan
+        .alerting
+        .ack_link_secret
+        .as_ref()
+        .map(secrets::read_secret)
+    {
+        None => Some("`ack_link_secret`".to_string()),
+        Some(Err(reason)) => Some(format!("a readable `ack_link_secret` ({reason})")),
+        Some(Ok(_)) => None,
+    };
+    let url = plan
+        .alerting
+        .public_url
+        .is_none()
+        .then(|| "`public_url`".to_string());
+    let missing: Vec<String> = secret.into_iter().chain(url).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(StartError::SharedLinksMissing {
+        missing: missing.join(" and "),
+    })
 }
 
 /// Where the store lives: `--database-url` / `GOLIVE_DATABASE_URL` (`given`), else the URL
@@ -180,6 +216,7 @@ impl Application {
         let tokens = usable_tokens(&plan);
         let plan = Arc::new(plan);
         let backend = store_backend(&plan, options.database_url.as_ref())?;
+        require_shared_links(&plan, &backend)?;
         // SQLite is opened before the listener is bound, as always; PostgreSQL once this daemon
         // holds the lease (it waits as a standby on the bound listener until then).
         let (sqlite, data_dir_lock) = match backend {

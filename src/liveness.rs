@@ -92,6 +92,13 @@ impl LeaseDeadline {
         self.holds_at(std::time::Instant::now())
     }
 
+    /// When the lease may be lost unless renewed before then (in the past before the first
+    /// renewal). A send in flight is stopped at this moment (see [`Liveness::lease_lost`]).
+    pub fn until(&self) -> Instant {
+        let until_ms = self.until_ms.load(Ordering::Relaxed);
+        Instant::from_std(self.origin + Duration::from_millis(until_ms))
+    }
+
     fn holds_at(&self, now: std::time::Instant) -> bool {
         millis(now.saturating_duration_since(self.origin)) < self.until_ms.load(Ordering::Relaxed)
     }
@@ -158,6 +165,25 @@ impl Liveness {
     /// lease surely holds, so an active that lost it (paused, cut off) sends nothing more.
     pub fn may_send(&self) -> bool {
         self.lease.get().is_none_or(|lease| lease.holds())
+    }
+
+    /// Until when messages may go out: `None` without a lease (SQLite), else the lease's
+    /// current deadline (it moves on with every renewal).
+    pub fn send_until(&self) -> Option<Instant> {
+        self.lease.get().map(|lease| lease.until())
+    }
+
+    /// Resolves once messages may no longer go out, never without a lease (SQLite). A delivery
+    /// races this: an SMTP send may take 40 s and the lease's margin is far shorter, so one
+    /// started in time must still stop when the deadline passes (a renewal meanwhile moves the
+    /// deadline on, and the send goes on).
+    pub async fn lease_lost(&self) {
+        let Some(lease) = self.lease.get() else {
+            return std::future::pending().await;
+        };
+        while lease.holds() {
+            tokio::time::sleep_until(lease.until()).await;
+        }
     }
 
     /// The engine's loop turned.
@@ -286,6 +312,30 @@ mod tests {
         assert!(liveness.may_send(), "no lease (SQLite): always");
         liveness.act_under_lease(LeaseDeadline::new());
         assert!(!liveness.may_send(), "not renewed yet");
+    }
+
+    #[tokio::test]
+    async fn the_lease_is_lost_at_its_deadline_and_a_renewal_moves_the_deadline_on() {
+        let liveness = Liveness::new();
+        assert_eq!(
+            liveness.send_until(),
+            None,
+            "no lease (SQLite): no deadline"
+        );
+        let not_lost = tokio::time::timeout(Duration::from_millis(50), liveness.lease_lost());
+        assert!(not_lost.await.is_err(), "without a lease it is never lost");
+        let deadline = LeaseDeadline::new();
+        liveness.act_under_lease(deadline.clone());
+        assert!(
+            liveness
+                .send_until()
+                .is_some_and(|until| until <= Instant::now())
+        );
+        liveness.lease_lost().await;
+        deadline.renewed(std::time::Instant::now(), Duration::from_millis(100));
+        assert!(liveness.may_send());
+        liveness.lease_lost().await;
+        assert!(!liveness.may_send(), "lost only once the deadline passed");
     }
 
     #[test]

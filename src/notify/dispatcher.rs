@@ -789,6 +789,9 @@ pub async fn run(
         // Under a PostgreSQL lease nothing starts once the lease may be lost (a daemon woken from
         // SIGSTOP, cut off): another member may be the active one and send it.
         let may_send = link.liveness.may_send();
+        if !may_send {
+            deliveries.abort_all(); // each also stops itself at the deadline (`deliver_group`)
+        }
         if let Ok((due, heads, backlog)) = looked
             && may_send
         {
@@ -1038,6 +1041,7 @@ async fn record_finished(
                 }
             }
         }
+        Err(error) if error.is_cancelled() => flights.abandon(error.id(), clock.now()),
         Err(error) => {
             tracing::error!(%error, "a delivery task failed; its notification will be sent again later");
             flights.abandon(error.id(), clock.now());
@@ -1111,8 +1115,10 @@ impl Flights {
         self.lanes.started(&channel, &keys, probe);
         let senders = senders.clone();
         let clock = clock.clone();
-        let handle =
-            deliveries.spawn(async move { deliver_group(&senders, group, clock.now()).await });
+        let liveness = link.liveness.clone();
+        let handle = deliveries.spawn(async move {
+            deliver_group(&senders, group, clock.now(), liveness.lease_lost()).await
+        });
         self.tasks.insert(handle.id(), (channel, ids, keys));
     }
 
@@ -1303,14 +1309,25 @@ fn group_rows(rows: Vec<OutboxRow>) -> Vec<Vec<OutboxRow>> {
     groups
 }
 
+/// Delivers `group` unless `lease_lost` resolves first (under a PostgreSQL lease: another member
+/// may be the active one by then and send it): then the send is dropped where it is and reported
+/// as refused for now, to be tried again by whichever member holds the lease. A send whose last
+/// step already reached the server may still arrive; nothing later does.
 async fn deliver_group(
     senders: &Senders,
     group: Vec<OutboxRow>,
     now: jiff::Timestamp,
+    lease_lost: impl Future<Output = ()>,
 ) -> DeliveryReport {
     let first = &group[0];
     let payloads: Vec<OutboxPayload> = group.iter().map(|row| row.payload.clone()).collect();
-    let result = senders.deliver(&first.channel, &payloads, now).await;
+    let result = tokio::select! {
+        biased;
+        () = lease_lost => Err(DeliveryError::Deferred(
+            "not sent: this daemon's lease may be lost (another member may be active)".into(),
+        )),
+        result = senders.deliver(&first.channel, &payloads, now) => result,
+    };
     DeliveryReport {
         rows: group.iter().map(|row| row.id).collect(),
         channel: first.channel.clone(),
@@ -1410,6 +1427,70 @@ url = "http://127.0.0.1:9/hook"
         );
         assert!(senders.webhook("chat").is_some() && senders.webhook("mail").is_none());
         assert!(senders.alertmanager("chat").is_none());
+    }
+
+    /// A webhook channel at a server that takes the connection and never answers.
+    async fn senders_at_a_silent_server() -> (Senders, tokio::net::TcpListener) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let plan = crate::plan::parse(
+            &PLAN.replace("http://127.0.0.1:9/hook", &url),
+            &std::env::temp_dir().join("plan.toml"),
+        )
+        .map_err(|diagnostics| format!("{diagnostics:?}"))
+        .unwrap()
+        .plan;
+        let ids = MessageIds::new(&plan, "launch");
+        (Senders::new(&plan, reqwest::Client::new(), ids), listener)
+    }
+
+    fn chat_row() -> OutboxRow {
+        let mut chat = row(7, OutboxKind::Opened, Some(1));
+        chat.channel = "chat".into();
+        chat.payload = OutboxPayload::webhook(WebhookMessage {
+            text: "Checkout fails.".into(),
+            json: GoliveBody::None,
+        });
+        chat
+    }
+
+    #[tokio::test]
+    async fn a_delivery_started_after_the_lease_deadline_is_not_sent() {
+        let (senders, listener) = senders_at_a_silent_server().await;
+        let liveness = crate::liveness::Liveness::new();
+        liveness.act_under_lease(crate::liveness::LeaseDeadline::new());
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        let report = deliver_group(&senders, vec![chat_row()], now, liveness.lease_lost()).await;
+        assert!(
+            matches!(&report.result, Err(DeliveryError::Deferred(why)) if why.contains("lease")),
+            "{:?}",
+            report.result
+        );
+        let connected = futures_util::FutureExt::now_or_never(listener.accept());
+        assert!(connected.is_none(), "nothing reached the channel");
+    }
+
+    #[tokio::test]
+    async fn a_send_in_flight_when_the_lease_deadline_passes_stops_and_is_retried_later() {
+        let (senders, listener) = senders_at_a_silent_server().await;
+        let liveness = crate::liveness::Liveness::new();
+        let deadline = crate::liveness::LeaseDeadline::new();
+        liveness.act_under_lease(deadline.clone());
+        deadline.renewed(std::time::Instant::now(), Duration::from_millis(500));
+        let silent = tokio::spawn(async move {
+            let (connection, _) = listener.accept().await.unwrap();
+            std::future::pending::<()>().await;
+            drop(connection);
+        });
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        // Without the deadline this would wait for the HTTP timeout (10 s) and fail as trouble.
+        let report = deliver_group(&senders, vec![chat_row()], now, liveness.lease_lost()).await;
+        assert!(
+            matches!(&report.result, Err(error @ DeliveryError::Deferred(_)) if error.is_retryable()),
+            "{:?}",
+            report.result
+        );
+        silent.abort();
     }
 
     fn row(id: i64, kind: OutboxKind, alert_id: Option<i64>) -> OutboxRow {

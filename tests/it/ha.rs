@@ -43,6 +43,7 @@ impl Member {
             // the fences are seen to hold by themselves.
             &[
                 ("GOLIVE_DATABASE_URL", database),
+                ("GOLIVE_ACK_SECRET", "the-same-key-on-every-member"),
                 ("GOLIVE_TEST_HOOKS", "1"),
             ],
         );
@@ -125,6 +126,10 @@ impl Drop for Member {
     }
 }
 
+/// What every member on PostgreSQL must share (golive refuses to start without): the key that
+/// signs acknowledgement links, read from `GOLIVE_ACK_SECRET`, and the address in them.
+pub const SHARED_LINKS: &str = "public_url = \"https://golive.shop.example\"\nack_link_secret = { env = \"GOLIVE_ACK_SECRET\" }";
+
 /// The launch most tests run: one critical check of `target` that pages Bob at once and Alice
 /// (level 2) `level_two` after the opening, by email.
 fn plan(smtp: &SmtpServer, hook: &Receiver, target: &Switchable, level_two: &str) -> String {
@@ -138,7 +143,7 @@ fn plan(smtp: &SmtpServer, hook: &Receiver, target: &Switchable, level_two: &str
             .level("0s", &["bob"], &["email"])
             .level(level_two, &["alice"], &["email"])
             .repeat("1h")
-            .alerting(""),
+            .alerting(SHARED_LINKS),
     )
 }
 
@@ -325,7 +330,7 @@ async fn two_members_restarted_together_agree_on_one_active() {
     let database = crate::postgres::database_url();
     let target = Switchable::start(200).await;
     let check = http_check("shop", &target.url()).in_phases(&["planned"]);
-    let plan = format!("{BASE_PLAN}{check}");
+    let plan = format!("{BASE_PLAN}{check}\n[alerting]\n{SHARED_LINKS}\n");
     let mut first = Member::start(&plan, &database).await;
     first.wait_until_active().await;
     let mut second = Member::start(&plan, &database).await;

@@ -30,9 +30,12 @@ async fn a_daemon_on_postgres_pages_by_email_and_after_kill_9_keeps_its_alert_wi
         page_policy()
             .level("0s", &["bob"], &["email"])
             .repeat("1h")
-            .alerting(""),
+            .alerting(crate::ha::SHARED_LINKS),
     );
-    let env = [("GOLIVE_DATABASE_URL", database.as_str())];
+    let env = [
+        ("GOLIVE_DATABASE_URL", database.as_str()),
+        ("GOLIVE_ACK_SECRET", "the-same-key-on-every-member"),
+    ];
     let mut daemon = Daemon::start_with_env(&plan, &env).await;
     target.set(503);
     let page = smtp.wait_for(1, Duration::from_secs(15)).await;
@@ -142,4 +145,39 @@ fn golive_run_refuses_a_database_url_of_another_kind_and_never_prints_one() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("--database-url"), "{help}");
     assert!(!help.contains("s3cret-db"), "{help}");
+}
+
+#[test]
+fn golive_run_on_postgres_refuses_a_plan_without_a_shared_ack_link_secret_and_public_url() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("plan.toml"), BASE_PLAN).expect("write plan");
+    let stderr_file = dir.path().join("stderr.txt");
+    let mut golive = std::process::Command::new(env!("CARGO_BIN_EXE_golive"))
+        .current_dir(dir.path())
+        .env("GOLIVE_DATABASE_URL", crate::postgres::database_url())
+        .args(["run", "plan.toml", "--listen", "127.0.0.1:0"])
+        .stderr(std::fs::File::create(&stderr_file).expect("stderr file"))
+        .spawn()
+        .expect("golive run");
+    // A daemon that started anyway would run on: it is stopped, and the test fails.
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = golive.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = golive.kill();
+            let _ = golive.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(&stderr_file).unwrap_or_default();
+    assert!(status.is_some_and(|status| !status.success()), "{stderr}");
+    assert!(
+        stderr.contains("needs `ack_link_secret` and `public_url`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("load balancer"), "{stderr}");
+    assert!(stderr.contains("/readyz"), "{stderr}");
 }
