@@ -44,6 +44,24 @@ pub fn notify_reloading() {
     notify(&message);
 }
 
+/// Changes the status line `systemctl status` shows (a standby that became the active one).
+pub fn notify_status(status: &str) {
+    notify(&format!("STATUS={}\n", one_line(status)));
+}
+
+/// One watchdog ping, when systemd asked this process for pings: a standby's waiting loop sends
+/// them, as the engine does not run yet.
+pub fn notify_watchdog() {
+    let asked = watchdog_interval(
+        std::env::var(WATCHDOG_USEC_ENV).ok().as_deref(),
+        std::env::var(WATCHDOG_PID_ENV).ok().as_deref(),
+        std::process::id(),
+    );
+    if asked.is_some() {
+        notify("WATCHDOG=1\n");
+    }
+}
+
 /// Tells systemd golive is stopping (so a stop is not taken for a crash, and the watchdog is off).
 pub fn notify_stopping() {
     notify("STOPPING=1\nSTATUS=stopping: finishing in-flight requests\n");

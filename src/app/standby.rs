@@ -20,7 +20,7 @@ use super::{StartError, tls};
 use crate::domain::Secret;
 use crate::liveness::LeaseDeadline;
 use crate::metrics::Metrics;
-use crate::store::lease::{LeaseConnection, LeaseHolder, member_name};
+use crate::store::lease::{LeaseConnection, LeaseHolder, member_id};
 use crate::store::{DataDirLock, Store, StoreError};
 
 /// How long a lease lasts without renewal.
@@ -108,7 +108,12 @@ impl Waiting<'_> {
             metrics,
         } = self;
         let metrics = metrics.clone();
-        let member = member_name(data_dir);
+        let member = member_id(data_dir).map_err(|error| {
+            StartError::Database(format!(
+                "cannot read or create this member's id in {}: {error}",
+                data_dir.join(crate::store::lease::MEMBER_ID_FILE).display()
+            ))
+        })?;
         let lease = {
             let (url, member, advertised) =
                 ((*url).clone(), member.clone(), advertised_url.to_string());
@@ -118,23 +123,31 @@ impl Waiting<'_> {
         let holder = Arc::new(Mutex::new(None::<LeaseHolder>));
         let serving = CancellationToken::new();
         let mut server = None;
-        let (epoch, previous) = loop {
+        let (epoch, previous, acquire_sent) = loop {
             let started = Instant::now();
             let attempt = {
                 let lease = lease.clone();
                 // Who held it before, read first: the row changes only when a member takes it.
                 blocking(move || {
                     let before = lease.holder()?;
-                    Ok((lease.try_acquire()?, before))
+                    // The lease runs from when the database ran the statement, which is after
+                    // this instant: the deadline counts from here, never later.
+                    let sent = Instant::now();
+                    Ok((lease.try_acquire()?, before, sent))
                 })
                 .await
             };
             match attempt {
-                Ok((Some(epoch), before)) => break (epoch, before.member),
-                Ok((None, current)) => {
+                Ok((Some(epoch), before, sent)) => break (epoch, before.member, sent),
+                Ok((None, current, _)) => {
                     if server.is_none() {
                         tracing::info!(active = %current.member, epoch = current.epoch, url = %current.url, "standby: another golive holds the lease; waiting for it");
                         metrics.ha_role.set(0);
+                        // Started, as systemd's Type=notify asks, though it waits for the lease.
+                        crate::sd_notify::notify_ready(&format!(
+                            "standby: waiting for the lease held by {} ({})",
+                            current.member, current.url
+                        ));
                         server = Some(serve_standby(
                             listener,
                             *tls_certificate,
@@ -149,6 +162,7 @@ impl Waiting<'_> {
                     tracing::warn!(%error, "standby: cannot reach the lease; trying again")
                 }
             }
+            crate::sd_notify::notify_watchdog();
             tokio::select! {
                 () = stop.cancelled() => {
                     serving.cancel();
@@ -158,7 +172,7 @@ impl Waiting<'_> {
             }
         };
         let deadline = LeaseDeadline::new();
-        deadline.renewed(Instant::now(), LEASE.saturating_sub(SAFETY_MARGIN));
+        deadline.renewed(acquire_sent, LEASE.saturating_sub(SAFETY_MARGIN));
         let renewing = CancellationToken::new();
         spawn_renewal(lease.clone(), epoch, deadline.clone(), renewing.clone());
         if let Some(server) = server {
@@ -171,6 +185,9 @@ impl Waiting<'_> {
             }
         }
         metrics.ha_role.set(1);
+        crate::sd_notify::notify_status(&format!(
+            "active: took the lease (epoch {epoch}); opening the store"
+        ));
         tracing::info!(member = %member, epoch, "took the lease: this golive is now the active one");
         Ok(Some((
             Membership {

@@ -6,10 +6,14 @@
 //! when (milliseconds by the DATABASE's clock, so the members' clocks never matter) and the
 //! holder's advertised URL. A member takes it only when it has expired (the epoch goes up by one),
 //! renews it every second, and each writing transaction of the store checks, under a row lock a
-//! takeover must wait for (`FOR SHARE`), that its epoch still holds ([`FENCE_SQL`]): a paused or
-//! cut-off active can never commit after another member took over. The same member (host and data
-//! directory) may take its own lease back at once after a restart: holding the data directory's
-//! lock proves its earlier process is gone.
+//! takeover must wait for (`FOR KEY SHARE`, which the renewal's update of a non-key column does
+//! not wait for, while the takeover's `SELECT ... FOR UPDATE` does), that its epoch still holds
+//! ([`fence_sql`]): a paused or
+//! cut-off active can never commit after another member took over. A member is named by
+//! [`member_id`] (host, data directory and a random id kept in the data directory): the same
+//! member may take its own lease back at once after a restart (holding the data directory's lock
+//! proves its earlier process is gone), a member that merely has the same host name and path may
+//! not.
 
 use std::path::Path;
 use std::time::Duration;
@@ -28,17 +32,18 @@ const CREATE_SQL: &str = "CREATE TABLE IF NOT EXISTS golive_lease (\
      VALUES (1, '', 0, 0, '', 0) ON CONFLICT DO NOTHING";
 
 /// Inside a writing transaction: the row while `?1` is still the epoch and the lease has not
-/// expired, locked so that a takeover (an `UPDATE` of the row) waits until the transaction ends.
+/// expired, locked `FOR KEY SHARE`: a takeover (`SELECT ... FOR UPDATE`) waits until the
+/// transaction ends, while a renewal (an `UPDATE` of `expires_at`, no key column) does not.
 pub(crate) fn fence_sql() -> String {
     format!(
-        "SELECT epoch FROM golive_lease WHERE id = 1 AND epoch = ?1 AND expires_at > {DB_NOW_MS} FOR SHARE"
+        "SELECT epoch FROM golive_lease WHERE id = 1 AND epoch = ?1 AND expires_at > {DB_NOW_MS} FOR KEY SHARE"
     )
 }
 
 /// Who holds the lease now, as a standby tells clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseHolder {
-    /// The member's name (`host:data-dir`); empty when nobody ever held it.
+    /// The member's id (`host:data-dir#random`, [`member_id`]); empty when nobody ever held it.
     pub member: String,
     pub epoch: i64,
     /// The holder's advertised URL.
@@ -96,16 +101,31 @@ impl LeaseConnection {
     }
 
     /// Takes the lease if it has expired (or is this member's own): the new epoch, else `None`.
+    /// The row is first locked `FOR UPDATE`, which waits for every writing transaction in flight
+    /// (their fences hold it `FOR KEY SHARE`), then updated, in one transaction.
     pub fn try_acquire(&self) -> Result<Option<i64>, StoreError> {
-        let sql = format!(
-            "UPDATE golive_lease SET holder = ?1, url = ?2, epoch = epoch + 1, since = {DB_NOW_MS}, \
-             expires_at = {DB_NOW_MS} + ?3 WHERE id = 1 AND (expires_at <= {DB_NOW_MS} OR holder = ?1) \
-             RETURNING epoch"
-        );
-        self.connection()
-            .query_optional(&sql, params![&self.member, &self.url, self.lease_ms()])?
-            .map(|row| row.get(0))
-            .transpose()
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        let free = transaction.query_optional(
+            &format!(
+                "SELECT epoch FROM golive_lease WHERE id = 1 AND (expires_at <= {DB_NOW_MS} OR holder = ?1) FOR UPDATE"
+            ),
+            params![&self.member],
+        )?;
+        if free.is_none() {
+            return Ok(None); // the transaction rolls back when dropped
+        }
+        let epoch = transaction
+            .query_row(
+                &format!(
+                    "UPDATE golive_lease SET holder = ?1, url = ?2, epoch = epoch + 1, since = {DB_NOW_MS}, \
+                     expires_at = {DB_NOW_MS} + ?3 WHERE id = 1 RETURNING epoch"
+                ),
+                params![&self.member, &self.url, self.lease_ms()],
+            )?
+            .get(0)?;
+        transaction.commit()?;
+        Ok(Some(epoch))
     }
 
     /// Renews the lease held at `epoch`: `false` when another member has taken it since.
@@ -145,8 +165,15 @@ impl LeaseConnection {
     }
 }
 
-/// This member's name: the host and the data directory (two daemons on one host have two).
-pub fn member_name(data_dir: &Path) -> String {
+/// The file in the data directory that holds this member's random id.
+pub const MEMBER_ID_FILE: &str = "member-id";
+
+/// This member's id, the lease's holder: the host and the data directory for people to read,
+/// then `#` and a random id created once in the data directory (`member-id`, created exclusively),
+/// so two members never share an id even when containers or cloned machines give them the same
+/// host name and path. The same data directory keeps its id across restarts: holding its lock
+/// proves the earlier process is gone, so a restarted member may take its own lease back at once.
+pub fn member_id(data_dir: &Path) -> std::io::Result<String> {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -154,5 +181,65 @@ pub fn member_name(data_dir: &Path) -> String {
         .filter(|host| !host.is_empty())
         .unwrap_or_else(|| "localhost".to_string());
     let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
-    format!("{host}:{}", dir.display())
+    Ok(format!("{host}:{}#{}", dir.display(), random_id(data_dir)?))
+}
+
+/// The data directory's random id, created on first use.
+fn random_id(data_dir: &Path) -> std::io::Result<String> {
+    use std::io::Write;
+
+    let path = data_dir.join(MEMBER_ID_FILE);
+    let read = |path: &Path| -> std::io::Result<String> {
+        let id = std::fs::read_to_string(path)?.trim().to_string();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(std::io::Error::other(format!(
+                "{} holds no member id; remove it and golive makes a new one",
+                path.display()
+            )));
+        }
+        Ok(id)
+    };
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(mut file) => {
+            let id = crate::random::hex::<8>();
+            file.write_all(format!("{id}\n").as_bytes())?;
+            file.sync_all()?;
+            Ok(id)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_data_dirs_with_the_same_path_on_hosts_of_one_name_get_different_member_ids() {
+        let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first_id = member_id(first.path()).unwrap();
+        assert!(
+            first_id.contains(&format!(
+                "{}#",
+                first.path().canonicalize().unwrap().display()
+            )),
+            "{first_id}"
+        );
+        // The same host and path on a cloned machine or container: only the random part differs.
+        let id_part = |id: &str| id.rsplit_once('#').map(|(_, id)| id.to_string()).unwrap();
+        assert_ne!(
+            id_part(&first_id),
+            id_part(&member_id(second.path()).unwrap())
+        );
+        assert_eq!(
+            member_id(first.path()).unwrap(),
+            first_id,
+            "a restart keeps the id"
+        );
+    }
 }

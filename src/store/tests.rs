@@ -967,3 +967,54 @@ on_both_backends!(
     reports_are_recorded_once_per_scheduled_day_and_hours_roll_up,
     silences_nonces_reminders_and_review_messages_are_kept_once,
 );
+
+#[test]
+fn the_renewal_never_waits_behind_a_fenced_write_while_a_takeover_waits_for_it() {
+    use lease::LeaseConnection;
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let url = crate::domain::Secret::new(cluster::database_url());
+    let short = Duration::from_millis(300);
+    let first = std::sync::Arc::new(
+        LeaseConnection::connect(&url, "host:/renewing", "http://a", short).unwrap(),
+    );
+    let epoch = first.try_acquire().unwrap().expect("a free lease is taken");
+    let dir = tempfile::tempdir().unwrap();
+    let lock = lock_data_dir(dir.path()).unwrap();
+    let mut store = Store::open_leased(dir.path(), lock, &url, epoch).unwrap();
+    // A writing transaction in flight, its fence checked (the server ends it after 3 s idle).
+    let transaction = store.begin().unwrap();
+    let (renewed, renewal) = mpsc::channel();
+    let renewing = first.clone();
+    std::thread::spawn(move || renewed.send(renewing.renew(epoch).unwrap()));
+    assert_eq!(
+        renewal.recv_timeout(Duration::from_secs(2)),
+        Ok(true),
+        "the renewal went through beside the write"
+    );
+    let second = LeaseConnection::connect(&url, "host:/taking", "http://b", short * 20).unwrap();
+    eventually_true(|| first.holder().unwrap().expired);
+    let (took, takeover) = mpsc::channel();
+    std::thread::spawn(move || took.send(second.try_acquire().unwrap()));
+    assert!(
+        takeover.recv_timeout(Duration::from_millis(500)).is_err(),
+        "the takeover waits for the write in flight"
+    );
+    drop(transaction);
+    assert_eq!(
+        takeover.recv_timeout(Duration::from_secs(5)),
+        Ok(Some(epoch + 1)),
+        "taken once the write ended"
+    );
+}
+
+/// Polls `condition` every 20 ms, for at most 2 s.
+fn eventually_true(condition: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if condition() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("the condition never held");
+}

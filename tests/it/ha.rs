@@ -25,15 +25,24 @@ impl Member {
     /// Starts a member on `plan` and `database`, and waits until it answers `/healthz`, as an
     /// active or a standby.
     async fn start(plan: &str, database: &str) -> Member {
+        Member::start_with_env(plan, database, &[]).await
+    }
+
+    /// [`Member::start`] with more environment variables.
+    async fn start_with_env(plan: &str, database: &str, env: &[(&str, &str)]) -> Member {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("plan.toml"), plan).expect("write plan");
-        let mut member = Member::start_in(dir.path(), database).await;
+        let mut member = Member::start_in_with_env(dir.path(), database, env).await;
         member._dir = Some(dir);
         member
     }
 
     /// Starts a member again in `dir` (a restart of the same member).
     async fn start_in(dir: &Path, database: &str) -> Member {
+        Member::start_in_with_env(dir, database, &[]).await
+    }
+
+    async fn start_in_with_env(dir: &Path, database: &str, env: &[(&str, &str)]) -> Member {
         let daemon_file = dir.join("data").join("daemon.json");
         let _ = std::fs::remove_file(&daemon_file);
         let child = spawn_with_env(
@@ -42,10 +51,14 @@ impl Member {
             // The test hooks keep a member that lost its lease a few seconds before it exits, so
             // the fences are seen to hold by themselves.
             &[
-                ("GOLIVE_DATABASE_URL", database),
-                ("GOLIVE_ACK_SECRET", "the-same-key-on-every-member"),
-                ("GOLIVE_TEST_HOOKS", "1"),
-            ],
+                &[
+                    ("GOLIVE_DATABASE_URL", database),
+                    ("GOLIVE_ACK_SECRET", "the-same-key-on-every-member"),
+                    ("GOLIVE_TEST_HOOKS", "1"),
+                ],
+                env,
+            ]
+            .concat(),
         );
         let pid = u64::from(child.id());
         let announced = || {
@@ -360,4 +373,44 @@ async fn two_members_restarted_together_agree_on_one_active() {
     standby.signal("TERM");
     let mut standby = if roles.0 == 1 { second } else { first };
     assert_eq!(standby.exited().await, Some(0), "{}", standby.daemon.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_hears_a_standby_ready_and_pinging_while_it_waits_and_active_when_it_takes_over() {
+    let database = crate::postgres::database_url();
+    let target = Switchable::start(200).await;
+    let check = http_check("shop", &target.url()).in_phases(&["planned"]);
+    let plan = format!("{BASE_PLAN}{check}\n[alerting]\n{SHARED_LINKS}\n");
+    let mut active = Member::start(&plan, &database).await;
+    active.wait_until_active().await;
+    let notify = crate::service::NotifySocket::at_a_path();
+    let standby = Member::start_with_env(
+        &plan,
+        &database,
+        &[
+            ("NOTIFY_SOCKET", notify.name.as_str()),
+            ("WATCHDOG_USEC", "1000000"),
+        ],
+    )
+    .await;
+    // systemd (Type=notify) counts the standby as started, and its watchdog is fed while it waits.
+    let heard = notify.until("READY=1", 30).await;
+    let ready = heard.last().expect("READY=1");
+    assert!(
+        ready
+            .text
+            .contains("STATUS=standby: waiting for the lease held by"),
+        "{ready:?}"
+    );
+    notify.until("WATCHDOG=1", 10).await;
+    assert_eq!(standby.role().await, Some(0));
+    active.kill9();
+    let heard = notify.until("READY=1", 30).await;
+    assert!(
+        heard
+            .iter()
+            .any(|message| message.text.contains("STATUS=active")),
+        "{heard:?}"
+    );
+    standby.wait_until_active().await;
 }

@@ -16,23 +16,23 @@ use crate::heartbeat::metric;
 use crate::helpers::{BASE_PLAN, Daemon, eventually};
 
 /// The test's end of the notify protocol: a datagram socket the daemon sends to.
-struct NotifySocket {
+pub(crate) struct NotifySocket {
     socket: UnixDatagram,
     /// What `NOTIFY_SOCKET` is set to: a path, or `@name` for an abstract socket.
-    name: String,
+    pub(crate) name: String,
     _dir: tempfile::TempDir,
 }
 
 /// One datagram and when it arrived.
 #[derive(Debug)]
-struct Message {
+pub(crate) struct Message {
     at: Instant,
-    text: String,
+    pub(crate) text: String,
 }
 
 impl NotifySocket {
     /// A socket at a path in a fresh folder.
-    fn at_a_path() -> NotifySocket {
+    pub(crate) fn at_a_path() -> NotifySocket {
         let dir = tempfile::tempdir().expect("temp dir");
         let path: PathBuf = dir.path().join("notify.sock");
         let socket = UnixDatagram::bind(&path).expect("bind notify socket");
@@ -75,7 +75,7 @@ impl NotifySocket {
     }
 
     /// Every datagram up to and including the first that holds the line `wanted`.
-    async fn until(&self, wanted: &str, seconds: u64) -> Vec<Message> {
+    pub(crate) async fn until(&self, wanted: &str, seconds: u64) -> Vec<Message> {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let mut seen = Vec::new();
         loop {
