@@ -583,11 +583,28 @@ async fn an_alerts_whole_life_reaches_pagerduty_and_opsgenie_in_order_once_each_
             .ends_with(&format!("#alert-{id}")),
         "{trigger}"
     );
-    // The keys are secrets: they appear nowhere golive shows or logs.
-    let (_, plan) = daemon.get("/api/v1/plan").await;
-    for (_, secret) in SECRETS {
-        assert!(!plan.to_string().contains(secret));
-        assert!(!daemon.log().contains(secret));
+    // The keys are secrets: they appear nowhere golive shows or logs — the plan, the status, the
+    // alert with its delivery rows, the status page, the timeline.
+    let mut shown = Vec::new();
+    for path in [
+        "/api/v1/plan",
+        "/api/v1/status",
+        &format!("/api/v1/alerts/{id}"),
+    ] {
+        let (status, answer) = daemon.get(path).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+        shown.push(answer.to_string());
+    }
+    for path in ["/", "/api/v1/timeline"] {
+        let (status, answer) = daemon.get_text(path).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+        shown.push(answer);
+    }
+    shown.push(daemon.log());
+    for (name, secret) in SECRETS {
+        for text in &shown {
+            assert!(!text.contains(secret), "{name} shown: {text}");
+        }
     }
 }
 
