@@ -300,6 +300,24 @@ struct GitlabPipeline {
     jobs: BTreeMap<String, Value>,
 }
 
+impl GitlabPipeline {
+    /// A job's script lines as one shell text, as the runner runs them.
+    fn script(&self, job: &str) -> String {
+        script_of(&self.jobs[job])
+    }
+}
+
+/// A GitLab job's `script` lines joined into one shell text.
+fn script_of(job: &Value) -> String {
+    let lines: Vec<&str> = job["script"]
+        .as_array()
+        .expect("script lines")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    lines.join("\n")
+}
+
 /// Runs the GitLab CI example's jobs stage by stage (each job's script lines in one shell, as
 /// the runner does); answers whether the pipeline failed and the log.
 async fn run_gitlab(setup: &Setup, env: &[(String, String)]) -> (bool, String) {
@@ -315,13 +333,7 @@ async fn run_gitlab(setup: &Setup, env: &[(String, String)]) -> (bool, String) {
             if on_failure != failed {
                 continue;
             }
-            let lines: Vec<&str> = job["script"]
-                .as_array()
-                .expect("script lines")
-                .iter()
-                .filter_map(Value::as_str)
-                .collect();
-            let (code, text) = shell(setup.workspace.path(), env, &lines.join("\n")).await;
+            let (code, text) = shell(setup.workspace.path(), env, &script_of(job)).await;
             log.push_str(&format!("== {name} (exit {code})\n{text}"));
             failed |= code != 0;
         }
@@ -542,13 +554,7 @@ async fn the_gitlab_pipeline_runs_the_rollback_hook_when_the_gate_exits_with_the
     assert_eq!(phase(&setup.daemon).await, "rolled_back");
     // The verify job retried: still exit 3, and its rollback finds the launch rolled back.
     let pipeline: GitlabPipeline = example("gitlab-ci.yml");
-    let lines: Vec<&str> = pipeline.jobs["verify"]["script"]
-        .as_array()
-        .expect("script lines")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    let (code, output) = shell(setup.workspace.path(), &env, &lines.join("\n")).await;
+    let (code, output) = shell(setup.workspace.path(), &env, &pipeline.script("verify")).await;
     assert_eq!(code, 3, "{output}");
     assert!(output.contains("rolled back already"), "{output}");
     let rolled_back = phase_changes(&setup.daemon)
@@ -795,13 +801,7 @@ async fn the_gate_ends_with_a_json_line_carrying_its_exit_code_when_its_advance_
     let setup = setup(Release::Healthy).await;
     let env = job_env(&setup, "1s", ("CI_PIPELINE_ID", "79"));
     let pipeline: GitlabPipeline = example("gitlab-ci.yml");
-    let lines: Vec<&str> = pipeline.jobs["deploy"]["script"]
-        .as_array()
-        .expect("script lines")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    let (code, output) = shell(setup.workspace.path(), &env, &lines.join("\n")).await;
+    let (code, output) = shell(setup.workspace.path(), &env, &pipeline.script("deploy")).await;
     assert_eq!(code, 0, "{output}");
     // The status is public; the advance needs a write token, and this one is wrong.
     let mut env = env;
