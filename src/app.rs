@@ -29,6 +29,7 @@ use crate::store::Reader;
 use crate::store::{Backend, Store, StoreError, lock_data_dir};
 
 pub mod standby;
+mod standby_serve;
 pub mod tls;
 
 /// The file in the data directory that tells clients where the running daemon listens.
@@ -259,6 +260,10 @@ impl Application {
                     advertised_url: &advertised,
                     tls: tls.as_ref(),
                     metrics: metrics.clone(),
+                    stored_view: standby_serve::StoredView {
+                        plan: plan.clone(),
+                        clock: clock.clone(),
+                    },
                 }
                 .open_store_when_active(lock, &options.stop)
                 .await?

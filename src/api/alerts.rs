@@ -28,8 +28,8 @@ pub struct AlertParams {
     limit: Option<usize>,
 }
 
-pub async fn list_alerts(
-    State(state): State<AppState>,
+pub async fn list_alerts<S: super::standby::Reads>(
+    State(state): State<S>,
     ApiQuery(params): ApiQuery<AlertParams>,
 ) -> Result<Json<wire::Alerts>, ApiError> {
     let only_open = match params.state.as_deref() {
@@ -56,8 +56,8 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::field("id", format!("`{id}` is not an alert number")))
 }
 
-pub async fn get_alert(
-    State(state): State<AppState>,
+pub async fn get_alert<S: super::standby::Reads>(
+    State(state): State<S>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<wire::OneAlert>, ApiError> {
     let id = parse_id(&id)?;

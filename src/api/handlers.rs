@@ -14,6 +14,7 @@ use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::params::{ApiPath, ApiQuery};
+use super::standby::Reads;
 use crate::core::actions::{ActionStatus, is_overdue};
 use crate::core::health::Health;
 use crate::core::lifecycle::{blockers_leaving, hypercare_end, owner_label};
@@ -53,19 +54,14 @@ fn check_length(field: &'static str, text: Option<&str>) -> Result<(), ApiError>
     }
 }
 
-/// Runs a read against the store off the async workers.
-pub(super) async fn read<T: Send + 'static>(
-    state: &AppState,
+/// Runs a read against the store off the async workers (the active's reader, or a standby's:
+/// [`Reads::on_reader`]).
+pub(super) async fn read<S: Reads, T: Send + 'static>(
+    state: &S,
     work: impl FnOnce(&Reader) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let reader = state.reader.clone();
-    let joined = tokio::task::spawn_blocking(move || {
-        let reader = reader.lock().map_err(|_| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store reader poisoned")
-        })?;
-        work(&reader).map_err(|error| ApiError::internal(&error))
-    })
-    .await;
+    let state = state.clone();
+    let joined = tokio::task::spawn_blocking(move || state.on_reader(work)).await;
     joined.map_err(|error| ApiError::internal(&error))?
 }
 
@@ -115,12 +111,10 @@ fn seconds_between(later: Timestamp, earlier: Timestamp) -> i64 {
 }
 
 fn checklist_items(
-    state: &AppState,
+    plan: &crate::plan::Plan,
     snapshot: &crate::core::snapshot::Snapshot,
 ) -> Vec<wire::ChecklistItem> {
-    state
-        .plan()
-        .checklist
+    plan.checklist
         .iter()
         .map(|item| {
             let confirmation = snapshot.state.confirmations.get(&item.id);
@@ -128,7 +122,7 @@ fn checklist_items(
                 id: item.id.clone(),
                 title: item.title.clone(),
                 owner: item.owner.to_string(),
-                owner_label: owner_label(&state.plan(), &item.owner),
+                owner_label: owner_label(plan, &item.owner),
                 required: item.required,
                 gates: super::answers::name(&item.gates),
                 confirmed: confirmation.is_some(),
@@ -226,7 +220,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<wire::Status>,
             confirmed,
             required,
             required_confirmed,
-            items: checklist_items(&state, &snapshot),
+            items: checklist_items(plan, &snapshot),
         },
         actions: wire::ActionCounts {
             open: count(ActionStatus::Open),
@@ -312,17 +306,19 @@ fn verification(
     }
 }
 
-pub async fn checklist(State(state): State<AppState>) -> Json<wire::Checklist> {
-    let snapshot = state.engine.snapshot();
-    Json(wire::Checklist {
-        items: checklist_items(&state, &snapshot),
+pub async fn checklist<S: Reads>(
+    State(state): State<S>,
+) -> Result<Json<wire::Checklist>, ApiError> {
+    let snapshot = state.snapshot().await?;
+    Ok(Json(wire::Checklist {
+        items: checklist_items(&state.plan(), &snapshot),
         timezone: state.plan().launch.timezone_name.clone(),
-    })
+    }))
 }
 
 /// The plan as JSON, with secrets redacted: token sources say where a token comes from, never
 /// its value.
-pub async fn plan(State(state): State<AppState>) -> Json<Value> {
+pub async fn plan<S: Reads>(State(state): State<S>) -> Json<Value> {
     let plan = &state.plan();
     Json(json!({
         "source": plan.source,
@@ -504,8 +500,8 @@ pub struct LogParams {
 const LOG_PAGE_DEFAULT: usize = 50;
 const LOG_PAGE_MAX: usize = 500;
 
-pub async fn read_log(
-    State(state): State<AppState>,
+pub async fn read_log<S: Reads>(
+    State(state): State<S>,
     ApiQuery(params): ApiQuery<LogParams>,
 ) -> Result<Json<wire::LogPage>, ApiError> {
     let kinds = match params.kind.as_deref() {
@@ -587,13 +583,12 @@ pub struct ActionParams {
     status: Option<String>,
 }
 
-pub async fn list_actions(
-    State(state): State<AppState>,
+pub async fn list_actions<S: Reads>(
+    State(state): State<S>,
     ApiQuery(params): ApiQuery<ActionParams>,
 ) -> Result<Json<wire::Actions>, ApiError> {
-    let snapshot = state.engine.snapshot();
+    let snapshot = state.snapshot().await?;
     let today = state
-        .clock
         .now()
         .to_zoned_datetime(state.plan().launch.timezone.clone())
         .date();
@@ -632,12 +627,12 @@ fn parse_action_id(id: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::field("id", format!("`{id}` is not an action item number")))
 }
 
-pub async fn get_action(
-    State(state): State<AppState>,
+pub async fn get_action<S: Reads>(
+    State(state): State<S>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<wire::OneAction>, ApiError> {
     let id = parse_action_id(&id)?;
-    let snapshot = state.engine.snapshot();
+    let snapshot = state.snapshot().await?;
     let item = snapshot
         .actions
         .iter()
@@ -703,10 +698,10 @@ pub async fn update_action(
     }))
 }
 
-pub async fn timeline(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let snapshot = state.engine.snapshot();
+pub async fn timeline<S: Reads>(State(state): State<S>) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot().await?;
     let plan = state.plan().clone();
-    let now = state.clock.now();
+    let now = state.now();
     let entries = read(&state, |reader| reader.whole_log()).await?;
     let text =
         crate::report::timeline::render(&plan, &snapshot.state, &entries, &snapshot.actions, now);

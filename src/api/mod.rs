@@ -18,6 +18,8 @@ mod params;
 mod reload;
 mod reports;
 mod runbook;
+pub mod standby;
+mod standby_snapshot;
 pub mod status_page;
 mod test_hooks;
 mod updates;
@@ -66,25 +68,28 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/status", get(handlers::status))
-        .route("/plan", get(handlers::plan))
+        .route("/plan", get(handlers::plan::<AppState>))
         .route("/phase", post(handlers::change_phase))
-        .route("/checklist", get(handlers::checklist))
+        .route("/checklist", get(handlers::checklist::<AppState>))
         .route("/checklist/{id}/confirm", post(handlers::confirm))
-        .route("/log", get(handlers::read_log).post(handlers::write_log))
+        .route(
+            "/log",
+            get(handlers::read_log::<AppState>).post(handlers::write_log),
+        )
         .route(
             "/actions",
-            get(handlers::list_actions).post(handlers::create_action),
+            get(handlers::list_actions::<AppState>).post(handlers::create_action),
         )
         .route(
             "/actions/{id}",
-            patch(handlers::update_action).get(handlers::get_action),
+            patch(handlers::update_action).get(handlers::get_action::<AppState>),
         )
-        .route("/timeline", get(handlers::timeline))
+        .route("/timeline", get(handlers::timeline::<AppState>))
         .route("/checks", get(handlers::list_checks))
         .route("/checks/{id}", get(handlers::get_check))
-        .route("/alerts", get(alerts::list_alerts))
+        .route("/alerts", get(alerts::list_alerts::<AppState>))
         .route("/alerts/ack", post(alerts::acknowledge_many))
-        .route("/alerts/{id}", get(alerts::get_alert))
+        .route("/alerts/{id}", get(alerts::get_alert::<AppState>))
         .route("/alerts/{id}/ack", post(alerts::acknowledge))
         .route(
             "/silences",
@@ -100,7 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/runbook/{id}/done", post(runbook::done))
         .route("/runbook/{id}/skip", post(runbook::skip))
         .route("/runbook/{id}/fail", post(runbook::fail))
-        .route("/reports", get(reports::list))
+        .route("/reports", get(reports::list::<AppState>))
         .route("/reports/send", post(reports::send))
         .route("/updates", post(updates::send))
         .route("/reload", post(reload::reload));

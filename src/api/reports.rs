@@ -39,7 +39,9 @@ pub async fn send(
 }
 
 /// `GET /api/v1/reports`.
-pub async fn list(State(state): State<AppState>) -> Result<Json<wire::Reports>, ApiError> {
+pub async fn list<S: super::standby::Reads>(
+    State(state): State<S>,
+) -> Result<Json<wire::Reports>, ApiError> {
     let reports = read(&state, |reader| reader.reports(1000)).await?;
     Ok(Json(wire::Reports {
         reports: reports.iter().map(wire::ReportRecord::from).collect(),

@@ -1,8 +1,9 @@
 //! Active/standby on PostgreSQL: every daemon on the same plan and database is a member; the one
 //! holding the lease (`store::lease`) is active. Until it holds it, a daemon is a standby: it
-//! serves `/healthz`, `/metrics` (`golive_ha_role` 0) and answers everything else 503 with the
-//! active's URL (header `X-Golive-Active`, field `active_url`), so the CLI retries there; each
-//! second it tries to take the lease. Once active, a thread of its own renews the lease every
+//! serves `/healthz`, `/metrics` (`golive_ha_role` 0), the stored reads and the status page from
+//! the database, and answers writes 503 with the active's URL (header `X-Golive-Active`, field
+//! `active_url`), so the CLI retries there (`standby_serve.rs`); each second it tries to take the
+//! lease. Once active, a thread of its own renews the lease every
 //! second and moves the [`LeaseDeadline`] the dispatcher checks before each send; when a renewal
 //! finds the lease taken, or the deadline passes without one, the daemon steps down by exiting
 //! ([`EXIT_STEPPED_DOWN`]), so systemd starts it again, as a standby.
@@ -10,9 +11,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -30,8 +28,6 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(1);
 /// Sending stops this long before the lease would run out by the local monotonic clock: room for
 /// a clock running a little fast and for the time a message takes to leave.
 const SAFETY_MARGIN: Duration = Duration::from_millis(1500);
-/// The header a standby names the active's URL in.
-pub const ACTIVE_HEADER: &str = "x-golive-active";
 /// The exit code of a daemon that stepped down (EX_TEMPFAIL): restart it, it comes back a standby.
 pub const EXIT_STEPPED_DOWN: i32 = 75;
 
@@ -87,6 +83,8 @@ pub struct Waiting<'a> {
     pub advertised_url: &'a str,
     pub tls: Option<&'a Arc<tls::TlsCertificate>>,
     pub metrics: Arc<Metrics>,
+    /// What the standby serves the stored launch from.
+    pub stored_view: super::standby_serve::StoredView,
 }
 
 impl Waiting<'_> {
@@ -106,6 +104,7 @@ impl Waiting<'_> {
             advertised_url,
             tls: tls_certificate,
             metrics,
+            stored_view,
         } = self;
         let metrics = metrics.clone();
         let member = member_id(data_dir).map_err(|error| {
@@ -148,11 +147,12 @@ impl Waiting<'_> {
                             "standby: waiting for the lease held by {} ({})",
                             current.member, current.url
                         ));
-                        server = Some(serve_standby(
+                        server = Some(super::standby_serve::serve_standby(
                             listener,
                             *tls_certificate,
                             holder.clone(),
                             metrics.clone(),
+                            (stored_view, url),
                             serving.clone(),
                         )?);
                     }
@@ -279,170 +279,4 @@ fn step_down(epoch: i64, why: &str) -> ! {
     );
     eprintln!("golive: stepping down (epoch {epoch}): {why}; restart it to serve as a standby");
     std::process::exit(EXIT_STEPPED_DOWN)
-}
-
-/// Serves the standby's answers on a second handle of `listener` until `stop`.
-fn serve_standby(
-    listener: &TcpListener,
-    tls_certificate: Option<&Arc<tls::TlsCertificate>>,
-    holder: Arc<Mutex<Option<LeaseHolder>>>,
-    metrics: Arc<Metrics>,
-    stop: CancellationToken,
-) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, StartError> {
-    let bind_error = |source| StartError::Bind {
-        address: listener
-            .local_addr()
-            .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
-        source,
-    };
-    let second = socket2_clone(listener).map_err(bind_error)?;
-    let router = Router::new()
-        .route(
-            "/healthz",
-            axum::routing::get(|| async {
-                axum::Json(serde_json::json!({"status": "ok", "role": "standby"}))
-            }),
-        )
-        .route(
-            "/metrics",
-            axum::routing::get(move || async move {
-                match metrics.encode() {
-                    Ok(text) => (StatusCode::OK, text).into_response(),
-                    Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-                }
-            }),
-        )
-        .fallback(move |headers: axum::http::HeaderMap| async move {
-            let current = holder.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let browser = headers
-                .get(header::ACCEPT)
-                .and_then(|accept| accept.to_str().ok())
-                .is_some_and(|accept| accept.contains("text/html"));
-            not_active(current.as_ref(), browser)
-        });
-    tls::serve(second, tls_certificate, router, stop).map_err(|error| StartError::Bind {
-        address: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-        source: std::io::Error::other(error.to_string()),
-    })
-}
-
-/// A second handle on the same listening socket: the standby serves on it and drops it when it
-/// becomes active, while the daemon keeps the first (the port stays the same, even when 0 was
-/// asked for).
-fn socket2_clone(listener: &TcpListener) -> std::io::Result<TcpListener> {
-    use std::os::fd::{AsFd, OwnedFd};
-    let fd: OwnedFd = listener.as_fd().try_clone_to_owned()?;
-    let std_listener = std::net::TcpListener::from(fd);
-    std_listener.set_nonblocking(true)?;
-    TcpListener::from_std(std_listener)
-}
-
-/// The standby's answer to everything but `/healthz` and `/metrics`: 503, naming the active; to a
-/// browser a small page that links to the active's status page and reloads itself (so it shows
-/// the status page once this member is the active one).
-fn not_active(holder: Option<&LeaseHolder>, browser: bool) -> Response {
-    let active_url = holder
-        .filter(|holder| !holder.expired && !holder.url.is_empty())
-        .map(|holder| holder.url.clone());
-    let body = serde_json::json!({
-        "error": match &active_url {
-            Some(url) => format!("this golive is a standby; the active golive is at {url}"),
-            None => "this golive is a standby and no golive is active right now (a takeover is under way); try again in a few seconds".to_string(),
-        },
-        "role": "standby",
-        "active_url": active_url,
-    });
-    let mut response = if browser {
-        let link = match &active_url {
-            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-                let url = escape_html(url);
-                format!(
-                    "The live status page is on the active golive: <a href=\"{url}/\">{url}</a>."
-                )
-            }
-            _ => "No golive is active right now (a takeover is under way).".to_string(),
-        };
-        let page = format!(
-            "<!doctype html>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" content=\"5\">\n\
-             <title>golive: standby</title>\n<p>This golive is a standby. {link}</p>\n"
-        );
-        (StatusCode::SERVICE_UNAVAILABLE, axum::response::Html(page)).into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
-    };
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    if let Some(value) = active_url.and_then(|url| HeaderValue::from_str(&url).ok()) {
-        response.headers_mut().insert(ACTIVE_HEADER, value);
-    }
-    response
-}
-
-/// `text` safe inside HTML text and double-quoted attributes.
-fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn holder(url: &str) -> LeaseHolder {
-        LeaseHolder {
-            member: "host-a:/var/lib/golive".into(),
-            epoch: 3,
-            url: url.into(),
-            expired: false,
-        }
-    }
-
-    async fn body(response: Response) -> String {
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
-            .await
-            .unwrap_or_default();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    #[tokio::test]
-    async fn a_browser_at_a_standby_gets_a_link_to_the_active_with_the_url_escaped() {
-        let response = not_active(Some(&holder("https://a.example/?x=\"<b>")), true);
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let page = body(response).await;
-        assert!(
-            page.contains("<a href=\"https://a.example/?x=&quot;&lt;b&gt;/\">"),
-            "{page}"
-        );
-        let page = body(not_active(Some(&holder("javascript:alert(1)")), true)).await;
-        assert!(!page.contains("<a "), "only http(s) links: {page}");
-    }
-
-    #[tokio::test]
-    async fn a_client_at_a_standby_gets_the_active_in_a_header_and_none_while_the_lease_is_free() {
-        let response = not_active(Some(&holder("http://10.0.0.1:9898")), false);
-        assert_eq!(response.headers()[ACTIVE_HEADER], "http://10.0.0.1:9898");
-        assert!(
-            body(response)
-                .await
-                .contains("\"active_url\":\"http://10.0.0.1:9898\"")
-        );
-        let expired = LeaseHolder {
-            expired: true,
-            ..holder("http://10.0.0.1:9898")
-        };
-        let response = not_active(Some(&expired), false);
-        assert!(response.headers().get(ACTIVE_HEADER).is_none());
-        assert!(body(response).await.contains("\"active_url\":null"));
-    }
 }

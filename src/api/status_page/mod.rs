@@ -36,6 +36,7 @@ use tower_http::compression::CompressionLayer;
 use super::AppState;
 use super::error::ApiError;
 use super::handlers::read;
+use super::standby::{Reads, StandbyState};
 use crate::store::LogQuery;
 use cache::{Encoded, Rendered};
 pub use cache::{FRESH_FOR, PageCache};
@@ -71,16 +72,93 @@ static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = Laz
 /// come from `cache`, rendered once per state and compressed once; only the static assets go
 /// through the compression layer, so nothing is compressed twice.
 pub fn routes(cache: Arc<PageCache>) -> Router<AppState> {
-    let assets = Router::new()
-        .route("/status/status.css", get(stylesheet))
-        .route("/status/status.js", get(script))
-        .layer(CompressionLayer::new());
     Router::new()
         .route("/", get(page))
         .route("/status/live", get(live))
         .layer(Extension(cache))
-        .merge(assets)
+        .merge(assets())
         .layer(middleware::map_response(security_headers))
+}
+
+/// The stylesheet and the script, compressed by the layer.
+fn assets<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/status/status.css", get(stylesheet))
+        .route("/status/status.js", get(script))
+        .layer(CompressionLayer::new())
+}
+
+/// A standby's status page: the same page, rendered from what the database holds, under a banner
+/// naming the time it was read and the active's live page ([`view::mark_as_standby`]). One
+/// rendering serves every viewer for [`FRESH_FOR`].
+pub fn standby_routes() -> Router<StandbyState> {
+    Router::new()
+        .route("/", get(standby_page))
+        .route("/status/live", get(standby_live))
+        .layer(Extension(Arc::new(StoredPages::default())))
+        .merge(assets())
+        .layer(middleware::map_response(security_headers))
+}
+
+/// A standby's latest rendering and when it was made; the lock is held while one renders, so
+/// viewers arriving meanwhile wait for it instead of reading the database again.
+#[derive(Default)]
+struct StoredPages {
+    latest: tokio::sync::Mutex<Option<(std::time::Instant, Arc<PageAndLive>)>>,
+}
+
+/// The whole page and its live part, rendered together.
+type PageAndLive = (Encoded, Encoded);
+
+impl StoredPages {
+    async fn current(&self, state: &StandbyState) -> Result<Arc<PageAndLive>, ApiError> {
+        let mut latest = self.latest.lock().await;
+        if let Some((at, rendered)) = latest.as_ref()
+            && at.elapsed() < FRESH_FOR
+        {
+            return Ok(rendered.clone());
+        }
+        let mut gathered = gather(state).await?;
+        gathered.standby = Some(super::standby::active_link(state.active_url().as_deref()));
+        let rendered = Arc::new(render_gathered(gathered).await?);
+        *latest = Some((std::time::Instant::now(), rendered.clone()));
+        Ok(rendered)
+    }
+}
+
+async fn standby_page(
+    State(state): State<StandbyState>,
+    Extension(pages): Extension<Arc<StoredPages>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let rendered = pages.current(&state).await?;
+    Ok(encoded_response(&rendered.0, &headers))
+}
+
+async fn standby_live(
+    State(state): State<StandbyState>,
+    Extension(pages): Extension<Arc<StoredPages>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let rendered = pages.current(&state).await?;
+    Ok(encoded_response(&rendered.1, &headers))
+}
+
+/// The gzip bytes when the request takes gzip, else the plain ones; never stored by the browser.
+fn encoded_response(body: &Encoded, request: &HeaderMap) -> Response {
+    let mut response = if accepts_gzip(request) {
+        let mut response = html_response(body.gzip.clone());
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        html_response(body.identity.clone())
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// Middleware: a successful write through the API (a note, an acknowledgement, a silence) may
@@ -201,7 +279,11 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// Reading happens here (the engine's check views, the store on the blocking pool); building the
 /// view, both templates and compressing run on the blocking pool, off the runtime's threads.
 async fn render_both(state: &AppState) -> Result<(Encoded, Encoded), ApiError> {
-    let gathered = gather(state).await?;
+    render_gathered(gather(state).await?).await
+}
+
+/// [`render_both`] from what was read.
+async fn render_gathered(gathered: Gathered) -> Result<(Encoded, Encoded), ApiError> {
     let joined = tokio::task::spawn_blocking(move || {
         let view = gathered.view();
         let live = render(LIVE, &view)?;
@@ -230,6 +312,8 @@ struct Gathered {
     log: Vec<crate::core::log::LogEntry>,
     update: Option<crate::core::log::LogEntry>,
     now: jiff::Timestamp,
+    /// On a standby: the sentence linking to the active's live page (escaped HTML).
+    standby: Option<String>,
 }
 
 impl Gathered {
@@ -247,19 +331,30 @@ impl Gathered {
             .update
             .as_ref()
             .map(|entry| view::log_row(entry, self.now, &self.plan.launch.timezone));
+        if let Some(active_link) = &self.standby {
+            view::mark_as_standby(
+                &mut view,
+                &self.snapshot.checks,
+                self.log.first().map(|entry| entry.at),
+                active_link.clone(),
+                &self.plan.launch.timezone,
+                self.now,
+            );
+        }
         view
     }
 }
 
 /// Reads everything the page shows at one moment: the snapshot (phase, checklist, action items,
-/// the gate's view of checks), the checks' views from the engine, and from the store the open
-/// alerts, the newest log entries and each check's recent minutes.
-async fn gather(state: &AppState) -> Result<Gathered, ApiError> {
+/// the gate's view of checks), the checks' views from the engine (on a standby, from the stored
+/// snapshot), and from the store the open alerts, the newest log entries and each check's recent
+/// minutes.
+async fn gather<S: Reads>(state: &S) -> Result<Gathered, ApiError> {
     let plan = state.plan();
-    let snapshot = state.engine.snapshot();
-    let checks = state.engine.checks().await?;
+    let snapshot = state.snapshot().await?;
+    let checks = state.checks(&snapshot).await?;
     let ids: Vec<String> = checks.iter().map(|check| check.id.clone()).collect();
-    let now = state.clock.now();
+    let now = state.now();
     let current_minute = now.as_second().div_euclid(60);
     let (alerts, log, history, update) = read(state, move |reader| {
         let alerts = reader.alerts(true, ALERTS_SHOWN)?;
@@ -295,6 +390,7 @@ async fn gather(state: &AppState) -> Result<Gathered, ApiError> {
         log,
         update,
         now,
+        standby: None,
     })
 }
 

@@ -79,6 +79,52 @@ pub struct StatusView {
     pub log: Vec<LogRow>,
     /// The newest stakeholder update sent (set by the page from its own read of the log).
     pub latest_update: Option<LogRow>,
+    /// On a standby: the page is the store's view, not the live one (set by the page).
+    pub standby: Option<StandbyBanner>,
+}
+
+/// What a standby's page says above everything: when it read the database, the newest entry the
+/// active wrote, and where the live page is.
+#[derive(Debug, Clone, Serialize)]
+pub struct StandbyBanner {
+    /// When the standby read the database.
+    pub stored_at: TimeView,
+    /// The newest log entry's time: how recent what the active wrote is.
+    pub newest_entry: Option<TimeView>,
+    /// A sentence with a link to the active's page, already escaped HTML.
+    pub active_link_html: String,
+}
+
+/// Marks `view` as a standby's: the banner, and every check's reason said as what it is — the
+/// newest stored health change (`stored_health` by check id), since probe results live only in
+/// the active's memory.
+pub fn mark_as_standby(
+    view: &mut StatusView,
+    stored_health: &crate::core::lifecycle::CheckHealthMap,
+    newest_entry: Option<Timestamp>,
+    active_link_html: String,
+    timezone: &TimeZone,
+    now: Timestamp,
+) {
+    for row in &mut view.checks {
+        row.reason = match stored_health.get(&row.id) {
+            Some(gate) => format!(
+                "as stored: {} since the change at {}{}",
+                gate.health.as_str(),
+                gate.changed_at
+                    .map_or_else(String::new, |at| time_view(at, now, timezone).short),
+                gate.reason
+                    .as_ref()
+                    .map_or_else(String::new, |reason| format!(" ({reason})")),
+            ),
+            None => "no health change stored yet".to_string(),
+        };
+    }
+    view.standby = Some(StandbyBanner {
+        stored_at: time_view(now, now, timezone),
+        newest_entry: newest_entry.map(|at| time_view(at, now, timezone)),
+        active_link_html,
+    });
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -328,6 +374,7 @@ pub fn build(inputs: &Inputs<'_>) -> StatusView {
         actions,
         log,
         latest_update: None,
+        standby: None,
     }
 }
 
