@@ -40,6 +40,7 @@ mod runbook;
 mod schema;
 mod service;
 mod smtp;
+mod standby_reads;
 mod status_page;
 mod store_trouble;
 mod storms;

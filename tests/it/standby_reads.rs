@@ -1,0 +1,176 @@
+//! What a standby serves, end to end: two real golive daemons on the same plan and database of the
+//! throw-away PostgreSQL cluster (`postgres.rs`, members from `ha.rs`), paging through a real SMTP
+//! server about a real flip target. The standby answers the stored reads with the active's bodies,
+//! shows the launch on its status page under a banner naming the active, refuses writes with the
+//! active's URL (the CLI completes them there), and after a failover serves the live page.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::alerting::{Receiver, open_alert};
+use crate::ha::{Member, plan};
+use crate::helpers::{Daemon, cli, eventually};
+use crate::monitoring::Switchable;
+use crate::smtp::{SmtpOptions, SmtpServer};
+
+/// A GET with its status, the two headers a standby adds, and the body as text.
+struct Read {
+    status: u16,
+    role: Option<String>,
+    active: Option<String>,
+    text: String,
+}
+
+async fn read(daemon: &Daemon, path: &str, accept: &str) -> Read {
+    let response = daemon
+        .http
+        .get(daemon.at(path))
+        .header("accept", accept)
+        .send()
+        .await
+        .expect("the daemon answers");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(String::from)
+    };
+    let (role, active) = (header("x-golive-role"), header("x-golive-active"));
+    Read {
+        status: response.status().as_u16(),
+        role,
+        active,
+        text: response.text().await.expect("a body"),
+    }
+}
+
+/// Waits until the standby answers `path` with the same JSON as the active (read before and
+/// after it, unchanged meanwhile: the active keeps writing), and returns that body.
+async fn same_on_both(active: &Member, standby: &Member, path: &str) -> Value {
+    let json = |read: &Read| serde_json::from_str::<Value>(&read.text).ok();
+    eventually(30, async || {
+        let before = read(&active.daemon, path, "application/json").await;
+        let from_standby = read(&standby.daemon, path, "application/json").await;
+        let after = read(&active.daemon, path, "application/json").await;
+        assert_eq!(before.role, None, "the active answers as itself");
+        let stable = before.status == 200 && before.text == after.text;
+        (stable && from_standby.status == 200 && json(&from_standby) == json(&before)).then(|| {
+            assert_eq!(from_standby.role.as_deref(), Some("standby"), "{path}");
+            assert_eq!(
+                from_standby.active.as_deref(),
+                Some(active.daemon.url.as_str()),
+                "{path}"
+            );
+            json(&before).unwrap_or_default()
+        })
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_serves_the_stored_launch_as_the_active_wrote_it_and_the_live_page_after_failover()
+ {
+    let database = crate::postgres::database_url();
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let plan = plan(&smtp, &hook, &target, "1h");
+    let mut active = Member::start(&plan, &database).await;
+    active.wait_until_active().await;
+    let standby = Member::start(&plan, &database).await;
+    assert_eq!(standby.role().await, Some(0), "the second member waits");
+
+    // An alert raised on the active, paged to Bob.
+    target.set(503);
+    smtp.wait_for(1, Duration::from_secs(20)).await;
+    let alert = open_alert(&active.daemon).await;
+    let id = alert["id"].as_i64().expect("an alert id");
+    let title = alert["title"].as_str().expect("a title").to_string();
+
+    // The standby reads it from the database with the active's bodies, field for field.
+    let detail = same_on_both(&active, &standby, &format!("/api/v1/alerts/{id}")).await;
+    assert!(
+        !detail["notifications"]
+            .as_array()
+            .is_none_or(|rows| rows.is_empty()),
+        "with its delivery rows: {detail}"
+    );
+    let log = same_on_both(&active, &standby, "/api/v1/log?kind=alert,check&limit=20").await;
+    assert!(log.to_string().contains(&title), "{log}");
+    for path in [
+        "/api/v1/alerts",
+        "/api/v1/actions",
+        "/api/v1/plan",
+        "/api/v1/checklist",
+    ] {
+        same_on_both(&active, &standby, path).await;
+    }
+    // Reads of the engine's live state are the active's alone.
+    let status = read(&standby.daemon, "/api/v1/status", "application/json").await;
+    assert_eq!(status.status, 503, "{}", status.text);
+    assert_eq!(status.active.as_deref(), Some(active.daemon.url.as_str()));
+
+    // The standby's status page: the launch as stored, under the banner naming the active.
+    let page = eventually(30, async || {
+        let page = read(&standby.daemon, "/", "text/html").await;
+        (page.status == 200 && page.text.contains(&title)).then_some(page)
+    })
+    .await;
+    assert_eq!(page.role.as_deref(), Some("standby"));
+    assert!(page.text.contains("Standby view"), "{}", page.text);
+    assert!(
+        page.text
+            .contains(&format!("<a href=\"{}/\">", active.daemon.url)),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("phase-planned"),
+        "the phase: {}",
+        page.text
+    );
+    assert!(
+        page.text.contains("as stored: failing"),
+        "the check's stored health: {}",
+        page.text
+    );
+
+    // A write to the standby is refused, naming the active; the CLI completes it there.
+    let (status, refusal) = standby
+        .daemon
+        .post(
+            "/api/v1/log",
+            serde_json::json!({"kind": "note", "text": "to the standby"}),
+        )
+        .await;
+    assert_eq!(status, 503, "{refusal}");
+    assert_eq!(refusal["active_url"], active.daemon.url.as_str());
+    let (code, _, stderr) = cli(
+        &standby.daemon.dir,
+        &[
+            "note",
+            "Written through the standby",
+            "--server",
+            &standby.daemon.url,
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let notes = same_on_both(&active, &standby, "/api/v1/log?kind=note").await;
+    assert!(
+        notes.to_string().contains("Written through the standby"),
+        "{notes}"
+    );
+
+    // After a failover the old standby serves the live page, without the banner.
+    active.kill9();
+    standby.wait_until_active().await;
+    let page = eventually(30, async || {
+        let page = read(&standby.daemon, "/", "text/html").await;
+        (page.status == 200 && page.role.is_none()).then_some(page)
+    })
+    .await;
+    assert!(!page.text.contains("Standby view"), "{}", page.text);
+    assert!(page.text.contains(&title), "{}", page.text);
+}
