@@ -260,10 +260,7 @@ impl Application {
                     advertised_url: &advertised,
                     tls: tls.as_ref(),
                     metrics: metrics.clone(),
-                    stored_view: standby_serve::StoredView {
-                        plan: plan.clone(),
-                        clock: clock.clone(),
-                    },
+                    stored_view: standby_serve::StoredView::of(&plan, &clock),
                 }
                 .open_store_when_active(lock, &options.stop)
                 .await?

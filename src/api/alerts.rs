@@ -28,7 +28,7 @@ pub struct AlertParams {
     limit: Option<usize>,
 }
 
-pub async fn list_alerts<S: super::standby::Reads>(
+pub async fn list_alerts<S: super::standby_reads::Reads>(
     State(state): State<S>,
     ApiQuery(params): ApiQuery<AlertParams>,
 ) -> Result<Json<wire::Alerts>, ApiError> {
@@ -56,7 +56,7 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::field("id", format!("`{id}` is not an alert number")))
 }
 
-pub async fn get_alert<S: super::standby::Reads>(
+pub async fn get_alert<S: super::standby_reads::Reads>(
     State(state): State<S>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<wire::OneAlert>, ApiError> {

@@ -14,7 +14,7 @@ use super::auth::Writer;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::params::{ApiPath, ApiQuery};
-use super::standby::Reads;
+use super::standby_reads::Reads;
 use crate::core::actions::{ActionStatus, is_overdue};
 use crate::core::health::Health;
 use crate::core::lifecycle::{blockers_leaving, hypercare_end, owner_label};

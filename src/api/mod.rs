@@ -19,6 +19,7 @@ mod reload;
 mod reports;
 mod runbook;
 pub mod standby;
+mod standby_reads;
 mod standby_snapshot;
 pub mod status_page;
 mod test_hooks;

@@ -39,7 +39,7 @@ pub async fn send(
 }
 
 /// `GET /api/v1/reports`.
-pub async fn list<S: super::standby::Reads>(
+pub async fn list<S: super::standby_reads::Reads>(
     State(state): State<S>,
 ) -> Result<Json<wire::Reports>, ApiError> {
     let reports = read(&state, |reader| reader.reports(1000)).await?;

@@ -1,8 +1,8 @@
 //! What a standby serves (active/standby on PostgreSQL): the reads of stored data and the status
-//! page, from the same database the active writes, through a [`Reader`] of its own. The handlers
-//! are the active's own, written once over [`Reads`] (what a read handler needs: a reader, the
-//! plan, the time and the launch as a snapshot), which the active's [`AppState`] and the standby's
-//! [`StandbyState`] both provide — so a standby's answer has the active's shape, field for field.
+//! page, from the same database the active writes, through a reader of its own. The handlers are
+//! the active's own, written once over [`Reads`] (`standby_reads.rs`), which the active's state and
+//! the standby's [`StandbyState`] both provide — so a standby's answer has the active's shape,
+//! field for field.
 //!
 //! A standby never writes: it opens no [`crate::store::Store`], runs no migration, and answers
 //! every write (any method but GET and HEAD) 503 naming the active ([`not_active`]), so the CLI
@@ -12,174 +12,20 @@
 //! While the database cannot be read (not reachable, its schema missing or newer than this
 //! golive), the reads are 503 naming the active as well.
 
-use std::future::Future;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use jiff::Timestamp;
 
-use super::error::ApiError;
-use super::{AppState, alerts, handlers, reports, status_page};
-use crate::clock::Clock;
-use crate::core::snapshot::Snapshot;
-use crate::engine::CheckView;
-use crate::plan::Plan;
-use crate::store::{Backend, Reader, StoreError};
+pub use super::standby_reads::{ActiveUrl, Reads, StandbyState};
+use super::{alerts, handlers, reports, status_page};
 
 /// The header a standby names the active's URL in.
 pub const ACTIVE_HEADER: &str = "x-golive-active";
 /// The header that tells a client it read from a standby.
 pub const ROLE_HEADER: &str = "x-golive-role";
-
-/// What the read handlers shared by the active and a standby need.
-pub trait Reads: Clone + Send + Sync + 'static {
-    /// Runs `work` on a reader of the store, on the calling (blocking) thread.
-    fn on_reader<T>(
-        &self,
-        work: impl FnOnce(&Reader) -> Result<T, StoreError>,
-    ) -> Result<T, ApiError>;
-    /// The plan in force.
-    fn plan(&self) -> Arc<Plan>;
-    /// The time now.
-    fn now(&self) -> Timestamp;
-    /// The launch as readers see it: the engine's latest snapshot, or on a standby the one the
-    /// store holds ([`super::standby_snapshot::stored`]).
-    fn snapshot(&self) -> impl Future<Output = Result<Arc<Snapshot>, ApiError>> + Send;
-    /// Every check of the plan as the status page shows it.
-    fn checks(
-        &self,
-        snapshot: &Snapshot,
-    ) -> impl Future<Output = Result<Vec<CheckView>, ApiError>> + Send;
-}
-
-impl Reads for AppState {
-    fn on_reader<T>(
-        &self,
-        work: impl FnOnce(&Reader) -> Result<T, StoreError>,
-    ) -> Result<T, ApiError> {
-        let reader = self.reader.lock().map_err(|_| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store reader poisoned")
-        })?;
-        work(&reader).map_err(|error| ApiError::internal(&error))
-    }
-
-    fn plan(&self) -> Arc<Plan> {
-        self.engine.plan()
-    }
-
-    fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-
-    async fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
-        Ok(self.engine.snapshot())
-    }
-
-    async fn checks(&self, _snapshot: &Snapshot) -> Result<Vec<CheckView>, ApiError> {
-        Ok(self.engine.checks().await?)
-    }
-}
-
-/// Tells the active's URL as the lease row names it (`None` while no member holds the lease).
-pub type ActiveUrl = Arc<dyn Fn() -> Option<String> + Send + Sync>;
-
-/// What a standby's handlers reach.
-#[derive(Clone)]
-pub struct StandbyState {
-    inner: Arc<StandbyInner>,
-}
-
-struct StandbyInner {
-    plan: Arc<Plan>,
-    clock: Arc<dyn Clock>,
-    data_dir: PathBuf,
-    backend: Backend,
-    /// Opened at the first read (the active may not have created the schema yet), dropped after a
-    /// failed read so the next one connects afresh.
-    reader: Mutex<Option<Reader>>,
-    active: ActiveUrl,
-}
-
-impl StandbyState {
-    /// A standby reading the PostgreSQL database `backend`, for the plan it was started with.
-    pub fn new(
-        plan: Arc<Plan>,
-        clock: Arc<dyn Clock>,
-        backend: Backend,
-        active: ActiveUrl,
-    ) -> StandbyState {
-        StandbyState {
-            inner: Arc::new(StandbyInner {
-                data_dir: plan.launch.data_dir.clone(),
-                plan,
-                clock,
-                backend,
-                reader: Mutex::new(None),
-                active,
-            }),
-        }
-    }
-
-    /// The active's URL, when a member holds the lease.
-    pub fn active_url(&self) -> Option<String> {
-        (self.inner.active)()
-    }
-}
-
-impl Reads for StandbyState {
-    fn on_reader<T>(
-        &self,
-        work: impl FnOnce(&Reader) -> Result<T, StoreError>,
-    ) -> Result<T, ApiError> {
-        let inner = &self.inner;
-        let mut slot = inner.reader.lock().unwrap_or_else(PoisonError::into_inner);
-        let reader = match slot.take() {
-            Some(reader) => reader,
-            None => Reader::open_backend(&inner.data_dir, &inner.backend)
-                .map_err(|error| unreadable(&error))?,
-        };
-        let outcome = work(&reader).map_err(|error| unreadable(&error))?;
-        *slot = Some(reader);
-        Ok(outcome)
-    }
-
-    fn plan(&self) -> Arc<Plan> {
-        self.inner.plan.clone()
-    }
-
-    fn now(&self) -> Timestamp {
-        self.inner.clock.now()
-    }
-
-    async fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
-        let plan = self.plan();
-        handlers::read(self, move |reader| {
-            super::standby_snapshot::stored(reader, &plan)
-        })
-        .await
-        .map(Arc::new)
-    }
-
-    async fn checks(&self, snapshot: &Snapshot) -> Result<Vec<CheckView>, ApiError> {
-        Ok(super::standby_snapshot::check_views(&self.plan(), snapshot))
-    }
-}
-
-/// A standby that cannot read the database answers as one that serves nothing: 503, naming the
-/// active ([`answer_as_standby`] turns it into [`not_active`]'s answer). The cause goes to the log.
-fn unreadable(error: &StoreError) -> ApiError {
-    tracing::warn!(error = %crate::error_chain::error_chain(error), "standby: cannot read the database");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "this standby cannot read the database right now",
-    )
-}
 
 /// The standby's router: the stored reads under `/api/v1`, the status page from the store, and
 /// everything else (writes above all) 503 naming the active.
@@ -264,7 +110,7 @@ pub fn not_active(active_url: Option<&str>, browser: bool) -> Response {
         let page = format!(
             "<!doctype html>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" content=\"5\">\n\
              <title>golive: standby</title>\n<p>This golive is a standby. {}</p>\n",
-            active_link(active_url)
+            status_page::active_link(active_url)
         );
         (StatusCode::SERVICE_UNAVAILABLE, axum::response::Html(page)).into_response()
     } else {
@@ -277,36 +123,10 @@ pub fn not_active(active_url: Option<&str>, browser: bool) -> Response {
     response
 }
 
-/// A sentence linking to the active's status page (HTML, escaped; only an http(s) URL is a link).
-pub fn active_link(active_url: Option<&str>) -> String {
-    match active_url {
-        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            let url = escape_html(url);
-            format!("The live status page is on the active golive: <a href=\"{url}/\">{url}</a>.")
-        }
-        _ => "No golive is active right now (a takeover is under way).".to_string(),
-    }
-}
-
-/// `text` safe inside HTML text and double-quoted attributes.
-fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     async fn body(response: Response) -> String {
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
@@ -341,5 +161,53 @@ mod tests {
         let response = not_active(None, false);
         assert!(response.headers().get(ACTIVE_HEADER).is_none());
         assert!(body(response).await.contains("\"active_url\":null"));
+    }
+
+    #[tokio::test]
+    async fn a_standby_that_cannot_read_the_database_and_every_write_answer_503_naming_the_active()
+    {
+        let plan = crate::core::test_support::plan_with_checklist(Vec::new());
+        // Nothing listens on port 1: the reads cannot connect.
+        let database = crate::domain::Secret::new("postgres://golive@127.0.0.1:1/golive");
+        let state = StandbyState::new(
+            Arc::new(plan),
+            Arc::new(crate::clock::SystemClock),
+            crate::store::Backend::Postgres(database),
+            Arc::new(|| Some("http://10.0.0.1:9898".to_string())),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let client = reqwest::Client::new();
+        for request in [
+            client.get(format!("{url}/api/v1/log?limit=5")),
+            client.get(format!("{url}/api/v1/status")),
+            client.post(format!("{url}/api/v1/log")).body("{}"),
+            client.delete(format!("{url}/api/v1/silences/x")),
+        ] {
+            let response = request.send().await.expect("the standby answers");
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[ACTIVE_HEADER], "http://10.0.0.1:9898");
+            assert_eq!(response.headers()[ROLE_HEADER], "standby");
+            let text = response.text().await.unwrap_or_default();
+            assert!(
+                text.contains("\"active_url\":\"http://10.0.0.1:9898\""),
+                "{text}"
+            );
+        }
+        let page = client
+            .get(format!("{url}/"))
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .expect("the standby answers");
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let page = page.text().await.unwrap_or_default();
+        assert!(
+            page.contains("<a href=\"http://10.0.0.1:9898/\">"),
+            "{page}"
+        );
     }
 }

@@ -26,6 +26,15 @@ pub struct StoredView {
     pub clock: Arc<dyn Clock>,
 }
 
+impl StoredView {
+    pub fn of(plan: &Arc<Plan>, clock: &Arc<dyn Clock>) -> StoredView {
+        StoredView {
+            plan: plan.clone(),
+            clock: clock.clone(),
+        }
+    }
+}
+
 /// Serves the standby's answers on a second handle of `listener` until `stop`. `holder` is the
 /// lease's holder as last read, which names the active.
 pub(super) fn serve_standby(

@@ -36,7 +36,7 @@ use tower_http::compression::CompressionLayer;
 use super::AppState;
 use super::error::ApiError;
 use super::handlers::read;
-use super::standby::{Reads, StandbyState};
+use super::standby_reads::{Reads, StandbyState};
 use crate::store::LogQuery;
 use cache::{Encoded, Rendered};
 pub use cache::{FRESH_FOR, PageCache};
@@ -119,7 +119,7 @@ impl StoredPages {
             return Ok(rendered.clone());
         }
         let mut gathered = gather(state).await?;
-        gathered.standby = Some(super::standby::active_link(state.active_url().as_deref()));
+        gathered.standby = Some(active_link(state.active_url().as_deref()));
         let rendered = Arc::new(render_gathered(gathered).await?);
         *latest = Some((std::time::Instant::now(), rendered.clone()));
         Ok(rendered)
@@ -142,6 +142,34 @@ async fn standby_live(
 ) -> Result<Response, ApiError> {
     let rendered = pages.current(&state).await?;
     Ok(encoded_response(&rendered.1, &headers))
+}
+
+/// A sentence linking to the active's status page (HTML, escaped; only an http(s) URL is a link),
+/// for a standby's banner and its refusals.
+pub fn active_link(active_url: Option<&str>) -> String {
+    match active_url {
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            let url = escape_html(url);
+            format!("The live status page is on the active golive: <a href=\"{url}/\">{url}</a>.")
+        }
+        _ => "No golive is active right now (a takeover is under way).".to_string(),
+    }
+}
+
+/// `text` safe inside HTML text and double-quoted attributes.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
 }
 
 /// The gzip bytes when the request takes gzip, else the plain ones; never stored by the browser.

@@ -624,3 +624,57 @@ fn when_every_check_of_a_large_plan_is_healthy_the_page_says_none_fails() {
     assert!(html.contains("No failing or unknown checks."), "{html}");
     assert!(html.contains("51 healthy critical checks"), "{html}");
 }
+
+#[test]
+fn a_standby_view_says_when_it_was_stored_links_the_active_and_labels_check_states_as_stored() {
+    let plan = plan();
+    let checks = [check("web", Health::Failing), check("api", Health::Unknown)];
+    let mut view = build_with(&plan, &checks, &HashMap::new(), &[], &[]);
+    let mut stored = crate::core::lifecycle::CheckHealthMap::new();
+    stored.insert(
+        "web".into(),
+        crate::core::lifecycle::GateCheck {
+            health: Health::Failing,
+            reason: Some("status 503".into()),
+            changed_at: Some(at(NOW - 90)),
+        },
+    );
+    mark_as_standby(
+        &mut view,
+        &stored,
+        Some(at(NOW - 5)),
+        crate::api::status_page::active_link(Some("http://10.0.0.1:9898")),
+        &plan.launch.timezone,
+        at(NOW),
+    );
+    let reason = |id: &str| {
+        view.checks
+            .iter()
+            .find(|row| row.id == id)
+            .map(|row| row.reason.clone())
+    };
+    assert_eq!(
+        reason("web").as_deref(),
+        Some("as stored: failing since the change at 06:58:30 (status 503)")
+    );
+    assert_eq!(
+        reason("api").as_deref(),
+        Some("no health change stored yet")
+    );
+    let html = crate::api::status_page::render(crate::api::status_page::LIVE, &view)
+        .expect("the live part renders");
+    assert!(html.contains("Standby view"), "{html}");
+    assert!(
+        html.contains("<a href=\"http://10.0.0.1:9898/\">http://10.0.0.1:9898</a>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&view.updated.full),
+        "when it was read: {html}"
+    );
+    // The live page has no banner.
+    let live = build_with(&plan, &checks, &HashMap::new(), &[], &[]);
+    let html = crate::api::status_page::render(crate::api::status_page::LIVE, &live)
+        .expect("the live part renders");
+    assert!(!html.contains("Standby view"), "{html}");
+}
