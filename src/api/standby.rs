@@ -172,7 +172,7 @@ mod tests {
         let state = StandbyState::new(
             Arc::new(plan),
             Arc::new(crate::clock::SystemClock),
-            crate::store::Backend::Postgres(database),
+            database,
             Arc::new(|| Some("http://10.0.0.1:9898".to_string())),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -1,13 +1,12 @@
 //! What the read handlers need, written once for the active and a standby: [`Reads`] — a reader
 //! of the store, the plan, the time, the launch as a snapshot and the checks' views. The active's
 //! [`AppState`] provides it from the engine; a standby's [`StandbyState`] from the PostgreSQL
-//! database alone, through a [`Reader`] opened at the first read (the active may not have created
-//! the schema yet; one whose schema is missing or newer is refused) and never writing: no
-//! [`crate::store::Store`], no migration. A failed read drops the connection, so the next one
-//! connects afresh.
+//! database alone, through a read-only [`Reader`] (`Reader::open_standby`) opened at the first read
+//! — the active may not have created the schema yet; a schema missing, older or newer than this
+//! golive's is refused — and never writing: no [`crate::store::Store`], no migration. A failed
+//! read drops the connection, so the next one connects afresh.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::http::StatusCode;
@@ -17,9 +16,10 @@ use super::AppState;
 use super::error::ApiError;
 use crate::clock::Clock;
 use crate::core::snapshot::Snapshot;
+use crate::domain::Secret;
 use crate::engine::CheckView;
 use crate::plan::Plan;
-use crate::store::{Backend, Reader, StoreError};
+use crate::store::{Reader, StoreError};
 
 /// What the read handlers shared by the active and a standby need.
 pub trait Reads: Clone + Send + Sync + 'static {
@@ -82,8 +82,7 @@ pub struct StandbyState {
 struct StandbyInner {
     plan: Arc<Plan>,
     clock: Arc<dyn Clock>,
-    data_dir: PathBuf,
-    backend: Backend,
+    database: Secret,
     /// Opened at the first read (the active may not have created the schema yet), dropped after a
     /// failed read so the next one connects afresh.
     reader: Mutex<Option<Reader>>,
@@ -91,19 +90,18 @@ struct StandbyInner {
 }
 
 impl StandbyState {
-    /// A standby reading the PostgreSQL database `backend`, for the plan it was started with.
+    /// A standby reading the PostgreSQL database at `database`, for the plan it was started with.
     pub fn new(
         plan: Arc<Plan>,
         clock: Arc<dyn Clock>,
-        backend: Backend,
+        database: Secret,
         active: ActiveUrl,
     ) -> StandbyState {
         StandbyState {
             inner: Arc::new(StandbyInner {
-                data_dir: plan.launch.data_dir.clone(),
                 plan,
                 clock,
-                backend,
+                database,
                 reader: Mutex::new(None),
                 active,
             }),
@@ -125,8 +123,7 @@ impl Reads for StandbyState {
         let mut slot = inner.reader.lock().unwrap_or_else(PoisonError::into_inner);
         let reader = match slot.take() {
             Some(reader) => reader,
-            None => Reader::open_backend(&inner.data_dir, &inner.backend)
-                .map_err(|error| unreadable(&error))?,
+            None => Reader::open_standby(&inner.database).map_err(|error| unreadable(&error))?,
         };
         let outcome = work(&reader).map_err(|error| unreadable(&error))?;
         *slot = Some(reader);

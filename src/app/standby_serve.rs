@@ -17,7 +17,6 @@ use crate::clock::Clock;
 use crate::domain::Secret;
 use crate::metrics::Metrics;
 use crate::plan::Plan;
-use crate::store::Backend;
 use crate::store::lease::LeaseHolder;
 
 /// What a standby reads the stored launch with: the plan it was started with and the clock.
@@ -63,7 +62,7 @@ pub(super) fn serve_standby(
     let state = StandbyState::new(
         view.plan.clone(),
         view.clock.clone(),
-        Backend::Postgres(database.clone()),
+        database.clone(),
         active,
     );
     let router = Router::new()

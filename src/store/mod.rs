@@ -22,6 +22,7 @@ pub mod review;
 pub mod rollups;
 pub mod runbook;
 mod schema;
+mod standby_reads;
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
