@@ -2,23 +2,19 @@
 //! (phase, confirmations), the action items and the runbook's step records are stored as the
 //! active wrote them. A check's health is not stored as such — the engine writes a `check` log
 //! entry when a check's health changes — so a standby takes each check's newest stored health
-//! change: its state as of that change, which the status page labels so ([`stored`],
-//! [`check_views`]). The newest probe result (latency, reason of the last probe) lives only in the
-//! active's memory and is not shown.
+//! change (`Reader::newest_health_changes`): its state as of that change, which the status page
+//! labels so ([`stored`], [`check_views`]). The newest probe result (latency, reason of the last
+//! probe) lives only in the active's memory and is not shown.
 
 use std::collections::HashSet;
 
 use crate::core::health::Health;
 use crate::core::lifecycle::{CheckHealthMap, GateCheck};
-use crate::core::log::LogKind;
 use crate::core::log::data::CheckEvent;
 use crate::core::snapshot::Snapshot;
 use crate::engine::CheckView;
 use crate::plan::Plan;
-use crate::store::{LogQuery, Reader, StoreError};
-
-/// How many `check` entries are read at a time, newest first, until every check is found.
-const PAGE: usize = 1000;
+use crate::store::{Reader, StoreError};
 
 /// The launch as the store holds it.
 pub fn stored(reader: &Reader, plan: &Plan) -> Result<Snapshot, StoreError> {
@@ -33,35 +29,21 @@ pub fn stored(reader: &Reader, plan: &Plan) -> Result<Snapshot, StoreError> {
 /// Each planned check's newest stored health change: its health, the reason it changed and when.
 /// A check with none stored is absent (unknown).
 fn stored_health(reader: &Reader, plan: &Plan) -> Result<CheckHealthMap, StoreError> {
-    let wanted: HashSet<&str> = plan.checks.iter().map(|check| check.id.as_str()).collect();
+    let planned: HashSet<&str> = plan.checks.iter().map(|check| check.id.as_str()).collect();
     let mut found = CheckHealthMap::new();
-    let mut before = None;
-    while found.len() < wanted.len() {
-        let page = reader.log(&LogQuery {
-            kinds: vec![LogKind::Check],
-            before,
-            after: None,
-            limit: PAGE,
-            ascending: false,
-        })?;
-        for entry in &page {
-            let Some(CheckEvent::HealthChanged(change)) = entry.data.check() else {
-                continue;
-            };
-            if wanted.contains(change.check.as_str()) && !found.contains_key(&change.check) {
-                found.insert(
-                    change.check.clone(),
-                    GateCheck {
-                        health: change.to,
-                        reason: change.reason.clone(),
-                        changed_at: Some(entry.at),
-                    },
-                );
-            }
-        }
-        match page.last() {
-            Some(last) if page.len() == PAGE => before = Some(last.id),
-            _ => break,
+    for entry in reader.newest_health_changes()? {
+        let Some(CheckEvent::HealthChanged(change)) = entry.data.check() else {
+            continue;
+        };
+        if planned.contains(change.check.as_str()) {
+            found.insert(
+                change.check.clone(),
+                GateCheck {
+                    health: change.to,
+                    reason: change.reason.clone(),
+                    changed_at: Some(entry.at),
+                },
+            );
         }
     }
     Ok(found)
