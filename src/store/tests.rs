@@ -936,6 +936,22 @@ fn a_writer_whose_lease_another_member_took_writes_nothing_more() {
     assert_eq!(texts, ["while holding"]);
 }
 
+/// A golive from before high availability understands schema version 9 at most: it refuses a
+/// store this golive opened ("newer than this golive"), on either backend, rather than writing
+/// without the lease's fence beside the members.
+fn a_store_opened_by_this_golive_is_too_new_for_a_golive_without_the_lease(opener: &Opener) {
+    const BEFORE_HIGH_AVAILABILITY: i64 = 9;
+    const HIGH_AVAILABILITY: i64 = 10;
+    let store = opener.open();
+    let found = schema::version(&store.connection).unwrap();
+    assert_eq!(found, schema::VERSION);
+    assert!(found >= HIGH_AVAILABILITY);
+    assert!(
+        found > BEFORE_HIGH_AVAILABILITY,
+        "refused by golives without the lease"
+    );
+}
+
 /// The store's behaviour tests, each once per backend.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -966,6 +982,7 @@ on_both_backends!(
     runbook_steps_and_warnings_sent_survive_reopening,
     reports_are_recorded_once_per_scheduled_day_and_hours_roll_up,
     silences_nonces_reminders_and_review_messages_are_kept_once,
+    a_store_opened_by_this_golive_is_too_new_for_a_golive_without_the_lease,
 );
 
 #[test]
@@ -1017,4 +1034,49 @@ fn eventually_true(condition: impl Fn() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     panic!("the condition never held");
+}
+
+#[test]
+fn a_transaction_whose_session_ended_writes_nothing_on_the_next_session_and_fails_its_commit() {
+    let opener = Opener::postgres();
+    let mut store = opener.open();
+    let reader = store.reader().unwrap();
+    let transaction = store.begin().unwrap();
+    insert_entry(&transaction, &note("before the session ended")).unwrap();
+    let pid: i64 = transaction
+        .query_row("SELECT pg_backend_pid()::BIGINT", params![])
+        .and_then(|row| row.get(0))
+        .unwrap();
+    // The server ends the session in the middle of the transaction (as its
+    // idle_in_transaction_session_timeout does to a paused golive, or a cut network).
+    reader
+        .connection
+        .query("SELECT pg_terminate_backend(?1::INT)", params![pid])
+        .unwrap();
+    eventually_true(|| {
+        reader
+            .connection
+            .query(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = ?1::INT",
+                params![pid],
+            )
+            .unwrap()
+            .is_empty()
+    });
+    // The rest of the transaction: none of it may run on a new session (outside the transaction
+    // and its fence), and the commit says so.
+    for text in ["after the session ended", "and once more"] {
+        assert!(insert_entry(&transaction, &note(text)).is_err(), "{text}");
+    }
+    let error = transaction.commit().unwrap_err();
+    assert_eq!(error.trouble(), StoreTrouble::Unreachable, "{error}");
+    // The next transaction runs on a new session.
+    store.append(&note("next")).unwrap();
+    let texts: Vec<String> = reader
+        .whole_log()
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.text)
+        .collect();
+    assert_eq!(texts, ["next"]);
 }
