@@ -132,7 +132,7 @@ impl Waiting<'_> {
                     let before = lease.holder()?;
                     // The lease runs from when the database ran the statement, which is after
                     // this instant: the deadline counts from here, never later.
-                    let sent = Instant::now();
+                    let sent = crate::liveness::boot_clock();
                     Ok((lease.try_acquire()?, before, sent))
                 })
                 .await
@@ -230,7 +230,10 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Renews the lease every second on a thread of its own (a busy runtime cannot delay it); steps
-/// down (exits) when the lease is taken or its deadline passes unrenewed.
+/// down (exits) when the lease is taken or its deadline passes unrenewed. A second thread watches
+/// the deadline by itself: a database that stops answering (a network that drops packets
+/// silently) leaves the renewal waiting, and the member must still step down once its lease has
+/// surely run out.
 fn spawn_renewal(
     lease: Arc<LeaseConnection>,
     epoch: i64,
@@ -244,13 +247,18 @@ fn spawn_renewal(
     } else {
         Duration::ZERO
     };
+    let watched = (deadline.clone(), stop.clone());
     let spawned = std::thread::Builder::new()
         .name("golive-lease".into())
         .spawn(move || {
             while !stop.is_cancelled() {
                 let started = Instant::now();
+                let started_on_deadline_clock = deadline.now();
                 match lease.renew(epoch) {
-                    Ok(true) => deadline.renewed(started, LEASE.saturating_sub(SAFETY_MARGIN)),
+                    Ok(true) => deadline.renewed(
+                        started_on_deadline_clock,
+                        LEASE.saturating_sub(SAFETY_MARGIN),
+                    ),
                     Ok(false) => {
                         std::thread::sleep(linger);
                         step_down(epoch, "another golive has taken the lease")
@@ -263,6 +271,24 @@ fn spawn_renewal(
                 }
                 std::thread::sleep(RENEW_EVERY.saturating_sub(started.elapsed()));
             }
+        })
+        .and_then(|_| {
+            let (deadline, stop) = watched;
+            std::thread::Builder::new()
+                .name("golive-lease-watch".into())
+                .spawn(move || {
+                    // Past the deadline by the margin, the lease has run out by this host's
+                    // clock too: another member may hold it.
+                    while !stop.is_cancelled() {
+                        if deadline.overdue() > SAFETY_MARGIN + linger {
+                            step_down(
+                                epoch,
+                                "the database did not answer the lease's renewal in time",
+                            );
+                        }
+                        std::thread::sleep(Duration::from_millis(250));
+                    }
+                })
         });
     if let Err(error) = spawned {
         step_down(epoch, &format!("cannot start the lease's thread: {error}"));

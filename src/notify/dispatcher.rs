@@ -1476,7 +1476,7 @@ url = "http://127.0.0.1:9/hook"
         let liveness = crate::liveness::Liveness::new();
         let deadline = crate::liveness::LeaseDeadline::new();
         liveness.act_under_lease(deadline.clone());
-        deadline.renewed(std::time::Instant::now(), Duration::from_millis(500));
+        deadline.renewed(deadline.now(), Duration::from_millis(500));
         let silent = tokio::spawn(async move {
             let (connection, _) = listener.accept().await.unwrap();
             std::future::pending::<()>().await;
