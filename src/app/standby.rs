@@ -280,7 +280,8 @@ fn spawn_renewal(
                     // Past the deadline by the margin, the lease has run out by this host's
                     // clock too: another member may hold it.
                     while !stop.is_cancelled() {
-                        if deadline.overdue() > SAFETY_MARGIN + linger {
+                        if deadline.overdue() > SAFETY_MARGIN {
+                            std::thread::sleep(linger);
                             step_down(
                                 epoch,
                                 "the database did not answer the lease's renewal in time",

@@ -37,6 +37,10 @@ const HOOK_OUTPUT_MAX: usize = 4000;
 /// The longest sleep between looks at the outbox (retries become due without a wake-up).
 const IDLE: Duration = Duration::from_secs(1);
 
+/// How long a stop under a PostgreSQL lease waits at most for deliveries in flight (each also
+/// stops itself if the lease is lost): the lease is released only after they end.
+const LEASED_STOP: Duration = Duration::from_secs(60);
+
 /// Every channel's sender, built from one plan (again on a reload: `super::live`).
 pub struct Senders {
     email: EmailTransport,
@@ -842,8 +846,14 @@ pub async fn run(
             }
         }
     }
-    // Let deliveries in flight finish briefly so their outcome is recorded.
-    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+    // Let deliveries in flight finish so their outcome is recorded: briefly, or under a lease
+    // until each ends (each stops itself if the lease is lost), since the lease is released next
+    // and the member taking it over would send an unfinished one again.
+    let grace = link
+        .liveness
+        .send_until()
+        .map_or(Duration::from_secs(3), |_| LEASED_STOP);
+    let _ = tokio::time::timeout(grace, async {
         while let Some(done) = deliveries.join_next_with_id().await {
             if let Ok((task, mut report)) = done {
                 flights.finish(task, &mut report, clock.now());
