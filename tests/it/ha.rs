@@ -513,3 +513,53 @@ async fn an_active_stopped_during_a_slow_send_hands_over_after_it_so_the_page_ar
     .await;
     assert_eq!(pages_to(&messages, "bob@example.com"), 1, "the page once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_record_the_database_refuses_at_first_is_written_and_told_once_it_can_be() {
+    let database = crate::postgres::database_url();
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let plan = plan(&smtp, &hook, &target, "1h");
+    let mut first = Member::start(&plan, &database).await;
+    first.wait_until_active().await;
+    let second = Member::start(&plan, &database).await;
+    // The database refuses golive's decision entries for now (a trigger; the test lifts it).
+    crate::postgres::run_sql(
+        &database,
+        "CREATE TABLE refuse_decisions (refused INT); INSERT INTO refuse_decisions VALUES (1); \
+         CREATE FUNCTION refuse_decision() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF EXISTS (SELECT 1 FROM refuse_decisions) THEN RAISE EXCEPTION 'refused by the test'; \
+         END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_decision BEFORE INSERT ON log FOR EACH ROW \
+         WHEN (NEW.kind = 'decision') EXECUTE FUNCTION refuse_decision()",
+    );
+    first.kill9();
+    second.wait_until_active().await;
+    eventually(30, async || {
+        second
+            .daemon
+            .log()
+            .contains("could not record the takeover; trying again")
+            .then_some(())
+    })
+    .await;
+    crate::postgres::run_sql(&database, "DELETE FROM refuse_decisions");
+    let took_over = eventually(30, async || {
+        let (_, decisions) = second.daemon.get("/api/v1/log?kind=decision").await;
+        let count = decisions.to_string().matches("it took over from").count();
+        (count > 0).then_some(count)
+    })
+    .await;
+    assert_eq!(took_over, 1, "recorded once");
+    let notices = eventually(30, async || {
+        let notices = smtp
+            .messages()
+            .iter()
+            .filter(|message| is_failover_notice(message))
+            .count();
+        (notices > 0).then_some(notices)
+    })
+    .await;
+    assert_eq!(notices, 1, "the ops lead hears of the failover once");
+}
