@@ -846,9 +846,18 @@ pub async fn run(
             }
         }
     }
-    // Let deliveries in flight finish so their outcome is recorded: briefly, or under a lease
-    // until each ends (each stops itself if the lease is lost), since the lease is released next
-    // and the member taking it over would send an unfinished one again.
+    finish_in_flight(deliveries, &mut flights, &link, &clock).await;
+}
+
+/// At a stop: lets deliveries in flight finish so their outcome is recorded — briefly, or under
+/// a lease until each ends (each stops itself if the lease is lost), since the lease is released
+/// next and the member taking it over would send an unfinished one again.
+async fn finish_in_flight(
+    mut deliveries: JoinSet<DeliveryReport>,
+    flights: &mut Flights,
+    link: &DispatchLink,
+    clock: &Arc<dyn Clock>,
+) {
     let grace = link
         .liveness
         .send_until()
