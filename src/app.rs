@@ -259,6 +259,12 @@ impl Application {
                     advertised_url: &advertised,
                     tls: tls.as_ref(),
                     metrics: metrics.clone(),
+                    timings: standby::LeaseTimings {
+                        lease: plan
+                            .store
+                            .as_ref()
+                            .map_or(crate::plan::store::DEFAULT_LEASE, |store| store.lease),
+                    },
                 }
                 .open_store_when_active(lock, &options.stop)
                 .await?

@@ -23,13 +23,30 @@ use crate::metrics::Metrics;
 use crate::store::lease::{LeaseConnection, LeaseHolder, member_id};
 use crate::store::{DataDirLock, Store, StoreError};
 
-/// How long a lease lasts without renewal.
-pub const LEASE: Duration = Duration::from_secs(5);
-/// How often the active renews it, and a standby tries to take it.
-pub const RENEW_EVERY: Duration = Duration::from_secs(1);
-/// Sending stops this long before the lease would run out by the local monotonic clock: room for
-/// a clock running a little fast and for the time a message takes to leave.
-const SAFETY_MARGIN: Duration = Duration::from_millis(1500);
+/// The lease's timings, all from its length (`[store] lease`, default 5 s).
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTimings {
+    /// How long a lease lasts without renewal.
+    pub lease: Duration,
+}
+
+impl LeaseTimings {
+    /// How often the active renews it, and a standby tries to take it: a fifth of the lease (1 s).
+    fn renew_every(self) -> Duration {
+        self.lease / 5
+    }
+
+    /// Sending stops this long before the lease would run out by the local boot clock: room for
+    /// a clock running a little fast and for the time a message takes to leave (1.5 s of 5 s).
+    fn safety_margin(self) -> Duration {
+        self.lease * 3 / 10
+    }
+
+    /// How long after a renewal's start acting is safe.
+    fn safe_for(self) -> Duration {
+        self.lease.saturating_sub(self.safety_margin())
+    }
+}
 /// The header a standby names the active's URL in.
 pub const ACTIVE_HEADER: &str = "x-golive-active";
 /// The exit code of a daemon that stepped down (EX_TEMPFAIL): restart it, it comes back a standby.
@@ -87,6 +104,7 @@ pub struct Waiting<'a> {
     pub advertised_url: &'a str,
     pub tls: Option<&'a Arc<tls::TlsCertificate>>,
     pub metrics: Arc<Metrics>,
+    pub timings: LeaseTimings,
 }
 
 impl Waiting<'_> {
@@ -106,7 +124,9 @@ impl Waiting<'_> {
             advertised_url,
             tls: tls_certificate,
             metrics,
+            timings,
         } = self;
+        let timings = *timings;
         let metrics = metrics.clone();
         let member = member_id(data_dir).map_err(|error| {
             StartError::Database(format!(
@@ -117,7 +137,8 @@ impl Waiting<'_> {
         let lease = {
             let (url, member, advertised) =
                 ((*url).clone(), member.clone(), advertised_url.to_string());
-            blocking(move || LeaseConnection::connect(&url, &member, &advertised, LEASE)).await?
+            blocking(move || LeaseConnection::connect(&url, &member, &advertised, timings.lease))
+                .await?
         };
         let lease = Arc::new(lease);
         let holder = Arc::new(Mutex::new(None::<LeaseHolder>));
@@ -168,13 +189,19 @@ impl Waiting<'_> {
                     serving.cancel();
                     return Ok(None);
                 }
-                () = tokio::time::sleep(RENEW_EVERY.saturating_sub(started.elapsed())) => {}
+                () = tokio::time::sleep(timings.renew_every().saturating_sub(started.elapsed())) => {}
             }
         };
         let deadline = LeaseDeadline::new();
-        deadline.renewed(acquire_sent, LEASE.saturating_sub(SAFETY_MARGIN));
+        deadline.renewed(acquire_sent, timings.safe_for());
         let renewing = CancellationToken::new();
-        spawn_renewal(lease.clone(), epoch, deadline.clone(), renewing.clone());
+        spawn_renewal(
+            lease.clone(),
+            epoch,
+            deadline.clone(),
+            renewing.clone(),
+            timings,
+        );
         if let Some(server) = server {
             serving.cancel();
             if tokio::time::timeout(Duration::from_secs(2), server)
@@ -239,6 +266,7 @@ fn spawn_renewal(
     epoch: i64,
     deadline: Arc<LeaseDeadline>,
     stop: CancellationToken,
+    timings: LeaseTimings,
 ) {
     // With the test hooks on, a member that finds its lease taken stays a few seconds before it
     // exits, so a test sees the fences hold by themselves (its writes refused, nothing sent).
@@ -255,10 +283,7 @@ fn spawn_renewal(
                 let started = Instant::now();
                 let started_on_deadline_clock = deadline.now();
                 match lease.renew(epoch) {
-                    Ok(true) => deadline.renewed(
-                        started_on_deadline_clock,
-                        LEASE.saturating_sub(SAFETY_MARGIN),
-                    ),
+                    Ok(true) => deadline.renewed(started_on_deadline_clock, timings.safe_for()),
                     Ok(false) => {
                         std::thread::sleep(linger);
                         step_down(epoch, "another golive has taken the lease")
@@ -269,7 +294,7 @@ fn spawn_renewal(
                     ),
                     Err(error) => tracing::warn!(%error, "cannot renew the lease; trying again"),
                 }
-                std::thread::sleep(RENEW_EVERY.saturating_sub(started.elapsed()));
+                std::thread::sleep(timings.renew_every().saturating_sub(started.elapsed()));
             }
         })
         .and_then(|_| {
@@ -280,7 +305,7 @@ fn spawn_renewal(
                     // Past the deadline by the margin, the lease has run out by this host's
                     // clock too: another member may hold it.
                     while !stop.is_cancelled() {
-                        if deadline.overdue() > SAFETY_MARGIN {
+                        if deadline.overdue() > timings.safety_margin() {
                             std::thread::sleep(linger);
                             step_down(
                                 epoch,
