@@ -14,22 +14,31 @@
 #     the flip target (interval 1s, failure_threshold 2), level 1 to Bob at once, level 2 to Alice
 #     after LEVEL2 (10 s), both by email; repeat 1h.
 #
-# Each round: flip the target to failing; wait for level 1 (Bob) at the sink and for its delivery
-# to be recorded (GET /api/v1/alerts/ID on the active); POST a note "round N" (an acknowledged
-# write); kill -9 the active at once; poll the other member's /metrics every 100 ms until
-# `golive_ha_role 1` (takeover time = that moment - the kill); wait for level 2 (Alice, up to 60 s);
-# check the note is in the new active's log; flip the target back, wait for the resolution to
-# Alice; restart the killed member (it comes back a standby). Counted over the run: takeover time
-# p50 / max, pages lost (a round without level 2), pages sent twice (Bob's level 1 or Alice's level
-# 2 more than once in a round), acknowledged writes lost (notes missing after the takeover).
+# The sink stores each message at once but answers 250 only SLOW_ANSWER (1.5 s) later, like a slow
+# relay that already has it, so a send can be caught in flight. Rounds alternate:
+#   - odd rounds ("between sends"): flip the target to failing; wait for level 1 (Bob) at the sink
+#     and for its delivery to be recorded (GET /api/v1/alerts/ID on the active); POST a note
+#     "round N" (an acknowledged write); kill -9 the active at once, before level 2 is due;
+#   - even rounds ("send in flight"): the same, but the kill comes the moment Alice's level 2 has
+#     reached the sink, while its 250 is still pending: golive has not recorded it as delivered,
+#     so the new active sends it again (the one page in flight at the kill, at-least-once).
+# Then: poll the other member's /metrics every 100 ms until `golive_ha_role 1` (takeover time =
+# that moment - the kill); wait for level 2 (Alice, up to 60 s); check the note is in the new
+# active's log; flip the target back, wait for the resolution to Alice; restart the killed member
+# (it comes back a standby). Counted over the run: takeover time p50 / max, pages lost (a round
+# without level 2), pages sent again that were in flight at the kill (even rounds: Alice's second
+# level 2), pages sent twice beyond those (Bob's level 1 more than once in any round, Alice's level
+# 2 more than once in an odd round or more than twice in an even one), acknowledged writes lost
+# (notes missing after the takeover).
 #
-# Environment: LEVEL2 (10s), GOLIVE_BIN (a prebuilt binary; default: build --release),
+# Environment: LEVEL2 (10s), SLOW_ANSWER (1.5 seconds), GOLIVE_BIN (a prebuilt binary; default: build --release),
 # CARGO_TARGET_DIR (respected), RESULTS_DIR (per-round TSV and the members' logs copied there).
 # Not part of the test suite.
 set -euo pipefail
 
 ROUNDS=${1:-20}
 LEVEL2=${LEVEL2:-10s}
+export SLOW_ANSWER=${SLOW_ANSWER:-1.5}
 PY=/usr/bin/python3
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -72,7 +81,27 @@ export GOLIVE_DATABASE_URL="postgres://golive@127.0.0.1:$PG_PORT/launch"
 export GOLIVE_ACK_SECRET="the-same-key-on-every-member" # golive on PostgreSQL refuses to start without
 
 SMTP_PORT=$(free_port)
-$PY "$SHARED/smtp_sink.py" --log "$WORK/sink.log" --maildir "$WORK/mail" --port "$SMTP_PORT" &
+# smtp_sink.py's handler, answering SLOW_ANSWER seconds after it stored the message.
+cat > "$WORK/slow_sink.py" <<PYEOF
+import asyncio, os, signal, sys, threading
+sys.path.insert(0, "$SHARED")
+from smtp_sink import TimestampingHandler
+from aiosmtpd.controller import Controller
+
+class SlowAnswer(TimestampingHandler):
+    async def handle_DATA(self, server, session, envelope):
+        answer = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(float(os.environ["SLOW_ANSWER"]))
+        return answer
+
+controller = Controller(SlowAnswer(sys.argv[1], sys.argv[2]), hostname="127.0.0.1", port=int(sys.argv[3]))
+controller.start()
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+stop.wait()
+controller.stop()
+PYEOF
+$PY "$WORK/slow_sink.py" "$WORK/sink.log" "$WORK/mail" "$SMTP_PORT" &
 PIDS+=($!)
 FLIP_PORT=$(free_port)
 $PY "$SHARED/flip_target.py" --port "$FLIP_PORT" >/dev/null 2>&1 &
@@ -183,8 +212,8 @@ ACTIVE=A STANDBY=B
 sleep 3
 
 RESULTS="$WORK/rounds.tsv"
-echo -e "round\ttakeover_s\tlevel2\tbob_pages\talice_pages\tnote_kept" > "$RESULTS"
-LOST=0 TWICE=0 WRITES_LOST=0
+echo -e "round\tkill\ttakeover_s\tlevel2\tbob_pages\talice_pages\tnote_kept" > "$RESULTS"
+LOST=0 TWICE=0 WRITES_LOST=0 IN_FLIGHT_AGAIN=0 IN_FLIGHT_ROUNDS=0
 for round in $(seq "$ROUNDS"); do
   read -r bob0 _ <<<"$(mail_to bob@example.com)"
   read -r alice0 alice_resolved0 <<<"$(mail_to alice@example.com)"
@@ -195,6 +224,11 @@ for round in $(seq "$ROUNDS"); do
     || die "round $round: level 1 not recorded"
   api -X POST -H 'Content-Type: application/json' -d "{\"kind\":\"note\",\"text\":\"round $round\"}" \
     "${MEMBER_URL[$ACTIVE]}/api/v1/log" >/dev/null || die "round $round: note refused"
+  in_flight=$(( round % 2 == 0 ))
+  if [ "$in_flight" = 1 ]; then
+    IN_FLIGHT_ROUNDS=$((IN_FLIGHT_ROUNDS + 1))
+    wait_until 60 eval '[ "$(mail_to alice@example.com | cut -d" " -f1)" -gt "$alice0" ]' || die "round $round: no level 2 before the kill"
+  fi
   killed_at=$(now)
   kill -9 "${MEMBER_PID[$ACTIVE]}"
   wait "${MEMBER_PID[$ACTIVE]}" 2>/dev/null || true
@@ -208,9 +242,15 @@ for round in $(seq "$ROUNDS"); do
   read -r alice1 _ <<<"$(mail_to alice@example.com)"
   bob_pages=$((bob1 - bob0)) alice_pages=$((alice1 - alice0))
   [ "$bob_pages" -gt 1 ] && TWICE=$((TWICE + bob_pages - 1))
-  [ "$alice_pages" -gt 1 ] && TWICE=$((TWICE + alice_pages - 1))
-  printf '%s\t%.2f\t%s\t%s\t%s\t%s\n' "$round" "$took" "$level2" "$bob_pages" "$alice_pages" "$kept" >> "$RESULTS"
-  log "round $round: takeover $(printf %.2f "$took") s, level 2 $level2, pages bob $bob_pages alice $alice_pages, note kept $kept"
+  if [ "$in_flight" = 1 ] && [ "$alice_pages" -ge 2 ]; then
+    IN_FLIGHT_AGAIN=$((IN_FLIGHT_AGAIN + 1))
+    TWICE=$((TWICE + alice_pages - 2))
+  elif [ "$alice_pages" -gt 1 ]; then
+    TWICE=$((TWICE + alice_pages - 1))
+  fi
+  kill_kind=$([ "$in_flight" = 1 ] && echo in-flight || echo between)
+  printf '%s\t%s\t%.2f\t%s\t%s\t%s\t%s\n' "$round" "$kill_kind" "$took" "$level2" "$bob_pages" "$alice_pages" "$kept" >> "$RESULTS"
+  log "round $round ($kill_kind): takeover $(printf %.2f "$took") s, level 2 $level2, pages bob $bob_pages alice $alice_pages, note kept $kept"
   start_member "$ACTIVE"
   previous=$ACTIVE ACTIVE=$STANDBY STANDBY=$previous
   sleep 2
@@ -218,11 +258,12 @@ done
 
 echo
 cat "$RESULTS"
-tail -n +2 "$RESULTS" | cut -f2 | sort -n | awk -v lost="$LOST" -v twice="$TWICE" -v wl="$WRITES_LOST" -v rounds="$ROUNDS" '
+tail -n +2 "$RESULTS" | cut -f3 | sort -n | awk -v lost="$LOST" -v twice="$TWICE" -v wl="$WRITES_LOST" -v rounds="$ROUNDS" \
+  -v again="$IN_FLIGHT_AGAIN" -v inflight="$IN_FLIGHT_ROUNDS" '
   { v[NR] = $1 }
   END {
     n = NR; p50 = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    printf "\nrounds %d  takeover p50 %.2f s  max %.2f s  pages lost %d  pages sent twice %d  acknowledged writes lost %d\n", rounds, p50, v[n], lost, twice, wl
+    printf "\nrounds %d (%d with level 2 in flight at the kill)  takeover p50 %.2f s  max %.2f s  pages lost %d  in flight at the kill and sent again %d  pages sent twice beyond those %d  acknowledged writes lost %d\n", rounds, inflight, p50, v[n], lost, again, twice, wl
   }'
 echo "commit $(cd "$ROOT" && git rev-parse --short HEAD)  $(date -u +%FT%TZ)  load:$(uptime | sed 's/.*load average://')"
 if [ -n "${RESULTS_DIR:-}" ]; then

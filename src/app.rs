@@ -202,6 +202,28 @@ pub struct TokenProblem {
     pub reason: String,
 }
 
+/// The certificate (for `[server] tls`) and the bound listener with its real address (the real
+/// port when 0 was asked for).
+async fn bind(
+    plan: &Plan,
+    options: &Options,
+) -> Result<(TcpListener, SocketAddr, Option<Arc<tls::TlsCertificate>>), StartError> {
+    let tls = plan
+        .server
+        .tls
+        .as_ref()
+        .map(tls::TlsCertificate::load)
+        .transpose()?;
+    let address = options.listen.unwrap_or(plan.server.listen);
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| StartError::Bind { address, source })?;
+    let address = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { address, source })?;
+    Ok((listener, address, tls))
+}
+
 impl Application {
     /// Resolves secrets, opens the store, loads state and binds the listener.
     pub async fn build(plan: Plan, options: Options) -> Result<Application, StartError> {
@@ -233,20 +255,8 @@ impl Application {
             plan.alerting.ack_link_secret.as_ref(),
             &plan.launch.data_dir,
         )?;
-        let tls = plan
-            .server
-            .tls
-            .as_ref()
-            .map(tls::TlsCertificate::load)
-            .transpose()?;
+        let (listener, address, tls) = bind(&plan, &options).await?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let address = options.listen.unwrap_or(plan.server.listen);
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| StartError::Bind { address, source })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { address, source })?;
         let (store, membership) = match (sqlite, &backend) {
             (Some(store), _) => (store, None),
             (None, Backend::Postgres(url)) if let Some(lock) = data_dir_lock => {
@@ -261,6 +271,7 @@ impl Application {
                     tls: tls.as_ref(),
                     metrics: metrics.clone(),
                     stored_view: standby_serve::StoredView::of(&plan, &clock),
+                    timings: standby::LeaseTimings::of(&plan),
                 }
                 .open_store_when_active(lock, &options.stop)
                 .await?

@@ -62,45 +62,83 @@ pub struct Liveness {
     lease: std::sync::OnceLock<Arc<LeaseDeadline>>,
 }
 
-/// Until when this daemon may act on its lease, by the monotonic clock (which also runs while the
-/// process is stopped, so a daemon woken from `SIGSTOP` finds its deadline passed): the start of
-/// the last successful renewal plus the lease, less a margin. Written by the renewing thread, read
-/// before every send (the dispatcher) with one relaxed load.
+/// Until when this daemon may act on its lease, by the boot clock ([`boot_clock`]: the time
+/// since boot, counting a system suspend and a stopped process alike, so a daemon woken from
+/// `SIGSTOP`, a frozen VM or a suspended host finds its deadline passed): the start of the last
+/// successful renewal plus the lease, less a margin. Written by the renewing thread, read before
+/// every send (the dispatcher) with one relaxed load.
 pub struct LeaseDeadline {
-    origin: std::time::Instant,
-    /// Milliseconds since `origin` until which acting is safe (0: never renewed).
+    /// The clock it is read on: [`boot_clock`], or a test's.
+    clock: fn() -> Duration,
+    /// The clock's reading (in milliseconds) until which acting is safe (0: never renewed).
     until_ms: AtomicU64,
+}
+
+/// The time since the host booted, suspend included (Linux's `CLOCK_BOOTTIME`). The monotonic
+/// clock (`Instant`) stops while the host is suspended or its VM frozen: a deadline on it would
+/// still hold after waking, though the lease ran out long ago in the database's time.
+pub fn boot_clock() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+        Duration::new(
+            u64::try_from(now.tv_sec).unwrap_or(0),
+            u32::try_from(now.tv_nsec).unwrap_or(0),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        ORIGIN.get_or_init(std::time::Instant::now).elapsed()
+    }
 }
 
 impl LeaseDeadline {
     /// A deadline already passed: nothing may be sent before the first renewal.
     pub fn new() -> Arc<LeaseDeadline> {
-        Arc::new(LeaseDeadline {
-            origin: std::time::Instant::now(),
-            until_ms: AtomicU64::new(0),
-        })
+        Arc::new(LeaseDeadline::on_clock(boot_clock))
     }
 
-    /// A renewal that started at `started` succeeded: acting is safe until `started + safe_for`.
-    pub fn renewed(&self, started: std::time::Instant, safe_for: Duration) {
-        let until = (started + safe_for).saturating_duration_since(self.origin);
-        self.until_ms.fetch_max(millis(until), Ordering::Relaxed);
+    fn on_clock(clock: fn() -> Duration) -> LeaseDeadline {
+        LeaseDeadline {
+            clock,
+            until_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Now, on the deadline's clock: read it before a renewal's statement is sent.
+    pub fn now(&self) -> Duration {
+        (self.clock)()
+    }
+
+    /// A renewal that started at `started` ([`LeaseDeadline::now`]) succeeded: acting is safe
+    /// until `started + safe_for`.
+    pub fn renewed(&self, started: Duration, safe_for: Duration) {
+        self.until_ms
+            .fetch_max(millis(started + safe_for), Ordering::Relaxed);
     }
 
     /// Whether the lease surely still holds now.
     pub fn holds(&self) -> bool {
-        self.holds_at(std::time::Instant::now())
+        millis(self.now()) < self.until_ms.load(Ordering::Relaxed)
     }
 
-    /// When the lease may be lost unless renewed before then (in the past before the first
-    /// renewal). A send in flight is stopped at this moment (see [`Liveness::lease_lost`]).
+    /// How long until the lease may be lost unless renewed before then (zero once passed).
+    pub fn remaining(&self) -> Duration {
+        Duration::from_millis(self.until_ms.load(Ordering::Relaxed)).saturating_sub(self.now())
+    }
+
+    /// How long ago the deadline passed (zero while it holds).
+    pub fn overdue(&self) -> Duration {
+        self.now()
+            .saturating_sub(Duration::from_millis(self.until_ms.load(Ordering::Relaxed)))
+    }
+
+    /// When the lease may be lost unless renewed before then, on the runtime's clock (in the past
+    /// before the first renewal). A send in flight is stopped at this moment (see
+    /// [`Liveness::lease_lost`]).
     pub fn until(&self) -> Instant {
-        let until_ms = self.until_ms.load(Ordering::Relaxed);
-        Instant::from_std(self.origin + Duration::from_millis(until_ms))
-    }
-
-    fn holds_at(&self, now: std::time::Instant) -> bool {
-        millis(now.saturating_duration_since(self.origin)) < self.until_ms.load(Ordering::Relaxed)
+        Instant::now() + self.remaining()
     }
 }
 
@@ -181,8 +219,11 @@ impl Liveness {
         let Some(lease) = self.lease.get() else {
             return std::future::pending().await;
         };
+        // The runtime's timers run on the monotonic clock, which stops in a suspend: wake at
+        // least every quarter second to read the boot clock again, so a send in flight stops
+        // within that of a host waking.
         while lease.holds() {
-            tokio::time::sleep_until(lease.until()).await;
+            tokio::time::sleep(lease.remaining().min(Duration::from_millis(250))).await;
         }
     }
 
@@ -292,26 +333,49 @@ mod tests {
         assert!(liveness.status_at(after(origin, 20)).healthy());
     }
 
+    /// A test's boot clock, in milliseconds: moved by hand, as a suspend would move it.
+    static TEST_BOOT_MS: AtomicU64 = AtomicU64::new(10_000);
+
+    fn test_boot_clock() -> Duration {
+        Duration::from_millis(TEST_BOOT_MS.load(Ordering::Relaxed))
+    }
+
     #[test]
     fn a_lease_holds_until_its_renewal_start_plus_the_safe_span_and_never_shrinks() {
-        let deadline = LeaseDeadline::new();
-        let origin = deadline.origin;
-        assert!(
-            !deadline.holds_at(origin),
-            "nothing before the first renewal"
-        );
+        let deadline = LeaseDeadline::on_clock(test_boot_clock);
+        let origin = deadline.now();
+        assert!(!deadline.holds(), "nothing before the first renewal");
         deadline.renewed(origin + Duration::from_secs(1), Duration::from_secs(4));
-        assert!(deadline.holds_at(origin + Duration::from_millis(4_900)));
-        assert!(!deadline.holds_at(origin + Duration::from_secs(5)));
+        let at = |span: Duration| TEST_BOOT_MS.store(millis(origin + span), Ordering::Relaxed);
+        at(Duration::from_millis(4_900));
+        assert!(deadline.holds());
+        assert_eq!(deadline.remaining(), Duration::from_millis(100));
+        at(Duration::from_secs(5));
+        assert!(!deadline.holds());
         deadline.renewed(origin, Duration::from_secs(1));
+        at(Duration::from_secs(3));
+        assert!(deadline.holds(), "a late answer keeps the later deadline");
+        // The host is suspended for a minute right after a renewal: the monotonic clock stood
+        // still, the boot clock did not, so the deadline has passed when it wakes.
+        deadline.renewed(deadline.now(), Duration::from_millis(3_500));
+        at(Duration::from_secs(63));
+        assert!(!deadline.holds(), "a woken host may not send");
+        assert_eq!(deadline.remaining(), Duration::ZERO);
         assert!(
-            deadline.holds_at(origin + Duration::from_secs(3)),
-            "a late answer keeps the later deadline"
+            deadline.overdue() > Duration::from_secs(50),
+            "and steps down"
         );
         let liveness = Liveness::new();
         assert!(liveness.may_send(), "no lease (SQLite): always");
         liveness.act_under_lease(LeaseDeadline::new());
         assert!(!liveness.may_send(), "not renewed yet");
+    }
+
+    #[test]
+    fn the_boot_clock_goes_on() {
+        let before = boot_clock();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(boot_clock() >= before + Duration::from_millis(20));
     }
 
     #[tokio::test]
@@ -332,7 +396,7 @@ mod tests {
                 .is_some_and(|until| until <= Instant::now())
         );
         liveness.lease_lost().await;
-        deadline.renewed(std::time::Instant::now(), Duration::from_millis(100));
+        deadline.renewed(deadline.now(), Duration::from_millis(100));
         assert!(liveness.may_send());
         liveness.lease_lost().await;
         assert!(!liveness.may_send(), "lost only once the deadline passed");

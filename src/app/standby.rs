@@ -21,13 +21,38 @@ use crate::metrics::Metrics;
 use crate::store::lease::{LeaseConnection, LeaseHolder, member_id};
 use crate::store::{DataDirLock, Store, StoreError};
 
-/// How long a lease lasts without renewal.
-pub const LEASE: Duration = Duration::from_secs(5);
-/// How often the active renews it, and a standby tries to take it.
-pub const RENEW_EVERY: Duration = Duration::from_secs(1);
-/// Sending stops this long before the lease would run out by the local monotonic clock: room for
-/// a clock running a little fast and for the time a message takes to leave.
-const SAFETY_MARGIN: Duration = Duration::from_millis(1500);
+/// The lease's timings, all from its length (`[store] lease`, default 5 s).
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTimings {
+    /// How long a lease lasts without renewal.
+    pub lease: Duration,
+}
+
+impl LeaseTimings {
+    /// The plan's `[store] lease`, else the default.
+    pub fn of(plan: &crate::plan::Plan) -> LeaseTimings {
+        LeaseTimings {
+            lease: (plan.store.as_ref())
+                .map_or(crate::plan::store::DEFAULT_LEASE, |store| store.lease),
+        }
+    }
+
+    /// How often the active renews it, and a standby tries to take it: a fifth of the lease (1 s).
+    fn renew_every(self) -> Duration {
+        self.lease / 5
+    }
+
+    /// Sending stops this long before the lease would run out by the local boot clock: room for
+    /// a clock running a little fast and for the time a message takes to leave (1.5 s of 5 s).
+    fn safety_margin(self) -> Duration {
+        self.lease * 3 / 10
+    }
+
+    /// How long after a renewal's start acting is safe.
+    fn safe_for(self) -> Duration {
+        self.lease.saturating_sub(self.safety_margin())
+    }
+}
 /// The exit code of a daemon that stepped down (EX_TEMPFAIL): restart it, it comes back a standby.
 pub const EXIT_STEPPED_DOWN: i32 = 75;
 
@@ -85,6 +110,7 @@ pub struct Waiting<'a> {
     pub metrics: Arc<Metrics>,
     /// What the standby serves the stored launch from.
     pub stored_view: super::standby_serve::StoredView,
+    pub timings: LeaseTimings,
 }
 
 impl Waiting<'_> {
@@ -105,7 +131,9 @@ impl Waiting<'_> {
             tls: tls_certificate,
             metrics,
             stored_view,
+            timings,
         } = self;
+        let timings = *timings;
         let metrics = metrics.clone();
         let member = member_id(data_dir).map_err(|error| {
             StartError::Database(format!(
@@ -116,7 +144,8 @@ impl Waiting<'_> {
         let lease = {
             let (url, member, advertised) =
                 ((*url).clone(), member.clone(), advertised_url.to_string());
-            blocking(move || LeaseConnection::connect(&url, &member, &advertised, LEASE)).await?
+            blocking(move || LeaseConnection::connect(&url, &member, &advertised, timings.lease))
+                .await?
         };
         let lease = Arc::new(lease);
         let holder = Arc::new(Mutex::new(None::<LeaseHolder>));
@@ -131,7 +160,7 @@ impl Waiting<'_> {
                     let before = lease.holder()?;
                     // The lease runs from when the database ran the statement, which is after
                     // this instant: the deadline counts from here, never later.
-                    let sent = Instant::now();
+                    let sent = crate::liveness::boot_clock();
                     Ok((lease.try_acquire()?, before, sent))
                 })
                 .await
@@ -168,13 +197,19 @@ impl Waiting<'_> {
                     serving.cancel();
                     return Ok(None);
                 }
-                () = tokio::time::sleep(RENEW_EVERY.saturating_sub(started.elapsed())) => {}
+                () = tokio::time::sleep(timings.renew_every().saturating_sub(started.elapsed())) => {}
             }
         };
         let deadline = LeaseDeadline::new();
-        deadline.renewed(acquire_sent, LEASE.saturating_sub(SAFETY_MARGIN));
+        deadline.renewed(acquire_sent, timings.safe_for());
         let renewing = CancellationToken::new();
-        spawn_renewal(lease.clone(), epoch, deadline.clone(), renewing.clone());
+        spawn_renewal(
+            lease.clone(),
+            epoch,
+            deadline.clone(),
+            renewing.clone(),
+            timings,
+        );
         if let Some(server) = server {
             serving.cancel();
             if tokio::time::timeout(Duration::from_secs(2), server)
@@ -230,12 +265,16 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Renews the lease every second on a thread of its own (a busy runtime cannot delay it); steps
-/// down (exits) when the lease is taken or its deadline passes unrenewed.
+/// down (exits) when the lease is taken or its deadline passes unrenewed. A second thread watches
+/// the deadline by itself: a database that stops answering (a network that drops packets
+/// silently) leaves the renewal waiting, and the member must still step down once its lease has
+/// surely run out.
 fn spawn_renewal(
     lease: Arc<LeaseConnection>,
     epoch: i64,
     deadline: Arc<LeaseDeadline>,
     stop: CancellationToken,
+    timings: LeaseTimings,
 ) {
     // With the test hooks on, a member that finds its lease taken stays a few seconds before it
     // exits, so a test sees the fences hold by themselves (its writes refused, nothing sent).
@@ -244,13 +283,15 @@ fn spawn_renewal(
     } else {
         Duration::ZERO
     };
+    let watched = (deadline.clone(), stop.clone());
     let spawned = std::thread::Builder::new()
         .name("golive-lease".into())
         .spawn(move || {
             while !stop.is_cancelled() {
                 let started = Instant::now();
+                let started_on_deadline_clock = deadline.now();
                 match lease.renew(epoch) {
-                    Ok(true) => deadline.renewed(started, LEASE.saturating_sub(SAFETY_MARGIN)),
+                    Ok(true) => deadline.renewed(started_on_deadline_clock, timings.safe_for()),
                     Ok(false) => {
                         std::thread::sleep(linger);
                         step_down(epoch, "another golive has taken the lease")
@@ -261,8 +302,27 @@ fn spawn_renewal(
                     ),
                     Err(error) => tracing::warn!(%error, "cannot renew the lease; trying again"),
                 }
-                std::thread::sleep(RENEW_EVERY.saturating_sub(started.elapsed()));
+                std::thread::sleep(timings.renew_every().saturating_sub(started.elapsed()));
             }
+        })
+        .and_then(|_| {
+            let (deadline, stop) = watched;
+            std::thread::Builder::new()
+                .name("golive-lease-watch".into())
+                .spawn(move || {
+                    // Past the deadline by the margin, the lease has run out by this host's
+                    // clock too: another member may hold it.
+                    while !stop.is_cancelled() {
+                        if deadline.overdue() > timings.safety_margin() {
+                            std::thread::sleep(linger);
+                            step_down(
+                                epoch,
+                                "the database did not answer the lease's renewal in time",
+                            );
+                        }
+                        std::thread::sleep(Duration::from_millis(250));
+                    }
+                })
         });
     if let Err(error) = spawned {
         step_down(epoch, &format!("cannot start the lease's thread: {error}"));

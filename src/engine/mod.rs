@@ -630,6 +630,8 @@ pub struct Engine {
     liveness: Arc<Liveness>,
     /// Where the plan in force is published; the engine is its only writer (see [`reload`]).
     plans: watch::Sender<crate::core::plan_diff::PublishedPlan>,
+    /// A takeover record the store could not write yet, retried with backoff ([`takeover`]).
+    takeover: Option<takeover::PendingTakeover>,
 }
 
 /// What the probe scheduler needs from the engine: where to send observations and the current
@@ -722,6 +724,7 @@ impl Engine {
             publish,
             phase,
             liveness: liveness.clone(),
+            takeover: None,
         };
         engine.update_alert_metrics();
         // A hypercare that ended while golive was down is closed before anyone can read the state.
@@ -813,6 +816,7 @@ impl Engine {
         self.send_due_runbook_warnings();
         self.send_due_reports();
         self.send_due_review_messages();
+        self.retry_takeover_record();
     }
 
     fn time_to_next_deadline(&self) -> Option<Duration> {

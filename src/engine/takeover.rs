@@ -2,8 +2,12 @@
 //! who became active and when (a `decision` entry by golive naming the member, its lease epoch and
 //! URL), and after a failover (the lease came from another member) the ops lead hears of it through
 //! every email and chat channel, in the same transaction, so a takeover is told exactly once.
+//! A record the store cannot write at once (the database just failed over too, a lock held) is
+//! kept and tried again with backoff from the engine's loop, a bounded number of times, without
+//! holding up probing and escalation meanwhile.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::core::log::{LogData, LogKind, NewEntry};
 use crate::core::message::GoliveBody;
@@ -14,6 +18,24 @@ use crate::notify::OutboxKind;
 use crate::plan::alerting::Recipient;
 use crate::plan::recipients::resolve_recipients;
 use crate::report::notice;
+use crate::store::StoreTrouble;
+use crate::store::alerts::NewOutboxRow;
+
+/// How often a takeover record is tried in all before it is given up (logged as an error).
+const TAKEOVER_ATTEMPTS: u32 = 8;
+/// The wait before the second attempt; it doubles after each failure, up to [`RETRY_AT_MOST`]
+/// (about two minutes in all).
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const RETRY_AT_MOST: Duration = Duration::from_secs(30);
+
+/// A takeover record not written yet: the same entry and notice each attempt.
+pub(super) struct PendingTakeover {
+    rows: Vec<NewOutboxRow>,
+    entry: NewEntry,
+    /// Attempts made so far.
+    attempts: u32,
+    next_at: Instant,
+}
 
 /// A member's takeover of the lease.
 #[derive(Debug, Clone)]
@@ -30,7 +52,7 @@ pub struct Takeover {
 
 impl Engine {
     /// Records the takeover (see the module documentation). A store that cannot write it is
-    /// logged, not fatal: the daemon is active either way.
+    /// not fatal (the daemon is active either way): the record is tried again with backoff.
     pub fn record_takeover(&mut self, takeover: &Takeover) {
         let now = self.clock.now();
         let plan = Arc::clone(&self.plan);
@@ -66,20 +88,57 @@ impl Engine {
             }
         };
         let entry = NewEntry::by_golive(now, LogKind::Decision, text, LogData::None);
+        self.takeover = Some(PendingTakeover {
+            rows,
+            entry,
+            attempts: 0,
+            next_at: Instant::now(),
+        });
+        self.retry_takeover_record();
+    }
+
+    /// Writes the pending takeover record when its attempt is due (every turn of the loop looks).
+    pub(super) fn retry_takeover_record(&mut self) {
+        let Some(pending) = self.takeover.as_mut() else {
+            return;
+        };
+        if Instant::now() < pending.next_at {
+            return;
+        }
+        pending.attempts += 1;
+        let (rows, entry) = (&pending.rows, &pending.entry);
+        let store = &mut self.store;
         let written = block(|| {
-            self.store.write(|write| {
-                enqueue_all(write, &rows)?;
-                write.log(&entry)?;
+            store.write(|write| {
+                enqueue_all(write, rows)?;
+                write.log(entry)?;
                 Ok(())
             })
         });
-        match written {
-            Ok(()) if !rows.is_empty() => self.wake_dispatcher(),
-            Ok(()) => {}
-            Err(error) => {
-                self.store_trouble(&error);
-                tracing::error!(error = %error_chain(&error), "could not record the takeover");
+        let error = match written {
+            Ok(()) => {
+                let notified = !pending.rows.is_empty();
+                self.takeover = None;
+                if notified {
+                    self.wake_dispatcher();
+                }
+                return;
             }
+            Err(error) => error,
+        };
+        let attempts = pending.attempts;
+        // Fenced: another member is active now and records its own takeover.
+        let last = attempts >= TAKEOVER_ATTEMPTS || error.trouble() == StoreTrouble::Fenced;
+        let wait = FIRST_RETRY
+            .saturating_mul(1 << (attempts - 1).min(16))
+            .min(RETRY_AT_MOST);
+        pending.next_at = Instant::now() + wait;
+        self.store_trouble(&error);
+        if last {
+            self.takeover = None;
+            tracing::error!(error = %error_chain(&error), attempts, "could not record the takeover; given up");
+        } else {
+            tracing::warn!(error = %error_chain(&error), attempts, retry_in = ?wait, "could not record the takeover; trying again");
         }
     }
 }

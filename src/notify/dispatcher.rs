@@ -37,6 +37,10 @@ const HOOK_OUTPUT_MAX: usize = 4000;
 /// The longest sleep between looks at the outbox (retries become due without a wake-up).
 const IDLE: Duration = Duration::from_secs(1);
 
+/// How long a stop under a PostgreSQL lease waits at most for deliveries in flight (each also
+/// stops itself if the lease is lost): the lease is released only after they end.
+const LEASED_STOP: Duration = Duration::from_secs(60);
+
 /// Every channel's sender, built from one plan (again on a reload: `super::live`).
 pub struct Senders {
     email: EmailTransport,
@@ -842,8 +846,23 @@ pub async fn run(
             }
         }
     }
-    // Let deliveries in flight finish briefly so their outcome is recorded.
-    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+    finish_in_flight(deliveries, &mut flights, &link, &clock).await;
+}
+
+/// At a stop: lets deliveries in flight finish so their outcome is recorded — briefly, or under
+/// a lease until each ends (each stops itself if the lease is lost), since the lease is released
+/// next and the member taking it over would send an unfinished one again.
+async fn finish_in_flight(
+    mut deliveries: JoinSet<DeliveryReport>,
+    flights: &mut Flights,
+    link: &DispatchLink,
+    clock: &Arc<dyn Clock>,
+) {
+    let grace = link
+        .liveness
+        .send_until()
+        .map_or(Duration::from_secs(3), |_| LEASED_STOP);
+    let _ = tokio::time::timeout(grace, async {
         while let Some(done) = deliveries.join_next_with_id().await {
             if let Ok((task, mut report)) = done {
                 flights.finish(task, &mut report, clock.now());
@@ -1476,7 +1495,7 @@ url = "http://127.0.0.1:9/hook"
         let liveness = crate::liveness::Liveness::new();
         let deadline = crate::liveness::LeaseDeadline::new();
         liveness.act_under_lease(deadline.clone());
-        deadline.renewed(std::time::Instant::now(), Duration::from_millis(500));
+        deadline.renewed(deadline.now(), Duration::from_millis(500));
         let silent = tokio::spawn(async move {
             let (connection, _) = listener.accept().await.unwrap();
             std::future::pending::<()>().await;

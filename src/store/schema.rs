@@ -210,6 +210,13 @@ const MIGRATIONS: &[&str] = &[
         outbox_id INTEGER
     ) WITHOUT ROWID;
     ",
+    // 10: active/standby on PostgreSQL (the lease and its fence). Nothing changes in the tables
+    // (the lease's own table is made by `lease.rs`); the version goes up so a golive from before
+    // high availability, which would write without the lease's fence beside the members, refuses
+    // the database as newer than it understands instead of running.
+    "
+    -- active/standby: golives without the lease's fence are kept out
+    ",
 ];
 
 /// The schema version this build writes.

@@ -191,7 +191,19 @@ fn a_database_from_a_newer_golive_is_refused() {
     let connection = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
     connection.pragma_update(None, "user_version", 99).unwrap();
     drop(connection);
-    let Err(error) = Store::open(dir.path()) else {
+    // The lock of the store just dropped may linger a moment in a process another test forks
+    // (see `Opener::open`).
+    let opened = (0..100)
+        .map(|_| Store::open(dir.path()))
+        .find(|opened| {
+            let locked = matches!(opened, Err(StoreError::Locked { .. }));
+            if locked {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            !locked
+        })
+        .expect("the data directory stayed locked for 2 s");
+    let Err(error) = opened else {
         panic!("opened a too-new database")
     };
     assert!(
@@ -893,7 +905,8 @@ fn a_lost_postgres_session_fails_one_write_as_unreachable_and_the_next_write_rec
 fn a_writer_whose_lease_another_member_took_writes_nothing_more() {
     use lease::LeaseConnection;
     let url = crate::domain::Secret::new(cluster::database_url());
-    let short = std::time::Duration::from_millis(300);
+    // Long enough to open the store and write under it on a loaded machine (300 ms was not).
+    let short = std::time::Duration::from_secs(2);
     let first = LeaseConnection::connect(&url, "host:/a", "http://a", short).unwrap();
     let epoch = first.try_acquire().unwrap().expect("a free lease is taken");
     let dir = tempfile::tempdir().unwrap();
@@ -910,7 +923,7 @@ fn a_writer_whose_lease_another_member_took_writes_nothing_more() {
     assert_eq!(timeout, "3s");
     let second = LeaseConnection::connect(&url, "host:/b", "http://b", short * 20).unwrap();
     assert_eq!(second.try_acquire().unwrap(), None, "not while it holds");
-    let taken = (0..100)
+    let taken = (0..200)
         .find_map(|_| {
             std::thread::sleep(std::time::Duration::from_millis(50));
             second.try_acquire().unwrap()
@@ -934,6 +947,22 @@ fn a_writer_whose_lease_another_member_took_writes_nothing_more() {
         .map(|entry| entry.text)
         .collect();
     assert_eq!(texts, ["while holding"]);
+}
+
+/// A golive from before high availability understands schema version 9 at most: it refuses a
+/// store this golive opened ("newer than this golive"), on either backend, rather than writing
+/// without the lease's fence beside the members.
+fn a_store_opened_by_this_golive_is_too_new_for_a_golive_without_the_lease(opener: &Opener) {
+    const BEFORE_HIGH_AVAILABILITY: i64 = 9;
+    const HIGH_AVAILABILITY: i64 = 10;
+    let store = opener.open();
+    let found = schema::version(&store.connection).unwrap();
+    assert_eq!(found, schema::VERSION);
+    assert!(found >= HIGH_AVAILABILITY);
+    assert!(
+        found > BEFORE_HIGH_AVAILABILITY,
+        "refused by golives without the lease"
+    );
 }
 
 /// The store's behaviour tests, each once per backend.
@@ -966,6 +995,7 @@ on_both_backends!(
     runbook_steps_and_warnings_sent_survive_reopening,
     reports_are_recorded_once_per_scheduled_day_and_hours_roll_up,
     silences_nonces_reminders_and_review_messages_are_kept_once,
+    a_store_opened_by_this_golive_is_too_new_for_a_golive_without_the_lease,
 );
 
 #[test]
@@ -974,7 +1004,8 @@ fn the_renewal_never_waits_behind_a_fenced_write_while_a_takeover_waits_for_it()
     use std::sync::mpsc;
     use std::time::Duration;
     let url = crate::domain::Secret::new(cluster::database_url());
-    let short = Duration::from_millis(300);
+    // Long enough to open the store and begin under it on a loaded machine.
+    let short = Duration::from_secs(1);
     let first = std::sync::Arc::new(
         LeaseConnection::connect(&url, "host:/renewing", "http://a", short).unwrap(),
     );
@@ -1008,13 +1039,58 @@ fn the_renewal_never_waits_behind_a_fenced_write_while_a_takeover_waits_for_it()
     );
 }
 
-/// Polls `condition` every 20 ms, for at most 2 s.
+/// Polls `condition` every 20 ms, for at most 5 s.
 fn eventually_true(condition: impl Fn() -> bool) {
-    for _ in 0..100 {
+    for _ in 0..250 {
         if condition() {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     panic!("the condition never held");
+}
+
+#[test]
+fn a_transaction_whose_session_ended_writes_nothing_on_the_next_session_and_fails_its_commit() {
+    let opener = Opener::postgres();
+    let mut store = opener.open();
+    let reader = store.reader().unwrap();
+    let transaction = store.begin().unwrap();
+    insert_entry(&transaction, &note("before the session ended")).unwrap();
+    let pid: i64 = transaction
+        .query_row("SELECT pg_backend_pid()::BIGINT", params![])
+        .and_then(|row| row.get(0))
+        .unwrap();
+    // The server ends the session in the middle of the transaction (as its
+    // idle_in_transaction_session_timeout does to a paused golive, or a cut network).
+    reader
+        .connection
+        .query("SELECT pg_terminate_backend(?1::INT)", params![pid])
+        .unwrap();
+    eventually_true(|| {
+        reader
+            .connection
+            .query(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = ?1::INT",
+                params![pid],
+            )
+            .unwrap()
+            .is_empty()
+    });
+    // The rest of the transaction: none of it may run on a new session (outside the transaction
+    // and its fence), and the commit says so.
+    for text in ["after the session ended", "and once more"] {
+        assert!(insert_entry(&transaction, &note(text)).is_err(), "{text}");
+    }
+    let error = transaction.commit().unwrap_err();
+    assert_eq!(error.trouble(), StoreTrouble::Unreachable, "{error}");
+    // The next transaction runs on a new session.
+    store.append(&note("next")).unwrap();
+    let texts: Vec<String> = reader
+        .whole_log()
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.text)
+        .collect();
+    assert_eq!(texts, ["next"]);
 }

@@ -9,6 +9,7 @@ use std::process::Child;
 use std::time::Duration;
 
 use crate::alerting::{Receiver, open_alert};
+use crate::cut_proxy::{CutProxy, address_of, through_port};
 use crate::helpers::{BASE_PLAN, Daemon, cli, eventually, spawn_with_env};
 use crate::monitoring::Switchable;
 use crate::plans::{channels, http_check, page_policy};
@@ -418,4 +419,152 @@ async fn systemd_hears_a_standby_ready_and_pinging_while_it_waits_and_active_whe
         "{heard:?}"
     );
     standby.wait_until_active().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_cut_off_from_the_database_sends_and_writes_nothing_more_and_steps_down() {
+    let database = crate::postgres::database_url();
+    // The first member reaches PostgreSQL only through a proxy the test cuts, and mails through
+    // a server of its own, so what it sends is counted apart from the second member's mail.
+    let proxy = CutProxy::start(address_of(&database)).await;
+    let (smtp_of_first, smtp) = (
+        SmtpServer::start(SmtpOptions::plain()).await,
+        SmtpServer::start(SmtpOptions::plain()).await,
+    );
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let mut first = Member::start(
+        &plan(&smtp_of_first, &hook, &target, "10s"),
+        &through_port(&database, proxy.port),
+    )
+    .await;
+    first.wait_until_active().await;
+    let second = Member::start(&plan(&smtp, &hook, &target, "10s"), &database).await;
+    target.set(503);
+    smtp_of_first.wait_for(1, Duration::from_secs(20)).await;
+    let id = open_alert(&first.daemon).await["id"]
+        .as_i64()
+        .expect("an alert id");
+    all_delivered(&first, id).await;
+    // The network drops everything between the active and the database, silently.
+    proxy.cut();
+    let sent_by_first = smtp_of_first.messages().len();
+    second.wait_until_active().await;
+    eventually(30, async || {
+        (pages_to(&smtp.messages(), "alice@example.com") >= 1).then_some(())
+    })
+    .await;
+    // The old active finds out by itself, still cut off (its database just went silent), that
+    // its lease ran out, and steps down.
+    assert_eq!(first.exited().await, Some(75), "{}", first.daemon.log());
+    assert!(first.daemon.log().contains("stepping down"));
+    // The network comes back and the old member is restarted (as systemd would): it serves as a
+    // standby, and nothing is sent twice.
+    proxy.heal();
+    let first_dir = first.daemon.dir.clone();
+    let restarted = Member::start_in(&first_dir, &through_port(&database, proxy.port)).await;
+    assert_eq!(restarted.role().await, Some(0), "back as a standby");
+    let messages = resolve_and_wait(&smtp, &target).await;
+    assert_eq!(
+        smtp_of_first.messages().len(),
+        sent_by_first,
+        "the cut-off member sent nothing more"
+    );
+    assert_eq!(pages_to(&messages, "alice@example.com"), 1, "level 2 once");
+    assert_eq!(
+        pages_to(&messages, "bob@example.com"),
+        0,
+        "level 1 not again"
+    );
+    // What the database holds: one level-2 notification, from the new active.
+    let (_, detail) = second.daemon.get(&format!("/api/v1/alerts/{id}")).await;
+    let to_alice = detail["notifications"]
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .filter(|row| row["kind"] == "escalated" && row["to"].to_string().contains("alice@"))
+        .count();
+    assert_eq!(to_alice, 1, "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_stopped_during_a_slow_send_hands_over_after_it_so_the_page_arrives_once() {
+    let database = crate::postgres::database_url();
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let plan = plan(&smtp, &hook, &target, "1h");
+    let mut first = Member::start(&plan, &database).await;
+    first.wait_until_active().await;
+    let second = Member::start(&plan, &database).await;
+    // The relay takes the page at once but answers only after longer than a stop used to wait
+    // for sends in flight (3 s).
+    smtp.answer_after(Duration::from_secs(6));
+    target.set(503);
+    smtp.wait_for(1, Duration::from_secs(20)).await;
+    first.signal("TERM");
+    assert_eq!(first.exited().await, Some(0), "{}", first.daemon.log());
+    smtp.answer_after(Duration::ZERO);
+    second.wait_until_active().await;
+    // The resolution goes out behind the page: once it arrived, a page sent again would have too.
+    target.set(200);
+    let messages = eventually(30, async || {
+        let messages = smtp.messages();
+        messages
+            .iter()
+            .any(|message| message.email.subject.starts_with("[RESOLVED]"))
+            .then_some(messages)
+    })
+    .await;
+    assert_eq!(pages_to(&messages, "bob@example.com"), 1, "the page once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_record_the_database_refuses_at_first_is_written_and_told_once_it_can_be() {
+    let database = crate::postgres::database_url();
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let plan = plan(&smtp, &hook, &target, "1h");
+    let mut first = Member::start(&plan, &database).await;
+    first.wait_until_active().await;
+    let second = Member::start(&plan, &database).await;
+    // The database refuses golive's decision entries for now (a trigger; the test lifts it).
+    crate::postgres::run_sql(
+        &database,
+        "CREATE TABLE refuse_decisions (refused INT); INSERT INTO refuse_decisions VALUES (1); \
+         CREATE FUNCTION refuse_decision() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF EXISTS (SELECT 1 FROM refuse_decisions) THEN RAISE EXCEPTION 'refused by the test'; \
+         END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_decision BEFORE INSERT ON log FOR EACH ROW \
+         WHEN (NEW.kind = 'decision') EXECUTE FUNCTION refuse_decision()",
+    );
+    first.kill9();
+    second.wait_until_active().await;
+    eventually(30, async || {
+        second
+            .daemon
+            .log()
+            .contains("could not record the takeover; trying again")
+            .then_some(())
+    })
+    .await;
+    crate::postgres::run_sql(&database, "DELETE FROM refuse_decisions");
+    let took_over = eventually(30, async || {
+        let (_, decisions) = second.daemon.get("/api/v1/log?kind=decision").await;
+        let count = decisions.to_string().matches("it took over from").count();
+        (count > 0).then_some(count)
+    })
+    .await;
+    assert_eq!(took_over, 1, "recorded once");
+    let notices = eventually(30, async || {
+        let notices = smtp
+            .messages()
+            .iter()
+            .filter(|message| is_failover_notice(message))
+            .count();
+        (notices > 0).then_some(notices)
+    })
+    .await;
+    assert_eq!(notices, 1, "the ops lead hears of the failover once");
 }

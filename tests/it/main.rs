@@ -10,6 +10,7 @@ mod chat_formats;
 mod check;
 mod cli;
 mod code_map;
+mod cut_proxy;
 mod dashboard;
 mod delivery;
 mod demo;

@@ -36,6 +36,21 @@ pub fn database_url() -> String {
     format!("postgres://golive@127.0.0.1:{}/{name}", cluster.port)
 }
 
+/// Runs `sql` (one or more statements) on the database at `url` (one [`database_url`] gave).
+pub fn run_sql(url: &str, sql: &str) {
+    let cluster = CLUSTER.get().expect("the cluster is running");
+    run(Command::new(cluster.bin.join("psql")).args([
+        "-d",
+        url,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-q",
+        "-c",
+        sql,
+    ]))
+    .unwrap_or_else(|error| panic!("{error}"));
+}
+
 impl Cluster {
     fn start() -> Result<Cluster, String> {
         let bin = postgres_bin()?;

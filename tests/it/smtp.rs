@@ -287,6 +287,16 @@ impl SmtpServer {
         let _ = std::fs::remove_file(self.dir.path().join("refuse-rcpt"));
     }
 
+    /// Records each message at once but answers it only after `delay` (a slow relay that already
+    /// has the message: a client that gives up meanwhile does not know it was delivered).
+    pub fn answer_after(&self, delay: Duration) {
+        std::fs::write(
+            self.dir.path().join("delay"),
+            format!("{}\n", delay.as_secs_f64()),
+        )
+        .expect("write delay");
+    }
+
     /// Accepts mail again after [`SmtpServer::refuse_with`].
     pub fn accept(&self) {
         let _ = std::fs::remove_file(self.dir.path().join("reply"));

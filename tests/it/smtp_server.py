@@ -11,6 +11,8 @@ While the file DIR/reply exists, MAIL FROM is answered with its first line (e.g.
 "451 4.7.1 Try again later") and nothing is accepted; delete it to accept mail again. While the
 file DIR/refuse-rcpt exists, each of its lines "ADDRESS REPLY" answers RCPT TO:<ADDRESS> with REPLY
 (e.g. "bob@example.com 450 4.2.1 Mailbox busy"): that recipient is refused, the others accepted.
+While the file DIR/delay exists, each message is recorded at once but answered 250 only after its
+first line's seconds (a slow relay that already has the message).
 
 Once listening it writes DIR/ready. Needs Debian's python3-aiosmtpd: run with /usr/bin/python3.
 
@@ -18,6 +20,7 @@ usage: smtp_server.py --dir DIR --port PORT [--cert PEM --key PEM] [--username U
 """
 
 import argparse
+import asyncio
 import json
 import os
 import ssl
@@ -35,6 +38,7 @@ class RecordingHandler:
         self.log_path = os.path.join(directory, "messages.jsonl")
         self.reply_path = os.path.join(directory, "reply")
         self.refuse_rcpt_path = os.path.join(directory, "refuse-rcpt")
+        self.delay_path = os.path.join(directory, "delay")
         self.count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -75,6 +79,11 @@ class RecordingHandler:
         }
         with open(self.log_path, "a", encoding="utf-8") as log:
             log.write(json.dumps(record) + "\n")
+        try:
+            with open(self.delay_path, encoding="utf-8") as delay:
+                await asyncio.sleep(float(delay.readline().strip() or "0"))
+        except FileNotFoundError:
+            pass
         return "250 2.0.0 Ok: queued"
 
 

@@ -1,19 +1,32 @@
 //! Section `[store]`: where golive keeps its state. Without it (and without `--database-url` /
 //! `GOLIVE_DATABASE_URL`), SQLite in the data directory. `url` names where a PostgreSQL URL is
 //! kept — `{ env = "VAR" }` or `{ file = "path" }` — never the URL itself, which usually carries a
-//! password. The typed value and its reader live together here; the daemon's side is
+//! password. `lease` sets how long the active member's lease on PostgreSQL lasts (it renews it at a
+//! fifth of that). The typed value and its reader live together here; the daemon's side is
 //! `crate::store::Backend`.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::plan::launch::SecretSource;
 use crate::plan::reader::{Reported, Sink, TableReader, read_secret};
+use crate::plan::values;
+
+/// The lease's length when `lease` is not given.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
+/// The shortest lease: renewed at a fifth of it, every 400 ms at least, which a database round
+/// trip across a data centre still fits in.
+const SHORTEST_LEASE: Duration = Duration::from_secs(2);
+/// The longest lease: a takeover takes about that long, and the issue's bound is a minute at most.
+const LONGEST_LEASE: Duration = Duration::from_secs(60);
 
 /// Section `[store]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreSection {
     /// `url`: where the `postgres://` URL is read from at start (none: SQLite).
     pub url: Option<SecretSource>,
+    /// `lease`: how long the active member's lease lasts without renewal (PostgreSQL only).
+    pub lease: Duration,
 }
 
 /// Reads `[store]` (optional).
@@ -28,6 +41,76 @@ pub(in crate::plan) fn read_store(
     // A mistyped key may hold the URL: never quote values of this section.
     table.redact_values();
     let url = read_secret(&mut table, sink, base_dir, "url", "database URL");
+    let lease = read_lease(&mut table, sink);
     table.finish(sink);
-    Ok(Some(StoreSection { url: url? }))
+    Ok(Some(StoreSection {
+        url: url?,
+        lease: lease?,
+    }))
+}
+
+/// `lease` (default 5 s), between 2 s and a minute.
+fn read_lease(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) -> Result<Duration, Reported> {
+    let path = table.key_path("lease");
+    let Some(lease) = table.get_duration(sink, "lease")? else {
+        return Ok(DEFAULT_LEASE);
+    };
+    let length = *lease.get_ref();
+    if (SHORTEST_LEASE..=LONGEST_LEASE).contains(&length) {
+        return Ok(length);
+    }
+    sink.error(
+        lease.span(),
+        &path,
+        format!(
+            "a lease of {} is out of range",
+            values::show_duration(length)
+        ),
+        Some(format!(
+            "use {} to {}: a standby takes over about a lease after the active is lost, and the active renews at a fifth of it (default `\"5s\"`)",
+            values::show_duration(SHORTEST_LEASE),
+            values::show_duration(LONGEST_LEASE)
+        )),
+    );
+    Err(Reported)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::plan::{Diagnostic, parse};
+
+    const BASE: &str = "[launch]\nname = \"Shop\"\ntimezone = \"Europe/Berlin\"\n\
+        go_live = 2026-12-01T20:00:00\nhypercare_days = 14\n";
+
+    fn lease(section: &str) -> Result<Option<Duration>, Vec<Diagnostic>> {
+        parse(&format!("{BASE}\n{section}"), Path::new("plan.toml"))
+            .map(|loaded| loaded.plan.store.map(|store| store.lease))
+    }
+
+    #[test]
+    fn the_lease_is_five_seconds_unless_set_and_out_of_range_is_an_error_naming_it() {
+        let url = "url = { env = \"GOLIVE_DATABASE_URL\" }";
+        assert_eq!(
+            lease(&format!("[store]\n{url}\n")),
+            Ok(Some(Duration::from_secs(5)))
+        );
+        assert_eq!(
+            lease(&format!("[store]\n{url}\nlease = \"10s\"\n")),
+            Ok(Some(Duration::from_secs(10)))
+        );
+        for bad in ["500ms", "2m"] {
+            let errors: Vec<String> = lease(&format!("[store]\n{url}\nlease = \"{bad}\"\n"))
+                .expect_err(bad)
+                .iter()
+                .filter(|diagnostic| diagnostic.is_error())
+                .map(|diagnostic| format!("{diagnostic:?}"))
+                .collect();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(errors[0].contains("store.lease"), "{errors:?}");
+            assert!(errors[0].contains("out of range"), "{errors:?}");
+        }
+    }
 }

@@ -262,11 +262,16 @@ impl Connection {
     /// writer (the engine, which holds the store's writer lock) changes the database, so no two
     /// writing transactions ever race, and each reader's statement sees committed data only, as
     /// with SQLite's WAL.
+    /// On PostgreSQL the transaction is bound to the session it began on (see
+    /// [`postgres::PgConnection`]): a session lost midway fails the rest of it, never runs it on
+    /// the next session.
     pub(crate) fn transaction(&mut self) -> Result<Transaction<'_>, StoreError> {
-        self.batch(match self.dialect() {
-            Dialect::Sqlite => "BEGIN",
-            Dialect::Postgres => "BEGIN ISOLATION LEVEL READ COMMITTED",
-        })?;
+        match self {
+            Connection::Sqlite(connection) => connection.execute_batch("BEGIN")?,
+            Connection::Postgres(connection) => {
+                connection.begin("BEGIN ISOLATION LEVEL READ COMMITTED")?
+            }
+        }
         Ok(Transaction {
             connection: self,
             finished: false,
@@ -285,14 +290,23 @@ impl Transaction<'_> {
     /// Commits everything written in the transaction.
     pub(crate) fn commit(mut self) -> Result<(), StoreError> {
         self.finished = true;
-        match self.connection.batch("COMMIT") {
+        match self.end(true) {
             Ok(()) => Ok(()),
             Err(error) => {
                 // A failed COMMIT may leave the transaction open on SQLite (SQLITE_BUSY): end it so
                 // the connection can begin the next one.
-                let _ = self.connection.batch("ROLLBACK");
+                let _ = self.end(false);
                 Err(error)
             }
+        }
+    }
+
+    fn end(&self, commit: bool) -> Result<(), StoreError> {
+        match self.connection {
+            Connection::Sqlite(connection) => {
+                Ok(connection.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?)
+            }
+            Connection::Postgres(connection) => connection.end(commit),
         }
     }
 }
@@ -308,7 +322,7 @@ impl std::ops::Deref for Transaction<'_> {
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = self.connection.batch("ROLLBACK");
+            let _ = self.end(false);
         }
     }
 }

@@ -22,6 +22,12 @@ enum Request {
     Execute(String, Vec<Value>),
     Query(String, Vec<Value>),
     Batch(String),
+    /// `BEGIN ...`: the transaction is bound to the session it begins on.
+    Begin(String),
+    /// `COMMIT` (true) or `ROLLBACK` (false) of the transaction begun last.
+    End {
+        commit: bool,
+    },
     /// Release the writer lock and end the session (the connection is dropped).
     Close,
 }
@@ -37,7 +43,11 @@ type Reply = Result<Answer, StoreError>;
 /// A connection to PostgreSQL, served by its own thread. Dropping it ends the thread, which closes
 /// the session (and so releases its advisory locks). A session that was lost (the server
 /// restarted, the network cut) fails the request that finds it lost; the next request opens a
-/// new one — for the writer only if it can take the writer lock again.
+/// new one — for the writer only if it can take the writer lock again — except inside a
+/// transaction: a transaction belongs to the session (its generation) it began on, so once that
+/// session is gone each of its statements and its `COMMIT` fail, and a new session is opened only
+/// after its end. Otherwise its later statements would run on the new session outside any
+/// transaction, committed one by one without the lease's fence.
 pub(crate) struct PgConnection {
     requests: mpsc::Sender<(Request, mpsc::SyncSender<Reply>)>,
 }
@@ -189,6 +199,16 @@ impl PgConnection {
     pub(crate) fn batch(&self, sql: &str) -> Result<(), StoreError> {
         self.ask(Request::Batch(sql.to_string())).map(|_| ())
     }
+
+    /// Begins a transaction with `sql` (`BEGIN ...`), bound to the current session.
+    pub(crate) fn begin(&self, sql: &str) -> Result<(), StoreError> {
+        self.ask(Request::Begin(sql.to_string())).map(|_| ())
+    }
+
+    /// Commits (or rolls back) the transaction begun last; a commit fails when its session ended.
+    pub(crate) fn end(&self, commit: bool) -> Result<(), StoreError> {
+        self.ask(Request::End { commit }).map(|_| ())
+    }
 }
 
 impl Drop for PgConnection {
@@ -208,6 +228,9 @@ fn serve(
 ) {
     let mut prepared: HashMap<String, Statement> = HashMap::new();
     let mut lost = false;
+    // Which session this is (counted from 1), and the one the open transaction began on.
+    let mut generation: u64 = 1;
+    let mut transaction_of: Option<u64> = None;
     while let Ok((request, reply)) = inbox.recv() {
         if matches!(request, Request::Close) {
             if session.writer_lock.is_some() && !lost && !client.is_closed() {
@@ -217,12 +240,31 @@ fn serve(
             let _ = reply.send(Ok(Answer::Done));
             return;
         }
-        if lost || client.is_closed() {
+        let gone = lost || client.is_closed();
+        if let Some(began_on) = transaction_of
+            && (gone || began_on != generation)
+        {
+            // The transaction's session is gone: nothing of it runs anywhere else.
+            let answer = match request {
+                Request::End { commit: false } => Ok(Answer::Done),
+                _ => Err(StoreError::ConnectionLost(
+                    "the session this transaction began on has ended; nothing of it was committed"
+                        .into(),
+                )),
+            };
+            if matches!(request, Request::End { .. }) {
+                transaction_of = None;
+            }
+            let _ = reply.send(answer);
+            continue;
+        }
+        if gone {
             match session.open() {
                 Ok(new) => {
                     client = new;
                     prepared.clear();
                     lost = false;
+                    generation += 1;
                 }
                 Err(error) => {
                     let _ = reply.send(Err(error));
@@ -230,9 +272,15 @@ fn serve(
                 }
             }
         }
+        let begins = matches!(request, Request::Begin(_));
+        if matches!(request, Request::End { .. }) {
+            transaction_of = None;
+        }
         let answer = answer(&mut client, &mut prepared, request);
-        if let Err(error) = &answer {
-            lost = session_lost(error);
+        match &answer {
+            Ok(_) if begins => transaction_of = Some(generation),
+            Ok(_) => {}
+            Err(error) => lost = session_lost(error),
         }
         let _ = reply.send(answer.map_err(StoreError::Postgres));
     }
@@ -263,8 +311,12 @@ fn answer(
                 rows.iter().map(read_row).collect::<Result<_, _>>()?,
             ))
         }
-        Request::Batch(sql) => {
+        Request::Batch(sql) | Request::Begin(sql) => {
             client.batch_execute(&sql)?;
+            Ok(Answer::Done)
+        }
+        Request::End { commit } => {
+            client.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })?;
             Ok(Answer::Done)
         }
         Request::Close => Ok(Answer::Done),
