@@ -494,7 +494,9 @@ async fn an_active_stopped_during_a_slow_send_hands_over_after_it_so_the_page_ar
     let hook = Receiver::start().await;
     let target = Switchable::start(200).await;
     let plan = plan(&smtp, &hook, &target, "1h");
-    let mut first = Member::start(&plan, &database).await;
+    let notify = crate::service::NotifySocket::at_a_path();
+    let mut first =
+        Member::start_with_env(&plan, &database, &[("NOTIFY_SOCKET", notify.name.as_str())]).await;
     first.wait_until_active().await;
     let second = Member::start(&plan, &database).await;
     // The relay takes the page at once but answers only after longer than a stop used to wait
@@ -503,6 +505,8 @@ async fn an_active_stopped_during_a_slow_send_hands_over_after_it_so_the_page_ar
     target.set(503);
     smtp.wait_for(1, Duration::from_secs(20)).await;
     first.signal("TERM");
+    // systemd is asked to wait for the send beyond the unit's TimeoutStopSec=, not to kill it.
+    assert!(extension_heard(&notify).await >= Duration::from_secs(6));
     assert_eq!(first.exited().await, Some(0), "{}", first.daemon.log());
     smtp.answer_after(Duration::ZERO);
     second.wait_until_active().await;
@@ -567,4 +571,67 @@ async fn a_takeover_record_the_database_refuses_at_first_is_written_and_told_onc
     })
     .await;
     assert_eq!(notices, 1, "the ops lead hears of the failover once");
+}
+
+/// The time a stopping daemon asked systemd to wait for it (`EXTEND_TIMEOUT_USEC`).
+async fn extension_heard(notify: &crate::service::NotifySocket) -> Duration {
+    loop {
+        let message = notify.next(30).await;
+        let asked = (message.text.lines())
+            .find_map(|line| line.strip_prefix("EXTEND_TIMEOUT_USEC="))
+            .map(|usec| usec.parse::<u64>().expect("microseconds"));
+        if let Some(usec) = asked {
+            return Duration::from_micros(usec);
+        }
+    }
+}
+
+/// A stop is a clean stop on SQLite too: a rollback hook that was running is let finish (it is
+/// recorded as started and never run again, so a killed one would stay half-done unnoticed), its
+/// outcome recorded, and systemd asked to wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_hook_running_at_a_stop_finishes_is_recorded_and_systemd_waits_for_it() {
+    let hook = "\n[rollback.hook]\ncommand = [\"sh\", \"-c\", \"touch started; sleep 6; echo rolled back > rollback.out; echo done\"]\ntimeout = \"30s\"\n";
+    let plan = format!("{BASE_PLAN}{hook}");
+    let notify = crate::service::NotifySocket::at_a_path();
+    let mut daemon =
+        Daemon::start_with_env(&plan, &[("NOTIFY_SOCKET", notify.name.as_str())]).await;
+    for _ in 0..2 {
+        daemon
+            .post(
+                "/api/v1/phase",
+                serde_json::json!({"force": true, "reason": "test"}),
+            )
+            .await;
+    }
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let (dir, url) = (daemon.dir.clone(), daemon.url.clone());
+        move || {
+            let arguments = ["rollback", "--reason", "checkout failing", "--server", &url];
+            cli(&dir, &[&arguments[..], &["--author", "alice"]].concat())
+        }
+    })
+    .await
+    .expect("cli");
+    assert_eq!(code, 0, "{out}{err}");
+    let dir = daemon.dir.clone();
+    eventually(30, async || dir.join("started").exists().then_some(())).await;
+    let status = tokio::task::block_in_place(|| daemon.terminate());
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("rollback.out"))
+            .ok()
+            .as_deref(),
+        Some("rolled back\n"),
+        "the hook ran to its end: {}",
+        daemon.log()
+    );
+    assert!(extension_heard(&notify).await >= Duration::from_secs(6));
+    let restarted = Daemon::start_in(&dir).await;
+    let (_, log) = restarted.get("/api/v1/log?kind=decision").await;
+    let ran = log.to_string();
+    assert!(
+        ran.contains("Rollback hook ran") && ran.contains("exited with 0: done"),
+        "{ran}"
+    );
 }
