@@ -151,23 +151,34 @@ impl Waiting<'_> {
         let holder = Arc::new(Mutex::new(None::<LeaseHolder>));
         let serving = CancellationToken::new();
         let mut server = None;
+        let path = data_dir.join(crate::store::DATABASE_FILE);
+        let mut kept_out = false;
         let (epoch, previous, acquire_sent) = loop {
             let started = Instant::now();
             let attempt = {
-                let lease = lease.clone();
-                // Who held it before, read first: the row changes only when a member takes it.
-                blocking(move || {
-                    let before = lease.holder()?;
-                    // The lease runs from when the database ran the statement, which is after
-                    // this instant: the deadline counts from here, never later.
-                    let sent = crate::liveness::boot_clock();
-                    Ok((lease.try_acquire()?, before, sent))
-                })
-                .await
+                let (lease, path) = (lease.clone(), path.clone());
+                blocking(move || attempt_to_take(&lease, &path)).await
             };
             match attempt {
-                Ok((Some(epoch), before, sent)) => break (epoch, before.member, sent),
-                Ok((None, current, _)) => {
+                Ok(Attempt::Took {
+                    epoch,
+                    before,
+                    sent,
+                }) => break (epoch, before.member, sent),
+                Ok(Attempt::Held {
+                    current,
+                    writer_locked,
+                }) => {
+                    if writer_locked != kept_out {
+                        if writer_locked {
+                            tracing::error!(
+                                "another program holds golive's writer lock on the database (a golive from before high availability, or golive's tools): this member does not take the lease while it runs; stop it"
+                            );
+                        } else {
+                            tracing::info!("golive's writer lock is free again");
+                        }
+                        kept_out = writer_locked;
+                    }
                     if server.is_none() {
                         tracing::info!(active = %current.member, epoch = current.epoch, url = %current.url, "standby: another golive holds the lease; waiting for it");
                         metrics.ha_role.set(0);
@@ -186,6 +197,12 @@ impl Waiting<'_> {
                         )?);
                     }
                     *holder.lock().unwrap_or_else(|e| e.into_inner()) = Some(current);
+                }
+                // An older golive than the database's schema never competes: restarting it
+                // does not help, upgrading it does.
+                Err(error @ StoreError::TooNew { .. }) => {
+                    serving.cancel();
+                    return Err(error.into());
                 }
                 Err(error) => {
                     tracing::warn!(%error, "standby: cannot reach the lease; trying again")
@@ -251,9 +268,62 @@ impl Waiting<'_> {
         let Some((membership, lock)) = self.become_active(lock, stop).await? else {
             return Ok(None);
         };
-        let store = Store::open_leased(self.data_dir, lock, self.url, membership.epoch)?;
-        Ok(Some((store, membership)))
+        match Store::open_leased(self.data_dir, lock, self.url, membership.epoch) {
+            Ok(store) => Ok(Some((store, membership))),
+            // Not kept while this member exits (or restarts into the same failure): another
+            // member may be able to open the store.
+            Err(error) => {
+                tracing::error!(error = %crate::error_chain::error_chain(&error), "cannot open the store after taking the lease; giving the lease up");
+                membership.release().await;
+                Err(error.into())
+            }
+        }
     }
+}
+
+/// One try at the lease.
+enum Attempt {
+    /// Taken at `epoch`; `before` held it until then; `sent` is when the statement left (by
+    /// the boot clock).
+    Took {
+        epoch: i64,
+        before: LeaseHolder,
+        sent: Duration,
+    },
+    /// Another member holds it, or this one may not take it while another program holds the
+    /// writer lock (`writer_locked`).
+    Held {
+        current: LeaseHolder,
+        writer_locked: bool,
+    },
+}
+
+/// Reads who holds the lease and whether this member may compete
+/// ([`LeaseConnection::may_compete`]: not with a newer schema, not beside a writer without the
+/// lease), then tries to take it.
+fn attempt_to_take(lease: &LeaseConnection, path: &std::path::Path) -> Result<Attempt, StoreError> {
+    // Who held it before, read first: the row changes only when a member takes it.
+    let before = lease.holder()?;
+    if !lease.may_compete(path)? {
+        return Ok(Attempt::Held {
+            current: before,
+            writer_locked: true,
+        });
+    }
+    // The lease runs from when the database ran the statement, which is after this instant:
+    // the deadline counts from here, never later.
+    let sent = crate::liveness::boot_clock();
+    Ok(match lease.try_acquire()? {
+        Some(epoch) => Attempt::Took {
+            epoch,
+            before,
+            sent,
+        },
+        None => Attempt::Held {
+            current: before,
+            writer_locked: false,
+        },
+    })
 }
 
 async fn blocking<T: Send + 'static>(

@@ -635,3 +635,71 @@ async fn a_rollback_hook_running_at_a_stop_finishes_is_recorded_and_systemd_wait
         "{ran}"
     );
 }
+
+/// A golive older than the database's schema (here: a schema "from the future") refuses to
+/// compete for the lease at all, and says so, instead of taking it and failing to open the store
+/// while it holds it (which kept a member that could open it out until the lease ran out, again
+/// at every restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_golive_older_than_the_schema_never_takes_the_lease_and_exits_saying_why() {
+    let database = crate::postgres::database_url();
+    crate::postgres::run_sql(
+        &database,
+        "CREATE TABLE golive_schema (id BIGINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL); \
+         INSERT INTO golive_schema VALUES (1, 99)",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = format!("{BASE_PLAN}\n[alerting]\n{SHARED_LINKS}\n");
+    std::fs::write(dir.path().join("plan.toml"), plan).expect("write plan");
+    let mut child = spawn_with_env(
+        dir.path(),
+        &["run", "plan.toml", "--listen", "127.0.0.1:0"],
+        &[
+            ("GOLIVE_DATABASE_URL", database.as_str()),
+            ("GOLIVE_ACK_SECRET", "the-same-key-on-every-member"),
+        ],
+    );
+    let status = eventually(30, async || child.try_wait().ok().flatten()).await;
+    let log =
+        std::fs::read_to_string(dir.path().join(crate::helpers::DAEMON_LOG)).unwrap_or_default();
+    assert_eq!(status.code(), Some(65), "{log}");
+    assert!(log.contains("newer than this golive"), "{log}");
+    assert_eq!(
+        crate::postgres::query_sql(&database, "SELECT epoch FROM golive_lease"),
+        "0",
+        "the lease was never taken"
+    );
+}
+
+/// A golive from before high availability that was already running when the store was marked
+/// (schema 10) holds the writer lock and writes without the lease's fence: no member becomes
+/// active beside it (here golive's own store, opened the tools' way, holds the lock), and one
+/// does once it is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_member_becomes_active_while_a_writer_without_the_lease_holds_the_writer_lock() {
+    use golive::store::{Backend, Store};
+    let database = crate::postgres::database_url();
+    let tools_dir = tempfile::tempdir().expect("temp dir");
+    let backend = Backend::Postgres(golive::domain::Secret::new(database.clone()));
+    let store = tokio::task::block_in_place(|| Store::open_with(tools_dir.path(), &backend))
+        .expect("the tools' store");
+    let target = Switchable::start(200).await;
+    let check = http_check("shop", &target.url()).in_phases(&["planned"]);
+    let plan = format!("{BASE_PLAN}{check}\n[alerting]\n{SHARED_LINKS}\n");
+    let member = Member::start(&plan, &database).await;
+    eventually(30, async || {
+        member
+            .daemon
+            .log()
+            .contains("holds golive's writer lock")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        member.role().await,
+        Some(0),
+        "a standby while the lock is held"
+    );
+    drop(store);
+    member.wait_until_active().await;
+}
