@@ -169,16 +169,7 @@ impl Waiting<'_> {
                     current,
                     writer_locked,
                 }) => {
-                    if writer_locked != kept_out {
-                        if writer_locked {
-                            tracing::error!(
-                                "another program holds golive's writer lock on the database (a golive from before high availability, or golive's tools): this member does not take the lease while it runs; stop it"
-                            );
-                        } else {
-                            tracing::info!("golive's writer lock is free again");
-                        }
-                        kept_out = writer_locked;
-                    }
+                    note_writer_lock(&mut kept_out, writer_locked);
                     if server.is_none() {
                         tracing::info!(active = %current.member, epoch = current.epoch, url = %current.url, "standby: another golive holds the lease; waiting for it");
                         metrics.ha_role.set(0);
@@ -217,24 +208,14 @@ impl Waiting<'_> {
                 () = tokio::time::sleep(timings.renew_every().saturating_sub(started.elapsed())) => {}
             }
         };
-        let deadline = LeaseDeadline::new();
-        deadline.renewed(acquire_sent, timings.safe_for());
-        let renewing = CancellationToken::new();
-        spawn_renewal(
-            lease.clone(),
-            epoch,
-            deadline.clone(),
-            renewing.clone(),
-            timings,
-        );
-        if let Some(server) = server {
-            serving.cancel();
-            if tokio::time::timeout(Duration::from_secs(2), server)
+        let (deadline, renewing) = start_renewal(lease.clone(), epoch, acquire_sent, timings);
+        serving.cancel();
+        if let Some(server) = server
+            && tokio::time::timeout(Duration::from_secs(2), server)
                 .await
                 .is_err()
-            {
-                tracing::warn!("standby: open connections did not close in time");
-            }
+        {
+            tracing::warn!("standby: open connections did not close in time");
         }
         metrics.ha_role.set(1);
         crate::sd_notify::notify_status(&format!(
@@ -278,6 +259,21 @@ impl Waiting<'_> {
                 Err(error.into())
             }
         }
+    }
+}
+
+/// Says, once each time it changes, whether another program's writer lock keeps this member
+/// from competing for the lease.
+fn note_writer_lock(kept_out: &mut bool, writer_locked: bool) {
+    if writer_locked != *kept_out {
+        if writer_locked {
+            tracing::error!(
+                "another program holds golive's writer lock on the database (a golive from before high availability, or golive's tools): this member does not take the lease while it runs; stop it"
+            );
+        } else {
+            tracing::info!("golive's writer lock is free again");
+        }
+        *kept_out = writer_locked;
     }
 }
 
@@ -332,6 +328,21 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|error| StoreError::ConnectionLost(error.to_string()))?
+}
+
+/// The deadline of a lease just taken (its statement sent at `acquire_sent` by the boot clock),
+/// kept moving by [`spawn_renewal`]; cancelling the token ends the renewal.
+fn start_renewal(
+    lease: Arc<LeaseConnection>,
+    epoch: i64,
+    acquire_sent: Duration,
+    timings: LeaseTimings,
+) -> (Arc<LeaseDeadline>, CancellationToken) {
+    let deadline = LeaseDeadline::new();
+    deadline.renewed(acquire_sent, timings.safe_for());
+    let renewing = CancellationToken::new();
+    spawn_renewal(lease, epoch, deadline.clone(), renewing.clone(), timings);
+    (deadline, renewing)
 }
 
 /// Renews the lease every second on a thread of its own (a busy runtime cannot delay it); steps
