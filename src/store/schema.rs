@@ -224,8 +224,24 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Applies every migration the database has not seen yet, each in its own transaction.
 pub fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    migrate_until(connection, path, VERSION)
+}
+
+/// Applies the migrations the database has not seen yet up to version `until` (tests build an
+/// older golive's store with it).
+pub(super) fn migrate_until(
+    connection: &mut Connection,
+    path: &Path,
+    until: i64,
+) -> Result<(), StoreError> {
     let found = refuse_too_new(connection, path)?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    let until = usize::try_from(until).unwrap_or(0);
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(until)
+        .skip(found as usize)
+    {
         let dialect = connection.dialect();
         let transaction = connection.transaction()?;
         let next = index as i64 + 1;

@@ -46,6 +46,16 @@ impl Opener {
         panic!("the data directory stayed locked for 2 s")
     }
 
+    /// A bare connection to the opener's database, without the store's locks or migrations.
+    fn raw_connection(&self) -> Connection {
+        match &self.backend {
+            Backend::Sqlite => open_connection(&self.dir.path().join(DATABASE_FILE)).unwrap(),
+            Backend::Postgres(url) => Connection::Postgres(
+                db::postgres::PgConnection::connect(url.expose(), "golive-test", None).unwrap(),
+            ),
+        }
+    }
+
     fn is_postgres(&self) -> bool {
         matches!(self.backend, Backend::Postgres(_))
     }
@@ -949,20 +959,41 @@ fn a_writer_whose_lease_another_member_took_writes_nothing_more() {
     assert_eq!(texts, ["while holding"]);
 }
 
-/// A golive from before high availability understands schema version 9 at most: it refuses a
-/// store this golive opened ("newer than this golive"), on either backend, rather than writing
-/// without the lease's fence beside the members.
-fn a_store_opened_by_this_golive_is_too_new_for_a_golive_without_the_lease(opener: &Opener) {
+/// A store a golive from before high availability left (schema 9, a launch under way and its log)
+/// is upgraded to 10 when this golive opens it, every row kept (a golive of schema 9 then refuses
+/// it as newer than it understands, so none writes beside the members without the lease's fence).
+fn a_store_at_version_nine_is_upgraded_to_ten_with_its_rows_kept(opener: &Opener) {
     const BEFORE_HIGH_AVAILABILITY: i64 = 9;
-    const HIGH_AVAILABILITY: i64 = 10;
-    let store = opener.open();
-    let found = schema::version(&store.connection).unwrap();
-    assert_eq!(found, schema::VERSION);
-    assert!(found >= HIGH_AVAILABILITY);
-    assert!(
-        found > BEFORE_HIGH_AVAILABILITY,
-        "refused by golives without the lease"
+    {
+        let mut connection = opener.raw_connection();
+        schema::migrate_until(
+            &mut connection,
+            Path::new("golive.db"),
+            BEFORE_HIGH_AVAILABILITY,
+        )
+        .unwrap();
+        assert_eq!(
+            schema::version(&connection).unwrap(),
+            BEFORE_HIGH_AVAILABILITY
+        );
+        connection
+            .batch(
+                "INSERT INTO launch_state (id, phase, phase_since) VALUES (1, 'deploying', 1000); \
+                 INSERT INTO log (at, author, kind, text) VALUES (2000, 'alice', 'note', 'written by golive 9')",
+            )
+            .unwrap();
+    }
+    let mut store = opener.open();
+    assert_eq!(schema::version(&store.connection).unwrap(), 10);
+    let state = store.load_or_init_state(at(5)).unwrap();
+    assert_eq!(
+        (state.phase, state.phase_since),
+        (Phase::Deploying, Timestamp::from_millisecond(1000).unwrap())
     );
+    let texts: Vec<String> = (store.reader().unwrap().whole_log().unwrap().into_iter())
+        .map(|entry| entry.text)
+        .collect();
+    assert_eq!(texts, ["written by golive 9"]);
 }
 
 /// The store's behaviour tests, each once per backend.
@@ -995,7 +1026,7 @@ on_both_backends!(
     runbook_steps_and_warnings_sent_survive_reopening,
     reports_are_recorded_once_per_scheduled_day_and_hours_roll_up,
     silences_nonces_reminders_and_review_messages_are_kept_once,
-    a_store_opened_by_this_golive_is_too_new_for_a_golive_without_the_lease,
+    a_store_at_version_nine_is_upgraded_to_ten_with_its_rows_kept,
 );
 
 #[test]
