@@ -189,6 +189,20 @@ impl LeaseConnection {
     }
 }
 
+impl super::alerts::Write<'_> {
+    /// Whether a `decision` entry by golive whose text holds `marker` is in the log already: the
+    /// takeover record looks for its lease epoch's marker in the same transaction it writes in,
+    /// so a retry after a commit whose answer was lost (the server committed it) writes nothing
+    /// twice. `marker` holds no `%` or `_`.
+    pub fn has_golive_decision_with(&self, marker: &str) -> Result<bool, StoreError> {
+        let found = self.transaction().query_optional(
+            "SELECT id FROM log WHERE kind = 'decision' AND author = 'golive' AND text LIKE ?1 LIMIT 1",
+            params![format!("%{marker}%")],
+        )?;
+        Ok(found.is_some())
+    }
+}
+
 /// The file in the data directory that holds this member's random id.
 pub const MEMBER_ID_FILE: &str = "member-id";
 

@@ -996,6 +996,35 @@ fn a_store_at_version_nine_is_upgraded_to_ten_with_its_rows_kept(opener: &Opener
     assert_eq!(texts, ["written by golive 9"]);
 }
 
+/// A takeover record's retry finds, in its own transaction, the entry an earlier attempt
+/// committed (its answer lost), by the epoch's marker; another epoch's, a note, or an entry by a
+/// person do not count.
+fn a_takeover_decision_is_found_by_its_epoch_in_the_next_transaction(opener: &Opener) {
+    let mut store = opener.open();
+    let decision = |text: &str| {
+        NewEntry::by_golive(
+            at(1),
+            LogKind::Decision,
+            text.into(),
+            crate::core::log::LogData::None,
+        )
+    };
+    store
+        .write(|write| {
+            write.log(&decision(
+                "golive on a became the active daemon (lease epoch 7), advertised at x",
+            ))?;
+            write.log(&note("(lease epoch 8)"))?;
+            Ok(())
+        })
+        .unwrap();
+    let mut found =
+        |marker: &str| (store.write(|write| write.has_golive_decision_with(marker))).unwrap();
+    assert!(found("(lease epoch 7)"));
+    assert!(!found("(lease epoch 70)"));
+    assert!(!found("(lease epoch 8)"), "a note is not the record");
+}
+
 /// The store's behaviour tests, each once per backend.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -1027,6 +1056,7 @@ on_both_backends!(
     reports_are_recorded_once_per_scheduled_day_and_hours_roll_up,
     silences_nonces_reminders_and_review_messages_are_kept_once,
     a_store_at_version_nine_is_upgraded_to_ten_with_its_rows_kept,
+    a_takeover_decision_is_found_by_its_epoch_in_the_next_transaction,
 );
 
 #[test]
