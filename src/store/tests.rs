@@ -1145,6 +1145,20 @@ fn a_transaction_whose_session_ended_writes_nothing_on_the_next_session_and_fail
     }
     let error = transaction.commit().unwrap_err();
     assert_eq!(error.trouble(), StoreTrouble::Unreachable, "{error}");
+    // Nothing was left to roll back: no session is opened (and the writer lock taken) for that.
+    let sessions = reader
+        .connection
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+            params![],
+        )
+        .unwrap();
+    assert_eq!(
+        sessions.len(),
+        0,
+        "a session opened after the failed commit"
+    );
     // The next transaction runs on a new session.
     store.append(&note("next")).unwrap();
     let texts: Vec<String> = reader
