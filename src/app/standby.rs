@@ -66,7 +66,18 @@ pub struct Membership {
     pub previous: Option<String>,
     pub deadline: Arc<LeaseDeadline>,
     lease: Arc<LeaseConnection>,
-    renewing: CancellationToken,
+    /// What ends the renewal and, after the lease is given up, the watcher.
+    renewing: Renewing,
+    /// How long the lease lasts: the longest a clean stop waits to give it up.
+    lease_length: Duration,
+}
+
+/// What stops the lease's two threads: the renewal, and the watcher that steps down when the
+/// deadline passes (stopped last, so a stop stuck on a silent database still ends).
+#[derive(Clone)]
+struct Renewing {
+    renewal: CancellationToken,
+    watcher: CancellationToken,
 }
 
 impl Membership {
@@ -92,10 +103,35 @@ impl Membership {
     }
 
     /// A clean stop: renewal ends and the lease is given up, so a standby takes over at once.
+    /// Giving it up waits at most a lease (a renewal stuck on a silent database holds the lease's
+    /// connection; the lease then runs out by itself), on a thread of its own that is left
+    /// behind if it hangs; the watcher keeps watching the deadline until then.
     pub async fn release(self) {
-        self.renewing.cancel();
+        self.renewing.renewal.cancel();
         let (lease, epoch) = (self.lease, self.epoch);
-        let _ = tokio::task::spawn_blocking(move || lease.release(epoch)).await;
+        let (given_up, released) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("golive-lease-release".into())
+            .spawn(move || {
+                let _ = given_up.send(lease.release(epoch));
+            });
+        let outcome = match spawned {
+            Ok(_) => tokio::time::timeout(self.lease_length, released).await,
+            Err(error) => Ok(Ok(Err(StoreError::ConnectionLost(error.to_string())))),
+        };
+        match outcome {
+            Ok(Ok(Ok(()))) => tracing::info!(epoch, "gave the lease up"),
+            Ok(Ok(Err(error))) => {
+                tracing::warn!(%error, epoch, "could not give the lease up; it runs out by itself")
+            }
+            Ok(Err(_)) | Err(_) => {
+                tracing::warn!(
+                    epoch,
+                    "the database did not answer in time to give the lease up; it runs out by itself"
+                )
+            }
+        }
+        self.renewing.watcher.cancel();
     }
 }
 
@@ -232,6 +268,7 @@ impl Waiting<'_> {
                 deadline,
                 lease,
                 renewing,
+                lease_length: timings.lease,
             },
             lock,
         )))
@@ -337,10 +374,13 @@ fn start_renewal(
     epoch: i64,
     acquire_sent: Duration,
     timings: LeaseTimings,
-) -> (Arc<LeaseDeadline>, CancellationToken) {
+) -> (Arc<LeaseDeadline>, Renewing) {
     let deadline = LeaseDeadline::new();
     deadline.renewed(acquire_sent, timings.safe_for());
-    let renewing = CancellationToken::new();
+    let renewing = Renewing {
+        renewal: CancellationToken::new(),
+        watcher: CancellationToken::new(),
+    };
     spawn_renewal(lease, epoch, deadline.clone(), renewing.clone(), timings);
     (deadline, renewing)
 }
@@ -354,7 +394,7 @@ fn spawn_renewal(
     lease: Arc<LeaseConnection>,
     epoch: i64,
     deadline: Arc<LeaseDeadline>,
-    stop: CancellationToken,
+    stop: Renewing,
     timings: LeaseTimings,
 ) {
     // With the test hooks on, a member that finds its lease taken stays a few seconds before it
@@ -364,7 +404,8 @@ fn spawn_renewal(
     } else {
         Duration::ZERO
     };
-    let watched = (deadline.clone(), stop.clone());
+    let watched = (deadline.clone(), stop.watcher);
+    let stop = stop.renewal;
     let spawned = std::thread::Builder::new()
         .name("golive-lease".into())
         .spawn(move || {
