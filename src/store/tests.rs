@@ -1074,13 +1074,23 @@ fn the_renewal_never_waits_behind_a_fenced_write_while_a_takeover_waits_for_it()
     let dir = tempfile::tempdir().unwrap();
     let lock = lock_data_dir(dir.path()).unwrap();
     let mut store = Store::open_leased(dir.path(), lock, &url, epoch).unwrap();
-    // A writing transaction in flight, its fence checked (the server ends it after 3 s idle).
+    let reader = store.reader().unwrap();
+    assert!(
+        first.renew(epoch).unwrap(),
+        "renewed just before the write begins"
+    );
+    // A writing transaction in flight, its fence checked; the server would end it after 3 s
+    // idle, which a loaded machine could reach before the takeover is seen waiting: not here.
     let transaction = store.begin().unwrap();
+    transaction
+        .batch("SET LOCAL idle_in_transaction_session_timeout = 0")
+        .unwrap();
     let (renewed, renewal) = mpsc::channel();
     let renewing = first.clone();
     std::thread::spawn(move || renewed.send(renewing.renew(epoch).unwrap()));
+    // (A renewal that waited behind the write would wait until the transaction ends: never.)
     assert_eq!(
-        renewal.recv_timeout(Duration::from_secs(2)),
+        renewal.recv_timeout(Duration::from_secs(30)),
         Ok(true),
         "the renewal went through beside the write"
     );
@@ -1088,8 +1098,19 @@ fn the_renewal_never_waits_behind_a_fenced_write_while_a_takeover_waits_for_it()
     eventually_true(|| first.holder().unwrap().expired);
     let (took, takeover) = mpsc::channel();
     std::thread::spawn(move || took.send(second.try_acquire().unwrap()));
+    // The takeover is seen by the server waiting for a row lock, the write's.
+    eventually_true(|| {
+        !(reader.connection)
+            .query(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'",
+                params![],
+            )
+            .unwrap()
+            .is_empty()
+    });
     assert!(
-        takeover.recv_timeout(Duration::from_millis(500)).is_err(),
+        takeover.try_recv().is_err(),
         "the takeover waits for the write in flight"
     );
     drop(transaction);
