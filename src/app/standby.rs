@@ -433,7 +433,9 @@ fn spawn_renewal(
                 .name("golive-lease-watch".into())
                 .spawn(move || {
                     // Past the deadline by the margin, the lease has run out by this host's
-                    // clock too: another member may hold it.
+                    // clock too: another member may hold it. (So renewals that succeed but each
+                    // take over half the lease step down too: a database that slow cannot hold a
+                    // lease that short, and sends would stop before each renewal returned.)
                     while !stop.is_cancelled() {
                         if deadline.overdue() > timings.safety_margin() {
                             std::thread::sleep(linger);

@@ -93,10 +93,18 @@ impl Member {
 
     /// `golive_ha_role` as this member's `/metrics` says: 1 active, 0 standby.
     pub async fn role(&self) -> Option<u8> {
-        let (status, text) = self.daemon.get_text("/metrics").await;
-        if status != 200 {
+        // A connection the standby's server closes as it hands over to the active's is no answer.
+        let response = (self
+            .daemon
+            .http
+            .get(self.daemon.at("/metrics"))
+            .send()
+            .await)
+            .ok()?;
+        if response.status().as_u16() != 200 {
             return None;
         }
+        let text = response.text().await.ok()?;
         text.lines()
             .find_map(|line| line.strip_prefix("golive_ha_role "))
             .and_then(|value| value.trim().parse().ok())
