@@ -716,3 +716,36 @@ async fn no_member_becomes_active_while_a_writer_without_the_lease_holds_the_wri
     drop(store);
     member.wait_until_active().await;
 }
+
+/// A member that took the lease and then cannot open the store (here a migration fails: a table
+/// it creates is already there) gives the lease up before it exits, so another member (or its
+/// own restart) is not kept out until the lease runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_cannot_open_the_store_after_taking_the_lease_gives_it_up() {
+    let database = crate::postgres::database_url();
+    crate::postgres::run_sql(&database, "CREATE TABLE launch_state (id BIGINT)");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = format!("{BASE_PLAN}\n[alerting]\n{SHARED_LINKS}\n");
+    std::fs::write(dir.path().join("plan.toml"), plan).expect("write plan");
+    let mut child = spawn_with_env(
+        dir.path(),
+        &["run", "plan.toml", "--listen", "127.0.0.1:0"],
+        &[
+            ("GOLIVE_DATABASE_URL", database.as_str()),
+            ("GOLIVE_ACK_SECRET", "the-same-key-on-every-member"),
+        ],
+    );
+    let status = eventually(30, async || child.try_wait().ok().flatten()).await;
+    let log =
+        std::fs::read_to_string(dir.path().join(crate::helpers::DAEMON_LOG)).unwrap_or_default();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("giving the lease up"), "{log}");
+    assert_eq!(
+        crate::postgres::query_sql(
+            &database,
+            "SELECT epoch || ' ' || expires_at FROM golive_lease"
+        ),
+        "1 0",
+        "taken once, then given up"
+    );
+}
