@@ -53,6 +53,10 @@ impl LeaseTimings {
         self.lease.saturating_sub(self.safety_margin())
     }
 }
+/// The longest a clean stop waits for the database to take the lease back: within the time the
+/// stop asks of systemd after its drain (`notify::dispatcher`'s `AFTER_DRAIN`, 15 s).
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
 /// The exit code of a daemon that stepped down (EX_TEMPFAIL): restart it, it comes back a standby.
 pub const EXIT_STEPPED_DOWN: i32 = 75;
 
@@ -68,7 +72,8 @@ pub struct Membership {
     lease: Arc<LeaseConnection>,
     /// What ends the renewal and, after the lease is given up, the watcher.
     renewing: Renewing,
-    /// How long the lease lasts: the longest a clean stop waits to give it up.
+    /// How long the lease lasts: a clean stop waits no longer to give it up (at most
+    /// [`RELEASE_WAIT`]).
     lease_length: Duration,
 }
 
@@ -103,7 +108,7 @@ impl Membership {
     }
 
     /// A clean stop: renewal ends and the lease is given up, so a standby takes over at once.
-    /// Giving it up waits at most a lease (a renewal stuck on a silent database holds the lease's
+    /// Giving it up waits at most a lease, and 5 s (a renewal stuck on a silent database holds the lease's
     /// connection; the lease then runs out by itself), on a thread of its own that is left
     /// behind if it hangs; the watcher keeps watching the deadline until then.
     pub async fn release(self) {
@@ -116,7 +121,7 @@ impl Membership {
                 let _ = given_up.send(lease.release(epoch));
             });
         let outcome = match spawned {
-            Ok(_) => tokio::time::timeout(self.lease_length, released).await,
+            Ok(_) => tokio::time::timeout(self.lease_length.min(RELEASE_WAIT), released).await,
             Err(error) => Ok(Ok(Err(StoreError::ConnectionLost(error.to_string())))),
         };
         match outcome {
