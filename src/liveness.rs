@@ -371,12 +371,15 @@ mod tests {
         assert!(!liveness.may_send(), "not renewed yet");
     }
 
-    #[test]
-    fn the_boot_clock_goes_on() {
-        let before = boot_clock();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(boot_clock() >= before + Duration::from_millis(20));
+    /// Another test's boot clock (tests run at once: each moves its own).
+    static LOSS_TEST_BOOT_MS: AtomicU64 = AtomicU64::new(10_000);
+
+    fn loss_test_boot_clock() -> Duration {
+        Duration::from_millis(LOSS_TEST_BOOT_MS.load(Ordering::Relaxed))
     }
+
+    // (No test of `boot_clock` itself: without a suspend, which a test cannot cause, the boot
+    // clock and the monotonic one agree, so it could not fail.)
 
     #[tokio::test]
     async fn the_lease_is_lost_at_its_deadline_and_a_renewal_moves_the_deadline_on() {
@@ -386,20 +389,41 @@ mod tests {
             None,
             "no lease (SQLite): no deadline"
         );
-        let not_lost = tokio::time::timeout(Duration::from_millis(50), liveness.lease_lost());
-        assert!(not_lost.await.is_err(), "without a lease it is never lost");
-        let deadline = LeaseDeadline::new();
-        liveness.act_under_lease(deadline.clone());
+        let never = tokio::spawn({
+            let liveness = liveness.clone();
+            async move { liveness.lease_lost().await }
+        });
+        let deadline = Arc::new(LeaseDeadline::on_clock(loss_test_boot_clock));
+        // Not renewed yet: lost at once.
+        let under_lease = Liveness::new();
+        under_lease.act_under_lease(deadline.clone());
         assert!(
-            liveness
+            under_lease
                 .send_until()
                 .is_some_and(|until| until <= Instant::now())
         );
-        liveness.lease_lost().await;
-        deadline.renewed(deadline.now(), Duration::from_millis(100));
-        assert!(liveness.may_send());
-        liveness.lease_lost().await;
-        assert!(!liveness.may_send(), "lost only once the deadline passed");
+        under_lease.lease_lost().await;
+        // Renewed: it holds while the (test's) boot clock stands before the deadline.
+        deadline.renewed(deadline.now(), Duration::from_secs(3));
+        assert!(under_lease.may_send());
+        let lost = tokio::spawn({
+            let under_lease = under_lease.clone();
+            async move { under_lease.lease_lost().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!lost.is_finished(), "held: not lost");
+        LOSS_TEST_BOOT_MS.fetch_add(3_000, Ordering::Relaxed);
+        // (Within a poll of the boot clock, 250 ms; the bound only turns a hang into a failure.)
+        tokio::time::timeout(Duration::from_secs(10), lost)
+            .await
+            .expect("lost once the deadline passed")
+            .expect("the task ran");
+        assert!(
+            !under_lease.may_send(),
+            "lost only once the deadline passed"
+        );
+        assert!(!never.is_finished(), "without a lease it is never lost");
+        never.abort();
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! systemd's notify protocol (`sd_notify(3)`), so golive runs as a `Type=notify` service with a
 //! watchdog: `READY=1` once the store is open and the listener bound, `WATCHDOG=1` every half
 //! `WATCHDOG_USEC` only while the engine's and the dispatcher's loops turn (the [`Liveness`] the
-//! heartbeat asks too), `STOPPING=1` when shutdown begins, and `RELOADING=1` / `READY=1` around a
+//! heartbeat asks too), `STOPPING=1` when shutdown begins, `EXTEND_TIMEOUT_USEC` while a stop
+//! waits for sends in flight ([`notify_extend_stop`]), and `RELOADING=1` / `READY=1` around a
 //! reload ([`notify_reloading`], [`notify_ready`]). A wedged engine stops the pings, so systemd
 //! kills and restarts golive, as a dead-man's switch would page about it.
 //!
@@ -65,6 +66,18 @@ pub fn notify_watchdog() {
 /// Tells systemd golive is stopping (so a stop is not taken for a crash, and the watchdog is off).
 pub fn notify_stopping() {
     notify("STOPPING=1\nSTATUS=stopping: finishing in-flight requests\n");
+}
+
+/// Asks systemd to wait `for_at_least` more before it kills a stopping golive
+/// (`EXTEND_TIMEOUT_USEC`, systemd 236 and later): a stop that waits for sends in flight may
+/// take longer than the unit's `TimeoutStopSec=`, and a kill then leaves their outcome unrecorded.
+pub fn notify_extend_stop(for_at_least: Duration, status: &str) {
+    notify(&format!(
+        "EXTEND_TIMEOUT_USEC={}\nSTATUS={} (up to {} s)\n",
+        for_at_least.as_micros(),
+        one_line(status),
+        for_at_least.as_secs()
+    ));
 }
 
 /// golive as a systemd service: ready, watched, stopping. See the module documentation.

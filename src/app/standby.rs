@@ -53,6 +53,10 @@ impl LeaseTimings {
         self.lease.saturating_sub(self.safety_margin())
     }
 }
+/// The longest a clean stop waits for the database to take the lease back: within the time the
+/// stop asks of systemd after its drain (`notify::dispatcher`'s `AFTER_DRAIN`, 15 s).
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
 /// The exit code of a daemon that stepped down (EX_TEMPFAIL): restart it, it comes back a standby.
 pub const EXIT_STEPPED_DOWN: i32 = 75;
 
@@ -66,7 +70,19 @@ pub struct Membership {
     pub previous: Option<String>,
     pub deadline: Arc<LeaseDeadline>,
     lease: Arc<LeaseConnection>,
-    renewing: CancellationToken,
+    /// What ends the renewal and, after the lease is given up, the watcher.
+    renewing: Renewing,
+    /// How long the lease lasts: a clean stop waits no longer to give it up (at most
+    /// [`RELEASE_WAIT`]).
+    lease_length: Duration,
+}
+
+/// What stops the lease's two threads: the renewal, and the watcher that steps down when the
+/// deadline passes (stopped last, so a stop stuck on a silent database still ends).
+#[derive(Clone)]
+struct Renewing {
+    renewal: CancellationToken,
+    watcher: CancellationToken,
 }
 
 impl Membership {
@@ -92,10 +108,35 @@ impl Membership {
     }
 
     /// A clean stop: renewal ends and the lease is given up, so a standby takes over at once.
+    /// Giving it up waits at most a lease, and 5 s (a renewal stuck on a silent database holds the lease's
+    /// connection; the lease then runs out by itself), on a thread of its own that is left
+    /// behind if it hangs; the watcher keeps watching the deadline until then.
     pub async fn release(self) {
-        self.renewing.cancel();
+        self.renewing.renewal.cancel();
         let (lease, epoch) = (self.lease, self.epoch);
-        let _ = tokio::task::spawn_blocking(move || lease.release(epoch)).await;
+        let (given_up, released) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("golive-lease-release".into())
+            .spawn(move || {
+                let _ = given_up.send(lease.release(epoch));
+            });
+        let outcome = match spawned {
+            Ok(_) => tokio::time::timeout(self.lease_length.min(RELEASE_WAIT), released).await,
+            Err(error) => Ok(Ok(Err(StoreError::ConnectionLost(error.to_string())))),
+        };
+        match outcome {
+            Ok(Ok(Ok(()))) => tracing::info!(epoch, "gave the lease up"),
+            Ok(Ok(Err(error))) => {
+                tracing::warn!(%error, epoch, "could not give the lease up; it runs out by itself")
+            }
+            Ok(Err(_)) | Err(_) => {
+                tracing::warn!(
+                    epoch,
+                    "the database did not answer in time to give the lease up; it runs out by itself"
+                )
+            }
+        }
+        self.renewing.watcher.cancel();
     }
 }
 
@@ -151,23 +192,25 @@ impl Waiting<'_> {
         let holder = Arc::new(Mutex::new(None::<LeaseHolder>));
         let serving = CancellationToken::new();
         let mut server = None;
+        let path = data_dir.join(crate::store::DATABASE_FILE);
+        let mut kept_out = false;
         let (epoch, previous, acquire_sent) = loop {
             let started = Instant::now();
             let attempt = {
-                let lease = lease.clone();
-                // Who held it before, read first: the row changes only when a member takes it.
-                blocking(move || {
-                    let before = lease.holder()?;
-                    // The lease runs from when the database ran the statement, which is after
-                    // this instant: the deadline counts from here, never later.
-                    let sent = crate::liveness::boot_clock();
-                    Ok((lease.try_acquire()?, before, sent))
-                })
-                .await
+                let (lease, path) = (lease.clone(), path.clone());
+                blocking(move || attempt_to_take(&lease, &path)).await
             };
             match attempt {
-                Ok((Some(epoch), before, sent)) => break (epoch, before.member, sent),
-                Ok((None, current, _)) => {
+                Ok(Attempt::Took {
+                    epoch,
+                    before,
+                    sent,
+                }) => break (epoch, before.member, sent),
+                Ok(Attempt::Held {
+                    current,
+                    writer_locked,
+                }) => {
+                    note_writer_lock(&mut kept_out, writer_locked);
                     if server.is_none() {
                         tracing::info!(active = %current.member, epoch = current.epoch, url = %current.url, "standby: another golive holds the lease; waiting for it");
                         metrics.ha_role.set(0);
@@ -187,6 +230,12 @@ impl Waiting<'_> {
                     }
                     *holder.lock().unwrap_or_else(|e| e.into_inner()) = Some(current);
                 }
+                // An older golive than the database's schema never competes: restarting it
+                // does not help, upgrading it does.
+                Err(error @ StoreError::TooNew { .. }) => {
+                    serving.cancel();
+                    return Err(error.into());
+                }
                 Err(error) => {
                     tracing::warn!(%error, "standby: cannot reach the lease; trying again")
                 }
@@ -200,24 +249,14 @@ impl Waiting<'_> {
                 () = tokio::time::sleep(timings.renew_every().saturating_sub(started.elapsed())) => {}
             }
         };
-        let deadline = LeaseDeadline::new();
-        deadline.renewed(acquire_sent, timings.safe_for());
-        let renewing = CancellationToken::new();
-        spawn_renewal(
-            lease.clone(),
-            epoch,
-            deadline.clone(),
-            renewing.clone(),
-            timings,
-        );
-        if let Some(server) = server {
-            serving.cancel();
-            if tokio::time::timeout(Duration::from_secs(2), server)
+        let (deadline, renewing) = start_renewal(lease.clone(), epoch, acquire_sent, timings);
+        serving.cancel();
+        if let Some(server) = server
+            && tokio::time::timeout(Duration::from_secs(2), server)
                 .await
                 .is_err()
-            {
-                tracing::warn!("standby: open connections did not close in time");
-            }
+        {
+            tracing::warn!("standby: open connections did not close in time");
         }
         metrics.ha_role.set(1);
         crate::sd_notify::notify_status(&format!(
@@ -234,6 +273,7 @@ impl Waiting<'_> {
                 deadline,
                 lease,
                 renewing,
+                lease_length: timings.lease,
             },
             lock,
         )))
@@ -251,9 +291,77 @@ impl Waiting<'_> {
         let Some((membership, lock)) = self.become_active(lock, stop).await? else {
             return Ok(None);
         };
-        let store = Store::open_leased(self.data_dir, lock, self.url, membership.epoch)?;
-        Ok(Some((store, membership)))
+        match Store::open_leased(self.data_dir, lock, self.url, membership.epoch) {
+            Ok(store) => Ok(Some((store, membership))),
+            // Not kept while this member exits (or restarts into the same failure): another
+            // member may be able to open the store.
+            Err(error) => {
+                tracing::error!(error = %crate::error_chain::error_chain(&error), "cannot open the store after taking the lease; giving the lease up");
+                membership.release().await;
+                Err(error.into())
+            }
+        }
     }
+}
+
+/// Says, once each time it changes, whether another program's writer lock keeps this member
+/// from competing for the lease.
+fn note_writer_lock(kept_out: &mut bool, writer_locked: bool) {
+    if writer_locked != *kept_out {
+        if writer_locked {
+            tracing::error!(
+                "another program holds golive's writer lock on the database (a golive from before high availability, or golive's tools): this member does not take the lease while it runs; stop it"
+            );
+        } else {
+            tracing::info!("golive's writer lock is free again");
+        }
+        *kept_out = writer_locked;
+    }
+}
+
+/// One try at the lease.
+enum Attempt {
+    /// Taken at `epoch`; `before` held it until then; `sent` is when the statement left (by
+    /// the boot clock).
+    Took {
+        epoch: i64,
+        before: LeaseHolder,
+        sent: Duration,
+    },
+    /// Another member holds it, or this one may not take it while another program holds the
+    /// writer lock (`writer_locked`).
+    Held {
+        current: LeaseHolder,
+        writer_locked: bool,
+    },
+}
+
+/// Reads who holds the lease and whether this member may compete
+/// ([`LeaseConnection::may_compete`]: not with a newer schema, not beside a writer without the
+/// lease), then tries to take it.
+fn attempt_to_take(lease: &LeaseConnection, path: &std::path::Path) -> Result<Attempt, StoreError> {
+    // Who held it before, read first: the row changes only when a member takes it.
+    let before = lease.holder()?;
+    if !lease.may_compete(path)? {
+        return Ok(Attempt::Held {
+            current: before,
+            writer_locked: true,
+        });
+    }
+    // The lease runs from when the database ran the statement, which is after this instant:
+    // the deadline counts from here, never later.
+    let sent = crate::liveness::boot_clock();
+    Ok(match lease.try_acquire()? {
+        Some(epoch) => Attempt::Took {
+            epoch,
+            before,
+            sent,
+        },
+        None => Attempt::Held {
+            current: before,
+            writer_locked: false,
+        },
+    })
 }
 
 async fn blocking<T: Send + 'static>(
@@ -262,6 +370,24 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|error| StoreError::ConnectionLost(error.to_string()))?
+}
+
+/// The deadline of a lease just taken (its statement sent at `acquire_sent` by the boot clock),
+/// kept moving by [`spawn_renewal`]; cancelling the token ends the renewal.
+fn start_renewal(
+    lease: Arc<LeaseConnection>,
+    epoch: i64,
+    acquire_sent: Duration,
+    timings: LeaseTimings,
+) -> (Arc<LeaseDeadline>, Renewing) {
+    let deadline = LeaseDeadline::new();
+    deadline.renewed(acquire_sent, timings.safe_for());
+    let renewing = Renewing {
+        renewal: CancellationToken::new(),
+        watcher: CancellationToken::new(),
+    };
+    spawn_renewal(lease, epoch, deadline.clone(), renewing.clone(), timings);
+    (deadline, renewing)
 }
 
 /// Renews the lease every second on a thread of its own (a busy runtime cannot delay it); steps
@@ -273,7 +399,7 @@ fn spawn_renewal(
     lease: Arc<LeaseConnection>,
     epoch: i64,
     deadline: Arc<LeaseDeadline>,
-    stop: CancellationToken,
+    stop: Renewing,
     timings: LeaseTimings,
 ) {
     // With the test hooks on, a member that finds its lease taken stays a few seconds before it
@@ -283,7 +409,8 @@ fn spawn_renewal(
     } else {
         Duration::ZERO
     };
-    let watched = (deadline.clone(), stop.clone());
+    let watched = (deadline.clone(), stop.watcher);
+    let stop = stop.renewal;
     let spawned = std::thread::Builder::new()
         .name("golive-lease".into())
         .spawn(move || {
@@ -311,7 +438,9 @@ fn spawn_renewal(
                 .name("golive-lease-watch".into())
                 .spawn(move || {
                     // Past the deadline by the margin, the lease has run out by this host's
-                    // clock too: another member may hold it.
+                    // clock too: another member may hold it. (So renewals that succeed but each
+                    // take over half the lease step down too: a database that slow cannot hold a
+                    // lease that short, and sends would stop before each renewal returned.)
                     while !stop.is_cancelled() {
                         if deadline.overdue() > timings.safety_margin() {
                             std::thread::sleep(linger);

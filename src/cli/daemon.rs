@@ -107,6 +107,9 @@ pub fn run(
                         StoreError::Locked { .. } | StoreError::DatabaseLocked { .. },
                     )
                     | StartError::Bind { .. } => EXIT_UNAVAILABLE,
+                    // A store newer than this golive does not mend itself (the unit's
+                    // RestartPreventExitStatus): upgrade golive.
+                    StartError::Store(StoreError::TooNew { .. }) => 65,
                     _ => 1,
                 };
                 return ExitCode::from(code);

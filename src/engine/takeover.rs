@@ -4,7 +4,8 @@
 //! every email and chat channel, in the same transaction, so a takeover is told exactly once.
 //! A record the store cannot write at once (the database just failed over too, a lock held) is
 //! kept and tried again with backoff from the engine's loop, a bounded number of times, without
-//! holding up probing and escalation meanwhile.
+//! holding up probing and escalation meanwhile; each attempt first looks, in its transaction,
+//! whether an earlier one was committed though its answer was lost, so the record is written once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +33,9 @@ const RETRY_AT_MOST: Duration = Duration::from_secs(30);
 pub(super) struct PendingTakeover {
     rows: Vec<NewOutboxRow>,
     entry: NewEntry,
+    /// What the entry's text says of its epoch (`(lease epoch N)`): how a retry finds a record
+    /// that was committed though its answer was lost.
+    marker: String,
     /// Attempts made so far.
     attempts: u32,
     next_at: Instant,
@@ -56,10 +60,10 @@ impl Engine {
     pub fn record_takeover(&mut self, takeover: &Takeover) {
         let now = self.clock.now();
         let plan = Arc::clone(&self.plan);
+        let marker = format!("(lease epoch {})", takeover.epoch);
         let text = format!(
-            "golive on {} became the active daemon (lease epoch {}), advertised at {}{}",
+            "golive on {} became the active daemon {marker}, advertised at {}{}",
             takeover.member,
-            takeover.epoch,
             takeover.url,
             takeover
                 .previous
@@ -91,6 +95,7 @@ impl Engine {
         self.takeover = Some(PendingTakeover {
             rows,
             entry,
+            marker,
             attempts: 0,
             next_at: Instant::now(),
         });
@@ -106,18 +111,27 @@ impl Engine {
             return;
         }
         pending.attempts += 1;
-        let (rows, entry) = (&pending.rows, &pending.entry);
+        let (rows, entry, marker) = (&pending.rows, &pending.entry, &pending.marker);
         let store = &mut self.store;
         let written = block(|| {
             store.write(|write| {
+                // Recorded already: an earlier attempt's commit went through, its answer did not.
+                if write.has_golive_decision_with(marker)? {
+                    return Ok(false);
+                }
                 enqueue_all(write, rows)?;
                 write.log(entry)?;
-                Ok(())
+                Ok(true)
             })
         });
         let error = match written {
-            Ok(()) => {
-                let notified = !pending.rows.is_empty();
+            Ok(written) => {
+                let notified = written && !pending.rows.is_empty();
+                tracing::info!(
+                    attempts = pending.attempts,
+                    already = !written,
+                    "recorded the takeover"
+                );
                 self.takeover = None;
                 if notified {
                     self.wake_dispatcher();

@@ -37,9 +37,13 @@ const HOOK_OUTPUT_MAX: usize = 4000;
 /// The longest sleep between looks at the outbox (retries become due without a wake-up).
 const IDLE: Duration = Duration::from_secs(1);
 
-/// How long a stop under a PostgreSQL lease waits at most for deliveries in flight (each also
-/// stops itself if the lease is lost): the lease is released only after they end.
-const LEASED_STOP: Duration = Duration::from_secs(60);
+/// How long a stop without a lease (SQLite) waits for a send in flight: one not finished by then
+/// is sent again after the restart. A rollback hook is always waited for (see [`stop_drain`]).
+const UNLEASED_STOP: Duration = Duration::from_secs(3);
+
+/// What a stop still does after the drain (the engine stops, the store closes, the lease is
+/// given up): added to the time systemd is asked to wait (`EXTEND_TIMEOUT_USEC`).
+const AFTER_DRAIN: Duration = Duration::from_secs(15);
 
 /// Every channel's sender, built from one plan (again on a reload: `super::live`).
 pub struct Senders {
@@ -54,6 +58,9 @@ pub struct Senders {
     plan_dir: PathBuf,
     client: reqwest::Client,
     message_ids: MessageIds,
+    /// The longest one delivery can take per channel, by its own timeouts (the rollback hook's
+    /// under [`ROLLBACK_HOOK`]): how long a stop waits for one in flight.
+    longest_sends: HashMap<String, Duration>,
 }
 
 /// Where `.eml` files go without SMTP: the plan's `outbox_dir`, else `<data_dir>/outbox`.
@@ -62,6 +69,38 @@ pub fn outbox_dir(plan: &Plan) -> PathBuf {
         .outbox_dir
         .clone()
         .unwrap_or_else(|| plan.launch.data_dir.join("outbox"))
+}
+
+/// Per channel, the longest one delivery takes before its own timeouts end it: an SMTP session
+/// is given its timeout to connect and three more to finish (`email.rs`), an HTTP channel its
+/// request timeout, a rollback hook its own; a second more for the answer to be read.
+fn longest_sends(plan: &Plan) -> HashMap<String, Duration> {
+    let email = plan
+        .alerting
+        .smtp
+        .as_ref()
+        .map_or(Duration::from_secs(5), |smtp| smtp.timeout * 4);
+    let mut longest: HashMap<String, Duration> = plan
+        .alerting
+        .channels
+        .iter()
+        .map(|channel| {
+            let took = match &channel.kind {
+                ChannelKind::Email { .. } => email,
+                ChannelKind::Webhook(webhook) => webhook.timeout,
+                ChannelKind::Alertmanager { timeout, .. } => *timeout,
+                ChannelKind::PagerDuty(pagerduty) => pagerduty.timeout,
+                ChannelKind::Opsgenie(opsgenie) => opsgenie.timeout,
+            };
+            (channel.id.clone(), took + Duration::from_secs(1))
+        })
+        .collect();
+    if let Some(RollbackHook::Command { timeout, .. } | RollbackHook::Webhook { timeout, .. }) =
+        &plan.rollback.hook
+    {
+        longest.insert(ROLLBACK_HOOK.to_string(), *timeout + Duration::from_secs(1));
+    }
+    longest
 }
 
 /// What delivers through one plan channel: its kind, and the sender of a webhook or
@@ -118,7 +157,13 @@ impl Senders {
                 .map_or_else(|| PathBuf::from("."), PathBuf::from),
             client,
             message_ids,
+            longest_sends: longest_sends(plan),
         }
+    }
+
+    /// The longest a delivery on `channel` can take before its own timeouts end it.
+    fn longest_send(&self, channel: &str) -> Duration {
+        (self.longest_sends.get(channel).copied()).unwrap_or(Duration::from_secs(10))
     }
 
     /// What is wrong with the senders' set-up (missing secrets), to say at start.
@@ -849,19 +894,31 @@ pub async fn run(
     finish_in_flight(deliveries, &mut flights, &link, &clock).await;
 }
 
-/// At a stop: lets deliveries in flight finish so their outcome is recorded — briefly, or under
-/// a lease until each ends (each stops itself if the lease is lost), since the lease is released
-/// next and the member taking it over would send an unfinished one again.
+/// At a stop: lets deliveries in flight finish so their outcome is recorded, for as long as
+/// [`stop_drain`] says, and asks systemd to wait that long (plus [`AFTER_DRAIN`]) beyond its
+/// `TimeoutStopSec=`, so it does not kill golive with an outcome unrecorded.
 async fn finish_in_flight(
     mut deliveries: JoinSet<DeliveryReport>,
     flights: &mut Flights,
     link: &DispatchLink,
     clock: &Arc<dyn Clock>,
 ) {
-    let grace = link
-        .liveness
-        .send_until()
-        .map_or(Duration::from_secs(3), |_| LEASED_STOP);
+    let leased = link.liveness.send_until().is_some();
+    let grace = stop_drain(&flights.ends_by, leased, std::time::Instant::now());
+    if !deliveries.is_empty() {
+        tracing::info!(
+            in_flight = deliveries.len(),
+            wait_seconds = grace.as_secs_f64(),
+            "stopping: waiting for the deliveries in flight to end"
+        );
+        crate::sd_notify::notify_extend_stop(
+            grace + AFTER_DRAIN,
+            &format!(
+                "stopping: waiting for {} deliveries in flight",
+                deliveries.len()
+            ),
+        );
+    }
     let _ = tokio::time::timeout(grace, async {
         while let Some(done) = deliveries.join_next_with_id().await {
             if let Ok((task, mut report)) = done {
@@ -871,6 +928,32 @@ async fn finish_in_flight(
         }
     })
     .await;
+}
+
+/// How long a stop waits for the deliveries in flight: until the last of them must have ended by
+/// its own timeouts (their `ends_by`, `true` for a rollback hook). Under a lease every one is
+/// waited for, since the member taking over would send an unfinished one again; the lease's
+/// deadline stops them sooner if it is lost, and other pages wait only as long as the slowest
+/// send in flight can take. Without a lease (SQLite), a send gets [`UNLEASED_STOP`] and is sent
+/// again after the restart. A running rollback hook is let finish on both: it is recorded as
+/// started and never run twice, and a rollback killed half-way is worse than a late stop.
+fn stop_drain(
+    ends_by: &HashMap<tokio::task::Id, (std::time::Instant, bool)>,
+    leased: bool,
+    now: std::time::Instant,
+) -> Duration {
+    ends_by
+        .values()
+        .map(|(end, hook)| {
+            let left = end.saturating_duration_since(now);
+            if leased || *hook {
+                left
+            } else {
+                left.min(UNLEASED_STOP)
+            }
+        })
+        .max()
+        .unwrap_or(Duration::ZERO)
 }
 
 /// Lanes that are down: one probe each when it is due (`probe_pick` passes over the lanes that
@@ -1079,6 +1162,9 @@ struct Flights {
     in_flight: HashSet<i64>,
     /// What each delivery task carries, so its end (or its panic) frees its lane and rows.
     tasks: HashMap<tokio::task::Id, (String, Vec<i64>, Vec<QueueKey>)>,
+    /// When each delivery in flight has surely ended by its own timeouts, and whether it is the
+    /// rollback hook: how long a stop waits ([`stop_drain`]).
+    ends_by: HashMap<tokio::task::Id, (std::time::Instant, bool)>,
     /// Rows whose outcome could not be recorded: not sent again before this time.
     cooldown: HashMap<i64, jiff::Timestamp>,
     /// Per (channel, alert queue): the oldest message the channel refused for now (429 with
@@ -1132,18 +1218,21 @@ impl Flights {
         let keys = queue_keys(&group);
         self.in_flight.extend(ids.iter().copied());
         self.lanes.started(&channel, &keys, probe);
+        let ends_by = std::time::Instant::now() + senders.longest_send(&channel);
         let senders = senders.clone();
         let clock = clock.clone();
         let liveness = link.liveness.clone();
         let handle = deliveries.spawn(async move {
             deliver_group(&senders, group, clock.now(), liveness.lease_lost()).await
         });
+        (self.ends_by).insert(handle.id(), (ends_by, channel == ROLLBACK_HOOK));
         self.tasks.insert(handle.id(), (channel, ids, keys));
     }
 
     /// Frees a finished delivery's rows and lane, and notes in its report what changed about
     /// the channel.
     fn finish(&mut self, task: tokio::task::Id, report: &mut DeliveryReport, now: jiff::Timestamp) {
+        self.ends_by.remove(&task);
         let Some((channel, ids, keys)) = self.tasks.remove(&task) else {
             return;
         };
@@ -1246,6 +1335,7 @@ impl Flights {
 
     /// A delivery task that panicked: its rows wait a moment, then go again.
     fn abandon(&mut self, task: tokio::task::Id, now: jiff::Timestamp) {
+        self.ends_by.remove(&task);
         if let Some((channel, ids, keys)) = self.tasks.remove(&task) {
             self.lanes.abandoned(&channel, &keys, now);
             for id in &ids {
@@ -1550,5 +1640,46 @@ url = "http://127.0.0.1:9/hook"
         // A report (no alert, not an update) is independent of the updates.
         let report = queue_keys(&[row(8, OutboxKind::Report, None)]);
         assert!(lanes.may_start("mail", &report));
+    }
+
+    #[test]
+    fn a_stop_waits_for_what_the_sends_in_flight_can_still_take_and_for_a_hook_on_sqlite_too() {
+        let now = std::time::Instant::now();
+        let mut ends_by = HashMap::new();
+        assert_eq!(stop_drain(&ends_by, true, now), Duration::ZERO);
+        let task = |n: u64| {
+            let mut set = JoinSet::new();
+            let handle = set.spawn(async move { n });
+            handle.id()
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let (send, hook) = runtime.block_on(async { (task(1), task(2)) });
+        ends_by.insert(send, (now + Duration::from_secs(41), false));
+        // Under a lease: the slowest send in flight, not a flat minute.
+        assert_eq!(stop_drain(&ends_by, true, now), Duration::from_secs(41));
+        // Without one: a send gets a moment, then is sent again after the restart.
+        assert_eq!(stop_drain(&ends_by, false, now), UNLEASED_STOP);
+        // A running rollback hook is let finish on both, up to its own timeout.
+        ends_by.insert(hook, (now + Duration::from_secs(301), true));
+        assert_eq!(stop_drain(&ends_by, false, now), Duration::from_secs(301));
+    }
+
+    #[test]
+    fn the_longest_send_of_a_channel_follows_its_own_timeouts() {
+        let plan = crate::plan::parse(
+            &format!(
+                "{PLAN}\n[smtp]\nhost = \"127.0.0.1\"\nfrom = \"golive@shop.example\"\ntimeout = \"5s\"\n\n[rollback]\nprocedure = \"Redeploy\"\n\n[rollback.hook]\ncommand = [\"./rollback.sh\"]\ntimeout = \"2m\"\n"
+            ),
+            &std::env::temp_dir().join("plan.toml"),
+        )
+        .map_err(|diagnostics| format!("{diagnostics:?}"))
+        .unwrap()
+        .plan;
+        let longest = longest_sends(&plan);
+        assert_eq!(longest["mail"], Duration::from_secs(21));
+        assert_eq!(longest["chat"], Duration::from_secs(11));
+        assert_eq!(longest[ROLLBACK_HOOK], Duration::from_secs(121));
     }
 }

@@ -128,6 +128,30 @@ impl LeaseConnection {
         Ok(Some(epoch))
     }
 
+    /// Whether this member may compete for the lease now. [`StoreError::TooNew`] when the
+    /// database's schema is newer than this golive's: it must not take the lease only to fail
+    /// opening the store (and hold back the member that can). `Ok(false)` while another session
+    /// holds the writer lock ([`super::WRITER_LOCK`]): a golive from before high availability
+    /// (started before the store was marked, schema 10), or golive's tools, writing without the
+    /// lease's fence. The lock is tried and given back at once.
+    pub fn may_compete(&self, path: &Path) -> Result<bool, StoreError> {
+        let connection = self.connection();
+        super::schema::refuse_too_new(&connection, path)?;
+        let writer_lock = super::WRITER_LOCK;
+        let free: bool = connection
+            .query_row(
+                &format!(
+                    "SELECT CASE WHEN pg_try_advisory_lock({writer_lock}) THEN 1 ELSE 0 END::BIGINT"
+                ),
+                params![],
+            )?
+            .get(0)?;
+        if free {
+            connection.batch(&format!("SELECT pg_advisory_unlock({writer_lock})"))?;
+        }
+        Ok(free)
+    }
+
     /// Renews the lease held at `epoch`: `false` when another member has taken it since.
     pub fn renew(&self, epoch: i64) -> Result<bool, StoreError> {
         let sql = format!(
@@ -162,6 +186,20 @@ impl LeaseConnection {
             url: row.get(2)?,
             expired: row.get(3)?,
         })
+    }
+}
+
+impl super::alerts::Write<'_> {
+    /// Whether a `decision` entry by golive whose text holds `marker` is in the log already: the
+    /// takeover record looks for its lease epoch's marker in the same transaction it writes in,
+    /// so a retry after a commit whose answer was lost (the server committed it) writes nothing
+    /// twice. `marker` holds no `%` or `_`.
+    pub fn has_golive_decision_with(&self, marker: &str) -> Result<bool, StoreError> {
+        let found = self.transaction().query_optional(
+            "SELECT id FROM log WHERE kind = 'decision' AND author = 'golive' AND text LIKE ?1 LIMIT 1",
+            params![format!("%{marker}%")],
+        )?;
+        Ok(found.is_some())
     }
 }
 

@@ -224,22 +224,24 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Applies every migration the database has not seen yet, each in its own transaction.
 pub fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    if connection.dialect() == Dialect::Postgres {
-        connection.batch(
-            "CREATE TABLE IF NOT EXISTS golive_schema (\
-                 id BIGINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL); \
-             INSERT INTO golive_schema (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING",
-        )?;
-    }
-    let found = version(connection)?;
-    if found > VERSION {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found,
-            supported: VERSION,
-        });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    migrate_until(connection, path, VERSION)
+}
+
+/// Applies the migrations the database has not seen yet up to version `until` (tests build an
+/// older golive's store with it).
+pub(super) fn migrate_until(
+    connection: &mut Connection,
+    path: &Path,
+    until: i64,
+) -> Result<(), StoreError> {
+    let found = refuse_too_new(connection, path)?;
+    let until = usize::try_from(until).unwrap_or(0);
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(until)
+        .skip(found as usize)
+    {
         let dialect = connection.dialect();
         let transaction = connection.transaction()?;
         let next = index as i64 + 1;
@@ -259,6 +261,27 @@ pub fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreErro
         transaction.commit()?;
     }
     Ok(())
+}
+
+/// The schema version the database has ([`StoreError::TooNew`] when newer than this golive's),
+/// creating PostgreSQL's version table (at 0) when it is missing.
+pub(super) fn refuse_too_new(connection: &Connection, path: &Path) -> Result<i64, StoreError> {
+    if connection.dialect() == Dialect::Postgres {
+        connection.batch(
+            "CREATE TABLE IF NOT EXISTS golive_schema (\
+                 id BIGINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL); \
+             INSERT INTO golive_schema (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING",
+        )?;
+    }
+    let found = version(connection)?;
+    if found > VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: VERSION,
+        });
+    }
+    Ok(found)
 }
 
 /// The schema version the database has.

@@ -46,6 +46,16 @@ impl Opener {
         panic!("the data directory stayed locked for 2 s")
     }
 
+    /// A bare connection to the opener's database, without the store's locks or migrations.
+    fn raw_connection(&self) -> Connection {
+        match &self.backend {
+            Backend::Sqlite => open_connection(&self.dir.path().join(DATABASE_FILE)).unwrap(),
+            Backend::Postgres(url) => Connection::Postgres(
+                db::postgres::PgConnection::connect(url.expose(), "golive-test", None).unwrap(),
+            ),
+        }
+    }
+
     fn is_postgres(&self) -> bool {
         matches!(self.backend, Backend::Postgres(_))
     }
@@ -949,20 +959,70 @@ fn a_writer_whose_lease_another_member_took_writes_nothing_more() {
     assert_eq!(texts, ["while holding"]);
 }
 
-/// A golive from before high availability understands schema version 9 at most: it refuses a
-/// store this golive opened ("newer than this golive"), on either backend, rather than writing
-/// without the lease's fence beside the members.
-fn a_store_opened_by_this_golive_is_too_new_for_a_golive_without_the_lease(opener: &Opener) {
+/// A store a golive from before high availability left (schema 9, a launch under way and its log)
+/// is upgraded to 10 when this golive opens it, every row kept (a golive of schema 9 then refuses
+/// it as newer than it understands, so none writes beside the members without the lease's fence).
+fn a_store_at_version_nine_is_upgraded_to_ten_with_its_rows_kept(opener: &Opener) {
     const BEFORE_HIGH_AVAILABILITY: i64 = 9;
-    const HIGH_AVAILABILITY: i64 = 10;
-    let store = opener.open();
-    let found = schema::version(&store.connection).unwrap();
-    assert_eq!(found, schema::VERSION);
-    assert!(found >= HIGH_AVAILABILITY);
-    assert!(
-        found > BEFORE_HIGH_AVAILABILITY,
-        "refused by golives without the lease"
+    {
+        let mut connection = opener.raw_connection();
+        schema::migrate_until(
+            &mut connection,
+            Path::new("golive.db"),
+            BEFORE_HIGH_AVAILABILITY,
+        )
+        .unwrap();
+        assert_eq!(
+            schema::version(&connection).unwrap(),
+            BEFORE_HIGH_AVAILABILITY
+        );
+        connection
+            .batch(
+                "INSERT INTO launch_state (id, phase, phase_since) VALUES (1, 'deploying', 1000); \
+                 INSERT INTO log (at, author, kind, text) VALUES (2000, 'alice', 'note', 'written by golive 9')",
+            )
+            .unwrap();
+    }
+    let mut store = opener.open();
+    assert_eq!(schema::version(&store.connection).unwrap(), 10);
+    let state = store.load_or_init_state(at(5)).unwrap();
+    assert_eq!(
+        (state.phase, state.phase_since),
+        (Phase::Deploying, Timestamp::from_millisecond(1000).unwrap())
     );
+    let texts: Vec<String> = (store.reader().unwrap().whole_log().unwrap().into_iter())
+        .map(|entry| entry.text)
+        .collect();
+    assert_eq!(texts, ["written by golive 9"]);
+}
+
+/// A takeover record's retry finds, in its own transaction, the entry an earlier attempt
+/// committed (its answer lost), by the epoch's marker; another epoch's, a note, or an entry by a
+/// person do not count.
+fn a_takeover_decision_is_found_by_its_epoch_in_the_next_transaction(opener: &Opener) {
+    let mut store = opener.open();
+    let decision = |text: &str| {
+        NewEntry::by_golive(
+            at(1),
+            LogKind::Decision,
+            text.into(),
+            crate::core::log::LogData::None,
+        )
+    };
+    store
+        .write(|write| {
+            write.log(&decision(
+                "golive on a became the active daemon (lease epoch 7), advertised at x",
+            ))?;
+            write.log(&note("(lease epoch 8)"))?;
+            Ok(())
+        })
+        .unwrap();
+    let mut found =
+        |marker: &str| (store.write(|write| write.has_golive_decision_with(marker))).unwrap();
+    assert!(found("(lease epoch 7)"));
+    assert!(!found("(lease epoch 70)"));
+    assert!(!found("(lease epoch 8)"), "a note is not the record");
 }
 
 /// The store's behaviour tests, each once per backend.
@@ -995,7 +1055,8 @@ on_both_backends!(
     runbook_steps_and_warnings_sent_survive_reopening,
     reports_are_recorded_once_per_scheduled_day_and_hours_roll_up,
     silences_nonces_reminders_and_review_messages_are_kept_once,
-    a_store_opened_by_this_golive_is_too_new_for_a_golive_without_the_lease,
+    a_store_at_version_nine_is_upgraded_to_ten_with_its_rows_kept,
+    a_takeover_decision_is_found_by_its_epoch_in_the_next_transaction,
 );
 
 #[test]
@@ -1013,13 +1074,23 @@ fn the_renewal_never_waits_behind_a_fenced_write_while_a_takeover_waits_for_it()
     let dir = tempfile::tempdir().unwrap();
     let lock = lock_data_dir(dir.path()).unwrap();
     let mut store = Store::open_leased(dir.path(), lock, &url, epoch).unwrap();
-    // A writing transaction in flight, its fence checked (the server ends it after 3 s idle).
+    let reader = store.reader().unwrap();
+    assert!(
+        first.renew(epoch).unwrap(),
+        "renewed just before the write begins"
+    );
+    // A writing transaction in flight, its fence checked; the server would end it after 3 s
+    // idle, which a loaded machine could reach before the takeover is seen waiting: not here.
     let transaction = store.begin().unwrap();
+    transaction
+        .batch("SET LOCAL idle_in_transaction_session_timeout = 0")
+        .unwrap();
     let (renewed, renewal) = mpsc::channel();
     let renewing = first.clone();
     std::thread::spawn(move || renewed.send(renewing.renew(epoch).unwrap()));
+    // (A renewal that waited behind the write would wait until the transaction ends: never.)
     assert_eq!(
-        renewal.recv_timeout(Duration::from_secs(2)),
+        renewal.recv_timeout(Duration::from_secs(30)),
         Ok(true),
         "the renewal went through beside the write"
     );
@@ -1027,8 +1098,19 @@ fn the_renewal_never_waits_behind_a_fenced_write_while_a_takeover_waits_for_it()
     eventually_true(|| first.holder().unwrap().expired);
     let (took, takeover) = mpsc::channel();
     std::thread::spawn(move || took.send(second.try_acquire().unwrap()));
+    // The takeover is seen by the server waiting for a row lock, the write's.
+    eventually_true(|| {
+        !(reader.connection)
+            .query(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'",
+                params![],
+            )
+            .unwrap()
+            .is_empty()
+    });
     assert!(
-        takeover.recv_timeout(Duration::from_millis(500)).is_err(),
+        takeover.try_recv().is_err(),
         "the takeover waits for the write in flight"
     );
     drop(transaction);
@@ -1084,6 +1166,20 @@ fn a_transaction_whose_session_ended_writes_nothing_on_the_next_session_and_fail
     }
     let error = transaction.commit().unwrap_err();
     assert_eq!(error.trouble(), StoreTrouble::Unreachable, "{error}");
+    // Nothing was left to roll back: no session is opened (and the writer lock taken) for that.
+    let sessions = reader
+        .connection
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+            params![],
+        )
+        .unwrap();
+    assert_eq!(
+        sessions.len(),
+        0,
+        "a session opened after the failed commit"
+    );
     // The next transaction runs on a new session.
     store.append(&note("next")).unwrap();
     let texts: Vec<String> = reader

@@ -93,10 +93,18 @@ impl Member {
 
     /// `golive_ha_role` as this member's `/metrics` says: 1 active, 0 standby.
     pub async fn role(&self) -> Option<u8> {
-        let (status, text) = self.daemon.get_text("/metrics").await;
-        if status != 200 {
+        // A connection the standby's server closes as it hands over to the active's is no answer.
+        let response = (self
+            .daemon
+            .http
+            .get(self.daemon.at("/metrics"))
+            .send()
+            .await)
+            .ok()?;
+        if response.status().as_u16() != 200 {
             return None;
         }
+        let text = response.text().await.ok()?;
         text.lines()
             .find_map(|line| line.strip_prefix("golive_ha_role "))
             .and_then(|value| value.trim().parse().ok())
@@ -494,7 +502,9 @@ async fn an_active_stopped_during_a_slow_send_hands_over_after_it_so_the_page_ar
     let hook = Receiver::start().await;
     let target = Switchable::start(200).await;
     let plan = plan(&smtp, &hook, &target, "1h");
-    let mut first = Member::start(&plan, &database).await;
+    let notify = crate::service::NotifySocket::at_a_path();
+    let mut first =
+        Member::start_with_env(&plan, &database, &[("NOTIFY_SOCKET", notify.name.as_str())]).await;
     first.wait_until_active().await;
     let second = Member::start(&plan, &database).await;
     // The relay takes the page at once but answers only after longer than a stop used to wait
@@ -503,6 +513,8 @@ async fn an_active_stopped_during_a_slow_send_hands_over_after_it_so_the_page_ar
     target.set(503);
     smtp.wait_for(1, Duration::from_secs(20)).await;
     first.signal("TERM");
+    // systemd is asked to wait for the send beyond the unit's TimeoutStopSec=, not to kill it.
+    assert!(extension_heard(&notify).await >= Duration::from_secs(6));
     assert_eq!(first.exited().await, Some(0), "{}", first.daemon.log());
     smtp.answer_after(Duration::ZERO);
     second.wait_until_active().await;
@@ -550,12 +562,17 @@ async fn a_takeover_record_the_database_refuses_at_first_is_written_and_told_onc
     })
     .await;
     crate::postgres::run_sql(&database, "DELETE FROM refuse_decisions");
-    let took_over = eventually(30, async || {
-        let (_, decisions) = second.daemon.get("/api/v1/log?kind=decision").await;
-        let count = decisions.to_string().matches("it took over from").count();
-        (count > 0).then_some(count)
+    // Once the daemon says the record is written, it tries no more: count after that.
+    eventually(30, async || {
+        second
+            .daemon
+            .log()
+            .contains("recorded the takeover")
+            .then_some(())
     })
     .await;
+    let (_, decisions) = second.daemon.get("/api/v1/log?kind=decision").await;
+    let took_over = decisions.to_string().matches("it took over from").count();
     assert_eq!(took_over, 1, "recorded once");
     let notices = eventually(30, async || {
         let notices = smtp
@@ -567,4 +584,168 @@ async fn a_takeover_record_the_database_refuses_at_first_is_written_and_told_onc
     })
     .await;
     assert_eq!(notices, 1, "the ops lead hears of the failover once");
+}
+
+/// The time a stopping daemon asked systemd to wait for it (`EXTEND_TIMEOUT_USEC`).
+async fn extension_heard(notify: &crate::service::NotifySocket) -> Duration {
+    loop {
+        let message = notify.next(30).await;
+        let asked = (message.text.lines())
+            .find_map(|line| line.strip_prefix("EXTEND_TIMEOUT_USEC="))
+            .map(|usec| usec.parse::<u64>().expect("microseconds"));
+        if let Some(usec) = asked {
+            return Duration::from_micros(usec);
+        }
+    }
+}
+
+/// A stop is a clean stop on SQLite too: a rollback hook that was running is let finish (it is
+/// recorded as started and never run again, so a killed one would stay half-done unnoticed), its
+/// outcome recorded, and systemd asked to wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_hook_running_at_a_stop_finishes_is_recorded_and_systemd_waits_for_it() {
+    let hook = "\n[rollback.hook]\ncommand = [\"sh\", \"-c\", \"touch started; sleep 6; echo rolled back > rollback.out; echo done\"]\ntimeout = \"30s\"\n";
+    let plan = format!("{BASE_PLAN}{hook}");
+    let notify = crate::service::NotifySocket::at_a_path();
+    let mut daemon =
+        Daemon::start_with_env(&plan, &[("NOTIFY_SOCKET", notify.name.as_str())]).await;
+    for _ in 0..2 {
+        daemon
+            .post(
+                "/api/v1/phase",
+                serde_json::json!({"force": true, "reason": "test"}),
+            )
+            .await;
+    }
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let (dir, url) = (daemon.dir.clone(), daemon.url.clone());
+        move || {
+            let arguments = ["rollback", "--reason", "checkout failing", "--server", &url];
+            cli(&dir, &[&arguments[..], &["--author", "alice"]].concat())
+        }
+    })
+    .await
+    .expect("cli");
+    assert_eq!(code, 0, "{out}{err}");
+    let dir = daemon.dir.clone();
+    eventually(30, async || dir.join("started").exists().then_some(())).await;
+    let status = tokio::task::block_in_place(|| daemon.terminate());
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("rollback.out"))
+            .ok()
+            .as_deref(),
+        Some("rolled back\n"),
+        "the hook ran to its end: {}",
+        daemon.log()
+    );
+    assert!(extension_heard(&notify).await >= Duration::from_secs(6));
+    let restarted = Daemon::start_in(&dir).await;
+    let (_, log) = restarted.get("/api/v1/log?kind=decision").await;
+    let ran = log.to_string();
+    assert!(
+        ran.contains("Rollback hook ran") && ran.contains("exited with 0: done"),
+        "{ran}"
+    );
+}
+
+/// A golive older than the database's schema (here: a schema "from the future") refuses to
+/// compete for the lease at all, and says so, instead of taking it and failing to open the store
+/// while it holds it (which kept a member that could open it out until the lease ran out, again
+/// at every restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_golive_older_than_the_schema_never_takes_the_lease_and_exits_saying_why() {
+    let database = crate::postgres::database_url();
+    crate::postgres::run_sql(
+        &database,
+        "CREATE TABLE golive_schema (id BIGINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL); \
+         INSERT INTO golive_schema VALUES (1, 99)",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = format!("{BASE_PLAN}\n[alerting]\n{SHARED_LINKS}\n");
+    std::fs::write(dir.path().join("plan.toml"), plan).expect("write plan");
+    let mut child = spawn_with_env(
+        dir.path(),
+        &["run", "plan.toml", "--listen", "127.0.0.1:0"],
+        &[
+            ("GOLIVE_DATABASE_URL", database.as_str()),
+            ("GOLIVE_ACK_SECRET", "the-same-key-on-every-member"),
+        ],
+    );
+    let status = eventually(30, async || child.try_wait().ok().flatten()).await;
+    let log =
+        std::fs::read_to_string(dir.path().join(crate::helpers::DAEMON_LOG)).unwrap_or_default();
+    assert_eq!(status.code(), Some(65), "{log}");
+    assert!(log.contains("newer than this golive"), "{log}");
+    assert_eq!(
+        crate::postgres::query_sql(&database, "SELECT epoch FROM golive_lease"),
+        "0",
+        "the lease was never taken"
+    );
+}
+
+/// A golive from before high availability that was already running when the store was marked
+/// (schema 10) holds the writer lock and writes without the lease's fence: no member becomes
+/// active beside it (here golive's own store, opened the tools' way, holds the lock), and one
+/// does once it is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_member_becomes_active_while_a_writer_without_the_lease_holds_the_writer_lock() {
+    use golive::store::{Backend, Store};
+    let database = crate::postgres::database_url();
+    let tools_dir = tempfile::tempdir().expect("temp dir");
+    let backend = Backend::Postgres(golive::domain::Secret::new(database.clone()));
+    let store = tokio::task::block_in_place(|| Store::open_with(tools_dir.path(), &backend))
+        .expect("the tools' store");
+    let target = Switchable::start(200).await;
+    let check = http_check("shop", &target.url()).in_phases(&["planned"]);
+    let plan = format!("{BASE_PLAN}{check}\n[alerting]\n{SHARED_LINKS}\n");
+    let member = Member::start(&plan, &database).await;
+    eventually(30, async || {
+        member
+            .daemon
+            .log()
+            .contains("holds golive's writer lock")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        member.role().await,
+        Some(0),
+        "a standby while the lock is held"
+    );
+    drop(store);
+    member.wait_until_active().await;
+}
+
+/// A member that took the lease and then cannot open the store (here a migration fails: a table
+/// it creates is already there) gives the lease up before it exits, so another member (or its
+/// own restart) is not kept out until the lease runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_cannot_open_the_store_after_taking_the_lease_gives_it_up() {
+    let database = crate::postgres::database_url();
+    crate::postgres::run_sql(&database, "CREATE TABLE launch_state (id BIGINT)");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = format!("{BASE_PLAN}\n[alerting]\n{SHARED_LINKS}\n");
+    std::fs::write(dir.path().join("plan.toml"), plan).expect("write plan");
+    let mut child = spawn_with_env(
+        dir.path(),
+        &["run", "plan.toml", "--listen", "127.0.0.1:0"],
+        &[
+            ("GOLIVE_DATABASE_URL", database.as_str()),
+            ("GOLIVE_ACK_SECRET", "the-same-key-on-every-member"),
+        ],
+    );
+    let status = eventually(30, async || child.try_wait().ok().flatten()).await;
+    let log =
+        std::fs::read_to_string(dir.path().join(crate::helpers::DAEMON_LOG)).unwrap_or_default();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("giving the lease up"), "{log}");
+    assert_eq!(
+        crate::postgres::query_sql(
+            &database,
+            "SELECT epoch || ' ' || expires_at FROM golive_lease"
+        ),
+        "1 0",
+        "taken once, then given up"
+    );
 }

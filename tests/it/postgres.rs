@@ -51,6 +51,15 @@ pub fn run_sql(url: &str, sql: &str) {
     .unwrap_or_else(|error| panic!("{error}"));
 }
 
+/// The first column of the first row `sql` answers on the database at `url`, as text.
+pub fn query_sql(url: &str, sql: &str) -> String {
+    let cluster = CLUSTER.get().expect("the cluster is running");
+    run_output(Command::new(cluster.bin.join("psql")).args(["-d", url, "-At", "-c", sql]))
+        .unwrap_or_else(|error| panic!("{error}"))
+        .trim()
+        .to_string()
+}
+
 impl Cluster {
     fn start() -> Result<Cluster, String> {
         let bin = postgres_bin()?;

@@ -61,7 +61,7 @@ impl NotifySocket {
     }
 
     /// The next datagram, waiting at most `seconds`.
-    async fn next(&self, seconds: u64) -> Message {
+    pub(crate) async fn next(&self, seconds: u64) -> Message {
         let mut buffer = vec![0u8; 4096];
         let received =
             tokio::time::timeout(Duration::from_secs(seconds), self.socket.recv(&mut buffer))

@@ -2,7 +2,7 @@
 //! `GOLIVE_DATABASE_URL`), SQLite in the data directory. `url` names where a PostgreSQL URL is
 //! kept — `{ env = "VAR" }` or `{ file = "path" }` — never the URL itself, which usually carries a
 //! password. `lease` sets how long the active member's lease on PostgreSQL lasts (it renews it at a
-//! fifth of that). The typed value and its reader live together here; the daemon's side is
+//! fifth of that); one that stretches a takeover past 10 s is allowed, with a warning. The typed value and its reader live together here; the daemon's side is
 //! `crate::store::Backend`.
 
 use std::path::Path;
@@ -17,8 +17,21 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
 /// The shortest lease: renewed at a fifth of it, every 400 ms at least, which a database round
 /// trip across a data centre still fits in.
 const SHORTEST_LEASE: Duration = Duration::from_secs(2);
-/// The longest lease: a takeover takes about that long, and the bound is a minute at most.
+/// The longest lease: a takeover takes about that long. Over [`TAKEOVER_BOUND`] is allowed (a
+/// database far away, a slow network), with a warning ([`takeover_at_worst`]).
 const LONGEST_LEASE: Duration = Duration::from_secs(60);
+/// How long after the active is lost a standby has taken over at worst, with the default lease.
+pub const TAKEOVER_BOUND: Duration = Duration::from_secs(10);
+/// How long a takeover waits at worst for a transaction a paused active left open (the server's
+/// `idle_in_transaction_session_timeout` golive sets, `store/db/postgres.rs`).
+const OPEN_TRANSACTION_WAIT: Duration = Duration::from_secs(3);
+
+/// How long after the active is lost a standby has taken over at worst with a lease of `lease`:
+/// the lease runs out, a transaction the old active left open ends, and the standby's next try
+/// (every fifth of the lease) finds it free.
+pub fn takeover_at_worst(lease: Duration) -> Duration {
+    lease + OPEN_TRANSACTION_WAIT + lease / 5
+}
 
 /// Section `[store]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +70,20 @@ fn read_lease(table: &mut TableReader<'_, '_>, sink: &mut Sink<'_>) -> Result<Du
     };
     let length = *lease.get_ref();
     if (SHORTEST_LEASE..=LONGEST_LEASE).contains(&length) {
+        let at_worst = takeover_at_worst(length);
+        if at_worst > TAKEOVER_BOUND {
+            sink.warning(
+                lease.span(),
+                &path,
+                format!(
+                    "with a lease of {} a standby takes over up to {} after the active is lost, longer than {}: pages wait that long",
+                    values::show_duration(length),
+                    values::show_duration(at_worst),
+                    values::show_duration(TAKEOVER_BOUND)
+                ),
+                Some("keep the default `\"5s\"` unless the database is too far away to renew every second".into()),
+            );
+        }
         return Ok(length);
     }
     sink.error(
@@ -88,6 +115,30 @@ mod tests {
     fn lease(section: &str) -> Result<Option<Duration>, Vec<Diagnostic>> {
         parse(&format!("{BASE}\n{section}"), Path::new("plan.toml"))
             .map(|loaded| loaded.plan.store.map(|store| store.lease))
+    }
+
+    #[test]
+    fn a_lease_that_stretches_the_takeover_past_ten_seconds_is_a_warning_naming_it() {
+        let warnings = |section: &str| -> Vec<String> {
+            let loaded =
+                parse(&format!("{BASE}\n{section}"), Path::new("plan.toml")).expect("valid");
+            loaded.warnings.iter().map(|w| format!("{w:?}")).collect()
+        };
+        let url = "url = { env = \"GOLIVE_DATABASE_URL\" }";
+        assert!(
+            warnings(&format!("[store]\n{url}\n"))
+                .iter()
+                .all(|w| !w.contains("store.lease"))
+        );
+        assert!(
+            warnings(&format!("[store]\n{url}\nlease = \"5s\"\n"))
+                .iter()
+                .all(|w| !w.contains("store.lease"))
+        );
+        let long = warnings(&format!("[store]\n{url}\nlease = \"30s\"\n"));
+        let named: Vec<&String> = long.iter().filter(|w| w.contains("store.lease")).collect();
+        assert_eq!(named.len(), 1, "{long:?}");
+        assert!(named[0].contains("takes over up to 39 s"), "{named:?}");
     }
 
     #[test]

@@ -44,7 +44,7 @@ type Reply = Result<Answer, StoreError>;
 /// the session (and so releases its advisory locks). A session that was lost (the server
 /// restarted, the network cut) fails the request that finds it lost; the next request opens a
 /// new one — for the writer only if it can take the writer lock again — except inside a
-/// transaction: a transaction belongs to the session (its generation) it began on, so once that
+/// transaction: a transaction belongs to the session it began on, so once that
 /// session is gone each of its statements and its `COMMIT` fail, and a new session is opened only
 /// after its end. Otherwise its later statements would run on the new session outside any
 /// transaction, committed one by one without the lease's fence.
@@ -228,9 +228,9 @@ fn serve(
 ) {
     let mut prepared: HashMap<String, Statement> = HashMap::new();
     let mut lost = false;
-    // Which session this is (counted from 1), and the one the open transaction began on.
-    let mut generation: u64 = 1;
-    let mut transaction_of: Option<u64> = None;
+    // Whether a transaction is open on the current session (a new session is opened only
+    // outside one, so an open transaction always began on the current session).
+    let mut in_transaction = false;
     while let Ok((request, reply)) = inbox.recv() {
         if matches!(request, Request::Close) {
             if session.writer_lock.is_some() && !lost && !client.is_closed() {
@@ -241,9 +241,7 @@ fn serve(
             return;
         }
         let gone = lost || client.is_closed();
-        if let Some(began_on) = transaction_of
-            && (gone || began_on != generation)
-        {
+        if in_transaction && gone {
             // The transaction's session is gone: nothing of it runs anywhere else.
             let answer = match request {
                 Request::End { commit: false } => Ok(Answer::Done),
@@ -253,9 +251,14 @@ fn serve(
                 )),
             };
             if matches!(request, Request::End { .. }) {
-                transaction_of = None;
+                in_transaction = false;
             }
             let _ = reply.send(answer);
+            continue;
+        }
+        if gone && matches!(request, Request::End { commit: false }) {
+            // The rollback after a failed COMMIT: its session ended, and the transaction with it.
+            let _ = reply.send(Ok(Answer::Done));
             continue;
         }
         if gone {
@@ -264,7 +267,6 @@ fn serve(
                     client = new;
                     prepared.clear();
                     lost = false;
-                    generation += 1;
                 }
                 Err(error) => {
                     let _ = reply.send(Err(error));
@@ -274,11 +276,11 @@ fn serve(
         }
         let begins = matches!(request, Request::Begin(_));
         if matches!(request, Request::End { .. }) {
-            transaction_of = None;
+            in_transaction = false;
         }
         let answer = answer(&mut client, &mut prepared, request);
         match &answer {
-            Ok(_) if begins => transaction_of = Some(generation),
+            Ok(_) if begins => in_transaction = true,
             Ok(_) => {}
             Err(error) => lost = session_lost(error),
         }
