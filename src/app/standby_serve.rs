@@ -1,7 +1,8 @@
 //! What a standby serves while it waits for the lease (see `standby.rs`): `/healthz`, `/metrics`
 //! (`golive_ha_role` 0), and `api::standby`'s router — the reads of stored data and the status
 //! page from the database, everything else 503 naming the active — on a second handle of the
-//! daemon's listener, dropped when this member becomes active.
+//! daemon's listener, dropped when this member becomes active. Every answer goes through the
+//! active's `Host` check (`api::host_check`): a name the plan does not serve gets 421.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{StartError, tls};
+use crate::api::host_check::{self, AllowedHosts};
 use crate::api::standby::{ActiveUrl, StandbyState};
 use crate::clock::Clock;
 use crate::domain::Secret;
@@ -59,6 +61,12 @@ pub(super) fn serve_standby(
             .filter(|holder| !holder.expired && !holder.url.is_empty())
             .map(|holder| holder.url.clone())
     });
+    // The active's DNS-rebinding check, on every route (`/healthz` and `/metrics` too): the
+    // plan holds people's email addresses, whichever member serves it.
+    let allowed_hosts = AllowedHosts::new(
+        &view.plan.server.allowed_hosts,
+        view.plan.alerting.public_url.as_deref(),
+    );
     let state = StandbyState::new(
         view.plan.clone(),
         view.clock.clone(),
@@ -82,6 +90,7 @@ pub(super) fn serve_standby(
             }),
         )
         .merge(crate::api::standby::router(state));
+    let router = host_check::guard(router, allowed_hosts);
     tls::serve(second, tls_certificate, router, stop).map_err(|error| StartError::Bind {
         address: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
         source: std::io::Error::other(error.to_string()),

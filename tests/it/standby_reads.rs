@@ -174,3 +174,36 @@ async fn a_standby_serves_the_stored_launch_as_the_active_wrote_it_and_the_live_
     assert!(!page.text.contains("Standby view"), "{}", page.text);
     assert!(page.text.contains(&title), "{}", page.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_refuses_a_host_name_it_does_not_serve_as_the_active_does() {
+    let database = crate::postgres::database_url();
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let plan = plan(&smtp, &hook, &target, "1h");
+    let active = Member::start(&plan, &database).await;
+    active.wait_until_active().await;
+    let standby = Member::start(&plan, &database).await;
+    assert_eq!(standby.role().await, Some(0), "the second member waits");
+    for path in ["/api/v1/plan", "/", "/healthz", "/metrics", "/api/v1/log"] {
+        for member in [&active, &standby] {
+            let response = member
+                .daemon
+                .http
+                .get(member.daemon.at(path))
+                .header(reqwest::header::HOST, "rebind.evil.example:9898")
+                .send()
+                .await
+                .expect("the member answers");
+            assert_eq!(response.status(), 421, "{path} at {}", member.daemon.url);
+            let body = response.text().await.expect("a body");
+            assert!(!body.contains("bob@example.com"), "{path}: {body}");
+            assert!(body.contains("[server] allowed_hosts"), "{path}: {body}");
+        }
+    }
+    // Its own address is still answered, with the plan.
+    let plan = read(&standby.daemon, "/api/v1/plan", "application/json").await;
+    assert_eq!(plan.status, 200, "{}", plan.text);
+    assert!(plan.text.contains("bob@example.com"), "{}", plan.text);
+}
