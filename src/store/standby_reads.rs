@@ -3,11 +3,14 @@
 //! not even a bug could write through it, and which takes the schema only as this golive knows it:
 //! missing (no active has created it yet), older (the active has not migrated it yet) or newer (an
 //! active of a newer golive did) is refused, and the standby answers 503 naming the active. And the
-//! one read a standby needs that the active does not: each check's newest health change.
+//! reads a standby needs that the active does not: each check's newest health change and newest
+//! stored minute.
 
 use super::db::{self, Connection, params};
+use super::rollups::{COLUMNS, rollup_row};
 use super::{Reader, StoreError, schema};
 use crate::core::log::LogEntry;
+use crate::core::rollup::Rollup;
 use crate::domain::Secret;
 
 impl Reader {
@@ -53,6 +56,27 @@ impl Reader {
             )?
             .iter()
             .map(super::entry_row)
+            .collect()
+    }
+
+    /// Each check's newest stored minute with a probe in it (check id, Unix minute, rollup), in
+    /// one query: with the newest health change, a standby's view of each check's health (the
+    /// engine logs no change from unknown to healthy, so a calm check has none).
+    pub fn newest_minutes(&self) -> Result<Vec<(String, i64, Rollup)>, StoreError> {
+        self.connection
+            .query(
+                &format!(
+                    "SELECT {COLUMNS}, check_id FROM check_minutes WHERE (check_id, minute) IN \
+                     (SELECT check_id, MAX(minute) FROM check_minutes WHERE probes > 0 GROUP BY check_id) \
+                     ORDER BY check_id"
+                ),
+                params![],
+            )?
+            .iter()
+            .map(|row| {
+                let (minute, rollup) = rollup_row(row)?;
+                Ok((row.get(12)?, minute, rollup))
+            })
             .collect()
     }
 }
@@ -121,5 +145,60 @@ mod tests {
             ]
         );
         assert_eq!(newest.len(), 2, "the dropped-change notice is left out");
+    }
+}
+
+#[cfg(test)]
+mod minute_tests {
+    use super::super::Store;
+    use super::super::rollups::MinuteRow;
+    use crate::core::rollup::Rollup;
+
+    #[test]
+    fn each_checks_newest_minute_with_a_probe_is_read() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut store = Store::open(dir.path()).expect("a store");
+        let probes = |probes, failures| Rollup {
+            probes,
+            failures,
+            ..Rollup::default()
+        };
+        let (old, newer, empty) = (probes(60, 60), probes(60, 0), probes(0, 0));
+        store
+            .write_rollups(&[
+                MinuteRow {
+                    check: "web",
+                    minute: 100,
+                    rollup: &old,
+                },
+                MinuteRow {
+                    check: "web",
+                    minute: 101,
+                    rollup: &newer,
+                },
+                MinuteRow {
+                    check: "web",
+                    minute: 102,
+                    rollup: &empty,
+                },
+                MinuteRow {
+                    check: "api",
+                    minute: 90,
+                    rollup: &old,
+                },
+            ])
+            .expect("written");
+        let newest: Vec<(String, i64, u32)> = store
+            .reader()
+            .expect("a reader")
+            .newest_minutes()
+            .expect("read")
+            .into_iter()
+            .map(|(check, minute, rollup)| (check, minute, rollup.failures))
+            .collect();
+        assert_eq!(
+            newest,
+            vec![("api".to_string(), 90, 60), ("web".to_string(), 101, 0)]
+        );
     }
 }

@@ -95,9 +95,10 @@ pub struct StandbyBanner {
     pub active_link_html: String,
 }
 
-/// Marks `view` as a standby's: the banner, and every check's reason said as what it is — the
-/// newest stored health change (`stored_health` by check id), since probe results live only in
-/// the active's memory.
+/// Marks `view` as a standby's: the banner, and every check's reason (folded groups' rows too)
+/// said as what it is — the health the store tells, with the time it holds for
+/// (`api::standby_snapshot::derive` writes the sentence into `stored_health`'s reasons), since
+/// probe results live only in the active's memory.
 pub fn mark_as_standby(
     view: &mut StatusView,
     stored_health: &crate::core::lifecycle::CheckHealthMap,
@@ -106,19 +107,15 @@ pub fn mark_as_standby(
     timezone: &TimeZone,
     now: Timestamp,
 ) {
-    for row in &mut view.checks {
-        row.reason = match stored_health.get(&row.id) {
-            Some(gate) => format!(
-                "as stored: {} since the change at {}{}",
-                gate.health.as_str(),
-                gate.changed_at
-                    .map_or_else(String::new, |at| time_view(at, now, timezone).short),
-                gate.reason
-                    .as_ref()
-                    .map_or_else(String::new, |reason| format!(" ({reason})")),
-            ),
-            None => "no health change stored yet".to_string(),
-        };
+    let grouped = view
+        .check_groups
+        .iter_mut()
+        .flat_map(|group| &mut group.checks);
+    for row in view.checks.iter_mut().chain(grouped) {
+        row.reason = stored_health
+            .get(&row.id)
+            .and_then(|gate| gate.reason.clone())
+            .unwrap_or_else(|| "unknown: no probe result or health change stored yet".to_string());
     }
     view.standby = Some(StandbyBanner {
         stored_at: time_view(now, now, timezone),

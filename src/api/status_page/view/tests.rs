@@ -635,7 +635,7 @@ fn a_standby_view_says_when_it_was_stored_links_the_active_and_labels_check_stat
         "web".into(),
         crate::core::lifecycle::GateCheck {
             health: Health::Failing,
-            reason: Some("status 503".into()),
+            reason: Some("as of 06:58, stored: failing since this change (status 503)".into()),
             changed_at: Some(at(NOW - 90)),
         },
     );
@@ -655,11 +655,11 @@ fn a_standby_view_says_when_it_was_stored_links_the_active_and_labels_check_stat
     };
     assert_eq!(
         reason("web").as_deref(),
-        Some("as stored: failing since the change at 06:58:30 (status 503)")
+        Some("as of 06:58, stored: failing since this change (status 503)")
     );
     assert_eq!(
         reason("api").as_deref(),
-        Some("no health change stored yet")
+        Some("unknown: no probe result or health change stored yet")
     );
     let html = crate::api::status_page::render(crate::api::status_page::LIVE, &view)
         .expect("the live part renders");
@@ -677,4 +677,47 @@ fn a_standby_view_says_when_it_was_stored_links_the_active_and_labels_check_stat
     let html = crate::api::status_page::render(crate::api::status_page::LIVE, &live)
         .expect("the live part renders");
     assert!(!html.contains("Standby view"), "{html}");
+}
+
+#[test]
+fn a_standby_view_of_a_large_plan_labels_the_folded_checks_as_stored_too() {
+    let plan = plan();
+    let checks: Vec<CheckView> = (0..COLLAPSE_ABOVE + 1)
+        .map(|n| check(&format!("web{n:02}"), Health::Healthy))
+        .collect();
+    let mut view = build_with(&plan, &checks, &HashMap::new(), &[], &[]);
+    assert!(!view.check_groups.is_empty(), "the healthy checks fold");
+    let mut stored = crate::core::lifecycle::CheckHealthMap::new();
+    stored.insert(
+        "web07".into(),
+        crate::core::lifecycle::GateCheck {
+            health: Health::Healthy,
+            reason: Some(
+                "as of 06:58, stored: healthy (0 of 300 probes failed that minute)".into(),
+            ),
+            changed_at: Some(at(NOW - 90)),
+        },
+    );
+    mark_as_standby(
+        &mut view,
+        &stored,
+        None,
+        crate::api::status_page::active_link(None),
+        &plan.launch.timezone,
+        at(NOW),
+    );
+    let rows: Vec<_> = view
+        .check_groups
+        .iter()
+        .flat_map(|group| &group.checks)
+        .collect();
+    assert_eq!(rows.len(), COLLAPSE_ABOVE + 1);
+    for row in rows {
+        let expected = if row.id == "web07" {
+            "as of 06:58, stored: healthy (0 of 300 probes failed that minute)"
+        } else {
+            "unknown: no probe result or health change stored yet"
+        };
+        assert_eq!(row.reason, expected, "{}", row.id);
+    }
 }
