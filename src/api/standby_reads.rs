@@ -125,6 +125,10 @@ impl Reads for StandbyState {
             Some(reader) => reader,
             None => Reader::open_standby(&inner.database).map_err(|error| unreadable(&error))?,
         };
+        // Before every read: the session may have been opened again since the last one.
+        reader
+            .check_standby_schema(&inner.database)
+            .map_err(|error| unreadable(&error))?;
         let outcome = work(&reader).map_err(|error| unreadable(&error))?;
         *slot = Some(reader);
         Ok(outcome)

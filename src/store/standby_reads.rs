@@ -1,5 +1,5 @@
 //! A standby's reader (active/standby on PostgreSQL): a [`Reader`] on the database the active
-//! writes whose session is read-only (`SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`), so
+//! writes whose every session is read-only (`default_transaction_read_only`), so
 //! not even a bug could write through it, and which takes the schema only as this golive knows it:
 //! missing (no active has created it yet), older (the active has not migrated it yet) or newer (an
 //! active of a newer golive did) is refused, and the standby answers 503 naming the active. And the
@@ -14,16 +14,26 @@ use crate::core::rollup::Rollup;
 use crate::domain::Secret;
 
 impl Reader {
-    /// A read-only reader on the PostgreSQL database at `url`, for a standby.
+    /// A read-only reader on the PostgreSQL database at `url`, for a standby: every session
+    /// read-only (`default_transaction_read_only`, set for each new session after a lost one
+    /// too), the schema checked ([`Reader::check_standby_schema`]).
     pub fn open_standby(url: &Secret) -> Result<Reader, StoreError> {
-        let target = db::postgres::redact_url(url.expose());
         let connection = Connection::Postgres(db::postgres::PgConnection::connect(
             url.expose(),
-            "golive-pg-standby",
+            db::postgres::READ_ONLY_SESSION,
             None,
         )?);
-        connection.batch("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")?;
-        let found = schema::version(&connection)?;
+        let reader = Reader { connection };
+        reader.check_standby_schema(url)?;
+        Ok(reader)
+    }
+
+    /// Refuses a schema missing, older or newer than this golive's. A standby runs it before each
+    /// read: a lost session is opened again without a word, and an active of a newer golive may
+    /// migrate the schema while this reader stays connected.
+    pub fn check_standby_schema(&self, url: &Secret) -> Result<(), StoreError> {
+        let target = db::postgres::redact_url(url.expose());
+        let found = schema::version(&self.connection)?;
         if found > schema::VERSION {
             return Err(StoreError::TooNew {
                 path: target.into(),
@@ -31,8 +41,7 @@ impl Reader {
                 supported: schema::VERSION,
             });
         }
-        schema::require_current(&connection, &target)?;
-        Ok(Reader { connection })
+        schema::require_current(&self.connection, &target)
     }
 }
 
@@ -200,5 +209,55 @@ mod minute_tests {
             newest,
             vec![("api".to_string(), 90, 60), ("web".to_string(), 101, 0)]
         );
+    }
+}
+
+#[cfg(test)]
+mod postgres_tests {
+    use super::super::tests::cluster;
+    use super::super::{Backend, Reader, Store};
+    use super::db::params;
+    use crate::domain::Secret;
+
+    #[test]
+    fn a_standby_reader_stays_read_only_after_its_session_is_ended_and_opened_again() {
+        let url = Secret::new(cluster::database_url());
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let backend = Backend::from_url(url.expose()).expect("a backend");
+        let store = Store::open_with(dir.path(), &backend).expect("the schema created");
+        let reader = Reader::open_standby(&url).expect("a standby reader");
+        let pid: i64 = reader
+            .connection
+            .query_row("SELECT pg_backend_pid()::bigint", params![])
+            .and_then(|row| row.get(0))
+            .expect("its session");
+        let ended: bool = store
+            .reader()
+            .expect("another session")
+            .connection
+            .query_row("SELECT pg_terminate_backend($1::int)", params![pid])
+            .and_then(|row| row.get(0))
+            .expect("ended");
+        assert!(ended);
+        // The read that finds the session gone fails; the next one opens a new session.
+        let read_only: String = (0..50)
+            .find_map(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                reader
+                    .connection
+                    .query_row("SHOW transaction_read_only", params![])
+                    .and_then(|row| row.get(0))
+                    .ok()
+            })
+            .expect("read again");
+        assert_eq!(read_only, "on");
+        let write = reader.connection.execute(
+            "UPDATE golive_schema SET version = version WHERE id = 1",
+            params![],
+        );
+        assert!(write.is_err(), "a write through the standby's reader fails");
+        reader
+            .check_standby_schema(&url)
+            .expect("the schema is this golive's");
     }
 }

@@ -8,7 +8,7 @@ use crate::core::actions::NewAction;
 
 #[path = "../../tests/it/postgres.rs"]
 #[allow(dead_code)]
-mod cluster;
+pub(super) mod cluster;
 
 /// Opens stores of one backend, as often as a test likes, on the same data directory and database.
 struct Opener {

@@ -106,6 +106,9 @@ impl Session {
     }
 }
 
+/// The thread name of a standby's reader, whose sessions are all read-only.
+pub(crate) const READ_ONLY_SESSION: &str = "golive-pg-standby";
+
 impl PgConnection {
     /// Connects to `url` (a `postgres://` URL or key=value string) on a new thread named `name`
     /// (`golive-pg-writer`, `golive-pg-reader`). A writer passes its `writer_lock`, which its
@@ -140,6 +143,11 @@ impl PgConnection {
                 )
                 .trim(),
             );
+        }
+        // A standby's reader: every session read-only, each new one after a lost one too.
+        if name == READ_ONLY_SESSION {
+            let options = config.get_options().unwrap_or_default().to_string();
+            config.options(format!("{options} -c default_transaction_read_only=on").trim());
         }
         let session = Session {
             config,
