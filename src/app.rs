@@ -237,7 +237,7 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartError> {
         let tokens = usable_tokens(&plan);
-        let plan = Arc::new(plan);
+        let mut plan = Arc::new(plan);
         let backend = store_backend(&plan, options.database_url.as_ref())?;
         require_shared_links(&plan, &backend)?;
         // SQLite is opened before the listener is bound, as always; PostgreSQL once this daemon
@@ -263,20 +263,26 @@ impl Application {
                 announce(&plan, scheme, address); // the CLI finds a standby, which names the active
                 let advertised = (options.advertise_url.clone())
                     .unwrap_or_else(|| format!("{scheme}://{address}"));
-                standby::Waiting {
+                // Installs the SIGHUP handler: a standby reads its plan again on one.
+                let stored_view = standby_serve::StoredView::of(&plan, &clock);
+                let opened = standby::Waiting {
                     data_dir: &plan.launch.data_dir,
                     url,
                     listener: &listener,
                     advertised_url: &advertised,
                     tls: tls.as_ref(),
                     metrics: metrics.clone(),
-                    stored_view: standby_serve::StoredView::of(&plan, &clock),
+                    stored_view: stored_view.clone(),
                     timings: standby::LeaseTimings::of(&plan),
                 }
                 .open_store_when_active(lock, &options.stop)
                 .await?
                 .map(|(store, membership)| (store, Some(membership)))
-                .ok_or(StartError::StoppedAsStandby)?
+                .ok_or(StartError::StoppedAsStandby)?;
+                // The plan file as it is now, not as it was when this member started waiting.
+                plan = stored_view.plan_at_takeover().await;
+                metrics.start_at_zero(&plan);
+                opened
             }
             (None, _) => {
                 Store::open_with(&plan.launch.data_dir, &backend).map(|store| (store, None))?

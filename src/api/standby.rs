@@ -19,7 +19,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-pub use super::standby_reads::{ActiveUrl, Reads, StandbyState};
+pub use super::standby_reads::{ActiveUrl, PlanSlot, Reads, StandbyState};
 use super::{alerts, handlers, reports, status_page};
 
 /// The header a standby names the active's URL in.
@@ -170,7 +170,7 @@ mod tests {
         // Nothing listens on port 1: the reads cannot connect.
         let database = crate::domain::Secret::new("postgres://golive@127.0.0.1:1/golive");
         let state = StandbyState::new(
-            Arc::new(plan),
+            Arc::new(std::sync::RwLock::new(Arc::new(plan))),
             Arc::new(crate::clock::SystemClock),
             database,
             Arc::new(|| Some("http://10.0.0.1:9898".to_string())),

@@ -7,7 +7,7 @@
 //! read drops the connection, so the next one connects afresh.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use axum::http::StatusCode;
 use jiff::Timestamp;
@@ -79,8 +79,11 @@ pub struct StandbyState {
     inner: Arc<StandbyInner>,
 }
 
+/// The plan a standby serves, swapped when it reads the plan file again (SIGHUP).
+pub type PlanSlot = Arc<RwLock<Arc<Plan>>>;
+
 struct StandbyInner {
-    plan: Arc<Plan>,
+    plan: PlanSlot,
     clock: Arc<dyn Clock>,
     database: Secret,
     /// Opened at the first read (the active may not have created the schema yet), dropped after a
@@ -90,9 +93,9 @@ struct StandbyInner {
 }
 
 impl StandbyState {
-    /// A standby reading the PostgreSQL database at `database`, for the plan it was started with.
+    /// A standby reading the PostgreSQL database at `database`, for the plan in `plan`.
     pub fn new(
-        plan: Arc<Plan>,
+        plan: PlanSlot,
         clock: Arc<dyn Clock>,
         database: Secret,
         active: ActiveUrl,
@@ -135,7 +138,11 @@ impl Reads for StandbyState {
     }
 
     fn plan(&self) -> Arc<Plan> {
-        self.inner.plan.clone()
+        self.inner
+            .plan
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn now(&self) -> Timestamp {

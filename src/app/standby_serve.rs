@@ -4,7 +4,7 @@
 //! daemon's listener, dropped when this member becomes active. Every answer goes through the
 //! active's `Host` check (`api::host_check`): a name the plan does not serve gets 421.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -12,27 +12,113 @@ use axum::response::IntoResponse;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::{StartError, tls};
+use super::{Hangups, StartError, tls};
 use crate::api::host_check::{self, AllowedHosts};
-use crate::api::standby::{ActiveUrl, StandbyState};
+use crate::api::standby::{ActiveUrl, PlanSlot, StandbyState};
 use crate::clock::Clock;
 use crate::domain::Secret;
+use crate::engine::ReloadError;
+use crate::error_chain::error_chain;
 use crate::metrics::Metrics;
-use crate::plan::Plan;
+use crate::plan::{LoadError, Plan};
 use crate::store::lease::LeaseHolder;
 
-/// What a standby reads the stored launch with: the plan it was started with and the clock.
+/// What a standby reads the stored launch with: the plan (read again on SIGHUP, swapped in
+/// here) and the clock; and the SIGHUP handler, installed when this is made — before the
+/// standby waits for the lease, since an unhandled SIGHUP would end the process, and systemd's
+/// `Restart=on-failure` does not restart a process a SIGHUP ended.
+#[derive(Clone)]
 pub struct StoredView {
-    pub plan: Arc<Plan>,
+    pub plan: PlanSlot,
     pub clock: Arc<dyn Clock>,
+    hangups: Arc<Mutex<Hangups>>,
 }
 
 impl StoredView {
     pub fn of(plan: &Arc<Plan>, clock: &Arc<dyn Clock>) -> StoredView {
         StoredView {
-            plan: plan.clone(),
+            plan: Arc::new(RwLock::new(plan.clone())),
             clock: clock.clone(),
+            hangups: Arc::new(Mutex::new(super::hangup_signal())),
         }
+    }
+
+    /// The plan a standby that took the lease runs: the plan file read afresh (an edit made
+    /// without a SIGHUP counts too); when it is invalid or changes what needs a restart, the
+    /// plan the standby had, as a reload on the active would keep it.
+    pub async fn plan_at_takeover(&self) -> Arc<Plan> {
+        reload_standby_plan(&self.plan).await;
+        current(&self.plan)
+    }
+}
+
+fn current(plan: &PlanSlot) -> Arc<Plan> {
+    plan.read().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+/// Reads the plan file again and swaps it in; an invalid plan, or one changing keys that need a
+/// restart, is logged ("standby: plan not reloaded") and the old one kept. Whether it was swapped.
+async fn reload_standby_plan(slot: &PlanSlot) -> bool {
+    let old = current(slot);
+    let path = old.source.clone();
+    let loaded = tokio::task::spawn_blocking(move || crate::plan::load(&path)).await;
+    let refusal = match loaded {
+        Ok(Ok(loaded)) => {
+            let diff = crate::core::plan_diff::diff(&old, &loaded.plan);
+            if diff.not_live.is_empty() {
+                *slot.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded.plan);
+                tracing::info!(plan = %old.source.display(), "standby: plan reloaded");
+                return true;
+            }
+            ReloadError::NotLive(diff.not_live).to_string()
+        }
+        Ok(Err(LoadError::Invalid { path, diagnostics })) => {
+            for diagnostic in &diagnostics {
+                tracing::error!(diagnostic = %diagnostic.display(&path), "standby: plan not reloaded");
+            }
+            ReloadError::Invalid { path, diagnostics }.to_string()
+        }
+        Ok(Err(error)) => error_chain(&error),
+        Err(error) => error.to_string(),
+    };
+    tracing::error!(error = %refusal, "standby: plan not reloaded");
+    false
+}
+
+/// On every SIGHUP until `stop`: the plan read again ([`reload_standby_plan`]), systemd told it
+/// is reloading and then ready again, whatever the outcome.
+async fn reload_on_hangup(view: StoredView, stop: CancellationToken) {
+    #[cfg(unix)]
+    {
+        let taken = view
+            .hangups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(mut hangups) = taken else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                received = hangups.recv() => {
+                    if received.is_none() {
+                        return;
+                    }
+                    tracing::info!("SIGHUP: the standby reads the plan again");
+                    crate::sd_notify::notify_reloading();
+                    reload_standby_plan(&view.plan).await;
+                    crate::sd_notify::notify_ready("standby: waiting for the lease; plan read again");
+                }
+            }
+        }
+        // Handed back: a standby that serves again (its server restarted) listens with it.
+        *view.hangups.lock().unwrap_or_else(PoisonError::into_inner) = Some(hangups);
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = view;
+        stop.cancelled().await;
     }
 }
 
@@ -63,10 +149,12 @@ pub(super) fn serve_standby(
     });
     // The active's DNS-rebinding check, on every route (`/healthz` and `/metrics` too): the
     // plan holds people's email addresses, whichever member serves it.
+    let plan = current(&view.plan);
     let allowed_hosts = AllowedHosts::new(
-        &view.plan.server.allowed_hosts,
-        view.plan.alerting.public_url.as_deref(),
+        &plan.server.allowed_hosts,
+        plan.alerting.public_url.as_deref(),
     );
+    tokio::spawn(reload_on_hangup(view.clone(), stop.clone()));
     let state = StandbyState::new(
         view.plan.clone(),
         view.clock.clone(),

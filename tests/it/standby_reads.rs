@@ -259,3 +259,65 @@ async fn a_standby_page_shows_a_calm_check_healthy_and_one_that_recovered_after_
         );
     }
 }
+
+/// Sends `signal` to the member's process (its pid from the daemon file it wrote).
+fn signal(member: &Member, signal: &str) {
+    let announced = std::fs::read_to_string(member.daemon.dir.join("data").join("daemon.json"))
+        .expect("the daemon file");
+    let announced: Value = serde_json::from_str(&announced).expect("JSON");
+    let pid = announced["pid"].as_u64().expect("a pid").to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_given_sighup_keeps_running_serves_the_edited_plan_keeps_it_over_a_broken_one_and_takes_over_with_the_file_as_it_is()
+ {
+    let database = crate::postgres::database_url();
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let plan = plan(&smtp, &hook, &target, "1h");
+    let mut active = Member::start(&plan, &database).await;
+    active.wait_until_active().await;
+    let standby = Member::start(&plan, &database).await;
+    assert_eq!(standby.role().await, Some(0), "the second member waits");
+    let plan_file = standby.daemon.dir.join("plan.toml");
+    let edited = plan.replace(
+        "Database backup taken",
+        "Database backup taken and restored",
+    );
+    assert_ne!(edited, plan);
+    std::fs::write(&plan_file, &edited).expect("the plan edited");
+    signal(&standby, "HUP");
+    eventually(30, async || {
+        let read = read(&standby.daemon, "/api/v1/plan", "application/json").await;
+        (read.status == 200 && read.text.contains("taken and restored")).then_some(())
+    })
+    .await;
+    // A broken plan is refused; the standby keeps serving the one it had.
+    std::fs::write(&plan_file, "this is [not a plan").expect("the plan broken");
+    signal(&standby, "HUP");
+    eventually(30, async || {
+        (standby.daemon.log())
+            .contains("standby: plan not reloaded")
+            .then_some(())
+    })
+    .await;
+    let after = read(&standby.daemon, "/api/v1/plan", "application/json").await;
+    assert_eq!(after.status, 200, "{}", after.text);
+    assert!(after.text.contains("taken and restored"), "{}", after.text);
+    assert_eq!(standby.role().await, Some(0), "still a standby");
+
+    // Taking over, it runs the plan file as it is then, edited without a SIGHUP.
+    let again = plan.replace("Database backup taken", "Database backup taken twice");
+    std::fs::write(&plan_file, &again).expect("the plan edited again");
+    active.kill9();
+    standby.wait_until_active().await;
+    let (status, served) = standby.daemon.get("/api/v1/plan").await;
+    assert_eq!(status, 200, "{served}");
+    assert!(served.to_string().contains("taken twice"), "{served}");
+}
