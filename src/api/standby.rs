@@ -210,4 +210,54 @@ mod tests {
             "{page}"
         );
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_arriving_while_the_database_is_silent_are_refused_after_one_attempt_to_reach_it()
+    {
+        // A "database" slow to fail: it takes each connection and closes it a second later
+        // without a word, as an unreachable one fails only after its connect timeout. It counts
+        // the attempts.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let port = silent.local_addr().expect("its address").port();
+        let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = attempts.clone();
+        tokio::spawn(async move {
+            while let Ok((connection, _)) = silent.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    drop(connection);
+                });
+            }
+        });
+        let plan = crate::core::test_support::plan_with_checklist(Vec::new());
+        let database =
+            crate::domain::Secret::new(format!("postgres://golive@127.0.0.1:{port}/golive"));
+        let state = StandbyState::new(
+            Arc::new(std::sync::RwLock::new(Arc::new(plan))),
+            Arc::new(crate::clock::SystemClock),
+            database,
+            Arc::new(|| Some("http://10.0.0.1:9898".to_string())),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let client = reqwest::Client::new();
+        let reads = ["/api/v1/log", "/", "/api/v1/alerts", "/"]
+            .map(|path| client.get(format!("{url}{path}")).send());
+        for answer in futures_util::future::join_all(reads).await {
+            let answer = answer.expect("the standby answers");
+            assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(answer.headers()[ACTIVE_HEADER], "http://10.0.0.1:9898");
+        }
+        assert_eq!(
+            attempts.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "the reads behind the first are refused at once, without reaching for the database again"
+        );
+    }
 }

@@ -4,10 +4,12 @@
 //! database alone, through a read-only [`Reader`] (`Reader::open_standby`) opened at the first read
 //! — the active may not have created the schema yet; a schema missing, older or newer than this
 //! golive's is refused — and never writing: no [`crate::store::Store`], no migration. A failed
-//! read drops the connection, so the next one connects afresh.
+//! read drops the connection, so the next one connects afresh, though not within 2 s of the
+//! failure: meanwhile reads are refused at once (503) rather than queued for a connect timeout.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use jiff::Timestamp;
@@ -70,6 +72,18 @@ impl Reads for AppState {
     }
 }
 
+/// How long a standby that could not read the database answers 503 at once instead of trying
+/// again: reads arriving while the database is unreachable do not each wait out a connect
+/// timeout, queued one behind the other.
+const REMEMBER_FAILURE: Duration = Duration::from_secs(2);
+
+/// The standby's reader, when open, and when the last attempt to read failed.
+#[derive(Default)]
+struct ReaderSlot {
+    reader: Option<Reader>,
+    failed_at: Option<Instant>,
+}
+
 /// Tells the active's URL as the lease row names it (`None` while no member holds the lease).
 pub type ActiveUrl = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
@@ -87,8 +101,8 @@ struct StandbyInner {
     clock: Arc<dyn Clock>,
     database: Secret,
     /// Opened at the first read (the active may not have created the schema yet), dropped after a
-    /// failed read so the next one connects afresh.
-    reader: Mutex<Option<Reader>>,
+    /// failed read so the next one connects afresh — but not within [`REMEMBER_FAILURE`].
+    reader: Mutex<ReaderSlot>,
     active: ActiveUrl,
 }
 
@@ -105,7 +119,7 @@ impl StandbyState {
                 plan,
                 clock,
                 database,
-                reader: Mutex::new(None),
+                reader: Mutex::new(ReaderSlot::default()),
                 active,
             }),
         }
@@ -124,16 +138,29 @@ impl Reads for StandbyState {
     ) -> Result<T, ApiError> {
         let inner = &self.inner;
         let mut slot = inner.reader.lock().unwrap_or_else(PoisonError::into_inner);
-        let reader = match slot.take() {
+        let reader = match slot.reader.take() {
             Some(reader) => reader,
-            None => Reader::open_standby(&inner.database).map_err(|error| unreadable(&error))?,
+            None if slot
+                .failed_at
+                .is_some_and(|at| at.elapsed() < REMEMBER_FAILURE) =>
+            {
+                return Err(unreadable_now());
+            }
+            None => Reader::open_standby(&inner.database).map_err(|error| {
+                slot.failed_at = Some(Instant::now());
+                unreadable(&error)
+            })?,
         };
         // Before every read: the session may have been opened again since the last one.
-        reader
+        let outcome = reader
             .check_standby_schema(&inner.database)
-            .map_err(|error| unreadable(&error))?;
-        let outcome = work(&reader).map_err(|error| unreadable(&error))?;
-        *slot = Some(reader);
+            .and_then(|()| work(&reader))
+            .map_err(|error| {
+                slot.failed_at = Some(Instant::now());
+                unreadable(&error)
+            })?;
+        slot.reader = Some(reader);
+        slot.failed_at = None;
         Ok(outcome)
     }
 
@@ -166,12 +193,16 @@ impl Reads for StandbyState {
     }
 }
 
-/// A standby that cannot read the database answers as one that serves nothing: 503, naming the
-/// active (`standby::answer_as_standby` turns it into `standby::not_active`'s answer). The cause goes to the log.
-fn unreadable(error: &StoreError) -> ApiError {
-    tracing::warn!(error = %crate::error_chain::error_chain(error), "standby: cannot read the database");
+fn unreadable_now() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "this standby cannot read the database right now",
     )
+}
+
+/// A standby that cannot read the database answers as one that serves nothing: 503, naming the
+/// active (`standby::answer_as_standby` turns it into `standby::not_active`'s answer). The cause goes to the log.
+fn unreadable(error: &StoreError) -> ApiError {
+    tracing::warn!(error = %crate::error_chain::error_chain(error), "standby: cannot read the database");
+    unreadable_now()
 }

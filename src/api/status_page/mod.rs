@@ -20,7 +20,7 @@ mod cache;
 mod view;
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, PoisonError};
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -100,11 +100,13 @@ pub fn standby_routes() -> Router<StandbyState> {
         .layer(middleware::map_response(security_headers))
 }
 
-/// A standby's latest rendering and when it was made; the lock is held while one renders, so
-/// viewers arriving meanwhile wait for it instead of reading the database again.
+/// A standby's latest rendering and when it was made. The lock is not held while the database is
+/// read (it may be unreachable, each attempt waiting out a timeout): viewers arriving at a stale
+/// page each render it, their reads taking turns on the standby's one connection, which answers
+/// at once while a failure is fresh (`standby_reads`).
 #[derive(Default)]
 struct StoredPages {
-    latest: tokio::sync::Mutex<Option<(std::time::Instant, Arc<PageAndLive>)>>,
+    latest: std::sync::Mutex<Option<(std::time::Instant, Arc<PageAndLive>)>>,
 }
 
 /// The whole page and its live part, rendered together.
@@ -112,16 +114,20 @@ type PageAndLive = (Encoded, Encoded);
 
 impl StoredPages {
     async fn current(&self, state: &StandbyState) -> Result<Arc<PageAndLive>, ApiError> {
-        let mut latest = self.latest.lock().await;
-        if let Some((at, rendered)) = latest.as_ref()
-            && at.elapsed() < FRESH_FOR
-        {
-            return Ok(rendered.clone());
+        let fresh = |latest: &Option<(std::time::Instant, Arc<PageAndLive>)>| {
+            latest
+                .as_ref()
+                .filter(|(at, _)| at.elapsed() < FRESH_FOR)
+                .map(|(_, rendered)| rendered.clone())
+        };
+        if let Some(rendered) = fresh(&self.latest.lock().unwrap_or_else(PoisonError::into_inner)) {
+            return Ok(rendered);
         }
         let mut gathered = gather(state).await?;
         gathered.standby = Some(active_link(state.active_url().as_deref()));
         let rendered = Arc::new(render_gathered(gathered).await?);
-        *latest = Some((std::time::Instant::now(), rendered.clone()));
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((std::time::Instant::now(), rendered.clone()));
         Ok(rendered)
     }
 }
