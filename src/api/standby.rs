@@ -64,6 +64,9 @@ async fn answer_as_standby(
 ) -> Response {
     let browser = wants_html(request.headers());
     let active = state.active_url();
+    if let Some(redirect) = to_the_active(request.uri(), active.as_deref()) {
+        return redirect;
+    }
     let mut response = if request.method() != Method::GET && request.method() != Method::HEAD {
         not_active(active.as_deref(), browser)
     } else {
@@ -76,6 +79,31 @@ async fn answer_as_standby(
     };
     name_the_active(&mut response, active.as_deref());
     response
+}
+
+/// An acknowledgement or feedback link (`/ack/{token}`, `/feedback/{token}`, from an email or a
+/// chat message) opened at a standby: 307 to the same path on the active, method and form kept,
+/// rather than a refusal that loses the token. `None` for other paths, or while no member holds
+/// the lease (then the standby's 503 page says to try again).
+fn to_the_active(uri: &axum::http::Uri, active: Option<&str>) -> Option<Response> {
+    let path = uri.path();
+    if !(path.starts_with("/ack/") || path.starts_with("/feedback/")) {
+        return None;
+    }
+    let active = active.filter(|url| url.starts_with("http://") || url.starts_with("https://"))?;
+    let target = format!(
+        "{}{}",
+        active.trim_end_matches('/'),
+        uri.path_and_query().map_or(path, |whole| whole.as_str())
+    );
+    let location = HeaderValue::from_str(&target).ok()?;
+    let mut response = (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(header::LOCATION, location)],
+    )
+        .into_response();
+    name_the_active(&mut response, Some(active));
+    Some(response)
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{Hangups, StartError, tls};
 use crate::api::host_check::{self, AllowedHosts};
-use crate::api::standby::{ActiveUrl, PlanSlot, StandbyState};
+use crate::api::standby::{ActiveUrl, PlanSlot, StandbyState, name_the_active};
 use crate::clock::Clock;
 use crate::domain::Secret;
 use crate::engine::ReloadError;
@@ -155,6 +155,7 @@ pub(super) fn serve_standby(
         plan.alerting.public_url.as_deref(),
     );
     tokio::spawn(reload_on_hangup(view.clone(), stop.clone()));
+    let named = active.clone();
     let state = StandbyState::new(
         view.plan.clone(),
         view.clock.clone(),
@@ -177,6 +178,16 @@ pub(super) fn serve_standby(
                 }
             }),
         )
+        // Said by every answer, these two included (the standby's router says it for its own).
+        .layer(axum::middleware::map_response(
+            move |mut response: Response| {
+                let named = named.clone();
+                async move {
+                    name_the_active(&mut response, named().as_deref());
+                    response
+                }
+            },
+        ))
         .merge(crate::api::standby::router(state));
     let router = host_check::guard(router, allowed_hosts);
     tls::serve(second, tls_certificate, router, stop).map_err(|error| StartError::Bind {

@@ -8,7 +8,7 @@
 
   var TOKEN_KEY = 'golive.token';
   var AUTHOR_KEY = 'golive.author';
-  var live, message, sync, refreshMs, lastHtml = null, connected = true, running = false;
+  var live, message, sync, refreshMs, standby, lastHtml = null, connected = true, running = false;
 
   function byId(id) { return document.getElementById(id); }
 
@@ -69,7 +69,9 @@
       })
       .then(function (html) {
         if (html !== lastHtml) { swap(html); lastHtml = html; }
-        sync.textContent = 'Live: updates every ' + Math.round(refreshMs / 1000) + ' s; last update ' + clock() + '.';
+        sync.textContent = (standby
+          ? 'Standby view: read from the database at most every 5 s; last checked '
+          : 'Live: updates every ' + Math.round(refreshMs / 1000) + ' s; last update ') + clock() + '.';
         if (!connected) { connected = true; say('Connection to golive is back.', 'ok'); }
       })
       .catch(function () {
@@ -158,6 +160,7 @@
     message = byId('message');
     sync = byId('sync');
     refreshMs = Math.max(1000, parseInt(document.body.getAttribute('data-refresh-ms'), 10) || 5000);
+    standby = document.body.getAttribute('data-standby') === '1';
 
     live.addEventListener('click', function (event) {
       var button = event.target.closest('button[data-act]');

@@ -47,10 +47,35 @@ async fn read(daemon: &Daemon, path: &str, accept: &str) -> Read {
     }
 }
 
+/// `value` with every time in it to the millisecond. The active answers the times it keeps in
+/// memory (a checklist confirmation's, to the nanosecond); the store, and so a standby, keeps
+/// milliseconds.
+fn to_the_millisecond(value: Value) -> Value {
+    match value {
+        Value::String(text) => match text.parse::<jiff::Timestamp>() {
+            Ok(at) => Value::from(at.as_millisecond()),
+            Err(_) => Value::String(text),
+        },
+        Value::Array(items) => items.into_iter().map(to_the_millisecond).collect(),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, value)| (key, to_the_millisecond(value)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// Waits until the standby answers `path` with the same JSON as the active (read before and
-/// after it, unchanged meanwhile: the active keeps writing), and returns that body.
+/// after it, unchanged meanwhile: the active keeps writing), and returns that body, its times to
+/// the millisecond.
 async fn same_on_both(active: &Member, standby: &Member, path: &str) -> Value {
-    let json = |read: &Read| serde_json::from_str::<Value>(&read.text).ok();
+    let json = |read: &Read| {
+        serde_json::from_str::<Value>(&read.text)
+            .ok()
+            .map(to_the_millisecond)
+    };
     eventually(30, async || {
         let before = read(&active.daemon, path, "application/json").await;
         let from_standby = read(&standby.daemon, path, "application/json").await;
@@ -100,13 +125,61 @@ async fn a_standby_serves_the_stored_launch_as_the_active_wrote_it_and_the_live_
     );
     let log = same_on_both(&active, &standby, "/api/v1/log?kind=alert,check&limit=20").await;
     assert!(log.to_string().contains(&title), "{log}");
+    // A checklist confirmation and an action item made on the active, read back from the standby.
+    let (status, body) = active
+        .daemon
+        .post(
+            "/api/v1/checklist/backup/confirm",
+            serde_json::json!({"author": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = active
+        .daemon
+        .post(
+            "/api/v1/actions",
+            serde_json::json!({"title": "Rotate the shop's keys", "owner": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let checklist = same_on_both(&active, &standby, "/api/v1/checklist").await;
+    assert!(checklist.to_string().contains("\"bob\""), "{checklist}");
+    let actions = same_on_both(&active, &standby, "/api/v1/actions").await;
+    assert!(
+        actions.to_string().contains("Rotate the shop's keys"),
+        "{actions}"
+    );
     for path in [
         "/api/v1/alerts",
-        "/api/v1/actions",
         "/api/v1/plan",
-        "/api/v1/checklist",
+        "/api/v1/timeline",
+        "/api/v1/reports",
     ] {
         same_on_both(&active, &standby, path).await;
+    }
+    // Every answer says it came from a standby, /healthz and /metrics too.
+    for path in ["/healthz", "/metrics"] {
+        let answer = read(&standby.daemon, path, "text/plain").await;
+        assert_eq!(answer.status, 200, "{path}");
+        assert_eq!(answer.role.as_deref(), Some("standby"), "{path}");
+        assert_eq!(answer.active.as_deref(), Some(active.daemon.url.as_str()));
+    }
+    // An acknowledgement or feedback link opened at the standby goes to the active, token kept.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    for path in ["/ack/a-token?from=mail", "/feedback/a-token"] {
+        let answer = no_redirects
+            .get(standby.daemon.at(path))
+            .send()
+            .await
+            .expect("the standby answers");
+        assert_eq!(answer.status(), 307, "{path}");
+        assert_eq!(
+            answer.headers()["location"],
+            format!("{}{path}", active.daemon.url).as_str()
+        );
     }
     // Reads of the engine's live state are the active's alone.
     let status = read(&standby.daemon, "/api/v1/status", "application/json").await;
@@ -135,6 +208,11 @@ async fn a_standby_serves_the_stored_launch_as_the_active_wrote_it_and_the_live_
     assert!(
         page.text.contains("stored: failing since this change"),
         "the check's stored health: {}",
+        page.text
+    );
+    assert!(
+        page.text.contains("data-standby=\"1\"") && !page.text.contains("href=\"/api/v1/status\""),
+        "no link to what a standby refuses: {}",
         page.text
     );
 

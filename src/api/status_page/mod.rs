@@ -38,7 +38,7 @@ use super::error::ApiError;
 use super::handlers::read;
 use super::standby_reads::{Reads, StandbyState};
 use crate::store::LogQuery;
-use cache::{Encoded, Rendered};
+use cache::Encoded;
 pub use cache::{FRESH_FOR, PageCache};
 pub use view::{COLLAPSE_ABOVE, HISTORY_MINUTES, StatusView};
 
@@ -109,8 +109,12 @@ struct StoredPages {
     latest: std::sync::Mutex<Option<(std::time::Instant, Arc<PageAndLive>)>>,
 }
 
-/// The whole page and its live part, rendered together.
-type PageAndLive = (Encoded, Encoded);
+/// The whole page and its live part, rendered together, and the ETag naming that rendering.
+struct PageAndLive {
+    etag: HeaderValue,
+    page: Encoded,
+    live: Encoded,
+}
 
 impl StoredPages {
     async fn current(&self, state: &StandbyState) -> Result<Arc<PageAndLive>, ApiError> {
@@ -125,7 +129,11 @@ impl StoredPages {
         }
         let mut gathered = gather(state).await?;
         gathered.standby = Some(active_link(state.active_url().as_deref()));
-        let rendered = Arc::new(render_gathered(gathered).await?);
+        let (page, live) = render_gathered(gathered).await?;
+        // Random per rendering: never the same tag as another rendering or another member's.
+        let etag = HeaderValue::from_str(&format!("W/\"s{}\"", crate::random::hex::<8>()))
+            .map_err(|error| ApiError::internal(&error))?;
+        let rendered = Arc::new(PageAndLive { etag, page, live });
         *self.latest.lock().unwrap_or_else(PoisonError::into_inner) =
             Some((std::time::Instant::now(), rendered.clone()));
         Ok(rendered)
@@ -138,7 +146,7 @@ async fn standby_page(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let rendered = pages.current(&state).await?;
-    Ok(encoded_response(&rendered.0, &headers))
+    Ok(shared_response(&rendered.etag, &rendered.page, &headers))
 }
 
 async fn standby_live(
@@ -147,7 +155,7 @@ async fn standby_live(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let rendered = pages.current(&state).await?;
-    Ok(encoded_response(&rendered.1, &headers))
+    Ok(shared_response(&rendered.etag, &rendered.live, &headers))
 }
 
 /// A sentence linking to the active's status page (HTML, escaped; only an http(s) URL is a link),
@@ -155,44 +163,11 @@ async fn standby_live(
 pub fn active_link(active_url: Option<&str>) -> String {
     match active_url {
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            let url = escape_html(url);
+            let url = crate::report::alert_message::escape(url);
             format!("The live status page is on the active golive: <a href=\"{url}/\">{url}</a>.")
         }
         _ => "No golive is active right now (a takeover is under way).".to_string(),
     }
-}
-
-/// `text` safe inside HTML text and double-quoted attributes.
-fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
-
-/// The gzip bytes when the request takes gzip, else the plain ones; never stored by the browser.
-fn encoded_response(body: &Encoded, request: &HeaderMap) -> Response {
-    let mut response = if accepts_gzip(request) {
-        let mut response = html_response(body.gzip.clone());
-        response
-            .headers_mut()
-            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        response
-    } else {
-        html_response(body.identity.clone())
-    };
-    let headers = response.headers_mut();
-    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
 }
 
 /// Middleware: a successful write through the API (a note, an acknowledgement, a silence) may
@@ -217,7 +192,7 @@ async fn page(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let rendered = cache.current(&state).await?;
-    Ok(shared_response(&rendered, &rendered.page, &headers))
+    Ok(shared_response(&rendered.etag, &rendered.page, &headers))
 }
 
 /// The live part alone, as the script polls it.
@@ -227,14 +202,14 @@ async fn live(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let rendered = cache.current(&state).await?;
-    Ok(shared_response(&rendered, &rendered.live, &headers))
+    Ok(shared_response(&rendered.etag, &rendered.live, &headers))
 }
 
 /// Answers with the shared bytes: 304 when the viewer has this rendering already (its ETag), the
 /// gzip bytes when the request takes gzip, else the plain ones. Stored but revalidated every time,
 /// so a poll of an unchanged page costs a 304.
-fn shared_response(rendered: &Rendered, body: &Encoded, request: &HeaderMap) -> Response {
-    let mut response = if etag_matches(request, &rendered.etag) {
+fn shared_response(etag: &HeaderValue, body: &Encoded, request: &HeaderMap) -> Response {
+    let mut response = if etag_matches(request, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if accepts_gzip(request) {
         let mut response = html_response(body.gzip.clone());
@@ -246,7 +221,7 @@ fn shared_response(rendered: &Rendered, body: &Encoded, request: &HeaderMap) -> 
         html_response(body.identity.clone())
     };
     let headers = response.headers_mut();
-    headers.insert(header::ETAG, rendered.etag.clone());
+    headers.insert(header::ETAG, etag.clone());
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
