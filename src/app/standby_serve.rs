@@ -2,7 +2,9 @@
 //! (`golive_ha_role` 0), and `api::standby`'s router — the reads of stored data and the status
 //! page from the database, everything else 503 naming the active — on a second handle of the
 //! daemon's listener, dropped when this member becomes active. Every answer goes through the
-//! active's `Host` check (`api::host_check`): a name the plan does not serve gets 421.
+//! active's `Host` check (`api::host_check`): a name the plan does not serve gets 421. On SIGHUP
+//! a standby reads its plan file again ([`StoredView`]); one that takes over runs the file as it
+//! is then ([`StoredView::plan_at_takeover`]).
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
