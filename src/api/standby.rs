@@ -8,7 +8,8 @@
 //! every write (any method but GET and HEAD) 503 naming the active ([`not_active`]), so the CLI
 //! retries there. Reads that depend on the engine's live state (`/api/v1/status`, the checks, the
 //! runbook with its checks' health, silences) are not served: they too are 503. Every answer
-//! carries `X-Golive-Role: standby` and, while one is known, `X-Golive-Active: <active url>`.
+//! carries `X-Golive-Role: standby` and, while one is known, `X-Golive-Active: <active url>`; an
+//! acknowledgement or feedback link (`/ack/…`, `/feedback/…`) is redirected (307) to the active.
 //! While the database cannot be read (not reachable, its schema missing or newer than this
 //! golive), the reads are 503 naming the active as well.
 
