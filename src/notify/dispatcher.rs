@@ -79,7 +79,7 @@ fn longest_sends(plan: &Plan) -> HashMap<String, Duration> {
         .alerting
         .smtp
         .as_ref()
-        .map_or(Duration::from_secs(5), |smtp| smtp.timeout * 4);
+        .map_or(Duration::from_secs(5), super::email::longest_session);
     let mut longest: HashMap<String, Duration> = plan
         .alerting
         .channels

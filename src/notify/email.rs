@@ -143,7 +143,22 @@ impl EmailTransport {
                 let message = build_message(email, from.clone(), now)?;
                 let sent = match direct {
                     Some(direct) => send_direct(&target.config, direct, &message).await?,
-                    None => transport.send(message).await,
+                    // lettre's own timeout covers the connect only: a server that goes silent
+                    // after it (implicit TLS's handshake, a reply) is bounded here, as the
+                    // direct session is, so a send never outlasts `longest_session`.
+                    None => {
+                        let limit = longest_session(&target.config);
+                        tokio::time::timeout(limit, transport.send(message))
+                            .await
+                            .map_err(|_| {
+                                DeliveryError::Retryable(format!(
+                                    "smtp {}:{}: timeout after {} in the SMTP session",
+                                    target.config.host,
+                                    target.config.port,
+                                    crate::human::std_duration(limit)
+                                ))
+                            })?
+                    }
                 };
                 match sent {
                     Ok(response) => Ok(Delivered {
@@ -327,6 +342,12 @@ fn prepare(
 /// One SMTP session on a connection with `TCP_NODELAY`: connect, EHLO, STARTTLS when asked,
 /// AUTH when configured, the message, QUIT. The outer error is a connection failure; the inner
 /// result is lettre's, mapped like the transport's.
+/// The longest one email delivery can take before its timeouts end it: the `[smtp] timeout` to
+/// connect and three more for the session (the stop drain waits this long for a send in flight).
+pub fn longest_session(config: &Smtp) -> std::time::Duration {
+    config.timeout * 4
+}
+
 async fn send_direct(
     config: &Smtp,
     direct: &Direct,
@@ -642,5 +663,43 @@ mod tests {
             )
         );
         assert_eq!(transport.describe(), "smtp mail.example:587 (starttls)");
+    }
+
+    /// Implicit TLS goes through lettre's transport, whose timeout covers only the connect: a
+    /// server that accepts and then says nothing (no TLS handshake) must still end the send, as a
+    /// retryable timeout, and not hold a lane (or the stop's drain) for ever.
+    #[tokio::test]
+    async fn an_smtps_server_that_accepts_and_goes_silent_ends_the_send_as_a_retryable_timeout() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let port = silent.local_addr().expect("its address").port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((connection, _)) = silent.accept().await {
+                held.push(connection);
+            }
+        });
+        let config = Smtp {
+            host: "127.0.0.1".to_string(),
+            port,
+            tls: SmtpTls::Tls,
+            username: None,
+            password: None,
+            from: "golive <golive@shop.example>".to_string(),
+            helo: None,
+            timeout: std::time::Duration::from_millis(200),
+        };
+        let transport = EmailTransport::new(Some(&config), Path::new("/nonexistent"));
+        // Far beyond the send's own bound: without it, the send never ends.
+        let sent = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            transport.send(&email(), Timestamp::UNIX_EPOCH),
+        )
+        .await
+        .expect("the send ends by its own timeout");
+        let error = sent.expect_err("nothing was sent");
+        assert!(error.is_retryable(), "{error}");
+        assert!(error.to_string().contains("timeout after"), "{error}");
     }
 }
