@@ -70,7 +70,7 @@ pub struct Membership {
     pub previous: Option<String>,
     pub deadline: Arc<LeaseDeadline>,
     lease: Arc<LeaseConnection>,
-    /// What ends the renewal and, after the lease is given up, the watcher.
+    /// What ends the renewal and the watcher at a clean stop.
     renewing: Renewing,
     /// How long the lease lasts: a clean stop waits no longer to give it up (at most
     /// [`RELEASE_WAIT`]).
@@ -78,7 +78,8 @@ pub struct Membership {
 }
 
 /// What stops the lease's two threads: the renewal, and the watcher that steps down when the
-/// deadline passes (stopped last, so a stop stuck on a silent database still ends).
+/// deadline passes (both stopped before a clean stop gives the lease up; that release is bounded
+/// by [`RELEASE_WAIT`], so a stop stuck on a silent database still ends).
 #[derive(Clone)]
 struct Renewing {
     renewal: CancellationToken,
@@ -110,9 +111,12 @@ impl Membership {
     /// A clean stop: renewal ends and the lease is given up, so a standby takes over at once.
     /// Giving it up waits at most a lease, and 5 s (a renewal stuck on a silent database holds the lease's
     /// connection; the lease then runs out by itself), on a thread of its own that is left
-    /// behind if it hangs; the watcher keeps watching the deadline until then.
+    /// behind if it hangs. Called once the dispatcher, the engine and the store have stopped, so
+    /// nothing is left to send or fence: the step-down watcher ends first, else a release slower
+    /// than the deadline's slack would turn a clean stop into a step-down (exit 75).
     pub async fn release(self) {
         self.renewing.renewal.cancel();
+        self.renewing.watcher.cancel();
         let (lease, epoch) = (self.lease, self.epoch);
         let (given_up, released) = tokio::sync::oneshot::channel();
         let spawned = std::thread::Builder::new()
@@ -136,7 +140,6 @@ impl Membership {
                 )
             }
         }
-        self.renewing.watcher.cancel();
     }
 }
 
