@@ -195,20 +195,9 @@ mod tests {
     #[tokio::test]
     async fn a_standby_that_cannot_read_the_database_and_every_write_answer_503_naming_the_active()
     {
-        let plan = crate::core::test_support::plan_with_checklist(Vec::new());
         // Nothing listens on port 1: the reads cannot connect.
         let database = crate::domain::Secret::new("postgres://golive@127.0.0.1:1/golive");
-        let state = StandbyState::new(
-            Arc::new(std::sync::RwLock::new(Arc::new(plan))),
-            Arc::new(crate::clock::SystemClock),
-            database,
-            Arc::new(|| Some("http://10.0.0.1:9898".to_string())),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port");
-        let url = format!("http://{}", listener.local_addr().expect("its address"));
-        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let url = serve_a_standby(database).await;
         let client = reqwest::Client::new();
         for request in [
             client.get(format!("{url}/api/v1/log?limit=5")),
@@ -261,20 +250,9 @@ mod tests {
                 });
             }
         });
-        let plan = crate::core::test_support::plan_with_checklist(Vec::new());
         let database =
             crate::domain::Secret::new(format!("postgres://golive@127.0.0.1:{port}/golive"));
-        let state = StandbyState::new(
-            Arc::new(std::sync::RwLock::new(Arc::new(plan))),
-            Arc::new(crate::clock::SystemClock),
-            database,
-            Arc::new(|| Some("http://10.0.0.1:9898".to_string())),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port");
-        let url = format!("http://{}", listener.local_addr().expect("its address"));
-        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let url = serve_a_standby(database).await;
         let client = reqwest::Client::new();
         let reads = ["/api/v1/log", "/", "/api/v1/alerts", "/"]
             .map(|path| client.get(format!("{url}{path}")).send());
@@ -288,5 +266,23 @@ mod tests {
             1,
             "the reads behind the first are refused at once, without reaching for the database again"
         );
+    }
+
+    /// A standby's router over `database` on a free loopback port, naming the active
+    /// `http://10.0.0.1:9898`: its URL.
+    async fn serve_a_standby(database: crate::domain::Secret) -> String {
+        let plan = crate::core::test_support::plan_with_checklist(Vec::new());
+        let state = StandbyState::new(
+            Arc::new(std::sync::RwLock::new(Arc::new(plan))),
+            Arc::new(crate::clock::SystemClock),
+            database,
+            Arc::new(|| Some("http://10.0.0.1:9898".to_string())),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        url
     }
 }

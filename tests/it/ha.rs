@@ -661,20 +661,7 @@ async fn a_golive_older_than_the_schema_never_takes_the_lease_and_exits_saying_w
         "CREATE TABLE golive_schema (id BIGINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL); \
          INSERT INTO golive_schema VALUES (1, 99)",
     );
-    let dir = tempfile::tempdir().expect("temp dir");
-    let plan = format!("{BASE_PLAN}\n[alerting]\n{SHARED_LINKS}\n");
-    std::fs::write(dir.path().join("plan.toml"), plan).expect("write plan");
-    let mut child = spawn_with_env(
-        dir.path(),
-        &["run", "plan.toml", "--listen", "127.0.0.1:0"],
-        &[
-            ("GOLIVE_DATABASE_URL", database.as_str()),
-            ("GOLIVE_ACK_SECRET", "the-same-key-on-every-member"),
-        ],
-    );
-    let status = eventually(30, async || child.try_wait().ok().flatten()).await;
-    let log =
-        std::fs::read_to_string(dir.path().join(crate::helpers::DAEMON_LOG)).unwrap_or_default();
+    let (status, log) = run_a_member_until_it_exits(&database).await;
     assert_eq!(status.code(), Some(65), "{log}");
     assert!(log.contains("newer than this golive"), "{log}");
     assert_eq!(
@@ -724,20 +711,7 @@ async fn no_member_becomes_active_while_a_writer_without_the_lease_holds_the_wri
 async fn a_member_that_cannot_open_the_store_after_taking_the_lease_gives_it_up() {
     let database = crate::postgres::database_url();
     crate::postgres::run_sql(&database, "CREATE TABLE launch_state (id BIGINT)");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let plan = format!("{BASE_PLAN}\n[alerting]\n{SHARED_LINKS}\n");
-    std::fs::write(dir.path().join("plan.toml"), plan).expect("write plan");
-    let mut child = spawn_with_env(
-        dir.path(),
-        &["run", "plan.toml", "--listen", "127.0.0.1:0"],
-        &[
-            ("GOLIVE_DATABASE_URL", database.as_str()),
-            ("GOLIVE_ACK_SECRET", "the-same-key-on-every-member"),
-        ],
-    );
-    let status = eventually(30, async || child.try_wait().ok().flatten()).await;
-    let log =
-        std::fs::read_to_string(dir.path().join(crate::helpers::DAEMON_LOG)).unwrap_or_default();
+    let (status, log) = run_a_member_until_it_exits(&database).await;
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(log.contains("giving the lease up"), "{log}");
     assert_eq!(
@@ -748,4 +722,24 @@ async fn a_member_that_cannot_open_the_store_after_taking_the_lease_gives_it_up(
         "1 0",
         "taken once, then given up"
     );
+}
+
+/// Starts one member on `database` with an empty plan and waits until it exits: its status and
+/// its log.
+async fn run_a_member_until_it_exits(database: &str) -> (std::process::ExitStatus, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan = format!("{BASE_PLAN}\n[alerting]\n{SHARED_LINKS}\n");
+    std::fs::write(dir.path().join("plan.toml"), plan).expect("write plan");
+    let mut child = spawn_with_env(
+        dir.path(),
+        &["run", "plan.toml", "--listen", "127.0.0.1:0"],
+        &[
+            ("GOLIVE_DATABASE_URL", database),
+            ("GOLIVE_ACK_SECRET", "the-same-key-on-every-member"),
+        ],
+    );
+    let status = eventually(30, async || child.try_wait().ok().flatten()).await;
+    let log =
+        std::fs::read_to_string(dir.path().join(crate::helpers::DAEMON_LOG)).unwrap_or_default();
+    (status, log)
 }
