@@ -98,8 +98,6 @@ pub struct Metrics {
     pub alerts: GaugeVec,
     /// Alerts opened since start, by severity.
     pub alerts_opened: IntCounterVec,
-    /// The escalation level reached by each check's open alert (0 without one).
-    pub escalation_level: GaugeVec,
     /// Notifications by channel and result (delivered, retry, failed).
     pub notifications: IntCounterVec,
     /// Notifications waiting in the outbox.
@@ -231,7 +229,6 @@ impl Metrics {
             log_entries_pending: register.int_gauge(&family::LOG_ENTRIES_PENDING)?,
             alerts: register.gauge_vec(&family::ALERTS)?,
             alerts_opened: register.int_counter_vec(&family::ALERTS_OPENED)?,
-            escalation_level: register.gauge_vec(&family::ESCALATION_LEVEL)?,
             notifications: register.int_counter_vec(&family::NOTIFICATIONS)?,
             outbox_pending: register.int_gauge(&family::OUTBOX_PENDING)?,
             outbox_oldest_pending: register.gauge(&family::OUTBOX_OLDEST_PENDING)?,
@@ -332,7 +329,6 @@ impl Metrics {
     pub fn forget_checks(&self, ids: &[String]) {
         for id in ids {
             self.checks.forget(id);
-            let _ = self.escalation_level.remove_label_values(&[id.as_str()]);
             let _ = self
                 .availability_objective
                 .remove_label_values(&[id.as_str()]);
@@ -567,11 +563,6 @@ mod family {
         "golive_alerts_opened_total",
         "Alerts opened since the daemon started, by severity",
         &["severity"],
-    );
-    pub const ESCALATION_LEVEL: Family = Family::new(
-        "golive_alert_escalation_level",
-        "The escalation level reached by the check's open alert (0 without one)",
-        &["check"],
     );
     pub const NOTIFICATIONS: Family = Family::new(
         "golive_notifications_total",

@@ -71,10 +71,18 @@ struct KeptResult {
     latency_micros: u32,
     outcome: Outcome,
     has_value: bool,
+    /// `reason` was kept without its closing ` in <latency>` (see [`latency_suffix`]).
+    latency_in_reason: bool,
 }
 
 // The ring is most of the engine's memory at 10,000 checks: keep an entry from growing unnoticed.
 const _: () = assert!(std::mem::size_of::<KeptResult>() <= 48);
+
+/// How a probe's reason ends when it closes with its latency: ` in 3 ms`.
+fn latency_suffix(latency_micros: u32) -> String {
+    let latency = std::time::Duration::from_micros(u64::from(latency_micros));
+    format!(" in {}", crate::human::latency(latency))
+}
 
 #[derive(Debug, PartialEq)]
 struct ResultExtra {
@@ -85,10 +93,21 @@ struct ResultExtra {
 impl KeptResult {
     /// Keeps `result`, sharing its texts with `previous` (the check's last kept result) when they
     /// are the same.
+    ///
+    /// A healthy HTTP probe's reason ends with its latency (`status 200 in 3 ms`), so no two
+    /// results of a check had the same text and each kept its own copy (1.7 MiB at 1,000 checks):
+    /// it is kept without that ending, which [`KeptResult::reason`] writes again from the kept
+    /// latency. Only an ending that reads exactly as the kept latency writes it is taken off.
     fn new(at: Timestamp, result: ProbeResult, previous: Option<&KeptResult>) -> Self {
+        let latency_micros = u32::try_from(result.latency.as_micros()).unwrap_or(u32::MAX);
+        let suffix = latency_suffix(latency_micros);
+        let (text, latency_in_reason) = match result.reason.strip_suffix(suffix.as_str()) {
+            Some(stem) => (stem, true),
+            None => (result.reason.as_str(), false),
+        };
         let reason = match previous {
-            Some(previous) if *previous.reason == result.reason => previous.reason.clone(),
-            _ => Arc::new(result.reason.as_str().to_owned()),
+            Some(previous) if previous.reason.as_str() == text => previous.reason.clone(),
+            _ => Arc::new(text.to_owned()),
         };
         let has_extra = result.warning.is_some() || result.cert_not_after.is_some();
         let extra = has_extra.then_some(ResultExtra {
@@ -105,9 +124,19 @@ impl KeptResult {
             reason,
             extra,
             nanoseconds: u32::try_from(at.subsec_nanosecond()).unwrap_or(0),
-            latency_micros: u32::try_from(result.latency.as_micros()).unwrap_or(u32::MAX),
+            latency_micros,
             outcome: result.outcome,
             has_value: result.value.is_some(),
+            latency_in_reason,
+        }
+    }
+
+    /// The probe's reason as it gave it.
+    fn reason(&self) -> String {
+        if self.latency_in_reason {
+            format!("{}{}", self.reason, latency_suffix(self.latency_micros))
+        } else {
+            self.reason.as_str().to_owned()
         }
     }
 
@@ -126,7 +155,7 @@ impl KeptResult {
         RecentResult {
             at: self.at(),
             outcome: self.outcome,
-            reason: self.reason.to_string(),
+            reason: self.reason(),
             latency_ms: f64::from(self.latency_micros) / 1000.0,
             value: self.value(),
             warning: extra.and_then(|extra| extra.warning.clone()),
@@ -217,12 +246,17 @@ impl Checks {
             .map_or(Health::Unknown, |runtime| runtime.state.health)
     }
 
+    /// The metric series of the check at `index` in the plan in force.
+    pub(super) fn series(&self, index: usize) -> Option<&CheckMetrics> {
+        self.runtime.get(index).map(|runtime| &runtime.metrics)
+    }
+
     /// The latest probe reason of a check.
     pub(super) fn last_reason(&self, index: usize) -> String {
         self.runtime
             .get(index)
             .and_then(|runtime| runtime.recent.front())
-            .map_or_else(String::new, |result| result.reason.to_string())
+            .map_or_else(String::new, KeptResult::reason)
     }
 
     /// The latest value of a metric check (one with a threshold), if its last probe had one.
@@ -651,5 +685,48 @@ impl Checks {
             .into_iter()
             .filter_map(|((index, minute), rollup)| Some(((new_index(index)?, minute), rollup)))
             .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn healthy(reason: &str, latency_micros: u64) -> ProbeResult {
+        ProbeResult::new(
+            Outcome::Healthy,
+            reason,
+            Duration::from_micros(latency_micros),
+        )
+    }
+
+    #[test]
+    fn a_kept_result_shows_the_reason_the_probe_gave() {
+        let at = Timestamp::UNIX_EPOCH;
+        for (reason, micros) in [
+            ("status 200 in 3 ms", 2_900),
+            ("status 200 in 870 µs", 870),
+            ("status 204 in 1.50 s", 1_500_000),
+            ("slow: 3 ms > 1 ms", 3_000),
+            ("status 200 in 4 ms", 2_900),
+            ("", 0),
+        ] {
+            let kept = KeptResult::new(at, healthy(reason, micros), None);
+            assert_eq!(kept.view().reason, reason);
+        }
+    }
+
+    #[test]
+    fn healthy_results_that_differ_only_in_latency_share_one_reason() {
+        let at = Timestamp::UNIX_EPOCH;
+        let first = KeptResult::new(at, healthy("status 200 in 3 ms", 3_100), None);
+        let second = KeptResult::new(at, healthy("status 200 in 12 ms", 12_000), Some(&first));
+        assert!(Arc::ptr_eq(&first.reason, &second.reason));
+        assert_eq!(second.view().reason, "status 200 in 12 ms");
+        let failing = KeptResult::new(at, healthy("status 503 in 2 ms", 2_000), Some(&second));
+        assert!(!Arc::ptr_eq(&second.reason, &failing.reason));
+        assert_eq!(failing.view().reason, "status 503 in 2 ms");
     }
 }

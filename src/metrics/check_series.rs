@@ -1,4 +1,4 @@
-//! The per-check metric families (`golive_check_*`), kept compactly and written straight into the
+//! The per-check metric families (`golive_check_*` and `golive_alert_escalation_level`), kept compactly and written straight into the
 //! `/metrics` text.
 //!
 //! With thousands of checks these families are almost all of `/metrics`. Through the `prometheus`
@@ -101,6 +101,8 @@ pub struct CheckSeries {
     pub results: [Counter; 3],
     pub last_run: Gauge,
     pub cert_expiry: Gauge,
+    /// The escalation level reached by the check's open alert (0 without one).
+    pub escalation_level: Gauge,
 }
 
 impl CheckSeries {
@@ -162,6 +164,13 @@ impl CheckFamilies {
         if checks.is_empty() {
             return;
         }
+        write_gauge(
+            out,
+            "golive_alert_escalation_level",
+            "The escalation level reached by the check's open alert (0 without one)",
+            checks.iter(),
+            |series| series.escalation_level.get(),
+        );
         write_durations(out, &checks);
         let compares = || {
             checks
@@ -317,6 +326,25 @@ mod tests {
         assert_eq!(cumulative[6], 3, "0.3 within le=1");
         assert_eq!(cumulative[8], 4, "7 s only in +Inf");
         assert!((histogram.sum.get() - 7.306).abs() < 1e-9);
+    }
+
+    #[test]
+    fn every_check_shows_its_escalation_level_zero_until_an_alert_escalates() {
+        let families = CheckFamilies::default();
+        let first = crate::core::test_support::tcp_check(2, 1);
+        let mut second = first.clone();
+        second.id = "web".into();
+        families.for_check(&first).escalation_level.set(2.0);
+        families.for_check(&second);
+        let mut text = String::new();
+        families.write_text(&mut text);
+        assert!(text.contains("# TYPE golive_alert_escalation_level gauge\n"));
+        let level = |id: &str| format!("golive_alert_escalation_level{{check=\"{id}\"}} ");
+        assert!(text.contains(&format!("{}2\n", level(&first.id))), "{text}");
+        assert!(
+            text.contains(&format!("{}0\n", level(&second.id))),
+            "{text}"
+        );
     }
 
     #[test]

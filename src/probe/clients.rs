@@ -14,6 +14,18 @@ use crate::plan::checks::HttpCheck;
 /// The most redirects an http check follows before it fails with `too many redirects`.
 pub const MAX_REDIRECTS: usize = 10;
 
+/// How long an idle pooled connection is kept. A pool keeps as many connections as probes ran at
+/// once on a host, so a burst (probes delayed by a busy moment and then started together) left
+/// extra idle connections, each with its buffers (~30 KiB), for reqwest's default 90 s; with
+/// 20 s they go soon after. A check probing a host less often than this opens a fresh connection
+/// each time, which tests the whole path anyway and costs little at such rates.
+pub const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The most idle connections a client keeps per host: more than the probes a shard starts on one
+/// host in a tick at thousands of checks a second, so only a burst beyond that opens connections
+/// that are then closed rather than pooled.
+pub const POOL_MAX_IDLE_PER_HOST: usize = 32;
+
 /// The settings that make two checks need different HTTP clients.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientSettings {
@@ -100,11 +112,14 @@ fn build(settings: &ClientSettings) -> ClientSlot {
         // A probe reports what it saw; it never retries behind the scheduler's back.
         .retry(reqwest::retry::never())
         // The peer certificate is read for its expiry date.
-        .tls_info(true);
-    if settings.fresh_connection {
+        .tls_info(true)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT);
+    builder = if settings.fresh_connection {
         // No idle connection is ever kept, so every request opens a new one.
-        builder = builder.pool_max_idle_per_host(0);
-    }
+        builder.pool_max_idle_per_host(0)
+    } else {
+        builder.pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+    };
     if !settings.tls_verify {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }

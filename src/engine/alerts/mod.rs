@@ -287,12 +287,11 @@ impl Engine {
             .values()
             .filter_map(|alert| alert.check_id().map(|check| (check, alert.level)))
             .collect();
-        for check in &self.plan.checks {
+        for (index, check) in self.plan.checks.iter().enumerate() {
             let level = levels.get(check.id.as_str()).copied().unwrap_or(0);
-            self.metrics
-                .escalation_level
-                .with_label_values(&[check.id.as_str()])
-                .set(level as f64);
+            if let Some(series) = self.checks.series(index) {
+                series.escalation_level.set(level as f64);
+            }
         }
     }
 
