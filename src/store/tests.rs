@@ -942,7 +942,11 @@ fn a_writer_whose_lease_another_member_took_writes_nothing_more() {
     assert_eq!(taken, epoch + 1);
     let error = store.append(&note("after the takeover")).unwrap_err();
     assert_eq!(error.trouble(), StoreTrouble::Fenced, "{error}");
-    assert!(!first.renew(epoch).unwrap(), "the old holder cannot renew");
+    assert_eq!(
+        first.renew(epoch).unwrap(),
+        lease::Renewal::Taken,
+        "the old holder cannot renew"
+    );
     let holder = first.holder().unwrap();
     assert_eq!(
         (holder.member.as_str(), holder.url.as_str()),
@@ -1075,8 +1079,9 @@ fn the_renewal_never_waits_behind_a_fenced_write_while_a_takeover_waits_for_it()
     let lock = lock_data_dir(dir.path()).unwrap();
     let mut store = Store::open_leased(dir.path(), lock, &url, epoch).unwrap();
     let reader = store.reader().unwrap();
-    assert!(
+    assert_eq!(
         first.renew(epoch).unwrap(),
+        lease::Renewal::Renewed,
         "renewed just before the write begins"
     );
     // A writing transaction in flight, its fence checked; the server would end it after 3 s
@@ -1091,7 +1096,7 @@ fn the_renewal_never_waits_behind_a_fenced_write_while_a_takeover_waits_for_it()
     // (A renewal that waited behind the write would wait until the transaction ends: never.)
     assert_eq!(
         renewal.recv_timeout(Duration::from_secs(30)),
-        Ok(true),
+        Ok(lease::Renewal::Renewed),
         "the renewal went through beside the write"
     );
     let second = LeaseConnection::connect(&url, "host:/taking", "http://b", short * 20).unwrap();
@@ -1189,4 +1194,28 @@ fn a_transaction_whose_session_ended_writes_nothing_on_the_next_session_and_fail
         .map(|entry| entry.text)
         .collect();
     assert_eq!(texts, ["next"]);
+}
+
+#[test]
+fn a_renewal_that_comes_after_the_release_does_not_take_the_lease_back() {
+    use lease::LeaseConnection;
+    let url = crate::domain::Secret::new(cluster::database_url());
+    let lease = std::time::Duration::from_secs(60);
+    let first = LeaseConnection::connect(&url, "host:/stopping", "http://a", lease).unwrap();
+    let epoch = first.try_acquire().unwrap().expect("a free lease is taken");
+    // A clean stop gives the lease up; the renewal thread, its stop checked just before, then
+    // gets the connection.
+    first.release(epoch).unwrap();
+    let renewed = first.renew(epoch).unwrap();
+    assert!(
+        first.holder().unwrap().expired,
+        "the lease was taken back after its release (renewal answered {renewed:?})"
+    );
+    assert_eq!(renewed, lease::Renewal::GivenUp, "not a step-down either");
+    let second = LeaseConnection::connect(&url, "host:/standby", "http://b", lease).unwrap();
+    assert_eq!(
+        second.try_acquire().unwrap(),
+        Some(epoch + 1),
+        "a standby takes it at once"
+    );
 }
