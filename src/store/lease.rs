@@ -232,12 +232,26 @@ impl LeaseConnection {
     }
 }
 
+/// The class (first key) of the transaction-scoped advisory locks a takeover record takes, its
+/// epoch being the second key ("goli" in ASCII; the two-key space never meets [`super::WRITER_LOCK`]'s).
+const TAKEOVER_LOCK_CLASS: i32 = 0x676f_6c69;
+
 impl super::alerts::Write<'_> {
-    /// Whether a `decision` entry by golive whose text holds `marker` is in the log already: the
-    /// takeover record looks for its lease epoch's marker in the same transaction it writes in,
-    /// so a retry after a commit whose answer was lost (the server committed it) writes nothing
-    /// twice. `marker` holds no `%` or `_`.
-    pub fn has_golive_decision_with(&self, marker: &str) -> Result<bool, StoreError> {
+    /// Whether the takeover record of lease `epoch` (a `decision` entry by golive whose text
+    /// holds `marker`) is in the log already: each attempt looks in the same transaction it writes
+    /// in, so a retry after a commit whose answer was lost (the server committed it) writes
+    /// nothing twice. On PostgreSQL it first takes a lock keyed by the epoch for the rest of the
+    /// transaction: a retry on a new session whose earlier attempt's COMMIT is still in flight on
+    /// the old one waits for it to end, then sees its record (READ COMMITTED: each statement sees
+    /// what was committed before it began). SQLite has one writer connection and one transaction
+    /// at a time: no attempt is ever in flight beside another. `marker` holds no `%` or `_`.
+    pub fn has_takeover_record(&self, epoch: i64, marker: &str) -> Result<bool, StoreError> {
+        if self.transaction().dialect() == super::db::Dialect::Postgres {
+            let key = epoch.rem_euclid(1 << 31);
+            self.transaction().batch(&format!(
+                "SELECT pg_advisory_xact_lock({TAKEOVER_LOCK_CLASS}, {key})"
+            ))?;
+        }
         let found = self.transaction().query_optional(
             "SELECT id FROM log WHERE kind = 'decision' AND author = 'golive' AND text LIKE ?1 LIMIT 1",
             params![format!("%{marker}%")],

@@ -1023,7 +1023,7 @@ fn a_takeover_decision_is_found_by_its_epoch_in_the_next_transaction(opener: &Op
         })
         .unwrap();
     let mut found =
-        |marker: &str| (store.write(|write| write.has_golive_decision_with(marker))).unwrap();
+        |marker: &str| (store.write(|write| write.has_takeover_record(7, marker))).unwrap();
     assert!(found("(lease epoch 7)"));
     assert!(!found("(lease epoch 70)"));
     assert!(!found("(lease epoch 8)"), "a note is not the record");
@@ -1218,4 +1218,92 @@ fn a_renewal_that_comes_after_the_release_does_not_take_the_lease_back() {
         Some(epoch + 1),
         "a standby takes it at once"
     );
+}
+
+#[test]
+fn a_takeover_record_retried_while_the_first_commit_is_in_flight_is_written_once() {
+    use lease::LeaseConnection;
+    use std::sync::mpsc;
+    let url = crate::domain::Secret::new(cluster::database_url());
+    let lease = LeaseConnection::connect(
+        &url,
+        "host:/taking",
+        "http://a",
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    let epoch = lease.try_acquire().unwrap().expect("a free lease is taken");
+    let marker = format!("(lease epoch {epoch})");
+    let record = NewEntry::by_golive(
+        at(1),
+        LogKind::Decision,
+        format!("golive on a became the active daemon {marker}, advertised at x"),
+        crate::core::log::LogData::None,
+    );
+    let open = || {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = lock_data_dir(dir.path()).unwrap();
+        let store = Store::open_leased(dir.path(), lock, &url, epoch).unwrap();
+        (store, dir)
+    };
+    // Two sessions of the same epoch: the first attempt's, whose COMMIT is still on its way
+    // (its answer will be lost), and the retry's, on a new session.
+    let ((mut first, _first_dir), (mut retry, _retry_dir)) = (open(), open());
+    let reader = first.reader().unwrap();
+    let attempt = &|store: &mut Store, before_commit: &dyn Fn()| {
+        store.write(|write| {
+            if write.has_takeover_record(epoch, &marker)? {
+                return Ok(false);
+            }
+            write.log(&record)?;
+            before_commit();
+            Ok(true)
+        })
+    };
+    let (written, first_written) = mpsc::channel();
+    let (commit, go) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let first = &mut first;
+        let first_attempt = scope.spawn(move || {
+            attempt(first, &|| {
+                written.send(()).unwrap();
+                go.recv().unwrap();
+            })
+        });
+        first_written.recv().unwrap();
+        let (done, retry_done) = mpsc::channel();
+        let retry = &mut retry;
+        scope.spawn(move || done.send(attempt(retry, &|| {}).unwrap()));
+        // The retry has run to its end, or waits for the first attempt's transaction to end.
+        let outcome = std::sync::Mutex::new(None);
+        eventually_true(|| {
+            if let Ok(wrote) = retry_done.try_recv() {
+                *outcome.lock().unwrap() = Some(wrote);
+            }
+            outcome.lock().unwrap().is_some()
+                || !(reader.connection)
+                    .query(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                         AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+                        params![],
+                    )
+                    .unwrap()
+                    .is_empty()
+        });
+        commit.send(()).unwrap();
+        assert!(
+            first_attempt.join().unwrap().unwrap(),
+            "the first attempt wrote it"
+        );
+        let retry_wrote = outcome.into_inner().unwrap().unwrap_or_else(|| {
+            retry_done
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .unwrap()
+        });
+        assert!(!retry_wrote, "the retry found the first attempt's record");
+    });
+    let records = (reader.whole_log().unwrap().into_iter())
+        .filter(|entry| entry.text.contains(&marker))
+        .count();
+    assert_eq!(records, 1);
 }
