@@ -1307,3 +1307,58 @@ fn a_takeover_record_retried_while_the_first_commit_is_in_flight_is_written_once
         .count();
     assert_eq!(records, 1);
 }
+
+#[test]
+fn a_member_does_not_upgrade_a_store_beside_a_golive_from_before_high_availability() {
+    use lease::LeaseConnection;
+    let opener = Opener::postgres();
+    let Backend::Postgres(url) = &opener.backend else {
+        unreachable!()
+    };
+    {
+        let mut connection = opener.raw_connection();
+        schema::migrate_until(&mut connection, Path::new("golive.db"), 9).unwrap();
+    }
+    let lease = LeaseConnection::connect(
+        url,
+        "host:/member",
+        "http://a",
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    assert!(lease.may_compete(Path::new("golive.db")).unwrap());
+    let epoch = lease.try_acquire().unwrap().expect("a free lease is taken");
+    // A golive of schema 9 starts after the member's check: it holds the writer lock and found
+    // the schema it knows.
+    let old_golive = opener.raw_connection();
+    old_golive
+        .batch(&format!("SELECT pg_advisory_lock({WRITER_LOCK})"))
+        .unwrap();
+    let opened = Store::open_leased(
+        opener.dir.path(),
+        lock_data_dir(opener.dir.path()).unwrap(),
+        url,
+        epoch,
+    );
+    assert!(
+        matches!(opened, Err(StoreError::DatabaseLocked { .. })),
+        "opened beside a writer: {:?}",
+        opened.as_ref().err()
+    );
+    assert_eq!(schema::version(&old_golive).unwrap(), 9, "not upgraded");
+    drop(old_golive);
+    // Once it has gone the member upgrades the store, and gives the writer lock back: a golive
+    // of schema 9 started now finds the schema newer than it knows, holding the lock.
+    let store = Store::open_leased(
+        opener.dir.path(),
+        lock_data_dir(opener.dir.path()).unwrap(),
+        url,
+        epoch,
+    )
+    .unwrap();
+    assert_eq!(schema::version(&store.connection).unwrap(), 10);
+    assert!(
+        lease.may_compete(Path::new("golive.db")).unwrap(),
+        "lock given back"
+    );
+}
