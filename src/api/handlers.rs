@@ -138,9 +138,11 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<wire::Status>,
     let snapshot = state.engine.snapshot();
     let now = state.clock.now();
     let phase_since = snapshot.state.phase_since;
-    let (open_alerts, alerts_in_phase) = read(&state, move |reader| {
-        let open = reader.alerts(true, OPEN_ALERTS_MAX)?;
-        Ok((open, reader.alerts_between(phase_since, now)?))
+    // The open alerts are live state, as the engine published them; the phase's resolved
+    // alerts (for when the last critical one was resolved) are read from the store.
+    let open_alerts = &snapshot.open_alerts[..snapshot.open_alerts.len().min(OPEN_ALERTS_MAX)];
+    let alerts_in_phase = read(&state, move |reader| {
+        reader.alerts_between(phase_since, now)
     })
     .await?;
     let plan = &state.plan();
@@ -235,12 +237,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<wire::Status>,
                 .collect(),
         },
         now,
-        verification: Some(verification(
-            plan,
-            &snapshot,
-            &open_alerts,
-            &alerts_in_phase,
-        )),
+        verification: Some(verification(plan, &snapshot, open_alerts, &alerts_in_phase)),
     }))
 }
 

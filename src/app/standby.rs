@@ -18,7 +18,7 @@ use super::{StartError, tls};
 use crate::domain::Secret;
 use crate::liveness::LeaseDeadline;
 use crate::metrics::Metrics;
-use crate::store::lease::{LeaseConnection, LeaseHolder, member_id};
+use crate::store::lease::{LeaseConnection, LeaseHolder, Renewal, member_id};
 use crate::store::{DataDirLock, Store, StoreError};
 
 /// The lease's timings, all from its length (`[store] lease`, default 5 s).
@@ -420,9 +420,15 @@ fn spawn_renewal(
             while !stop.is_cancelled() {
                 let started = Instant::now();
                 let started_on_deadline_clock = deadline.now();
+                // A clean stop cancels the token, then releases. A renewal that passed the
+                // token's check just before finds the release under the connection's lock
+                // instead (`GivenUp`, nothing sent), so none runs after it.
                 match lease.renew(epoch) {
-                    Ok(true) => deadline.renewed(started_on_deadline_clock, timings.safe_for()),
-                    Ok(false) => {
+                    Ok(Renewal::Renewed) => {
+                        deadline.renewed(started_on_deadline_clock, timings.safe_for())
+                    }
+                    Ok(Renewal::GivenUp) => break,
+                    Ok(Renewal::Taken) => {
                         std::thread::sleep(linger);
                         step_down(epoch, "another golive has taken the lease")
                     }

@@ -1,11 +1,14 @@
 //! The launch as readers see it: the value the engine publishes after every change of launch
-//! state or of a check's health. It holds only core types, so the layers that read it (metrics,
+//! state, of a check's health or of its open alerts. It holds only core types, so the layers that read it (metrics,
 //! the API, the status page) need nothing of the engine to understand it.
 
 use serde::Serialize;
 
+use std::sync::Arc;
+
 use crate::core::LaunchState;
 use crate::core::actions::ActionItem;
+use crate::core::alert::Alert;
 use crate::core::lifecycle::CheckHealthMap;
 use crate::core::runbook::StepRecords;
 use crate::domain::Phase;
@@ -20,6 +23,10 @@ pub struct Snapshot {
     pub checks: CheckHealthMap,
     /// The runbook steps recorded so far (a step absent here is pending).
     pub runbook: StepRecords,
+    /// The open alerts, newest first (shared between snapshots while they do not change; not
+    /// serialized, as the snapshot was before them).
+    #[serde(skip)]
+    pub open_alerts: Arc<Vec<Alert>>,
 }
 
 impl Snapshot {

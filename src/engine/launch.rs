@@ -105,7 +105,10 @@ impl Engine {
         author: String,
         note: Option<String>,
     ) -> Result<ConfirmOutcome, EngineError> {
+        // To the millisecond, as the store keeps it: the answer from memory (now and on every
+        // read of the checklist) is then the one a restart or a standby reads back.
         let now = self.clock.now();
+        let now = jiff::Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
         let Some(confirmation) =
             lifecycle::confirm_item(&self.plan, &self.state, &item, &author, note, now)?
         else {

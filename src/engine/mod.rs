@@ -660,7 +660,7 @@ impl Engine {
         let now = clock.now();
         let state = store.load_or_init_state(now)?;
         let actions = store.actions()?;
-        let alerts = alerts::Alerts::new(
+        let mut alerts = alerts::Alerts::new(
             store.open_alerts()?,
             &plan,
             store.silences()?,
@@ -689,6 +689,7 @@ impl Engine {
             actions: actions.clone(),
             checks: gate.clone(),
             runbook: runbook.records.clone(),
+            open_alerts: alerts.published(),
         });
         let (publish, snapshot_rx) = watch::channel(snapshot);
         let (phase, phase_rx) = watch::channel(state.phase);
@@ -777,6 +778,10 @@ impl Engine {
         loop {
             self.liveness.engine_turned();
             self.do_due_work();
+            // Alerts opened, changed or resolved by the last turn, published before it waits.
+            if self.alerts.changed {
+                self.publish();
+            }
             let wait = self.time_to_next_deadline();
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -916,7 +921,14 @@ impl Engine {
                 answer(reply, self.remove_silence(&id, &by))
             }
             Command::Silences { reply } => answer(reply, self.alerts.silences().to_vec()),
-            Command::Intake { alerts, reply } => answer(reply, self.intake(alerts)),
+            Command::Intake { alerts, reply } => {
+                let outcome = self.intake(alerts);
+                // Published before the answer: a status read right after it lists them.
+                if self.alerts.changed {
+                    self.publish();
+                }
+                answer(reply, outcome)
+            }
             Command::RollBack { reason, by, reply } => {
                 answer(reply, self.roll_back(reason, by, None))
             }
@@ -982,12 +994,14 @@ impl Engine {
             .inc();
     }
 
-    fn publish(&self) {
+    fn publish(&mut self) {
+        let open_alerts = self.alerts.published();
         self.publish.send_replace(Arc::new(Snapshot {
             state: self.state.clone(),
             actions: self.actions.clone(),
             checks: self.gate.clone(),
             runbook: self.runbook.records.clone(),
+            open_alerts,
         }));
         self.phase.send_if_modified(|phase| {
             let changed = *phase != self.state.phase;

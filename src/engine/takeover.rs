@@ -5,7 +5,8 @@
 //! A record the store cannot write at once (the database just failed over too, a lock held) is
 //! kept and tried again with backoff from the engine's loop, a bounded number of times, without
 //! holding up probing and escalation meanwhile; each attempt first looks, in its transaction,
-//! whether an earlier one was committed though its answer was lost, so the record is written once.
+//! whether an earlier one was committed though its answer was lost (waiting, under a lock keyed
+//! by the epoch, for one still committing), so the record is written once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,8 +34,9 @@ const RETRY_AT_MOST: Duration = Duration::from_secs(30);
 pub(super) struct PendingTakeover {
     rows: Vec<NewOutboxRow>,
     entry: NewEntry,
-    /// What the entry's text says of its epoch (`(lease epoch N)`): how a retry finds a record
-    /// that was committed though its answer was lost.
+    /// The lease's epoch, and what the entry's text says of it (`(lease epoch N)`): how a retry
+    /// finds a record that was committed though its answer was lost (or is still committing).
+    epoch: i64,
     marker: String,
     /// Attempts made so far.
     attempts: u32,
@@ -95,6 +97,7 @@ impl Engine {
         self.takeover = Some(PendingTakeover {
             rows,
             entry,
+            epoch: takeover.epoch,
             marker,
             attempts: 0,
             next_at: Instant::now(),
@@ -112,11 +115,12 @@ impl Engine {
         }
         pending.attempts += 1;
         let (rows, entry, marker) = (&pending.rows, &pending.entry, &pending.marker);
+        let epoch = pending.epoch;
         let store = &mut self.store;
         let written = block(|| {
             store.write(|write| {
                 // Recorded already: an earlier attempt's commit went through, its answer did not.
-                if write.has_golive_decision_with(marker)? {
+                if write.has_takeover_record(epoch, marker)? {
                     return Ok(false);
                 }
                 enqueue_all(write, rows)?;

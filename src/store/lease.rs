@@ -56,11 +56,38 @@ pub struct LeaseHolder {
 /// connection, which may be busy or waiting).
 pub struct LeaseConnection {
     /// Behind a mutex so the connection can be shared with the renewing thread (one call at a
-    /// time, as the connection serves them anyway).
-    connection: std::sync::Mutex<Connection>,
+    /// time, as the connection serves them anyway). The mutex also holds whether this member has
+    /// given the lease up ([`LeaseConnection::release`]): a renewal reads it under the same lock
+    /// its statement runs under, so none can run after the release and take the lease back.
+    connection: std::sync::Mutex<Held>,
     member: String,
     url: String,
     lease: Duration,
+}
+
+/// The lease's connection, and whether the lease was given up through it.
+struct Held {
+    connection: Connection,
+    released: bool,
+}
+
+impl std::ops::Deref for Held {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.connection
+    }
+}
+
+/// What a renewal found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    /// The lease runs for another length from now.
+    Renewed,
+    /// Another member holds it now (or it ran out and its row changed): step down.
+    Taken,
+    /// This member gave it up (a clean stop): nothing was sent, the renewal ends.
+    GivenUp,
 }
 
 impl LeaseConnection {
@@ -83,14 +110,17 @@ impl LeaseConnection {
             connection.batch(CREATE_SQL)?;
         }
         Ok(LeaseConnection {
-            connection: std::sync::Mutex::new(connection),
+            connection: std::sync::Mutex::new(Held {
+                connection,
+                released: false,
+            }),
             member: member.to_string(),
             url: advertised_url.to_string(),
             lease,
         })
     }
 
-    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn connection(&self) -> std::sync::MutexGuard<'_, Held> {
         self.connection
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -104,8 +134,8 @@ impl LeaseConnection {
     /// The row is first locked `FOR UPDATE`, which waits for every writing transaction in flight
     /// (their fences hold it `FOR KEY SHARE`), then updated, in one transaction.
     pub fn try_acquire(&self) -> Result<Option<i64>, StoreError> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction()?;
+        let mut held = self.connection();
+        let transaction = held.connection.transaction()?;
         let free = transaction.query_optional(
             &format!(
                 "SELECT epoch FROM golive_lease WHERE id = 1 AND (expires_at <= {DB_NOW_MS} OR holder = ?1) FOR UPDATE"
@@ -154,20 +184,31 @@ impl LeaseConnection {
         Ok(free)
     }
 
-    /// Renews the lease held at `epoch`: `false` when another member has taken it since.
-    pub fn renew(&self, epoch: i64) -> Result<bool, StoreError> {
+    /// Renews the lease held at `epoch`: [`Renewal::Taken`] when another member has taken it
+    /// since, [`Renewal::GivenUp`] (no statement sent) once [`LeaseConnection::release`] ran.
+    pub fn renew(&self, epoch: i64) -> Result<Renewal, StoreError> {
         let sql = format!(
             "UPDATE golive_lease SET expires_at = {DB_NOW_MS} + ?3 WHERE id = 1 AND epoch = ?1 AND holder = ?2"
         );
-        let changed = self
-            .connection()
-            .execute(&sql, params![epoch, &self.member, self.lease_ms()])?;
-        Ok(changed == 1)
+        let held = self.connection();
+        if held.released {
+            return Ok(Renewal::GivenUp);
+        }
+        let changed = held.execute(&sql, params![epoch, &self.member, self.lease_ms()])?;
+        Ok(if changed == 1 {
+            Renewal::Renewed
+        } else {
+            Renewal::Taken
+        })
     }
 
-    /// Gives the lease held at `epoch` up (a clean stop), so a standby takes over at once.
+    /// Gives the lease held at `epoch` up (a clean stop), so a standby takes over at once. No
+    /// renewal runs after it (they check, under the connection's lock, that it has not run), even
+    /// when the statement fails: the lease then runs out by itself.
     pub fn release(&self, epoch: i64) -> Result<(), StoreError> {
-        self.connection().execute(
+        let mut held = self.connection();
+        held.released = true;
+        held.execute(
             "UPDATE golive_lease SET expires_at = 0 WHERE id = 1 AND epoch = ?1 AND holder = ?2",
             params![epoch, &self.member],
         )?;
@@ -191,12 +232,26 @@ impl LeaseConnection {
     }
 }
 
+/// The class (first key) of the transaction-scoped advisory locks a takeover record takes, its
+/// epoch being the second key ("goli" in ASCII; the two-key space never meets [`super::WRITER_LOCK`]'s).
+const TAKEOVER_LOCK_CLASS: i32 = 0x676f_6c69;
+
 impl super::alerts::Write<'_> {
-    /// Whether a `decision` entry by golive whose text holds `marker` is in the log already: the
-    /// takeover record looks for its lease epoch's marker in the same transaction it writes in,
-    /// so a retry after a commit whose answer was lost (the server committed it) writes nothing
-    /// twice. `marker` holds no `%` or `_`.
-    pub fn has_golive_decision_with(&self, marker: &str) -> Result<bool, StoreError> {
+    /// Whether the takeover record of lease `epoch` (a `decision` entry by golive whose text
+    /// holds `marker`) is in the log already: each attempt looks in the same transaction it writes
+    /// in, so a retry after a commit whose answer was lost (the server committed it) writes
+    /// nothing twice. On PostgreSQL it first takes a lock keyed by the epoch for the rest of the
+    /// transaction: a retry on a new session whose earlier attempt's COMMIT is still in flight on
+    /// the old one waits for it to end, then sees its record (READ COMMITTED: each statement sees
+    /// what was committed before it began). SQLite has one writer connection and one transaction
+    /// at a time: no attempt is ever in flight beside another. `marker` holds no `%` or `_`.
+    pub fn has_takeover_record(&self, epoch: i64, marker: &str) -> Result<bool, StoreError> {
+        if self.transaction().dialect() == super::db::Dialect::Postgres {
+            let key = epoch.rem_euclid(1 << 31);
+            self.transaction().batch(&format!(
+                "SELECT pg_advisory_xact_lock({TAKEOVER_LOCK_CLASS}, {key})"
+            ))?;
+        }
         let found = self.transaction().query_optional(
             "SELECT id FROM log WHERE kind = 'decision' AND author = 'golive' AND text LIKE ?1 LIMIT 1",
             params![format!("%{marker}%")],

@@ -280,6 +280,40 @@ pub struct Store {
     fence: Option<i64>,
 }
 
+/// A member's schema check and migration, holding the writer lock ([`WRITER_LOCK`]) the way a
+/// golive from before high availability holds it while it runs, so the two never interleave: one
+/// that started after the member's check ([`lease::LeaseConnection::may_compete`]) keeps the
+/// member from upgrading the store under it ([`StoreError::DatabaseLocked`]; the member gives the
+/// lease up), and one starting during the migration waits for the lock, then finds the schema
+/// newer than it knows. The lock is given back afterwards (the member's writes are fenced by the
+/// lease instead; the standbys probe the lock to see such writers).
+fn migrate_holding_writer_lock(
+    connection: &mut Connection,
+    path: &Path,
+    url: &crate::domain::Secret,
+) -> Result<(), StoreError> {
+    let try_lock =
+        format!("SELECT CASE WHEN pg_try_advisory_lock({WRITER_LOCK}) THEN 1 ELSE 0 END::BIGINT");
+    let mut locked = false;
+    // A golive killed a moment ago may still hold it while its session ends on the server.
+    for attempt in 0..db::postgres::WRITER_LOCK_ATTEMPTS {
+        locked = connection.query_row(&try_lock, params![])?.get(0)?;
+        if locked || attempt + 1 == db::postgres::WRITER_LOCK_ATTEMPTS {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if !locked {
+        return Err(StoreError::DatabaseLocked {
+            target: db::postgres::redact_url(url.expose()),
+        });
+    }
+    let migrated = schema::migrate(connection, path);
+    // Given back also when the migration failed (the session ends with the store either way).
+    let unlocked = connection.batch(&format!("SELECT pg_advisory_unlock({WRITER_LOCK})"));
+    migrated.and(unlocked)
+}
+
 /// The data directory's lock file, held: released by the OS on exit or crash.
 pub struct DataDirLock(#[allow(dead_code)] File);
 
@@ -331,7 +365,7 @@ impl Store {
             "golive-pg-writer",
             None,
         )?);
-        schema::migrate(&mut connection, &path)?;
+        migrate_holding_writer_lock(&mut connection, &path, url)?;
         Ok(Store {
             connection,
             path,

@@ -942,7 +942,11 @@ fn a_writer_whose_lease_another_member_took_writes_nothing_more() {
     assert_eq!(taken, epoch + 1);
     let error = store.append(&note("after the takeover")).unwrap_err();
     assert_eq!(error.trouble(), StoreTrouble::Fenced, "{error}");
-    assert!(!first.renew(epoch).unwrap(), "the old holder cannot renew");
+    assert_eq!(
+        first.renew(epoch).unwrap(),
+        lease::Renewal::Taken,
+        "the old holder cannot renew"
+    );
     let holder = first.holder().unwrap();
     assert_eq!(
         (holder.member.as_str(), holder.url.as_str()),
@@ -1019,7 +1023,7 @@ fn a_takeover_decision_is_found_by_its_epoch_in_the_next_transaction(opener: &Op
         })
         .unwrap();
     let mut found =
-        |marker: &str| (store.write(|write| write.has_golive_decision_with(marker))).unwrap();
+        |marker: &str| (store.write(|write| write.has_takeover_record(7, marker))).unwrap();
     assert!(found("(lease epoch 7)"));
     assert!(!found("(lease epoch 70)"));
     assert!(!found("(lease epoch 8)"), "a note is not the record");
@@ -1075,8 +1079,9 @@ fn the_renewal_never_waits_behind_a_fenced_write_while_a_takeover_waits_for_it()
     let lock = lock_data_dir(dir.path()).unwrap();
     let mut store = Store::open_leased(dir.path(), lock, &url, epoch).unwrap();
     let reader = store.reader().unwrap();
-    assert!(
+    assert_eq!(
         first.renew(epoch).unwrap(),
+        lease::Renewal::Renewed,
         "renewed just before the write begins"
     );
     // A writing transaction in flight, its fence checked; the server would end it after 3 s
@@ -1091,7 +1096,7 @@ fn the_renewal_never_waits_behind_a_fenced_write_while_a_takeover_waits_for_it()
     // (A renewal that waited behind the write would wait until the transaction ends: never.)
     assert_eq!(
         renewal.recv_timeout(Duration::from_secs(30)),
-        Ok(true),
+        Ok(lease::Renewal::Renewed),
         "the renewal went through beside the write"
     );
     let second = LeaseConnection::connect(&url, "host:/taking", "http://b", short * 20).unwrap();
@@ -1189,4 +1194,171 @@ fn a_transaction_whose_session_ended_writes_nothing_on_the_next_session_and_fail
         .map(|entry| entry.text)
         .collect();
     assert_eq!(texts, ["next"]);
+}
+
+#[test]
+fn a_renewal_that_comes_after_the_release_does_not_take_the_lease_back() {
+    use lease::LeaseConnection;
+    let url = crate::domain::Secret::new(cluster::database_url());
+    let lease = std::time::Duration::from_secs(60);
+    let first = LeaseConnection::connect(&url, "host:/stopping", "http://a", lease).unwrap();
+    let epoch = first.try_acquire().unwrap().expect("a free lease is taken");
+    // A clean stop gives the lease up; the renewal thread, its stop checked just before, then
+    // gets the connection.
+    first.release(epoch).unwrap();
+    let renewed = first.renew(epoch).unwrap();
+    assert!(
+        first.holder().unwrap().expired,
+        "the lease was taken back after its release (renewal answered {renewed:?})"
+    );
+    assert_eq!(renewed, lease::Renewal::GivenUp, "not a step-down either");
+    let second = LeaseConnection::connect(&url, "host:/standby", "http://b", lease).unwrap();
+    assert_eq!(
+        second.try_acquire().unwrap(),
+        Some(epoch + 1),
+        "a standby takes it at once"
+    );
+}
+
+#[test]
+fn a_takeover_record_retried_while_the_first_commit_is_in_flight_is_written_once() {
+    use lease::LeaseConnection;
+    use std::sync::mpsc;
+    let url = crate::domain::Secret::new(cluster::database_url());
+    let lease = LeaseConnection::connect(
+        &url,
+        "host:/taking",
+        "http://a",
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    let epoch = lease.try_acquire().unwrap().expect("a free lease is taken");
+    let marker = format!("(lease epoch {epoch})");
+    let record = NewEntry::by_golive(
+        at(1),
+        LogKind::Decision,
+        format!("golive on a became the active daemon {marker}, advertised at x"),
+        crate::core::log::LogData::None,
+    );
+    let open = || {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = lock_data_dir(dir.path()).unwrap();
+        let store = Store::open_leased(dir.path(), lock, &url, epoch).unwrap();
+        (store, dir)
+    };
+    // Two sessions of the same epoch: the first attempt's, whose COMMIT is still on its way
+    // (its answer will be lost), and the retry's, on a new session.
+    let ((mut first, _first_dir), (mut retry, _retry_dir)) = (open(), open());
+    let reader = first.reader().unwrap();
+    let attempt = &|store: &mut Store, before_commit: &dyn Fn()| {
+        store.write(|write| {
+            if write.has_takeover_record(epoch, &marker)? {
+                return Ok(false);
+            }
+            write.log(&record)?;
+            before_commit();
+            Ok(true)
+        })
+    };
+    let (written, first_written) = mpsc::channel();
+    let (commit, go) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let first = &mut first;
+        let first_attempt = scope.spawn(move || {
+            attempt(first, &|| {
+                written.send(()).unwrap();
+                go.recv().unwrap();
+            })
+        });
+        first_written.recv().unwrap();
+        let (done, retry_done) = mpsc::channel();
+        let retry = &mut retry;
+        scope.spawn(move || done.send(attempt(retry, &|| {}).unwrap()));
+        // The retry has run to its end, or waits for the first attempt's transaction to end.
+        let outcome = std::sync::Mutex::new(None);
+        eventually_true(|| {
+            if let Ok(wrote) = retry_done.try_recv() {
+                *outcome.lock().unwrap() = Some(wrote);
+            }
+            outcome.lock().unwrap().is_some()
+                || !(reader.connection)
+                    .query(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                         AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+                        params![],
+                    )
+                    .unwrap()
+                    .is_empty()
+        });
+        commit.send(()).unwrap();
+        assert!(
+            first_attempt.join().unwrap().unwrap(),
+            "the first attempt wrote it"
+        );
+        let retry_wrote = outcome.into_inner().unwrap().unwrap_or_else(|| {
+            retry_done
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .unwrap()
+        });
+        assert!(!retry_wrote, "the retry found the first attempt's record");
+    });
+    let records = (reader.whole_log().unwrap().into_iter())
+        .filter(|entry| entry.text.contains(&marker))
+        .count();
+    assert_eq!(records, 1);
+}
+
+#[test]
+fn a_member_does_not_upgrade_a_store_beside_a_golive_from_before_high_availability() {
+    use lease::LeaseConnection;
+    let opener = Opener::postgres();
+    let Backend::Postgres(url) = &opener.backend else {
+        unreachable!()
+    };
+    {
+        let mut connection = opener.raw_connection();
+        schema::migrate_until(&mut connection, Path::new("golive.db"), 9).unwrap();
+    }
+    let lease = LeaseConnection::connect(
+        url,
+        "host:/member",
+        "http://a",
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    assert!(lease.may_compete(Path::new("golive.db")).unwrap());
+    let epoch = lease.try_acquire().unwrap().expect("a free lease is taken");
+    // A golive of schema 9 starts after the member's check: it holds the writer lock and found
+    // the schema it knows.
+    let old_golive = opener.raw_connection();
+    old_golive
+        .batch(&format!("SELECT pg_advisory_lock({WRITER_LOCK})"))
+        .unwrap();
+    let opened = Store::open_leased(
+        opener.dir.path(),
+        lock_data_dir(opener.dir.path()).unwrap(),
+        url,
+        epoch,
+    );
+    assert!(
+        matches!(opened, Err(StoreError::DatabaseLocked { .. })),
+        "opened beside a writer: {:?}",
+        opened.as_ref().err()
+    );
+    assert_eq!(schema::version(&old_golive).unwrap(), 9, "not upgraded");
+    drop(old_golive);
+    // Once it has gone the member upgrades the store, and gives the writer lock back: a golive
+    // of schema 9 started now finds the schema newer than it knows, holding the lock.
+    let store = Store::open_leased(
+        opener.dir.path(),
+        lock_data_dir(opener.dir.path()).unwrap(),
+        url,
+        epoch,
+    )
+    .unwrap();
+    assert_eq!(schema::version(&store.connection).unwrap(), 10);
+    assert!(
+        lease.may_compete(Path::new("golive.db")).unwrap(),
+        "lock given back"
+    );
 }

@@ -1348,3 +1348,61 @@ policies = {{ critical = "page" }}
     );
     golive.stop().await;
 }
+
+/// The release gate's view in `GET /api/v1/status` lists the open critical alerts as the engine
+/// holds them: a check's alert with its title and reason as the alert itself says them, an
+/// Alertmanager alert as soon as its intake has been answered, and neither once resolved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_answer_lists_the_open_critical_alerts_and_drops_them_once_resolved() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(503).await;
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")).await;
+    let alert = open_alert(&daemon).await;
+    let open_critical = async || {
+        let (status, body) = daemon.get("/api/v1/status").await;
+        assert_eq!(status, 200, "{body}");
+        body["verification"]["open_critical_alerts"]
+            .as_array()
+            .cloned()
+            .expect("the open critical alerts")
+    };
+    // (The alert is stored a moment before the engine publishes it.)
+    let listed = eventually(10, async || {
+        let listed = open_critical().await;
+        (!listed.is_empty()).then_some(listed)
+    })
+    .await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    for field in ["id", "title", "reason"] {
+        assert_eq!(listed[0][field], alert[field], "{field}");
+    }
+    assert_eq!(listed[0]["severity"], "critical");
+
+    let (status, body) = daemon
+        .post("/api/v1/alertmanager", am_payload("firing", "d4e5f6"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let titles = |listed: &[Value]| -> Vec<String> {
+        listed
+            .iter()
+            .filter_map(|alert| alert["title"].as_str().map(String::from))
+            .collect()
+    };
+    let listed = titles(&open_critical().await);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        listed[0].contains("HighErrorRate"),
+        "newest first: {listed:?}"
+    );
+
+    daemon
+        .post("/api/v1/alertmanager", am_payload("resolved", "d4e5f6"))
+        .await;
+    assert_eq!(
+        titles(&open_critical().await),
+        [alert["title"].as_str().unwrap()]
+    );
+    target.set(200);
+    eventually(20, async || open_critical().await.is_empty().then_some(())).await;
+}

@@ -47,9 +47,10 @@ async fn read(daemon: &Daemon, path: &str, accept: &str) -> Read {
     }
 }
 
-/// `value` with every time in it to the millisecond. The active answers the times it keeps in
-/// memory (a checklist confirmation's, to the nanosecond); the store, and so a standby, keeps
-/// milliseconds.
+/// `value` with every time in it to the millisecond. The active may answer a time it keeps in
+/// memory to the nanosecond (a checklist confirmation's no longer: see
+/// `a_checklist_confirmation_time_reads_the_same_on_the_active_and_from_the_store`); the store,
+/// and so a standby, keeps milliseconds.
 fn to_the_millisecond(value: Value) -> Value {
     match value {
         Value::String(text) => match text.parse::<jiff::Timestamp>() {
@@ -398,4 +399,46 @@ async fn a_standby_given_sighup_keeps_running_serves_the_edited_plan_keeps_it_ov
     let (status, served) = standby.daemon.get("/api/v1/plan").await;
     assert_eq!(status, 200, "{served}");
     assert!(served.to_string().contains("taken twice"), "{served}");
+}
+
+/// The time of a checklist confirmation as the active answers it (from memory, when confirmed
+/// and on reading the checklist) and as a standby reads it from the store: the same instant,
+/// character for character (the store keeps milliseconds; the active once answered nanoseconds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checklist_confirmation_time_reads_the_same_on_the_active_and_from_the_store() {
+    let database = crate::postgres::database_url();
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let plan = plan(&smtp, &hook, &target, "1h");
+    let active = Member::start(&plan, &database).await;
+    active.wait_until_active().await;
+    let standby = Member::start(&plan, &database).await;
+    let (status, confirmed) = active
+        .daemon
+        .post(
+            "/api/v1/checklist/backup/confirm",
+            serde_json::json!({"author": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{confirmed}");
+    let confirmed_at = |checklist: &Value| {
+        checklist["items"]
+            .as_array()?
+            .iter()
+            .find(|item| item["id"] == "backup")?["confirmed_at"]
+            .as_str()
+            .map(String::from)
+    };
+    let (_, on_active) = active.daemon.get("/api/v1/checklist").await;
+    let stored = eventually(30, async || {
+        let (_, checklist) = standby.daemon.get("/api/v1/checklist").await;
+        confirmed_at(&checklist)
+    })
+    .await;
+    assert_eq!(confirmed_at(&on_active).as_deref(), Some(stored.as_str()));
+    assert_eq!(
+        confirmed["confirmation"]["at"].as_str(),
+        Some(stored.as_str())
+    );
 }

@@ -70,8 +70,11 @@ impl Engine {
                 }
                 (true, Health::Failing, Some(id)) => {
                     let reason = self.checks.last_reason(index);
-                    if let Some(alert) = self.alerts.open.get_mut(&id) {
+                    if let Some(alert) = self.alerts.open.get_mut(&id)
+                        && alert.reason != reason
+                    {
                         alert.reason = reason;
+                        self.alerts.changed = true;
                     }
                 }
                 (true, Health::Healthy, Some(id)) => resolved.push((id, None)),

@@ -20,6 +20,7 @@ pub use intake::{ExternalAlert, IntakeOutcome};
 pub(crate) use rollback::{RollbackRecommendation, rollback_recommendation_rows};
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
@@ -59,6 +60,10 @@ pub(super) struct Alerts {
     /// The worst value of a metric check while its alert is open (the highest for `>`/`>=`
     /// thresholds, the lowest for `<`/`<=`), by alert key; in memory like `opening_values`.
     worst_values: HashMap<String, f64>,
+    /// The open alerts as last published (newest first), and whether `open` changed since: the
+    /// engine publishes them in its snapshot ([`Alerts::published`]).
+    published: Arc<Vec<Alert>>,
+    pub(super) changed: bool,
 }
 
 /// How often an open alert forwarded to Alertmanager is sent again. Each forward says the alert
@@ -95,7 +100,17 @@ impl Alerts {
             forwarded: HashMap::new(),
             opening_values: HashMap::new(),
             worst_values: HashMap::new(),
+            published: Arc::default(),
+            changed: true,
         }
+    }
+
+    /// The open alerts, newest first, for the engine's snapshot: made anew only after a change.
+    pub(in crate::engine) fn published(&mut self) -> Arc<Vec<Alert>> {
+        if std::mem::take(&mut self.changed) {
+            self.published = Arc::new(self.open.values().rev().cloned().collect());
+        }
+        self.published.clone()
     }
 
     /// Keeps the worst value of check `check_id` while it has an open alert (called for every
@@ -136,12 +151,14 @@ impl Alerts {
     }
 
     fn insert(&mut self, alert: Alert) {
+        self.changed = true;
         self.keys.insert(alert.key.clone(), alert.id);
         self.open.insert(alert.id, alert);
     }
 
     fn remove(&mut self, id: i64) {
         if let Some(alert) = self.open.remove(&id) {
+            self.changed = true;
             self.keys.remove(&alert.key);
             self.opening_values.remove(&alert.key);
             self.worst_values.remove(&alert.key);

@@ -63,7 +63,7 @@ const TCP_USER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20)
 const IDLE_IN_TRANSACTION_MS: u32 = 3_000;
 
 /// How often (every 100 ms) a writer tries the writer lock before the database counts as taken.
-const WRITER_LOCK_ATTEMPTS: u32 = 30;
+pub(crate) const WRITER_LOCK_ATTEMPTS: u32 = 30;
 
 /// How the connection's thread opens a session.
 struct Session {

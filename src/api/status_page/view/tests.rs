@@ -55,6 +55,7 @@ fn snapshot(plan: &Plan) -> Snapshot {
         actions: Vec::new(),
         checks: Default::default(),
         runbook: Default::default(),
+        open_alerts: Default::default(),
     }
 }
 
