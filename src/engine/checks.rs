@@ -53,30 +53,26 @@ struct CheckRuntime {
     metrics: CheckMetrics,
 }
 
-/// A recent result as the engine keeps it, 30 per check (300,000 at 10,000 checks): 48 bytes
+/// A recent result as the engine keeps it, 30 per check (300,000 at 10,000 checks): 32 bytes
 /// instead of a [`RecentResult`]'s ~120, its texts shared with the result before it while they
 /// do not change. A steady check's ring thus holds one copy of its reason (`status 200`) instead
-/// of 30. The time is kept as seconds and nanoseconds, the latency in microseconds (a probe's
-/// latency is shown in milliseconds), the value with a flag rather than an `Option` (a value may
-/// be NaN).
+/// of 30. The time is kept in microseconds, the latency in microseconds (a probe's latency is
+/// shown in milliseconds), the value with a flag rather than an `Option` (a value may be NaN).
 #[derive(Debug, Clone)]
 struct KeptResult {
-    seconds: i64,
+    /// When the probe started, in microseconds since the Unix epoch.
+    at_micros: i64,
     value: f64,
-    /// `Arc<String>`, not `Arc<str>`: a thin pointer, 8 bytes less per result.
-    reason: Arc<String>,
-    /// The warning and the certificate's expiry, when the probe gave either.
-    extra: Option<Arc<ResultExtra>>,
-    nanoseconds: u32,
+    texts: Arc<ResultTexts>,
     latency_micros: u32,
     outcome: Outcome,
     has_value: bool,
-    /// `reason` was kept without its closing ` in <latency>` (see [`latency_suffix`]).
+    /// `texts.reason` was kept without its closing ` in <latency>` (see [`latency_suffix`]).
     latency_in_reason: bool,
 }
 
 // The ring is most of the engine's memory at 10,000 checks: keep an entry from growing unnoticed.
-const _: () = assert!(std::mem::size_of::<KeptResult>() <= 48);
+const _: () = assert!(std::mem::size_of::<KeptResult>() <= 32);
 
 /// How a probe's reason ends when it closes with its latency: ` in 3 ms`.
 fn latency_suffix(latency_micros: u32) -> String {
@@ -84,8 +80,11 @@ fn latency_suffix(latency_micros: u32) -> String {
     format!(" in {}", crate::human::latency(latency))
 }
 
+/// What a result says, shared between consecutive results that say the same.
 #[derive(Debug, PartialEq)]
-struct ResultExtra {
+struct ResultTexts {
+    reason: String,
+    /// The warning and the certificate's expiry, when the probe gave either.
     warning: Option<String>,
     cert_not_after: Option<Timestamp>,
 }
@@ -101,29 +100,27 @@ impl KeptResult {
     fn new(at: Timestamp, result: ProbeResult, previous: Option<&KeptResult>) -> Self {
         let latency_micros = u32::try_from(result.latency.as_micros()).unwrap_or(u32::MAX);
         let suffix = latency_suffix(latency_micros);
-        let (text, latency_in_reason) = match result.reason.strip_suffix(suffix.as_str()) {
+        let (reason, latency_in_reason) = match result.reason.strip_suffix(suffix.as_str()) {
             Some(stem) => (stem, true),
             None => (result.reason.as_str(), false),
         };
-        let reason = match previous {
-            Some(previous) if previous.reason.as_str() == text => previous.reason.clone(),
-            _ => Arc::new(text.to_owned()),
+        let same = |texts: &ResultTexts| {
+            texts.reason == reason
+                && texts.warning == result.warning
+                && texts.cert_not_after == result.cert_not_after
         };
-        let has_extra = result.warning.is_some() || result.cert_not_after.is_some();
-        let extra = has_extra.then_some(ResultExtra {
-            warning: result.warning,
-            cert_not_after: result.cert_not_after,
-        });
-        let extra = match (extra, previous.and_then(|previous| previous.extra.as_ref())) {
-            (Some(extra), Some(shared)) if **shared == extra => Some(shared.clone()),
-            (extra, _) => extra.map(Arc::new),
+        let texts = match previous {
+            Some(previous) if same(&previous.texts) => previous.texts.clone(),
+            _ => Arc::new(ResultTexts {
+                reason: reason.to_owned(),
+                warning: result.warning.clone(),
+                cert_not_after: result.cert_not_after,
+            }),
         };
         KeptResult {
-            seconds: at.as_second(),
+            at_micros: at.as_microsecond(),
             value: result.value.unwrap_or(0.0),
-            reason,
-            extra,
-            nanoseconds: u32::try_from(at.subsec_nanosecond()).unwrap_or(0),
+            texts,
             latency_micros,
             outcome: result.outcome,
             has_value: result.value.is_some(),
@@ -134,15 +131,18 @@ impl KeptResult {
     /// The probe's reason as it gave it.
     fn reason(&self) -> String {
         if self.latency_in_reason {
-            format!("{}{}", self.reason, latency_suffix(self.latency_micros))
+            format!(
+                "{}{}",
+                self.texts.reason,
+                latency_suffix(self.latency_micros)
+            )
         } else {
-            self.reason.as_str().to_owned()
+            self.texts.reason.clone()
         }
     }
 
     fn at(&self) -> Timestamp {
-        let nanoseconds = i32::try_from(self.nanoseconds).unwrap_or(0);
-        Timestamp::new(self.seconds, nanoseconds).unwrap_or(Timestamp::UNIX_EPOCH)
+        Timestamp::from_microsecond(self.at_micros).unwrap_or(Timestamp::UNIX_EPOCH)
     }
 
     fn value(&self) -> Option<f64> {
@@ -151,15 +151,14 @@ impl KeptResult {
 
     /// The result as the API shows it.
     fn view(&self) -> RecentResult {
-        let extra = self.extra.as_deref();
         RecentResult {
             at: self.at(),
             outcome: self.outcome,
             reason: self.reason(),
             latency_ms: f64::from(self.latency_micros) / 1000.0,
             value: self.value(),
-            warning: extra.and_then(|extra| extra.warning.clone()),
-            cert_not_after: extra.and_then(|extra| extra.cert_not_after),
+            warning: self.texts.warning.clone(),
+            cert_not_after: self.texts.cert_not_after,
         }
     }
 }
@@ -719,14 +718,36 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_result_keeps_its_warning_and_certificate_expiry_and_time() {
+        let at = Timestamp::from_microsecond(1_800_000_000_123_456).unwrap();
+        let expires = Timestamp::from_second(1_800_500_000).unwrap();
+        let mut result = healthy("status 200 in 3 ms", 3_000);
+        result.warning = Some("TLS: certificate expires soon".into());
+        result.cert_not_after = Some(expires);
+        let first = KeptResult::new(at, result.clone(), None);
+        let second = KeptResult::new(at, result, Some(&first));
+        assert!(Arc::ptr_eq(&first.texts, &second.texts));
+        let view = second.view();
+        assert_eq!(view.at, at);
+        assert_eq!(
+            view.warning.as_deref(),
+            Some("TLS: certificate expires soon")
+        );
+        assert_eq!(view.cert_not_after, Some(expires));
+        let plain = KeptResult::new(at, healthy("status 200 in 3 ms", 3_000), Some(&second));
+        assert_eq!(plain.view().warning, None);
+        assert_eq!(plain.view().cert_not_after, None);
+    }
+
+    #[test]
     fn healthy_results_that_differ_only_in_latency_share_one_reason() {
         let at = Timestamp::UNIX_EPOCH;
         let first = KeptResult::new(at, healthy("status 200 in 3 ms", 3_100), None);
         let second = KeptResult::new(at, healthy("status 200 in 12 ms", 12_000), Some(&first));
-        assert!(Arc::ptr_eq(&first.reason, &second.reason));
+        assert!(Arc::ptr_eq(&first.texts, &second.texts));
         assert_eq!(second.view().reason, "status 200 in 12 ms");
         let failing = KeptResult::new(at, healthy("status 503 in 2 ms", 2_000), Some(&second));
-        assert!(!Arc::ptr_eq(&second.reason, &failing.reason));
+        assert!(!Arc::ptr_eq(&second.texts, &failing.texts));
         assert_eq!(failing.view().reason, "status 503 in 2 ms");
     }
 }
