@@ -163,25 +163,23 @@ impl LeaseConnection {
     /// opening the store (and hold back the member that can). `Ok(false)` while another session
     /// holds the writer lock ([`super::WRITER_LOCK`]): a golive from before high availability
     /// (started before the store was marked, schema 10), or golive's tools, writing without the
-    /// lease's fence. The lock is tried shared and given back at once: the writers take it
-    /// exclusively, so a shared probe fails only while one of them holds it, never because another
+    /// lease's fence (or a member checking and migrating the schema). The lock is tried shared,
+    /// for one statement only (`pg_try_advisory_xact_lock_shared` outside a transaction: released
+    /// as the statement ends, so a standby frozen or cut off never keeps it): the writers take it
+    /// exclusively, so the probe fails only while one of them holds it, never because another
     /// standby is probing at the same instant.
     pub fn may_compete(&self, path: &Path) -> Result<bool, StoreError> {
         let connection = self.connection();
         super::schema::refuse_too_new(&connection, path)?;
         let writer_lock = super::WRITER_LOCK;
-        let free: bool = connection
+        connection
             .query_row(
                 &format!(
-                    "SELECT CASE WHEN pg_try_advisory_lock_shared({writer_lock}) THEN 1 ELSE 0 END::BIGINT"
+                    "SELECT CASE WHEN pg_try_advisory_xact_lock_shared({writer_lock}) THEN 1 ELSE 0 END::BIGINT"
                 ),
                 params![],
             )?
-            .get(0)?;
-        if free {
-            connection.batch(&format!("SELECT pg_advisory_unlock_shared({writer_lock})"))?;
-        }
-        Ok(free)
+            .get(0)
     }
 
     /// Renews the lease held at `epoch`: [`Renewal::Taken`] when another member has taken it

@@ -1362,3 +1362,41 @@ fn a_member_does_not_upgrade_a_store_beside_a_golive_from_before_high_availabili
         "lock given back"
     );
 }
+
+#[test]
+fn a_member_frozen_while_it_migrates_keeps_the_standbys_out_only_until_the_server_ends_its_session()
+{
+    use lease::LeaseConnection;
+    let opener = Opener::postgres();
+    let Backend::Postgres(url) = &opener.backend else {
+        unreachable!()
+    };
+    let path = Path::new("golive.db");
+    let standby = LeaseConnection::connect(
+        url,
+        "host:/standby",
+        "http://b",
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    assert!(standby.may_compete(path).unwrap());
+    // A member takes the writer lock to check and migrate the schema, then freezes (SIGSTOP, a
+    // paused VM): it sends nothing more, and its session stays open.
+    let mut member = opener.raw_connection();
+    let transaction = begin_holding_writer_lock(&mut member, url).unwrap();
+    assert!(
+        !standby.may_compete(path).unwrap(),
+        "a member migrating the store keeps the standbys out"
+    );
+    // The server ends the frozen member's idle transaction (3 s), and its lock with it; a
+    // session-level lock would stay until TCP keepalive notices, hours later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !standby.may_compete(path).unwrap() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the frozen member still keeps the standbys out"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(transaction);
+}
