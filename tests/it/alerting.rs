@@ -1406,3 +1406,34 @@ async fn the_status_answer_lists_the_open_critical_alerts_and_drops_them_once_re
     target.set(200);
     eventually(20, async || open_critical().await.is_empty().then_some(())).await;
 }
+
+/// The release gate in `GET /api/v1/status` is the engine's live view (its published snapshot),
+/// not a read of the store: an open alert's reason follows its failing check at once (the engine
+/// keeps it current in memory and stores it with the alert's next escalation step), while the
+/// stored alert still says why it opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_answer_gives_an_open_alerts_reason_as_the_engine_holds_it_now() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(503).await;
+    // The second escalation step (which would store the new reason) is ten minutes away.
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 600, "")).await;
+    let alert = open_alert(&daemon).await;
+    let opened_with = alert["reason"].as_str().unwrap().to_string();
+    assert!(opened_with.contains("503"), "{alert}");
+
+    target.set(500);
+    let listed = eventually(10, async || {
+        let (status, body) = daemon.get("/api/v1/status").await;
+        assert_eq!(status, 200, "{body}");
+        let listed = body["verification"]["open_critical_alerts"].clone();
+        (listed[0]["reason"].as_str()?.contains("500")).then_some(listed)
+    })
+    .await;
+    assert_eq!(listed[0]["id"], alert["id"], "{listed}");
+    let (_, stored) = daemon.get(&format!("/api/v1/alerts/{}", alert["id"])).await;
+    assert_eq!(
+        stored["alert"]["reason"], opened_with,
+        "the store still holds the opening reason: {stored}"
+    );
+}
