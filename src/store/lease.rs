@@ -79,6 +79,17 @@ impl std::ops::Deref for Held {
     }
 }
 
+/// Where a member stands for the lease ([`LeaseConnection::standing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Another member holds it and it has not run out.
+    HeldByAnother,
+    /// It is free (or this member's own), but another session holds the writer lock.
+    WriterLocked,
+    /// This member may try to take it.
+    MayTake,
+}
+
 /// What a renewal found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Renewal {
@@ -180,6 +191,24 @@ impl LeaseConnection {
                 params![],
             )?
             .get(0)
+    }
+
+    /// Where this member stands for the lease `holder` shows ([`LeaseConnection::holder`]). The
+    /// schema is checked every time ([`StoreError::TooNew`]: a member older than the database
+    /// exits within a renewal of an upgrade, even as a standby). While another member's lease
+    /// runs, nothing more: the writer lock is not probed, as the active takes it for a moment
+    /// whenever it opens the store (and there is nothing to take anyway). Otherwise (the lease
+    /// ran out, or is this member's own) as [`LeaseConnection::may_compete`].
+    pub fn standing(&self, path: &Path, holder: &LeaseHolder) -> Result<Standing, StoreError> {
+        if !holder.expired && holder.member != self.member {
+            super::schema::refuse_too_new(&self.connection(), path)?;
+            return Ok(Standing::HeldByAnother);
+        }
+        Ok(if self.may_compete(path)? {
+            Standing::MayTake
+        } else {
+            Standing::WriterLocked
+        })
     }
 
     /// Renews the lease held at `epoch`: [`Renewal::Taken`] when another member has taken it

@@ -1400,3 +1400,49 @@ fn a_member_frozen_while_it_migrates_keeps_the_standbys_out_only_until_the_serve
     }
     drop(transaction);
 }
+
+#[test]
+fn a_standby_probes_the_writer_lock_only_once_the_lease_has_run_out() {
+    use lease::{LeaseConnection, Standing};
+    let opener = Opener::postgres();
+    let Backend::Postgres(url) = &opener.backend else {
+        unreachable!()
+    };
+    let path = Path::new("golive.db");
+    let connect = |member: &str| {
+        LeaseConnection::connect(url, member, "http://x", std::time::Duration::from_secs(60))
+            .unwrap()
+    };
+    let (active, standby) = (connect("host:/active"), connect("host:/standby"));
+    let epoch = active
+        .try_acquire()
+        .unwrap()
+        .expect("a free lease is taken");
+    // The writer lock is held (the active opening the store; here a tool's session): a standby
+    // facing a running lease does not look at it, so it does not report a writer beside it.
+    let tool = opener.raw_connection();
+    tool.batch(&format!("SELECT pg_advisory_lock({WRITER_LOCK})"))
+        .unwrap();
+    let standing =
+        |standby: &LeaseConnection| standby.standing(path, &standby.holder().unwrap()).unwrap();
+    assert_eq!(standing(&standby), Standing::HeldByAnother);
+    // Once the lease is free, the writer keeps the standby from taking it, until it is gone.
+    active.release(epoch).unwrap();
+    assert_eq!(standing(&standby), Standing::WriterLocked);
+    drop(tool);
+    assert_eq!(standing(&standby), Standing::MayTake);
+    // A schema newer than the standby's is refused whoever holds the lease.
+    let epoch = active.try_acquire().unwrap().expect("taken again");
+    assert!(epoch > 0);
+    opener
+        .raw_connection()
+        .execute(
+            "UPDATE golive_schema SET version = ?1 WHERE id = 1",
+            params![schema::VERSION + 1],
+        )
+        .unwrap();
+    assert!(matches!(
+        standby.standing(path, &standby.holder().unwrap()),
+        Err(StoreError::TooNew { .. })
+    ));
+}
