@@ -24,10 +24,6 @@ use crate::engine::CheckView;
 use crate::plan::Plan;
 use crate::store::{Reader, StoreError};
 
-/// The most open alerts a stored snapshot holds (newest first), as many as the active's status
-/// answer looks at.
-const STORED_OPEN_ALERTS_MAX: usize = 1000;
-
 /// The launch as the store holds it.
 pub fn stored(reader: &Reader, plan: &Plan) -> Result<Snapshot, StoreError> {
     Ok(Snapshot {
@@ -35,8 +31,9 @@ pub fn stored(reader: &Reader, plan: &Plan) -> Result<Snapshot, StoreError> {
         actions: reader.actions()?,
         checks: stored_health(reader, plan)?,
         runbook: reader.runbook_steps()?,
-        // A standby answers no status (live state only), but the stored open alerts are these.
-        open_alerts: std::sync::Arc::new(reader.alerts(true, STORED_OPEN_ALERTS_MAX)?),
+        // Read by the active's status answer only (live state), which a standby does not give:
+        // not read from the store on every standby read.
+        open_alerts: Default::default(),
     })
 }
 

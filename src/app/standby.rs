@@ -18,7 +18,7 @@ use super::{StartError, tls};
 use crate::domain::Secret;
 use crate::liveness::LeaseDeadline;
 use crate::metrics::Metrics;
-use crate::store::lease::{LeaseConnection, LeaseHolder, Renewal, member_id};
+use crate::store::lease::{LeaseConnection, LeaseHolder, Renewal, Standing, member_id};
 use crate::store::{DataDirLock, Store, StoreError};
 
 /// The lease's timings, all from its length (`[store] lease`, default 5 s).
@@ -308,8 +308,11 @@ impl Waiting<'_> {
 }
 
 /// Says, once each time it changes, whether another program's writer lock keeps this member
-/// from competing for the lease.
-fn note_writer_lock(kept_out: &mut bool, writer_locked: bool) {
+/// from competing for the lease (`None`: not looked at this time).
+fn note_writer_lock(kept_out: &mut bool, writer_locked: Option<bool>) {
+    let Some(writer_locked) = writer_locked else {
+        return;
+    };
     if writer_locked != *kept_out {
         if writer_locked {
             tracing::error!(
@@ -332,23 +335,28 @@ enum Attempt {
         sent: Duration,
     },
     /// Another member holds it, or this one may not take it while another program holds the
-    /// writer lock (`writer_locked`).
+    /// writer lock (`writer_locked`; `None` when it was not probed: another member's lease runs).
     Held {
         current: LeaseHolder,
-        writer_locked: bool,
+        writer_locked: Option<bool>,
     },
 }
 
-/// Reads who holds the lease and whether this member may compete
-/// ([`LeaseConnection::may_compete`]: not with a newer schema, not beside a writer without the
+/// Reads who holds the lease and where this member stands ([`LeaseConnection::standing`]: not
+/// with a newer schema, not while another member's lease runs, not beside a writer without the
 /// lease), then tries to take it.
 fn attempt_to_take(lease: &LeaseConnection, path: &std::path::Path) -> Result<Attempt, StoreError> {
     // Who held it before, read first: the row changes only when a member takes it.
     let before = lease.holder()?;
-    if !lease.may_compete(path)? {
+    let writer_locked = match lease.standing(path, &before)? {
+        Standing::HeldByAnother => None,
+        Standing::WriterLocked => Some(true),
+        Standing::MayTake => Some(false),
+    };
+    if writer_locked != Some(false) {
         return Ok(Attempt::Held {
             current: before,
-            writer_locked: true,
+            writer_locked,
         });
     }
     // The lease runs from when the database ran the statement, which is after this instant:
@@ -362,7 +370,7 @@ fn attempt_to_take(lease: &LeaseConnection, path: &std::path::Path) -> Result<At
         },
         None => Attempt::Held {
             current: before,
-            writer_locked: false,
+            writer_locked: Some(false),
         },
     })
 }

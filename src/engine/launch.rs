@@ -92,10 +92,11 @@ impl Engine {
         self.state.phase_since = transition.at;
         self.logged(&stored);
         tracing::info!(from = %transition.from, to = %transition.to, author = %transition.author, forced = transition.forced, "phase changed");
-        self.publish();
-        // Alerts of checks that stop running in the new phase are closed, not left escalating.
+        // Alerts of checks that stop running in the new phase are closed, not left escalating;
+        // published with the new phase, so no snapshot shows the phase without it.
         let all: Vec<usize> = (0..self.plan.checks.len()).collect();
         self.reconcile_alerts(&all);
+        self.publish();
         Ok(transition)
     }
 

@@ -777,11 +777,11 @@ impl Engine {
         let mut observations_open = true;
         loop {
             self.liveness.engine_turned();
+            // Alerts opened, changed or resolved by the last turn (observations, housekeeping),
+            // published before the due work, which may take a while (a report), and again after it.
+            self.publish_changed_alerts();
             self.do_due_work();
-            // Alerts opened, changed or resolved by the last turn, published before it waits.
-            if self.alerts.changed {
-                self.publish();
-            }
+            self.publish_changed_alerts();
             let wait = self.time_to_next_deadline();
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -859,30 +859,38 @@ impl Engine {
         }
     }
 
-    /// Carries out one command and answers it.
+    /// Carries out one command and answers it. Alerts the command opened, changed or resolved
+    /// are published before the answer: a status read right after it lists them as they are.
     fn handle(&mut self, command: Command) {
         self.write_pending_log_before(&command);
+        let send_answer = self.carry_out(command);
+        self.publish_changed_alerts();
+        send_answer();
+    }
+
+    /// Carries out one command; returns the sending of its answer.
+    fn carry_out(&mut self, command: Command) -> Box<dyn FnOnce()> {
         match command {
-            Command::Transition { request, reply } => answer(reply, self.transition(request)),
+            Command::Transition { request, reply } => later(reply, self.transition(request)),
             Command::Confirm {
                 item,
                 author,
                 note,
                 reply,
-            } => answer(reply, self.confirm(item, author, note)),
+            } => later(reply, self.confirm(item, author, note)),
             Command::Append {
                 kind,
                 text,
                 author,
                 reply,
-            } => answer(reply, self.append(kind, text, author)),
+            } => later(reply, self.append(kind, text, author)),
             Command::CreateAction {
                 title,
                 owner,
                 due,
                 author,
                 reply,
-            } => answer(
+            } => later(
                 reply,
                 self.create_action(&title, &owner, due.as_deref(), &author),
             ),
@@ -891,71 +899,60 @@ impl Engine {
                 change,
                 author,
                 reply,
-            } => answer(reply, self.update_action(id, change, &author)),
-            Command::Checks { reply } => answer(reply, self.check_views()),
-            Command::Check { id, reply } => answer(reply, self.check_detail(&id)),
+            } => later(reply, self.update_action(id, change, &author)),
+            Command::Checks { reply } => later(reply, self.check_views()),
+            Command::Check { id, reply } => later(reply, self.check_detail(&id)),
             Command::Acknowledge {
                 id,
                 by,
                 note,
                 via,
                 reply,
-            } => answer(reply, self.acknowledge_alert(id, &by, note, &via)),
+            } => later(reply, self.acknowledge_alert(id, &by, note, &via)),
             Command::AcknowledgeMany {
                 ids,
                 by,
                 note,
                 via,
                 reply,
-            } => answer(reply, self.acknowledge_alerts(&ids, &by, note, &via, None)),
-            Command::CheckAckLink { token, reply } => answer(reply, self.check_ack_link(&token)),
-            Command::AckLink { token, reply } => answer(reply, self.acknowledge_by_link(&token)),
+            } => later(reply, self.acknowledge_alerts(&ids, &by, note, &via, None)),
+            Command::CheckAckLink { token, reply } => later(reply, self.check_ack_link(&token)),
+            Command::AckLink { token, reply } => later(reply, self.acknowledge_by_link(&token)),
             Command::CheckFeedbackLink { token, reply } => {
-                answer(reply, self.check_feedback_link(&token))
+                later(reply, self.check_feedback_link(&token))
             }
             Command::SubmitFeedback { token, text, reply } => {
-                answer(reply, self.submit_feedback(&token, &text))
+                later(reply, self.submit_feedback(&token, &text))
             }
-            Command::AddSilence { silence, reply } => answer(reply, self.add_silence(silence)),
-            Command::RemoveSilence { id, by, reply } => {
-                answer(reply, self.remove_silence(&id, &by))
-            }
-            Command::Silences { reply } => answer(reply, self.alerts.silences().to_vec()),
-            Command::Intake { alerts, reply } => {
-                let outcome = self.intake(alerts);
-                // Published before the answer: a status read right after it lists them.
-                if self.alerts.changed {
-                    self.publish();
-                }
-                answer(reply, outcome)
-            }
+            Command::AddSilence { silence, reply } => later(reply, self.add_silence(silence)),
+            Command::RemoveSilence { id, by, reply } => later(reply, self.remove_silence(&id, &by)),
+            Command::Silences { reply } => later(reply, self.alerts.silences().to_vec()),
+            Command::Intake { alerts, reply } => later(reply, self.intake(alerts)),
             Command::RollBack { reason, by, reply } => {
-                answer(reply, self.roll_back(reason, by, None))
+                later(reply, self.roll_back(reason, by, None))
             }
-            Command::Step { request, reply } => answer(reply, self.change_step(request)),
+            Command::Step { request, reply } => later(reply, self.change_step(request)),
             Command::SendReport {
                 day,
                 final_report,
                 reply,
-            } => answer(reply, self.send_report_now(day, final_report)),
+            } => later(reply, self.send_report_now(day, final_report)),
             Command::SendUpdate {
                 text,
                 author,
                 reply,
-            } => answer(reply, self.send_update(&text, author)),
-            Command::Delivery { report, reply } => answer(reply, self.record_delivery(report)),
+            } => later(reply, self.send_update(&text, author)),
+            Command::Delivery { report, reply } => later(reply, self.record_delivery(report)),
             Command::Tick { reply } => {
                 self.housekeeping(false);
                 self.do_due_work();
-                let _ = reply.send(());
+                later(reply, ())
             }
             Command::Reload {
                 plan,
                 author,
                 reply,
-            } => {
-                let _ = reply.send(self.reload(*plan, &author));
-            }
+            } => later(reply, self.reload(*plan, &author)),
             Command::TestWedge { duration, reply } => {
                 let _ = reply.send(());
                 tracing::warn!(
@@ -963,6 +960,7 @@ impl Engine {
                     "test hook: the engine blocks its thread now"
                 );
                 block(|| std::thread::sleep(duration));
+                Box::new(|| {})
             }
         }
     }
@@ -994,6 +992,14 @@ impl Engine {
             .inc();
     }
 
+    /// Publishes the snapshot again when the open alerts changed since it was last published
+    /// (every other part of it is published by the change itself).
+    fn publish_changed_alerts(&mut self) {
+        if self.alerts.changed {
+            self.publish();
+        }
+    }
+
     fn publish(&mut self) {
         let open_alerts = self.alerts.published();
         self.publish.send_replace(Arc::new(Snapshot {
@@ -1011,10 +1017,13 @@ impl Engine {
     }
 }
 
-/// Sends a command's answer back. The one who asked may have stopped waiting (an API request that
-/// timed out or whose client went away): then there is no one left to tell, and that is fine.
-fn answer<T>(reply: oneshot::Sender<T>, value: T) {
-    let _ = reply.send(value);
+/// The sending of a command's answer, for once the snapshot is published. The one who asked may
+/// have stopped waiting (an API request that timed out or whose client went away): then there is
+/// no one left to tell, and that is fine.
+fn later<T: 'static>(reply: oneshot::Sender<T>, value: T) -> Box<dyn FnOnce()> {
+    Box::new(move || {
+        let _ = reply.send(value);
+    })
 }
 
 /// Runs a short blocking store call on the engine's task, telling the runtime so it can move other

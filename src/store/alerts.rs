@@ -204,6 +204,19 @@ impl Write<'_> {
         )
     }
 
+    /// The open alert with `key`, if the store holds one: an earlier attempt to open it may have
+    /// committed though its answer was lost (a PostgreSQL failover), and inserting it again would
+    /// open a second alert for the same thing.
+    pub fn open_alert_with_key(&self, key: &str) -> Result<Option<Alert>, StoreError> {
+        Ok(query_alerts(
+            &self.transaction,
+            "WHERE resolved_at IS NULL AND key = ?1 ORDER BY id LIMIT 1",
+            params![key],
+        )?
+        .into_iter()
+        .next())
+    }
+
     /// Writes an alert's current state.
     pub fn update_alert(&mut self, alert: &Alert) -> Result<(), StoreError> {
         self.transaction.execute(

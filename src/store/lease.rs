@@ -79,6 +79,17 @@ impl std::ops::Deref for Held {
     }
 }
 
+/// Where a member stands for the lease ([`LeaseConnection::standing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Another member holds it and it has not run out.
+    HeldByAnother,
+    /// It is free (or this member's own), but another session holds the writer lock.
+    WriterLocked,
+    /// This member may try to take it.
+    MayTake,
+}
+
 /// What a renewal found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Renewal {
@@ -163,25 +174,41 @@ impl LeaseConnection {
     /// opening the store (and hold back the member that can). `Ok(false)` while another session
     /// holds the writer lock ([`super::WRITER_LOCK`]): a golive from before high availability
     /// (started before the store was marked, schema 10), or golive's tools, writing without the
-    /// lease's fence. The lock is tried shared and given back at once: the writers take it
-    /// exclusively, so a shared probe fails only while one of them holds it, never because another
+    /// lease's fence (or a member checking and migrating the schema). The lock is tried shared,
+    /// for one statement only (`pg_try_advisory_xact_lock_shared` outside a transaction: released
+    /// as the statement ends, so a standby frozen or cut off never keeps it): the writers take it
+    /// exclusively, so the probe fails only while one of them holds it, never because another
     /// standby is probing at the same instant.
     pub fn may_compete(&self, path: &Path) -> Result<bool, StoreError> {
         let connection = self.connection();
         super::schema::refuse_too_new(&connection, path)?;
         let writer_lock = super::WRITER_LOCK;
-        let free: bool = connection
+        connection
             .query_row(
                 &format!(
-                    "SELECT CASE WHEN pg_try_advisory_lock_shared({writer_lock}) THEN 1 ELSE 0 END::BIGINT"
+                    "SELECT CASE WHEN pg_try_advisory_xact_lock_shared({writer_lock}) THEN 1 ELSE 0 END::BIGINT"
                 ),
                 params![],
             )?
-            .get(0)?;
-        if free {
-            connection.batch(&format!("SELECT pg_advisory_unlock_shared({writer_lock})"))?;
+            .get(0)
+    }
+
+    /// Where this member stands for the lease `holder` shows ([`LeaseConnection::holder`]). The
+    /// schema is checked every time ([`StoreError::TooNew`]: a member older than the database
+    /// exits within a renewal of an upgrade, even as a standby). While another member's lease
+    /// runs, nothing more: the writer lock is not probed, as the active takes it for a moment
+    /// whenever it opens the store (and there is nothing to take anyway). Otherwise (the lease
+    /// ran out, or is this member's own) as [`LeaseConnection::may_compete`].
+    pub fn standing(&self, path: &Path, holder: &LeaseHolder) -> Result<Standing, StoreError> {
+        if !holder.expired && holder.member != self.member {
+            super::schema::refuse_too_new(&self.connection(), path)?;
+            return Ok(Standing::HeldByAnother);
         }
-        Ok(free)
+        Ok(if self.may_compete(path)? {
+            Standing::MayTake
+        } else {
+            Standing::WriterLocked
+        })
     }
 
     /// Renews the lease held at `epoch`: [`Renewal::Taken`] when another member has taken it

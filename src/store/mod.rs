@@ -280,38 +280,51 @@ pub struct Store {
     fence: Option<i64>,
 }
 
-/// A member's schema check and migration, holding the writer lock ([`WRITER_LOCK`]) the way a
-/// golive from before high availability holds it while it runs, so the two never interleave: one
-/// that started after the member's check ([`lease::LeaseConnection::may_compete`]) keeps the
-/// member from upgrading the store under it ([`StoreError::DatabaseLocked`]; the member gives the
-/// lease up), and one starting during the migration waits for the lock, then finds the schema
-/// newer than it knows. The lock is given back afterwards (the member's writes are fenced by the
-/// lease instead; the standbys probe the lock to see such writers).
+/// A member's schema check and migration, in ONE transaction that first takes the writer lock
+/// ([`WRITER_LOCK`]) until it ends, so it never interleaves with a golive from before high
+/// availability (or golive's tools), which hold the same lock for their session: one that started
+/// after the member's check ([`lease::LeaseConnection::may_compete`]) keeps the member from
+/// upgrading the store under it ([`StoreError::DatabaseLocked`]; the member gives the lease up),
+/// and one starting during the migration waits for the lock, then finds the schema newer than it
+/// knows. Transaction-scoped, the lock is bounded like every row lock of the member: a member
+/// frozen midway (SIGSTOP, a paused VM) loses it with its session after the server's idle
+/// timeout (3 s, see `db::postgres`), instead of keeping the standbys from competing until TCP
+/// keepalive notices (hours); and a session lost midway fails the rest of the migration (a
+/// transaction never continues on a new session), which commits all of it or none. The member's
+/// later writes are fenced by the lease instead; the standbys probe the lock to see such writers.
 fn migrate_holding_writer_lock(
     connection: &mut Connection,
     path: &Path,
     url: &crate::domain::Secret,
 ) -> Result<(), StoreError> {
-    let try_lock =
-        format!("SELECT CASE WHEN pg_try_advisory_lock({WRITER_LOCK}) THEN 1 ELSE 0 END::BIGINT");
-    let mut locked = false;
-    // A golive killed a moment ago may still hold it while its session ends on the server.
+    let transaction = begin_holding_writer_lock(connection, url)?;
+    schema::migrate_within(&transaction, path)?;
+    transaction.commit()
+}
+
+/// Begins a transaction and takes the writer lock until it ends, trying for a while (a golive
+/// killed a moment ago may still hold it while its session ends on the server);
+/// [`StoreError::DatabaseLocked`] when another session keeps it.
+fn begin_holding_writer_lock<'c>(
+    connection: &'c mut Connection,
+    url: &crate::domain::Secret,
+) -> Result<Transaction<'c>, StoreError> {
+    let transaction = connection.transaction()?;
+    let try_lock = format!(
+        "SELECT CASE WHEN pg_try_advisory_xact_lock({WRITER_LOCK}) THEN 1 ELSE 0 END::BIGINT"
+    );
     for attempt in 0..db::postgres::WRITER_LOCK_ATTEMPTS {
-        locked = connection.query_row(&try_lock, params![])?.get(0)?;
-        if locked || attempt + 1 == db::postgres::WRITER_LOCK_ATTEMPTS {
-            break;
+        if transaction.query_row(&try_lock, params![])?.get(0)? {
+            return Ok(transaction);
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        if attempt + 1 < db::postgres::WRITER_LOCK_ATTEMPTS {
+            // Well under the idle timeout that would end the transaction's session.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
-    if !locked {
-        return Err(StoreError::DatabaseLocked {
-            target: db::postgres::redact_url(url.expose()),
-        });
-    }
-    let migrated = schema::migrate(connection, path);
-    // Given back also when the migration failed (the session ends with the store either way).
-    let unlocked = connection.batch(&format!("SELECT pg_advisory_unlock({WRITER_LOCK})"));
-    migrated.and(unlocked)
+    Err(StoreError::DatabaseLocked {
+        target: db::postgres::redact_url(url.expose()),
+    })
 }
 
 /// The data directory's lock file, held: released by the OS on exit or crash.

@@ -228,37 +228,53 @@ pub fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StoreErro
 }
 
 /// Applies the migrations the database has not seen yet up to version `until` (tests build an
-/// older golive's store with it).
+/// older golive's store with it), each in its own transaction.
 pub(super) fn migrate_until(
     connection: &mut Connection,
     path: &Path,
     until: i64,
 ) -> Result<(), StoreError> {
     let found = refuse_too_new(connection, path)?;
-    let until = usize::try_from(until).unwrap_or(0);
-    for (index, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .take(until)
-        .skip(found as usize)
-    {
-        let dialect = connection.dialect();
+    for (index, sql) in pending(found, until) {
         let transaction = connection.transaction()?;
-        let next = index as i64 + 1;
-        match dialect {
-            Dialect::Sqlite => {
-                transaction.batch(sql)?;
-                transaction.batch(&format!("PRAGMA user_version = {next}"))?;
-            }
-            Dialect::Postgres => {
-                transaction.batch(&dialect::postgres_ddl(sql))?;
-                transaction.execute(
-                    "UPDATE golive_schema SET version = ?1 WHERE id = 1",
-                    params![next],
-                )?;
-            }
-        }
+        apply(&transaction, index, sql)?;
         transaction.commit()?;
+    }
+    Ok(())
+}
+
+/// Checks the schema and applies every migration the database has not seen yet inside the
+/// transaction `transaction` is (the caller's, which commits them all or none).
+pub(super) fn migrate_within(transaction: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found = refuse_too_new(transaction, path)?;
+    for (index, sql) in pending(found, VERSION) {
+        apply(transaction, index, sql)?;
+    }
+    Ok(())
+}
+
+/// The migrations after version `found` up to version `until`, with their index.
+fn pending(found: i64, until: i64) -> impl Iterator<Item = (usize, &'static &'static str)> {
+    let until = usize::try_from(until).unwrap_or(0);
+    let found = usize::try_from(found).unwrap_or(0);
+    MIGRATIONS.iter().enumerate().take(until).skip(found)
+}
+
+/// Migration `index` and the version it reaches, run on `transaction` (inside a transaction).
+fn apply(transaction: &Connection, index: usize, sql: &str) -> Result<(), StoreError> {
+    let next = index as i64 + 1;
+    match transaction.dialect() {
+        Dialect::Sqlite => {
+            transaction.batch(sql)?;
+            transaction.batch(&format!("PRAGMA user_version = {next}"))?;
+        }
+        Dialect::Postgres => {
+            transaction.batch(&dialect::postgres_ddl(sql))?;
+            transaction.execute(
+                "UPDATE golive_schema SET version = ?1 WHERE id = 1",
+                params![next],
+            )?;
+        }
     }
     Ok(())
 }

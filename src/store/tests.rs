@@ -1362,3 +1362,87 @@ fn a_member_does_not_upgrade_a_store_beside_a_golive_from_before_high_availabili
         "lock given back"
     );
 }
+
+#[test]
+fn a_member_frozen_while_it_migrates_keeps_the_standbys_out_only_until_the_server_ends_its_session()
+{
+    use lease::LeaseConnection;
+    let opener = Opener::postgres();
+    let Backend::Postgres(url) = &opener.backend else {
+        unreachable!()
+    };
+    let path = Path::new("golive.db");
+    let standby = LeaseConnection::connect(
+        url,
+        "host:/standby",
+        "http://b",
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    assert!(standby.may_compete(path).unwrap());
+    // A member takes the writer lock to check and migrate the schema, then freezes (SIGSTOP, a
+    // paused VM): it sends nothing more, and its session stays open.
+    let mut member = opener.raw_connection();
+    let transaction = begin_holding_writer_lock(&mut member, url).unwrap();
+    assert!(
+        !standby.may_compete(path).unwrap(),
+        "a member migrating the store keeps the standbys out"
+    );
+    // The server ends the frozen member's idle transaction (3 s), and its lock with it; a
+    // session-level lock would stay until TCP keepalive notices, hours later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !standby.may_compete(path).unwrap() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the frozen member still keeps the standbys out"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(transaction);
+}
+
+#[test]
+fn a_standby_probes_the_writer_lock_only_once_the_lease_has_run_out() {
+    use lease::{LeaseConnection, Standing};
+    let opener = Opener::postgres();
+    let Backend::Postgres(url) = &opener.backend else {
+        unreachable!()
+    };
+    let path = Path::new("golive.db");
+    let connect = |member: &str| {
+        LeaseConnection::connect(url, member, "http://x", std::time::Duration::from_secs(60))
+            .unwrap()
+    };
+    let (active, standby) = (connect("host:/active"), connect("host:/standby"));
+    let epoch = active
+        .try_acquire()
+        .unwrap()
+        .expect("a free lease is taken");
+    // The writer lock is held (the active opening the store; here a tool's session): a standby
+    // facing a running lease does not look at it, so it does not report a writer beside it.
+    let tool = opener.raw_connection();
+    tool.batch(&format!("SELECT pg_advisory_lock({WRITER_LOCK})"))
+        .unwrap();
+    let standing =
+        |standby: &LeaseConnection| standby.standing(path, &standby.holder().unwrap()).unwrap();
+    assert_eq!(standing(&standby), Standing::HeldByAnother);
+    // Once the lease is free, the writer keeps the standby from taking it, until it is gone.
+    active.release(epoch).unwrap();
+    assert_eq!(standing(&standby), Standing::WriterLocked);
+    drop(tool);
+    assert_eq!(standing(&standby), Standing::MayTake);
+    // A schema newer than the standby's is refused whoever holds the lease.
+    let epoch = active.try_acquire().unwrap().expect("taken again");
+    assert!(epoch > 0);
+    opener
+        .raw_connection()
+        .execute(
+            "UPDATE golive_schema SET version = ?1 WHERE id = 1",
+            params![schema::VERSION + 1],
+        )
+        .unwrap();
+    assert!(matches!(
+        standby.standing(path, &standby.holder().unwrap()),
+        Err(StoreError::TooNew { .. })
+    ));
+}

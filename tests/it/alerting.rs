@@ -1406,3 +1406,87 @@ async fn the_status_answer_lists_the_open_critical_alerts_and_drops_them_once_re
     target.set(200);
     eventually(20, async || open_critical().await.is_empty().then_some(())).await;
 }
+
+/// The release gate in `GET /api/v1/status` is the engine's live view (its published snapshot),
+/// not a read of the store: an open alert's reason follows its failing check at once (the engine
+/// keeps it current in memory and stores it with the alert's next escalation step), while the
+/// stored alert still says why it opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_answer_gives_an_open_alerts_reason_as_the_engine_holds_it_now() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(503).await;
+    // The second escalation step (which would store the new reason) is ten minutes away.
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 600, "")).await;
+    let alert = open_alert(&daemon).await;
+    let opened_with = alert["reason"].as_str().unwrap().to_string();
+    assert!(opened_with.contains("503"), "{alert}");
+
+    target.set(500);
+    let listed = eventually(10, async || {
+        let (status, body) = daemon.get("/api/v1/status").await;
+        assert_eq!(status, 200, "{body}");
+        let listed = body["verification"]["open_critical_alerts"].clone();
+        (listed[0]["reason"].as_str()?.contains("500")).then_some(listed)
+    })
+    .await;
+    assert_eq!(listed[0]["id"], alert["id"], "{listed}");
+    let (_, stored) = daemon.get(&format!("/api/v1/alerts/{}", alert["id"])).await;
+    assert_eq!(
+        stored["alert"]["reason"], opened_with,
+        "the store still holds the opening reason: {stored}"
+    );
+}
+
+/// An Alertmanager alert whose opening was committed though its answer was lost (a PostgreSQL
+/// failover) is stored open — `/api/v1/alerts` lists it — while the engine never learnt of it.
+/// When Alertmanager sends it again (the first answer was an error), it is not opened a second
+/// time: the engine takes the stored alert, and the release gate in the status answer sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_stored_by_a_commit_whose_answer_was_lost_is_taken_when_sent_again_not_opened_twice()
+ {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let daemon = Daemon::start(&alerting_plan(&target.url(), smtp.port, &hook.url, 60, "")).await;
+    // What the lost answer leaves behind: the alert's row, committed beside the running engine.
+    let now = jiff::Timestamp::now().as_millisecond();
+    let stored_id: i64 = {
+        let database = crate::helpers::open_database(&daemon.dir);
+        database
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        database
+            .query_row(
+                "INSERT INTO alerts (key, title, severity, policy, opened_at, reason, level, \
+                 escalation_base, notified, max_level, labels) VALUES ('alertmanager:e5f6a7', \
+                 'HighErrorRate', 'critical', 'page', ?1, '5xx rate above 5% for 2m', 0, ?1, '[]', \
+                 0, '{}') RETURNING id",
+                [now],
+                |row| row.get(0),
+            )
+            .unwrap()
+    };
+
+    let (status, body) = daemon
+        .post("/api/v1/alertmanager", am_payload("firing", "e5f6a7"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, open) = daemon.get("/api/v1/alerts").await;
+    let ids: Vec<&Value> = open["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|alert| &alert["id"])
+        .collect();
+    assert_eq!(
+        ids,
+        [&json!(stored_id)],
+        "one alert, the stored one: {open}"
+    );
+    let (status, body) = daemon.get("/api/v1/status").await;
+    assert_eq!(status, 200, "{body}");
+    let listed = &body["verification"]["open_critical_alerts"];
+    assert_eq!(listed[0]["id"], stored_id, "the gate sees it: {listed}");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+}

@@ -22,6 +22,14 @@ use crate::report::notice;
 use crate::store::StoreError;
 use crate::store::alerts::NewOutboxRow;
 
+/// What opening one alert came to in the store.
+enum Opened {
+    /// Inserted now, with this id.
+    New(i64),
+    /// Open in the store already (an earlier attempt committed, its answer lost): as stored.
+    Stored(Box<Alert>),
+}
+
 impl Engine {
     /// Brings the alerts of the changed checks in line with their health (see
     /// [`Engine::reconcile_alerts`]).
@@ -192,6 +200,11 @@ impl Engine {
         }
     }
 
+    /// Opens `alerts` (one transaction). Idempotent by key: an alert the store holds open already
+    /// — an earlier attempt committed, but its answer was lost, so the engine did not learn of
+    /// it — is taken as the store holds it instead of being opened a second time, so a retry (the
+    /// next reconciliation, Alertmanager sending again) brings the engine, its snapshot and the
+    /// gate in line with the store.
     pub(super) fn open_alerts(
         &mut self,
         alerts: Vec<Alert>,
@@ -207,10 +220,14 @@ impl Engine {
                 (alert, silenced)
             })
             .collect();
-        let ids = block(|| {
+        let outcomes = block(|| {
             self.store.write(|write| {
-                let mut ids = Vec::with_capacity(prepared.len());
+                let mut opened = Vec::with_capacity(prepared.len());
                 for (alert, silenced) in &prepared {
+                    if let Some(stored) = write.open_alert_with_key(&alert.key)? {
+                        opened.push(Opened::Stored(Box::new(stored)));
+                        continue;
+                    }
                     let id = write.insert_alert(alert)?;
                     let note = match (&alert.policy, silenced) {
                         (None, _) => {
@@ -239,13 +256,20 @@ impl Engine {
                             silenced_by: silenced.as_ref().map(|(_, id)| id.clone()),
                         })),
                     })?;
-                    ids.push(id);
+                    opened.push(Opened::New(id));
                 }
-                Ok(ids)
+                Ok(opened)
             })
         })?;
-        for ((mut alert, silenced), id) in prepared.into_iter().zip(ids) {
-            alert.id = id;
+        for ((alert, silenced), outcome) in prepared.into_iter().zip(outcomes) {
+            let alert = match outcome {
+                Opened::New(id) => Alert { id, ..alert },
+                Opened::Stored(stored) => {
+                    tracing::warn!(alert = stored.id, key = %stored.key, "an alert opened by an earlier attempt whose answer was lost is taken as stored");
+                    *stored
+                }
+            };
+            let id = alert.id;
             if let Some((end, _)) = silenced {
                 self.alerts.suppressed.insert(id, end);
             }
