@@ -49,30 +49,52 @@ struct CheckRuntime {
     minute: Option<(i64, Rollup)>,
     /// Whether golive warned that it cannot tell this check's state (so it says when it can again).
     blind: bool,
-    recent: VecDeque<KeptResult>,
+    recent: RecentResults,
     metrics: CheckMetrics,
 }
 
-/// A recent result as the engine keeps it, 30 per check (300,000 at 10,000 checks): 32 bytes
-/// instead of a [`RecentResult`]'s ~120, its texts shared with the result before it while they
-/// do not change. A steady check's ring thus holds one copy of its reason (`status 200`) instead
-/// of 30. The time is kept in microseconds, the latency in microseconds (a probe's latency is
-/// shown in milliseconds), the value with a flag rather than an `Option` (a value may be NaN).
-#[derive(Debug, Clone)]
+/// A check's recent results, newest first, as the engine keeps them (300,000 at 10,000 checks):
+/// 16-byte entries, the texts they say in a small table beside them, and the values of a metric
+/// check in a ring of their own, so a check whose results carry no value pays nothing for it.
+///
+/// A steady check's table holds one text (`status 200`) for all 30 results; a check alternating
+/// between two reasons holds two. A slot no entry refers to any more is reused for the next new
+/// text, so the table never holds more than [`RECENT_RESULTS`] texts.
+#[derive(Debug, Default)]
+struct RecentResults {
+    /// Newest first; allocated (exactly [`RECENT_RESULTS`] entries) at the check's first result,
+    /// so a check that never runs in the current phase holds none.
+    entries: VecDeque<KeptResult>,
+    /// The texts the entries refer to by [`KeptResult::text`]. A boxed slice rather than a `Vec`
+    /// (8 bytes less a check): it grows by one slot only when no slot is free.
+    texts: Box<[ResultTexts]>,
+    /// Each entry's value (0 where it has none), in the same order as `entries`, once any result
+    /// of the check had one. Boxed so a check without values pays 8 bytes for it, not 32.
+    #[allow(clippy::box_collection)]
+    values: Option<Box<VecDeque<f64>>>,
+}
+
+/// A recent result as [`RecentResults`] keeps it: 16 bytes instead of a [`RecentResult`]'s ~120.
+/// The time and the latency are kept in microseconds (a probe's latency is shown in
+/// milliseconds); the texts and the value live beside the entries.
+#[derive(Debug, Clone, Copy)]
 struct KeptResult {
-    /// When the probe started, in microseconds since the Unix epoch.
+    /// When the probe started, in microseconds since the Unix epoch (every [`Timestamp`] fits).
     at_micros: i64,
-    value: f64,
-    texts: Arc<ResultTexts>,
     latency_micros: u32,
+    /// The index of the result's texts in [`RecentResults::texts`].
+    text: u8,
     outcome: Outcome,
+    /// Whether the probe gave a value (kept in [`RecentResults::values`]; it may be NaN).
     has_value: bool,
-    /// `texts.reason` was kept without its closing ` in <latency>` (see [`latency_suffix`]).
+    /// The texts' reason was kept without its closing ` in <latency>` (see [`latency_suffix`]).
     latency_in_reason: bool,
 }
 
 // The ring is most of the engine's memory at 10,000 checks: keep an entry from growing unnoticed.
-const _: () = assert!(std::mem::size_of::<KeptResult>() <= 32);
+const _: () = assert!(std::mem::size_of::<KeptResult>() <= 16);
+// Every text index fits the entry's byte and the bit mask `RecentResults::text_index` uses.
+const _: () = assert!(RECENT_RESULTS <= 64);
 
 /// How a probe's reason ends when it closes with its latency: ` in 3 ms`.
 fn latency_suffix(latency_micros: u32) -> String {
@@ -80,86 +102,150 @@ fn latency_suffix(latency_micros: u32) -> String {
     format!(" in {}", crate::human::latency(latency))
 }
 
-/// What a result says, shared between consecutive results that say the same.
+/// What a result says, shared by the recent results of a check that say the same.
 #[derive(Debug, PartialEq)]
 struct ResultTexts {
-    reason: String,
+    reason: Box<str>,
     /// The warning and the certificate's expiry, when the probe gave either.
-    warning: Option<String>,
+    warning: Option<Box<str>>,
     cert_not_after: Option<Timestamp>,
 }
 
-impl KeptResult {
-    /// Keeps `result`, sharing its texts with `previous` (the check's last kept result) when they
-    /// are the same.
+impl RecentResults {
+    /// Keeps `result` as the newest, forgetting the oldest when [`RECENT_RESULTS`] are kept.
     ///
     /// A healthy HTTP probe's reason ends with its latency (`status 200 in 3 ms`), so no two
     /// results of a check had the same text and each kept its own copy (1.7 MiB at 1,000 checks):
-    /// it is kept without that ending, which [`KeptResult::reason`] writes again from the kept
+    /// it is kept without that ending, which [`RecentResults::reason`] writes again from the kept
     /// latency. Only an ending that reads exactly as the kept latency writes it is taken off.
-    fn new(at: Timestamp, result: ProbeResult, previous: Option<&KeptResult>) -> Self {
+    fn push(&mut self, at: Timestamp, result: &ProbeResult) {
+        if self.entries.len() == RECENT_RESULTS {
+            self.entries.pop_back();
+            if let Some(values) = &mut self.values {
+                values.pop_back();
+            }
+        }
+        if self.entries.capacity() == 0 {
+            self.entries.reserve_exact(RECENT_RESULTS);
+        }
         let latency_micros = u32::try_from(result.latency.as_micros()).unwrap_or(u32::MAX);
         let suffix = latency_suffix(latency_micros);
         let (reason, latency_in_reason) = match result.reason.strip_suffix(suffix.as_str()) {
             Some(stem) => (stem, true),
             None => (result.reason.as_str(), false),
         };
-        let same = |texts: &ResultTexts| {
-            texts.reason == reason
-                && texts.warning == result.warning
-                && texts.cert_not_after == result.cert_not_after
-        };
-        let texts = match previous {
-            Some(previous) if same(&previous.texts) => previous.texts.clone(),
-            _ => Arc::new(ResultTexts {
-                reason: reason.to_owned(),
-                warning: result.warning.clone(),
-                cert_not_after: result.cert_not_after,
-            }),
-        };
-        KeptResult {
+        let text = self.text_index(reason, result);
+        if result.value.is_some() && self.values.is_none() {
+            let mut values = VecDeque::with_capacity(RECENT_RESULTS);
+            values.resize(self.entries.len(), 0.0);
+            self.values = Some(Box::new(values));
+        }
+        if let Some(values) = &mut self.values {
+            values.push_front(result.value.unwrap_or(0.0));
+        }
+        self.entries.push_front(KeptResult {
             at_micros: at.as_microsecond(),
-            value: result.value.unwrap_or(0.0),
-            texts,
             latency_micros,
+            text,
             outcome: result.outcome,
             has_value: result.value.is_some(),
             latency_in_reason,
+        });
+    }
+
+    /// The slot of the texts `reason` and `result`'s warning and certificate expiry say: the
+    /// newest result's when it says the same (a steady check), else an equal one in the table,
+    /// else a new one, in a slot no kept entry refers to when there is one. Called after the
+    /// oldest entry was dropped, so at most `RECENT_RESULTS - 1` slots are in use then.
+    fn text_index(&mut self, reason: &str, result: &ProbeResult) -> u8 {
+        let same = |texts: &ResultTexts| {
+            *texts.reason == *reason
+                && texts.warning.as_deref() == result.warning.as_deref()
+                && texts.cert_not_after == result.cert_not_after
+        };
+        if let Some(newest) = self.entries.front()
+            && same(&self.texts[usize::from(newest.text)])
+        {
+            return newest.text;
         }
+        if let Some(index) = self.texts.iter().position(same) {
+            return index as u8;
+        }
+        let texts = ResultTexts {
+            reason: reason.into(),
+            warning: result.warning.as_deref().map(Box::from),
+            cert_not_after: result.cert_not_after,
+        };
+        let used = self
+            .entries
+            .iter()
+            .fold(0u64, |used, entry| used | 1 << entry.text);
+        match (0..self.texts.len()).find(|index| used & 1 << index == 0) {
+            Some(free) => {
+                self.texts[free] = texts;
+                free as u8
+            }
+            None => {
+                let mut grown = std::mem::take(&mut self.texts).into_vec();
+                grown.reserve_exact(1);
+                grown.push(texts);
+                self.texts = grown.into_boxed_slice();
+                (self.texts.len() - 1) as u8
+            }
+        }
+    }
+
+    /// The texts of `entry`.
+    fn texts(&self, entry: &KeptResult) -> &ResultTexts {
+        &self.texts[usize::from(entry.text)]
     }
 
     /// The probe's reason as it gave it.
-    fn reason(&self) -> String {
-        if self.latency_in_reason {
-            format!(
-                "{}{}",
-                self.texts.reason,
-                latency_suffix(self.latency_micros)
-            )
+    fn reason(&self, entry: &KeptResult) -> String {
+        let reason = &self.texts(entry).reason;
+        if entry.latency_in_reason {
+            format!("{reason}{}", latency_suffix(entry.latency_micros))
         } else {
-            self.texts.reason.clone()
+            reason.to_string()
         }
     }
 
-    fn at(&self) -> Timestamp {
-        Timestamp::from_microsecond(self.at_micros).unwrap_or(Timestamp::UNIX_EPOCH)
+    /// The newest result's reason (empty before the first).
+    fn last_reason(&self) -> String {
+        self.entries
+            .front()
+            .map_or_else(String::new, |entry| self.reason(entry))
     }
 
-    fn value(&self) -> Option<f64> {
-        self.has_value.then_some(self.value)
-    }
-
-    /// The result as the API shows it.
-    fn view(&self) -> RecentResult {
-        RecentResult {
-            at: self.at(),
-            outcome: self.outcome,
-            reason: self.reason(),
-            latency_ms: f64::from(self.latency_micros) / 1000.0,
-            value: self.value(),
-            warning: self.texts.warning.clone(),
-            cert_not_after: self.texts.cert_not_after,
+    /// The value of the result at `index` (0 = newest), if its probe gave one.
+    fn value(&self, index: usize) -> Option<f64> {
+        let entry = self.entries.get(index)?;
+        if !entry.has_value {
+            return None;
         }
+        self.values.as_ref()?.get(index).copied()
+    }
+
+    /// The result at `index` (0 = newest) as the API shows it.
+    fn view(&self, index: usize) -> Option<RecentResult> {
+        let entry = self.entries.get(index)?;
+        let texts = self.texts(entry);
+        Some(RecentResult {
+            at: Timestamp::from_microsecond(entry.at_micros).unwrap_or(Timestamp::UNIX_EPOCH),
+            outcome: entry.outcome,
+            reason: self.reason(entry),
+            latency_ms: f64::from(entry.latency_micros) / 1000.0,
+            value: self.value(index),
+            warning: texts.warning.as_deref().map(str::to_owned),
+            cert_not_after: texts.cert_not_after,
+        })
+    }
+
+    /// Every kept result as the API shows it, newest first.
+    fn views(&self) -> Vec<RecentResult> {
+        (0..self.entries.len())
+            .filter_map(|index| self.view(index))
+            .collect()
     }
 }
 
@@ -225,7 +311,7 @@ impl Checks {
                     state: CheckState::new(now),
                     minute: None,
                     blind: false,
-                    recent: VecDeque::with_capacity(RECENT_RESULTS),
+                    recent: RecentResults::default(),
                     metrics: metrics.checks.for_check(check),
                 })
                 .collect(),
@@ -254,15 +340,14 @@ impl Checks {
     pub(super) fn last_reason(&self, index: usize) -> String {
         self.runtime
             .get(index)
-            .and_then(|runtime| runtime.recent.front())
-            .map_or_else(String::new, KeptResult::reason)
+            .map_or_else(String::new, |runtime| runtime.recent.last_reason())
     }
 
     /// The latest value of a metric check (one with a threshold), if its last probe had one.
     pub(super) fn latest_value(&self, plan: &Plan, id: &str) -> Option<f64> {
         let index = plan.checks.iter().position(|check| check.id == id)?;
         plan.checks[index].threshold()?;
-        self.runtime.get(index)?.recent.front()?.value()
+        self.runtime.get(index)?.recent.value(0)
     }
 }
 
@@ -359,9 +444,6 @@ impl Engine {
                 at,
                 result,
             );
-            if runtime.recent.len() == RECENT_RESULTS {
-                runtime.recent.pop_back();
-            }
             let outcome = result.outcome;
             let changed = runtime.state.observe(check, outcome, at);
             let health = runtime.state.health;
@@ -396,8 +478,7 @@ impl Engine {
                     }
                 }
             }
-            let kept = KeptResult::new(at, observation.result, runtime.recent.front());
-            runtime.recent.push_front(kept);
+            runtime.recent.push(at, result);
             if let Some(change) = changed {
                 runtime.metrics.set_health(change.to);
                 changes.push((observation.check, change));
@@ -624,7 +705,7 @@ impl Engine {
             interval_seconds: check.interval_in(phase).as_secs_f64(),
             threshold: check.threshold().map(|threshold| threshold.to_string()),
             risks: check.risks.clone(),
-            last: runtime.recent.front().map(KeptResult::view),
+            last: runtime.recent.view(0),
             unwritten_minutes: self
                 .checks
                 .open_minutes
@@ -645,7 +726,7 @@ impl Engine {
             success_threshold: check.success_threshold,
             consecutive_failures: runtime.state.consecutive_failures,
             consecutive_successes: runtime.state.consecutive_successes,
-            recent: runtime.recent.iter().map(KeptResult::view).collect(),
+            recent: runtime.recent.views(),
         })
     }
 }
@@ -671,7 +752,7 @@ impl Checks {
                         state: CheckState::new(now),
                         minute: None,
                         blind: false,
-                        recent: VecDeque::with_capacity(RECENT_RESULTS),
+                        recent: RecentResults::default(),
                         metrics: metrics.checks.for_check(check),
                     })
             })
@@ -701,6 +782,15 @@ mod tests {
         )
     }
 
+    /// The results of `results`, kept in this order (the last is the newest).
+    fn kept(results: impl IntoIterator<Item = (Timestamp, ProbeResult)>) -> RecentResults {
+        let mut recent = RecentResults::default();
+        for (at, result) in results {
+            recent.push(at, &result);
+        }
+        recent
+    }
+
     #[test]
     fn a_kept_result_shows_the_reason_the_probe_gave() {
         let at = Timestamp::UNIX_EPOCH;
@@ -712,8 +802,9 @@ mod tests {
             ("status 200 in 4 ms", 2_900),
             ("", 0),
         ] {
-            let kept = KeptResult::new(at, healthy(reason, micros), None);
-            assert_eq!(kept.view().reason, reason);
+            let recent = kept([(at, healthy(reason, micros))]);
+            assert_eq!(recent.view(0).unwrap().reason, reason);
+            assert_eq!(recent.last_reason(), reason);
         }
     }
 
@@ -724,30 +815,125 @@ mod tests {
         let mut result = healthy("status 200 in 3 ms", 3_000);
         result.warning = Some("TLS: certificate expires soon".into());
         result.cert_not_after = Some(expires);
-        let first = KeptResult::new(at, result.clone(), None);
-        let second = KeptResult::new(at, result, Some(&first));
-        assert!(Arc::ptr_eq(&first.texts, &second.texts));
-        let view = second.view();
+        let mut recent = kept([(at, result.clone()), (at, result)]);
+        assert_eq!(recent.texts.len(), 1);
+        let view = recent.view(0).unwrap();
         assert_eq!(view.at, at);
         assert_eq!(
             view.warning.as_deref(),
             Some("TLS: certificate expires soon")
         );
         assert_eq!(view.cert_not_after, Some(expires));
-        let plain = KeptResult::new(at, healthy("status 200 in 3 ms", 3_000), Some(&second));
-        assert_eq!(plain.view().warning, None);
-        assert_eq!(plain.view().cert_not_after, None);
+        recent.push(at, &healthy("status 200 in 3 ms", 3_000));
+        let plain = recent.view(0).unwrap();
+        assert_eq!(plain.warning, None);
+        assert_eq!(plain.cert_not_after, None);
+        assert_eq!(
+            recent.view(1).unwrap().warning.as_deref(),
+            Some("TLS: certificate expires soon")
+        );
     }
 
     #[test]
     fn healthy_results_that_differ_only_in_latency_share_one_reason() {
         let at = Timestamp::UNIX_EPOCH;
-        let first = KeptResult::new(at, healthy("status 200 in 3 ms", 3_100), None);
-        let second = KeptResult::new(at, healthy("status 200 in 12 ms", 12_000), Some(&first));
-        assert!(Arc::ptr_eq(&first.texts, &second.texts));
-        assert_eq!(second.view().reason, "status 200 in 12 ms");
-        let failing = KeptResult::new(at, healthy("status 503 in 2 ms", 2_000), Some(&second));
-        assert!(!Arc::ptr_eq(&second.texts, &failing.texts));
-        assert_eq!(failing.view().reason, "status 503 in 2 ms");
+        let mut recent = kept([
+            (at, healthy("status 200 in 3 ms", 3_100)),
+            (at, healthy("status 200 in 12 ms", 12_000)),
+        ]);
+        assert_eq!(recent.texts.len(), 1);
+        assert_eq!(recent.view(0).unwrap().reason, "status 200 in 12 ms");
+        recent.push(at, &healthy("status 503 in 2 ms", 2_000));
+        assert_eq!(recent.texts.len(), 2);
+        assert_eq!(recent.view(0).unwrap().reason, "status 503 in 2 ms");
+        assert_eq!(recent.view(1).unwrap().reason, "status 200 in 12 ms");
+        assert_eq!(recent.view(2).unwrap().reason, "status 200 in 3 ms");
+    }
+
+    #[test]
+    fn a_check_alternating_between_two_reasons_keeps_two_texts() {
+        let at = Timestamp::UNIX_EPOCH;
+        let recent = kept((0..100).map(|probe| {
+            let reason = if probe % 2 == 0 {
+                "status 200 in 3 ms"
+            } else {
+                "status 503 (expected 2xx) in 3 ms"
+            };
+            (at, healthy(reason, 3_000))
+        }));
+        assert_eq!(recent.texts.len(), 2);
+        let reasons: Vec<String> = recent.views().into_iter().map(|view| view.reason).collect();
+        assert_eq!(reasons.len(), RECENT_RESULTS);
+        assert_eq!(reasons[0], "status 503 (expected 2xx) in 3 ms");
+        assert_eq!(reasons[1], "status 200 in 3 ms");
+        assert_eq!(reasons[28], "status 503 (expected 2xx) in 3 ms");
+    }
+
+    /// The `probe`th result of a metric check whose reason changes with every probe: every third
+    /// has no value, every fifth a NaN, every seventh a warning and a certificate expiry.
+    fn metric_result(probe: i64) -> (Timestamp, ProbeResult) {
+        let at = Timestamp::from_microsecond(1_800_000_000_000_000 + probe * 1_000_001).unwrap();
+        let outcome = if probe % 4 == 0 {
+            Outcome::Failing
+        } else {
+            Outcome::Healthy
+        };
+        let mut result = ProbeResult::new(
+            outcome,
+            format!("value {probe} > 0.05"),
+            Duration::from_micros(100 + probe as u64),
+        );
+        result.value = match probe {
+            _ if probe % 3 == 0 => None,
+            _ if probe % 5 == 0 => Some(f64::NAN),
+            _ => Some(probe as f64 / 8.0),
+        };
+        if probe % 7 == 0 {
+            result.warning = Some(format!("warning {probe}"));
+            result.cert_not_after = Timestamp::from_second(1_900_000_000 + probe).ok();
+        }
+        (at, result)
+    }
+
+    #[test]
+    fn a_metric_check_whose_reason_always_changes_keeps_its_last_results_exactly() {
+        for count in [1, 2, 29, 30, 31, 95] {
+            let recent = kept((0..count).map(metric_result));
+            assert!(
+                recent.texts.len() <= RECENT_RESULTS,
+                "{}",
+                recent.texts.len()
+            );
+            let views = recent.views();
+            assert_eq!(views.len(), RECENT_RESULTS.min(count as usize));
+            for (view, probe) in views.iter().zip((0..count).rev()) {
+                let (at, result) = metric_result(probe);
+                assert_eq!(view.at, at);
+                assert_eq!(view.outcome, result.outcome);
+                assert_eq!(view.reason, result.reason);
+                assert_eq!(view.latency_ms, (100 + probe) as f64 / 1000.0);
+                match (view.value, result.value) {
+                    (Some(kept), Some(given)) if given.is_nan() => assert!(kept.is_nan()),
+                    (kept, given) => assert_eq!(kept, given, "probe {probe}"),
+                }
+                assert_eq!(view.warning, result.warning);
+                assert_eq!(view.cert_not_after, result.cert_not_after);
+            }
+            let newest = metric_result(count - 1).1;
+            assert_eq!(recent.last_reason(), newest.reason);
+            assert_eq!(
+                recent.value(0).map(f64::to_bits),
+                newest.value.map(f64::to_bits)
+            );
+        }
+    }
+
+    #[test]
+    fn a_check_without_values_keeps_no_ring_of_values() {
+        let at = Timestamp::UNIX_EPOCH;
+        let recent = kept((0..40).map(|_| (at, healthy("status 200 in 3 ms", 3_000))));
+        assert!(recent.values.is_none());
+        assert_eq!(recent.entries.capacity(), RECENT_RESULTS);
+        assert_eq!(recent.view(0).unwrap().value, None);
     }
 }
