@@ -96,18 +96,51 @@ async fn same_on_both(active: &Member, standby: &Member, path: &str) -> Value {
     .await
 }
 
+/// An active member and a standby waiting beside it on the throw-away cluster, their plan's check
+/// probing `target` and paging through `smtp` and `hook` (kept alive as long as the test holds
+/// them).
+struct Pair {
+    smtp: SmtpServer,
+    hook: Receiver,
+    target: Switchable,
+    plan: String,
+    active: Member,
+    standby: Member,
+}
+
+impl Pair {
+    async fn start() -> Pair {
+        let database = crate::postgres::database_url();
+        let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+        let hook = Receiver::start().await;
+        let target = Switchable::start(200).await;
+        let plan = plan(&smtp, &hook, &target, "1h");
+        let active = Member::start(&plan, &database).await;
+        active.wait_until_active().await;
+        let standby = Member::start(&plan, &database).await;
+        assert_eq!(standby.role().await, Some(0), "the second member waits");
+        Pair {
+            smtp,
+            hook,
+            target,
+            plan,
+            active,
+            standby,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_serves_the_stored_launch_as_the_active_wrote_it_and_the_live_page_after_failover()
  {
-    let database = crate::postgres::database_url();
-    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
-    let hook = Receiver::start().await;
-    let target = Switchable::start(200).await;
-    let plan = plan(&smtp, &hook, &target, "1h");
-    let mut active = Member::start(&plan, &database).await;
-    active.wait_until_active().await;
-    let standby = Member::start(&plan, &database).await;
-    assert_eq!(standby.role().await, Some(0), "the second member waits");
+    let Pair {
+        smtp,
+        hook: _hook,
+        target,
+        plan: _,
+        mut active,
+        standby,
+    } = Pair::start().await;
 
     // An alert raised on the active, paged to Bob.
     target.set(503);
@@ -257,15 +290,14 @@ async fn a_standby_serves_the_stored_launch_as_the_active_wrote_it_and_the_live_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_refuses_a_host_name_it_does_not_serve_as_the_active_does() {
-    let database = crate::postgres::database_url();
-    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
-    let hook = Receiver::start().await;
-    let target = Switchable::start(200).await;
-    let plan = plan(&smtp, &hook, &target, "1h");
-    let active = Member::start(&plan, &database).await;
-    active.wait_until_active().await;
-    let standby = Member::start(&plan, &database).await;
-    assert_eq!(standby.role().await, Some(0), "the second member waits");
+    let Pair {
+        smtp: _smtp,
+        hook: _hook,
+        target: _target,
+        plan: _,
+        active,
+        standby,
+    } = Pair::start().await;
     for path in ["/api/v1/plan", "/", "/healthz", "/metrics", "/api/v1/log"] {
         for member in [&active, &standby] {
             let response = member
@@ -355,15 +387,14 @@ fn signal(member: &Member, signal: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_given_sighup_keeps_running_serves_the_edited_plan_keeps_it_over_a_broken_one_and_takes_over_with_the_file_as_it_is()
  {
-    let database = crate::postgres::database_url();
-    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
-    let hook = Receiver::start().await;
-    let target = Switchable::start(200).await;
-    let plan = plan(&smtp, &hook, &target, "1h");
-    let mut active = Member::start(&plan, &database).await;
-    active.wait_until_active().await;
-    let standby = Member::start(&plan, &database).await;
-    assert_eq!(standby.role().await, Some(0), "the second member waits");
+    let Pair {
+        smtp: _smtp,
+        hook: _hook,
+        target: _target,
+        plan,
+        mut active,
+        standby,
+    } = Pair::start().await;
     let plan_file = standby.daemon.dir.join("plan.toml");
     let edited = plan.replace(
         "Database backup taken",
@@ -406,14 +437,14 @@ async fn a_standby_given_sighup_keeps_running_serves_the_edited_plan_keeps_it_ov
 /// character for character (the store keeps milliseconds; the active once answered nanoseconds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checklist_confirmation_time_reads_the_same_on_the_active_and_from_the_store() {
-    let database = crate::postgres::database_url();
-    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
-    let hook = Receiver::start().await;
-    let target = Switchable::start(200).await;
-    let plan = plan(&smtp, &hook, &target, "1h");
-    let active = Member::start(&plan, &database).await;
-    active.wait_until_active().await;
-    let standby = Member::start(&plan, &database).await;
+    let Pair {
+        smtp: _smtp,
+        hook: _hook,
+        target: _target,
+        plan: _plan,
+        active,
+        standby,
+    } = Pair::start().await;
     let (status, confirmed) = active
         .daemon
         .post(
