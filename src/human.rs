@@ -89,13 +89,24 @@ pub fn elapsed(from: Timestamp, to: Timestamp) -> String {
 
 /// A latency, with the precision a response time needs: `850 µs`, `12 ms`, `1.25 s`.
 pub fn latency(value: Duration) -> String {
-    let micros = value.as_micros();
-    if micros < 1_000 {
-        format!("{micros} µs")
-    } else if micros < 1_000_000 {
-        format!("{} ms", (micros + 500) / 1_000)
-    } else {
-        format!("{:.2} s", value.as_secs_f64())
+    Latency(value).to_string()
+}
+
+/// [`latency`] as a value that writes itself, for callers that compare or append it without
+/// building a `String` each time (the engine does so for every probe result).
+#[derive(Debug, Clone, Copy)]
+pub struct Latency(pub Duration);
+
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let micros = self.0.as_micros();
+        if micros < 1_000 {
+            write!(f, "{micros} µs")
+        } else if micros < 1_000_000 {
+            write!(f, "{} ms", (micros + 500) / 1_000)
+        } else {
+            write!(f, "{:.2} s", self.0.as_secs_f64())
+        }
     }
 }
 

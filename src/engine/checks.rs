@@ -87,7 +87,7 @@ struct KeptResult {
     outcome: Outcome,
     /// Whether the probe gave a value (kept in [`RecentResults::values`]; it may be NaN).
     has_value: bool,
-    /// The texts' reason was kept without its closing ` in <latency>` (see [`latency_suffix`]).
+    /// The texts' reason was kept without its closing ` in <latency>` (see [`strip_latency`]).
     latency_in_reason: bool,
 }
 
@@ -96,10 +96,28 @@ const _: () = assert!(std::mem::size_of::<KeptResult>() <= 16);
 // Every text index fits the entry's byte and the bit mask `RecentResults::text_index` uses.
 const _: () = assert!(RECENT_RESULTS <= 64);
 
-/// How a probe's reason ends when it closes with its latency: ` in 3 ms`.
-fn latency_suffix(latency_micros: u32) -> String {
-    let latency = std::time::Duration::from_micros(u64::from(latency_micros));
-    format!(" in {}", crate::human::latency(latency))
+/// A kept latency as a probe's reason writes it.
+fn kept_latency(latency_micros: u32) -> crate::human::Latency {
+    crate::human::Latency(std::time::Duration::from_micros(u64::from(latency_micros)))
+}
+
+/// `reason` without its closing ` in <latency>` (` in 3 ms`), when it ends with exactly the
+/// latency `latency_micros` writes. Compared
+/// piece by piece as the latency writes itself, so no text is built for each probe result.
+fn strip_latency(reason: &str, latency_micros: u32) -> Option<&str> {
+    use std::fmt::Write;
+    /// Takes each piece written off the front of the text it expects, failing on a mismatch.
+    struct Expect<'a>(&'a str);
+    impl Write for Expect<'_> {
+        fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+            self.0 = self.0.strip_prefix(piece).ok_or(std::fmt::Error)?;
+            Ok(())
+        }
+    }
+    let (stem, written) = reason.rsplit_once(" in ")?;
+    let mut expect = Expect(written);
+    write!(expect, "{}", kept_latency(latency_micros)).ok()?;
+    expect.0.is_empty().then_some(stem)
 }
 
 /// What a result says, shared by the recent results of a check that say the same.
@@ -129,8 +147,7 @@ impl RecentResults {
             self.entries.reserve_exact(RECENT_RESULTS);
         }
         let latency_micros = u32::try_from(result.latency.as_micros()).unwrap_or(u32::MAX);
-        let suffix = latency_suffix(latency_micros);
-        let (reason, latency_in_reason) = match result.reason.strip_suffix(suffix.as_str()) {
+        let (reason, latency_in_reason) = match strip_latency(&result.reason, latency_micros) {
             Some(stem) => (stem, true),
             None => (result.reason.as_str(), false),
         };
@@ -204,7 +221,7 @@ impl RecentResults {
     fn reason(&self, entry: &KeptResult) -> String {
         let reason = &self.texts(entry).reason;
         if entry.latency_in_reason {
-            format!("{reason}{}", latency_suffix(entry.latency_micros))
+            format!("{reason} in {}", kept_latency(entry.latency_micros))
         } else {
             reason.to_string()
         }
@@ -773,6 +790,34 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn only_the_latency_a_result_states_is_taken_off_its_reason() {
+        assert_eq!(
+            strip_latency("status 200 in 3 ms", 3_000),
+            Some("status 200")
+        );
+        assert_eq!(
+            strip_latency("status 200 in 3 ms", 2_600),
+            Some("status 200")
+        );
+        assert_eq!(strip_latency("connected in 850 µs", 850), Some("connected"));
+        assert_eq!(
+            strip_latency("status 204 in 1.25 s", 1_250_000),
+            Some("status 204")
+        );
+        // Another latency, a text that only looks alike, or none at all: kept whole.
+        assert_eq!(strip_latency("status 200 in 3 ms", 4_000), None);
+        assert_eq!(strip_latency("status 200 in 3 msx", 3_000), None);
+        assert_eq!(strip_latency("status 200 in 3 m", 3_000), None);
+        assert_eq!(strip_latency("slow: 3 ms > 2 ms", 3_000), None);
+        assert_eq!(strip_latency("status 503 (expected 2xx)", 3_000), None);
+        // Only the last ` in `: a stem that says ` in ` itself keeps it.
+        assert_eq!(
+            strip_latency("found in body in 3 ms", 3_000),
+            Some("found in body")
+        );
+    }
 
     fn healthy(reason: &str, latency_micros: u64) -> ProbeResult {
         ProbeResult::new(
