@@ -112,6 +112,10 @@ pub fn router(state: AppState) -> Router {
         .route("/reload", post(reload::reload));
     let api = if state.test_hooks {
         api.route("/test/wedge-engine", post(test_hooks::wedge_engine))
+            .route(
+                "/test/lose-alert-commit-answers",
+                post(test_hooks::lose_alert_commit_answers),
+            )
     } else {
         api
     };

@@ -48,3 +48,27 @@ pub async fn wedge_engine(
     )
         .into_response())
 }
+
+/// `POST /api/v1/test/lose-alert-commit-answers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoseAnswersRequest {
+    /// On: every write that changes alerts commits, then reports the error a lost answer to
+    /// `COMMIT` gives. Off: writes answer again.
+    lose: bool,
+}
+
+/// Makes the engine's alert writes commit but fail, as a PostgreSQL connection lost between
+/// `COMMIT` and its answer does (see `Command::TestLoseAlertCommitAnswers`), until turned off.
+pub async fn lose_alert_commit_answers(
+    State(state): State<AppState>,
+    Writer(by): Writer,
+    JsonBody(request): JsonBody<LoseAnswersRequest>,
+) -> Result<Response, ApiError> {
+    tracing::warn!(by = %by, lose = request.lose, "test hook: alert writes lose their answers");
+    state
+        .engine
+        .test_lose_alert_commit_answers(request.lose)
+        .await?;
+    Ok(axum::Json(json!({"lose": request.lose})).into_response())
+}

@@ -211,6 +211,13 @@ pub enum Command {
         duration: Duration,
         reply: oneshot::Sender<()>,
     },
+    /// Test hook only: while `lose` is on, every write that changes alerts commits and then
+    /// reports an error, as when PostgreSQL's answer to `COMMIT` is lost with the connection, so
+    /// tests can see the engine learn what the store holds.
+    TestLoseAlertCommitAnswers {
+        lose: bool,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 impl Command {
@@ -223,7 +230,8 @@ impl Command {
             | Command::Silences { .. }
             | Command::CheckAckLink { .. }
             | Command::CheckFeedbackLink { .. }
-            | Command::TestWedge { .. } => false,
+            | Command::TestWedge { .. }
+            | Command::TestLoseAlertCommitAnswers { .. } => false,
             Command::Transition { .. }
             | Command::Confirm { .. }
             | Command::Append { .. }
@@ -574,6 +582,16 @@ impl EngineHandle {
                 duration: duration.min(MAX_TEST_WEDGE),
                 reply,
             })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Test hook only: see [`Command::TestLoseAlertCommitAnswers`].
+    pub async fn test_lose_alert_commit_answers(&self, lose: bool) -> Result<(), EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::TestLoseAlertCommitAnswers { lose, reply })
             .await
             .map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)
@@ -961,6 +979,11 @@ impl Engine {
                 );
                 block(|| std::thread::sleep(duration));
                 Box::new(|| {})
+            }
+            Command::TestLoseAlertCommitAnswers { lose, reply } => {
+                tracing::warn!(lose, "test hook: alert writes lose their answers");
+                self.alerts.lose_commit_answers = lose;
+                later(reply, ())
             }
         }
     }

@@ -1490,3 +1490,103 @@ async fn an_alert_stored_by_a_commit_whose_answer_was_lost_is_taken_when_sent_ag
     assert_eq!(listed[0]["id"], stored_id, "the gate sees it: {listed}");
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
 }
+
+/// The emails to bob whose subject starts with `prefix`, once there are `count` of them.
+async fn bobs(smtp: &SmtpServer, prefix: &str, count: usize) -> Vec<ReceivedMessage> {
+    eventually(30, async || {
+        let found: Vec<ReceivedMessage> = smtp
+            .messages()
+            .into_iter()
+            .filter(|message| {
+                to(message) == ["bob@example.com"] && message.email.subject.starts_with(prefix)
+            })
+            .collect();
+        (found.len() >= count).then_some(found)
+    })
+    .await
+}
+
+/// A write that changes alerts may commit though its answer is lost (PostgreSQL's connection
+/// gone between `COMMIT` and its answer; the test hook makes every alert write do that). The
+/// engine reads the open alerts again before its next alert decision: the alert a lost commit
+/// opened is paged and resolved — though its check recovered before any retry could adopt it —
+/// and the alert a lost commit resolved is not resolved again, nor does it keep the check's next
+/// failure from opening a new alert. Each page and each resolution goes out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_writes_whose_answers_are_lost_still_page_and_resolve_once() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let target = Switchable::start(200).await;
+    let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "");
+    let daemon = Daemon::start_with_env(&plan, &[("GOLIVE_TEST_HOOKS", "1")]).await;
+    healthy(&daemon, "web").await;
+    let lose = async |on: bool| {
+        let (status, body) = daemon
+            .post(
+                "/api/v1/test/lose-alert-commit-answers",
+                json!({ "lose": on }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    };
+    lose(true).await;
+
+    // The opening and the first page commit, and the engine is told both failed.
+    target.set(503);
+    let page = bobs(&smtp, "[CRITICAL] Shop front page", 1).await;
+    let first_root = page[0].email.references.first().cloned();
+    // The check recovers; the resolution's answer is lost too.
+    target.set(200);
+    let resolved = bobs(&smtp, "[RESOLVED] ", 1).await;
+    assert_eq!(resolved[0].email.references.first(), first_root.as_ref());
+
+    // Answers arrive again. A second failure is a new alert, paged and resolved once.
+    lose(false).await;
+    target.set(503);
+    let pages = bobs(&smtp, "[CRITICAL] Shop front page", 2).await;
+    assert_ne!(
+        pages[1].email.references.first(),
+        first_root.as_ref(),
+        "a new alert's thread"
+    );
+    target.set(200);
+    let resolved = bobs(&smtp, "[RESOLVED] ", 2).await;
+    assert_eq!(
+        resolved[1].email.references.first(),
+        pages[1].email.references.first()
+    );
+
+    let (_, open) = daemon.get("/api/v1/alerts").await;
+    assert_eq!(open["alerts"], json!([]), "{open}");
+    let (_, log) = daemon.get("/api/v1/log?kind=alert&order=asc").await;
+    let texts: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|entry| entry["text"].as_str())
+        .collect();
+    for (what, count) in [
+        (" Alert opened: ", 2),
+        (" Alert resolved: ", 2),
+        (" Notified — level 1 ", 2),
+    ] {
+        let found = texts.iter().filter(|text| text.contains(what)).count();
+        assert_eq!(found, count, "{what}: {texts:#?}");
+    }
+    let all = smtp.messages();
+    assert_eq!(bobs_count(&all, "[CRITICAL] "), 2, "one page per alert");
+    assert_eq!(
+        bobs_count(&all, "[RESOLVED] "),
+        2,
+        "one resolution per alert"
+    );
+}
+
+fn bobs_count(messages: &[ReceivedMessage], prefix: &str) -> usize {
+    messages
+        .iter()
+        .filter(|message| {
+            to(message) == ["bob@example.com"] && message.email.subject.starts_with(prefix)
+        })
+        .count()
+}

@@ -73,6 +73,7 @@ impl Engine {
         via: &str,
         nonce: Option<&str>,
     ) -> Result<AckOutcome, EngineError> {
+        self.resync_alerts();
         let now = self.clock.now();
         let mut outcome = AckOutcome::default();
         let mut prepared: Vec<PreparedAck> = Vec::new();
@@ -98,7 +99,7 @@ impl Engine {
         if prepared.is_empty() && nonce.is_none() {
             return Ok(outcome);
         }
-        block(|| {
+        let written = block(|| {
             self.store.write(|write| {
                 if let Some(nonce) = nonce {
                     write.use_ack_nonce(nonce, now)?;
@@ -111,7 +112,8 @@ impl Engine {
                 }
                 Ok(())
             })
-        })?;
+        });
+        self.alert_written(written)?;
         for ack in prepared {
             self.metrics.time_to_ack.observe(ack.seconds);
             self.alerts.insert(ack.alert.clone());

@@ -2,7 +2,7 @@
 //! acknowledgements, silences holding it back), carrying it out with its notifications in one
 //! transaction, and forwarding open alerts to Alertmanager again.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use super::*;
 use crate::core::alert::{self, Alert, Step};
@@ -46,6 +46,7 @@ impl Engine {
         {
             return;
         }
+        self.resync_alerts();
         let ids: Vec<i64> = self.alerts.open.keys().copied().collect();
         for id in ids {
             // Several steps may be due (levels missed while the daemon was down); each is sent once.
@@ -88,10 +89,7 @@ impl Engine {
                     break;
                 }
                 if let Err(error) = self.take_escalation_step(id, &policy, step, now) {
-                    let failures = self.alerts.retry_after.map_or(0, |(_, failures)| failures) + 1;
-                    let wait = SignedDuration::from_secs((1i64 << failures.min(5)).min(30));
-                    self.alerts.retry_after =
-                        Some((now.checked_add(wait).unwrap_or(now), failures));
+                    self.alerts.back_off(now);
                     self.store_trouble(&error);
                     tracing::error!(error = %error_chain(&error), alert = id, "could not escalate; will retry");
                     break;
@@ -224,7 +222,7 @@ impl Engine {
             names_or_nobody(&recipients),
             level.channels.join(", ")
         );
-        block(|| {
+        let written = block(|| {
             self.store.write(|write| {
                 write.update_alert(&alert)?;
                 enqueue_all(write, &rows)?;
@@ -243,7 +241,8 @@ impl Engine {
                 })?;
                 Ok(())
             })
-        })?;
+        });
+        self.alert_written(written)?;
         self.alerts.insert(alert);
         self.alerts.retry_after = None;
         self.update_alert_metrics();

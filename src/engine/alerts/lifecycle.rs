@@ -47,6 +47,7 @@ impl Engine {
     /// next pass (every housekeeping tick) repairs it. All opens and resolves of a pass are one
     /// transaction each (a storm of a thousand failures is one commit, not a thousand).
     pub(in crate::engine) fn reconcile_alerts(&mut self, indices: &[usize]) {
+        self.resync_alerts();
         let now = self.clock.now();
         let plan = Arc::clone(&self.plan);
         let mut opened: Vec<Alert> = Vec::new();
@@ -220,7 +221,7 @@ impl Engine {
                 (alert, silenced)
             })
             .collect();
-        let outcomes = block(|| {
+        let written = block(|| {
             self.store.write(|write| {
                 let mut opened = Vec::with_capacity(prepared.len());
                 for (alert, silenced) in &prepared {
@@ -260,7 +261,8 @@ impl Engine {
                 }
                 Ok(opened)
             })
-        })?;
+        });
+        let outcomes = self.alert_written(written)?;
         for ((alert, silenced), outcome) in prepared.into_iter().zip(outcomes) {
             let alert = match outcome {
                 Opened::New(id) => Alert { id, ..alert },
@@ -290,10 +292,11 @@ impl Engine {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let resolved = self.prepare_resolutions(ids, now);
-        block(|| {
+        let written = block(|| {
             self.store
                 .write(|write| write_resolutions(write, &resolved, now))
-        })?;
+        });
+        self.alert_written(written)?;
         self.after_resolutions(&resolved);
         Ok(())
     }

@@ -26,7 +26,7 @@ use jiff::Timestamp;
 
 use crate::clock::instant_after;
 use crate::core::alert::{self, Alert, Silence};
-use crate::engine::Engine;
+use crate::engine::{Engine, block};
 use crate::plan::Plan;
 use crate::plan::alerting::EscalationPolicy;
 pub(crate) use crate::plan::recipients::{Addressee, resolve_recipients};
@@ -64,6 +64,25 @@ pub(super) struct Alerts {
     /// engine publishes them in its snapshot ([`Alerts::published`]).
     published: Arc<Vec<Alert>>,
     pub(super) changed: bool,
+    /// An alert write failed, so what the store holds is not known: the error may have come
+    /// after the commit (PostgreSQL's answer to `COMMIT` lost with its connection). The open
+    /// alerts are read again before the next alert decision ([`Engine::resync_alerts`]).
+    unsure: bool,
+    /// After the reading of [`Alerts::unsure`] failed: no new read before then (the same
+    /// doubling wait as `retry_after`, kept apart so a failed escalation never delays the read
+    /// a decision needs).
+    resync_after: Option<(Timestamp, u32)>,
+    /// Test hook only (`POST /api/v1/test/lose-alert-commit-answers`): every alert write that
+    /// commits reports an error all the same, as when the database's answer is lost.
+    pub(super) lose_commit_answers: bool,
+}
+
+/// After a failed store call: no new attempt before a wait that doubles with each failure in a
+/// row (2 s up to 30 s), so a failing store does not make the engine spin.
+fn back_off(retry: &mut Option<(Timestamp, u32)>, now: Timestamp) {
+    let failures = retry.map_or(0, |(_, failures)| failures) + 1;
+    let wait = jiff::SignedDuration::from_secs((1i64 << failures.min(5)).min(30));
+    *retry = Some((now.checked_add(wait).unwrap_or(now), failures));
 }
 
 /// How often an open alert forwarded to Alertmanager is sent again. Each forward says the alert
@@ -102,6 +121,9 @@ impl Alerts {
             worst_values: HashMap::new(),
             published: Arc::default(),
             changed: true,
+            unsure: false,
+            resync_after: None,
+            lose_commit_answers: false,
         }
     }
 
@@ -164,6 +186,11 @@ impl Alerts {
             self.worst_values.remove(&alert.key);
         }
         self.suppressed.remove(&id);
+    }
+
+    /// After a failed escalation write: see [`back_off`].
+    fn back_off(&mut self, now: Timestamp) {
+        back_off(&mut self.retry_after, now);
     }
 
     pub(super) fn silences(&self) -> &[Silence] {
@@ -308,6 +335,82 @@ impl Engine {
             let level = levels.get(check.id.as_str()).copied().unwrap_or(0);
             if let Some(series) = self.checks.series(index) {
                 series.escalation_level.set(level as f64);
+            }
+        }
+    }
+
+    /// The outcome of a write that changed alerts, as the engine must take it: after an error
+    /// the store may hold the change all the same (see [`Alerts::unsure`]), so the open alerts
+    /// are read again before the next decision. With the test hook on, a committed write
+    /// reports an error, as a lost answer to `COMMIT` would.
+    pub(super) fn alert_written<T>(
+        &mut self,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let result = match result {
+            Ok(_) if self.alerts.lose_commit_answers => Err(StoreError::ConnectionLost(
+                "its answer to COMMIT was lost (test hook lose-alert-commit-answers)".into(),
+            )),
+            other => other,
+        };
+        if result.is_err() {
+            self.alerts.unsure = true;
+        }
+        result
+    }
+
+    /// After an alert write whose outcome is unknown, takes the open alerts as the store holds
+    /// them, as a restart would: an alert a lost commit opened is adopted (so it is resolved
+    /// when its check recovers, and escalated until then), one a lost commit resolved is
+    /// forgotten (so it is not resolved, nor escalated, a second time), and one a lost commit
+    /// escalated or acknowledged is taken at its stored level. Nothing while every write
+    /// answered; a failed read leaves the engine unsure, to try again at the next decision.
+    pub(in crate::engine) fn resync_alerts(&mut self) {
+        let now = self.clock.now();
+        if !self.alerts.unsure || (self.alerts.resync_after).is_some_and(|(until, _)| now < until) {
+            return;
+        }
+        let stored = match block(|| self.store.open_alerts()) {
+            Ok(stored) => stored,
+            Err(error) => {
+                back_off(&mut self.alerts.resync_after, now);
+                tracing::warn!(error = %crate::error_chain::error_chain(&error), "cannot read the open alerts after a failed alert write; will try again");
+                return;
+            }
+        };
+        self.alerts.unsure = false;
+        self.alerts.resync_after = None;
+        let stored_ids: std::collections::HashSet<i64> =
+            stored.iter().map(|alert| alert.id).collect();
+        let gone: Vec<i64> = (self.alerts.open.keys())
+            .filter(|id| !stored_ids.contains(id))
+            .copied()
+            .collect();
+        for id in gone {
+            tracing::warn!(
+                alert = id,
+                "the store holds this alert resolved (a write whose answer was lost committed): forgotten"
+            );
+            self.alerts.remove(id);
+        }
+        for alert in stored {
+            let id = alert.id;
+            match self.alerts.open.get(&id) {
+                Some(known) if *known == alert => {}
+                Some(known) => {
+                    // The reason kept in memory follows the check; the store keeps the opening one.
+                    let reason = known.reason.clone();
+                    self.alerts.insert(Alert { reason, ..alert });
+                }
+                None => {
+                    tracing::warn!(alert = id, key = %alert.key, "the store holds this alert open (a write whose answer was lost committed): adopted");
+                    self.metrics
+                        .alerts_opened
+                        .with_label_values(&[alert.severity.as_str()])
+                        .inc();
+                    self.alerts.insert(alert);
+                    self.rollback_criteria_hold(id);
+                }
             }
         }
     }
