@@ -398,7 +398,7 @@ impl Application {
         scheduler::spawn(
             probe_link.plans,
             probe_context,
-            probe_link.observations,
+            probe_link.results,
             probe_link.phase,
             state.metrics.clone(),
             probes_stop.clone(),

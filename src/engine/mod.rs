@@ -47,6 +47,7 @@ use crate::liveness::Liveness;
 use crate::metrics::Metrics;
 pub use crate::notify::{DeliveryReport, DispatchLink};
 use crate::plan::Plan;
+use crate::probe::scheduler::{ResultsLink, SpentResults};
 use crate::store::{Store, StoreError};
 pub use alerts::{AckLinkView, AckOutcome, ExternalAlert, IntakeOutcome};
 pub use checks::{CheckDetail, CheckView, RecentResult};
@@ -58,10 +59,11 @@ use crate::core::alert::{Alert, Silence};
 /// How many commands may wait for the engine before senders wait too.
 const COMMAND_QUEUE: usize = 256;
 
-/// How many observations may wait for the engine before probe tasks wait too.
-const OBSERVATION_QUEUE: usize = 4096;
-/// How many observations the engine takes at once.
-const OBSERVATION_BATCH: usize = 512;
+/// How many hand-overs of observations (a shard's results of 20 ms, one message each) may wait
+/// for the engine before the shards keep their results (and, past their limit, wait too).
+const OBSERVATION_QUEUE: usize = 64;
+/// How many hand-overs the engine takes at once.
+const OBSERVATION_BATCH: usize = 16;
 /// How often finished minutes are written and old history pruned.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
 /// The longest the loop waits without turning, so [`Liveness`] sees an idle engine as alive (a
@@ -641,7 +643,8 @@ pub struct Engine {
     /// The review meeting's invitation and reminder sent.
     review: review::ReviewState,
     commands: mpsc::Receiver<Command>,
-    observations: mpsc::Receiver<Observation>,
+    observations: mpsc::Receiver<Vec<Observation>>,
+    spent: SpentResults,
     publish: watch::Sender<Arc<Snapshot>>,
     phase: watch::Sender<Phase>,
     /// Told of every loop turn and failed store write (the heartbeat reads it).
@@ -655,7 +658,9 @@ pub struct Engine {
 /// What the probe scheduler needs from the engine: where to send observations and the current
 /// phase (which changes only on transitions, so probe tasks are not woken by other changes).
 pub struct ProbeLink {
-    pub observations: mpsc::Sender<Observation>,
+    /// A shard sends its results in one message per hand-over, so the engine's thread wakes
+    /// once per hand-over, not once per result.
+    pub results: ResultsLink,
     pub phase: watch::Receiver<Phase>,
     /// The plan in force: probe tasks follow reloads through it.
     pub plans: watch::Receiver<crate::core::plan_diff::PublishedPlan>,
@@ -740,6 +745,7 @@ impl Engine {
             review,
             commands,
             observations,
+            spent: SpentResults::default(),
             publish,
             phase,
             liveness: liveness.clone(),
@@ -761,7 +767,10 @@ impl Engine {
             ),
         };
         let link = ProbeLink {
-            observations: observations_tx,
+            results: ResultsLink {
+                observations: observations_tx,
+                spent: engine.spent.clone(),
+            },
             phase: phase_rx,
             plans: plans_rx,
         };
@@ -787,7 +796,8 @@ impl Engine {
     /// Runs until `shutdown` is cancelled or every command handle is dropped; flushes the minute
     /// history and returns the store so the caller closes it last.
     pub async fn run(mut self, shutdown: CancellationToken) -> Store {
-        let mut batch = Vec::with_capacity(OBSERVATION_BATCH);
+        let mut handed: Vec<Vec<Observation>> = Vec::with_capacity(OBSERVATION_BATCH);
+        let mut batch: Vec<Observation> = Vec::new();
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_EVERY);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut turn = tokio::time::interval(TURN_AT_LEAST_EVERY);
@@ -807,10 +817,14 @@ impl Engine {
                     Some(command) => self.handle(command),
                     None => break,
                 },
-                received = self.observations.recv_many(&mut batch, OBSERVATION_BATCH), if observations_open => {
+                received = self.observations.recv_many(&mut handed, OBSERVATION_BATCH), if observations_open => {
                     if received == 0 {
                         observations_open = false;
                     } else {
+                        for mut results in handed.drain(..) {
+                            batch.append(&mut results);
+                            self.spent.give_back(results);
+                        }
                         self.observe(&mut batch);
                     }
                 }
@@ -820,8 +834,8 @@ impl Engine {
             }
         }
         // Results already queued still count.
-        while let Ok(observation) = self.observations.try_recv() {
-            batch.push(observation);
+        while let Ok(results) = self.observations.try_recv() {
+            batch.extend(results);
         }
         if !batch.is_empty() {
             self.observe(&mut batch);

@@ -8,7 +8,7 @@
 //! pool per target host and shard, shared by every check of the shard on that host). A shard keeps
 //! its checks' due times in one queue, sleeps until the earliest (aligned to a 5 ms tick grid, so
 //! one wake-up starts every probe due in that tick), starts those probes as futures its own loop
-//! polls, and hands the finished results to the engine together every 20 ms, so the engine's
+//! polls, and hands the finished results to the engine every 20 ms in one message, so the engine's
 //! thread is woken at most 50 times a second per shard rather than once per probe. At most
 //! `max_concurrent_probes` probes run at once over all shards (one semaphore), and each probe has
 //! its hard timeout, so a hung target holds only its own check and one permit.
@@ -26,13 +26,13 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ProbeContext;
 use super::shard::{Link, Shard};
-use crate::core::health::Observation;
+pub use super::shard::{ResultsLink, SpentResults};
 use crate::core::plan_diff::PublishedPlan;
 use crate::domain::Phase;
 use crate::metrics::Metrics;
@@ -62,7 +62,7 @@ pub fn shard_count(checks: usize) -> usize {
 pub fn spawn(
     plans: watch::Receiver<PublishedPlan>,
     context: Arc<ProbeContext>,
-    observations: mpsc::Sender<Observation>,
+    results: ResultsLink,
     phase: watch::Receiver<Phase>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
@@ -77,7 +77,8 @@ pub fn spawn(
         let link = Link {
             plans: plans.clone(),
             phase: phase.clone(),
-            observations: observations.clone(),
+            observations: results.observations.clone(),
+            spent: results.spent.clone(),
             permits: permits.clone(),
             metrics: metrics.clone(),
             shutdown: shutdown.clone(),
