@@ -797,7 +797,6 @@ impl Engine {
     /// history and returns the store so the caller closes it last.
     pub async fn run(mut self, shutdown: CancellationToken) -> Store {
         let mut handed: Vec<Vec<Observation>> = Vec::with_capacity(OBSERVATION_BATCH);
-        let mut batch: Vec<Observation> = Vec::new();
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_EVERY);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut turn = tokio::time::interval(TURN_AT_LEAST_EVERY);
@@ -821,11 +820,12 @@ impl Engine {
                     if received == 0 {
                         observations_open = false;
                     } else {
+                        // Each hand-over on its own, its vector given back at once: gathering
+                        // them into one kept a vector as large as the largest backlog.
                         for mut results in handed.drain(..) {
-                            batch.append(&mut results);
+                            self.observe(&mut results);
                             self.spent.give_back(results);
                         }
-                        self.observe(&mut batch);
                     }
                 }
                 _ = housekeeping.tick() => self.housekeeping(false),
@@ -834,11 +834,8 @@ impl Engine {
             }
         }
         // Results already queued still count.
-        while let Ok(results) = self.observations.try_recv() {
-            batch.extend(results);
-        }
-        if !batch.is_empty() {
-            self.observe(&mut batch);
+        while let Ok(mut results) = self.observations.try_recv() {
+            self.observe(&mut results);
         }
         self.housekeeping(true);
         self.store

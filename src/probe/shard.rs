@@ -48,7 +48,7 @@ const TICK_RETRY: Duration = Duration::from_millis(5);
 /// The emptied vectors of hand-overs, given back by the engine for the shards to fill again. A
 /// hand-over's vector is made by a shard's thread; freed by the engine's, its memory stayed in
 /// the engine thread's allocator cache (a size the engine never asks for itself): about 1 MiB at
-/// 1,000 checks. Kept and reused, it is never freed: at most [`SPENT_KEPT`] wait here.
+/// 1,000 checks. Kept and reused instead: at most [`SPENT_KEPT`] wait here.
 #[derive(Debug, Clone, Default)]
 pub struct SpentResults(Arc<std::sync::Mutex<Vec<Vec<Observation>>>>);
 
@@ -60,8 +60,9 @@ pub struct ResultsLink {
     pub spent: SpentResults,
 }
 
-/// As many emptied vectors as hand-overs may wait for the engine, and a few more.
-const SPENT_KEPT: usize = 72;
+/// How many emptied vectors are kept: a shard has one or two in flight at a time; more are made
+/// only while the engine is behind, and dropped once it has caught up.
+const SPENT_KEPT: usize = 8;
 
 impl SpentResults {
     /// Gives `results`, emptied, back for a shard to fill.
