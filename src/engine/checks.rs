@@ -426,15 +426,15 @@ fn unix_minute(at: Timestamp) -> i64 {
 }
 
 impl Engine {
-    /// Counts a batch of probe results: metrics, history, health. Health changes are logged in one
-    /// transaction and published once.
-    pub(super) fn observe(&mut self, batch: &mut Vec<Observation>) {
+    /// Counts a batch of probe results (the hand-overs that waited, each emptied): metrics,
+    /// history, health. Health changes are logged in one transaction and published once.
+    pub(super) fn observe(&mut self, handed: &mut [Vec<Observation>]) {
         let mut changes: Vec<(usize, HealthChange)> = Vec::new();
         // Checks golive can no longer tell (their source is unreachable), and ones it can again.
         let mut blind: Vec<(String, String)> = Vec::new();
         let mut seeing: Vec<String> = Vec::new();
         let generation = self.plans.borrow().generation;
-        for observation in batch.drain(..) {
+        for observation in handed.iter_mut().flat_map(|results| results.drain(..)) {
             // A result indexed for an older plan (made while a reload was applied) is dropped.
             if observation.generation != generation {
                 continue;

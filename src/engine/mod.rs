@@ -820,12 +820,10 @@ impl Engine {
                     if received == 0 {
                         observations_open = false;
                     } else {
-                        // Each hand-over on its own, its vector given back at once: gathering
-                        // them into one kept a vector as large as the largest backlog.
-                        for mut results in handed.drain(..) {
-                            self.observe(&mut results);
-                            self.spent.give_back(results);
-                        }
+                        // All that waited in one pass (one write of their health changes), each
+                        // hand-over's vector given back to the shards after it.
+                        self.observe(&mut handed);
+                        handed.drain(..).for_each(|results| self.spent.give_back(results));
                     }
                 }
                 _ = housekeeping.tick() => self.housekeeping(false),
@@ -834,9 +832,11 @@ impl Engine {
             }
         }
         // Results already queued still count.
-        while let Ok(mut results) = self.observations.try_recv() {
-            self.observe(&mut results);
+        let mut waiting = Vec::new();
+        while let Ok(results) = self.observations.try_recv() {
+            waiting.push(results);
         }
+        self.observe(&mut waiting);
         self.housekeeping(true);
         self.store
     }

@@ -125,6 +125,8 @@ impl Engine {
         if !diff.not_live.is_empty() {
             return Err(ReloadError::NotLive(diff.not_live));
         }
+        // The alerts of removed checks are resolved from what the store holds.
+        self.resync_alerts().map_err(EngineError::Store)?;
         let now = self.clock.now();
         let removed: Vec<(i64, Option<String>)> = diff
             .changes
@@ -150,6 +152,11 @@ impl Engine {
                 write.log(&entry)
             })
         });
+        let written = if resolutions.is_empty() {
+            written
+        } else {
+            self.alert_written(written)
+        };
         let logged = written.map_err(|error| {
             self.store_trouble(&error);
             tracing::error!(error = %error_chain(&error), "could not record the reload; the plan in force stays");

@@ -73,7 +73,7 @@ impl Engine {
         via: &str,
         nonce: Option<&str>,
     ) -> Result<AckOutcome, EngineError> {
-        self.resync_alerts();
+        self.resync_alerts()?;
         let now = self.clock.now();
         let mut outcome = AckOutcome::default();
         let mut prepared: Vec<PreparedAck> = Vec::new();

@@ -46,7 +46,17 @@ impl Engine {
         {
             return;
         }
-        self.resync_alerts();
+        match self.resync_alerts() {
+            Err(_) => return,
+            Ok(true) => {
+                // Memory holds what the store does again: bring every check's alert in line
+                // (a failure or recovery while it did not decided nothing), then step on.
+                let all: Vec<usize> = (0..self.plan.checks.len()).collect();
+                self.reconcile_alerts(&all);
+                return;
+            }
+            Ok(false) => {}
+        }
         let ids: Vec<i64> = self.alerts.open.keys().copied().collect();
         for id in ids {
             // Several steps may be due (levels missed while the daemon was down); each is sent once.

@@ -35,7 +35,7 @@ impl Engine {
         &mut self,
         alerts: Vec<ExternalAlert>,
     ) -> Result<IntakeOutcome, EngineError> {
-        self.resync_alerts();
+        self.resync_alerts()?;
         let now = self.clock.now();
         let mut outcome = IntakeOutcome::default();
         let mut opened = Vec::new();

@@ -47,7 +47,17 @@ impl Engine {
     /// next pass (every housekeeping tick) repairs it. All opens and resolves of a pass are one
     /// transaction each (a storm of a thousand failures is one commit, not a thousand).
     pub(in crate::engine) fn reconcile_alerts(&mut self, indices: &[usize]) {
-        self.resync_alerts();
+        let all: Vec<usize>;
+        let indices = match self.resync_alerts() {
+            // What the store holds is not known: a later pass decides.
+            Err(_) => return,
+            // Memory holds what the store does again: every check, not only the changed ones.
+            Ok(true) => {
+                all = (0..self.plan.checks.len()).collect();
+                &all
+            }
+            Ok(false) => indices,
+        };
         let now = self.clock.now();
         let plan = Arc::clone(&self.plan);
         let mut opened: Vec<Alert> = Vec::new();

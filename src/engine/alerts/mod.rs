@@ -68,10 +68,9 @@ pub(super) struct Alerts {
     /// after the commit (PostgreSQL's answer to `COMMIT` lost with its connection). The open
     /// alerts are read again before the next alert decision ([`Engine::resync_alerts`]).
     unsure: bool,
-    /// After the reading of [`Alerts::unsure`] failed: no new read before then (the same
-    /// doubling wait as `retry_after`, kept apart so a failed escalation never delays the read
-    /// a decision needs).
-    resync_after: Option<(Timestamp, u32)>,
+    /// After the reading of [`Alerts::unsure`] failed: no new read before then (kept apart from
+    /// `retry_after`, so a failed escalation never delays the read a decision needs).
+    resync_after: Option<Timestamp>,
     /// Test hook only (`POST /api/v1/test/lose-alert-commit-answers`): every alert write that
     /// commits reports an error all the same, as when the database's answer is lost.
     pub(super) lose_commit_answers: bool,
@@ -84,6 +83,10 @@ fn back_off(retry: &mut Option<(Timestamp, u32)>, now: Timestamp) {
     let wait = jiff::SignedDuration::from_secs((1i64 << failures.min(5)).min(30));
     *retry = Some((now.checked_add(wait).unwrap_or(now), failures));
 }
+
+/// How long after a failed read of the open alerts ([`Engine::resync_alerts`]) it is tried again:
+/// each try may wait for an unreachable database, so not at every turn of the engine.
+const RESYNC_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How often an open alert forwarded to Alertmanager is sent again. Each forward says the alert
 /// ends a day later, so Alertmanager keeps it firing as long as golive keeps it open and is up.
@@ -364,18 +367,26 @@ impl Engine {
     /// when its check recovers, and escalated until then), one a lost commit resolved is
     /// forgotten (so it is not resolved, nor escalated, a second time), and one a lost commit
     /// escalated or acknowledged is taken at its stored level. Nothing while every write
-    /// answered; a failed read leaves the engine unsure, to try again at the next decision.
-    pub(in crate::engine) fn resync_alerts(&mut self) {
+    /// answered (`Ok(false)`); `Ok(true)` after a read. An error while what the store holds is
+    /// not known (the read failed, or failed less than [`RESYNC_RETRY`] ago): the caller then
+    /// decides nothing about alerts — a decision on what memory holds could resolve an alert a
+    /// second time or reopen a resolved one — and a later pass tries again.
+    pub(in crate::engine) fn resync_alerts(&mut self) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        if !self.alerts.unsure || (self.alerts.resync_after).is_some_and(|(until, _)| now < until) {
-            return;
+        if !self.alerts.unsure {
+            return Ok(false);
+        }
+        if self.alerts.resync_after.is_some_and(|until| now < until) {
+            return Err(StoreError::ConnectionLost(
+                "the open alerts could not be read after a failed alert write; trying again".into(),
+            ));
         }
         let stored = match block(|| self.store.open_alerts()) {
             Ok(stored) => stored,
             Err(error) => {
-                back_off(&mut self.alerts.resync_after, now);
-                tracing::warn!(error = %crate::error_chain::error_chain(&error), "cannot read the open alerts after a failed alert write; will try again");
-                return;
+                self.alerts.resync_after = Some(instant_after(now, RESYNC_RETRY));
+                tracing::warn!(error = %crate::error_chain::error_chain(&error), "cannot read the open alerts after a failed alert write; alert decisions wait");
+                return Err(error);
             }
         };
         self.alerts.unsure = false;
@@ -393,6 +404,7 @@ impl Engine {
             );
             self.alerts.remove(id);
         }
+        let mut adopted = Vec::new();
         for alert in stored {
             let id = alert.id;
             match self.alerts.open.get(&id) {
@@ -409,10 +421,15 @@ impl Engine {
                         .with_label_values(&[alert.severity.as_str()])
                         .inc();
                     self.alerts.insert(alert);
-                    self.rollback_criteria_hold(id);
+                    adopted.push(id);
                 }
             }
         }
+        // Only once memory is whole: a rollback they call for changes the phase and reconciles.
+        for id in adopted {
+            self.rollback_criteria_hold(id);
+        }
+        Ok(true)
     }
 
     pub(super) fn wake_dispatcher(&self) {
