@@ -365,7 +365,14 @@ impl EngineHandle {
             .await
             .map_err(|_| EngineError::Stopped)?;
         let answer = answer.await.map_err(|_| EngineError::Stopped)?;
-        answer.map_err(|error| match error {
+        answer.map_err(|error| self.store_trouble_named(error))
+    }
+
+    /// A store error whose cause lies around golive (disk, permissions, an unreachable
+    /// database) as [`EngineError::StoreUnavailable`], which the API answers with the reason
+    /// and a remedy; counted as a failed store write.
+    pub(crate) fn store_trouble_named(&self, error: EngineError) -> EngineError {
+        match error {
             EngineError::Store(source) if source.trouble().is_environmental() => {
                 self.liveness.store_failed();
                 self.store_errors.inc();
@@ -375,7 +382,7 @@ impl EngineHandle {
                 }
             }
             other => other,
-        })
+        }
     }
 
     pub async fn transition(&self, request: TransitionRequest) -> Result<Transition, EngineError> {

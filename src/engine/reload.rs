@@ -110,7 +110,13 @@ impl EngineHandle {
             })
             .await
             .map_err(|_| EngineError::Stopped)?;
-        let mut reloaded = answer.await.map_err(|_| EngineError::Stopped)??;
+        let mut reloaded = answer
+            .await
+            .map_err(|_| EngineError::Stopped)?
+            .map_err(|error| match error {
+                ReloadError::Engine(error) => ReloadError::Engine(self.store_trouble_named(error)),
+                other => other,
+            })?;
         reloaded.warnings = loaded.warnings;
         Ok(reloaded)
     }

@@ -1590,3 +1590,59 @@ fn bobs_count(messages: &[ReceivedMessage], prefix: &str) -> usize {
         })
         .count()
 }
+
+/// A reload that removes a failing check resolves its alert. When that write's answer is lost,
+/// the reload is refused as store trouble (503) and the plan in force stays, though the store
+/// holds the alert resolved: the engine takes the store's word (the check, still in the plan in
+/// force and failing, gets a new alert) and the retried reload resolves what is open then. No
+/// alert is resolved twice, and nothing stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_whose_answer_was_lost_resolves_the_removed_checks_alert_once() {
+    let smtp = SmtpServer::start(SmtpOptions::plain()).await;
+    let hook = Receiver::start().await;
+    let failing = Switchable::start(503).await;
+    let steady = Switchable::start(200).await;
+    let plan = alerting_plan(&failing.url(), smtp.port, &hook.url, 60, "");
+    let daemon = Daemon::start_with_env(&plan, &[("GOLIVE_TEST_HOOKS", "1")]).await;
+    bobs(&smtp, "[CRITICAL] Shop front page", 1).await;
+    let lose = async |on: bool| {
+        let (status, body) = daemon
+            .post(
+                "/api/v1/test/lose-alert-commit-answers",
+                json!({ "lose": on }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    };
+
+    // The plan without `web`: another check in its place.
+    let without_web = alerting_plan(&steady.url(), smtp.port, &hook.url, 60, "")
+        .replace("id = \"web\"", "id = \"api\"");
+    std::fs::write(daemon.dir.join("plan.toml"), without_web).expect("write plan");
+    lose(true).await;
+    let (status, body) = daemon.post("/api/v1/reload", json!({})).await;
+    assert_eq!(status, 503, "{body}");
+    bobs(&smtp, "[RESOLVED] ", 1).await;
+    lose(false).await;
+    let (status, body) = daemon.post("/api/v1/reload", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+
+    // After the reload: `api` probed and healthy, nothing open, no alert resolved twice.
+    healthy(&daemon, "api").await;
+    let (_, open) = daemon.get("/api/v1/alerts").await;
+    assert_eq!(open["alerts"], json!([]), "{open}");
+    let (_, log) = daemon.get("/api/v1/log?kind=alert&order=asc").await;
+    let mut resolutions = std::collections::BTreeMap::<i64, usize>::new();
+    for entry in log["entries"].as_array().unwrap() {
+        if entry["data"]["event"] == "resolved" {
+            *resolutions
+                .entry(entry["data"]["alert"].as_i64().unwrap())
+                .or_default() += 1;
+        }
+    }
+    assert!(!resolutions.is_empty(), "{log}");
+    assert!(
+        resolutions.values().all(|count| *count == 1),
+        "an alert resolved twice: {resolutions:?} {log}"
+    );
+}
