@@ -46,16 +46,11 @@ impl Engine {
         {
             return;
         }
-        match self.resync_alerts() {
-            Err(_) => return,
-            Ok(true) => {
-                // Memory holds what the store does again: bring every check's alert in line
-                // (a failure or recovery while it did not decided nothing), then step on.
-                let all: Vec<usize> = (0..self.plan.checks.len()).collect();
-                self.reconcile_alerts(&all);
-                return;
-            }
-            Ok(false) => {}
+        // While what the store holds is not known, no step is taken. (Checks whose health changed
+        // meanwhile get their alerts at the next reconciliation, which covers every check after a
+        // re-read; calling it from here would recurse while writes keep failing, a full disk.)
+        if self.resync_alerts().is_err() {
+            return;
         }
         let ids: Vec<i64> = self.alerts.open.keys().copied().collect();
         for id in ids {
