@@ -218,7 +218,7 @@ pub enum Command {
     /// tests can see the engine learn what the store holds.
     TestLoseAlertCommitAnswers {
         lose: bool,
-        reply: oneshot::Sender<()>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
     },
 }
 
@@ -598,12 +598,8 @@ impl EngineHandle {
 
     /// Test hook only: see [`Command::TestLoseAlertCommitAnswers`].
     pub async fn test_lose_alert_commit_answers(&self, lose: bool) -> Result<(), EngineError> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(Command::TestLoseAlertCommitAnswers { lose, reply })
+        self.call(|reply| Command::TestLoseAlertCommitAnswers { lose, reply })
             .await
-            .map_err(|_| EngineError::Stopped)?;
-        answer.await.map_err(|_| EngineError::Stopped)
     }
 
     pub async fn update_action(
@@ -1001,7 +997,7 @@ impl Engine {
             Command::TestLoseAlertCommitAnswers { lose, reply } => {
                 tracing::warn!(lose, "test hook: alert writes lose their answers");
                 self.alerts.lose_commit_answers = lose;
-                later(reply, ())
+                later(reply, Ok(()))
             }
         }
     }

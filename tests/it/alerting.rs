@@ -1494,16 +1494,32 @@ async fn an_alert_stored_by_a_commit_whose_answer_was_lost_is_taken_when_sent_ag
 /// The emails to bob whose subject starts with `prefix`, once there are `count` of them.
 async fn bobs(smtp: &SmtpServer, prefix: &str, count: usize) -> Vec<ReceivedMessage> {
     eventually(30, async || {
-        let found: Vec<ReceivedMessage> = smtp
-            .messages()
-            .into_iter()
-            .filter(|message| {
-                to(message) == ["bob@example.com"] && message.email.subject.starts_with(prefix)
-            })
-            .collect();
+        let found = bobs_now(&smtp.messages(), prefix);
         (found.len() >= count).then_some(found)
     })
     .await
+}
+
+/// The emails to bob received so far whose subject starts with `prefix`.
+fn bobs_now(messages: &[ReceivedMessage], prefix: &str) -> Vec<ReceivedMessage> {
+    messages
+        .iter()
+        .filter(|message| {
+            to(message) == ["bob@example.com"] && message.email.subject.starts_with(prefix)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Turns the test hook on or off that makes every committed alert write report a lost answer.
+async fn lose_commit_answers(daemon: &Daemon, on: bool) {
+    let (status, body) = daemon
+        .post(
+            "/api/v1/test/lose-alert-commit-answers",
+            json!({ "lose": on }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// A write that changes alerts may commit though its answer is lost (PostgreSQL's connection
@@ -1520,16 +1536,7 @@ async fn alert_writes_whose_answers_are_lost_still_page_and_resolve_once() {
     let plan = alerting_plan(&target.url(), smtp.port, &hook.url, 60, "");
     let daemon = Daemon::start_with_env(&plan, &[("GOLIVE_TEST_HOOKS", "1")]).await;
     healthy(&daemon, "web").await;
-    let lose = async |on: bool| {
-        let (status, body) = daemon
-            .post(
-                "/api/v1/test/lose-alert-commit-answers",
-                json!({ "lose": on }),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-    };
-    lose(true).await;
+    lose_commit_answers(&daemon, true).await;
 
     // The opening and the first page commit, and the engine is told both failed.
     target.set(503);
@@ -1541,7 +1548,7 @@ async fn alert_writes_whose_answers_are_lost_still_page_and_resolve_once() {
     assert_eq!(resolved[0].email.references.first(), first_root.as_ref());
 
     // Answers arrive again. A second failure is a new alert, paged and resolved once.
-    lose(false).await;
+    lose_commit_answers(&daemon, false).await;
     target.set(503);
     let pages = bobs(&smtp, "[CRITICAL] Shop front page", 2).await;
     assert_ne!(
@@ -1574,21 +1581,12 @@ async fn alert_writes_whose_answers_are_lost_still_page_and_resolve_once() {
         assert_eq!(found, count, "{what}: {texts:#?}");
     }
     let all = smtp.messages();
-    assert_eq!(bobs_count(&all, "[CRITICAL] "), 2, "one page per alert");
+    assert_eq!(bobs_now(&all, "[CRITICAL] ").len(), 2, "one page per alert");
     assert_eq!(
-        bobs_count(&all, "[RESOLVED] "),
+        bobs_now(&all, "[RESOLVED] ").len(),
         2,
         "one resolution per alert"
     );
-}
-
-fn bobs_count(messages: &[ReceivedMessage], prefix: &str) -> usize {
-    messages
-        .iter()
-        .filter(|message| {
-            to(message) == ["bob@example.com"] && message.email.subject.starts_with(prefix)
-        })
-        .count()
 }
 
 /// A reload that removes a failing check resolves its alert. When that write's answer is lost,
@@ -1605,25 +1603,16 @@ async fn a_reload_whose_answer_was_lost_resolves_the_removed_checks_alert_once()
     let plan = alerting_plan(&failing.url(), smtp.port, &hook.url, 60, "");
     let daemon = Daemon::start_with_env(&plan, &[("GOLIVE_TEST_HOOKS", "1")]).await;
     bobs(&smtp, "[CRITICAL] Shop front page", 1).await;
-    let lose = async |on: bool| {
-        let (status, body) = daemon
-            .post(
-                "/api/v1/test/lose-alert-commit-answers",
-                json!({ "lose": on }),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-    };
 
     // The plan without `web`: another check in its place.
     let without_web = alerting_plan(&steady.url(), smtp.port, &hook.url, 60, "")
         .replace("id = \"web\"", "id = \"api\"");
     std::fs::write(daemon.dir.join("plan.toml"), without_web).expect("write plan");
-    lose(true).await;
+    lose_commit_answers(&daemon, true).await;
     let (status, body) = daemon.post("/api/v1/reload", json!({})).await;
     assert_eq!(status, 503, "{body}");
     bobs(&smtp, "[RESOLVED] ", 1).await;
-    lose(false).await;
+    lose_commit_answers(&daemon, false).await;
     let (status, body) = daemon.post("/api/v1/reload", json!({})).await;
     assert_eq!(status, 200, "{body}");
 

@@ -76,14 +76,6 @@ pub(super) struct Alerts {
     pub(super) lose_commit_answers: bool,
 }
 
-/// After a failed store call: no new attempt before a wait that doubles with each failure in a
-/// row (2 s up to 30 s), so a failing store does not make the engine spin.
-fn back_off(retry: &mut Option<(Timestamp, u32)>, now: Timestamp) {
-    let failures = retry.map_or(0, |(_, failures)| failures) + 1;
-    let wait = jiff::SignedDuration::from_secs((1i64 << failures.min(5)).min(30));
-    *retry = Some((now.checked_add(wait).unwrap_or(now), failures));
-}
-
 /// How long after a failed read of the open alerts ([`Engine::resync_alerts`]) it is tried again:
 /// each try may wait for an unreachable database, so not at every turn of the engine.
 const RESYNC_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
@@ -191,9 +183,12 @@ impl Alerts {
         self.suppressed.remove(&id);
     }
 
-    /// After a failed escalation write: see [`back_off`].
+    /// After a failed escalation write: no new attempt before a wait that doubles with each
+    /// failure in a row (2 s up to 30 s), so a failing store does not make the engine spin.
     fn back_off(&mut self, now: Timestamp) {
-        back_off(&mut self.retry_after, now);
+        let failures = self.retry_after.map_or(0, |(_, failures)| failures) + 1;
+        let wait = jiff::SignedDuration::from_secs((1i64 << failures.min(5)).min(30));
+        self.retry_after = Some((now.checked_add(wait).unwrap_or(now), failures));
     }
 
     pub(super) fn silences(&self) -> &[Silence] {
